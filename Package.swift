@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings array for every target (STYLE.md §1, §6).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "keel",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "keel", targets: ["keel"]),
+        .library(name: "KeelClient", targets: ["KeelClient"]),
+        .library(name: "KeelSchema", targets: ["KeelSchema"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // Value types only: JSON, errors, policies. No I/O.
+        .target(name: "KeelCore", swiftSettings: swiftSettings),
+        // JSON Schema validator (2020-12 and draft-07). Pure.
+        .target(name: "KeelSchema", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        // JSON-RPC 2.0 envelopes, method catalog, line framing.
+        .target(
+            name: "KeelProtocol",
+            dependencies: ["KeelCore", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // Storage protocol, migrations, SQLite backend with group commit.
+        .target(name: "KeelStorage", dependencies: ["KeelCore", "CSQLite"], swiftSettings: swiftSettings),
+        // Durable-execution logic: tasks, dispatch, retries, timers.
+        .target(
+            name: "KeelEngine",
+            dependencies: [
+                "KeelCore", "KeelSchema", "KeelProtocol", "KeelStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Listeners (Unix socket, TCP), stdio worker supervisor, ServiceGroup wiring.
+        .target(
+            name: "KeelServer",
+            dependencies: [
+                "KeelEngine", "KeelProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Swift client: connection, worker, client calls. Used by the CLI too.
+        .target(
+            name: "KeelClient",
+            dependencies: [
+                "KeelCore", "KeelProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test harness: temp dirs, a running orchestrator, spawned workers.
+        .target(
+            name: "KeelTesting",
+            dependencies: ["KeelServer", "KeelClient", "KeelStorage"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "keel",
+            dependencies: [
+                "KeelServer", "KeelClient", "KeelSchema",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelSchemaTests", dependencies: ["KeelSchema"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelProtocolTests",
+            dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelServerTests", dependencies: ["KeelTesting"], swiftSettings: swiftSettings),
+    ]
+)
