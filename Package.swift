@@ -76,10 +76,11 @@ let package = Package(
         .executableTarget(
             name: "keel",
             dependencies: [
-                "KeelServer", "KeelClient", "KeelSchema",
+                "KeelServer", "KeelClient", "KeelSchema", "KeelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

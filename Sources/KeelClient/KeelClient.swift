@@ -1,0 +1,75 @@
+public import KeelCore
+public import KeelProtocol
+import NIOCore
+import NIOPosix
+
+/// A connection to an orchestrator for driving work: call activities, list workers.
+///
+/// Use ``withClient(_:name:_:)``: it connects, sends `initialize`, runs `body`, and closes.
+public struct KeelClient: Sendable {
+    public let connection: RPCConnection
+
+    /// Connects, initializes and runs `body`; the connection closes when `body` returns.
+    /// - Throws: `KeelError(.connectionClosed)` when the orchestrator cannot be reached, or its answer to `initialize`.
+    public static func withClient<T: Sendable>(
+        _ endpoint: Endpoint, name: String = "keel-swift", handler: any RPCHandler = IgnoringHandler(),
+        _ body: @escaping @Sendable (KeelClient) async throws -> T
+    ) async throws -> T {
+        let limits = RPCChannel.Limits()
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let channel: NIOAsyncChannel<Frame, ByteBuffer>
+        var token: String?
+        do {
+            switch endpoint {
+            case .unixSocket(let path):
+                channel = try await bootstrap.connect(unixDomainSocketPath: path) { RPCChannel.configure($0, limits: limits) }
+            case .tcp(let host, let port, let t):
+                token = t
+                channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: host, port: port) { RPCChannel.configure($0, limits: limits) }
+            }
+        } catch {
+            throw KeelError(.connectionClosed, "cannot reach the orchestrator at \(endpoint): \(error). Is `keel serve` running?", cause: error)
+        }
+        let initParams: JSONValue = [
+            "protocolVersion": "1", "clientInfo": ["name": .string(name), "version": "0.1.0"],
+            "token": token.map { .string($0) } ?? .null,
+        ]
+        return try await RPCChannel.withConnection(channel, limits: limits, handler: handler) { connection in
+            _ = try await connection.call("initialize", params: initParams)
+            return try await body(KeelClient(connection: connection))
+        }
+    }
+
+    /// Sends any request.
+    public func call(_ method: String, _ params: JSONValue = [:]) async throws -> JSONValue {
+        try await connection.call(method, params: params)
+    }
+
+    /// Calls an activity by name, durably (`activity/call`).
+    public func callActivity(
+        _ name: String, input: JSONValue, idempotencyKey: String? = nil, retryPolicy: JSONValue? = nil,
+        timeouts: JSONValue? = nil, wait: Bool = true, waitTimeoutMs: Int64 = 3_600_000
+    ) async throws -> JSONValue {
+        var p: [String: JSONValue] = ["name": .string(name), "input": input, "wait": .bool(wait), "waitTimeoutMs": JSONValue(waitTimeoutMs)]
+        if let idempotencyKey { p["idempotencyKey"] = .string(idempotencyKey) }
+        if let retryPolicy { p["retryPolicy"] = retryPolicy }
+        if let timeouts { p["timeouts"] = timeouts }
+        return try await call("activity/call", .object(p))
+    }
+
+    /// Connected workers (`worker/list`).
+    public func workers() async throws -> [JSONValue] {
+        try await call("worker/list")["workers"]?.arrayValue ?? []
+    }
+}
+
+/// A handler for clients that serve nothing: requests get `-32601`.
+public struct IgnoringHandler: RPCHandler {
+    public init() {}
+    public func handleRequest(method: String, params: JSONValue, connection: RPCConnection) async throws -> JSONValue {
+        if method == "ping" { return [:] }
+        throw KeelError(.methodNotFound, "this client serves no method \(method)")
+    }
+    public func handleNotification(method: String, params: JSONValue, connection: RPCConnection) async {}
+}

@@ -1,0 +1,312 @@
+public import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// The protocol's methods (docs/protocol.md), decoded and checked before any state changes.
+extension Engine {
+    public func handleRequest(method: String, params: JSONValue, session: Session) async throws -> JSONValue {
+        if method == "initialize" { return try initialize(params, session: session) }
+        guard session.isInitialized else {
+            throw KeelError(.notInitialized, "send initialize first: it must be the first request on a connection")
+        }
+        switch method {
+        case "ping": return [:]
+        case "worker/register": return try register(params, session: session)
+        case "worker/list": return ["workers": .array(workers().map(\.json))]
+        case "activity/call": return try await callActivity(params)
+        case "activity/result": return try await activityResult(params)
+        case "activity/cancel": return try await cancelActivity(params)
+        case "activity/heartbeat": return try await heartbeat(params)
+        case "shutdown":
+            onShutdownRequest?()
+            return [:]
+        default:
+            throw KeelError(
+                .methodNotFound, "method \"\(method)\" does not exist; docs/protocol.md lists the methods",
+                data: ["method": .string(method)])
+        }
+    }
+
+    public func handleNotification(method: String, params: JSONValue, session: Session) async {
+        // Keel defines no client → server notifications yet; unknown ones are ignored (spec §4.1).
+        logger.debug("ignored notification", metadata: ["method": "\(method)", "session": "\(session.label)"])
+    }
+
+    // MARK: - initialize
+
+    private func initialize(_ value: JSONValue, session: Session) throws -> JSONValue {
+        let p = try Params(value, method: "initialize")
+        if let required = session.requiredToken {
+            guard let token = try p.optionalString("token"), constantTimeEqual(token, required) else {
+                session.closeAfterReply()
+                throw KeelError(.unauthorized, "a valid token is required on this transport; the connection will close")
+            }
+        }
+        let version = try p.optionalString("protocolVersion") ?? Self.protocolVersion
+        guard version == Self.protocolVersion else {
+            throw KeelError(
+                .unsupportedProtocolVersion, "protocol version \(version) is not supported; this server speaks \(Self.protocolVersion)",
+                data: ["supported": [.string(Self.protocolVersion)]])
+        }
+        session.markInitialized()
+        return [
+            "protocolVersion": .string(Self.protocolVersion),
+            "serverInfo": ["name": "keel", "version": .string(Self.version)],
+            "capabilities": ["batches": true, "maxMessageBytes": JSONValue(options.maxMessageBytes)],
+        ]
+    }
+
+    // MARK: - worker/register
+
+    private func register(_ value: JSONValue, session: Session) throws -> JSONValue {
+        let p = try Params(value, method: "worker/register")
+        let name = try p.optionalString("name") ?? session.label
+        let language = try p.optionalString("language") ?? "unknown"
+        let maxConcurrent = Int(try p.optionalInt("maxConcurrent", range: 1...10_000) ?? 1)
+        var contracts: [ActivityContract] = []
+        for (i, a) in (try p.optionalArray("activities") ?? []).enumerated() {
+            contracts.append(try contract(a, field: "activities[\(i)]"))
+        }
+        let duplicates = Dictionary(grouping: contracts, by: \.name).filter { $0.value.count > 1 }.keys
+        if let dup = duplicates.first {
+            throw p.fail("activities", "declares \(dup) twice")
+        }
+        let workflows = try (p.optionalArray("workflows") ?? []).enumerated().map { i, w in
+            guard let n = w["name"]?.stringValue, isValidName(n) else {
+                throw p.fail("workflows[\(i)].name", "must be a dotted name such as orders.fulfil")
+            }
+            return n
+        }
+        nextWorkerNumber += 1
+        let worker = WorkerInfo(
+            workerId: "w-\(nextWorkerNumber)", connectionID: session.connection.id, name: name, language: language,
+            transport: session.transport, pid: session.pid, activities: contracts.map(\.name), workflows: workflows,
+            maxConcurrent: maxConcurrent, connectedAt: clock.now())
+        try registry.register(worker, contracts: contracts)
+        logger.info(
+            "worker registered",
+            metadata: ["worker": "\(worker.workerId)", "name": "\(name)", "activities": "\(worker.activities)"])
+        for c in contracts { dispatch(c.name) }
+        return ["workerId": .string(worker.workerId)]
+    }
+
+    private func contract(_ value: JSONValue, field: String) throws -> ActivityContract {
+        let p = try Params(value, method: "worker/register \(field)")
+        let name = try p.string("name")
+        guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as billing.charge") }
+        let input = value["input"] ?? true
+        let output = value["output"] ?? true
+        for (schema, which) in [(input, "input"), (output, "output")] {
+            do { try checker.prepare(schema) } catch var error as KeelError {
+                error.message = "\(field) (\(name)) \(which) schema is invalid: \(error.message)"
+                throw error
+            }
+        }
+        let retry = try RetryPolicy.decode(value["retryPolicy"], field: "\(field).retryPolicy")
+        let timeouts = try ActivityTimeouts.decode(value["timeouts"], field: "\(field).timeouts")
+        return ActivityContract(
+            name: name, description: try p.optionalString("description"), input: input, output: output,
+            retryPolicy: retry, timeouts: timeouts, hash: checker.hash(["input": input, "output": output]))
+    }
+
+    // MARK: - activity/call
+
+    private func callActivity(_ value: JSONValue) async throws -> JSONValue {
+        guard !shuttingDown else { throw KeelError(.shuttingDown, "the orchestrator is shutting down; retry against the next one") }
+        let p = try Params(value, method: "activity/call")
+        let name = try p.string("name")
+        guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as billing.charge") }
+        let input = value["input"] ?? .null
+        let key = try p.optionalString("idempotencyKey")
+        let wait = try p.optionalBool("wait") ?? true
+        let waitTimeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        let contract = registry.contracts[name]
+        if let contract {
+            let errors = checker.errors(of: input, against: contract.input)
+            if !errors.isEmpty {
+                throw KeelError(
+                    .inputContractViolation,
+                    "input of \(name) breaks its contract: \(Self.firstMessage(errors))",
+                    data: ["activity": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
+            }
+        }
+        let policy = try RetryPolicy.decode(p["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "retryPolicy")
+        let timeouts = try ActivityTimeouts.decode(p["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "timeouts")
+
+        if let key, let existing = try await existingTask(key: key, name: name, input: input) {
+            return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
+        }
+        let now = clock.now()
+        var record = ActivityTaskRecord(
+            id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: key, retryPolicy: policy,
+            timeouts: timeouts, contractHash: contract?.hash, now: now)
+        // Fast path: a worker has room now, so the task is stored already claimed (one commit, not two).
+        let reserved = registry.pickWorker(for: name)
+        if let reserved {
+            registry.adjustInFlight(reserved, by: 1)
+            record.status = .running
+            record.attempt = 1
+            record.startedAt = now
+        }
+        let toInsert = record
+        let outcome: WriteOutcome
+        do {
+            outcome = try await storage.write { try $0.insertActivityTask(toInsert) }
+        } catch {
+            if let reserved { registry.adjustInFlight(reserved, by: -1); afterSlotFreed(reserved) }
+            throw error
+        }
+        if let reserved { registry.adjustInFlight(reserved, by: -1) }
+        guard outcome == .applied else {
+            if let reserved { afterSlotFreed(reserved) }
+            guard let key, let existing = try await existingTask(key: key, name: name, input: input) else {
+                throw KeelError(.internalError, "task id collision; retry the call")
+            }
+            return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
+        }
+        if let reserved {
+            tasks[record.id] = LiveTask(record: record, phase: .ready, validated: contract != nil)
+            if let ms = record.timeouts.scheduleToCloseMs {
+                timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
+            }
+            if sessions[reserved] != nil, registry.workers[reserved] != nil {
+                start(record.id, on: reserved, claimed: true)
+            } else {
+                // The worker left while we committed: this attempt never ran; retry it.
+                tasks[record.id]?.phase = .ending
+                await failAttempt(record.id, attempt: 1,
+                    failure: Self.failure(type: "WorkerLost", message: "the worker left before the attempt started", retryable: true))
+            }
+        } else {
+            admit(record)
+            dispatch(name)
+        }
+        return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout)
+    }
+
+    /// The stored task for an idempotency key, checked to be the same call.
+    private func existingTask(key: String, name: String, input: JSONValue) async throws -> ActivityTaskRecord? {
+        let found: ActivityTaskRecord?
+        if let live = tasks.values.first(where: { $0.record.idempotencyKey == key }) {
+            found = live.record
+        } else {
+            found = try await storage.read { try $0.activityTask(idempotencyKey: key) }
+        }
+        guard let found else { return nil }
+        guard found.name == name, found.input == input else {
+            throw KeelError(
+                .idempotencyConflict,
+                "idempotency key \"\(key)\" was used for a different call (\(found.name)); use a new key for new work",
+                data: ["idempotencyKey": .string(key), "taskId": .string(found.id), "name": .string(found.name)])
+        }
+        return found
+    }
+
+    private func answer(for id: String, wait: Bool, timeoutMs: Int64) async throws -> JSONValue {
+        guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0) else {
+            throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
+        }
+        return Self.resultJSON(record)
+    }
+
+    static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "taskId": .string(r.id), "name": .string(r.name), "status": .string(r.status.rawValue),
+            "attempts": JSONValue(r.attempt),
+        ]
+        if let output = r.output { o["output"] = output }
+        if r.status != .completed, let failure = r.failure { o["failure"] = failure }
+        if let key = r.idempotencyKey { o["idempotencyKey"] = .string(key) }
+        return .object(o)
+    }
+
+    /// A time-ordered unique id: `t-` + 11 base-32 chars of epoch ms + 13 random.
+    static func newTaskID(now: EpochMillis) -> String {
+        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz".utf8)
+        var out: [UInt8] = Array("t-".utf8)
+        var t = UInt64(max(0, now))
+        var time: [UInt8] = []
+        for _ in 0..<10 { time.append(alphabet[Int(t & 31)]); t >>= 5 }
+        out.append(contentsOf: time.reversed())
+        var r = UInt64.random(in: .min ... .max)
+        for _ in 0..<12 { out.append(alphabet[Int(r & 31)]); r >>= 5 }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    // MARK: - activity/result, activity/cancel, activity/heartbeat
+
+    private func activityResult(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "activity/result")
+        let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        if let id = try p.optionalString("taskId") { return try await answer(for: id, wait: true, timeoutMs: timeout) }
+        guard let key = try p.optionalString("idempotencyKey") else { throw p.fail("taskId", "or idempotencyKey is required") }
+        let record: ActivityTaskRecord? = if let live = tasks.values.first(where: { $0.record.idempotencyKey == key }) {
+            live.record
+        } else {
+            try await storage.read { try $0.activityTask(idempotencyKey: key) }
+        }
+        guard let record else { throw KeelError(.taskNotFound, "no task with idempotency key \"\(key)\"") }
+        return try await answer(for: record.id, wait: true, timeoutMs: timeout)
+    }
+
+    private func cancelActivity(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "activity/cancel")
+        let id = try p.string("taskId")
+        guard let live = tasks[id] else {
+            guard let stored = try await storage.read({ try $0.activityTask(id: id) }) else {
+                throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
+            }
+            return Self.resultJSON(stored)
+        }
+        let now = clock.now()
+        let outcome = try await storage.write { try $0.cancelActivityTask(id: id, now: now) }
+        guard outcome == .applied, var current = tasks[id] else {
+            return Self.resultJSON(tasks[id]?.record ?? live.record)
+        }
+        let freed = stopRunningAttempt(id, reason: "cancelled by a client")
+        tasks[id] = nil
+        current.record.status = .cancelled
+        current.record.completedAt = now
+        current.record.failure = Self.failure(type: "Cancelled", message: "cancelled by a client", retryable: false)
+        wake(id, with: current.record)
+        if let freed { afterSlotFreed(freed) }
+        return Self.resultJSON(current.record)
+    }
+
+    private func heartbeat(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "activity/heartbeat")
+        let id = try p.string("taskId")
+        let attempt = Int(try p.optionalInt("attempt", range: 1...1_000_000) ?? 0)
+        let details = p["details"]
+        guard let live = tasks[id] else {
+            let stored = try await storage.read { try $0.activityTask(id: id) }
+            if stored?.status == .cancelled { return ["cancelled": true] }
+            throw KeelError(.attemptSuperseded, "task \(id) is no longer running", data: ["taskId": .string(id)])
+        }
+        guard live.isRunning, attempt == 0 || attempt == live.record.attempt else {
+            throw KeelError(
+                .attemptSuperseded, "attempt \(attempt) of task \(id) was superseded by attempt \(live.record.attempt)",
+                data: ["taskId": .string(id), "attempt": JSONValue(attempt), "currentAttempt": JSONValue(live.record.attempt)])
+        }
+        let current = live.record.attempt
+        if let details {
+            _ = try await storage.write { try $0.recordHeartbeat(id: id, attempt: current, details: details) }
+        }
+        guard var after = tasks[id], after.record.attempt == current else { return ["cancelled": true] }
+        after.lastHeartbeatAt = clock.now()
+        if let details { after.record.heartbeatDetails = details }
+        tasks[id] = after
+        return ["cancelled": false]
+    }
+}
+
+/// Compares secrets without leaking where they differ through timing.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    var diff = UInt8(x.count == y.count ? 0 : 1)
+    for i in 0..<max(x.count, y.count) {
+        diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+    }
+    return diff == 0
+}

@@ -1,0 +1,117 @@
+import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// Every timeout and backoff runs off one timer queue and one loop.
+extension Engine {
+    /// Fires due timers; sleeps at most `timerResolutionMs` between checks (50 ms when none are set).
+    func timerLoop() async {
+        while !Task.isCancelled {
+            await fireDueTimers()
+            let pause = timers.count == 0 ? max(options.timerResolutionMs, 50) : options.timerResolutionMs
+            try? await Task.sleep(for: .milliseconds(pause))
+        }
+    }
+
+    func fireDueTimers() async {
+        let due = timers.popDue(now: clock.now())
+        for entry in due { await fire(entry) }
+    }
+
+    private func fire(_ entry: TimerEntry) async {
+        let id = entry.taskID
+        if case .waiterTimeout(let waiterID) = entry.kind {
+            waiters[id]?.removeValue(forKey: waiterID)?.resume(returning: nil)
+            if waiters[id]?.isEmpty == true { waiters[id] = nil }
+            return
+        }
+        guard let live = tasks[id] else { return }
+        switch entry.kind {
+        case .startToClose(let attempt):
+            guard live.record.attempt == attempt, live.isRunning else { return }
+            await timeOutAttempt(id, attempt: attempt, type: "StartToCloseTimeout",
+                message: "attempt \(attempt) ran past its start-to-close timeout")
+        case .heartbeat(let attempt):
+            guard live.record.attempt == attempt, live.isRunning, let hb = live.record.timeouts.heartbeatMs else { return }
+            let last = max(live.lastHeartbeatAt, live.record.startedAt ?? 0)
+            if last + hb > clock.now() {
+                timers.schedule(last + hb, taskID: id, kind: .heartbeat(attempt: attempt))
+                return
+            }
+            await timeOutAttempt(id, attempt: attempt, type: "HeartbeatTimeout",
+                message: "attempt \(attempt) sent no heartbeat for \(hb) ms")
+        case .scheduleToStart:
+            guard case .ready = live.phase else { return }
+            let f = Self.failure(type: "ScheduleToStartTimeout",
+                message: "no worker took \(live.record.name) within its schedule-to-start timeout", retryable: false)
+            await finish(id, attempt: live.record.attempt, status: .timedOut, output: nil, failure: f)
+        case .scheduleToClose:
+            stopRunningAttempt(id, reason: "schedule-to-close timeout")
+            let f = Self.failure(type: "ScheduleToCloseTimeout",
+                message: "\(live.record.name) did not finish within its schedule-to-close timeout", retryable: false)
+            await finish(id, attempt: live.record.attempt, status: .timedOut, output: nil, failure: f)
+        case .retryBackoff(let attempt):
+            guard case .backoff = live.phase, live.record.attempt == attempt else { return }
+            tasks[id]?.phase = .ready
+            ready[live.record.name, default: TaskQueue()].append(id)
+            if let ms = live.record.timeouts.scheduleToStartMs {
+                timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
+            }
+            dispatch(live.record.name)
+        case .waiterTimeout:
+            break
+        }
+    }
+
+    /// Ends a running attempt that timed out: the worker is told to cancel, its slot is freed,
+    /// and the task is retried per policy.
+    private func timeOutAttempt(_ id: String, attempt: Int, type: String, message: String) async {
+        let connectionID = stopRunningAttempt(id, reason: message)
+        let f = Self.failure(type: type, message: message, retryable: true)
+        await failAttempt(id, attempt: attempt, failure: f, timedOut: true)
+        if let connectionID { afterSlotFreed(connectionID) }
+    }
+
+    /// Detaches a running attempt from its worker: cancel notification, late answer dropped, slot
+    /// freed. Returns the worker's connection id, or nil if the task was not running.
+    @discardableResult
+    func stopRunningAttempt(_ id: String, reason: String) -> UInt64? {
+        guard var live = tasks[id], case .running(let connectionID, let requestID) = live.phase else { return nil }
+        live.phase = .ending
+        tasks[id] = live
+        registry.adjustInFlight(connectionID, by: -1)
+        if let connection = sessions[connectionID]?.connection {
+            connection.notify(
+                "activity/cancel",
+                params: ["taskId": .string(id), "attempt": JSONValue(live.record.attempt), "reason": .string(reason)])
+            connection.abandon(requestID, with: KeelError(.activityCancelled, reason))
+        }
+        return connectionID
+    }
+
+    // MARK: - Waiting for results
+
+    /// The task's final record once it ends, its current record when `timeoutMs` passes first,
+    /// or nil when no such task exists.
+    func waitForEnd(_ id: String, timeoutMs: Int64) async throws -> ActivityTaskRecord? {
+        if let live = tasks[id] {
+            if timeoutMs <= 0 { return live.record }
+            nextWaiterID += 1
+            let waiterID = nextWaiterID
+            timers.schedule(clock.now() + timeoutMs, taskID: id, kind: .waiterTimeout(waiterID: waiterID))
+            let ended = await withCheckedContinuation { continuation in
+                waiters[id, default: [:]][waiterID] = continuation
+            }
+            if let ended { return ended }
+            if let live = tasks[id] { return live.record }
+            return try await storage.read { try $0.activityTask(id: id) }
+        }
+        return try await storage.read { try $0.activityTask(id: id) }
+    }
+
+    func wake(_ id: String, with record: ActivityTaskRecord) {
+        guard let list = waiters.removeValue(forKey: id) else { return }
+        for (_, c) in list { c.resume(returning: record) }
+    }
+}

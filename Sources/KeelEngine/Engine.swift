@@ -1,0 +1,203 @@
+public import KeelCore
+public import KeelProtocol
+public import KeelStorage
+public import Logging
+
+/// The durable-execution engine: accepts work, stores it, pushes it to workers, retries it,
+/// times it out, and answers callers — every state change committed before it is acted on.
+///
+/// One actor owns the in-memory view (registry, live tasks, timers); the store is the truth, and
+/// ``recover()`` rebuilds the view from it after a restart. Run ``run()`` in a task; it owns every
+/// dispatch and the timer loop, and returns after ``shutdown()`` once in-flight work drained.
+public actor Engine {
+    /// Engine settings.
+    public struct Options: Sendable {
+        /// The frame limit advertised in `initialize`.
+        public var maxMessageBytes = LineFrameDecoder.defaultMaximumFrameBytes
+        /// How long graceful shutdown waits for running attempts to report.
+        public var drainTimeoutMs: Int64 = 10_000
+        /// Longest time a timer can fire late: the timer loop's sleep bound.
+        public var timerResolutionMs: Int64 = 5
+        public init() {}
+    }
+
+    public static let protocolVersion = "1"
+    public static let version = "0.1.0"
+
+    let storage: any Storage
+    let clock: any WallClock
+    let checker: any ContractChecker
+    let options: Options
+    let logger: Logger
+
+    var registry = WorkerRegistry()
+    var sessions: [UInt64: Session] = [:]
+    /// Non-terminal tasks, by id.
+    var tasks: [String: LiveTask] = [:]
+    /// Tasks ready to run, per activity name, in arrival order.
+    var ready: [String: TaskQueue] = [:]
+    var timers = TimerQueue()
+    var waiters: [String: [UInt64: CheckedContinuation<ActivityTaskRecord?, Never>]] = [:]
+    var nextWaiterID: UInt64 = 0
+    var shuttingDown = false
+    /// Called when a client sends `shutdown`; the server wires it to its graceful stop.
+    var onShutdownRequest: (@Sendable () -> Void)?
+    var nextWorkerNumber = 0
+
+    let jobs: AsyncStream<@Sendable () async -> Void>
+    let jobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
+
+    public init(
+        storage: any Storage, clock: any WallClock, checker: any ContractChecker, options: Options = Options(),
+        logger: Logger
+    ) {
+        self.storage = storage
+        self.clock = clock
+        self.checker = checker
+        self.options = options
+        self.logger = logger
+        (jobs, jobsContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Runs dispatches and timers until ``shutdown()``; cancelling the task stops at once.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.timerLoop() }
+            for await job in jobs {
+                group.addTask { await job() }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Loads every unfinished task from the store and makes it runnable again: attempts that were
+    /// running when the previous process died go back to scheduled (their workers are gone).
+    public func recover() async throws {
+        let now = clock.now()
+        let open = try await storage.write { tx -> [ActivityTaskRecord] in
+            var open = try tx.openActivityTasks()
+            for i in open.indices where open[i].status == .running {
+                _ = try tx.rescheduleActivityTask(
+                    id: open[i].id, attempt: open[i].attempt, visibleAt: now, failure: open[i].failure)
+                open[i].status = .scheduled
+            }
+            return open
+        }
+        for record in open { admit(record) }
+        if !open.isEmpty { logger.info("recovered unfinished tasks", metadata: ["count": "\(open.count)"]) }
+        dispatchAll()
+    }
+
+    /// Stops taking new work, waits (bounded by `drainTimeoutMs`) for running attempts to finish,
+    /// then ends ``run()``. Unfinished tasks stay in the store for the next start.
+    public func shutdown() async {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        let deadline = clock.now() + options.drainTimeoutMs
+        while tasks.values.contains(where: \.isRunning), clock.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        for w in registry.workers.values { sessions[w.connectionID]?.connection.notify("shutdown", params: [:]) }
+        jobsContinuation.finish()
+    }
+
+    func enqueue(_ job: @escaping @Sendable () async -> Void) {
+        jobsContinuation.yield(job)
+    }
+
+    // MARK: - Sessions
+
+    /// Called by a transport when a connection opens.
+    public func attach(_ session: Session) {
+        sessions[session.connection.id] = session
+    }
+
+    /// Called by a transport when a connection closes: the worker leaves the registry at once and
+    /// its running attempts are retried elsewhere.
+    public func detach(_ session: Session) {
+        sessions[session.connection.id] = nil
+        session.connection.closed()
+        guard let worker = registry.remove(connectionID: session.connection.id) else { return }
+        logger.info("worker disconnected", metadata: ["worker": "\(worker.workerId)", "name": "\(worker.name)"])
+        // Running attempts on this connection fail with connectionClosed through their dispatch jobs.
+    }
+
+    /// Sets what a client's `shutdown` request triggers.
+    public func setShutdownHandler(_ handler: @escaping @Sendable () -> Void) {
+        onShutdownRequest = handler
+    }
+
+    /// Connected workers, for `worker/list` and `keel workers`.
+    public func workers() -> [WorkerInfo] {
+        registry.workers.values.sorted { $0.connectedAt < $1.connectedAt }
+    }
+}
+
+/// The engine's in-memory record of one non-terminal task.
+struct LiveTask {
+    var record: ActivityTaskRecord
+    var phase: Phase
+    var validated: Bool
+
+    enum Phase {
+        /// In the ready queue (or about to be), waiting for a worker.
+        case ready
+        /// Waiting out a retry backoff until `record.visibleAt`.
+        case backoff
+        /// Attempt `record.attempt` is on worker `connectionID` as request `requestID`.
+        case running(connectionID: UInt64, requestID: RPCID)
+        /// The attempt is over and its outcome is being committed; late answers are dropped.
+        case ending
+    }
+
+    var lastHeartbeatAt: EpochMillis = 0
+
+    var isRunning: Bool {
+        if case .running = phase { true } else { false }
+    }
+}
+
+/// A FIFO of task ids with amortized O(1) pops.
+struct TaskQueue {
+    private var items: [String] = []
+    private var head = 0
+
+    var isEmpty: Bool { head >= items.count }
+
+    mutating func append(_ id: String) { items.append(id) }
+
+    mutating func popFirst() -> String? {
+        guard head < items.count else { return nil }
+        defer {
+            head += 1
+            if head > 1024 && head * 2 > items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+        }
+        return items[head]
+    }
+}
+
+/// The system clock.
+public struct SystemClock: WallClock {
+    public init() {}
+    public func now() -> EpochMillis {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return EpochMillis(ts.tv_sec) * 1000 + EpochMillis(ts.tv_nsec) / 1_000_000
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Engine {
+    /// Closes every connection (used last in shutdown, after draining).
+    public func closeAllSessions() {
+        for s in sessions.values { s.connection.close() }
+    }
+}

@@ -1,0 +1,62 @@
+public import KeelCore
+
+/// Typed access to a request's params object with precise `-32602` errors ("params.name must be a string").
+struct Params {
+    let object: [String: JSONValue]
+    let method: String
+
+    init(_ value: JSONValue, method: String) throws {
+        guard case .object(let o) = value else { throw KeelError(.invalidParams, "\(method): params must be an object") }
+        object = o
+        self.method = method
+    }
+
+    func fail(_ field: String, _ expectation: String) -> KeelError {
+        KeelError(.invalidParams, "\(method): params.\(field) \(expectation)", data: ["field": .string(field)])
+    }
+
+    subscript(_ key: String) -> JSONValue? {
+        guard let v = object[key], !v.isNull else { return nil }
+        return v
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let v = self[key] else { throw fail(key, "is required") }
+        guard case .string(let s) = v else { throw fail(key, "must be a string") }
+        return s
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let v = self[key] else { return nil }
+        guard case .string(let s) = v else { throw fail(key, "must be a string") }
+        return s
+    }
+
+    func optionalInt(_ key: String, range: ClosedRange<Int64>) throws -> Int64? {
+        guard let v = self[key] else { return nil }
+        guard let n = v.int64Value, range.contains(n) else {
+            throw fail(key, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    func optionalBool(_ key: String) throws -> Bool? {
+        guard let v = self[key] else { return nil }
+        guard case .bool(let b) = v else { throw fail(key, "must be true or false") }
+        return b
+    }
+
+    func optionalArray(_ key: String) throws -> [JSONValue]? {
+        guard let v = self[key] else { return nil }
+        guard case .array(let a) = v else { throw fail(key, "must be an array") }
+        return a
+    }
+}
+
+/// Names of activities, workflows and workers: dotted identifiers such as `billing.charge`.
+func isValidName(_ s: String) -> Bool {
+    guard let first = s.utf8.first, s.utf8.count <= 200 else { return false }
+    func letter(_ c: UInt8) -> Bool { (65...90).contains(c) || (97...122).contains(c) || c == 95 }
+    guard letter(first) else { return false }
+    return s.utf8.allSatisfy { letter($0) || (48...57).contains($0) || $0 == 46 || $0 == 45 }
+}

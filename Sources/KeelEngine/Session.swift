@@ -1,0 +1,54 @@
+public import KeelCore
+public import KeelProtocol
+import Synchronization
+
+/// One connection's state as the engine sees it: transport facts and the handshake.
+public final class Session: Sendable {
+    public let connection: RPCConnection
+    /// `unix`, `tcp` or `stdio`.
+    public let transport: String
+    /// The peer's process id when known (spawned workers, Unix-socket peers).
+    public let pid: Int32?
+    /// The token `initialize` must carry; nil when the transport needs none.
+    public let requiredToken: String?
+    /// A display name for logs, e.g. the spawned worker's name.
+    public let label: String
+
+    private let initializedFlag = Atomic<Bool>(false)
+    private let closeFlag = Atomic<Bool>(false)
+
+    /// True once the engine asked for the connection to close after its current answer
+    /// (a failed token check).
+    public var shouldClose: Bool { closeFlag.load(ordering: .acquiring) }
+    func closeAfterReply() { closeFlag.store(true, ordering: .releasing) }
+
+    public init(connection: RPCConnection, transport: String, pid: Int32? = nil, requiredToken: String? = nil, label: String? = nil) {
+        self.connection = connection
+        self.transport = transport
+        self.pid = pid
+        self.requiredToken = requiredToken
+        self.label = label ?? "\(transport)#\(connection.id)"
+    }
+
+    public var isInitialized: Bool { initializedFlag.load(ordering: .acquiring) }
+    func markInitialized() { initializedFlag.store(true, ordering: .releasing) }
+}
+
+/// Adapts a session to ``RPCHandler`` so a transport can serve it.
+public struct SessionHandler: RPCHandler {
+    public let engine: Engine
+    public let session: Session
+
+    public init(engine: Engine, session: Session) {
+        self.engine = engine
+        self.session = session
+    }
+
+    public func handleRequest(method: String, params: JSONValue, connection: RPCConnection) async throws -> JSONValue {
+        try await engine.handleRequest(method: method, params: params, session: session)
+    }
+
+    public func handleNotification(method: String, params: JSONValue, connection: RPCConnection) async {
+        await engine.handleNotification(method: method, params: params, session: session)
+    }
+}

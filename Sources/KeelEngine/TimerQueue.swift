@@ -1,0 +1,71 @@
+public import KeelCore
+
+/// What a timer is for. Each carries the attempt it guards, so a timer for an attempt that
+/// already ended does nothing when it fires.
+enum TimerKind: Sendable, Equatable {
+    case startToClose(attempt: Int)
+    case heartbeat(attempt: Int)
+    case scheduleToStart
+    case scheduleToClose
+    case retryBackoff(attempt: Int)
+    /// A caller's wait for a task's end ran out (taskID names the task waited on).
+    case waiterTimeout(waiterID: UInt64)
+}
+
+struct TimerEntry: Sendable {
+    var deadline: EpochMillis
+    var taskID: String
+    var kind: TimerKind
+    var sequence: UInt64
+}
+
+/// A binary min-heap of deadlines: one queue for every timer in the engine (no per-task loops).
+struct TimerQueue {
+    private var heap: [TimerEntry] = []
+    private var counter: UInt64 = 0
+
+    var count: Int { heap.count }
+    var nextDeadline: EpochMillis? { heap.first?.deadline }
+
+    mutating func schedule(_ deadline: EpochMillis, taskID: String, kind: TimerKind) {
+        counter += 1
+        heap.append(TimerEntry(deadline: deadline, taskID: taskID, kind: kind, sequence: counter))
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard less(heap[i], heap[parent]) else { break }
+            heap.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    /// Removes and returns every entry due at `now`, earliest first.
+    mutating func popDue(now: EpochMillis) -> [TimerEntry] {
+        var due: [TimerEntry] = []
+        while let first = heap.first, first.deadline <= now { due.append(popFirst()) }
+        return due
+    }
+
+    private mutating func popFirst() -> TimerEntry {
+        let top = heap[0]
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && less(heap[l], heap[m]) { m = l }
+                if r < heap.count && less(heap[r], heap[m]) { m = r }
+                if m == i { break }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        return top
+    }
+
+    private func less(_ a: TimerEntry, _ b: TimerEntry) -> Bool {
+        a.deadline != b.deadline ? a.deadline < b.deadline : a.sequence < b.sequence
+    }
+}

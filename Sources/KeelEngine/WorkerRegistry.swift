@@ -1,0 +1,104 @@
+public import KeelCore
+
+/// An activity's contract as a worker declared it (DESIGN.md, "Activities").
+public struct ActivityContract: Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    public var input: JSONValue
+    public var output: JSONValue
+    public var retryPolicy: RetryPolicy
+    public var timeouts: ActivityTimeouts
+    /// Content hash of input and output schemas; recorded with each task checked against it.
+    public var hash: String
+
+    /// Two declarations are the same contract when their schemas are equal.
+    public func sameSchemas(as other: ActivityContract) -> Bool { input == other.input && output == other.output }
+}
+
+/// A connected worker as the registry sees it.
+public struct WorkerInfo: Sendable {
+    public var workerId: String
+    public var connectionID: UInt64
+    public var name: String
+    public var language: String
+    public var transport: String
+    public var pid: Int32?
+    public var activities: [String]
+    public var workflows: [String]
+    public var maxConcurrent: Int
+    public var inFlight: Int = 0
+    public var connectedAt: EpochMillis
+
+    public var json: JSONValue {
+        [
+            "workerId": .string(workerId), "name": .string(name), "language": .string(language),
+            "transport": .string(transport), "pid": pid.map { JSONValue(Int64($0)) } ?? .null,
+            "activities": .array(activities.map { .string($0) }), "workflows": .array(workflows.map { .string($0) }),
+            "maxConcurrent": JSONValue(maxConcurrent), "inFlight": JSONValue(inFlight),
+            "connectedAtMs": JSONValue(connectedAt),
+        ]
+    }
+}
+
+/// Which worker serves what, and with how much room. Pure state: the engine owns one.
+struct WorkerRegistry {
+    private(set) var workers: [UInt64: WorkerInfo] = [:]
+    private(set) var contracts: [String: ActivityContract] = [:]
+    /// Activity name → connection ids of the workers serving it, in registration order.
+    private var servers: [String: [UInt64]] = [:]
+
+    /// Adds a worker, or refuses it if one of its contracts conflicts with a connected worker's.
+    mutating func register(_ worker: WorkerInfo, contracts declared: [ActivityContract]) throws {
+        for c in declared {
+            if let existing = contracts[c.name], !existing.sameSchemas(as: c),
+                let holder = servers[c.name]?.first(where: { $0 != worker.connectionID }).flatMap({ workers[$0] })
+            {
+                throw KeelError(
+                    .contractConflict,
+                    "activity \(c.name) is already served by worker \(holder.workerId) (\(holder.name)) with a different "
+                        + "contract (hash \(existing.hash)); worker \(worker.workerId) (\(worker.name)) declared hash \(c.hash). "
+                        + "Deploy one contract per name, or give the new one a new name.",
+                    data: [
+                        "activity": .string(c.name), "existingWorker": .string(holder.workerId),
+                        "existingWorkerName": .string(holder.name), "newWorker": .string(worker.workerId),
+                        "newWorkerName": .string(worker.name), "existingHash": .string(existing.hash),
+                        "newHash": .string(c.hash),
+                    ])
+            }
+        }
+        remove(connectionID: worker.connectionID)
+        workers[worker.connectionID] = worker
+        for c in declared {
+            contracts[c.name] = c
+            servers[c.name, default: []].append(worker.connectionID)
+        }
+    }
+
+    /// Removes a worker; returns it if it was registered.
+    @discardableResult
+    mutating func remove(connectionID: UInt64) -> WorkerInfo? {
+        guard let w = workers.removeValue(forKey: connectionID) else { return nil }
+        for name in w.activities {
+            servers[name]?.removeAll { $0 == connectionID }
+            if servers[name]?.isEmpty == true { servers[name] = nil }
+        }
+        return w
+    }
+
+    /// The least-loaded worker serving `name` with a free slot (load = inFlight / maxConcurrent).
+    func pickWorker(for name: String) -> UInt64? {
+        var best: (id: UInt64, load: Double)?
+        for id in servers[name] ?? [] {
+            guard let w = workers[id], w.inFlight < w.maxConcurrent else { continue }
+            let load = Double(w.inFlight) / Double(w.maxConcurrent)
+            if best == nil || load < best!.load { best = (id, load) }
+        }
+        return best?.id
+    }
+
+    func hasServer(for name: String) -> Bool { servers[name]?.isEmpty == false }
+
+    mutating func adjustInFlight(_ connectionID: UInt64, by delta: Int) {
+        workers[connectionID]?.inFlight += delta
+    }
+}

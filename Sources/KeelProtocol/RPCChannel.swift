@@ -1,0 +1,226 @@
+public import KeelCore
+public import NIOCore
+import Synchronization
+
+/// Runs an ``RPCConnection`` over a NIO channel: the glue every transport shares (Unix socket,
+/// TCP, a child's stdio, and the client side of each).
+public enum RPCChannel {
+    /// Per-connection limits.
+    public struct Limits: Sendable {
+        /// The line decoder's frame limit.
+        public var maxFrameBytes = LineFrameDecoder.defaultMaximumFrameBytes
+        /// Requests served at once on one connection; past this the connection stops reading
+        /// (TCP backpressure) until one finishes, so a burst cannot exhaust memory.
+        public var maxConcurrentRequests = 512
+        /// Answers queued for a peer that does not read them; past this the connection is closed.
+        public var maxPendingWriteBytes = 64 * 1024 * 1024
+        public init() {}
+    }
+
+    /// Installs the line decoder and wraps the channel for async use. Call in a channel initializer.
+    public static func configure(_ channel: any Channel, limits: Limits) -> EventLoopFuture<NIOAsyncChannel<Frame, ByteBuffer>> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+                ByteToMessageHandler(LineFrameDecoder(maximumFrameBytes: limits.maxFrameBytes)))
+            return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    /// Serves one connection until the peer closes it (or ``RPCConnection/close()`` is called).
+    ///
+    /// - Parameters:
+    ///   - setUp: makes the handler for the new connection; runs before the first frame is read.
+    ///   - afterRequest: runs after each answered request; return true to close the connection.
+    ///   - tearDown: runs once the connection is closed and its pending calls have failed.
+    public static func serve(
+        _ asyncChannel: NIOAsyncChannel<Frame, ByteBuffer>,
+        limits: Limits,
+        setUp: (RPCConnection) async -> any RPCHandler,
+        afterRequest: @escaping @Sendable () -> Bool = { false },
+        tearDown: (RPCConnection) async -> Void
+    ) async {
+        let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
+        let connection = RPCConnection(outbound: outbound)
+        let handler = await setUp(connection)
+        let limiter = AsyncLimiter(limits.maxConcurrentRequests)
+        try? await asyncChannel.executeThenClose { inbound, writer in
+            await withDiscardingTaskGroup { group in
+                group.addTask { await outbound.pump(into: writer) }
+                do {
+                    for try await frame in inbound {
+                        guard let work = connection.receive(frame) else { continue }
+                        await limiter.acquire()
+                        group.addTask {
+                            await connection.serve(work, handler: handler)
+                            limiter.release()
+                            if afterRequest() { outbound.close() }
+                        }
+                    }
+                } catch {
+                    // The peer reset the connection; treat it as closed.
+                }
+                connection.closed()
+                outbound.finish()
+            }
+        }
+        await tearDown(connection)
+    }
+
+    /// Connects as a client: like ``serve(_:limits:setUp:afterRequest:tearDown:)``, but hands the
+    /// connection to `body` and closes when `body` returns.
+    public static func withConnection<T: Sendable>(
+        _ asyncChannel: NIOAsyncChannel<Frame, ByteBuffer>,
+        limits: Limits,
+        handler: any RPCHandler,
+        _ body: @escaping @Sendable (RPCConnection) async throws -> T
+    ) async throws -> T {
+        let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
+        let connection = RPCConnection(outbound: outbound)
+        let limiter = AsyncLimiter(limits.maxConcurrentRequests)
+        return try await asyncChannel.executeThenClose { inbound, writer in
+            try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    await withDiscardingTaskGroup { inner in
+                        inner.addTask { await outbound.pump(into: writer) }
+                        do {
+                            for try await frame in inbound {
+                                guard let work = connection.receive(frame) else { continue }
+                                await limiter.acquire()
+                                inner.addTask {
+                                    await connection.serve(work, handler: handler)
+                                    limiter.release()
+                                }
+                            }
+                        } catch {}
+                        connection.closed()
+                        outbound.finish()
+                    }
+                    return nil
+                }
+                group.addTask { try await body(connection) }
+                defer {
+                    connection.close()
+                    group.cancelAll()
+                }
+                while let r = try await group.next() {
+                    if let r { return r }
+                }
+                throw KeelError(.connectionClosed, "the connection closed")
+            }
+        }
+    }
+}
+
+/// Queues outgoing lines and writes them in as few syscalls as the load allows: every line queued
+/// while the previous write was in progress goes out in the next single write.
+final class ChannelOutbound: RPCOutbound {
+    private struct State {
+        var buffer: [UInt8] = []
+        var waiter: CheckedContinuation<[UInt8]?, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let channel: any Channel
+    private let maxPendingBytes: Int
+
+    init(channel: any Channel, maxPendingBytes: Int) {
+        self.channel = channel
+        self.maxPendingBytes = maxPendingBytes
+    }
+
+    func write(_ bytes: [UInt8]) {
+        let (resume, overflow): (CheckedContinuation<[UInt8]?, Never>?, Bool) = state.withLock { s in
+            if s.finished { return (nil, false) }
+            if let w = s.waiter {
+                s.waiter = nil
+                return (w, false)
+            }
+            s.buffer.append(contentsOf: bytes)
+            return (nil, s.buffer.count > maxPendingBytes)
+        }
+        resume?.resume(returning: bytes)
+        if overflow {
+            // The peer stopped reading: drop it rather than grow without bound.
+            close()
+        }
+    }
+
+    func close() {
+        finish()
+        channel.close(promise: nil)
+    }
+
+    /// Stops accepting lines; ``pump(into:)`` writes what is queued and returns.
+    func finish() {
+        let w = state.withLock { s -> CheckedContinuation<[UInt8]?, Never>? in
+            s.finished = true
+            defer { s.waiter = nil }
+            return s.buffer.isEmpty ? s.waiter : nil
+        }
+        w?.resume(returning: nil)
+    }
+
+    private func next() async -> [UInt8]? {
+        await withCheckedContinuation { c in
+            let ready: [UInt8]?? = state.withLock { s in
+                if !s.buffer.isEmpty {
+                    defer { s.buffer = [] }
+                    return .some(s.buffer)
+                }
+                if s.finished { return .some(nil) }
+                s.waiter = c
+                return .none
+            }
+            if let ready { c.resume(returning: ready) }
+        }
+    }
+
+    func pump(into writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        while let bytes = await next() {
+            do {
+                try await writer.write(ByteBuffer(bytes: bytes))
+            } catch {
+                state.withLock { $0.finished = true; $0.buffer = [] }
+                return
+            }
+        }
+    }
+}
+
+/// A counting semaphore for async code; waits are FIFO.
+final class AsyncLimiter: Sendable {
+    private struct State {
+        var available: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(available: count)) }
+
+    func acquire() async {
+        await withCheckedContinuation { c in
+            let granted = state.withLock { s -> Bool in
+                if s.available > 0 {
+                    s.available -= 1
+                    return true
+                }
+                s.waiters.append(c)
+                return false
+            }
+            if granted { c.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty {
+                s.available += 1
+                return nil
+            }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

@@ -1,0 +1,234 @@
+public import KeelCore
+public import NIOCore
+import Synchronization
+
+/// Where a connection's outgoing bytes go. Implementations must be safe to call from any thread
+/// and should coalesce writes (one syscall for many messages under load).
+public protocol RPCOutbound: Sendable {
+    /// Queues one or more complete lines for writing.
+    func write(_ bytes: [UInt8])
+    /// Closes the transport; pending writes may be dropped.
+    func close()
+}
+
+/// Serves the requests and notifications that arrive on a connection.
+public protocol RPCHandler: Sendable {
+    /// Answers one request. Throw a `KeelError` to answer with its code; any other error becomes
+    /// `-32603 internalError` with an incident id (the handler logs the details).
+    func handleRequest(method: String, params: JSONValue, connection: RPCConnection) async throws -> JSONValue
+    /// Takes one notification; notifications are never answered (spec §4.1).
+    func handleNotification(method: String, params: JSONValue, connection: RPCConnection) async
+}
+
+/// What a transport does with an inbound line after ``RPCConnection/receive(_:)``.
+public enum RPCInbound: Sendable {
+    case request(id: RPCID, method: String, params: JSONValue)
+    case notification(method: String, params: JSONValue)
+    /// A batch (spec §6): its items are answered together, in one array.
+    case batch([RPCBatchItem])
+}
+
+/// One item of a batch.
+public enum RPCBatchItem: Sendable {
+    case request(id: RPCID, method: String, params: JSONValue)
+    case notification(method: String, params: JSONValue)
+    case invalid(RPCDecodeFailure)
+    case response
+}
+
+/// One JSON-RPC 2.0 peer over a line transport: both sides send requests (DESIGN.md, "Protocol").
+///
+/// The transport feeds frames to ``receive(_:)`` and runs what it returns with ``serve(_:handler:)``,
+/// each in a child task of the connection's task group, so closing the connection cancels them.
+/// Responses to our own ``call(_:params:id:)``s are matched by id inside `receive`.
+public final class RPCConnection: Sendable {
+    /// Identifies the connection in logs and in the worker registry.
+    public let id: UInt64
+    public let outbound: any RPCOutbound
+
+    private struct State {
+        var nextRequestID: Int64 = 1
+        var pending: [RPCID: CheckedContinuation<JSONValue, any Error>] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private static let nextConnectionID = Atomic<UInt64>(1)
+
+    public init(outbound: any RPCOutbound) {
+        self.id = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.outbound = outbound
+    }
+
+    /// Reads one inbound frame. Errors the spec asks us to answer (parse errors, invalid
+    /// requests, oversized frames) are answered here; responses resolve pending calls.
+    /// - Returns: work for the handler, or nil when nothing is left to do.
+    public func receive(_ frame: Frame) -> RPCInbound? {
+        switch frame {
+        case .oversized(let bytes):
+            let error = KeelError(
+                .messageTooLarge, "message of \(bytes) bytes exceeds the frame limit; it was discarded",
+                data: ["bytes": JSONValue(bytes)])
+            send(.error(id: nil, error: RPCErrorObject(error)))
+            return nil
+        case .line(let buffer):
+            if buffer.readableBytes == 0 || buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                return nil  // blank keep-alive lines are ignored
+            }
+            let value: JSONValue
+            do {
+                value = try buffer.withUnsafeReadableBytes { try JSONParser.parse($0) }
+            } catch {
+                send(.error(id: nil, error: RPCErrorObject(code: -32700, message: "parse error: \(error)")))
+                return nil
+            }
+            if case .array(let elements) = value {
+                guard !elements.isEmpty else {
+                    send(.error(id: nil, error: RPCErrorObject(code: -32600, message: "an empty batch is invalid")))
+                    return nil
+                }
+                let items = elements.map(batchItem)
+                if items.allSatisfy({ if case .response = $0 { true } else { false } }) { return nil }
+                return .batch(items)
+            }
+            switch RPCMessage.decode(value) {
+            case .failure(let failure):
+                send(.error(id: failure.id, error: failure.error))
+                return nil
+            case .success(let message):
+                return route(message)
+            }
+        }
+    }
+
+    private func batchItem(_ value: JSONValue) -> RPCBatchItem {
+        switch RPCMessage.decode(value) {
+        case .failure(let f): return .invalid(f)
+        case .success(let m):
+            switch route(m) {
+            case .request(let id, let method, let params)?: return .request(id: id, method: method, params: params)
+            case .notification(let method, let params)?: return .notification(method: method, params: params)
+            default: return .response
+            }
+        }
+    }
+
+    private func route(_ message: RPCMessage) -> RPCInbound? {
+        switch message {
+        case .request(let id, let method, let params): return .request(id: id, method: method, params: params)
+        case .notification(let method, let params): return .notification(method: method, params: params)
+        case .response(let id, let result):
+            // A response to an unknown id is dropped: the spec allows no answer to a response.
+            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(returning: result)
+            return nil
+        case .error(let id, let error):
+            guard let id else { return nil }  // an error about something we sent that it could not read
+            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: error.keelError)
+            return nil
+        }
+    }
+
+    /// Runs inbound work through `handler` and writes the answers.
+    public func serve(_ inbound: RPCInbound, handler: some RPCHandler) async {
+        switch inbound {
+        case .request(let id, let method, let params):
+            send(await answer(id: id, method: method, params: params, handler: handler))
+        case .notification(let method, let params):
+            await handler.handleNotification(method: method, params: params, connection: self)
+        case .batch(let items):
+            var answers: [JSONValue] = []
+            for item in items {
+                switch item {
+                case .request(let id, let method, let params):
+                    answers.append(await answer(id: id, method: method, params: params, handler: handler).json)
+                case .notification(let method, let params):
+                    await handler.handleNotification(method: method, params: params, connection: self)
+                case .invalid(let failure):
+                    answers.append(RPCMessage.error(id: failure.id, error: failure.error).json)
+                case .response:
+                    break
+                }
+            }
+            if !answers.isEmpty {
+                var line = JSONWriter.bytes(.array(answers))
+                line.append(0x0A)
+                outbound.write(line)
+            }
+        }
+    }
+
+    private func answer(id: RPCID, method: String, params: JSONValue, handler: some RPCHandler) async -> RPCMessage {
+        do {
+            let result = try await handler.handleRequest(method: method, params: params, connection: self)
+            return .response(id: id, result: result)
+        } catch let error as KeelError {
+            return .error(id: id, error: RPCErrorObject(error))
+        } catch {
+            return .error(id: id, error: RPCErrorObject(KeelError(.internalError, "internal error: \(error)")))
+        }
+    }
+
+    /// Writes one message.
+    public func send(_ message: RPCMessage) {
+        outbound.write(message.line)
+    }
+
+    /// Sends a notification.
+    public func notify(_ method: String, params: JSONValue) {
+        send(.notification(method: method, params: params))
+    }
+
+    /// A fresh id for an outgoing request, for callers that may ``abandon(_:with:)`` it later.
+    public func makeRequestID() -> RPCID {
+        state.withLock { s in
+            defer { s.nextRequestID += 1 }
+            return .number(s.nextRequestID)
+        }
+    }
+
+    /// Sends a request and waits for its answer.
+    /// - Throws: `KeelError` with the peer's error code, `.connectionClosed` when the connection
+    ///   closes first, or the error given to ``abandon(_:with:)``. Cancelling the task abandons the call.
+    public func call(_ method: String, params: JSONValue, id: RPCID? = nil) async throws -> JSONValue {
+        let id = id ?? makeRequestID()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONValue, any Error>) in
+                let accepted = state.withLock { s -> Bool in
+                    if s.closed { return false }
+                    s.pending[id] = continuation
+                    return true
+                }
+                guard accepted else {
+                    continuation.resume(throwing: KeelError(.connectionClosed, "the connection is closed"))
+                    return
+                }
+                send(.request(id: id, method: method, params: params))
+            }
+        } onCancel: {
+            abandon(id, with: CancellationError())
+        }
+    }
+
+    /// Stops waiting for the answer to request `id`; a late answer is then dropped.
+    public func abandon(_ id: RPCID, with error: any Error) {
+        state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: error)
+    }
+
+    /// Marks the connection closed and fails every pending call. Idempotent.
+    public func closed() {
+        let pending = state.withLock { s -> [CheckedContinuation<JSONValue, any Error>] in
+            s.closed = true
+            defer { s.pending = [:] }
+            return Array(s.pending.values)
+        }
+        for c in pending { c.resume(throwing: KeelError(.connectionClosed, "the connection closed")) }
+    }
+
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Closes the transport.
+    public func close() {
+        outbound.close()
+        closed()
+    }
+}

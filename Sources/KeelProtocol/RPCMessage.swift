@@ -1,0 +1,139 @@
+public import KeelCore
+
+/// A JSON-RPC 2.0 request id: "a String, Number, or Null value" (spec §4). Keel never sends null ids.
+public enum RPCID: Hashable, Sendable, CustomStringConvertible {
+    case number(Int64)
+    case string(String)
+
+    public var json: JSONValue {
+        switch self {
+        case .number(let n): .number(JSONNumber(n))
+        case .string(let s): .string(s)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .number(let n): String(n)
+        case .string(let s): "\"\(s)\""
+        }
+    }
+}
+
+/// A JSON-RPC error object (spec §5.1).
+public struct RPCErrorObject: Sendable, Equatable {
+    public var code: Int
+    public var message: String
+    public var data: JSONValue?
+
+    public init(code: Int, message: String, data: JSONValue? = nil) {
+        self.code = code
+        self.message = message
+        self.data = data
+    }
+
+    public init(_ error: KeelError) {
+        self.init(code: error.code.rpcCode, message: error.message, data: error.data)
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["code": JSONValue(code), "message": .string(message)]
+        if let data { o["data"] = data }
+        return .object(o)
+    }
+
+    /// This error as a `KeelError`, for callers of ``RPCConnection/call(_:params:)``.
+    public var keelError: KeelError { KeelError(.init(rpcCode: code), message, data: data) }
+}
+
+/// One JSON-RPC 2.0 message.
+public enum RPCMessage: Sendable, Equatable {
+    case request(id: RPCID, method: String, params: JSONValue)
+    case notification(method: String, params: JSONValue)
+    case response(id: RPCID, result: JSONValue)
+    /// `id` is nil when the request's id could not be read (spec §5: "it MUST be Null").
+    case error(id: RPCID?, error: RPCErrorObject)
+
+    public var json: JSONValue {
+        switch self {
+        case .request(let id, let method, let params):
+            ["jsonrpc": "2.0", "id": id.json, "method": .string(method), "params": params]
+        case .notification(let method, let params):
+            ["jsonrpc": "2.0", "method": .string(method), "params": params]
+        case .response(let id, let result):
+            ["jsonrpc": "2.0", "id": id.json, "result": result]
+        case .error(let id, let error):
+            ["jsonrpc": "2.0", "id": id?.json ?? .null, "error": error.json]
+        }
+    }
+
+    /// One line of the wire: compact JSON plus `\n`.
+    public var line: [UInt8] {
+        var out = JSONWriter.bytes(json)
+        out.append(0x0A)
+        return out
+    }
+
+    /// Reads a message out of a parsed JSON value.
+    /// - Returns: the message, or the error response the spec requires for an invalid one.
+    public static func decode(_ value: JSONValue) -> Result<RPCMessage, RPCDecodeFailure> {
+        guard case .object(let o) = value else {
+            return .failure(.init(id: nil, error: .invalidRequest("a JSON-RPC message must be an object")))
+        }
+        var id: RPCID?
+        switch o["id"] {
+        case .none, .some(.null): id = nil
+        case .some(.string(let s)): id = .string(s)
+        case .some(.number(let n)):
+            guard let i = n.int64Value else {
+                return .failure(.init(id: nil, error: .invalidRequest("\"id\" must be an integer or a string")))
+            }
+            id = .number(i)
+        case .some:
+            return .failure(.init(id: nil, error: .invalidRequest("\"id\" must be a string, a number or null")))
+        }
+        guard o["jsonrpc"] == "2.0" else {
+            return .failure(.init(id: id, error: .invalidRequest("\"jsonrpc\" must be exactly \"2.0\"")))
+        }
+        if let methodValue = o["method"] {
+            guard case .string(let method) = methodValue else {
+                return .failure(.init(id: id, error: .invalidRequest("\"method\" must be a string")))
+            }
+            let params = o["params"] ?? .object([:])
+            switch params {
+            case .object: break
+            case .array:
+                return .failure(
+                    .init(id: id, error: .invalidParams("params must be one named object, not an array")))
+            default:
+                return .failure(.init(id: id, error: .invalidRequest("\"params\" must be an object")))
+            }
+            if o["id"] == nil { return .success(.notification(method: method, params: params)) }
+            guard let id else {
+                return .failure(.init(id: nil, error: .invalidRequest("a request id must not be null")))
+            }
+            return .success(.request(id: id, method: method, params: params))
+        }
+        if let result = o["result"] {
+            guard let id else { return .failure(.init(id: nil, error: .invalidRequest("a response needs an id"))) }
+            return .success(.response(id: id, result: result))
+        }
+        if case .object(let e)? = o["error"], let code = e["code"]?.int64Value,
+            case .string(let message)? = e["message"]
+        {
+            return .success(.error(id: id, error: RPCErrorObject(code: Int(code), message: message, data: e["data"])))
+        }
+        return .failure(.init(id: id, error: .invalidRequest("a message needs \"method\", \"result\" or \"error\"")))
+    }
+}
+
+/// An invalid message and the id to answer it with.
+public struct RPCDecodeFailure: Error, Sendable {
+    public var id: RPCID?
+    public var error: RPCErrorObject
+}
+
+extension RPCErrorObject {
+    static func invalidRequest(_ m: String) -> Self { .init(code: KeelError.Code.invalidRequest.rpcCode, message: m) }
+    static func invalidParams(_ m: String) -> Self { .init(code: KeelError.Code.invalidParams.rpcCode, message: m) }
+}

@@ -1,0 +1,149 @@
+import CSQLite
+import KeelCore
+
+/// One SQLite connection with a prepared-statement cache. Not thread-safe: each connection is
+/// used by one thread at a time (the writer thread, or a reader checked out of the pool).
+final class SQLiteConnection: @unchecked Sendable {
+    // @unchecked: handed between threads but used by one at a time (writer thread, or a pool checkout).
+    private(set) var handle: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+    let path: String
+
+    init(path: String, readOnly: Bool) throws {
+        self.path = path
+        let flags = readOnly
+            ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(handle)
+            handle = nil
+            throw KeelError(.storageFailure, "cannot open the database \(path): \(message)", cause: SQLiteError(rc))
+        }
+        sqlite3_extended_result_codes(handle, 1)
+    }
+
+    deinit {
+        for (_, s) in statements { sqlite3_finalize(s) }
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs SQL text that returns no rows (pragmas, DDL, transaction control).
+    func execute(_ sql: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "error \(rc)"
+            sqlite3_free(error)
+            throw KeelError(.storageFailure, "the store failed: \(message)", cause: SQLiteError(rc))
+        }
+    }
+
+    /// A cached prepared statement, reset and with bindings cleared.
+    func statement(_ sql: String) throws -> Statement {
+        if let s = statements[sql] {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+            return Statement(handle: s, connection: self)
+        }
+        var s: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+        guard rc == SQLITE_OK, let s else { throw lastError(rc) }
+        statements[sql] = s
+        return Statement(handle: s, connection: self)
+    }
+
+    func lastError(_ rc: Int32) -> KeelError {
+        let message = String(cString: sqlite3_errmsg(handle))
+        return KeelError(.storageFailure, "the store failed: \(message)", cause: SQLiteError(rc))
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+}
+
+/// The SQLite result code behind a storage failure; kept as `KeelError.cause`, never sent.
+struct SQLiteError: Error, CustomStringConvertible {
+    var code: Int32
+    init(_ code: Int32) { self.code = code }
+    var isConstraint: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+    var description: String { "SQLite error \(code): \(String(cString: sqlite3_errstr(code)))" }
+}
+
+/// A prepared statement being bound and stepped.
+struct Statement {
+    let handle: OpaquePointer
+    unowned let connection: SQLiteConnection
+
+    func bind(_ values: [SQLValue]) throws -> Statement {
+        for (i, v) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch v {
+            case .null: rc = sqlite3_bind_null(handle, index)
+            case .int(let n): rc = sqlite3_bind_int64(handle, index, n)
+            case .text(let s): rc = sqlite3_bind_text(handle, index, s, -1, keel_sqlite_transient())
+            }
+            guard rc == SQLITE_OK else { throw connection.lastError(rc) }
+        }
+        return self
+    }
+
+    /// Steps to completion; for INSERT/UPDATE/DELETE.
+    func run() throws {
+        let rc = sqlite3_step(handle)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw connection.lastError(rc) }
+        sqlite3_reset(handle)
+    }
+
+    /// Steps once per row, handing each row to `body`.
+    func forEachRow(_ body: (Row) throws -> Void) throws {
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw connection.lastError(rc) }
+            try body(Row(handle: handle))
+        }
+        sqlite3_reset(handle)
+    }
+}
+
+/// A value bound to or read from SQL. Only portable types: integers and text (STYLE.md §7).
+enum SQLValue {
+    case null
+    case int(Int64)
+    case text(String)
+}
+
+extension SQLValue {
+    static func optional(_ v: Int64?) -> SQLValue { v.map { .int($0) } ?? .null }
+    static func optional(_ v: String?) -> SQLValue { v.map { .text($0) } ?? .null }
+    static func json(_ v: JSONValue?) -> SQLValue { v.map { .text(JSONWriter.string($0)) } ?? .null }
+}
+
+/// The current row of a stepping statement.
+struct Row {
+    let handle: OpaquePointer
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    func optionalInt(_ column: Int32) -> Int64? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
+    }
+
+    func text(_ column: Int32) -> String {
+        guard let p = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: p)
+    }
+
+    func optionalText(_ column: Int32) -> String? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : text(column)
+    }
+
+    /// A TEXT JSON column; corrupt JSON reads as null rather than crashing the orchestrator.
+    func json(_ column: Int32) -> JSONValue? {
+        guard let p = sqlite3_column_text(handle, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return try? JSONParser.parse(UnsafeRawBufferPointer(start: p, count: count))
+    }
+}

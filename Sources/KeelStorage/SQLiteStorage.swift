@@ -1,0 +1,238 @@
+import CSQLite
+import Foundation
+public import KeelCore
+import Synchronization
+
+/// The embedded store: one SQLite file in WAL mode, one writer thread doing group commit, and a
+/// pool of read-only connections that never wait for the writer.
+public final class SQLiteStorage: Storage, @unchecked Sendable {
+    // @unchecked: `writerQueue` and `readers` are guarded by their own locks; the connections are
+    // only touched by the writer thread or by the reader that checked one out.
+    public let path: String
+    public let durability: Durability
+    private let writerQueue = WriterQueue()
+    private let writerThread: Thread
+    private let readers: Mutex<[SQLiteConnection]>
+    private let readerQueue = DispatchQueue(label: "keel.storage.read", attributes: .concurrent)
+    private let readerSlots = DispatchSemaphore(value: SQLiteStorage.readerCount)
+
+    /// Read connections; reads beyond this wait for a free one.
+    static let readerCount = 4
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
+    /// - Throws: `KeelError(.storageFailure)` if the file cannot be opened or migrated.
+    public init(path: String, durability: Durability = .full) throws {
+        self.path = path
+        self.durability = durability
+        let writer = try SQLiteConnection(path: path, readOnly: false)
+        // WAL: readers see a snapshot and never block the writer, nor it them.
+        try writer.execute("PRAGMA journal_mode=WAL")
+        // FULL: every COMMIT is fsynced before it returns, the durability DESIGN.md promises.
+        try writer.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
+        // Invariants are the database's job too (STYLE.md §7).
+        try writer.execute("PRAGMA foreign_keys=ON")
+        // Another process (an offline `keel` command) may hold the lock briefly; wait, don't fail.
+        try writer.execute("PRAGMA busy_timeout=5000")
+        try Self.migrate(writer)
+        var pool: [SQLiteConnection] = []
+        for _ in 0..<Self.readerCount {
+            let r = try SQLiteConnection(path: path, readOnly: true)
+            try r.execute("PRAGMA busy_timeout=5000")
+            pool.append(r)
+        }
+        readers = Mutex(pool)
+        let queue = writerQueue
+        writerThread = Thread { Self.writerLoop(connection: writer, queue: queue) }
+        writerThread.name = "keel.storage.writer"
+        writerThread.start()
+    }
+
+    static func migrate(_ db: SQLiteConnection) throws {
+        var version = 0
+        try db.statement("PRAGMA user_version").forEachRow { version = Int($0.int(0)) }
+        guard version < Migrations.all.count else { return }
+        // BEGIN IMMEDIATE takes the write lock up front, so two processes cannot both migrate.
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            for (i, sql) in Migrations.all.enumerated() where i >= version {
+                try db.execute(sql)
+            }
+            try db.execute("PRAGMA user_version=\(Migrations.all.count)")
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func now() -> EpochMillis { EpochMillis(Date().timeIntervalSince1970 * 1000) }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = WriteJob(body: body, continuation: continuation)
+            if !writerQueue.enqueue(job) {
+                continuation.resume(throwing: KeelError(.storageFailure, "the store is closed"))
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StorageReader) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            readerQueue.async { [self] in
+                readerSlots.wait()
+                defer { readerSlots.signal() }
+                guard let connection = readers.withLock({ $0.popLast() }) else {
+                    continuation.resume(throwing: KeelError(.storageFailure, "the store is closed"))
+                    return
+                }
+                defer { readers.withLock { $0.append(connection) } }
+                do {
+                    // A read transaction pins one snapshot for the whole closure.
+                    try connection.execute("BEGIN")
+                    defer { try? connection.execute("COMMIT") }
+                    continuation.resume(returning: try body(SQLiteTransaction(db: connection)))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    public func close() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            writerQueue.close { c.resume() }
+        }
+        readers.withLock { $0.removeAll() }
+    }
+
+    // MARK: - The writer
+
+    private static func writerLoop(connection db: SQLiteConnection, queue: WriterQueue) {
+        while let batch = queue.takeBatch() {
+            commit(batch, on: db)
+        }
+        queue.finishClose()
+    }
+
+    /// One group commit: every job in its own savepoint, then one COMMIT (one fsync) for all.
+    private static func commit(_ batch: [any AnyWriteJob], on db: SQLiteConnection) {
+        do {
+            // IMMEDIATE: take the write lock now, so the commit cannot fail with SQLITE_BUSY halfway.
+            try db.execute("BEGIN IMMEDIATE")
+        } catch {
+            for job in batch { job.finish(commitError: error) }
+            return
+        }
+        let tx = SQLiteTransaction(db: db)
+        for job in batch {
+            do {
+                try db.execute("SAVEPOINT job")
+                if job.run(tx) {
+                    try db.execute("RELEASE job")
+                } else {
+                    try db.execute("ROLLBACK TO job")
+                    try db.execute("RELEASE job")
+                }
+            } catch {
+                job.fail(error)
+            }
+        }
+        do {
+            try db.execute("COMMIT")
+            for job in batch { job.finish(commitError: nil) }
+        } catch {
+            try? db.execute("ROLLBACK")
+            for job in batch { job.finish(commitError: error) }
+        }
+    }
+}
+
+/// The writer's inbox: a lock and condition so the thread sleeps while there is nothing to do.
+private final class WriterQueue: @unchecked Sendable {
+    // @unchecked: all state is read and written under `condition`'s lock.
+    private let condition = NSCondition()
+    private var jobs: [any AnyWriteJob] = []
+    private var closing = false
+    private var onClosed: (@Sendable () -> Void)?
+
+    /// Bound on one batch so one commit's latency stays small under a flood.
+    static let maximumBatch = 1024
+
+    func enqueue(_ job: any AnyWriteJob) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if closing { return false }
+        jobs.append(job)
+        if jobs.count == 1 { condition.signal() }
+        return true
+    }
+
+    /// The next batch, waiting while empty; nil once closed and drained.
+    func takeBatch() -> [any AnyWriteJob]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty && !closing { condition.wait() }
+        if jobs.isEmpty { return nil }
+        if jobs.count <= Self.maximumBatch {
+            defer { jobs = [] }
+            return jobs
+        }
+        let batch = Array(jobs.prefix(Self.maximumBatch))
+        jobs.removeFirst(Self.maximumBatch)
+        return batch
+    }
+
+    func close(_ done: @escaping @Sendable () -> Void) {
+        condition.lock()
+        closing = true
+        onClosed = done
+        condition.signal()
+        condition.unlock()
+    }
+
+    func finishClose() {
+        condition.lock()
+        let done = onClosed
+        condition.unlock()
+        done?()
+    }
+}
+
+private protocol AnyWriteJob: Sendable {
+    /// Runs the body; false if it threw (its savepoint is rolled back).
+    func run(_ tx: SQLiteTransaction) -> Bool
+    func fail(_ error: any Error)
+    func finish(commitError: (any Error)?)
+}
+
+private final class WriteJob<T: Sendable>: AnyWriteJob, @unchecked Sendable {
+    // @unchecked: `result` is written and read only on the writer thread, before `finish` hands it over.
+    let body: @Sendable (any StorageTransaction) throws -> T
+    let continuation: CheckedContinuation<T, any Error>
+    var result: Result<T, any Error>?
+
+    init(body: @escaping @Sendable (any StorageTransaction) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func run(_ tx: SQLiteTransaction) -> Bool {
+        do {
+            result = .success(try body(tx))
+            return true
+        } catch {
+            result = .failure(error)
+            return false
+        }
+    }
+
+    func fail(_ error: any Error) { result = .failure(error) }
+
+    func finish(commitError: (any Error)?) {
+        if let commitError {
+            continuation.resume(throwing: commitError)
+        } else {
+            continuation.resume(with: result ?? .failure(KeelError(.storageFailure, "write did not run")))
+        }
+    }
+}

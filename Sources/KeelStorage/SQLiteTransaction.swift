@@ -1,0 +1,132 @@
+import CSQLite
+public import KeelCore
+
+/// Reads and writes on one SQLite connection inside a transaction.
+struct SQLiteTransaction: StorageTransaction {
+    let db: SQLiteConnection
+
+    private static let taskColumns = """
+        task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
+        heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at
+        """
+
+    private func tasks(_ whereClause: String, _ values: [SQLValue]) throws -> [ActivityTaskRecord] {
+        var out: [ActivityTaskRecord] = []
+        try db.statement("SELECT \(Self.taskColumns) FROM activity_tasks \(whereClause)").bind(values).forEachRow {
+            out.append(Self.task(from: $0))
+        }
+        return out
+    }
+
+    private static func task(from row: Row) -> ActivityTaskRecord {
+        var t = ActivityTaskRecord(
+            id: row.text(0), name: row.text(1), input: row.json(2) ?? .null, idempotencyKey: row.optionalText(3),
+            retryPolicy: (try? RetryPolicy.decode(row.json(6), field: "retryPolicy")) ?? RetryPolicy(),
+            timeouts: (try? ActivityTimeouts.decode(row.json(7), field: "timeouts")) ?? ActivityTimeouts(),
+            contractHash: row.optionalText(11), now: row.int(12))
+        t.status = TaskStatus(rawValue: row.text(4)) ?? .failed
+        t.attempt = Int(row.int(5))
+        t.output = row.json(8)
+        t.failure = row.json(9)
+        t.heartbeatDetails = row.json(10)
+        t.visibleAt = row.int(13)
+        t.startedAt = row.optionalInt(14)
+        t.completedAt = row.optionalInt(15)
+        return t
+    }
+
+    func activityTask(id: String) throws -> ActivityTaskRecord? {
+        try tasks("WHERE task_id = ?", [.text(id)]).first
+    }
+
+    func activityTask(idempotencyKey: String) throws -> ActivityTaskRecord? {
+        try tasks("WHERE idempotency_key = ?", [.text(idempotencyKey)]).first
+    }
+
+    func openActivityTasks() throws -> [ActivityTaskRecord] {
+        try tasks("WHERE status IN ('scheduled', 'running') ORDER BY created_at, task_id", [])
+    }
+
+    func activityTasks(status: TaskStatus?, limit: Int) throws -> [ActivityTaskRecord] {
+        if let status {
+            return try tasks("WHERE status = ? ORDER BY created_at DESC LIMIT ?", [.text(status.rawValue), .int(Int64(limit))])
+        }
+        return try tasks("ORDER BY created_at DESC LIMIT ?", [.int(Int64(limit))])
+    }
+
+    func insertActivityTask(_ t: ActivityTaskRecord) throws -> WriteOutcome {
+        do {
+            try db.statement(
+                """
+                INSERT INTO activity_tasks (\(Self.taskColumns))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+            ).bind([
+                .text(t.id), .text(t.name), .json(t.input), .optional(t.idempotencyKey), .text(t.status.rawValue),
+                .int(Int64(t.attempt)), .json(t.retryPolicy.json), .json(t.timeouts.json), .json(t.output),
+                .json(t.failure), .json(t.heartbeatDetails), .optional(t.contractHash), .int(t.createdAt),
+                .int(t.visibleAt), .optional(t.startedAt), .optional(t.completedAt),
+            ]).run()
+            return .applied
+        } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
+            return .duplicate
+        }
+    }
+
+    func claimActivityTask(id: String, attempt: Int, now: EpochMillis) throws -> WriteOutcome {
+        try update(
+            """
+            UPDATE activity_tasks SET status = 'running', attempt = ?, started_at = ?
+            WHERE task_id = ? AND status = 'scheduled' AND attempt = ?
+            """, [.int(Int64(attempt)), .int(now), .text(id), .int(Int64(attempt - 1))], id: id)
+    }
+
+    func finishActivityTask(
+        id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?, now: EpochMillis
+    ) throws -> WriteOutcome {
+        precondition(status.isTerminal, "finish needs a terminal status")
+        return try update(
+            """
+            UPDATE activity_tasks SET status = ?, output = ?, failure = ?, completed_at = ?
+            WHERE task_id = ? AND attempt = ? AND status IN ('scheduled', 'running')
+            """,
+            [.text(status.rawValue), .json(output), .json(failure), .int(now), .text(id), .int(Int64(attempt))], id: id)
+    }
+
+    func rescheduleActivityTask(id: String, attempt: Int, visibleAt: EpochMillis, failure: JSONValue?) throws
+        -> WriteOutcome
+    {
+        try update(
+            """
+            UPDATE activity_tasks SET status = 'scheduled', visible_at = ?, failure = ?
+            WHERE task_id = ? AND attempt = ? AND status = 'running'
+            """, [.int(visibleAt), .json(failure), .text(id), .int(Int64(attempt))], id: id)
+    }
+
+    func recordHeartbeat(id: String, attempt: Int, details: JSONValue?) throws -> WriteOutcome {
+        try update(
+            """
+            UPDATE activity_tasks SET heartbeat_details = ?
+            WHERE task_id = ? AND attempt = ? AND status = 'running'
+            """, [.json(details), .text(id), .int(Int64(attempt))], id: id)
+    }
+
+    func cancelActivityTask(id: String, now: EpochMillis) throws -> WriteOutcome {
+        try update(
+            """
+            UPDATE activity_tasks SET status = 'cancelled', completed_at = ?
+            WHERE task_id = ? AND status IN ('scheduled', 'running')
+            """, [.int(now), .text(id)], id: id)
+    }
+
+    /// Runs a guarded UPDATE: applied if a row changed, else stale (row exists) or notFound.
+    private func update(_ sql: String, _ values: [SQLValue], id: String) throws -> WriteOutcome {
+        try db.statement(sql).bind(values).run()
+        if db.changes > 0 { return .applied }
+        var exists = false
+        try db.statement("SELECT 1 FROM activity_tasks WHERE task_id = ?").bind([.text(id)]).forEachRow { _ in
+            exists = true
+        }
+        return exists ? .stale : .notFound
+    }
+}

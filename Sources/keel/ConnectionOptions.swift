@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+
+/// How CLI commands reach the orchestrator.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Unix socket of the orchestrator (default: $KEEL_SOCKET or ./keel.sock).")
+    var socket: String?
+
+    @Option(help: "host:port of the orchestrator's TCP listener (needs --token or $KEEL_TOKEN).")
+    var tcp: String?
+
+    @Option(help: "Token for TCP.")
+    var token: String?
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func validate() throws {
+        if socket != nil && tcp != nil { throw ValidationError("use --socket or --tcp, not both") }
+        if let tcp, tcp.split(separator: ":").count != 2 { throw ValidationError("--tcp takes host:port") }
+    }
+
+    var endpoint: Endpoint {
+        let env = ProcessInfo.processInfo.environment
+        if let socket { return .unixSocket(path: socket) }
+        if let tcp {
+            let parts = tcp.split(separator: ":")
+            return .tcp(host: String(parts[0]), port: Int(parts[1]) ?? 0, token: token ?? env["KEEL_TOKEN"] ?? "")
+        }
+        return .fromEnvironment(env)
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `2h`, `30d` (or bare milliseconds) into milliseconds.
+func parseDuration(_ text: String) throws -> Int64 {
+    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+    for (suffix, factor) in units where text.hasSuffix(suffix) {
+        if let n = Double(text.dropLast(suffix.count)), n > 0 { return Int64(n * Double(factor)) }
+    }
+    if let n = Int64(text), n > 0 { return n }
+    throw ValidationError("\(text) is not a duration; use e.g. 250ms, 30s, 5m, 2h, 30d")
+}

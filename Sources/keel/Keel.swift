@@ -1,0 +1,13 @@
+import ArgumentParser
+
+
+/// The `keel` command: the orchestrator and every tool around it.
+@main
+struct Keel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keel",
+        abstract: "Keel: durable execution for programs in any language.",
+        version: "0.1.0",
+        subcommands: [Serve.self, Call.self, Workers.self]
+    )
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import KeelEngine
+import KeelServer
+import KeelStorage
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import KeelProtocol
+
+/// `keel serve`: the orchestrator.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the orchestrator: the store, the listeners and the workers it spawns.")
+
+    @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
+    @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
+    @Option(help: "Also listen on TCP host:port (needs --token or --token-file).") var tcp: String?
+    @Option(help: "Token TCP clients must send in initialize.") var token: String?
+    @Option(help: "File holding the TCP token.") var tokenFile: String?
+    @Option(name: .customLong("worker"), help: "Spawn and supervise a stdio worker: a command line (repeatable).")
+    var workers: [String] = []
+    @Option(help: "Commit durability: full (fsync each commit, default) or normal.") var sync = "full"
+    @Option(help: "Largest message in bytes (default 16 MiB).") var maxMessageBytes = 16 * 1024 * 1024
+    @Option(help: "Environment variable passed to spawned workers (repeatable).") var passEnv: [String] = []
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func validate() throws {
+        guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
+        guard maxMessageBytes >= 1024, maxMessageBytes <= 1 << 30 else {
+            throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
+        }
+        if tcp != nil && token == nil && tokenFile == nil { throw ValidationError("--tcp needs --token or --token-file") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "keel")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var options = KeelServer.Options(databasePath: db)
+        options.durability = Durability(rawValue: sync) ?? .full
+        options.socketPath = socket
+        options.limits.maxFrameBytes = maxMessageBytes
+        options.engine.maxMessageBytes = maxMessageBytes
+        options.passEnvironment = Set(passEnv)
+        if let tcp {
+            let parts = tcp.split(separator: ":")
+            guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }
+            options.tcpAddress = (String(parts[0]), port)
+            if let tokenFile {
+                options.token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                options.token = token
+            }
+        }
+        options.workers = try workers.map { try WorkerSpec(command: $0) }
+        let server = KeelServer(options: options, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            FileHandle.standardError.write(Data("keel serve: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
