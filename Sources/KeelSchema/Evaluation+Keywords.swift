@@ -1,0 +1,107 @@
+import KeelCore
+
+extension Evaluation {
+    /// Applies one keyword to `value`. `ann` is the enclosing node's annotations (written only when
+    /// `gather`, i.e. when some `unevaluated*` will read them).
+    mutating func check(_ keyword: Keyword, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+        switch keyword {
+        case .falseSchema:
+            return fail("false", "no value is allowed here (the schema is false)", appendKeyword: false)
+        case .type(let mask):
+            if mask.matches(value) { return true }
+            return fail("type", "\(describe(value)) is not of type \(mask.names.joined(separator: " or "))")
+        case .enumeration(let values, let set, let allASCII):
+            // The set answers "canonically equal"; exact equality is then confirmed (rarely needed).
+            if set.contains(value) && ((allASCII && value.isASCIIOnly) || values.contains { $0.isExactlyEqual(to: value) }) {
+                return true
+            }
+            return fail("enum", "\(describe(value)) is not one of \(describe(.array(values)))")
+        case .const(let c):
+            if value.isExactlyEqual(to: c) { return true }
+            return fail("const", "\(describe(value)) is not equal to the constant \(describe(c))")
+        case .multipleOf(let d):
+            guard case .number(let n) = value, !Arithmetic.isMultiple(n, of: d) else { return true }
+            return fail("multipleOf", "\(n) is not a multiple of \(d)")
+        case .maximum(let m):
+            guard case .number(let n) = value, n > m else { return true }
+            return fail("maximum", "\(n) is greater than the maximum \(m)")
+        case .exclusiveMaximum(let m):
+            guard case .number(let n) = value, n >= m else { return true }
+            return fail("exclusiveMaximum", "\(n) is not less than the exclusive maximum \(m)")
+        case .minimum(let m):
+            guard case .number(let n) = value, n < m else { return true }
+            return fail("minimum", "\(n) is less than the minimum \(m)")
+        case .exclusiveMinimum(let m):
+            guard case .number(let n) = value, n <= m else { return true }
+            return fail("exclusiveMinimum", "\(n) is not greater than the exclusive minimum \(m)")
+        case .maxLength(let m):
+            // Length counts code points; UTF-8 length is an upper bound, so most strings skip the count.
+            guard case .string(let s) = value, s.utf8.count > m else { return true }
+            let length = s.unicodeScalars.count
+            if length <= m { return true }
+            return fail("maxLength", "a string of \(length) characters is longer than the maximum length \(m)")
+        case .minLength(let m):
+            guard case .string(let s) = value else { return true }
+            if s.utf8.count < m { return fail("minLength", "a string of \(s.unicodeScalars.count) characters is shorter than the minimum length \(m)") }
+            let length = s.utf8.count == m ? m : s.unicodeScalars.count
+            if length >= m { return true }
+            return fail("minLength", "a string of \(length) characters is shorter than the minimum length \(m)")
+        case .pattern(let re):
+            guard case .string(let s) = value, !re.matches(s) else { return true }
+            return fail("pattern", "\(describe(value)) does not match the pattern \(describe(.string(re.source)))")
+        case .format(let name, let checker):
+            guard case .string(let s) = value, !checker.check(s) else { return true }
+            return fail("format", "\(describe(value)) is not a valid \(name)")
+        case .maxItems(let m):
+            guard case .array(let a) = value, a.count > m else { return true }
+            return fail("maxItems", "an array of \(a.count) items has more than the maximum \(m)")
+        case .minItems(let m):
+            guard case .array(let a) = value, a.count < m else { return true }
+            return fail("minItems", "an array of \(a.count) items has fewer than the minimum \(m)")
+        case .uniqueItems:
+            guard case .array(let a) = value, a.count > 1 else { return true }
+            var seen: [JSONValue: Int] = [:]
+            seen.reserveCapacity(a.count)
+            for (i, e) in a.enumerated() {
+                guard let j = seen.updateValue(i, forKey: e) else { continue }
+                if e.isASCIIOnly || a[j].isExactlyEqual(to: e) {
+                    return fail("uniqueItems", "items at index \(j) and \(i) are equal, but items must be unique")
+                }
+                // Canonically equal but not the same code points: compare exactly, pairwise.
+                for x in 0..<a.count {
+                    for y in (x + 1)..<a.count where a[x].isExactlyEqual(to: a[y]) {
+                        return fail("uniqueItems", "items at index \(x) and \(y) are equal, but items must be unique")
+                    }
+                }
+                return true
+            }
+            return true
+        case .maxProperties(let m):
+            guard case .object(let o) = value, o.count > m else { return true }
+            return fail("maxProperties", "an object with \(o.count) properties has more than the maximum \(m)")
+        case .minProperties(let m):
+            guard case .object(let o) = value, o.count < m else { return true }
+            return fail("minProperties", "an object with \(o.count) properties has fewer than the minimum \(m)")
+        case .required(let names):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for name in names where o[name] == nil {
+                ok = fail("required", "the required property \(describe(.string(name))) is missing")
+                if !full || shouldStop { return false }
+            }
+            return ok
+        case .dependentRequired(let pairs, let key):
+            guard case .object(let o) = value else { return true }
+            var ok = true
+            for (name, required) in pairs where o[name] != nil {
+                for r in required where o[r] == nil {
+                    ok = fail(key, "the property \(describe(.string(r))) is required when \(describe(.string(name))) is present")
+                    if !full || shouldStop { return false }
+                }
+            }
+            return ok
+        default:
+            return checkApplicator(keyword, value, &ann, gather: gather)
+        }
+    }
+}

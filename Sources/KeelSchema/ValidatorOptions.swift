@@ -1,0 +1,20 @@
+/// Settings for compiling a ``Validator``.
+public struct ValidatorOptions: Sendable, Hashable {
+    /// The dialect of schemas without `$schema`.
+    public var defaultDialect: Dialect
+    /// Treat `format` as an assertion (both dialects treat it as an annotation by default).
+    public var assertFormat: Bool
+    /// ``Validator/validate(_:)`` stops after this many errors; a hostile instance cannot make
+    /// the error list (and the `KeelError` data built from it) grow without bound.
+    public var maxErrors: Int
+
+    /// - Parameters:
+    ///   - defaultDialect: dialect for schemas without `$schema` (default 2020-12).
+    ///   - assertFormat: check `format` values (default false: annotation only).
+    ///   - maxErrors: the most errors one ``Validator/validate(_:)`` call returns (default 100).
+    public init(defaultDialect: Dialect = .draft2020_12, assertFormat: Bool = false, maxErrors: Int = 100) {
+        self.defaultDialect = defaultDialect
+        self.assertFormat = assertFormat
+        self.maxErrors = max(1, maxErrors)
+    }
+}
