@@ -26,6 +26,7 @@ extension Engine {
 
     func dispatchAll() {
         for name in ready.keys { dispatch(name) }
+        for name in workflowQueue.keys { dispatchWorkflows(name) }
     }
 
     /// Hands ready tasks of activity `name` to workers while both last.
@@ -64,7 +65,8 @@ extension Engine {
             "attempt": JSONValue(attempt), "idempotencyKey": .string(live.record.idempotencyKey ?? id),
             "deadlineMs": JSONValue(now + startToClose),
             "heartbeatTimeoutMs": live.record.timeouts.heartbeatMs.map { JSONValue($0) } ?? .null,
-            "heartbeatDetails": live.record.heartbeatDetails ?? .null, "workflowId": .null,
+            "heartbeatDetails": live.record.heartbeatDetails ?? .null,
+            "workflowId": live.record.workflowId.map { .string($0) } ?? .null,
         ]
         let connection = session.connection
         let storage = self.storage
@@ -113,6 +115,7 @@ extension Engine {
             return
         }
         for name in worker.activities { dispatch(name) }
+        for name in worker.workflows { dispatchWorkflows(name) }
     }
 
     /// A worker answered attempt `attempt` (or the call failed). Decide, commit, then act.
@@ -194,9 +197,18 @@ extension Engine {
     func finish(_ id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?) async {
         let now = clock.now()
         let outcome: WriteOutcome
+        let step = tasks[id].flatMap { t in
+            t.record.workflowId.map { ($0, t.record.generation ?? 0, t.record.stepSeq ?? 0) }
+        }
         do {
-            outcome = try await storage.write {
-                try $0.finishActivityTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
+            outcome = try await storage.write { tx in
+                let o = try tx.finishActivityTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
+                if o == .applied, let (wf, generation, seq) = step {
+                    _ = try tx.completeJournalEntry(
+                        workflowId: wf, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
+                        result: status == .completed ? output : nil, failure: status == .completed ? nil : failure, now: now)
+                }
+                return o
             }
         } catch {
             logger.error("cannot record a task's end; it stays open", metadata: ["task": "\(id)", "error": "\(error)"])
@@ -208,6 +220,10 @@ extension Engine {
         live.record.failure = failure
         live.record.completedAt = now
         wake(id, with: live.record)
+        if let (wf, generation, seq) = step {
+            stepEnded(wf, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
+                result: status == .completed ? output : nil, failure: status == .completed ? nil : failure)
+        }
     }
 
     /// Reads the contract errors of `value` against the registered contract of `name`.

@@ -18,6 +18,15 @@ extension Engine {
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)
         case "activity/heartbeat": return try await heartbeat(params)
+        case "workflow/step": return try await step(params, session: session)
+        case "workflow/start": return try await startWorkflow(params)
+        case "workflow/result": return try await workflowResult(params)
+        case "workflow/signal": return try await signalWorkflow(params)
+        case "workflow/cancel": return try await cancelWorkflow(params)
+        case "workflow/describe": return try await describeWorkflow(params)
+        case "workflow/list": return try await listWorkflows(params)
+        case "workflow/history": return try await workflowHistory(params)
+        case "workflow/resume": return try await resumeWorkflow(params)
         case "shutdown":
             onShutdownRequest?()
             return [:]
@@ -72,22 +81,24 @@ extension Engine {
         if let dup = duplicates.first {
             throw p.fail("activities", "declares \(dup) twice")
         }
-        let workflows = try (p.optionalArray("workflows") ?? []).enumerated().map { i, w in
-            guard let n = w["name"]?.stringValue, isValidName(n) else {
-                throw p.fail("workflows[\(i)].name", "must be a dotted name such as orders.fulfil")
-            }
-            return n
+        let workflowContracts = try (p.optionalArray("workflows") ?? []).enumerated().map { i, w in
+            try contract(w, field: "workflows[\(i)]")
         }
+        let workflows = workflowContracts.map(\.name)
+        let maxWorkflows = Int(try p.optionalInt("maxConcurrentWorkflows", range: 1...100_000) ?? 1000)
         nextWorkerNumber += 1
-        let worker = WorkerInfo(
+        var worker = WorkerInfo(
             workerId: "w-\(nextWorkerNumber)", connectionID: session.connection.id, name: name, language: language,
             transport: session.transport, pid: session.pid, activities: contracts.map(\.name), workflows: workflows,
             maxConcurrent: maxConcurrent, connectedAt: clock.now())
-        try registry.register(worker, contracts: contracts)
+        worker.maxConcurrentWorkflows = maxWorkflows
+        if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
+        try registry.register(worker, contracts: contracts, workflows: workflowContracts)
         logger.info(
             "worker registered",
             metadata: ["worker": "\(worker.workerId)", "name": "\(name)", "activities": "\(worker.activities)"])
         for c in contracts { dispatch(c.name) }
+        for w in workflows { dispatchWorkflows(w) }
         return ["workerId": .string(worker.workerId)]
     }
 

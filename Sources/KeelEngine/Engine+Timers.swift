@@ -21,10 +21,23 @@ extension Engine {
 
     private func fire(_ entry: TimerEntry) async {
         let id = entry.taskID
-        if case .waiterTimeout(let waiterID) = entry.kind {
+        switch entry.kind {
+        case .waiterTimeout(let waiterID):
             waiters[id]?.removeValue(forKey: waiterID)?.resume(returning: nil)
             if waiters[id]?.isEmpty == true { waiters[id] = nil }
             return
+        case .workflowWaiterTimeout(let waiterID):
+            workflowWaiters[id]?.removeValue(forKey: waiterID)?.resume(returning: nil)
+            if workflowWaiters[id]?.isEmpty == true { workflowWaiters[id] = nil }
+            return
+        case .workflowWake(let generation, let seq):
+            await workflowWake(id, generation: generation, seq: seq)
+            return
+        case .stepHold(let epoch, let seq):
+            stepHoldExpired(id, epoch: epoch, seq: seq)
+            return
+        default:
+            break
         }
         guard let live = tasks[id] else { return }
         switch entry.kind {
@@ -59,7 +72,7 @@ extension Engine {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }
             dispatch(live.record.name)
-        case .waiterTimeout:
+        case .waiterTimeout, .workflowWaiterTimeout, .workflowWake, .stepHold:
             break
         }
     }

@@ -18,6 +18,9 @@ public actor Engine {
         public var drainTimeoutMs: Int64 = 10_000
         /// Longest time a timer can fire late: the timer loop's sleep bound.
         public var timerResolutionMs: Int64 = 5
+        /// How long a workflow step that cannot complete yet is held open before it is answered
+        /// with `suspend` (the worker then frees the function). Sleeps longer than this suspend at once.
+        public var stepHoldMs: Int64 = 5_000
         public init() {}
     }
 
@@ -38,6 +41,11 @@ public actor Engine {
     var ready: [String: TaskQueue] = [:]
     var timers = TimerQueue()
     var waiters: [String: [UInt64: CheckedContinuation<ActivityTaskRecord?, Never>]] = [:]
+    /// Open workflow executions, by id.
+    var workflows: [String: LiveWorkflow] = [:]
+    /// Executions waiting for a worker, per workflow name.
+    var workflowQueue: [String: TaskQueue] = [:]
+    var workflowWaiters: [String: [UInt64: CheckedContinuation<WorkflowRecord?, Never>]] = [:]
     var nextWaiterID: UInt64 = 0
     var shuttingDown = false
     /// Called when a client sends `shutdown`; the server wires it to its graceful stop.
@@ -85,6 +93,7 @@ public actor Engine {
         }
         for record in open { admit(record) }
         if !open.isEmpty { logger.info("recovered unfinished tasks", metadata: ["count": "\(open.count)"]) }
+        try await recoverWorkflows()
         dispatchAll()
     }
 
@@ -93,8 +102,12 @@ public actor Engine {
     public func shutdown() async {
         guard !shuttingDown else { return }
         shuttingDown = true
+        // Held workflow steps are answered with suspend so their runs end now, not after stepHoldMs.
+        for id in workflows.keys { releaseHeld(id) }
         let deadline = clock.now() + options.drainTimeoutMs
-        while tasks.values.contains(where: \.isRunning), clock.now() < deadline {
+        while tasks.values.contains(where: \.isRunning) || workflows.values.contains(where: \.isRunning),
+            clock.now() < deadline
+        {
             try? await Task.sleep(for: .milliseconds(10))
         }
         for w in registry.workers.values { sessions[w.connectionID]?.connection.notify("shutdown", params: [:]) }
@@ -118,6 +131,7 @@ public actor Engine {
         sessions[session.connection.id] = nil
         session.connection.closed()
         guard let worker = registry.remove(connectionID: session.connection.id) else { return }
+        // Runs on this worker: their workflow/run calls fail with connectionClosed, and runEnded requeues them.
         logger.info("worker disconnected", metadata: ["worker": "\(worker.workerId)", "name": "\(worker.name)"])
         // Running attempts on this connection fail with connectionClosed through their dispatch jobs.
     }

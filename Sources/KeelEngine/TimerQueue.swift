@@ -10,6 +10,12 @@ enum TimerKind: Sendable, Equatable {
     case retryBackoff(attempt: Int)
     /// A caller's wait for a task's end ran out (taskID names the task waited on).
     case waiterTimeout(waiterID: UInt64)
+    /// A sleep ends or a signal wait times out (taskID names the workflow).
+    case workflowWake(generation: Int, seq: Int)
+    /// A held step has waited `stepHoldMs`: answer it with suspend.
+    case stepHold(epoch: Int, seq: Int)
+    /// A caller's wait for a workflow's end ran out.
+    case workflowWaiterTimeout(waiterID: UInt64)
 }
 
 struct TimerEntry: Sendable {

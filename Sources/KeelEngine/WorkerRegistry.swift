@@ -27,6 +27,8 @@ public struct WorkerInfo: Sendable {
     public var workflows: [String]
     public var maxConcurrent: Int
     public var inFlight: Int = 0
+    public var maxConcurrentWorkflows: Int = 1000
+    public var workflowsInFlight: Int = 0
     public var connectedAt: EpochMillis
 
     public var json: JSONValue {
@@ -35,6 +37,7 @@ public struct WorkerInfo: Sendable {
             "transport": .string(transport), "pid": pid.map { JSONValue(Int64($0)) } ?? .null,
             "activities": .array(activities.map { .string($0) }), "workflows": .array(workflows.map { .string($0) }),
             "maxConcurrent": JSONValue(maxConcurrent), "inFlight": JSONValue(inFlight),
+            "maxConcurrentWorkflows": JSONValue(maxConcurrentWorkflows), "workflowsInFlight": JSONValue(workflowsInFlight),
             "connectedAtMs": JSONValue(connectedAt),
         ]
     }
@@ -44,18 +47,25 @@ public struct WorkerInfo: Sendable {
 struct WorkerRegistry {
     private(set) var workers: [UInt64: WorkerInfo] = [:]
     private(set) var contracts: [String: ActivityContract] = [:]
+    private(set) var workflowContracts: [String: ActivityContract] = [:]
     /// Activity name → connection ids of the workers serving it, in registration order.
     private var servers: [String: [UInt64]] = [:]
+    /// Workflow name → connection ids of the workers serving it.
+    private var workflowServers: [String: [UInt64]] = [:]
 
     /// Adds a worker, or refuses it if one of its contracts conflicts with a connected worker's.
-    mutating func register(_ worker: WorkerInfo, contracts declared: [ActivityContract]) throws {
-        for c in declared {
-            if let existing = contracts[c.name], !existing.sameSchemas(as: c),
-                let holder = servers[c.name]?.first(where: { $0 != worker.connectionID }).flatMap({ workers[$0] })
+    mutating func register(_ worker: WorkerInfo, contracts declared: [ActivityContract], workflows: [ActivityContract] = [])
+        throws
+    {
+        let checks = declared.map { ($0, contracts[$0.name], servers[$0.name], "activity") }
+            + workflows.map { ($0, workflowContracts[$0.name], workflowServers[$0.name], "workflow") }
+        for (c, known, holders, kind) in checks {
+            if let existing = known, !existing.sameSchemas(as: c),
+                let holder = holders?.first(where: { $0 != worker.connectionID }).flatMap({ workers[$0] })
             {
                 throw KeelError(
                     .contractConflict,
-                    "activity \(c.name) is already served by worker \(holder.workerId) (\(holder.name)) with a different "
+                    "\(kind) \(c.name) is already served by worker \(holder.workerId) (\(holder.name)) with a different "
                         + "contract (hash \(existing.hash)); worker \(worker.workerId) (\(worker.name)) declared hash \(c.hash). "
                         + "Deploy one contract per name, or give the new one a new name.",
                     data: [
@@ -72,6 +82,10 @@ struct WorkerRegistry {
             contracts[c.name] = c
             servers[c.name, default: []].append(worker.connectionID)
         }
+        for c in workflows {
+            workflowContracts[c.name] = c
+            workflowServers[c.name, default: []].append(worker.connectionID)
+        }
     }
 
     /// Removes a worker; returns it if it was registered.
@@ -81,6 +95,10 @@ struct WorkerRegistry {
         for name in w.activities {
             servers[name]?.removeAll { $0 == connectionID }
             if servers[name]?.isEmpty == true { servers[name] = nil }
+        }
+        for name in w.workflows {
+            workflowServers[name]?.removeAll { $0 == connectionID }
+            if workflowServers[name]?.isEmpty == true { workflowServers[name] = nil }
         }
         return w
     }
@@ -97,6 +115,20 @@ struct WorkerRegistry {
     }
 
     func hasServer(for name: String) -> Bool { servers[name]?.isEmpty == false }
+
+    /// The least-loaded worker serving workflow `name` with room for another run.
+    func pickWorkflowWorker(for name: String) -> UInt64? {
+        var best: (id: UInt64, load: Int)?
+        for id in workflowServers[name] ?? [] {
+            guard let w = workers[id], w.workflowsInFlight < w.maxConcurrentWorkflows else { continue }
+            if best == nil || w.workflowsInFlight < best!.load { best = (id, w.workflowsInFlight) }
+        }
+        return best?.id
+    }
+
+    mutating func adjustWorkflowsInFlight(_ connectionID: UInt64, by delta: Int) {
+        workers[connectionID]?.workflowsInFlight += delta
+    }
 
     mutating func adjustInFlight(_ connectionID: UInt64, by delta: Int) {
         workers[connectionID]?.inFlight += delta

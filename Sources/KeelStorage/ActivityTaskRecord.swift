@@ -35,6 +35,10 @@ public struct ActivityTaskRecord: Sendable {
     public var visibleAt: EpochMillis
     public var startedAt: EpochMillis?
     public var completedAt: EpochMillis?
+    /// For a workflow's activity step: the execution, its generation and the step's seq.
+    public var workflowId: String?
+    public var generation: Int?
+    public var stepSeq: Int?
 
     public init(
         id: String, name: String, input: JSONValue, idempotencyKey: String?, retryPolicy: RetryPolicy,

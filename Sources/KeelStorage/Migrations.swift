@@ -23,10 +23,63 @@ enum Migrations {
             created_at        INTEGER NOT NULL,
             visible_at        INTEGER NOT NULL,
             started_at        INTEGER,
-            completed_at      INTEGER
+            completed_at      INTEGER,
+            workflow_id       TEXT,
+            generation        INTEGER,
+            step_seq          INTEGER
         );
         CREATE INDEX activity_tasks_open ON activity_tasks (status, created_at)
             WHERE status IN ('scheduled', 'running');
+
+        CREATE TABLE workflows (
+            workflow_id       TEXT PRIMARY KEY,
+            name              TEXT NOT NULL,
+            input             TEXT NOT NULL,
+            status            TEXT NOT NULL CHECK (status IN
+                                ('pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'parked')),
+            generation        INTEGER NOT NULL DEFAULT 0,
+            epoch             INTEGER NOT NULL DEFAULT 0,
+            output            TEXT,
+            failure           TEXT,
+            parent_id         TEXT,
+            parent_generation INTEGER,
+            parent_seq        INTEGER,
+            cancel_requested  INTEGER NOT NULL DEFAULT 0,
+            contract_hash     TEXT,
+            created_at        INTEGER NOT NULL,
+            updated_at        INTEGER NOT NULL
+        );
+        CREATE INDEX workflows_open ON workflows (status) WHERE status IN ('pending', 'running', 'suspended');
+        CREATE INDEX workflows_created ON workflows (created_at, workflow_id);
+
+        CREATE TABLE journal (
+            workflow_id   TEXT NOT NULL REFERENCES workflows (workflow_id),
+            generation    INTEGER NOT NULL,
+            seq           INTEGER NOT NULL CHECK (seq >= 1),
+            kind          TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            input         TEXT NOT NULL,
+            status        TEXT NOT NULL CHECK (status IN ('scheduled', 'completed', 'failed')),
+            result        TEXT,
+            failure       TEXT,
+            task_id       TEXT,
+            wake_at       INTEGER,
+            contract_hash TEXT,
+            created_at    INTEGER NOT NULL,
+            completed_at  INTEGER,
+            PRIMARY KEY (workflow_id, generation, seq)
+        );
+
+        CREATE TABLE signals (
+            signal_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+            workflow_id   TEXT NOT NULL REFERENCES workflows (workflow_id),
+            name          TEXT NOT NULL,
+            payload       TEXT NOT NULL,
+            consumed_generation INTEGER,
+            consumed_seq  INTEGER,
+            created_at    INTEGER NOT NULL
+        );
+        CREATE INDEX signals_pending ON signals (workflow_id, name, signal_id) WHERE consumed_seq IS NULL;
         """
     ]
 }

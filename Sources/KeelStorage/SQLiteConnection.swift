@@ -60,6 +60,7 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 }
 
 /// The SQLite result code behind a storage failure; kept as `KeelError.cause`, never sent.

@@ -7,7 +7,8 @@ struct SQLiteTransaction: StorageTransaction {
 
     private static let taskColumns = """
         task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
-        heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at
+        heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id, generation,
+        step_seq
         """
 
     private func tasks(_ whereClause: String, _ values: [SQLValue]) throws -> [ActivityTaskRecord] {
@@ -32,6 +33,9 @@ struct SQLiteTransaction: StorageTransaction {
         t.visibleAt = row.int(13)
         t.startedAt = row.optionalInt(14)
         t.completedAt = row.optionalInt(15)
+        t.workflowId = row.optionalText(16)
+        t.generation = row.optionalInt(17).map { Int($0) }
+        t.stepSeq = row.optionalInt(18).map { Int($0) }
         return t
     }
 
@@ -59,13 +63,14 @@ struct SQLiteTransaction: StorageTransaction {
             try db.statement(
                 """
                 INSERT INTO activity_tasks (\(Self.taskColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(t.id), .text(t.name), .json(t.input), .optional(t.idempotencyKey), .text(t.status.rawValue),
                 .int(Int64(t.attempt)), .json(t.retryPolicy.json), .json(t.timeouts.json), .json(t.output),
                 .json(t.failure), .json(t.heartbeatDetails), .optional(t.contractHash), .int(t.createdAt),
-                .int(t.visibleAt), .optional(t.startedAt), .optional(t.completedAt),
+                .int(t.visibleAt), .optional(t.startedAt), .optional(t.completedAt), .optional(t.workflowId),
+                .optional(t.generation.map(Int64.init)), .optional(t.stepSeq.map(Int64.init)),
             ]).run()
             return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
@@ -120,11 +125,13 @@ struct SQLiteTransaction: StorageTransaction {
     }
 
     /// Runs a guarded UPDATE: applied if a row changed, else stale (row exists) or notFound.
-    private func update(_ sql: String, _ values: [SQLValue], id: String) throws -> WriteOutcome {
+    func update(_ sql: String, _ values: [SQLValue], id: String, table: String = "activity_tasks", key: String = "task_id")
+        throws -> WriteOutcome
+    {
         try db.statement(sql).bind(values).run()
         if db.changes > 0 { return .applied }
         var exists = false
-        try db.statement("SELECT 1 FROM activity_tasks WHERE task_id = ?").bind([.text(id)]).forEachRow { _ in
+        try db.statement("SELECT 1 FROM \(table) WHERE \(key) = ?").bind([.text(id)]).forEachRow { _ in
             exists = true
         }
         return exists ? .stale : .notFound

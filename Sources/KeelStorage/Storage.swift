@@ -25,6 +25,18 @@ public protocol StorageReader {
     func openActivityTasks() throws -> [ActivityTaskRecord]
     /// Tasks by status, newest first, for inspection.
     func activityTasks(status: TaskStatus?, limit: Int) throws -> [ActivityTaskRecord]
+
+    func workflow(id: String) throws -> WorkflowRecord?
+    /// Executions not yet terminal or parked: what a restart must resume.
+    func openWorkflows() throws -> [WorkflowRecord]
+    /// Executions matching `filter`, oldest first, after its cursor.
+    func workflows(_ filter: WorkflowFilter) throws -> [WorkflowRecord]
+    /// A generation's journal in `seq` order.
+    func journal(workflowId: String, generation: Int) throws -> [JournalEntry]
+    /// The lowest-seq scheduled entry of `kind` named `name`: a waiting signal step, say.
+    func scheduledEntry(workflowId: String, generation: Int, kind: String, name: String) throws -> JournalEntry?
+    /// The oldest signal named `name` not yet consumed.
+    func pendingSignal(workflowId: String, name: String) throws -> SignalRecord?
 }
 
 /// Changes, each reporting a ``WriteOutcome``.
@@ -44,6 +56,26 @@ public protocol StorageTransaction: StorageReader {
     func recordHeartbeat(id: String, attempt: Int, details: JSONValue?) throws -> WriteOutcome
     /// Ends a scheduled or running task as cancelled.
     func cancelActivityTask(id: String, now: EpochMillis) throws -> WriteOutcome
+
+    /// Inserts a new execution; `.duplicate` if its id exists.
+    func insertWorkflow(_ workflow: WorkflowRecord) throws -> WriteOutcome
+    /// Writes status, output, failure, generation, epoch and input of an execution, only if its
+    /// stored epoch is still `expectedEpoch` (fencing: a stale owner cannot overwrite).
+    func updateWorkflow(_ workflow: WorkflowRecord, expectedEpoch: Int) throws -> WriteOutcome
+    /// Marks an execution as asked to cancel.
+    func requestWorkflowCancel(id: String, now: EpochMillis) throws -> WriteOutcome
+    /// Appends a journal entry; `.duplicate` if its seq exists; `.stale` if `epoch` is not the
+    /// execution's current epoch (checked in the same statement).
+    func insertJournalEntry(_ entry: JournalEntry, epoch: Int?) throws -> WriteOutcome
+    /// Records a scheduled entry's outcome.
+    func completeJournalEntry(
+        workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?,
+        now: EpochMillis
+    ) throws -> WriteOutcome
+    /// Buffers a signal; returns its id.
+    func insertSignal(workflowId: String, name: String, payload: JSONValue, now: EpochMillis) throws -> Int64
+    /// Marks a signal consumed by a journal entry.
+    func consumeSignal(id: Int64, generation: Int, seq: Int) throws -> WriteOutcome
 }
 
 /// How hard a commit tries to reach the disk.

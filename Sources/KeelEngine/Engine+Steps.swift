@@ -1,0 +1,220 @@
+import Foundation
+import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// `workflow/step`: record each durable step, carry it out, answer with its outcome.
+extension Engine {
+    func step(_ value: JSONValue, session: Session) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/step")
+        let id = try p.string("workflowId")
+        let epoch = Int(try p.optionalInt("runId", range: 0...Int64(Int32.max)) ?? -1)
+        guard let seq = try p.optionalInt("seq", range: 1...1_000_000).map(Int.init) else { throw p.fail("seq", "is required (1, 2, 3… in program order)") }
+        let kind = try p.string("kind")
+        let name = try p.optionalString("name") ?? kind
+        let input = value["input"] ?? .null
+        guard let live = workflows[id] else {
+            throw KeelError(.attemptSuperseded, "workflow \(id) is not running here; stop this run", data: ["workflowId": .string(id)])
+        }
+        guard live.record.epoch == epoch, live.runningOn == session.connection.id else {
+            throw KeelError(
+                .attemptSuperseded, "run \(epoch) of workflow \(id) was superseded by run \(live.record.epoch); stop this run",
+                data: ["workflowId": .string(id), "runId": JSONValue(epoch), "currentRunId": JSONValue(live.record.epoch)])
+        }
+        if let existing = live.journal[seq] {
+            guard existing.kind == kind, existing.name == name else {
+                let failure = Self.failure(
+                    type: "NonDeterminism",
+                    message: "step \(seq) is \(kind) \(name) in the code but \(existing.kind) \(existing.name) in the journal",
+                    retryable: false,
+                    details: ["seq": JSONValue(seq), "journal": ["kind": .string(existing.kind), "name": .string(existing.name)],
+                        "code": ["kind": .string(kind), "name": .string(name)]])
+                await park(id, failure: failure)
+                throw KeelError(.nonDeterminism, failure["message"]?.stringValue ?? "non-determinism", data: failure["details"])
+            }
+            if existing.status != .scheduled { return existing.stepAnswer }
+            return await hold(id, seq: seq, epoch: epoch)
+        }
+        if live.cancelUndelivered {
+            workflows[id]?.cancelUndelivered = false
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
+            entry.status = .failed
+            entry.failure = Self.failure(type: "Cancelled", message: "the workflow was cancelled", retryable: false)
+            return try await record(entry, epoch: epoch).stepAnswer
+        }
+        switch kind {
+        case "now", "random", "uuid":
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
+            entry.status = .completed
+            entry.result = switch kind {
+            case "now": JSONValue(clock.now())
+            case "random": JSONValue(Double.random(in: 0..<1))
+            default: .string(UUID().uuidString.lowercased())
+            }
+            entry.completedAt = entry.createdAt
+            return try await record(entry, epoch: epoch).stepAnswer
+        case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
+        case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        default:
+            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid")
+        }
+    }
+
+    /// Appends an entry (fenced by the run's epoch) and mirrors it in memory.
+    private func record(_ entry: JournalEntry, epoch: Int, also: (@Sendable (any StorageTransaction) throws -> Void)? = nil) async throws
+        -> JournalEntry
+    {
+        let outcome = try await storage.write { tx -> WriteOutcome in
+            let o = try tx.insertJournalEntry(entry, epoch: epoch)
+            if o == .applied { try also?(tx) }
+            return o
+        }
+        switch outcome {
+        case .applied:
+            workflows[entry.workflowId]?.journal[entry.seq] = entry
+            return entry
+        case .duplicate:
+            // The same seq raced in from a parallel request of this run: answer from what was stored.
+            if let e = workflows[entry.workflowId]?.journal[entry.seq] { return e }
+            throw KeelError(.attemptSuperseded, "step \(entry.seq) of \(entry.workflowId) is already recorded")
+        default:
+            throw KeelError(.attemptSuperseded, "this run of \(entry.workflowId) was superseded; stop it")
+        }
+    }
+
+    /// Waits for a scheduled entry's outcome, or answers `suspend` after `stepHoldMs`.
+    func hold(_ id: String, seq: Int, epoch: Int, holdMs: Int64? = nil) async -> JSONValue {
+        guard let live = workflows[id], live.isRunning, live.record.epoch == epoch else { return ["status": "suspend"] }
+        if let e = live.journal[seq], e.status != .scheduled { return e.stepAnswer }
+        timers.schedule(clock.now() + (holdMs ?? options.stepHoldMs), taskID: id, kind: .stepHold(epoch: epoch, seq: seq))
+        return await withCheckedContinuation { c in workflows[id]?.held[seq, default: []].append(c) }
+    }
+
+    private func activityStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, options: JSONValue?, epoch: Int)
+        async throws -> JSONValue
+    {
+        let id = live.record.id
+        let now = clock.now()
+        var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "activity", name: name, input: input, now: now)
+        guard isValidName(name) else {
+            entry.status = .failed
+            entry.failure = Self.failure(type: "InvalidActivityName", message: "\(name) is not a valid activity name", retryable: false)
+            return try await record(entry, epoch: epoch).stepAnswer
+        }
+        let contract = registry.contracts[name]
+        if let contract {
+            let errors = checker.errors(of: input, against: contract.input)
+            if !errors.isEmpty {
+                entry.status = .failed
+                entry.contractHash = contract.hash
+                entry.failure = Self.failure(type: "InputContractViolation",
+                    message: "input of \(name) breaks its contract: \(Self.firstMessage(errors))", retryable: false,
+                    details: ["errors": .array(errors)])
+                return try await record(entry, epoch: epoch).stepAnswer
+            }
+        }
+        let policy = try RetryPolicy.decode(options?["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "options.retryPolicy")
+        let timeouts = try ActivityTimeouts.decode(options?["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "options.timeouts")
+        var task = ActivityTaskRecord(
+            id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: "\(id)/\(live.record.generation)/\(seq)",
+            retryPolicy: policy, timeouts: timeouts, contractHash: contract?.hash, now: now)
+        task.workflowId = id
+        task.generation = live.record.generation
+        task.stepSeq = seq
+        entry.taskId = task.id
+        entry.contractHash = contract?.hash
+        let toInsert = task
+        _ = try await record(entry, epoch: epoch) { tx in _ = try tx.insertActivityTask(toInsert) }
+        admit(task)
+        dispatch(name)
+        return await hold(id, seq: seq, epoch: epoch)
+    }
+
+    private func sleepStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
+        guard let duration = input["durationMs"]?.int64Value, duration >= 0 else {
+            throw KeelError(.invalidParams, "workflow/step: a sleep needs input.durationMs, a non-negative integer")
+        }
+        var entry = JournalEntry(workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "sleep", name: name, input: input, now: clock.now())
+        entry.wakeAt = entry.createdAt + duration
+        _ = try await record(entry, epoch: epoch)
+        timers.schedule(entry.wakeAt!, taskID: live.record.id, kind: .workflowWake(generation: entry.generation, seq: seq))
+        if duration > options.stepHoldMs { return ["status": "suspend"] }
+        return await hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration + options.stepHoldMs)
+    }
+
+    private func signalStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
+        let id = live.record.id
+        let now = clock.now()
+        var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "signal", name: name, input: input, now: now)
+        if let timeout = input["timeoutMs"]?.int64Value, timeout >= 0 { entry.wakeAt = now + timeout }
+        let scheduled = entry
+        // One transaction: either a buffered signal is consumed here, or the entry waits and the
+        // signal's own transaction (serialized after this one) will find it. No wake-up is lost.
+        let stored = try await storage.write { tx -> (WriteOutcome, JournalEntry) in
+            var e = scheduled
+            if let s = try tx.pendingSignal(workflowId: id, name: name) {
+                e.status = .completed
+                e.result = s.payload
+                e.completedAt = now
+                let o = try tx.insertJournalEntry(e, epoch: epoch)
+                if o == .applied { _ = try tx.consumeSignal(id: s.id, generation: e.generation, seq: e.seq) }
+                return (o, e)
+            }
+            return (try tx.insertJournalEntry(e, epoch: epoch), e)
+        }
+        guard stored.0 == .applied else { throw KeelError(.attemptSuperseded, "this run of \(id) was superseded; stop it") }
+        workflows[id]?.journal[seq] = stored.1
+        if stored.1.status != .scheduled { return stored.1.stepAnswer }
+        if let wakeAt = stored.1.wakeAt {
+            timers.schedule(wakeAt, taskID: id, kind: .workflowWake(generation: stored.1.generation, seq: seq))
+        }
+        return await hold(id, seq: seq, epoch: epoch)
+    }
+
+    private func childStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
+        let id = live.record.id
+        guard isValidName(name) else { throw KeelError(.invalidParams, "workflow/step: \(name) is not a valid workflow name") }
+        let childId = input["workflowId"]?.stringValue ?? "\(id)/\(seq)"
+        let now = clock.now()
+        let entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "child", name: name, input: input, now: now)
+        var child = WorkflowRecord(id: childId, name: name, input: input["input"] ?? .null,
+            contractHash: registry.workflowContracts[name]?.hash, now: now)
+        child.parentId = id
+        child.parentGeneration = live.record.generation
+        child.parentSeq = seq
+        child.cancelRequested = live.record.cancelRequested
+        let newChild = child
+        _ = try await record(entry, epoch: epoch) { tx in
+            if try tx.insertWorkflow(newChild) == .duplicate {
+                throw KeelError(.workflowAlreadyExists, "a workflow \(childId) already exists; give the child another id")
+            }
+        }
+        admitWorkflow(child, journal: [])
+        dispatchWorkflows(name)
+        return await hold(id, seq: seq, epoch: epoch)
+    }
+
+    /// A sleep's time came, or a signal wait timed out.
+    func workflowWake(_ id: String, generation: Int, seq: Int) async {
+        guard let live = workflows[id], live.record.generation == generation, let e = live.journal[seq], e.status == .scheduled
+        else { return }
+        let now = clock.now()
+        let (status, failure): (StepStatus, JSONValue?) = e.kind == "sleep"
+            ? (.completed, nil)
+            : (.failed, Self.failure(type: "TimedOut", message: "no signal \(e.name) arrived in time", retryable: false))
+        let outcome = try? await storage.write {
+            try $0.completeJournalEntry(workflowId: id, generation: generation, seq: seq, status: status, result: nil, failure: failure, now: now)
+        }
+        if outcome == .applied { stepEnded(id, generation: generation, seq: seq, status: status, result: nil, failure: failure) }
+    }
+
+    /// A held step waited `stepHoldMs`: answer it with suspend so the worker frees the function.
+    func stepHoldExpired(_ id: String, epoch: Int, seq: Int) {
+        guard let live = workflows[id], live.record.epoch == epoch, let held = live.held[seq], !held.isEmpty else { return }
+        workflows[id]?.held[seq] = nil
+        for c in held { c.resume(returning: ["status": "suspend"]) }
+    }
+}

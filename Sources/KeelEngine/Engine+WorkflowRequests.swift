@@ -1,0 +1,256 @@
+import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// Client operations on workflows (docs/protocol.md, "Client operations").
+extension Engine {
+    func startWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        guard !shuttingDown else { throw KeelError(.shuttingDown, "the orchestrator is shutting down; retry against the next one") }
+        let p = try Params(value, method: "workflow/start")
+        let name = try p.string("name")
+        guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as orders.fulfil") }
+        let input = value["input"] ?? .null
+        let now = clock.now()
+        let id = try p.optionalString("workflowId") ?? "wf-" + String(Self.newTaskID(now: now).dropFirst(2))
+        guard !id.isEmpty, id.utf8.count <= 256 else { throw p.fail("workflowId", "must be 1 to 256 bytes") }
+        let policy = try p.optionalString("conflictPolicy") ?? "useExisting"
+        guard policy == "useExisting" || policy == "fail" else { throw p.fail("conflictPolicy", "must be useExisting or fail") }
+        let contract = registry.workflowContracts[name]
+        if let contract {
+            let errors = checker.errors(of: input, against: contract.input)
+            if !errors.isEmpty {
+                throw KeelError(.inputContractViolation, "input of workflow \(name) breaks its contract: \(Self.firstMessage(errors))",
+                    data: ["workflow": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
+            }
+        }
+        let record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
+        let outcome = try await storage.write { try $0.insertWorkflow(record) }
+        if outcome == .duplicate {
+            guard policy == "useExisting" else {
+                throw KeelError(.workflowAlreadyExists, "workflow \(id) already exists; use another id or conflictPolicy useExisting",
+                    data: ["workflowId": .string(id)])
+            }
+            let existing = try await currentWorkflow(id)
+            return ["workflowId": .string(id), "status": .string(existing?.status.rawValue ?? "pending"), "started": false]
+        }
+        admitWorkflow(record, journal: [])
+        dispatchWorkflows(name)
+        return ["workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"), "started": true]
+    }
+
+    /// The freshest record: the live one if the execution is open, else the stored one.
+    func currentWorkflow(_ id: String) async throws -> WorkflowRecord? {
+        if let live = workflows[id] { return live.record }
+        return try await storage.read { try $0.workflow(id: id) }
+    }
+
+    private func requireWorkflow(_ id: String) async throws -> WorkflowRecord {
+        guard let r = try await currentWorkflow(id) else {
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        }
+        return r
+    }
+
+    func workflowResult(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/result")
+        let id = try p.string("workflowId")
+        let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        if workflows[id] != nil, timeout > 0 {
+            nextWaiterID += 1
+            let waiterID = nextWaiterID
+            timers.schedule(clock.now() + timeout, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
+            if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = c }) {
+                return ended.resultJSON
+            }
+        }
+        return try await requireWorkflow(id).resultJSON
+    }
+
+    func signalWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/signal")
+        let id = try p.string("workflowId")
+        let name = try p.string("name")
+        let payload = value["payload"] ?? .null
+        let record = try await requireWorkflow(id)
+        guard !record.status.isTerminal else {
+            throw KeelError(.workflowNotFound, "workflow \(id) has ended (\(record.status.rawValue)); signals go to open workflows",
+                data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
+        }
+        let now = clock.now()
+        let generation = record.generation
+        // Serialized with signal steps by the single writer: see signalStep.
+        let consumed = try await storage.write { tx -> JournalEntry? in
+            let signalId = try tx.insertSignal(workflowId: id, name: name, payload: payload, now: now)
+            guard var waiting = try tx.scheduledEntry(workflowId: id, generation: generation, kind: "signal", name: name) else { return nil }
+            guard try tx.completeJournalEntry(workflowId: id, generation: generation, seq: waiting.seq, status: .completed,
+                result: payload, failure: nil, now: now) == .applied else { return nil }
+            _ = try tx.consumeSignal(id: signalId, generation: generation, seq: waiting.seq)
+            waiting.status = .completed
+            waiting.result = payload
+            return waiting
+        }
+        if let e = consumed { stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil) }
+        return ["delivered": true, "consumed": .bool(consumed != nil)]
+    }
+
+    func cancelWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/cancel")
+        let id = try p.string("workflowId")
+        let reason = try p.optionalString("reason") ?? "cancelled by a client"
+        let record = try await requireWorkflow(id)
+        if record.status.isTerminal { return record.resultJSON }
+        await cancel(id, reason: reason)
+        return (try await currentWorkflow(id) ?? record).resultJSON
+    }
+
+    /// Cancels an execution: every scheduled step fails with `Cancelled` (running activities are
+    /// told, children are cancelled in turn); with none, the next step gets it.
+    func cancel(_ id: String, reason: String) async {
+        let now = clock.now()
+        _ = try? await storage.write { try $0.requestWorkflowCancel(id: id, now: now) }
+        guard var live = workflows[id] else { return }
+        live.record.cancelRequested = true
+        workflows[id] = live
+        let failure = Self.failure(type: "Cancelled", message: reason, retryable: false)
+        let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
+        if scheduled.isEmpty {
+            workflows[id]?.cancelUndelivered = true
+            if case .pending = live.phase, live.journal.isEmpty {
+                // Never ran: nothing to compensate.
+                await endWorkflow(id, status: .cancelled, output: nil, failure: failure)
+            } else if case .suspended = live.phase {
+                requeue(id)
+            }
+            return
+        }
+        for e in scheduled {
+            switch e.kind {
+            case "child":
+                let childId = e.input["workflowId"]?.stringValue ?? "\(id)/\(e.seq)"
+                await cancel(childId, reason: "parent \(id) was cancelled")
+            case "activity":
+                if let taskId = e.taskId, tasks[taskId] != nil {
+                    let freed = stopRunningAttempt(taskId, reason: reason)
+                    _ = try? await storage.write { try $0.cancelActivityTask(id: taskId, now: now) }
+                    tasks[taskId] = nil
+                    if let freed { afterSlotFreed(freed) }
+                }
+                fallthrough
+            default:
+                let outcome = try? await storage.write {
+                    try $0.completeJournalEntry(workflowId: id, generation: e.generation, seq: e.seq, status: .failed,
+                        result: nil, failure: failure, now: now)
+                }
+                if outcome == .applied {
+                    stepEnded(id, generation: e.generation, seq: e.seq, status: .failed, result: nil, failure: failure)
+                }
+            }
+        }
+    }
+
+    func describeWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/describe")
+        let id = try p.string("workflowId")
+        let record = try await requireWorkflow(id)
+        let journal: [JournalEntry] = if let live = workflows[id] {
+            live.journal.values.sorted { $0.seq < $1.seq }
+        } else {
+            try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+        }
+        var o: [String: JSONValue] = [
+            "workflowId": .string(id), "name": .string(record.name), "status": .string(record.status.rawValue),
+            "runId": JSONValue(record.epoch), "runs": JSONValue(record.epoch), "generation": JSONValue(record.generation),
+            "input": record.input, "createdAtMs": JSONValue(record.createdAt), "updatedAtMs": JSONValue(record.updatedAt),
+            "cancelRequested": .bool(record.cancelRequested), "steps": JSONValue(journal.count),
+        ]
+        if let output = record.output { o["output"] = output }
+        if let failure = record.failure { o["failure"] = failure }
+        if let parent = record.parentId { o["parentId"] = .string(parent) }
+        let pending = journal.filter { $0.status == .scheduled }
+        o["pendingSteps"] = .array(pending.map { ["seq": JSONValue($0.seq), "kind": .string($0.kind), "name": .string($0.name)] })
+        if let current = pending.last ?? journal.last {
+            var step: [String: JSONValue] = ["seq": JSONValue(current.seq), "kind": .string(current.kind), "name": .string(current.name),
+                "status": .string(current.status.rawValue)]
+            if let taskId = current.taskId, let task = tasks[taskId] {
+                step["attempts"] = JSONValue(task.record.attempt)
+                if let f = task.record.failure { step["lastFailure"] = f }
+            }
+            o["currentStep"] = .object(step)
+        }
+        if let lastError = record.failure ?? journal.last(where: { $0.failure != nil })?.failure { o["lastError"] = lastError }
+        return .object(o)
+    }
+
+    func listWorkflows(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/list")
+        var filter = WorkflowFilter()
+        if let s = try p.optionalString("status") {
+            guard let status = WorkflowStatus(rawValue: s) else {
+                throw p.fail("status", "must be one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.status = status
+        }
+        filter.name = try p.optionalString("name")
+        filter.createdAfter = try p.optionalInt("createdAfterMs", range: 0...Int64.max)
+        filter.createdBefore = try p.optionalInt("createdBeforeMs", range: 0...Int64.max)
+        filter.limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
+        if let cursor = try p.optionalString("cursor") {
+            let parts = cursor.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let t = Int64(parts[0]) else { throw p.fail("cursor", "is not a cursor this server returned") }
+            filter.after = (t, String(parts[1]))
+        }
+        let f = filter
+        let found = try await storage.read { try $0.workflows(f) }
+        var o: [String: JSONValue] = [
+            "workflows": .array(found.map { (workflows[$0.id]?.record ?? $0).summaryJSON })
+        ]
+        if found.count == filter.limit, let last = found.last { o["nextCursor"] = .string("\(last.createdAt):\(last.id)") }
+        return .object(o)
+    }
+
+    func workflowHistory(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/history")
+        let id = try p.string("workflowId")
+        let record = try await requireWorkflow(id)
+        let stored = try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+        var tasksById: [String: ActivityTaskRecord] = [:]
+        for e in stored {
+            guard let t = e.taskId else { continue }
+            if let live = tasks[t] {
+                tasksById[t] = live.record
+            } else if let stored = try await storage.read({ try $0.activityTask(id: t) }) {
+                tasksById[t] = stored
+            }
+        }
+        let entries: [JSONValue] = stored.map { e in
+            var j = e.json
+            if case .object(var o) = j {
+                o["attempts"] = JSONValue(e.taskId.flatMap { tasksById[$0]?.attempt } ?? (e.status == .scheduled ? 0 : 1))
+                j = .object(o)
+            }
+            return j
+        }
+        return [
+            "workflowId": .string(id), "name": .string(record.name), "status": .string(record.status.rawValue),
+            "runId": JSONValue(record.epoch), "generation": JSONValue(record.generation), "entries": .array(entries),
+        ]
+    }
+
+    func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/resume")
+        let id = try p.string("workflowId")
+        guard var live = workflows[id] else {
+            let r = try await requireWorkflow(id)
+            throw KeelError(.invalidParams, "workflow \(id) is \(r.status.rawValue), not parked")
+        }
+        guard case .parked = live.phase else { return ["workflowId": .string(id), "status": .string(live.record.status.rawValue)] }
+        live.record.status = .pending
+        live.record.failure = nil
+        let record = live.record
+        _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        workflows[id]?.record = record
+        requeue(id)
+        return ["workflowId": .string(id), "status": "pending"]
+    }
+}

@@ -1,0 +1,292 @@
+import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// Workflow runs: dispatch to a worker, the run's outcome, completion, recovery.
+extension Engine {
+    /// Makes a stored execution live and queues it for a run.
+    func admitWorkflow(_ record: WorkflowRecord, journal: [JournalEntry]) {
+        var live = LiveWorkflow(record: record, journal: [:], phase: .pending)
+        for e in journal { live.journal[e.seq] = e }
+        for e in journal where e.status == .scheduled {
+            if let wakeAt = e.wakeAt {
+                timers.schedule(wakeAt, taskID: record.id, kind: .workflowWake(generation: e.generation, seq: e.seq))
+            }
+        }
+        if record.status == .parked {
+            live.phase = .parked
+        } else {
+            workflowQueue[record.name, default: TaskQueue()].append(record.id)
+        }
+        workflows[record.id] = live
+    }
+
+    /// Rebuilds every open execution after a restart. Each is re-run: replay is cheap, and a run
+    /// cannot miss a wake-up that happened while Keel was down.
+    func recoverWorkflows() async throws {
+        let open = try await storage.read { r -> [(WorkflowRecord, [JournalEntry])] in
+            try r.openWorkflows().map { ($0, try r.journal(workflowId: $0.id, generation: $0.generation)) }
+        }
+        for (record, journal) in open { admitWorkflow(record, journal: journal) }
+        // A child that ended while its parent's entry stayed scheduled (a crash between) is settled now.
+        for (record, journal) in open {
+            for e in journal where e.status == .scheduled && e.kind == "child" {
+                let childId = e.input["workflowId"]?.stringValue ?? "\(record.id)/\(e.seq)"
+                if workflows[childId] == nil, let child = try await storage.read({ try $0.workflow(id: childId) }),
+                    child.status.isTerminal
+                {
+                    await childEnded(child)
+                }
+            }
+        }
+        if !open.isEmpty { logger.info("recovered open workflows", metadata: ["count": "\(open.count)"]) }
+    }
+
+    func requeue(_ id: String) {
+        guard var live = workflows[id] else { return }
+        live.phase = .pending
+        live.wakePending = false
+        workflows[id] = live
+        workflowQueue[live.record.name, default: TaskQueue()].append(id)
+        dispatchWorkflows(live.record.name)
+    }
+
+    /// Starts runs of queued executions of `name` while workers have room.
+    func dispatchWorkflows(_ name: String) {
+        guard !shuttingDown else { return }
+        while var queue = workflowQueue[name], !queue.isEmpty, let connectionID = registry.pickWorkflowWorker(for: name) {
+            let id = queue.popFirst()!
+            workflowQueue[name] = queue
+            guard let live = workflows[id], case .pending = live.phase else { continue }
+            startRun(id, on: connectionID)
+        }
+        if workflowQueue[name]?.isEmpty == true { workflowQueue[name] = nil }
+    }
+
+    private func startRun(_ id: String, on connectionID: UInt64) {
+        guard var live = workflows[id], let session = sessions[connectionID] else { return }
+        let previousEpoch = live.record.epoch
+        live.record.epoch += 1
+        live.record.status = .running
+        live.record.updatedAt = clock.now()
+        let requestID = session.connection.makeRequestID()
+        live.phase = .running(connectionID: connectionID, requestID: requestID)
+        live.held = [:]
+        live.wakePending = false
+        workflows[id] = live
+        registry.adjustWorkflowsInFlight(connectionID, by: 1)
+        let record = live.record
+        let params: JSONValue = [
+            "workflowId": .string(id), "runId": JSONValue(record.epoch), "name": .string(record.name),
+            "input": record.input, "journal": live.journalJSON, "cancelRequested": .bool(record.cancelRequested),
+        ]
+        let connection = session.connection
+        let storage = self.storage
+        enqueue { [self] in
+            let outcome = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
+            guard outcome == .applied else {
+                await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
+                    reply: .failure(KeelError(.storageFailure, "could not record the run's start")))
+                return
+            }
+            let reply: Result<JSONValue, any Error>
+            do {
+                reply = .success(try await connection.call("workflow/run", params: params, id: requestID))
+            } catch {
+                reply = .failure(error)
+            }
+            await self.runEnded(id, epoch: record.epoch, connectionID: connectionID, reply: reply)
+        }
+    }
+
+    /// Answers every held step of a run with `answer` (suspend when the run ends).
+    func releaseHeld(_ id: String, answer: JSONValue = ["status": "suspend"]) {
+        guard let held = workflows[id]?.held, !held.isEmpty else { return }
+        workflows[id]?.held = [:]
+        for (_, list) in held { for c in list { c.resume(returning: answer) } }
+    }
+
+    /// A run returned (or its worker went away). Decide, commit, act.
+    func runEnded(_ id: String, epoch: Int, connectionID: UInt64, reply: Result<JSONValue, any Error>) async {
+        guard let live = workflows[id], live.record.epoch == epoch, live.runningOn == connectionID else { return }
+        registry.adjustWorkflowsInFlight(connectionID, by: -1)
+        workflows[id]?.phase = .ending
+        releaseHeld(id)
+        defer { afterSlotFreed(connectionID) }
+        guard case .success(let result) = reply else {
+            if case .failure(let error) = reply {
+                logger.info("workflow run interrupted; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
+            }
+            requeue(id)
+            return
+        }
+        switch result["status"]?.stringValue {
+        case "completed":
+            let output = result["output"] ?? .null
+            if let contract = registry.workflowContracts[live.record.name] {
+                let errors = checker.errors(of: output, against: contract.output)
+                if !errors.isEmpty {
+                    let f = Self.failure(type: "OutputContractViolation",
+                        message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
+                        retryable: false, details: ["errors": .array(errors)])
+                    await endWorkflow(id, status: .failed, output: nil, failure: f)
+                    return
+                }
+            }
+            await endWorkflow(id, status: .completed, output: output, failure: nil)
+        case "failed":
+            let failure = Self.normalizedFailure(result["failure"] ?? [:])
+            let type = failure["type"]?.stringValue
+            if type == "NonDeterminism" {
+                await park(id, failure: failure)
+            } else if type == "Cancelled" && live.record.cancelRequested {
+                await endWorkflow(id, status: .cancelled, output: nil, failure: failure)
+            } else {
+                await endWorkflow(id, status: .failed, output: nil, failure: failure)
+            }
+        case "suspended":
+            await suspend(id)
+        case "continueAsNew":
+            await continueAsNew(id, input: result["input"] ?? .null)
+        default:
+            logger.warning("workflow/run answered without a known status; running it again", metadata: ["workflow": "\(id)"])
+            requeue(id)
+        }
+    }
+
+    private func suspend(_ id: String) async {
+        guard var live = workflows[id] else { return }
+        if live.wakePending {
+            requeue(id)
+            return
+        }
+        live.record.status = .suspended
+        live.record.updatedAt = clock.now()
+        let record = live.record
+        _ = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        guard var current = workflows[id], case .ending = current.phase else { return }
+        if current.wakePending {
+            requeue(id)
+            return
+        }
+        current.record.status = .suspended
+        current.phase = .suspended
+        workflows[id] = current
+    }
+
+    private func continueAsNew(_ id: String, input: JSONValue) async {
+        guard var live = workflows[id] else { return }
+        live.record.generation += 1
+        live.record.input = input
+        live.record.status = .pending
+        live.record.updatedAt = clock.now()
+        let record = live.record
+        let outcome = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        guard outcome == .applied, var current = workflows[id] else { return }
+        current.record = record
+        current.journal = [:]
+        workflows[id] = current
+        requeue(id)
+    }
+
+    func park(_ id: String, failure: JSONValue) async {
+        guard var live = workflows[id] else { return }
+        releaseHeld(id)
+        live.record.status = .parked
+        live.record.failure = failure
+        live.record.updatedAt = clock.now()
+        let record = live.record
+        _ = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        workflows[id]?.record = record
+        workflows[id]?.phase = .parked
+        logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
+    }
+
+    /// Commits a terminal status (and the parent's child entry in the same transaction), then
+    /// drops the execution from memory and wakes whoever waits.
+    func endWorkflow(_ id: String, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?) async {
+        guard var live = workflows[id] else { return }
+        let now = clock.now()
+        live.record.status = status
+        live.record.output = output
+        live.record.failure = failure
+        live.record.updatedAt = now
+        let record = live.record
+        let outcome: WriteOutcome
+        do {
+            outcome = try await storage.write { tx in
+                let o = try tx.updateWorkflow(record, expectedEpoch: record.epoch)
+                if o == .applied, let parent = record.parentId, let seq = record.parentSeq {
+                    _ = try tx.completeJournalEntry(
+                        workflowId: parent, generation: record.parentGeneration ?? 0, seq: seq,
+                        status: status == .completed ? .completed : .failed, result: status == .completed ? output : nil,
+                        failure: status == .completed ? nil : Self.childFailure(record), now: now)
+                }
+                return o
+            }
+        } catch {
+            logger.error("cannot record a workflow's end; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
+            requeue(id)
+            return
+        }
+        guard outcome == .applied else { return }
+        workflows[id] = nil
+        if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
+        logger.debug("workflow ended", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)"])
+        if let parent = record.parentId, let seq = record.parentSeq {
+            stepEnded(parent, generation: record.parentGeneration ?? 0, seq: seq,
+                status: status == .completed ? .completed : .failed, result: status == .completed ? output : nil,
+                failure: status == .completed ? nil : Self.childFailure(record))
+        }
+    }
+
+    /// Settles a parent's child entry for a child that ended while the parent was not live.
+    func childEnded(_ child: WorkflowRecord) async {
+        guard let parent = child.parentId, let seq = child.parentSeq else { return }
+        let now = clock.now()
+        let status: StepStatus = child.status == .completed ? .completed : .failed
+        let failure = child.status == .completed ? nil : Self.childFailure(child)
+        let outcome = try? await storage.write {
+            try $0.completeJournalEntry(workflowId: parent, generation: child.parentGeneration ?? 0, seq: seq, status: status,
+                result: child.output, failure: failure, now: now)
+        }
+        if outcome == .applied {
+            stepEnded(parent, generation: child.parentGeneration ?? 0, seq: seq, status: status, result: child.output, failure: failure)
+        }
+    }
+
+    static func childFailure(_ child: WorkflowRecord) -> JSONValue {
+        if child.status == .cancelled {
+            return failure(type: "Cancelled", message: "child workflow \(child.id) was cancelled", retryable: false)
+        }
+        var f = child.failure ?? failure(type: "ChildWorkflowFailed", message: "child workflow \(child.id) failed", retryable: false)
+        if case .object(var o) = f { o["childWorkflowId"] = .string(child.id); f = .object(o) }
+        return f
+    }
+
+    /// An entry ended (already committed): update memory and hand the outcome to whoever waits.
+    func stepEnded(_ id: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?) {
+        guard var live = workflows[id], live.record.generation == generation, var entry = live.journal[seq] else { return }
+        entry.status = status
+        entry.result = result
+        entry.failure = failure
+        entry.completedAt = clock.now()
+        live.journal[seq] = entry
+        let held = live.held.removeValue(forKey: seq) ?? []
+        if held.isEmpty {
+            switch live.phase {
+            case .suspended:
+                workflows[id] = live
+                requeue(id)
+                return
+            case .running, .ending:
+                live.wakePending = true
+            case .pending, .parked:
+                break
+            }
+        }
+        workflows[id] = live
+        for c in held { c.resume(returning: entry.stepAnswer) }
+    }
+}

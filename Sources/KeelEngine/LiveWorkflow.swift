@@ -1,0 +1,88 @@
+import KeelCore
+import KeelProtocol
+import KeelStorage
+
+/// The engine's in-memory view of one open workflow execution.
+struct LiveWorkflow {
+    var record: WorkflowRecord
+    /// The current generation's journal, by seq.
+    var journal: [Int: JournalEntry]
+    var phase: Phase
+    /// Step requests of the current run waiting for their entry's outcome, by seq.
+    var held: [Int: [CheckedContinuation<JSONValue, Never>]] = [:]
+    /// Something the run waits for happened while no step was held for it: re-run after it suspends.
+    var wakePending = false
+    /// A cancel request found no step to fail yet: the next new step gets `Cancelled`.
+    var cancelUndelivered = false
+
+    enum Phase {
+        case pending
+        case running(connectionID: UInt64, requestID: RPCID)
+        case suspended
+        /// The run returned and its outcome is being committed.
+        case ending
+        case parked
+    }
+
+    var isRunning: Bool {
+        if case .running = phase { true } else { false }
+    }
+
+    var runningOn: UInt64? {
+        if case .running(let c, _) = phase { c } else { nil }
+    }
+
+    /// The wire form of the journal sent in `workflow/run`.
+    var journalJSON: JSONValue {
+        .array(journal.keys.sorted().map { seq in
+            let e = journal[seq]!
+            var o: [String: JSONValue] = [
+                "seq": JSONValue(e.seq), "kind": .string(e.kind), "name": .string(e.name), "status": .string(e.status.rawValue),
+            ]
+            if let r = e.result { o["result"] = r } else if e.status == .completed { o["result"] = .null }
+            if let f = e.failure { o["failure"] = f }
+            return .object(o)
+        })
+    }
+}
+
+extension JournalEntry {
+    /// The answer to a `workflow/step` for this entry once it has ended.
+    var stepAnswer: JSONValue {
+        switch status {
+        case .completed: ["status": "completed", "result": result ?? .null]
+        case .failed: ["status": "failed", "failure": failure ?? ["type": "Error", "message": "step failed", "retryable": false]]
+        case .scheduled: ["status": "suspend"]
+        }
+    }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "seq": JSONValue(seq), "kind": .string(kind), "name": .string(name), "input": input,
+            "status": .string(status.rawValue), "createdAtMs": JSONValue(createdAt),
+        ]
+        if let result { o["result"] = result }
+        if let failure { o["failure"] = failure }
+        if let completedAt { o["completedAtMs"] = JSONValue(completedAt) }
+        if let contractHash { o["contractHash"] = .string(contractHash) }
+        if let taskId { o["taskId"] = .string(taskId) }
+        if let wakeAt { o["wakeAtMs"] = JSONValue(wakeAt) }
+        return .object(o)
+    }
+}
+
+extension WorkflowRecord {
+    var summaryJSON: JSONValue {
+        [
+            "workflowId": .string(id), "name": .string(name), "status": .string(status.rawValue),
+            "createdAtMs": JSONValue(createdAt), "updatedAtMs": JSONValue(updatedAt),
+        ]
+    }
+
+    var resultJSON: JSONValue {
+        var o: [String: JSONValue] = ["workflowId": .string(id), "status": .string(status.rawValue)]
+        if let output { o["output"] = output }
+        if let failure, status != .completed { o["failure"] = failure }
+        return .object(o)
+    }
+}

@@ -1,0 +1,200 @@
+import CSQLite
+public import KeelCore
+
+/// Workflow executions, journals and signals.
+extension SQLiteTransaction {
+    private static let workflowColumns = """
+        workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
+        parent_seq, cancel_requested, contract_hash, created_at, updated_at
+        """
+
+    private static func workflow(from row: Row) -> WorkflowRecord {
+        var w = WorkflowRecord(
+            id: row.text(0), name: row.text(1), input: row.json(2) ?? .null, contractHash: row.optionalText(12),
+            now: row.int(13))
+        w.status = WorkflowStatus(rawValue: row.text(3)) ?? .failed
+        w.generation = Int(row.int(4))
+        w.epoch = Int(row.int(5))
+        w.output = row.json(6)
+        w.failure = row.json(7)
+        w.parentId = row.optionalText(8)
+        w.parentGeneration = row.optionalInt(9).map { Int($0) }
+        w.parentSeq = row.optionalInt(10).map { Int($0) }
+        w.cancelRequested = row.int(11) != 0
+        w.updatedAt = row.int(14)
+        return w
+    }
+
+    private func workflows(_ whereClause: String, _ values: [SQLValue]) throws -> [WorkflowRecord] {
+        var out: [WorkflowRecord] = []
+        try db.statement("SELECT \(Self.workflowColumns) FROM workflows \(whereClause)").bind(values).forEachRow {
+            out.append(Self.workflow(from: $0))
+        }
+        return out
+    }
+
+    func workflow(id: String) throws -> WorkflowRecord? {
+        try workflows("WHERE workflow_id = ?", [.text(id)]).first
+    }
+
+    func openWorkflows() throws -> [WorkflowRecord] {
+        try workflows("WHERE status IN ('pending', 'running', 'suspended') ORDER BY created_at, workflow_id", [])
+    }
+
+    func workflows(_ f: WorkflowFilter) throws -> [WorkflowRecord] {
+        var clauses: [String] = []
+        var values: [SQLValue] = []
+        if let s = f.status { clauses.append("status = ?"); values.append(.text(s.rawValue)) }
+        if let n = f.name { clauses.append("name = ?"); values.append(.text(n)) }
+        if let a = f.createdAfter { clauses.append("created_at >= ?"); values.append(.int(a)) }
+        if let b = f.createdBefore { clauses.append("created_at < ?"); values.append(.int(b)) }
+        if let (t, id) = f.after {
+            clauses.append("(created_at > ? OR (created_at = ? AND workflow_id > ?))")
+            values += [.int(t), .int(t), .text(id)]
+        }
+        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        values.append(.int(Int64(f.limit)))
+        return try workflows("\(whereClause) ORDER BY created_at, workflow_id LIMIT ?", values)
+    }
+
+    func journal(workflowId: String, generation: Int) throws -> [JournalEntry] {
+        var out: [JournalEntry] = []
+        try db.statement(
+            """
+            SELECT workflow_id, generation, seq, kind, name, input, status, result, failure, task_id, wake_at,
+                   contract_hash, created_at, completed_at
+            FROM journal WHERE workflow_id = ? AND generation = ? ORDER BY seq
+            """
+        ).bind([.text(workflowId), .int(Int64(generation))]).forEachRow { row in
+            var e = JournalEntry(
+                workflowId: row.text(0), generation: Int(row.int(1)), seq: Int(row.int(2)), kind: row.text(3),
+                name: row.text(4), input: row.json(5) ?? .null, now: row.int(12))
+            e.status = StepStatus(rawValue: row.text(6)) ?? .failed
+            e.result = row.json(7)
+            e.failure = row.json(8)
+            e.taskId = row.optionalText(9)
+            e.wakeAt = row.optionalInt(10)
+            e.contractHash = row.optionalText(11)
+            e.completedAt = row.optionalInt(13)
+            out.append(e)
+        }
+        return out
+    }
+
+    func scheduledEntry(workflowId: String, generation: Int, kind: String, name: String) throws -> JournalEntry? {
+        try journal(workflowId: workflowId, generation: generation)
+            .first { $0.status == .scheduled && $0.kind == kind && $0.name == name }
+    }
+
+    func pendingSignal(workflowId: String, name: String) throws -> SignalRecord? {
+        var found: SignalRecord?
+        try db.statement(
+            """
+            SELECT signal_id, workflow_id, name, payload, created_at FROM signals
+            WHERE workflow_id = ? AND name = ? AND consumed_seq IS NULL ORDER BY signal_id LIMIT 1
+            """
+        ).bind([.text(workflowId), .text(name)]).forEachRow { row in
+            found = SignalRecord(
+                id: row.int(0), workflowId: row.text(1), name: row.text(2), payload: row.json(3) ?? .null,
+                createdAt: row.int(4))
+        }
+        return found
+    }
+
+    func insertWorkflow(_ w: WorkflowRecord) throws -> WriteOutcome {
+        do {
+            try db.statement(
+                """
+                INSERT INTO workflows (\(Self.workflowColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+            ).bind([
+                .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
+                .int(Int64(w.epoch)), .json(w.output), .json(w.failure), .optional(w.parentId),
+                .optional(w.parentGeneration.map(Int64.init)), .optional(w.parentSeq.map(Int64.init)),
+                .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
+            ]).run()
+            return .applied
+        } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
+            return .duplicate
+        }
+    }
+
+    func updateWorkflow(_ w: WorkflowRecord, expectedEpoch: Int) throws -> WriteOutcome {
+        try update(
+            """
+            UPDATE workflows SET status = ?, generation = ?, epoch = ?, input = ?, output = ?, failure = ?,
+                cancel_requested = ?, updated_at = ?
+            WHERE workflow_id = ? AND epoch = ?
+            """,
+            [
+                .text(w.status.rawValue), .int(Int64(w.generation)), .int(Int64(w.epoch)), .json(w.input),
+                .json(w.output), .json(w.failure), .int(w.cancelRequested ? 1 : 0), .int(w.updatedAt), .text(w.id),
+                .int(Int64(expectedEpoch)),
+            ], id: w.id, table: "workflows", key: "workflow_id")
+    }
+
+    func requestWorkflowCancel(id: String, now: EpochMillis) throws -> WriteOutcome {
+        try update(
+            """
+            UPDATE workflows SET cancel_requested = 1, updated_at = ?
+            WHERE workflow_id = ? AND status IN ('pending', 'running', 'suspended', 'parked')
+            """, [.int(now), .text(id)], id: id, table: "workflows", key: "workflow_id")
+    }
+
+    func insertJournalEntry(_ e: JournalEntry, epoch: Int?) throws -> WriteOutcome {
+        if let epoch {
+            // Fencing in the same transaction: only the current run may append.
+            var current: Int64?
+            try db.statement("SELECT epoch FROM workflows WHERE workflow_id = ?").bind([.text(e.workflowId)]).forEachRow {
+                current = $0.int(0)
+            }
+            guard let current else { return .notFound }
+            if current != Int64(epoch) { return .stale }
+        }
+        do {
+            try db.statement(
+                """
+                INSERT INTO journal (workflow_id, generation, seq, kind, name, input, status, result, failure, task_id,
+                                     wake_at, contract_hash, created_at, completed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+            ).bind([
+                .text(e.workflowId), .int(Int64(e.generation)), .int(Int64(e.seq)), .text(e.kind), .text(e.name),
+                .json(e.input), .text(e.status.rawValue), .json(e.result), .json(e.failure), .optional(e.taskId),
+                .optional(e.wakeAt), .optional(e.contractHash), .int(e.createdAt), .optional(e.completedAt),
+            ]).run()
+            return .applied
+        } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
+            return .duplicate
+        }
+    }
+
+    func completeJournalEntry(
+        workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?,
+        now: EpochMillis
+    ) throws -> WriteOutcome {
+        try db.statement(
+            """
+            UPDATE journal SET status = ?, result = ?, failure = ?, completed_at = ?
+            WHERE workflow_id = ? AND generation = ? AND seq = ? AND status = 'scheduled'
+            """
+        ).bind([
+            .text(status.rawValue), .json(result), .json(failure), .int(now), .text(workflowId), .int(Int64(generation)),
+            .int(Int64(seq)),
+        ]).run()
+        return db.changes > 0 ? .applied : .stale
+    }
+
+    func insertSignal(workflowId: String, name: String, payload: JSONValue, now: EpochMillis) throws -> Int64 {
+        try db.statement("INSERT INTO signals (workflow_id, name, payload, created_at) VALUES (?, ?, ?, ?)")
+            .bind([.text(workflowId), .text(name), .json(payload), .int(now)]).run()
+        return db.lastInsertRowID
+    }
+
+    func consumeSignal(id: Int64, generation: Int, seq: Int) throws -> WriteOutcome {
+        try db.statement(
+            "UPDATE signals SET consumed_generation = ?, consumed_seq = ? WHERE signal_id = ? AND consumed_seq IS NULL"
+        ).bind([.int(Int64(generation)), .int(Int64(seq)), .int(id)]).run()
+        return db.changes > 0 ? .applied : .stale
+    }
+}

@@ -1,0 +1,109 @@
+public import KeelCore
+
+/// Where a workflow execution is. Stored as TEXT; the names are the wire's `status` values.
+public enum WorkflowStatus: String, Sendable, CaseIterable {
+    /// Waiting for a worker that serves it.
+    case pending
+    /// A worker is running (or replaying) it.
+    case running
+    /// Unwound while it waits for a timer, a signal, a child or a long activity.
+    case suspended
+    case completed, failed, cancelled
+    /// Stopped by a non-determinism error; `workflow/resume` runs it again after a fix.
+    case parked
+
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+}
+
+/// One workflow execution.
+public struct WorkflowRecord: Sendable {
+    public var id: String
+    public var name: String
+    public var input: JSONValue
+    public var status: WorkflowStatus
+    /// Continue-as-new count: the journal in use is this generation's.
+    public var generation: Int
+    /// Dispatch count, the fencing token: steps from an older run are refused.
+    public var epoch: Int
+    public var output: JSONValue?
+    public var failure: JSONValue?
+    public var parentId: String?
+    public var parentGeneration: Int?
+    public var parentSeq: Int?
+    public var cancelRequested: Bool
+    public var contractHash: String?
+    public var createdAt: EpochMillis
+    public var updatedAt: EpochMillis
+
+    public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
+        self.id = id
+        self.name = name
+        self.input = input
+        self.status = .pending
+        self.generation = 0
+        self.epoch = 0
+        self.cancelRequested = false
+        self.contractHash = contractHash
+        self.createdAt = now
+        self.updatedAt = now
+    }
+}
+
+/// The state of one journal entry.
+public enum StepStatus: String, Sendable {
+    case scheduled, completed, failed
+}
+
+/// One durable step of a workflow execution.
+public struct JournalEntry: Sendable {
+    public var workflowId: String
+    public var generation: Int
+    public var seq: Int
+    /// `activity`, `sleep`, `signal`, `child`, `now`, `random`, `uuid`.
+    public var kind: String
+    public var name: String
+    public var input: JSONValue
+    public var status: StepStatus
+    public var result: JSONValue?
+    public var failure: JSONValue?
+    /// The activity task carrying out an `activity` step.
+    public var taskId: String?
+    /// When a `sleep` ends or a `signal` wait times out.
+    public var wakeAt: EpochMillis?
+    public var contractHash: String?
+    public var createdAt: EpochMillis
+    public var completedAt: EpochMillis?
+
+    public init(workflowId: String, generation: Int, seq: Int, kind: String, name: String, input: JSONValue, now: EpochMillis) {
+        self.workflowId = workflowId
+        self.generation = generation
+        self.seq = seq
+        self.kind = kind
+        self.name = name
+        self.input = input
+        self.status = .scheduled
+        self.createdAt = now
+    }
+}
+
+/// A signal sent to a workflow; buffered until a `signal` step consumes it, in arrival order.
+public struct SignalRecord: Sendable {
+    public var id: Int64
+    public var workflowId: String
+    public var name: String
+    public var payload: JSONValue
+    public var createdAt: EpochMillis
+}
+
+/// Filters for listing workflows.
+public struct WorkflowFilter: Sendable {
+    public var status: WorkflowStatus?
+    public var name: String?
+    public var createdAfter: EpochMillis?
+    public var createdBefore: EpochMillis?
+    /// Continue after this (createdAt, id) position.
+    public var after: (EpochMillis, String)?
+    public var limit: Int = 100
+
+    public init() {}
+}
