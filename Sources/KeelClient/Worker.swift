@@ -1,0 +1,170 @@
+public import KeelCore
+public import KeelProtocol
+import Synchronization
+
+/// A Swift worker: serves activities and workflows to an orchestrator.
+///
+/// ```swift
+/// let worker = Worker(name: "billing", endpoint: .unixSocket(path: "keel.sock"))
+/// worker.activity("billing.charge") { (order: Order, ctx) in Receipt(orderId: order.id) }
+/// worker.workflow("orders.fulfil") { (order: Order, ctx) in
+///     let receipt: Receipt = try await ctx.activity("billing.charge", order)
+///     try await ctx.sleep(for: .days(30))
+///     return receipt
+/// }
+/// try await worker.run()
+/// ```
+public final class Worker: Sendable {
+    public let name: String
+    public let endpoint: Endpoint
+    public let maxConcurrent: Int
+    let registry = Mutex(Registrations())
+
+    struct Registrations {
+        var activities: [String: ActivityRegistration] = [:]
+        var workflows: [String: WorkflowRegistration] = [:]
+    }
+
+    struct ActivityRegistration: Sendable {
+        var contract: JSONValue
+        var body: @Sendable (JSONValue, ActivityContext) async throws -> JSONValue
+    }
+
+    struct WorkflowRegistration: Sendable {
+        var contract: JSONValue
+        var body: @Sendable (JSONValue, WorkflowContext) async throws -> JSONValue
+    }
+
+    /// - Parameters:
+    ///   - maxConcurrent: activity attempts the orchestrator may run here at once.
+    public init(name: String, endpoint: Endpoint, maxConcurrent: Int = 16) {
+        self.name = name
+        self.endpoint = endpoint
+        self.maxConcurrent = maxConcurrent
+    }
+
+    /// Registers an activity with Codable input and output; schemas default to `true` (anything).
+    public func activity<Input: Decodable, Output: Encodable>(
+        _ name: String, input: JSONValue = true, output: JSONValue = true, description: String? = nil,
+        retryPolicy: JSONValue? = nil, timeouts: JSONValue? = nil,
+        _ body: @escaping @Sendable (Input, ActivityContext) async throws -> Output
+    ) {
+        var contract: [String: JSONValue] = ["name": .string(name), "input": input, "output": output]
+        if let description { contract["description"] = .string(description) }
+        if let retryPolicy { contract["retryPolicy"] = retryPolicy }
+        if let timeouts { contract["timeouts"] = timeouts }
+        let registration = ActivityRegistration(contract: .object(contract)) { value, ctx in
+            try JSONValue(encoding: try await body(try value.decode(as: Input.self), ctx))
+        }
+        registry.withLock { $0.activities[name] = registration }
+    }
+
+    /// Registers a workflow: an async function whose durable steps go through `ctx`.
+    public func workflow<Input: Decodable, Output: Encodable>(
+        _ name: String, input: JSONValue = true, output: JSONValue = true,
+        _ body: @escaping @Sendable (Input, WorkflowContext) async throws -> Output
+    ) {
+        let registration = WorkflowRegistration(contract: ["name": .string(name), "input": input, "output": output]) { value, ctx in
+            try JSONValue(encoding: try await body(try value.decode(as: Input.self), ctx))
+        }
+        registry.withLock { $0.workflows[name] = registration }
+    }
+
+    /// Connects, registers and serves until the task is cancelled; reconnects with exponential
+    /// backoff (100 ms doubling to 5 s) when the orchestrator goes away.
+    public func run() async throws {
+        var delay: Duration = .milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await runOnce()
+                delay = .milliseconds(100)
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+
+    /// One connection: register, then serve until it closes.
+    public func runOnce(onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
+        let handler = WorkerHandler(worker: self)
+        let registrations = registry.withLock { $0 }
+        let params: JSONValue = [
+            "name": .string(name), "language": "swift", "maxConcurrent": JSONValue(maxConcurrent),
+            "activities": .array(registrations.activities.values.map(\.contract)),
+            "workflows": .array(registrations.workflows.values.map(\.contract)),
+        ]
+        _ = try await KeelClient.withClient(endpoint, name: "keel-swift-worker", handler: handler) { client in
+            let answer = try await client.call("worker/register", params)
+            onRegistered?(answer["workerId"]?.stringValue ?? "")
+            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+            return true
+        }
+    }
+}
+
+/// What an activity attempt knows and can do.
+public final class ActivityContext: Sendable {
+    public let taskId: String
+    public let attempt: Int
+    public let idempotencyKey: String
+    /// Details the previous attempt sent with its last heartbeat.
+    public let heartbeatDetails: JSONValue?
+    let connection: RPCConnection
+    let cancelled = Atomic<Bool>(false)
+
+    init(params: JSONValue, connection: RPCConnection) {
+        taskId = params["taskId"]?.stringValue ?? ""
+        attempt = Int(params["attempt"]?.int64Value ?? 1)
+        idempotencyKey = params["idempotencyKey"]?.stringValue ?? taskId
+        heartbeatDetails = params["heartbeatDetails"].flatMap { $0.isNull ? nil : $0 }
+        self.connection = connection
+    }
+
+    /// True once the orchestrator cancelled this attempt.
+    public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    /// Reports progress; returns true when the activity was cancelled and should stop.
+    @discardableResult
+    public func heartbeat(_ details: JSONValue? = nil) async throws -> Bool {
+        let answer = try await connection.call(
+            "activity/heartbeat", params: ["taskId": .string(taskId), "attempt": JSONValue(attempt), "details": details ?? .null])
+        if answer["cancelled"]?.boolValue == true { cancelled.store(true, ordering: .releasing) }
+        return isCancelled
+    }
+}
+
+/// A failure an activity or workflow reports as data: `{type, message, retryable, details}`.
+public struct ActivityFailure: Error, Sendable {
+    public var type: String
+    public var message: String
+    public var retryable: Bool
+    public var retryAfterMs: Int64?
+    public var details: JSONValue?
+
+    public init(_ message: String, type: String = "ActivityFailure", retryable: Bool = true, retryAfterMs: Int64? = nil, details: JSONValue? = nil) {
+        self.type = type
+        self.message = message
+        self.retryable = retryable
+        self.retryAfterMs = retryAfterMs
+        self.details = details
+    }
+
+    init(json: JSONValue) {
+        self.init(json["message"]?.stringValue ?? "failed", type: json["type"]?.stringValue ?? "Error",
+            retryable: json["retryable"]?.boolValue ?? false, retryAfterMs: json["retryAfterMs"]?.int64Value, details: json["details"])
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["type": .string(type), "message": .string(message), "retryable": .bool(retryable)]
+        if let retryAfterMs { o["retryAfterMs"] = JSONValue(retryAfterMs) }
+        if let details { o["details"] = details }
+        return .object(o)
+    }
+
+    /// True for the failure a cancelled workflow sees at its current step.
+    public var isCancellation: Bool { type == "Cancelled" }
+}

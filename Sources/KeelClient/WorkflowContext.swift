@@ -1,0 +1,119 @@
+public import KeelCore
+public import KeelProtocol
+import Synchronization
+
+/// A workflow's handle on durable steps. Every call is journaled: on replay it returns the
+/// recorded result at once, so the code between steps must be deterministic.
+public final class WorkflowContext: Sendable {
+    public let workflowId: String
+    public let runId: Int
+    /// True when a client asked to cancel this execution.
+    public let cancelRequested: Bool
+    let connection: RPCConnection
+    let journal: [Int: JSONValue]
+    let nextSeq = Mutex(1)
+    let suspendedFlag = Atomic<Bool>(false)
+
+    init(params: JSONValue, connection: RPCConnection) {
+        workflowId = params["workflowId"]?.stringValue ?? ""
+        runId = Int(params["runId"]?.int64Value ?? 0)
+        cancelRequested = params["cancelRequested"]?.boolValue ?? false
+        var journal: [Int: JSONValue] = [:]
+        for e in params["journal"]?.arrayValue ?? [] {
+            if let seq = e["seq"]?.int64Value { journal[Int(seq)] = e }
+        }
+        self.journal = journal
+        self.connection = connection
+    }
+
+    var suspended: Bool { suspendedFlag.load(ordering: .acquiring) }
+
+    /// Runs one durable step: from the journal if recorded, else through the orchestrator.
+    /// - Throws: ``ActivityFailure`` for a failed step, ``WorkflowSuspended`` to unwind.
+    public func step(_ kind: String, name: String, input: JSONValue, options: JSONValue? = nil) async throws -> JSONValue {
+        let seq = nextSeq.withLock { s in
+            defer { s += 1 }
+            return s
+        }
+        if let recorded = journal[seq] {
+            let (k, n) = (recorded["kind"]?.stringValue ?? "", recorded["name"]?.stringValue ?? "")
+            guard k == kind, n == name else {
+                throw ActivityFailure(
+                    "step \(seq) is \(kind) \(name) in the code but \(k) \(n) in the journal", type: "NonDeterminism",
+                    retryable: false, details: ["seq": JSONValue(seq)])
+            }
+            switch recorded["status"]?.stringValue {
+            case "completed": return recorded["result"] ?? .null
+            case "failed": throw ActivityFailure(json: recorded["failure"] ?? [:])
+            default: break  // still running: ask again
+            }
+        }
+        var params: [String: JSONValue] = [
+            "workflowId": .string(workflowId), "runId": JSONValue(runId), "seq": JSONValue(seq), "kind": .string(kind),
+            "name": .string(name), "input": input,
+        ]
+        if let options { params["options"] = options }
+        let answer = try await connection.call("workflow/step", params: .object(params))
+        switch answer["status"]?.stringValue {
+        case "completed": return answer["result"] ?? .null
+        case "failed": throw ActivityFailure(json: answer["failure"] ?? [:])
+        default:
+            suspendedFlag.store(true, ordering: .releasing)
+            throw WorkflowSuspended()
+        }
+    }
+
+    /// Calls an activity by name (any language) and decodes its output.
+    public func activity<Output: Decodable>(
+        _ name: String, _ input: some Encodable, as type: Output.Type = Output.self, retryPolicy: JSONValue? = nil,
+        timeouts: JSONValue? = nil
+    ) async throws -> Output {
+        var options: [String: JSONValue] = [:]
+        if let retryPolicy { options["retryPolicy"] = retryPolicy }
+        if let timeouts { options["timeouts"] = timeouts }
+        let result = try await step("activity", name: name, input: try JSONValue(encoding: input), options: options.isEmpty ? nil : .object(options))
+        return try result.decode(as: Output.self)
+    }
+
+    /// Sleeps durably: survives restarts; a 30-day sleep frees the worker meanwhile.
+    public func sleep(for duration: Duration) async throws {
+        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        _ = try await step("sleep", name: "sleep", input: ["durationMs": JSONValue(ms)])
+    }
+
+    /// Waits for a signal and decodes its payload; signals sent earlier are buffered in order.
+    public func signal<T: Decodable>(_ name: String, as type: T.Type = T.self, timeout: Duration? = nil) async throws -> T {
+        var input: [String: JSONValue] = [:]
+        if let timeout { input["timeoutMs"] = JSONValue(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000) }
+        return try await step("signal", name: name, input: .object(input)).decode(as: T.self)
+    }
+
+    /// Runs a child workflow (any language) and waits for its output.
+    public func child<Output: Decodable>(_ name: String, _ input: some Encodable, id: String? = nil, as type: Output.Type = Output.self)
+        async throws -> Output
+    {
+        var i: [String: JSONValue] = ["input": try JSONValue(encoding: input)]
+        if let id { i["workflowId"] = .string(id) }
+        return try await step("child", name: name, input: .object(i)).decode(as: Output.self)
+    }
+
+    /// The current time in epoch milliseconds, recorded so replays see the same value.
+    public func now() async throws -> Int64 { try await step("now", name: "now", input: [:]).int64Value ?? 0 }
+    /// A random number in [0, 1), recorded.
+    public func random() async throws -> Double { try await step("random", name: "random", input: [:]).doubleValue ?? 0 }
+    /// A random UUID, recorded.
+    public func uuid() async throws -> String { try await step("uuid", name: "uuid", input: [:]).stringValue ?? "" }
+
+    /// Ends this run and starts the execution over with `input` and an empty journal.
+    public func continueAsNew(_ input: some Encodable) throws -> Never {
+        throw ContinueAsNew(input: (try? JSONValue(encoding: input)) ?? .null)
+    }
+}
+
+/// Thrown by a step the orchestrator answered with `suspend`: let it propagate.
+public struct WorkflowSuspended: Error, Sendable {}
+
+/// Thrown by ``WorkflowContext/continueAsNew(_:)``.
+public struct ContinueAsNew: Error, Sendable {
+    public var input: JSONValue
+}
