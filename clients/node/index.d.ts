@@ -1,0 +1,296 @@
+// Types for @keel/client (hand-written; the library is plain ESM JavaScript).
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A JSON Schema (2020-12 unless `$schema` says draft-07), or `true`/`false`. */
+export type Schema = boolean | { [key: string]: unknown };
+
+/** JSON-RPC and Keel error codes (docs/errors.md). */
+export declare const codes: Readonly<{
+  parseError: -32700;
+  invalidRequest: -32600;
+  methodNotFound: -32601;
+  invalidParams: -32602;
+  internalError: -32603;
+  notInitialized: -32000;
+  unsupportedProtocolVersion: -32001;
+  messageTooLarge: -32002;
+  shuttingDown: -32003;
+  unauthorized: -32004;
+  nonDeterminism: 1003;
+  contractConflict: 2005;
+  attemptSuperseded: 2006;
+  inputContractViolation: 3001;
+  idempotencyConflict: 4002;
+}>;
+
+/** A JSON-RPC error object received from (or sent to) the peer. */
+export declare class KeelError extends Error {
+  constructor(code: number, message: string, data?: unknown);
+  readonly code: number;
+  /** The wire `error.message` (`message` adds the code). */
+  readonly rpcMessage: string;
+  readonly data: unknown;
+  toWire(): { code: number; message: string; data?: unknown };
+  static fromWire(error: unknown): KeelError;
+}
+
+/** The connection to Keel closed. Local only. */
+export declare class ConnectionClosedError extends Error {}
+
+/** The wire failure shape: `{type, message, retryable, retryAfterMs?, details}`. */
+export interface Failure {
+  type: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+  details: Json;
+}
+
+/** A failure with a chosen type, retryability and details; failed workflow steps raise it. */
+export declare class ActivityError extends Error {
+  constructor(message: string, options?: { type?: string; retryable?: boolean; retryAfterMs?: number; details?: Json });
+  readonly type: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly details: Json;
+  toFailure(): Failure;
+  static fromFailure(failure: unknown): ActivityError;
+}
+
+/** Raised into a workflow at its current step after a cancel request; catch it to compensate. */
+export declare class CancelledError extends ActivityError {
+  constructor(message?: string, options?: { details?: Json });
+  readonly type: 'Cancelled';
+}
+
+// Framing
+
+export declare const DEFAULT_MAX_FRAME_BYTES: number;
+export declare class FrameTooLargeError extends Error {
+  readonly limit: number;
+  readonly size?: number;
+}
+export declare class InvalidFrameError extends Error {}
+/** Splits bytes into frames; pure. Bad lines come back as errors in their place. */
+export declare class LineDecoder {
+  constructor(maxFrameBytes?: number);
+  readonly maxFrameBytes: number;
+  feed(chunk: Uint8Array): Array<string | FrameTooLargeError | InvalidFrameError>;
+  finish(): Array<string | FrameTooLargeError | InvalidFrameError>;
+}
+/** One compact JSON line with its "\n". @throws TypeError, FrameTooLargeError */
+export declare function encodeFrame(message: unknown, maxFrameBytes?: number): Buffer;
+
+// Transport and connection
+
+/** A line-framed byte stream: `onmessage` receives each frame's text. */
+export declare abstract class Transport {
+  onmessage?: (text: string) => void;
+  onerror?: (error: Error) => void;
+  onclose?: () => void;
+  /** Largest frame sent (the peer's maxMessageBytes after initialize). */
+  maxSendBytes?: number;
+  readonly closed: boolean;
+  start(): Promise<void>;
+  /** Queues one message; writes of one event-loop turn are coalesced. */
+  send(message: unknown): void;
+  flush(): void;
+  close(): Promise<void>;
+}
+export declare class SocketTransport extends Transport {
+  constructor(options: { path?: string; host?: string; port?: number; maxFrameBytes?: number });
+}
+export declare class StdioTransport extends Transport {
+  constructor(options?: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream; maxFrameBytes?: number });
+}
+export interface Endpoint {
+  kind: 'stdio' | 'unix' | 'tcp';
+  path?: string;
+  host?: string;
+  port?: number;
+  token?: string;
+}
+export declare function resolveEndpoint(
+  options?: { socket?: string; tcp?: string; token?: string; allowStdio?: boolean },
+  env?: Record<string, string | undefined>,
+): Endpoint;
+
+export interface Logger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** One JSON-RPC 2.0 peer over a Transport. */
+export declare class Connection {
+  constructor(transport: Transport, options?: { logger?: Logger });
+  readonly transport: Transport;
+  readonly closed: boolean;
+  readonly closedPromise: Promise<string>;
+  onRequest(method: string, handler: (params: any, info: { id: string | number; signal: AbortSignal }) => unknown): void;
+  onNotification(method: string, handler: (params: any) => unknown): void;
+  start(): Promise<void>;
+  call<T = any>(method: string, params?: object, options?: { timeoutMs?: number | null; signal?: AbortSignal }): Promise<T>;
+  notify(method: string, params?: object): void;
+  close(reason?: string): Promise<void>;
+}
+
+// Activities
+
+export interface RetryPolicy {
+  initialIntervalMs?: number;
+  backoffCoefficient?: number;
+  maximumIntervalMs?: number;
+  /** 0 = unlimited. */
+  maximumAttempts?: number;
+  nonRetryableErrorTypes?: string[];
+}
+export interface Timeouts {
+  startToCloseMs?: number | null;
+  scheduleToStartMs?: number | null;
+  scheduleToCloseMs?: number | null;
+  heartbeatMs?: number | null;
+}
+export interface ActivityOptions {
+  input?: Schema;
+  output?: Schema;
+  description?: string;
+  retryPolicy?: RetryPolicy;
+  timeouts?: Timeouts;
+}
+
+/** What an activity knows about its attempt. */
+export declare class ActivityContext {
+  readonly taskId: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly idempotencyKey: string | null;
+  readonly deadlineMs: number | null;
+  readonly heartbeatTimeoutMs: number | null;
+  /** The last details the previous attempt sent. */
+  readonly heartbeatDetails: Json;
+  readonly workflowId: string | null;
+  readonly input: Json;
+  /** Aborts when Keel cancels the attempt; pass it to anything that takes a signal. */
+  readonly signal: AbortSignal;
+  readonly cancelled: boolean;
+  /** Sends a heartbeat; resolves with the cancelled flag. */
+  heartbeat(details?: Json): Promise<boolean>;
+}
+/** The context of the activity running in this async scope. @throws outside an activity. */
+export declare function activityContext(): ActivityContext;
+export declare function loadContractFiles(directory: string): Map<string, object>;
+
+export type ActivityHandler<I = any, O = any> = (input: I, ctx: ActivityContext) => O | Promise<O>;
+
+// Workflows
+
+/** A workflow function's handle on Keel: every method is a durable step. */
+export declare class WorkflowContext {
+  readonly workflowId: string;
+  readonly runId: number;
+  readonly name: string;
+  readonly cancelRequested: boolean;
+  activity<T = any>(name: string, input?: unknown, options?: { retryPolicy?: RetryPolicy; timeouts?: Timeouts }): Promise<T>;
+  sleep(ms: number, options?: { label?: string }): Promise<null>;
+  /** Waits for a signal's payload; a timeout raises ActivityError with type "TimedOut". */
+  signal<T = any>(name: string, timeout?: number | { timeoutMs?: number }): Promise<T>;
+  child<T = any>(name: string, input?: unknown, workflowId?: string): Promise<T>;
+  now(): Promise<number>;
+  random(): Promise<number>;
+  uuid(): Promise<string>;
+  /** Ends this run and starts over with `input`; never resolves. */
+  continueAsNew(input: unknown): Promise<never>;
+}
+
+export type WorkflowFunction<I = any, O = any> = (input: I, ctx: WorkflowContext) => Promise<O>;
+
+export type WorkflowAnswer =
+  | { status: 'completed'; output: Json }
+  | { status: 'failed'; failure: Failure }
+  | { status: 'suspended' }
+  | { status: 'continueAsNew'; input: Json };
+
+/** One `workflow/run`: replays the journal and sends new steps through `sendStep`. */
+export declare class WorkflowRun {
+  constructor(params: object, sendStep: (params: object) => Promise<any>);
+  readonly ended: boolean;
+  execute(fn: WorkflowFunction): Promise<WorkflowAnswer>;
+}
+
+// Worker
+
+export interface WorkerOptions {
+  name?: string;
+  /** activity/execute requests run at once (1-10000, default 16). */
+  maxConcurrent?: number;
+  /** workflow/run requests run at once (default 1000). */
+  maxConcurrentWorkflows?: number;
+  socket?: string;
+  /** HOST:PORT */
+  tcp?: string;
+  token?: string;
+  maxFrameBytes?: number;
+  /** Reconnect socket/TCP connections with exponential backoff (default true). */
+  reconnect?: boolean;
+  /** How long a graceful stop waits for running work (default 30000). */
+  drainTimeoutMs?: number;
+  /** Install SIGTERM/SIGINT handlers that drain (default true). */
+  handleSignals?: boolean;
+  logger?: Logger;
+}
+
+export declare class Worker {
+  constructor(options?: WorkerOptions);
+  readonly name: string;
+  readonly maxConcurrent: number;
+  readonly workerId: string | null;
+  loadContracts(directory: string): this;
+  activity<I = any, O = any>(name: string, handler: ActivityHandler<I, O>, options?: ActivityOptions): this;
+  activity<I = any, O = any>(name: string, options: ActivityOptions, handler: ActivityHandler<I, O>): this;
+  workflow<I = any, O = any>(name: string, fn: WorkflowFunction<I, O>, options?: { input?: Schema; output?: Schema; description?: string }): this;
+  workflow<I = any, O = any>(name: string, options: { input?: Schema; output?: Schema; description?: string }, fn: WorkflowFunction<I, O>): this;
+  registration(): object;
+  run(): Promise<void>;
+  stop(): void;
+}
+
+// Client
+
+export interface ActivityResult {
+  taskId: string;
+  status: 'scheduled' | 'running' | 'completed' | 'failed' | 'timedOut' | 'cancelled';
+  attempts: number;
+  output?: Json;
+  failure?: Failure;
+}
+export type WorkflowStatus = 'pending' | 'running' | 'suspended' | 'completed' | 'failed' | 'cancelled' | 'parked';
+export interface WorkflowResult {
+  workflowId: string;
+  status: WorkflowStatus;
+  output?: Json;
+  failure?: Failure;
+}
+
+export declare class Client {
+  constructor(connection: Connection);
+  readonly connection: Connection;
+  static connect(options?: { socket?: string; tcp?: string; token?: string; maxFrameBytes?: number; logger?: Logger }): Promise<Client>;
+  close(): Promise<void>;
+  startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' }): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
+  workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;
+  signalWorkflow(workflowId: string, name: string, payload?: unknown): Promise<{ delivered: boolean }>;
+  cancelWorkflow(workflowId: string, reason?: string): Promise<{ status: WorkflowStatus }>;
+  describeWorkflow(workflowId: string): Promise<any>;
+  listWorkflows(filters?: { status?: WorkflowStatus; name?: string; createdAfterMs?: number; createdBeforeMs?: number; limit?: number; cursor?: string }): Promise<any>;
+  workflowHistory(workflowId: string): Promise<any>;
+  resumeWorkflow(workflowId: string): Promise<any>;
+  callActivity(name: string, input?: unknown, options?: { idempotencyKey?: string; wait?: boolean; waitTimeoutMs?: number; retryPolicy?: RetryPolicy; timeouts?: Timeouts }): Promise<ActivityResult>;
+  activityResult(target: string | { taskId?: string; idempotencyKey?: string }, options?: { waitTimeoutMs?: number }): Promise<ActivityResult>;
+  cancelActivity(taskId: string): Promise<{ status: string }>;
+  workers(): Promise<any[]>;
+  ping(): Promise<void>;
+}
+
+export declare const VERSION: string;
+export declare const PROTOCOL_VERSION: string;

@@ -1,0 +1,136 @@
+// Client: starts workflows and activities and inspects Keel over a socket (never stdio).
+import { Connection } from './connection.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { resolveEndpoint, transportFor } from './transport.js';
+import { initialize } from './version.js';
+
+// Bound on round trips that do not wait for work (initialize, signal, describe, …).
+const CALL_TIMEOUT_MS = 10_000;
+// Slack added to a server-side wait before the local call gives up.
+const WAIT_SLACK_MS = 5_000;
+// workflow/result waits this long on the server when not told (docs/protocol.md).
+const DEFAULT_RESULT_WAIT_MS = 60_000;
+
+/** A connection to Keel for starting and inspecting workflows and activities. Call `close()`. */
+export class Client {
+  /** @param {Connection} connection an initialized connection (use `Client.connect`). */
+  constructor(connection) {
+    this.connection = connection;
+  }
+
+  /**
+   * Connects (`socket`/KEEL_SOCKET, or `tcp` + `token`/KEEL_TCP + KEEL_TOKEN) and initializes.
+   * @throws {Error} Keel is not reachable; {KeelError} Keel refused the connection.
+   */
+  static async connect(options = {}) {
+    const endpoint = resolveEndpoint({ ...options, allowStdio: false });
+    const transport = transportFor(endpoint, { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+    const connection = new Connection(transport, { logger: options.logger ?? console });
+    await connection.start();
+    try {
+      await initialize(connection, endpoint.token, CALL_TIMEOUT_MS);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+    return new Client(connection);
+  }
+
+  /** Closes the connection. */
+  close() {
+    return this.connection.close();
+  }
+
+  /**
+   * Starts workflow `name` (`workflow/start`).
+   * @param {{workflowId?: string, conflictPolicy?: 'useExisting'|'fail'}} [options]
+   * @returns {Promise<{workflowId: string, status: string, started: boolean}>}
+   */
+  startWorkflow(name, input = null, options = {}) {
+    return this._call('workflow/start', { name, input, ...defined(options) });
+  }
+
+  /**
+   * Waits up to `waitTimeoutMs` (default 60000) for a workflow to end (`workflow/result`).
+   * @returns {Promise<{workflowId: string, status: string, output?: unknown, failure?: object}>}
+   *   past the timeout, the current status.
+   */
+  workflowResult(workflowId, { waitTimeoutMs } = {}) {
+    const wait = waitTimeoutMs ?? DEFAULT_RESULT_WAIT_MS;
+    return this._call('workflow/result', defined({ workflowId, waitTimeoutMs }), wait + WAIT_SLACK_MS);
+  }
+
+  /** Sends signal `name` with `payload` (`workflow/signal`). @returns {Promise<{delivered: boolean}>} */
+  signalWorkflow(workflowId, name, payload = undefined) {
+    return this._call('workflow/signal', defined({ workflowId, name, payload }));
+  }
+
+  /** Requests cancellation (`workflow/cancel`). @returns {Promise<{status: string}>} */
+  cancelWorkflow(workflowId, reason = undefined) {
+    return this._call('workflow/cancel', defined({ workflowId, reason }));
+  }
+
+  /** `workflow/describe`: status, runId, input, output/failure, current and pending steps. */
+  describeWorkflow(workflowId) {
+    return this._call('workflow/describe', { workflowId });
+  }
+
+  /** `workflow/list` with optional filters {status, name, createdAfterMs, createdBeforeMs, limit, cursor}. */
+  listWorkflows(filters = {}) {
+    return this._call('workflow/list', defined(filters));
+  }
+
+  /** `workflow/history`: the journal entries of the current run. */
+  workflowHistory(workflowId) {
+    return this._call('workflow/history', { workflowId });
+  }
+
+  /** `workflow/resume`: re-runs a parked execution. */
+  resumeWorkflow(workflowId) {
+    return this._call('workflow/resume', { workflowId });
+  }
+
+  /**
+   * Runs one durable activity call (`activity/call`). With `wait` (default) resolves with the
+   * final result, or the current status after `waitTimeoutMs`; without, at once ("scheduled").
+   * @param {{idempotencyKey?: string, wait?: boolean, waitTimeoutMs?: number, retryPolicy?: object, timeouts?: object}} [options]
+   * @returns {Promise<{taskId: string, status: string, attempts: number, output?: unknown, failure?: object}>}
+   * @throws {KeelError} e.g. 3001 inputContractViolation, 4002 idempotencyConflict.
+   */
+  callActivity(name, input = null, options = {}) {
+    const wait = options.wait ?? true;
+    const timeout = !wait ? CALL_TIMEOUT_MS : options.waitTimeoutMs === undefined ? null : options.waitTimeoutMs + WAIT_SLACK_MS;
+    return this._call('activity/call', { name, input, wait, ...defined({ ...options, wait: undefined }) }, timeout);
+  }
+
+  /** `activity/result` by `{taskId}` or `{idempotencyKey}`, waiting up to `waitTimeoutMs`. */
+  activityResult(target, { waitTimeoutMs } = {}) {
+    const params = typeof target === 'string' ? { taskId: target } : { ...target };
+    const timeout = waitTimeoutMs === undefined ? null : waitTimeoutMs + WAIT_SLACK_MS;
+    return this._call('activity/result', defined({ ...params, waitTimeoutMs }), timeout);
+  }
+
+  /** `activity/cancel` (request): cancels a task. @returns {Promise<{status: string}>} */
+  cancelActivity(taskId) {
+    return this._call('activity/cancel', { taskId });
+  }
+
+  /** `worker/list`: the connected workers. */
+  async workers() {
+    return (await this._call('worker/list', {}))?.workers ?? [];
+  }
+
+  /** A round trip to Keel. */
+  async ping() {
+    await this._call('ping', {});
+  }
+
+  /** `timeoutMs`: local bound; null waits as long as the server does. */
+  _call(method, params, timeoutMs = CALL_TIMEOUT_MS) {
+    return this.connection.call(method, params, { timeoutMs });
+  }
+}
+
+function defined(object) {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+}

@@ -1,0 +1,197 @@
+// Workflow execution: re-runs a workflow function against its journal (docs/protocol.md,
+// Workflows). Recorded steps return at once (replay); each new step is sent with `workflow/step`.
+import { ActivityError, CancelledError, ConnectionClosedError, KeelError, codes, failureOf } from './errors.js';
+
+/** A promise that never settles: what a step returns once the run has ended (suspended,
+ * continued as new, non-deterministic). The function is left parked there and collected. */
+const NEVER = new Promise(() => {});
+const noop = () => {};
+
+/**
+ * What a workflow function gets as its second argument. Every method that talks to Keel is a
+ * durable step: its `seq` is assigned when it is *called*, in program order ("the library assigns
+ * seq when the step is started, in program order"), so start parallel steps first, then await
+ * them together (e.g. `Promise.all`). Workflow code must be deterministic: use `now()`,
+ * `random()` and `uuid()` instead of `Date.now()`, `Math.random()` and `crypto.randomUUID()`.
+ */
+export class WorkflowContext {
+  /** @param {WorkflowRun} run */
+  constructor(run) {
+    this._run = run;
+    this.workflowId = run.params.workflowId;
+    this.runId = run.params.runId;
+    this.name = run.params.name;
+    /** True when Keel has a cancel request for this execution; steps then fail with Cancelled. */
+    this.cancelRequested = run.params.cancelRequested === true;
+  }
+
+  /**
+   * Runs activity `name` durably. @param {{retryPolicy?: object, timeouts?: object}} [options]
+   * @throws {ActivityError} the activity failed for good; {CancelledError} after a cancel request.
+   */
+  activity(name, input = null, options = undefined) {
+    return this._run.step('activity', name, input, options);
+  }
+
+  /** Sleeps durably for `ms` milliseconds (kind "sleep"). @param {{label?: string}} [options] */
+  sleep(ms, options = {}) {
+    return this._run.step('sleep', options.label ?? 'sleep', { durationMs: Math.round(ms) });
+  }
+
+  /**
+   * Waits for signal `name` and returns its payload.
+   * @param {number|{timeoutMs?: number}} [timeout] milliseconds; none waits forever.
+   * @throws {ActivityError} type "TimedOut" when the wait timed out.
+   */
+  signal(name, timeout = undefined) {
+    const timeoutMs = typeof timeout === 'number' ? timeout : timeout?.timeoutMs;
+    return this._run.step('signal', name, timeoutMs === undefined || timeoutMs === null ? {} : { timeoutMs: Math.round(timeoutMs) });
+  }
+
+  /** Runs child workflow `name` and returns its output. @param {string} [workflowId] */
+  child(name, input = null, workflowId = undefined) {
+    const childInput = { input };
+    if (workflowId !== undefined && workflowId !== null) childInput.workflowId = workflowId;
+    return this._run.step('child', name, childInput);
+  }
+
+  /** The current time (epoch ms), recorded once. */
+  now() {
+    return this._run.step('now', 'now', {});
+  }
+
+  /** A number in [0, 1), recorded once. */
+  random() {
+    return this._run.step('random', 'random', {});
+  }
+
+  /** A UUID string, recorded once. */
+  uuid() {
+    return this._run.step('uuid', 'uuid', {});
+  }
+
+  /**
+   * Ends this run and starts the execution over with `input` and an empty journal. Never returns:
+   * `return ctx.continueAsNew(next)` or `await ctx.continueAsNew(next)`.
+   */
+  continueAsNew(input) {
+    this._run.end({ answer: { status: 'continueAsNew', input: input === undefined ? null : input } });
+    return NEVER;
+  }
+}
+
+/** One `workflow/run` request: the journal, the step counter and the run's outcome. */
+export class WorkflowRun {
+  /**
+   * @param {object} params the `workflow/run` params.
+   * @param {(params: object) => Promise<object>} sendStep sends `workflow/step`, resolves with its result.
+   */
+  constructor(params, sendStep) {
+    this.params = params;
+    this._sendStep = sendStep;
+    this._journal = new Map();
+    for (const entry of Array.isArray(params.journal) ? params.journal : []) {
+      if (entry && Number.isInteger(entry.seq)) this._journal.set(entry.seq, entry);
+    }
+    this._seq = 0;
+    this.ended = false;
+    this._outcome = new Promise((resolve) => {
+      this._resolve = resolve;
+    });
+  }
+
+  /**
+   * Runs `fn(input, ctx)` to its end and returns the `workflow/run` answer.
+   * @throws {KeelError} the run cannot be answered meaningfully (e.g. 2006 attemptSuperseded).
+   * @throws {ConnectionClosedError} the connection closed while a step was in flight.
+   */
+  async execute(fn) {
+    const ctx = new WorkflowContext(this);
+    Promise.resolve()
+      .then(() => fn(this.params.input ?? null, ctx))
+      .then(
+        (output) => this.end({ answer: { status: 'completed', output: output === undefined ? null : output } }),
+        (error) => this.end({ answer: { status: 'failed', failure: failureOf(error) } }),
+      );
+    const outcome = await this._outcome;
+    if (outcome.error) throw outcome.error;
+    return outcome.answer;
+  }
+
+  /** Ends the run; the first call wins. @param {{answer?: object, error?: Error}} outcome */
+  end(outcome) {
+    if (this.ended) return;
+    this.ended = true;
+    this._resolve(outcome);
+  }
+
+  /** One durable step: replayed from the journal, or sent to Keel. */
+  step(kind, name, input, options = undefined) {
+    const seq = ++this._seq;
+    if (this.ended) return NEVER;
+    const recorded = this._journal.get(seq);
+    if (recorded !== undefined && (recorded.kind !== kind || recorded.name !== name)) {
+      // "Client libraries check the journal themselves during replay and report a mismatch as a
+      // failed run with failure.type = "NonDeterminism"."
+      this.end({ answer: { status: 'failed', failure: nonDeterminism(seq, recorded, { kind, name }) } });
+      return NEVER;
+    }
+    let promise;
+    if (recorded?.status === 'completed') {
+      promise = Promise.resolve(recorded.result ?? null);
+    } else if (recorded?.status === 'failed') {
+      promise = Promise.reject(ActivityError.fromFailure(recorded.failure));
+    } else {
+      // Not recorded, or recorded but still running: Keel "answers with the recorded outcome,
+      // or waits for the running one".
+      const params = { workflowId: this.params.workflowId, runId: this.params.runId, seq, kind, name, input };
+      if (options !== undefined && options !== null && Object.keys(options).length > 0) params.options = options;
+      promise = this._live(params);
+    }
+    // A step nobody awaits (fire and forget, or a sibling of a step that failed) must not crash
+    // the process with an unhandled rejection; awaiting it still throws.
+    promise.catch(noop);
+    return promise;
+  }
+
+  _live(params) {
+    return new Promise((resolve, reject) => {
+      this._sendStep(params).then(
+        (result) => {
+          if (this.ended) return;
+          const status = result?.status;
+          if (status === 'completed') resolve(result.result ?? null);
+          else if (status === 'failed') reject(ActivityError.fromFailure(result.failure));
+          else if (status === 'suspend') this.end({ answer: { status: 'suspended' } });
+          else this.end({ error: new KeelError(codes.internalError, `workflow/step answered with status ${JSON.stringify(status)}`) });
+        },
+        (error) => {
+          if (this.ended) return;
+          if (error instanceof KeelError && error.code === codes.nonDeterminism) {
+            const data = error.data ?? {};
+            const failure = nonDeterminism(params.seq, data.journal ?? {}, data.code ?? params);
+            failure.message = error.rpcMessage || failure.message;
+            this.end({ answer: { status: 'failed', failure } });
+          } else if (error instanceof ConnectionClosedError || (error instanceof KeelError && error.code === codes.attemptSuperseded)) {
+            this.end({ error });
+          } else {
+            reject(error);
+          }
+        },
+      );
+    });
+  }
+}
+
+function nonDeterminism(seq, journal, code) {
+  return {
+    type: 'NonDeterminism',
+    message:
+      `journal seq ${seq} is ${journal.kind} ${JSON.stringify(journal.name)} but the code called ` +
+      `${code.kind} ${JSON.stringify(code.name)}; deploy code that replays this journal, then workflow/resume`,
+    retryable: false,
+    details: { seq, journal: { kind: journal.kind, name: journal.name }, code: { kind: code.kind, name: code.name } },
+  };
+}
+
+export { CancelledError };

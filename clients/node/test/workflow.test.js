@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CancelledError, KeelError } from '../src/errors.js';
+import { WorkflowRun } from '../src/workflow.js';
+
+/** A scripted Keel side for workflow/step: records each step and lets the test answer it. */
+function steps() {
+  const sent = [];
+  const waiting = [];
+  const send = (params) =>
+    new Promise((resolve, reject) => {
+      sent.push({ params, resolve, reject });
+      waiting.shift()?.();
+    });
+  const next = async () => {
+    while (sent.length === 0) await new Promise((resolve) => waiting.push(resolve));
+    return sent.shift();
+  };
+  return { send, next, sent };
+}
+
+function run(params, send) {
+  return new WorkflowRun({ workflowId: 'wf-1', runId: 1, name: 'wf', input: {}, journal: [], cancelRequested: false, ...params }, send);
+}
+
+const sequence = async (input, wf) => {
+  const r1 = await wf.activity('echo', { n: input.n });
+  const r2 = await wf.activity('echo', { n: r1.n + 1 });
+  return { n: r2.n };
+};
+
+describe('WorkflowRun', { timeout: 10_000 }, () => {
+  test('a fully recorded journal replays without sending steps', async () => {
+    const keel = steps();
+    const journal = [
+      { seq: 1, kind: 'activity', name: 'echo', status: 'completed', result: { n: 7 } },
+      { seq: 2, kind: 'activity', name: 'echo', status: 'completed', result: { n: 9 } },
+    ];
+    const answer = await run({ input: { n: 1 }, journal }, keel.send).execute(sequence);
+    assert.deepEqual(answer, { status: 'completed', output: { n: 9 } });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('live steps carry workflowId, runId, seq, kind, name, input and options only when given', async () => {
+    const keel = steps();
+    const done = run({ input: { n: 1 }, runId: 4 }, keel.send).execute(async (input, wf) => {
+      await wf.activity('a', { x: 1 }, { retryPolicy: { maximumAttempts: 2 } });
+      await wf.sleep(1500.4);
+      return wf.signal('go', 30_000);
+    });
+    const s1 = await keel.next();
+    assert.deepEqual(s1.params, { workflowId: 'wf-1', runId: 4, seq: 1, kind: 'activity', name: 'a', input: { x: 1 }, options: { retryPolicy: { maximumAttempts: 2 } } });
+    s1.resolve({ status: 'completed', result: null });
+    const s2 = await keel.next();
+    assert.deepEqual(s2.params, { workflowId: 'wf-1', runId: 4, seq: 2, kind: 'sleep', name: 'sleep', input: { durationMs: 1500 } });
+    s2.resolve({ status: 'completed', result: null });
+    const s3 = await keel.next();
+    assert.deepEqual(s3.params.input, { timeoutMs: 30000 });
+    s3.resolve({ status: 'completed', result: { payload: 1 } });
+    assert.deepEqual(await done, { status: 'completed', output: { payload: 1 } });
+  });
+
+  test('parallel steps get seq in call order and their results by request, not by arrival', async () => {
+    const keel = steps();
+    const done = run({}, keel.send).execute(async (input, wf) => {
+      const [a, b] = await Promise.all([wf.activity('echo', { i: 1 }), wf.activity('echo', { i: 2 })]);
+      return { a, b };
+    });
+    const s1 = await keel.next();
+    const s2 = await keel.next();
+    assert.deepEqual([s1.params.seq, s2.params.seq], [1, 2]);
+    s2.resolve({ status: 'completed', result: 'second' });
+    s1.resolve({ status: 'completed', result: 'first' });
+    assert.deepEqual(await done, { status: 'completed', output: { a: 'first', b: 'second' } });
+  });
+
+  test('a journal entry with another kind or name ends the run as NonDeterminism naming both', async () => {
+    const keel = steps();
+    const journal = [{ seq: 1, kind: 'sleep', name: 'sleep', status: 'completed', result: null }];
+    const answer = await run({ input: { n: 1 }, journal }, keel.send).execute(sequence);
+    assert.equal(answer.status, 'failed');
+    assert.equal(answer.failure.type, 'NonDeterminism');
+    assert.match(answer.failure.message, /sleep "sleep".*activity "echo"/);
+    assert.deepEqual(answer.failure.details, { seq: 1, journal: { kind: 'sleep', name: 'sleep' }, code: { kind: 'activity', name: 'echo' } });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('a step refused with 1003 nonDeterminism ends the run as NonDeterminism', async () => {
+    const keel = steps();
+    const done = run({ input: { n: 1 } }, keel.send).execute(sequence);
+    (await keel.next()).reject(new KeelError(1003, 'seq 1 differs', { seq: 1, journal: { kind: 'now', name: 'now' }, code: { kind: 'activity', name: 'echo' } }));
+    const answer = await done;
+    assert.equal(answer.failure.type, 'NonDeterminism');
+    assert.deepEqual(answer.failure.details.journal, { kind: 'now', name: 'now' });
+  });
+
+  test('suspend unwinds the function: no code after the step runs and the run is suspended', async () => {
+    const keel = steps();
+    let after = false;
+    const done = run({}, keel.send).execute(async (input, wf) => {
+      try {
+        await wf.sleep(1000);
+      } finally {
+        after = true;
+      }
+    });
+    (await keel.next()).resolve({ status: 'suspend' });
+    assert.deepEqual(await done, { status: 'suspended' });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(after, false);
+  });
+
+  test('a failed step raises its failure; Cancelled is a catchable CancelledError for compensation', async () => {
+    const keel = steps();
+    let caught;
+    const done = run({}, keel.send).execute(async (input, wf) => {
+      try {
+        await wf.activity('echo', { step: 'work' });
+      } catch (error) {
+        caught = error;
+        await wf.activity('echo', { step: 'compensate' });
+        throw error;
+      }
+    });
+    (await keel.next()).resolve({ status: 'failed', failure: { type: 'Cancelled', message: 'by client', retryable: false, details: null } });
+    const compensation = await keel.next();
+    assert.equal(compensation.params.seq, 2);
+    compensation.resolve({ status: 'completed', result: {} });
+    const answer = await done;
+    assert.ok(caught instanceof CancelledError);
+    assert.deepEqual(answer, { status: 'failed', failure: { type: 'Cancelled', message: 'by client', retryable: false, details: null } });
+  });
+
+  test('a failure recorded in the journal raises with its type and details', async () => {
+    const journal = [{ seq: 1, kind: 'activity', name: 'echo', status: 'failed', failure: { type: 'BadInput', message: 'no', retryable: false, details: { a: 1 } } }];
+    const answer = await run({ input: { n: 1 }, journal }, steps().send).execute(sequence);
+    assert.deepEqual(answer, { status: 'failed', failure: { type: 'BadInput', message: 'no', retryable: false, details: { a: 1 } } });
+  });
+
+  test('an uncaught error fails the run with its class name; continueAsNew ends it with the new input', async () => {
+    class Oops extends Error {}
+    const failed = await run({}, steps().send).execute(async () => {
+      throw new Oops('bad');
+    });
+    assert.deepEqual(failed, { status: 'failed', failure: { type: 'Oops', message: 'bad', retryable: true, details: null } });
+    const next = await run({ input: { i: 1 } }, steps().send).execute((input, wf) => wf.continueAsNew({ i: input.i + 1 }));
+    assert.deepEqual(next, { status: 'continueAsNew', input: { i: 2 } });
+  });
+
+  test('side effects and children are steps with the documented shapes', async () => {
+    const keel = steps();
+    const done = run({}, keel.send).execute(async (input, wf) => [await wf.now(), await wf.random(), await wf.uuid(), await wf.child('kid', { n: 1 }), await wf.child('kid', 2, 'kid-1')]);
+    const shapes = [];
+    for (const result of [5, 0.5, 'u', 'c1', 'c2']) {
+      const step = await keel.next();
+      shapes.push([step.params.kind, step.params.name, step.params.input]);
+      step.resolve({ status: 'completed', result });
+    }
+    assert.deepEqual(shapes, [
+      ['now', 'now', {}],
+      ['random', 'random', {}],
+      ['uuid', 'uuid', {}],
+      ['child', 'kid', { input: { n: 1 } }],
+      ['child', 'kid', { input: 2, workflowId: 'kid-1' }],
+    ]);
+    assert.deepEqual(await done, { status: 'completed', output: [5, 0.5, 'u', 'c1', 'c2'] });
+  });
+
+  test('a step nobody awaits that fails does not crash the process', async () => {
+    const keel = steps();
+    const done = run({}, keel.send).execute(async (input, wf) => {
+      wf.activity('fire', {});
+      return wf.activity('wait', {});
+    });
+    (await keel.next()).resolve({ status: 'failed', failure: { type: 'X', message: 'ignored' } });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    (await keel.next()).resolve({ status: 'completed', result: 'done' });
+    assert.deepEqual(await done, { status: 'completed', output: 'done' });
+  });
+
+  test('2006 attemptSuperseded on a step rejects the run itself', async () => {
+    const keel = steps();
+    const done = run({ input: { n: 1 } }, keel.send).execute(sequence);
+    (await keel.next()).reject(new KeelError(2006, 'moved'));
+    await assert.rejects(done, (error) => error.code === 2006);
+  });
+});
