@@ -3,8 +3,9 @@
 import { ActivityError, CancelledError, ConnectionClosedError, KeelError, codes, failureOf } from './errors.js';
 
 /** A promise that never settles: what a step returns once the run has ended (suspended,
- * continued as new, non-deterministic). The function is left parked there and collected. */
-const NEVER = new Promise(() => {});
+ * continued as new, non-deterministic). The function is left parked there and garbage-collected
+ * with it; a new one each time, because a shared one would keep every parked function alive. */
+const never = () => new Promise(() => {});
 const noop = () => {};
 
 /**
@@ -76,7 +77,7 @@ export class WorkflowContext {
    */
   continueAsNew(input) {
     this._run.end({ answer: { status: 'continueAsNew', input: input === undefined ? null : input } });
-    return NEVER;
+    return never();
   }
 }
 
@@ -128,13 +129,13 @@ export class WorkflowRun {
   /** One durable step: replayed from the journal, or sent to Keel. */
   step(kind, name, input, options = undefined) {
     const seq = ++this._seq;
-    if (this.ended) return NEVER;
+    if (this.ended) return never();
     const recorded = this._journal.get(seq);
     if (recorded !== undefined && (recorded.kind !== kind || recorded.name !== name)) {
       // "Client libraries check the journal themselves during replay and report a mismatch as a
       // failed run with failure.type = "NonDeterminism"."
       this.end({ answer: { status: 'failed', failure: nonDeterminism(seq, recorded, { kind, name }) } });
-      return NEVER;
+      return never();
     }
     let promise;
     if (recorded?.status === 'completed') {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { CancelledError, KeelError } from '../src/errors.js';
 import { WorkflowRun } from '../src/workflow.js';
 
@@ -183,5 +185,30 @@ describe('WorkflowRun', { timeout: 10_000 }, () => {
     const done = run({ input: { n: 1 } }, keel.send).execute(sequence);
     (await keel.next()).reject(new KeelError(2006, 'moved'));
     await assert.rejects(done, (error) => error.code === 2006);
+  });
+
+  test('runs that ended do not keep their parked functions alive', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc');
+    const refs = [];
+    const park = async (answer) => {
+      const keel = steps();
+      const done = run({}, keel.send).execute(async (input, wf) => {
+        const big = { payload: new Array(1000).fill(1) };
+        refs.push(new WeakRef(big));
+        await wf.sleep(1000);
+        await wf.continueAsNew({});
+        return big;
+      });
+      (await keel.next()).resolve(answer);
+      await done;
+    };
+    await park({ status: 'suspend' });
+    await park({ status: 'completed', result: null });
+    for (let i = 0; i < 5 && refs.some((ref) => ref.deref() !== undefined); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      gc();
+    }
+    assert.deepEqual(refs.map((ref) => ref.deref()), [undefined, undefined]);
   });
 });
