@@ -8,6 +8,7 @@ enum Arithmetic {
         if let v = value.int64Value, let d = divisor.int64Value, d != 0, value.isInteger, divisor.isInteger {
             return v % d == 0
         }
+        if let a = small(value), let b = small(divisor), let r = isMultiple(a, b) { return r }
         let a = value.decimal, b = divisor.decimal
         if a.digits.isEmpty { return true }
         if b.digits.isEmpty { return false }
@@ -23,6 +24,60 @@ enum Arithmetic {
         if B.count + k > A.count { return false }
         B += [UInt8](repeating: 0, count: k)
         return remainder(A, zeros: 0, modulo: B)
+    }
+
+    /// `(mantissa, exponent)` for literals whose significant digits fit in an Int64, parsed from
+    /// the UTF-8 text without allocating (e.g. `12.5` → (125, -1), `1e2` → (1, 2)).
+    static func small(_ n: JSONNumber) -> (Int64, Int)? {
+        if let i = n.int64Value, n.isInteger, abs(i) < 1 << 62 { return (i, 0) }
+        var mantissa: Int64 = 0
+        var exponent = 0
+        var negative = false
+        var fraction = false
+        var digits = 0
+        var it = n.literal.utf8.makeIterator()
+        while let c = it.next() {
+            switch c {
+            case UInt8(ascii: "-"): negative = true
+            case UInt8(ascii: "."): fraction = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if mantissa == 0 && c == UInt8(ascii: "0") {
+                    if fraction { exponent -= 1 }
+                    continue
+                }
+                digits += 1
+                if digits > 17 { return nil }
+                mantissa = mantissa * 10 + Int64(c - 48)
+                if fraction { exponent -= 1 }
+            case UInt8(ascii: "e"), UInt8(ascii: "E"):
+                var rest = ""
+                while let d = it.next() { rest.unicodeScalars.append(Unicode.Scalar(d)) }
+                guard let e = Int(rest.hasPrefix("+") ? String(rest.dropFirst()) : rest), abs(e) < 10_000 else {
+                    return nil
+                }
+                exponent += e
+            default: return nil
+            }
+        }
+        return (negative ? -mantissa : mantissa, exponent)
+    }
+
+    /// The exact answer for small decimals, or nil when an intermediate value would overflow.
+    static func isMultiple(_ a: (Int64, Int), _ b: (Int64, Int)) -> Bool? {
+        if a.0 == 0 { return true }
+        if b.0 == 0 { return nil }
+        var scale: Int64 = 1
+        let shift = abs(a.1 - b.1)
+        if shift > 18 { return nil }
+        for _ in 0..<shift { scale *= 10 }
+        if a.1 >= b.1 {
+            let (scaled, overflow) = a.0.multipliedReportingOverflow(by: scale)
+            if overflow { return nil }
+            return scaled % b.0 == 0
+        }
+        let (divisor, overflow) = b.0.multipliedReportingOverflow(by: scale)
+        if overflow { return nil }
+        return a.0 % divisor == 0
     }
 
     /// True when (digits followed by `zeros` zeros) mod `modulo` == 0. Decimal digit arrays, no

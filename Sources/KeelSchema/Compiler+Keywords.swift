@@ -106,6 +106,11 @@ extension Compiler {
             k.append(.format(f, checker))
         }
 
+        if r.draft == .draft7, o["contentEncoding"] != nil || o["contentMediaType"] != nil {
+            // Draft-07 §8 lets validators check these; 2019-09 on makes them annotations only.
+            k.append(.content(encoding: o["contentEncoding"]?.stringValue, mediaType: o["contentMediaType"]?.stringValue))
+        }
+
         if r.applicator {
             var names: [String] = []
             if let props = o["properties"] {
@@ -127,7 +132,9 @@ extension Compiler {
                 if !list.isEmpty { k.append(.patternProperties(list)) }
             }
             if o["additionalProperties"] != nil {
-                k.append(.additionalProperties(try child("/additionalProperties"), names: Set(names), patterns: patterns))
+                k.append(
+                    .additionalProperties(
+                        try child("/additionalProperties"), names: Set(names), list: names, patterns: patterns))
             }
             if o["propertyNames"] != nil { k.append(.propertyNames(try child("/propertyNames"))) }
             for dependentSchemasKey in r.draft == .draft7 ? ["dependencies"] : ["dependentSchemas", "dependencies"] {

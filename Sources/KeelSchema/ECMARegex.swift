@@ -49,8 +49,11 @@ final class ECMARegex: @unchecked Sendable {
     }
 
     /// True when `pattern` compiles as an ECMA-262 regular expression (the `regex` format).
+    /// Lookbehind is valid ECMA-262 (ES2018) even though it cannot run here, so it is checked
+    /// as the equivalent lookahead.
     static func isValid(_ pattern: String) -> Bool {
-        (try? ECMARegex(pattern)) != nil
+        let syntax = pattern.replacingAll("(?<=", with: "(?=").replacingAll("(?<!", with: "(?!")
+        return (try? ECMARegex(syntax)) != nil
     }
 
     private static func literalForm(_ p: String) -> (String, Bool, Bool)? {
@@ -177,10 +180,14 @@ final class ECMARegex: @unchecked Sendable {
             case ".": out += "[^\\n\\r\\u{2028}\\u{2029}]"
             case "$": out += "\\z"
             case "(":
-                if i + 2 < s.count + 1, i + 1 < s.count, s[i] == "?", s[i + 1] == "<",
-                    i + 2 < s.count, s[i + 2] == "=" || s[i + 2] == "!"
-                {
+                if i + 2 < s.count, s[i] == "?", s[i + 1] == "<", s[i + 2] == "=" || s[i + 2] == "!" {
                     throw SyntaxError(description: "lookbehind is not supported")
+                }
+                // ECMA-262 groups: (?:…), (?=…), (?!…), (?<name>…); not Python/PCRE (?P…), (?#…), (?i).
+                if i < s.count, s[i] == "?" {
+                    guard i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "=" || s[i + 1] == "!" || s[i + 1] == "<" else {
+                        throw SyntaxError(description: "unsupported group syntax (?\(i + 1 < s.count ? String(s[i + 1]) : "")")
+                    }
                 }
                 out += "("
             default: out.unicodeScalars.append(c)

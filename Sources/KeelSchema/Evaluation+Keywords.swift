@@ -1,9 +1,9 @@
 import KeelCore
 
 extension Evaluation {
-    /// Applies one keyword to `value`. `ann` is the enclosing node's annotations (written only when
-    /// `gather`, i.e. when some `unevaluated*` will read them).
-    mutating func check(_ keyword: Keyword, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    /// Applies one assertion keyword (no subschemas) to `value`.
+    @inline(never)
+    mutating func checkAssertion(_ keyword: Keyword, _ value: JSONValue) -> Bool {
         switch keyword {
         case .falseSchema:
             return fail("false", "no value is allowed here (the schema is false)", appendKeyword: false)
@@ -12,7 +12,9 @@ extension Evaluation {
             return fail("type", "\(describe(value)) is not of type \(mask.names.joined(separator: " or "))")
         case .enumeration(let values, let set, let allASCII):
             // The set answers "canonically equal"; exact equality is then confirmed (rarely needed).
-            if set.contains(value) && ((allASCII && value.isASCIIOnly) || values.contains { $0.isExactlyEqual(to: value) }) {
+            // Short lists are scanned (cheaper than hashing the value).
+            let found = values.count <= 8 ? values.contains(value) : set.contains(value)
+            if found && ((allASCII && value.isASCIIOnly) || values.contains { $0.isExactlyEqual(to: value) }) {
                 return true
             }
             return fail("enum", "\(describe(value)) is not one of \(describe(.array(values)))")
@@ -52,6 +54,19 @@ extension Evaluation {
         case .format(let name, let checker):
             guard case .string(let s) = value, !checker.check(s) else { return true }
             return fail("format", "\(describe(value)) is not a valid \(name)")
+        case .content(let encoding, let mediaType):
+            guard case .string(let s) = value else { return true }
+            var bytes = Array(s.utf8)
+            if encoding?.lowercased() == "base64" {
+                guard let decoded = Base64.decode(bytes) else {
+                    return fail("contentEncoding", "\(describe(value)) is not valid base64")
+                }
+                bytes = decoded
+            }
+            if mediaType?.lowercased() == "application/json", (try? JSONParser.parse(bytes)) == nil {
+                return fail("contentMediaType", "\(describe(value)) is not a JSON document")
+            }
+            return true
         case .maxItems(let m):
             guard case .array(let a) = value, a.count > m else { return true }
             return fail("maxItems", "an array of \(a.count) items has more than the maximum \(m)")
@@ -85,7 +100,7 @@ extension Evaluation {
         case .required(let names):
             guard case .object(let o) = value else { return true }
             var ok = true
-            for name in names where o[name] == nil {
+            for name in names where o.member(name) == nil {
                 ok = fail("required", "the required property \(describe(.string(name))) is missing")
                 if !full || shouldStop { return false }
             }
@@ -93,15 +108,56 @@ extension Evaluation {
         case .dependentRequired(let pairs, let key):
             guard case .object(let o) = value else { return true }
             var ok = true
-            for (name, required) in pairs where o[name] != nil {
-                for r in required where o[r] == nil {
+            for (name, required) in pairs where o.member(name) != nil {
+                for r in required where o.member(r) == nil {
                     ok = fail(key, "the property \(describe(.string(r))) is required when \(describe(.string(name))) is present")
                     if !full || shouldStop { return false }
                 }
             }
             return ok
         default:
-            return checkApplicator(keyword, value, &ann, gather: gather)
+            return true
         }
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    /// `self[name]`, scanning small objects instead of hashing (most payload objects are small,
+    /// and comparing short strings is cheaper than hashing them).
+    @inline(__always)
+    func member(_ name: String) -> JSONValue? {
+        if count > 8 { return self[name] }
+        for (key, value) in self where key == name { return value }
+        return nil
+    }
+}
+
+/// RFC 4648 base64 (standard alphabet, padding optional) for draft-07 `contentEncoding`.
+enum Base64 {
+    static func decode(_ input: [UInt8]) -> [UInt8]? {
+        var out: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        var padding = 0
+        for c in input {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c) - 65
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c) - 71
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c) + 4
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="): padding += 1; continue
+            default: return nil
+            }
+            if padding > 0 { return nil }
+            buffer = buffer << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
+        }
+        return padding <= 2 ? out : nil
     }
 }

@@ -24,13 +24,31 @@ struct Evaluation {
     /// Set when evaluation had to stop: a `$ref` cycle without progress, or too-deep nesting.
     var abort: ValidationError?
 
-    /// Instances nested deeper than this are rejected rather than risking the stack.
-    static let maximumDepth = 2_000
+    /// Instances nested deeper than this are rejected rather than risking the stack (each level
+    /// costs a few frames; 512 is also JSONParser's default nesting limit, so parsed input never
+    /// reaches it).
+    static let maximumDepth = 512
 
-    init(full: Bool, maxErrors: Int, trackScope: Bool) {
+    /// Write-only annotations for evaluations nobody reads (`collect == false`): one per
+    /// validation (on the caller's stack) instead of an `Annotations` value per node.
+    let discard: UnsafeMutablePointer<Annotations>
+
+    init(full: Bool, maxErrors: Int, trackScope: Bool, discard: UnsafeMutablePointer<Annotations>) {
         self.full = full
         self.maxErrors = maxErrors
         self.trackScope = trackScope
+        self.discard = discard
+    }
+
+    /// Runs `body` with a fresh evaluation whose scratch storage lives on the stack.
+    static func with<R>(full: Bool, maxErrors: Int, trackScope: Bool, _ body: (inout Evaluation) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Annotations.self, capacity: 1) { buffer in
+            let p = buffer.baseAddress!
+            p.initialize(to: Annotations())
+            defer { p.deinitialize(count: 1) }
+            var evaluation = Evaluation(full: full, maxErrors: maxErrors, trackScope: trackScope, discard: p)
+            return body(&evaluation)
+        }
     }
 
     var shouldStop: Bool { abort != nil || errors.count >= maxErrors }
@@ -44,15 +62,21 @@ struct Evaluation {
             scope.append(node.resource)
             pushedScope = true
         }
-        let gather = collect || node.needsAnnotations
-        var local = Annotations()
         var valid = true
-        for keyword in keywords where !check(keyword, value, &local, gather: gather) {
-            valid = false
-            if !full || shouldStop { break }
+        if collect || node.needsAnnotations {
+            var local = Annotations()
+            for keyword in keywords where !check(keyword, value, &local, gather: true) {
+                valid = false
+                if !full || shouldStop { break }
+            }
+            if valid && collect { out.merge(local) }
+        } else {
+            for keyword in keywords where !check(keyword, value, &discard.pointee, gather: false) {
+                valid = false
+                if !full || shouldStop { break }
+            }
         }
         if pushedScope { scope.removeLast() }
-        if valid && collect { out.merge(local) }
         return valid
     }
 
@@ -69,6 +93,14 @@ struct Evaluation {
         return false
     }
 
+    /// As ``fail(_:_:appendKeyword:)`` for a child value (`token` is its property name or index).
+    mutating func failAt(_ token: String, _ keyword: String, _ message: @autoclosure () -> String) -> Bool {
+        guard full else { return false }
+        instancePath.append(token)
+        defer { instancePath.removeLast() }
+        return fail(keyword, message())
+    }
+
     /// Applies `node` to a child value (property or item): a new instance location.
     mutating func child(_ node: Node, _ value: JSONValue, _ token: @autoclosure () -> String,
                         keyword: @autoclosure () -> String) -> Bool
@@ -78,7 +110,6 @@ struct Evaluation {
             keywordPath.append(keyword())
         }
         depth += 1
-        var ignored = Annotations()
         let ok: Bool
         if depth > Self.maximumDepth {
             if abort == nil {
@@ -88,7 +119,7 @@ struct Evaluation {
             }
             ok = false
         } else {
-            ok = evaluate(node, value, &ignored, collect: false)
+            ok = evaluate(node, value, &discard.pointee, collect: false)
         }
         depth -= 1
         if full {

@@ -88,8 +88,9 @@ struct TypeMask: OptionSet, Sendable {
 }
 
 /// One compiled keyword. The keyword name used in errors is fixed by the case, except where a
-/// draft-07 spelling differs (`items`/`additionalItems`, `dependencies`).
-enum Keyword: @unchecked Sendable {
+/// draft-07 spelling differs (`items`/`additionalItems`, `dependencies`). `indirect`: copying a
+/// keyword out of the node's array is then one retain, not one per payload field.
+indirect enum Keyword: @unchecked Sendable {
     case falseSchema
     case type(TypeMask)
     case enumeration([JSONValue], Set<JSONValue>, allASCII: Bool)
@@ -103,6 +104,8 @@ enum Keyword: @unchecked Sendable {
     case minLength(Int)
     case pattern(ECMARegex)
     case format(String, FormatChecker)
+    /// Draft-07 only: `contentEncoding` base64 and `contentMediaType` application/json as assertions.
+    case content(encoding: String?, mediaType: String?)
     case maxItems(Int)
     case minItems(Int)
     case uniqueItems
@@ -112,7 +115,7 @@ enum Keyword: @unchecked Sendable {
     case dependentRequired([(String, [String])], keyword: String)
     case properties([(String, Node)])
     case patternProperties([(ECMARegex, Node)])
-    case additionalProperties(Node, names: Set<String>, patterns: [ECMARegex])
+    case additionalProperties(Node, names: Set<String>, list: [String], patterns: [ECMARegex])
     case propertyNames(Node)
     case dependentSchemas([(String, Node)], keyword: String)
     case prefixItems([Node], keyword: String)

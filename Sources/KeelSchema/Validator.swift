@@ -32,10 +32,10 @@ public final class Validator: Sendable {
 
     /// True when `instance` is valid. Stops at the first failure and builds no messages.
     public func isValid(_ instance: JSONValue) -> Bool {
-        var evaluation = Evaluation(full: false, maxErrors: 1, trackScope: trackScope)
-        var ignored = Annotations()
-        let ok = evaluation.evaluate(root, instance, &ignored, collect: false)
-        return ok && evaluation.abort == nil
+        Evaluation.with(full: false, maxErrors: 1, trackScope: trackScope) { evaluation in
+            let ok = evaluation.evaluate(root, instance, &evaluation.discard.pointee, collect: false)
+            return ok && evaluation.abort == nil
+        }
     }
 
     /// Every error in `instance`, up to `options.maxErrors`, in schema order; empty when valid.
@@ -43,17 +43,18 @@ public final class Validator: Sendable {
     /// An evaluation that cannot finish (a `$ref` cycle reached without consuming input, or an
     /// instance nested deeper than 2,000 levels) ends with one error describing that.
     public func validate(_ instance: JSONValue) -> [ValidationError] {
-        var evaluation = Evaluation(full: true, maxErrors: options.maxErrors, trackScope: trackScope)
-        var ignored = Annotations()
-        let ok = evaluation.evaluate(root, instance, &ignored, collect: false)
-        if let abort = evaluation.abort {
-            if evaluation.errors.count >= options.maxErrors { evaluation.errors.removeLast() }
-            evaluation.errors.append(abort)
-        } else if !ok && evaluation.errors.isEmpty {
-            // Every failing path records an error; this is a backstop so "invalid" is never silent.
-            evaluation.errors.append(
-                ValidationError(instanceLocation: "", keywordLocation: "", keyword: "schema", message: "the value is invalid"))
+        Evaluation.with(full: true, maxErrors: options.maxErrors, trackScope: trackScope) { evaluation in
+            let ok = evaluation.evaluate(root, instance, &evaluation.discard.pointee, collect: false)
+            if let abort = evaluation.abort {
+                if evaluation.errors.count >= options.maxErrors { evaluation.errors.removeLast() }
+                evaluation.errors.append(abort)
+            } else if !ok && evaluation.errors.isEmpty {
+                // Every failing path records an error; this backstop keeps "invalid" from being silent.
+                evaluation.errors.append(
+                    ValidationError(
+                        instanceLocation: "", keywordLocation: "", keyword: "schema", message: "the value is invalid"))
+            }
+            return evaluation.errors
         }
-        return evaluation.errors
     }
 }

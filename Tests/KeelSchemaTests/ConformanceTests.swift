@@ -1,3 +1,4 @@
+import Foundation
 import KeelSchema
 import Testing
 
@@ -17,11 +18,22 @@ struct ConformanceTests {
             print("\(folder) \(category): \(o.passed)/\(o.total) passed")
         }
         let required = outcomes["required"]?.failed ?? []
-        #expect(required.isEmpty, "required failures:\n\(required.joined(separator: "\n"))")
+        #expect(required.isEmpty, "required failures:\n\(required.prefix(40).joined(separator: "\n"))")
         let optional = (outcomes["optional"]?.failed ?? []) + (outcomes["format"]?.failed ?? [])
         let unexpected = optional.filter { !known.contains(String($0.split(separator: " ")[0])) }
-        #expect(unexpected.isEmpty, "unlisted optional failures:\n\(unexpected.joined(separator: "\n"))")
+        #expect(unexpected.isEmpty, "unlisted optional failures:\n\(unexpected.prefix(40).joined(separator: "\n"))")
         let failedIds = Set(optional.map { String($0.split(separator: " ")[0]) })
+        if ProcessInfo.processInfo.environment["KEEL_WRITE_SCHEMA_KNOWN_FAILURES"] == "1" {
+            let header = "# \(folder): optional/format tests of the official suite that KeelSchema fails, with why.\n"
+                + "# Regenerate: KEEL_WRITE_SCHEMA_KNOWN_FAILURES=1 swift test --filter ConformanceTests\n"
+            let lines = optional.sorted().map { line -> String in
+                let parts = line.split(separator: " ", maxSplits: 1)
+                return "\(parts[0])  # \(parts.count > 1 ? String(parts[1]) : "")"
+            }
+            try (header + lines.joined(separator: "\n") + "\n").write(
+                to: SuiteSupport.packageRoot.appending(path: ".ci/schema-known-failures-\(folder).txt"), atomically: true,
+                encoding: .utf8)
+        }
         let fixed = known.subtracting(failedIds).sorted()
         if !fixed.isEmpty { print("\(folder): listed as known failures but now pass:\n\(fixed.joined(separator: "\n"))") }
     }

@@ -102,7 +102,7 @@ enum SuiteSupport {
         return Set(
             text.split(separator: "\n").compactMap { line in
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
-                if trimmed.isEmpty || trimmed.hasPrefix("# ") || trimmed == "#" { return nil }
+                if trimmed.isEmpty || trimmed.hasPrefix("#") { return nil }
                 return trimmed.split(separator: " ").first.map(String.init)
             })
     }
