@@ -1,0 +1,277 @@
+package keel
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// maxWaitPerCall is the longest server-side wait one workflow/result or activity/result call asks
+// for (the protocol's default); longer waits repeat the call.
+const maxWaitPerCall = 60 * time.Second
+
+// ClientOptions choose where Keel is. The zero value uses KEEL_SOCKET, else KEEL_TCP + KEEL_TOKEN.
+type ClientOptions struct {
+	Socket, TCP, Token string
+	MaxFrameBytes      int
+}
+
+// Client starts and inspects workflows and calls activities over one connection. It is safe for
+// concurrent use.
+type Client struct {
+	conn *Conn
+}
+
+// Dial connects to Keel and initializes the connection.
+func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
+	endpoint, err := ResolveEndpoint(opts.Socket, opts.TCP, opts.Token, false)
+	if err != nil {
+		return nil, err
+	}
+	r, w, closer, err := dial(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	conn := NewConn(r, w, closer, ConnOptions{MaxFrameBytes: opts.MaxFrameBytes})
+	conn.Handle("ping", func(context.Context, json.RawMessage) (any, error) { return struct{}{}, nil })
+	conn.Start()
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	if err := handshake(hctx, conn, endpoint); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Client{conn: conn}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Conn is the underlying connection, for methods this type does not wrap.
+func (c *Client) Conn() *Conn { return c.conn }
+
+// StartOptions for StartWorkflow.
+type StartOptions struct {
+	// WorkflowID names the execution; "" lets Keel generate one.
+	WorkflowID string
+	// ConflictPolicy is "useExisting" (Keel's default) or "fail".
+	ConflictPolicy string
+}
+
+// Started is workflow/start's answer.
+type Started struct {
+	WorkflowID string `json:"workflowId"`
+	Status     string `json:"status"`
+	// Started is false when an execution with this id already existed ("useExisting").
+	Started bool `json:"started"`
+}
+
+// StartWorkflow starts workflow name with input.
+func (c *Client) StartWorkflow(ctx context.Context, name string, input any, opts StartOptions) (*Started, error) {
+	params := map[string]any{"name": name, "input": input}
+	if opts.WorkflowID != "" {
+		params["workflowId"] = opts.WorkflowID
+	}
+	if opts.ConflictPolicy != "" {
+		params["conflictPolicy"] = opts.ConflictPolicy
+	}
+	var s Started
+	if err := c.conn.Call(ctx, "workflow/start", params, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// WorkflowStatus is workflow/result's answer (and part of workflow/describe's).
+type WorkflowStatus struct {
+	WorkflowID string          `json:"workflowId"`
+	Status     string          `json:"status"`
+	Output     json.RawMessage `json:"output,omitempty"`
+	Failure    *Failure        `json:"failure,omitempty"`
+}
+
+// Done reports whether the status is final: completed, failed or cancelled.
+func (s *WorkflowStatus) Done() bool {
+	return s.Status == "completed" || s.Status == "failed" || s.Status == "cancelled"
+}
+
+// WorkflowResult waits until the workflow ends (or ctx is done) and decodes its output into out
+// (may be nil). A failed or cancelled workflow returns its *Failure. The status is returned
+// with any error, so a caller whose ctx ran out still sees the current status.
+func (c *Client) WorkflowResult(ctx context.Context, workflowID string, out any) (*WorkflowStatus, error) {
+	for {
+		var s WorkflowStatus
+		params := map[string]any{"workflowId": workflowID, "waitTimeoutMs": waitFor(ctx).Milliseconds()}
+		if err := c.conn.Call(ctx, "workflow/result", params, &s); err != nil {
+			return nil, err
+		}
+		switch {
+		case s.Status == "completed":
+			if out != nil && len(s.Output) > 0 {
+				return &s, json.Unmarshal(s.Output, out)
+			}
+			return &s, nil
+		case s.Done():
+			if s.Failure == nil {
+				s.Failure = &Failure{Type: "Cancelled", Message: "workflow " + s.Status, NonRetryable: true}
+			}
+			return &s, s.Failure
+		case ctx.Err() != nil:
+			return &s, ctx.Err()
+		}
+	}
+}
+
+// SignalWorkflow sends signal name with payload (may be nil): recorded durably, in order, and
+// buffered until the workflow waits for it.
+func (c *Client) SignalWorkflow(ctx context.Context, workflowID, name string, payload any) error {
+	params := map[string]any{"workflowId": workflowID, "name": name}
+	if payload != nil {
+		params["payload"] = payload
+	}
+	return c.conn.Call(ctx, "workflow/signal", params, nil)
+}
+
+// CancelWorkflow asks the workflow to stop; it sees a "Cancelled" Failure at its current step and
+// may run compensations. It returns the workflow's status.
+func (c *Client) CancelWorkflow(ctx context.Context, workflowID, reason string) (string, error) {
+	params := map[string]any{"workflowId": workflowID}
+	if reason != "" {
+		params["reason"] = reason
+	}
+	var result struct {
+		Status string `json:"status"`
+	}
+	err := c.conn.Call(ctx, "workflow/cancel", params, &result)
+	return result.Status, err
+}
+
+// WorkflowDescription is workflow/describe's answer.
+type WorkflowDescription struct {
+	WorkflowID   string          `json:"workflowId"`
+	Name         string          `json:"name"`
+	Status       string          `json:"status"`
+	RunID        json.RawMessage `json:"runId"`
+	Input        json.RawMessage `json:"input"`
+	Output       json.RawMessage `json:"output,omitempty"`
+	Failure      *Failure        `json:"failure,omitempty"`
+	CurrentStep  json.RawMessage `json:"currentStep,omitempty"`
+	PendingSteps json.RawMessage `json:"pendingSteps,omitempty"`
+	CreatedAtMs  int64           `json:"createdAtMs"`
+	UpdatedAtMs  int64           `json:"updatedAtMs"`
+	ParentID     string          `json:"parentId,omitempty"`
+}
+
+// DescribeWorkflow returns the workflow's state.
+func (c *Client) DescribeWorkflow(ctx context.Context, workflowID string) (*WorkflowDescription, error) {
+	var d WorkflowDescription
+	if err := c.conn.Call(ctx, "workflow/describe", map[string]string{"workflowId": workflowID}, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// CallOptions for CallActivity.
+type CallOptions struct {
+	// IdempotencyKey returns the stored task for a repeated call instead of running it again.
+	IdempotencyKey string
+	// NoWait returns at once with status "scheduled"; fetch the result with ActivityResult.
+	NoWait      bool
+	RetryPolicy *RetryPolicy
+	Timeouts    *Timeouts
+}
+
+// ActivityResult is the answer of activity/call and activity/result.
+type ActivityResult struct {
+	TaskID string `json:"taskId"`
+	// Status is scheduled, running, completed, failed, timedOut or cancelled.
+	Status   string          `json:"status"`
+	Attempts int             `json:"attempts"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Failure  *Failure        `json:"failure,omitempty"`
+}
+
+// Done reports whether the task has ended.
+func (r *ActivityResult) Done() bool {
+	return r.Status != "scheduled" && r.Status != "running" && r.Status != ""
+}
+
+// CallActivity runs one durable activity call (activity/call) and, unless NoWait, waits until it
+// ends or ctx is done (then the current status is returned with ctx.Err()). A failed task is not
+// an error: see ActivityResult.Failure. It returns an *Error for e.g. 3001
+// inputContractViolation or 4002 idempotencyConflict.
+func (c *Client) CallActivity(ctx context.Context, name string, input any, opts CallOptions) (*ActivityResult, error) {
+	params := map[string]any{"name": name, "input": input, "wait": !opts.NoWait}
+	if opts.IdempotencyKey != "" {
+		params["idempotencyKey"] = opts.IdempotencyKey
+	}
+	if opts.RetryPolicy != nil {
+		params["retryPolicy"] = opts.RetryPolicy
+	}
+	if opts.Timeouts != nil {
+		params["timeouts"] = opts.Timeouts
+	}
+	if !opts.NoWait {
+		params["waitTimeoutMs"] = waitFor(ctx).Milliseconds()
+	}
+	var r ActivityResult
+	if err := c.conn.Call(ctx, "activity/call", params, &r); err != nil {
+		return nil, err
+	}
+	if opts.NoWait || r.Done() {
+		return &r, nil
+	}
+	return c.ActivityResult(ctx, r.TaskID)
+}
+
+// ActivityResult waits until task taskID ends (or ctx is done) and returns its result.
+func (c *Client) ActivityResult(ctx context.Context, taskID string) (*ActivityResult, error) {
+	for {
+		var r ActivityResult
+		params := map[string]any{"taskId": taskID, "waitTimeoutMs": waitFor(ctx).Milliseconds()}
+		if err := c.conn.Call(ctx, "activity/result", params, &r); err != nil {
+			return nil, err
+		}
+		if r.Done() {
+			return &r, nil
+		}
+		if ctx.Err() != nil {
+			return &r, ctx.Err()
+		}
+	}
+}
+
+// CancelActivity cancels task taskID and returns its status.
+func (c *Client) CancelActivity(ctx context.Context, taskID string) (string, error) {
+	var result struct {
+		Status string `json:"status"`
+	}
+	err := c.conn.Call(ctx, "activity/cancel", map[string]string{"taskId": taskID}, &result)
+	return result.Status, err
+}
+
+// Workers lists the connected workers (worker/list) as wire objects.
+func (c *Client) Workers(ctx context.Context) ([]json.RawMessage, error) {
+	var result struct {
+		Workers []json.RawMessage `json:"workers"`
+	}
+	err := c.conn.Call(ctx, "worker/list", nil, &result)
+	return result.Workers, err
+}
+
+// Ping makes one round trip to Keel.
+func (c *Client) Ping(ctx context.Context) error { return c.conn.Call(ctx, "ping", nil, nil) }
+
+// waitFor is the server-side wait of one call: up to maxWaitPerCall, and not past ctx's deadline.
+func waitFor(ctx context.Context) time.Duration {
+	wait := maxWaitPerCall
+	if deadline, ok := ctx.Deadline(); ok {
+		if left := time.Until(deadline); left < wait {
+			wait = left
+		}
+	}
+	if wait < 0 {
+		wait = 0
+	}
+	return wait
+}

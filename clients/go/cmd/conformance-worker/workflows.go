@@ -1,0 +1,96 @@
+package main
+
+import (
+	"time"
+
+	keel "github.com/keel-dev/keel/clients/go"
+)
+
+// registerWorkflows registers the fixed conformance workflows (the same in every language).
+// Inputs and outputs are untyped maps, so each registers by name only.
+func registerWorkflows(w *keel.Worker) {
+	// wf.sequence: two echo steps in a row.
+	keel.RegisterWorkflow(w, "wf.sequence", func(wf *keel.WorkflowContext, in object) (object, error) {
+		var r1, r2 struct {
+			N float64 `json:"n"`
+		}
+		if err := wf.Activity("echo", object{"n": in["n"]}).Get(&r1); err != nil {
+			return nil, err
+		}
+		if err := wf.Activity("echo", object{"n": r1.N + 1}).Get(&r2); err != nil {
+			return nil, err
+		}
+		return object{"n": r2.N}, nil
+	})
+
+	// wf.parallel: seq 1 and 2 are started before either is awaited.
+	keel.RegisterWorkflow(w, "wf.parallel", func(wf *keel.WorkflowContext, in object) (object, error) {
+		f1, f2 := wf.Activity("echo", object{"i": 1}), wf.Activity("echo", object{"i": 2})
+		var r1, r2 any
+		if err := f1.Get(&r1); err != nil {
+			return nil, err
+		}
+		if err := f2.Get(&r2); err != nil {
+			return nil, err
+		}
+		return object{"a": r1, "b": r2}, nil
+	})
+
+	keel.RegisterWorkflow(w, "wf.sleepSignal", func(wf *keel.WorkflowContext, in object) (object, error) {
+		if err := wf.Sleep(time.Second); err != nil {
+			return nil, err
+		}
+		var s any
+		if err := wf.Signal("go", 0, &s); err != nil {
+			return nil, err
+		}
+		return object{"signal": s}, nil
+	})
+
+	keel.RegisterWorkflow(w, "wf.sideEffects", func(wf *keel.WorkflowContext, in object) (object, error) {
+		t, err := wf.Now()
+		if err != nil {
+			return nil, err
+		}
+		r, err := wf.Random()
+		if err != nil {
+			return nil, err
+		}
+		u, err := wf.UUID()
+		if err != nil {
+			return nil, err
+		}
+		return object{"t": t.UnixMilli(), "r": r, "u": u}, nil
+	})
+
+	keel.RegisterWorkflow(w, "wf.child", func(wf *keel.WorkflowContext, in object) (object, error) {
+		var c any
+		if err := wf.Child("wf.sequence", object{"n": in["n"]}, "").Get(&c); err != nil {
+			return nil, err
+		}
+		return object{"child": c}, nil
+	})
+
+	// wf.cancellable: on Cancelled, run a compensation, then re-raise.
+	keel.RegisterWorkflow(w, "wf.cancellable", func(wf *keel.WorkflowContext, in object) (any, error) {
+		var out any
+		err := wf.Activity("echo", object{"step": "work"}).Get(&out)
+		if keel.IsCancelled(err) {
+			if cerr := wf.Activity("echo", object{"step": "compensate"}).Get(nil); cerr != nil {
+				return nil, cerr
+			}
+		}
+		return out, err
+	})
+
+	keel.RegisterWorkflow(w, "wf.loop", func(wf *keel.WorkflowContext, in object) (object, error) {
+		i, _ := in["i"].(float64)
+		if i < 3 {
+			if err := wf.Activity("echo", object{"i": in["i"]}).Get(nil); err != nil {
+				return nil, err
+			}
+			return nil, wf.ContinueAsNew(object{"i": i + 1})
+		}
+		return object{"done": in["i"]}, nil
+	})
+}

@@ -1,0 +1,3 @@
+module github.com/keel-dev/keel/clients/go
+
+go 1.19

@@ -1,0 +1,105 @@
+package keel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Environment variables that choose the transport. `keel serve --worker` sets KEEL_TRANSPORT=stdio.
+const (
+	EnvTransport = "KEEL_TRANSPORT"
+	EnvSocket    = "KEEL_SOCKET"
+	EnvTCP       = "KEEL_TCP"
+	EnvToken     = "KEEL_TOKEN"
+)
+
+// Endpoint says where Keel is: exactly one of Stdio, Socket or TCP is set.
+type Endpoint struct {
+	Stdio  bool
+	Socket string // Unix socket path
+	TCP    string // host:port
+	Token  string // sent in initialize over TCP
+}
+
+func (e Endpoint) String() string {
+	switch {
+	case e.Stdio:
+		return "stdio"
+	case e.Socket != "":
+		return "unix:" + e.Socket
+	default:
+		return "tcp:" + e.TCP
+	}
+}
+
+// ResolveEndpoint picks the transport: KEEL_TRANSPORT=stdio wins when allowStdio (Keel spawned
+// us and owns our stdin/stdout), then the socket and tcp arguments, then KEEL_SOCKET, then
+// KEEL_TCP; the token is the argument or KEEL_TOKEN.
+func ResolveEndpoint(socket, tcp, token string, allowStdio bool) (Endpoint, error) {
+	if allowStdio && strings.EqualFold(os.Getenv(EnvTransport), "stdio") {
+		return Endpoint{Stdio: true}, nil
+	}
+	if socket != "" && tcp != "" {
+		return Endpoint{}, errors.New("keel: give either a socket or a TCP address, not both")
+	}
+	if token == "" {
+		token = os.Getenv(EnvToken)
+	}
+	switch {
+	case socket != "":
+		return Endpoint{Socket: socket}, nil
+	case tcp != "":
+		return Endpoint{TCP: tcp, Token: token}, nil
+	case os.Getenv(EnvSocket) != "":
+		return Endpoint{Socket: os.Getenv(EnvSocket)}, nil
+	case os.Getenv(EnvTCP) != "":
+		return Endpoint{TCP: os.Getenv(EnvTCP), Token: token}, nil
+	}
+	return Endpoint{}, errors.New("keel: no transport: set a socket or TCP address, or KEEL_SOCKET=PATH, " +
+		"KEEL_TCP=HOST:PORT, or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)")
+}
+
+// dial opens the byte stream to Keel.
+func dial(ctx context.Context, e Endpoint) (io.Reader, io.Writer, io.Closer, error) {
+	if e.Stdio {
+		return openStdio()
+	}
+	var d net.Dialer
+	network, address := "unix", e.Socket
+	if e.Socket == "" {
+		network, address = "tcp", e.TCP
+	}
+	c, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, c, c, nil
+}
+
+var stdioClaimed struct {
+	sync.Mutex
+	done bool
+}
+
+// openStdio makes the process's real stdout the wire and points fd 1 and os.Stdout at stderr,
+// so stray prints cannot corrupt it ("Over stdio, stdout is the wire: a worker must write logs
+// to stderr"). It can be used once per process.
+func openStdio() (io.Reader, io.Writer, io.Closer, error) {
+	stdioClaimed.Lock()
+	defer stdioClaimed.Unlock()
+	if stdioClaimed.done {
+		return nil, nil, nil, errors.New("keel: the stdio transport can be opened only once per process")
+	}
+	stdioClaimed.done = true
+	wire, err := redirectStdout()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("keel: cannot set up stdio: %w", err)
+	}
+	return os.Stdin, wire, wire, nil
+}
