@@ -27,6 +27,14 @@ let package = Package(
         .target(name: "KeelCore", swiftSettings: swiftSettings),
         // JSON Schema validator (2020-12 and draft-07). Pure.
         .target(name: "KeelSchema", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        // `keel schema …` subcommands (validate, validate-batch, lint, diff, check, bench) as a library.
+        .target(
+            name: "KeelSchemaCLI",
+            dependencies: [
+                "KeelSchema", "KeelCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // JSON-RPC 2.0 envelopes, method catalog, line framing.
         .target(
             name: "KeelProtocol",
@@ -86,6 +94,7 @@ let package = Package(
         ),
         .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelSchemaTests", dependencies: ["KeelSchema"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelSchemaCLITests", dependencies: ["KeelSchemaCLI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelProtocolTests",
             dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],

@@ -1,0 +1,201 @@
+import Foundation
+import KeelCore
+
+/// Classifies the differences between two versions of a schema for one role.
+///
+/// An **input** schema is what callers send: a change that rejects something the old schema
+/// accepted (narrowing) breaks callers. An **output** schema is what consumers read: a change
+/// that allows something the old one did not (widening) breaks consumers. A change that is
+/// neither (e.g. a different `pattern`) is treated as breaking for both.
+struct ContractDiff {
+    enum Role: String { case input, output }
+    enum Effect { case narrows, widens, changes, adds }
+
+    struct Change: Equatable {
+        var role: String
+        var pointer: String
+        var breaking: Bool
+        var reason: String
+    }
+
+    let role: Role
+    let oldRoot: JSONValue
+    let newRoot: JSONValue
+    private(set) var changes: [Change] = []
+    private var visited: Set<String> = []
+
+    /// When the definitions are unchanged, equal subschemas are equal all the way down.
+    private let definitionsEqual: Bool
+
+    init(role: Role, old: JSONValue, new: JSONValue) {
+        self.role = role
+        self.oldRoot = old
+        self.newRoot = new
+        definitionsEqual = old["$defs"] == new["$defs"] && old["definitions"] == new["definitions"]
+    }
+
+    static func compare(role: Role, old: JSONValue, new: JSONValue) -> [Change] {
+        var d = ContractDiff(role: role, old: old, new: new)
+        d.diff(old, new, "")
+        return d.changes
+    }
+
+    mutating func record(_ pointer: String, _ effect: Effect, _ reason: String) {
+        let breaking: Bool
+        switch (role, effect) {
+        case (_, .changes): breaking = true
+        case (_, .adds): breaking = false
+        case (.input, .narrows), (.output, .widens): breaking = true
+        default: breaking = false
+        }
+        changes.append(Change(role: role.rawValue, pointer: pointer, breaking: breaking, reason: reason))
+    }
+
+    mutating func diff(_ old: JSONValue, _ new: JSONValue, _ p: String) {
+        if old == new && (definitionsEqual || !JSONWriter.string(old).contains("\"$ref\"")) { return }
+        if case .bool(let a) = old, case .bool(let b) = new {
+            record(p, a ? .narrows : .widens, "schema changed from \(a) to \(b)")
+            return
+        }
+        let o = old.objectValue ?? (old == .bool(false) ? ["not": [:]] : [:])
+        let n = new.objectValue ?? (new == .bool(false) ? ["not": [:]] : [:])
+        // Local $refs: follow them (once per pair) so a change inside $defs is classified.
+        if let ro = o["$ref"]?.stringValue, let rn = n["$ref"]?.stringValue, ro == rn, ro.hasPrefix("#") {
+            if !visited.contains(ro) {
+                visited.insert(ro)
+                if let to = resolve(ro, in: oldRoot), let tn = resolve(rn, in: newRoot) { diff(to, tn, p + "/$ref") }
+            }
+        } else if o["$ref"] != n["$ref"] {
+            record(p + "/$ref", .changes, "$ref changed from \(o["$ref"].map(describe) ?? "none") to \(n["$ref"].map(describe) ?? "none")")
+        }
+        diffType(o["type"], n["type"], p)
+        diffSet("enum", o["enum"]?.arrayValue, n["enum"]?.arrayValue, p)
+        if o["const"] != n["const"] {
+            if o["const"] == nil { record(p + "/const", .narrows, "const \(describe(n["const"]!)) added") }
+            else if n["const"] == nil { record(p + "/const", .widens, "const removed") }
+            else { record(p + "/const", .changes, "const changed from \(describe(o["const"]!)) to \(describe(n["const"]!))") }
+        }
+        for k in ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"] {
+            diffBound(k, o[k], n[k], p, lower: true)
+        }
+        for k in ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"] {
+            diffBound(k, o[k], n[k], p, lower: false)
+        }
+        for k in ["pattern", "format", "multipleOf", "uniqueItems", "propertyNames", "contains", "not", "if", "then", "else", "dependentRequired", "dependentSchemas"]
+        where o[k] != n[k] {
+            if o[k] == nil { record(p + "/" + k, .narrows, "\(k) \(describe(n[k]!)) added") }
+            else if n[k] == nil { record(p + "/" + k, .widens, "\(k) removed") }
+            else { record(p + "/" + k, .changes, "\(k) changed from \(describe(o[k]!)) to \(describe(n[k]!))") }
+        }
+        // required
+        let ro = Set(o["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        let rn = Set(n["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        for name in rn.subtracting(ro).sorted() { record(p + "/required", .narrows, "property \"\(name)\" is now required") }
+        for name in ro.subtracting(rn).sorted() { record(p + "/required", .widens, "property \"\(name)\" is no longer required") }
+        // properties
+        let po = o["properties"]?.objectValue ?? [:], pn = n["properties"]?.objectValue ?? [:]
+        for name in Set(po.keys).union(pn.keys).sorted() {
+            let q = p + "/properties/" + JSONPointer(name)
+            switch (po[name], pn[name]) {
+            case (let a?, let b?): diff(a, b, q)
+            case (nil, _?): record(q, .adds, "property \"\(name)\" added")
+            case (_?, nil):
+                if n["additionalProperties"] == .bool(false) {
+                    record(q, .narrows, "property \"\(name)\" removed (and additional properties are not allowed)")
+                } else {
+                    record(q, .widens, "property \"\(name)\" removed")
+                }
+            default: break
+            }
+        }
+        switch (o["additionalProperties"], n["additionalProperties"]) {
+        case (let a?, let b?): diff(a, b, p + "/additionalProperties")
+        case (nil, let b?) where b != .bool(true): record(p + "/additionalProperties", .narrows, "additionalProperties \(describe(b)) added")
+        case (let a?, nil) where a != .bool(true): record(p + "/additionalProperties", .widens, "additionalProperties \(describe(a)) removed")
+        default: break
+        }
+        for k in ["items", "additionalItems", "unevaluatedProperties", "unevaluatedItems"] {
+            switch (o[k], n[k]) {
+            case (let a?, let b?) where a.arrayValue == nil && b.arrayValue == nil: diff(a, b, p + "/" + k)
+            case (nil, let b?): record(p + "/" + k, .narrows, "\(k) \(describe(b)) added")
+            case (let a?, nil): record(p + "/" + k, .widens, "\(k) \(describe(a)) removed")
+            case (let a?, let b?) where a != b: record(p + "/" + k, .changes, "\(k) changed")
+            default: break
+            }
+        }
+        for k in ["prefixItems", "allOf", "anyOf", "oneOf"] {
+            let a = o[k]?.arrayValue, b = n[k]?.arrayValue
+            if a == b { continue }
+            if let a, let b, a.count == b.count, k == "prefixItems" || k == "allOf" {
+                for i in 0..<a.count { diff(a[i], b[i], p + "/\(k)/\(i)") }
+            } else if a == nil {
+                record(p + "/" + k, .narrows, "\(k) added")
+            } else if b == nil {
+                record(p + "/" + k, .widens, "\(k) removed")
+            } else {
+                record(p + "/" + k, .changes, "\(k) changed")
+            }
+        }
+        // $defs/definitions matter only where referenced (followed above), not on their own.
+    }
+
+    mutating func diffType(_ old: JSONValue?, _ new: JSONValue?, _ p: String) {
+        func set(_ v: JSONValue?) -> Set<String>? {
+            guard let v else { return nil }
+            var s = Set((v.arrayValue ?? [v]).compactMap(\.stringValue))
+            if s.contains("number") { s.insert("integer") }
+            return s
+        }
+        let a = set(old), b = set(new)
+        if a == b { return }
+        let names = { (s: Set<String>?) in s.map { $0.sorted().joined(separator: ", ") } ?? "any" }
+        let reason = "type changed from \(names(a)) to \(names(b))"
+        switch (a, b) {
+        case (nil, _): record(p + "/type", .narrows, reason)
+        case (_, nil): record(p + "/type", .widens, reason)
+        case (let a?, let b?) where b.isSubset(of: a): record(p + "/type", .narrows, reason)
+        case (let a?, let b?) where b.isSuperset(of: a): record(p + "/type", .widens, reason)
+        default: record(p + "/type", .changes, reason)
+        }
+    }
+
+    mutating func diffSet(_ key: String, _ old: [JSONValue]?, _ new: [JSONValue]?, _ p: String) {
+        switch (old, new) {
+        case (nil, nil): return
+        case (nil, _?): record(p + "/" + key, .narrows, "\(key) added")
+        case (_?, nil): record(p + "/" + key, .widens, "\(key) removed")
+        case (let a?, let b?):
+            for v in a where !b.contains(v) { record(p + "/" + key, .narrows, "value \(describe(v)) removed from \(key)") }
+            for v in b where !a.contains(v) { record(p + "/" + key, .widens, "value \(describe(v)) added to \(key)") }
+        }
+    }
+
+    mutating func diffBound(_ key: String, _ old: JSONValue?, _ new: JSONValue?, _ p: String, lower: Bool) {
+        if old == new { return }
+        let q = p + "/" + key
+        switch (old?.numberValue, new?.numberValue) {
+        case (nil, let b?): record(q, .narrows, "\(key) \(b) added")
+        case (let a?, nil): record(q, .widens, "\(key) \(a) removed")
+        case (let a?, let b?):
+            let tighter = lower ? b > a : b < a
+            record(q, tighter ? .narrows : .widens, "\(key) \(lower ? (tighter ? "raised" : "lowered") : (tighter ? "lowered" : "raised")) from \(a) to \(b)")
+        default: break
+        }
+    }
+
+    func resolve(_ ref: String, in root: JSONValue) -> JSONValue? {
+        var current = root
+        for token in ref.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
+            let t = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+            if let o = current.objectValue, let next = o[t] { current = next }
+            else if let a = current.arrayValue, let i = Int(t), i < a.count { current = a[i] }
+            else { return nil }
+        }
+        return current
+    }
+}
+
+func describe(_ value: JSONValue) -> String {
+    let text = JSONWriter.string(value, sortedKeys: true)
+    return text.count > 60 ? String(text.prefix(57)) + "..." : text
+}
