@@ -10,6 +10,9 @@ import (
 // for (the protocol's default); longer waits repeat the call.
 const maxWaitPerCall = 60 * time.Second
 
+// waitSlack is added to a server-side wait before the local call gives up on an answer.
+const waitSlack = 5 * time.Second
+
 // ClientOptions choose where Keel is. The zero value uses KEEL_SOCKET, else KEEL_TCP + KEEL_TOKEN.
 type ClientOptions struct {
 	Socket, TCP, Token string
@@ -96,13 +99,14 @@ func (s *WorkflowStatus) Done() bool {
 }
 
 // WorkflowResult waits until the workflow ends (or ctx is done) and decodes its output into out
-// (may be nil). A failed or cancelled workflow returns its *Failure. The status is returned
-// with any error, so a caller whose ctx ran out still sees the current status.
+// (may be nil). A failed or cancelled workflow returns its status and its *Failure; when ctx
+// ends first it returns ctx's error.
 func (c *Client) WorkflowResult(ctx context.Context, workflowID string, out any) (*WorkflowStatus, error) {
 	for {
 		var s WorkflowStatus
-		params := map[string]any{"workflowId": workflowID, "waitTimeoutMs": waitFor(ctx).Milliseconds()}
-		if err := c.conn.Call(ctx, "workflow/result", params, &s); err != nil {
+		wait := waitFor(ctx)
+		params := map[string]any{"workflowId": workflowID, "waitTimeoutMs": wait.Milliseconds()}
+		if err := c.callWaiting(ctx, wait, "workflow/result", params, &s); err != nil {
 			return nil, err
 		}
 		switch {
@@ -211,11 +215,13 @@ func (c *Client) CallActivity(ctx context.Context, name string, input any, opts 
 	if opts.Timeouts != nil {
 		params["timeouts"] = opts.Timeouts
 	}
+	wait := time.Duration(0)
 	if !opts.NoWait {
-		params["waitTimeoutMs"] = waitFor(ctx).Milliseconds()
+		wait = waitFor(ctx)
+		params["waitTimeoutMs"] = wait.Milliseconds()
 	}
 	var r ActivityResult
-	if err := c.conn.Call(ctx, "activity/call", params, &r); err != nil {
+	if err := c.callWaiting(ctx, wait, "activity/call", params, &r); err != nil {
 		return nil, err
 	}
 	if opts.NoWait || r.Done() {
@@ -228,8 +234,9 @@ func (c *Client) CallActivity(ctx context.Context, name string, input any, opts 
 func (c *Client) ActivityResult(ctx context.Context, taskID string) (*ActivityResult, error) {
 	for {
 		var r ActivityResult
-		params := map[string]any{"taskId": taskID, "waitTimeoutMs": waitFor(ctx).Milliseconds()}
-		if err := c.conn.Call(ctx, "activity/result", params, &r); err != nil {
+		wait := waitFor(ctx)
+		params := map[string]any{"taskId": taskID, "waitTimeoutMs": wait.Milliseconds()}
+		if err := c.callWaiting(ctx, wait, "activity/result", params, &r); err != nil {
 			return nil, err
 		}
 		if r.Done() {
@@ -261,6 +268,13 @@ func (c *Client) Workers(ctx context.Context) ([]json.RawMessage, error) {
 
 // Ping makes one round trip to Keel.
 func (c *Client) Ping(ctx context.Context) error { return c.conn.Call(ctx, "ping", nil, nil) }
+
+// callWaiting makes a call whose answer Keel may hold for up to wait, giving up waitSlack later.
+func (c *Client) callWaiting(ctx context.Context, wait time.Duration, method string, params, result any) error {
+	ctx, cancel := context.WithTimeout(ctx, wait+waitSlack)
+	defer cancel()
+	return c.conn.Call(ctx, method, params, result)
+}
 
 // waitFor is the server-side wait of one call: up to maxWaitPerCall, and not past ctx's deadline.
 func waitFor(ctx context.Context) time.Duration {

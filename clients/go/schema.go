@@ -62,6 +62,7 @@ func (o *object) set(key string, value any) {
 	o.values[key] = value
 }
 
+// MarshalJSON writes the keys in insertion order.
 func (o *object) MarshalJSON() ([]byte, error) {
 	buf := []byte{'{'}
 	for i, key := range o.keys {

@@ -27,6 +27,7 @@ type Endpoint struct {
 	Token  string // sent in initialize over TCP
 }
 
+// String names the endpoint for logs: stdio, unix:PATH or tcp:HOST:PORT.
 func (e Endpoint) String() string {
 	switch {
 	case e.Stdio:

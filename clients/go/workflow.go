@@ -101,6 +101,7 @@ type ContinueAsNewError struct {
 	Input any
 }
 
+// Error implements error.
 func (e *ContinueAsNewError) Error() string { return "keel: continue as new" }
 
 type unwindReason int
