@@ -9,7 +9,8 @@ enum Arithmetic {
             return v % d == 0
         }
         if let a = small(value), let b = small(divisor), let r = isMultiple(a, b) { return r }
-        let a = value.decimal, b = divisor.decimal
+        let a = value.decimal
+        let b = divisor.decimal
         if a.digits.isEmpty { return true }
         if b.digits.isEmpty { return false }
         // value = A·10^ea, divisor = B·10^eb. If ea ≥ eb: B | A·10^(ea−eb). Else: B·10^(eb−ea) | A.
@@ -90,7 +91,9 @@ enum Arithmetic {
             for d in digits { r = UInt64((UInt128(r) * 10 + UInt128(d)) % UInt128(m)) }
             if r == 0 { return true }
             // r·10^zeros mod m by fast exponentiation: the exponent may be huge (1e308, 1e999999).
-            var base: UInt128 = 10 % UInt128(m), e = zeros, p: UInt128 = 1 % UInt128(m)
+            var base: UInt128 = 10 % UInt128(m)
+            var e = zeros
+            var p: UInt128 = 1 % UInt128(m)
             while e > 0 {
                 if e & 1 == 1 { p = p * base % UInt128(m) }
                 base = base * base % UInt128(m)
@@ -119,11 +122,15 @@ enum Arithmetic {
 
     private static func subtract(_ a: inout [UInt8], _ b: [UInt8]) {
         var borrow: Int = 0
-        var i = a.count - 1, j = b.count - 1
+        var i = a.count - 1
+        var j = b.count - 1
         while i >= 0 {
             var d = Int(a[i]) - borrow - (j >= 0 ? Int(b[j]) : 0)
             borrow = 0
-            if d < 0 { d += 10; borrow = 1 }
+            if d < 0 {
+                d += 10
+                borrow = 1
+            }
             a[i] = UInt8(d)
             i -= 1
             j -= 1

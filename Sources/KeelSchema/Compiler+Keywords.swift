@@ -7,10 +7,13 @@ extension Compiler {
         let o: [String: JSONValue]
         switch value {
         case .bool(true): return
-        case .bool(false): node.keywords = [.falseSchema]; return
+        case .bool(false):
+            node.keywords = [.falseSchema]
+            return
         case .object(let members): o = members
         default:
-            throw KeelError(.invalidSchema, "The schema at \(node.location) is \(value.typeName), not an object or a boolean.")
+            throw KeelError(
+                .invalidSchema, "The schema at \(node.location) is \(value.typeName), not an object or a boolean.")
         }
         let r = info.rules
         var k: [Keyword] = []
@@ -53,7 +56,9 @@ extension Compiler {
                 var mask = TypeMask()
                 let names = t.arrayValue ?? [t]
                 for n in names {
-                    guard let s = n.stringValue, let m = TypeMask.named(s) else { throw bad("type", "a type name or an array of them") }
+                    guard let s = n.stringValue, let m = TypeMask.named(s) else {
+                        throw bad("type", "a type name or an array of them")
+                    }
                     mask.formUnion(m)
                 }
                 k.append(.type(mask))
@@ -108,7 +113,8 @@ extension Compiler {
 
         if r.draft == .draft7, o["contentEncoding"] != nil || o["contentMediaType"] != nil {
             // Draft-07 §8 lets validators check these; 2019-09 on makes them annotations only.
-            k.append(.content(encoding: o["contentEncoding"]?.stringValue, mediaType: o["contentMediaType"]?.stringValue))
+            k.append(
+                .content(encoding: o["contentEncoding"]?.stringValue, mediaType: o["contentMediaType"]?.stringValue))
         }
 
         if r.applicator {
@@ -116,7 +122,9 @@ extension Compiler {
             if let props = o["properties"] {
                 guard let m = props.objectValue else { throw bad("properties", "an object") }
                 var list: [(String, Node)] = []
-                for name in m.keys.sorted() { list.append((name, try child("/properties/" + JSONPointer.escape(name)))) }
+                for name in m.keys.sorted() {
+                    list.append((name, try child("/properties/" + JSONPointer.escape(name))))
+                }
                 names = m.keys.sorted()
                 if !list.isEmpty { k.append(.properties(list)) }
             }
@@ -151,7 +159,8 @@ extension Compiler {
                 if let p = o["prefixItems"] {
                     guard let a = p.arrayValue else { throw bad("prefixItems", "an array") }
                     prefix = a.count
-                    k.append(.prefixItems(try (0..<a.count).map { try child("/prefixItems/\($0)") }, keyword: "prefixItems"))
+                    k.append(
+                        .prefixItems(try (0..<a.count).map { try child("/prefixItems/\($0)") }, keyword: "prefixItems"))
                 }
                 if o["items"] != nil { k.append(.items(try child("/items"), start: prefix, keyword: "items")) }
             } else if let items = o["items"] {

@@ -90,7 +90,9 @@ final class Compiler {
                 let (b, fragment) = URIReference.splitFragment(URIReference.resolve(id, against: base))
                 base = b
                 if resources[b] == nil { resources[b] = loc }
-                if let fragment, !fragment.isEmpty, rules.draft == .draft7 { anchors[b + "#" + fragment] = (loc, false) }
+                if let fragment, !fragment.isEmpty, rules.draft == .draft7 {
+                    anchors[b + "#" + fragment] = (loc, false)
+                }
             }
         }
         infos[loc] = Info(base: base, rules: rules)
@@ -103,7 +105,8 @@ final class Compiler {
         }
         if refOnly { return }
         for (suffix, child) in Self.subschemas(o, rules) {
-            try walk(child, Location(doc: loc.doc, pointer: loc.pointer + suffix), base: base, rules: rules, isRoot: false)
+            try walk(
+                child, Location(doc: loc.doc, pointer: loc.pointer + suffix), base: base, rules: rules, isRoot: false)
         }
     }
 

@@ -70,7 +70,8 @@ final class ECMARegex: @unchecked Sendable {
     // ECMA-262 WhiteSpace and LineTerminator code points. U+2000…U+200A are listed one by one:
     // Swift's Regex rejects them as range bounds ("invalid bound for character class range").
     private static let whitespace =
-        ([0x9, 0xA, 0xB, 0xC, 0xD, 0x20, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF] + Array(0x2000...0x200A))
+        ([0x9, 0xA, 0xB, 0xC, 0xD, 0x20, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF]
+        + Array(0x2000...0x200A))
         .map { "\\u{" + String($0, radix: 16) + "}" }.joined()
 
     static func translate(_ pattern: String) throws(SyntaxError) -> String {
@@ -83,7 +84,9 @@ final class ECMARegex: @unchecked Sendable {
             guard from + count <= s.count else { return nil }
             var v: UInt32 = 0
             for k in from..<(from + count) {
-                guard let d = URIReference.hexValue(UInt8(truncatingIfNeeded: s[k].value)), s[k].isASCII else { return nil }
+                guard let d = URIReference.hexValue(UInt8(truncatingIfNeeded: s[k].value)), s[k].isASCII else {
+                    return nil
+                }
                 v = v << 4 | UInt32(d)
             }
             return v
@@ -118,14 +121,19 @@ final class ECMARegex: @unchecked Sendable {
                     out += hex(0)
                 case "1"..."9":
                     out += "\\" + String(n)
-                    while i < s.count, ("0"..."9").contains(s[i]) { out.unicodeScalars.append(s[i]); i += 1 }
+                    while i < s.count, ("0"..."9").contains(s[i]) {
+                        out.unicodeScalars.append(s[i])
+                        i += 1
+                    }
                 case "x":
                     guard let v = readHex(i, 2) else { throw SyntaxError(description: "invalid \\x escape") }
                     out += hex(v)
                     i += 2
                 case "u":
                     if i < s.count, s[i] == "{" {
-                        guard let close = s[i...].firstIndex(of: "}") else { throw SyntaxError(description: "invalid \\u{") }
+                        guard let close = s[i...].firstIndex(of: "}") else {
+                            throw SyntaxError(description: "invalid \\u{")
+                        }
                         var v: UInt32 = 0
                         for k in (i + 1)..<close {
                             guard let d = URIReference.hexValue(UInt8(truncatingIfNeeded: s[k].value)) else {
@@ -164,7 +172,9 @@ final class ECMARegex: @unchecked Sendable {
             i += 1
             if inClass {
                 switch c {
-                case "]": inClass = false; out += "]"
+                case "]":
+                    inClass = false
+                    out += "]"
                 case "[", "&", "~": out += hex(c.value)
                 default: out.unicodeScalars.append(c)
                 }
@@ -172,11 +182,22 @@ final class ECMARegex: @unchecked Sendable {
             }
             switch c {
             case "[":
-                if i < s.count, s[i] == "]" { out += "(?!)"; i += 1; continue }
-                if i + 1 < s.count, s[i] == "^", s[i + 1] == "]" { out += "[\\s\\S]"; i += 2; continue }
+                if i < s.count, s[i] == "]" {
+                    out += "(?!)"
+                    i += 1
+                    continue
+                }
+                if i + 1 < s.count, s[i] == "^", s[i + 1] == "]" {
+                    out += "[\\s\\S]"
+                    i += 2
+                    continue
+                }
                 inClass = true
                 out += "["
-                if i < s.count, s[i] == "^" { out += "^"; i += 1 }
+                if i < s.count, s[i] == "^" {
+                    out += "^"
+                    i += 1
+                }
             case ".": out += "[^\\n\\r\\u{2028}\\u{2029}]"
             case "$": out += "\\z"
             case "(":
@@ -185,8 +206,10 @@ final class ECMARegex: @unchecked Sendable {
                 }
                 // ECMA-262 groups: (?:…), (?=…), (?!…), (?<name>…); not Python/PCRE (?P…), (?#…), (?i).
                 if i < s.count, s[i] == "?" {
-                    guard i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "=" || s[i + 1] == "!" || s[i + 1] == "<" else {
-                        throw SyntaxError(description: "unsupported group syntax (?\(i + 1 < s.count ? String(s[i + 1]) : "")")
+                    guard i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "=" || s[i + 1] == "!" || s[i + 1] == "<"
+                    else {
+                        throw SyntaxError(
+                            description: "unsupported group syntax (?\(i + 1 < s.count ? String(s[i + 1]) : "")")
                     }
                 }
                 out += "("

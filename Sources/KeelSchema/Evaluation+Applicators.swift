@@ -16,12 +16,14 @@ extension Evaluation {
         case .dependentSchemas(let list, let key): return applyDependentSchemas(list, key, value, &ann, gather: gather)
         case .prefixItems(let nodes, let key): return applyPrefixItems(nodes, key, value, &ann, gather: gather)
         case .items(let node, let start, let key): return applyItems(node, start, key, value, &ann, gather: gather)
-        case .contains(let node, let minimum, let maximum): return applyContains(node, minimum, maximum, value, &ann, gather: gather)
+        case .contains(let node, let minimum, let maximum):
+            return applyContains(node, minimum, maximum, value, &ann, gather: gather)
         case .allOf(let nodes): return applyAllOf(nodes, value, &ann, gather: gather)
         case .anyOf(let nodes): return applyAnyOf(nodes, value, &ann, gather: gather)
         case .oneOf(let nodes): return applyOneOf(nodes, value, &ann, gather: gather)
         case .not(let node): return applyNot(node, value, &ann, gather: gather)
-        case .conditional(let ifNode, let thenNode, let elseNode): return applyConditional(ifNode, thenNode, elseNode, value, &ann, gather: gather)
+        case .conditional(let ifNode, let thenNode, let elseNode):
+            return applyConditional(ifNode, thenNode, elseNode, value, &ann, gather: gather)
         case .ref(let reference): return applyRef(reference, value, &ann, gather: gather)
         case .dynamicRef(let reference): return applyDynamicRef(reference, value, &ann, gather: gather)
         case .unevaluatedProperties(let node): return applyUnevaluatedProperties(node, value, &ann, gather: gather)
@@ -34,7 +36,9 @@ extension Evaluation {
     // One small function per applicator: they sit on the recursive path, so their frames (not one
     // big switch's) decide how deep an instance can be before the stack runs out.
 
-    mutating func applyProperties(_ list: [(String, Node)], _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyProperties(_ list: [(String, Node)], _ value: JSONValue, _ ann: inout Annotations, gather: Bool)
+        -> Bool
+    {
         guard case .object(let o) = value else { return true }
         var ok = true
         for (name, node) in list {
@@ -48,7 +52,9 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyPatternProperties(_ list: [(ECMARegex, Node)], _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyPatternProperties(
+        _ list: [(ECMARegex, Node)], _ value: JSONValue, _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         guard case .object(let o) = value else { return true }
         var ok = true
         for (name, v) in o {
@@ -63,13 +69,17 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyAdditionalProperties(_ node: Node, _ names: Set<String>, _ list: [String], _ patterns: [ECMARegex], _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyAdditionalProperties(
+        _ node: Node, _ names: Set<String>, _ list: [String], _ patterns: [ECMARegex], _ value: JSONValue,
+        _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         guard case .object(let o) = value else { return true }
         var ok = true
         let forbidden = node.isFalse
         // A short list is scanned (small-string == is cheaper than hashing); a long one is hashed.
         let scan = list.count <= 8
-        for (name, v) in o where !(scan ? list.contains(name) : names.contains(name)) && !patterns.contains(where: { $0.matches(name) }) {
+        for (name, v) in o
+        where !(scan ? list.contains(name) : names.contains(name)) && !patterns.contains(where: { $0.matches(name) }) {
             let good: Bool
             if forbidden {
                 good = failAt(name, "additionalProperties", "the property \(describe(.string(name))) is not allowed")
@@ -95,7 +105,9 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyDependentSchemas(_ list: [(String, Node)], _ key: String, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyDependentSchemas(
+        _ list: [(String, Node)], _ key: String, _ value: JSONValue, _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         guard case .object(let o) = value else { return true }
         var ok = true
         for (name, node) in list where o[name] != nil {
@@ -107,7 +119,9 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyPrefixItems(_ nodes: [Node], _ key: String, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyPrefixItems(
+        _ nodes: [Node], _ key: String, _ value: JSONValue, _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         guard case .array(let a) = value else { return true }
         var ok = true
         let n = min(nodes.count, a.count)
@@ -119,7 +133,9 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyItems(_ node: Node, _ start: Int, _ key: String, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyItems(
+        _ node: Node, _ start: Int, _ key: String, _ value: JSONValue, _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         guard case .array(let a) = value, a.count > start else { return true }
         var ok = true
         let forbidden = node.isFalse
@@ -139,7 +155,9 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyContains(_ node: Node, _ minimum: Int, _ maximum: Int?, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyContains(
+        _ node: Node, _ minimum: Int, _ maximum: Int?, _ value: JSONValue, _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         guard case .array(let a) = value else { return true }
         var matched = 0
         for (i, e) in a.enumerated() {
@@ -210,7 +228,11 @@ extension Evaluation {
         if count == 0 {
             return fail("oneOf", "\(describe(value)) does not match any of the \(nodes.count) schemas in oneOf")
         }
-        return fail("oneOf", "\(describe(value)) matches more than one schema in oneOf (at least indexes \(firstMatch) and \(secondMatch))")
+        return fail(
+            "oneOf",
+            "\(describe(value)) matches more than one schema in oneOf"
+                + " (at least indexes \(firstMatch) and \(secondMatch))"
+        )
     }
 
     mutating func applyNot(_ node: Node, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
@@ -218,7 +240,9 @@ extension Evaluation {
         return fail("not", "\(describe(value)) must not match the schema in \"not\"")
     }
 
-    mutating func applyConditional(_ ifNode: Node, _ thenNode: Node?, _ elseNode: Node?, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyConditional(
+        _ ifNode: Node, _ thenNode: Node?, _ elseNode: Node?, _ value: JSONValue, _ ann: inout Annotations, gather: Bool
+    ) -> Bool {
         if thenNode == nil && elseNode == nil && !gather { return true }
         var conditionAnnotations = Annotations()
         if probe(ifNode, value, &conditionAnnotations, gather: gather) {
@@ -234,7 +258,9 @@ extension Evaluation {
         return followReference(reference.target, value, &ann, gather: gather, keyword: "$ref")
     }
 
-    mutating func applyDynamicRef(_ reference: Reference, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyDynamicRef(_ reference: Reference, _ value: JSONValue, _ ann: inout Annotations, gather: Bool)
+        -> Bool
+    {
         var target: Node = reference.target
         if let name = reference.dynamicName {
             for resource in scope {
@@ -247,7 +273,9 @@ extension Evaluation {
         return followReference(target, value, &ann, gather: gather, keyword: "$dynamicRef")
     }
 
-    mutating func applyUnevaluatedProperties(_ node: Node, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyUnevaluatedProperties(_ node: Node, _ value: JSONValue, _ ann: inout Annotations, gather: Bool)
+        -> Bool
+    {
         guard case .object(let o) = value else { return true }
         var ok = true
         if !ann.allProperties {
@@ -255,7 +283,9 @@ extension Evaluation {
             for (name, v) in o where !ann.properties.contains(name) {
                 let good: Bool
                 if forbidden {
-                    good = failAt(name, "unevaluatedProperties", "the property \(describe(.string(name))) is not allowed (unevaluated)")
+                    good = failAt(
+                        name, "unevaluatedProperties",
+                        "the property \(describe(.string(name))) is not allowed (unevaluated)")
                 } else {
                     good = child(node, v, name, keyword: "unevaluatedProperties")
                 }
@@ -269,7 +299,9 @@ extension Evaluation {
         return ok
     }
 
-    mutating func applyUnevaluatedItems(_ node: Node, _ value: JSONValue, _ ann: inout Annotations, gather: Bool) -> Bool {
+    mutating func applyUnevaluatedItems(_ node: Node, _ value: JSONValue, _ ann: inout Annotations, gather: Bool)
+        -> Bool
+    {
         guard case .array(let a) = value else { return true }
         var ok = true
         if !ann.allItems {

@@ -44,7 +44,11 @@ extension Evaluation {
             return fail("maxLength", "a string of \(length) characters is longer than the maximum length \(m)")
         case .minLength(let m):
             guard case .string(let s) = value else { return true }
-            if s.utf8.count < m { return fail("minLength", "a string of \(s.unicodeScalars.count) characters is shorter than the minimum length \(m)") }
+            if s.utf8.count < m {
+                return fail(
+                    "minLength",
+                    "a string of \(s.unicodeScalars.count) characters is shorter than the minimum length \(m)")
+            }
             let length = s.utf8.count == m ? m : s.unicodeScalars.count
             if length >= m { return true }
             return fail("minLength", "a string of \(length) characters is shorter than the minimum length \(m)")
@@ -110,7 +114,9 @@ extension Evaluation {
             var ok = true
             for (name, required) in pairs where o.member(name) != nil {
                 for r in required where o.member(r) == nil {
-                    ok = fail(key, "the property \(describe(.string(r))) is required when \(describe(.string(name))) is present")
+                    ok = fail(
+                        key,
+                        "the property \(describe(.string(r))) is required when \(describe(.string(name))) is present")
                     if !full || shouldStop { return false }
                 }
             }
@@ -147,7 +153,9 @@ enum Base64 {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c) + 4
             case UInt8(ascii: "+"): v = 62
             case UInt8(ascii: "/"): v = 63
-            case UInt8(ascii: "="): padding += 1; continue
+            case UInt8(ascii: "="):
+                padding += 1
+                continue
             default: return nil
             }
             if padding > 0 { return nil }

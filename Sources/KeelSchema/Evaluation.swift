@@ -89,7 +89,8 @@ struct Evaluation {
         for segment in keywordPath { location += "/" + segment }
         if appendKeyword { location += "/" + keyword }
         errors.append(
-            ValidationError(instanceLocation: instance, keywordLocation: location, keyword: keyword, message: message()))
+            ValidationError(instanceLocation: instance, keywordLocation: location, keyword: keyword, message: message())
+        )
         return false
     }
 
@@ -102,9 +103,10 @@ struct Evaluation {
     }
 
     /// Applies `node` to a child value (property or item): a new instance location.
-    mutating func child(_ node: Node, _ value: JSONValue, _ token: @autoclosure () -> String,
-                        keyword: @autoclosure () -> String) -> Bool
-    {
+    mutating func child(
+        _ node: Node, _ value: JSONValue, _ token: @autoclosure () -> String,
+        keyword: @autoclosure () -> String
+    ) -> Bool {
         if full {
             instancePath.append(token())
             keywordPath.append(keyword())
@@ -130,9 +132,10 @@ struct Evaluation {
     }
 
     /// Applies `node` to the same value (allOf, then/else, $ref, …), keeping its errors.
-    mutating func inPlace(_ node: Node, _ value: JSONValue, _ out: inout Annotations, gather: Bool,
-                          keyword: @autoclosure () -> String) -> Bool
-    {
+    mutating func inPlace(
+        _ node: Node, _ value: JSONValue, _ out: inout Annotations, gather: Bool,
+        keyword: @autoclosure () -> String
+    ) -> Bool {
         if full { keywordPath.append(keyword()) }
         let ok = evaluate(node, value, &out, collect: gather)
         if full { keywordPath.removeLast() }
@@ -151,9 +154,10 @@ struct Evaluation {
     /// Follows a `$ref`/`$dynamicRef`. Entering the same target again at the same instance
     /// location without having consumed input in between is an infinite loop: it aborts the
     /// evaluation with an error instead of exhausting the stack.
-    mutating func followReference(_ target: Node, _ value: JSONValue, _ out: inout Annotations, gather: Bool,
-                                  keyword: String) -> Bool
-    {
+    mutating func followReference(
+        _ target: Node, _ value: JSONValue, _ out: inout Annotations, gather: Bool,
+        keyword: String
+    ) -> Bool {
         if abort != nil { return false }
         var i = referenceStack.count - 1
         while i >= 0, referenceStack[i].depth == depth {

@@ -22,7 +22,9 @@ enum IDNA {
 
     static let greek: [ClosedRange<UInt32>] = [0x0370...0x03FF, 0x1F00...0x1FFF]
     static let hebrew: [ClosedRange<UInt32>] = [0x0590...0x05FF]
-    static let japanese: [ClosedRange<UInt32>] = [0x3040...0x309F, 0x30A0...0x30FA, 0x30FC...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF]
+    static let japanese: [ClosedRange<UInt32>] = [
+        0x3040...0x309F, 0x30A0...0x30FA, 0x30FC...0x30FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF,
+    ]
 
     /// RFC 5892 appendix A (CONTEXTJ and CONTEXTO) and RFC 5891 §4.2.3.2 (no leading mark).
     static func contextOK(_ label: [Unicode.Scalar]) -> Bool {
@@ -32,7 +34,8 @@ enum IDNA {
             default: break
             }
         }
-        var arabicIndic = false, extendedArabicIndic = false
+        var arabicIndic = false
+        var extendedArabicIndic = false
         for (i, c) in label.enumerated() {
             let before = i > 0 ? label[i - 1] : nil
             let after = i + 1 < label.count ? label[i + 1] : nil
@@ -62,8 +65,14 @@ enum IDNA {
 /// RFC 3492 Punycode decoding (to check `xn--` labels).
 enum Punycode {
     static func decode(_ input: String) -> String? {
-        let base = 36, tMin = 1, tMax = 26, skew = 38, damp = 700
-        var n = 128, i = 0, bias = 72
+        let base = 36
+        let tMin = 1
+        let tMax = 26
+        let skew = 38
+        let damp = 700
+        var n = 128
+        var i = 0
+        var bias = 72
         var output: [Unicode.Scalar] = []
         var chars = Array(input.unicodeScalars)
         guard chars.allSatisfy(\.isASCII) else { return nil }

@@ -23,7 +23,8 @@ enum URIFormat {
             let c = s[i]
             if c == "%" {
                 guard i + 2 < s.count, s[i + 1].isASCII, s[i + 2].isASCII,
-                    URIReference.hexValue(UInt8(s[i + 1].value)) != nil, URIReference.hexValue(UInt8(s[i + 2].value)) != nil
+                    URIReference.hexValue(UInt8(s[i + 1].value)) != nil,
+                    URIReference.hexValue(UInt8(s[i + 2].value)) != nil
                 else { return false }
                 i += 3
                 continue
@@ -41,7 +42,9 @@ enum URIFormat {
     static func check(_ text: String, absolute: Bool, international: Bool) -> Bool {
         var rest = Substring(text)
         if let hash = rest.firstIndex(of: "#") {
-            guard chars(rest[rest.index(after: hash)...], extra: ":@/?", international: international) else { return false }
+            guard chars(rest[rest.index(after: hash)...], extra: ":@/?", international: international) else {
+                return false
+            }
             rest = rest[..<hash]
         }
         if let q = rest.firstIndex(of: "?") {
@@ -53,7 +56,10 @@ enum URIFormat {
         if let colon = rest.firstIndex(of: ":"), !rest[..<colon].contains("/") {
             let scheme = rest[..<colon]
             guard let first = scheme.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic,
-                scheme.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0)) })
+                scheme.unicodeScalars.allSatisfy({
+                    $0.isASCII
+                        && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0))
+                })
             else { return false }
             hasScheme = true
             rest = rest[rest.index(after: colon)...]
@@ -83,7 +89,9 @@ enum URIFormat {
             let literal = host[host.index(after: host.startIndex)..<close]
             let after = host[host.index(after: close)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), after.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+                guard after.hasPrefix(":"), after.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    return false
+                }
             }
             if literal.hasPrefix("v") || literal.hasPrefix("V") { return literal.contains(".") }
             return Formats.ipv6(Array(literal.utf8)[...])
@@ -130,7 +138,8 @@ enum URIFormat {
                 name = name.dropLast()
             } else if let colon = name.firstIndex(of: ":") {
                 let digits = name[(colon + 1)...]
-                guard (1...4).contains(digits.count), digits.first != "0", digits.allSatisfy({ ("0"..."9").contains($0) })
+                guard (1...4).contains(digits.count), digits.first != "0",
+                    digits.allSatisfy({ ("0"..."9").contains($0) })
                 else { return false }
                 name = name[..<colon]
             }

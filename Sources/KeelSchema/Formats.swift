@@ -98,7 +98,9 @@ enum Formats {
             while i < b.count, digit(b[i]) {
                 let start = i
                 while i < b.count, digit(b[i]) { i += 1 }
-                guard i > start, i < b.count, let u = allowed[next...].firstIndex(of: b[i]) else { return (count, false) }
+                guard i > start, i < b.count, let u = allowed[next...].firstIndex(of: b[i]) else {
+                    return (count, false)
+                }
                 // RFC 3339 ABNF: units are consecutive (Y then M then D; H then M then S).
                 if count > 0 && u != next { return (count, false) }
                 next = u + 1
@@ -134,7 +136,9 @@ enum Formats {
     static func ipv6(_ s: ArraySlice<UInt8>) -> Bool {
         var text = String(decoding: s, as: UTF8.self)
         guard !text.isEmpty, text.utf8.count <= 45,
-            text.unicodeScalars.allSatisfy({ $0 == ":" || $0 == "." || ($0.isASCII && URIReference.hexValue(UInt8($0.value)) != nil) })
+            text.unicodeScalars.allSatisfy({
+                $0 == ":" || $0 == "." || ($0.isASCII && URIReference.hexValue(UInt8($0.value)) != nil)
+            })
         else { return false }
         if let lastColon = text.lastIndex(of: ":"), text[lastColon...].contains(".") {
             guard ipv4(Array(text[text.index(after: lastColon)...].utf8)[...]) else { return false }
@@ -150,7 +154,8 @@ enum Formats {
             return groups.count
         }
         if let range = text.firstRange(of: "::") {
-            let left = text[..<range.lowerBound], right = text[range.upperBound...]
+            let left = text[..<range.lowerBound]
+            let right = text[range.upperBound...]
             if right.contains("::") { return false }
             guard let l = hexGroups(left), let r = hexGroups(right) else { return false }
             return l + r <= 7
@@ -171,10 +176,14 @@ enum Formats {
             let lower = label.lowercased()
             if scalars.count >= 4, scalars[2] == "-", scalars[3] == "-" {
                 // "--" in positions 3–4 is reserved for A-labels (RFC 5891 §4.2.3.1).
-                guard lower.hasPrefix("xn--"), let decoded = Punycode.decode(String(lower.dropFirst(4))) else { return false }
+                guard lower.hasPrefix("xn--"), let decoded = Punycode.decode(String(lower.dropFirst(4))) else {
+                    return false
+                }
                 // An A-label must decode to a valid U-label.
                 let u = Array(decoded.unicodeScalars)
-                guard !u.isEmpty, u.allSatisfy({ $0.isASCII || IDNA.allowed($0) }), IDNA.contextOK(u) else { return false }
+                guard !u.isEmpty, u.allSatisfy({ $0.isASCII || IDNA.allowed($0) }), IDNA.contextOK(u) else {
+                    return false
+                }
             }
             for c in scalars {
                 if c.isASCII {
@@ -190,14 +199,21 @@ enum Formats {
 
     static func email(_ text: String, international: Bool) -> Bool {
         guard let at = text.lastIndex(of: "@") else { return false }
-        let local = text[..<at], domain = text[text.index(after: at)...]
+        let local = text[..<at]
+        let domain = text[text.index(after: at)...]
         guard !local.isEmpty, !domain.isEmpty else { return false }
         if local.hasPrefix("\"") {
             guard local.count >= 2, local.hasSuffix("\"") else { return false }
             var escaped = false
             for c in local.unicodeScalars.dropFirst().dropLast() {
-                if escaped { escaped = false; continue }
-                if c == "\\" { escaped = true; continue }
+                if escaped {
+                    escaped = false
+                    continue
+                }
+                if c == "\\" {
+                    escaped = true
+                    continue
+                }
                 if c == "\"" || c.value < 0x20 || c.value == 0x7F { return false }
                 if !c.isASCII && !international { return false }
             }
@@ -207,7 +223,9 @@ enum Formats {
             let specials = Set("!#$%&'*+-/=?^_`{|}~.".unicodeScalars)
             for c in local.unicodeScalars {
                 if c.isASCII {
-                    guard c.properties.isAlphabetic || ("0"..."9").contains(c) || specials.contains(c) else { return false }
+                    guard c.properties.isAlphabetic || ("0"..."9").contains(c) || specials.contains(c) else {
+                        return false
+                    }
                 } else if !international {
                     return false
                 }

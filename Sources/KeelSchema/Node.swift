@@ -141,7 +141,9 @@ struct Annotations {
     var items: Set<Int> = []
 
     mutating func merge(_ other: Annotations) {
-        if other.allProperties { allProperties = true } else if !other.properties.isEmpty {
+        if other.allProperties {
+            allProperties = true
+        } else if !other.properties.isEmpty {
             properties.formUnion(other.properties)
         }
         if other.allItems { allItems = true }

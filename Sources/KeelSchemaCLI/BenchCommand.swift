@@ -18,7 +18,8 @@ struct BenchCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let dir = perfDir ?? ProcessInfo.processInfo.environment["KEEL_SCHEMA_PERF_DIR"]
+        let dir =
+            perfDir ?? ProcessInfo.processInfo.environment["KEEL_SCHEMA_PERF_DIR"]
             ?? ["../shared/jsonschema-suite/perf", "jsonschema-suite/perf"].first {
                 FileManager.default.fileExists(atPath: $0 + "/fast_schema.json")
             }
@@ -35,8 +36,10 @@ struct BenchCommand: AsyncParsableCommand {
         let results = try SchemaBenchmark.run(perf: perf, roundMilliseconds: roundMilliseconds)
         if json {
             let rows: [JSONValue] = results.map {
-                ["name": .string($0.name), "isValidNs": JSONValue($0.isValidNanoseconds.rounded()),
-                 "validateNs": JSONValue($0.validateNanoseconds.rounded())]
+                [
+                    "name": .string($0.name), "isValidNs": JSONValue($0.isValidNanoseconds.rounded()),
+                    "validateNs": JSONValue($0.validateNanoseconds.rounded()),
+                ]
             }
             SchemaFiles.emit(JSONWriter.string(.array(rows)))
             return
@@ -45,7 +48,9 @@ struct BenchCommand: AsyncParsableCommand {
         for r in results {
             let name = r.name.padding(toLength: 20, withPad: " ", startingAt: 0)
             SchemaFiles.emit(
-                "\(name)  \(String(format: "%13.0f", r.isValidNanoseconds))   \(String(format: "%14.0f", r.validateNanoseconds))")
+                "\(name)  \(String(format: "%13.0f", r.isValidNanoseconds))"
+                    + "   \(String(format: "%14.0f", r.validateNanoseconds))"
+            )
         }
         if perf == nil { SchemaFiles.emit("(perf fixtures not found: pass --perf-dir)") }
     }

@@ -61,7 +61,10 @@ struct CheckCommand: AsyncParsableCommand {
             if breaking.isEmpty {
                 SchemaFiles.emit("\(file): \(newContract.name) ok (\(changes.count) compatible change(s))")
             } else if bumped {
-                SchemaFiles.emit("\(file): \(newContract.name) has breaking changes with version bump \(oldContract.version ?? 1) -> \(newContract.version ?? 1)")
+                SchemaFiles.emit(
+                    "\(file): \(newContract.name) has breaking changes with version bump"
+                        + " \(oldContract.version ?? 1) -> \(newContract.version ?? 1)"
+                )
             } else {
                 failures += 1
                 SchemaFiles.emit("\(file): \(newContract.name) has breaking changes without a version bump:")
@@ -78,7 +81,8 @@ struct CheckCommand: AsyncParsableCommand {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["git", "show", "\(revision):./\(url.lastPathComponent)"]
         process.currentDirectoryURL = url.deletingLastPathComponent()
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()

@@ -66,14 +66,21 @@ struct ContractDiff {
                 if let to = resolve(ro, in: oldRoot), let tn = resolve(rn, in: newRoot) { diff(to, tn, p + "/$ref") }
             }
         } else if o["$ref"] != n["$ref"] {
-            record(p + "/$ref", .changes, "$ref changed from \(o["$ref"].map(describe) ?? "none") to \(n["$ref"].map(describe) ?? "none")")
+            record(
+                p + "/$ref", .changes,
+                "$ref changed from \(o["$ref"].map(describe) ?? "none") to \(n["$ref"].map(describe) ?? "none")")
         }
         diffType(o["type"], n["type"], p)
         diffSet("enum", o["enum"]?.arrayValue, n["enum"]?.arrayValue, p)
         if o["const"] != n["const"] {
-            if o["const"] == nil { record(p + "/const", .narrows, "const \(describe(n["const"]!)) added") }
-            else if n["const"] == nil { record(p + "/const", .widens, "const removed") }
-            else { record(p + "/const", .changes, "const changed from \(describe(o["const"]!)) to \(describe(n["const"]!))") }
+            if o["const"] == nil {
+                record(p + "/const", .narrows, "const \(describe(n["const"]!)) added")
+            } else if n["const"] == nil {
+                record(p + "/const", .widens, "const removed")
+            } else {
+                record(
+                    p + "/const", .changes, "const changed from \(describe(o["const"]!)) to \(describe(n["const"]!))")
+            }
         }
         for k in ["minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains"] {
             diffBound(k, o[k], n[k], p, lower: true)
@@ -81,19 +88,31 @@ struct ContractDiff {
         for k in ["maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains"] {
             diffBound(k, o[k], n[k], p, lower: false)
         }
-        for k in ["pattern", "format", "multipleOf", "uniqueItems", "propertyNames", "contains", "not", "if", "then", "else", "dependentRequired", "dependentSchemas"]
+        for k in [
+            "pattern", "format", "multipleOf", "uniqueItems", "propertyNames", "contains", "not", "if", "then", "else",
+            "dependentRequired", "dependentSchemas",
+        ]
         where o[k] != n[k] {
-            if o[k] == nil { record(p + "/" + k, .narrows, "\(k) \(describe(n[k]!)) added") }
-            else if n[k] == nil { record(p + "/" + k, .widens, "\(k) removed") }
-            else { record(p + "/" + k, .changes, "\(k) changed from \(describe(o[k]!)) to \(describe(n[k]!))") }
+            if o[k] == nil {
+                record(p + "/" + k, .narrows, "\(k) \(describe(n[k]!)) added")
+            } else if n[k] == nil {
+                record(p + "/" + k, .widens, "\(k) removed")
+            } else {
+                record(p + "/" + k, .changes, "\(k) changed from \(describe(o[k]!)) to \(describe(n[k]!))")
+            }
         }
         // required
         let ro = Set(o["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         let rn = Set(n["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        for name in rn.subtracting(ro).sorted() { record(p + "/required", .narrows, "property \"\(name)\" is now required") }
-        for name in ro.subtracting(rn).sorted() { record(p + "/required", .widens, "property \"\(name)\" is no longer required") }
+        for name in rn.subtracting(ro).sorted() {
+            record(p + "/required", .narrows, "property \"\(name)\" is now required")
+        }
+        for name in ro.subtracting(rn).sorted() {
+            record(p + "/required", .widens, "property \"\(name)\" is no longer required")
+        }
         // properties
-        let po = o["properties"]?.objectValue ?? [:], pn = n["properties"]?.objectValue ?? [:]
+        let po = o["properties"]?.objectValue ?? [:]
+        let pn = n["properties"]?.objectValue ?? [:]
         for name in Set(po.keys).union(pn.keys).sorted() {
             let q = p + "/properties/" + JSONPointer(name)
             switch (po[name], pn[name]) {
@@ -110,8 +129,10 @@ struct ContractDiff {
         }
         switch (o["additionalProperties"], n["additionalProperties"]) {
         case (let a?, let b?): diff(a, b, p + "/additionalProperties")
-        case (nil, let b?) where b != .bool(true): record(p + "/additionalProperties", .narrows, "additionalProperties \(describe(b)) added")
-        case (let a?, nil) where a != .bool(true): record(p + "/additionalProperties", .widens, "additionalProperties \(describe(a)) removed")
+        case (nil, let b?) where b != .bool(true):
+            record(p + "/additionalProperties", .narrows, "additionalProperties \(describe(b)) added")
+        case (let a?, nil) where a != .bool(true):
+            record(p + "/additionalProperties", .widens, "additionalProperties \(describe(a)) removed")
         default: break
         }
         for k in ["items", "additionalItems", "unevaluatedProperties", "unevaluatedItems"] {
@@ -124,7 +145,8 @@ struct ContractDiff {
             }
         }
         for k in ["prefixItems", "allOf", "anyOf", "oneOf"] {
-            let a = o[k]?.arrayValue, b = n[k]?.arrayValue
+            let a = o[k]?.arrayValue
+            let b = n[k]?.arrayValue
             if a == b { continue }
             if let a, let b, a.count == b.count, k == "prefixItems" || k == "allOf" {
                 for i in 0..<a.count { diff(a[i], b[i], p + "/\(k)/\(i)") }
@@ -146,7 +168,8 @@ struct ContractDiff {
             if s.contains("number") { s.insert("integer") }
             return s
         }
-        let a = set(old), b = set(new)
+        let a = set(old)
+        let b = set(new)
         if a == b { return }
         let names = { (s: Set<String>?) in s.map { $0.sorted().joined(separator: ", ") } ?? "any" }
         let reason = "type changed from \(names(a)) to \(names(b))"
@@ -165,7 +188,9 @@ struct ContractDiff {
         case (nil, _?): record(p + "/" + key, .narrows, "\(key) added")
         case (_?, nil): record(p + "/" + key, .widens, "\(key) removed")
         case (let a?, let b?):
-            for v in a where !b.contains(v) { record(p + "/" + key, .narrows, "value \(describe(v)) removed from \(key)") }
+            for v in a where !b.contains(v) {
+                record(p + "/" + key, .narrows, "value \(describe(v)) removed from \(key)")
+            }
             for v in b where !a.contains(v) { record(p + "/" + key, .widens, "value \(describe(v)) added to \(key)") }
         }
     }
@@ -178,7 +203,10 @@ struct ContractDiff {
         case (let a?, nil): record(q, .widens, "\(key) \(a) removed")
         case (let a?, let b?):
             let tighter = lower ? b > a : b < a
-            record(q, tighter ? .narrows : .widens, "\(key) \(lower ? (tighter ? "raised" : "lowered") : (tighter ? "lowered" : "raised")) from \(a) to \(b)")
+            record(
+                q, tighter ? .narrows : .widens,
+                "\(key) \((lower == tighter) ? "raised" : "lowered") from \(a) to \(b)"
+            )
         default: break
         }
     }
@@ -187,9 +215,13 @@ struct ContractDiff {
         var current = root
         for token in ref.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
             let t = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            if let o = current.objectValue, let next = o[t] { current = next }
-            else if let a = current.arrayValue, let i = Int(t), i < a.count { current = a[i] }
-            else { return nil }
+            if let o = current.objectValue, let next = o[t] {
+                current = next
+            } else if let a = current.arrayValue, let i = Int(t), i < a.count {
+                current = a[i]
+            } else {
+                return nil
+            }
         }
         return current
     }

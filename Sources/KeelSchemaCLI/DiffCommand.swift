@@ -53,11 +53,14 @@ struct DiffCommand: AsyncParsableCommand {
             if json {
                 SchemaFiles.emit(
                     JSONWriter.string(
-                        ["role": .string(c.role), "pointer": .string(c.pointer), "breaking": .bool(c.breaking),
-                         "reason": .string(c.reason)], sortedKeys: true))
+                        [
+                            "role": .string(c.role), "pointer": .string(c.pointer), "breaking": .bool(c.breaking),
+                            "reason": .string(c.reason),
+                        ], sortedKeys: true))
             } else {
                 let pointer = c.pointer.isEmpty ? "/" : c.pointer
-                SchemaFiles.emit("\(prefix)\(c.breaking ? "BREAKING  " : "compatible")  \(c.role) \(pointer): \(c.reason)")
+                SchemaFiles.emit(
+                    "\(prefix)\(c.breaking ? "BREAKING  " : "compatible")  \(c.role) \(pointer): \(c.reason)")
             }
         }
         if changes.isEmpty && !json { SchemaFiles.emit("\(prefix)no changes") }

@@ -54,18 +54,27 @@ struct Linter {
         guard let contract = ContractFile(value) else { return lint(schema: value, at: "") }
         var out: [String] = []
         let nameRule = contract.name.split(separator: ".", omittingEmptySubsequences: false)
-        if contract.name.isEmpty || nameRule.contains(where: { $0.isEmpty || !$0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) {
+        if contract.name.isEmpty
+            || nameRule.contains(where: {
+                $0.isEmpty || !$0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+            })
+        {
             out.append("/name: \"\(contract.name)\" is not a dotted name like billing.charge")
         }
         if let v = value["version"], v.int64Value.map({ $0 < 1 }) ?? true {
             out.append("/version: must be a positive integer")
         }
         for key in ["input", "output"] {
-            guard let s = value[key] else { out.append("/\(key): missing"); continue }
+            guard let s = value[key] else {
+                out.append("/\(key): missing")
+                continue
+            }
             out += lint(schema: s, at: "/" + key)
         }
         if let d = value["description"], d.stringValue == nil { out.append("/description: must be a string") }
-        let known: Set<String> = ["name", "version", "description", "input", "output", "retryPolicy", "timeouts", "$schema"]
+        let known: Set<String> = [
+            "name", "version", "description", "input", "output", "retryPolicy", "timeouts", "$schema",
+        ]
         for k in (value.objectValue ?? [:]).keys.sorted() where !known.contains(k) {
             out.append("/\(JSONPointer(k)): unknown contract field")
         }

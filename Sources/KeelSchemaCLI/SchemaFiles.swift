@@ -14,7 +14,9 @@ enum SchemaFiles {
         if path == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let d = FileManager.default.contents(atPath: path) else { throw Failure(description: "cannot read \(path)") }
+            guard let d = FileManager.default.contents(atPath: path) else {
+                throw Failure(description: "cannot read \(path)")
+            }
             data = d
         }
         do { return try JSONParser.parse(Array(data)) } catch {

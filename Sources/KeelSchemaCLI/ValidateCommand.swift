@@ -5,7 +5,9 @@ import KeelSchema
 
 /// Options shared by `validate` and `validate-batch`.
 struct ValidationOptions: ParsableArguments {
-    @Option(name: .customLong("remote-base"), help: "Map URIs starting with PREFIX to files under DIR (PREFIX=DIR, repeatable).")
+    @Option(
+        name: .customLong("remote-base"),
+        help: "Map URIs starting with PREFIX to files under DIR (PREFIX=DIR, repeatable).")
     var remoteBase: [String] = []
 
     @Option(help: "Dialect URI for schemas without $schema (default 2020-12).")
@@ -21,7 +23,10 @@ struct ValidationOptions: ParsableArguments {
         if bases.isEmpty, let b = env["JSONSCHEMA_SUITE_REMOTE_BASE"], !b.isEmpty { bases = [b] }
         let dialect = try SchemaFiles.dialect(defaultDialect ?? env["JSONSCHEMA_SUITE_DEFAULT_DIALECT"])
         let format = assertFormat || env["JSONSCHEMA_SUITE_ASSERT_FORMAT"] == "1"
-        return (try SchemaFiles.registry(remoteBases: bases), ValidatorOptions(defaultDialect: dialect, assertFormat: format))
+        return (
+            try SchemaFiles.registry(remoteBases: bases),
+            ValidatorOptions(defaultDialect: dialect, assertFormat: format)
+        )
     }
 }
 

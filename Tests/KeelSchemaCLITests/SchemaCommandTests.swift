@@ -92,7 +92,9 @@ import Testing
         #expect(try await exitStatus(["lint", dir.appending(path: "bad").path]) == 1)
         let linter = Linter(registry: SchemaRegistry(), options: ValidatorOptions())
         #expect(linter.lint(value: try JSONParser.parse(##"{"type":"objekt"}"##)).count >= 1)
-        #expect(linter.lint(value: try JSONParser.parse(##"{"$ref":"#/$defs/missing"}"##)).first?.contains("#/$defs/missing") == true)
+        #expect(
+            linter.lint(value: try JSONParser.parse(##"{"$ref":"#/$defs/missing"}"##)).first?.contains(
+                "#/$defs/missing") == true)
         #expect(linter.lint(value: try JSONParser.parse(Self.contract)).isEmpty)
     }
 
@@ -100,22 +102,64 @@ import Testing
         func changes(_ role: ContractDiff.Role, _ old: String, _ new: String) throws -> [ContractDiff.Change] {
             ContractDiff.compare(role: role, old: try JSONParser.parse(old), new: try JSONParser.parse(new))
         }
-        let base = ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}}}"##
+        let base =
+            ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}}}"##
         // Inputs: what callers may send.
-        let newRequired = try changes(.input, base, ##"{"type":"object","required":["a","b"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}}}"##)
+        let newRequired = try changes(
+            .input, base,
+            ##"{"type":"object","required":["a","b"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}}}"##
+        )
         #expect(newRequired.map(\.breaking) == [true] && newRequired[0].pointer == "/required")
-        #expect(try changes(.input, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":"string","minLength":1},"b":{"enum":[1,2]}}}"##).map(\.breaking) == [true])
-        #expect(try changes(.input, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":2},"b":{"enum":[1,2]}}}"##).map(\.breaking) == [true])
-        #expect(try changes(.input, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1]}}}"##).map(\.breaking) == [true])
-        #expect(try changes(.input, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}},"additionalProperties":false}"##).map(\.breaking) == [true])
-        #expect(try changes(.input, base, ##"{"type":"object","properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2,3]}}}"##).allSatisfy { !$0.breaking })
+        #expect(
+            try changes(
+                .input, base,
+                ##"{"type":"object","required":["a"],"properties":{"a":{"type":"string","minLength":1},"b":{"enum":[1,2]}}}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .input, base,
+                ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":2},"b":{"enum":[1,2]}}}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .input, base,
+                ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1]}}}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .input, base,
+                ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}},"additionalProperties":false}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .input, base,
+                ##"{"type":"object","properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2,3]}}}"##
+            ).allSatisfy { !$0.breaking })
         // Outputs: what consumers read.
-        let removed = try changes(.output, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1}}}"##)
+        let removed = try changes(
+            .output, base,
+            ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1}}}"##)
         #expect(removed.map(\.breaking) == [true] && removed[0].pointer == "/properties/b")
-        #expect(try changes(.output, base, ##"{"type":"object","properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}}}"##).map(\.breaking) == [true])
-        #expect(try changes(.output, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null","integer"],"minLength":1},"b":{"enum":[1,2]}}}"##).map(\.breaking) == [true])
-        #expect(try changes(.output, base, ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2,3]}}}"##).map(\.breaking) == [true])
-        #expect(try changes(.output, base, ##"{"type":"object","required":["a","b"],"properties":{"a":{"type":"string","minLength":1},"b":{"enum":[1,2]},"c":{"type":"string"}}}"##).allSatisfy { !$0.breaking })
+        #expect(
+            try changes(
+                .output, base,
+                ##"{"type":"object","properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2]}}}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .output, base,
+                ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null","integer"],"minLength":1},"b":{"enum":[1,2]}}}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .output, base,
+                ##"{"type":"object","required":["a"],"properties":{"a":{"type":["string","null"],"minLength":1},"b":{"enum":[1,2,3]}}}"##
+            ).map(\.breaking) == [true])
+        #expect(
+            try changes(
+                .output, base,
+                ##"{"type":"object","required":["a","b"],"properties":{"a":{"type":"string","minLength":1},"b":{"enum":[1,2]},"c":{"type":"string"}}}"##
+            ).allSatisfy { !$0.breaking })
         // A change inside a referenced definition is found through the $ref.
         let refOld = ##"{"$defs":{"m":{"type":"integer","minimum":0}},"properties":{"x":{"$ref":"#/$defs/m"}}}"##
         let refNew = ##"{"$defs":{"m":{"type":"integer","minimum":5}},"properties":{"x":{"$ref":"#/$defs/m"}}}"##
@@ -126,7 +170,10 @@ import Testing
     func diffExitsOneOnBreakingChanges() async throws {
         let old = try file("old.json", Self.contract)
         let same = try file("same.json", Self.contract)
-        let narrowed = try file("new.json", Self.contract.replacingOccurrences(of: #""required":["amount"]"#, with: #""required":["amount","currency"]"#))
+        let narrowed = try file(
+            "new.json",
+            Self.contract.replacingOccurrences(
+                of: #""required":["amount"]"#, with: #""required":["amount","currency"]"#))
         #expect(try await exitStatus(["diff", old, same]) == 0)
         #expect(try await exitStatus(["diff", old, narrowed, "--json"]) == 1)
     }
@@ -153,7 +200,8 @@ import Testing
         let breaking = Self.contract.replacingOccurrences(of: #""minimum":1"#, with: #""minimum":10"#)
         try breaking.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try await exitStatus(["check", contracts, "--against", "HEAD"]) == 1)
-        try breaking.replacingOccurrences(of: #""version":1"#, with: #""version":2"#).write(toFile: path, atomically: true, encoding: .utf8)
+        try breaking.replacingOccurrences(of: #""version":1"#, with: #""version":2"#).write(
+            toFile: path, atomically: true, encoding: .utf8)
         #expect(try await exitStatus(["check", contracts, "--against", "HEAD"]) == 0)
         #expect(try await exitStatus(["check", contracts, "--live", "--socket", "/tmp/x.sock"]) == 2)
     }

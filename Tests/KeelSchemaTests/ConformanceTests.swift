@@ -24,17 +24,21 @@ struct ConformanceTests {
         #expect(unexpected.isEmpty, "unlisted optional failures:\n\(unexpected.prefix(40).joined(separator: "\n"))")
         let failedIds = Set(optional.map { String($0.split(separator: " ")[0]) })
         if ProcessInfo.processInfo.environment["KEEL_WRITE_SCHEMA_KNOWN_FAILURES"] == "1" {
-            let header = "# \(folder): optional/format tests of the official suite that KeelSchema fails, with why.\n"
+            let header =
+                "# \(folder): optional/format tests of the official suite that KeelSchema fails, with why.\n"
                 + "# Regenerate: KEEL_WRITE_SCHEMA_KNOWN_FAILURES=1 swift test --filter ConformanceTests\n"
             let lines = optional.sorted().map { line -> String in
                 let parts = line.split(separator: " ", maxSplits: 1)
                 return "\(parts[0])  # \(parts.count > 1 ? String(parts[1]) : "")"
             }
             try (header + lines.joined(separator: "\n") + "\n").write(
-                to: SuiteSupport.packageRoot.appending(path: ".ci/schema-known-failures-\(folder).txt"), atomically: true,
+                to: SuiteSupport.packageRoot.appending(path: ".ci/schema-known-failures-\(folder).txt"),
+                atomically: true,
                 encoding: .utf8)
         }
         let fixed = known.subtracting(failedIds).sorted()
-        if !fixed.isEmpty { print("\(folder): listed as known failures but now pass:\n\(fixed.joined(separator: "\n"))") }
+        if !fixed.isEmpty {
+            print("\(folder): listed as known failures but now pass:\n\(fixed.joined(separator: "\n"))")
+        }
     }
 }

@@ -34,15 +34,17 @@ enum SuiteSupport {
             if rel.hasSuffix(".json") { files.append(rel) }
         }
         for rel in files.sorted() {
-            let category = rel.hasPrefix("optional/format/") ? "format" : rel.hasPrefix("optional/") ? "optional" : "required"
+            let category =
+                rel.hasPrefix("optional/format/") ? "format" : rel.hasPrefix("optional/") ? "optional" : "required"
             guard let list = try load(dir.appending(path: rel)).arrayValue else { continue }
             for (ci, c) in list.enumerated() {
                 let tests = (c["tests"]?.arrayValue ?? []).enumerated().map { (ti, t) in
                     (ti, t["description"]?.stringValue ?? "", t["data"] ?? .null, t["valid"]?.boolValue ?? false)
                 }
                 out.append(
-                    Case(id: "\(rel)#\(ci)", file: rel, category: category, schema: c["schema"] ?? true, tests: tests,
-                         caseIndex: ci, description: c["description"]?.stringValue ?? ""))
+                    Case(
+                        id: "\(rel)#\(ci)", file: rel, category: category, schema: c["schema"] ?? true, tests: tests,
+                        caseIndex: ci, description: c["description"]?.stringValue ?? ""))
             }
         }
         return out
@@ -85,7 +87,8 @@ enum SuiteSupport {
                         outcomes[c.category, default: Outcome()].passed += 1
                     } else {
                         outcomes[c.category, default: Outcome()].failed.append(
-                            "\(id) expected \(t.valid) got isValid=\(fast) validate=\(full) — \(c.description) / \(t.description)")
+                            "\(id) expected \(t.valid) got isValid=\(fast) validate=\(full) — \(c.description) / \(t.description)"
+                        )
                     }
                 case .failure(let error):
                     outcomes[c.category, default: Outcome()].failed.append("\(id) error: \(error) — \(c.description)")

@@ -8,7 +8,8 @@ import Testing
 
     @Test func errorsNameTheInstancePointerTheKeywordPathAndTheRule() throws {
         let schema = try json(
-            ##"{"type":"object","properties":{"items":{"type":"array","items":{"type":"object","properties":{"price":{"type":"number","minimum":0}}}}}}"##)
+            ##"{"type":"object","properties":{"items":{"type":"array","items":{"type":"object","properties":{"price":{"type":"number","minimum":0}}}}}}"##
+        )
         let v = try Validator(schema: schema)
         let instance = try json(##"{"items":[{"price":1},{"price":2},{"price":3},{"price":-5}]}"##)
         #expect(!v.isValid(instance))
@@ -53,7 +54,9 @@ import Testing
         #expect(error.code == .invalidSchema)
         #expect(throws: KeelError.self) { try Validator(schema: try json(##"{"minimum":"zero"}"##)) }
         #expect(throws: KeelError.self) { try Validator(schema: try json(##"{"pattern":"(unclosed"}"##)) }
-        #expect(throws: KeelError.self) { try Validator(schema: try json(##"{"$schema":"https://example.com/nope"}"##)) }
+        #expect(throws: KeelError.self) {
+            try Validator(schema: try json(##"{"$schema":"https://example.com/nope"}"##))
+        }
     }
 
     @Test func refCyclesThatNeverConsumeInputAreCompileErrors() throws {
@@ -88,7 +91,8 @@ import Testing
         #expect(error.code == .invalidSchema)
         #expect(error.message.contains("https://example.com/schemas/money.json#/$defs/amount"))
         var registry = SchemaRegistry()
-        try registry.add(try json(##"{"$defs":{"amount":{"type":"integer"}}}"##), uri: "https://example.com/schemas/money.json")
+        try registry.add(
+            try json(##"{"$defs":{"amount":{"type":"integer"}}}"##), uri: "https://example.com/schemas/money.json")
         let v = try Validator(
             schema: try json(##"{"$ref":"https://example.com/schemas/money.json#/$defs/amount"}"##), registry: registry)
         #expect(v.isValid(5) && !v.isValid("5"))
@@ -156,7 +160,10 @@ import Testing
         let v = try Validator(schema: try json(##"{"required":["amount","currency"]}"##))
         let error = KeelError.contractViolation(v.validate(try json("{}")), input: true, name: "billing.charge")
         #expect(error.code == .inputContractViolation)
-        #expect(error.message.hasPrefix(##"The input of billing.charge does not match its contract: at /: the required property "amount" is missing (and 1 more)"##))
+        #expect(
+            error.message.hasPrefix(
+                ##"The input of billing.charge does not match its contract: at /: the required property "amount" is missing (and 1 more)"##
+            ))
         #expect(error.data?["errors"]?.arrayValue?.count == 2)
         #expect(KeelError.contractViolation(v.validate(.object([:])), input: false).code == .outputContractViolation)
     }
@@ -186,7 +193,8 @@ import Testing
         text += "]"
         let instance = try JSONParser.parse(text)
         let schema = try json(
-            ##"{"type":"array","items":{"type":"object","required":["id","name"],"properties":{"id":{"type":"integer"},"name":{"type":"string","maxLength":100},"tags":{"type":"array","items":{"type":"string"}},"price":{"type":"number","minimum":0}},"additionalProperties":false}}"##)
+            ##"{"type":"array","items":{"type":"object","required":["id","name"],"properties":{"id":{"type":"integer"},"name":{"type":"string","maxLength":100},"tags":{"type":"array","items":{"type":"string"}},"price":{"type":"number","minimum":0}},"additionalProperties":false}}"##
+        )
         let v = try Validator(schema: schema)
         let clock = ContinuousClock()
         let elapsed = clock.measure { #expect(v.isValid(instance)) }
