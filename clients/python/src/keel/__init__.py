@@ -1,0 +1,42 @@
+"""Keel Python client: workers that serve activities, and a client that calls them.
+
+Quick start::
+
+    import keel
+
+    worker = keel.Worker("hello-worker")
+
+    @worker.activity("greet.hello")
+    async def hello(input):
+        return {"greeting": f"Hello, {input['name']}"}
+
+    worker.run_sync()
+"""
+
+from ._activity import ActivityContext, ActivityDefinition, RetryPolicy, activity_context
+from ._client import ActivityResult, Client
+from ._connection import Connection
+from ._errors import ActivityError, ConnectionClosedError, KeelError
+from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, InvalidFrameError
+from ._schema import schema_from_type
+from ._version import __version__
+from ._worker import Worker
+
+__all__ = [
+    "ActivityContext",
+    "ActivityDefinition",
+    "ActivityError",
+    "ActivityResult",
+    "Client",
+    "Connection",
+    "ConnectionClosedError",
+    "DEFAULT_MAX_FRAME_BYTES",
+    "FrameTooLargeError",
+    "InvalidFrameError",
+    "KeelError",
+    "RetryPolicy",
+    "Worker",
+    "__version__",
+    "activity_context",
+    "schema_from_type",
+]

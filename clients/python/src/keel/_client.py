@@ -1,0 +1,171 @@
+"""`Client`: starts activities and inspects Keel over a socket."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Optional, Union
+
+from ._activity import RetryPolicy, Seconds, _ms
+from ._connection import Connection
+from ._errors import KeelError, UNSUPPORTED_PROTOCOL_VERSION
+from ._framing import DEFAULT_MAX_FRAME_BYTES
+from ._transport import open_stream, resolve_endpoint
+from ._version import __version__
+
+# Bound on the initialize round trip.
+CONNECT_TIMEOUT_S = 10.0
+# Slack added to a server-side wait before the local call gives up.
+WAIT_SLACK_S = 5.0
+
+
+@dataclasses.dataclass
+class ActivityResult:
+    """The answer of ``activity/call`` and ``activity/result``.
+
+    ``status`` is one of scheduled, running, completed, failed, timedOut, cancelled; ``failure``
+    is ``{type, message, retryable, details}`` for failed/timedOut.
+    """
+
+    task_id: str
+    status: str
+    attempts: int = 0
+    output: Any = None
+    failure: Optional[Dict[str, Any]] = None
+    raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_wire(cls, result: Dict[str, Any]) -> "ActivityResult":
+        return cls(
+            task_id=result.get("taskId", ""),
+            status=result.get("status", ""),
+            attempts=result.get("attempts", 0),
+            output=result.get("output"),
+            failure=result.get("failure"),
+            raw=result,
+        )
+
+
+class Client:
+    """A connection to Keel for starting activities and inspecting workers.
+
+    Use ``async with await Client.connect(...) as client:`` or call `close`.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def connect(
+        cls,
+        *,
+        socket: Optional[str] = None,
+        tcp: Optional[str] = None,
+        token: Optional[str] = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> "Client":
+        """Connects (``socket=``/``KEEL_SOCKET``, or ``tcp=`` + ``token=``) and initializes.
+
+        Raises:
+            OSError: Keel is not reachable. KeelError: Keel refused the connection.
+        """
+        endpoint = resolve_endpoint(socket, tcp, token, allow_stdio=False)
+        reader, writer = await open_stream(endpoint)
+        connection = Connection(reader, writer, max_frame_bytes=max_frame_bytes)
+        connection.start()
+        params: Dict[str, Any] = {"protocolVersion": "1", "clientInfo": {"name": "keel-python", "version": __version__}}
+        if endpoint.token is not None:
+            params["token"] = endpoint.token
+        try:
+            result = await connection.call("initialize", params, timeout=CONNECT_TIMEOUT_S)
+            if not isinstance(result, dict) or result.get("protocolVersion") != "1":
+                raise KeelError(UNSUPPORTED_PROTOCOL_VERSION, f"Keel answered initialize with {result!r}")
+        except BaseException:
+            await connection.close()
+            raise
+        return cls(connection)
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the connection."""
+        await self._connection.close()
+
+    async def call_activity(
+        self,
+        name: str,
+        input: Any = None,
+        *,
+        idempotency_key: Optional[str] = None,
+        wait: bool = True,
+        wait_timeout: Optional[Seconds] = None,
+        retry_policy: Union[RetryPolicy, Dict[str, Any], None] = None,
+        start_to_close: Optional[Seconds] = None,
+        schedule_to_start: Optional[Seconds] = None,
+        schedule_to_close: Optional[Seconds] = None,
+    ) -> ActivityResult:
+        """Runs one durable activity call (``activity/call``).
+
+        With ``wait`` it returns the final result, or the current status after ``wait_timeout``;
+        without, at once with status ``scheduled``.
+
+        Raises:
+            KeelError: e.g. 3001 inputContractViolation, 4002 idempotencyConflict.
+        """
+        params: Dict[str, Any] = {"name": name, "input": input, "wait": wait}
+        if idempotency_key is not None:
+            params["idempotencyKey"] = idempotency_key
+        if wait_timeout is not None:
+            params["waitTimeoutMs"] = _ms(wait_timeout)
+        if retry_policy is not None:
+            params["retryPolicy"] = retry_policy.to_wire() if isinstance(retry_policy, RetryPolicy) else retry_policy
+        timeouts = {
+            key: _ms(value)
+            for key, value in (
+                ("startToCloseMs", start_to_close),
+                ("scheduleToStartMs", schedule_to_start),
+                ("scheduleToCloseMs", schedule_to_close),
+            )
+            if value is not None
+        }
+        if timeouts:
+            params["timeouts"] = timeouts
+        result = await self._connection.call("activity/call", params, timeout=self._local_timeout(wait, wait_timeout))
+        return ActivityResult.from_wire(result)
+
+    async def activity_result(
+        self, task_id: Optional[str] = None, *, idempotency_key: Optional[str] = None, wait_timeout: Optional[Seconds] = None
+    ) -> ActivityResult:
+        """Fetches a task's result (``activity/result``), waiting up to ``wait_timeout`` for it to end."""
+        if (task_id is None) == (idempotency_key is None):
+            raise ValueError("give exactly one of task_id and idempotency_key")
+        params: Dict[str, Any] = {"taskId": task_id} if task_id is not None else {"idempotencyKey": idempotency_key}
+        if wait_timeout is not None:
+            params["waitTimeoutMs"] = _ms(wait_timeout)
+        result = await self._connection.call("activity/result", params, timeout=self._local_timeout(True, wait_timeout))
+        return ActivityResult.from_wire(result)
+
+    async def cancel_activity(self, task_id: str) -> str:
+        """Cancels a task (``activity/cancel``); returns the new status."""
+        result = await self._connection.call("activity/cancel", {"taskId": task_id}, timeout=CONNECT_TIMEOUT_S)
+        return str((result or {}).get("status", ""))
+
+    async def workers(self) -> List[Dict[str, Any]]:
+        """Lists connected workers (``worker/list``), as the wire objects."""
+        result = await self._connection.call("worker/list", {}, timeout=CONNECT_TIMEOUT_S)
+        return list((result or {}).get("workers", []))
+
+    async def ping(self) -> None:
+        """Round trip to Keel."""
+        await self._connection.call("ping", {}, timeout=CONNECT_TIMEOUT_S)
+
+    @staticmethod
+    def _local_timeout(wait: bool, wait_timeout: Optional[Seconds]) -> Optional[float]:
+        if not wait:
+            return CONNECT_TIMEOUT_S
+        if wait_timeout is None:
+            return None  # the server waits as long as the task runs
+        return _ms(wait_timeout) / 1000 + WAIT_SLACK_S  # type: ignore[operator]

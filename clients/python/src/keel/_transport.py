@@ -1,0 +1,176 @@
+"""Opening the byte stream to Keel: Unix socket, TCP, or stdio when Keel spawned us."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+# "Over stdio, stdout is the wire: a worker must write logs to stderr." (docs/protocol.md)
+ENV_TRANSPORT = "KEEL_TRANSPORT"
+ENV_SOCKET = "KEEL_SOCKET"
+ENV_TCP = "KEEL_TCP"
+ENV_TOKEN = "KEEL_TOKEN"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect: exactly one of ``stdio``, ``socket`` or ``tcp`` is set."""
+
+    stdio: bool = False
+    socket: Optional[str] = None
+    tcp: Optional[str] = None
+    token: Optional[str] = None
+
+    @property
+    def kind(self) -> str:
+        return "stdio" if self.stdio else "unix" if self.socket else "tcp"
+
+    def __str__(self) -> str:
+        return "stdio" if self.stdio else f"unix:{self.socket}" if self.socket else f"tcp:{self.tcp}"
+
+
+def resolve_endpoint(
+    socket: Optional[str] = None, tcp: Optional[str] = None, token: Optional[str] = None, allow_stdio: bool = True
+) -> Endpoint:
+    """Picks the transport. ``KEEL_TRANSPORT=stdio`` wins (set by ``keel serve --worker``, which owns
+    our stdin/stdout), then the arguments, then ``KEEL_SOCKET``, then ``KEEL_TCP`` (+ ``KEEL_TOKEN``).
+
+    Raises:
+        ValueError: no transport configured, or both socket and tcp given.
+    """
+    if allow_stdio and os.environ.get(ENV_TRANSPORT, "").lower() == "stdio":
+        return Endpoint(stdio=True)
+    if socket and tcp:
+        raise ValueError("give either socket= or tcp=, not both")
+    token = token if token is not None else os.environ.get(ENV_TOKEN)
+    if socket:
+        return Endpoint(socket=socket)
+    if tcp:
+        return Endpoint(tcp=tcp, token=token)
+    if os.environ.get(ENV_SOCKET):
+        return Endpoint(socket=os.environ[ENV_SOCKET])
+    if os.environ.get(ENV_TCP):
+        return Endpoint(tcp=os.environ[ENV_TCP], token=token)
+    raise ValueError(
+        "no Keel transport: pass socket= or tcp=, or set KEEL_SOCKET=PATH, KEEL_TCP=HOST:PORT, "
+        "or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
+    )
+
+
+def _split_host_port(address: str) -> Tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"tcp address must be HOST:PORT, got {address!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+_stdio_claimed = False
+
+
+class _WritePipeProtocol(asyncio.streams.FlowControlMixin):
+    """Flow control for a write pipe, plus the close waiter `StreamWriter.wait_closed` needs
+    (the base class raises NotImplementedError there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closed: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        super().connection_lost(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def _get_close_waiter(self, stream: asyncio.StreamWriter) -> "asyncio.Future[None]":
+        return self._closed
+
+
+async def open_stream(endpoint: Endpoint) -> Tuple[asyncio.StreamReader, Any]:
+    """Opens the stream. For stdio, the process's real stdout becomes the wire and fd 1 and
+    ``sys.stdout`` are pointed at stderr, so stray prints (even from C extensions) cannot corrupt it.
+
+    Raises:
+        OSError: the socket could not be reached.
+    """
+    if endpoint.socket:
+        return await asyncio.open_unix_connection(endpoint.socket)
+    if endpoint.tcp:
+        host, port = _split_host_port(endpoint.tcp)
+        return await asyncio.open_connection(host, port)
+    return await _open_stdio()
+
+
+async def _open_stdio() -> Tuple[asyncio.StreamReader, Any]:
+    global _stdio_claimed
+    if _stdio_claimed:
+        raise OSError("stdio transport can be opened only once per process")
+    _stdio_claimed = True
+    loop = asyncio.get_running_loop()
+    sys.stdout.flush()
+    wire_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    reader = asyncio.StreamReader()
+    stdin_fd = os.dup(0)
+    if _is_pipe_like(stdin_fd):
+        stdin = os.fdopen(stdin_fd, "rb", buffering=0)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    else:  # a regular file (e.g. `< transcript`): event loops cannot poll it, so a thread reads it
+        threading.Thread(target=_pump_file, args=(stdin_fd, reader, loop), daemon=True, name="keel-stdin").start()
+    if not _is_pipe_like(wire_fd):
+        return reader, _FileWriter(wire_fd)
+    wire = os.fdopen(wire_fd, "wb", buffering=0)
+    transport, protocol = await loop.connect_write_pipe(_WritePipeProtocol, wire)
+    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+
+
+def _is_pipe_like(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+def _pump_file(fd: int, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            loop.call_soon_threadsafe(reader.feed_data, chunk)
+    except (OSError, RuntimeError):
+        pass
+    finally:
+        try:
+            loop.call_soon_threadsafe(reader.feed_eof)
+        except RuntimeError:
+            pass  # the loop is closed
+        os.close(fd)
+
+
+class _FileWriter:
+    """The StreamWriter subset FrameWriter uses, over a regular file (blocking writes; files are fast)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: Optional[int] = fd
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and self._fd is not None:
+            view = view[os.write(self._fd, view):]
+
+    def is_closing(self) -> bool:
+        return self._fd is None
+
+    async def drain(self) -> None:
+        return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    async def wait_closed(self) -> None:
+        return None

@@ -1,0 +1,86 @@
+"""The Python client under test for clients/conformance/: the fixed activities every language's
+conformance worker registers (see clients/conformance/README.md). Talks stdio."""
+import os, sys  # noqa: E401 -- run from a checkout without `pip install`
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+import asyncio  # noqa: E402
+
+import keel  # noqa: E402
+
+# Bound on waits inside the test activities, so a broken client never hangs the runner for long.
+WAIT_BOUND_S = 30.0
+
+worker = keel.Worker("conformance-worker", max_concurrent=4)
+
+
+class CrashError(Exception):
+    """A plain exception: the client must report it as retryable with type "CrashError"."""
+
+
+@worker.activity("echo", input={"type": "object"}, output={"type": "object"}, description="Returns its input.")
+async def echo(input):
+    print("a stray print from echo: must reach stderr, never the wire")
+    return input
+
+
+@worker.activity("upper_sync")
+def upper_sync(input):
+    return {"text": input["text"].upper()}
+
+
+@worker.activity("fail")
+async def fail(input):
+    raise keel.ActivityError("fail was called", type="BadInput", retryable=False, details={"input": input})
+
+
+@worker.activity(
+    "retry",
+    retry_policy=keel.RetryPolicy(maximum_attempts=3, non_retryable_error_types=["BadInput"]),
+    start_to_close=5,
+)
+async def retry(input):
+    raise keel.ActivityError("429 from the API", type="RateLimited", retry_after=2, details={"status": 429})
+
+
+@worker.activity("crash")
+async def crash(input):
+    raise CrashError("boom")
+
+
+@worker.activity("hb")
+async def hb(input, ctx):
+    await ctx.heartbeat({"page": 1})
+    await ctx.heartbeat({"page": 2})
+    return {"taskId": ctx.task_id, "attempt": ctx.attempt, "idempotencyKey": ctx.idempotency_key, "previous": ctx.heartbeat_details}
+
+
+@worker.activity("slow")
+async def slow(input, ctx):
+    await ctx.heartbeat({"started": True})
+    await asyncio.sleep(WAIT_BOUND_S)
+    return {"cancelled": False}
+
+
+_barrier = {"waiting": 0, "event": None}
+
+
+@worker.activity("barrier")
+async def barrier(input):
+    if _barrier["event"] is None:
+        _barrier["event"] = asyncio.Event()
+    event = _barrier["event"]
+    _barrier["waiting"] += 1
+    if _barrier["waiting"] >= input["count"]:
+        event.set()
+    await asyncio.wait_for(event.wait(), WAIT_BOUND_S)
+    return {"released": True}
+
+
+@worker.activity("sleep")
+async def sleep(input):
+    await asyncio.sleep(input["ms"] / 1000)
+    return {"slept": input["ms"]}
+
+
+if __name__ == "__main__":
+    worker.run_sync()

@@ -1,0 +1,72 @@
+"""Client against a scripted orchestrator on a real Unix socket."""
+
+import asyncio
+
+import pytest
+from conftest import Orchestrator, run
+
+import keel
+
+
+def test_call_activity_sends_the_documented_params_and_parses_the_result(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path))
+            peer = await orchestrator.accept()
+            init = await peer.recv()
+            assert init["params"]["protocolVersion"] == "1" and "token" not in init["params"]
+            peer.answer(init, {"protocolVersion": "1", "capabilities": {}})
+            client = await connecting
+            async with client:
+                calling = asyncio.ensure_future(client.call_activity(
+                    "greet.hello", {"name": "Ada"}, idempotency_key="order-17", wait_timeout=60,
+                    retry_policy=keel.RetryPolicy(maximum_attempts=3), start_to_close=30))
+                request = await peer.recv()
+                assert request["method"] == "activity/call"
+                assert request["params"] == {"name": "greet.hello", "input": {"name": "Ada"}, "wait": True, "idempotencyKey": "order-17",
+                                             "waitTimeoutMs": 60000, "retryPolicy": {"maximumAttempts": 3}, "timeouts": {"startToCloseMs": 30000}}
+                peer.answer(request, {"taskId": "t-1", "status": "completed", "attempts": 1, "output": {"greeting": "Hello, Ada"}})
+                result = await calling
+                assert (result.task_id, result.status, result.output) == ("t-1", "completed", {"greeting": "Hello, Ada"})
+
+                listing = asyncio.ensure_future(client.workers())
+                request = await peer.recv()
+                assert request["method"] == "worker/list"
+                peer.answer(request, {"workers": [{"workerId": "w-3"}]})
+                assert await listing == [{"workerId": "w-3"}]
+
+                fetching = asyncio.ensure_future(client.activity_result(idempotency_key="order-17"))
+                request = await peer.recv()
+                assert request["params"] == {"idempotencyKey": "order-17"}
+                peer.send({"jsonrpc": "2.0", "id": request["id"], "error": {"code": 4002, "message": "conflict"}})
+                with pytest.raises(keel.KeelError) as raised:
+                    await fetching
+                assert raised.value.code == 4002
+
+                pinging = asyncio.ensure_future(client.ping())
+                peer.answer(await peer.recv(), {})
+                await pinging
+
+    run(main())
+
+
+def test_connect_sends_the_token_over_tcp_and_fails_cleanly_when_refused():
+    async def main():
+        seen = {}
+
+        async def accept(reader, writer):
+            import json
+
+            seen["init"] = json.loads(await reader.readline())
+            writer.write(json.dumps({"jsonrpc": "2.0", "id": seen["init"]["id"], "error": {"code": -32004, "message": "unauthorized"}}).encode() + b"\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(keel.KeelError) as raised:
+            await keel.Client.connect(tcp=f"127.0.0.1:{port}", token="s3cret")
+        assert raised.value.code == -32004 and seen["init"]["params"]["token"] == "s3cret"
+        server.close()
+
+    run(main())
