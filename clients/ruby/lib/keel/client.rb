@@ -1,0 +1,136 @@
+# frozen_string_literal: true
+
+require_relative "errors"
+require_relative "framing"
+require_relative "connection"
+require_relative "transport"
+
+module Keel
+  # A connection to Keel for starting workflows and activities and inspecting them. Results are
+  # the wire objects (Hashes with lowerCamelCase String keys), as docs/protocol.md shows them.
+  #
+  #   Keel::Client.open(socket: "/tmp/keel.sock") do |client|
+  #     started = client.start_workflow("orders.fulfil", { "order" => 17 })
+  #     client.workflow_result(started["workflowId"])  # => {"status" => "completed", "output" => ...}
+  #   end
+  #
+  # Thread-safe: several threads may call at once over the one connection.
+  class Client
+    # Bound on requests that return at once (initialize, start, signal, cancel, describe...).
+    CALL_TIMEOUT_S = 10.0
+    # Slack added to a server-side wait before the local call gives up.
+    WAIT_SLACK_S = 5.0
+    # Keel's default waitTimeoutMs for workflow/result (docs/protocol.md).
+    DEFAULT_WORKFLOW_WAIT_MS = 60_000
+
+    # Connects (`socket:`/KEEL_SOCKET, or `tcp:` + `token:`/KEEL_TCP + KEEL_TOKEN) and initializes.
+    #
+    # Raises SystemCallError when Keel is unreachable, Keel::Error when it refused us.
+    def self.connect(socket: nil, tcp: nil, token: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES)
+      endpoint = Transport.resolve(socket: socket, tcp: tcp, token: token, allow_stdio: false)
+      input, output = Transport.open(endpoint)
+      connection = Connection.new(input, output, max_frame_bytes: max_frame_bytes).start
+      params = { "protocolVersion" => "1", "clientInfo" => { "name" => "keel-ruby", "version" => VERSION } }
+      params["token"] = endpoint.token if endpoint.token
+      begin
+        result = connection.call("initialize", params, timeout: CALL_TIMEOUT_S)
+        raise Error.new(UNSUPPORTED_PROTOCOL_VERSION, "Keel answered initialize with #{result.inspect}") unless result.is_a?(Hash) && result["protocolVersion"] == "1"
+      rescue StandardError
+        connection.close
+        raise
+      end
+      new(connection)
+    end
+
+    # `connect`, yield, close.
+    def self.open(**options)
+      client = connect(**options)
+      return client unless block_given?
+
+      begin
+        yield client
+      ensure
+        client.close
+      end
+    end
+
+    def initialize(connection)
+      @connection = connection
+    end
+
+    def close = @connection.close
+
+    # `workflow/start` → {"workflowId", "status", "started"}. `conflict_policy`: "useExisting"
+    # (Keel's default) or "fail".
+    def start_workflow(name, input = nil, workflow_id: nil, conflict_policy: nil)
+      params = { "name" => name, "input" => input, "workflowId" => workflow_id, "conflictPolicy" => conflict_policy }.compact
+      params["input"] = input
+      call("workflow/start", params)
+    end
+
+    # `workflow/result`: waits up to `wait_timeout_ms` for the workflow to end →
+    # {"workflowId", "status", "output"?, "failure"?} (past the timeout, the current status).
+    def workflow_result(workflow_id, wait_timeout_ms: nil)
+      params = { "workflowId" => workflow_id, "waitTimeoutMs" => wait_timeout_ms }.compact
+      call("workflow/result", params, timeout: wait_bound(wait_timeout_ms || DEFAULT_WORKFLOW_WAIT_MS))
+    end
+
+    # `workflow/signal` → {"delivered" => true}.
+    def signal_workflow(workflow_id, name, payload = nil)
+      call("workflow/signal", { "workflowId" => workflow_id, "name" => name, "payload" => payload })
+    end
+
+    # `workflow/cancel` → {"status"}; the workflow sees Cancelled at its current step.
+    def cancel_workflow(workflow_id, reason: nil)
+      call("workflow/cancel", { "workflowId" => workflow_id, "reason" => reason }.compact)
+    end
+
+    # `workflow/describe` → {workflowId, name, status, runId, input, output?, failure?, ...}.
+    def describe_workflow(workflow_id) = call("workflow/describe", { "workflowId" => workflow_id })
+
+    # `workflow/list`; filters are the wire names, e.g. list_workflows("status" => "running").
+    def list_workflows(filters = {}) = call("workflow/list", filters)
+
+    # `workflow/history` → {workflowId, runId, entries: [...]}.
+    def workflow_history(workflow_id) = call("workflow/history", { "workflowId" => workflow_id })
+
+    # `activity/call`: one durable activity call. With `wait` it returns the final result (or the
+    # current status after `wait_timeout_ms`); without, at once with status "scheduled".
+    # → {"taskId", "status", "attempts", "output"?, "failure"?}
+    #
+    # Raises Keel::Error, e.g. code 3001 inputContractViolation or 4002 idempotencyConflict.
+    def call_activity(name, input = nil, idempotency_key: nil, wait: true, wait_timeout_ms: nil, retry_policy: nil,
+                      timeouts: nil)
+      params = { "name" => name, "input" => input, "wait" => wait, "idempotencyKey" => idempotency_key,
+                 "waitTimeoutMs" => wait_timeout_ms, "timeouts" => timeouts,
+                 "retryPolicy" => retry_policy.respond_to?(:to_wire) ? retry_policy.to_wire : retry_policy }
+      params = params.compact.merge("input" => input)
+      call("activity/call", params, timeout: wait ? wait_timeout_ms && wait_bound(wait_timeout_ms) : CALL_TIMEOUT_S)
+    end
+
+    # `activity/result` by task id or idempotency key.
+    def activity_result(task_id = nil, idempotency_key: nil, wait_timeout_ms: nil)
+      raise ArgumentError, "give exactly one of task_id and idempotency_key" if task_id.nil? == idempotency_key.nil?
+
+      params = { "taskId" => task_id, "idempotencyKey" => idempotency_key, "waitTimeoutMs" => wait_timeout_ms }.compact
+      call("activity/result", params, timeout: wait_timeout_ms && wait_bound(wait_timeout_ms))
+    end
+
+    # `activity/cancel` → {"status"}.
+    def cancel_activity(task_id) = call("activity/cancel", { "taskId" => task_id })
+
+    # `worker/list` → the connected workers (wire objects).
+    def workers = Array(call("worker/list", {})["workers"])
+
+    # Round trip to Keel.
+    def ping = call("ping", {})
+
+    private
+
+    def call(method, params, timeout: CALL_TIMEOUT_S)
+      @connection.call(method, params, timeout: timeout)
+    end
+
+    def wait_bound(wait_timeout_ms) = (wait_timeout_ms / 1000.0) + WAIT_SLACK_S
+  end
+end

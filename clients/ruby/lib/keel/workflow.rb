@@ -1,0 +1,258 @@
+# frozen_string_literal: true
+
+require_relative "errors"
+require_relative "connection"
+
+module Keel
+  # Internal control flow of a workflow run. Not StandardError subclasses, so `rescue => e` in
+  # workflow code does not swallow them.
+  module WorkflowSignals
+    # A step was answered `suspend`: unwind the function; the run answers `suspended`.
+    class Suspend < Exception; end # rubocop:disable Lint/InheritException
+
+    # `continue_as_new` was called: the run answers `continueAsNew` with `input`.
+    class ContinueAsNew < Exception # rubocop:disable Lint/InheritException
+      attr_reader :input
+
+      def initialize(input)
+        super("continue as new")
+        @input = input
+      end
+    end
+
+    # The run cannot go on here (connection lost, runId superseded): answer with `error`.
+    class Abandon < Exception # rubocop:disable Lint/InheritException
+      attr_reader :error
+
+      def initialize(error)
+        super(error.message)
+        @error = error
+      end
+    end
+  end
+
+  # A durable step started by a workflow: `value` blocks until its answer and returns the result,
+  # or raises the step's failure (StepFailed, Cancelled, TimedOut). Recorded steps are answered
+  # from the journal without waiting. `value` may be called more than once.
+  class Step
+    attr_reader :seq, :kind, :name
+
+    def initialize(run, seq, kind, name, recorded: nil, pending: nil)
+      @run = run
+      @seq = seq
+      @kind = kind
+      @name = name
+      @recorded = recorded
+      @pending = pending
+    end
+
+    # True for a step answered from the journal (replay).
+    def replayed? = !@recorded.nil?
+
+    def value
+      @answer ||= @recorded || @run.await(@pending, self)
+      @run.outcome(@answer)
+    end
+  end
+
+  # What a workflow function gets: its identity and the durable steps. Every step is numbered
+  # (`seq`) when it is *started*, in program order, so numbering is deterministic even when
+  # parallel steps finish in another order. Only this object's methods may touch the outside
+  # world: no clocks, randomness or I/O directly in workflow code.
+  class WorkflowContext
+    attr_reader :workflow_id, :run_id, :name, :input
+
+    def initialize(run, params)
+      @run = run
+      @workflow_id = params["workflowId"]
+      @run_id = params["runId"]
+      @name = params["name"]
+      @input = params["input"]
+      @cancel_requested = params["cancelRequested"] == true
+    end
+
+    # True when a cancel was requested before this run started; the step being waited on then
+    # raises Keel::Cancelled.
+    def cancel_requested? = @cancel_requested
+
+    # Runs an activity and returns its output; raises StepFailed (or Cancelled) when it failed.
+    # `retry_policy` (RetryPolicy or wire Hash) and `timeouts` (wire Hash, e.g.
+    # {"startToCloseMs" => 10_000}) go in the step's `options`.
+    def activity(name, input = nil, retry_policy: nil, timeouts: nil)
+      start_activity(name, input, retry_policy: retry_policy, timeouts: timeouts).value
+    end
+
+    # Starts an activity and returns its Step at once (for parallel activities: start several,
+    # then call `value` on each, or `all`).
+    def start_activity(name, input = nil, retry_policy: nil, timeouts: nil)
+      options = { "retryPolicy" => retry_policy.respond_to?(:to_wire) ? retry_policy.to_wire : retry_policy,
+                  "timeouts" => timeouts }.compact
+      @run.start("activity", name, input, options)
+    end
+
+    # Waits for every step; returns their values in order.
+    def all(*steps) = steps.flatten.map(&:value)
+
+    # Sleeps durably for `ms` milliseconds (a sleep of days is fine: the run suspends).
+    def sleep(ms)
+      @run.start("sleep", "sleep", { "durationMs" => Integer(ms) }).value
+      nil
+    end
+
+    # Waits for signal `name` and returns its payload. With `timeout_ms`, raises Keel::TimedOut
+    # when no signal came in time.
+    def signal(name, timeout_ms: nil)
+      @run.start("signal", name, timeout_ms.nil? ? {} : { "timeoutMs" => Integer(timeout_ms) }).value
+    end
+
+    # Runs child workflow `name` and returns its output (`id`: the child's workflowId, optional).
+    def child(name, input = nil, id: nil) = start_child(name, input, id: id).value
+
+    # Starts a child workflow and returns its Step at once.
+    def start_child(name, input = nil, id: nil)
+      step_input = { "input" => input }
+      step_input["workflowId"] = id unless id.nil?
+      @run.start("child", name, step_input)
+    end
+
+    # The current time as epoch milliseconds, recorded durably (the same on every replay).
+    def now = @run.start("now", "now", {}).value
+
+    # A number in [0, 1), recorded durably.
+    def random = @run.start("random", "random", {}).value
+
+    # A UUID string, recorded durably.
+    def uuid = @run.start("uuid", "uuid", {}).value
+
+    # Ends this run and starts over with `input` and an empty journal (bounded history for loops).
+    # Does not return.
+    def continue_as_new(input)
+      raise WorkflowSignals::ContinueAsNew, input
+    end
+  end
+
+  # One `workflow/run`: replays the journal, sends new steps as `workflow/step`, and builds the
+  # run's answer. Runs in the request's own thread; steps block on their answers.
+  class WorkflowRun
+    include WorkflowSignals
+
+    def initialize(definition, params, connection, logger: Keel.logger)
+      @definition = definition
+      @params = params
+      @connection = connection
+      @logger = logger
+      @journal = {}
+      Array(params["journal"]).each { |entry| @journal[entry["seq"]] = entry if entry.is_a?(Hash) }
+      @mutex = Mutex.new
+      @seq = 0
+      @suspended = false
+      @nondeterminism = nil
+      @context = WorkflowContext.new(self, params)
+    end
+
+    attr_reader :context
+
+    # Runs the workflow function to its end; returns the `workflow/run` answer.
+    #
+    # Raises Keel::Error or ConnectionClosed when the run cannot be answered meaningfully (the
+    # connection dropped, or Keel answered a step with 2006 attemptSuperseded).
+    def execute
+      output = @definition.handler.call(@context.input, @context)
+      return answer_interrupted if interrupted?
+
+      failure = Keel.unsendable_failure(output, @connection.writer.max_frame_bytes)
+      failure ? failed(failure) : { "status" => "completed", "output" => output }
+    rescue Abandon => e
+      raise e.error
+    rescue Suspend, NonDeterminism
+      answer_interrupted
+    rescue ContinueAsNew => e
+      return answer_interrupted if interrupted?
+
+      { "status" => "continueAsNew", "input" => e.input }
+    rescue ActivityError => e
+      interrupted? ? answer_interrupted : failed(e.to_failure)
+    rescue StandardError => e
+      return answer_interrupted if interrupted?
+
+      @logger.error("workflow #{@context.name} (#{@context.workflow_id}) failed: #{e.class}: #{e.message}")
+      failed({ "type" => e.class.name || "StandardError", "message" => e.message, "retryable" => true, "details" => nil })
+    end
+
+    # Starts step `seq` = the next number: answered from the journal when recorded there with the
+    # same kind and name, else sent to Keel. Called by WorkflowContext.
+    def start(kind, name, input, options = {})
+      seq = @mutex.synchronize { @seq += 1 }
+      raise Suspend if @suspended
+      raise @nondeterminism if @nondeterminism
+
+      entry = @journal[seq]
+      if entry
+        check_entry(seq, entry, kind, name)
+        recorded = recorded_answer(entry)
+        return Step.new(self, seq, kind, name, recorded: recorded) if recorded
+      end
+      params = { "workflowId" => @context.workflow_id, "runId" => @context.run_id, "seq" => seq,
+                 "kind" => kind, "name" => name, "input" => input }
+      params["options"] = options unless options.empty?
+      Step.new(self, seq, kind, name, pending: @connection.call_async("workflow/step", params))
+    rescue ConnectionClosed => e
+      raise Abandon, e
+    end
+
+    # Waits for a live step's answer (the step answer object). Called by Step.
+    def await(pending, step)
+      pending.value
+    rescue Error => e
+      raise Abandon, e unless e.code == NON_DETERMINISM
+
+      data = e.data.is_a?(Hash) ? e.data : {}
+      @nondeterminism = NonDeterminism.new(data.fetch("seq", step.seq), data["journal"] || {},
+                                           data["code"] || { "kind" => step.kind, "name" => step.name })
+      raise @nondeterminism
+    rescue ConnectionClosed => e
+      raise Abandon, e
+    end
+
+    # Turns a step answer into the value, or raises. Called by Step.
+    def outcome(answer)
+      case answer["status"]
+      when "completed" then answer["result"]
+      when "failed" then raise ActivityError.from_failure(answer["failure"])
+      when "suspend"
+        @suspended = true
+        raise Suspend
+      else raise Abandon, Error.new(INTERNAL_ERROR, "unexpected workflow/step answer #{answer.inspect}")
+      end
+    end
+
+    private
+
+    def check_entry(seq, entry, kind, name)
+      return if entry["kind"] == kind && entry["name"] == name
+
+      @nondeterminism = NonDeterminism.new(seq, entry, { "kind" => kind, "name" => name })
+      raise @nondeterminism
+    end
+
+    # "If the journal already holds seq with the same kind and name, Keel ... answers with the
+    # recorded outcome, or waits for the running one": finished entries are answered here,
+    # unfinished ones (scheduled, running) are sent again with the same seq.
+    def recorded_answer(entry)
+      case entry["status"]
+      when "completed" then { "status" => "completed", "result" => entry["result"] }
+      when "failed" then { "status" => "failed", "failure" => entry["failure"] }
+      end
+    end
+
+    def interrupted? = @suspended || !@nondeterminism.nil?
+
+    def answer_interrupted
+      return failed({ "type" => "NonDeterminism", "message" => @nondeterminism.message, "retryable" => false, "details" => nil }) if @nondeterminism
+
+      { "status" => "suspended" }
+    end
+
+    def failed(failure) = { "status" => "failed", "failure" => failure }
+  end
+end
