@@ -253,3 +253,28 @@ def test_the_hello_example_over_a_socket(sock_path):
                     await process.wait()
 
     run(main())
+
+
+def test_a_shutdown_notification_drains_running_work_then_run_returns(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.activity("nap")
+    async def nap(input):
+        await asyncio.sleep(0.2)
+        return {"rested": True}
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            running = asyncio.ensure_future(worker.run())
+            peer = await orchestrator.accept()
+            await peer.handshake()
+            peer.execute("k1", "nap", {})
+            await asyncio.sleep(0.05)
+            peer.send({"jsonrpc": "2.0", "method": "shutdown", "params": {}})
+            peer.execute("k2", "nap", {}, task_id="t-2")
+            refused = await peer.recv()
+            assert refused["id"] == "k2" and refused["error"]["code"] == -32003
+            assert await peer.recv() == {"jsonrpc": "2.0", "id": "k1", "result": {"output": {"rested": True}}}
+            await asyncio.wait_for(running, 5)  # returns without reconnecting
+
+    run(main())

@@ -248,6 +248,9 @@ class Worker:
         connection.on_notification("activity/cancel", self._on_cancel)
         connection.on_request("ping", _pong)
         connection.on_request("shutdown", self._on_shutdown)
+        # docs/protocol.md does not say whether Keel's shutdown to a worker is a request or a
+        # notification; the orchestrator sends a notification. Serve both.
+        connection.on_notification("shutdown", self._on_shutdown)
         connection.on_close(functools.partial(self._on_connection_lost, connection))
         connection.start()
         self._connection = connection
