@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "keel",
             dependencies: [
-                "KeelServer", "KeelClient", "KeelSchema", "KeelProtocol",
+                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,14 +93,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelSchemaTests", dependencies: ["KeelSchema"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelSchemaCLITests", dependencies: ["KeelSchemaCLI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelSchemaTests", dependencies: ["KeelSchema"], exclude: ["generate_metaschemas.py"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelSchemaCLITests", dependencies: ["KeelSchemaCLI"], exclude: ["bench_python_jsonschema.py"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelProtocolTests",
             dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeelServerTests", dependencies: ["KeelTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeelServerTests",
+            dependencies: ["KeelTesting", "KeelProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -118,6 +118,8 @@ final class ChannelOutbound: RPCOutbound {
         var buffer: [UInt8] = []
         var waiter: CheckedContinuation<[UInt8]?, Never>?
         var finished = false
+        /// Close the channel once the queued bytes are written (a graceful close).
+        var closeWhenDrained = false
     }
 
     private let state = Mutex(State())
@@ -142,11 +144,23 @@ final class ChannelOutbound: RPCOutbound {
         resume?.resume(returning: bytes)
         if overflow {
             // The peer stopped reading: drop it rather than grow without bound.
-            close()
+            abort()
         }
     }
 
+    /// Writes what is queued (e.g. the error that explains the close), then closes.
     func close() {
+        let closeNow = state.withLock { s -> Bool in
+            s.closeWhenDrained = true
+            return s.buffer.isEmpty && s.waiter != nil
+        }
+        finish()
+        if closeNow { channel.close(promise: nil) }
+    }
+
+    /// Closes at once, dropping what is queued.
+    func abort() {
+        state.withLock { $0.buffer = [] }
         finish()
         channel.close(promise: nil)
     }
@@ -185,6 +199,7 @@ final class ChannelOutbound: RPCOutbound {
                 return
             }
         }
+        if state.withLock({ $0.closeWhenDrained }) { channel.close(promise: nil) }
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KeelSchemaCLI
 
 
 /// The `keel` command: the orchestrator and every tool around it.
@@ -8,6 +9,6 @@ struct Keel: AsyncParsableCommand {
         commandName: "keel",
         abstract: "Keel: durable execution for programs in any language.",
         version: "0.1.0",
-        subcommands: [Serve.self, Call.self, Workers.self]
+        subcommands: [Serve.self, Call.self, Workers.self, SchemaCommand.self]
     )
 }
