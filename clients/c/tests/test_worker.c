@@ -1,0 +1,295 @@
+/* Worker: registration and contracts (pure), then a real worker against a scripted peer over a
+ * real Unix socket or TCP connection. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "peer.h"
+
+static json_t *echo(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)ctx, (void)data;
+    return json_incref(input);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static keel_worker_t *new_worker(const char *socket_path) {
+    keel_worker_options_t opts = {.name = "test-worker", .max_concurrent = 2, .socket_path = socket_path,
+                                  .drain_timeout_ms = 3000, .no_signal_handlers = 1};
+    return keel_worker_new(&opts, NULL);
+}
+
+TEST(registration_takes_unset_fields_from_a_contract_file) {
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "%s/contracts", harness_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/greet.json", dir);
+    write_text(path, "{\"name\":\"greet.hello\",\"version\":\"2\",\"description\":\"from the file\","
+                     "\"input\":{\"type\":\"object\"},\"output\":{\"type\":\"string\"},"
+                     "\"retryPolicy\":{\"maximumAttempts\":2},\"timeouts\":{\"startToCloseMs\":1000}}");
+    snprintf(path, sizeof path, "%s/README.txt", dir);
+    write_text(path, "not a contract: ignored (not *.json)");
+    keel_error_t err;
+    keel_worker_t *w = new_worker(NULL);
+    CHECK(keel_worker_load_contracts(w, dir, &err) == 0);
+    keel_activity_options_t opts = {.description = "mine", .heartbeat_ms = 500};
+    CHECK(keel_worker_register_activity(w, "greet.hello", echo, NULL, &opts, &err) == 0);
+    CHECK(keel_worker_register_activity(w, "plain", echo, NULL, NULL, &err) == 0);
+    json_t *reg = keel_worker_registration(w);
+    json_t *expected = json_loads(
+        "{\"name\":\"test-worker\",\"language\":\"c\",\"maxConcurrent\":2,\"workflows\":[],\"activities\":["
+        "{\"name\":\"greet.hello\",\"description\":\"mine\",\"input\":{\"type\":\"object\"},"
+        "\"output\":{\"type\":\"string\"},\"retryPolicy\":{\"maximumAttempts\":2},\"timeouts\":{\"heartbeatMs\":500}},"
+        "{\"name\":\"plain\"}]}",
+        0, NULL);
+    int same = json_equal(reg, expected);
+    char *got = json_dumps(reg, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(reg);
+    json_decref(expected);
+    keel_worker_free(w);
+    CHECK_MSG(same, "registration was %s", got);
+    free(got);
+}
+
+TEST(a_contract_file_without_version_is_refused_naming_the_file) {
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "%s/bad", harness_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/x.json", dir);
+    write_text(path, "{\"name\":\"x\",\"input\":true,\"output\":true}");
+    keel_error_t err;
+    keel_worker_t *w = new_worker(NULL);
+    int rc = keel_worker_load_contracts(w, dir, &err);
+    keel_worker_free(w);
+    CHECK(rc == -1);
+    CHECK(err.code == KEEL_E_CONFIG);
+    CHECK(strstr(err.message, "x.json") != NULL && strstr(err.message, "version") != NULL);
+}
+
+TEST(bad_and_duplicate_activity_names_are_refused) {
+    keel_error_t err;
+    keel_worker_t *w = new_worker(NULL);
+    CHECK(keel_worker_register_activity(w, "billing.charge-v2_x", echo, NULL, NULL, &err) == 0);
+    CHECK(keel_worker_register_activity(w, "billing.charge-v2_x", echo, NULL, NULL, &err) == -1);
+    CHECK(err.code == KEEL_E_ARGUMENT);
+    CHECK(keel_worker_register_activity(w, "9lives", echo, NULL, NULL, &err) == -1);
+    CHECK(keel_worker_register_activity(w, "has space", echo, NULL, NULL, &err) == -1);
+    keel_worker_free(w);
+    CHECK(keel_worker_new(&(keel_worker_options_t){.max_concurrent = 10001}, &err) == NULL);
+    CHECK(err.code == KEEL_E_ARGUMENT);
+}
+
+static json_t *context(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)input, (void)data;
+    return json_pack("{s:s,s:s,s:i,s:s,s:s?,s:I,s:I,s:O}", "taskId", keel_activity_task_id(ctx), "name",
+                     keel_activity_name(ctx), "attempt", keel_activity_attempt(ctx), "key",
+                     keel_activity_idempotency_key(ctx), "workflowId", keel_activity_workflow_id(ctx), "deadline",
+                     (json_int_t)keel_activity_deadline_ms(ctx), "hbTimeout",
+                     (json_int_t)keel_activity_heartbeat_timeout_ms(ctx), "previous",
+                     keel_activity_heartbeat_details(ctx));
+}
+
+static json_t *wait_for_cancel(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)input, (void)data;
+    if (keel_heartbeat(ctx, NULL, NULL) != 0) {
+        return json_string("stopped at the heartbeat");
+    }
+    keel_activity_sleep(ctx, PEER_TIMEOUT_MS * 2);
+    return NULL; /* cancelled: reported as Cancelled */
+}
+
+static json_t *nap(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)data;
+    keel_activity_sleep(ctx, json_integer_value(json_object_get(input, "ms")));
+    return json_pack("{s:b}", "napped", 1);
+}
+
+static json_t *execute(const char *id, const char *name, const char *input) {
+    return json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:o,s:i,s:s,s:I,s:i,s:{s:i},s:n}}", "jsonrpc", "2.0", "id", id, "method",
+                     "activity/execute", "params", "taskId", id, "name", name, "input", json_loads(input, 0, NULL),
+                     "attempt", 3, "idempotencyKey", "key-1", "deadlineMs", (json_int_t)4102444800000LL,
+                     "heartbeatTimeoutMs", 5000, "heartbeatDetails", "page", 7, "workflowId");
+}
+
+static keel_worker_t *serving_worker(peer_t *peer) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/k.sock", harness_tmpdir());
+    if (peer_listen_unix(peer, path) != 0) {
+        return NULL;
+    }
+    keel_worker_t *w = new_worker(path);
+    keel_worker_register_activity(w, "context", context, NULL, NULL, NULL);
+    keel_worker_register_activity(w, "waits", wait_for_cancel, NULL, NULL, NULL);
+    keel_worker_register_activity(w, "nap", nap, NULL, NULL, NULL);
+    return w;
+}
+
+static const char *failure_type(json_t *answer) {
+    return json_string_value(json_object_get(json_object_get(json_object_get(answer, "result"), "failure"), "type"));
+}
+
+TEST(a_worker_on_a_socket_initializes_registers_and_serves_with_context) {
+    peer_t peer;
+    keel_worker_t *w = serving_worker(&peer);
+    CHECK(w != NULL);
+    run_t run;
+    run_start(&run, w);
+    json_t *init = NULL;
+    json_t *reg = peer_handshake(&peer, &init);
+    json_t *client_info = json_pack("{s:s,s:s}", "name", "keel-c", "version", KEEL_VERSION);
+    int ok = reg != NULL && json_equal(json_object_get(init, "clientInfo"), client_info) &&
+             json_object_get(init, "token") == NULL && json_integer_value(json_object_get(reg, "maxConcurrent")) == 2;
+    json_decref(client_info);
+    json_decref(reg);
+    json_decref(init);
+    json_t *answer = NULL;
+    if (ok) {
+        peer_send(&peer, execute("k1", "context", "{}"));
+        answer = peer_read(&peer);
+    }
+    json_t *expected = json_loads("{\"jsonrpc\":\"2.0\",\"id\":\"k1\",\"result\":{\"output\":{\"taskId\":\"k1\","
+                                  "\"name\":\"context\",\"attempt\":3,\"key\":\"key-1\",\"workflowId\":null,\"deadline\":4102444800000,"
+                                  "\"hbTimeout\":5000,\"previous\":{\"page\":7}}}}",
+                                  0, NULL);
+    int same = json_equal(answer, expected);
+    if (!same) {
+        char *got = json_dumps(answer, JSON_COMPACT);
+        fprintf(stderr, "context answer: %s\n", got ? got : "(none)");
+        free(got);
+    }
+    json_decref(answer);
+    json_decref(expected);
+    int rc = run_stop(&run);
+    int eof = peer_wait_eof(&peer);
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(ok);
+    CHECK(same);
+    CHECK(rc == 0);
+    CHECK(eof);
+}
+
+TEST(a_cancel_notification_wakes_a_sleeping_activity_which_reports_cancelled) {
+    peer_t peer;
+    keel_worker_t *w = serving_worker(&peer);
+    CHECK(w != NULL);
+    run_t run;
+    run_start(&run, w);
+    json_decref(peer_handshake(&peer, NULL));
+    peer_send(&peer, execute("k1", "waits", "{}"));
+    json_t *heartbeat = peer_read(&peer);
+    int is_heartbeat = json_is_string(json_object_get(heartbeat, "method")) &&
+                       strcmp(json_string_value(json_object_get(heartbeat, "method")), "activity/heartbeat") == 0 &&
+                       json_integer_value(json_object_get(json_object_get(heartbeat, "params"), "attempt")) == 3;
+    peer_answer(&peer, heartbeat, json_pack("{s:b}", "cancelled", 0));
+    json_decref(heartbeat);
+    peer_send(&peer, json_loads("{\"jsonrpc\":\"2.0\",\"method\":\"activity/cancel\",\"params\":{\"taskId\":\"k1\","
+                                "\"attempt\":3,\"reason\":\"by test\"}}",
+                                0, NULL));
+    json_t *answer = peer_read(&peer);
+    const char *type = failure_type(answer);
+    int cancelled = type != NULL && strcmp(type, "Cancelled") == 0;
+    json_decref(answer);
+    int rc = run_stop(&run);
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(is_heartbeat);
+    CHECK(cancelled);
+    CHECK(rc == 0);
+}
+
+TEST(stop_drains_running_work_and_refuses_new_work_with_32003) {
+    peer_t peer;
+    keel_worker_t *w = serving_worker(&peer);
+    CHECK(w != NULL);
+    run_t run;
+    run_start(&run, w);
+    json_decref(peer_handshake(&peer, NULL));
+    peer_send(&peer, execute("k1", "nap", "{\"ms\":300}"));
+    keel_worker_stop(w);
+    struct timespec pause = {0, 50 * 1000000L};
+    nanosleep(&pause, NULL);
+    peer_send(&peer, execute("k2", "nap", "{\"ms\":0}"));
+    json_t *first = peer_read(&peer);
+    json_t *second = peer_read(&peer);
+    int refused = json_integer_value(json_object_get(json_object_get(first, "error"), "code")) == KEEL_SHUTTING_DOWN &&
+                  strcmp(json_string_value(json_object_get(first, "id")), "k2") == 0;
+    int finished = json_is_true(json_object_get(json_object_get(json_object_get(second, "result"), "output"), "napped"));
+    json_decref(first);
+    json_decref(second);
+    int eof = peer_wait_eof(&peer);
+    pthread_join(run.thread, NULL);
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(refused);
+    CHECK(finished);
+    CHECK(eof);
+    CHECK(run.rc == 0);
+}
+
+TEST(a_dropped_connection_is_reopened_initialized_and_registered_again) {
+    peer_t peer;
+    keel_worker_t *w = serving_worker(&peer);
+    CHECK(w != NULL);
+    run_t run;
+    run_start(&run, w);
+    json_t *first = peer_handshake(&peer, NULL);
+    peer_drop(&peer);
+    json_t *second = peer_handshake(&peer, NULL); /* the worker comes back after ~0.1 s */
+    int same = first != NULL && json_equal(first, second);
+    json_decref(first);
+    json_decref(second);
+    int rc = run_stop(&run);
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(same);
+    CHECK(rc == 0);
+}
+
+TEST(tcp_sends_the_token_and_unauthorized_is_final) {
+    peer_t peer;
+    CHECK(peer_listen_tcp(&peer) == 0);
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", peer.port);
+    keel_worker_options_t opts = {.tcp = address, .token = "s3cret", .no_signal_handlers = 1};
+    keel_worker_t *w = keel_worker_new(&opts, NULL);
+    run_t run;
+    run_start(&run, w);
+    int accepted = peer_accept(&peer) == 0;
+    json_t *init = accepted ? peer_read(&peer) : NULL;
+    const char *token = json_string_value(json_object_get(json_object_get(init, "params"), "token"));
+    int has_token = token != NULL && strcmp(token, "s3cret") == 0;
+    if (init != NULL) {
+        peer_send(&peer, json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", json_object_get(init, "id"),
+                                   "error", "code", KEEL_UNAUTHORIZED, "message", "wrong token"));
+    }
+    json_decref(init);
+    pthread_join(run.thread, NULL); /* no reconnect after a final refusal */
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(accepted);
+    CHECK(has_token);
+    CHECK(run.rc == -1);
+    CHECK(run.err.code == KEEL_UNAUTHORIZED);
+}
+
+TEST(no_transport_configured_is_a_config_error) {
+    unsetenv("KEEL_SOCKET");
+    unsetenv("KEEL_TCP");
+    unsetenv("KEEL_TRANSPORT");
+    keel_error_t err;
+    keel_worker_t *w = new_worker(NULL);
+    int rc = keel_worker_run(w, &err);
+    keel_worker_free(w);
+    CHECK(rc == -1);
+    CHECK(err.code == KEEL_E_CONFIG);
+    CHECK(keel_client_connect(NULL, &err) == NULL);
+    CHECK(err.code == KEEL_E_CONFIG);
+}
