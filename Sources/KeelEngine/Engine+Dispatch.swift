@@ -33,9 +33,19 @@ extension Engine {
     func dispatch(_ name: String) {
         guard !shuttingDown else { return }
         while var queue = ready[name], !queue.isEmpty, let connectionID = registry.pickWorker(for: name) {
+            if let retryAt = limiter.tryStart(name, now: clock.now()) {
+                if retryAt != .max, !rateLimitTimers.contains(name) {
+                    rateLimitTimers.insert(name)
+                    timers.schedule(retryAt, taskID: name, kind: .rateLimit)
+                }
+                return
+            }
             let id = queue.popFirst()!
             ready[name] = queue
-            guard let live = tasks[id], case .ready = live.phase else { continue }
+            guard let live = tasks[id], case .ready = live.phase else {
+                limiter.finished(name)
+                continue
+            }
             start(id, on: connectionID, claimed: false)
         }
         if ready[name]?.isEmpty == true { ready[name] = nil }
@@ -97,6 +107,7 @@ extension Engine {
     /// The claim did not commit: the task was cancelled meanwhile, or the store failed.
     func claimFailed(_ id: String, attempt: Int, connectionID: UInt64, error: (any Error)?) {
         registry.adjustInFlight(connectionID, by: -1)
+        if let name = tasks[id]?.record.name { limiter.finished(name) }
         if let error { logger.error("claim failed", metadata: ["task": "\(id)", "error": "\(error)"]) }
         if var live = tasks[id], live.record.attempt == attempt, live.isRunning {
             // Store failure: put it back and let the next dispatch try again.
@@ -127,6 +138,7 @@ extension Engine {
             return
         }
         registry.adjustInFlight(connectionID, by: -1)
+        limiter.finished(live.record.name)
         tasks[id]?.phase = .ending
         let failure: JSONValue
         switch reply {

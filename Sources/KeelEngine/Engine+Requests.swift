@@ -153,7 +153,8 @@ extension Engine {
             id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: key, retryPolicy: policy,
             timeouts: timeouts, contractHash: contract?.hash, now: now)
         // Fast path: a worker has room now, so the task is stored already claimed (one commit, not two).
-        let reserved = registry.pickWorker(for: name)
+        var reserved = registry.pickWorker(for: name)
+        if reserved != nil, limiter.tryStart(name, now: now) != nil { reserved = nil }
         if let reserved {
             registry.adjustInFlight(reserved, by: 1)
             record.status = .running
@@ -165,12 +166,19 @@ extension Engine {
         do {
             outcome = try await storage.write { try $0.insertActivityTask(toInsert) }
         } catch {
-            if let reserved { registry.adjustInFlight(reserved, by: -1); afterSlotFreed(reserved) }
+            if let reserved {
+                registry.adjustInFlight(reserved, by: -1)
+                limiter.finished(name)
+                afterSlotFreed(reserved)
+            }
             throw error
         }
         if let reserved { registry.adjustInFlight(reserved, by: -1) }
         guard outcome == .applied else {
-            if let reserved { afterSlotFreed(reserved) }
+            if let reserved {
+                limiter.finished(name)
+                afterSlotFreed(reserved)
+            }
             guard let key, let existing = try await existingTask(key: key, name: name, input: input) else {
                 throw KeelError(.internalError, "task id collision; retry the call")
             }
@@ -185,6 +193,7 @@ extension Engine {
                 start(record.id, on: reserved, claimed: true)
             } else {
                 // The worker left while we committed: this attempt never ran; retry it.
+                limiter.finished(name)
                 tasks[record.id]?.phase = .ending
                 await failAttempt(record.id, attempt: 1,
                     failure: Self.failure(type: "WorkerLost", message: "the worker left before the attempt started", retryable: true))

@@ -36,6 +36,10 @@ extension Engine {
         case .stepHold(let epoch, let seq):
             stepHoldExpired(id, epoch: epoch, seq: seq)
             return
+        case .rateLimit:
+            rateLimitTimers.remove(id)
+            dispatch(id)
+            return
         default:
             break
         }
@@ -72,7 +76,7 @@ extension Engine {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }
             dispatch(live.record.name)
-        case .waiterTimeout, .workflowWaiterTimeout, .workflowWake, .stepHold:
+        case .waiterTimeout, .workflowWaiterTimeout, .workflowWake, .stepHold, .rateLimit:
             break
         }
     }
@@ -94,6 +98,7 @@ extension Engine {
         live.phase = .ending
         tasks[id] = live
         registry.adjustInFlight(connectionID, by: -1)
+        limiter.finished(live.record.name)
         if let connection = sessions[connectionID]?.connection {
             connection.notify(
                 "activity/cancel",

@@ -21,6 +21,8 @@ public actor Engine {
         /// How long a workflow step that cannot complete yet is held open before it is answered
         /// with `suspend` (the worker then frees the function). Sleeps longer than this suspend at once.
         public var stepHoldMs: Int64 = 5_000
+        /// Per-activity concurrency and rate limits, by activity name.
+        public var activityLimits: [String: ActivityLimit] = [:]
         public init() {}
     }
 
@@ -34,6 +36,9 @@ public actor Engine {
     let logger: Logger
 
     var registry = WorkerRegistry()
+    var limiter = ActivityLimiter()
+    /// Activities with a rate-limit timer pending, so one is set per activity, not per task.
+    var rateLimitTimers: Set<String> = []
     var sessions: [UInt64: Session] = [:]
     /// Non-terminal tasks, by id.
     var tasks: [String: LiveTask] = [:]
@@ -64,6 +69,7 @@ public actor Engine {
         self.checker = checker
         self.options = options
         self.logger = logger
+        self.limiter.limits = options.activityLimits
         (jobs, jobsContinuation) = AsyncStream.makeStream()
     }
 

@@ -14,6 +14,8 @@ enum TimerKind: Sendable, Equatable {
     case workflowWake(generation: Int, seq: Int)
     /// A held step has waited `stepHoldMs`: answer it with suspend.
     case stepHold(epoch: Int, seq: Int)
+    /// A rate-limited activity may start again (taskID names the activity).
+    case rateLimit
     /// A caller's wait for a workflow's end ran out.
     case workflowWaiterTimeout(waiterID: UInt64)
 }

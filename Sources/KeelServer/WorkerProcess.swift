@@ -18,7 +18,9 @@ struct WorkerProcess: Sendable {
 
     /// Starts `argv` with the allow-listed environment plus `extra`.
     /// - Throws: `KeelError` when the program cannot be started.
-    static func spawn(argv: [String], extraEnvironment: [String: String], passEnvironment: Set<String>) throws -> WorkerProcess {
+    static func spawn(argv: [String], extraEnvironment: [String: String], passEnvironment: Set<String>, directory: String? = nil)
+        throws -> WorkerProcess
+    {
         guard !argv.isEmpty else { throw KeelError(.invalidParams, "a worker command is empty") }
         var stdinPipe: [Int32] = [0, 0], stdoutPipe: [Int32] = [0, 0], stderrPipe: [Int32] = [0, 0]
         guard pipe(&stdinPipe) == 0, pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0
@@ -32,6 +34,11 @@ struct WorkerProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        if let directory {
+            guard let addChdir = Self.addChdir, addChdir(&actions, directory) == 0 else {
+                throw KeelError(.internalError, "cannot set the working directory \(directory) for a worker")
+            }
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -81,6 +88,13 @@ struct WorkerProcess: Sendable {
         }
         return WorkerProcess(pid: pid, stdinWrite: stdinPipe[1], stdoutRead: stdoutPipe[0], stderrRead: stderrPipe[0])
     }
+
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), which Swift's Glibc module does not
+    /// export because it is declared under `_GNU_SOURCE`; looked up once at run time.
+    private static let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+    }()
 
     /// Waits for the process to exit on a dedicated thread (waitpid blocks) and returns its status.
     func waitForExit() async -> Int32 {

@@ -12,6 +12,8 @@ public struct WorkerSpec: Sendable {
     /// Display name, used in logs and as the worker's default registered name.
     public var name: String
     public var argv: [String]
+    /// Working directory of the process (default: the orchestrator's).
+    public var directory: String?
 
     /// Parses a command line into a spec; `sh -c` is used only when the command asks for it.
     public init(command: String, name: String? = nil) throws {
@@ -74,7 +76,8 @@ final class WorkerSupervisor: Sendable {
     private func runOnce(_ spec: WorkerSpec) async throws {
         var env = ["KEEL_TRANSPORT": "stdio", "KEEL_WORKER_NAME": spec.name, "PYTHONUNBUFFERED": "1"]
         if let socketPath { env["KEEL_SOCKET"] = socketPath }
-        let process = try WorkerProcess.spawn(argv: spec.argv, extraEnvironment: env, passEnvironment: passEnvironment)
+        let process = try WorkerProcess.spawn(
+            argv: spec.argv, extraEnvironment: env, passEnvironment: passEnvironment, directory: spec.directory)
         logger.info("worker started", metadata: ["worker": "\(spec.name)", "pid": "\(process.pid)"])
         let exited = Flag()
         let channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+import KeelCore
+import KeelServer
+import KeelEngine
+import KeelStorage
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `keel dev DIR`: one command that runs an example — orchestrator, workers, and its workflow,
+/// printing each step as it happens. Run it again after a crash and it continues.
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a project from its keel.json: orchestrator, workers and its workflow, with live progress.")
+
+    @Argument(help: "Folder holding keel.json.") var directory: String = "."
+    @Flag(help: "Keep serving after the workflow ends.") var serve = false
+    @Flag(help: "Show the orchestrator's and workers' logs.") var verbose = false
+    @Option(help: "Commit durability: full or normal.") var sync = "full"
+
+    func run() async throws {
+        let config = try DevConfig.load(directory + "/keel.json")
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: config.db).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        var logger = Logger(label: "keel")
+        logger.logLevel = verbose ? .info : .warning
+        var options = KeelServer.Options(databasePath: config.db)
+        options.durability = sync == "normal" ? .normal : .full
+        options.socketPath = config.socket
+        options.workers = config.workers
+        options.engine.activityLimits = config.limits
+        let server = KeelServer(options: options, logger: logger)
+        let progress = DevProgress(server: server, config: config, keepServing: serve)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: server),
+                    .init(service: progress, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        print("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
+        try await group.run()
+        if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
+    }
+}
+
+/// Starts the project's workflow and prints its journal as it grows.
+final class DevProgress: Service, @unchecked Sendable {
+    // @unchecked: `outcome` is written once by `run` before the group ends and read after it.
+    let server: KeelServer
+    let config: DevConfig
+    let keepServing: Bool
+    var outcome: String?
+
+    init(server: KeelServer, config: DevConfig, keepServing: Bool) {
+        self.server = server
+        self.config = config
+        self.keepServing = keepServing
+    }
+
+    func run() async throws {
+        let endpoints = try await server.ready()
+        guard let run = config.run, let socket = endpoints.socketPath else {
+            try await gracefulShutdown()
+            return
+        }
+        let endpoint = Endpoint.unixSocket(path: socket)
+        let result = try await cancelWhenGracefulShutdown {
+            try await KeelClient.withClient(endpoint, name: "keel-dev") { client -> String in
+                let started = try await client.call(
+                    "workflow/start", ["name": .string(run.workflow), "workflowId": .string(run.workflowId), "input": run.input])
+                let fresh = started["started"]?.boolValue ?? true
+                print(fresh ? "started \(run.workflow) as \(run.workflowId)" : "continuing \(run.workflowId) (status \(started["status"]?.stringValue ?? ""))")
+                return try await self.follow(client, id: run.workflowId, socket: socket)
+            }
+        }
+        outcome = result
+        if keepServing { try await gracefulShutdown() }
+    }
+
+    /// Prints new and changed journal entries until the workflow ends; returns its final status.
+    private func follow(_ client: KeelClient, id: String, socket: String) async throws -> String {
+        var printed: [Int64: String] = [:]
+        var lastStatus = ""
+        while true {
+            let h = try await client.call("workflow/history", ["workflowId": .string(id)])
+            for e in h["entries"]?.arrayValue ?? [] {
+                let seq = e["seq"]?.int64Value ?? 0
+                let state = "\(e["status"]?.stringValue ?? "")/\(e["attempts"]?.int64Value ?? 0)"
+                if printed[seq] != state {
+                    printed[seq] = state
+                    print("  " + formatEntry(e))
+                    if e["kind"] == "signal", e["status"] == "scheduled" {
+                        print("    waiting for signal \"\(e["name"]?.stringValue ?? "")\" — send it with:")
+                        print("    keel workflow signal \(id) \(e["name"]?.stringValue ?? "") '{\"approved\":true}' --socket \(socket)")
+                    }
+                }
+            }
+            let status = h["status"]?.stringValue ?? ""
+            if status != lastStatus {
+                lastStatus = status
+                if status == "suspended" || status == "parked" { print("  [\(status)]") }
+            }
+            if ["completed", "failed", "cancelled"].contains(status) {
+                let r = try await client.call("workflow/result", ["workflowId": .string(id), "waitTimeoutMs": 0])
+                if status == "completed" {
+                    print("completed: \(JSONWriter.string(r["output"] ?? .null, sortedKeys: true))")
+                } else {
+                    print("\(status): \(r["failure"]?["type"]?.stringValue ?? "") \(r["failure"]?["message"]?.stringValue ?? "")")
+                }
+                print("history: keel workflow history \(id) --socket \(socket)")
+                return status
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
