@@ -32,6 +32,7 @@ keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error
     if (opts == NULL) {
         opts = &defaults;
     }
+    json_object_seed(0); /* before the reader thread exists (jansson: doc/threadsafety.rst) */
     keel__endpoint_t ep;
     int in_fd, out_fd;
     if (keel__resolve_endpoint(&ep, opts->socket_path, opts->tcp, opts->token, 0, err) != 0 ||

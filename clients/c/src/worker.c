@@ -36,6 +36,9 @@ keel_worker_t *keel_worker_new(const keel_worker_options_t *opts, keel_error_t *
         keel__set_error(err, KEEL_E_ARGUMENT, "the worker name must not be empty");
         return NULL;
     }
+    /* jansson seeds its hash function on first use; do it here, before any thread (jansson:
+     * doc/threadsafety.rst). No effect when already seeded. */
+    json_object_seed(0);
     keel_worker_t *w = calloc(1, sizeof *w);
     w->thread_ids = calloc((size_t)max, sizeof *w->thread_ids);
     if (w == NULL || w->thread_ids == NULL || pipe(w->events) != 0) {

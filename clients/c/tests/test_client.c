@@ -11,6 +11,7 @@
 typedef struct script {
     peer_t peer;
     json_t *requests; /* every request the client sent, in order */
+    int hang_up;      /* close the connection after answering initialize */
     pthread_t thread;
 } script_t;
 
@@ -44,13 +45,18 @@ static void *serve(void *arg) {
                                           "message", "Method not found", "data", "method", method ? method : ""));
         }
         json_decref(request);
+        if (s->hang_up) {
+            shutdown(s->peer.fd, SHUT_RDWR);
+            break;
+        }
     }
     json_decref(results);
     return NULL;
 }
 
-static keel_client_t *start(script_t *s) {
+static keel_client_t *start(script_t *s, int hang_up) {
     char path[256];
+    s->hang_up = hang_up;
     snprintf(path, sizeof path, "%s/c.sock", harness_tmpdir());
     s->requests = json_array();
     if (peer_listen_unix(&s->peer, path) != 0) {
@@ -83,7 +89,7 @@ static int params_are(script_t *s, size_t n, const char *method, const char *exp
 
 TEST(client_workflow_operations_send_the_documented_params) {
     script_t s;
-    keel_client_t *c = start(&s);
+    keel_client_t *c = start(&s, 0);
     CHECK(c != NULL);
     keel_error_t err;
     json_t *input = json_pack("{s:i}", "n", 1);
@@ -119,7 +125,7 @@ TEST(client_workflow_operations_send_the_documented_params) {
 
 TEST(client_activity_operations_send_the_documented_params) {
     script_t s;
-    keel_client_t *c = start(&s);
+    keel_client_t *c = start(&s, 0);
     CHECK(c != NULL);
     keel_error_t err;
     json_t *input = json_pack("{s:s}", "name", "Ada");
@@ -152,7 +158,7 @@ TEST(client_activity_operations_send_the_documented_params) {
 
 TEST(client_wire_errors_keep_code_message_and_data) {
     script_t s;
-    keel_client_t *c = start(&s);
+    keel_client_t *c = start(&s, 0);
     CHECK(c != NULL);
     keel_error_t err;
     json_t *result = keel_client_call(c, "no/such", NULL, 5000, &err);
@@ -166,9 +172,8 @@ TEST(client_wire_errors_keep_code_message_and_data) {
 
 TEST(client_calls_fail_with_closed_when_the_peer_goes_away) {
     script_t s;
-    keel_client_t *c = start(&s);
+    keel_client_t *c = start(&s, 1);
     CHECK(c != NULL);
-    shutdown(s.peer.fd, SHUT_RDWR);
     keel_error_t err;
     json_t *result = keel_client_call(c, "ping", NULL, 5000, &err);
     finish(&s, c);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "harness.h"
 
 #define MAX_CASES 256
@@ -74,6 +76,7 @@ static int by_name(const void *a, const void *b) {
 int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0;
     const char *keep = getenv("KEEL_TEST_KEEP_TMPDIR");
+    json_object_seed(0); /* before the tests' peer threads create objects (jansson: threadsafety) */
     qsort(cases, (size_t)n_cases, sizeof cases[0], by_name);
     for (int i = 0; i < n_cases; i++) {
         if (argc > 1 && strstr(cases[i].name, argv[1]) == NULL) {
