@@ -65,13 +65,16 @@ module Keel
       begin
         result = @connection.call("activity/heartbeat", params, timeout: HEARTBEAT_CALL_TIMEOUT_S)
       rescue Error => e
-        return @logger.warn("heartbeat for #{task_id} failed: #{e.message}") unless e.code == ATTEMPT_SUPERSEDED
-
+        unless e.code == ATTEMPT_SUPERSEDED
+          @logger.warn("heartbeat for #{task_id} failed: #{e.message}")
+          return nil
+        end
         cancel!("attempt superseded: #{e.message}")
       rescue ConnectionClosed
         cancel!("connection to Keel lost")
       rescue Connection::Timeout
-        return @logger.warn("heartbeat for #{task_id} got no answer within #{HEARTBEAT_CALL_TIMEOUT_S}s")
+        @logger.warn("heartbeat for #{task_id} got no answer within #{HEARTBEAT_CALL_TIMEOUT_S}s")
+        return nil
       end
       cancel!("cancelled (heartbeat answer)") if result.is_a?(Hash) && result["cancelled"] == true
       raise Cancelled, cancel_reason if cancelled?

@@ -89,6 +89,12 @@ module Keel
       @receive_hook = block
     end
 
+    # Runs `block.call(method)` after a request's answer was queued for writing (answers leave in
+    # queue order), or dropped because the connection closed.
+    def on_answered(&block)
+      @answered_hook = block
+    end
+
     # Runs `block` once when the connection closes (by the peer or by `close`).
     def on_close(&block)
       @close_callbacks << block
@@ -206,7 +212,7 @@ module Keel
       if answer.is_a?(Hash)
         send_answer(answer)
       elsif answer
-        spawn { send_answer(answer.value) }
+        spawn { answer_later([answer]) { |answers| answers.first } }
       end
     end
 
@@ -214,10 +220,16 @@ module Keel
       # JSON-RPC 2.0 §6: an empty array gets one Invalid Request, not an array.
       return send_answer(error_message(nil, INVALID_REQUEST, "Invalid Request: empty batch")) if batch.empty?
 
-      answers = batch.map { |message| handle_message(message) }
-      return if answers.all?(&:nil?)
+      answers = batch.map { |message| handle_message(message) }.compact
+      spawn { answer_later(answers, &:itself) } unless answers.empty?
+    end
 
-      spawn { send_answer(answers.compact.map { |a| a.is_a?(Hash) ? a : a.value }) }
+    # Waits for the handler threads among `answers`, writes what `shape` makes of the answer
+    # Hashes, then runs the on_answered hook for each handled request.
+    def answer_later(answers, &shape)
+      send_answer(shape.call(answers.map { |a| a.is_a?(Hash) ? a : a.value }))
+    ensure
+      answers.each { |a| @answered_hook&.call(a[:keel_method]) if a.is_a?(Thread) }
     end
 
     # Returns nil (nothing to answer), an answer Hash, or a Thread whose value is the answer.
@@ -251,7 +263,7 @@ module Keel
       rescue Error => e
         return { "jsonrpc" => "2.0", "id" => id, "error" => e.to_wire }
       end
-      spawn { run_handler(id, handler, params) }
+      spawn { run_handler(id, handler, params) }.tap { |thread| thread[:keel_method] = method }
     end
 
     def handle_response(id, message)

@@ -31,6 +31,9 @@ module Keel
     RECONNECT_MAX_S = 10.0
     # Errors after which reconnecting cannot help.
     FATAL_CODES = [UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, CONTRACT_CONFLICT].freeze
+    # Requests a drain waits for: counted on arrival, uncounted once their answer is queued, so
+    # every result is on the wire before the `shutdown` answer.
+    IN_FLIGHT_METHODS = ["activity/execute", "workflow/run"].freeze
 
     attr_reader :name, :max_concurrent, :worker_id
 
@@ -40,9 +43,10 @@ module Keel
     # - socket:, tcp:, token: the transport (see Transport.resolve); stdio when KEEL_TRANSPORT=stdio
     # - reconnect: reconnect with exponential backoff when a socket/TCP connection drops
     # - drain_timeout: seconds a graceful stop waits for running work before cancelling it
+    # - handle_signals: `run` traps SIGTERM/SIGINT (first: drain and stop; second: cancel)
     def initialize(name = nil, max_concurrent: 16, max_concurrent_workflows: 1000, socket: nil, tcp: nil, token: nil,
                    max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES, reconnect: true, drain_timeout: 30.0,
-                   logger: Keel.logger)
+                   handle_signals: true, logger: Keel.logger)
       raise ArgumentError, "max_concurrent must be between 1 and 10000" unless (1..10_000).cover?(max_concurrent)
 
       @name = name || File.basename($PROGRAM_NAME.to_s, ".rb").then { |n| n.empty? ? "ruby-worker" : n }
@@ -52,6 +56,7 @@ module Keel
       @max_frame_bytes = max_frame_bytes
       @reconnect = reconnect
       @drain_timeout = drain_timeout
+      @handle_signals = handle_signals
       @logger = logger
       @activities = {}
       @workflows = {}
@@ -125,7 +130,7 @@ module Keel
     # conflict), ArgumentError when no transport is configured.
     def run
       endpoint = Transport.resolve(**@transport)
-      previous = install_signals
+      previous = install_signals if @handle_signals
       delay = RECONNECT_INITIAL_S
       until @stopping
         registered = false
@@ -175,7 +180,11 @@ module Keel
       connection.on_notification("activity/cancel") { |params| on_cancel(params) }
       connection.on_request("ping") { {} }
       connection.on_request("shutdown") { on_shutdown }
+      # The orchestrator sends `shutdown` to a spawned worker as a notification, then closes
+      # stdin: refuse new work and drain (the session drains once woken).
+      connection.on_notification("shutdown") { stop }
       connection.on_receive { |method, _params| on_receive(method) }
+      connection.on_answered { |method| finished if IN_FLIGHT_METHODS.include?(method) }
       connection.on_close { @wake << :closed }
       connection.start
       begin
@@ -235,7 +244,7 @@ module Keel
     def on_receive(method)
       case method
       when "shutdown" then @draining = true
-      when "activity/execute", "workflow/run"
+      when *IN_FLIGHT_METHODS
         raise Error.new(SHUTTING_DOWN, "worker is shutting down; dispatch the work elsewhere") if @draining
 
         @mutex.synchronize { @in_flight += 1 }
@@ -290,18 +299,6 @@ module Keel
     end
 
     def execute(connection, params)
-      serve_activity(connection, params)
-    ensure
-      finished
-    end
-
-    def run_workflow(connection, params)
-      serve_workflow(connection, params)
-    ensure
-      finished
-    end
-
-    def serve_activity(connection, params)
       definition = @activities[params["name"].to_s]
       if definition.nil?
         return { "failure" => { "type" => "ActivityNotRegistered", "retryable" => true, "details" => nil,
@@ -336,7 +333,7 @@ module Keel
       Thread.current[:keel_activity_context] = nil
     end
 
-    def serve_workflow(connection, params)
+    def run_workflow(connection, params)
       definition = @workflows[params["name"].to_s]
       raise Error.new(METHOD_NOT_FOUND, "this worker does not serve workflow #{params['name'].inspect}") if definition.nil?
 

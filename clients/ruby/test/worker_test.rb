@@ -1,0 +1,142 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+
+class WorkerTest < Minitest::Test
+  include TestSupport
+
+  class CrashError < StandardError; end
+
+  def build_worker(path, **options)
+    worker = Keel::Worker.new("test-worker", socket: path, max_concurrent: 2, handle_signals: false, **options)
+    worker.activity("echo") { |input| input }
+    worker.activity("fail") { raise Keel::ActivityError.new("no", type: "BadInput", retryable: false, details: { "d" => 1 }) }
+    worker.activity("crash") { raise CrashError, "boom" }
+    worker.activity("wait") do |_input, ctx|
+      ctx.heartbeat({ "started" => true })
+      ctx.sleep(10)
+      "not cancelled"
+    end
+    worker.activity("nap") do |input|
+      sleep(input["ms"] / 1000.0)
+      { "napped" => input["ms"] }
+    end
+    worker
+  end
+
+  # Runs a worker against a scripted Keel on a Unix socket; yields (worker, server).
+  def serve(**options)
+    with_tmpdir do |dir|
+      path = File.join(dir, "k.sock")
+      server = UNIXServer.new(path)
+      worker = build_worker(path, **options)
+      yield worker, server, Thread.new { worker.run }
+    ensure
+      worker&.stop
+      server&.close
+    end
+  end
+
+  def test_registration_carries_contracts_from_files_and_options
+    with_tmpdir do |dir|
+      File.write(File.join(dir, "echo.json"), JSON.generate({ "name" => "echo", "version" => "1", "input" => { "type" => "object" },
+                                                               "output" => true, "description" => "Echoes." }))
+      worker = Keel::Worker.new("w", socket: "/nonexistent").load_contracts(dir)
+      worker.activity("echo") { |input| input }
+      worker.activity("retry", retry_policy: Keel::RetryPolicy.new(maximum_attempts: 3), start_to_close_ms: 5000) { nil }
+      worker.workflow("flow") { |_input, _wf| nil }
+      params = worker.registration
+      assert_equal({ "name" => "echo", "description" => "Echoes.", "input" => { "type" => "object" }, "output" => true },
+                   params["activities"][0])
+      assert_equal({ "name" => "retry", "retryPolicy" => { "maximumAttempts" => 3 }, "timeouts" => { "startToCloseMs" => 5000 } },
+                   params["activities"][1])
+      assert_equal [{ "name" => "flow" }], params["workflows"]
+      assert_equal "ruby", params["language"]
+    end
+  end
+
+  def test_bad_names_and_duplicates_are_refused
+    worker = Keel::Worker.new("w", socket: "/x")
+    assert_raises(ArgumentError) { worker.activity("no spaces") { nil } }
+    worker.activity("a") { nil }
+    assert_raises(ArgumentError) { worker.activity("a") { nil } }
+  end
+
+  def test_outputs_and_failures_are_answered_as_data
+    serve do |_worker, server|
+      peer = Peer.new(server.accept)
+      assert_equal "test-worker", peer.handshake["name"]
+      peer.request("k1", "activity/execute", execute_params("t-1", "echo", { "a" => [1, 2.5] }))
+      assert_equal({ "output" => { "a" => [1, 2.5] } }, peer.receive["result"])
+      peer.request("k2", "activity/execute", execute_params("t-2", "fail", {}))
+      assert_equal({ "type" => "BadInput", "message" => "no", "retryable" => false, "details" => { "d" => 1 } }, peer.receive.dig("result", "failure"))
+      peer.request("k3", "activity/execute", execute_params("t-3", "crash", {}))
+      failure = peer.receive.dig("result", "failure")
+      assert_equal ["WorkerTest::CrashError", "boom", true], failure.values_at("type", "message", "retryable")
+      peer.request("k4", "activity/execute", execute_params("t-4", "nope", {}))
+      assert_equal "ActivityNotRegistered", peer.receive.dig("result", "failure", "type")
+    end
+  end
+
+  def test_a_cancel_notification_wakes_the_activity_which_answers_cancelled
+    serve do |_worker, server|
+      peer = Peer.new(server.accept)
+      peer.handshake
+      peer.request("k1", "activity/execute", execute_params("t-1", "wait", {}))
+      heartbeat = peer.receive
+      assert_equal({ "taskId" => "t-1", "attempt" => 1, "details" => { "started" => true } }, heartbeat["params"])
+      peer.answer(heartbeat["id"], { "cancelled" => false })
+      peer.send_message({ "jsonrpc" => "2.0", "method" => "activity/cancel", "params" => { "taskId" => "t-1", "attempt" => 1, "reason" => "r" } })
+      answer = peer.receive(3)
+      assert_equal ["k1", "Cancelled", false], [answer["id"], answer.dig("result", "failure", "type"), answer.dig("result", "failure", "retryable")]
+    end
+  end
+
+  def test_a_heartbeat_answered_cancelled_raises_cancelled_in_the_activity
+    serve do |_worker, server|
+      peer = Peer.new(server.accept)
+      peer.handshake
+      peer.request("k1", "activity/execute", execute_params("t-1", "wait", {}))
+      peer.answer(peer.receive["id"], { "cancelled" => true })
+      assert_equal "Cancelled", peer.receive(3).dig("result", "failure", "type")
+    end
+  end
+
+  def test_it_reconnects_and_registers_again_after_the_connection_drops
+    serve do |_worker, server|
+      first = Peer.new(server.accept)
+      first.handshake
+      first.close
+      second = Peer.new(server.accept)
+      assert_equal "test-worker", second.handshake["name"]
+      second.request(1, "ping", {})
+      assert_equal({}, second.receive["result"])
+    end
+  end
+
+  def test_stop_drains_running_activities_before_disconnecting
+    serve do |worker, server, runner|
+      peer = Peer.new(server.accept)
+      peer.handshake
+      peer.request("k1", "activity/execute", execute_params("t-1", "nap", { "ms" => 200 }))
+      sleep 0.05
+      worker.stop
+      assert_equal({ "napped" => 200 }, peer.receive["result"]["output"])
+      assert runner.join(5), "run returns after the drain"
+    end
+  end
+
+  def test_shutdown_answers_after_running_work_and_refuses_new_work
+    serve do |_worker, server, runner|
+      peer = Peer.new(server.accept)
+      peer.handshake
+      peer.request("k1", "activity/execute", execute_params("t-1", "nap", { "ms" => 200 }))
+      peer.request("s1", "shutdown", {})
+      peer.request("k2", "activity/execute", execute_params("t-2", "echo", {}))
+      answers = [peer.receive, peer.receive, peer.receive]
+      assert_equal %w[k2 k1 s1], answers.map { |a| a["id"] }
+      assert_equal Keel::SHUTTING_DOWN, answers[0].dig("error", "code")
+      assert runner.join(5)
+    end
+  end
+end

@@ -1,0 +1,144 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+
+class WorkflowTest < Minitest::Test
+  include TestSupport
+
+  def setup
+    @dir = Dir.mktmpdir("kr", "/tmp")
+    path = File.join(@dir, "k.sock")
+    @server = UNIXServer.new(path)
+    @worker = Keel::Worker.new("wf-worker", socket: path, handle_signals: false)
+    define_workflows(@worker)
+    @runner = Thread.new { @worker.run }
+    @peer = Peer.new(@server.accept)
+    @peer.handshake
+  end
+
+  def teardown
+    @worker.stop
+    @runner.join(5)
+    @server.close
+    FileUtils.remove_entry(@dir)
+  end
+
+  def define_workflows(worker)
+    worker.workflow("seq") do |input, wf|
+      r1 = wf.activity("echo", { "n" => input["n"] }, timeouts: { "startToCloseMs" => 1000 })
+      { "n" => wf.activity("echo", { "n" => r1["n"] + 1 })["n"] }
+    end
+    worker.workflow("par") { |_input, wf| wf.all(wf.start_activity("echo", 1), wf.start_activity("echo", 2)) }
+    worker.workflow("swallow") do |_input, wf|
+      wf.sleep(5000)
+    rescue StandardError
+      "a plain rescue must not catch a suspend"
+    end
+    worker.workflow("waits") { |_input, wf| wf.signal("go", timeout_ms: 10) }
+    worker.workflow("compensates") do |_input, wf|
+      wf.activity("work")
+    rescue Keel::Cancelled
+      wf.activity("undo")
+      raise
+    end
+    worker.workflow("kid") { |_input, wf| wf.child("seq", { "n" => 1 }, id: "kid-1") }
+    worker.workflow("again") { |input, wf| wf.continue_as_new({ "i" => input["i"] + 1 }) }
+  end
+
+  def run_params(name, input, journal = [], workflow_id: "wf-1", run_id: 1)
+    { "workflowId" => workflow_id, "runId" => run_id, "name" => name, "input" => input, "journal" => journal, "cancelRequested" => false }
+  end
+
+  def entry(seq, kind, name, result, status: "completed")
+    { "seq" => seq, "kind" => kind, "name" => name, "status" => status, "result" => result }
+  end
+
+  def test_a_recorded_journal_replays_without_sending_steps
+    @peer.request("r", "workflow/run", run_params("seq", { "n" => 1 }, [entry(1, "activity", "echo", { "n" => 7 }), entry(2, "activity", "echo", { "n" => 9 })]))
+    assert_equal({ "status" => "completed", "output" => { "n" => 9 } }, @peer.receive["result"])
+  end
+
+  def test_live_steps_carry_seq_run_id_and_options
+    @peer.request("r", "workflow/run", run_params("seq", { "n" => 1 }, [], run_id: 4))
+    step = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 4, "seq" => 1, "kind" => "activity", "name" => "echo",
+                   "input" => { "n" => 1 }, "options" => { "timeouts" => { "startToCloseMs" => 1000 } } }, step["params"])
+    @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 1 } })
+    step = @peer.receive
+    assert_equal [2, { "n" => 2 }], step["params"].values_at("seq", "input")
+    refute step["params"].key?("options")
+    @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 2 } })
+    assert_equal({ "n" => 2 }, @peer.receive.dig("result", "output"))
+  end
+
+  def test_parallel_steps_are_numbered_at_start_and_matched_by_id
+    @peer.request("r", "workflow/run", run_params("par", nil))
+    steps = [@peer.receive, @peer.receive].sort_by { |s| s.dig("params", "seq") }
+    assert_equal [[1, 1], [2, 2]], steps.map { |s| s["params"].values_at("seq", "input") }
+    @peer.answer(steps[1]["id"], { "status" => "completed", "result" => "second" })
+    @peer.answer(steps[0]["id"], { "status" => "completed", "result" => "first" })
+    assert_equal %w[first second], @peer.receive.dig("result", "output")
+  end
+
+  def test_suspend_unwinds_even_through_a_plain_rescue
+    @peer.request("r", "workflow/run", run_params("swallow", nil))
+    step = @peer.receive
+    assert_equal({ "durationMs" => 5000 }, step.dig("params", "input"))
+    @peer.answer(step["id"], { "status" => "suspend" })
+    assert_equal({ "status" => "suspended" }, @peer.receive["result"])
+  end
+
+  def test_a_signal_timeout_raises_timed_out
+    @peer.request("r", "workflow/run", run_params("waits", nil))
+    step = @peer.receive
+    assert_equal ["signal", "go", { "timeoutMs" => 10 }], step["params"].values_at("kind", "name", "input")
+    @peer.answer(step["id"], { "status" => "failed", "failure" => { "type" => "TimedOut", "message" => "no signal", "retryable" => false } })
+    assert_equal({ "type" => "TimedOut", "message" => "no signal", "retryable" => false, "details" => nil },
+                 @peer.receive.dig("result", "failure"))
+  end
+
+  def test_journal_mismatch_fails_the_run_naming_both_steps
+    @peer.request("r", "workflow/run", run_params("seq", { "n" => 1 }, [entry(1, "sleep", "sleep", nil)]))
+    failure = @peer.receive.dig("result", "failure")
+    assert_equal "NonDeterminism", failure["type"]
+    assert_match(/sleep "sleep".*activity "echo"/, failure["message"])
+  end
+
+  def test_keels_non_determinism_error_fails_the_run
+    @peer.request("r", "workflow/run", run_params("seq", { "n" => 1 }))
+    step = @peer.receive
+    @peer.send_message({ "jsonrpc" => "2.0", "id" => step["id"], "error" => { "code" => 1003, "message" => "parked",
+                                                                              "data" => { "seq" => 1, "journal" => { "kind" => "child", "name" => "x" }, "code" => { "kind" => "activity", "name" => "echo" } } } })
+    failure = @peer.receive.dig("result", "failure")
+    assert_equal "NonDeterminism", failure["type"]
+    assert_match(/child "x"/, failure["message"])
+  end
+
+  def test_cancelled_is_catchable_for_compensation_and_reported_as_cancelled
+    @peer.request("r", "workflow/run", run_params("compensates", nil))
+    step = @peer.receive
+    @peer.answer(step["id"], { "status" => "failed", "failure" => { "type" => "Cancelled", "message" => "by client", "retryable" => false } })
+    undo = @peer.receive
+    assert_equal [2, "undo"], undo["params"].values_at("seq", "name")
+    @peer.answer(undo["id"], { "status" => "completed", "result" => nil })
+    assert_equal ["failed", "Cancelled"], @peer.receive["result"].then { |r| [r["status"], r.dig("failure", "type")] }
+  end
+
+  def test_a_child_step_carries_its_input_and_id
+    @peer.request("r", "workflow/run", run_params("kid", nil))
+    step = @peer.receive
+    assert_equal ["child", "seq", { "input" => { "n" => 1 }, "workflowId" => "kid-1" }], step["params"].values_at("kind", "name", "input")
+    @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 2 } })
+    assert_equal({ "n" => 2 }, @peer.receive.dig("result", "output"))
+  end
+
+  def test_continue_as_new_answers_with_the_new_input
+    @peer.request("r", "workflow/run", run_params("again", { "i" => 1 }))
+    assert_equal({ "status" => "continueAsNew", "input" => { "i" => 2 } }, @peer.receive["result"])
+  end
+
+  def test_unknown_workflows_get_method_not_found
+    @peer.request("r", "workflow/run", run_params("nope", nil))
+    assert_equal Keel::METHOD_NOT_FOUND, @peer.receive.dig("error", "code")
+  end
+end
