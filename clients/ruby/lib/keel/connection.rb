@@ -302,9 +302,9 @@ module Keel
       error_message(id, INTERNAL_ERROR, "Internal error", { "incident" => incident })
     end
 
+    # Answers go out even after the input ended (stdio: Keel closes our stdin, then reads our
+    # last results); the writer drops them once it is closed itself.
     def send_answer(answer)
-      return if @closed
-
       begin
         @writer.write(answer)
       rescue JSON::GeneratorError, EncodingError, FrameTooLarge => e

@@ -167,6 +167,8 @@ module Keel
 
         @queue << data unless @closed
         nil
+      rescue ClosedQueueError
+        nil # closed meanwhile: dropped, as after close
       end
 
       # Flushes queued bytes (bounded wait) and closes the IO. Safe to call twice.

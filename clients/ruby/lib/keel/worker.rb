@@ -190,8 +190,13 @@ module Keel
       begin
         handshake(connection, endpoint)
         @wake.pop until @stopping || connection.closed?
-        if connection.closed?
-          @logger.send(endpoint.stdio ? :info : :warn, "connection to Keel at #{endpoint} closed")
+        if connection.closed? && endpoint.stdio
+          # Keel's teardown closes our stdin, then waits: finish running work and send the
+          # results (stdout is still open), then exit. A second SIGTERM cancels.
+          @logger.info("stdin closed: draining")
+          drain
+        elsif connection.closed?
+          @logger.warn("connection to Keel at #{endpoint} closed")
           cancel_running("connection to Keel lost")
         else
           drain
