@@ -110,5 +110,8 @@ let package = Package(
             dependencies: ["KeelTesting", "KeelProtocol", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The built `keel` binary with real workers in Python, Go and Swift, and kill -9.
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["KeelTesting"], exclude: ["workers"], swiftSettings: swiftSettings),
     ]
 )
