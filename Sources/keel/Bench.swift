@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+import KeelCore
+
+/// `keel bench`: measures Keel end to end on this machine — its own orchestrator process on a temp
+/// SQLite file, real workers over the Unix socket — and prints one table.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark workflows, latency, per-step cost and one-shot calls against real workers.",
+        discussion: "Figures are medians over repetitions with min–max; see docs/performance.md.")
+
+    @Flag(help: "A smoke run: small counts, one repetition (CI).") var quick = false
+    @Option(help: "Repetitions per workload.") var repetitions = 3
+    @Option(help: "Durability columns: full, normal or both.") var sync = "both"
+    @Option(help: "Worker languages: python, go (comma-separated).") var languages = "python,go"
+    @Option(help: "Repository root (holds examples/bench); default: found from the binary.") var root: String?
+    @Option(help: "Also write the results as JSON to this file.") var json: String?
+
+    func validate() throws {
+        guard ["full", "normal", "both"].contains(sync) else { throw ValidationError("--sync takes full, normal or both") }
+        guard repetitions >= 1, repetitions <= 20 else { throw ValidationError("--repetitions must be 1 to 20") }
+    }
+
+    func run() async throws {
+        let rootPath = try root ?? BenchEnvironment.findRoot()
+        let modes = sync == "both" ? ["full", "normal"] : [sync]
+        let langs = languages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
+        var columns: [BenchColumn] = []
+        for lang in langs {
+            for mode in modes {
+                FileHandle.standardError.write(Data("bench: \(lang) workers, sync \(mode)…\n".utf8))
+                columns.append(try await BenchSession(root: rootPath, language: lang, sync: mode, plan: plan).run())
+            }
+        }
+        print(BenchReport.table(columns, plan: plan))
+        if let json {
+            try Data(JSONWriter.bytes(BenchReport.json(columns), sortedKeys: true)).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// Counts per workload.
+struct BenchPlan: Sendable {
+    var quick: Bool
+    var repetitions: Int
+    var w1Small: Int { quick ? 20 : 200 }
+    var w1Large: Int { quick ? 50 : 2000 }
+    var w2Count: Int { quick ? 20 : 200 }
+    var w3Steps: Int { quick ? 50 : 500 }
+    var w4Clients: Int { 8 }
+    var w4CallsPerClient: Int { quick ? 50 : 2500 }
+}
+
+/// A measured figure over repetitions.
+struct Figure: Sendable {
+    var samples: [Double]
+    var median: Double {
+        let s = samples.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+    var min: Double { samples.min() ?? .nan }
+    var max: Double { samples.max() ?? .nan }
+}
+
+/// One column of the table: one worker language at one durability.
+struct BenchColumn: Sendable {
+    var title: String
+    var figures: [(String, Figure)] = []
+    mutating func add(_ name: String, _ samples: [Double]) { figures.append((name, Figure(samples: samples))) }
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return .nan }
+    return s[Swift.min(s.count - 1, Int((Double(s.count) * p).rounded(.up)) - 1)]
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+import KeelCore
+
+/// Where the bench finds its workers and the `keel` binary.
+enum BenchEnvironment {
+    /// The repository root: the folder holding examples/bench, searched upward from the binary and the cwd.
+    static func findRoot() throws -> String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        for start in [URL(fileURLWithPath: exe).deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath)] {
+            var url = start
+            for _ in 0..<6 {
+                if FileManager.default.fileExists(atPath: url.path + "/examples/bench/worker.py") { return url.path }
+                url.deleteLastPathComponent()
+            }
+        }
+        throw ValidationError("cannot find examples/bench; run from the repository or pass --root")
+    }
+
+    static var keelBinary: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+/// One orchestrator process plus one worker process, and the workloads run against them.
+struct BenchSession {
+    let root: String
+    let language: String
+    let sync: String
+    let plan: BenchPlan
+
+    func run() async throws -> BenchColumn {
+        let dir = NSTemporaryDirectory() + "keel-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = dir + "/k.sock"
+        let keel = try spawn([BenchEnvironment.keelBinary, "serve", "--db", dir + "/keel.db", "--socket", socket, "--sync", sync, "--log-level", "error"], log: dir + "/keel.log")
+        defer { keel.terminate(); keel.waitUntilExit() }
+        let endpoint = Endpoint.unixSocket(path: socket)
+        try await waitUntil { (try? await KeelClient.withClient(endpoint) { try await $0.call("ping") }) != nil }
+        let worker = try startWorker(dir: dir, socket: socket)
+        defer { worker.terminate(); worker.waitUntilExit() }
+        try await waitUntil { ((try? await KeelClient.withClient(endpoint) { try await $0.workers() })?.count ?? 0) >= 1 }
+        try await Task.sleep(for: .milliseconds(300))
+
+        var column = BenchColumn(title: "\(language)/\(sync)")
+        let pid = keel.processIdentifier
+        column.add("RSS idle (MiB)", [ProcStats.rssMiB(pid)])
+        let pool = try await ClientPool.open(endpoint, size: 16)
+        defer { Task { await pool.close() } }
+        let r = plan.repetitions
+
+        var w1s: [Double] = [], w1a: [Double] = []
+        for _ in 0..<r {
+            let secs = try await Workloads.concurrentWorkflows(pool, count: plan.w1Small, activities: 3)
+            w1s.append(Double(plan.w1Small) / secs)
+            w1a.append(Double(plan.w1Small * 3) / secs)
+        }
+        column.add("W1 \(plan.w1Small) wf: workflows/s", w1s)
+        column.add("W1 \(plan.w1Small) wf: activities/s", w1a)
+
+        var w1l: [Double] = [], cpu: [Double] = []
+        for _ in 0..<r {
+            let before = ProcStats.cpuSeconds(pid)
+            let secs = try await Workloads.concurrentWorkflows(pool, count: plan.w1Large, activities: 3)
+            cpu.append((ProcStats.cpuSeconds(pid) - before) * 1000 / Double(plan.w1Large))
+            w1l.append(Double(plan.w1Large) / secs)
+        }
+        column.add("W1 \(plan.w1Large) wf: workflows/s", w1l)
+        column.add("CPU per workflow (ms, W1 \(plan.w1Large))", cpu)
+        column.add("RSS peak (MiB, after W1 \(plan.w1Large))", [ProcStats.peakRSSMiB(pid)])
+
+        var p50: [Double] = [], p99: [Double] = []
+        for _ in 0..<r {
+            let lat = try await Workloads.sequentialWorkflows(pool, count: plan.w2Count)
+            p50.append(percentile(lat, 0.5))
+            p99.append(percentile(lat, 0.99))
+        }
+        column.add("W2 latency p50 (ms)", p50)
+        column.add("W2 latency p99 (ms)", p99)
+
+        var w3: [Double] = []
+        for _ in 0..<r {
+            let secs = try await Workloads.longWorkflow(pool, steps: plan.w3Steps)
+            w3.append(secs * 1000 / Double(plan.w3Steps))
+        }
+        column.add("W3 ms per sequential activity", w3)
+
+        var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = []
+        for _ in 0..<r {
+            let (secs, lat) = try await Workloads.oneShotCalls(endpoint, clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
+            w4.append(Double(plan.w4Clients * plan.w4CallsPerClient) / secs)
+            w4p50.append(percentile(lat, 0.5))
+            w4p99.append(percentile(lat, 0.99))
+        }
+        column.add("W4 activity/call: calls/s (8 clients)", w4)
+        column.add("W4 p50 (ms)", w4p50)
+        column.add("W4 p99 (ms)", w4p99)
+        column.add("RSS peak (MiB, end)", [ProcStats.peakRSSMiB(pid)])
+        return column
+    }
+
+    private func startWorker(dir: String, socket: String) throws -> Process {
+        switch language {
+        case "python":
+            return try spawn(["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
+        case "go":
+            let binary = dir + "/bench-go-worker"
+            let build = try spawn(["/usr/bin/env", "go", "build", "-o", binary, "."], log: dir + "/go-build.log", cwd: root + "/examples/bench/go-worker")
+            build.waitUntilExit()
+            guard build.terminationStatus == 0 else {
+                throw ValidationError("go build of examples/bench/go-worker failed: \((try? String(contentsOfFile: dir + "/go-build.log", encoding: .utf8)) ?? "")")
+            }
+            return try spawn([binary], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
+        default:
+            throw ValidationError("unknown worker language \(language); use python or go")
+        }
+    }
+
+    private func spawn(_ argv: [String], log: String, env: [String: String] = [:], cwd: String? = nil) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        p.standardOutput = handle
+        p.standardError = handle
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    private func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
+        for _ in 0..<300 {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("the bench orchestrator or worker did not start")
+    }
+}
+
+/// /proc figures of a process.
+enum ProcStats {
+    static func status(_ pid: Int32, _ field: String) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return .nan }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) } ?? .nan
+            return kb / 1024
+        }
+        return .nan
+    }
+
+    static func rssMiB(_ pid: Int32) -> Double { status(pid, "VmRSS") }
+    static func peakRSSMiB(_ pid: Int32) -> Double { status(pid, "VmHWM") }
+
+    /// User plus system CPU seconds.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return .nan }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let utime = Double(fields[11]) ?? 0, stime = Double(fields[12]) ?? 0
+        return (utime + stime) / ticks
+    }
+}

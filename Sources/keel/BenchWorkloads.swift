@@ -1,0 +1,164 @@
+import Foundation
+import KeelClient
+import KeelCore
+import KeelProtocol
+import Synchronization
+
+/// A fixed set of client connections shared by the workloads, calls spread round-robin.
+actor ClientPool {
+    private var clients: [KeelClient] = []
+    private var holders: [Task<Void, any Error>] = []
+    private var next = 0
+
+    static func open(_ endpoint: Endpoint, size: Int) async throws -> ClientPool {
+        let pool = ClientPool()
+        for _ in 0..<size { try await pool.add(endpoint) }
+        return pool
+    }
+
+    private func add(_ endpoint: Endpoint) async throws {
+        let ready = AsyncStream<KeelClient>.makeStream()
+        // Holds the connection open until the pool closes; cancelled by close().
+        let holder = Task {
+            try await KeelClient.withClient(endpoint, name: "keel-bench") { client in
+                ready.continuation.yield(client)
+                while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+            }
+        }
+        holders.append(holder)
+        var it = ready.stream.makeAsyncIterator()
+        guard let client = await it.next() else { throw KeelError(.connectionClosed, "bench connection failed") }
+        clients.append(client)
+    }
+
+    func client() -> KeelClient {
+        defer { next = (next + 1) % clients.count }
+        return clients[next]
+    }
+
+    func close() {
+        for h in holders { h.cancel() }
+    }
+}
+
+enum Workloads {
+    static let payload: JSONValue = ["orderId": 12345, "sku": "KEEL-1", "quantity": 2, "note": "bench"]
+    static let counter = Atomic<Int>(0)
+
+    static func uniqueID(_ prefix: String) -> String {
+        "\(prefix)-\(ProcessInfo.processInfo.processIdentifier)-\(counter.wrappingAdd(1, ordering: .relaxed).oldValue)"
+    }
+
+    static func startAndWait(_ pool: ClientPool, activities: Int) async throws {
+        let id = JSONValue.string(uniqueID("wf"))
+        _ = try await pool.client().call(
+            "workflow/start", ["name": "bench.flow", "workflowId": id, "input": ["activities": JSONValue(activities), "payload": payload]])
+        let r = try await pool.client().call("workflow/result", ["workflowId": id, "waitTimeoutMs": 120_000])
+        guard r["status"] == "completed" else { throw KeelError(.workflowFailed, "bench workflow ended \(r)") }
+    }
+
+    /// W1: `count` workflows started at once; returns seconds from the first start to the last result.
+    static func concurrentWorkflows(_ pool: ClientPool, count: Int, activities: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        try await withThrowingDiscardingTaskGroup { group in
+            for _ in 0..<count { group.addTask { try await startAndWait(pool, activities: activities) } }
+        }
+        return seconds(since: start)
+    }
+
+    /// W2: workflows one after another; returns each one's start→result latency in ms.
+    static func sequentialWorkflows(_ pool: ClientPool, count: Int) async throws -> [Double] {
+        var latencies: [Double] = []
+        for _ in 0..<count {
+            let start = ContinuousClock.now
+            try await startAndWait(pool, activities: 1)
+            latencies.append(seconds(since: start) * 1000)
+        }
+        return latencies
+    }
+
+    /// W3: one workflow running `steps` sequential activities; returns seconds.
+    static func longWorkflow(_ pool: ClientPool, steps: Int) async throws -> Double {
+        let start = ContinuousClock.now
+        try await startAndWait(pool, activities: steps)
+        return seconds(since: start)
+    }
+
+    /// W4: `activity/call` from `clients` connections, each sequential; returns seconds and latencies (ms).
+    static func oneShotCalls(_ endpoint: Endpoint, clients: Int, callsPerClient: Int) async throws -> (Double, [Double]) {
+        let start = ContinuousClock.now
+        let all = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    try await KeelClient.withClient(endpoint, name: "keel-bench") { client in
+                        var lat: [Double] = []
+                        lat.reserveCapacity(callsPerClient)
+                        for _ in 0..<callsPerClient {
+                            let t = ContinuousClock.now
+                            let r = try await client.call("activity/call", ["name": "bench.echo", "input": payload])
+                            guard r["status"] == "completed" else { throw KeelError(.activityFailed, "bench call ended \(r)") }
+                            lat.append(seconds(since: t) * 1000)
+                        }
+                        return lat
+                    }
+                }
+            }
+            var out: [Double] = []
+            for try await l in group { out += l }
+            return out
+        }
+        return (seconds(since: start), all)
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = start.duration(to: .now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+/// Formats the table.
+enum BenchReport {
+    static let targets: [String: String] = [
+        "W1 200 wf: workflows/s": "≥ 1000 (Temporal 14–28, DBOS 66)",
+        "W2 latency p50 (ms)": "≤ 1.5 (Temporal 100, DBOS 6.1)",
+        "W2 latency p99 (ms)": "≤ 5",
+        "W3 ms per sequential activity": "≤ 0.5 (Temporal 50, DBOS 2.1)",
+        "W4 activity/call: calls/s (8 clients)": "≥ 10000 (C/Go worker)",
+        "RSS idle (MiB)": "≤ 30 (Temporal 144)",
+        "RSS peak (MiB, after W1 2000)": "≤ 100 (Temporal > 300)",
+    ]
+
+    static func format(_ f: Figure) -> String {
+        func n(_ v: Double) -> String {
+            if v.isNaN { return "-" }
+            if v >= 100 { return String(Int(v.rounded())) }
+            return String(format: v >= 10 ? "%.1f" : "%.2f", v)
+        }
+        return f.samples.count > 1 ? "\(n(f.median)) (\(n(f.min))–\(n(f.max)))" : n(f.median)
+    }
+
+    static func table(_ columns: [BenchColumn], plan: BenchPlan) -> String {
+        guard let first = columns.first else { return "" }
+        let names = first.figures.map(\.0)
+        let width = (names.map(\.count).max() ?? 10) + 2
+        let colWidth = 26
+        func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
+        var out = "keel bench — \(plan.repetitions) repetition(s), median (min–max); workers over a Unix socket\n"
+        out += pad("workload", width) + columns.map { pad($0.title, colWidth) }.joined() + "target\n"
+        for (i, name) in names.enumerated() {
+            out += pad(name, width)
+            for c in columns { out += pad(i < c.figures.count ? format(c.figures[i].1) : "-", colWidth) }
+            out += (targets[name] ?? "") + "\n"
+        }
+        return out
+    }
+
+    static func json(_ columns: [BenchColumn]) -> JSONValue {
+        .array(columns.map { c in
+            ["column": .string(c.title), "figures": .object(Dictionary(c.figures.map { ($0.0, JSONValue.object([
+                "median": JSONValue($0.1.median.isNaN ? 0 : $0.1.median), "min": JSONValue($0.1.min.isNaN ? 0 : $0.1.min),
+                "max": JSONValue($0.1.max.isNaN ? 0 : $0.1.max),
+            ])) }, uniquingKeysWith: { a, _ in a }))]
+        })
+    }
+}
