@@ -1,5 +1,5 @@
-"""The Python client under test for clients/conformance/: the fixed activities every language's
-conformance worker registers (see clients/conformance/README.md). Talks stdio."""
+"""The Python client under test for clients/conformance/: the fixed activities and wf.* workflows
+every language's conformance worker registers (see clients/conformance/README.md). Talks stdio."""
 import os, sys  # noqa: E401 -- run from a checkout without `pip install`
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
@@ -80,6 +80,58 @@ async def barrier(input):
 async def sleep(input):
     await asyncio.sleep(input["ms"] / 1000)
     return {"slept": input["ms"]}
+
+
+# The fixed conformance workflows (the same in every language).
+
+
+@worker.workflow("wf.sequence")
+async def sequence(ctx, input):
+    r1 = await ctx.activity("echo", {"n": input["n"]})
+    r2 = await ctx.activity("echo", {"n": r1["n"] + 1})
+    return {"n": r2["n"]}
+
+
+@worker.workflow("wf.parallel")
+async def parallel(ctx, input):
+    a, b = await asyncio.gather(ctx.activity("echo", {"i": 1}), ctx.activity("echo", {"i": 2}))
+    return {"a": a, "b": b}
+
+
+@worker.workflow("wf.sleepSignal")
+async def sleep_signal(ctx, input):
+    await ctx.sleep(1)
+    return {"signal": await ctx.signal("go")}
+
+
+@worker.workflow("wf.sideEffects")
+async def side_effects(ctx, input):
+    t = await ctx.now()
+    r = await ctx.random()
+    u = await ctx.uuid()
+    return {"t": round(t.timestamp() * 1000), "r": r, "u": u}
+
+
+@worker.workflow("wf.child")
+async def child(ctx, input):
+    return {"child": await ctx.child("wf.sequence", {"n": input["n"]})}
+
+
+@worker.workflow("wf.cancellable")
+async def cancellable(ctx, input):
+    try:
+        return await ctx.activity("echo", {"step": "work"})
+    except keel.Cancelled:
+        await ctx.activity("echo", {"step": "compensate"})
+        raise
+
+
+@worker.workflow("wf.loop")
+async def loop(ctx, input):
+    if input["i"] < 3:
+        await ctx.activity("echo", {"i": input["i"]})
+        ctx.continue_as_new({"i": input["i"] + 1})
+    return {"done": input["i"]}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Keel Python client: workers that serve activities, and a client that calls them.
+"""Keel Python client: workers that serve activities and workflows, and a client that drives them.
 
 Quick start::
 
@@ -14,28 +14,35 @@ Quick start::
 """
 
 from ._activity import ActivityContext, ActivityDefinition, RetryPolicy, activity_context
-from ._client import ActivityResult, Client
+from ._client import ActivityResult, Client, WorkflowResult
 from ._connection import Connection
-from ._errors import ActivityError, ConnectionClosedError, KeelError
+from ._errors import ActivityError, Cancelled, ConnectionClosedError, ContinueAsNew, KeelError, TimedOut
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, InvalidFrameError
 from ._schema import schema_from_type
 from ._version import __version__
 from ._worker import Worker
+from ._workflow import WorkflowContext, WorkflowDefinition
 
 __all__ = [
     "ActivityContext",
     "ActivityDefinition",
     "ActivityError",
     "ActivityResult",
+    "Cancelled",
     "Client",
     "Connection",
     "ConnectionClosedError",
+    "ContinueAsNew",
     "DEFAULT_MAX_FRAME_BYTES",
     "FrameTooLargeError",
     "InvalidFrameError",
     "KeelError",
     "RetryPolicy",
+    "TimedOut",
     "Worker",
+    "WorkflowContext",
+    "WorkflowDefinition",
+    "WorkflowResult",
     "__version__",
     "activity_context",
     "schema_from_type",

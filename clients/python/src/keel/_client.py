@@ -1,4 +1,4 @@
-"""`Client`: starts activities and inspects Keel over a socket."""
+"""`Client`: calls activities, starts and drives workflows, and inspects Keel over a socket."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ._activity import RetryPolicy, Seconds, _ms
 from ._connection import Connection
 from ._errors import KeelError, UNSUPPORTED_PROTOCOL_VERSION
 from ._framing import DEFAULT_MAX_FRAME_BYTES
+from ._schema import to_json
 from ._transport import open_stream, resolve_endpoint
 from ._version import __version__
 
@@ -16,6 +17,8 @@ from ._version import __version__
 CONNECT_TIMEOUT_S = 10.0
 # Slack added to a server-side wait before the local call gives up.
 WAIT_SLACK_S = 5.0
+# workflow/result's server-side wait when none is given ("waitTimeoutMs? (default 60000)").
+DEFAULT_RESULT_WAIT_S = 60.0
 
 
 @dataclasses.dataclass
@@ -45,8 +48,41 @@ class ActivityResult:
         )
 
 
+@dataclasses.dataclass
+class WorkflowResult:
+    """The answer of ``workflow/start`` and ``workflow/result``.
+
+    ``status`` is one of pending, running, suspended, completed, failed, cancelled, parked;
+    ``output`` is set when completed, ``failure`` (``{type, message, ...}``) when failed or
+    cancelled; ``started`` is False when ``workflow/start`` found an existing execution.
+    """
+
+    workflow_id: str
+    status: str
+    output: Any = None
+    failure: Optional[Dict[str, Any]] = None
+    started: Optional[bool] = None
+    raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def done(self) -> bool:
+        """True once the execution ended (completed, failed or cancelled)."""
+        return self.status in ("completed", "failed", "cancelled")
+
+    @classmethod
+    def from_wire(cls, result: Dict[str, Any]) -> "WorkflowResult":
+        return cls(
+            workflow_id=result.get("workflowId", ""),
+            status=result.get("status", ""),
+            output=result.get("output"),
+            failure=result.get("failure"),
+            started=result.get("started"),
+            raw=result,
+        )
+
+
 class Client:
-    """A connection to Keel for starting activities and inspecting workers.
+    """A connection to Keel for calling activities, driving workflows and inspecting workers.
 
     Use ``async with await Client.connect(...) as client:`` or call `close`.
     """
@@ -152,6 +188,70 @@ class Client:
         """Cancels a task (``activity/cancel``); returns the new status."""
         result = await self._connection.call("activity/cancel", {"taskId": task_id}, timeout=CONNECT_TIMEOUT_S)
         return str((result or {}).get("status", ""))
+
+    # Workflows
+
+    async def start_workflow(
+        self, name: str, input: Any = None, workflow_id: Optional[str] = None, *, conflict_policy: Optional[str] = None
+    ) -> WorkflowResult:
+        """Starts workflow ``name`` (``workflow/start``). Idempotent: an existing ``workflow_id``
+        returns that execution with ``started`` False (``conflict_policy="fail"`` refuses instead).
+
+        Raises:
+            KeelError: e.g. 3001 inputContractViolation, or a conflict under policy "fail".
+        """
+        params: Dict[str, Any] = {"name": name, "input": to_json(input)}
+        if workflow_id is not None:
+            params["workflowId"] = workflow_id
+        if conflict_policy is not None:
+            params["conflictPolicy"] = conflict_policy
+        return WorkflowResult.from_wire(await self._connection.call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
+
+    async def workflow_result(self, workflow_id: str, timeout: Optional[Seconds] = None) -> WorkflowResult:
+        """Waits up to ``timeout`` (default 60 s, Keel's) for the execution to end
+        (``workflow/result``); past it, returns the current status (check ``done``)."""
+        params: Dict[str, Any] = {"workflowId": workflow_id}
+        if timeout is not None:
+            params["waitTimeoutMs"] = _ms(timeout)
+        local = (_ms(timeout) / 1000 if timeout is not None else DEFAULT_RESULT_WAIT_S) + WAIT_SLACK_S  # type: ignore[operator]
+        return WorkflowResult.from_wire(await self._connection.call("workflow/result", params, timeout=local) or {})
+
+    async def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
+        """Sends signal ``name`` with ``payload`` (``workflow/signal``): recorded durably, in
+        order, and buffered until the workflow waits for it."""
+        params = {"workflowId": workflow_id, "name": name, "payload": to_json(payload)}
+        await self._connection.call("workflow/signal", params, timeout=CONNECT_TIMEOUT_S)
+
+    async def cancel_workflow(self, workflow_id: str, reason: Optional[str] = None) -> str:
+        """Asks to cancel an execution (``workflow/cancel``): the workflow sees `keel.Cancelled`
+        at its current step and may compensate. Returns the status Keel reports."""
+        params: Dict[str, Any] = {"workflowId": workflow_id}
+        if reason is not None:
+            params["reason"] = reason
+        result = await self._connection.call("workflow/cancel", params, timeout=CONNECT_TIMEOUT_S)
+        return str((result or {}).get("status", ""))
+
+    async def describe(self, workflow_id: str) -> Dict[str, Any]:
+        """``workflow/describe``: ``{workflowId, name, status, runId, input, output?, failure?,
+        currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?}`` as the wire object."""
+        return dict(await self._connection.call("workflow/describe", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
+
+    async def history(self, workflow_id: str) -> List[Dict[str, Any]]:
+        """The journal (``workflow/history``): entries ``{seq, kind, name, input, status,
+        result?, failure?, attempts, ...}`` in seq order."""
+        result = await self._connection.call("workflow/history", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S)
+        return list((result or {}).get("entries", []))
+
+    async def list_workflows(self, **filters: Any) -> Dict[str, Any]:
+        """``workflow/list`` with wire filters (``status``, ``name``, ``limit``, ``cursor``...):
+        ``{workflows: [...], nextCursor?}``."""
+        return dict(await self._connection.call("workflow/list", filters, timeout=CONNECT_TIMEOUT_S) or {})
+
+    async def resume_workflow(self, workflow_id: str) -> Dict[str, Any]:
+        """Re-runs a parked execution (``workflow/resume``), e.g. after fixing non-determinism."""
+        return dict(await self._connection.call("workflow/resume", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
+
+    # Inspection
 
     async def workers(self) -> List[Dict[str, Any]]:
         """Lists connected workers (``worker/list``), as the wire objects."""

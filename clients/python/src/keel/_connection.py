@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import json
@@ -121,6 +122,28 @@ class Connection:
             return await asyncio.wait_for(future, timeout)
         finally:
             self._pending.pop(id, None)
+
+    def request(self, method: str, params: Optional[Dict[str, Any]] = None) -> "asyncio.Future[Any]":
+        """Queues a request now (no await, no drain: writes of one loop iteration go out in one
+        write) and returns the future of its result. Cancelling the future forgets the request;
+        a late answer is then ignored.
+
+        Raises:
+            ConnectionClosedError: the connection is closed.
+            TypeError, ValueError, FrameTooLargeError: ``params`` cannot be sent; nothing queued.
+        """
+        if self._closed:
+            raise ConnectionClosedError("connection is closed")
+        id = next(self._ids)
+        self._out.write({"jsonrpc": "2.0", "id": id, "method": method, "params": params or {}})
+        future: "asyncio.Future[Any]" = asyncio.get_running_loop().create_future()
+        self._pending[id] = future
+        future.add_done_callback(functools.partial(self._forget, id))
+        return future
+
+    def _forget(self, id: Any, future: "asyncio.Future[Any]") -> None:
+        if self._pending.get(id) is future:
+            del self._pending[id]
 
     def notify(self, method: str, params: Optional[Dict[str, Any]] = None) -> None:
         """Queues a notification (no answer). Dropped silently if the connection is closed."""

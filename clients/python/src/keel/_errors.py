@@ -20,6 +20,7 @@ MESSAGE_TOO_LARGE = -32002
 SHUTTING_DOWN = -32003
 UNAUTHORIZED = -32004
 # Domain errors.
+NON_DETERMINISM = 1003
 CONTRACT_CONFLICT = 2005
 ATTEMPT_SUPERSEDED = 2006
 INPUT_CONTRACT_VIOLATION = 3001
@@ -102,3 +103,44 @@ class ActivityError(Exception):
             failure["retryAfterMs"] = int(round(self.retry_after * 1000))
         failure["details"] = self.details
         return failure
+
+    @classmethod
+    def from_failure(cls, failure: Any) -> "ActivityError":
+        """Builds the exception a workflow sees for a wire failure ``{type, message, retryable,
+        retryAfterMs?, details}``: `Cancelled` for type "Cancelled", `TimedOut` for "TimedOut",
+        else an `ActivityError` keeping the type, so re-raising it reports the same failure."""
+        f = failure if isinstance(failure, dict) else {}
+        type_ = f.get("type") if isinstance(f.get("type"), str) else "Failure"
+        message = f.get("message") if isinstance(f.get("message"), str) else ""
+        retry_after_ms = f.get("retryAfterMs")
+        retry_after = retry_after_ms / 1000 if isinstance(retry_after_ms, (int, float)) and not isinstance(retry_after_ms, bool) else None
+        if type_ == "Cancelled":
+            return Cancelled(message or "cancelled", details=f.get("details"))
+        if type_ == "TimedOut":
+            return TimedOut(message or "timed out", details=f.get("details"))
+        return ActivityError(message, type=type_, retryable=f.get("retryable") is not False, retry_after=retry_after, details=f.get("details"))
+
+
+class Cancelled(ActivityError):
+    """Raised into a workflow at the step where it waits after a cancel request ("the workflow
+    sees Cancelled at its current step and may run compensations"). Catch it to compensate, then
+    re-raise: the run then ends as cancelled. Not an `asyncio.CancelledError`."""
+
+    def __init__(self, message: str = "cancelled", *, details: Any = None) -> None:
+        super().__init__(message, type="Cancelled", retryable=False, details=details)
+
+
+class TimedOut(ActivityError):
+    """Raised into a workflow when a step timed out, e.g. a signal wait past its timeout."""
+
+    def __init__(self, message: str = "timed out", *, details: Any = None) -> None:
+        super().__init__(message, type="TimedOut", retryable=False, details=details)
+
+
+class ContinueAsNew(BaseException):
+    """Raised by `WorkflowContext.continue_as_new`: ends the run and starts the execution over
+    with ``input`` and an empty journal. A BaseException, so ``except Exception`` does not stop it."""
+
+    def __init__(self, input: Any) -> None:
+        super().__init__("continue as new")
+        self.input = input

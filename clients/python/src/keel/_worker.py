@@ -1,4 +1,5 @@
-"""`Worker`: registers activities with Keel and serves ``activity/execute``."""
+"""`Worker`: registers activities and workflows with Keel and serves ``activity/execute`` and
+``workflow/run``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import inspect
 import json
 import logging
 import os
@@ -13,7 +15,8 @@ import random
 import re
 import signal
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+import typing
+from typing import Any, Callable, Dict, Optional, Set, Tuple, TypeVar, Union
 
 from ._activity import (
     ActivityContext,
@@ -30,6 +33,7 @@ from ._activity import (
 from ._connection import Connection
 from ._errors import (
     CONTRACT_CONFLICT,
+    INVALID_PARAMS,
     SHUTTING_DOWN,
     UNAUTHORIZED,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -40,6 +44,7 @@ from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, encode_frame
 from ._schema import from_json, to_json
 from ._transport import Endpoint, open_stream, resolve_endpoint
 from ._version import __version__
+from ._workflow import WorkflowDefinition, WorkflowRun
 
 logger = logging.getLogger("keel")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,11 +62,12 @@ _FATAL_CODES = {UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, CONTRACT_CONFLICT}
 
 
 class Worker:
-    """Serves activities to Keel.
+    """Serves activities and workflows to Keel.
 
     Args:
         name: worker name shown by ``worker/list`` (default: the script name).
         max_concurrent: ``activity/execute`` requests run at once (sent as ``maxConcurrent``).
+        max_concurrent_workflows: ``workflow/run`` requests run at once (``maxConcurrentWorkflows``).
         socket, tcp, token: the transport (see `resolve_endpoint`); stdio when KEEL_TRANSPORT=stdio.
         reconnect: reconnect with exponential backoff when a socket/TCP connection drops.
         drain_timeout: seconds a graceful stop waits for running activities before cancelling them.
@@ -76,6 +82,7 @@ class Worker:
         name: Optional[str] = None,
         *,
         max_concurrent: int = 16,
+        max_concurrent_workflows: int = 1000,
         socket: Optional[str] = None,
         tcp: Optional[str] = None,
         token: Optional[str] = None,
@@ -87,6 +94,7 @@ class Worker:
             raise ValueError("max_concurrent must be between 1 and 10000")
         self.name = name or os.path.splitext(os.path.basename(sys.argv[0] or "python-worker"))[0] or "python-worker"
         self.max_concurrent = max_concurrent
+        self.max_concurrent_workflows = max_concurrent_workflows
         self.worker_id: Optional[str] = None
         self._socket, self._tcp, self._token = socket, tcp, token
         self._max_frame_bytes = max_frame_bytes
@@ -94,6 +102,9 @@ class Worker:
         self._drain_timeout = drain_timeout
         self._activities: Dict[str, ActivityDefinition] = {}
         self._contracts: Dict[str, Dict[str, Any]] = {}
+        self._workflows: Dict[str, WorkflowDefinition] = {}
+        self._runs: Set[WorkflowRun] = set()
+        self._workflow_slots: Optional[asyncio.Semaphore] = None
         self._running: Dict[Tuple[str, int], ActivityContext] = {}
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._draining = False
@@ -162,6 +173,46 @@ class Worker:
 
         return register
 
+    def workflow(self, name: str, *, input: Any = None, output: Any = None, description: Optional[str] = None) -> Callable[[F], F]:
+        """Decorator registering workflow ``async def fn(ctx, input)`` (or ``fn(ctx)``) with a
+        `WorkflowContext` ``ctx``.
+
+        The function is re-run from the start on every ``workflow/run``: steps already in the
+        journal return at once (replay), so it must be deterministic between ``ctx`` calls.
+        Contract and input conversion work as for `activity` (``input=``/``output=``, a contract
+        file, the annotation of ``input``). Return the output; raise to fail (`ActivityError`
+        for a chosen type; re-raise `Cancelled` to end as cancelled); `ctx.continue_as_new`.
+        """
+        if not _NAME.match(name):
+            raise ValueError(f"workflow name {name!r} must match {_NAME.pattern}")
+
+        def register(fn: F) -> F:
+            if name in self._workflows:
+                raise ValueError(f"workflow {name!r} is already registered")
+            if not inspect.iscoroutinefunction(fn):
+                raise TypeError(f"workflow {name!r} must be an async function: async def {fn.__name__}(ctx, input)")
+            info = _workflow_signature(fn)
+            contract = self._contracts.get(name, {})
+            doc = (fn.__doc__ or "").strip().split("\n")[0] or None
+            input_type = input if input is not None and not isinstance(input, (dict, bool)) else info["input_type"]
+            self._workflows[name] = WorkflowDefinition(
+                name=name,
+                fn=fn,
+                input=_first(schema_of(input), contract.get("input"), derive_schema(info["input_type"])),
+                output=_first(schema_of(output), contract.get("output"), derive_schema(info["output_type"])),
+                description=description or contract.get("description") or doc,
+                input_type=input_type,
+                takes_input=info["takes_input"],
+            )
+            return fn
+
+        return register
+
+    @property
+    def workflows(self) -> Dict[str, WorkflowDefinition]:
+        """The registered workflows by name."""
+        return dict(self._workflows)
+
     @property
     def activities(self) -> Dict[str, ActivityDefinition]:
         """The registered activities by name."""
@@ -169,13 +220,16 @@ class Worker:
 
     def registration(self) -> Dict[str, Any]:
         """The ``worker/register`` params this worker sends."""
-        return {
+        params: Dict[str, Any] = {
             "name": self.name,
             "language": "python",
             "maxConcurrent": self.max_concurrent,
             "activities": [definition.to_wire() for definition in self._activities.values()],
-            "workflows": [],
+            "workflows": [definition.to_wire() for definition in self._workflows.values()],
         }
+        if self._workflows:
+            params["maxConcurrentWorkflows"] = self.max_concurrent_workflows
+        return params
 
     # Running
 
@@ -202,6 +256,7 @@ class Worker:
         self._stop, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.set()
         self._slots = asyncio.Semaphore(self.max_concurrent)
+        self._workflow_slots = asyncio.Semaphore(self.max_concurrent_workflows)
         self._draining = False
         installed = self._install_signals(loop)
         delay = RECONNECT_INITIAL_S
@@ -246,6 +301,7 @@ class Worker:
         connection = Connection(reader, writer, max_frame_bytes=self._max_frame_bytes)
         connection.on_request("activity/execute", functools.partial(self._execute, connection))
         connection.on_notification("activity/cancel", self._on_cancel)
+        connection.on_request("workflow/run", functools.partial(self._run_workflow, connection))
         connection.on_request("ping", _pong)
         connection.on_request("shutdown", self._on_shutdown)
         # docs/protocol.md does not say whether Keel's shutdown to a worker is a request or a
@@ -265,7 +321,7 @@ class Worker:
             _check_initialize(result, connection)
             registered = await connection.call("worker/register", self.registration(), timeout=HANDSHAKE_TIMEOUT_S)
             self.worker_id = (registered or {}).get("workerId")
-            logger.info("registered with Keel at %s as %s (%d activities)", endpoint, self.worker_id, len(self._activities))
+            logger.info("registered with Keel at %s as %s (%d activities, %d workflows)", endpoint, self.worker_id, len(self._activities), len(self._workflows))
             assert self._stop is not None
             waits = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(connection.wait_closed())]
             try:
@@ -289,9 +345,11 @@ class Worker:
         try:
             await asyncio.wait_for(self._idle.wait(), self._drain_timeout)
         except asyncio.TimeoutError:
-            logger.warning("drain timed out after %ss; cancelling %d activities", self._drain_timeout, len(self._running))
+            logger.warning("drain timed out after %ss; cancelling %d activities and %d workflow runs", self._drain_timeout, len(self._running), len(self._runs))
             for ctx in list(self._running.values()):
                 ctx._cancel("worker shutting down")
+            for run in list(self._runs):
+                run.end({"status": "suspended"})  # Keel re-runs it when its steps complete
 
     async def _on_shutdown(self, params: Dict[str, Any]) -> Dict[str, Any]:
         # Drain first, so every result is sent before the answer; then stop. call_soon: the
@@ -366,8 +424,28 @@ class Worker:
         finally:
             if self._running.get(key) is ctx:
                 del self._running[key]
-            if not self._running:
-                self._idle.set()
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        if not self._running and not self._runs and self._idle is not None:
+            self._idle.set()
+
+    async def _run_workflow(self, connection: Connection, params: Dict[str, Any]) -> Dict[str, Any]:
+        if self._draining:
+            raise KeelError(SHUTTING_DOWN, "worker is shutting down; dispatch the run elsewhere")
+        definition = self._workflows.get(params.get("name", ""))
+        if definition is None:
+            raise KeelError(INVALID_PARAMS, f"this worker does not serve workflow {params.get('name')!r}")
+        assert self._idle is not None and self._workflow_slots is not None
+        run = WorkflowRun(params, connection, definition)
+        self._runs.add(run)
+        self._idle.clear()
+        try:
+            async with self._workflow_slots:
+                return await run.execute()
+        finally:
+            self._runs.discard(run)
+            self._check_idle()
 
     async def _invoke(self, definition: ActivityDefinition, ctx: ActivityContext) -> Any:
         try:
@@ -385,6 +463,19 @@ class Worker:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         finally:
             _current.reset(token)
+
+
+def _workflow_signature(fn: Callable[..., Any]) -> Dict[str, Any]:
+    """How to call a workflow ``fn(ctx, input)`` or ``fn(ctx)``, and its input/output annotations."""
+    positional = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not 1 <= len(positional) <= 2:
+        raise TypeError(f"workflow {fn.__name__} must take (ctx, input) or (ctx)")
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        hints = {}
+    input_type = hints.get(positional[1].name) if len(positional) == 2 else None
+    return {"takes_input": len(positional) == 2, "input_type": input_type, "output_type": hints.get("return")}
 
 
 def _first(*options: Any) -> Any:

@@ -1,0 +1,67 @@
+"""The worker the live tests run against a real `keel serve` (tests/test_live.py). Connects over
+$KEEL_SOCKET; each `record` attempt appends {key, attempt, tag} to $LIVE_LOG, so a test can tell
+which activity attempts really ran."""
+import os, sys  # noqa: E401 -- run from a checkout without `pip install`
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+import asyncio  # noqa: E402
+import json  # noqa: E402
+
+import keel  # noqa: E402
+
+worker = keel.Worker("live-worker", max_concurrent=64)
+
+
+@worker.activity("echo")
+async def echo(input):
+    return input
+
+
+@worker.activity("record")
+async def record(input, ctx):
+    with open(os.environ["LIVE_LOG"], "a", encoding="utf-8") as log:
+        log.write(json.dumps({"key": ctx.idempotency_key, "attempt": ctx.attempt, "tag": input["tag"]}) + "\n")
+    await asyncio.sleep(input.get("ms", 0) / 1000)
+    return {"tag": input["tag"]}
+
+
+@worker.workflow("live.order")
+async def order(ctx, input):
+    a, b = await asyncio.gather(ctx.activity("record", {"tag": "a"}), ctx.activity("record", {"tag": "b"}))
+    await ctx.sleep(0.2)
+    approval = await ctx.signal("approve", timeout=30)
+    slow = await ctx.activity("record", {"tag": "slow", "ms": input.get("slowMs", 0)})
+    return {"a": a, "b": b, "approval": approval, "slow": slow, "id": await ctx.uuid()}
+
+
+@worker.workflow("live.cancellable")
+async def cancellable(ctx, input):
+    try:
+        await ctx.signal("never")
+    except keel.Cancelled:
+        await ctx.activity("record", {"tag": "compensate"})
+        raise
+
+
+@worker.workflow("live.loop")
+async def loop(ctx, input):
+    if input["i"] < 2:
+        await ctx.activity("echo", input)
+        ctx.continue_as_new({"i": input["i"] + 1})
+    return {"done": input["i"], "child": await ctx.child("live.child", {"x": input["i"]})}
+
+
+@worker.workflow("live.child")
+async def child(ctx, input):
+    return {"doubled": (await ctx.activity("echo", input))["x"] * 2}
+
+
+@worker.workflow("live.chain")
+async def chain(ctx, input):
+    first = await ctx.activity("echo", {"n": input["n"]})
+    second = await ctx.activity("echo", {"n": first["n"] + 1})
+    return {"n": second["n"]}
+
+
+if __name__ == "__main__":
+    worker.run_sync()

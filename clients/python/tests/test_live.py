@@ -1,0 +1,207 @@
+"""Live: the real `keel` binary (`keel serve`) with the Python worker in tests/live_worker.py.
+
+Skipped when the binary is missing: set KEEL_BIN, or build it with `swift build --product keel`.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+from conftest import REPO, run
+
+import keel
+
+KEEL_BIN = os.environ.get("KEEL_BIN") or os.path.join(REPO, ".build", "debug", "keel")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "live_worker.py")
+# Bound on waiting for `keel serve` to bind its socket, and for a worker to register.
+START_TIMEOUT_S = 15.0
+
+pytestmark = pytest.mark.skipif(
+    not os.access(KEEL_BIN, os.X_OK),
+    reason=f"no keel binary at {KEEL_BIN}: build it with `swift build --product keel` or set KEEL_BIN",
+)
+
+
+class Live:
+    """A `keel serve` on a temp dir and the live worker connected to it, both killable."""
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+        self.socket = os.path.join(directory, "k.sock")
+        self.log = os.path.join(directory, "side-effects.jsonl")
+        self.keel = None
+        self.worker = None
+
+    def start_keel(self) -> None:
+        out = open(os.path.join(self.dir, "keel.log"), "ab")
+        self.keel = subprocess.Popen([KEEL_BIN, "serve", "--db", os.path.join(self.dir, "keel.db"), "--socket", self.socket,
+                                      "--sync", "normal"], stdout=out, stderr=out)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._accepting():  # after a kill -9 the old socket file is still there
+            assert self.keel.poll() is None and time.monotonic() < deadline, self.tail("keel.log")
+            time.sleep(0.05)
+
+    def _accepting(self) -> bool:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(self.socket)
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+
+    def start_worker(self) -> None:
+        out = open(os.path.join(self.dir, "worker.log"), "ab")
+        env = dict(os.environ, KEEL_SOCKET=self.socket, LIVE_LOG=self.log)
+        env.pop("KEEL_TRANSPORT", None)
+        self.worker = subprocess.Popen([sys.executable, WORKER], stdout=out, stderr=out, env=env)
+        self.wait_for_worker()
+
+    def wait_for_worker(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not any(w.get("name") == "live-worker" for w in self.call(lambda c: c.workers())):
+            assert time.monotonic() < deadline, self.tail("worker.log")
+            time.sleep(0.1)
+
+    def kill(self, process: "subprocess.Popen") -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(5)
+
+    def call(self, fn, timeout: float = 30.0):
+        async def main():
+            async with await keel.Client.connect(socket=self.socket) as client:
+                return await fn(client)
+
+        return run(main(), timeout)
+
+    def records(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log, encoding="utf-8") as file:
+            return [json.loads(line) for line in file if line.strip()]
+
+    def tail(self, name: str) -> str:
+        with open(os.path.join(self.dir, name), "rb") as file:
+            return file.read()[-3000:].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        for process in (self.worker, self.keel):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+
+
+@pytest.fixture
+def live():
+    directory = tempfile.mkdtemp(prefix="keel-", dir="/tmp")  # short: Unix socket paths stay < ~100 bytes
+    env = Live(directory)
+    env.start_keel()
+    env.start_worker()
+    yield env
+    env.close()
+    if os.environ.get("KEEL_TEST_KEEP_TMPDIR") == "1":
+        print(f"kept {directory}")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def wait_status(live, workflow_id, *statuses, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        described = live.call(lambda c: c.describe(workflow_id))
+        if described["status"] in statuses or any(s in statuses for s in [s for s in [_waiting(described)] if s]):
+            return described
+        assert time.monotonic() < deadline, described
+        time.sleep(0.1)
+
+
+def _waiting(described):
+    step = described.get("currentStep") or {}
+    return f"waiting:{step.get('kind')}" if step.get("status") in ("scheduled", "running") else None
+
+
+def test_a_workflow_runs_parallel_steps_sleeps_and_waits_for_a_signal(live):
+    started = live.call(lambda c: c.start_workflow("live.order", {}, workflow_id="order-1"))
+    assert (started.workflow_id, started.started) == ("order-1", True)
+    wait_status(live, "order-1", "waiting:signal")
+    again = live.call(lambda c: c.start_workflow("live.order", {}, workflow_id="order-1"))
+    assert again.started is False  # idempotent start: the same execution
+
+    async def approve_and_wait(client):
+        await client.signal("order-1", "approve", {"approved": True})
+        return await client.workflow_result("order-1", timeout=20)
+
+    result = live.call(approve_and_wait)
+    assert result.status == "completed" and result.done
+    assert result.output["approval"] == {"approved": True} and result.output["a"] == {"tag": "a"}
+    history = live.call(lambda c: c.history("order-1"))
+    assert [(e["seq"], e["kind"], e["name"]) for e in history] == [
+        (1, "activity", "record"), (2, "activity", "record"), (3, "sleep", "sleep"), (4, "signal", "approve"),
+        (5, "activity", "record"), (6, "uuid", "uuid")]
+    assert sorted(r["tag"] for r in live.records()) == ["a", "b", "slow"]
+
+
+def test_cancel_reaches_the_waiting_step_and_the_workflow_compensates(live):
+    live.call(lambda c: c.start_workflow("live.cancellable", None, workflow_id="cancel-1"))
+    wait_status(live, "cancel-1", "waiting:signal")
+    live.call(lambda c: c.cancel_workflow("cancel-1", reason="test"))
+    result = live.call(lambda c: c.workflow_result("cancel-1", timeout=15))
+    assert result.status == "cancelled" and result.failure["type"] == "Cancelled"
+    assert [r["tag"] for r in live.records()] == ["compensate"]
+
+
+def test_continue_as_new_and_a_child_workflow(live):
+    live.call(lambda c: c.start_workflow("live.loop", {"i": 0}, workflow_id="loop-1"))
+    result = live.call(lambda c: c.workflow_result("loop-1", timeout=20))
+    assert result.output == {"done": 2, "child": {"doubled": 4}}, result
+    described = live.call(lambda c: c.describe("loop-1"))
+    assert described["input"] == {"i": 2}
+
+
+def test_killing_the_worker_and_then_keel_loses_no_step_and_repeats_no_completed_one(live):
+    live.call(lambda c: c.start_workflow("live.order", {"slowMs": 1500}, workflow_id="order-k"))
+    wait_status(live, "order-k", "waiting:signal")
+    live.kill(live.worker)  # kill -9 the workflow's worker while it waits for the signal
+    live.start_worker()
+    live.call(lambda c: c.signal("order-k", "approve", {"approved": "yes"}))
+    deadline = time.monotonic() + 15
+    while "slow" not in [r["tag"] for r in live.records()]:
+        assert time.monotonic() < deadline, live.tail("keel.log")
+        time.sleep(0.05)
+    live.kill(live.keel)  # kill -9 Keel while the last activity runs
+    live.start_keel()
+    live.wait_for_worker()  # the worker reconnects by itself
+    result = live.call(lambda c: c.workflow_result("order-k", timeout=30), timeout=40)
+    assert result.status == "completed" and result.output["approval"] == {"approved": "yes"}, result
+    records = live.records()
+    done_once = [r["tag"] for r in records if r["tag"] in ("a", "b")]
+    assert sorted(done_once) == ["a", "b"], records  # completed before the kills: never again
+    slow = [r for r in records if r["tag"] == "slow"]
+    assert len({r["key"] for r in slow}) == 1, slow  # re-dispatched at least once: same idempotency key
+
+
+def test_hundreds_of_concurrent_workflows_through_one_python_worker(live):
+    count = 200
+
+    async def burst(client):
+        started = time.monotonic()
+        await asyncio.gather(*(client.start_workflow("live.chain", {"n": n}, workflow_id=f"chain-{n}") for n in range(count)))
+        results = await asyncio.gather(*(client.workflow_result(f"chain-{n}", timeout=60) for n in range(count)))
+        return time.monotonic() - started, results
+
+    elapsed, results = live.call(burst, timeout=90)
+    assert [r.output for r in results] == [{"n": n + 1} for n in range(count)]
+    print(f"{count} workflows x 2 steps in {elapsed:.2f}s")
