@@ -94,6 +94,8 @@ extension Engine {
         worker.maxConcurrentWorkflows = maxWorkflows
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
         try registry.register(worker, contracts: contracts, workflows: workflowContracts)
+        // Every run may hold a few steps open (parallel activities), plus heartbeats per activity.
+        session.connection.allowConcurrentRequests(512 + maxConcurrent * 2 + (workflows.isEmpty ? 0 : maxWorkflows * 4))
         logger.info(
             "worker registered",
             metadata: ["worker": "\(worker.workerId)", "name": "\(name)", "activities": "\(worker.activities)"])
@@ -154,7 +156,7 @@ extension Engine {
             timeouts: timeouts, contractHash: contract?.hash, now: now)
         // Fast path: a worker has room now, so the task is stored already claimed (one commit, not two).
         var reserved = registry.pickWorker(for: name)
-        if reserved != nil, limiter.tryStart(name, now: now) != nil { reserved = nil }
+        if reserved != nil, ready[name]?.isEmpty == false || limiter.tryStart(name, now: now) != nil { reserved = nil }
         if let reserved {
             registry.adjustInFlight(reserved, by: 1)
             record.status = .running

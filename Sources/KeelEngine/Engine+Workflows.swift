@@ -207,6 +207,8 @@ extension Engine {
     /// drops the execution from memory and wakes whoever waits.
     func endWorkflow(_ id: String, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?) async {
         guard var live = workflows[id] else { return }
+        // No run may start while the end is being committed (a pending execution cancelled early).
+        workflows[id]?.phase = .ending
         let now = clock.now()
         live.record.status = status
         live.record.output = output

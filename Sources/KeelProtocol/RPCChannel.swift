@@ -40,9 +40,9 @@ public enum RPCChannel {
         tearDown: (RPCConnection) async -> Void
     ) async {
         let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
-        let connection = RPCConnection(outbound: outbound)
-        let handler = await setUp(connection)
         let limiter = AsyncLimiter(limits.maxConcurrentRequests)
+        let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
+        let handler = await setUp(connection)
         try? await asyncChannel.executeThenClose { inbound, writer in
             await withDiscardingTaskGroup { group in
                 group.addTask { await outbound.pump(into: writer) }
@@ -75,8 +75,8 @@ public enum RPCChannel {
         _ body: @escaping @Sendable (RPCConnection) async throws -> T
     ) async throws -> T {
         let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
-        let connection = RPCConnection(outbound: outbound)
         let limiter = AsyncLimiter(limits.maxConcurrentRequests)
+        let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
         return try await asyncChannel.executeThenClose { inbound, writer in
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
@@ -204,15 +204,30 @@ final class ChannelOutbound: RPCOutbound {
 }
 
 /// A counting semaphore for async code; waits are FIFO.
-final class AsyncLimiter: Sendable {
+public final class AsyncLimiter: Sendable {
     private struct State {
         var available: Int
+        var capacity: Int
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state: Mutex<State>
 
-    init(_ count: Int) { state = Mutex(State(available: count)) }
+    init(_ count: Int) { state = Mutex(State(available: count, capacity: count)) }
+
+    /// Raises the capacity (never lowers it), releasing waiters that now fit.
+    public func raise(to capacity: Int) {
+        let released = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            guard capacity > s.capacity else { return [] }
+            s.available += capacity - s.capacity
+            s.capacity = capacity
+            let n = min(s.available, s.waiters.count)
+            s.available -= n
+            defer { s.waiters.removeFirst(n) }
+            return Array(s.waiters.prefix(n))
+        }
+        for w in released { w.resume() }
+    }
 
     func acquire() async {
         await withCheckedContinuation { c in

@@ -55,9 +55,19 @@ public final class RPCConnection: Sendable {
     private let state = Mutex(State())
     private static let nextConnectionID = Atomic<UInt64>(1)
 
-    public init(outbound: any RPCOutbound) {
+    /// Bounds the requests served at once on this connection (nil: unbounded).
+    public let requestLimiter: AsyncLimiter?
+
+    public init(outbound: any RPCOutbound, requestLimiter: AsyncLimiter? = nil) {
         self.id = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.outbound = outbound
+        self.requestLimiter = requestLimiter
+    }
+
+    /// Lets more of the peer's requests run at once: a worker's held workflow steps are long-lived
+    /// requests, and while the limit is reached the connection reads nothing — not even answers.
+    public func allowConcurrentRequests(_ count: Int) {
+        requestLimiter?.raise(to: count)
     }
 
     /// Reads one inbound frame. Errors the spec asks us to answer (parse errors, invalid

@@ -124,7 +124,7 @@ extension SQLiteTransaction {
             """
             UPDATE workflows SET status = ?, generation = ?, epoch = ?, input = ?, output = ?, failure = ?,
                 cancel_requested = ?, updated_at = ?
-            WHERE workflow_id = ? AND epoch = ?
+            WHERE workflow_id = ? AND epoch = ? AND status NOT IN ('completed', 'failed', 'cancelled')
             """,
             [
                 .text(w.status.rawValue), .int(Int64(w.generation)), .int(Int64(w.epoch)), .json(w.input),

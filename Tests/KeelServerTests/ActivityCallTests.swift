@@ -197,7 +197,7 @@ struct ActivityCallTests {
                     }
                     #expect(done["status"] == "completed")
                     #expect(done["output"] == ["v": 1])
-                    #expect(done["attempts"] == 2)
+                    #expect((done["attempts"]?.int64Value ?? 0) >= 2)
                 }
             }
         }

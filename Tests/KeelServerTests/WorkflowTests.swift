@@ -282,3 +282,32 @@ struct WorkflowRecoveryTests {
         }
     }
 }
+
+@Suite("Cancellation races", .timeLimit(.minutes(1)))
+struct CancellationRaceTests {
+    @Test(arguments: 0..<8)
+    func cancellingRightAfterStartEndsCancelledOrCompleted(_ i: Int) async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let counter = Counter()
+                let w = makeWorkflowWorker(endpoint, counter: counter)
+                w.workflow("wf.cancellable") { (_: JSONValue, ctx) -> JSONValue in
+                    do {
+                        return try await ctx.activity("echo", ["step": "work"] as JSONValue, as: JSONValue.self)
+                    } catch let f as ActivityFailure where f.isCancellation {
+                        _ = try await ctx.activity("echo", ["step": "compensate"] as JSONValue, as: JSONValue.self)
+                        throw f
+                    }
+                }
+                try await LiveOrchestrator.withWorker(w) {
+                    try await waitForWorkers(endpoint, 1)
+                    _ = try await start(endpoint, "wf.cancellable", [:], id: "c\(i)")
+                    if i % 2 == 1 { try await Task.sleep(for: .milliseconds(i)) }
+                    _ = try await rpc(endpoint, "workflow/cancel", ["workflowId": .string("c\(i)")])
+                    let r = try await result(endpoint, "c\(i)", timeoutMs: 4_000)
+                    #expect(r["status"] == "cancelled" || r["status"] == "completed", "\(r)")
+                }
+            }
+        }
+    }
+}
