@@ -1,0 +1,218 @@
+"""The model worker: activity `llm.complete` ({messages, tools} -> {message}), in Python.
+
+Offline by default: a deterministic scripted model that reads the conversation and plans tool
+calls for the example's prompts (weather, local time, arithmetic, document search, email).
+With KEEL_LLM_URL and KEEL_LLM_KEY set, it calls that OpenAI-compatible chat-completions
+endpoint instead (model: KEEL_LLM_MODEL, default gpt-4o-mini). A 429 or 5xx becomes a retryable
+failure with retryAfterMs from Retry-After, so Keel backs off as the API asks.
+
+Options: --think-ms N (scripted model latency, default 0), --rate-limit-first-call (answer the
+first attempt of the first call with a simulated 429 + Retry-After: 1, to show a retry).
+"""
+import os, sys  # noqa: E401 -- runs from a checkout, without `pip install clients/python`
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python", "src"))
+
+import argparse  # noqa: E402
+import email.utils  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+import keel  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOG = os.environ.get("KEEL_EXAMPLE_LOG") or os.path.join(HERE, ".state", "side-effects.jsonl")
+# Bound on one HTTP request to the model endpoint (the activity's start-to-close is 120 s).
+HTTP_TIMEOUT_S = 90
+
+options = argparse.Namespace(think_ms=0, rate_limit_first_call=False)
+worker = keel.Worker("model", max_concurrent=4)
+
+MESSAGES = {"type": "array", "items": {"type": "object", "required": ["role"]}}
+
+
+@worker.activity("llm.complete", input={"type": "object", "required": ["messages"], "properties": {"messages": MESSAGES, "tools": {"type": "array"}}},
+                 output={"type": "object", "required": ["message"]})
+def complete(input, ctx: keel.ActivityContext):
+    """Asks the model for the next assistant message (content, or tool_calls)."""
+    if os.environ.get("KEEL_LLM_URL") and os.environ.get("KEEL_LLM_KEY"):
+        message, model = remote(input), os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini")
+    else:
+        if options.rate_limit_first_call and ctx.attempt == 1 and ctx.idempotency_key and ctx.idempotency_key.endswith("/1"):
+            raise keel.ActivityError("429 Too Many Requests (simulated)", type="RateLimited", retryable=True, retry_after=1, details={"status": 429})
+        time.sleep(options.think_ms / 1000)
+        message, model = scripted(input["messages"]), "scripted"
+    side_effect("llm.complete", ctx, {"turn": sum(m.get("role") == "assistant" for m in input["messages"]) + 1}, message)
+    return {"message": message, "model": model}
+
+
+# The remote model
+
+def remote(input):
+    url = os.environ["KEEL_LLM_URL"].rstrip("/")
+    if not url.endswith("/chat/completions"):
+        url += "/chat/completions"
+    body = {"model": os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini"), "messages": input["messages"]}
+    if input.get("tools"):
+        body["tools"] = input["tools"]
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {os.environ['KEEL_LLM_KEY']}"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read()[:500].decode("utf-8", "replace")
+        if error.code == 429 or error.code >= 500:
+            raise keel.ActivityError(f"{error.code} from the model endpoint: {detail}", type="RateLimited" if error.code == 429 else "ModelUnavailable",
+                                     retryable=True, retry_after=retry_after(error.headers.get("Retry-After")), details={"status": error.code}) from None
+        raise keel.ActivityError(f"{error.code} from the model endpoint: {detail}", type="ModelRequestRejected", retryable=False, details={"status": error.code}) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise keel.ActivityError(f"model endpoint unreachable: {error}", type="ModelUnreachable", retryable=True) from None
+    message = answer["choices"][0]["message"]
+    out = {"role": "assistant", "content": message.get("content")}
+    if message.get("tool_calls"):
+        out["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"].get("arguments") or "{}"}}
+                             for c in message["tool_calls"]]
+    return out
+
+
+def retry_after(value):
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+# The scripted model: deterministic, offline, good at exactly this example's kind of question.
+
+def scripted(messages):
+    question = next(m["content"] for m in messages if m.get("role") == "user")
+    turn = sum(m.get("role") == "assistant" for m in messages) + 1
+    results = tool_results(messages)
+    plan = plan_for(question)
+    if turn == 1:
+        first = [(name, args) for name, args in plan if name != "email_send"]
+        if first:
+            return calls(turn, first)
+    email = [(name, args) for name, args in plan if name == "email_send"]
+    if email and "email_send" not in results:
+        _, args = email[0]
+        args = dict(args, body=summary(results))
+        return calls(turn, [("email_send", args)])
+    return {"role": "assistant", "content": final_answer(results)}
+
+
+def calls(turn, planned):
+    return {"role": "assistant", "content": None, "tool_calls": [
+        {"id": f"call_{turn}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args, sort_keys=True)}}
+        for i, (name, args) in enumerate(planned, 1)]}
+
+
+def tool_results(messages):
+    """{function name: parsed result} from the conversation (the last result of each wins)."""
+    names = {}
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            names[call["id"]] = call["function"]["name"]
+    results = {}
+    for message in messages:
+        if message.get("role") == "tool" and message.get("tool_call_id") in names:
+            try:
+                results[names[message["tool_call_id"]]] = json.loads(message.get("content") or "null")
+            except ValueError:
+                results[names[message["tool_call_id"]]] = {"error": message.get("content")}
+    return results
+
+
+_CITY = re.compile(r"\b(?:in|to|at|for) ([A-Z][a-zA-Z]+(?: [A-Z][a-zA-Z]+)?)")
+_EXPRESSION = re.compile(r"[\d.(]+(?:\s*[-+*/^%]\s*[\d.()]+)+\)?")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_STOP = set("a an and are as at be by check docs document documents for from how i in is it me my of on or our please say search "
+            "should the then to us we what when where which who with you your".split())
+
+
+def plan_for(question):
+    """The tool calls the question asks for, in a fixed order."""
+    plan = []
+    cities = [c for c in _CITY.findall(question) if c.split()[0] not in ("Then", "The", "Our")]
+    city = cities[0] if cities else "Lisbon"
+    if re.search(r"weather|temperature|forecast|rain", question, re.I):
+        plan.append(("weather_lookup", {"city": city}))
+    if re.search(r"\btime\b|\bclock\b|\bdate\b", question, re.I):
+        plan.append(("time_now", {"city": city}))
+    for expression in _EXPRESSION.findall(question):
+        plan.append(("calc_evaluate", {"expression": expression.strip()}))
+    policy = re.search(r"([^.;?!,]*\b(?:polic\w*|handbook|docs|documents?|rules?)\b[^.;?!,]*)", question, re.I)
+    if policy:
+        words = [w for w in re.findall(r"[a-zA-Z]+", policy.group(1).lower()) if w not in _STOP and len(w) > 2]
+        plan.append(("docs_search", {"query": " ".join(dict.fromkeys(words)), "limit": 2}))
+    address = _EMAIL.search(question)
+    if address and re.search(r"\be-?mail|\bsend\b", question, re.I):
+        plan.append(("email_send", {"to": address.group(0), "subject": f"Trip notes: {city}"}))
+    return plan
+
+
+def summary(results):
+    """Plain-text lines about each result (the email body and the answer share them)."""
+    lines = []
+    weather = results.get("weather_lookup")
+    if isinstance(weather, dict) and "error" not in weather:
+        lines.append(f"Weather in {weather.get('city')}: {weather.get('conditions')}, {weather.get('temperatureC')} °C.")
+    clock = results.get("time_now")
+    if isinstance(clock, dict) and "error" not in clock:
+        lines.append(f"Local time in {clock.get('city')}: {clock.get('localTime')} ({clock.get('timezone')}).")
+    calc = results.get("calc_evaluate")
+    if isinstance(calc, dict) and "error" not in calc:
+        lines.append(f"{calc.get('expression')} = {calc.get('value'):,.2f}.")
+    docs = results.get("docs_search")
+    if isinstance(docs, dict) and docs.get("hits"):
+        hit = docs["hits"][0]
+        lines.append(f"From {hit.get('file')}: \"{best_sentence(hit.get('passage', ''), docs.get('query', ''))}\"")
+    for name, result in sorted(results.items()):
+        if isinstance(result, dict) and "error" in result and name != "email_send":
+            lines.append(f"({name} failed: {result['error']})")
+    return "\n".join(lines) or "Nothing to report."
+
+
+def best_sentence(passage, query):
+    """The sentence of ``passage`` sharing the most words with ``query`` (the first on a tie)."""
+    wanted = set(re.findall(r"[a-z]+", query.lower()))
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", passage) if s.strip()]
+    return max(sentences, key=lambda s: len(wanted & set(re.findall(r"[a-z]+", s.lower()))), default=passage)
+
+
+def final_answer(results):
+    text = summary(results)
+    email = results.get("email_send")
+    if isinstance(email, dict):
+        if email.get("sent"):
+            text += f"\nEmailed the summary to {email.get('to')}."
+        else:
+            text += f"\nDid not send the email: {email.get('error', 'not sent')}."
+    return text
+
+
+def side_effect(tool, ctx, input, output):
+    """Appends one JSON line per performed call (one write, O_APPEND: lines never interleave)."""
+    line = json.dumps({"tool": tool, "idempotencyKey": ctx.idempotency_key, "attempt": ctx.attempt, "workflowId": ctx.workflow_id,
+                       "pid": os.getpid(), "atMs": int(time.time() * 1000), "input": input, "output": output}) + "\n"
+    os.makedirs(os.path.dirname(LOG), exist_ok=True)
+    fd = os.open(LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--think-ms", type=int, default=0, help="scripted model latency per call")
+    parser.add_argument("--rate-limit-first-call", action="store_true", help="simulate a 429 on the first call's first attempt")
+    options = parser.parse_args()
+    worker.run_sync()

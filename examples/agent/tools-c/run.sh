@@ -1,0 +1,10 @@
+#!/bin/sh
+# Builds the C tool worker if needed and replaces this shell with it, so Keel supervises (and a
+# test can kill -9) the worker itself. Build output goes to stderr: over stdio, stdout is the wire.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+: "${KEEL_EXAMPLE_LOG:=$here/../.state/side-effects.jsonl}"
+export KEEL_EXAMPLE_LOG
+mkdir -p "$(dirname "$KEEL_EXAMPLE_LOG")"
+make -s -C "$here" >&2
+exec "$here/build/calc-worker"
