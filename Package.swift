@@ -38,7 +38,7 @@ let package = Package(
         // JSON-RPC 2.0 envelopes, method catalog, line framing.
         .target(
             name: "KeelProtocol",
-            dependencies: ["KeelCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KeelCore", "KeelSchema", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
