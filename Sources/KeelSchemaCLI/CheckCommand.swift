@@ -8,28 +8,34 @@ import KeelSchema
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Fail when a contract changed incompatibly without a version bump.",
-        discussion: "Exit status: 0 ok, 1 breaking change without version bump, 2 usage, git or file error.")
+        abstract: "Fail when a contract changed incompatibly without a version bump, or a live worker breaks its file.",
+        discussion: """
+            keel schema check DIR --against REV: diff every contract file with its version at REV; a breaking \
+            change needs a version bump. keel schema check --live --socket S [DIR]: diff the contracts the \
+            connected workers registered (worker/list) with the files of the same name; the file is the old side, \
+            the registered contract the new one. Exit status: 0 ok, 1 breaking change (without version bump), \
+            2 usage, git, file or connection error.
+            """)
 
     @Argument(help: "Folder of contract files (*.json, recursively).")
-    var contracts: String
+    var contracts: String = "Schemas/contracts"
 
     @Option(help: "Git revision holding the published contracts (e.g. origin/main).")
     var against: String?
 
-    @Flag(help: "Check against the contracts registered with a running orchestrator (not yet supported).")
+    @Flag(help: "Check the contracts registered with a running orchestrator (needs --socket).")
     var live = false
 
-    @Option(help: "Orchestrator socket for --live.")
+    @Option(help: "Orchestrator Unix socket for --live (default: $KEEL_SOCKET).")
     var socket: String?
 
+    @Option(help: "Output: text, json (one object per contract), github (Actions annotations).")
+    var format: OutputFormat = .text
+
     func run() async throws {
-        if live {
-            SchemaFiles.emitError("keel schema check --live is not yet supported")
-            throw ExitCode(2)
-        }
+        if live { return try runLive() }
         guard let against else {
-            SchemaFiles.emitError("error: --against REV is required")
+            SchemaFiles.emitError("error: --against REV (or --live) is required")
             throw ExitCode(2)
         }
         let files: [String]
@@ -45,13 +51,18 @@ struct CheckCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             guard let newContract = ContractFile(newValue) else { continue }
-            guard let oldText = try Self.gitShow(revision: against, path: file) else {
-                SchemaFiles.emit("\(file): new contract \(newContract.name)")
+            let oldText: Data?
+            do { oldText = try Self.gitShow(revision: against, path: file) } catch {
+                SchemaFiles.emitError("error: \(errorText(error))")
+                throw ExitCode(2)
+            }
+            guard let oldText else {
+                report(file, newContract.name, "new", [], "new contract \(newContract.name)")
                 continue
             }
             let oldValue: JSONValue
             do { oldValue = try JSONParser.parse(Array(oldText)) } catch {
-                SchemaFiles.emit("\(file): the version at \(against) is not JSON; skipped")
+                report(file, newContract.name, "skipped", [], "the version at \(against) is not JSON; skipped")
                 continue
             }
             guard let oldContract = ContractFile(oldValue) else { continue }
@@ -59,19 +70,73 @@ struct CheckCommand: AsyncParsableCommand {
             let breaking = changes.filter(\.breaking)
             let bumped = (newContract.version ?? 1) > (oldContract.version ?? 1)
             if breaking.isEmpty {
-                SchemaFiles.emit("\(file): \(newContract.name) ok (\(changes.count) compatible change(s))")
+                report(file, newContract.name, "ok", changes, "ok (\(changes.count) compatible change(s))")
             } else if bumped {
-                SchemaFiles.emit(
-                    "\(file): \(newContract.name) has breaking changes with version bump"
-                        + " \(oldContract.version ?? 1) -> \(newContract.version ?? 1)"
-                )
+                report(
+                    file, newContract.name, "bumped", changes,
+                    "has breaking changes with version bump \(oldContract.version ?? 1) -> \(newContract.version ?? 1)")
             } else {
                 failures += 1
-                SchemaFiles.emit("\(file): \(newContract.name) has breaking changes without a version bump:")
-                DiffCommand.print(breaking, json: false, prefix: "  ")
+                report(file, newContract.name, "breaking", breaking, "has breaking changes without a version bump:")
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// One contract's outcome in `--against` mode, in the chosen format.
+    func report(_ file: String, _ name: String, _ status: String, _ changes: [ContractDiff.Change], _ text: String) {
+        switch format {
+        case .text:
+            SchemaFiles.emit("\(file): \(name) \(text)")
+            if status == "breaking" { DiffCommand.print(changes, json: false, prefix: "  ") }
+        case .json:
+            let list: [JSONValue] = changes.map {
+                [
+                    "role": .string($0.role), "pointer": .string($0.pointer), "breaking": .bool($0.breaking),
+                    "reason": .string($0.reason),
+                ]
+            }
+            SchemaFiles.emit(
+                JSONWriter.string(
+                    [
+                        "file": .string(file), "name": .string(name), "status": .string(status),
+                        "changes": .array(list),
+                    ], sortedKeys: true))
+        case .github:
+            guard status == "breaking" else {
+                SchemaFiles.emit("\(file): \(name) \(text)")
+                return
+            }
+            for c in changes {
+                SchemaFiles.emit(
+                    GitHubAnnotation.line(
+                        "error", file: file, title: "breaking change to \(name) without a version bump",
+                        message: "\(c.role) \(c.pointer.isEmpty ? "/" : c.pointer): \(c.reason)"))
+            }
+        }
+    }
+
+    /// `--live`: initialize, worker/list, compare each registered contract with its file.
+    func runLive() throws {
+        guard let path = socket ?? ProcessInfo.processInfo.environment["KEEL_SOCKET"], !path.isEmpty else {
+            SchemaFiles.emitError("error: --live needs --socket PATH (or KEEL_SOCKET)")
+            throw ExitCode(2)
+        }
+        let findings: [LiveCheck.Finding]
+        do {
+            let files = try SchemaFiles.jsonFiles([contracts]).map { (path: $0, value: try SchemaFiles.readJSON($0)) }
+            let connection = try OrchestratorSocket(path: path)
+            _ = try connection.call(
+                "initialize",
+                params: ["protocolVersion": "1", "clientInfo": ["name": "keel-schema-check", "version": "0.1.0"]])
+            let registered = try LiveCheck.registeredContracts(workerList: connection.call("worker/list", params: [:]))
+            findings = try LiveCheck.compare(registered: registered, files: files)
+        } catch {
+            SchemaFiles.emitError("error: \(errorText(error))")
+            throw ExitCode(2)
+        }
+        for line in LiveCheck.render(findings, format: format) { SchemaFiles.emit(line) }
+        if findings.contains(where: { $0.status == .breaking }) { throw ExitCode(1) }
     }
 
     /// `git show REV:./PATH` run in PATH's folder; nil when the file does not exist at REV.

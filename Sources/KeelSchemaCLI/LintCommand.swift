@@ -16,6 +16,9 @@ struct LintCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ValidationOptions
 
+    @Option(help: "Output: text, json (one object per file), github (Actions annotations).")
+    var format: OutputFormat = .text
+
     func run() async throws {
         let files: [String]
         let registry: SchemaRegistry
@@ -29,9 +32,16 @@ struct LintCommand: AsyncParsableCommand {
         }
         var problems = 0
         for file in files {
-            for p in Linter(registry: registry, options: opts).lint(file: file) {
-                SchemaFiles.emit("\(file): \(p)")
-                problems += 1
+            let found = Linter(registry: registry, options: opts).lint(file: file)
+            problems += found.count
+            switch format {
+            case .text: for p in found { SchemaFiles.emit("\(file): \(p)") }
+            case .json:
+                SchemaFiles.emit(
+                    JSONWriter.string(
+                        ["file": .string(file), "problems": .array(found.map { .string($0) })], sortedKeys: true))
+            case .github:
+                for p in found { SchemaFiles.emit(GitHubAnnotation.line("error", file: file, title: "keel schema lint", message: p)) }
             }
         }
         SchemaFiles.emitError("\(files.count) file(s) checked, \(problems) problem(s)")
