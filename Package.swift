@@ -110,6 +110,10 @@ let package = Package(
             dependencies: ["KeelTesting", "KeelProtocol", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // A Swift worker process: the conformance worker (--conformance) and the cross-language demo.
+        .executableTarget(
+            name: "keel-swift-worker", dependencies: ["KeelClient", "KeelCore"], path: "clients/swift/Worker",
+            swiftSettings: swiftSettings),
         // The built `keel` binary with real workers in Python, Go and Swift, and kill -9.
         .testTarget(
             name: "EndToEndTests", dependencies: ["KeelTesting"], exclude: ["workers"], swiftSettings: swiftSettings),

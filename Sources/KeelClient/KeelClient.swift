@@ -2,6 +2,9 @@ public import KeelCore
 public import KeelProtocol
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A connection to an orchestrator for driving work: call activities, list workers.
 ///
@@ -27,6 +30,10 @@ public struct KeelClient: Sendable {
                 token = t
                 channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .connect(host: host, port: port) { RPCChannel.configure($0, limits: limits) }
+            case .stdio:
+                let (input, output) = StdioWire.take()
+                channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .takingOwnershipOfDescriptors(input: input, output: output) { RPCChannel.configure($0, limits: limits) }
             }
         } catch {
             throw KeelError(.connectionClosed, "cannot reach the orchestrator at \(endpoint): \(error). Is `keel serve` running?", cause: error)
@@ -61,6 +68,17 @@ public struct KeelClient: Sendable {
     /// Connected workers (`worker/list`).
     public func workers() async throws -> [JSONValue] {
         try await call("worker/list")["workers"]?.arrayValue ?? []
+    }
+}
+
+/// Over stdio, stdout is the wire: the wire gets a private copy of fd 1, and fd 1 itself then
+/// points at stderr, so a stray `print` can never corrupt a message (STYLE.md §8).
+enum StdioWire {
+    static func take() -> (input: Int32, output: Int32) {
+        let input = dup(0)
+        let output = dup(1)
+        dup2(2, 1)
+        return (input, output)
     }
 }
 

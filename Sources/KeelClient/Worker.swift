@@ -1,6 +1,7 @@
 public import KeelCore
 public import KeelProtocol
 import Synchronization
+import Dispatch
 
 /// A Swift worker: serves activities and workflows to an orchestrator.
 ///
@@ -23,6 +24,9 @@ public final class Worker: Sendable {
     struct Registrations {
         var activities: [String: ActivityRegistration] = [:]
         var workflows: [String: WorkflowRegistration] = [:]
+        /// Registration order, which `worker/register` keeps.
+        var activityOrder: [String] = []
+        var workflowOrder: [String] = []
     }
 
     struct ActivityRegistration: Sendable {
@@ -45,36 +49,52 @@ public final class Worker: Sendable {
 
     /// Registers an activity with Codable input and output; schemas default to `true` (anything).
     public func activity<Input: Decodable, Output: Encodable>(
-        _ name: String, input: JSONValue = true, output: JSONValue = true, description: String? = nil,
+        _ name: String, input: JSONValue? = nil, output: JSONValue? = nil, description: String? = nil,
         retryPolicy: JSONValue? = nil, timeouts: JSONValue? = nil,
         _ body: @escaping @Sendable (Input, ActivityContext) async throws -> Output
     ) {
-        var contract: [String: JSONValue] = ["name": .string(name), "input": input, "output": output]
+        var contract: [String: JSONValue] = ["name": .string(name)]
         if let description { contract["description"] = .string(description) }
+        if let input { contract["input"] = input }
+        if let output { contract["output"] = output }
         if let retryPolicy { contract["retryPolicy"] = retryPolicy }
         if let timeouts { contract["timeouts"] = timeouts }
         let registration = ActivityRegistration(contract: .object(contract)) { value, ctx in
             try JSONValue(encoding: try await body(try value.decode(as: Input.self), ctx))
         }
-        registry.withLock { $0.activities[name] = registration }
+        registry.withLock {
+            if $0.activities[name] == nil { $0.activityOrder.append(name) }
+            $0.activities[name] = registration
+        }
     }
 
     /// Registers a workflow: an async function whose durable steps go through `ctx`.
     public func workflow<Input: Decodable, Output: Encodable>(
-        _ name: String, input: JSONValue = true, output: JSONValue = true,
+        _ name: String, input: JSONValue? = nil, output: JSONValue? = nil,
         _ body: @escaping @Sendable (Input, WorkflowContext) async throws -> Output
     ) {
-        let registration = WorkflowRegistration(contract: ["name": .string(name), "input": input, "output": output]) { value, ctx in
+        var contract: [String: JSONValue] = ["name": .string(name)]
+        if let input { contract["input"] = input }
+        if let output { contract["output"] = output }
+        let registration = WorkflowRegistration(contract: .object(contract)) { value, ctx in
             try JSONValue(encoding: try await body(try value.decode(as: Input.self), ctx))
         }
-        registry.withLock { $0.workflows[name] = registration }
+        registry.withLock {
+            if $0.workflows[name] == nil { $0.workflowOrder.append(name) }
+            $0.workflows[name] = registration
+        }
     }
 
     /// Connects, registers and serves until the task is cancelled; reconnects with exponential
     /// backoff (100 ms doubling to 5 s) when the orchestrator goes away.
     public func run() async throws {
+        if case .stdio = endpoint {
+            // Spawned by the orchestrator: one connection; its end (stdin closed) ends the worker.
+            try? await runOnce()
+            return
+        }
         var delay: Duration = .milliseconds(100)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !draining.isSet {
             do {
                 try await runOnce()
                 delay = .milliseconds(100)
@@ -92,18 +112,38 @@ public final class Worker: Sendable {
     public func runOnce(onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
         let handler = WorkerHandler(worker: self)
         let registrations = registry.withLock { $0 }
-        let params: JSONValue = [
+        var params: [String: JSONValue] = [
             "name": .string(name), "language": "swift", "maxConcurrent": JSONValue(maxConcurrent),
-            "activities": .array(registrations.activities.values.map(\.contract)),
-            "workflows": .array(registrations.workflows.values.map(\.contract)),
+            "activities": .array(registrations.activityOrder.compactMap { registrations.activities[$0]?.contract }),
+            "workflows": .array(registrations.workflowOrder.compactMap { registrations.workflows[$0]?.contract }),
         ]
+        if !registrations.workflows.isEmpty { params["maxConcurrentWorkflows"] = 1000 }
+        let registerParams = JSONValue.object(params)
         _ = try await KeelClient.withClient(endpoint, name: "keel-swift-worker", handler: handler) { client in
-            let answer = try await client.call("worker/register", params)
+            let answer = try await client.call("worker/register", registerParams)
             onRegistered?(answer["workerId"]?.stringValue ?? "")
-            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+            // Until drained, or until the connection ends (this task is then cancelled).
+            while !self.drained.isFired && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+            // Let the last answers (and the shutdown answer) reach the wire before closing.
+            try? await Task.sleep(for: .milliseconds(100))
             return true
         }
     }
+
+    /// Stops taking work, waits (up to `drainTimeout`) for running activities and workflow runs to
+    /// answer, then ends ``run()``. Called on `shutdown` from the orchestrator and on SIGTERM.
+    public func drain() {
+        guard !draining.isSet else { return }
+        draining.set()
+        inFlight.whenZero(timeout: Self.drainTimeout) { [drained] in drained.fire() }
+    }
+
+    /// How long ``drain()`` waits for running work.
+    public static let drainTimeout: Duration = .seconds(30)
+
+    let draining = Flag()
+    let drained = OneShot()
+    let inFlight = InFlightCounter()
 }
 
 /// What an activity attempt knows and can do.
@@ -126,6 +166,17 @@ public final class ActivityContext: Sendable {
 
     /// True once the orchestrator cancelled this attempt.
     public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    /// Sleeps up to `duration`, waking early (returning true) when the attempt is cancelled.
+    @discardableResult
+    public func sleep(for duration: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + duration
+        while ContinuousClock.now < deadline {
+            if isCancelled { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return isCancelled
+    }
 
     /// Reports progress; returns true when the activity was cancelled and should stop.
     @discardableResult
@@ -167,4 +218,67 @@ public struct ActivityFailure: Error, Sendable {
 
     /// True for the failure a cancelled workflow sees at its current step.
     public var isCancellation: Bool { type == "Cancelled" }
+}
+
+/// A boolean that only goes from false to true.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
+}
+
+/// A one-shot signal: fire once, wait from anywhere.
+final class OneShot: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func fire() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            if s.fired { return [] }
+            s.fired = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    var isFired: Bool { state.withLock { $0.fired } }
+
+    func wait() async {
+        await withCheckedContinuation { c in
+            let fired = state.withLock { s -> Bool in
+                if s.fired { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if fired { c.resume() }
+        }
+    }
+}
+
+/// Counts running work; calls back once it reaches zero (or a timeout passes).
+final class InFlightCounter: Sendable {
+    private let state = Mutex<(count: Int, onZero: (@Sendable () -> Void)?)>((0, nil))
+
+    func enter() { state.withLock { $0.count += 1 } }
+
+    func leave() {
+        let callback = state.withLock { s -> (@Sendable () -> Void)? in
+            s.count -= 1
+            guard s.count == 0, let cb = s.onZero else { return nil }
+            s.onZero = nil
+            return cb
+        }
+        callback?()
+    }
+
+    func whenZero(timeout: Duration, _ callback: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.count == 0 { return true }
+            s.onZero = callback
+            return false
+        }
+        if now { callback(); return }
+        let seconds = Double(timeout.components.seconds)
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { callback() }
+    }
 }

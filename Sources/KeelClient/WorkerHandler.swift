@@ -8,20 +8,66 @@ final class WorkerHandler: RPCHandler {
     /// Running activity attempts by task id, so `activity/cancel` reaches them.
     let running = Mutex<[String: ActivityContext]>([:])
 
+    /// Work requests refused because they arrived after `shutdown` (keyed by task or run).
+    let refused = Mutex<Set<String>>([])
+
     init(worker: Worker) { self.worker = worker }
+
+    static func workKey(_ method: String, _ params: JSONValue) -> String {
+        method == "activity/execute"
+            ? "t/\(params["taskId"]?.stringValue ?? "")/\(params["attempt"]?.int64Value ?? 0)"
+            : "w/\(params["workflowId"]?.stringValue ?? "")/\(params["runId"]?.int64Value ?? 0)"
+    }
+
+    /// Counted work leaves the drain count only once its answer is on its way.
+    func answered(_ inbound: RPCInbound, connection: RPCConnection) {
+        guard case .request(_, let method, let params) = inbound, method == "activity/execute" || method == "workflow/run"
+        else { return }
+        if refused.withLock({ $0.remove(Self.workKey(method, params)) }) == nil { worker.inFlight.leave() }
+    }
+
+    /// In wire order: work that arrives before `shutdown` is counted and finished; after, refused.
+    func received(_ inbound: RPCInbound, connection: RPCConnection) {
+        switch inbound {
+        case .request(_, let method, let params) where method == "activity/execute" || method == "workflow/run":
+            if worker.draining.isSet {
+                refused.withLock { _ = $0.insert(Self.workKey(method, params)) }
+            } else {
+                worker.inFlight.enter()
+            }
+        case .notification(let method, _) where method == "shutdown":
+            worker.drain()
+        case .request(_, let method, _) where method == "shutdown":
+            worker.drain()
+        default:
+            break
+        }
+    }
 
     func handleRequest(method: String, params: JSONValue, connection: RPCConnection) async throws -> JSONValue {
         switch method {
-        case "activity/execute": return await execute(params, connection: connection)
-        case "workflow/run": return await runWorkflow(params, connection: connection)
+        case "activity/execute", "workflow/run":
+            guard !refused.withLock({ $0.contains(Self.workKey(method, params)) }) else {
+                throw KeelError(.shuttingDown, "this worker is shutting down; run it elsewhere")
+            }
+            return method == "activity/execute"
+                ? await execute(params, connection: connection) : await runWorkflow(params, connection: connection)
         case "ping": return [:]
+        case "shutdown":
+            await worker.drained.wait()
+            return [:]
         default: throw KeelError(.methodNotFound, "this worker serves no method \(method)")
         }
     }
 
     func handleNotification(method: String, params: JSONValue, connection: RPCConnection) async {
-        if method == "activity/cancel", let id = params["taskId"]?.stringValue {
-            running.withLock { $0[id] }?.cancelled.store(true, ordering: .releasing)
+        switch method {
+        case "activity/cancel":
+            if let id = params["taskId"]?.stringValue {
+                running.withLock { $0[id] }?.cancelled.store(true, ordering: .releasing)
+            }
+        default:
+            break
         }
     }
 

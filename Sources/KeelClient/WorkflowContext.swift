@@ -31,10 +31,32 @@ public final class WorkflowContext: Sendable {
     /// Runs one durable step: from the journal if recorded, else through the orchestrator.
     /// - Throws: ``ActivityFailure`` for a failed step, ``WorkflowSuspended`` to unwind.
     public func step(_ kind: String, name: String, input: JSONValue, options: JSONValue? = nil) async throws -> JSONValue {
-        let seq = nextSeq.withLock { s in
+        try await step(seq: reserveSeq(), kind, name: name, input: input, options: options)
+    }
+
+    /// Takes the next sequence number. Steps get theirs when *started*, in program order, so
+    /// parallel steps are numbered deterministically whichever finishes first.
+    func reserveSeq() -> Int {
+        nextSeq.withLock { s in
             defer { s += 1 }
             return s
         }
+    }
+
+    /// Starts an activity now (its seq is taken here) and returns a handle to await later; start
+    /// several, then await them together (`async let a = f1.value; async let b = f2.value`).
+    public func startActivity<Output: Decodable & Sendable>(
+        _ name: String, _ input: some Encodable, as type: Output.Type = Output.self, retryPolicy: JSONValue? = nil,
+        timeouts: JSONValue? = nil
+    ) throws -> StepFuture<Output> {
+        var options: [String: JSONValue] = [:]
+        if let retryPolicy { options["retryPolicy"] = retryPolicy }
+        if let timeouts { options["timeouts"] = timeouts }
+        return StepFuture(context: self, seq: reserveSeq(), kind: "activity", name: name, input: try JSONValue(encoding: input),
+            options: options.isEmpty ? nil : .object(options))
+    }
+
+    func step(seq: Int, _ kind: String, name: String, input: JSONValue, options: JSONValue?) async throws -> JSONValue {
         if let recorded = journal[seq] {
             let (k, n) = (recorded["kind"]?.stringValue ?? "", recorded["name"]?.stringValue ?? "")
             guard k == kind, n == name else {
@@ -107,6 +129,23 @@ public final class WorkflowContext: Sendable {
     /// Ends this run and starts the execution over with `input` and an empty journal.
     public func continueAsNew(_ input: some Encodable) throws -> Never {
         throw ContinueAsNew(input: (try? JSONValue(encoding: input)) ?? .null)
+    }
+}
+
+/// A started step: its sequence number is fixed; ``value`` waits for its outcome.
+public struct StepFuture<Output: Decodable & Sendable>: Sendable {
+    let context: WorkflowContext
+    let seq: Int
+    let kind: String
+    let name: String
+    let input: JSONValue
+    let options: JSONValue?
+
+    /// The step's decoded result.
+    public var value: Output {
+        get async throws {
+            try await context.step(seq: seq, kind, name: name, input: input, options: options).decode(as: Output.self)
+        }
     }
 }
 

@@ -10,10 +10,12 @@ extension Engine {
         guard session.isInitialized else {
             throw KeelError(.notInitialized, "send initialize first: it must be the first request on a connection")
         }
+        // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition.
+        if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
         switch method {
         case "ping": return [:]
         case "worker/register": return try register(params, session: session)
-        case "worker/list": return ["workers": .array(workers().map(\.json))]
+        case "worker/list": return ["workers": .array(workers().map(workerJSON))]
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)
@@ -40,6 +42,19 @@ extension Engine {
     public func handleNotification(method: String, params: JSONValue, session: Session) async {
         // Keel defines no client → server notifications yet; unknown ones are ignored (spec §4.1).
         logger.debug("ignored notification", metadata: ["method": "\(method)", "session": "\(session.label)"])
+    }
+
+    /// A worker's listing, with the contracts it serves (for `keel schema check --live`).
+    private func workerJSON(_ w: WorkerInfo) -> JSONValue {
+        guard case .object(var o) = w.json else { return w.json }
+        func contracts(_ names: [String], _ table: [String: ActivityContract]) -> JSONValue {
+            .array(names.compactMap { table[$0] }.map {
+                ["name": .string($0.name), "input": $0.input, "output": $0.output, "hash": .string($0.hash)]
+            })
+        }
+        o["activityContracts"] = contracts(w.activities, registry.contracts)
+        o["workflowContracts"] = contracts(w.workflows, registry.workflowContracts)
+        return .object(o)
     }
 
     // MARK: - initialize

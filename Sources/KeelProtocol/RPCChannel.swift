@@ -49,6 +49,7 @@ public enum RPCChannel {
                 do {
                     for try await frame in inbound {
                         guard let work = connection.receive(frame) else { continue }
+                        handler.received(work, connection: connection)
                         await limiter.acquire()
                         group.addTask {
                             await connection.serve(work, handler: handler)
@@ -85,6 +86,7 @@ public enum RPCChannel {
                         do {
                             for try await frame in inbound {
                                 guard let work = connection.receive(frame) else { continue }
+                                handler.received(work, connection: connection)
                                 await limiter.acquire()
                                 inner.addTask {
                                     await connection.serve(work, handler: handler)
@@ -102,9 +104,9 @@ public enum RPCChannel {
                     connection.close()
                     group.cancelAll()
                 }
-                while let r = try await group.next() {
-                    if let r { return r }
-                }
+                // The first child to finish decides: the body's result, or the reader's end
+                // (the peer closed), which cancels the body through the defer above.
+                if let r = try await group.next(), let r { return r }
                 throw KeelError(.connectionClosed, "the connection closed")
             }
         }

@@ -18,6 +18,16 @@ public protocol RPCHandler: Sendable {
     func handleRequest(method: String, params: JSONValue, connection: RPCConnection) async throws -> JSONValue
     /// Takes one notification; notifications are never answered (spec §4.1).
     func handleNotification(method: String, params: JSONValue, connection: RPCConnection) async
+    /// Sees each inbound message in arrival order, before it is served concurrently with others;
+    /// for decisions that must follow the wire's order (a worker draining on `shutdown`).
+    func received(_ inbound: RPCInbound, connection: RPCConnection)
+    /// Called once a request's answer has been queued for the wire (after `handleRequest`).
+    func answered(_ inbound: RPCInbound, connection: RPCConnection)
+}
+
+extension RPCHandler {
+    public func received(_ inbound: RPCInbound, connection: RPCConnection) {}
+    public func answered(_ inbound: RPCInbound, connection: RPCConnection) {}
 }
 
 /// What a transport does with an inbound line after ``RPCConnection/receive(_:)``.
@@ -143,6 +153,7 @@ public final class RPCConnection: Sendable {
         switch inbound {
         case .request(let id, let method, let params):
             send(await answer(id: id, method: method, params: params, handler: handler))
+            handler.answered(inbound, connection: self)
         case .notification(let method, let params):
             await handler.handleNotification(method: method, params: params, connection: self)
         case .batch(let items):

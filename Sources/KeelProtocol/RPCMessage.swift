@@ -2,19 +2,22 @@ public import KeelCore
 
 /// A JSON-RPC 2.0 request id: "a String, Number, or Null value" (spec §4). Keel never sends null ids.
 public enum RPCID: Hashable, Sendable, CustomStringConvertible {
-    case number(Int64)
+    /// A numeric id, kept exactly (the spec allows fractions, though it discourages them).
+    case number(JSONNumber)
     case string(String)
+
+    public static func number(_ n: Int64) -> RPCID { .number(JSONNumber(n)) }
 
     public var json: JSONValue {
         switch self {
-        case .number(let n): .number(JSONNumber(n))
+        case .number(let n): .number(n)
         case .string(let s): .string(s)
         }
     }
 
     public var description: String {
         switch self {
-        case .number(let n): String(n)
+        case .number(let n): n.literal
         case .string(let s): "\"\(s)\""
         }
     }
@@ -85,10 +88,7 @@ public enum RPCMessage: Sendable, Equatable {
         case .none, .some(.null): id = nil
         case .some(.string(let s)): id = .string(s)
         case .some(.number(let n)):
-            guard let i = n.int64Value else {
-                return .failure(.init(id: nil, error: .invalidRequest("\"id\" must be an integer or a string")))
-            }
-            id = .number(i)
+            id = .number(n)
         case .some:
             return .failure(.init(id: nil, error: .invalidRequest("\"id\" must be a string, a number or null")))
         }

@@ -100,13 +100,14 @@ public final class KeelServer: Service, Sendable {
         var endpoints = Endpoints()
         if let path = options.socketPath {
             try UnixSocketPath.prepare(path)
-            // The socket is created 0600 (owner only): the umask covers the window before chmod.
-            let old = umask(0o177)
-            defer { umask(old) }
+            // Owner-only (0600) from the first moment anyone can reach it: bind inside a private
+            // 0700 directory, chmod, then rename into place. (A umask would be process-wide and
+            // race with anything else this process creates.)
+            let staging = try UnixSocketPath.stagingPath(for: path)
             unixServer = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
-                .bind(unixDomainSocketPath: path) { RPCChannel.configure($0, limits: limits) }
-            chmod(path, 0o600)
+                .bind(unixDomainSocketPath: staging.socket) { RPCChannel.configure($0, limits: limits) }
+            try UnixSocketPath.publish(staging, at: path)
             endpoints.socketPath = path
         }
         if let (host, port) = options.tcpAddress {

@@ -22,6 +22,31 @@ enum UnixSocketPath {
         unlink(path)
     }
 
+    /// A socket path inside a fresh 0700 directory next to `path`, to bind before ``publish(_:at:)``.
+    static func stagingPath(for path: String) throws -> (directory: String, socket: String) {
+        let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        var template = Array("\(parent.isEmpty ? "/" : parent)/.keel-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw KeelError(.invalidParams, "cannot create a directory next to \(path): \(String(cString: strerror(errno)))")
+        }
+        let directory = String(cString: made)
+        let socket = directory + "/s"
+        guard socket.utf8.count <= maximumLength else {
+            rmdir(directory)
+            throw KeelError(.invalidParams, "socket path \(path) is too long to bind safely; use one under \(maximumLength - 14) bytes")
+        }
+        return (directory, socket)
+    }
+
+    /// Makes the staged socket owner-only and moves it to `path` (an atomic rename).
+    static func publish(_ staging: (directory: String, socket: String), at path: String) throws {
+        defer { rmdir(staging.directory) }
+        guard chmod(staging.socket, 0o600) == 0, rename(staging.socket, path) == 0 else {
+            unlink(staging.socket)
+            throw KeelError(.internalError, "cannot publish the socket at \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// True when something accepts connections on the socket at `path`.
     static func isLive(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)

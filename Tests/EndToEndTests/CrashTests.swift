@@ -5,6 +5,7 @@ import KeelTesting
 import Synchronization
 import Testing
 
+extension EndToEnd {
 @Suite("Crash safety with real processes and kill -9", .serialized, .timeLimit(.minutes(3)))
 struct CrashTests {
     let pyWorker = "python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"
@@ -105,4 +106,5 @@ struct CrashTests {
             keel.stop()
         }
     }
+}
 }

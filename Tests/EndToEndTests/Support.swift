@@ -2,6 +2,11 @@ import Foundation
 import KeelClient
 import KeelCore
 import KeelTesting
+import Testing
+
+/// Every end-to-end suite runs one test at a time: each spawns an orchestrator and several
+/// workers, and on 2 cores they would otherwise starve each other and the other targets.
+@Suite(.serialized) struct EndToEnd {}
 
 /// A `keel serve` process on a directory's database and socket, restartable after kill -9.
 final class KeelProcess: @unchecked Sendable {
@@ -39,7 +44,7 @@ final class KeelProcess: @unchecked Sendable {
     }
 
     func waitForWorkers(_ n: Int) async throws {
-        let ok = try await eventually(timeout: .seconds(30)) {
+        let ok = try await eventually(timeout: .seconds(90)) {
             ((try? await self.call("worker/list", [:]))?["workers"]?.arrayValue?.count ?? 0) >= n
         }
         if !ok { throw KeelError(.internalError, "workers did not register: \(process?.log ?? "")") }

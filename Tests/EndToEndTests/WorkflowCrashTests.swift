@@ -15,6 +15,7 @@ final class EffectLog: Sendable {
 struct Order: Codable, Sendable { var id: Int }
 struct Step: Codable, Sendable { var id: Int; var step: String }
 
+extension EndToEnd {
 @Suite("Workflows survive kill -9 of the orchestrator", .serialized, .timeLimit(.minutes(4)))
 struct WorkflowCrashTests {
     static let count = 200
@@ -90,4 +91,5 @@ struct WorkflowCrashTests {
             keel.stop()
         }
     }
+}
 }

@@ -18,8 +18,10 @@ func makeWorkflowWorker(_ endpoint: Endpoint, counter: Counter) -> Worker {
         return N(n: b.n)
     }
     w.workflow("wf.parallel") { (_: JSONValue, ctx) -> JSONValue in
-        async let a: JSONValue = ctx.activity("echo", ["i": 1] as JSONValue)
-        async let b: JSONValue = ctx.activity("echo", ["i": 2] as JSONValue)
+        let first = try ctx.startActivity("echo", ["i": 1] as JSONValue, as: JSONValue.self)
+        let second = try ctx.startActivity("echo", ["i": 2] as JSONValue, as: JSONValue.self)
+        async let a = first.value
+        async let b = second.value
         return ["a": try await a, "b": try await b]
     }
     w.workflow("wf.longSleep") { (_: JSONValue, ctx) -> JSONValue in
