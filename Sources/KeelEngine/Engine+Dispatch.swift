@@ -226,12 +226,16 @@ extension Engine {
             logger.error("cannot record a task's end; it stays open", metadata: ["task": "\(id)", "error": "\(error)"])
             return
         }
-        guard outcome == .applied, var live = tasks.removeValue(forKey: id) else { return }
-        live.record.status = status
-        live.record.output = output
-        live.record.failure = failure
-        live.record.completedAt = now
-        wake(id, with: live.record)
+        guard outcome == .applied else { return }
+        // Committed: whoever waits learns the outcome, even if a racing cancel already dropped
+        // the task from memory (its own write then found the task ended and changed nothing).
+        if var live = tasks.removeValue(forKey: id) {
+            live.record.status = status
+            live.record.output = output
+            live.record.failure = failure
+            live.record.completedAt = now
+            wake(id, with: live.record)
+        }
         if let (wf, generation, seq) = step {
             stepEnded(wf, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
                 result: status == .completed ? output : nil, failure: status == .completed ? nil : failure)

@@ -321,6 +321,10 @@ extension Engine {
             if stored?.status == .cancelled { return ["cancelled": true] }
             throw KeelError(.attemptSuperseded, "task \(id) is no longer running", data: ["taskId": .string(id)])
         }
+        if case .ending = live.phase, attempt == 0 || attempt == live.record.attempt {
+            // The attempt is being cancelled or timed out right now: tell the worker to stop.
+            return ["cancelled": true]
+        }
         guard live.isRunning, attempt == 0 || attempt == live.record.attempt else {
             throw KeelError(
                 .attemptSuperseded, "attempt \(attempt) of task \(id) was superseded by attempt \(live.record.attempt)",

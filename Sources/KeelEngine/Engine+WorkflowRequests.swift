@@ -132,9 +132,11 @@ extension Engine {
             case "activity":
                 if let taskId = e.taskId, tasks[taskId] != nil {
                     let freed = stopRunningAttempt(taskId, reason: reason)
-                    _ = try? await storage.write { try $0.cancelActivityTask(id: taskId, now: now) }
-                    tasks[taskId] = nil
+                    let outcome = try? await storage.write { try $0.cancelActivityTask(id: taskId, now: now) }
+                    // Only a cancel that applied ends the task; otherwise its own end is being recorded.
+                    if outcome == .applied { tasks[taskId] = nil }
                     if let freed { afterSlotFreed(freed) }
+                    guard outcome == .applied else { continue }
                 }
                 fallthrough
             default:

@@ -44,8 +44,8 @@ public enum RPCChannel {
         let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
         let handler = await setUp(connection)
         try? await asyncChannel.executeThenClose { inbound, writer in
+            _ = writer  // answers go straight to the channel through `outbound`
             await withDiscardingTaskGroup { group in
-                group.addTask { await outbound.pump(into: writer) }
                 do {
                     for try await frame in inbound {
                         guard let work = connection.receive(frame) else { continue }
@@ -81,8 +81,8 @@ public enum RPCChannel {
         return try await asyncChannel.executeThenClose { inbound, writer in
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
+                    _ = writer
                     await withDiscardingTaskGroup { inner in
-                        inner.addTask { await outbound.pump(into: writer) }
                         do {
                             for try await frame in inbound {
                                 guard let work = connection.receive(frame) else { continue }
@@ -105,7 +105,14 @@ public enum RPCChannel {
                     group.cancelAll()
                 }
                 // The first child to finish decides: the body's result, or the reader's end
-                // (the peer closed), which cancels the body through the defer above.
+                // (the peer closed), which cancels the body through the defer above — after a
+                // short grace, so an answer that came just before the close (an `unauthorized`
+                // error, say) reaches the caller instead of a bare "connection closed".
+                if let r = try await group.next(), let r { return r }
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    return nil
+                }
                 if let r = try await group.next(), let r { return r }
                 throw KeelError(.connectionClosed, "the connection closed")
             }
@@ -113,15 +120,16 @@ public enum RPCChannel {
     }
 }
 
-/// Queues outgoing lines and writes them in as few syscalls as the load allows: every line queued
-/// while the previous write was in progress goes out in the next single write.
+/// Queues outgoing lines and writes them in as few syscalls as the load allows: the first line
+/// queued schedules one task on the channel's event loop, which writes and flushes every line
+/// queued by then. No task of our own sits between a sender and the socket (docs/performance.md).
 final class ChannelOutbound: RPCOutbound {
     private struct State {
         var buffer: [UInt8] = []
-        var waiter: CheckedContinuation<[UInt8]?, Never>?
+        var flushScheduled = false
+        /// Bytes handed to NIO and not yet written to the socket.
+        var inFlightBytes = 0
         var finished = false
-        /// Close the channel once the queued bytes are written (a graceful close).
-        var closeWhenDrained = false
     }
 
     private let state = Mutex(State())
@@ -134,74 +142,58 @@ final class ChannelOutbound: RPCOutbound {
     }
 
     func write(_ bytes: [UInt8]) {
-        let (resume, overflow): (CheckedContinuation<[UInt8]?, Never>?, Bool) = state.withLock { s in
-            if s.finished { return (nil, false) }
-            if let w = s.waiter {
-                s.waiter = nil
-                return (w, false)
-            }
+        let (schedule, overflow) = state.withLock { s -> (Bool, Bool) in
+            if s.finished { return (false, false) }
             s.buffer.append(contentsOf: bytes)
-            return (nil, s.buffer.count > maxPendingBytes)
+            let overflow = s.buffer.count + s.inFlightBytes > maxPendingBytes
+            if s.flushScheduled { return (false, overflow) }
+            s.flushScheduled = true
+            return (true, overflow)
         }
-        resume?.resume(returning: bytes)
         if overflow {
             // The peer stopped reading: drop it rather than grow without bound.
             abort()
+            return
+        }
+        if schedule { channel.eventLoop.execute { self.flushNow() } }
+    }
+
+    /// On the event loop: hands everything queued to the socket in one write.
+    private func flushNow() {
+        let bytes = state.withLock { s -> [UInt8] in
+            s.flushScheduled = false
+            defer { s.buffer = [] }
+            s.inFlightBytes += s.buffer.count
+            return s.buffer
+        }
+        guard !bytes.isEmpty else { return }
+        let count = bytes.count
+        channel.writeAndFlush(ByteBuffer(bytes: bytes)).whenComplete { _ in
+            self.state.withLock { $0.inFlightBytes -= count }
         }
     }
 
     /// Writes what is queued (e.g. the error that explains the close), then closes.
     func close() {
-        let closeNow = state.withLock { s -> Bool in
-            s.closeWhenDrained = true
-            return s.buffer.isEmpty && s.waiter != nil
+        state.withLock { $0.finished = true }
+        channel.eventLoop.execute {
+            self.flushNow()
+            self.channel.close(promise: nil)
         }
-        finish()
-        if closeNow { channel.close(promise: nil) }
     }
 
     /// Closes at once, dropping what is queued.
     func abort() {
-        state.withLock { $0.buffer = [] }
-        finish()
+        state.withLock {
+            $0.finished = true
+            $0.buffer = []
+        }
         channel.close(promise: nil)
     }
 
-    /// Stops accepting lines; ``pump(into:)`` writes what is queued and returns.
+    /// Stops accepting lines (the connection is over); what is queued is still written.
     func finish() {
-        let w = state.withLock { s -> CheckedContinuation<[UInt8]?, Never>? in
-            s.finished = true
-            defer { s.waiter = nil }
-            return s.buffer.isEmpty ? s.waiter : nil
-        }
-        w?.resume(returning: nil)
-    }
-
-    private func next() async -> [UInt8]? {
-        await withCheckedContinuation { c in
-            let ready: [UInt8]?? = state.withLock { s in
-                if !s.buffer.isEmpty {
-                    defer { s.buffer = [] }
-                    return .some(s.buffer)
-                }
-                if s.finished { return .some(nil) }
-                s.waiter = c
-                return .none
-            }
-            if let ready { c.resume(returning: ready) }
-        }
-    }
-
-    func pump(into writer: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
-        while let bytes = await next() {
-            do {
-                try await writer.write(ByteBuffer(bytes: bytes))
-            } catch {
-                state.withLock { $0.finished = true; $0.buffer = [] }
-                return
-            }
-        }
-        if state.withLock({ $0.closeWhenDrained }) { channel.close(promise: nil) }
+        state.withLock { $0.finished = true }
     }
 }
 

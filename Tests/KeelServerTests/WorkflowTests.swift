@@ -307,7 +307,9 @@ struct CancellationRaceTests {
                     if i % 2 == 1 { try await Task.sleep(for: .milliseconds(i)) }
                     _ = try await rpc(endpoint, "workflow/cancel", ["workflowId": .string("c\(i)")])
                     let r = try await result(endpoint, "c\(i)", timeoutMs: 4_000)
-                    #expect(r["status"] == "cancelled" || r["status"] == "completed", "\(r)")
+                    let d = try await rpc(endpoint, "workflow/describe", ["workflowId": .string("c\(i)")])
+                    let h = try await rpc(endpoint, "workflow/history", ["workflowId": .string("c\(i)")])
+                    #expect(r["status"] == "cancelled" || r["status"] == "completed", "\(r) \(d) \(h)")
                 }
             }
         }
