@@ -58,3 +58,13 @@ def test_the_bash_worker_passes_its_transcript():
     result = _run("--cmd", "bash examples/bash-worker/worker.sh", "--cases", transcript)
     assert result.returncode == 0, result.stdout[-4000:]
     assert result.stdout.strip().splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_sigterm_drains_even_when_the_parent_spawned_us_with_it_blocked():
+    # A parent that blocks SIGTERM and spawns without resetting the mask (Foundation's Process
+    # does) hands the block down; unless the worker unblocks it, SIGTERM never arrives and a
+    # graceful stop (and whoever waits for it, like `keel bench`) hangs.
+    launcher = ("import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT}); "
+                "os.execv(sys.executable, [sys.executable, 'clients/python/tests/conformance_worker.py'])")
+    result = _run("--cmd", f"{sys.executable} -c \"{launcher}\"", "-k", "21-sigterm", "--no-baseline", "--timeout", "3")
+    assert result.returncode == 0, result.stdout[-2000:]

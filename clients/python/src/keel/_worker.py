@@ -381,6 +381,14 @@ class Worker:
                 installed.append(signum)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread, or not supported here
+        if installed:
+            # A parent that blocks these signals and spawns us without resetting the mask
+            # (Foundation's Process does, e.g. in `keel bench`) hands the block down: SIGTERM
+            # would never arrive and a graceful stop, and whoever waits for it, would hang.
+            try:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, installed)
+            except (AttributeError, OSError, ValueError):
+                pass  # no pthread_sigmask on this platform
         return installed
 
     def _on_signal(self, signum: int) -> None:
