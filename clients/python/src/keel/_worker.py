@@ -7,7 +7,6 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
-import inspect
 import json
 import logging
 import os
@@ -15,7 +14,6 @@ import random
 import re
 import signal
 import sys
-import typing
 from typing import Any, Callable, Dict, Optional, Set, Tuple, TypeVar, Union
 
 from ._activity import (
@@ -189,21 +187,7 @@ class Worker:
         def register(fn: F) -> F:
             if name in self._workflows:
                 raise ValueError(f"workflow {name!r} is already registered")
-            if not inspect.iscoroutinefunction(fn):
-                raise TypeError(f"workflow {name!r} must be an async function: async def {fn.__name__}(ctx, input)")
-            info = _workflow_signature(fn)
-            contract = self._contracts.get(name, {})
-            doc = (fn.__doc__ or "").strip().split("\n")[0] or None
-            input_type = input if input is not None and not isinstance(input, (dict, bool)) else info["input_type"]
-            self._workflows[name] = WorkflowDefinition(
-                name=name,
-                fn=fn,
-                input=_first(schema_of(input), contract.get("input"), derive_schema(info["input_type"])),
-                output=_first(schema_of(output), contract.get("output"), derive_schema(info["output_type"])),
-                description=description or contract.get("description") or doc,
-                input_type=input_type,
-                takes_input=info["takes_input"],
-            )
+            self._workflows[name] = WorkflowDefinition.build(name, fn, input, output, description, self._contracts.get(name, {}))
             return fn
 
         return register
@@ -471,19 +455,6 @@ class Worker:
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
         finally:
             _current.reset(token)
-
-
-def _workflow_signature(fn: Callable[..., Any]) -> Dict[str, Any]:
-    """How to call a workflow ``fn(ctx, input)`` or ``fn(ctx)``, and its input/output annotations."""
-    positional = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if not 1 <= len(positional) <= 2:
-        raise TypeError(f"workflow {fn.__name__} must take (ctx, input) or (ctx)")
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:
-        hints = {}
-    input_type = hints.get(positional[1].name) if len(positional) == 2 else None
-    return {"takes_input": len(positional) == 2, "input_type": input_type, "output_type": hints.get("return")}
 
 
 def _first(*options: Any) -> Any:

@@ -10,10 +10,12 @@ import asyncio
 import dataclasses
 import datetime
 import functools
+import inspect
 import logging
+import typing
 from typing import Any, Awaitable, Callable, Dict, NoReturn, Optional, Set, Union
 
-from ._activity import RetryPolicy, Schema, Seconds, _ms, build_timeouts
+from ._activity import RetryPolicy, Schema, Seconds, _ms, build_timeouts, derive_schema, schema_of
 from ._errors import (
     ATTEMPT_SUPERSEDED,
     INTERNAL_ERROR,
@@ -43,6 +45,34 @@ class WorkflowDefinition:
     description: Optional[str] = None
     input_type: Any = None
     takes_input: bool = True
+
+    @classmethod
+    def build(cls, name: str, fn: Callable[..., Any], input: Any, output: Any, description: Optional[str], contract: Dict[str, Any]) -> "WorkflowDefinition":
+        """A definition from the decorator's arguments: schemas from ``input=``/``output=``, else
+        the contract file, else the annotations of ``fn(ctx, input)``.
+
+        Raises:
+            TypeError: ``fn`` is not ``async def fn(ctx, input)`` or ``fn(ctx)``.
+        """
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"workflow {name!r} must be an async function: async def {fn.__name__}(ctx, input)")
+        positional = [p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if not 1 <= len(positional) <= 2:
+            raise TypeError(f"workflow {fn.__name__} must take (ctx, input) or (ctx)")
+        try:
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception:
+            hints = {}
+        annotated = hints.get(positional[1].name) if len(positional) == 2 else None
+        return cls(
+            name=name,
+            fn=fn,
+            input=_first(schema_of(input), contract.get("input"), derive_schema(annotated)),
+            output=_first(schema_of(output), contract.get("output"), derive_schema(hints.get("return"))),
+            description=description or contract.get("description") or (fn.__doc__ or "").strip().split("\n")[0] or None,
+            input_type=input if input is not None and not isinstance(input, (dict, bool)) else annotated,
+            takes_input=len(positional) == 2,
+        )
 
     def to_wire(self) -> Dict[str, Any]:
         """The entry for ``worker/register`` ``workflows`` (unset fields omitted)."""
@@ -157,6 +187,10 @@ class WorkflowContext:
         (bounded history for long loops). Never returns: raises `ContinueAsNew`."""
         self._run.end({"status": "continueAsNew", "input": to_json(input)})
         raise ContinueAsNew(input)
+
+
+def _first(*options: Any) -> Any:
+    return next((option for option in options if option is not None), None)
 
 
 def _datetime(ms: Any) -> datetime.datetime:
