@@ -34,6 +34,9 @@ struct WorkerProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        // The child gets 0, 1, 2 and nothing else: no inherited listening socket or database fd
+        // (a worker outliving a killed orchestrator must not keep its socket accepting).
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         if let directory {
             guard let addChdir = Self.addChdir, addChdir(&actions, directory) == 0 else {
                 throw KeelError(.internalError, "cannot set the working directory \(directory) for a worker")
@@ -94,6 +97,12 @@ struct WorkerProcess: Sendable {
     private static let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
         guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
         return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+    }()
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up the same way.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }()
 
     /// Waits for the process to exit on a dedicated thread (waitpid blocks) and returns its status.

@@ -36,11 +36,11 @@ struct BenchSession {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let socket = dir + "/k.sock"
         let keel = try spawn([BenchEnvironment.keelBinary, "serve", "--db", dir + "/keel.db", "--socket", socket, "--sync", sync, "--log-level", "error"], log: dir + "/keel.log")
-        defer { keel.terminate(); keel.waitUntilExit() }
+        defer { stop(keel) }
         let endpoint = Endpoint.unixSocket(path: socket)
         try await waitUntil { (try? await KeelClient.withClient(endpoint) { try await $0.call("ping") }) != nil }
         let worker = try startWorker(dir: dir, socket: socket)
-        defer { worker.terminate(); worker.waitUntilExit() }
+        defer { stop(worker) }
         try await waitUntil { ((try? await KeelClient.withClient(endpoint) { try await $0.workers() })?.count ?? 0) >= 1 }
         try await Task.sleep(for: .milliseconds(300))
 
@@ -116,6 +116,14 @@ struct BenchSession {
         default:
             throw ValidationError("unknown worker language \(language); use python or go")
         }
+    }
+
+    /// SIGTERM, then SIGKILL if the process is still there after 3 s.
+    private func stop(_ p: Process) {
+        p.terminate()
+        for _ in 0..<60 where p.isRunning { usleep(50_000) }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
     }
 
     private func spawn(_ argv: [String], log: String, env: [String: String] = [:], cwd: String? = nil) throws -> Process {

@@ -40,7 +40,7 @@ struct Dev: AsyncParsableCommand {
                     .init(service: progress, successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        print("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
+        say("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
         try await group.run()
         if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
     }
@@ -72,7 +72,7 @@ final class DevProgress: Service, @unchecked Sendable {
                 let started = try await client.call(
                     "workflow/start", ["name": .string(run.workflow), "workflowId": .string(run.workflowId), "input": run.input])
                 let fresh = started["started"]?.boolValue ?? true
-                print(fresh ? "started \(run.workflow) as \(run.workflowId)" : "continuing \(run.workflowId) (status \(started["status"]?.stringValue ?? ""))")
+                say(fresh ? "started \(run.workflow) as \(run.workflowId)" : "continuing \(run.workflowId) (status \(started["status"]?.stringValue ?? ""))")
                 return try await self.follow(client, id: run.workflowId, socket: socket)
             }
         }
@@ -91,29 +91,34 @@ final class DevProgress: Service, @unchecked Sendable {
                 let state = "\(e["status"]?.stringValue ?? "")/\(e["attempts"]?.int64Value ?? 0)"
                 if printed[seq] != state {
                     printed[seq] = state
-                    print("  " + formatEntry(e))
+                    say("  " + formatEntry(e))
                     if e["kind"] == "signal", e["status"] == "scheduled" {
-                        print("    waiting for signal \"\(e["name"]?.stringValue ?? "")\" — send it with:")
-                        print("    keel workflow signal \(id) \(e["name"]?.stringValue ?? "") '{\"approved\":true}' --socket \(socket)")
+                        say("    waiting for signal \"\(e["name"]?.stringValue ?? "")\" — send it with:")
+                        say("    keel workflow signal \(id) \(e["name"]?.stringValue ?? "") '{\"approved\":true}' --socket \(socket)")
                     }
                 }
             }
             let status = h["status"]?.stringValue ?? ""
             if status != lastStatus {
                 lastStatus = status
-                if status == "suspended" || status == "parked" { print("  [\(status)]") }
+                if status == "suspended" || status == "parked" { say("  [\(status)]") }
             }
             if ["completed", "failed", "cancelled"].contains(status) {
                 let r = try await client.call("workflow/result", ["workflowId": .string(id), "waitTimeoutMs": 0])
                 if status == "completed" {
-                    print("completed: \(JSONWriter.string(r["output"] ?? .null, sortedKeys: true))")
+                    say("completed: \(JSONWriter.string(r["output"] ?? .null, sortedKeys: true))")
                 } else {
-                    print("\(status): \(r["failure"]?["type"]?.stringValue ?? "") \(r["failure"]?["message"]?.stringValue ?? "")")
+                    say("\(status): \(r["failure"]?["type"]?.stringValue ?? "") \(r["failure"]?["message"]?.stringValue ?? "")")
                 }
-                print("history: keel workflow history \(id) --socket \(socket)")
+                say("history: keel workflow history \(id) --socket \(socket)")
                 return status
             }
             try await Task.sleep(for: .milliseconds(200))
         }
     }
+}
+
+/// Writes a line at once (unbuffered), so progress appears as it happens in a pipe or a CI log.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -21,6 +21,9 @@ final class KeelProcess: @unchecked Sendable {
         self.workers = workers
     }
 
+    /// A failed test must not leave its orchestrator (and its workers) behind.
+    deinit { process?.kill9() }
+
     var socket: String { dir.file("k.sock") }
     var endpoint: Endpoint { .unixSocket(path: socket) }
 
@@ -37,7 +40,10 @@ final class KeelProcess: @unchecked Sendable {
     }
 
     func kill9() { process?.kill9() }
-    func stop() { process?.terminate() }
+    func stop() {
+        process?.terminate()
+        process = nil
+    }
 
     func call(_ method: String, _ params: JSONValue) async throws -> JSONValue {
         try await KeelClient.withClient(endpoint) { try await $0.call(method, params) }
