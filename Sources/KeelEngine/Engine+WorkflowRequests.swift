@@ -24,8 +24,24 @@ extension Engine {
                     data: ["workflow": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
             }
         }
-        let record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
-        let outcome = try await storage.write { try $0.insertWorkflow(record) }
+        var record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
+        // Fast path: a worker has room now, so the execution is stored already running as its
+        // first run (one commit before workflow/run instead of two).
+        let reserved = workflowQueue[name]?.isEmpty == false ? nil : registry.pickWorkflowWorker(for: name)
+        if let reserved {
+            record.status = .running
+            record.epoch = 1
+            registry.adjustWorkflowsInFlight(reserved, by: 1)
+        }
+        let toInsert = record
+        let outcome: WriteOutcome
+        do {
+            outcome = try await storage.write { try $0.insertWorkflow(toInsert) }
+        } catch {
+            if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
+            throw error
+        }
+        if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
         if outcome == .duplicate {
             guard policy == "useExisting" else {
                 throw KeelError(.workflowAlreadyExists, "workflow \(id) already exists; use another id or conflictPolicy useExisting",
@@ -34,8 +50,14 @@ extension Engine {
             let existing = try await currentWorkflow(id)
             return ["workflowId": .string(id), "status": .string(existing?.status.rawValue ?? "pending"), "started": false]
         }
-        admitWorkflow(record, journal: [])
-        dispatchWorkflows(name)
+        if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
+            workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
+            startRun(id, on: reserved, claimed: true)
+        } else {
+            record.status = .pending
+            admitWorkflow(record, journal: [])
+            dispatchWorkflows(name)
+        }
         return ["workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"), "started": true]
     }
 

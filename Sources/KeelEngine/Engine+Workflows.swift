@@ -64,10 +64,11 @@ extension Engine {
         if workflowQueue[name]?.isEmpty == true { workflowQueue[name] = nil }
     }
 
-    private func startRun(_ id: String, on connectionID: UInt64) {
+    /// Starts a run. `claimed`: the execution was stored already running at this epoch.
+    func startRun(_ id: String, on connectionID: UInt64, claimed: Bool = false) {
         guard var live = workflows[id], let session = sessions[connectionID] else { return }
         let previousEpoch = live.record.epoch
-        live.record.epoch += 1
+        if !claimed { live.record.epoch += 1 }
         live.record.status = .running
         live.record.updatedAt = clock.now()
         let requestID = session.connection.makeRequestID()
@@ -84,7 +85,8 @@ extension Engine {
         let connection = session.connection
         let storage = self.storage
         enqueue { [self] in
-            let outcome = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
+            let outcome: WriteOutcome? = claimed
+                ? .applied : try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
             guard outcome == .applied else {
                 await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
                     reply: .failure(KeelError(.storageFailure, "could not record the run's start")))

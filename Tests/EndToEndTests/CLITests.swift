@@ -1,0 +1,111 @@
+import Foundation
+import KeelClient
+import KeelCore
+import KeelTesting
+import Testing
+
+/// Runs the built `keel` binary and returns (exit status, stdout, stderr).
+func keelCLI(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: PackagePaths.keelBinary)
+    p.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+extension EndToEnd {
+    @Suite("The keel CLI and the orchestrator's life cycle", .serialized, .timeLimit(.minutes(3)))
+    struct CLITests {
+        let hello = "python3 \(repositoryRoot)/examples/hello/worker.py"
+        let pyWorker = "python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"
+
+        @Test func callWorkersAndWorkflowCommandsPrintResultsAndUseExitCodes() async throws {
+            try await TemporaryDirectory.with { dir in
+                let keel = KeelProcess(dir: dir, workers: [hello])
+                try await keel.start()
+                try await keel.waitForWorkers(1)
+                let s = ["--socket", keel.socket]
+                let ok = try keelCLI(["call", "greet.hello", #"{"name":"Ada"}"#] + s)
+                #expect(ok.0 == 0)
+                #expect(ok.1 == "{\"greeting\":\"Hello, Ada\"}\n")
+                let bad = try keelCLI(["call", "greet.hello", #"{"nam":"Ada"}"#] + s)
+                #expect(bad.0 == 2)
+                #expect(bad.2.contains("required property \"name\" is missing"))
+                #expect(bad.2.contains("3001"))
+                let notJSON = try keelCLI(["call", "greet.hello", "{oops"] + s)
+                #expect(notJSON.0 == 2)
+                let unreachable = try keelCLI(["call", "greet.hello", "{}", "--socket", dir.file("nobody.sock")])
+                #expect(unreachable.0 == 3)
+                #expect(unreachable.2.contains("Is `keel serve` running?"))
+                let workers = try keelCLI(["workers"] + s)
+                #expect(workers.0 == 0)
+                #expect(workers.1.contains("hello-worker"))
+                #expect(workers.1.contains("stdio"))
+                #expect(workers.1.contains("greet.hello"))
+                let json = try keelCLI(["workers", "--json"] + s)
+                #expect(try JSONParser.parse(json.1).arrayValue?.first?["language"] == "python")
+                let unknown = try keelCLI(["workflow", "describe", "nope"] + s)
+                #expect(unknown.0 == 2)
+                #expect(unknown.2.contains("no workflow nope"))
+                let help = try keelCLI(["--help"])
+                for sub in ["serve", "dev", "call", "workflow", "workers", "schema", "bench"] {
+                    #expect(help.1.contains(sub), "keel --help lists \(sub)")
+                }
+                let badFlag = try keelCLI(["serve", "--sync", "sometimes"])
+                #expect(badFlag.0 != 0)
+                #expect(badFlag.2.contains("--sync takes full or normal"))
+                keel.stop()
+            }
+        }
+
+        @Test func sigtermDrainsRunningWorkThenExits() async throws {
+            try await TemporaryDirectory.with { dir in
+                let log = dir.file("effects.jsonl")
+                let keel = KeelProcess(dir: dir, workers: [pyWorker])
+                try await keel.start(environment: ["KEEL_E2E_LOG": log])
+                try await keel.waitForWorkers(1)
+                let started = try await keel.call("activity/call", ["name": "e2e.double", "input": ["n": 4, "sleep": 1], "wait": false])
+                #expect(try await eventually { sideEffects(log).contains { $0["event"] == "start" } })
+                let t0 = ContinuousClock.now
+                keel.stop()  // SIGTERM, then wait for exit
+                #expect(t0.duration(to: .now) < .seconds(15))
+                // The attempt was drained, not abandoned: done once, and recorded complete.
+                #expect(sideEffects(log).filter { $0["event"] == "done" }.count == 1)
+                try await keel.start(environment: ["KEEL_E2E_LOG": log])
+                let r = try await keel.call("activity/result", ["taskId": started["taskId"]!, "waitTimeoutMs": 0])
+                #expect(r["status"] == "completed")
+                #expect(r["attempts"] == 1)
+                keel.stop()
+            }
+        }
+
+        @Test func aStdioWorkerThatDiesIsRestarted() async throws {
+            try await TemporaryDirectory.with { dir in
+                let keel = KeelProcess(dir: dir, workers: [hello])
+                try await keel.start()
+                try await keel.waitForWorkers(1)
+                let first = Int32(try await keel.call("worker/list", [:])["workers"]?.arrayValue?.first?["pid"]?.int64Value ?? 0)
+                try #require(first > 0)
+                kill(first, SIGKILL)
+                let restarted = try await eventually(timeout: .seconds(20)) {
+                    let w = try await keel.call("worker/list", [:])["workers"]?.arrayValue ?? []
+                    return w.count == 1 && w.first?["pid"]?.int64Value.map(Int32.init) != first
+                }
+                #expect(restarted)
+                let ok = try keelCLI(["call", "greet.hello", #"{"name":"again"}"#, "--socket", keel.socket])
+                #expect(ok.1.contains("Hello, again"))
+                keel.stop()
+            }
+        }
+    }
+}
