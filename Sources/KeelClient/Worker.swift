@@ -142,7 +142,7 @@ public final class Worker: Sendable {
     public static let drainTimeout: Duration = .seconds(30)
 
     let draining = Flag()
-    let drained = OneShot()
+    let drained = OneShotSignal()
     let inFlight = InFlightCounter()
 }
 
@@ -218,41 +218,6 @@ public struct ActivityFailure: Error, Sendable {
 
     /// True for the failure a cancelled workflow sees at its current step.
     public var isCancellation: Bool { type == "Cancelled" }
-}
-
-/// A boolean that only goes from false to true.
-final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
-}
-
-/// A one-shot signal: fire once, wait from anywhere.
-final class OneShot: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func fire() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            if s.fired { return [] }
-            s.fired = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
-    }
-
-    var isFired: Bool { state.withLock { $0.fired } }
-
-    func wait() async {
-        await withCheckedContinuation { c in
-            let fired = state.withLock { s -> Bool in
-                if s.fired { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if fired { c.resume() }
-        }
-    }
 }
 
 /// Counts running work; calls back once it reaches zero (or a timeout passes).

@@ -24,6 +24,49 @@ extension Engine {
         tasks[record.id] = live
     }
 
+    // MARK: - Fast path: store a new task already claimed
+
+    /// A worker slot held for a task about to be stored already claimed (attempt 1), so it needs
+    /// one commit before dispatch instead of two. Nil when no worker has room, a rate limit says
+    /// wait, or older tasks of the same name are queued (they go first).
+    func reserveWorker(for name: String, now: EpochMillis) -> UInt64? {
+        guard ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name),
+            limiter.tryStart(name, now: now) == nil
+        else { return nil }
+        registry.adjustInFlight(worker, by: 1)
+        return worker
+    }
+
+    /// Gives back a reservation whose task was not stored.
+    func cancelReservation(_ worker: UInt64, name: String) {
+        registry.adjustInFlight(worker, by: -1)
+        limiter.finished(name)
+        afterSlotFreed(worker)
+    }
+
+    /// Makes a just-stored task live: started on its reserved worker, or queued.
+    func launch(_ task: ActivityTaskRecord, reserved: UInt64?, validated: Bool) async {
+        guard let reserved else {
+            admit(task)
+            dispatch(task.name)
+            return
+        }
+        registry.adjustInFlight(reserved, by: -1)  // start() takes the slot for real
+        tasks[task.id] = LiveTask(record: task, phase: .ready, validated: validated)
+        if let ms = task.timeouts.scheduleToCloseMs {
+            timers.schedule(task.createdAt + ms, taskID: task.id, kind: .scheduleToClose)
+        }
+        if sessions[reserved] != nil, registry.workers[reserved] != nil {
+            start(task.id, on: reserved, claimed: true)
+        } else {
+            // The worker left while we committed: this attempt never ran; retry it.
+            limiter.finished(task.name)
+            tasks[task.id]?.phase = .ending
+            await failAttempt(task.id, attempt: 1,
+                failure: Self.failure(type: "WorkerLost", message: "the worker left before the attempt started", retryable: true))
+        }
+    }
+
     func dispatchAll() {
         for name in ready.keys { dispatch(name) }
         for name in workflowQueue.keys { dispatchWorkflows(name) }

@@ -169,11 +169,8 @@ extension Engine {
         var record = ActivityTaskRecord(
             id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: key, retryPolicy: policy,
             timeouts: timeouts, contractHash: contract?.hash, now: now)
-        // Fast path: a worker has room now, so the task is stored already claimed (one commit, not two).
-        var reserved = registry.pickWorker(for: name)
-        if reserved != nil, ready[name]?.isEmpty == false || limiter.tryStart(name, now: now) != nil { reserved = nil }
-        if let reserved {
-            registry.adjustInFlight(reserved, by: 1)
+        let reserved = reserveWorker(for: name, now: now)
+        if reserved != nil {
             record.status = .running
             record.attempt = 1
             record.startedAt = now
@@ -183,42 +180,17 @@ extension Engine {
         do {
             outcome = try await storage.write { try $0.insertActivityTask(toInsert) }
         } catch {
-            if let reserved {
-                registry.adjustInFlight(reserved, by: -1)
-                limiter.finished(name)
-                afterSlotFreed(reserved)
-            }
+            if let reserved { cancelReservation(reserved, name: name) }
             throw error
         }
-        if let reserved { registry.adjustInFlight(reserved, by: -1) }
         guard outcome == .applied else {
-            if let reserved {
-                limiter.finished(name)
-                afterSlotFreed(reserved)
-            }
+            if let reserved { cancelReservation(reserved, name: name) }
             guard let key, let existing = try await existingTask(key: key, name: name, input: input) else {
                 throw KeelError(.internalError, "task id collision; retry the call")
             }
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
         }
-        if let reserved {
-            tasks[record.id] = LiveTask(record: record, phase: .ready, validated: contract != nil)
-            if let ms = record.timeouts.scheduleToCloseMs {
-                timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
-            }
-            if sessions[reserved] != nil, registry.workers[reserved] != nil {
-                start(record.id, on: reserved, claimed: true)
-            } else {
-                // The worker left while we committed: this attempt never ran; retry it.
-                limiter.finished(name)
-                tasks[record.id]?.phase = .ending
-                await failAttempt(record.id, attempt: 1,
-                    failure: Self.failure(type: "WorkerLost", message: "the worker left before the attempt started", retryable: true))
-            }
-        } else {
-            admit(record)
-            dispatch(name)
-        }
+        await launch(record, reserved: reserved, validated: contract != nil)
         return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout)
     }
 

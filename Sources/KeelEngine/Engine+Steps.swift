@@ -127,10 +127,8 @@ extension Engine {
         entry.taskId = task.id
         entry.contractHash = contract?.hash
         // Fast path, as for activity/call: a worker has room now, so the task is stored claimed.
-        var reserved = registry.pickWorker(for: name)
-        if reserved != nil, ready[name]?.isEmpty == false || limiter.tryStart(name, now: now) != nil { reserved = nil }
-        if let reserved {
-            registry.adjustInFlight(reserved, by: 1)
+        let reserved = reserveWorker(for: name, now: now)
+        if reserved != nil {
             task.status = .running
             task.attempt = 1
             task.startedAt = now
@@ -139,31 +137,10 @@ extension Engine {
         do {
             _ = try await record(entry, epoch: epoch) { tx in _ = try tx.insertActivityTask(toInsert) }
         } catch {
-            if let reserved {
-                registry.adjustInFlight(reserved, by: -1)
-                limiter.finished(name)
-                afterSlotFreed(reserved)
-            }
+            if let reserved { cancelReservation(reserved, name: name) }
             throw error
         }
-        if let reserved {
-            registry.adjustInFlight(reserved, by: -1)
-            tasks[task.id] = LiveTask(record: task, phase: .ready, validated: contract != nil)
-            if let ms = task.timeouts.scheduleToCloseMs {
-                timers.schedule(task.createdAt + ms, taskID: task.id, kind: .scheduleToClose)
-            }
-            if sessions[reserved] != nil, registry.workers[reserved] != nil {
-                start(task.id, on: reserved, claimed: true)
-            } else {
-                limiter.finished(name)
-                tasks[task.id]?.phase = .ending
-                await failAttempt(task.id, attempt: 1,
-                    failure: Self.failure(type: "WorkerLost", message: "the worker left before the attempt started", retryable: true))
-            }
-        } else {
-            admit(task)
-            dispatch(name)
-        }
+        await launch(task, reserved: reserved, validated: contract != nil)
         return await hold(id, seq: seq, epoch: epoch)
     }
 

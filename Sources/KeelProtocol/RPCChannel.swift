@@ -45,24 +45,8 @@ public enum RPCChannel {
         let handler = await setUp(connection)
         try? await asyncChannel.executeThenClose { inbound, writer in
             _ = writer  // answers go straight to the channel through `outbound`
-            await withDiscardingTaskGroup { group in
-                do {
-                    for try await frame in inbound {
-                        guard let work = connection.receive(frame) else { continue }
-                        handler.received(work, connection: connection)
-                        await limiter.acquire()
-                        group.addTask {
-                            await connection.serve(work, handler: handler)
-                            limiter.release()
-                            if afterRequest() { outbound.close() }
-                        }
-                    }
-                } catch {
-                    // The peer reset the connection; treat it as closed.
-                }
-                connection.closed()
-                outbound.finish()
-            }
+            await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter,
+                afterRequest: afterRequest)
         }
         await tearDown(connection)
     }
@@ -82,21 +66,7 @@ public enum RPCChannel {
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
                     _ = writer
-                    await withDiscardingTaskGroup { inner in
-                        do {
-                            for try await frame in inbound {
-                                guard let work = connection.receive(frame) else { continue }
-                                handler.received(work, connection: connection)
-                                await limiter.acquire()
-                                inner.addTask {
-                                    await connection.serve(work, handler: handler)
-                                    limiter.release()
-                                }
-                            }
-                        } catch {}
-                        connection.closed()
-                        outbound.finish()
-                    }
+                    await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter)
                     return nil
                 }
                 group.addTask { try await body(connection) }
@@ -116,6 +86,34 @@ public enum RPCChannel {
                 if let r = try await group.next(), let r { return r }
                 throw KeelError(.connectionClosed, "the connection closed")
             }
+        }
+    }
+}
+
+extension RPCChannel {
+    /// Reads frames until the peer closes, serving each request in a child task (bounded by
+    /// `limiter`), then fails pending calls and stops the outbound side.
+    static func readLoop(
+        _ inbound: NIOAsyncChannelInboundStream<Frame>, connection: RPCConnection, outbound: ChannelOutbound,
+        handler: any RPCHandler, limiter: AsyncLimiter, afterRequest: @escaping @Sendable () -> Bool = { false }
+    ) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                for try await frame in inbound {
+                    guard let work = connection.receive(frame) else { continue }
+                    handler.received(work, connection: connection)
+                    await limiter.acquire()
+                    group.addTask {
+                        await connection.serve(work, handler: handler)
+                        limiter.release()
+                        if afterRequest() { outbound.close() }
+                    }
+                }
+            } catch {
+                // The peer reset the connection; treat it as closed.
+            }
+            connection.closed()
+            outbound.finish()
         }
     }
 }

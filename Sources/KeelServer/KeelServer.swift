@@ -39,7 +39,7 @@ public final class KeelServer: Service, Sendable {
     let logger: Logger
     let clock: any WallClock
     private let readiness = Mutex<(Endpoints?, [CheckedContinuation<Endpoints, any Error>], (any Error)?)>((nil, [], nil))
-    private let stopSignal = StopSignal()
+    private let stopSignal = OneShotSignal()
 
     public init(options: Options, clock: any WallClock = SystemClock(), logger: Logger) {
         self.options = options
@@ -191,32 +191,6 @@ public final class KeelServer: Service, Sendable {
                     self.logger.error("listener failed", metadata: ["transport": "\(transport)", "error": "\(error)"])
                 }
             }
-        }
-    }
-}
-
-/// A one-shot signal: ``fire()`` once, ``wait()`` from anywhere.
-final class StopSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func fire() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            if s.fired { return [] }
-            s.fired = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { c in
-            let fired = state.withLock { s -> Bool in
-                if s.fired { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if fired { c.resume() }
         }
     }
 }

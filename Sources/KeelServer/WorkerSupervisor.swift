@@ -157,13 +157,6 @@ final class WorkerSupervisor: Sendable {
     }
 }
 
-/// A thread-safe boolean that only goes from false to true.
-final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
-}
-
 /// Holds a session created inside a closure for use in a later one.
 final class SessionBox: Sendable {
     private let value = Mutex<Session?>(nil)
