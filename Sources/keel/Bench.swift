@@ -16,6 +16,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Worker languages: python, go (comma-separated).") var languages = "python,go"
     @Option(help: "Repository root (holds examples/bench); default: found from the binary.") var root: String?
     @Option(help: "Also write the results as JSON to this file.") var json: String?
+    @Flag(help: "Only compare the JSON codec with Foundation's JSONSerialization.") var codec = false
 
     func validate() throws {
         guard ["full", "normal", "both"].contains(sync) else { throw ValidationError("--sync takes full, normal or both") }
@@ -23,6 +24,10 @@ struct Bench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if codec {
+            print(CodecBenchmark.run())
+            return
+        }
         let rootPath = try root ?? BenchEnvironment.findRoot()
         let modes = sync == "both" ? ["full", "normal"] : [sync]
         let langs = languages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }

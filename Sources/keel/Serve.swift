@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import KeelEngine
 import KeelServer
 import KeelStorage
@@ -38,7 +35,6 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        limitMallocArenas()
         var logger = Logger(label: "keel")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         var options = KeelServer.Options(databasePath: db)
@@ -69,17 +65,4 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
     }
-}
-
-/// glibc gives each thread that allocates its own malloc arena (up to 8 per core); under load the
-/// orchestrator's threads then hold many half-empty arenas. Two arenas cut the peak RSS under
-/// 2,000 concurrent workflows substantially at no measurable cost (docs/performance.md).
-func limitMallocArenas() {
-    #if canImport(Glibc)
-    // mallopt(M_ARENA_MAX = -8, 2); malloc.h is not in Swift's Glibc module, so look it up.
-    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-    if let symbol = dlsym(nil, "mallopt") {
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(-8, 2)
-    }
-    #endif
 }
