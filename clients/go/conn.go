@@ -58,6 +58,7 @@ type Conn struct {
 	ctx       context.Context // cancelled when the connection closes; parent of handler contexts
 	cancel    context.CancelFunc
 	running   sync.WaitGroup // request handler goroutines
+	unwritten int64          // answers computed later and not yet written (atomic)
 	done      chan struct{}
 	closeOnce sync.Once
 	endOnce   sync.Once

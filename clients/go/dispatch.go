@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -72,7 +74,12 @@ func (c *Conn) deliver(r reply) {
 		c.writeReply(r.now)
 	} else if r.later != nil {
 		c.running.Add(1)
-		go func() { defer c.running.Done(); c.writeReply(r.later()) }()
+		atomic.AddInt64(&c.unwritten, 1)
+		go func() {
+			defer c.running.Done()
+			c.writeReply(r.later())
+			atomic.AddInt64(&c.unwritten, -1)
+		}()
 	}
 }
 
@@ -229,4 +236,13 @@ func incidentID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// waitOtherAnswers waits (up to bound) until no answer but the caller's own is still to be
+// written, so a shutdown answer never overtakes the results it drained.
+func (c *Conn) waitOtherAnswers(bound time.Duration) {
+	deadline := time.Now().Add(bound)
+	for atomic.LoadInt64(&c.unwritten) > 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 }

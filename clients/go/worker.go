@@ -275,7 +275,7 @@ func (w *Worker) session(ctx context.Context, endpoint Endpoint) (registered boo
 	conn.handleAccept("workflow/run", w.acceptWorkflowRun(conn))
 	conn.HandleNotification("activity/cancel", w.onCancel)
 	conn.Handle("ping", func(context.Context, json.RawMessage) (any, error) { return struct{}{}, nil })
-	conn.handleAccept("shutdown", w.acceptShutdown)
+	conn.handleAccept("shutdown", w.acceptShutdown(conn))
 	conn.Start()
 	defer conn.Close()
 
@@ -380,15 +380,19 @@ var errShuttingDown = newError(CodeShuttingDown, "worker is shutting down; dispa
 
 // acceptShutdown: "Keel sends shutdown to a spawned worker before closing its stdin." Running
 // work finishes and its results are sent before the answer; then the worker stops.
-func (w *Worker) acceptShutdown(json.RawMessage) (func(context.Context) (any, error), error) {
-	w.mu.Lock()
-	w.draining = true
-	w.mu.Unlock()
-	return func(context.Context) (any, error) {
-		w.drain()
-		w.requestStop() // the session then closes the connection, which waits for this answer
-		return struct{}{}, nil
-	}, nil
+func (w *Worker) acceptShutdown(conn *Conn) acceptFunc {
+	return func(json.RawMessage) (func(context.Context) (any, error), error) {
+		w.mu.Lock()
+		w.draining = true
+		w.mu.Unlock()
+		return func(context.Context) (any, error) {
+			w.drain()
+			// Results of the drained work go out before this answer.
+			conn.waitOtherAnswers(5 * time.Second)
+			w.requestStop() // the session then closes the connection, which waits for this answer
+			return struct{}{}, nil
+		}, nil
+	}
 }
 
 func (w *Worker) onCancel(params json.RawMessage) {
