@@ -21,6 +21,7 @@ struct Dev: AsyncParsableCommand {
     @Option(help: "Commit durability: full or normal.") var sync = "full"
 
     func run() async throws {
+        useEventLoops(1)
         let config = try DevConfig.load(directory + "/keel.json")
         try FileManager.default.createDirectory(
             atPath: URL(fileURLWithPath: config.db).deletingLastPathComponent().path, withIntermediateDirectories: true)

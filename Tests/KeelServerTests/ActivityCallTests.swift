@@ -210,13 +210,14 @@ struct ActivityCallTests {
                 let w = Worker(name: "sleepy", endpoint: endpoint)
                 w.activity("first.slow") { (_: JSONValue, ctx) -> JSONValue in
                     counter.bump("runs")
-                    if ctx.attempt == 1 { try await Task.sleep(for: .seconds(5)) }
+                    if ctx.attempt == 1 { try await Task.sleep(for: .seconds(10)) }
                     return ["attempt": JSONValue(ctx.attempt)]
                 }
                 try await LiveOrchestrator.withWorker(w) {
                     try await waitForWorkers(endpoint, 1)
                     let r = try await call(endpoint, "first.slow", [:], extra: [
-                        "timeouts": ["startToCloseMs": 200], "retryPolicy": ["initialIntervalMs": 10],
+                        // 1 s: long enough that a loaded 2-core CI machine does not time out attempt 2 too.
+                        "timeouts": ["startToCloseMs": 1000], "retryPolicy": ["initialIntervalMs": 10, "maximumIntervalMs": 100],
                     ])
                     #expect(r["status"] == "completed")
                     #expect(r["output"] == ["attempt": 2])
