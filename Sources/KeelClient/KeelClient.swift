@@ -20,7 +20,7 @@ public struct KeelClient: Sendable {
     ) async throws -> T {
         let limits = RPCChannel.Limits()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        let channel: NIOAsyncChannel<Frame, ByteBuffer>
+        let channel: NIOAsyncChannel<Frame, Never>
         var token: String?
         do {
             switch endpoint {

@@ -18,11 +18,15 @@ public enum RPCChannel {
     }
 
     /// Installs the line decoder and wraps the channel for async use. Call in a channel initializer.
-    public static func configure(_ channel: any Channel, limits: Limits) -> EventLoopFuture<NIOAsyncChannel<Frame, ByteBuffer>> {
+    ///
+    /// The async side is inbound only (`Outbound == Never`, its writer finished at once): answers
+    /// go straight to the channel through ``ChannelOutbound``, and a wrapper dropped unused — a
+    /// connection accepted just as the server closes — has no writer left to trap on deinit.
+    public static func configure(_ channel: any Channel, limits: Limits) -> EventLoopFuture<NIOAsyncChannel<Frame, Never>> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
                 ByteToMessageHandler(LineFrameDecoder(maximumFrameBytes: limits.maxFrameBytes)))
-            return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+            return try NIOAsyncChannel<Frame, Never>(wrappingChannelSynchronously: channel)
         }
     }
 
@@ -33,7 +37,7 @@ public enum RPCChannel {
     ///   - afterRequest: runs after each answered request; return true to close the connection.
     ///   - tearDown: runs once the connection is closed and its pending calls have failed.
     public static func serve(
-        _ asyncChannel: NIOAsyncChannel<Frame, ByteBuffer>,
+        _ asyncChannel: NIOAsyncChannel<Frame, Never>,
         limits: Limits,
         setUp: (RPCConnection) async -> any RPCHandler,
         afterRequest: @escaping @Sendable () -> Bool = { false },
@@ -43,8 +47,7 @@ public enum RPCChannel {
         let limiter = AsyncLimiter(limits.maxConcurrentRequests)
         let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
         let handler = await setUp(connection)
-        try? await asyncChannel.executeThenClose { inbound, writer in
-            _ = writer  // answers go straight to the channel through `outbound`
+        try? await asyncChannel.executeThenClose { inbound, _ in
             await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter,
                 afterRequest: afterRequest)
         }
@@ -54,7 +57,7 @@ public enum RPCChannel {
     /// Connects as a client: like ``serve(_:limits:setUp:afterRequest:tearDown:)``, but hands the
     /// connection to `body` and closes when `body` returns.
     public static func withConnection<T: Sendable>(
-        _ asyncChannel: NIOAsyncChannel<Frame, ByteBuffer>,
+        _ asyncChannel: NIOAsyncChannel<Frame, Never>,
         limits: Limits,
         handler: any RPCHandler,
         _ body: @escaping @Sendable (RPCConnection) async throws -> T
@@ -62,10 +65,9 @@ public enum RPCChannel {
         let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
         let limiter = AsyncLimiter(limits.maxConcurrentRequests)
         let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
-        return try await asyncChannel.executeThenClose { inbound, writer in
+        return try await asyncChannel.executeThenClose { inbound, _ in
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
-                    _ = writer
                     await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter)
                     return nil
                 }

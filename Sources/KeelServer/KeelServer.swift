@@ -95,8 +95,8 @@ public final class KeelServer: Service, Sendable {
 
         let group = MultiThreadedEventLoopGroup.singleton
         let limits = options.limits
-        var unixServer: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>?
-        var tcpServer: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>?
+        var unixServer: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>?
+        var tcpServer: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>?
         var endpoints = Endpoints()
         if let path = options.socketPath {
             try UnixSocketPath.prepare(path)
@@ -165,7 +165,7 @@ public final class KeelServer: Service, Sendable {
     }
 
     private func accept(
-        _ server: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>, transport: String, token: String?,
+        _ server: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>, transport: String, token: String?,
         engine: Engine
     ) async {
         let limits = options.limits

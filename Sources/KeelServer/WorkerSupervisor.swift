@@ -88,7 +88,7 @@ final class WorkerSupervisor: Sendable {
             .takingOwnershipOfDescriptor(input: process.stderrRead) { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maximumFrameBytes: 64 * 1024)))
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: ch)
+                    return try NIOAsyncChannel<Frame, Never>(wrappingChannelSynchronously: ch)
                 }
             }
         let engine = self.engine
