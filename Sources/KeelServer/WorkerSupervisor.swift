@@ -19,8 +19,20 @@ public struct WorkerSpec: Sendable {
     public init(command: String, name: String? = nil) throws {
         argv = try WorkerProcess.split(command)
         guard let first = argv.first else { throw KeelError(.invalidParams, "--worker needs a command") }
-        self.name = name ?? (argv.count > 1 && first.hasPrefix("python") || first == "node" || first == "ruby"
-            ? String(argv[1].split(separator: "/").last ?? Substring(first)) : String(first.split(separator: "/").last ?? Substring(first)))
+        self.name = name ?? Self.defaultName(argv)
+    }
+}
+
+extension WorkerSpec {
+    /// Interpreters whose first argument is the worker's script.
+    static let interpreters: Set<String> = ["python", "python3", "node", "ruby", "perl", "php", "bash", "deno", "bun"]
+
+    /// The script's file name for `python3 path/w.py`, else the program's: `calc-worker`, `node`.
+    static func defaultName(_ argv: [String]) -> String {
+        func base(_ s: String) -> String { String(s.split(separator: "/").last ?? Substring(s)) }
+        let program = base(argv[0])
+        if interpreters.contains(program), argv.count > 1, !argv[1].hasPrefix("-") { return base(argv[1]) }
+        return program
     }
 }
 
