@@ -8,7 +8,7 @@ extension Engine {
     /// Makes a stored task live: queued if runnable now, else waiting on its backoff timer.
     func admit(_ record: ActivityTaskRecord) {
         let now = clock.now()
-        var live = LiveTask(record: record, phase: .ready, validated: record.contractHash != nil)
+        var live = LiveTask(record: record, phase: .ready)
         if let ms = record.timeouts.scheduleToCloseMs {
             timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
         }
@@ -45,14 +45,14 @@ extension Engine {
     }
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
-    func launch(_ task: ActivityTaskRecord, reserved: UInt64?, validated: Bool) async {
+    func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
         guard let reserved else {
             admit(task)
             dispatch(task.name)
             return
         }
         registry.adjustInFlight(reserved, by: -1)  // start() takes the slot for real
-        tasks[task.id] = LiveTask(record: task, phase: .ready, validated: validated)
+        tasks[task.id] = LiveTask(record: task, phase: .ready)
         if let ms = task.timeouts.scheduleToCloseMs {
             timers.schedule(task.createdAt + ms, taskID: task.id, kind: .scheduleToClose)
         }

@@ -190,19 +190,20 @@ extension Engine {
             }
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
         }
-        await launch(record, reserved: reserved, validated: contract != nil)
+        await launch(record, reserved: reserved)
         return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout)
+    }
+
+    /// The task with an idempotency key: found through the store's unique index (every task is
+    /// stored before it is live), then the live record if the task is still open.
+    private func task(idempotencyKey key: String) async throws -> ActivityTaskRecord? {
+        guard let stored = try await storage.read({ try $0.activityTask(idempotencyKey: key) }) else { return nil }
+        return tasks[stored.id]?.record ?? stored
     }
 
     /// The stored task for an idempotency key, checked to be the same call.
     private func existingTask(key: String, name: String, input: JSONValue) async throws -> ActivityTaskRecord? {
-        let found: ActivityTaskRecord?
-        if let live = tasks.values.first(where: { $0.record.idempotencyKey == key }) {
-            found = live.record
-        } else {
-            found = try await storage.read { try $0.activityTask(idempotencyKey: key) }
-        }
-        guard let found else { return nil }
+        guard let found = try await task(idempotencyKey: key) else { return nil }
         guard found.name == name, found.input == input else {
             throw KeelError(
                 .idempotencyConflict,
@@ -250,12 +251,7 @@ extension Engine {
         let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
         if let id = try p.optionalString("taskId") { return try await answer(for: id, wait: true, timeoutMs: timeout) }
         guard let key = try p.optionalString("idempotencyKey") else { throw p.fail("taskId", "or idempotencyKey is required") }
-        let record: ActivityTaskRecord? = if let live = tasks.values.first(where: { $0.record.idempotencyKey == key }) {
-            live.record
-        } else {
-            try await storage.read { try $0.activityTask(idempotencyKey: key) }
-        }
-        guard let record else { throw KeelError(.taskNotFound, "no task with idempotency key \"\(key)\"") }
+        guard let record = try await task(idempotencyKey: key) else { throw KeelError(.taskNotFound, "no task with idempotency key \"\(key)\"") }
         return try await answer(for: record.id, wait: true, timeoutMs: timeout)
     }
 

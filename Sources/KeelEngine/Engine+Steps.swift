@@ -140,7 +140,7 @@ extension Engine {
             if let reserved { cancelReservation(reserved, name: name) }
             throw error
         }
-        await launch(task, reserved: reserved, validated: contract != nil)
+        await launch(task, reserved: reserved)
         return await hold(id, seq: seq, epoch: epoch)
     }
 

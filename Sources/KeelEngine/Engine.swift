@@ -157,7 +157,6 @@ public actor Engine {
 struct LiveTask {
     var record: ActivityTaskRecord
     var phase: Phase
-    var validated: Bool
 
     enum Phase {
         /// In the ready queue (or about to be), waiting for a worker.
