@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import KeelCore
 
@@ -109,12 +110,12 @@ struct WorkerProcess: Sendable {
     func waitForExit() async -> Int32 {
         let pid = self.pid
         return await withCheckedContinuation { continuation in
-            let thread = Thread {
+            // waitpid blocks: a thread of its own, never one of the cooperative pool's.
+            Thread.detachNewThread {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 continuation.resume(returning: status)
             }
-            thread.start()
         }
     }
 
@@ -146,27 +147,5 @@ struct WorkerProcess: Sendable {
         guard quote == nil, !escape else { throw KeelError(.invalidParams, "unbalanced quote in worker command: \(command)") }
         if inWord { args.append(current) }
         return args
-    }
-}
-
-/// A minimal thread for blocking calls, so they never occupy the cooperative pool.
-final class Thread: @unchecked Sendable {
-    // @unchecked: `body` is set once before start and read once on the new thread.
-    private let body: @Sendable () -> Void
-
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-
-    func start() {
-        let box = Unmanaged.passRetained(self)
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        var tid = pthread_t()
-        pthread_create(&tid, &attr, { raw in
-            let thread = Unmanaged<Thread>.fromOpaque(raw!).takeRetainedValue()
-            thread.body()
-            return nil
-        }, box.toOpaque())
-        pthread_attr_destroy(&attr)
     }
 }
