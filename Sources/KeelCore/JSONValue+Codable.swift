@@ -10,7 +10,7 @@ extension JSONValue: Codable {
         if let d = try? c.decode(Double.self) { self = .number(JSONNumber(d)); return }
         if let s = try? c.decode(String.self) { self = .string(s); return }
         if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
-        self = .object(try c.decode([String: JSONValue].self))
+        self = .object(JSONObject(try c.decode([String: JSONValue].self)))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -22,7 +22,7 @@ extension JSONValue: Codable {
             if let i = n.int64Value { try c.encode(i) } else { try c.encode(n.doubleValue) }
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
+        case .object(let o): try c.encode(o.dictionary)
         }
     }
 
