@@ -149,7 +149,8 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
             for c in bytes {
                 let d = Int(c &- 48)
                 guard d < 10 else { break }
-                value = Swift.min(value * 10 + d, exponentLimit)  // value ≤ 2^61, so ×10 fits
+                // value ≤ 2^61 / 10 before the step, so value · 10 + 9 cannot overflow.
+                value = value > exponentLimit / 10 ? exponentLimit : Swift.min(value * 10 + d, exponentLimit)
             }
             return sign * value
         }

@@ -43,6 +43,17 @@ public struct JSONObject: Sendable {
     public subscript(key: String) -> JSONValue? {
         get { position(of: key).map { members[$0].value } }
         set {
+            if index != nil, let newValue {
+                // One hash for the common case (a new key); a repeated key restores its position.
+                let k = ExactKey(key)
+                if let old = index!.updateValue(members.count, forKey: k) {
+                    index![k] = old
+                    members[old].value = newValue
+                } else {
+                    members.append((key, newValue))
+                }
+                return
+            }
             if let i = position(of: key) {
                 if let newValue {
                     members[i].value = newValue
@@ -136,9 +147,7 @@ public struct JSONObject: Sendable {
 
         /// True when `a` and `b` have the same UTF-8 bytes (not merely canonical equivalence).
         @inline(__always) static func sameBytes(_ a: String, _ b: String) -> Bool {
-            guard a.utf8.count == b.utf8.count else { return false }
-            var a = a, b = b
-            return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
+            a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
         }
     }
 }

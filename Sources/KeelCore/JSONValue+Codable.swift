@@ -28,12 +28,16 @@ extension JSONValue: Codable {
 
     /// The JSON form of an `Encodable` value.
     public init(encoding value: some Encodable) throws {
+        // A JSONValue is already JSON: a round trip through JSONEncoder would lose `-0` and
+        // merge keys that differ only by Unicode normalization.
+        if let value = value as? JSONValue { self = value; return }
         let data = try JSONEncoder().encode(value)
         self = try JSONParser.parse(Array(data))
     }
 
     /// Decodes this value as `T`.
     public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(JSONWriter.bytes(self)))
+        if let same = self as? T { return same }  // exact, see init(encoding:)
+        return try JSONDecoder().decode(T.self, from: Data(JSONWriter.bytes(self)))
     }
 }
