@@ -43,7 +43,10 @@ struct ExactDataTests {
         }
     }
 
-    @Test(arguments: ["1e999999999999999999", "1e999999999", "9223372036854775808", "-1e-999999999"])
+    @Test(arguments: [
+        "1e9223372036854775807", "-1e9223372036854775807", "1e999999999999999999", "1e999999999",
+        "9223372036854775808", "-1e-999999999",
+    ])
     func aHugeWaitTimeoutIsACodedError(_ timeout: String) async throws {
         try await withRaw { raw, _ in
             await raw.initialize()
