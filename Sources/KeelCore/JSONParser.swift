@@ -3,7 +3,9 @@
 /// Hand-written because it sits on every message's path; `docs/performance.md` has the figures
 /// against Foundation's `JSONSerialization`. It rejects what RFC 8259 rejects: trailing commas,
 /// control characters and invalid UTF-8 in strings, leading zeros, lone surrogates, and it bounds
-/// nesting depth so hostile input cannot exhaust the stack.
+/// nesting depth so hostile input cannot exhaust the stack, and number size
+/// (``JSONNumber/maximumDigits``, ``JSONNumber/maximumExponent``) so no number costs more than
+/// its digits. Objects become ``JSONObject``s with byte-exact keys, in their order.
 public struct JSONParser {
     /// Nesting deeper than this is rejected (each level costs a stack frame).
     public static let defaultMaximumDepth = 512
