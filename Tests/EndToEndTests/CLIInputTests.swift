@@ -13,5 +13,13 @@ extension EndToEnd {
             #expect(status == 2, "stdout: \(out) stderr: \(err)")
             #expect(err.contains("invalid UTF-8"))
         }
+
+        @Test(arguments: ["1e300s", "9999999999999999999d", "infs"])
+        func aDurationThatDoesNotFitIsRefusedNotATrap(_ duration: String) throws {
+            let (status, _, err) = try keelCLI(
+                ["call", "x.y", "1", "--start-to-close", duration, "--socket", "/tmp/keel-no-such-socket"])
+            #expect(status != 0)
+            #expect(err.contains("is not a duration"), "\(duration): \(err)")
+        }
     }
 }
