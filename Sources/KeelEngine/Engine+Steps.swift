@@ -189,6 +189,9 @@ extension Engine {
         let id = live.record.id
         guard isValidName(name) else { throw KeelError(.invalidParams, "workflow/step: \(name) is not a valid workflow name") }
         let childId = input["workflowId"]?.stringValue ?? "\(id)/\(seq)"
+        if input["workflowId"] != nil, let problem = WorkflowID.problem(childId) {
+            throw KeelError(.invalidParams, "workflow/step: input.workflowId \(problem)")
+        }
         let now = clock.now()
         let entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "child", name: name, input: input, now: now)
         var child = WorkflowRecord(id: childId, name: name, input: input["input"] ?? .null,

@@ -81,6 +81,17 @@ struct ExactDataTests {
         }
     }
 
+    @Test func aWorkflowIdNotInNFCIsRefusedSoTwinsCannotShareOneLiveWorkflow() async throws {
+        try await withRaw { raw, _ in
+            await raw.initialize()
+            let nfc = await request(raw, 1, "workflow/start", #"{"name":"acct.open","workflowId":"caf\#(Self.nfc)"}"#)
+            #expect(nfc?["result"]?["started"] == true, "\(String(describing: nfc))")
+            let nfd = await request(raw, 2, "workflow/start", #"{"name":"acct.open","workflowId":"caf\#(Self.nfd)"}"#)
+            #expect(nfd?["error"]?["code"] == -32602, "\(String(describing: nfd))")
+            #expect(nfd?["error"]?["message"]?.stringValue?.contains("NFC") == true)
+        }
+    }
+
     @Test func idempotencyKeysThatDifferAfterANulStayDistinct() async throws {
         try await withRaw { raw, _ in
             await raw.initialize()
