@@ -54,26 +54,8 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     /// The value as an `Int64` when it is integral and fits, otherwise nil (never traps).
     public var int64Value: Int64? {
         switch storage {
-        case .int(let i): return i
-        case .literal:
-            let d = decimal
-            // At most 19 digits in all, so the loop below is short whatever the exponent.
-            guard d.exponent >= 0, d.exponent <= 19, d.digits.utf8.count <= 19 - d.exponent else { return nil }
-            // Accumulate the negative value: Int64.min has no positive counterpart.
-            var v: Int64 = 0
-            for c in d.digits.utf8 {
-                let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (s, o2) = m.subtractingReportingOverflow(Int64(c &- 48))
-                if o1 || o2 { return nil }
-                v = s
-            }
-            for _ in 0..<d.exponent {
-                let (m, o) = v.multipliedReportingOverflow(by: 10)
-                if o { return nil }
-                v = m
-            }
-            if d.negative { return v }
-            return v == .min ? nil : -v
+        case .int(let i): i
+        case .literal: decimal.int64Value
         }
     }
 
@@ -110,6 +92,27 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
         public var digits: String
         public var exponent: Int
 
+        /// The value as an `Int64` when it is integral and fits, otherwise nil (never traps).
+        public var int64Value: Int64? {
+            // At most 19 digits in all, so the loop below is short whatever the exponent.
+            guard exponent >= 0, exponent <= 19, digits.utf8.count <= 19 - exponent else { return nil }
+            // Accumulate the negative value: Int64.min has no positive counterpart.
+            var v: Int64 = 0
+            for c in digits.utf8 {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.subtractingReportingOverflow(Int64(c &- 48))
+                if o1 || o2 { return nil }
+                v = s
+            }
+            for _ in 0..<exponent {
+                let (m, o) = v.multipliedReportingOverflow(by: 10)
+                if o { return nil }
+                v = m
+            }
+            if negative { return v }
+            return v == .min ? nil : -v
+        }
+
         /// Exponents saturate here: far beyond any parsed number, far from `Int`'s overflow.
         static let exponentLimit = 1 << 61
 
@@ -120,22 +123,27 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
             var digits: [UInt8] = []
             var exponent = 0
             var seenPoint = false
-            var bytes = Array(text.utf8)[...]
-            if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
-            while let c = bytes.first, c != UInt8(ascii: "e"), c != UInt8(ascii: "E") {
-                bytes = bytes.dropFirst()
+            let bytes = Array(text.utf8)
+            digits.reserveCapacity(bytes.count)
+            var i = 0
+            if i < bytes.count, bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+            while i < bytes.count, bytes[i] != UInt8(ascii: "e"), bytes[i] != UInt8(ascii: "E") {
+                let c = bytes[i]
+                i += 1
                 if c == UInt8(ascii: ".") { seenPoint = true; continue }
                 digits.append(c)
                 if seenPoint { exponent -= 1 }
             }
-            if !bytes.isEmpty {
-                exponent += Self.exponent(bytes.dropFirst())
+            if i < bytes.count {
+                exponent += Self.exponent(bytes[(i + 1)...])
             }
-            while let f = digits.first, f == UInt8(ascii: "0") { digits.removeFirst() }
-            while let l = digits.last, l == UInt8(ascii: "0") { digits.removeLast(); exponent += 1 }
-            if digits.isEmpty { negative = false; exponent = 0 }
+            // Trim by index: removeFirst in a loop is quadratic on "0.000…01" (4,096 digits).
+            let first = digits.firstIndex { $0 != UInt8(ascii: "0") } ?? digits.endIndex
+            var end = digits.endIndex
+            while end > first, digits[end - 1] == UInt8(ascii: "0") { end -= 1; exponent += 1 }
+            if first == end { negative = false; exponent = 0 }
             self.negative = negative
-            self.digits = String(decoding: digits, as: UTF8.self)
+            self.digits = String(decoding: digits[first..<end], as: UTF8.self)
             self.exponent = exponent
         }
 
@@ -169,7 +177,13 @@ extension JSONNumber: Hashable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        if let i = int64Value { hasher.combine(i) } else { hasher.combine(decimal) }
+        // Equal numbers hash alike: an integral literal (`1.0`, `1e2`) hashes as its Int64.
+        switch storage {
+        case .int(let i): hasher.combine(i)
+        case .literal:
+            let d = decimal
+            if let i = d.int64Value { hasher.combine(i) } else { hasher.combine(d) }
+        }
     }
 }
 
