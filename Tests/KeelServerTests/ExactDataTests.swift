@@ -1,6 +1,8 @@
 import Foundation
 import KeelClient
 import KeelCore
+import KeelEngine
+import KeelServer
 import KeelTesting
 import Testing
 
@@ -130,6 +132,25 @@ struct ExactDataTests {
             await raw.send(#"[{"jsonrpc":"2.0","method":"n","params":[1]}]"# + "\n")
             await raw.send(#"{"jsonrpc":"2.0","id":"after","method":"ping"}"# + "\n")
             #expect(await raw.readLine()?["id"] == "after")
+        }
+    }
+
+    @Test func aTinyRateLimitPostponesInsteadOfTrapping() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: {
+                $0.engine.activityLimits = ["echo": ActivityLimit(ratePerMinute: 1e-300)]
+            }) { endpoint, _ in
+                try await LiveOrchestrator.withWorker(makeWorker(endpoint, counter: Counter())) {
+                    try await waitForWorkers(endpoint, 1)
+                    let first = try await call(endpoint, "echo", 1)
+                    #expect(first["status"] == "completed")
+                    // The second start would wait 6e304 ms: it stays scheduled, the process lives.
+                    let second = try await call(endpoint, "echo", 2, extra: ["wait": false])
+                    #expect(second["status"] == "scheduled")
+                    let pong = try await KeelClient.withClient(endpoint) { try await $0.call("ping") }
+                    #expect(pong == [:])
+                }
+            }
         }
     }
 
