@@ -1,20 +1,31 @@
 /// A JSON number with its exact value.
 ///
 /// Integers that fit in 64 bits are stored as `Int64`. Every other number keeps the literal text
-/// it was parsed from, so `12345678910111213141516171819202122232425262728293031` or `0.1` pass
-/// through Keel unchanged and compare exactly (JSON Schema `const`, `enum`, `multipleOf`).
+/// it was parsed from, so `12345678910111213141516171819202122232425262728293031`, `0.1` or `-0`
+/// pass through Keel unchanged and compare exactly (JSON Schema `const`, `enum`, `multipleOf`).
+///
+/// Size bound (RFC 8259 §9 lets a parser limit range and precision): ``JSONParser`` refuses a
+/// literal with more than ``maximumDigits`` digits before its exponent, or an exponent beyond
+/// ±``maximumExponent``; docs/guarantees.md, "Limits". Within those bounds comparison, equality
+/// and hashing are exact. Nothing here traps on any input: a literal built by hand beyond the
+/// bounds saturates its exponent at ±2^61 instead of overflowing.
 public struct JSONNumber: Sendable, CustomStringConvertible {
     @usableFromInline enum Storage: Sendable {
         case int(Int64)
         case literal(String, Double)
     }
 
+    /// Most digits in a number literal's integer and fraction parts together.
+    public static let maximumDigits = 4096
+    /// Largest magnitude of a number literal's exponent (`1e999999999` is accepted, `1e1000000000` is not).
+    public static let maximumExponent = 999_999_999
+
     @usableFromInline let storage: Storage
 
     public init(_ value: Int64) { storage = .int(value) }
 
     public init(_ value: Double) {
-        if value.isFinite, value == value.rounded(), abs(value) < 9.0e15 {
+        if value.isFinite, value == value.rounded(), abs(value) < 9.0e15, !(value == 0 && value.sign == .minus) {
             storage = .int(Int64(value))
         } else {
             storage = .literal(Self.format(value), value)
@@ -22,8 +33,9 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     }
 
     /// Creates a number from a JSON number literal. The caller guarantees the grammar (the parser does).
+    /// `-0` keeps its sign in ``literal`` (it still equals `0`).
     public init(literal: String) {
-        if let i = Int64(literal) {
+        if let i = Int64(literal), !(i == 0 && literal.utf8.first == UInt8(ascii: "-")) {
             storage = .int(i)
         } else {
             storage = .literal(literal, Double(literal) ?? .nan)
@@ -31,6 +43,7 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     }
 
     /// The nearest `Double`; big integers and long decimals lose precision here, not in ``literal``.
+    /// Beyond `Double`'s range this is ±infinity or ±0.
     public var doubleValue: Double {
         switch storage {
         case .int(let i): Double(i)
@@ -38,17 +51,11 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The value as an `Int64` when it is integral and fits.
+    /// The value as an `Int64` when it is integral and fits, otherwise nil (never traps).
     public var int64Value: Int64? {
         switch storage {
-        case .int(let i): return i
-        case .literal:
-            let d = decimal
-            guard d.exponent >= 0, d.digits.count + d.exponent <= 18 else { return nil }
-            var v: Int64 = 0
-            for c in d.digits.utf8 { v = v * 10 + Int64(c - 48) }
-            for _ in 0..<d.exponent { v *= 10 }
-            return d.negative ? -v : v
+        case .int(let i): i
+        case .literal: decimal.int64Value
         }
     }
 
@@ -85,30 +92,75 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
         public var digits: String
         public var exponent: Int
 
-        /// Parses a JSON number literal (or the output of `Double.description`).
+        /// The value as an `Int64` when it is integral and fits, otherwise nil (never traps).
+        public var int64Value: Int64? {
+            // At most 19 digits in all, so the loop below is short whatever the exponent.
+            guard exponent >= 0, exponent <= 19, digits.utf8.count <= 19 - exponent else { return nil }
+            // Accumulate the negative value: Int64.min has no positive counterpart.
+            var v: Int64 = 0
+            for c in digits.utf8 {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.subtractingReportingOverflow(Int64(c &- 48))
+                if o1 || o2 { return nil }
+                v = s
+            }
+            for _ in 0..<exponent {
+                let (m, o) = v.multipliedReportingOverflow(by: 10)
+                if o { return nil }
+                v = m
+            }
+            if negative { return v }
+            return v == .min ? nil : -v
+        }
+
+        /// Exponents saturate here: far beyond any parsed number, far from `Int`'s overflow.
+        static let exponentLimit = 1 << 61
+
+        /// Parses a JSON number literal (or the output of `Double.description`). Never traps: an
+        /// exponent beyond ±2^61 (only possible for text the parser did not check) saturates.
         public init(parsing text: String) {
             var negative = false
             var digits: [UInt8] = []
             var exponent = 0
             var seenPoint = false
-            var bytes = Array(text.utf8)[...]
-            if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
-            while let c = bytes.first, c != UInt8(ascii: "e"), c != UInt8(ascii: "E") {
-                bytes = bytes.dropFirst()
+            let bytes = Array(text.utf8)
+            digits.reserveCapacity(bytes.count)
+            var i = 0
+            if i < bytes.count, bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+            while i < bytes.count, bytes[i] != UInt8(ascii: "e"), bytes[i] != UInt8(ascii: "E") {
+                let c = bytes[i]
+                i += 1
                 if c == UInt8(ascii: ".") { seenPoint = true; continue }
                 digits.append(c)
                 if seenPoint { exponent -= 1 }
             }
-            if !bytes.isEmpty {
-                bytes = bytes.dropFirst()
-                exponent += Int(String(decoding: bytes, as: UTF8.self).replacingPlus()) ?? 0
+            if i < bytes.count {
+                exponent += Self.exponent(bytes[(i + 1)...])
             }
-            while let f = digits.first, f == UInt8(ascii: "0") { digits.removeFirst() }
-            while let l = digits.last, l == UInt8(ascii: "0") { digits.removeLast(); exponent += 1 }
-            if digits.isEmpty { negative = false; exponent = 0 }
+            // Trim by index: removeFirst in a loop is quadratic on "0.000…01" (4,096 digits).
+            let first = digits.firstIndex { $0 != UInt8(ascii: "0") } ?? digits.endIndex
+            var end = digits.endIndex
+            while end > first, digits[end - 1] == UInt8(ascii: "0") { end -= 1; exponent += 1 }
+            if first == end { negative = false; exponent = 0 }
             self.negative = negative
-            self.digits = String(decoding: digits, as: UTF8.self)
+            self.digits = String(decoding: digits[first..<end], as: UTF8.self)
             self.exponent = exponent
+        }
+
+        /// The exponent part's value (`+5`, `-07`), saturated at ±``exponentLimit``.
+        private static func exponent(_ bytes: ArraySlice<UInt8>) -> Int {
+            var bytes = bytes
+            var sign = 1
+            if bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+            else if bytes.first == UInt8(ascii: "-") { sign = -1; bytes = bytes.dropFirst() }
+            var value = 0
+            for c in bytes {
+                let d = Int(c &- 48)
+                guard d < 10 else { break }
+                // value ≤ 2^61 / 10 before the step, so value · 10 + 9 cannot overflow.
+                value = value > exponentLimit / 10 ? exponentLimit : Swift.min(value * 10 + d, exponentLimit)
+            }
+            return sign * value
         }
     }
 
@@ -118,10 +170,6 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     }
 }
 
-extension String {
-    fileprivate func replacingPlus() -> String { hasPrefix("+") ? String(dropFirst()) : self }
-}
-
 extension JSONNumber: Hashable {
     public static func == (lhs: JSONNumber, rhs: JSONNumber) -> Bool {
         if case .int(let a) = lhs.storage, case .int(let b) = rhs.storage { return a == b }
@@ -129,12 +177,18 @@ extension JSONNumber: Hashable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        if let i = int64Value { hasher.combine(i) } else { hasher.combine(decimal) }
+        // Equal numbers hash alike: an integral literal (`1.0`, `1e2`) hashes as its Int64.
+        switch storage {
+        case .int(let i): hasher.combine(i)
+        case .literal:
+            let d = decimal
+            if let i = d.int64Value { hasher.combine(i) } else { hasher.combine(d) }
+        }
     }
 }
 
 extension JSONNumber: Comparable {
-    /// Exact comparison, also for numbers beyond `Double`'s precision.
+    /// Exact comparison, also for numbers beyond `Double`'s precision and range.
     public static func < (lhs: JSONNumber, rhs: JSONNumber) -> Bool {
         if case .int(let a) = lhs.storage, case .int(let b) = rhs.storage { return a < b }
         return Decimal.compare(lhs.decimal, rhs.decimal) < 0
@@ -153,16 +207,14 @@ extension JSONNumber.Decimal {
     }
 
     static func compareMagnitude(_ a: Self, _ b: Self) -> Int {
-        // Order of magnitude: position of the most significant digit.
-        let ma = a.digits.utf8.count + a.exponent
-        let mb = b.digits.utf8.count + b.exponent
+        // Order of magnitude: position of the most significant digit. Int128 because `exponent`
+        // is public and may hold anything; the sum of two Ints cannot overflow it.
+        let ma = Int128(a.digits.utf8.count) + Int128(a.exponent)
+        let mb = Int128(b.digits.utf8.count) + Int128(b.exponent)
         if ma != mb { return ma < mb ? -1 : 1 }
-        let da = Array(a.digits.utf8), db = Array(b.digits.utf8)
-        for i in 0..<max(da.count, db.count) {
-            let x = i < da.count ? da[i] : 48
-            let y = i < db.count ? db[i] : 48
-            if x != y { return x < y ? -1 : 1 }
-        }
-        return 0
+        for (x, y) in zip(a.digits.utf8, b.digits.utf8) where x != y { return x < y ? -1 : 1 }
+        let (ca, cb) = (a.digits.utf8.count, b.digits.utf8.count)
+        // Same leading digits: the longer one has more non-zero digits (no trailing zeros).
+        return ca == cb ? 0 : (ca < cb ? -1 : 1)
     }
 }

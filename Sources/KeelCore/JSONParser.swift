@@ -3,7 +3,9 @@
 /// Hand-written because it sits on every message's path; `docs/performance.md` has the figures
 /// against Foundation's `JSONSerialization`. It rejects what RFC 8259 rejects: trailing commas,
 /// control characters and invalid UTF-8 in strings, leading zeros, lone surrogates, and it bounds
-/// nesting depth so hostile input cannot exhaust the stack.
+/// nesting depth so hostile input cannot exhaust the stack, and number size
+/// (``JSONNumber/maximumDigits``, ``JSONNumber/maximumExponent``) so no number costs more than
+/// its digits. Objects become ``JSONObject``s with byte-exact keys, in their order.
 public struct JSONParser {
     /// Nesting deeper than this is rejected (each level costs a stack frame).
     public static let defaultMaximumDepth = 512
@@ -95,7 +97,7 @@ private struct Cursor {
     mutating func parseObject(depth: Int) throws(JSONParser.SyntaxError) -> JSONValue {
         if depth > maximumDepth { throw error("nesting deeper than \(maximumDepth)") }
         index += 1
-        var members: [String: JSONValue] = [:]
+        var members = JSONObject()
         skipWhitespace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
@@ -142,18 +144,36 @@ private struct Cursor {
         index += 1
         if first == UInt8(ascii: "0"), let next = current, isDigit(next) { throw error("leading zero in a number") }
         while let c = current, isDigit(c) { index += 1 }
+        var digitCount = index - start
         if current == UInt8(ascii: ".") {
             integral = false
             index += 1
             guard let c = current, isDigit(c) else { throw error("expected a digit after '.'") }
+            let fractionStart = index
             while let c = current, isDigit(c) { index += 1 }
+            digitCount += index - fractionStart
+        }
+        if bytes[start] == UInt8(ascii: "-") { digitCount -= 1 }
+        if digitCount > JSONNumber.maximumDigits {
+            throw JSONParser.SyntaxError(
+                offset: start, reason: "number with more than \(JSONNumber.maximumDigits) digits (the limit)")
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
             integral = false
             index += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             guard let c = current, isDigit(c) else { throw error("expected a digit in the exponent") }
-            while let c = current, isDigit(c) { index += 1 }
+            // The exponent's value, stopping early: leading zeros are allowed, size is not.
+            var exponent = 0
+            while let c = current, isDigit(c) {
+                exponent = exponent * 10 + Int(c &- 48)
+                if exponent > JSONNumber.maximumExponent {
+                    throw JSONParser.SyntaxError(
+                        offset: start,
+                        reason: "number exponent beyond ±\(JSONNumber.maximumExponent) (the limit)")
+                }
+                index += 1
+            }
         }
         let length = index - start
         if integral && length <= 18 {
@@ -163,6 +183,8 @@ private struct Cursor {
             let negative = bytes[i] == UInt8(ascii: "-")
             if negative { i += 1 }
             while i < index { value = value &* 10 &+ Int64(bytes[i] &- 48); i += 1 }
+            // `-0` keeps its sign on the way through (JSONNumber keeps the literal).
+            if negative && value == 0 { return JSONNumber(literal: "-0") }
             return JSONNumber(negative ? -value : value)
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)

@@ -1,14 +1,16 @@
 /// A JSON value as it travels through Keel: parsed once, passed through, written once.
 ///
-/// Objects are unordered (RFC 8259 §4); numbers keep their exact value (see ``JSONNumber``).
-/// Equality is JSON equality: `1 == 1.0`, and objects compare by key set and values.
-public enum JSONValue: Sendable, Hashable {
+/// Objects keep their members in order but compare unordered (RFC 8259 §4), with keys compared
+/// byte for byte (see ``JSONObject``); numbers keep their exact value (see ``JSONNumber``).
+/// Equality is JSON equality: `1 == 1.0`, objects compare by key set and values, and strings
+/// compare by their UTF-8 bytes, not by Swift's canonical equivalence ("é" ≠ "e\u{301}").
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(JSONNumber)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 }
 
 extension JSONValue {
@@ -28,7 +30,7 @@ extension JSONValue {
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -81,11 +83,36 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(stringLiteral value: String) { self = .string(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        self = .object(JSONObject(elements))
     }
 }
 
 extension JSONValue: CustomStringConvertible {
     /// Compact JSON text.
     public var description: String { JSONWriter.string(self) }
+}
+
+extension JSONValue: Hashable {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.number(let a), .number(let b)): a == b
+        case (.string(let a), .string(let b)): JSONObject.ExactKey.sameBytes(a, b)
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a == b
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(b)
+        case .number(let n): hasher.combine(n)
+        case .string(let s): hasher.combine(JSONObject.ExactKey(s))
+        case .array(let a): hasher.combine(a)
+        case .object(let o): hasher.combine(o)
+        }
+    }
 }

@@ -30,7 +30,11 @@ public enum JSONWriter {
                 write(v, into: &out, sortedKeys: sortedKeys)
             }
             if sortedKeys {
-                for k in members.keys.sorted() { member(k, members[k]!) }
+                // String order, then byte order for keys String calls equal (NFC/NFD twins).
+                let sorted = members.sorted { a, b in
+                    a.key != b.key ? a.key < b.key : a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+                }
+                for (k, v) in sorted { member(k, v) }
             } else {
                 for (k, v) in members { member(k, v) }
             }

@@ -72,7 +72,7 @@ extension RetryPolicy {
         if let v = o["initialIntervalMs"], !v.isNull { p.initialIntervalMs = try v.positiveMillis("\(field).initialIntervalMs") }
         if let v = o["maximumIntervalMs"], !v.isNull { p.maximumIntervalMs = try v.positiveMillis("\(field).maximumIntervalMs") }
         if let v = o["backoffCoefficient"], !v.isNull {
-            guard let d = v.doubleValue, d >= 1 else {
+            guard let d = v.doubleValue, d >= 1, d.isFinite else {
                 throw KeelError(.invalidParams, "\(field).backoffCoefficient must be a number ≥ 1")
             }
             p.backoffCoefficient = d

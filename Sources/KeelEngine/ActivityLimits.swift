@@ -27,14 +27,16 @@ struct ActivityLimiter {
             return nil
         }
         if let max = limit.maxConcurrent, running[name, default: 0] >= max { return .max }
-        if let rate = limit.ratePerMinute, rate > 0 {
+        if let rate = limit.ratePerMinute, rate > 0, rate.isFinite {
             let capacity = Swift.max(1, rate / 60)
             var bucket = buckets[name] ?? (capacity, now)
             bucket.tokens = Swift.min(capacity, bucket.tokens + Double(now - bucket.at) * rate / 60_000)
             bucket.at = now
             guard bucket.tokens >= 1 else {
                 buckets[name] = bucket
-                return now + EpochMillis(((1 - bucket.tokens) * 60_000 / rate).rounded(.up))
+                // A tiny rate (1e-300 per minute) makes this wait astronomically long: clamp, never trap.
+                let wait = ((1 - bucket.tokens) * 60_000 / rate).rounded(.up)
+                return now.addingSaturating(wait.isFinite && wait < 9e18 ? EpochMillis(wait) : .max)
             }
             bucket.tokens -= 1
             buckets[name] = bucket

@@ -147,6 +147,9 @@ extension Engine {
         guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as billing.charge") }
         let input = value["input"] ?? .null
         let key = try p.optionalString("idempotencyKey")
+        if let key, key.isEmpty || key.utf8.count > Params.maximumKeyBytes {
+            throw p.fail("idempotencyKey", "must be 1 to \(Params.maximumKeyBytes) bytes")
+        }
         let wait = try p.optionalBool("wait") ?? true
         let waitTimeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
         let contract = registry.contracts[name]

@@ -89,7 +89,7 @@ extension Engine {
     func hold(_ id: String, seq: Int, epoch: Int, holdMs: Int64? = nil) async -> JSONValue {
         guard let live = workflows[id], live.isRunning, live.record.epoch == epoch else { return ["status": "suspend"] }
         if let e = live.journal[seq], e.status != .scheduled { return e.stepAnswer }
-        timers.schedule(clock.now() + (holdMs ?? options.stepHoldMs), taskID: id, kind: .stepHold(epoch: epoch, seq: seq))
+        timers.schedule(clock.now().addingSaturating(holdMs ?? options.stepHoldMs), taskID: id, kind: .stepHold(epoch: epoch, seq: seq))
         return await withCheckedContinuation { c in workflows[id]?.held[seq, default: []].append(c) }
     }
 
@@ -149,18 +149,18 @@ extension Engine {
             throw KeelError(.invalidParams, "workflow/step: a sleep needs input.durationMs, a non-negative integer")
         }
         var entry = JournalEntry(workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "sleep", name: name, input: input, now: clock.now())
-        entry.wakeAt = entry.createdAt + duration
+        entry.wakeAt = entry.createdAt.addingSaturating(duration)
         _ = try await record(entry, epoch: epoch)
         timers.schedule(entry.wakeAt!, taskID: live.record.id, kind: .workflowWake(generation: entry.generation, seq: seq))
         if duration > options.stepHoldMs { return ["status": "suspend"] }
-        return await hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration + options.stepHoldMs)
+        return await hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
     }
 
     private func signalStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
         let id = live.record.id
         let now = clock.now()
         var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "signal", name: name, input: input, now: now)
-        if let timeout = input["timeoutMs"]?.int64Value, timeout >= 0 { entry.wakeAt = now + timeout }
+        if let timeout = input["timeoutMs"]?.int64Value, timeout >= 0 { entry.wakeAt = now.addingSaturating(timeout) }
         let scheduled = entry
         // One transaction: either a buffered signal is consumed here, or the entry waits and the
         // signal's own transaction (serialized after this one) will find it. No wake-up is lost.
@@ -189,6 +189,9 @@ extension Engine {
         let id = live.record.id
         guard isValidName(name) else { throw KeelError(.invalidParams, "workflow/step: \(name) is not a valid workflow name") }
         let childId = input["workflowId"]?.stringValue ?? "\(id)/\(seq)"
+        if input["workflowId"] != nil, let problem = WorkflowID.problem(childId) {
+            throw KeelError(.invalidParams, "workflow/step: input.workflowId \(problem)")
+        }
         let now = clock.now()
         let entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "child", name: name, input: input, now: now)
         var child = WorkflowRecord(id: childId, name: name, input: input["input"] ?? .null,

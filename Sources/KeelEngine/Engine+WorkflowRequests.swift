@@ -13,7 +13,7 @@ extension Engine {
         let input = value["input"] ?? .null
         let now = clock.now()
         let id = try p.optionalString("workflowId") ?? "wf-" + String(Self.newTaskID(now: now).dropFirst(2))
-        guard !id.isEmpty, id.utf8.count <= 256 else { throw p.fail("workflowId", "must be 1 to 256 bytes") }
+        if let problem = WorkflowID.problem(id) { throw p.fail("workflowId", problem) }
         let policy = try p.optionalString("conflictPolicy") ?? "useExisting"
         guard policy == "useExisting" || policy == "fail" else { throw p.fail("conflictPolicy", "must be useExisting or fail") }
         let contract = registry.workflowContracts[name]

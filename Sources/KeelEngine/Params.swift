@@ -2,8 +2,11 @@ public import KeelCore
 
 /// Typed access to a request's params object with precise `-32602` errors ("params.name must be a string").
 struct Params {
-    let object: [String: JSONValue]
+    let object: JSONObject
     let method: String
+
+    /// Longest idempotency key in UTF-8 bytes (docs/guarantees.md, "Limits"); workflow ids take 256.
+    static let maximumKeyBytes = 512
 
     init(_ value: JSONValue, method: String) throws {
         guard case .object(let o) = value else { throw KeelError(.invalidParams, "\(method): params must be an object") }

@@ -113,7 +113,7 @@ public final class RPCConnection: Sendable {
             }
             switch RPCMessage.decode(value) {
             case .failure(let failure):
-                send(.error(id: failure.id, error: failure.error))
+                if failure.answer { send(.error(id: failure.id, error: failure.error)) }
                 return nil
             case .success(let message):
                 return route(message)
@@ -165,7 +165,7 @@ public final class RPCConnection: Sendable {
                 case .notification(let method, let params):
                     await handler.handleNotification(method: method, params: params, connection: self)
                 case .invalid(let failure):
-                    answers.append(RPCMessage.error(id: failure.id, error: failure.error).json)
+                    if failure.answer { answers.append(RPCMessage.error(id: failure.id, error: failure.error).json) }
                 case .response:
                     break
                 }

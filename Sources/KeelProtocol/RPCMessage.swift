@@ -100,13 +100,19 @@ public enum RPCMessage: Sendable, Equatable {
                 return .failure(.init(id: id, error: .invalidRequest("\"method\" must be a string")))
             }
             let params = o["params"] ?? .object([:])
+            // JSON-RPC 2.0 §4.1: "The Server MUST NOT reply to a Notification, including those
+            // that are within a batch request." A notification with bad params is dropped.
+            let answer = o["id"] != nil
             switch params {
             case .object: break
             case .array:
                 return .failure(
-                    .init(id: id, error: .invalidParams("params must be one named object, not an array")))
+                    .init(
+                        id: id, error: .invalidParams("params must be one named object, not an array"),
+                        answer: answer))
             default:
-                return .failure(.init(id: id, error: .invalidRequest("\"params\" must be an object")))
+                return .failure(
+                    .init(id: id, error: .invalidRequest("\"params\" must be an object"), answer: answer))
             }
             if o["id"] == nil { return .success(.notification(method: method, params: params)) }
             guard let id else {
@@ -131,6 +137,8 @@ public enum RPCMessage: Sendable, Equatable {
 public struct RPCDecodeFailure: Error, Sendable {
     public var id: RPCID?
     public var error: RPCErrorObject
+    /// False for a notification (no `id`) whose params are invalid: the spec forbids any reply.
+    public var answer = true
 }
 
 extension RPCErrorObject {

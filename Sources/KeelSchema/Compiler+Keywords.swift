@@ -4,7 +4,7 @@ extension Compiler {
     /// Compiles one schema object's keywords, in evaluation order: cheap assertions first,
     /// applicators next, `unevaluated*` last (they need every sibling's annotations).
     func compileKeywords(_ node: Node, _ value: JSONValue, _ loc: Location, _ info: Info) throws {
-        let o: [String: JSONValue]
+        let o: JSONObject
         switch value {
         case .bool(true): return
         case .bool(false):

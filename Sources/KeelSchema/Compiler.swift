@@ -111,7 +111,7 @@ final class Compiler {
     }
 
     /// The subschemas of a schema object, as (pointer suffix, value), per the dialect's keywords.
-    static func subschemas(_ o: [String: JSONValue], _ rules: Rules) -> [(String, JSONValue)] {
+    static func subschemas(_ o: JSONObject, _ rules: Rules) -> [(String, JSONValue)] {
         var out: [(String, JSONValue)] = []
         func single(_ k: String) { if let v = o[k] { out.append(("/" + JSONPointer.escape(k), v)) } }
         func map(_ k: String, schemasOnly: Bool = false) {

@@ -43,7 +43,7 @@ extension Evaluation {
         var ok = true
         for (name, node) in list {
             guard let v = o.member(name) else { continue }
-            if gather { ann.properties.insert(name) }
+            if gather { ann.properties.insert(.string(name)) }
             if !child(node, v, name, keyword: "properties/" + JSONPointer.escape(name)) {
                 ok = false
                 if !full || shouldStop { return false }
@@ -59,7 +59,7 @@ extension Evaluation {
         var ok = true
         for (name, v) in o {
             for (re, node) in list where re.matches(name) {
-                if gather { ann.properties.insert(name) }
+                if gather { ann.properties.insert(.string(name)) }
                 if !child(node, v, name, keyword: "patternProperties/" + JSONPointer.escape(re.source)) {
                     ok = false
                     if !full || shouldStop { return false }
@@ -78,8 +78,13 @@ extension Evaluation {
         let forbidden = node.isFalse
         // A short list is scanned (small-string == is cheaper than hashing); a long one is hashed.
         let scan = list.count <= 8
-        for (name, v) in o
-        where !(scan ? list.contains(name) : names.contains(name)) && !patterns.contains(where: { $0.matches(name) }) {
+        // Declared means the same bytes: an NFD twin of a declared "é" is an additional property
+        // (String == and Set<String> would call it declared, and `properties` would not check it).
+        func declared(_ name: String) -> Bool {
+            if !scan && !names.contains(name) { return false }
+            return list.contains { $0.utf8.count == name.utf8.count && $0.utf8.elementsEqual(name.utf8) }
+        }
+        for (name, v) in o where !declared(name) && !patterns.contains(where: { $0.matches(name) }) {
             let good: Bool
             if forbidden {
                 good = failAt(name, "additionalProperties", "the property \(describe(.string(name))) is not allowed")
@@ -280,7 +285,7 @@ extension Evaluation {
         var ok = true
         if !ann.allProperties {
             let forbidden = node.isFalse
-            for (name, v) in o where !ann.properties.contains(name) {
+            for (name, v) in o where !ann.properties.contains(.string(name)) {
                 let good: Bool
                 if forbidden {
                     good = failAt(

@@ -127,15 +127,10 @@ extension Evaluation {
     }
 }
 
-extension Dictionary where Key == String, Value == JSONValue {
-    /// `self[name]`, scanning small objects instead of hashing (most payload objects are small,
-    /// and comparing short strings is cheaper than hashing them).
+extension JSONObject {
+    /// `self[name]` (small objects are scanned, large ones hashed; see `JSONObject`).
     @inline(__always)
-    func member(_ name: String) -> JSONValue? {
-        if count > 8 { return self[name] }
-        for (key, value) in self where key == name { return value }
-        return nil
-    }
+    func member(_ name: String) -> JSONValue? { self[name] }
 }
 
 /// RFC 4648 base64 (standard alphabet, padding optional) for draft-07 `contentEncoding`.

@@ -135,7 +135,9 @@ indirect enum Keyword: @unchecked Sendable {
 /// What the keywords of one evaluation marked as evaluated, for `unevaluated*`.
 struct Annotations {
     var allProperties = false
-    var properties: Set<String> = []
+    /// Evaluated property names as `.string` values: JSONValue hashes and compares strings by
+    /// their bytes, so an NFD twin of an evaluated "é" is not evaluated.
+    var properties: Set<JSONValue> = []
     var allItems = false
     var itemPrefix = 0
     var items: Set<Int> = []

@@ -83,11 +83,27 @@ struct Statement {
             switch v {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .int(let n): rc = sqlite3_bind_int64(handle, index, n)
-            case .text(let s): rc = sqlite3_bind_text(handle, index, s, -1, keel_sqlite_transient())
+            case .text(let s): rc = Self.bindText(s, handle: handle, index: index)
             }
             guard rc == SQLITE_OK else { throw connection.lastError(rc) }
         }
         return self
+    }
+
+    /// Binds text with its byte length, so a NUL inside (`acct\0alice`) is data, not the end:
+    /// with length -1 SQLite stops at the first NUL and `acct\0alice` == `acct\0mallory`.
+    private static func bindText(_ text: String, handle: OpaquePointer, index: Int32) -> Int32 {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, let count = Int32(exactly: bytes.count) else {
+                // An empty buffer may have no address; a nil pointer would bind NULL, not "".
+                return bytes.isEmpty
+                    ? sqlite3_bind_text(handle, index, "", 0, keel_sqlite_transient()) : SQLITE_TOOBIG
+            }
+            return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                sqlite3_bind_text(handle, index, $0, count, keel_sqlite_transient())
+            }
+        }
     }
 
     /// Steps to completion; for INSERT/UPDATE/DELETE.
@@ -133,8 +149,10 @@ struct Row {
     }
 
     func text(_ column: Int32) -> String {
+        // By byte count, not up to the first NUL (see `Statement.bindText`).
         guard let p = sqlite3_column_text(handle, column) else { return "" }
-        return String(cString: p)
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: count), as: UTF8.self)
     }
 
     func optionalText(_ column: Int32) -> String? {

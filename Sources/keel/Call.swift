@@ -19,9 +19,11 @@ struct Call: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let text = input == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : input
+        // The bytes go to the parser as they are: decoding stdin into a String first would replace
+        // invalid UTF-8 with U+FFFD and send data the caller never wrote.
+        let bytes = input == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(input.utf8)
         let value: JSONValue
-        do { value = try JSONParser.parse(text) } catch {
+        do { value = try JSONParser.parse(bytes) } catch {
             FileHandle.standardError.write(Data("keel call: input is not JSON: \(error)\n".utf8))
             throw ExitCode(2)
         }

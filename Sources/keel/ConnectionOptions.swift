@@ -36,7 +36,12 @@ struct ConnectionOptions: ParsableArguments {
 func parseDuration(_ text: String) throws -> Int64 {
     let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
     for (suffix, factor) in units where text.hasSuffix(suffix) {
-        if let n = Double(text.dropLast(suffix.count)), n > 0 { return Int64(n * Double(factor)) }
+        // `Int64(exactly:)` of a rounded finite value: "1e300s" or "nans" is refused, never a trap.
+        if let n = Double(text.dropLast(suffix.count)), n > 0, let ms = Int64(exactly: (n * Double(factor)).rounded()),
+            ms > 0
+        {
+            return ms
+        }
     }
     if let n = Int64(text), n > 0 { return n }
     throw ValidationError("\(text) is not a duration; use e.g. 250ms, 30s, 5m, 2h, 30d")

@@ -5,7 +5,8 @@ import KeelTesting
 import Testing
 
 /// Runs the built `keel` binary and returns (exit status, stdout, stderr).
-func keelCLI(_ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
+/// `stdin` is written to the process's standard input (else it reads /dev/null).
+func keelCLI(_ args: [String], env: [String: String] = [:], stdin: [UInt8]? = nil) throws -> (Int32, String, String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: PackagePaths.keelBinary)
     p.arguments = args
@@ -15,8 +16,13 @@ func keelCLI(_ args: [String], env: [String: String] = [:]) throws -> (Int32, St
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
-    p.standardInput = FileHandle.nullDevice
+    let input = Pipe()
+    p.standardInput = stdin == nil ? FileHandle.nullDevice : input
     try p.run()
+    if let stdin {
+        input.fileHandleForWriting.write(Data(stdin))
+        try input.fileHandleForWriting.close()
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
