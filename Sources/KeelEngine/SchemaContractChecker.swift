@@ -9,7 +9,8 @@ public struct SchemaContractChecker: ContractChecker {
     public static let maximumErrors = 20
 
     public init() {
-        cache = ValidatorCache(options: ValidatorOptions(maxErrors: Self.maximumErrors))
+        // Contracts may only use patterns that match in linear time (docs/schema.md).
+        cache = ValidatorCache(options: ValidatorOptions(maxErrors: Self.maximumErrors, requireLinearPatterns: true))
     }
 
     public func prepare(_ schema: JSONValue) throws {
