@@ -22,6 +22,8 @@ struct RegexProgram: Sendable {
 
     private(set) var instructions: [Instruction] = []
     private(set) var sets: [ScalarSet] = []
+    /// `sets` restricted to ASCII, for the common case.
+    private(set) var asciiBits: [ASCIIBits] = []
     /// True when every thread starts with `^`: no need to try later start positions.
     private(set) var anchoredAtStart = false
 
@@ -43,6 +45,7 @@ struct RegexProgram: Sendable {
         case .scalar(let v): append(.scalar(v))
         case .set(let set):
             sets.append(set)
+            asciiBits.append(ASCIIBits(set))
             append(.set(sets.count - 1))
         case .assertion(let a): append(.assert(a))
         case .concat(let items):
@@ -84,48 +87,63 @@ struct RegexProgram: Sendable {
 
     /// True when the pattern matches somewhere in `text`.
     func matches(_ text: String) -> Bool {
-        var current = ThreadList(capacity: instructions.count)
-        var next = ThreadList(capacity: instructions.count)
-        var stack: [Int] = []
-        var scalars = text.unicodeScalars.makeIterator()
-        var scalar = scalars.next()?.value
-        if add(0, to: &current, previous: nil, next: scalar, stack: &stack) { return true }
-        while let c = scalar {
-            let following = scalars.next()?.value
-            for pc in current.members {
-                switch instructions[pc] {
-                case .scalar(let v) where v == c:
-                    if add(pc + 1, to: &next, previous: c, next: following, stack: &stack) { return true }
-                case .set(let k) where sets[k].contains(c):
-                    if add(pc + 1, to: &next, previous: c, next: following, stack: &stack) { return true }
-                default: break
+        let n = instructions.count
+        // One scratch allocation (on the stack when small): two thread lists and the closure stack.
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 8 * n + 2) { buffer in
+            buffer.initialize(repeating: 0)
+            let base = buffer.baseAddress!
+            var current = ThreadList(base, capacity: n)
+            var next = ThreadList(base + 3 * n, capacity: n)
+            let stack = base + 6 * n
+            var scalars = text.unicodeScalars.makeIterator()
+            var scalar = scalars.next()?.value
+            if add(0, to: &current, previous: nil, next: scalar, stack: stack) { return true }
+            while let c = scalar {
+                let following = scalars.next()?.value
+                for k in 0..<current.consumingCount {
+                    let pc = Int(current.consuming[k])
+                    let hit: Bool
+                    switch instructions[pc] {
+                    case .scalar(let v): hit = v == c
+                    case .set(let s): hit = c < 128 ? asciiBits[s].contains(c) : sets[s].contains(c)
+                    default: hit = false
+                    }
+                    if hit, add(pc + 1, to: &next, previous: c, next: following, stack: stack) { return true }
                 }
+                if !anchoredAtStart, add(0, to: &next, previous: c, next: following, stack: stack) { return true }
+                swap(&current, &next)
+                next.removeAll()
+                if current.consumingCount == 0 && anchoredAtStart { return false }
+                scalar = following
             }
-            if !anchoredAtStart, add(0, to: &next, previous: c, next: following, stack: &stack) { return true }
-            swap(&current, &next)
-            next.removeAll()
-            if current.members.isEmpty && anchoredAtStart { return false }
-            scalar = following
+            return false
         }
-        return false
     }
 
     /// Adds the thread at `pc` and everything reachable without consuming input; true on `match`.
+    /// `stack` has room for every edge (at most two per instruction).
     private func add(
-        _ pc: Int, to list: inout ThreadList, previous: UInt32?, next: UInt32?, stack: inout [Int]
+        _ pc: Int, to list: inout ThreadList, previous: UInt32?, next: UInt32?, stack: UnsafeMutablePointer<Int32>
     ) -> Bool {
-        stack.append(pc)
-        while let pc = stack.popLast() {
+        stack[0] = Int32(pc)
+        var top = 1
+        while top > 0 {
+            top -= 1
+            let pc = Int(stack[top])
             guard list.insert(pc) else { continue }
             switch instructions[pc] {
-            case .jump(let target): stack.append(target)
+            case .jump(let target):
+                stack[top] = Int32(target)
+                top += 1
             case .split(let a, let b):
-                stack.append(b)
-                stack.append(a)
-            case .assert(let a) where a.holds(previous: previous, next: next): stack.append(pc + 1)
-            case .match:
-                stack.removeAll(keepingCapacity: true)
-                return true
+                stack[top] = Int32(b)
+                stack[top + 1] = Int32(a)
+                top += 2
+            case .assert(let a) where a.holds(previous: previous, next: next):
+                stack[top] = Int32(pc + 1)
+                top += 1
+            case .match: return true
+            case .scalar, .set: list.addConsuming(pc)
             default: break
             }
         }
@@ -133,25 +151,57 @@ struct RegexProgram: Sendable {
     }
 }
 
-/// A sparse set of instruction indexes: O(1) insert, membership and clear; iteration in
-/// insertion order.
-struct ThreadList {
-    private(set) var members: [Int] = []
-    private var index: [Int]
+/// The ASCII part of a ``ScalarSet`` as two words, read without touching the set.
+struct ASCIIBits: Sendable {
+    var low: UInt64 = 0
+    var high: UInt64 = 0
 
-    init(capacity: Int) {
-        index = Array(repeating: 0, count: capacity)
-        members.reserveCapacity(capacity)
+    init(_ set: ScalarSet) {
+        for v in UInt32(0)..<128 where set.contains(v) {
+            if v < 64 { low |= 1 << UInt64(v) } else { high |= 1 << UInt64(v - 64) }
+        }
+    }
+
+    @inline(__always)
+    func contains(_ v: UInt32) -> Bool {
+        v < 64 ? low & (1 << UInt64(v)) != 0 : high & (1 << UInt64(v - 64)) != 0
+    }
+}
+
+/// A sparse set of instruction indexes over caller-provided memory: O(1) insert, membership
+/// and clear. Its consuming members are listed apart (the only ones a step looks at).
+struct ThreadList {
+    private let index: UnsafeMutablePointer<Int32>
+    private let members: UnsafeMutablePointer<Int32>
+    let consuming: UnsafeMutablePointer<Int32>
+    private var count = 0
+    private(set) var consumingCount = 0
+
+    /// Uses `3 * capacity` values from `base`.
+    init(_ base: UnsafeMutablePointer<Int32>, capacity: Int) {
+        index = base
+        members = base + capacity
+        consuming = base + 2 * capacity
     }
 
     /// False when `pc` was already in the set.
+    @inline(__always)
     mutating func insert(_ pc: Int) -> Bool {
-        let slot = index[pc]
-        if slot < members.count && members[slot] == pc { return false }
-        index[pc] = members.count
-        members.append(pc)
+        let slot = Int(index[pc])
+        if slot >= 0 && slot < count && members[slot] == Int32(pc) { return false }
+        index[pc] = Int32(count)
+        members[count] = Int32(pc)
+        count += 1
         return true
     }
 
-    mutating func removeAll() { members.removeAll(keepingCapacity: true) }
+    mutating func addConsuming(_ pc: Int) {
+        consuming[consumingCount] = Int32(pc)
+        consumingCount += 1
+    }
+
+    mutating func removeAll() {
+        count = 0
+        consumingCount = 0
+    }
 }
