@@ -58,7 +58,10 @@ final class ECMARegex: @unchecked Sendable {
         } catch let error as RegexParser.Unsupported {
             program = nil
             regex = backtracking
-            linearTimeRefusal = "it uses a \(error.description), which needs backtracking"
+            linearTimeRefusal =
+                error.needsBacktracking
+                ? "it uses a \(error.description), which needs backtracking"
+                : "the linear-time matcher does not accept its syntax (\(error.description))"
         } catch {
             program = nil
             regex = backtracking

@@ -7,6 +7,8 @@
 struct RegexParser {
     struct Unsupported: Error, CustomStringConvertible {
         var description: String
+        /// True for backreferences and lookaround: valid, but beyond any automaton.
+        var needsBacktracking: Bool { description == "backreference" || description == "lookaround" }
     }
 
     /// Groups and classes nested deeper than this are not parsed (recursion stays bounded).
