@@ -1,4 +1,4 @@
-public import KeelCore
+import KeelCore
 
 /// The bounds that keep compiling and validating any schema and instance within the stack and in
 /// linear time (docs/guarantees.md, "Limits"; docs/schema.md). Exceeding one is an error, never a
