@@ -187,7 +187,7 @@ extension Engine {
         switch reply {
         case .success(let result):
             if let output = result["output"] {
-                let errors = contractErrors(output, name: live.record.name, schema: \.output)
+                let errors = await contractErrors(output, name: live.record.name, schema: \.output)
                 if errors.isEmpty {
                     await finish(id, attempt: attempt, status: .completed, output: output, failure: nil)
                 } else {
@@ -285,10 +285,13 @@ extension Engine {
         }
     }
 
-    /// Reads the contract errors of `value` against the registered contract of `name`.
-    func contractErrors(_ value: JSONValue, name: String, schema: KeyPath<ActivityContract, JSONValue>) -> [JSONValue] {
+    /// The contract errors of `value` against the registered contract of `name`: the contract is
+    /// read on the actor, the validation runs off it.
+    func contractErrors(_ value: JSONValue, name: String, schema: KeyPath<ActivityContract, JSONValue>) async
+        -> [JSONValue]
+    {
         guard let contract = registry.contracts[name] else { return [] }
-        return checker.errors(of: value, against: contract[keyPath: schema])
+        return await contractErrors(of: value, against: contract[keyPath: schema])
     }
 
     static func failure(type: String, message: String, retryable: Bool, details: JSONValue? = nil) -> JSONValue {

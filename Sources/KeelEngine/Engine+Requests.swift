@@ -14,7 +14,9 @@ extension Engine {
         if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
         switch method {
         case "ping": return [:]
-        case "worker/register": return try register(params, session: session)
+        case "worker/register":
+            await precompileContracts(params)
+            return try register(params, session: session)
         case "worker/list": return ["workers": .array(workers().map(workerJSON))]
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
@@ -154,7 +156,7 @@ extension Engine {
         let waitTimeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
         let contract = registry.contracts[name]
         if let contract {
-            let errors = checker.errors(of: input, against: contract.input)
+            let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
                 throw KeelError(
                     .inputContractViolation,

@@ -106,7 +106,7 @@ extension Engine {
         }
         let contract = registry.contracts[name]
         if let contract {
-            let errors = checker.errors(of: input, against: contract.input)
+            let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
                 entry.status = .failed
                 entry.contractHash = contract.hash

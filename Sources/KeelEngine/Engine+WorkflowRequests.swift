@@ -18,7 +18,7 @@ extension Engine {
         guard policy == "useExisting" || policy == "fail" else { throw p.fail("conflictPolicy", "must be useExisting or fail") }
         let contract = registry.workflowContracts[name]
         if let contract {
-            let errors = checker.errors(of: input, against: contract.input)
+            let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
                 throw KeelError(.inputContractViolation, "input of workflow \(name) breaks its contract: \(Self.firstMessage(errors))",
                     data: ["workflow": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])

@@ -127,7 +127,7 @@ extension Engine {
         case "completed":
             let output = result["output"] ?? .null
             if let contract = registry.workflowContracts[live.record.name] {
-                let errors = checker.errors(of: output, against: contract.output)
+                let errors = await contractErrors(of: output, against: contract.output)
                 if !errors.isEmpty {
                     let f = Self.failure(type: "OutputContractViolation",
                         message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",

@@ -40,6 +40,15 @@ final class Compiler {
         self.options = options
     }
 
+    /// Hands every node to the caller, who then owns the graph (and must dismantle it).
+    func takeNodes() -> [Node] {
+        defer { nodes = [:] }
+        return Array(nodes.values)
+    }
+
+    /// A compile that failed leaves a partial graph: dismantled here, not released recursively.
+    deinit { Node.dismantle(Array(nodes.values)) }
+
     /// Compiles `schema` and everything it references.
     /// - Throws: `KeelError(.invalidSchema)` naming the offending location or reference.
     func compile(_ schema: JSONValue) throws -> Node {
@@ -61,6 +70,12 @@ final class Compiler {
     // MARK: Documents and the index
 
     func addDocument(_ value: JSONValue, uri: String, defaultRules: Rules) throws -> Int {
+        // `walk` and the evaluation recurse along the schema's nesting: bound it first.
+        if value.nestsDeeper(than: SchemaLimits.maximumSchemaDepth) {
+            throw KeelError(
+                .invalidSchema,
+                "The schema \(uri.isEmpty ? "" : "\"\(uri)\" ")is nested deeper than \(SchemaLimits.maximumSchemaDepth) levels.")
+        }
         let id = docs.count
         docs.append(value)
         docURIs.append(uri)
@@ -256,13 +271,22 @@ final class Compiler {
     }
 
     func regex(_ pattern: String, at loc: Location) throws -> ECMARegex {
-        if let r = regexCache[pattern] { return r }
-        do {
-            let r = try ECMARegex(pattern)
+        let r: ECMARegex
+        if let cached = regexCache[pattern] {
+            r = cached
+        } else {
+            do { r = try ECMARegex(pattern) } catch {
+                throw KeelError(.invalidSchema, "Invalid pattern at \(docURIs[loc.doc])#\(loc.pointer): \(error).")
+            }
             regexCache[pattern] = r
-            return r
-        } catch {
-            throw KeelError(.invalidSchema, "Invalid pattern at \(docURIs[loc.doc])#\(loc.pointer): \(error).")
         }
+        if options.requireLinearPatterns, let why = r.linearTimeRefusal {
+            throw KeelError(
+                .invalidSchema,
+                "The pattern \(describe(.string(pattern))) at \(docURIs[loc.doc])#\(loc.pointer) cannot be matched in "
+                    + "linear time: \(why). Rewrite it without backreferences or lookahead.",
+                data: ["pattern": .string(pattern), "reason": .string(why)])
+        }
+        return r
     }
 }

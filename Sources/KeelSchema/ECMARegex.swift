@@ -10,10 +10,21 @@
 /// - an identity escape of a letter (`\a`, `\e`) is a syntax error, as with the `u` flag.
 /// Lookbehind is rejected (Swift's `Regex` does not support it yet): the schema does not compile.
 ///
+/// Matching runs in linear time (``RegexProgram``, an automaton) for every pattern without
+/// backreferences and lookahead whose counted repetitions expand to at most
+/// ``SchemaLimits/maximumPatternProgramSize`` instructions. The others run on Swift's
+/// backtracking `Regex`, which can take exponential time: ``linearTimeRefusal`` says why, and
+/// ``ValidatorOptions/requireLinearPatterns`` refuses such schemas.
+///
 /// `@unchecked Sendable`: `Regex` is an immutable value; each match allocates its own state.
 final class ECMARegex: @unchecked Sendable {
     let source: String
-    private let regex: Regex<AnyRegexOutput>
+    /// The backtracking engine, only for patterns the automaton cannot run.
+    private let regex: Regex<AnyRegexOutput>?
+    /// The linear-time matcher, when the pattern allows it.
+    private let program: RegexProgram?
+    /// Why the pattern cannot run in linear time (nil when it can).
+    let linearTimeRefusal: String?
     /// Fast path for `^literal` / `literal` / `literal$` patterns without metacharacters.
     private let literal: (text: String, anchoredStart: Bool, anchoredEnd: Bool)?
 
@@ -24,9 +35,15 @@ final class ECMARegex: @unchecked Sendable {
     /// - Throws: ``SyntaxError`` when `pattern` is not a valid ECMA-262 pattern or uses lookbehind.
     init(_ pattern: String) throws(SyntaxError) {
         source = pattern
+        if !Self.nestingIsBounded(pattern) {
+            throw SyntaxError(
+                description: "the pattern nests groups or classes deeper than \(RegexParser.maximumNesting) levels")
+        }
+        // Validity is Swift's `Regex` on the translated pattern, for every pattern alike.
         let translated = try Self.translate(pattern)
+        let backtracking: Regex<AnyRegexOutput>
         do {
-            regex = try Regex(translated)
+            backtracking = try Regex(translated)
                 .matchingSemantics(.unicodeScalar)
                 .asciiOnlyDigits()
                 .asciiOnlyWordCharacters()
@@ -34,6 +51,45 @@ final class ECMARegex: @unchecked Sendable {
             throw SyntaxError(description: "invalid regular expression \(pattern): \(error)")
         }
         literal = Self.literalForm(pattern)
+        do {
+            program = try RegexProgram(try RegexParser.parse(pattern))
+            regex = nil
+            linearTimeRefusal = nil
+        } catch let error as RegexParser.Unsupported {
+            program = nil
+            regex = backtracking
+            linearTimeRefusal =
+                error.needsBacktracking
+                ? "it uses a \(error.description), which needs backtracking"
+                : "the linear-time matcher does not accept its syntax (\(error.description))"
+        } catch {
+            program = nil
+            regex = backtracking
+            linearTimeRefusal =
+                "its counted repetitions expand past \(SchemaLimits.maximumPatternProgramSize) automaton states"
+        }
+    }
+
+    /// False when unescaped `(` or `[` nest deeper than ``RegexParser/maximumNesting``: Swift's
+    /// `Regex` parser recurses over them.
+    private static func nestingIsBounded(_ pattern: String) -> Bool {
+        var depth = 0
+        var escaped = false
+        for c in pattern.unicodeScalars {
+            if escaped {
+                escaped = false
+                continue
+            }
+            switch c {
+            case "\\": escaped = true
+            case "(", "[":
+                depth += 1
+                if depth > RegexParser.maximumNesting { return false }
+            case ")", "]": depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        return true
     }
 
     /// True when the pattern matches somewhere in `text` (patterns are not implicitly anchored).
@@ -45,7 +101,8 @@ final class ECMARegex: @unchecked Sendable {
             if literal.anchoredEnd { return text.utf8.reversed().starts(with: literal.text.utf8.reversed()) }
             if literal.text.isEmpty { return true }
         }
-        return (try? regex.firstMatch(in: text)) != nil
+        if let program { return program.matches(text) }
+        return (try? regex?.firstMatch(in: text)) != nil
     }
 
     /// True when `pattern` compiles as an ECMA-262 regular expression (the `regex` format).

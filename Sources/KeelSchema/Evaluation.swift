@@ -21,13 +21,15 @@ struct Evaluation {
     /// `$ref` targets entered, with the instance depth they were entered at.
     var referenceStack: [(node: Node, depth: Int)] = []
     var depth = 0
+    /// Subschemas being evaluated one inside another now (bounded by `maximumEvaluationDepth`).
+    var nesting = 0
     /// Set when evaluation had to stop: a `$ref` cycle without progress, or too-deep nesting.
     var abort: ValidationError?
 
     /// Instances nested deeper than this are rejected rather than risking the stack (each level
     /// costs a few frames; 512 is also JSONParser's default nesting limit, so parsed input never
     /// reaches it).
-    static let maximumDepth = 512
+    static let maximumDepth = SchemaLimits.maximumInstanceDepth
 
     /// Write-only annotations for evaluations nobody reads (`collect == false`): one per
     /// validation (on the caller's stack) instead of an `Annotations` value per node.
@@ -57,6 +59,16 @@ struct Evaluation {
     mutating func evaluate(_ node: Node, _ value: JSONValue, _ out: inout Annotations, collect: Bool) -> Bool {
         let keywords = node.keywords
         if keywords.isEmpty { return true }
+        if nesting >= SchemaLimits.maximumEvaluationDepth {
+            if abort == nil {
+                abort = ValidationError(
+                    instanceLocation: "", keywordLocation: "", keyword: "depth",
+                    message: "the evaluation nests subschemas deeper than \(SchemaLimits.maximumEvaluationDepth) levels")
+            }
+            return false
+        }
+        nesting += 1
+        defer { nesting -= 1 }
         var pushedScope = false
         if trackScope, scope.last !== node.resource {
             scope.append(node.resource)

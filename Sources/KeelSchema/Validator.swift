@@ -13,6 +13,8 @@ public final class Validator: Sendable {
     public let options: ValidatorOptions
     let root: Node
     let trackScope: Bool
+    /// Every node of the graph, so that `deinit` can take it apart without recursion.
+    private let nodes: [Node]
 
     /// Compiles `schema`, resolving every `$ref` now (through `registry`, never the network).
     /// - Parameters:
@@ -28,7 +30,10 @@ public final class Validator: Sendable {
         self.options = options
         self.root = try compiler.compile(schema)
         self.trackScope = compiler.usesDynamicScope
+        self.nodes = compiler.takeNodes()
     }
+
+    deinit { Node.dismantle(nodes) }
 
     /// True when `instance` is valid. Stops at the first failure and builds no messages.
     public func isValid(_ instance: JSONValue) -> Bool {
@@ -40,8 +45,9 @@ public final class Validator: Sendable {
 
     /// Every error in `instance`, up to `options.maxErrors`, in schema order; empty when valid.
     ///
-    /// An evaluation that cannot finish (a `$ref` cycle reached without consuming input, or an
-    /// instance nested deeper than 2,000 levels) ends with one error describing that.
+    /// An evaluation that cannot finish (a `$ref` cycle reached without consuming input, an
+    /// instance nested deeper than ``SchemaLimits/maximumInstanceDepth`` or subschemas nested
+    /// deeper than ``SchemaLimits/maximumEvaluationDepth``) ends with one error describing that.
     public func validate(_ instance: JSONValue) -> [ValidationError] {
         Evaluation.with(full: true, maxErrors: options.maxErrors, trackScope: trackScope) { evaluation in
             let ok = evaluation.evaluate(root, instance, &evaluation.discard.pointee, collect: false)

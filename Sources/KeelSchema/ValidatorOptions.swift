@@ -7,6 +7,11 @@ public struct ValidatorOptions: Sendable, Hashable {
     /// ``Validator/validate(_:)`` stops after this many errors; a hostile instance cannot make
     /// the error list (and the `KeelError` data built from it) grow without bound.
     public var maxErrors: Int
+    /// Refuse (as an invalid schema) any `pattern`/`patternProperties` that cannot run in linear
+    /// time: backreferences, lookahead, or counted repetitions expanding past
+    /// ``SchemaLimits/maximumPatternProgramSize``. Off by default (the official test suite has
+    /// such patterns); the engine turns it on for contracts, so no pattern can stall it.
+    public var requireLinearPatterns: Bool = false
 
     /// - Parameters:
     ///   - defaultDialect: dialect for schemas without `$schema` (default 2020-12).
@@ -16,5 +21,14 @@ public struct ValidatorOptions: Sendable, Hashable {
         self.defaultDialect = defaultDialect
         self.assertFormat = assertFormat
         self.maxErrors = max(1, maxErrors)
+    }
+
+    /// As ``init(defaultDialect:assertFormat:maxErrors:)``, also setting ``requireLinearPatterns``.
+    public init(
+        defaultDialect: Dialect = .draft2020_12, assertFormat: Bool = false, maxErrors: Int = 100,
+        requireLinearPatterns: Bool
+    ) {
+        self.init(defaultDialect: defaultDialect, assertFormat: assertFormat, maxErrors: maxErrors)
+        self.requireLinearPatterns = requireLinearPatterns
     }
 }

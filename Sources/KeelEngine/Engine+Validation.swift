@@ -1,0 +1,31 @@
+import KeelCore
+
+/// Contract validation and schema compilation, off the engine actor's executor.
+///
+/// A validation can take long (a 16 MiB payload, a large schema); run on the actor it would hold
+/// up every other request. These functions are `@concurrent`: they run on the global concurrent
+/// executor, so only the request that waits for them is delayed. The caller reads the contract
+/// on the actor first and validates against that snapshot.
+extension Engine {
+    /// The errors of `value` against `schema` (empty when valid), computed off the actor.
+    @concurrent
+    nonisolated func contractErrors(of value: JSONValue, against schema: JSONValue) async -> [JSONValue] {
+        checker.errors(of: value, against: schema)
+    }
+
+    /// Compiles the contract schemas of a `worker/register` request off the actor, so that the
+    /// registration on the actor finds them compiled. Errors are not reported here: the
+    /// registration compiles a failing schema again and reports it with its field.
+    @concurrent
+    nonisolated func precompileContracts(_ params: JSONValue) async {
+        for list in ["activities", "workflows"] {
+            guard case .array(let contracts)? = params[list] else { continue }
+            for contract in contracts {
+                for which in ["input", "output"] {
+                    guard let schema = contract[which] else { continue }
+                    do { try checker.prepare(schema) } catch { continue }
+                }
+            }
+        }
+    }
+}
