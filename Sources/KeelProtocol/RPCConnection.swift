@@ -113,12 +113,22 @@ public final class RPCConnection: Sendable {
             }
             switch RPCMessage.decode(value) {
             case .failure(let failure):
+                if failure.isResponse, let id = failure.id, failPending(id, failure.error) { return nil }
                 send(.error(id: failure.id, error: failure.error))
                 return nil
             case .success(let message):
                 return route(message)
             }
         }
+    }
+
+    /// Fails our pending call `id` because its answer was malformed; false if no call waits on `id`.
+    private func failPending(_ id: RPCID, _ error: RPCErrorObject) -> Bool {
+        guard let continuation = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return false }
+        continuation.resume(
+            throwing: KeelError(
+                .invalidRequest, "the peer's answer is malformed: \(error.message)", data: ["malformedAnswer": true]))
+        return true
     }
 
     private func batchItem(_ value: JSONValue) -> RPCBatchItem {
