@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Fault injection for tests, by database path. Not API (leading `_`, STYLE.md §2).
@@ -12,6 +13,15 @@ public enum _SQLiteTestHooks {
     /// does), from the writer's next batch on; `nil` lifts the cap.
     public static func setMaximumPageCount(_ pages: Int?, forDatabaseAt path: String) {
         pageLimits.withLock { $0[path] = pages ?? Self.unlimited }
+    }
+
+    /// The environment variable that caps a database at start (for end-to-end tests of the `keel`
+    /// binary): `KEEL_TEST_MAX_DB_PAGES=1` keeps the file at its size after migration, so the first
+    /// write that needs a new page fails with SQLITE_FULL. Read only here, only at open.
+    public static let pageLimitVariable = "KEEL_TEST_MAX_DB_PAGES"
+
+    static var environmentPageLimit: Int? {
+        ProcessInfo.processInfo.environment[pageLimitVariable].flatMap { Int($0) }.map { max(1, $0) }
     }
 
     /// The largest page count SQLite accepts: the default limit.

@@ -41,6 +41,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             try writer.execute("PRAGMA busy_timeout=5000")
             try Self.migrate(writer)
             try Self.checkWritable(writer)
+            if let pages = _SQLiteTestHooks.environmentPageLimit {
+                try writer.execute("PRAGMA max_page_count=\(pages)")
+            }
         } catch {
             throw Self.cannotServe(path, error)
         }
