@@ -151,14 +151,21 @@ extension Engine {
     func claimFailed(_ id: String, attempt: Int, connectionID: UInt64, error: (any Error)?) {
         registry.adjustInFlight(connectionID, by: -1)
         if let name = tasks[id]?.record.name { limiter.finished(name) }
-        if let error { logger.error("claim failed", metadata: ["task": "\(id)", "error": "\(error)"]) }
+        if let error { _ = storeFailed(error, while: "the claim of task \(id)", background: true) }
         if var live = tasks[id], live.record.attempt == attempt, live.isRunning {
-            // Store failure: put it back and let the next dispatch try again.
+            // Nothing was sent. Store failure: the claim is tried again after a pause, not at once,
+            // so a full disk does not turn dispatch into a busy loop.
             live.record.attempt -= 1
-            live.phase = .ready
             live.record.status = .scheduled
+            if error != nil {
+                live.phase = .backoff
+                timers.schedule(
+                    clock.now() + Self.claimRetryDelayMs, taskID: id, kind: .retryBackoff(attempt: live.record.attempt))
+            } else {
+                live.phase = .ready
+                ready[live.record.name, default: TaskQueue()].append(id)
+            }
             tasks[id] = live
-            ready[live.record.name, default: TaskQueue()].append(id)
         }
         afterSlotFreed(connectionID)
     }

@@ -11,6 +11,8 @@ extension Engine {
     /// write lands once space returns.
     static let storeRetryFirstDelayMs = 50
     static let storeRetryMaxDelayMs = 5_000
+    /// Pause before a task whose claim did not commit is dispatched again.
+    static let claimRetryDelayMs: Int64 = 1_000
 
     /// Logs a failed write in full under a new incident id, counts it, and returns the error the
     /// wire may carry: 4001 with `data: {incident, reason}`, no SQL, path or SQLite text.

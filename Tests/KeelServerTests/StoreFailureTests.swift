@@ -135,4 +135,39 @@ struct StoreFailureTests {
             }
         }
     }
+    @Test func aWorkflowWhoseEndCannotBeStoredRunsAgainAndCompletesWhenSpaceReturns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "flows", endpoint: endpoint, maxConcurrent: 4)
+                worker.workflow("wf.bigEnd") { (_: JSONValue, _) -> JSONValue in
+                    if counter.bump("runs") == 1 { _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db) }
+                    return ["pad": .string(Self.big)]
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    let failuresBefore = StoreFailureMetrics.failures
+                    _ = try await start(endpoint, "wf.bigEnd", [:], id: "big-1")
+                    // The end did not commit: the workflow is run again (with a pause), never reported done.
+                    #expect(try await eventually { counter.get("runs") >= 2 })
+                    #expect(StoreFailureMetrics.failures > failuresBefore)
+                    // With backoff (50 ms doubling) a second holds a handful of runs, not a busy loop;
+                    // load only lowers the count.
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(counter.get("runs") < 20, "runs while full: \(counter.get("runs"))")
+                    let meanwhile = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("workflow/describe", ["workflowId": "big-1"])
+                    }
+                    #expect(meanwhile["status"] != "completed")
+
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let r = try await result(endpoint, "big-1", timeoutMs: 30_000)
+                    #expect(r["status"] == "completed", "\(r)")
+                    #expect(r["output"]?["pad"]?.stringValue?.count == Self.big.count)
+                }
+            }
+        }
+    }
 }
