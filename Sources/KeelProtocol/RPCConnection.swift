@@ -99,6 +99,11 @@ public final class RPCConnection: Sendable {
             do {
                 value = try buffer.withUnsafeReadableBytes { try JSONParser.parse($0) }
             } catch {
+                // An answer to one of our calls that cannot be read (nested past the limit, say)
+                // fails that call now; anything else gets the spec's -32700.
+                let id = buffer.withUnsafeReadableBytes { ResponseIDScanner.responseID(in: $0) }
+                let unreadable = RPCErrorObject(code: -32700, message: "it cannot be read: \(error)")
+                if let id, failPending(id, unreadable) { return nil }
                 send(.error(id: nil, error: RPCErrorObject(code: -32700, message: "parse error: \(error)")))
                 return nil
             }

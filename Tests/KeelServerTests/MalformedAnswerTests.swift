@@ -145,4 +145,27 @@ struct MalformedAnswerTests {
             }
         }
     }
+    @Test func anAnswerTooDeepToParseFailsItsAttemptAtOnce() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = try await RawWorker.connect(dir, activities: ["raw.deep"])
+                let start = ContinuousClock.now
+                async let result = call(endpoint, "raw.deep", [:], extra: ["retryPolicy": once])
+                let run = try #require(await worker.nextRequest("activity/execute"))
+                // The id comes first here and last in the next case: both must be found.
+                let deep = Self.nested(JSONParser.defaultMaximumDepth + 100)
+                await worker.send(#"{"jsonrpc":"2.0","id":\#(JSONWriter.string(run["id"]!)),"result":{"output":\#(deep)}}"#)
+                let r = try await result
+                #expect(r["status"] == "failed")
+                #expect(r["failure"]?["type"] == "ProtocolError")
+                #expect(r["failure"]?["message"]?.stringValue?.contains("cannot be read") == true, "\(r)")
+                #expect(ContinuousClock.now - start < .seconds(20), "failed at once, not at the attempt's timeout")
+
+                async let second = call(endpoint, "raw.deep", [:], extra: ["retryPolicy": once])
+                let run2 = try #require(await worker.nextRequest("activity/execute"))
+                await worker.send(#"{"jsonrpc":"2.0","result":{"output":\#(deep)},"id":\#(JSONWriter.string(run2["id"]!))}"#)
+                #expect(try await second["failure"]?["type"] == "ProtocolError")
+            }
+        }
+    }
 }
