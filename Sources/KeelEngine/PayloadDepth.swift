@@ -15,12 +15,18 @@ public enum PayloadDepth {
     public static let maximumOutputDepth = 500
 
     /// Levels of arrays and objects in `value`: 0 for a scalar, 1 for `[]` or `{}`.
+    /// Recursion is bounded: parsed values nest at most 512 levels.
     public static func depth(of value: JSONValue) -> Int {
+        var deepest = 0
         switch value {
-        case .array(let a): 1 + (a.map(depth(of:)).max() ?? 0)
-        case .object(let o): 1 + (o.values.map(depth(of:)).max() ?? 0)
-        default: 0
+        case .array(let a):
+            for v in a { deepest = max(deepest, depth(of: v)) }
+        case .object(let o):
+            for v in o.values { deepest = max(deepest, depth(of: v)) }
+        default:
+            return 0
         }
+        return deepest + 1
     }
 
     /// Refuses request params that nest a payload deeper than ``maximumInputDepth``.
