@@ -170,4 +170,40 @@ struct StoreFailureTests {
             }
         }
     }
+    @Test func aRetryThatCannotBeStoredIsRetriedUntilItLandsAndTheNextAttemptRuns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "flaky", endpoint: endpoint, maxConcurrent: 4)
+                worker.activity("fail.big.once") { (_: JSONValue, ctx) -> JSONValue in
+                    counter.bump("runs")
+                    guard ctx.attempt > 1 else {
+                        // The failure (with its details) must be stored with the retry: it cannot fit.
+                        _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db)
+                        throw ActivityFailure("try again", type: "Transient", retryable: true, details: ["pad": .string(Self.big)])
+                    }
+                    return ["attempt": JSONValue(ctx.attempt)]
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    let failuresBefore = StoreFailureMetrics.failures
+                    let started = try await call(endpoint, "fail.big.once", [:], extra: [
+                        "wait": false, "retryPolicy": ["initialIntervalMs": 10, "maximumIntervalMs": 100],
+                    ])
+                    #expect(try await eventually { StoreFailureMetrics.failures > failuresBefore })
+                    // No second attempt while the retry is not durable.
+                    #expect(counter.get("runs") == 1)
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let done = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("activity/result", ["taskId": started["taskId"]!, "waitTimeoutMs": 30_000])
+                    }
+                    #expect(done["status"] == "completed", "\(done)")
+                    #expect(done["output"] == ["attempt": 2])
+                    #expect(counter.get("runs") == 2)
+                }
+            }
+        }
+    }
 }
