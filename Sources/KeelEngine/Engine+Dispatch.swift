@@ -151,14 +151,21 @@ extension Engine {
     func claimFailed(_ id: String, attempt: Int, connectionID: UInt64, error: (any Error)?) {
         registry.adjustInFlight(connectionID, by: -1)
         if let name = tasks[id]?.record.name { limiter.finished(name) }
-        if let error { logger.error("claim failed", metadata: ["task": "\(id)", "error": "\(error)"]) }
+        if let error { _ = storeFailed(error, while: "the claim of task \(id)", background: true) }
         if var live = tasks[id], live.record.attempt == attempt, live.isRunning {
-            // Store failure: put it back and let the next dispatch try again.
+            // Nothing was sent. Store failure: the claim is tried again after a pause, not at once,
+            // so a full disk does not turn dispatch into a busy loop.
             live.record.attempt -= 1
-            live.phase = .ready
             live.record.status = .scheduled
+            if error != nil {
+                live.phase = .backoff
+                timers.schedule(
+                    clock.now() + Self.claimRetryDelayMs, taskID: id, kind: .retryBackoff(attempt: live.record.attempt))
+            } else {
+                live.phase = .ready
+                ready[live.record.name, default: TaskQueue()].append(id)
+            }
             tasks[id] = live
-            ready[live.record.name, default: TaskQueue()].append(id)
         }
         afterSlotFreed(connectionID)
     }
@@ -185,6 +192,9 @@ extension Engine {
         tasks[id]?.phase = .ending
         let failure: JSONValue
         switch reply {
+        case .success(let result) where PayloadDepth.answerProblem(result, method: "activity/execute") != nil:
+            let problem = PayloadDepth.answerProblem(result, method: "activity/execute") ?? ""
+            failure = Self.failure(type: "ProtocolError", message: problem, retryable: true)
         case .success(let result):
             if let output = result["output"] {
                 let errors = await contractErrors(output, name: live.record.name, schema: \.output)
@@ -204,9 +214,12 @@ extension Engine {
                 failure = Self.normalizedFailure(f)
             } else {
                 failure = Self.failure(
-                    type: "ProtocolError", message: "activity/execute result has neither output nor failure",
-                    retryable: true)
+                    type: "ProtocolError", message: Self.malformedExecuteAnswer(result), retryable: true)
             }
+        case .failure(let error as KeelError) where error.data?["malformedAnswer"] == true:
+            failure = Self.failure(
+                type: "ProtocolError", message: "the worker's answer to activity/execute is malformed: \(error.message)",
+                retryable: true)
         case .failure(let error as KeelError) where error.code == .connectionClosed:
             failure = Self.failure(type: "WorkerLost", message: "the worker disconnected during the attempt", retryable: true)
         case .failure(let error as KeelError):
@@ -235,9 +248,29 @@ extension Engine {
             return
         }
         let visibleAt = now + delay
-        let outcome = try? await storage.write {
+        let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
             try $0.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
         }
+        let outcome: WriteOutcome
+        do {
+            outcome = try await storage.write(reschedule)
+        } catch {
+            // Not durable yet: the task stays `.ending` (no second attempt) until the retry commits.
+            _ = storeFailed(error, while: "the retry of task \(id)", background: true)
+            let backoff = delay
+            retryWrite("the retry of task \(id)", reschedule) { outcome in
+                await self.rescheduled(id, attempt: attempt, outcome: outcome, failure: failure, visibleAt: visibleAt, delay: backoff)
+            }
+            return
+        }
+        rescheduled(id, attempt: attempt, outcome: outcome, failure: failure, visibleAt: visibleAt, delay: delay)
+    }
+
+    /// The retry of attempt `attempt` is committed: the task waits out its backoff.
+    private func rescheduled(
+        _ id: String, attempt: Int, outcome: WriteOutcome, failure: JSONValue, visibleAt: EpochMillis, delay: Int64
+    ) {
+        let type = failure["type"]?.stringValue ?? "Error"
         guard outcome == .applied, var current = tasks[id], current.record.attempt == attempt else { return }
         current.record.status = .scheduled
         current.record.failure = failure
@@ -255,20 +288,42 @@ extension Engine {
         let step = tasks[id].flatMap { t in
             t.record.workflowId.map { ($0, t.record.generation ?? 0, t.record.stepSeq ?? 0) }
         }
-        do {
-            outcome = try await storage.write { tx in
-                let o = try tx.finishActivityTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
-                if o == .applied, let (wf, generation, seq) = step {
-                    _ = try tx.completeJournalEntry(
-                        workflowId: wf, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
-                        result: status == .completed ? output : nil, failure: status == .completed ? nil : failure, now: now)
-                }
-                return o
+        let commit: @Sendable (any StorageTransaction) throws -> WriteOutcome = { tx in
+            let o = try tx.finishActivityTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
+            if o == .applied, let (wf, generation, seq) = step {
+                _ = try tx.completeJournalEntry(
+                    workflowId: wf, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
+                    result: status == .completed ? output : nil, failure: status == .completed ? nil : failure, now: now)
             }
+            return o
+        }
+        do {
+            outcome = try await storage.write(commit)
         } catch {
-            logger.error("cannot record a task's end; it stays open", metadata: ["task": "\(id)", "error": "\(error)"])
+            // The end is known but not durable. Callers waiting now are told so at once (4001, with
+            // the task id to ask again); the commit is retried with backoff and the task stays
+            // `.ending` (no new attempt, late answers dropped) until it lands. If Keel stops first,
+            // the task is still `running` in the store, so the next start runs the attempt again.
+            let failed = storeFailed(error, while: "the end of task \(id)", background: true)
+            var answer = failed
+            answer.data = ["incident": failed.data?["incident"] ?? .null, "reason": failed.data?["reason"] ?? .null,
+                "taskId": .string(id)]
+            unstoredEnds[id] = answer
+            if let list = waiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: nil) } }
+            retryWrite("the end of task \(id)", commit) { outcome in
+                await self.finished(id, outcome: outcome, status: status, output: output, failure: failure, now: now, step: step)
+            }
             return
         }
+        finished(id, outcome: outcome, status: status, output: output, failure: failure, now: now, step: step)
+    }
+
+    /// The end of task `id` is committed (or was refused as stale): drop it from memory, wake waiters.
+    private func finished(
+        _ id: String, outcome: WriteOutcome, status: TaskStatus, output: JSONValue?, failure: JSONValue?,
+        now: EpochMillis, step: (String, Int, Int)?
+    ) {
+        unstoredEnds[id] = nil
         guard outcome == .applied else { return }
         // Committed: whoever waits learns the outcome, even if a racing cancel already dropped
         // the task from memory (its own write then found the task ended and changed nothing).

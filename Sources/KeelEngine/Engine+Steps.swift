@@ -219,10 +219,21 @@ extension Engine {
         let (status, failure): (StepStatus, JSONValue?) = e.kind == "sleep"
             ? (.completed, nil)
             : (.failed, Self.failure(type: "TimedOut", message: "no signal \(e.name) arrived in time", retryable: false))
-        let outcome = try? await storage.write {
+        let complete: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
             try $0.completeJournalEntry(workflowId: id, generation: generation, seq: seq, status: status, result: nil, failure: failure, now: now)
         }
-        if outcome == .applied { stepEnded(id, generation: generation, seq: seq, status: status, result: nil, failure: failure) }
+        let settled: @Sendable (WriteOutcome) async -> Void = { outcome in
+            if outcome == .applied {
+                await self.stepEnded(id, generation: generation, seq: seq, status: status, result: nil, failure: failure)
+            }
+        }
+        do {
+            await settled(try await storage.write(complete))
+        } catch {
+            // A timer's outcome has no caller to tell: retried until it commits (or re-derived after a restart).
+            _ = storeFailed(error, while: "a timer of workflow \(id)", background: true)
+            retryWrite("a timer of workflow \(id)", complete, committed: settled)
+        }
     }
 
     /// A held step waited `stepHoldMs`: answer it with suspend so the worker frees the function.

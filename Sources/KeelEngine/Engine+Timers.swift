@@ -122,6 +122,7 @@ extension Engine {
                 waiters[id, default: [:]][waiterID] = continuation
             }
             if let ended { return ended }
+            if let unstored = unstoredEnds[id] { throw unstored }
             if let live = tasks[id] { return live.record }
             return try await storage.read { try $0.activityTask(id: id) }
         }

@@ -122,15 +122,17 @@ extension Engine {
         let reason = try p.optionalString("reason") ?? "cancelled by a client"
         let record = try await requireWorkflow(id)
         if record.status.isTerminal { return record.resultJSON }
-        await cancel(id, reason: reason)
+        try await cancel(id, reason: reason)
         return (try await currentWorkflow(id) ?? record).resultJSON
     }
 
     /// Cancels an execution: every scheduled step fails with `Cancelled` (running activities are
     /// told, children are cancelled in turn); with none, the next step gets it.
-    func cancel(_ id: String, reason: String) async {
+    /// - Throws: `KeelError(.storageFailure)` when a write does not commit; what did commit stays,
+    ///   and cancelling again finishes the rest (each step is idempotent).
+    func cancel(_ id: String, reason: String) async throws {
         let now = clock.now()
-        _ = try? await storage.write { try $0.requestWorkflowCancel(id: id, now: now) }
+        _ = try await storage.write { try $0.requestWorkflowCancel(id: id, now: now) }
         guard var live = workflows[id] else { return }
         live.record.cancelRequested = true
         workflows[id] = live
@@ -150,19 +152,20 @@ extension Engine {
             switch e.kind {
             case "child":
                 let childId = e.input["workflowId"]?.stringValue ?? "\(id)/\(e.seq)"
-                await cancel(childId, reason: "parent \(id) was cancelled")
+                try await cancel(childId, reason: "parent \(id) was cancelled")
             case "activity":
                 if let taskId = e.taskId, tasks[taskId] != nil {
-                    let freed = stopRunningAttempt(taskId, reason: reason)
-                    let outcome = try? await storage.write { try $0.cancelActivityTask(id: taskId, now: now) }
+                    // Committed first, then acted on: a failed write changes nothing in memory.
+                    let outcome = try await storage.write { try $0.cancelActivityTask(id: taskId, now: now) }
                     // Only a cancel that applied ends the task; otherwise its own end is being recorded.
-                    if outcome == .applied { tasks[taskId] = nil }
-                    if let freed { afterSlotFreed(freed) }
                     guard outcome == .applied else { continue }
+                    let freed = stopRunningAttempt(taskId, reason: reason)
+                    tasks[taskId] = nil
+                    if let freed { afterSlotFreed(freed) }
                 }
                 fallthrough
             default:
-                let outcome = try? await storage.write {
+                let outcome = try await storage.write {
                     try $0.completeJournalEntry(workflowId: id, generation: e.generation, seq: e.seq, status: .failed,
                         result: nil, failure: failure, now: now)
                 }

@@ -85,11 +85,18 @@ extension Engine {
         let connection = session.connection
         let storage = self.storage
         enqueue { [self] in
-            let outcome: WriteOutcome? = claimed
-                ? .applied : try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
+            let outcome: WriteOutcome
+            do {
+                outcome = claimed
+                    ? .applied : try await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
+            } catch {
+                _ = self.storeFailed(error, while: "the start of a run of workflow \(id)", background: true)
+                await self.runStartFailed(id, epoch: record.epoch, previousEpoch: previousEpoch, connectionID: connectionID)
+                return
+            }
             guard outcome == .applied else {
                 await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
-                    reply: .failure(KeelError(.storageFailure, "could not record the run's start")))
+                    reply: .failure(KeelError(.attemptSuperseded, "another run of workflow \(id) took over")))
                 return
             }
             let reply: Result<JSONValue, any Error>
@@ -100,6 +107,18 @@ extension Engine {
             }
             await self.runEnded(id, epoch: record.epoch, connectionID: connectionID, reply: reply)
         }
+    }
+
+    /// The start of a run (its new epoch) did not commit: nothing was sent; the run is tried again
+    /// after a pause, from the epoch the store still has.
+    func runStartFailed(_ id: String, epoch: Int, previousEpoch: Int, connectionID: UInt64) {
+        guard let live = workflows[id], live.record.epoch == epoch, live.runningOn == connectionID else { return }
+        registry.adjustWorkflowsInFlight(connectionID, by: -1)
+        workflows[id]?.phase = .ending
+        workflows[id]?.record.epoch = previousEpoch
+        releaseHeld(id)
+        requeueAfterStoreFailure(id)
+        afterSlotFreed(connectionID)
     }
 
     /// Answers every held step of a run with `answer` (suspend when the run ends).
@@ -121,6 +140,10 @@ extension Engine {
                 logger.info("workflow run interrupted; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
             }
             requeue(id)
+            return
+        }
+        if let problem = PayloadDepth.answerProblem(result, method: "workflow/run") {
+            await park(id, failure: Self.failure(type: "ProtocolError", message: problem, retryable: false))
             return
         }
         switch result["status"]?.stringValue {
@@ -152,8 +175,11 @@ extension Engine {
         case "continueAsNew":
             await continueAsNew(id, input: result["input"] ?? .null)
         default:
-            logger.warning("workflow/run answered without a known status; running it again", metadata: ["workflow": "\(id)"])
-            requeue(id)
+            // Running it again would only get the same answer: park it with the reason, so that
+            // `workflow/describe` shows it as `lastError` and `workflow/resume` runs it once fixed.
+            let reason = Self.malformedRunAnswer(result)
+            logger.error("workflow/run answer is malformed; parking the workflow", metadata: ["workflow": "\(id)", "reason": "\(reason)"])
+            await park(id, failure: Self.failure(type: "ProtocolError", message: reason, retryable: false))
         }
     }
 
@@ -166,7 +192,15 @@ extension Engine {
         live.record.status = .suspended
         live.record.updatedAt = clock.now()
         let record = live.record
-        _ = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        do {
+            _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        } catch {
+            // Not durable: the store still says running. Run it again later rather than claim it suspended.
+            _ = storeFailed(error, while: "the suspension of workflow \(id)", background: true)
+            requeueAfterStoreFailure(id)
+            return
+        }
+        workflowStoreFailures[id] = nil
         guard var current = workflows[id], case .ending = current.phase else { return }
         if current.wakePending {
             requeue(id)
@@ -184,7 +218,16 @@ extension Engine {
         live.record.status = .pending
         live.record.updatedAt = clock.now()
         let record = live.record
-        let outcome = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        let outcome: WriteOutcome
+        do {
+            outcome = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        } catch {
+            // The old generation stays current: its run is replayed later and asks again.
+            _ = storeFailed(error, while: "the continue-as-new of workflow \(id)", background: true)
+            requeueAfterStoreFailure(id)
+            return
+        }
+        workflowStoreFailures[id] = nil
         guard outcome == .applied, var current = workflows[id] else { return }
         current.record = record
         current.journal = [:]
@@ -199,7 +242,14 @@ extension Engine {
         live.record.failure = failure
         live.record.updatedAt = clock.now()
         let record = live.record
-        _ = try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        do {
+            _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        } catch {
+            // Not parked in the store: run it again later; it reaches the same failure and parks then.
+            _ = storeFailed(error, while: "parking workflow \(id)", background: true)
+            requeueAfterStoreFailure(id)
+            return
+        }
         workflows[id]?.record = record
         workflows[id]?.phase = .parked
         logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
@@ -230,12 +280,14 @@ extension Engine {
                 return o
             }
         } catch {
-            logger.error("cannot record a workflow's end; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
-            requeue(id)
+            // Not durable: the store still says running; replay reaches the same end and commits it then.
+            _ = storeFailed(error, while: "the end of workflow \(id)", background: true)
+            requeueAfterStoreFailure(id)
             return
         }
         guard outcome == .applied else { return }
         workflows[id] = nil
+        workflowStoreFailures[id] = nil
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
         logger.debug("workflow ended", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)"])
         if let parent = record.parentId, let seq = record.parentSeq {
@@ -251,12 +303,22 @@ extension Engine {
         let now = clock.now()
         let status: StepStatus = child.status == .completed ? .completed : .failed
         let failure = child.status == .completed ? nil : Self.childFailure(child)
-        let outcome = try? await storage.write {
-            try $0.completeJournalEntry(workflowId: parent, generation: child.parentGeneration ?? 0, seq: seq, status: status,
-                result: child.output, failure: failure, now: now)
+        let generation = child.parentGeneration ?? 0
+        let output = child.output
+        let complete: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
+            try $0.completeJournalEntry(workflowId: parent, generation: generation, seq: seq, status: status,
+                result: output, failure: failure, now: now)
         }
-        if outcome == .applied {
-            stepEnded(parent, generation: child.parentGeneration ?? 0, seq: seq, status: status, result: child.output, failure: failure)
+        let settled: @Sendable (WriteOutcome) async -> Void = { outcome in
+            if outcome == .applied {
+                await self.stepEnded(parent, generation: generation, seq: seq, status: status, result: output, failure: failure)
+            }
+        }
+        do {
+            await settled(try await storage.write(complete))
+        } catch {
+            _ = storeFailed(error, while: "a child's end in workflow \(parent)", background: true)
+            retryWrite("a child's end in workflow \(parent)", complete, committed: settled)
         }
     }
 

@@ -52,6 +52,11 @@ public actor Engine {
     var workflowQueue: [String: TaskQueue] = [:]
     var workflowWaiters: [String: [UInt64: CheckedContinuation<WorkflowRecord?, Never>]] = [:]
     var nextWaiterID: UInt64 = 0
+    /// Tasks whose end is known but not yet committed (the store failed): their waiters get this
+    /// 4001 instead of a result, while the commit is retried in the background.
+    var unstoredEnds: [String: KeelError] = [:]
+    /// Consecutive store failures per execution, for the backoff of its next run.
+    var workflowStoreFailures: [String: Int] = [:]
     var shuttingDown = false
     /// Called when a client sends `shutdown`; the server wires it to its graceful stop.
     var onShutdownRequest: (@Sendable () -> Void)?

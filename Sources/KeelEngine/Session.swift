@@ -45,7 +45,14 @@ public struct SessionHandler: RPCHandler {
     }
 
     public func handleRequest(method: String, params: JSONValue, connection: RPCConnection) async throws -> JSONValue {
-        try await engine.handleRequest(method: method, params: params, session: session)
+        // Checked here, before the engine: what Keel accepts must stay readable when echoed back.
+        try PayloadDepth.checkRequest(params, method: method)
+        do {
+            return try await engine.handleRequest(method: method, params: params, session: session)
+        } catch let error as KeelError where error.code == .storageFailure {
+            // Logged in full under an incident id; the wire gets the code, the id and the reason.
+            throw engine.storeFailureForWire(error, method: method)
+        }
     }
 
     public func handleNotification(method: String, params: JSONValue, connection: RPCConnection) async {

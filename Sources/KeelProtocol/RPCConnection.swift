@@ -99,6 +99,11 @@ public final class RPCConnection: Sendable {
             do {
                 value = try buffer.withUnsafeReadableBytes { try JSONParser.parse($0) }
             } catch {
+                // An answer to one of our calls that cannot be read (nested past the limit, say)
+                // fails that call now; anything else gets the spec's -32700.
+                let id = buffer.withUnsafeReadableBytes { ResponseIDScanner.responseID(in: $0) }
+                let unreadable = RPCErrorObject(code: -32700, message: "it cannot be read: \(error)")
+                if let id, failPending(id, unreadable) { return nil }
                 send(.error(id: nil, error: RPCErrorObject(code: -32700, message: "parse error: \(error)")))
                 return nil
             }
@@ -113,12 +118,22 @@ public final class RPCConnection: Sendable {
             }
             switch RPCMessage.decode(value) {
             case .failure(let failure):
+                if failure.isResponse, let id = failure.id, failPending(id, failure.error) { return nil }
                 if failure.answer { send(.error(id: failure.id, error: failure.error)) }
                 return nil
             case .success(let message):
                 return route(message)
             }
         }
+    }
+
+    /// Fails our pending call `id` because its answer was malformed; false if no call waits on `id`.
+    private func failPending(_ id: RPCID, _ error: RPCErrorObject) -> Bool {
+        guard let continuation = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return false }
+        continuation.resume(
+            throwing: KeelError(
+                .invalidRequest, "the peer's answer is malformed: \(error.message)", data: ["malformedAnswer": true]))
+        return true
     }
 
     private func batchItem(_ value: JSONValue) -> RPCBatchItem {

@@ -124,9 +124,18 @@ public enum RPCMessage: Sendable, Equatable {
             guard let id else { return .failure(.init(id: nil, error: .invalidRequest("a response needs an id"))) }
             return .success(.response(id: id, result: result))
         }
-        if case .object(let e)? = o["error"], let code = e["code"]?.int64Value,
-            case .string(let message)? = e["message"]
-        {
+        if let errorValue = o["error"] {
+            // Spec §5.1: "code: A Number that indicates the error type that occurred. This MUST be an
+            // integer. message: A String providing a short description of the error."
+            guard case .object(let e) = errorValue else {
+                return .failure(.init(id: id, error: .invalidRequest("\"error\" must be an object"), isResponse: true))
+            }
+            guard case .number(let number)? = e["code"], let code = number.int64Value else {
+                return .failure(.init(id: id, error: .invalidRequest("\"error.code\" must be an integer"), isResponse: true))
+            }
+            guard case .string(let message)? = e["message"] else {
+                return .failure(.init(id: id, error: .invalidRequest("\"error.message\" must be a string"), isResponse: true))
+            }
             return .success(.error(id: id, error: RPCErrorObject(code: Int(code), message: message, data: e["data"])))
         }
         return .failure(.init(id: id, error: .invalidRequest("a message needs \"method\", \"result\" or \"error\"")))
@@ -138,7 +147,17 @@ public struct RPCDecodeFailure: Error, Sendable {
     public var id: RPCID?
     public var error: RPCErrorObject
     /// False for a notification (no `id`) whose params are invalid: the spec forbids any reply.
-    public var answer = true
+    public var answer: Bool
+    /// True when the message is a malformed *response* (it has `error` and no `method`): the
+    /// answer to one of our calls, which then fails at once instead of waiting for its timeout.
+    public var isResponse: Bool
+
+    public init(id: RPCID?, error: RPCErrorObject, answer: Bool = true, isResponse: Bool = false) {
+        self.id = id
+        self.error = error
+        self.answer = answer
+        self.isResponse = isResponse
+    }
 }
 
 extension RPCErrorObject {

@@ -59,6 +59,9 @@ final class SQLiteConnection: @unchecked Sendable {
         return KeelError(.storageFailure, "the store failed: \(message)", cause: SQLiteError(rc))
     }
 
+    /// True when no transaction is open: after COMMIT, or after SQLite rolled one back by itself.
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
     var changes: Int { Int(sqlite3_changes(handle)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 }

@@ -24,16 +24,29 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public init(path: String, durability: Durability = .full) throws {
         self.path = path
         self.durability = durability
-        let writer = try SQLiteConnection(path: path, readOnly: false)
-        // WAL: readers see a snapshot and never block the writer, nor it them.
-        try writer.execute("PRAGMA journal_mode=WAL")
-        // FULL: every COMMIT is fsynced before it returns, the durability DESIGN.md promises.
-        try writer.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
-        // Invariants are the database's job too (STYLE.md §7).
-        try writer.execute("PRAGMA foreign_keys=ON")
-        // Another process (an offline `keel` command) may hold the lock briefly; wait, don't fail.
-        try writer.execute("PRAGMA busy_timeout=5000")
-        try Self.migrate(writer)
+        let writer: SQLiteConnection
+        do {
+            writer = try SQLiteConnection(path: path, readOnly: false)
+        } catch {
+            throw Self.cannotServe(path, error)
+        }
+        do {
+            // WAL: readers see a snapshot and never block the writer, nor it them.
+            try writer.execute("PRAGMA journal_mode=WAL")
+            // FULL: every COMMIT is fsynced before it returns, the durability DESIGN.md promises.
+            try writer.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
+            // Invariants are the database's job too (STYLE.md §7).
+            try writer.execute("PRAGMA foreign_keys=ON")
+            // Another process (an offline `keel` command) may hold the lock briefly; wait, don't fail.
+            try writer.execute("PRAGMA busy_timeout=5000")
+            try Self.migrate(writer)
+            try Self.checkWritable(writer)
+            if let pages = _SQLiteTestHooks.environmentPageLimit {
+                try writer.execute("PRAGMA max_page_count=\(pages)")
+            }
+        } catch {
+            throw Self.cannotServe(path, error)
+        }
         var pool: [SQLiteConnection] = []
         for _ in 0..<Self.readerCount {
             let r = try SQLiteConnection(path: path, readOnly: true)
@@ -45,6 +58,38 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         writerThread = Thread { Self.writerLoop(connection: writer, queue: queue) }
         writerThread.name = "keel.storage.writer"
         writerThread.start()
+    }
+
+    /// Proves at start that the store can commit: a read-only file, a WAL that cannot be created, or
+    /// a full disk is refused now with a clear message, not discovered by the first caller. The
+    /// write (a no-op update of `user_version` in its own transaction) changes nothing.
+    static func checkWritable(_ db: SQLiteConnection) throws {
+        var version: Int64 = 0
+        try db.statement("PRAGMA user_version").forEachRow { version = $0.int(0) }
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            try db.execute("PRAGMA user_version=\(version)")
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The start-up error for a store that cannot be used, saying what to check.
+    static func cannotServe(_ path: String, _ error: any Error) -> KeelError {
+        let reason = StorageFailureReason(error)
+        let detail = (error as? KeelError).map { $0.cause.map { "\($0)" } ?? $0.message } ?? "\(error)"
+        let hint = switch reason {
+        case .readOnly: "it is read-only or its directory does not allow creating \(path)-wal and \(path)-shm"
+        case .diskFull: "the disk is full"
+        case .busy: "another process holds its lock"
+        case .corrupt: "it is damaged or not a Keel database"
+        default: "the store failed"
+        }
+        return KeelError(
+            .storageFailure, "cannot use the database \(path): \(hint) (\(detail)); Keel needs to write it to run",
+            data: ["reason": .string(reason.rawValue)], cause: error)
     }
 
     static func migrate(_ db: SQLiteConnection) throws {
@@ -116,6 +161,12 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
 
     /// One group commit: every job in its own savepoint, then one COMMIT (one fsync) for all.
     private static func commit(_ batch: [any AnyWriteJob], on db: SQLiteConnection) {
+        if let pages = _SQLiteTestHooks.takePageLimit(forDatabaseAt: db.path) {
+            do { try db.execute("PRAGMA max_page_count=\(pages)") } catch {
+                for job in batch { job.finish(commitError: error) }
+                return
+            }
+        }
         do {
             // IMMEDIATE: take the write lock now, so the commit cannot fail with SQLITE_BUSY halfway.
             try db.execute("BEGIN IMMEDIATE")
@@ -134,7 +185,17 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
                     try db.execute("RELEASE job")
                 }
             } catch {
-                job.fail(error)
+                // Keep the body's own error (SQLITE_FULL, say) over the savepoint's that followed it.
+                if job.error == nil { job.fail(error) }
+            }
+            // SQLite may roll the whole transaction back on SQLITE_FULL or SQLITE_IOERR ("autocommit"
+            // is on again). Then nothing of this batch is durable, and a later job's SAVEPOINT would
+            // open a new transaction that RELEASE commits on its own: fail the whole batch instead,
+            // so nothing is acknowledged that was not committed, and nothing commits unreported.
+            if db.isAutocommit {
+                let cause = job.error ?? db.lastError(SQLITE_ABORT | (2 << 8))  // SQLITE_ABORT_ROLLBACK
+                for other in batch { other.finish(commitError: other.error ?? cause) }
+                return
             }
         }
         do {
@@ -202,6 +263,8 @@ private protocol AnyWriteJob: Sendable {
     /// Runs the body; false if it threw (its savepoint is rolled back).
     func run(_ tx: SQLiteTransaction) -> Bool
     func fail(_ error: any Error)
+    /// The error the body threw or the savepoint failed with, if any.
+    var error: (any Error)? { get }
     func finish(commitError: (any Error)?)
 }
 
@@ -227,6 +290,10 @@ private final class WriteJob<T: Sendable>: AnyWriteJob, @unchecked Sendable {
     }
 
     func fail(_ error: any Error) { result = .failure(error) }
+
+    var error: (any Error)? {
+        if case .failure(let e)? = result { e } else { nil }
+    }
 
     func finish(commitError: (any Error)?) {
         if let commitError {

@@ -27,6 +27,12 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
+    /// True until the process exits.
+    public var isRunning: Bool { process.isRunning }
+
+    /// The exit status once it exited (nil while it runs).
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
     /// SIGKILL, as a crash.
     public func kill9() {
         kill(process.processIdentifier, SIGKILL)

@@ -57,6 +57,8 @@ func runClient<T: Sendable>(_ options: ConnectionOptions, _ body: @escaping @Sen
         return try await KeelClient.withClient(options.endpoint, name: "keel-cli", body)
     } catch let error as KeelError {
         var line = "keel: \(error.message) (code \(error.code.rpcCode))"
+        // The id of the orchestrator's log line with the full error (4001 and internal errors).
+        if let incident = error.data?["incident"]?.stringValue { line += " [incident \(incident)]" }
         if let data = error.data, let errors = data["errors"]?.arrayValue {
             for e in errors.prefix(10) {
                 line += "\n  at \(e["instanceLocation"]?.stringValue ?? ""): \(e["message"]?.stringValue ?? "")"

@@ -1,0 +1,209 @@
+import Foundation
+import KeelClient
+import KeelCore
+import KeelEngine
+import KeelStorage
+import KeelTesting
+import Testing
+
+/// A full disk made real by SQLite itself: `max_page_count` lowered on the live database (the
+/// `_SQLiteTestHooks` cap), so every layer above SQLite sees SQLITE_FULL exactly as on a full disk.
+@Suite("When the store fails", .serialized, .timeLimit(.minutes(2)))
+struct StoreFailureTests {
+    /// A string big enough to need new pages (SQLite pages are 4 KiB): its write cannot fit a capped file.
+    static let big = String(repeating: "x", count: 64 * 1024)
+
+    /// The 4001 a call ended with, and how long it took; nil if it did not fail.
+    func failure(of body: @Sendable () async throws -> JSONValue) async -> (KeelError?, Duration) {
+        let start = ContinuousClock.now
+        do {
+            _ = try await body()
+            return (nil, ContinuousClock.now - start)
+        } catch let e as KeelError {
+            return (e, ContinuousClock.now - start)
+        } catch {
+            return (KeelError(.internalError, "\(error)"), ContinuousClock.now - start)
+        }
+    }
+
+    @Test func callsFailFastWith4001WhileTheDiskIsFullAndServiceResumesWhenSpaceReturns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                try await LiveOrchestrator.withWorker(makeWorker(endpoint, counter: Counter())) {
+                    try await waitForWorkers(endpoint, 1)
+                    let before = try await call(endpoint, "echo", ["n": 1])
+                    #expect(before["status"] == "completed")
+                    let failuresBefore = StoreFailureMetrics.failures
+
+                    _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db)
+                    let (error, elapsed) = await failure { try await call(endpoint, "echo", ["pad": .string(Self.big)]) }
+                    #expect(error?.code == .storageFailure, "\(String(describing: error))")
+                    #expect(error?.data?["reason"] == "diskFull")
+                    #expect(error?.data?["incident"]?.stringValue?.hasPrefix("inc-") == true)
+                    #expect(error?.message.contains("full") == true)
+                    #expect(error?.message.contains("SQL") == false, "no SQLite text on the wire")
+                    #expect(elapsed < .seconds(10), "a full disk must fail the call, not hang it: \(elapsed)")
+                    #expect(StoreFailureMetrics.failures > failuresBefore)
+
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let after = try await call(endpoint, "echo", ["pad": .string(Self.big)])
+                    #expect(after["status"] == "completed")
+                    #expect(after["output"]?["pad"]?.stringValue?.count == Self.big.count)
+                    // What was acknowledged before the disk filled is still there.
+                    let again = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("activity/result", ["taskId": before["taskId"]!, "waitTimeoutMs": 0])
+                    }
+                    #expect(again["status"] == "completed")
+                    #expect(again["output"] == ["n": 1])
+                }
+            }
+        }
+    }
+
+    @Test func aResultThatCannotBeStoredFailsTheCallAtOnceAndLandsWhenSpaceReturns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "filler", endpoint: endpoint, maxConcurrent: 4)
+                // The task and its claim are already stored; the disk fills before the result is.
+                worker.activity("fill.then.answer") { (_: JSONValue, _) -> JSONValue in
+                    _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db)
+                    return ["pad": .string(Self.big)]
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    let (error, elapsed) = await failure { try await call(endpoint, "fill.then.answer", [:]) }
+                    #expect(error?.code == .storageFailure, "\(String(describing: error))")
+                    #expect(error?.data?["reason"] == "diskFull")
+                    #expect(elapsed < .seconds(10), "the waiting call must be told at once: \(elapsed)")
+                    let taskId = try #require(error?.data?["taskId"])
+
+                    // Not acknowledged, not lost: still open in the store, and never reported completed.
+                    let open = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("activity/result", ["taskId": taskId, "waitTimeoutMs": 0])
+                    }
+                    #expect(open["status"] == "running")
+
+                    // Space returns: the retried commit lands (the task is not stuck ending).
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let done = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("activity/result", ["taskId": taskId, "waitTimeoutMs": 30_000])
+                    }
+                    #expect(done["status"] == "completed")
+                    #expect(done["output"]?["pad"]?.stringValue?.count == Self.big.count)
+                }
+            }
+        }
+    }
+
+    @Test func aResultNotYetStoredWhenKeelStopsIsRunAgainAfterARestartOnTheSameFile() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            let makeFiller: @Sendable (Endpoint) -> Worker = { endpoint in
+                let worker = Worker(name: "filler", endpoint: endpoint, maxConcurrent: 4)
+                worker.activity("fill.once") { (_: JSONValue, _) -> JSONValue in
+                    if counter.bump("runs") == 1 { _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db) }
+                    return ["pad": .string(Self.big)]
+                }
+                return worker
+            }
+            let taskId = try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                try await LiveOrchestrator.withWorker(makeFiller(endpoint)) {
+                    try await waitForWorkers(endpoint, 1)
+                    let (error, _) = await failure { try await call(endpoint, "fill.once", [:]) }
+                    #expect(error?.code == .storageFailure)
+                    return try #require(error?.data?["taskId"])
+                }
+            }
+            // The cap belongs to the old connection; a restart on the same file has room again.
+            _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                try await LiveOrchestrator.withWorker(makeFiller(endpoint)) {
+                    try await waitForWorkers(endpoint, 1)
+                    let done = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("activity/result", ["taskId": taskId, "waitTimeoutMs": 30_000])
+                    }
+                    #expect(done["status"] == "completed")
+                    #expect(done["attempts"] == 2, "the attempt whose result was never stored ran again")
+                    #expect(counter.get("runs") == 2)
+                }
+            }
+        }
+    }
+    @Test func aWorkflowWhoseEndCannotBeStoredRunsAgainAndCompletesWhenSpaceReturns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "flows", endpoint: endpoint, maxConcurrent: 4)
+                worker.workflow("wf.bigEnd") { (_: JSONValue, _) -> JSONValue in
+                    if counter.bump("runs") == 1 { _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db) }
+                    return ["pad": .string(Self.big)]
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    let failuresBefore = StoreFailureMetrics.failures
+                    _ = try await start(endpoint, "wf.bigEnd", [:], id: "big-1")
+                    // The end did not commit: the workflow is run again (with a pause), never reported done.
+                    #expect(try await eventually { counter.get("runs") >= 2 })
+                    #expect(StoreFailureMetrics.failures > failuresBefore)
+                    // With backoff (50 ms doubling) a second holds a handful of runs, not a busy loop;
+                    // load only lowers the count.
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(counter.get("runs") < 20, "runs while full: \(counter.get("runs"))")
+                    let meanwhile = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("workflow/describe", ["workflowId": "big-1"])
+                    }
+                    #expect(meanwhile["status"] != "completed")
+
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let r = try await result(endpoint, "big-1", timeoutMs: 30_000)
+                    #expect(r["status"] == "completed", "\(r)")
+                    #expect(r["output"]?["pad"]?.stringValue?.count == Self.big.count)
+                }
+            }
+        }
+    }
+    @Test func aRetryThatCannotBeStoredIsRetriedUntilItLandsAndTheNextAttemptRuns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "flaky", endpoint: endpoint, maxConcurrent: 4)
+                worker.activity("fail.big.once") { (_: JSONValue, ctx) -> JSONValue in
+                    counter.bump("runs")
+                    guard ctx.attempt > 1 else {
+                        // The failure (with its details) must be stored with the retry: it cannot fit.
+                        _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db)
+                        throw ActivityFailure("try again", type: "Transient", retryable: true, details: ["pad": .string(Self.big)])
+                    }
+                    return ["attempt": JSONValue(ctx.attempt)]
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    let failuresBefore = StoreFailureMetrics.failures
+                    let started = try await call(endpoint, "fail.big.once", [:], extra: [
+                        "wait": false, "retryPolicy": ["initialIntervalMs": 10, "maximumIntervalMs": 100],
+                    ])
+                    #expect(try await eventually { StoreFailureMetrics.failures > failuresBefore })
+                    // No second attempt while the retry is not durable.
+                    #expect(counter.get("runs") == 1)
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let done = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("activity/result", ["taskId": started["taskId"]!, "waitTimeoutMs": 30_000])
+                    }
+                    #expect(done["status"] == "completed", "\(done)")
+                    #expect(done["output"] == ["attempt": 2])
+                    #expect(counter.get("runs") == 2)
+                }
+            }
+        }
+    }
+}
