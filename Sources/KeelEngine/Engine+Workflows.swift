@@ -55,7 +55,7 @@ extension Engine {
     /// Starts runs of queued executions of `name` while workers have room.
     func dispatchWorkflows(_ name: String) {
         guard !shuttingDown else { return }
-        while var queue = workflowQueue[name], !queue.isEmpty, let connectionID = registry.pickWorkflowWorker(for: name) {
+        while var queue = workflowQueue[name], !queue.isEmpty, let connectionID = registry.pickWorkflowWorker(for: name, canSend: { canSend($0) }) {
             let id = queue.popFirst()!
             workflowQueue[name] = queue
             guard let live = workflows[id], case .pending = live.phase else { continue }

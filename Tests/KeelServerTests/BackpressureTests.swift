@@ -1,0 +1,80 @@
+import Foundation
+import KeelClient
+import KeelCore
+import KeelProtocol
+import KeelServer
+import KeelTesting
+import Synchronization
+import Testing
+
+/// Issue 10, item 5: a worker that is slow to read gets no more work until it drains, and is not
+/// disconnected for it; each activity runs once.
+@Suite("Backpressure", .serialized, .timeLimit(.minutes(2)))
+struct BackpressureTests {
+    @Test func aWorkerThatStopsReadingGetsNoNewDispatchesThenReceivesEachTaskOnce() async throws {
+        let calls = 8
+        let payload = String(repeating: "x", count: 1 << 20)  // 1 MiB per input: far above the socket buffers
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: {
+                $0.limits.writeHighWaterBytes = 256 * 1024
+            }) { endpoint, _ in
+                // The test is the worker: it registers, then reads nothing for a while.
+                let worker = try RawSocket(path: dir.file("k.sock"))
+                worker.setReceiveTimeout(seconds: 60)
+                await worker.initialize()
+                await worker.send(
+                    #"{"jsonrpc":"2.0","id":1,"method":"worker/register","params":{"name":"slow-reader","maxConcurrent":100,"activities":[{"name":"big"}]}}"#
+                        + "\n")
+                let registered = await worker.readLine()
+                let workerId = registered?["result"]?["workerId"]
+                #expect(workerId != nil, "\(String(describing: registered))")
+
+                let results = Mutex<[JSONValue]>([])
+                let callers = Task {
+                    try await withThrowingTaskGroup(of: JSONValue.self) { group in
+                        for i in 0..<calls {
+                            group.addTask {
+                                try await call(endpoint, "big", ["i": JSONValue(i), "pad": .string(payload)],
+                                    extra: ["waitTimeoutMs": 90_000])
+                            }
+                        }
+                        for try await r in group { results.withLock { $0.append(r) } }
+                    }
+                }
+                // While the worker reads nothing, at most what fits under the high-water mark
+                // (plus the one message that crossed it) is dispatched; the rest stays queued.
+                let started = try await eventually(timeout: .seconds(30)) { try await inFlight(endpoint) >= 1 }
+                #expect(started)
+                try await Task.sleep(for: .seconds(2))
+                let whileStalled = try await inFlight(endpoint)
+                #expect(whileStalled <= 2, "dispatched \(whileStalled) of \(calls) to a worker that is not reading")
+
+                // Now it drains: every task arrives exactly once, on the same connection.
+                var seen: [String: Int] = [:]
+                var attempts: [Int64] = []
+                while seen.count < calls, let request = await worker.readLine() {
+                    guard request["method"] == "activity/execute", let id = request["id"],
+                        let taskId = request["params"]?["taskId"]?.stringValue
+                    else { continue }
+                    seen[taskId, default: 0] += 1
+                    attempts.append(request["params"]?["attempt"]?.int64Value ?? -1)
+                    let i = request["params"]?["input"]?["i"] ?? .null
+                    let reply: JSONValue = ["jsonrpc": "2.0", "id": id, "result": ["output": ["i": i]]]
+                    await worker.send(JSONWriter.bytes(reply) + [0x0A])
+                }
+                try await callers.value
+                #expect(seen.count == calls)
+                #expect(seen.values.allSatisfy { $0 == 1 })
+                #expect(attempts.allSatisfy { $0 == 1 }, "attempts: \(attempts)")
+                #expect(results.withLock { $0.count } == calls)
+                let workers = try await KeelClient.withClient(endpoint) { try await $0.call("worker/list") }
+                #expect(workers["workers"]?.arrayValue?.first?["workerId"] == workerId, "the worker was never dropped")
+            }
+        }
+    }
+
+    private func inFlight(_ endpoint: Endpoint) async throws -> Int64 {
+        let list = try await KeelClient.withClient(endpoint) { try await $0.call("worker/list") }
+        return list["workers"]?.arrayValue?.first?["inFlight"]?.int64Value ?? 0
+    }
+}
