@@ -74,6 +74,8 @@ final class ChannelOutbound: RPCOutbound {
     /// Returns once fewer than the pause threshold are queued (or the connection is over); the
     /// read loop calls it before each frame so a peer that sends but never reads stops being read.
     func waitForRoom() async {
+        // The common case, checked without making a continuation: this runs after every frame.
+        if state.withLock({ $0.finished || $0.pending < pauseReadingBytes }) { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { s -> Bool in
                 if s.finished || s.pending < pauseReadingBytes { return true }

@@ -132,6 +132,10 @@ public final class RPCConnection: Sendable {
             if buffer.readableBytes == 0 || buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 return nil  // blank keep-alive lines are ignored
             }
+            if let refusal = buffer.withUnsafeReadableBytes({ screenBatch($0) }) {
+                send(.error(id: nil, error: RPCErrorObject(refusal)))
+                return nil
+            }
             let value: JSONValue
             do {
                 value = try buffer.withUnsafeReadableBytes { try JSONParser.parse($0) }
@@ -142,18 +146,6 @@ public final class RPCConnection: Sendable {
             if case .array(let elements) = value {
                 guard !elements.isEmpty else {
                     send(.error(id: nil, error: RPCErrorObject(code: -32600, message: "an empty batch is invalid")))
-                    return nil
-                }
-                let limits = batchLimits.withLock { $0 }
-                guard limits.allowed else {
-                    send(.error(id: nil, error: RPCErrorObject(KeelError(
-                        .notInitialized, "batches are not accepted before initialize succeeds; send initialize alone first"))))
-                    return nil
-                }
-                guard elements.count <= limits.maxItems else {
-                    send(.error(id: nil, error: RPCErrorObject(KeelError(
-                        .batchTooLarge, "a batch of \(elements.count) items exceeds the limit of \(limits.maxItems); none ran",
-                        data: ["items": JSONValue(elements.count), "limit": JSONValue(limits.maxItems)]))))
                     return nil
                 }
                 let items = elements.map(batchItem)
@@ -168,6 +160,21 @@ public final class RPCConnection: Sendable {
                 return route(message)
             }
         }
+    }
+
+    /// Refuses a batch before it is parsed: before the handshake allows batches, or with more
+    /// items than the limit. Nil when the line is not a batch or may be parsed.
+    private func screenBatch(_ bytes: UnsafeRawBufferPointer) -> KeelError? {
+        guard BatchScan.isBatch(bytes) else { return nil }
+        let limits = batchLimits.withLock { $0 }
+        guard limits.allowed else {
+            return KeelError(.notInitialized, "batches are not accepted before initialize succeeds; send initialize alone first")
+        }
+        let count = BatchScan.itemCount(bytes, upTo: limits.maxItems)
+        guard count > limits.maxItems else { return nil }
+        return KeelError(
+            .batchTooLarge, "a batch of more than \(limits.maxItems) items exceeds the limit; none ran",
+            data: ["limit": JSONValue(limits.maxItems)])
     }
 
     private func batchItem(_ value: JSONValue) -> RPCBatchItem {
