@@ -73,6 +73,31 @@ struct BackpressureTests {
         }
     }
 
+    @Test func aPeerThatReadsNothingUntilTheStallTimeoutIsCutOff() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: {
+                $0.limits.writeStallTimeoutMs = 1_000
+            }) { endpoint, _ in
+                let peer = try RawSocket(path: dir.file("k.sock"))
+                await peer.initialize()
+                await peer.send(
+                    #"{"jsonrpc":"2.0","id":1,"method":"worker/register","params":{"name":"deaf","activities":[{"name":"x"}]}}"#
+                        + "\n")
+                #expect(await peer.readLine()?["result"] != nil)
+                // Answers to these fill the socket buffers; the peer then reads nothing at all.
+                let line = #"{"jsonrpc":"2.0","id":2,"method":"worker/list"}"# + "\n"
+                await peer.send(String(repeating: line, count: 4_000))
+                let gone = try await eventually(timeout: .seconds(60)) { try await workerCount(endpoint) == 0 }
+                #expect(gone, "a peer that read nothing for the stall timeout is disconnected")
+            }
+        }
+    }
+
+    private func workerCount(_ endpoint: Endpoint) async throws -> Int {
+        let list = try await KeelClient.withClient(endpoint) { try await $0.call("worker/list") }
+        return list["workers"]?.arrayValue?.count ?? 0
+    }
+
     private func inFlight(_ endpoint: Endpoint) async throws -> Int64 {
         let list = try await KeelClient.withClient(endpoint) { try await $0.call("worker/list") }
         return list["workers"]?.arrayValue?.first?["inFlight"]?.int64Value ?? 0
