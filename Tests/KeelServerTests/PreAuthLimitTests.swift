@@ -86,7 +86,7 @@ struct PreAuthLimitTests {
     }
 
     @Test func anIdleConnectionIsClosedAtTheHandshakeDeadlineWithACodedError() async throws {
-        try await withTCP(configure: { $0.connections.handshakeTimeoutMs = 500 }) { port, unix, _ in
+        try await withTCP(configure: { $0.connections.handshakeTimeoutMs = 3_000 }) { port, unix, _ in
             for raw in [try RawSocket(host: "127.0.0.1", port: port), try RawSocket(path: unix)] {
                 raw.setReceiveTimeout(seconds: 30)
                 let answer = await raw.readLine()
@@ -96,7 +96,7 @@ struct PreAuthLimitTests {
             // A connection that initialized in time is not closed at the deadline.
             let kept = try RawSocket(path: unix)
             await kept.initialize()
-            try await Task.sleep(for: .milliseconds(1_500))
+            try await Task.sleep(for: .milliseconds(4_000))
             await kept.send(Self.ping)
             #expect(await kept.readLine()?["id"] == "p")
         }
