@@ -24,7 +24,10 @@ final class ChannelOutbound: RPCOutbound {
         var roomWaiters: [CheckedContinuation<Void, Never>] = []
         /// Bytes of messages decided but not yet written (``reserve(_:)``).
         var reserved = 0
-        var pending: Int { buffer.count + inFlightBytes + reserved }
+        var pending: Int { unwritten + reserved }
+        /// Bytes given to ``write(_:)`` and not yet on the socket; the stall watchdog looks only
+        /// at these (a reservation waits on the store, not on the peer).
+        var unwritten: Int { buffer.count + inFlightBytes }
     }
 
     /// Bytes per write handed to NIO, so progress is seen while a large message is written.
@@ -62,7 +65,7 @@ final class ChannelOutbound: RPCOutbound {
     func write(_ bytes: [UInt8]) {
         let schedule = state.withLock { s -> Bool in
             if s.finished { return false }
-            if s.pending == 0 { s.lastProgress = .now() }
+            if s.unwritten == 0 { s.lastProgress = .now() }
             s.buffer.append(contentsOf: bytes)
             if s.flushScheduled { return false }
             s.flushScheduled = true
@@ -126,7 +129,7 @@ final class ChannelOutbound: RPCOutbound {
     private func scheduleWatchdog(after delay: TimeAmount) {
         channel.eventLoop.scheduleTask(in: delay) {
             let verdict = self.state.withLock { s -> TimeAmount? in
-                if s.pending == 0 || s.finished {
+                if s.unwritten == 0 || s.finished {
                     s.watchdogArmed = false
                     return nil
                 }
