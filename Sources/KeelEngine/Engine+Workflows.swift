@@ -84,9 +84,13 @@ extension Engine {
         ]
         let connection = session.connection
         let storage = self.storage
+        // Charged against the worker's queue until written, as for activity/execute.
+        let reservation = Self.dispatchBytes(params)
+        connection.outbound.reserve(reservation)
         enqueue { [self] in
             let outcome: WriteOutcome? = claimed
                 ? .applied : try? await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
+            connection.outbound.release(reservation)
             guard outcome == .applied else {
                 await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
                     reply: .failure(KeelError(.storageFailure, "could not record the run's start")))
