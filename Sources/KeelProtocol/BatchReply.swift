@@ -1,4 +1,4 @@
-public import KeelCore
+import KeelCore
 
 /// Limits on batches for one connection (see ``RPCConnection/maxBatchItems``).
 struct BatchLimits: Sendable {
