@@ -73,6 +73,62 @@ struct BackpressureTests {
         }
     }
 
+    @Test func tasksAWorkerCannotTakeGoToAnotherWorkerMeanwhile() async throws {
+        let calls = 8
+        let payload = String(repeating: "y", count: 2 << 20)
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: {
+                $0.limits.writeHighWaterBytes = 256 * 1024
+            }) { endpoint, _ in
+                let stalled = try RawSocket(path: dir.file("k.sock"))
+                stalled.setReceiveTimeout(seconds: 60)
+                await stalled.initialize()
+                await stalled.send(
+                    #"{"jsonrpc":"2.0","id":1,"method":"worker/register","params":{"name":"stalled","maxConcurrent":100,"activities":[{"name":"big"}]}}"#
+                        + "\n")
+                #expect(await stalled.readLine()?["result"] != nil)
+                // One slot here and a hundred on the stalled worker: load alone would send it nearly everything.
+                let healthy = Worker(name: "healthy", endpoint: endpoint, maxConcurrent: 1)
+                healthy.activity("big") { (input: JSONValue, _) -> JSONValue in ["i": input["i"] ?? .null] }
+                try await LiveOrchestrator.withWorker(healthy) {
+                    try await waitForWorkers(endpoint, 2)
+                    let counter = Counter()
+                    let callers = Task {
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for i in 0..<calls {
+                                group.addTask {
+                                    _ = try await call(endpoint, "big", ["i": JSONValue(i), "pad": .string(payload)],
+                                        extra: ["waitTimeoutMs": 90_000])
+                                    counter.bump("done")
+                                }
+                            }
+                            try await group.waitForAll()
+                        }
+                    }
+                    // While one worker reads nothing, the other finishes everything the first was not given.
+                    let settled = try await eventually(timeout: .seconds(60)) {
+                        let held = try await inFlight(endpoint, worker: "stalled")
+                        return held <= 3 && counter.get("done") + Int(held) == calls
+                    }
+                    #expect(settled, "\(counter.get("done")) of \(calls) finished beside a stalled worker")
+                    // Then the stalled worker drains and answers what it was given, once each.
+                    let given = calls - counter.get("done")
+                    var seen = Set<String>()
+                    while seen.count < given, let request = await stalled.readLine() {
+                        guard request["method"] == "activity/execute", let id = request["id"],
+                            let taskId = request["params"]?["taskId"]?.stringValue
+                        else { continue }
+                        #expect(seen.insert(taskId).inserted, "task \(taskId) was sent twice")
+                        let reply: JSONValue = ["jsonrpc": "2.0", "id": id, "result": ["output": [:]]]
+                        await stalled.send(JSONWriter.bytes(reply) + [0x0A])
+                    }
+                    try await callers.value
+                    #expect(counter.get("done") == calls)
+                }
+            }
+        }
+    }
+
     @Test func aPeerThatReadsNothingUntilTheStallTimeoutIsCutOff() async throws {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir, configure: {
@@ -98,8 +154,10 @@ struct BackpressureTests {
         return list["workers"]?.arrayValue?.count ?? 0
     }
 
-    private func inFlight(_ endpoint: Endpoint) async throws -> Int64 {
+    private func inFlight(_ endpoint: Endpoint, worker name: String? = nil) async throws -> Int64 {
         let list = try await KeelClient.withClient(endpoint) { try await $0.call("worker/list") }
-        return list["workers"]?.arrayValue?.first?["inFlight"]?.int64Value ?? 0
+        let workers = list["workers"]?.arrayValue ?? []
+        let worker = name.map { n in workers.first { $0["name"]?.stringValue == n } } ?? workers.first
+        return worker?["inFlight"]?.int64Value ?? 0
     }
 }
