@@ -60,6 +60,10 @@ extension KeelError {
         public static let overloaded = Code(-32005, "overloaded")
         public static let connectionClosed = Code(-32006, "connectionClosed")
         public static let requestTimedOut = Code(-32007, "requestTimedOut")
+        public static let handshakeTimedOut = Code(-32008, "handshakeTimedOut")
+        public static let tooManyConnections = Code(-32009, "tooManyConnections")
+        public static let batchTooLarge = Code(-32010, "batchTooLarge")
+        public static let tooManyAuthFailures = Code(-32011, "tooManyAuthFailures")
 
         // 1xxx: workflows and runs.
         public static let workflowNotFound = Code(1001, "workflowNotFound")
@@ -90,7 +94,8 @@ extension KeelError {
         public static let all: [Code] = [
             .parseError, .invalidRequest, .methodNotFound, .invalidParams, .internalError,
             .notInitialized, .unsupportedProtocolVersion, .messageTooLarge, .shuttingDown, .unauthorized,
-            .overloaded, .connectionClosed, .requestTimedOut,
+            .overloaded, .connectionClosed, .requestTimedOut, .handshakeTimedOut, .tooManyConnections,
+            .batchTooLarge, .tooManyAuthFailures,
             .workflowNotFound, .workflowAlreadyExists, .nonDeterminism, .workflowFailed, .workflowCancelled,
             .activityFailed, .activityTimedOut, .activityCancelled, .taskNotFound, .contractConflict,
             .attemptSuperseded, .resultTimeout,

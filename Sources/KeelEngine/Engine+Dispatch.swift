@@ -28,20 +28,28 @@ extension Engine {
 
     /// A worker slot held for a task about to be stored already claimed (attempt 1), so it needs
     /// one commit before dispatch instead of two. Nil when no worker has room, a rate limit says
-    /// wait, or older tasks of the same name are queued (they go first).
-    func reserveWorker(for name: String, now: EpochMillis) -> UInt64? {
-        guard ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name),
+    /// wait, or older tasks of the same name are queued (they go first). The worker's outgoing
+    /// queue is charged for `input` at once, so calls racing in during the commit see it.
+    func reserveWorker(for name: String, input: JSONValue, now: EpochMillis) -> UInt64? {
+        guard ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
             limiter.tryStart(name, now: now) == nil
         else { return nil }
         registry.adjustInFlight(worker, by: 1)
+        sessions[worker]?.connection.outbound.reserve(Self.dispatchBytes(input))
         return worker
     }
 
     /// Gives back a reservation whose task was not stored.
-    func cancelReservation(_ worker: UInt64, name: String) {
+    func cancelReservation(_ worker: UInt64, name: String, input: JSONValue) {
+        sessions[worker]?.connection.outbound.release(Self.dispatchBytes(input))
         registry.adjustInFlight(worker, by: -1)
         limiter.finished(name)
         afterSlotFreed(worker)
+    }
+
+    /// What a dispatch of `input` is charged against a worker's queue until it is written.
+    static func dispatchBytes(_ input: JSONValue) -> Int {
+        DispatchSize.estimate(input) + DispatchSize.envelopeBytes
     }
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
@@ -51,7 +59,8 @@ extension Engine {
             dispatch(task.name)
             return
         }
-        registry.adjustInFlight(reserved, by: -1)  // start() takes the slot for real
+        registry.adjustInFlight(reserved, by: -1)  // start() takes the slot (and the queue charge) for real
+        sessions[reserved]?.connection.outbound.release(Self.dispatchBytes(task.input))
         tasks[task.id] = LiveTask(record: task, phase: .ready)
         if let ms = task.timeouts.scheduleToCloseMs {
             timers.schedule(task.createdAt + ms, taskID: task.id, kind: .scheduleToClose)
@@ -75,7 +84,7 @@ extension Engine {
     /// Hands ready tasks of activity `name` to workers while both last.
     func dispatch(_ name: String) {
         guard !shuttingDown else { return }
-        while var queue = ready[name], !queue.isEmpty, let connectionID = registry.pickWorker(for: name) {
+        while var queue = ready[name], !queue.isEmpty, let connectionID = registry.pickWorker(for: name, canSend: { canSend($0) }) {
             if let retryAt = limiter.tryStart(name, now: clock.now()) {
                 if retryAt != .max, !rateLimitTimers.contains(name) {
                     rateLimitTimers.insert(name)
@@ -123,21 +132,28 @@ extension Engine {
         ]
         let connection = session.connection
         let storage = self.storage
+        // Held against the worker's queue until the request is written: dispatch checks room.
+        let reservation = Self.dispatchBytes(live.record.input)
+        connection.outbound.reserve(reservation)
         enqueue { [self] in
             if !claimed {
                 let outcome: WriteOutcome
                 do {
                     outcome = try await storage.write { try $0.claimActivityTask(id: id, attempt: attempt, now: now) }
                 } catch {
+                    connection.outbound.release(reservation)
                     await self.claimFailed(id, attempt: attempt, connectionID: connectionID, error: error)
                     return
                 }
                 guard outcome == .applied else {
+                    connection.outbound.release(reservation)
                     await self.claimFailed(id, attempt: attempt, connectionID: connectionID, error: nil)
                     return
                 }
             }
             let reply: Result<JSONValue, any Error>
+            // `call` queues the request before it suspends, so the reservation becomes real bytes.
+            connection.outbound.release(reservation)
             do {
                 reply = .success(try await connection.call("activity/execute", params: params, id: requestID))
             } catch {

@@ -174,7 +174,7 @@ extension Engine {
         var record = ActivityTaskRecord(
             id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: key, retryPolicy: policy,
             timeouts: timeouts, contractHash: contract?.hash, now: now)
-        let reserved = reserveWorker(for: name, now: now)
+        let reserved = reserveWorker(for: name, input: input, now: now)
         if reserved != nil {
             record.status = .running
             record.attempt = 1
@@ -185,11 +185,11 @@ extension Engine {
         do {
             outcome = try await storage.write { try $0.insertActivityTask(toInsert) }
         } catch {
-            if let reserved { cancelReservation(reserved, name: name) }
+            if let reserved { cancelReservation(reserved, name: name, input: input) }
             throw error
         }
         guard outcome == .applied else {
-            if let reserved { cancelReservation(reserved, name: name) }
+            if let reserved { cancelReservation(reserved, name: name, input: input) }
             guard let key, let existing = try await existingTask(key: key, name: name, input: input) else {
                 throw KeelError(.internalError, "task id collision; retry the call")
             }

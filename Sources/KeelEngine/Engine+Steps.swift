@@ -127,7 +127,7 @@ extension Engine {
         entry.taskId = task.id
         entry.contractHash = contract?.hash
         // Fast path, as for activity/call: a worker has room now, so the task is stored claimed.
-        let reserved = reserveWorker(for: name, now: now)
+        let reserved = reserveWorker(for: name, input: task.input, now: now)
         if reserved != nil {
             task.status = .running
             task.attempt = 1
@@ -137,7 +137,7 @@ extension Engine {
         do {
             _ = try await record(entry, epoch: epoch) { tx in _ = try tx.insertActivityTask(toInsert) }
         } catch {
-            if let reserved { cancelReservation(reserved, name: name) }
+            if let reserved { cancelReservation(reserved, name: name, input: task.input) }
             throw error
         }
         await launch(task, reserved: reserved)

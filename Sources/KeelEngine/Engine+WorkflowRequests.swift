@@ -27,7 +27,7 @@ extension Engine {
         var record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two).
-        let reserved = workflowQueue[name]?.isEmpty == false ? nil : registry.pickWorkflowWorker(for: name)
+        let reserved = workflowQueue[name]?.isEmpty == false ? nil : registry.pickWorkflowWorker(for: name, canSend: { canSend($0) })
         if let reserved {
             record.status = .running
             record.epoch = 1

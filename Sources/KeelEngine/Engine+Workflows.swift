@@ -55,7 +55,7 @@ extension Engine {
     /// Starts runs of queued executions of `name` while workers have room.
     func dispatchWorkflows(_ name: String) {
         guard !shuttingDown else { return }
-        while var queue = workflowQueue[name], !queue.isEmpty, let connectionID = registry.pickWorkflowWorker(for: name) {
+        while var queue = workflowQueue[name], !queue.isEmpty, let connectionID = registry.pickWorkflowWorker(for: name, canSend: { canSend($0) }) {
             let id = queue.popFirst()!
             workflowQueue[name] = queue
             guard let live = workflows[id], case .pending = live.phase else { continue }
@@ -84,16 +84,21 @@ extension Engine {
         ]
         let connection = session.connection
         let storage = self.storage
+        // Charged against the worker's queue until written, as for activity/execute.
+        let reservation = Self.dispatchBytes(params)
+        connection.outbound.reserve(reservation)
         enqueue { [self] in
             let outcome: WriteOutcome
             do {
                 outcome = claimed
                     ? .applied : try await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
             } catch {
+                connection.outbound.release(reservation)
                 _ = self.storeFailed(error, while: "the start of a run of workflow \(id)", background: true)
                 await self.runStartFailed(id, epoch: record.epoch, previousEpoch: previousEpoch, connectionID: connectionID)
                 return
             }
+            connection.outbound.release(reservation)
             guard outcome == .applied else {
                 await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
                     reply: .failure(KeelError(.attemptSuperseded, "another run of workflow \(id) took over")))

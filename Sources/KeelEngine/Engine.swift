@@ -134,6 +134,15 @@ public actor Engine {
     /// Called by a transport when a connection opens.
     public func attach(_ session: Session) {
         sessions[session.connection.id] = session
+        // Backpressure (issue 10, item 5): a worker behind on reading is skipped by dispatch;
+        // once its queue drains, the tasks that waited for it are dispatched again.
+        let jobs = jobsContinuation
+        session.connection.outbound.setDrainHandler { jobs.yield { await self.dispatchAll() } }
+    }
+
+    /// Whether connection `id` can take another message now (it is not backed up).
+    func canSend(_ id: UInt64) -> Bool {
+        sessions[id]?.connection.outbound.hasRoom ?? true
     }
 
     /// Called by a transport when a connection closes: the worker leaves the registry at once and

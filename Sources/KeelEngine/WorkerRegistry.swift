@@ -104,10 +104,12 @@ struct WorkerRegistry {
     }
 
     /// The least-loaded worker serving `name` with a free slot (load = inFlight / maxConcurrent).
-    func pickWorker(for name: String) -> UInt64? {
+    /// `canSend` says whether a worker can take another message now (its connection is not
+    /// backed up); a worker that cannot is skipped until it drains (issue 10, item 5).
+    func pickWorker(for name: String, canSend: (UInt64) -> Bool = { _ in true }) -> UInt64? {
         var best: (id: UInt64, load: Double)?
         for id in servers[name] ?? [] {
-            guard let w = workers[id], w.inFlight < w.maxConcurrent else { continue }
+            guard let w = workers[id], w.inFlight < w.maxConcurrent, canSend(id) else { continue }
             let load = Double(w.inFlight) / Double(w.maxConcurrent)
             if best == nil || load < best!.load { best = (id, load) }
         }
@@ -117,10 +119,10 @@ struct WorkerRegistry {
     func hasServer(for name: String) -> Bool { servers[name]?.isEmpty == false }
 
     /// The least-loaded worker serving workflow `name` with room for another run.
-    func pickWorkflowWorker(for name: String) -> UInt64? {
+    func pickWorkflowWorker(for name: String, canSend: (UInt64) -> Bool = { _ in true }) -> UInt64? {
         var best: (id: UInt64, load: Int)?
         for id in workflowServers[name] ?? [] {
-            guard let w = workers[id], w.workflowsInFlight < w.maxConcurrentWorkflows else { continue }
+            guard let w = workers[id], w.workflowsInFlight < w.maxConcurrentWorkflows, canSend(id) else { continue }
             if best == nil || w.workflowsInFlight < best!.load { best = (id, w.workflowsInFlight) }
         }
         return best?.id

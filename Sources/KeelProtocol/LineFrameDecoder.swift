@@ -20,12 +20,19 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
     /// The default frame limit, 16 MiB (DESIGN.md, "Payloads are not capped at a few MB").
     public static let defaultMaximumFrameBytes = 16 * 1024 * 1024
 
-    public let maximumFrameBytes: Int
+    /// The limit now in force (it can be raised while the connection is open).
+    public var maximumFrameBytes: Int { limit.value }
+    private let limit: FrameLimit
     private var discarding = 0  // > 0 while skipping an oversized line: bytes skipped so far
     private var scanned = 0  // bytes of the current line already searched for a newline
 
     public init(maximumFrameBytes: Int = LineFrameDecoder.defaultMaximumFrameBytes) {
-        self.maximumFrameBytes = maximumFrameBytes
+        self.limit = FrameLimit(maximumFrameBytes)
+    }
+
+    /// A decoder whose limit follows `limit`, e.g. small until the handshake completes.
+    public init(limit: FrameLimit) {
+        self.limit = limit
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -58,6 +65,7 @@ public struct LineFrameDecoder: ByteToMessageDecoder {
             buffer.discardReadBytes()
             return nil
         }
+        let maximumFrameBytes = self.maximumFrameBytes
         let view = buffer.readableBytesView
         let searchStart = view.startIndex + scanned
         if let nl = view[searchStart...].firstIndex(of: 0x0A) {

@@ -12,8 +12,16 @@ public enum RPCChannel {
         /// Requests served at once on one connection; past this the connection stops reading
         /// (TCP backpressure) until one finishes, so a burst cannot exhaust memory.
         public var maxConcurrentRequests = 512
-        /// Answers queued for a peer that does not read them; past this the connection is closed.
+        /// Bytes queued for a peer that does not read them; past this the connection stops
+        /// reading its input until the queue drains (it is not closed for being slow).
         public var maxPendingWriteBytes = 64 * 1024 * 1024
+        /// Above this many queued outgoing bytes the peer gets no new dispatches
+        /// (``RPCOutbound/hasRoom``) until it drains below it.
+        public var writeHighWaterBytes = 8 * 1024 * 1024
+        /// A peer with bytes pending that reads none of them for this long is cut off.
+        public var writeStallTimeoutMs: Int64 = 60_000
+        /// Items one batch may hold; a larger batch is refused whole with `-32010`.
+        public var maxBatchItems = 1024
         public init() {}
     }
 
@@ -43,9 +51,11 @@ public enum RPCChannel {
         afterRequest: @escaping @Sendable () -> Bool = { false },
         tearDown: (RPCConnection) async -> Void
     ) async {
-        let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
+        let outbound = ChannelOutbound(channel: asyncChannel.channel, limits: limits)
         let limiter = AsyncLimiter(limits.maxConcurrentRequests)
         let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
+        connection.maxBatchItems = limits.maxBatchItems
+        connection.maxReplyBytes = limits.maxFrameBytes
         let handler = await setUp(connection)
         try? await asyncChannel.executeThenClose { inbound, _ in
             await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter,
@@ -62,9 +72,11 @@ public enum RPCChannel {
         handler: any RPCHandler,
         _ body: @escaping @Sendable (RPCConnection) async throws -> T
     ) async throws -> T {
-        let outbound = ChannelOutbound(channel: asyncChannel.channel, maxPendingBytes: limits.maxPendingWriteBytes)
+        let outbound = ChannelOutbound(channel: asyncChannel.channel, limits: limits)
         let limiter = AsyncLimiter(limits.maxConcurrentRequests)
         let connection = RPCConnection(outbound: outbound, requestLimiter: limiter)
+        connection.maxBatchItems = limits.maxBatchItems
+        connection.maxReplyBytes = limits.maxFrameBytes
         return try await asyncChannel.executeThenClose { inbound, _ in
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
@@ -110,6 +122,8 @@ extension RPCChannel {
                         limiter.release()
                         if afterRequest() { outbound.close() }
                     }
+                    // A peer that sends but does not read its answers is no longer read.
+                    await outbound.waitForRoom()
                 }
             } catch {
                 // The peer reset the connection; treat it as closed.
@@ -117,83 +131,6 @@ extension RPCChannel {
             connection.closed()
             outbound.finish()
         }
-    }
-}
-
-/// Queues outgoing lines and writes them in as few syscalls as the load allows: the first line
-/// queued schedules one task on the channel's event loop, which writes and flushes every line
-/// queued by then. No task of our own sits between a sender and the socket (docs/performance.md).
-final class ChannelOutbound: RPCOutbound {
-    private struct State {
-        var buffer: [UInt8] = []
-        var flushScheduled = false
-        /// Bytes handed to NIO and not yet written to the socket.
-        var inFlightBytes = 0
-        var finished = false
-    }
-
-    private let state = Mutex(State())
-    private let channel: any Channel
-    private let maxPendingBytes: Int
-
-    init(channel: any Channel, maxPendingBytes: Int) {
-        self.channel = channel
-        self.maxPendingBytes = maxPendingBytes
-    }
-
-    func write(_ bytes: [UInt8]) {
-        let (schedule, overflow) = state.withLock { s -> (Bool, Bool) in
-            if s.finished { return (false, false) }
-            s.buffer.append(contentsOf: bytes)
-            let overflow = s.buffer.count + s.inFlightBytes > maxPendingBytes
-            if s.flushScheduled { return (false, overflow) }
-            s.flushScheduled = true
-            return (true, overflow)
-        }
-        if overflow {
-            // The peer stopped reading: drop it rather than grow without bound.
-            abort()
-            return
-        }
-        if schedule { channel.eventLoop.execute { self.flushNow() } }
-    }
-
-    /// On the event loop: hands everything queued to the socket in one write.
-    private func flushNow() {
-        let bytes = state.withLock { s -> [UInt8] in
-            s.flushScheduled = false
-            defer { s.buffer = [] }
-            s.inFlightBytes += s.buffer.count
-            return s.buffer
-        }
-        guard !bytes.isEmpty else { return }
-        let count = bytes.count
-        channel.writeAndFlush(ByteBuffer(bytes: bytes)).whenComplete { _ in
-            self.state.withLock { $0.inFlightBytes -= count }
-        }
-    }
-
-    /// Writes what is queued (e.g. the error that explains the close), then closes.
-    func close() {
-        state.withLock { $0.finished = true }
-        channel.eventLoop.execute {
-            self.flushNow()
-            self.channel.close(promise: nil)
-        }
-    }
-
-    /// Closes at once, dropping what is queued.
-    func abort() {
-        state.withLock {
-            $0.finished = true
-            $0.buffer = []
-        }
-        channel.close(promise: nil)
-    }
-
-    /// Stops accepting lines (the connection is over); what is queued is still written.
-    func finish() {
-        state.withLock { $0.finished = true }
     }
 }
 

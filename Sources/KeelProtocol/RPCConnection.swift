@@ -9,6 +9,24 @@ public protocol RPCOutbound: Sendable {
     func write(_ bytes: [UInt8])
     /// Closes the transport; pending writes may be dropped.
     func close()
+    /// False while the peer is behind on reading (bytes queued above the high-water mark): the
+    /// engine sends it no new work until it drains. Default: always true.
+    var hasRoom: Bool { get }
+    /// Sets what runs (on any thread) when the queue drains below the high-water mark after
+    /// ``hasRoom`` was false. Call once, before sending. Default: ignored.
+    func setDrainHandler(_ handler: @escaping @Sendable () -> Void)
+    /// Counts `bytes` as queued before they are written, so ``hasRoom`` reflects a message that
+    /// is decided but not yet sent. Pair with ``release(_:)`` once it is written (or dropped).
+    func reserve(_ bytes: Int)
+    /// Gives back a ``reserve(_:)``.
+    func release(_ bytes: Int)
+}
+
+extension RPCOutbound {
+    public var hasRoom: Bool { true }
+    public func setDrainHandler(_ handler: @escaping @Sendable () -> Void) {}
+    public func reserve(_ bytes: Int) {}
+    public func release(_ bytes: Int) {}
 }
 
 /// Serves the requests and notifications that arrive on a connection.
@@ -68,6 +86,25 @@ public final class RPCConnection: Sendable {
     /// Bounds the requests served at once on this connection (nil: unbounded).
     public let requestLimiter: AsyncLimiter?
 
+    private let batchLimits = Mutex(BatchLimits())
+
+    /// Items one batch may hold; a larger one is refused whole with `-32010 batchTooLarge`.
+    public var maxBatchItems: Int {
+        get { batchLimits.withLock { $0.maxItems } }
+        set { batchLimits.withLock { $0.maxItems = newValue } }
+    }
+    /// Largest batch answer; past it the answer is replaced by `-32002 messageTooLarge` as it is
+    /// built, so a batch of a million invalid items never allocates its million answers.
+    public var maxReplyBytes: Int {
+        get { batchLimits.withLock { $0.maxReplyBytes } }
+        set { batchLimits.withLock { $0.maxReplyBytes = newValue } }
+    }
+    /// False until the handshake allows batches; while false a batch is refused with `-32000`.
+    public var batchesAllowed: Bool {
+        get { batchLimits.withLock { $0.allowed } }
+        set { batchLimits.withLock { $0.allowed = newValue } }
+    }
+
     public init(outbound: any RPCOutbound, requestLimiter: AsyncLimiter? = nil) {
         self.id = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.outbound = outbound
@@ -94,6 +131,10 @@ public final class RPCConnection: Sendable {
         case .line(let buffer):
             if buffer.readableBytes == 0 || buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 return nil  // blank keep-alive lines are ignored
+            }
+            if let refusal = buffer.withUnsafeReadableBytes({ screenBatch($0) }) {
+                send(.error(id: nil, error: RPCErrorObject(refusal)))
+                return nil
             }
             let value: JSONValue
             do {
@@ -136,6 +177,21 @@ public final class RPCConnection: Sendable {
         return true
     }
 
+    /// Refuses a batch before it is parsed: before the handshake allows batches, or with more
+    /// items than the limit. Nil when the line is not a batch or may be parsed.
+    private func screenBatch(_ bytes: UnsafeRawBufferPointer) -> KeelError? {
+        guard BatchScan.isBatch(bytes) else { return nil }
+        let limits = batchLimits.withLock { $0 }
+        guard limits.allowed else {
+            return KeelError(.notInitialized, "batches are not accepted before initialize succeeds; send initialize alone first")
+        }
+        let count = BatchScan.itemCount(bytes, upTo: limits.maxItems)
+        guard count > limits.maxItems else { return nil }
+        return KeelError(
+            .batchTooLarge, "a batch of more than \(limits.maxItems) items exceeds the limit; none ran",
+            data: ["limit": JSONValue(limits.maxItems)])
+    }
+
     private func batchItem(_ value: JSONValue) -> RPCBatchItem {
         switch RPCMessage.decode(value) {
         case .failure(let f): return .invalid(f)
@@ -172,24 +228,20 @@ public final class RPCConnection: Sendable {
         case .notification(let method, let params):
             await handler.handleNotification(method: method, params: params, connection: self)
         case .batch(let items):
-            var answers: [JSONValue] = []
+            var reply = BatchReply(limit: maxReplyBytes)
             for item in items {
                 switch item {
                 case .request(let id, let method, let params):
-                    answers.append(await answer(id: id, method: method, params: params, handler: handler).json)
+                    reply.append(await answer(id: id, method: method, params: params, handler: handler))
                 case .notification(let method, let params):
                     await handler.handleNotification(method: method, params: params, connection: self)
                 case .invalid(let failure):
-                    if failure.answer { answers.append(RPCMessage.error(id: failure.id, error: failure.error).json) }
+                    if failure.answer { reply.append(.error(id: failure.id, error: failure.error)) }
                 case .response:
                     break
                 }
             }
-            if !answers.isEmpty {
-                var line = JSONWriter.bytes(.array(answers))
-                line.append(0x0A)
-                outbound.write(line)
-            }
+            if let line = reply.line() { outbound.write(line) }
         }
     }
 

@@ -24,6 +24,8 @@ public final class KeelServer: Service, Sendable {
         /// Extra environment variable names passed to spawned workers.
         public var passEnvironment: Set<String> = []
         public var limits = RPCChannel.Limits()
+        /// Caps on listener connections before and after the handshake.
+        public var connections = ConnectionLimits()
         public var engine = Engine.Options()
 
         public init(databasePath: String) { self.databasePath = databasePath }
@@ -94,9 +96,10 @@ public final class KeelServer: Service, Sendable {
         try await engine.recover()
 
         let group = MultiThreadedEventLoopGroup.singleton
-        let limits = options.limits
-        var unixServer: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>?
-        var tcpServer: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>?
+        let handshakeBytes = min(options.connections.maxHandshakeFrameBytes, options.limits.maxFrameBytes)
+        let admission = makeAdmission()
+        var unixServer: NIOAsyncChannel<AcceptedChannel, Never>?
+        var tcpServer: NIOAsyncChannel<AcceptedChannel, Never>?
         var endpoints = Endpoints()
         if let path = options.socketPath {
             try UnixSocketPath.prepare(path)
@@ -106,7 +109,7 @@ public final class KeelServer: Service, Sendable {
             let staging = try UnixSocketPath.stagingPath(for: path)
             unixServer = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
-                .bind(unixDomainSocketPath: staging.socket) { RPCChannel.configure($0, limits: limits) }
+                .bind(unixDomainSocketPath: staging.socket) { AcceptedChannel.configure($0, handshakeBytes: handshakeBytes) }
             try UnixSocketPath.publish(staging, at: path)
             endpoints.socketPath = path
         }
@@ -119,11 +122,11 @@ public final class KeelServer: Service, Sendable {
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: host, port: port) { RPCChannel.configure($0, limits: limits) }
+                .bind(host: host, port: port) { AcceptedChannel.configure($0, handshakeBytes: handshakeBytes) }
             endpoints.tcpPort = tcpServer?.channel.localAddress?.port
         }
         let supervisor = WorkerSupervisor(
-            engine: engine, limits: limits, passEnvironment: options.passEnvironment, socketPath: options.socketPath,
+            engine: engine, limits: options.limits, passEnvironment: options.passEnvironment, socketPath: options.socketPath,
             logger: logger)
         logger.info(
             "keel is serving",
@@ -138,10 +141,15 @@ public final class KeelServer: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { await engine.run() }
                 if let unixListener {
-                    group.addTask { await self.accept(unixListener, transport: "unix", token: nil, engine: engine) }
+                    group.addTask {
+                        await self.accept(unixListener, transport: "unix", token: nil, engine: engine, admission: admission)
+                    }
                 }
                 if let tcpListener {
-                    group.addTask { await self.accept(tcpListener, transport: "tcp", token: self.options.token, engine: engine) }
+                    group.addTask {
+                        await self.accept(
+                            tcpListener, transport: "tcp", token: self.options.token, engine: engine, admission: admission)
+                    }
                 }
                 for spec in options.workers {
                     group.addTask { await supervisor.supervise(spec) }
@@ -162,35 +170,5 @@ public final class KeelServer: Service, Sendable {
         await storage.close()
         if let path = options.socketPath { unlink(path) }
         logger.info("keel stopped")
-    }
-
-    private func accept(
-        _ server: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>, transport: String, token: String?,
-        engine: Engine
-    ) async {
-        let limits = options.limits
-        try? await server.executeThenClose { inbound in
-            await withDiscardingTaskGroup { group in
-                do {
-                    for try await child in inbound {
-                        group.addTask {
-                            let box = SessionBox()
-                            await RPCChannel.serve(
-                                child, limits: limits,
-                                setUp: { connection in
-                                    let s = Session(connection: connection, transport: transport, requiredToken: token)
-                                    box.set(s)
-                                    await engine.attach(s)
-                                    return SessionHandler(engine: engine, session: s)
-                                },
-                                afterRequest: { box.get()?.shouldClose ?? false },
-                                tearDown: { _ in if let s = box.get() { await engine.detach(s) } })
-                        }
-                    }
-                } catch {
-                    self.logger.error("listener failed", metadata: ["transport": "\(transport)", "error": "\(error)"])
-                }
-            }
-        }
     }
 }

@@ -27,6 +27,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(help: "NIO event loop threads (default 1: fewer thread wake-ups per message; see docs/performance.md).")
     var eventLoops = 1
+    @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func validate() throws {
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
@@ -48,6 +49,7 @@ struct Serve: AsyncParsableCommand {
         options.limits.maxFrameBytes = maxMessageBytes
         options.engine.maxMessageBytes = maxMessageBytes
         options.passEnvironment = Set(passEnv)
+        limits.apply(to: &options)
         if let tcp {
             let parts = tcp.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }

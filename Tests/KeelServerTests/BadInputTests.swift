@@ -129,7 +129,7 @@ struct BadInputTests {
         }
     }
 
-    @Test func aClientThatNeverReadsIsCutOffWithoutHurtingOthers() async throws {
+    @Test func aClientThatNeverReadsIsNoLongerReadWithoutHurtingOthers() async throws {
         try await withRaw { raw, endpoint in
             await raw.initialize()
             // Each request's answer is small, so flood enough of them to pass the socket buffers.
