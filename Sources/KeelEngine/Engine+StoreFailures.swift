@@ -39,6 +39,19 @@ extension Engine {
         return storeFailed(error, while: "the \(method) request", background: false)
     }
 
+    /// An error the engine did not expect (not a ``KeelError``), made safe for the wire: logged in
+    /// full under a new incident id; the caller gets `-32603` with `data: {incident}` and nothing of
+    /// the error's text.
+    nonisolated func unexpectedErrorForWire(_ error: any Error, method: String) -> KeelError {
+        let incident = Self.newIncidentID()
+        logger.error(
+            "unexpected error answering a request",
+            metadata: ["incident": "\(incident)", "method": "\(method)", "error": "\(error)"])
+        return KeelError(
+            .internalError, "internal error while handling \(method); the orchestrator's log has incident \(incident)",
+            data: ["incident": .string(incident)])
+    }
+
     /// Commits `body` in a background job, retrying with backoff until it commits or the engine
     /// stops (then the store's state is what the next start recovers from), and hands the result to
     /// `committed` on the engine. Use for writes no caller is waiting on: timer outcomes, a worker's

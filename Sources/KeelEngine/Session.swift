@@ -52,6 +52,10 @@ public struct SessionHandler: RPCHandler {
         } catch let error as KeelError where error.code == .storageFailure {
             // Logged in full under an incident id; the wire gets the code, the id and the reason.
             throw engine.storeFailureForWire(error, method: method)
+        } catch let error as KeelError {
+            throw error
+        } catch {
+            throw engine.unexpectedErrorForWire(error, method: method)
         }
     }
 

@@ -252,7 +252,8 @@ public final class RPCConnection: Sendable {
         } catch let error as KeelError {
             return .error(id: id, error: RPCErrorObject(error))
         } catch {
-            return .error(id: id, error: RPCErrorObject(KeelError(.internalError, "internal error: \(error)")))
+            // Handlers wrap what they expect; raw internals never reach the wire.
+            return .error(id: id, error: RPCErrorObject(KeelError(.internalError, "internal error")))
         }
     }
 
