@@ -17,9 +17,18 @@ public final class KeelServer: Service, Sendable {
         public var databasePath: String
         public var durability: Durability = .full
         public var socketPath: String?
-        /// `host:port` for the TCP listener; needs `token`.
+        /// `host:port` for the TCP listener; needs at least one token.
         public var tcpAddress: (host: String, port: Int)?
+        /// The admin token (`--token`, `--token-file`, `$KEEL_TOKEN`).
         public var token: String?
+        /// The client-role token (`--client-token-file`).
+        public var clientToken: String?
+        /// The worker-role token (`--worker-token-file`) and the names it may serve (`--worker-names`).
+        public var workerToken: String?
+        public var workerNames: NameAllowList = .all
+        /// Unix-socket peers must present a token too (`--socket-requires-token`); by default
+        /// the socket's 0600 mode is its authentication and its peers are admin.
+        public var socketRequiresToken = false
         public var workers: [WorkerSpec] = []
         /// Extra environment variable names passed to spawned workers.
         public var passEnvironment: Set<String> = []
@@ -85,7 +94,19 @@ public final class KeelServer: Service, Sendable {
         }
     }
 
+    /// The tokens every listener checks, validated (length, one per role).
+    var credentials: Credentials {
+        Credentials(
+            adminToken: options.token, clientToken: options.clientToken, workerToken: options.workerToken,
+            workerNames: options.workerNames)
+    }
+
     private func runServer() async throws {
+        let credentials = self.credentials
+        try credentials.validate()
+        if options.socketRequiresToken && credentials.isEmpty {
+            throw KeelError(.invalidParams, "--socket-requires-token needs a token (--token-file, --client-token-file or --worker-token-file)")
+        }
         let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
         let engine = Engine(
             storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
@@ -111,10 +132,11 @@ public final class KeelServer: Service, Sendable {
             endpoints.socketPath = path
         }
         if let (host, port) = options.tcpAddress {
-            guard let token = options.token, !token.isEmpty else {
-                throw KeelError(.invalidParams, "TCP needs a token (--token or --token-file): anyone who can reach the port could run work")
+            guard !credentials.isEmpty else {
+                throw KeelError(
+                    .invalidParams,
+                    "TCP needs a token (--token-file, --client-token-file or --worker-token-file): anyone who can reach the port could run work")
             }
-            _ = token
             tcpServer = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -124,7 +146,7 @@ public final class KeelServer: Service, Sendable {
         }
         let supervisor = WorkerSupervisor(
             engine: engine, limits: limits, passEnvironment: options.passEnvironment, socketPath: options.socketPath,
-            logger: logger)
+            credentials: credentials, logger: logger)
         logger.info(
             "keel is serving",
             metadata: [
@@ -138,10 +160,15 @@ public final class KeelServer: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { await engine.run() }
                 if let unixListener {
-                    group.addTask { await self.accept(unixListener, transport: "unix", token: nil, engine: engine) }
+                    let anonymous: Grant? = self.options.socketRequiresToken ? nil : .admin("local-socket")
+                    group.addTask {
+                        await self.accept(unixListener, transport: "unix", credentials: credentials, anonymous: anonymous, engine: engine)
+                    }
                 }
                 if let tcpListener {
-                    group.addTask { await self.accept(tcpListener, transport: "tcp", token: self.options.token, engine: engine) }
+                    group.addTask {
+                        await self.accept(tcpListener, transport: "tcp", credentials: credentials, anonymous: nil, engine: engine)
+                    }
                 }
                 for spec in options.workers {
                     group.addTask { await supervisor.supervise(spec) }
@@ -165,20 +192,23 @@ public final class KeelServer: Service, Sendable {
     }
 
     private func accept(
-        _ server: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>, transport: String, token: String?,
-        engine: Engine
+        _ server: NIOAsyncChannel<NIOAsyncChannel<Frame, Never>, Never>, transport: String, credentials: Credentials,
+        anonymous: Grant?, engine: Engine
     ) async {
         let limits = options.limits
         try? await server.executeThenClose { inbound in
             await withDiscardingTaskGroup { group in
                 do {
                     for try await child in inbound {
+                        let peer = child.channel.remoteAddress.map { "\($0)" }
                         group.addTask {
                             let box = SessionBox()
                             await RPCChannel.serve(
                                 child, limits: limits,
                                 setUp: { connection in
-                                    let s = Session(connection: connection, transport: transport, requiredToken: token)
+                                    let s = Session(
+                                        connection: connection, transport: transport, credentials: credentials,
+                                        anonymous: anonymous, peer: peer)
                                     box.set(s)
                                     await engine.attach(s)
                                     return SessionHandler(engine: engine, session: s)

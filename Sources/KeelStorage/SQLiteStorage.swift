@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Glibc
 public import KeelCore
 import Synchronization
 
@@ -24,6 +25,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public init(path: String, durability: Durability = .full) throws {
         self.path = path
         self.durability = durability
+        try Self.createOwnerOnly(path)
         let writer = try SQLiteConnection(path: path, readOnly: false)
         // WAL: readers see a snapshot and never block the writer, nor it them.
         try writer.execute("PRAGMA journal_mode=WAL")
@@ -45,6 +47,19 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         writerThread = Thread { Self.writerLoop(connection: writer, queue: queue) }
         writerThread.name = "keel.storage.writer"
         writerThread.start()
+    }
+
+    /// Creates the database file with mode 0600 before SQLite opens it: SQLite gives its WAL and
+    /// SHM files the database file's mode, so all three stay owner-only (the socket is 0600 too).
+    /// An existing file keeps its mode.
+    static func createOwnerOnly(_ path: String) throws {
+        guard path != ":memory:", !path.isEmpty, access(path, F_OK) != 0 else { return }
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            Glibc.close(fd)
+        } else if errno != EEXIST {
+            throw KeelError(.storageFailure, "cannot create the database \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     static func migrate(_ db: SQLiteConnection) throws {
