@@ -87,10 +87,18 @@ public enum Access {
         "workflow/resume": .admin, "shutdown": .admin, "contract/release": .admin,
     ]
 
+    /// Methods only Keel sends; a peer sending one gets `-32601` before its params are read.
+    public static let outbound: Set<String> = ["activity/execute", "workflow/run"]
+
     /// Refuses `method` unless `grant` holds the role it needs.
-    /// - Throws: `KeelError(.unauthorized)` with `data: {method, required, held}`; unknown methods pass
-    ///   (they get `-32601` from the dispatcher).
+    /// - Throws: `KeelError(.unauthorized)` with `data: {method, required, held}`; `-32601` for
+    ///   ``outbound`` methods. Unknown methods pass (they get `-32601` from the dispatcher).
     public static func check(_ method: String, grant: Grant) throws {
+        if outbound.contains(method) {
+            throw KeelError(
+                .methodNotFound, "Keel sends \(method) to workers; it does not accept it",
+                data: ["method": .string(method)])
+        }
         guard let entry = requiredRole[method], let role = entry, !grant.has(role) else { return }
         throw KeelError(
             .unauthorized,

@@ -1,0 +1,63 @@
+import Foundation
+import KeelCore
+import KeelTesting
+import Testing
+
+extension EndToEnd {
+    /// The attacks of issue 11 that need the real `keel` binary: its environment, its flags.
+    @Suite("Security with the real binary", .serialized, .timeLimit(.minutes(3)))
+    struct SecurityEndToEndTests {
+        static let adminToken = "e2e-admin-token-0123456789abcdef"
+
+        @Test func aSpawnedWorkerGetsNoKeelTokenAndCannotShutKeelDown() async throws {
+            try await TemporaryDirectory.with { dir in
+                let report = dir.file("report.json")
+                let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/env_reporter.py"])
+                try await keel.start(environment: [
+                    "KEEL_TOKEN": Self.adminToken, "KEEL_DB_PASSWORD": "hunter2-hunter2", "KEEL_REPORT": report,
+                ])
+                defer { keel.stop() }
+                let written = try await eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: report) }
+                #expect(written, "no report: \(keel.process?.log ?? "")")
+                let data = try #require(FileManager.default.contents(atPath: report))
+                let r = try JSONParser.parse(Array(data))
+                let names = r["keelVariables"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                #expect(!names.contains("KEEL_TOKEN") && !names.contains("KEEL_DB_PASSWORD"), "\(names)")
+                #expect(names.contains("KEEL_TRANSPORT") && names.contains("KEEL_REPORT"))
+                #expect(r["initialize"]?["result"]?["roles"] == ["client", "worker"])
+                #expect(r["shutdown"]?["error"]?["code"] == -32004, "\(r)")
+                #expect(r["shutdown"]?["error"]?["data"]?["required"] == "admin")
+                // The orchestrator is still up.
+                #expect(try await keel.call("ping", [:]) == [:])
+                #expect(!(keel.process?.log ?? "").contains(Self.adminToken))
+            }
+        }
+
+        @Test func aTokenFileOthersCanReadAndAShortTokenAreRefusedAtStart() throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            let file = dir.file("admin.token")
+            FileManager.default.createFile(atPath: file, contents: Data((Self.adminToken + "\n").utf8))
+            chmod(file, 0o644)
+            let base = ["serve", "--db", dir.file("keel.db"), "--socket", dir.file("k.sock")]
+            let (status, _, stderr) = try keelCLI(base + ["--token-file", file])
+            #expect(status != 0)
+            #expect(stderr.contains("chmod 600"), "\(stderr)")
+            #expect(!stderr.contains(Self.adminToken))
+
+            let (shortStatus, _, shortErr) = try keelCLI(base + ["--token", "abc123"])
+            #expect(shortStatus != 0)
+            #expect(shortErr.contains("at least 16 bytes"), "\(shortErr)")
+            #expect(!shortErr.contains("abc123"))
+        }
+
+        @Test func keelTokenNewPrintsAFreshRandomToken() throws {
+            let (s1, first, _) = try keelCLI(["token", "new"])
+            let (s2, second, _) = try keelCLI(["token", "new"])
+            #expect(s1 == 0 && s2 == 0)
+            let token = first.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(token.count == 64 && token.allSatisfy(\.isHexDigit))
+            #expect(token != second.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+}
