@@ -153,6 +153,8 @@ public final class ActivityContext: Sendable {
     public let idempotencyKey: String
     /// Details the previous attempt sent with its last heartbeat.
     public let heartbeatDetails: JSONValue?
+    /// The attempt's `attemptToken`, echoed in heartbeats (docs/security.md).
+    let attemptToken: String?
     let connection: RPCConnection
     let cancelled = Atomic<Bool>(false)
 
@@ -161,6 +163,7 @@ public final class ActivityContext: Sendable {
         attempt = Int(params["attempt"]?.int64Value ?? 1)
         idempotencyKey = params["idempotencyKey"]?.stringValue ?? taskId
         heartbeatDetails = params["heartbeatDetails"].flatMap { $0.isNull ? nil : $0 }
+        attemptToken = params["attemptToken"]?.stringValue
         self.connection = connection
     }
 
@@ -181,8 +184,11 @@ public final class ActivityContext: Sendable {
     /// Reports progress; returns true when the activity was cancelled and should stop.
     @discardableResult
     public func heartbeat(_ details: JSONValue? = nil) async throws -> Bool {
-        let answer = try await connection.call(
-            "activity/heartbeat", params: ["taskId": .string(taskId), "attempt": JSONValue(attempt), "details": details ?? .null])
+        var params: [String: JSONValue] = [
+            "taskId": .string(taskId), "attempt": JSONValue(attempt), "details": details ?? .null,
+        ]
+        if let attemptToken { params["attemptToken"] = .string(attemptToken) }
+        let answer = try await connection.call("activity/heartbeat", params: .object(params))
         if answer["cancelled"]?.boolValue == true { cancelled.store(true, ordering: .releasing) }
         return isCancelled
     }

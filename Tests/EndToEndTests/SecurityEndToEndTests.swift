@@ -60,5 +60,29 @@ extension EndToEnd {
             #expect(token.count == 64 && token.allSatisfy(\.isHexDigit))
             #expect(token != second.trimmingCharacters(in: .whitespacesAndNewlines))
         }
+
+        @Test func aSocketThatRequiresATokenServesTheCLIOnlyWithOne() async throws {
+            try await TemporaryDirectory.with { dir in
+                let file = dir.file("admin.token")
+                FileManager.default.createFile(atPath: file, contents: Data(Self.adminToken.utf8))
+                chmod(file, 0o600)
+                let socket = dir.file("k.sock")
+                let keel = try ChildProcess(
+                    [PackagePaths.keelBinary, "serve", "--db", dir.file("keel.db"), "--socket", socket, "--token-file", file,
+                     "--socket-requires-token"],
+                    logPath: dir.file("keel.log"))
+                defer { keel.terminate() }
+                let up = try await eventually(timeout: .seconds(20)) {
+                    (try keelCLI(["workers", "--socket", socket, "--token-file", file])).0 == 0
+                }
+                #expect(up, "\(keel.log)")
+                let (status, _, stderr) = try keelCLI(["workers", "--socket", socket])
+                #expect(status != 0)
+                #expect(stderr.contains("-32004"), "\(stderr)")
+                let (released, out, _) = try keelCLI(["contract", "release", "greet.hello", "--socket", socket, "--token-file", file])
+                #expect(released == 0)
+                #expect(out.contains("had no owned contract"), "\(out)")
+            }
+        }
     }
 }
