@@ -79,6 +79,9 @@ extension EndToEnd {
                 let (status, _, stderr) = try keelCLI(["workers", "--socket", socket])
                 #expect(status != 0)
                 #expect(stderr.contains("-32004"), "\(stderr)")
+                let logged = try await eventually { keel.log.contains("authentication failed") }
+                #expect(logged, "\(keel.log)")
+                #expect(!keel.log.contains(Self.adminToken))
                 let (released, out, _) = try keelCLI(["contract", "release", "greet.hello", "--socket", socket, "--token-file", file])
                 #expect(released == 0)
                 #expect(out.contains("had no owned contract"), "\(out)")
