@@ -52,10 +52,16 @@ public struct Grant: Sendable, Equatable {
     /// A stable label of the credential: `admin`, `client-token`, `worker-token`, `spawned:NAME`, `local-socket`.
     public var identity: String
 
-    public init(roles: Set<Role>, workerNames: NameAllowList = .all, identity: String) {
+    /// True when a contract this identity pinned may be changed by it again: spawned workers,
+    /// whose identity is the operator's own `--worker` command, so a redeploy with a new schema
+    /// works. A shared token's holders may not (any holder could be a squatter).
+    public var replacesOwnContracts: Bool
+
+    public init(roles: Set<Role>, workerNames: NameAllowList = .all, identity: String, replacesOwnContracts: Bool = false) {
         self.roles = roles
         self.workerNames = workerNames
         self.identity = identity
+        self.replacesOwnContracts = replacesOwnContracts
     }
 
     public static func admin(_ identity: String) -> Grant { Grant(roles: [.admin], identity: identity) }

@@ -20,7 +20,8 @@ extension Engine {
     static func pinKey(_ kind: String, _ name: String) -> String { "\(kind)\u{0}\(name)" }
 
     /// Refuses names the connection may not serve (`unauthorized`) and contracts that differ from
-    /// a pinned one (`2005`, naming the owner) unless the connection is an admin; records the new
+    /// a pinned one (`2005`, naming the owner) unless the connection is an admin or a spawned
+    /// worker that pinned it (``Grant/replacesOwnContracts``); records the new
     /// pins in memory at once (so a racing registration sees them) and returns them for ``persistPins(_:)``.
     func claimContracts(
         activities: [ActivityContract], workflows: [ActivityContract], grant: Grant, workerName: String
@@ -35,7 +36,9 @@ extension Engine {
                     "held": .array(grant.roleNames.map { .string($0) })])
         }
         for (kind, c) in declared {
-            guard let pin = contractPins[Self.pinKey(kind, c.name)], pin.hash != c.hash, !grant.has(.admin) else { continue }
+            guard let pin = contractPins[Self.pinKey(kind, c.name)], pin.hash != c.hash, !grant.has(.admin),
+                !(grant.replacesOwnContracts && pin.owner == grant.identity)
+            else { continue }
             throw KeelError(
                 .contractConflict,
                 "\(kind) \(c.name) is owned by \(pin.ownerWorker) (\(pin.owner)) with contract hash \(pin.hash); "

@@ -125,7 +125,9 @@ final class WorkerSupervisor: Sendable {
                         // Worker for any name plus client (its workflows call activities); never admin.
                         let s = Session(
                             connection: connection, transport: "stdio", pid: process.pid, credentials: self.credentials,
-                            anonymous: Grant(roles: [.worker, .client], identity: "spawned:\(spec.name)"), label: spec.name,
+                            anonymous: Grant(
+                                roles: [.worker, .client], identity: "spawned:\(spec.name)", replacesOwnContracts: true),
+                            label: spec.name,
                             peer: "pid \(process.pid)")
                         session.set(s)
                         self.running.withLock { $0[process.pid] = connection }

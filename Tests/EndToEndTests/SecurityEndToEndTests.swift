@@ -87,5 +87,33 @@ extension EndToEnd {
                 #expect(out.contains("had no owned contract"), "\(out)")
             }
         }
+
+        @Test func aSpawnedWorkerRedeployedWithANewContractKeepsItsName() async throws {
+            try await TemporaryDirectory.with { dir in
+                let contract = dir.file("contract.json")
+                func declare(_ schema: JSONValue) {
+                    let text = JSONWriter.string(["name": "redeploy.me", "input": schema])
+                    FileManager.default.createFile(atPath: contract, contents: Data(text.utf8))
+                }
+                func answer(_ life: Int) async throws -> JSONValue {
+                    let path = contract + ".answer-\(life)"
+                    let written = try await eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: path) }
+                    #expect(written, "no answer \(life)")
+                    return try JSONParser.parse(Array(FileManager.default.contents(atPath: path) ?? Data()))
+                }
+                declare(["type": "object"])
+                let keel = KeelProcess(
+                    dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/register_reporter.py \(contract)"])
+                try await keel.start()
+                defer { keel.stop() }
+                let first = try await answer(1)
+                #expect(first["answer"]?["result"]?["workerId"] != nil, "\(first)")
+                // The operator changes the schema; the worker restarts (as after a redeploy).
+                declare(["type": "object", "required": ["id"]])
+                kill(pid_t(first["pid"]?.int64Value ?? 0), SIGKILL)
+                let second = try await answer(2)
+                #expect(second["answer"]?["result"]?["workerId"] != nil, "\(second)")
+            }
+        }
     }
 }
