@@ -215,11 +215,12 @@ struct SecurityTests {
                     try await waitForWorkers(endpoint, 1)
                     let started = try await call(
                         endpoint, "hb.silent", [:],
-                        extra: ["wait": false, "timeouts": ["heartbeatMs": 1_500], "retryPolicy": ["initialIntervalMs": 100]])
+                        extra: ["wait": false, "timeouts": ["heartbeatMs": 3_000], "retryPolicy": ["initialIntervalMs": 100]])
                     let taskId = try #require(started["taskId"]?.stringValue)
                     // The stranger is even an admin (the local socket): it still does not run this attempt.
                     let (stranger, _) = try await Peer.connect(dir.file("k.sock"))
-                    let deadline = ContinuousClock.now + .seconds(4)
+                    // Longer than the heartbeat timeout: before the fix this kept the attempt alive.
+                    let deadline = ContinuousClock.now + .seconds(5)
                     var refusals = 0
                     while ContinuousClock.now < deadline {
                         let a = await stranger.request("activity/heartbeat", ["taskId": .string(taskId), "details": ["planted": true]])
