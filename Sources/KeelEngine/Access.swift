@@ -1,5 +1,5 @@
 import Foundation
-public import KeelCore
+import KeelCore
 
 /// What a connection may do. Fixed at `initialize`; see docs/security.md for the role table.
 public enum Role: String, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-public import KeelCore
+import KeelCore
 
 /// The tokens an orchestrator accepts, one per role, and the one function that checks a
 /// presented token (docs/security.md). Tokens never appear in messages or logs.

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-public import KeelCore
+import KeelCore
 
 /// Reads tokens from files that only their owner can read (docs/security.md).
 public enum TokenFile {

@@ -46,8 +46,9 @@ extension EndToEnd {
             #expect(stderr.contains("chmod 600"), "\(stderr)")
             #expect(!stderr.contains(Self.adminToken))
 
-            let (shortStatus, _, shortErr) = try keelCLI(base + ["--token", "abc123"])
+            let (shortStatus, shortOut, shortErr) = try keelCLI(base + ["--token", "abc123"])
             #expect(shortStatus != 0)
+            #expect((shortOut + shortErr).contains("/proc/PID/cmdline"), "no warning about --token")
             #expect(shortErr.contains("at least 16 bytes"), "\(shortErr)")
             #expect(!shortErr.contains("abc123"))
         }
