@@ -101,6 +101,17 @@ public final class KeelServer: Service, Sendable {
             workerNames: options.workerNames)
     }
 
+    /// What each listener grants, for the start-up log line (never a token): e.g.
+    /// `socket=admin tokens=admin,worker(greet.*)`.
+    var accessSummary: String {
+        var tokens: [String] = []
+        if options.token != nil { tokens.append("admin") }
+        if options.clientToken != nil { tokens.append("client") }
+        if options.workerToken != nil { tokens.append("worker(\(options.workerNames))") }
+        let socket = options.socketRequiresToken ? "token" : "admin"
+        return "socket=\(socket) tokens=\(tokens.isEmpty ? "none" : tokens.joined(separator: ",")) spawned=worker+client"
+    }
+
     private func runServer() async throws {
         let credentials = self.credentials
         try credentials.validate()
@@ -152,6 +163,7 @@ public final class KeelServer: Service, Sendable {
             metadata: [
                 "db": "\(options.databasePath)", "sync": "\(options.durability.rawValue)",
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
+                "access": "\(accessSummary)",
             ])
         markReady(.success(endpoints))
         let unixListener = unixServer, tcpListener = tcpServer

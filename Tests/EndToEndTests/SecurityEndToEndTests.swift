@@ -77,6 +77,7 @@ extension EndToEnd {
                     (try keelCLI(["workers", "--socket", socket, "--token-file", file])).0 == 0
                 }
                 #expect(up, "\(keel.log)")
+                #expect(keel.log.contains("socket=token tokens=admin"), "the start-up line shows what is set up")
                 let (status, _, stderr) = try keelCLI(["workers", "--socket", socket])
                 #expect(status != 0)
                 #expect(stderr.contains("-32004"), "\(stderr)")
