@@ -107,8 +107,8 @@ extension Engine {
             maxConcurrent: maxConcurrent, connectedAt: clock.now())
         worker.maxConcurrentWorkflows = maxWorkflows
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
-        let pins = try claimContracts(
-            activities: contracts, workflows: workflowContracts, grant: session.grant ?? .admin("engine"), workerName: name)
+        guard let grant = session.grant else { throw KeelError(.notInitialized, "send initialize first") }
+        let pins = try claimContracts(activities: contracts, workflows: workflowContracts, grant: grant, workerName: name)
         do {
             try registry.register(worker, contracts: contracts, workflows: workflowContracts)
         } catch {
@@ -299,7 +299,7 @@ extension Engine {
         let echoed = try p.optionalString("attemptToken")
         if let live = tasks[id], !Self.isHeldBy(live, session: session, token: echoed) {
             // A stranger's heartbeat: it neither extends the attempt nor plants details.
-            logger.warning("heartbeat refused: not this connection's attempt",
+            logger.info("heartbeat refused: not this connection's attempt",
                 metadata: ["task": "\(id)", "peer": "\(session.peer ?? session.label)"])
             throw KeelError(.attemptSuperseded, "task \(id) has no attempt running on this connection; stop",
                 data: ["taskId": .string(id)])
