@@ -87,10 +87,16 @@ public final class Worker: Sendable {
 
     /// Connects, registers and serves until the task is cancelled; reconnects with exponential
     /// backoff (100 ms doubling to 5 s) when the orchestrator goes away.
+    /// - Throws: `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential
+    ///   or role (docs/security.md): retrying with the same credential cannot succeed.
     public func run() async throws {
         if case .stdio = endpoint {
             // Spawned by the orchestrator: one connection; its end (stdin closed) ends the worker.
-            try? await runOnce()
+            do {
+                try await runOnce()
+            } catch let error as KeelError where error.code == .unauthorized {
+                throw error
+            } catch {}
             return
         }
         var delay: Duration = .milliseconds(100)
@@ -100,6 +106,8 @@ public final class Worker: Sendable {
                 delay = .milliseconds(100)
             } catch is CancellationError {
                 return
+            } catch let error as KeelError where error.code == .unauthorized {
+                throw error
             } catch {
                 if Task.isCancelled { return }
             }
