@@ -13,10 +13,12 @@ public struct KeelClient: Sendable {
     public let connection: RPCConnection
 
     /// Connects, initializes and runs `body`; the connection closes when `body` returns.
+    /// - Parameter token: sent in `initialize` on any transport (a Unix socket started with
+    ///   `--socket-requires-token`, or a role other than the socket's admin); over TCP it replaces the endpoint's.
     /// - Throws: `KeelError(.connectionClosed)` when the orchestrator cannot be reached, or its answer to `initialize`.
     public static func withClient<T: Sendable>(
-        _ endpoint: Endpoint, name: String = "keel-swift", handler: any RPCHandler = IgnoringHandler(),
-        _ body: @escaping @Sendable (KeelClient) async throws -> T
+        _ endpoint: Endpoint, name: String = "keel-swift", token explicitToken: String? = nil,
+        handler: any RPCHandler = IgnoringHandler(), _ body: @escaping @Sendable (KeelClient) async throws -> T
     ) async throws -> T {
         let limits = RPCChannel.Limits()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -40,7 +42,7 @@ public struct KeelClient: Sendable {
         }
         let initParams: JSONValue = [
             "protocolVersion": "1", "clientInfo": ["name": .string(name), "version": "0.1.0"],
-            "token": token.map { .string($0) } ?? .null,
+            "token": (explicitToken ?? token).map { .string($0) } ?? .null,
         ]
         return try await RPCChannel.withConnection(channel, limits: limits, handler: handler) { connection in
             _ = try await connection.call("initialize", params: initParams)

@@ -87,10 +87,16 @@ public final class Worker: Sendable {
 
     /// Connects, registers and serves until the task is cancelled; reconnects with exponential
     /// backoff (100 ms doubling to 5 s) when the orchestrator goes away.
+    /// - Throws: `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential
+    ///   or role (docs/security.md): retrying with the same credential cannot succeed.
     public func run() async throws {
         if case .stdio = endpoint {
             // Spawned by the orchestrator: one connection; its end (stdin closed) ends the worker.
-            try? await runOnce()
+            do {
+                try await runOnce()
+            } catch let error as KeelError where error.code == .unauthorized {
+                throw error
+            } catch {}
             return
         }
         var delay: Duration = .milliseconds(100)
@@ -100,6 +106,8 @@ public final class Worker: Sendable {
                 delay = .milliseconds(100)
             } catch is CancellationError {
                 return
+            } catch let error as KeelError where error.code == .unauthorized {
+                throw error
             } catch {
                 if Task.isCancelled { return }
             }
@@ -153,6 +161,8 @@ public final class ActivityContext: Sendable {
     public let idempotencyKey: String
     /// Details the previous attempt sent with its last heartbeat.
     public let heartbeatDetails: JSONValue?
+    /// The attempt's `attemptToken`, echoed in heartbeats (docs/security.md).
+    let attemptToken: String?
     let connection: RPCConnection
     let cancelled = Atomic<Bool>(false)
 
@@ -161,6 +171,7 @@ public final class ActivityContext: Sendable {
         attempt = Int(params["attempt"]?.int64Value ?? 1)
         idempotencyKey = params["idempotencyKey"]?.stringValue ?? taskId
         heartbeatDetails = params["heartbeatDetails"].flatMap { $0.isNull ? nil : $0 }
+        attemptToken = params["attemptToken"]?.stringValue
         self.connection = connection
     }
 
@@ -181,8 +192,11 @@ public final class ActivityContext: Sendable {
     /// Reports progress; returns true when the activity was cancelled and should stop.
     @discardableResult
     public func heartbeat(_ details: JSONValue? = nil) async throws -> Bool {
-        let answer = try await connection.call(
-            "activity/heartbeat", params: ["taskId": .string(taskId), "attempt": JSONValue(attempt), "details": details ?? .null])
+        var params: [String: JSONValue] = [
+            "taskId": .string(taskId), "attempt": JSONValue(attempt), "details": details ?? .null,
+        ]
+        if let attemptToken { params["attemptToken"] = .string(attemptToken) }
+        let answer = try await connection.call("activity/heartbeat", params: .object(params))
         if answer["cancelled"]?.boolValue == true { cancelled.store(true, ordering: .releasing) }
         return isCancelled
     }

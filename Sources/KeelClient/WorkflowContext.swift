@@ -10,6 +10,8 @@ public final class WorkflowContext: Sendable {
     /// True when a client asked to cancel this execution.
     public let cancelRequested: Bool
     let connection: RPCConnection
+    /// The run's `attemptToken`, echoed in every step (docs/security.md).
+    let attemptToken: String?
     let journal: [Int: JSONValue]
     let nextSeq = Mutex(1)
     let suspendedFlag = Atomic<Bool>(false)
@@ -18,6 +20,7 @@ public final class WorkflowContext: Sendable {
         workflowId = params["workflowId"]?.stringValue ?? ""
         runId = Int(params["runId"]?.int64Value ?? 0)
         cancelRequested = params["cancelRequested"]?.boolValue ?? false
+        attemptToken = params["attemptToken"]?.stringValue
         var journal: [Int: JSONValue] = [:]
         for e in params["journal"]?.arrayValue ?? [] {
             if let seq = e["seq"]?.int64Value { journal[Int(seq)] = e }
@@ -75,6 +78,7 @@ public final class WorkflowContext: Sendable {
             "name": .string(name), "input": input,
         ]
         if let options { params["options"] = options }
+        if let attemptToken { params["attemptToken"] = .string(attemptToken) }
         let answer = try await connection.call("workflow/step", params: .object(params))
         switch answer["status"]?.stringValue {
         case "completed": return answer["result"] ?? .null

@@ -114,6 +114,7 @@ extension Engine {
         live.record.status = .running
         let now = clock.now()
         live.record.startedAt = now
+        live.attemptToken = AttemptToken.make()
         tasks[id] = live
         registry.adjustInFlight(connectionID, by: 1)
 
@@ -129,6 +130,7 @@ extension Engine {
             "heartbeatTimeoutMs": live.record.timeouts.heartbeatMs.map { JSONValue($0) } ?? .null,
             "heartbeatDetails": live.record.heartbeatDetails ?? .null,
             "workflowId": live.record.workflowId.map { .string($0) } ?? .null,
+            "attemptToken": .string(live.attemptToken),
         ]
         let connection = session.connection
         let storage = self.storage

@@ -10,18 +10,19 @@ extension Engine {
         guard session.isInitialized else {
             throw KeelError(.notInitialized, "send initialize first: it must be the first request on a connection")
         }
+        try authorize(method, session: session)
         // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition.
         if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
         switch method {
         case "ping": return [:]
         case "worker/register":
             await precompileContracts(params)
-            return try register(params, session: session)
+            return try await register(params, session: session)
         case "worker/list": return ["workers": .array(workers().map(workerJSON))]
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)
-        case "activity/heartbeat": return try await heartbeat(params)
+        case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "workflow/step": return try await step(params, session: session)
         case "workflow/start": return try await startWorkflow(params)
         case "workflow/result": return try await workflowResult(params)
@@ -31,6 +32,7 @@ extension Engine {
         case "workflow/list": return try await listWorkflows(params)
         case "workflow/history": return try await workflowHistory(params)
         case "workflow/resume": return try await resumeWorkflow(params)
+        case "contract/release": return try await releaseContract(params)
         case "shutdown":
             onShutdownRequest?()
             return [:]
@@ -63,20 +65,17 @@ extension Engine {
 
     private func initialize(_ value: JSONValue, session: Session) throws -> JSONValue {
         let p = try Params(value, method: "initialize")
-        if let required = session.requiredToken {
-            guard let token = try p.optionalString("token"), constantTimeEqual(token, required) else {
-                session.closeAfterReply()
-                throw KeelError(.unauthorized, "a valid token is required on this transport; the connection will close")
-            }
-        }
+        let grant = try authenticate(token: try p.optionalString("token"), session: session)
         let version = try p.optionalString("protocolVersion") ?? Self.protocolVersion
         guard version == Self.protocolVersion else {
             throw KeelError(
                 .unsupportedProtocolVersion, "protocol version \(version) is not supported; this server speaks \(Self.protocolVersion)",
                 data: ["supported": [.string(Self.protocolVersion)]])
         }
+        session.setGrant(grant)
         session.markInitialized()
         return [
+            "roles": .array(grant.roleNames.map { .string($0) }),
             "protocolVersion": .string(Self.protocolVersion),
             "serverInfo": ["name": "keel", "version": .string(Self.version)],
             "capabilities": ["batches": true, "maxMessageBytes": JSONValue(options.maxMessageBytes)],
@@ -85,7 +84,7 @@ extension Engine {
 
     // MARK: - worker/register
 
-    private func register(_ value: JSONValue, session: Session) throws -> JSONValue {
+    private func register(_ value: JSONValue, session: Session) async throws -> JSONValue {
         let p = try Params(value, method: "worker/register")
         let name = try p.optionalString("name") ?? session.label
         let language = try p.optionalString("language") ?? "unknown"
@@ -110,7 +109,20 @@ extension Engine {
             maxConcurrent: maxConcurrent, connectedAt: clock.now())
         worker.maxConcurrentWorkflows = maxWorkflows
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
-        try registry.register(worker, contracts: contracts, workflows: workflowContracts)
+        guard let grant = session.grant else { throw KeelError(.notInitialized, "send initialize first") }
+        let pins = try claimContracts(activities: contracts, workflows: workflowContracts, grant: grant, workerName: name)
+        do {
+            try registry.register(worker, contracts: contracts, workflows: workflowContracts)
+        } catch {
+            unclaim(pins)
+            throw error
+        }
+        do {
+            try await persistPins(pins)
+        } catch {
+            registry.remove(connectionID: session.connection.id)
+            throw error
+        }
         // Every run may hold a few steps open (parallel activities), plus heartbeats per activity.
         session.connection.allowConcurrentRequests(512 + maxConcurrent * 2 + (workflows.isEmpty ? 0 : maxWorkflows * 4))
         logger.info(
@@ -284,11 +296,19 @@ extension Engine {
         return Self.resultJSON(current.record)
     }
 
-    private func heartbeat(_ value: JSONValue) async throws -> JSONValue {
+    private func heartbeat(_ value: JSONValue, session: Session) async throws -> JSONValue {
         let p = try Params(value, method: "activity/heartbeat")
         let id = try p.string("taskId")
         let attempt = Int(try p.optionalInt("attempt", range: 1...1_000_000) ?? 0)
         let details = p["details"]
+        let echoed = try p.optionalString("attemptToken")
+        if let live = tasks[id], !Self.isHeldBy(live, session: session, token: echoed) {
+            // A stranger's heartbeat: it neither extends the attempt nor plants details.
+            logger.info("heartbeat refused: not this connection's attempt",
+                metadata: ["task": "\(id)", "peer": "\(session.peer ?? session.label)"])
+            throw KeelError(.attemptSuperseded, "task \(id) has no attempt running on this connection; stop",
+                data: ["taskId": .string(id)])
+        }
         guard let live = tasks[id] else {
             let stored = try await storage.read { try $0.activityTask(id: id) }
             if stored?.status == .cancelled { return ["cancelled": true] }
@@ -307,7 +327,8 @@ extension Engine {
         if let details {
             _ = try await storage.write { try $0.recordHeartbeat(id: id, attempt: current, details: details) }
         }
-        guard var after = tasks[id], after.record.attempt == current else { return ["cancelled": true] }
+        guard var after = tasks[id], after.record.attempt == current, Self.isHeldBy(after, session: session, token: echoed)
+        else { return ["cancelled": true] }
         after.lastHeartbeatAt = clock.now()
         if let details { after.record.heartbeatDetails = details }
         tasks[id] = after
@@ -315,12 +336,18 @@ extension Engine {
     }
 }
 
-/// Compares secrets without leaking where they differ through timing.
-func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    var diff = UInt8(x.count == y.count ? 0 : 1)
-    for i in 0..<max(x.count, y.count) {
-        diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+extension Engine {
+    /// True when `live`'s current attempt was sent on `session`'s connection and
+    /// `token`, if the worker echoed one, is that attempt's.
+    static func isHeldBy(_ live: LiveTask, session: Session, token: String?) -> Bool {
+        switch live.phase {
+        case .running(let connectionID, _):
+            return connectionID == session.connection.id && AttemptToken.matches(token, live.attemptToken)
+        case .ending:
+            // Being cancelled or timed out: the answer is `cancelled: true`, which changes nothing.
+            return true
+        case .ready, .backoff:
+            return false
+        }
     }
-    return diff == 0
 }

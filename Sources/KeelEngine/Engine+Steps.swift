@@ -17,7 +17,9 @@ extension Engine {
         guard let live = workflows[id] else {
             throw KeelError(.attemptSuperseded, "workflow \(id) is not running here; stop this run", data: ["workflowId": .string(id)])
         }
-        guard live.record.epoch == epoch, live.runningOn == session.connection.id else {
+        guard live.record.epoch == epoch, live.runningOn == session.connection.id,
+            AttemptToken.matches(try p.optionalString("attemptToken"), live.runToken)
+        else {
             throw KeelError(
                 .attemptSuperseded, "run \(epoch) of workflow \(id) was superseded by run \(live.record.epoch); stop this run",
                 data: ["workflowId": .string(id), "runId": JSONValue(epoch), "currentRunId": JSONValue(live.record.epoch)])

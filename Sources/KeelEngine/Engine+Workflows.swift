@@ -75,12 +75,14 @@ extension Engine {
         live.phase = .running(connectionID: connectionID, requestID: requestID)
         live.held = [:]
         live.wakePending = false
+        live.runToken = AttemptToken.make()
         workflows[id] = live
         registry.adjustWorkflowsInFlight(connectionID, by: 1)
         let record = live.record
         let params: JSONValue = [
             "workflowId": .string(id), "runId": JSONValue(record.epoch), "name": .string(record.name),
             "input": record.input, "journal": live.journalJSON, "cancelRequested": .bool(record.cancelRequested),
+            "attemptToken": .string(live.runToken),
         ]
         let connection = session.connection
         let storage = self.storage

@@ -61,6 +61,8 @@ public actor Engine {
     /// Called when a client sends `shutdown`; the server wires it to its graceful stop.
     var onShutdownRequest: (@Sendable () -> Void)?
     var nextWorkerNumber = 0
+    /// Owned contracts by kind and name (Engine+Contracts.swift); the store holds the truth.
+    var contractPins: [String: ContractPin] = [:]
 
     let jobs: AsyncStream<@Sendable () async -> Void>
     let jobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
@@ -92,6 +94,7 @@ public actor Engine {
     /// Loads every unfinished task from the store and makes it runnable again: attempts that were
     /// running when the previous process died go back to scheduled (their workers are gone).
     public func recover() async throws {
+        try await loadContractPins()
         let now = clock.now()
         let open = try await storage.write { tx -> [ActivityTaskRecord] in
             var open = try tx.openActivityTasks()
@@ -184,6 +187,8 @@ struct LiveTask {
     }
 
     var lastHeartbeatAt: EpochMillis = 0
+    /// The running attempt's token (``AttemptToken``), sent in `activity/execute`.
+    var attemptToken = ""
 
     var isRunning: Bool {
         if case .running = phase { true } else { false }

@@ -14,6 +14,8 @@ struct LiveWorkflow {
     var wakePending = false
     /// A cancel request found no step to fail yet: the next new step gets `Cancelled`.
     var cancelUndelivered = false
+    /// The current run's token (``AttemptToken``), sent in `workflow/run`.
+    var runToken = ""
 
     enum Phase {
         case pending

@@ -10,25 +10,53 @@ public final class Session: Sendable {
     /// The peer's process id when known (spawned workers, Unix-socket peers).
     public let pid: Int32?
     /// The token `initialize` must carry; nil when the transport needs none.
-    public let requiredToken: String?
+    /// Kept for source compatibility: the same as `credentials.adminToken` with no anonymous grant.
+    public var requiredToken: String? { anonymous == nil ? credentials.adminToken : nil }
+    /// The tokens this connection may present in `initialize`.
+    public let credentials: Credentials
+    /// The grant of a connection that presents no token; nil when a token is required.
+    public let anonymous: Grant?
     /// A display name for logs, e.g. the spawned worker's name.
     public let label: String
+    /// The peer's address for logs (`127.0.0.1:51234`), when known.
+    public let peer: String?
 
     private let initializedFlag = Atomic<Bool>(false)
     private let closeFlag = Atomic<Bool>(false)
+    private let grantBox = Mutex<Grant?>(nil)
 
     /// True once the engine asked for the connection to close after its current answer
     /// (a failed token check).
     public var shouldClose: Bool { closeFlag.load(ordering: .acquiring) }
     func closeAfterReply() { closeFlag.store(true, ordering: .releasing) }
 
-    public init(connection: RPCConnection, transport: String, pid: Int32? = nil, requiredToken: String? = nil, label: String? = nil) {
+    /// A session that needs `requiredToken` (the admin token) in `initialize`, or none (admin) when nil.
+    public convenience init(
+        connection: RPCConnection, transport: String, pid: Int32? = nil, requiredToken: String? = nil,
+        label: String? = nil
+    ) {
+        self.init(
+            connection: connection, transport: transport, pid: pid, credentials: Credentials(adminToken: requiredToken),
+            anonymous: requiredToken == nil ? .admin("local-\(transport)") : nil, label: label)
+    }
+
+    /// A session whose `initialize` is checked against `credentials`; without a token it gets `anonymous`.
+    public init(
+        connection: RPCConnection, transport: String, pid: Int32? = nil, credentials: Credentials, anonymous: Grant?,
+        label: String? = nil, peer: String? = nil
+    ) {
         self.connection = connection
         self.transport = transport
         self.pid = pid
-        self.requiredToken = requiredToken
+        self.credentials = credentials
+        self.anonymous = anonymous
         self.label = label ?? "\(transport)#\(connection.id)"
+        self.peer = peer
     }
+
+    /// What this connection may do; nil before `initialize` succeeded.
+    public var grant: Grant? { grantBox.withLock { $0 } }
+    func setGrant(_ g: Grant) { grantBox.withLock { $0 = g } }
 
     public var isInitialized: Bool { initializedFlag.load(ordering: .acquiring) }
     func markInitialized() { initializedFlag.store(true, ordering: .releasing) }

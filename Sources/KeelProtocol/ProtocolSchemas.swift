@@ -712,6 +712,10 @@ public enum ProtocolSchemas {
         "string",
         "null"
       ]
+    },
+    "attemptToken": {
+      "description": "128 random bits (32 hex digits) naming this attempt or run; heartbeats and steps may echo it.",
+      "type": "string"
     }
   }
 }
@@ -768,7 +772,14 @@ public enum ProtocolSchemas {
       "minimum": 1,
       "maximum": 1000000
     },
-    "details": {}
+    "details": {},
+    "attemptToken": {
+      "description": "The attempt's or run's token from activity/execute or workflow/run; when given it must match (docs/security.md).",
+      "type": [
+        "string",
+        "null"
+      ]
+    }
   }
 }
 """#,
@@ -851,6 +862,50 @@ public enum ProtocolSchemas {
 """#
         ),
         (
+            "contract/release",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/contract.release.params.json",
+  "title": "contract/release params",
+  "description": "Admin only: forgets a name's owned contract; the next registration from an allowed worker pins it again (docs/security.md).",
+  "type": "object",
+  "required": [
+    "name"
+  ],
+  "properties": {
+    "name": {
+      "type": "string",
+      "minLength": 1
+    },
+    "kind": {
+      "enum": [
+        "activity",
+        "workflow",
+        null
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/contract.release.result.json",
+  "title": "contract/release result",
+  "type": "object",
+  "required": [
+    "released"
+  ],
+  "properties": {
+    "released": {
+      "type": "boolean"
+    }
+  }
+}
+"""#
+        ),
+        (
             "initialize",
             #"""
 {
@@ -889,7 +944,7 @@ public enum ProtocolSchemas {
       ]
     },
     "token": {
-      "description": "Required over TCP.",
+      "description": "Required over TCP (and on a socket started with --socket-requires-token); decides the connection's roles.",
       "type": [
         "string",
         "null"
@@ -938,6 +993,17 @@ public enum ProtocolSchemas {
           "type": "integer",
           "minimum": 1
         }
+      }
+    },
+    "roles": {
+      "description": "The roles this connection holds: client, worker, admin (docs/security.md).",
+      "type": "array",
+      "items": {
+        "enum": [
+          "client",
+          "worker",
+          "admin"
+        ]
       }
     }
   }
@@ -1536,6 +1602,10 @@ public enum ProtocolSchemas {
     },
     "cancelRequested": {
       "type": "boolean"
+    },
+    "attemptToken": {
+      "description": "128 random bits (32 hex digits) naming this attempt or run; heartbeats and steps may echo it.",
+      "type": "string"
     }
   }
 }
@@ -1761,6 +1831,13 @@ public enum ProtocolSchemas {
     "input": {},
     "options": {
       "$ref": "common.json#/$defs/stepOptions"
+    },
+    "attemptToken": {
+      "description": "The attempt's or run's token from activity/execute or workflow/run; when given it must match (docs/security.md).",
+      "type": [
+        "string",
+        "null"
+      ]
     }
   },
   "$comment": "One if/then/else chain on kind, most frequent kind first: a step is checked against one branch.",

@@ -18,8 +18,8 @@ extension KeelServer {
     }
 
     func accept(
-        _ server: NIOAsyncChannel<AcceptedChannel, Never>, transport: String, token: String?, engine: Engine,
-        admission: Admission
+        _ server: NIOAsyncChannel<AcceptedChannel, Never>, transport: String, credentials: Credentials,
+        anonymous: Grant?, engine: Engine, admission: Admission
     ) async {
         do {
             try await server.executeThenClose { inbound in
@@ -33,8 +33,9 @@ extension KeelServer {
                                 continue
                             }
                             group.addTask {
-                                await self.serve(child, transport: transport, token: token, engine: engine,
-                                    admission: admission, peer: peer)
+                                await self.serve(
+                                    child, transport: transport, credentials: credentials, anonymous: anonymous,
+                                    engine: engine, admission: admission, peer: peer)
                                 admission.release(peer: peer)
                             }
                         }
@@ -59,8 +60,8 @@ extension KeelServer {
     }
 
     private func serve(
-        _ child: AcceptedChannel, transport: String, token: String?, engine: Engine, admission: Admission,
-        peer: String?
+        _ child: AcceptedChannel, transport: String, credentials: Credentials, anonymous: Grant?, engine: Engine,
+        admission: Admission, peer: String?
     ) async {
         let box = SessionBox()
         let handshake = Handshake(
@@ -70,7 +71,9 @@ extension KeelServer {
         await RPCChannel.serve(
             child.channel, limits: options.limits,
             setUp: { connection in
-                let s = Session(connection: connection, transport: transport, requiredToken: token)
+                let s = Session(
+                    connection: connection, transport: transport, credentials: credentials, anonymous: anonymous,
+                    peer: peer)
                 box.set(s)
                 handshake.begin(s, on: child.channel.channel.eventLoop)
                 await engine.attach(s)
@@ -81,10 +84,8 @@ extension KeelServer {
                 handshake.check(s)
                 // A failed token check: the session asked to close after its answer.
                 guard s.shouldClose else { return false }
-                if token != nil {
-                    admission.recordAuthFailure(peer: peer)
-                    logger.info("failed token check", metadata: ["peer": "\(peer ?? "unix")", "transport": "\(transport)"])
-                }
+                admission.recordAuthFailure(peer: peer)
+                logger.info("failed token check", metadata: ["peer": "\(peer ?? "unix")", "transport": "\(transport)"])
                 return true
             },
             tearDown: { _ in

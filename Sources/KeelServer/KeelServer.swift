@@ -17,9 +17,18 @@ public final class KeelServer: Service, Sendable {
         public var databasePath: String
         public var durability: Durability = .full
         public var socketPath: String?
-        /// `host:port` for the TCP listener; needs `token`.
+        /// `host:port` for the TCP listener; needs at least one token.
         public var tcpAddress: (host: String, port: Int)?
+        /// The admin token (`--token`, `--token-file`, `$KEEL_TOKEN`).
         public var token: String?
+        /// The client-role token (`--client-token-file`).
+        public var clientToken: String?
+        /// The worker-role token (`--worker-token-file`) and the names it may serve (`--worker-names`).
+        public var workerToken: String?
+        public var workerNames: NameAllowList = .all
+        /// Unix-socket peers must present a token too (`--socket-requires-token`); by default
+        /// the socket's 0600 mode is its authentication and its peers are admin.
+        public var socketRequiresToken = false
         public var workers: [WorkerSpec] = []
         /// Extra environment variable names passed to spawned workers.
         public var passEnvironment: Set<String> = []
@@ -87,7 +96,30 @@ public final class KeelServer: Service, Sendable {
         }
     }
 
+    /// The tokens every listener checks, validated (length, one per role).
+    var credentials: Credentials {
+        Credentials(
+            adminToken: options.token, clientToken: options.clientToken, workerToken: options.workerToken,
+            workerNames: options.workerNames)
+    }
+
+    /// What each listener grants, for the start-up log line (never a token): e.g.
+    /// `socket=admin tokens=admin,worker(greet.*)`.
+    var accessSummary: String {
+        var tokens: [String] = []
+        if options.token != nil { tokens.append("admin") }
+        if options.clientToken != nil { tokens.append("client") }
+        if options.workerToken != nil { tokens.append("worker(\(options.workerNames))") }
+        let socket = options.socketRequiresToken ? "token" : "admin"
+        return "socket=\(socket) tokens=\(tokens.isEmpty ? "none" : tokens.joined(separator: ",")) spawned=worker+client"
+    }
+
     private func runServer() async throws {
+        let credentials = self.credentials
+        try credentials.validate()
+        if options.socketRequiresToken && credentials.isEmpty {
+            throw KeelError(.invalidParams, "--socket-requires-token needs a token (--token-file, --client-token-file or --worker-token-file)")
+        }
         let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
         let engine = Engine(
             storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
@@ -114,10 +146,11 @@ public final class KeelServer: Service, Sendable {
             endpoints.socketPath = path
         }
         if let (host, port) = options.tcpAddress {
-            guard let token = options.token, !token.isEmpty else {
-                throw KeelError(.invalidParams, "TCP needs a token (--token or --token-file): anyone who can reach the port could run work")
+            guard !credentials.isEmpty else {
+                throw KeelError(
+                    .invalidParams,
+                    "TCP needs a token (--token-file, --client-token-file or --worker-token-file): anyone who can reach the port could run work")
             }
-            _ = token
             tcpServer = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -127,12 +160,13 @@ public final class KeelServer: Service, Sendable {
         }
         let supervisor = WorkerSupervisor(
             engine: engine, limits: options.limits, passEnvironment: options.passEnvironment, socketPath: options.socketPath,
-            logger: logger)
+            credentials: credentials, logger: logger)
         logger.info(
             "keel is serving",
             metadata: [
                 "db": "\(options.databasePath)", "sync": "\(options.durability.rawValue)",
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
+                "access": "\(accessSummary)",
             ])
         markReady(.success(endpoints))
         let unixListener = unixServer, tcpListener = tcpServer
@@ -141,14 +175,18 @@ public final class KeelServer: Service, Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { await engine.run() }
                 if let unixListener {
+                    let anonymous: Grant? = self.options.socketRequiresToken ? nil : .admin("local-socket")
                     group.addTask {
-                        await self.accept(unixListener, transport: "unix", token: nil, engine: engine, admission: admission)
+                        await self.accept(
+                            unixListener, transport: "unix", credentials: credentials, anonymous: anonymous, engine: engine,
+                            admission: admission)
                     }
                 }
                 if let tcpListener {
                     group.addTask {
                         await self.accept(
-                            tcpListener, transport: "tcp", token: self.options.token, engine: engine, admission: admission)
+                            tcpListener, transport: "tcp", credentials: credentials, anonymous: nil, engine: engine,
+                            admission: admission)
                     }
                 }
                 for spec in options.workers {

@@ -17,6 +17,13 @@ struct WorkerProcess: Sendable {
         "VIRTUAL_ENV", "PYENV_ROOT", "PYENV_VERSION",
     ]
 
+    /// Keel's own secrets, never passed to a worker even when named by `--pass-env`: `KEEL_TOKEN`
+    /// and any `KEEL_*` variable whose name says it holds a credential (docs/security.md).
+    static func isSecret(_ key: String) -> Bool {
+        guard key.hasPrefix("KEEL_") else { return false }
+        return ["TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "KEY"].contains { key.dropFirst(5).contains($0) }
+    }
+
     /// Starts `argv` with the allow-listed environment plus `extra`.
     /// - Throws: `KeelError` when the program cannot be started.
     static func spawn(argv: [String], extraEnvironment: [String: String], passEnvironment: Set<String>, directory: String? = nil)
@@ -65,7 +72,7 @@ struct WorkerProcess: Sendable {
             let s = String(cString: entry)
             if let eq = s.firstIndex(of: "=") {
                 let key = String(s[..<eq])
-                if allowed.contains(key) || key.hasPrefix("KEEL_") || key.hasPrefix("LC_") {
+                if !isSecret(key), allowed.contains(key) || key.hasPrefix("KEEL_") || key.hasPrefix("LC_") {
                     env[key] = String(s[s.index(after: eq)...])
                 }
             }

@@ -52,10 +52,17 @@ final class WorkerSupervisor: Sendable {
     let passEnvironment: Set<String>
     let logger: Logger
     let socketPath: String?
+    /// Spawned workers present no token (stdio is authenticated by being spawned); kept so a
+    /// worker that sends one anyway is checked like any peer.
+    let credentials: Credentials
     private let stopping = Atomic<Bool>(false)
     private let running = Mutex<[pid_t: RPCConnection]>([:])
 
-    init(engine: Engine, limits: RPCChannel.Limits, passEnvironment: Set<String>, socketPath: String?, logger: Logger) {
+    init(
+        engine: Engine, limits: RPCChannel.Limits, passEnvironment: Set<String>, socketPath: String?,
+        credentials: Credentials = Credentials(), logger: Logger
+    ) {
+        self.credentials = credentials
         self.engine = engine
         self.limits = limits
         self.passEnvironment = passEnvironment
@@ -115,7 +122,13 @@ final class WorkerSupervisor: Sendable {
                 await RPCChannel.serve(
                     channel, limits: self.limits,
                     setUp: { connection in
-                        let s = Session(connection: connection, transport: "stdio", pid: process.pid, label: spec.name)
+                        // Worker for any name plus client (its workflows call activities); never admin.
+                        let s = Session(
+                            connection: connection, transport: "stdio", pid: process.pid, credentials: self.credentials,
+                            anonymous: Grant(
+                                roles: [.worker, .client], identity: "spawned:\(spec.name)", replacesOwnContracts: true),
+                            label: spec.name,
+                            peer: "pid \(process.pid)")
                         session.set(s)
                         self.running.withLock { $0[process.pid] = connection }
                         await engine.attach(s)

@@ -80,6 +80,21 @@ enum Migrations {
             created_at    INTEGER NOT NULL
         );
         CREATE INDEX signals_pending ON signals (workflow_id, name, signal_id) WHERE consumed_seq IS NULL;
+        """,
+        // 2: owned contracts (docs/security.md): the first allowed registration pins a name's
+        // contract; only an admin changes it.
+        """
+        CREATE TABLE contracts (
+            kind          TEXT NOT NULL CHECK (kind IN ('activity', 'workflow')),
+            name          TEXT NOT NULL,
+            contract_hash TEXT NOT NULL,
+            input         TEXT NOT NULL,
+            output        TEXT NOT NULL,
+            owner         TEXT NOT NULL,
+            owner_worker  TEXT NOT NULL,
+            pinned_at     INTEGER NOT NULL,
+            PRIMARY KEY (kind, name)
+        );
         """
     ]
 }

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import Glibc
 public import KeelCore
 import Synchronization
 
@@ -26,6 +27,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         self.durability = durability
         let writer: SQLiteConnection
         do {
+            try Self.createOwnerOnly(path)
             writer = try SQLiteConnection(path: path, readOnly: false)
         } catch {
             throw Self.cannotServe(path, error)
@@ -90,6 +92,19 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         return KeelError(
             .storageFailure, "cannot use the database \(path): \(hint) (\(detail)); Keel needs to write it to run",
             data: ["reason": .string(reason.rawValue)], cause: error)
+    }
+
+    /// Creates the database file with mode 0600 before SQLite opens it: SQLite gives its WAL and
+    /// SHM files the database file's mode, so all three stay owner-only (the socket is 0600 too).
+    /// An existing file keeps its mode.
+    static func createOwnerOnly(_ path: String) throws {
+        guard path != ":memory:", !path.isEmpty, access(path, F_OK) != 0 else { return }
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            Glibc.close(fd)
+        } else if errno != EEXIST {
+            throw KeelError(.storageFailure, "cannot create the database \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     static func migrate(_ db: SQLiteConnection) throws {

@@ -37,12 +37,18 @@ public protocol StorageReader {
     func scheduledEntry(workflowId: String, generation: Int, kind: String, name: String) throws -> JournalEntry?
     /// The oldest signal named `name` not yet consumed.
     func pendingSignal(workflowId: String, name: String) throws -> SignalRecord?
+    /// Every pinned contract (docs/security.md, "Contracts are owned").
+    func contractPins() throws -> [ContractPin]
 }
 
 /// Changes, each reporting a ``WriteOutcome``.
 public protocol StorageTransaction: StorageReader {
     /// Inserts a new task; `.duplicate` if its id or idempotency key exists.
     func insertActivityTask(_ task: ActivityTaskRecord) throws -> WriteOutcome
+    /// Pins a contract: `.duplicate` if the name is pinned already, unless `replacing` (an admin's change).
+    func pinContract(_ pin: ContractPin, replacing: Bool) throws -> WriteOutcome
+    /// Forgets a name's pinned contract; `.notFound` if it had none.
+    func releaseContract(kind: String, name: String) throws -> WriteOutcome
     /// Claims attempt `attempt` (must be the stored attempt + 1) of a scheduled task.
     func claimActivityTask(id: String, attempt: Int, now: EpochMillis) throws -> WriteOutcome
     /// Records the end of attempt `attempt`: terminal status with output or failure.

@@ -54,7 +54,7 @@ struct Call: AsyncParsableCommand {
 /// Runs `body` against the orchestrator, turning protocol errors into messages and exit codes.
 func runClient<T: Sendable>(_ options: ConnectionOptions, _ body: @escaping @Sendable (KeelClient) async throws -> T) async throws -> T {
     do {
-        return try await KeelClient.withClient(options.endpoint, name: "keel-cli", body)
+        return try await KeelClient.withClient(options.endpoint, name: "keel-cli", token: try options.fileToken(), body)
     } catch let error as KeelError {
         var line = "keel: \(error.message) (code \(error.code.rpcCode))"
         // The id of the orchestrator's log line with the full error (4001 and internal errors).

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import KeelClient
+import KeelCore
+import KeelServer
 
 /// How CLI commands reach the orchestrator.
 struct ConnectionOptions: ParsableArguments {
@@ -10,8 +12,11 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "host:port of the orchestrator's TCP listener (needs --token or $KEEL_TOKEN).")
     var tcp: String?
 
-    @Option(help: "Token for TCP.")
+    @Option(help: "Token for TCP (visible in /proc: prefer --token-file or $KEEL_TOKEN).")
     var token: String?
+
+    @Option(help: "File holding the token, sent over TCP or the Unix socket (mode 0600).")
+    var tokenFile: String?
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
@@ -19,6 +24,12 @@ struct ConnectionOptions: ParsableArguments {
     func validate() throws {
         if socket != nil && tcp != nil { throw ValidationError("use --socket or --tcp, not both") }
         if let tcp, tcp.split(separator: ":").count != 2 { throw ValidationError("--tcp takes host:port") }
+    }
+
+    /// The token from `--token-file`, sent on any transport; nil when none was given.
+    func fileToken() throws -> String? {
+        guard let tokenFile else { return nil }
+        do { return try TokenFile.read(tokenFile) } catch let error as KeelError { throw ValidationError(error.message) }
     }
 
     var endpoint: Endpoint {

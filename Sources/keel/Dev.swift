@@ -42,6 +42,8 @@ struct Dev: AsyncParsableCommand {
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         say("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
+        say("  access: socket \(config.socket) is owner-only (0600) and its peers are admin; no TCP listener, no tokens; "
+            + "spawned workers hold the worker and client roles (docs/security.md)")
         try await group.run()
         if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
     }

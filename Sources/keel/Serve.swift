@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NIOCore
+import KeelCore
 import KeelEngine
 import KeelServer
 import KeelStorage
@@ -16,9 +17,14 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
-    @Option(help: "Also listen on TCP host:port (needs --token or --token-file).") var tcp: String?
-    @Option(help: "Token TCP clients must send in initialize.") var token: String?
-    @Option(help: "File holding the TCP token.") var tokenFile: String?
+    @Option(help: "Also listen on TCP host:port (needs a token file).") var tcp: String?
+    @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
+    @Option(help: "File holding the admin token (mode 0600; make one with keel token new).") var tokenFile: String?
+    @Option(help: "File holding the client-role token (start, signal, query, call, read).") var clientTokenFile: String?
+    @Option(help: "File holding the worker-role token (register, answer its attempts, heartbeat).") var workerTokenFile: String?
+    @Option(help: "Names the worker token may serve, e.g. 'greet.*,billing.charge' (default: all).") var workerNames: String?
+    @ArgumentParser.Flag(help: "Unix-socket peers must present a token too (default: the socket's 0600 mode makes them admin).")
+    var socketRequiresToken = false
     @Option(name: .customLong("worker"), help: "Spawn and supervise a stdio worker: a command line (repeatable).")
     var workers: [String] = []
     @Option(help: "Commit durability: full (fsync each commit, default) or normal.") var sync = "full"
@@ -34,7 +40,8 @@ struct Serve: AsyncParsableCommand {
         guard maxMessageBytes >= 1024, maxMessageBytes <= 1 << 30 else {
             throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
         }
-        if tcp != nil && token == nil && tokenFile == nil { throw ValidationError("--tcp needs --token or --token-file") }
+        if token != nil && tokenFile != nil { throw ValidationError("use --token or --token-file, not both") }
+        if workerNames != nil && workerTokenFile == nil { throw ValidationError("--worker-names needs --worker-token-file") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard (1...64).contains(eventLoops) else { throw ValidationError("--event-loops must be from 1 to 64") }
     }
@@ -54,12 +61,8 @@ struct Serve: AsyncParsableCommand {
             let parts = tcp.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }
             options.tcpAddress = (String(parts[0]), port)
-            if let tokenFile {
-                options.token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                options.token = token
-            }
         }
+        try loadCredentials(into: &options, logger: logger)
         options.workers = try workers.map { try WorkerSpec(command: $0) }
         let server = KeelServer(options: options, logger: logger)
         let group = ServiceGroup(
@@ -70,6 +73,34 @@ struct Serve: AsyncParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("keel serve: \(error)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+}
+
+extension Serve {
+    /// Reads the tokens: admin from `--token-file`, `--token` (with a warning) or `$KEEL_TOKEN`;
+    /// client and worker from their files. Token files must be owner-only.
+    func loadCredentials(into options: inout KeelServer.Options, logger: Logger) throws {
+        do {
+            if let tokenFile {
+                options.token = try TokenFile.read(tokenFile)
+            } else if let token {
+                logger.warning(
+                    "--token on the command line is visible to other local users in /proc/PID/cmdline; use --token-file or $KEEL_TOKEN")
+                options.token = token
+            } else if let env = ProcessInfo.processInfo.environment["KEEL_TOKEN"], !env.isEmpty {
+                options.token = env
+            }
+            options.clientToken = try clientTokenFile.map(TokenFile.read)
+            options.workerToken = try workerTokenFile.map(TokenFile.read)
+            if let workerNames { options.workerNames = try NameAllowList(parsing: workerNames) }
+        } catch let error as KeelError {
+            FileHandle.standardError.write(Data("keel serve: \(error.message)\n".utf8))
+            throw ExitCode(2)
+        }
+        options.socketRequiresToken = socketRequiresToken
+        if tcp != nil, options.token == nil, options.clientToken == nil, options.workerToken == nil {
+            throw ValidationError("--tcp needs a token: --token-file, --client-token-file, --worker-token-file or $KEEL_TOKEN")
         }
     }
 }

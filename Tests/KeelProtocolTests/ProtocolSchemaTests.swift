@@ -19,7 +19,7 @@ import Testing
     /// Every method docs/protocol.md defines.
     static let documentedMethods = [
         "activity/call", "activity/cancel", "activity/execute", "activity/heartbeat", "activity/result",
-        "initialize", "ping", "shutdown", "worker/list", "worker/register", "workflow/cancel",
+        "contract/release", "initialize", "ping", "shutdown", "worker/list", "worker/register", "workflow/cancel",
         "workflow/describe", "workflow/history", "workflow/list", "workflow/result", "workflow/resume",
         "workflow/run", "workflow/signal", "workflow/start", "workflow/step",
     ]
@@ -374,6 +374,7 @@ import Testing
         ("workflow/list", #"{"status":"sleeping"}"#, "/status", "enum"),
         ("workflow/history", #"{"workflowId":["w"]}"#, "/workflowId", "type"),
         ("workflow/resume", #"{}"#, "", "required"),
+        ("contract/release", #"{"name":"greet.hello","kind":"job"}"#, "/kind", "enum"),
     ]
 
     @Test(arguments: rejected)

@@ -194,10 +194,10 @@ struct TransportTests {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir, configure: {
                 $0.tcpAddress = ("127.0.0.1", 0)
-                $0.token = "s3cret"
+                $0.token = "s3cret-s3cret-s3cret"
             }) { _, server in
                 let port = try await server.ready().tcpPort!
-                let pong = try await KeelClient.withClient(.tcp(host: "127.0.0.1", port: port, token: "s3cret")) {
+                let pong = try await KeelClient.withClient(.tcp(host: "127.0.0.1", port: port, token: "s3cret-s3cret-s3cret")) {
                     try await $0.call("ping")
                 }
                 #expect(pong == [:])

@@ -20,7 +20,7 @@ class LiveTest < Minitest::Test
     @log = File.join(@dir, "keel.log")
     @tcp = "127.0.0.1:#{free_port}"
     @server = Process.spawn(KEEL_BIN, "serve", "--db", File.join(@dir, "keel.db"), "--socket", @socket,
-                            "--tcp", @tcp, "--token", "s3cret", %i[out err] => @log, pgroup: true)
+                            "--tcp", @tcp, "--token", "s3cret-s3cret-s3cret", %i[out err] => @log, pgroup: true)
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + STARTUP_TIMEOUT_S
     sleep 0.05 until File.exist?(@socket) || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
     assert File.exist?(@socket), "keel did not bind #{@socket}: #{File.read(@log)}"
@@ -101,10 +101,10 @@ class LiveTest < Minitest::Test
     refused.activity("x.y") { nil }
     assert_equal Keel::UNAUTHORIZED, assert_raises(Keel::Error) { refused.run }.code
 
-    tcp_worker = Keel::Worker.new("tcp-good", tcp: @tcp, token: "s3cret", handle_signals: false)
+    tcp_worker = Keel::Worker.new("tcp-good", tcp: @tcp, token: "s3cret-s3cret-s3cret", handle_signals: false)
     tcp_worker.activity("tcp.upper") { |input| { "text" => input["text"].upcase } }
     runner = Thread.new { tcp_worker.run }
-    Keel::Client.open(tcp: @tcp, token: "s3cret") do |client|
+    Keel::Client.open(tcp: @tcp, token: "s3cret-s3cret-s3cret") do |client|
       result = client.call_activity("tcp.upper", { "text" => "hi" }, wait_timeout_ms: RESULT_TIMEOUT_MS)
       assert_equal({ "text" => "HI" }, result["output"])
     end

@@ -126,4 +126,10 @@ let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .main)
 term.setEventHandler { worker.drain() }
 term.resume()
 
-try await worker.run()
+do {
+    try await worker.run()
+} catch {
+    // Refused (e.g. -32004 unauthorized): say why and exit 1, as the other client libraries do.
+    FileHandle.standardError.write(Data("keel-swift-worker: \(error)\n".utf8))
+    exit(1)
+}
