@@ -195,3 +195,29 @@ TEST(client_calls_fail_once_keel_stays_away_past_the_reconnect_timeout) {
     CHECK_MSG(err.code == KEEL_E_OS, "got %d %s", err.code, err.message);
     CHECK_MSG(took < 3000, "gave up after %lld ms, not about 300", took);
 }
+
+TEST(reconnect_backoff_is_full_jitter_capped_and_resets) {
+    keel__backoff_t b;
+    keel__backoff_init(&b, 100, 1000);
+    int first = keel__backoff_next(&b), within = first <= 100;
+    for (int i = 0; i < 40; i++) {
+        int wait = keel__backoff_next(&b);
+        within &= wait >= 0 && wait <= 1000;
+    }
+    keel__backoff_reset(&b);
+    CHECK(within);
+    CHECK(keel__backoff_next(&b) <= 100);
+}
+
+TEST(reconnect_repeats_only_reads_and_keyed_calls) {
+    json_t *keyed = json_pack("{s:s,s:s}", "name", "a", "idempotencyKey", "k");
+    json_t *unkeyed = json_pack("{s:s}", "name", "a");
+    json_t *fail = json_pack("{s:s,s:s}", "workflowId", "w", "conflictPolicy", "fail");
+    int ok = keel__safe_to_repeat("workflow/result", unkeyed) && keel__safe_to_repeat("activity/call", keyed) &&
+             !keel__safe_to_repeat("activity/call", unkeyed) && !keel__safe_to_repeat("workflow/start", fail) &&
+             !keel__safe_to_repeat("workflow/signal", unkeyed);
+    json_decref(keyed);
+    json_decref(unkeyed);
+    json_decref(fail);
+    CHECK(ok);
+}
