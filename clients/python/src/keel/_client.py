@@ -131,7 +131,7 @@ class Client:
         self._max_frame_bytes = max_frame_bytes
         self._backoff = Backoff(reconnect_initial, reconnect_max)
         self._reconnect_timeout = reconnect_timeout
-        self._reconnecting = asyncio.Lock()
+        self._reconnecting: Optional[asyncio.Lock] = None  # made in the loop (3.9 binds locks at creation)
         self._closed = False
 
     @classmethod
@@ -187,6 +187,8 @@ class Client:
     async def _connected(self) -> Connection:
         if not self._connection.closed or self._closed or self._endpoint is None:
             return self._connection  # a closed one raises ConnectionClosedError on call
+        if self._reconnecting is None:
+            self._reconnecting = asyncio.Lock()
         async with self._reconnecting:
             if not self._connection.closed:
                 return self._connection  # another call reconnected meanwhile
