@@ -39,12 +39,17 @@ public final class Worker: Sendable {
         var body: @Sendable (JSONValue, WorkflowContext) async throws -> JSONValue
     }
 
+    /// The reconnect backoff of ``run()`` (docs/clients.md "Reconnecting").
+    public let reconnectBackoff: ReconnectBackoff
+
     /// - Parameters:
     ///   - maxConcurrent: activity attempts the orchestrator may run here at once.
-    public init(name: String, endpoint: Endpoint, maxConcurrent: Int = 16) {
+    ///   - reconnectBackoff: waits between reconnect attempts (full jitter, 100 ms doubling to 2 s).
+    public init(name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff()) {
         self.name = name
         self.endpoint = endpoint
         self.maxConcurrent = maxConcurrent
+        self.reconnectBackoff = reconnectBackoff
     }
 
     /// Registers an activity with Codable input and output; schemas default to `true` (anything).
@@ -85,8 +90,9 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Connects, registers and serves until the task is cancelled; reconnects with exponential
-    /// backoff (100 ms doubling to 5 s) when the orchestrator goes away.
+    /// Connects, registers and serves until the task is cancelled; reconnects with full-jitter
+    /// exponential backoff (``reconnectBackoff``, reset after each successful `initialize`) when
+    /// the orchestrator goes away.
     /// - Throws: `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential
     ///   or role (docs/security.md): retrying with the same credential cannot succeed.
     public func run() async throws {
@@ -99,11 +105,11 @@ public final class Worker: Sendable {
             } catch {}
             return
         }
-        var delay: Duration = .milliseconds(100)
+        var backoff = reconnectBackoff
         while !Task.isCancelled && !draining.isSet {
+            let initialized = Flag()
             do {
-                try await runOnce()
-                delay = .milliseconds(100)
+                try await runOnce(onInitialized: initialized)
             } catch is CancellationError {
                 return
             } catch let error as KeelError where error.code == .unauthorized {
@@ -111,13 +117,18 @@ public final class Worker: Sendable {
             } catch {
                 if Task.isCancelled { return }
             }
-            try? await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(5))
+            if initialized.isSet { backoff.reset() }  // Keel was back: start the backoff over
+            try? await Task.sleep(for: backoff.next())
         }
     }
 
     /// One connection: register, then serve until it closes.
     public func runOnce(onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
+        try await runOnce(onInitialized: nil, onRegistered: onRegistered)
+    }
+
+    /// ``runOnce(onRegistered:)`` that also sets `onInitialized` once `initialize` succeeded.
+    func runOnce(onInitialized: Flag?, onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
         let handler = WorkerHandler(worker: self)
         let registrations = registry.withLock { $0 }
         var params: [String: JSONValue] = [
@@ -128,6 +139,7 @@ public final class Worker: Sendable {
         if !registrations.workflows.isEmpty { params["maxConcurrentWorkflows"] = 1000 }
         let registerParams = JSONValue.object(params)
         _ = try await KeelClient.withClient(endpoint, name: "keel-swift-worker", handler: handler) { client in
+            onInitialized?.set()  // withClient runs this body once initialize succeeded
             let answer = try await client.call("worker/register", registerParams)
             onRegistered?(answer["workerId"]?.stringValue ?? "")
             // Until drained, or until the connection ends (this task is then cancelled).

@@ -18,7 +18,9 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -244,6 +246,88 @@ class Peer:
         return self.stderr.read().decode("utf-8", "replace")[-limit:]
 
 
+class SocketPeer(Peer):
+    """The client under test over a Unix socket (KEEL_SOCKET) that the runner listens on, so a
+    case can play an orchestrator that goes away and comes back (``@restart``, ``@accept-within``).
+    The client's stdout and stderr both go to the stderr log: over a socket stdout is not the wire."""
+
+    def __init__(self, command: List[str], timeout: float) -> None:
+        self.timeout = timeout
+        self.stderr = tempfile.TemporaryFile()
+        self.dir = tempfile.mkdtemp(prefix="kc-", dir="/tmp")  # short: socket paths stay < ~100 bytes
+        self.path = os.path.join(self.dir, "k.sock")
+        self.listener: Optional[socket.socket] = None
+        self.connection: Optional[socket.socket] = None
+        self.lines = queue.Queue()
+        self.listen()
+        env = {k: v for k, v in os.environ.items() if k not in ("KEEL_TRANSPORT", "KEEL_TCP", "KEEL_TOKEN")}
+        env["KEEL_SOCKET"] = self.path
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self.stderr, stderr=self.stderr, env=env)
+        try:
+            self.accept(timeout)
+        except Mismatch as error:
+            self.teardown()
+            raise Mismatch(f"{error}\n    --- client stderr (tail) ---\n    " + self.stderr_tail().replace("\n", "\n    ")) from None
+
+    def listen(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(8)
+
+    def accept(self, timeout: float) -> None:
+        """Waits up to ``timeout`` seconds for the client to connect; its lines then queue up."""
+        assert self.listener is not None
+        self.listener.settimeout(timeout)
+        try:
+            connection, _ = self.listener.accept()
+        except socket.timeout:
+            raise Mismatch(f"the client did not connect within {timeout}s") from None
+        connection.settimeout(None)
+        self.connection = connection
+        self.lines = queue.Queue()  # a fresh queue: the end of the old connection is not news
+        threading.Thread(target=self._pump_socket, args=(connection, self.lines), daemon=True).start()
+
+    @staticmethod
+    def _pump_socket(connection: socket.socket, lines: "queue.Queue[Optional[bytes]]") -> None:
+        try:
+            for line in connection.makefile("rb"):
+                lines.put(line)
+        except OSError:
+            pass
+        lines.put(None)
+
+    def restart(self, down_ms: int) -> None:
+        """Plays `kill -9` of the orchestrator and its restart: the connection closes, connects are
+        refused for ``down_ms`` (the socket file stays, as after a kill), then it listens again."""
+        for closable in (self.connection, self.listener):
+            if closable is not None:
+                try:
+                    closable.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                closable.close()
+        self.connection = self.listener = None
+        time.sleep(down_ms / 1000)
+        self.listen()
+
+    def send(self, data: bytes) -> None:
+        if self.connection is None:
+            raise Mismatch("no connection to send on")
+        try:
+            self.connection.sendall(data)
+        except OSError as error:
+            raise Mismatch(f"cannot write to the client (exit status {self.process.poll()}): {error}") from None
+
+    def teardown(self) -> None:
+        for closable in (self.connection, self.listener):
+            if closable is not None:
+                closable.close()
+        super().teardown()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def substitute(text: str, bound: Dict[str, Any]) -> str:
     def replace(found: "re.Match[str]") -> str:
         name = found.group(1)
@@ -257,7 +341,11 @@ def substitute(text: str, bound: Dict[str, Any]) -> str:
 def run_case(path: str, command: List[str], timeout: float) -> None:
     """Plays one transcript; raises Mismatch on the first difference."""
     steps = parse_transcript(path)
-    peer = Peer(command, timeout)
+    over_socket = ("directive", ("transport", "socket")) in [(kind, argument) for kind, argument, _ in steps]
+    try:
+        peer = SocketPeer(command, timeout) if over_socket else Peer(command, timeout)
+    except Mismatch as error:
+        raise Mismatch(f"{os.path.basename(path)}: {error}") from None
     bound: Dict[str, Any] = {}
     try:
         for kind, argument, number in steps:
@@ -299,6 +387,16 @@ def _directive(peer: Peer, name: str, value: str, bound: Dict[str, Any], timeout
         if pad < 0 or '"@pad"' not in text:
             raise ValueError(f"@send-padded needs a template with \"@pad\" shorter than {size_text} bytes")
         peer.send(text.replace('"@pad"', '"' + "a" * pad + '"', 1).encode("utf-8") + b"\n")
+    elif name == "transport":
+        if value not in ("stdio", "socket"):
+            raise ValueError(f"@transport takes stdio or socket, not {value!r}")
+    elif name in ("restart", "accept-within"):
+        if not isinstance(peer, SocketPeer):
+            raise ValueError(f"@{name} needs `@transport socket`")
+        if name == "restart":
+            peer.restart(int(value))
+        else:
+            peer.accept(int(value) / 1000)
     elif name == "close-stdin":
         peer.close_stdin()
     elif name == "signal":

@@ -3,6 +3,9 @@ package keel
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 )
 
@@ -17,12 +20,23 @@ const waitSlack = 5 * time.Second
 type ClientOptions struct {
 	Socket, TCP, Token string
 	MaxFrameBytes      int
+	// ReconnectInitial and ReconnectMax shape the full-jitter reconnect backoff (defaults 100 ms
+	// and 2 s); ReconnectTimeout bounds how long one call keeps reconnecting (default 30 s).
+	ReconnectInitial, ReconnectMax, ReconnectTimeout time.Duration
 }
 
 // Client starts and inspects workflows and calls activities over one connection. It is safe for
-// concurrent use.
+// concurrent use. When Keel restarts, the next call reconnects; a call in flight at the drop is
+// sent again when that is safe (a read, or keyed), else it fails with ErrOutcomeUnknown
+// (docs/clients.md "Reconnecting").
 type Client struct {
-	conn *Conn
+	endpoint Endpoint
+	opts     ClientOptions
+
+	mu      sync.Mutex // guards conn, backoff and closed; held while reconnecting
+	conn    *Conn
+	backoff *backoff
+	closed  bool
 }
 
 // Dial connects to Keel and initializes the connection.
@@ -31,6 +45,15 @@ func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	conn, err := openClientConn(ctx, endpoint, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{endpoint: endpoint, opts: opts, conn: conn, backoff: newBackoff(opts.ReconnectInitial, opts.ReconnectMax)}, nil
+}
+
+// openClientConn dials and runs initialize; the connection is closed again on failure.
+func openClientConn(ctx context.Context, endpoint Endpoint, opts ClientOptions) (*Conn, error) {
 	r, w, closer, err := dial(ctx, endpoint)
 	if err != nil {
 		return nil, err
@@ -44,14 +67,91 @@ func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Client{conn: conn}, nil
+	return conn, nil
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection; later calls return ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return c.conn.Close()
+}
 
-// Conn is the underlying connection, for methods this type does not wrap.
-func (c *Client) Conn() *Conn { return c.conn }
+// Conn is the current underlying connection, for methods this type does not wrap.
+func (c *Client) Conn() *Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
+// call makes one call, reconnecting first if the connection dropped, and repeats it after a drop
+// only when safeToRepeat allows.
+func (c *Client) call(ctx context.Context, method string, params, result any) error {
+	for {
+		conn, err := c.connected(ctx)
+		if err != nil {
+			return err
+		}
+		err = conn.Call(ctx, method, params, result)
+		if !errors.Is(err, ErrClosed) || c.isClosed() {
+			return err
+		}
+		if !safeToRepeat(method, params) {
+			return &outcomeUnknownError{method: method}
+		}
+	}
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// connected returns the live connection, reconnecting with backoff for up to ReconnectTimeout.
+func (c *Client) connected(ctx context.Context) (*Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || !isDone(c.conn.Done()) {
+		return c.conn, nil
+	}
+	timeout := c.opts.ReconnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultReconnectTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := openClientConn(ctx, c.endpoint, c.opts)
+		if err == nil {
+			c.conn = conn
+			c.backoff.reset()
+			return conn, nil
+		}
+		var rpc *Error
+		if errors.As(err, &rpc) && (rpc.Code == CodeUnauthorized || rpc.Code == CodeUnsupportedProtocolVersion) {
+			return nil, err
+		}
+		pause := c.backoff.next()
+		if time.Now().Add(pause).After(deadline) {
+			return nil, fmt.Errorf("keel: reconnecting for %s: %w", timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+	}
+}
+
+func isDone(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
 
 // StartOptions for StartWorkflow.
 type StartOptions struct {
@@ -79,7 +179,7 @@ func (c *Client) StartWorkflow(ctx context.Context, name string, input any, opts
 		params["conflictPolicy"] = opts.ConflictPolicy
 	}
 	var s Started
-	if err := c.conn.Call(ctx, "workflow/start", params, &s); err != nil {
+	if err := c.call(ctx, "workflow/start", params, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
@@ -133,7 +233,7 @@ func (c *Client) SignalWorkflow(ctx context.Context, workflowID, name string, pa
 	if payload != nil {
 		params["payload"] = payload
 	}
-	return c.conn.Call(ctx, "workflow/signal", params, nil)
+	return c.call(ctx, "workflow/signal", params, nil)
 }
 
 // CancelWorkflow asks the workflow to stop; it sees a "Cancelled" Failure at its current step and
@@ -146,7 +246,7 @@ func (c *Client) CancelWorkflow(ctx context.Context, workflowID, reason string) 
 	var result struct {
 		Status string `json:"status"`
 	}
-	err := c.conn.Call(ctx, "workflow/cancel", params, &result)
+	err := c.call(ctx, "workflow/cancel", params, &result)
 	return result.Status, err
 }
 
@@ -169,7 +269,7 @@ type WorkflowDescription struct {
 // DescribeWorkflow returns the workflow's state.
 func (c *Client) DescribeWorkflow(ctx context.Context, workflowID string) (*WorkflowDescription, error) {
 	var d WorkflowDescription
-	if err := c.conn.Call(ctx, "workflow/describe", map[string]string{"workflowId": workflowID}, &d); err != nil {
+	if err := c.call(ctx, "workflow/describe", map[string]string{"workflowId": workflowID}, &d); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -253,7 +353,7 @@ func (c *Client) CancelActivity(ctx context.Context, taskID string) (string, err
 	var result struct {
 		Status string `json:"status"`
 	}
-	err := c.conn.Call(ctx, "activity/cancel", map[string]string{"taskId": taskID}, &result)
+	err := c.call(ctx, "activity/cancel", map[string]string{"taskId": taskID}, &result)
 	return result.Status, err
 }
 
@@ -262,18 +362,18 @@ func (c *Client) Workers(ctx context.Context) ([]json.RawMessage, error) {
 	var result struct {
 		Workers []json.RawMessage `json:"workers"`
 	}
-	err := c.conn.Call(ctx, "worker/list", nil, &result)
+	err := c.call(ctx, "worker/list", nil, &result)
 	return result.Workers, err
 }
 
 // Ping makes one round trip to Keel.
-func (c *Client) Ping(ctx context.Context) error { return c.conn.Call(ctx, "ping", nil, nil) }
+func (c *Client) Ping(ctx context.Context) error { return c.call(ctx, "ping", nil, nil) }
 
 // callWaiting makes a call whose answer Keel may hold for up to wait, giving up waitSlack later.
 func (c *Client) callWaiting(ctx context.Context, wait time.Duration, method string, params, result any) error {
 	ctx, cancel := context.WithTimeout(ctx, wait+waitSlack)
 	defer cancel()
-	return c.conn.Call(ctx, method, params, result)
+	return c.call(ctx, method, params, result)
 }
 
 // waitFor is the server-side wait of one call: up to maxWaitPerCall, and not past ctx's deadline.

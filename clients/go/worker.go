@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"math/rand"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,9 +25,6 @@ const ProtocolVersion = "1"
 const (
 	// handshakeTimeout bounds the initialize and worker/register round trips.
 	handshakeTimeout = 10 * time.Second
-	// Reconnect backoff: the first retry after 100 ms, doubling to at most 10 s, with jitter.
-	reconnectInitial = 100 * time.Millisecond
-	reconnectMax     = 10 * time.Second
 	// defaultDrainTimeout bounds a graceful stop before running work is cancelled.
 	defaultDrainTimeout = 30 * time.Second
 	// outputEnvelopeBytes is room left for the JSON-RPC envelope around an output.
@@ -53,6 +49,9 @@ type WorkerOptions struct {
 	DrainTimeout time.Duration
 	// NoReconnect makes Run return when a socket or TCP connection drops.
 	NoReconnect bool
+	// ReconnectInitial and ReconnectMax shape the full-jitter reconnect backoff (defaults 100 ms
+	// and 2 s; docs/clients.md "Reconnecting").
+	ReconnectInitial, ReconnectMax time.Duration
 	// NoSignalHandling stops Run from draining on SIGTERM/SIGINT.
 	NoSignalHandling bool
 	// Logger receives the worker's logs (default: stderr).
@@ -174,7 +173,8 @@ func (w *Worker) registration() registration {
 // SIGINT (a second signal cancels running work), a shutdown request, or, over stdio, the end of
 // stdin. A graceful stop refuses new work, lets running work finish (up to DrainTimeout), sends
 // the results and disconnects. Socket and TCP connections that drop are re-opened with
-// exponential backoff, initializing and registering again each time; activities running when a
+// full-jitter exponential backoff (reset after each successful initialize), initializing and
+// registering again each time; activities running when a
 // connection drops are cancelled ("its in-flight activities are retried elsewhere").
 //
 // Run returns nil after a graceful stop, or an *Error when Keel refused the worker for good
@@ -199,9 +199,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-runDone:
 		}
 	}()
-	delay := reconnectInitial
+	backoff := newBackoff(w.opts.ReconnectInitial, w.opts.ReconnectMax)
 	for {
-		registered, err := w.session(ctx, endpoint)
+		err := w.session(ctx, endpoint, backoff)
 		var rpc *Error
 		if errors.As(err, &rpc) && (rpc.Code == CodeUnauthorized || rpc.Code == CodeUnsupportedProtocolVersion ||
 			rpc.Code == CodeContractConflict) {
@@ -212,18 +212,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		if endpoint.Stdio || w.opts.NoReconnect || w.stopping() {
 			return nil
 		}
-		if registered {
-			delay = reconnectInitial
-		}
-		pause := time.Duration(float64(delay) * (0.5 + rand.Float64()/2))
+		pause := backoff.next()
 		w.logger.Printf("reconnecting to Keel in %s", pause.Round(time.Millisecond))
 		select {
 		case <-w.stop:
 			return nil
 		case <-time.After(pause):
-		}
-		if delay *= 2; delay > reconnectMax {
-			delay = reconnectMax
 		}
 	}
 }
@@ -262,13 +256,13 @@ func (w *Worker) stopping() bool {
 	}
 }
 
-// session runs one connection; registered reports whether it got as far as worker/register.
-func (w *Worker) session(ctx context.Context, endpoint Endpoint) (registered bool, err error) {
+// session runs one connection; it resets backoff once initialize succeeded.
+func (w *Worker) session(ctx context.Context, endpoint Endpoint, backoff *backoff) error {
 	dialCtx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	r, wr, closer, err := dial(dialCtx, endpoint)
 	if err != nil {
-		return false, err
+		return err
 	}
 	conn := NewConn(r, wr, closer, ConnOptions{MaxFrameBytes: w.opts.MaxFrameBytes, Logger: w.logger})
 	conn.handleAccept("activity/execute", w.acceptExecute(conn))
@@ -280,13 +274,14 @@ func (w *Worker) session(ctx context.Context, endpoint Endpoint) (registered boo
 	defer conn.Close()
 
 	if err := handshake(dialCtx, conn, endpoint); err != nil {
-		return false, err
+		return err
 	}
+	backoff.reset() // Keel is back: a drop from here on starts the backoff over
 	var result struct {
 		WorkerID string `json:"workerId"`
 	}
 	if err := conn.Call(dialCtx, "worker/register", w.registration(), &result); err != nil {
-		return false, err
+		return err
 	}
 	w.mu.Lock()
 	w.workerID = result.WorkerID
@@ -299,7 +294,7 @@ func (w *Worker) session(ctx context.Context, endpoint Endpoint) (registered boo
 	case <-w.stop:
 		w.drain()
 	}
-	return true, nil
+	return nil
 }
 
 // handshake sends initialize and checks the answer.

@@ -36,6 +36,20 @@ export declare class KeelError extends Error {
 
 /** The connection to Keel closed. Local only. */
 export declare class ConnectionClosedError extends Error {}
+/** A call in flight when the connection dropped that was not safe to repeat: outcome unknown. */
+export declare class ConnectionLostError extends ConnectionClosedError {
+  readonly code: 'ECONNLOST';
+  readonly method: string;
+}
+/** Full-jitter exponential backoff (docs/clients.md "Reconnecting"). */
+export declare class Backoff {
+  constructor(initialMs?: number, maxMs?: number);
+  reset(): void;
+  next(): number;
+}
+export declare const RECONNECT_INITIAL_MS: number;
+export declare const RECONNECT_MAX_MS: number;
+export declare function safeToRepeat(method: string, params?: object): boolean;
 
 /** The wire failure shape: `{type, message, retryable, retryAfterMs?, details}`. */
 export interface Failure {
@@ -233,6 +247,9 @@ export interface WorkerOptions {
   maxFrameBytes?: number;
   /** Reconnect socket/TCP connections with exponential backoff (default true). */
   reconnect?: boolean;
+  /** Backoff's first bound and cap in ms (defaults 100 and 2000; full jitter). */
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
   /** How long a graceful stop waits for running work (default 30000). */
   drainTimeoutMs?: number;
   /** Install SIGTERM/SIGINT handlers that drain (default true). */
@@ -275,7 +292,9 @@ export interface WorkflowResult {
 export declare class Client {
   constructor(connection: Connection);
   readonly connection: Connection;
-  static connect(options?: { socket?: string; tcp?: string; token?: string; maxFrameBytes?: number; logger?: Logger }): Promise<Client>;
+  /** Later calls reconnect after a drop: backoff bounds in ms, and how long one call keeps trying
+   * (reconnectTimeoutMs, default 30000). */
+  static connect(options?: { socket?: string; tcp?: string; token?: string; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
   close(): Promise<void>;
   startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' }): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;

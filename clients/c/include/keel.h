@@ -63,6 +63,10 @@ extern "C" {
 #define KEEL_E_ARGUMENT 4 /**< a bad argument or option */
 #define KEEL_E_PROTOCOL 5 /**< the peer answered something this client cannot use */
 #define KEEL_E_CONFIG 6   /**< no transport configured, or a bad contract file */
+/** The connection dropped while the call was in flight and the call is not safe to repeat (not a
+ * read, no idempotency key): it may or may not have taken effect. Repeat it with an idempotency
+ * key, or check Keel's state first (docs/clients.md "Reconnecting"). */
+#define KEEL_E_OUTCOME_UNKNOWN 7
 
 /**
  * An error, owned by the caller (usually on the stack) and filled by the function that failed.
@@ -102,6 +106,8 @@ typedef struct keel_worker_options {
     int no_reconnect;        /**< nonzero: return when a socket/TCP connection drops */
     int drain_timeout_ms;    /**< graceful stop waits this long, then cancels; default 30000 */
     int no_signal_handlers;  /**< nonzero: do not install SIGTERM/SIGINT handlers in run */
+    int reconnect_initial_ms; /**< reconnect backoff's first bound; default 100 (full jitter) */
+    int reconnect_max_ms;     /**< reconnect backoff's cap; default 2000 */
 } keel_worker_options_t;
 
 /**
@@ -154,7 +160,7 @@ json_t *keel_worker_registration(const keel_worker_t *w);
  * drain_timeout_ms, then they are cancelled) and their results are sent.
  * Transport: stdio when KEEL_TRANSPORT=stdio, else the socket/tcp options, else KEEL_SOCKET,
  * else KEEL_TCP + KEEL_TOKEN. A dropped socket/TCP connection is re-opened with exponential
- * backoff (0.1 s doubling to 10 s, jittered), initializing and registering again; activities
+ * backoff (full jitter, 0.1 s doubling to a 2 s cap, reset after each initialize), initializing and registering again; activities
  * still running on the old connection are cancelled and their results dropped.
  * Over stdio, file descriptor 1 is pointed at stderr, so printf cannot corrupt the wire.
  * SIGPIPE is ignored while it runs. Returns once every activity handler has returned.
@@ -235,10 +241,15 @@ typedef struct keel_client_options {
     const char *tcp;
     const char *token;
     size_t max_frame_bytes;
+    int reconnect_initial_ms; /**< reconnect backoff's first bound; default 100 (full jitter) */
+    int reconnect_max_ms;     /**< reconnect backoff's cap; default 2000 */
+    int reconnect_timeout_ms; /**< how long one call keeps reconnecting; default 30000 */
 } keel_client_options_t;
 
 /**
- * Connects and initializes (bounded by 10 s).
+ * Connects and initializes (bounded by 10 s). When Keel restarts, the next call reconnects; a call
+ * in flight at the drop is sent again when that is safe (a read, or keyed), else it fails with
+ * KEEL_E_OUTCOME_UNKNOWN (docs/clients.md "Reconnecting").
  * - Returns: the client, or NULL (err: KEEL_E_CONFIG, KEEL_E_OS, or the initialize error).
  */
 keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error_t *err);

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -13,7 +14,13 @@
 #define SERVER_DEFAULT_WAIT_MS 60000
 
 struct keel_client {
+    /* Copies of the options' strings: the endpoint is reopened on every reconnect. */
+    char *socket_path, *tcp, *token;
+    size_t max_frame_bytes;
+    int reconnect_timeout_ms;
+    pthread_mutex_t mu; /* guards conn and backoff; held while reconnecting */
     keel__conn_t *conn;
+    keel__backoff_t backoff;
 };
 
 static int on_request(keel__conn_t *conn, const char *method, json_t *params, keel__reply_t *reply, void *userdata) {
@@ -27,20 +34,16 @@ static int on_request(keel__conn_t *conn, const char *method, json_t *params, ke
     return -1;
 }
 
-keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error_t *err) {
-    keel_client_options_t defaults = {0};
-    if (opts == NULL) {
-        opts = &defaults;
-    }
-    json_object_seed(0); /* before the reader thread exists (jansson: doc/threadsafety.rst) */
+/* Opens the endpoint and runs initialize; NULL (err set) on failure. */
+static keel__conn_t *open_conn(const keel_client_t *c, keel_error_t *err) {
     keel__endpoint_t ep;
     int in_fd, out_fd;
-    if (keel__resolve_endpoint(&ep, opts->socket_path, opts->tcp, opts->token, 0, err) != 0 ||
+    if (keel__resolve_endpoint(&ep, c->socket_path, c->tcp, c->token, 0, err) != 0 ||
         keel__open_endpoint(&ep, &in_fd, &out_fd, err) != 0) {
         return NULL;
     }
     keel__handlers_t handlers = {.on_request = on_request};
-    keel__conn_t *conn = keel__conn_new(in_fd, out_fd, opts->max_frame_bytes, &handlers);
+    keel__conn_t *conn = keel__conn_new(in_fd, out_fd, c->max_frame_bytes, &handlers);
     if (conn == NULL || keel__conn_start(conn, err) != 0) {
         keel__conn_release(conn);
         return NULL;
@@ -48,13 +51,49 @@ keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error
     json_t *result = keel__conn_call(conn, "initialize", keel__initialize_params(&ep), KEEL__HANDSHAKE_TIMEOUT_MS, err);
     int ok = result != NULL && keel__check_initialize(conn, result, err) == 0;
     json_decref(result);
-    keel_client_t *c = ok ? calloc(1, sizeof *c) : NULL;
-    if (c == NULL) {
+    if (!ok) {
         keel__conn_close(conn);
         keel__conn_release(conn);
         return NULL;
     }
-    c->conn = conn;
+    return conn;
+}
+
+static char *dup_or_null(const char *s) {
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static void free_client(keel_client_t *c) {
+    free(c->socket_path);
+    free(c->tcp);
+    free(c->token);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error_t *err) {
+    keel_client_options_t defaults = {0};
+    if (opts == NULL) {
+        opts = &defaults;
+    }
+    json_object_seed(0); /* before the reader thread exists (jansson: doc/threadsafety.rst) */
+    keel_client_t *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        keel__set_error(err, KEEL_E_OS, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    c->socket_path = dup_or_null(opts->socket_path);
+    c->tcp = dup_or_null(opts->tcp);
+    c->token = dup_or_null(opts->token);
+    c->max_frame_bytes = opts->max_frame_bytes;
+    c->reconnect_timeout_ms = opts->reconnect_timeout_ms > 0 ? opts->reconnect_timeout_ms : KEEL__RECONNECT_TIMEOUT_MS;
+    keel__backoff_init(&c->backoff, opts->reconnect_initial_ms, opts->reconnect_max_ms);
+    c->conn = open_conn(c, err);
+    if (c->conn == NULL) {
+        free_client(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -64,12 +103,75 @@ void keel_client_close(keel_client_t *c) {
     }
     keel__conn_close(c->conn);
     keel__conn_release(c->conn);
-    free(c);
+    free_client(c);
+}
+
+/* The live connection (retained: release it), reconnecting with backoff for up to
+ * reconnect_timeout_ms; NULL (err set) when Keel stayed unreachable or refused us for good. */
+static keel__conn_t *connected(keel_client_t *c, keel_error_t *err) {
+    pthread_mutex_lock(&c->mu);
+    long long deadline = keel__now_ms() + c->reconnect_timeout_ms;
+    while (keel__conn_closed(c->conn)) {
+        keel_error_t local = {0};
+        keel__conn_t *fresh = open_conn(c, &local);
+        if (fresh != NULL) {
+            keel__conn_close(c->conn);
+            keel__conn_release(c->conn);
+            c->conn = fresh;
+            keel__backoff_reset(&c->backoff);
+            break;
+        }
+        int pause = keel__backoff_next(&c->backoff);
+        if (local.code == KEEL_UNAUTHORIZED || local.code == KEEL_UNSUPPORTED_PROTOCOL_VERSION ||
+            keel__now_ms() + pause > deadline) {
+            pthread_mutex_unlock(&c->mu);
+            if (err != NULL) {
+                *err = local;
+            }
+            return NULL;
+        }
+        struct timespec ts = {pause / 1000, (long)(pause % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    keel__conn_t *conn = c->conn;
+    keel__conn_retain(conn);
+    pthread_mutex_unlock(&c->mu);
+    return conn;
+}
+
+/* One call (params stolen), reconnecting first if the connection dropped; repeated after a drop
+ * only when keel__safe_to_repeat allows, else KEEL_E_OUTCOME_UNKNOWN. */
+static json_t *call(keel_client_t *c, const char *method, json_t *params, long long timeout_ms, keel_error_t *err) {
+    if (params == NULL) {
+        params = json_object();
+    }
+    for (;;) {
+        keel__conn_t *conn = connected(c, err);
+        if (conn == NULL) {
+            json_decref(params);
+            return NULL;
+        }
+        keel_error_t local = {0};
+        json_t *result = keel__conn_call(conn, method, json_incref(params), timeout_ms, &local);
+        keel__conn_release(conn);
+        if (result != NULL || local.code != KEEL_E_CLOSED) {
+            json_decref(params);
+            if (result == NULL && err != NULL) {
+                *err = local;
+            }
+            return result;
+        }
+        if (!keel__safe_to_repeat(method, params)) {
+            json_decref(params);
+            keel__set_error(err, KEEL_E_OUTCOME_UNKNOWN, "connection to Keel lost during %s; outcome unknown", method);
+            return NULL;
+        }
+    }
 }
 
 json_t *keel_client_call(keel_client_t *c, const char *method, json_t *params, long long timeout_ms,
                          keel_error_t *err) {
-    return keel__conn_call(c->conn, method, params, timeout_ms, err);
+    return call(c, method, params, timeout_ms, err);
 }
 
 static long long wait_bound(long long wait_timeout_ms) {
@@ -82,7 +184,7 @@ json_t *keel_workflow_start(keel_client_t *c, const char *name, json_t *input, c
     if (workflow_id != NULL) {
         json_object_set_new(params, "workflowId", json_string(workflow_id));
     }
-    return keel__conn_call(c->conn, "workflow/start", params, QUICK_CALL_TIMEOUT_MS, err);
+    return call(c, "workflow/start", params, QUICK_CALL_TIMEOUT_MS, err);
 }
 
 json_t *keel_workflow_result(keel_client_t *c, const char *workflow_id, long long wait_timeout_ms,
@@ -91,11 +193,11 @@ json_t *keel_workflow_result(keel_client_t *c, const char *workflow_id, long lon
     if (wait_timeout_ms >= 0) {
         json_object_set_new(params, "waitTimeoutMs", json_integer(wait_timeout_ms));
     }
-    return keel__conn_call(c->conn, "workflow/result", params, wait_bound(wait_timeout_ms), err);
+    return call(c, "workflow/result", params, wait_bound(wait_timeout_ms), err);
 }
 
 static int call_ok(keel_client_t *c, const char *method, json_t *params, keel_error_t *err) {
-    json_t *result = keel__conn_call(c->conn, method, params, QUICK_CALL_TIMEOUT_MS, err);
+    json_t *result = call(c, method, params, QUICK_CALL_TIMEOUT_MS, err);
     json_decref(result);
     return result != NULL ? 0 : -1;
 }
@@ -118,7 +220,7 @@ int keel_workflow_cancel(keel_client_t *c, const char *workflow_id, const char *
 }
 
 json_t *keel_workflow_describe(keel_client_t *c, const char *workflow_id, keel_error_t *err) {
-    return keel__conn_call(c->conn, "workflow/describe", json_pack("{s:s}", "workflowId", workflow_id),
+    return call(c, "workflow/describe", json_pack("{s:s}", "workflowId", workflow_id),
                            QUICK_CALL_TIMEOUT_MS, err);
 }
 
@@ -157,7 +259,7 @@ json_t *keel_activity_call(keel_client_t *c, const char *name, json_t *input, co
     long long bound = opts->no_wait ? QUICK_CALL_TIMEOUT_MS
                       : opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms + WAIT_SLACK_MS
                                                   : -1;
-    return keel__conn_call(c->conn, "activity/call", params, bound, err);
+    return call(c, "activity/call", params, bound, err);
 }
 
 json_t *keel_activity_result(keel_client_t *c, const char *task_id, long long wait_timeout_ms, keel_error_t *err) {
@@ -165,7 +267,7 @@ json_t *keel_activity_result(keel_client_t *c, const char *task_id, long long wa
     if (wait_timeout_ms >= 0) {
         json_object_set_new(params, "waitTimeoutMs", json_integer(wait_timeout_ms));
     }
-    return keel__conn_call(c->conn, "activity/result", params, wait_bound(wait_timeout_ms), err);
+    return call(c, "activity/result", params, wait_bound(wait_timeout_ms), err);
 }
 
 int keel_activity_cancel(keel_client_t *c, const char *task_id, keel_error_t *err) {

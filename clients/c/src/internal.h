@@ -92,6 +92,32 @@ void keel__reply_result(keel__reply_t *r, json_t *result);
 /** Answers a request with an error; data stolen (may be NULL). */
 void keel__reply_error(keel__reply_t *r, int code, const char *message, json_t *data);
 
+/* ---- reconnecting (reconnect.c; docs/clients.md "Reconnecting") ---- */
+
+/* First wait bound: a restarted `keel serve` binds its socket in well under a second. */
+#define KEEL__RECONNECT_INITIAL_MS 100
+/* Cap on one wait: a worker is back at most ~2 s after Keel is (a 10 s cap kept it away 5-10 s). */
+#define KEEL__RECONNECT_MAX_MS 2000
+/* How long one client call keeps reconnecting to an unreachable Keel before it fails. */
+#define KEEL__RECONNECT_TIMEOUT_MS 30000
+
+/** Full-jitter exponential backoff: wait uniform(0, min(max, initial * 2^n)), n = failures since
+ * the last reset. Not thread-safe: one per loop, or guarded by its owner's lock. */
+typedef struct keel__backoff {
+    int initial_ms, max_ms, failures;
+    unsigned seed;
+} keel__backoff_t;
+
+/** Zero or negative bounds take the defaults. */
+void keel__backoff_init(keel__backoff_t *b, int initial_ms, int max_ms);
+/** Starts over from initial_ms: call after a successful initialize. */
+void keel__backoff_reset(keel__backoff_t *b);
+/** The next wait in ms; counts one more failure. */
+int keel__backoff_next(keel__backoff_t *b);
+/** 1 when a call whose connection dropped before its answer may be sent again: a read, an
+ * activity/call with an idempotency key, a workflow/start with a workflowId and no "fail" policy. */
+int keel__safe_to_repeat(const char *method, json_t *params);
+
 /* ---- transports (transport.c) ---- */
 
 typedef struct keel__endpoint {

@@ -14,9 +14,6 @@
 #define DEFAULT_MAX_CONCURRENT 16
 #define MAX_CONCURRENT_LIMIT 10000 /* "maxConcurrent (default 1, max 10000)" */
 #define DEFAULT_DRAIN_TIMEOUT_MS 30000
-/* Reconnect backoff: first retry after 0.1 s, doubling to at most 10 s, with jitter. */
-#define RECONNECT_INITIAL_MS 100
-#define RECONNECT_MAX_MS 10000
 
 static char *dup_or_null(const char *s) {
     return s != NULL ? strdup(s) : NULL;
@@ -62,6 +59,7 @@ keel_worker_t *keel_worker_new(const keel_worker_options_t *opts, keel_error_t *
     w->max_concurrent = max;
     w->max_frame_bytes = opts->max_frame_bytes ? opts->max_frame_bytes : KEEL_DEFAULT_MAX_FRAME_BYTES;
     w->reconnect = !opts->no_reconnect;
+    keel__backoff_init(&w->backoff, opts->reconnect_initial_ms, opts->reconnect_max_ms);
     w->drain_timeout_ms = opts->drain_timeout_ms > 0 ? opts->drain_timeout_ms : DEFAULT_DRAIN_TIMEOUT_MS;
     w->signal_handlers = !opts->no_signal_handlers;
     w->contracts = json_object();
@@ -359,6 +357,7 @@ static int session(keel_worker_t *w, const keel__endpoint_t *ep, int *signals, k
         int ok = result != NULL && keel__check_initialize(conn, result, err) == 0;
         json_decref(result);
         if (ok) {
+            keel__backoff_reset(&w->backoff); /* Keel is back: a drop from here on starts over */
             result = keel__conn_call(conn, "worker/register", keel_worker_registration(w), KEEL__HANDSHAKE_TIMEOUT_MS,
                                      err);
             if (result != NULL) {
@@ -380,9 +379,9 @@ static int session(keel_worker_t *w, const keel__endpoint_t *ep, int *signals, k
     return registered;
 }
 
-static void backoff(keel_worker_t *w, int delay_ms, int *signals) {
-    /* Jitter: wait between half and all of the delay, so many workers do not reconnect at once. */
-    int pause = delay_ms / 2 + rand() % (delay_ms / 2 + 1);
+static void backoff(keel_worker_t *w, int *signals) {
+    /* Full jitter spreads many workers reconnecting to one restarted Keel over the whole window. */
+    int pause = keel__backoff_next(&w->backoff);
     keel__log("reconnecting to Keel in %d ms", pause);
     struct pollfd fd = {.fd = w->events[0], .events = POLLIN};
     if (poll(&fd, 1, pause) > 0) {
@@ -404,12 +403,12 @@ int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
         sigaction(SIGTERM, &on, &old_term);
         sigaction(SIGINT, &on, &old_int);
     }
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    keel__backoff_reset(&w->backoff);
     pthread_mutex_lock(&w->mu);
     w->stop_requested = w->draining = w->pool_exit = 0;
     pthread_mutex_unlock(&w->mu);
 
-    int signals = 0, rc = 0, delay = RECONNECT_INITIAL_MS;
+    int signals = 0, rc = 0;
     keel_error_t local;
     for (;;) {
         int outcome = session(w, &ep, &signals, &local);
@@ -432,10 +431,8 @@ int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
         }
         if (outcome == 1) {
             keel__log("connection to Keel closed");
-            delay = RECONNECT_INITIAL_MS;
         }
-        backoff(w, delay, &signals);
-        delay = delay * 2 < RECONNECT_MAX_MS ? delay * 2 : RECONNECT_MAX_MS;
+        backoff(w, &signals);
         pthread_mutex_lock(&w->mu);
         stopping = w->stop_requested;
         pthread_mutex_unlock(&w->mu);

@@ -34,6 +34,7 @@ struct keel_worker {
     int max_concurrent;
     size_t max_frame_bytes;
     int reconnect, drain_timeout_ms, signal_handlers;
+    keel__backoff_t backoff; /* used by keel_worker_run's thread only */
 
     activity_def_t *activities;
     size_t n_activities;

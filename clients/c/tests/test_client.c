@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "harness.h"
+#include "internal.h"
 #include "peer.h"
 
 typedef struct script {
@@ -54,7 +55,14 @@ static void *serve(void *arg) {
     return NULL;
 }
 
+/* Like start, with a bound on how long a call keeps reconnecting. */
+static keel_client_t *start_with(script_t *s, int hang_up, int reconnect_timeout_ms);
+
 static keel_client_t *start(script_t *s, int hang_up) {
+    return start_with(s, hang_up, 0);
+}
+
+static keel_client_t *start_with(script_t *s, int hang_up, int reconnect_timeout_ms) {
     char path[256];
     s->hang_up = hang_up;
     snprintf(path, sizeof path, "%s/c.sock", harness_tmpdir());
@@ -63,7 +71,8 @@ static keel_client_t *start(script_t *s, int hang_up) {
         return NULL;
     }
     pthread_create(&s->thread, NULL, serve, s);
-    return keel_client_connect(&(keel_client_options_t){.socket_path = path}, NULL);
+    return keel_client_connect(
+        &(keel_client_options_t){.socket_path = path, .reconnect_timeout_ms = reconnect_timeout_ms}, NULL);
 }
 
 static void finish(script_t *s, keel_client_t *c) {
@@ -170,14 +179,45 @@ TEST(client_wire_errors_keep_code_message_and_data) {
     CHECK(strcmp(err.data, "{\"method\":\"no/such\"}") == 0);
 }
 
-TEST(client_calls_fail_with_closed_when_the_peer_goes_away) {
+TEST(client_calls_fail_once_keel_stays_away_past_the_reconnect_timeout) {
     script_t s;
-    keel_client_t *c = start(&s, 1);
+    keel_client_t *c = start_with(&s, 1, 300);
     CHECK(c != NULL);
+    pthread_join(s.thread, NULL); /* the peer hung up after initialize */
+    peer_free(&s.peer);           /* and stopped listening: connects are refused */
+    long long started = keel__now_ms();
     keel_error_t err;
     json_t *result = keel_client_call(c, "ping", NULL, 5000, &err);
-    finish(&s, c);
+    long long took = keel__now_ms() - started;
+    keel_client_close(c);
     json_decref(s.requests);
     CHECK(result == NULL);
-    CHECK(err.code == KEEL_E_CLOSED);
+    CHECK_MSG(err.code == KEEL_E_OS, "got %d %s", err.code, err.message);
+    CHECK_MSG(took < 3000, "gave up after %lld ms, not about 300", took);
+}
+
+TEST(reconnect_backoff_is_full_jitter_capped_and_resets) {
+    keel__backoff_t b;
+    keel__backoff_init(&b, 100, 1000);
+    int first = keel__backoff_next(&b), within = first <= 100;
+    for (int i = 0; i < 40; i++) {
+        int wait = keel__backoff_next(&b);
+        within &= wait >= 0 && wait <= 1000;
+    }
+    keel__backoff_reset(&b);
+    CHECK(within);
+    CHECK(keel__backoff_next(&b) <= 100);
+}
+
+TEST(reconnect_repeats_only_reads_and_keyed_calls) {
+    json_t *keyed = json_pack("{s:s,s:s}", "name", "a", "idempotencyKey", "k");
+    json_t *unkeyed = json_pack("{s:s}", "name", "a");
+    json_t *fail = json_pack("{s:s,s:s}", "workflowId", "w", "conflictPolicy", "fail");
+    int ok = keel__safe_to_repeat("workflow/result", unkeyed) && keel__safe_to_repeat("activity/call", keyed) &&
+             !keel__safe_to_repeat("activity/call", unkeyed) && !keel__safe_to_repeat("workflow/start", fail) &&
+             !keel__safe_to_repeat("workflow/signal", unkeyed);
+    json_decref(keyed);
+    json_decref(unkeyed);
+    json_decref(fail);
+    CHECK(ok);
 }

@@ -245,3 +245,138 @@ TEST(live_workflow_client_operations) {
     CHECK_MSG(waited != NULL, "result: %s", err.message);
     CHECK_MSG(cancelled == 0, "cancel: %s", err.message);
 }
+
+/* ---- reconnecting (docs/clients.md "Reconnecting") ---- */
+
+static json_t *slow(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)ctx, (void)data;
+    pause_ms((long)json_integer_value(json_object_get(input, "ms")));
+    return json_incref(input);
+}
+
+/* One keel_activity_call of `slow` in its own thread. */
+typedef struct slow_call {
+    keel_client_t *c;
+    const char *key;
+    long ms;
+    pthread_t thread;
+    json_t *result;
+    keel_error_t err;
+} slow_call_t;
+
+static void *slow_call_main(void *arg) {
+    slow_call_t *call = arg;
+    json_t *input = json_pack("{s:i}", "ms", (int)call->ms);
+    keel_call_options_t opts = {.idempotency_key = call->key, .wait_timeout_ms = call->key ? 30000 : 0};
+    call->result = keel_activity_call(call->c, "c.slow", input, &opts, &call->err);
+    json_decref(input);
+    return NULL;
+}
+
+/* Waits until some worker has a call in flight. */
+static int wait_in_flight(keel_client_t *c) {
+    for (int waited = 0; waited < SERVER_WAIT_MS; waited += 50) {
+        json_t *list = keel_client_call(c, "worker/list", NULL, 5000, NULL);
+        size_t i;
+        json_t *worker;
+        int busy = 0;
+        json_array_foreach(json_object_get(list, "workers"), i, worker) {
+            busy |= json_integer_value(json_object_get(worker, "inFlight")) > 0;
+        }
+        json_decref(list);
+        if (busy) {
+            return 1;
+        }
+        pause_ms(50);
+    }
+    return 0;
+}
+
+static keel_worker_t *reconnect_worker(server_t *s) {
+    keel_worker_t *w = live_worker(s);
+    keel_worker_register_activity(w, "c.slow", slow, NULL, NULL, NULL);
+    return w;
+}
+
+TEST(live_the_same_client_calls_again_after_keel_restarts) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t s = {0};
+    CHECK(server_start(&s) == 0);
+    keel_error_t err = {0};
+    keel_client_t *c = connect_client(&s, &err);
+    int first = c != NULL && keel_client_call(c, "ping", NULL, 5000, &err) != NULL;
+    server_stop(&s, 1); /* SIGKILL */
+    int restarted = server_start(&s) == 0;
+    json_t *pong = restarted && c ? keel_client_call(c, "ping", NULL, 5000, &err) : NULL;
+    int again = pong != NULL;
+    json_decref(pong);
+    keel_client_close(c);
+    server_stop(&s, 0);
+    CHECK(first && restarted);
+    CHECK_MSG(again, "the call after the restart: %d %s", err.code, err.message);
+}
+
+TEST(live_a_call_in_flight_without_a_key_fails_with_outcome_unknown) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t s = {0};
+    CHECK(server_start(&s) == 0);
+    keel_worker_t *w = reconnect_worker(&s);
+    run_t run;
+    run_start(&run, w);
+    keel_client_t *c = connect_client(&s, NULL);
+    int registered = c != NULL && wait_registered(c, "c-live");
+    slow_call_t call = {.c = c, .ms = 3000};
+    int started = registered && pthread_create(&call.thread, NULL, slow_call_main, &call) == 0;
+    int busy = started && wait_in_flight(c);
+    server_stop(&s, 1); /* SIGKILL mid-call */
+    if (started) {
+        pthread_join(call.thread, NULL);
+    }
+    int restarted = server_start(&s) == 0;
+    json_t *pong = restarted ? keel_client_call(c, "ping", NULL, 5000, NULL) : NULL;
+    int again = pong != NULL;
+    json_decref(pong);
+    json_decref(call.result);
+    keel_client_close(c);
+    run_stop(&run);
+    keel_worker_free(w);
+    server_stop(&s, 0);
+    CHECK(registered && busy && restarted);
+    CHECK_MSG(call.result == NULL && call.err.code == KEEL_E_OUTCOME_UNKNOWN, "got %d %s", call.err.code,
+              call.err.message);
+    CHECK(again);
+}
+
+TEST(live_a_call_in_flight_with_a_key_is_sent_again_and_completes) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t s = {0};
+    CHECK(server_start(&s) == 0);
+    keel_worker_t *w = reconnect_worker(&s);
+    run_t run;
+    run_start(&run, w);
+    keel_client_t *c = connect_client(&s, NULL);
+    int registered = c != NULL && wait_registered(c, "c-live");
+    slow_call_t call = {.c = c, .key = "c-k1", .ms = 1500};
+    int started = registered && pthread_create(&call.thread, NULL, slow_call_main, &call) == 0;
+    int busy = started && wait_in_flight(c);
+    server_stop(&s, 1); /* SIGKILL mid-call */
+    int restarted = server_start(&s) == 0;
+    if (started) {
+        pthread_join(call.thread, NULL);
+    }
+    const char *status = status_of(call.result);
+    int completed = strcmp(status, "completed") == 0;
+    json_decref(call.result);
+    keel_client_close(c);
+    run_stop(&run);
+    keel_worker_free(w);
+    server_stop(&s, 0);
+    CHECK(registered && busy && restarted);
+    CHECK_MSG(completed, "status %s, error %d %s", status, call.err.code, call.err.message);
+}

@@ -1,6 +1,9 @@
 // Client: starts workflows and activities and inspects Keel over a socket (never stdio).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from './connection.js';
+import { ConnectionLostError, KeelError, codes } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { Backoff, safeToRepeat } from './reconnect.js';
 import { resolveEndpoint, transportFor } from './transport.js';
 import { initialize } from './version.js';
 
@@ -8,36 +11,47 @@ import { initialize } from './version.js';
 const CALL_TIMEOUT_MS = 10_000;
 // Slack added to a server-side wait before the local call gives up.
 const WAIT_SLACK_MS = 5_000;
+// How long one call keeps reconnecting to an unreachable Keel before it fails.
+const RECONNECT_TIMEOUT_MS = 30_000;
+// Refusals that reconnecting cannot change.
+const FATAL_CODES = new Set([codes.unauthorized, codes.unsupportedProtocolVersion]);
 // workflow/result waits this long on the server when not told (docs/protocol.md).
 const DEFAULT_RESULT_WAIT_MS = 60_000;
 
-/** A connection to Keel for starting and inspecting workflows and activities. Call `close()`. */
+/**
+ * A connection to Keel for starting and inspecting workflows and activities. Call `close()`.
+ *
+ * When Keel restarts, the next call reconnects (full-jitter backoff, for up to
+ * `reconnectTimeoutMs`); a call in flight at the drop is sent again when that is safe, else it
+ * rejects with `ConnectionLostError` (docs/clients.md "Reconnecting").
+ */
 export class Client {
-  /** @param {Connection} connection an initialized connection (use `Client.connect`). */
-  constructor(connection) {
+  /**
+   * @param {Connection} connection an initialized connection (use `Client.connect`).
+   * @param {object} [reconnect] `{endpoint, options}` from `connect`; without it, never reconnects.
+   */
+  constructor(connection, reconnect = undefined) {
     this.connection = connection;
+    this._reconnect = reconnect;
+    this._backoff = new Backoff(reconnect?.options.reconnectInitialMs, reconnect?.options.reconnectMaxMs);
+    this._reconnecting = null; // the pending reconnect, shared by every call that needs it
+    this._closed = false;
   }
 
   /**
    * Connects (`socket`/KEEL_SOCKET, or `tcp` + `token`/KEEL_TCP + KEEL_TOKEN) and initializes.
+   * `reconnectInitialMs`/`reconnectMaxMs` (100/2000) and `reconnectTimeoutMs` (30000) shape later
+   * reconnects.
    * @throws {Error} Keel is not reachable; {KeelError} Keel refused the connection.
    */
   static async connect(options = {}) {
     const endpoint = resolveEndpoint({ ...options, allowStdio: false });
-    const transport = transportFor(endpoint, { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
-    const connection = new Connection(transport, { logger: options.logger ?? console });
-    await connection.start();
-    try {
-      await initialize(connection, endpoint.token, CALL_TIMEOUT_MS);
-    } catch (error) {
-      await connection.close();
-      throw error;
-    }
-    return new Client(connection);
+    return new Client(await open(endpoint, options), { endpoint, options });
   }
 
   /** Closes the connection. */
   close() {
+    this._closed = true;
     return this.connection.close();
   }
 
@@ -125,10 +139,58 @@ export class Client {
     await this._call('ping', {});
   }
 
-  /** `timeoutMs`: local bound; null waits as long as the server does. */
-  _call(method, params, timeoutMs = CALL_TIMEOUT_MS) {
-    return this.connection.call(method, params, { timeoutMs });
+  /** `timeoutMs`: local bound; null waits as long as the server does. Reconnects first if the
+   * connection dropped; repeats the call after a drop only when `safeToRepeat` allows it. */
+  async _call(method, params, timeoutMs = CALL_TIMEOUT_MS) {
+    for (;;) {
+      const connection = await this._connected();
+      try {
+        return await connection.call(method, params, { timeoutMs });
+      } catch (error) {
+        if (!connection.closed || this._closed || !this._reconnect || error instanceof KeelError) throw error;
+        if (!safeToRepeat(method, params)) throw new ConnectionLostError(method, error.message);
+      }
+    }
   }
+
+  async _connected() {
+    if (!this.connection.closed || this._closed || !this._reconnect) return this.connection;
+    this._reconnecting ??= this._reopen().finally(() => {
+      this._reconnecting = null;
+    });
+    return this._reconnecting;
+  }
+
+  async _reopen() {
+    const { endpoint, options } = this._reconnect;
+    const deadline = Date.now() + (options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS);
+    for (;;) {
+      try {
+        this.connection = await open(endpoint, options);
+        this._backoff.reset();
+        return this.connection;
+      } catch (error) {
+        if (error instanceof KeelError && FATAL_CODES.has(error.code)) throw error;
+        const pause = this._backoff.next();
+        if (Date.now() + pause > deadline) throw error;
+        await sleep(pause);
+      }
+    }
+  }
+}
+
+/** Opens a connection and runs initialize on it; closes it again on failure. */
+async function open(endpoint, options) {
+  const transport = transportFor(endpoint, { maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+  const connection = new Connection(transport, { logger: options.logger ?? console });
+  try {
+    await connection.start();
+    await initialize(connection, endpoint.token, CALL_TIMEOUT_MS);
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  return connection;
 }
 
 function defined(object) {

@@ -58,6 +58,20 @@ export class ConnectionClosedError extends Error {
 }
 
 /**
+ * The connection to Keel dropped while this call was in flight and the call is not safe to repeat
+ * (no idempotency key, not a read): it may or may not have taken effect. Local only. Repeat it
+ * with an idempotency key, or check Keel's state first (docs/clients.md "Reconnecting").
+ */
+export class ConnectionLostError extends ConnectionClosedError {
+  constructor(method, reason) {
+    super(`connection to Keel lost during ${method}; outcome unknown (${reason})`);
+    this.name = 'ConnectionLostError';
+    this.code = 'ECONNLOST';
+    this.method = method;
+  }
+}
+
+/**
  * A failure with a chosen type, retryability and details. Throw it from an activity (its
  * execute is answered `{"failure": …}`) or from a workflow (its run is answered `failed`).
  * Steps that failed are raised into workflows as this class (or `CancelledError`).

@@ -5,15 +5,13 @@ import { ActivityContext, NAME_PATTERN, Semaphore, contractToWire, loadContractF
 import { Connection } from './connection.js';
 import { ActivityError, KeelError, codes, failureOf } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
+import { Backoff } from './reconnect.js';
 import { describeEndpoint, resolveEndpoint, transportFor } from './transport.js';
 import { VERSION, initialize } from './version.js';
 import { WorkflowRun } from './workflow.js';
 
 // Bound on the initialize and worker/register round trips.
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-// Reconnect backoff: first retry after 100 ms, doubling to at most 10 s, with jitter.
-const RECONNECT_INITIAL_MS = 100;
-const RECONNECT_MAX_MS = 10_000;
 // Room left for the envelope when checking an output against the peer's frame limit.
 const ENVELOPE_BYTES = 1024;
 // Errors after which reconnecting cannot help.
@@ -35,6 +33,8 @@ export class Worker {
    * @param {string} [options.socket] Unix socket path (else KEEL_SOCKET).
    * @param {string} [options.tcp] HOST:PORT (else KEEL_TCP), with `token` (else KEEL_TOKEN).
    * @param {boolean} [options.reconnect=true] reconnect socket/TCP with exponential backoff.
+   * @param {number} [options.reconnectInitialMs=100] the backoff's first bound (full jitter).
+   * @param {number} [options.reconnectMaxMs=2000] the backoff's cap.
    * @param {number} [options.drainTimeoutMs=30000] how long a graceful stop waits for running work.
    * @param {Console} [options.logger] defaults to console (stderr over stdio).
    */
@@ -58,6 +58,7 @@ export class Worker {
     this._workflowSlots = new Semaphore(this.maxConcurrentWorkflows);
     this._draining = false;
     this._stopRequested = false;
+    this._backoff = new Backoff(options.reconnectInitialMs, options.reconnectMaxMs);
     this._wakeStop = undefined;
     this._idleWaiters = [];
   }
@@ -119,7 +120,8 @@ export class Worker {
   /**
    * Connects, initializes, registers and serves until stopped (`stop()`, SIGTERM/SIGINT, a
    * `shutdown` request, or, over stdio, the end of stdin). Socket/TCP connections are re-opened
-   * with exponential backoff, initializing and registering again each time.
+   * with full-jitter exponential backoff (reset after each successful initialize),
+   * initializing and registering again each time.
    * @throws {KeelError} Keel refused us for good (unauthorized, protocol version, contract conflict).
    * @throws {Error} no transport configured.
    */
@@ -128,19 +130,17 @@ export class Worker {
     this._stopRequested = false;
     this._draining = false;
     const removeSignals = this._options.handleSignals === false ? () => {} : this._installSignals();
-    let delay = RECONNECT_INITIAL_MS;
+    this._backoff.reset();
     try {
       while (!this._stopRequested) {
-        let registered = false;
         try {
-          registered = await this._session(endpoint);
+          await this._session(endpoint);
         } catch (error) {
           if (error instanceof KeelError && FATAL_CODES.has(error.code)) throw error;
           this._logger.warn(`connection to Keel at ${describeEndpoint(endpoint)} failed: ${error.message}`);
         }
         if (endpoint.kind === 'stdio' || this._options.reconnect === false || this._stopRequested) break;
-        if (registered) delay = RECONNECT_INITIAL_MS;
-        const pause = delay * (0.5 + Math.random() / 2);
+        const pause = this._backoff.next();
         this._logger.info(`reconnecting to Keel in ${Math.round(pause)} ms`);
         await new Promise((resolve) => {
           const timer = setTimeout(resolve, pause);
@@ -149,7 +149,6 @@ export class Worker {
             resolve();
           };
         });
-        delay = Math.min(delay * 2, RECONNECT_MAX_MS);
       }
     } finally {
       removeSignals();
@@ -175,6 +174,7 @@ export class Worker {
     await connection.start();
     try {
       await initialize(connection, endpoint.token, HANDSHAKE_TIMEOUT_MS);
+      this._backoff.reset(); // Keel is back: a drop from here on starts the backoff over
       const registered = await connection.call('worker/register', this.registration(), { timeoutMs: HANDSHAKE_TIMEOUT_MS });
       this.workerId = registered?.workerId ?? null;
       this._logger.info(`registered with Keel at ${describeEndpoint(endpoint)} as ${this.workerId}`);
@@ -189,7 +189,6 @@ export class Worker {
       } else {
         await this._drain();
       }
-      return true;
     } finally {
       this._wakeStop = undefined;
       await connection.close();

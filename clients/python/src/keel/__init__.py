@@ -16,7 +16,7 @@ Quick start::
 from ._activity import ActivityContext, ActivityDefinition, RetryPolicy, activity_context
 from ._client import ActivityResult, Client, WorkflowResult
 from ._connection import Connection
-from ._errors import ActivityError, Cancelled, ConnectionClosedError, ContinueAsNew, KeelError, TimedOut
+from ._errors import ActivityError, Cancelled, ConnectionClosedError, ConnectionLostError, ContinueAsNew, KeelError, TimedOut
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, InvalidFrameError
 from ._schema import schema_from_type
 from ._version import __version__
@@ -32,6 +32,7 @@ __all__ = [
     "Client",
     "Connection",
     "ConnectionClosedError",
+    "ConnectionLostError",
     "ContinueAsNew",
     "DEFAULT_MAX_FRAME_BYTES",
     "FrameTooLargeError",

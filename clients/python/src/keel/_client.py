@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from typing import Any, Dict, List, Optional, Union
 
 from ._activity import RetryPolicy, Seconds, _ms
 from ._connection import Connection
-from ._errors import KeelError, UNSUPPORTED_PROTOCOL_VERSION
+from ._errors import UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosedError, ConnectionLostError, KeelError
 from ._framing import DEFAULT_MAX_FRAME_BYTES
 from ._schema import to_json
-from ._transport import open_stream, resolve_endpoint
+from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff, safe_to_repeat
+from ._transport import Endpoint, open_stream, resolve_endpoint
 from ._version import __version__
 
+logger = logging.getLogger("keel")
+
+# How long one call keeps reconnecting to an unreachable Keel before it fails.
+RECONNECT_TIMEOUT_S = 30.0
 # Bound on the initialize round trip.
 CONNECT_TIMEOUT_S = 10.0
 # Slack added to a server-side wait before the local call gives up.
 WAIT_SLACK_S = 5.0
 # workflow/result's server-side wait when none is given ("waitTimeoutMs? (default 60000)").
 DEFAULT_RESULT_WAIT_S = 60.0
+
+
+async def _open(endpoint: Endpoint, max_frame_bytes: int) -> Connection:
+    """Opens a connection and runs ``initialize`` on it; closes it again on any failure."""
+    reader, writer = await open_stream(endpoint)
+    connection = Connection(reader, writer, max_frame_bytes=max_frame_bytes)
+    connection.start()
+    params: Dict[str, Any] = {"protocolVersion": "1", "clientInfo": {"name": "keel-python", "version": __version__}}
+    if endpoint.token is not None:
+        params["token"] = endpoint.token
+    try:
+        result = await connection.call("initialize", params, timeout=CONNECT_TIMEOUT_S)
+        if not isinstance(result, dict) or result.get("protocolVersion") != "1":
+            raise KeelError(UNSUPPORTED_PROTOCOL_VERSION, f"Keel answered initialize with {result!r}")
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
 
 
 @dataclasses.dataclass
@@ -84,11 +109,30 @@ class WorkflowResult:
 class Client:
     """A connection to Keel for calling activities, driving workflows and inspecting workers.
 
-    Use ``async with await Client.connect(...) as client:`` or call `close`.
+    Use ``async with await Client.connect(...) as client:`` or call `close`. When Keel restarts,
+    the next call reconnects (full-jitter backoff for up to ``reconnect_timeout``); a call in flight
+    at the drop is sent again when that is safe, else it raises `ConnectionLostError`
+    (docs/clients.md "Reconnecting").
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        endpoint: Optional[Endpoint] = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        reconnect_initial: float = RECONNECT_INITIAL_S,
+        reconnect_max: float = RECONNECT_MAX_S,
+        reconnect_timeout: float = RECONNECT_TIMEOUT_S,
+    ) -> None:
+        """Wraps an initialized ``connection``; without ``endpoint`` it never reconnects."""
         self._connection = connection
+        self._endpoint = endpoint
+        self._max_frame_bytes = max_frame_bytes
+        self._backoff = Backoff(reconnect_initial, reconnect_max)
+        self._reconnect_timeout = reconnect_timeout
+        self._reconnecting: Optional[asyncio.Lock] = None  # made in the loop (3.9 binds locks at creation)
+        self._closed = False
 
     @classmethod
     async def connect(
@@ -98,27 +142,73 @@ class Client:
         tcp: Optional[str] = None,
         token: Optional[str] = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        reconnect_initial: float = RECONNECT_INITIAL_S,
+        reconnect_max: float = RECONNECT_MAX_S,
+        reconnect_timeout: float = RECONNECT_TIMEOUT_S,
     ) -> "Client":
         """Connects (``socket=``/``KEEL_SOCKET``, or ``tcp=`` + ``token=``) and initializes.
+
+        ``reconnect_*`` (seconds) shape later reconnects: the backoff's first bound and cap, and
+        how long one call keeps trying before it gives up.
 
         Raises:
             OSError: Keel is not reachable. KeelError: Keel refused the connection.
         """
         endpoint = resolve_endpoint(socket, tcp, token, allow_stdio=False)
-        reader, writer = await open_stream(endpoint)
-        connection = Connection(reader, writer, max_frame_bytes=max_frame_bytes)
-        connection.start()
-        params: Dict[str, Any] = {"protocolVersion": "1", "clientInfo": {"name": "keel-python", "version": __version__}}
-        if endpoint.token is not None:
-            params["token"] = endpoint.token
-        try:
-            result = await connection.call("initialize", params, timeout=CONNECT_TIMEOUT_S)
-            if not isinstance(result, dict) or result.get("protocolVersion") != "1":
-                raise KeelError(UNSUPPORTED_PROTOCOL_VERSION, f"Keel answered initialize with {result!r}")
-        except BaseException:
-            await connection.close()
-            raise
-        return cls(connection)
+        connection = await _open(endpoint, max_frame_bytes)
+        return cls(
+            connection,
+            endpoint=endpoint,
+            max_frame_bytes=max_frame_bytes,
+            reconnect_initial=reconnect_initial,
+            reconnect_max=reconnect_max,
+            reconnect_timeout=reconnect_timeout,
+        )
+
+    async def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float]) -> Any:
+        """One call, reconnecting first if the connection dropped; repeats it after a drop only
+        when `safe_to_repeat` says so.
+
+        Raises:
+            ConnectionLostError: dropped in flight and not safe to repeat.
+            OSError, ConnectionClosedError: Keel stayed unreachable for ``reconnect_timeout``.
+        """
+        while True:
+            connection = await self._connected()
+            try:
+                return await connection.call(method, params, timeout=timeout)
+            except ConnectionClosedError as error:
+                if self._closed or self._endpoint is None:
+                    raise
+                if not safe_to_repeat(method, params):
+                    raise ConnectionLostError(method, str(error)) from error
+                logger.info("connection to Keel lost during %s; sending it again", method)
+
+    async def _connected(self) -> Connection:
+        if not self._connection.closed or self._closed or self._endpoint is None:
+            return self._connection  # a closed one raises ConnectionClosedError on call
+        if self._reconnecting is None:
+            self._reconnecting = asyncio.Lock()
+        async with self._reconnecting:
+            if not self._connection.closed:
+                return self._connection  # another call reconnected meanwhile
+            deadline = asyncio.get_running_loop().time() + self._reconnect_timeout
+            while True:
+                try:
+                    self._connection = await _open(self._endpoint, self._max_frame_bytes)
+                    self._backoff.reset()
+                    return self._connection
+                except KeelError as error:
+                    if error.code in (UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION):
+                        raise
+                    failure: BaseException = error
+                except (OSError, asyncio.TimeoutError) as error:
+                    failure = error
+                pause = self._backoff.next()
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise failure
+                logger.info("Keel not reachable (%s); reconnecting in %.2fs", failure, pause)
+                await asyncio.sleep(pause)
 
     async def __aenter__(self) -> "Client":
         return self
@@ -127,7 +217,8 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the connection."""
+        """Closes the connection; later calls raise `ConnectionClosedError`."""
+        self._closed = True
         await self._connection.close()
 
     async def call_activity(
@@ -169,7 +260,7 @@ class Client:
         }
         if timeouts:
             params["timeouts"] = timeouts
-        result = await self._connection.call("activity/call", params, timeout=self._local_timeout(wait, wait_timeout))
+        result = await self._call("activity/call", params, timeout=self._local_timeout(wait, wait_timeout))
         return ActivityResult.from_wire(result)
 
     async def activity_result(
@@ -181,12 +272,12 @@ class Client:
         params: Dict[str, Any] = {"taskId": task_id} if task_id is not None else {"idempotencyKey": idempotency_key}
         if wait_timeout is not None:
             params["waitTimeoutMs"] = _ms(wait_timeout)
-        result = await self._connection.call("activity/result", params, timeout=self._local_timeout(True, wait_timeout))
+        result = await self._call("activity/result", params, timeout=self._local_timeout(True, wait_timeout))
         return ActivityResult.from_wire(result)
 
     async def cancel_activity(self, task_id: str) -> str:
         """Cancels a task (``activity/cancel``); returns the new status."""
-        result = await self._connection.call("activity/cancel", {"taskId": task_id}, timeout=CONNECT_TIMEOUT_S)
+        result = await self._call("activity/cancel", {"taskId": task_id}, timeout=CONNECT_TIMEOUT_S)
         return str((result or {}).get("status", ""))
 
     # Workflows
@@ -205,7 +296,7 @@ class Client:
             params["workflowId"] = workflow_id
         if conflict_policy is not None:
             params["conflictPolicy"] = conflict_policy
-        return WorkflowResult.from_wire(await self._connection.call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
+        return WorkflowResult.from_wire(await self._call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def workflow_result(self, workflow_id: str, timeout: Optional[Seconds] = None) -> WorkflowResult:
         """Waits up to ``timeout`` (default 60 s, Keel's) for the execution to end
@@ -214,13 +305,13 @@ class Client:
         if timeout is not None:
             params["waitTimeoutMs"] = _ms(timeout)
         local = (_ms(timeout) / 1000 if timeout is not None else DEFAULT_RESULT_WAIT_S) + WAIT_SLACK_S  # type: ignore[operator]
-        return WorkflowResult.from_wire(await self._connection.call("workflow/result", params, timeout=local) or {})
+        return WorkflowResult.from_wire(await self._call("workflow/result", params, timeout=local) or {})
 
     async def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
         """Sends signal ``name`` with ``payload`` (``workflow/signal``): recorded durably, in
         order, and buffered until the workflow waits for it."""
         params = {"workflowId": workflow_id, "name": name, "payload": to_json(payload)}
-        await self._connection.call("workflow/signal", params, timeout=CONNECT_TIMEOUT_S)
+        await self._call("workflow/signal", params, timeout=CONNECT_TIMEOUT_S)
 
     async def cancel_workflow(self, workflow_id: str, reason: Optional[str] = None) -> str:
         """Asks to cancel an execution (``workflow/cancel``): the workflow sees `keel.Cancelled`
@@ -228,39 +319,39 @@ class Client:
         params: Dict[str, Any] = {"workflowId": workflow_id}
         if reason is not None:
             params["reason"] = reason
-        result = await self._connection.call("workflow/cancel", params, timeout=CONNECT_TIMEOUT_S)
+        result = await self._call("workflow/cancel", params, timeout=CONNECT_TIMEOUT_S)
         return str((result or {}).get("status", ""))
 
     async def describe(self, workflow_id: str) -> Dict[str, Any]:
         """``workflow/describe``: ``{workflowId, name, status, runId, input, output?, failure?,
         currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?}`` as the wire object."""
-        return dict(await self._connection.call("workflow/describe", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
+        return dict(await self._call("workflow/describe", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def history(self, workflow_id: str) -> List[Dict[str, Any]]:
         """The journal (``workflow/history``): entries ``{seq, kind, name, input, status,
         result?, failure?, attempts, ...}`` in seq order."""
-        result = await self._connection.call("workflow/history", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S)
+        result = await self._call("workflow/history", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S)
         return list((result or {}).get("entries", []))
 
     async def list_workflows(self, **filters: Any) -> Dict[str, Any]:
         """``workflow/list`` with wire filters (``status``, ``name``, ``limit``, ``cursor``...):
         ``{workflows: [...], nextCursor?}``."""
-        return dict(await self._connection.call("workflow/list", filters, timeout=CONNECT_TIMEOUT_S) or {})
+        return dict(await self._call("workflow/list", filters, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def resume_workflow(self, workflow_id: str) -> Dict[str, Any]:
         """Re-runs a parked execution (``workflow/resume``), e.g. after fixing non-determinism."""
-        return dict(await self._connection.call("workflow/resume", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
+        return dict(await self._call("workflow/resume", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
 
     # Inspection
 
     async def workers(self) -> List[Dict[str, Any]]:
         """Lists connected workers (``worker/list``), as the wire objects."""
-        result = await self._connection.call("worker/list", {}, timeout=CONNECT_TIMEOUT_S)
+        result = await self._call("worker/list", {}, timeout=CONNECT_TIMEOUT_S)
         return list((result or {}).get("workers", []))
 
     async def ping(self) -> None:
         """Round trip to Keel."""
-        await self._connection.call("ping", {}, timeout=CONNECT_TIMEOUT_S)
+        await self._call("ping", {}, timeout=CONNECT_TIMEOUT_S)
 
     @staticmethod
     def _local_timeout(wait: bool, wait_timeout: Optional[Seconds]) -> Optional[float]:

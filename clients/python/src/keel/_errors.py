@@ -64,6 +64,22 @@ class ConnectionClosedError(ConnectionError):
     """The connection to Keel closed; local only, never sent on the wire."""
 
 
+class ConnectionLostError(ConnectionClosedError):
+    """The connection to Keel dropped while this call was in flight and the call is not safe to
+    repeat (no idempotency key, not a read): it may or may not have taken effect in Keel.
+
+    Local only, never sent on the wire. Repeat it with an idempotency key (or a workflow id), or
+    check Keel's state first (docs/clients.md "Reconnecting").
+
+    Attributes:
+        method: the JSON-RPC method of the call whose outcome is unknown.
+    """
+
+    def __init__(self, method: str, reason: str) -> None:
+        super().__init__(f"connection to Keel lost during {method}; outcome unknown ({reason})")
+        self.method = method
+
+
 class ActivityError(Exception):
     """Raise from an activity to report a failure with a chosen type, retryability and details.
 

@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 import os
-import random
 import re
 import signal
 import sys
@@ -28,6 +27,7 @@ from ._activity import (
     load_contract_files,
     schema_of,
 )
+from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff
 from ._connection import Connection
 from ._errors import (
     CONTRACT_CONFLICT,
@@ -52,9 +52,6 @@ PROTOCOL_VERSION = "1"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 # Bound on the initialize and worker/register round trips.
 HANDSHAKE_TIMEOUT_S = 10.0
-# Reconnect backoff: first retry after 0.1 s, doubling to at most 10 s, with jitter.
-RECONNECT_INITIAL_S = 0.1
-RECONNECT_MAX_S = 10.0
 # Errors after which reconnecting cannot help.
 _FATAL_CODES = {UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, CONTRACT_CONFLICT}
 
@@ -68,6 +65,8 @@ class Worker:
         max_concurrent_workflows: ``workflow/run`` requests run at once (``maxConcurrentWorkflows``).
         socket, tcp, token: the transport (see `resolve_endpoint`); stdio when KEEL_TRANSPORT=stdio.
         reconnect: reconnect with exponential backoff when a socket/TCP connection drops.
+        reconnect_initial, reconnect_max: the backoff's first bound and cap in seconds (full
+            jitter; docs/clients.md "Reconnecting").
         drain_timeout: seconds a graceful stop waits for running activities before cancelling them.
 
     While disconnected, running activities are cancelled and results that still arrive are
@@ -87,6 +86,8 @@ class Worker:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         reconnect: bool = True,
         drain_timeout: float = 30.0,
+        reconnect_initial: float = RECONNECT_INITIAL_S,
+        reconnect_max: float = RECONNECT_MAX_S,
     ) -> None:
         if not 1 <= max_concurrent <= 10000:
             raise ValueError("max_concurrent must be between 1 and 10000")
@@ -97,6 +98,7 @@ class Worker:
         self._socket, self._tcp, self._token = socket, tcp, token
         self._max_frame_bytes = max_frame_bytes
         self._reconnect = reconnect
+        self._backoff = Backoff(reconnect_initial, reconnect_max)
         self._drain_timeout = drain_timeout
         self._activities: Dict[str, ActivityDefinition] = {}
         self._contracts: Dict[str, Dict[str, Any]] = {}
@@ -229,7 +231,8 @@ class Worker:
     async def run(self) -> None:
         """Connects, initializes, registers and serves until stopped (`stop`, SIGTERM/SIGINT, a
         ``shutdown`` request, or, over stdio, the end of stdin). Reconnects socket/TCP connections
-        with exponential backoff, initializing and registering again each time.
+        with full-jitter exponential backoff (reset after each successful initialize),
+        initializing and registering again each time.
 
         Raises:
             KeelError: Keel refused us for good (unauthorized, protocol version, contract conflict).
@@ -243,12 +246,11 @@ class Worker:
         self._workflow_slots = asyncio.Semaphore(self.max_concurrent_workflows)
         self._draining = False
         installed = self._install_signals(loop)
-        delay = RECONNECT_INITIAL_S
+        self._backoff.reset()
         try:
             while not self._stop.is_set():
-                registered = False
                 try:
-                    registered = await self._session(endpoint)
+                    await self._session(endpoint)
                 except KeelError as error:
                     if error.code in _FATAL_CODES:
                         raise
@@ -257,15 +259,12 @@ class Worker:
                     logger.warning("connection to Keel at %s failed: %s", endpoint, error or type(error).__name__)
                 if endpoint.stdio or not self._reconnect or self._stop.is_set():
                     break
-                if registered:
-                    delay = RECONNECT_INITIAL_S
-                pause = delay * random.uniform(0.5, 1.0)
+                pause = self._backoff.next()
                 logger.info("reconnecting to Keel in %.2fs", pause)
                 try:
                     await asyncio.wait_for(self._stop.wait(), pause)
                 except asyncio.TimeoutError:
                     pass
-                delay = min(delay * 2, RECONNECT_MAX_S)
         finally:
             for signum in installed:
                 loop.remove_signal_handler(signum)
@@ -280,7 +279,7 @@ class Worker:
         if self._stop is not None:
             self._stop.set()
 
-    async def _session(self, endpoint: Endpoint) -> bool:
+    async def _session(self, endpoint: Endpoint) -> None:
         reader, writer = await open_stream(endpoint)
         connection = Connection(reader, writer, max_frame_bytes=self._max_frame_bytes)
         connection.on_request("activity/execute", functools.partial(self._execute, connection))
@@ -303,6 +302,7 @@ class Worker:
                 params["token"] = endpoint.token
             result = await connection.call("initialize", params, timeout=HANDSHAKE_TIMEOUT_S)
             _check_initialize(result, connection)
+            self._backoff.reset()  # Keel is back: a drop from here on starts the backoff over
             registered = await connection.call("worker/register", self.registration(), timeout=HANDSHAKE_TIMEOUT_S)
             self.worker_id = (registered or {}).get("workerId")
             logger.info("registered with Keel at %s as %s (%d activities, %d workflows)", endpoint, self.worker_id, len(self._activities), len(self._workflows))
@@ -318,7 +318,6 @@ class Worker:
                 log("connection to Keel at %s closed", endpoint)
             else:
                 await self._drain()
-            return True
         finally:
             self._connection = None
             await connection.close()

@@ -4,6 +4,7 @@ require_relative "errors"
 require_relative "framing"
 require_relative "connection"
 require_relative "transport"
+require_relative "reconnect"
 
 module Keel
   # A connection to Keel for starting workflows and activities and inspecting them. Results are
@@ -14,7 +15,9 @@ module Keel
   #     client.workflow_result(started["workflowId"])  # => {"status" => "completed", "output" => ...}
   #   end
   #
-  # Thread-safe: several threads may call at once over the one connection.
+  # Thread-safe: several threads may call at once over the one connection. When Keel restarts, the
+  # next call reconnects; a call in flight at the drop is sent again when that is safe (a read, or
+  # keyed), else it raises Keel::ConnectionLost (docs/clients.md "Reconnecting").
   class Client
     # Bound on requests that return at once (initialize, start, signal, cancel, describe...).
     CALL_TIMEOUT_S = 10.0
@@ -23,11 +26,27 @@ module Keel
     # Keel's default waitTimeoutMs for workflow/result (docs/protocol.md).
     DEFAULT_WORKFLOW_WAIT_MS = 60_000
 
+    # How long one call keeps reconnecting to an unreachable Keel before it raises.
+    RECONNECT_TIMEOUT_S = 30.0
+    # Refusals that reconnecting cannot change.
+    FATAL_CODES = [UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION].freeze
+
     # Connects (`socket:`/KEEL_SOCKET, or `tcp:` + `token:`/KEEL_TCP + KEEL_TOKEN) and initializes.
+    # `reconnect_initial:`/`reconnect_max:` (0.1/2.0 s) and `reconnect_timeout:` (30 s) shape later
+    # reconnects (docs/clients.md "Reconnecting").
     #
     # Raises SystemCallError when Keel is unreachable, Keel::Error when it refused us.
-    def self.connect(socket: nil, tcp: nil, token: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES)
+    def self.connect(socket: nil, tcp: nil, token: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
+                     reconnect_initial: Reconnect::INITIAL_S, reconnect_max: Reconnect::MAX_S,
+                     reconnect_timeout: RECONNECT_TIMEOUT_S)
       endpoint = Transport.resolve(socket: socket, tcp: tcp, token: token, allow_stdio: false)
+      new(open_connection(endpoint, max_frame_bytes), endpoint: endpoint, max_frame_bytes: max_frame_bytes,
+                                                      backoff: Reconnect::Backoff.new(reconnect_initial, reconnect_max),
+                                                      reconnect_timeout: reconnect_timeout)
+    end
+
+    # Opens a connection and runs initialize on it; closes it again on failure.
+    def self.open_connection(endpoint, max_frame_bytes)
       input, output = Transport.open(endpoint)
       connection = Connection.new(input, output, max_frame_bytes: max_frame_bytes).start
       params = { "protocolVersion" => "1", "clientInfo" => { "name" => "keel-ruby", "version" => VERSION } }
@@ -39,8 +58,9 @@ module Keel
         connection.close
         raise
       end
-      new(connection)
+      connection
     end
+    private_class_method :open_connection
 
     # `connect`, yield, close.
     def self.open(**options)
@@ -54,11 +74,23 @@ module Keel
       end
     end
 
-    def initialize(connection)
+    # Wraps an initialized `connection`; without `endpoint:` it never reconnects.
+    def initialize(connection, endpoint: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
+                   backoff: Reconnect::Backoff.new, reconnect_timeout: RECONNECT_TIMEOUT_S)
       @connection = connection
+      @endpoint = endpoint
+      @max_frame_bytes = max_frame_bytes
+      @backoff = backoff
+      @reconnect_timeout = reconnect_timeout
+      @lock = Mutex.new # guards @connection and @backoff; held while reconnecting
+      @closed = false
     end
 
-    def close = @connection.close
+    # Closes the connection; later calls raise ConnectionClosed.
+    def close
+      @closed = true
+      @connection.close
+    end
 
     # `workflow/start` → {"workflowId", "status", "started"}. `conflict_policy`: "useExisting"
     # (Keel's default) or "fail".
@@ -127,9 +159,42 @@ module Keel
 
     private
 
+    # One call, reconnecting first if the connection dropped; repeated after a drop only when
+    # Reconnect.safe_to_repeat? allows, else ConnectionLost.
     def call(method, params, timeout: CALL_TIMEOUT_S)
-      @connection.call(method, params, timeout: timeout)
+      loop do
+        connection = connected
+        begin
+          return connection.call(method, params, timeout: timeout)
+        rescue ConnectionClosed => e
+          raise if @closed || @endpoint.nil?
+          raise ConnectionLost.new(method, e.message) unless Reconnect.safe_to_repeat?(method, params)
+        end
+      end
     end
+
+    def connected
+      @lock.synchronize do
+        return @connection unless @connection.closed? && !@closed && @endpoint
+
+        deadline = monotonic + @reconnect_timeout
+        begin
+          @connection = self.class.send(:open_connection, @endpoint, @max_frame_bytes)
+          @backoff.reset
+          @connection
+        rescue Error, SystemCallError, IOError, Connection::Timeout => e
+          raise if e.is_a?(Error) && FATAL_CODES.include?(e.code)
+
+          pause = @backoff.next_wait
+          raise if monotonic + pause > deadline
+
+          sleep(pause)
+          retry
+        end
+      end
+    end
+
+    def monotonic = Process.clock_gettime(Process::CLOCK_MONOTONIC)
 
     def wait_bound(wait_timeout_ms) = (wait_timeout_ms / 1000.0) + WAIT_SLACK_S
   end

@@ -56,6 +56,19 @@ module Keel
   # The connection to Keel closed. Local only, never sent on the wire.
   class ConnectionClosed < IOError; end
 
+  # The connection to Keel dropped while this call was in flight and the call is not safe to
+  # repeat (no idempotency key, not a read): it may or may not have taken effect. Local only.
+  # Repeat it with an idempotency key, or check Keel's state first (docs/clients.md "Reconnecting").
+  class ConnectionLost < ConnectionClosed
+    # The JSON-RPC method of the call whose outcome is unknown.
+    attr_reader :method_name
+
+    def initialize(method_name, reason)
+      super("connection to Keel lost during #{method_name}; outcome unknown (#{reason})")
+      @method_name = method_name
+    end
+  end
+
   # A frame exceeded the size limit. When reading, the line was discarded and the stream is usable.
   class FrameTooLarge < StandardError
     attr_reader :limit, :size

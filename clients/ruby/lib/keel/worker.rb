@@ -5,6 +5,7 @@ require_relative "errors"
 require_relative "framing"
 require_relative "connection"
 require_relative "transport"
+require_relative "reconnect"
 require_relative "timed_queue"
 require_relative "activity"
 require_relative "workflow"
@@ -26,9 +27,6 @@ module Keel
     NAME_PATTERN = /\A[A-Za-z_][A-Za-z0-9_.\-]*\z/.freeze
     # Bound on the initialize and worker/register round trips.
     HANDSHAKE_TIMEOUT_S = 10.0
-    # Reconnect backoff: first retry after 0.1 s, doubling to at most 10 s, with jitter.
-    RECONNECT_INITIAL_S = 0.1
-    RECONNECT_MAX_S = 10.0
     # Errors after which reconnecting cannot help.
     FATAL_CODES = [UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, CONTRACT_CONFLICT].freeze
     # Requests a drain waits for: counted on arrival, uncounted once their answer is queued, so
@@ -42,11 +40,14 @@ module Keel
     # - max_concurrent_workflows: workflow runs at once (sent when workflows are registered)
     # - socket:, tcp:, token: the transport (see Transport.resolve); stdio when KEEL_TRANSPORT=stdio
     # - reconnect: reconnect with exponential backoff when a socket/TCP connection drops
+    # - reconnect_initial:, reconnect_max: the backoff's first bound and cap in seconds (full
+    #   jitter; docs/clients.md "Reconnecting")
     # - drain_timeout: seconds a graceful stop waits for running work before cancelling it
     # - handle_signals: `run` traps SIGTERM/SIGINT (first: drain and stop; second: cancel)
     def initialize(name = nil, max_concurrent: 16, max_concurrent_workflows: 1000, socket: nil, tcp: nil, token: nil,
                    max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES, reconnect: true, drain_timeout: 30.0,
-                   handle_signals: true, logger: Keel.logger)
+                   handle_signals: true, logger: Keel.logger, reconnect_initial: Reconnect::INITIAL_S,
+                   reconnect_max: Reconnect::MAX_S)
       raise ArgumentError, "max_concurrent must be between 1 and 10000" unless (1..10_000).cover?(max_concurrent)
 
       @name = name || File.basename($PROGRAM_NAME.to_s, ".rb").then { |n| n.empty? ? "ruby-worker" : n }
@@ -55,6 +56,7 @@ module Keel
       @transport = { socket: socket, tcp: tcp, token: token }
       @max_frame_bytes = max_frame_bytes
       @reconnect = reconnect
+      @backoff = Reconnect::Backoff.new(reconnect_initial, reconnect_max)
       @drain_timeout = drain_timeout
       @handle_signals = handle_signals
       @logger = logger
@@ -123,7 +125,8 @@ module Keel
 
     # Connects, initializes, registers and serves until stopped (`stop`, SIGTERM/SIGINT, a
     # `shutdown` request, or over stdio the end of stdin). Reconnects socket/TCP connections with
-    # exponential backoff, initializing and registering again each time. Call once, from the
+    # full-jitter exponential backoff (reset after each successful initialize), initializing and
+    # registering again each time. Call once, from the
     # main thread if signals should drain.
     #
     # Raises Keel::Error when Keel refused us for good (unauthorized, protocol version, contract
@@ -131,11 +134,10 @@ module Keel
     def run
       endpoint = Transport.resolve(**@transport)
       previous = install_signals if @handle_signals
-      delay = RECONNECT_INITIAL_S
+      @backoff.reset
       until @stopping
-        registered = false
         begin
-          registered = session(endpoint)
+          session(endpoint)
         rescue Error => e
           raise if FATAL_CODES.include?(e.code)
 
@@ -145,11 +147,9 @@ module Keel
         end
         break if endpoint.stdio || !@reconnect || @stopping
 
-        delay = RECONNECT_INITIAL_S if registered
-        pause = delay * rand(0.5..1.0)
+        pause = @backoff.next_wait
         @logger.info(format("reconnecting to Keel in %.2fs", pause))
         @wake.pop(pause)
-        delay = [delay * 2, RECONNECT_MAX_S].min
       end
     ensure
       previous&.each { |signal, handler| Signal.trap(signal, handler) }
@@ -215,6 +215,7 @@ module Keel
         raise Error.new(UNSUPPORTED_PROTOCOL_VERSION, "Keel answered initialize with #{result.inspect}; this client speaks version 1")
       end
 
+      @backoff.reset # Keel is back: a drop from here on starts the backoff over
       limit = (result["capabilities"] || {})["maxMessageBytes"]
       connection.writer.max_frame_bytes = limit if limit.is_a?(Integer) && limit.positive?
       registered = connection.call("worker/register", registration, timeout: HANDSHAKE_TIMEOUT_S)

@@ -1,0 +1,177 @@
+public import KeelCore
+public import KeelProtocol
+
+/// The outcome of a call the client could not establish.
+public enum KeelClientError: Error, Sendable, CustomStringConvertible {
+    /// The connection dropped while the call `method` was in flight and the call is not safe to
+    /// repeat (not a read, no idempotency key): it may or may not have taken effect. Repeat it with
+    /// an idempotency key, or check Keel's state first (docs/clients.md "Reconnecting").
+    case outcomeUnknown(method: String)
+
+    public var description: String {
+        switch self {
+        case .outcomeUnknown(let method): "connection to Keel lost during \(method); outcome unknown"
+        }
+    }
+}
+
+/// A client that keeps one connection to the orchestrator and survives its restarts.
+///
+/// When the connection drops, the next ``call(_:_:)`` reconnects (full-jitter backoff for up to
+/// `reconnectTimeout`); a call in flight at the drop is sent again when that is safe (a read, an
+/// `activity/call` with an idempotency key, a `workflow/start` with a workflow id), else it throws
+/// ``KeelClientError/outcomeUnknown(method:)`` (docs/clients.md "Reconnecting"). Call ``close()``.
+public actor ReconnectingClient {
+    public let endpoint: Endpoint
+    let name: String
+    let reconnectTimeout: Duration
+    var backoff: ReconnectBackoff
+    var link: Link?
+    var opening: Task<Link, any Error>?
+    var isClosed = false
+
+    /// Reads: repeating them changes nothing in Keel.
+    static let reads: Set<String> = [
+        "ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list",
+        "worker/list",
+    ]
+
+    /// Connects and initializes once, failing at once when Keel is not reachable.
+    /// - Parameters:
+    ///   - backoff: the reconnect backoff (defaults 100 ms, capped at 2 s).
+    ///   - reconnectTimeout: how long one call keeps reconnecting before it throws.
+    /// - Throws: `KeelError(.connectionClosed)` when Keel cannot be reached, or its answer to `initialize`.
+    public static func connect(
+        _ endpoint: Endpoint, name: String = "keel-swift", backoff: ReconnectBackoff = ReconnectBackoff(),
+        reconnectTimeout: Duration = .seconds(30)
+    ) async throws -> ReconnectingClient {
+        let client = ReconnectingClient(endpoint: endpoint, name: name, backoff: backoff, reconnectTimeout: reconnectTimeout)
+        try await client.start()
+        return client
+    }
+
+    init(endpoint: Endpoint, name: String, backoff: ReconnectBackoff, reconnectTimeout: Duration) {
+        self.endpoint = endpoint
+        self.name = name
+        self.backoff = backoff
+        self.reconnectTimeout = reconnectTimeout
+    }
+
+    deinit { link?.holder.cancel() }
+
+    private func start() async throws {
+        link = try await Link.open(endpoint, name: name)
+    }
+
+    /// Closes the connection; later calls throw `KeelError(.connectionClosed)`.
+    public func close() {
+        isClosed = true
+        link?.holder.cancel()
+        link?.connection.close()
+    }
+
+    /// Sends any request, reconnecting first if the connection dropped.
+    /// - Throws: the peer's `KeelError`, ``KeelClientError/outcomeUnknown(method:)``, or
+    ///   `KeelError(.connectionClosed)` when Keel stayed unreachable for `reconnectTimeout`.
+    public func call(_ method: String, _ params: JSONValue = [:]) async throws -> JSONValue {
+        while true {
+            let current = try await connected()
+            do {
+                return try await current.connection.call(method, params: params)
+            } catch let error as KeelError where error.code == .connectionClosed && current.connection.isClosed {
+                if isClosed { throw error }
+                guard Self.isSafeToRepeat(method, params) else { throw KeelClientError.outcomeUnknown(method: method) }
+            }
+        }
+    }
+
+    /// Calls an activity by name, durably (`activity/call`); see ``KeelClient/callActivity(_:input:idempotencyKey:retryPolicy:timeouts:wait:waitTimeoutMs:)``.
+    public func callActivity(
+        _ name: String, input: JSONValue, idempotencyKey: String? = nil, waitTimeoutMs: Int64 = 3_600_000
+    ) async throws -> JSONValue {
+        var p: [String: JSONValue] = ["name": .string(name), "input": input, "wait": true, "waitTimeoutMs": JSONValue(waitTimeoutMs)]
+        if let idempotencyKey { p["idempotencyKey"] = .string(idempotencyKey) }
+        return try await call("activity/call", .object(p))
+    }
+
+    /// Connected workers (`worker/list`).
+    public func workers() async throws -> [JSONValue] {
+        try await call("worker/list")["workers"]?.arrayValue ?? []
+    }
+
+    /// True when a call whose connection dropped before its answer may be sent again.
+    static func isSafeToRepeat(_ method: String, _ params: JSONValue) -> Bool {
+        if reads.contains(method) { return true }
+        switch method {
+        case "activity/call": return params["idempotencyKey"]?.stringValue != nil
+        case "workflow/start":
+            return params["workflowId"]?.stringValue != nil && params["conflictPolicy"]?.stringValue != "fail"
+        default: return false
+        }
+    }
+
+    /// The live link, reopened with backoff when it ended; one reopen is shared by every caller.
+    private func connected() async throws -> Link {
+        if isClosed { throw KeelError(.connectionClosed, "the client is closed") }
+        if let link, !link.connection.isClosed { return link }
+        if let opening { return try await opening.value }
+        // Awaited right here by this caller (and any that arrive meanwhile); ends on its own.
+        let task = Task { try await self.reopen() }
+        opening = task
+        defer { opening = nil }
+        let fresh = try await task.value
+        return fresh
+    }
+
+    private func reopen() async throws -> Link {
+        let deadline = ContinuousClock.now + reconnectTimeout
+        while true {
+            do {
+                let fresh = try await Link.open(endpoint, name: name)
+                link?.holder.cancel()
+                link = fresh
+                backoff.reset()
+                return fresh
+            } catch let error as KeelError where error.code == .unauthorized || error.code == .unsupportedProtocolVersion {
+                throw error
+            } catch {
+                let pause = backoff.next()
+                if ContinuousClock.now + pause > deadline || isClosed { throw error }
+                try await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    /// One connection, held open by a task inside `KeelClient.withClient`'s scope.
+    final class Link: Sendable {
+        let connection: RPCConnection
+        /// Keeps the connection's scope open; cancelled by `close()`, by a replacing link, and on deinit.
+        let holder: Task<Void, Never>
+
+        init(connection: RPCConnection, holder: Task<Void, Never>) {
+            self.connection = connection
+            self.holder = holder
+        }
+
+        static func open(_ endpoint: Endpoint, name: String) async throws -> Link {
+            let (opened, continuation) = AsyncStream<Result<RPCConnection, any Error>>.makeStream()
+            let holder = Task {
+                do {
+                    _ = try await KeelClient.withClient(endpoint, name: name) { client in
+                        continuation.yield(.success(client.connection))
+                        // Until cancelled: by the owner, or by withClient when the peer closes.
+                        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                        return true
+                    }
+                } catch {
+                    continuation.yield(.failure(error))
+                }
+                continuation.finish()
+            }
+            for await result in opened {
+                return Link(connection: try result.get(), holder: holder)
+            }
+            throw KeelError(.connectionClosed, "the connection to \(endpoint) ended during initialize")
+        }
+    }
+}

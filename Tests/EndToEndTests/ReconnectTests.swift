@@ -1,0 +1,111 @@
+import KeelClient
+import KeelCore
+import KeelTesting
+import Testing
+
+extension EndToEnd {
+/// docs/clients.md "Reconnecting": `keel serve` killed with kill -9 and restarted on the same
+/// socket and database, with the Swift client and worker connected.
+@Suite("Swift client and worker reconnect", .serialized, .timeLimit(.minutes(2)))
+struct ReconnectTests {
+    /// Generous: CI runs on 2 busy cores; the backoff cap itself is 2 s.
+    static let backWithin: Duration = .seconds(15)
+
+    func makeWorker(_ endpoint: Endpoint) -> Worker {
+        let w = Worker(name: "reconnect-swift", endpoint: endpoint)
+        w.activity("echo") { (input: JSONValue, _) -> JSONValue in input }
+        w.activity("slow") { (input: JSONValue, ctx) -> JSONValue in
+            await ctx.sleep(for: .milliseconds(input["ms"]?.int64Value ?? 0))
+            return input
+        }
+        return w
+    }
+
+    func registered(_ client: ReconnectingClient) async throws -> Bool {
+        try await eventually(timeout: Self.backWithin) {
+            try await client.workers().contains { $0["name"]?.stringValue == "reconnect-swift" }
+        }
+    }
+
+    func running(_ client: ReconnectingClient) async throws -> Bool {
+        try await eventually(timeout: Self.backWithin) {
+            try await client.workers().contains { ($0["inFlight"]?.int64Value ?? 0) > 0 }
+        }
+    }
+
+    @Test func theSameClientCallsAgainEvenOneSentWhileKeelIsDown() async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir)
+            try await keel.start()
+            let client = try await ReconnectingClient.connect(keel.endpoint)
+            _ = try await client.call("ping")
+            keel.kill9()
+            async let listed = client.workers()  // sent while Keel is down: waits with backoff
+            try await Task.sleep(for: .milliseconds(500))
+            try await keel.start()
+            _ = try await listed
+            _ = try await client.call("ping")
+            await client.close()
+            keel.stop()
+        }
+    }
+
+    @Test func aConnectedWorkerServesAgainSoonAfterKeelComesBack() async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir)
+            try await keel.start()
+            let worker = makeWorker(keel.endpoint)
+            let workerTask = Task { try await worker.run() }
+            defer { workerTask.cancel() }
+            let client = try await ReconnectingClient.connect(keel.endpoint)
+            #expect(try await registered(client))
+            keel.kill9()
+            try await Task.sleep(for: .seconds(3))  // the worker keeps failing: its backoff grows to the cap
+            try await keel.start()
+            #expect(try await registered(client), "the worker did not re-register")
+            let result = try await client.callActivity("echo", input: ["after": "restart"], waitTimeoutMs: 20_000)
+            #expect(result["status"] == "completed" && result["output"] == ["after": "restart"], "\(result)")
+            await client.close()
+            keel.stop()
+        }
+    }
+
+    @Test func aCallInFlightWithoutAKeyThrowsOutcomeUnknownAndOneWithAKeyCompletes() async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir)
+            try await keel.start()
+            let worker = makeWorker(keel.endpoint)
+            let workerTask = Task { try await worker.run() }
+            defer { workerTask.cancel() }
+            let client = try await ReconnectingClient.connect(keel.endpoint)
+            #expect(try await registered(client))
+
+            let unkeyed = Task { try await client.callActivity("slow", input: ["ms": 3000]) }
+            #expect(try await running(client))
+            keel.kill9()
+            await #expect(throws: KeelClientError.self) { try await unkeyed.value }
+            try await keel.start()
+            #expect(try await registered(client))
+
+            let keyed = Task { try await client.callActivity("slow", input: ["ms": 1500], idempotencyKey: "swift-k1", waitTimeoutMs: 30_000) }
+            #expect(try await running(client))
+            keel.kill9()
+            try await Task.sleep(for: .milliseconds(300))
+            try await keel.start()
+            let result = try await keyed.value
+            #expect(result["status"] == "completed", "\(result)")
+            await client.close()
+            keel.stop()
+        }
+    }
+
+    @Test func theBackoffIsFullJitterCappedAndResets() {
+        var backoff = ReconnectBackoff(initial: .milliseconds(100), max: .seconds(1))
+        let waits = (0..<40).map { _ in backoff.next() }
+        #expect(waits.allSatisfy { $0 >= .zero && $0 <= .seconds(1) })
+        #expect(waits[0] <= .milliseconds(100))
+        backoff.reset()
+        #expect(backoff.next() <= .milliseconds(100))
+    }
+}
+}

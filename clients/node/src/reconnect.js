@@ -1,0 +1,41 @@
+// Reconnect rules shared by Client and Worker (docs/clients.md "Reconnecting").
+
+/** First wait bound (ms): a restarted `keel serve` binds its socket in well under a second. */
+export const RECONNECT_INITIAL_MS = 100;
+/** Cap on one wait (ms): a worker is back at most ~2 s after Keel is (a 10 s cap kept it away 5-10 s). */
+export const RECONNECT_MAX_MS = 2_000;
+
+/** Full-jitter exponential backoff: wait `uniform(0, min(max, initial × 2^n))`, n = failures
+ * since the last `reset()` (call it after a successful initialize). */
+export class Backoff {
+  constructor(initialMs = RECONNECT_INITIAL_MS, maxMs = RECONNECT_MAX_MS) {
+    if (!(initialMs > 0) || !(maxMs >= initialMs)) throw new RangeError('reconnect backoff needs 0 < initial <= max');
+    this.initialMs = initialMs;
+    this.maxMs = maxMs;
+    this._failures = 0;
+  }
+
+  /** Starts over from `initialMs`: the last attempt succeeded. */
+  reset() {
+    this._failures = 0;
+  }
+
+  /** The next wait in ms; counts one more failed attempt. */
+  next() {
+    const bound = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this._failures, 30));
+    this._failures += 1;
+    return Math.random() * bound;
+  }
+}
+
+// Reads: repeating them changes nothing in Keel.
+const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'worker/list']);
+
+/** True when a call whose connection dropped before its answer may be sent again: a read, an
+ * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy. */
+export function safeToRepeat(method, params = {}) {
+  if (READS.has(method)) return true;
+  if (method === 'activity/call') return params.idempotencyKey != null;
+  if (method === 'workflow/start') return params.workflowId != null && params.conflictPolicy !== 'fail';
+  return false;
+}

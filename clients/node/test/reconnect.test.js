@@ -1,0 +1,120 @@
+// Reconnecting (docs/clients.md "Reconnecting"): a real `keel serve` killed with SIGKILL and
+// restarted on the same socket and database, with this library's Client and Worker connected.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff, Client, ConnectionClosedError, ConnectionLostError, Worker, safeToRepeat } from '../src/index.js';
+import { liveSkipReason, startKeel } from '../support/keel.js';
+import { tempDir } from '../support/peer.js';
+
+const quiet = { error() {}, warn() {}, info() {} };
+// Generous: CI runs on 2 busy cores; the backoff cap itself is 2 s.
+const BACK_WITHIN_MS = 15_000;
+
+async function kill9(keel) {
+  const exited = new Promise((resolve) => keel.child.once('exit', resolve));
+  keel.child.kill('SIGKILL');
+  await exited;
+}
+
+async function waitUntil(predicate, what, timeoutMs = BACK_WITHIN_MS) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** keel serve, a worker serving `echo` and `slow`, and a client, all on one temp dir. */
+async function setUp(t) {
+  const dir = tempDir(t);
+  const keel = await startKeel(t, dir);
+  const worker = new Worker({ name: 'reconnect-worker', socket: keel.socket, logger: quiet, handleSignals: false });
+  worker.activity('echo', (input) => input);
+  worker.activity('slow', async (input) => {
+    await sleep(input.ms);
+    return input;
+  });
+  const running = worker.run();
+  const client = await Client.connect({ socket: keel.socket, logger: quiet });
+  t.after(async () => {
+    await client.close();
+    worker.stop();
+    await running;
+  });
+  const registered = async () => (await client.workers()).some((w) => w.name === 'reconnect-worker');
+  await waitUntil(registered, 'the worker to register');
+  return { t, dir, keel, client, registered };
+}
+
+describe('reconnect against keel serve killed with SIGKILL', { skip: liveSkipReason(), timeout: 60_000 }, () => {
+  test('the same client makes its next call, even one sent while Keel is down', async (t) => {
+    const env = await setUp(t);
+    await env.client.ping();
+    await kill9(env.keel);
+    const call = env.client.workers(); // sent while Keel is down: waits for it with backoff
+    await sleep(500);
+    await startKeel(t, env.dir);
+    assert.ok(Array.isArray(await call));
+    await env.client.ping();
+  });
+
+  test('a connected worker serves again soon after Keel comes back', async (t) => {
+    const env = await setUp(t);
+    await kill9(env.keel);
+    await sleep(3000); // the worker keeps failing: its backoff grows to the cap
+    await startKeel(t, env.dir);
+    const back = Date.now();
+    await waitUntil(env.registered, 'the worker to re-register');
+    assert.ok(Date.now() - back < BACK_WITHIN_MS);
+    const result = await env.client.callActivity('echo', { after: 'restart' }, { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(result.output, { after: 'restart' });
+  });
+
+  test('a call in flight without an idempotency key rejects with ConnectionLostError', async (t) => {
+    const env = await setUp(t);
+    const call = env.client.callActivity('slow', { ms: 3000 });
+    const outcome = call.then((value) => value, (error) => error);
+    await waitUntil(async () => (await env.client.workers()).some((w) => w.inFlight > 0), 'the call to run');
+    await kill9(env.keel);
+    const error = await outcome;
+    assert.ok(error instanceof ConnectionLostError, String(error));
+    assert.ok(error instanceof ConnectionClosedError);
+    assert.equal(error.code, 'ECONNLOST');
+    assert.equal(error.method, 'activity/call');
+    await startKeel(t, env.dir);
+    await env.client.ping();
+  });
+
+  test('a call in flight with an idempotency key is sent again and completes', async (t) => {
+    const env = await setUp(t);
+    const call = env.client.callActivity('slow', { ms: 1500 }, { idempotencyKey: 'node-k1', waitTimeoutMs: 30_000 });
+    await waitUntil(async () => (await env.client.workers()).some((w) => w.inFlight > 0), 'the call to run');
+    await kill9(env.keel);
+    await sleep(300);
+    await startKeel(t, env.dir);
+    const result = await call;
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(result.output, { ms: 1500 });
+  });
+});
+
+describe('reconnect rules', () => {
+  test('backoff is full jitter, capped, and resets', () => {
+    const backoff = new Backoff(100, 1000);
+    const waits = Array.from({ length: 40 }, () => backoff.next());
+    assert.ok(waits.every((w) => w >= 0 && w <= 1000));
+    assert.ok(waits[0] <= 100);
+    backoff.reset();
+    assert.ok(backoff.next() <= 100);
+  });
+
+  test('only reads and keyed calls are repeated', () => {
+    assert.ok(safeToRepeat('workflow/result', { workflowId: 'w' }));
+    assert.ok(safeToRepeat('activity/call', { name: 'a', idempotencyKey: 'k' }));
+    assert.ok(!safeToRepeat('activity/call', { name: 'a' }));
+    assert.ok(!safeToRepeat('workflow/start', { name: 'w', workflowId: 'w', conflictPolicy: 'fail' }));
+    assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's' }));
+  });
+});

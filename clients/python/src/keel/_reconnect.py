@@ -1,0 +1,54 @@
+"""Reconnect backoff shared by `Client` and `Worker` (docs/clients.md "Reconnecting")."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Dict
+
+# First wait bound: a restarted `keel serve` binds its socket in well under a second.
+RECONNECT_INITIAL_S = 0.1
+# Cap on one wait: a worker is back at most ~2 s after Keel is (a 10 s cap kept it away for 5-10 s).
+RECONNECT_MAX_S = 2.0
+
+
+class Backoff:
+    """Full-jitter exponential backoff: wait ``uniform(0, min(max, initial * 2**n))``.
+
+    ``n`` counts failed attempts since the last `reset` (call it after a successful initialize).
+    Not thread-safe; one per connection loop.
+    """
+
+    def __init__(self, initial: float = RECONNECT_INITIAL_S, maximum: float = RECONNECT_MAX_S) -> None:
+        if initial <= 0 or maximum < initial:
+            raise ValueError("reconnect backoff needs 0 < initial <= max")
+        self.initial, self.maximum = initial, maximum
+        self._failures = 0
+
+    def reset(self) -> None:
+        """Starts over from ``initial``: the last attempt succeeded."""
+        self._failures = 0
+
+    def next(self) -> float:
+        """Returns the next wait in seconds and counts one more failed attempt."""
+        bound = min(self.maximum, self.initial * 2 ** min(self._failures, 30))
+        self._failures += 1
+        return random.uniform(0, bound)
+
+
+# Reads: repeating them changes nothing in Keel.
+_READS = frozenset(
+    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "worker/list"}
+)
+
+
+def safe_to_repeat(method: str, params: Dict[str, Any]) -> bool:
+    """True when a call whose connection dropped before its answer may be sent again: a read, an
+    ``activity/call`` with an idempotency key, or a ``workflow/start`` with a workflow id that does
+    not ask to fail on conflict (docs/clients.md "Reconnecting", the in-flight table)."""
+    if method in _READS:
+        return True
+    if method == "activity/call":
+        return params.get("idempotencyKey") is not None
+    if method == "workflow/start":
+        return params.get("workflowId") is not None and params.get("conflictPolicy") != "fail"
+    return False

@@ -1,0 +1,24 @@
+"""The reconnect backoff and the repeat rule of docs/clients.md "Reconnecting", without a Keel."""
+
+import pytest
+
+from keel._reconnect import Backoff, safe_to_repeat
+
+
+@pytest.mark.parametrize("initial,maximum", [(0.1, 2.0), (0.05, 1.0)])
+def test_backoff_is_full_jitter_capped_and_resets(initial, maximum):
+    backoff = Backoff(initial, maximum)
+    waits = [backoff.next() for _ in range(40)]
+    assert all(0 <= w <= maximum for w in waits)
+    assert waits[0] <= initial and max(waits[:3]) <= initial * 4
+    backoff.reset()
+    assert backoff.next() <= initial
+
+
+def test_only_reads_and_keyed_calls_are_repeated():
+    assert safe_to_repeat("workflow/result", {"workflowId": "w"})
+    assert safe_to_repeat("activity/call", {"name": "a", "idempotencyKey": "k"})
+    assert not safe_to_repeat("activity/call", {"name": "a"})
+    assert safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1"})
+    assert not safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "conflictPolicy": "fail"})
+    assert not safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s"})
