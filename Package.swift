@@ -15,6 +15,9 @@ let package = Package(
         .executable(name: "keel", targets: ["keel"]),
         .library(name: "KeelClient", targets: ["KeelClient"]),
         .library(name: "KeelSchema", targets: ["KeelSchema"]),
+        // For the fuzz targets in Fuzz/ (a separate package that depends on this one by path).
+        .library(name: "KeelCore", targets: ["KeelCore"]),
+        .library(name: "KeelProtocol", targets: ["KeelProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
