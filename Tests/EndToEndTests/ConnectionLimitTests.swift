@@ -48,7 +48,7 @@ struct ConnectionLimitTests {
     @Test func unauthenticatedPeersCannotMakeTheOrchestratorHoldTheirBytes() async throws {
         try await TemporaryDirectory.with { dir in
             let keel = try await startKeel(dir, flags: [
-                "--tcp", "127.0.0.1:0", "--token", "s3cret", "--max-connections-per-peer", "200", "--handshake-timeout", "300",
+                "--tcp", "127.0.0.1:0", "--token", "s3cret-token-for-tests", "--max-connections-per-peer", "200", "--handshake-timeout", "300",
                 "--log-level", "debug",
             ])
             defer { keel.kill9() }
@@ -79,7 +79,7 @@ struct ConnectionLimitTests {
             print("keel peak RSS KiB: baseline \(baseline), after 8 MB batch \(afterBatch), after 100 unfinished lines \(afterLines)")
             #expect(afterBatch - baseline < 64 * 1024, "an 8 MB invalid batch raised the peak by \(afterBatch - baseline) KiB")
             #expect(afterLines - baseline < 64 * 1024, "100 unfinished lines raised the peak by \(afterLines - baseline) KiB")
-            #expect(!keel.log.contains("s3cret"))
+            #expect(!keel.log.contains("s3cret-token-for-tests"))
         }
     }
 

@@ -11,7 +11,7 @@ import Testing
 struct PreAuthLimitTests {
     static let ping = #"{"jsonrpc":"2.0","id":"p","method":"ping"}"# + "\n"
 
-    /// An orchestrator with a TCP listener (token `s3cret`) next to its Unix socket.
+    /// An orchestrator with a TCP listener (token `s3cret-token-for-tests`) next to its Unix socket.
     func withTCP(
         configure: @escaping (inout KeelServer.Options) -> Void = { _ in },
         _ body: @escaping @Sendable (_ port: Int, _ unix: String, Endpoint) async throws -> Void
@@ -19,7 +19,7 @@ struct PreAuthLimitTests {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir, configure: {
                 $0.tcpAddress = ("127.0.0.1", 0)
-                $0.token = "s3cret"
+                $0.token = "s3cret-token-for-tests"
                 configure(&$0)
             }) { endpoint, server in
                 let port = try await server.ready().tcpPort!
@@ -42,7 +42,7 @@ struct PreAuthLimitTests {
             await raw.send(big)
             let refused = await raw.readLine()
             #expect(refused?["error"]?["code"] == -32002, "\(String(describing: refused))")
-            await raw.send(Self.initialize(token: "s3cret"))
+            await raw.send(Self.initialize(token: "s3cret-token-for-tests"))
             #expect(await raw.readLine()?["result"]?["protocolVersion"] == "1")
             await raw.send(big)
             #expect(await raw.readLine()?["result"] == [:])
@@ -52,11 +52,11 @@ struct PreAuthLimitTests {
     @Test func aBatchBeforeInitializeIsRefusedWhole() async throws {
         try await withTCP { port, _, _ in
             let raw = try RawSocket(host: "127.0.0.1", port: port)
-            await raw.send(#"[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"token":"s3cret"}},{"jsonrpc":"2.0","id":2,"method":"ping"}]"# + "\n")
+            await raw.send(#"[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"token":"s3cret-token-for-tests"}},{"jsonrpc":"2.0","id":2,"method":"ping"}]"# + "\n")
             let answer = await raw.readLine()
             #expect(answer?["error"]?["code"] == -32000, "\(String(describing: answer))")
             #expect(answer?["id"] == .null)
-            await raw.send(Self.initialize(token: "s3cret"))
+            await raw.send(Self.initialize(token: "s3cret-token-for-tests"))
             #expect(await raw.readLine()?["result"]?["protocolVersion"] == "1")
             await raw.send(#"[{"jsonrpc":"2.0","id":3,"method":"ping"}]"# + "\n")
             #expect(await raw.readLine()?.arrayValue?.first?["id"] == 3)
@@ -107,7 +107,7 @@ struct PreAuthLimitTests {
             var open: [RawSocket] = []
             for _ in 0..<3 {
                 let raw = try RawSocket(host: "127.0.0.1", port: port)
-                await raw.send(Self.initialize(token: "s3cret"))
+                await raw.send(Self.initialize(token: "s3cret-token-for-tests"))
                 #expect(await raw.readLine()?["result"] != nil)
                 open.append(raw)
             }
@@ -121,7 +121,7 @@ struct PreAuthLimitTests {
             #expect(await open[0].readLine()?["id"] == "p")
             open.removeLast()
             let admitted = try await eventually(timeout: .seconds(30)) {
-                (try? await KeelClient.withClient(.tcp(host: "127.0.0.1", port: port, token: "s3cret")) {
+                (try? await KeelClient.withClient(.tcp(host: "127.0.0.1", port: port, token: "s3cret-token-for-tests")) {
                     try await $0.call("ping")
                 }) != nil
             }
