@@ -17,6 +17,9 @@ public enum LiveOrchestrator {
         var options = KeelServer.Options(databasePath: dir.file("keel.db"))
         options.socketPath = dir.file("k.sock")
         options.engine.drainTimeoutMs = 2_000
+        // A test connection is never idle on purpose; on busy CI cores its `initialize` can take
+        // seconds to be answered. Tests of the deadline itself set their own.
+        options.connections.handshakeTimeoutMs = 60_000
         configure(&options)
         var logger = Logger(label: "keel-test")
         logger.logLevel = ProcessInfo.processInfo.environment["KEEL_TEST_LOG"] == "1" ? .debug : .critical

@@ -28,7 +28,7 @@ public final class RawSocket: @unchecked Sendable {
             close(fd)
             throw KeelError(.connectionClosed, "connect failed: errno \(errno)")
         }
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        var tv = timeval(tv_sec: Self.defaultReceiveTimeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -46,13 +46,17 @@ public final class RawSocket: @unchecked Sendable {
             close(fd)
             throw KeelError(.connectionClosed, "connect failed: errno \(errno)")
         }
-        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        var tv = timeval(tv_sec: Self.defaultReceiveTimeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }
 
-    /// Sets how long a read waits before it gives up (default 10 s).
+    /// How long a read waits before it gives up: long, because an answer on busy CI cores can
+    /// take tens of seconds, and a read that times out is a test failure, not a pass.
+    public static let defaultReceiveTimeoutSeconds = 60
+
+    /// Sets how long a read waits before it gives up (default ``defaultReceiveTimeoutSeconds``).
     public func setReceiveTimeout(seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -3,7 +3,7 @@ import Testing
 
 extension EndToEnd {
     /// Issue 10, item 7: `keel call NAME -` takes stdin's bytes as they are.
-    @Suite("keel call input from stdin", .timeLimit(.minutes(1)))
+    @Suite("keel call input from stdin", .timeLimit(.minutes(3)))
     struct CLIInputTests {
         @Test func invalidUTF8OnStdinIsRefusedNotReplaced() throws {
             // "\xff" inside a JSON string: decoding stdin to a String first turned it into U+FFFD

@@ -165,14 +165,14 @@ import Testing
             + input + #","output":"# + sameOutput + #","hash":"sha256:00"}]}]}"#
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func checkLiveExitsZeroWhenTheRegisteredContractMatches() async throws {
         let dir = try contractsDir(JSONWriter.string(Self.file))
         let peer = try ScriptedOrchestrator(workerList: Self.workerList(input: Self.sameInput))
         #expect(try await exitStatus(["check", "--live", "--socket", peer.path, dir]) == 0)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func checkLiveExitsOneOnABreakingDifference() async throws {
         let dir = try contractsDir(JSONWriter.string(Self.file))
         let narrower = #"{"type":"object","properties":{"name":{"type":"string","maxLength":3}},"required":["name"]}"#
@@ -180,14 +180,14 @@ import Testing
         #expect(try await exitStatus(["check", "--live", "--socket", peer.path, dir, "--format", "github"]) == 1)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func checkLiveExitsTwoWithoutAReachableSocket() async throws {
         let dir = try contractsDir(JSONWriter.string(Self.file))
         #expect(try await exitStatus(["check", "--live", "--socket", dir + "/no.sock", dir]) == 2)
         #expect(try await exitStatus(["check", dir]) == 2)  // neither --against nor --live
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func lintSpeaksEveryFormatWithTheSameExitStatus() async throws {
         let good = try contractsDir(JSONWriter.string(Self.file))
         let bad = try contractsDir(#"{"name":"greet.hello","input":{"type":"nope"},"output":true}"#)

@@ -45,7 +45,7 @@ import Testing
                    "status":{"enum":["ok","pending"]}}}}
         """##
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func validateExitsZeroOneOrTwo() async throws {
         let schema = try file("s.json", ##"{"type":"object","properties":{"n":{"minimum":0}}}"##)
         let good = try file("good.json", ##"{"n":1}"##)
@@ -61,7 +61,7 @@ import Testing
         #expect(try await exitStatus(["validate", unresolvable, good]) == 2)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func validateResolvesRemoteRefsThroughRemoteBase() async throws {
         _ = try file("remotes/money.json", ##"{"$defs":{"amount":{"type":"integer"}}}"##)
         let schema = try file("s.json", ##"{"$ref":"http://schemas.test/money.json#/$defs/amount"}"##)
@@ -82,7 +82,7 @@ import Testing
         #expect(cache.count == 2)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func lintAcceptsAGoodContractAndReportsBrokenOnes() async throws {
         let good = try file("contracts/charge.json", Self.contract)
         #expect(try await exitStatus(["lint", good]) == 0)
@@ -166,7 +166,7 @@ import Testing
         #expect(try changes(.input, refOld, refNew).map(\.pointer) == ["/properties/x/$ref/minimum"])
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func diffExitsOneOnBreakingChanges() async throws {
         let old = try file("old.json", Self.contract)
         let same = try file("same.json", Self.contract)
@@ -178,7 +178,7 @@ import Testing
         #expect(try await exitStatus(["diff", old, narrowed, "--json"]) == 1)
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(3)))
     func checkRequiresAVersionBumpForBreakingChanges() async throws {
         func git(_ args: String...) throws {
             let p = Process()

@@ -3,7 +3,7 @@ import KeelSchema
 import Testing
 
 /// Reference chains and nesting: every bound ends in an error, never in a stack overflow.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct SchemaLimitsTests {
     /// `{"$defs": {"d0": {"$ref": "#/$defs/d1"}, …, "dN": {"type": "string"}}, "$ref": "#/$defs/d0"}`
     func chain(_ length: Int) -> JSONValue {

@@ -4,7 +4,7 @@ import KeelCore
 import KeelTesting
 import Testing
 
-@Suite("Durable activity calls", .timeLimit(.minutes(1)))
+@Suite("Durable activity calls", .timeLimit(.minutes(3)))
 struct ActivityCallTests {
     @Test func aCallIsDispatchedToARegisteredWorkerAndItsOutputReturned() async throws {
         try await TemporaryDirectory.with { dir in
@@ -216,11 +216,12 @@ struct ActivityCallTests {
                 try await LiveOrchestrator.withWorker(w) {
                     try await waitForWorkers(endpoint, 1)
                     let r = try await call(endpoint, "first.slow", [:], extra: [
-                        // 1 s: long enough that a loaded 2-core CI machine does not time out attempt 2 too.
-                        "timeouts": ["startToCloseMs": 1000], "retryPolicy": ["initialIntervalMs": 10, "maximumIntervalMs": 100],
+                        // 3 s, far below attempt 1's 10 s sleep. On a loaded CI machine a later attempt
+                        // may time out too, so any attempt after the first may be the one that completes.
+                        "timeouts": ["startToCloseMs": 3000], "retryPolicy": ["initialIntervalMs": 10, "maximumIntervalMs": 100],
                     ])
                     #expect(r["status"] == "completed")
-                    #expect(r["output"] == ["attempt": 2])
+                    #expect((r["output"]?["attempt"]?.int64Value ?? 0) >= 2, "\(r)")
                 }
             }
         }

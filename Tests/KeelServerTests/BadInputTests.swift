@@ -7,7 +7,7 @@ import KeelProtocol
 import Logging
 import Testing
 
-@Suite("Bad input over a real socket", .serialized, .timeLimit(.minutes(1)))
+@Suite("Bad input over a real socket", .serialized, .timeLimit(.minutes(3)))
 struct BadInputTests {
     func withRaw(_ body: @escaping @Sendable (RawSocket, Endpoint) async throws -> Void) async throws {
         try await TemporaryDirectory.with { dir in
@@ -146,7 +146,7 @@ struct BadInputTests {
     }
 }
 
-@Suite("Transports", .serialized, .timeLimit(.minutes(1)))
+@Suite("Transports", .serialized, .timeLimit(.minutes(3)))
 struct TransportTests {
     @Test func theUnixSocketIsCreatedOwnerOnly() async throws {
         try await TemporaryDirectory.with { dir in

@@ -9,7 +9,7 @@ import Testing
 /// Issue 10, items 1 and 7, against a real orchestrator over a real socket: hostile numbers get
 /// coded errors instead of crashing the process, and distinct data stays distinct through the
 /// wire, the engine and SQLite.
-@Suite("Exact data and bounded numbers over a real socket", .serialized, .timeLimit(.minutes(1)))
+@Suite("Exact data and bounded numbers over a real socket", .serialized, .timeLimit(.minutes(3)))
 struct ExactDataTests {
     static let nfc = "\u{E9}"
     static let nfd = "e\u{301}"

@@ -39,7 +39,7 @@ struct RawWorker {
     func send(_ line: String) async { await raw.send(line + "\n") }
 }
 
-@Suite("Malformed answers fail fast", .serialized, .timeLimit(.minutes(1)))
+@Suite("Malformed answers fail fast", .serialized, .timeLimit(.minutes(3)))
 struct MalformedAnswerTests {
     /// One attempt, no retry, so the call ends with the first attempt's recorded failure.
     let once: JSONValue = ["maximumAttempts": 1]

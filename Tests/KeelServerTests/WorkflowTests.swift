@@ -97,7 +97,7 @@ func rpc(_ endpoint: Endpoint, _ method: String, _ params: JSONValue) async thro
     try await KeelClient.withClient(endpoint) { try await $0.call(method, params) }
 }
 
-@Suite("Durable workflows", .timeLimit(.minutes(1)))
+@Suite("Durable workflows", .timeLimit(.minutes(3)))
 struct WorkflowTests {
     func withWorkflows(
         clock: ManualClock = ManualClock(), hold: Int64 = 5_000,
@@ -255,7 +255,7 @@ struct WorkflowTests {
     }
 }
 
-@Suite("Workflow recovery", .timeLimit(.minutes(1)))
+@Suite("Workflow recovery", .timeLimit(.minutes(3)))
 struct WorkflowRecoveryTests {
     @Test func aThirtyDayTimerFiresOnceAfterTheOrchestratorWasDownAcrossItsDueTime() async throws {
         try await TemporaryDirectory.with { dir in
@@ -285,7 +285,7 @@ struct WorkflowRecoveryTests {
     }
 }
 
-@Suite("Cancellation races", .timeLimit(.minutes(1)))
+@Suite("Cancellation races", .timeLimit(.minutes(3)))
 struct CancellationRaceTests {
     @Test(arguments: 0..<8)
     func cancellingRightAfterStartEndsCancelledOrCompleted(_ i: Int) async throws {

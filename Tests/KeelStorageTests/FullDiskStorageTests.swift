@@ -6,7 +6,7 @@ import Testing
 /// The store on a real full disk: SQLite returns SQLITE_FULL because `max_page_count` is lowered
 /// on the live writer connection. Whatever SQLite rolls back, and however writes are grouped into
 /// commits, a write is reported committed exactly when it is in the file.
-@Suite("SQLite storage on a full disk", .timeLimit(.minutes(1)))
+@Suite("SQLite storage on a full disk", .timeLimit(.minutes(3)))
 struct FullDiskStorageTests {
     func task(_ id: String, input: JSONValue) -> ActivityTaskRecord {
         ActivityTaskRecord(id: id, name: "a.b", input: input, idempotencyKey: nil, retryPolicy: RetryPolicy(),

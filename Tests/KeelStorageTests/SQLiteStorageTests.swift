@@ -3,7 +3,7 @@ import KeelCore
 import KeelStorage
 import Testing
 
-@Suite("SQLite storage", .timeLimit(.minutes(1)))
+@Suite("SQLite storage", .timeLimit(.minutes(3)))
 struct SQLiteStorageTests {
     func withStore<T>(_ body: (SQLiteStorage, String) async throws -> T) async throws -> T {
         let dir = NSTemporaryDirectory() + "keel-store-\(UUID().uuidString)"
