@@ -16,6 +16,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     private let readers: Mutex<[SQLiteConnection]>
     private let readerQueue = DispatchQueue(label: "keel.storage.read", attributes: .concurrent)
     private let readerSlots = DispatchSemaphore(value: SQLiteStorage.readerCount)
+    /// One orchestrator per file; nil for an in-memory database.
+    private let lock: DatabaseLock?
 
     /// Read connections; reads beyond this wait for a free one.
     static let readerCount = 4
@@ -25,6 +27,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public init(path: String, durability: Durability = .full) throws {
         self.path = path
         self.durability = durability
+        // Before anything touches the file: a second orchestrator must not even migrate it.
+        lock = path == ":memory:" || path.isEmpty ? nil : try DatabaseLock(databasePath: path)
         let writer: SQLiteConnection
         do {
             try Self.createOwnerOnly(path)
@@ -163,6 +167,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             writerQueue.close { c.resume() }
         }
         readers.withLock { $0.removeAll() }
+        lock?.release()
     }
 
     // MARK: - The writer

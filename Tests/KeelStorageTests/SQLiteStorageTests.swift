@@ -117,3 +117,25 @@ struct SQLiteStorageTests {
         }
     }
 }
+
+@Suite("One store per SQLite file")
+struct DatabaseLockTests {
+    @Test func aSecondOpenIsRefusedNamingThisProcessAndAllowedAfterClose() async throws {
+        let dir = NSTemporaryDirectory() + "keel-lock-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/keel.db"
+        let first = try SQLiteStorage(path: path)
+        do {
+            _ = try SQLiteStorage(path: path)
+            Issue.record("a second store opened a file the first one holds")
+        } catch let error as KeelError {
+            #expect(error.code == .storageFailure)
+            #expect(error.data?["holderPid"] == JSONValue(Int64(getpid())))
+            #expect(error.message.contains("in use by another orchestrator"), "\(error.message)")
+        }
+        await first.close()
+        let second = try SQLiteStorage(path: path)
+        await second.close()
+    }
+}
