@@ -94,7 +94,7 @@ struct ActivityCallTests {
                 let counter = Counter()
                 try await LiveOrchestrator.withWorker(makeWorker(endpoint, counter: counter)) {
                     let done = try await KeelClient.withClient(endpoint) {
-                        try await $0.call("activity/result", ["taskId": scheduled["taskId"]!, "waitTimeoutMs": 10_000])
+                        try await $0.call("activity/result", ["taskId": scheduled["taskId"]!, "waitTimeoutMs": 60_000])
                     }
                     #expect(done["status"] == "completed")
                     #expect(done["output"] == ["greeting": "Hello, Later"])
@@ -193,7 +193,7 @@ struct ActivityCallTests {
                 _ = try? await firstTask.value
                 try await LiveOrchestrator.withWorker(makeWorker(endpoint, counter: counter, name: "second")) {
                     let done = try await KeelClient.withClient(endpoint) {
-                        try await $0.call("activity/result", ["taskId": started["taskId"]!, "waitTimeoutMs": 10_000])
+                        try await $0.call("activity/result", ["taskId": started["taskId"]!, "waitTimeoutMs": 60_000])
                     }
                     #expect(done["status"] == "completed")
                     #expect(done["output"] == ["v": 1])

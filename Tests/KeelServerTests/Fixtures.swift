@@ -53,7 +53,7 @@ func makeWorker(_ endpoint: Endpoint, counter: Counter, name: String = "test-wor
 /// Calls an activity through a client connection.
 func call(_ endpoint: Endpoint, _ name: String, _ input: JSONValue, extra: [String: JSONValue] = [:]) async throws -> JSONValue {
     try await KeelClient.withClient(endpoint) { client in
-        var p: [String: JSONValue] = ["name": .string(name), "input": input, "waitTimeoutMs": 20_000]
+        var p: [String: JSONValue] = ["name": .string(name), "input": input, "waitTimeoutMs": 60_000]
         for (k, v) in extra { p[k] = v }
         return try await client.call("activity/call", .object(p))
     }

@@ -229,7 +229,7 @@ struct SecurityTests {
                     }
                     #expect(refusals > 0)
                     let result = try await KeelClient.withClient(endpoint) {
-                        try await $0.call("activity/result", ["taskId": .string(taskId), "waitTimeoutMs": 20_000])
+                        try await $0.call("activity/result", ["taskId": .string(taskId), "waitTimeoutMs": 60_000])
                     }
                     #expect(result["status"] == "completed", "\(result)")
                     #expect(result["output"]?["previous"] == ["page": 1])

@@ -87,7 +87,7 @@ func start(_ endpoint: Endpoint, _ name: String, _ input: JSONValue, id: String)
     }
 }
 
-func result(_ endpoint: Endpoint, _ id: String, timeoutMs: Int64 = 20_000) async throws -> JSONValue {
+func result(_ endpoint: Endpoint, _ id: String, timeoutMs: Int64 = 60_000) async throws -> JSONValue {
     try await KeelClient.withClient(endpoint) {
         try await $0.call("workflow/result", ["workflowId": .string(id), "waitTimeoutMs": JSONValue(timeoutMs)])
     }
@@ -306,7 +306,7 @@ struct CancellationRaceTests {
                     _ = try await start(endpoint, "wf.cancellable", [:], id: "c\(i)")
                     if i % 2 == 1 { try await Task.sleep(for: .milliseconds(i)) }
                     _ = try await rpc(endpoint, "workflow/cancel", ["workflowId": .string("c\(i)")])
-                    let r = try await result(endpoint, "c\(i)", timeoutMs: 4_000)
+                    let r = try await result(endpoint, "c\(i)", timeoutMs: 60_000)
                     let d = try await rpc(endpoint, "workflow/describe", ["workflowId": .string("c\(i)")])
                     let h = try await rpc(endpoint, "workflow/history", ["workflowId": .string("c\(i)")])
                     #expect(r["status"] == "cancelled" || r["status"] == "completed", "\(r) \(d) \(h)")
