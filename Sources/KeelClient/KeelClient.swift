@@ -38,7 +38,10 @@ public struct KeelClient: Sendable {
                     .takingOwnershipOfDescriptors(input: input, output: output) { RPCChannel.configure($0, limits: limits) }
             }
         } catch {
-            throw KeelError(.connectionClosed, "cannot reach the orchestrator at \(endpoint): \(error). Is `keel serve` running?", cause: error)
+            throw KeelError(
+                .connectionClosed,
+                "cannot reach the orchestrator at \(endpoint): \(ConnectFailure.reason(error)). Is `keel serve` running?",
+                cause: error)
         }
         let initParams: JSONValue = [
             "protocolVersion": "1", "clientInfo": ["name": .string(name), "version": "0.1.0"],
