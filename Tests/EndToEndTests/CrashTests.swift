@@ -14,7 +14,9 @@ struct CrashTests {
         try await TemporaryDirectory.with { dir in
             let log = dir.file("effects.jsonl")
             let keel = KeelProcess(dir: dir, workers: [pyWorker])
-            let env = ["KEEL_E2E_LOG": log, "KEEL_E2E_SLEEP": "1.0"]
+            // 3 s per call, 32 at a time: about 12 s for all, so the kill below lands mid-way even
+            // when reading which calls completed takes seconds (a loaded machine, a sanitizer).
+            let env = ["KEEL_E2E_LOG": log, "KEEL_E2E_SLEEP": "3.0"]
             try await keel.start(environment: env)
             try await keel.waitForWorkers(1)
             for i in 0..<100 {
