@@ -42,14 +42,24 @@ public final class Worker: Sendable {
     /// The reconnect backoff of ``run()`` (docs/clients.md "Reconnecting").
     public let reconnectBackoff: ReconnectBackoff
 
+    /// True when `worker/register` accepts breaking changes (by `keel schema diff` rules) to the
+    /// owned contracts this worker declares (docs/security.md, "Owned contracts").
+    public let allowBreakingChanges: Bool
+
     /// - Parameters:
     ///   - maxConcurrent: activity attempts the orchestrator may run here at once.
     ///   - reconnectBackoff: waits between reconnect attempts (full jitter, 100 ms doubling to 2 s).
-    public init(name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff()) {
+    ///   - allowBreakingChanges: register even when a declared contract breaks the one the
+    ///     orchestrator holds for that name (without it, such a registration fails with 2005).
+    public init(
+        name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
+        allowBreakingChanges: Bool = false
+    ) {
         self.name = name
         self.endpoint = endpoint
         self.maxConcurrent = maxConcurrent
         self.reconnectBackoff = reconnectBackoff
+        self.allowBreakingChanges = allowBreakingChanges
     }
 
     /// Registers an activity with Codable input and output; schemas default to `true` (anything).
@@ -137,6 +147,7 @@ public final class Worker: Sendable {
             "workflows": .array(registrations.workflowOrder.compactMap { registrations.workflows[$0]?.contract }),
         ]
         if !registrations.workflows.isEmpty { params["maxConcurrentWorkflows"] = 1000 }
+        if allowBreakingChanges { params["allowBreakingChanges"] = true }
         let registerParams = JSONValue.object(params)
         _ = try await KeelClient.withClient(endpoint, name: "keel-swift-worker", handler: handler) { client in
             onInitialized?.set()  // withClient runs this body once initialize succeeded
