@@ -42,6 +42,12 @@ public struct ContractDiff {
     let newRoot: JSONValue
     private(set) var changes: [Change] = []
     private var visited: Set<String> = []
+    /// Subschemas being compared one inside another (bounded: the orchestrator compares schemas
+    /// a worker sent, and a deep recursion must not exhaust its stack).
+    private var depth = 0
+
+    /// Nesting beyond which two differing subschemas are reported as one breaking change.
+    public static let maximumDepth = 128
 
     /// When the definitions are unchanged, equal subschemas are equal all the way down.
     private let definitionsEqual: Bool
@@ -80,6 +86,12 @@ public struct ContractDiff {
 
     mutating func diff(_ old: JSONValue, _ new: JSONValue, _ p: String) {
         if old == new && (definitionsEqual || !JSONWriter.string(old).contains("\"$ref\"")) { return }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            record(p, .changes, "changed more than \(Self.maximumDepth) subschemas deep, too deep to classify")
+            return
+        }
         if case .bool(let a) = old, case .bool(let b) = new {
             record(p, a ? .narrows : .widens, "schema changed from \(a) to \(b)")
             return
