@@ -103,14 +103,17 @@ public final class Worker: Sendable {
     /// Connects, registers and serves until the task is cancelled; reconnects with full-jitter
     /// exponential backoff (``reconnectBackoff``, reset after each successful `initialize`) when
     /// the orchestrator goes away.
-    /// - Throws: `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential
-    ///   or role (docs/security.md): retrying with the same credential cannot succeed.
+    /// - Throws: a refusal that retrying cannot change (``fatalCodes``, docs/clients.md):
+    ///   `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential or role
+    ///   (docs/security.md), `.unsupportedProtocolVersion`, or `.contractConflict` (a declared
+    ///   contract conflicts with a connected worker's, or breaks the owned one without
+    ///   ``allowBreakingChanges``; `data.breakingChanges` lists why).
     public func run() async throws {
         if case .stdio = endpoint {
             // Spawned by the orchestrator: one connection; its end (stdin closed) ends the worker.
             do {
                 try await runOnce()
-            } catch let error as KeelError where error.code == .unauthorized {
+            } catch let error as KeelError where Self.fatalCodes.contains(error.code) {
                 throw error
             } catch {}
             return
@@ -122,7 +125,7 @@ public final class Worker: Sendable {
                 try await runOnce(onInitialized: initialized)
             } catch is CancellationError {
                 return
-            } catch let error as KeelError where error.code == .unauthorized {
+            } catch let error as KeelError where Self.fatalCodes.contains(error.code) {
                 throw error
             } catch {
                 if Task.isCancelled { return }
@@ -131,6 +134,9 @@ public final class Worker: Sendable {
             try? await Task.sleep(for: backoff.next())
         }
     }
+
+    /// Refusals that end ``run()`` instead of a reconnect: the same in every Keel client library.
+    public static let fatalCodes: Set<KeelError.Code> = [.unauthorized, .unsupportedProtocolVersion, .contractConflict]
 
     /// One connection: register, then serve until it closes.
     public func runOnce(onRegistered: (@Sendable (String) -> Void)? = nil) async throws {

@@ -158,6 +158,37 @@ struct ContractChangeTests {
         }
     }
 
+    @Test func theSwiftWorkerStopsOnABreakingChangeWithoutTheFlagInsteadOfRetrying() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await withTokensOverTCP(dir) { path, port in
+                let (pinner, _) = try await Peer.connect(path, token: TestTokens.worker)
+                _ = await pinner.register("greeter", [GreetContracts.v1])
+                _ = await pinner.register("greeter", [["name": "greet.other"]])
+                let endpoint = Endpoint.tcp(host: "127.0.0.1", port: port, token: TestTokens.worker)
+                let worker = Worker(name: "greeter", endpoint: endpoint)
+                worker.activity(
+                    "greet.hello", input: GreetContracts.breaking["input"], output: GreetContracts.breaking["output"]
+                ) { (_: JSONValue, _) -> JSONValue in ["text": "hi"] }
+                // run() ends with the refusal; a retry loop would still be running after 60 s.
+                let refusal = try await withThrowingTaskGroup(of: KeelError?.self) { group in
+                    group.addTask {
+                        do { try await worker.run() } catch let error as KeelError { return error }
+                        return nil
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(60))
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next() ?? nil
+                }
+                #expect(refusal?.code == .contractConflict, "\(String(describing: refusal))")
+                #expect(refusal?.data?["breakingChanges"]?.arrayValue?.isEmpty == false)
+                #expect(await pinner.listedContract("greet.hello") == nil)
+            }
+        }
+    }
+
     @Test func theSwiftWorkerRegistersABreakingChangeWhenAllowed() async throws {
         try await TemporaryDirectory.with { dir in
             try await withTokensOverTCP(dir) { path, port in
