@@ -42,14 +42,24 @@ public final class Worker: Sendable {
     /// The reconnect backoff of ``run()`` (docs/clients.md "Reconnecting").
     public let reconnectBackoff: ReconnectBackoff
 
+    /// True when `worker/register` accepts breaking changes (by `keel schema diff` rules) to the
+    /// owned contracts this worker declares (docs/security.md, "Owned contracts").
+    public let allowBreakingChanges: Bool
+
     /// - Parameters:
     ///   - maxConcurrent: activity attempts the orchestrator may run here at once.
     ///   - reconnectBackoff: waits between reconnect attempts (full jitter, 100 ms doubling to 2 s).
-    public init(name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff()) {
+    ///   - allowBreakingChanges: register even when a declared contract breaks the one the
+    ///     orchestrator holds for that name (without it, such a registration fails with 2005).
+    public init(
+        name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
+        allowBreakingChanges: Bool = false
+    ) {
         self.name = name
         self.endpoint = endpoint
         self.maxConcurrent = maxConcurrent
         self.reconnectBackoff = reconnectBackoff
+        self.allowBreakingChanges = allowBreakingChanges
     }
 
     /// Registers an activity with Codable input and output; schemas default to `true` (anything).
@@ -93,14 +103,17 @@ public final class Worker: Sendable {
     /// Connects, registers and serves until the task is cancelled; reconnects with full-jitter
     /// exponential backoff (``reconnectBackoff``, reset after each successful `initialize`) when
     /// the orchestrator goes away.
-    /// - Throws: `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential
-    ///   or role (docs/security.md): retrying with the same credential cannot succeed.
+    /// - Throws: a refusal that retrying cannot change (``fatalCodes``, docs/clients.md):
+    ///   `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential or role
+    ///   (docs/security.md), `.unsupportedProtocolVersion`, or `.contractConflict` (a declared
+    ///   contract conflicts with a connected worker's, or breaks the owned one without
+    ///   ``allowBreakingChanges``; `data.breakingChanges` lists why).
     public func run() async throws {
         if case .stdio = endpoint {
             // Spawned by the orchestrator: one connection; its end (stdin closed) ends the worker.
             do {
                 try await runOnce()
-            } catch let error as KeelError where error.code == .unauthorized {
+            } catch let error as KeelError where Self.fatalCodes.contains(error.code) {
                 throw error
             } catch {}
             return
@@ -112,7 +125,7 @@ public final class Worker: Sendable {
                 try await runOnce(onInitialized: initialized)
             } catch is CancellationError {
                 return
-            } catch let error as KeelError where error.code == .unauthorized {
+            } catch let error as KeelError where Self.fatalCodes.contains(error.code) {
                 throw error
             } catch {
                 if Task.isCancelled { return }
@@ -121,6 +134,9 @@ public final class Worker: Sendable {
             try? await Task.sleep(for: backoff.next())
         }
     }
+
+    /// Refusals that end ``run()`` instead of a reconnect: the same in every Keel client library.
+    public static let fatalCodes: Set<KeelError.Code> = [.unauthorized, .unsupportedProtocolVersion, .contractConflict]
 
     /// One connection: register, then serve until it closes.
     public func runOnce(onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
@@ -137,6 +153,7 @@ public final class Worker: Sendable {
             "workflows": .array(registrations.workflowOrder.compactMap { registrations.workflows[$0]?.contract }),
         ]
         if !registrations.workflows.isEmpty { params["maxConcurrentWorkflows"] = 1000 }
+        if allowBreakingChanges { params["allowBreakingChanges"] = true }
         let registerParams = JSONValue.object(params)
         _ = try await KeelClient.withClient(endpoint, name: "keel-swift-worker", handler: handler) { client in
             onInitialized?.set()  // withClient runs this body once initialize succeeded

@@ -51,13 +51,19 @@ extension Engine {
     /// A worker's listing, with the contracts it serves (for `keel schema check --live`).
     private func workerJSON(_ w: WorkerInfo) -> JSONValue {
         guard case .object(var o) = w.json else { return w.json }
-        func contracts(_ names: [String], _ table: [String: ActivityContract]) -> JSONValue {
+        func contracts(_ names: [String], _ table: [String: ActivityContract], kind: String) -> JSONValue {
             .array(names.compactMap { table[$0] }.map {
-                ["name": .string($0.name), "input": $0.input, "output": $0.output, "hash": .string($0.hash)]
+                var c: [String: JSONValue] = [
+                    "name": .string($0.name), "input": $0.input, "output": $0.output, "hash": .string($0.hash),
+                ]
+                if let pin = contractPins[Self.pinKey(kind, $0.name)], pin.hash == $0.hash {
+                    c["version"] = JSONValue(pin.version)
+                }
+                return .object(c)
             })
         }
-        o["activityContracts"] = contracts(w.activities, registry.contracts)
-        o["workflowContracts"] = contracts(w.workflows, registry.workflowContracts)
+        o["activityContracts"] = contracts(w.activities, registry.contracts, kind: "activity")
+        o["workflowContracts"] = contracts(w.workflows, registry.workflowContracts, kind: "workflow")
         return .object(o)
     }
 
@@ -110,7 +116,9 @@ extension Engine {
         worker.maxConcurrentWorkflows = maxWorkflows
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
         guard let grant = session.grant else { throw KeelError(.notInitialized, "send initialize first") }
-        let pins = try claimContracts(activities: contracts, workflows: workflowContracts, grant: grant, workerName: name)
+        let pins = try claimContracts(
+            activities: contracts, workflows: workflowContracts, grant: grant, workerName: name,
+            allowBreakingChanges: try p.optionalBool("allowBreakingChanges") ?? false)
         do {
             try registry.register(worker, contracts: contracts, workflows: workflowContracts)
         } catch {

@@ -230,7 +230,7 @@ public enum ProtocolSchemas {
       }
     },
     "registeredContract": {
-      "description": "A contract as the orchestrator holds it (worker/list): name, schemas and content hash.",
+      "description": "A contract as the orchestrator holds it (worker/list): name, schemas, content hash and the owned contract's version.",
       "type": "object",
       "required": [
         "name",
@@ -251,6 +251,11 @@ public enum ProtocolSchemas {
         "hash": {
           "type": "string",
           "pattern": "^sha256:[0-9a-f]{64}$"
+        },
+        "version": {
+          "description": "The owned contract's version: 1 when first pinned, raised by one with each accepted change (docs/security.md).",
+          "type": "integer",
+          "minimum": 1
         }
       }
     },
@@ -1149,6 +1154,13 @@ public enum ProtocolSchemas {
       "items": {
         "$ref": "common.json#/$defs/activityContract"
       }
+    },
+    "allowBreakingChanges": {
+      "description": "Accept a breaking change (by keel schema diff rules) to an owned contract this worker may serve; without it such a change gets 2005 with data.breakingChanges. Default false.",
+      "type": [
+        "boolean",
+        "null"
+      ]
     }
   }
 }

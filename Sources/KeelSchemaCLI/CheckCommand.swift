@@ -90,12 +90,7 @@ struct CheckCommand: AsyncParsableCommand {
             SchemaFiles.emit("\(file): \(name) \(text)")
             if status == "breaking" { DiffCommand.print(changes, json: false, prefix: "  ") }
         case .json:
-            let list: [JSONValue] = changes.map {
-                [
-                    "role": .string($0.role), "pointer": .string($0.pointer), "breaking": .bool($0.breaking),
-                    "reason": .string($0.reason),
-                ]
-            }
+            let list: [JSONValue] = changes.map(\.json)
             SchemaFiles.emit(
                 JSONWriter.string(
                     [

@@ -51,12 +51,7 @@ struct DiffCommand: AsyncParsableCommand {
     static func print(_ changes: [ContractDiff.Change], json: Bool, prefix: String = "") {
         for c in changes {
             if json {
-                SchemaFiles.emit(
-                    JSONWriter.string(
-                        [
-                            "role": .string(c.role), "pointer": .string(c.pointer), "breaking": .bool(c.breaking),
-                            "reason": .string(c.reason),
-                        ], sortedKeys: true))
+                SchemaFiles.emit(JSONWriter.string(c.json, sortedKeys: true))
             } else {
                 let pointer = c.pointer.isEmpty ? "/" : c.pointer
                 SchemaFiles.emit(

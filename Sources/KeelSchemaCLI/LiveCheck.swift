@@ -84,12 +84,7 @@ enum LiveCheck {
             let file = f.file ?? "-"
             switch format {
             case .json:
-                let changes: [JSONValue] = f.changes.map {
-                    [
-                        "role": .string($0.role), "pointer": .string($0.pointer), "breaking": .bool($0.breaking),
-                        "reason": .string($0.reason),
-                    ]
-                }
+                let changes: [JSONValue] = f.changes.map(\.json)
                 var o: [String: JSONValue] = [
                     "name": .string(f.name), "status": .string(f.status.rawValue), "changes": .array(changes),
                 ]

@@ -95,6 +95,10 @@ enum Migrations {
             pinned_at     INTEGER NOT NULL,
             PRIMARY KEY (kind, name)
         );
+        """,
+        // 3: owned contracts carry a version, raised by one with each accepted change.
         """
+        ALTER TABLE contracts ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
+        """,
     ]
 }

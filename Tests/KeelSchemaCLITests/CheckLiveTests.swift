@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeelCore
+import KeelSchema
 import Testing
 
 @testable import KeelSchemaCLI

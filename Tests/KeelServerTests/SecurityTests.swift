@@ -11,6 +11,15 @@ enum TestTokens {
     static let admin = "admin-token-0123456789abcdef"
     static let client = "client-token-0123456789abcdef"
     static let worker = "worker-token-0123456789abcdef"
+
+    /// Every role's token, the worker token limited to `greet.*`, the socket requiring a token.
+    static func configure(_ options: inout KeelServer.Options) {
+        options.token = admin
+        options.clientToken = client
+        options.workerToken = worker
+        options.workerNames = try! NameAllowList(parsing: "greet.*")
+        options.socketRequiresToken = true
+    }
 }
 
 /// A raw connection that speaks one request at a time, for playing a hostile peer.
@@ -44,13 +53,9 @@ extension JSONValue {
 func withTokens(
     _ dir: TemporaryDirectory, _ body: @escaping @Sendable (String, Endpoint) async throws -> Void
 ) async throws {
-    try await LiveOrchestrator.with(in: dir, configure: {
-        $0.token = TestTokens.admin
-        $0.clientToken = TestTokens.client
-        $0.workerToken = TestTokens.worker
-        $0.workerNames = try! NameAllowList(parsing: "greet.*")
-        $0.socketRequiresToken = true
-    }) { endpoint, _ in try await body(dir.file("k.sock"), endpoint) }
+    try await LiveOrchestrator.with(in: dir, configure: TestTokens.configure) { endpoint, _ in
+        try await body(dir.file("k.sock"), endpoint)
+    }
 }
 
 @Suite("Security: roles, attempt tokens, owned contracts", .serialized, .timeLimit(.minutes(2)))
@@ -169,7 +174,8 @@ struct SecurityTests {
     }
 
     static let contractA: JSONValue = ["name": "greet.hello", "input": ["type": "object"]]
-    static let contractB: JSONValue = ["name": "greet.hello", "input": true, "output": ["type": "string"]]
+    /// Breaks contractA for callers: input `to` is now required.
+    static let contractB: JSONValue = ["name": "greet.hello", "input": ["type": "object", "required": ["to"]]]
 
     @Test func squattingAWorkersNameDuringItsRestartIsRefusedAcrossOrchestratorRestarts() async throws {
         try await TemporaryDirectory.with { dir in
@@ -189,6 +195,7 @@ struct SecurityTests {
                 #expect(refused?.errorCode == 2005, "\(String(describing: refused))")
                 #expect(refused?["error"]?["data"]?["existingWorkerName"] == "real")
                 #expect(refused?["error"]?["data"]?["owner"] == "worker-token")
+                #expect(refused?["error"]?["data"]?["breakingChanges"]?.arrayValue?.first?["pointer"] == "/required")
                 let (real, _) = try await Peer.connect(path, token: TestTokens.worker)
                 let back = await real.request("worker/register", ["name": "real", "activities": [Self.contractA]])
                 #expect(back?["result"]?["workerId"] != nil, "\(String(describing: back))")

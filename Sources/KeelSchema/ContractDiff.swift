@@ -1,21 +1,40 @@
-import Foundation
-import KeelCore
+public import KeelCore
 
-/// Classifies the differences between two versions of a schema for one role.
+/// Classifies the differences between two versions of a schema for one role: the rules of
+/// `keel schema diff` (docs/schema.md), also used by the orchestrator to decide whether a worker
+/// may change a name's owned contract (docs/security.md, "Owned contracts").
 ///
 /// An **input** schema is what callers send: a change that rejects something the old schema
 /// accepted (narrowing) breaks callers. An **output** schema is what consumers read: a change
 /// that allows something the old one did not (widening) breaks consumers. A change that is
 /// neither (e.g. a different `pattern`) is treated as breaking for both.
-struct ContractDiff {
-    enum Role: String { case input, output }
+public struct ContractDiff {
+    /// Which side of a contract a schema describes.
+    public enum Role: String, Sendable { case input, output }
     enum Effect { case narrows, widens, changes, adds }
 
-    struct Change: Equatable {
-        var role: String
-        var pointer: String
-        var breaking: Bool
-        var reason: String
+    /// One difference between the old and the new schema.
+    public struct Change: Equatable, Sendable {
+        /// `input` or `output`.
+        public var role: String
+        /// JSON Pointer into the schema where the change is (empty for the root).
+        public var pointer: String
+        /// True when the change breaks callers (input) or consumers (output).
+        public var breaking: Bool
+        /// One phrase saying what changed, e.g. `property "b" is now required`.
+        public var reason: String
+
+        public init(role: String, pointer: String, breaking: Bool, reason: String) {
+            self.role = role
+            self.pointer = pointer
+            self.breaking = breaking
+            self.reason = reason
+        }
+
+        /// `{role, pointer, breaking, reason}`, as `keel schema diff --json` prints and error data carries.
+        public var json: JSONValue {
+            ["role": .string(role), "pointer": .string(pointer), "breaking": .bool(breaking), "reason": .string(reason)]
+        }
     }
 
     let role: Role
@@ -23,6 +42,12 @@ struct ContractDiff {
     let newRoot: JSONValue
     private(set) var changes: [Change] = []
     private var visited: Set<String> = []
+    /// Subschemas being compared one inside another (bounded: the orchestrator compares schemas
+    /// a worker sent, and a deep recursion must not exhaust its stack).
+    private var depth = 0
+
+    /// Nesting beyond which two differing subschemas are reported as one breaking change.
+    public static let maximumDepth = 128
 
     /// When the definitions are unchanged, equal subschemas are equal all the way down.
     private let definitionsEqual: Bool
@@ -34,10 +59,18 @@ struct ContractDiff {
         definitionsEqual = old["$defs"] == new["$defs"] && old["definitions"] == new["definitions"]
     }
 
-    static func compare(role: Role, old: JSONValue, new: JSONValue) -> [Change] {
+    /// The changes from `old` to `new`, a schema of `role`, in a stable order.
+    public static func compare(role: Role, old: JSONValue, new: JSONValue) -> [Change] {
         var d = ContractDiff(role: role, old: old, new: new)
         d.diff(old, new, "")
         return d.changes
+    }
+
+    /// The changes from one contract (input and output schema) to another: input changes first.
+    public static func compare(
+        oldInput: JSONValue, oldOutput: JSONValue, newInput: JSONValue, newOutput: JSONValue
+    ) -> [Change] {
+        compare(role: .input, old: oldInput, new: newInput) + compare(role: .output, old: oldOutput, new: newOutput)
     }
 
     mutating func record(_ pointer: String, _ effect: Effect, _ reason: String) {
@@ -53,6 +86,12 @@ struct ContractDiff {
 
     mutating func diff(_ old: JSONValue, _ new: JSONValue, _ p: String) {
         if old == new && (definitionsEqual || !JSONWriter.string(old).contains("\"$ref\"")) { return }
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            record(p, .changes, "changed more than \(Self.maximumDepth) subschemas deep, too deep to classify")
+            return
+        }
         if case .bool(let a) = old, case .bool(let b) = new {
             record(p, a ? .narrows : .widens, "schema changed from \(a) to \(b)")
             return
@@ -114,7 +153,7 @@ struct ContractDiff {
         let po = o["properties"]?.objectValue ?? [:]
         let pn = n["properties"]?.objectValue ?? [:]
         for name in Set(po.keys).union(pn.keys).sorted() {
-            let q = p + "/properties/" + JSONPointer(name)
+            let q = p + "/properties/" + JSONPointer.escape(name)
             switch (po[name], pn[name]) {
             case (let a?, let b?): diff(a, b, q)
             case (nil, _?): record(q, .adds, "property \"\(name)\" added")
@@ -211,23 +250,8 @@ struct ContractDiff {
         }
     }
 
+    /// The target of a local `$ref` (`#/$defs/x`) inside `root`.
     func resolve(_ ref: String, in root: JSONValue) -> JSONValue? {
-        var current = root
-        for token in ref.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
-            let t = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            if let o = current.objectValue, let next = o[t] {
-                current = next
-            } else if let a = current.arrayValue, let i = Int(t), i < a.count {
-                current = a[i]
-            } else {
-                return nil
-            }
-        }
-        return current
+        JSONPointer.resolve(String(ref.dropFirst()), in: root)
     }
-}
-
-func describe(_ value: JSONValue) -> String {
-    let text = JSONWriter.string(value, sortedKeys: true)
-    return text.count > 60 ? String(text.prefix(57)) + "..." : text
 }
