@@ -46,7 +46,8 @@ enum TLSConnection {
         switch error {
         case let e as NIOSSLExtraError where e == .failedToValidateHostname:
             "the server's certificate does not name this host (\(e))"
-        case ChannelError.eof: "the server closed the connection (does it speak TLS on this port?)"
+        case ChannelError.eof, NIOSSLError.handshakeFailed(.sslError([.eofDuringHandshake])):
+            "the server closed the connection (does it speak TLS on this port? is this address over its connection or failure limit?)"
         default: TLSReason.brief(error)
         }
     }

@@ -7,6 +7,8 @@ import NIOSSL
 struct AcceptedChannel: Sendable {
     let channel: NIOAsyncChannel<Frame, Never>
     let frameLimit: FrameLimit
+    /// True when the connection speaks TLS: nothing can be written to it before its handshake.
+    var isTLS = false
 
     /// Installs the line decoder with a limit that starts at `handshakeBytes`; with `tls`, a TLS
     /// server handler (and ``TLSFailureWatch``, which reports a failed TLS handshake) before it.
@@ -21,7 +23,7 @@ struct AcceptedChannel: Sendable {
             }
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(limit: limit)))
             let wrapped = try NIOAsyncChannel<Frame, Never>(wrappingChannelSynchronously: channel)
-            return AcceptedChannel(channel: wrapped, frameLimit: limit)
+            return AcceptedChannel(channel: wrapped, frameLimit: limit, isTLS: tls != nil)
         }
     }
 }

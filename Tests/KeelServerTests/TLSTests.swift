@@ -90,6 +90,29 @@ struct TLSTests {
         }
     }
 
+    @Test func failedTLSHandshakesCountAgainstTheAuthFailureThrottle() async throws {
+        try await withTLS(configure: { o, _ in o.connections.maxAuthFailuresPerMinute = 2 }) { port, certs, unix in
+            for _ in 0..<2 {
+                let raw = try RawSocket(host: "127.0.0.1", port: port)
+                raw.setReceiveTimeout(seconds: 30)
+                await raw.send("not TLS\n")
+                #expect(await raw.isClosedByPeer())
+            }
+            // The same address is now refused, even with the right CA: the connection is closed
+            // (during the TLS handshake, or just after it when the server had already read the hello).
+            let refused = await #expect(throws: KeelError.self) {
+                try await ping(Self.endpoint(port, TLSClientOptions(caFile: certs.caCertificate)))
+            }
+            #expect(refused?.code == .connectionClosed, "\(String(describing: refused))")
+            let raw = try RawSocket(host: "127.0.0.1", port: port)
+            raw.setReceiveTimeout(seconds: 30)
+            #expect(await raw.isClosedByPeer(), "a refused TLS connection is closed, not left open")
+            // Other listeners are not affected.
+            let pong = try await ping(unix)
+            #expect(pong == [:])
+        }
+    }
+
     @Test func aPeerThatNeverFinishesTheTLSHandshakeIsClosedAtTheDeadline() async throws {
         try await withTLS(configure: { o, _ in o.connections.handshakeTimeoutMs = 2_000 }) { port, _, _ in
             let raw = try RawSocket(host: "127.0.0.1", port: port)

@@ -184,7 +184,7 @@ module Keel
           @connection = self.class.send(:open_connection, @endpoint, @max_frame_bytes)
           @backoff.reset
           @connection
-        rescue Error, SystemCallError, IOError, Connection::Timeout => e
+        rescue Error, SystemCallError, IOError, OpenSSL::SSL::SSLError, Connection::Timeout => e
           raise if e.is_a?(Error) && FATAL_CODES.include?(e.code)
 
           pause = @backoff.next_wait

@@ -143,7 +143,7 @@ module Keel
           raise if FATAL_CODES.include?(e.code)
 
           @logger.warn("Keel refused the connection: #{e.message}")
-        rescue SystemCallError, IOError, Connection::Timeout => e
+        rescue SystemCallError, IOError, OpenSSL::SSL::SSLError, Connection::Timeout => e
           @logger.warn("connection to Keel at #{endpoint} failed: #{e.message}")
         end
         break if endpoint.stdio || !@reconnect || @stopping
