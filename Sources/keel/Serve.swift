@@ -17,7 +17,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
-    @Option(help: "Also listen on TCP host:port (needs a token file).") var tcp: String?
+    @Option(help: "Also listen on TCP host:port (needs a token file; TLS with --tls-cert and --tls-key).") var tcp: String?
     @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
     @Option(help: "File holding the admin token (mode 0600; make one with keel token new).") var tokenFile: String?
     @Option(help: "File holding the client-role token (start, signal, query, call, read).") var clientTokenFile: String?
