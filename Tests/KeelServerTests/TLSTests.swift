@@ -42,9 +42,10 @@ struct TLSTests {
     @Test func aClientThatTrustsTheCAInitializesAndRunsAnActivity() async throws {
         try await withTLS { port, certs, unix in
             let counter = Counter()
-            try await LiveOrchestrator.withWorker(makeWorker(unix, counter: counter)) {
+            // The worker connects over TLS too.
+            let tls = Self.endpoint(port, TLSClientOptions(caFile: certs.caCertificate))
+            try await LiveOrchestrator.withWorker(makeWorker(tls, counter: counter)) {
                 try await waitForWorkers(unix, 1)
-                let tls = Self.endpoint(port, TLSClientOptions(caFile: certs.caCertificate))
                 let pong = try await ping(tls)
                 #expect(pong == [:])
                 let result = try await call(tls, "greet.hello", ["name": "TLS"])
