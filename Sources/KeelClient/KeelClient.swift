@@ -32,11 +32,16 @@ public struct KeelClient: Sendable {
                 token = t
                 channel = try await bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .connect(host: host, port: port) { RPCChannel.configure($0, limits: limits) }
+            case .tls(let host, let port, let t, let options):
+                token = t
+                channel = try await TLSConnection.connect(host: host, port: port, options: options, limits: limits)
             case .stdio:
                 let (input, output) = StdioWire.take()
                 channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .takingOwnershipOfDescriptors(input: input, output: output) { RPCChannel.configure($0, limits: limits) }
             }
+        } catch let error as KeelError {
+            throw error  // already says what went wrong (a TLS file, a failed TLS handshake)
         } catch {
             throw KeelError(
                 .connectionClosed,

@@ -50,11 +50,17 @@ extension KeelServer {
     }
 
     /// Writes `refusal` as the connection's only line, then closes it; nothing is read from it.
+    /// A TLS connection is closed at once: the line could only follow a TLS handshake, which a
+    /// refused peer is not worth (and nothing reads from it to drive one).
     private func refuse(_ child: AcceptedChannel, _ refusal: KeelError, peer: String?) {
         logger.info(
             "connection refused",
             metadata: ["peer": "\(peer ?? "unix")", "code": "\(refusal.code.rpcCode)", "reason": "\(refusal.message)"])
         let channel = child.channel.channel
+        if child.isTLS {
+            channel.close(promise: nil)
+            return
+        }
         let line = RPCMessage.error(id: nil, error: RPCErrorObject(refusal)).line
         channel.writeAndFlush(ByteBuffer(bytes: line)).whenComplete { _ in channel.close(promise: nil) }
     }

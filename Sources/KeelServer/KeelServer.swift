@@ -36,6 +36,8 @@ public final class KeelServer: Service, Sendable {
         /// Caps on listener connections before and after the handshake.
         public var connections = ConnectionLimits()
         public var engine = Engine.Options()
+        /// TLS on the TCP listener (`--tls-cert`, `--tls-key`, …); nil: TCP is clear text.
+        public var tls: ServerTLSOptions?
 
         public init(databasePath: String) { self.databasePath = databasePath }
     }
@@ -146,16 +148,17 @@ public final class KeelServer: Service, Sendable {
             endpoints.socketPath = path
         }
         if let (host, port) = options.tcpAddress {
-            guard !credentials.isEmpty else {
+            guard !credentials.isEmpty || certificateGrant != nil else {
                 throw KeelError(
                     .invalidParams,
                     "TCP needs a token (--token-file, --client-token-file or --worker-token-file): anyone who can reach the port could run work")
             }
+            let tls = try makeTLS(admission: admission)
             tcpServer = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: host, port: port) { AcceptedChannel.configure($0, handshakeBytes: handshakeBytes) }
+                .bind(host: host, port: port) { AcceptedChannel.configure($0, handshakeBytes: handshakeBytes, tls: tls) }
             endpoints.tcpPort = tcpServer?.channel.localAddress?.port
         }
         let supervisor = WorkerSupervisor(
@@ -166,7 +169,7 @@ public final class KeelServer: Service, Sendable {
             metadata: [
                 "db": "\(options.databasePath)", "sync": "\(options.durability.rawValue)",
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
-                "access": "\(accessSummary)",
+                "access": "\(accessSummary)", "tls": "\(tlsSummary)",
             ])
         markReady(.success(endpoints))
         let unixListener = unixServer, tcpListener = tcpServer
@@ -185,7 +188,8 @@ public final class KeelServer: Service, Sendable {
                 if let tcpListener {
                     group.addTask {
                         await self.accept(
-                            tcpListener, transport: "tcp", credentials: credentials, anonymous: nil, engine: engine,
+                            tcpListener, transport: "tcp", credentials: credentials, anonymous: self.certificateGrant,
+                            engine: engine,
                             admission: admission)
                     }
                 }

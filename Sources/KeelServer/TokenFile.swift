@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KeelCore
 
 /// Reads tokens from files that only their owner can read (docs/security.md).
@@ -8,16 +7,7 @@ public enum TokenFile {
     /// - Throws: `KeelError(.invalidParams)` when the file is missing, readable or writable by
     ///   group or others, or empty. The message names the file and its mode, never its content.
     public static func read(_ path: String) throws -> String {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw KeelError(.invalidParams, "cannot read token file \(path): \(String(cString: strerror(errno)))")
-        }
-        let mode = st.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw KeelError(
-                .invalidParams,
-                "token file \(path) has mode \(String(mode, radix: 8)): group or others can read it; run chmod 600 \(path)")
-        }
+        try OwnerOnlyFile.check(path, kind: "token file")
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KeelError(.invalidParams, "cannot read token file \(path)")
         }

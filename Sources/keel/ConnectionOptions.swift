@@ -18,12 +18,35 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "File holding the token, sent over TCP or the Unix socket (mode 0600).")
     var tokenFile: String?
 
+    @Flag(help: "Speak TLS over --tcp (the server's certificate is checked against the system trust store or --tls-ca).")
+    var tls = false
+
+    @Option(help: "PEM CA certificates to trust for the server's certificate (implies --tls).")
+    var tlsCa: String?
+
+    @Option(help: "PEM client certificate, for a server started with --tls-client-ca (with --tls-key; implies --tls).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Name the server's certificate must carry (default: the --tcp host).")
+    var tlsServerName: String?
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
     func validate() throws {
         if socket != nil && tcp != nil { throw ValidationError("use --socket or --tcp, not both") }
         if let tcp, tcp.split(separator: ":").count != 2 { throw ValidationError("--tcp takes host:port") }
+        if tlsOptions != nil && tcp == nil { throw ValidationError("the --tls options need --tcp") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+    }
+
+    /// The TLS options from the flags; nil when none was given.
+    var tlsOptions: TLSClientOptions? {
+        guard tls || tlsCa != nil || tlsCert != nil || tlsKey != nil || tlsServerName != nil else { return nil }
+        return TLSClientOptions(caFile: tlsCa, certificateFile: tlsCert, keyFile: tlsKey, serverName: tlsServerName)
     }
 
     /// The token from `--token-file`, sent on any transport; nil when none was given.
@@ -37,7 +60,11 @@ struct ConnectionOptions: ParsableArguments {
         if let socket { return .unixSocket(path: socket) }
         if let tcp {
             let parts = tcp.split(separator: ":")
-            return .tcp(host: String(parts[0]), port: Int(parts[1]) ?? 0, token: token ?? env["KEEL_TOKEN"] ?? "")
+            let host = String(parts[0]), port = Int(parts[1]) ?? 0, token = token ?? env["KEEL_TOKEN"] ?? ""
+            if let tls = tlsOptions ?? TLSClientOptions.fromEnvironment(env) {
+                return .tls(host: host, port: port, token: token, options: tls)
+            }
+            return .tcp(host: host, port: port, token: token)
         }
         return .fromEnvironment(env)
     }

@@ -4,7 +4,7 @@ import KeelServer
 
 /// `keel serve` flags for the connection and backpressure limits (docs/guarantees.md, "Limits").
 struct LimitOptions: ParsableArguments {
-    @Option(help: "Seconds a connection has to complete initialize before it is closed.")
+    @Option(help: "Seconds a connection has to complete initialize (and, with TLS, its handshake) before it is closed.")
     var handshakeTimeout: Double = 10
     @Option(help: "Largest line before initialize succeeds, in bytes.")
     var maxHandshakeBytes = 64 * 1024

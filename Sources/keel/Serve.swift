@@ -17,7 +17,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
-    @Option(help: "Also listen on TCP host:port (needs a token file).") var tcp: String?
+    @Option(help: "Also listen on TCP host:port (needs a token file; TLS with --tls-cert and --tls-key).") var tcp: String?
     @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
     @Option(help: "File holding the admin token (mode 0600; make one with keel token new).") var tokenFile: String?
     @Option(help: "File holding the client-role token (start, signal, query, call, read).") var clientTokenFile: String?
@@ -27,6 +27,7 @@ struct Serve: AsyncParsableCommand {
     var socketRequiresToken = false
     @Option(name: .customLong("worker"), help: "Spawn and supervise a stdio worker: a command line (repeatable).")
     var workers: [String] = []
+    @OptionGroup(title: "TLS on the TCP listener") var tls: ServeTLSOptions
     @Option(help: "Commit durability: full (fsync each commit, default) or normal.") var sync = "full"
     @Option(help: "Largest message in bytes (default 16 MiB).") var maxMessageBytes = 16 * 1024 * 1024
     @Option(help: "Environment variable passed to spawned workers (repeatable).") var passEnv: [String] = []
@@ -41,9 +42,12 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
         }
         if token != nil && tokenFile != nil { throw ValidationError("use --token or --token-file, not both") }
-        if workerNames != nil && workerTokenFile == nil { throw ValidationError("--worker-names needs --worker-token-file") }
+        if workerNames != nil && workerTokenFile == nil && tls.tlsClientRole != "worker" {
+            throw ValidationError("--worker-names needs --worker-token-file (or --tls-client-role worker)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard (1...64).contains(eventLoops) else { throw ValidationError("--event-loops must be from 1 to 64") }
+        try tls.validate(tcp: tcp)
     }
 
     func run() async throws {
@@ -62,6 +66,7 @@ struct Serve: AsyncParsableCommand {
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }
             options.tcpAddress = (String(parts[0]), port)
         }
+        options.tls = try tls.load()
         try loadCredentials(into: &options, logger: logger)
         options.workers = try workers.map { try WorkerSpec(command: $0) }
         let server = KeelServer(options: options, logger: logger)
@@ -99,8 +104,11 @@ extension Serve {
             throw ExitCode(2)
         }
         options.socketRequiresToken = socketRequiresToken
-        if tcp != nil, options.token == nil, options.clientToken == nil, options.workerToken == nil {
-            throw ValidationError("--tcp needs a token: --token-file, --client-token-file, --worker-token-file or $KEEL_TOKEN")
+        if tcp != nil, options.token == nil, options.clientToken == nil, options.workerToken == nil,
+            options.tls?.clientRole == nil
+        {
+            throw ValidationError(
+                "--tcp needs a token: --token-file, --client-token-file, --worker-token-file or $KEEL_TOKEN (or --tls-client-ca with --tls-client-role)")
         }
     }
 }

@@ -112,7 +112,7 @@ def binaries(tmp):
         exe = os.path.join(tmp, "cworker")
         _checked(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", os.path.join(c_dir, "include"),
                   os.path.join(WORKERS, "worker.c"), os.path.join(c_dir, "build", "libkeel.a"),
-                  "-ljansson", "-pthread", "-o", exe], cwd=REPO)
+                  "-ljansson", "-lssl", "-lcrypto", "-pthread", "-o", exe], cwd=REPO)
         built["c"] = exe
     return built
 

@@ -19,7 +19,9 @@ const waitSlack = 5 * time.Second
 // ClientOptions choose where Keel is. The zero value uses KEEL_SOCKET, else KEEL_TCP + KEEL_TOKEN.
 type ClientOptions struct {
 	Socket, TCP, Token string
-	MaxFrameBytes      int
+	// TLS makes a TCP connection speak TLS (nil: KEEL_TLS*, else clear text).
+	TLS           *TLSOptions
+	MaxFrameBytes int
 	// ReconnectInitial and ReconnectMax shape the full-jitter reconnect backoff (defaults 100 ms
 	// and 2 s); ReconnectTimeout bounds how long one call keeps reconnecting (default 30 s).
 	ReconnectInitial, ReconnectMax, ReconnectTimeout time.Duration
@@ -42,6 +44,7 @@ type Client struct {
 // Dial connects to Keel and initializes the connection.
 func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
 	endpoint, err := ResolveEndpoint(opts.Socket, opts.TCP, opts.Token, false)
+	endpoint = endpoint.withTLS(opts.TLS)
 	if err != nil {
 		return nil, err
 	}

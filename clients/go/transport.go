@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,15 +26,19 @@ type Endpoint struct {
 	Socket string // Unix socket path
 	TCP    string // host:port
 	Token  string // sent in initialize over TCP
+	// TLS, when set, makes the TCP connection speak TLS (docs/security.md "TLS").
+	TLS *TLSOptions
 }
 
-// String names the endpoint for logs: stdio, unix:PATH or tcp:HOST:PORT.
+// String names the endpoint for logs: stdio, unix:PATH, tcp:HOST:PORT or tls:HOST:PORT.
 func (e Endpoint) String() string {
 	switch {
 	case e.Stdio:
 		return "stdio"
 	case e.Socket != "":
 		return "unix:" + e.Socket
+	case e.TLS != nil:
+		return "tls:" + e.TCP
 	default:
 		return "tcp:" + e.TCP
 	}
@@ -72,6 +77,18 @@ func dial(ctx context.Context, e Endpoint) (io.Reader, io.Writer, io.Closer, err
 		return openStdio()
 	}
 	var d net.Dialer
+	if e.Socket == "" && e.TLS != nil {
+		cfg, err := e.TLS.config(e.TCP)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// The handshake completes here: an untrusted certificate fails the dial, not a later read.
+		c, err := (&tls.Dialer{NetDialer: &d, Config: cfg}).DialContext(ctx, "tcp", e.TCP)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return c, c, c, nil
+	}
 	network, address := "unix", e.Socket
 	if e.Socket == "" {
 		network, address = "tcp", e.TCP

@@ -43,6 +43,8 @@ type WorkerOptions struct {
 	// Socket, TCP and Token choose the transport (see ResolveEndpoint); stdio when
 	// KEEL_TRANSPORT=stdio.
 	Socket, TCP, Token string
+	// TLS makes a TCP connection speak TLS (nil: KEEL_TLS*, else clear text).
+	TLS *TLSOptions
 	// MaxFrameBytes limits incoming messages (default 16 MiB).
 	MaxFrameBytes int
 	// DrainTimeout bounds a graceful stop before running work is cancelled (default 30 s).
@@ -181,6 +183,7 @@ func (w *Worker) registration() registration {
 // (unauthorized, unsupported protocol version, contract conflict). Call it once.
 func (w *Worker) Run(ctx context.Context) error {
 	endpoint, err := ResolveEndpoint(w.opts.Socket, w.opts.TCP, w.opts.Token, true)
+	endpoint = endpoint.withTLS(w.opts.TLS)
 	if err != nil {
 		return err
 	}

@@ -111,8 +111,18 @@ export declare abstract class Transport {
   flush(): void;
   close(): Promise<void>;
 }
+/** TLS to a `keel serve --tls-cert …` TCP listener (docs/security.md "TLS"). Files are PEM. */
+export interface TLSOptions {
+  /** CA certificates to trust for the server; absent: the system trust store. */
+  caFile?: string;
+  /** A client certificate and its key, for `keel serve --tls-client-ca`. */
+  certFile?: string;
+  keyFile?: string;
+  /** The name the server's certificate must carry (default: the host connected to). */
+  serverName?: string;
+}
 export declare class SocketTransport extends Transport {
-  constructor(options: { path?: string; host?: string; port?: number; maxFrameBytes?: number });
+  constructor(options: { path?: string; host?: string; port?: number; maxFrameBytes?: number; tls?: TLSOptions });
 }
 export declare class StdioTransport extends Transport {
   constructor(options?: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream; maxFrameBytes?: number });
@@ -123,9 +133,10 @@ export interface Endpoint {
   host?: string;
   port?: number;
   token?: string;
+  tls?: TLSOptions;
 }
 export declare function resolveEndpoint(
-  options?: { socket?: string; tcp?: string; token?: string; allowStdio?: boolean },
+  options?: { socket?: string; tcp?: string; token?: string; tls?: boolean | TLSOptions; allowStdio?: boolean },
   env?: Record<string, string | undefined>,
 ): Endpoint;
 
@@ -244,6 +255,8 @@ export interface WorkerOptions {
   /** HOST:PORT */
   tcp?: string;
   token?: string;
+  /** TLS over `tcp`: true (system trust store) or the CA file and client certificate. */
+  tls?: boolean | TLSOptions;
   maxFrameBytes?: number;
   /** Reconnect socket/TCP connections with exponential backoff (default true). */
   reconnect?: boolean;
@@ -294,7 +307,7 @@ export declare class Client {
   readonly connection: Connection;
   /** Later calls reconnect after a drop: backoff bounds in ms, and how long one call keeps trying
    * (reconnectTimeoutMs, default 30000). */
-  static connect(options?: { socket?: string; tcp?: string; token?: string; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
+  static connect(options?: { socket?: string; tcp?: string; token?: string; tls?: boolean | TLSOptions; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
   close(): Promise<void>;
   startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' }): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;

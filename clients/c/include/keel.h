@@ -95,6 +95,18 @@ typedef struct keel_activity_ctx keel_activity_ctx_t;
  */
 typedef json_t *(*keel_activity_fn)(keel_activity_ctx_t *ctx, json_t *input, void *userdata);
 
+/**
+ * TLS over TCP, for `keel serve --tls-cert ...` (docs/clients.md "TLS"). Files are PEM. Also read
+ * from KEEL_TLS=1, KEEL_TLS_CA, KEEL_TLS_CERT, KEEL_TLS_KEY, KEEL_TLS_SERVER_NAME when unset.
+ */
+typedef struct keel_tls_options {
+    int enabled;             /**< nonzero: speak TLS over tcp (implied by ca_file) */
+    const char *ca_file;     /**< CA certificates to trust; NULL: the system trust store */
+    const char *cert_file;   /**< client certificate, for `keel serve --tls-client-ca` */
+    const char *key_file;    /**< its private key */
+    const char *server_name; /**< name the server's certificate must carry; default: the tcp host */
+} keel_tls_options_t;
+
 /** Worker options; zero means default. Use designated initializers so new fields stay zero. */
 typedef struct keel_worker_options {
     const char *name;        /**< shown by worker/list; default "c-worker" */
@@ -108,6 +120,7 @@ typedef struct keel_worker_options {
     int no_signal_handlers;  /**< nonzero: do not install SIGTERM/SIGINT handlers in run */
     int reconnect_initial_ms; /**< reconnect backoff's first bound; default 100 (full jitter) */
     int reconnect_max_ms;     /**< reconnect backoff's cap; default 2000 */
+    keel_tls_options_t tls;   /**< TLS over tcp; zero: clear text unless KEEL_TLS* say otherwise */
 } keel_worker_options_t;
 
 /**
@@ -244,6 +257,7 @@ typedef struct keel_client_options {
     int reconnect_initial_ms; /**< reconnect backoff's first bound; default 100 (full jitter) */
     int reconnect_max_ms;     /**< reconnect backoff's cap; default 2000 */
     int reconnect_timeout_ms; /**< how long one call keeps reconnecting; default 30000 */
+    keel_tls_options_t tls;   /**< TLS over tcp; zero: clear text unless KEEL_TLS* say otherwise */
 } keel_client_options_t;
 
 /**

@@ -16,6 +16,7 @@
 struct keel_client {
     /* Copies of the options' strings: the endpoint is reopened on every reconnect. */
     char *socket_path, *tcp, *token;
+    keel_tls_options_t tls;
     size_t max_frame_bytes;
     int reconnect_timeout_ms;
     pthread_mutex_t mu; /* guards conn and backoff; held while reconnecting */
@@ -38,7 +39,7 @@ static int on_request(keel__conn_t *conn, const char *method, json_t *params, ke
 static keel__conn_t *open_conn(const keel_client_t *c, keel_error_t *err) {
     keel__endpoint_t ep;
     int in_fd, out_fd;
-    if (keel__resolve_endpoint(&ep, c->socket_path, c->tcp, c->token, 0, err) != 0 ||
+    if (keel__resolve_endpoint(&ep, c->socket_path, c->tcp, c->token, &c->tls, 0, err) != 0 ||
         keel__open_endpoint(&ep, &in_fd, &out_fd, err) != 0) {
         return NULL;
     }
@@ -67,6 +68,7 @@ static void free_client(keel_client_t *c) {
     free(c->socket_path);
     free(c->tcp);
     free(c->token);
+    keel__tls_free(&c->tls);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -86,6 +88,7 @@ keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error
     c->socket_path = dup_or_null(opts->socket_path);
     c->tcp = dup_or_null(opts->tcp);
     c->token = dup_or_null(opts->token);
+    keel__tls_copy(&c->tls, &opts->tls);
     c->max_frame_bytes = opts->max_frame_bytes;
     c->reconnect_timeout_ms = opts->reconnect_timeout_ms > 0 ? opts->reconnect_timeout_ms : KEEL__RECONNECT_TIMEOUT_MS;
     keel__backoff_init(&c->backoff, opts->reconnect_initial_ms, opts->reconnect_max_ms);

@@ -125,11 +125,23 @@ typedef struct keel__endpoint {
     const char *socket_path;
     const char *tcp;
     const char *token;
+    keel_tls_options_t tls; /* tls.enabled: TLS over tcp (from the options or KEEL_TLS*) */
 } keel__endpoint_t;
 
-/** KEEL_TRANSPORT=stdio wins (when allowed), then the options, then KEEL_SOCKET, then KEEL_TCP. */
+/** KEEL_TRANSPORT=stdio wins (when allowed), then the options, then KEEL_SOCKET, then KEEL_TCP.
+ *  `tls` (may be NULL) applies to tcp; without it, KEEL_TLS* decide. */
 int keel__resolve_endpoint(keel__endpoint_t *ep, const char *socket_path, const char *tcp, const char *token,
-                           int allow_stdio, keel_error_t *err);
+                           const keel_tls_options_t *tls, int allow_stdio, keel_error_t *err);
+
+/* ---- TLS (tls.c) ---- */
+
+/** Owned copies of TLS options, for reconnects. */
+void keel__tls_copy(keel_tls_options_t *dst, const keel_tls_options_t *src);
+void keel__tls_free(keel_tls_options_t *tls);
+/** Completes a TLS handshake on the connected `tcp` socket (taken: closed on failure) with the
+ *  server `host`, and returns the fd of a local socket pair whose bytes a relay thread carries
+ *  through TLS; -1 (err: KEEL_E_CONFIG for a bad file, KEEL_E_OS for a failed handshake). */
+int keel__tls_wrap(int tcp, const keel_tls_options_t *tls, const char *host, keel_error_t *err);
 /** Opens the stream: *in_fd and *out_fd (the same fd for sockets). */
 int keel__open_endpoint(const keel__endpoint_t *ep, int *in_fd, int *out_fd, keel_error_t *err);
 /** The initialize params: protocolVersion, clientInfo, token when set. */

@@ -17,13 +17,37 @@
 #define ENV_SOCKET "KEEL_SOCKET"
 #define ENV_TCP "KEEL_TCP"
 #define ENV_TOKEN "KEEL_TOKEN"
+#define ENV_TLS "KEEL_TLS"
+#define ENV_TLS_CA "KEEL_TLS_CA"
+#define ENV_TLS_CERT "KEEL_TLS_CERT"
+#define ENV_TLS_KEY "KEEL_TLS_KEY"
+#define ENV_TLS_SERVER_NAME "KEEL_TLS_SERVER_NAME"
 
 static const char *nonempty(const char *s) {
     return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* TLS from the options, else from KEEL_TLS=1 / KEEL_TLS_CA (and KEEL_TLS_CERT, KEEL_TLS_KEY,
+ * KEEL_TLS_SERVER_NAME); the strings are borrowed. */
+static keel_tls_options_t resolve_tls(const keel_tls_options_t *tls) {
+    if (tls != NULL && (tls->enabled || tls->ca_file != NULL)) {
+        keel_tls_options_t t = *tls;
+        t.enabled = 1;
+        return t;
+    }
+    const char *flag = getenv(ENV_TLS);
+    if ((flag == NULL || strcmp(flag, "1") != 0) && nonempty(getenv(ENV_TLS_CA)) == NULL) {
+        return (keel_tls_options_t){0};
+    }
+    return (keel_tls_options_t){.enabled = 1,
+                                .ca_file = nonempty(getenv(ENV_TLS_CA)),
+                                .cert_file = nonempty(getenv(ENV_TLS_CERT)),
+                                .key_file = nonempty(getenv(ENV_TLS_KEY)),
+                                .server_name = nonempty(getenv(ENV_TLS_SERVER_NAME))};
+}
+
 int keel__resolve_endpoint(keel__endpoint_t *ep, const char *socket_path, const char *tcp, const char *token,
-                           int allow_stdio, keel_error_t *err) {
+                           const keel_tls_options_t *tls, int allow_stdio, keel_error_t *err) {
     memset(ep, 0, sizeof *ep);
     const char *transport = getenv(ENV_TRANSPORT);
     if (allow_stdio && transport != NULL && strcasecmp(transport, "stdio") == 0) {
@@ -49,6 +73,9 @@ int keel__resolve_endpoint(keel__endpoint_t *ep, const char *socket_path, const 
                         "under `keel serve --worker` (KEEL_TRANSPORT=stdio)");
         return -1;
     }
+    if (ep->tcp != NULL) {
+        ep->tls = resolve_tls(tls);
+    }
     return 0;
 }
 
@@ -71,13 +98,15 @@ static int open_unix(const char *path, keel_error_t *err) {
     return fd;
 }
 
-static int open_tcp(const char *address, keel_error_t *err) {
+/* Connects to HOST:PORT; *host_out (size HOST_BYTES) gets the host, for TLS's name check. */
+#define HOST_BYTES 256
+static int open_tcp(const char *address, char *host_out, keel_error_t *err) {
     const char *colon = strrchr(address, ':');
     if (colon == NULL || colon[1] == '\0') {
         keel__set_error(err, KEEL_E_CONFIG, "tcp address must be HOST:PORT, got %s", address);
         return -1;
     }
-    char host[256];
+    char host[HOST_BYTES];
     size_t host_len = (size_t)(colon - address);
     if (host_len >= sizeof host) {
         keel__set_error(err, KEEL_E_CONFIG, "tcp host is too long: %s", address);
@@ -91,7 +120,8 @@ static int open_tcp(const char *address, keel_error_t *err) {
         h++;
     }
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *found = NULL;
-    int rc = getaddrinfo(h[0] ? h : "127.0.0.1", colon + 1, &hints, &found);
+    snprintf(host_out, HOST_BYTES, "%s", h[0] ? h : "127.0.0.1");
+    int rc = getaddrinfo(host_out, colon + 1, &hints, &found);
     if (rc != 0) {
         keel__set_error(err, KEEL_E_OS, "cannot resolve %s: %s", address, gai_strerror(rc));
         return -1;
@@ -137,7 +167,11 @@ int keel__open_endpoint(const keel__endpoint_t *ep, int *in_fd, int *out_fd, kee
     if (ep->stdio) {
         return open_stdio(in_fd, out_fd, err);
     }
-    int fd = ep->socket_path ? open_unix(ep->socket_path, err) : open_tcp(ep->tcp, err);
+    char host[HOST_BYTES];
+    int fd = ep->socket_path ? open_unix(ep->socket_path, err) : open_tcp(ep->tcp, host, err);
+    if (fd >= 0 && ep->tcp != NULL && ep->tls.enabled) {
+        fd = keel__tls_wrap(fd, &ep->tls, host, err);
+    }
     if (fd < 0) {
         return -1;
     }

@@ -56,6 +56,7 @@ keel_worker_t *keel_worker_new(const keel_worker_options_t *opts, keel_error_t *
     w->socket_path = dup_or_null(opts->socket_path);
     w->tcp = dup_or_null(opts->tcp);
     w->token = dup_or_null(opts->token);
+    keel__tls_copy(&w->tls, &opts->tls);
     w->max_concurrent = max;
     w->max_frame_bytes = opts->max_frame_bytes ? opts->max_frame_bytes : KEEL_DEFAULT_MAX_FRAME_BYTES;
     w->reconnect = !opts->no_reconnect;
@@ -83,6 +84,7 @@ void keel_worker_free(keel_worker_t *w) {
     free(w->socket_path);
     free(w->tcp);
     free(w->token);
+    keel__tls_free(&w->tls);
     free(w->thread_ids);
     close(w->events[0]);
     close(w->events[1]);
@@ -391,7 +393,7 @@ static void backoff(keel_worker_t *w, int *signals) {
 
 int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
     keel__endpoint_t ep;
-    if (keel__resolve_endpoint(&ep, w->socket_path, w->tcp, w->token, 1, err) != 0) {
+    if (keel__resolve_endpoint(&ep, w->socket_path, w->tcp, w->token, &w->tls, 1, err) != 0) {
         return -1;
     }
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old_pipe, old_term, old_int;

@@ -31,6 +31,7 @@ struct keel_activity_ctx {
 
 struct keel_worker {
     char *name, *socket_path, *tcp, *token;
+    keel_tls_options_t tls; /* owned copies, for reconnects */
     int max_concurrent;
     size_t max_frame_bytes;
     int reconnect, drain_timeout_ms, signal_handlers;

@@ -41,8 +41,8 @@ export class Client {
   /**
    * Connects (`socket`/KEEL_SOCKET, or `tcp` + `token`/KEEL_TCP + KEEL_TOKEN) and initializes.
    * `reconnectInitialMs`/`reconnectMaxMs` (100/2000) and `reconnectTimeoutMs` (30000) shape later
-   * reconnects.
-   * @throws {Error} Keel is not reachable; {KeelError} Keel refused the connection.
+   * reconnects. `tls: true` or `tls: {caFile, certFile, keyFile, serverName}` speaks TLS over `tcp`.
+   * @throws {Error} Keel is not reachable or its TLS certificate is not trusted; {KeelError} Keel refused the connection.
    */
   static async connect(options = {}) {
     const endpoint = resolveEndpoint({ ...options, allowStdio: false });

@@ -2,13 +2,20 @@
 // as in modelcontextprotocol/typescript-sdk (packages/core-internal/src/shared/transport.ts),
 // except that `onmessage` receives each frame as text: the Connection parses it, so it can answer
 // a line that is not JSON with -32700 (docs/protocol.md, Framing).
+import fs from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { DEFAULT_MAX_FRAME_BYTES, LineDecoder, encodeFrame } from './framing.js';
 
 export const ENV_TRANSPORT = 'KEEL_TRANSPORT';
 export const ENV_SOCKET = 'KEEL_SOCKET';
 export const ENV_TCP = 'KEEL_TCP';
 export const ENV_TOKEN = 'KEEL_TOKEN';
+export const ENV_TLS = 'KEEL_TLS';
+export const ENV_TLS_CA = 'KEEL_TLS_CA';
+export const ENV_TLS_CERT = 'KEEL_TLS_CERT';
+export const ENV_TLS_KEY = 'KEEL_TLS_KEY';
+export const ENV_TLS_SERVER_NAME = 'KEEL_TLS_SERVER_NAME';
 // Bound on flushing queued bytes when closing.
 const CLOSE_FLUSH_TIMEOUT_MS = 1000;
 
@@ -103,22 +110,31 @@ export class Transport {
   }
 }
 
-/** A Unix domain socket or TCP connection. */
+/** A Unix domain socket or TCP connection, with TLS when `tls` is given (docs/security.md "TLS"). */
 export class SocketTransport extends Transport {
-  /** @param {{path?: string, host?: string, port?: number, maxFrameBytes?: number}} options */
+  /**
+   * @param {{path?: string, host?: string, port?: number, maxFrameBytes?: number,
+   *   tls?: {caFile?: string, certFile?: string, keyFile?: string, serverName?: string}}} options
+   *   `tls.caFile` absent: the system trust store.
+   */
   constructor(options) {
     super(options);
     this._options = options.path ? { path: options.path } : { host: options.host ?? '127.0.0.1', port: options.port };
+    this._tls = options.path ? undefined : options.tls;
     this._socket = undefined;
   }
 
-  /** Connects. @throws {Error} the socket could not be reached (ENOENT, ECONNREFUSED, …). */
+  /**
+   * Connects (and completes the TLS handshake).
+   * @throws {Error} the socket could not be reached (ENOENT, ECONNREFUSED, …), a TLS file cannot
+   *   be read, or the TLS handshake failed (e.g. code UNABLE_TO_VERIFY_LEAF_SIGNATURE for an untrusted server).
+   */
   start() {
     return new Promise((resolve, reject) => {
-      const socket = net.createConnection(this._options);
+      const socket = this._tls ? tls.connect({ ...this._options, ...tlsOptions(this._tls) }) : net.createConnection(this._options);
       this._socket = socket;
       socket.once('error', reject);
-      socket.once('connect', () => {
+      socket.once(this._tls ? 'secureConnect' : 'connect', () => {
         socket.off('error', reject);
         if (!this._options.path) socket.setNoDelay(true);
         socket.on('data', (chunk) => this._feed(chunk));
@@ -206,31 +222,52 @@ export class StdioTransport extends Transport {
  * @returns {{kind: 'stdio'|'unix'|'tcp', path?: string, host?: string, port?: number, token?: string}}
  * @throws {Error} no transport configured, or both socket and tcp given.
  */
-export function resolveEndpoint({ socket, tcp, token, allowStdio = true } = {}, env = process.env) {
+export function resolveEndpoint({ socket, tcp, token, tls: tlsOption, allowStdio = true } = {}, env = process.env) {
   if (allowStdio && (env[ENV_TRANSPORT] ?? '').toLowerCase() === 'stdio') return { kind: 'stdio' };
   if (socket && tcp) throw new Error('give either socket or tcp, not both');
   const theToken = token ?? env[ENV_TOKEN];
+  const theTls = tlsOption === true ? {} : tlsOption === false ? undefined : (tlsOption ?? tlsFromEnvironment(env));
   if (socket) return { kind: 'unix', path: socket };
-  if (tcp) return { kind: 'tcp', ...splitHostPort(tcp), token: theToken };
+  if (tcp) return { kind: 'tcp', ...splitHostPort(tcp), token: theToken, tls: theTls };
   if (env[ENV_SOCKET]) return { kind: 'unix', path: env[ENV_SOCKET] };
-  if (env[ENV_TCP]) return { kind: 'tcp', ...splitHostPort(env[ENV_TCP]), token: theToken };
+  if (env[ENV_TCP]) return { kind: 'tcp', ...splitHostPort(env[ENV_TCP]), token: theToken, tls: theTls };
   throw new Error(
     'no Keel transport: pass socket or tcp, or set KEEL_SOCKET=PATH, KEEL_TCP=HOST:PORT, ' +
       'or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)',
   );
 }
 
-/** A printable endpoint: "stdio", "unix:PATH" or "tcp:HOST:PORT". */
+/** A printable endpoint: "stdio", "unix:PATH", "tcp:HOST:PORT" or "tls:HOST:PORT". */
 export function describeEndpoint(endpoint) {
   if (endpoint.kind === 'stdio') return 'stdio';
-  return endpoint.kind === 'unix' ? `unix:${endpoint.path}` : `tcp:${endpoint.host}:${endpoint.port}`;
+  if (endpoint.kind === 'unix') return `unix:${endpoint.path}`;
+  return `${endpoint.tls ? 'tls' : 'tcp'}:${endpoint.host}:${endpoint.port}`;
+}
+
+/** KEEL_TLS_CA/KEEL_TLS_CERT/KEEL_TLS_KEY/KEEL_TLS_SERVER_NAME; undefined unless KEEL_TLS=1 or KEEL_TLS_CA is set. */
+function tlsFromEnvironment(env) {
+  if (env[ENV_TLS] !== '1' && !env[ENV_TLS_CA]) return undefined;
+  return { caFile: env[ENV_TLS_CA], certFile: env[ENV_TLS_CERT], keyFile: env[ENV_TLS_KEY], serverName: env[ENV_TLS_SERVER_NAME] };
+}
+
+/** node:tls options from ours: files read now; the host is checked unless `serverName` says otherwise. */
+function tlsOptions({ caFile, certFile, keyFile, serverName }) {
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new Error('a TLS client certificate needs both certFile and keyFile');
+  const options = { minVersion: 'TLSv1.2' };
+  if (caFile) options.ca = fs.readFileSync(caFile);
+  if (certFile) {
+    options.cert = fs.readFileSync(certFile);
+    options.key = fs.readFileSync(keyFile);
+  }
+  if (serverName) options.servername = serverName;
+  return options;
 }
 
 /** A new, unstarted transport for an endpoint from `resolveEndpoint`. */
 export function transportFor(endpoint, { maxFrameBytes = DEFAULT_MAX_FRAME_BYTES } = {}) {
   if (endpoint.kind === 'stdio') return new StdioTransport({ maxFrameBytes });
   if (endpoint.kind === 'unix') return new SocketTransport({ path: endpoint.path, maxFrameBytes });
-  return new SocketTransport({ host: endpoint.host, port: endpoint.port, maxFrameBytes });
+  return new SocketTransport({ host: endpoint.host, port: endpoint.port, tls: endpoint.tls, maxFrameBytes });
 }
 
 function splitHostPort(address) {

@@ -32,6 +32,8 @@ export class Worker {
    * @param {number} [options.maxConcurrentWorkflows=1000] workflow/run requests run at once.
    * @param {string} [options.socket] Unix socket path (else KEEL_SOCKET).
    * @param {string} [options.tcp] HOST:PORT (else KEEL_TCP), with `token` (else KEEL_TOKEN).
+   * @param {boolean|{caFile?: string, certFile?: string, keyFile?: string, serverName?: string}} [options.tls]
+   *   TLS over `tcp`: true (system trust store) or a CA file and client certificate (else KEEL_TLS*).
    * @param {boolean} [options.reconnect=true] reconnect socket/TCP with exponential backoff.
    * @param {number} [options.reconnectInitialMs=100] the backoff's first bound (full jitter).
    * @param {number} [options.reconnectMaxMs=2000] the backoff's cap.

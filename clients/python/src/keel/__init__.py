@@ -19,6 +19,7 @@ from ._connection import Connection
 from ._errors import ActivityError, Cancelled, ConnectionClosedError, ConnectionLostError, ContinueAsNew, KeelError, TimedOut
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, InvalidFrameError
 from ._schema import schema_from_type
+from ._transport import TLS
 from ._version import __version__
 from ._worker import Worker
 from ._workflow import WorkflowContext, WorkflowDefinition
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidFrameError",
     "KeelError",
     "RetryPolicy",
+    "TLS",
     "TimedOut",
     "Worker",
     "WorkflowContext",

@@ -13,7 +13,7 @@ from ._errors import UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClose
 from ._framing import DEFAULT_MAX_FRAME_BYTES
 from ._schema import to_json
 from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff, safe_to_repeat
-from ._transport import Endpoint, open_stream, resolve_endpoint
+from ._transport import TLS, Endpoint, open_stream, resolve_endpoint
 from ._version import __version__
 
 logger = logging.getLogger("keel")
@@ -145,16 +145,18 @@ class Client:
         reconnect_initial: float = RECONNECT_INITIAL_S,
         reconnect_max: float = RECONNECT_MAX_S,
         reconnect_timeout: float = RECONNECT_TIMEOUT_S,
+        tls: Union[bool, TLS, None] = None,
     ) -> "Client":
         """Connects (``socket=``/``KEEL_SOCKET``, or ``tcp=`` + ``token=``) and initializes.
 
         ``reconnect_*`` (seconds) shape later reconnects: the backoff's first bound and cap, and
-        how long one call keeps trying before it gives up.
+        how long one call keeps trying before it gives up. ``tls=True`` or ``tls=TLS(ca_file=...)``
+        speaks TLS over ``tcp=`` (docs/security.md "TLS").
 
         Raises:
             OSError: Keel is not reachable. KeelError: Keel refused the connection.
         """
-        endpoint = resolve_endpoint(socket, tcp, token, allow_stdio=False)
+        endpoint = resolve_endpoint(socket, tcp, token, allow_stdio=False, tls=tls)
         connection = await _open(endpoint, max_frame_bytes)
         return cls(
             connection,

@@ -4,41 +4,94 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import stat
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, Union
 
 # "Over stdio, stdout is the wire: a worker must write logs to stderr." (docs/protocol.md)
 ENV_TRANSPORT = "KEEL_TRANSPORT"
 ENV_SOCKET = "KEEL_SOCKET"
 ENV_TCP = "KEEL_TCP"
 ENV_TOKEN = "KEEL_TOKEN"
+ENV_TLS = "KEEL_TLS"
+ENV_TLS_CA = "KEEL_TLS_CA"
+ENV_TLS_CERT = "KEEL_TLS_CERT"
+ENV_TLS_KEY = "KEEL_TLS_KEY"
+ENV_TLS_SERVER_NAME = "KEEL_TLS_SERVER_NAME"
+
+
+@dataclass(frozen=True)
+class TLS:
+    """TLS to a ``keel serve --tls-cert …`` TCP listener (docs/security.md "TLS").
+
+    Args:
+        ca_file: PEM CA certificates to trust for the server; None: the system trust store.
+        cert_file, key_file: a client certificate and its key, for ``keel serve --tls-client-ca``.
+        server_name: the name the server's certificate must carry (default: the host connected to;
+            an IP address is matched against the certificate's IP entries).
+    """
+
+    ca_file: Optional[str] = None
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    server_name: Optional[str] = None
+
+    def context(self) -> ssl.SSLContext:
+        """The client context: certificate and host name checked, TLS 1.2 or later.
+
+        Raises:
+            ValueError: only one of cert_file and key_file. OSError/ssl.SSLError: a file cannot be loaded.
+        """
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("a TLS client certificate needs both cert_file and key_file")
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+    @staticmethod
+    def from_environment() -> "Optional[TLS]":
+        """``KEEL_TLS_CA``/``KEEL_TLS_CERT``/``KEEL_TLS_KEY``/``KEEL_TLS_SERVER_NAME``; None unless
+        ``KEEL_TLS=1`` or ``KEEL_TLS_CA`` is set."""
+        env = os.environ
+        if env.get(ENV_TLS) != "1" and not env.get(ENV_TLS_CA):
+            return None
+        return TLS(env.get(ENV_TLS_CA), env.get(ENV_TLS_CERT), env.get(ENV_TLS_KEY), env.get(ENV_TLS_SERVER_NAME))
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where to connect: exactly one of ``stdio``, ``socket`` or ``tcp`` is set."""
+    """Where to connect: exactly one of ``stdio``, ``socket`` or ``tcp`` is set; ``tls`` only with ``tcp``."""
 
     stdio: bool = False
     socket: Optional[str] = None
     tcp: Optional[str] = None
     token: Optional[str] = None
+    tls: Optional[TLS] = None
 
     @property
     def kind(self) -> str:
-        return "stdio" if self.stdio else "unix" if self.socket else "tcp"
+        return "stdio" if self.stdio else "unix" if self.socket else "tls" if self.tls else "tcp"
 
     def __str__(self) -> str:
-        return "stdio" if self.stdio else f"unix:{self.socket}" if self.socket else f"tcp:{self.tcp}"
+        return "stdio" if self.stdio else f"unix:{self.socket}" if self.socket else f"{self.kind}:{self.tcp}"
 
 
 def resolve_endpoint(
-    socket: Optional[str] = None, tcp: Optional[str] = None, token: Optional[str] = None, allow_stdio: bool = True
+    socket: Optional[str] = None,
+    tcp: Optional[str] = None,
+    token: Optional[str] = None,
+    allow_stdio: bool = True,
+    tls: Union[bool, TLS, None] = None,
 ) -> Endpoint:
     """Picks the transport. ``KEEL_TRANSPORT=stdio`` wins (set by ``keel serve --worker``, which owns
     our stdin/stdout), then the arguments, then ``KEEL_SOCKET``, then ``KEEL_TCP`` (+ ``KEEL_TOKEN``).
+    TCP speaks TLS with ``tls=True`` (system trust store), ``tls=TLS(...)``, or ``KEEL_TLS=1`` /
+    ``KEEL_TLS_CA`` in the environment.
 
     Raises:
         ValueError: no transport configured, or both socket and tcp given.
@@ -48,14 +101,15 @@ def resolve_endpoint(
     if socket and tcp:
         raise ValueError("give either socket= or tcp=, not both")
     token = token if token is not None else os.environ.get(ENV_TOKEN)
+    settings = TLS() if tls is True else None if tls is False else tls or TLS.from_environment()
     if socket:
         return Endpoint(socket=socket)
     if tcp:
-        return Endpoint(tcp=tcp, token=token)
+        return Endpoint(tcp=tcp, token=token, tls=settings)
     if os.environ.get(ENV_SOCKET):
         return Endpoint(socket=os.environ[ENV_SOCKET])
     if os.environ.get(ENV_TCP):
-        return Endpoint(tcp=os.environ[ENV_TCP], token=token)
+        return Endpoint(tcp=os.environ[ENV_TCP], token=token, tls=settings)
     raise ValueError(
         "no Keel transport: pass socket= or tcp=, or set KEEL_SOCKET=PATH, KEEL_TCP=HOST:PORT, "
         "or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
@@ -94,12 +148,17 @@ async def open_stream(endpoint: Endpoint) -> Tuple[asyncio.StreamReader, Any]:
     ``sys.stdout`` are pointed at stderr, so stray prints (even from C extensions) cannot corrupt it.
 
     Raises:
-        OSError: the socket could not be reached.
+        OSError: the socket could not be reached; `ssl.SSLError` (an OSError) for a failed TLS
+            handshake, e.g. `ssl.SSLCertVerificationError` for a server certificate not trusted.
     """
     if endpoint.socket:
         return await asyncio.open_unix_connection(endpoint.socket)
     if endpoint.tcp:
         host, port = _split_host_port(endpoint.tcp)
+        if endpoint.tls:
+            return await asyncio.open_connection(
+                host, port, ssl=endpoint.tls.context(), server_hostname=endpoint.tls.server_name or host
+            )
         return await asyncio.open_connection(host, port)
     return await _open_stdio()
 

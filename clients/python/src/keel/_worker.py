@@ -40,7 +40,7 @@ from ._errors import (
 )
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, encode_frame
 from ._schema import from_json, to_json
-from ._transport import Endpoint, open_stream, resolve_endpoint
+from ._transport import TLS, Endpoint, open_stream, resolve_endpoint
 from ._version import __version__
 from ._workflow import WorkflowDefinition, WorkflowRun
 
@@ -64,6 +64,7 @@ class Worker:
         max_concurrent: ``activity/execute`` requests run at once (sent as ``maxConcurrent``).
         max_concurrent_workflows: ``workflow/run`` requests run at once (``maxConcurrentWorkflows``).
         socket, tcp, token: the transport (see `resolve_endpoint`); stdio when KEEL_TRANSPORT=stdio.
+        tls: TLS over ``tcp``: True (system trust store) or ``TLS(ca_file=..., cert_file=..., key_file=...)``.
         reconnect: reconnect with exponential backoff when a socket/TCP connection drops.
         reconnect_initial, reconnect_max: the backoff's first bound and cap in seconds (full
             jitter; docs/clients.md "Reconnecting").
@@ -88,6 +89,7 @@ class Worker:
         drain_timeout: float = 30.0,
         reconnect_initial: float = RECONNECT_INITIAL_S,
         reconnect_max: float = RECONNECT_MAX_S,
+        tls: Union[bool, TLS, None] = None,
     ) -> None:
         if not 1 <= max_concurrent <= 10000:
             raise ValueError("max_concurrent must be between 1 and 10000")
@@ -95,7 +97,7 @@ class Worker:
         self.max_concurrent = max_concurrent
         self.max_concurrent_workflows = max_concurrent_workflows
         self.worker_id: Optional[str] = None
-        self._socket, self._tcp, self._token = socket, tcp, token
+        self._socket, self._tcp, self._token, self._tls = socket, tcp, token, tls
         self._max_frame_bytes = max_frame_bytes
         self._reconnect = reconnect
         self._backoff = Backoff(reconnect_initial, reconnect_max)
@@ -238,7 +240,7 @@ class Worker:
             KeelError: Keel refused us for good (unauthorized, protocol version, contract conflict).
             ValueError: no transport configured.
         """
-        endpoint = resolve_endpoint(self._socket, self._tcp, self._token)
+        endpoint = resolve_endpoint(self._socket, self._tcp, self._token, tls=self._tls)
         loop = asyncio.get_running_loop()
         self._stop, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.set()

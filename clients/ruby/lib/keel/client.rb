@@ -33,13 +33,15 @@ module Keel
 
     # Connects (`socket:`/KEEL_SOCKET, or `tcp:` + `token:`/KEEL_TCP + KEEL_TOKEN) and initializes.
     # `reconnect_initial:`/`reconnect_max:` (0.1/2.0 s) and `reconnect_timeout:` (30 s) shape later
-    # reconnects (docs/clients.md "Reconnecting").
+    # reconnects (docs/clients.md "Reconnecting"). `tls: true` or `tls: Keel::TLS.new(ca_file: ...)`
+    # speaks TLS over `tcp:` (docs/security.md "TLS").
     #
-    # Raises SystemCallError when Keel is unreachable, Keel::Error when it refused us.
-    def self.connect(socket: nil, tcp: nil, token: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
+    # Raises SystemCallError when Keel is unreachable, OpenSSL::SSL::SSLError when its certificate
+    # is not trusted, Keel::Error when it refused us.
+    def self.connect(socket: nil, tcp: nil, token: nil, tls: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
                      reconnect_initial: Reconnect::INITIAL_S, reconnect_max: Reconnect::MAX_S,
                      reconnect_timeout: RECONNECT_TIMEOUT_S)
-      endpoint = Transport.resolve(socket: socket, tcp: tcp, token: token, allow_stdio: false)
+      endpoint = Transport.resolve(socket: socket, tcp: tcp, token: token, tls: tls, allow_stdio: false)
       new(open_connection(endpoint, max_frame_bytes), endpoint: endpoint, max_frame_bytes: max_frame_bytes,
                                                       backoff: Reconnect::Backoff.new(reconnect_initial, reconnect_max),
                                                       reconnect_timeout: reconnect_timeout)
@@ -182,7 +184,7 @@ module Keel
           @connection = self.class.send(:open_connection, @endpoint, @max_frame_bytes)
           @backoff.reset
           @connection
-        rescue Error, SystemCallError, IOError, Connection::Timeout => e
+        rescue Error, SystemCallError, IOError, OpenSSL::SSL::SSLError, Connection::Timeout => e
           raise if e.is_a?(Error) && FATAL_CODES.include?(e.code)
 
           pause = @backoff.next_wait

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require "json"
+require "openssl" # a TLS stream fails with OpenSSL::SSL::SSLError
 
 module Keel
   # Line framing: one UTF-8 JSON message per "\n"-terminated line, with a maximum frame size.
@@ -133,7 +134,7 @@ module Keel
 
       def fill
         @ready.concat(@decoder.feed(@io.readpartial(READ_CHUNK_BYTES)))
-      rescue EOFError, Errno::ECONNRESET, Errno::EPIPE, IOError
+      rescue EOFError, Errno::ECONNRESET, Errno::EPIPE, IOError, OpenSSL::SSL::SSLError
         @eof = true
         @ready.concat(@decoder.finish)
       end
@@ -193,7 +194,7 @@ module Keel
           @io.write(batch)
           @io.flush
         end
-      rescue IOError, SystemCallError, ThreadError
+      rescue IOError, SystemCallError, ThreadError, OpenSSL::SSL::SSLError
         @closed = true # the peer is gone; the reader sees EOF and closes the connection
       end
     end

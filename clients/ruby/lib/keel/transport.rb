@@ -1,14 +1,50 @@
 # frozen_string_literal: true
 
+require "openssl"
+require "resolv"
 require "socket"
 
 module Keel
-  # Where to connect: exactly one of stdio, socket (a Unix socket path) or tcp ("host:port").
-  Endpoint = Struct.new(:stdio, :socket, :tcp, :token, keyword_init: true) do
+  # Where to connect: exactly one of stdio, socket (a Unix socket path) or tcp ("host:port");
+  # tls (a TLS) only with tcp.
+  Endpoint = Struct.new(:stdio, :socket, :tcp, :token, :tls, keyword_init: true) do
     def to_s
       return "stdio" if stdio
 
-      socket ? "unix:#{socket}" : "tcp:#{tcp}"
+      socket ? "unix:#{socket}" : "#{tls ? 'tls' : 'tcp'}:#{tcp}"
+    end
+  end
+
+  # TLS to a `keel serve --tls-cert ...` TCP listener (docs/security.md "TLS"). Files are PEM.
+  # - ca_file: CA certificates to trust for the server; nil: the system trust store
+  # - cert_file, key_file: a client certificate and its key, for `keel serve --tls-client-ca`
+  # - server_name: the name the server's certificate must carry (default: the host connected to)
+  TLS = Struct.new(:ca_file, :cert_file, :key_file, :server_name, keyword_init: true) do
+    # KEEL_TLS_CA/KEEL_TLS_CERT/KEEL_TLS_KEY/KEEL_TLS_SERVER_NAME; nil unless KEEL_TLS=1 or KEEL_TLS_CA is set.
+    def self.from_environment
+      return nil unless ENV["KEEL_TLS"] == "1" || !ENV["KEEL_TLS_CA"].to_s.empty?
+
+      new(ca_file: ENV.fetch("KEEL_TLS_CA", nil), cert_file: ENV.fetch("KEEL_TLS_CERT", nil),
+          key_file: ENV.fetch("KEEL_TLS_KEY", nil), server_name: ENV.fetch("KEEL_TLS_SERVER_NAME", nil))
+    end
+
+    # The client context: the server's certificate and host name are checked, TLS 1.2 or later.
+    # Raises ArgumentError for a certificate without a key; OpenSSL/system errors for unreadable files.
+    def context
+      raise ArgumentError, "a TLS client certificate needs both cert_file: and key_file:" if cert_file.nil? != key_file.nil?
+
+      ctx = OpenSSL::SSL::SSLContext.new
+      ctx.min_version = OpenSSL::SSL::TLS1_2_VERSION
+      store = OpenSSL::X509::Store.new
+      ca_file ? store.add_file(ca_file) : store.set_default_paths
+      ctx.cert_store = store
+      ctx.verify_mode = OpenSSL::SSL::VERIFY_PEER
+      ctx.verify_hostname = true
+      if cert_file
+        ctx.cert = OpenSSL::X509::Certificate.new(File.read(cert_file))
+        ctx.key = OpenSSL::PKey.read(File.read(key_file))
+      end
+      ctx
     end
   end
 
@@ -25,15 +61,18 @@ module Keel
     # stdin/stdout), then the arguments, then KEEL_SOCKET, then KEEL_TCP (+ KEEL_TOKEN).
     #
     # Raises ArgumentError when no transport is configured, or both socket and tcp are given.
-    def resolve(socket: nil, tcp: nil, token: nil, allow_stdio: true)
+    # TCP speaks TLS with `tls: true` (system trust store), `tls: Keel::TLS.new(...)`, or KEEL_TLS=1 /
+    # KEEL_TLS_CA in the environment.
+    def resolve(socket: nil, tcp: nil, token: nil, tls: nil, allow_stdio: true)
       return Endpoint.new(stdio: true) if allow_stdio && ENV[ENV_TRANSPORT].to_s.downcase == "stdio"
       raise ArgumentError, "give either socket: or tcp:, not both" if socket && tcp
 
       token ||= ENV.fetch(ENV_TOKEN, nil)
+      tls = { true => TLS.new, false => nil, nil => TLS.from_environment }.fetch(tls, tls)
       return Endpoint.new(socket: socket) if socket
-      return Endpoint.new(tcp: tcp, token: token) if tcp
+      return Endpoint.new(tcp: tcp, token: token, tls: tls) if tcp
       return Endpoint.new(socket: ENV[ENV_SOCKET]) unless ENV[ENV_SOCKET].to_s.empty?
-      return Endpoint.new(tcp: ENV[ENV_TCP], token: token) unless ENV[ENV_TCP].to_s.empty?
+      return Endpoint.new(tcp: ENV[ENV_TCP], token: token, tls: tls) unless ENV[ENV_TCP].to_s.empty?
 
       raise ArgumentError, "no Keel transport: pass socket: or tcp:, or set KEEL_SOCKET=PATH, " \
                            "KEEL_TCP=HOST:PORT, or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
@@ -43,7 +82,8 @@ module Keel
     #
     # For stdio, the process's real stdout becomes the wire and $stdout (and fd 1) point at stderr,
     # so stray `puts` cannot corrupt it ("Over stdio, stdout is the wire"). Raises SystemCallError
-    # when the socket is unreachable.
+    # when the socket is unreachable, OpenSSL::SSL::SSLError when the TLS handshake fails (e.g. a
+    # server certificate that is not trusted).
     def open(endpoint)
       if endpoint.socket
         io = UNIXSocket.new(endpoint.socket)
@@ -52,10 +92,25 @@ module Keel
         host, port = split_host_port(endpoint.tcp)
         io = TCPSocket.new(host, port)
         io.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1)
+        io = start_tls(io, endpoint.tls, host) if endpoint.tls
         [io, io]
       else
         open_stdio
       end
+    end
+
+    # Wraps a connected TCP socket in TLS and completes the handshake (closing it on failure).
+    def start_tls(tcp, tls, host)
+      ssl = OpenSSL::SSL::SSLSocket.new(tcp, tls.context)
+      ssl.sync_close = true
+      ssl.hostname = tls.server_name || host unless (tls.server_name || host) =~ Resolv::AddressRegex
+      ssl.connect
+      ssl.post_connection_check(tls.server_name || host)
+      ssl.sync = true
+      ssl
+    rescue StandardError
+      tcp.close
+      raise
     end
 
     def split_host_port(address)

@@ -39,13 +39,14 @@ module Keel
     # - max_concurrent: activities run at once (sent as `maxConcurrent`, 1...10000)
     # - max_concurrent_workflows: workflow runs at once (sent when workflows are registered)
     # - socket:, tcp:, token: the transport (see Transport.resolve); stdio when KEEL_TRANSPORT=stdio
+    # - tls: TLS over tcp: true (system trust store) or Keel::TLS.new(ca_file:, cert_file:, key_file:)
     # - reconnect: reconnect with exponential backoff when a socket/TCP connection drops
     # - reconnect_initial:, reconnect_max: the backoff's first bound and cap in seconds (full
     #   jitter; docs/clients.md "Reconnecting")
     # - drain_timeout: seconds a graceful stop waits for running work before cancelling it
     # - handle_signals: `run` traps SIGTERM/SIGINT (first: drain and stop; second: cancel)
     def initialize(name = nil, max_concurrent: 16, max_concurrent_workflows: 1000, socket: nil, tcp: nil, token: nil,
-                   max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES, reconnect: true, drain_timeout: 30.0,
+                   tls: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES, reconnect: true, drain_timeout: 30.0,
                    handle_signals: true, logger: Keel.logger, reconnect_initial: Reconnect::INITIAL_S,
                    reconnect_max: Reconnect::MAX_S)
       raise ArgumentError, "max_concurrent must be between 1 and 10000" unless (1..10_000).cover?(max_concurrent)
@@ -53,7 +54,7 @@ module Keel
       @name = name || File.basename($PROGRAM_NAME.to_s, ".rb").then { |n| n.empty? ? "ruby-worker" : n }
       @max_concurrent = max_concurrent
       @max_concurrent_workflows = max_concurrent_workflows
-      @transport = { socket: socket, tcp: tcp, token: token }
+      @transport = { socket: socket, tcp: tcp, token: token, tls: tls }
       @max_frame_bytes = max_frame_bytes
       @reconnect = reconnect
       @backoff = Reconnect::Backoff.new(reconnect_initial, reconnect_max)
@@ -142,7 +143,7 @@ module Keel
           raise if FATAL_CODES.include?(e.code)
 
           @logger.warn("Keel refused the connection: #{e.message}")
-        rescue SystemCallError, IOError, Connection::Timeout => e
+        rescue SystemCallError, IOError, OpenSSL::SSL::SSLError, Connection::Timeout => e
           @logger.warn("connection to Keel at #{endpoint} failed: #{e.message}")
         end
         break if endpoint.stdio || !@reconnect || @stopping

@@ -2,18 +2,6 @@ import Glibc
 import NIOCore
 import NIOPosix
 
-extension Endpoint: CustomStringConvertible {
-    /// Where the endpoint points, for messages and logs: `unix:PATH`, `tcp:HOST:PORT`, `stdio`.
-    /// Never the token (docs/security.md, "Secrets and files").
-    public var description: String {
-        switch self {
-        case .unixSocket(let path): "unix:\(path)"
-        case .tcp(let host, let port, _): "tcp:\(host):\(port)"
-        case .stdio: "stdio"
-        }
-    }
-}
-
 /// Why a connection attempt failed, in words a person can act on: the system's reason for an I/O
 /// error ("Connection refused", "No such file or directory"), not the library's internals
 /// (`connect(descriptor:addr:size:)`).
