@@ -234,7 +234,10 @@ extension Engine {
         guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0) else {
             throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
         }
-        return Self.resultJSON(record)
+        let json = Self.resultJSON(record)
+        guard record.status == .scheduled, case .object(var o) = json else { return json }
+        o.merge(JSONObject(activityWorkerHint(record.name))) { old, _ in old }
+        return .object(o)
     }
 
     static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue {

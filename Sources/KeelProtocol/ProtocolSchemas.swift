@@ -355,6 +355,17 @@ public enum ProtocolSchemas {
         },
         "idempotencyKey": {
           "type": "string"
+        },
+        "waitingForWorker": {
+          "description": "Present (true) while the task is queued and no connected worker serves its name; it stays queued until one connects or its schedule-to-start timeout passes.",
+          "const": true
+        },
+        "suggestions": {
+          "description": "With waitingForWorker: names served by known workers that are close to this one (a typo's likely target), closest first.",
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
         }
       },
       "allOf": [
@@ -1348,6 +1359,10 @@ public enum ProtocolSchemas {
     },
     "lastError": {
       "$ref": "common.json#/$defs/failure"
+    },
+    "waitingFor": {
+      "description": "What an open execution waits for when nothing can run it now, e.g. \"a worker for workflow orders.fulfil\" or \"a worker for activity billing.charge\".",
+      "type": "string"
     }
   }
 }
@@ -1783,6 +1798,17 @@ public enum ProtocolSchemas {
     },
     "started": {
       "type": "boolean"
+    },
+    "waitingForWorker": {
+      "description": "Present (true) when the execution is pending and no connected worker serves its workflow name.",
+      "const": true
+    },
+    "suggestions": {
+      "description": "With waitingForWorker: workflow names of known workers close to this one, closest first.",
+      "type": "array",
+      "items": {
+        "type": "string"
+      }
     }
   }
 }
