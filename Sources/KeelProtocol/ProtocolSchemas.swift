@@ -812,6 +812,81 @@ public enum ProtocolSchemas {
 """#
         ),
         (
+            "activity/list",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/activity.list.params.json",
+  "title": "activity/list params",
+  "description": "Open activity tasks, queued and running, oldest first (client -> Keel).",
+  "type": "object",
+  "properties": {
+    "status": {
+      "enum": [
+        "scheduled",
+        "running",
+        null
+      ]
+    },
+    "name": {
+      "type": [
+        "string",
+        "null"
+      ]
+    },
+    "limit": {
+      "description": "Default 100.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 1000
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/activity.list.result.json",
+  "title": "activity/list result",
+  "type": "object",
+  "required": [
+    "tasks",
+    "count"
+  ],
+  "properties": {
+    "tasks": {
+      "type": "array",
+      "items": {
+        "$ref": "common.json#/$defs/activityResult",
+        "required": [
+          "createdAtMs"
+        ],
+        "properties": {
+          "createdAtMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          },
+          "startedAtMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          },
+          "workflowId": {
+            "$ref": "common.json#/$defs/workflowId"
+          }
+        }
+      }
+    },
+    "count": {
+      "description": "How many open tasks match, beyond the limit too.",
+      "type": "integer",
+      "minimum": 0
+    }
+  }
+}
+"""#
+        ),
+        (
             "activity/result",
             #"""
 {

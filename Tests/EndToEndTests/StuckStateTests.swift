@@ -60,5 +60,35 @@ extension EndToEnd {
                 keel.stop()
             }
         }
+
+        @Test func taskListDescribeAndCancelShowAndEndAQueuedCall() async throws {
+            try await TemporaryDirectory.with { dir in
+                let keel = KeelProcess(dir: dir, workers: [hello])
+                try await keel.start()
+                try await keel.waitForWorkers(1)
+                let s = ["--socket", keel.socket]
+                let queued = try keelCLI(["call", "greet.helo", "{}", "--no-wait", "--schedule-to-start", "0"] + s)
+                let id = try #require(try JSONParser.parse(queued.1)["taskId"]?.stringValue)
+                let list = try keelCLI(["task", "list"] + s)
+                #expect(list.0 == 0)
+                #expect(list.1.contains(id))
+                #expect(list.1.contains("scheduled"))
+                #expect(list.1.contains("(no worker serves it)"))
+                let describe = try keelCLI(["task", "describe", id] + s)
+                #expect(describe.0 == 0)
+                #expect(describe.1.contains("status    scheduled"))
+                #expect(describe.1.contains("waiting   for a worker for greet.helo (did you mean greet.hello?)"))
+                let cancel = try keelCLI(["task", "cancel", id] + s)
+                #expect(cancel.0 == 0)
+                #expect(cancel.1 == "task \(id) cancelled\n")
+                let empty = try keelCLI(["task", "list", "--json"] + s)
+                #expect(try JSONParser.parse(empty.1)["count"] == 0)
+                let ended = try keelCLI(["task", "describe", id] + s)
+                #expect(ended.1.contains("status    cancelled"))
+                let missing = try keelCLI(["task", "cancel", "t-nope"] + s)
+                #expect(missing.0 == 2)
+                keel.stop()
+            }
+        }
     }
 }
