@@ -48,19 +48,29 @@ struct WaitingForWorkerTests {
             try await LiveOrchestrator.with(in: dir) { endpoint, _ in
                 let w = Worker(name: "wf", endpoint: endpoint)
                 w.workflow("orders.fulfil") { (_: JSONValue, _) -> JSONValue in "done" }
+                w.workflow("orders.charge") { (_: JSONValue, ctx) -> JSONValue in
+                    try await ctx.activity("billing.charge", [:] as JSONValue, as: JSONValue.self)
+                }
                 try await LiveOrchestrator.withWorker(w) {
                     try await waitForWorkers(endpoint, 1)
                     try await KeelClient.withClient(endpoint) { client in
                         let started = try await client.call("workflow/start", ["name": "orders.fulfill", "workflowId": "o-1"])
                         #expect(started["status"] == "pending")
                         #expect(started["waitingForWorker"] == true)
-                        #expect(started["suggestions"] == ["orders.fulfil"])
+                        #expect(started["suggestions"] == ["orders.fulfil", "orders.charge"], "closest first, then the same prefix")
                         #expect(ProtocolValidator.shared.checkResult(method: "workflow/start", result: started) == nil)
                         let d = try await client.call("workflow/describe", ["workflowId": "o-1"])
                         #expect(d["waitingFor"] == "a worker for workflow orders.fulfill")
                         #expect(ProtocolValidator.shared.checkResult(method: "workflow/describe", result: d) == nil)
                         let served = try await client.call("workflow/start", ["name": "orders.fulfil", "workflowId": "o-2"])
                         #expect(served["waitingForWorker"] == nil)
+                        // A running execution whose activity step no connected worker serves.
+                        _ = try await client.call("workflow/start", ["name": "orders.charge", "workflowId": "o-3"])
+                        let stepWaits = try await eventually(timeout: .seconds(60)) {
+                            try await client.call("workflow/describe", ["workflowId": "o-3"])["waitingFor"]
+                                == "a worker for activity billing.charge"
+                        }
+                        #expect(stepWaits)
                     }
                 }
             }
