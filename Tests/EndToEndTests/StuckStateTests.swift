@@ -17,11 +17,12 @@ extension EndToEnd {
                 try await keel.waitForWorkers(1)
                 let s = ["--socket", keel.socket]
                 // Before: printed nothing and never returned.
-                let typo = try keelCLI(["call", "greet.helo", "{}", "--schedule-to-start", "1"] + s)
+                // 3 s: long enough that the queued answer always comes first, even on a loaded machine.
+                let typo = try keelCLI(["call", "greet.helo", "{}", "--schedule-to-start", "3"] + s)
                 #expect(typo.0 == 1)
                 #expect(typo.1 == "")
                 #expect(typo.2.contains(
-                    "keel: no worker serves greet.helo; waiting up to 1 s for one (--schedule-to-start to change); did you mean greet.hello?"))
+                    "keel: no worker serves greet.helo; waiting up to 3 s for one (--schedule-to-start to change); did you mean greet.hello?"))
                 #expect(typo.2.contains("keel call: greet.helo timedOut after 0 attempt(s): ScheduleToStartTimeout"))
                 // The default limit is 60 s; the notice names it.
                 let queued = try keelCLI(["call", "greet.helo", "{}", "--no-wait"] + s)
