@@ -87,6 +87,7 @@ public enum Access {
         "initialize": nil, "ping": nil,
         "worker/register": .worker, "activity/heartbeat": .worker, "workflow/step": .worker,
         "worker/list": .client, "activity/call": .client, "activity/result": .client, "activity/cancel": .client,
+        "activity/list": .client,
         "workflow/start": .client, "workflow/result": .client, "workflow/signal": .client,
         "workflow/cancel": .client, "workflow/describe": .client, "workflow/list": .client,
         "workflow/history": .client,

@@ -22,6 +22,7 @@ extension Engine {
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)
+        case "activity/list": return try listActivities(params)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "workflow/step": return try await step(params, session: session)
         case "workflow/start": return try await startWorkflow(params)
@@ -242,7 +243,10 @@ extension Engine {
         guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0) else {
             throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
         }
-        return Self.resultJSON(record)
+        let json = Self.resultJSON(record)
+        guard record.status == .scheduled, case .object(var o) = json else { return json }
+        o.merge(JSONObject(activityWorkerHint(record.name))) { old, _ in old }
+        return .object(o)
     }
 
     static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue {

@@ -58,7 +58,11 @@ extension Engine {
             admitWorkflow(record, journal: [])
             dispatchWorkflows(name)
         }
-        return ["workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"), "started": true]
+        var started: [String: JSONValue] = [
+            "workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"), "started": true,
+        ]
+        if started["status"] == "pending" { started.merge(workflowWorkerHint(name)) { old, _ in old } }
+        return .object(started)
     }
 
     /// The freshest record: the live one if the execution is open, else the stored one.
@@ -206,7 +210,20 @@ extension Engine {
             o["currentStep"] = .object(step)
         }
         if let lastError = record.failure ?? journal.last(where: { $0.failure != nil })?.failure { o["lastError"] = lastError }
+        if let waitingFor = waitingFor(record, pending: pending) { o["waitingFor"] = .string(waitingFor) }
         return .object(o)
+    }
+
+    /// "a worker for workflow NAME" when a pending execution has no connected worker to run it,
+    /// "a worker for activity NAME" when one of its scheduled activity steps has none; else nil.
+    private func waitingFor(_ record: WorkflowRecord, pending: [JournalEntry]) -> String? {
+        if record.status == .pending, !workflowWorkerHint(record.name).isEmpty { return "a worker for workflow \(record.name)" }
+        guard !record.status.isTerminal else { return nil }
+        for e in pending where e.kind == "activity" {
+            guard let taskId = e.taskId, tasks[taskId]?.record.status == .scheduled else { continue }
+            if !activityWorkerHint(e.name).isEmpty { return "a worker for activity \(e.name)" }
+        }
+        return nil
     }
 
     func listWorkflows(_ value: JSONValue) async throws -> JSONValue {

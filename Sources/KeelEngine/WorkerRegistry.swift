@@ -118,6 +118,9 @@ struct WorkerRegistry {
 
     func hasServer(for name: String) -> Bool { servers[name]?.isEmpty == false }
 
+    /// True when a connected worker serves workflow `name`.
+    func hasWorkflowServer(for name: String) -> Bool { workflowServers[name]?.isEmpty == false }
+
     /// The least-loaded worker serving workflow `name` with room for another run.
     func pickWorkflowWorker(for name: String, canSend: (UInt64) -> Bool = { _ in true }) -> UInt64? {
         var best: (id: UInt64, load: Int)?

@@ -360,6 +360,17 @@ public enum ProtocolSchemas {
         },
         "idempotencyKey": {
           "type": "string"
+        },
+        "waitingForWorker": {
+          "description": "Present (true) while the task is queued and no connected worker serves its name; it stays queued until one connects or its schedule-to-start timeout passes.",
+          "const": true
+        },
+        "suggestions": {
+          "description": "With waitingForWorker: names served by known workers that are close to this one (a typo's likely target), closest first.",
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
         }
       },
       "allOf": [
@@ -800,6 +811,81 @@ public enum ProtocolSchemas {
   "properties": {
     "cancelled": {
       "type": "boolean"
+    }
+  }
+}
+"""#
+        ),
+        (
+            "activity/list",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/activity.list.params.json",
+  "title": "activity/list params",
+  "description": "Open activity tasks, queued and running, oldest first (client -> Keel).",
+  "type": "object",
+  "properties": {
+    "status": {
+      "enum": [
+        "scheduled",
+        "running",
+        null
+      ]
+    },
+    "name": {
+      "type": [
+        "string",
+        "null"
+      ]
+    },
+    "limit": {
+      "description": "Default 100.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 1000
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/activity.list.result.json",
+  "title": "activity/list result",
+  "type": "object",
+  "required": [
+    "tasks",
+    "count"
+  ],
+  "properties": {
+    "tasks": {
+      "type": "array",
+      "items": {
+        "$ref": "common.json#/$defs/activityResult",
+        "required": [
+          "createdAtMs"
+        ],
+        "properties": {
+          "createdAtMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          },
+          "startedAtMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          },
+          "workflowId": {
+            "$ref": "common.json#/$defs/workflowId"
+          }
+        }
+      }
+    },
+    "count": {
+      "description": "How many open tasks match, beyond the limit too.",
+      "type": "integer",
+      "minimum": 0
     }
   }
 }
@@ -1360,6 +1446,10 @@ public enum ProtocolSchemas {
     },
     "lastError": {
       "$ref": "common.json#/$defs/failure"
+    },
+    "waitingFor": {
+      "description": "What an open execution waits for when nothing can run it now, e.g. \"a worker for workflow orders.fulfil\" or \"a worker for activity billing.charge\".",
+      "type": "string"
     }
   }
 }
@@ -1795,6 +1885,17 @@ public enum ProtocolSchemas {
     },
     "started": {
       "type": "boolean"
+    },
+    "waitingForWorker": {
+      "description": "Present (true) when the execution is pending and no connected worker serves its workflow name.",
+      "const": true
+    },
+    "suggestions": {
+      "description": "With waitingForWorker: workflow names of known workers close to this one, closest first.",
+      "type": "array",
+      "items": {
+        "type": "string"
+      }
     }
   }
 }

@@ -7,16 +7,26 @@ import KeelCore
 struct Call: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Call an activity by name, durably, and print its output.",
-        discussion: "Exit status: 0 completed, 1 failed/timed out/cancelled, 2 bad input, 3 cannot reach keel.")
+        discussion: """
+            Waits up to --schedule-to-start (default 60 s) for a worker to take the call; if no connected \
+            worker serves NAME, says so at once on stderr. Exit status: 0 completed, 1 failed/timed out/cancelled \
+            (ScheduleToStartTimeout when no worker took it in time), 2 bad input, 3 cannot reach keel. See docs/cli.md.
+            """)
 
     @Argument(help: "Activity name, e.g. greet.hello.") var name: String
     @Argument(help: "Input as JSON (default null; '-' reads stdin).") var input: String = "null"
     @Option(help: "Idempotency key: the same key returns the stored result.") var idempotencyKey: String?
     @Option(help: "Start-to-close timeout per attempt, e.g. 30s.") var startToClose: String?
     @Option(help: "Schedule-to-close timeout for the whole call, e.g. 5m.") var scheduleToClose: String?
+    @Option(
+        help: "How long the call may wait for a worker to take it, in seconds or e.g. 500ms, 5m (default 60; 0 = no limit).")
+    var scheduleToStart: String = "60"
     @Option(help: "Most attempts (0 = unlimited).") var maxAttempts: Int?
     @Flag(help: "Return at once with the task id instead of waiting.") var noWait = false
     @OptionGroup var connection: ConnectionOptions
+
+    /// Statuses after which a task never changes.
+    static let endStatuses: Set<String> = ["completed", "failed", "timedOut", "cancelled"]
 
     func run() async throws {
         // The bytes go to the parser as they are: decoding stdin into a String first would replace
@@ -30,12 +40,22 @@ struct Call: AsyncParsableCommand {
         var timeouts: [String: JSONValue] = [:]
         if let startToClose { timeouts["startToCloseMs"] = JSONValue(try parseDuration(startToClose)) }
         if let scheduleToClose { timeouts["scheduleToCloseMs"] = JSONValue(try parseDuration(scheduleToClose)) }
+        let scheduleToStartMs = try parseSeconds(scheduleToStart)
+        if let scheduleToStartMs { timeouts["scheduleToStartMs"] = JSONValue(scheduleToStartMs) }
         let retry: JSONValue? = maxAttempts.map { ["maximumAttempts": JSONValue($0)] }
         let timeoutsValue: JSONValue? = timeouts.isEmpty ? nil : .object(timeouts)
         let (name, key, wait) = (name, idempotencyKey, !noWait)
-        let result = try await runClient(connection) { client in
-            try await client.callActivity(
-                name, input: value, idempotencyKey: key, retryPolicy: retry, timeouts: timeoutsValue, wait: wait)
+        let waiting = scheduleToStartMs.map { "waiting up to \(describeMillis($0)) for one (--schedule-to-start to change)" }
+            ?? "waiting for one with no limit (--schedule-to-start to set one)"
+        let result = try await runClient(connection) { client -> JSONValue in
+            // Queued without waiting first, so a call nobody can run is reported at once.
+            var r = try await client.callActivity(
+                name, input: value, idempotencyKey: key, retryPolicy: retry, timeouts: timeoutsValue, wait: false)
+            if let notice = waitingNotice(r, name: name, waiting: waiting) { printError(notice) }
+            while wait, let id = r["taskId"], !Self.endStatuses.contains(r["status"]?.stringValue ?? "") {
+                r = try await client.call("activity/result", ["taskId": id, "waitTimeoutMs": 60_000])
+            }
+            return r
         }
         let status = result["status"]?.stringValue ?? "unknown"
         if connection.json || noWait {
@@ -49,6 +69,17 @@ struct Call: AsyncParsableCommand {
         }
         if status != "completed" && !(noWait && status == "scheduled" || noWait && status == "running") { throw ExitCode(1) }
     }
+}
+
+/// Parses a schedule-to-start limit: bare seconds ("60", "0" = none) or a duration ("500ms", "5m").
+/// - Returns: milliseconds, or nil for no limit.
+func parseSeconds(_ text: String) throws -> Int64? {
+    if text == "0" { return nil }
+    if let n = Int64(text) {
+        guard n > 0, n <= 86_400 * 365 else { throw ValidationError("\(text) seconds is out of range") }
+        return n * 1000
+    }
+    return try parseDuration(text)
 }
 
 /// Runs `body` against the orchestrator, turning protocol errors into messages and exit codes.

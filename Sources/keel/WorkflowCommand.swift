@@ -27,6 +27,8 @@ struct WorkflowCommand: AsyncParsableCommand {
             let wait = self.wait
             let answer = try await runClient(connection) { client -> JSONValue in
                 let started = try await client.call("workflow/start", p)
+                let waiting = "it stays pending until one connects (`keel workflow cancel` to drop it)"
+                if let notice = waitingNotice(started, name: "workflow \(name)", waiting: waiting) { printError(notice) }
                 guard wait, let id = started["workflowId"] else { return started }
                 return try await waitForResult(client, id)
             }
@@ -35,7 +37,16 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 
     struct Result: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Wait for a workflow's result.")
+        static let configuration = CommandConfiguration(
+            abstract: "Wait for a workflow's result.",
+            discussion: """
+                Exit status: 0 completed, 1 failed/cancelled/parked, 2 bad input, 3 cannot reach keel, \
+                4 still running when --timeout passed. See docs/cli.md.
+                """)
+        /// The exit status when `--timeout` passes before the workflow ends (docs/cli.md).
+        static let stillRunningExitCode: Int32 = 4
+        /// Statuses of an execution that has not ended.
+        static let openStatuses: Set<String> = ["pending", "running", "suspended"]
         @Argument var workflowId: String
         @Option(help: "How long to wait, e.g. 30s (default: until it ends).") var timeout: String?
         @OptionGroup var connection: ConnectionOptions
@@ -46,6 +57,12 @@ struct WorkflowCommand: AsyncParsableCommand {
             let answer = try await runClient(connection) { client in
                 if let timeoutMs { return try await client.call("workflow/result", ["workflowId": id, "waitTimeoutMs": JSONValue(timeoutMs)]) }
                 return try await waitForResult(client, id)
+            }
+            let status = answer["status"]?.stringValue ?? ""
+            if let timeoutMs, Self.openStatuses.contains(status) {
+                if connection.json { print(JSONWriter.string(answer, sortedKeys: true)) }
+                printError("keel: workflow \(workflowId) is still running (status \(status)); waited \(describeMillis(timeoutMs))")
+                throw ExitCode(Self.stillRunningExitCode)
             }
             try printResult(answer, json: connection.json)
         }
@@ -99,6 +116,7 @@ struct WorkflowCommand: AsyncParsableCommand {
             }
             if let out = d["output"] { print("output    \(JSONWriter.string(out, sortedKeys: true))") }
             if let e = d["lastError"] { print("error     \(e["type"]?.stringValue ?? ""): \(e["message"]?.stringValue ?? "")") }
+            if let w = d["waitingFor"]?.stringValue { print("waiting   for \(w)") }
         }
     }
 

@@ -18,7 +18,7 @@ import Testing
 
     /// Every method docs/protocol.md defines.
     static let documentedMethods = [
-        "activity/call", "activity/cancel", "activity/execute", "activity/heartbeat", "activity/result",
+        "activity/call", "activity/cancel", "activity/execute", "activity/heartbeat", "activity/list", "activity/result",
         "contract/release", "initialize", "ping", "shutdown", "worker/list", "worker/register", "workflow/cancel",
         "workflow/describe", "workflow/history", "workflow/list", "workflow/result", "workflow/resume",
         "workflow/run", "workflow/signal", "workflow/start", "workflow/step",
@@ -294,6 +294,8 @@ import Testing
         ("activity/call", #"{"name":"greet.hello"}"#),
         ("activity/call", #"{"name":"greet.hello","input":5,"idempotencyKey":null,"retryPolicy":{"maximumAttempts":0,"backoffCoefficient":1.5},"timeouts":null,"wait":null,"waitTimeoutMs":0}"#),
         ("activity/result", #"{"taskId":"t-1"}"#),
+        ("activity/list", #"{}"#),
+        ("activity/list", #"{"status":"scheduled","name":"greet.hello","limit":1000}"#),
         ("activity/result", #"{"taskId":null,"idempotencyKey":"order-17","waitTimeoutMs":null}"#),
         ("workflow/run", #"{"workflowId":"w","runId":0,"name":"o.f","input":{},"journal":[]}"#),
         ("workflow/step", #"{"workflowId":"w","runId":1,"seq":1,"kind":"now"}"#),
@@ -372,6 +374,8 @@ import Testing
         ("workflow/describe", #"{"workflowId":null}"#, "/workflowId", "type"),
         ("workflow/list", #"{"limit":1001}"#, "/limit", "maximum"),
         ("workflow/list", #"{"status":"sleeping"}"#, "/status", "enum"),
+        ("activity/list", #"{"status":"completed"}"#, "/status", "enum"),
+        ("activity/list", #"{"limit":0}"#, "/limit", "minimum"),
         ("workflow/history", #"{"workflowId":["w"]}"#, "/workflowId", "type"),
         ("workflow/resume", #"{}"#, "", "required"),
         ("contract/release", #"{"name":"greet.hello","kind":"job"}"#, "/kind", "enum"),

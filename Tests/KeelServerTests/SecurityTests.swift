@@ -68,6 +68,7 @@ struct SecurityTests {
         "activity/call": ["client", "worker", "admin"],
         "activity/result": ["client", "worker", "admin"],
         "activity/cancel": ["client", "worker", "admin"],
+        "activity/list": ["client", "worker", "admin"],
         "workflow/start": ["client", "worker", "admin"],
         "workflow/result": ["client", "worker", "admin"],
         "workflow/signal": ["client", "worker", "admin"],
