@@ -13,7 +13,6 @@ public final class RawSocket: @unchecked Sendable {
     private var pending: [UInt8] = []
 
     public init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
@@ -21,33 +20,35 @@ public final class RawSocket: @unchecked Sendable {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            close(fd)
-            throw KeelError(.connectionClosed, "connect failed: errno \(errno)")
-        }
-        var tv = timeval(tv_sec: Self.defaultReceiveTimeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        fd = try Self.connect(family: AF_UNIX, to: addr)
     }
 
     /// Connects over TCP to an IPv4 address, e.g. `127.0.0.1`.
     public init(host: String, port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &addr.sin_addr)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        fd = try Self.connect(family: AF_INET, to: addr)
+    }
+
+    /// A stream socket of `family` connected to `address`, with the default receive timeout.
+    private static func connect<Address>(family: Int32, to address: Address) throws -> Int32 {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        var address = address
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<Address>.size))
+            }
         }
         guard rc == 0 else {
+            let reason = errno
             close(fd)
-            throw KeelError(.connectionClosed, "connect failed: errno \(errno)")
+            throw KeelError(.connectionClosed, "connect failed: errno \(reason)")
         }
-        var tv = timeval(tv_sec: Self.defaultReceiveTimeoutSeconds, tv_usec: 0)
+        var tv = timeval(tv_sec: defaultReceiveTimeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
     }
 
     deinit { close(fd) }
