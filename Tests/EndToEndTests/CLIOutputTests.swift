@@ -46,6 +46,8 @@ extension EndToEnd {
                     let json = try run(keel, command + ["--format", "json"])
                     #expect((try? JSONParser.parse(json.out)) != nil, "\(command) --format json: \(json.out)")
                 }
+                let token = try keelCLI(["token", "new", "--format", "json"])
+                #expect(try JSONParser.parse(token.1)["token"]?.stringValue?.count == 64, "\(token)")
                 let bad = try keelCLI(["workers", "--format", "yaml", "--socket", keel.socket])
                 #expect(bad.0 == 64)
                 #expect(bad.2.contains("text") && bad.2.contains("json"))
