@@ -49,14 +49,14 @@ struct Call: AsyncParsableCommand {
         if let scheduleToStartMs { timeouts["scheduleToStartMs"] = JSONValue(scheduleToStartMs) }
         let retry: JSONValue? = maxAttempts.map { ["maximumAttempts": JSONValue($0)] }
         let timeoutsValue: JSONValue? = timeouts.isEmpty ? nil : .object(timeouts)
-        let (name, key, wait) = (name, idempotencyKey, !noWait)
+        let (name, key, wait, json) = (name, idempotencyKey, !noWait, connection.json)
         let waiting = scheduleToStartMs.map { "waiting up to \(describeMillis($0)) for one (--schedule-to-start to change)" }
             ?? "waiting for one with no limit (--schedule-to-start to set one)"
         let result = try await runClient(connection) { client -> JSONValue in
             // Queued without waiting first, so a call nobody can run is reported at once.
             var r = try await client.callActivity(
                 name, input: value, idempotencyKey: key, retryPolicy: retry, timeouts: timeoutsValue, wait: false)
-            if let notice = waitingNotice(r, name: name, waiting: waiting) { printError(notice) }
+            if let notice = waitingNotice(r, name: name, waiting: waiting) { ErrorReport.notice(notice, json: json) }
             while wait, let id = r["taskId"], !Self.endStatuses.contains(r["status"]?.stringValue ?? "") {
                 r = try await client.call("activity/result", ["taskId": id, "waitTimeoutMs": 60_000])
             }

@@ -4,7 +4,8 @@ import KeelCore
 
 /// How a failed command tells its caller, on stderr: a line of text, or with `--format json` one
 /// JSON object `{"error": {"code", "message", "data", "exitCode"}}` a script can parse (`code` and
-/// `data` are the orchestrator's, absent for a failure found before anything was sent).
+/// `data` are the orchestrator's, absent for a failure found before anything was sent). Notices
+/// before it (`{"notice": …}`) keep stderr one JSON object per line.
 enum ErrorReport {
     /// Writes `message` for a person or, with `json`, as the JSON object.
     static func write(_ message: String, code: Int? = nil, data: JSONValue? = nil, exitCode: Int32, json: Bool, text: String? = nil) {
@@ -16,6 +17,12 @@ enum ErrorReport {
         if let code { error["code"] = JSONValue(code) }
         if let data, data != .null { error["data"] = data }
         printError(JSONWriter.string(["error": .object(JSONObject(error))], sortedKeys: true))
+    }
+
+    /// Writes a notice (not an error: the command goes on) on stderr: the line, or with `json`
+    /// `{"notice": {"message": line}}`, so stderr stays JSON Lines for a script.
+    static func notice(_ line: String, json: Bool) {
+        printError(json ? JSONWriter.string(["notice": ["message": .string(line)]], sortedKeys: true) : line)
     }
 
     /// Writes an orchestrator's (or the connection's) error and returns the exit status:

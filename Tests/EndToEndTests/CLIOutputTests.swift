@@ -196,6 +196,12 @@ extension EndToEnd {
                 #expect(error?["code"] == 3001)
                 #expect(error?["exitCode"] == 2)
                 #expect(error?["data"]?["errors"] != nil)
+                // The "no worker serves" notice is JSON too, so stderr stays JSON Lines.
+                // 3 s, as in StuckStateTests: the queued answer (and its notice) always comes before the timeout.
+                let unserved = try run(keel, ["call", "greet.helo", "{}", "--schedule-to-start", "3", "--format", "json"], status: 1)
+                let notice = try JSONParser.parse(String(unserved.err.split(separator: "\n")[0]))["notice"]?["message"]?.stringValue
+                #expect(notice?.contains("no worker serves greet.helo") == true, "\(unserved.err)")
+                #expect(try JSONParser.parse(unserved.out)["status"] == "timedOut")
                 let notJSON = try run(keel, ["call", "greet.hello", "{oops", "--json"], status: 2)
                 #expect(try JSONParser.parse(notJSON.err)["error"]?["message"]?.stringValue?.contains("not JSON") == true)
                 let unreachable = try keelCLI(["call", "x.y", "1", "--format", "json", "--socket", dir.file("nobody.sock")])

@@ -58,7 +58,7 @@ async def retrying(ctx, input):
 @worker.workflow("cli.quick")
 async def quick(ctx, input):
     await ctx.activity("cli.echo", input)
-    await ctx.sleep(2)
+    await ctx.sleep(5)  # long enough for `history --follow` to see it scheduled, even on a loaded machine
     return await ctx.activity("cli.echo", "done")
 
 
