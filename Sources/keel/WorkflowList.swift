@@ -67,13 +67,13 @@ func parseInstant(_ text: String, now: Int64) throws -> Int64 {
     throw ValidationError("\(text) is not a time; use e.g. 2026-12-04T13:00:00Z, 2026-12-04, or 2h for two hours ago")
 }
 
-/// Rows padded so every column lines up, whatever the widths of its cells (a header first).
+/// Rows padded so every column lines up, whatever the widths of its cells (a header first);
+/// no trailing spaces when the last cells are empty.
 func alignedColumns(_ header: [String], _ rows: [[String]]) -> [String] {
     let all = [header] + rows
     let widths = header.indices.map { i in all.map { $0.indices.contains(i) ? $0[i].count : 0 }.max() ?? 0 }
     return all.map { row in
-        row.enumerated().map { i, cell in
-            i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }.joined(separator: "  ")
+        let line = row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+        return String(line.joined(separator: "  ").reversed().drop { $0 == " " }.reversed())
     }
 }
