@@ -255,6 +255,20 @@ extension EndToEnd {
             }
         }
 
+        @Test func devAndServeReadLimitsWithOneParser() throws {
+            let dir = try TemporaryDirectory()
+            defer { dir.remove() }
+            // Before: keel.json's limits were read without checks, and a zero concurrency stalled the activity.
+            try Data(#"{"activities": {"cli.slow": {"maxConcurrent": 0}}}"#.utf8).write(to: URL(fileURLWithPath: dir.file("keel.json")))
+            let dev = try keelCLI(["dev", dir.path])
+            #expect(dev.0 != 0)
+            #expect(dev.2.contains("activities.cli.slow: maxConcurrent must be from 1 to 1000000, not 0"), "\(dev)")
+            let serve = try keelCLI(["serve", "--db", dir.file("x.db"), "--socket", dir.file("x.sock"),
+                "--activity-limit", #"cli.slow={"maxConcurrent":0}"#])
+            #expect(serve.0 == 64)
+            #expect(serve.2.contains("--activity-limit cli.slow: maxConcurrent must be from 1 to 1000000, not 0"), "\(serve)")
+        }
+
         @Test func installPutsKeelOnAPathAndTheReadmeUsesIt() async throws {
             try await TemporaryDirectory.with { dir in
                 let prefix = dir.file("prefix")
