@@ -19,6 +19,13 @@ struct WorkflowHistory: AsyncParsableCommand {
     @Option(help: "How often --follow polls, e.g. 500ms.") var interval = "500ms"
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        // 50 ms at least: a tighter poll only loads the orchestrator; an hour at most.
+        guard (50...3_600_000).contains(try parseDuration(interval)) else {
+            throw ValidationError("--interval must be from 50ms to 1h")
+        }
+    }
+
     /// Statuses after which an execution never changes (`parked` waits for a person: following ends too).
     static let endStatuses: Set<String> = ["completed", "failed", "cancelled", "parked"]
 
