@@ -18,7 +18,7 @@ extension Engine {
         case "worker/register":
             await precompileContracts(params)
             return try await register(params, session: session)
-        case "worker/list": return ["workers": .array(workers().map(workerJSON))]
+        case "worker/list": return workerListJSON(workers().map(workerJSON))
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)

@@ -207,6 +207,7 @@ extension Engine {
                 step["attempts"] = JSONValue(task.record.attempt)
                 if let f = task.record.failure { step["lastFailure"] = f }
             }
+            currentStepTimes(&step, entry: current)
             o["currentStep"] = .object(step)
         }
         if let lastError = record.failure ?? journal.last(where: { $0.failure != nil })?.failure { o["lastError"] = lastError }
@@ -238,6 +239,7 @@ extension Engine {
         filter.name = try p.optionalString("name")
         filter.createdAfter = try p.optionalInt("createdAfterMs", range: 0...Int64.max)
         filter.createdBefore = try p.optionalInt("createdBeforeMs", range: 0...Int64.max)
+        filter.newestFirst = try p.optionalString("order") == "newest"
         filter.limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
         if let cursor = try p.optionalString("cursor") {
             let parts = cursor.split(separator: ":", maxSplits: 1)
@@ -268,7 +270,7 @@ extension Engine {
             }
         }
         let entries: [JSONValue] = stored.map { e in
-            var j = e.json
+            var j = e.historyJSON
             if case .object(var o) = j {
                 o["attempts"] = JSONValue(e.taskId.flatMap { tasksById[$0]?.attempt } ?? (e.status == .scheduled ? 0 : 1))
                 j = .object(o)
@@ -288,13 +290,15 @@ extension Engine {
             let r = try await requireWorkflow(id)
             throw KeelError(.invalidParams, "workflow \(id) is \(r.status.rawValue), not parked")
         }
-        guard case .parked = live.phase else { return ["workflowId": .string(id), "status": .string(live.record.status.rawValue)] }
+        guard case .parked = live.phase else {
+            return ["workflowId": .string(id), "status": .string(live.record.status.rawValue), "resumed": false]
+        }
         live.record.status = .pending
         live.record.failure = nil
         let record = live.record
         _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
         workflows[id]?.record = record
         requeue(id)
-        return ["workflowId": .string(id), "status": "pending"]
+        return ["workflowId": .string(id), "status": "pending", "resumed": true]
     }
 }

@@ -330,6 +330,10 @@ public enum ProtocolSchemas {
           "items": {
             "$ref": "common.json#/$defs/registeredContract"
           }
+        },
+        "node": {
+          "description": "The node (orchestrator) the worker is connected to: for now this orchestrator's host name.",
+          "type": "string"
         }
       }
     },
@@ -507,6 +511,10 @@ public enum ProtocolSchemas {
         },
         "wakeAtMs": {
           "$ref": "common.json#/$defs/epochMs"
+        },
+        "childWorkflowId": {
+          "description": "For a child step: the child execution's id (PARENT/SEQ unless the step named one).",
+          "$ref": "common.json#/$defs/workflowId"
         }
       }
     },
@@ -1169,6 +1177,26 @@ public enum ProtocolSchemas {
       "items": {
         "$ref": "common.json#/$defs/workerInfo"
       }
+    },
+    "backlog": {
+      "description": "Work waiting for a worker, per name: activities scheduled (queued or in a retry backoff) and workflows pending.",
+      "type": "object",
+      "properties": {
+        "activities": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "integer",
+            "minimum": 0
+          }
+        },
+        "workflows": {
+          "type": "object",
+          "additionalProperties": {
+            "type": "integer",
+            "minimum": 0
+          }
+        }
+      }
     }
   }
 }
@@ -1394,6 +1422,14 @@ public enum ProtocolSchemas {
         },
         "lastFailure": {
           "$ref": "common.json#/$defs/failure"
+        },
+        "nextAttemptAtMs": {
+          "description": "A retrying activity step: when its next attempt may start.",
+          "$ref": "common.json#/$defs/epochMs"
+        },
+        "wakeAtMs": {
+          "description": "A scheduled sleep (or a signal wait with a timeout): when it wakes.",
+          "$ref": "common.json#/$defs/epochMs"
         }
       }
     },
@@ -1553,6 +1589,14 @@ public enum ProtocolSchemas {
       ],
       "minimum": 0
     },
+    "order": {
+      "description": "oldest (default) or newest first; a cursor continues in the order it was made with.",
+      "enum": [
+        "oldest",
+        "newest",
+        null
+      ]
+    },
     "limit": {
       "description": "Default 100.",
       "type": [
@@ -1663,6 +1707,10 @@ public enum ProtocolSchemas {
     },
     "status": {
       "$ref": "common.json#/$defs/workflowStatus"
+    },
+    "resumed": {
+      "description": "True when this request resumed a parked execution; false when it was not parked (status says what it is).",
+      "type": "boolean"
     }
   }
 }

@@ -14,8 +14,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds per measuring round (5 rounds, best kept).")
     var roundMilliseconds = 200
 
-    @Flag(help: "Print JSON instead of a table.")
-    var json = false
+    @OptionGroup var output: FormatOptions
+    /// `--format json` (or `--json`): JSON instead of a table.
+    var json: Bool { output.isJSON }
 
     func run() async throws {
         let dir =

@@ -21,7 +21,9 @@ struct DiffCommand: AsyncParsableCommand {
     @Option(help: "For plain schemas (not contract files): input or output.")
     var role: String = "input"
 
-    @Flag(help: "Print JSON Lines instead of text.") var json = false
+    @OptionGroup var output: FormatOptions
+    /// `--format json` (or `--json`): JSON Lines instead of text.
+    var json: Bool { output.isJSON }
 
     func run() async throws {
         let changes: [ContractDiff.Change]

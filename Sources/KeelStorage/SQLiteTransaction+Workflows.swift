@@ -48,13 +48,14 @@ extension SQLiteTransaction {
         if let n = f.name { clauses.append("name = ?"); values.append(.text(n)) }
         if let a = f.createdAfter { clauses.append("created_at >= ?"); values.append(.int(a)) }
         if let b = f.createdBefore { clauses.append("created_at < ?"); values.append(.int(b)) }
+        let (beyond, order) = f.newestFirst ? ("<", "DESC") : (">", "ASC")
         if let (t, id) = f.after {
-            clauses.append("(created_at > ? OR (created_at = ? AND workflow_id > ?))")
+            clauses.append("(created_at \(beyond) ? OR (created_at = ? AND workflow_id \(beyond) ?))")
             values += [.int(t), .int(t), .text(id)]
         }
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         values.append(.int(Int64(f.limit)))
-        return try workflows("\(whereClause) ORDER BY created_at, workflow_id LIMIT ?", values)
+        return try workflows("\(whereClause) ORDER BY created_at \(order), workflow_id \(order) LIMIT ?", values)
     }
 
     func journal(workflowId: String, generation: Int) throws -> [JournalEntry] {

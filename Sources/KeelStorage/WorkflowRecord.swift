@@ -104,6 +104,8 @@ public struct WorkflowFilter: Sendable {
     /// Continue after this (createdAt, id) position.
     public var after: (EpochMillis, String)?
     public var limit: Int = 100
+    /// Newest first (`after` then continues towards older ones); default oldest first.
+    public var newestFirst = false
 
     public init() {}
 }

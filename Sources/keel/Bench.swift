@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import KeelSchemaCLI
 
 /// `keel bench`: measures Keel end to end on this machine — its own orchestrator process on a temp
 /// SQLite file, real workers over the Unix socket — and prints one table.
@@ -16,6 +17,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Worker languages: python, go (comma-separated).") var languages = "python,go"
     @Option(help: "Repository root (holds examples/bench); default: found from the binary.") var root: String?
     @Option(help: "Also write the results as JSON to this file.") var json: String?
+    @Option(help: "Output on stdout: text (a table) or json.") var format: FormatOptions.Kind = .text
     @Flag(help: "Only compare the JSON codec with Foundation's JSONSerialization.") var codec = false
 
     func validate() throws {
@@ -39,7 +41,7 @@ struct Bench: AsyncParsableCommand {
                 columns.append(try await BenchSession(root: rootPath, language: lang, sync: mode, plan: plan).run())
             }
         }
-        print(BenchReport.table(columns, plan: plan))
+        print(format == .json ? JSONWriter.string(BenchReport.json(columns), sortedKeys: true) : BenchReport.table(columns, plan: plan))
         if let json {
             try Data(JSONWriter.bytes(BenchReport.json(columns), sortedKeys: true)).write(to: URL(fileURLWithPath: json))
         }

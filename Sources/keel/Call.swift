@@ -14,7 +14,10 @@ struct Call: AsyncParsableCommand {
             """)
 
     @Argument(help: "Activity name, e.g. greet.hello.") var name: String
-    @Argument(help: "Input as JSON (default null; '-' reads stdin).") var input: String = "null"
+    // `.allUnrecognized`: `keel call n.neg -5` is the number -5, not an unknown option `-5`.
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Input as JSON (default null; '-' reads stdin; a negative number is input).", valueName: "input"))
+    var inputs: [String] = []
+    var input: String { inputs.first ?? "null" }
     @Option(help: "Idempotency key: the same key returns the stored result.") var idempotencyKey: String?
     @Option(help: "Start-to-close timeout per attempt, e.g. 30s.") var startToClose: String?
     @Option(help: "Schedule-to-close timeout for the whole call, e.g. 5m.") var scheduleToClose: String?
@@ -28,13 +31,15 @@ struct Call: AsyncParsableCommand {
     /// Statuses after which a task never changes.
     static let endStatuses: Set<String> = ["completed", "failed", "timedOut", "cancelled"]
 
+    func validate() throws { try validateInput(inputs) }
+
     func run() async throws {
         // The bytes go to the parser as they are: decoding stdin into a String first would replace
         // invalid UTF-8 with U+FFFD and send data the caller never wrote.
         let bytes = input == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(input.utf8)
         let value: JSONValue
         do { value = try JSONParser.parse(bytes) } catch {
-            FileHandle.standardError.write(Data("keel call: input is not JSON: \(error)\n".utf8))
+            ErrorReport.write("keel call: input is not JSON: \(error)", exitCode: 2, json: connection.json)
             throw ExitCode(2)
         }
         var timeouts: [String: JSONValue] = [:]
@@ -44,22 +49,24 @@ struct Call: AsyncParsableCommand {
         if let scheduleToStartMs { timeouts["scheduleToStartMs"] = JSONValue(scheduleToStartMs) }
         let retry: JSONValue? = maxAttempts.map { ["maximumAttempts": JSONValue($0)] }
         let timeoutsValue: JSONValue? = timeouts.isEmpty ? nil : .object(timeouts)
-        let (name, key, wait) = (name, idempotencyKey, !noWait)
+        let (name, key, wait, json) = (name, idempotencyKey, !noWait, connection.json)
         let waiting = scheduleToStartMs.map { "waiting up to \(describeMillis($0)) for one (--schedule-to-start to change)" }
             ?? "waiting for one with no limit (--schedule-to-start to set one)"
         let result = try await runClient(connection) { client -> JSONValue in
             // Queued without waiting first, so a call nobody can run is reported at once.
             var r = try await client.callActivity(
                 name, input: value, idempotencyKey: key, retryPolicy: retry, timeouts: timeoutsValue, wait: false)
-            if let notice = waitingNotice(r, name: name, waiting: waiting) { printError(notice) }
+            if let notice = waitingNotice(r, name: name, waiting: waiting) { ErrorReport.notice(notice, json: json) }
             while wait, let id = r["taskId"], !Self.endStatuses.contains(r["status"]?.stringValue ?? "") {
                 r = try await client.call("activity/result", ["taskId": id, "waitTimeoutMs": 60_000])
             }
             return r
         }
         let status = result["status"]?.stringValue ?? "unknown"
-        if connection.json || noWait {
+        if connection.json {
             print(JSONWriter.string(result, sortedKeys: true))
+        } else if noWait {
+            print(queuedText(result))
         } else if status == "completed" {
             print(JSONWriter.string(result["output"] ?? .null, sortedKeys: true))
         } else {
@@ -87,15 +94,6 @@ func runClient<T: Sendable>(_ options: ConnectionOptions, _ body: @escaping @Sen
     do {
         return try await KeelClient.withClient(options.endpoint, name: "keel-cli", token: try options.fileToken(), body)
     } catch let error as KeelError {
-        var line = "keel: \(error.message) (code \(error.code.rpcCode))"
-        // The id of the orchestrator's log line with the full error (4001 and internal errors).
-        if let incident = error.data?["incident"]?.stringValue { line += " [incident \(incident)]" }
-        if let data = error.data, let errors = data["errors"]?.arrayValue {
-            for e in errors.prefix(10) {
-                line += "\n  at \(e["instanceLocation"]?.stringValue ?? ""): \(e["message"]?.stringValue ?? "")"
-            }
-        }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-        throw ExitCode(error.code == .connectionClosed ? 3 : 2)
+        throw ExitCode(ErrorReport.write(error, json: options.json))
     }
 }

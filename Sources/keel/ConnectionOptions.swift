@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import KeelSchemaCLI
 import KeelServer
 
 /// How CLI commands reach the orchestrator.
@@ -33,8 +34,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Name the server's certificate must carry (default: the --tcp host).")
     var tlsServerName: String?
 
-    @Flag(help: "Print JSON instead of text.")
-    var json = false
+    @OptionGroup var output: FormatOptions
+
+    /// True for `--format json` (or its hidden alias `--json`).
+    var json: Bool { output.isJSON }
 
     func validate() throws {
         if socket != nil && tcp != nil { throw ValidationError("use --socket or --tcp, not both") }

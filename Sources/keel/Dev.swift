@@ -85,20 +85,15 @@ final class DevProgress: Service, @unchecked Sendable {
 
     /// Prints new and changed journal entries until the workflow ends; returns its final status.
     private func follow(_ client: KeelClient, id: String, socket: String) async throws -> String {
-        var printed: [Int64: String] = [:]
+        var watcher = HistoryWatcher()
         var lastStatus = ""
         while true {
             let h = try await client.call("workflow/history", ["workflowId": .string(id)])
-            for e in h["entries"]?.arrayValue ?? [] {
-                let seq = e["seq"]?.int64Value ?? 0
-                let state = "\(e["status"]?.stringValue ?? "")/\(e["attempts"]?.int64Value ?? 0)"
-                if printed[seq] != state {
-                    printed[seq] = state
-                    say("  " + formatEntry(e))
-                    if e["kind"] == "signal", e["status"] == "scheduled" {
-                        say("    waiting for signal \"\(e["name"]?.stringValue ?? "")\" — send it with:")
-                        say("    keel workflow signal \(id) \(e["name"]?.stringValue ?? "") '{\"approved\":true}' --socket \(socket)")
-                    }
+            for e in watcher.changes(h) {
+                say("  " + formatEntry(e))
+                if e["kind"] == "signal", e["status"] == "scheduled" {
+                    say("    waiting for signal \"\(e["name"]?.stringValue ?? "")\" — send it with:")
+                    say("    keel workflow signal \(id) \(e["name"]?.stringValue ?? "") '{\"approved\":true}' --socket \(socket)")
                 }
             }
             let status = h["status"]?.stringValue ?? ""
@@ -113,7 +108,12 @@ final class DevProgress: Service, @unchecked Sendable {
                 } else {
                     say("\(status): \(r["failure"]?["type"]?.stringValue ?? "") \(r["failure"]?["message"]?.stringValue ?? "")")
                 }
-                say("history: keel workflow history \(id) --socket \(socket)")
+                // The socket closes when `keel dev` exits: a command on it only works with --serve.
+                if keepServing {
+                    say("history: keel workflow history \(id) --socket \(socket)  (serving until Ctrl-C)")
+                } else {
+                    say("history: run `keel dev \(config.directory) --serve` to keep the orchestrator up and inspect it")
+                }
                 return status
             }
             try await Task.sleep(for: .milliseconds(200))

@@ -36,8 +36,7 @@ struct DevConfig {
         }
         var limits: [String: ActivityLimit] = [:]
         for (name, l) in json["activities"]?.objectValue ?? [:] {
-            limits[name] = ActivityLimit(
-                maxConcurrent: l["maxConcurrent"]?.int64Value.map(Int.init), ratePerMinute: l["ratePerMinute"]?.doubleValue)
+            limits[name] = try ActivityLimit(json: l, context: "\(path): activities.\(name)")
         }
         var run: (String, String, JSONValue)?
         if let r = json["run"] {

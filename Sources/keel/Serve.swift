@@ -35,6 +35,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "NIO event loop threads (default 1: fewer thread wake-ups per message; see docs/performance.md).")
     var eventLoops = 1
     @OptionGroup(title: "Limits") var limits: LimitOptions
+    @Option(
+        name: .customLong("activity-limit"),
+        help: "Limit an activity across all workers: NAME=concurrency:N,rate:N/s (or /m, /h; repeatable; as keel.json's \"activities\").")
+    var activityLimits: [String] = []
 
     func validate() throws {
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
@@ -48,6 +52,7 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard (1...64).contains(eventLoops) else { throw ValidationError("--event-loops must be from 1 to 64") }
         try tls.validate(tcp: tcp)
+        do { _ = try ActivityLimit.parseAssignments(activityLimits) } catch let error as KeelError { throw ValidationError(error.message) }
     }
 
     func run() async throws {
@@ -61,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         options.engine.maxMessageBytes = maxMessageBytes
         options.passEnvironment = Set(passEnv)
         limits.apply(to: &options)
+        options.engine.activityLimits = try ActivityLimit.parseAssignments(activityLimits)
         if let tcp {
             let parts = tcp.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }

@@ -8,7 +8,7 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Start, signal, cancel and inspect workflow executions.",
-        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, List.self, History.self, Resume.self])
+        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, WorkflowList.self, WorkflowHistory.self, Resume.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a workflow (idempotent by id).")
@@ -32,7 +32,7 @@ struct WorkflowCommand: AsyncParsableCommand {
                 guard wait, let id = started["workflowId"] else { return started }
                 return try await waitForResult(client, id)
             }
-            try printResult(answer, json: connection.json || !wait)
+            if wait { try printResult(answer, json: connection.json) } else { printAnswer(answer, json: connection.json) { startText($0, name: name) } }
         }
     }
 
@@ -93,7 +93,7 @@ struct WorkflowCommand: AsyncParsableCommand {
             if let reason { p["reason"] = .string(reason) }
             let params = JSONValue.object(p)
             let answer = try await runClient(connection) { try await $0.call("workflow/cancel", params) }
-            print(JSONWriter.string(answer, sortedKeys: true))
+            printAnswer(answer, json: connection.json) { cancelText($0, id: workflowId) }
         }
     }
 
@@ -106,54 +106,7 @@ struct WorkflowCommand: AsyncParsableCommand {
             let id = JSONValue.string(workflowId)
             let d = try await runClient(connection) { try await $0.call("workflow/describe", ["workflowId": id]) }
             if connection.json { print(JSONWriter.string(d, sortedKeys: true)); return }
-            print("workflow  \(d["workflowId"]?.stringValue ?? "")")
-            print("name      \(d["name"]?.stringValue ?? "")")
-            print("status    \(d["status"]?.stringValue ?? "")")
-            print("runs      \(d["runs"]?.int64Value ?? 0)   steps \(d["steps"]?.int64Value ?? 0)")
-            if let s = d["currentStep"] {
-                print("step      #\(s["seq"]?.int64Value ?? 0) \(s["kind"]?.stringValue ?? "") \(s["name"]?.stringValue ?? "") (\(s["status"]?.stringValue ?? ""))"
-                    + (s["attempts"].map { " attempts \($0)" } ?? ""))
-            }
-            if let out = d["output"] { print("output    \(JSONWriter.string(out, sortedKeys: true))") }
-            if let e = d["lastError"] { print("error     \(e["type"]?.stringValue ?? ""): \(e["message"]?.stringValue ?? "")") }
-            if let w = d["waitingFor"]?.stringValue { print("waiting   for \(w)") }
-        }
-    }
-
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List workflows, oldest first, with filters and paging.")
-        @Option(help: "pending, running, suspended, completed, failed, cancelled or parked.") var status: String?
-        @Option(help: "Workflow name.") var name: String?
-        @Option(help: "At most this many (1-1000).") var limit: Int = 100
-        @Option(help: "Continue from a previous page's cursor.") var cursor: String?
-        @OptionGroup var connection: ConnectionOptions
-
-        func run() async throws {
-            var p: [String: JSONValue] = ["limit": JSONValue(limit)]
-            if let status { p["status"] = .string(status) }
-            if let name { p["name"] = .string(name) }
-            if let cursor { p["cursor"] = .string(cursor) }
-            let params = JSONValue.object(p)
-            let answer = try await runClient(connection) { try await $0.call("workflow/list", params) }
-            if connection.json { print(JSONWriter.string(answer, sortedKeys: true)); return }
-            for w in answer["workflows"]?.arrayValue ?? [] {
-                print("\(w["workflowId"]?.stringValue ?? "")\t\(w["name"]?.stringValue ?? "")\t\(w["status"]?.stringValue ?? "")")
-            }
-            if let next = answer["nextCursor"]?.stringValue { print("next page: --cursor \(next)") }
-        }
-    }
-
-    struct History: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a workflow's journal: every step with times, attempts, inputs and results.")
-        @Argument var workflowId: String
-        @OptionGroup var connection: ConnectionOptions
-
-        func run() async throws {
-            let id = JSONValue.string(workflowId)
-            let h = try await runClient(connection) { try await $0.call("workflow/history", ["workflowId": id]) }
-            if connection.json { print(JSONWriter.string(h, sortedKeys: true)); return }
-            print("\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0))")
-            for e in h["entries"]?.arrayValue ?? [] { print(formatEntry(e)) }
+            for line in describeLines(d) { print(line) }
         }
     }
 
@@ -165,26 +118,15 @@ struct WorkflowCommand: AsyncParsableCommand {
         func run() async throws {
             let id = JSONValue.string(workflowId)
             let answer = try await runClient(connection) { try await $0.call("workflow/resume", ["workflowId": id]) }
-            print(JSONWriter.string(answer, sortedKeys: true))
+            printAnswer(answer, json: connection.json) { resumeText($0, id: workflowId) }
         }
     }
 }
 
-/// One journal entry as a line of text.
-func formatEntry(_ e: JSONValue) -> String {
-    let seq = e["seq"]?.int64Value ?? 0
-    var line = "#\(seq) \(e["kind"]?.stringValue ?? "") \(e["name"]?.stringValue ?? "") \(e["status"]?.stringValue ?? "")"
-    if let a = e["attempts"]?.int64Value, a > 1 { line += " after \(a) attempts" }
-    if let r = e["result"] { line += " → \(abbreviate(JSONWriter.string(r, sortedKeys: true)))" }
-    if let f = e["failure"] { line += " ✗ \(f["type"]?.stringValue ?? ""): \(f["message"]?.stringValue ?? "")" }
-    return line
-}
-
-func abbreviate(_ s: String, _ n: Int = 100) -> String { s.count > n ? String(s.prefix(n)) + "…" : s }
-
 /// Parses JSON given on the command line, or stdin for "-".
 func readJSON(_ text: String) throws -> JSONValue {
-    let source = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
+    // Bytes, not a String: decoding would replace invalid UTF-8 with U+FFFD and send data nobody wrote.
+    let source = text == "-" ? Array(FileHandle.standardInput.readDataToEndOfFile()) : Array(text.utf8)
     do { return try JSONParser.parse(source) } catch {
         FileHandle.standardError.write(Data("keel: not JSON: \(error)\n".utf8))
         throw ExitCode(2)

@@ -25,7 +25,7 @@ extension EndToEnd {
                     "keel: no worker serves greet.helo; waiting up to 3 s for one (--schedule-to-start to change); did you mean greet.hello?"))
                 #expect(typo.2.contains("keel call: greet.helo timedOut after 0 attempt(s): ScheduleToStartTimeout"))
                 // The default limit is 60 s; the notice names it.
-                let queued = try keelCLI(["call", "greet.helo", "{}", "--no-wait"] + s)
+                let queued = try keelCLI(["call", "greet.helo", "{}", "--no-wait", "--format", "json"] + s)
                 #expect(queued.0 == 0)
                 #expect(queued.2.contains("waiting up to 60 s for one"))
                 let answer = try JSONParser.parse(queued.1)
@@ -68,7 +68,7 @@ extension EndToEnd {
                 try await keel.start()
                 try await keel.waitForWorkers(1)
                 let s = ["--socket", keel.socket]
-                let queued = try keelCLI(["call", "greet.helo", "{}", "--no-wait", "--schedule-to-start", "0"] + s)
+                let queued = try keelCLI(["call", "greet.helo", "{}", "--no-wait", "--schedule-to-start", "0", "--format", "json"] + s)
                 let id = try #require(try JSONParser.parse(queued.1)["taskId"]?.stringValue)
                 let list = try keelCLI(["task", "list"] + s)
                 #expect(list.0 == 0)

@@ -1,0 +1,56 @@
+import Foundation
+import KeelCore
+import KeelStorage
+
+/// What operators read beside the wire's core fields (issue 13, "the CLI as people use it"):
+/// queued work per name, this orchestrator's node name, a retrying step's next attempt and a
+/// child step's workflow id. Kept apart so `keel workers`, `describe` and `history` can show
+/// everything their JSON has.
+extension Engine {
+    /// The node a worker is connected to. Until Keel runs as a cluster it is this orchestrator's
+    /// host name; the field is on the wire now so tools need no change later.
+    static let nodeName: String = ProcessInfo.processInfo.hostName
+
+    /// Work waiting for a worker, per name: `{"activities": {name: n}, "workflows": {name: n}}`.
+    /// An activity counts while it is scheduled (queued, or waiting out a retry backoff); a
+    /// workflow while it is pending (no run has taken it yet).
+    func backlogJSON() -> JSONValue {
+        var activities: [String: Int] = [:]
+        for task in tasks.values where task.record.status == .scheduled { activities[task.record.name, default: 0] += 1 }
+        var flows: [String: Int] = [:]
+        for live in workflows.values where live.record.status == .pending { flows[live.record.name, default: 0] += 1 }
+        func counts(_ d: [String: Int]) -> JSONValue { .object(JSONObject(d.sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) })) }
+        return ["activities": counts(activities), "workflows": counts(flows)]
+    }
+
+    /// The `worker/list` answer: each worker (with its node) and the backlog per name.
+    func workerListJSON(_ workers: [JSONValue]) -> JSONValue {
+        let withNode: [JSONValue] = workers.map {
+            guard case .object(var o) = $0 else { return $0 }
+            o["node"] = .string(Self.nodeName)
+            return .object(o)
+        }
+        return ["workers": .array(withNode), "backlog": backlogJSON()]
+    }
+
+    /// Adds to a `describe` answer's `currentStep` what a person waits for: a retrying
+    /// activity's next attempt time (`nextAttemptAtMs`) and a sleep's or signal timeout's wake
+    /// time (`wakeAtMs`).
+    func currentStepTimes(_ step: inout [String: JSONValue], entry: JournalEntry) {
+        if let wakeAt = entry.wakeAt, entry.status == .scheduled { step["wakeAtMs"] = JSONValue(wakeAt) }
+        guard entry.status == .scheduled, let taskId = entry.taskId, let task = tasks[taskId] else { return }
+        if task.record.status == .scheduled, task.record.attempt > 0 {
+            step["nextAttemptAtMs"] = JSONValue(task.record.visibleAt)
+        }
+    }
+}
+
+extension JournalEntry {
+    /// A history entry as `workflow/history` shows it: the journal fields plus, for a child
+    /// step, the child's workflow id (`PARENT/SEQ` unless the step named one).
+    var historyJSON: JSONValue {
+        guard kind == "child", case .object(var o) = json else { return json }
+        o["childWorkflowId"] = .string(input["workflowId"]?.stringValue ?? "\(workflowId)/\(seq)")
+        return .object(o)
+    }
+}

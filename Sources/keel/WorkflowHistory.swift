@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import KeelClient
+import KeelCore
+
+/// `keel workflow history`: the journal with times, attempts, inputs and results; `--follow`
+/// watches a run live.
+struct WorkflowHistory: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Print a workflow's journal: every step with times, attempts, inputs and results.",
+        discussion: """
+            --follow polls every --interval, prints each new or changed step as it happens, and ends when the \
+            workflow ends (exit 0 completed, 1 failed, cancelled or parked). With --format json, --follow prints \
+            JSON Lines: each changed entry, then the final history.
+            """)
+    @Argument var workflowId: String
+    @Flag(help: "Keep watching: print steps as they happen until the workflow ends.") var follow = false
+    @Option(help: "How often --follow polls, e.g. 500ms.") var interval = "500ms"
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        // 50 ms at least: a tighter poll only loads the orchestrator; an hour at most.
+        guard (50...3_600_000).contains(try parseDuration(interval)) else {
+            throw ValidationError("--interval must be from 50ms to 1h")
+        }
+    }
+
+    /// Statuses after which an execution never changes (`parked` waits for a person: following ends too).
+    static let endStatuses: Set<String> = ["completed", "failed", "cancelled", "parked"]
+
+    func run() async throws {
+        let id = JSONValue.string(workflowId)
+        let json = connection.json
+        let pollMs = try parseDuration(interval)
+        guard follow else {
+            let h = try await runClient(connection) { try await $0.call("workflow/history", ["workflowId": id]) }
+            if json { print(JSONWriter.string(h, sortedKeys: true)); return }
+            print(Self.header(h))
+            for e in h["entries"]?.arrayValue ?? [] { historyLines(e).forEach { print($0) } }
+            return
+        }
+        let final = try await runClient(connection) { client -> JSONValue in
+            var watcher = HistoryWatcher()
+            var first = true
+            while true {
+                let h = try await client.call("workflow/history", ["workflowId": id])
+                if first, !json { say(Self.header(h)) }
+                first = false
+                for e in watcher.changes(h) {
+                    if json { say(JSONWriter.string(e, sortedKeys: true)) } else { historyLines(e).forEach(say) }
+                }
+                let status = h["status"]?.stringValue ?? ""
+                if Self.endStatuses.contains(status) { return h }
+                try await Task.sleep(for: .milliseconds(pollMs))
+            }
+        }
+        let status = final["status"]?.stringValue ?? ""
+        if json { say(JSONWriter.string(final, sortedKeys: true)) } else { say("workflow \(workflowId) \(status)") }
+        if status != "completed" { throw ExitCode(1) }
+    }
+
+    static func header(_ h: JSONValue) -> String {
+        "\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0))"
+    }
+}
+
+/// Remembers what was shown of a journal, so a poll prints only new entries and changed ones
+/// (a status or attempt count that moved). Used by `history --follow` and `keel dev`.
+struct HistoryWatcher {
+    private var shown: [Int64: String] = [:]
+
+    /// The entries of `history` that are new or changed since the last call.
+    mutating func changes(_ history: JSONValue) -> [JSONValue] {
+        var out: [JSONValue] = []
+        for e in history["entries"]?.arrayValue ?? [] {
+            let seq = e["seq"]?.int64Value ?? 0
+            let state = "\(e["status"]?.stringValue ?? "")/\(e["attempts"]?.int64Value ?? 0)"
+            if shown[seq] != state {
+                shown[seq] = state
+                out.append(e)
+            }
+        }
+        return out
+    }
+}
