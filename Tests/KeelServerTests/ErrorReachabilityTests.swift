@@ -297,14 +297,20 @@ struct ErrorReachabilityTests {
                 $0.connections.handshakeTimeoutMs = 500
             }) { endpoint, _ in
                 let path = dir.file("k.sock")
-                // Whichever connection is accepted first holds the only slot until its handshake
-                // deadline passes (-32008); the other is refused at once (-32009).
-                let one = try RawSocket(path: path), other = try RawSocket(path: path)
-                let first = await one.readLine()?["error"]?["code"]?.int64Value
-                let second = await other.readLine()?["error"]?["code"]?.int64Value
-                let codes = [first, second].compactMap { $0 }.sorted()
-                saw(codes.first, -32009, "a connection past the cap")
-                saw(codes.last, -32008, "no initialize in time")
+                // An initialized connection holds the only slot for as long as it stays open.
+                var holder: WirePeer? = try WirePeer(path: path)
+                #expect(await holder?.call("initialize", initialize())?["result"] != nil)
+                let refused = try RawSocket(path: path)
+                saw(await refused.readLine()?["error"]?["code"]?.int64Value, -32009, "a connection past the cap")
+                holder = nil  // closes it; the slot comes back once the orchestrator sees the close
+                var code: Int64?
+                for _ in 0..<300 {
+                    let silent = try RawSocket(path: path)
+                    code = await silent.readLine()?["error"]?["code"]?.int64Value
+                    if code != -32009 { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                saw(code, -32008, "no initialize within the handshake deadline")
             }
         }
     }
@@ -324,7 +330,7 @@ struct ErrorReachabilityTests {
                 #expect(execute != nil)
                 server.stop()  // drains: waits for the held attempt
                 var code: Int64?
-                for _ in 0..<200 where code != -32003 {
+                for _ in 0..<600 where code != -32003 {
                     code = await client.errorCode("activity/call", ["name": "reach.other", "input": [:], "wait": false])
                     if code != -32003 { try await Task.sleep(for: .milliseconds(50)) }
                 }
