@@ -64,6 +64,12 @@ struct WireDocsTests {
             let execute = await worker.request("activity/execute")
             #expect(execute != nil)
 
+            // attempt may be null: the heartbeat is for the current attempt, if this connection holds it.
+            let beat = await worker.call("activity/heartbeat", ["taskId": taskId, "attempt": nil, "details": ["page": 1]])
+            #expect(beat?["result"] == ["cancelled": false], "\(String(describing: beat))")
+            let stranger = await client.call("activity/heartbeat", ["taskId": taskId])
+            #expect(stranger?["error"]?["code"] == 2006, "\(String(describing: stranger))")
+
             let cancelled = await client.call("activity/cancel", ["taskId": taskId])
             #expect(
                 cancelled?["result"] == [
@@ -112,6 +118,15 @@ struct WireDocsTests {
             let first = typed?["error"]?["data"]?["errors"]?.arrayValue?.first
             #expect(first?["instanceLocation"] == "/name", "\(String(describing: typed))")
             #expect(first?["keyword"] != nil && first?["keywordLocation"] != nil && first?["message"] != nil)
+        }
+    }
+
+    @Test func theNameRuleIsForActivitiesNotForTheWorkersOwnName() async throws {
+        try await withPeers([["name": "doc.any"]]) { client, _ in
+            let free = await client.call("worker/register", ["name": "Ada's worker #2 (béta)", "activities": []])
+            #expect(free?["result"]?["workerId"] != nil, "\(String(describing: free))")
+            let bad = await client.call("worker/register", ["name": "ok", "activities": [["name": "not a name"]]])
+            #expect(bad?["error"]?["code"] == -32602, "\(String(describing: bad))")
         }
     }
 
