@@ -32,8 +32,15 @@ public struct ActivityTimeouts: Sendable, Hashable {
     public var startToCloseMs: Int64?
     /// The whole task, all attempts and waits included.
     public var scheduleToCloseMs: Int64?
-    /// Longest silence between heartbeats of a running attempt.
+    /// Longest silence between heartbeats of a running attempt (the heartbeat timeout); on the
+    /// wire `timeouts.heartbeatTimeoutMs` (deprecated alias `heartbeatMs`) and `activity/execute`'s
+    /// `heartbeatTimeoutMs`.
     public var heartbeatMs: Int64?
+
+    /// The wire name of ``heartbeatMs`` in a `timeouts` object.
+    public static let heartbeatTimeoutKey = "heartbeatTimeoutMs"
+    /// The deprecated wire name of ``heartbeatMs``, still accepted.
+    public static let deprecatedHeartbeatKey = "heartbeatMs"
 
     public init(
         scheduleToStartMs: Int64? = nil, startToCloseMs: Int64? = nil, scheduleToCloseMs: Int64? = nil,
@@ -117,7 +124,22 @@ extension ActivityTimeouts {
         if let v = try read("scheduleToStartMs") { t.scheduleToStartMs = v }
         if let v = try read("startToCloseMs") { t.startToCloseMs = v }
         if let v = try read("scheduleToCloseMs") { t.scheduleToCloseMs = v }
-        if let v = try read("heartbeatMs") { t.heartbeatMs = v }
+        // One name for the heartbeat timeout on the wire: `heartbeatTimeoutMs`, as in
+        // `activity/execute`. `heartbeatMs` is its deprecated alias, still read (stored tasks and
+        // older clients send it); both at once must agree (issue 13).
+        let current = try read(Self.heartbeatTimeoutKey), deprecated = try read(Self.deprecatedHeartbeatKey)
+        if case .some(.some(let a)) = current, case .some(.some(let b)) = deprecated, a != b {
+            throw KeelError(
+                .invalidParams,
+                "\(field).\(Self.heartbeatTimeoutKey) and its deprecated alias \(field).\(Self.deprecatedHeartbeatKey) differ; send only \(Self.heartbeatTimeoutKey)",
+                data: ["field": .string("\(field).\(Self.deprecatedHeartbeatKey)")])
+        }
+        // A null beside a value is "not set" and loses to the value.
+        if let v = (current ?? nil) ?? (deprecated ?? nil) {
+            t.heartbeatMs = v
+        } else if current != nil || deprecated != nil {
+            t.heartbeatMs = nil
+        }
         return t
     }
 
@@ -125,7 +147,7 @@ extension ActivityTimeouts {
         func j(_ v: Int64?) -> JSONValue { v.map { JSONValue($0) } ?? .null }
         return [
             "scheduleToStartMs": j(scheduleToStartMs), "startToCloseMs": j(startToCloseMs),
-            "scheduleToCloseMs": j(scheduleToCloseMs), "heartbeatMs": j(heartbeatMs),
+            "scheduleToCloseMs": j(scheduleToCloseMs), Self.heartbeatTimeoutKey: j(heartbeatMs),
         ]
     }
 }

@@ -111,8 +111,13 @@ public actor Engine {
         dispatchAll()
     }
 
+    /// The transport of workers Keel spawned itself (`keel serve --worker`): the only ones sent `shutdown`.
+    static let spawnedTransport = "stdio"
+
     /// Stops taking new work, waits (bounded by `drainTimeoutMs`) for running attempts to finish,
-    /// then ends ``run()``. Unfinished tasks stay in the store for the next start.
+    /// notifies the workers it spawned with `shutdown`, then ends ``run()``. Socket and TCP workers
+    /// are sent nothing: their connections close and they reconnect. Unfinished tasks stay in the
+    /// store for the next start.
     public func shutdown() async {
         guard !shuttingDown else { return }
         shuttingDown = true
@@ -124,7 +129,13 @@ public actor Engine {
         {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        for w in registry.workers.values { sessions[w.connectionID]?.connection.notify("shutdown", params: [:]) }
+        // `shutdown` means "exit", so it goes only to the workers Keel spawned (stdio) and stops
+        // anyway. A socket or TCP worker is not ours to stop: it sees its connection close and
+        // reconnects, as Temporal and Restate workers do when their server restarts. Sending it
+        // `shutdown` made client libraries exit, and the worker never came back (issue 13).
+        for w in registry.workers.values where w.transport == Self.spawnedTransport {
+            sessions[w.connectionID]?.connection.notify("shutdown", params: [:])
+        }
         jobsContinuation.finish()
     }
 

@@ -122,7 +122,13 @@ public enum ProtocolSchemas {
         "scheduleToCloseMs": {
           "$ref": "common.json#/$defs/optionalMillis"
         },
+        "heartbeatTimeoutMs": {
+          "description": "Longest silence between heartbeats of a running attempt; activity/execute passes it on under the same name.",
+          "$ref": "common.json#/$defs/optionalMillis"
+        },
         "heartbeatMs": {
+          "description": "Deprecated alias of heartbeatTimeoutMs, still accepted; when both are set they must be equal.",
+          "deprecated": true,
           "$ref": "common.json#/$defs/optionalMillis"
         }
       }

@@ -67,7 +67,7 @@ func (t Timeouts) MarshalJSON() ([]byte, error) {
 		key string
 		d   time.Duration
 	}{{"startToCloseMs", t.StartToClose}, {"scheduleToStartMs", t.ScheduleToStart},
-		{"scheduleToCloseMs", t.ScheduleToClose}, {"heartbeatMs", t.Heartbeat}} {
+		{"scheduleToCloseMs", t.ScheduleToClose}, {"heartbeatTimeoutMs", t.Heartbeat}} {
 		if f.d > 0 {
 			o.set(f.key, f.d.Milliseconds())
 		}

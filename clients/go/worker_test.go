@@ -68,7 +68,7 @@ func TestWorkerRegistersContractsFromTypesOptionsAndFiles(t *testing.T) {
 		{"name":"billing.charge","description":"Charges.","input":{"type":"object","required":["cents"]},"output":true},
 		{"name":"retry","description":"Retries.",
 		 "retryPolicy":{"initialIntervalMs":1000,"maximumAttempts":0,"nonRetryableErrorTypes":["BadInput"]},
-		 "timeouts":{"startToCloseMs":5000,"heartbeatMs":1500}}],
+		 "timeouts":{"startToCloseMs":5000,"heartbeatTimeoutMs":1500}}],
 		"workflows":[{"name":"orders.fulfil","input":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}],
 		"maxConcurrentWorkflows":1000}`)
 }

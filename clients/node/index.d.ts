@@ -174,6 +174,9 @@ export interface Timeouts {
   startToCloseMs?: number | null;
   scheduleToStartMs?: number | null;
   scheduleToCloseMs?: number | null;
+  /** Longest silence between heartbeats of a running attempt (`activity/execute` passes it on as `heartbeatTimeoutMs`). */
+  heartbeatTimeoutMs?: number | null;
+  /** @deprecated The old wire name of `heartbeatTimeoutMs`; Keel still accepts it. */
   heartbeatMs?: number | null;
 }
 export interface ActivityOptions {

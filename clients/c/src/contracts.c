@@ -49,7 +49,7 @@ json_t *keel__activity_wire(const char *name, const keel_activity_options_t *opt
     } timeouts[] = {{"startToCloseMs", opts->start_to_close_ms},
                     {"scheduleToStartMs", opts->schedule_to_start_ms},
                     {"scheduleToCloseMs", opts->schedule_to_close_ms},
-                    {"heartbeatMs", opts->heartbeat_ms}};
+                    {"heartbeatTimeoutMs", opts->heartbeat_ms}};
     json_t *mine = json_object();
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
         if (timeouts[i].ms > 0) {

@@ -46,7 +46,7 @@ TEST(registration_takes_unset_fields_from_a_contract_file) {
     json_t *expected = json_loads(
         "{\"name\":\"test-worker\",\"language\":\"c\",\"maxConcurrent\":2,\"workflows\":[],\"activities\":["
         "{\"name\":\"greet.hello\",\"description\":\"mine\",\"input\":{\"type\":\"object\"},"
-        "\"output\":{\"type\":\"string\"},\"retryPolicy\":{\"maximumAttempts\":2},\"timeouts\":{\"heartbeatMs\":500}},"
+        "\"output\":{\"type\":\"string\"},\"retryPolicy\":{\"maximumAttempts\":2},\"timeouts\":{\"heartbeatTimeoutMs\":500}},"
         "{\"name\":\"plain\"}]}",
         0, NULL);
     int same = json_equal(reg, expected);

@@ -52,7 +52,7 @@ def test_contracts_explicit_schemas_and_annotations_feed_the_registration(tmp_pa
     assert billing["description"] == "Charges an order."
     assert billing["input"]["required"] == ["id"] and billing["output"]["required"] == ["order_id", "total"]
     assert billing["retryPolicy"] == {"initialIntervalMs": 500, "backoffCoefficient": 2.0, "nonRetryableErrorTypes": ["Declined"]}
-    assert billing["timeouts"] == {"startToCloseMs": 30000, "heartbeatMs": 5000}
+    assert billing["timeouts"] == {"startToCloseMs": 30000, "heartbeatTimeoutMs": 5000}
     with pytest.raises(ValueError):
         worker.activity("bad name!")
     (tmp_path / "bad.json").write_text(json.dumps({"name": "x"}))

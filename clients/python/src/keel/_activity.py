@@ -197,7 +197,7 @@ def build_timeouts(
         ("startToCloseMs", start_to_close),
         ("scheduleToStartMs", schedule_to_start),
         ("scheduleToCloseMs", schedule_to_close),
-        ("heartbeatMs", heartbeat),
+        ("heartbeatTimeoutMs", heartbeat),
     ]
     timeouts = {key: _ms(value) for key, value in pairs if value is not None}
     return timeouts or None

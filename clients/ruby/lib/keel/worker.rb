@@ -93,7 +93,7 @@ module Keel
       check_name(name, @activities, "activity", handler)
       contract = @contracts.fetch(name, {})
       timeouts = { "startToCloseMs" => start_to_close_ms, "scheduleToStartMs" => schedule_to_start_ms,
-                   "scheduleToCloseMs" => schedule_to_close_ms, "heartbeatMs" => heartbeat_ms }.compact
+                   "scheduleToCloseMs" => schedule_to_close_ms, "heartbeatTimeoutMs" => heartbeat_ms }.compact
       policy = retry_policy.respond_to?(:to_wire) ? retry_policy.to_wire : retry_policy
       @activities[name] = Definition.new(
         name: name, handler: handler, input: input.nil? ? contract["input"] : input,
