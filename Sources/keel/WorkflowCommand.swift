@@ -8,7 +8,7 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Start, signal, cancel and inspect workflow executions.",
-        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, List.self, History.self, Resume.self])
+        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, List.self, History.self, Resume.self, Reset.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a workflow (idempotent by id).")
@@ -69,13 +69,22 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 
     struct Signal: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a signal to a workflow (stored durably, delivered in order).")
+        static let configuration = CommandConfiguration(
+            abstract: "Send a signal to a workflow (stored durably, delivered in order).",
+            discussion: "With --query the arguments are NAME [PAYLOAD] and every matching open workflow gets the signal.")
         @Argument var workflowId: String
-        @Argument var name: String
+        @Argument var name: String?
         @Argument(help: "Payload as JSON.") var payload: String = "null"
+        @OptionGroup var batch: BatchOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
+            if batch.query != nil {
+                // No workflow id then: the first argument is the signal's name, the second its payload.
+                let signal: JSONValue = ["name": .string(workflowId), "payload": try readJSON(name ?? "null")]
+                return try await runBatch("signal", batch, connection: connection, reason: nil, signal: signal)
+            }
+            guard let name else { throw ValidationError("give the signal's name after the workflow id") }
             let p: JSONValue = ["workflowId": .string(workflowId), "name": .string(name), "payload": try readJSON(payload)]
             let answer = try await runClient(connection) { try await $0.call("workflow/signal", p) }
             print(connection.json ? JSONWriter.string(answer, sortedKeys: true) : "signal \(name) delivered to \(workflowId)")
@@ -83,12 +92,18 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a workflow: its steps see Cancelled and may compensate.")
-        @Argument var workflowId: String
+        static let configuration = CommandConfiguration(abstract: "Cancel a workflow (or every one --query matches): its steps see Cancelled and may compensate.")
+        @Argument var workflowId: String?
         @Option(help: "Why, recorded in the failure.") var reason: String?
+        @OptionGroup var batch: BatchOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
+            if batch.query != nil {
+                guard workflowId == nil else { throw ValidationError("give a workflow id or --query, not both") }
+                return try await runBatch("cancel", batch, connection: connection, reason: reason)
+            }
+            guard let workflowId else { throw ValidationError("give a workflow id, or --query to cancel many") }
             var p: [String: JSONValue] = ["workflowId": .string(workflowId)]
             if let reason { p["reason"] = .string(reason) }
             let params = JSONValue.object(p)
@@ -117,6 +132,10 @@ struct WorkflowCommand: AsyncParsableCommand {
             if let out = d["output"] { print("output    \(JSONWriter.string(out, sortedKeys: true))") }
             if let e = d["lastError"] { print("error     \(e["type"]?.stringValue ?? ""): \(e["message"]?.stringValue ?? "")") }
             if let w = d["waitingFor"]?.stringValue { print("waiting   for \(w)") }
+            for r in d["resets"]?.arrayValue ?? [] {
+                print("reset     generation \(r["fromGeneration"]?.int64Value ?? 0) → \(r["toGeneration"]?.int64Value ?? 0) at step "
+                    + "\(r["toStep"]?.int64Value ?? 0) by \(r["requestedBy"]?.stringValue ?? ""): \(r["reason"]?.stringValue ?? "")")
+            }
         }
     }
 
@@ -146,14 +165,20 @@ struct WorkflowCommand: AsyncParsableCommand {
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a workflow's journal: every step with times, attempts, inputs and results.")
         @Argument var workflowId: String
+        @Option(help: "An older generation (a run replaced by continue-as-new or reset); default the current one.") var generation: Int?
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let id = JSONValue.string(workflowId)
-            let h = try await runClient(connection) { try await $0.call("workflow/history", ["workflowId": id]) }
+            var p: [String: JSONValue] = ["workflowId": .string(workflowId)]
+            if let generation { p["generation"] = JSONValue(generation) }
+            let params = JSONValue.object(p)
+            let h = try await runClient(connection) { try await $0.call("workflow/history", params) }
             if connection.json { print(JSONWriter.string(h, sortedKeys: true)); return }
-            print("\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0))")
+            print("\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0), generation \(h["generation"]?.int64Value ?? 0))")
+            let events = h["events"]?.arrayValue ?? []
+            for e in events where e["type"] == "resetFrom" { print("↺ \(e["message"]?.stringValue ?? "")") }
             for e in h["entries"]?.arrayValue ?? [] { print(formatEntry(e)) }
+            for e in events where e["type"] == "resetTo" { print("↺ \(e["message"]?.stringValue ?? "")") }
         }
     }
 
