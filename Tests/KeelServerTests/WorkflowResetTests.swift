@@ -179,3 +179,63 @@ struct WorkflowResetTests {
         }
     }
 }
+
+/// What a reset does to a live run, seen from the worker's side of the wire.
+@Suite("workflow/reset of a live run, on the wire", .serialized, .timeLimit(.minutes(3)))
+struct WorkflowResetWireTests {
+    /// Reads until every predicate matched a line (or `limit` lines passed); returns the matches.
+    func collect(_ worker: RawWorker, _ wanted: [String: @Sendable (JSONValue) -> Bool], limit: Int = 20) async -> [String: JSONValue] {
+        var found: [String: JSONValue] = [:]
+        for _ in 0..<limit where found.count < wanted.count {
+            guard let line = await worker.raw.readLine() else { break }
+            for (key, matches) in wanted where found[key] == nil && matches(line) { found[key] = line }
+        }
+        return found
+    }
+
+    @Test func theOldRunIsAnsweredSuspendItsActivityCancelledItsLateStepsRefusedAndItsAnswerIgnored() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: { $0.engine.stepHoldMs = 60_000 }) { endpoint, _ in
+                let worker = try await RawWorker.connect(dir, activities: ["raw.slow"], workflows: ["raw.flow"])
+                _ = try await rpc(endpoint, "workflow/start", ["name": "raw.flow", "workflowId": "wf-1"])
+                let run1 = try #require(await worker.nextRequest("workflow/run"))
+                let p1 = try #require(run1["params"])
+                let step: JSONValue = [
+                    "workflowId": "wf-1", "runId": p1["runId"]!, "attemptToken": p1["attemptToken"]!, "seq": 1,
+                    "kind": "activity", "name": "raw.slow", "input": [:],
+                ]
+                await worker.send(JSONWriter.string(["jsonrpc": "2.0", "id": "s1", "method": "workflow/step", "params": step]))
+                let execute = try #require(await worker.nextRequest("activity/execute"))
+                let taskId = try #require(execute["params"]?["taskId"]?.stringValue)
+
+                let reset = try await rpc(endpoint, "workflow/reset", ["workflowId": "wf-1", "toStep": 0, "reason": "bad deploy"])
+                #expect(reset["previousStatus"] == "running")
+                let seen = await collect(worker, [
+                    "held": { $0["id"] == "s1" },
+                    "cancel": { $0["method"] == "activity/cancel" },
+                    "run2": { $0["method"] == "workflow/run" },
+                ])
+                #expect(seen["held"]?["result"] == ["status": "suspend"])
+                #expect(seen["cancel"]?["params"]?["taskId"]?.stringValue == taskId)
+                let p2 = try #require(seen["run2"]?["params"])
+                #expect(p2["journal"] == [])
+                #expect((p2["runId"]?.int64Value ?? 0) > (p1["runId"]?.int64Value ?? 0))
+
+                // The old run's late step is refused by the epoch; its late answers change nothing.
+                await worker.send(JSONWriter.string(["jsonrpc": "2.0", "id": "s2", "method": "workflow/step", "params": step]))
+                let late = await collect(worker, ["s2": { $0["id"] == "s2" }])
+                #expect(late["s2"]?["error"]?["code"] == 2006)
+                await worker.send(JSONWriter.string(["jsonrpc": "2.0", "id": execute["id"]!, "result": ["output": "late"]]))
+                await worker.send(JSONWriter.string(["jsonrpc": "2.0", "id": run1["id"]!, "result": ["status": "completed", "output": "old run"]]))
+                let d = try await rpc(endpoint, "workflow/describe", ["workflowId": "wf-1"])
+                #expect(d["status"] == "running")
+                #expect(d["generation"] == 1)
+                let task = try await rpc(endpoint, "activity/result", ["taskId": .string(taskId), "waitTimeoutMs": 0])
+                #expect(task["status"] == "cancelled")
+
+                await worker.send(JSONWriter.string(["jsonrpc": "2.0", "id": seen["run2"]!["id"]!, "result": ["status": "completed", "output": "new run"]]))
+                #expect(try await result(endpoint, "wf-1")["output"] == "new run")
+            }
+        }
+    }
+}
