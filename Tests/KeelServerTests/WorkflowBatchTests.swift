@@ -61,6 +61,14 @@ struct WorkflowBatchTests {
             // Again: all ended now, so nothing matches an open status.
             let again = try await batch(endpoint, ["operation": "cancel", "query": "name=order.* AND status=open", "dryRun": false])
             #expect(again["matched"] == 0)
+
+            // A cancelled workflow reset to its start runs again, no longer cancelled.
+            let reset = try await rpc(endpoint, "workflow/reset", ["workflowId": "order-4", "toStep": 0])
+            #expect(reset["previousStatus"] == "cancelled")
+            _ = try await rpc(endpoint, "workflow/signal", ["workflowId": "order-4", "name": "go", "payload": "again"])
+            let rerun = try await result(endpoint, "order-4")
+            #expect(rerun["status"] == "completed")
+            #expect(rerun["output"] == ["go": "again"])
         }
     }
 
@@ -80,6 +88,23 @@ struct WorkflowBatchTests {
             #expect(sent["applied"] == 3)
             for i in 0..<3 { #expect(try await result(endpoint, "invoice-\(i)")["output"] == ["go": 7]) }
             #expect(try await rpc(endpoint, "workflow/describe", ["workflowId": "order-0"])["status"] != "completed")
+        }
+    }
+
+    @Test func queriesSelectByStatusAlternativesIdPrefixTimeAndQuotedValues() async throws {
+        try await withHolders(2) { endpoint in
+            let expected: [(String, Int64)] = [
+                ("status=running|suspended|pending", 4),
+                ("status=completed", 0),
+                (#"name="order.hold" and workflowId=order-1"#, 1),
+                ("workflowId=invoice-* AND status=open", 2),
+                ("createdAfter=2999-01-01T00:00:00Z", 0),
+                ("createdBefore=2999-01-01T00:00:00.000Z AND createdAfter=0", 4),
+            ]
+            for (query, matched) in expected {
+                let page = try await batch(endpoint, ["operation": "cancel", "query": .string(query), "dryRun": true])
+                #expect(page["matched"]?.int64Value == matched, "\(query)")
+            }
         }
     }
 

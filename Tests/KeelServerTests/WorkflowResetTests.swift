@@ -175,6 +175,13 @@ struct WorkflowResetTests {
                 // Nothing changed: the refused resets left the executions as they were.
                 #expect(try await rpc(endpoint, "workflow/describe", ["workflowId": "done"])["generation"] == 0)
                 #expect(try await rpc(endpoint, "workflow/describe", ["workflowId": "parent"])["generation"] == 0)
+
+                // A completed workflow reset to its last step replays every step and runs no activity.
+                let charges = counter.get("charge"), ships = counter.get("ship-v2")
+                let again = try await rpc(endpoint, "workflow/reset", ["workflowId": "done", "toStep": 2])
+                #expect(again["previousStatus"] == "completed")
+                #expect(try await result(endpoint, "done")["output"] == ["charge": ["charged": 1], "ship": ["shipped": true]])
+                #expect(counter.get("charge") == charges && counter.get("ship-v2") == ships)
             }
         }
     }
