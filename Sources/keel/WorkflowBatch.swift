@@ -5,6 +5,9 @@ import KeelCore
 
 /// `--query` on `keel workflow cancel|signal|terminate`: act on every workflow a query matches
 /// (docs/cli.md, "Batch operations"). A dry run counts first; acting needs `--yes`.
+///
+/// A command takes it with `@OptionGroup var batch: BatchOptions` and starts its `run()` with
+/// `if batch.query != nil { return try await runBatch("terminate", batch, connection: connection, reason: reason) }`.
 struct BatchOptions: ParsableArguments {
     @Option(help: "Act on every workflow this matches, e.g. 'status=running AND name=orders.*' (docs/cli.md).")
     var query: String?
@@ -14,6 +17,10 @@ struct BatchOptions: ParsableArguments {
 
     @Flag(help: "With --query: act without asking (needed when stdin is not a terminal).")
     var yes = false
+
+    func validate() throws {
+        if query == nil, dryRun || yes { throw ValidationError("--dry-run and --yes go with --query") }
+    }
 }
 
 /// The exit status when `--query` matched workflows but neither `--yes` nor a terminal's "y" confirmed.
