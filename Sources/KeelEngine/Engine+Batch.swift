@@ -41,7 +41,7 @@ extension Engine {
             }
             signal = (name, s["payload"] ?? .null)
         }
-        if operation == .terminate, !dryRun, !Self.batchTerminateAvailable {
+        if operation == .terminate, !dryRun, Self.batchTerminate == nil {
             throw KeelError(.operationUnavailable,
                 "terminate is not available on this server yet; cancel instead, or count matches with a dry run",
                 data: ["operation": "terminate"])
@@ -125,7 +125,8 @@ extension Engine {
             guard let signal else { return false }
             _ = try await signalWorkflow(["workflowId": .string(id), "name": .string(signal.name), "payload": signal.payload])
         case .terminate:
-            try await terminateForBatch(id, reason: reason)
+            guard let terminate = Self.batchTerminate else { return false }
+            try await terminate(self, id, reason)
         }
         return true
     }

@@ -1,15 +1,14 @@
 import KeelCore
 
 /// The one place `workflow/batch` reaches `terminate` (issue 13). Terminate arrives with its own
-/// change (protocol method `workflow/terminate`); until then a batch terminate is refused with
-/// `1014 operationUnavailable` before anything is touched, and its dry run still counts matches.
+/// change (protocol method `workflow/terminate`); until then ``batchTerminate`` is nil, and a batch
+/// terminate is refused with `1014 operationUnavailable` before anything is touched (its dry run
+/// still counts matches).
 ///
-/// At the merge: set ``batchTerminateAvailable`` to true and call the engine's terminate below.
+/// At the merge, the one line: `static let batchTerminate: BatchTerminate? = { try await $0.terminate($1, reason: $2) }`
+/// (the engine's terminate of one workflow, however it is named there).
 extension Engine {
-    static let batchTerminateAvailable = false
+    typealias BatchTerminate = @Sendable (Engine, _ workflowId: String, _ reason: String) async throws -> Void
 
-    /// Terminates one workflow for a batch.
-    func terminateForBatch(_ id: String, reason: String) async throws {
-        throw KeelError(.operationUnavailable, "terminate is not available on this server yet", data: ["workflowId": .string(id)])
-    }
+    static let batchTerminate: BatchTerminate? = nil
 }
