@@ -105,6 +105,10 @@ struct WorkflowBatchTests {
                 let page = try await batch(endpoint, ["operation": "cancel", "query": .string(query), "dryRun": true])
                 #expect(page["matched"]?.int64Value == matched, "\(query)")
             }
+            // The position points at the bad term, for the CLI to show where.
+            let bad = try await rpcError(endpoint, "workflow/batch", ["operation": "cancel", "query": "name=a AND stauts=x", "dryRun": true])
+            #expect(bad?.data?["position"] == 11)
+            #expect(bad?.data?["term"] == "stauts=x")
         }
     }
 
