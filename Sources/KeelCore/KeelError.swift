@@ -71,6 +71,16 @@ extension KeelError {
         public static let nonDeterminism = Code(1003, "nonDeterminism")
         public static let workflowFailed = Code(1004, "workflowFailed")
         public static let workflowCancelled = Code(1005, "workflowCancelled")
+        /// `workflow/reset`: `toStep` is past the last journal entry.
+        public static let resetStepOutOfRange = Code(1010, "resetStepOutOfRange")
+        /// `workflow/reset`: a kept step has no outcome yet (scheduled, or not recorded).
+        public static let resetNotAtStepBoundary = Code(1011, "resetNotAtStepBoundary")
+        /// `workflow/reset`: this execution cannot be reset that way (a child step would run twice…).
+        public static let resetRefused = Code(1012, "resetRefused")
+        /// `workflow/batch`: the query does not parse or names an unknown field or value.
+        public static let invalidQuery = Code(1013, "invalidQuery")
+        /// `workflow/batch`: the operation exists in the protocol but this server cannot run it yet.
+        public static let operationUnavailable = Code(1014, "operationUnavailable")
 
         // 2xxx: activities and steps.
         public static let activityFailed = Code(2001, "activityFailed")
@@ -97,6 +107,7 @@ extension KeelError {
             .overloaded, .connectionClosed, .requestTimedOut, .handshakeTimedOut, .tooManyConnections,
             .batchTooLarge, .tooManyAuthFailures,
             .workflowNotFound, .workflowAlreadyExists, .nonDeterminism, .workflowFailed, .workflowCancelled,
+            .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery, .operationUnavailable,
             .activityFailed, .activityTimedOut, .activityCancelled, .taskNotFound, .contractConflict,
             .attemptSuperseded, .resultTimeout,
             .inputContractViolation, .outputContractViolation, .invalidSchema,

@@ -33,6 +33,8 @@ extension Engine {
         case "workflow/list": return try await listWorkflows(params)
         case "workflow/history": return try await workflowHistory(params)
         case "workflow/resume": return try await resumeWorkflow(params)
+        case "workflow/reset": return try await resetWorkflow(params, session: session)
+        case "workflow/batch": return try await workflowBatch(params)
         case "contract/release": return try await releaseContract(params)
         case "shutdown":
             onShutdownRequest?()

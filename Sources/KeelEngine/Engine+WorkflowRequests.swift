@@ -212,6 +212,7 @@ extension Engine {
         }
         if let lastError = record.failure ?? journal.last(where: { $0.failure != nil })?.failure { o["lastError"] = lastError }
         if let waitingFor = waitingFor(record, pending: pending) { o["waitingFor"] = .string(waitingFor) }
+        if let resets = try await resetsJSON(id) { o["resets"] = resets }
         return .object(o)
     }
 
@@ -259,7 +260,9 @@ extension Engine {
         let p = try Params(value, method: "workflow/history")
         let id = try p.string("workflowId")
         let record = try await requireWorkflow(id)
-        let stored = try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+        let generation = Int(try p.optionalInt("generation", range: 0...Int64(record.generation)) ?? Int64(record.generation))
+        let stored = try await storage.read { try $0.journal(workflowId: id, generation: generation) }
+        let run = try await runHistory(record, generation: generation)
         var tasksById: [String: ActivityTaskRecord] = [:]
         for e in stored {
             guard let t = e.taskId else { continue }
@@ -277,10 +280,12 @@ extension Engine {
             }
             return j
         }
-        return [
-            "workflowId": .string(id), "name": .string(record.name), "status": .string(record.status.rawValue),
-            "runId": JSONValue(record.epoch), "generation": JSONValue(record.generation), "entries": .array(entries),
+        var o: [String: JSONValue] = [
+            "workflowId": .string(id), "name": .string(record.name), "status": .string(run.status.rawValue),
+            "runId": JSONValue(record.epoch), "generation": JSONValue(generation), "entries": .array(entries),
         ]
+        if !run.events.isEmpty { o["events"] = .array(run.events) }
+        return .object(o)
     }
 
     func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {

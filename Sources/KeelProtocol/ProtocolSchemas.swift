@@ -1304,6 +1304,169 @@ public enum ProtocolSchemas {
 """#
         ),
         (
+            "workflow/batch",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.batch.params.json",
+  "title": "workflow/batch params",
+  "description": "Cancel, signal or terminate the workflows a query matches, one page per request (follow nextCursor). The query language is in docs/cli.md, \"Batch operations\".",
+  "type": "object",
+  "required": [
+    "operation",
+    "query",
+    "dryRun"
+  ],
+  "properties": {
+    "operation": {
+      "enum": [
+        "cancel",
+        "signal",
+        "terminate"
+      ]
+    },
+    "query": {
+      "description": "key=value terms joined by AND, e.g. status=running AND name=orders.*",
+      "type": "string"
+    },
+    "dryRun": {
+      "description": "true: count the matches and change nothing.",
+      "type": "boolean"
+    },
+    "signal": {
+      "description": "For operation signal.",
+      "type": [
+        "object",
+        "null"
+      ],
+      "required": [
+        "name"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1
+        },
+        "payload": {}
+      }
+    },
+    "reason": {
+      "type": [
+        "string",
+        "null"
+      ]
+    },
+    "limit": {
+      "description": "Matches per page (default 500).",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 1000
+    },
+    "cursor": {
+      "description": "A previous page's nextCursor.",
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.batch.result.json",
+  "title": "workflow/batch result",
+  "description": "One page. matched = applied + skipped + failedCount when dryRun is false; skipped ones had ended meanwhile.",
+  "type": "object",
+  "required": [
+    "operation",
+    "dryRun",
+    "matched",
+    "applied",
+    "failed"
+  ],
+  "properties": {
+    "operation": {
+      "enum": [
+        "cancel",
+        "signal",
+        "terminate"
+      ]
+    },
+    "dryRun": {
+      "type": "boolean"
+    },
+    "matched": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "applied": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "skipped": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "failed": {
+      "description": "At most 100 per page; failedCount has them all.",
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "workflowId",
+          "error"
+        ],
+        "properties": {
+          "workflowId": {
+            "$ref": "common.json#/$defs/workflowId"
+          },
+          "error": {
+            "type": "object",
+            "required": [
+              "code",
+              "message"
+            ],
+            "properties": {
+              "code": {
+                "type": "integer"
+              },
+              "message": {
+                "type": "string"
+              }
+            }
+          }
+        }
+      }
+    },
+    "failedCount": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "scanned": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "sample": {
+      "description": "A dry run's first matched ids (at most 10).",
+      "type": "array",
+      "items": {
+        "$ref": "common.json#/$defs/workflowId"
+      }
+    },
+    "nextCursor": {
+      "description": "Present when more workflows may match: send it back as cursor.",
+      "type": "string"
+    }
+  }
+}
+"""#
+        ),
+        (
             "workflow/cancel",
             #"""
 {
@@ -1492,6 +1655,44 @@ public enum ProtocolSchemas {
     "waitingFor": {
       "description": "What an open execution waits for when nothing can run it now, e.g. \"a worker for workflow orders.fulfil\" or \"a worker for activity billing.charge\".",
       "type": "string"
+    },
+    "resets": {
+      "description": "Every workflow/reset of the execution, oldest first.",
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "fromGeneration",
+          "toGeneration",
+          "toStep"
+        ],
+        "properties": {
+          "fromGeneration": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "toGeneration": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "toStep": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "reason": {
+            "type": "string"
+          },
+          "requestedBy": {
+            "type": "string"
+          },
+          "previousStatus": {
+            "$ref": "common.json#/$defs/workflowStatus"
+          },
+          "atMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          }
+        }
+      }
     }
   }
 }
@@ -1511,6 +1712,14 @@ public enum ProtocolSchemas {
   "properties": {
     "workflowId": {
       "$ref": "common.json#/$defs/workflowId"
+    },
+    "generation": {
+      "description": "Which generation's journal (default: the current one); older ones are runs replaced by continue-as-new or workflow/reset.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 0
     }
   }
 }
@@ -1548,6 +1757,55 @@ public enum ProtocolSchemas {
       "type": "array",
       "items": {
         "$ref": "common.json#/$defs/historyEntry"
+      }
+    },
+    "events": {
+      "description": "What happened to this run besides its steps: its reset from an older generation, or to a newer one.",
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "type",
+          "generation",
+          "toStep",
+          "message"
+        ],
+        "properties": {
+          "type": {
+            "enum": [
+              "resetFrom",
+              "resetTo"
+            ]
+          },
+          "generation": {
+            "description": "resetFrom: the generation this one was reset from; resetTo: the new generation.",
+            "type": "integer",
+            "minimum": 0
+          },
+          "toStep": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "reason": {
+            "type": "string"
+          },
+          "requestedBy": {
+            "type": "string"
+          },
+          "atMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          },
+          "previousStatus": {
+            "$ref": "common.json#/$defs/workflowStatus"
+          },
+          "output": {},
+          "failure": {
+            "$ref": "common.json#/$defs/keelFailure"
+          },
+          "message": {
+            "type": "string"
+          }
+        }
       }
     }
   }
@@ -1643,6 +1901,87 @@ public enum ProtocolSchemas {
         "string",
         "null"
       ]
+    }
+  }
+}
+"""#
+        ),
+        (
+            "workflow/reset",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.reset.params.json",
+  "title": "workflow/reset params",
+  "description": "Start the execution's next generation with the current generation's journal entries 1..toStep; it re-runs from there on the workflow's current worker code. Works on completed, failed, cancelled, parked and open executions (a live run is stopped: its later steps get 2006).",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "toStep"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "toStep": {
+      "description": "The last journal seq to keep; 0 keeps none (the workflow runs again from its input).",
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 1000000
+    },
+    "reason": {
+      "description": "Recorded in both generations' history.",
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.reset.result.json",
+  "title": "workflow/reset result",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "status",
+    "generation",
+    "previousGeneration",
+    "toStep"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "status": {
+      "$ref": "common.json#/$defs/workflowStatus"
+    },
+    "generation": {
+      "description": "The new run's generation (workflow/history takes it).",
+      "type": "integer",
+      "minimum": 1
+    },
+    "previousGeneration": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "toStep": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "keptSteps": {
+      "type": "integer",
+      "minimum": 0
+    },
+    "previousStatus": {
+      "$ref": "common.json#/$defs/workflowStatus"
+    },
+    "runId": {
+      "type": "integer",
+      "minimum": 0
     }
   }
 }

@@ -100,5 +100,22 @@ enum Migrations {
         """
         ALTER TABLE contracts ADD COLUMN version INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1);
         """,
+        // 4: workflow resets (docs/execution-model.md, "Reset"): which generation replaced which,
+        // at which step, why and by whom, with the old run's outcome.
+        """
+        CREATE TABLE workflow_resets (
+            workflow_id      TEXT NOT NULL REFERENCES workflows (workflow_id),
+            from_generation  INTEGER NOT NULL,
+            to_generation    INTEGER NOT NULL,
+            to_step          INTEGER NOT NULL CHECK (to_step >= 0),
+            reason           TEXT NOT NULL,
+            requested_by     TEXT NOT NULL,
+            previous_status  TEXT NOT NULL,
+            previous_output  TEXT,
+            previous_failure TEXT,
+            created_at       INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, to_generation)
+        );
+        """,
     ]
 }

@@ -39,6 +39,8 @@ public protocol StorageReader {
     func pendingSignal(workflowId: String, name: String) throws -> SignalRecord?
     /// Every pinned contract (docs/security.md, "Contracts are owned").
     func contractPins() throws -> [ContractPin]
+    /// An execution's resets, oldest first.
+    func workflowResets(workflowId: String) throws -> [WorkflowReset]
 }
 
 /// Changes, each reporting a ``WriteOutcome``.
@@ -82,6 +84,12 @@ public protocol StorageTransaction: StorageReader {
     func insertSignal(workflowId: String, name: String, payload: JSONValue, now: EpochMillis) throws -> Int64
     /// Marks a signal consumed by a journal entry.
     func consumeSignal(id: Int64, generation: Int, seq: Int) throws -> WriteOutcome
+    /// Replaces generation `reset.fromGeneration` by `reset.toGeneration`, only if the execution is
+    /// still at that generation and at `expectedEpoch`: copies journal entries 1…`toStep`, makes the
+    /// execution `pending` at epoch `expectedEpoch + 1` (the old run's steps are refused), cancels the
+    /// old generation's open activity tasks, gives back signals it consumed after `toStep`, and
+    /// records the reset. `.stale` when the execution moved on, `.notFound` when it does not exist.
+    func resetWorkflow(_ reset: WorkflowReset, expectedEpoch: Int, now: EpochMillis) throws -> WriteOutcome
 }
 
 /// How hard a commit tries to reach the disk.

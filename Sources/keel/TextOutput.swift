@@ -82,6 +82,11 @@ func describeLines(_ d: JSONValue) -> [String] {
     if let out = field(d, "output") { lines.append("output    \(JSONWriter.string(out, sortedKeys: true))") }
     if let e = field(d, "lastError") { lines.append("error     \(formatFailure(e))") }
     if let w = field(d, "waitingFor")?.stringValue { lines.append("waiting   for \(w)") }
+    for r in d["resets"]?.arrayValue ?? [] {
+        lines.append("reset     generation \(r["fromGeneration"]?.int64Value ?? 0) → \(r["toGeneration"]?.int64Value ?? 0) at step "
+            + "\(r["toStep"]?.int64Value ?? 0) by \(r["requestedBy"]?.stringValue ?? "")"
+            + (field(r, "reason")?.stringValue.map { ": \($0)" } ?? ""))
+    }
     return lines
 }
 

@@ -8,7 +8,7 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Start, signal, cancel and inspect workflow executions.",
-        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, WorkflowList.self, WorkflowHistory.self, Resume.self])
+        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, WorkflowList.self, WorkflowHistory.self, Resume.self, Reset.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a workflow (idempotent by id).")
@@ -69,13 +69,22 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 
     struct Signal: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a signal to a workflow (stored durably, delivered in order).")
+        static let configuration = CommandConfiguration(
+            abstract: "Send a signal to a workflow (stored durably, delivered in order).",
+            discussion: "With --query the arguments are NAME [PAYLOAD] and every matching open workflow gets the signal.")
         @Argument var workflowId: String
-        @Argument var name: String
+        @Argument var name: String?
         @Argument(help: "Payload as JSON.") var payload: String = "null"
+        @OptionGroup var batch: BatchOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
+            if batch.query != nil {
+                // No workflow id then: the first argument is the signal's name, the second its payload.
+                let signal: JSONValue = ["name": .string(workflowId), "payload": try readJSON(name ?? "null")]
+                return try await runBatch("signal", batch, connection: connection, reason: nil, signal: signal)
+            }
+            guard let name else { throw ValidationError("give the signal's name after the workflow id") }
             let p: JSONValue = ["workflowId": .string(workflowId), "name": .string(name), "payload": try readJSON(payload)]
             let answer = try await runClient(connection) { try await $0.call("workflow/signal", p) }
             print(connection.json ? JSONWriter.string(answer, sortedKeys: true) : "signal \(name) delivered to \(workflowId)")
@@ -83,12 +92,18 @@ struct WorkflowCommand: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a workflow: its steps see Cancelled and may compensate.")
-        @Argument var workflowId: String
+        static let configuration = CommandConfiguration(abstract: "Cancel a workflow (or every one --query matches): its steps see Cancelled and may compensate.")
+        @Argument var workflowId: String?
         @Option(help: "Why, recorded in the failure.") var reason: String?
+        @OptionGroup var batch: BatchOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
+            if batch.query != nil {
+                guard workflowId == nil else { throw ValidationError("give a workflow id or --query, not both") }
+                return try await runBatch("cancel", batch, connection: connection, reason: reason)
+            }
+            guard let workflowId else { throw ValidationError("give a workflow id, or --query to cancel many") }
             var p: [String: JSONValue] = ["workflowId": .string(workflowId)]
             if let reason { p["reason"] = .string(reason) }
             let params = JSONValue.object(p)

@@ -15,6 +15,7 @@ struct WorkflowHistory: AsyncParsableCommand {
             JSON Lines: each changed entry, then the final history.
             """)
     @Argument var workflowId: String
+    @Option(help: "An older generation (a run replaced by continue-as-new or reset); default the current one.") var generation: Int?
     @Flag(help: "Keep watching: print steps as they happen until the workflow ends.") var follow = false
     @Option(help: "How often --follow polls, e.g. 500ms.") var interval = "500ms"
     @OptionGroup var connection: ConnectionOptions
@@ -34,10 +35,16 @@ struct WorkflowHistory: AsyncParsableCommand {
         let json = connection.json
         let pollMs = try parseDuration(interval)
         guard follow else {
-            let h = try await runClient(connection) { try await $0.call("workflow/history", ["workflowId": id]) }
+            var p: [String: JSONValue] = ["workflowId": id]
+            if let generation { p["generation"] = JSONValue(generation) }
+            let params = JSONValue.object(p)
+            let h = try await runClient(connection) { try await $0.call("workflow/history", params) }
             if json { print(JSONWriter.string(h, sortedKeys: true)); return }
             print(Self.header(h))
+            let events = h["events"]?.arrayValue ?? []
+            for e in events where e["type"] == "resetFrom" { print("↺ \(e["message"]?.stringValue ?? "")") }
             for e in h["entries"]?.arrayValue ?? [] { historyLines(e).forEach { print($0) } }
+            for e in events where e["type"] == "resetTo" { print("↺ \(e["message"]?.stringValue ?? "")") }
             return
         }
         let final = try await runClient(connection) { client -> JSONValue in
@@ -61,7 +68,8 @@ struct WorkflowHistory: AsyncParsableCommand {
     }
 
     static func header(_ h: JSONValue) -> String {
-        "\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0))"
+        "\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0)"
+            + (h["generation"]?.int64Value.map { ", generation \($0))" } ?? ")")
     }
 }
 

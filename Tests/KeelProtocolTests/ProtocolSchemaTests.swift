@@ -21,7 +21,7 @@ import Testing
         "activity/call", "activity/cancel", "activity/execute", "activity/heartbeat", "activity/list", "activity/result",
         "contract/release", "initialize", "ping", "shutdown", "worker/list", "worker/register", "workflow/cancel",
         "workflow/describe", "workflow/history", "workflow/list", "workflow/result", "workflow/resume",
-        "workflow/run", "workflow/signal", "workflow/start", "workflow/step",
+        "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch",
     ]
 
     @Test func everyDocumentedMethodHasAParamsAndAResultSchema() {
@@ -313,6 +313,10 @@ import Testing
         ("workflow/list", #"{"status":"parked","limit":1000,"cursor":null,"createdAfterMs":0}"#),
         ("workflow/history", #"{"workflowId":"w"}"#),
         ("workflow/resume", #"{"workflowId":"w"}"#),
+        ("workflow/history", #"{"workflowId":"w","generation":0}"#),
+        ("workflow/reset", #"{"workflowId":"w","toStep":0,"reason":null}"#),
+        ("workflow/batch", #"{"operation":"cancel","query":"status=open","dryRun":true,"cursor":null,"limit":1000}"#),
+        ("workflow/batch", #"{"operation":"signal","query":"name=a.*","dryRun":false,"signal":{"name":"go","payload":1}}"#),
     ]
 
     @Test(arguments: accepted)
@@ -378,6 +382,11 @@ import Testing
         ("activity/list", #"{"limit":0}"#, "/limit", "minimum"),
         ("workflow/history", #"{"workflowId":["w"]}"#, "/workflowId", "type"),
         ("workflow/resume", #"{}"#, "", "required"),
+        ("workflow/reset", #"{"workflowId":"w","toStep":-1}"#, "/toStep", "minimum"),
+        ("workflow/reset", #"{"workflowId":"w"}"#, "", "required"),
+        ("workflow/batch", #"{"operation":"kill","query":"status=open","dryRun":true}"#, "/operation", "enum"),
+        ("workflow/batch", #"{"operation":"cancel","query":"status=open"}"#, "", "required"),
+        ("workflow/batch", #"{"operation":"signal","query":"q","dryRun":false,"signal":{"payload":1}}"#, "/signal", "required"),
         ("contract/release", #"{"name":"greet.hello","kind":"job"}"#, "/kind", "enum"),
     ]
 

@@ -46,6 +46,11 @@ struct ErrorReachabilityTests {
         3003: #"worker/register with an input schema {"type": 5}"#,
         4001: "activity/call while the SQLite file cannot grow (max_page_count 1)",
         4002: "activity/call with a used idempotency key and another input",
+        1010: "workflow/reset to a step past the journal",
+        1011: "workflow/reset to a step that has no outcome yet (a sleep in progress)",
+        1012: "workflow/reset of a parent to before its child step",
+        1013: "workflow/batch with an unknown key in the query",
+        1014: "workflow/batch terminate, not dry run, before termination exists",
     ]
 
     /// Codes Keel itself never sends, and the words their docs entry must use to say so.
@@ -287,6 +292,45 @@ struct ErrorReachabilityTests {
         let now = await worker.call("workflow/step", step("now"))
         #expect(now?["result"]?["status"] == "completed", "\(String(describing: now))")
         saw(await worker.errorCode("workflow/step", step("random")), 1003, "a step that differs from the journal")
+        try await resetAndBatchCodes(client: client, worker: worker)
+    }
+
+    /// 1010–1014: `workflow/reset` at points the journal cannot take, and `workflow/batch`.
+    static func resetAndBatchCodes(client: WirePeer, worker: WirePeer) async throws {
+        saw(await client.errorCode("workflow/reset", ["workflowId": "reach-nd", "toStep": 9]), 1010, "a reset past the journal")
+        // One step each, sent without waiting for its (held) answer: a sleep with no outcome yet, a child.
+        for (id, kind, name, input) in [
+            ("reach-asleep", "sleep", "nap", ["durationMs": 3_600_000] as JSONValue),
+            ("reach-parent", "child", "reach.nd", ["workflowId": "reach-kid"] as JSONValue),
+        ] {
+            _ = await client.call("workflow/start", ["name": "reach.nd", "workflowId": .string(id)])
+            guard let run = await worker.request("workflow/run") else {
+                Issue.record("no workflow/run arrived for \(id)")
+                return
+            }
+            let p = run["params"] ?? .null
+            await worker.send([
+                "jsonrpc": "2.0", "id": .string("step-\(id)"), "method": "workflow/step",
+                "params": [
+                    "workflowId": p["workflowId"] ?? .null, "runId": p["runId"] ?? .null, "seq": 1,
+                    "kind": .string(kind), "name": .string(name), "input": input,
+                ],
+            ])
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline,
+                (await client.call("workflow/describe", ["workflowId": .string(id)]))?["result"]?["steps"]?.int64Value ?? 0 < 1
+            {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        saw(await client.errorCode("workflow/reset", ["workflowId": "reach-asleep", "toStep": 1]), 1011, "a kept step with no outcome")
+        saw(await client.errorCode("workflow/reset", ["workflowId": "reach-parent", "toStep": 0]), 1012, "a reset that would start a child twice")
+        saw(
+            await client.errorCode("workflow/batch", ["operation": "cancel", "query": "stauts=running", "dryRun": true]),
+            1013, "a batch with a bad query")
+        saw(
+            await client.errorCode("workflow/batch", ["operation": "terminate", "query": "status=open", "dryRun": false]),
+            1014, "a batch terminate before termination exists")
     }
 
     /// A second orchestrator with tiny handshake and connection caps.

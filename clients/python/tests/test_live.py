@@ -163,6 +163,28 @@ def test_cancel_reaches_the_waiting_step_and_the_workflow_compensates(live):
     assert [r["tag"] for r in live.records()] == ["compensate"]
 
 
+def test_a_batch_cancels_what_its_query_matches_and_a_reset_runs_one_again(live):
+    for i in range(3):
+        live.call(lambda c, i=i: c.start_workflow("live.cancellable", None, workflow_id=f"batch-{i}"))
+        wait_status(live, f"batch-{i}", "waiting:signal")
+    dry = live.call(lambda c: c.batch_workflows("cancel", "workflowId=batch-* AND status=open", dry_run=True))
+    assert (dry["matched"], dry["applied"], dry["sample"]) == (3, 0, ["batch-0", "batch-1", "batch-2"])
+    done = live.call(lambda c: c.batch_workflows("cancel", "workflowId=batch-*", dry_run=False, reason="batch"))
+    assert (done["matched"], done["applied"], done["failed"]) == (3, 3, [])
+    for i in range(3):
+        assert live.call(lambda c, i=i: c.workflow_result(f"batch-{i}", timeout=15)).status == "cancelled"
+    with pytest.raises(keel.KeelError) as bad:
+        live.call(lambda c: c.batch_workflows("cancel", "stauts=open", dry_run=True))
+    assert bad.value.code == 1013 and "did you mean status?" in str(bad.value)
+
+    reset = live.call(lambda c: c.reset_workflow("batch-1", 0, reason="again"))
+    assert (reset["previousStatus"], reset["generation"]) == ("cancelled", 1)
+    wait_status(live, "batch-1", "waiting:signal")
+    with pytest.raises(keel.KeelError) as beyond:
+        live.call(lambda c: c.reset_workflow("batch-1", 1))
+    assert beyond.value.code == 1011  # step 1 (the signal wait) has no outcome yet
+
+
 def test_continue_as_new_and_a_child_workflow(live):
     live.call(lambda c: c.start_workflow("live.loop", {"i": 0}, workflow_id="loop-1"))
     result = live.call(lambda c: c.workflow_result("loop-1", timeout=20))

@@ -324,6 +324,49 @@ class Client:
         result = await self._call("workflow/cancel", params, timeout=CONNECT_TIMEOUT_S)
         return str((result or {}).get("status", ""))
 
+    async def reset_workflow(self, workflow_id: str, to_step: int, reason: Optional[str] = None) -> Dict[str, Any]:
+        """Runs an execution again from step ``to_step`` (``workflow/reset``): its next generation
+        keeps journal steps 1..``to_step`` (they replay, their activities do not run again) and runs
+        the rest on today's workers. Works on ended and open executions. Returns
+        ``{workflowId, status, generation, previousGeneration, toStep, keptSteps, previousStatus}``.
+
+        Raises:
+            KeelError: 1001 no such workflow, 1010 past the journal, 1011 a kept step has no
+                outcome yet, 1012 a child step would start twice.
+        """
+        params: Dict[str, Any] = {"workflowId": workflow_id, "toStep": to_step}
+        if reason is not None:
+            params["reason"] = reason
+        return dict(await self._call("workflow/reset", params, timeout=CONNECT_TIMEOUT_S) or {})
+
+    async def batch_workflows(
+        self, operation: str, query: str, *, dry_run: bool, signal: Optional[str] = None, payload: Any = None,
+        reason: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Cancels, signals or terminates every workflow ``query`` matches (``workflow/batch``,
+        e.g. ``"status=open AND name=orders.*"``), following the pages. Returns the totals
+        ``{matched, applied, skipped, failedCount, failed: [{workflowId, error}]}``; a dry run
+        changes nothing and adds ``sample`` (the first ids).
+
+        Raises:
+            KeelError: 1013 a bad query (``data.position``), 1014 terminate not available.
+        """
+        params: Dict[str, Any] = {"operation": operation, "query": query, "dryRun": dry_run}
+        if signal is not None:
+            params["signal"] = {"name": signal, "payload": to_json(payload)}
+        if reason is not None:
+            params["reason"] = reason
+        total: Dict[str, Any] = {"matched": 0, "applied": 0, "skipped": 0, "failedCount": 0, "failed": [], "sample": []}
+        while True:
+            page = await self._call("workflow/batch", params, timeout=CONNECT_TIMEOUT_S) or {}
+            for key in ("matched", "applied", "skipped", "failedCount"):
+                total[key] += int(page.get(key, 0))
+            total["failed"] += page.get("failed", [])
+            total["sample"] += page.get("sample", [])[: max(0, 10 - len(total["sample"]))]
+            if "nextCursor" not in page:
+                return total
+            params["cursor"] = page["nextCursor"]
+
     async def describe(self, workflow_id: str) -> Dict[str, Any]:
         """``workflow/describe``: ``{workflowId, name, status, runId, input, output?, failure?,
         currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?}`` as the wire object."""

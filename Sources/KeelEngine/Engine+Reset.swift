@@ -1,0 +1,183 @@
+import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// `workflow/reset`: the way out after a bad deploy (docs/execution-model.md, "Reset"). The
+/// execution's next generation starts with the journal's steps 1…N and runs again from there on
+/// whatever worker serves the workflow now; completed steps replay from the journal.
+extension Engine {
+    /// How long a reset waits for a run's end that is being committed, in slices of
+    /// ``resetSettleSliceMs``: the end is one store write, so this is generous.
+    static let resetSettleMs: Int64 = 10_000
+    static let resetSettleSliceMs: Int64 = 20
+
+    func resetWorkflow(_ value: JSONValue, session: Session) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/reset")
+        let id = try p.string("workflowId")
+        guard let toStep = try p.optionalInt("toStep", range: 0...1_000_000).map(Int.init) else {
+            throw p.fail("toStep", "is required: the last journal seq to keep (0 keeps none)")
+        }
+        let by = session.grant?.identity ?? session.label
+        let reason = try p.optionalString("reason") ?? "reset by \(by)"
+        var waitedMs: Int64 = 0
+        while true {
+            // A run whose end is being committed: let it land, then reset what it left.
+            if let live = workflows[id], case .ending = live.phase, waitedMs < Self.resetSettleMs {
+                try await Task.sleep(for: .milliseconds(Self.resetSettleSliceMs))
+                waitedMs += Self.resetSettleSliceMs
+                continue
+            }
+            if let answer = try await resetOnce(id, toStep: toStep, reason: reason, by: by) { return answer }
+            // The execution moved on between the check and the write (another reset, an end): look again.
+            guard waitedMs < Self.resetSettleMs else {
+                throw KeelError(.resetRefused, "workflow \(id) kept changing while it was being reset; try again",
+                    data: ["workflowId": .string(id)])
+            }
+            try await Task.sleep(for: .milliseconds(Self.resetSettleSliceMs))
+            waitedMs += Self.resetSettleSliceMs
+        }
+    }
+
+    /// One try: checks `toStep` against the current generation's journal, stops a live run,
+    /// commits the reset and admits the new generation. Nil when the store says the execution
+    /// moved on meanwhile (nothing changed then).
+    private func resetOnce(_ id: String, toStep: Int, reason: String, by: String) async throws -> JSONValue? {
+        let old = workflows[id]
+        guard let record = try await currentWorkflow(id) else {
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        }
+        let generation = record.generation
+        let journal: [JournalEntry] = if let old, old.record.generation == generation {
+            old.journal.values.sorted { $0.seq < $1.seq }
+        } else {
+            try await storage.read { try $0.journal(workflowId: id, generation: generation) }
+        }
+        try checkResetPoint(record, journal: journal, toStep: toStep)
+        if let parent = record.parentId, record.status.isTerminal, workflows[parent] != nil {
+            throw KeelError(.resetRefused,
+                "workflow \(id) is a child whose parent \(parent) already took its outcome and is still open; reset the parent instead",
+                data: ["workflowId": .string(id), "parentId": .string(parent)])
+        }
+        // Re-checked after the awaits above: only the state seen now is detached.
+        guard workflows[id]?.record.epoch == old?.record.epoch, workflows[id]?.record.generation == old?.record.generation
+        else { return nil }
+        if let live = workflows[id], case .ending = live.phase { return nil }
+        let now = clock.now()
+        let reset = WorkflowReset(
+            workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
+            previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: now)
+        let epoch = record.epoch
+        detachForReset(id)
+        let outcome: WriteOutcome
+        do {
+            outcome = try await storage.write { try $0.resetWorkflow(reset, expectedEpoch: epoch, now: now) }
+        } catch {
+            if let old { restoreAfterFailedReset(old) }
+            throw error
+        }
+        guard outcome == .applied else {
+            if let old { restoreAfterFailedReset(old) }
+            if outcome == .notFound { throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)]) }
+            return nil
+        }
+        cancelTasksOfResetRun(journal.filter { $0.seq > toStep }, reason: "workflow \(id) was reset to step \(toStep)")
+        var next = record
+        next.generation = reset.toGeneration
+        next.epoch = epoch + 1
+        next.status = .pending
+        next.output = nil
+        next.failure = nil
+        next.cancelRequested = false
+        next.updatedAt = now
+        let kept = journal.prefix { $0.seq <= toStep }.map { e -> JournalEntry in
+            var copy = e
+            copy.generation = reset.toGeneration
+            return copy
+        }
+        workflows[id] = nil
+        admitWorkflow(next, journal: kept)
+        dispatchWorkflows(next.name)
+        logger.info("workflow reset", metadata: [
+            "workflow": "\(id)", "toStep": "\(toStep)", "generation": "\(reset.toGeneration)", "by": "\(by)",
+        ])
+        return [
+            "workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"),
+            "generation": JSONValue(reset.toGeneration), "previousGeneration": JSONValue(generation),
+            "toStep": JSONValue(toStep), "keptSteps": JSONValue(kept.count),
+            "previousStatus": .string(record.status.rawValue), "runId": JSONValue(next.epoch),
+        ]
+    }
+
+    /// Refuses a reset point that is past the journal, inside a step without an outcome, or
+    /// before a child step (the child exists already and would be started twice).
+    private func checkResetPoint(_ record: WorkflowRecord, journal: [JournalEntry], toStep: Int) throws {
+        let id = record.id
+        let lastStep = journal.last?.seq ?? 0
+        guard toStep <= lastStep else {
+            throw KeelError(.resetStepOutOfRange,
+                "workflow \(id) has \(lastStep) journal step\(lastStep == 1 ? "" : "s"); reset to a step from 0 to \(lastStep)",
+                data: ["workflowId": .string(id), "toStep": JSONValue(toStep), "lastStep": JSONValue(lastStep)])
+        }
+        let bySeq = Dictionary(journal.map { ($0.seq, $0) }, uniquingKeysWith: { a, _ in a })
+        for seq in stride(from: 1, through: toStep, by: 1) {
+            let problem: String? = switch bySeq[seq]?.status {
+            case nil: "step \(seq) is not in the journal (a later step was recorded first)"
+            case .scheduled?: "step \(seq) (\(bySeq[seq]!.kind) \(bySeq[seq]!.name)) has no outcome yet"
+            default: nil
+            }
+            if let problem {
+                throw KeelError(.resetNotAtStepBoundary,
+                    "cannot reset workflow \(id) to step \(toStep): \(problem); pick a step whose steps up to it all ended",
+                    data: ["workflowId": .string(id), "toStep": JSONValue(toStep), "seq": JSONValue(seq)])
+            }
+        }
+        if let child = journal.first(where: { $0.seq > toStep && $0.kind == "child" }) {
+            throw KeelError(.resetRefused,
+                "cannot reset workflow \(id) to step \(toStep): step \(child.seq) started child workflow \(child.name), "
+                    + "which would start again under the same id; reset to step \(child.seq) or later",
+                data: ["workflowId": .string(id), "toStep": JSONValue(toStep), "seq": JSONValue(child.seq)])
+        }
+    }
+
+    /// Stops the live run, if any, before the reset commits: its held steps are answered with
+    /// suspend, its worker slot is freed, and the epoch in memory moves on so that its late steps
+    /// and its answer are refused (the store's epoch moves on in the reset's own write).
+    private func detachForReset(_ id: String) {
+        guard var live = workflows[id] else { return }
+        let connectionID = live.runningOn
+        releaseHeld(id)
+        live = workflows[id] ?? live
+        live.held = [:]
+        live.record.epoch += 1
+        live.phase = .ending
+        workflows[id] = live
+        if let connectionID {
+            registry.adjustWorkflowsInFlight(connectionID, by: -1)
+            afterSlotFreed(connectionID)
+        }
+    }
+
+    /// The reset did not commit: the old generation is live again as it was, its run (if one was
+    /// detached) queued to run again from its journal.
+    private func restoreAfterFailedReset(_ old: LiveWorkflow) {
+        var live = old
+        live.held = [:]
+        workflows[old.record.id] = live
+        switch old.phase {
+        case .running, .pending: requeue(old.record.id)
+        case .suspended, .parked, .ending: break
+        }
+    }
+
+    /// The old generation's open activity tasks were cancelled in the reset's write: forget them
+    /// and tell their workers.
+    private func cancelTasksOfResetRun(_ dropped: [JournalEntry], reason: String) {
+        for e in dropped where e.kind == "activity" && e.status == .scheduled {
+            guard let taskId = e.taskId, tasks[taskId] != nil else { continue }
+            let freed = stopRunningAttempt(taskId, reason: reason)
+            tasks[taskId] = nil
+            if let freed { afterSlotFreed(freed) }
+        }
+    }
+}

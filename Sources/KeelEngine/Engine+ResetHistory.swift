@@ -1,0 +1,50 @@
+import KeelCore
+import KeelStorage
+
+/// How resets show in `workflow/describe` and `workflow/history` (docs/protocol.md, "workflow/reset").
+extension Engine {
+    /// Every reset of an execution, oldest first; nil when it was never reset.
+    func resetsJSON(_ id: String) async throws -> JSONValue? {
+        let resets = try await storage.read { try $0.workflowResets(workflowId: id) }
+        guard !resets.isEmpty else { return nil }
+        return .array(resets.map { r in
+            [
+                "fromGeneration": JSONValue(r.fromGeneration), "toGeneration": JSONValue(r.toGeneration),
+                "toStep": JSONValue(r.toStep), "reason": .string(r.reason), "requestedBy": .string(r.requestedBy),
+                "previousStatus": .string(r.previousStatus.rawValue), "atMs": JSONValue(r.createdAt),
+            ]
+        })
+    }
+
+    /// A generation's status and its reset events: `resetFrom` when a reset started it, `resetTo`
+    /// when a reset replaced it (then its status is how it stood, and its outcome is listed).
+    /// An older generation that no reset replaced ended by continue-as-new: `completed`.
+    func runHistory(_ record: WorkflowRecord, generation: Int) async throws
+        -> (status: WorkflowStatus, events: [JSONValue])
+    {
+        let id = record.id
+        let resets = try await storage.read { try $0.workflowResets(workflowId: id) }
+        var events: [JSONValue] = []
+        var status = generation == record.generation ? record.status : .completed
+        if let from = resets.first(where: { $0.toGeneration == generation }) {
+            events.append([
+                "type": "resetFrom", "generation": JSONValue(from.fromGeneration), "toStep": JSONValue(from.toStep),
+                "reason": .string(from.reason), "requestedBy": .string(from.requestedBy), "atMs": JSONValue(from.createdAt),
+                "message": .string("reset from generation \(from.fromGeneration) at step \(from.toStep) by \(from.requestedBy): \(from.reason)"),
+            ])
+        }
+        if let to = resets.first(where: { $0.fromGeneration == generation }) {
+            status = to.previousStatus
+            var e: [String: JSONValue] = [
+                "type": "resetTo", "generation": JSONValue(to.toGeneration), "toStep": JSONValue(to.toStep),
+                "reason": .string(to.reason), "requestedBy": .string(to.requestedBy), "atMs": JSONValue(to.createdAt),
+                "previousStatus": .string(to.previousStatus.rawValue),
+                "message": .string("reset to step \(to.toStep) by \(to.requestedBy) (\(to.reason)); new run: generation \(to.toGeneration)"),
+            ]
+            if let out = to.previousOutput { e["output"] = out }
+            if let f = to.previousFailure { e["failure"] = f }
+            events.append(.object(e))
+        }
+        return (status, events)
+    }
+}

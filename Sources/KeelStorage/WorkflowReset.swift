@@ -1,0 +1,38 @@
+public import KeelCore
+
+/// One `workflow/reset`: generation `fromGeneration` of an execution was replaced by
+/// `toGeneration`, which starts with the old journal's entries 1…`toStep` (docs/execution-model.md,
+/// "Reset"). Both runs' histories show it.
+public struct WorkflowReset: Sendable {
+    public var workflowId: String
+    public var fromGeneration: Int
+    public var toGeneration: Int
+    /// The last journal seq kept; 0 keeps nothing.
+    public var toStep: Int
+    public var reason: String
+    /// Who asked: the connection's credential label (never a secret).
+    public var requestedBy: String
+    /// How the old run stood when it was reset (`failed`, `running`…).
+    public var previousStatus: WorkflowStatus
+    /// The old run's output or failure, kept because the execution's row now describes the new run.
+    public var previousOutput: JSONValue?
+    public var previousFailure: JSONValue?
+    public var createdAt: EpochMillis
+
+    public init(
+        workflowId: String, fromGeneration: Int, toStep: Int, reason: String, requestedBy: String,
+        previousStatus: WorkflowStatus, previousOutput: JSONValue? = nil, previousFailure: JSONValue? = nil,
+        now: EpochMillis
+    ) {
+        self.workflowId = workflowId
+        self.fromGeneration = fromGeneration
+        self.toGeneration = fromGeneration + 1
+        self.toStep = toStep
+        self.reason = reason
+        self.requestedBy = requestedBy
+        self.previousStatus = previousStatus
+        self.previousOutput = previousOutput
+        self.previousFailure = previousFailure
+        self.createdAt = now
+    }
+}
