@@ -25,6 +25,8 @@ extension Engine {
             }
         }
         var record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
+        let (executionMs, runMs) = try Self.requestedTimeouts(p)
+        applyTimeouts(&record, executionMs: executionMs, runMs: runMs, now: now)
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two).
         let reserved = workflowQueue[name]?.isEmpty == false ? nil : registry.pickWorkflowWorker(for: name, canSend: { canSend($0) })
@@ -52,6 +54,7 @@ extension Engine {
         }
         if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
+            scheduleDeadlines(record)
             startRun(id, on: reserved, claimed: true)
         } else {
             record.status = .pending
@@ -275,10 +278,14 @@ extension Engine {
             }
             return j
         }
-        return [
+        var h: [String: JSONValue] = [
             "workflowId": .string(id), "name": .string(record.name), "status": .string(record.status.rawValue),
             "runId": JSONValue(record.epoch), "generation": JSONValue(record.generation), "entries": .array(entries),
         ]
+        // How it ended (a terminate's reason, a timeout) is part of its history.
+        if record.status.isTerminal, record.status != .completed, let failure = record.failure { h["failure"] = failure }
+        if record.status.isTerminal { h["endedAtMs"] = JSONValue(record.updatedAt) }
+        return .object(h)
     }
 
     func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {

@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "NIO event loop threads (default 1: fewer thread wake-ups per message; see docs/performance.md).")
     var eventLoops = 1
     @OptionGroup(title: "Limits") var limits: LimitOptions
+    @OptionGroup(title: "Invariant check") var invariant: InvariantOptions
 
     func validate() throws {
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
@@ -61,6 +62,7 @@ struct Serve: AsyncParsableCommand {
         options.engine.maxMessageBytes = maxMessageBytes
         options.passEnvironment = Set(passEnv)
         limits.apply(to: &options)
+        invariant.apply(to: &options)
         if let tcp {
             let parts = tcp.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }

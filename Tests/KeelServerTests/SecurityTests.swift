@@ -76,6 +76,7 @@ struct SecurityTests {
         "workflow/describe": ["client", "worker", "admin"],
         "workflow/list": ["client", "worker", "admin"],
         "workflow/history": ["client", "worker", "admin"],
+        "workflow/terminate": ["client", "worker", "admin"],
         "worker/register": ["worker", "admin"],
         "activity/heartbeat": ["worker", "admin"],
         "workflow/step": ["worker", "admin"],
