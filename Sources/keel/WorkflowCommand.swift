@@ -44,7 +44,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Wait for a workflow's result.",
             discussion: """
-                Exit status: 0 completed, 1 failed/cancelled/parked, 2 bad input, 3 cannot reach keel, \
+                Exit status: 0 completed, 1 failed/cancelled/parked/terminated/timedOut, 2 bad input, 3 cannot reach keel, \
                 4 still running when --timeout passed. See docs/cli.md.
                 """)
         /// The exit status when `--timeout` passes before the workflow ends (docs/cli.md).
@@ -126,7 +126,7 @@ struct WorkflowCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List workflows, oldest first, with filters and paging.")
-        @Option(help: "pending, running, suspended, completed, failed, cancelled or parked.") var status: String?
+        @Option(help: "pending, running, suspended, completed, failed, cancelled, parked, terminated or timedOut.") var status: String?
         @Option(help: "Workflow name.") var name: String?
         @Option(help: "At most this many (1-1000).") var limit: Int = 100
         @Option(help: "Continue from a previous page's cursor.") var cursor: String?
@@ -158,6 +158,10 @@ struct WorkflowCommand: AsyncParsableCommand {
             if connection.json { print(JSONWriter.string(h, sortedKeys: true)); return }
             print("\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0))")
             for e in h["entries"]?.arrayValue ?? [] { print(formatEntry(e)) }
+            // How it ended when it did not complete: a terminate's reason, a timeout.
+            if let f = h["failure"] {
+                print("ended \(h["status"]?.stringValue ?? ""): \(f["type"]?.stringValue ?? ""): \(f["message"]?.stringValue ?? "")")
+            }
         }
     }
 

@@ -99,8 +99,8 @@ extension EndToEnd {
                 let result = try keelCLI(["workflow", "result", "wf-term", "--timeout", "5s"] + s)
                 #expect(result.0 == 1, "\(result)")
                 #expect(result.2.contains("Terminated: stuck in a loop"), "\(result)")
-                let history = try await keel.call("workflow/history", ["workflowId": "wf-term"])
-                #expect(history["failure"]?["type"] == "Terminated")
+                let history = try keelCLI(["workflow", "history", "wf-term"] + s)
+                #expect(history.1.contains("ended terminated: Terminated: stuck in a loop"), "\(history)")
                 // The worker was told to stop the run and is still there for new work.
                 #expect(worker.isRunning)
                 #expect(((try await keel.call("worker/list", [:]))["workers"]?.arrayValue?.count ?? 0) == 1)
