@@ -107,6 +107,9 @@ extension Engine {
     /// Checks every open execution in memory; repairs what it finds. `check`: recovery reports
     /// executions stored as suspended with nothing to wake them (recovery has queued them already).
     func checkInvariant(_ check: InvariantCheck) async {
+        // One pass over the run queues, so the check stays linear in the open executions.
+        var queued: Set<String> = []
+        for queue in workflowQueue.values { queued.formUnion(queue.ids) }
         for id in workflows.keys.sorted() {
             guard let live = workflows[id] else { continue }
             switch live.phase {
@@ -123,7 +126,8 @@ extension Engine {
                 report(.suspendedWithoutWake, id, check: check,
                     missing: "it was stored suspended with no pending step that can wake it")
             case .pending:
-                if workflowQueue[live.record.name]?.contains(id) != true {
+                // `queued` was taken before this loop's awaits: look again before calling it lost.
+                if !queued.contains(id), workflowQueue[live.record.name]?.ids.contains(id) != true {
                     report(.pendingNotQueued, id, check: check, missing: "it is pending but not in the run queue of \(live.record.name)")
                     requeue(id)
                 }
@@ -154,10 +158,11 @@ extension Engine {
 }
 
 extension TaskQueue {
-    /// Whether `id` is still waiting in the queue (linear: used by the periodic check only).
-    func contains(_ id: String) -> Bool {
+    /// The ids still waiting in the queue, in order.
+    var ids: [String] {
         var copy = self
-        while let next = copy.popFirst() { if next == id { return true } }
-        return false
+        var out: [String] = []
+        while let next = copy.popFirst() { out.append(next) }
+        return out
     }
 }
