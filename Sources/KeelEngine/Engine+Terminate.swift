@@ -25,14 +25,8 @@ extension Engine {
     /// - Throws: `KeelError(.storageFailure)` when the end did not commit (the execution stays
     ///   open and runs again; terminating again finishes the job).
     func terminate(_ id: String, status: WorkflowStatus, failure: JSONValue) async throws {
-        if workflows[id] == nil {
-            // Parked before a restart (not in memory): load it to end it like any other.
-            guard let record = try await storage.read({ try $0.workflow(id: id) }), !record.status.isTerminal else { return }
-            let journal = try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
-            var live = LiveWorkflow(record: record, journal: [:], phase: .parked)
-            for e in journal { live.journal[e.seq] = e }
-            workflows[id] = live
-        }
+        // Parked before a restart (not in memory): load it to end it like any other.
+        try await loadParked(id)
         guard let live = workflows[id] else { return }
         let reason = failure["message"]?.stringValue ?? status.rawValue
         stopLiveRun(id, reason: reason)
@@ -167,6 +161,16 @@ struct WorkflowTimeouts: Sendable, Equatable {
 }
 
 extension Engine {
+    /// Brings a parked execution that is not in memory (recovery loads only open ones) back into
+    /// memory, still parked, so that `workflow/resume` and `workflow/terminate` can act on it.
+    func loadParked(_ id: String) async throws {
+        guard workflows[id] == nil, let record = try await storage.read({ try $0.workflow(id: id) }), record.status == .parked
+        else { return }
+        let journal = try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+        guard workflows[id] == nil else { return }
+        admitWorkflow(record, journal: journal)
+    }
+
     /// The refusal of a step for an execution that is not live here: 2006, naming how it ended
     /// when it has (terminated, timed out, …), so the worker knows why its run must stop.
     func notLiveRefusal(_ id: String) async throws -> KeelError {

@@ -291,6 +291,7 @@ extension Engine {
     func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {
         let p = try Params(value, method: "workflow/resume")
         let id = try p.string("workflowId")
+        try await loadParked(id)
         guard var live = workflows[id] else {
             let r = try await requireWorkflow(id)
             throw KeelError(.invalidParams, "workflow \(id) is \(r.status.rawValue), not parked")

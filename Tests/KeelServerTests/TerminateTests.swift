@@ -128,4 +128,36 @@ struct TerminateTests {
             }
         }
     }
+
+    @Test func aParkedWorkflowCanBeResumedOrTerminatedAfterARestart() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = try await Self.worker(dir)
+                for id in ["wf-park-1", "wf-park-2"] {
+                    _ = try await Self.client(endpoint, "workflow/start", ["name": "raw.flow", "workflowId": .string(id)])
+                    let run = try #require(await worker.nextRequest("workflow/run"))
+                    await worker.send(#"{"jsonrpc":"2.0","id":\#(JSONWriter.string(run["id"]!)),"result":{"status":"done"}}"#)
+                    let parked = try await eventually {
+                        try await Self.client(endpoint, "workflow/describe", ["workflowId": .string(id)])["status"] == "parked"
+                    }
+                    #expect(parked)
+                }
+            }
+            // A new orchestrator on the same file loads open executions only; parked ones stay in the store.
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = try await Self.worker(dir)
+                // Before: "workflow wf-park-1 is parked, not parked" (-32602): no way out.
+                let resumed = try await Self.client(endpoint, "workflow/resume", ["workflowId": "wf-park-1"])
+                #expect(resumed["status"] == "pending")
+                let run = try #require(await worker.nextRequest("workflow/run"))
+                #expect(run["params"]?["workflowId"] == "wf-park-1")
+                await worker.send(#"{"jsonrpc":"2.0","id":\#(JSONWriter.string(run["id"]!)),"result":{"status":"completed","output":1}}"#)
+                let done = try await Self.client(endpoint, "workflow/result", ["workflowId": "wf-park-1", "waitTimeoutMs": 30_000])
+                #expect(done["status"] == "completed")
+                let ended = try await Self.client(endpoint, "workflow/terminate", ["workflowId": "wf-park-2", "reason": "abandoned"])
+                #expect(ended["status"] == "terminated")
+                #expect(try await Self.client(endpoint, "workflow/describe", ["workflowId": "wf-park-2"])["status"] == "terminated")
+            }
+        }
+    }
 }
