@@ -62,7 +62,7 @@ public actor Engine {
     var workflowStoreFailures: [String: Int] = [:]
     /// Consecutive `suspended` answers with nothing to wake the execution, for the backoff of its next run.
     var emptySuspensions: [String: Int] = [:]
-    /// Workers that refused a run or attempt because they are draining: no more work goes to them.
+    /// Workers that answered a run with -32003 (they are draining): no more work goes to them.
     var drainingWorkers: Set<UInt64> = []
     /// Default execution and run timeouts per workflow name, as workers registered them.
     var workflowTimeoutDefaults: [String: WorkflowTimeouts] = [:]
