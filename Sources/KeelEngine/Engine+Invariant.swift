@@ -24,6 +24,8 @@ extension Engine {
     /// Where a check ran, for the log line.
     enum InvariantCheck: String {
         case runAnswer, recovery, periodic
+        /// An operator's `workflow/resume` of an execution that is not parked.
+        case resume
     }
 
     /// What will wake `live` once its run ends, or nil when nothing in memory will: a scheduled
@@ -135,6 +137,18 @@ extension Engine {
                 continue
             }
         }
+    }
+
+    /// `workflow/resume` of a suspended execution: if nothing can wake it, the violation is
+    /// reported and a run queued now (true), so an operator need not wait for the periodic check.
+    func repairIfStuck(_ id: String) async -> Bool {
+        guard let live = workflows[id], case .suspended = live.phase, wakeCondition(of: live) == nil else { return false }
+        guard !(await childWaits(live, check: .resume)) else { return false }
+        guard let current = workflows[id], case .suspended = current.phase else { return false }
+        report(.suspendedWithoutWake, id, check: .resume,
+            missing: "it is suspended with no pending step that can wake it, no queued run and no live run")
+        requeue(id)
+        return true
     }
 
     /// Runs ``checkInvariant(_:)`` every `invariantCheckIntervalMs` (0: never) until cancelled.

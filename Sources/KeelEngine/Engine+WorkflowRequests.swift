@@ -296,7 +296,11 @@ extension Engine {
             let r = try await requireWorkflow(id)
             throw KeelError(.invalidParams, "workflow \(id) is \(r.status.rawValue), not parked")
         }
-        guard case .parked = live.phase else { return ["workflowId": .string(id), "status": .string(live.record.status.rawValue)] }
+        guard case .parked = live.phase else {
+            // A suspended execution with nothing to wake it runs again now (docs/execution-model.md).
+            if await repairIfStuck(id) { return ["workflowId": .string(id), "status": "pending"] }
+            return ["workflowId": .string(id), "status": .string(live.record.status.rawValue)]
+        }
         live.record.status = .pending
         live.record.failure = nil
         let record = live.record

@@ -34,6 +34,25 @@ struct PeriodicInvariantTests {
         }
     }
 
+    @Test func resumeRunsAStuckSuspendedExecutionAtOnce() async throws {
+        try await TemporaryDirectory.with { dir in
+            let storage = try SQLiteStorage(path: dir.file("keel.db"))
+            var options = Engine.Options()
+            options.invariantCheckIntervalMs = 0
+            let engine = Engine(
+                storage: storage, clock: SystemClock(), checker: SchemaContractChecker(), options: options,
+                logger: Logger(label: "keel-test"))
+            let record = WorkflowRecord(id: "wf-lost", name: "lost.flow", input: .null, contractHash: nil, now: 1)
+            #expect(try await storage.write { try $0.insertWorkflow(record) } == .applied)
+            await engine._testLoseWakeUp(record)
+            // Before: {"status":"suspended"} and nothing else happened.
+            let answer = try await engine.resumeWorkflow(["workflowId": "wf-lost"])
+            #expect(answer["status"] == "pending")
+            #expect(await engine._testIsQueued("wf-lost"))
+            await storage.close()
+        }
+    }
+
     @Test func aSuspendedExecutionWaitingForASignalIsLeftAlone() async throws {
         try await TemporaryDirectory.with { dir in
             let storage = try SQLiteStorage(path: dir.file("keel.db"))
