@@ -80,7 +80,6 @@ extension KeelError {
         /// `workflow/batch`: the query does not parse or names an unknown field or value.
         public static let invalidQuery = Code(1013, "invalidQuery")
         /// `workflow/batch`: the operation exists in the protocol but this server cannot run it yet.
-        public static let operationUnavailable = Code(1014, "operationUnavailable")
 
         // 2xxx: activities and steps.
         public static let activityFailed = Code(2001, "activityFailed")
@@ -107,7 +106,7 @@ extension KeelError {
             .overloaded, .connectionClosed, .requestTimedOut, .handshakeTimedOut, .tooManyConnections,
             .batchTooLarge, .tooManyAuthFailures,
             .workflowNotFound, .workflowAlreadyExists, .nonDeterminism, .workflowFailed, .workflowCancelled,
-            .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery, .operationUnavailable,
+            .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery,
             .activityFailed, .activityTimedOut, .activityCancelled, .taskNotFound, .contractConflict,
             .attemptSuperseded, .resultTimeout,
             .inputContractViolation, .outputContractViolation, .invalidSchema,

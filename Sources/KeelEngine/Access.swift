@@ -90,7 +90,7 @@ public enum Access {
         "activity/list": .client,
         "workflow/start": .client, "workflow/result": .client, "workflow/signal": .client,
         "workflow/cancel": .client, "workflow/describe": .client, "workflow/list": .client,
-        "workflow/history": .client, "workflow/reset": .client, "workflow/batch": .client,
+        "workflow/history": .client, "workflow/reset": .client, "workflow/batch": .client, "workflow/terminate": .client,
         "workflow/resume": .admin, "shutdown": .admin, "contract/release": .admin,
     ]
 

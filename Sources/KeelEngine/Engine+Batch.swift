@@ -41,11 +41,6 @@ extension Engine {
             }
             signal = (name, s["payload"] ?? .null)
         }
-        if operation == .terminate, !dryRun, Self.batchTerminate == nil {
-            throw KeelError(.operationUnavailable,
-                "terminate is not available on this server yet; cancel instead, or count matches with a dry run",
-                data: ["operation": "terminate"])
-        }
         let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? Int64(Self.batchDefaultLimit))
         var filter = query.storeFilter
         if let cursor = try p.optionalString("cursor") {
@@ -125,8 +120,7 @@ extension Engine {
             guard let signal else { return false }
             _ = try await signalWorkflow(["workflowId": .string(id), "name": .string(signal.name), "payload": signal.payload])
         case .terminate:
-            guard let terminate = Self.batchTerminate else { return false }
-            try await terminate(self, id, reason)
+            try await terminate(id, status: .terminated, failure: Self.failure(type: "Terminated", message: reason, retryable: false))
         }
         return true
     }

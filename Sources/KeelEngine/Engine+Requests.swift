@@ -17,6 +17,7 @@ extension Engine {
         case "ping": return [:]
         case "worker/register":
             await precompileContracts(params)
+            try registerTimeoutDefaults(params)
             return try await register(params, session: session)
         case "worker/list": return workerListJSON(workers().map(workerJSON))
         case "activity/call": return try await callActivity(params)
@@ -29,6 +30,7 @@ extension Engine {
         case "workflow/result": return try await workflowResult(params)
         case "workflow/signal": return try await signalWorkflow(params)
         case "workflow/cancel": return try await cancelWorkflow(params)
+        case "workflow/terminate": return try await terminateWorkflow(params)
         case "workflow/describe": return try await describeWorkflow(params)
         case "workflow/list": return try await listWorkflows(params)
         case "workflow/history": return try await workflowHistory(params)

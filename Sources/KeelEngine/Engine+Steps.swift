@@ -14,9 +14,7 @@ extension Engine {
         let kind = try p.string("kind")
         let name = try p.optionalString("name") ?? kind
         let input = value["input"] ?? .null
-        guard let live = workflows[id] else {
-            throw KeelError(.attemptSuperseded, "workflow \(id) is not running here; stop this run", data: ["workflowId": .string(id)])
-        }
+        guard let live = workflows[id] else { throw try await notLiveRefusal(id) }
         guard live.record.epoch == epoch, live.runningOn == session.connection.id,
             AttemptToken.matches(try p.optionalString("attemptToken"), live.runToken)
         else {
@@ -202,6 +200,7 @@ extension Engine {
         child.parentGeneration = live.record.generation
         child.parentSeq = seq
         child.cancelRequested = live.record.cancelRequested
+        applyTimeouts(&child, executionMs: nil, runMs: nil, now: now)
         let newChild = child
         _ = try await record(entry, epoch: epoch) { tx in
             if try tx.insertWorkflow(newChild) == .duplicate {

@@ -36,6 +36,9 @@ extension Engine {
         case .stepHold(let epoch, let seq):
             stepHoldExpired(id, epoch: epoch, seq: seq)
             return
+        case .workflowDeadline(let generation):
+            await workflowDeadlinePassed(id, generation: generation)
+            return
         case .rateLimit:
             rateLimitTimers.remove(id)
             dispatch(id)
@@ -76,7 +79,7 @@ extension Engine {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }
             dispatch(live.record.name)
-        case .waiterTimeout, .workflowWaiterTimeout, .workflowWake, .stepHold, .rateLimit:
+        case .waiterTimeout, .workflowWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline:
             break
         }
     }

@@ -25,6 +25,8 @@ extension Engine {
             }
         }
         var record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
+        let (executionMs, runMs) = try Self.requestedTimeouts(p)
+        applyTimeouts(&record, executionMs: executionMs, runMs: runMs, now: now)
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two).
         let reserved = workflowQueue[name]?.isEmpty == false ? nil : registry.pickWorkflowWorker(for: name, canSend: { canSend($0) })
@@ -52,6 +54,7 @@ extension Engine {
         }
         if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
+            scheduleDeadlines(record)
             startRun(id, on: reserved, claimed: true)
         } else {
             record.status = .pending
@@ -285,17 +288,25 @@ extension Engine {
             "runId": JSONValue(record.epoch), "generation": JSONValue(generation), "entries": .array(entries),
         ]
         if !run.events.isEmpty { o["events"] = .array(run.events) }
+        // How the current run ended (a terminate's reason, a timeout) is part of its history.
+        if generation == record.generation, record.status.isTerminal {
+            if record.status != .completed, let failure = record.failure { o["failure"] = failure }
+            o["endedAtMs"] = JSONValue(record.updatedAt)
+        }
         return .object(o)
     }
 
     func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {
         let p = try Params(value, method: "workflow/resume")
         let id = try p.string("workflowId")
+        try await loadParked(id)
         guard var live = workflows[id] else {
             let r = try await requireWorkflow(id)
             throw KeelError(.invalidParams, "workflow \(id) is \(r.status.rawValue), not parked")
         }
         guard case .parked = live.phase else {
+            // A suspended execution with nothing to wake it runs again now (docs/execution-model.md).
+            if await repairIfStuck(id) { return ["workflowId": .string(id), "status": "pending", "resumed": true] }
             return ["workflowId": .string(id), "status": .string(live.record.status.rawValue), "resumed": false]
         }
         live.record.status = .pending

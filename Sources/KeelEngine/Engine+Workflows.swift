@@ -20,6 +20,7 @@ extension Engine {
             workflowQueue[record.name, default: TaskQueue()].append(record.id)
         }
         workflows[record.id] = live
+        scheduleDeadlines(record)
     }
 
     /// Rebuilds every open execution after a restart. Each is re-run: replay is cheap, and a run
@@ -145,6 +146,8 @@ extension Engine {
         guard case .success(let result) = reply else {
             if case .failure(let error) = reply {
                 logger.info("workflow run interrupted; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
+                // The worker is draining: send it nothing more (it refuses), or this run would bounce back to it.
+                if (error as? KeelError)?.code == .shuttingDown { drainingWorkers.insert(connectionID) }
             }
             requeue(id)
             return
@@ -178,7 +181,7 @@ extension Engine {
                 await endWorkflow(id, status: .failed, output: nil, failure: failure)
             }
         case "suspended":
-            await suspend(id)
+            if await acceptSuspension(id) { await suspend(id) }
         case "continueAsNew":
             await continueAsNew(id, input: result["input"] ?? .null)
         default:
@@ -224,6 +227,8 @@ extension Engine {
         live.record.input = input
         live.record.status = .pending
         live.record.updatedAt = clock.now()
+        // The run timeout starts over with each generation; the execution timeout does not.
+        live.record.runDeadline = live.record.runTimeoutMs.map { live.record.updatedAt.addingSaturating($0) }
         let record = live.record
         let outcome: WriteOutcome
         do {
@@ -239,6 +244,7 @@ extension Engine {
         current.record = record
         current.journal = [:]
         workflows[id] = current
+        scheduleDeadlines(record)
         requeue(id)
     }
 
@@ -262,9 +268,12 @@ extension Engine {
         logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
     }
 
-    /// Commits a terminal status (and the parent's child entry in the same transaction), then
-    /// drops the execution from memory and wakes whoever waits.
-    func endWorkflow(_ id: String, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?) async {
+    /// Commits a terminal status (and the parent's child entry, and `also`, in the same
+    /// transaction), then drops the execution from memory and wakes whoever waits.
+    func endWorkflow(
+        _ id: String, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?,
+        also: (@Sendable (any StorageTransaction) throws -> Void)? = nil
+    ) async {
         guard var live = workflows[id] else { return }
         // No run may start while the end is being committed (a pending execution cancelled early).
         workflows[id]?.phase = .ending
@@ -278,6 +287,7 @@ extension Engine {
         do {
             outcome = try await storage.write { tx in
                 let o = try tx.updateWorkflow(record, expectedEpoch: record.epoch)
+                if o == .applied { try also?(tx) }
                 if o == .applied, let parent = record.parentId, let seq = record.parentSeq {
                     _ = try tx.completeJournalEntry(
                         workflowId: parent, generation: record.parentGeneration ?? 0, seq: seq,

@@ -23,6 +23,9 @@ public actor Engine {
         public var stepHoldMs: Int64 = 5_000
         /// Per-activity concurrency and rate limits, by activity name.
         public var activityLimits: [String: ActivityLimit] = [:]
+        /// How often every open execution is checked for a way to wake up (Engine+Invariant.swift);
+        /// 0 checks only at recovery and when a run answers `suspended`.
+        public var invariantCheckIntervalMs: Int64 = 30_000
         public init() {}
     }
 
@@ -57,6 +60,12 @@ public actor Engine {
     var unstoredEnds: [String: KeelError] = [:]
     /// Consecutive store failures per execution, for the backoff of its next run.
     var workflowStoreFailures: [String: Int] = [:]
+    /// Consecutive `suspended` answers with nothing to wake the execution, for the backoff of its next run.
+    var emptySuspensions: [String: Int] = [:]
+    /// Workers that answered a run with -32003 (they are draining): no more work goes to them.
+    var drainingWorkers: Set<UInt64> = []
+    /// Default execution and run timeouts per workflow name, as workers registered them.
+    var workflowTimeoutDefaults: [String: WorkflowTimeouts] = [:]
     var shuttingDown = false
     /// Called when a client sends `shutdown`; the server wires it to its graceful stop.
     var onShutdownRequest: (@Sendable () -> Void)?
@@ -84,6 +93,7 @@ public actor Engine {
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.timerLoop() }
+            group.addTask { await self.invariantLoop() }
             for await job in jobs {
                 group.addTask { await job() }
             }
@@ -108,6 +118,7 @@ public actor Engine {
         for record in open { admit(record) }
         if !open.isEmpty { logger.info("recovered unfinished tasks", metadata: ["count": "\(open.count)"]) }
         try await recoverWorkflows()
+        await checkInvariant(.recovery)
         dispatchAll()
     }
 
@@ -156,13 +167,14 @@ public actor Engine {
 
     /// Whether connection `id` can take another message now (it is not backed up).
     func canSend(_ id: UInt64) -> Bool {
-        sessions[id]?.connection.outbound.hasRoom ?? true
+        !drainingWorkers.contains(id) && sessions[id]?.connection.outbound.hasRoom ?? true
     }
 
     /// Called by a transport when a connection closes: the worker leaves the registry at once and
     /// its running attempts are retried elsewhere.
     public func detach(_ session: Session) {
         sessions[session.connection.id] = nil
+        drainingWorkers.remove(session.connection.id)
         session.connection.closed()
         guard let worker = registry.remove(connectionID: session.connection.id) else { return }
         // Runs on this worker: their workflow/run calls fail with connectionClosed, and runEnded requeues them.

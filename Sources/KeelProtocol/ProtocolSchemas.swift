@@ -191,7 +191,9 @@ public enum ProtocolSchemas {
         "completed",
         "failed",
         "cancelled",
-        "parked"
+        "parked",
+        "terminated",
+        "timedOut"
       ]
     },
     "stepKind": {
@@ -1807,6 +1809,15 @@ public enum ProtocolSchemas {
           }
         }
       }
+    },
+    "failure": {
+      "description": "How an execution that did not complete ended: a terminate's reason (Terminated), a timeout (WorkflowExecutionTimeout, WorkflowRunTimeout), its failure.",
+      "$ref": "common.json#/$defs/keelFailure"
+    },
+    "endedAtMs": {
+      "description": "When it ended (epoch ms); absent while open.",
+      "type": "integer",
+      "minimum": 0
     }
   }
 }
@@ -1830,6 +1841,8 @@ public enum ProtocolSchemas {
         "failed",
         "cancelled",
         "parked",
+        "terminated",
+        "timedOut",
         null
       ]
     },
@@ -2254,6 +2267,24 @@ public enum ProtocolSchemas {
         "fail",
         null
       ]
+    },
+    "executionTimeoutMs": {
+      "description": "Ends the execution as timedOut (WorkflowExecutionTimeout) this many ms after the start, across continue-as-new. Default: the workers' registered default for the name, else none.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 315360000000
+    },
+    "runTimeoutMs": {
+      "description": "Ends the execution as timedOut (WorkflowRunTimeout) when one generation (from the start or a continue-as-new) runs this many ms. Default: the workers' registered default, else none.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 315360000000
     }
   }
 }
@@ -2521,6 +2552,49 @@ public enum ProtocolSchemas {
 }
 """#
         ),
+        (
+            "workflow/terminate",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.terminate.params.json",
+  "title": "workflow/terminate params",
+  "description": "End an open workflow at once: no compensation, status terminated.",
+  "type": "object",
+  "required": [
+    "workflowId"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "reason": {
+      "description": "Recorded as the failure's message. Default: terminated by a client.",
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.terminate.result.json",
+  "title": "workflow/terminate result",
+  "description": "The execution's result: status terminated with failure {type: Terminated, message: reason}, or its earlier end if it had ended.",
+  "allOf": [
+    {
+      "$ref": "common.json#/$defs/workflowResult"
+    }
+  ],
+  "required": [
+    "status"
+  ]
+}
+"""#
+        ),
     ]
 
     /// Notifications whose params differ from the request's: method -> params schema.
@@ -2543,6 +2617,37 @@ public enum ProtocolSchemas {
       "$ref": "common.json#/$defs/taskId"
     },
     "attempt": {
+      "type": "integer",
+      "minimum": 1
+    },
+    "reason": {
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#
+        ),
+        (
+            "workflow/cancel",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.cancel.notification.params.json",
+  "title": "workflow/cancel notification params",
+  "description": "Keel -> worker: the execution ended (terminated or timed out); stop run runId. Its answer is ignored and its later steps get 2006.",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "runId"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "runId": {
       "type": "integer",
       "minimum": 1
     },

@@ -117,5 +117,41 @@ enum Migrations {
             PRIMARY KEY (workflow_id, to_generation)
         );
         """,
+        // 5: terminated and timed-out executions (issue 13), and their deadlines: the execution's
+        // (across continue-as-new) and the current generation's. SQLite cannot widen a CHECK in
+        // place, so the table is rebuilt (SQLite's documented procedure; `migrate` turns foreign
+        // keys off around it and checks them before committing).
+        """
+        CREATE TABLE workflows_v5 (
+            workflow_id        TEXT PRIMARY KEY,
+            name               TEXT NOT NULL,
+            input              TEXT NOT NULL,
+            status             TEXT NOT NULL CHECK (status IN
+                                 ('pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'parked',
+                                  'terminated', 'timedOut')),
+            generation         INTEGER NOT NULL DEFAULT 0,
+            epoch              INTEGER NOT NULL DEFAULT 0,
+            output             TEXT,
+            failure            TEXT,
+            parent_id          TEXT,
+            parent_generation  INTEGER,
+            parent_seq         INTEGER,
+            cancel_requested   INTEGER NOT NULL DEFAULT 0,
+            contract_hash      TEXT,
+            created_at         INTEGER NOT NULL,
+            updated_at         INTEGER NOT NULL,
+            execution_deadline INTEGER,
+            run_timeout_ms     INTEGER CHECK (run_timeout_ms IS NULL OR run_timeout_ms > 0),
+            run_deadline       INTEGER
+        );
+        INSERT INTO workflows_v5 (workflow_id, name, input, status, generation, epoch, output, failure, parent_id,
+            parent_generation, parent_seq, cancel_requested, contract_hash, created_at, updated_at)
+        SELECT workflow_id, name, input, status, generation, epoch, output, failure, parent_id,
+            parent_generation, parent_seq, cancel_requested, contract_hash, created_at, updated_at FROM workflows;
+        DROP TABLE workflows;
+        ALTER TABLE workflows_v5 RENAME TO workflows;
+        CREATE INDEX workflows_open ON workflows (status) WHERE status IN ('pending', 'running', 'suspended');
+        CREATE INDEX workflows_created ON workflows (created_at, workflow_id);
+        """,
     ]
 }

@@ -115,18 +115,29 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         var version = 0
         try db.statement("PRAGMA user_version").forEachRow { version = Int($0.int(0)) }
         guard version < Migrations.all.count else { return }
+        // A migration may rebuild a table that others reference (SQLite's procedure for a schema
+        // change ALTER TABLE cannot make): foreign keys are off meanwhile (the pragma is a no-op
+        // inside a transaction) and checked in full before the commit.
+        try db.execute("PRAGMA foreign_keys=OFF")
         // BEGIN IMMEDIATE takes the write lock up front, so two processes cannot both migrate.
         try db.execute("BEGIN IMMEDIATE")
         do {
             for (i, sql) in Migrations.all.enumerated() where i >= version {
                 try db.execute(sql)
             }
+            var violations = 0
+            try db.statement("PRAGMA foreign_key_check").forEachRow { _ in violations += 1 }
+            guard violations == 0 else {
+                throw KeelError(.storageFailure, "migrating the database would break \(violations) foreign key(s); nothing was changed")
+            }
             try db.execute("PRAGMA user_version=\(Migrations.all.count)")
             try db.execute("COMMIT")
         } catch {
+            // The connection is not used after a failed migration: opening the store fails.
             try? db.execute("ROLLBACK")
             throw error
         }
+        try db.execute("PRAGMA foreign_keys=ON")
     }
 
     public func now() -> EpochMillis { EpochMillis(Date().timeIntervalSince1970 * 1000) }

@@ -11,8 +11,15 @@ public enum WorkflowStatus: String, Sendable, CaseIterable {
     case completed, failed, cancelled
     /// Stopped by a non-determinism error; `workflow/resume` runs it again after a fix.
     case parked
+    /// Ended by `workflow/terminate`: at once, no compensation.
+    case terminated
+    /// Ended by its execution or run timeout.
+    case timedOut
 
-    public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+    public var isTerminal: Bool { Self.terminal.contains(self) }
+
+    /// The statuses an execution never leaves.
+    public static let terminal: Set<WorkflowStatus> = [.completed, .failed, .cancelled, .terminated, .timedOut]
 }
 
 /// One workflow execution.
@@ -34,6 +41,12 @@ public struct WorkflowRecord: Sendable {
     public var contractHash: String?
     public var createdAt: EpochMillis
     public var updatedAt: EpochMillis
+    /// When the whole execution (every continue-as-new generation) times out, if it has an execution timeout.
+    public var executionDeadline: EpochMillis?
+    /// The run timeout: each generation's limit, from the moment it starts.
+    public var runTimeoutMs: Int64?
+    /// When the current generation times out, if it has a run timeout.
+    public var runDeadline: EpochMillis?
 
     public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
         self.id = id

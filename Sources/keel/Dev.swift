@@ -101,7 +101,7 @@ final class DevProgress: Service, @unchecked Sendable {
                 lastStatus = status
                 if status == "suspended" || status == "parked" { say("  [\(status)]") }
             }
-            if ["completed", "failed", "cancelled"].contains(status) {
+            if ["completed", "failed", "cancelled", "terminated", "timedOut"].contains(status) {
                 let r = try await client.call("workflow/result", ["workflowId": .string(id), "waitTimeoutMs": 0])
                 if status == "completed" {
                     say("completed: \(JSONWriter.string(r["output"] ?? .null, sortedKeys: true))")

@@ -39,6 +39,7 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("activity-limit"),
         help: "Limit an activity across all workers: NAME=concurrency:N,rate:N/s (or /m, /h; repeatable; as keel.json's \"activities\").")
     var activityLimits: [String] = []
+    @OptionGroup(title: "Invariant check") var invariant: InvariantOptions
 
     func validate() throws {
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
@@ -67,6 +68,7 @@ struct Serve: AsyncParsableCommand {
         options.passEnvironment = Set(passEnv)
         limits.apply(to: &options)
         options.engine.activityLimits = try ActivityLimit.parseAssignments(activityLimits)
+        invariant.apply(to: &options)
         if let tcp {
             let parts = tcp.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }

@@ -104,7 +104,7 @@ func cancelText(_ a: JSONValue, id: String) -> String {
     let status = a["status"]?.stringValue ?? ""
     switch status {
     case "cancelled": return "workflow \(id) cancelled"
-    case "completed", "failed", "parked": return "workflow \(id) had already ended: \(status)"
+    case "completed", "failed", "parked", "terminated", "timedOut": return "workflow \(id) had already ended: \(status)"
     default: return "cancel requested for workflow \(id) (status \(status)); its steps see Cancelled"
     }
 }

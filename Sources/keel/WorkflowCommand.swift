@@ -8,7 +8,10 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Start, signal, cancel and inspect workflow executions.",
-        subcommands: [Start.self, Result.self, Signal.self, Cancel.self, Describe.self, WorkflowList.self, WorkflowHistory.self, Resume.self, Reset.self])
+        subcommands: [
+            Start.self, Result.self, Signal.self, Cancel.self, Terminate.self, Describe.self, WorkflowList.self, WorkflowHistory.self,
+            Resume.self, Reset.self,
+        ])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a workflow (idempotent by id).")
@@ -17,10 +20,12 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Option(name: .customLong("id"), help: "Workflow id (default: generated).") var workflowId: String?
         @Flag(help: "Fail if the id exists instead of returning the existing execution.") var failIfExists = false
         @Flag(help: "Wait for the result and print it.") var wait = false
+        @OptionGroup var timeouts: WorkflowTimeoutOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             var params: [String: JSONValue] = ["name": .string(name), "input": try readJSON(input)]
+            params.merge(try timeouts.params()) { _, new in new }
             if let workflowId { params["workflowId"] = .string(workflowId) }
             if failIfExists { params["conflictPolicy"] = "fail" }
             let p = JSONValue.object(params)
@@ -40,7 +45,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Wait for a workflow's result.",
             discussion: """
-                Exit status: 0 completed, 1 failed/cancelled/parked, 2 bad input, 3 cannot reach keel, \
+                Exit status: 0 completed, 1 failed/cancelled/parked/terminated/timedOut, 2 bad input, 3 cannot reach keel, \
                 4 still running when --timeout passed. See docs/cli.md.
                 """)
         /// The exit status when `--timeout` passes before the workflow ends (docs/cli.md).
@@ -152,7 +157,9 @@ func readJSON(_ text: String) throws -> JSONValue {
 func waitForResult(_ client: KeelClient, _ id: JSONValue) async throws -> JSONValue {
     while true {
         let r = try await client.call("workflow/result", ["workflowId": id, "waitTimeoutMs": 60_000])
-        if let s = r["status"]?.stringValue, ["completed", "failed", "cancelled", "parked"].contains(s) { return r }
+        if let s = r["status"]?.stringValue, ["completed", "failed", "cancelled", "parked", "terminated", "timedOut"].contains(s) {
+            return r
+        }
     }
 }
 

@@ -28,7 +28,13 @@ struct WorkflowHistory: AsyncParsableCommand {
     }
 
     /// Statuses after which an execution never changes (`parked` waits for a person: following ends too).
-    static let endStatuses: Set<String> = ["completed", "failed", "cancelled", "parked"]
+    static let endStatuses: Set<String> = ["completed", "failed", "cancelled", "parked", "terminated", "timedOut"]
+
+    /// How an execution that did not complete ended (a terminate's reason, a timeout), if it did.
+    static func endedLine(_ h: JSONValue) -> String? {
+        guard let f = h["failure"], f != .null else { return nil }
+        return "ended \(h["status"]?.stringValue ?? ""): \(f["type"]?.stringValue ?? ""): \(f["message"]?.stringValue ?? "")"
+    }
 
     func run() async throws {
         let id = JSONValue.string(workflowId)
@@ -45,6 +51,7 @@ struct WorkflowHistory: AsyncParsableCommand {
             for e in events where e["type"] == "resetFrom" { print("↺ \(e["message"]?.stringValue ?? "")") }
             for e in h["entries"]?.arrayValue ?? [] { historyLines(e).forEach { print($0) } }
             for e in events where e["type"] == "resetTo" { print("↺ \(e["message"]?.stringValue ?? "")") }
+            if let ended = Self.endedLine(h) { print(ended) }
             return
         }
         let final = try await runClient(connection) { client -> JSONValue in

@@ -12,7 +12,7 @@ struct WorkflowList: AsyncParsableCommand {
             --created-after and --created-before take a UTC time (2026-12-04T13:00:00Z or 2026-12-04) or a \
             duration meaning that long ago (30m, 2h, 7d). The next page's cursor is printed on stderr.
             """)
-    @Option(help: "pending, running, suspended, completed, failed, cancelled or parked.") var status: String?
+    @Option(help: "pending, running, suspended, completed, failed, cancelled, parked, terminated or timedOut.") var status: String?
     @Option(help: "Workflow name.") var name: String?
     @Option(help: "Only workflows created at or after this time (a UTC time, or e.g. 2h for two hours ago).")
     var createdAfter: String?

@@ -21,12 +21,12 @@ import Testing
         "activity/call", "activity/cancel", "activity/execute", "activity/heartbeat", "activity/list", "activity/result",
         "contract/release", "initialize", "ping", "shutdown", "worker/list", "worker/register", "workflow/cancel",
         "workflow/describe", "workflow/history", "workflow/list", "workflow/result", "workflow/resume",
-        "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch",
+        "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch", "workflow/terminate",
     ]
 
     @Test func everyDocumentedMethodHasAParamsAndAResultSchema() {
         #expect(Self.validator.methods == Self.documentedMethods.sorted())
-        #expect(ProtocolSchemas.notifications.map(\.method) == ["activity/cancel"])
+        #expect(ProtocolSchemas.notifications.map(\.method) == ["activity/cancel", "workflow/cancel"])
     }
 
     @Test func theEmbeddedSchemasEqualTheFilesInSchemasProtocol() throws {
@@ -387,6 +387,8 @@ import Testing
         ("workflow/batch", #"{"operation":"kill","query":"status=open","dryRun":true}"#, "/operation", "enum"),
         ("workflow/batch", #"{"operation":"cancel","query":"status=open"}"#, "", "required"),
         ("workflow/batch", #"{"operation":"signal","query":"q","dryRun":false,"signal":{"payload":1}}"#, "/signal", "required"),
+        ("workflow/terminate", #"{"reason":"x"}"#, "", "required"),
+        ("workflow/start", #"{"name":"o","executionTimeoutMs":0}"#, "/executionTimeoutMs", "minimum"),
         ("contract/release", #"{"name":"greet.hello","kind":"job"}"#, "/kind", "enum"),
     ]
 

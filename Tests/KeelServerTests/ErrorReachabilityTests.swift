@@ -50,7 +50,6 @@ struct ErrorReachabilityTests {
         1011: "workflow/reset to a step that has no outcome yet (a sleep in progress)",
         1012: "workflow/reset of a parent to before its child step",
         1013: "workflow/batch with an unknown key in the query",
-        1014: "workflow/batch terminate, not dry run, before termination exists",
     ]
 
     /// Codes Keel itself never sends, and the words their docs entry must use to say so.
@@ -295,7 +294,7 @@ struct ErrorReachabilityTests {
         try await resetAndBatchCodes(client: client, worker: worker)
     }
 
-    /// 1010–1014: `workflow/reset` at points the journal cannot take, and `workflow/batch`.
+    /// 1010–1013: `workflow/reset` at points the journal cannot take, and `workflow/batch`.
     static func resetAndBatchCodes(client: WirePeer, worker: WirePeer) async throws {
         saw(await client.errorCode("workflow/reset", ["workflowId": "reach-nd", "toStep": 9]), 1010, "a reset past the journal")
         // One step each, sent without waiting for its (held) answer: a sleep with no outcome yet, a child.
@@ -328,9 +327,6 @@ struct ErrorReachabilityTests {
         saw(
             await client.errorCode("workflow/batch", ["operation": "cancel", "query": "stauts=running", "dryRun": true]),
             1013, "a batch with a bad query")
-        saw(
-            await client.errorCode("workflow/batch", ["operation": "terminate", "query": "status=open", "dryRun": false]),
-            1014, "a batch terminate before termination exists")
     }
 
     /// A second orchestrator with tiny handshake and connection caps.

@@ -78,6 +78,7 @@ struct SecurityTests {
         "workflow/history": ["client", "worker", "admin"],
         "workflow/reset": ["client", "worker", "admin"],
         "workflow/batch": ["client", "worker", "admin"],
+        "workflow/terminate": ["client", "worker", "admin"],
         "worker/register": ["worker", "admin"],
         "activity/heartbeat": ["worker", "admin"],
         "workflow/step": ["worker", "admin"],

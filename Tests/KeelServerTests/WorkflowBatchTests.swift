@@ -72,13 +72,12 @@ struct WorkflowBatchTests {
         }
     }
 
-    @Test func aSignalBatchReachesEachMatchAndTerminateIsRefusedUntilAvailable() async throws {
+    @Test func aSignalBatchReachesEachMatchAndATerminateBatchEndsTheOthers() async throws {
         try await withHolders(3) { endpoint in
             let dry = try await batch(endpoint, ["operation": "terminate", "query": "workflowId=invoice-*", "dryRun": true])
             #expect(dry["matched"] == 3)
             #expect(dry["sample"] == ["invoice-0", "invoice-1", "invoice-2"])
-            let refused = try await rpcError(endpoint, "workflow/batch", ["operation": "terminate", "query": "workflowId=invoice-*", "dryRun": false])
-            #expect(refused?.code == .operationUnavailable)
+            #expect(try await rpc(endpoint, "workflow/describe", ["workflowId": "invoice-0"])["status"] != "terminated")
             let noSignal = try await rpcError(endpoint, "workflow/batch", ["operation": "signal", "query": "name=invoice.hold", "dryRun": false])
             #expect(noSignal?.code == .invalidParams)
 
@@ -88,6 +87,19 @@ struct WorkflowBatchTests {
             #expect(sent["applied"] == 3)
             for i in 0..<3 { #expect(try await result(endpoint, "invoice-\(i)")["output"] == ["go": 7]) }
             #expect(try await rpc(endpoint, "workflow/describe", ["workflowId": "order-0"])["status"] != "completed")
+
+            let ended = try await batch(endpoint, [
+                "operation": "terminate", "query": "workflowId=order-*", "dryRun": false, "reason": "bad deploy",
+            ])
+            #expect(ended["matched"] == 3 && ended["applied"] == 3 && ended["failedCount"] == 0)
+            for i in 0..<3 {
+                let r = try await result(endpoint, "order-\(i)")
+                #expect(r["status"] == "terminated")
+                #expect(r["failure"]?["message"] == "bad deploy")
+            }
+            // Ended ones are skipped by a second pass, not terminated again.
+            let again = try await batch(endpoint, ["operation": "terminate", "query": "workflowId=order-*", "dryRun": false])
+            #expect(again["applied"] == 0)
         }
     }
 

@@ -196,9 +196,13 @@ type WorkflowStatus struct {
 	Failure    *Failure        `json:"failure,omitempty"`
 }
 
-// Done reports whether the status is final: completed, failed or cancelled.
+// Done reports whether the status is final: completed, failed, cancelled, terminated or timedOut.
 func (s *WorkflowStatus) Done() bool {
-	return s.Status == "completed" || s.Status == "failed" || s.Status == "cancelled"
+	switch s.Status {
+	case "completed", "failed", "cancelled", "terminated", "timedOut":
+		return true
+	}
+	return false
 }
 
 // WorkflowResult waits until the workflow ends (or ctx is done) and decodes its output into out

@@ -79,6 +79,7 @@ type Worker struct {
 	inFlight int
 	idle     chan struct{} // closed while nothing runs
 	running  map[activityRunKey]*activityRun
+	runs     map[string]*workflowRun // live workflow runs by workflowId and runId, for workflow/cancel
 	stop     chan struct{}
 	stopOnce sync.Once
 }
@@ -114,7 +115,7 @@ func NewWorker(name string, opts WorkerOptions) *Worker {
 	return &Worker{
 		name: name, opts: opts, logger: logger, contracts: map[string]*Contract{},
 		slots: make(chan struct{}, opts.MaxConcurrent), workflowSlots: make(chan struct{}, opts.MaxConcurrentWorkflows),
-		idle: idle, running: map[activityRunKey]*activityRun{}, stop: make(chan struct{}),
+		idle: idle, running: map[activityRunKey]*activityRun{}, runs: map[string]*workflowRun{}, stop: make(chan struct{}),
 	}
 }
 
@@ -271,6 +272,7 @@ func (w *Worker) session(ctx context.Context, endpoint Endpoint, backoff *backof
 	conn.handleAccept("activity/execute", w.acceptExecute(conn))
 	conn.handleAccept("workflow/run", w.acceptWorkflowRun(conn))
 	conn.HandleNotification("activity/cancel", w.onCancel)
+	conn.HandleNotification("workflow/cancel", w.onWorkflowCancel)
 	conn.Handle("ping", func(context.Context, json.RawMessage) (any, error) { return struct{}{}, nil })
 	conn.handleAccept("shutdown", w.acceptShutdown(conn))
 	conn.Start()
@@ -391,6 +393,29 @@ func (w *Worker) acceptShutdown(conn *Conn) acceptFunc {
 			return struct{}{}, nil
 		}, nil
 	}
+}
+
+// onWorkflowCancel: Keel ended the execution (terminated, timed out). The matching run unwinds
+// as if superseded; its answer is ignored and its goroutine is left behind if it never reaches
+// another step (unwindGrace).
+func (w *Worker) onWorkflowCancel(params json.RawMessage) {
+	var p struct {
+		WorkflowID string          `json:"workflowId"`
+		RunID      json.RawMessage `json:"runId"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return
+	}
+	w.mu.Lock()
+	r := w.runs[runKey(p.WorkflowID, p.RunID)]
+	w.mu.Unlock()
+	if r != nil {
+		r.unwind(aborted, nil)
+	}
+}
+
+func runKey(workflowID string, runID json.RawMessage) string {
+	return workflowID + "/" + strings.TrimSpace(string(runID))
 }
 
 func (w *Worker) onCancel(params json.RawMessage) {

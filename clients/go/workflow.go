@@ -386,6 +386,17 @@ func (w *Worker) runWorkflow(conn *Conn, p workflowRunParams) (any, error) {
 	for _, e := range p.Journal {
 		r.journal[e.Seq] = e
 	}
+	key := runKey(p.WorkflowID, p.RunID)
+	w.mu.Lock()
+	w.runs[key] = r
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		if w.runs[key] == r {
+			delete(w.runs, key)
+		}
+		w.mu.Unlock()
+	}()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -226,3 +226,29 @@ func TestChildStepsCarryTheirInputAndOptionalID(t *testing.T) {
 	step.answer(map[string]any{"status": "completed", "result": map[string]int{"n": 3}})
 	sameJSON(t, await(t, answer), `{"status":"completed","output":{"n":3}}`)
 }
+
+func TestAWorkflowCancelNotificationEndsTheMatchingRunWhateverItsCodeDoes(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	p := workflowPeer(t, func(w *Worker) {
+		RegisterWorkflow(w, "busy", func(wf *WorkflowContext, in any) (any, error) {
+			<-release // its own code: no step pending
+			return nil, nil
+		})
+	})
+	answer := runWorkflow(t, p, "busy", `{}`, `[]`, false)
+	time.Sleep(50 * time.Millisecond)
+	if err := p.Notify("workflow/cancel", map[string]any{"workflowId": "wf-1", "runId": 2, "reason": "another run"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-answer:
+		t.Fatalf("another run's notification ended this one: %s", a)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := p.Notify("workflow/cancel", map[string]any{"workflowId": "wf-1", "runId": 3, "reason": "terminated"}); err != nil {
+		t.Fatal(err)
+	}
+	// Answered once unwindGrace passes (Keel ignores it): the slot is free again.
+	sameJSON(t, await(t, answer), `{"status":"suspended"}`)
+}

@@ -171,6 +171,7 @@ export class Worker {
     connection.onRequest('activity/execute', (params) => this._execute(connection, params));
     connection.onRequest('workflow/run', (params) => this._runWorkflow(connection, params));
     connection.onNotification('activity/cancel', (params) => this._onCancel(params));
+    connection.onNotification('workflow/cancel', (params) => this._onWorkflowCancel(params));
     connection.onRequest('ping', () => ({}));
     connection.onRequest('shutdown', () => this._onShutdown());
     await connection.start();
@@ -237,6 +238,16 @@ export class Worker {
     for (const ctx of this._running.values()) {
       if (ctx.taskId === params.taskId && (params.attempt === undefined || params.attempt === ctx.attempt)) {
         ctx._cancel(String(params.reason ?? 'cancelled'));
+      }
+    }
+  }
+
+  /** Keel ended the execution (terminated, timed out): the matching run stops; Keel ignores its answer. */
+  _onWorkflowCancel(params) {
+    for (const run of this._runs) {
+      if (run.params.workflowId === params.workflowId && run.params.runId === params.runId) {
+        const reason = String(params.reason ?? 'the workflow ended');
+        run.end({ error: new KeelError(codes.attemptSuperseded, `workflow ${params.workflowId} ended: ${reason}`) });
       }
     }
   }

@@ -200,6 +200,22 @@ describe('Worker', { timeout: 20_000 }, () => {
     assert.equal((await peer.recv()).error.code, -32602);
   });
 
+  test('a workflow/cancel notification stops the matching run, whatever its code is doing', async (t) => {
+    const { peer } = await serving(t, (worker) => {
+      worker.workflow('wf.busy', async () => {
+        await sleep(60_000, undefined, { ref: false }); // its own code: no step pending
+      });
+    });
+    peer.send({ jsonrpc: '2.0', id: 'r1', method: 'workflow/run', params: { workflowId: 'wf-a', runId: 3, name: 'wf.busy', input: {}, journal: [] } });
+    await sleep(50);
+    peer.send({ jsonrpc: '2.0', method: 'workflow/cancel', params: { workflowId: 'wf-a', runId: 2, reason: 'another run' } });
+    peer.send({ jsonrpc: '2.0', method: 'workflow/cancel', params: { workflowId: 'wf-a', runId: 3, reason: 'terminated' } });
+    const answer = await peer.recv();
+    assert.equal(answer.id, 'r1');
+    assert.equal(answer.error.code, 2006);
+    assert.match(answer.error.message, /terminated/);
+  });
+
   test('over TCP the token goes in initialize', async (t) => {
     const server = net.createServer();
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -275,3 +275,58 @@ def test_a_peer_that_drops_mid_run_ends_the_run(sock_path):
             assert worker._runs == set()
 
     run(main())
+
+
+def test_a_drain_that_times_out_answers_the_run_with_an_error_not_suspended(sock_path):
+    # Issue 13: "suspended" with no step pending left the execution waiting for nothing.
+    worker = keel.Worker("w", socket=sock_path, drain_timeout=0.2)
+
+    @worker.workflow("wf.busy")
+    async def busy(ctx, input):
+        while True:
+            await asyncio.sleep(0.05)  # the workflow's own code: no step pending
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.busy", {}))
+            await asyncio.sleep(0.1)
+            worker.stop()
+            answer = await peer.recv()
+            assert answer["id"] == "k1" and "result" not in answer, answer
+            assert answer["error"]["code"] == -32003
+            peer.close()
+            await asyncio.wait_for(task, 5)
+
+    run(main())
+
+
+def test_a_workflow_cancel_notification_stops_the_matching_run(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+    stopped = []
+
+    @worker.workflow("wf.busy")
+    async def busy(ctx, input):
+        try:
+            while True:
+                await asyncio.sleep(0.05)
+        finally:
+            stopped.append(ctx.workflow_id)
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.busy", {}, workflow_id="wf-a", run_id=3))
+            await asyncio.sleep(0.1)
+            peer.send({"jsonrpc": "2.0", "method": "workflow/cancel", "params": {"workflowId": "wf-a", "runId": 2}})
+            peer.send({"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {}})
+            assert (await peer.recv())["id"] == 9  # another run's notification: ignored
+            assert stopped == []
+            peer.send({"jsonrpc": "2.0", "method": "workflow/cancel", "params": {"workflowId": "wf-a", "runId": 3, "reason": "terminated"}})
+            answer = await peer.recv()
+            assert answer["id"] == "k1" and answer["error"]["code"] == 2006, answer
+            assert "terminated" in answer["error"]["message"]
+            assert stopped == ["wf-a"]
+            await stop(worker, task, peer)
+
+    run(main())

@@ -77,9 +77,9 @@ class ActivityResult:
 class WorkflowResult:
     """The answer of ``workflow/start`` and ``workflow/result``.
 
-    ``status`` is one of pending, running, suspended, completed, failed, cancelled, parked;
-    ``output`` is set when completed, ``failure`` (``{type, message, ...}``) when failed or
-    cancelled; ``started`` is False when ``workflow/start`` found an existing execution.
+    ``status`` is one of pending, running, suspended, completed, failed, cancelled, parked,
+    terminated, timedOut; ``output`` is set when completed, ``failure`` (``{type, message, ...}``)
+    when it ended otherwise; ``started`` is False when ``workflow/start`` found an existing execution.
     """
 
     workflow_id: str
@@ -91,8 +91,8 @@ class WorkflowResult:
 
     @property
     def done(self) -> bool:
-        """True once the execution ended (completed, failed or cancelled)."""
-        return self.status in ("completed", "failed", "cancelled")
+        """True once the execution ended (completed, failed, cancelled, terminated or timedOut)."""
+        return self.status in ("completed", "failed", "cancelled", "terminated", "timedOut")
 
     @classmethod
     def from_wire(cls, result: Dict[str, Any]) -> "WorkflowResult":
@@ -349,7 +349,7 @@ class Client:
         changes nothing and adds ``sample`` (the first ids).
 
         Raises:
-            KeelError: 1013 a bad query (``data.position``), 1014 terminate not available.
+            KeelError: 1013 a bad query (``data.position``).
         """
         params: Dict[str, Any] = {"operation": operation, "query": query, "dryRun": dry_run}
         if signal is not None:

@@ -30,6 +30,7 @@ from ._activity import (
 from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff
 from ._connection import Connection
 from ._errors import (
+    ATTEMPT_SUPERSEDED,
     CONTRACT_CONFLICT,
     INVALID_PARAMS,
     SHUTTING_DOWN,
@@ -286,6 +287,7 @@ class Worker:
         connection = Connection(reader, writer, max_frame_bytes=self._max_frame_bytes)
         connection.on_request("activity/execute", functools.partial(self._execute, connection))
         connection.on_notification("activity/cancel", self._on_cancel)
+        connection.on_notification("workflow/cancel", self._on_workflow_cancel)
         connection.on_request("workflow/run", functools.partial(self._run_workflow, connection))
         connection.on_request("ping", _pong)
         connection.on_request("shutdown", self._on_shutdown)
@@ -334,7 +336,10 @@ class Worker:
             for ctx in list(self._running.values()):
                 ctx._cancel("worker shutting down")
             for run in list(self._runs):
-                run.end({"status": "suspended"})  # Keel re-runs it when its steps complete
+                # An error, not "suspended": the run did not reach a durable wait, so Keel must
+                # run it again elsewhere (a "suspended" answer with no pending step would leave
+                # the execution waiting for nothing; issue 13).
+                run.end({"error": KeelError(SHUTTING_DOWN, "worker shutting down: drain timed out before this run finished; run it elsewhere")})
 
     async def _on_shutdown(self, params: Dict[str, Any]) -> Dict[str, Any]:
         # Drain first, so every result is sent before the answer; then stop. call_soon: the
@@ -357,6 +362,13 @@ class Worker:
         for (running_id, running_attempt), ctx in list(self._running.items()):
             if running_id == task_id and (attempt is None or attempt == running_attempt):
                 ctx._cancel(str(params.get("reason") or "cancelled"))
+
+    def _on_workflow_cancel(self, params: Dict[str, Any]) -> None:
+        # Keel ended the execution (terminated, timed out): stop the run; Keel ignores its answer.
+        for run in list(self._runs):
+            if run.params.get("workflowId") == params.get("workflowId") and run.params.get("runId") == params.get("runId"):
+                reason = str(params.get("reason") or "the workflow ended")
+                run.end({"error": KeelError(ATTEMPT_SUPERSEDED, f"workflow {params.get('workflowId')} ended: {reason}")})
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list:
         installed = []

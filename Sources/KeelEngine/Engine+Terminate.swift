@@ -1,0 +1,184 @@
+import Foundation
+import KeelCore
+import KeelProtocol
+import KeelStorage
+import Logging
+
+/// `workflow/terminate` and workflow timeouts (docs/execution-model.md, "Terminate and
+/// timeouts"): an execution ends at once, with no compensation. Its scheduled steps fail, its
+/// activity tasks are cancelled, its open children are terminated in turn (Temporal's default
+/// parent close policy), its live run is told to stop and its later steps are refused (2006).
+extension Engine {
+    func terminateWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/terminate")
+        let id = try p.string("workflowId")
+        let reason = try p.optionalString("reason") ?? "terminated by a client"
+        guard let record = try await currentWorkflow(id) else {
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        }
+        if record.status.isTerminal { return record.resultJSON }
+        try await terminate(id, status: .terminated, failure: Self.failure(type: "Terminated", message: reason, retryable: false))
+        return (try await currentWorkflow(id) ?? record).resultJSON
+    }
+
+    /// Ends open execution `id` as `status` (terminated or timedOut) with `failure`, at once.
+    /// - Throws: `KeelError(.storageFailure)` when the end did not commit (the execution stays
+    ///   open and runs again; terminating again finishes the job).
+    func terminate(_ id: String, status: WorkflowStatus, failure: JSONValue) async throws {
+        // Parked before a restart (not in memory): load it to end it like any other.
+        try await loadParked(id)
+        guard let live = workflows[id] else { return }
+        let reason = failure["message"]?.stringValue ?? status.rawValue
+        stopLiveRun(id, reason: reason)
+        let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
+        let taskIDs = scheduled.compactMap(\.taskId)
+        let now = clock.now()
+        await endWorkflow(id, status: status, output: nil, failure: failure) { tx in
+            for e in scheduled {
+                _ = try tx.completeJournalEntry(workflowId: id, generation: e.generation, seq: e.seq, status: .failed,
+                    result: nil, failure: failure, now: now)
+            }
+            for t in taskIDs { _ = try tx.cancelActivityTask(id: t, now: now) }
+        }
+        guard workflows[id] == nil else {
+            throw KeelError(.storageFailure, "the store could not record the end of workflow \(id); it stays open, retry later",
+                data: ["workflowId": .string(id)])
+        }
+        logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
+        for t in taskIDs where tasks[t] != nil {
+            let freed = stopRunningAttempt(t, reason: "workflow \(id) \(status.rawValue): \(reason)")
+            tasks[t] = nil
+            if let freed { afterSlotFreed(freed) }
+        }
+        // Temporal's default parent close policy: open children are terminated with the parent
+        // (awaited or not: a cancel may have failed the parent's step while the child runs on).
+        for e in live.journal.values.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
+            let childId = Self.childID(e, parent: id)
+            try await terminate(childId, status: .terminated,
+                failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false))
+        }
+    }
+
+    /// Tells a live run to stop (`workflow/cancel` notification), forgets its request (its answer
+    /// is dropped) and frees its worker's slot. Its later steps get 2006.
+    func stopLiveRun(_ id: String, reason: String) {
+        guard let live = workflows[id], case .running(let connectionID, let requestID) = live.phase else { return }
+        registry.adjustWorkflowsInFlight(connectionID, by: -1)
+        workflows[id]?.phase = .ending
+        releaseHeld(id)
+        if let connection = sessions[connectionID]?.connection {
+            connection.notify(
+                "workflow/cancel",
+                params: ["workflowId": .string(id), "runId": JSONValue(live.record.epoch), "reason": .string(reason)])
+            connection.abandon(requestID, with: KeelError(.attemptSuperseded, "workflow \(id) ended: \(reason)"))
+        }
+        afterSlotFreed(connectionID)
+    }
+
+    // MARK: - Timeouts
+
+    /// Sets a new execution's deadlines from `workflow/start`'s (or a child step's) timeouts, else
+    /// the defaults its workers registered for `record.name`.
+    func applyTimeouts(_ record: inout WorkflowRecord, executionMs: Int64?, runMs: Int64?, now: EpochMillis) {
+        let defaults = workflowTimeoutDefaults[record.name]
+        if let ms = executionMs ?? defaults?.executionMs { record.executionDeadline = now.addingSaturating(ms) }
+        if let ms = runMs ?? defaults?.runMs {
+            record.runTimeoutMs = ms
+            record.runDeadline = now.addingSaturating(ms)
+        }
+    }
+
+    /// Sets the timers of an execution's deadlines (at start, at each generation, after a restart).
+    func scheduleDeadlines(_ record: WorkflowRecord) {
+        if let at = record.executionDeadline { timers.schedule(at, taskID: record.id, kind: .workflowDeadline(generation: nil)) }
+        if let at = record.runDeadline {
+            timers.schedule(at, taskID: record.id, kind: .workflowDeadline(generation: record.generation))
+        }
+    }
+
+    /// A deadline's timer fired: the execution (or its generation `generation`) ran out of time.
+    func workflowDeadlinePassed(_ id: String, generation: Int?) async {
+        guard let live = workflows[id] else { return }
+        let now = clock.now()
+        let (type, limit): (String, Int64?)
+        if let generation {
+            guard live.record.generation == generation, let at = live.record.runDeadline, at <= now else { return }
+            (type, limit) = ("WorkflowRunTimeout", live.record.runTimeoutMs)
+        } else {
+            guard let at = live.record.executionDeadline, at <= now else { return }
+            (type, limit) = ("WorkflowExecutionTimeout", at - live.record.createdAt)
+        }
+        if case .ending = live.phase {
+            // Its end (or another step) is being committed: look again shortly.
+            timers.schedule(now + 100, taskID: id, kind: .workflowDeadline(generation: generation))
+            return
+        }
+        let what = generation == nil ? "execution timeout" : "run timeout"
+        let failure = Self.failure(type: type,
+            message: "workflow \(id) did not finish within its \(what) of \(limit.map { "\($0) ms" } ?? "?")", retryable: false)
+        do {
+            try await terminate(id, status: .timedOut, failure: failure)
+        } catch {
+            // Still open in the store: the next start (or this timer, set again) ends it.
+            timers.schedule(now + Int64(Self.storeRetryMaxDelayMs), taskID: id, kind: .workflowDeadline(generation: generation))
+        }
+    }
+
+    /// Reads the timeouts of `workflow/start` (or a child step's input): positive milliseconds.
+    static func requestedTimeouts(_ p: Params) throws -> (executionMs: Int64?, runMs: Int64?) {
+        let range: ClosedRange<Int64> = 1...WorkflowTimeouts.maximumMs
+        return (try p.optionalInt("executionTimeoutMs", range: range), try p.optionalInt("runTimeoutMs", range: range))
+    }
+
+    /// Records the timeout defaults a worker declares per workflow in `worker/register`
+    /// (`workflows[i].executionTimeoutMs`, `runTimeoutMs`); the latest registration wins.
+    /// - Throws: `KeelError(.invalidParams)` naming the field, before anything is recorded.
+    func registerTimeoutDefaults(_ value: JSONValue) throws {
+        var found: [String: WorkflowTimeouts?] = [:]
+        for (i, w) in (value["workflows"]?.arrayValue ?? []).enumerated() {
+            guard let name = w["name"]?.stringValue else { continue }
+            let p = try Params(w, method: "worker/register")
+            do {
+                let (execution, run) = try Self.requestedTimeouts(p)
+                found.updateValue(
+                    execution == nil && run == nil ? nil : WorkflowTimeouts(executionMs: execution, runMs: run), forKey: name)
+            } catch let error as KeelError {
+                let field = "workflows[\(i)].\(error.data?["field"]?.stringValue ?? "")"
+                throw KeelError(.invalidParams, error.message.replacingOccurrences(of: "params.", with: "params.workflows[\(i)]."),
+                    data: ["field": .string(field)])
+            }
+        }
+        for (name, t) in found { workflowTimeoutDefaults[name] = t }
+    }
+}
+
+/// A workflow name's default timeouts, as its workers registered them.
+struct WorkflowTimeouts: Sendable, Equatable {
+    /// Longest timeout accepted: ten years.
+    static let maximumMs: Int64 = 10 * 365 * 86_400_000
+    var executionMs: Int64?
+    var runMs: Int64?
+}
+
+extension Engine {
+    /// Brings a parked execution that is not in memory (recovery loads only open ones) back into
+    /// memory, still parked, so that `workflow/resume` and `workflow/terminate` can act on it.
+    func loadParked(_ id: String) async throws {
+        guard workflows[id] == nil, let record = try await storage.read({ try $0.workflow(id: id) }), record.status == .parked
+        else { return }
+        let journal = try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+        guard workflows[id] == nil else { return }
+        admitWorkflow(record, journal: journal)
+    }
+
+    /// The refusal of a step for an execution that is not live here: 2006, naming how it ended
+    /// when it has (terminated, timed out, …), so the worker knows why its run must stop.
+    func notLiveRefusal(_ id: String) async throws -> KeelError {
+        guard let stored = try await storage.read({ try $0.workflow(id: id) }), stored.status.isTerminal else {
+            return KeelError(.attemptSuperseded, "workflow \(id) is not running here; stop this run", data: ["workflowId": .string(id)])
+        }
+        let why = stored.failure?["message"]?.stringValue.map { ": \($0)" } ?? ""
+        return KeelError(.attemptSuperseded, "workflow \(id) has ended (\(stored.status.rawValue)\(why)); stop this run",
+            data: ["workflowId": .string(id), "status": .string(stored.status.rawValue)])
+    }
+}
