@@ -83,7 +83,7 @@ struct HostileContractTests {
 
     /// One client's input takes seconds to validate; another client's pings keep being answered
     /// meanwhile. Measured after the fact, relative to the slow call's own duration (no fixed ms):
-    /// with validation on the engine's executor, no ping is answered in the second half of it.
+    /// with validation on the engine's executor, no ping is answered once it has begun.
     @Test func aSlowValidationDelaysOnlyItsOwnRequest() async throws {
         // Every item runs an automaton with ~200 live threads per character: slow, but linear.
         let item = "^(?:[a-z]{0,200}[0-9]?)*$"
@@ -120,8 +120,10 @@ struct HostileContractTests {
                     #expect(error?.code == .inputContractViolation)
                     let duration = end - start
                     #expect(duration > .milliseconds(500), "the validation was too fast to show anything: \(duration)")
-                    let secondHalf = pings.filter { $0 > start + duration / 2 && $0 < end - duration / 10 }
-                    #expect(secondHalf.count >= 2, "pings answered in the second half of \(duration): \(secondHalf.count)")
+                    // After the first quarter (the validation has surely begun) and before its answer: on the
+                    // engine's executor none would be answered; a busy machine may answer few.
+                    let during = pings.filter { $0 > start + duration / 4 && $0 < end }
+                    #expect(during.count >= 1, "pings answered after the first quarter of \(duration): \(during.count)")
                 }
             }
         }
