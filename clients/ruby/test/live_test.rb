@@ -41,6 +41,14 @@ class LiveTest < Minitest::Test
       wf.activity("echo", { "step" => "compensate" })
       raise
     end
+    @spinning = Keel::TimedQueue.new
+    @unwound = Keel::TimedQueue.new
+    @worker.workflow("wf.spins") do |_input, wf|
+      @spinning << wf.workflow_id
+      loop { sleep 0.05 } # plain Ruby, no step: only workflow/cancel can stop it
+    ensure
+      @unwound << wf.workflow_id
+    end
     @runner = Thread.new { @worker.run }
     @client = Keel::Client.connect(socket: @socket)
     wait_for_worker
@@ -94,6 +102,27 @@ class LiveTest < Minitest::Test
     assert_equal "cancelled", result["status"], result.inspect
     steps = @client.workflow_history("live-cancel")["entries"].map { |e| [e["kind"], e["name"], e["input"]] }
     assert_includes steps, ["activity", "echo", { "step" => "compensate" }]
+  end
+
+  # workflow/cancel: a terminated run whose code never steps is unwound at once and leaves the
+  # worker's in-flight count (what a drain waits for).
+  def test_a_terminated_run_that_never_steps_is_stopped_at_once
+    skip_without_workflows
+    @client.start_workflow("wf.spins", nil, workflow_id: "live-spin")
+    assert_equal "live-spin", @spinning.pop(STARTUP_TIMEOUT_S), "the run never started"
+    terminated = @client.send(:call, "workflow/terminate", { "workflowId" => "live-spin", "reason" => "test" })
+    assert_equal "terminated", terminated["status"], terminated.inspect
+    assert_equal "live-spin", @unwound.pop(RESULT_TIMEOUT_MS / 1000.0), "the run's code was not unwound"
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + STARTUP_TIMEOUT_S
+    until @worker.instance_variable_get(:@in_flight).zero?
+      flunk "the stopped run is still in flight" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      sleep 0.02
+    end
+    assert_equal [], @client.workflow_history("live-spin")["entries"], "a stopped run sends no step"
+    # The worker serves the next run as before.
+    @client.start_workflow("wf.sequence", { "n" => 1 }, workflow_id: "live-after")
+    result = @client.workflow_result("live-after", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "n" => 2 }], result.values_at("status", "output"), result.inspect
   end
 
   def test_tcp_needs_the_token_and_then_serves

@@ -43,6 +43,11 @@ class WorkflowTest < Minitest::Test
     end
     worker.workflow("kid") { |_input, wf| wf.child("seq", { "n" => 1 }, id: "kid-1") }
     worker.workflow("again") { |input, wf| wf.continue_as_new({ "i" => input["i"] + 1 }) }
+    worker.workflow("naps") do |_input, _wf|
+      sleep 60 # plain Ruby, no step
+    rescue StandardError
+      "a plain rescue must not catch a stop"
+    end
   end
 
   def run_params(name, input, journal = [], workflow_id: "wf-1", run_id: 1)
@@ -135,6 +140,29 @@ class WorkflowTest < Minitest::Test
   def test_continue_as_new_answers_with_the_new_input
     @peer.request("r", "workflow/run", run_params("again", { "i" => 1 }))
     assert_equal({ "status" => "continueAsNew", "input" => { "i" => 2 } }, @peer.receive["result"])
+  end
+
+  def test_workflow_cancel_stops_the_named_run_at_once_and_no_step_follows
+    @peer.request("r", "workflow/run", run_params("naps", nil, workflow_id: "wf-a", run_id: 3))
+    @peer.request("s", "workflow/run", run_params("seq", { "n" => 1 }, workflow_id: "wf-b", run_id: 1))
+    step = @peer.receive
+    assert_equal "workflow/step", step["method"]
+    @peer.send_message({ "jsonrpc" => "2.0", "method" => "workflow/cancel", "params" => { "workflowId" => "wf-a", "runId" => 2 } })
+    @peer.request("p1", "ping", {})
+    assert_equal "p1", @peer.receive["id"], "another run's notification is ignored"
+    @peer.send_message({ "jsonrpc" => "2.0", "method" => "workflow/cancel",
+                         "params" => { "workflowId" => "wf-a", "runId" => 3, "reason" => "terminated" } })
+    answer = @peer.receive
+    assert_equal ["r", Keel::ATTEMPT_SUPERSEDED], [answer["id"], answer.dig("error", "code")], answer.inspect
+    assert_includes answer.dig("error", "message"), "terminated"
+
+    @peer.send_message({ "jsonrpc" => "2.0", "method" => "workflow/cancel",
+                         "params" => { "workflowId" => "wf-b", "runId" => 1, "reason" => "timed out" } })
+    answer = @peer.receive
+    assert_equal ["s", Keel::ATTEMPT_SUPERSEDED], [answer["id"], answer.dig("error", "code")], answer.inspect
+    @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 1 } })
+    @peer.request("p2", "ping", {})
+    assert_equal "p2", @peer.receive["id"], "a stopped run sends no further step"
   end
 
   def test_unknown_workflows_get_method_not_found

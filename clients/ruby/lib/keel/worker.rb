@@ -66,7 +66,7 @@ module Keel
       @contracts = {}
       @mutex = Mutex.new
       @idle = ConditionVariable.new
-      @running = {} # [taskId, attempt] => ActivityContext, for cancellation
+      @running = {} # [taskId, attempt] => ActivityContext, [:workflow, workflowId, runId] => WorkflowRun, for cancellation
       @in_flight = 0 # activity/execute and workflow/run requests received and not yet answered
       @slots = Thread::SizedQueue.new(max_concurrent)
       @wake = TimedQueue.new
@@ -179,6 +179,7 @@ module Keel
       connection.on_request("activity/execute") { |params| execute(connection, params) }
       connection.on_request("workflow/run") { |params| run_workflow(connection, params) }
       connection.on_notification("activity/cancel") { |params| on_cancel(params) }
+      connection.on_notification("workflow/cancel") { |params| on_workflow_cancel(params) }
       connection.on_request("ping") { {} }
       connection.on_request("shutdown") { on_shutdown }
       # The orchestrator sends `shutdown` to a spawned worker as a notification, then closes
@@ -275,6 +276,13 @@ module Keel
       end
     end
 
+    # Keel ended the execution (terminated, timed out) while its run is live here: stop the run
+    # at once; Keel ignores its answer and refuses its later steps (2006).
+    def on_workflow_cancel(params)
+      run = @mutex.synchronize { @running[[:workflow, params["workflowId"], params["runId"]]] }
+      run&.stop(params["reason"]&.to_s || "the workflow ended")
+    end
+
     def on_signal
       @signals += 1
       if @signals == 1
@@ -344,7 +352,8 @@ module Keel
       definition = @workflows[params["name"].to_s]
       raise Error.new(METHOD_NOT_FOUND, "this worker does not serve workflow #{params['name'].inspect}") if definition.nil?
 
-      WorkflowRun.new(definition, params, connection, logger: @logger).execute
+      run = WorkflowRun.new(definition, params, connection, logger: @logger)
+      track([:workflow, params["workflowId"], params["runId"]], run) { run.execute }
     end
 
     def monotonic = Process.clock_gettime(Process::CLOCK_MONOTONIC)

@@ -29,6 +29,11 @@ module Keel
         @error = error
       end
     end
+
+    # Raised into the run's thread by WorkflowRun#stop (the `workflow/cancel` notification: Keel
+    # ended the execution). Unwinds the function wherever it is, even in a plain `sleep` or a
+    # loop without steps; the run then answers `error` (2006), which Keel ignores.
+    class Stopped < Abandon; end
   end
 
   # A durable step started by a workflow: `value` blocks until its answer and returns the result,
@@ -147,16 +152,50 @@ module Keel
       @seq = 0
       @suspended = false
       @nondeterminism = nil
+      @stopped = nil # the Stopped exception once `stop` was called
+      @thread = nil # the thread running the function, while it runs
       @context = WorkflowContext.new(self, params)
     end
 
     attr_reader :context
 
-    # Runs the workflow function to its end; returns the `workflow/run` answer.
+    # Runs the workflow function to its end (or until `stop`); returns the `workflow/run` answer.
     #
     # Raises Keel::Error or ConnectionClosed when the run cannot be answered meaningfully (the
-    # connection dropped, or Keel answered a step with 2006 attemptSuperseded).
+    # connection dropped, Keel answered a step with 2006 attemptSuperseded, or the run was
+    # stopped: 2006 too).
     def execute
+      answer = nil
+      Thread.handle_interrupt(Stopped => :never) do
+        @mutex.synchronize { @thread = Thread.current unless @stopped }
+        raise @stopped if @stopped
+
+        answer = Thread.handle_interrupt(Stopped => :immediate) { run_function }
+      ensure
+        @mutex.synchronize { @thread = nil }
+      end
+      answer
+    rescue Stopped => e
+      # A stop that arrived as the function ended is delivered here: its answer stands (Keel
+      # ignores it anyway); without one, the stop's error is the answer.
+      answer || raise(e.error)
+    end
+
+    # Stops the run at once (`workflow/cancel`): raises Stopped in its thread, so the function
+    # unwinds (its `ensure` blocks run) and no further step is sent. Thread-safe; idempotent.
+    def stop(reason)
+      @mutex.synchronize do
+        next if @stopped
+
+        @stopped = Stopped.new(Error.new(ATTEMPT_SUPERSEDED, "workflow #{@context.workflow_id} ended: #{reason}"))
+        @thread&.raise(@stopped)
+      end
+    end
+
+    private
+
+    # Runs the workflow function to its end; returns the `workflow/run` answer.
+    def run_function
       output = @definition.handler.call(@context.input, @context)
       return answer_interrupted if interrupted?
 
@@ -179,10 +218,13 @@ module Keel
       failed({ "type" => e.class.name || "StandardError", "message" => e.message, "retryable" => true, "details" => nil })
     end
 
+    public
+
     # Starts step `seq` = the next number: answered from the journal when recorded there with the
     # same kind and name, else sent to Keel. Called by WorkflowContext.
     def start(kind, name, input, options = {})
       seq = @mutex.synchronize { @seq += 1 }
+      raise @stopped if @stopped
       raise Suspend if @suspended
       raise @nondeterminism if @nondeterminism
 
@@ -195,7 +237,9 @@ module Keel
       params = { "workflowId" => @context.workflow_id, "runId" => @context.run_id, "seq" => seq,
                  "kind" => kind, "name" => name, "input" => input }
       params["options"] = options unless options.empty?
-      Step.new(self, seq, kind, name, pending: @connection.call_async("workflow/step", params))
+      # Not interrupted mid-write by a stop: a half-sent line would break the connection.
+      pending = Thread.handle_interrupt(Stopped => :never) { @connection.call_async("workflow/step", params) }
+      Step.new(self, seq, kind, name, pending: pending)
     rescue ConnectionClosed => e
       raise Abandon, e
     end
