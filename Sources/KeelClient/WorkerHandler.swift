@@ -7,6 +7,8 @@ final class WorkerHandler: RPCHandler {
     let worker: Worker
     /// Running activity attempts by task id, so `activity/cancel` reaches them.
     let running = Mutex<[String: ActivityContext]>([:])
+    /// Live workflow runs, so `workflow/cancel` stops them.
+    let runs = LiveRuns()
 
     /// Work requests refused because they arrived after `shutdown` (keyed by task or run).
     let refused = Mutex<Set<String>>([])
@@ -51,7 +53,7 @@ final class WorkerHandler: RPCHandler {
                 throw KeelError(.shuttingDown, "this worker is shutting down; run it elsewhere")
             }
             return method == "activity/execute"
-                ? await execute(params, connection: connection) : await runWorkflow(params, connection: connection)
+                ? await execute(params, connection: connection) : try await runWorkflow(params, connection: connection)
         case "ping": return [:]
         case "shutdown":
             await worker.drained.wait()
@@ -65,6 +67,11 @@ final class WorkerHandler: RPCHandler {
         case "activity/cancel":
             if let id = params["taskId"]?.stringValue {
                 running.withLock { $0[id] }?.cancelled.store(true, ordering: .releasing)
+            }
+        case "workflow/cancel":
+            // Keel ended the execution (terminated, timed out): stop the run; its answer is ignored.
+            if let id = params["workflowId"]?.stringValue, let runId = params["runId"]?.int64Value {
+                runs.stop(workflowId: id, runId: Int(runId), reason: params["reason"]?.stringValue ?? "the workflow ended")
             }
         default:
             break
@@ -89,12 +96,18 @@ final class WorkerHandler: RPCHandler {
         }
     }
 
-    private func runWorkflow(_ params: JSONValue, connection: RPCConnection) async -> JSONValue {
+    /// Runs a workflow until it answers, or until `workflow/cancel` stops it (then throws 2006).
+    private func runWorkflow(_ params: JSONValue, connection: RPCConnection) async throws -> JSONValue {
         let name = params["name"]?.stringValue ?? ""
         guard let registration = worker.registry.withLock({ $0.workflows[name] }) else {
             return ["status": "failed", "failure": ActivityFailure("this worker has no workflow \(name)", type: "UnknownWorkflow").json]
         }
         let ctx = WorkflowContext(params: params, connection: connection)
+        return try await runs.run(ctx) { await Self.answer(registration, params, ctx) }
+    }
+
+    /// Runs the workflow code and turns its end into the `workflow/run` answer.
+    private static func answer(_ registration: Worker.WorkflowRegistration, _ params: JSONValue, _ ctx: WorkflowContext) async -> JSONValue {
         do {
             let output = try await registration.body(params["input"] ?? .null, ctx)
             return ["status": "completed", "output": output]

@@ -15,6 +15,8 @@ public final class WorkflowContext: Sendable {
     let journal: [Int: JSONValue]
     let nextSeq = Mutex(1)
     let suspendedFlag = Atomic<Bool>(false)
+    /// Set once Keel ended the execution (`workflow/cancel`): later steps throw at once.
+    let stoppedFlag = Atomic<Bool>(false)
 
     init(params: JSONValue, connection: RPCConnection) {
         workflowId = params["workflowId"]?.stringValue ?? ""
@@ -30,6 +32,9 @@ public final class WorkflowContext: Sendable {
     }
 
     var suspended: Bool { suspendedFlag.load(ordering: .acquiring) }
+
+    /// Stops the run: every later step throws `CancellationError` without reaching the wire.
+    func stop() { stoppedFlag.store(true, ordering: .releasing) }
 
     /// Runs one durable step: from the journal if recorded, else through the orchestrator.
     /// - Throws: ``ActivityFailure`` for a failed step, ``WorkflowSuspended`` to unwind.
@@ -60,6 +65,7 @@ public final class WorkflowContext: Sendable {
     }
 
     func step(seq: Int, _ kind: String, name: String, input: JSONValue, options: JSONValue?) async throws -> JSONValue {
+        if stoppedFlag.load(ordering: .acquiring) { throw CancellationError() }
         if let recorded = journal[seq] {
             let (k, n) = (recorded["kind"]?.stringValue ?? "", recorded["name"]?.stringValue ?? "")
             guard k == kind, n == name else {
