@@ -109,11 +109,11 @@ class LiveTest < Minitest::Test
   def test_a_terminated_run_that_never_steps_is_stopped_at_once
     skip_without_workflows
     @client.start_workflow("wf.spins", nil, workflow_id: "live-spin")
-    assert_equal "live-spin", @spinning.pop(STARTUP_TIMEOUT_S), "the run never started"
+    assert_equal "live-spin", @spinning.pop(RESULT_TIMEOUT_MS / 1000.0), "the run never started"
     terminated = @client.send(:call, "workflow/terminate", { "workflowId" => "live-spin", "reason" => "test" })
     assert_equal "terminated", terminated["status"], terminated.inspect
     assert_equal "live-spin", @unwound.pop(RESULT_TIMEOUT_MS / 1000.0), "the run's code was not unwound"
-    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + STARTUP_TIMEOUT_S
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + (RESULT_TIMEOUT_MS / 1000.0)
     until @worker.instance_variable_get(:@in_flight).zero?
       flunk "the stopped run is still in flight" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
       sleep 0.02
