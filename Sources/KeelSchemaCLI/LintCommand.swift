@@ -54,6 +54,16 @@ struct Linter {
     var registry: SchemaRegistry
     var options: ValidatorOptions
 
+    /// Lints with `options`, requiring linear-time patterns: a pattern the orchestrator would
+    /// refuse at `worker/register` (3003: a backreference, lookahead, or syntax only a backtracking
+    /// engine reads) is a problem here too, so CI catches it before a worker does.
+    init(registry: SchemaRegistry, options: ValidatorOptions) {
+        self.registry = registry
+        var options = options
+        options.requireLinearPatterns = true
+        self.options = options
+    }
+
     func lint(file: String) -> [String] {
         let value: JSONValue
         do { value = try SchemaFiles.readJSON(file) } catch { return [errorText(error)] }

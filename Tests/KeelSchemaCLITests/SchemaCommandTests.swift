@@ -96,6 +96,11 @@ import Testing
             linter.lint(value: try JSONParser.parse(##"{"$ref":"#/$defs/missing"}"##)).first?.contains(
                 "#/$defs/missing") == true)
         #expect(linter.lint(value: try JSONParser.parse(Self.contract)).isEmpty)
+        // What the orchestrator refuses with 3003, lint reports: a pattern only backtracking can run.
+        #expect(
+            linter.lint(value: ["pattern": "^(a)\\1$"]).first?.contains("cannot be matched in linear time") == true)
+        #expect(
+            linter.lint(value: ["pattern": "^[a-z]+(-?[(-[a-z0-9]+)*h]ttp"]).first?.contains("linear time") == true)
     }
 
     @Test func diffClassifiesInputNarrowingAndOutputWideningAsBreaking() throws {

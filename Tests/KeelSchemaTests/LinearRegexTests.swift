@@ -80,6 +80,25 @@ struct LinearRegexTests {
         #expect(try Validator(schema: ["pattern": "^(a+)+$"], options: options).isValid("aa"))
     }
 
+    /// Found by the schema fuzzer (Fuzz/crashes/schema/bracket-in-class-backtracks): Swift's `Regex`
+    /// reads `[(-[a-z0-9]+)*h]` as a nested class, the automaton's ECMA-262 parser (`u` flag) finds
+    /// a lone `]`, so the pattern ran by backtracking: 5 s at 12 digits, a minute at 16. Where
+    /// linear time is required (the orchestrator, `keel schema lint`, the fuzzer) it is refused at
+    /// once instead.
+    @Test func aPatternOnlyBacktrackingReadsIsRefusedWhenLinearTimeIsRequired() throws {
+        let pattern = "^[a-z]+(-?[(-[a-z0-9]+)*h]ttp://json-schema.org/draftme"
+        let options = ValidatorOptions(requireLinearPatterns: true)
+        #expect {
+            _ = try Validator(schema: ["pattern": .string(pattern)], options: options)
+        } throws: { error in
+            (error as? KeelError)?.code == .invalidSchema
+                && (error as? KeelError)?.message.contains("cannot be matched in linear time") == true
+        }
+        // ECMA-262: `[` is an ordinary member of a class.
+        #expect(try Validator(schema: ["pattern": "^[a[]+$"], options: options).isValid("a[a"))
+        #expect(try !Validator(schema: ["pattern": "^[a[]$"], options: options).isValid("]"))
+    }
+
     @Test func deeplyNestedGroupsAreRefusedNotOverflowed() throws {
         let pattern = String(repeating: "(", count: 100_000) + "a" + String(repeating: ")", count: 100_000)
         #expect(throws: KeelError.self) { _ = try Validator(schema: ["pattern": .string(pattern)]) }
