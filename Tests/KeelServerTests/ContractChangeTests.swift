@@ -13,20 +13,25 @@ enum GreetContracts {
         "input": ["type": "object", "properties": ["to": ["type": "string"]]],
         "output": ["type": "object", "required": ["greeting"], "properties": ["greeting": ["type": "string"]]],
     ]
-    /// Compatible with v1: an optional input property added.
+    /// Compatible with v1 (by what the schemas accept, docs/schema.md): input `to` may also be
+    /// null (callers' inputs stay valid); output gains an optional `lang` (consumers' reads stay valid).
+    /// (Adding a typed `lang` to the open *input* would break: `{"lang": 0}` was valid.)
     static let v2: JSONValue = [
         "name": "greet.hello",
-        "input": ["type": "object", "properties": ["to": ["type": "string"], "lang": ["type": "string"]]],
-        "output": ["type": "object", "required": ["greeting"], "properties": ["greeting": ["type": "string"]]],
+        "input": ["type": "object", "properties": ["to": ["type": ["string", "null"]]]],
+        "output": [
+            "type": "object", "required": ["greeting"],
+            "properties": ["greeting": ["type": "string"], "lang": ["type": "string"]],
+        ],
     ]
-    /// Compatible with v2: another optional input property added.
+    /// Compatible with v2: the output's `lang` is now always there.
     static let v3: JSONValue = [
         "name": "greet.hello",
-        "input": [
-            "type": "object",
-            "properties": ["to": ["type": "string"], "lang": ["type": "string"], "formal": ["type": "boolean"]],
+        "input": ["type": "object", "properties": ["to": ["type": ["string", "null"]]]],
+        "output": [
+            "type": "object", "required": ["greeting", "lang"],
+            "properties": ["greeting": ["type": "string"], "lang": ["type": "string"]],
         ],
-        "output": ["type": "object", "required": ["greeting"], "properties": ["greeting": ["type": "string"]]],
     ]
     /// Breaks v1: input `to` now required (callers), output `greeting` removed (consumers).
     static let breaking: JSONValue = [
