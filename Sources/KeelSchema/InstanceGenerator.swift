@@ -133,8 +133,20 @@ struct InstanceGenerator {
             for k in ["minLength", "maxLength"] { if let n = ClauseFacts.count(o.value[k]) { lengths.append(n) } }
             if let f = o.value["format"]?.stringValue, let sample = Self.formatSamples[f] { out.add(.string(sample)) }
         }
-        for n in lengths {
-            for m in [n - 1, n, n + 1] where m >= 0 && m <= 4096 { out.add(.string(String(repeating: "a", count: m))) }
+        // Strings of the lengths that matter, from characters the patterns here accept.
+        let patterns = objects.compactMap { o in o.value["pattern"]?.stringValue.map { (o.document, $0) } }
+        var alphabet = ["a"]
+        if !patterns.isEmpty {
+            alphabet = ["a", "0", "A", "_", "-", "x1"].filter { c in
+                patterns.allSatisfy { $0.0.matches($0.1, String(repeating: c, count: 3)) != false }
+            } + ["a"]
+        }
+        for n in lengths + [3] {
+            for m in [n - 1, n, n + 1] where m >= 0 && m <= 4096 {
+                for c in alphabet.prefix(2) {
+                    out.add(.string(String(String(repeating: c, count: m).prefix(m))))
+                }
+            }
         }
         for s: JSONValue in ["a", "", "abc", "A1", "x y", "0"] { out.add(s) }
     }

@@ -179,6 +179,36 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(3)))
+    func diffShowsWitnessesFailsOnPossibleBreaksOnlyWhenStrictAndAnnotatesForGitHub() async throws {
+        // A pattern replaced by another: not decided, no witness -> possibly breaking.
+        let old = try file("p-old.json", ##"{"type":"string","pattern":"^[0-9]+$"}"##)
+        let new = try file("p-new.json", ##"{"type":"string","pattern":"^\\d+$"}"##)
+        #expect(try await exitStatus(["diff", old, new]) == 0)
+        #expect(try await exitStatus(["diff", old, new, "--strict"]) == 1)
+        #expect(try await exitStatus(["diff", old, new, "--format", "github"]) == 0)
+        #expect(try await exitStatus(["diff", old, new, "--format", "github", "--strict"]) == 1)
+        let narrowed = try file("n-new.json", ##"{"type":"string","pattern":"^[0-9]+$","maxLength":2}"##)
+        #expect(try await exitStatus(["diff", old, narrowed, "--format", "json"]) == 1)
+        let changes = try DiffCommand.changes(
+            old: try SchemaFiles.readJSON(old), new: try SchemaFiles.readJSON(narrowed), role: "input")
+        let change = try #require(changes.first)
+        #expect(change.verdict == .breaking && change.pointer == "/maxLength")
+        let text = ChangeReport.text(change)
+        #expect(text.hasPrefix("BREAKING "), "\(text)")
+        #expect(text.contains("witness (old accepts, new rejects): \"000\""), "\(text)")
+        let github = try #require(ChangeReport.github(change, file: narrowed, title: "t", strict: false))
+        #expect(github.hasPrefix("::error file="), "\(github)")
+        #expect(github.contains("witness: \"000\""), "\(github)")
+        let possible = try DiffCommand.changes(
+            old: try SchemaFiles.readJSON(old), new: try SchemaFiles.readJSON(new), role: "input")
+        #expect(possible.map(\.verdict) == [.possiblyBreaking])
+        #expect(ChangeReport.github(possible[0], file: nil, title: "t", strict: false)?.hasPrefix("::warning") == true)
+        #expect(ChangeReport.github(possible[0], file: nil, title: "t", strict: true)?.hasPrefix("::error") == true)
+        #expect(possible[0].json["verdict"] == "possibly-breaking" && possible[0].json["breaking"] == true)
+        #expect(possible[0].pointer == "/pattern")
+    }
+
+    @Test(.timeLimit(.minutes(3)))
     func checkRequiresAVersionBumpForBreakingChanges() async throws {
         func git(_ args: String...) throws {
             let p = Process()
