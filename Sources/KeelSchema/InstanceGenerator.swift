@@ -19,6 +19,8 @@ struct InstanceGenerator {
     var maximumDepth = 12
     /// Work left (positions expanded); generation stops growing when it runs out.
     var budget = 600
+    /// Property names to try first (those on the path to a keyword the inclusion check could not decide).
+    var focus: Set<String> = []
 
     init(preferring preferred: SchemaDocument?) {
         self.preferred = preferred
@@ -181,7 +183,7 @@ struct InstanceGenerator {
             for k in ["minProperties", "maxProperties"] { if let n = ClauseFacts.count(o.value[k]) { counts.append(n) } }
         }
         for r in required where !names.contains(r) { names.append(r) }
-        names = Array(names.prefix(12))
+        names = Array((names.filter { focus.contains($0) } + names.filter { !focus.contains($0) }).prefix(12))
         var choices: [String: [JSONValue]] = [:]
         for name in names {
             let schemas = objects.flatMap { ClauseFacts(objects: [$0]).propertySchemas(name) }

@@ -76,8 +76,15 @@ final class SchemaDocument {
         if let hit = validators[located.pointer] {
             cached = hit
         } else {
-            let ref = uri + "#" + located.pointer.percentEncodedForFragment()
-            cached = try? Validator(schema: ["$ref": .string(ref)], registry: registry, options: options)
+            if JSONWriter.string(located.value).contains("\"$") {
+                // $ref, $id, $anchor…: compile it where it is, inside the whole document.
+                let ref = uri + "#" + located.pointer.percentEncodedForFragment()
+                cached = try? Validator(schema: ["$ref": .string(ref)], registry: registry, options: options)
+            } else {
+                var own = options
+                own.defaultDialect = draft7 ? .draft7 : .draft2020_12
+                cached = try? Validator(schema: located.value, options: own)
+            }
             validators[located.pointer] = cached
         }
         return cached?.isValid(value)

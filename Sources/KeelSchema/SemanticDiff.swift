@@ -34,10 +34,13 @@ enum SemanticDiff {
         }
         var forward = SchemaInclusion(a: keep, b: judge, assertFormat: options.assertFormat)
         if case .unknown(let pointer, let reason) = forward.check([keep.top], in: judge.top) {
+            // Look again, trying first the properties on the way to the undecided keyword.
+            let focused = WitnessSearch.find(keep: keep, lose: judge, focus: pointer)
+            if !focused.witnesses.isEmpty { return breaks(role, focused.witnesses, keywordChanges) }
             return [
                 ContractDiff.Change(
                     role: name, pointer: pointer, verdict: .possiblyBreaking,
-                    reason: "\(reason) (no separating instance among \(search.tried) candidates)")
+                    reason: "\(reason) (no separating instance among \(search.tried + focused.tried) candidates)")
             ]
         }
         var backward = SchemaInclusion(a: judge, b: keep, assertFormat: options.assertFormat)

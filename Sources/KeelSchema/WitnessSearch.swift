@@ -13,8 +13,14 @@ enum WitnessSearch {
     static let maximumCandidates = 3000
 
     /// Up to `limit` witnesses that fail `lose` at distinct keyword locations, smallest first.
-    static func find(keep: SchemaDocument, lose: SchemaDocument, limit: Int = 4) -> (witnesses: [Witness], tried: Int) {
+    /// - Parameter focus: a JSON Pointer into either schema; the property names on it are tried first.
+    static func find(
+        keep: SchemaDocument, lose: SchemaDocument, limit: Int = 4, focus: String? = nil
+    ) -> (witnesses: [Witness], tried: Int) {
         var generator = InstanceGenerator(preferring: keep)
+        if let tokens = focus.flatMap(JSONPointer.tokens) {
+            generator.focus = Set(zip(tokens, tokens.dropFirst()).filter { $0.0 == "properties" }.map(\.1))
+        }
         let candidates = generator.values([keep.top, lose.top])
             .map { (value: $0, size: JSONWriter.string($0).utf8.count) }
             .sorted { $0.size < $1.size }
