@@ -162,7 +162,9 @@ struct ClauseFacts {
             prefix = atom.elements("prefixItems")
             rest = o["items"]?.arrayValue == nil ? atom.child("items") : nil
         }
-        if rest == nil, !inPlaceApplicators.contains(where: { o[$0] != nil }), !atom.document.draft7 {
+        // unevaluatedItems is the schema of later items only when nothing else evaluates them
+        // (`contains` does too, so with it A would be read too small).
+        if rest == nil, o["contains"] == nil, !inPlaceApplicators.contains(where: { o[$0] != nil }), !atom.document.draft7 {
             rest = atom.child("unevaluatedItems")
         }
         return (prefix, rest)

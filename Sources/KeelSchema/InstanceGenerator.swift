@@ -21,6 +21,8 @@ struct InstanceGenerator {
     var budget = 600
     /// Property names to try first (those on the path to a keyword the inclusion check could not decide).
     var focus: Set<String> = []
+    /// When generation stops growing and stops ordering values by validation.
+    var deadline: Deadline = .never
 
     init(preferring preferred: SchemaDocument?) {
         self.preferred = preferred
@@ -29,6 +31,7 @@ struct InstanceGenerator {
     /// Candidates for the position that `schemas` (from either document) all describe.
     mutating func values(_ schemas: [Located], depth: Int = 0) -> [JSONValue] {
         budget -= 1
+        if deadline.passed { budget = 0 }
         let objects = gather(schemas)
         var out = Candidates(limit: depth == 0 ? perPosition * 8 : depth == 1 ? perPosition * 2 : perPosition)
         // Values the schemas name come first: they are the likeliest to be valid.
@@ -74,6 +77,7 @@ struct InstanceGenerator {
     /// accept (or at least the preferred side), then the values the preferred side accepts and
     /// the other rejects (they make witnesses one level up), then the rest.
     private func preferFirst(_ values: [JSONValue], _ schemas: [Located]) -> [JSONValue] {
+        if deadline.passed { return values }
         let mine = schemas.filter { $0.document === preferred }
         let theirs = schemas.filter { $0.document !== preferred }
         func accepted(_ v: JSONValue, by list: [Located]) -> Bool { list.allSatisfy { $0.document.accepts(v, at: $0) != false } }

@@ -23,6 +23,8 @@ struct SchemaInclusion {
 
     /// `format` is an assertion (the contract says so), not an annotation.
     var assertFormat = false
+    /// When the check gives up (as undecided).
+    var deadline: Deadline = .never
     /// Work left before the check gives up (a hostile schema cannot make it run long).
     private var budget = 50_000
     private var assumed: Set<String> = []
@@ -41,7 +43,9 @@ struct SchemaInclusion {
     init(a: SchemaDocument, b: SchemaDocument, assertFormat: Bool = false) {
         self.assertFormat = assertFormat
         sameDialect = a.draft7 == b.draft7
+        let defs: [JSONValue] = [a.root["$defs"] ?? .null, a.root["definitions"] ?? .null]
         sameDefinitions = a.root["$defs"] == b.root["$defs"] && a.root["definitions"] == b.root["definitions"]
+            && Self.references(in: defs).allSatisfy { $0.hasPrefix("#/$defs/") || $0.hasPrefix("#/definitions/") }
     }
 
     /// Whether everything all of `a` accept (their conjunction), `b` accepts.
@@ -50,8 +54,8 @@ struct SchemaInclusion {
         depth += 1
         defer { depth -= 1 }
         budget -= 1
-        guard depth <= Self.maximumDepth, budget > 0 else {
-            return .unknown(pointer: b.pointer, reason: "too deeply nested or too large to decide")
+        guard depth <= Self.maximumDepth, budget > 0, !deadline.passed else {
+            return .unknown(pointer: b.pointer, reason: "too deeply nested, too large or too slow to decide")
         }
         let key = a.map(\.pointer).joined(separator: "&") + "<=" + b.pointer
         if assumed.contains(key) { return .proven }  // a cycle through $ref: coinductive hypothesis
@@ -231,12 +235,21 @@ struct SchemaInclusion {
     /// True when `group` (values of B) holds no `$ref`, or both documents define the same things.
     private func refsAgree(_ values: [JSONValue]) -> Bool {
         guard sameDialect else { return false }
+        let refs = Self.references(in: values)
+        return refs.isEmpty
+            || (sameDefinitions && refs.allSatisfy { $0.hasPrefix("#/$defs/") || $0.hasPrefix("#/definitions/") })
+    }
+
+    /// Every `$ref`/`$dynamicRef`/`$recursiveRef` value inside `values` (`"?"` for a non-string),
+    /// and `"$id"` for each embedded `$id` (which changes what relative references mean).
+    static func references(in values: [JSONValue]) -> [String] {
         var refs: [String] = []
         func collect(_ v: JSONValue) {
             switch v {
             case .object(let o):
                 for (k, x) in o {
                     if k == "$ref" || k == "$dynamicRef" || k == "$recursiveRef" { refs.append(x.stringValue ?? "?") }
+                    if k == "$id" { refs.append("$id") }
                     collect(x)
                 }
             case .array(let a): a.forEach(collect)
@@ -244,8 +257,7 @@ struct SchemaInclusion {
             }
         }
         values.forEach(collect)
-        return refs.isEmpty
-            || (sameDefinitions && refs.allSatisfy { $0.hasPrefix("#/$defs/") || $0.hasPrefix("#/definitions/") })
+        return refs
     }
 
     private func opaqueGroups(_ facts: ClauseFacts, _ b: Located, _ o: JSONObject) -> Outcome? {

@@ -7,6 +7,9 @@ import KeelCore
 /// else `keep ⊆ judge` proven makes it compatible (and `judge ⊆ keep` too: no change in
 /// meaning); else it is possibly breaking, at the keyword the proof stopped.
 enum SemanticDiff {
+    /// Seconds one classification may take before what is left undecided is possibly breaking.
+    static let timeLimit = 5.0
+
     static func classify(
         role: ContractDiff.Role, old: JSONValue, new: JSONValue, keywordChanges: [ContractDiff.Change],
         options: ValidatorOptions
@@ -28,14 +31,16 @@ enum SemanticDiff {
             ]
         }
         let (keep, judge) = role == .input ? (oldDoc, newDoc) : (newDoc, oldDoc)
-        let search = WitnessSearch.find(keep: keep, lose: judge)
+        let deadline = Deadline(seconds: timeLimit)
+        let search = WitnessSearch.find(keep: keep, lose: judge, deadline: deadline)
         if !search.witnesses.isEmpty {
             return breaks(role, search.witnesses, keywordChanges)
         }
         var forward = SchemaInclusion(a: keep, b: judge, assertFormat: options.assertFormat)
+        forward.deadline = deadline
         if case .unknown(let pointer, let reason) = forward.check([keep.top], in: judge.top) {
             // Look again, trying first the properties on the way to the undecided keyword.
-            let focused = WitnessSearch.find(keep: keep, lose: judge, focus: pointer)
+            let focused = WitnessSearch.find(keep: keep, lose: judge, focus: pointer, deadline: deadline)
             if !focused.witnesses.isEmpty { return breaks(role, focused.witnesses, keywordChanges) }
             return [
                 ContractDiff.Change(
@@ -44,6 +49,7 @@ enum SemanticDiff {
             ]
         }
         var backward = SchemaInclusion(a: judge, b: keep, assertFormat: options.assertFormat)
+        backward.deadline = deadline
         if backward.check([judge.top], in: keep.top).isProven {
             let n = keywordChanges.count
             return [

@@ -15,9 +15,10 @@ enum WitnessSearch {
     /// Up to `limit` witnesses that fail `lose` at distinct keyword locations, smallest first.
     /// - Parameter focus: a JSON Pointer into either schema; the property names on it are tried first.
     static func find(
-        keep: SchemaDocument, lose: SchemaDocument, limit: Int = 4, focus: String? = nil
+        keep: SchemaDocument, lose: SchemaDocument, limit: Int = 4, focus: String? = nil, deadline: Deadline = .never
     ) -> (witnesses: [Witness], tried: Int) {
         var generator = InstanceGenerator(preferring: keep)
+        generator.deadline = deadline
         if let tokens = focus.flatMap(JSONPointer.tokens) {
             generator.focus = Set(zip(tokens, tokens.dropFirst()).filter { $0.0 == "properties" }.map(\.1))
         }
@@ -29,6 +30,7 @@ enum WitnessSearch {
         var locations: Set<String> = []
         var tried = 0
         for c in candidates {
+            if deadline.passed { break }
             tried += 1
             guard keep.validator.isValid(c.value), !lose.validator.isValid(c.value) else { continue }
             guard let error = lose.validator.validate(c.value).first,

@@ -31,13 +31,18 @@ struct DiffCommand: AsyncParsableCommand {
     @Flag(help: "Fail (exit 1) on possibly breaking changes too.")
     var strict = false
 
+    @Flag(help: "The contracts assert `format` (by default it is an annotation and changes to it mean nothing).")
+    var assertFormat = false
+
     /// `--format json` (or `--json`): JSON Lines instead of text.
     var json: Bool { format == .json || jsonAlias }
 
     func run() async throws {
         let changes: [ContractDiff.Change]
         do {
-            changes = try Self.changes(old: SchemaFiles.readJSON(old), new: SchemaFiles.readJSON(new), role: role)
+            changes = try Self.changes(
+                old: SchemaFiles.readJSON(old), new: SchemaFiles.readJSON(new), role: role,
+                options: ValidatorOptions(assertFormat: assertFormat))
         } catch {
             SchemaFiles.emitError("error: \(errorText(error))")
             throw ExitCode(2)
@@ -54,17 +59,23 @@ struct DiffCommand: AsyncParsableCommand {
         if ChangeReport.fails(changes, strict: strict) { throw ExitCode(1) }
     }
 
-    static func changes(old: JSONValue, new: JSONValue, role: String) throws -> [ContractDiff.Change] {
+    static func changes(
+        old: JSONValue, new: JSONValue, role: String, options: ValidatorOptions = .init()
+    ) throws -> [ContractDiff.Change] {
         if let o = ContractFile(old), let n = ContractFile(new) {
             var out: [ContractDiff.Change] = []
-            if let a = o.input, let b = n.input { out += ContractDiff.compare(role: .input, old: a, new: b) }
-            if let a = o.output, let b = n.output { out += ContractDiff.compare(role: .output, old: a, new: b) }
+            if let a = o.input, let b = n.input {
+                out += ContractDiff.compare(role: .input, old: a, new: b, options: options)
+            }
+            if let a = o.output, let b = n.output {
+                out += ContractDiff.compare(role: .output, old: a, new: b, options: options)
+            }
             return out
         }
         guard let r = ContractDiff.Role(rawValue: role) else {
             throw SchemaFiles.Failure(description: "--role must be input or output")
         }
-        return ContractDiff.compare(role: r, old: old, new: new)
+        return ContractDiff.compare(role: r, old: old, new: new, options: options)
     }
 
     static func print(_ changes: [ContractDiff.Change], json: Bool, prefix: String = "") {

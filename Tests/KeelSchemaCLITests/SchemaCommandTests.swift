@@ -206,6 +206,15 @@ import Testing
         #expect(ChangeReport.github(possible[0], file: nil, title: "t", strict: true)?.hasPrefix("::error") == true)
         #expect(possible[0].json["verdict"] == "possibly-breaking" && possible[0].json["breaking"] == true)
         #expect(possible[0].pointer == "/pattern")
+        // format: an annotation by default (no change in meaning), an assertion on request.
+        let plain = try file("f-old.json", ##"{"type":"string"}"##)
+        let email = try file("f-new.json", ##"{"type":"string","format":"email"}"##)
+        #expect(try await exitStatus(["diff", plain, email]) == 0)
+        let asserted = try DiffCommand.changes(
+            old: try SchemaFiles.readJSON(plain), new: try SchemaFiles.readJSON(email), role: "input",
+            options: ValidatorOptions(assertFormat: true))
+        #expect(asserted.map(\.verdict) == [.breaking], "\(asserted)")
+        #expect(try await exitStatus(["diff", plain, email, "--assert-format"]) == 1)
     }
 
     @Test(.timeLimit(.minutes(3)))
