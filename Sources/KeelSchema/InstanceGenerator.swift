@@ -134,6 +134,7 @@ struct InstanceGenerator {
     }
 
     private func strings(_ objects: [Located], _ out: inout Candidates) {
+        out.add("a")  // short first: bases for larger candidates stay small
         var lengths: [Int] = []
         for o in objects {
             for k in ["minLength", "maxLength"] { if let n = ClauseFacts.count(o.value[k]) { lengths.append(n) } }
@@ -141,6 +142,19 @@ struct InstanceGenerator {
         }
         // Strings of the lengths that matter, from characters the patterns here accept.
         let patterns = objects.compactMap { o in o.value["pattern"]?.stringValue.map { (o.document, $0) } }
+        for (document, pattern) in patterns {
+            let shortest = PatternSampler.samples(pattern, extras: [0]).first?.count ?? 0
+            // Samples of the lengths that matter too (one open repetition grows one per extra).
+            var extras = [0, 2]
+            for n in lengths {
+                for target in [n - 1, n, n + 1] where target - shortest > 2 && target - shortest <= 4096 {
+                    extras.append(target - shortest)
+                }
+            }
+            for sample in PatternSampler.samples(pattern, extras: extras) where document.matches(pattern, sample) == true {
+                out.add(.string(sample))
+            }
+        }
         var alphabet = ["a"]
         if !patterns.isEmpty {
             alphabet = ["a", "0", "A", "_", "-", "x1"].filter { c in
