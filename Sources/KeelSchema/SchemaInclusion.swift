@@ -260,8 +260,25 @@ struct SchemaInclusion {
         return refs
     }
 
-    private func opaqueGroups(_ facts: ClauseFacts, _ b: Located, _ o: JSONObject) -> Outcome? {
+    /// B's `contains` (with `minContains`, no `maxContains`) is implied by an A atom whose
+    /// `contains` schema is included in it with at least as many matches required.
+    private mutating func containsImplied(_ facts: ClauseFacts, _ b: Located, _ o: JSONObject) -> Bool {
+        guard let wanted = b.child("contains"), o["maxContains"] == nil, facts.types.contains("array") else {
+            return false
+        }
+        let m = ClauseFacts.count(o["minContains"]) ?? 1
+        if m == 0 { return true }
+        return facts.atoms.contains { atom in
+            guard let own = atom.child("contains"), (ClauseFacts.count(atom.value["minContains"]) ?? 1) >= m else {
+                return false
+            }
+            return check([own], in: wanted).isProven
+        }
+    }
+
+    private mutating func opaqueGroups(_ facts: ClauseFacts, _ b: Located, _ o: JSONObject) -> Outcome? {
         for group in Self.opaqueGroups where group.contains(where: { o[$0] != nil }) {
+            if group[0] == "contains" && (!facts.types.contains("array") || containsImplied(facts, b, o)) { continue }
             if group == ["if", "then", "else"] && o["then"] == nil && o["else"] == nil { continue }  // no effect
             let wanted = group.map { o[$0] }
             let same = facts.atoms.contains { atom in group.map { atom.value[$0] } == wanted }
