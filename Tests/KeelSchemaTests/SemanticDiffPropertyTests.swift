@@ -1,3 +1,4 @@
+import Foundation
 import KeelCore
 import Testing
 
@@ -28,7 +29,7 @@ struct SemanticDiffPropertyTests {
 
     /// A small random schema from the keywords the diff reasons about.
     static func schema(_ r: inout Random, _ depth: Int) -> JSONValue {
-        switch r.below(depth > 0 ? 11 : 6) {
+        switch r.below(depth > 0 ? 14 : 7) {
         case 0:
             let types = ["null", "boolean", "integer", "number", "string"].filter { _ in r.chance(40) }
             return ["type": .array(types.map { .string($0) })]
@@ -46,7 +47,8 @@ struct SemanticDiffPropertyTests {
         case 3: return ["enum": .array(scalars.filter { _ in r.chance(35) })]
         case 4: return r.chance(50) ? ["const": r.pick(scalars)] : .bool(r.chance(70))
         case 5: return r.chance(50) ? ["type": r.pick(["string", "integer", "boolean"] as [JSONValue])] : [:]
-        case 6, 7:
+        case 6: return ["type": "string", "pattern": r.pick(["^a", "b$", "^[ab]+$", "^a+$"] as [JSONValue])]
+        case 7, 8:
             var properties: JSONObject = [:]
             for name in ["a", "b"] where r.chance(60) { properties[name] = schema(&r, depth - 1) }
             var o: JSONObject = ["type": "object", "properties": .object(properties)]
@@ -54,12 +56,23 @@ struct SemanticDiffPropertyTests {
             if !required.isEmpty { o["required"] = .array(required.map { .string($0) }) }
             if r.chance(40) { o["additionalProperties"] = r.chance(50) ? false : schema(&r, 0) }
             return .object(o)
-        case 8:
+        case 9:
             var o: JSONObject = ["type": "array", "items": schema(&r, depth - 1)]
             if r.chance(40) { o["minItems"] = JSONValue(r.below(2)) }
             if r.chance(40) { o["maxItems"] = JSONValue(r.below(3) + 1) }
             return .object(o)
-        case 9:
+        case 10:
+            var o: JSONObject = ["type": "array", "prefixItems": [schema(&r, depth - 1)]]
+            if r.chance(50) { o["items"] = r.chance(50) ? false : schema(&r, 0) }
+            if r.chance(30) { o["uniqueItems"] = true }
+            return .object(o)
+        case 11:
+            // The same subschema behind a $ref, or an object whose property patterns decide.
+            if r.chance(50) { return ["$defs": ["x": schema(&r, depth - 1)], "$ref": "#/$defs/x"] }
+            var o: JSONObject = ["type": "object", "patternProperties": ["^a": schema(&r, 0)]]
+            if r.chance(50) { o["additionalProperties"] = false }
+            return .object(o)
+        case 12:
             let k = r.pick(["anyOf", "oneOf", "allOf"])
             return [k: [schema(&r, depth - 1), schema(&r, depth - 1)]]
         default: return ["not": schema(&r, depth - 1)]
@@ -105,10 +118,13 @@ struct SemanticDiffPropertyTests {
     }
 
     @Test func witnessesSeparateAndNoSeparatedPairIsCalledCompatible() throws {
-        var r = Random(state: 0x5EED_2026)
+        // KEEL_PROPERTY_SEED / KEEL_PROPERTY_PAIRS explore further by hand; CI uses the defaults.
+        let env = ProcessInfo.processInfo.environment
+        var r = Random(state: env["KEEL_PROPERTY_SEED"].flatMap { UInt64($0) } ?? 0x5EED_2026)
+        let pairs = env["KEEL_PROPERTY_PAIRS"].flatMap { Int($0) } ?? 100
         var counts: [ContractDiff.Verdict: Int] = [:]
         var separatedByRandom = 0
-        for _ in 0..<100 {
+        for _ in 0..<pairs {
             let old = Self.schema(&r, 2)
             let new = r.chance(70) ? Self.mutate(old, &r, 2) : Self.schema(&r, 2)
             guard let o = try? Validator(schema: old), let n = try? Validator(schema: new) else { continue }
