@@ -83,8 +83,11 @@ struct SemanticDiffPropertyTests {
     static func mutate(_ s: JSONValue, _ r: inout Random, _ depth: Int) -> JSONValue {
         guard case .object(var o) = s, !o.isEmpty, depth > 0 else { return schema(&r, 1) }
         let key = o.keys[r.below(o.count)]
-        switch (o[key]!, r.below(3)) {
-        case (.object, _), (.array, _) where key != "enum" && key != "type" && key != "required":
+        let roll = r.below(3)
+        let value = o[key]!
+        let nested = value.objectValue != nil || (value.arrayValue != nil && !["enum", "type", "required"].contains(key))
+        switch (nested, roll) {
+        case (true, _):
             if case .array(var list) = o[key]!, !list.isEmpty {
                 let i = r.below(list.count)
                 list[i] = mutate(list[i], &r, depth - 1)
@@ -96,7 +99,7 @@ struct SemanticDiffPropertyTests {
             } else {
                 o[key] = mutate(o[key]!, &r, depth - 1)
             }
-        case (_, 0): _ = o.removeValue(forKey: key)
+        case (false, 0): _ = o.removeValue(forKey: key)
         default: return schema(&r, depth)
         }
         return .object(o)
