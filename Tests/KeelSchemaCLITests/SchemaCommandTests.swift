@@ -243,6 +243,18 @@ import Testing
             toFile: path, atomically: true, encoding: .utf8)
         #expect(try await exitStatus(["check", contracts, "--against", "HEAD"]) == 0)
         #expect(try await exitStatus(["check", contracts, "--live", "--socket", "/tmp/x.sock"]) == 2)
+        // A change that cannot be decided (one pattern for another): passes, unless --strict.
+        let repatterned = Self.contract.replacingOccurrences(
+            of: #""chargeId":{"type":"string"}"#, with: #""chargeId":{"type":"string","pattern":"^ch_"}"#)
+        #expect(repatterned != Self.contract)
+        try repatterned.write(toFile: path, atomically: true, encoding: .utf8)
+        try git("add", ".")
+        try git("commit", "-q", "-m", "pattern")
+        try repatterned.replacingOccurrences(of: #""pattern":"^ch_""#, with: #""pattern":"^ch[_]""#)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try await exitStatus(["check", contracts, "--against", "HEAD"]) == 0)
+        #expect(try await exitStatus(["check", contracts, "--against", "HEAD", "--strict"]) == 1)
+        #expect(try await exitStatus(["check", contracts, "--against", "HEAD", "--strict", "--format", "github"]) == 1)
     }
 
     @Test func benchmarkRunsOnTheBuiltInContract() throws {
