@@ -101,6 +101,44 @@ struct ContractChangeTests {
         }
     }
 
+    @Test func aRefactorIsAcceptedAndAnUndecidedChangeIsRefusedLikeABreakingOne() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await withTokens(dir) { path, _ in
+                let (worker, _) = try await Peer.connect(path, token: TestTokens.worker)
+                _ = await worker.register("greeter", [GreetContracts.v1])
+                // The same input, moved into $defs: no change in meaning (the keyword diff called it breaking).
+                let refactored: JSONValue = [
+                    "name": "greet.hello",
+                    "input": [
+                        "$defs": ["name": ["type": "string"]], "type": "object",
+                        "properties": ["to": ["$ref": "#/$defs/name"]],
+                    ],
+                    "output": GreetContracts.v1["output"]!,
+                ]
+                let accepted = await worker.register("greeter", [refactored])
+                #expect(accepted?["result"]?["workerId"] != nil, "\(String(describing: accepted))")
+                #expect(await worker.listedContract("greet.hello")?["version"] == 2)
+                // One pattern for another: undecided, no witness -> refused (the safe side).
+                func patterned(_ pattern: String) -> JSONValue {
+                    [
+                        "name": "greet.hello",
+                        "input": ["type": "object", "properties": ["to": ["type": "string", "pattern": .string(pattern)]]],
+                        "output": GreetContracts.v1["output"]!,
+                    ]
+                }
+                let admin = try await Peer.connect(path, token: TestTokens.admin).0
+                _ = await worker.register("greeter", [["name": "greet.other"]])
+                _ = await admin.register("admin", [patterned("^[a-z]+$")])
+                _ = await admin.register("admin", [["name": "greet.other2"]])
+                let refused = await worker.register("greeter", [patterned("^[a-z][a-z]*$")])
+                #expect(refused?.errorCode == 2005, "\(String(describing: refused))")
+                let changes = refused?["error"]?["data"]?["breakingChanges"]?.arrayValue ?? []
+                #expect(changes.map { $0["verdict"] } == ["possibly-breaking"], "\(changes)")
+                #expect(changes.first?["pointer"] == "/properties/to/pattern", "\(changes)")
+            }
+        }
+    }
+
     @Test func aBreakingChangeWithoutTheFlagIsRefusedNamingEachChangeAndKeepsThePin() async throws {
         try await TemporaryDirectory.with { dir in
             try await withTokens(dir) { path, _ in
