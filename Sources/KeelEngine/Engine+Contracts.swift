@@ -5,8 +5,10 @@ import Logging
 
 /// Owned contracts (docs/security.md): a name's contract is pinned by the first registration from
 /// a worker allowed to serve it and kept in the store across restarts. A worker allowed to serve
-/// the name changes it compatibly (by `keel schema diff` rules), or breakingly with
-/// `allowBreakingChanges`; an admin changes it at will. Each change raises the pin's version.
+/// the name changes it compatibly (by `keel schema diff` rules: by what the schemas accept,
+/// docs/schema.md), or breakingly with `allowBreakingChanges`; an admin changes it at will. Each
+/// change raises the pin's version. A *possibly* breaking change (not decided, no witness found)
+/// counts as breaking here: ``ContractDiff/Change/breaking`` is true for it (the safe side).
 extension Engine {
     /// One pin a registration adds or changes, with the pin it replaces (to undo on failure).
     struct PinChange {

@@ -1,17 +1,33 @@
 public import KeelCore
 
-/// Classifies the differences between two versions of a schema for one role: the rules of
+/// Classifies a change between two versions of a schema for one role: the rules of
 /// `keel schema diff` (docs/schema.md), also used by the orchestrator to decide whether a worker
 /// may change a name's owned contract (docs/security.md, "Owned contracts").
 ///
-/// An **input** schema is what callers send: a change that rejects something the old schema
-/// accepted (narrowing) breaks callers. An **output** schema is what consumers read: a change
-/// that allows something the old one did not (widening) breaks consumers. A change that is
-/// neither (e.g. a different `pattern`) is treated as breaking for both.
+/// The verdict is decided by what the schemas accept (issue 16). An **input** schema is what
+/// callers send: the change breaks callers when some instance the old schema accepts is rejected
+/// by the new one. An **output** schema is what consumers read: the change breaks consumers when
+/// some instance the new schema accepts was rejected by the old one. Every ``Verdict/breaking``
+/// change carries such an instance (``Change/witness``), confirmed by the validator. Where
+/// inclusion cannot be decided and no witness is found, the verdict is
+/// ``Verdict/possiblyBreaking``, never compatible; ``Change/breaking`` is true for both, so the
+/// orchestrator refuses both (the safe side).
 public struct ContractDiff {
     /// Which side of a contract a schema describes.
     public enum Role: String, Sendable { case input, output }
     enum Effect { case narrows, widens, changes, adds }
+
+    /// What a change means for callers (input) or consumers (output).
+    public enum Verdict: String, Sendable, CaseIterable {
+        /// An instance separates the two schemas the harmful way; ``Change/witness`` is one.
+        case breaking
+        /// Not decided, and no separating instance found within the search bound.
+        case possiblyBreaking = "possibly-breaking"
+        /// Proven: every instance that mattered before is treated as before.
+        case compatible
+        /// Proven: both schemas accept exactly the same instances (a refactor, a description).
+        case noChangeInMeaning = "no-change-in-meaning"
+    }
 
     /// One difference between the old and the new schema.
     public struct Change: Equatable, Sendable {
@@ -19,21 +35,42 @@ public struct ContractDiff {
         public var role: String
         /// JSON Pointer into the schema where the change is (empty for the root).
         public var pointer: String
-        /// True when the change breaks callers (input) or consumers (output).
-        public var breaking: Bool
+        /// The verdict on this change.
+        public var verdict: Verdict
         /// One phrase saying what changed, e.g. `property "b" is now required`.
         public var reason: String
+        /// For a breaking change: an instance the old schema accepts and the new one rejects
+        /// (input), or the new one accepts and the old one rejected (output).
+        public var witness: JSONValue?
 
-        public init(role: String, pointer: String, breaking: Bool, reason: String) {
-            self.role = role
-            self.pointer = pointer
-            self.breaking = breaking
-            self.reason = reason
+        /// True when the change breaks, or may break, callers (input) or consumers (output):
+        /// ``Verdict/breaking`` or ``Verdict/possiblyBreaking``.
+        public var breaking: Bool {
+            get { verdict == .breaking || verdict == .possiblyBreaking }
+            set { verdict = newValue ? .breaking : .compatible }
         }
 
-        /// `{role, pointer, breaking, reason}`, as `keel schema diff --json` prints and error data carries.
+        public init(role: String, pointer: String, breaking: Bool, reason: String) {
+            self.init(role: role, pointer: pointer, verdict: breaking ? .breaking : .compatible, reason: reason)
+        }
+
+        public init(role: String, pointer: String, verdict: Verdict, reason: String, witness: JSONValue? = nil) {
+            self.role = role
+            self.pointer = pointer
+            self.verdict = verdict
+            self.reason = reason
+            self.witness = witness
+        }
+
+        /// `{role, pointer, verdict, breaking, reason, witness?}`, as `keel schema diff --format json`
+        /// prints and error data carries.
         public var json: JSONValue {
-            ["role": .string(role), "pointer": .string(pointer), "breaking": .bool(breaking), "reason": .string(reason)]
+            var o: JSONObject = [
+                "role": .string(role), "pointer": .string(pointer), "breaking": .bool(breaking),
+                "verdict": .string(verdict.rawValue), "reason": .string(reason),
+            ]
+            if let witness { o["witness"] = witness }
+            return .object(o)
         }
     }
 
@@ -59,8 +96,22 @@ public struct ContractDiff {
         definitionsEqual = old["$defs"] == new["$defs"] && old["definitions"] == new["definitions"]
     }
 
-    /// The changes from `old` to `new`, a schema of `role`, in a stable order.
+    /// The changes from `old` to `new`, a schema of `role`, in a stable order: the breaking ones
+    /// with witnesses; else why it may break; else the keyword differences, compatible; else
+    /// one "no change in meaning". Empty when the schemas are equal.
     public static func compare(role: Role, old: JSONValue, new: JSONValue) -> [Change] {
+        compare(role: role, old: old, new: new, options: .init())
+    }
+
+    /// As ``compare(role:old:new:)``, with validator options (dialect default, asserted formats).
+    public static func compare(role: Role, old: JSONValue, new: JSONValue, options: ValidatorOptions) -> [Change] {
+        if old == new { return [] }
+        return SemanticDiff.classify(role: role, old: old, new: new, keywordChanges: keywordChanges(role, old, new),
+            options: options)
+    }
+
+    /// The keyword-by-keyword differences (each labelled as the old keyword rules would).
+    static func keywordChanges(_ role: Role, _ old: JSONValue, _ new: JSONValue) -> [Change] {
         var d = ContractDiff(role: role, old: old, new: new)
         d.diff(old, new, "")
         return d.changes

@@ -32,6 +32,9 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Output: text, json (one object per contract), github (Actions annotations).")
     var format: OutputFormat = .text
 
+    @Flag(help: "Treat possibly breaking changes (not decided, no witness found) as breaking.")
+    var strict = false
+
     func run() async throws {
         if live { return try runLive() }
         guard let against else {
@@ -69,7 +72,12 @@ struct CheckCommand: AsyncParsableCommand {
             let changes = try DiffCommand.changes(old: oldValue, new: newValue, role: "input")
             let breaking = changes.filter(\.breaking)
             let bumped = (newContract.version ?? 1) > (oldContract.version ?? 1)
-            if breaking.isEmpty {
+            let possible = changes.filter { $0.verdict == .possiblyBreaking }
+            if !ChangeReport.fails(changes, strict: strict) && !possible.isEmpty {
+                report(
+                    file, newContract.name, "possibly-breaking", possible,
+                    "ok, with \(possible.count) possibly breaking change(s) (--strict fails on them):")
+            } else if !ChangeReport.fails(changes, strict: strict) {
                 report(file, newContract.name, "ok", changes, "ok (\(changes.count) compatible change(s))")
             } else if bumped {
                 report(
@@ -88,7 +96,9 @@ struct CheckCommand: AsyncParsableCommand {
         switch format {
         case .text:
             SchemaFiles.emit("\(file): \(name) \(text)")
-            if status == "breaking" { DiffCommand.print(changes, json: false, prefix: "  ") }
+            if status == "breaking" || status == "possibly-breaking" {
+                DiffCommand.print(changes, json: false, prefix: "  ")
+            }
         case .json:
             let list: [JSONValue] = changes.map(\.json)
             SchemaFiles.emit(
@@ -98,15 +108,16 @@ struct CheckCommand: AsyncParsableCommand {
                         "changes": .array(list),
                     ], sortedKeys: true))
         case .github:
-            guard status == "breaking" else {
+            guard status == "breaking" || status == "possibly-breaking" else {
                 SchemaFiles.emit("\(file): \(name) \(text)")
                 return
             }
             for c in changes {
-                SchemaFiles.emit(
-                    GitHubAnnotation.line(
-                        "error", file: file, title: "breaking change to \(name) without a version bump",
-                        message: "\(c.role) \(c.pointer.isEmpty ? "/" : c.pointer): \(c.reason)"))
+                let title = status == "breaking" ? "breaking change to \(name) without a version bump" : "contract \(name)"
+                if let line = ChangeReport.github(c, file: file, title: title, strict: strict)
+                {
+                    SchemaFiles.emit(line)
+                }
             }
         }
     }
@@ -125,12 +136,12 @@ struct CheckCommand: AsyncParsableCommand {
                 "initialize",
                 params: ["protocolVersion": "1", "clientInfo": ["name": "keel-schema-check", "version": "0.1.0"]])
             let registered = try LiveCheck.registeredContracts(workerList: connection.call("worker/list", params: [:]))
-            findings = try LiveCheck.compare(registered: registered, files: files)
+            findings = try LiveCheck.compare(registered: registered, files: files, strict: strict)
         } catch {
             SchemaFiles.emitError("error: \(errorText(error))")
             throw ExitCode(2)
         }
-        for line in LiveCheck.render(findings, format: format) { SchemaFiles.emit(line) }
+        for line in LiveCheck.render(findings, format: format, strict: strict) { SchemaFiles.emit(line) }
         if findings.contains(where: { $0.status == .breaking }) { throw ExitCode(1) }
     }
 

@@ -47,7 +47,10 @@ enum LiveCheck {
     }
 
     /// Compares registered contracts with contract files (path → parsed file).
-    static func compare(registered: [String: JSONValue], files: [(path: String, value: JSONValue)]) throws -> [Finding] {
+    /// `strict`: a possibly breaking difference makes the finding breaking.
+    static func compare(
+        registered: [String: JSONValue], files: [(path: String, value: JSONValue)], strict: Bool = false
+    ) throws -> [Finding] {
         var byName: [String: (path: String, value: JSONValue)] = [:]
         for f in files {
             guard let c = ContractFile(f.value) else { continue }
@@ -68,7 +71,8 @@ enum LiveCheck {
             ]
             let changes = try DiffCommand.changes(old: fileContract, new: liveContract, role: "input")
             let status: Finding.Status =
-                changes.isEmpty ? .matches : changes.contains(where: \.breaking) ? .breaking : .compatible
+                changes.isEmpty
+                ? .matches : ChangeReport.fails(changes, strict: strict) ? .breaking : .compatible
             out.append(Finding(name: name, file: file.path, status: status, changes: changes))
         }
         for (name, file) in byName.sorted(by: { $0.key < $1.key }) where registered[name] == nil {
@@ -78,7 +82,7 @@ enum LiveCheck {
     }
 
     /// The lines to print for `findings` in `format`.
-    static func render(_ findings: [Finding], format: OutputFormat) -> [String] {
+    static func render(_ findings: [Finding], format: OutputFormat, strict: Bool = false) -> [String] {
         var lines: [String] = []
         for f in findings {
             let file = f.file ?? "-"
@@ -100,19 +104,14 @@ enum LiveCheck {
                 case .noFile: lines.append("\(f.name): registered, but no contract file has this name")
                 case .notRegistered: lines.append("\(f.name): \(file) is not registered by any connected worker")
                 }
-                for c in f.changes where f.status == .breaking || !c.breaking {
-                    let pointer = c.pointer.isEmpty ? "/" : c.pointer
-                    lines.append("  \(c.breaking ? "BREAKING  " : "compatible")  \(c.role) \(pointer): \(c.reason)")
-                }
+                for c in f.changes { lines.append(ChangeReport.text(c, prefix: "  ")) }
             case .github:
                 switch f.status {
                 case .breaking:
-                    for c in f.changes where c.breaking {
-                        let pointer = c.pointer.isEmpty ? "/" : c.pointer
-                        lines.append(
-                            GitHubAnnotation.line(
-                                "error", file: f.file, title: "contract \(f.name) (live)",
-                                message: "\(c.role) \(pointer): \(c.reason)"))
+                    for c in f.changes {
+                        if let line = ChangeReport.github(c, file: f.file, title: "contract \(f.name) (live)", strict: strict) {
+                            lines.append(line)
+                        }
                     }
                 case .noFile:
                     lines.append(

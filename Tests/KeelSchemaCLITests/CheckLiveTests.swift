@@ -47,9 +47,31 @@ import Testing
         #expect(breaking.contains("output /required"))
         let github = LiveCheck.render(findings, format: .github)
         #expect(github.allSatisfy { $0.hasPrefix("::error file=c/greet.hello.json,title=contract greet.hello (live)::") })
-        #expect(github.count == 2)
+        // Three breaks, each with its witness: "lang" now required, "lang" (open before) now typed,
+        // and "greeting" no longer promised.
+        #expect(github.count == 3, "\(github)")
+        #expect(github.allSatisfy { $0.contains("; witness: ") })
+        #expect(breaking.contains("input /properties/lang"))
         let json = try LiveCheck.render(findings, format: .json).map { try JSONParser.parse($0) }
         #expect(json.first?["status"] == "breaking")
+    }
+
+    @Test func aPossiblyBreakingDifferenceFailsOnlyWithStrict() throws {
+        let patterned = #"{"type":"object","properties":{"name":{"type":"string","pattern":"^\\w+$"}},"required":["name"]}"#
+        let repatterned = #"{"type":"object","properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_]+$"}},"required":["name"]}"#
+        var file = Self.file
+        if case .object(var o) = file {
+            o["input"] = try JSONParser.parse(patterned)
+            file = .object(o)
+        }
+        let live = ["greet.hello": try Self.registered(input: repatterned, output: Self.sameOutput)]
+        let lenient = try LiveCheck.compare(registered: live, files: [("c/greet.hello.json", file)])
+        #expect(lenient.map(\.status) == [.compatible])
+        #expect(lenient.first?.changes.map(\.verdict) == [.possiblyBreaking])
+        #expect(LiveCheck.render(lenient, format: .text).contains { $0.contains("POSSIBLY BREAKING") })
+        let strict = try LiveCheck.compare(registered: live, files: [("c/greet.hello.json", file)], strict: true)
+        #expect(strict.map(\.status) == [.breaking])
+        #expect(LiveCheck.render(strict, format: .github, strict: true).first?.hasPrefix("::error") == true)
     }
 
     @Test func aCompatibleDifferenceDoesNotFail() throws {

@@ -184,6 +184,45 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(3)))
+    func diffShowsWitnessesFailsOnPossibleBreaksOnlyWhenStrictAndAnnotatesForGitHub() async throws {
+        // A pattern replaced by another: not decided, no witness -> possibly breaking.
+        let old = try file("p-old.json", ##"{"type":"string","pattern":"^[0-9]+$"}"##)
+        let new = try file("p-new.json", ##"{"type":"string","pattern":"^\\d+$"}"##)
+        #expect(try await exitStatus(["diff", old, new]) == 0)
+        #expect(try await exitStatus(["diff", old, new, "--strict"]) == 1)
+        #expect(try await exitStatus(["diff", old, new, "--format", "github"]) == 0)
+        #expect(try await exitStatus(["diff", old, new, "--format", "github", "--strict"]) == 1)
+        let narrowed = try file("n-new.json", ##"{"type":"string","pattern":"^[0-9]+$","maxLength":2}"##)
+        #expect(try await exitStatus(["diff", old, narrowed, "--format", "json"]) == 1)
+        let changes = try DiffCommand.changes(
+            old: try SchemaFiles.readJSON(old), new: try SchemaFiles.readJSON(narrowed), role: "input")
+        let change = try #require(changes.first)
+        #expect(change.verdict == .breaking && change.pointer == "/maxLength")
+        let text = ChangeReport.text(change)
+        #expect(text.hasPrefix("BREAKING "), "\(text)")
+        #expect(text.contains("witness (old accepts, new rejects): \"000\""), "\(text)")
+        let github = try #require(ChangeReport.github(change, file: narrowed, title: "t", strict: false))
+        #expect(github.hasPrefix("::error file="), "\(github)")
+        #expect(github.contains("witness: \"000\""), "\(github)")
+        let possible = try DiffCommand.changes(
+            old: try SchemaFiles.readJSON(old), new: try SchemaFiles.readJSON(new), role: "input")
+        #expect(possible.map(\.verdict) == [.possiblyBreaking])
+        #expect(ChangeReport.github(possible[0], file: nil, title: "t", strict: false)?.hasPrefix("::warning") == true)
+        #expect(ChangeReport.github(possible[0], file: nil, title: "t", strict: true)?.hasPrefix("::error") == true)
+        #expect(possible[0].json["verdict"] == "possibly-breaking" && possible[0].json["breaking"] == true)
+        #expect(possible[0].pointer == "/pattern")
+        // format: an annotation by default (no change in meaning), an assertion on request.
+        let plain = try file("f-old.json", ##"{"type":"string"}"##)
+        let email = try file("f-new.json", ##"{"type":"string","format":"email"}"##)
+        #expect(try await exitStatus(["diff", plain, email]) == 0)
+        let asserted = try DiffCommand.changes(
+            old: try SchemaFiles.readJSON(plain), new: try SchemaFiles.readJSON(email), role: "input",
+            options: ValidatorOptions(assertFormat: true))
+        #expect(asserted.map(\.verdict) == [.breaking], "\(asserted)")
+        #expect(try await exitStatus(["diff", plain, email, "--assert-format"]) == 1)
+    }
+
+    @Test(.timeLimit(.minutes(3)))
     func checkRequiresAVersionBumpForBreakingChanges() async throws {
         func git(_ args: String...) throws {
             let p = Process()
@@ -209,6 +248,18 @@ import Testing
             toFile: path, atomically: true, encoding: .utf8)
         #expect(try await exitStatus(["check", contracts, "--against", "HEAD"]) == 0)
         #expect(try await exitStatus(["check", contracts, "--live", "--socket", "/tmp/x.sock"]) == 2)
+        // A change that cannot be decided (one pattern for another): passes, unless --strict.
+        let repatterned = Self.contract.replacingOccurrences(
+            of: #""chargeId":{"type":"string"}"#, with: #""chargeId":{"type":"string","pattern":"^ch_"}"#)
+        #expect(repatterned != Self.contract)
+        try repatterned.write(toFile: path, atomically: true, encoding: .utf8)
+        try git("add", ".")
+        try git("commit", "-q", "-m", "pattern")
+        try repatterned.replacingOccurrences(of: #""pattern":"^ch_""#, with: #""pattern":"^ch[_]""#)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try await exitStatus(["check", contracts, "--against", "HEAD"]) == 0)
+        #expect(try await exitStatus(["check", contracts, "--against", "HEAD", "--strict"]) == 1)
+        #expect(try await exitStatus(["check", contracts, "--against", "HEAD", "--strict", "--format", "github"]) == 1)
     }
 
     @Test func benchmarkRunsOnTheBuiltInContract() throws {

@@ -5,15 +5,24 @@ import Testing
 /// `ContractDiff` as the orchestrator uses it: whole contracts, and schemas a worker sent.
 @Suite("Contract diff (public API)")
 struct ContractDiffTests {
-    @Test func aWholeContractIsComparedInputFirstWithPointersAndReasons() {
+    @Test func aWholeContractIsComparedInputFirstWithPointersAndReasons() throws {
         let object: JSONValue = ["type": "object", "properties": ["to": ["type": "string"]]]
-        let widened: JSONValue = [
-            "type": "object", "properties": ["to": ["type": "string"], "lang": ["type": "string"]],
-        ]
+        let widened: JSONValue = ["type": "object", "properties": ["to": ["type": ["string", "null"]]]]
         let compatible = ContractDiff.compare(oldInput: object, oldOutput: true, newInput: widened, newOutput: true)
         #expect(compatible == [
-            ContractDiff.Change(role: "input", pointer: "/properties/lang", breaking: false, reason: "property \"lang\" added")
+            ContractDiff.Change(
+                role: "input", pointer: "/properties/to/type", breaking: false,
+                reason: "type changed from string to null, string")
         ])
+        // A typed property added to an open input model rejects what it used to accept: a break, with proof.
+        let typed: JSONValue = [
+            "type": "object", "properties": ["to": ["type": "string"], "lang": ["type": "string"]],
+        ]
+        let added = ContractDiff.compare(role: .input, old: object, new: typed)
+        #expect(added.map(\.verdict) == [.breaking])
+        #expect(added.first?.pointer == "/properties/lang")
+        let witness = try #require(added.first?.witness)
+        #expect(try Validator(schema: object).isValid(witness) && !(try Validator(schema: typed).isValid(witness)))
         let breaking = ContractDiff.compare(
             oldInput: object, oldOutput: object, newInput: ["type": "object", "required": ["to"]], newOutput: true)
         #expect(breaking.filter(\.breaking).map { "\($0.role) \($0.pointer)" } == ["input /required", "output /type", "output /properties/to"])

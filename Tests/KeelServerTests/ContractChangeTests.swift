@@ -13,20 +13,25 @@ enum GreetContracts {
         "input": ["type": "object", "properties": ["to": ["type": "string"]]],
         "output": ["type": "object", "required": ["greeting"], "properties": ["greeting": ["type": "string"]]],
     ]
-    /// Compatible with v1: an optional input property added.
+    /// Compatible with v1 (by what the schemas accept, docs/schema.md): input `to` may also be
+    /// null (callers' inputs stay valid); output gains an optional `lang` (consumers' reads stay valid).
+    /// (Adding a typed `lang` to the open *input* would break: `{"lang": 0}` was valid.)
     static let v2: JSONValue = [
         "name": "greet.hello",
-        "input": ["type": "object", "properties": ["to": ["type": "string"], "lang": ["type": "string"]]],
-        "output": ["type": "object", "required": ["greeting"], "properties": ["greeting": ["type": "string"]]],
+        "input": ["type": "object", "properties": ["to": ["type": ["string", "null"]]]],
+        "output": [
+            "type": "object", "required": ["greeting"],
+            "properties": ["greeting": ["type": "string"], "lang": ["type": "string"]],
+        ],
     ]
-    /// Compatible with v2: another optional input property added.
+    /// Compatible with v2: the output's `lang` is now always there.
     static let v3: JSONValue = [
         "name": "greet.hello",
-        "input": [
-            "type": "object",
-            "properties": ["to": ["type": "string"], "lang": ["type": "string"], "formal": ["type": "boolean"]],
+        "input": ["type": "object", "properties": ["to": ["type": ["string", "null"]]]],
+        "output": [
+            "type": "object", "required": ["greeting", "lang"],
+            "properties": ["greeting": ["type": "string"], "lang": ["type": "string"]],
         ],
-        "output": ["type": "object", "required": ["greeting"], "properties": ["greeting": ["type": "string"]]],
     ]
     /// Breaks v1: input `to` now required (callers), output `greeting` removed (consumers).
     static let breaking: JSONValue = [
@@ -92,6 +97,44 @@ struct ContractChangeTests {
                 let next = await worker.register("greeter", [GreetContracts.v3])
                 #expect(next?["result"]?["workerId"] != nil, "\(String(describing: next))")
                 #expect(await worker.listedContract("greet.hello")?["version"] == 3)
+            }
+        }
+    }
+
+    @Test func aRefactorIsAcceptedAndAnUndecidedChangeIsRefusedLikeABreakingOne() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await withTokens(dir) { path, _ in
+                let (worker, _) = try await Peer.connect(path, token: TestTokens.worker)
+                _ = await worker.register("greeter", [GreetContracts.v1])
+                // The same input, moved into $defs: no change in meaning (the keyword diff called it breaking).
+                let refactored: JSONValue = [
+                    "name": "greet.hello",
+                    "input": [
+                        "$defs": ["name": ["type": "string"]], "type": "object",
+                        "properties": ["to": ["$ref": "#/$defs/name"]],
+                    ],
+                    "output": GreetContracts.v1["output"]!,
+                ]
+                let accepted = await worker.register("greeter", [refactored])
+                #expect(accepted?["result"]?["workerId"] != nil, "\(String(describing: accepted))")
+                #expect(await worker.listedContract("greet.hello")?["version"] == 2)
+                // One pattern for another: undecided, no witness -> refused (the safe side).
+                func patterned(_ pattern: String) -> JSONValue {
+                    [
+                        "name": "greet.hello",
+                        "input": ["type": "object", "properties": ["to": ["type": "string", "pattern": .string(pattern)]]],
+                        "output": GreetContracts.v1["output"]!,
+                    ]
+                }
+                let admin = try await Peer.connect(path, token: TestTokens.admin).0
+                _ = await worker.register("greeter", [["name": "greet.other"]])
+                _ = await admin.register("admin", [patterned("^[a-z]+$")])
+                _ = await admin.register("admin", [["name": "greet.other2"]])
+                let refused = await worker.register("greeter", [patterned("^[a-z][a-z]*$")])
+                #expect(refused?.errorCode == 2005, "\(String(describing: refused))")
+                let changes = refused?["error"]?["data"]?["breakingChanges"]?.arrayValue ?? []
+                #expect(changes.map { $0["verdict"] } == ["possibly-breaking"], "\(changes)")
+                #expect(changes.first?["pointer"] == "/properties/to/pattern", "\(changes)")
             }
         }
     }
