@@ -14,7 +14,7 @@ final class LiveRuns: Sendable {
         let outcome: RunOutcome
     }
 
-    private let runs = Mutex<[String: Run]>([:])
+    private let runs = Locked<[String: Run]>([:])
 
     private static func key(_ workflowId: String, _ runId: Int) -> String { "\(runId)/\(workflowId)" }
 
@@ -44,7 +44,7 @@ final class LiveRuns: Sendable {
 
 /// The first outcome of a run (its answer, or its stop); later ones are dropped.
 final class RunOutcome: Sendable {
-    private let state = Mutex<(result: Result<JSONValue, KeelError>?, waiters: [CheckedContinuation<Result<JSONValue, KeelError>, Never>])>(
+    private let state = Locked<(result: Result<JSONValue, KeelError>?, waiters: [CheckedContinuation<Result<JSONValue, KeelError>, Never>])>(
         (nil, []))
 
     func finish(_ result: Result<JSONValue, KeelError>) {

@@ -19,7 +19,7 @@ public final class Worker: Sendable {
     public let name: String
     public let endpoint: Endpoint
     public let maxConcurrent: Int
-    let registry = Mutex(Registrations())
+    let registry = Locked(Registrations())
 
     struct Registrations {
         var activities: [String: ActivityRegistration] = [:]
@@ -265,7 +265,7 @@ public struct ActivityFailure: Error, Sendable {
 
 /// Counts running work; calls back once it reaches zero (or a timeout passes).
 final class InFlightCounter: Sendable {
-    private let state = Mutex<(count: Int, onZero: (@Sendable () -> Void)?)>((0, nil))
+    private let state = Locked<(count: Int, onZero: (@Sendable () -> Void)?)>((0, nil))
 
     func enter() { state.withLock { $0.count += 1 } }
 

@@ -6,12 +6,12 @@ import Synchronization
 final class WorkerHandler: RPCHandler {
     let worker: Worker
     /// Running activity attempts by task id, so `activity/cancel` reaches them.
-    let running = Mutex<[String: ActivityContext]>([:])
+    let running = Locked<[String: ActivityContext]>([:])
     /// Live workflow runs, so `workflow/cancel` stops them.
     let runs = LiveRuns()
 
     /// Work requests refused because they arrived after `shutdown` (keyed by task or run).
-    let refused = Mutex<Set<String>>([])
+    let refused = Locked<Set<String>>([])
 
     init(worker: Worker) { self.worker = worker }
 

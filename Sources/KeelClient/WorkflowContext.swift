@@ -13,7 +13,7 @@ public final class WorkflowContext: Sendable {
     /// The run's `attemptToken`, echoed in every step (docs/security.md).
     let attemptToken: String?
     let journal: [Int: JSONValue]
-    let nextSeq = Mutex(1)
+    let nextSeq = Locked(1)
     let suspendedFlag = Atomic<Bool>(false)
     /// Set once Keel ended the execution (`workflow/cancel`): later steps throw at once.
     let stoppedFlag = Atomic<Bool>(false)

@@ -44,5 +44,5 @@ public struct SchemaContractChecker: ContractChecker {
 
 /// Holds the failure map (a `Mutex` cannot be copied with the struct).
 private final class FailureCache: Sendable {
-    let map = Mutex<[String: KeelError]>([:])
+    let map = Locked<[String: KeelError]>([:])
 }

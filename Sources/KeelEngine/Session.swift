@@ -23,7 +23,7 @@ public final class Session: Sendable {
 
     private let initializedFlag = Atomic<Bool>(false)
     private let closeFlag = Atomic<Bool>(false)
-    private let grantBox = Mutex<Grant?>(nil)
+    private let grantBox = Locked<Grant?>(nil)
 
     /// True once the engine asked for the connection to close after its current answer
     /// (a failed token check).

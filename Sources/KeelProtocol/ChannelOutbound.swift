@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import KeelCore
 
 /// Queues outgoing lines and writes them in as few syscalls as the load allows: the first line
 /// queued schedules one task on the channel's event loop, which writes and flushes every line
@@ -33,7 +34,7 @@ final class ChannelOutbound: RPCOutbound {
     /// Bytes per write handed to NIO, so progress is seen while a large message is written.
     static let chunkBytes = 256 * 1024
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let channel: any Channel
     private let highWaterBytes: Int
     private let pauseReadingBytes: Int

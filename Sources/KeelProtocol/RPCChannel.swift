@@ -142,9 +142,9 @@ public final class AsyncLimiter: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    init(_ count: Int) { state = Mutex(State(available: count, capacity: count)) }
+    init(_ count: Int) { state = Locked(State(available: count, capacity: count)) }
 
     /// Raises the capacity (never lowers it), releasing waiters that now fit.
     public func raise(to capacity: Int) {

@@ -80,13 +80,13 @@ public final class RPCConnection: Sendable {
         var closed = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private static let nextConnectionID = Atomic<UInt64>(1)
 
     /// Bounds the requests served at once on this connection (nil: unbounded).
     public let requestLimiter: AsyncLimiter?
 
-    private let batchLimits = Mutex(BatchLimits())
+    private let batchLimits = Locked(BatchLimits())
 
     /// Items one batch may hold; a larger one is refused whole with `-32010 batchTooLarge`.
     public var maxBatchItems: Int {

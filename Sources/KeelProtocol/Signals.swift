@@ -1,8 +1,9 @@
+import KeelCore
 import Synchronization
 
 /// A one-shot signal: ``fire()`` once, ``wait()`` from anywhere; waits after the fire return at once.
 public final class OneShotSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Locked<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     public init() {}
 

@@ -6,7 +6,7 @@ import Synchronization
 /// Compilation runs outside the lock; two threads compiling the same new schema at once both
 /// compile, and the first stored wins (compiling is pure, so this is only wasted work).
 public final class ValidatorCache: Sendable {
-    private let validators = Mutex<[String: Validator]>([:])
+    private let validators = Locked<[String: Validator]>([:])
     /// The registry and options every validator in this cache is compiled with.
     public let registry: SchemaRegistry
     public let options: ValidatorOptions

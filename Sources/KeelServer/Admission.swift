@@ -18,7 +18,7 @@ final class Admission: Sendable {
     /// The window over which failed token checks are counted.
     static let failureWindowMs: EpochMillis = 60_000
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let maxConnections: Int
     let limits: ConnectionLimits
     private let clock: any WallClock

@@ -14,7 +14,7 @@ final class Handshake: Sendable {
     let frameLimit: FrameLimit
     private let fullFrameBytes: Int
     private let timeoutMs: Int64
-    private let deadline = Mutex<Scheduled<Void>?>(nil)
+    private let deadline = Locked<Scheduled<Void>?>(nil)
     private let completed = Atomic<Bool>(false)
 
     /// - Parameters:

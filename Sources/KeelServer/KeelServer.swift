@@ -51,7 +51,7 @@ public final class KeelServer: Service, Sendable {
     let options: Options
     let logger: Logger
     let clock: any WallClock
-    private let readiness = Mutex<(Endpoints?, [CheckedContinuation<Endpoints, any Error>], (any Error)?)>((nil, [], nil))
+    private let readiness = Locked<(Endpoints?, [CheckedContinuation<Endpoints, any Error>], (any Error)?)>((nil, [], nil))
     private let stopSignal = OneShotSignal()
 
     public init(options: Options, clock: any WallClock = SystemClock(), logger: Logger) {

@@ -56,7 +56,7 @@ final class WorkerSupervisor: Sendable {
     /// worker that sends one anyway is checked like any peer.
     let credentials: Credentials
     private let stopping = Atomic<Bool>(false)
-    private let running = Mutex<[pid_t: RPCConnection]>([:])
+    private let running = Locked<[pid_t: RPCConnection]>([:])
 
     init(
         engine: Engine, limits: RPCChannel.Limits, passEnvironment: Set<String>, socketPath: String?,
@@ -184,7 +184,7 @@ final class WorkerSupervisor: Sendable {
 
 /// Holds a session created inside a closure for use in a later one.
 final class SessionBox: Sendable {
-    private let value = Mutex<Session?>(nil)
+    private let value = Locked<Session?>(nil)
     func set(_ s: Session) { value.withLock { $0 = s } }
     func get() -> Session? { value.withLock { $0 } }
 }

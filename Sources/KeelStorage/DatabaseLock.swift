@@ -13,7 +13,7 @@ public final class DatabaseLock: Sendable {
     /// The lock file's path (`PATH.lock`).
     public let path: String
     /// The lock file's descriptor; -1 once released.
-    private let fd: Mutex<Int32>
+    private let fd: Locked<Int32>
 
     /// Takes the lock for the database at `databasePath`, or throws naming the holder.
     /// - Throws: `KeelError(.storageFailure)` with `data.holderPid` when another process (or
@@ -40,7 +40,7 @@ public final class DatabaseLock: Sendable {
         }
         Self.writePid(fd)
         self.path = path
-        self.fd = Mutex(fd)
+        self.fd = Locked(fd)
     }
 
     /// Releases the lock (closing the only descriptor of its open file description releases the

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KeelCore
 
 /// Fault injection for tests, by database path. Not API (leading `_`, STYLE.md §2).
 ///
@@ -7,7 +8,7 @@ import Synchronization
 /// once the file would grow: a real full disk as far as every layer above SQLite can tell, with
 /// no mock of the store. Keyed by path so parallel tests in one process do not see each other's limits.
 public enum _SQLiteTestHooks {
-    private static let pageLimits = Mutex<[String: Int]>([:])
+    private static let pageLimits = Locked<[String: Int]>([:])
 
     /// Caps the database at `path` to `pages` pages (never below its current size, as SQLite
     /// does), from the writer's next batch on; `nil` lifts the cap.

@@ -13,7 +13,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     public let durability: Durability
     private let writerQueue = WriterQueue()
     private let writerThread: Thread
-    private let readers: Mutex<[SQLiteConnection]>
+    private let readers: Locked<[SQLiteConnection]>
     private let readerQueue = DispatchQueue(label: "keel.storage.read", attributes: .concurrent)
     private let readerSlots = DispatchSemaphore(value: SQLiteStorage.readerCount)
     /// One orchestrator per file; nil for an in-memory database.
@@ -59,7 +59,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             try r.execute("PRAGMA busy_timeout=5000")
             pool.append(r)
         }
-        readers = Mutex(pool)
+        readers = Locked(pool)
         let queue = writerQueue
         writerThread = Thread { Self.writerLoop(connection: writer, queue: queue) }
         writerThread.name = "keel.storage.writer"

@@ -4,7 +4,7 @@ import Synchronization
 
 /// A wall clock tests move by hand: real time plus an offset, so a 30-day sleep passes in a call.
 public final class ManualClock: WallClock {
-    private let offset = Mutex<Int64>(0)
+    private let offset = Locked<Int64>(0)
 
     public init() {}
 

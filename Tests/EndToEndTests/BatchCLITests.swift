@@ -31,24 +31,24 @@ extension EndToEnd {
                     try await statuses(keel, name: "order.hold").allSatisfy { $0 == "suspended" || $0 == "running" }
                 })
 
-                let bad = try keelCLI(["workflow", "cancel", "--query", "stauts=running AND name=order.*", "--yes"] + s)
+                let bad = try await keelCLI(["workflow", "cancel", "--query", "stauts=running AND name=order.*", "--yes"] + s)
                 #expect(bad.0 == 2)
                 #expect(bad.2.contains("unknown key `stauts` (did you mean status?)"), "\(bad.2)")
                 #expect(bad.2.contains("1013"))
-                let noOr = try keelCLI(["workflow", "cancel", "--query", "name=order.* OR name=invoice.*", "--yes"] + s)
+                let noOr = try await keelCLI(["workflow", "cancel", "--query", "name=order.* OR name=invoice.*", "--yes"] + s)
                 #expect(noOr.0 == 2)
                 #expect(noOr.2.contains("OR is not supported"))
 
-                let dry = try keelCLI(["workflow", "cancel", "--query", "name=order.* AND status=open", "--dry-run"] + s)
+                let dry = try await keelCLI(["workflow", "cancel", "--query", "name=order.* AND status=open", "--dry-run"] + s)
                 #expect(dry.0 == 0, "\(dry.2)")
                 #expect(dry.1.hasPrefix("10 workflows match name=order.* AND status=open"), "\(dry.1)")
-                let unconfirmed = try keelCLI(["workflow", "cancel", "--query", "name=order.*"] + s)
+                let unconfirmed = try await keelCLI(["workflow", "cancel", "--query", "name=order.*"] + s)
                 #expect(unconfirmed.0 == 2)
                 #expect(unconfirmed.2.contains("10 workflows match"))
                 #expect(unconfirmed.2.contains("nothing done; add --yes"))
                 #expect(try await statuses(keel, name: "order.hold").allSatisfy { open.contains($0) })
 
-                let applied = try keelCLI(["workflow", "cancel", "--query", "name=order.*", "--reason", "bad deploy", "--yes"] + s)
+                let applied = try await keelCLI(["workflow", "cancel", "--query", "name=order.*", "--reason", "bad deploy", "--yes"] + s)
                 #expect(applied.0 == 0, "\(applied.2)")
                 #expect(applied.1.contains("cancel: 10 applied, 0 skipped (already ended), 0 failed of 10 matched"), "\(applied.1)")
                 #expect(try await eventually(timeout: .seconds(60)) {
@@ -58,7 +58,7 @@ extension EndToEnd {
                 let cancelled = try await keel.call("workflow/result", ["workflowId": "order-3", "waitTimeoutMs": 0])
                 #expect(cancelled["failure"]?["message"] == "bad deploy")
 
-                let signalled = try keelCLI(["workflow", "signal", "go", #"{"ok":true}"#, "--query", "name=invoice.* AND status=open", "--yes", "--json"] + s)
+                let signalled = try await keelCLI(["workflow", "signal", "go", #"{"ok":true}"#, "--query", "name=invoice.* AND status=open", "--yes", "--json"] + s)
                 #expect(signalled.0 == 0, "\(signalled.2)")
                 let answer = try JSONParser.parse(signalled.1)
                 #expect(answer["matched"] == 10)
@@ -69,7 +69,7 @@ extension EndToEnd {
                 let done = try await keel.call("workflow/result", ["workflowId": "invoice-7", "waitTimeoutMs": 0])
                 #expect(done["output"] == ["go": ["ok": true]])
                 // The cancelled ones have ended: nothing left to match.
-                let none = try keelCLI(["workflow", "cancel", "--query", "name=order.* AND status=open", "--yes"] + s)
+                let none = try await keelCLI(["workflow", "cancel", "--query", "name=order.* AND status=open", "--yes"] + s)
                 #expect(none.0 == 0)
                 #expect(none.1.hasPrefix("0 workflows match"))
             }

@@ -7,9 +7,9 @@ extension EndToEnd {
     /// token (issue 11, secrets; issue 13: `tcp(host:…, token: "t")` and `connect(descriptor:…)`).
     @Suite("keel cannot reach the orchestrator")
     struct CLIConnectErrorTests {
-        @Test func aRefusedTCPConnectionNamesTheAddressAndNeverTheToken() throws {
+        @Test func aRefusedTCPConnectionNamesTheAddressAndNeverTheToken() async throws {
             let token = "never-print-this-token-7f3a"
-            let (status, _, stderr) = try keelCLI(
+            let (status, _, stderr) = try await keelCLI(
                 ["call", "greet.hello", "{}", "--tcp", "127.0.0.1:1"], env: ["KEEL_TOKEN": token])
             #expect(status != 0)
             #expect(stderr.contains("cannot reach the orchestrator at tcp:127.0.0.1:1"), "\(stderr)")
@@ -18,9 +18,9 @@ extension EndToEnd {
             #expect(!stderr.contains("descriptor"), "\(stderr)")
         }
 
-        @Test func aMissingSocketSaysSoInWords() throws {
+        @Test func aMissingSocketSaysSoInWords() async throws {
             let path = NSTemporaryDirectory() + "keel-absent-\(UUID().uuidString)/k.sock"
-            let (status, _, stderr) = try keelCLI(["call", "greet.hello", "{}", "--socket", path])
+            let (status, _, stderr) = try await keelCLI(["call", "greet.hello", "{}", "--socket", path])
             #expect(status != 0)
             #expect(stderr.contains("cannot reach the orchestrator at unix:\(path)"), "\(stderr)")
             #expect(stderr.contains("No such file or directory"), "\(stderr)")

@@ -6,7 +6,13 @@ import Testing
 
 /// Runs the built `keel` binary and returns (exit status, stdout, stderr).
 /// `stdin` is written to the process's standard input (else it reads /dev/null).
-func keelCLI(_ args: [String], env: [String: String] = [:], stdin: [UInt8]? = nil) throws -> (Int32, String, String) {
+/// Runs the real `keel` binary with `args` and returns (exit status, stdout, stderr), waiting on a
+/// thread of its own so a long command never holds a cooperative thread (``offCooperativePool(_:)``).
+func keelCLI(_ args: [String], env: [String: String] = [:], stdin: [UInt8]? = nil) async throws -> (Int32, String, String) {
+    try await offCooperativePool { try keelCLIBlocking(args, env: env, stdin: stdin) }
+}
+
+private func keelCLIBlocking(_ args: [String], env: [String: String], stdin: [UInt8]?) throws -> (Int32, String, String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: PackagePaths.keelBinary)
     p.arguments = args
@@ -41,33 +47,33 @@ extension EndToEnd {
                 try await keel.start()
                 try await keel.waitForWorkers(1)
                 let s = ["--socket", keel.socket]
-                let ok = try keelCLI(["call", "greet.hello", #"{"name":"Ada"}"#] + s)
+                let ok = try await keelCLI(["call", "greet.hello", #"{"name":"Ada"}"#] + s)
                 #expect(ok.0 == 0)
                 #expect(ok.1 == "{\"greeting\":\"Hello, Ada\"}\n")
-                let bad = try keelCLI(["call", "greet.hello", #"{"nam":"Ada"}"#] + s)
+                let bad = try await keelCLI(["call", "greet.hello", #"{"nam":"Ada"}"#] + s)
                 #expect(bad.0 == 2)
                 #expect(bad.2.contains("required property \"name\" is missing"))
                 #expect(bad.2.contains("3001"))
-                let notJSON = try keelCLI(["call", "greet.hello", "{oops"] + s)
+                let notJSON = try await keelCLI(["call", "greet.hello", "{oops"] + s)
                 #expect(notJSON.0 == 2)
-                let unreachable = try keelCLI(["call", "greet.hello", "{}", "--socket", dir.file("nobody.sock")])
+                let unreachable = try await keelCLI(["call", "greet.hello", "{}", "--socket", dir.file("nobody.sock")])
                 #expect(unreachable.0 == 3)
                 #expect(unreachable.2.contains("Is `keel serve` running?"))
-                let workers = try keelCLI(["workers"] + s)
+                let workers = try await keelCLI(["workers"] + s)
                 #expect(workers.0 == 0)
                 #expect(workers.1.contains("hello-worker"))
                 #expect(workers.1.contains("stdio"))
                 #expect(workers.1.contains("greet.hello"))
-                let json = try keelCLI(["workers", "--json"] + s)
+                let json = try await keelCLI(["workers", "--json"] + s)
                 #expect(try JSONParser.parse(json.1).arrayValue?.first?["language"] == "python")
-                let unknown = try keelCLI(["workflow", "describe", "nope"] + s)
+                let unknown = try await keelCLI(["workflow", "describe", "nope"] + s)
                 #expect(unknown.0 == 2)
                 #expect(unknown.2.contains("no workflow nope"))
-                let help = try keelCLI(["--help"])
+                let help = try await keelCLI(["--help"])
                 for sub in ["serve", "dev", "call", "workflow", "workers", "schema", "bench"] {
                     #expect(help.1.contains(sub), "keel --help lists \(sub)")
                 }
-                let badFlag = try keelCLI(["serve", "--sync", "sometimes"])
+                let badFlag = try await keelCLI(["serve", "--sync", "sometimes"])
                 #expect(badFlag.0 != 0)
                 #expect(badFlag.2.contains("--sync takes full or normal"))
                 keel.stop()
@@ -108,7 +114,7 @@ extension EndToEnd {
                     return w.count == 1 && w.first?["pid"]?.int64Value.map(Int32.init) != first
                 }
                 #expect(restarted)
-                let ok = try keelCLI(["call", "greet.hello", #"{"name":"again"}"#, "--socket", keel.socket])
+                let ok = try await keelCLI(["call", "greet.hello", #"{"name":"again"}"#, "--socket", keel.socket])
                 #expect(ok.1.contains("Hello, again"))
                 keel.stop()
             }

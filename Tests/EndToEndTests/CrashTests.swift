@@ -81,13 +81,17 @@ struct CrashTests {
             let log = dir.file("effects.jsonl")
             let goDir = "\(repositoryRoot)/Tests/EndToEndTests/workers/go-workflow"
             let binary = dir.file("go-workflow")
-            let build = Process()
-            build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            build.arguments = ["go", "build", "-o", binary, "."]
-            build.currentDirectoryURL = URL(fileURLWithPath: goDir)
-            try build.run()
-            build.waitUntilExit()
-            try #require(build.terminationStatus == 0, "go build failed")
+            // A compile takes seconds: waited for on a thread of its own, not a cooperative one.
+            let built = try await offCooperativePool { () throws -> Int32 in
+                let build = Process()
+                build.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                build.arguments = ["go", "build", "-o", binary, "."]
+                build.currentDirectoryURL = URL(fileURLWithPath: goDir)
+                try build.run()
+                build.waitUntilExit()
+                return build.terminationStatus
+            }
+            try #require(built == 0, "go build failed")
             let keel = KeelProcess(dir: dir, workers: [pyWorker, binary, binary])
             try await keel.start(environment: ["KEEL_E2E_LOG": log])
             try await keel.waitForWorkers(3)

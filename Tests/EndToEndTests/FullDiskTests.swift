@@ -19,7 +19,7 @@ extension EndToEnd {
                 let s = ["--socket", keel.socket]
                 let big = #"{"name":""# + String(repeating: "x", count: 64 * 1024) + #""}"#
                 let start = ContinuousClock.now
-                let full = try keelCLI(["call", "greet.hello", big] + s)
+                let full = try await keelCLI(["call", "greet.hello", big] + s)
                 #expect(full.0 == 2, "\(full)")
                 #expect(full.2.contains("code 4001"), "\(full.2)")
                 #expect(full.2.contains("the disk is full"), "\(full.2)")
@@ -30,7 +30,7 @@ extension EndToEnd {
 
                 try await keel.start()
                 try await keel.waitForWorkers(1)
-                let ok = try keelCLI(["call", "greet.hello", big] + s)
+                let ok = try await keelCLI(["call", "greet.hello", big] + s)
                 #expect(ok.0 == 0, "\(ok.2)")
                 #expect(ok.1.hasPrefix(#"{"greeting":"Hello, xxx"#))
                 keel.stop()

@@ -20,13 +20,13 @@ extension EndToEnd {
                 try await v1.start()
                 try await v1.waitForWorkers(1)
                 var s = ["--socket", v1.socket]
-                let started = try keelCLI(["workflow", "start", "deploy.flow", #"{"amount":42}"#, "--id", "order-1", "--wait"] + s)
+                let started = try await keelCLI(["workflow", "start", "deploy.flow", #"{"amount":42}"#, "--id", "order-1", "--wait"] + s)
                 #expect(started.0 == 1)
                 #expect(started.2.contains("BugInV1"), "\(started.2)")
-                let unknown = try keelCLI(["workflow", "reset", "nobody", "--to-step", "1"] + s)
+                let unknown = try await keelCLI(["workflow", "reset", "nobody", "--to-step", "1"] + s)
                 #expect(unknown.0 == 2)
                 #expect(unknown.2.contains("1001"))
-                let beyond = try keelCLI(["workflow", "reset", "order-1", "--to-step", "3"] + s)
+                let beyond = try await keelCLI(["workflow", "reset", "order-1", "--to-step", "3"] + s)
                 #expect(beyond.0 == 2)
                 #expect(beyond.2.contains("reset to a step from 0 to 2 (code 1010)"), "\(beyond.2)")
                 v1.stop()
@@ -37,10 +37,10 @@ extension EndToEnd {
                 try await v2.start()
                 try await v2.waitForWorkers(1)
                 s = ["--socket", v2.socket]
-                let reset = try keelCLI(["workflow", "reset", "order-1", "--to-step", "1", "--reason", "ship fixed in v2"] + s)
+                let reset = try await keelCLI(["workflow", "reset", "order-1", "--to-step", "1", "--reason", "ship fixed in v2"] + s)
                 #expect(reset.0 == 0, "\(reset.2)")
                 #expect(reset.1.contains("reset to step 1: generation 0 (failed) → generation 1"), "\(reset.1)")
-                let done = try keelCLI(["workflow", "result", "order-1"] + s)
+                let done = try await keelCLI(["workflow", "result", "order-1"] + s)
                 #expect(done.0 == 0, "\(done.2)")
                 #expect(done.1 == #"{"charge":{"charged":42},"ship":{"shipped":true}}"# + "\n")
 
@@ -48,15 +48,15 @@ extension EndToEnd {
                 let effects = sideEffects(log).map { "\($0["event"]?.stringValue ?? "")@v\($0["version"]?.int64Value ?? 0)" }
                 #expect(effects == ["charge@v1", "ship@v1", "ship@v2"])
 
-                let now = try keelCLI(["workflow", "history", "order-1"] + s)
+                let now = try await keelCLI(["workflow", "history", "order-1"] + s)
                 #expect(now.1.hasPrefix("order-1 deploy.flow completed (run ") && now.1.contains(", generation 1)\n"), "\(now.1)")
                 #expect(now.1.contains("↺ reset from generation 0 at step 1 by "), "\(now.1)")
                 #expect(now.1.contains(": ship fixed in v2"))
-                let old = try keelCLI(["workflow", "history", "order-1", "--generation", "0"] + s)
+                let old = try await keelCLI(["workflow", "history", "order-1", "--generation", "0"] + s)
                 #expect(old.1.hasPrefix("order-1 deploy.flow failed (run ") && old.1.contains(", generation 0)\n"), "\(old.1)")
                 #expect(old.1.contains("✗ BugInV1: nil address in v1"))
                 #expect(old.1.contains("(ship fixed in v2); new run: generation 1"), "\(old.1)")
-                let describe = try keelCLI(["workflow", "describe", "order-1"] + s)
+                let describe = try await keelCLI(["workflow", "describe", "order-1"] + s)
                 #expect(describe.1.contains("reset     generation 0 → 1 at step 1 by "), "\(describe.1)")
                 v2.stop()
             }

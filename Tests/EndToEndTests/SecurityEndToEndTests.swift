@@ -34,28 +34,28 @@ extension EndToEnd {
             }
         }
 
-        @Test func aTokenFileOthersCanReadAndAShortTokenAreRefusedAtStart() throws {
+        @Test func aTokenFileOthersCanReadAndAShortTokenAreRefusedAtStart() async throws {
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
             let file = dir.file("admin.token")
             FileManager.default.createFile(atPath: file, contents: Data((Self.adminToken + "\n").utf8))
             chmod(file, 0o644)
             let base = ["serve", "--db", dir.file("keel.db"), "--socket", dir.file("k.sock")]
-            let (status, _, stderr) = try keelCLI(base + ["--token-file", file])
+            let (status, _, stderr) = try await keelCLI(base + ["--token-file", file])
             #expect(status != 0)
             #expect(stderr.contains("chmod 600"), "\(stderr)")
             #expect(!stderr.contains(Self.adminToken))
 
-            let (shortStatus, shortOut, shortErr) = try keelCLI(base + ["--token", "abc123"])
+            let (shortStatus, shortOut, shortErr) = try await keelCLI(base + ["--token", "abc123"])
             #expect(shortStatus != 0)
             #expect((shortOut + shortErr).contains("/proc/PID/cmdline"), "no warning about --token")
             #expect(shortErr.contains("at least 16 bytes"), "\(shortErr)")
             #expect(!shortErr.contains("abc123"))
         }
 
-        @Test func keelTokenNewPrintsAFreshRandomToken() throws {
-            let (s1, first, _) = try keelCLI(["token", "new"])
-            let (s2, second, _) = try keelCLI(["token", "new"])
+        @Test func keelTokenNewPrintsAFreshRandomToken() async throws {
+            let (s1, first, _) = try await keelCLI(["token", "new"])
+            let (s2, second, _) = try await keelCLI(["token", "new"])
             #expect(s1 == 0 && s2 == 0)
             let token = first.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(token.count == 64 && token.allSatisfy(\.isHexDigit))
@@ -74,17 +74,17 @@ extension EndToEnd {
                     logPath: dir.file("keel.log"))
                 defer { keel.terminate() }
                 let up = try await eventually(timeout: .seconds(20)) {
-                    (try keelCLI(["workers", "--socket", socket, "--token-file", file])).0 == 0
+                    (try await keelCLI(["workers", "--socket", socket, "--token-file", file])).0 == 0
                 }
                 #expect(up, "\(keel.log)")
                 #expect(keel.log.contains("socket=token tokens=admin"), "the start-up line shows what is set up")
-                let (status, _, stderr) = try keelCLI(["workers", "--socket", socket])
+                let (status, _, stderr) = try await keelCLI(["workers", "--socket", socket])
                 #expect(status != 0)
                 #expect(stderr.contains("-32004"), "\(stderr)")
                 let logged = try await eventually { keel.log.contains("authentication failed") }
                 #expect(logged, "\(keel.log)")
                 #expect(!keel.log.contains(Self.adminToken))
-                let (released, out, _) = try keelCLI(["contract", "release", "greet.hello", "--socket", socket, "--token-file", file])
+                let (released, out, _) = try await keelCLI(["contract", "release", "greet.hello", "--socket", socket, "--token-file", file])
                 #expect(released == 0)
                 #expect(out.contains("had no owned contract"), "\(out)")
             }

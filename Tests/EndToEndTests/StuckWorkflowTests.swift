@@ -29,7 +29,7 @@ extension EndToEnd {
                 let first = try pythonWorker(keel, hang: true, life: 1)
                 defer { if first.isRunning { first.kill9() } }
                 try await keel.waitForWorkers(1)
-                let start = try keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-drain"] + s)
+                let start = try await keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-drain"] + s)
                 #expect(start.0 == 0, "\(start)")
                 let hanging = try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: dir.file("mark")) }
                 #expect(hanging, "the run reached the workflow's own code: \(first.log)")
@@ -38,12 +38,12 @@ extension EndToEnd {
                 // Before: suspended with pendingSteps [] and no later worker ever picked it up.
                 let second = try pythonWorker(keel, hang: false, life: 2)
                 defer { if second.isRunning { second.kill9() } }
-                let result = try keelCLI(["workflow", "result", "wf-drain", "--timeout", "60s"] + s)
+                let result = try await keelCLI(["workflow", "result", "wf-drain", "--timeout", "60s"] + s)
                 #expect(result.0 == 0, "\(result) \(keel.process?.log ?? "")")
                 let described = try await keel.call("workflow/describe", ["workflowId": "wf-drain"])
                 #expect(described["status"] == "completed")
                 #expect(described["output"]?["pid"] == JSONValue(Int64(second.pid)))
-                let late = try keelCLI(["workflow", "terminate", "wf-drain"] + s)
+                let late = try await keelCLI(["workflow", "terminate", "wf-drain"] + s)
                 #expect(late.0 == 1)
                 #expect(late.2 == "keel: workflow wf-drain had already ended (completed); nothing to terminate\n", "\(late)")
                 second.terminate()
@@ -56,7 +56,7 @@ extension EndToEnd {
                 let keel = KeelProcess(dir: dir)
                 try await keel.start()
                 let s = ["--socket", keel.socket]
-                _ = try keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-lost"] + s)
+                _ = try await keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-lost"] + s)
                 keel.stop()
                 // The state issue 13 found: suspended, no step pending, nothing queued. Written into
                 // the stopped orchestrator's real database file.
@@ -71,7 +71,7 @@ extension EndToEnd {
                 #expect(outcome == .applied)
                 let restarted = KeelProcess(dir: dir, workers: ["python3 \(Self.script)"])
                 try await restarted.start()
-                let result = try keelCLI(["workflow", "result", "wf-lost", "--timeout", "60s"] + s)
+                let result = try await keelCLI(["workflow", "result", "wf-lost", "--timeout", "60s"] + s)
                 #expect(result.0 == 0, "\(result)")
                 let r = try await restarted.call("workflow/result", ["workflowId": "wf-lost", "waitTimeoutMs": 0])
                 #expect(r["output"]?["done"] == true, "\(r)")
@@ -89,17 +89,17 @@ extension EndToEnd {
                 let worker = try pythonWorker(keel, hang: true, life: 1)
                 defer { if worker.isRunning { worker.kill9() } }
                 try await keel.waitForWorkers(1)
-                _ = try keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-term"] + s)
+                _ = try await keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-term"] + s)
                 let hanging = try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: dir.file("mark")) }
                 #expect(hanging, "\(worker.log)")
                 // What issue 13 saw: cancel is a request to the code, which never reaches a step to hear it.
-                let cancel = try keelCLI(["workflow", "cancel", "wf-term"] + s)
+                let cancel = try await keelCLI(["workflow", "cancel", "wf-term"] + s)
                 #expect(cancel.0 == 0, "\(cancel)")
                 #expect(try await keel.call("workflow/describe", ["workflowId": "wf-term"])["status"] == "running")
-                let terminate = try keelCLI(["workflow", "terminate", "wf-term", "--reason", "stuck in a loop"] + s)
+                let terminate = try await keelCLI(["workflow", "terminate", "wf-term", "--reason", "stuck in a loop"] + s)
                 #expect(terminate.0 == 0, "\(terminate)")
                 #expect(terminate.1 == "workflow wf-term terminated: stuck in a loop\n")
-                let result = try keelCLI(["workflow", "result", "wf-term", "--timeout", "5s"] + s)
+                let result = try await keelCLI(["workflow", "result", "wf-term", "--timeout", "5s"] + s)
                 #expect(result.0 == 1, "\(result)")
                 #expect(result.2.contains("Terminated: stuck in a loop"), "\(result)")
                 let history = try await keel.call("workflow/history", ["workflowId": "wf-term"])
@@ -108,7 +108,7 @@ extension EndToEnd {
                 // The worker was told to stop the run and is still there for new work.
                 #expect(worker.isRunning)
                 #expect(((try await keel.call("worker/list", [:]))["workers"]?.arrayValue?.count ?? 0) == 1)
-                let done = try keelCLI(["workflow", "terminate", "wf-term"] + s)
+                let done = try await keelCLI(["workflow", "terminate", "wf-term"] + s)
                 #expect(done.0 == 0)
                 worker.terminate()
                 keel.stop()
@@ -124,20 +124,20 @@ extension EndToEnd {
                 defer { if worker.isRunning { worker.kill9() } }
                 try await keel.waitForWorkers(1)
                 let started = ContinuousClock.now
-                let start = try keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-late", "--execution-timeout", "6s"] + s)
+                let start = try await keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-late", "--execution-timeout", "6s"] + s)
                 #expect(start.0 == 0, "\(start)")
                 let hanging = try await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: dir.file("mark")) }
                 #expect(hanging, "\(worker.log)")
                 keel.kill9()
                 try await keel.start()
-                let result = try keelCLI(["workflow", "result", "wf-late", "--timeout", "60s"] + s)
+                let result = try await keelCLI(["workflow", "result", "wf-late", "--timeout", "60s"] + s)
                 #expect(result.0 == 1, "\(result)")
                 #expect(result.2.contains("WorkflowExecutionTimeout"), "\(result)")
                 #expect(ContinuousClock.now - started >= .seconds(6))
                 let r = try await keel.call("workflow/result", ["workflowId": "wf-late", "waitTimeoutMs": 0])
                 #expect(r["status"] == "timedOut")
                 // A run timeout from the CLI: it fires whether or not a worker runs the workflow yet.
-                let short = try keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-run", "--run-timeout", "1s"] + s)
+                let short = try await keelCLI(["workflow", "start", "stuck.busy", "--id", "wf-run", "--run-timeout", "1s"] + s)
                 #expect(short.0 == 0, "\(short)")
                 let run = try await keel.call("workflow/result", ["workflowId": "wf-run", "waitTimeoutMs": 60_000])
                 #expect(run["status"] == "timedOut")

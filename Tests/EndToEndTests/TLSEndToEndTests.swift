@@ -26,15 +26,15 @@ extension EndToEnd {
                 #expect(up, "\(keel.log)")
                 let port = try Self.tcpPort(keel)
                 let tcp = ["--tcp", "127.0.0.1:\(port)", "--token-file", tokenFile]
-                let (status, out, err) = try keelCLI(["workers", "--json"] + tcp + ["--tls-ca", certs.caCertificate])
+                let (status, out, err) = try await keelCLI(["workers", "--json"] + tcp + ["--tls-ca", certs.caCertificate])
                 #expect(status == 0, "\(out)\(err)\n\(keel.log)")
                 #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(out)")
                 // --tls alone uses the system trust store, which does not hold the test's CA.
-                let (untrusted, _, untrustedErr) = try keelCLI(["workers"] + tcp + ["--tls"])
+                let (untrusted, _, untrustedErr) = try await keelCLI(["workers"] + tcp + ["--tls"])
                 #expect(untrusted != 0)
                 #expect(untrustedErr.contains("TLS handshake"), "\(untrustedErr)")
                 // Clear text to the TLS port gets no answer; the failure is logged with the peer.
-                let (plain, _, _) = try keelCLI(["workers"] + tcp)
+                let (plain, _, _) = try await keelCLI(["workers"] + tcp)
                 #expect(plain != 0)
                 let logged = try await eventually(timeout: .seconds(30)) { keel.log.contains("TLS handshake failed") }
                 #expect(logged, "\(keel.log)")
@@ -44,7 +44,7 @@ extension EndToEnd {
             }
         }
 
-        @Test func badTLSFilesOrFlagsRefuseStartWithExitStatus1() throws {
+        @Test func badTLSFilesOrFlagsRefuseStartWithExitStatus1() async throws {
             let dir = try TemporaryDirectory()
             defer { dir.remove() }
             let certs = try TestCertificates(in: dir)
@@ -61,12 +61,12 @@ extension EndToEnd {
                 (["--tls-cert", certs.serverCertificate, "--tls-key", certs.caCertificate], "key"),
                 (["--tls-cert", certs.serverCertificate, "--tls-key", openKey], "chmod 600"),
             ] {
-                let (status, _, stderr) = try keelCLI(base + flags)
+                let (status, _, stderr) = try await keelCLI(base + flags)
                 #expect(status == 1, "\(flags): \(stderr)")
                 #expect(stderr.contains(expected), "\(stderr)")
                 #expect(!stderr.contains("Fatal error"))
             }
-            let (status, _, stderr) = try keelCLI(base + ["--tls-cert", certs.serverCertificate])
+            let (status, _, stderr) = try await keelCLI(base + ["--tls-cert", certs.serverCertificate])
             #expect(status != 0)
             #expect(stderr.contains("--tls-key"), "\(stderr)")
         }

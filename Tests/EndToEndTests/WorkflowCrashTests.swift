@@ -7,7 +7,7 @@ import Testing
 
 /// Appends side-effect lines from in-process activities, tagged with the orchestrator's life.
 final class EffectLog: Sendable {
-    let lines = Mutex<[(key: String, life: Int)]>([])
+    let lines = Locked<[(key: String, life: Int)]>([])
     let life = Atomic<Int>(1)
     func record(_ key: String) { lines.withLock { $0.append((key, life.load(ordering: .relaxed))) } }
 }

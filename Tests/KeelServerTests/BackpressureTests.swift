@@ -29,7 +29,7 @@ struct BackpressureTests {
                 let workerId = registered?["result"]?["workerId"]
                 #expect(workerId != nil, "\(String(describing: registered))")
 
-                let results = Mutex<[JSONValue]>([])
+                let results = Locked<[JSONValue]>([])
                 let callers = Task {
                     try await withThrowingTaskGroup(of: JSONValue.self) { group in
                         for i in 0..<calls {

@@ -135,7 +135,7 @@ struct ErrorReachabilityTests {
     // MARK: - Live triggers
 
     /// Codes the live tests saw; compared with ``triggers`` once all ran.
-    static let observed = Mutex<Set<Int>>([])
+    static let observed = Locked<Set<Int>>([])
 
     static func saw(_ code: Int64?, _ expected: Int, _ what: String) {
         #expect(code == Int64(expected), "\(what): expected \(expected), got \(String(describing: code))")

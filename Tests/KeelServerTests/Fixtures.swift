@@ -6,7 +6,7 @@ import Synchronization
 
 /// A counter shared between a test and the activities it registers.
 final class Counter: Sendable {
-    private let value = Mutex<[String: Int]>([:])
+    private let value = Locked<[String: Int]>([:])
     @discardableResult
     func bump(_ key: String) -> Int { value.withLock { $0[key, default: 0] += 1; return $0[key]! } }
     func get(_ key: String) -> Int { value.withLock { $0[key, default: 0] } }
