@@ -244,7 +244,9 @@ struct SecurityTests {
                     }
                     #expect(result["status"] == "completed", "\(result)")
                     #expect(result["output"]?["previous"] == ["page": 1])
-                    #expect(result["output"]?["attempt"] == 2)
+                    // Attempt 2 on an idle machine; a later one when a loaded machine (a sanitizer run)
+                    // let attempt 2 pass its 3 s heartbeat timeout too. Never attempt 1: it was not kept alive.
+                    #expect((result["output"]?["attempt"]?.int64Value ?? 0) >= 2, "\(result)")
                 }
             }
         }
