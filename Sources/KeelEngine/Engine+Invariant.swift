@@ -93,7 +93,18 @@ extension Engine {
         for e in live.journal.values where e.status == .scheduled && e.kind == "child" {
             let childId = Self.childID(e, parent: live.record.id)
             guard workflows[childId] == nil else { return true }
-            guard let child = try? await storage.read({ try $0.workflow(id: childId) }) else { continue }
+            let stored: WorkflowRecord?
+            do {
+                stored = try await storage.read { try $0.workflow(id: childId) }
+            } catch {
+                // Cannot tell: assume the child still runs and repair nothing on a guess; the failure
+                // is logged with an incident and counted, and the next check looks again.
+                _ = storeFailed(error, while: "reading child \(childId) of workflow \(live.record.id) for the invariant check",
+                    background: true)
+                waits = true
+                continue
+            }
+            guard let child = stored else { continue }
             if child.status.isTerminal {
                 report(.childEndNotDelivered, live.record.id, check: check,
                     missing: "child \(childId) ended (\(child.status.rawValue)) but step \(e.seq) was never told")
