@@ -153,5 +153,32 @@ enum Migrations {
         CREATE INDEX workflows_open ON workflows (status) WHERE status IN ('pending', 'running', 'suspended');
         CREATE INDEX workflows_created ON workflows (created_at, workflow_id);
         """,
+        // 6: what several nodes need (docs/decisions/0004-storage-intents.md): an owner and an event
+        // counter per execution, an owner per running task, signal keys for idempotent resends,
+        // timers any node can fire, and one row per node incarnation with its lease.
+        """
+        ALTER TABLE workflows ADD COLUMN owner_node TEXT;
+        ALTER TABLE workflows ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE activity_tasks ADD COLUMN owner_node TEXT;
+        ALTER TABLE signals ADD COLUMN signal_key TEXT;
+        CREATE UNIQUE INDEX signals_key ON signals (workflow_id, signal_key) WHERE signal_key IS NOT NULL;
+        CREATE INDEX activity_tasks_ready ON activity_tasks (name, visible_at) WHERE status = 'scheduled';
+        CREATE INDEX workflows_ready ON workflows (updated_at) WHERE status = 'pending' AND owner_node IS NULL;
+        CREATE TABLE timers (
+            workflow_id TEXT NOT NULL REFERENCES workflows (workflow_id),
+            generation  INTEGER NOT NULL,
+            seq         INTEGER NOT NULL,
+            fire_at     INTEGER NOT NULL,
+            PRIMARY KEY (workflow_id, generation, seq)
+        );
+        CREATE INDEX timers_due ON timers (fire_at);
+        CREATE TABLE nodes (
+            node_id      TEXT PRIMARY KEY,
+            alive        INTEGER NOT NULL DEFAULT 1 CHECK (alive IN (0, 1)),
+            started_at   INTEGER NOT NULL,
+            heartbeat_at INTEGER NOT NULL,
+            lease_ms     INTEGER NOT NULL CHECK (lease_ms > 0)
+        );
+        """,
     ]
 }

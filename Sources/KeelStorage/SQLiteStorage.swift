@@ -173,6 +173,23 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         }
     }
 
+    /// `write` with SQLite's own transaction, for this module's SQL (``SQLiteStore``).
+    func writeSQL<T: Sendable>(_ body: @escaping @Sendable (SQLiteTransaction) throws -> T) async throws -> T {
+        try await write { tx in try body(try Self.sqlite(tx)) }
+    }
+
+    /// `read` with SQLite's own transaction, for this module's SQL.
+    func readSQL<T: Sendable>(_ body: @escaping @Sendable (SQLiteTransaction) throws -> T) async throws -> T {
+        try await read { tx in try body(try Self.sqlite(tx)) }
+    }
+
+    private static func sqlite(_ tx: Any) throws -> SQLiteTransaction {
+        guard let tx = tx as? SQLiteTransaction else {
+            throw KeelError(.internalError, "a SQLite store was handed a transaction of another store")
+        }
+        return tx
+    }
+
     public func close() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             writerQueue.close { c.resume() }

@@ -3,13 +3,13 @@ public import KeelCore
 
 /// Workflow executions, journals and signals.
 extension SQLiteTransaction {
-    private static let workflowColumns = """
+    static let workflowColumns = """
         workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
         run_deadline
         """
 
-    private static func workflow(from row: Row) -> WorkflowRecord {
+    static func workflow(from row: Row) -> WorkflowRecord {
         var w = WorkflowRecord(
             id: row.text(0), name: row.text(1), input: row.json(2) ?? .null, contractHash: row.optionalText(12),
             now: row.int(13))

@@ -5,7 +5,7 @@ public import KeelCore
 struct SQLiteTransaction: StorageTransaction {
     let db: SQLiteConnection
 
-    private static let taskColumns = """
+    static let taskColumns = """
         task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
         heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id, generation,
         step_seq
@@ -19,7 +19,7 @@ struct SQLiteTransaction: StorageTransaction {
         return out
     }
 
-    private static func task(from row: Row) -> ActivityTaskRecord {
+    static func task(from row: Row) -> ActivityTaskRecord {
         var t = ActivityTaskRecord(
             id: row.text(0), name: row.text(1), input: row.json(2) ?? .null, idempotencyKey: row.optionalText(3),
             retryPolicy: (try? RetryPolicy.decode(row.json(6), field: "retryPolicy")) ?? RetryPolicy(),

@@ -1,0 +1,197 @@
+public import KeelCore
+
+/// ``Store`` on the embedded SQLite file: every call is one write (or read) of ``SQLiteStorage``,
+/// so intents ride the same writer thread and group commit as everything else. One process holds
+/// the file (``DatabaseLock``); leases and rescue still run the same SQL as on PostgreSQL, so one
+/// conformance suite proves both.
+public final class SQLiteStore: Store {
+    public let storage: SQLiteStorage
+
+    public init(storage: SQLiteStorage) {
+        self.storage = storage
+    }
+
+    public func now() async throws -> EpochMillis { storage.now() }
+
+    public func apply(_ changes: [Change]) async throws -> [ChangeOutcome] {
+        let now = storage.now()
+        return try await storage.writeSQL { tx in try changes.map { try tx.apply($0, now: now) } }
+    }
+
+    public func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord] {
+        guard !request.names.isEmpty, request.limit > 0 else { return [] }
+        let now = storage.now()
+        return try await storage.writeSQL { tx in
+            guard try tx.leaseHeld(node.nodeId, now: now) else { return [] }
+            let names = Array(repeating: "?", count: request.names.count).joined(separator: ", ")
+            var claimed: [ActivityTaskRecord] = []
+            try tx.db.statement(
+                """
+                UPDATE activity_tasks SET status = 'running', attempt = attempt + 1, started_at = ?, owner_node = ?
+                WHERE task_id IN (
+                    SELECT task_id FROM activity_tasks
+                    WHERE status = 'scheduled' AND visible_at <= ? AND name IN (\(names))
+                    ORDER BY visible_at, created_at, task_id LIMIT ?)
+                RETURNING \(SQLiteTransaction.taskColumns)
+                """
+            ).bind([.int(now), .text(node.nodeId), .int(now)] + request.names.map { .text($0) } + [.int(Int64(request.limit))])
+                .forEachRow { claimed.append(SQLiteTransaction.task(from: $0)) }
+            return claimed.sorted { ($0.visibleAt, $0.createdAt, $0.id) < ($1.visibleAt, $1.createdAt, $1.id) }
+        }
+    }
+
+    public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        guard limit > 0 else { return [] }
+        let now = storage.now()
+        return try await storage.writeSQL { tx in
+            guard try tx.leaseHeld(node.nodeId, now: now) else { return [] }
+            var ids: [String] = []
+            try tx.db.statement(
+                """
+                UPDATE workflows SET status = 'running', owner_node = ?, epoch = epoch + 1, updated_at = ?
+                WHERE workflow_id IN (
+                    SELECT workflow_id FROM workflows WHERE status = 'pending' AND owner_node IS NULL
+                    ORDER BY updated_at, workflow_id LIMIT ?)
+                RETURNING workflow_id
+                """
+            ).bind([.text(node.nodeId), .int(now), .int(Int64(limit))]).forEachRow { ids.append($0.text(0)) }
+            return try ids.sorted().compactMap { try tx.execution($0) }
+        }
+    }
+
+    public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
+        guard limit > 0 else { return [] }
+        let now = storage.now()
+        return try await storage.writeSQL { tx in
+            guard try tx.leaseHeld(node.nodeId, now: now) else { return [] }
+            var fired: [FiredTimer] = []
+            try tx.db.statement(
+                """
+                DELETE FROM timers WHERE rowid IN (
+                    SELECT rowid FROM timers WHERE fire_at <= ? ORDER BY fire_at LIMIT ?)
+                RETURNING workflow_id, generation, seq
+                """
+            ).bind([.int(now), .int(Int64(limit))]).forEachRow {
+                fired.append(FiredTimer(workflowId: $0.text(0), generation: Int($0.int(1)), seq: Int($0.int(2))))
+            }
+            for timer in fired {
+                if try tx.completeJournalEntry(
+                    workflowId: timer.workflowId, generation: timer.generation, seq: timer.seq, status: .completed,
+                    result: nil, failure: nil, now: now) == .applied
+                {
+                    try tx.wake(timer.workflowId, now: now)
+                }
+            }
+            return fired
+        }
+    }
+
+    public func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease {
+        let now = storage.now()
+        try await storage.writeSQL { tx in
+            try tx.db.statement(
+                "INSERT INTO nodes (node_id, alive, started_at, heartbeat_at, lease_ms) VALUES (?, 1, ?, ?, ?)"
+            ).bind([.text(nodeId), .int(now), .int(now), .int(leaseMillis)]).run()
+        }
+        return NodeLease(nodeId: nodeId, leaseMillis: leaseMillis)
+    }
+
+    public func renew(_ lease: NodeLease) async throws -> LeaseState {
+        let now = storage.now()
+        return try await storage.writeSQL { tx in
+            try tx.db.statement(
+                """
+                UPDATE nodes SET heartbeat_at = ?, lease_ms = ?
+                WHERE node_id = ? AND alive = 1 AND heartbeat_at + lease_ms >= ?
+                """
+            ).bind([.int(now), .int(lease.leaseMillis), .text(lease.nodeId), .int(now)]).run()
+            if tx.db.changes > 0 { return .held }
+            // Expired: the node is dead from now on, whether or not a rescue has run yet.
+            try tx.db.statement("UPDATE nodes SET alive = 0 WHERE node_id = ?").bind([.text(lease.nodeId)]).run()
+            return .lost
+        }
+    }
+
+    public func rescue() async throws -> RescueReport {
+        let now = storage.now()
+        return try await storage.writeSQL { tx in
+            var report = RescueReport()
+            try tx.db.statement(
+                "UPDATE nodes SET alive = 0 WHERE alive = 1 AND heartbeat_at + lease_ms < ? RETURNING node_id"
+            ).bind([.int(now)]).forEachRow { report.deadNodes.append($0.text(0)) }
+            try tx.db.statement(
+                """
+                UPDATE activity_tasks SET status = 'scheduled', owner_node = NULL, visible_at = ?
+                WHERE status = 'running' AND owner_node IN (SELECT node_id FROM nodes WHERE alive = 0)
+                """
+            ).bind([.int(now)]).run()
+            report.tasksReturned = tx.db.changes
+            try tx.db.statement(
+                """
+                UPDATE workflows SET owner_node = NULL, epoch = epoch + 1, updated_at = ?,
+                    status = CASE WHEN status = 'running' THEN 'pending' ELSE status END
+                WHERE owner_node IN (SELECT node_id FROM nodes WHERE alive = 0)
+                """
+            ).bind([.int(now)]).run()
+            report.executionsReturned = tx.db.changes
+            report.deadNodes.sort()
+            return report
+        }
+    }
+
+    public func task(id: String) async throws -> ActivityTaskRecord? {
+        try await storage.read { try $0.activityTask(id: id) }
+    }
+
+    public func execution(id: String) async throws -> ExecutionState? {
+        try await storage.readSQL { try $0.execution(id) }
+    }
+
+    public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
+        try await storage.read { try $0.journal(workflowId: workflowId, generation: generation) }
+    }
+
+    public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
+        try await storage.readSQL { tx in
+            var signals: [SignalRecord] = []
+            try tx.db.statement(
+                """
+                SELECT signal_id, workflow_id, name, payload, created_at FROM signals
+                WHERE workflow_id = ? AND consumed_seq IS NULL ORDER BY signal_id
+                """
+            ).bind([.text(workflowId)]).forEachRow { row in
+                signals.append(
+                    SignalRecord(
+                        id: row.int(0), workflowId: row.text(1), name: row.text(2), payload: row.json(3) ?? .null,
+                        createdAt: row.int(4)))
+            }
+            return signals
+        }
+    }
+
+    public func nodes() async throws -> [NodeRecord] {
+        try await storage.readSQL { tx in
+            var nodes: [NodeRecord] = []
+            try tx.db.statement("SELECT node_id, alive, started_at, heartbeat_at, lease_ms FROM nodes ORDER BY node_id")
+                .forEachRow { row in
+                    nodes.append(
+                        NodeRecord(
+                            nodeId: row.text(0), alive: row.int(1) != 0, startedAt: row.int(2), heartbeatAt: row.int(3),
+                            leaseMillis: row.int(4)))
+                }
+            return nodes
+        }
+    }
+
+    public func close() async { await storage.close() }
+}
+
+extension SQLiteTransaction {
+    /// True while `nodeId`'s lease is alive and unexpired: a node past its lease claims nothing.
+    func leaseHeld(_ nodeId: String, now: EpochMillis) throws -> Bool {
+        var held = false
+        try db.statement("SELECT 1 FROM nodes WHERE node_id = ? AND alive = 1 AND heartbeat_at + lease_ms >= ?")
+            .bind([.text(nodeId), .int(now)]).forEachRow { _ in held = true }
+        return held
+    }
+}

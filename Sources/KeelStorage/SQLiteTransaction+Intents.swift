@@ -1,0 +1,220 @@
+import CSQLite
+public import KeelCore
+
+/// ``Change``s as conditional statements on SQLite (the same fences the PostgreSQL store writes).
+extension SQLiteTransaction {
+    func apply(_ change: Change, now: EpochMillis) throws -> ChangeOutcome {
+        switch change {
+        case .enqueueTask(let task):
+            return try insertActivityTask(task) == .applied ? .applied : .duplicate
+        case .finishTask(let id, let attempt, let status, let output, let failure):
+            return try finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
+        case .retryTask(let id, let attempt, let runAt, let failure):
+            return try taskFenced(
+                """
+                UPDATE activity_tasks SET status = 'scheduled', visible_at = ?, failure = ?, owner_node = NULL
+                WHERE task_id = ? AND attempt = ? AND status = 'running'
+                """, [.int(runAt), .json(failure), .text(id), .int(Int64(attempt))], id: id, attempt: attempt)
+        case .recordHeartbeat(let id, let attempt, let details):
+            return try taskFenced(
+                "UPDATE activity_tasks SET heartbeat_details = ? WHERE task_id = ? AND attempt = ? AND status = 'running'",
+                [.json(details), .text(id), .int(Int64(attempt))], id: id, attempt: attempt)
+        case .cancelTask(let id):
+            return try taskFenced(
+                """
+                UPDATE activity_tasks SET status = 'cancelled', completed_at = ?, owner_node = NULL
+                WHERE task_id = ? AND status IN ('scheduled', 'running')
+                """, [.int(now), .text(id)], id: id, attempt: nil)
+        case .startExecution(let record):
+            return try insertWorkflow(record) == .applied ? .applied : .duplicate
+        case .appendStep(let entry, let epoch):
+            return try appendStep(entry, epoch: epoch)
+        case .scheduleTimer(let workflowId, let generation, let seq, let fireAt):
+            return try scheduleTimer(workflowId: workflowId, generation: generation, seq: seq, fireAt: fireAt)
+        case .deliverSignal(let workflowId, let name, let payload, let key):
+            return try deliverSignal(workflowId: workflowId, name: name, payload: payload, key: key, now: now)
+        case .consumeSignal(let signalId, let workflowId, let generation, let seq, let epoch):
+            if let fence = try epochFence(workflowId, epoch) { return fence }
+            try db.statement(
+                """
+                UPDATE signals SET consumed_generation = ?, consumed_seq = ?
+                WHERE signal_id = ? AND workflow_id = ? AND consumed_seq IS NULL
+                """
+            ).bind([.int(Int64(generation)), .int(Int64(seq)), .int(signalId), .text(workflowId)]).run()
+            return db.changes > 0 ? .applied : .duplicate
+        case .suspend(let workflowId, let epoch, let seenEvents):
+            return try suspend(workflowId: workflowId, epoch: epoch, seenEvents: seenEvents, now: now)
+        case .finishExecution(let workflowId, let epoch, let status, let output, let failure):
+            return try finishExecution(
+                workflowId: workflowId, epoch: epoch, status: status, output: output, failure: failure, now: now)
+        case .requestCancel(let workflowId):
+            try db.statement(
+                """
+                UPDATE workflows SET cancel_requested = 1, updated_at = ?
+                WHERE workflow_id = ? AND cancel_requested = 0
+                  AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                """
+            ).bind([.int(now), .text(workflowId)]).run()
+            guard db.changes > 0 else {
+                guard let state = try execution(workflowId) else { return .notFound }
+                return state.record.status.isTerminal ? .alreadyFinished : .duplicate
+            }
+            try wake(workflowId, now: now)
+            return .applied
+        }
+    }
+
+    private func finishTask(
+        id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?, now: EpochMillis
+    ) throws -> ChangeOutcome {
+        precondition(status.isTerminal, "finishTask needs a terminal status")
+        var step: (String, Int, Int)?
+        var finished = false
+        try db.statement(
+            """
+            UPDATE activity_tasks SET status = ?, output = ?, failure = ?, completed_at = ?, owner_node = NULL
+            WHERE task_id = ? AND attempt = ? AND status = 'running'
+            RETURNING workflow_id, generation, step_seq
+            """
+        ).bind([.text(status.rawValue), .json(output), .json(failure), .int(now), .text(id), .int(Int64(attempt))])
+            .forEachRow { row in
+                finished = true
+                if let workflowId = row.optionalText(0), let generation = row.optionalInt(1), let seq = row.optionalInt(2) {
+                    step = (workflowId, Int(generation), Int(seq))
+                }
+            }
+        guard finished else { return try taskFenceOutcome(id, attempt: attempt) }
+        if let (workflowId, generation, seq) = step {
+            let stepStatus: StepStatus = status == .completed ? .completed : .failed
+            if try completeJournalEntry(
+                workflowId: workflowId, generation: generation, seq: seq, status: stepStatus, result: output,
+                failure: failure, now: now) == .applied
+            {
+                try wake(workflowId, now: now)
+            }
+        }
+        return .applied
+    }
+
+    private func appendStep(_ entry: JournalEntry, epoch: Int) throws -> ChangeOutcome {
+        switch try insertJournalEntry(entry, epoch: epoch) {
+        case .applied: return .applied
+        case .duplicate: return .duplicate
+        case .notFound: return .notFound
+        case .stale: return try epochFence(entry.workflowId, epoch) ?? .duplicate
+        }
+    }
+
+    private func scheduleTimer(workflowId: String, generation: Int, seq: Int, fireAt: EpochMillis) throws
+        -> ChangeOutcome
+    {
+        guard try execution(workflowId) != nil else { return .notFound }
+        try db.statement(
+            """
+            INSERT INTO timers (workflow_id, generation, seq, fire_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (workflow_id, generation, seq) DO NOTHING
+            """
+        ).bind([.text(workflowId), .int(Int64(generation)), .int(Int64(seq)), .int(fireAt)]).run()
+        return db.changes > 0 ? .applied : .duplicate
+    }
+
+    private func deliverSignal(workflowId: String, name: String, payload: JSONValue, key: String?, now: EpochMillis)
+        throws -> ChangeOutcome
+    {
+        guard let state = try execution(workflowId) else { return .notFound }
+        if state.record.status.isTerminal { return .alreadyFinished }
+        try db.statement(
+            """
+            INSERT INTO signals (workflow_id, name, payload, created_at, signal_key) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (workflow_id, signal_key) WHERE signal_key IS NOT NULL DO NOTHING
+            """
+        ).bind([.text(workflowId), .text(name), .json(payload), .int(now), .optional(key)]).run()
+        guard db.changes > 0 else { return .duplicate }
+        try wake(workflowId, now: now)
+        return .applied
+    }
+
+    private func suspend(workflowId: String, epoch: Int, seenEvents: Int, now: EpochMillis) throws -> ChangeOutcome {
+        try db.statement(
+            """
+            UPDATE workflows SET status = 'suspended', owner_node = NULL, updated_at = ?
+            WHERE workflow_id = ? AND epoch = ? AND event_seq = ? AND status IN ('pending', 'running')
+            """
+        ).bind([.int(now), .text(workflowId), .int(Int64(epoch)), .int(Int64(seenEvents))]).run()
+        if db.changes > 0 { return .applied }
+        if let fence = try epochFence(workflowId, epoch) { return fence }
+        guard let state = try execution(workflowId) else { return .notFound }
+        return state.eventSeq != seenEvents ? .changedMeanwhile : .duplicate
+    }
+
+    private func finishExecution(
+        workflowId: String, epoch: Int, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?,
+        now: EpochMillis
+    ) throws -> ChangeOutcome {
+        precondition(status.isTerminal, "finishExecution needs a terminal status")
+        var parent: (String, Int, Int)?
+        var finished = false
+        try db.statement(
+            """
+            UPDATE workflows SET status = ?, output = ?, failure = ?, owner_node = NULL, updated_at = ?
+            WHERE workflow_id = ? AND epoch = ?
+              AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+            RETURNING parent_id, parent_generation, parent_seq
+            """
+        ).bind([.text(status.rawValue), .json(output), .json(failure), .int(now), .text(workflowId), .int(Int64(epoch))])
+            .forEachRow { row in
+                finished = true
+                if let id = row.optionalText(0), let generation = row.optionalInt(1), let seq = row.optionalInt(2) {
+                    parent = (id, Int(generation), Int(seq))
+                }
+            }
+        guard finished else { return try epochFence(workflowId, epoch) ?? .alreadyFinished }
+        if let (parentId, generation, seq) = parent {
+            if try completeJournalEntry(
+                workflowId: parentId, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
+                result: output, failure: failure, now: now) == .applied
+            {
+                try wake(parentId, now: now)
+            }
+        }
+        return .applied
+    }
+
+    /// An event the execution must notice: raise its counter and make a suspended one claimable.
+    func wake(_ workflowId: String, now: EpochMillis) throws {
+        try db.statement(
+            """
+            UPDATE workflows SET event_seq = event_seq + 1, updated_at = ?,
+                status = CASE WHEN status = 'suspended' THEN 'pending' ELSE status END
+            WHERE workflow_id = ?
+            """
+        ).bind([.int(now), .text(workflowId)]).run()
+    }
+
+    /// Runs a task update fenced in its WHERE clause; when it changed nothing, says why.
+    private func taskFenced(_ sql: String, _ values: [SQLValue], id: String, attempt: Int?) throws -> ChangeOutcome {
+        try db.statement(sql).bind(values).run()
+        return db.changes > 0 ? .applied : try taskFenceOutcome(id, attempt: attempt)
+    }
+
+    private func taskFenceOutcome(_ id: String, attempt: Int?) throws -> ChangeOutcome {
+        guard let task = try activityTask(id: id) else { return .notFound }
+        return ChangeOutcome.taskFence(attempt: attempt, currentAttempt: task.attempt, terminal: task.status.isTerminal)
+    }
+
+    /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.
+    private func epochFence(_ workflowId: String, _ epoch: Int) throws -> ChangeOutcome? {
+        guard let state = try execution(workflowId) else { return .notFound }
+        return state.record.epoch == epoch ? nil : .superseded(currentEpoch: state.record.epoch)
+    }
+
+    func execution(_ workflowId: String) throws -> ExecutionState? {
+        var found: ExecutionState?
+        try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")
+            .bind([.text(workflowId)]).forEachRow { row in
+                found = ExecutionState(
+                    record: Self.workflow(from: row), ownerNode: row.optionalText(18), eventSeq: Int(row.int(19)))
+            }
+        return found
+    }
+}

@@ -1,0 +1,197 @@
+public import KeelCore
+
+/// The store that several orchestrator nodes can share (docs/decisions/0004-storage-intents.md).
+///
+/// Unlike ``Storage``, whose closures read, decide and write on SQLite's writer thread, a `Store`
+/// takes *intents*: each ``Change`` carries its own fence (a task's attempt, an execution's owner
+/// epoch, an execution's event counter) and each backend writes it as conditional statements, so
+/// a node that was paused past its lease cannot overwrite the work of the node that took over.
+/// Every method is async and may cross a network.
+public protocol Store: Sendable {
+    /// The store's clock (the database's, on PostgreSQL): leases, timers and deadlines compare
+    /// against it, never against a node's own clock.
+    func now() async throws -> EpochMillis
+
+    /// Applies `changes` in one transaction and answers one outcome per change, in order. A fence
+    /// that fails is an outcome, not an error; an error means nothing of the batch was committed,
+    /// or that the commit's outcome is unknown — replaying the same changes is then safe: they
+    /// answer `.duplicate`, `.stale` or `.alreadyFinished` and apply nothing twice.
+    func apply(_ changes: [Change]) async throws -> [ChangeOutcome]
+
+    /// Claims up to `request.limit` ready tasks among `request.names` for `node`, oldest first:
+    /// each claimed task is `running`, owned by the node, its attempt raised by one. Two nodes
+    /// claiming at once never get the same task.
+    func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord]
+
+    /// Claims up to `limit` executions that are ready to run (new, woken by an event, or rescued
+    /// from a dead node) for `node`, raising each one's epoch: the previous owner's writes are
+    /// refused from now on.
+    func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState]
+
+    /// Fires up to `limit` due timers, once across every node: each completes its sleep step and
+    /// wakes its execution.
+    func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer]
+
+    /// Registers a new node incarnation with a lease of `leaseMillis`, starting now.
+    func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease
+    /// Extends the lease to `lease.leaseMillis` from now. `.lost` once it expired or was rescued:
+    /// the node must stop acknowledging work and rejoin under a new id.
+    func renew(_ lease: NodeLease) async throws -> LeaseState
+    /// Declares every node whose lease expired dead and returns its claimed tasks to `scheduled`
+    /// and its executions to `pending` under a raised epoch. Idempotent; safe on every node at once.
+    func rescue() async throws -> RescueReport
+
+    func task(id: String) async throws -> ActivityTaskRecord?
+    func execution(id: String) async throws -> ExecutionState?
+    /// A generation's journal in `seq` order.
+    func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
+    /// Signals not yet consumed, oldest first.
+    func pendingSignals(workflowId: String) async throws -> [SignalRecord]
+    func nodes() async throws -> [NodeRecord]
+
+    /// Ends the store's connections. Calls after this fail with `.storageFailure`.
+    func close() async
+}
+
+/// One intent, with its fence.
+public enum Change: Sendable {
+    /// A new task; `.duplicate` if its id or idempotency key exists.
+    case enqueueTask(ActivityTaskRecord)
+    /// Ends running attempt `attempt` with a terminal status. A workflow's task also completes its
+    /// journal step (failed unless `status == .completed`) and wakes the execution.
+    case finishTask(id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?)
+    /// Puts running attempt `attempt` back to `scheduled`, claimable again at `runAt`.
+    case retryTask(id: String, attempt: Int, runAt: EpochMillis, failure: JSONValue?)
+    /// Stores the running attempt's latest heartbeat details.
+    case recordHeartbeat(id: String, attempt: Int, details: JSONValue?)
+    /// Ends a scheduled or running task as cancelled.
+    case cancelTask(id: String)
+    /// A new execution, `pending` and unowned; `.duplicate` if its id exists.
+    case startExecution(WorkflowRecord)
+    /// Appends a step to the journal, only while the execution's epoch is `epoch`.
+    case appendStep(JournalEntry, epoch: Int)
+    /// Arms a sleep: at `fireAt` the step `(workflowId, generation, seq)` completes on some node.
+    case scheduleTimer(workflowId: String, generation: Int, seq: Int, fireAt: EpochMillis)
+    /// Buffers a signal and wakes the execution. `key` makes a resend after an unknown commit
+    /// outcome a `.duplicate`.
+    case deliverSignal(workflowId: String, name: String, payload: JSONValue, key: String?)
+    /// Marks a buffered signal consumed by the step that received it, fenced by epoch.
+    case consumeSignal(signalId: Int64, workflowId: String, generation: Int, seq: Int, epoch: Int)
+    /// Parks the execution until an event arrives, only if its epoch is `epoch` and no event arrived
+    /// since the run saw `seenEvents` (else `.changedMeanwhile`: run again).
+    case suspend(workflowId: String, epoch: Int, seenEvents: Int)
+    /// Ends the execution, fenced by epoch. A child also completes its parent's step and wakes it.
+    case finishExecution(
+        workflowId: String, epoch: Int, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?)
+    /// Asks a running execution to cancel and wakes it.
+    case requestCancel(workflowId: String)
+}
+
+/// What one ``Change`` did.
+public enum ChangeOutcome: Sendable, Equatable {
+    case applied
+    /// The task's attempt moved on or it is no longer running: the caller was superseded.
+    case stale(currentAttempt: Int)
+    /// The execution's owner epoch moved on: another node owns it now.
+    case superseded(currentEpoch: Int)
+    /// A conditional suspend saw a newer event counter: an event arrived meanwhile.
+    case changedMeanwhile
+    /// Already there (same id, key or seq), or already in the state the change asks for.
+    case duplicate
+    /// The task or execution has ended: nothing more can change it.
+    case alreadyFinished
+    case notFound
+
+    /// Why a change to a task, fenced by `attempt` (nil: by status only), did not apply.
+    public static func taskFence(attempt: Int?, currentAttempt: Int, terminal: Bool) -> ChangeOutcome {
+        if let attempt, attempt != currentAttempt { return .stale(currentAttempt: currentAttempt) }
+        return terminal ? .alreadyFinished : .stale(currentAttempt: currentAttempt)
+    }
+}
+
+/// Which ready tasks a node wants.
+public struct TaskClaim: Sendable {
+    /// Activity names this node has workers for.
+    public var names: [String]
+    public var limit: Int
+
+    public init(names: [String], limit: Int) {
+        self.names = names
+        self.limit = limit
+    }
+}
+
+/// An execution as the store knows it, with its owner and event counter.
+public struct ExecutionState: Sendable {
+    public var record: WorkflowRecord
+    /// The node that runs it now; nil while it is pending or suspended.
+    public var ownerNode: String?
+    /// Raised by every event the execution should notice (a step's outcome, a signal, a fired
+    /// timer, a child's end, a cancel request).
+    public var eventSeq: Int
+
+    public init(record: WorkflowRecord, ownerNode: String?, eventSeq: Int) {
+        self.record = record
+        self.ownerNode = ownerNode
+        self.eventSeq = eventSeq
+    }
+}
+
+/// A sleep that fired.
+public struct FiredTimer: Sendable, Equatable {
+    public var workflowId: String
+    public var generation: Int
+    public var seq: Int
+
+    public init(workflowId: String, generation: Int, seq: Int) {
+        self.workflowId = workflowId
+        self.generation = generation
+        self.seq = seq
+    }
+}
+
+/// A node incarnation's lease.
+public struct NodeLease: Sendable, Equatable {
+    public var nodeId: String
+    public var leaseMillis: Int64
+
+    public init(nodeId: String, leaseMillis: Int64) {
+        self.nodeId = nodeId
+        self.leaseMillis = leaseMillis
+    }
+}
+
+public enum LeaseState: Sendable, Equatable {
+    case held
+    case lost
+}
+
+/// What a rescue sweep did.
+public struct RescueReport: Sendable, Equatable {
+    public var deadNodes: [String]
+    public var tasksReturned: Int
+    public var executionsReturned: Int
+
+    public init(deadNodes: [String] = [], tasksReturned: Int = 0, executionsReturned: Int = 0) {
+        self.deadNodes = deadNodes
+        self.tasksReturned = tasksReturned
+        self.executionsReturned = executionsReturned
+    }
+}
+
+/// One row of the nodes table.
+public struct NodeRecord: Sendable, Equatable {
+    public var nodeId: String
+    public var alive: Bool
+    public var startedAt: EpochMillis
+    public var heartbeatAt: EpochMillis
+    public var leaseMillis: Int64
+
+    public init(nodeId: String, alive: Bool, startedAt: EpochMillis, heartbeatAt: EpochMillis, leaseMillis: Int64) {
+        self.nodeId = nodeId
+        self.alive = alive
+        self.startedAt = startedAt
+        self.heartbeatAt = heartbeatAt
+        self.leaseMillis = leaseMillis
+    }
+}

@@ -1,0 +1,372 @@
+import Foundation
+public import KeelCore
+public import KeelStorage
+
+/// The cases every ``Store`` must pass, one per fence and per outcome
+/// (docs/decisions/0004-storage-intents.md, "How it is proved"). A test target runs each case on a
+/// fresh store of its backend: a SQLite file in a temp dir, a database on a PostgreSQL the test
+/// run started.
+public struct StoreConformanceCase: Sendable, CustomStringConvertible {
+    public let name: String
+    public let run: @Sendable (any Store) async throws -> Void
+    public var description: String { name }
+}
+
+/// A failed expectation inside a conformance case, with what was expected and what came.
+public struct ConformanceFailure: Error, CustomStringConvertible {
+    public let description: String
+}
+
+public enum StoreConformance {
+    public static let cases: [StoreConformanceCase] = [
+        .init(name: "enqueue is idempotent by id and by key", run: enqueueIsIdempotent),
+        .init(name: "claims take ready tasks of the names served, raising the attempt", run: claimsTakeReadyTasks),
+        .init(name: "a stale attempt's finish is refused", run: staleAttemptIsRefused),
+        .init(name: "two nodes claiming at once never share a task", run: concurrentClaimsNeverShare),
+        .init(name: "a superseded owner's append is refused", run: supersededOwnerIsRefused),
+        .init(name: "a suspend after an event answers changedMeanwhile", run: suspendSeesEvents),
+        .init(name: "a signal key makes a resend a duplicate", run: signalKeysDeduplicate),
+        .init(name: "a replayed batch applies nothing twice", run: replayedBatchIsIdempotent),
+        .init(name: "a task's finish completes its step and wakes the execution", run: taskFinishWakesExecution),
+        .init(name: "a child's end completes the parent's step", run: childEndCompletesParent),
+        .init(name: "a due timer fires once across two nodes", run: timerFiresOnce),
+        .init(name: "a dead node's work is rescued exactly once", run: rescueIsExactlyOnce),
+        .init(name: "a node past its lease claims nothing and learns it lost", run: expiredLeaseClaimsNothing),
+        .init(name: "the store's clock moves forward", run: clockMovesForward),
+    ]
+
+    // MARK: - Cases
+
+    static func enqueueIsIdempotent(_ store: any Store) async throws {
+        let now = try await store.now()
+        let first = try await store.apply([.enqueueTask(task("t1", key: "k1", now: now))])
+        try expect(first, [.applied])
+        let again = try await store.apply([
+            .enqueueTask(task("t1", now: now)), .enqueueTask(task("t2", key: "k1", now: now)),
+        ])
+        try expect(again, [.duplicate, .duplicate])
+        try expect(try await store.task(id: "t2") == nil, "t2 must not exist after its key was refused")
+    }
+
+    static func claimsTakeReadyTasks(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let now = try await store.now()
+        var later = task("later", name: "a", now: now)
+        later.visibleAt = now + 3_600_000
+        _ = try await store.apply(
+            [.enqueueTask(task("a1", name: "a", now: now)), .enqueueTask(task("a2", name: "a", now: now + 1)),
+             .enqueueTask(task("a3", name: "a", now: now + 2)), .enqueueTask(task("b1", name: "b", now: now)),
+             .enqueueTask(later)])
+        let claimed = try await store.claimTasks(TaskClaim(names: ["a"], limit: 2), node: node)
+        try expect(claimed.map(\.id), ["a1", "a2"])
+        try expect(claimed.map(\.attempt), [1, 1])
+        try expect(claimed.map(\.status), [.running, .running])
+        let rest = try await store.claimTasks(TaskClaim(names: ["a", "c"], limit: 10), node: node)
+        try expect(rest.map(\.id), ["a3"])
+        try expect(try await store.task(id: "b1")?.status, .scheduled)
+        try expect(try await store.task(id: "later")?.status, .scheduled)
+    }
+
+    static func staleAttemptIsRefused(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.enqueueTask(task("t", now: now))])
+        _ = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node)
+        try expect(try await store.apply([.retryTask(id: "t", attempt: 1, runAt: now, failure: nil)]), [.applied])
+        let second = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node)
+        try expect(second.map(\.attempt), [2])
+        let late = try await store.apply([
+            .finishTask(id: "t", attempt: 1, status: .completed, output: .string("late"), failure: nil),
+            .recordHeartbeat(id: "t", attempt: 1, details: nil),
+        ])
+        try expect(late, [.stale(currentAttempt: 2), .stale(currentAttempt: 2)])
+        let done = try await store.apply([
+            .finishTask(id: "t", attempt: 2, status: .completed, output: .string("ok"), failure: nil)
+        ])
+        try expect(done, [.applied])
+        let after = try await store.apply([
+            .finishTask(id: "t", attempt: 2, status: .failed, output: nil, failure: nil), .cancelTask(id: "t"),
+            .finishTask(id: "missing", attempt: 1, status: .completed, output: nil, failure: nil),
+        ])
+        try expect(after, [.alreadyFinished, .alreadyFinished, .notFound])
+        let stored = try await store.task(id: "t")
+        try expect(stored?.output, .string("ok"))
+        try expect(stored?.status, .completed)
+    }
+
+    static func concurrentClaimsNeverShare(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
+        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply((0..<40).map { .enqueueTask(task("t\($0)", now: now)) })
+        let ids = try await withThrowingTaskGroup(of: [String].self) { group in
+            for node in [a, b, a, b] {
+                group.addTask {
+                    var mine: [String] = []
+                    while true {
+                        let got = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 3), node: node)
+                        if got.isEmpty { return mine }
+                        mine += got.map(\.id)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        try expect(ids.count, 40)
+        try expect(Set(ids).count, 40)
+    }
+
+    static func supersededOwnerIsRefused(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        let mine = try await store.claimExecutions(limit: 10, node: a)
+        try expect(mine.map(\.record.epoch), [1])
+        try expect(mine.first?.ownerNode, "a")
+        try await expire(a, in: store)
+        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let report = try await store.rescue()
+        try expect(report, RescueReport(deadNodes: ["a"], tasksReturned: 0, executionsReturned: 1))
+        let taken = try await store.claimExecutions(limit: 10, node: b)
+        try expect(taken.map(\.record.epoch), [3])
+        let now2 = try await store.now()
+        let late = try await store.apply([
+            .appendStep(step("w", seq: 1, now: now2), epoch: 1),
+            .suspend(workflowId: "w", epoch: 1, seenEvents: 0),
+            .finishExecution(workflowId: "w", epoch: 1, status: .completed, output: .null, failure: nil),
+        ])
+        try expect(late, [.superseded(currentEpoch: 3), .superseded(currentEpoch: 3), .superseded(currentEpoch: 3)])
+        try expect(try await store.apply([.appendStep(step("w", seq: 1, now: now2), epoch: 3)]), [.applied])
+        try expect(try await store.renew(a), .lost)
+        try expect(try await store.renew(b), .held)
+        try expect(try await store.journal(workflowId: "w", generation: 0).count, 1)
+    }
+
+    static func suspendSeesEvents(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        let run = try await store.claimExecutions(limit: 1, node: node)
+        try expect(run.map(\.eventSeq), [0])
+        try expect(
+            try await store.apply([.deliverSignal(workflowId: "w", name: "go", payload: .string("1"), key: nil)]), [.applied])
+        try expect(try await store.apply([.suspend(workflowId: "w", epoch: 1, seenEvents: 0)]), [.changedMeanwhile])
+        try expect(try await store.apply([.suspend(workflowId: "w", epoch: 1, seenEvents: 1)]), [.applied])
+        let parked = try await store.execution(id: "w")
+        try expect(parked?.record.status, .suspended)
+        try expect(parked?.ownerNode, nil)
+        try expect(try await store.claimExecutions(limit: 1, node: node).count, 0)
+        _ = try await store.apply([.deliverSignal(workflowId: "w", name: "go", payload: .string("2"), key: nil)])
+        try expect(try await store.execution(id: "w")?.record.status, .pending)
+        let again = try await store.claimExecutions(limit: 1, node: node)
+        try expect(again.map(\.record.epoch), [2])
+        try expect(again.map(\.eventSeq), [2])
+        let signals = try await store.pendingSignals(workflowId: "w")
+        try expect(signals.map(\.payload), [.string("1"), .string("2")])
+        let consumed = try await store.apply([
+            .consumeSignal(signalId: signals[0].id, workflowId: "w", generation: 0, seq: 1, epoch: 2),
+            .consumeSignal(signalId: signals[0].id, workflowId: "w", generation: 0, seq: 1, epoch: 2),
+            .consumeSignal(signalId: signals[1].id, workflowId: "w", generation: 0, seq: 2, epoch: 1),
+        ])
+        try expect(consumed, [.applied, .duplicate, .superseded(currentEpoch: 2)])
+        try expect(try await store.pendingSignals(workflowId: "w").map(\.payload), [.string("2")])
+    }
+
+    static func signalKeysDeduplicate(_ store: any Store) async throws {
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        let sent = try await store.apply([
+            .deliverSignal(workflowId: "w", name: "s", payload: .string("1"), key: "k"),
+            .deliverSignal(workflowId: "w", name: "s", payload: .string("1"), key: "k"),
+            .deliverSignal(workflowId: "nobody", name: "s", payload: .string("1"), key: "k"),
+        ])
+        try expect(sent, [.applied, .duplicate, .notFound])
+        try expect(try await store.pendingSignals(workflowId: "w").count, 1)
+        try expect(try await store.execution(id: "w")?.eventSeq, 1)
+    }
+
+    static func replayedBatchIsIdempotent(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: node)
+        var activity = step("w", seq: 1, now: now)
+        activity.taskId = "w-1"
+        var stepTask = task("w-1", now: now)
+        stepTask.workflowId = "w"
+        stepTask.generation = 0
+        stepTask.stepSeq = 1
+        let batch: [Change] = [
+            .appendStep(activity, epoch: 1), .enqueueTask(stepTask),
+            .scheduleTimer(workflowId: "w", generation: 0, seq: 2, fireAt: now + 3_600_000),
+            .deliverSignal(workflowId: "w", name: "s", payload: .null, key: "once"),
+            .requestCancel(workflowId: "w"),
+        ]
+        try expect(try await store.apply(batch), [.applied, .applied, .applied, .applied, .applied])
+        let before = try await store.execution(id: "w")
+        let replay = try await store.apply(batch)
+        try expect(replay, [.duplicate, .duplicate, .duplicate, .duplicate, .duplicate])
+        let after = try await store.execution(id: "w")
+        try expect(try await store.pendingSignals(workflowId: "w").count, 1)
+        try expect(try await store.journal(workflowId: "w", generation: 0).count, 1)
+        try expect(after?.record.cancelRequested, true)
+        try expect(after?.eventSeq, before?.eventSeq)
+        try expect(before?.eventSeq, 2)
+    }
+
+    static func taskFinishWakesExecution(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: node)
+        var activity = step("w", seq: 1, now: now)
+        activity.taskId = "w-1"
+        var stepTask = task("w-1", now: now)
+        stepTask.workflowId = "w"
+        stepTask.generation = 0
+        stepTask.stepSeq = 1
+        _ = try await store.apply([.appendStep(activity, epoch: 1), .enqueueTask(stepTask)])
+        try expect(try await store.apply([.suspend(workflowId: "w", epoch: 1, seenEvents: 0)]), [.applied])
+        _ = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node)
+        let done = try await store.apply([
+            .finishTask(id: "w-1", attempt: 1, status: .completed, output: .string("out"), failure: nil)
+        ])
+        try expect(done, [.applied])
+        let journal = try await store.journal(workflowId: "w", generation: 0)
+        try expect(journal.map(\.status), [.completed])
+        try expect(journal.first?.result, .string("out"))
+        let woken = try await store.execution(id: "w")
+        try expect(woken?.record.status, .pending)
+        try expect(woken?.eventSeq, 1)
+    }
+
+    static func childEndCompletesParent(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        var child = execution("child", now: now)
+        child.parentId = "parent"
+        child.parentGeneration = 0
+        child.parentSeq = 1
+        var childStep = step("parent", seq: 1, now: now)
+        childStep.kind = "child"
+        _ = try await store.apply([.startExecution(execution("parent", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: node)
+        _ = try await store.apply([.appendStep(childStep, epoch: 1), .startExecution(child)])
+        try expect(try await store.apply([.suspend(workflowId: "parent", epoch: 1, seenEvents: 0)]), [.applied])
+        let claimed = try await store.claimExecutions(limit: 5, node: node)
+        try expect(claimed.map(\.record.id), ["child"])
+        let end = try await store.apply([
+            .finishExecution(workflowId: "child", epoch: 1, status: .completed, output: .string("7"), failure: nil),
+            .finishExecution(workflowId: "child", epoch: 1, status: .failed, output: nil, failure: nil),
+        ])
+        try expect(end, [.applied, .alreadyFinished])
+        try expect(try await store.journal(workflowId: "parent", generation: 0).first?.result, .string("7"))
+        try expect(try await store.execution(id: "parent")?.record.status, .pending)
+        try expect(try await store.execution(id: "child")?.record.status, .completed)
+    }
+
+    static func timerFiresOnce(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
+        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let now = try await store.now()
+        var sleep = step("w", seq: 1, now: now)
+        sleep.kind = "sleep"
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: a)
+        let armed = try await store.apply([
+            .appendStep(sleep, epoch: 1), .scheduleTimer(workflowId: "w", generation: 0, seq: 1, fireAt: now - 1),
+            .scheduleTimer(workflowId: "w", generation: 0, seq: 9, fireAt: now + 3_600_000),
+            .suspend(workflowId: "w", epoch: 1, seenEvents: 0),
+        ])
+        try expect(armed, [.applied, .applied, .applied, .applied])
+        let fired = try await withThrowingTaskGroup(of: [FiredTimer].self) { group in
+            for node in [a, b, a, b] { group.addTask { try await store.fireDueTimers(limit: 10, node: node) } }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        try expect(fired, [FiredTimer(workflowId: "w", generation: 0, seq: 1)])
+        try expect(try await store.journal(workflowId: "w", generation: 0).map(\.status), [.completed])
+        let woken = try await store.execution(id: "w")
+        try expect(woken?.record.status, .pending)
+        try expect(woken?.eventSeq, 1)
+    }
+
+    static func rescueIsExactlyOnce(_ store: any Store) async throws {
+        let dying = try await store.join(nodeId: "dying", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply((0..<5).map { .enqueueTask(task("t\($0)", now: now)) })
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 3), node: dying).count, 3)
+        try await expire(dying, in: store)
+        let survivor = try await store.join(nodeId: "survivor", leaseMillis: 60_000)
+        let reports = try await withThrowingTaskGroup(of: RescueReport.self) { group in
+            for _ in 0..<3 { group.addTask { try await store.rescue() } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try expect(reports.map(\.tasksReturned).reduce(0, +), 3)
+        try expect(reports.flatMap(\.deadNodes), ["dying"])
+        let late = try await store.apply([
+            .finishTask(id: "t0", attempt: 1, status: .completed, output: .null, failure: nil)
+        ])
+        try expect(late, [.stale(currentAttempt: 1)])
+        let retaken = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 10), node: survivor)
+        try expect(retaken.count, 5)
+        try expect(retaken.filter { $0.attempt == 2 }.count, 3)
+        try expect(try await store.rescue(), RescueReport())
+    }
+
+    static func expiredLeaseClaimsNothing(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.enqueueTask(task("t", now: now)), .startExecution(execution("w", now: now))])
+        try await expire(node, in: store)
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node).count, 0)
+        try expect(try await store.claimExecutions(limit: 1, node: node).count, 0)
+        try expect(try await store.renew(node), .lost)
+        try expect(try await store.nodes().map(\.alive), [false])
+        let fresh = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        try expect(try await store.renew(fresh), .held)
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: fresh).count, 1)
+    }
+
+    static func clockMovesForward(_ store: any Store) async throws {
+        let first = try await store.now()
+        try await Task.sleep(for: .milliseconds(20))
+        let second = try await store.now()
+        try expect(second >= first + 10, "the store clock went from \(first) to \(second) in 20 ms")
+    }
+
+    // MARK: - Fixtures
+
+    static func task(_ id: String, name: String = "echo", key: String? = nil, now: EpochMillis) -> ActivityTaskRecord {
+        ActivityTaskRecord(
+            id: id, name: name, input: .object(["id": .string(id)]), idempotencyKey: key, retryPolicy: RetryPolicy(),
+            timeouts: ActivityTimeouts(), contractHash: nil, now: now)
+    }
+
+    static func execution(_ id: String, now: EpochMillis) -> WorkflowRecord {
+        WorkflowRecord(id: id, name: "flow", input: .object([:]), contractHash: nil, now: now)
+    }
+
+    static func step(_ workflowId: String, seq: Int, now: EpochMillis) -> JournalEntry {
+        JournalEntry(workflowId: workflowId, generation: 0, seq: seq, kind: "activity", name: "echo", input: .null, now: now)
+    }
+
+    /// Makes `node` miss its lease without a tight timing: a renewal shortens the lease to 1 ms,
+    /// then the store's clock moves past it (on a slow machine the wait is only ever longer).
+    static func expire(_ node: NodeLease, in store: any Store) async throws {
+        try expect(try await store.renew(NodeLease(nodeId: node.nodeId, leaseMillis: 1)), .held)
+        let start = try await store.now()
+        while try await store.now() < start + 50 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    static func expect<T: Equatable>(_ actual: T, _ expected: T, line: Int = #line) throws {
+        guard actual != expected else { return }
+        throw ConformanceFailure(description: "StoreConformance.swift:\(line): expected \(expected), got \(actual)")
+    }
+
+    static func expect(_ condition: Bool, _ message: String, line: Int = #line) throws {
+        guard !condition else { return }
+        throw ConformanceFailure(description: "StoreConformance.swift:\(line): \(message)")
+    }
+}
