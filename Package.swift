@@ -1,5 +1,10 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
+
+/// The PostgreSQL store (postgres-nio) is part of every build but the sanitizer passes, which set
+/// KEEL_WITHOUT_POSTGRES=1 to keep CI inside its time budget (docs/testing.md, "Sanitizers").
+let withPostgres = ProcessInfo.processInfo.environment["KEEL_WITHOUT_POSTGRES"] == nil
 
 /// One settings array for every target (STYLE.md §1, §6).
 let swiftSettings: [SwiftSetting] = [
@@ -27,7 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         // TLS on the TCP listener and in the Swift client (BoringSSL inside; only the targets that need it).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
-    ],
+    ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : []),
     targets: [
         // Value types only: JSON, errors, policies. No I/O.
         .target(name: "KeelCore", swiftSettings: swiftSettings),
@@ -94,7 +99,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "keel",
-            dependencies: [
+            dependencies: (withPostgres ? ["KeelPostgres"] : []) + [
                 "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +122,7 @@ let package = Package(
             dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelServerTests",
             dependencies: ["KeelTesting", "KeelProtocol", .product(name: "Logging", package: "swift-log")],
@@ -130,5 +135,22 @@ let package = Package(
         // The built `keel` binary with real workers in Python, Go and Swift, and kill -9.
         .testTarget(
             name: "EndToEndTests", dependencies: ["KeelTesting"], exclude: ["workers"], swiftSettings: swiftSettings),
-    ]
+    ] + (withPostgres ? postgresTargets : [])
 )
+
+/// The PostgreSQL backend of `Store` and its conformance run against a PostgreSQL the tests start.
+var postgresTargets: [Target] {
+    [
+        .target(
+            name: "KeelPostgres",
+            dependencies: [
+                "KeelCore", "KeelStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelTesting"], swiftSettings: swiftSettings),
+    ]
+}

@@ -106,6 +106,14 @@ public struct SignalRecord: Sendable {
     public var name: String
     public var payload: JSONValue
     public var createdAt: EpochMillis
+
+    public init(id: Int64, workflowId: String, name: String, payload: JSONValue, createdAt: EpochMillis) {
+        self.id = id
+        self.workflowId = workflowId
+        self.name = name
+        self.payload = payload
+        self.createdAt = createdAt
+    }
 }
 
 /// Filters for listing workflows.

@@ -9,6 +9,12 @@ struct Keel: AsyncParsableCommand {
         commandName: "keel",
         abstract: "Keel: durable execution for programs in any language.",
         version: "0.1.0",
-        subcommands: [Serve.self, Dev.self, Call.self, TaskCommand.self, WorkflowCommand.self, Workers.self, SchemaCommand.self, Bench.self, TokenCommand.self, ContractCommand.self]
+        subcommands: [Serve.self, Dev.self, Call.self, TaskCommand.self, WorkflowCommand.self, Workers.self, SchemaCommand.self, Bench.self, TokenCommand.self, ContractCommand.self] + storeCommands
     )
 }
+
+#if canImport(KeelPostgres)
+private let storeCommands: [any ParsableCommand.Type] = [StoreCommand.self]
+#else
+private let storeCommands: [any ParsableCommand.Type] = []
+#endif

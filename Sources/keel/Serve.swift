@@ -16,6 +16,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the orchestrator: the store, the listeners and the workers it spawns.")
 
     @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
+    @Option(help: "Where the state lives: sqlite:PATH (as --db). postgres://… is prepared by keel store migrate; serving on it is not built yet.")
+    var store: String?
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
     @Option(help: "Also listen on TCP host:port (needs a token file; TLS with --tls-cert and --tls-key).") var tcp: String?
     @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
@@ -42,6 +44,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Invariant check") var invariant: InvariantOptions
 
     func validate() throws {
+        _ = try databasePath()
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
         guard maxMessageBytes >= 1024, maxMessageBytes <= 1 << 30 else {
             throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
@@ -60,7 +63,7 @@ struct Serve: AsyncParsableCommand {
         useEventLoops(eventLoops)
         var logger = Logger(label: "keel")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        var options = KeelServer.Options(databasePath: db)
+        var options = KeelServer.Options(databasePath: try databasePath())
         options.durability = Durability(rawValue: sync) ?? .full
         options.socketPath = socket
         options.limits.maxFrameBytes = maxMessageBytes
@@ -91,6 +94,21 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// The SQLite file from `--store sqlite:PATH`, else `--db`.
+    func databasePath() throws -> String {
+        guard let store else { return db }
+        let url: StoreURL
+        do { url = try StoreURL(parsing: store) } catch let error as KeelError { throw ValidationError(error.message) }
+        switch url {
+        case .sqlite(let path):
+            return path
+        case .postgres(let location):
+            throw ValidationError(
+                "keel serve does not run on PostgreSQL yet (\(location)): the store is built and tested, the engine "
+                    + "moves onto it next (docs/scaling.md); `keel store migrate --store URL` prepares the database now")
+        }
+    }
+
     /// Reads the tokens: admin from `--token-file`, `--token` (with a warning) or `$KEEL_TOKEN`;
     /// client and worker from their files. Token files must be owner-only.
     func loadCredentials(into options: inout KeelServer.Options, logger: Logger) throws {

@@ -1,0 +1,249 @@
+import KeelCore
+import KeelStorage
+import Logging
+import PostgresNIO
+
+/// ``Change``s as conditional statements inside one PostgreSQL transaction: the same fences as
+/// SQLite's (SQLiteTransaction+Intents.swift), each checked in the statement that writes.
+struct PostgresChanges {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func apply(_ change: Change) async throws -> ChangeOutcome {
+        switch change {
+        case .enqueueTask(let t):
+            let inserted = try await count(
+                """
+                INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()))
+                VALUES (\(t.id), \(t.name), \(PostgresRows.text(t.input)), \(t.idempotencyKey), \(t.status.rawValue),
+                        \(Int64(t.attempt)), \(PostgresRows.text(t.retryPolicy.json)), \(PostgresRows.text(t.timeouts.json)),
+                        \(PostgresRows.text(t.output)), \(PostgresRows.text(t.failure)),
+                        \(PostgresRows.text(t.heartbeatDetails)), \(t.contractHash), \(t.createdAt), \(t.visibleAt),
+                        \(t.startedAt), \(t.completedAt), \(t.workflowId), \(t.generation.map(Int64.init)),
+                        \(t.stepSeq.map(Int64.init)), NULL)
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            return inserted > 0 ? .applied : .duplicate
+        case .finishTask(let id, let attempt, let status, let output, let failure):
+            precondition(status.isTerminal, "finishTask needs a terminal status")
+            let rows = try await connection.query(
+                """
+                UPDATE activity_tasks SET status = \(status.rawValue), output = \(PostgresRows.text(output)),
+                    failure = \(PostgresRows.text(failure)), completed_at = keel_now(), owner_node = NULL
+                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
+                RETURNING workflow_id, generation, step_seq
+                """, logger: logger)
+            var finished = false
+            var step: (String, Int, Int)?
+            for try await (workflowId, generation, seq) in rows.decode((String?, Int?, Int?).self) {
+                finished = true
+                if let workflowId, let generation, let seq { step = (workflowId, generation, seq) }
+            }
+            guard finished else { return try await taskFence(id, attempt: attempt) }
+            if let (workflowId, generation, seq) = step {
+                try await completeStepAndWake(
+                    workflowId: workflowId, generation: generation, seq: seq,
+                    status: status == .completed ? .completed : .failed, result: output, failure: failure)
+            }
+            return .applied
+        case .retryTask(let id, let attempt, let runAt, let failure):
+            let changed = try await count(
+                """
+                UPDATE activity_tasks SET status = 'scheduled', visible_at = \(runAt),
+                    failure = \(PostgresRows.text(failure)), owner_node = NULL
+                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
+                RETURNING 1
+                """)
+            return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)
+        case .recordHeartbeat(let id, let attempt, let details):
+            let changed = try await count(
+                """
+                UPDATE activity_tasks SET heartbeat_details = \(PostgresRows.text(details))
+                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
+                RETURNING 1
+                """)
+            return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)
+        case .cancelTask(let id):
+            let changed = try await count(
+                """
+                UPDATE activity_tasks SET status = 'cancelled', completed_at = keel_now(), owner_node = NULL
+                WHERE task_id = \(id) AND status IN ('scheduled', 'running')
+                RETURNING 1
+                """)
+            return changed > 0 ? .applied : try await taskFence(id, attempt: nil)
+        case .startExecution(let w):
+            let inserted = try await count(
+                """
+                INSERT INTO workflows (\(unescaped: PostgresRows.workflowColumns()))
+                VALUES (\(w.id), \(w.name), \(PostgresRows.text(w.input)), \(w.status.rawValue), \(Int64(w.generation)),
+                        \(Int64(w.epoch)), \(PostgresRows.text(w.output)), \(PostgresRows.text(w.failure)), \(w.parentId),
+                        \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
+                        \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
+                        \(w.runDeadline))
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            return inserted > 0 ? .applied : .duplicate
+        case .appendStep(let e, let epoch):
+            let inserted = try await count(
+                """
+                INSERT INTO journal (\(unescaped: PostgresRows.journalColumns))
+                SELECT \(e.workflowId), \(Int64(e.generation)), \(Int64(e.seq)), \(e.kind), \(e.name),
+                       \(PostgresRows.text(e.input)), \(e.status.rawValue), \(PostgresRows.text(e.result)),
+                       \(PostgresRows.text(e.failure)), \(e.taskId), \(e.wakeAt), \(e.contractHash), \(e.createdAt),
+                       \(e.completedAt)
+                WHERE EXISTS (SELECT 1 FROM workflows WHERE workflow_id = \(e.workflowId) AND epoch = \(Int64(epoch)))
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            if inserted > 0 { return .applied }
+            return try await epochFence(e.workflowId, epoch) ?? .duplicate
+        case .scheduleTimer(let workflowId, let generation, let seq, let fireAt):
+            let inserted = try await count(
+                """
+                INSERT INTO timers (workflow_id, generation, seq, fire_at)
+                SELECT \(workflowId), \(Int64(generation)), \(Int64(seq)), \(fireAt)
+                WHERE EXISTS (SELECT 1 FROM workflows WHERE workflow_id = \(workflowId))
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            if inserted > 0 { return .applied }
+            return try await executionStatus(workflowId) == nil ? .notFound : .duplicate
+        case .deliverSignal(let workflowId, let name, let payload, let key):
+            guard let status = try await executionStatus(workflowId) else { return .notFound }
+            if status.isTerminal { return .alreadyFinished }
+            let inserted = try await count(
+                """
+                INSERT INTO signals (workflow_id, name, payload, created_at, signal_key)
+                VALUES (\(workflowId), \(name), \(PostgresRows.text(payload)), keel_now(), \(key))
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            guard inserted > 0 else { return .duplicate }
+            try await wake(workflowId)
+            return .applied
+        case .consumeSignal(let signalId, let workflowId, let generation, let seq, let epoch):
+            if let fence = try await epochFence(workflowId, epoch) { return fence }
+            let changed = try await count(
+                """
+                UPDATE signals SET consumed_generation = \(Int64(generation)), consumed_seq = \(Int64(seq))
+                WHERE signal_id = \(signalId) AND workflow_id = \(workflowId) AND consumed_seq IS NULL
+                RETURNING 1
+                """)
+            return changed > 0 ? .applied : .duplicate
+        case .suspend(let workflowId, let epoch, let seenEvents):
+            let changed = try await count(
+                """
+                UPDATE workflows SET status = 'suspended', owner_node = NULL, updated_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch)) AND event_seq = \(Int64(seenEvents))
+                  AND status IN ('pending', 'running')
+                RETURNING 1
+                """)
+            if changed > 0 { return .applied }
+            if let fence = try await epochFence(workflowId, epoch) { return fence }
+            let rows = try await connection.query(
+                "SELECT event_seq FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
+            for try await current in rows.decode(Int64.self) where current != Int64(seenEvents) {
+                return .changedMeanwhile
+            }
+            return .duplicate
+        case .finishExecution(let workflowId, let epoch, let status, let output, let failure):
+            precondition(status.isTerminal, "finishExecution needs a terminal status")
+            let rows = try await connection.query(
+                """
+                UPDATE workflows SET status = \(status.rawValue), output = \(PostgresRows.text(output)),
+                    failure = \(PostgresRows.text(failure)), owner_node = NULL, updated_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch))
+                  AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                RETURNING parent_id, parent_generation, parent_seq
+                """, logger: logger)
+            var finished = false
+            var parent: (String, Int, Int)?
+            for try await (id, generation, seq) in rows.decode((String?, Int?, Int?).self) {
+                finished = true
+                if let id, let generation, let seq { parent = (id, generation, seq) }
+            }
+            guard finished else { return try await epochFence(workflowId, epoch) ?? .alreadyFinished }
+            if let (parentId, generation, seq) = parent {
+                try await completeStepAndWake(
+                    workflowId: parentId, generation: generation, seq: seq,
+                    status: status == .completed ? .completed : .failed, result: output, failure: failure)
+            }
+            return .applied
+        case .requestCancel(let workflowId):
+            let changed = try await count(
+                """
+                UPDATE workflows SET cancel_requested = true, updated_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND NOT cancel_requested
+                  AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                RETURNING 1
+                """)
+            guard changed > 0 else {
+                guard let status = try await executionStatus(workflowId) else { return .notFound }
+                return status.isTerminal ? .alreadyFinished : .duplicate
+            }
+            try await wake(workflowId)
+            return .applied
+        }
+    }
+
+    /// Completes a scheduled step and, if it was still scheduled, wakes its execution.
+    func completeStepAndWake(
+        workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?
+    ) async throws {
+        let completed = try await count(
+            """
+            UPDATE journal SET status = \(status.rawValue), result = \(PostgresRows.text(result)),
+                failure = \(PostgresRows.text(failure)), completed_at = keel_now()
+            WHERE workflow_id = \(workflowId) AND generation = \(Int64(generation)) AND seq = \(Int64(seq))
+              AND status = 'scheduled'
+            RETURNING 1
+            """)
+        if completed > 0 { try await wake(workflowId) }
+    }
+
+    /// An event the execution must notice: raise its counter and make a suspended one claimable.
+    private func wake(_ workflowId: String) async throws {
+        try await connection.query(
+            """
+            UPDATE workflows SET event_seq = event_seq + 1, updated_at = keel_now(),
+                status = CASE WHEN status = 'suspended' THEN 'pending' ELSE status END
+            WHERE workflow_id = \(workflowId)
+            """, logger: logger)
+    }
+
+    private func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {
+        let rows = try await connection.query(
+            "SELECT attempt, status FROM activity_tasks WHERE task_id = \(id)", logger: logger)
+        for try await (current, status) in rows.decode((Int, String).self) {
+            let terminal = TaskStatus(rawValue: status)?.isTerminal ?? true
+            return ChangeOutcome.taskFence(attempt: attempt, currentAttempt: current, terminal: terminal)
+        }
+        return .notFound
+    }
+
+    /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.
+    private func epochFence(_ workflowId: String, _ epoch: Int) async throws -> ChangeOutcome? {
+        let rows = try await connection.query(
+            "SELECT epoch FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
+        for try await current in rows.decode(Int.self) {
+            return current == epoch ? nil : .superseded(currentEpoch: current)
+        }
+        return .notFound
+    }
+
+    private func executionStatus(_ workflowId: String) async throws -> WorkflowStatus? {
+        let rows = try await connection.query(
+            "SELECT status FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
+        for try await status in rows.decode(String.self) { return WorkflowStatus(rawValue: status) ?? .failed }
+        return nil
+    }
+
+    /// Runs a statement ending in `RETURNING 1` and counts the rows it touched.
+    private func count(_ query: PostgresQuery) async throws -> Int {
+        var n = 0
+        for try await _ in try await connection.query(query, logger: logger) { n += 1 }
+        return n
+    }
+}

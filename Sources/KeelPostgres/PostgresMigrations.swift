@@ -1,0 +1,154 @@
+/// Numbered schema migrations for PostgreSQL: plain SQL, one statement per string, never edited
+/// once released (STYLE.md §7). The version lives in `keel_schema`; `PostgresStore` applies them
+/// under an advisory lock, so nodes starting together migrate once.
+///
+/// Times are epoch milliseconds (BIGINT) from `keel_now()`, the database's clock; JSON is TEXT,
+/// as on SQLite. Hot tables (tasks, executions, timers, nodes) vacuum early: their rows are
+/// updated several times each and dead tuples would slow the claim scans.
+enum PostgresMigrations {
+    static let all: [[String]] = [
+        [
+            """
+            CREATE FUNCTION keel_now() RETURNS bigint LANGUAGE sql VOLATILE
+            AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$
+            """,
+            """
+            CREATE TABLE activity_tasks (
+                task_id           TEXT PRIMARY KEY,
+                name              TEXT NOT NULL,
+                input             TEXT NOT NULL,
+                idempotency_key   TEXT UNIQUE,
+                status            TEXT NOT NULL CHECK (status IN
+                                    ('scheduled', 'running', 'completed', 'failed', 'timedOut', 'cancelled')),
+                attempt           BIGINT NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+                retry_policy      TEXT NOT NULL,
+                timeouts          TEXT NOT NULL,
+                output            TEXT,
+                failure           TEXT,
+                heartbeat_details TEXT,
+                contract_hash     TEXT,
+                created_at        BIGINT NOT NULL,
+                visible_at        BIGINT NOT NULL,
+                started_at        BIGINT,
+                completed_at      BIGINT,
+                workflow_id       TEXT,
+                generation        BIGINT,
+                step_seq          BIGINT,
+                owner_node        TEXT
+            ) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)
+            """,
+            "CREATE INDEX activity_tasks_ready ON activity_tasks (name, visible_at, created_at) WHERE status = 'scheduled'",
+            "CREATE INDEX activity_tasks_owned ON activity_tasks (owner_node) WHERE status = 'running'",
+            """
+            CREATE TABLE workflows (
+                workflow_id        TEXT PRIMARY KEY,
+                name               TEXT NOT NULL,
+                input              TEXT NOT NULL,
+                status             TEXT NOT NULL CHECK (status IN
+                                     ('pending', 'running', 'suspended', 'completed', 'failed', 'cancelled', 'parked',
+                                      'terminated', 'timedOut')),
+                generation         BIGINT NOT NULL DEFAULT 0,
+                epoch              BIGINT NOT NULL DEFAULT 0,
+                output             TEXT,
+                failure            TEXT,
+                parent_id          TEXT,
+                parent_generation  BIGINT,
+                parent_seq         BIGINT,
+                cancel_requested   BOOLEAN NOT NULL DEFAULT false,
+                contract_hash      TEXT,
+                created_at         BIGINT NOT NULL,
+                updated_at         BIGINT NOT NULL,
+                execution_deadline BIGINT,
+                run_timeout_ms     BIGINT CHECK (run_timeout_ms IS NULL OR run_timeout_ms > 0),
+                run_deadline       BIGINT,
+                owner_node         TEXT,
+                event_seq          BIGINT NOT NULL DEFAULT 0
+            ) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)
+            """,
+            "CREATE INDEX workflows_ready ON workflows (updated_at, workflow_id) WHERE status = 'pending' AND owner_node IS NULL",
+            "CREATE INDEX workflows_owned ON workflows (owner_node) WHERE owner_node IS NOT NULL",
+            "CREATE INDEX workflows_created ON workflows (created_at, workflow_id)",
+            """
+            CREATE TABLE journal (
+                workflow_id   TEXT NOT NULL REFERENCES workflows (workflow_id),
+                generation    BIGINT NOT NULL,
+                seq           BIGINT NOT NULL CHECK (seq >= 1),
+                kind          TEXT NOT NULL,
+                name          TEXT NOT NULL,
+                input         TEXT NOT NULL,
+                status        TEXT NOT NULL CHECK (status IN ('scheduled', 'completed', 'failed')),
+                result        TEXT,
+                failure       TEXT,
+                task_id       TEXT,
+                wake_at       BIGINT,
+                contract_hash TEXT,
+                created_at    BIGINT NOT NULL,
+                completed_at  BIGINT,
+                PRIMARY KEY (workflow_id, generation, seq)
+            )
+            """,
+            """
+            CREATE TABLE signals (
+                signal_id           BIGSERIAL PRIMARY KEY,
+                workflow_id         TEXT NOT NULL REFERENCES workflows (workflow_id),
+                name                TEXT NOT NULL,
+                payload             TEXT NOT NULL,
+                consumed_generation BIGINT,
+                consumed_seq        BIGINT,
+                created_at          BIGINT NOT NULL,
+                signal_key          TEXT,
+                UNIQUE (workflow_id, signal_key)
+            )
+            """,
+            "CREATE INDEX signals_pending ON signals (workflow_id, signal_id) WHERE consumed_seq IS NULL",
+            """
+            CREATE TABLE timers (
+                workflow_id TEXT NOT NULL REFERENCES workflows (workflow_id),
+                generation  BIGINT NOT NULL,
+                seq         BIGINT NOT NULL,
+                fire_at     BIGINT NOT NULL,
+                PRIMARY KEY (workflow_id, generation, seq)
+            ) WITH (autovacuum_vacuum_scale_factor = 0.02)
+            """,
+            "CREATE INDEX timers_due ON timers (fire_at)",
+            """
+            CREATE TABLE nodes (
+                node_id      TEXT PRIMARY KEY,
+                alive        BOOLEAN NOT NULL DEFAULT true,
+                started_at   BIGINT NOT NULL,
+                heartbeat_at BIGINT NOT NULL,
+                lease_ms     BIGINT NOT NULL CHECK (lease_ms > 0)
+            ) WITH (autovacuum_vacuum_scale_factor = 0.02)
+            """,
+            """
+            CREATE TABLE contracts (
+                kind          TEXT NOT NULL CHECK (kind IN ('activity', 'workflow')),
+                name          TEXT NOT NULL,
+                contract_hash TEXT NOT NULL,
+                input         TEXT NOT NULL,
+                output        TEXT NOT NULL,
+                owner         TEXT NOT NULL,
+                owner_worker  TEXT NOT NULL,
+                pinned_at     BIGINT NOT NULL,
+                version       BIGINT NOT NULL DEFAULT 1 CHECK (version >= 1),
+                PRIMARY KEY (kind, name)
+            )
+            """,
+            """
+            CREATE TABLE workflow_resets (
+                workflow_id      TEXT NOT NULL REFERENCES workflows (workflow_id),
+                from_generation  BIGINT NOT NULL,
+                to_generation    BIGINT NOT NULL,
+                to_step          BIGINT NOT NULL CHECK (to_step >= 0),
+                reason           TEXT NOT NULL,
+                requested_by     TEXT NOT NULL,
+                previous_status  TEXT NOT NULL,
+                previous_output  TEXT,
+                previous_failure TEXT,
+                created_at       BIGINT NOT NULL,
+                PRIMARY KEY (workflow_id, to_generation)
+            )
+            """,
+        ]
+    ]
+}

@@ -1,0 +1,304 @@
+public import KeelCore
+public import KeelStorage
+public import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// ``Store`` on PostgreSQL (postgres-nio and its connection pool), shared by several nodes.
+///
+/// Every change is one conditional statement fenced by attempt, owner epoch or event counter;
+/// claims use `FOR NO KEY UPDATE SKIP LOCKED`; the clock is the database's (`keel_now()`); the
+/// rescue sweep runs under a transaction-scoped advisory lock. Sessions run with
+/// `idle_in_transaction_session_timeout`, so a node paused inside a transaction cannot hold row
+/// locks past it.
+public final class PostgresStore: Store {
+    public let location: PostgresLocation
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// How long a session may sit idle inside a transaction before PostgreSQL ends it.
+    public static let idleInTransactionTimeoutMillis = 30_000
+    /// Key of the advisory locks Keel takes (migrations, rescue): "keel" in ASCII.
+    static let advisoryLockKey: Int32 = 0x6B65_656C
+
+    /// Connects, checks the server answers, and migrates the schema (once, under an advisory lock).
+    /// - Throws: a one-line `storageFailure` naming the server and what went wrong: unreachable,
+    ///   refused credentials, no such database, or a schema newer than this binary.
+    public init(_ location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "keel.postgres"))
+        async throws
+    {
+        self.location = location
+        self.logger = logger
+        let settings = PostgresSettings(location)
+        // Migrate on one direct connection first: the pool retries a failed connect forever, so a
+        // wrong URL, password or database would hang; a direct connect fails at once, with the reason.
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try settings.connection(), id: 0, logger: logger)
+            do {
+                try await PostgresSchema.migrate(connection, logger: logger)
+            } catch {
+                try await connection.close()
+                throw error
+            }
+            try await connection.close()
+        } catch {
+            throw PostgresFailure.startError(location, error)
+        }
+        let client = PostgresClient(configuration: settings.pool(maximumConnections: maximumConnections), backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+    }
+
+    public func close() async {
+        runner.cancel()
+        await runner.value
+    }
+
+    public func now() async throws -> EpochMillis {
+        try await PostgresFailure.mapping {
+            try await firstInt(try await client.query("SELECT keel_now()", logger: logger)) ?? 0
+        }
+    }
+
+    public func apply(_ changes: [Change]) async throws -> [ChangeOutcome] {
+        guard !changes.isEmpty else { return [] }
+        return try await PostgresFailure.mapping {
+            try await client.withTransaction(logger: logger) { connection in
+                let tx = PostgresChanges(connection: connection, logger: logger)
+                var outcomes: [ChangeOutcome] = []
+                outcomes.reserveCapacity(changes.count)
+                for change in changes { outcomes.append(try await tx.apply(change)) }
+                return outcomes
+            }
+        }
+    }
+
+    public func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord] {
+        guard !request.names.isEmpty, request.limit > 0 else { return [] }
+        return try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                """
+                WITH ready AS (
+                    SELECT task_id FROM activity_tasks
+                    WHERE status = 'scheduled' AND visible_at <= keel_now() AND name = ANY(\(request.names))
+                      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
+                                  AND heartbeat_at + lease_ms >= keel_now())
+                    ORDER BY visible_at, created_at, task_id LIMIT \(request.limit)
+                    FOR NO KEY UPDATE SKIP LOCKED)
+                UPDATE activity_tasks t SET status = 'running', attempt = t.attempt + 1, started_at = keel_now(),
+                    owner_node = \(node.nodeId)
+                FROM ready WHERE t.task_id = ready.task_id
+                RETURNING \(unescaped: PostgresRows.taskColumns("t"))
+                """, logger: logger)
+            var claimed: [ActivityTaskRecord] = []
+            for try await row in rows { claimed.append(try PostgresRows.task(row)) }
+            return claimed.sorted { ($0.visibleAt, $0.createdAt, $0.id) < ($1.visibleAt, $1.createdAt, $1.id) }
+        }
+    }
+
+    public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        guard limit > 0 else { return [] }
+        return try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                """
+                WITH ready AS (
+                    SELECT workflow_id FROM workflows
+                    WHERE status = 'pending' AND owner_node IS NULL
+                      AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
+                                  AND heartbeat_at + lease_ms >= keel_now())
+                    ORDER BY updated_at, workflow_id LIMIT \(limit)
+                    FOR NO KEY UPDATE SKIP LOCKED)
+                UPDATE workflows w SET status = 'running', owner_node = \(node.nodeId), epoch = w.epoch + 1,
+                    updated_at = keel_now()
+                FROM ready WHERE w.workflow_id = ready.workflow_id
+                RETURNING \(unescaped: PostgresRows.executionColumns("w"))
+                """, logger: logger)
+            var claimed: [ExecutionState] = []
+            for try await row in rows { claimed.append(try PostgresRows.execution(row)) }
+            return claimed.sorted { $0.record.id < $1.record.id }
+        }
+    }
+
+    public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
+        guard limit > 0 else { return [] }
+        return try await PostgresFailure.mapping {
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query(
+                    """
+                    DELETE FROM timers WHERE (workflow_id, generation, seq) IN (
+                        SELECT workflow_id, generation, seq FROM timers
+                        WHERE fire_at <= keel_now()
+                          AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
+                                      AND heartbeat_at + lease_ms >= keel_now())
+                        ORDER BY fire_at LIMIT \(limit)
+                        FOR UPDATE SKIP LOCKED)
+                    RETURNING workflow_id, generation, seq
+                    """, logger: logger)
+                var fired: [FiredTimer] = []
+                for try await (workflowId, generation, seq) in rows.decode((String, Int, Int).self) {
+                    fired.append(FiredTimer(workflowId: workflowId, generation: generation, seq: seq))
+                }
+                let tx = PostgresChanges(connection: connection, logger: logger)
+                for timer in fired.sorted(by: { ($0.workflowId, $0.seq) < ($1.workflowId, $1.seq) }) {
+                    try await tx.completeStepAndWake(
+                        workflowId: timer.workflowId, generation: timer.generation, seq: timer.seq, status: .completed,
+                        result: nil, failure: nil)
+                }
+                return fired
+            }
+        }
+    }
+
+    public func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease {
+        try await PostgresFailure.mapping {
+            try await client.query(
+                """
+                INSERT INTO nodes (node_id, alive, started_at, heartbeat_at, lease_ms)
+                VALUES (\(nodeId), true, keel_now(), keel_now(), \(leaseMillis))
+                """, logger: logger)
+        }
+        return NodeLease(nodeId: nodeId, leaseMillis: leaseMillis)
+    }
+
+    public func renew(_ lease: NodeLease) async throws -> LeaseState {
+        try await PostgresFailure.mapping {
+            let renewed = try await firstInt(
+                try await client.query(
+                    """
+                    WITH renewed AS (
+                        UPDATE nodes SET heartbeat_at = keel_now(), lease_ms = \(lease.leaseMillis)
+                        WHERE node_id = \(lease.nodeId) AND alive AND heartbeat_at + lease_ms >= keel_now()
+                        RETURNING 1)
+                    SELECT count(*) FROM renewed
+                    """, logger: logger))
+            if renewed == 1 { return .held }
+            // Expired: the node is dead from now on, whether or not a rescue has run yet.
+            try await client.query("UPDATE nodes SET alive = false WHERE node_id = \(lease.nodeId)", logger: logger)
+            return .lost
+        }
+    }
+
+    public func rescue() async throws -> RescueReport {
+        try await PostgresFailure.mapping {
+            try await client.withTransaction(logger: logger) { connection in
+                // One sweeper at a time; the others find nothing to do and return at once.
+                let locked = try await connection.query(
+                    "SELECT pg_try_advisory_xact_lock(\(Self.advisoryLockKey), \(Int32(2)))", logger: logger)
+                var gotLock = false
+                for try await held in locked.decode(Bool.self) { gotLock = held }
+                guard gotLock else { return RescueReport() }
+                var report = RescueReport()
+                let dead = try await connection.query(
+                    """
+                    UPDATE nodes SET alive = false WHERE alive AND heartbeat_at + lease_ms < keel_now()
+                    RETURNING node_id
+                    """, logger: logger)
+                for try await node in dead.decode(String.self) { report.deadNodes.append(node) }
+                report.deadNodes.sort()
+                report.tasksReturned = try await firstCount(
+                    try await connection.query(
+                        """
+                        WITH returned AS (
+                            UPDATE activity_tasks SET status = 'scheduled', owner_node = NULL, visible_at = keel_now()
+                            WHERE status = 'running' AND owner_node IN (SELECT node_id FROM nodes WHERE NOT alive)
+                            RETURNING 1)
+                        SELECT count(*) FROM returned
+                        """, logger: logger))
+                report.executionsReturned = try await firstCount(
+                    try await connection.query(
+                        """
+                        WITH returned AS (
+                            UPDATE workflows SET owner_node = NULL, epoch = epoch + 1, updated_at = keel_now(),
+                                status = CASE WHEN status = 'running' THEN 'pending' ELSE status END
+                            WHERE owner_node IN (SELECT node_id FROM nodes WHERE NOT alive)
+                            RETURNING 1)
+                        SELECT count(*) FROM returned
+                        """, logger: logger))
+                return report
+            }
+        }
+    }
+
+    public func task(id: String) async throws -> ActivityTaskRecord? {
+        try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                "SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks WHERE task_id = \(id)",
+                logger: logger)
+            for try await row in rows { return try PostgresRows.task(row) }
+            return nil
+        }
+    }
+
+    public func execution(id: String) async throws -> ExecutionState? {
+        try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                "SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows WHERE workflow_id = \(id)",
+                logger: logger)
+            for try await row in rows { return try PostgresRows.execution(row) }
+            return nil
+        }
+    }
+
+    public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
+        try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: PostgresRows.journalColumns) FROM journal
+                WHERE workflow_id = \(workflowId) AND generation = \(generation) ORDER BY seq
+                """, logger: logger)
+            var entries: [JournalEntry] = []
+            for try await row in rows { entries.append(try PostgresRows.journalEntry(row)) }
+            return entries
+        }
+    }
+
+    public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
+        try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                """
+                SELECT signal_id, workflow_id, name, payload, created_at FROM signals
+                WHERE workflow_id = \(workflowId) AND consumed_seq IS NULL ORDER BY signal_id
+                """, logger: logger)
+            var signals: [SignalRecord] = []
+            for try await (id, workflowId, name, payload, createdAt) in rows.decode(
+                (Int64, String, String, String, Int64).self)
+            {
+                signals.append(
+                    SignalRecord(
+                        id: id, workflowId: workflowId, name: name, payload: PostgresRows.json(payload) ?? .null,
+                        createdAt: createdAt))
+            }
+            return signals
+        }
+    }
+
+    public func nodes() async throws -> [NodeRecord] {
+        try await PostgresFailure.mapping {
+            let rows = try await client.query(
+                "SELECT node_id, alive, started_at, heartbeat_at, lease_ms FROM nodes ORDER BY node_id", logger: logger)
+            var nodes: [NodeRecord] = []
+            for try await (id, alive, startedAt, heartbeatAt, lease) in rows.decode(
+                (String, Bool, Int64, Int64, Int64).self)
+            {
+                nodes.append(
+                    NodeRecord(nodeId: id, alive: alive, startedAt: startedAt, heartbeatAt: heartbeatAt, leaseMillis: lease))
+            }
+            return nodes
+        }
+    }
+
+    /// The first column of the first row as an integer.
+    func firstInt(_ rows: PostgresRowSequence) async throws -> Int64? {
+        for try await value in rows.decode(Int64.self) { return value }
+        return nil
+    }
+
+    /// The first column of the first row as a count.
+    func firstCount(_ rows: PostgresRowSequence) async throws -> Int {
+        for try await value in rows.decode(Int.self) { return value }
+        return 0
+    }
+}

@@ -1,0 +1,26 @@
+import KeelPostgres
+import KeelStorage
+import KeelTesting
+import Testing
+
+/// The storage conformance suite on PostgreSQL: a fresh database per case on a server this test
+/// process started (PostgresCluster), the same cases SQLite passes.
+@Suite struct PostgresStoreConformanceTests {
+    @Test(arguments: StoreConformance.cases)
+    func conformance(_ conformanceCase: StoreConformanceCase) async throws {
+        let cluster = try await PostgresCluster.shared()
+        let url = cluster.url(database: try await offCooperativePool { try cluster.createDatabase() })
+        guard case .postgres(let location) = try StoreURL(parsing: url) else {
+            Issue.record("not a PostgreSQL URL: \(url)")
+            return
+        }
+        let store = try await PostgresStore(location)
+        do {
+            try await conformanceCase.run(store)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+}
