@@ -96,7 +96,9 @@ struct FailoverTests {
     }
 
     @Test func keelSocketAndKeelTCPTakeCommaSeparatedLists() {
-        #expect(Endpoint.listFromEnvironment(["KEEL_SOCKET": "a.sock, b.sock"]) == [.unixSocket(path: "a.sock"), .unixSocket(path: "b.sock")])
+        #expect(
+            Endpoint.listFromEnvironment(["KEEL_SOCKET": "a.sock, b.sock"])
+                == [.unixSocket(path: "a.sock"), .unixSocket(path: "b.sock")])
         #expect(
             Endpoint.listFromEnvironment(["KEEL_TCP": "h1:7000,h2:7001", "KEEL_TOKEN": "t"])
                 == [.tcp(host: "h1", port: 7000, token: "t"), .tcp(host: "h2", port: 7001, token: "t")])
