@@ -10,17 +10,36 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// The endpoint from `KEEL_TRANSPORT=stdio`, `KEEL_SOCKET`, or `KEEL_TCP` + `KEEL_TOKEN`, else `./keel.sock`.
     /// With `KEEL_TLS=1` or `KEEL_TLS_CA=FILE` the TCP endpoint speaks TLS (`KEEL_TLS_CERT` and
-    /// `KEEL_TLS_KEY` name a client certificate).
+    /// `KEEL_TLS_KEY` name a client certificate). When the variable lists several endpoints, the first.
     public static func fromEnvironment(_ env: [String: String]) -> Endpoint {
-        if env["KEEL_TRANSPORT"] == "stdio" { return .stdio }
-        if let tcp = env["KEEL_TCP"], let colon = tcp.lastIndex(of: ":"), let port = Int(tcp[tcp.index(after: colon)...]) {
-            let host = String(tcp[..<colon]), token = env["KEEL_TOKEN"] ?? ""
-            if let tls = TLSClientOptions.fromEnvironment(env) {
-                return .tls(host: host, port: port, token: token, options: tls)
-            }
-            return .tcp(host: host, port: port, token: token)
+        listFromEnvironment(env)[0]
+    }
+
+    /// Every endpoint from the environment, in the order to try them (docs/clients.md "Several
+    /// endpoints"): `KEEL_SOCKET=a.sock,b.sock` or `KEEL_TCP=h1:7000,h2:7000` (spaces around entries
+    /// ignored; a socket path containing a comma cannot be given this way: pass an ``Endpoint``).
+    /// Never empty: `KEEL_TRANSPORT=stdio` gives `[.stdio]`, nothing set gives `./keel.sock`.
+    public static func listFromEnvironment(_ env: [String: String]) -> [Endpoint] {
+        if env["KEEL_TRANSPORT"] == "stdio" { return [.stdio] }
+        let entries = { (value: String) -> [String] in
+            value.split(separator: ",").map { entry in
+                String(entry.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            }.filter { !$0.isEmpty }
         }
-        return .unixSocket(path: env["KEEL_SOCKET"] ?? "keel.sock")
+        if let tcp = env["KEEL_TCP"] {
+            let token = env["KEEL_TOKEN"] ?? "", tls = TLSClientOptions.fromEnvironment(env)
+            let listed: [Endpoint] = entries(tcp).compactMap { address in
+                guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                    return nil
+                }
+                let host = String(address[..<colon])
+                if let tls { return .tls(host: host, port: port, token: token, options: tls) }
+                return .tcp(host: host, port: port, token: token)
+            }
+            if !listed.isEmpty { return listed }
+        }
+        let sockets = entries(env["KEEL_SOCKET"] ?? "").map { Endpoint.unixSocket(path: $0) }
+        return sockets.isEmpty ? [.unixSocket(path: "keel.sock")] : sockets
     }
 
     /// Where it is, never the token: `unix:keel.sock`, `tcp:host:port`, `tls:host:port`, `stdio`.

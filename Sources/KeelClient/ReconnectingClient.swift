@@ -21,8 +21,14 @@ public enum KeelClientError: Error, Sendable, CustomStringConvertible {
 /// `reconnectTimeout`); a call in flight at the drop is sent again when that is safe (a read, an
 /// `activity/call` with an idempotency key, a `workflow/start` with a workflow id), else it throws
 /// ``KeelClientError/outcomeUnknown(method:)`` (docs/clients.md "Reconnecting"). Call ``close()``.
+/// Given several endpoints, it connects to the first reachable one in order, and a reconnect goes
+/// on from the next (docs/clients.md "Several endpoints").
 public actor ReconnectingClient {
+    /// The first of ``endpoints``.
     public let endpoint: Endpoint
+    /// Where the client connects, tried in order.
+    public let endpoints: [Endpoint]
+    var ring: EndpointRing
     let name: String
     let reconnectTimeout: Duration
     var backoff: ReconnectBackoff
@@ -45,13 +51,26 @@ public actor ReconnectingClient {
         _ endpoint: Endpoint, name: String = "keel-swift", backoff: ReconnectBackoff = ReconnectBackoff(),
         reconnectTimeout: Duration = .seconds(30)
     ) async throws -> ReconnectingClient {
-        let client = ReconnectingClient(endpoint: endpoint, name: name, backoff: backoff, reconnectTimeout: reconnectTimeout)
+        try await connect([endpoint], name: name, backoff: backoff, reconnectTimeout: reconnectTimeout)
+    }
+
+    /// Connects to the first reachable of `endpoints` (in order) and initializes, failing at once
+    /// when none is reachable.
+    /// - Throws: `KeelError(.connectionClosed)` naming each endpoint and why when none can be
+    ///   reached (with one endpoint, its own error), or an answer to `initialize`.
+    public static func connect(
+        _ endpoints: [Endpoint], name: String = "keel-swift", backoff: ReconnectBackoff = ReconnectBackoff(),
+        reconnectTimeout: Duration = .seconds(30)
+    ) async throws -> ReconnectingClient {
+        let client = ReconnectingClient(endpoints: endpoints, name: name, backoff: backoff, reconnectTimeout: reconnectTimeout)
         try await client.start()
         return client
     }
 
-    init(endpoint: Endpoint, name: String, backoff: ReconnectBackoff, reconnectTimeout: Duration) {
-        self.endpoint = endpoint
+    init(endpoints: [Endpoint], name: String, backoff: ReconnectBackoff, reconnectTimeout: Duration) {
+        ring = EndpointRing(endpoints)
+        self.endpoints = ring.endpoints
+        self.endpoint = ring.current
         self.name = name
         self.backoff = backoff
         self.reconnectTimeout = reconnectTimeout
@@ -60,7 +79,18 @@ public actor ReconnectingClient {
     deinit { link?.holder.cancel() }
 
     private func start() async throws {
-        link = try await Link.open(endpoint, name: name)
+        var failures: [String] = []
+        for _ in endpoints {
+            do {
+                link = try await Link.open(ring.current, name: name)
+                ring.succeeded()
+                return
+            } catch let error as KeelError where endpoints.count > 1 && error.code == .connectionClosed {
+                failures.append(error.message)
+                _ = ring.failed()
+            }
+        }
+        throw KeelError(.connectionClosed, "no Keel endpoint is reachable: \(failures.joined(separator: "; "))")
     }
 
     /// Closes the connection; later calls throw `KeelError(.connectionClosed)`.
@@ -125,16 +155,19 @@ public actor ReconnectingClient {
 
     private func reopen() async throws -> Link {
         let deadline = ContinuousClock.now + reconnectTimeout
+        _ = ring.failed()  // the connected endpoint dropped: start with the next one
         while true {
             do {
-                let fresh = try await Link.open(endpoint, name: name)
+                let fresh = try await Link.open(ring.current, name: name)
                 link?.holder.cancel()
                 link = fresh
                 backoff.reset()
+                ring.succeeded()
                 return fresh
             } catch let error as KeelError where error.code == .unauthorized || error.code == .unsupportedProtocolVersion {
                 throw error
             } catch {
+                if !ring.failed() && !isClosed { continue }  // the next endpoint at once; wait only after a whole round
                 let pause = backoff.next()
                 if ContinuousClock.now + pause > deadline || isClosed { throw error }
                 try await Task.sleep(for: pause)

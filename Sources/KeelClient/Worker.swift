@@ -17,7 +17,11 @@ import Dispatch
 /// ```
 public final class Worker: Sendable {
     public let name: String
+    /// The first of ``endpoints``.
     public let endpoint: Endpoint
+    /// Where ``run()`` connects, tried in order: when the connected node dies the worker moves to
+    /// the next one and registers again (docs/clients.md "Several endpoints").
+    public let endpoints: [Endpoint]
     public let maxConcurrent: Int
     let registry = Locked(Registrations())
 
@@ -51,12 +55,24 @@ public final class Worker: Sendable {
     ///   - reconnectBackoff: waits between reconnect attempts (full jitter, 100 ms doubling to 2 s).
     ///   - allowBreakingChanges: register even when a declared contract breaks the one the
     ///     orchestrator holds for that name (without it, such a registration fails with 2005).
-    public init(
+    public convenience init(
         name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
         allowBreakingChanges: Bool = false
     ) {
+        self.init(
+            name: name, endpoints: [endpoint], maxConcurrent: maxConcurrent, reconnectBackoff: reconnectBackoff,
+            allowBreakingChanges: allowBreakingChanges)
+    }
+
+    /// A worker given several endpoints, tried in order (e.g. `Endpoint.listFromEnvironment`);
+    /// an empty list means `./keel.sock`. Other parameters as in ``init(name:endpoint:maxConcurrent:reconnectBackoff:allowBreakingChanges:)``.
+    public init(
+        name: String, endpoints: [Endpoint], maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
+        allowBreakingChanges: Bool = false
+    ) {
         self.name = name
-        self.endpoint = endpoint
+        self.endpoints = EndpointRing(endpoints).endpoints
+        self.endpoint = self.endpoints[0]
         self.maxConcurrent = maxConcurrent
         self.reconnectBackoff = reconnectBackoff
         self.allowBreakingChanges = allowBreakingChanges
@@ -102,7 +118,8 @@ public final class Worker: Sendable {
 
     /// Connects, registers and serves until the task is cancelled; reconnects with full-jitter
     /// exponential backoff (``reconnectBackoff``, reset after each successful `initialize`) when
-    /// the orchestrator goes away.
+    /// the orchestrator goes away. With several ``endpoints`` a failure moves to the next one at
+    /// once; the backoff is waited once every endpoint has failed in a row.
     /// - Throws: a refusal that retrying cannot change (``fatalCodes``, docs/clients.md):
     ///   `KeelError(.unauthorized)` when the orchestrator refuses this worker's credential or role
     ///   (docs/security.md), `.unsupportedProtocolVersion`, or `.contractConflict` (a declared
@@ -119,10 +136,11 @@ public final class Worker: Sendable {
             return
         }
         var backoff = reconnectBackoff
+        var ring = EndpointRing(endpoints)
         while !Task.isCancelled && !draining.isSet {
             let initialized = Flag()
             do {
-                try await runOnce(onInitialized: initialized)
+                try await runOnce(at: ring.current, onInitialized: initialized)
             } catch is CancellationError {
                 return
             } catch let error as KeelError where Self.fatalCodes.contains(error.code) {
@@ -130,7 +148,11 @@ public final class Worker: Sendable {
             } catch {
                 if Task.isCancelled { return }
             }
-            if initialized.isSet { backoff.reset() }  // Keel was back: start the backoff over
+            if initialized.isSet {  // Keel was back: start the backoff and the round over
+                backoff.reset()
+                ring.succeeded()
+            }
+            if !ring.failed() { continue }  // the next endpoint at once; wait only after a whole round
             try? await Task.sleep(for: backoff.next())
         }
     }
@@ -140,11 +162,11 @@ public final class Worker: Sendable {
 
     /// One connection: register, then serve until it closes.
     public func runOnce(onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
-        try await runOnce(onInitialized: nil, onRegistered: onRegistered)
+        try await runOnce(at: endpoint, onInitialized: nil, onRegistered: onRegistered)
     }
 
-    /// ``runOnce(onRegistered:)`` that also sets `onInitialized` once `initialize` succeeded.
-    func runOnce(onInitialized: Flag?, onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
+    /// ``runOnce(onRegistered:)`` at `endpoint` that also sets `onInitialized` once `initialize` succeeded.
+    func runOnce(at endpoint: Endpoint, onInitialized: Flag?, onRegistered: (@Sendable (String) -> Void)? = nil) async throws {
         let handler = WorkerHandler(worker: self)
         let registrations = registry.withLock { $0 }
         var params: [String: JSONValue] = [

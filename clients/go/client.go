@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,6 +20,10 @@ const waitSlack = 5 * time.Second
 // ClientOptions choose where Keel is. The zero value uses KEEL_SOCKET, else KEEL_TCP + KEEL_TOKEN.
 type ClientOptions struct {
 	Socket, TCP, Token string
+	// Sockets and TCPAddresses list several endpoints, tried in order after Socket or TCP: Dial
+	// uses the first reachable one, a reconnect goes on from the next (docs/clients.md "Several
+	// endpoints"). KEEL_SOCKET/KEEL_TCP may be comma-separated lists.
+	Sockets, TCPAddresses []string
 	// TLS makes a TCP connection speak TLS (nil: KEEL_TLS*, else clear text).
 	TLS           *TLSOptions
 	MaxFrameBytes int
@@ -32,27 +37,38 @@ type ClientOptions struct {
 // sent again when that is safe (a read, or keyed), else it fails with ErrOutcomeUnknown
 // (docs/clients.md "Reconnecting").
 type Client struct {
-	endpoint Endpoint
-	opts     ClientOptions
+	opts ClientOptions
 
-	mu      sync.Mutex // guards conn, backoff and closed; held while reconnecting
-	conn    *Conn
-	backoff *backoff
-	closed  bool
+	mu        sync.Mutex // guards conn, endpoints, backoff and closed; held while reconnecting
+	conn      *Conn
+	endpoints *endpointRing
+	backoff   *backoff
+	closed    bool
 }
 
-// Dial connects to Keel and initializes the connection.
+// Dial connects to the first reachable endpoint in order and initializes the connection. When
+// none is reachable the error names each endpoint and why.
 func Dial(ctx context.Context, opts ClientOptions) (*Client, error) {
-	endpoint, err := ResolveEndpoint(opts.Socket, opts.TCP, opts.Token, false)
-	endpoint = endpoint.withTLS(opts.TLS)
+	endpoints, err := ResolveEndpoints(endpointList(opts.Socket, opts.Sockets), endpointList(opts.TCP, opts.TCPAddresses), opts.Token, false)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := openClientConn(ctx, endpoint, opts)
-	if err != nil {
-		return nil, err
+	ring := newEndpointRing(withTLSAll(endpoints, opts.TLS))
+	var failures []string
+	for range endpoints {
+		conn, err := openClientConn(ctx, ring.current(), opts)
+		if err == nil {
+			ring.succeeded()
+			return &Client{opts: opts, conn: conn, endpoints: ring, backoff: newBackoff(opts.ReconnectInitial, opts.ReconnectMax)}, nil
+		}
+		var rpc *Error
+		if len(endpoints) == 1 || (errors.As(err, &rpc) && (rpc.Code == CodeUnauthorized || rpc.Code == CodeUnsupportedProtocolVersion)) {
+			return nil, err
+		}
+		failures = append(failures, fmt.Sprintf("%s: %v", ring.current(), err))
+		ring.failed()
 	}
-	return &Client{endpoint: endpoint, opts: opts, conn: conn, backoff: newBackoff(opts.ReconnectInitial, opts.ReconnectMax)}, nil
+	return nil, fmt.Errorf("keel: no Keel endpoint is reachable: %s", strings.Join(failures, "; "))
 }
 
 // openClientConn dials and runs initialize; the connection is closed again on failure.
@@ -124,16 +140,21 @@ func (c *Client) connected(ctx context.Context) (*Conn, error) {
 		timeout = DefaultReconnectTimeout
 	}
 	deadline := time.Now().Add(timeout)
+	c.endpoints.failed() // the connected endpoint dropped: start with the next one
 	for {
-		conn, err := openClientConn(ctx, c.endpoint, c.opts)
+		conn, err := openClientConn(ctx, c.endpoints.current(), c.opts)
 		if err == nil {
 			c.conn = conn
 			c.backoff.reset()
+			c.endpoints.succeeded()
 			return conn, nil
 		}
 		var rpc *Error
 		if errors.As(err, &rpc) && (rpc.Code == CodeUnauthorized || rpc.Code == CodeUnsupportedProtocolVersion) {
 			return nil, err
+		}
+		if !c.endpoints.failed() {
+			continue // try the next endpoint at once; wait only after a whole round
 		}
 		pause := c.backoff.next()
 		if time.Now().Add(pause).After(deadline) {

@@ -51,6 +51,36 @@ func (b *backoff) next() time.Duration {
 	return time.Duration(rand.Int63n(int64(bound) + 1))
 }
 
+// endpointRing is several endpoints tried in order (docs/clients.md "Several endpoints"). current
+// is where to connect next; after a failed attempt or a dropped connection, failed moves to the
+// next one (wrapping around) and reports whether every endpoint has failed once since the last
+// success or pause: only then does the caller wait its backoff. With one endpoint every failure
+// waits, as before. Not safe for concurrent use, like backoff.
+type endpointRing struct {
+	endpoints       []Endpoint
+	index, failures int
+}
+
+func newEndpointRing(endpoints []Endpoint) *endpointRing {
+	return &endpointRing{endpoints: endpoints}
+}
+
+func (r *endpointRing) current() Endpoint { return r.endpoints[r.index] }
+
+// succeeded marks the current endpoint initialized: a later failure starts a new round from it.
+func (r *endpointRing) succeeded() { r.failures = 0 }
+
+// failed moves to the next endpoint; true when a whole round failed (then wait the backoff).
+func (r *endpointRing) failed() bool {
+	r.index = (r.index + 1) % len(r.endpoints)
+	r.failures++
+	if r.failures < len(r.endpoints) {
+		return false
+	}
+	r.failures = 0
+	return true
+}
+
 // ErrOutcomeUnknown reports that the connection to Keel dropped while a call was in flight and
 // the call was not safe to repeat (not a read, no idempotency key): it may or may not have taken
 // effect. Match it with errors.Is; such an error also matches ErrClosed. Local only.

@@ -46,29 +46,92 @@ func (e Endpoint) String() string {
 
 // ResolveEndpoint picks the transport: KEEL_TRANSPORT=stdio wins when allowStdio (Keel spawned
 // us and owns our stdin/stdout), then the socket and tcp arguments, then KEEL_SOCKET, then
-// KEEL_TCP; the token is the argument or KEEL_TOKEN.
+// KEEL_TCP; the token is the argument or KEEL_TOKEN. With several endpoints configured
+// (ResolveEndpoints) it returns the first.
 func ResolveEndpoint(socket, tcp, token string, allowStdio bool) (Endpoint, error) {
-	if allowStdio && strings.EqualFold(os.Getenv(EnvTransport), "stdio") {
-		return Endpoint{Stdio: true}, nil
+	endpoints, err := ResolveEndpoints(nonEmpty(socket), nonEmpty(tcp), token, allowStdio)
+	if err != nil {
+		return Endpoint{}, err
 	}
-	if socket != "" && tcp != "" {
-		return Endpoint{}, errors.New("keel: give either a socket or a TCP address, not both")
+	return endpoints[0], nil
+}
+
+// ResolveEndpoints picks the transport and its endpoints in the order to try them
+// (docs/clients.md "Several endpoints"): KEEL_TRANSPORT=stdio wins when allowStdio, then the
+// sockets, then the tcp addresses, then KEEL_SOCKET, then KEEL_TCP, each of the two a
+// comma-separated list (a socket path containing a comma can only be given as an argument).
+// The token is the argument or KEEL_TOKEN, sent to every TCP endpoint.
+func ResolveEndpoints(sockets, tcps []string, token string, allowStdio bool) ([]Endpoint, error) {
+	if allowStdio && strings.EqualFold(os.Getenv(EnvTransport), "stdio") {
+		return []Endpoint{{Stdio: true}}, nil
+	}
+	if len(sockets) > 0 && len(tcps) > 0 {
+		return nil, errors.New("keel: give either a socket or a TCP address, not both")
 	}
 	if token == "" {
 		token = os.Getenv(EnvToken)
 	}
-	switch {
-	case socket != "":
-		return Endpoint{Socket: socket}, nil
-	case tcp != "":
-		return Endpoint{TCP: tcp, Token: token}, nil
-	case os.Getenv(EnvSocket) != "":
-		return Endpoint{Socket: os.Getenv(EnvSocket)}, nil
-	case os.Getenv(EnvTCP) != "":
-		return Endpoint{TCP: os.Getenv(EnvTCP), Token: token}, nil
+	var err error
+	if len(sockets) == 0 && len(tcps) == 0 {
+		switch {
+		case os.Getenv(EnvSocket) != "":
+			sockets, err = SplitAddresses(os.Getenv(EnvSocket), EnvSocket)
+		case os.Getenv(EnvTCP) != "":
+			tcps, err = SplitAddresses(os.Getenv(EnvTCP), EnvTCP)
+		default:
+			return nil, errors.New("keel: no transport: set a socket or TCP address, or KEEL_SOCKET=PATH[,PATH...], " +
+				"KEEL_TCP=HOST:PORT[,HOST:PORT...], or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)")
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return Endpoint{}, errors.New("keel: no transport: set a socket or TCP address, or KEEL_SOCKET=PATH, " +
-		"KEEL_TCP=HOST:PORT, or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)")
+	var endpoints []Endpoint
+	for _, path := range sockets {
+		endpoints = append(endpoints, Endpoint{Socket: path})
+	}
+	for _, address := range tcps {
+		endpoints = append(endpoints, Endpoint{TCP: address, Token: token})
+	}
+	for _, e := range endpoints {
+		if e.Socket == "" && e.TCP == "" {
+			return nil, errors.New("keel: an endpoint in the list is empty")
+		}
+	}
+	return endpoints, nil
+}
+
+// SplitAddresses splits a comma-separated list of endpoints (spaces around entries ignored); an
+// empty entry (`a.sock,,b.sock`, a trailing comma) is an error naming source.
+func SplitAddresses(value, source string) ([]string, error) {
+	entries := strings.Split(value, ",")
+	for i, entry := range entries {
+		entries[i] = strings.TrimSpace(entry)
+		if entries[i] == "" {
+			return nil, fmt.Errorf("keel: %s has an empty entry in %q: give endpoints separated by single commas", source, value)
+		}
+	}
+	return entries, nil
+}
+
+// endpointList is one optional address followed by more: the options' Socket then Sockets.
+func endpointList(one string, more []string) []string {
+	return append(nonEmpty(one), more...)
+}
+
+func nonEmpty(address string) []string {
+	if address == "" {
+		return nil
+	}
+	return []string{address}
+}
+
+// withTLSAll sets every TCP endpoint's TLS (see withTLS).
+func withTLSAll(endpoints []Endpoint, o *TLSOptions) []Endpoint {
+	for i := range endpoints {
+		endpoints[i] = endpoints[i].withTLS(o)
+	}
+	return endpoints
 }
 
 // dial opens the byte stream to Keel.

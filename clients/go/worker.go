@@ -43,6 +43,10 @@ type WorkerOptions struct {
 	// Socket, TCP and Token choose the transport (see ResolveEndpoint); stdio when
 	// KEEL_TRANSPORT=stdio.
 	Socket, TCP, Token string
+	// Sockets and TCPAddresses list several endpoints, tried in order after Socket or TCP: when
+	// the connected node dies the worker moves to the next one and registers again
+	// (docs/clients.md "Several endpoints"). KEEL_SOCKET/KEEL_TCP may be comma-separated lists.
+	Sockets, TCPAddresses []string
 	// TLS makes a TCP connection speak TLS (nil: KEEL_TLS*, else clear text).
 	TLS *TLSOptions
 	// MaxFrameBytes limits incoming messages (default 16 MiB).
@@ -177,17 +181,19 @@ func (w *Worker) registration() registration {
 // stdin. A graceful stop refuses new work, lets running work finish (up to DrainTimeout), sends
 // the results and disconnects. Socket and TCP connections that drop are re-opened with
 // full-jitter exponential backoff (reset after each successful initialize), initializing and
-// registering again each time; activities running when a
+// registering again each time; with several endpoints a failure moves to the next one at once,
+// and the backoff is waited once every endpoint failed in a row. Activities running when a
 // connection drops are cancelled ("its in-flight activities are retried elsewhere").
 //
 // Run returns nil after a graceful stop, or an *Error when Keel refused the worker for good
 // (unauthorized, unsupported protocol version, contract conflict). Call it once.
 func (w *Worker) Run(ctx context.Context) error {
-	endpoint, err := ResolveEndpoint(w.opts.Socket, w.opts.TCP, w.opts.Token, true)
-	endpoint = endpoint.withTLS(w.opts.TLS)
+	endpoints, err := ResolveEndpoints(endpointList(w.opts.Socket, w.opts.Sockets),
+		endpointList(w.opts.TCP, w.opts.TCPAddresses), w.opts.Token, true)
 	if err != nil {
 		return err
 	}
+	ring := newEndpointRing(withTLSAll(endpoints, w.opts.TLS))
 	runDone := make(chan struct{})
 	defer close(runDone)
 	if !w.opts.NoSignalHandling {
@@ -205,7 +211,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	backoff := newBackoff(w.opts.ReconnectInitial, w.opts.ReconnectMax)
 	for {
-		err := w.session(ctx, endpoint, backoff)
+		endpoint := ring.current()
+		err := w.session(ctx, endpoint, backoff, ring)
 		var rpc *Error
 		if errors.As(err, &rpc) && (rpc.Code == CodeUnauthorized || rpc.Code == CodeUnsupportedProtocolVersion ||
 			rpc.Code == CodeContractConflict) {
@@ -215,6 +222,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		if endpoint.Stdio || w.opts.NoReconnect || w.stopping() {
 			return nil
+		}
+		if !ring.failed() {
+			w.logger.Printf("failing over from Keel at %s to %s", endpoint, ring.current())
+			continue
 		}
 		pause := backoff.next()
 		w.logger.Printf("reconnecting to Keel in %s", pause.Round(time.Millisecond))
@@ -260,8 +271,8 @@ func (w *Worker) stopping() bool {
 	}
 }
 
-// session runs one connection; it resets backoff once initialize succeeded.
-func (w *Worker) session(ctx context.Context, endpoint Endpoint, backoff *backoff) error {
+// session runs one connection; it resets backoff and ring's round once initialize succeeded.
+func (w *Worker) session(ctx context.Context, endpoint Endpoint, backoff *backoff, ring *endpointRing) error {
 	dialCtx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	r, wr, closer, err := dial(dialCtx, endpoint)
@@ -282,6 +293,7 @@ func (w *Worker) session(ctx context.Context, endpoint Endpoint, backoff *backof
 		return err
 	}
 	backoff.reset() // Keel is back: a drop from here on starts the backoff over
+	ring.succeeded()
 	var result struct {
 		WorkerID string `json:"workerId"`
 	}

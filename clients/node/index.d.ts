@@ -136,9 +136,14 @@ export interface Endpoint {
   tls?: TLSOptions;
 }
 export declare function resolveEndpoint(
-  options?: { socket?: string; tcp?: string; token?: string; tls?: boolean | TLSOptions; allowStdio?: boolean },
+  options?: { socket?: string | string[]; tcp?: string | string[]; token?: string; tls?: boolean | TLSOptions; allowStdio?: boolean },
   env?: Record<string, string | undefined>,
 ): Endpoint;
+/** Every endpoint, in the order to try (KEEL_SOCKET/KEEL_TCP are comma-separated lists). */
+export declare function resolveEndpoints(
+  options?: { socket?: string | string[]; tcp?: string | string[]; token?: string; tls?: boolean | TLSOptions; allowStdio?: boolean },
+  env?: Record<string, string | undefined>,
+): Endpoint[];
 
 export interface Logger {
   info(...args: unknown[]): void;
@@ -254,9 +259,10 @@ export interface WorkerOptions {
   maxConcurrent?: number;
   /** workflow/run requests run at once (default 1000). */
   maxConcurrentWorkflows?: number;
-  socket?: string;
-  /** HOST:PORT */
-  tcp?: string;
+  /** A Unix socket path, or several tried in order (docs/clients.md "Several endpoints"). */
+  socket?: string | string[];
+  /** HOST:PORT, or several tried in order. */
+  tcp?: string | string[];
   token?: string;
   /** TLS over `tcp`: true (system trust store) or the CA file and client certificate. */
   tls?: boolean | TLSOptions;
@@ -310,7 +316,7 @@ export declare class Client {
   readonly connection: Connection;
   /** Later calls reconnect after a drop: backoff bounds in ms, and how long one call keeps trying
    * (reconnectTimeoutMs, default 30000). */
-  static connect(options?: { socket?: string; tcp?: string; token?: string; tls?: boolean | TLSOptions; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
+  static connect(options?: { socket?: string | string[]; tcp?: string | string[]; token?: string; tls?: boolean | TLSOptions; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
   close(): Promise<void>;
   startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' }): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;

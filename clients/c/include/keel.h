@@ -121,6 +121,11 @@ typedef struct keel_worker_options {
     int reconnect_initial_ms; /**< reconnect backoff's first bound; default 100 (full jitter) */
     int reconnect_max_ms;     /**< reconnect backoff's cap; default 2000 */
     keel_tls_options_t tls;   /**< TLS over tcp; zero: clear text unless KEEL_TLS* say otherwise */
+    /** Several endpoints (docs/clients.md "Several endpoints"): NULL-terminated lists tried in
+     *  order after socket_path / tcp, each entry used as is. When the connected node dies the worker
+     *  moves to the next one and registers again. $KEEL_SOCKET / $KEEL_TCP may be comma-separated. */
+    const char *const *socket_paths;
+    const char *const *tcp_addresses;
 } keel_worker_options_t;
 
 /**
@@ -173,7 +178,9 @@ json_t *keel_worker_registration(const keel_worker_t *w);
  * drain_timeout_ms, then they are cancelled) and their results are sent.
  * Transport: stdio when KEEL_TRANSPORT=stdio, else the socket/tcp options, else KEEL_SOCKET,
  * else KEEL_TCP + KEEL_TOKEN. A dropped socket/TCP connection is re-opened with exponential
- * backoff (full jitter, 0.1 s doubling to a 2 s cap, reset after each initialize), initializing and registering again; activities
+ * backoff (full jitter, 0.1 s doubling to a 2 s cap, reset after each initialize), initializing and registering again;
+ * with several endpoints it moves to the next one at once and waits the backoff only after every
+ * endpoint failed in a row; activities
  * still running on the old connection are cancelled and their results dropped.
  * Over stdio, file descriptor 1 is pointed at stderr, so printf cannot corrupt the wire.
  * SIGPIPE is ignored while it runs. Returns once every activity handler has returned.
@@ -258,10 +265,15 @@ typedef struct keel_client_options {
     int reconnect_max_ms;     /**< reconnect backoff's cap; default 2000 */
     int reconnect_timeout_ms; /**< how long one call keeps reconnecting; default 30000 */
     keel_tls_options_t tls;   /**< TLS over tcp; zero: clear text unless KEEL_TLS* say otherwise */
+    /** Several endpoints, NULL-terminated, tried in order after socket_path / tcp: connect uses the
+     *  first reachable one, a reconnect goes on from the next (docs/clients.md "Several endpoints"). */
+    const char *const *socket_paths;
+    const char *const *tcp_addresses;
 } keel_client_options_t;
 
 /**
- * Connects and initializes (bounded by 10 s). When Keel restarts, the next call reconnects; a call
+ * Connects to the first reachable endpoint in order and initializes (bounded by 10 s each; with
+ * several endpoints all down, err names each one). When Keel restarts, the next call reconnects; a call
  * in flight at the drop is sent again when that is safe (a read, or keyed), else it fails with
  * KEEL_E_OUTCOME_UNKNOWN (docs/clients.md "Reconnecting").
  * - Returns: the client, or NULL (err: KEEL_E_CONFIG, KEEL_E_OS, or the initialize error).

@@ -1,5 +1,6 @@
 /* keel_client_t: blocking calls to the orchestrator (workflows, activities). */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,12 +15,13 @@
 #define SERVER_DEFAULT_WAIT_MS 60000
 
 struct keel_client {
-    /* Copies of the options' strings: the endpoint is reopened on every reconnect. */
-    char *socket_path, *tcp, *token;
+    /* Copies of the options' strings: the endpoints are reopened on every reconnect. */
+    char *token;
     keel_tls_options_t tls;
+    keel__endpoints_t endpoints; /* the ring: guarded by mu */
     size_t max_frame_bytes;
     int reconnect_timeout_ms;
-    pthread_mutex_t mu; /* guards conn and backoff; held while reconnecting */
+    pthread_mutex_t mu; /* guards conn, endpoints and backoff; held while reconnecting */
     keel__conn_t *conn;
     keel__backoff_t backoff;
 };
@@ -35,12 +37,11 @@ static int on_request(keel__conn_t *conn, const char *method, json_t *params, ke
     return -1;
 }
 
-/* Opens the endpoint and runs initialize; NULL (err set) on failure. */
+/* Opens the current endpoint and runs initialize; NULL (err set) on failure. */
 static keel__conn_t *open_conn(const keel_client_t *c, keel_error_t *err) {
-    keel__endpoint_t ep;
+    const keel__endpoint_t *ep = keel__endpoints_current(&c->endpoints);
     int in_fd, out_fd;
-    if (keel__resolve_endpoint(&ep, c->socket_path, c->tcp, c->token, &c->tls, 0, err) != 0 ||
-        keel__open_endpoint(&ep, &in_fd, &out_fd, err) != 0) {
+    if (keel__open_endpoint(ep, &in_fd, &out_fd, err) != 0) {
         return NULL;
     }
     keel__handlers_t handlers = {.on_request = on_request};
@@ -49,7 +50,7 @@ static keel__conn_t *open_conn(const keel_client_t *c, keel_error_t *err) {
         keel__conn_release(conn);
         return NULL;
     }
-    json_t *result = keel__conn_call(conn, "initialize", keel__initialize_params(&ep), KEEL__HANDSHAKE_TIMEOUT_MS, err);
+    json_t *result = keel__conn_call(conn, "initialize", keel__initialize_params(ep), KEEL__HANDSHAKE_TIMEOUT_MS, err);
     int ok = result != NULL && keel__check_initialize(conn, result, err) == 0;
     json_decref(result);
     if (!ok) {
@@ -60,13 +61,14 @@ static keel__conn_t *open_conn(const keel_client_t *c, keel_error_t *err) {
     return conn;
 }
 
+static keel__conn_t *open_first(keel_client_t *c, keel_error_t *err);
+
 static char *dup_or_null(const char *s) {
     return s != NULL ? strdup(s) : NULL;
 }
 
 static void free_client(keel_client_t *c) {
-    free(c->socket_path);
-    free(c->tcp);
+    keel__endpoints_free(&c->endpoints);
     free(c->token);
     keel__tls_free(&c->tls);
     pthread_mutex_destroy(&c->mu);
@@ -85,19 +87,47 @@ keel_client_t *keel_client_connect(const keel_client_options_t *opts, keel_error
         return NULL;
     }
     pthread_mutex_init(&c->mu, NULL);
-    c->socket_path = dup_or_null(opts->socket_path);
-    c->tcp = dup_or_null(opts->tcp);
     c->token = dup_or_null(opts->token);
     keel__tls_copy(&c->tls, &opts->tls);
     c->max_frame_bytes = opts->max_frame_bytes;
     c->reconnect_timeout_ms = opts->reconnect_timeout_ms > 0 ? opts->reconnect_timeout_ms : KEEL__RECONNECT_TIMEOUT_MS;
     keel__backoff_init(&c->backoff, opts->reconnect_initial_ms, opts->reconnect_max_ms);
-    c->conn = open_conn(c, err);
+    keel__addresses_t addresses = {opts->socket_path, opts->socket_paths, opts->tcp, opts->tcp_addresses, c->token, &c->tls};
+    if (keel__resolve_endpoints(&c->endpoints, &addresses, 0, err) != 0) {
+        free_client(c);
+        return NULL;
+    }
+    c->conn = open_first(c, err);
     if (c->conn == NULL) {
         free_client(c);
         return NULL;
     }
     return c;
+}
+
+/* Opens the first reachable endpoint in order; with several all down, err names each one. */
+static keel__conn_t *open_first(keel_client_t *c, keel_error_t *err) {
+    char failures[sizeof err->message] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < c->endpoints.count; i++) {
+        keel_error_t local = {0};
+        keel__conn_t *conn = open_conn(c, &local);
+        if (conn != NULL) {
+            keel__endpoints_succeeded(&c->endpoints);
+            return conn;
+        }
+        if (c->endpoints.count == 1 || local.code == KEEL_UNAUTHORIZED || local.code == KEEL_UNSUPPORTED_PROTOCOL_VERSION) {
+            if (err != NULL) {
+                *err = local;
+            }
+            return NULL;
+        }
+        int n = snprintf(failures + used, sizeof failures - used, "%s%s", used > 0 ? "; " : "", local.message);
+        used = n > 0 && (size_t)n < sizeof failures - used ? used + (size_t)n : sizeof failures - 1;
+        keel__endpoints_failed(&c->endpoints);
+    }
+    keel__set_error(err, KEEL_E_OS, "no Keel endpoint is reachable: %s", failures);
+    return NULL;
 }
 
 void keel_client_close(keel_client_t *c) {
@@ -114,6 +144,9 @@ void keel_client_close(keel_client_t *c) {
 static keel__conn_t *connected(keel_client_t *c, keel_error_t *err) {
     pthread_mutex_lock(&c->mu);
     long long deadline = keel__now_ms() + c->reconnect_timeout_ms;
+    if (keel__conn_closed(c->conn)) {
+        keel__endpoints_failed(&c->endpoints); /* the connected endpoint dropped: start with the next one */
+    }
     while (keel__conn_closed(c->conn)) {
         keel_error_t local = {0};
         keel__conn_t *fresh = open_conn(c, &local);
@@ -122,11 +155,15 @@ static keel__conn_t *connected(keel_client_t *c, keel_error_t *err) {
             keel__conn_release(c->conn);
             c->conn = fresh;
             keel__backoff_reset(&c->backoff);
+            keel__endpoints_succeeded(&c->endpoints);
             break;
         }
+        int fatal = local.code == KEEL_UNAUTHORIZED || local.code == KEEL_UNSUPPORTED_PROTOCOL_VERSION;
+        if (!fatal && !keel__endpoints_failed(&c->endpoints)) {
+            continue; /* try the next endpoint at once; wait only after a whole round */
+        }
         int pause = keel__backoff_next(&c->backoff);
-        if (local.code == KEEL_UNAUTHORIZED || local.code == KEEL_UNSUPPORTED_PROTOCOL_VERSION ||
-            keel__now_ms() + pause > deadline) {
+        if (fatal || keel__now_ms() + pause > deadline) {
             pthread_mutex_unlock(&c->mu);
             if (err != NULL) {
                 *err = local;

@@ -128,10 +128,40 @@ typedef struct keel__endpoint {
     keel_tls_options_t tls; /* tls.enabled: TLS over tcp (from the options or KEEL_TLS*) */
 } keel__endpoint_t;
 
-/** KEEL_TRANSPORT=stdio wins (when allowed), then the options, then KEEL_SOCKET, then KEEL_TCP.
- *  `tls` (may be NULL) applies to tcp; without it, KEEL_TLS* decide. */
-int keel__resolve_endpoint(keel__endpoint_t *ep, const char *socket_path, const char *tcp, const char *token,
-                           const keel_tls_options_t *tls, int allow_stdio, keel_error_t *err);
+/** Where the options say Keel is: one address and/or a NULL-terminated list of more, per kind. */
+typedef struct keel__addresses {
+    const char *socket_path;
+    const char *const *socket_paths;
+    const char *tcp;
+    const char *const *tcp_addresses;
+    const char *token;
+    const keel_tls_options_t *tls; /* may be NULL: KEEL_TLS* decide */
+} keel__addresses_t;
+
+/** Several endpoints tried in order (docs/clients.md "Several endpoints"); the addresses are
+ *  owned, token and TLS strings borrowed. index/failures: the ring (reconnect.c). */
+typedef struct keel__endpoints {
+    keel__endpoint_t *items;
+    size_t count, index, failures;
+} keel__endpoints_t;
+
+/** KEEL_TRANSPORT=stdio wins (when allowed), then the options (each address as is, so a path may
+ *  contain a comma), then KEEL_SOCKET, then KEEL_TCP (each a comma-separated list). TLS applies
+ *  to tcp; without options, KEEL_TLS* decide. Free with keel__endpoints_free. */
+int keel__resolve_endpoints(keel__endpoints_t *eps, const keel__addresses_t *addresses, int allow_stdio,
+                            keel_error_t *err);
+void keel__endpoints_free(keel__endpoints_t *eps);
+/** Where to connect next. */
+const keel__endpoint_t *keel__endpoints_current(const keel__endpoints_t *eps);
+/** The current endpoint initialized: a later failure starts a new round from it. */
+void keel__endpoints_succeeded(keel__endpoints_t *eps);
+/** After a failed attempt or a dropped connection: moves to the next endpoint (wrapping) and
+ *  returns 1 when every endpoint has failed once since the last success or pause (then wait the
+ *  backoff), else 0 (try the next one at once). With one endpoint it always returns 1. */
+int keel__endpoints_failed(keel__endpoints_t *eps);
+/** An owned copy of a NULL-terminated string array (NULL stays NULL). */
+char **keel__strv_dup(const char *const *strings);
+void keel__strv_free(char **strings);
 
 /* ---- TLS (tls.c) ---- */
 

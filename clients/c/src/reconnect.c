@@ -30,6 +30,23 @@ int keel__backoff_next(keel__backoff_t *b) {
     return (int)(rand_r(&b->seed) % (bound + 1)); /* full jitter: uniform in [0, bound] */
 }
 
+const keel__endpoint_t *keel__endpoints_current(const keel__endpoints_t *eps) {
+    return &eps->items[eps->index];
+}
+
+void keel__endpoints_succeeded(keel__endpoints_t *eps) {
+    eps->failures = 0;
+}
+
+int keel__endpoints_failed(keel__endpoints_t *eps) {
+    eps->index = (eps->index + 1) % eps->count;
+    if (++eps->failures < eps->count) {
+        return 0;
+    }
+    eps->failures = 0;
+    return 1;
+}
+
 /* Reads: repeating them changes nothing in Keel. */
 static const char *const reads[] = {"ping",          "activity/result",  "workflow/result", "workflow/describe",
                                     "workflow/history", "workflow/list", "worker/list"};

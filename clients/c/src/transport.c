@@ -46,37 +46,139 @@ static keel_tls_options_t resolve_tls(const keel_tls_options_t *tls) {
                                 .server_name = nonempty(getenv(ENV_TLS_SERVER_NAME))};
 }
 
-int keel__resolve_endpoint(keel__endpoint_t *ep, const char *socket_path, const char *tcp, const char *token,
-                           const keel_tls_options_t *tls, int allow_stdio, keel_error_t *err) {
+/* Appends one address (`length` bytes of `address`, spaces around it ignored) as a socket or tcp endpoint. */
+static int add_endpoint(keel__endpoints_t *eps, const char *address, size_t length, int is_socket, keel_error_t *err) {
+    while (length > 0 && *address == ' ') {
+        address++;
+        length--;
+    }
+    while (length > 0 && address[length - 1] == ' ') {
+        length--;
+    }
+    if (length == 0) {
+        keel__set_error(err, KEEL_E_CONFIG, "an endpoint list has an empty entry: give endpoints separated by single commas");
+        return -1;
+    }
+    keel__endpoint_t *grown = realloc(eps->items, (eps->count + 1) * sizeof *grown);
+    if (grown != NULL) {
+        eps->items = grown;
+    }
+    char *copy = grown != NULL ? strndup(address, length) : NULL;
+    if (copy == NULL) {
+        keel__set_error(err, KEEL_E_OS, "out of memory");
+        return -1;
+    }
+    keel__endpoint_t *ep = &eps->items[eps->count++];
     memset(ep, 0, sizeof *ep);
-    const char *transport = getenv(ENV_TRANSPORT);
-    if (allow_stdio && transport != NULL && strcasecmp(transport, "stdio") == 0) {
-        ep->stdio = 1;
-        return 0;
+    *(is_socket ? &ep->socket_path : &ep->tcp) = copy;
+    return 0;
+}
+
+/* Appends a comma-separated list (from KEEL_SOCKET or KEEL_TCP). */
+static int add_list(keel__endpoints_t *eps, const char *list, int is_socket, keel_error_t *err) {
+    for (const char *start = list;;) {
+        const char *comma = strchr(start, ',');
+        if (add_endpoint(eps, start, comma != NULL ? (size_t)(comma - start) : strlen(start), is_socket, err) != 0) {
+            return -1;
+        }
+        if (comma == NULL) {
+            return 0;
+        }
+        start = comma + 1;
     }
-    if (nonempty(socket_path) && nonempty(tcp)) {
-        keel__set_error(err, KEEL_E_CONFIG, "give either a socket path or a tcp address, not both");
+}
+
+/* Appends `one` (when set) and then `more` (NULL-terminated), each used as is. */
+static int add_given(keel__endpoints_t *eps, const char *one, const char *const *more, int is_socket,
+                     keel_error_t *err) {
+    if (nonempty(one) && add_endpoint(eps, one, strlen(one), is_socket, err) != 0) {
         return -1;
     }
-    ep->token = token != NULL ? token : getenv(ENV_TOKEN);
-    if (nonempty(socket_path)) {
-        ep->socket_path = socket_path;
-    } else if (nonempty(tcp)) {
-        ep->tcp = tcp;
-    } else if (nonempty(getenv(ENV_SOCKET))) {
-        ep->socket_path = getenv(ENV_SOCKET);
-    } else if (nonempty(getenv(ENV_TCP))) {
-        ep->tcp = getenv(ENV_TCP);
-    } else {
-        keel__set_error(err, KEEL_E_CONFIG,
-                        "no Keel transport: set socket_path or tcp, or KEEL_SOCKET=PATH, KEEL_TCP=HOST:PORT, or run "
-                        "under `keel serve --worker` (KEEL_TRANSPORT=stdio)");
-        return -1;
-    }
-    if (ep->tcp != NULL) {
-        ep->tls = resolve_tls(tls);
+    for (; more != NULL && *more != NULL; more++) {
+        if (add_endpoint(eps, *more, strlen(*more), is_socket, err) != 0) {
+            return -1;
+        }
     }
     return 0;
+}
+
+static int any_given(const char *one, const char *const *more) {
+    return nonempty(one) != NULL || (more != NULL && *more != NULL);
+}
+
+int keel__resolve_endpoints(keel__endpoints_t *eps, const keel__addresses_t *a, int allow_stdio, keel_error_t *err) {
+    memset(eps, 0, sizeof *eps);
+    const char *transport = getenv(ENV_TRANSPORT);
+    int sockets = any_given(a->socket_path, a->socket_paths), tcps = any_given(a->tcp, a->tcp_addresses);
+    int rc;
+    if (allow_stdio && transport != NULL && strcasecmp(transport, "stdio") == 0) {
+        eps->items = calloc(1, sizeof *eps->items);
+        if (eps->items == NULL) {
+            keel__set_error(err, KEEL_E_OS, "out of memory");
+            return -1;
+        }
+        eps->items[0].stdio = 1;
+        eps->count = 1;
+        return 0;
+    } else if (sockets && tcps) {
+        keel__set_error(err, KEEL_E_CONFIG, "give either a socket path or a tcp address, not both");
+        return -1;
+    } else if (sockets || tcps) {
+        rc = sockets ? add_given(eps, a->socket_path, a->socket_paths, 1, err)
+                     : add_given(eps, a->tcp, a->tcp_addresses, 0, err);
+    } else if (nonempty(getenv(ENV_SOCKET))) {
+        rc = add_list(eps, getenv(ENV_SOCKET), 1, err);
+    } else if (nonempty(getenv(ENV_TCP))) {
+        rc = add_list(eps, getenv(ENV_TCP), 0, err);
+    } else {
+        keel__set_error(err, KEEL_E_CONFIG,
+                        "no Keel transport: set socket_path or tcp, or KEEL_SOCKET=PATH[,PATH...], "
+                        "KEEL_TCP=HOST:PORT[,HOST:PORT...], or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)");
+        return -1;
+    }
+    if (rc != 0) {
+        keel__endpoints_free(eps);
+        return -1;
+    }
+    const char *token = a->token != NULL ? a->token : getenv(ENV_TOKEN);
+    for (size_t i = 0; i < eps->count; i++) {
+        eps->items[i].token = token;
+        if (eps->items[i].tcp != NULL) {
+            eps->items[i].tls = resolve_tls(a->tls);
+        }
+    }
+    return 0;
+}
+
+void keel__endpoints_free(keel__endpoints_t *eps) {
+    for (size_t i = 0; i < eps->count; i++) {
+        free((char *)eps->items[i].socket_path);
+        free((char *)eps->items[i].tcp);
+    }
+    free(eps->items);
+    memset(eps, 0, sizeof *eps);
+}
+
+char **keel__strv_dup(const char *const *strings) {
+    if (strings == NULL) {
+        return NULL;
+    }
+    size_t n = 0;
+    while (strings[n] != NULL) {
+        n++;
+    }
+    char **copy = calloc(n + 1, sizeof *copy);
+    for (size_t i = 0; copy != NULL && i < n; i++) {
+        copy[i] = strdup(strings[i]);
+    }
+    return copy;
+}
+
+void keel__strv_free(char **strings) {
+    for (size_t i = 0; strings != NULL && strings[i] != NULL; i++) {
+        free(strings[i]);
+    }
+    free(strings);
 }
 
 static int open_unix(const char *path, keel_error_t *err) {

@@ -55,6 +55,8 @@ keel_worker_t *keel_worker_new(const keel_worker_options_t *opts, keel_error_t *
     w->name = strdup(opts->name ? opts->name : "c-worker");
     w->socket_path = dup_or_null(opts->socket_path);
     w->tcp = dup_or_null(opts->tcp);
+    w->socket_paths = keel__strv_dup(opts->socket_paths);
+    w->tcp_addresses = keel__strv_dup(opts->tcp_addresses);
     w->token = dup_or_null(opts->token);
     keel__tls_copy(&w->tls, &opts->tls);
     w->max_concurrent = max;
@@ -83,6 +85,8 @@ void keel_worker_free(keel_worker_t *w) {
     free(w->name);
     free(w->socket_path);
     free(w->tcp);
+    keel__strv_free(w->socket_paths);
+    keel__strv_free(w->tcp_addresses);
     free(w->token);
     keel__tls_free(&w->tls);
     free(w->thread_ids);
@@ -343,7 +347,8 @@ static void serve(keel_worker_t *w, int *signals) {
 
 /* One connection: open, initialize, register, serve. Returns 1 once registered, 0 when the
  * connection failed before, -1 on a refusal that reconnecting cannot fix. */
-static int session(keel_worker_t *w, const keel__endpoint_t *ep, int *signals, keel_error_t *err) {
+static int session(keel_worker_t *w, keel__endpoints_t *eps, int *signals, keel_error_t *err) {
+    const keel__endpoint_t *ep = keel__endpoints_current(eps);
     int in_fd, out_fd;
     if (keel__open_endpoint(ep, &in_fd, &out_fd, err) != 0) {
         return ep->stdio ? -1 : 0;
@@ -360,11 +365,12 @@ static int session(keel_worker_t *w, const keel__endpoint_t *ep, int *signals, k
         json_decref(result);
         if (ok) {
             keel__backoff_reset(&w->backoff); /* Keel is back: a drop from here on starts over */
+            keel__endpoints_succeeded(eps);
             result = keel__conn_call(conn, "worker/register", keel_worker_registration(w), KEEL__HANDSHAKE_TIMEOUT_MS,
                                      err);
             if (result != NULL) {
                 const char *id = json_string_value(json_object_get(result, "workerId"));
-                keel__log("registered with Keel as %s (%zu activities)", id ? id : "?", w->n_activities);
+                keel__log("registered with Keel at %s as %s (%zu activities)", ep->socket_path ? ep->socket_path : ep->tcp ? ep->tcp : "stdio", id ? id : "?", w->n_activities);
                 json_decref(result);
                 registered = 1;
                 serve(w, signals);
@@ -392,10 +398,13 @@ static void backoff(keel_worker_t *w, int *signals) {
 }
 
 int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
-    keel__endpoint_t ep;
-    if (keel__resolve_endpoint(&ep, w->socket_path, w->tcp, w->token, &w->tls, 1, err) != 0) {
+    keel__endpoints_t eps;
+    keel__addresses_t addresses = {w->socket_path, (const char *const *)w->socket_paths, w->tcp,
+                                   (const char *const *)w->tcp_addresses, w->token, &w->tls};
+    if (keel__resolve_endpoints(&eps, &addresses, 1, err) != 0) {
         return -1;
     }
+    int stdio = eps.items[0].stdio;
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old_pipe, old_term, old_int;
     sigaction(SIGPIPE, &ignore, &old_pipe);
     if (w->signal_handlers) {
@@ -413,11 +422,11 @@ int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
     int signals = 0, rc = 0;
     keel_error_t local;
     for (;;) {
-        int outcome = session(w, &ep, &signals, &local);
+        int outcome = session(w, &eps, &signals, &local);
         pthread_mutex_lock(&w->mu);
         int stopping = w->stop_requested;
         pthread_mutex_unlock(&w->mu);
-        if (outcome < 0 || (outcome == 0 && (ep.stdio || !w->reconnect))) {
+        if (outcome < 0 || (outcome == 0 && (stdio || !w->reconnect))) {
             keel__log("Keel refused or closed the connection: %s", local.message);
             if (err != NULL) {
                 *err = local;
@@ -428,11 +437,15 @@ int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
         if (outcome == 0) {
             keel__log("connection to Keel failed: %s", local.message);
         }
-        if (stopping || ep.stdio || !w->reconnect) {
+        if (stopping || stdio || !w->reconnect) {
             break;
         }
         if (outcome == 1) {
             keel__log("connection to Keel closed");
+        }
+        if (!keel__endpoints_failed(&eps)) {
+            keel__log("failing over to the next Keel endpoint");
+            continue; /* the next endpoint at once; the backoff only after a whole round failed */
         }
         backoff(w, &signals);
         pthread_mutex_lock(&w->mu);
@@ -459,5 +472,6 @@ int keel_worker_run(keel_worker_t *w, keel_error_t *err) {
         signal_worker = NULL;
     }
     sigaction(SIGPIPE, &old_pipe, NULL);
+    keel__endpoints_free(&eps);
     return rc;
 }

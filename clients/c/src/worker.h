@@ -31,6 +31,7 @@ struct keel_activity_ctx {
 
 struct keel_worker {
     char *name, *socket_path, *tcp, *token;
+    char **socket_paths, **tcp_addresses; /* owned copies of the options' lists (NULL-terminated) */
     keel_tls_options_t tls; /* owned copies, for reconnects */
     int max_concurrent;
     size_t max_frame_bytes;

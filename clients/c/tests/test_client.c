@@ -221,3 +221,32 @@ TEST(reconnect_repeats_only_reads_and_keyed_calls) {
     json_decref(fail);
     CHECK(ok);
 }
+
+/* Several endpoints (docs/clients.md "Several endpoints"): how the list is read, and the ring. */
+TEST(keel_socket_and_keel_tcp_take_comma_separated_lists) {
+    unsetenv("KEEL_TRANSPORT");
+    setenv("KEEL_SOCKET", "/a.sock, /b.sock", 1);
+    keel__endpoints_t eps;
+    keel__addresses_t none = {0};
+    CHECK(keel__resolve_endpoints(&eps, &none, 1, NULL) == 0);
+    CHECK(eps.count == 2 && strcmp(eps.items[0].socket_path, "/a.sock") == 0 &&
+          strcmp(eps.items[1].socket_path, "/b.sock") == 0);
+    CHECK(keel__endpoints_failed(&eps) == 0 && keel__endpoints_current(&eps) == &eps.items[1]);
+    CHECK(keel__endpoints_failed(&eps) == 1 && keel__endpoints_current(&eps) == &eps.items[0]);
+    keel__endpoints_free(&eps);
+    unsetenv("KEEL_SOCKET");
+    setenv("KEEL_TCP", "h1:7000,h2:7001", 1);
+    CHECK(keel__resolve_endpoints(&eps, &none, 1, NULL) == 0);
+    CHECK(eps.count == 2 && strcmp(eps.items[1].tcp, "h2:7001") == 0);
+    keel__endpoints_free(&eps);
+    setenv("KEEL_TCP", "h1:7000,,h2:7001", 1);
+    keel_error_t err = {0};
+    CHECK(keel__resolve_endpoints(&eps, &none, 1, &err) == -1);
+    CHECK(err.code == KEEL_E_CONFIG && strstr(err.message, "empty entry") != NULL);
+    unsetenv("KEEL_TCP");
+    keel__addresses_t given = {.socket_path = "/a,b.sock"}; /* an option is used as is */
+    CHECK(keel__resolve_endpoints(&eps, &given, 0, NULL) == 0);
+    CHECK(eps.count == 1 && strcmp(eps.items[0].socket_path, "/a,b.sock") == 0);
+    CHECK(keel__endpoints_failed(&eps) == 1); /* one endpoint: every failure waits the backoff */
+    keel__endpoints_free(&eps);
+}

@@ -35,10 +35,11 @@ static keel_client_t *connect_client(server_t *s, keel_error_t *err) {
     return keel_client_connect(&(keel_client_options_t){.socket_path = s->socket_path}, err);
 }
 
-static int server_start(server_t *s) {
-    snprintf(s->socket_path, sizeof s->socket_path, "%s/k.sock", harness_tmpdir());
-    snprintf(s->db, sizeof s->db, "%s/keel.db", harness_tmpdir());
-    snprintf(s->log, sizeof s->log, "%s/serve.log", harness_tmpdir());
+/* Starts `keel serve` in `dir` (its socket, database and log there); returns 0 once it accepts. */
+static int server_start_in(server_t *s, const char *dir) {
+    snprintf(s->socket_path, sizeof s->socket_path, "%s/k.sock", dir);
+    snprintf(s->db, sizeof s->db, "%s/keel.db", dir);
+    snprintf(s->log, sizeof s->log, "%s/serve.log", dir);
     s->pid = fork();
     if (s->pid == 0) {
         int log = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -56,6 +57,10 @@ static int server_start(server_t *s) {
         pause_ms(50);
     }
     return -1;
+}
+
+static int server_start(server_t *s) {
+    return server_start_in(s, harness_tmpdir());
 }
 
 /* SIGTERM, wait, SIGKILL (STYLE §8); `hard` goes straight to SIGKILL. */
@@ -379,4 +384,155 @@ TEST(live_a_call_in_flight_with_a_key_is_sent_again_and_completes) {
     server_stop(&s, 0);
     CHECK(registered && busy && restarted);
     CHECK_MSG(completed, "status %s, error %d %s", status, call.err.code, call.err.message);
+}
+
+/* ---- Several endpoints (docs/clients.md "Several endpoints"): two independent `keel serve`
+ * processes A and B, a worker and a client given both; A is killed with SIGKILL. ---- */
+
+/* Bound on each failover wait: generous, CI runs on 2 busy cores. */
+#define FAILOVER_WAIT_MS 30000
+
+/* Starts A and B in subdirectories of the test's temp dir; 0 when both accept. */
+static int start_pair(server_t *a, server_t *b) {
+    char dir[2][256];
+    for (int i = 0; i < 2; i++) {
+        snprintf(dir[i], sizeof dir[i], "%s/%c", harness_tmpdir(), "ab"[i]);
+        mkdir(dir[i], 0700);
+    }
+    return server_start_in(a, dir[0]) == 0 && server_start_in(b, dir[1]) == 0 ? 0 : -1;
+}
+
+/* Whether the worker `name` is registered on `s`, waiting up to FAILOVER_WAIT_MS when `wait`. */
+static int registered_on(server_t *s, const char *name, int wait) {
+    for (int waited = 0;; waited += 100) {
+        keel_client_t *c = connect_client(s, NULL);
+        json_t *list = c != NULL ? keel_client_call(c, "worker/list", NULL, 5000, NULL) : NULL;
+        size_t i;
+        json_t *worker;
+        int found = 0;
+        json_array_foreach(json_object_get(list, "workers"), i, worker) {
+            const char *n = json_string_value(json_object_get(worker, "name"));
+            found |= n != NULL && strcmp(n, name) == 0;
+        }
+        json_decref(list);
+        keel_client_close(c);
+        if (found || !wait || waited >= FAILOVER_WAIT_MS) {
+            return found;
+        }
+        pause_ms(100);
+    }
+}
+
+static json_t *whoami(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)ctx, (void)input;
+    return json_pack("{s:s}", "worker", (const char *)data);
+}
+
+/* Calls whoami through `s`; 1 when the worker `id` served it. */
+static int served_by(server_t *s, const char *id) {
+    keel_error_t err = {0};
+    keel_client_t *c = connect_client(s, &err);
+    json_t *input = json_object();
+    keel_call_options_t opts = {.wait_timeout_ms = FAILOVER_WAIT_MS};
+    json_t *result = c != NULL ? keel_activity_call(c, "c.whoami", input, &opts, &err) : NULL;
+    json_decref(input);
+    const char *by = json_string_value(json_object_get(json_object_get(result, "output"), "worker"));
+    int same = by != NULL && strcmp(by, id) == 0;
+    if (!same) {
+        fprintf(stderr, "whoami: %s (%s)\n", by ? by : "(none)", err.message);
+    }
+    json_decref(result);
+    keel_client_close(c);
+    return same;
+}
+
+/* A worker "c-failover" on A then B that answers whoami with `id`. */
+static keel_worker_t *failover_worker(server_t *a, server_t *b, const char *id) {
+    const char *sockets[] = {a->socket_path, b->socket_path, NULL};
+    keel_worker_options_t opts = {.name = "c-failover", .socket_paths = sockets, .no_signal_handlers = 1,
+                                  .drain_timeout_ms = 3000};
+    keel_worker_t *w = keel_worker_new(&opts, NULL); /* copies the list */
+    keel_worker_register_activity(w, "c.whoami", whoami, (void *)id, NULL, NULL);
+    return w;
+}
+
+TEST(live_failover_a_worker_registers_on_the_next_endpoint_when_its_node_dies) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t a = {0}, b = {0};
+    CHECK(start_pair(&a, &b) == 0);
+    keel_worker_t *w = failover_worker(&a, &b, "worker-1");
+    run_t run;
+    run_start(&run, w);
+    int on_a = registered_on(&a, "c-failover", 1);
+    int not_on_b = !registered_on(&b, "c-failover", 0);
+    int served_a = on_a && served_by(&a, "worker-1");
+    server_stop(&a, 1); /* SIGKILL: no goodbye */
+    int on_b = registered_on(&b, "c-failover", 1);
+    int served_b = on_b && served_by(&b, "worker-1");
+    int rc = run_stop(&run);
+    keel_worker_free(w);
+    server_stop(&b, 0);
+    CHECK(on_a);
+    CHECK_MSG(not_on_b, "the worker should use the first endpoint only");
+    CHECK(served_a);
+    CHECK_MSG(on_b, "the worker did not register on B after A died");
+    CHECK(served_b);
+    CHECK(rc == 0);
+}
+
+TEST(live_failover_a_worker_keeps_retrying_while_every_endpoint_is_down) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t a = {0}, b = {0};
+    CHECK(start_pair(&a, &b) == 0);
+    keel_worker_t *w = failover_worker(&a, &b, "worker-2");
+    run_t run;
+    run_start(&run, w);
+    int on_a = registered_on(&a, "c-failover", 1);
+    server_stop(&a, 1);
+    server_stop(&b, 1);
+    pause_ms(1000); /* a few rounds of refused connects */
+    char dir_b[256];
+    snprintf(dir_b, sizeof dir_b, "%s/b", harness_tmpdir());
+    int restarted = server_start_in(&b, dir_b) == 0;
+    int on_b = restarted && registered_on(&b, "c-failover", 1);
+    int served_b = on_b && served_by(&b, "worker-2");
+    int rc = run_stop(&run);
+    keel_worker_free(w);
+    server_stop(&b, 0);
+    CHECK(on_a);
+    CHECK(restarted);
+    CHECK_MSG(on_b, "the worker did not come back to B");
+    CHECK(served_b);
+    CHECK(rc == 0);
+}
+
+TEST(live_failover_a_client_moves_on_and_names_each_endpoint_when_all_are_down) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t a = {0}, b = {0};
+    CHECK(start_pair(&a, &b) == 0);
+    const char *sockets[] = {a.socket_path, b.socket_path, NULL};
+    keel_client_options_t opts = {.socket_paths = sockets, .reconnect_timeout_ms = 5000};
+    keel_error_t err = {0};
+    keel_client_t *c = keel_client_connect(&opts, &err);
+    CHECK_MSG(c != NULL, "connect: %s", err.message);
+    server_stop(&a, 1);
+    json_t *list = c != NULL ? keel_client_call(c, "worker/list", NULL, 10000, &err) : NULL; /* reaches B */
+    int moved = json_is_array(json_object_get(list, "workers"));
+    json_decref(list);
+    keel_client_close(c);
+    server_stop(&b, 1);
+    keel_error_t down = {0};
+    keel_client_t *none = keel_client_connect(&opts, &down);
+    keel_client_close(none);
+    CHECK_MSG(moved, "the call after A died: %s", err.message);
+    CHECK(none == NULL);
+    CHECK_MSG(strstr(down.message, "no Keel endpoint is reachable") != NULL && strstr(down.message, a.socket_path) != NULL &&
+                  strstr(down.message, b.socket_path) != NULL,
+              "%s", down.message);
 }

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from './connection.js';
 import { ConnectionLostError, KeelError, codes } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
-import { Backoff, safeToRepeat } from './reconnect.js';
-import { resolveEndpoint, transportFor } from './transport.js';
+import { Backoff, EndpointRing, safeToRepeat } from './reconnect.js';
+import { describeEndpoint, resolveEndpoints, transportFor } from './transport.js';
 import { initialize } from './version.js';
 
 // Bound on round trips that do not wait for work (initialize, signal, describe, …).
@@ -23,16 +23,20 @@ const DEFAULT_RESULT_WAIT_MS = 60_000;
  *
  * When Keel restarts, the next call reconnects (full-jitter backoff, for up to
  * `reconnectTimeoutMs`); a call in flight at the drop is sent again when that is safe, else it
- * rejects with `ConnectionLostError` (docs/clients.md "Reconnecting").
+ * rejects with `ConnectionLostError` (docs/clients.md "Reconnecting"). With several endpoints,
+ * a reconnect tries them in order from the one after the endpoint that failed (docs/clients.md
+ * "Several endpoints").
  */
 export class Client {
   /**
    * @param {Connection} connection an initialized connection (use `Client.connect`).
-   * @param {object} [reconnect] `{endpoint, options}` from `connect`; without it, never reconnects.
+   * @param {object} [reconnect] `{endpoints, options}` from `connect` (or `{endpoint, options}`),
+   *   the connected endpoint first; without it, never reconnects.
    */
   constructor(connection, reconnect = undefined) {
     this.connection = connection;
     this._reconnect = reconnect;
+    this._endpoints = reconnect ? new EndpointRing(reconnect.endpoints ?? [reconnect.endpoint]) : null;
     this._backoff = new Backoff(reconnect?.options.reconnectInitialMs, reconnect?.options.reconnectMaxMs);
     this._reconnecting = null; // the pending reconnect, shared by every call that needs it
     this._closed = false;
@@ -42,11 +46,25 @@ export class Client {
    * Connects (`socket`/KEEL_SOCKET, or `tcp` + `token`/KEEL_TCP + KEEL_TOKEN) and initializes.
    * `reconnectInitialMs`/`reconnectMaxMs` (100/2000) and `reconnectTimeoutMs` (30000) shape later
    * reconnects. `tls: true` or `tls: {caFile, certFile, keyFile, serverName}` speaks TLS over `tcp`.
-   * @throws {Error} Keel is not reachable or its TLS certificate is not trusted; {KeelError} Keel refused the connection.
+   * `socket`/`tcp` (and KEEL_SOCKET/KEEL_TCP, comma-separated) may list several endpoints: the
+   * first reachable one in order is used.
+   * @throws {Error} no endpoint is reachable (the message names each one and why) or a TLS
+   *   certificate is not trusted; {KeelError} Keel refused the connection.
    */
   static async connect(options = {}) {
-    const endpoint = resolveEndpoint({ ...options, allowStdio: false });
-    return new Client(await open(endpoint, options), { endpoint, options });
+    const endpoints = resolveEndpoints({ ...options, allowStdio: false });
+    const failures = [];
+    for (const [index, endpoint] of endpoints.entries()) {
+      try {
+        const connection = await open(endpoint, options);
+        const ordered = [...endpoints.slice(index), ...endpoints.slice(0, index)];
+        return new Client(connection, { endpoints: ordered, options });
+      } catch (error) {
+        if (endpoints.length === 1 || (error instanceof KeelError && FATAL_CODES.has(error.code))) throw error;
+        failures.push(`${describeEndpoint(endpoint)}: ${error.message}`);
+      }
+    }
+    throw new Error(`no Keel endpoint is reachable: ${failures.join('; ')}`);
   }
 
   /** Closes the connection. */
@@ -162,15 +180,19 @@ export class Client {
   }
 
   async _reopen() {
-    const { endpoint, options } = this._reconnect;
+    const { options } = this._reconnect;
+    const endpoints = this._endpoints;
     const deadline = Date.now() + (options.reconnectTimeoutMs ?? RECONNECT_TIMEOUT_MS);
+    endpoints.failed(); // the connected endpoint dropped: start with the next one
     for (;;) {
       try {
-        this.connection = await open(endpoint, options);
+        this.connection = await open(endpoints.current, options);
         this._backoff.reset();
+        endpoints.succeeded();
         return this.connection;
       } catch (error) {
         if (error instanceof KeelError && FATAL_CODES.has(error.code)) throw error;
+        if (!endpoints.failed()) continue; // try the next endpoint at once; wait only after a whole round
         const pause = this._backoff.next();
         if (Date.now() + pause > deadline) throw error;
         await sleep(pause);

@@ -28,6 +28,39 @@ export class Backoff {
   }
 }
 
+/**
+ * Several endpoints tried in order (docs/clients.md "Several endpoints"). `current` is where to
+ * connect next; after a failed attempt or a dropped connection, `failed()` moves to the next one
+ * (wrapping around) and returns true only when every endpoint has failed once since the last
+ * success or pause: only then does the caller wait its backoff. One endpoint: every failure waits.
+ */
+export class EndpointRing {
+  constructor(endpoints) {
+    if (endpoints.length === 0) throw new RangeError('at least one endpoint is needed');
+    this.endpoints = [...endpoints];
+    this._index = 0;
+    this._failures = 0;
+  }
+
+  get current() {
+    return this.endpoints[this._index];
+  }
+
+  /** The current endpoint initialized: a later failure starts a new round from it. */
+  succeeded() {
+    this._failures = 0;
+  }
+
+  /** Moves to the next endpoint; true when a whole round failed (then wait the backoff). */
+  failed() {
+    this._index = (this._index + 1) % this.endpoints.length;
+    this._failures += 1;
+    if (this._failures < this.endpoints.length) return false;
+    this._failures = 0;
+    return true;
+  }
+}
+
 // Reads: repeating them changes nothing in Keel.
 const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'worker/list']);
 

@@ -217,24 +217,62 @@ export class StdioTransport extends Transport {
 }
 
 /**
- * Picks where to connect. KEEL_TRANSPORT=stdio wins (set by `keel serve --worker`, which owns
- * our stdin/stdout), then the options, then KEEL_SOCKET, then KEEL_TCP (+ KEEL_TOKEN).
+ * The first of `resolveEndpoints`: where a single connection goes first.
  * @returns {{kind: 'stdio'|'unix'|'tcp', path?: string, host?: string, port?: number, token?: string}}
  * @throws {Error} no transport configured, or both socket and tcp given.
  */
-export function resolveEndpoint({ socket, tcp, token, tls: tlsOption, allowStdio = true } = {}, env = process.env) {
-  if (allowStdio && (env[ENV_TRANSPORT] ?? '').toLowerCase() === 'stdio') return { kind: 'stdio' };
-  if (socket && tcp) throw new Error('give either socket or tcp, not both');
+export function resolveEndpoint(options = {}, env = process.env) {
+  return resolveEndpoints(options, env)[0];
+}
+
+/**
+ * Picks where to connect, in the order to try. KEEL_TRANSPORT=stdio wins (set by `keel serve
+ * --worker`, which owns our stdin/stdout), then the options, then KEEL_SOCKET, then KEEL_TCP
+ * (+ KEEL_TOKEN). `socket`/`tcp` take one address (a string, used as is, so a path may contain a
+ * comma) or an array; KEEL_SOCKET/KEEL_TCP take a comma-separated list (docs/clients.md
+ * "Several endpoints"), where a path containing a comma cannot be given.
+ * @returns {Array<{kind: 'stdio'|'unix'|'tcp', path?: string, host?: string, port?: number, token?: string}>}
+ * @throws {Error} no transport configured, both socket and tcp given, or an empty entry.
+ */
+export function resolveEndpoints({ socket, tcp, token, tls: tlsOption, allowStdio = true } = {}, env = process.env) {
+  if (allowStdio && (env[ENV_TRANSPORT] ?? '').toLowerCase() === 'stdio') return [{ kind: 'stdio' }];
+  if (nonEmpty(socket) && nonEmpty(tcp)) throw new Error('give either socket or tcp, not both');
   const theToken = token ?? env[ENV_TOKEN];
   const theTls = tlsOption === true ? {} : tlsOption === false ? undefined : (tlsOption ?? tlsFromEnvironment(env));
-  if (socket) return { kind: 'unix', path: socket };
-  if (tcp) return { kind: 'tcp', ...splitHostPort(tcp), token: theToken, tls: theTls };
-  if (env[ENV_SOCKET]) return { kind: 'unix', path: env[ENV_SOCKET] };
-  if (env[ENV_TCP]) return { kind: 'tcp', ...splitHostPort(env[ENV_TCP]), token: theToken, tls: theTls };
+  const unix = (path) => ({ kind: 'unix', path });
+  const tcpEndpoint = (address) => ({ kind: 'tcp', ...splitHostPort(address), token: theToken, tls: theTls });
+  if (nonEmpty(socket)) return addresses(socket, 'socket').map(unix);
+  if (nonEmpty(tcp)) return addresses(tcp, 'tcp').map(tcpEndpoint);
+  if (env[ENV_SOCKET]) return splitAddresses(env[ENV_SOCKET], ENV_SOCKET).map(unix);
+  if (env[ENV_TCP]) return splitAddresses(env[ENV_TCP], ENV_TCP).map(tcpEndpoint);
   throw new Error(
-    'no Keel transport: pass socket or tcp, or set KEEL_SOCKET=PATH, KEEL_TCP=HOST:PORT, ' +
+    'no Keel transport: pass socket or tcp, or set KEEL_SOCKET=PATH[,PATH...], KEEL_TCP=HOST:PORT[,HOST:PORT...], ' +
       'or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)',
   );
+}
+
+/**
+ * A comma-separated list of endpoints, spaces around entries ignored.
+ * @throws {Error} an empty entry (`a.sock,,b.sock`, a trailing comma).
+ */
+export function splitAddresses(value, source) {
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => entry === '')) {
+    throw new Error(`${source} has an empty entry in ${JSON.stringify(value)}: give endpoints separated by single commas`);
+  }
+  return entries;
+}
+
+function nonEmpty(value) {
+  return Array.isArray(value) ? value.length > 0 : Boolean(value);
+}
+
+function addresses(value, source) {
+  const entries = Array.isArray(value) ? value : [value];
+  if (!entries.every((entry) => typeof entry === 'string' && entry !== '')) {
+    throw new Error(`${source} needs a non-empty address or an array of them, got ${JSON.stringify(value)}`);
+  }
+  return entries;
 }
 
 /** A printable endpoint: "stdio", "unix:PATH", "tcp:HOST:PORT" or "tls:HOST:PORT". */

@@ -5,8 +5,8 @@ import { ActivityContext, NAME_PATTERN, Semaphore, contractToWire, loadContractF
 import { Connection } from './connection.js';
 import { ActivityError, KeelError, codes, failureOf } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
-import { Backoff } from './reconnect.js';
-import { describeEndpoint, resolveEndpoint, transportFor } from './transport.js';
+import { Backoff, EndpointRing } from './reconnect.js';
+import { describeEndpoint, resolveEndpoints, transportFor } from './transport.js';
 import { VERSION, initialize } from './version.js';
 import { WorkflowRun } from './workflow.js';
 
@@ -30,8 +30,9 @@ export class Worker {
    * @param {string} [options.name] shown by worker/list (default: the script name).
    * @param {number} [options.maxConcurrent=16] activity/execute requests run at once.
    * @param {number} [options.maxConcurrentWorkflows=1000] workflow/run requests run at once.
-   * @param {string} [options.socket] Unix socket path (else KEEL_SOCKET).
-   * @param {string} [options.tcp] HOST:PORT (else KEEL_TCP), with `token` (else KEEL_TOKEN).
+   * @param {string|string[]} [options.socket] Unix socket path, or several tried in order (else
+   *   KEEL_SOCKET, comma-separated; docs/clients.md "Several endpoints").
+   * @param {string|string[]} [options.tcp] HOST:PORT, or several (else KEEL_TCP), with `token` (else KEEL_TOKEN).
    * @param {boolean|{caFile?: string, certFile?: string, keyFile?: string, serverName?: string}} [options.tls]
    *   TLS over `tcp`: true (system trust store) or a CA file and client certificate (else KEEL_TLS*).
    * @param {boolean} [options.reconnect=true] reconnect socket/TCP with exponential backoff.
@@ -123,18 +124,21 @@ export class Worker {
    * Connects, initializes, registers and serves until stopped (`stop()`, SIGTERM/SIGINT, a
    * `shutdown` request, or, over stdio, the end of stdin). Socket/TCP connections are re-opened
    * with full-jitter exponential backoff (reset after each successful initialize),
-   * initializing and registering again each time.
+   * initializing and registering again each time. With several endpoints a failure moves to the
+   * next one at once; the backoff is waited once every endpoint has failed in a row.
    * @throws {KeelError} Keel refused us for good (unauthorized, protocol version, contract conflict).
    * @throws {Error} no transport configured.
    */
   async run() {
-    const endpoint = resolveEndpoint(this._options);
+    const endpoints = new EndpointRing(resolveEndpoints(this._options));
+    this._endpoints = endpoints;
     this._stopRequested = false;
     this._draining = false;
     const removeSignals = this._options.handleSignals === false ? () => {} : this._installSignals();
     this._backoff.reset();
     try {
       while (!this._stopRequested) {
+        const endpoint = endpoints.current;
         try {
           await this._session(endpoint);
         } catch (error) {
@@ -142,6 +146,10 @@ export class Worker {
           this._logger.warn(`connection to Keel at ${describeEndpoint(endpoint)} failed: ${error.message}`);
         }
         if (endpoint.kind === 'stdio' || this._options.reconnect === false || this._stopRequested) break;
+        if (!endpoints.failed()) {
+          this._logger.info(`failing over from Keel at ${describeEndpoint(endpoint)} to ${describeEndpoint(endpoints.current)}`);
+          continue;
+        }
         const pause = this._backoff.next();
         this._logger.info(`reconnecting to Keel in ${Math.round(pause)} ms`);
         await new Promise((resolve) => {
@@ -178,6 +186,7 @@ export class Worker {
     try {
       await initialize(connection, endpoint.token, HANDSHAKE_TIMEOUT_MS);
       this._backoff.reset(); // Keel is back: a drop from here on starts the backoff over
+      this._endpoints?.succeeded();
       const registered = await connection.call('worker/register', this.registration(), { timeoutMs: HANDSHAKE_TIMEOUT_MS });
       this.workerId = registered?.workerId ?? null;
       this._logger.info(`registered with Keel at ${describeEndpoint(endpoint)} as ${this.workerId}`);

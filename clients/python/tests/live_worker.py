@@ -17,6 +17,12 @@ async def echo(input):
     return input
 
 
+@worker.activity("whoami")
+async def whoami(input):
+    """Which worker process served the call (tests/test_failover.py)."""
+    return {"pid": os.getpid()}
+
+
 @worker.activity("record")
 async def record(input, ctx):
     with open(os.environ["LIVE_LOG"], "a", encoding="utf-8") as log:

@@ -26,9 +26,9 @@ actor Barrier {
     }
 }
 
-let endpoint = Endpoint.fromEnvironment(ProcessInfo.processInfo.environment)
+let endpoints = Endpoint.listFromEnvironment(ProcessInfo.processInfo.environment)
 let conformance = CommandLine.arguments.contains("--conformance")
-let worker = Worker(name: conformance ? "conformance-worker" : "swift-worker", endpoint: endpoint, maxConcurrent: conformance ? 4 : 16)
+let worker = Worker(name: conformance ? "conformance-worker" : "swift-worker", endpoints: endpoints, maxConcurrent: conformance ? 4 : 16)
 let barrier = Barrier()
 
 if conformance {

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ._activity import RetryPolicy, Seconds, _ms
 from ._connection import Connection
 from ._errors import UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosedError, ConnectionLostError, KeelError
 from ._framing import DEFAULT_MAX_FRAME_BYTES
 from ._schema import to_json
-from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff, safe_to_repeat
-from ._transport import TLS, Endpoint, open_stream, resolve_endpoint
+from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff, EndpointRing, safe_to_repeat
+from ._transport import TLS, Addresses, Endpoint, open_stream, resolve_endpoints
 from ._version import __version__
 
 logger = logging.getLogger("keel")
@@ -112,7 +112,8 @@ class Client:
     Use ``async with await Client.connect(...) as client:`` or call `close`. When Keel restarts,
     the next call reconnects (full-jitter backoff for up to ``reconnect_timeout``); a call in flight
     at the drop is sent again when that is safe, else it raises `ConnectionLostError`
-    (docs/clients.md "Reconnecting").
+    (docs/clients.md "Reconnecting"). With several endpoints, a reconnect tries them in order from
+    the one after the endpoint that failed (docs/clients.md "Several endpoints").
     """
 
     def __init__(
@@ -120,14 +121,17 @@ class Client:
         connection: Connection,
         *,
         endpoint: Optional[Endpoint] = None,
+        endpoints: Optional[Sequence[Endpoint]] = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         reconnect_initial: float = RECONNECT_INITIAL_S,
         reconnect_max: float = RECONNECT_MAX_S,
         reconnect_timeout: float = RECONNECT_TIMEOUT_S,
     ) -> None:
-        """Wraps an initialized ``connection``; without ``endpoint`` it never reconnects."""
+        """Wraps an initialized ``connection`` (to the first of ``endpoints``, or to ``endpoint``);
+        without either it never reconnects."""
         self._connection = connection
-        self._endpoint = endpoint
+        listed = list(endpoints) if endpoints else [endpoint] if endpoint is not None else []
+        self._endpoints: Optional[EndpointRing[Endpoint]] = EndpointRing(listed) if listed else None
         self._max_frame_bytes = max_frame_bytes
         self._backoff = Backoff(reconnect_initial, reconnect_max)
         self._reconnect_timeout = reconnect_timeout
@@ -138,8 +142,8 @@ class Client:
     async def connect(
         cls,
         *,
-        socket: Optional[str] = None,
-        tcp: Optional[str] = None,
+        socket: Addresses = None,
+        tcp: Addresses = None,
         token: Optional[str] = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         reconnect_initial: float = RECONNECT_INITIAL_S,
@@ -151,16 +155,35 @@ class Client:
 
         ``reconnect_*`` (seconds) shape later reconnects: the backoff's first bound and cap, and
         how long one call keeps trying before it gives up. ``tls=True`` or ``tls=TLS(ca_file=...)``
-        speaks TLS over ``tcp=`` (docs/security.md "TLS").
+        speaks TLS over ``tcp=`` (docs/security.md "TLS"). ``socket=``/``tcp=`` (and
+        ``KEEL_SOCKET``/``KEEL_TCP``, comma-separated) may list several endpoints: the first
+        reachable one in order is used.
 
         Raises:
-            OSError: Keel is not reachable. KeelError: Keel refused the connection.
+            OSError: no endpoint is reachable (the message names each one and why).
+            KeelError: Keel refused the connection.
         """
-        endpoint = resolve_endpoint(socket, tcp, token, allow_stdio=False, tls=tls)
-        connection = await _open(endpoint, max_frame_bytes)
+        endpoints = resolve_endpoints(socket, tcp, token, allow_stdio=False, tls=tls)
+        failures: List[str] = []
+        for index, endpoint in enumerate(endpoints):
+            try:
+                connection = await _open(endpoint, max_frame_bytes)
+            except KeelError as error:
+                if error.code in (UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION) or len(endpoints) == 1:
+                    raise
+                failures.append(f"{endpoint}: {error}")
+                continue
+            except (OSError, asyncio.TimeoutError) as error:
+                if len(endpoints) == 1:
+                    raise
+                failures.append(f"{endpoint}: {error or type(error).__name__}")
+                continue
+            break
+        else:
+            raise ConnectionRefusedError(f"no Keel endpoint is reachable: {'; '.join(failures)}")
         return cls(
             connection,
-            endpoint=endpoint,
+            endpoints=endpoints[index:] + endpoints[:index],
             max_frame_bytes=max_frame_bytes,
             reconnect_initial=reconnect_initial,
             reconnect_max=reconnect_max,
@@ -180,14 +203,15 @@ class Client:
             try:
                 return await connection.call(method, params, timeout=timeout)
             except ConnectionClosedError as error:
-                if self._closed or self._endpoint is None:
+                if self._closed or self._endpoints is None:
                     raise
                 if not safe_to_repeat(method, params):
                     raise ConnectionLostError(method, str(error)) from error
                 logger.info("connection to Keel lost during %s; sending it again", method)
 
     async def _connected(self) -> Connection:
-        if not self._connection.closed or self._closed or self._endpoint is None:
+        endpoints = self._endpoints
+        if not self._connection.closed or self._closed or endpoints is None:
             return self._connection  # a closed one raises ConnectionClosedError on call
         if self._reconnecting is None:
             self._reconnecting = asyncio.Lock()
@@ -195,10 +219,12 @@ class Client:
             if not self._connection.closed:
                 return self._connection  # another call reconnected meanwhile
             deadline = asyncio.get_running_loop().time() + self._reconnect_timeout
+            endpoints.failed()  # the connected endpoint dropped: start with the next one
             while True:
                 try:
-                    self._connection = await _open(self._endpoint, self._max_frame_bytes)
+                    self._connection = await _open(endpoints.current, self._max_frame_bytes)
                     self._backoff.reset()
+                    endpoints.succeeded()
                     return self._connection
                 except KeelError as error:
                     if error.code in (UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION):
@@ -206,6 +232,8 @@ class Client:
                     failure: BaseException = error
                 except (OSError, asyncio.TimeoutError) as error:
                     failure = error
+                if not endpoints.failed():
+                    continue  # try the next endpoint at once; wait only after a whole round
                 pause = self._backoff.next()
                 if asyncio.get_running_loop().time() + pause > deadline:
                     raise failure

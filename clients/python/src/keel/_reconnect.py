@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Dict
+from typing import Any, Dict, Generic, List, Sequence, TypeVar
+
+T = TypeVar("T")
 
 # First wait bound: a restarted `keel serve` binds its socket in well under a second.
 RECONNECT_INITIAL_S = 0.1
@@ -33,6 +35,41 @@ class Backoff:
         bound = min(self.maximum, self.initial * 2 ** min(self._failures, 30))
         self._failures += 1
         return random.uniform(0, bound)
+
+
+class EndpointRing(Generic[T]):
+    """Several endpoints tried in order (docs/clients.md "Several endpoints").
+
+    `current` is where to connect next. After a failed attempt or a dropped connection, `failed`
+    moves on to the next endpoint (wrapping around) and says whether every endpoint has now
+    failed once since the last success or pause: only then does the caller wait its backoff. So
+    with one endpoint every failure waits, as before; with several, a dead node is left at once
+    for the next one. Not thread-safe; one per connection loop.
+    """
+
+    def __init__(self, endpoints: Sequence[T]) -> None:
+        if not endpoints:
+            raise ValueError("at least one endpoint is needed")
+        self.endpoints: List[T] = list(endpoints)
+        self._index = 0
+        self._failures = 0
+
+    @property
+    def current(self) -> T:
+        return self.endpoints[self._index]
+
+    def succeeded(self) -> None:
+        """The current endpoint initialized: a later failure starts a new round from it."""
+        self._failures = 0
+
+    def failed(self) -> bool:
+        """Moves to the next endpoint; True when a whole round failed (then wait the backoff)."""
+        self._index = (self._index + 1) % len(self.endpoints)
+        self._failures += 1
+        if self._failures < len(self.endpoints):
+            return False
+        self._failures = 0
+        return True
 
 
 # Reads: repeating them changes nothing in Keel.

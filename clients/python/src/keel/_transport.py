@@ -9,7 +9,7 @@ import stat
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 # "Over stdio, stdout is the wire: a worker must write logs to stderr." (docs/protocol.md)
 ENV_TRANSPORT = "KEEL_TRANSPORT"
@@ -81,39 +81,81 @@ class Endpoint:
         return "stdio" if self.stdio else f"unix:{self.socket}" if self.socket else f"{self.kind}:{self.tcp}"
 
 
+# One address, or several tried in order (docs/clients.md "Several endpoints").
+Addresses = Union[str, Sequence[str], None]
+
+
 def resolve_endpoint(
-    socket: Optional[str] = None,
-    tcp: Optional[str] = None,
+    socket: Addresses = None,
+    tcp: Addresses = None,
     token: Optional[str] = None,
     allow_stdio: bool = True,
     tls: Union[bool, TLS, None] = None,
 ) -> Endpoint:
-    """Picks the transport. ``KEEL_TRANSPORT=stdio`` wins (set by ``keel serve --worker``, which owns
-    our stdin/stdout), then the arguments, then ``KEEL_SOCKET``, then ``KEEL_TCP`` (+ ``KEEL_TOKEN``).
-    TCP speaks TLS with ``tls=True`` (system trust store), ``tls=TLS(...)``, or ``KEEL_TLS=1`` /
-    ``KEEL_TLS_CA`` in the environment.
+    """The first of `resolve_endpoints`: where a single connection goes first.
 
     Raises:
         ValueError: no transport configured, or both socket and tcp given.
     """
+    return resolve_endpoints(socket, tcp, token, allow_stdio, tls)[0]
+
+
+def resolve_endpoints(
+    socket: Addresses = None,
+    tcp: Addresses = None,
+    token: Optional[str] = None,
+    allow_stdio: bool = True,
+    tls: Union[bool, TLS, None] = None,
+) -> List[Endpoint]:
+    """Picks the transport and its endpoints, in the order to try them. ``KEEL_TRANSPORT=stdio``
+    wins (set by ``keel serve --worker``, which owns our stdin/stdout), then the arguments, then
+    ``KEEL_SOCKET``, then ``KEEL_TCP`` (+ ``KEEL_TOKEN``). TCP speaks TLS with ``tls=True`` (system
+    trust store), ``tls=TLS(...)``, or ``KEEL_TLS=1`` / ``KEEL_TLS_CA`` in the environment.
+
+    ``socket=``/``tcp=`` take one address (a string, used as is, so a socket path may contain a
+    comma) or a list of them. ``KEEL_SOCKET``/``KEEL_TCP`` take a comma-separated list
+    (``a.sock,b.sock``, ``h1:7000,h2:7000``); a path containing a comma cannot be given there.
+
+    Raises:
+        ValueError: no transport configured, both socket and tcp given, or an empty list.
+    """
     if allow_stdio and os.environ.get(ENV_TRANSPORT, "").lower() == "stdio":
-        return Endpoint(stdio=True)
+        return [Endpoint(stdio=True)]
     if socket and tcp:
         raise ValueError("give either socket= or tcp=, not both")
     token = token if token is not None else os.environ.get(ENV_TOKEN)
     settings = TLS() if tls is True else None if tls is False else tls or TLS.from_environment()
     if socket:
-        return Endpoint(socket=socket)
+        return [Endpoint(socket=path) for path in _addresses(socket, "socket=")]
     if tcp:
-        return Endpoint(tcp=tcp, token=token, tls=settings)
+        return [Endpoint(tcp=address, token=token, tls=settings) for address in _addresses(tcp, "tcp=")]
     if os.environ.get(ENV_SOCKET):
-        return Endpoint(socket=os.environ[ENV_SOCKET])
+        return [Endpoint(socket=path) for path in split_addresses(os.environ[ENV_SOCKET], ENV_SOCKET)]
     if os.environ.get(ENV_TCP):
-        return Endpoint(tcp=os.environ[ENV_TCP], token=token, tls=settings)
+        return [Endpoint(tcp=a, token=token, tls=settings) for a in split_addresses(os.environ[ENV_TCP], ENV_TCP)]
     raise ValueError(
-        "no Keel transport: pass socket= or tcp=, or set KEEL_SOCKET=PATH, KEEL_TCP=HOST:PORT, "
-        "or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
+        "no Keel transport: pass socket= or tcp=, or set KEEL_SOCKET=PATH[,PATH...], "
+        "KEEL_TCP=HOST:PORT[,HOST:PORT...], or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
     )
+
+
+def split_addresses(value: str, source: str) -> List[str]:
+    """A comma-separated list of endpoints (spaces around entries ignored).
+
+    Raises:
+        ValueError: an empty entry (``a.sock,,b.sock``, a trailing comma).
+    """
+    entries = [entry.strip() for entry in value.split(",")]
+    if not all(entries):
+        raise ValueError(f"{source} has an empty entry in {value!r}: give endpoints separated by single commas")
+    return entries
+
+
+def _addresses(value: Union[str, Sequence[str]], source: str) -> List[str]:
+    entries = [value] if isinstance(value, str) else list(value)
+    if not entries or not all(isinstance(entry, str) and entry for entry in entries):
+        raise ValueError(f"{source} needs a non-empty address or a list of non-empty addresses, got {value!r}")
+    return entries
 
 
 def _split_host_port(address: str) -> Tuple[str, int]:

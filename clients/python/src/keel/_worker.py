@@ -27,7 +27,7 @@ from ._activity import (
     load_contract_files,
     schema_of,
 )
-from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff
+from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff, EndpointRing
 from ._connection import Connection
 from ._errors import (
     ATTEMPT_SUPERSEDED,
@@ -41,7 +41,7 @@ from ._errors import (
 )
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, encode_frame
 from ._schema import from_json, to_json
-from ._transport import TLS, Endpoint, open_stream, resolve_endpoint
+from ._transport import TLS, Addresses, Endpoint, open_stream, resolve_endpoints
 from ._version import __version__
 from ._workflow import WorkflowDefinition, WorkflowRun
 
@@ -64,7 +64,10 @@ class Worker:
         name: worker name shown by ``worker/list`` (default: the script name).
         max_concurrent: ``activity/execute`` requests run at once (sent as ``maxConcurrent``).
         max_concurrent_workflows: ``workflow/run`` requests run at once (``maxConcurrentWorkflows``).
-        socket, tcp, token: the transport (see `resolve_endpoint`); stdio when KEEL_TRANSPORT=stdio.
+        socket, tcp, token: the transport (see `resolve_endpoints`); stdio when KEEL_TRANSPORT=stdio.
+            ``socket``/``tcp`` take one address or a list tried in order: when the connected node
+            dies the worker moves to the next one and registers again (docs/clients.md
+            "Several endpoints").
         tls: TLS over ``tcp``: True (system trust store) or ``TLS(ca_file=..., cert_file=..., key_file=...)``.
         reconnect: reconnect with exponential backoff when a socket/TCP connection drops.
         reconnect_initial, reconnect_max: the backoff's first bound and cap in seconds (full
@@ -82,8 +85,8 @@ class Worker:
         *,
         max_concurrent: int = 16,
         max_concurrent_workflows: int = 1000,
-        socket: Optional[str] = None,
-        tcp: Optional[str] = None,
+        socket: Addresses = None,
+        tcp: Addresses = None,
         token: Optional[str] = None,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         reconnect: bool = True,
@@ -115,6 +118,7 @@ class Worker:
         self._idle: Optional[asyncio.Event] = None
         self._slots: Optional[asyncio.Semaphore] = None
         self._connection: Optional[Connection] = None
+        self._endpoints: Optional[EndpointRing[Endpoint]] = None
         self._signals = 0
 
     # Declaring activities
@@ -235,13 +239,15 @@ class Worker:
         """Connects, initializes, registers and serves until stopped (`stop`, SIGTERM/SIGINT, a
         ``shutdown`` request, or, over stdio, the end of stdin). Reconnects socket/TCP connections
         with full-jitter exponential backoff (reset after each successful initialize),
-        initializing and registering again each time.
+        initializing and registering again each time. With several endpoints a failure moves to
+        the next one at once; the backoff is waited once every endpoint has failed in a row.
 
         Raises:
             KeelError: Keel refused us for good (unauthorized, protocol version, contract conflict).
             ValueError: no transport configured.
         """
-        endpoint = resolve_endpoint(self._socket, self._tcp, self._token, tls=self._tls)
+        endpoints = EndpointRing(resolve_endpoints(self._socket, self._tcp, self._token, tls=self._tls))
+        self._endpoints = endpoints
         loop = asyncio.get_running_loop()
         self._stop, self._idle = asyncio.Event(), asyncio.Event()
         self._idle.set()
@@ -252,6 +258,7 @@ class Worker:
         self._backoff.reset()
         try:
             while not self._stop.is_set():
+                endpoint = endpoints.current
                 try:
                     await self._session(endpoint)
                 except KeelError as error:
@@ -262,6 +269,9 @@ class Worker:
                     logger.warning("connection to Keel at %s failed: %s", endpoint, error or type(error).__name__)
                 if endpoint.stdio or not self._reconnect or self._stop.is_set():
                     break
+                if not endpoints.failed():
+                    logger.info("failing over from Keel at %s to %s", endpoint, endpoints.current)
+                    continue
                 pause = self._backoff.next()
                 logger.info("reconnecting to Keel in %.2fs", pause)
                 try:
@@ -307,6 +317,8 @@ class Worker:
             result = await connection.call("initialize", params, timeout=HANDSHAKE_TIMEOUT_S)
             _check_initialize(result, connection)
             self._backoff.reset()  # Keel is back: a drop from here on starts the backoff over
+            if self._endpoints is not None:
+                self._endpoints.succeeded()
             registered = await connection.call("worker/register", self.registration(), timeout=HANDSHAKE_TIMEOUT_S)
             self.worker_id = (registered or {}).get("workerId")
             logger.info("registered with Keel at %s as %s (%d activities, %d workflows)", endpoint, self.worker_id, len(self._activities), len(self._workflows))

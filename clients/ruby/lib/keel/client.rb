@@ -34,17 +34,29 @@ module Keel
     # Connects (`socket:`/KEEL_SOCKET, or `tcp:` + `token:`/KEEL_TCP + KEEL_TOKEN) and initializes.
     # `reconnect_initial:`/`reconnect_max:` (0.1/2.0 s) and `reconnect_timeout:` (30 s) shape later
     # reconnects (docs/clients.md "Reconnecting"). `tls: true` or `tls: Keel::TLS.new(ca_file: ...)`
-    # speaks TLS over `tcp:` (docs/security.md "TLS").
+    # speaks TLS over `tcp:` (docs/security.md "TLS"). `socket:`/`tcp:` (and KEEL_SOCKET/KEEL_TCP,
+    # comma-separated) may list several endpoints: the first reachable one in order is used, and a
+    # reconnect goes on from the next (docs/clients.md "Several endpoints").
     #
-    # Raises SystemCallError when Keel is unreachable, OpenSSL::SSL::SSLError when its certificate
-    # is not trusted, Keel::Error when it refused us.
+    # Raises SystemCallError when Keel is unreachable (with several endpoints, Errno::ECONNREFUSED
+    # naming each one and why), OpenSSL::SSL::SSLError when its certificate is not trusted,
+    # Keel::Error when it refused us.
     def self.connect(socket: nil, tcp: nil, token: nil, tls: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
                      reconnect_initial: Reconnect::INITIAL_S, reconnect_max: Reconnect::MAX_S,
                      reconnect_timeout: RECONNECT_TIMEOUT_S)
-      endpoint = Transport.resolve(socket: socket, tcp: tcp, token: token, tls: tls, allow_stdio: false)
-      new(open_connection(endpoint, max_frame_bytes), endpoint: endpoint, max_frame_bytes: max_frame_bytes,
-                                                      backoff: Reconnect::Backoff.new(reconnect_initial, reconnect_max),
-                                                      reconnect_timeout: reconnect_timeout)
+      endpoints = Transport.resolve_all(socket: socket, tcp: tcp, token: token, tls: tls, allow_stdio: false)
+      failures = []
+      endpoints.each_with_index do |endpoint, index|
+        connection = open_connection(endpoint, max_frame_bytes)
+        return new(connection, endpoints: endpoints.rotate(index), max_frame_bytes: max_frame_bytes,
+                               backoff: Reconnect::Backoff.new(reconnect_initial, reconnect_max),
+                               reconnect_timeout: reconnect_timeout)
+      rescue Error, SystemCallError, IOError, OpenSSL::SSL::SSLError, Connection::Timeout => e
+        raise if endpoints.size == 1 || (e.is_a?(Error) && FATAL_CODES.include?(e.code))
+
+        failures << "#{endpoint}: #{e.message}"
+      end
+      raise Errno::ECONNREFUSED, "no Keel endpoint is reachable: #{failures.join('; ')}"
     end
 
     # Opens a connection and runs initialize on it; closes it again on failure.
@@ -76,11 +88,13 @@ module Keel
       end
     end
 
-    # Wraps an initialized `connection`; without `endpoint:` it never reconnects.
-    def initialize(connection, endpoint: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
+    # Wraps an initialized `connection` (to the first of `endpoints:`, or to `endpoint:`); without
+    # either it never reconnects.
+    def initialize(connection, endpoint: nil, endpoints: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES,
                    backoff: Reconnect::Backoff.new, reconnect_timeout: RECONNECT_TIMEOUT_S)
       @connection = connection
-      @endpoint = endpoint
+      listed = endpoints || [endpoint].compact
+      @endpoints = listed.empty? ? nil : Reconnect::EndpointRing.new(listed)
       @max_frame_bytes = max_frame_bytes
       @backoff = backoff
       @reconnect_timeout = reconnect_timeout
@@ -169,7 +183,7 @@ module Keel
         begin
           return connection.call(method, params, timeout: timeout)
         rescue ConnectionClosed => e
-          raise if @closed || @endpoint.nil?
+          raise if @closed || @endpoints.nil?
           raise ConnectionLost.new(method, e.message) unless Reconnect.safe_to_repeat?(method, params)
         end
       end
@@ -177,15 +191,18 @@ module Keel
 
     def connected
       @lock.synchronize do
-        return @connection unless @connection.closed? && !@closed && @endpoint
+        return @connection unless @connection.closed? && !@closed && @endpoints
 
         deadline = monotonic + @reconnect_timeout
+        @endpoints.failed # the connected endpoint dropped: start with the next one
         begin
-          @connection = self.class.send(:open_connection, @endpoint, @max_frame_bytes)
+          @connection = self.class.send(:open_connection, @endpoints.current, @max_frame_bytes)
           @backoff.reset
+          @endpoints.succeeded
           @connection
         rescue Error, SystemCallError, IOError, OpenSSL::SSL::SSLError, Connection::Timeout => e
           raise if e.is_a?(Error) && FATAL_CODES.include?(e.code)
+          retry unless @endpoints.failed # try the next endpoint at once; wait only after a whole round
 
           pause = @backoff.next_wait
           raise if monotonic + pause > deadline

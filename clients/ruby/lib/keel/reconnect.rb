@@ -36,6 +36,40 @@ module Keel
       end
     end
 
+    # Several endpoints tried in order (docs/clients.md "Several endpoints"). `current` is where to
+    # connect next; after a failed attempt or a dropped connection, `failed` moves to the next one
+    # (wrapping around) and returns true only when every endpoint has failed once since the last
+    # success or pause: only then does the caller wait its backoff. With one endpoint every
+    # failure waits, as before. Not thread-safe.
+    class EndpointRing
+      attr_reader :endpoints
+
+      def initialize(endpoints)
+        raise ArgumentError, "at least one endpoint is needed" if endpoints.empty?
+
+        @endpoints = endpoints.dup
+        @index = 0
+        @failures = 0
+      end
+
+      def current = @endpoints[@index]
+
+      # The current endpoint initialized: a later failure starts a new round from it.
+      def succeeded
+        @failures = 0
+      end
+
+      # Moves to the next endpoint; true when a whole round failed (then wait the backoff).
+      def failed
+        @index = (@index + 1) % @endpoints.size
+        @failures += 1
+        return false if @failures < @endpoints.size
+
+        @failures = 0
+        true
+      end
+    end
+
     # True when a call whose connection dropped before its answer may be sent again: a read, an
     # `activity/call` with an idempotency key, or a `workflow/start` with a workflow id that does
     # not ask to fail on conflict.

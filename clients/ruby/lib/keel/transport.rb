@@ -57,25 +57,58 @@ module Keel
 
     module_function
 
-    # Picks the transport. KEEL_TRANSPORT=stdio wins (set by `keel serve --worker`, which owns our
-    # stdin/stdout), then the arguments, then KEEL_SOCKET, then KEEL_TCP (+ KEEL_TOKEN).
+    # The first of `resolve_all`: where a single connection goes first.
     #
     # Raises ArgumentError when no transport is configured, or both socket and tcp are given.
-    # TCP speaks TLS with `tls: true` (system trust store), `tls: Keel::TLS.new(...)`, or KEEL_TLS=1 /
-    # KEEL_TLS_CA in the environment.
-    def resolve(socket: nil, tcp: nil, token: nil, tls: nil, allow_stdio: true)
-      return Endpoint.new(stdio: true) if allow_stdio && ENV[ENV_TRANSPORT].to_s.downcase == "stdio"
-      raise ArgumentError, "give either socket: or tcp:, not both" if socket && tcp
+    def resolve(**options)
+      resolve_all(**options).first
+    end
+
+    # Picks the transport and its endpoints, in the order to try them. KEEL_TRANSPORT=stdio wins
+    # (set by `keel serve --worker`, which owns our stdin/stdout), then the arguments, then
+    # KEEL_SOCKET, then KEEL_TCP (+ KEEL_TOKEN). `socket:`/`tcp:` take one address (a String, used
+    # as is, so a path may contain a comma) or an Array; KEEL_SOCKET/KEEL_TCP take a comma-separated
+    # list (docs/clients.md "Several endpoints"), where a path containing a comma cannot be given.
+    #
+    # Raises ArgumentError when no transport is configured, both socket and tcp are given, or an
+    # entry is empty. TCP speaks TLS with `tls: true` (system trust store),
+    # `tls: Keel::TLS.new(...)`, or KEEL_TLS=1 / KEEL_TLS_CA in the environment.
+    def resolve_all(socket: nil, tcp: nil, token: nil, tls: nil, allow_stdio: true)
+      return [Endpoint.new(stdio: true)] if allow_stdio && ENV[ENV_TRANSPORT].to_s.downcase == "stdio"
+
+      sockets = addresses(socket, "socket:")
+      tcps = addresses(tcp, "tcp:")
+      raise ArgumentError, "give either socket: or tcp:, not both" if sockets.any? && tcps.any?
 
       token ||= ENV.fetch(ENV_TOKEN, nil)
       tls = { true => TLS.new, false => nil, nil => TLS.from_environment }.fetch(tls, tls)
-      return Endpoint.new(socket: socket) if socket
-      return Endpoint.new(tcp: tcp, token: token, tls: tls) if tcp
-      return Endpoint.new(socket: ENV[ENV_SOCKET]) unless ENV[ENV_SOCKET].to_s.empty?
-      return Endpoint.new(tcp: ENV[ENV_TCP], token: token, tls: tls) unless ENV[ENV_TCP].to_s.empty?
+      if sockets.empty? && tcps.empty?
+        if !ENV[ENV_SOCKET].to_s.empty?
+          sockets = split_addresses(ENV[ENV_SOCKET], ENV_SOCKET)
+        elsif !ENV[ENV_TCP].to_s.empty?
+          tcps = split_addresses(ENV[ENV_TCP], ENV_TCP)
+        else
+          raise ArgumentError, "no Keel transport: pass socket: or tcp:, or set KEEL_SOCKET=PATH[,PATH...], " \
+                               "KEEL_TCP=HOST:PORT[,HOST:PORT...], or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
+        end
+      end
+      sockets.map { |path| Endpoint.new(socket: path) } + tcps.map { |address| Endpoint.new(tcp: address, token: token, tls: tls) }
+    end
 
-      raise ArgumentError, "no Keel transport: pass socket: or tcp:, or set KEEL_SOCKET=PATH, " \
-                           "KEEL_TCP=HOST:PORT, or run under `keel serve --worker` (KEEL_TRANSPORT=stdio)"
+    # A comma-separated list of endpoints, spaces around entries ignored. Raises ArgumentError for
+    # an empty entry (`a.sock,,b.sock`, a trailing comma).
+    def split_addresses(value, source)
+      entries = value.split(",", -1).map(&:strip)
+      raise ArgumentError, "#{source} has an empty entry in #{value.inspect}: give endpoints separated by single commas" if entries.any?(&:empty?)
+
+      entries
+    end
+
+    def addresses(value, source)
+      entries = Array(value)
+      raise ArgumentError, "#{source} needs non-empty addresses, got #{value.inspect}" unless entries.all? { |e| e.is_a?(String) && !e.empty? }
+
+      entries
     end
 
     # Opens the stream; returns [input_io, output_io].

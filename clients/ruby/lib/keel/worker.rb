@@ -38,7 +38,9 @@ module Keel
     # - name: shown by `worker/list` (default: the script name)
     # - max_concurrent: activities run at once (sent as `maxConcurrent`, 1...10000)
     # - max_concurrent_workflows: workflow runs at once (sent when workflows are registered)
-    # - socket:, tcp:, token: the transport (see Transport.resolve); stdio when KEEL_TRANSPORT=stdio
+    # - socket:, tcp:, token: the transport (see Transport.resolve_all); stdio when KEEL_TRANSPORT=stdio.
+    #   socket:/tcp: take one address or an Array tried in order: when the connected node dies the
+    #   worker moves to the next one and registers again (docs/clients.md "Several endpoints")
     # - tls: TLS over tcp: true (system trust store) or Keel::TLS.new(ca_file:, cert_file:, key_file:)
     # - reconnect: reconnect with exponential backoff when a socket/TCP connection drops
     # - reconnect_initial:, reconnect_max: the backoff's first bound and cap in seconds (full
@@ -127,16 +129,18 @@ module Keel
     # Connects, initializes, registers and serves until stopped (`stop`, SIGTERM/SIGINT, a
     # `shutdown` request, or over stdio the end of stdin). Reconnects socket/TCP connections with
     # full-jitter exponential backoff (reset after each successful initialize), initializing and
-    # registering again each time. Call once, from the
+    # registering again each time. With several endpoints a failure moves to the next one at once;
+    # the backoff is waited once every endpoint has failed in a row. Call once, from the
     # main thread if signals should drain.
     #
     # Raises Keel::Error when Keel refused us for good (unauthorized, protocol version, contract
     # conflict), ArgumentError when no transport is configured.
     def run
-      endpoint = Transport.resolve(**@transport)
+      @endpoints = Reconnect::EndpointRing.new(Transport.resolve_all(**@transport))
       previous = install_signals if @handle_signals
       @backoff.reset
       until @stopping
+        endpoint = @endpoints.current
         begin
           session(endpoint)
         rescue Error => e
@@ -148,6 +152,10 @@ module Keel
         end
         break if endpoint.stdio || !@reconnect || @stopping
 
+        unless @endpoints.failed
+          @logger.info("failing over from Keel at #{endpoint} to #{@endpoints.current}")
+          next
+        end
         pause = @backoff.next_wait
         @logger.info(format("reconnecting to Keel in %.2fs", pause))
         @wake.pop(pause)
@@ -218,6 +226,7 @@ module Keel
       end
 
       @backoff.reset # Keel is back: a drop from here on starts the backoff over
+      @endpoints&.succeeded
       limit = (result["capabilities"] || {})["maxMessageBytes"]
       connection.writer.max_frame_bytes = limit if limit.is_a?(Integer) && limit.positive?
       registered = connection.call("worker/register", registration, timeout: HANDSHAKE_TIMEOUT_S)
