@@ -151,6 +151,6 @@ var postgresTargets: [Target] {
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelTesting"], swiftSettings: swiftSettings),
+            name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelTesting", "KeelEngine"], swiftSettings: swiftSettings),
     ]
 }

@@ -1,0 +1,135 @@
+import Foundation
+public import KeelStorage
+public import Logging
+import Metrics
+
+/// This node's place among the nodes sharing one ``Store`` (docs/scaling.md): it joins under a
+/// fresh id, renews its lease, sweeps dead nodes' work back to ready, and fences itself.
+///
+/// Self-fencing: the node stops serving (``isServing`` turns false) as soon as it can no longer
+/// prove its lease — a renewal answered `.lost`, or no successful renewal for `fenceAfter` of
+/// this process's monotonic clock, counted from the moment the last good renewal was *sent*, so
+/// it stops before the others may take its work over. A lost lease rejoins under a new id; work
+/// claimed under the old one was rescued by the others and its late writes are refused by fences.
+public actor NodeMembership {
+    public struct Settings: Sendable {
+        /// How long the database keeps a silent node's work before another node may take it over.
+        public var leaseMillis: Int64 = 10_000
+        /// How often to renew and sweep; a third of the lease leaves two renewals of slack.
+        public var renewEvery: Duration = .milliseconds(3_333)
+        /// Stop serving after this long without a good renewal: less than the lease, by a margin
+        /// for the renewal's own round trip.
+        public var fenceAfter: Duration = .milliseconds(8_000)
+
+        public init() {}
+
+        /// A lease of `millis`, renewed every third of it, fenced after four fifths of it.
+        public init(leaseMillis millis: Int64) {
+            leaseMillis = millis
+            renewEvery = .milliseconds(millis / 3)
+            fenceAfter = .milliseconds(millis * 4 / 5)
+        }
+    }
+
+    /// What one renew-and-sweep round found.
+    public enum Round: Sendable, Equatable {
+        case renewed(RescueReport)
+        /// The lease was lost and the node rejoined under `newNodeId`.
+        case rejoined(newNodeId: String)
+        /// The store could not be reached; `serving` says whether the node still may serve.
+        case storeFailed(serving: Bool)
+    }
+
+    public let store: any Store
+    public let settings: Settings
+    private let logger: Logger
+    private let prefix: String
+    private var incarnation = 0
+    public private(set) var lease: NodeLease?
+    private var lastGoodRenewalSent: ContinuousClock.Instant?
+
+    public init(store: any Store, settings: Settings = Settings(), logger: Logger = Logger(label: "keel.node")) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        prefix = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// True while this node may claim and acknowledge work.
+    public var isServing: Bool {
+        guard lease != nil, let sent = lastGoodRenewalSent else { return false }
+        return ContinuousClock.now - sent < settings.fenceAfter
+    }
+
+    /// Joins the cluster under a new node id.
+    @discardableResult
+    public func join() async throws -> NodeLease {
+        incarnation += 1
+        let sent = ContinuousClock.now
+        let joined = try await store.join(nodeId: "\(prefix)-\(incarnation)", leaseMillis: settings.leaseMillis)
+        lease = joined
+        lastGoodRenewalSent = sent
+        logger.info("joined the cluster", metadata: ["node": "\(joined.nodeId)", "leaseMs": "\(settings.leaseMillis)"])
+        return joined
+    }
+
+    /// One round: renew (rejoining if the lease was lost), then sweep dead nodes' work.
+    public func round() async -> Round {
+        guard let current = lease else {
+            do {
+                let joined = try await join()
+                return .rejoined(newNodeId: joined.nodeId)
+            } catch {
+                return failed(error)
+            }
+        }
+        let sent = ContinuousClock.now
+        do {
+            switch try await store.renew(current) {
+            case .held:
+                lastGoodRenewalSent = sent
+                Counter(label: "keel_node_lease_renewals_total", dimensions: [("outcome", "held")]).increment()
+            case .lost:
+                Counter(label: "keel_node_lease_renewals_total", dimensions: [("outcome", "lost")]).increment()
+                logger.warning(
+                    "this node's lease was lost (paused or cut off past it); its work was or will be taken over; rejoining",
+                    metadata: ["node": "\(current.nodeId)"])
+                lease = nil
+                lastGoodRenewalSent = nil
+                let joined = try await join()
+                return .rejoined(newNodeId: joined.nodeId)
+            }
+            let report = try await store.rescue()
+            if !report.deadNodes.isEmpty || report.tasksReturned > 0 || report.executionsReturned > 0 {
+                Counter(label: "keel_node_rescued_tasks_total").increment(by: report.tasksReturned)
+                Counter(label: "keel_node_rescued_executions_total").increment(by: report.executionsReturned)
+                logger.notice(
+                    "took over dead nodes' work",
+                    metadata: [
+                        "dead": "\(report.deadNodes.joined(separator: ","))", "tasks": "\(report.tasksReturned)",
+                        "executions": "\(report.executionsReturned)",
+                    ])
+            }
+            return .renewed(report)
+        } catch {
+            return failed(error)
+        }
+    }
+
+    private func failed(_ error: any Error) -> Round {
+        Counter(label: "keel_node_lease_renewals_total", dimensions: [("outcome", "error")]).increment()
+        let serving = isServing
+        logger.error(
+            "cannot renew this node's lease",
+            metadata: ["error": "\(error)", "serving": "\(serving)", "node": "\(lease?.nodeId ?? "-")"])
+        return .storeFailed(serving: serving)
+    }
+
+    /// Renews and sweeps every `settings.renewEvery` until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            _ = await round()
+            do { try await Task.sleep(for: settings.renewEvery) } catch { return }
+        }
+    }
+}
