@@ -67,11 +67,7 @@ public final class PostgresStore: Store {
         guard !changes.isEmpty else { return [] }
         return try await PostgresFailure.mapping {
             try await client.withTransaction(logger: logger) { connection in
-                let tx = PostgresChanges(connection: connection, logger: logger)
-                var outcomes: [ChangeOutcome] = []
-                outcomes.reserveCapacity(changes.count)
-                for change in changes { outcomes.append(try await tx.apply(change)) }
-                return outcomes
+                try await PostgresChanges(connection: connection, logger: logger).applyAll(changes)
             }
         }
     }

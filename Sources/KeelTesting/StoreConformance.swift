@@ -33,6 +33,7 @@ public enum StoreConformance {
         .init(name: "a dead node's work is rescued exactly once", run: rescueIsExactlyOnce),
         .init(name: "a node past its lease claims nothing and learns it lost", run: expiredLeaseClaimsNothing),
         .init(name: "the store's clock moves forward", run: clockMovesForward),
+        .init(name: "a batch repeating a task answers each change on its own", run: batchesAnswerEachChange),
     ]
 
     // MARK: - Cases
@@ -332,6 +333,31 @@ public enum StoreConformance {
         try await Task.sleep(for: .milliseconds(20))
         let second = try await store.now()
         try expect(second >= first + 10, "the store clock went from \(first) to \(second) in 20 ms")
+    }
+
+    static func batchesAnswerEachChange(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        let enqueued = try await store.apply([
+            .enqueueTask(task("a", now: now)), .enqueueTask(task("b", key: "kb", now: now)),
+            .enqueueTask(task("a", now: now)), .enqueueTask(task("c", key: "kb", now: now)),
+            .enqueueTask(task("d", now: now)),
+        ])
+        try expect(enqueued, [.applied, .applied, .duplicate, .duplicate, .applied])
+        let claimed = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 10), node: node)
+        try expect(claimed.map(\.id), ["a", "b", "d"])
+        let finished = try await store.apply([
+            .finishTask(id: "a", attempt: 1, status: .completed, output: .string("A"), failure: nil),
+            .finishTask(id: "b", attempt: 2, status: .completed, output: nil, failure: nil),
+            .finishTask(id: "a", attempt: 1, status: .failed, output: nil, failure: nil),
+            .finishTask(id: "zz", attempt: 1, status: .completed, output: nil, failure: nil),
+            .finishTask(id: "d", attempt: 1, status: .failed, output: nil, failure: .object(["message": "no"])),
+            .enqueueTask(task("e", now: now)),
+        ])
+        try expect(finished, [.applied, .stale(currentAttempt: 1), .alreadyFinished, .notFound, .applied, .applied])
+        try expect(try await store.task(id: "a")?.output, .string("A"))
+        try expect(try await store.task(id: "d")?.status, .failed)
+        try expect(try await store.task(id: "b")?.status, .running)
     }
 
     // MARK: - Fixtures

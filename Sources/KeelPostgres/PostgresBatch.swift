@@ -1,0 +1,164 @@
+import KeelCore
+import KeelStorage
+import Logging
+import PostgresNIO
+
+/// Set-based writes for the two kinds of change that come in bulk — new tasks and finished
+/// attempts: a run of them is one statement over `jsonb_to_recordset` instead of one statement
+/// each. Outcomes are the same as change by change (the conformance suite runs both ways); only
+/// a change the set statement did not apply is looked at again, alone, to say why.
+extension PostgresChanges {
+    /// Applies `changes` in order, a run of two or more enqueues or finishes as one statement.
+    func applyAll(_ changes: [Change]) async throws -> [ChangeOutcome] {
+        var outcomes: [ChangeOutcome] = []
+        outcomes.reserveCapacity(changes.count)
+        var i = 0
+        while i < changes.count {
+            var end = i + 1
+            switch changes[i] {
+            case .enqueueTask:
+                while end < changes.count, case .enqueueTask = changes[end] { end += 1 }
+                if end - i > 1 {
+                    outcomes += try await enqueueAll(changes[i..<end].compactMap(\.enqueued))
+                    i = end
+                    continue
+                }
+            case .finishTask:
+                while end < changes.count, case .finishTask = changes[end] { end += 1 }
+                if end - i > 1 {
+                    outcomes += try await finishAll(changes[i..<end].compactMap(\.finished))
+                    i = end
+                    continue
+                }
+            default:
+                break
+            }
+            outcomes.append(try await apply(changes[i]))
+            i += 1
+        }
+        return outcomes
+    }
+
+    private func enqueueAll(_ tasks: [ActivityTaskRecord]) async throws -> [ChangeOutcome] {
+        let records: [JSONValue] = tasks.map(Self.record)
+        let rows = try await connection.query(
+            """
+            INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()))
+            SELECT task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
+                   heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id,
+                   generation, step_seq, NULL
+            FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb) AS r(
+                task_id text, name text, input text, idempotency_key text, status text, attempt bigint,
+                retry_policy text, timeouts text, output text, failure text, heartbeat_details text,
+                contract_hash text, created_at bigint, visible_at bigint, started_at bigint, completed_at bigint,
+                workflow_id text, generation bigint, step_seq bigint)
+            ON CONFLICT DO NOTHING
+            RETURNING task_id
+            """, logger: logger)
+        var inserted = Set<String>()
+        for try await id in rows.decode(String.self) { inserted.insert(id) }
+        // The first occurrence of an inserted id applied; any repeat of it in the batch is a duplicate.
+        return tasks.map { inserted.remove($0.id) != nil ? .applied : .duplicate }
+    }
+
+    /// A task as one record of `jsonb_to_recordset`; JSON columns travel as their text.
+    private static func record(_ t: ActivityTaskRecord) -> JSONValue {
+        var r = JSONObject()
+        r["task_id"] = .string(t.id)
+        r["name"] = .string(t.name)
+        r["input"] = .string(PostgresRows.text(t.input))
+        r["idempotency_key"] = json(t.idempotencyKey)
+        r["status"] = .string(t.status.rawValue)
+        r["attempt"] = json(Int64(t.attempt))
+        r["retry_policy"] = .string(PostgresRows.text(t.retryPolicy.json))
+        r["timeouts"] = .string(PostgresRows.text(t.timeouts.json))
+        r["output"] = json(PostgresRows.text(t.output))
+        r["failure"] = json(PostgresRows.text(t.failure))
+        r["heartbeat_details"] = json(PostgresRows.text(t.heartbeatDetails))
+        r["contract_hash"] = json(t.contractHash)
+        r["created_at"] = json(t.createdAt)
+        r["visible_at"] = json(t.visibleAt)
+        r["started_at"] = json(t.startedAt)
+        r["completed_at"] = json(t.completedAt)
+        r["workflow_id"] = json(t.workflowId)
+        r["generation"] = json(t.generation.map(Int64.init))
+        r["step_seq"] = json(t.stepSeq.map(Int64.init))
+        return .object(r)
+    }
+
+    private static func json(_ text: String?) -> JSONValue {
+        text.map(JSONValue.string) ?? .null
+    }
+
+    private static func json(_ number: Int64?) -> JSONValue {
+        number.map { .number(JSONNumber($0)) } ?? .null
+    }
+
+    private func finishAll(_ finishes: [Finish]) async throws -> [ChangeOutcome] {
+        for finish in finishes { precondition(finish.status.isTerminal, "finishTask needs a terminal status") }
+        let records: [JSONValue] = finishes.map { f in
+            var record = JSONObject()
+            record["task_id"] = .string(f.id)
+            record["attempt"] = Self.json(Int64(f.attempt))
+            record["status"] = .string(f.status.rawValue)
+            record["output"] = Self.json(PostgresRows.text(f.output))
+            record["failure"] = Self.json(PostgresRows.text(f.failure))
+            return .object(record)
+        }
+        let rows = try await connection.query(
+            """
+            UPDATE activity_tasks t SET status = r.status, output = r.output, failure = r.failure,
+                completed_at = keel_now(), owner_node = NULL
+            FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
+                AS r(task_id text, attempt bigint, status text, output text, failure text)
+            WHERE t.task_id = r.task_id AND t.attempt = r.attempt AND t.status = 'running'
+            RETURNING t.task_id, t.workflow_id, t.generation, t.step_seq
+            """, logger: logger)
+        var steps: [String: (String, Int, Int)] = [:]
+        var finished = Set<String>()
+        for try await (id, workflowId, generation, seq) in rows.decode((String, String?, Int?, Int?).self) {
+            finished.insert(id)
+            if let workflowId, let generation, let seq { steps[id] = (workflowId, generation, seq) }
+        }
+        var outcomes: [ChangeOutcome] = []
+        for finish in finishes {
+            guard finished.remove(finish.id) != nil else {
+                outcomes.append(try await apply(.finishTask(
+                    id: finish.id, attempt: finish.attempt, status: finish.status, output: finish.output,
+                    failure: finish.failure)))
+                continue
+            }
+            if let (workflowId, generation, seq) = steps[finish.id] {
+                try await completeStepAndWake(
+                    workflowId: workflowId, generation: generation, seq: seq,
+                    status: finish.status == .completed ? .completed : .failed, result: finish.output,
+                    failure: finish.failure)
+            }
+            outcomes.append(.applied)
+        }
+        return outcomes
+    }
+}
+
+/// The fields of a `.finishTask` change.
+struct Finish {
+    var id: String
+    var attempt: Int
+    var status: TaskStatus
+    var output: JSONValue?
+    var failure: JSONValue?
+}
+
+extension Change {
+    fileprivate var enqueued: ActivityTaskRecord? {
+        if case .enqueueTask(let task) = self { task } else { nil }
+    }
+
+    fileprivate var finished: Finish? {
+        if case .finishTask(let id, let attempt, let status, let output, let failure) = self {
+            Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)
+        } else {
+            nil
+        }
+    }
+}
