@@ -54,6 +54,7 @@ extension Engine {
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
+        ActivityMetrics.taskScheduled(task.name)
         guard let reserved else {
             admit(task)
             dispatch(task.name)
@@ -114,6 +115,7 @@ extension Engine {
         live.record.status = .running
         let now = clock.now()
         live.record.startedAt = now
+        ActivityMetrics.attemptStarted(live.record.name, waitedMs: now - max(live.record.createdAt, live.record.visibleAt))
         live.attemptToken = AttemptToken.make()
         tasks[id] = live
         registry.adjustInFlight(connectionID, by: 1)
@@ -205,6 +207,7 @@ extension Engine {
             // Superseded: the attempt timed out or was cancelled; its slot was freed then.
             return
         }
+        ActivityMetrics.attemptEnded(live.record.name, ranMs: clock.now() - (live.record.startedAt ?? clock.now()))
         registry.adjustInFlight(connectionID, by: -1)
         limiter.finished(live.record.name)
         tasks[id]?.phase = .ending
@@ -295,6 +298,7 @@ extension Engine {
         current.record.visibleAt = visibleAt
         current.phase = .backoff
         tasks[id] = current
+        ActivityMetrics.attemptRetried(current.record.name)
         logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])
         timers.schedule(visibleAt, taskID: id, kind: .retryBackoff(attempt: attempt))
     }
@@ -346,6 +350,7 @@ extension Engine {
         // Committed: whoever waits learns the outcome, even if a racing cancel already dropped
         // the task from memory (its own write then found the task ended and changed nothing).
         if var live = tasks.removeValue(forKey: id) {
+            ActivityMetrics.taskEnded(live.record.name, status: status)
             live.record.status = status
             live.record.output = output
             live.record.failure = failure

@@ -305,6 +305,7 @@ extension Engine {
         let freed = stopRunningAttempt(id, reason: "cancelled by a client")
         tasks[id] = nil
         current.record.status = .cancelled
+        ActivityMetrics.taskEnded(current.record.name, status: .cancelled)
         current.record.completedAt = now
         current.record.failure = Self.failure(type: "Cancelled", message: "cancelled by a client", retryable: false)
         wake(id, with: current.record)

@@ -207,6 +207,7 @@ extension Engine {
                 throw KeelError(.workflowAlreadyExists, "a workflow \(childId) already exists; give the child another id")
             }
         }
+        WorkflowMetrics.started(name)
         admitWorkflow(child, journal: [])
         dispatchWorkflows(name)
         return await hold(id, seq: seq, epoch: epoch)

@@ -52,6 +52,7 @@ extension Engine {
             let existing = try await currentWorkflow(id)
             return ["workflowId": .string(id), "status": .string(existing?.status.rawValue ?? "pending"), "started": false]
         }
+        WorkflowMetrics.started(name)
         if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
             scheduleDeadlines(record)

@@ -303,6 +303,7 @@ extension Engine {
             return
         }
         guard outcome == .applied else { return }
+        WorkflowMetrics.closed(record.name, status: status, livedMs: now - record.createdAt)
         workflows[id] = nil
         workflowStoreFailures[id] = nil
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
