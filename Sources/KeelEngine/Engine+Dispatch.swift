@@ -115,7 +115,7 @@ extension Engine {
         live.record.status = .running
         let now = clock.now()
         live.record.startedAt = now
-        ActivityMetrics.attemptStarted(live.record.name, waitedMs: now - max(live.record.createdAt, live.record.visibleAt))
+        let name = live.record.name, waitedMs = now - max(live.record.createdAt, live.record.visibleAt)
         live.attemptToken = AttemptToken.make()
         tasks[id] = live
         registry.adjustInFlight(connectionID, by: 1)
@@ -158,6 +158,8 @@ extension Engine {
             let reply: Result<JSONValue, any Error>
             // `call` queues the request before it suspends, so the reservation becomes real bytes.
             connection.outbound.release(reservation)
+            // Counted once claimed and sent, so a claim that lost a race is not a started attempt.
+            ActivityMetrics.attemptStarted(name, waitedMs: waitedMs)
             do {
                 reply = .success(try await connection.call("activity/execute", params: params, id: requestID))
             } catch {

@@ -1,7 +1,9 @@
 import Foundation
 import KeelClient
 import KeelCore
+import KeelProtocol
 import KeelServer
+import KeelStorage
 import KeelTesting
 import Logging
 import Testing
@@ -156,7 +158,8 @@ struct MetricsEndpointTests {
             try await LiveOrchestrator.with(in: dir, configure: {
                 $0.metricsAddress = ListenAddress(host: "127.0.0.1", port: 0)
                 $0.socketRequiresToken = true
-                $0.token = "metrics-suite-admin-token-0123456789abcdef"
+                $0.token = Self.adminToken
+                $0.limits.maxFrameBytes = 4_096
             }) { _, server in
                 let port = try #require(try await server.ready().metricsPort)
                 let before = try await scrape(port)
@@ -167,7 +170,16 @@ struct MetricsEndpointTests {
                 let garbled = try RawSocket(path: path)
                 await garbled.send("{not json\n")
                 #expect(await garbled.readLine()?["error"]?["code"] == -32700)
+                let big = try RawSocket(path: path)
+                await big.send(#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1","token":""#
+                    + Self.adminToken + "\"}}\n")
+                #expect(await big.readLine()?["result"] != nil)
+                await big.send("{\"x\":\"" + String(repeating: "a", count: 10_000) + "\"}\n")
+                #expect(await big.readLine()?["error"]?["code"] == -32002)
                 let after = try await scrape(port)
+                // Other suites in this process may add to these process-wide series, never take away.
+                #expect(after.value("keel_frames_rejected_total", ["reason": "oversize"])
+                    - before.value("keel_frames_rejected_total", ["reason": "oversize"]) >= 1)
                 #expect(after.value("keel_auth_failures_total", ["transport": "unix", "reason": "unknown_token"])
                     - before.value("keel_auth_failures_total", ["transport": "unix", "reason": "unknown_token"]) >= 1)
                 #expect(after.value("keel_frames_rejected_total", ["reason": "malformed"])
@@ -175,6 +187,18 @@ struct MetricsEndpointTests {
                 return true
             }
         }
+    }
+
+    static let adminToken = "metrics-suite-admin-token-0123456789abcdef"
+
+    @Test func namesPastTheCapAreReportedAsOther() {
+        let bound = MetricLabelBound(limit: 2)
+        #expect(bound.label("a") == "a")
+        #expect(bound.label("b") == "b")
+        #expect(bound.label("c") == MetricLabelBound.other)
+        #expect(bound.label("a") == "a", "a name admitted before the cap keeps its series")
+        #expect(bound.label("d") == "other")
+        #expect(MetricLabelBound().limit == 1_000)
     }
 
     @Test func aPortInUseStopsTheStartWithOneSentence() async throws {
