@@ -52,6 +52,14 @@ struct MetricsEndpointTests {
         w.workflow("metrics.doomed") { (_: JSONValue, _) -> JSONValue in
             throw ActivityFailure("gave up", type: "GaveUp", retryable: false)
         }
+        w.activity("metrics.stuck") { (_: JSONValue, ctx) -> JSONValue in
+            // Runs until the orchestrator cancels it (its start-to-close timeout), bounded at 60 s.
+            for _ in 0..<600 where !ctx.isCancelled { _ = await ctx.sleep(for: .milliseconds(100)) }
+            return [:]
+        }
+        w.workflow("metrics.waiter") { (_: JSONValue, ctx) -> JSONValue in
+            try await ctx.signal("go", as: JSONValue.self)
+        }
         return w
     }
 
@@ -115,6 +123,51 @@ struct MetricsEndpointTests {
                 #expect(after.value("keel_store_commit_batch_size_sum") >= after.value("keel_store_commit_batch_size_count"))
                 #expect(after.types["keel_store_commit_seconds"] == "histogram")
                 #expect(after.types["keel_activity_tasks_scheduled_total"] == "counter")
+            }
+        }
+    }
+
+    @Test func timeoutsAndEndsOtherThanCompletionAreCountedByKind() async throws {
+        try await withMetrics { endpoint, port in
+            try await LiveOrchestrator.withWorker(makeMetricsWorker(endpoint)) {
+                try await waitForWorkers(endpoint, 1)
+                let before = try await scrape(port)
+                // One attempt, cut by its start-to-close timeout: the task ends timed out.
+                let stuck = try await call(
+                    endpoint, "metrics.stuck", [:],
+                    extra: ["timeouts": ["startToCloseMs": 300], "retryPolicy": ["maximumAttempts": 1]])
+                #expect(stuck["status"] == "timedOut", "\(stuck)")
+                // A workflow waiting for a signal, terminated; another ended by its execution timeout.
+                _ = try await start(endpoint, "metrics.waiter", [:], id: "metrics-terminated-1")
+                let ended = try await KeelClient.withClient(endpoint) {
+                    try await $0.call("workflow/terminate", ["workflowId": "metrics-terminated-1", "reason": "test"])
+                }
+                #expect(ended["status"] == "terminated")
+                _ = try await KeelClient.withClient(endpoint) {
+                    try await $0.call(
+                        "workflow/start",
+                        ["name": "metrics.waiter", "workflowId": "metrics-timed-out-1", "executionTimeoutMs": 300])
+                }
+                #expect(try await result(endpoint, "metrics-timed-out-1")["status"] == "timedOut")
+
+                let after = try await scrape(port)
+                func delta(_ name: String, _ labels: [String: String]) -> Double {
+                    after.value(name, labels) - before.value(name, labels)
+                }
+                let name = ["activity": "metrics.stuck"]
+                #expect(delta("keel_activity_timeouts_total", name.merging(["timeout": "start_to_close"]) { a, _ in a }) == 1)
+                #expect(delta("keel_activity_timeouts_total", name.merging(["timeout": "heartbeat"]) { a, _ in a }) == 0)
+                #expect(delta("keel_activity_tasks_timed_out_total", name) == 1)
+                #expect(delta("keel_activity_tasks_failed_total", name) == 0)
+                #expect(delta("keel_activity_attempts_retried_total", name) == 0)
+                #expect(delta("keel_activity_start_to_close_seconds_count", name) == 1)
+                // The attempt ran at least its 300 ms timeout.
+                #expect(delta("keel_activity_start_to_close_seconds_sum", name) >= 0.3)
+                let waiter = ["workflow": "metrics.waiter"]
+                #expect(delta("keel_workflows_started_total", waiter) == 2)
+                #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "terminated"]) { a, _ in a }) == 1)
+                #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "timed_out"]) { a, _ in a }) == 1)
+                #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "completed"]) { a, _ in a }) == 0)
             }
         }
     }
