@@ -2,7 +2,8 @@ import Metrics
 
 /// Inbound frames refused before any handler saw them (docs/metrics.md):
 /// `keel_frames_rejected_total{reason}`, reason one of `oversize` (past the frame limit),
-/// `malformed` (not JSON) and `invalid` (JSON, but not a JSON-RPC message or an empty batch).
+/// `malformed` (not JSON) and `invalid` (not a JSON-RPC message, an empty batch, or a batch
+/// refused unread: too many items, or sent before `initialize`).
 /// Rare by nature, so the counter is looked up per event.
 public enum FrameMetrics {
     /// The metric's name.
