@@ -29,6 +29,7 @@ enum MetricsRoute: Equatable {
         switch self {
         case .metrics:
             await engine.gauges().publish()
+            PrometheusBackend.process.update()
             return HTTPReply(status: .ok, contentType: Self.exposition, body: PrometheusBackend.registry.emitToBuffer())
         case .healthz:
             do {

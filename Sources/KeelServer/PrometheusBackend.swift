@@ -33,4 +33,7 @@ enum PrometheusBackend {
         MetricsBackend.didBootstrap()
         return registry
     }()
+
+    /// The `process_*` metrics, on the same registry.
+    static let process = ProcessMetrics(registry: registry)
 }

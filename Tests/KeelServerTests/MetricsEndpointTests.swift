@@ -123,6 +123,14 @@ struct MetricsEndpointTests {
                 #expect(after.value("keel_store_commit_batch_size_sum") >= after.value("keel_store_commit_batch_size_count"))
                 #expect(after.types["keel_store_commit_seconds"] == "histogram")
                 #expect(after.types["keel_activity_tasks_scheduled_total"] == "counter")
+                // The standard process metrics, from /proc.
+                #expect(after.value("process_resident_memory_bytes") > 1_000_000)
+                #expect(after.value("process_open_fds") > 3)
+                #expect(after.value("process_max_fds") >= after.value("process_open_fds"))
+                #expect(after.value("process_cpu_seconds_total") > 0)
+                #expect(after.types["process_cpu_seconds_total"] == "counter")
+                let started = after.value("process_start_time_seconds")
+                #expect(started > 1_600_000_000 && started <= Date().timeIntervalSince1970 + 1)
             }
         }
     }
