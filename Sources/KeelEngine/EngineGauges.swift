@@ -18,6 +18,10 @@ public struct EngineGauges: Sendable, Equatable {
     public var workersByActivity: [String: Int] = [:]
     /// Activity name → attempts runnable now and waiting for a worker slot.
     public var backlogByActivity: [String: Int] = [:]
+    /// Workflow name → connected workers that serve it.
+    public var workersByWorkflow: [String: Int] = [:]
+    /// Workflow name → runs queued for a worker.
+    public var backlogByWorkflow: [String: Int] = [:]
 
     public init() {}
 
@@ -26,34 +30,52 @@ public struct EngineGauges: Sendable, Equatable {
     public static let workflowsParkedName = "keel_workflows_parked"
     public static let workersConnectedName = "keel_workers_connected"
     public static let connectionsOpenName = "keel_connections_open"
-    public static let activityWorkersName = "keel_activity_workers"
-    public static let activityBacklogName = "keel_activity_backlog"
 
     private static let plain = MetricHandles { Gauge(label: $0) }
-    private static let workers = MetricHandles { Gauge(label: activityWorkersName, dimensions: [("activity", $0)]) }
-    private static let backlog = MetricHandles { Gauge(label: activityBacklogName, dimensions: [("activity", $0)]) }
-    /// Activity labels reported by the previous publish: a name no longer present is set to 0.
-    private static let reported = Mutex<Set<String>>([])
+    private static let activities = PerName(
+        label: "activity", workers: "keel_activity_workers", backlog: "keel_activity_backlog", bound: ActivityMetrics.names)
+    private static let workflows = PerName(
+        label: "workflow", workers: "keel_workflow_workers", backlog: "keel_workflow_backlog", bound: WorkflowMetrics.names)
 
-    /// Sets every gauge to this snapshot. Activity names go through the shared name cap, so names
-    /// past it add up under "other". Call from one scraper at a time or not: each set is atomic.
+    /// Sets every gauge to this snapshot. Names go through the shared name caps, so names past
+    /// them add up under "other".
     public func publish() {
         Self.plain(Self.workflowsOpenName).record(workflowsOpen)
         Self.plain(Self.workflowsParkedName).record(workflowsParked)
         Self.plain(Self.workersConnectedName).record(workersConnected)
         Self.plain(Self.connectionsOpenName).record(connectionsOpen)
-        var workerCounts: [String: Int] = [:]
-        var backlogCounts: [String: Int] = [:]
-        for (name, n) in workersByActivity { workerCounts[ActivityMetrics.names.label(name), default: 0] += n }
-        for (name, n) in backlogByActivity { backlogCounts[ActivityMetrics.names.label(name), default: 0] += n }
-        let labels = Set(workerCounts.keys).union(backlogCounts.keys)
-        let stale = Self.reported.withLock { previous in
-            defer { previous = labels }
-            return previous.subtracting(labels)
+        Self.activities.publish(workers: workersByActivity, backlog: backlogByActivity)
+        Self.workflows.publish(workers: workersByWorkflow, backlog: backlogByWorkflow)
+    }
+
+    /// The workers and backlog gauges of one kind of name (activity or workflow).
+    private final class PerName: Sendable {
+        let bound: MetricLabelBound
+        let workers: MetricHandles<Gauge>
+        let backlog: MetricHandles<Gauge>
+        /// Labels reported by the previous publish: a name no longer present is set to 0.
+        let reported = Mutex<Set<String>>([])
+
+        init(label: String, workers: String, backlog: String, bound: MetricLabelBound) {
+            self.bound = bound
+            self.workers = MetricHandles { Gauge(label: workers, dimensions: [(label, $0)]) }
+            self.backlog = MetricHandles { Gauge(label: backlog, dimensions: [(label, $0)]) }
         }
-        for label in labels.union(stale) {
-            Self.workers(label).record(workerCounts[label] ?? 0)
-            Self.backlog(label).record(backlogCounts[label] ?? 0)
+
+        func publish(workers byName: [String: Int], backlog queued: [String: Int]) {
+            var workerCounts: [String: Int] = [:]
+            var backlogCounts: [String: Int] = [:]
+            for (name, n) in byName { workerCounts[bound.label(name), default: 0] += n }
+            for (name, n) in queued { backlogCounts[bound.label(name), default: 0] += n }
+            let labels = Set(workerCounts.keys).union(backlogCounts.keys)
+            let stale = reported.withLock { previous in
+                defer { previous = labels }
+                return previous.subtracting(labels)
+            }
+            for label in labels.union(stale) {
+                workers(label).record(workerCounts[label] ?? 0)
+                backlog(label).record(backlogCounts[label] ?? 0)
+            }
         }
     }
 }
@@ -68,8 +90,10 @@ extension Engine {
         g.connectionsOpen = sessions.count
         for worker in registry.workers.values {
             for name in Set(worker.activities) { g.workersByActivity[name, default: 0] += 1 }
+            for name in Set(worker.workflows) { g.workersByWorkflow[name, default: 0] += 1 }
         }
         for (name, queue) in ready where queue.count > 0 { g.backlogByActivity[name] = queue.count }
+        for (name, queue) in workflowQueue where queue.count > 0 { g.backlogByWorkflow[name] = queue.count }
         return g
     }
 }

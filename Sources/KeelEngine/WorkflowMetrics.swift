@@ -10,6 +10,12 @@ public enum WorkflowMetrics {
     public static let closed = "keel_workflows_closed_total"
     /// Histogram: time from an execution's start to its close, seconds.
     public static let duration = "keel_workflow_duration_seconds"
+    /// Counter: runs handed to a worker (the first, and each re-run after a wake-up or a restart).
+    public static let runsStarted = "keel_workflow_runs_started_total"
+    /// Histogram: time from a run being queued to a worker getting it, seconds.
+    public static let scheduleToStart = "keel_workflow_schedule_to_start_seconds"
+    /// Counter: executions parked by a non-determinism error (each park, once committed).
+    public static let parkedTotal = "keel_workflows_parked_total"
 
     /// The cap on distinct workflow names.
     public static let names = MetricLabelBound()
@@ -21,9 +27,9 @@ public enum WorkflowMetrics {
     ]
 
     struct Handles: Sendable {
-        let started: Counter
+        let started, runsStarted, parked: Counter
         let closed: [WorkflowStatus: Counter]
-        let duration: Timer
+        let duration, scheduleToStart: Timer
 
         init(_ workflow: String) {
             let d = [("workflow", workflow)]
@@ -32,6 +38,9 @@ public enum WorkflowMetrics {
                 Counter(label: WorkflowMetrics.closed, dimensions: d + [("status", $0)])
             }
             duration = Timer(label: WorkflowMetrics.duration, dimensions: d)
+            runsStarted = Counter(label: WorkflowMetrics.runsStarted, dimensions: d)
+            scheduleToStart = Timer(label: WorkflowMetrics.scheduleToStart, dimensions: d)
+            parked = Counter(label: WorkflowMetrics.parkedTotal, dimensions: d)
         }
     }
 
@@ -41,6 +50,16 @@ public enum WorkflowMetrics {
 
     /// Records a newly stored execution of workflow `name`.
     static func started(_ name: String) { of(name).started.increment() }
+
+    /// Records a run sent to a worker `waitedMs` after it was queued.
+    static func runStarted(_ name: String, waitedMs: Int64) {
+        let h = of(name)
+        h.runsStarted.increment()
+        h.scheduleToStart.recordMilliseconds(max(0, waitedMs))
+    }
+
+    /// Records a committed park (non-determinism) of an execution of `name`.
+    static func parked(_ name: String) { of(name).parked.increment() }
 
     /// Records a committed close of an execution of `name` that lived `livedMs`.
     static func closed(_ name: String, status: WorkflowStatus, livedMs: Int64) {

@@ -36,7 +36,7 @@ struct MetricsEndpointTests {
         return try PrometheusText(response.body)
     }
 
-    private func makeMetricsWorker(_ endpoint: Endpoint) -> Worker {
+    private func makeMetricsWorker(_ endpoint: Endpoint, drifted: Counter = Counter()) -> Worker {
         let w = Worker(name: "metrics-worker", endpoint: endpoint, maxConcurrent: 4)
         w.activity("metrics.ok") { (input: JSONValue, _) -> JSONValue in input }
         w.activity("metrics.fail") { (_: JSONValue, _) -> JSONValue in
@@ -59,6 +59,12 @@ struct MetricsEndpointTests {
         }
         w.workflow("metrics.waiter") { (_: JSONValue, ctx) -> JSONValue in
             try await ctx.signal("go", as: JSONValue.self)
+        }
+        // Waits for a signal; once `drifted` is bumped (a bad deploy) it sleeps there instead.
+        w.workflow("metrics.drift") { (_: JSONValue, ctx) -> JSONValue in
+            if drifted.get("deploy") == 0 { return try await ctx.signal("go", as: JSONValue.self) }
+            try await ctx.sleep(for: .seconds(1))
+            return "drifted"
         }
         return w
     }
@@ -180,6 +186,39 @@ struct MetricsEndpointTests {
         }
     }
 
+    @Test func workflowRunsAndAParkAreCounted() async throws {
+        try await withMetrics { endpoint, port in
+            let drifted = Counter()
+            try await LiveOrchestrator.withWorker(makeMetricsWorker(endpoint, drifted: drifted)) {
+                try await waitForWorkers(endpoint, 1)
+                let before = try await scrape(port)
+                _ = try await start(endpoint, "metrics.drift", [:], id: "metrics-drift-1")
+                let describe: @Sendable () async throws -> JSONValue = {
+                    try await KeelClient.withClient(endpoint) {
+                        try await $0.call("workflow/describe", ["workflowId": "metrics-drift-1"])
+                    }
+                }
+                #expect(try await eventually(timeout: .seconds(30)) { try await describe()["status"] == "suspended" })
+                drifted.bump("deploy")
+                _ = try await KeelClient.withClient(endpoint) {
+                    try await $0.call("workflow/signal", ["workflowId": "metrics-drift-1", "name": "go", "payload": 1])
+                }
+                #expect(try await eventually(timeout: .seconds(30)) { try await describe()["status"] == "parked" })
+                let after = try await scrape(port)
+                let drift = ["workflow": "metrics.drift"]
+                func delta(_ name: String) -> Double { after.value(name, drift) - before.value(name, drift) }
+                // The first run (suspended on the signal) and the re-run the signal woke (parked).
+                #expect(delta("keel_workflow_runs_started_total") == 2)
+                #expect(delta("keel_workflow_schedule_to_start_seconds_count") == 2)
+                #expect(delta("keel_workflows_parked_total") == 1)
+                #expect(delta("keel_workflows_closed_total") == 0)
+                #expect(after.value("keel_workflows_parked") >= 1)
+                #expect(after.value("keel_workflow_workers", drift) == 1)
+                #expect(after.value("keel_workflow_backlog", drift) == 0)
+            }
+        }
+    }
+
     @Test func aWorkerThatLeavesIsNoLongerCountedAndTheBacklogShows() async throws {
         try await withMetrics { endpoint, port in
             try await LiveOrchestrator.withWorker(makeMetricsWorker(endpoint)) {
@@ -195,6 +234,10 @@ struct MetricsEndpointTests {
                 try await $0.call("activity/call", ["name": "metrics.queued", "input": [:], "wait": false])
             }
             #expect(try await scrape(port).value("keel_activity_backlog", ["activity": "metrics.queued"]) == 1)
+            _ = try await start(endpoint, "metrics.flow", [:], id: "metrics-queued-flow")
+            let queued = try await scrape(port)
+            #expect(queued.value("keel_workflow_backlog", ["workflow": "metrics.flow"]) == 1)
+            #expect(queued.value("keel_workflow_workers", ["workflow": "metrics.flow"]) == 0)
         }
     }
 
