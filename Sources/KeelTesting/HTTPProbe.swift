@@ -18,8 +18,13 @@ public enum HTTPProbe {
     public static func request(_ method: String, _ path: String, host: String = "127.0.0.1", port: Int) async throws
         -> Response
     {
+        try await send("\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n", host: host, port: port)
+    }
+
+    /// Sends `text` as is (a malformed request, say) and parses what comes back before EOF.
+    public static func send(_ text: String, host: String = "127.0.0.1", port: Int) async throws -> Response {
         let socket = try RawSocket(host: host, port: port)
-        await socket.send("\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n")
+        await socket.send(text)
         let bytes = await withCheckedContinuation { c in
             DispatchQueue(label: "keel.test.http").async { c.resume(returning: readToEnd(socket.fd)) }
         }

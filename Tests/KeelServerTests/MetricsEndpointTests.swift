@@ -252,6 +252,8 @@ struct MetricsEndpointTests {
             #expect(post.status == 405)
             #expect(post.headers["allow"] == "GET")
             #expect(try await HTTPProbe.request("DELETE", "/healthz", port: port).status == 405)
+            // Not HTTP: NIO's decoder answers 400 and closes.
+            #expect(try await HTTPProbe.send("HELLO THERE\r\n\r\n", port: port).status == 400)
             // A query string does not change the route.
             #expect(try await HTTPProbe.request("GET", "/metrics?x=1", port: port).status == 200)
         }
