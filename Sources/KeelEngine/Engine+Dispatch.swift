@@ -224,6 +224,7 @@ extension Engine {
                 if errors.isEmpty {
                     await finish(id, attempt: attempt, status: .completed, output: output, failure: nil)
                 } else {
+                    ContractMetrics.violated(.activity, live.record.name, .output)
                     let f = Self.failure(
                         type: "OutputContractViolation",
                         message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",

@@ -183,6 +183,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
+                ContractMetrics.violated(.activity, name, .input)
                 throw KeelError(
                     .inputContractViolation,
                     "input of \(name) breaks its contract: \(Self.firstMessage(errors))",

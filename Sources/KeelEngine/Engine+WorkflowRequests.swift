@@ -20,6 +20,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
+                ContractMetrics.violated(.workflow, name, .input)
                 throw KeelError(.inputContractViolation, "input of workflow \(name) breaks its contract: \(Self.firstMessage(errors))",
                     data: ["workflow": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
             }

@@ -52,6 +52,9 @@ struct MetricsEndpointTests {
         w.workflow("metrics.doomed") { (_: JSONValue, _) -> JSONValue in
             throw ActivityFailure("gave up", type: "GaveUp", retryable: false)
         }
+        w.activity("metrics.typed", input: personSchema, output: greetingSchema) { (input: JSONValue, _) -> JSONValue in
+            input["name"] == "bad output" ? ["greeting": 5] : ["greeting": "hi"]
+        }
         w.activity("metrics.stuck") { (_: JSONValue, ctx) -> JSONValue in
             // Runs until the orchestrator cancels it (its start-to-close timeout), bounded at 60 s.
             for _ in 0..<600 where !ctx.isCancelled { _ = await ctx.sleep(for: .milliseconds(100)) }
@@ -215,6 +218,27 @@ struct MetricsEndpointTests {
                 #expect(after.value("keel_workflows_parked") >= 1)
                 #expect(after.value("keel_workflow_workers", drift) == 1)
                 #expect(after.value("keel_workflow_backlog", drift) == 0)
+            }
+        }
+    }
+
+    @Test func contractViolationsAreCountedByKindNameAndDirection() async throws {
+        try await withMetrics { endpoint, port in
+            try await LiveOrchestrator.withWorker(makeMetricsWorker(endpoint)) {
+                try await waitForWorkers(endpoint, 1)
+                let before = try await scrape(port)
+                await #expect(throws: KeelError.self) { try await call(endpoint, "metrics.typed", ["name": 5]) }
+                let refused = try await call(endpoint, "metrics.typed", ["name": "bad output"])
+                #expect(refused["failure"]?["type"] == "OutputContractViolation", "\(refused)")
+                #expect(try await call(endpoint, "metrics.typed", ["name": "fine"])["status"] == "completed")
+                let after = try await scrape(port)
+                func delta(_ direction: String) -> Double {
+                    let labels = ["kind": "activity", "name": "metrics.typed", "direction": direction]
+                    return after.value("keel_contract_violations_total", labels)
+                        - before.value("keel_contract_violations_total", labels)
+                }
+                #expect(delta("input") == 1)
+                #expect(delta("output") == 1)
             }
         }
     }
