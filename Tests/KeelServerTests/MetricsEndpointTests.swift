@@ -154,6 +154,9 @@ struct MetricsEndpointTests {
                     endpoint, "metrics.stuck", [:],
                     extra: ["timeouts": ["startToCloseMs": 300], "retryPolicy": ["maximumAttempts": 1]])
                 #expect(stuck["status"] == "timedOut", "\(stuck)")
+                // No worker serves this name: its schedule-to-start timeout ends it.
+                let unserved = try await call(endpoint, "metrics.unserved", [:], extra: ["timeouts": ["scheduleToStartMs": 100]])
+                #expect(unserved["status"] == "timedOut", "\(unserved)")
                 // A workflow waiting for a signal, terminated; another ended by its execution timeout.
                 _ = try await start(endpoint, "metrics.waiter", [:], id: "metrics-terminated-1")
                 let ended = try await KeelClient.withClient(endpoint) {
@@ -180,6 +183,10 @@ struct MetricsEndpointTests {
                 #expect(delta("keel_activity_start_to_close_seconds_count", name) == 1)
                 // The attempt ran at least its 300 ms timeout.
                 #expect(delta("keel_activity_start_to_close_seconds_sum", name) >= 0.3)
+                let unservedName = ["activity": "metrics.unserved"]
+                #expect(delta("keel_activity_timeouts_total", ["activity": "metrics.unserved", "timeout": "schedule_to_start"]) == 1)
+                #expect(delta("keel_activity_tasks_timed_out_total", unservedName) == 1)
+                #expect(delta("keel_activity_attempts_started_total", unservedName) == 0)
                 let waiter = ["workflow": "metrics.waiter"]
                 #expect(delta("keel_workflows_started_total", waiter) == 2)
                 #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "terminated"]) { a, _ in a }) == 1)
