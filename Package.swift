@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         // TLS on the TCP listener and in the Swift client (BoringSSL inside; only the targets that need it).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        // The swift-metrics backend behind `keel serve --metrics-listen` (Prometheus text exposition).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : []),
     targets: [
         // Value types only: JSON, errors, policies. No I/O.
@@ -49,12 +51,19 @@ let package = Package(
         // JSON-RPC 2.0 envelopes, method catalog, line framing.
         .target(
             name: "KeelProtocol",
-            dependencies: ["KeelCore", "KeelSchema", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "KeelCore", "KeelSchema", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // Storage protocol, migrations, SQLite backend with group commit.
-        .target(name: "KeelStorage", dependencies: ["KeelCore", "CSQLite"], swiftSettings: swiftSettings),
+        .target(
+            name: "KeelStorage",
+            dependencies: ["KeelCore", "CSQLite", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         // Durable-execution logic: tasks, dispatch, retries, timers.
         .target(
             name: "KeelEngine",
@@ -74,7 +83,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -23,6 +23,7 @@ extension Engine {
         } else if let anonymous = session.anonymous {
             return anonymous
         }
+        AuthMetrics.failed(transport: session.transport, sentToken: !(token ?? "").isEmpty)
         logger.warning(
             "authentication failed",
             metadata: [

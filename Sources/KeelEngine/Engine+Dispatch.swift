@@ -54,6 +54,7 @@ extension Engine {
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
+        ActivityMetrics.taskScheduled(task.name)
         guard let reserved else {
             admit(task)
             dispatch(task.name)
@@ -114,6 +115,7 @@ extension Engine {
         live.record.status = .running
         let now = clock.now()
         live.record.startedAt = now
+        let name = live.record.name, waitedMs = now - max(live.record.createdAt, live.record.visibleAt)
         live.attemptToken = AttemptToken.make()
         tasks[id] = live
         registry.adjustInFlight(connectionID, by: 1)
@@ -156,6 +158,8 @@ extension Engine {
             let reply: Result<JSONValue, any Error>
             // `call` queues the request before it suspends, so the reservation becomes real bytes.
             connection.outbound.release(reservation)
+            // Counted once claimed and sent, so a claim that lost a race is not a started attempt.
+            ActivityMetrics.attemptStarted(name, waitedMs: waitedMs)
             do {
                 reply = .success(try await connection.call("activity/execute", params: params, id: requestID))
             } catch {
@@ -205,6 +209,7 @@ extension Engine {
             // Superseded: the attempt timed out or was cancelled; its slot was freed then.
             return
         }
+        ActivityMetrics.attemptEnded(live.record.name, ranMs: clock.now() - (live.record.startedAt ?? clock.now()))
         registry.adjustInFlight(connectionID, by: -1)
         limiter.finished(live.record.name)
         tasks[id]?.phase = .ending
@@ -219,6 +224,7 @@ extension Engine {
                 if errors.isEmpty {
                     await finish(id, attempt: attempt, status: .completed, output: output, failure: nil)
                 } else {
+                    ContractMetrics.violated(.activity, live.record.name, .output)
                     let f = Self.failure(
                         type: "OutputContractViolation",
                         message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
@@ -295,6 +301,7 @@ extension Engine {
         current.record.visibleAt = visibleAt
         current.phase = .backoff
         tasks[id] = current
+        ActivityMetrics.attemptRetried(current.record.name)
         logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])
         timers.schedule(visibleAt, taskID: id, kind: .retryBackoff(attempt: attempt))
     }
@@ -346,6 +353,7 @@ extension Engine {
         // Committed: whoever waits learns the outcome, even if a racing cancel already dropped
         // the task from memory (its own write then found the task ended and changed nothing).
         if var live = tasks.removeValue(forKey: id) {
+            ActivityMetrics.taskEnded(live.record.name, status: status)
             live.record.status = status
             live.record.output = output
             live.record.failure = failure

@@ -183,6 +183,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
+                ContractMetrics.violated(.activity, name, .input)
                 throw KeelError(
                     .inputContractViolation,
                     "input of \(name) breaks its contract: \(Self.firstMessage(errors))",
@@ -305,6 +306,7 @@ extension Engine {
         let freed = stopRunningAttempt(id, reason: "cancelled by a client")
         tasks[id] = nil
         current.record.status = .cancelled
+        ActivityMetrics.taskEnded(current.record.name, status: .cancelled)
         current.record.completedAt = now
         current.record.failure = Self.failure(type: "Cancelled", message: "cancelled by a client", retryable: false)
         wake(id, with: current.record)

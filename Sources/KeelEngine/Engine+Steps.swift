@@ -108,6 +108,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
+                ContractMetrics.violated(.activity, name, .input)
                 entry.status = .failed
                 entry.contractHash = contract.hash
                 entry.failure = Self.failure(type: "InputContractViolation",
@@ -207,6 +208,7 @@ extension Engine {
                 throw KeelError(.workflowAlreadyExists, "a workflow \(childId) already exists; give the child another id")
             }
         }
+        WorkflowMetrics.started(name)
         admitWorkflow(child, journal: [])
         dispatchWorkflows(name)
         return await hold(id, seq: seq, epoch: epoch)

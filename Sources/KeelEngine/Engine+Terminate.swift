@@ -46,6 +46,7 @@ extension Engine {
         }
         logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
         for t in taskIDs where tasks[t] != nil {
+            if let name = tasks[t]?.record.name { ActivityMetrics.taskEnded(name, status: .cancelled) }
             let freed = stopRunningAttempt(t, reason: "workflow \(id) \(status.rawValue): \(reason)")
             tasks[t] = nil
             if let freed { afterSlotFreed(freed) }

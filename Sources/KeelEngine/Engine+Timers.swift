@@ -50,6 +50,7 @@ extension Engine {
         switch entry.kind {
         case .startToClose(let attempt):
             guard live.record.attempt == attempt, live.isRunning else { return }
+            ActivityMetrics.timedOut(live.record.name, .startToClose)
             await timeOutAttempt(id, attempt: attempt, type: "StartToCloseTimeout",
                 message: "attempt \(attempt) ran past its start-to-close timeout")
         case .heartbeat(let attempt):
@@ -59,14 +60,17 @@ extension Engine {
                 timers.schedule(last + hb, taskID: id, kind: .heartbeat(attempt: attempt))
                 return
             }
+            ActivityMetrics.timedOut(live.record.name, .heartbeat)
             await timeOutAttempt(id, attempt: attempt, type: "HeartbeatTimeout",
                 message: "attempt \(attempt) sent no heartbeat for \(hb) ms")
         case .scheduleToStart:
             guard case .ready = live.phase else { return }
+            ActivityMetrics.timedOut(live.record.name, .scheduleToStart)
             let f = Self.failure(type: "ScheduleToStartTimeout",
                 message: "no worker took \(live.record.name) within its schedule-to-start timeout", retryable: false)
             await finish(id, attempt: live.record.attempt, status: .timedOut, output: nil, failure: f)
         case .scheduleToClose:
+            ActivityMetrics.timedOut(live.record.name, .scheduleToClose)
             stopRunningAttempt(id, reason: "schedule-to-close timeout")
             let f = Self.failure(type: "ScheduleToCloseTimeout",
                 message: "\(live.record.name) did not finish within its schedule-to-close timeout", retryable: false)
@@ -100,6 +104,7 @@ extension Engine {
         guard var live = tasks[id], case .running(let connectionID, let requestID) = live.phase else { return nil }
         live.phase = .ending
         tasks[id] = live
+        ActivityMetrics.attemptEnded(live.record.name, ranMs: clock.now() - (live.record.startedAt ?? clock.now()))
         registry.adjustInFlight(connectionID, by: -1)
         limiter.finished(live.record.name)
         if let connection = sessions[connectionID]?.connection {

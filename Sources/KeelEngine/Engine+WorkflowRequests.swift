@@ -20,6 +20,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
+                ContractMetrics.violated(.workflow, name, .input)
                 throw KeelError(.inputContractViolation, "input of workflow \(name) breaks its contract: \(Self.firstMessage(errors))",
                     data: ["workflow": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
             }
@@ -52,6 +53,7 @@ extension Engine {
             let existing = try await currentWorkflow(id)
             return ["workflowId": .string(id), "status": .string(existing?.status.rawValue ?? "pending"), "started": false]
         }
+        WorkflowMetrics.started(name)
         if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
             scheduleDeadlines(record)

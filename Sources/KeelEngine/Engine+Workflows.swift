@@ -17,6 +17,7 @@ extension Engine {
         if record.status == .parked {
             live.phase = .parked
         } else {
+            live.queuedAt = clock.now()
             workflowQueue[record.name, default: TaskQueue()].append(record.id)
         }
         workflows[record.id] = live
@@ -48,6 +49,7 @@ extension Engine {
         guard var live = workflows[id] else { return }
         live.phase = .pending
         live.wakePending = false
+        live.queuedAt = clock.now()
         workflows[id] = live
         workflowQueue[live.record.name, default: TaskQueue()].append(id)
         dispatchWorkflows(live.record.name)
@@ -77,6 +79,8 @@ extension Engine {
         live.held = [:]
         live.wakePending = false
         live.runToken = AttemptToken.make()
+        // A run stored already claimed (the fast path of workflow/start) never queued.
+        let waitedMs = claimed ? 0 : live.record.updatedAt - live.queuedAt
         workflows[id] = live
         registry.adjustWorkflowsInFlight(connectionID, by: 1)
         let record = live.record
@@ -108,6 +112,7 @@ extension Engine {
                 return
             }
             let reply: Result<JSONValue, any Error>
+            WorkflowMetrics.runStarted(record.name, waitedMs: waitedMs)
             do {
                 reply = .success(try await connection.call("workflow/run", params: params, id: requestID))
             } catch {
@@ -162,6 +167,7 @@ extension Engine {
             if let contract = registry.workflowContracts[live.record.name] {
                 let errors = await contractErrors(of: output, against: contract.output)
                 if !errors.isEmpty {
+                    ContractMetrics.violated(.workflow, live.record.name, .output)
                     let f = Self.failure(type: "OutputContractViolation",
                         message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
                         retryable: false, details: ["errors": .array(errors)])
@@ -265,6 +271,7 @@ extension Engine {
         }
         workflows[id]?.record = record
         workflows[id]?.phase = .parked
+        WorkflowMetrics.parked(record.name)
         logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
     }
 
@@ -303,6 +310,7 @@ extension Engine {
             return
         }
         guard outcome == .applied else { return }
+        WorkflowMetrics.closed(record.name, status: status, livedMs: now - record.createdAt)
         workflows[id] = nil
         workflowStoreFailures[id] = nil
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }

@@ -224,6 +224,8 @@ struct TaskQueue {
     private var head = 0
 
     var isEmpty: Bool { head >= items.count }
+    /// Ids queued (some may be stale: a cancelled task is skipped when popped).
+    var count: Int { items.count - head }
 
     mutating func append(_ id: String) { items.append(id) }
 

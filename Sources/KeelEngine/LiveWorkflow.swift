@@ -16,6 +16,8 @@ struct LiveWorkflow {
     var cancelUndelivered = false
     /// The current run's token (``AttemptToken``), sent in `workflow/run`.
     var runToken = ""
+    /// When the execution last joined the run queue (for the run's schedule-to-start metric).
+    var queuedAt: EpochMillis = 0
 
     enum Phase {
         case pending

@@ -123,6 +123,7 @@ public final class RPCConnection: Sendable {
     public func receive(_ frame: Frame) -> RPCInbound? {
         switch frame {
         case .oversized(let bytes):
+            FrameMetrics.rejected(.oversize)
             let error = KeelError(
                 .messageTooLarge, "message of \(bytes) bytes exceeds the frame limit; it was discarded",
                 data: ["bytes": JSONValue(bytes)])
@@ -133,6 +134,7 @@ public final class RPCConnection: Sendable {
                 return nil  // blank keep-alive lines are ignored
             }
             if let refusal = buffer.withUnsafeReadableBytes({ screenBatch($0) }) {
+                FrameMetrics.rejected(.invalid)
                 send(.error(id: nil, error: RPCErrorObject(refusal)))
                 return nil
             }
@@ -145,11 +147,13 @@ public final class RPCConnection: Sendable {
                 let id = buffer.withUnsafeReadableBytes { ResponseIDScanner.responseID(in: $0) }
                 let unreadable = RPCErrorObject(code: -32700, message: "it cannot be read: \(error)")
                 if let id, failPending(id, unreadable) { return nil }
+                FrameMetrics.rejected(.malformed)
                 send(.error(id: nil, error: RPCErrorObject(code: -32700, message: "parse error: \(error)")))
                 return nil
             }
             if case .array(let elements) = value {
                 guard !elements.isEmpty else {
+                    FrameMetrics.rejected(.invalid)
                     send(.error(id: nil, error: RPCErrorObject(code: -32600, message: "an empty batch is invalid")))
                     return nil
                 }
@@ -160,7 +164,10 @@ public final class RPCConnection: Sendable {
             switch RPCMessage.decode(value) {
             case .failure(let failure):
                 if failure.isResponse, let id = failure.id, failPending(id, failure.error) { return nil }
-                if failure.answer { send(.error(id: failure.id, error: failure.error)) }
+                if failure.answer {
+                    FrameMetrics.rejected(.invalid)
+                    send(.error(id: failure.id, error: failure.error))
+                }
                 return nil
             case .success(let message):
                 return route(message)

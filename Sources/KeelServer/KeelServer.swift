@@ -38,6 +38,9 @@ public final class KeelServer: Service, Sendable {
         public var engine = Engine.Options()
         /// TLS on the TCP listener (`--tls-cert`, `--tls-key`, …); nil: TCP is clear text.
         public var tls: ServerTLSOptions?
+        /// Where to serve `GET /metrics` and `GET /healthz` (`--metrics-listen`); nil: no metrics
+        /// listener and no metrics backend. Port 0 takes a free port (see ``Endpoints/metricsPort``).
+        public var metricsAddress: ListenAddress?
 
         public init(databasePath: String) { self.databasePath = databasePath }
     }
@@ -46,6 +49,8 @@ public final class KeelServer: Service, Sendable {
     public struct Endpoints: Sendable {
         public var socketPath: String?
         public var tcpPort: Int?
+        /// The metrics listener's bound port (the real one when port 0 was asked for).
+        public var metricsPort: Int?
     }
 
     let options: Options
@@ -122,6 +127,9 @@ public final class KeelServer: Service, Sendable {
         if options.socketRequiresToken && credentials.isEmpty {
             throw KeelError(.invalidParams, "--socket-requires-token needs a token (--token-file, --client-token-file or --worker-token-file)")
         }
+        // Before anything records a metric: swift-metrics binds each metric object to the backend
+        // of the moment it was made.
+        if options.metricsAddress != nil { _ = PrometheusBackend.registry }
         let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
         let engine = Engine(
             storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
@@ -135,6 +143,16 @@ public final class KeelServer: Service, Sendable {
         var unixServer: NIOAsyncChannel<AcceptedChannel, Never>?
         var tcpServer: NIOAsyncChannel<AcceptedChannel, Never>?
         var endpoints = Endpoints()
+        var metricsListener: MetricsListener?
+        if let address = options.metricsAddress {
+            do {
+                metricsListener = try await MetricsListener.bind(address, group: group)
+            } catch {
+                await storage.close()
+                throw error
+            }
+            endpoints.metricsPort = metricsListener?.address.port
+        }
         if let path = options.socketPath {
             try UnixSocketPath.prepare(path)
             // Owner-only (0600) from the first moment anyone can reach it: bind inside a private
@@ -170,9 +188,10 @@ public final class KeelServer: Service, Sendable {
                 "db": "\(options.databasePath)", "sync": "\(options.durability.rawValue)",
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
                 "access": "\(accessSummary)", "tls": "\(tlsSummary)",
+                "metrics": "\(metricsListener.map { "http://\($0.address)/metrics" } ?? "-")",
             ])
         markReady(.success(endpoints))
-        let unixListener = unixServer, tcpListener = tcpServer
+        let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -193,6 +212,9 @@ public final class KeelServer: Service, Sendable {
                             admission: admission)
                     }
                 }
+                if let metrics {
+                    group.addTask { await metrics.run(engine: engine, logger: self.logger) }
+                }
                 for spec in options.workers {
                     group.addTask { await supervisor.supervise(spec) }
                 }
@@ -202,6 +224,7 @@ public final class KeelServer: Service, Sendable {
                     await engine.shutdown()
                     unixListener?.channel.close(promise: nil)
                     tcpListener?.channel.close(promise: nil)
+                    metrics?.close()
                     supervisor.stop()
                     await engine.closeAllSessions()
                 }

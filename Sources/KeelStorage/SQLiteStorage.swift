@@ -201,8 +201,11 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     // MARK: - The writer
 
     private static func writerLoop(connection db: SQLiteConnection, queue: WriterQueue) {
+        let clock = ContinuousClock()
         while let batch = queue.takeBatch() {
+            let started = clock.now
             commit(batch, on: db)
+            StoreMetrics.recordCommit(writes: batch.count, duration: clock.now - started)
         }
         queue.finishClose()
     }

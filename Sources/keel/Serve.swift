@@ -42,6 +42,8 @@ struct Serve: AsyncParsableCommand {
         help: "Limit an activity across all workers: NAME=concurrency:N,rate:N/s (or /m, /h; repeatable; as keel.json's \"activities\").")
     var activityLimits: [String] = []
     @OptionGroup(title: "Invariant check") var invariant: InvariantOptions
+    @Option(help: "Serve GET /metrics (Prometheus) and GET /healthz over HTTP on HOST:PORT (port 0: any free port; off by default).")
+    var metricsListen: String?
 
     func validate() throws {
         _ = try databasePath()
@@ -72,6 +74,14 @@ struct Serve: AsyncParsableCommand {
         limits.apply(to: &options)
         options.engine.activityLimits = try ActivityLimit.parseAssignments(activityLimits)
         invariant.apply(to: &options)
+        if let metricsListen {
+            do {
+                options.metricsAddress = try ListenAddress(parsing: metricsListen)
+            } catch let error as KeelError {
+                FileHandle.standardError.write(Data("keel serve: --metrics-listen \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         if let tcp {
             let parts = tcp.split(separator: ":")
             guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--tcp takes host:port") }

@@ -1,0 +1,31 @@
+import Metrics
+
+/// The store's group-commit metrics (docs/metrics.md): how long each commit took, and how many
+/// writes it carried. Recorded once per batch by the writer thread, never per write.
+public enum StoreMetrics {
+    /// Histogram of one group commit's wall time (BEGIN to COMMIT, fsync included), in seconds.
+    public static let commitSeconds = "keel_store_commit_seconds"
+    /// Histogram of how many writes one group commit carried.
+    public static let commitBatchSize = "keel_store_commit_batch_size"
+
+    private static let handles = MetricHandles { _ in
+        (Timer(label: commitSeconds), Recorder(label: commitBatchSize, aggregate: true))
+    }
+
+    /// Records one group commit of `writes` writes that took `duration`.
+    static func recordCommit(writes: Int, duration: Duration) {
+        let (timer, sizes) = handles("")
+        timer.recordNanoseconds(duration.nanoseconds)
+        sizes.record(writes)
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating at `Int64.max`.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return scaled.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+}
