@@ -36,6 +36,7 @@ public enum HTTPProbe {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return all }
             all.append(contentsOf: buffer[..<n])
         }

@@ -92,6 +92,7 @@ public final class RawSocket: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             offset += n
         }
@@ -106,6 +107,8 @@ public final class RawSocket: @unchecked Sendable {
             }
             var buffer = [UInt8](repeating: 0, count: 65536)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            // A signal (a child process of another test exiting) interrupts the wait; it is not the end.
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
             pending.append(contentsOf: buffer[..<n])
         }
@@ -115,6 +118,7 @@ public final class RawSocket: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
             if n == 0 { return true }
             if n < 0 { return false }
         }
