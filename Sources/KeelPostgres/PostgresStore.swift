@@ -32,6 +32,11 @@ public final class PostgresStore: Store {
         self.location = location
         self.logger = logger
         let settings = PostgresSettings(location)
+        // The pool runs from the start (it opens connections only when asked), so that it is
+        // running by the time the first query leases one.
+        let client = PostgresClient(configuration: settings.pool(maximumConnections: maximumConnections), backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
         // Migrate on one direct connection first: the pool retries a failed connect forever, so a
         // wrong URL, password or database would hang; a direct connect fails at once, with the reason.
         do {
@@ -45,11 +50,9 @@ public final class PostgresStore: Store {
             }
             try await connection.close()
         } catch {
+            runner.cancel()
             throw PostgresFailure.startError(location, error)
         }
-        let client = PostgresClient(configuration: settings.pool(maximumConnections: maximumConnections), backgroundLogger: logger)
-        self.client = client
-        runner = Task { await client.run() }
     }
 
     public func close() async {

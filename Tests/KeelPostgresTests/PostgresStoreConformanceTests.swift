@@ -4,8 +4,9 @@ import KeelTesting
 import Testing
 
 /// The storage conformance suite on PostgreSQL: a fresh database per case on a server this test
-/// process started (PostgresCluster), the same cases SQLite passes.
-@Suite struct PostgresStoreConformanceTests {
+/// process started (PostgresCluster), the same cases SQLite passes. One case at a time: each makes
+/// a database, and fifteen at once would load CI's two cores for every other suite.
+@Suite(.serialized) struct PostgresStoreConformanceTests {
     @Test(arguments: StoreConformance.cases)
     func conformance(_ conformanceCase: StoreConformanceCase) async throws {
         let cluster = try await PostgresCluster.shared()
