@@ -10,6 +10,17 @@ public struct StoreConformanceCase: Sendable, CustomStringConvertible {
     public let name: String
     public let run: @Sendable (any Store) async throws -> Void
     public var description: String { name }
+
+    /// Runs the case on `store` and closes the store, whether the case passed or not.
+    public func run(closing store: any Store) async throws {
+        do {
+            try await run(store)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
 }
 
 /// A failed expectation inside a conformance case, with what was expected and what came.
@@ -191,12 +202,7 @@ public enum StoreConformance {
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         _ = try await store.claimExecutions(limit: 1, node: node)
-        var activity = step("w", seq: 1, now: now)
-        activity.taskId = "w-1"
-        var stepTask = task("w-1", now: now)
-        stepTask.workflowId = "w"
-        stepTask.generation = 0
-        stepTask.stepSeq = 1
+        let (activity, stepTask) = activityStep(workflowId: "w", seq: 1, now: now)
         let batch: [Change] = [
             .appendStep(activity, epoch: 1), .enqueueTask(stepTask),
             .scheduleTimer(workflowId: "w", generation: 0, seq: 2, fireAt: now + 3_600_000),
@@ -220,12 +226,7 @@ public enum StoreConformance {
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         _ = try await store.claimExecutions(limit: 1, node: node)
-        var activity = step("w", seq: 1, now: now)
-        activity.taskId = "w-1"
-        var stepTask = task("w-1", now: now)
-        stepTask.workflowId = "w"
-        stepTask.generation = 0
-        stepTask.stepSeq = 1
+        let (activity, stepTask) = activityStep(workflowId: "w", seq: 1, now: now)
         _ = try await store.apply([.appendStep(activity, epoch: 1), .enqueueTask(stepTask)])
         try expect(try await store.apply([.suspend(workflowId: "w", epoch: 1, seenEvents: 0)]), [.applied])
         _ = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node)
@@ -374,6 +375,17 @@ public enum StoreConformance {
 
     static func step(_ workflowId: String, seq: Int, now: EpochMillis) -> JournalEntry {
         JournalEntry(workflowId: workflowId, generation: 0, seq: seq, kind: "activity", name: "echo", input: .null, now: now)
+    }
+
+    /// A workflow's activity step and the task that runs it, linked both ways.
+    static func activityStep(workflowId: String, seq: Int, now: EpochMillis) -> (JournalEntry, ActivityTaskRecord) {
+        var entry = step(workflowId, seq: seq, now: now)
+        entry.taskId = "\(workflowId)-\(seq)"
+        var stepTask = task("\(workflowId)-\(seq)", now: now)
+        stepTask.workflowId = workflowId
+        stepTask.generation = 0
+        stepTask.stepSeq = seq
+        return (entry, stepTask)
     }
 
     /// Makes `node` miss its lease without a tight timing: a renewal shortens the lease to 1 ms,

@@ -15,13 +15,6 @@ import Testing
             Issue.record("not a PostgreSQL URL: \(url)")
             return
         }
-        let store = try await PostgresStore(location)
-        do {
-            try await conformanceCase.run(store)
-        } catch {
-            await store.close()
-            throw error
-        }
-        await store.close()
+        try await conformanceCase.run(closing: try await PostgresStore(location))
     }
 }

@@ -7,14 +7,7 @@ import Testing
     @Test(arguments: StoreConformance.cases)
     func conformance(_ conformanceCase: StoreConformanceCase) async throws {
         try await TemporaryDirectory.with { dir in
-            let store = SQLiteStore(storage: try SQLiteStorage(path: dir.file("keel.db")))
-            do {
-                try await conformanceCase.run(store)
-            } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
+            try await conformanceCase.run(closing: SQLiteStore(storage: try SQLiteStorage(path: dir.file("keel.db"))))
         }
     }
 }
