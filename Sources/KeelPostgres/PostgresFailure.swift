@@ -6,12 +6,19 @@ import PostgresNIO
 /// PostgreSQL errors as Keel errors: a coded `storageFailure` with a reason a caller can act on,
 /// and a message that says what happened without leaking the query or the password.
 enum PostgresFailure {
-    /// Runs `body`; a `PSQLError` becomes a `storageFailure`.
+    /// Runs `body`; a `PSQLError`, also inside a failed transaction, becomes a `storageFailure`.
     static func mapping<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as PSQLError {
             throw storageFailure(error)
+        } catch let error as PostgresTransactionError {
+            // The first thing that failed says why: BEGIN, the statements, or COMMIT.
+            let cause = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError
+            if let keel = cause as? KeelError { throw keel }
+            if let psql = cause as? PSQLError { throw storageFailure(psql) }
+            throw KeelError(
+                .storageFailure, "PostgreSQL: the transaction failed", data: ["reason": .string("client")], cause: error)
         }
     }
 

@@ -17,6 +17,9 @@ public final class PostgresStore: Store {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    /// How long one call may wait for PostgreSQL before it fails with `storageFailure`,
+    /// `reason: timeout` (the outcome unknown; sending the same changes again is safe).
+    public let operationTimeout: Duration
 
     /// How long a session may sit idle inside a transaction before PostgreSQL ends it.
     public static let idleInTransactionTimeoutMillis = 30_000
@@ -26,10 +29,12 @@ public final class PostgresStore: Store {
     /// Connects, checks the server answers, and migrates the schema (once, under an advisory lock).
     /// - Throws: a one-line `storageFailure` naming the server and what went wrong: unreachable,
     ///   refused credentials, no such database, or a schema newer than this binary.
-    public init(_ location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "keel.postgres"))
-        async throws
-    {
+    public init(
+        _ location: PostgresLocation, maximumConnections: Int = 20, operationTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "keel.postgres")
+    ) async throws {
         self.location = location
+        self.operationTimeout = operationTimeout
         self.logger = logger
         let settings = PostgresSettings(location)
         // The pool runs from the start (it opens connections only when asked), so that it is
@@ -61,14 +66,14 @@ public final class PostgresStore: Store {
     }
 
     public func now() async throws -> EpochMillis {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             try await firstInt(try await client.query("SELECT keel_now()", logger: logger)) ?? 0
         }
     }
 
     public func apply(_ changes: [Change]) async throws -> [ChangeOutcome] {
         guard !changes.isEmpty else { return [] }
-        return try await PostgresFailure.mapping {
+        return try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await PostgresChanges(connection: connection, logger: logger).applyAll(changes)
             }
@@ -77,7 +82,7 @@ public final class PostgresStore: Store {
 
     public func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord] {
         guard !request.names.isEmpty, request.limit > 0 else { return [] }
-        return try await PostgresFailure.mapping {
+        return try await perform { [self] in
             let rows = try await client.query(
                 """
                 WITH ready AS (
@@ -98,9 +103,22 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
+                WHERE status = 'running' AND owner_node = \(node.nodeId) ORDER BY started_at, task_id
+                """, logger: logger)
+            var owned: [ActivityTaskRecord] = []
+            for try await row in rows { owned.append(try PostgresRows.task(row)) }
+            return owned
+        }
+    }
+
     public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
         guard limit > 0 else { return [] }
-        return try await PostgresFailure.mapping {
+        return try await perform { [self] in
             let rows = try await client.query(
                 """
                 WITH ready AS (
@@ -123,7 +141,7 @@ public final class PostgresStore: Store {
 
     public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
         guard limit > 0 else { return [] }
-        return try await PostgresFailure.mapping {
+        return try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 let rows = try await connection.query(
                     """
@@ -152,7 +170,7 @@ public final class PostgresStore: Store {
     }
 
     public func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             try await client.query(
                 """
                 INSERT INTO nodes (node_id, alive, started_at, heartbeat_at, lease_ms)
@@ -163,7 +181,7 @@ public final class PostgresStore: Store {
     }
 
     public func renew(_ lease: NodeLease) async throws -> LeaseState {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             let renewed = try await firstInt(
                 try await client.query(
                     """
@@ -181,7 +199,7 @@ public final class PostgresStore: Store {
     }
 
     public func rescue() async throws -> RescueReport {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 // One sweeper at a time; the others find nothing to do and return at once.
                 let locked = try await connection.query(
@@ -222,7 +240,7 @@ public final class PostgresStore: Store {
     }
 
     public func task(id: String) async throws -> ActivityTaskRecord? {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             let rows = try await client.query(
                 "SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks WHERE task_id = \(id)",
                 logger: logger)
@@ -232,7 +250,7 @@ public final class PostgresStore: Store {
     }
 
     public func execution(id: String) async throws -> ExecutionState? {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             let rows = try await client.query(
                 "SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows WHERE workflow_id = \(id)",
                 logger: logger)
@@ -242,7 +260,7 @@ public final class PostgresStore: Store {
     }
 
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             let rows = try await client.query(
                 """
                 SELECT \(unescaped: PostgresRows.journalColumns) FROM journal
@@ -255,7 +273,7 @@ public final class PostgresStore: Store {
     }
 
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             let rows = try await client.query(
                 """
                 SELECT signal_id, workflow_id, name, payload, created_at FROM signals
@@ -275,7 +293,7 @@ public final class PostgresStore: Store {
     }
 
     public func nodes() async throws -> [NodeRecord] {
-        try await PostgresFailure.mapping {
+        try await perform { [self] in
             let rows = try await client.query(
                 "SELECT node_id, alive, started_at, heartbeat_at, lease_ms FROM nodes ORDER BY node_id", logger: logger)
             var nodes: [NodeRecord] = []
@@ -286,6 +304,43 @@ public final class PostgresStore: Store {
                     NodeRecord(nodeId: id, alive: alive, startedAt: startedAt, heartbeatAt: heartbeatAt, leaseMillis: lease))
             }
             return nodes
+        }
+    }
+
+    /// Runs one store call against PostgreSQL with the deadline ``operationTimeout``. A call on a
+    /// connection the server cut (a fast shutdown, a failover) can wait forever inside the driver;
+    /// past the deadline the caller gets a coded error and the node stops acting on that call
+    /// rather than hanging. The abandoned call is cancelled; if it ever commits, the fences make a
+    /// re-send answer `.duplicate`, `.stale` or `.alreadyFinished`.
+    func perform<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = operationTimeout
+        let answered = Locked(false)
+        let logger = logger
+        return try await withCheckedThrowingContinuation { continuation in
+            /// True for the first of the call and the deadline to finish.
+            @Sendable func first() -> Bool { answered.withLock { done in defer { done = true }; return !done } }
+            let deadline = Locked<Task<Void, Never>?>(nil)
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await PostgresFailure.mapping(body)) } catch { result = .failure(error) }
+                if first() {
+                    deadline.withLock { $0?.cancel() }
+                    continuation.resume(with: result)
+                }
+            }
+            deadline.withLock {
+                $0 = Task {
+                    do { try await Task.sleep(for: timeout) } catch { return }
+                    guard first() else { return }
+                    work.cancel()
+                    logger.error("PostgreSQL did not answer in time; the call was abandoned", metadata: ["timeout": "\(timeout)"])
+                    continuation.resume(
+                        throwing: KeelError(
+                            .storageFailure,
+                            "PostgreSQL did not answer within \(timeout); the outcome of the call is unknown (sending it again is safe)",
+                            data: ["reason": .string("timeout")]))
+                }
+            }
         }
     }
 

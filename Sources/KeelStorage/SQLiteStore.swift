@@ -40,6 +40,19 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] {
+        try await storage.readSQL { tx in
+            var owned: [ActivityTaskRecord] = []
+            try tx.db.statement(
+                """
+                SELECT \(SQLiteTransaction.taskColumns) FROM activity_tasks
+                WHERE status = 'running' AND owner_node = ? ORDER BY started_at, task_id
+                """
+            ).bind([.text(node.nodeId)]).forEachRow { owned.append(SQLiteTransaction.task(from: $0)) }
+            return owned
+        }
+    }
+
     public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
         guard limit > 0 else { return [] }
         let now = storage.now()

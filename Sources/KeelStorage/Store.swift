@@ -23,6 +23,11 @@ public protocol Store: Sendable {
     /// claiming at once never get the same task.
     func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord]
 
+    /// The tasks `node` holds running, oldest first: after a claim whose commit outcome is unknown
+    /// (the connection dropped), what the node actually got, so that nothing stays claimed by a
+    /// live node that does not know it.
+    func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord]
+
     /// Claims up to `limit` executions that are ready to run (new, woken by an event, or rescued
     /// from a dead node) for `node`, raising each one's epoch: the previous owner's writes are
     /// refused from now on.

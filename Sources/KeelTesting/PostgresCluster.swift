@@ -80,6 +80,22 @@ public final class PostgresCluster: @unchecked Sendable {
         try Self.run(["\(bin)/psql", "-h", directory, "-U", "keel", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc", sql])
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`) to the server and all its processes: a database that
+    /// stops answering without closing a connection, as behind a network partition.
+    public func pause(_ stopped: Bool) throws {
+        let pidFile = try String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8)
+        guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ Int32($0) }) else {
+            throw ClusterError("no postmaster pid in \(directory)/data/postmaster.pid")
+        }
+        let signal = stopped ? "-STOP" : "-CONT"
+        // Children first when stopping, the postmaster first when resuming.
+        if stopped { try Self.run(["/usr/bin/pkill", signal, "-P", String(postmaster)]) }
+        guard kill(postmaster, stopped ? SIGSTOP : SIGCONT) == 0 else {
+            throw ClusterError("cannot signal the postmaster \(postmaster): \(String(cString: strerror(errno)))")
+        }
+        if !stopped { try Self.run(["/usr/bin/pkill", signal, "-P", String(postmaster)]) }
+    }
+
     /// `pg_ctl restart -m fast`: every connection is cut; the server is back when this returns.
     public func restart() throws {
         try Self.run(asUser + ["\(bin)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "-t", "60", "restart"])

@@ -77,6 +77,10 @@ public enum StoreConformance {
         try expect(rest.map(\.id), ["a3"])
         try expect(try await store.task(id: "b1")?.status, .scheduled)
         try expect(try await store.task(id: "later")?.status, .scheduled)
+        // What the node holds, as it would ask after a claim whose outcome it did not learn.
+        try expect(try await store.ownedTasks(node: node).map(\.id), ["a1", "a2", "a3"])
+        let other = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        try expect(try await store.ownedTasks(node: other).count, 0)
     }
 
     static func staleAttemptIsRefused(_ store: any Store) async throws {
