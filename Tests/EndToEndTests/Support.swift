@@ -30,7 +30,11 @@ final class KeelProcess: @unchecked Sendable {
     /// Starts keel and waits until it answers ping.
     func start(environment: [String: String] = [:]) async throws {
         lives += 1
-        var argv = [PackagePaths.keelBinary, "serve", "--db", dir.file("keel.db"), "--socket", socket]
+        // A long handshake deadline: under the sanitizers on two loaded cores, an answer to
+        // `initialize` can take longer than the 10 s default (the deadline has tests of its own).
+        var argv = [
+            PackagePaths.keelBinary, "serve", "--db", dir.file("keel.db"), "--socket", socket, "--handshake-timeout", "60",
+        ]
         for w in workers { argv += ["--worker", w] }
         process = try ChildProcess(argv, logPath: dir.file("keel-\(lives).log"), environment: environment)
         let up = try await eventually(timeout: .seconds(20)) {
