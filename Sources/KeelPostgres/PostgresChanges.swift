@@ -185,6 +185,28 @@ struct PostgresChanges {
             }
             try await wake(workflowId)
             return .applied
+        case .pinContract(let pin):
+            let written = try await count(
+                pin.version <= 1
+                    ? """
+                    INSERT INTO contracts (kind, name, contract_hash, input, output, owner, owner_worker, pinned_at, version)
+                    VALUES (\(pin.kind), \(pin.name), \(pin.hash), \(PostgresRows.text(pin.input)),
+                            \(PostgresRows.text(pin.output)), \(pin.owner), \(pin.ownerWorker), \(pin.pinnedAt), 1)
+                    ON CONFLICT DO NOTHING
+                    RETURNING 1
+                    """
+                    : """
+                    UPDATE contracts SET contract_hash = \(pin.hash), input = \(PostgresRows.text(pin.input)),
+                        output = \(PostgresRows.text(pin.output)), owner = \(pin.owner), owner_worker = \(pin.ownerWorker),
+                        pinned_at = \(pin.pinnedAt), version = \(Int64(pin.version))
+                    WHERE kind = \(pin.kind) AND name = \(pin.name) AND version = \(Int64(pin.version - 1))
+                    RETURNING 1
+                    """)
+            return written > 0 ? .applied : .duplicate
+        case .releaseContract(let kind, let name):
+            let deleted = try await count(
+                "DELETE FROM contracts WHERE kind = \(kind) AND name = \(name) RETURNING 1")
+            return deleted > 0 ? .applied : .notFound
         }
     }
 

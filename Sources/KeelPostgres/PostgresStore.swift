@@ -249,6 +249,39 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
+                WHERE idempotency_key = \(idempotencyKey)
+                """, logger: logger)
+            for try await row in rows { return try PostgresRows.task(row) }
+            return nil
+        }
+    }
+
+    public func contractPins() async throws -> [ContractPin] {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT kind, name, contract_hash, input, output, owner, owner_worker, pinned_at, version
+                FROM contracts ORDER BY kind, name
+                """, logger: logger)
+            var pins: [ContractPin] = []
+            for try await (kind, name, hash, input, output, owner, worker, pinnedAt, version) in rows.decode(
+                (String, String, String, String, String, String, String, Int64, Int64).self)
+            {
+                pins.append(
+                    ContractPin(
+                        kind: kind, name: name, hash: hash, input: PostgresRows.json(input) ?? true,
+                        output: PostgresRows.json(output) ?? true, owner: owner, ownerWorker: worker,
+                        pinnedAt: pinnedAt, version: Int(version)))
+            }
+            return pins
+        }
+    }
+
     public func execution(id: String) async throws -> ExecutionState? {
         try await perform { [self] in
             let rows = try await client.query(

@@ -156,6 +156,14 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.activityTask(id: id) }
     }
 
+    public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
+        try await storage.read { try $0.activityTask(idempotencyKey: idempotencyKey) }
+    }
+
+    public func contractPins() async throws -> [ContractPin] {
+        try await storage.read { try $0.contractPins() }
+    }
+
     public func execution(id: String) async throws -> ExecutionState? {
         try await storage.readSQL { try $0.execution(id) }
     }

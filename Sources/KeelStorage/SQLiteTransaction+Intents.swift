@@ -61,6 +61,26 @@ extension SQLiteTransaction {
             }
             try wake(workflowId, now: now)
             return .applied
+        case .pinContract(let pin):
+            try db.statement(
+                pin.version <= 1
+                    ? """
+                    INSERT OR IGNORE INTO contracts
+                        (kind, name, contract_hash, input, output, owner, owner_worker, pinned_at, version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+                    : """
+                    UPDATE contracts SET kind = ?, name = ?, contract_hash = ?, input = ?, output = ?, owner = ?,
+                        owner_worker = ?, pinned_at = ?, version = ?
+                    WHERE kind = ?1 AND name = ?2 AND version = ?9 - 1
+                    """
+            ).bind([
+                .text(pin.kind), .text(pin.name), .text(pin.hash), .json(pin.input), .json(pin.output),
+                .text(pin.owner), .text(pin.ownerWorker), .int(pin.pinnedAt), .int(Int64(pin.version)),
+            ]).run()
+            return db.changes > 0 ? .applied : .duplicate
+        case .releaseContract(let kind, let name):
+            return try releaseContract(kind: kind, name: name) == .applied ? .applied : .notFound
         }
     }
 

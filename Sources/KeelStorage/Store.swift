@@ -47,6 +47,10 @@ public protocol Store: Sendable {
     func rescue() async throws -> RescueReport
 
     func task(id: String) async throws -> ActivityTaskRecord?
+    /// The task stored under an idempotency key, whichever node accepted it.
+    func task(idempotencyKey: String) async throws -> ActivityTaskRecord?
+    /// Every pinned contract (docs/security.md, "Contracts are owned"), by kind and name.
+    func contractPins() async throws -> [ContractPin]
     func execution(id: String) async throws -> ExecutionState?
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
@@ -90,6 +94,12 @@ public enum Change: Sendable {
         workflowId: String, epoch: Int, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?)
     /// Asks a running execution to cancel and wakes it.
     case requestCancel(workflowId: String)
+    /// Pins a contract at `pin.version`: version 1 only if the name has no pin, version n only if
+    /// the stored pin is at n − 1; else `.duplicate` (another node changed it meanwhile: reload
+    /// and decide again).
+    case pinContract(ContractPin)
+    /// Forgets a name's pinned contract; `.notFound` if it had none.
+    case releaseContract(kind: String, name: String)
 }
 
 /// What one ``Change`` did.

@@ -45,6 +45,8 @@ public enum StoreConformance {
         .init(name: "a node past its lease claims nothing and learns it lost", run: expiredLeaseClaimsNothing),
         .init(name: "the store's clock moves forward", run: clockMovesForward),
         .init(name: "a batch repeating a task answers each change on its own", run: batchesAnswerEachChange),
+        .init(name: "a task is found by its idempotency key", run: taskByIdempotencyKey),
+        .init(name: "contract pins change only from the version they saw", run: contractPinsAreVersioned),
     ]
 
     // MARK: - Cases
@@ -363,6 +365,40 @@ public enum StoreConformance {
         try expect(try await store.task(id: "a")?.output, .string("A"))
         try expect(try await store.task(id: "d")?.status, .failed)
         try expect(try await store.task(id: "b")?.status, .running)
+    }
+
+    static func taskByIdempotencyKey(_ store: any Store) async throws {
+        let now = try await store.now()
+        try expect(try await store.apply([.enqueueTask(task("t", key: "the-key", now: now))]), [.applied])
+        try expect(try await store.task(idempotencyKey: "the-key")?.id, "t")
+        try expect(try await store.task(idempotencyKey: "another") == nil, "an unknown key must find nothing")
+    }
+
+    static func contractPinsAreVersioned(_ store: any Store) async throws {
+        var pin = ContractPin(
+            kind: "activity", name: "billing.charge", hash: "h1", input: .object(["type": "object"]), output: true,
+            owner: "worker-token", ownerWorker: "w1", pinnedAt: 1, version: 1)
+        try expect(try await store.apply([.pinContract(pin)]), [.applied])
+        // A second node that also saw no pin loses: the name is pinned now.
+        var rival = pin
+        rival.hash = "h-rival"
+        try expect(try await store.apply([.pinContract(rival)]), [.duplicate])
+        pin.hash = "h2"
+        pin.version = 2
+        try expect(try await store.apply([.pinContract(pin)]), [.applied])
+        // A change computed from version 1 again is refused: version 2 is there now.
+        rival.version = 2
+        try expect(try await store.apply([.pinContract(rival)]), [.duplicate])
+        let pins = try await store.contractPins()
+        try expect(pins.map(\.hash), ["h2"])
+        try expect(pins.first?.input, .object(["type": "object"]))
+        try expect(pins.first?.version, 2)
+        try expect(
+            try await store.apply([
+                .releaseContract(kind: "activity", name: "billing.charge"),
+                .releaseContract(kind: "activity", name: "billing.charge"),
+            ]), [.applied, .notFound])
+        try expect(try await store.contractPins().isEmpty, "a released pin must be gone")
     }
 
     // MARK: - Fixtures
