@@ -163,6 +163,6 @@ var postgresTargets: [Target] {
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelTesting", "KeelEngine"], swiftSettings: swiftSettings),
+            name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelTesting", "KeelEngine", "KeelClient"], swiftSettings: swiftSettings),
     ]
 }

@@ -20,7 +20,13 @@ extension Engine {
 
     /// Loads the pinned contracts; called once from ``recover()``.
     func loadContractPins() async throws {
-        let all = try await storage.read { try $0.contractPins() }
+        let all: [ContractPin]
+        if let cluster {
+            all = try await cluster.store.contractPins()
+            contractPins = [:]
+        } else {
+            all = try await storage.read { try $0.contractPins() }
+        }
         for pin in all { contractPins[Self.pinKey(pin.kind, pin.name)] = pin }
     }
 
@@ -93,8 +99,18 @@ extension Engine {
     func persistPins(_ changes: [PinChange]) async throws {
         guard !changes.isEmpty else { return }
         do {
-            try await storage.write { tx in
-                for change in changes { _ = try tx.pinContract(change.pin, replacing: change.previous != nil) }
+            if let cluster {
+                let outcomes = try await cluster.store.apply(changes.map { .pinContract($0.pin) })
+                if let lost = zip(changes, outcomes).first(where: { $0.1 != .applied })?.0 {
+                    throw KeelError(
+                        .contractConflict,
+                        "the contract of \(lost.pin.kind) \(lost.pin.name) was changed on another node meanwhile; register again",
+                        data: ["kind": .string(lost.pin.kind), "name": .string(lost.pin.name)])
+                }
+            } else {
+                try await storage.write { tx in
+                    for change in changes { _ = try tx.pinContract(change.pin, replacing: change.previous != nil) }
+                }
             }
         } catch {
             unclaim(changes)
@@ -130,7 +146,9 @@ extension Engine {
         let name = try p.string("name")
         let kind = try p.optionalString("kind") ?? "activity"
         guard kind == "activity" || kind == "workflow" else { throw p.fail("kind", "must be activity or workflow") }
-        let outcome = try await storage.write { try $0.releaseContract(kind: kind, name: name) }
+        let outcome = cluster != nil
+            ? try await applyShared(.releaseContract(kind: kind, name: name))
+            : try await storage.write { try $0.releaseContract(kind: kind, name: name) }
         let released = contractPins.removeValue(forKey: Self.pinKey(kind, name))
         logger.notice("contract released", metadata: ["kind": "\(kind)", "name": "\(name)"])
         return ["released": .bool(outcome == .applied || released != nil)]

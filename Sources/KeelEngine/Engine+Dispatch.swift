@@ -31,7 +31,8 @@ extension Engine {
     /// wait, or older tasks of the same name are queued (they go first). The worker's outgoing
     /// queue is charged for `input` at once, so calls racing in during the commit see it.
     func reserveWorker(for name: String, input: JSONValue, now: EpochMillis) -> UInt64? {
-        guard ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
+        // On a shared store every task is claimed through the store, so no node runs it twice.
+        guard cluster == nil, ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
             limiter.tryStart(name, now: now) == nil
         else { return nil }
         registry.adjustInFlight(worker, by: 1)
@@ -54,6 +55,11 @@ extension Engine {
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
+        if cluster != nil {
+            // Stored unclaimed: the node that claims it counts it (Engine+Cluster.swift).
+            kickClaims()
+            return
+        }
         ActivityMetrics.taskScheduled(task.name)
         guard let reserved else {
             admit(task)
@@ -275,14 +281,15 @@ extension Engine {
         let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
             try $0.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
         }
+        let shared = Change.retryTask(id: id, attempt: attempt, runAt: visibleAt, failure: failure)
         let outcome: WriteOutcome
         do {
-            outcome = try await storage.write(reschedule)
+            outcome = cluster != nil ? try await applyShared(shared) : try await storage.write(reschedule)
         } catch {
             // Not durable yet: the task stays `.ending` (no second attempt) until the retry commits.
             _ = storeFailed(error, while: "the retry of task \(id)", background: true)
             let backoff = delay
-            retryWrite("the retry of task \(id)", reschedule) { outcome in
+            retryTaskWrite("the retry of task \(id)", local: reschedule, shared: shared) { outcome in
                 await self.rescheduled(id, attempt: attempt, outcome: outcome, failure: failure, visibleAt: visibleAt, delay: backoff)
             }
             return
@@ -295,7 +302,18 @@ extension Engine {
         _ id: String, attempt: Int, outcome: WriteOutcome, failure: JSONValue, visibleAt: EpochMillis, delay: Int64
     ) {
         let type = failure["type"]?.stringValue ?? "Error"
+        if cluster != nil, outcome != .applied, tasks[id]?.record.attempt == attempt {
+            lateWriteRefused(id, what: "retry of attempt \(attempt)")
+            return
+        }
         guard outcome == .applied, var current = tasks[id], current.record.attempt == attempt else { return }
+        if cluster != nil {
+            // Back in the shared store: whichever node has a free worker claims it after the backoff.
+            tasks[id] = nil
+            ActivityMetrics.attemptRetried(current.record.name)
+            logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])
+            return
+        }
         current.record.status = .scheduled
         current.record.failure = failure
         current.record.visibleAt = visibleAt
@@ -322,8 +340,9 @@ extension Engine {
             }
             return o
         }
+        let shared = Change.finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure)
         do {
-            outcome = try await storage.write(commit)
+            outcome = cluster != nil ? try await applyShared(shared) : try await storage.write(commit)
         } catch {
             // The end is known but not durable. Callers waiting now are told so at once (4001, with
             // the task id to ask again); the commit is retried with backoff and the task stays
@@ -335,7 +354,7 @@ extension Engine {
                 "taskId": .string(id)]
             unstoredEnds[id] = answer
             if let list = waiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: nil) } }
-            retryWrite("the end of task \(id)", commit) { outcome in
+            retryTaskWrite("the end of task \(id)", local: commit, shared: shared) { outcome in
                 await self.finished(id, outcome: outcome, status: status, output: output, failure: failure, now: now, step: step)
             }
             return
@@ -349,6 +368,10 @@ extension Engine {
         now: EpochMillis, step: (String, Int, Int)?
     ) {
         unstoredEnds[id] = nil
+        if cluster != nil, outcome != .applied {
+            lateWriteRefused(id, what: "end of the attempt (\(status.rawValue))")
+            return
+        }
         guard outcome == .applied else { return }
         // Committed: whoever waits learns the outcome, even if a racing cancel already dropped
         // the task from memory (its own write then found the task ended and changed nothing).

@@ -13,6 +13,7 @@ extension Engine {
         try authorize(method, session: session)
         // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition.
         if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
+        try await checkClusterAdmits(method)
         switch method {
         case "ping": return [:]
         case "worker/register":
@@ -112,6 +113,7 @@ extension Engine {
             try contract(w, field: "workflows[\(i)]")
         }
         let workflows = workflowContracts.map(\.name)
+        if cluster != nil, !workflows.isEmpty { throw p.fail("workflows", WorkflowsUnavailable.message) }
         let maxWorkflows = Int(try p.optionalInt("maxConcurrentWorkflows", range: 1...100_000) ?? 1000)
         nextWorkerNumber += 1
         var worker = WorkerInfo(
@@ -121,6 +123,8 @@ extension Engine {
         worker.maxConcurrentWorkflows = maxWorkflows
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
         guard let grant = session.grant else { throw KeelError(.notInitialized, "send initialize first") }
+        // Another node may have pinned or changed a contract since: decide on the store's pins.
+        if cluster != nil { try await loadContractPins() }
         let pins = try claimContracts(
             activities: contracts, workflows: workflowContracts, grant: grant, workerName: name,
             allowBreakingChanges: try p.optionalBool("allowBreakingChanges") ?? false)
@@ -143,6 +147,7 @@ extension Engine {
             metadata: ["worker": "\(worker.workerId)", "name": "\(name)", "activities": "\(worker.activities)"])
         for c in contracts { dispatch(c.name) }
         for w in workflows { dispatchWorkflows(w) }
+        kickClaims()
         return ["workerId": .string(worker.workerId)]
     }
 
@@ -209,7 +214,9 @@ extension Engine {
         let toInsert = record
         let outcome: WriteOutcome
         do {
-            outcome = try await storage.write { try $0.insertActivityTask(toInsert) }
+            outcome = cluster != nil
+                ? try await applyShared(.enqueueTask(toInsert))
+                : try await storage.write { try $0.insertActivityTask(toInsert) }
         } catch {
             if let reserved { cancelReservation(reserved, name: name, input: input) }
             throw error
@@ -228,7 +235,13 @@ extension Engine {
     /// The task with an idempotency key: found through the store's unique index (every task is
     /// stored before it is live), then the live record if the task is still open.
     private func task(idempotencyKey key: String) async throws -> ActivityTaskRecord? {
-        guard let stored = try await storage.read({ try $0.activityTask(idempotencyKey: key) }) else { return nil }
+        let found: ActivityTaskRecord?
+        if let cluster {
+            found = try await cluster.store.task(idempotencyKey: key)
+        } else {
+            found = try await storage.read { try $0.activityTask(idempotencyKey: key) }
+        }
+        guard let stored = found else { return nil }
         return tasks[stored.id]?.record ?? stored
     }
 
@@ -293,13 +306,18 @@ extension Engine {
         let p = try Params(value, method: "activity/cancel")
         let id = try p.string("taskId")
         guard let live = tasks[id] else {
-            guard let stored = try await storage.read({ try $0.activityTask(id: id) }) else {
+            guard let stored = try await readTask(id) else {
                 throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
             }
-            return Self.resultJSON(stored)
+            guard cluster != nil, !stored.status.isTerminal else { return Self.resultJSON(stored) }
+            // Queued, or running on another node: the store's fence stops that node's later writes.
+            _ = try await applyShared(.cancelTask(id: id))
+            return Self.resultJSON(try await readTask(id) ?? stored)
         }
         let now = clock.now()
-        let outcome = try await storage.write { try $0.cancelActivityTask(id: id, now: now) }
+        let outcome = cluster != nil
+            ? try await applyShared(.cancelTask(id: id))
+            : try await storage.write { try $0.cancelActivityTask(id: id, now: now) }
         guard outcome == .applied, var current = tasks[id] else {
             return Self.resultJSON(tasks[id]?.record ?? live.record)
         }
@@ -328,7 +346,7 @@ extension Engine {
                 data: ["taskId": .string(id)])
         }
         guard let live = tasks[id] else {
-            let stored = try await storage.read { try $0.activityTask(id: id) }
+            let stored = try await readTask(id)
             if stored?.status == .cancelled { return ["cancelled": true] }
             throw KeelError(.attemptSuperseded, "task \(id) is no longer running", data: ["taskId": .string(id)])
         }
@@ -343,7 +361,15 @@ extension Engine {
         }
         let current = live.record.attempt
         if let details {
-            _ = try await storage.write { try $0.recordHeartbeat(id: id, attempt: current, details: details) }
+            if cluster != nil {
+                guard try await applyShared(.recordHeartbeat(id: id, attempt: current, details: details)) == .applied else {
+                    // Cancelled by a client, or taken over after this node lost its lease.
+                    lateWriteRefused(id, what: "heartbeat of attempt \(current)")
+                    return ["cancelled": true]
+                }
+            } else {
+                _ = try await storage.write { try $0.recordHeartbeat(id: id, attempt: current, details: details) }
+            }
         }
         guard var after = tasks[id], after.record.attempt == current, Self.isHeldBy(after, session: session, token: echoed)
         else { return ["cancelled": true] }

@@ -61,6 +61,14 @@ extension Engine {
         committed: @escaping @Sendable (T) async -> Void
     ) {
         let storage = self.storage
+        retryCommit(what, { try await storage.write(body) }, committed: committed)
+    }
+
+    /// Runs `commit` in a background job until it succeeds or the engine stops, with backoff.
+    func retryCommit<T: Sendable>(
+        _ what: String, _ commit: @escaping @Sendable () async throws -> T,
+        committed: @escaping @Sendable (T) async -> Void
+    ) {
         enqueue { [self] in
             var delay = Self.storeRetryFirstDelayMs
             while true {
@@ -71,7 +79,7 @@ extension Engine {
                     return
                 }
                 do {
-                    let value = try await storage.write(body)
+                    let value = try await commit()
                     logger.info("a store write that had failed committed", metadata: ["while": "\(what)"])
                     await committed(value)
                     return
@@ -81,6 +89,17 @@ extension Engine {
                 }
             }
         }
+    }
+
+    /// ``retryWrite(_:_:committed:)`` for a task write: the local closure, or on a cluster node
+    /// the same change fenced on the shared store.
+    func retryTaskWrite(
+        _ what: String, local: @escaping @Sendable (any StorageTransaction) throws -> WriteOutcome, shared: Change,
+        committed: @escaping @Sendable (WriteOutcome) async -> Void
+    ) {
+        guard let cluster else { return retryWrite(what, local, committed: committed) }
+        let store = cluster.store
+        retryCommit(what, { Self.writeOutcome(try await store.apply([shared]).first ?? .notFound) }, committed: committed)
     }
 
     /// Runs the execution `id` again after a pause, when what its run ended with could not be

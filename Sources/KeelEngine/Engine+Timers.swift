@@ -121,8 +121,14 @@ extension Engine {
     /// The task's final record once it ends, its current record when `timeoutMs` passes first,
     /// or nil when no such task exists.
     func waitForEnd(_ id: String, timeoutMs: Int64) async throws -> ActivityTaskRecord? {
-        if let live = tasks[id] {
-            if timeoutMs <= 0 { return live.record }
+        var open = tasks[id]?.record
+        if open == nil, cluster != nil {
+            // Queued or running on another node: wait here; the cluster loop sees its end.
+            guard let stored = try await readTask(id), !stored.status.isTerminal else { return try await readTask(id) }
+            open = tasks[id]?.record ?? stored
+        }
+        if let current = open {
+            if timeoutMs <= 0 { return current }
             nextWaiterID += 1
             let waiterID = nextWaiterID
             timers.schedule(clock.now() + timeoutMs, taskID: id, kind: .waiterTimeout(waiterID: waiterID))
@@ -132,8 +138,14 @@ extension Engine {
             if let ended { return ended }
             if let unstored = unstoredEnds[id] { throw unstored }
             if let live = tasks[id] { return live.record }
-            return try await storage.read { try $0.activityTask(id: id) }
+            return try await readTask(id)
         }
+        return try await readTask(id)
+    }
+
+    /// The task as the store has it (the shared store on a cluster node).
+    func readTask(_ id: String) async throws -> ActivityTaskRecord? {
+        if let cluster { return try await cluster.store.task(id: id) }
         return try await storage.read { try $0.activityTask(id: id) }
     }
 

@@ -33,6 +33,8 @@ public actor Engine {
     public static let version = "0.1.0"
 
     let storage: any Storage
+    /// Set when this engine is one node of several on a shared store (Engine+Cluster.swift).
+    let cluster: ClusterNode?
     let clock: any WallClock
     let checker: any ContractChecker
     let options: Options
@@ -72,6 +74,9 @@ public actor Engine {
     var nextWorkerNumber = 0
     /// Owned contracts by kind and name (Engine+Contracts.swift); the store holds the truth.
     var contractPins: [String: ContractPin] = [:]
+    /// A claim round is running (Engine+Cluster.swift); `claimAgain` asks it for one more pass.
+    var claiming = false
+    var claimAgain = false
 
     let jobs: AsyncStream<@Sendable () async -> Void>
     let jobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
@@ -80,7 +85,26 @@ public actor Engine {
         storage: any Storage, clock: any WallClock, checker: any ContractChecker, options: Options = Options(),
         logger: Logger
     ) {
+        self.init(storage: storage, cluster: nil, clock: clock, checker: checker, options: options, logger: logger)
+    }
+
+    /// An engine that is one node of several on `cluster.store`: it runs activities, claimed from
+    /// the shared store by whichever node has a free worker; workflow methods are refused.
+    public init(
+        cluster: ClusterNode, clock: any WallClock, checker: any ContractChecker, options: Options = Options(),
+        logger: Logger
+    ) {
+        self.init(
+            storage: WorkflowsUnavailable(), cluster: cluster, clock: clock, checker: checker, options: options,
+            logger: logger)
+    }
+
+    private init(
+        storage: any Storage, cluster: ClusterNode?, clock: any WallClock, checker: any ContractChecker,
+        options: Options, logger: Logger
+    ) {
         self.storage = storage
+        self.cluster = cluster
         self.clock = clock
         self.checker = checker
         self.options = options
@@ -94,6 +118,10 @@ public actor Engine {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.timerLoop() }
             group.addTask { await self.invariantLoop() }
+            if let cluster {
+                group.addTask { await cluster.membership.run() }
+                group.addTask { await self.clusterLoop() }
+            }
             for await job in jobs {
                 group.addTask { await job() }
             }
@@ -105,6 +133,9 @@ public actor Engine {
     /// running when the previous process died go back to scheduled (their workers are gone).
     public func recover() async throws {
         try await loadContractPins()
+        // A node on a shared store recovers nothing of its own: its predecessor's work is rescued
+        // by the lease sweep and claimed again like any other ready work.
+        guard cluster == nil else { return }
         let now = clock.now()
         let open = try await storage.write { tx -> [ActivityTaskRecord] in
             var open = try tx.openActivityTasks()
@@ -144,6 +175,7 @@ public actor Engine {
         // anyway. A socket or TCP worker is not ours to stop: it sees its connection close and
         // reconnects, as Temporal and Restate workers do when their server restarts. Sending it
         // `shutdown` made client libraries exit, and the worker never came back (issue 13).
+        await giveBackRunningClaims()
         for w in registry.workers.values where w.transport == Self.spawnedTransport {
             sessions[w.connectionID]?.connection.notify("shutdown", params: [:])
         }

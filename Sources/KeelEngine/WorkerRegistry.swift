@@ -118,6 +118,18 @@ struct WorkerRegistry {
 
     func hasServer(for name: String) -> Bool { servers[name]?.isEmpty == false }
 
+    /// Activity names some connected worker serves.
+    var servedActivities: [String] { Array(servers.keys) }
+
+    /// Free slots among the workers serving `name` that can take a message now: how many tasks of
+    /// `name` this node may claim from a shared store.
+    func freeSlots(for name: String, canSend: (UInt64) -> Bool = { _ in true }) -> Int {
+        (servers[name] ?? []).reduce(0) { total, id in
+            guard let w = workers[id], canSend(id) else { return total }
+            return total + max(0, w.maxConcurrent - w.inFlight)
+        }
+    }
+
     /// True when a connected worker serves workflow `name`.
     func hasWorkflowServer(for name: String) -> Bool { workflowServers[name]?.isEmpty == false }
 

@@ -41,8 +41,25 @@ public final class KeelServer: Service, Sendable {
         /// Where to serve `GET /metrics` and `GET /healthz` (`--metrics-listen`); nil: no metrics
         /// listener and no metrics backend. Port 0 takes a free port (see ``Endpoints/metricsPort``).
         public var metricsAddress: ListenAddress?
+        /// Opens the shared store this node runs on (`--store postgres://…`); nil: the SQLite file
+        /// at ``databasePath``. Set by the command line, which links the PostgreSQL driver.
+        public var sharedStore: SharedStore?
 
         public init(databasePath: String) { self.databasePath = databasePath }
+    }
+
+    /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).
+    public struct SharedStore: Sendable {
+        /// What the start-up log shows (a URL with its password redacted).
+        public var description: String
+        public var open: @Sendable () async throws -> any Store
+        public var lease = NodeMembership.Settings()
+        public var pollInterval: Duration = .milliseconds(50)
+
+        public init(description: String, open: @escaping @Sendable () async throws -> any Store) {
+            self.description = description
+            self.open = open
+        }
     }
 
     /// Where the server ended up listening, once ready.
@@ -130,9 +147,7 @@ public final class KeelServer: Service, Sendable {
         // Before anything records a metric: swift-metrics binds each metric object to the backend
         // of the moment it was made.
         if options.metricsAddress != nil { _ = PrometheusBackend.registry }
-        let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
-        let engine = Engine(
-            storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
+        let (engine, closeStore) = try await makeEngine()
         let stop = stopSignal
         await engine.setShutdownHandler { stop.fire() }
         try await engine.recover()
@@ -148,7 +163,7 @@ public final class KeelServer: Service, Sendable {
             do {
                 metricsListener = try await MetricsListener.bind(address, group: group)
             } catch {
-                await storage.close()
+                await closeStore()
                 throw error
             }
             endpoints.metricsPort = metricsListener?.address.port
@@ -185,7 +200,7 @@ public final class KeelServer: Service, Sendable {
         logger.info(
             "keel is serving",
             metadata: [
-                "db": "\(options.databasePath)", "sync": "\(options.durability.rawValue)",
+                "db": "\(options.sharedStore?.description ?? options.databasePath)", "sync": "\(options.durability.rawValue)",
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
                 "access": "\(accessSummary)", "tls": "\(tlsSummary)",
                 "metrics": "\(metricsListener.map { "http://\($0.address)/metrics" } ?? "-")",
@@ -232,8 +247,32 @@ public final class KeelServer: Service, Sendable {
         } onGracefulShutdown: {
             stop.fire()
         }
-        await storage.close()
+        await closeStore()
         if let path = options.socketPath { unlink(path) }
         logger.info("keel stopped")
+    }
+}
+
+extension KeelServer {
+    /// The engine on the SQLite file, or as a node of the shared store (joined before it serves),
+    /// and how to close its store at the end.
+    fileprivate func makeEngine() async throws -> (Engine, @Sendable () async -> Void) {
+        let checker = SchemaContractChecker()
+        guard let shared = options.sharedStore else {
+            let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
+            let engine = Engine(storage: storage, clock: clock, checker: checker, options: options.engine, logger: logger)
+            return (engine, { await storage.close() })
+        }
+        let store = try await shared.open()
+        let membership = NodeMembership(store: store, settings: shared.lease, logger: logger)
+        do {
+            try await membership.join()
+        } catch {
+            await store.close()
+            throw error
+        }
+        let node = ClusterNode(store: store, membership: membership, pollInterval: shared.pollInterval)
+        let engine = Engine(cluster: node, clock: clock, checker: checker, options: options.engine, logger: logger)
+        return (engine, { await store.close() })
     }
 }

@@ -39,6 +39,12 @@ public final class ChildProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// SIGSTOP: the process stays, frozen (a long GC pause, a VM stall), until ``resume()``.
+    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+
+    /// SIGCONT after ``pause()``.
+    public func resume() { kill(process.processIdentifier, SIGCONT) }
+
     /// SIGTERM, then wait.
     public func terminate() {
         process.terminate()

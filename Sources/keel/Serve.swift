@@ -9,6 +9,9 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import KeelProtocol
+#if canImport(KeelPostgres)
+import KeelPostgres
+#endif
 
 /// `keel serve`: the orchestrator.
 struct Serve: AsyncParsableCommand {
@@ -16,8 +19,10 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the orchestrator: the store, the listeners and the workers it spawns.")
 
     @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
-    @Option(help: "Where the state lives: sqlite:PATH (as --db). postgres://… is prepared by keel store migrate; serving on it is not built yet.")
+    @Option(help: "Where the state lives: sqlite:PATH (as --db), or postgres://USER@HOST[:PORT]/DB[?host=SOCKETDIR] shared by several nodes (activities only for now; docs/scaling.md).")
     var store: String?
+    @Option(help: "With a postgres:// store: how long this node's lease lasts without a renewal before other nodes take its work over (ms).")
+    var nodeLeaseMs: Int64 = 10_000
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
     @Option(help: "Also listen on TCP host:port (needs a token file; TLS with --tls-cert and --tls-key).") var tcp: String?
     @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
@@ -47,6 +52,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try databasePath()
+        guard (1_000...600_000).contains(nodeLeaseMs) else { throw ValidationError("--node-lease-ms must be from 1000 to 600000") }
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
         guard maxMessageBytes >= 1024, maxMessageBytes <= 1 << 30 else {
             throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
@@ -66,6 +72,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "keel")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         var options = KeelServer.Options(databasePath: try databasePath())
+        options.sharedStore = try sharedStore()
         options.durability = Durability(rawValue: sync) ?? .full
         options.socketPath = socket
         options.limits.maxFrameBytes = maxMessageBytes
@@ -112,11 +119,23 @@ extension Serve {
         switch url {
         case .sqlite(let path):
             return path
-        case .postgres(let location):
-            throw ValidationError(
-                "keel serve does not run on PostgreSQL yet (\(location)): the store is built and tested, the engine "
-                    + "moves onto it next (docs/scaling.md); `keel store migrate --store URL` prepares the database now")
+        case .postgres:
+            return db
         }
+    }
+
+    /// The shared store of `--store postgres://…`, nil for SQLite.
+    func sharedStore() throws -> KeelServer.SharedStore? {
+        guard let store, case .postgres(let location) = try StoreURL(parsing: store) else { return nil }
+        #if canImport(KeelPostgres)
+        var shared = KeelServer.SharedStore(description: StoreURL.redacted(store)) {
+            try await PostgresStore(location)
+        }
+        shared.lease = NodeMembership.Settings(leaseMillis: nodeLeaseMs)
+        return shared
+        #else
+        throw ValidationError("this keel was built without PostgreSQL (KEEL_WITHOUT_POSTGRES=1); use --store sqlite:PATH")
+        #endif
     }
 
     /// Reads the tokens: admin from `--token-file`, `--token` (with a warning) or `$KEEL_TOKEN`;

@@ -21,7 +21,9 @@ import Testing
         let database = try await offCooperativePool { try cluster.createDatabase() }
         let storeA = try await Self.store(cluster, database)
         let storeB = try await Self.store(cluster, database)
-        let settings = NodeMembership.Settings(leaseMillis: 1_500)
+        // Long enough that a loaded machine's round trips (join, enqueue, claim) stay inside the
+        // fence time; the takeover waits for it, so a longer lease costs only test time.
+        let settings = NodeMembership.Settings(leaseMillis: 5_000)
         let a = NodeMembership(store: storeA, settings: settings)
         let b = NodeMembership(store: storeB, settings: settings)
         let leaseA = try await a.join()
@@ -79,7 +81,7 @@ import Testing
         let cluster = try await PostgresCluster.shared()
         let database = try await offCooperativePool { try cluster.createDatabase() }
         let store = try await Self.store(cluster, database)
-        let node = NodeMembership(store: store, settings: NodeMembership.Settings(leaseMillis: 1_000))
+        let node = NodeMembership(store: store, settings: NodeMembership.Settings(leaseMillis: 4_000))
         try await node.join()
         guard case .renewed = await node.round() else {
             Issue.record("the first round did not renew")
@@ -87,7 +89,7 @@ import Testing
         }
         #expect(await node.isServing)
         await store.close()
-        try await Task.sleep(for: .milliseconds(1_100))
+        try await Task.sleep(for: .milliseconds(3_300))  // past the fence time (4/5 of the lease)
         #expect(await node.round() == .storeFailed(serving: false))
         #expect(await !node.isServing)
     }

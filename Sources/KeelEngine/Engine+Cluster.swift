@@ -1,0 +1,177 @@
+import KeelCore
+import KeelStorage
+import Logging
+import Metrics
+
+/// Activities across the nodes sharing one store (docs/scaling.md, "Activities across nodes").
+///
+/// A node stores each accepted task unclaimed. Every node claims, for the names its workers serve
+/// and up to their free slots, the ready tasks of the shared store — the store hands each attempt
+/// to one node — and runs them like its own. Every later write of the attempt (retry, end,
+/// heartbeat, cancel) is fenced by the attempt, so a node that lost its lease cannot overwrite
+/// the node that took its work over: such a late write is refused, counted and logged.
+extension Engine {
+    /// Claims and checks on remote waits every `pollInterval` until the engine stops.
+    func clusterLoop() async {
+        guard let cluster else { return }
+        while !Task.isCancelled, !shuttingDown {
+            await claimRound()
+            await checkRemoteWaits()
+            do { try await Task.sleep(for: cluster.pollInterval) } catch { return }
+        }
+    }
+
+    /// Asks for a claim round now (a call was accepted, a worker registered or freed a slot).
+    func kickClaims() {
+        guard cluster != nil else { return }
+        enqueue { [self] in await self.claimRound() }
+    }
+
+    /// Claims ready tasks for every name a local worker serves, up to its free slots, and starts
+    /// them. One round at a time; a kick during a round asks it for one more pass.
+    func claimRound() async {
+        guard let cluster, !shuttingDown else { return }
+        guard !claiming else {
+            claimAgain = true
+            return
+        }
+        claiming = true
+        defer { claiming = false }
+        repeat {
+            claimAgain = false
+            guard await cluster.membership.isServing, let lease = await cluster.membership.lease else { return }
+            for name in registry.servedActivities.sorted() {
+                let free = min(registry.freeSlots(for: name, canSend: { canSend($0) }), cluster.claimBatch)
+                guard free > 0 else { continue }
+                let claimed: [ActivityTaskRecord]
+                do {
+                    claimed = try await cluster.store.claimTasks(TaskClaim(names: [name], limit: free), node: lease)
+                } catch {
+                    _ = storeFailed(error, while: "a claim of \(name) tasks", background: true)
+                    // The claim may have committed without our knowing: give back what we hold unknowingly.
+                    await releaseUnknownClaims(lease)
+                    return
+                }
+                for record in claimed { await startClaimed(record) }
+            }
+        } while claimAgain && !shuttingDown
+    }
+
+    /// Runs a task this node just claimed on a local worker, or gives it back when none can take
+    /// it any more (the worker left or filled up during the claim's round trip).
+    private func startClaimed(_ record: ActivityTaskRecord) async {
+        guard tasks[record.id] == nil else { return }
+        let now = clock.now()
+        tasks[record.id] = LiveTask(record: record, phase: .ready)
+        ActivityMetrics.taskScheduled(record.name)
+        if let ms = record.timeouts.scheduleToCloseMs {
+            timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
+        }
+        if let worker = registry.pickWorker(for: record.name, canSend: { canSend($0) }),
+            limiter.tryStart(record.name, now: now) == nil
+        {
+            start(record.id, on: worker, claimed: true)
+            return
+        }
+        tasks[record.id] = nil
+        await giveBack(record, because: "no local worker could take it after the claim")
+    }
+
+    /// Returns a claimed attempt that never ran to `scheduled`, for any node to claim again.
+    private func giveBack(_ record: ActivityTaskRecord, because reason: String) async {
+        guard let cluster else { return }
+        let change = Change.retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(), failure: record.failure)
+        do {
+            let outcome = try await cluster.store.apply([change])
+            logger.debug("gave a claimed task back", metadata: ["task": "\(record.id)", "why": "\(reason)", "outcome": "\(outcome)"])
+        } catch {
+            // Unreturned, it stays claimed by this node until its lease lapses and a sweep returns it.
+            _ = storeFailed(error, while: "giving task \(record.id) back", background: true)
+        }
+    }
+
+    /// After a claim whose outcome is unknown: tasks the store says this node runs but this node
+    /// does not know of go back to `scheduled`.
+    private func releaseUnknownClaims(_ lease: NodeLease) async {
+        guard let cluster else { return }
+        do {
+            for record in try await cluster.store.ownedTasks(node: lease) where tasks[record.id] == nil {
+                await giveBack(record, because: "claimed by a claim whose answer was lost")
+            }
+        } catch {
+            logger.warning("cannot list this node's claimed tasks; the lease sweep returns them if this node dies",
+                metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Wakes callers waiting here for tasks that run on other nodes, once the store has their end.
+    func checkRemoteWaits() async {
+        guard let cluster else { return }
+        for id in waiters.keys.filter({ tasks[$0] == nil }).prefix(256) {
+            do {
+                if let record = try await cluster.store.task(id: id), record.status.isTerminal, tasks[id] == nil {
+                    wake(id, with: record)
+                }
+            } catch {
+                logger.warning("cannot read a remote task's state; trying again", metadata: ["task": "\(id)", "error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    /// On graceful shutdown: attempts still running go back to `scheduled` at once, so another
+    /// node runs them now instead of after this node's lease lapses.
+    func giveBackRunningClaims() async {
+        guard cluster != nil else { return }
+        for live in tasks.values where live.record.status == .running {
+            await giveBack(live.record, because: "this node is stopping")
+        }
+    }
+
+    // MARK: - Fenced task writes
+
+    /// Applies one task change to the shared store, answered as the local store's outcome.
+    func applyShared(_ change: Change) async throws -> WriteOutcome {
+        guard let cluster else { preconditionFailure("applyShared needs a cluster node") }
+        return Self.writeOutcome(try await cluster.store.apply([change]).first ?? .notFound)
+    }
+
+    /// A write this node made for an attempt another node took over (or a client cancelled): the
+    /// fence refused it. Counted, logged, and the task leaves this node's memory.
+    func lateWriteRefused(_ id: String, what: String) {
+        Counter(label: "keel_cluster_late_writes_refused_total").increment()
+        logger.warning(
+            "a write for a task this node no longer owns was refused (taken over or cancelled)",
+            metadata: ["task": "\(id)", "write": "\(what)"])
+        if let live = tasks.removeValue(forKey: id), case .running(let connectionID, _) = live.phase {
+            registry.adjustInFlight(connectionID, by: -1)
+            limiter.finished(live.record.name)
+        }
+    }
+
+    static func writeOutcome(_ outcome: ChangeOutcome) -> WriteOutcome {
+        switch outcome {
+        case .applied: .applied
+        case .duplicate: .duplicate
+        case .notFound: .notFound
+        case .stale, .superseded, .changedMeanwhile, .alreadyFinished: .stale
+        }
+    }
+
+    /// Refuses what a node on a shared store does not run yet, and work while it cannot prove
+    /// its lease (it may have been taken over: acting would be acting on stale state).
+    func checkClusterAdmits(_ method: String) async throws {
+        guard let cluster else { return }
+        if method.hasPrefix("workflow/") { throw WorkflowsUnavailable.error }
+        guard method == "activity/call" || method == "activity/result" || method == "activity/cancel" else { return }
+        guard await cluster.membership.isServing else {
+            let incident = Self.newIncidentID()
+            logger.warning("refused a request: this node cannot prove its lease",
+                metadata: ["method": "\(method)", "incident": "\(incident)"])
+            throw KeelError(
+                .storageFailure,
+                "this node cannot reach the shared store to prove its lease, so it accepts no work; retry against another node",
+                data: ["incident": .string(incident), "reason": "leaseNotHeld"])
+        }
+    }
+}
