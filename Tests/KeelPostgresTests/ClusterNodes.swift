@@ -64,11 +64,14 @@ final class ClusterNodeProcess: @unchecked Sendable {
     }
 }
 
-/// Runs `body` with one node per name on a fresh database of the test run's PostgreSQL.
+/// Runs `body` with one node per name on a fresh database of `cluster` (default: the test run's
+/// shared PostgreSQL; a test that stops or restarts the server passes one of its own).
 func withClusterNodes(
-    _ names: [String], leaseMs: Int = 2_000, _ body: ([ClusterNodeProcess]) async throws -> Void
+    _ names: [String], leaseMs: Int = 2_000, on server: PostgresCluster? = nil,
+    _ body: ([ClusterNodeProcess]) async throws -> Void
 ) async throws {
-    let cluster = try await PostgresCluster.shared()
+    let cluster: PostgresCluster
+    if let server { cluster = server } else { cluster = try await PostgresCluster.shared() }
     let database = try await offCooperativePool { try cluster.createDatabase() }
     try await TemporaryDirectory.with { dir in
         let nodes = names.map { ClusterNodeProcess(name: $0, dir: dir, storeURL: cluster.url(database: database), leaseMs: leaseMs) }
