@@ -17,6 +17,7 @@ extension Engine {
         while !Task.isCancelled, !shuttingDown {
             await claimRound()
             await checkRemoteWaits()
+            await publishWorkers()
             do { try await Task.sleep(for: cluster.pollInterval) } catch { return }
         }
     }
@@ -126,6 +127,52 @@ extension Engine {
         for live in tasks.values where live.record.status == .running {
             await giveBack(live.record, because: "this node is stopping")
         }
+    }
+
+    // MARK: - Workers across nodes
+
+    /// How often a node re-publishes an unchanged worker list (in-flight counts drift).
+    static let workersRepublishInterval: Duration = .seconds(2)
+
+    /// Publishes this node's workers to the shared store when they changed, or every
+    /// ``workersRepublishInterval``, so `worker/list` on any node shows the whole cluster.
+    func publishWorkers() async {
+        guard let cluster, let lease = await cluster.membership.lease else { return }
+        let list = JSONValue.array(workers().map(\.json))
+        let now = ContinuousClock.now
+        if let last = publishedWorkers, last.nodeId == lease.nodeId, last.workers == list,
+            now - last.at < Self.workersRepublishInterval
+        {
+            return
+        }
+        do {
+            _ = try await cluster.store.apply([.publishWorkers(nodeId: lease.nodeId, workers: list)])
+            publishedWorkers = (lease.nodeId, list, now)
+        } catch {
+            // Listings on other nodes show the previous list until the next round succeeds.
+            _ = storeFailed(error, while: "publishing this node's workers", background: true)
+        }
+    }
+
+    /// `worker/list` on a cluster node: this node's workers, then those every other live node
+    /// published, each with its node id. Elsewhere: `local` as it is.
+    func clusterWorkers(_ local: [JSONValue]) async throws -> [JSONValue] {
+        guard let cluster else { return local }
+        let me = await cluster.membership.lease?.nodeId
+        var all: [JSONValue] = local.map { w in
+            guard case .object(var o) = w else { return w }
+            o["node"] = .string(me ?? Self.nodeName)
+            return .object(o)
+        }
+        let now = try await cluster.store.now()
+        for node in try await cluster.store.nodes()
+        where node.alive && node.nodeId != me && node.heartbeatAt + node.leaseMillis >= now {
+            for case .object(var o) in node.workers?.arrayValue ?? [] {
+                o["node"] = .string(node.nodeId)
+                all.append(.object(o))
+            }
+        }
+        return all
     }
 
     // MARK: - Fenced task writes

@@ -105,7 +105,7 @@ extension Engine {
                     throw KeelError(
                         .contractConflict,
                         "the contract of \(lost.pin.kind) \(lost.pin.name) was changed on another node meanwhile; register again",
-                        data: ["kind": .string(lost.pin.kind), "name": .string(lost.pin.name)])
+                        data: ["kind": .string(lost.pin.kind), "name": .string(lost.pin.name), "pinRace": true])
                 }
             } else {
                 try await storage.write { tx in

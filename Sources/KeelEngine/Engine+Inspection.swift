@@ -27,7 +27,7 @@ extension Engine {
     func workerListJSON(_ workers: [JSONValue]) -> JSONValue {
         let withNode: [JSONValue] = workers.map {
             guard case .object(var o) = $0 else { return $0 }
-            o["node"] = .string(Self.nodeName)
+            if o["node"] == nil { o["node"] = .string(Self.nodeName) }
             return .object(o)
         }
         return ["workers": .array(withNode), "backlog": backlogJSON()]

@@ -20,7 +20,7 @@ extension Engine {
             await precompileContracts(params)
             try registerTimeoutDefaults(params)
             return try await register(params, session: session)
-        case "worker/list": return workerListJSON(workers().map(workerJSON))
+        case "worker/list": return workerListJSON(try await clusterWorkers(workers().map(workerJSON)))
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)
@@ -123,22 +123,29 @@ extension Engine {
         worker.maxConcurrentWorkflows = maxWorkflows
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
         guard let grant = session.grant else { throw KeelError(.notInitialized, "send initialize first") }
-        // Another node may have pinned or changed a contract since: decide on the store's pins.
-        if cluster != nil { try await loadContractPins() }
-        let pins = try claimContracts(
-            activities: contracts, workflows: workflowContracts, grant: grant, workerName: name,
-            allowBreakingChanges: try p.optionalBool("allowBreakingChanges") ?? false)
-        do {
-            try registry.register(worker, contracts: contracts, workflows: workflowContracts)
-        } catch {
-            unclaim(pins)
-            throw error
-        }
-        do {
-            try await persistPins(pins)
-        } catch {
-            registry.remove(connectionID: session.connection.id)
-            throw error
+        let allowBreaking = try p.optionalBool("allowBreakingChanges") ?? false
+        // On a shared store another node may pin the same names at the same moment: the loser
+        // decides again on the pins the store has now (a same-hash pin then needs no change).
+        for race in 1... {
+            if cluster != nil { try await loadContractPins() }
+            let pins = try claimContracts(
+                activities: contracts, workflows: workflowContracts, grant: grant, workerName: name,
+                allowBreakingChanges: allowBreaking)
+            do {
+                try registry.register(worker, contracts: contracts, workflows: workflowContracts)
+            } catch {
+                unclaim(pins)
+                throw error
+            }
+            do {
+                try await persistPins(pins)
+                break
+            } catch let error as KeelError where error.data?["pinRace"] == true && race < 5 {
+                registry.remove(connectionID: session.connection.id)
+            } catch {
+                registry.remove(connectionID: session.connection.id)
+                throw error
+            }
         }
         // Every run may hold a few steps open (parallel activities), plus heartbeats per activity.
         session.connection.allowConcurrentRequests(512 + maxConcurrent * 2 + (workflows.isEmpty ? 0 : maxWorkflows * 4))

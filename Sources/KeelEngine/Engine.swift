@@ -77,6 +77,8 @@ public actor Engine {
     /// A claim round is running (Engine+Cluster.swift); `claimAgain` asks it for one more pass.
     var claiming = false
     var claimAgain = false
+    /// What this node last published of its workers to the shared store, under which node id, when.
+    var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
 
     let jobs: AsyncStream<@Sendable () async -> Void>
     let jobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation

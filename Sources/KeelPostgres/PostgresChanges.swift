@@ -207,6 +207,10 @@ struct PostgresChanges {
             let deleted = try await count(
                 "DELETE FROM contracts WHERE kind = \(kind) AND name = \(name) RETURNING 1")
             return deleted > 0 ? .applied : .notFound
+        case .publishWorkers(let nodeId, let workers):
+            let updated = try await count(
+                "UPDATE nodes SET workers = \(PostgresRows.text(workers)) WHERE node_id = \(nodeId) RETURNING 1")
+            return updated > 0 ? .applied : .notFound
         }
     }
 

@@ -149,6 +149,8 @@ enum PostgresMigrations {
                 PRIMARY KEY (workflow_id, to_generation)
             )
             """,
-        ]
+        ],
+        // 2: each node publishes its connected workers, so any node lists the whole cluster's.
+        ["ALTER TABLE nodes ADD COLUMN workers TEXT"],
     ]
 }

@@ -328,13 +328,16 @@ public final class PostgresStore: Store {
     public func nodes() async throws -> [NodeRecord] {
         try await perform { [self] in
             let rows = try await client.query(
-                "SELECT node_id, alive, started_at, heartbeat_at, lease_ms FROM nodes ORDER BY node_id", logger: logger)
+                "SELECT node_id, alive, started_at, heartbeat_at, lease_ms, workers FROM nodes ORDER BY node_id",
+                logger: logger)
             var nodes: [NodeRecord] = []
-            for try await (id, alive, startedAt, heartbeatAt, lease) in rows.decode(
-                (String, Bool, Int64, Int64, Int64).self)
+            for try await (id, alive, startedAt, heartbeatAt, lease, workers) in rows.decode(
+                (String, Bool, Int64, Int64, Int64, String?).self)
             {
                 nodes.append(
-                    NodeRecord(nodeId: id, alive: alive, startedAt: startedAt, heartbeatAt: heartbeatAt, leaseMillis: lease))
+                    NodeRecord(
+                        nodeId: id, alive: alive, startedAt: startedAt, heartbeatAt: heartbeatAt, leaseMillis: lease,
+                        workers: PostgresRows.json(workers)))
             }
             return nodes
         }

@@ -180,5 +180,7 @@ enum Migrations {
             lease_ms     INTEGER NOT NULL CHECK (lease_ms > 0)
         );
         """,
+        // 7: each node publishes its connected workers, so any node lists the whole cluster's.
+        "ALTER TABLE nodes ADD COLUMN workers TEXT;",
     ]
 }

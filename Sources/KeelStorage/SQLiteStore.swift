@@ -193,12 +193,14 @@ public final class SQLiteStore: Store {
     public func nodes() async throws -> [NodeRecord] {
         try await storage.readSQL { tx in
             var nodes: [NodeRecord] = []
-            try tx.db.statement("SELECT node_id, alive, started_at, heartbeat_at, lease_ms FROM nodes ORDER BY node_id")
+            try tx.db.statement(
+                "SELECT node_id, alive, started_at, heartbeat_at, lease_ms, workers FROM nodes ORDER BY node_id"
+            )
                 .forEachRow { row in
                     nodes.append(
                         NodeRecord(
                             nodeId: row.text(0), alive: row.int(1) != 0, startedAt: row.int(2), heartbeatAt: row.int(3),
-                            leaseMillis: row.int(4)))
+                            leaseMillis: row.int(4), workers: row.json(5)))
                 }
             return nodes
         }

@@ -81,6 +81,9 @@ extension SQLiteTransaction {
             return db.changes > 0 ? .applied : .duplicate
         case .releaseContract(let kind, let name):
             return try releaseContract(kind: kind, name: name) == .applied ? .applied : .notFound
+        case .publishWorkers(let nodeId, let workers):
+            try db.statement("UPDATE nodes SET workers = ? WHERE node_id = ?").bind([.json(workers), .text(nodeId)]).run()
+            return db.changes > 0 ? .applied : .notFound
         }
     }
 

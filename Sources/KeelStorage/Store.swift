@@ -100,6 +100,9 @@ public enum Change: Sendable {
     case pinContract(ContractPin)
     /// Forgets a name's pinned contract; `.notFound` if it had none.
     case releaseContract(kind: String, name: String)
+    /// Replaces what node `nodeId` says of its connected workers (a JSON array), for listings on
+    /// any node; `.notFound` if the node never joined.
+    case publishWorkers(nodeId: String, workers: JSONValue)
 }
 
 /// What one ``Change`` did.
@@ -201,12 +204,18 @@ public struct NodeRecord: Sendable, Equatable {
     public var startedAt: EpochMillis
     public var heartbeatAt: EpochMillis
     public var leaseMillis: Int64
+    /// The workers the node last published (``Change/publishWorkers(nodeId:workers:)``).
+    public var workers: JSONValue?
 
-    public init(nodeId: String, alive: Bool, startedAt: EpochMillis, heartbeatAt: EpochMillis, leaseMillis: Int64) {
+    public init(
+        nodeId: String, alive: Bool, startedAt: EpochMillis, heartbeatAt: EpochMillis, leaseMillis: Int64,
+        workers: JSONValue? = nil
+    ) {
         self.nodeId = nodeId
         self.alive = alive
         self.startedAt = startedAt
         self.heartbeatAt = heartbeatAt
         self.leaseMillis = leaseMillis
+        self.workers = workers
     }
 }

@@ -47,6 +47,7 @@ public enum StoreConformance {
         .init(name: "a batch repeating a task answers each change on its own", run: batchesAnswerEachChange),
         .init(name: "a task is found by its idempotency key", run: taskByIdempotencyKey),
         .init(name: "contract pins change only from the version they saw", run: contractPinsAreVersioned),
+        .init(name: "a node's published workers are listed with it", run: nodesPublishWorkers),
     ]
 
     // MARK: - Cases
@@ -399,6 +400,18 @@ public enum StoreConformance {
                 .releaseContract(kind: "activity", name: "billing.charge"),
             ]), [.applied, .notFound])
         try expect(try await store.contractPins().isEmpty, "a released pin must be gone")
+    }
+
+    static func nodesPublishWorkers(_ store: any Store) async throws {
+        _ = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        _ = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        let workers: JSONValue = [["workerId": "w-1", "activities": ["echo"]]]
+        try expect(try await store.apply([.publishWorkers(nodeId: "n1", workers: workers)]), [.applied])
+        try expect(try await store.apply([.publishWorkers(nodeId: "ghost", workers: [])]), [.notFound])
+        let nodes = try await store.nodes()
+        try expect(nodes.map(\.nodeId), ["n1", "n2"])
+        try expect(nodes[0].workers, workers)
+        try expect(nodes[1].workers, nil)
     }
 
     // MARK: - Fixtures

@@ -64,6 +64,40 @@ struct ClusterActivityTests {
         }
     }
 
+    @Test func everyNodeListsTheWorkersOfTheWholeCluster() async throws {
+        try await withClusterNodes(["a", "b"]) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            let log = ExecutionLog()
+            let onA = Task { try await Self.worker("worker-a", on: a, log: log).run() }
+            let onB = Task { try await Self.worker("worker-b", on: b, log: log).run() }
+            defer {
+                onA.cancel()
+                onB.cancel()
+            }
+            for node in nodes {
+                let both = try await eventually {
+                    let names = try await node.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+                    return Set(names ?? []) == ["worker-a", "worker-b"]
+                }
+                let seen = try await node.call("worker/list", [:])
+                #expect(both, "node \(node.name) does not list both workers: \(seen)")
+            }
+            let listed = try await a.call("worker/list", [:])["workers"]?.arrayValue ?? []
+            let nodeOf = Dictionary(uniqueKeysWithValues: listed.compactMap { w in
+                w["name"]?.stringValue.map { ($0, w["node"]?.stringValue ?? "") }
+            })
+            #expect(nodeOf["worker-a"] != nodeOf["worker-b"], "each worker must name its own node: \(listed)")
+            #expect(listed.first?["name"]?.stringValue == "worker-a", "the asked node's own workers come first")
+            // A node that dies leaves the listings once its lease lapses.
+            b.kill9()
+            let gone = try await eventually {
+                let names = try await a.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+                return names == ["worker-a"]
+            }
+            #expect(gone, "a dead node's workers are still listed")
+        }
+    }
+
     @Test func aCancelOnOneNodeStopsATaskQueuedForAnother() async throws {
         try await withClusterNodes(["a", "b"]) { nodes in
             let (a, b) = (nodes[0], nodes[1])

@@ -24,7 +24,9 @@ import Testing
             let (listed, nodes) = try await Self.keel(
                 ["store", "nodes", "--store", url, "--format", "json"], in: dir, log: "nodes.log")
             #expect(listed == 0, "\(nodes)")
-            #expect(nodes.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+            // The driver may log on stderr (merged here) that a connection it was opening was closed.
+            let printed = nodes.split(separator: "\n").filter { !$0.contains(" info ") }
+            #expect(printed == ["[]"], "\(nodes)")
         }
     }
 
