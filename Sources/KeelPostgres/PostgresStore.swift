@@ -325,6 +325,15 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// The id the next write transaction will get: the difference of two readings counts the
+    /// write transactions committed or aborted in between, on every connection (`keel bench`).
+    public func nextTransactionId() async throws -> Int64 {
+        try await perform { [self] in
+            try await firstInt(
+                try await client.query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", logger: logger)) ?? 0
+        }
+    }
+
     public func nodes() async throws -> [NodeRecord] {
         try await perform { [self] in
             let rows = try await client.query(

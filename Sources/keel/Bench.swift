@@ -19,10 +19,23 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Also write the results as JSON to this file.") var json: String?
     @Option(help: "Output on stdout: text (a table) or json.") var format: FormatOptions.Kind = .text
     @Flag(help: "Only compare the JSON codec with Foundation's JSONSerialization.") var codec = false
+    @Option(help: "Measure nodes on this postgres:// store (W4 through each count of --nodes, beside one SQLite node).")
+    var store: String?
+    @Option(help: "With --store: how many keel serve nodes to run at once, e.g. 1,3.") var nodes = "1,3"
 
     func validate() throws {
         guard ["full", "normal", "both"].contains(sync) else { throw ValidationError("--sync takes full, normal or both") }
         guard repetitions >= 1, repetitions <= 20 else { throw ValidationError("--repetitions must be 1 to 20") }
+        if store != nil {
+            guard let counts = nodeCounts, !counts.isEmpty, counts.allSatisfy({ (1...8).contains($0) }) else {
+                throw ValidationError("--nodes takes counts from 1 to 8, e.g. 1,3")
+            }
+        }
+    }
+
+    var nodeCounts: [Int]? {
+        let counts = nodes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return counts.contains(nil) ? nil : counts.compactMap { $0 }
     }
 
     func run() async throws {
@@ -31,6 +44,10 @@ struct Bench: AsyncParsableCommand {
             return
         }
         let rootPath = try root ?? BenchEnvironment.findRoot()
+        if let store {
+            try await runNodes(store: store, root: rootPath)
+            return
+        }
         let modes = sync == "both" ? ["full", "normal"] : [sync]
         let langs = languages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
@@ -83,4 +100,18 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     let s = values.sorted()
     guard !s.isEmpty else { return .nan }
     return s[Swift.min(s.count - 1, Int((Double(s.count) * p).rounded(.up)) - 1)]
+}
+
+extension Bench {
+    /// `--store postgres://…`: W4 through 1 and N nodes on the store, beside a SQLite node.
+    func runNodes(store: String, root: String) async throws {
+        #if canImport(KeelPostgres)
+        let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
+        let columns = try await ClusterBench(root: root, storeURL: store, nodeCounts: nodeCounts ?? [1], plan: plan).run()
+        print(format == .json ? JSONWriter.string(BenchReport.json(columns), sortedKeys: true) : BenchReport.table(columns, plan: plan))
+        print("W1–W3 are workflows, which do not run on a shared PostgreSQL store yet (docs/scaling.md).")
+        #else
+        throw ValidationError("this keel was built without PostgreSQL (KEEL_WITHOUT_POSTGRES=1)")
+        #endif
+    }
 }

@@ -35,13 +35,13 @@ struct BenchSession {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let socket = dir + "/k.sock"
-        let keel = try spawn([BenchEnvironment.keelBinary, "serve", "--db", dir + "/keel.db", "--socket", socket, "--sync", sync, "--log-level", "error"], log: dir + "/keel.log")
-        defer { stop(keel) }
+        let keel = try BenchProcesses.spawn([BenchEnvironment.keelBinary, "serve", "--db", dir + "/keel.db", "--socket", socket, "--sync", sync, "--log-level", "error"], log: dir + "/keel.log")
+        defer { BenchProcesses.stop(keel) }
         let endpoint = Endpoint.unixSocket(path: socket)
-        try await waitUntil { (try? await KeelClient.withClient(endpoint) { try await $0.call("ping") }) != nil }
+        try await BenchProcesses.waitUntil { (try? await KeelClient.withClient(endpoint) { try await $0.call("ping") }) != nil }
         let worker = try startWorker(dir: dir, socket: socket)
-        defer { stop(worker) }
-        try await waitUntil { ((try? await KeelClient.withClient(endpoint) { try await $0.workers() })?.count ?? 0) >= 1 }
+        defer { BenchProcesses.stop(worker) }
+        try await BenchProcesses.waitUntil { ((try? await KeelClient.withClient(endpoint) { try await $0.workers() })?.count ?? 0) >= 1 }
         try await Task.sleep(for: .milliseconds(300))
 
         var column = BenchColumn(title: "\(language)/\(sync)")
@@ -89,7 +89,7 @@ struct BenchSession {
 
         var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = []
         for _ in 0..<r {
-            let (secs, lat) = try await Workloads.oneShotCalls(endpoint, clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
+            let (secs, lat) = try await Workloads.oneShotCalls([endpoint], clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
             w4.append(Double(plan.w4Clients * plan.w4CallsPerClient) / secs)
             w4p50.append(percentile(lat, 0.5))
             w4p99.append(percentile(lat, 0.99))
@@ -104,29 +104,33 @@ struct BenchSession {
     private func startWorker(dir: String, socket: String) throws -> Process {
         switch language {
         case "python":
-            return try spawn(["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
+            return try BenchProcesses.spawn(["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
         case "go":
             let binary = dir + "/bench-go-worker"
-            let build = try spawn(["/usr/bin/env", "go", "build", "-o", binary, "."], log: dir + "/go-build.log", cwd: root + "/examples/bench/go-worker")
+            let build = try BenchProcesses.spawn(["/usr/bin/env", "go", "build", "-o", binary, "."], log: dir + "/go-build.log", cwd: root + "/examples/bench/go-worker")
             build.waitUntilExit()
             guard build.terminationStatus == 0 else {
                 throw ValidationError("go build of examples/bench/go-worker failed: \((try? String(contentsOfFile: dir + "/go-build.log", encoding: .utf8)) ?? "")")
             }
-            return try spawn([binary], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
+            return try BenchProcesses.spawn([binary], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
         default:
             throw ValidationError("unknown worker language \(language); use python or go")
         }
     }
 
+}
+
+/// Starting, stopping and waiting for the processes a bench runs.
+enum BenchProcesses {
     /// SIGTERM, then SIGKILL if the process is still there after 3 s.
-    private func stop(_ p: Process) {
+    static func stop(_ p: Process) {
         p.terminate()
         for _ in 0..<60 where p.isRunning { usleep(50_000) }
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
     }
 
-    private func spawn(_ argv: [String], log: String, env: [String: String] = [:], cwd: String? = nil) throws -> Process {
+    static func spawn(_ argv: [String], log: String, env: [String: String] = [:], cwd: String? = nil) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
@@ -143,7 +147,7 @@ struct BenchSession {
         return p
     }
 
-    private func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
+    static func waitUntil(_ condition: @Sendable () async -> Bool) async throws {
         for _ in 0..<300 {
             if await condition() { return }
             try await Task.sleep(for: .milliseconds(50))

@@ -84,11 +84,13 @@ enum Workloads {
         return seconds(since: start)
     }
 
-    /// W4: `activity/call` from `clients` connections, each sequential; returns seconds and latencies (ms).
-    static func oneShotCalls(_ endpoint: Endpoint, clients: Int, callsPerClient: Int) async throws -> (Double, [Double]) {
+    /// W4: `activity/call` from `clients` connections, each sequential, spread over `endpoints`
+    /// in turn; returns seconds and latencies (ms).
+    static func oneShotCalls(_ endpoints: [Endpoint], clients: Int, callsPerClient: Int) async throws -> (Double, [Double]) {
         let start = ContinuousClock.now
         let all = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<clients {
+            for c in 0..<clients {
+                let endpoint = endpoints[c % endpoints.count]
                 group.addTask {
                     try await KeelClient.withClient(endpoint, name: "keel-bench") { client in
                         var lat: [Double] = []

@@ -23,6 +23,8 @@ struct Serve: AsyncParsableCommand {
     var store: String?
     @Option(help: "With a postgres:// store: how long this node's lease lasts without a renewal before other nodes take its work over (ms).")
     var nodeLeaseMs: Int64 = 10_000
+    @Option(help: "With a postgres:// store: how often this node looks for ready tasks and for the end of tasks its callers wait on elsewhere (ms).")
+    var clusterPollMs: Int64 = 50
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
     @Option(help: "Also listen on TCP host:port (needs a token file; TLS with --tls-cert and --tls-key).") var tcp: String?
     @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
@@ -53,6 +55,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         _ = try databasePath()
         guard (1_000...600_000).contains(nodeLeaseMs) else { throw ValidationError("--node-lease-ms must be from 1000 to 600000") }
+        guard (1...10_000).contains(clusterPollMs) else { throw ValidationError("--cluster-poll-ms must be from 1 to 10000") }
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
         guard maxMessageBytes >= 1024, maxMessageBytes <= 1 << 30 else {
             throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
@@ -132,6 +135,7 @@ extension Serve {
             try await PostgresStore(location)
         }
         shared.lease = NodeMembership.Settings(leaseMillis: nodeLeaseMs)
+        shared.pollInterval = .milliseconds(clusterPollMs)
         return shared
         #else
         throw ValidationError("this keel was built without PostgreSQL (KEEL_WITHOUT_POSTGRES=1); use --store sqlite:PATH")

@@ -14,12 +14,17 @@ async def echo(input):
     return input
 
 
-@worker.workflow("bench.flow")
 async def flow(ctx, input):
     out = input.get("payload")
     for _ in range(input.get("activities", 1)):
         out = await ctx.activity("bench.echo", out)
     return out
+
+
+# Nodes on a shared PostgreSQL store run activities only (docs/scaling.md): `keel bench --store`
+# starts this worker with KEEL_BENCH_ACTIVITIES_ONLY=1.
+if not os.environ.get("KEEL_BENCH_ACTIVITIES_ONLY"):
+    worker.workflow("bench.flow")(flow)
 
 
 worker.run_sync()

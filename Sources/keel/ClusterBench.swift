@@ -1,0 +1,90 @@
+#if canImport(KeelPostgres)
+import ArgumentParser
+import Foundation
+import KeelClient
+import KeelCore
+import KeelPostgres
+import KeelStorage
+
+/// `keel bench --store postgres://… --nodes 1,3`: W4 (`activity/call`, 8 clients) through 1 and
+/// through N `keel serve` nodes on one PostgreSQL, beside one node on a SQLite file, with the
+/// write transactions each call costs the database (docs/scaling.md, "Measured: nodes").
+/// W1–W3 are workflows, which do not run on a shared store yet: the table says so.
+struct ClusterBench {
+    let root: String
+    let storeURL: String
+    let nodeCounts: [Int]
+    let plan: BenchPlan
+
+    func run() async throws -> [BenchColumn] {
+        guard case .postgres(let location) = try StoreURL(parsing: storeURL) else {
+            throw ValidationError("--nodes needs a postgres:// store")
+        }
+        var columns: [BenchColumn] = [try await column(title: "sqlite/1 node", nodes: 1, store: nil)]
+        let probe = try await PostgresStore(location, maximumConnections: 1)
+        defer { Task { await probe.close() } }
+        for n in nodeCounts {
+            FileHandle.standardError.write(Data("bench: \(n) node(s) on PostgreSQL…\n".utf8))
+            columns.append(try await column(title: "postgres/\(n) node\(n == 1 ? "" : "s")", nodes: n, store: probe))
+        }
+        return columns
+    }
+
+    /// One column: `nodes` orchestrators (on the SQLite file when `store` is nil), one Python
+    /// worker on each, W4's clients spread over the nodes.
+    private func column(title: String, nodes: Int, store: PostgresStore?) async throws -> BenchColumn {
+        let dir = NSTemporaryDirectory() + "keel-cluster-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var processes: [Process] = []
+        defer { for p in processes.reversed() { BenchProcesses.stop(p) } }
+        var endpoints: [Endpoint] = []
+        for i in 0..<nodes {
+            let socket = "\(dir)/n\(i).sock"
+            let where_ = store == nil ? ["--db", "\(dir)/keel.db"] : ["--store", storeURL]
+            processes.append(
+                try BenchProcesses.spawn(
+                    [BenchEnvironment.keelBinary, "serve", "--socket", socket, "--log-level", "error"] + where_,
+                    log: "\(dir)/keel-\(i).log"))
+            endpoints.append(.unixSocket(path: socket))
+        }
+        for endpoint in endpoints {
+            try await BenchProcesses.waitUntil { (try? await KeelClient.withClient(endpoint) { try await $0.call("ping") }) != nil }
+        }
+        for (i, endpoint) in endpoints.enumerated() {
+            guard case .unixSocket(let path) = endpoint else { continue }
+            processes.append(
+                try BenchProcesses.spawn(
+                    ["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: "\(dir)/worker-\(i).log",
+                    env: ["KEEL_SOCKET": path, "KEEL_BENCH_ACTIVITIES_ONLY": "1"]))
+        }
+        let first = endpoints[0]
+        try await BenchProcesses.waitUntil {
+            ((try? await KeelClient.withClient(first) { try await $0.workers() })?.count ?? 0) >= nodes
+        }
+        try await Task.sleep(for: .milliseconds(300))
+
+        var column = BenchColumn(title: title)
+        var rate: [Double] = [], p50: [Double] = [], p99: [Double] = [], writes: [Double] = []
+        let calls = plan.w4Clients * plan.w4CallsPerClient
+        for _ in 0..<plan.repetitions {
+            let before = try await store?.nextTransactionId()
+            let (secs, latencies) = try await Workloads.oneShotCalls(
+                endpoints, clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
+            if let store, let before {
+                let after = try await store.nextTransactionId()
+                writes.append(Double(after - before) / Double(calls))
+            }
+            rate.append(Double(calls) / secs)
+            p50.append(percentile(latencies, 0.5))
+            p99.append(percentile(latencies, 0.99))
+        }
+        column.add("W4 activity/call: calls/s (8 clients)", rate)
+        column.add("W4 p50 (ms)", p50)
+        column.add("W4 p99 (ms)", p99)
+        // SQLite has no transaction counter to read here: its row shows "-".
+        column.add("database write transactions per call", writes.isEmpty ? [.nan] : writes)
+        return column
+    }
+}
+#endif
