@@ -14,10 +14,15 @@ extension Engine {
     /// Claims and checks on remote waits every `pollInterval` until the engine stops.
     func clusterLoop() async {
         guard let cluster else { return }
+        var round = 0
         while !Task.isCancelled, !shuttingDown {
+            round += 1
             await claimRound()
             await checkRemoteWaits()
             await publishWorkers()
+            // Now and then, whatever the store says this node runs but it does not know of (a
+            // commit whose answer was lost) goes back to the others.
+            if round % Self.reconcileEveryRounds == 0 { await releaseUnknownClaims() }
             do { try await Task.sleep(for: cluster.pollInterval) } catch { return }
         }
     }
@@ -49,8 +54,8 @@ extension Engine {
                     claimed = try await cluster.store.claimTasks(TaskClaim(names: [name], limit: free), node: lease)
                 } catch {
                     _ = storeFailed(error, while: "a claim of \(name) tasks", background: true)
-                    // The claim may have committed without our knowing: give back what we hold unknowingly.
-                    await releaseUnknownClaims(lease)
+                    // The claim may have committed without our knowing: the next look gives back
+                    // what this node holds unknowingly.
                     return
                 }
                 for record in claimed { await startClaimed(record) }
@@ -91,13 +96,25 @@ extension Engine {
         }
     }
 
-    /// After a claim whose outcome is unknown: tasks the store says this node runs but this node
-    /// does not know of go back to `scheduled`.
-    private func releaseUnknownClaims(_ lease: NodeLease) async {
-        guard let cluster else { return }
+    /// Cluster-loop rounds between two looks for claims this node does not know of.
+    static let reconcileEveryRounds = 20
+
+    /// How old an owned task unknown to this node must be before it counts as lost: a claim
+    /// under way owns its tasks for a round trip before they are live.
+    static let unknownClaimAgeMs: Int64 = 5_000
+
+    /// After a claim or a claimed enqueue whose outcome is unknown: tasks the store says this node
+    /// runs, that this node does not know of, started more than ``unknownClaimAgeMs`` ago, go
+    /// back to `scheduled`.
+    func releaseUnknownClaims() async {
+        guard let cluster, let lease = await cluster.membership.lease else { return }
         do {
-            for record in try await cluster.store.ownedTasks(node: lease) where tasks[record.id] == nil {
-                await giveBack(record, because: "claimed by a claim whose answer was lost")
+            let now = try await cluster.store.now()
+            for record in try await cluster.store.ownedTasks(node: lease)
+            where tasks[record.id] == nil && !claimsInFlight.contains(record.id)
+                && (record.startedAt ?? 0) + Self.unknownClaimAgeMs < now
+            {
+                await giveBack(record, because: "claimed by a commit whose answer was lost")
             }
         } catch {
             logger.warning("cannot list this node's claimed tasks; the lease sweep returns them if this node dies",
@@ -177,6 +194,22 @@ extension Engine {
 
     // MARK: - Fenced task writes
 
+    /// Stores a new task on the shared store: claimed by this node when a local worker was
+    /// reserved for it (one commit), else unclaimed for whichever node has a free worker.
+    /// - Throws: 4001 `leaseNotHeld` when this node's lease lapsed meanwhile (nothing stored).
+    func enqueueShared(_ record: ActivityTaskRecord, claimed: Bool) async throws -> WriteOutcome {
+        guard let cluster else { preconditionFailure("enqueueShared needs a cluster node") }
+        guard claimed else { return try await applyShared(.enqueueTask(record)) }
+        guard let node = await cluster.membership.lease?.nodeId else { throw leaseNotHeld("activity/call") }
+        claimsInFlight.insert(record.id)
+        defer { claimsInFlight.remove(record.id) }
+        // On an error the commit may still have happened: the cluster loop's next look for
+        // unknown claims gives the task back, and the caller's retry with its key finds it.
+        let outcome = try await cluster.store.apply([.enqueueClaimedTask(record, node: node)]).first ?? .notFound
+        if outcome == .notFound { throw leaseNotHeld("activity/call") }
+        return Self.writeOutcome(outcome)
+    }
+
     /// Applies one task change to the shared store, answered as the local store's outcome.
     func applyShared(_ change: Change) async throws -> WriteOutcome {
         guard let cluster else { preconditionFailure("applyShared needs a cluster node") }
@@ -211,14 +244,17 @@ extension Engine {
         guard let cluster else { return }
         if method.hasPrefix("workflow/") { throw WorkflowsUnavailable.error }
         guard method == "activity/call" || method == "activity/result" || method == "activity/cancel" else { return }
-        guard await cluster.membership.isServing else {
-            let incident = Self.newIncidentID()
-            logger.warning("refused a request: this node cannot prove its lease",
-                metadata: ["method": "\(method)", "incident": "\(incident)"])
-            throw KeelError(
-                .storageFailure,
-                "this node cannot reach the shared store to prove its lease, so it accepts no work; retry against another node",
-                data: ["incident": .string(incident), "reason": "leaseNotHeld"])
-        }
+        guard await cluster.membership.isServing else { throw leaseNotHeld(method) }
+    }
+
+    /// 4001 `leaseNotHeld`, logged under an incident id: this node may have been taken over.
+    func leaseNotHeld(_ method: String) -> KeelError {
+        let incident = Self.newIncidentID()
+        logger.warning("refused a request: this node cannot prove its lease",
+            metadata: ["method": "\(method)", "incident": "\(incident)"])
+        return KeelError(
+            .storageFailure,
+            "this node cannot reach the shared store to prove its lease, so it accepts no work; retry against another node",
+            data: ["incident": .string(incident), "reason": "leaseNotHeld"])
     }
 }

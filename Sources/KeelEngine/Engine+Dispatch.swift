@@ -31,8 +31,7 @@ extension Engine {
     /// wait, or older tasks of the same name are queued (they go first). The worker's outgoing
     /// queue is charged for `input` at once, so calls racing in during the commit see it.
     func reserveWorker(for name: String, input: JSONValue, now: EpochMillis) -> UInt64? {
-        // On a shared store every task is claimed through the store, so no node runs it twice.
-        guard cluster == nil, ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
+        guard ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
             limiter.tryStart(name, now: now) == nil
         else { return nil }
         registry.adjustInFlight(worker, by: 1)
@@ -55,7 +54,7 @@ extension Engine {
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
-        if cluster != nil {
+        if cluster != nil, reserved == nil {
             // Stored unclaimed: the node that claims it counts it (Engine+Cluster.swift).
             kickClaims()
             return

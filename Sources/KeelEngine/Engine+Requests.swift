@@ -222,7 +222,7 @@ extension Engine {
         let outcome: WriteOutcome
         do {
             outcome = cluster != nil
-                ? try await applyShared(.enqueueTask(toInsert))
+                ? try await enqueueShared(toInsert, claimed: reserved != nil)
                 : try await storage.write { try $0.insertActivityTask(toInsert) }
         } catch {
             if let reserved { cancelReservation(reserved, name: name, input: input) }
@@ -236,7 +236,7 @@ extension Engine {
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
         }
         await launch(record, reserved: reserved)
-        return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout)
+        return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout, stored: record)
     }
 
     /// The task with an idempotency key: found through the store's unique index (every task is
@@ -264,8 +264,11 @@ extension Engine {
         return found
     }
 
-    private func answer(for id: String, wait: Bool, timeoutMs: Int64) async throws -> JSONValue {
-        guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0) else {
+    /// `stored`: the task as just stored, when the caller stored it (saves reading it back).
+    private func answer(for id: String, wait: Bool, timeoutMs: Int64, stored: ActivityTaskRecord? = nil) async throws
+        -> JSONValue
+    {
+        guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0, stored: stored) else {
             throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
         }
         let json = Self.resultJSON(record)

@@ -120,11 +120,15 @@ extension Engine {
 
     /// The task's final record once it ends, its current record when `timeoutMs` passes first,
     /// or nil when no such task exists.
-    func waitForEnd(_ id: String, timeoutMs: Int64) async throws -> ActivityTaskRecord? {
+    func waitForEnd(_ id: String, timeoutMs: Int64, stored known: ActivityTaskRecord? = nil) async throws
+        -> ActivityTaskRecord?
+    {
         var open = tasks[id]?.record
         if open == nil, cluster != nil {
             // Queued or running on another node: wait here; the cluster loop sees its end.
-            guard let stored = try await readTask(id), !stored.status.isTerminal else { return try await readTask(id) }
+            let current: ActivityTaskRecord?
+            if let known { current = known } else { current = try await readTask(id) }
+            guard let stored = current, !stored.status.isTerminal else { return try await readTask(id) }
             open = tasks[id]?.record ?? stored
         }
         if let current = open {

@@ -77,6 +77,8 @@ public actor Engine {
     /// A claim round is running (Engine+Cluster.swift); `claimAgain` asks it for one more pass.
     var claiming = false
     var claimAgain = false
+    /// Tasks being stored already claimed by this node, not yet live: not "unknown claims".
+    var claimsInFlight: Set<String> = []
     /// What this node last published of its workers to the shared store, under which node id, when.
     var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
 

@@ -25,6 +25,26 @@ struct PostgresChanges {
                 RETURNING 1
                 """)
             return inserted > 0 ? .applied : .duplicate
+        case .enqueueClaimedTask(let t, let node):
+            let inserted = try await count(
+                """
+                INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()))
+                SELECT \(t.id), \(t.name), \(PostgresRows.text(t.input)), \(t.idempotencyKey), \(t.status.rawValue),
+                       \(Int64(t.attempt)), \(PostgresRows.text(t.retryPolicy.json)), \(PostgresRows.text(t.timeouts.json)),
+                       \(PostgresRows.text(t.output)), \(PostgresRows.text(t.failure)),
+                       \(PostgresRows.text(t.heartbeatDetails)), \(t.contractHash), \(t.createdAt), \(t.visibleAt),
+                       \(t.startedAt), \(t.completedAt), \(t.workflowId), \(t.generation.map(Int64.init)),
+                       \(t.stepSeq.map(Int64.init)), \(node)
+                WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now())
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            if inserted > 0 { return .applied }
+            let held = try await count(
+                """
+                SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
+                """)
+            return held > 0 ? .duplicate : .notFound
         case .finishTask(let id, let attempt, let status, let output, let failure):
             precondition(status.isTerminal, "finishTask needs a terminal status")
             let rows = try await connection.query(

@@ -7,6 +7,11 @@ extension SQLiteTransaction {
         switch change {
         case .enqueueTask(let task):
             return try insertActivityTask(task) == .applied ? .applied : .duplicate
+        case .enqueueClaimedTask(let task, let node):
+            guard try leaseHeld(node, now: now) else { return .notFound }
+            guard try insertActivityTask(task) == .applied else { return .duplicate }
+            try db.statement("UPDATE activity_tasks SET owner_node = ? WHERE task_id = ?").bind([.text(node), .text(task.id)]).run()
+            return .applied
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
         case .retryTask(let id, let attempt, let runAt, let failure):

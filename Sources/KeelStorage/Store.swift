@@ -66,6 +66,10 @@ public protocol Store: Sendable {
 public enum Change: Sendable {
     /// A new task; `.duplicate` if its id or idempotency key exists.
     case enqueueTask(ActivityTaskRecord)
+    /// A new task already claimed by `node` (its first attempt starts at once on a worker of that
+    /// node): one commit instead of an enqueue and a claim. `.duplicate` if its id or idempotency
+    /// key exists; `.notFound` if `node` holds no live lease (then nothing is stored).
+    case enqueueClaimedTask(ActivityTaskRecord, node: String)
     /// Ends running attempt `attempt` with a terminal status. A workflow's task also completes its
     /// journal step (failed unless `status == .completed`) and wakes the execution.
     case finishTask(id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?)

@@ -48,6 +48,7 @@ public enum StoreConformance {
         .init(name: "a task is found by its idempotency key", run: taskByIdempotencyKey),
         .init(name: "contract pins change only from the version they saw", run: contractPinsAreVersioned),
         .init(name: "a node's published workers are listed with it", run: nodesPublishWorkers),
+        .init(name: "a task enqueued claimed is owned, fenced and rescued like a claimed one", run: enqueueClaimed),
     ]
 
     // MARK: - Cases
@@ -412,6 +413,29 @@ public enum StoreConformance {
         try expect(nodes.map(\.nodeId), ["n1", "n2"])
         try expect(nodes[0].workers, workers)
         try expect(nodes[1].workers, nil)
+    }
+
+    static func enqueueClaimed(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let now = try await store.now()
+        var running = task("r", key: "kr", now: now)
+        running.status = .running
+        running.attempt = 1
+        running.startedAt = now
+        try expect(try await store.apply([.enqueueClaimedTask(running, node: node.nodeId)]), [.applied])
+        try expect(try await store.ownedTasks(node: node).map(\.id), ["r"])
+        var again = running
+        again.id = "r2"
+        try expect(try await store.apply([.enqueueClaimedTask(again, node: node.nodeId)]), [.duplicate])
+        try expect(try await store.apply([.enqueueClaimedTask(task("x", now: now), node: "no-such-node")]), [.notFound])
+        try expect(try await store.task(id: "x") == nil, "nothing may be stored for a node without a lease")
+        // Its node dies: the rescue returns it, and the old attempt's end is refused.
+        try await expire(node, in: store)
+        _ = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        try expect(try await store.rescue().tasksReturned, 1)
+        try expect(
+            try await store.apply([.finishTask(id: "r", attempt: 1, status: .completed, output: nil, failure: nil)]),
+            [.stale(currentAttempt: 1)])
     }
 
     // MARK: - Fixtures
