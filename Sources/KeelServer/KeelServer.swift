@@ -41,6 +41,8 @@ public final class KeelServer: Service, Sendable {
         /// Where to serve `GET /metrics` and `GET /healthz` (`--metrics-listen`); nil: no metrics
         /// listener and no metrics backend. Port 0 takes a free port (see ``Endpoints/metricsPort``).
         public var metricsAddress: ListenAddress?
+        /// Listeners run beside the orchestrator's own, such as the web UI (`--http`).
+        public var sidecars: [any Sidecar] = []
 
         public init(databasePath: String) { self.databasePath = databasePath }
     }
@@ -51,6 +53,8 @@ public final class KeelServer: Service, Sendable {
         public var tcpPort: Int?
         /// The metrics listener's bound port (the real one when port 0 was asked for).
         public var metricsPort: Int?
+        /// Each sidecar's bound port, by its name (`http` for the web UI).
+        public var sidecarPorts: [String: Int] = [:]
     }
 
     let options: Options
@@ -129,7 +133,9 @@ public final class KeelServer: Service, Sendable {
         }
         // Before anything records a metric: swift-metrics binds each metric object to the backend
         // of the moment it was made.
-        if options.metricsAddress != nil { _ = PrometheusBackend.registry }
+        if options.metricsAddress != nil || options.sidecars.contains(where: \.servesMetrics) {
+            MetricsExposition.bootstrap()
+        }
         let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
         let engine = Engine(
             storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
@@ -152,6 +158,18 @@ public final class KeelServer: Service, Sendable {
                 throw error
             }
             endpoints.metricsPort = metricsListener?.address.port
+        }
+        var started: [any Sidecar] = []
+        for sidecar in options.sidecars {
+            do {
+                endpoints.sidecarPorts[sidecar.name] = try await sidecar.start(engine: engine, logger: logger)
+                started.append(sidecar)
+            } catch {
+                for s in started { s.close() }
+                metricsListener?.close()
+                await storage.close()
+                throw error
+            }
         }
         if let path = options.socketPath {
             try UnixSocketPath.prepare(path)
@@ -191,7 +209,7 @@ public final class KeelServer: Service, Sendable {
                 "metrics": "\(metricsListener.map { "http://\($0.address)/metrics" } ?? "-")",
             ])
         markReady(.success(endpoints))
-        let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener
+        let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener, sidecars = started
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -215,6 +233,9 @@ public final class KeelServer: Service, Sendable {
                 if let metrics {
                     group.addTask { await metrics.run(engine: engine, logger: self.logger) }
                 }
+                for sidecar in sidecars {
+                    group.addTask { await sidecar.run() }
+                }
                 for spec in options.workers {
                     group.addTask { await supervisor.supervise(spec) }
                 }
@@ -225,6 +246,7 @@ public final class KeelServer: Service, Sendable {
                     unixListener?.channel.close(promise: nil)
                     tcpListener?.channel.close(promise: nil)
                     metrics?.close()
+                    for sidecar in sidecars { sidecar.close() }
                     supervisor.stop()
                     await engine.closeAllSessions()
                 }

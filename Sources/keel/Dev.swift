@@ -19,6 +19,8 @@ struct Dev: AsyncParsableCommand {
     @Flag(help: "Keep serving after the workflow ends.") var serve = false
     @Flag(help: "Show the orchestrator's and workers' logs.") var verbose = false
     @Option(help: "Commit durability: full or normal.") var sync = "full"
+    @Option(help: "Where the web UI listens (the next free port if this one is taken; docs/ui.md).") var ui = "127.0.0.1:8233"
+    @Flag(help: "Do not serve the web UI.") var noUi = false
 
     func run() async throws {
         useEventLoops(1)
@@ -32,6 +34,7 @@ struct Dev: AsyncParsableCommand {
         options.socketPath = config.socket
         options.workers = config.workers
         options.engine.activityLimits = config.limits
+        let uiURL = try addWebUI(to: &options)
         let server = KeelServer(options: options, logger: logger)
         let progress = DevProgress(server: server, config: config, keepServing: serve)
         let group = ServiceGroup(
@@ -44,8 +47,25 @@ struct Dev: AsyncParsableCommand {
         say("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
         say("  access: socket \(config.socket) is owner-only (0600) and its peers are admin; no TCP listener, no tokens; "
             + "spawned workers hold the worker and client roles (docs/security.md)")
+        if let uiURL { say("  web UI: \(uiURL) (open it in a browser; docs/ui.md)") }
         try await group.run()
         if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
+    }
+}
+
+extension Dev {
+    /// Adds the web UI on `--ui` (or the next free port) unless `--no-ui`; returns its URL.
+    func addWebUI(to options: inout KeelServer.Options) throws -> String? {
+        #if canImport(KeelWeb)
+        guard !noUi else { return nil }
+        var address: ListenAddress
+        do { address = try ListenAddress(parsing: ui) } catch let error as KeelError { throw ValidationError("--ui \(error.message)") }
+        if address.port != 0, let free = firstFreeLoopbackPort(from: address.port) { address.port = free }
+        try WebOptions.add(http: address.description, readOnly: false, to: &options, command: "dev")
+        return "http://\(address)/"
+        #else
+        return nil
+        #endif
     }
 }
 

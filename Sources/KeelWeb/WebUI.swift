@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+public import KeelCore
+public import KeelEngine
+public import KeelServer
+public import Logging
+import NIOCore
+import Synchronization
+
+/// `keel serve --http HOST:PORT`: the web UI (docs/ui.md) as a ``Sidecar`` of the orchestrator,
+/// on Hummingbird. Server-rendered pages, live updates by server-sent events, and `/metrics`,
+/// `/healthz` and `/readyz` on the same listener.
+public final class WebUI: Sidecar {
+    /// Everything `--http…` sets.
+    public struct Options: Sendable {
+        public var address: ListenAddress
+        /// `--http-read-only`: no action forms, and every action is refused with 403.
+        public var readOnly = false
+        /// Off loopback: the token that may act (the serve's admin token).
+        public var adminToken: String?
+        /// Off loopback: the token that may read (the serve's client token).
+        public var clientToken: String?
+
+        public init(address: ListenAddress) { self.address = address }
+    }
+
+    public let name = "http"
+    public var servesMetrics: Bool { true }
+    let options: Options
+    private let running = Mutex<Task<Void, Never>?>(nil)
+
+    public init(options: Options) { self.options = options }
+
+    /// Checks `options` before anything starts: off loopback a credential is required.
+    /// - Throws: `KeelError(.invalidParams)` in one sentence.
+    public func validate() throws {
+        if !WebAccess.isLoopback(options.address.host), options.adminToken == nil, options.clientToken == nil {
+            throw KeelError(
+                .invalidParams,
+                "--http \(options.address) is not a loopback address: give a token (--token-file or --client-token-file) so the UI asks for it, or bind 127.0.0.1")
+        }
+    }
+
+    public func start(engine: Engine, logger: Logger) async throws -> Int {
+        try validate()
+        let secret = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        let responder = WebResponder(
+            console: try await Console(engine: engine),
+            access: WebAccess(
+                loopback: WebAccess.isLoopback(options.address.host), readOnly: options.readOnly,
+                adminToken: options.adminToken, clientToken: options.clientToken),
+            guardian: ActionGuard(token: secret), events: LiveEvents())
+        let bound = BoundPort()
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(options.address.host, port: options.address.port), serverName: nil),
+            onServerRunning: { channel in bound.resolve(.success(channel.localAddress?.port ?? 0)) },
+            logger: quiet)
+        let address = options.address
+        let task = Task {
+            do {
+                try await app.run()
+                bound.resolve(.failure(KeelError(.invalidParams, "the web UI on \(address) stopped before it started")))
+            } catch {
+                bound.resolve(.failure(KeelError(.invalidParams, "cannot serve the web UI on \(address) (--http): \(error)", cause: error)))
+            }
+        }
+        running.withLock { $0 = task }
+        do {
+            let port = try await bound.value()
+            logger.info("web UI is serving", metadata: ["url": "http://\(ListenAddress(host: address.host, port: port))/"])
+            return port
+        } catch {
+            task.cancel()
+            throw error
+        }
+    }
+
+    public func run() async {
+        await running.withLock { $0 }?.value
+    }
+
+    public func close() {
+        running.withLock { $0 }?.cancel()
+    }
+}
+
+/// The bound port, or why binding failed: resolved once, awaited once.
+private final class BoundPort: Sendable {
+    private let state = Mutex<(Result<Int, any Error>?, CheckedContinuation<Int, any Error>?)>((nil, nil))
+
+    func resolve(_ result: Result<Int, any Error>) {
+        let waiter = state.withLock { s -> CheckedContinuation<Int, any Error>? in
+            guard s.0 == nil else { return nil }
+            s.0 = result
+            defer { s.1 = nil }
+            return s.1
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> Int {
+        try await withCheckedThrowingContinuation { c in
+            let ready = state.withLock { s -> Result<Int, any Error>? in
+                if let r = s.0 { return r }
+                s.1 = c
+                return nil
+            }
+            if let ready { c.resume(with: ready) }
+        }
+    }
+}
