@@ -8,6 +8,7 @@ Run: python3 -m pytest -q clients/ui-tests
 """
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -68,11 +69,13 @@ class Keel:
             return f.read()[-4000:].decode(errors="replace")
 
     def call(self, fn):
+        """Runs `fn(client)` on a thread of its own: Playwright's sync API holds this thread's loop."""
         async def main():
             async with await keel.Client.connect(socket=self.socket) as client:
                 return await fn(client)
 
-        return asyncio.run(main())
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, main()).result(timeout=60)
 
     def workers_registered(self):
         try:
