@@ -47,7 +47,7 @@ struct Page {
         nav{background:#1d2b3a;color:#fff;padding:8px 16px}nav a{color:#cfe3ff;margin-left:14px;text-decoration:none}
         main{padding:12px 20px;max-width:1400px}h1{font-size:20px;margin:8px 0 12px}h2{font-size:16px;margin:18px 0 6px}
         table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #e3e6ea;padding:4px 8px;text-align:left;vertical-align:top}
-        th{background:#eef1f4;font-weight:600}code{font:12px ui-monospace,monospace;word-break:break-all}
+        th{background:#eef1f4;font-weight:600}td.t{white-space:nowrap}code{font:12px ui-monospace,monospace;word-break:break-all}
         .badge{padding:1px 7px;border-radius:9px;font-size:12px;background:#e3e6ea}
         .s-completed{background:#d3f2dc}.s-failed,.s-terminated,.s-timedOut{background:#fadadd}.s-running{background:#d8e8ff}
         .s-suspended,.s-scheduled{background:#fff0c2}.s-pending{background:#ece3ff}.s-cancelled{background:#e6e6e6}.s-parked{background:#ffd9b3}
@@ -56,6 +56,11 @@ struct Page {
         .warn{background:#fff3cd;border-left:4px solid #e0a800;padding:6px 10px;margin:6px 0}
         .flash{background:#d3f2dc;padding:6px 10px;margin:6px 0}.child td:first-child{padding-left:28px}
         form.action{display:inline-block;background:#fff;border:1px solid #e3e6ea;padding:8px;margin:6px 8px 6px 0;vertical-align:top}
+        .track{position:relative;width:200px;margin-right:30px;height:14px;background:#eef1f4;border-radius:3px}
+        .bar{position:absolute;top:2px;height:10px;border-radius:2px;background:#3d7bd9}.bar.k-signal{background:#e0a800}
+        .bar.k-sleep{background:#9aa5b1}.bar.k-child{background:#7b5cd6}.bar.t-failed{background:#d9534f}
+        .bar.open{background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.5) 4px 8px)}
+        .tries{position:absolute;right:-26px;top:-2px;font-size:11px;color:#b03a2e;font-weight:700}
         textarea{width:320px;height:60px;font:12px ui-monospace,monospace}pre{background:#fff;padding:8px;overflow:auto;max-height:480px}
         """
 }

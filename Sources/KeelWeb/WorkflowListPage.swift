@@ -7,6 +7,8 @@ struct WorkflowListPage {
     static let statuses = ["pending", "running", "suspended", "parked", "completed", "failed", "cancelled", "terminated", "timedOut"]
     /// A count stops here and shows as `1000+`: the list call's largest page.
     static let countCap = 1000
+    /// Rows on one page: keeps it well under 100 KB.
+    static let pageSize = 100
 
     var status: String?
     var name: String?
@@ -30,13 +32,18 @@ struct WorkflowListPage {
             counts.append((s, n))
         }
         // An id prefix is not a store filter: read the newest page large enough to filter in memory.
-        var params: [String: JSONValue] = ["order": "newest", "limit": JSONValue(prefix == nil ? 100 : Self.countCap)]
+        var params: [String: JSONValue] = ["order": "newest", "limit": JSONValue(prefix == nil ? Self.pageSize : Self.countCap)]
         if let status { params["status"] = .string(status) }
         if let name { params["name"] = .string(name) }
         if let cursor { params["cursor"] = .string(cursor) }
         let answer = try await console.call("workflow/list", .object(JSONObject(params)))
         var rows = answer["workflows"]?.arrayValue ?? []
-        if let prefix { rows = rows.filter { ($0["workflowId"]?.stringValue ?? "").hasPrefix(prefix) } }
+        var hidden = 0
+        if let prefix {
+            rows = rows.filter { ($0["workflowId"]?.stringValue ?? "").hasPrefix(prefix) }
+            hidden = max(0, rows.count - Self.pageSize)
+            rows = Array(rows.prefix(Self.pageSize))
+        }
 
         var html = "<p class=\"counts\">"
         let total = counts.reduce(0) { $0 + $1.1 }
@@ -57,6 +64,7 @@ struct WorkflowListPage {
         }
         html += "</table>"
         if rows.isEmpty { html += "<p>No workflows match.</p>" }
+        if hidden > 0 { html += "<p>\(hidden) more match this id prefix; narrow it to see them.</p>" }
         if let next = answer["nextCursor"]?.stringValue {
             html += "<p><a href=\"\(link(status: status, cursor: next))\">older →</a></p>"
         }

@@ -23,8 +23,9 @@ struct WorkflowPage {
         if let output = d["output"] { html += "<br>Output \(HTML.json(output, limit: 600))" }
         if let failure = d["failure"] { html += "<br>Failure \(HTML.json(failure, limit: 600))" }
         html += "</p><h2>Steps</h2>"
-        html += "<table id=\"steps\"><tr><th>#</th><th>Kind</th><th>Name</th><th>Status</th><th>Attempts</th><th>Started</th><th>Took</th><th>Input</th><th>Output / failure</th></tr>"
+        html += "<table id=\"steps\"><tr><th>#</th><th>Kind</th><th>Name</th><th>Status</th><th>Attempts</th><th>Timeline</th><th>Started</th><th>Took</th><th>Input</th><th>Output / failure</th></tr>"
         let entries = history["entries"]?.arrayValue ?? []
+        let timeline = Timeline(workflow: d, entries: entries)
         for e in entries {
             let seq = e["seq"]?.int64Value ?? 0
             let created = e["createdAtMs"]?.int64Value
@@ -35,7 +36,7 @@ struct WorkflowPage {
             }
             html += "<tr data-seq=\"\(seq)\"><td>\(seq)</td><td>\(HTML.escape(e["kind"]?.stringValue ?? ""))</td><td>\(name)</td>"
             html += "<td>\(HTML.badge(e["status"]?.stringValue ?? ""))</td><td>\(e["attempts"]?.int64Value ?? 0)</td>"
-            html += "<td>\(HTML.time(created))</td><td>\(took)</td><td>\(HTML.json(e["input"]))</td>"
+            html += "<td>\(timeline.bar(e))</td><td class=\"t\">\(HTML.time(created))</td><td class=\"t\">\(took)</td><td>\(HTML.json(e["input"]))</td>"
             html += "<td>\(HTML.json(e["result"]))\(e["failure"].map { "<div class=\"s-failed\">\(HTML.json($0))</div>" } ?? "")</td></tr>"
         }
         html += "</table>"

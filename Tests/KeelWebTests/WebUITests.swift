@@ -146,6 +146,23 @@ struct WebUITests {
         }
     }
 
+    @Test("the live-update stream sends a change event when the page's live part changes")
+    func liveEvents() async throws {
+        try await withUI { endpoint, port in
+            let page = try await get("/workflows", port: port)
+            let marker = try #require(page.body.range(of: "data-digest=\""))
+            let digest = String(page.body[marker.upperBound...].prefix { $0 != "\"" })
+            async let stream = HTTPProbe.read("/events?view=%2Fworkflows&since=\(digest)", until: "event: change", port: port)
+            try await Task.sleep(for: .milliseconds(300))
+            try await start(endpoint, id: "arrives-later")
+            let text = try await stream
+            #expect(text.contains("content-type: text/event-stream") || text.contains("Content-Type: text/event-stream"))
+            #expect(text.contains("event: change\ndata: "))
+            let unknown = try await get("/events?view=%2Fnope", port: port)
+            #expect(unknown.status == 404)
+        }
+    }
+
     @Test("--http-read-only shows no action and refuses every POST")
     func readOnly() async throws {
         try await withUI(readOnly: true) { endpoint, port in

@@ -145,14 +145,18 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     # Open the other workflow: its activity runs until the gate opens.
     page.goto(server.url + "/workflows")
     page.click("text=order-1001")
-    expect(page.locator("#headline")).to_contain_text("Running step 1: activity ui.slow attempt 1")
-    expect(page.locator("#steps tr[data-seq='1']")).to_contain_text("scheduled")
+    expect(page.locator("#headline")).to_contain_text("Running step 2: activity ui.slow attempt 1")
+    expect(page.locator("#steps tr[data-seq='2']")).to_contain_text("scheduled")
+    retried = page.locator("#steps tr[data-seq='1']")
+    expect(retried).to_contain_text("ui.flaky")
+    expect(retried.locator("td").nth(4)).to_have_text("2")  # attempts
+    expect(retried.locator(".tries")).to_have_text("×2")
     shot(page, "03-workflow-running.png")
 
     # Watch it finish live: no navigation, the live part refreshes itself.
     page.evaluate("window.__stayed = true")
     open(gate, "w").close()
-    expect(page.locator("#steps tr[data-seq='1']")).to_contain_text("completed")
+    expect(page.locator("#steps tr[data-seq='2']")).to_contain_text("completed")
     expect(page.locator("#headline")).to_contain_text("Waiting for signal approve")
     assert page.evaluate("window.__stayed === true"), "the page reloaded instead of updating in place"
     shot(page, "04-workflow-waiting-for-signal.png")

@@ -1,6 +1,6 @@
 """The worker the browser tests run under `keel serve --worker` (stdio).
 
-ui.approval runs ui.slow, which finishes only once the file named in its input exists (so a test
+ui.approval runs ui.flaky (fails its first attempt, so a step shows a retry), then ui.slow, which finishes only once the file named in its input exists (so a test
 can watch the running step finish live), then waits for the signal approve. ui.idle waits for a
 signal that never comes (a test cancels it)."""
 
@@ -24,8 +24,16 @@ async def slow(input):
     raise keel.ActivityError("the gate file never appeared", type="GateTimeout", retryable=False)
 
 
+@worker.activity("ui.flaky")
+async def flaky(input, ctx):
+    if ctx.attempt < 2:
+        raise keel.ActivityError("upstream answered HTTP 503", type="Unavailable", retryable=True)
+    return {"attempt": ctx.attempt}
+
+
 @worker.workflow("ui.approval")
 async def approval(ctx, input):
+    await ctx.activity("ui.flaky", {}, retry_policy=keel.RetryPolicy(initial_interval=0.2, maximum_attempts=3))
     slow_result = await ctx.activity("ui.slow", {"gate": input["gate"]})
     approved = await ctx.signal("approve")
     return {"slow": slow_result, "approved": approved}
