@@ -15,6 +15,10 @@ final class LiveEvents: Sendable {
     let pollInterval: Duration
 
     private let open = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+
+    /// Ends every stream at its next poll (the server is stopping).
+    func stop() { stopped.store(true, ordering: .relaxed) }
 
     init(pollInterval: Duration = .seconds(1)) { self.pollInterval = pollInterval }
 
@@ -39,7 +43,7 @@ final class LiveEvents: Sendable {
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             for poll in 1...Self.maxPolls {
                 try await Task.sleep(for: interval)
-                if Task.isShuttingDownGracefully { break }
+                if Task.isShuttingDownGracefully || counter.stopped.load(ordering: .relaxed) { break }
                 let digest: UInt64
                 do {
                     guard let page = try await responder.page(path: path, query: query, level: .read) else { break }

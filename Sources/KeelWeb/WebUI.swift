@@ -5,6 +5,7 @@ public import KeelEngine
 public import KeelServer
 public import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// `keel serve --http HOST:PORT`: the web UI (docs/ui.md) as a ``Sidecar`` of the orchestrator,
@@ -27,7 +28,9 @@ public final class WebUI: Sidecar {
     public let name = "http"
     public var servesMetrics: Bool { true }
     let options: Options
-    private let running = Mutex<Task<Void, Never>?>(nil)
+    private let running = Mutex<(task: Task<Void, Never>, group: ServiceGroup, events: LiveEvents)?>(nil)
+    /// How long a graceful stop may take before the server task is cancelled.
+    static let stopGraceSeconds = 5
 
     public init(options: Options) { self.options = options }
 
@@ -43,13 +46,14 @@ public final class WebUI: Sidecar {
 
     public func start(engine: Engine, logger: Logger) async throws -> Int {
         try validate()
+        let events = LiveEvents()
         let secret = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
         let responder = WebResponder(
             console: try await Console(engine: engine),
             access: WebAccess(
                 loopback: WebAccess.isLoopback(options.address.host), readOnly: options.readOnly,
                 adminToken: options.adminToken, clientToken: options.clientToken),
-            guardian: ActionGuard(token: secret), events: LiveEvents())
+            guardian: ActionGuard(token: secret), events: events)
         let bound = BoundPort()
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
@@ -59,15 +63,17 @@ public final class WebUI: Sidecar {
             onServerRunning: { channel in bound.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: quiet)
         let address = options.address
+        // Its own group without signals: keel's ServiceGroup owns SIGTERM; close() stops this one.
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
         let task = Task {
             do {
-                try await app.run()
+                try await group.run()
                 bound.resolve(.failure(KeelError(.invalidParams, "the web UI on \(address) stopped before it started")))
             } catch {
-                bound.resolve(.failure(KeelError(.invalidParams, "cannot serve the web UI on \(address) (--http): \(error)", cause: error)))
+                bound.resolve(.failure(KeelError(.invalidParams, "cannot serve the web UI on \(address) (--http): \(Self.reason(error))", cause: error)))
             }
         }
-        running.withLock { $0 = task }
+        running.withLock { $0 = (task, group, events) }
         do {
             let port = try await bound.value()
             logger.info("web UI is serving", metadata: ["url": "http://\(ListenAddress(host: address.host, port: port))/"])
@@ -78,12 +84,31 @@ public final class WebUI: Sidecar {
         }
     }
 
-    public func run() async {
-        await running.withLock { $0 }?.value
+    /// A bind failure in words rather than NIO's errno dump.
+    static func reason(_ error: any Error) -> String {
+        guard let io = error as? IOError else { return "\(error)" }
+        switch io.errnoCode {
+        case EADDRINUSE: return "the address is in use"
+        case EADDRNOTAVAIL: return "the host is not an address of this machine"
+        case EACCES: return "permission denied (ports below 1024 need privileges)"
+        default: return "bind failed (errno \(io.errnoCode))"
+        }
     }
 
+    public func run() async {
+        await running.withLock { $0 }?.task.value
+    }
+
+    /// Ends the live-update streams, stops accepting and lets open requests finish; cancels
+    /// the server after ``stopGraceSeconds`` if they have not.
     public func close() {
-        running.withLock { $0 }?.cancel()
+        guard let (task, group, events) = running.withLock({ $0 }) else { return }
+        events.stop()
+        Task {
+            await group.triggerGracefulShutdown()
+            try? await Task.sleep(for: .seconds(Self.stopGraceSeconds))
+            task.cancel()
+        }
     }
 }
 

@@ -163,6 +163,20 @@ struct WebUITests {
         }
     }
 
+    @Test("a port already taken stops the orchestrator at start with one sentence")
+    func portTaken() async throws {
+        try await withUI { _, port in
+            try await TemporaryDirectory.with { dir in
+                let error = await #expect(throws: KeelError.self) {
+                    try await LiveOrchestrator.with(in: dir, configure: {
+                        $0.sidecars = [WebUI(options: .init(address: ListenAddress(host: "127.0.0.1", port: port)))]
+                    }) { _, _ in true }
+                }
+                #expect(error?.message.contains("the address is in use") == true)
+            }
+        }
+    }
+
     @Test("--http-read-only shows no action and refuses every POST")
     func readOnly() async throws {
         try await withUI(readOnly: true) { endpoint, port in
