@@ -82,7 +82,7 @@ struct WebResponder: HTTPResponder {
     func page(path: String, query: [String: String], level: WebAccess.Level) async throws -> Page? {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         switch path {
-        case "/workflows": return try await WorkflowListPage(query: query).render(console)
+        case "/workflows": return try await WorkflowListPage(query: query, now: now).render(console)
         case "/workflow":
             guard let id = query["id"], !id.isEmpty else { throw KeelError(.invalidParams, "Which workflow? Add ?id=WORKFLOW_ID.") }
             let forms = level == .act ? ActionForms(csrfToken: guardian.token) : nil

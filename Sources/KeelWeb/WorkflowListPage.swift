@@ -14,27 +14,42 @@ struct WorkflowListPage {
     var name: String?
     var prefix: String?
     var cursor: String?
+    /// Only executions created in the last this many minutes (`?within=`).
+    var within: Int64?
+    /// Now, for `within`.
+    var now: Int64 = 0
 
-    init(query: [String: String]) {
+    /// The choices the filter form offers for `within`, in minutes.
+    static let windows: [(Int64, String)] = [(15, "15 min"), (60, "1 h"), (1440, "24 h"), (10080, "7 days")]
+
+    init(query: [String: String], now: Int64) {
+        self.now = now
         func value(_ key: String) -> String? { query[key].flatMap { $0.isEmpty ? nil : $0 } }
         status = value("status")
         name = value("name")
         prefix = value("prefix")
         cursor = value("cursor")
+        within = value("within").flatMap { Int64($0) }.map { min(max($0, 1), 5_256_000) }
+    }
+
+    /// The filters every list call of this view carries (name, time window).
+    private func filters(_ p: inout [String: JSONValue]) {
+        if let name { p["name"] = .string(name) }
+        if let within { p["createdAfterMs"] = JSONValue(max(0, now - within * 60_000)) }
     }
 
     func render(_ console: Console) async throws -> Page {
         var counts: [(String, Int)] = []
         for s in Self.statuses {
             var p: [String: JSONValue] = ["status": .string(s), "limit": JSONValue(Self.countCap)]
-            if let name { p["name"] = .string(name) }
+            filters(&p)
             let n = try await console.call("workflow/list", .object(JSONObject(p)))["workflows"]?.arrayValue?.count ?? 0
             counts.append((s, n))
         }
         // An id prefix is not a store filter: read the newest page large enough to filter in memory.
         var params: [String: JSONValue] = ["order": "newest", "limit": JSONValue(prefix == nil ? Self.pageSize : Self.countCap)]
         if let status { params["status"] = .string(status) }
-        if let name { params["name"] = .string(name) }
+        filters(&params)
         if let cursor { params["cursor"] = .string(cursor) }
         let answer = try await console.call("workflow/list", .object(JSONObject(params)))
         var rows = answer["workflows"]?.arrayValue ?? []
@@ -73,6 +88,7 @@ struct WorkflowListPage {
             \(status.map { "<input type=\"hidden\" name=\"status\" value=\"\(HTML.escape($0))\">" } ?? "")
             <label>Name <input name="name" value="\(HTML.escape(name ?? ""))" placeholder="billing.charge"></label>
             <label>Id prefix <input name="prefix" value="\(HTML.escape(prefix ?? ""))" placeholder="order-"></label>
+            <label>Created <select name="within"><option value="">any time</option>\(Self.windows.map { "<option value=\"\($0.0)\"\(within == $0.0 ? " selected" : "")>in the last \($0.1)</option>" }.joined())</select></label>
             <button type="submit">Filter</button> <a href="/workflows">clear</a></form>
             """
         return Page(title: "Workflows", live: html, still: form)
@@ -84,6 +100,7 @@ struct WorkflowListPage {
         if let status { parts.append("status=\(HTML.query(status))") }
         if let name { parts.append("name=\(HTML.query(name))") }
         if let prefix { parts.append("prefix=\(HTML.query(prefix))") }
+        if let within { parts.append("within=\(within)") }
         if let cursor { parts.append("cursor=\(HTML.query(cursor))") }
         return HTML.escape("/workflows" + (parts.isEmpty ? "" : "?" + parts.joined(separator: "&")))
     }

@@ -77,6 +77,8 @@ struct WebUITests {
             #expect(filtered.body.contains("invoice-9") && !filtered.body.contains("order-1"))
             let byName = try await get("/workflows?name=web.child", port: port)
             #expect(byName.body.contains("order-1/2") && !byName.body.contains("invoice-9"))
+            let recent = try await get("/workflows?within=15", port: port)
+            #expect(recent.body.contains("invoice-9") && recent.body.contains("<option value=\"15\" selected>"))
             let byStatus = try await get("/workflows?status=completed", port: port)
             #expect(byStatus.body.contains("No workflows match."))
             let one = try await get("/workflow?id=invoice-9", port: port)
