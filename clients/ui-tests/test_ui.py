@@ -171,6 +171,11 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     shot(page, "05-workflow-completed.png")
     assert server.call(lambda c: c.describe("order-1001"))["output"]["approved"] == {"by": "ops"}
 
+    # The stuck page with no threshold lists the idle one, waiting for its signal.
+    page.goto(server.url + "/stuck?minutes=0")
+    expect(page.locator("#quiet")).to_contain_text("idle-7")
+    shot(page, "06-stuck.png")
+
     # Cancel the idle one.
     page.goto(server.url + "/workflow?id=idle-7")
     expect(page.locator("#headline")).to_contain_text("Waiting for signal never")
@@ -178,7 +183,7 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     page.click("#cancel-form button[type=submit]")
     expect(page.locator("#flash")).to_contain_text("Cancellation requested.")
     expect(page.locator("#headline")).to_contain_text("Cancelled")
-    shot(page, "06-workflow-cancelled.png")
+    shot(page, "07-workflow-cancelled.png")
     assert server.call(lambda c: c.describe("idle-7"))["status"] == "cancelled"
 
     # The counts act as filters.
@@ -192,12 +197,14 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     page.goto(server.url + "/workers")
     expect(page.locator("#workers")).to_contain_text("ui-worker")
     expect(page.locator("#workers")).to_contain_text("ui.slow")
-    shot(page, "07-workers.png")
+    shot(page, "08-workers.png")
     page.goto(server.url + "/queues")
     expect(page.locator("#activity-queues")).to_contain_text("ui.slow")
-    page.goto(server.url + "/stuck")
-    expect(page.locator("h1")).to_contain_text("Stuck")
-    shot(page, "08-stuck.png")
+    shot(page, "09-queues.png")
+    metrics = page.goto(server.url + "/metrics")
+    assert metrics.status == 200 and "keel_workflows_open" in metrics.text()
+    with open(os.path.join(SHOTS, "metrics-excerpt.txt"), "w") as f:
+        f.write("\n".join(line for line in metrics.text().splitlines() if line.startswith("keel_"))[:6000])
 
 
 def test_bad_input_gets_an_error_page(server, page):
@@ -206,4 +213,4 @@ def test_bad_input_gets_an_error_page(server, page):
     expect(page.locator("#error")).to_contain_text("no-such-workflow")
     response = page.goto(server.url + "/workflows?name=" + "x" * 9000)
     assert response.status == 414
-    shot(page, "09-not-found.png")
+    shot(page, "10-not-found.png")
