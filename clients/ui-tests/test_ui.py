@@ -171,6 +171,17 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     shot(page, "05-workflow-completed.png")
     assert server.call(lambda c: c.describe("order-1001"))["output"]["approved"] == {"by": "ops"}
 
+    # Reset to step 2: steps 1 and 2 replay from the journal, and the approve signal the old run
+    # consumed after step 2 is pending again, so the new generation takes it and completes.
+    page.fill("#reset-form input[name=toStep]", "2")
+    page.fill("#reset-form input[name=reason]", "approve again")
+    page.click("#reset-form button[type=submit]")
+    expect(page.locator("#flash")).to_contain_text("Reset to step 2.")
+    expect(page.locator("#live")).to_contain_text("generation 1")
+    expect(page.locator("#headline")).to_contain_text("Completed in")
+    expect(page.locator("#steps tr[data-seq='3']")).to_contain_text("completed")
+    shot(page, "05b-workflow-reset.png")
+
     # The stuck page with no threshold lists the idle one, waiting for its signal.
     page.goto(server.url + "/stuck?minutes=0")
     expect(page.locator("#quiet")).to_contain_text("idle-7")
