@@ -21,6 +21,8 @@ public final class WebUI: Sidecar {
         public var adminToken: String?
         /// Off loopback: the token that may read (the serve's client token).
         public var clientToken: String?
+        /// When the port is taken, try the next ones, then any free port (`keel dev`).
+        public var nextFreePortIfTaken = false
 
         public init(address: ListenAddress) { self.address = address }
     }
@@ -54,15 +56,32 @@ public final class WebUI: Sidecar {
                 loopback: WebAccess.isLoopback(options.address.host), readOnly: options.readOnly,
                 adminToken: options.adminToken, clientToken: options.clientToken),
             guardian: ActionGuard(token: secret), events: events)
+        var address = options.address
+        for _ in 0..<Self.portsTried {
+            do {
+                return try await serve(responder, events: events, on: address, logger: logger)
+            } catch let error as KeelError
+                where options.nextFreePortIfTaken && address.port != 0 && (error.cause as? IOError)?.errnoCode == EADDRINUSE
+            {
+                address.port = address.port < 65535 ? address.port + 1 : 0
+            }
+        }
+        return try await serve(responder, events: events, on: ListenAddress(host: address.host, port: 0), logger: logger)
+    }
+
+    /// Ports tried from the asked one up with ``Options/nextFreePortIfTaken`` before any free port.
+    static let portsTried = 20
+
+    /// Binds `address` and starts serving; returns the bound port.
+    private func serve(_ responder: WebResponder, events: LiveEvents, on address: ListenAddress, logger: Logger) async throws -> Int {
         let bound = BoundPort()
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .notice)
         let app = Application(
             responder: responder,
-            configuration: .init(address: .hostname(options.address.host, port: options.address.port), serverName: nil),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             onServerRunning: { channel in bound.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: quiet)
-        let address = options.address
         // Its own group without signals: keel's ServiceGroup owns SIGTERM; close() stops this one.
         let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
         let task = Task {

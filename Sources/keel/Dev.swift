@@ -34,9 +34,9 @@ struct Dev: AsyncParsableCommand {
         options.socketPath = config.socket
         options.workers = config.workers
         options.engine.activityLimits = config.limits
-        let uiURL = try addWebUI(to: &options)
+        let uiHost = try addWebUI(to: &options)
         let server = KeelServer(options: options, logger: logger)
-        let progress = DevProgress(server: server, config: config, keepServing: serve)
+        let progress = DevProgress(server: server, config: config, keepServing: serve, uiHost: uiHost)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
@@ -47,22 +47,20 @@ struct Dev: AsyncParsableCommand {
         say("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
         say("  access: socket \(config.socket) is owner-only (0600) and its peers are admin; no TCP listener, no tokens; "
             + "spawned workers hold the worker and client roles (docs/security.md)")
-        if let uiURL { say("  web UI: \(uiURL) (open it in a browser; docs/ui.md)") }
         try await group.run()
         if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
     }
 }
 
 extension Dev {
-    /// Adds the web UI on `--ui` (or the next free port) unless `--no-ui`; returns its URL.
+    /// Adds the web UI on `--ui` (or the next free port) unless `--no-ui`; returns its host.
     func addWebUI(to options: inout KeelServer.Options) throws -> String? {
         #if canImport(KeelWeb)
         guard !noUi else { return nil }
-        var address: ListenAddress
+        let address: ListenAddress
         do { address = try ListenAddress(parsing: ui) } catch let error as KeelError { throw ValidationError("--ui \(error.message)") }
-        if address.port != 0, let free = firstFreeLoopbackPort(from: address.port) { address.port = free }
-        try WebOptions.add(http: address.description, readOnly: false, to: &options, command: "dev")
-        return "http://\(address)/"
+        try WebOptions.add(http: ui, readOnly: false, nextFreePortIfTaken: true, to: &options, command: "dev")
+        return address.host
         #else
         return nil
         #endif
@@ -75,16 +73,22 @@ final class DevProgress: Service, @unchecked Sendable {
     let server: KeelServer
     let config: DevConfig
     let keepServing: Bool
+    /// Where the web UI listens (its port is known once the server is ready); nil: no UI.
+    let uiHost: String?
     var outcome: String?
 
-    init(server: KeelServer, config: DevConfig, keepServing: Bool) {
+    init(server: KeelServer, config: DevConfig, keepServing: Bool, uiHost: String? = nil) {
         self.server = server
         self.config = config
         self.keepServing = keepServing
+        self.uiHost = uiHost
     }
 
     func run() async throws {
         let endpoints = try await server.ready()
+        if let uiHost, let port = endpoints.sidecarPorts["http"] {
+            say("  web UI: http://\(ListenAddress(host: uiHost, port: port))/ (open it in a browser; docs/ui.md)")
+        }
         guard let run = config.run, let socket = endpoints.socketPath else {
             try await gracefulShutdown()
             return

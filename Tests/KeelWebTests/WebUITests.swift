@@ -168,7 +168,7 @@ struct WebUITests {
         }
     }
 
-    @Test("a port already taken stops the orchestrator at start with one sentence")
+    @Test("a port already taken stops the orchestrator at start with one sentence, or moves on when asked")
     func portTaken() async throws {
         try await withUI { _, port in
             try await TemporaryDirectory.with { dir in
@@ -178,6 +178,19 @@ struct WebUITests {
                     }) { _, _ in true }
                 }
                 #expect(error?.message.contains("the address is in use") == true)
+            }
+            // keel dev's way: the next free port instead.
+            try await TemporaryDirectory.with { dir in
+                try await LiveOrchestrator.with(in: dir, configure: {
+                    var web = WebUI.Options(address: ListenAddress(host: "127.0.0.1", port: port))
+                    web.nextFreePortIfTaken = true
+                    $0.sidecars = [WebUI(options: web)]
+                }) { _, server in
+                    let other = try #require(try await server.ready().sidecarPorts["http"])
+                    #expect(other != port)
+                    #expect(try await get("/workflows", port: other).status == 200)
+                    return true
+                }
             }
         }
     }
