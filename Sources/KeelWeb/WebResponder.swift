@@ -101,7 +101,12 @@ struct WebResponder: HTTPResponder {
             return Self.errorPage(.forbidden, access.readOnly ? "This UI is read-only (--http-read-only)." : "Actions need the admin token.")
         }
         var request = request
-        let body = try await request.body.collect(upTo: Self.maxFormBytes)
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maxFormBytes)
+        } catch {
+            return Self.errorPage(.contentTooLarge, "The form is too large: at most \(Self.maxFormBytes / 1024) KB. Nothing was changed.")
+        }
         let form = FormData.parse(String(buffer: body))
         if let refusal = guardian.refusal(
             origin: request.headers[.origin], fetchSite: request.headers[HTTPField.Name("Sec-Fetch-Site")!],
