@@ -2,9 +2,15 @@
 import Foundation
 import PackageDescription
 
-/// The PostgreSQL store (postgres-nio) is part of every build but the sanitizer passes, which set
-/// KEEL_WITHOUT_POSTGRES=1 to keep CI inside its time budget (docs/testing.md, "Sanitizers").
-let withPostgres = ProcessInfo.processInfo.environment["KEEL_WITHOUT_POSTGRES"] == nil
+/// A lean build leaves out the heavy optional parts: the PostgreSQL store (postgres-nio) and the
+/// web UI (Hummingbird, KeelWeb). Every build has them but the sanitizer passes, which set
+/// KEEL_LEAN=1 (or the older KEEL_WITHOUT_POSTGRES=1) to keep CI inside its time budget
+/// (docs/testing.md, "Sanitizers").
+let lean =
+    ProcessInfo.processInfo.environment["KEEL_LEAN"] != nil
+    || ProcessInfo.processInfo.environment["KEEL_WITHOUT_POSTGRES"] != nil
+let withPostgres = !lean
+let withWeb = !lean
 
 /// One settings array for every target (STYLE.md §1, §6).
 let swiftSettings: [SwiftSetting] = [
@@ -34,7 +40,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         // The swift-metrics backend behind `keel serve --metrics-listen` (Prometheus text exposition).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-    ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : []),
+    ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : [])
+        + (withWeb
+            ? [
+                .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+                .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+            ] : []),
     targets: [
         // Value types only: JSON, errors, policies. No I/O.
         .target(name: "KeelCore", swiftSettings: swiftSettings),
@@ -111,7 +122,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "keel",
-            dependencies: (withPostgres ? ["KeelPostgres"] : []) + [
+            dependencies: (withPostgres ? ["KeelPostgres"] : []) + (withWeb ? ["KeelWeb"] : []) + [
                 "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,8 +158,26 @@ let package = Package(
         // The built `keel` binary with real workers in Python, Go and Swift, and kill -9.
         .testTarget(
             name: "EndToEndTests", dependencies: ["KeelTesting"], exclude: ["workers"], swiftSettings: swiftSettings),
-    ] + (withPostgres ? postgresTargets : [])
+    ] + (withPostgres ? postgresTargets : []) + (withWeb ? webTargets : [])
 )
+
+/// The web UI (`keel serve --http`, docs/ui.md): server-rendered pages on Hummingbird, and its tests.
+var webTargets: [Target] {
+    [
+        .target(
+            name: "KeelWeb",
+            dependencies: [
+                "KeelCore", "KeelEngine", "KeelServer", "KeelProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "KeelWebTests", dependencies: ["KeelWeb", "KeelTesting"], swiftSettings: swiftSettings),
+    ]
+}
 
 /// The PostgreSQL backend of `Store` and its conformance run against a PostgreSQL the tests start.
 var postgresTargets: [Target] {

@@ -44,6 +44,8 @@ public final class KeelServer: Service, Sendable {
         /// Opens the shared store this node runs on (`--store postgres://…`); nil: the SQLite file
         /// at ``databasePath``. Set by the command line, which links the PostgreSQL driver.
         public var sharedStore: SharedStore?
+        /// Listeners run beside the orchestrator's own, such as the web UI (`--http`).
+        public var sidecars: [any Sidecar] = []
 
         public init(databasePath: String) { self.databasePath = databasePath }
     }
@@ -68,6 +70,8 @@ public final class KeelServer: Service, Sendable {
         public var tcpPort: Int?
         /// The metrics listener's bound port (the real one when port 0 was asked for).
         public var metricsPort: Int?
+        /// Each sidecar's bound port, by its name (`http` for the web UI).
+        public var sidecarPorts: [String: Int] = [:]
     }
 
     let options: Options
@@ -146,7 +150,9 @@ public final class KeelServer: Service, Sendable {
         }
         // Before anything records a metric: swift-metrics binds each metric object to the backend
         // of the moment it was made.
-        if options.metricsAddress != nil { _ = PrometheusBackend.registry }
+        if options.metricsAddress != nil || options.sidecars.contains(where: \.servesMetrics) {
+            MetricsExposition.bootstrap()
+        }
         let (engine, closeStore) = try await makeEngine()
         let stop = stopSignal
         await engine.setShutdownHandler { stop.fire() }
@@ -167,6 +173,18 @@ public final class KeelServer: Service, Sendable {
                 throw error
             }
             endpoints.metricsPort = metricsListener?.address.port
+        }
+        var started: [any Sidecar] = []
+        for sidecar in options.sidecars {
+            do {
+                endpoints.sidecarPorts[sidecar.name] = try await sidecar.start(engine: engine, logger: logger)
+                started.append(sidecar)
+            } catch {
+                for s in started { s.close() }
+                metricsListener?.close()
+                await closeStore()
+                throw error
+            }
         }
         if let path = options.socketPath {
             try UnixSocketPath.prepare(path)
@@ -206,7 +224,7 @@ public final class KeelServer: Service, Sendable {
                 "metrics": "\(metricsListener.map { "http://\($0.address)/metrics" } ?? "-")",
             ])
         markReady(.success(endpoints))
-        let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener
+        let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener, sidecars = started
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -230,6 +248,9 @@ public final class KeelServer: Service, Sendable {
                 if let metrics {
                     group.addTask { await metrics.run(engine: engine, logger: self.logger) }
                 }
+                for sidecar in sidecars {
+                    group.addTask { await sidecar.run() }
+                }
                 for spec in options.workers {
                     group.addTask { await supervisor.supervise(spec) }
                 }
@@ -240,6 +261,7 @@ public final class KeelServer: Service, Sendable {
                     unixListener?.channel.close(promise: nil)
                     tcpListener?.channel.close(promise: nil)
                     metrics?.close()
+                    for sidecar in sidecars { sidecar.close() }
                     supervisor.stop()
                     await engine.closeAllSessions()
                 }

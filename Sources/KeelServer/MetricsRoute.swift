@@ -21,16 +21,14 @@ enum MetricsRoute: Equatable {
     }
 
     /// The Prometheus text exposition format, version 0.0.4.
-    static let exposition = "text/plain; version=0.0.4; charset=utf-8"
+    static let exposition = MetricsExposition.contentType
 
     /// Builds the reply. `/metrics` first sets the gauges from the engine's state now, then
     /// renders every registered metric.
     func reply(engine: Engine) async -> HTTPReply {
         switch self {
         case .metrics:
-            await engine.gauges().publish()
-            PrometheusBackend.process.update()
-            return HTTPReply(status: .ok, contentType: Self.exposition, body: PrometheusBackend.registry.emitToBuffer())
+            return HTTPReply(status: .ok, contentType: Self.exposition, body: await MetricsExposition.render(engine: engine))
         case .healthz:
             do {
                 try await engine.checkStore()

@@ -31,6 +31,31 @@ public enum HTTPProbe {
         return try parse(bytes)
     }
 
+    /// Sends `GET path` and reads until the text so far contains `marker` (a server-sent event,
+    /// say), EOF, or the socket's receive timeout (60 s). Returns everything read.
+    public static func read(_ path: String, until marker: String, host: String = "127.0.0.1", port: Int) async throws -> String {
+        let socket = try RawSocket(host: host, port: port)
+        await socket.send("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\n\r\n")
+        let bytes = await withCheckedContinuation { c in
+            DispatchQueue(label: "keel.test.http").async { c.resume(returning: readUntil(socket.fd, marker: Array(marker.utf8))) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func readUntil(_ fd: Int32, marker: [UInt8]) -> [UInt8] {
+        var all: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return all }
+            all.append(contentsOf: buffer[..<n])
+            if all.count >= marker.count, (0...(all.count - marker.count)).contains(where: { all[$0..<($0 + marker.count)].elementsEqual(marker) }) {
+                return all
+            }
+        }
+    }
+
     private static func readToEnd(_ fd: Int32) -> [UInt8] {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -19,6 +19,8 @@ struct Dev: AsyncParsableCommand {
     @Flag(help: "Keep serving after the workflow ends.") var serve = false
     @Flag(help: "Show the orchestrator's and workers' logs.") var verbose = false
     @Option(help: "Commit durability: full or normal.") var sync = "full"
+    @Option(help: "Where the web UI listens (the next free port if this one is taken; docs/ui.md).") var ui = "127.0.0.1:8233"
+    @Flag(help: "Do not serve the web UI.") var noUi = false
 
     func run() async throws {
         useEventLoops(1)
@@ -32,8 +34,9 @@ struct Dev: AsyncParsableCommand {
         options.socketPath = config.socket
         options.workers = config.workers
         options.engine.activityLimits = config.limits
+        let uiHost = try addWebUI(to: &options)
         let server = KeelServer(options: options, logger: logger)
-        let progress = DevProgress(server: server, config: config, keepServing: serve)
+        let progress = DevProgress(server: server, config: config, keepServing: serve, uiHost: uiHost)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
@@ -49,22 +52,43 @@ struct Dev: AsyncParsableCommand {
     }
 }
 
+extension Dev {
+    /// Adds the web UI on `--ui` (or the next free port) unless `--no-ui`; returns its host.
+    func addWebUI(to options: inout KeelServer.Options) throws -> String? {
+        #if canImport(KeelWeb)
+        guard !noUi else { return nil }
+        let address: ListenAddress
+        do { address = try ListenAddress(parsing: ui) } catch let error as KeelError { throw ValidationError("--ui \(error.message)") }
+        try WebOptions.add(http: ui, readOnly: false, nextFreePortIfTaken: true, to: &options, command: "dev")
+        return address.host
+        #else
+        return nil
+        #endif
+    }
+}
+
 /// Starts the project's workflow and prints its journal as it grows.
 final class DevProgress: Service, @unchecked Sendable {
     // @unchecked: `outcome` is written once by `run` before the group ends and read after it.
     let server: KeelServer
     let config: DevConfig
     let keepServing: Bool
+    /// Where the web UI listens (its port is known once the server is ready); nil: no UI.
+    let uiHost: String?
     var outcome: String?
 
-    init(server: KeelServer, config: DevConfig, keepServing: Bool) {
+    init(server: KeelServer, config: DevConfig, keepServing: Bool, uiHost: String? = nil) {
         self.server = server
         self.config = config
         self.keepServing = keepServing
+        self.uiHost = uiHost
     }
 
     func run() async throws {
         let endpoints = try await server.ready()
+        if let uiHost, let port = endpoints.sidecarPorts["http"] {
+            say("  web UI: http://\(ListenAddress(host: uiHost, port: port))/ (open it in a browser; docs/ui.md)")
+        }
         guard let run = config.run, let socket = endpoints.socketPath else {
             try await gracefulShutdown()
             return

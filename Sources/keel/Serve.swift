@@ -51,6 +51,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Invariant check") var invariant: InvariantOptions
     @Option(help: "Serve GET /metrics (Prometheus) and GET /healthz over HTTP on HOST:PORT (port 0: any free port; off by default).")
     var metricsListen: String?
+    @OptionGroup(title: "Web UI") var web: WebOptions
 
     func validate() throws {
         _ = try databasePath()
@@ -99,6 +100,7 @@ struct Serve: AsyncParsableCommand {
         }
         options.tls = try tls.load()
         try loadCredentials(into: &options, logger: logger)
+        try web.apply(to: &options, command: "serve")
         options.workers = try workers.map { try WorkerSpec(command: $0) }
         let server = KeelServer(options: options, logger: logger)
         let group = ServiceGroup(
