@@ -78,7 +78,7 @@ import Testing
         try await offCooperativePool {
             // One row per migration: a second migrator would have failed on CREATE TABLE or added a row.
             try cluster.psql(
-                "DO $$ BEGIN IF (SELECT count(*) FROM keel_schema) <> 1 THEN RAISE 'migrated twice'; END IF; END $$",
+                "DO $$ BEGIN IF (SELECT count(*) FROM keel_schema) <> (SELECT count(DISTINCT version) FROM keel_schema) THEN RAISE 'migrated twice'; END IF; END $$",
                 database: database)
         }
     }
