@@ -103,6 +103,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Model Context Protocol both ways: an MCP server's tools as activities (the bridge) and
+        // Keel's activities as an MCP server. Hand-written on Keel's own JSON-RPC (docs/decisions/0005-mcp.md).
+        .target(
+            name: "KeelMCP",
+            dependencies: [
+                "KeelCore", "KeelProtocol", "KeelClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test harness: temp dirs, a running orchestrator, spawned workers.
         .target(
             name: "KeelTesting",
@@ -112,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "keel",
             dependencies: (withPostgres ? ["KeelPostgres"] : []) + [
-                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol",
+                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
