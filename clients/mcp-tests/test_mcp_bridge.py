@@ -1,0 +1,153 @@
+"""MCP servers we did not write, run as Keel workers through `keel serve --mcp` (issue 18).
+
+Run: python3 -m pytest -q clients/mcp-tests   (needs .build/debug/keel and PyPI for the first run:
+setup_venv.sh installs mcp-server-time, mcp-server-git and the MCP SDK into a private venv)
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from harness import KEEL_BIN, Orchestrator, venv, wait_for
+
+pytestmark = pytest.mark.skipif(not os.access(KEEL_BIN, os.X_OK), reason=f"no keel binary at {KEEL_BIN}")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def env_dir():
+    return venv()
+
+
+@pytest.fixture
+def tmp():
+    directory = tempfile.mkdtemp(prefix="mcp-", dir="/tmp")  # short: a socket path has ~100 bytes
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def time_server(env_dir, tmp):
+    keel = Orchestrator(tmp, ["--mcp", f"time={env_dir}/bin/mcp-server-time"])
+    keel.start()
+    yield keel
+    keel.stop()
+
+
+def test_time_tools_are_discovered_with_their_schemas(time_server):
+    time_server.wait_for_activities("mcp.time.get_current_time", "mcp.time.convert_time")
+    out = time_server.keel("workers", "--format", "json")
+    workers = json.loads(out.stdout)
+    workers = workers.get("workers", workers) if isinstance(workers, dict) else workers
+    contracts = {c["name"]: c for w in workers for c in w.get("activityContracts", [])}
+    current = contracts["mcp.time.get_current_time"]
+    assert current["input"]["required"] == ["timezone"]
+    assert set(current["output"]["required"]) == {"timezone", "datetime", "day_of_week", "is_dst"}
+    # convert_time's output schema has a $ref into $defs: registered as the server declared it.
+    assert current and contracts["mcp.time.convert_time"]["output"]["properties"]["source"] == {"$ref": "#/$defs/TimeResult"}
+
+
+def test_time_tool_called_durably_through_keel_call(time_server):
+    time_server.wait_for_activities("mcp.time.get_current_time")
+    code, answer = time_server.call("mcp.time.get_current_time", {"timezone": "Asia/Tokyo"})
+    assert code == 0, answer
+    assert answer["status"] == "completed"
+    assert answer["output"]["timezone"] == "Asia/Tokyo"
+    assert answer["output"]["datetime"].endswith("+09:00")
+    # The $ref output schema is checked by Keel against the structured result.
+    code, answer = time_server.call(
+        "mcp.time.convert_time", {"source_timezone": "Europe/Paris", "time": "12:00", "target_timezone": "Asia/Tokyo"})
+    assert code == 0, answer
+    assert answer["output"]["target"]["timezone"] == "Asia/Tokyo"
+
+
+def test_time_tool_error_is_a_failure_with_the_servers_message(time_server):
+    time_server.wait_for_activities("mcp.time.get_current_time")
+    code, answer = time_server.call("mcp.time.get_current_time", {"timezone": "Mars/Olympus_Mons"})
+    assert code == 1, answer
+    assert answer["status"] == "failed"
+    assert answer["attempts"] == 1  # isError: true is the tool's own answer: not retried
+    assert answer["failure"]["type"] == "MCPToolError"
+    assert "Invalid timezone" in answer["failure"]["message"]
+    assert "Mars/Olympus_Mons" in answer["failure"]["message"]
+
+
+def test_input_breaking_the_tools_input_schema_is_refused_before_the_server_sees_it(time_server):
+    time_server.wait_for_activities("mcp.time.get_current_time")
+    code, error = time_server.call("mcp.time.get_current_time", {"zone": "Europe/Paris"})
+    assert code == 2, error
+    assert error["error"]["code"] == 3001
+
+
+def test_git_tools_on_a_throwaway_repository(env_dir, tmp):
+    repo = os.path.join(tmp, "repo")
+    os.makedirs(repo)
+    for args in (["init", "-q"], ["config", "user.email", "t@example.com"], ["config", "user.name", "T"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    with open(os.path.join(repo, "a.txt"), "w") as f:
+        f.write("hello\n")
+    keel = Orchestrator(tmp, ["--mcp", f"git={env_dir}/bin/mcp-server-git --repository {repo}"])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.git.git_status", "mcp.git.git_add", "mcp.git.git_commit")
+        code, answer = keel.call("mcp.git.git_status", {"repo_path": repo})
+        assert code == 0, answer
+        text = "".join(block.get("text", "") for block in answer["output"]["content"])
+        assert "a.txt" in text
+        code, answer = keel.call("mcp.git.git_add", {"repo_path": repo, "files": ["a.txt"]})
+        assert code == 0, answer
+        code, answer = keel.call("mcp.git.git_commit", {"repo_path": repo, "message": "from keel"})
+        assert code == 0, answer
+        log = subprocess.run(["git", "log", "--oneline"], cwd=repo, capture_output=True, text=True, check=True).stdout
+        assert log.count("from keel") == 1
+    finally:
+        keel.stop()
+
+
+def test_a_wedged_server_is_killed_restarted_and_the_call_retried(env_dir, tmp):
+    marker = os.path.join(tmp, "marker")
+    server = f"{env_dir}/bin/python {HERE}/servers/wedge_server.py"
+    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --timeout 10s -- {server}"])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.wedge.hang_once")
+        code, answer = keel.call("mcp.wedge.hang_once", {"marker": marker})
+        assert code == 0, answer
+        assert answer["attempts"] == 2
+        with open(marker) as f:
+            wedged_pid = int(f.read())
+        # No outputSchema (a dict return): the output is the content, a JSON text block.
+        answered_pid = json.loads(answer["output"]["content"][0]["text"])["pid"]
+        assert answered_pid != wedged_pid  # answered by a new server process
+        assert "killing it" in keel.log() and "restarted the MCP server wedge" in keel.log()
+        # The wedged server is gone.
+        wait_for(lambda: not os.path.exists(f"/proc/{wedged_pid}") or _is_zombie(wedged_pid), 30, "the wedged server's end")
+    finally:
+        keel.stop()
+
+
+def test_a_destructive_tool_is_not_retried_after_a_timeout(env_dir, tmp):
+    log = os.path.join(tmp, "calls.log")
+    server = f"{env_dir}/bin/python {HERE}/servers/wedge_server.py"
+    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --timeout 5s -- {server}"])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.wedge.hang_destructive")
+        code, answer = keel.call("mcp.wedge.hang_destructive", {"log": log})
+        assert code == 1, answer
+        assert answer["attempts"] == 1, answer
+        with open(log) as f:
+            assert len(f.read().splitlines()) == 1  # called once: maximumAttempts 1 from its annotations
+    finally:
+        keel.stop()
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
