@@ -41,7 +41,15 @@ public enum Bridge {
                 retryPolicy: retryPolicy(for: tool, options: options),
                 timeouts: ["startToCloseMs": JSONValue(options.startToCloseMs)]
             ) { (input: JSONValue, ctx: ActivityContext) async throws -> JSONValue in
-                try await servers.call(tool, input: input, context: ctx)
+                // Keel dispatches a task that was running when it crashed again, with the next
+                // attempt number; for a tool that may not run twice the bridge refuses that attempt.
+                if let limit = maximumAttempts(for: tool, options: options), limit > 0, ctx.attempt > limit {
+                    throw ActivityFailure(
+                        "attempt \(ctx.attempt) of \(name) refused: the tool is not annotated read-only or idempotent and an "
+                            + "earlier attempt may have run (allow more with --max-attempts \(tool.name)=N)",
+                        type: ToolOutcome.notRetriedType, retryable: false)
+                }
+                return try await servers.call(tool, input: input, context: ctx)
             }
             registered.append(name)
         }
@@ -67,10 +75,13 @@ public enum Bridge {
     /// `maximumAttempts: 1` for a tool its annotations do not call retry-safe, unless overridden
     /// by name or by `*`; nil (Keel's default policy) otherwise.
     static func retryPolicy(for tool: Tool, options: BridgeOptions) -> JSONValue? {
-        if let attempts = options.maximumAttempts[tool.name] ?? options.maximumAttempts["*"] {
-            return ["maximumAttempts": JSONValue(attempts)]
-        }
-        return tool.isRetrySafe ? nil : ["maximumAttempts": 1]
+        maximumAttempts(for: tool, options: options).map { ["maximumAttempts": JSONValue($0)] }
+    }
+
+    /// The attempts the bridge allows `tool` (nil: no bound of its own; 0 means unlimited too).
+    static func maximumAttempts(for tool: Tool, options: BridgeOptions) -> Int? {
+        if let attempts = options.maximumAttempts[tool.name] ?? options.maximumAttempts["*"] { return attempts }
+        return tool.isRetrySafe ? nil : 1
     }
 }
 

@@ -11,6 +11,8 @@ enum ToolOutcome {
     static let protocolErrorType = "MCPError"
     /// No answer within the attempt's start-to-close: the server was killed and is restarted.
     static let timeoutType = "MCPTimeout"
+    /// An attempt past the tool's `maximumAttempts` (after an orchestrator crash): not sent to the server.
+    static let notRetriedType = "MCPNotRetried"
     /// The server exited or closed its stdout during the call.
     static let exitedType = "MCPServerExited"
 

@@ -151,3 +151,42 @@ def _is_zombie(pid):
             return f.read().split()[2] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_kill_9_during_a_destructive_tool_call_does_not_call_it_twice(env_dir, tmp):
+    log = os.path.join(tmp, "calls.log")
+    server = f"{env_dir}/bin/python {HERE}/servers/wedge_server.py"
+    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --timeout 60s -- {server}"])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.wedge.hang_destructive")
+        out = keel.keel("call", "mcp.wedge.hang_destructive", json.dumps({"log": log}), "--no-wait",
+                        "--idempotency-key", "delete-42")
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: os.path.exists(log), 60, "the tool's first call")
+        keel.kill9()
+        keel.start()  # the running task goes back to scheduled and is dispatched as attempt 2
+        out = keel.keel("call", "mcp.wedge.hang_destructive", json.dumps({"log": log}), "--idempotency-key", "delete-42",
+                        "--format", "json", check=False)
+        answer = json.loads(out.stdout)
+        assert answer["status"] == "failed", answer
+        assert answer["failure"]["type"] == "MCPNotRetried", answer
+        with open(log) as f:
+            assert len(f.read().splitlines()) == 1  # the server saw one call, before the crash
+    finally:
+        keel.stop()
+        _kill_wedged(log)
+
+
+def _kill_wedged(log):
+    """The first server wedged when its bridge died with the orchestrator: kill it by the pid it logged."""
+    try:
+        with open(log) as f:
+            pids = [int(line.split()[1]) for line in f]
+    except FileNotFoundError:
+        return
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
