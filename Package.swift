@@ -145,6 +145,7 @@ let package = Package(
             dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelClient", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelServerTests",
