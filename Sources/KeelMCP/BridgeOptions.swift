@@ -13,6 +13,9 @@ public struct BridgeOptions: Sendable {
     public var retryToolErrors = false
     /// Calls the bridge runs on the server at once.
     public var maxConcurrent = 8
+    /// Probe `server/discover` (2026-07-28) first and fall back to `initialize` (true), or go
+    /// straight to `initialize` (false).
+    public var probeModernRevision = true
     /// How long the server gets to answer `initialize` and each `tools/list` page.
     public var handshakeTimeout: Duration = .seconds(30)
 

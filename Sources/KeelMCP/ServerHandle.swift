@@ -21,9 +21,10 @@ actor ServerHandle {
         if let current { await current.close() }
         current = nil
         let session = try await ServerSession.start(
-            argv: options.argv, handshakeTimeout: options.handshakeTimeout, onToolsChanged: onToolsChanged)
+            argv: options.argv, mode: options.probeModernRevision ? .auto : .legacy, handshakeTimeout: options.handshakeTimeout, onToolsChanged: onToolsChanged)
         starts += 1
         if starts > 1 { Log.write("restarted the MCP server \(options.name) (pid \(session.process.pid))") }
+        if starts == 1 { Log.write("\(options.name): the MCP server speaks revision \(session.protocolVersion)") }
         current = session
         return session
     }

@@ -1,102 +1,122 @@
-import Foundation
 import KeelCore
 import KeelProtocol
-import NIOCore
-import NIOPosix
 
-/// One running MCP server and the JSON-RPC connection to it, after the handshake.
+/// One running MCP server after the handshake, in the era it speaks.
 ///
-/// The connection is Keel's own (`RPCChannel` over the server's stdin and stdout): MCP's stdio
-/// transport is newline-delimited JSON-RPC 2.0, the same framing as Keel's wire.
+/// Era negotiation (docs/mcp.md, "Protocol revisions"): in `.auto` the bridge probes
+/// `server/discover` (2026-07-28) first; a result that lists 2026-07-28 makes the session modern
+/// (no `initialize`; every request carries the protocol version, client info and capabilities in
+/// `_meta`). Any error answer falls back to `initialize` on the same connection; a server that
+/// exits or stays silent on the probe is started again and spoken to with `initialize` alone.
 final class ServerSession: Sendable {
-    let process: ServerProcess
-    let connection: RPCConnection
-    /// The revision the server answered in `initialize`.
-    let protocolVersion: String
-    /// The server's `serverInfo` and `capabilities` from `initialize`.
-    let serverInfo: JSONValue
-    let capabilities: JSONValue
-    private let closeSignal: Locked<CheckedContinuation<Void, Never>?>
-    private let served: Task<Void, Never>
-
-    private init(
-        process: ServerProcess, connection: RPCConnection, protocolVersion: String, serverInfo: JSONValue,
-        capabilities: JSONValue, closeSignal: Locked<CheckedContinuation<Void, Never>?>, served: Task<Void, Never>
-    ) {
-        self.process = process
-        self.connection = connection
-        self.protocolVersion = protocolVersion
-        self.serverInfo = serverInfo
-        self.capabilities = capabilities
-        self.closeSignal = closeSignal
-        self.served = served
+    /// Which revisions the bridge tries.
+    enum Mode: String, Sendable, CaseIterable {
+        /// `server/discover`, falling back to `initialize`.
+        case auto
+        /// `initialize` only (2024-11-05 … 2025-11-25).
+        case legacy
     }
 
-    /// Starts `argv`, connects and runs the handshake: `initialize` asking for
-    /// ``ProtocolVersion/latest`` (taking the server's answer if Keel speaks it), then
-    /// `notifications/initialized`.
+    let link: ServerLink
+    /// The revision in use: the one `initialize` answered, or ``ProtocolVersion/modern``.
+    let protocolVersion: String
+    /// The `_meta` every request carries in the modern era (nil in the legacy one).
+    let stamp: JSONValue?
+
+    var process: ServerProcess { link.process }
+    var connection: RPCConnection { link.connection }
+
+    private init(link: ServerLink, protocolVersion: String, stamp: JSONValue?) {
+        self.link = link
+        self.protocolVersion = protocolVersion
+        self.stamp = stamp
+    }
+
+    static let clientInfo: JSONValue = ["name": "keel", "version": "0.1.0"]
+
+    /// Starts `argv` and runs the handshake of `mode`.
     /// - Throws: `KeelError(.unsupportedProtocolVersion)` for a revision Keel does not speak,
-    ///   `.requestTimedOut` when the server does not answer within `handshakeTimeout`, or the server's error.
+    ///   `.requestTimedOut` when the server does not answer within `handshakeTimeout`, or its error.
     static func start(
-        argv: [String], handshakeTimeout: Duration, onToolsChanged: @escaping @Sendable () -> Void
+        argv: [String], mode: Mode, handshakeTimeout: Duration, onToolsChanged: @escaping @Sendable () -> Void
     ) async throws -> ServerSession {
-        let process = try ServerProcess.spawn(argv: argv)
-        let limits = RPCChannel.Limits()
-        let channel: NIOAsyncChannel<Frame, Never>
-        do {
-            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptors(input: process.stdoutRead, output: process.stdinWrite) {
-                    RPCChannel.configure($0, limits: limits)
-                }
-        } catch {
-            process.kill()
-            _ = await process.waitForExit()
-            throw KeelError(.internalError, "cannot connect to the MCP server's stdio: \(error)", cause: error)
-        }
-        let closeSignal = Locked<CheckedContinuation<Void, Never>?>(nil)
-        let (connections, delivered) = AsyncStream.makeStream(of: RPCConnection.self)
         let handler = ServerRequests(onToolsChanged: onToolsChanged)
-        let served = Task {
-            _ = try? await RPCChannel.withConnection(channel, limits: limits, handler: handler) { connection in
-                delivered.yield(connection)
-                await withCheckedContinuation { continuation in closeSignal.withLock { $0 = continuation } }
-                return true
+        var link = try await ServerLink.open(argv: argv, handler: handler)
+        if mode == .auto {
+            switch await probe(link, timeout: min(handshakeTimeout, .seconds(10))) {
+            case .modern(let stamp):
+                return ServerSession(link: link, protocolVersion: ProtocolVersion.modern, stamp: stamp)
+            case .legacy:
+                break
+            case .gone:
+                Log.write("the MCP server \(argv[0]) exited or stayed silent on server/discover; starting it again for initialize")
+                await link.close()
+                link = try await ServerLink.open(argv: argv, handler: handler)
             }
-            delivered.finish()
-            process.kill()
-            _ = await process.waitForExit()
         }
-        var iterator = connections.makeAsyncIterator()
-        guard let connection = await iterator.next() else {
-            throw KeelError(.connectionClosed, "the MCP server \(argv[0]) closed its stdout before the handshake")
-        }
-        let answer: JSONValue
         do {
-            answer = try await Deadline.run(handshakeTimeout, what: "the MCP server's answer to initialize") {
-                try await connection.call(
-                    "initialize",
-                    params: [
-                        "protocolVersion": .string(ProtocolVersion.latest), "capabilities": ["roots": ["listChanged": false]],
-                        "clientInfo": ["name": "keel", "version": "0.1.0"],
-                    ])
-            }
+            let version = try await initialize(link, timeout: handshakeTimeout)
+            return ServerSession(link: link, protocolVersion: version, stamp: nil)
         } catch {
-            process.kill()
-            closeSignal.withLock { $0?.resume(); $0 = nil }
+            await link.close()
             throw error
         }
+    }
+
+    private enum Probe {
+        case modern(stamp: JSONValue)
+        case legacy
+        case gone
+    }
+
+    /// `server/discover` at the modern revision: modern when the answer lists it, legacy on any
+    /// error answer (or an answer without it), gone when the server exited or did not answer.
+    private static func probe(_ link: ServerLink, timeout: Duration) async -> Probe {
+        let stamp: JSONValue = [
+            "io.modelcontextprotocol/protocolVersion": .string(ProtocolVersion.modern),
+            "io.modelcontextprotocol/clientInfo": clientInfo,
+            "io.modelcontextprotocol/clientCapabilities": [:],
+        ]
+        do {
+            let answer = try await Deadline.run(timeout, what: "the MCP server's answer to server/discover") {
+                try await link.connection.call("server/discover", params: ["_meta": stamp])
+            }
+            let versions = answer["supportedVersions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return versions.contains(ProtocolVersion.modern) ? .modern(stamp: stamp) : .legacy
+        } catch let error as KeelError where error.code == .connectionClosed || error.code == .requestTimedOut {
+            return .gone
+        } catch {
+            return link.isClosed ? .gone : .legacy
+        }
+    }
+
+    /// `initialize` asking for ``ProtocolVersion/latest``, then `notifications/initialized`.
+    private static func initialize(_ link: ServerLink, timeout: Duration) async throws -> String {
+        let answer = try await Deadline.run(timeout, what: "the MCP server's answer to initialize") {
+            try await link.connection.call(
+                "initialize",
+                params: [
+                    "protocolVersion": .string(ProtocolVersion.latest), "capabilities": ["roots": ["listChanged": false]],
+                    "clientInfo": clientInfo,
+                ])
+        }
         let version = answer["protocolVersion"]?.stringValue ?? ""
-        let session = ServerSession(
-            process: process, connection: connection, protocolVersion: version, serverInfo: answer["serverInfo"] ?? .null,
-            capabilities: answer["capabilities"] ?? .null, closeSignal: closeSignal, served: served)
         guard ProtocolVersion.supported.contains(version) else {
-            await session.close()
             throw KeelError(
                 .unsupportedProtocolVersion,
-                "the MCP server \(argv[0]) answered protocol revision \"\(version)\"; Keel speaks \(ProtocolVersion.supported.joined(separator: ", "))")
+                "the MCP server answered protocol revision \"\(version)\"; Keel speaks \(ProtocolVersion.supported.joined(separator: ", "))")
         }
-        connection.notify("notifications/initialized", params: [:])
-        return session
+        link.connection.notify("notifications/initialized", params: [:])
+        return version
+    }
+
+    /// `params` with the modern era's `_meta` merged in (unchanged in the legacy era).
+    func stamped(_ params: JSONValue) -> JSONValue {
+        guard let stamp = stamp?.objectValue, case .object(var object) = params else { return params }
+        var meta = object["_meta"]?.objectValue ?? JSONObject()
+        for (key, value) in stamp.dictionary { meta[key] = value }
+        object["_meta"] = .object(meta)
+        return .object(object)
     }
 
     /// Every tool, following `nextCursor` (at most `maxPages` pages).
@@ -104,7 +124,7 @@ final class ServerSession: Sendable {
         var tools: [Tool] = []
         var cursor: String?
         for _ in 0..<maxPages {
-            let params: JSONValue = cursor.map { ["cursor": .string($0)] } ?? [:]
+            let params = stamped(cursor.map { ["cursor": .string($0)] } ?? [:])
             let page = try await Deadline.run(timeout, what: "the MCP server's answer to tools/list") {
                 try await self.connection.call("tools/list", params: params)
             }
@@ -129,9 +149,9 @@ final class ServerSession: Sendable {
         _ tool: String, arguments: JSONValue, meta: JSONValue, timeout: Duration, isCancelled: @escaping @Sendable () -> Bool
     ) async -> CallEnd {
         let id = connection.makeRequestID()
-        let params: JSONValue = ["name": .string(tool), "arguments": arguments, "_meta": meta]
+        let params = stamped(["name": .string(tool), "arguments": arguments, "_meta": meta])
         let connection = self.connection
-        let end = await withTaskGroup(of: CallEnd.self) { group in
+        return await withTaskGroup(of: CallEnd.self) { group in
             group.addTask {
                 do {
                     return .answered(try await connection.call("tools/call", params: params, id: id))
@@ -154,24 +174,18 @@ final class ServerSession: Sendable {
             case .timedOut, .cancelled:
                 connection.abandon(id, with: CancellationError())
                 let reason = if case .timedOut = first { "the activity's start-to-close timeout passed" } else { "cancelled by Keel" }
-                connection.notify("notifications/cancelled", params: ["requestId": id.json, "reason": .string(reason)])
+                connection.notify("notifications/cancelled", params: stamped(["requestId": id.json, "reason": .string(reason)]))
             default:
                 break
             }
             group.cancelAll()
             return first
         }
-        return end
     }
 
     /// True once the server closed its stdout (exited or crashed).
-    var isClosed: Bool { connection.isClosed }
+    var isClosed: Bool { link.isClosed }
 
-    /// Ends the session: closes the connection, kills the server's process group and reaps it.
-    func close() async {
-        process.kill()
-        closeSignal.withLock { $0?.resume(); $0 = nil }
-        connection.close()
-        await served.value
-    }
+    /// Ends the session: kills the server's process group and reaps it.
+    func close() async { await link.close() }
 }

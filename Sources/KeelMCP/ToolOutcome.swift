@@ -18,6 +18,14 @@ enum ToolOutcome {
 
     /// The output for a successful result, or the failure for `isError: true`.
     static func classify(result: JSONValue, tool: Tool, retryToolErrors: Bool) -> Result<JSONValue, ActivityFailure> {
+        if let kind = result["resultType"]?.stringValue, kind != "complete" {
+            // 2026-07-28: an `input_required` result asks the client for input (elicitation,
+            // sampling) that a durable activity cannot give.
+            return .failure(
+                ActivityFailure(
+                    "the MCP tool \(tool.name) answered resultType \(kind); Keel's bridge answers no input requests",
+                    type: protocolErrorType, retryable: false, details: result))
+        }
         if result["isError"]?.boolValue == true {
             let text = Self.text(of: result)
             return .failure(

@@ -32,6 +32,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     var maxAttempts: [String] = []
     @Flag(help: "Retry results with isError: true (default: a tool's own error is not retried).") var retryToolErrors = false
     @Option(help: "Calls run on the server at once.") var maxConcurrent = 8
+    @Option(help: "auto: probe server/discover (2026-07-28), fall back to initialize; legacy: initialize only.")
+    var protocolMode = "auto"
 
     func validate() throws {
         guard !command.isEmpty else { throw ValidationError("give the MCP server's command after --") }
@@ -40,6 +42,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         }
         _ = try parseDuration(timeout)
         _ = try attemptOverrides()
+        guard ["auto", "legacy"].contains(protocolMode) else { throw ValidationError("--protocol-mode takes auto or legacy") }
         guard (1...1000).contains(maxConcurrent) else { throw ValidationError("--max-concurrent must be from 1 to 1000") }
     }
 
@@ -61,6 +64,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         options.maximumAttempts = try attemptOverrides()
         options.retryToolErrors = retryToolErrors
         options.maxConcurrent = maxConcurrent
+        options.probeModernRevision = protocolMode == "auto"
         let endpoints = Endpoint.listFromEnvironment(ProcessInfo.processInfo.environment)
         do {
             let end = try await Bridge.run(options, endpoints: endpoints)

@@ -54,6 +54,8 @@ def test_time_tool_called_durably_through_keel_call(time_server):
     time_server.wait_for_activities("mcp.time.get_current_time")
     code, answer = time_server.call("mcp.time.get_current_time", {"timezone": "Asia/Tokyo"})
     assert code == 0, answer
+    # mcp-server-time answers server/discover: the bridge speaks the stateless revision to it.
+    assert "time: the MCP server speaks revision 2026-07-28" in time_server.log()
     assert answer["status"] == "completed"
     assert answer["output"]["timezone"] == "Asia/Tokyo"
     assert answer["output"]["datetime"].endswith("+09:00")
@@ -190,3 +192,28 @@ def _kill_wedged(log):
             os.kill(pid, 9)
         except ProcessLookupError:
             pass
+
+
+def test_servers_of_the_initialize_era_are_reached_by_falling_back_from_server_discover(env_dir, tmp):
+    legacy = f"python3 {HERE}/servers/legacy_server.py"
+    keel = Orchestrator(tmp, [
+        "--mcp", f"old={legacy}",  # answers server/discover with -32601: initialize on the same connection
+        "--mcp", f"older={legacy} --exit-on-unknown",  # exits on server/discover: started again for initialize
+        "--worker", f"{KEEL_BIN} mcp bridge pinned --protocol-mode legacy -- {env_dir}/bin/mcp-server-time",
+    ])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.old.echo", "mcp.older.echo", "mcp.pinned.get_current_time")
+        for name in ("mcp.old.echo", "mcp.older.echo"):
+            code, answer = keel.call(name, {"text": "hi"})
+            assert code == 0, answer
+            assert answer["output"]["content"] == [{"type": "text", "text": "hi"}]
+        code, answer = keel.call("mcp.pinned.get_current_time", {"timezone": "Etc/UTC"})
+        assert code == 0, answer
+        log = keel.log()
+        assert "old: the MCP server speaks revision 2025-06-18" in log
+        assert "older: the MCP server speaks revision 2025-06-18" in log
+        assert "exited or stayed silent on server/discover" in log
+        assert "pinned: the MCP server speaks revision 2025-11-25" in log
+    finally:
+        keel.stop()
