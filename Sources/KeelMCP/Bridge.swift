@@ -54,20 +54,25 @@ public enum Bridge {
             registered.append(name)
         }
         Log.write("\(options.name): \(registered.count) tools as activities: \(registered.joined(separator: ", "))")
-        let end = await withTaskGroup(of: End.self) { group in
+        // On tools/list_changed the worker drains (the running calls answer, new ones are refused
+        // and retried by Keel) and the bridge ends, to be started again with the new list.
+        let toolsChanged = Locked(false)
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do { try await worker.run() } catch { Log.write("\(options.name): the worker stopped: \(error)") }
-                return .disconnected
+                changed.continuation.finish()
             }
             group.addTask {
-                for await _ in changed.stream { return .toolsChanged }
-                return .disconnected
+                for await _ in changed.stream {
+                    toolsChanged.withLock { $0 = true }
+                    Log.write("\(options.name): the server's tool list changed; draining to register it again")
+                    worker.drain()
+                    return
+                }
             }
-            let first = await group.next() ?? .disconnected
-            group.cancelAll()
-            changed.continuation.finish()
-            return first
+            await group.waitForAll()
         }
+        let end: End = toolsChanged.withLock { $0 } ? .toolsChanged : .disconnected
         await servers.close()
         return end
     }

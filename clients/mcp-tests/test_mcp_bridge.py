@@ -217,3 +217,22 @@ def test_servers_of_the_initialize_era_are_reached_by_falling_back_from_server_d
         assert "pinned: the MCP server speaks revision 2025-11-25" in log
     finally:
         keel.stop()
+
+
+def test_tools_list_changed_registers_the_new_list(env_dir, tmp):
+    grow_file = os.path.join(tmp, "grown")
+    server = f"{env_dir}/bin/python {HERE}/servers/wedge_server.py --grow-file {grow_file}"
+    # The initialize era: there the server may notify at any time.
+    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --protocol-mode legacy -- {server}"])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.wedge.grow")
+        assert "mcp.wedge.extra" not in keel.activities()
+        code, answer = keel.call("mcp.wedge.grow", {})
+        assert code == 0, answer
+        keel.wait_for_activities("mcp.wedge.extra")  # the bridge exited, was restarted, and listed again
+        code, answer = keel.call("mcp.wedge.extra", {})
+        assert code == 0, answer
+        assert "the server's tools changed; restarting" in keel.log()
+    finally:
+        keel.stop()
