@@ -31,7 +31,7 @@ final class ToolServerHandler: RPCHandler {
         case "tools/list":
             return ["tools": .array(try await refreshedCatalog().tools)]
         case "tools/call":
-            return try await callTool(params)
+            return try await callTool(params, connection: connection)
         default:
             throw KeelError(.methodNotFound, "keel mcp serve serves no method \(method)")
         }
@@ -54,7 +54,7 @@ final class ToolServerHandler: RPCHandler {
         return fresh
     }
 
-    private func callTool(_ params: JSONValue) async throws -> JSONValue {
+    private func callTool(_ params: JSONValue, connection: RPCConnection) async throws -> JSONValue {
         guard let name = params["name"]?.stringValue else { throw KeelError(.invalidParams, "tools/call needs a tool name") }
         let arguments = params["arguments"] ?? [:]
         if let (method, request) = WorkflowTools.request(tool: name, arguments: arguments) {
@@ -79,8 +79,22 @@ final class ToolServerHandler: RPCHandler {
             let requestKey = RPCConnection.currentRequestID.map { Self.key($0.json) }
             if let taskId = answer["taskId"]?.stringValue, let requestKey { running.withLock { $0[requestKey] = taskId } }
             defer { if let requestKey { running.withLock { _ = $0.removeValue(forKey: requestKey) } } }
-            call = ["idempotencyKey": .string(key), "waitTimeoutMs": 30_000]
+            // With a progressToken the client hears how the task stands every few seconds (which
+            // also keeps a client's request timeout from firing on a long call).
+            let progressToken = params["_meta"]?["progressToken"]
+            call = ["idempotencyKey": .string(key), "waitTimeoutMs": progressToken == nil ? 30_000 : 5_000]
+            var polls: Int64 = 0
             while !Self.isEnded(answer) {
+                if let progressToken {
+                    polls += 1
+                    let status = answer["status"]?.stringValue ?? "scheduled"
+                    connection.notify(
+                        "notifications/progress",
+                        params: [
+                            "progressToken": progressToken, "progress": JSONValue(polls),
+                            "message": .string("\(name): \(status), attempt \(answer["attempts"]?.int64Value ?? 0)"),
+                        ])
+                }
                 answer = try await keel.call("activity/result", .object(call))
             }
         } catch let error as KeelError {

@@ -3,11 +3,13 @@
     python mcp_client.py KEEL_BIN SOCKET SESSION_KEY COMMAND.json
 
 COMMAND.json is a list of steps, each {"list": true} or {"call": NAME, "arguments": {...},
-"meta": {...}?}; one JSON line per step goes to stdout as it ends (a tool list, or a call's
-`structuredContent`, `isError`, text and `_meta`), so a test can act between steps.
+"meta": {...}?, "cancelWhen": FILE?, "progress": true?}; one JSON line per step goes to stdout
+as it ends (a tool list, or a call's `structuredContent`, `isError`, text and `_meta`, plus the
+progress messages heard; or {"cancelled": true}), so a test can act between steps.
 """
 import asyncio
 import json
+import os
 import sys
 
 from mcp import Client, StdioServerParameters
@@ -22,8 +24,26 @@ async def main(keel_bin, socket, session_key, steps):
                 tools = await client.list_tools()
                 out = {"tools": [t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in tools.tools]}
             else:
-                result = await client.call_tool(step["call"], step.get("arguments", {}), meta=step.get("meta"))
-                out = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+                heard = []
+
+                async def on_progress(progress, total, message):
+                    heard.append(message)
+
+                call = asyncio.ensure_future(client.call_tool(
+                    step["call"], step.get("arguments", {}), meta=step.get("meta"),
+                    progress_callback=on_progress if step.get("progress") else None))
+                if "cancelWhen" in step:  # cancel once the test creates that file
+                    while not os.path.exists(step["cancelWhen"]):
+                        await asyncio.sleep(0.05)
+                    call.cancel()  # the SDK sends notifications/cancelled for the abandoned request
+                    try:
+                        await call
+                    except asyncio.CancelledError:
+                        pass
+                    out = {"cancelled": True}
+                else:
+                    out = (await call).model_dump(by_alias=True, mode="json", exclude_none=True)
+                    out["progressHeard"] = heard
             print(json.dumps(out), flush=True)
 
 

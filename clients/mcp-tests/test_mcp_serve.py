@@ -110,3 +110,32 @@ def test_a_call_survives_kill_9_of_the_orchestrator_and_a_retry_gets_the_stored_
     assert json.loads(second["content"][0]["text"]) == {"slept": 4}
     assert second["_meta"]["keel.dev/taskId"] == first["_meta"]["keel.dev/taskId"]
     assert len(executions(keel)) == 1
+
+
+def test_notifications_cancelled_cancels_the_keel_task(env_dir, keel):
+    key = "cancel-me"
+    go = os.path.join(keel.directory, "cancel-now")
+    client = MCPClient(env_dir, keel, [
+        {"call": "mcptest.slow", "arguments": {"seconds": 60}, "meta": {"idempotencyKey": key}, "cancelWhen": go},
+        {"list": True}])
+    client.line()
+    wait_for(lambda: executions(keel, "start"), 60, "the activity to start")
+    open(go, "w").close()
+    assert client.line() == {"cancelled": True}
+    client.line()
+    client.finish()
+    def task_status():
+        out = keel.keel("call", "mcptest.slow", json.dumps({"seconds": 60}), "--idempotency-key", key,
+                        "--no-wait", "--format", "json", check=False)
+        return json.loads(out.stdout).get("status") if out.stdout else None
+    assert wait_for(lambda: task_status() == "cancelled", 60, "the task to be cancelled")
+    assert executions(keel) == []  # never completed
+
+
+def test_a_long_call_reports_progress_to_a_client_that_asks(env_dir, keel):
+    client = MCPClient(env_dir, keel, [{"call": "mcptest.slow", "arguments": {"seconds": 7}, "progress": True}])
+    client.line()
+    result = client.line()
+    client.finish()
+    assert result["isError"] is False, result
+    assert result["progressHeard"] and "mcptest.slow: running" in result["progressHeard"][0]
