@@ -112,7 +112,7 @@ def test_git_tools_on_a_throwaway_repository(env_dir, tmp):
 def test_a_wedged_server_is_killed_restarted_and_the_call_retried(env_dir, tmp):
     marker = os.path.join(tmp, "marker")
     server = f"{env_dir}/bin/python {HERE}/servers/wedge_server.py"
-    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --timeout 10s -- {server}"])
+    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --timeout 20s -- {server}"])
     keel.start()
     try:
         keel.wait_for_activities("mcp.wedge.hang_once")
