@@ -236,3 +236,35 @@ def test_tools_list_changed_registers_the_new_list(env_dir, tmp):
         assert "the server's tools changed; restarting" in keel.log()
     finally:
         keel.stop()
+
+
+def test_kill_9_during_an_idempotent_tool_call_loses_nothing(env_dir, tmp):
+    marker = os.path.join(tmp, "marker")
+    server = f"{env_dir}/bin/python {HERE}/servers/wedge_server.py"
+    keel = Orchestrator(tmp, ["--worker", f"{KEEL_BIN} mcp bridge wedge --timeout 60s -- {server}"])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.wedge.hang_once")
+        out = keel.keel("call", "mcp.wedge.hang_once", json.dumps({"marker": marker}), "--no-wait",
+                        "--idempotency-key", "lookup-7")
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0, 60, "the tool's first call")
+        keel.kill9()
+        keel.start()  # the task was running: it goes back to scheduled and runs as attempt 2
+        out = keel.keel("call", "mcp.wedge.hang_once", json.dumps({"marker": marker}), "--idempotency-key", "lookup-7",
+                        "--format", "json", check=False)
+        answer = json.loads(out.stdout)
+        assert answer["status"] == "completed", answer
+        assert answer["attempts"] == 2
+    finally:
+        keel.stop()
+        _kill_pid_in(marker)
+
+
+def _kill_pid_in(path):
+    """The wedged server's pid, which it wrote to `path`: killed in case its bridge died first."""
+    try:
+        with open(path) as f:
+            os.kill(int(f.read()), 9)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        pass
