@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "KeelMCP",
             dependencies: [
-                "KeelCore", "KeelProtocol", "KeelClient",
+                "KeelCore", "KeelSchema", "KeelProtocol", "KeelClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

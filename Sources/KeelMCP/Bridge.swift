@@ -30,7 +30,11 @@ public enum Bridge {
             name: "mcp.\(options.name)", endpoints: endpoints, maxConcurrent: options.maxConcurrent,
             allowBreakingChanges: true)
         var registered: [String] = []
-        for tool in tools {
+        for listed in tools {
+            let (tool, problems) = listed.withUsableSchemas()
+            if !problems.isEmpty {
+                Log.write("\(options.name): Keel cannot compile \(problems.joined(separator: "; ")) of \(tool.name); registered as {\"type\": \"object\"}")
+            }
             let name = options.activityName(tool.name)
             guard ActivityName.isValid(name) else {
                 Log.write("skipped the tool \(tool.name) of \(options.name): \(name) is not a valid activity name")

@@ -1,4 +1,5 @@
 import KeelCore
+import KeelSchema
 
 /// One tool from an MCP server's `tools/list`.
 struct Tool: Sendable {
@@ -35,6 +36,25 @@ struct Tool: Sendable {
     /// the shape of a `tools/call` result, `{content: [...], structuredContent?}`.
     var outputContract: JSONValue {
         outputSchema ?? Self.contentResultSchema
+    }
+
+    /// The tool with any schema Keel cannot compile replaced by `{"type": "object"}` (the server
+    /// still checks its own input), and the reasons, so one odd tool does not stop the whole
+    /// registration (`worker/register` refuses an invalid contract with 3003).
+    func withUsableSchemas() -> (tool: Tool, problems: [String]) {
+        var tool = self
+        var problems: [String] = []
+        do { _ = try Validator(schema: inputSchema) } catch {
+            problems.append("its inputSchema: \(error)")
+            tool.inputSchema = ["type": "object"]
+        }
+        if let outputSchema {
+            do { _ = try Validator(schema: outputSchema) } catch {
+                problems.append("its outputSchema: \(error)")
+                tool.outputSchema = ["type": "object"]
+            }
+        }
+        return (tool, problems)
     }
 
     static let contentResultSchema: JSONValue = [

@@ -81,6 +81,19 @@ struct ToolOutcomeTests {
         #expect(throws: KeelError.self) { try Tool(json: ["name": "t"]) }
     }
 
+    @Test func aSchemaKeelCannotCompileBecomesAnyObject() throws {
+        let odd = try Tool(json: [
+            "name": "odd", "inputSchema": ["type": "object", "properties": ["n": ["type": 7]]],
+            "outputSchema": ["type": "object", "required": "not-an-array"],
+        ])
+        let (usable, problems) = odd.withUsableSchemas()
+        #expect(problems.count == 2)
+        #expect(usable.inputSchema == ["type": "object"])
+        #expect(usable.outputSchema == ["type": "object"])
+        let fine = Self.timeTool.withUsableSchemas()
+        #expect(fine.problems.isEmpty && fine.tool.outputSchema == Self.timeTool.outputSchema)
+    }
+
     @Test func theBridgeWaitsALittleLessThanTheStartToClose() {
         var options = BridgeOptions(name: "s", argv: ["s"])
         options.startToCloseMs = 10_000
