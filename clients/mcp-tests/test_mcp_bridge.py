@@ -3,11 +3,13 @@
 Run: python3 -m pytest -q clients/mcp-tests   (needs .build/debug/keel and PyPI for the first run:
 setup_venv.sh installs mcp-server-time, mcp-server-git and the MCP SDK into a private venv)
 """
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 
 import pytest
 
@@ -268,3 +270,54 @@ def _kill_pid_in(path):
             os.kill(int(f.read()), 9)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         pass
+
+
+class _FlakyPage(http.server.BaseHTTPRequestHandler):
+    """/flaky answers 503 the first time, then the page; /page always the page."""
+    hits = {}
+
+    def do_GET(self):
+        _FlakyPage.hits[self.path] = _FlakyPage.hits.get(self.path, 0) + 1
+        if self.path == "/flaky" and _FlakyPage.hits[self.path] == 1:
+            self.send_response(503)
+            self.end_headers()
+            return
+        body = b"<html><body><h1>Hotel policy</h1><p>At most 180 EUR per night.</p></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_fetch_over_loopback_with_a_real_io_error_retried_by_policy(env_dir, tmp):
+    http_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FlakyPage)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{http_server.server_address[1]}"
+    fetch = f"{env_dir}/bin/mcp-server-fetch --ignore-robots-txt --allow-private-ips"
+    keel = Orchestrator(tmp, [
+        "--mcp", f"fetch={fetch}",  # isError is not retried (the default)
+        "--worker", f"{KEEL_BIN} mcp bridge fetchr --retry-tool-errors -- {fetch}",  # isError retried
+    ])
+    keel.start()
+    try:
+        keel.wait_for_activities("mcp.fetch.fetch", "mcp.fetchr.fetch")
+        # raw: the markdown simplification of this server version can stall for tens of seconds.
+        code, answer = keel.call("mcp.fetch.fetch", {"url": f"{base}/page", "raw": True})
+        assert code == 0, answer
+        assert "180 EUR per night" in answer["output"]["content"][0]["text"]
+        # Connection refused: the server's own error, with its message, not retried by default.
+        code, answer = keel.call("mcp.fetch.fetch", {"url": "http://127.0.0.1:1/nothing", "raw": True})
+        assert code == 1 and answer["failure"]["type"] == "MCPToolError" and answer["attempts"] == 1, answer
+        assert "127.0.0.1:1" in answer["failure"]["message"]
+        # A 503 then a 200: with --retry-tool-errors the read-only tool is retried and completes.
+        code, answer = keel.call("mcp.fetchr.fetch", {"url": f"{base}/flaky", "raw": True})
+        assert code == 0, answer
+        assert answer["attempts"] == 2
+        assert _FlakyPage.hits["/flaky"] == 2
+    finally:
+        keel.stop()
+        http_server.shutdown()
