@@ -6,8 +6,9 @@ import json
 import sys
 
 EXIT_ON_UNKNOWN = "--exit-on-unknown" in sys.argv
-TOOLS = [{"name": "echo", "description": "Echoes its text.", "annotations": {"readOnlyHint": True},
-          "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}}]
+TEXT = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+TOOLS = [{"name": "echo", "description": "Echoes its text.", "annotations": {"readOnlyHint": True}, "inputSchema": TEXT},
+         {"name": "fail", "description": "Fails with its text (isError: true).", "inputSchema": TEXT}]
 
 
 def send(message):
@@ -26,8 +27,14 @@ for line in sys.stdin:
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": id_, "result": {"tools": TOOLS}})
     elif method == "tools/call":
-        text = message["params"]["arguments"]["text"]
-        send({"jsonrpc": "2.0", "id": id_, "result": {"content": [{"type": "text", "text": text}]}})
+        params = message["params"]
+        text = params["arguments"]["text"]
+        if params["name"] == "fail":
+            send({"jsonrpc": "2.0", "id": id_, "result": {"content": [{"type": "text", "text": f"boom: {text}"}], "isError": True}})
+        elif params["name"] == "echo":
+            send({"jsonrpc": "2.0", "id": id_, "result": {"content": [{"type": "text", "text": text}]}})
+        else:
+            send({"jsonrpc": "2.0", "id": id_, "error": {"code": -32602, "message": f"Unknown tool: {params['name']}"}})
     elif EXIT_ON_UNKNOWN:
         sys.exit(1)
     else:
