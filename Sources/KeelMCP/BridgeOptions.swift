@@ -11,6 +11,9 @@ public struct BridgeOptions: Sendable {
     public var maximumAttempts: [String: Int] = [:]
     /// Makes `isError: true` results retryable failures (default: not retryable).
     public var retryToolErrors = false
+    /// A regular expression that marks a result with `isError: false` as the tool's error when its
+    /// text matches (for servers that report failures as plain text), e.g. `^Error executing tool`.
+    public var errorTextPattern: String?
     /// Calls the bridge runs on the server at once.
     public var maxConcurrent = 8
     /// Probe `server/discover` (2026-07-28) first and fall back to `initialize` (true), or go

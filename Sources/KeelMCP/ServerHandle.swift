@@ -56,7 +56,8 @@ actor ServerHandle {
             tool.name, arguments: input, meta: meta, timeout: options.callTimeout, isCancelled: { ctx.isCancelled })
         switch end {
         case .answered(let result):
-            switch ToolOutcome.classify(result: result, tool: tool, retryToolErrors: options.retryToolErrors) {
+            switch ToolOutcome.classify(
+                result: result, tool: tool, retryToolErrors: options.retryToolErrors, errorTextPattern: options.errorTextPattern) {
             case .success(let output): return output
             case .failure(let failure): throw failure
             }

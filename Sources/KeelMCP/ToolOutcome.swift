@@ -1,3 +1,4 @@
+import Foundation
 import KeelClient
 import KeelCore
 
@@ -17,7 +18,9 @@ enum ToolOutcome {
     static let exitedType = "MCPServerExited"
 
     /// The output for a successful result, or the failure for `isError: true`.
-    static func classify(result: JSONValue, tool: Tool, retryToolErrors: Bool) -> Result<JSONValue, ActivityFailure> {
+    static func classify(
+        result: JSONValue, tool: Tool, retryToolErrors: Bool, errorTextPattern: String? = nil
+    ) -> Result<JSONValue, ActivityFailure> {
         if let kind = result["resultType"]?.stringValue, kind != "complete" {
             // 2026-07-28: an `input_required` result asks the client for input (elicitation,
             // sampling) that a durable activity cannot give.
@@ -26,7 +29,8 @@ enum ToolOutcome {
                     "the MCP tool \(tool.name) answered resultType \(kind); Keel's bridge answers no input requests",
                     type: protocolErrorType, retryable: false, details: result))
         }
-        if result["isError"]?.boolValue == true {
+        let reportsError = result["isError"]?.boolValue == true
+        if reportsError || Self.matches(Self.text(of: result), errorTextPattern) {
             let text = Self.text(of: result)
             return .failure(
                 ActivityFailure(
@@ -60,6 +64,12 @@ enum ToolOutcome {
                 retryable: true)
         }
         return ActivityFailure(error.message, type: protocolErrorType, retryable: !callersMistake, details: .object(details))
+    }
+
+    /// True when `pattern` (a regular expression) is given and found in `text`.
+    static func matches(_ text: String, _ pattern: String?) -> Bool {
+        guard let pattern, !text.isEmpty else { return false }
+        return text.range(of: pattern, options: .regularExpression) != nil
     }
 
     /// The text blocks of a result's `content`, joined by newlines.

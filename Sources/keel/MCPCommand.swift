@@ -31,6 +31,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         help: "TOOL=N: maximumAttempts for a tool (* for all), overriding its annotations (repeatable).")
     var maxAttempts: [String] = []
     @Flag(help: "Retry results with isError: true (default: a tool's own error is not retried).") var retryToolErrors = false
+    @Option(help: "A regular expression: a result with isError: false whose text matches is the tool's error.")
+    var errorText: String?
     @Option(help: "Calls run on the server at once.") var maxConcurrent = 8
     @Option(help: "auto: probe server/discover (2026-07-28), fall back to initialize; legacy: initialize only.")
     var protocolMode = "auto"
@@ -42,6 +44,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         }
         _ = try parseDuration(timeout)
         _ = try attemptOverrides()
+        if let errorText, (try? NSRegularExpression(pattern: errorText)) == nil {
+            throw ValidationError("--error-text \(errorText) is not a regular expression")
+        }
         guard ["auto", "legacy"].contains(protocolMode) else { throw ValidationError("--protocol-mode takes auto or legacy") }
         guard (1...1000).contains(maxConcurrent) else { throw ValidationError("--max-concurrent must be from 1 to 1000") }
     }
@@ -63,6 +68,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         options.startToCloseMs = try parseDuration(timeout)
         options.maximumAttempts = try attemptOverrides()
         options.retryToolErrors = retryToolErrors
+        options.errorTextPattern = errorText
         options.maxConcurrent = maxConcurrent
         options.probeModernRevision = protocolMode == "auto"
         let endpoints = Endpoint.listFromEnvironment(ProcessInfo.processInfo.environment)

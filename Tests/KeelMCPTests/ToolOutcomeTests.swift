@@ -48,6 +48,20 @@ struct ToolOutcomeTests {
                 == ["content": [["type": "text", "text": "committed abc123"]]])
     }
 
+    @Test func aFailureTextWithIsErrorFalseIsAnErrorOnlyWhenThePatternSaysSo() throws {
+        let result: JSONValue = ["content": [["type": "text", "text": "Error executing tool: no such repo"]], "isError": false]
+        let asOutput: JSONValue = ["content": result["content"]!]
+        #expect(try ToolOutcome.classify(result: result, tool: Self.plainTool, retryToolErrors: false).get() == asOutput)
+        guard
+            case .failure(let failure) = ToolOutcome.classify(
+                result: result, tool: Self.plainTool, retryToolErrors: false, errorTextPattern: "^Error executing tool")
+        else { Issue.record("the pattern did not mark the text as an error"); return }
+        #expect(failure.type == "MCPToolError" && failure.message == "Error executing tool: no such repo" && !failure.retryable)
+        #expect(
+            try ToolOutcome.classify(result: result, tool: Self.plainTool, retryToolErrors: false, errorTextPattern: "^Failed")
+                .get() == asOutput)
+    }
+
     @Test func jsonRPCErrorsAreRetryableUnlessTheCallItselfIsWrong() {
         let unknownTool = ToolOutcome.failure(for: KeelError(.invalidParams, "Unknown tool: nope"), tool: "nope")
         #expect(unknownTool.type == "MCPError" && !unknownTool.retryable && unknownTool.message == "Unknown tool: nope")
