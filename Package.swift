@@ -114,6 +114,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Model Context Protocol both ways: an MCP server's tools as activities (the bridge) and
+        // Keel's activities as an MCP server. Hand-written on Keel's own JSON-RPC (docs/decisions/0005-mcp.md).
+        .target(
+            name: "KeelMCP",
+            dependencies: [
+                "KeelCore", "KeelSchema", "KeelProtocol", "KeelClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test harness: temp dirs, a running orchestrator, spawned workers.
         .target(
             name: "KeelTesting",
@@ -123,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "keel",
             dependencies: (withPostgres ? ["KeelPostgres"] : []) + (withWeb ? ["KeelWeb"] : []) + [
-                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol",
+                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,6 +156,7 @@ let package = Package(
             dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelClient", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelServerTests",

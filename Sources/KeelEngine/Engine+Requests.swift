@@ -62,6 +62,7 @@ extension Engine {
                 var c: [String: JSONValue] = [
                     "name": .string($0.name), "input": $0.input, "output": $0.output, "hash": .string($0.hash),
                 ]
+                if let description = $0.description { c["description"] = .string(description) }
                 if let pin = contractPins[Self.pinKey(kind, $0.name)], pin.hash == $0.hash {
                     c["version"] = JSONValue(pin.version)
                 }

@@ -252,9 +252,15 @@ public final class RPCConnection: Sendable {
         }
     }
 
+    /// The id of the request being answered, inside ``RPCHandler/handleRequest(method:params:connection:)``
+    /// (nil elsewhere): for a handler that keys work by the peer's request id (MCP's cancellation does).
+    @TaskLocal public static var currentRequestID: RPCID?
+
     private func answer(id: RPCID, method: String, params: JSONValue, handler: some RPCHandler) async -> RPCMessage {
         do {
-            let result = try await handler.handleRequest(method: method, params: params, connection: self)
+            let result = try await Self.$currentRequestID.withValue(id) {
+                try await handler.handleRequest(method: method, params: params, connection: self)
+            }
             return .response(id: id, result: result)
         } catch let error as KeelError {
             return .error(id: id, error: RPCErrorObject(error))

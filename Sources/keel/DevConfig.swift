@@ -34,6 +34,15 @@ struct DevConfig {
             spec.directory = directory
             workers.append(spec)
         }
+        // "mcp": {"NAME": "COMMAND ARGS"}: MCP servers as workers, as `keel serve --mcp` (docs/mcp.md).
+        for (name, command) in json["mcp"]?.objectValue ?? [:] {
+            guard let command = command.stringValue else {
+                throw KeelError(.invalidParams, "\(path): mcp.\(name) must be a command line (a string)")
+            }
+            var spec = try MCPWorkerSpec.make("\(name)=\(command)")
+            spec.directory = directory
+            workers.append(spec)
+        }
         var limits: [String: ActivityLimit] = [:]
         for (name, l) in json["activities"]?.objectValue ?? [:] {
             limits[name] = try ActivityLimit(json: l, context: "\(path): activities.\(name)")

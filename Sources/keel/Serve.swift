@@ -36,6 +36,10 @@ struct Serve: AsyncParsableCommand {
     var socketRequiresToken = false
     @Option(name: .customLong("worker"), help: "Spawn and supervise a stdio worker: a command line (repeatable).")
     var workers: [String] = []
+    @Option(
+        name: .customLong("mcp"),
+        help: "Spawn and supervise an MCP server as a worker: NAME=\"COMMAND ARGS\"; its tools become activities mcp.NAME.TOOL (repeatable).")
+    var mcpServers: [String] = []
     @OptionGroup(title: "TLS on the TCP listener") var tls: ServeTLSOptions
     @Option(help: "Commit durability: full (fsync each commit, default) or normal.") var sync = "full"
     @Option(help: "Largest message in bytes (default 16 MiB).") var maxMessageBytes = 16 * 1024 * 1024
@@ -68,6 +72,7 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
         guard (1...64).contains(eventLoops) else { throw ValidationError("--event-loops must be from 1 to 64") }
         try tls.validate(tcp: tcp)
+        for server in mcpServers { _ = try MCPWorkerSpec.make(server) }
         do { _ = try ActivityLimit.parseAssignments(activityLimits) } catch let error as KeelError { throw ValidationError(error.message) }
     }
 
@@ -101,7 +106,7 @@ struct Serve: AsyncParsableCommand {
         options.tls = try tls.load()
         try loadCredentials(into: &options, logger: logger)
         try web.apply(to: &options, command: "serve")
-        options.workers = try workers.map { try WorkerSpec(command: $0) }
+        options.workers = try workers.map { try WorkerSpec(command: $0) } + mcpServers.map(MCPWorkerSpec.make)
         let server = KeelServer(options: options, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -1,0 +1,52 @@
+"""An MCP client on the official Python SDK (`mcp`, run from the test venv) against `keel mcp serve`.
+
+    python mcp_client.py KEEL_BIN SOCKET SESSION_KEY COMMAND.json
+
+COMMAND.json is a list of steps, each {"list": true} or {"call": NAME, "arguments": {...},
+"meta": {...}?, "cancelWhen": FILE?, "progress": true?}; one JSON line per step goes to stdout
+as it ends (a tool list, or a call's `structuredContent`, `isError`, text and `_meta`, plus the
+progress messages heard; or {"cancelled": true}), so a test can act between steps.
+"""
+import asyncio
+import json
+import os
+import sys
+
+from mcp import Client, StdioServerParameters
+
+
+async def main(keel_bin, socket, session_key, steps):
+    params = StdioServerParameters(command=keel_bin, args=["mcp", "serve", "--socket", socket, "--session-key", session_key])
+    async with Client(params) as client:
+        print(json.dumps({"protocolVersion": client.protocol_version}), flush=True)
+        for step in steps:
+            if step.get("list"):
+                tools = await client.list_tools()
+                out = {"tools": [t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in tools.tools]}
+            else:
+                heard = []
+
+                async def on_progress(progress, total, message):
+                    heard.append(message)
+
+                call = asyncio.ensure_future(client.call_tool(
+                    step["call"], step.get("arguments", {}), meta=step.get("meta"),
+                    progress_callback=on_progress if step.get("progress") else None))
+                if "cancelWhen" in step:  # cancel once the test creates that file
+                    while not os.path.exists(step["cancelWhen"]):
+                        await asyncio.sleep(0.05)
+                    call.cancel()  # the SDK sends notifications/cancelled for the abandoned request
+                    try:
+                        await call
+                    except asyncio.CancelledError:
+                        pass
+                    out = {"cancelled": True}
+                else:
+                    out = (await call).model_dump(by_alias=True, mode="json", exclude_none=True)
+                    out["progressHeard"] = heard
+            print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[4]) as f:
+        asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], json.load(f)))
