@@ -58,6 +58,32 @@ public struct KeelClient: Sendable {
         }
     }
 
+    /// ``withClient(_:name:token:handler:_:)`` on the first of `endpoints` that answers: each is
+    /// tried in order until one connects and accepts `initialize`; `body` runs once, on that one
+    /// (a connection lost inside `body` is not retried elsewhere: the request may have been acted on).
+    /// - Throws: `KeelError(.connectionClosed)` naming every endpoint when none can be reached.
+    public static func withClient<T: Sendable>(
+        endpoints: [Endpoint], name: String = "keel-swift", token: String? = nil,
+        _ body: @escaping @Sendable (KeelClient) async throws -> T
+    ) async throws -> T {
+        var unreachable: [String] = []
+        for endpoint in endpoints {
+            let started = Locked(false)
+            do {
+                return try await withClient(endpoint, name: name, token: token) { client in
+                    started.withLock { $0 = true }
+                    return try await body(client)
+                }
+            } catch let error as KeelError where error.code == .connectionClosed && !started.withLock({ $0 }) {
+                unreachable.append(error.message)
+            }
+        }
+        guard unreachable.count > 1 else {
+            throw KeelError(.connectionClosed, unreachable.first ?? "no orchestrator endpoint was given")
+        }
+        throw KeelError(.connectionClosed, "cannot reach any of \(endpoints.count) orchestrators: " + unreachable.joined(separator: "; "))
+    }
+
     /// Sends any request.
     public func call(_ method: String, _ params: JSONValue = [:]) async throws -> JSONValue {
         try await connection.call(method, params: params)

@@ -92,7 +92,7 @@ func parseSeconds(_ text: String) throws -> Int64? {
 /// Runs `body` against the orchestrator, turning protocol errors into messages and exit codes.
 func runClient<T: Sendable>(_ options: ConnectionOptions, _ body: @escaping @Sendable (KeelClient) async throws -> T) async throws -> T {
     do {
-        return try await KeelClient.withClient(options.endpoint, name: "keel-cli", token: try options.fileToken(), body)
+        return try await KeelClient.withClient(endpoints: options.endpoints, name: "keel-cli", token: try options.fileToken(), body)
     } catch let error as KeelError {
         throw ExitCode(ErrorReport.write(error, json: options.json))
     }

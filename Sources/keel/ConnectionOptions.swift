@@ -7,10 +7,10 @@ import KeelServer
 
 /// How CLI commands reach the orchestrator.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "Unix socket of the orchestrator (default: $KEEL_SOCKET or ./keel.sock).")
+    @Option(help: "Unix socket of the orchestrator, or several comma-separated, tried in order (default: $KEEL_SOCKET or ./keel.sock).")
     var socket: String?
 
-    @Option(help: "host:port of the orchestrator's TCP listener (needs --token or $KEEL_TOKEN).")
+    @Option(help: "host:port of the orchestrator's TCP listener, or several comma-separated, tried in order (needs --token or $KEEL_TOKEN).")
     var tcp: String?
 
     @Option(help: "Token for TCP (visible in /proc: prefer --token-file or $KEEL_TOKEN).")
@@ -41,7 +41,10 @@ struct ConnectionOptions: ParsableArguments {
 
     func validate() throws {
         if socket != nil && tcp != nil { throw ValidationError("use --socket or --tcp, not both") }
-        if let tcp, tcp.split(separator: ":").count != 2 { throw ValidationError("--tcp takes host:port") }
+        if let tcp, Self.entries(tcp).contains(where: { $0.split(separator: ":").count != 2 }) || Self.entries(tcp).isEmpty {
+            throw ValidationError("--tcp takes host:port (or several, comma-separated)")
+        }
+        if let socket, Self.entries(socket).isEmpty { throw ValidationError("--socket takes a path (or several, comma-separated)") }
         if tlsOptions != nil && tcp == nil { throw ValidationError("the --tls options need --tcp") }
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
     }
@@ -58,18 +61,30 @@ struct ConnectionOptions: ParsableArguments {
         do { return try TokenFile.read(tokenFile) } catch let error as KeelError { throw ValidationError(error.message) }
     }
 
-    var endpoint: Endpoint {
+    /// The first endpoint of ``endpoints``.
+    var endpoint: Endpoint { endpoints[0] }
+
+    /// Where to connect, in the order to try (docs/clients.md, "Several endpoints"): the flags'
+    /// comma-separated entries, else `$KEEL_SOCKET` / `$KEEL_TCP`'s, else `./keel.sock`.
+    var endpoints: [Endpoint] {
         let env = ProcessInfo.processInfo.environment
-        if let socket { return .unixSocket(path: socket) }
+        if let socket { return Self.entries(socket).map { .unixSocket(path: $0) } }
         if let tcp {
-            let parts = tcp.split(separator: ":")
-            let host = String(parts[0]), port = Int(parts[1]) ?? 0, token = token ?? env["KEEL_TOKEN"] ?? ""
-            if let tls = tlsOptions ?? TLSClientOptions.fromEnvironment(env) {
-                return .tls(host: host, port: port, token: token, options: tls)
+            let token = token ?? env["KEEL_TOKEN"] ?? ""
+            let tls = tlsOptions ?? TLSClientOptions.fromEnvironment(env)
+            return Self.entries(tcp).map { address in
+                let parts = address.split(separator: ":")
+                let host = String(parts[0]), port = Int(parts[1]) ?? 0
+                if let tls { return .tls(host: host, port: port, token: token, options: tls) }
+                return .tcp(host: host, port: port, token: token)
             }
-            return .tcp(host: host, port: port, token: token)
         }
-        return .fromEnvironment(env)
+        return Endpoint.listFromEnvironment(env)
+    }
+
+    /// The non-empty comma-separated entries of a flag, trimmed.
+    static func entries(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }
 

@@ -99,7 +99,7 @@ struct MCPServeCommand: AsyncParsableCommand {
     func run() async throws {
         let key = sessionKey ?? ProcessInfo.processInfo.environment["KEEL_MCP_SESSION"] ?? UUID().uuidString
         do {
-            try await ToolServer.run(endpoints: [connection.endpoint], sessionKey: key)
+            try await ToolServer.run(endpoints: connection.endpoints, sessionKey: key)
         } catch let error as KeelError {
             FileHandle.standardError.write(Data("keel mcp serve: \(error.message)\n".utf8))
             throw ExitCode(1)

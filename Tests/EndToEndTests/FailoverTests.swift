@@ -95,6 +95,25 @@ struct FailoverTests {
         }
     }
 
+    /// `keel workers --socket A,B` (and `$KEEL_SOCKET=A,B`): the CLI tries the endpoints in
+    /// order, and names every one when none answers (exit 3).
+    @Test func theCLITriesEachSocketInTurnAndNamesThemAllWhenNoneAnswers() async throws {
+        try await withPair { (a, b) async throws in
+            let both = "\(a.socket),\(b.socket)"
+            let up = try await keelCLI(["workers", "--socket", both, "--format", "json"])
+            #expect(up.0 == 0, "\(up.2)")
+            a.kill9()
+            let failedOver = try await keelCLI(["workers", "--socket", both, "--format", "json"])
+            #expect(failedOver.0 == 0, "the CLI did not move on to B: \(failedOver.2)")
+            let fromEnv = try await keelCLI(["workers", "--format", "json"], env: ["KEEL_SOCKET": both])
+            #expect(fromEnv.0 == 0, "\(fromEnv.2)")
+            b.kill9()
+            let down = try await keelCLI(["workers", "--socket", both])
+            #expect(down.0 == 3)
+            #expect(down.2.contains(a.socket) && down.2.contains(b.socket), "\(down.2)")
+        }
+    }
+
     @Test func keelSocketAndKeelTCPTakeCommaSeparatedLists() {
         #expect(
             Endpoint.listFromEnvironment(["KEEL_SOCKET": "a.sock, b.sock"])
