@@ -51,19 +51,6 @@ struct WorkerProcess: Sendable {
             }
         }
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Its own process group, so a Ctrl-C at the terminal reaches Keel, which then stops workers in order.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGPIPE, SIGINT, SIGTERM, SIGHUP] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
 
         var env: [String: String] = [:]
         let allowed = inheritedEnvironment.union(passEnvironment)
@@ -87,7 +74,10 @@ struct WorkerProcess: Sendable {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        // Its own process group, so a Ctrl-C at the terminal reaches Keel, which then stops workers in order.
+        let rc = ChildSpawn.withAttributes(defaultSignals: [SIGPIPE, SIGINT, SIGTERM, SIGHUP]) { attributes in
+            posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, cEnv)
+        }
         close(stdinPipe[0])
         close(stdoutPipe[1])
         close(stderrPipe[1])

@@ -42,6 +42,7 @@ public enum HTTPProbe {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Reads until `marker` has arrived (an empty marker: until the peer closes).
     private static func readUntil(_ fd: Int32, marker: [UInt8]) -> [UInt8] {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -50,22 +51,14 @@ public enum HTTPProbe {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return all }
             all.append(contentsOf: buffer[..<n])
-            if all.count >= marker.count, (0...(all.count - marker.count)).contains(where: { all[$0..<($0 + marker.count)].elementsEqual(marker) }) {
+            if !marker.isEmpty, all.count >= marker.count, (0...(all.count - marker.count)).contains(where: { all[$0..<($0 + marker.count)].elementsEqual(marker) }) {
                 return all
             }
         }
     }
 
-    private static func readToEnd(_ fd: Int32) -> [UInt8] {
-        var all: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return all }
-            all.append(contentsOf: buffer[..<n])
-        }
-    }
+    /// Everything until the peer closes.
+    private static func readToEnd(_ fd: Int32) -> [UInt8] { readUntil(fd, marker: []) }
 
     static func parse(_ bytes: [UInt8]) throws -> Response {
         let text = String(decoding: bytes, as: UTF8.self)

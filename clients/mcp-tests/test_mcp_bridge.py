@@ -13,15 +13,10 @@ import threading
 
 import pytest
 
-from harness import KEEL_BIN, Orchestrator, venv, wait_for
+from harness import KEEL_BIN, Orchestrator, wait_for
 
 pytestmark = pytest.mark.skipif(not os.access(KEEL_BIN, os.X_OK), reason=f"no keel binary at {KEEL_BIN}")
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def env_dir():
-    return venv()
 
 
 @pytest.fixture
