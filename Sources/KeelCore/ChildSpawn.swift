@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 public import Glibc
 #endif
@@ -25,5 +26,17 @@ public enum ChildSpawn {
         for s in defaultSignals { sigaddset(&defaults, s) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         return try body(&attributes)
+    }
+
+    /// Reaps child `pid` and returns its wait status. waitpid blocks, so it waits on a thread of
+    /// its own, never on one of the cooperative pool's.
+    public static func waitForExit(_ pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                continuation.resume(returning: status)
+            }
+        }
     }
 }

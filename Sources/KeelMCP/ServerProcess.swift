@@ -52,14 +52,5 @@ struct ServerProcess: Sendable {
     }
 
     /// Reaps the process on a thread of its own (waitpid blocks); returns its wait status.
-    func waitForExit() async -> Int32 {
-        let pid = self.pid
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: status)
-            }
-        }
-    }
+    func waitForExit() async -> Int32 { await ChildSpawn.waitForExit(pid) }
 }

@@ -104,17 +104,7 @@ struct WorkerProcess: Sendable {
     }()
 
     /// Waits for the process to exit on a dedicated thread (waitpid blocks) and returns its status.
-    func waitForExit() async -> Int32 {
-        let pid = self.pid
-        return await withCheckedContinuation { continuation in
-            // waitpid blocks: a thread of its own, never one of the cooperative pool's.
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                continuation.resume(returning: status)
-            }
-        }
-    }
+    func waitForExit() async -> Int32 { await ChildSpawn.waitForExit(pid) }
 
     func signal(_ sig: Int32) { kill(pid, sig) }
 
