@@ -24,7 +24,7 @@ extension Engine {
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)
-        case "activity/list": return try listActivities(params)
+        case "activity/list": return try await listActivities(params)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "workflow/step": return try await step(params, session: session)
         case "workflow/start": return try await startWorkflow(params)

@@ -261,6 +261,29 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws
+        -> (tasks: [ActivityTaskRecord], total: Int)
+    {
+        let statuses = status.map { [$0.rawValue] } ?? ["scheduled", "running"]
+        return try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
+                WHERE status = ANY(\(statuses)) AND (\(name)::text IS NULL OR name = \(name))
+                ORDER BY created_at, task_id LIMIT \(limit)
+                """, logger: logger)
+            var tasks: [ActivityTaskRecord] = []
+            for try await row in rows { tasks.append(try PostgresRows.task(row)) }
+            let total = try await firstInt(
+                try await client.query(
+                    """
+                    SELECT count(*) FROM activity_tasks
+                    WHERE status = ANY(\(statuses)) AND (\(name)::text IS NULL OR name = \(name))
+                    """, logger: logger)) ?? 0
+            return (tasks, Int(total))
+        }
+    }
+
     public func contractPins() async throws -> [ContractPin] {
         try await perform { [self] in
             let rows = try await client.query(

@@ -160,6 +160,24 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.activityTask(idempotencyKey: idempotencyKey) }
     }
 
+    public func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws
+        -> (tasks: [ActivityTaskRecord], total: Int)
+    {
+        let statuses = status.map { [$0.rawValue] } ?? ["scheduled", "running"]
+        return try await storage.readSQL { tx in
+            let filter = "status IN (\(statuses.map { _ in "?" }.joined(separator: ", "))) AND (? IS NULL OR name = ?)"
+            let values: [SQLValue] = statuses.map { .text($0) } + [name.map { .text($0) } ?? .null, name.map { .text($0) } ?? .null]
+            var tasks: [ActivityTaskRecord] = []
+            try tx.db.statement(
+                "SELECT \(SQLiteTransaction.taskColumns) FROM activity_tasks WHERE \(filter) ORDER BY created_at, task_id LIMIT ?"
+            ).bind(values + [.int(Int64(limit))]).forEachRow { tasks.append(SQLiteTransaction.task(from: $0)) }
+            var total = 0
+            try tx.db.statement("SELECT count(*) FROM activity_tasks WHERE \(filter)").bind(values)
+                .forEachRow { total = Int($0.int(0)) }
+            return (tasks, total)
+        }
+    }
+
     public func contractPins() async throws -> [ContractPin] {
         try await storage.read { try $0.contractPins() }
     }

@@ -51,6 +51,9 @@ public protocol Store: Sendable {
     func task(idempotencyKey: String) async throws -> ActivityTaskRecord?
     /// Every pinned contract (docs/security.md, "Contracts are owned"), by kind and name.
     func contractPins() async throws -> [ContractPin]
+    /// Tasks not yet ended (`scheduled` or `running`, or only `status`), of `name` if given, oldest
+    /// first, at most `limit`; and how many match in all.
+    func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws -> (tasks: [ActivityTaskRecord], total: Int)
     func execution(id: String) async throws -> ExecutionState?
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]

@@ -49,6 +49,7 @@ public enum StoreConformance {
         .init(name: "contract pins change only from the version they saw", run: contractPinsAreVersioned),
         .init(name: "a node's published workers are listed with it", run: nodesPublishWorkers),
         .init(name: "a task enqueued claimed is owned, fenced and rescued like a claimed one", run: enqueueClaimed),
+        .init(name: "open tasks are listed oldest first, by status and name, with a total", run: openTasksAreListed),
     ]
 
     // MARK: - Cases
@@ -436,6 +437,26 @@ public enum StoreConformance {
         try expect(
             try await store.apply([.finishTask(id: "r", attempt: 1, status: .completed, output: nil, failure: nil)]),
             [.stale(currentAttempt: 1)])
+    }
+
+    static func openTasksAreListed(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([
+            .enqueueTask(task("a", now: now)), .enqueueTask(task("b", name: "other", now: now + 1)),
+            .enqueueTask(task("c", now: now + 2)), .enqueueTask(task("d", now: now + 3)),
+        ])
+        let claimed = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node)
+        try expect(claimed.map(\.id), ["a"])
+        _ = try await store.apply([.cancelTask(id: "d")])
+        let all = try await store.openTasks(status: nil, name: nil, limit: 10)
+        try expect(all.tasks.map(\.id), ["a", "b", "c"])
+        try expect(all.total, 3)
+        let page = try await store.openTasks(status: nil, name: nil, limit: 2)
+        try expect(page.tasks.map(\.id), ["a", "b"])
+        try expect(page.total, 3)
+        try expect(try await store.openTasks(status: .scheduled, name: "echo", limit: 10).tasks.map(\.id), ["c"])
+        try expect(try await store.openTasks(status: .running, name: nil, limit: 10).tasks.map(\.id), ["a"])
     }
 
     // MARK: - Fixtures

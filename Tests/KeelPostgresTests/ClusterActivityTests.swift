@@ -105,6 +105,10 @@ struct ClusterActivityTests {
             let queued = try await a.call("activity/call", ["name": "cluster.work", "input": ["n": 1], "wait": false])
             #expect(queued["status"]?.stringValue == "scheduled")
             let id = try #require(queued["taskId"]?.stringValue)
+            // `keel task list` on the other node shows it: open tasks are listed from the store.
+            let listed = try await b.call("activity/list", [:])
+            #expect(listed["tasks"]?.arrayValue?.map { $0["taskId"]?.stringValue } == [id], "\(listed)")
+            #expect(listed["count"] == 1)
             let cancelled = try await b.call("activity/cancel", ["taskId": .string(id)])
             #expect(cancelled["status"]?.stringValue == "cancelled")
             // A worker that comes later does not run it.
