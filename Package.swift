@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         // The swift-metrics backend behind `keel serve --metrics-listen` (Prometheus text exposition).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The Tracer API the engine emits spans through (docs/traces.md, docs/decisions/0005-traces.md).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.0.0"),
     ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : []),
     targets: [
         // Value types only: JSON, errors, policies. No I/O.
@@ -64,11 +66,18 @@ let package = Package(
             dependencies: ["KeelCore", "CSQLite", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
+        // W3C trace context and an OTLP/JSON-lines file exporter behind the `Tracer` API.
+        .target(
+            name: "KeelTracing",
+            dependencies: ["KeelCore", .product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: swiftSettings
+        ),
         // Durable-execution logic: tasks, dispatch, retries, timers.
         .target(
             name: "KeelEngine",
             dependencies: [
-                "KeelCore", "KeelSchema", "KeelProtocol", "KeelStorage",
+                "KeelCore", "KeelSchema", "KeelProtocol", "KeelStorage", "KeelTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -112,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "keel",
             dependencies: (withPostgres ? ["KeelPostgres"] : []) + [
-                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol",
+                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelTracing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -137,7 +146,7 @@ let package = Package(
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelServerTests",
-            dependencies: ["KeelTesting", "KeelProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KeelTesting", "KeelProtocol", "KeelTracing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // A Swift worker process: the conformance worker (--conformance) and the cross-language demo.

@@ -191,6 +191,7 @@ extension Engine {
         }
         let wait = try p.optionalBool("wait") ?? true
         let waitTimeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        let traceParent = try Self.callerTraceParent(p)
         let contract = registry.contracts[name]
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
@@ -235,6 +236,7 @@ extension Engine {
             }
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
         }
+        rememberCaller(traceParent, for: record.id)
         await launch(record, reserved: reserved)
         return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout, stored: record)
     }

@@ -9,6 +9,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import KeelProtocol
+import KeelTracing
 #if canImport(KeelPostgres)
 import KeelPostgres
 #endif
@@ -51,6 +52,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Invariant check") var invariant: InvariantOptions
     @Option(help: "Serve GET /metrics (Prometheus) and GET /healthz over HTTP on HOST:PORT (port 0: any free port; off by default).")
     var metricsListen: String?
+    @Option(help: "Append a span per workflow execution and activity attempt to this file as OTLP/JSON lines (off by default; docs/traces.md).")
+    var traceFile: String?
 
     func validate() throws {
         _ = try databasePath()
@@ -84,6 +87,17 @@ struct Serve: AsyncParsableCommand {
         limits.apply(to: &options)
         options.engine.activityLimits = try ActivityLimit.parseAssignments(activityLimits)
         invariant.apply(to: &options)
+        if let traceFile {
+            do {
+                let traceLogger = logger
+                options.engine.tracer = try OTLPFileTracer(path: traceFile) { reason in
+                    traceLogger.warning("a span was not written to the trace file", metadata: ["reason": "\(reason)"])
+                }
+            } catch let error as KeelError {
+                FileHandle.standardError.write(Data("keel serve: --trace-file: \(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         if let metricsListen {
             do {
                 options.metricsAddress = try ListenAddress(parsing: metricsListen)
