@@ -1,6 +1,7 @@
 import Foundation
 import KeelClient
 import KeelCore
+import KeelEngine
 import KeelServer
 import KeelTesting
 import KeelTracing
