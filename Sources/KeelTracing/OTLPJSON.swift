@@ -9,7 +9,7 @@ enum OTLPJSON {
         [
             "resourceSpans": [
                 [
-                    "resource": ["attributes": [attribute("service.name", .string(serviceName))]],
+                    "resource": ["attributes": [attribute("service.name", ["stringValue": .string(serviceName)])]],
                     "scopeSpans": [["scope": ["name": "keel"], "spans": [encode(span)]]],
                 ]
             ]

@@ -79,6 +79,9 @@ struct TraceTests {
                     #expect(try await result(endpoint, "untraced")["status"] == "completed")
                 }
                 let spans = try ExportedSpan.read(path)
+                let firstLine = try #require(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first)
+                let resource = try JSONParser.parse(String(firstLine))["resourceSpans"]?.arrayValue?.first?["resource"]
+                #expect(resource?["attributes"]?.arrayValue?.first == ["key": "service.name", "value": ["stringValue": "keel"]])
                 try checkTree(spans, root: "traced", key: "joined", received: received.withLock { $0["joined"] ?? [] },
                     callerTrace: Self.callerTrace, callerSpan: Self.callerSpan)
                 try checkTree(spans, root: "untraced", key: "fresh", received: received.withLock { $0["fresh"] ?? [] },
