@@ -56,6 +56,8 @@ struct TraceTests {
             try await ctx.activity("trace.flaky", input, as: JSONValue.self, retryPolicy: ["initialIntervalMs": 10])
         }
         w.workflow("trace.parent") { (input: JSONValue, ctx) -> JSONValue in
+            let key = "run:" + (input["key"]?.stringValue ?? "")
+            received.withLock { $0[key, default: []].append(ctx.traceparent ?? "") }
             let child: JSONValue = try await ctx.child("trace.child", input)
             return ["child": child]
         }
@@ -82,9 +84,11 @@ struct TraceTests {
                 let firstLine = try #require(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first)
                 let resource = try JSONParser.parse(String(firstLine))["resourceSpans"]?.arrayValue?.first?["resource"]
                 #expect(resource?["attributes"]?.arrayValue?.first == ["key": "service.name", "value": ["stringValue": "keel"]])
-                try checkTree(spans, root: "traced", key: "joined", received: received.withLock { $0["joined"] ?? [] },
+                try checkTree(spans, root: "traced", received: received.withLock { $0 }["joined"] ?? [],
+                    runs: received.withLock { $0 }["run:joined"] ?? [],
                     callerTrace: Self.callerTrace, callerSpan: Self.callerSpan)
-                try checkTree(spans, root: "untraced", key: "fresh", received: received.withLock { $0["fresh"] ?? [] },
+                try checkTree(spans, root: "untraced", received: received.withLock { $0 }["fresh"] ?? [],
+                    runs: received.withLock { $0 }["run:fresh"] ?? [],
                     callerTrace: nil, callerSpan: nil)
             }
         }
@@ -94,7 +98,7 @@ struct TraceTests {
     /// attempt spans (retried, then completed) under the child's, one trace id throughout, and
     /// the worker's `traceparent` of each attempt naming that attempt's span.
     func checkTree(
-        _ all: [ExportedSpan], root: String, key: String, received: [String], callerTrace: String?, callerSpan: String?
+        _ all: [ExportedSpan], root: String, received: [String], runs: [String], callerTrace: String?, callerSpan: String?
     ) throws {
         let parent = try #require(all.first { $0.attributes["keel.workflow_id"] == root && $0.name == "workflow trace.parent" })
         let child = try #require(all.first { $0.attributes["keel.parent_workflow_id"] == root })
@@ -116,6 +120,9 @@ struct TraceTests {
         #expect(attempts.allSatisfy { $0.parentSpanID == child.spanID })
         #expect(attempts.allSatisfy { $0.attributes["keel.task_id"]?.isEmpty == false })
         #expect(received == attempts.map { "00-\($0.traceID)-\($0.spanID)-01" })
+        // Every run of the parent (it replays after its child ends) got the parent's own span.
+        #expect(!runs.isEmpty)
+        #expect(runs.allSatisfy { $0 == "00-\(parent.traceID)-\(parent.spanID)-01" })
     }
 
     @Test func aMalformedTraceparentIsRefusedAndStartsNothing() async throws {
