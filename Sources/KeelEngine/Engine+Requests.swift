@@ -335,6 +335,7 @@ extension Engine {
         }
         let freed = stopRunningAttempt(id, reason: "cancelled by a client")
         tasks[id] = nil
+        attemptTraceCancelled(id)
         current.record.status = .cancelled
         ActivityMetrics.taskEnded(current.record.name, status: .cancelled)
         current.record.completedAt = now

@@ -58,6 +58,11 @@ extension Engine {
         open.span.end()
     }
 
+    /// Task `id` was cancelled (by a client, or with its workflow) and the cancel is committed.
+    func attemptTraceCancelled(_ id: String) {
+        attemptTraceEnded(id, attempt: nil, outcome: "cancelled", failure: nil, terminal: true)
+    }
+
     /// The execution span of workflow `id`, started at its first run in this process; returns
     /// the `traceparent` for `workflow/run`.
     func workflowTraceParent(_ id: String) -> String? {

@@ -172,6 +172,7 @@ extension Engine {
                     guard outcome == .applied else { continue }
                     let freed = stopRunningAttempt(taskId, reason: reason)
                     tasks[taskId] = nil
+                    attemptTraceCancelled(taskId)
                     if let freed { afterSlotFreed(freed) }
                 }
                 fallthrough

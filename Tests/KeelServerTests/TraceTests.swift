@@ -52,6 +52,14 @@ struct TraceTests {
             if attempts.bump(key) == 1 { throw ActivityFailure("first attempt fails", type: "Transient", retryable: true) }
             return ["key": .string(key)]
         }
+        w.activity("trace.block") { (_: JSONValue, ctx) -> JSONValue in
+            received.withLock { $0["block", default: []].append(ctx.traceparent ?? "") }
+            await ctx.sleep(for: .seconds(60))
+            return ["stopped": .bool(ctx.isCancelled)]
+        }
+        w.workflow("trace.blocked") { (_: JSONValue, ctx) -> JSONValue in
+            try await ctx.activity("trace.block", [:] as JSONValue, as: JSONValue.self)
+        }
         w.workflow("trace.child") { (input: JSONValue, ctx) -> JSONValue in
             try await ctx.activity("trace.flaky", input, as: JSONValue.self, retryPolicy: ["initialIntervalMs": 10])
         }
@@ -123,6 +131,29 @@ struct TraceTests {
         // Every run of the parent (it replays after its child ends) got the parent's own span.
         #expect(!runs.isEmpty)
         #expect(runs.allSatisfy { $0 == "00-\(parent.traceID)-\(parent.spanID)-01" })
+    }
+
+    @Test func aTerminatedWorkflowEndsItsSpanAndItsRunningAttemptsSpanOnce() async throws {
+        try await TemporaryDirectory.with { dir in
+            let path = dir.file("spans.jsonl")
+            let tracer = try OTLPFileTracer(path: path) { reason in Issue.record("span not written: \(reason)") }
+            try await LiveOrchestrator.with(in: dir, configure: { $0.engine.tracer = tracer }) { endpoint, _ in
+                let received = Locked<[String: [String]]>([:])
+                try await LiveOrchestrator.withWorker(makeTraceWorker(endpoint, received: received)) {
+                    try await waitForWorkers(endpoint, 1)
+                    _ = try await start(endpoint, "trace.blocked", [:], id: "blocked")
+                    #expect(try await eventually { received.withLock { $0["block"]?.count == 1 } })
+                    _ = try await rpc(endpoint, "workflow/terminate", ["workflowId": "blocked", "reason": "test"])
+                    #expect(try await result(endpoint, "blocked")["status"] == "terminated")
+                }
+                let spans = try ExportedSpan.read(path)
+                let workflow = spans.filter { $0.name == "workflow trace.blocked" }
+                let attempts = spans.filter { $0.name == "activity trace.block" }
+                #expect(workflow.map { $0.attributes["keel.status"] } == ["terminated"])
+                #expect(attempts.map { $0.attributes["keel.outcome"] } == ["cancelled"])
+                #expect(attempts.first?.parentSpanID == workflow.first?.spanID)
+            }
+        }
     }
 
     @Test func aMalformedTraceparentIsRefusedAndStartsNothing() async throws {
