@@ -156,6 +156,27 @@ struct TraceTests {
         }
     }
 
+    @Test(arguments: [
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", nil),
+        ("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-future", nil),
+        ("00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01", "trace id must be 32 lowercase hex digits"),
+        ("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", "parent id must be 16 lowercase hex digits"),
+        ("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "version must be 2 lowercase hex digits other than ff"),
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra", "version 00 has exactly 4 fields"),
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1", "flags must be 2 lowercase hex digits"),
+        ("", "expected 00-"),
+    ] as [(String, String?)])
+    func traceparentParsingFollowsW3C(text: String, refusal: String?) {
+        switch TraceParent.parse(text) {
+        case .success(let header):
+            #expect(refusal == nil, "accepted \(text)")
+            #expect(header.traceID == "0af7651916cd43dd8448eb211c80319c")
+            #expect(header.spanID == "b7ad6b7169203331")
+        case .failure(let error):
+            #expect(refusal.map { error.reason.hasPrefix($0) } == true, "\(text): \(error.reason)")
+        }
+    }
+
     @Test func aMalformedTraceparentIsRefusedAndStartsNothing() async throws {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir) { endpoint, _ in
