@@ -34,7 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         // The swift-metrics backend behind `keel serve --metrics-listen` (Prometheus text exposition).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
-        // The Tracer API the engine emits spans through (docs/traces.md, docs/decisions/0005-traces.md).
+        // The Tracer API the engine emits spans through (docs/traces.md, docs/decisions/0006-traces.md).
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.0.0"),
     ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : []),
     targets: [

@@ -14,7 +14,7 @@ public import Tracing
 /// `otlpjsonfile` receiver reads. Context travels as W3C `traceparent` (``TraceParent``).
 ///
 /// Keel's engine only talks to the `Tracer` API, so bootstrapping another tracer (swift-otel's
-/// OTLP exporter) replaces this one without engine changes (docs/decisions/0005-traces.md).
+/// OTLP exporter) replaces this one without engine changes (docs/decisions/0006-traces.md).
 public final class OTLPFileTracer: Tracer, Sendable {
     public typealias Span = OTLPSpan
 
