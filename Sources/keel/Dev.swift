@@ -19,6 +19,8 @@ struct Dev: AsyncParsableCommand {
     @Flag(help: "Keep serving after the workflow ends.") var serve = false
     @Flag(help: "Show the orchestrator's and workers' logs.") var verbose = false
     @Option(help: "Commit durability: full or normal.") var sync = "full"
+    @Option(help: "Append a span per workflow execution and activity attempt to this file as OTLP/JSON lines (docs/traces.md).")
+    var traceFile: String?
 
     func run() async throws {
         useEventLoops(1)
@@ -32,6 +34,7 @@ struct Dev: AsyncParsableCommand {
         options.socketPath = config.socket
         options.workers = config.workers
         options.engine.activityLimits = config.limits
+        if let traceFile { options.engine.tracer = try TraceFileOption.tracer(path: traceFile, command: "dev", logger: logger) }
         let server = KeelServer(options: options, logger: logger)
         let progress = DevProgress(server: server, config: config, keepServing: serve)
         let group = ServiceGroup(

@@ -9,7 +9,6 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import KeelProtocol
-import KeelTracing
 #if canImport(KeelPostgres)
 import KeelPostgres
 #endif
@@ -87,17 +86,7 @@ struct Serve: AsyncParsableCommand {
         limits.apply(to: &options)
         options.engine.activityLimits = try ActivityLimit.parseAssignments(activityLimits)
         invariant.apply(to: &options)
-        if let traceFile {
-            do {
-                let traceLogger = logger
-                options.engine.tracer = try OTLPFileTracer(path: traceFile) { reason in
-                    traceLogger.warning("a span was not written to the trace file", metadata: ["reason": "\(reason)"])
-                }
-            } catch let error as KeelError {
-                FileHandle.standardError.write(Data("keel serve: --trace-file: \(error.message)\n".utf8))
-                throw ExitCode(1)
-            }
-        }
+        if let traceFile { options.engine.tracer = try TraceFileOption.tracer(path: traceFile, command: "serve", logger: logger) }
         if let metricsListen {
             do {
                 options.metricsAddress = try ListenAddress(parsing: metricsListen)
