@@ -40,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         // The swift-metrics backend behind `keel serve --metrics-listen` (Prometheus text exposition).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // The Tracer API the engine emits spans through (docs/traces.md, docs/decisions/0006-traces.md).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.0.0"),
     ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : [])
         + (withWeb
             ? [
@@ -75,11 +77,18 @@ let package = Package(
             dependencies: ["KeelCore", "CSQLite", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: swiftSettings
         ),
+        // W3C trace context and an OTLP/JSON-lines file exporter behind the `Tracer` API.
+        .target(
+            name: "KeelTracing",
+            dependencies: ["KeelCore", .product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: swiftSettings
+        ),
         // Durable-execution logic: tasks, dispatch, retries, timers.
         .target(
             name: "KeelEngine",
             dependencies: [
-                "KeelCore", "KeelSchema", "KeelProtocol", "KeelStorage",
+                "KeelCore", "KeelSchema", "KeelProtocol", "KeelStorage", "KeelTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -134,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "keel",
             dependencies: (withPostgres ? ["KeelPostgres"] : []) + (withWeb ? ["KeelWeb"] : []) + [
-                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelMCP",
+                "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelMCP", "KeelTracing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -160,7 +169,7 @@ let package = Package(
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelServerTests",
-            dependencies: ["KeelTesting", "KeelProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["KeelTesting", "KeelProtocol", "KeelTracing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // A Swift worker process: the conformance worker (--conformance) and the cross-language demo.

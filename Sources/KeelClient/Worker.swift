@@ -212,6 +212,9 @@ public final class ActivityContext: Sendable {
     public let idempotencyKey: String
     /// Details the previous attempt sent with its last heartbeat.
     public let heartbeatDetails: JSONValue?
+    /// The W3C `traceparent` of Keel's span for this attempt, when tracing or the caller gave one:
+    /// the parent of the activity's own spans (docs/traces.md).
+    public let traceparent: String?
     /// The attempt's `attemptToken`, echoed in heartbeats (docs/security.md).
     let attemptToken: String?
     let connection: RPCConnection
@@ -223,6 +226,7 @@ public final class ActivityContext: Sendable {
         idempotencyKey = params["idempotencyKey"]?.stringValue ?? taskId
         heartbeatDetails = params["heartbeatDetails"].flatMap { $0.isNull ? nil : $0 }
         attemptToken = params["attemptToken"]?.stringValue
+        traceparent = params["traceparent"]?.stringValue
         self.connection = connection
     }
 

@@ -9,6 +9,9 @@ public final class WorkflowContext: Sendable {
     public let runId: Int
     /// True when a client asked to cancel this execution.
     public let cancelRequested: Bool
+    /// The W3C `traceparent` of Keel's span for this execution, when tracing or the caller gave
+    /// one: the parent of the workflow code's own spans (docs/traces.md).
+    public let traceparent: String?
     let connection: RPCConnection
     /// The run's `attemptToken`, echoed in every step (docs/security.md).
     let attemptToken: String?
@@ -23,6 +26,7 @@ public final class WorkflowContext: Sendable {
         runId = Int(params["runId"]?.int64Value ?? 0)
         cancelRequested = params["cancelRequested"]?.boolValue ?? false
         attemptToken = params["attemptToken"]?.stringValue
+        traceparent = params["traceparent"]?.stringValue
         var journal: [Int: JSONValue] = [:]
         for e in params["journal"]?.arrayValue ?? [] {
             if let seq = e["seq"]?.int64Value { journal[Int(seq)] = e }

@@ -223,6 +223,7 @@ extension Engine {
         logger.warning(
             "a write for a task this node no longer owns was refused (taken over or cancelled)",
             metadata: ["task": "\(id)", "write": "\(what)"])
+        attemptTraceEnded(id, attempt: nil, outcome: "superseded", failure: nil, terminal: true)
         if let live = tasks.removeValue(forKey: id), case .running(let connectionID, _) = live.phase {
             registry.adjustInFlight(connectionID, by: -1)
             limiter.finished(live.record.name)

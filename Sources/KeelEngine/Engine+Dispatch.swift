@@ -130,7 +130,7 @@ extension Engine {
         if let hb = live.record.timeouts.heartbeatMs {
             timers.schedule(now + hb, taskID: id, kind: .heartbeat(attempt: attempt))
         }
-        let params: JSONValue = [
+        let params: JSONValue = Self.adding(traceparent: attemptTraceParent(id, attempt: attempt), to: [
             "taskId": .string(id), "name": .string(live.record.name), "input": live.record.input,
             "attempt": JSONValue(attempt), "idempotencyKey": .string(live.record.idempotencyKey ?? id),
             "deadlineMs": JSONValue(now + startToClose),
@@ -138,7 +138,7 @@ extension Engine {
             "heartbeatDetails": live.record.heartbeatDetails ?? .null,
             "workflowId": live.record.workflowId.map { .string($0) } ?? .null,
             "attemptToken": .string(live.attemptToken),
-        ]
+        ])
         let connection = session.connection
         let storage = self.storage
         // Held against the worker's queue until the request is written: dispatch checks room.
@@ -179,6 +179,7 @@ extension Engine {
         registry.adjustInFlight(connectionID, by: -1)
         if let name = tasks[id]?.record.name { limiter.finished(name) }
         if let error { _ = storeFailed(error, while: "the claim of task \(id)", background: true) }
+        attemptTraceDropped(id, attempt: attempt)
         if var live = tasks[id], live.record.attempt == attempt, live.isRunning {
             // Nothing was sent. Store failure: the claim is tried again after a pause, not at once,
             // so a full disk does not turn dispatch into a busy loop.
@@ -306,9 +307,11 @@ extension Engine {
             return
         }
         guard outcome == .applied, var current = tasks[id], current.record.attempt == attempt else { return }
+        attemptTraceEnded(id, attempt: attempt, outcome: "retried", failure: failure, terminal: false)
         if cluster != nil {
             // Back in the shared store: whichever node has a free worker claims it after the backoff.
             tasks[id] = nil
+            traces.callers[id] = nil
             ActivityMetrics.attemptRetried(current.record.name)
             logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])
             return
@@ -372,6 +375,7 @@ extension Engine {
             return
         }
         guard outcome == .applied else { return }
+        attemptTraceEnded(id, attempt: nil, outcome: status.rawValue, failure: failure, terminal: true)
         // Committed: whoever waits learns the outcome, even if a racing cancel already dropped
         // the task from memory (its own write then found the task ended and changed nothing).
         if var live = tasks.removeValue(forKey: id) {

@@ -192,6 +192,7 @@ extension Engine {
         }
         let wait = try p.optionalBool("wait") ?? true
         let waitTimeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        let traceParent = try Self.callerTraceParent(p)
         let contract = registry.contracts[name]
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
@@ -236,6 +237,7 @@ extension Engine {
             }
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
         }
+        rememberCaller(traceParent, for: record.id)
         await launch(record, reserved: reserved)
         return try await answer(for: record.id, wait: wait, timeoutMs: waitTimeout, stored: record)
     }
@@ -334,6 +336,7 @@ extension Engine {
         }
         let freed = stopRunningAttempt(id, reason: "cancelled by a client")
         tasks[id] = nil
+        attemptTraceCancelled(id)
         current.record.status = .cancelled
         ActivityMetrics.taskEnded(current.record.name, status: .cancelled)
         current.record.completedAt = now

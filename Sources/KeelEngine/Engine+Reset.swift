@@ -177,6 +177,7 @@ extension Engine {
             guard let taskId = e.taskId, tasks[taskId] != nil else { continue }
             let freed = stopRunningAttempt(taskId, reason: reason)
             tasks[taskId] = nil
+            attemptTraceCancelled(taskId)
             if let freed { afterSlotFreed(freed) }
         }
     }

@@ -49,6 +49,7 @@ extension Engine {
             if let name = tasks[t]?.record.name { ActivityMetrics.taskEnded(name, status: .cancelled) }
             let freed = stopRunningAttempt(t, reason: "workflow \(id) \(status.rawValue): \(reason)")
             tasks[t] = nil
+            attemptTraceCancelled(t)
             if let freed { afterSlotFreed(freed) }
         }
         // Temporal's default parent close policy: open children are terminated with the parent

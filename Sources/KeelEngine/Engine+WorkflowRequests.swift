@@ -16,6 +16,7 @@ extension Engine {
         if let problem = WorkflowID.problem(id) { throw p.fail("workflowId", problem) }
         let policy = try p.optionalString("conflictPolicy") ?? "useExisting"
         guard policy == "useExisting" || policy == "fail" else { throw p.fail("conflictPolicy", "must be useExisting or fail") }
+        let traceParent = try Self.callerTraceParent(p)
         let contract = registry.workflowContracts[name]
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
@@ -54,6 +55,7 @@ extension Engine {
             return ["workflowId": .string(id), "status": .string(existing?.status.rawValue ?? "pending"), "started": false]
         }
         WorkflowMetrics.started(name)
+        rememberCaller(traceParent, for: id)
         if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
             scheduleDeadlines(record)
@@ -170,6 +172,7 @@ extension Engine {
                     guard outcome == .applied else { continue }
                     let freed = stopRunningAttempt(taskId, reason: reason)
                     tasks[taskId] = nil
+                    attemptTraceCancelled(taskId)
                     if let freed { afterSlotFreed(freed) }
                 }
                 fallthrough

@@ -84,11 +84,11 @@ extension Engine {
         workflows[id] = live
         registry.adjustWorkflowsInFlight(connectionID, by: 1)
         let record = live.record
-        let params: JSONValue = [
+        let params: JSONValue = Self.adding(traceparent: workflowTraceParent(id), to: [
             "workflowId": .string(id), "runId": JSONValue(record.epoch), "name": .string(record.name),
             "input": record.input, "journal": live.journalJSON, "cancelRequested": .bool(record.cancelRequested),
             "attemptToken": .string(live.runToken),
-        ]
+        ])
         let connection = session.connection
         let storage = self.storage
         // Charged against the worker's queue until written, as for activity/execute.
@@ -313,6 +313,7 @@ extension Engine {
         WorkflowMetrics.closed(record.name, status: status, livedMs: now - record.createdAt)
         workflows[id] = nil
         workflowStoreFailures[id] = nil
+        workflowTraceEnded(id, status: status, failure: failure)
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
         logger.debug("workflow ended", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)"])
         if let parent = record.parentId, let seq = record.parentSeq {

@@ -2,6 +2,7 @@ public import KeelCore
 public import KeelProtocol
 public import KeelStorage
 public import Logging
+public import Tracing
 
 /// The durable-execution engine: accepts work, stores it, pushes it to workers, retries it,
 /// times it out, and answers callers — every state change committed before it is acted on.
@@ -26,6 +27,8 @@ public actor Engine {
         /// How often every open execution is checked for a way to wake up (Engine+Invariant.swift);
         /// 0 checks only at recovery and when a run answers `suspended`.
         public var invariantCheckIntervalMs: Int64 = 30_000
+        /// Where spans of executions and attempts go (docs/traces.md); nil emits none.
+        public var tracer: (any Tracer)?
         public init() {}
     }
 
@@ -81,6 +84,8 @@ public actor Engine {
     var claimsInFlight: Set<String> = []
     /// What this node last published of its workers to the shared store, under which node id, when.
     var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
+    /// Open spans and callers' trace context (Engine+Traces.swift).
+    var traces = TraceBook()
 
     let jobs: AsyncStream<@Sendable () async -> Void>
     let jobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation

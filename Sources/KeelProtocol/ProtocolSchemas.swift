@@ -636,6 +636,14 @@ public enum ProtocolSchemas {
     },
     "waitTimeoutMs": {
       "$ref": "common.json#/$defs/waitTimeoutMs"
+    },
+    "traceparent": {
+      "description": "W3C trace context (00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>): Keel's spans for this work join the caller's trace (docs/traces.md).",
+      "type": [
+        "string",
+        "null"
+      ],
+      "maxLength": 256
     }
   }
 }
@@ -748,6 +756,11 @@ public enum ProtocolSchemas {
     "attemptToken": {
       "description": "128 random bits (32 hex digits) naming this attempt or run; heartbeats and steps may echo it.",
       "type": "string"
+    },
+    "traceparent": {
+      "description": "W3C trace context of Keel's span for this attempt or run (docs/traces.md): a worker's own spans join the trace by using it as their parent. Absent when neither tracing nor the caller gave one.",
+      "type": "string",
+      "maxLength": 256
     }
   }
 }
@@ -2114,6 +2127,11 @@ public enum ProtocolSchemas {
     "attemptToken": {
       "description": "128 random bits (32 hex digits) naming this attempt or run; heartbeats and steps may echo it.",
       "type": "string"
+    },
+    "traceparent": {
+      "description": "W3C trace context of Keel's span for this attempt or run (docs/traces.md): a worker's own spans join the trace by using it as their parent. Absent when neither tracing nor the caller gave one.",
+      "type": "string",
+      "maxLength": 256
     }
   }
 }
@@ -2285,6 +2303,14 @@ public enum ProtocolSchemas {
       ],
       "minimum": 1,
       "maximum": 315360000000
+    },
+    "traceparent": {
+      "description": "W3C trace context (00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>): Keel's spans for this work join the caller's trace (docs/traces.md).",
+      "type": [
+        "string",
+        "null"
+      ],
+      "maxLength": 256
     }
   }
 }

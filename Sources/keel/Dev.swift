@@ -21,6 +21,8 @@ struct Dev: AsyncParsableCommand {
     @Option(help: "Commit durability: full or normal.") var sync = "full"
     @Option(help: "Where the web UI listens (the next free port if this one is taken; docs/ui.md).") var ui = "127.0.0.1:8233"
     @Flag(help: "Do not serve the web UI.") var noUi = false
+    @Option(help: "Append a span per workflow execution and activity attempt to this file as OTLP/JSON lines (docs/traces.md).")
+    var traceFile: String?
 
     func run() async throws {
         useEventLoops(1)
@@ -35,6 +37,7 @@ struct Dev: AsyncParsableCommand {
         options.workers = config.workers
         options.engine.activityLimits = config.limits
         let uiHost = try addWebUI(to: &options)
+        if let traceFile { options.engine.tracer = try TraceFileOption.tracer(path: traceFile, command: "dev", logger: logger) }
         let server = KeelServer(options: options, logger: logger)
         let progress = DevProgress(server: server, config: config, keepServing: serve, uiHost: uiHost)
         let group = ServiceGroup(

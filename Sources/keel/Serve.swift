@@ -56,6 +56,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve GET /metrics (Prometheus) and GET /healthz over HTTP on HOST:PORT (port 0: any free port; off by default).")
     var metricsListen: String?
     @OptionGroup(title: "Web UI") var web: WebOptions
+    @Option(help: "Append a span per workflow execution and activity attempt to this file as OTLP/JSON lines (off by default; docs/traces.md).")
+    var traceFile: String?
 
     func validate() throws {
         _ = try databasePath()
@@ -90,6 +92,7 @@ struct Serve: AsyncParsableCommand {
         limits.apply(to: &options)
         options.engine.activityLimits = try ActivityLimit.parseAssignments(activityLimits)
         invariant.apply(to: &options)
+        if let traceFile { options.engine.tracer = try TraceFileOption.tracer(path: traceFile, command: "serve", logger: logger) }
         if let metricsListen {
             do {
                 options.metricsAddress = try ListenAddress(parsing: metricsListen)
