@@ -128,7 +128,7 @@ extension Engine {
             // Queued or running on another node: wait here; the cluster loop sees its end.
             let current: ActivityTaskRecord?
             if let known { current = known } else { current = try await readTask(id) }
-            guard let stored = current, !stored.status.isTerminal else { return try await readTask(id) }
+            guard let stored = current, !stored.status.isTerminal else { return current }
             open = tasks[id]?.record ?? stored
         }
         if let current = open {
