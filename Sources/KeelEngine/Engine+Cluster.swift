@@ -17,6 +17,9 @@ extension Engine {
         var round = 0
         while !Task.isCancelled, !shuttingDown {
             round += 1
+            if let lease = await cluster.membership.lease, await cluster.membership.isServing {
+                await fireSharedTimers(cluster, lease: lease)
+            }
             await claimRound()
             await checkRemoteWaits()
             await publishWorkers()
@@ -60,6 +63,7 @@ extension Engine {
                 }
                 for record in claimed { await startClaimed(record) }
             }
+            await claimWorkflows(cluster, lease: lease)
         } while claimAgain && !shuttingDown
     }
 
@@ -243,10 +247,16 @@ extension Engine {
     /// its lease (it may have been taken over: acting would be acting on stale state).
     func checkClusterAdmits(_ method: String) async throws {
         guard let cluster else { return }
-        if method.hasPrefix("workflow/") { throw WorkflowsUnavailable.error }
-        guard method == "activity/call" || method == "activity/result" || method == "activity/cancel" else { return }
+        if Self.workflowMethodsNotShared.contains(method) { throw WorkflowsUnavailable.refusal(method) }
+        guard Self.leaseBoundMethods.contains(method) else { return }
         guard await cluster.membership.isServing else { throw leaseNotHeld(method) }
     }
+
+    /// Requests that write for the node: refused while it cannot prove its lease.
+    static let leaseBoundMethods: Set<String> = [
+        "activity/call", "activity/result", "activity/cancel", "workflow/start", "workflow/signal", "workflow/cancel",
+        "workflow/step",
+    ]
 
     /// 4001 `leaseNotHeld`, logged under an incident id: this node may have been taken over.
     func leaseNotHeld(_ method: String) -> KeelError {

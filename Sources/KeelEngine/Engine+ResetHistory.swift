@@ -5,7 +5,7 @@ import KeelStorage
 extension Engine {
     /// Every reset of an execution, oldest first; nil when it was never reset.
     func resetsJSON(_ id: String) async throws -> JSONValue? {
-        let resets = try await storage.read { try $0.workflowResets(workflowId: id) }
+        let resets = try await ledger.resets(id)
         guard !resets.isEmpty else { return nil }
         return .array(resets.map { r in
             [
@@ -23,7 +23,7 @@ extension Engine {
         -> (status: WorkflowStatus, events: [JSONValue])
     {
         let id = record.id
-        let resets = try await storage.read { try $0.workflowResets(workflowId: id) }
+        let resets = try await ledger.resets(id)
         var events: [JSONValue] = []
         var status = generation == record.generation ? record.status : .completed
         if let from = resets.first(where: { $0.toGeneration == generation }) {

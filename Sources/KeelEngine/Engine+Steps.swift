@@ -63,16 +63,9 @@ extension Engine {
         }
     }
 
-    /// Appends an entry (fenced by the run's epoch) and mirrors it in memory.
-    private func record(_ entry: JournalEntry, epoch: Int, also: (@Sendable (any StorageTransaction) throws -> Void)? = nil) async throws
-        -> JournalEntry
-    {
-        let outcome = try await storage.write { tx -> WriteOutcome in
-            let o = try tx.insertJournalEntry(entry, epoch: epoch)
-            if o == .applied { try also?(tx) }
-            return o
-        }
-        switch outcome {
+    /// Appends an entry (fenced by the run's epoch), with what it sets, and mirrors it in memory.
+    private func record(_ entry: JournalEntry, epoch: Int, effect: StepEffect? = nil) async throws -> JournalEntry {
+        switch try await ledger.append(entry, epoch: epoch, effect: effect) {
         case .applied:
             workflows[entry.workflowId]?.journal[entry.seq] = entry
             return entry
@@ -134,15 +127,32 @@ extension Engine {
             task.attempt = 1
             task.startedAt = now
         }
-        let toInsert = task
+        var claimedBy: String?
+        if reserved != nil, let cluster { claimedBy = await cluster.membership.lease?.nodeId }
+        if cluster != nil, reserved != nil, claimedBy == nil {
+            // No lease to claim with: stored unclaimed, for whichever node has a free worker.
+            if let reserved { cancelReservation(reserved, name: name, input: task.input) }
+            return try await activityStep(unreserved: task, entry: entry, epoch: epoch)
+        }
         do {
-            _ = try await record(entry, epoch: epoch) { tx in _ = try tx.insertActivityTask(toInsert) }
+            _ = try await record(entry, epoch: epoch, effect: .task(task, claimedBy: claimedBy))
         } catch {
             if let reserved { cancelReservation(reserved, name: name, input: task.input) }
             throw error
         }
         await launch(task, reserved: reserved)
         return await hold(id, seq: seq, epoch: epoch)
+    }
+
+    /// An activity step stored with its task unclaimed (a shared store's node without its lease).
+    private func activityStep(unreserved task: ActivityTaskRecord, entry: JournalEntry, epoch: Int) async throws -> JSONValue {
+        var task = task
+        task.status = .scheduled
+        task.attempt = 0
+        task.startedAt = nil
+        _ = try await record(entry, epoch: epoch, effect: .task(task, claimedBy: nil))
+        await launch(task, reserved: nil)
+        return await hold(entry.workflowId, seq: entry.seq, epoch: epoch)
     }
 
     private func sleepStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
@@ -152,7 +162,10 @@ extension Engine {
         var entry = JournalEntry(workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "sleep", name: name, input: input, now: clock.now())
         entry.wakeAt = entry.createdAt.addingSaturating(duration)
         _ = try await record(entry, epoch: epoch)
-        timers.schedule(entry.wakeAt!, taskID: live.record.id, kind: .workflowWake(generation: entry.generation, seq: seq))
+        // On a shared store the timer is a row any node fires (Engine+ClusterWorkflows.swift).
+        if cluster == nil {
+            timers.schedule(entry.wakeAt!, taskID: live.record.id, kind: .workflowWake(generation: entry.generation, seq: seq))
+        }
         if duration > options.stepHoldMs { return ["status": "suspend"] }
         return await hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
     }
@@ -162,25 +175,11 @@ extension Engine {
         let now = clock.now()
         var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "signal", name: name, input: input, now: now)
         if let timeout = input["timeoutMs"]?.int64Value, timeout >= 0 { entry.wakeAt = now.addingSaturating(timeout) }
-        let scheduled = entry
-        // One transaction: either a buffered signal is consumed here, or the entry waits and the
-        // signal's own transaction (serialized after this one) will find it. No wake-up is lost.
-        let stored = try await storage.write { tx -> (WriteOutcome, JournalEntry) in
-            var e = scheduled
-            if let s = try tx.pendingSignal(workflowId: id, name: name) {
-                e.status = .completed
-                e.result = s.payload
-                e.completedAt = now
-                let o = try tx.insertJournalEntry(e, epoch: epoch)
-                if o == .applied { _ = try tx.consumeSignal(id: s.id, generation: e.generation, seq: e.seq) }
-                return (o, e)
-            }
-            return (try tx.insertJournalEntry(e, epoch: epoch), e)
-        }
+        let stored = try await ledger.receiveSignal(entry, epoch: epoch)
         guard stored.0 == .applied else { throw KeelError(.attemptSuperseded, "this run of \(id) was superseded; stop it") }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return stored.1.stepAnswer }
-        if let wakeAt = stored.1.wakeAt {
+        if cluster == nil, let wakeAt = stored.1.wakeAt {
             timers.schedule(wakeAt, taskID: id, kind: .workflowWake(generation: stored.1.generation, seq: seq))
         }
         return await hold(id, seq: seq, epoch: epoch)
@@ -202,15 +201,15 @@ extension Engine {
         child.parentSeq = seq
         child.cancelRequested = live.record.cancelRequested
         applyTimeouts(&child, executionMs: nil, runMs: nil, now: now)
-        let newChild = child
-        _ = try await record(entry, epoch: epoch) { tx in
-            if try tx.insertWorkflow(newChild) == .duplicate {
-                throw KeelError(.workflowAlreadyExists, "a workflow \(childId) already exists; give the child another id")
-            }
-        }
+        _ = try await record(entry, epoch: epoch, effect: .child(child))
         WorkflowMetrics.started(name)
-        admitWorkflow(child, journal: [])
-        dispatchWorkflows(name)
+        if cluster != nil {
+            // Stored unowned: whichever node has a free worker for it claims it.
+            kickClaims()
+        } else {
+            admitWorkflow(child, journal: [])
+            dispatchWorkflows(name)
+        }
         return await hold(id, seq: seq, epoch: epoch)
     }
 
@@ -219,9 +218,7 @@ extension Engine {
         guard let live = workflows[id], live.record.generation == generation, let e = live.journal[seq], e.status == .scheduled
         else { return }
         let now = clock.now()
-        let (status, failure): (StepStatus, JSONValue?) = e.kind == "sleep"
-            ? (.completed, nil)
-            : (.failed, Self.failure(type: "TimedOut", message: "no signal \(e.name) arrived in time", retryable: false))
+        let (status, failure) = TimerOutcome.of(kind: e.kind, name: e.name)
         let complete: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
             try $0.completeJournalEntry(workflowId: id, generation: generation, seq: seq, status: status, result: nil, failure: failure, now: now)
         }

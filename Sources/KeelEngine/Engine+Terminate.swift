@@ -32,14 +32,8 @@ extension Engine {
         stopLiveRun(id, reason: reason)
         let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
         let taskIDs = scheduled.compactMap(\.taskId)
-        let now = clock.now()
-        await endWorkflow(id, status: status, output: nil, failure: failure) { tx in
-            for e in scheduled {
-                _ = try tx.completeJournalEntry(workflowId: id, generation: e.generation, seq: e.seq, status: .failed,
-                    result: nil, failure: failure, now: now)
-            }
-            for t in taskIDs { _ = try tx.cancelActivityTask(id: t, now: now) }
-        }
+        await endWorkflow(id, status: status, output: nil, failure: failure,
+            closing: ClosingSteps(failing: scheduled, failure: failure, cancelledTasks: taskIDs))
         guard workflows[id] == nil else {
             throw KeelError(.storageFailure, "the store could not record the end of workflow \(id); it stays open, retry later",
                 data: ["workflowId": .string(id)])
@@ -166,9 +160,9 @@ extension Engine {
     /// Brings a parked execution that is not in memory (recovery loads only open ones) back into
     /// memory, still parked, so that `workflow/resume` and `workflow/terminate` can act on it.
     func loadParked(_ id: String) async throws {
-        guard workflows[id] == nil, let record = try await storage.read({ try $0.workflow(id: id) }), record.status == .parked
+        guard workflows[id] == nil, let record = try await ledger.execution(id), record.status == .parked
         else { return }
-        let journal = try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+        let journal = try await ledger.journal(id, generation: record.generation)
         guard workflows[id] == nil else { return }
         admitWorkflow(record, journal: journal)
     }
@@ -176,7 +170,7 @@ extension Engine {
     /// The refusal of a step for an execution that is not live here: 2006, naming how it ended
     /// when it has (terminated, timed out, …), so the worker knows why its run must stop.
     func notLiveRefusal(_ id: String) async throws -> KeelError {
-        guard let stored = try await storage.read({ try $0.workflow(id: id) }), stored.status.isTerminal else {
+        guard let stored = try await ledger.execution(id), stored.status.isTerminal else {
             return KeelError(.attemptSuperseded, "workflow \(id) is not running here; stop this run", data: ["workflowId": .string(id)])
         }
         let why = stored.failure?["message"]?.stringValue.map { ": \($0)" } ?? ""

@@ -31,7 +31,9 @@ extension Engine {
         applyTimeouts(&record, executionMs: executionMs, runMs: runMs, now: now)
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two).
-        let reserved = workflowQueue[name]?.isEmpty == false ? nil : registry.pickWorkflowWorker(for: name, canSend: { canSend($0) })
+        // (On a shared store the execution is stored unowned and claimed like any other.)
+        let reserved = cluster != nil || workflowQueue[name]?.isEmpty == false
+            ? nil : registry.pickWorkflowWorker(for: name, canSend: { canSend($0) })
         if let reserved {
             record.status = .running
             record.epoch = 1
@@ -40,7 +42,7 @@ extension Engine {
         let toInsert = record
         let outcome: WriteOutcome
         do {
-            outcome = try await storage.write { try $0.insertWorkflow(toInsert) }
+            outcome = try await ledger.start(toInsert)
         } catch {
             if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
             throw error
@@ -60,6 +62,8 @@ extension Engine {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
             scheduleDeadlines(record)
             startRun(id, on: reserved, claimed: true)
+        } else if cluster != nil {
+            kickClaims()
         } else {
             record.status = .pending
             admitWorkflow(record, journal: [])
@@ -75,7 +79,7 @@ extension Engine {
     /// The freshest record: the live one if the execution is open, else the stored one.
     func currentWorkflow(_ id: String) async throws -> WorkflowRecord? {
         if let live = workflows[id] { return live.record }
-        return try await storage.read { try $0.workflow(id: id) }
+        return try await ledger.execution(id)
     }
 
     private func requireWorkflow(_ id: String) async throws -> WorkflowRecord {
@@ -89,6 +93,7 @@ extension Engine {
         let p = try Params(value, method: "workflow/result")
         let id = try p.string("workflowId")
         let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        let deadline = ContinuousClock.now + .milliseconds(timeout)
         if workflows[id] != nil, timeout > 0 {
             nextWaiterID += 1
             let waiterID = nextWaiterID
@@ -97,6 +102,7 @@ extension Engine {
                 return ended.resultJSON
             }
         }
+        if cluster != nil, timeout > 0 { return try await sharedWorkflowResult(id, until: deadline).resultJSON }
         return try await requireWorkflow(id).resultJSON
     }
 
@@ -110,20 +116,13 @@ extension Engine {
             throw KeelError(.workflowNotFound, "workflow \(id) has ended (\(record.status.rawValue)); signals go to open workflows",
                 data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
         }
-        let now = clock.now()
         let generation = record.generation
-        // Serialized with signal steps by the single writer: see signalStep.
-        let consumed = try await storage.write { tx -> JournalEntry? in
-            let signalId = try tx.insertSignal(workflowId: id, name: name, payload: payload, now: now)
-            guard var waiting = try tx.scheduledEntry(workflowId: id, generation: generation, kind: "signal", name: name) else { return nil }
-            guard try tx.completeJournalEntry(workflowId: id, generation: generation, seq: waiting.seq, status: .completed,
-                result: payload, failure: nil, now: now) == .applied else { return nil }
-            _ = try tx.consumeSignal(id: signalId, generation: generation, seq: waiting.seq)
-            waiting.status = .completed
-            waiting.result = payload
-            return waiting
+        var consumed = try await ledger.deliverSignal(id, name: name, payload: payload, generation: generation)
+        if let e = consumed {
+            stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil)
+        } else if cluster != nil {
+            consumed = await takeSignals(id).first { $0.name == name }
         }
-        if let e = consumed { stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil) }
         return ["delivered": true, "consumed": .bool(consumed != nil)]
     }
 
@@ -142,8 +141,7 @@ extension Engine {
     /// - Throws: `KeelError(.storageFailure)` when a write does not commit; what did commit stays,
     ///   and cancelling again finishes the rest (each step is idempotent).
     func cancel(_ id: String, reason: String) async throws {
-        let now = clock.now()
-        _ = try await storage.write { try $0.requestWorkflowCancel(id: id, now: now) }
+        try await ledger.requestCancel(id)
         guard var live = workflows[id] else { return }
         live.record.cancelRequested = true
         workflows[id] = live
@@ -167,7 +165,7 @@ extension Engine {
             case "activity":
                 if let taskId = e.taskId, tasks[taskId] != nil {
                     // Committed first, then acted on: a failed write changes nothing in memory.
-                    let outcome = try await storage.write { try $0.cancelActivityTask(id: taskId, now: now) }
+                    let outcome = try await ledger.cancelTask(taskId)
                     // Only a cancel that applied ends the task; otherwise its own end is being recorded.
                     guard outcome == .applied else { continue }
                     let freed = stopRunningAttempt(taskId, reason: reason)
@@ -177,10 +175,9 @@ extension Engine {
                 }
                 fallthrough
             default:
-                let outcome = try await storage.write {
-                    try $0.completeJournalEntry(workflowId: id, generation: e.generation, seq: e.seq, status: .failed,
-                        result: nil, failure: failure, now: now)
-                }
+                let outcome = try await ledger.completeStep(
+                    id, generation: e.generation, seq: e.seq, epoch: live.record.epoch, status: .failed, result: nil,
+                    failure: failure)
                 if outcome == .applied {
                     stepEnded(id, generation: e.generation, seq: e.seq, status: .failed, result: nil, failure: failure)
                 }
@@ -195,7 +192,7 @@ extension Engine {
         let journal: [JournalEntry] = if let live = workflows[id] {
             live.journal.values.sorted { $0.seq < $1.seq }
         } else {
-            try await storage.read { try $0.journal(workflowId: id, generation: record.generation) }
+            try await ledger.journal(id, generation: record.generation)
         }
         var o: [String: JSONValue] = [
             "workflowId": .string(id), "name": .string(record.name), "status": .string(record.status.rawValue),
@@ -269,14 +266,14 @@ extension Engine {
         let id = try p.string("workflowId")
         let record = try await requireWorkflow(id)
         let generation = Int(try p.optionalInt("generation", range: 0...Int64(record.generation)) ?? Int64(record.generation))
-        let stored = try await storage.read { try $0.journal(workflowId: id, generation: generation) }
+        let stored = try await ledger.journal(id, generation: generation)
         let run = try await runHistory(record, generation: generation)
         var tasksById: [String: ActivityTaskRecord] = [:]
         for e in stored {
             guard let t = e.taskId else { continue }
             if let live = tasks[t] {
                 tasksById[t] = live.record
-            } else if let stored = try await storage.read({ try $0.activityTask(id: t) }) {
+            } else if let stored = try await ledger.task(t) {
                 tasksById[t] = stored
             }
         }
@@ -317,7 +314,7 @@ extension Engine {
         live.record.status = .pending
         live.record.failure = nil
         let record = live.record
-        _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+        _ = try await ledger.update(record, expectedEpoch: record.epoch)
         workflows[id]?.record = record
         requeue(id)
         return ["workflowId": .string(id), "status": "pending", "resumed": true]

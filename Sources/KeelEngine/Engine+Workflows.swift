@@ -62,7 +62,7 @@ extension Engine {
             let id = queue.popFirst()!
             workflowQueue[name] = queue
             guard let live = workflows[id], case .pending = live.phase else { continue }
-            startRun(id, on: connectionID)
+            startRun(id, on: connectionID, claimed: live.claimed)
         }
         if workflowQueue[name]?.isEmpty == true { workflowQueue[name] = nil }
     }
@@ -79,6 +79,7 @@ extension Engine {
         live.held = [:]
         live.wakePending = false
         live.runToken = AttemptToken.make()
+        live.claimed = false
         // A run stored already claimed (the fast path of workflow/start) never queued.
         let waitedMs = claimed ? 0 : live.record.updatedAt - live.queuedAt
         workflows[id] = live
@@ -90,15 +91,14 @@ extension Engine {
             "attemptToken": .string(live.runToken),
         ])
         let connection = session.connection
-        let storage = self.storage
+        let ledger = self.ledger
         // Charged against the worker's queue until written, as for activity/execute.
         let reservation = Self.dispatchBytes(params)
         connection.outbound.reserve(reservation)
         enqueue { [self] in
             let outcome: WriteOutcome
             do {
-                outcome = claimed
-                    ? .applied : try await storage.write { try $0.updateWorkflow(record, expectedEpoch: previousEpoch) }
+                outcome = claimed ? .applied : try await ledger.update(record, expectedEpoch: previousEpoch)
             } catch {
                 connection.outbound.release(reservation)
                 _ = self.storeFailed(error, while: "the start of a run of workflow \(id)", background: true)
@@ -107,6 +107,10 @@ extension Engine {
             }
             connection.outbound.release(reservation)
             guard outcome == .applied else {
+                if self.cluster != nil {
+                    await self.runSuperseded(id, epoch: record.epoch, connectionID: connectionID)
+                    return
+                }
                 await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
                     reply: .failure(KeelError(.attemptSuperseded, "another run of workflow \(id) took over")))
                 return
@@ -208,8 +212,9 @@ extension Engine {
         live.record.status = .suspended
         live.record.updatedAt = clock.now()
         let record = live.record
+        let outcome: ChangeOutcome
         do {
-            _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+            outcome = try await ledger.suspend(record, seenEvents: live.seenEvents)
         } catch {
             // Not durable: the store still says running. Run it again later rather than claim it suspended.
             _ = storeFailed(error, while: "the suspension of workflow \(id)", background: true)
@@ -217,6 +222,10 @@ extension Engine {
             return
         }
         workflowStoreFailures[id] = nil
+        if cluster != nil {
+            await sharedSuspended(id, epoch: record.epoch, outcome: outcome)
+            return
+        }
         guard var current = workflows[id], case .ending = current.phase else { return }
         if current.wakePending {
             requeue(id)
@@ -238,7 +247,7 @@ extension Engine {
         let record = live.record
         let outcome: WriteOutcome
         do {
-            outcome = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+            outcome = try await ledger.update(record, expectedEpoch: record.epoch)
         } catch {
             // The old generation stays current: its run is replayed later and asks again.
             _ = storeFailed(error, while: "the continue-as-new of workflow \(id)", background: true)
@@ -262,7 +271,7 @@ extension Engine {
         live.record.updatedAt = clock.now()
         let record = live.record
         do {
-            _ = try await storage.write { try $0.updateWorkflow(record, expectedEpoch: record.epoch) }
+            _ = try await ledger.update(record, expectedEpoch: record.epoch)
         } catch {
             // Not parked in the store: run it again later; it reaches the same failure and parks then.
             _ = storeFailed(error, while: "parking workflow \(id)", background: true)
@@ -275,11 +284,10 @@ extension Engine {
         logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
     }
 
-    /// Commits a terminal status (and the parent's child entry, and `also`, in the same
-    /// transaction), then drops the execution from memory and wakes whoever waits.
+    /// Commits a terminal status (and the parent's child entry, and `closing`'s steps and tasks,
+    /// in the same transaction), then drops the execution from memory and wakes whoever waits.
     func endWorkflow(
-        _ id: String, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?,
-        also: (@Sendable (any StorageTransaction) throws -> Void)? = nil
+        _ id: String, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?, closing: ClosingSteps? = nil
     ) async {
         guard var live = workflows[id] else { return }
         // No run may start while the end is being committed (a pending execution cancelled early).
@@ -292,21 +300,15 @@ extension Engine {
         let record = live.record
         let outcome: WriteOutcome
         do {
-            outcome = try await storage.write { tx in
-                let o = try tx.updateWorkflow(record, expectedEpoch: record.epoch)
-                if o == .applied { try also?(tx) }
-                if o == .applied, let parent = record.parentId, let seq = record.parentSeq {
-                    _ = try tx.completeJournalEntry(
-                        workflowId: parent, generation: record.parentGeneration ?? 0, seq: seq,
-                        status: status == .completed ? .completed : .failed, result: status == .completed ? output : nil,
-                        failure: status == .completed ? nil : Self.childFailure(record), now: now)
-                }
-                return o
-            }
+            outcome = try await ledger.finish(record, closing: closing)
         } catch {
             // Not durable: the store still says running; replay reaches the same end and commits it then.
             _ = storeFailed(error, while: "the end of workflow \(id)", background: true)
             requeueAfterStoreFailure(id)
+            return
+        }
+        if cluster != nil, outcome != .applied {
+            await runSuperseded(id, epoch: record.epoch, connectionID: nil)
             return
         }
         guard outcome == .applied else { return }

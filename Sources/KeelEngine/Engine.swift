@@ -36,6 +36,8 @@ public actor Engine {
     public static let version = "0.1.0"
 
     let storage: any Storage
+    /// The workflow path's durable state: `storage`, or the cluster's shared store.
+    let ledger: any WorkflowLedger
     /// Set when this engine is one node of several on a shared store (Engine+Cluster.swift).
     let cluster: ClusterNode?
     let clock: any WallClock
@@ -97,8 +99,9 @@ public actor Engine {
         self.init(storage: storage, cluster: nil, clock: clock, checker: checker, options: options, logger: logger)
     }
 
-    /// An engine that is one node of several on `cluster.store`: it runs activities, claimed from
-    /// the shared store by whichever node has a free worker; workflow methods are refused.
+    /// An engine that is one node of several on `cluster.store`: it runs activities and workflow
+    /// executions claimed from the shared store by whichever node has a free worker
+    /// (docs/scaling.md); what a shared store does not support yet is refused with a coded error.
     public init(
         cluster: ClusterNode, clock: any WallClock, checker: any ContractChecker, options: Options = Options(),
         logger: Logger
@@ -113,6 +116,7 @@ public actor Engine {
         options: Options, logger: Logger
     ) {
         self.storage = storage
+        self.ledger = cluster.map { SharedLedger(store: $0.store) } ?? LocalLedger(storage: storage, clock: clock)
         self.cluster = cluster
         self.clock = clock
         self.checker = checker

@@ -18,6 +18,12 @@ struct LiveWorkflow {
     var runToken = ""
     /// When the execution last joined the run queue (for the run's schedule-to-start metric).
     var queuedAt: EpochMillis = 0
+    /// On a shared store: the claim raised the stored epoch already, so the next run starts
+    /// without a write of its own.
+    var claimed = false
+    /// On a shared store: the execution's event counter as this node last read it; a suspend is
+    /// fenced by it (an event since then means run again).
+    var seenEvents: Int?
 
     enum Phase {
         case pending

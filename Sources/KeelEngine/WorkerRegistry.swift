@@ -143,6 +143,18 @@ struct WorkerRegistry {
         return best?.id
     }
 
+    /// Workflow names some connected worker serves.
+    var servedWorkflows: [String] { Array(workflowServers.keys) }
+
+    /// Free run slots among the workers serving workflow `name` that can take a message now: how
+    /// many executions of `name` this node may claim from a shared store.
+    func freeWorkflowSlots(for name: String, canSend: (UInt64) -> Bool = { _ in true }) -> Int {
+        (workflowServers[name] ?? []).reduce(0) { total, id in
+            guard let w = workers[id], canSend(id) else { return total }
+            return total + max(0, w.maxConcurrentWorkflows - w.workflowsInFlight)
+        }
+    }
+
     mutating func adjustWorkflowsInFlight(_ connectionID: UInt64, by delta: Int) {
         workers[connectionID]?.workflowsInFlight += delta
     }

@@ -1,16 +1,26 @@
 public import KeelCore
 public import KeelStorage
 
-/// The ``Storage`` of a node on a shared ``Store``: workflows do not run there yet (docs/scaling.md,
-/// "What runs on PostgreSQL"), so the engine refuses workflow methods before they reach storage,
-/// and any path that still would reach it fails with a coded error instead of acting.
+/// The ``Storage`` of a node on a shared ``Store``: the engine's workflow path goes through its
+/// ``SharedLedger``, and the methods a shared store does not serve yet (docs/scaling.md) are
+/// refused before they reach storage; any path that still would reach it fails with a coded error
+/// instead of acting.
 struct WorkflowsUnavailable: Storage {
     static let message =
-        "workflows do not run on a shared PostgreSQL store yet (activities do; docs/scaling.md): "
-        + "run workflows on a node with --store sqlite:PATH"
+        "this operation does not run on a shared PostgreSQL store yet (docs/scaling.md): "
+        + "run it on a node with --store sqlite:PATH"
 
     static var error: KeelError {
         KeelError(.methodNotFound, message, data: ["reason": "workflowsNotOnThisStore"])
+    }
+
+    /// -32601 for a workflow method a node of a shared store does not serve yet.
+    static func refusal(_ method: String) -> KeelError {
+        KeelError(
+            .methodNotFound,
+            "\(method) does not run on a shared PostgreSQL store yet (workflow start, step, result, signal, cancel, "
+                + "describe and history do; docs/scaling.md)",
+            data: ["reason": "workflowsNotOnThisStore", "method": .string(method)])
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> T) async throws -> T {

@@ -119,6 +119,31 @@ struct PostgresChanges {
                 """)
             if inserted > 0 { return .applied }
             return try await epochFence(e.workflowId, epoch) ?? .duplicate
+        case .completeStep(let workflowId, let generation, let seq, let epoch, let status, let result, let failure):
+            if let fence = try await epochFence(workflowId, epoch) { return fence }
+            let completed = try await count(
+                """
+                UPDATE journal SET status = \(status.rawValue), result = \(PostgresRows.text(result)),
+                    failure = \(PostgresRows.text(failure)), completed_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND generation = \(Int64(generation)) AND seq = \(Int64(seq))
+                  AND status = 'scheduled'
+                RETURNING 1
+                """)
+            return completed > 0 ? .applied : .duplicate
+        case .updateExecution(let w, let expectedEpoch):
+            let changed = try await count(
+                """
+                UPDATE workflows SET status = \(w.status.rawValue), generation = \(Int64(w.generation)),
+                    epoch = \(Int64(w.epoch)), input = \(PostgresRows.text(w.input)), output = \(PostgresRows.text(w.output)),
+                    failure = \(PostgresRows.text(w.failure)), cancel_requested = \(w.cancelRequested),
+                    updated_at = keel_now(), run_deadline = \(w.runDeadline),
+                    owner_node = CASE WHEN \(w.status.rawValue) = 'parked' THEN NULL ELSE owner_node END
+                WHERE workflow_id = \(w.id) AND epoch = \(Int64(expectedEpoch))
+                  AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                RETURNING 1
+                """)
+            if changed > 0 { return .applied }
+            return try await epochFence(w.id, expectedEpoch) ?? .alreadyFinished
         case .scheduleTimer(let workflowId, let generation, let seq, let fireAt):
             let inserted = try await count(
                 """
@@ -247,6 +272,24 @@ struct PostgresChanges {
             RETURNING 1
             """)
         if completed > 0 { try await wake(workflowId) }
+    }
+
+    /// Ends the step of a fired timer as ``TimerOutcome`` says and, if it was still scheduled,
+    /// wakes its execution.
+    func fireTimerStep(_ timer: FiredTimer) async throws {
+        let rows = try await connection.query(
+            """
+            SELECT kind, name FROM journal
+            WHERE workflow_id = \(timer.workflowId) AND generation = \(Int64(timer.generation)) AND seq = \(Int64(timer.seq))
+            """, logger: logger)
+        var step: (kind: String, name: String)?
+        for try await (kind, name) in rows.decode((String, String).self) { step = (kind, name) }
+        if let step {
+            let outcome = TimerOutcome.of(kind: step.kind, name: step.name)
+            try await completeStepAndWake(
+                workflowId: timer.workflowId, generation: timer.generation, seq: timer.seq, status: outcome.status,
+                result: nil, failure: outcome.failure)
+        }
     }
 
     /// An event the execution must notice: raise its counter and make a suspended one claimable.

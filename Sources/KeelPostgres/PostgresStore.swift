@@ -116,14 +116,17 @@ public final class PostgresStore: Store {
         }
     }
 
-    public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
-        guard limit > 0 else { return [] }
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        guard limit > 0, names?.isEmpty != true else { return [] }
+        let anyName = names == nil
+        let named = names ?? []
         return try await perform { [self] in
             let rows = try await client.query(
                 """
                 WITH ready AS (
                     SELECT workflow_id FROM workflows
                     WHERE status = 'pending' AND owner_node IS NULL
+                      AND (\(anyName) OR name = ANY(\(named)))
                       AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
                                   AND heartbeat_at + lease_ms >= keel_now())
                     ORDER BY updated_at, workflow_id LIMIT \(limit)
@@ -160,9 +163,7 @@ public final class PostgresStore: Store {
                 }
                 let tx = PostgresChanges(connection: connection, logger: logger)
                 for timer in fired.sorted(by: { ($0.workflowId, $0.seq) < ($1.workflowId, $1.seq) }) {
-                    try await tx.completeStepAndWake(
-                        workflowId: timer.workflowId, generation: timer.generation, seq: timer.seq, status: .completed,
-                        result: nil, failure: nil)
+                    try await tx.fireTimerStep(timer)
                 }
                 return fired
             }

@@ -53,21 +53,23 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
-        guard limit > 0 else { return [] }
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        guard limit > 0, names?.isEmpty != true else { return [] }
         let now = storage.now()
         return try await storage.writeSQL { tx in
             guard try tx.leaseHeld(node.nodeId, now: now) else { return [] }
             var ids: [String] = []
+            let named = names.map { "AND name IN (\(Array(repeating: "?", count: $0.count).joined(separator: ", ")))" } ?? ""
             try tx.db.statement(
                 """
                 UPDATE workflows SET status = 'running', owner_node = ?, epoch = epoch + 1, updated_at = ?
                 WHERE workflow_id IN (
-                    SELECT workflow_id FROM workflows WHERE status = 'pending' AND owner_node IS NULL
+                    SELECT workflow_id FROM workflows WHERE status = 'pending' AND owner_node IS NULL \(named)
                     ORDER BY updated_at, workflow_id LIMIT ?)
                 RETURNING workflow_id
                 """
-            ).bind([.text(node.nodeId), .int(now), .int(Int64(limit))]).forEachRow { ids.append($0.text(0)) }
+            ).bind([.text(node.nodeId), .int(now)] + (names ?? []).map { .text($0) } + [.int(Int64(limit))])
+                .forEachRow { ids.append($0.text(0)) }
             return try ids.sorted().compactMap { try tx.execution($0) }
         }
     }
@@ -88,9 +90,12 @@ public final class SQLiteStore: Store {
                 fired.append(FiredTimer(workflowId: $0.text(0), generation: Int($0.int(1)), seq: Int($0.int(2))))
             }
             for timer in fired {
+                guard let (kind, name) = try tx.stepKind(timer.workflowId, generation: timer.generation, seq: timer.seq)
+                else { continue }
+                let outcome = TimerOutcome.of(kind: kind, name: name)
                 if try tx.completeJournalEntry(
-                    workflowId: timer.workflowId, generation: timer.generation, seq: timer.seq, status: .completed,
-                    result: nil, failure: nil, now: now) == .applied
+                    workflowId: timer.workflowId, generation: timer.generation, seq: timer.seq, status: outcome.status,
+                    result: nil, failure: outcome.failure, now: now) == .applied
                 {
                     try tx.wake(timer.workflowId, now: now)
                 }

@@ -34,6 +34,13 @@ extension SQLiteTransaction {
             return try insertWorkflow(record) == .applied ? .applied : .duplicate
         case .appendStep(let entry, let epoch):
             return try appendStep(entry, epoch: epoch)
+        case .completeStep(let workflowId, let generation, let seq, let epoch, let status, let result, let failure):
+            if let fence = try epochFence(workflowId, epoch) { return fence }
+            return try completeJournalEntry(
+                workflowId: workflowId, generation: generation, seq: seq, status: status, result: result, failure: failure,
+                now: now) == .applied ? .applied : .duplicate
+        case .updateExecution(let record, let expectedEpoch):
+            return try updateExecution(record, expectedEpoch: expectedEpoch)
         case .scheduleTimer(let workflowId, let generation, let seq, let fireAt):
             return try scheduleTimer(workflowId: workflowId, generation: generation, seq: seq, fireAt: fireAt)
         case .deliverSignal(let workflowId, let name, let payload, let key):
@@ -131,6 +138,25 @@ extension SQLiteTransaction {
         case .notFound: return .notFound
         case .stale: return try epochFence(entry.workflowId, epoch) ?? .duplicate
         }
+    }
+
+    private func updateExecution(_ record: WorkflowRecord, expectedEpoch: Int) throws -> ChangeOutcome {
+        if try updateWorkflow(record, expectedEpoch: expectedEpoch) == .applied {
+            if record.status == .parked {
+                try db.statement("UPDATE workflows SET owner_node = NULL WHERE workflow_id = ?").bind([.text(record.id)]).run()
+            }
+            return .applied
+        }
+        if let fence = try epochFence(record.id, expectedEpoch) { return fence }
+        return .alreadyFinished
+    }
+
+    /// The kind and name of a journal step, nil if there is no such step.
+    func stepKind(_ workflowId: String, generation: Int, seq: Int) throws -> (String, String)? {
+        var found: (String, String)?
+        try db.statement("SELECT kind, name FROM journal WHERE workflow_id = ? AND generation = ? AND seq = ?")
+            .bind([.text(workflowId), .int(Int64(generation)), .int(Int64(seq))]).forEachRow { found = ($0.text(0), $0.text(1)) }
+        return found
     }
 
     private func scheduleTimer(workflowId: String, generation: Int, seq: Int, fireAt: EpochMillis) throws

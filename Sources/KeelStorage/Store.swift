@@ -29,12 +29,12 @@ public protocol Store: Sendable {
     func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord]
 
     /// Claims up to `limit` executions that are ready to run (new, woken by an event, or rescued
-    /// from a dead node) for `node`, raising each one's epoch: the previous owner's writes are
-    /// refused from now on.
-    func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState]
+    /// from a dead node) for `node`, among workflows named in `names` (nil: any), raising each
+    /// one's epoch: the previous owner's writes are refused from now on.
+    func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState]
 
-    /// Fires up to `limit` due timers, once across every node: each completes its sleep step and
-    /// wakes its execution.
+    /// Fires up to `limit` due timers, once across every node: each completes its sleep step (or
+    /// fails a signal wait with `TimedOut`) and wakes its execution.
     func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer]
 
     /// Registers a new node incarnation with a lease of `leaseMillis`, starting now.
@@ -65,6 +65,13 @@ public protocol Store: Sendable {
     func close() async
 }
 
+extension Store {
+    /// Claims up to `limit` ready executions of any name (``claimExecutions(names:limit:node:)``).
+    public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        try await claimExecutions(names: nil, limit: limit, node: node)
+    }
+}
+
 /// One intent, with its fence.
 public enum Change: Sendable {
     /// A new task; `.duplicate` if its id or idempotency key exists.
@@ -86,6 +93,16 @@ public enum Change: Sendable {
     case startExecution(WorkflowRecord)
     /// Appends a step to the journal, only while the execution's epoch is `epoch`.
     case appendStep(JournalEntry, epoch: Int)
+    /// Ends a scheduled step (a signal received, a step failed by a cancel) by its owner, only
+    /// while the execution's epoch is `epoch`; `.duplicate` when the step is no longer scheduled.
+    /// Raises no event: the owner that writes it knows.
+    case completeStep(
+        workflowId: String, generation: Int, seq: Int, epoch: Int, status: StepStatus, result: JSONValue?,
+        failure: JSONValue?)
+    /// Writes the execution's status, generation, epoch, input, output, failure, cancel flag and
+    /// run deadline, only while its epoch is `expectedEpoch` and it has not ended: a new run (the
+    /// epoch raised by its owner), a continue-as-new, a park. A parked execution loses its owner.
+    case updateExecution(WorkflowRecord, expectedEpoch: Int)
     /// Arms a sleep: at `fireAt` the step `(workflowId, generation, seq)` completes on some node.
     case scheduleTimer(workflowId: String, generation: Int, seq: Int, fireAt: EpochMillis)
     /// Buffers a signal and wakes the execution. `key` makes a resend after an unknown commit

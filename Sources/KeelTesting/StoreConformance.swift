@@ -50,9 +50,79 @@ public enum StoreConformance {
         .init(name: "a node's published workers are listed with it", run: nodesPublishWorkers),
         .init(name: "a task enqueued claimed is owned, fenced and rescued like a claimed one", run: enqueueClaimed),
         .init(name: "open tasks are listed oldest first, by status and name, with a total", run: openTasksAreListed),
+        .init(name: "executions are claimed only for the names asked", run: executionClaimsFilterByName),
+        .init(name: "an owner completes a step and updates its execution, fenced by epoch", run: ownerWritesAreFenced),
+        .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
     ]
 
     // MARK: - Cases
+
+    static func executionClaimsFilterByName(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        var other = execution("w2", now: now)
+        other.name = "other"
+        _ = try await store.apply([.startExecution(execution("w1", now: now)), .startExecution(other)])
+        try expect(try await store.claimExecutions(names: [], limit: 5, node: node).count, 0)
+        try expect(try await store.claimExecutions(names: ["other"], limit: 5, node: node).map(\.record.id), ["w2"])
+        try expect(try await store.claimExecutions(names: ["other", "nothing"], limit: 5, node: node).count, 0)
+        try expect(try await store.claimExecutions(names: ["flow"], limit: 5, node: node).map(\.record.id), ["w1"])
+    }
+
+    static func ownerWritesAreFenced(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        guard var record = try await store.claimExecutions(limit: 1, node: node).first?.record else {
+            throw ConformanceFailure(description: "the execution was not claimed")
+        }
+        var wait = step("w", seq: 1, now: now)
+        wait.kind = "signal"
+        wait.name = "go"
+        try expect(try await store.apply([.appendStep(wait, epoch: 1)]), [.applied])
+        let complete = Change.completeStep(
+            workflowId: "w", generation: 0, seq: 1, epoch: 1, status: .completed, result: .string("x"), failure: nil)
+        let lateComplete = Change.completeStep(
+            workflowId: "w", generation: 0, seq: 1, epoch: 0, status: .completed, result: .string("y"), failure: nil)
+        try expect(try await store.apply([lateComplete, complete, complete]), [.superseded(currentEpoch: 1), .applied, .duplicate])
+        try expect(try await store.journal(workflowId: "w", generation: 0).first?.result, .string("x"))
+        // The owner's own write raises no event: its suspend still sees the counter it claimed at.
+        try expect(try await store.execution(id: "w")?.eventSeq, 0)
+        // A new run: the owner raises the epoch; a write from the old epoch is refused.
+        record.epoch = 2
+        try expect(try await store.apply([.updateExecution(record, expectedEpoch: 1)]), [.applied])
+        try expect(try await store.apply([.updateExecution(record, expectedEpoch: 1)]), [.superseded(currentEpoch: 2)])
+        try expect(try await store.execution(id: "w")?.ownerNode, "n")
+        // Parked: it keeps no owner and no node claims it.
+        record.status = .parked
+        record.failure = ["type": "NonDeterminism", "message": "m", "retryable": false]
+        try expect(try await store.apply([.updateExecution(record, expectedEpoch: 2)]), [.applied])
+        let parked = try await store.execution(id: "w")
+        try expect(parked?.record.status, .parked)
+        try expect(parked?.ownerNode, nil)
+        try expect(try await store.claimExecutions(limit: 1, node: node).count, 0)
+        _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .failed, output: nil, failure: nil)])
+        try expect(try await store.apply([.updateExecution(record, expectedEpoch: 2)]), [.alreadyFinished])
+    }
+
+    static func signalTimerTimesOut(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: node)
+        var wait = step("w", seq: 1, now: now)
+        wait.kind = "signal"
+        wait.name = "approve"
+        _ = try await store.apply([
+            .appendStep(wait, epoch: 1), .scheduleTimer(workflowId: "w", generation: 0, seq: 1, fireAt: now - 1),
+        ])
+        try expect(try await store.fireDueTimers(limit: 10, node: node).count, 1)
+        let entry = try await store.journal(workflowId: "w", generation: 0).first
+        try expect(entry?.status, .failed)
+        try expect(entry?.failure?["type"], .string("TimedOut"))
+        try expect(entry?.failure?["message"], .string("no signal approve arrived in time"))
+        try expect(try await store.execution(id: "w")?.eventSeq, 1)
+    }
 
     static func enqueueIsIdempotent(_ store: any Store) async throws {
         let now = try await store.now()

@@ -53,10 +53,10 @@ struct ClusterActivityTests {
             let byKey = try await b.call("activity/result", ["idempotencyKey": "k-1"])
             #expect(byKey["output"]?["by"]?.stringValue == "worker-a")
 
-            // Workflows are not served on a shared store yet: a coded error, not a 4001 or a hang.
+            // What a shared store does not serve yet is refused with a coded error, not a 4001 or a hang.
             do {
-                _ = try await a.call("workflow/start", ["name": "anything", "input": [:]])
-                Issue.record("workflow/start must be refused on a PostgreSQL node")
+                _ = try await a.call("workflow/list", [:])
+                Issue.record("workflow/list must be refused on a PostgreSQL node")
             } catch let error as KeelError {
                 #expect(error.code == .methodNotFound)
                 #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")

@@ -1,0 +1,198 @@
+import KeelCore
+import KeelStorage
+import Logging
+import Metrics
+
+/// Workflow executions across the nodes sharing one store (docs/scaling.md, "Workflows across
+/// nodes").
+///
+/// An execution belongs to one node while it runs: the node that claims it (the claim raises its
+/// epoch) replays its journal on a local workflow worker, and every write of the run is fenced by
+/// that epoch. When the run waits (it suspends), the execution is parked in the store with no
+/// owner, fenced by its event counter, and leaves this node's memory; the event it waits for — a
+/// task finished on any node, a timer fired by any node, a signal or a cancel sent to any node, a
+/// child's end — makes it claimable again, by whichever node has a free worker for it.
+extension Engine {
+    /// Claims ready executions for every workflow name a local worker serves, up to its free
+    /// slots, and queues them for a run here.
+    func claimWorkflows(_ cluster: ClusterNode, lease: NodeLease) async {
+        for name in registry.servedWorkflows.sorted() {
+            let free = registry.freeWorkflowSlots(for: name, canSend: { canSend($0) }) - (workflowQueue[name]?.count ?? 0)
+            guard free > 0 else { continue }
+            let claimed: [ExecutionState]
+            do {
+                claimed = try await cluster.store.claimExecutions(names: [name], limit: min(free, cluster.claimBatch), node: lease)
+            } catch {
+                // A claim that committed unseen stays this node's until its lease lapses and a sweep
+                // returns it.
+                _ = storeFailed(error, while: "a claim of \(name) executions", background: true)
+                return
+            }
+            for state in claimed { await admitClaimed(state) }
+        }
+    }
+
+    /// Makes an execution this node just claimed live: its journal, the signals that came for its
+    /// waiting steps, a cancel asked meanwhile; then queues its run.
+    func admitClaimed(_ state: ExecutionState) async {
+        let id = state.record.id
+        guard workflows[id] == nil else { return }
+        let journal: [JournalEntry]
+        do {
+            journal = try await ledger.journal(id, generation: state.record.generation)
+        } catch {
+            // Claimed but not loadable now: this node keeps it and tries again.
+            _ = storeFailed(error, while: "loading the journal of claimed workflow \(id)", background: true)
+            reloadClaimedLater(state)
+            return
+        }
+        guard workflows[id] == nil else { return }
+        var live = LiveWorkflow(record: state.record, journal: [:], phase: .pending)
+        for e in journal { live.journal[e.seq] = e }
+        live.claimed = true
+        live.seenEvents = state.eventSeq
+        live.queuedAt = clock.now()
+        workflows[id] = live
+        scheduleDeadlines(state.record)
+        await catchUp(id)
+        guard let current = workflows[id], case .pending = current.phase else { return }
+        workflowQueue[state.record.name, default: TaskQueue()].append(id)
+        dispatchWorkflows(state.record.name)
+    }
+
+    private func reloadClaimedLater(_ state: ExecutionState) {
+        enqueue { [self] in
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+            await self.admitClaimed(state)
+        }
+    }
+
+    /// What happened to a live execution while no run of it was here: signals buffered for its
+    /// waiting steps are taken, and a cancel asked on another node fails its scheduled steps.
+    func catchUp(_ id: String) async {
+        _ = await takeSignals(id)
+        guard let live = workflows[id], live.record.cancelRequested,
+            live.journal.values.contains(where: { $0.status == .scheduled }) || live.journal.isEmpty
+        else { return }
+        do {
+            try await cancel(id, reason: "cancelled by a client")
+        } catch {
+            // The run goes ahead; its next suspension or claim tries the cancel again.
+            _ = storeFailed(error, while: "the cancel of workflow \(id)", background: true)
+        }
+    }
+
+    /// Completes the live execution's waiting signal steps with buffered signals, oldest step
+    /// first; answers the steps completed.
+    func takeSignals(_ id: String) async -> [JournalEntry] {
+        guard let live = workflows[id] else { return [] }
+        var taken: [JournalEntry] = []
+        for e in live.journal.values.sorted(by: { $0.seq < $1.seq }) where e.kind == "signal" && e.status == .scheduled {
+            do {
+                guard let done = try await ledger.takeSignal(e, epoch: live.record.epoch) else { continue }
+                taken.append(done)
+                stepEnded(id, generation: done.generation, seq: done.seq, status: .completed, result: done.result, failure: nil)
+            } catch {
+                // Still buffered: the next run or claim takes it.
+                _ = storeFailed(error, while: "taking a signal for workflow \(id)", background: true)
+                break
+            }
+        }
+        return taken
+    }
+
+    /// The outcome of a suspend on the shared store: parked (it leaves this node), or an event came
+    /// meanwhile (read it back and run again), or another node owns it now.
+    func sharedSuspended(_ id: String, epoch: Int, outcome: ChangeOutcome) async {
+        guard let live = workflows[id], live.record.epoch == epoch else { return }
+        switch outcome {
+        case .applied:
+            forget(id)
+        case .changedMeanwhile:
+            do {
+                guard let state = try await cluster?.store.execution(id: id) else { return forget(id) }
+                let journal = try await ledger.journal(id, generation: state.record.generation)
+                guard var current = workflows[id], current.record.epoch == epoch else { return }
+                current.record.cancelRequested = state.record.cancelRequested
+                current.seenEvents = state.eventSeq
+                current.journal = [:]
+                for e in journal { current.journal[e.seq] = e }
+                workflows[id] = current
+            } catch {
+                _ = storeFailed(error, while: "reading back workflow \(id)", background: true)
+                requeueAfterStoreFailure(id)
+                return
+            }
+            await catchUp(id)
+            guard workflows[id] != nil else { return }
+            requeue(id)
+        default:
+            await runSuperseded(id, epoch: epoch, connectionID: nil)
+        }
+    }
+
+    /// Another node owns the execution now (this node's lease lapsed and a sweep raised its
+    /// epoch): a write of this node was refused. Counted, logged, and the execution leaves memory.
+    func runSuperseded(_ id: String, epoch: Int, connectionID: UInt64?) async {
+        guard let live = workflows[id], live.record.epoch == epoch else { return }
+        Counter(label: "keel_cluster_late_writes_refused_total").increment()
+        logger.warning(
+            "a write for a workflow this node no longer owns was refused (taken over)",
+            metadata: ["workflow": "\(id)", "runId": "\(epoch)"])
+        if case .running(let c, _) = live.phase {
+            registry.adjustWorkflowsInFlight(c, by: -1)
+            forget(id)
+            afterSlotFreed(c)
+            return
+        }
+        forget(id)
+    }
+
+    /// Drops an execution from this node's memory; callers waiting here for its result go on
+    /// waiting on the store.
+    private func forget(_ id: String) {
+        releaseHeld(id)
+        workflows[id] = nil
+        workflowStoreFailures[id] = nil
+        emptySuspensions[id] = nil
+        if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: nil) } }
+    }
+
+    /// How often a caller of `workflow/result` for an execution that runs elsewhere looks at the store.
+    static let sharedResultPoll: Duration = .milliseconds(200)
+
+    /// `workflow/result` on a shared store: the stored record once it ended, or as it is at the deadline.
+    func sharedWorkflowResult(_ id: String, until deadline: ContinuousClock.Instant) async throws -> WorkflowRecord {
+        while true {
+            guard let record = try await currentWorkflow(id) else {
+                throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+            }
+            if record.status.isTerminal || ContinuousClock.now >= deadline { return record }
+            try await Task.sleep(for: min(Self.sharedResultPoll, deadline - ContinuousClock.now))
+        }
+    }
+
+    /// Fires the store's due timers (once across the nodes) and ends the steps of executions live here.
+    func fireSharedTimers(_ cluster: ClusterNode, lease: NodeLease) async {
+        let fired: [FiredTimer]
+        do {
+            fired = try await cluster.store.fireDueTimers(limit: 256, node: lease)
+        } catch {
+            _ = storeFailed(error, while: "firing due workflow timers", background: true)
+            return
+        }
+        for timer in fired {
+            guard let live = workflows[timer.workflowId], live.record.generation == timer.generation,
+                let e = live.journal[timer.seq], e.status == .scheduled
+            else { continue }
+            let outcome = TimerOutcome.of(kind: e.kind, name: e.name)
+            stepEnded(timer.workflowId, generation: timer.generation, seq: timer.seq, status: outcome.status, result: nil,
+                failure: outcome.failure)
+        }
+    }
+
+    /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md).
+    static let workflowMethodsNotShared: Set<String> = [
+        "workflow/list", "workflow/terminate", "workflow/resume", "workflow/reset", "workflow/batch",
+    ]
+}

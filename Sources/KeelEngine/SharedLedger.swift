@@ -1,0 +1,149 @@
+import Foundation
+import KeelCore
+import KeelStorage
+
+/// The workflow path on a ``Store`` shared by several nodes (docs/scaling.md, "Workflows across
+/// nodes"). Every write is a ``Change`` carrying its own fence — the run's epoch, the execution's
+/// event counter — so a node that lost its lease cannot overwrite the node that took over.
+struct SharedLedger: WorkflowLedger {
+    let store: any Store
+
+    func execution(_ id: String) async throws -> WorkflowRecord? { try await store.execution(id: id)?.record }
+
+    func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
+        try await store.journal(workflowId: id, generation: generation)
+    }
+
+    func task(_ id: String) async throws -> ActivityTaskRecord? { try await store.task(id: id) }
+
+    /// Resets do not run on a shared store yet (`workflow/reset` is refused there): there are none.
+    func resets(_ id: String) async throws -> [WorkflowReset] { [] }
+
+    func start(_ record: WorkflowRecord) async throws -> WriteOutcome {
+        try await one(.startExecution(record))
+    }
+
+    func update(_ record: WorkflowRecord, expectedEpoch: Int) async throws -> WriteOutcome {
+        try await one(.updateExecution(record, expectedEpoch: expectedEpoch))
+    }
+
+    func suspend(_ record: WorkflowRecord, seenEvents: Int?) async throws -> ChangeOutcome {
+        try await store.apply([.suspend(workflowId: record.id, epoch: record.epoch, seenEvents: seenEvents ?? 0)]).first
+            ?? .notFound
+    }
+
+    func finish(_ record: WorkflowRecord, closing: ClosingSteps?) async throws -> WriteOutcome {
+        var changes: [Change] = []
+        if let closing {
+            changes += closing.failing.map {
+                .completeStep(workflowId: record.id, generation: $0.generation, seq: $0.seq, epoch: record.epoch,
+                    status: .failed, result: nil, failure: closing.failure)
+            }
+            changes += closing.cancelledTasks.map { .cancelTask(id: $0) }
+        }
+        // The store completes the parent's step (with this failure) and wakes the parent in the
+        // same transaction.
+        let failure = record.status == .completed || record.parentId == nil ? record.failure : Engine.childFailure(record)
+        changes.append(.finishExecution(
+            workflowId: record.id, epoch: record.epoch, status: record.status, output: record.output, failure: failure))
+        return Engine.writeOutcome(try await store.apply(changes).last ?? .notFound)
+    }
+
+    func append(_ entry: JournalEntry, epoch: Int, effect: StepEffect?) async throws -> WriteOutcome {
+        var changes: [Change] = [.appendStep(entry, epoch: epoch)]
+        if let wakeAt = entry.wakeAt, entry.status == .scheduled {
+            changes.append(.scheduleTimer(workflowId: entry.workflowId, generation: entry.generation, seq: entry.seq, fireAt: wakeAt))
+        }
+        switch effect {
+        case .task(let task, let node):
+            changes.append(node.map { .enqueueClaimedTask(task, node: $0) } ?? .enqueueTask(task))
+        case .child(let child):
+            // A taken id is refused before anything is written: the transaction cannot be undone
+            // by a later outcome. (A race with another start of the same id leaves the step waiting
+            // for that execution's end.)
+            if try await store.execution(id: child.id) != nil {
+                throw KeelError(.workflowAlreadyExists, "a workflow \(child.id) already exists; give the child another id")
+            }
+            changes.append(.startExecution(child))
+        case nil:
+            break
+        }
+        let outcomes = try await store.apply(changes)
+        if case .task(_, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound {
+            throw KeelError(.storageFailure, "this node lost its lease on the shared store while storing step \(entry.seq)",
+                data: ["reason": "leaseNotHeld", "node": .string(node)])
+        }
+        return Engine.writeOutcome(outcomes.first ?? .notFound)
+    }
+
+    func receiveSignal(_ entry: JournalEntry, epoch: Int) async throws -> (WriteOutcome, JournalEntry) {
+        if let signal = try await store.pendingSignals(workflowId: entry.workflowId).first(where: { $0.name == entry.name }) {
+            var e = entry
+            e.status = .completed
+            e.result = signal.payload
+            e.completedAt = entry.createdAt
+            // Both in one transaction, both fenced by the epoch: only this run consumes signals of
+            // this execution, and the engine records one step of a run at a time per seq.
+            let outcomes = try await store.apply([
+                .appendStep(e, epoch: epoch),
+                .consumeSignal(signalId: signal.id, workflowId: e.workflowId, generation: e.generation, seq: e.seq, epoch: epoch),
+            ])
+            return (Engine.writeOutcome(outcomes.first ?? .notFound), e)
+        }
+        // Nothing buffered: the step waits (with its timeout's timer). A signal delivered meanwhile
+        // raises the execution's event counter, so the run's suspend sees it and the next run
+        // takes it (``takeSignal(_:epoch:)``).
+        var changes: [Change] = [.appendStep(entry, epoch: epoch)]
+        if let wakeAt = entry.wakeAt {
+            changes.append(.scheduleTimer(workflowId: entry.workflowId, generation: entry.generation, seq: entry.seq, fireAt: wakeAt))
+        }
+        return (Engine.writeOutcome(try await store.apply(changes).first ?? .notFound), entry)
+    }
+
+    func takeSignal(_ entry: JournalEntry, epoch: Int) async throws -> JournalEntry? {
+        guard let signal = try await store.pendingSignals(workflowId: entry.workflowId).first(where: { $0.name == entry.name })
+        else { return nil }
+        let outcomes = try await store.apply([
+            .completeStep(workflowId: entry.workflowId, generation: entry.generation, seq: entry.seq, epoch: epoch,
+                status: .completed, result: signal.payload, failure: nil),
+            .consumeSignal(signalId: signal.id, workflowId: entry.workflowId, generation: entry.generation, seq: entry.seq,
+                epoch: epoch),
+        ])
+        guard outcomes.first == .applied else { return nil }
+        var e = entry
+        e.status = .completed
+        e.result = signal.payload
+        return e
+    }
+
+    func completeStep(
+        _ workflowId: String, generation: Int, seq: Int, epoch: Int, status: StepStatus, result: JSONValue?,
+        failure: JSONValue?
+    ) async throws -> WriteOutcome {
+        try await one(.completeStep(
+            workflowId: workflowId, generation: generation, seq: seq, epoch: epoch, status: status, result: result,
+            failure: failure))
+    }
+
+    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, generation: Int) async throws -> JournalEntry? {
+        // The key makes the store's own re-send after an unknown commit outcome a duplicate.
+        let outcome = try await one(.deliverSignal(workflowId: workflowId, name: name, payload: payload,
+            key: UUID().uuidString.lowercased()))
+        if outcome == .notFound {
+            throw KeelError(.workflowNotFound, "no workflow \(workflowId)", data: ["workflowId": .string(workflowId)])
+        }
+        return nil
+    }
+
+    func requestCancel(_ workflowId: String) async throws {
+        _ = try await one(.requestCancel(workflowId: workflowId))
+    }
+
+    func cancelTask(_ id: String) async throws -> WriteOutcome {
+        try await one(.cancelTask(id: id))
+    }
+
+    private func one(_ change: Change) async throws -> WriteOutcome {
+        Engine.writeOutcome(try await store.apply([change]).first ?? .notFound)
+    }
+}

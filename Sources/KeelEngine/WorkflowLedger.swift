@@ -1,0 +1,65 @@
+import KeelCore
+import KeelStorage
+
+/// Where the workflow path keeps its durable state: this process's SQLite ``Storage``
+/// (``LocalLedger``) or the ``Store`` that several nodes share (``SharedLedger``).
+///
+/// Each method is one intent of the engine, committed in one transaction. Outcomes are the local
+/// store's: `.stale` means the write's fence failed (another run or node owns the execution now,
+/// or the step already ended).
+protocol WorkflowLedger: Sendable {
+    func execution(_ id: String) async throws -> WorkflowRecord?
+    /// A generation's journal in `seq` order.
+    func journal(_ id: String, generation: Int) async throws -> [JournalEntry]
+    func task(_ id: String) async throws -> ActivityTaskRecord?
+    /// An execution's resets, oldest first.
+    func resets(_ id: String) async throws -> [WorkflowReset]
+
+    /// Stores a new execution; `.duplicate` if its id exists.
+    func start(_ record: WorkflowRecord) async throws -> WriteOutcome
+    /// Writes status, generation, epoch, input, output, failure and the cancel flag, fenced by
+    /// `expectedEpoch`: a new run, a continue-as-new, a park, a resume.
+    func update(_ record: WorkflowRecord, expectedEpoch: Int) async throws -> WriteOutcome
+    /// Parks a run that waits for something: `.changedMeanwhile` when an event came since the run
+    /// saw `seenEvents` (shared stores only; run it again).
+    func suspend(_ record: WorkflowRecord, seenEvents: Int?) async throws -> ChangeOutcome
+    /// Ends the execution with `record`'s terminal status, completes its parent's step, and fails
+    /// and cancels what `closing` lists, in one transaction.
+    func finish(_ record: WorkflowRecord, closing: ClosingSteps?) async throws -> WriteOutcome
+    /// Appends a step fenced by the run's epoch, with what it sets going in the same transaction.
+    /// - Throws: `workflowAlreadyExists` when a child's id is taken (nothing is stored).
+    func append(_ entry: JournalEntry, epoch: Int, effect: StepEffect?) async throws -> WriteOutcome
+    /// Appends a signal step: completed with the oldest buffered signal of its name (consumed in
+    /// the same transaction), or scheduled to wait for one.
+    func receiveSignal(_ entry: JournalEntry, epoch: Int) async throws -> (WriteOutcome, JournalEntry)
+    /// Completes a waiting signal step with the oldest buffered signal of its name, if one is
+    /// buffered; nil otherwise.
+    func takeSignal(_ entry: JournalEntry, epoch: Int) async throws -> JournalEntry?
+    /// Ends a scheduled step (a timer, a cancel, a child's end seen here), fenced by the run's epoch.
+    func completeStep(
+        _ workflowId: String, generation: Int, seq: Int, epoch: Int, status: StepStatus, result: JSONValue?,
+        failure: JSONValue?
+    ) async throws -> WriteOutcome
+    /// Buffers a signal and wakes the execution. Where the store can, the signal completes a
+    /// waiting step of the same transaction, answered here; else nil.
+    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, generation: Int) async throws -> JournalEntry?
+    func requestCancel(_ workflowId: String) async throws
+    func cancelTask(_ id: String) async throws -> WriteOutcome
+}
+
+/// What a step stores with its journal entry.
+enum StepEffect: Sendable {
+    /// The activity task of an `activity` step; `claimedBy`: stored claimed by this node.
+    case task(ActivityTaskRecord, claimedBy: String?)
+    /// The execution of a `child` step.
+    case child(WorkflowRecord)
+}
+
+/// What an execution that ends at once (terminated, timed out) closes with it.
+struct ClosingSteps: Sendable {
+    /// Scheduled steps, failed with `failure`.
+    var failing: [JournalEntry]
+    var failure: JSONValue
+    /// Activity tasks of those steps, cancelled.
+    var cancelledTasks: [String]
+}
