@@ -37,10 +37,13 @@ extension Engine {
         if live.cancelUndelivered { return nil }
         for e in live.journal.values.sorted(by: { $0.seq < $1.seq }) where e.status == .scheduled {
             switch e.kind {
-            case "activity": if let t = e.taskId, tasks[t] != nil { return "activity \(e.name) (step \(e.seq))" }
+            // On a shared store the task or the child may run on another node: its end wakes the
+            // execution through the store's event counter.
+            case "activity": if let t = e.taskId, tasks[t] != nil || cluster != nil { return "activity \(e.name) (step \(e.seq))" }
             case "sleep": if let at = e.wakeAt { return "a timer at \(at) ms (step \(e.seq))" }
             case "signal": return "signal \(e.name) (step \(e.seq))"
-            case "child": if workflows[Self.childID(e, parent: live.record.id)] != nil { return "child \(e.name) (step \(e.seq))" }
+            case "child":
+                if workflows[Self.childID(e, parent: live.record.id)] != nil || cluster != nil { return "child \(e.name) (step \(e.seq))" }
             default: break
             }
         }
@@ -95,7 +98,7 @@ extension Engine {
             guard workflows[childId] == nil else { return true }
             let stored: WorkflowRecord?
             do {
-                stored = try await storage.read { try $0.workflow(id: childId) }
+                stored = try await ledger.execution(childId)
             } catch {
                 // Cannot tell: assume the child still runs and repair nothing on a guess; the failure
                 // is logged with an incident and counted, and the next check looks again.

@@ -114,7 +114,6 @@ extension Engine {
             try contract(w, field: "workflows[\(i)]")
         }
         let workflows = workflowContracts.map(\.name)
-        if cluster != nil, !workflows.isEmpty { throw p.fail("workflows", WorkflowsUnavailable.message) }
         let maxWorkflows = Int(try p.optionalInt("maxConcurrentWorkflows", range: 1...100_000) ?? 1000)
         nextWorkerNumber += 1
         var worker = WorkerInfo(

@@ -1,0 +1,131 @@
+import Foundation
+import KeelClient
+import KeelCore
+import KeelTesting
+import Testing
+
+/// Workflows on several `keel serve` nodes sharing one PostgreSQL (docs/scaling.md, "Workflows
+/// across nodes"): an execution started on one node runs on a workflow worker of another, its
+/// activity runs on a worker of a third, its signal and its cancel are sent to yet another, and
+/// a node killed mid-run hands its executions over. Real processes, real sockets, real PostgreSQL.
+@Suite("Workflows across nodes on one PostgreSQL", .serialized, .timeLimit(.minutes(6)))
+struct ClusterWorkflowTests {
+    /// Serves `cw.order` (activity, sleep, signal, child) and `cw.child`, and the activity
+    /// `cw.work`, as the flags say, recording who ran each activity attempt in `log`.
+    static func worker(
+        _ name: String, on node: ClusterNodeProcess, log: ExecutionLog, orders: Bool = false, children: Bool = false,
+        work: Bool = false, workMs: Int = 0
+    ) -> Worker {
+        let w = Worker(name: name, endpoints: [node.endpoint], maxConcurrent: 32)
+        if work {
+            w.activity("cw.work") { (input: JSONValue, ctx: ActivityContext) -> JSONValue in
+                log.record(ctx.taskId, "\(name)#\(ctx.attempt)")
+                if workMs > 0 { try await Task.sleep(for: .milliseconds(workMs)) }
+                return ["by": .string(name), "n": input["n"] ?? .null]
+            }
+        }
+        if orders {
+            w.workflow("cw.order") { (input: JSONValue, ctx) -> JSONValue in
+                let n = input["n"] ?? 0
+                let worked: JSONValue = try await ctx.activity("cw.work", ["n": n] as JSONValue)
+                try await ctx.sleep(for: .milliseconds(300))
+                let approval: JSONValue = try await ctx.signal("approve")
+                let child: JSONValue = try await ctx.child("cw.child", ["n": n] as JSONValue)
+                return ["n": n, "workedBy": worked["by"] ?? .null, "approval": approval, "child": child, "ranOn": .string(name)]
+            }
+            w.workflow("cw.impatient") { (_: JSONValue, ctx) -> String in
+                do {
+                    let _: JSONValue = try await ctx.signal("never", timeout: .milliseconds(500))
+                    return "got it"
+                } catch let f as ActivityFailure where f.type == "TimedOut" {
+                    return "timed out"
+                }
+            }
+            w.workflow("cw.waiter") { (_: JSONValue, ctx) -> String in
+                let _: JSONValue = try await ctx.signal("never")
+                return "signalled"
+            }
+        }
+        if children {
+            w.workflow("cw.child") { (input: JSONValue, ctx) -> JSONValue in
+                let worked: JSONValue = try await ctx.activity("cw.work", ["n": input["n"] ?? 0] as JSONValue)
+                return ["childOf": input["n"] ?? .null, "workedBy": worked["by"] ?? .null, "ranOn": .string(name)]
+            }
+        }
+        return w
+    }
+
+    @Test func aWorkflowStartedOnOneNodeRunsOnAnotherAndTakesItsSignalFromAThird() async throws {
+        try await withClusterNodes(["a", "b", "c"]) { nodes in
+            let (a, b, c) = (nodes[0], nodes[1], nodes[2])
+            let log = ExecutionLog()
+            // cw.order runs only on A, its activity only on B, its child only on C.
+            let workers = [
+                Self.worker("flows-a", on: a, log: log, orders: true),
+                Self.worker("work-b", on: b, log: log, work: true),
+                Self.worker("children-c", on: c, log: log, children: true),
+            ]
+            let running = workers.map { w in Task { try await w.run() } }
+            defer { for t in running { t.cancel() } }
+            #expect(try await a.hasWorker("flows-a"))
+            #expect(try await b.hasWorker("work-b"))
+            #expect(try await c.hasWorker("children-c"))
+
+            // Started on C, which has no worker for cw.order.
+            let started = try await c.call("workflow/start", ["name": "cw.order", "workflowId": "order-1", "input": ["n": 7]])
+            #expect(started["started"] == .bool(true))
+
+            // Waiting for its signal, as any node sees it.
+            let waiting = try await eventually {
+                let d = try await b.call("workflow/describe", ["workflowId": "order-1"])
+                return d["pendingSteps"]?.arrayValue?.contains { $0["kind"] == "signal" } ?? false
+            }
+            #expect(waiting, "the workflow never reached its signal step")
+            let signalled = try await b.call("workflow/signal", ["workflowId": "order-1", "name": "approve", "payload": ["ok": true]])
+            #expect(signalled["delivered"] == .bool(true))
+
+            let result = try await c.call("workflow/result", ["workflowId": "order-1", "waitTimeoutMs": 60_000])
+            #expect(result["status"]?.stringValue == "completed", "\(result)")
+            let output = result["output"]
+            #expect(output?["n"] == 7)
+            #expect(output?["workedBy"]?.stringValue == "work-b")
+            #expect(output?["approval"]?["ok"] == .bool(true))
+            #expect(output?["ranOn"]?.stringValue == "flows-a")
+            #expect(output?["child"]?["ranOn"]?.stringValue == "children-c")
+            #expect(output?["child"]?["workedBy"]?.stringValue == "work-b")
+            // Each activity ran once: two steps (the order's and the child's), one attempt each.
+            #expect(log.all.count == 2)
+            #expect(log.all.values.allSatisfy { $0.count == 1 })
+
+            // The journal, from a node that never ran it.
+            let history = try await b.call("workflow/history", ["workflowId": "order-1"])
+            let kinds = history["entries"]?.arrayValue?.compactMap { $0["kind"]?.stringValue }
+            #expect(kinds == ["activity", "sleep", "signal", "child"])
+            #expect(history["entries"]?.arrayValue?.allSatisfy { $0["status"] == "completed" } == true)
+
+            // A signal wait with a timeout times out on a shared store too.
+            _ = try await b.call("workflow/start", ["name": "cw.impatient", "workflowId": "impatient-1", "input": [:]])
+            let impatient = try await b.call("workflow/result", ["workflowId": "impatient-1", "waitTimeoutMs": 60_000])
+            #expect(impatient["output"]?.stringValue == "timed out", "\(impatient)")
+
+            // A cancel sent to a node that does not run the workflow reaches it.
+            _ = try await c.call("workflow/start", ["name": "cw.waiter", "workflowId": "waiter-1", "input": [:]])
+            #expect(try await eventually {
+                let d = try await c.call("workflow/describe", ["workflowId": "waiter-1"])
+                return d["pendingSteps"]?.arrayValue?.isEmpty == false
+            })
+            _ = try await b.call("workflow/cancel", ["workflowId": "waiter-1", "reason": "no longer needed"])
+            let cancelled = try await c.call("workflow/result", ["workflowId": "waiter-1", "waitTimeoutMs": 60_000])
+            #expect(cancelled["status"]?.stringValue == "cancelled", "\(cancelled)")
+
+            // What a shared store does not serve yet is a coded refusal.
+            do {
+                _ = try await a.call("workflow/terminate", ["workflowId": "order-1"])
+                Issue.record("workflow/terminate must be refused on a PostgreSQL node")
+            } catch let error as KeelError {
+                #expect(error.code == .methodNotFound)
+                #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")
+            }
+        }
+    }
+}
