@@ -22,6 +22,7 @@ extension Engine {
             }
             await claimRound()
             await checkRemoteWaits()
+            await checkRemoteWorkflowWaits()
             await publishWorkers()
             // Now and then, whatever the store says this node runs but it does not know of (a
             // commit whose answer was lost) goes back to the others.

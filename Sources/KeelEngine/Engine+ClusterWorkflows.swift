@@ -158,17 +158,38 @@ extension Engine {
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: nil) } }
     }
 
-    /// How often a caller of `workflow/result` for an execution that runs elsewhere looks at the store.
-    static let sharedResultPoll: Duration = .milliseconds(200)
-
-    /// `workflow/result` on a shared store: the stored record once it ended, or as it is at the deadline.
-    func sharedWorkflowResult(_ id: String, until deadline: ContinuousClock.Instant) async throws -> WorkflowRecord {
+    /// `workflow/result` on a shared store: the record once the execution ended — told at once
+    /// when it ends on this node, seen by the cluster loop (``checkRemoteWorkflowWaits()``) when it
+    /// ends on another — or as it is after `timeoutMs`.
+    func sharedWorkflowResult(_ id: String, timeoutMs: Int64) async throws -> WorkflowRecord {
+        let deadline = clock.now().addingSaturating(timeoutMs)
         while true {
             guard let record = try await currentWorkflow(id) else {
                 throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
             }
-            if record.status.isTerminal || ContinuousClock.now >= deadline { return record }
-            try await Task.sleep(for: min(Self.sharedResultPoll, deadline - ContinuousClock.now))
+            let now = clock.now()
+            if record.status.isTerminal || now >= deadline { return record }
+            nextWaiterID += 1
+            let waiterID = nextWaiterID
+            timers.schedule(deadline, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
+            // nil: the wait timed out, or the execution left this node; look at the store again.
+            if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = c }) {
+                return ended
+            }
+        }
+    }
+
+    /// Wakes callers waiting here for executions that run on other nodes, once the store has
+    /// their end.
+    func checkRemoteWorkflowWaits() async {
+        for id in workflowWaiters.keys.filter({ workflows[$0] == nil }).prefix(256) {
+            do {
+                guard let record = try await ledger.execution(id), record.status.isTerminal, workflows[id] == nil else { continue }
+                if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
+            } catch {
+                logger.warning("cannot read a remote workflow's state; trying again", metadata: ["workflow": "\(id)", "error": "\(error)"])
+                return
+            }
         }
     }
 

@@ -93,7 +93,7 @@ extension Engine {
         let p = try Params(value, method: "workflow/result")
         let id = try p.string("workflowId")
         let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
-        let deadline = ContinuousClock.now + .milliseconds(timeout)
+        if cluster != nil, timeout > 0 { return try await sharedWorkflowResult(id, timeoutMs: timeout).resultJSON }
         if workflows[id] != nil, timeout > 0 {
             nextWaiterID += 1
             let waiterID = nextWaiterID
@@ -102,7 +102,6 @@ extension Engine {
                 return ended.resultJSON
             }
         }
-        if cluster != nil, timeout > 0 { return try await sharedWorkflowResult(id, until: deadline).resultJSON }
         return try await requireWorkflow(id).resultJSON
     }
 

@@ -109,7 +109,6 @@ extension Bench {
         let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
         let columns = try await ClusterBench(root: root, storeURL: store, nodeCounts: nodeCounts ?? [1], plan: plan).run()
         print(format == .json ? JSONWriter.string(BenchReport.json(columns), sortedKeys: true) : BenchReport.table(columns, plan: plan))
-        print("W1–W3 are workflows, which do not run on a shared PostgreSQL store yet (docs/scaling.md).")
         #else
         throw ValidationError("this keel was built without PostgreSQL (KEEL_WITHOUT_POSTGRES=1)")
         #endif

@@ -11,8 +11,13 @@ actor ClientPool {
     private var next = 0
 
     static func open(_ endpoint: Endpoint, size: Int) async throws -> ClientPool {
+        try await open([endpoint], size: size)
+    }
+
+    /// `size` connections spread over `endpoints` in turn (several nodes of one store).
+    static func open(_ endpoints: [Endpoint], size: Int) async throws -> ClientPool {
         let pool = ClientPool()
-        for _ in 0..<size { try await pool.add(endpoint) }
+        for i in 0..<size { try await pool.add(endpoints[i % endpoints.count]) }
         return pool
     }
 

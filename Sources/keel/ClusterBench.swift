@@ -6,10 +6,11 @@ import KeelCore
 import KeelPostgres
 import KeelStorage
 
-/// `keel bench --store postgres://… --nodes 1,3`: W4 (`activity/call`, 8 clients) through 1 and
-/// through N `keel serve` nodes on one PostgreSQL, beside one node on a SQLite file, with the
-/// write transactions each call costs the database (docs/scaling.md, "Measured: nodes").
-/// W1–W3 are workflows, which do not run on a shared store yet: the table says so.
+/// `keel bench --store postgres://… --nodes 1,3`: W1–W3 (workflows) and W4 (`activity/call`, 8
+/// clients) through 1 and through N `keel serve` nodes on one PostgreSQL, beside one node on a
+/// SQLite file, with the write transactions each workflow and each call costs the database
+/// (docs/scaling.md, "Measured: nodes"). Clients spread over the nodes; a workflow is started
+/// on one node and its result asked of another.
 struct ClusterBench {
     let root: String
     let storeURL: String
@@ -56,7 +57,7 @@ struct ClusterBench {
             processes.append(
                 try BenchProcesses.spawn(
                     ["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: "\(dir)/worker-\(i).log",
-                    env: ["KEEL_SOCKET": path, "KEEL_BENCH_ACTIVITIES_ONLY": "1"]))
+                    env: ["KEEL_SOCKET": path]))
         }
         let first = endpoints[0]
         try await BenchProcesses.waitUntil {
@@ -65,6 +66,7 @@ struct ClusterBench {
         try await Task.sleep(for: .milliseconds(300))
 
         var column = BenchColumn(title: title)
+        try await workflows(into: &column, endpoints: endpoints, store: store)
         var rate: [Double] = [], p50: [Double] = [], p99: [Double] = [], writes: [Double] = []
         let calls = plan.w4Clients * plan.w4CallsPerClient
         for _ in 0..<plan.repetitions {
@@ -85,6 +87,32 @@ struct ClusterBench {
         // SQLite has no transaction counter to read here: its row shows "-".
         column.add("database write transactions per call", writes.isEmpty ? [.nan] : writes)
         return column
+    }
+
+    /// W1 (`plan.w1Small` workflows of 3 activities at once), W2 (one workflow of 1 activity after
+    /// another) and W3 (one workflow of `plan.w3Steps` activities), with the write transactions
+    /// per W1 workflow.
+    private func workflows(into column: inout BenchColumn, endpoints: [Endpoint], store: PostgresStore?) async throws {
+        let pool = try await ClientPool.open(endpoints, size: 16)
+        defer { Task { await pool.close() } }
+        var w1: [Double] = [], w1Writes: [Double] = [], w2p50: [Double] = [], w2p99: [Double] = [], w3: [Double] = []
+        for _ in 0..<plan.repetitions {
+            let before = try await store?.nextTransactionId()
+            let secs = try await Workloads.concurrentWorkflows(pool, count: plan.w1Small, activities: 3)
+            if let store, let before {
+                w1Writes.append(Double(try await store.nextTransactionId() - before) / Double(plan.w1Small))
+            }
+            w1.append(Double(plan.w1Small) / secs)
+            let latencies = try await Workloads.sequentialWorkflows(pool, count: plan.w2Count)
+            w2p50.append(percentile(latencies, 0.5))
+            w2p99.append(percentile(latencies, 0.99))
+            w3.append(try await Workloads.longWorkflow(pool, steps: plan.w3Steps) * 1000 / Double(plan.w3Steps))
+        }
+        column.add("W1 \(plan.w1Small) wf: workflows/s", w1)
+        column.add("database write transactions per W1 workflow", w1Writes.isEmpty ? [.nan] : w1Writes)
+        column.add("W2 latency p50 (ms)", w2p50)
+        column.add("W2 latency p99 (ms)", w2p99)
+        column.add("W3 ms per sequential activity", w3)
     }
 }
 #endif

@@ -21,10 +21,7 @@ async def flow(ctx, input):
     return out
 
 
-# Nodes on a shared PostgreSQL store run activities only (docs/scaling.md): `keel bench --store`
-# starts this worker with KEEL_BENCH_ACTIVITIES_ONLY=1.
-if not os.environ.get("KEEL_BENCH_ACTIVITIES_ONLY"):
-    worker.workflow("bench.flow")(flow)
+worker.workflow("bench.flow")(flow)
 
 
 worker.run_sync()
