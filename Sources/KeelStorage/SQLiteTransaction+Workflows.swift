@@ -207,7 +207,7 @@ extension SQLiteTransaction {
 
 /// Exact counts per status for the web UI's list (docs/ui.md, "How fast").
 extension SQLiteTransaction {
-    func workflowCounts(_ f: WorkflowFilter) throws -> [WorkflowStatus: Int] {
+    func workflowCounts(_ f: WorkflowFilter, atMost: Int?) throws -> [WorkflowStatus: Int] {
         var clauses: [String] = []
         var values: [SQLValue] = []
         if let n = f.name { clauses.append("name = ?"); values.append(.text(n)) }
@@ -215,7 +215,12 @@ extension SQLiteTransaction {
         if let b = f.createdBefore { clauses.append("created_at < ?"); values.append(.int(b)) }
         let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         var out: [WorkflowStatus: Int] = [:]
-        try db.statement("SELECT status, COUNT(*) FROM workflows \(whereClause) GROUP BY status").bind(values).forEachRow {
+        var rows = "SELECT status FROM workflows \(whereClause)"
+        if let atMost {
+            rows += " LIMIT ?"
+            values.append(.int(Int64(atMost) + 1))
+        }
+        try db.statement("SELECT status, COUNT(*) FROM (\(rows)) GROUP BY status").bind(values).forEachRow {
             if let status = WorkflowStatus(rawValue: $0.text(0)) { out[status] = Int($0.int(1)) }
         }
         return out

@@ -32,8 +32,9 @@ public protocol StorageReader {
     /// Executions matching `filter`, oldest first, after its cursor.
     func workflows(_ filter: WorkflowFilter) throws -> [WorkflowRecord]
     /// How many executions match `filter`'s name and creation window, per status (its status,
-    /// cursor and limit are ignored): one scan of the matching rows.
-    func workflowCounts(_ filter: WorkflowFilter) throws -> [WorkflowStatus: Int]
+    /// cursor and limit are ignored): one scan of the matching rows, stopped after `atMost + 1`
+    /// of them when given (the counts' sum then exceeds `atMost` and each is a lower bound).
+    func workflowCounts(_ filter: WorkflowFilter, atMost: Int?) throws -> [WorkflowStatus: Int]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) throws -> [JournalEntry]
     /// The lowest-seq scheduled entry of `kind` named `name`: a waiting signal step, say.

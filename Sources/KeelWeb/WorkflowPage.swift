@@ -62,7 +62,7 @@ struct WorkflowPage {
             let attempt = f["attempt"]?.int64Value ?? 0
             let type = f["failure"]?["type"]?.stringValue ?? "Error"
             let message = f["failure"]?["message"]?.stringValue ?? ""
-            html += "<li class=\"attempt-failure\" data-attempt=\"\(attempt)\">Attempt \(attempt) failed \(HTML.time(f["failedAtMs"]?.int64Value)): "
+            html += "<li class=\"attempt-failure\" data-attempt=\"\(attempt)\">Attempt \(attempt) failed at \(HTML.time(f["failedAtMs"]?.int64Value)): "
             html += "<b>\(HTML.escape(type))</b>: \(HTML.escape(String(message.prefix(500))))</li>"
         }
         return html + "</ol>"
