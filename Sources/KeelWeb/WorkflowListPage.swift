@@ -9,7 +9,7 @@ struct WorkflowListPage {
     static let statuses = ["pending", "running", "suspended", "parked", "completed", "failed", "cancelled", "terminated", "timedOut"]
     /// The counts are exact up to this many executions in the view (one store scan of about
     /// 0.5 µs a row, docs/ui.md "How fast"); past it each is shown as a lower bound, "≥ N".
-    static let exactCountLimit = 200_000
+    static let exactCountLimit = 100_000
     /// The largest page read to filter by id prefix in memory.
     static let prefixWindow = 1000
     /// Rows on one page: keeps it well under 100 KB.
