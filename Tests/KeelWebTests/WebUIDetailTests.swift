@@ -119,6 +119,8 @@ struct WebUIDetailTests {
             #expect(page.body.contains("<li class=\"attempt-failure\" data-attempt=\"1\">Attempt 1 failed"))
             #expect(page.body.contains("<b>Declined</b>: card declined on the first try"))
             #expect(!page.body.contains("data-attempt=\"2\""), "the attempt that succeeded has no error")
+            #expect(page.body.components(separatedBy: "<div class=\"tick\"").count == 2, "one tick on the bar where attempt 1 failed")
+            #expect(page.body.contains("title=\"attempt 1 failed: Declined\""))
             let history = try await call(endpoint, "workflow/history", ["workflowId": "retried-1"])
             let step = try #require(history["entries"]?.arrayValue?.first)
             #expect(step["attempts"] == 2)
