@@ -230,7 +230,7 @@ extension Engine {
                 if errors.isEmpty {
                     await finish(id, attempt: attempt, status: .completed, output: output, failure: nil)
                 } else {
-                    ContractMetrics.violated(.activity, live.record.name, .output)
+                    contractViolated(.activity, live.record.name, .output, errors: errors)
                     let f = Self.failure(
                         type: "OutputContractViolation",
                         message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
@@ -278,8 +278,13 @@ extension Engine {
             return
         }
         let visibleAt = now + delay
-        let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
-            try $0.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
+        let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = { tx in
+            let outcome = try tx.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
+            // The row keeps only the latest failure; each retried attempt's is kept beside it.
+            if outcome == .applied {
+                try tx.recordAttemptFailure(AttemptFailure(taskId: id, attempt: attempt, failure: failure, failedAt: now))
+            }
+            return outcome
         }
         let shared = Change.retryTask(id: id, attempt: attempt, runAt: visibleAt, failure: failure)
         let outcome: WriteOutcome

@@ -71,6 +71,9 @@ extension Engine {
         }
         o["activityContracts"] = contracts(w.activities, registry.contracts, kind: "activity")
         o["workflowContracts"] = contracts(w.workflows, registry.workflowContracts, kind: "workflow")
+        if let since = sessions[w.connectionID]?.connection.millisecondsSinceLastInbound {
+            o["lastMessageAtMs"] = JSONValue(clock.now() - since)
+        }
         return .object(o)
     }
 
@@ -196,7 +199,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
-                ContractMetrics.violated(.activity, name, .input)
+                contractViolated(.activity, name, .input, errors: errors)
                 throw KeelError(
                     .inputContractViolation,
                     "input of \(name) breaks its contract: \(Self.firstMessage(errors))",

@@ -101,7 +101,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
-                ContractMetrics.violated(.activity, name, .input)
+                contractViolated(.activity, name, .input, errors: errors)
                 entry.status = .failed
                 entry.contractHash = contract.hash
                 entry.failure = Self.failure(type: "InputContractViolation",

@@ -21,7 +21,7 @@ extension Engine {
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
             if !errors.isEmpty {
-                ContractMetrics.violated(.workflow, name, .input)
+                contractViolated(.workflow, name, .input, errors: errors)
                 throw KeelError(.inputContractViolation, "input of workflow \(name) breaks its contract: \(Self.firstMessage(errors))",
                     data: ["workflow": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
             }
@@ -276,10 +276,19 @@ extension Engine {
                 tasksById[t] = stored
             }
         }
+        let retried = tasksById.values.filter { $0.attempt > 1 }.map(\.id)
+        let attemptFailures = retried.isEmpty ? [:] : try await storage.read { r in
+            try Dictionary(uniqueKeysWithValues: retried.map { ($0, try r.attemptFailures(taskId: $0)) })
+        }
         let entries: [JSONValue] = stored.map { e in
             var j = e.historyJSON
             if case .object(var o) = j {
                 o["attempts"] = JSONValue(e.taskId.flatMap { tasksById[$0]?.attempt } ?? (e.status == .scheduled ? 0 : 1))
+                if let failures = e.taskId.flatMap({ attemptFailures[$0] }), !failures.isEmpty {
+                    o["attemptFailures"] = .array(failures.map {
+                        ["attempt": JSONValue($0.attempt), "failure": $0.failure, "failedAtMs": JSONValue($0.failedAt)]
+                    })
+                }
                 j = .object(o)
             }
             return j

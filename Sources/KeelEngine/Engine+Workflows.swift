@@ -171,7 +171,7 @@ extension Engine {
             if let contract = registry.workflowContracts[live.record.name] {
                 let errors = await contractErrors(of: output, against: contract.output)
                 if !errors.isEmpty {
-                    ContractMetrics.violated(.workflow, live.record.name, .output)
+                    contractViolated(.workflow, live.record.name, .output, errors: errors)
                     let f = Self.failure(type: "OutputContractViolation",
                         message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
                         retryable: false, details: ["errors": .array(errors)])

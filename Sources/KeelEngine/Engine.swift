@@ -79,6 +79,8 @@ public actor Engine {
     var nextWorkerNumber = 0
     /// Owned contracts by kind and name (Engine+Contracts.swift); the store holds the truth.
     var contractPins: [String: ContractPin] = [:]
+    /// The last few payloads each contract refused (ContractViolations.swift).
+    var contractViolations = ContractViolations()
     /// A claim round is running (Engine+Cluster.swift); `claimAgain` asks it for one more pass.
     var claiming = false
     var claimAgain = false

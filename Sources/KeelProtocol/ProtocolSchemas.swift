@@ -327,6 +327,10 @@ public enum ProtocolSchemas {
         "connectedAtMs": {
           "$ref": "common.json#/$defs/epochMs"
         },
+        "lastMessageAtMs": {
+          "description": "When the worker last sent anything on its connection (a request, an answer, a keep-alive line), by this orchestrator's clock; the web UI's heartbeat age. Absent for workers on another node.",
+          "$ref": "common.json#/$defs/epochMs"
+        },
         "activityContracts": {
           "type": "array",
           "items": {
@@ -523,6 +527,29 @@ public enum ProtocolSchemas {
         "childWorkflowId": {
           "description": "For a child step: the child execution's id (PARENT/SEQ unless the step named one).",
           "$ref": "common.json#/$defs/workflowId"
+        },
+        "attemptFailures": {
+          "description": "The failure of each attempt of this step's activity that was retried, by attempt; the last failure is the entry's (or the task's) own. Absent when no attempt was retried.",
+          "type": "array",
+          "items": {
+            "type": "object",
+            "required": [
+              "attempt",
+              "failure"
+            ],
+            "properties": {
+              "attempt": {
+                "type": "integer",
+                "minimum": 1
+              },
+              "failure": {
+                "$ref": "common.json#/$defs/keelFailure"
+              },
+              "failedAtMs": {
+                "$ref": "common.json#/$defs/epochMs"
+              }
+            }
+          }
         }
       }
     },

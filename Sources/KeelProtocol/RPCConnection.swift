@@ -105,6 +105,19 @@ public final class RPCConnection: Sendable {
         set { batchLimits.withLock { $0.allowed = newValue } }
     }
 
+    /// When the last frame arrived (``NIODeadline`` uptime nanoseconds): any request,
+    /// notification, answer or keep-alive line from the peer.
+    private let lastInboundNanos = Atomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
+
+    /// Milliseconds since the peer last sent anything (a frame of any kind, a blank keep-alive
+    /// line included); counted from the connection's creation until the first frame. The web
+    /// UI's heartbeat age (docs/ui.md).
+    public var millisecondsSinceLastInbound: Int64 {
+        let last = lastInboundNanos.load(ordering: .relaxed)
+        let now = NIODeadline.now().uptimeNanoseconds
+        return now > last ? Int64((now - last) / 1_000_000) : 0
+    }
+
     public init(outbound: any RPCOutbound, requestLimiter: AsyncLimiter? = nil) {
         self.id = Self.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.outbound = outbound
@@ -121,6 +134,7 @@ public final class RPCConnection: Sendable {
     /// requests, oversized frames) are answered here; responses resolve pending calls.
     /// - Returns: work for the handler, or nil when nothing is left to do.
     public func receive(_ frame: Frame) -> RPCInbound? {
+        lastInboundNanos.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
         switch frame {
         case .oversized(let bytes):
             FrameMetrics.rejected(.oversize)

@@ -182,5 +182,16 @@ enum Migrations {
         """,
         // 7: each node publishes its connected workers, so any node lists the whole cluster's.
         "ALTER TABLE nodes ADD COLUMN workers TEXT;",
+        // 8: the failure of every attempt that was retried (the task row keeps only the last),
+        // so a workflow's page shows each attempt's error (docs/ui.md).
+        """
+        CREATE TABLE attempt_failures (
+            task_id   TEXT NOT NULL,
+            attempt   INTEGER NOT NULL,
+            failure   TEXT NOT NULL,
+            failed_at INTEGER NOT NULL,
+            PRIMARY KEY (task_id, attempt)
+        );
+        """,
     ]
 }

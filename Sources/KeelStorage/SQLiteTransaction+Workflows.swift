@@ -204,3 +204,25 @@ extension SQLiteTransaction {
         return db.changes > 0 ? .applied : .stale
     }
 }
+
+/// Exact counts per status for the web UI's list (docs/ui.md, "How fast").
+extension SQLiteTransaction {
+    func workflowCounts(_ f: WorkflowFilter, atMost: Int?) throws -> [WorkflowStatus: Int] {
+        var clauses: [String] = []
+        var values: [SQLValue] = []
+        if let n = f.name { clauses.append("name = ?"); values.append(.text(n)) }
+        if let a = f.createdAfter { clauses.append("created_at >= ?"); values.append(.int(a)) }
+        if let b = f.createdBefore { clauses.append("created_at < ?"); values.append(.int(b)) }
+        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        var out: [WorkflowStatus: Int] = [:]
+        var rows = "SELECT status FROM workflows \(whereClause)"
+        if let atMost {
+            rows += " LIMIT ?"
+            values.append(.int(Int64(atMost) + 1))
+        }
+        try db.statement("SELECT status, COUNT(*) FROM (\(rows)) GROUP BY status").bind(values).forEachRow {
+            if let status = WorkflowStatus(rawValue: $0.text(0)) { out[status] = Int($0.int(1)) }
+        }
+        return out
+    }
+}

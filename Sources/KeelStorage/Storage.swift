@@ -31,12 +31,18 @@ public protocol StorageReader {
     func openWorkflows() throws -> [WorkflowRecord]
     /// Executions matching `filter`, oldest first, after its cursor.
     func workflows(_ filter: WorkflowFilter) throws -> [WorkflowRecord]
+    /// How many executions match `filter`'s name and creation window, per status (its status,
+    /// cursor and limit are ignored): one scan of the matching rows, stopped after `atMost + 1`
+    /// of them when given (the counts' sum then exceeds `atMost` and each is a lower bound).
+    func workflowCounts(_ filter: WorkflowFilter, atMost: Int?) throws -> [WorkflowStatus: Int]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) throws -> [JournalEntry]
     /// The lowest-seq scheduled entry of `kind` named `name`: a waiting signal step, say.
     func scheduledEntry(workflowId: String, generation: Int, kind: String, name: String) throws -> JournalEntry?
     /// The oldest signal named `name` not yet consumed.
     func pendingSignal(workflowId: String, name: String) throws -> SignalRecord?
+    /// The failures of a task's retried attempts, by attempt (the last failure is on the task).
+    func attemptFailures(taskId: String) throws -> [AttemptFailure]
     /// Every pinned contract (docs/security.md, "Contracts are owned").
     func contractPins() throws -> [ContractPin]
     /// An execution's resets, oldest first.
@@ -57,6 +63,8 @@ public protocol StorageTransaction: StorageReader {
     func finishActivityTask(
         id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?, now: EpochMillis
     ) throws -> WriteOutcome
+    /// Keeps the failure of an attempt that is retried (replacing one kept for the same attempt).
+    func recordAttemptFailure(_ failure: AttemptFailure) throws
     /// Puts a running attempt back to scheduled, to run again at `visibleAt`.
     func rescheduleActivityTask(id: String, attempt: Int, visibleAt: EpochMillis, failure: JSONValue?) throws
         -> WriteOutcome

@@ -34,7 +34,7 @@ struct Page {
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>\(HTML.escape(title)) · Keel</title>
             <style>\(Self.style)</style></head>
-            <body><nav><b>Keel</b> <a href="/workflows">Workflows</a> <a href="/workers">Workers</a> <a href="/queues">Queues</a> <a href="/stuck">Stuck</a> <a href="/metrics">Metrics</a></nav>
+            <body><nav><b>Keel</b> <a href="/workflows">Workflows</a> <a href="/workers">Workers</a> <a href="/queues">Queues</a> <a href="/contracts">Contracts</a> <a href="/stuck">Stuck</a> <a href="/metrics">Metrics</a></nav>
             <main><h1>\(HTML.escape(title))</h1>
             <div id="live" data-digest="\(digest)">\(live)</div>
             \(still)
@@ -60,7 +60,9 @@ struct Page {
         .bar{position:absolute;top:2px;height:10px;border-radius:2px;background:#3d7bd9}.bar.k-signal{background:#e0a800}
         .bar.k-sleep{background:#9aa5b1}.bar.k-child{background:#7b5cd6}.bar.t-failed{background:#d9534f}
         .bar.open{background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.5) 4px 8px)}
+        .tick{position:absolute;top:0;width:2px;height:14px;background:#b03a2e}
         .tries{position:absolute;right:-26px;top:-2px;font-size:11px;color:#b03a2e;font-weight:700}
+        ol.attempts{margin:4px 0;padding-left:0;list-style:none;color:#7a2018;font-size:12px}pre.schema{max-height:320px;white-space:pre-wrap}section.contract{background:#fff;border:1px solid #e3e6ea;padding:4px 12px;margin:12px 0}
         textarea{width:320px;height:60px;font:12px ui-monospace,monospace}pre{background:#fff;padding:8px;overflow:auto;max-height:480px}
         """
 }

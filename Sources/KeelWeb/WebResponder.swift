@@ -59,6 +59,11 @@ struct WebResponder: HTTPResponder {
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(history, sortedKeys: true))))
+            case (.get, "/contracts.json"):
+                let contracts = await console.engine.contractList()
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.bytes(contracts, sortedKeys: true))))
             case (.get, "/events"):
                 return try await events.stream(view: query["view"] ?? "", since: query["since"].flatMap { UInt64($0) }, responder: self)
             case (.get, _):
@@ -87,8 +92,9 @@ struct WebResponder: HTTPResponder {
             guard let id = query["id"], !id.isEmpty else { throw KeelError(.invalidParams, "Which workflow? Add ?id=WORKFLOW_ID.") }
             let forms = level == .act ? ActionForms(csrfToken: guardian.token) : nil
             return try await WorkflowPage(id: id, flash: query["done"]).render(console, actions: forms)
-        case "/workers": return try await WorkersPage().render(console)
+        case "/workers": return try await WorkersPage(now: now).render(console)
         case "/queues": return try await QueuesPage(now: now).render(console)
+        case "/contracts": return try await ContractsPage().render(console)
         case "/stuck": return try await StuckPage(now: now, query: query).render(console)
         default: return nil
         }

@@ -37,7 +37,8 @@ struct WorkflowPage {
             html += "<tr data-seq=\"\(seq)\"><td>\(seq)</td><td>\(HTML.escape(e["kind"]?.stringValue ?? ""))</td><td>\(name)</td>"
             html += "<td>\(HTML.badge(e["status"]?.stringValue ?? ""))</td><td>\(e["attempts"]?.int64Value ?? 0)</td>"
             html += "<td>\(timeline.bar(e))</td><td class=\"t\">\(HTML.time(created))</td><td class=\"t\">\(took)</td><td>\(HTML.json(e["input"]))</td>"
-            html += "<td>\(HTML.json(e["result"]))\(e["failure"].map { "<div class=\"s-failed\">\(HTML.json($0))</div>" } ?? "")</td></tr>"
+            html += "<td>\(HTML.json(e["result"]))\(e["failure"].map { "<div class=\"s-failed\">\(HTML.json($0))</div>" } ?? "")"
+            html += "\(Self.attemptFailures(e))</td></tr>"
         }
         html += "</table>"
         if entries.isEmpty { html += "<p>No steps yet.</p>" }
@@ -51,5 +52,19 @@ struct WorkflowPage {
             still += actions.forms(workflowId: id, open: !["completed", "failed", "cancelled", "terminated", "timedOut"].contains(status))
         }
         return Page(title: "Workflow \(id)", live: html, still: still)
+    }
+
+    /// Each retried attempt's failure, oldest first: "Attempt 1 failed at …: Declined: card declined".
+    static func attemptFailures(_ entry: JSONValue) -> String {
+        guard let failures = entry["attemptFailures"]?.arrayValue, !failures.isEmpty else { return "" }
+        var html = "<ol class=\"attempts\">"
+        for f in failures {
+            let attempt = f["attempt"]?.int64Value ?? 0
+            let type = f["failure"]?["type"]?.stringValue ?? "Error"
+            let message = f["failure"]?["message"]?.stringValue ?? ""
+            html += "<li class=\"attempt-failure\" data-attempt=\"\(attempt)\">Attempt \(attempt) failed at \(HTML.time(f["failedAtMs"]?.int64Value)): "
+            html += "<b>\(HTML.escape(type))</b>: \(HTML.escape(String(message.prefix(500))))</li>"
+        }
+        return html + "</ol>"
     }
 }

@@ -151,6 +151,8 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     expect(retried).to_contain_text("ui.flaky")
     expect(retried.locator("td").nth(4)).to_have_text("2")  # attempts
     expect(retried.locator(".tries")).to_have_text("×2")
+    # Each failed attempt's error stays on the page, not only the last one.
+    expect(retried.locator("li.attempt-failure[data-attempt='1']")).to_contain_text("Unavailable: upstream answered HTTP 503")
     shot(page, "03-workflow-running.png")
 
     # Watch it finish live: no navigation, the live part refreshes itself.
@@ -208,7 +210,20 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     page.goto(server.url + "/workers")
     expect(page.locator("#workers")).to_contain_text("ui-worker")
     expect(page.locator("#workers")).to_contain_text("ui.slow")
+    expect(page.locator("#workers td.heartbeat")).to_contain_text("ago")  # its last message's age
     shot(page, "08-workers.png")
+
+    # Contracts: ui.charge's schema, the worker serving it, and a call its contract refused.
+    with pytest.raises(keel.KeelError):
+        server.call(lambda c: c.call_activity("ui.charge", {"amount": "ten"}))
+    page.click("nav >> text=Contracts")
+    expect(page).to_have_url(server.url + "/contracts")
+    expect(page.locator("#contracts tr[data-name='ui.charge']")).to_contain_text("ui-worker")
+    charge = page.locator("section[id='activity-ui.charge']")
+    expect(charge).to_contain_text("Charges a card.")
+    expect(charge.locator("pre.schema[data-role=input]")).to_contain_text('"minimum": 1')
+    expect(charge.locator("table.violations")).to_contain_text("at /amount")
+    shot(page, "07-contracts.png")
     page.goto(server.url + "/queues")
     expect(page.locator("#activity-queues")).to_contain_text("ui.slow")
     shot(page, "09-queues.png")

@@ -2,7 +2,8 @@
 
 ui.approval runs ui.flaky (fails its first attempt, so a step shows a retry), then ui.slow, which finishes only once the file named in its input exists (so a test
 can watch the running step finish live), then waits for the signal approve. ui.idle waits for a
-signal that never comes (a test cancels it)."""
+signal that never comes (a test cancels it). ui.charge declares an input contract (so the Contracts
+page has a schema to show and a refused call to list)."""
 
 import asyncio
 import os
@@ -29,6 +30,15 @@ async def flaky(input, ctx):
     if ctx.attempt < 2:
         raise keel.ActivityError("upstream answered HTTP 503", type="Unavailable", retryable=True)
     return {"attempt": ctx.attempt}
+
+
+@worker.activity(
+    "ui.charge",
+    input={"type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer", "minimum": 1}}},
+    description="Charges a card.",
+)
+async def charge(input):
+    return {"charged": input["amount"]}
 
 
 @worker.workflow("ui.approval")

@@ -1,0 +1,19 @@
+public import KeelCore
+public import KeelStorage
+
+extension Engine {
+    /// Execution counts per status, optionally only those named `name` or created at or after
+    /// `createdAfter`: the web UI's list counts (docs/ui.md). Statuses with none are absent.
+    /// Exact unless more than `atMost` executions match: the store then stops counting after
+    /// `atMost + 1` rows, the counts add up to more than `atMost` and each is a lower bound.
+    /// - Throws: the store's error; on a node of a shared store, the coded "workflows do not run here".
+    public func workflowCounts(name: String? = nil, createdAfter: EpochMillis? = nil, atMost: Int? = nil) async throws
+        -> [WorkflowStatus: Int]
+    {
+        var filter = WorkflowFilter()
+        filter.name = name
+        filter.createdAfter = createdAfter
+        let f = filter
+        return try await storage.read { try $0.workflowCounts(f, atMost: atMost) }
+    }
+}

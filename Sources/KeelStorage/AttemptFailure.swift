@@ -1,0 +1,18 @@
+public import KeelCore
+
+/// The failure of one attempt of an activity task that was retried after it: the task row
+/// keeps only the latest failure, these keep each one (table `attempt_failures`).
+public struct AttemptFailure: Sendable, Equatable {
+    public var taskId: String
+    public var attempt: Int
+    /// The attempt's failure object (`type`, `message`, …) as the task recorded it.
+    public var failure: JSONValue
+    public var failedAt: EpochMillis
+
+    public init(taskId: String, attempt: Int, failure: JSONValue, failedAt: EpochMillis) {
+        self.taskId = taskId
+        self.attempt = attempt
+        self.failure = failure
+        self.failedAt = failedAt
+    }
+}
