@@ -277,9 +277,7 @@ extension Engine {
             }
         }
         let retried = tasksById.values.filter { $0.attempt > 1 }.map(\.id)
-        let attemptFailures = retried.isEmpty ? [:] : try await storage.read { r in
-            try Dictionary(uniqueKeysWithValues: retried.map { ($0, try r.attemptFailures(taskId: $0)) })
-        }
+        let attemptFailures = retried.isEmpty ? [:] : try await ledger.attemptFailures(retried)
         let entries: [JSONValue] = stored.map { e in
             var j = e.historyJSON
             if case .object(var o) = j {

@@ -16,6 +16,12 @@ struct LocalLedger: WorkflowLedger {
 
     func task(_ id: String) async throws -> ActivityTaskRecord? { try await storage.read { try $0.activityTask(id: id) } }
 
+    func attemptFailures(_ taskIds: [String]) async throws -> [String: [AttemptFailure]] {
+        try await storage.read { r in
+            try Dictionary(uniqueKeysWithValues: taskIds.map { ($0, try r.attemptFailures(taskId: $0)) })
+        }
+    }
+
     func resets(_ id: String) async throws -> [WorkflowReset] { try await storage.read { try $0.workflowResets(workflowId: id) } }
 
     func start(_ record: WorkflowRecord) async throws -> WriteOutcome {

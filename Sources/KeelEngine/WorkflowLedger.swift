@@ -12,6 +12,8 @@ protocol WorkflowLedger: Sendable {
     /// A generation's journal in `seq` order.
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry]
     func task(_ id: String) async throws -> ActivityTaskRecord?
+    /// The failure of every retried attempt of each task, by task id, oldest attempt first.
+    func attemptFailures(_ taskIds: [String]) async throws -> [String: [AttemptFailure]]
     /// An execution's resets, oldest first.
     func resets(_ id: String) async throws -> [WorkflowReset]
 
