@@ -159,6 +159,11 @@ class Agent:
         self.stopped.append(pid)
         return pid
 
+    def resume(self, pid):
+        """SIGCONTs a process stop_mcp_server stopped (then close leaves it alone)."""
+        os.kill(pid, signal.SIGCONT)
+        self.stopped.remove(pid)
+
     def finish(self):
         """Waits for the run to end; returns its result (read through a plain `keel serve`)."""
         if self.mode == "dev":
@@ -368,7 +373,7 @@ def test_the_agent_gives_the_same_answer_when_every_process_is_killed(agents):
     #    annotated read-only, so the bridge allows a second attempt).
     chaos.wait(lambda: chaos.running(*MCP_STEP), "the MCP tool call, running")
     chaos.kill_keel()
-    os.kill(server, signal.SIGCONT)  # the old server answers into the void, sees stdin's end and exits
+    chaos.resume(server)  # the old server answers into the void, sees stdin's end and exits
     chaos.start()
     chaos.wait(lambda: chaos.in_flight(*MCP_STEP, statuses=("completed",)), "the MCP tool call after the restart")
     # 3. The orchestrator, mid-call: while the model plans the email.
