@@ -1,8 +1,8 @@
 """The durable agent: workflow `agent.run` (and the activity `notify.remind`), in Python.
 
 The agent loops: ask the model for the next action (`llm.complete`), run the tools it chose
-(in Go, C, Ruby and Node, each in its own process), feed the results back, until the model
-answers. Sending an email needs a human's approval: the workflow waits for the signal `approve`,
+(in Go, C, Ruby and Node, each in its own process, and one served by a real MCP server,
+mcp-server-git, through Keel's bridge), feed the results back, until the model answers. Sending an email needs a human's approval: the workflow waits for the signal `approve`,
 for days if need be, and a reminder (`notify.remind`) fires every `remindEverySeconds` meanwhile.
 
 Every step is journaled by Keel. Kill any process at any moment: the run continues where it
@@ -33,11 +33,18 @@ TOOLS = {
                       {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}),
     "docs_search": ("docs.search", "Searches the team's documents (policies, handbooks); returns the best passages.",
                     {"type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}}, "required": ["query"]}),
+    # A tool of an MCP server we did not write (mcp-server-git, bridged by keel.json's "mcp"): a
+    # durable activity like the others, named mcp.SERVER.TOOL.
+    "docs_history": ("mcp.git.git_log", "The change history of the team's documents (a Git repository): "
+                     "each commit's id, author, date and message, newest first.",
+                     {"type": "object", "properties": {"max_count": {"type": "integer", "minimum": 1}}}),
     "email_send": ("email.send", "Sends an email. A human approves every email before it goes out.",
                    {"type": "object", "properties": {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}},
                     "required": ["to", "subject", "body"]}),
 }
 NEEDS_APPROVAL = {"email_send"}
+# Arguments the agent fixes, not the model: git.sh starts mcp-server-git in the documents' repository.
+BOUND_ARGUMENTS = {"docs_history": {"repo_path": "."}}
 TOOL_SPECS = [{"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
               for name, (_, description, parameters) in TOOLS.items()]
 SYSTEM = ("You are a careful assistant. Use the tools to get facts; never guess numbers. "
@@ -61,7 +68,7 @@ AGENT_OUTPUT = {"type": "object", "required": ["answer", "turns", "toolCalls"], 
 
 @worker.workflow("agent.run", input=AGENT_INPUT, output=AGENT_OUTPUT)
 async def agent(ctx: keel.WorkflowContext, input):
-    """An LLM agent that calls tools in four languages and asks a human before sending email."""
+    """An LLM agent that calls tools in four languages and an MCP server, and asks a human before sending email."""
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": input["question"]}]
     used = []
     for turn in range(1, input.get("maxTurns", 8) + 1):
@@ -91,6 +98,7 @@ async def run_tools(ctx, calls, input):
         except ValueError:
             results[i] = {"error": f"arguments are not JSON: {call['function'].get('arguments')!r}"}
             continue
+        args = dict(args, **BOUND_ARGUMENTS.get(name, {})) if isinstance(args, dict) else args
         if name not in TOOLS:
             results[i] = {"error": f"no tool named {name!r}"}
         elif name in NEEDS_APPROVAL:

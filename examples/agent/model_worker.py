@@ -1,7 +1,8 @@
 """The model worker: activity `llm.complete` ({messages, tools} -> {message}), in Python.
 
 Offline by default: a deterministic scripted model that reads the conversation and plans tool
-calls for the example's prompts (weather, local time, arithmetic, document search, email).
+calls for the example's prompts (weather, local time, arithmetic, document search, the
+documents' change history, email).
 With KEEL_LLM_URL and KEEL_LLM_KEY set, it calls that OpenAI-compatible chat-completions
 endpoint instead (model: KEEL_LLM_MODEL, default gpt-4o-mini). A 429 or 5xx becomes a retryable
 failure with retryAfterMs from Retry-After, so Keel backs off as the API asks.
@@ -152,6 +153,8 @@ def plan_for(question):
     if policy:
         words = [w for w in re.findall(r"[a-zA-Z]+", policy.group(1).lower()) if w not in _STOP and len(w) > 2]
         plan.append(("docs_search", {"query": " ".join(dict.fromkeys(words)), "limit": 2}))
+    if re.search(r"\bhistory\b|\blast chang|\bgit log\b", question, re.I):
+        plan.append(("docs_history", {"max_count": 5}))
     address = _EMAIL.search(question)
     if address and re.search(r"\be-?mail|\bsend\b", question, re.I):
         plan.append(("email_send", {"to": address.group(0), "subject": f"Trip notes: {city}"}))
@@ -174,10 +177,29 @@ def summary(results):
     if isinstance(docs, dict) and docs.get("hits"):
         hit = docs["hits"][0]
         lines.append(f"From {hit.get('file')}: \"{best_sentence(hit.get('passage', ''), docs.get('query', ''))}\"")
+    change = last_policy_change(results.get("docs_history"))
+    if change:
+        lines.append(f"The travel policy last changed on {change['date']} (commit {change['commit'][:7]}, {change['author']}): "
+                     f"\"{change['message']}\"")
     for name, result in sorted(results.items()):
         if isinstance(result, dict) and "error" in result and name != "email_send":
             lines.append(f"({name} failed: {result['error']})")
     return "\n".join(lines) or "Nothing to report."
+
+
+def last_policy_change(history):
+    """The newest commit about a policy in a `docs_history` result: mcp-server-git's git_log, as
+    the MCP bridge returns a tool without an output schema ({content: [{type: text, text}]}),
+    whose text is "Commit history:" then blocks of "Commit: …", "Author: …", "Date: …", "Message: …"."""
+    if not isinstance(history, dict) or "error" in history:
+        return None
+    text = "".join(block.get("text", "") for block in history.get("content") or [] if isinstance(block, dict))
+    commits = []
+    for block in text.split("Commit: ")[1:]:
+        fields = dict(re.findall(r"^(Author|Date|Message): (.*)$", block, re.M))
+        commits.append({"commit": block.split("\n", 1)[0].strip(), "author": fields.get("Author", "").strip(),
+                        "date": fields.get("Date", "")[:10], "message": fields.get("Message", "").strip()})
+    return next((c for c in commits if re.search(r"polic", c["message"], re.I)), commits[0] if commits else None)
 
 
 def best_sentence(passage, query):
