@@ -43,11 +43,14 @@ public final class DatabaseLock: Sendable {
         self.fd = Locked(fd)
     }
 
-    /// Releases the lock (closing the only descriptor of its open file description releases the
-    /// flock); later calls do nothing.
+    /// Releases the lock; later calls do nothing. Unlocked explicitly before the close: a child
+    /// this process forked may still hold a copy of the descriptor until its exec (O_CLOEXEC closes
+    /// it only then), and the flock belongs to the open file description they share, so a close
+    /// alone would leave the file locked meanwhile — a store reopened at once was refused as busy.
     public func release() {
         fd.withLock { fd in
             guard fd >= 0 else { return }
+            flock(fd, LOCK_UN)
             close(fd)
             fd = -1
         }
