@@ -193,6 +193,49 @@ extension Engine {
         }
     }
 
+    /// The most live executions whose held steps one cluster-loop round looks up in the store.
+    static let remoteStepChecksPerRound = 64
+
+    /// Answers held steps that ended elsewhere: an activity that ran on another node, a child that
+    /// ended there, a timer another node fired, a signal sent to another node. Without this a run
+    /// would learn of them only when its hold ends (`stepHoldMs`) and it suspends.
+    func checkRemoteSteps() async {
+        let now = clock.now()
+        var checked = 0
+        for id in workflows.keys.sorted() {
+            guard checked < Self.remoteStepChecksPerRound else { return }
+            guard let live = workflows[id], live.isRunning, !live.held.isEmpty else { continue }
+            let waiting = live.held.keys.compactMap { live.journal[$0] }.filter { e in
+                guard e.status == .scheduled else { return false }
+                switch e.kind {
+                case "activity": return e.taskId.map { tasks[$0] == nil } ?? false
+                case "child": return workflows[Self.childID(e, parent: id)] == nil
+                case "sleep": return (e.wakeAt ?? .max) <= now
+                case "signal": return true
+                default: return false
+                }
+            }
+            guard !waiting.isEmpty else { continue }
+            checked += 1
+            if waiting.contains(where: { $0.kind == "signal" }) { _ = await takeSignals(id) }
+            let stored: [JournalEntry]
+            do {
+                stored = try await ledger.journal(id, generation: live.record.generation)
+            } catch {
+                logger.warning("cannot read a journal to answer held steps; trying again",
+                    metadata: ["workflow": "\(id)", "error": "\(error)"])
+                return
+            }
+            let bySeq = Dictionary(stored.map { ($0.seq, $0) }, uniquingKeysWith: { a, _ in a })
+            for e in waiting {
+                guard let done = bySeq[e.seq], done.status != .scheduled, workflows[id]?.journal[e.seq]?.status == .scheduled
+                else { continue }
+                stepEnded(id, generation: done.generation, seq: done.seq, status: done.status, result: done.result,
+                    failure: done.failure)
+            }
+        }
+    }
+
     /// Fires the store's due timers (once across the nodes) and ends the steps of executions live here.
     func fireSharedTimers(_ cluster: ClusterNode, lease: NodeLease) async {
         let fired: [FiredTimer]
