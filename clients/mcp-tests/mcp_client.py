@@ -1,6 +1,11 @@
 """An MCP client on the official Python SDK (`mcp`, run from the test venv) against `keel mcp serve`.
 
-    python mcp_client.py KEEL_BIN SOCKET SESSION_KEY COMMAND.json
+    python mcp_client.py KEEL_BIN SOCKET SESSION_KEY COMMAND.json [MODE]
+
+SOCKET may instead be the URL of a streamable-HTTP endpoint (`http://127.0.0.1:PORT/mcp`): the
+SDK's HTTP client then talks to `keel serve --http` (KEEL_BIN and SESSION_KEY are unused).
+MODE is the SDK's connect mode: `auto` (the default: `server/discover`, falling back to
+`initialize`) or `legacy` (`initialize` only).
 
 COMMAND.json is a list of steps, each {"list": true} or {"call": NAME, "arguments": {...},
 "meta": {...}?, "cancelWhen": FILE?, "progress": true?}; one JSON line per step goes to stdout
@@ -15,9 +20,12 @@ import sys
 from mcp import Client, StdioServerParameters
 
 
-async def main(keel_bin, socket, session_key, steps):
-    params = StdioServerParameters(command=keel_bin, args=["mcp", "serve", "--socket", socket, "--session-key", session_key])
-    async with Client(params) as client:
+async def main(keel_bin, socket, session_key, steps, mode):
+    if socket.startswith("http://"):
+        params = socket
+    else:
+        params = StdioServerParameters(command=keel_bin, args=["mcp", "serve", "--socket", socket, "--session-key", session_key])
+    async with Client(params, mode=mode) as client:
         print(json.dumps({"protocolVersion": client.protocol_version}), flush=True)
         for step in steps:
             if step.get("list"):
@@ -49,4 +57,5 @@ async def main(keel_bin, socket, session_key, steps):
 
 if __name__ == "__main__":
     with open(sys.argv[4]) as f:
-        asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], json.load(f)))
+        steps = json.load(f)
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], steps, sys.argv[5] if len(sys.argv) > 5 else "auto"))
