@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 
@@ -98,3 +100,55 @@ def test_bad_requests_get_a_clear_json_rpc_error_and_http_status(keel):
         "name": "mcptest.add", "arguments": {"a": "two", "b": 1}}}), {"Mcp-Session-Id": headers["Mcp-Session-Id"]})
     assert status == 200 and body["result"]["isError"] is True, body
     assert "inputContractViolation" in body["result"]["content"][0]["text"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_call_over_http_survives_kill_9_and_its_retry_gets_the_one_execution(tmp_path):
+    """The orchestrator is the HTTP server: a kill -9 drops the client's POST. The client retries
+    with the same idempotency key once Keel is back and gets the task's result; no second execution."""
+    directory = tempfile.mkdtemp(prefix="mcpk-", dir="/tmp")
+    log = os.path.join(directory, "executions.log")
+    open(log, "w").close()
+    port = free_port()
+    keel = Orchestrator(directory, ["--http", f"127.0.0.1:{port}", "--worker", f"python3 {HERE}/workers/mcp_activities.py",
+                                    "--pass-env", "KEEL_MCP_TEST_LOG"], env={"KEEL_MCP_TEST_LOG": log})
+    keel.executions = log
+    url = f"http://127.0.0.1:{port}/mcp"
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {},
+            "idempotencyKey": "http-kill-9"}
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "mcptest.slow", "arguments": {"seconds": 4}, "_meta": meta}})
+    try:
+        keel.start()
+        keel.wait_for_activities("mcptest.slow")
+        dropped = {}
+        first = threading.Thread(target=lambda: dropped.update(outcome=_post_or_error(url, body)))
+        first.start()
+        wait_for(lambda: executions(keel, "start"), 60, "the activity to start")
+        keel.kill9()
+        first.join(timeout=60)
+        assert isinstance(dropped.get("outcome"), Exception), dropped  # the POST died with the orchestrator
+        keel.start()
+        wait_for(lambda: _post_or_error(url, '{"jsonrpc":"2.0","id":0,"method":"server/discover","params":{}}')
+                 .__class__ is tuple, 60, "the web listener back on the same port")
+        status, answer, _ = post(url, body)
+        assert status == 200 and answer["result"]["isError"] is False, answer
+        assert json.loads(answer["result"]["content"][0]["text"]) == {"slept": 4}
+        again_status, again, _ = post(url, body)
+        assert again["result"]["_meta"]["keel.dev/taskId"] == answer["result"]["_meta"]["keel.dev/taskId"]
+        assert [e["key"] for e in executions(keel)] == ["http-kill-9"]  # one execution completed
+    finally:
+        keel.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _post_or_error(url, body):
+    try:
+        return post(url, body)
+    except Exception as error:  # noqa: BLE001 (a refused or reset connection is the expected outcome)
+        return error
