@@ -7,7 +7,7 @@ SDK's HTTP client then talks to `keel serve --http` (KEEL_BIN and SESSION_KEY ar
 MODE is the SDK's connect mode: `auto` (the default: `server/discover`, falling back to
 `initialize`) or `legacy` (`initialize` only).
 
-COMMAND.json is a list of steps, each {"list": true} or {"call": NAME, "arguments": {...},
+COMMAND.json is a list of steps (each may wait with "waitFor": FILE until the test creates FILE), each {"list": true} or {"call": NAME, "arguments": {...},
 "meta": {...}?, "cancelWhen": FILE?, "progress": true?}; one JSON line per step goes to stdout
 as it ends (a tool list, or a call's `structuredContent`, `isError`, text and `_meta`, plus the
 progress messages heard; or {"cancelled": true}), so a test can act between steps.
@@ -28,6 +28,8 @@ async def main(keel_bin, socket, session_key, steps, mode):
     async with Client(params, mode=mode) as client:
         print(json.dumps({"protocolVersion": client.protocol_version}), flush=True)
         for step in steps:
+            while "waitFor" in step and not os.path.exists(step["waitFor"]):  # until the test creates that file
+                await asyncio.sleep(0.05)
             if step.get("list"):
                 tools = await client.list_tools()
                 out = {"tools": [t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in tools.tools]}

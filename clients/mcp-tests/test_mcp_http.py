@@ -152,3 +152,30 @@ def _post_or_error(url, body):
         return post(url, body)
     except Exception as error:  # noqa: BLE001 (a refused or reset connection is the expected outcome)
         return error
+
+
+def task_status(keel, key):
+    out = keel.keel("call", "mcptest.slow", json.dumps({"seconds": 60}), "--idempotency-key", key,
+                    "--no-wait", "--format", "json", check=False)
+    return json.loads(out.stdout).get("status") if out.stdout else None
+
+
+@pytest.mark.parametrize("mode,progress", [("auto", True), ("legacy", False)])
+def test_a_client_that_cancels_a_call_over_http_cancels_the_keel_task(env_dir, keel, mode, progress):
+    """2026-07-28: the client closes the call's event stream; 2025-11-25: it POSTs notifications/cancelled."""
+    key = f"http-cancel-{mode}"
+    go, done = os.path.join(keel.directory, f"cancel-{mode}"), os.path.join(keel.directory, f"cancelled-{mode}")
+    client = MCPClient(env_dir, HTTPTarget(keel), [
+        {"call": "mcptest.slow", "arguments": {"seconds": 60}, "meta": {"idempotencyKey": key}, "cancelWhen": go,
+         "progress": progress},
+        # The client stays up until the task is cancelled, so the cancelled call's POST ends first.
+        {"list": True, "waitFor": done}], mode=mode)
+    client.line()
+    wait_for(lambda: executions(keel, "start"), 60, "the activity to start")
+    open(go, "w").close()
+    assert client.line() == {"cancelled": True}
+    assert wait_for(lambda: task_status(keel, key) == "cancelled", 60, "the task to be cancelled")
+    open(done, "w").close()
+    client.line()
+    client.finish()
+    assert executions(keel) == []
