@@ -130,6 +130,18 @@ struct MCPEndpoint: Sendable {
                         )))
             }
             guard sessions.contains(session) else { return Self.unknownSession(session, id: id) }
+            if let header = request.headers[Self.versionHeader], !ProtocolVersion.supported.contains(header) {
+                // 2025-06-18 and later: an MCP-Protocol-Version Keel does not speak is 400.
+                return Self.json(
+                    .badRequest,
+                    .error(
+                        id: id,
+                        error: RPCErrorObject(
+                            code: KeelError.Code.invalidRequest.rpcCode,
+                            message:
+                                "MCP-Protocol-Version \(header) is not one Keel speaks in a session: \(ProtocolVersion.supported.joined(separator: ", "))"
+                        )))
+            }
             requestKey = "\(session):\(JSONWriter.string(id.json))"
         }
         if access.readOnly, method == "tools/call", !Self.readsOnly(params) {

@@ -75,6 +75,10 @@ struct MCPEndpointTests {
                 #"{"jsonrpc":"2.0","id":4,"method":"tools/list"}"#, port: port, headers: ["Mcp-Session-Id: nope"])
             #expect(unknown.status == 404)
             #expect(try json(unknown)["error"]?["message"]?.stringValue?.contains("initialize again") == true)
+            let badVersion = try await post(
+                #"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#, port: port,
+                headers: ["Mcp-Session-Id: \(session)", "MCP-Protocol-Version: 1999-01-01"])
+            #expect(badVersion.status == 400)
             let ended = try await HTTPProbe.send(
                 "DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: \(session)\r\nConnection: close\r\n\r\n",
                 port: port)
