@@ -188,7 +188,7 @@ var webTargets: [Target] {
         .target(
             name: "KeelWeb",
             dependencies: [
-                "KeelCore", "KeelEngine", "KeelServer", "KeelProtocol", "KeelStorage",
+                "KeelCore", "KeelEngine", "KeelServer", "KeelProtocol", "KeelStorage", "KeelMCP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -290,6 +290,7 @@ extension Engine {
         if let output = r.output { o["output"] = output }
         if r.status != .completed, let failure = r.failure { o["failure"] = failure }
         if let key = r.idempotencyKey { o["idempotencyKey"] = .string(key) }
+        if r.status == .running, let details = r.heartbeatDetails { o["heartbeatDetails"] = details }
         return .object(o)
     }
 

@@ -377,6 +377,9 @@ public enum ProtocolSchemas {
         "idempotencyKey": {
           "type": "string"
         },
+        "heartbeatDetails": {
+          "description": "Present while the task is running and its current attempt heartbeated details: the latest ones (activity/heartbeat's details)."
+        },
         "waitingForWorker": {
           "description": "Present (true) while the task is queued and no connected worker serves its name; it stays queued until one connects or its schedule-to-start timeout passes.",
           "const": true

@@ -1,5 +1,6 @@
 import KeelCore
 import KeelEngine
+import KeelMCP
 import KeelProtocol
 
 /// The web UI's way into the engine: one in-process admin session that calls the protocol's own
@@ -9,12 +10,14 @@ struct Console: Sendable {
     let engine: Engine
     private let handler: SessionHandler
 
-    init(engine: Engine) async throws {
+    /// - Parameter grant: what the session may do: the pages' admin session, or the client
+    ///   role of the `/mcp` endpoint (whose tool calls need what `activity/call` needs).
+    init(engine: Engine, grant: Grant = .admin("web-ui")) async throws {
         self.engine = engine
         let connection = RPCConnection(outbound: DiscardingOutbound())
         let session = Session(
-            connection: connection, transport: "http", credentials: Credentials(), anonymous: .admin("web-ui"),
-            label: "web-ui")
+            connection: connection, transport: "http", credentials: Credentials(), anonymous: grant,
+            label: grant.identity)
         handler = SessionHandler(engine: engine, session: session)
         _ = try await handler.handleRequest(method: "initialize", params: [:], connection: connection)
     }
@@ -24,6 +27,8 @@ struct Console: Sendable {
         try await handler.handleRequest(method: method, params: params, connection: handler.session.connection)
     }
 }
+
+extension Console: KeelCalls {}
 
 /// The console session sends nothing: the engine only writes to connections that registered
 /// as workers or hold a request open, and this one does neither.

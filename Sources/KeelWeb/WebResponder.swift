@@ -22,6 +22,8 @@ struct WebResponder: HTTPResponder {
     let access: WebAccess
     let guardian: ActionGuard
     let events: LiveEvents
+    /// `/mcp`: Keel as an MCP server over streamable HTTP, with its own JSON errors and access check.
+    let mcp: MCPEndpoint
 
     func respond(to request: Request, context: Context) async throws -> Response {
         guard request.uri.string.utf8.count <= Self.maxURIBytes else {
@@ -37,6 +39,8 @@ struct WebResponder: HTTPResponder {
             } catch {
                 return Self.text(.serviceUnavailable, "the store does not answer\n")
             }
+        case MCPEndpoint.path:
+            return await mcp.respond(to: request)
         default: break
         }
         let level = access.level(authorization: request.headers[.authorization])

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 public import KeelCore
 public import KeelEngine
+import KeelMCP
 public import KeelServer
 public import Logging
 import NIOCore
@@ -50,12 +51,13 @@ public final class WebUI: Sidecar {
         try validate()
         let events = LiveEvents()
         let secret = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        let access = WebAccess(
+            loopback: WebAccess.isLoopback(options.address.host), readOnly: options.readOnly,
+            adminToken: options.adminToken, clientToken: options.clientToken)
+        let mcpSession = try await Console(engine: engine, grant: Grant(roles: [.client], identity: "web-mcp"))
         let responder = WebResponder(
-            console: try await Console(engine: engine),
-            access: WebAccess(
-                loopback: WebAccess.isLoopback(options.address.host), readOnly: options.readOnly,
-                adminToken: options.adminToken, clientToken: options.clientToken),
-            guardian: ActionGuard(token: secret), events: events)
+            console: try await Console(engine: engine), access: access, guardian: ActionGuard(token: secret), events: events,
+            mcp: MCPEndpoint(service: ToolService(keel: mcpSession), access: access))
         var address = options.address
         for _ in 0..<Self.portsTried {
             do {

@@ -27,7 +27,7 @@ def keel(tmp_path_factory):
         env={"KEEL_MCP_TEST_LOG": log})
     orchestrator.executions = log
     orchestrator.start()
-    orchestrator.wait_for_activities("mcptest.add", "mcptest.slow")
+    orchestrator.wait_for_activities("mcptest.add", "mcptest.slow", "mcptest.steps")
     yield orchestrator
     orchestrator.stop()
     shutil.rmtree(directory, ignore_errors=True)
@@ -36,12 +36,12 @@ def keel(tmp_path_factory):
 class MCPClient:
     """mcp_client.py in the venv: one JSON line per step on its stdout."""
 
-    def __init__(self, env_dir, keel, steps, session="s1"):
+    def __init__(self, env_dir, keel, steps, session="s1", mode="auto"):
         path = os.path.join(keel.directory, f"steps-{time.monotonic_ns()}.json")
         with open(path, "w") as f:
             json.dump(steps, f)
         self.process = subprocess.Popen(
-            [f"{env_dir}/bin/python", f"{HERE}/mcp_client.py", KEEL_BIN, keel.socket, session, path],
+            [f"{env_dir}/bin/python", f"{HERE}/mcp_client.py", KEEL_BIN, keel.socket, session, path, mode],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def line(self):
@@ -61,7 +61,7 @@ def executions(keel, event="done"):
 
 def test_an_mcp_client_lists_keel_activities_and_calls_one(env_dir, keel):
     client = MCPClient(env_dir, keel, [{"list": True}, {"call": "mcptest.add", "arguments": {"a": 2, "b": 40}}])
-    assert client.line()["protocolVersion"] == "2025-11-25"  # after server/discover fell back to initialize
+    assert client.line()["protocolVersion"] == "2026-07-28"  # server/discover answered: no initialize
     tools = {t["name"]: t for t in client.line()["tools"]}
     assert tools["mcptest.add"]["inputSchema"]["required"] == ["a", "b"]
     assert tools["mcptest.add"]["outputSchema"]["properties"] == {"sum": {"type": "integer"}}
@@ -138,3 +138,17 @@ def test_a_long_call_reports_progress_to_a_client_that_asks(env_dir, keel):
     assert heard, result
     # The first may come before a worker took the task (under load): scheduled, then running.
     assert all(re.fullmatch(r"mcptest\.slow: (scheduled|running), attempt \d+", m) for m in heard), heard
+
+
+def test_a_workers_heartbeats_reach_the_client_as_progress_messages(env_dir, keel):
+    client = MCPClient(env_dir, keel, [{"call": "mcptest.steps", "arguments": {"steps": 3}, "progress": True}])
+    client.line()
+    result = client.line()
+    client.finish()
+    assert result["isError"] is False, result
+    heard = result["progressHeard"]
+    steps = [m for m in heard if re.fullmatch(r"mcptest\.steps: running, attempt 1: step \d of 3", m)]
+    # Each step holds its heartbeat 2 s and Keel looks every second: the steps arrive, in order.
+    assert steps, heard
+    assert steps == sorted(steps), heard
+    assert len(set(steps)) >= 2, heard

@@ -38,4 +38,16 @@ async def slow(input, ctx):
     return {"slept": input.get("seconds", 3)}
 
 
+@worker.activity("mcptest.steps", input={"type": "object", "properties": {"steps": {"type": "integer"}}})
+async def steps(input, ctx):
+    """Heartbeats `step I of N` before each step (2 s each), so an MCP client hears the steps as progress."""
+    record("start", ctx)
+    n = input.get("steps", 3)
+    for i in range(1, n + 1):
+        await ctx.heartbeat(f"step {i} of {n}")
+        await asyncio.sleep(2)
+    record("done", ctx)
+    return {"steps": n}
+
+
 worker.run_sync()
