@@ -257,6 +257,6 @@ extension Engine {
 
     /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md).
     static let workflowMethodsNotShared: Set<String> = [
-        "workflow/list", "workflow/terminate", "workflow/resume", "workflow/reset", "workflow/batch",
+        "workflow/terminate", "workflow/resume", "workflow/reset", "workflow/batch",
     ]
 }

@@ -252,11 +252,22 @@ extension Engine {
             filter.after = (t, String(parts[1]))
         }
         let f = filter
-        let found = try await storage.read { try $0.workflows(f) }
+        let found = try await ledger.executions(f)
+        let shared = cluster != nil
         var o: [String: JSONValue] = [
-            "workflows": .array(found.map { (workflows[$0.id]?.record ?? $0).summaryJSON })
+            "workflows": .array(found.map { row in
+                var summary = (workflows[row.record.id]?.record ?? row.record).summaryJSON
+                // On a shared store: the node that runs it now, if one does.
+                if shared, case .object(var fields) = summary, let node = row.node {
+                    fields["node"] = .string(node)
+                    summary = .object(fields)
+                }
+                return summary
+            })
         ]
-        if found.count == filter.limit, let last = found.last { o["nextCursor"] = .string("\(last.createdAt):\(last.id)") }
+        if found.count == filter.limit, let last = found.last?.record {
+            o["nextCursor"] = .string("\(last.createdAt):\(last.id)")
+        }
         return .object(o)
     }
 

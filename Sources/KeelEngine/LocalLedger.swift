@@ -10,6 +10,10 @@ struct LocalLedger: WorkflowLedger {
 
     func execution(_ id: String) async throws -> WorkflowRecord? { try await storage.read { try $0.workflow(id: id) } }
 
+    func executions(_ filter: WorkflowFilter) async throws -> [(record: WorkflowRecord, node: String?)] {
+        try await storage.read { try $0.workflows(filter) }.map { ($0, nil) }
+    }
+
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
         try await storage.read { try $0.journal(workflowId: id, generation: generation) }
     }

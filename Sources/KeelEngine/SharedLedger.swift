@@ -10,6 +10,10 @@ struct SharedLedger: WorkflowLedger {
 
     func execution(_ id: String) async throws -> WorkflowRecord? { try await store.execution(id: id)?.record }
 
+    func executions(_ filter: WorkflowFilter) async throws -> [(record: WorkflowRecord, node: String?)] {
+        try await store.executions(filter).map { ($0.record, $0.ownerNode) }
+    }
+
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
         try await store.journal(workflowId: id, generation: generation)
     }

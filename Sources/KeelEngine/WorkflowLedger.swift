@@ -9,6 +9,9 @@ import KeelStorage
 /// or the step already ended).
 protocol WorkflowLedger: Sendable {
     func execution(_ id: String) async throws -> WorkflowRecord?
+    /// Executions matching `filter`, each with the node that runs it now (shared stores; nil here
+    /// when it waits, and always on SQLite).
+    func executions(_ filter: WorkflowFilter) async throws -> [(record: WorkflowRecord, node: String?)]
     /// A generation's journal in `seq` order.
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry]
     func task(_ id: String) async throws -> ActivityTaskRecord?

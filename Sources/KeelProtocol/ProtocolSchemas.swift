@@ -599,6 +599,10 @@ public enum ProtocolSchemas {
         },
         "updatedAtMs": {
           "$ref": "common.json#/$defs/epochMs"
+        },
+        "node": {
+          "description": "On a node of a shared PostgreSQL store: the node that runs the execution now; absent while it waits.",
+          "type": "string"
         }
       }
     },

@@ -191,6 +191,10 @@ public final class SQLiteStore: Store {
         try await storage.readSQL { try $0.execution(id) }
     }
 
+    public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] {
+        try await storage.readSQL { tx in try tx.workflows(filter).compactMap { try tx.execution($0.id) } }
+    }
+
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await storage.read { try $0.journal(workflowId: workflowId, generation: generation) }
     }

@@ -55,6 +55,8 @@ public protocol Store: Sendable {
     /// first, at most `limit`; and how many match in all.
     func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws -> (tasks: [ActivityTaskRecord], total: Int)
     func execution(id: String) async throws -> ExecutionState?
+    /// Executions matching `filter` (any node's), in its order, after its cursor, each with its owner.
+    func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
     /// Signals not yet consumed, oldest first.

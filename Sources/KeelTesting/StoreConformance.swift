@@ -53,6 +53,7 @@ public enum StoreConformance {
         .init(name: "executions are claimed only for the names asked", run: executionClaimsFilterByName),
         .init(name: "an owner completes a step and updates its execution, fenced by epoch", run: ownerWritesAreFenced),
         .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
+        .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
     ]
 
     // MARK: - Cases
@@ -103,6 +104,42 @@ public enum StoreConformance {
         try expect(try await store.claimExecutions(limit: 1, node: node).count, 0)
         _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .failed, output: nil, failure: nil)])
         try expect(try await store.apply([.updateExecution(record, expectedEpoch: 2)]), [.alreadyFinished])
+    }
+
+    static func executionsAreListed(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        var records = (0..<5).map { i -> WorkflowRecord in
+            var r = execution("w\(i)", now: now + Int64(i))
+            if i == 4 { r.name = "other" }
+            return r
+        }
+        records[1].createdAt = now + 1
+        _ = try await store.apply(records.map { .startExecution($0) })
+        _ = try await store.claimExecutions(names: ["other"], limit: 1, node: node)
+        var filter = WorkflowFilter()
+        filter.limit = 2
+        let page1 = try await store.executions(filter)
+        try expect(page1.map(\.record.id), ["w0", "w1"])
+        filter.after = (page1[1].record.createdAt, page1[1].record.id)
+        try expect(try await store.executions(filter).map(\.record.id), ["w2", "w3"])
+        var newest = WorkflowFilter()
+        newest.newestFirst = true
+        newest.limit = 10
+        let all = try await store.executions(newest)
+        try expect(all.map(\.record.id), ["w4", "w3", "w2", "w1", "w0"])
+        try expect(all.first?.ownerNode, "n")
+        try expect(all.last?.ownerNode, nil)
+        var named = WorkflowFilter()
+        named.name = "other"
+        named.status = .running
+        try expect(try await store.executions(named).map(\.record.id), ["w4"])
+        named.status = .pending
+        try expect(try await store.executions(named).count, 0)
+        var window = WorkflowFilter()
+        window.createdAfter = now + 2
+        window.createdBefore = now + 4
+        try expect(try await store.executions(window).map(\.record.id), ["w2", "w3"])
     }
 
     static func signalTimerTimesOut(_ store: any Store) async throws {

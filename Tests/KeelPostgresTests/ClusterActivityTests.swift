@@ -55,8 +55,8 @@ struct ClusterActivityTests {
 
             // What a shared store does not serve yet is refused with a coded error, not a 4001 or a hang.
             do {
-                _ = try await a.call("workflow/list", [:])
-                Issue.record("workflow/list must be refused on a PostgreSQL node")
+                _ = try await a.call("workflow/reset", ["workflowId": "any", "toStep": 1])
+                Issue.record("workflow/reset must be refused on a PostgreSQL node")
             } catch let error as KeelError {
                 #expect(error.code == .methodNotFound)
                 #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")

@@ -118,6 +118,12 @@ struct ClusterWorkflowTests {
             let cancelled = try await c.call("workflow/result", ["workflowId": "waiter-1", "waitTimeoutMs": 60_000])
             #expect(cancelled["status"]?.stringValue == "cancelled", "\(cancelled)")
 
+            // Every node lists the whole cluster's executions.
+            let listed = try await a.call("workflow/list", ["limit": 10])
+            let listedIds = Set(listed["workflows"]?.arrayValue?.compactMap { $0["workflowId"]?.stringValue } ?? [])
+            #expect(listedIds.isSuperset(of: ["order-1", "order-1/4", "impatient-1", "waiter-1"]), "\(listed)")
+            #expect(listed["workflows"]?.arrayValue?.first { $0["workflowId"] == "order-1" }?["status"] == "completed")
+
             // What a shared store does not serve yet is a coded refusal.
             do {
                 _ = try await a.call("workflow/terminate", ["workflowId": "order-1"])
