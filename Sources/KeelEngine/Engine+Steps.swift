@@ -7,6 +7,21 @@ import Logging
 /// `workflow/step`: record each durable step, carry it out, answer with its outcome.
 extension Engine {
     func step(_ value: JSONValue, session: Session) async throws -> JSONValue {
+        do {
+            return try await recordStep(value, session: session)
+        } catch {
+            // A step the store could not record: the run's answer is not trusted (runEnded).
+            let isStoreFailure = (error as? KeelError).map { $0.code == .storageFailure } ?? true
+            if isStoreFailure, let id = value["workflowId"]?.stringValue, let live = workflows[id],
+                live.runningOn == session.connection.id
+            {
+                workflows[id]?.stepNotRecorded = true
+            }
+            throw error
+        }
+    }
+
+    private func recordStep(_ value: JSONValue, session: Session) async throws -> JSONValue {
         let p = try Params(value, method: "workflow/step")
         let id = try p.string("workflowId")
         let epoch = Int(try p.optionalInt("runId", range: 0...Int64(Int32.max)) ?? -1)

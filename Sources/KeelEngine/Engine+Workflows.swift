@@ -80,6 +80,7 @@ extension Engine {
         live.wakePending = false
         live.runToken = AttemptToken.make()
         live.claimed = false
+        live.stepNotRecorded = false
         // A run stored already claimed (the fast path of workflow/start) never queued.
         let waitedMs = claimed ? 0 : live.record.updatedAt - live.queuedAt
         workflows[id] = live
@@ -159,6 +160,13 @@ extension Engine {
                 if (error as? KeelError)?.code == .shuttingDown { drainingWorkers.insert(connectionID) }
             }
             requeue(id)
+            return
+        }
+        if live.stepNotRecorded {
+            // Whatever it answered, the run went on from a step the store did not record: replay it.
+            logger.warning("a step of this run was not recorded (the store failed); running the workflow again",
+                metadata: ["workflow": "\(id)", "answer": "\(result["status"]?.stringValue ?? "?")"])
+            requeueAfterStoreFailure(id)
             return
         }
         if let problem = PayloadDepth.answerProblem(result, method: "workflow/run") {

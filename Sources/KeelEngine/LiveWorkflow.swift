@@ -18,6 +18,10 @@ struct LiveWorkflow {
     var runToken = ""
     /// When the execution last joined the run queue (for the run's schedule-to-start metric).
     var queuedAt: EpochMillis = 0
+    /// A step of the current run was answered with a store failure (4001) instead of being
+    /// recorded: the run's answer may be that error's consequence (client libraries fail the
+    /// workflow on an unexpected step error), so it is not trusted and the run is replayed.
+    var stepNotRecorded = false
     /// On a shared store: the claim raised the stored epoch already, so the next run starts
     /// without a write of its own.
     var claimed = false
