@@ -34,6 +34,13 @@ struct GracefulStopTests {
         return Array(all[start...])
     }
 
+    /// The `delayMs` of each "worker exited; restarting" line, in order.
+    func restartDelays(_ log: String) -> [Int] {
+        log.split(separator: "\n").filter { $0.contains("worker exited; restarting") }.compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("delayMs=") }.flatMap { Int($0.dropFirst(8)) }
+        }
+    }
+
     /// Waits until the run is parked on its signal wait (its journal shows the scheduled signal).
     func waitingForSignal(_ endpoint: Endpoint, _ id: String) async throws -> Bool {
         try await eventually(timeout: .seconds(90)) {
@@ -62,6 +69,26 @@ struct GracefulStopTests {
             #expect(!afterStop.isEmpty, "no drain in the log: \(log)")
             #expect(!afterStop.contains { $0.contains("restarting") }, "a worker was restarted during the stop: \(log)")
             print("keel serve stopped in \(began.duration(to: .now)) after signal \(signal)")
+        }
+    }
+
+    /// A worker that exits at once, over and over, is restarted after 100 ms, 200 ms, 400 ms…
+    /// (never in a tight loop), and a stop during the wait starts it no more.
+    @Test func aCrashLoopingWorkerBacksOffAndAStopEndsIt() async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir, workers: ["sh -c 'exit 3'"])
+            try await keel.start()
+            let process = try #require(keel.process)
+            #expect(
+                try await eventually(timeout: .seconds(60)) { restartDelays(process.log).count >= 4 }, "\(process.log)")
+            let status = try await stop(process)
+            if status == nil { process.kill9() }
+            let log = process.log
+            #expect(status == 0, "keel serve did not exit 0 within \(Self.exitWithin) of SIGTERM: \(log)")
+            let seen = restartDelays(log)
+            #expect(Array(seen.prefix(4)) == [100, 200, 400, 800], "no exponential backoff: \(seen)")
+            #expect(seen.count < 12, "too many restarts before the stop: \(seen)")
+            #expect(!lines(of: log, after: "shutting down").contains { $0.contains("restarting") }, "\(log)")
         }
     }
 
