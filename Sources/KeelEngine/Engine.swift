@@ -184,7 +184,8 @@ public actor Engine {
         while tasks.values.contains(where: \.isRunning) || workflows.values.contains(where: \.isRunning),
             clock.now() < deadline
         {
-            try? await Task.sleep(for: .milliseconds(10))
+            // Cancelled: stop waiting (a cancelled sleep returns at once, so the loop would spin).
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
         }
         // `shutdown` means "exit", so it goes only to the workers Keel spawned (stdio) and stops
         // anyway. A socket or TCP worker is not ours to stop: it sees its connection close and

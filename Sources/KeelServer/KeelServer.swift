@@ -226,47 +226,53 @@ public final class KeelServer: Service, Sendable {
         markReady(.success(endpoints))
         let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener, sidecars = started
 
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await engine.run() }
-                if let unixListener {
-                    let anonymous: Grant? = self.options.socketRequiresToken ? nil : .admin("local-socket")
+        // A cancelled server (its service group cancelled it) stops in the same order as a drained one.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await engine.run() }
+                    if let unixListener {
+                        let anonymous: Grant? = self.options.socketRequiresToken ? nil : .admin("local-socket")
+                        group.addTask {
+                            await self.accept(
+                                unixListener, transport: "unix", credentials: credentials, anonymous: anonymous, engine: engine,
+                                admission: admission)
+                        }
+                    }
+                    if let tcpListener {
+                        group.addTask {
+                            await self.accept(
+                                tcpListener, transport: "tcp", credentials: credentials, anonymous: self.certificateGrant,
+                                engine: engine,
+                                admission: admission)
+                        }
+                    }
+                    if let metrics {
+                        group.addTask { await metrics.run(engine: engine, logger: self.logger) }
+                    }
+                    for sidecar in sidecars {
+                        group.addTask { await sidecar.run() }
+                    }
+                    for spec in options.workers {
+                        group.addTask { await supervisor.supervise(spec) }
+                    }
                     group.addTask {
-                        await self.accept(
-                            unixListener, transport: "unix", credentials: credentials, anonymous: anonymous, engine: engine,
-                            admission: admission)
+                        await stop.wait()
+                        self.logger.info("shutting down: draining running attempts")
+                        supervisor.stopRestarting()
+                        await engine.shutdown()
+                        unixListener?.channel.close(promise: nil)
+                        tcpListener?.channel.close(promise: nil)
+                        metrics?.close()
+                        for sidecar in sidecars { sidecar.close() }
+                        supervisor.stop()
+                        await engine.closeAllSessions()
                     }
                 }
-                if let tcpListener {
-                    group.addTask {
-                        await self.accept(
-                            tcpListener, transport: "tcp", credentials: credentials, anonymous: self.certificateGrant,
-                            engine: engine,
-                            admission: admission)
-                    }
-                }
-                if let metrics {
-                    group.addTask { await metrics.run(engine: engine, logger: self.logger) }
-                }
-                for sidecar in sidecars {
-                    group.addTask { await sidecar.run() }
-                }
-                for spec in options.workers {
-                    group.addTask { await supervisor.supervise(spec) }
-                }
-                group.addTask {
-                    await stop.wait()
-                    self.logger.info("shutting down: draining running attempts")
-                    await engine.shutdown()
-                    unixListener?.channel.close(promise: nil)
-                    tcpListener?.channel.close(promise: nil)
-                    metrics?.close()
-                    for sidecar in sidecars { sidecar.close() }
-                    supervisor.stop()
-                    await engine.closeAllSessions()
-                }
+            } onGracefulShutdown: {
+                stop.fire()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             stop.fire()
         }
         await closeStore()

@@ -38,10 +38,15 @@ extension WorkerSpec {
 
 /// Spawns stdio workers, serves each over the shared line protocol, restarts them with
 /// exponential backoff when they exit, and stops them in order: close stdin, wait, SIGTERM,
-/// wait, SIGKILL (STYLE.md §8).
+/// wait, SIGKILL (STYLE.md §8). Once a stop began (``stopRestarting()``, or the task is
+/// cancelled) no worker is restarted, and the waits keep their length even in a cancelled task,
+/// so a stop can never turn into a restart storm.
 final class WorkerSupervisor: Sendable {
     /// How long a worker gets to exit after its stdin closes, and again after SIGTERM.
     static let terminationGraceMs = 3_000
+    /// How long a worker's pipes are still read after its process exited (a child it left behind
+    /// may hold them open); then they are closed.
+    static let pipeGraceMs = 2_000
     /// Restart backoff bounds; a worker that ran longer than `healthyRunMs` starts from the minimum again.
     static let minimumRestartDelayMs: Int64 = 100
     static let maximumRestartDelayMs: Int64 = 30_000
@@ -55,8 +60,7 @@ final class WorkerSupervisor: Sendable {
     /// Spawned workers present no token (stdio is authenticated by being spawned); kept so a
     /// worker that sends one anyway is checked like any peer.
     let credentials: Credentials
-    private let stopping = Atomic<Bool>(false)
-    private let running = Locked<[pid_t: RPCConnection]>([:])
+    private let workers = SupervisedWorkers()
 
     init(
         engine: Engine, limits: RPCChannel.Limits, passEnvironment: Set<String>, socketPath: String?,
@@ -70,26 +74,30 @@ final class WorkerSupervisor: Sendable {
         self.logger = logger
     }
 
-    /// Keeps one worker alive until ``stop()``.
+    /// Whether a worker that exited may be started again.
+    private var mayRestart: Bool { workers.mayStart && !Task.isCancelled }
+
+    /// Keeps one worker alive until the stop begins (``stopRestarting()``, ``stop()``, or cancellation).
     func supervise(_ spec: WorkerSpec) async {
         var delay = Self.minimumRestartDelayMs
-        while !stopping.load(ordering: .acquiring) {
+        while mayRestart {
             let started = ContinuousClock.now
             do {
                 try await runOnce(spec)
             } catch {
                 logger.error("worker failed to start", metadata: ["worker": "\(spec.name)", "error": "\(error)"])
             }
-            if stopping.load(ordering: .acquiring) { break }
+            guard mayRestart else { break }
             if started.duration(to: .now) > .milliseconds(Self.healthyRunMs) { delay = Self.minimumRestartDelayMs }
             logger.warning("worker exited; restarting", metadata: ["worker": "\(spec.name)", "delayMs": "\(delay)"])
             var waited: Int64 = 0
-            while waited < delay && !stopping.load(ordering: .acquiring) {
-                try? await Task.sleep(for: .milliseconds(50))
+            while waited < delay && mayRestart {
+                await Self.pause(ms: 50)
                 waited += 50
             }
             delay = min(delay * 2, Self.maximumRestartDelayMs)
         }
+        logger.info("worker stopped", metadata: ["worker": "\(spec.name)"])
     }
 
     private func runOnce(_ spec: WorkerSpec) async throws {
@@ -110,6 +118,8 @@ final class WorkerSupervisor: Sendable {
                     return try NIOAsyncChannel<Frame, Never>(wrappingChannelSynchronously: ch)
                 }
             }
+        workers.add(process.pid, channel: channel.channel)
+        defer { workers.remove(process.pid) }
         let engine = self.engine
         let session = SessionBox()
         await withDiscardingTaskGroup { group in
@@ -117,6 +127,14 @@ final class WorkerSupervisor: Sendable {
                 let status = await process.waitForExit()
                 exited.set()
                 self.logger.info("worker exited", metadata: ["worker": "\(spec.name)", "pid": "\(process.pid)", "status": "\(Self.describe(status))"])
+                // A child the worker left behind may hold its pipes open: stop reading them soon.
+                var waited = 0
+                while waited < Self.pipeGraceMs, channel.channel.isActive || stderrChannel.channel.isActive {
+                    await Self.pause(ms: 20)
+                    waited += 20
+                }
+                channel.channel.close(promise: nil)
+                stderrChannel.channel.close(promise: nil)
             }
             group.addTask {
                 await RPCChannel.serve(
@@ -130,12 +148,11 @@ final class WorkerSupervisor: Sendable {
                             label: spec.name,
                             peer: "pid \(process.pid)")
                         session.set(s)
-                        self.running.withLock { $0[process.pid] = connection }
+                        self.workers.attach(process.pid, connection: connection)
                         await engine.attach(s)
                         return SessionHandler(engine: engine, session: s)
                     },
                     tearDown: { connection in
-                        self.running.withLock { _ = $0.removeValue(forKey: process.pid) }
                         if let s = session.get() { await engine.detach(s) }
                     })
                 // stdout closed: the worker is exiting or closed its end; make sure it goes.
@@ -159,7 +176,7 @@ final class WorkerSupervisor: Sendable {
             var waited = 0
             while waited < ms {
                 if exited.isSet { return true }
-                try? await Task.sleep(for: .milliseconds(20))
+                await pause(ms: 20)
                 waited += 20
             }
             return exited.isSet
@@ -170,11 +187,20 @@ final class WorkerSupervisor: Sendable {
         process.signal(SIGKILL)
     }
 
-    /// Stops every worker: their connections close (stdin EOF), and escalation follows.
-    func stop() {
-        stopping.store(true, ordering: .releasing)
-        for c in running.withLock({ Array($0.values) }) { c.close() }
+    /// Sleeps `ms` milliseconds even in a cancelled task (where `Task.sleep` returns at once and
+    /// a polling loop would spin): the stop sequence's grace periods and the restart backoff keep their length.
+    static func pause(ms: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .milliseconds(Int64(ms))) { c.resume() }
+        }
     }
+
+    /// First phase of a stop, before the engine drains: a worker that exits from now on is not restarted.
+    func stopRestarting() { workers.stopRestarting() }
+
+    /// Stops every worker: their connections close (stdin EOF), and escalation follows. A worker
+    /// that is still starting is closed as soon as its pipes are set up.
+    func stop() { workers.closeAll() }
 
     static func describe(_ status: Int32) -> String {
         let signal = status & 0x7F

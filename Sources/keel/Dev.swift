@@ -97,7 +97,23 @@ final class DevProgress: Service, @unchecked Sendable {
             return
         }
         let endpoint = Endpoint.unixSocket(path: socket)
-        let result = try await cancelWhenGracefulShutdown {
+        let result: String
+        do {
+            result = try await following(endpoint, run: run, socket: socket)
+        } catch where Task.isShuttingDownGracefully {
+            // SIGTERM or SIGINT ended the follow-up: the server drains and `keel dev` exits 0.
+            // Throwing here would make the service group cancel the server instead of draining it.
+            return
+        }
+        outcome = result
+        if keepServing { try await gracefulShutdown() }
+    }
+
+    /// Starts the workflow and follows it until it ends or a graceful shutdown begins.
+    private func following(_ endpoint: Endpoint, run: (workflow: String, workflowId: String, input: JSONValue), socket: String)
+        async throws -> String
+    {
+        try await cancelWhenGracefulShutdown {
             try await KeelClient.withClient(endpoint, name: "keel-dev") { client -> String in
                 let started = try await client.call(
                     "workflow/start", ["name": .string(run.workflow), "workflowId": .string(run.workflowId), "input": run.input])
@@ -106,8 +122,6 @@ final class DevProgress: Service, @unchecked Sendable {
                 return try await self.follow(client, id: run.workflowId, socket: socket)
             }
         }
-        outcome = result
-        if keepServing { try await gracefulShutdown() }
     }
 
     /// Prints new and changed journal entries until the workflow ends; returns its final status.
