@@ -24,6 +24,7 @@ extension Engine {
             await checkRemoteWaits()
             await checkRemoteWorkflowWaits()
             await checkRemoteSteps()
+            await releaseUnservedExecutions()
             await publishWorkers()
             // Now and then, whatever the store says this node runs but it does not know of (a
             // commit whose answer was lost) goes back to the others.

@@ -255,6 +255,36 @@ extension Engine {
         }
     }
 
+    /// Gives back the executions queued here for a workflow name no local worker serves any more
+    /// (its worker left after the claim), so that a node with a worker claims them.
+    func releaseUnservedExecutions() async {
+        for (name, queue) in workflowQueue where !registry.hasWorkflowServer(for: name) {
+            for id in queue.ids { await release(id, because: "no worker on this node serves \(name) any more") }
+            workflowQueue[name] = nil
+        }
+    }
+
+    /// On graceful shutdown: every execution this node still holds goes back to the store now,
+    /// claimable by the other nodes, rather than after this node's lease lapses.
+    func releaseOwnedExecutions() async {
+        guard cluster != nil else { return }
+        for id in workflows.keys.sorted() { await release(id, because: "this node is stopping") }
+    }
+
+    /// Returns a live execution to `pending`, unowned; it leaves this node's memory either way
+    /// (when the write fails, the lease sweep returns it once this node's lease lapses).
+    private func release(_ id: String, because reason: String) async {
+        guard let cluster, let live = workflows[id] else { return }
+        do {
+            let outcome = try await cluster.store.apply([.releaseExecution(workflowId: id, epoch: live.record.epoch)])
+            logger.debug("gave an execution back", metadata: ["workflow": "\(id)", "why": "\(reason)", "outcome": "\(outcome)"])
+        } catch {
+            _ = storeFailed(error, while: "giving workflow \(id) back", background: true)
+        }
+        if case .running(let c, _) = live.phase { registry.adjustWorkflowsInFlight(c, by: -1) }
+        forget(id)
+    }
+
     /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md).
     static let workflowMethodsNotShared: Set<String> = [
         "workflow/terminate", "workflow/resume", "workflow/reset", "workflow/batch",

@@ -192,6 +192,7 @@ public actor Engine {
         // reconnects, as Temporal and Restate workers do when their server restarts. Sending it
         // `shutdown` made client libraries exit, and the worker never came back (issue 13).
         await giveBackRunningClaims()
+        await releaseOwnedExecutions()
         for w in registry.workers.values where w.transport == Self.spawnedTransport {
             sessions[w.connectionID]?.connection.notify("shutdown", params: [:])
         }

@@ -76,7 +76,14 @@ struct SharedLedger: WorkflowLedger {
             break
         }
         let outcomes = try await store.apply(changes)
-        if case .task(_, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound {
+        if case .task(let task, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound {
+            // The step is recorded but its task was not stored claimed (this node's lease lapsed):
+            // store it unclaimed for any node, then refuse the step so that the run replays.
+            var unclaimed = task
+            unclaimed.status = .scheduled
+            unclaimed.attempt = 0
+            unclaimed.startedAt = nil
+            _ = try await store.apply([.enqueueTask(unclaimed)])
             throw KeelError(.storageFailure, "this node lost its lease on the shared store while storing step \(entry.seq)",
                 data: ["reason": "leaseNotHeld", "node": .string(node)])
         }

@@ -216,6 +216,15 @@ struct PostgresChanges {
                     status: status == .completed ? .completed : .failed, result: output, failure: failure)
             }
             return .applied
+        case .releaseExecution(let workflowId, let epoch):
+            let released = try await count(
+                """
+                UPDATE workflows SET status = 'pending', owner_node = NULL, updated_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch)) AND status IN ('pending', 'running')
+                RETURNING 1
+                """)
+            if released > 0 { return .applied }
+            return try await epochFence(workflowId, epoch) ?? .alreadyFinished
         case .requestCancel(let workflowId):
             let changed = try await count(
                 """

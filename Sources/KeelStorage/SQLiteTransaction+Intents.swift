@@ -59,6 +59,16 @@ extension SQLiteTransaction {
         case .finishExecution(let workflowId, let epoch, let status, let output, let failure):
             return try finishExecution(
                 workflowId: workflowId, epoch: epoch, status: status, output: output, failure: failure, now: now)
+        case .releaseExecution(let workflowId, let epoch):
+            try db.statement(
+                """
+                UPDATE workflows SET status = 'pending', owner_node = NULL, updated_at = ?
+                WHERE workflow_id = ? AND epoch = ? AND status IN ('pending', 'running')
+                """
+            ).bind([.int(now), .text(workflowId), .int(Int64(epoch))]).run()
+            if db.changes > 0 { return .applied }
+            if let fence = try epochFence(workflowId, epoch) { return fence }
+            return .alreadyFinished
         case .requestCancel(let workflowId):
             try db.statement(
                 """

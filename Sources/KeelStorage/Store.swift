@@ -118,6 +118,9 @@ public enum Change: Sendable {
     /// Ends the execution, fenced by epoch. A child also completes its parent's step and wakes it.
     case finishExecution(
         workflowId: String, epoch: Int, status: WorkflowStatus, output: JSONValue?, failure: JSONValue?)
+    /// Gives an execution this node claimed but will not run (no local worker serves it any more,
+    /// the node is stopping) back: `pending`, unowned, claimable by any node; fenced by epoch.
+    case releaseExecution(workflowId: String, epoch: Int)
     /// Asks a running execution to cancel and wakes it.
     case requestCancel(workflowId: String)
     /// Pins a contract at `pin.version`: version 1 only if the name has no pin, version n only if

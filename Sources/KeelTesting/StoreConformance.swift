@@ -54,6 +54,7 @@ public enum StoreConformance {
         .init(name: "an owner completes a step and updates its execution, fenced by epoch", run: ownerWritesAreFenced),
         .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
+        .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
     ]
 
     // MARK: - Cases
@@ -104,6 +105,26 @@ public enum StoreConformance {
         try expect(try await store.claimExecutions(limit: 1, node: node).count, 0)
         _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .failed, output: nil, failure: nil)])
         try expect(try await store.apply([.updateExecution(record, expectedEpoch: 2)]), [.alreadyFinished])
+    }
+
+    static func releasedExecutionIsClaimable(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
+        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        try expect(try await store.claimExecutions(limit: 1, node: a).map(\.record.epoch), [1])
+        try expect(try await store.claimExecutions(limit: 1, node: b).count, 0)
+        try expect(
+            try await store.apply([.releaseExecution(workflowId: "w", epoch: 0), .releaseExecution(workflowId: "w", epoch: 1)]),
+            [.superseded(currentEpoch: 1), .applied])
+        let released = try await store.execution(id: "w")
+        try expect(released?.record.status, .pending)
+        try expect(released?.ownerNode, nil)
+        let taken = try await store.claimExecutions(limit: 1, node: b)
+        try expect(taken.map(\.record.epoch), [2])
+        try expect(taken.first?.ownerNode, "b")
+        _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .completed, output: .null, failure: nil)])
+        try expect(try await store.apply([.releaseExecution(workflowId: "w", epoch: 2)]), [.alreadyFinished])
     }
 
     static func executionsAreListed(_ store: any Store) async throws {

@@ -134,4 +134,36 @@ struct ClusterWorkflowTests {
             }
         }
     }
+
+    /// An execution claimed by a node whose only worker for it leaves is given back, and a node
+    /// that has a worker runs it (rather than it waiting for a worker on the first node forever).
+    @Test func anExecutionWhoseWorkerLeftIsGivenBackToTheCluster() async throws {
+        try await withClusterNodes(["a", "b"]) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            func serving(_ name: String, on node: ClusterNodeProcess, stuck: Bool) -> Worker {
+                let w = Worker(name: name, endpoints: [node.endpoint], maxConcurrent: 4)
+                w.workflow("cw.handoff") { (_: JSONValue, ctx) -> JSONValue in
+                    let now = try await ctx.now()
+                    // The first worker never gets further: it leaves while running.
+                    if stuck { try await Task.sleep(for: .seconds(600)) }
+                    return ["ranOn": .string(name), "now": JSONValue(now)]
+                }
+                return w
+            }
+            let onA = Task { try await serving("stuck-a", on: a, stuck: true).run() }
+            #expect(try await a.hasWorker("stuck-a"))
+            _ = try await b.call("workflow/start", ["name": "cw.handoff", "workflowId": "handoff-1", "input": [:]])
+            let started = try await eventually {
+                let h = try await b.call("workflow/history", ["workflowId": "handoff-1"])
+                return h["entries"]?.arrayValue?.isEmpty == false
+            }
+            #expect(started, "the first run never recorded its step")
+            onA.cancel()
+            let onB = Task { try await serving("worker-b", on: b, stuck: false).run() }
+            defer { onB.cancel() }
+            let done = try await b.call("workflow/result", ["workflowId": "handoff-1", "waitTimeoutMs": 60_000])
+            #expect(done["status"]?.stringValue == "completed", "\(done)\n\(a.log)")
+            #expect(done["output"]?["ranOn"]?.stringValue == "worker-b")
+        }
+    }
 }
