@@ -103,7 +103,11 @@ final class WorkerHandler: RPCHandler {
             return ["status": "failed", "failure": ActivityFailure("this worker has no workflow \(name)", type: "UnknownWorkflow").json]
         }
         let ctx = WorkflowContext(params: params, connection: connection)
-        return try await runs.run(ctx) { await Self.answer(registration, params, ctx) }
+        let answer = try await runs.run(ctx) { await Self.answer(registration, params, ctx) }
+        // The worker is stopping (its task cancelled): a run cut short by that is not the
+        // workflow's failure. Answer an error instead, and Keel runs it again elsewhere.
+        if Task.isCancelled, answer["status"] == "failed" { throw CancellationError() }
+        return answer
     }
 
     /// Runs the workflow code and turns its end into the `workflow/run` answer.

@@ -14,6 +14,8 @@ public struct ClusterNode: Sendable {
     public var pollInterval: Duration
     /// The most tasks one claim takes for one activity name.
     public var claimBatch: Int
+    /// Wakes the node's loop early on the store's hints (``Store/readyHints()``).
+    let trigger = RoundTrigger()
 
     public init(
         store: any Store, membership: NodeMembership, pollInterval: Duration = .milliseconds(50), claimBatch: Int = 64

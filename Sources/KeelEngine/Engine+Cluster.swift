@@ -29,9 +29,16 @@ extension Engine {
             // Now and then, whatever the store says this node runs but it does not know of (a
             // commit whose answer was lost) goes back to the others.
             if round % Self.reconcileEveryRounds == 0 { await releaseUnknownClaims() }
-            do { try await Task.sleep(for: cluster.pollInterval) } catch { return }
+            // The next round: after the poll interval, or at the store's hint that work is ready
+            // (no sooner than `minimumRoundSpacing`, so a busy store does not spin the loop).
+            do { try await Task.sleep(for: Self.minimumRoundSpacing) } catch { return }
+            await cluster.trigger.wait(upTo: cluster.pollInterval)
+            if Task.isCancelled { return }
         }
     }
+
+    /// The least time between two rounds of the cluster loop.
+    static let minimumRoundSpacing: Duration = .milliseconds(5)
 
     /// Asks for a claim round now (a call was accepted, a worker registered or freed a slot).
     func kickClaims() {

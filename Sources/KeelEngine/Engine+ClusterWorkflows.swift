@@ -236,6 +236,17 @@ extension Engine {
         }
     }
 
+    /// Runs a cluster-loop round at `time` (a timer this node stored falls due then), so that the
+    /// timer fires on time whatever the poll interval; any node may fire it first.
+    func wakeClusterLoop(at time: EpochMillis) {
+        guard let cluster else { return }
+        let delay = max(0, time - clock.now())
+        enqueue {
+            do { try await Task.sleep(for: .milliseconds(delay)) } catch { return }
+            cluster.trigger.fire()
+        }
+    }
+
     /// Fires the store's due timers (once across the nodes) and ends the steps of executions live here.
     func fireSharedTimers(_ cluster: ClusterNode, lease: NodeLease) async {
         let fired: [FiredTimer]

@@ -180,6 +180,8 @@ extension Engine {
         // On a shared store the timer is a row any node fires (Engine+ClusterWorkflows.swift).
         if cluster == nil {
             timers.schedule(entry.wakeAt!, taskID: live.record.id, kind: .workflowWake(generation: entry.generation, seq: seq))
+        } else {
+            wakeClusterLoop(at: entry.wakeAt!)
         }
         if duration > options.stepHoldMs { return ["status": "suspend"] }
         return await hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
@@ -194,8 +196,12 @@ extension Engine {
         guard stored.0 == .applied else { throw KeelError(.attemptSuperseded, "this run of \(id) was superseded; stop it") }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return stored.1.stepAnswer }
-        if cluster == nil, let wakeAt = stored.1.wakeAt {
-            timers.schedule(wakeAt, taskID: id, kind: .workflowWake(generation: stored.1.generation, seq: seq))
+        if let wakeAt = stored.1.wakeAt {
+            if cluster == nil {
+                timers.schedule(wakeAt, taskID: id, kind: .workflowWake(generation: stored.1.generation, seq: seq))
+            } else {
+                wakeClusterLoop(at: wakeAt)
+            }
         }
         return await hold(id, seq: seq, epoch: epoch)
     }

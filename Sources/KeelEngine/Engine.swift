@@ -136,6 +136,7 @@ public actor Engine {
             if let cluster {
                 group.addTask { await cluster.membership.run() }
                 group.addTask { await self.clusterLoop() }
+                group.addTask { for await _ in cluster.store.readyHints() { cluster.trigger.fire() } }
             }
             for await job in jobs {
                 group.addTask { await job() }

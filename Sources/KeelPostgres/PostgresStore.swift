@@ -60,6 +60,41 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// The LISTEN/NOTIFY channel of the wake-up hints.
+    static let readyChannel = "keel_ready"
+
+    /// LISTENs on ``readyChannel`` on a connection of its own (another one after it drops, 1 s
+    /// later) and yields one element per notification, coalesced while the consumer is busy.
+    public func readyHints() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let settings = PostgresSettings(location)
+        let logger = self.logger
+        let listener = Task {
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(
+                        configuration: try settings.connection(), id: 1, logger: logger)
+                    do {
+                        try await connection.listen(on: Self.readyChannel) { notifications in
+                            for try await _ in notifications { continuation.yield() }
+                        }
+                    } catch {
+                        logger.debug("the wake-up listener's connection ended; polling meanwhile", metadata: ["error": "\(error)"])
+                    }
+                    do { try await connection.close() } catch {
+                        logger.debug("closing the wake-up listener's connection failed", metadata: ["error": "\(error)"])
+                    }
+                } catch {
+                    logger.debug("cannot listen for wake-up hints; polling meanwhile", metadata: ["error": "\(error)"])
+                }
+                do { try await Task.sleep(for: .seconds(1)) } catch { break }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in listener.cancel() }
+        return stream
+    }
+
     public func close() async {
         runner.cancel()
         await runner.value
@@ -75,7 +110,12 @@ public final class PostgresStore: Store {
         guard !changes.isEmpty else { return [] }
         return try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
-                try await PostgresChanges(connection: connection, logger: logger).applyAll(changes)
+                let outcomes = try await PostgresChanges(connection: connection, logger: logger).applyAll(changes)
+                if changes.contains(where: \.mayMakeWorkReady) {
+                    // Delivered at commit, once per transaction: a hint, not the truth.
+                    try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
+                }
+                return outcomes
             }
         }
     }
@@ -165,6 +205,7 @@ public final class PostgresStore: Store {
                 for timer in fired.sorted(by: { ($0.workflowId, $0.seq) < ($1.workflowId, $1.seq) }) {
                     try await tx.fireTimerStep(timer)
                 }
+                if !fired.isEmpty { try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger) }
                 return fired
             }
         }

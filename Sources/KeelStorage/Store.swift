@@ -63,11 +63,19 @@ public protocol Store: Sendable {
     func pendingSignals(workflowId: String) async throws -> [SignalRecord]
     func nodes() async throws -> [NodeRecord]
 
+    /// Wake-up hints: an element soon after another node (or this one) commits work that may be
+    /// ready to claim. Coalesced and lossy — polling stays the truth — and empty on stores that
+    /// have none. Ends when the consuming task is cancelled.
+    func readyHints() -> AsyncStream<Void>
+
     /// Ends the store's connections. Calls after this fail with `.storageFailure`.
     func close() async
 }
 
 extension Store {
+    /// No hints: a store only polled (SQLite, where one process holds the file).
+    public func readyHints() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
+
     /// Claims up to `limit` ready executions of any name (``claimExecutions(names:limit:node:)``).
     public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
         try await claimExecutions(names: nil, limit: limit, node: node)
@@ -132,6 +140,21 @@ public enum Change: Sendable {
     /// Replaces what node `nodeId` says of its connected workers (a JSON array), for listings on
     /// any node; `.notFound` if the node never joined.
     case publishWorkers(nodeId: String, workers: JSONValue)
+}
+
+extension Change {
+    /// True when the change may make work claimable by some node: a new or retried task, a new,
+    /// woken or released execution. Such a commit is followed by a wake-up hint
+    /// (``Store/readyHints()``).
+    public var mayMakeWorkReady: Bool {
+        switch self {
+        case .enqueueTask, .retryTask, .finishTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
+            .releaseExecution:
+            true
+        default:
+            false
+        }
+    }
 }
 
 /// What one ``Change`` did.

@@ -11,10 +11,13 @@ final class ClusterNodeProcess: @unchecked Sendable {
     let dir: TemporaryDirectory
     let storeURL: String
     let leaseMs: Int
+    /// `--cluster-poll-ms`, when not the default.
+    let pollMs: Int?
     private(set) var process: ChildProcess?
     private var lives = 0
 
-    init(name: String, dir: TemporaryDirectory, storeURL: String, leaseMs: Int = 2_000) {
+    init(name: String, dir: TemporaryDirectory, storeURL: String, leaseMs: Int = 2_000, pollMs: Int? = nil) {
+        self.pollMs = pollMs
         self.name = name
         self.dir = dir
         self.storeURL = storeURL
@@ -33,7 +36,7 @@ final class ClusterNodeProcess: @unchecked Sendable {
         let argv = [
             PackagePaths.keelBinary, "serve", "--store", storeURL, "--socket", socket,
             "--node-lease-ms", String(leaseMs), "--handshake-timeout", "60",
-        ]
+        ] + (pollMs.map { ["--cluster-poll-ms", String($0)] } ?? [])
         process = try ChildProcess(argv, logPath: dir.file("\(name)-\(lives).log"))
         let up = try await eventually(timeout: .seconds(60)) {
             (try? await KeelClient.withClient(self.endpoint) { try await $0.call("ping") }) != nil
@@ -67,14 +70,14 @@ final class ClusterNodeProcess: @unchecked Sendable {
 /// Runs `body` with one node per name on a fresh database of `cluster` (default: the test run's
 /// shared PostgreSQL; a test that stops or restarts the server passes one of its own).
 func withClusterNodes(
-    _ names: [String], leaseMs: Int = 2_000, on server: PostgresCluster? = nil,
+    _ names: [String], leaseMs: Int = 2_000, pollMs: Int? = nil, on server: PostgresCluster? = nil,
     _ body: ([ClusterNodeProcess]) async throws -> Void
 ) async throws {
     let cluster: PostgresCluster
     if let server { cluster = server } else { cluster = try await PostgresCluster.shared() }
     let database = try await offCooperativePool { try cluster.createDatabase() }
     try await TemporaryDirectory.with { dir in
-        let nodes = names.map { ClusterNodeProcess(name: $0, dir: dir, storeURL: cluster.url(database: database), leaseMs: leaseMs) }
+        let nodes = names.map { ClusterNodeProcess(name: $0, dir: dir, storeURL: cluster.url(database: database), leaseMs: leaseMs, pollMs: pollMs) }
         defer { for node in nodes { node.kill9() } }
         for node in nodes { try await node.start() }
         try await body(nodes)

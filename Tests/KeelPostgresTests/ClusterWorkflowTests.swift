@@ -166,4 +166,29 @@ struct ClusterWorkflowTests {
             #expect(done["output"]?["ranOn"]?.stringValue == "worker-b")
         }
     }
+
+    /// With a poll interval of 10 s, work accepted by one node still starts at once on another:
+    /// the commit's NOTIFY wakes the other node's loop (LISTEN/NOTIFY as a hint; polling the truth).
+    @Test func aWakeUpHintStartsWorkOnAnotherNodeLongBeforeItsNextPoll() async throws {
+        try await withClusterNodes(["a", "b"], pollMs: 10_000) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            let log = ExecutionLog()
+            let onA = Task { try await ClusterWorkflowTests.worker("flows-a", on: a, log: log, orders: true, children: true, work: true).run() }
+            defer { onA.cancel() }
+            #expect(try await a.hasWorker("flows-a"))
+            // Let A's loop settle into its 10 s wait.
+            try await Task.sleep(for: .seconds(1))
+            let clock = ContinuousClock()
+            let started = clock.now
+            _ = try await b.call("workflow/start", ["name": "cw.impatient", "workflowId": "hinted-1", "input": [:]])
+            let done = try await b.call("workflow/result", ["workflowId": "hinted-1", "waitTimeoutMs": 60_000])
+            let took = clock.now - started
+            // Its 500 ms signal timeout fires on time too: the node that stored the timer wakes for it.
+            #expect(done["output"]?.stringValue == "timed out", "\(done)")
+            // Without the hint: A claims it at its next poll (up to 10 s), and B sees the end at
+            // its own (up to another 10 s). The bound leaves room for a loaded machine.
+            #expect(took < .seconds(6), "took \(took): the wake-up hint did not reach the other node")
+            print("cluster: a workflow started on B ran on A and its result reached B in \(took) with 10 s polls")
+        }
+    }
 }
