@@ -25,8 +25,23 @@ public enum ActivityMetrics {
     /// Histogram: time from an attempt's start to its end (answer, timeout, cancel), seconds.
     public static let startToClose = "keel_activity_start_to_close_seconds"
 
+    /// Counter: failed attempts (retried or not), with labels `activity` and `type` (the failure's
+    /// `type`, e.g. `Timeout`, `HTTPError`; past 100 distinct types, `other`).
+    public static let attemptsFailed = "keel_activity_attempts_failed_total"
+
     /// The cap on distinct activity names (shared by every activity metric and gauge).
     public static let names = MetricLabelBound()
+    /// The cap on distinct failure types: they come from workers, so they are bounded too.
+    public static let failureTypes = MetricLabelBound(limit: 100)
+    private static let failedByType = MetricHandles { key -> Counter in
+        let parts = key.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+        return Counter(label: attemptsFailed, dimensions: [("activity", parts[0]), ("type", parts.count > 1 ? parts[1] : "")])
+    }
+
+    /// Records a failed attempt of activity `name` whose failure has type `type`.
+    static func attemptFailed(_ name: String, type: String) {
+        failedByType("\(names.label(name))\u{1F}\(failureTypes.label(type))").increment()
+    }
 
     /// A timeout kind, as the `timeout` label value.
     enum Timeout: String, CaseIterable {

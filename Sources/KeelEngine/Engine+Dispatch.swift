@@ -267,6 +267,7 @@ extension Engine {
         let policy = live.record.retryPolicy
         let type = failure["type"]?.stringValue ?? "Error"
         let retryable = failure["retryable"]?.boolValue ?? true
+        ActivityMetrics.attemptFailed(live.record.name, type: type)
         let now = clock.now()
         var delay = policy.delay(afterAttempt: attempt)
         if let after = failure["retryAfterMs"]?.int64Value, after > delay { delay = min(after, 24 * 3_600_000) }

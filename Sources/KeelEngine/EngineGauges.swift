@@ -1,4 +1,5 @@
 public import KeelStorage
+import KeelCore
 import Metrics
 import Synchronization
 
@@ -22,6 +23,10 @@ public struct EngineGauges: Sendable, Equatable {
     public var workersByWorkflow: [String: Int] = [:]
     /// Workflow name → runs queued for a worker.
     public var backlogByWorkflow: [String: Int] = [:]
+    /// Activity name → seconds the oldest attempt of its backlog has been runnable.
+    public var oldestByActivity: [String: Double] = [:]
+    /// Workflow name → seconds the oldest queued run has waited for a worker.
+    public var oldestByWorkflow: [String: Double] = [:]
 
     public init() {}
 
@@ -33,9 +38,11 @@ public struct EngineGauges: Sendable, Equatable {
 
     private static let plain = MetricHandles { Gauge(label: $0) }
     private static let activities = PerName(
-        label: "activity", workers: "keel_activity_workers", backlog: "keel_activity_backlog", bound: ActivityMetrics.names)
+        label: "activity", workers: "keel_activity_workers", backlog: "keel_activity_backlog",
+        oldest: "keel_activity_backlog_oldest_seconds", bound: ActivityMetrics.names)
     private static let workflows = PerName(
-        label: "workflow", workers: "keel_workflow_workers", backlog: "keel_workflow_backlog", bound: WorkflowMetrics.names)
+        label: "workflow", workers: "keel_workflow_workers", backlog: "keel_workflow_backlog",
+        oldest: "keel_workflow_backlog_oldest_seconds", bound: WorkflowMetrics.names)
 
     /// Sets every gauge to this snapshot. Names go through the shared name caps, so names past
     /// them add up under "other".
@@ -44,8 +51,8 @@ public struct EngineGauges: Sendable, Equatable {
         Self.plain(Self.workflowsParkedName).record(workflowsParked)
         Self.plain(Self.workersConnectedName).record(workersConnected)
         Self.plain(Self.connectionsOpenName).record(connectionsOpen)
-        Self.activities.publish(workers: workersByActivity, backlog: backlogByActivity)
-        Self.workflows.publish(workers: workersByWorkflow, backlog: backlogByWorkflow)
+        Self.activities.publish(workers: workersByActivity, backlog: backlogByActivity, oldest: oldestByActivity)
+        Self.workflows.publish(workers: workersByWorkflow, backlog: backlogByWorkflow, oldest: oldestByWorkflow)
     }
 
     /// The workers and backlog gauges of one kind of name (activity or workflow).
@@ -53,20 +60,24 @@ public struct EngineGauges: Sendable, Equatable {
         let bound: MetricLabelBound
         let workers: MetricHandles<Gauge>
         let backlog: MetricHandles<Gauge>
+        let oldest: MetricHandles<Gauge>
         /// Labels reported by the previous publish: a name no longer present is set to 0.
         let reported = Mutex<Set<String>>([])
 
-        init(label: String, workers: String, backlog: String, bound: MetricLabelBound) {
+        init(label: String, workers: String, backlog: String, oldest: String, bound: MetricLabelBound) {
             self.bound = bound
             self.workers = MetricHandles { Gauge(label: workers, dimensions: [(label, $0)]) }
             self.backlog = MetricHandles { Gauge(label: backlog, dimensions: [(label, $0)]) }
+            self.oldest = MetricHandles { Gauge(label: oldest, dimensions: [(label, $0)]) }
         }
 
-        func publish(workers byName: [String: Int], backlog queued: [String: Int]) {
+        func publish(workers byName: [String: Int], backlog queued: [String: Int], oldest ages: [String: Double]) {
             var workerCounts: [String: Int] = [:]
             var backlogCounts: [String: Int] = [:]
+            var oldestAges: [String: Double] = [:]
             for (name, n) in byName { workerCounts[bound.label(name), default: 0] += n }
             for (name, n) in queued { backlogCounts[bound.label(name), default: 0] += n }
+            for (name, age) in ages { oldestAges[bound.label(name)] = max(oldestAges[bound.label(name)] ?? 0, age) }
             let labels = Set(workerCounts.keys).union(backlogCounts.keys)
             let stale = reported.withLock { previous in
                 defer { previous = labels }
@@ -75,6 +86,7 @@ public struct EngineGauges: Sendable, Equatable {
             for label in labels.union(stale) {
                 workers(label).record(workerCounts[label] ?? 0)
                 backlog(label).record(backlogCounts[label] ?? 0)
+                oldest(label).record(oldestAges[label] ?? 0)
             }
         }
     }
@@ -92,8 +104,20 @@ extension Engine {
             for name in Set(worker.activities) { g.workersByActivity[name, default: 0] += 1 }
             for name in Set(worker.workflows) { g.workersByWorkflow[name, default: 0] += 1 }
         }
-        for (name, queue) in ready where queue.count > 0 { g.backlogByActivity[name] = queue.count }
-        for (name, queue) in workflowQueue where queue.count > 0 { g.backlogByWorkflow[name] = queue.count }
+        let now = clock.now()
+        for (name, queue) in ready where queue.count > 0 {
+            g.backlogByActivity[name] = queue.count
+            // The queue is in arrival order: its first live task is the oldest.
+            if let oldest = queue.ids.lazy.compactMap({ self.tasks[$0]?.record }).first {
+                g.oldestByActivity[name] = Double(max(0, now - oldest.visibleAt)) / 1000
+            }
+        }
+        for (name, queue) in workflowQueue where queue.count > 0 {
+            g.backlogByWorkflow[name] = queue.count
+            if let oldest = queue.ids.lazy.compactMap({ self.workflows[$0] }).first {
+                g.oldestByWorkflow[name] = Double(max(0, now - oldest.queuedAt)) / 1000
+            }
+        }
         return g
     }
 }

@@ -107,6 +107,10 @@ struct MetricsEndpointTests {
                 #expect(delta("keel_activity_tasks_scheduled_total", flakyName) == 1)
                 #expect(delta("keel_activity_attempts_started_total", flakyName) == 3)
                 #expect(delta("keel_activity_attempts_retried_total", flakyName) == 2)
+                // Every failed attempt by its failure's type: metrics.fail's final one included.
+                #expect(delta("keel_activity_attempts_failed_total", ["activity": "metrics.fail", "type": "Declined"]) == 1)
+                #expect(delta("keel_activity_attempts_failed_total", ["activity": "metrics.flaky", "type": "Transient"]) == 2)
+                #expect(delta("keel_activity_attempts_failed_total", ok) == 0)
                 #expect(delta("keel_activity_tasks_completed_total", flakyName) == 1)
                 #expect(delta("keel_activity_timeouts_total", flakyName) == 0)
                 // One observation per attempt in each latency histogram.
@@ -265,6 +269,11 @@ struct MetricsEndpointTests {
                 try await $0.call("activity/call", ["name": "metrics.queued", "input": [:], "wait": false])
             }
             #expect(try await scrape(port).value("keel_activity_backlog", ["activity": "metrics.queued"]) == 1)
+            // Its age grows while it waits.
+            let aging = try await eventually(timeout: .seconds(30)) {
+                try await scrape(port).value("keel_activity_backlog_oldest_seconds", ["activity": "metrics.queued"]) >= 1
+            }
+            #expect(aging, "the oldest backlog age did not grow")
             _ = try await start(endpoint, "metrics.flow", [:], id: "metrics-queued-flow")
             let queued = try await scrape(port)
             #expect(queued.value("keel_workflow_backlog", ["workflow": "metrics.flow"]) == 1)
