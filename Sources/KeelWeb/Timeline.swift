@@ -36,8 +36,12 @@ struct Timeline {
     }
 
     private func draw(_ s: TimelineSegment) -> String {
-        let left = min(99.0, max(0, Double(s.from - start) / Double(span) * 100))
-        let width = s.to == s.from ? 0 : min(100 - left, max(0.5, Double(s.to - s.from) / Double(span) * 100))
+        // A segment still going is at least visible at the span's end; one that took no time is
+        // kept with no width; any other at least one pixel-pair wide.
+        let open = s.extra.contains("open")
+        let left = min(open ? 97.0 : 99.0, max(0, Double(s.from - start) / Double(span) * 100))
+        let least = open ? 3.0 : s.to == s.from ? 0 : 1.0
+        let width = min(100 - left, max(least, Double(s.to - s.from) / Double(span) * 100))
         let classes = (["seg", "seg-\(s.kind.rawValue)"] + s.extra).joined(separator: " ")
         return "<div class=\"\(HTML.escape(classes))\" style=\"left:\(String(format: "%.1f", left))%;width:\(String(format: "%.1f", width))%\" title=\"\(HTML.escape(s.title))\"></div>"
     }
