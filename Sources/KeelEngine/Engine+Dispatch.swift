@@ -279,11 +279,12 @@ extension Engine {
             return
         }
         let visibleAt = now + delay
+        let startedAt = live.record.startedAt
         let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = { tx in
             let outcome = try tx.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
             // The row keeps only the latest failure; each retried attempt's is kept beside it.
             if outcome == .applied {
-                try tx.recordAttemptFailure(AttemptFailure(taskId: id, attempt: attempt, failure: failure, failedAt: now))
+                try tx.recordAttemptFailure(AttemptFailure(taskId: id, attempt: attempt, failure: failure, failedAt: now, startedAt: startedAt))
             }
             return outcome
         }

@@ -54,3 +54,13 @@ extension JournalEntry {
         return .object(o)
     }
 }
+
+extension AttemptFailure {
+    /// One item of a history entry's `attemptFailures` (docs/protocol.md); `startedAtMs` only
+    /// where the store recorded it (rows from before migration 9 have none).
+    var historyJSON: JSONValue {
+        var o: [String: JSONValue] = ["attempt": JSONValue(attempt), "failure": failure, "failedAtMs": JSONValue(failedAt)]
+        if let startedAt { o["startedAtMs"] = JSONValue(startedAt) }
+        return .object(o)
+    }
+}

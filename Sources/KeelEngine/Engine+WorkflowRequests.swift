@@ -292,11 +292,11 @@ extension Engine {
         let entries: [JSONValue] = stored.map { e in
             var j = e.historyJSON
             if case .object(var o) = j {
-                o["attempts"] = JSONValue(e.taskId.flatMap { tasksById[$0]?.attempt } ?? (e.status == .scheduled ? 0 : 1))
+                let task = e.taskId.flatMap { tasksById[$0] }
+                o["attempts"] = JSONValue(task?.attempt ?? (e.status == .scheduled ? 0 : 1))
+                if let started = task?.startedAt { o["startedAtMs"] = JSONValue(started) }
                 if let failures = e.taskId.flatMap({ attemptFailures[$0] }), !failures.isEmpty {
-                    o["attemptFailures"] = .array(failures.map {
-                        ["attempt": JSONValue($0.attempt), "failure": $0.failure, "failedAtMs": JSONValue($0.failedAt)]
-                    })
+                    o["attemptFailures"] = .array(failures.map(\.historyJSON))
                 }
                 j = .object(o)
             }

@@ -524,6 +524,10 @@ public enum ProtocolSchemas {
         "taskId": {
           "type": "string"
         },
+        "startedAtMs": {
+          "description": "For an activity step: when its latest attempt started (the task's startedAt). Absent until an attempt starts.",
+          "$ref": "common.json#/$defs/epochMs"
+        },
         "wakeAtMs": {
           "$ref": "common.json#/$defs/epochMs"
         },
@@ -549,6 +553,10 @@ public enum ProtocolSchemas {
                 "$ref": "common.json#/$defs/keelFailure"
               },
               "failedAtMs": {
+                "$ref": "common.json#/$defs/epochMs"
+              },
+              "startedAtMs": {
+                "description": "When this attempt started. Absent for attempts recorded before store migration 9.",
                 "$ref": "common.json#/$defs/epochMs"
               }
             }

@@ -8,11 +8,15 @@ public struct AttemptFailure: Sendable, Equatable {
     /// The attempt's failure object (`type`, `message`, …) as the task recorded it.
     public var failure: JSONValue
     public var failedAt: EpochMillis
+    /// When the attempt started (the task's `startedAt` when it was retried); `nil` for rows
+    /// written before migration 9.
+    public var startedAt: EpochMillis?
 
-    public init(taskId: String, attempt: Int, failure: JSONValue, failedAt: EpochMillis) {
+    public init(taskId: String, attempt: Int, failure: JSONValue, failedAt: EpochMillis, startedAt: EpochMillis? = nil) {
         self.taskId = taskId
         self.attempt = attempt
         self.failure = failure
         self.failedAt = failedAt
+        self.startedAt = startedAt
     }
 }

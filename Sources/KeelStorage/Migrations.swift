@@ -193,5 +193,8 @@ enum Migrations {
             PRIMARY KEY (task_id, attempt)
         );
         """,
+        // 9: when each retried attempt started, so a workflow's timeline draws each attempt's
+        // running time and the backoff after it (docs/ui.md). Rows from before it have none.
+        "ALTER TABLE attempt_failures ADD COLUMN started_at INTEGER;",
     ]
 }

@@ -57,10 +57,10 @@ struct Page {
         .flash{background:#d3f2dc;padding:6px 10px;margin:6px 0}.child td:first-child{padding-left:28px}
         form.action{display:inline-block;background:#fff;border:1px solid #e3e6ea;padding:8px;margin:6px 8px 6px 0;vertical-align:top}
         .track{position:relative;width:200px;margin-right:30px;height:14px;background:#eef1f4;border-radius:3px}
-        .bar{position:absolute;top:2px;height:10px;border-radius:2px;background:#3d7bd9}.bar.k-signal{background:#e0a800}
-        .bar.k-sleep{background:#9aa5b1}.bar.k-child{background:#7b5cd6}.bar.t-failed{background:#d9534f}
-        .bar.open{background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.5) 4px 8px)}
-        .tick{position:absolute;top:0;width:2px;height:14px;background:#b03a2e}
+        .seg{position:absolute;top:2px;height:10px}.seg-queue{background:#b8c1cc}.seg-run{background:#3d7bd9}
+        .seg-backoff{background:#f0a04b}.seg-wait{background:#e8cf6a}.seg-step{background:#7b5cd6}.failed.seg-run,.failed.seg-step{background:#d9534f}
+        .seg.open{background-image:repeating-linear-gradient(45deg,transparent 0 4px,rgba(255,255,255,.5) 4px 8px)}
+        .legend{font-size:12px;margin:2px 0 6px}.legend span{margin-right:10px}.legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
         .tries{position:absolute;right:-26px;top:-2px;font-size:11px;color:#b03a2e;font-weight:700}
         ol.attempts{margin:4px 0;padding-left:0;list-style:none;color:#7a2018;font-size:12px}pre.schema{max-height:320px;white-space:pre-wrap}section.contract{background:#fff;border:1px solid #e3e6ea;padding:4px 12px;margin:12px 0}
         textarea{width:320px;height:60px;font:12px ui-monospace,monospace}pre{background:#fff;padding:8px;overflow:auto;max-height:480px}

@@ -22,7 +22,7 @@ struct WorkflowPage {
         html += "</p><p>Input \(HTML.json(d["input"], limit: 600))"
         if let output = d["output"] { html += "<br>Output \(HTML.json(output, limit: 600))" }
         if let failure = d["failure"] { html += "<br>Failure \(HTML.json(failure, limit: 600))" }
-        html += "</p><h2>Steps</h2>"
+        html += "</p><h2>Steps</h2>\(Timeline.legend)"
         html += "<table id=\"steps\"><tr><th>#</th><th>Kind</th><th>Name</th><th>Status</th><th>Attempts</th><th>Timeline</th><th>Started</th><th>Took</th><th>Input</th><th>Output / failure</th></tr>"
         let entries = history["entries"]?.arrayValue ?? []
         let timeline = Timeline(workflow: d, entries: entries)

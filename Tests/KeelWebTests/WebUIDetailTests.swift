@@ -119,12 +119,39 @@ struct WebUIDetailTests {
             #expect(page.body.contains("<li class=\"attempt-failure\" data-attempt=\"1\">Attempt 1 failed"))
             #expect(page.body.contains("<b>Declined</b>: card declined on the first try"))
             #expect(!page.body.contains("data-attempt=\"2\""), "the attempt that succeeded has no error")
-            #expect(page.body.components(separatedBy: "<div class=\"tick\"").count == 2, "one tick on the bar where attempt 1 failed")
-            #expect(page.body.contains("title=\"attempt 1 failed: Declined\""))
             let history = try await call(endpoint, "workflow/history", ["workflowId": "retried-1"])
             let step = try #require(history["entries"]?.arrayValue?.first)
             #expect(step["attempts"] == 2)
             #expect(step["attemptFailures"]?.arrayValue?.first?["failure"]?["type"] == "Declined")
+        }
+    }
+
+    @Test("a step that failed once then succeeded is drawn as queue wait, running, backoff, running")
+    func attemptTimeline() async throws {
+        try await withUI { endpoint, port in
+            _ = try await call(endpoint, "workflow/start", ["name": "web.retry", "workflowId": "timeline-1", "input": [:]])
+            let done = try await call(endpoint, "workflow/result", ["workflowId": "timeline-1", "waitTimeoutMs": 60_000])
+            #expect(done["status"] == "completed")
+            let history = try await call(endpoint, "workflow/history", ["workflowId": "timeline-1"])
+            let step = try #require(history["entries"]?.arrayValue?.first)
+            let first = try #require(step["attemptFailures"]?.arrayValue?.first)
+            let started = try #require(first["startedAtMs"]?.int64Value, "the failed attempt's start is kept")
+            let failed = try #require(first["failedAtMs"]?.int64Value)
+            let restarted = try #require(step["startedAtMs"]?.int64Value, "the entry carries its last attempt's start")
+            #expect(started <= failed && failed <= restarted)
+
+            let page = try await get("/workflow?id=timeline-1", port: port)
+            #expect(page.status == 200)
+            #expect(page.body.utf8.count < 100_000)
+            #expect(page.body.contains("<p class=\"legend\">"))
+            let row = try #require(page.body.components(separatedBy: "<tr data-seq=\"1\">").dropFirst().first?
+                .components(separatedBy: "</tr>").first)
+            let segments = row.components(separatedBy: "<div class=\"seg ").dropFirst().map { String($0.prefix(while: { c in c != "\"" })) }
+            #expect(segments == ["seg-queue", "seg-run failed", "seg-backoff", "seg-run"])
+            #expect(row.contains("title=\"attempt 1 running "), "each segment says what it was")
+            #expect(row.contains(", failed: Declined\""))
+            #expect(row.contains("title=\"backoff "))
+            #expect(row.contains("title=\"attempt 2 running "))
         }
     }
 

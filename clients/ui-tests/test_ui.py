@@ -10,6 +10,7 @@ Run: python3 -m pytest -q clients/ui-tests
 import asyncio
 import concurrent.futures
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -161,6 +162,13 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     expect(page.locator("#steps tr[data-seq='2']")).to_contain_text("completed")
     expect(page.locator("#headline")).to_contain_text("Waiting for signal approve")
     assert page.evaluate("window.__stayed === true"), "the page reloaded instead of updating in place"
+    # The retried step's track: queue wait, the failed attempt, its backoff, the attempt that
+    # succeeded; the signal wait still open is drawn as suspended.
+    classes = retried.locator(".seg").evaluate_all("els => els.map(e => e.className)")
+    assert classes == ["seg seg-queue", "seg seg-run failed", "seg seg-backoff", "seg seg-run"], classes
+    expect(retried.locator(".seg-backoff")).to_have_attribute("title", re.compile(r"^backoff \d"))
+    expect(page.locator("#steps tr[data-seq='3'] .seg-wait.open")).to_have_count(1)
+    expect(page.locator(".legend")).to_contain_text("backoff")
     shot(page, "04-workflow-waiting-for-signal.png")
 
     # Send the signal through the form.
