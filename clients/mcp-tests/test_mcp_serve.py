@@ -155,9 +155,14 @@ def test_a_workers_heartbeats_reach_the_client_as_progress_messages(env_dir, kee
 
 
 def test_following_a_workflow_reports_its_steps_as_progress_and_answers_its_result(env_dir, keel):
-    wid = "follow-1"
-    heard_file = os.path.join(keel.directory, "follow-progress")
-    client = MCPClient(env_dir, keel, [
+    follow_a_workflow_while_signalling_it(env_dir, keel, keel, "follow-1")
+
+
+def follow_a_workflow_while_signalling_it(env_dir, keel, target, wid):
+    """Starts mcptest.approval and follows it through `target` (stdio or HTTP) with progress,
+    signals it once the client heard the signal wait, and checks the steps told and the answer."""
+    heard_file = os.path.join(keel.directory, f"follow-progress-{wid}")
+    client = MCPClient(env_dir, target, [
         {"call": "keel_start_workflow", "arguments": {"name": "mcptest.approval", "input": {"a": 1}, "workflowId": wid}},
         {"call": "keel_follow_workflow", "arguments": {"workflowId": wid, "timeoutMs": 120000}, "progress": True,
          "progressTo": heard_file}])
@@ -194,10 +199,15 @@ def test_following_a_workflow_reports_its_steps_as_progress_and_answers_its_resu
 
 
 def test_cancelling_a_follow_stops_following_but_not_the_workflow(env_dir, keel):
-    wid = "follow-2"
-    go = os.path.join(keel.directory, "stop-following")
-    heard_file = os.path.join(keel.directory, "follow-progress")
-    client = MCPClient(env_dir, keel, [
+    cancel_a_follow(env_dir, keel, keel, "follow-2")
+
+
+def cancel_a_follow(env_dir, keel, target, wid):
+    """Follows mcptest.approval through `target`, cancels the call mid-follow, and checks the
+    workflow runs on to its result."""
+    go = os.path.join(keel.directory, f"stop-following-{wid}")
+    heard_file = os.path.join(keel.directory, f"follow-progress-{wid}")
+    client = MCPClient(env_dir, target, [
         {"call": "keel_start_workflow", "arguments": {"name": "mcptest.approval", "input": {"a": 1}, "workflowId": wid}},
         {"call": "keel_follow_workflow", "arguments": {"workflowId": wid}, "progress": True, "cancelWhen": go,
          "progressTo": heard_file},
