@@ -1,9 +1,10 @@
 import KeelCore
 
 /// The `notifications/progress` of one `tools/call` whose `_meta` has a `progressToken`: one
-/// when the task's status, attempt or heartbeat details change (a worker's heartbeat reaches
-/// the client at the next poll), and at least every `every` while nothing changes (which also
-/// keeps a client's request timeout from firing on a long call).
+/// per new message (an activity's: when the task's status, attempt or heartbeat details change,
+/// a worker's heartbeat reaching the client at the next poll; `keel_follow_workflow`'s: each new
+/// or ended step), and at least every `every` while nothing changes (which also keeps a
+/// client's request timeout from firing on a long call).
 struct ProgressReport {
     let token: JSONValue
     let tool: String
@@ -20,13 +21,23 @@ struct ProgressReport {
 
     /// The message to send for the task's state `answer` (an `activity/result`), or nil for none yet.
     mutating func next(_ answer: JSONValue) -> String? {
-        let message = Self.message(tool: tool, answer: answer)
+        next(message: Self.message(tool: tool, answer: answer))
+    }
+
+    /// `message` when it differs from the last one sent or the last is `every` old, else nil.
+    mutating func next(message: String) -> String? {
         let now = ContinuousClock.now
         if message == lastMessage, let lastSent, now - lastSent < every { return nil }
         lastMessage = message
         lastSent = now
         sent += 1
         return message
+    }
+
+    /// The last message again once `every` passed without another (keeps the client's request
+    /// timeout from firing while nothing changes), else nil.
+    mutating func repeatWhenQuiet() -> String? {
+        lastMessage.flatMap { next(message: $0) }
     }
 
     /// The notification's params for `message` (`progress` counts the notifications sent).

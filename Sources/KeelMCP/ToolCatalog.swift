@@ -58,11 +58,12 @@ struct ToolCatalog: Sendable {
     }
 }
 
-/// The tools that drive workflows: start one, wait for its result, signal it.
+/// The tools that drive workflows: start one, wait for its result, signal it, follow its steps.
 enum WorkflowTools {
     static let start = "keel_start_workflow"
     static let result = "keel_workflow_result"
     static let signal = "keel_signal_workflow"
+    static let follow = "keel_follow_workflow"
 
     static let all: [JSONValue] = [
         [
@@ -93,6 +94,18 @@ enum WorkflowTools {
                 "type": "object", "required": ["workflowId", "name"],
                 "properties": ["workflowId": ["type": "string"], "name": ["type": "string"], "payload": [:]],
             ],
+        ],
+        [
+            "name": .string(follow),
+            "description": "Follow a running workflow step by step: with a progressToken, each new or ended journal step is a progress notification (\"step 3 activity billing.charge completed\"). Answers when the workflow ends or after timeoutMs (default 300000) with {workflowId, status, output?, failure?, followed, steps: [{seq, kind, name, status, attempts}]}. Cancelling the call stops following, not the workflow.",
+            "inputSchema": [
+                "type": "object", "required": ["workflowId"],
+                "properties": [
+                    "workflowId": ["type": "string"],
+                    "timeoutMs": ["type": "integer", "minimum": 0, "maximum": JSONValue(WorkflowFollow.maximumTimeoutMs)],
+                ],
+            ],
+            "annotations": ["readOnlyHint": true],
         ],
     ]
 

@@ -24,6 +24,8 @@ public final class ToolService: Sendable {
     private let catalog = Locked(ToolCatalog(workers: []))
     /// The Keel task behind each request still running, by ``Context/requestKey``.
     private let running = Locked<[String: String]>([:])
+    /// How to stop each `keel_follow_workflow` call still following, by ``Context/requestKey``.
+    private let following = Locked<[String: @Sendable () -> Void]>([:])
     /// How often a call with a `progressToken` looks at its task (a new heartbeat is told at once).
     let progressPoll: Duration
     /// The longest silence between two progress notifications of a call.
@@ -71,8 +73,13 @@ public final class ToolService: Sendable {
         return meta.isModern ? Self.complete(result, cacheable: method == "tools/list") : result
     }
 
-    /// `notifications/cancelled` for the request `requestKey`: cancels the Keel task behind it.
+    /// `notifications/cancelled` for the request `requestKey`: cancels the Keel task behind it,
+    /// or stops a `keel_follow_workflow` call (the workflow runs on).
     public func cancel(requestKey: String) async {
+        if let stop = following.withLock({ $0[requestKey] }) {
+            stop()
+            return
+        }
         guard let taskId = running.withLock({ $0[requestKey] }) else { return }
         do {
             _ = try await keel.call("activity/cancel", ["taskId": .string(taskId)])
@@ -106,6 +113,7 @@ public final class ToolService: Sendable {
             throw KeelError(.invalidParams, "tools/call needs a tool name")
         }
         let arguments = params["arguments"] ?? [:]
+        if name == WorkflowTools.follow { return try await follow(arguments, params: params, context: context) }
         if let (method, request) = WorkflowTools.request(tool: name, arguments: arguments) {
             do {
                 return ToolResult.success(try await keel.call(method, request))
@@ -142,6 +150,33 @@ public final class ToolService: Sendable {
             return ToolResult.error("\(error.code.name): \(error.message)", data: error.data)
         }
         return ToolResult.from(activity: answer, structured: entry.outputIsObject)
+    }
+
+    /// `keel_follow_workflow` (``WorkflowFollow``) in a task of its own that ``cancel(requestKey:)``
+    /// (or the transport cancelling this call) stops; it then answers the steps seen so far.
+    private func follow(_ arguments: JSONValue, params: JSONValue, context: Context) async throws -> JSONValue {
+        let follow: WorkflowFollow
+        do {
+            let (workflowId, timeout) = try WorkflowFollow.arguments(arguments)
+            follow = WorkflowFollow(
+                keel: keel, workflowId: workflowId, timeout: timeout, poll: progressPoll,
+                progress: params["_meta"]?["progressToken"].map {
+                    ProgressReport(token: $0, tool: WorkflowTools.follow, every: progressEvery)
+                }, notify: context.notify)
+        } catch let error as KeelError {
+            return ToolResult.error("\(error.code.name): \(error.message)", data: error.data)
+        }
+        let task = Task {
+            var follow = follow
+            return try await follow.run()
+        }
+        following.withLock { $0[context.requestKey] = { task.cancel() } }
+        defer { following.withLock { _ = $0.removeValue(forKey: context.requestKey) } }
+        do {
+            return ToolResult.success(try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() })
+        } catch let error as KeelError {
+            return ToolResult.error("\(error.code.name): \(error.message)", data: error.data)
+        }
     }
 
     static func milliseconds(_ d: Duration) -> Int64 {

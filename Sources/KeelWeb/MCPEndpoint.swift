@@ -224,7 +224,9 @@ struct MCPEndpoint: Sendable {
     }
 
     /// Tools that change nothing, allowed on a read-only listener.
-    static func readsOnly(_ params: JSONValue) -> Bool { params["name"]?.stringValue == "keel_workflow_result" }
+    static func readsOnly(_ params: JSONValue) -> Bool {
+        ["keel_workflow_result", "keel_follow_workflow"].contains(params["name"]?.stringValue ?? "")
+    }
 
     /// On a loopback listener a browser page from another site must not reach `/mcp` (DNS
     /// rebinding): an `Origin`, when sent, must be a loopback one. Off loopback the token guards.

@@ -28,7 +28,7 @@ struct WorkflowHistory: AsyncParsableCommand {
     }
 
     /// Statuses after which an execution never changes (`parked` waits for a person: following ends too).
-    static let endStatuses: Set<String> = ["completed", "failed", "cancelled", "parked", "terminated", "timedOut"]
+    static let endStatuses = HistoryWatcher.endStatuses
 
     /// How an execution that did not complete ended (a terminate's reason, a timeout), if it did.
     static func endedLine(_ h: JSONValue) -> String? {
@@ -77,25 +77,5 @@ struct WorkflowHistory: AsyncParsableCommand {
     static func header(_ h: JSONValue) -> String {
         "\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0)"
             + (h["generation"]?.int64Value.map { ", generation \($0))" } ?? ")")
-    }
-}
-
-/// Remembers what was shown of a journal, so a poll prints only new entries and changed ones
-/// (a status or attempt count that moved). Used by `history --follow` and `keel dev`.
-struct HistoryWatcher {
-    private var shown: [Int64: String] = [:]
-
-    /// The entries of `history` that are new or changed since the last call.
-    mutating func changes(_ history: JSONValue) -> [JSONValue] {
-        var out: [JSONValue] = []
-        for e in history["entries"]?.arrayValue ?? [] {
-            let seq = e["seq"]?.int64Value ?? 0
-            let state = "\(e["status"]?.stringValue ?? "")/\(e["attempts"]?.int64Value ?? 0)"
-            if shown[seq] != state {
-                shown[seq] = state
-                out.append(e)
-            }
-        }
-        return out
     }
 }

@@ -24,6 +24,7 @@ struct ToolCatalogTests {
         let tools = catalog.tools
         #expect(tools.compactMap { $0["name"]?.stringValue } == [
             "math.add", "math.neg", "keel_start_workflow", "keel_workflow_result", "keel_signal_workflow",
+            "keel_follow_workflow",
         ])
         #expect(tools[0]["inputSchema"] == ["type": "object", "required": ["a"]])
         #expect(tools[0]["outputSchema"] == ["type": "object"])

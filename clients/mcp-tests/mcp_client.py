@@ -8,7 +8,8 @@ MODE is the SDK's connect mode: `auto` (the default: `server/discover`, falling 
 `initialize`) or `legacy` (`initialize` only).
 
 COMMAND.json is a list of steps (each may wait with "waitFor": FILE until the test creates FILE), each {"list": true} or {"call": NAME, "arguments": {...},
-"meta": {...}?, "cancelWhen": FILE?, "progress": true?}; one JSON line per step goes to stdout
+"meta": {...}?, "cancelWhen": FILE?, "progress": true?, "progressTo": FILE?}
+(progressTo: each progress message is also appended to FILE as heard); one JSON line per step goes to stdout
 as it ends (a tool list, or a call's `structuredContent`, `isError`, text and `_meta`, plus the
 progress messages heard; or {"cancelled": true}), so a test can act between steps.
 """
@@ -38,6 +39,9 @@ async def main(keel_bin, socket, session_key, steps, mode):
 
                 async def on_progress(progress, total, message):
                     heard.append(message)
+                    if "progressTo" in step:  # so the test can act on a message while the call runs
+                        with open(step["progressTo"], "a") as f:
+                            f.write(message + "\n")
 
                 call = asyncio.ensure_future(client.call_tool(
                     step["call"], step.get("arguments", {}), meta=step.get("meta"),

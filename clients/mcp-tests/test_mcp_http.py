@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from harness import KEEL_BIN, START_TIMEOUT, Orchestrator, wait_for
-from test_mcp_serve import HERE, MCPClient, executions
+from test_mcp_serve import HERE, MCPClient, cancel_a_follow, executions, follow_a_workflow_while_signalling_it
 
 pytestmark = pytest.mark.skipif(not os.access(KEEL_BIN, os.X_OK), reason=f"no keel binary at {KEEL_BIN}")
 
@@ -84,6 +84,14 @@ def test_a_workers_heartbeats_reach_the_http_client_as_progress_events(env_dir, 
     assert result["isError"] is False, result
     steps = [m for m in result["progressHeard"] if re.fullmatch(r"mcptest\.steps: running, attempt 1: step \d of 3", m)]
     assert len(set(steps)) >= 2 and steps == sorted(steps), result["progressHeard"]
+
+
+def test_following_a_workflow_over_http_streams_its_steps_as_progress_events(env_dir, keel):
+    follow_a_workflow_while_signalling_it(env_dir, keel, HTTPTarget(keel), "follow-http")
+
+
+def test_closing_a_follows_event_stream_stops_following_but_not_the_workflow(env_dir, keel):
+    cancel_a_follow(env_dir, keel, HTTPTarget(keel), "follow-http-2")
 
 
 def test_bad_requests_get_a_clear_json_rpc_error_and_http_status(keel):

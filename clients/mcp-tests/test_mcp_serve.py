@@ -152,3 +152,75 @@ def test_a_workers_heartbeats_reach_the_client_as_progress_messages(env_dir, kee
     assert steps, heard
     assert steps == sorted(steps), heard
     assert len(set(steps)) >= 2, heard
+
+
+def test_following_a_workflow_reports_its_steps_as_progress_and_answers_its_result(env_dir, keel):
+    follow_a_workflow_while_signalling_it(env_dir, keel, keel, "follow-1")
+
+
+def follow_a_workflow_while_signalling_it(env_dir, keel, target, wid):
+    """Starts mcptest.approval and follows it through `target` (stdio or HTTP) with progress,
+    signals it once the client heard the signal wait, and checks the steps told and the answer."""
+    heard_file = os.path.join(keel.directory, f"follow-progress-{wid}")
+    client = MCPClient(env_dir, target, [
+        {"call": "keel_start_workflow", "arguments": {"name": "mcptest.approval", "input": {"a": 1}, "workflowId": wid}},
+        {"call": "keel_follow_workflow", "arguments": {"workflowId": wid, "timeoutMs": 120000}, "progress": True,
+         "progressTo": heard_file}])
+    client.line()
+    started = client.line()
+    assert started["isError"] is False, started
+
+    def heard_the_signal_wait():
+        if not os.path.exists(heard_file):
+            return False
+        with open(heard_file) as f:
+            return "step 2 signal approve scheduled" in f.read().splitlines()
+    # Signal only once the client was told the workflow waits: then the open wait was surely seen.
+    wait_for(heard_the_signal_wait, 60, "the follow to report the signal wait")
+    keel.keel("workflow", "signal", wid, "approve", json.dumps({"by": "ana", "extra": 40}))
+    result = client.line()
+    client.finish()
+    assert result["isError"] is False, result
+    answer = result["structuredContent"]
+    assert answer["status"] == "completed" and answer["followed"] == "ended", answer
+    assert answer["output"] == {"total": 42, "approvedBy": "ana"}
+    assert [(s["seq"], s["kind"], s["name"], s["status"]) for s in answer["steps"]] == [
+        (1, "activity", "mcptest.add", "completed"), (2, "signal", "approve", "completed"),
+        (3, "activity", "mcptest.add", "completed")]
+    heard = list(dict.fromkeys(result["progressHeard"]))  # the last one repeats while nothing changes
+    print("\n".join(heard))
+    # The follow may begin after step 1 ended (then it is told completed at once); step 3 may
+    # end between two samples (then it is told completed only).
+    ended = [m for m in heard if m.endswith("completed")]
+    assert ended == ["step 1 activity mcptest.add completed", "step 2 signal approve completed",
+                     "step 3 activity mcptest.add completed", f"workflow {wid} completed"], heard
+    assert heard.index("step 2 signal approve scheduled") < heard.index("step 2 signal approve completed")
+    assert heard[-1] == f"workflow {wid} completed"
+
+
+def test_cancelling_a_follow_stops_following_but_not_the_workflow(env_dir, keel):
+    cancel_a_follow(env_dir, keel, keel, "follow-2")
+
+
+def cancel_a_follow(env_dir, keel, target, wid):
+    """Follows mcptest.approval through `target`, cancels the call mid-follow, and checks the
+    workflow runs on to its result."""
+    go = os.path.join(keel.directory, f"stop-following-{wid}")
+    heard_file = os.path.join(keel.directory, f"follow-progress-{wid}")
+    client = MCPClient(env_dir, target, [
+        {"call": "keel_start_workflow", "arguments": {"name": "mcptest.approval", "input": {"a": 1}, "workflowId": wid}},
+        {"call": "keel_follow_workflow", "arguments": {"workflowId": wid}, "progress": True, "cancelWhen": go,
+         "progressTo": heard_file},
+        {"call": "keel_workflow_result", "arguments": {"workflowId": wid, "waitTimeoutMs": 0}}])
+    client.line()
+    client.line()
+    wait_for(lambda: os.path.exists(heard_file) and "signal approve" in open(heard_file).read(), 60,
+             "the follow to report the signal wait")
+    open(go, "w").close()  # cancel mid-follow
+    assert client.line() == {"cancelled": True}
+    still = client.line()
+    assert still["structuredContent"]["status"] not in ("cancelled", "failed"), still
+    keel.keel("workflow", "signal", wid, "approve", json.dumps({"by": "bo", "extra": 0}))
+    out = keel.keel("workflow", "result", wid, "--format", "json")
+    assert json.loads(out.stdout)["output"] == {"total": 2, "approvedBy": "bo"}
+    client.finish()

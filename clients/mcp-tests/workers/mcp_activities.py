@@ -50,4 +50,13 @@ async def steps(input, ctx):
     return {"steps": n}
 
 
+@worker.workflow("mcptest.approval", description="Adds, waits for the signal approve, adds again.")
+async def approval(ctx, input):
+    """Two activities around a signal wait, so `keel_follow_workflow` has steps to report."""
+    first = await ctx.activity("mcptest.add", {"a": input["a"], "b": 1})
+    approved = await ctx.signal("approve", timeout=300)
+    second = await ctx.activity("mcptest.add", {"a": first["sum"], "b": approved["extra"]})
+    return {"total": second["sum"], "approvedBy": approved["by"]}
+
+
 worker.run_sync()
