@@ -121,15 +121,9 @@ struct PostgresChanges {
             return try await epochFence(e.workflowId, epoch) ?? .duplicate
         case .completeStep(let workflowId, let generation, let seq, let epoch, let status, let result, let failure):
             if let fence = try await epochFence(workflowId, epoch) { return fence }
-            let completed = try await count(
-                """
-                UPDATE journal SET status = \(status.rawValue), result = \(PostgresRows.text(result)),
-                    failure = \(PostgresRows.text(failure)), completed_at = keel_now()
-                WHERE workflow_id = \(workflowId) AND generation = \(Int64(generation)) AND seq = \(Int64(seq))
-                  AND status = 'scheduled'
-                RETURNING 1
-                """)
-            return completed > 0 ? .applied : .duplicate
+            let completed = try await completeScheduledStep(
+                workflowId: workflowId, generation: generation, seq: seq, status: status, result: result, failure: failure)
+            return completed ? .applied : .duplicate
         case .updateExecution(let w, let expectedEpoch):
             let changed = try await count(
                 """
@@ -272,15 +266,25 @@ struct PostgresChanges {
     func completeStepAndWake(
         workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?
     ) async throws {
-        let completed = try await count(
+        if try await completeScheduledStep(
+            workflowId: workflowId, generation: generation, seq: seq, status: status, result: result, failure: failure)
+        {
+            try await wake(workflowId)
+        }
+    }
+
+    /// Ends a step that is still scheduled; false when it was not (ended already, or no such step).
+    private func completeScheduledStep(
+        workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?
+    ) async throws -> Bool {
+        try await count(
             """
             UPDATE journal SET status = \(status.rawValue), result = \(PostgresRows.text(result)),
                 failure = \(PostgresRows.text(failure)), completed_at = keel_now()
             WHERE workflow_id = \(workflowId) AND generation = \(Int64(generation)) AND seq = \(Int64(seq))
               AND status = 'scheduled'
             RETURNING 1
-            """)
-        if completed > 0 { try await wake(workflowId) }
+            """) > 0
     }
 
     /// Ends the step of a fired timer as ``TimerOutcome`` says and, if it was still scheduled,

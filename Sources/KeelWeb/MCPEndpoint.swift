@@ -102,15 +102,9 @@ struct MCPEndpoint: Sendable {
         if meta.protocolVersion != nil || method == "server/discover" {
             // 2026-07-28: stateless. The header, when sent, must name the same revision as `_meta`.
             if let header = request.headers[Self.versionHeader], let named = meta.protocolVersion, header != named {
-                return Self.json(
-                    .badRequest,
-                    .error(
-                        id: id,
-                        error: RPCErrorObject(
-                            code: KeelError.Code.invalidRequest.rpcCode,
-                            message:
-                                "the MCP-Protocol-Version header (\(header)) and _meta's protocol version (\(named)) differ"
-                        )))
+                return Self.failure(
+                    .badRequest, .invalidRequest,
+                    "the MCP-Protocol-Version header (\(header)) and _meta's protocol version (\(named)) differ", id: id)
             }
             requestKey = "http-\(UUID().uuidString):\(JSONWriter.string(id.json))"
         } else if method == "initialize" {
@@ -119,28 +113,17 @@ struct MCPEndpoint: Sendable {
             requestKey = "\(session):\(JSONWriter.string(id.json))"
         } else {
             guard let session = request.headers[Self.sessionHeader] else {
-                return Self.json(
-                    .badRequest,
-                    .error(
-                        id: id,
-                        error: RPCErrorObject(
-                            code: KeelError.Code.invalidRequest.rpcCode,
-                            message:
-                                "\(method) needs the Mcp-Session-Id header that initialize answered (or a 2026-07-28 _meta)"
-                        )))
+                return Self.failure(
+                    .badRequest, .invalidRequest,
+                    "\(method) needs the Mcp-Session-Id header that initialize answered (or a 2026-07-28 _meta)", id: id)
             }
             guard sessions.contains(session) else { return Self.unknownSession(session, id: id) }
             if let header = request.headers[Self.versionHeader], !ProtocolVersion.supported.contains(header) {
                 // 2025-06-18 and later: an MCP-Protocol-Version Keel does not speak is 400.
-                return Self.json(
-                    .badRequest,
-                    .error(
-                        id: id,
-                        error: RPCErrorObject(
-                            code: KeelError.Code.invalidRequest.rpcCode,
-                            message:
-                                "MCP-Protocol-Version \(header) is not one Keel speaks in a session: \(ProtocolVersion.supported.joined(separator: ", "))"
-                        )))
+                return Self.failure(
+                    .badRequest, .invalidRequest,
+                    "MCP-Protocol-Version \(header) is not one Keel speaks in a session: "
+                        + ProtocolVersion.supported.joined(separator: ", "), id: id)
             }
             requestKey = "\(session):\(JSONWriter.string(id.json))"
         }
@@ -244,17 +227,12 @@ struct MCPEndpoint: Sendable {
     }
 
     static func unknownSession(_ session: String, id: RPCID? = nil) -> Response {
-        json(
-            .notFound,
-            .error(
-                id: id,
-                error: RPCErrorObject(
-                    code: KeelError.Code.invalidRequest.rpcCode,
-                    message: "no MCP session \(session) here (it ended, or Keel restarted): initialize again")))
+        failure(.notFound, .invalidRequest, "no MCP session \(session) here (it ended, or Keel restarted): initialize again", id: id)
     }
 
-    static func failure(_ status: HTTPResponse.Status, _ code: KeelError.Code, _ message: String) -> Response {
-        json(status, .error(id: nil, error: RPCErrorObject(code: code.rpcCode, message: message)))
+    /// A JSON-RPC error answer with HTTP status `status` (`id`: the request's, when it was read).
+    static func failure(_ status: HTTPResponse.Status, _ code: KeelError.Code, _ message: String, id: RPCID? = nil) -> Response {
+        json(status, .error(id: id, error: RPCErrorObject(code: code.rpcCode, message: message)))
     }
 
     static func json(_ status: HTTPResponse.Status, _ message: RPCMessage) -> Response {
