@@ -23,7 +23,11 @@ extension Engine {
             await claimRound()
             await checkRemoteWaits()
             await checkRemoteWorkflowWaits()
-            await checkRemoteSteps()
+            // Journal reads: once per poll interval, not on every hinted round of a busy store.
+            if remoteStepsCheckedAt.map({ ContinuousClock.now - $0 >= cluster.pollInterval }) ?? true {
+                remoteStepsCheckedAt = ContinuousClock.now
+                await checkRemoteSteps()
+            }
             await releaseUnservedExecutions()
             await publishWorkers()
             // Now and then, whatever the store says this node runs but it does not know of (a

@@ -88,6 +88,8 @@ public actor Engine {
     var claimsInFlight: Set<String> = []
     /// What this node last published of its workers to the shared store, under which node id, when.
     var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
+    /// When the cluster loop last read journals for held steps (at most once per poll interval).
+    var remoteStepsCheckedAt: ContinuousClock.Instant?
     /// Open spans and callers' trace context (Engine+Traces.swift).
     var traces = TraceBook()
 
