@@ -213,6 +213,11 @@ var postgresTargets: [Target] {
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "KeelPostgresTests", dependencies: ["KeelPostgres", "KeelTesting", "KeelEngine", "KeelClient"], swiftSettings: swiftSettings),
+            name: "KeelPostgresTests",
+            dependencies: [
+                "KeelPostgres", "KeelTesting", "KeelEngine", "KeelClient",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings),
     ]
 }

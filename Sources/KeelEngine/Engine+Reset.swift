@@ -144,14 +144,14 @@ extension Engine {
     /// suspend, its worker slot is freed, and the epoch in memory moves on so that its late steps
     /// and its answer are refused (the store's epoch moves on in the reset's own write).
     private func detachForReset(_ id: String) {
-        guard var live = workflows[id] else { return }
-        let connectionID = live.runningOn
+        // In place, not through a local copy: Swift 6.3's optimizer crashed on the copy
+        // (CopyPropagation, "Found ownership error") and no release build could be made.
+        guard workflows[id] != nil else { return }
+        let connectionID = workflows[id]?.runningOn
         releaseHeld(id)
-        live = workflows[id] ?? live
-        live.held = [:]
-        live.record.epoch += 1
-        live.phase = .ending
-        workflows[id] = live
+        workflows[id]?.held = [:]
+        workflows[id]?.record.epoch += 1
+        workflows[id]?.phase = .ending
         if let connectionID {
             registry.adjustWorkflowsInFlight(connectionID, by: -1)
             afterSlotFreed(connectionID)

@@ -51,6 +51,9 @@ enum PostgresFailure {
             case "3D000": return ("noDatabase", message)
             case "57P01", "57P02", "57P03": return ("unavailable", "the server is shutting down or starting (\(message))")
             case "40001", "40P01": return ("conflict", message)
+            case "22021", "22P05":
+                // A NUL (U+0000) in an id, name or key: PostgreSQL's text cannot hold it.
+                return ("unstorableText", "PostgreSQL cannot store this text (\(message)); ids, names and keys must not contain U+0000")
             default: return ("server", "\(message) (SQLSTATE \(state))")
             }
         }

@@ -8,6 +8,22 @@ public enum StoreMetrics {
     /// Histogram of how many writes one group commit carried.
     public static let commitBatchSize = "keel_store_commit_batch_size"
 
+    /// Histogram of how many `apply` calls one shared PostgreSQL commit carried (GroupCommitStore).
+    public static let commitCalls = "keel_store_commit_calls"
+    /// Counter of shared commits the server refused, whose calls were then sent one by one.
+    public static let splitCommits = "keel_store_split_commits_total"
+
+    private static let groupHandles = MetricHandles { _ in
+        (Recorder(label: commitCalls, aggregate: true), Counter(label: splitCommits))
+    }
+
+    /// Records one shared commit of `calls` calls; `split` when it was refused and sent call by call.
+    static func recordGroupCommit(calls: Int, split: Bool) {
+        let (sizes, splits) = groupHandles("")
+        sizes.record(calls)
+        if split { splits.increment() }
+    }
+
     private static let handles = MetricHandles { _ in
         (Timer(label: commitSeconds), Recorder(label: commitBatchSize, aggregate: true))
     }

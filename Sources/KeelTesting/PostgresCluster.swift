@@ -144,6 +144,6 @@ public final class PostgresCluster: @unchecked Sendable {
 
     public struct ClusterError: Error, CustomStringConvertible {
         public let description: String
-        init(_ description: String) { self.description = description }
+        public init(_ description: String) { self.description = description }
     }
 }

@@ -55,6 +55,7 @@ public enum StoreConformance {
         .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
+        .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
     ]
 
     // MARK: - Cases
@@ -587,15 +588,43 @@ public enum StoreConformance {
         try expect(try await store.openTasks(status: .running, name: nil, limit: 10).tasks.map(\.id), ["a"])
     }
 
+    /// 120 calls at once (a store may commit them together, GroupCommitStore does): each enqueues
+    /// its own task twice, every tenth also one task all of them share. Each call must get its own
+    /// outcomes in its own order, and exactly one call the shared task.
+    static func concurrentCallsKeepTheirOutcomes(_ store: any Store) async throws {
+        let now = try await store.now()
+        let answers = try await withThrowingTaskGroup(of: (Int, [ChangeOutcome]).self) { group in
+            for i in 0..<120 {
+                group.addTask {
+                    var changes: [Change] = [.enqueueTask(task("t\(i)", now: now)), .enqueueTask(task("t\(i)", now: now))]
+                    if i % 10 == 0 { changes.append(.enqueueTask(task("shared", now: now))) }
+                    return (i, try await store.apply(changes))
+                }
+            }
+            var answers: [Int: [ChangeOutcome]] = [:]
+            for try await (i, outcomes) in group { answers[i] = outcomes }
+            return answers
+        }
+        var sharedApplied = 0
+        for i in 0..<120 {
+            let outcomes = answers[i] ?? []
+            try expect(Array(outcomes.prefix(2)), [.applied, .duplicate])
+            try expect(outcomes.count, i % 10 == 0 ? 3 : 2)
+            if outcomes.count == 3, outcomes[2] == .applied { sharedApplied += 1 }
+        }
+        try expect(sharedApplied, 1)
+        try expect(try await store.openTasks(status: .scheduled, name: nil, limit: 1).total, 121)
+    }
+
     // MARK: - Fixtures
 
-    static func task(_ id: String, name: String = "echo", key: String? = nil, now: EpochMillis) -> ActivityTaskRecord {
+    public static func task(_ id: String, name: String = "echo", key: String? = nil, now: EpochMillis) -> ActivityTaskRecord {
         ActivityTaskRecord(
             id: id, name: name, input: .object(["id": .string(id)]), idempotencyKey: key, retryPolicy: RetryPolicy(),
             timeouts: ActivityTimeouts(), contractHash: nil, now: now)
     }
 
-    static func execution(_ id: String, now: EpochMillis) -> WorkflowRecord {
+    public static func execution(_ id: String, now: EpochMillis) -> WorkflowRecord {
         WorkflowRecord(id: id, name: "flow", input: .object([:]), contractHash: nil, now: now)
     }
 

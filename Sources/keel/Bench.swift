@@ -22,6 +22,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Measure nodes on this postgres:// store (W4 through each count of --nodes, beside one SQLite node).")
     var store: String?
     @Option(help: "With --store: how many keel serve nodes to run at once, e.g. 1,3.") var nodes = "1,3"
+    @Option(help: "With --store: each node's --commit-slots, one column per value, e.g. 0,4 (0: no shared commits).")
+    var commitSlots = "4"
 
     func validate() throws {
         guard ["full", "normal", "both"].contains(sync) else { throw ValidationError("--sync takes full, normal or both") }
@@ -30,11 +32,18 @@ struct Bench: AsyncParsableCommand {
             guard let counts = nodeCounts, !counts.isEmpty, counts.allSatisfy({ (1...8).contains($0) }) else {
                 throw ValidationError("--nodes takes counts from 1 to 8, e.g. 1,3")
             }
+            guard let slots = slotCounts, !slots.isEmpty, slots.allSatisfy({ (0...64).contains($0) }) else {
+                throw ValidationError("--commit-slots takes counts from 0 to 64, e.g. 0,4")
+            }
         }
     }
 
-    var nodeCounts: [Int]? {
-        let counts = nodes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    var nodeCounts: [Int]? { Self.counts(nodes) }
+    var slotCounts: [Int]? { Self.counts(commitSlots) }
+
+    /// "1,3" as [1, 3]; nil when an item is not a number.
+    private static func counts(_ list: String) -> [Int]? {
+        let counts = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         return counts.contains(nil) ? nil : counts.compactMap { $0 }
     }
 
@@ -107,7 +116,8 @@ extension Bench {
     func runNodes(store: String, root: String) async throws {
         #if canImport(KeelPostgres)
         let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
-        let columns = try await ClusterBench(root: root, storeURL: store, nodeCounts: nodeCounts ?? [1], plan: plan).run()
+        let columns = try await ClusterBench(
+            root: root, storeURL: store, nodeCounts: nodeCounts ?? [1], commitSlots: slotCounts ?? [4], plan: plan).run()
         print(format == .json ? JSONWriter.string(BenchReport.json(columns), sortedKeys: true) : BenchReport.table(columns, plan: plan))
         #else
         throw ValidationError("this keel was built without PostgreSQL (KEEL_WITHOUT_POSTGRES=1)")

@@ -15,25 +15,30 @@ struct ClusterBench {
     let root: String
     let storeURL: String
     let nodeCounts: [Int]
+    /// Each node's `--commit-slots`: one column per value and node count.
+    let commitSlots: [Int]
     let plan: BenchPlan
 
     func run() async throws -> [BenchColumn] {
         guard case .postgres(let location) = try StoreURL(parsing: storeURL) else {
             throw ValidationError("--nodes needs a postgres:// store")
         }
-        var columns: [BenchColumn] = [try await column(title: "sqlite/1 node", nodes: 1, store: nil)]
+        var columns: [BenchColumn] = [try await column(title: "sqlite/1 node", nodes: 1, store: nil, slots: 0)]
         let probe = try await PostgresStore(location, maximumConnections: 1)
         defer { Task { await probe.close() } }
         for n in nodeCounts {
-            FileHandle.standardError.write(Data("bench: \(n) node(s) on PostgreSQL…\n".utf8))
-            columns.append(try await column(title: "postgres/\(n) node\(n == 1 ? "" : "s")", nodes: n, store: probe))
+            for slots in commitSlots {
+                FileHandle.standardError.write(Data("bench: \(n) node(s) on PostgreSQL, \(slots) commit slots…\n".utf8))
+                let title = "postgres/\(n) node\(n == 1 ? "" : "s")" + (commitSlots.count > 1 ? ", \(slots) slots" : "")
+                columns.append(try await column(title: title, nodes: n, store: probe, slots: slots))
+            }
         }
         return columns
     }
 
     /// One column: `nodes` orchestrators (on the SQLite file when `store` is nil), one Python
     /// worker on each, W4's clients spread over the nodes.
-    private func column(title: String, nodes: Int, store: PostgresStore?) async throws -> BenchColumn {
+    private func column(title: String, nodes: Int, store: PostgresStore?, slots: Int) async throws -> BenchColumn {
         let dir = NSTemporaryDirectory() + "keel-cluster-bench-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -42,7 +47,7 @@ struct ClusterBench {
         var endpoints: [Endpoint] = []
         for i in 0..<nodes {
             let socket = "\(dir)/n\(i).sock"
-            let where_ = store == nil ? ["--db", "\(dir)/keel.db"] : ["--store", storeURL]
+            let where_ = store == nil ? ["--db", "\(dir)/keel.db"] : ["--store", storeURL, "--commit-slots", "\(slots)"]
             processes.append(
                 try BenchProcesses.spawn(
                     [BenchEnvironment.keelBinary, "serve", "--socket", socket, "--log-level", "error"] + where_,

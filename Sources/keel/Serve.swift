@@ -19,12 +19,14 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the orchestrator: the store, the listeners and the workers it spawns.")
 
     @Option(help: "SQLite database file (created if missing).") var db = "keel.db"
-    @Option(help: "Where the state lives: sqlite:PATH (as --db), or postgres://USER@HOST[:PORT]/DB[?host=SOCKETDIR] shared by several nodes (activities only for now; docs/scaling.md).")
+    @Option(help: "Where the state lives: sqlite:PATH (as --db), or postgres://USER@HOST[:PORT]/DB[?host=SOCKETDIR] shared by several nodes (docs/scaling.md).")
     var store: String?
     @Option(help: "With a postgres:// store: how long this node's lease lasts without a renewal before other nodes take its work over (ms).")
     var nodeLeaseMs: Int64 = 10_000
     @Option(help: "With a postgres:// store: how often this node looks for ready tasks and for the end of tasks its callers wait on elsewhere (ms).")
     var clusterPollMs: Int64 = 50
+    @Option(help: "With a postgres:// store: how many write transactions this node runs at once; writes that arrive while all are busy share the next one (0: each write its own transaction).")
+    var commitSlots = 4
     @Option(help: "Unix socket to listen on (mode 0600).") var socket = "keel.sock"
     @Option(help: "Also listen on TCP host:port (needs a token file; TLS with --tls-cert and --tls-key).") var tcp: String?
     @Option(help: "The admin token (visible in /proc: prefer --token-file or $KEEL_TOKEN).") var token: String?
@@ -63,6 +65,7 @@ struct Serve: AsyncParsableCommand {
         _ = try databasePath()
         guard (1_000...600_000).contains(nodeLeaseMs) else { throw ValidationError("--node-lease-ms must be from 1000 to 600000") }
         guard (1...10_000).contains(clusterPollMs) else { throw ValidationError("--cluster-poll-ms must be from 1 to 10000") }
+        guard (0...64).contains(commitSlots) else { throw ValidationError("--commit-slots must be from 0 to 64") }
         guard Durability(rawValue: sync) != nil else { throw ValidationError("--sync takes full or normal") }
         guard maxMessageBytes >= 1024, maxMessageBytes <= 1 << 30 else {
             throw ValidationError("--max-message-bytes must be from 1024 to 1073741824")
@@ -141,8 +144,10 @@ extension Serve {
     func sharedStore() throws -> KeelServer.SharedStore? {
         guard let store, case .postgres(let location) = try StoreURL(parsing: store) else { return nil }
         #if canImport(KeelPostgres)
+        let slots = commitSlots
         var shared = KeelServer.SharedStore(description: StoreURL.redacted(store)) {
-            try await PostgresStore(location)
+            let postgres = try await PostgresStore(location)
+            return slots == 0 ? postgres : GroupCommitStore(postgres, maximumInFlight: slots)
         }
         shared.lease = NodeMembership.Settings(leaseMillis: nodeLeaseMs)
         shared.pollInterval = .milliseconds(clusterPollMs)

@@ -9,12 +9,23 @@ import Testing
 @Suite(.serialized) struct PostgresStoreConformanceTests {
     @Test(arguments: StoreConformance.cases)
     func conformance(_ conformanceCase: StoreConformanceCase) async throws {
+        try await conformanceCase.run(closing: try await Self.freshStore())
+    }
+
+    /// The same cases through shared commits (`keel serve`'s PostgreSQL store): calls that arrive
+    /// together commit together, and each still answers as it would alone.
+    @Test(arguments: StoreConformance.cases)
+    func conformanceThroughSharedCommits(_ conformanceCase: StoreConformanceCase) async throws {
+        try await conformanceCase.run(closing: GroupCommitStore(try await Self.freshStore(), maximumInFlight: 2))
+    }
+
+    /// A store on a new database of the PostgreSQL this test run started.
+    static func freshStore() async throws -> PostgresStore {
         let cluster = try await PostgresCluster.shared()
         let url = cluster.url(database: try await offCooperativePool { try cluster.createDatabase() })
         guard case .postgres(let location) = try StoreURL(parsing: url) else {
-            Issue.record("not a PostgreSQL URL: \(url)")
-            return
+            throw PostgresCluster.ClusterError("not a PostgreSQL URL: \(url)")
         }
-        try await conformanceCase.run(closing: try await PostgresStore(location))
+        return try await PostgresStore(location)
     }
 }

@@ -1,0 +1,198 @@
+public import KeelCore
+public import Logging
+import Synchronization
+
+/// A ``Store`` whose ``apply(_:)`` calls share transactions: a call that arrives while
+/// ``maximumInFlight`` commits are running waits, and the next free commit carries every call
+/// waiting then (up to ``maximumChanges`` changes) in one transaction (docs/scaling.md, "Group
+/// commit"). Everything else is the wrapped store's.
+///
+/// One caller's changes stay together and in order, so each call keeps its atomicity and answers
+/// exactly what it would alone; only callers that commit at the same moment share a commit. When
+/// a shared transaction is refused by the server (a deadlock, a serialization conflict, a value
+/// the server cannot store), nothing of it was committed, and each call is sent again alone, so
+/// one call's bad change never fails another's. A failure whose outcome is unknown (the
+/// connection dropped, the deadline passed) reaches every call of the group: each may send its
+/// changes again, as after any such failure (``Store/apply(_:)``).
+public final class GroupCommitStore: Store {
+    /// The store that commits.
+    public let inner: any Store
+    /// Commits running at once; a call that finds them all busy waits for the next one.
+    public let maximumInFlight: Int
+    /// Most changes one shared commit carries (a single larger call still goes alone).
+    public let maximumChanges: Int
+    private let queue: Mutex<Queue>
+    private let logger: Logger
+
+    /// What has been committed so far.
+    public struct Statistics: Sendable, Equatable {
+        /// `apply` calls answered.
+        public var calls = 0
+        /// Transactions the calls shared (a call sent again alone counts again).
+        public var commits = 0
+        /// Shared commits the server refused, whose calls were then sent alone.
+        public var splitGroups = 0
+
+        public init(calls: Int = 0, commits: Int = 0, splitGroups: Int = 0) {
+            self.calls = calls
+            self.commits = commits
+            self.splitGroups = splitGroups
+        }
+    }
+
+    private struct Waiter {
+        var changes: [Change]
+        var continuation: CheckedContinuation<[ChangeOutcome], any Error>
+    }
+
+    private struct Queue {
+        var waiting: [Waiter] = []
+        var inFlight = 0
+        var statistics = Statistics()
+    }
+
+    /// - Parameters:
+    ///   - maximumInFlight: commits running at once (each holds a connection while it runs).
+    ///   - maximumChanges: most changes in one shared commit.
+    public init(
+        _ inner: any Store, maximumInFlight: Int = 4, maximumChanges: Int = 512,
+        logger: Logger = Logger(label: "keel.store")
+    ) {
+        self.inner = inner
+        self.maximumInFlight = max(1, maximumInFlight)
+        self.maximumChanges = max(1, maximumChanges)
+        self.queue = Mutex(Queue())
+        self.logger = logger
+    }
+
+    /// Counts since the store was made.
+    public var statistics: Statistics { queue.withLock { $0.statistics } }
+    /// Calls waiting for a commit slot now.
+    public var waitingCalls: Int { queue.withLock { $0.waiting.count } }
+    /// Commits running now.
+    public var runningCommits: Int { queue.withLock { $0.inFlight } }
+
+    public func apply(_ changes: [Change]) async throws -> [ChangeOutcome] {
+        guard !changes.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            let ready = queue.withLock { queue -> [Waiter]? in
+                queue.waiting.append(Waiter(changes: changes, continuation: continuation))
+                return Self.nextGroup(&queue, maximumInFlight: maximumInFlight, maximumChanges: maximumChanges)
+            }
+            if let ready { startCommit(ready) }
+        }
+    }
+
+    /// Takes the waiting calls that fit one commit, if a commit slot is free.
+    private static func nextGroup(_ queue: inout Queue, maximumInFlight: Int, maximumChanges: Int) -> [Waiter]? {
+        guard queue.inFlight < maximumInFlight, !queue.waiting.isEmpty else { return nil }
+        var taken = 0
+        var count = 0
+        for waiter in queue.waiting {
+            if taken > 0, count + waiter.changes.count > maximumChanges { break }
+            taken += 1
+            count += waiter.changes.count
+        }
+        let group = Array(queue.waiting.prefix(taken))
+        queue.waiting.removeFirst(taken)
+        queue.inFlight += 1
+        return group
+    }
+
+    private func startCommit(_ group: [Waiter]) {
+        Task { await commit(group) }
+    }
+
+    /// Commits `group` as one transaction, answers each call, and starts the next group.
+    private func commit(_ group: [Waiter]) async {
+        var commits = 1
+        var split = false
+        do {
+            let outcomes = try await inner.apply(group.flatMap(\.changes))
+            var offset = 0
+            for waiter in group {
+                waiter.continuation.resume(returning: Array(outcomes[offset..<(offset + waiter.changes.count)]))
+                offset += waiter.changes.count
+            }
+        } catch {
+            if group.count > 1, Self.nothingCommitted(error) {
+                split = true
+                logger.warning(
+                    "a shared commit was refused; sending its calls again one by one",
+                    metadata: ["calls": "\(group.count)", "error": "\(error)"])
+                for waiter in group {
+                    commits += 1
+                    do {
+                        waiter.continuation.resume(returning: try await inner.apply(waiter.changes))
+                    } catch {
+                        waiter.continuation.resume(throwing: error)
+                    }
+                }
+            } else {
+                for waiter in group { waiter.continuation.resume(throwing: error) }
+            }
+        }
+        StoreMetrics.recordGroupCommit(calls: group.count, split: split)
+        let next = queue.withLock { queue -> [Waiter]? in
+            queue.inFlight -= 1
+            queue.statistics.calls += group.count
+            queue.statistics.commits += commits
+            if split { queue.statistics.splitGroups += 1 }
+            return Self.nextGroup(&queue, maximumInFlight: maximumInFlight, maximumChanges: maximumChanges)
+        }
+        if let next { startCommit(next) }
+    }
+
+    /// True when the store says the transaction was rolled back for certain (the server refused a
+    /// statement or the commit), so that sending its changes again applies them at most once.
+    static func nothingCommitted(_ error: any Error) -> Bool {
+        guard let keel = error as? KeelError, keel.code == .storageFailure,
+            case .string(let reason)? = keel.data?["reason"]
+        else { return false }
+        return rolledBackReasons.contains(reason)
+    }
+
+    /// The `reason`s of a `storageFailure` that a store gives only for a transaction the server
+    /// rolled back (PostgresFailure: a refused statement, a conflict, text it cannot store).
+    public static let rolledBackReasons: Set<String> = ["server", "conflict", "unstorableText"]
+
+    // Everything else is the wrapped store's.
+
+    public func now() async throws -> EpochMillis { try await inner.now() }
+    public func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord] {
+        try await inner.claimTasks(request, node: node)
+    }
+    public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] { try await inner.ownedTasks(node: node) }
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        try await inner.claimExecutions(names: names, limit: limit, node: node)
+    }
+    public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
+        try await inner.fireDueTimers(limit: limit, node: node)
+    }
+    public func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease {
+        try await inner.join(nodeId: nodeId, leaseMillis: leaseMillis)
+    }
+    public func renew(_ lease: NodeLease) async throws -> LeaseState { try await inner.renew(lease) }
+    public func rescue() async throws -> RescueReport { try await inner.rescue() }
+    public func task(id: String) async throws -> ActivityTaskRecord? { try await inner.task(id: id) }
+    public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
+        try await inner.task(idempotencyKey: idempotencyKey)
+    }
+    public func contractPins() async throws -> [ContractPin] { try await inner.contractPins() }
+    public func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws -> (
+        tasks: [ActivityTaskRecord], total: Int
+    ) {
+        try await inner.openTasks(status: status, name: name, limit: limit)
+    }
+    public func execution(id: String) async throws -> ExecutionState? { try await inner.execution(id: id) }
+    public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] { try await inner.executions(filter) }
+    public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
+        try await inner.journal(workflowId: workflowId, generation: generation)
+    }
+    public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
+        try await inner.pendingSignals(workflowId: workflowId)
+    }
+    public func nodes() async throws -> [NodeRecord] { try await inner.nodes() }
+    public func readyHints() -> AsyncStream<Void> { inner.readyHints() }
+    public func close() async { await inner.close() }
+}
