@@ -259,11 +259,31 @@ extension Engine {
 
     /// Refuses what a node on a shared store does not run yet, and work while it cannot prove
     /// its lease (it may have been taken over: acting would be acting on stale state).
-    func checkClusterAdmits(_ method: String) async throws {
+    func checkClusterAdmits(_ method: String, params: JSONValue) async throws {
         guard let cluster else { return }
         if Self.workflowMethodsNotShared.contains(method) { throw WorkflowsUnavailable.refusal(method) }
+        try Self.checkStorableIdentifiers(params, method: method)
         guard Self.leaseBoundMethods.contains(method) else { return }
         guard await cluster.membership.isServing else { throw leaseNotHeld(method) }
+    }
+
+    /// Identifier fields a request may carry, at its top level or in a step's `input` (a child's
+    /// `workflowId`). PostgreSQL's text cannot hold U+0000, which SQLite stores exactly; a
+    /// request carrying one is refused as invalid rather than answered with a store failure that
+    /// no retry would ever get past (docs/scaling.md, "The store URL").
+    static let identifierFields = ["workflowId", "idempotencyKey", "taskId", "key"]
+
+    /// `-32602` naming the first identifier that holds U+0000.
+    static func checkStorableIdentifiers(_ params: JSONValue, method: String) throws {
+        for (path, object) in [("", params), ("input.", params["input"] ?? .null)] {
+            for field in identifierFields {
+                guard let text = object[field]?.stringValue, text.utf8.contains(0) else { continue }
+                throw KeelError(
+                    .invalidParams,
+                    "\(method): params.\(path)\(field) must not contain U+0000 on a PostgreSQL store (its text cannot hold it)",
+                    data: ["field": .string(path + field)])
+            }
+        }
     }
 
     /// Requests that write for the node: refused while it cannot prove its lease.

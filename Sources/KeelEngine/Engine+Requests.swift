@@ -13,7 +13,7 @@ extension Engine {
         try authorize(method, session: session)
         // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition.
         if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
-        try await checkClusterAdmits(method)
+        try await checkClusterAdmits(method, params: params)
         switch method {
         case "ping": return [:]
         case "worker/register":

@@ -132,6 +132,25 @@ struct ClusterWorkflowTests {
                 #expect(error.code == .methodNotFound)
                 #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")
             }
+
+            // An identifier PostgreSQL's text cannot hold is invalid params, not a store failure
+            // that no retry would ever get past; the node goes on serving.
+            let unstorable: [(String, JSONValue, String)] = [
+                ("workflow/start", ["name": "cw.order", "workflowId": "a\u{0}b", "input": [:]], "workflowId"),
+                ("workflow/signal", ["workflowId": "order\u{0}1", "name": "go", "payload": 1], "workflowId"),
+                ("activity/call", ["name": "cw.work", "input": [:], "idempotencyKey": "k\u{0}"], "idempotencyKey"),
+            ]
+            for (method, params, field) in unstorable {
+                do {
+                    _ = try await a.call(method, params)
+                    Issue.record("\(method) with U+0000 in \(field) must be refused")
+                } catch let error as KeelError {
+                    #expect(error.code == .invalidParams, "\(method): \(error)")
+                    #expect(error.data?["field"]?.stringValue == field)
+                    #expect(error.message.contains("U+0000"))
+                }
+            }
+            #expect(try await a.call("workflow/describe", ["workflowId": "order-1"])["status"] == "completed")
         }
     }
 
