@@ -219,6 +219,8 @@ struct PostgresChanges {
                 """)
             if released > 0 { return .applied }
             return try await epochFence(workflowId, epoch) ?? .alreadyFinished
+        case .terminateExecution(let workflowId, let status, let failure):
+            return try await terminateExecution(workflowId: workflowId, status: status, failure: failure)
         case .requestCancel(let workflowId):
             let changed = try await count(
                 """
@@ -271,6 +273,43 @@ struct PostgresChanges {
         {
             try await wake(workflowId)
         }
+    }
+
+    /// ``Change/terminateExecution(workflowId:status:failure:)``: unfenced, from any node.
+    private func terminateExecution(workflowId: String, status: WorkflowStatus, failure: JSONValue) async throws
+        -> ChangeOutcome
+    {
+        precondition(status.isTerminal, "terminateExecution needs a terminal status")
+        let rows = try await connection.query(
+            """
+            UPDATE workflows SET status = \(status.rawValue), output = NULL, failure = \(PostgresRows.text(failure)),
+                owner_node = NULL, epoch = epoch + 1, event_seq = event_seq + 1, updated_at = keel_now()
+            WHERE workflow_id = \(workflowId) AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+            RETURNING generation, parent_id, parent_generation, parent_seq
+            """, logger: logger)
+        var ended: (generation: Int, parent: (String, Int, Int)?)?
+        for try await (generation, id, parentGeneration, seq) in rows.decode((Int, String?, Int?, Int?).self) {
+            var parent: (String, Int, Int)?
+            if let id, let parentGeneration, let seq { parent = (id, parentGeneration, seq) }
+            ended = (generation, parent)
+        }
+        guard let ended else { return try await executionStatus(workflowId) == nil ? .notFound : .alreadyFinished }
+        try await connection.query(
+            """
+            UPDATE journal SET status = 'failed', failure = \(PostgresRows.text(failure)), completed_at = keel_now()
+            WHERE workflow_id = \(workflowId) AND generation = \(Int64(ended.generation)) AND status = 'scheduled'
+            """, logger: logger)
+        try await connection.query(
+            """
+            UPDATE activity_tasks SET status = 'cancelled', completed_at = keel_now(), owner_node = NULL
+            WHERE workflow_id = \(workflowId) AND status IN ('scheduled', 'running')
+            """, logger: logger)
+        try await connection.query("DELETE FROM timers WHERE workflow_id = \(workflowId)", logger: logger)
+        if let (parentId, generation, seq) = ended.parent {
+            try await completeStepAndWake(
+                workflowId: parentId, generation: generation, seq: seq, status: .failed, result: nil, failure: failure)
+        }
+        return .applied
     }
 
     /// Ends a step that is still scheduled; false when it was not (ended already, or no such step).

@@ -152,5 +152,12 @@ enum PostgresMigrations {
         ],
         // 2: each node publishes its connected workers, so any node lists the whole cluster's.
         ["ALTER TABLE nodes ADD COLUMN workers TEXT"],
+        // 3: a terminate from any node cancels the open tasks of one execution by its id.
+        [
+            """
+            CREATE INDEX activity_tasks_open_by_workflow ON activity_tasks (workflow_id)
+            WHERE workflow_id IS NOT NULL AND status IN ('scheduled', 'running')
+            """
+        ],
     ]
 }

@@ -69,6 +69,8 @@ extension SQLiteTransaction {
             if db.changes > 0 { return .applied }
             if let fence = try epochFence(workflowId, epoch) { return fence }
             return .alreadyFinished
+        case .terminateExecution(let workflowId, let status, let failure):
+            return try terminateExecution(workflowId: workflowId, status: status, failure: failure, now: now)
         case .requestCancel(let workflowId):
             try db.statement(
                 """
@@ -240,6 +242,49 @@ extension SQLiteTransaction {
             {
                 try wake(parentId, now: now)
             }
+        }
+        return .applied
+    }
+
+    private func terminateExecution(
+        workflowId: String, status: WorkflowStatus, failure: JSONValue, now: EpochMillis
+    ) throws -> ChangeOutcome {
+        precondition(status.isTerminal, "terminateExecution needs a terminal status")
+        var ended: (generation: Int, parent: (String, Int, Int)?)?
+        try db.statement(
+            """
+            UPDATE workflows SET status = ?, output = NULL, failure = ?, owner_node = NULL, epoch = epoch + 1,
+                event_seq = event_seq + 1, updated_at = ?
+            WHERE workflow_id = ? AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+            RETURNING generation, parent_id, parent_generation, parent_seq
+            """
+        ).bind([.text(status.rawValue), .json(failure), .int(now), .text(workflowId)]).forEachRow { row in
+            var parent: (String, Int, Int)?
+            if let id = row.optionalText(1), let generation = row.optionalInt(2), let seq = row.optionalInt(3) {
+                parent = (id, Int(generation), Int(seq))
+            }
+            ended = (Int(row.int(0)), parent)
+        }
+        guard let ended else { return try execution(workflowId) == nil ? .notFound : .alreadyFinished }
+        try db.statement(
+            """
+            UPDATE journal SET status = 'failed', failure = ?, completed_at = ?
+            WHERE workflow_id = ? AND generation = ? AND status = 'scheduled'
+            """
+        ).bind([.json(failure), .int(now), .text(workflowId), .int(Int64(ended.generation))]).run()
+        try db.statement(
+            """
+            UPDATE activity_tasks SET status = 'cancelled', completed_at = ?, owner_node = NULL
+            WHERE workflow_id = ? AND status IN ('scheduled', 'running')
+            """
+        ).bind([.int(now), .text(workflowId)]).run()
+        try db.statement("DELETE FROM timers WHERE workflow_id = ?").bind([.text(workflowId)]).run()
+        if let (parentId, generation, seq) = ended.parent,
+            try completeJournalEntry(
+                workflowId: parentId, generation: generation, seq: seq, status: .failed, result: nil, failure: failure,
+                now: now) == .applied
+        {
+            try wake(parentId, now: now)
         }
         return .applied
     }

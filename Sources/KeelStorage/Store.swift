@@ -131,6 +131,11 @@ public enum Change: Sendable {
     case releaseExecution(workflowId: String, epoch: Int)
     /// Asks a running execution to cancel and wakes it.
     case requestCancel(workflowId: String)
+    /// Ends an open execution at once as `status` (terminated or timedOut) with `failure`, from
+    /// any node: its epoch is raised (its owner's later writes are refused), its scheduled steps
+    /// fail with `failure`, its open tasks are cancelled, its timers dropped, and a parent's step
+    /// for it fails and wakes the parent. `.alreadyFinished` once ended; `.notFound`.
+    case terminateExecution(workflowId: String, status: WorkflowStatus, failure: JSONValue)
     /// Pins a contract at `pin.version`: version 1 only if the name has no pin, version n only if
     /// the stored pin is at n − 1; else `.duplicate` (another node changed it meanwhile: reload
     /// and decide again).
@@ -149,7 +154,7 @@ extension Change {
     public var mayMakeWorkReady: Bool {
         switch self {
         case .enqueueTask, .retryTask, .finishTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
-            .releaseExecution:
+            .releaseExecution, .terminateExecution:
             true
         default:
             false

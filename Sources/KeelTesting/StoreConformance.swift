@@ -56,6 +56,7 @@ public enum StoreConformance {
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
+        .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
     ]
 
     // MARK: - Cases
@@ -614,6 +615,43 @@ public enum StoreConformance {
         }
         try expect(sharedApplied, 1)
         try expect(try await store.openTasks(status: .scheduled, name: nil, limit: 1).total, 121)
+    }
+
+    static func terminateEndsAnExecution(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        var child = execution("w/2", now: now)
+        child.parentId = "w"
+        child.parentGeneration = 0
+        child.parentSeq = 2
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        try expect(try await store.claimExecutions(names: ["flow"], limit: 1, node: node).map(\.record.epoch), [1])
+        let (activity, stepTask) = activityStep(workflowId: "w", seq: 1, now: now)
+        let childStep = JournalEntry(workflowId: "w", generation: 0, seq: 2, kind: "child", name: "flow", input: .null, now: now)
+        let sleep = JournalEntry(workflowId: "w", generation: 0, seq: 3, kind: "sleep", name: "sleep", input: .null, now: now)
+        _ = try await store.apply([
+            .appendStep(activity, epoch: 1), .enqueueTask(stepTask), .appendStep(childStep, epoch: 1), .startExecution(child),
+            .appendStep(sleep, epoch: 1), .scheduleTimer(workflowId: "w", generation: 0, seq: 3, fireAt: now),
+        ])
+        let failure: JSONValue = ["type": "Terminated", "message": "by an operator"]
+        // A child first: its parent's step fails and the parent is woken.
+        let parentEvents = try await store.execution(id: "w")?.eventSeq ?? -1
+        try expect(try await store.apply([.terminateExecution(workflowId: "w/2", status: .terminated, failure: failure)]), [.applied])
+        try expect(try await store.journal(workflowId: "w", generation: 0).first { $0.seq == 2 }?.status, .failed)
+        try expect(try await store.execution(id: "w")?.eventSeq, parentEvents + 1)
+        // Then the parent, owned by node n at epoch 1.
+        try expect(try await store.apply([.terminateExecution(workflowId: "w", status: .terminated, failure: failure)]), [.applied])
+        let ended = try await store.execution(id: "w")
+        try expect(ended?.record.status, .terminated)
+        try expect(ended?.record.failure, failure)
+        try expect(ended?.ownerNode == nil, "a terminated execution has no owner")
+        try expect(
+            try await store.apply([.appendStep(step("w", seq: 4, now: now), epoch: 1)]), [.superseded(currentEpoch: 2)])
+        try expect(try await store.journal(workflowId: "w", generation: 0).map(\.status), [.failed, .failed, .failed])
+        try expect(try await store.task(id: stepTask.id)?.status, .cancelled)
+        try expect(try await store.fireDueTimers(limit: 10, node: node), [])
+        try expect(try await store.apply([.terminateExecution(workflowId: "w", status: .timedOut, failure: failure)]), [.alreadyFinished])
+        try expect(try await store.apply([.terminateExecution(workflowId: "nope", status: .terminated, failure: failure)]), [.notFound])
     }
 
     // MARK: - Fixtures
