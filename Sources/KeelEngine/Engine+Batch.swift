@@ -86,7 +86,7 @@ extension Engine {
         while true {
             filter.limit = min(Self.batchScanChunk, Self.batchScanBudget - scanned)
             let f = filter
-            let rows = try await storage.read { try $0.workflows(f) }
+            let rows = try await ledger.executions(f).map(\.record)
             for w in rows {
                 scanned += 1
                 filter.after = (w.createdAt, w.id)
@@ -120,7 +120,7 @@ extension Engine {
             guard let signal else { return false }
             _ = try await signalWorkflow(["workflowId": .string(id), "name": .string(signal.name), "payload": signal.payload])
         case .terminate:
-            try await terminate(id, status: .terminated, failure: Self.failure(type: "Terminated", message: reason, retryable: false))
+            try await terminate(id, reason: reason)
         }
         return true
     }

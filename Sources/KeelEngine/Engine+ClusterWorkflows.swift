@@ -137,7 +137,7 @@ extension Engine {
         guard let live = workflows[id], live.record.epoch == epoch else { return }
         Counter(label: "keel_cluster_late_writes_refused_total").increment()
         logger.warning(
-            "a write for a workflow this node no longer owns was refused (taken over)",
+            "a write for a workflow this node no longer owns was refused (taken over, or terminated on another node)",
             metadata: ["workflow": "\(id)", "runId": "\(epoch)"])
         if case .running(let c, _) = live.phase {
             registry.adjustWorkflowsInFlight(c, by: -1)
@@ -150,7 +150,7 @@ extension Engine {
 
     /// Drops an execution from this node's memory; callers waiting here for its result go on
     /// waiting on the store.
-    private func forget(_ id: String) {
+    func forget(_ id: String) {
         releaseHeld(id)
         workflows[id] = nil
         workflowStoreFailures[id] = nil
@@ -298,6 +298,6 @@ extension Engine {
 
     /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md).
     static let workflowMethodsNotShared: Set<String> = [
-        "workflow/terminate", "workflow/resume", "workflow/reset", "workflow/batch",
+        "workflow/resume", "workflow/reset",
     ]
 }

@@ -17,8 +17,55 @@ extension Engine {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
         }
         if record.status.isTerminal { return record.resultJSON }
-        try await terminate(id, status: .terminated, failure: Self.failure(type: "Terminated", message: reason, retryable: false))
+        try await terminate(id, reason: reason)
         return (try await currentWorkflow(id) ?? record).resultJSON
+    }
+
+    /// Ends open execution `id` as terminated with `reason`, on this node's store (a shared one:
+    /// wherever it runs).
+    func terminate(_ id: String, reason: String) async throws {
+        let failure = Self.failure(type: "Terminated", message: reason, retryable: false)
+        if let cluster {
+            try await terminateShared(id, status: .terminated, failure: failure, store: cluster.store)
+        } else {
+            try await terminate(id, status: .terminated, failure: failure)
+        }
+    }
+
+    /// ``terminate(_:status:failure:)`` on a shared store, from any node: one store change ends
+    /// the execution and raises its epoch, wherever it runs. A run live here stops now; a run on
+    /// another node is refused at its next write (or sees its held step failed) and leaves that
+    /// node. Open children are terminated in turn.
+    /// - Throws: `KeelError(.storageFailure)` when the change did not commit (terminating again is safe).
+    func terminateShared(_ id: String, status: WorkflowStatus, failure: JSONValue, store: any Store) async throws {
+        let outcome = try await store.apply([.terminateExecution(workflowId: id, status: status, failure: failure)]).first
+        guard outcome == .applied else { return }
+        let reason = failure["message"]?.stringValue ?? status.rawValue
+        if workflows[id] != nil {
+            stopLiveRun(id, reason: reason)
+            forget(id)
+        }
+        dropTasks(tasks.keys.filter { tasks[$0]?.record.workflowId == id }, reason: "workflow \(id) \(status.rawValue): \(reason)")
+        logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
+        guard let ended = try await store.execution(id: id) else { return }
+        let journal = try await store.journal(workflowId: id, generation: ended.record.generation)
+        for e in journal.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
+            try await terminateShared(Self.childID(e, parent: id), status: .terminated,
+                failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false),
+                store: store)
+        }
+    }
+
+    /// Forgets the activity tasks of an execution that ended at once (the store cancelled them)
+    /// and tells their workers.
+    private func dropTasks(_ taskIDs: [String], reason: String) {
+        for t in taskIDs where tasks[t] != nil {
+            if let name = tasks[t]?.record.name { ActivityMetrics.taskEnded(name, status: .cancelled) }
+            let freed = stopRunningAttempt(t, reason: reason)
+            tasks[t] = nil
+            attemptTraceCancelled(t)
+            if let freed { afterSlotFreed(freed) }
+        }
     }
 
     /// Ends open execution `id` as `status` (terminated or timedOut) with `failure`, at once.
@@ -39,13 +86,7 @@ extension Engine {
                 data: ["workflowId": .string(id)])
         }
         logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
-        for t in taskIDs where tasks[t] != nil {
-            if let name = tasks[t]?.record.name { ActivityMetrics.taskEnded(name, status: .cancelled) }
-            let freed = stopRunningAttempt(t, reason: "workflow \(id) \(status.rawValue): \(reason)")
-            tasks[t] = nil
-            attemptTraceCancelled(t)
-            if let freed { afterSlotFreed(freed) }
-        }
+        dropTasks(taskIDs, reason: "workflow \(id) \(status.rawValue): \(reason)")
         // Temporal's default parent close policy: open children are terminated with the parent
         // (awaited or not: a cancel may have failed the parent's step while the child runs on).
         for e in live.journal.values.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {

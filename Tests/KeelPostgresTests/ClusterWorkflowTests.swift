@@ -45,6 +45,9 @@ struct ClusterWorkflowTests {
                 let _: JSONValue = try await ctx.signal("never")
                 return "signalled"
             }
+            w.workflow("cw.parent") { (_: JSONValue, ctx) -> JSONValue in
+                try await ctx.child("cw.waiter", [:] as JSONValue)
+            }
         }
         if children {
             w.workflow("cw.child") { (input: JSONValue, ctx) -> JSONValue in
@@ -126,8 +129,8 @@ struct ClusterWorkflowTests {
 
             // What a shared store does not serve yet is a coded refusal.
             do {
-                _ = try await a.call("workflow/terminate", ["workflowId": "order-1"])
-                Issue.record("workflow/terminate must be refused on a PostgreSQL node")
+                _ = try await a.call("workflow/reset", ["workflowId": "order-1", "toStep": 1])
+                Issue.record("workflow/reset must be refused on a PostgreSQL node")
             } catch let error as KeelError {
                 #expect(error.code == .methodNotFound)
                 #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")
@@ -151,6 +154,74 @@ struct ClusterWorkflowTests {
                 }
             }
             #expect(try await a.call("workflow/describe", ["workflowId": "order-1"])["status"] == "completed")
+        }
+    }
+
+    /// `workflow/terminate` sent to a node that does not run the workflow ends it at once, and its
+    /// child with it; the node that ran both stops their runs, frees its worker and goes on serving.
+    @Test func aTerminateOnAnyNodeEndsAWorkflowRunningOnAnotherAndItsChild() async throws {
+        try await withClusterNodes(["a", "b"]) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            let worker = Self.worker("flows-a", on: a, log: ExecutionLog(), orders: true)
+            let running = Task { try await worker.run() }
+            defer { running.cancel() }
+            #expect(try await a.hasWorker("flows-a"))
+
+            _ = try await b.call("workflow/start", ["name": "cw.parent", "workflowId": "p-1", "input": [:]])
+            // The child waits for a signal that never comes; the parent waits for the child.
+            #expect(try await eventually {
+                // Not found until the parent's run starts it.
+                let d = try? await b.call("workflow/describe", ["workflowId": "p-1/1"])
+                return d?["pendingSteps"]?.arrayValue?.contains { $0["kind"] == "signal" } ?? false
+            })
+
+            let terminated = try await b.call("workflow/terminate", ["workflowId": "p-1", "reason": "operator said so"])
+            #expect(terminated["status"] == "terminated", "\(terminated)")
+            // Every node sees both ended, with the reason.
+            let parent = try await a.call("workflow/result", ["workflowId": "p-1", "waitTimeoutMs": 60_000])
+            #expect(parent["status"] == "terminated", "\(parent)")
+            #expect(parent["failure"]?["message"]?.stringValue == "operator said so")
+            let child = try await a.call("workflow/result", ["workflowId": "p-1/1", "waitTimeoutMs": 60_000])
+            #expect(child["status"] == "terminated", "\(child)")
+            #expect(child["failure"]?["message"]?.stringValue?.contains("parent workflow p-1 ended") == true, "\(child)")
+            // Node A, which ran both, learns of it from the store and lets both runs go (their
+            // writes are refused by the raised epoch), rather than holding them forever.
+            let droppedOnA = try await eventually { a.logLines(containing: "no longer owns was refused") >= 2 }
+            #expect(droppedOnA, "\(a.log)")
+            // Terminating again answers the ended execution.
+            #expect(try await b.call("workflow/terminate", ["workflowId": "p-1"])["status"] == "terminated")
+            do {
+                _ = try await b.call("workflow/terminate", ["workflowId": "no-such-workflow"])
+                Issue.record("terminating an unknown workflow must fail")
+            } catch let error as KeelError {
+                #expect(error.code == .workflowNotFound)
+            }
+
+            // A signal for the terminated child is refused; node A still runs new work.
+            do {
+                _ = try await b.call("workflow/signal", ["workflowId": "p-1/1", "name": "never", "payload": 1])
+                Issue.record("a signal to a terminated workflow must be refused")
+            } catch is KeelError {}
+            _ = try await b.call("workflow/start", ["name": "cw.waiter", "workflowId": "after-1", "input": [:]])
+            #expect(try await eventually {
+                let d = try await b.call("workflow/describe", ["workflowId": "after-1"])
+                return d["pendingSteps"]?.arrayValue?.contains { $0["kind"] == "signal" } ?? false
+            })
+            _ = try await b.call("workflow/signal", ["workflowId": "after-1", "name": "never", "payload": 1])
+            let after = try await a.call("workflow/result", ["workflowId": "after-1", "waitTimeoutMs": 60_000])
+            #expect(after["output"] == "signalled", "\(after)")
+
+            // workflow/batch terminates what a query matches, across the cluster.
+            for i in 1...3 { _ = try await a.call("workflow/start", ["name": "cw.waiter", "workflowId": .string("batch-\(i)"), "input": [:]]) }
+            let dry = try await b.call("workflow/batch", ["operation": "terminate", "query": "workflowId=batch-* AND status=open", "dryRun": true])
+            #expect(dry["matched"] == 3, "\(dry)")
+            let batch = try await b.call(
+                "workflow/batch", ["operation": "terminate", "query": "workflowId=batch-* AND status=open", "dryRun": false, "reason": "batch"])
+            #expect(batch["applied"] == 3, "\(batch)")
+            for i in 1...3 {
+                let r = try await a.call("workflow/result", ["workflowId": .string("batch-\(i)"), "waitTimeoutMs": 60_000])
+                #expect(r["status"] == "terminated", "\(r)")
+            }
         }
     }
 
