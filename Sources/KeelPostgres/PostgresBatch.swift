@@ -94,7 +94,10 @@ extension PostgresChanges {
         number.map { .number(JSONNumber($0)) } ?? .null
     }
 
-    private func finishAll(_ finishes: [Finish]) async throws -> [ChangeOutcome] {
+    /// Ends running attempts, completes the journal steps of workflow tasks and wakes their
+    /// executions, in one statement (one round trip, however many finishes): the task update, the
+    /// step update of each task that ended, and one wake per execution, as data-modifying CTEs.
+    func finishAll(_ finishes: [Finish]) async throws -> [ChangeOutcome] {
         for finish in finishes { precondition(finish.status.isTerminal, "finishTask needs a terminal status") }
         let records: [JSONValue] = finishes.map { f in
             var record = JSONObject()
@@ -107,40 +110,40 @@ extension PostgresChanges {
         }
         let rows = try await connection.query(
             """
-            UPDATE activity_tasks t SET status = r.status, output = r.output, failure = r.failure,
-                completed_at = keel_now(), owner_node = NULL
-            FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
-                AS r(task_id text, attempt bigint, status text, output text, failure text)
-            WHERE t.task_id = r.task_id AND t.attempt = r.attempt AND t.status = 'running'
-            RETURNING t.task_id, t.workflow_id, t.generation, t.step_seq
+            WITH r AS (
+                SELECT * FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
+                    AS r(task_id text, attempt bigint, status text, output text, failure text)),
+            t AS (
+                UPDATE activity_tasks t SET status = r.status, output = r.output, failure = r.failure,
+                    completed_at = keel_now(), owner_node = NULL
+                FROM r WHERE t.task_id = r.task_id AND t.attempt = r.attempt AND t.status = 'running'
+                RETURNING t.task_id, t.attempt, t.workflow_id, t.generation, t.step_seq, r.status, r.output, r.failure),
+            j AS (
+                UPDATE journal j SET status = CASE WHEN t.status = 'completed' THEN 'completed' ELSE 'failed' END,
+                    result = t.output, failure = t.failure, completed_at = keel_now()
+                FROM t WHERE j.workflow_id = t.workflow_id AND j.generation = t.generation AND j.seq = t.step_seq
+                  AND j.status = 'scheduled'
+                RETURNING j.workflow_id),
+            w AS (
+                UPDATE workflows w SET event_seq = w.event_seq + c.steps, updated_at = keel_now(),
+                    status = CASE WHEN w.status = 'suspended' THEN 'pending' ELSE w.status END
+                FROM (SELECT workflow_id, count(*) AS steps FROM j GROUP BY workflow_id) c
+                WHERE w.workflow_id = c.workflow_id
+                RETURNING 1)
+            SELECT t.task_id, t.attempt, (SELECT count(*) FROM w) FROM t
             """, logger: logger)
-        var steps: [String: (String, Int, Int)] = [:]
         var finished = Set<String>()
-        for try await (id, workflowId, generation, seq) in rows.decode((String, String?, Int?, Int?).self) {
-            finished.insert(id)
-            if let workflowId, let generation, let seq { steps[id] = (workflowId, generation, seq) }
-        }
+        for try await (id, attempt, _) in rows.decode((String, Int, Int).self) { finished.insert("\(attempt)#\(id)") }
         var outcomes: [ChangeOutcome] = []
         for finish in finishes {
-            guard finished.remove(finish.id) != nil else {
-                outcomes.append(try await apply(.finishTask(
-                    id: finish.id, attempt: finish.attempt, status: finish.status, output: finish.output,
-                    failure: finish.failure)))
-                continue
-            }
-            if let (workflowId, generation, seq) = steps[finish.id] {
-                try await completeStepAndWake(
-                    workflowId: workflowId, generation: generation, seq: seq,
-                    status: finish.status == .completed ? .completed : .failed, result: finish.output,
-                    failure: finish.failure)
-            }
-            outcomes.append(.applied)
+            // A finish the statement did not apply (or a repeat of one it did) says why on its own.
+            let applied = finished.remove("\(finish.attempt)#\(finish.id)") != nil
+            outcomes.append(applied ? .applied : try await taskFence(finish.id, attempt: finish.attempt))
         }
         return outcomes
     }
 }
 
-/// The fields of a `.finishTask` change.
 struct Finish {
     var id: String
     var attempt: Int

@@ -46,27 +46,7 @@ struct PostgresChanges {
                 """)
             return held > 0 ? .duplicate : .notFound
         case .finishTask(let id, let attempt, let status, let output, let failure):
-            precondition(status.isTerminal, "finishTask needs a terminal status")
-            let rows = try await connection.query(
-                """
-                UPDATE activity_tasks SET status = \(status.rawValue), output = \(PostgresRows.text(output)),
-                    failure = \(PostgresRows.text(failure)), completed_at = keel_now(), owner_node = NULL
-                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
-                RETURNING workflow_id, generation, step_seq
-                """, logger: logger)
-            var finished = false
-            var step: (String, Int, Int)?
-            for try await (workflowId, generation, seq) in rows.decode((String?, Int?, Int?).self) {
-                finished = true
-                if let workflowId, let generation, let seq { step = (workflowId, generation, seq) }
-            }
-            guard finished else { return try await taskFence(id, attempt: attempt) }
-            if let (workflowId, generation, seq) = step {
-                try await completeStepAndWake(
-                    workflowId: workflowId, generation: generation, seq: seq,
-                    status: status == .completed ? .completed : .failed, result: output, failure: failure)
-            }
-            return .applied
+            return try await finishAll([Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)])[0]
         case .retryTask(let id, let attempt, let runAt, let failure):
             let changed = try await count(
                 """
@@ -354,7 +334,7 @@ struct PostgresChanges {
             """, logger: logger)
     }
 
-    private func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {
+    func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {
         let rows = try await connection.query(
             "SELECT attempt, status FROM activity_tasks WHERE task_id = \(id)", logger: logger)
         for try await (current, status) in rows.decode((Int, String).self) {

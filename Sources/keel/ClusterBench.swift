@@ -101,7 +101,15 @@ struct ClusterBench {
         let pool = try await ClientPool.open(endpoints, size: 16)
         defer { Task { await pool.close() } }
         var w1: [Double] = [], w1Writes: [Double] = [], w2p50: [Double] = [], w2p99: [Double] = [], w3: [Double] = []
+        var w1Large: [Double] = [], w1LargeWrites: [Double] = []
         for _ in 0..<plan.repetitions {
+            // Many at once: what shared commits are for (the small W1 is bound by each one's latency).
+            let beforeLarge = try await store?.nextTransactionId()
+            let large = try await Workloads.concurrentWorkflows(pool, count: plan.w1Large, activities: 3)
+            if let store, let beforeLarge {
+                w1LargeWrites.append(Double(try await store.nextTransactionId() - beforeLarge) / Double(plan.w1Large))
+            }
+            w1Large.append(Double(plan.w1Large) / large)
             let before = try await store?.nextTransactionId()
             let secs = try await Workloads.concurrentWorkflows(pool, count: plan.w1Small, activities: 3)
             if let store, let before {
@@ -115,6 +123,8 @@ struct ClusterBench {
         }
         column.add("W1 \(plan.w1Small) wf: workflows/s", w1)
         column.add("database write transactions per W1 workflow", w1Writes.isEmpty ? [.nan] : w1Writes)
+        column.add("W1 \(plan.w1Large) wf: workflows/s", w1Large)
+        column.add("database write transactions per W1 \(plan.w1Large) workflow", w1LargeWrites.isEmpty ? [.nan] : w1LargeWrites)
         column.add("W2 latency p50 (ms)", w2p50)
         column.add("W2 latency p99 (ms)", w2p99)
         column.add("W3 ms per sequential activity", w3)
