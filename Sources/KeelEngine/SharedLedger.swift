@@ -21,7 +21,9 @@ struct SharedLedger: WorkflowLedger {
     func task(_ id: String) async throws -> ActivityTaskRecord? { try await store.task(id: id) }
 
     /// A shared store keeps each task's latest failure only (docs/scaling.md): none per attempt.
-    func attemptFailures(_ taskIds: [String]) async throws -> [String: [AttemptFailure]] { [:] }
+    func attemptFailures(_ taskIds: [String]) async throws -> [String: [AttemptFailure]] {
+        try await store.attemptFailures(taskIds: taskIds)
+    }
 
     /// Resets do not run on a shared store yet (`workflow/reset` is refused there): there are none.
     func resets(_ id: String) async throws -> [WorkflowReset] { [] }

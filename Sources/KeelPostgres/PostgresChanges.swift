@@ -48,11 +48,17 @@ struct PostgresChanges {
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try await finishAll([Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)])[0]
         case .retryTask(let id, let attempt, let runAt, let failure):
+            // The row keeps only the latest failure; each retried attempt's is kept beside it.
             let changed = try await count(
                 """
-                UPDATE activity_tasks SET status = 'scheduled', visible_at = \(runAt),
-                    failure = \(PostgresRows.text(failure)), owner_node = NULL
-                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
+                WITH t AS (
+                    UPDATE activity_tasks SET status = 'scheduled', visible_at = \(runAt),
+                        failure = \(PostgresRows.text(failure)), owner_node = NULL
+                    WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
+                    RETURNING task_id, attempt, started_at)
+                INSERT INTO attempt_failures (task_id, attempt, failure, failed_at, started_at)
+                SELECT task_id, attempt, \(PostgresRows.text(failure ?? .null)), keel_now(), started_at FROM t
+                ON CONFLICT (task_id, attempt) DO UPDATE SET failure = EXCLUDED.failure, failed_at = EXCLUDED.failed_at
                 RETURNING 1
                 """)
             return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)

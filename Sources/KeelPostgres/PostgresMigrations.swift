@@ -152,12 +152,23 @@ enum PostgresMigrations {
         ],
         // 2: each node publishes its connected workers, so any node lists the whole cluster's.
         ["ALTER TABLE nodes ADD COLUMN workers TEXT"],
-        // 3: a terminate from any node cancels the open tasks of one execution by its id.
+        // 3: a terminate from any node cancels the open tasks of one execution by its id; each
+        // retried attempt's failure is kept beside the task (the row keeps only the latest).
         [
             """
             CREATE INDEX activity_tasks_open_by_workflow ON activity_tasks (workflow_id)
             WHERE workflow_id IS NOT NULL AND status IN ('scheduled', 'running')
+            """,
             """
+            CREATE TABLE attempt_failures (
+                task_id    TEXT NOT NULL,
+                attempt    BIGINT NOT NULL CHECK (attempt >= 1),
+                failure    TEXT NOT NULL,
+                failed_at  BIGINT NOT NULL,
+                started_at BIGINT,
+                PRIMARY KEY (task_id, attempt)
+            )
+            """,
         ],
     ]
 }

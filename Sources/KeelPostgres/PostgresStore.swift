@@ -143,6 +143,25 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
+        guard !taskIds.isEmpty else { return [:] }
+        return try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT task_id, attempt, failure, failed_at, started_at FROM attempt_failures
+                WHERE task_id = ANY(\(taskIds)) ORDER BY task_id, attempt
+                """, logger: logger)
+            var byTask: [String: [AttemptFailure]] = [:]
+            for try await (id, attempt, failure, failedAt, startedAt) in rows.decode((String, Int, String, Int64, Int64?).self) {
+                byTask[id, default: []].append(
+                    AttemptFailure(
+                        taskId: id, attempt: attempt, failure: PostgresRows.json(failure) ?? .null, failedAt: failedAt,
+                        startedAt: startedAt))
+            }
+            return byTask
+        }
+    }
+
     public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] {
         try await perform { [self] in
             let rows = try await client.query(

@@ -189,6 +189,9 @@ public final class GroupCommitStore: Store {
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)
     }
+    public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
+        try await inner.attemptFailures(taskIds: taskIds)
+    }
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
         try await inner.pendingSignals(workflowId: workflowId)
     }

@@ -40,6 +40,17 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
+        try await storage.readSQL { tx in
+            var byTask: [String: [AttemptFailure]] = [:]
+            for id in taskIds {
+                let failures = try tx.attemptFailures(taskId: id)
+                if !failures.isEmpty { byTask[id] = failures }
+            }
+            return byTask
+        }
+    }
+
     public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] {
         try await storage.readSQL { tx in
             var owned: [ActivityTaskRecord] = []

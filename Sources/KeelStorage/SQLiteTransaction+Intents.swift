@@ -15,11 +15,18 @@ extension SQLiteTransaction {
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
         case .retryTask(let id, let attempt, let runAt, let failure):
-            return try taskFenced(
+            let startedAt = try activityTask(id: id)?.startedAt
+            let outcome = try taskFenced(
                 """
                 UPDATE activity_tasks SET status = 'scheduled', visible_at = ?, failure = ?, owner_node = NULL
                 WHERE task_id = ? AND attempt = ? AND status = 'running'
                 """, [.int(runAt), .json(failure), .text(id), .int(Int64(attempt))], id: id, attempt: attempt)
+            // The row keeps only the latest failure; each retried attempt's is kept beside it.
+            if outcome == .applied {
+                try recordAttemptFailure(
+                    AttemptFailure(taskId: id, attempt: attempt, failure: failure ?? .null, failedAt: now, startedAt: startedAt))
+            }
+            return outcome
         case .recordHeartbeat(let id, let attempt, let details):
             return try taskFenced(
                 "UPDATE activity_tasks SET heartbeat_details = ? WHERE task_id = ? AND attempt = ? AND status = 'running'",

@@ -59,6 +59,9 @@ public protocol Store: Sendable {
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
+    /// The failures of each retried attempt of `taskIds`, by task, oldest attempt first (tasks
+    /// with none are absent).
+    func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]]
     /// Signals not yet consumed, oldest first.
     func pendingSignals(workflowId: String) async throws -> [SignalRecord]
     func nodes() async throws -> [NodeRecord]

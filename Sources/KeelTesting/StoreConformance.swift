@@ -57,6 +57,7 @@ public enum StoreConformance {
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
+        .init(name: "each retried attempt's failure is kept beside the task", run: retriedAttemptsKeepTheirFailures),
     ]
 
     // MARK: - Cases
@@ -652,6 +653,27 @@ public enum StoreConformance {
         try expect(try await store.fireDueTimers(limit: 10, node: node), [])
         try expect(try await store.apply([.terminateExecution(workflowId: "w", status: .timedOut, failure: failure)]), [.alreadyFinished])
         try expect(try await store.apply([.terminateExecution(workflowId: "nope", status: .terminated, failure: failure)]), [.notFound])
+    }
+
+    static func retriedAttemptsKeepTheirFailures(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        _ = try await store.apply([.enqueueTask(task("t", now: now)), .enqueueTask(task("quiet", name: "other", now: now))])
+        for attempt in 1...2 {
+            try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node).map(\.attempt), [attempt])
+            let failure: JSONValue = ["type": "Flaky", "message": .string("attempt \(attempt)")]
+            try expect(try await store.apply([.retryTask(id: "t", attempt: attempt, runAt: now, failure: failure)]), [.applied])
+        }
+        // A stale retry records nothing.
+        try expect(
+            try await store.apply([.retryTask(id: "t", attempt: 1, runAt: now, failure: ["type": "Late"])]),
+            [.stale(currentAttempt: 2)])
+        let kept = try await store.attemptFailures(taskIds: ["t", "quiet", "nope"])
+        try expect(Array(kept.keys), ["t"])
+        try expect(kept["t"]?.map(\.attempt), [1, 2])
+        try expect(kept["t"]?.map { $0.failure["message"]?.stringValue ?? "" }, ["attempt 1", "attempt 2"])
+        try expect(kept["t"]?.allSatisfy { $0.startedAt != nil && $0.failedAt >= ($0.startedAt ?? .max) } == true,
+            "each kept failure has its attempt's start, before its end: \(kept)")
     }
 
     // MARK: - Fixtures

@@ -18,6 +18,10 @@ struct ClusterWorkflowTests {
     ) -> Worker {
         let w = Worker(name: name, endpoints: [node.endpoint], maxConcurrent: 32)
         if work {
+            w.activity("cw.flaky") { (_: JSONValue, ctx: ActivityContext) -> Int in
+                if ctx.attempt < 3 { throw ActivityFailure("attempt \(ctx.attempt) failed", type: "Transient", retryable: true) }
+                return ctx.attempt
+            }
             w.activity("cw.work") { (input: JSONValue, ctx: ActivityContext) -> JSONValue in
                 log.record(ctx.taskId, "\(name)#\(ctx.attempt)")
                 if workMs > 0 { try await Task.sleep(for: .milliseconds(workMs)) }
@@ -44,6 +48,9 @@ struct ClusterWorkflowTests {
             w.workflow("cw.waiter") { (_: JSONValue, ctx) -> String in
                 let _: JSONValue = try await ctx.signal("never")
                 return "signalled"
+            }
+            w.workflow("cw.retrying") { (_: JSONValue, ctx) -> Int in
+                try await ctx.activity("cw.flaky", [:] as JSONValue, retryPolicy: ["initialIntervalMs": 10, "maximumAttempts": 5])
             }
             w.workflow("cw.parent") { (_: JSONValue, ctx) -> JSONValue in
                 try await ctx.child("cw.waiter", [:] as JSONValue)
@@ -99,6 +106,17 @@ struct ClusterWorkflowTests {
             // Each activity ran once: two steps (the order's and the child's), one attempt each.
             #expect(log.all.count == 2)
             #expect(log.all.values.allSatisfy { $0.count == 1 })
+
+            // An activity retried twice on B, for a workflow run on A: C's history has each
+            // failed attempt, with its start and its error.
+            _ = try await c.call("workflow/start", ["name": "cw.retrying", "workflowId": "retrying-1", "input": [:]])
+            let retried = try await c.call("workflow/result", ["workflowId": "retrying-1", "waitTimeoutMs": 60_000])
+            #expect(retried["output"] == 3, "\(retried)")
+            let retriedHistory = try await c.call("workflow/history", ["workflowId": "retrying-1"])
+            let failures = retriedHistory["entries"]?.arrayValue?.first?["attemptFailures"]?.arrayValue ?? []
+            #expect(failures.map { $0["attempt"] } == [1, 2], "\(retriedHistory)")
+            #expect(failures.map { $0["failure"]?["message"]?.stringValue } == ["attempt 1 failed", "attempt 2 failed"])
+            #expect(failures.allSatisfy { $0["startedAtMs"] != nil && $0["failedAtMs"] != nil }, "\(failures)")
 
             // The journal, from a node that never ran it.
             let history = try await b.call("workflow/history", ["workflowId": "order-1"])
