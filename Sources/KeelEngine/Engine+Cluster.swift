@@ -271,7 +271,7 @@ extension Engine {
     /// `workflowId`). PostgreSQL's text cannot hold U+0000, which SQLite stores exactly; a
     /// request carrying one is refused as invalid rather than answered with a store failure that
     /// no retry would ever get past (docs/scaling.md, "The store URL").
-    static let identifierFields = ["workflowId", "idempotencyKey", "taskId", "key"]
+    static let identifierFields = ["workflowId", "idempotencyKey", "taskId", "key", "requestId"]
 
     /// `-32602` naming the first identifier that holds U+0000.
     static func checkStorableIdentifiers(_ params: JSONValue, method: String) throws {

@@ -110,19 +110,26 @@ extension Engine {
         let id = try p.string("workflowId")
         let name = try p.string("name")
         let payload = value["payload"] ?? .null
+        let requestId = try p.optionalString("requestId")
+        if let requestId, requestId.isEmpty || requestId.utf8.count > Params.maximumKeyBytes {
+            throw p.fail("requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+        }
         let record = try await requireWorkflow(id)
         guard !record.status.isTerminal else {
             throw KeelError(.workflowNotFound, "workflow \(id) has ended (\(record.status.rawValue)); signals go to open workflows",
                 data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
         }
         let generation = record.generation
-        var consumed = try await ledger.deliverSignal(id, name: name, payload: payload, generation: generation)
+        let delivery = try await ledger.deliverSignal(id, name: name, payload: payload, key: requestId, generation: generation)
+        // A resend of a signal already delivered (same requestId): nothing more happens.
+        if delivery.duplicate { return ["delivered": true, "duplicate": true] }
+        var consumed = delivery.consumedBy
         if let e = consumed {
             stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil)
         } else if cluster != nil {
             consumed = await takeSignals(id).first { $0.name == name }
         }
-        return ["delivered": true, "consumed": .bool(consumed != nil)]
+        return ["delivered": true, "consumed": .bool(consumed != nil), "duplicate": false]
     }
 
     func cancelWorkflow(_ value: JSONValue) async throws -> JSONValue {

@@ -116,20 +116,23 @@ struct LocalLedger: WorkflowLedger {
         }
     }
 
-    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, generation: Int) async throws -> JournalEntry? {
+    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, key: String?, generation: Int) async throws
+        -> SignalDelivery
+    {
         let now = clock.now()
         // Serialized with signal steps by the single writer: see receiveSignal.
-        return try await storage.write { tx -> JournalEntry? in
-            let signalId = try tx.insertSignal(workflowId: workflowId, name: name, payload: payload, now: now)
+        return try await storage.write { tx -> SignalDelivery in
+            guard let signalId = try tx.insertSignal(workflowId: workflowId, name: name, payload: payload, key: key, now: now)
+            else { return SignalDelivery(duplicate: true) }
             guard var waiting = try tx.scheduledEntry(workflowId: workflowId, generation: generation, kind: "signal", name: name)
-            else { return nil }
+            else { return SignalDelivery() }
             guard try tx.completeJournalEntry(workflowId: workflowId, generation: generation, seq: waiting.seq,
                 status: .completed, result: payload, failure: nil, now: now) == .applied
-            else { return nil }
+            else { return SignalDelivery() }
             _ = try tx.consumeSignal(id: signalId, generation: generation, seq: waiting.seq)
             waiting.status = .completed
             waiting.result = payload
-            return waiting
+            return SignalDelivery(consumedBy: waiting)
         }
     }
 

@@ -141,14 +141,17 @@ struct SharedLedger: WorkflowLedger {
             failure: failure))
     }
 
-    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, generation: Int) async throws -> JournalEntry? {
-        // The key makes the store's own re-send after an unknown commit outcome a duplicate.
+    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, key: String?, generation: Int) async throws
+        -> SignalDelivery
+    {
+        // Without the client's key, one of our own makes a re-send after an unknown commit outcome
+        // a duplicate.
         let outcome = try await one(.deliverSignal(workflowId: workflowId, name: name, payload: payload,
-            key: UUID().uuidString.lowercased()))
+            key: key ?? UUID().uuidString.lowercased()))
         if outcome == .notFound {
             throw KeelError(.workflowNotFound, "no workflow \(workflowId)", data: ["workflowId": .string(workflowId)])
         }
-        return nil
+        return SignalDelivery(duplicate: outcome == .duplicate)
     }
 
     func requestCancel(_ workflowId: String) async throws {

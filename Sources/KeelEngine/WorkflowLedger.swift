@@ -46,8 +46,10 @@ protocol WorkflowLedger: Sendable {
         failure: JSONValue?
     ) async throws -> WriteOutcome
     /// Buffers a signal and wakes the execution. Where the store can, the signal completes a
-    /// waiting step of the same transaction, answered here; else nil.
-    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, generation: Int) async throws -> JournalEntry?
+    /// waiting step of the same transaction, answered here. A `key` the workflow's signals already
+    /// hold makes it a resend: nothing is stored, `duplicate` is true.
+    func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, key: String?, generation: Int) async throws
+        -> SignalDelivery
     func requestCancel(_ workflowId: String) async throws
     func cancelTask(_ id: String) async throws -> WriteOutcome
 }
@@ -67,4 +69,12 @@ struct ClosingSteps: Sendable {
     var failure: JSONValue
     /// Activity tasks of those steps, cancelled.
     var cancelledTasks: [String]
+}
+
+/// What ``WorkflowLedger/deliverSignal(_:name:payload:key:generation:)`` did.
+struct SignalDelivery {
+    /// The waiting step the signal completed in the same write, if any.
+    var consumedBy: JournalEntry?
+    /// True when a signal with the same key was delivered before: this one was not stored.
+    var duplicate = false
 }

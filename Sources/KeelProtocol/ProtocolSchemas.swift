@@ -2270,7 +2270,12 @@ public enum ProtocolSchemas {
       "type": "string",
       "minLength": 1
     },
-    "payload": {}
+    "payload": {},
+    "requestId": {
+      "type": "string",
+      "minLength": 1,
+      "description": "Deduplicates the signal: a second workflow/signal with the same requestId for the same workflow is answered duplicate: true and delivers nothing. Clients set one by default, so that they can send a signal again after a dropped connection."
+    }
   }
 }
 """#,
@@ -2279,7 +2284,7 @@ public enum ProtocolSchemas {
   "$schema": "https://json-schema.org/draft/2020-12/schema",
   "$id": "https://keel.dev/schemas/protocol/workflow.signal.result.json",
   "title": "workflow/signal result",
-  "description": "consumed: a waiting step took the signal at once.",
+  "description": "consumed: a waiting step took the signal at once. duplicate: a signal with the same requestId was delivered before; this one delivered nothing.",
   "type": "object",
   "required": [
     "delivered"
@@ -2289,6 +2294,9 @@ public enum ProtocolSchemas {
       "const": true
     },
     "consumed": {
+      "type": "boolean"
+    },
+    "duplicate": {
       "type": "boolean"
     }
   }

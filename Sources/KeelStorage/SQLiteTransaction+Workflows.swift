@@ -191,10 +191,14 @@ extension SQLiteTransaction {
         return db.changes > 0 ? .applied : .stale
     }
 
-    func insertSignal(workflowId: String, name: String, payload: JSONValue, now: EpochMillis) throws -> Int64 {
-        try db.statement("INSERT INTO signals (workflow_id, name, payload, created_at) VALUES (?, ?, ?, ?)")
-            .bind([.text(workflowId), .text(name), .json(payload), .int(now)]).run()
-        return db.lastInsertRowID
+    func insertSignal(workflowId: String, name: String, payload: JSONValue, key: String?, now: EpochMillis) throws -> Int64? {
+        try db.statement(
+            """
+            INSERT INTO signals (workflow_id, name, payload, created_at, signal_key) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (workflow_id, signal_key) WHERE signal_key IS NOT NULL DO NOTHING
+            """
+        ).bind([.text(workflowId), .text(name), .json(payload), .int(now), .optional(key)]).run()
+        return db.changes > 0 ? db.lastInsertRowID : nil
     }
 
     func consumeSignal(id: Int64, generation: Int, seq: Int) throws -> WriteOutcome {

@@ -88,8 +88,9 @@ public protocol StorageTransaction: StorageReader {
         workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?,
         now: EpochMillis
     ) throws -> WriteOutcome
-    /// Buffers a signal; returns its id.
-    func insertSignal(workflowId: String, name: String, payload: JSONValue, now: EpochMillis) throws -> Int64
+    /// Buffers a signal; returns its id, or nil when a signal with the same `key` was buffered for
+    /// the workflow before (a client's resend: nothing is stored twice).
+    func insertSignal(workflowId: String, name: String, payload: JSONValue, key: String?, now: EpochMillis) throws -> Int64?
     /// Marks a signal consumed by a journal entry.
     func consumeSignal(id: Int64, generation: Int, seq: Int) throws -> WriteOutcome
     /// Replaces generation `reset.fromGeneration` by `reset.toGeneration`, only if the execution is

@@ -91,8 +91,12 @@ struct ClusterWorkflowTests {
                 return d["pendingSteps"]?.arrayValue?.contains { $0["kind"] == "signal" } ?? false
             }
             #expect(waiting, "the workflow never reached its signal step")
-            let signalled = try await b.call("workflow/signal", ["workflowId": "order-1", "name": "approve", "payload": ["ok": true]])
+            let approve: JSONValue = ["workflowId": "order-1", "name": "approve", "payload": ["ok": true], "requestId": "approve-1"]
+            let signalled = try await b.call("workflow/signal", approve)
             #expect(signalled["delivered"] == .bool(true))
+            // Sent again to another node (a client that lost its connection): delivered once.
+            let resent = try await c.call("workflow/signal", approve)
+            #expect(resent["duplicate"] == .bool(true), "\(resent)")
 
             let result = try await c.call("workflow/result", ["workflowId": "order-1", "waitTimeoutMs": 60_000])
             #expect(result["status"]?.stringValue == "completed", "\(result)")

@@ -172,6 +172,28 @@ struct WorkflowTests {
         }
     }
 
+    /// A client that sends a signal again (its connection dropped before the answer) with the same
+    /// `requestId` does not deliver it twice (issue 17, "Deduplicated signals").
+    @Test func aSignalSentAgainWithItsRequestIdIsDeliveredOnce() async throws {
+        try await withWorkflows { endpoint, _ in
+            _ = try await start(endpoint, "wf.approval", [:], id: "dedup")
+            let yes: JSONValue = ["workflowId": "dedup", "name": "approve", "payload": ["approved": true], "requestId": "req-1"]
+            let first = try await rpc(endpoint, "workflow/signal", yes)
+            #expect(first["duplicate"] == false, "\(first)")
+            let again = try await rpc(endpoint, "workflow/signal", yes)
+            #expect(again == ["delivered": true, "duplicate": true])
+            // Without dedup the workflow's second wait would take the resend (approved: true).
+            _ = try await rpc(
+                endpoint, "workflow/signal",
+                ["workflowId": "dedup", "name": "approve", "payload": ["approved": false], "requestId": "req-2"])
+            #expect(try await result(endpoint, "dedup")["output"] == ["first": true, "second": false])
+            let history = try await rpc(endpoint, "workflow/history", ["workflowId": "dedup"])
+            #expect(history["entries"]?.arrayValue?.filter { $0["kind"] == "signal" }.count == 2)
+            let empty = try await rpcError(endpoint, "workflow/signal", ["workflowId": "dedup", "name": "approve", "requestId": ""])
+            #expect(empty?.code == .invalidParams)
+        }
+    }
+
     @Test func aSignalWaitWithATimeoutTimesOut() async throws {
         try await withWorkflows { endpoint, _ in
             _ = try await start(endpoint, "wf.signalTimeout", [:], id: "to")

@@ -30,7 +30,7 @@ struct WorkflowResetStorageTests {
                 e.taskId = seq == 3 ? "t3" : nil
                 _ = try tx.insertJournalEntry(e, epoch: nil)
             }
-            let signal = try tx.insertSignal(workflowId: "w", name: "s2", payload: "hi", now: 21)
+            let signal = try tx.insertSignal(workflowId: "w", name: "s2", payload: "hi", key: nil, now: 21) ?? -1
             _ = try tx.consumeSignal(id: signal, generation: 0, seq: 2)
             var t = ActivityTaskRecord(id: "t3", name: "s3", input: [:], idempotencyKey: "w/0/3", retryPolicy: RetryPolicy(),
                 timeouts: ActivityTimeouts(), contractHash: nil, now: 22)
