@@ -101,6 +101,15 @@ public struct KeelClient: Sendable {
         return try await call("activity/call", .object(p))
     }
 
+    /// Sends a signal to a workflow (`workflow/signal`) with a `requestId` (``SignalParams``):
+    /// sending it again with the same id delivers nothing (the answer has `duplicate: true`).
+    public func signalWorkflow(_ workflowId: String, name: String, payload: JSONValue = .null, requestId: String? = nil)
+        async throws -> JSONValue
+    {
+        try await call(
+            "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
+    }
+
     /// Connected workers (`worker/list`).
     public func workers() async throws -> [JSONValue] {
         try await call("worker/list")["workers"]?.arrayValue ?? []

@@ -124,16 +124,30 @@ public actor ReconnectingClient {
         return try await call("activity/call", .object(p))
     }
 
+    /// Sends a signal to a workflow (`workflow/signal`) with a `requestId` (``SignalParams``), so
+    /// that a signal in flight when the connection drops is sent again after the reconnect and
+    /// still delivered once.
+    public func signalWorkflow(_ workflowId: String, name: String, payload: JSONValue = .null, requestId: String? = nil)
+        async throws -> JSONValue
+    {
+        try await call(
+            "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
+    }
+
     /// Connected workers (`worker/list`).
     public func workers() async throws -> [JSONValue] {
         try await call("worker/list")["workers"]?.arrayValue ?? []
     }
 
-    /// True when a call whose connection dropped before its answer may be sent again.
-    static func isSafeToRepeat(_ method: String, _ params: JSONValue) -> Bool {
+    /// True when a call whose connection dropped before its answer is sent again on the next
+    /// connection (docs/clients.md, "Clients"): reads, and writes Keel deduplicates — an
+    /// `activity/call` with an `idempotencyKey`, a `workflow/start` with a `workflowId`, a
+    /// `workflow/signal` with a `requestId`. Anything else ends with ``KeelClientError/outcomeUnknown(method:)``.
+    public static func isSafeToRepeat(_ method: String, _ params: JSONValue) -> Bool {
         if reads.contains(method) { return true }
         switch method {
         case "activity/call": return params["idempotencyKey"]?.stringValue != nil
+        case "workflow/signal": return params["requestId"]?.stringValue != nil
         case "workflow/start":
             return params["workflowId"]?.stringValue != nil && params["conflictPolicy"]?.stringValue != "fail"
         default: return false

@@ -80,6 +80,8 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Argument var workflowId: String
         @Argument var name: String?
         @Argument(help: "Payload as JSON.") var payload: String = "null"
+        @Option(help: "Deduplicates the signal: sent again with the same id, it is delivered once (default: a new id).")
+        var requestId: String?
         @OptionGroup var batch: BatchOptions
         @OptionGroup var connection: ConnectionOptions
 
@@ -90,9 +92,12 @@ struct WorkflowCommand: AsyncParsableCommand {
                 return try await runBatch("signal", batch, connection: connection, reason: nil, signal: signal)
             }
             guard let name else { throw ValidationError("give the signal's name after the workflow id") }
-            let p: JSONValue = ["workflowId": .string(workflowId), "name": .string(name), "payload": try readJSON(payload)]
+            let p = SignalParams.make(workflowId: workflowId, name: name, payload: try readJSON(payload), requestId: requestId)
             let answer = try await runClient(connection) { try await $0.call("workflow/signal", p) }
-            print(connection.json ? JSONWriter.string(answer, sortedKeys: true) : "signal \(name) delivered to \(workflowId)")
+            let text = answer["duplicate"] == true
+                ? "signal \(name) was delivered to \(workflowId) before (request id seen); not delivered again"
+                : "signal \(name) delivered to \(workflowId)"
+            print(connection.json ? JSONWriter.string(answer, sortedKeys: true) : text)
         }
     }
 

@@ -18,6 +18,11 @@ struct ReconnectTests {
             await ctx.sleep(for: .milliseconds(input["ms"]?.int64Value ?? 0))
             return input
         }
+        w.workflow("twoApprovals") { (_: JSONValue, ctx) -> [JSONValue] in
+            let first: JSONValue = try await ctx.signal("approve")
+            let second: JSONValue = try await ctx.signal("approve")
+            return [first, second]
+        }
         return w
     }
 
@@ -94,6 +99,33 @@ struct ReconnectTests {
             try await keel.start()
             let result = try await keyed.value
             #expect(result["status"] == "completed", "\(result)")
+            await client.close()
+            keel.stop()
+        }
+    }
+
+    /// A signal carries a `requestId` (a fresh one by default), so the client may send it again
+    /// after a dropped connection: Keel delivers it once.
+    @Test func aSignalSentAgainWithItsRequestIdIsDeliveredOnce() async throws {
+        #expect(ReconnectingClient.isSafeToRepeat("workflow/signal", SignalParams.make(workflowId: "w", name: "s", payload: 1)))
+        #expect(!ReconnectingClient.isSafeToRepeat("workflow/signal", ["workflowId": "w", "name": "s"]))
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir)
+            try await keel.start()
+            let worker = makeWorker(keel.endpoint)
+            let workerTask = Task { try await worker.run() }
+            defer { workerTask.cancel() }
+            let client = try await ReconnectingClient.connect(keel.endpoint)
+            #expect(try await registered(client))
+            _ = try await client.call("workflow/start", ["name": "twoApprovals", "workflowId": "approvals", "input": [:]])
+            let first = try await client.signalWorkflow("approvals", name: "approve", payload: "A", requestId: "swift-signal-1")
+            #expect(first["duplicate"] == false, "\(first)")
+            let resent = try await client.signalWorkflow("approvals", name: "approve", payload: "A", requestId: "swift-signal-1")
+            #expect(resent["duplicate"] == true, "\(resent)")
+            // Two signals with default ids are two signals.
+            _ = try await client.signalWorkflow("approvals", name: "approve", payload: "B")
+            let result = try await client.call("workflow/result", ["workflowId": "approvals", "waitTimeoutMs": 30_000])
+            #expect(result["output"] == ["A", "B"], "\(result)")
             await client.close()
             keel.stop()
         }

@@ -1,0 +1,14 @@
+public import KeelCore
+import Foundation
+
+/// `workflow/signal` params carrying a `requestId` — a fresh UUID unless the caller gives one — so
+/// that the same params sent again (after a dropped connection, or by a retrying caller) deliver
+/// the signal once: Keel answers the resend `duplicate: true` (docs/clients.md, "Clients").
+public enum SignalParams {
+    public static func make(workflowId: String, name: String, payload: JSONValue, requestId: String? = nil) -> JSONValue {
+        [
+            "workflowId": .string(workflowId), "name": .string(name), "payload": payload,
+            "requestId": .string(requestId ?? UUID().uuidString.lowercased()),
+        ]
+    }
+}
