@@ -63,7 +63,7 @@ public enum StoreConformance {
     // MARK: - Cases
 
     static func executionClaimsFilterByName(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         var other = execution("w2", now: now)
         other.name = "other"
@@ -75,7 +75,7 @@ public enum StoreConformance {
     }
 
     static func ownerWritesAreFenced(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         guard var record = try await store.claimExecutions(limit: 1, node: node).first?.record else {
@@ -111,8 +111,8 @@ public enum StoreConformance {
     }
 
     static func releasedExecutionIsClaimable(_ store: any Store) async throws {
-        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
-        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         try expect(try await store.claimExecutions(limit: 1, node: a).map(\.record.epoch), [1])
@@ -131,7 +131,7 @@ public enum StoreConformance {
     }
 
     static func executionsAreListed(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         var records = (0..<5).map { i -> WorkflowRecord in
             var r = execution("w\(i)", now: now + Int64(i))
@@ -167,7 +167,7 @@ public enum StoreConformance {
     }
 
     static func signalTimerTimesOut(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         _ = try await store.claimExecutions(limit: 1, node: node)
@@ -197,7 +197,7 @@ public enum StoreConformance {
     }
 
     static func claimsTakeReadyTasks(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n1", leaseMillis: liveLease)
         let now = try await store.now()
         var later = task("later", name: "a", now: now)
         later.visibleAt = now + 3_600_000
@@ -215,12 +215,12 @@ public enum StoreConformance {
         try expect(try await store.task(id: "later")?.status, .scheduled)
         // What the node holds, as it would ask after a claim whose outcome it did not learn.
         try expect(try await store.ownedTasks(node: node).map(\.id), ["a1", "a2", "a3"])
-        let other = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        let other = try await store.join(nodeId: "n2", leaseMillis: liveLease)
         try expect(try await store.ownedTasks(node: other).count, 0)
     }
 
     static func staleAttemptIsRefused(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n1", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.enqueueTask(task("t", now: now))])
         _ = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: node)
@@ -247,8 +247,8 @@ public enum StoreConformance {
     }
 
     static func concurrentClaimsNeverShare(_ store: any Store) async throws {
-        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
-        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply((0..<40).map { .enqueueTask(task("t\($0)", now: now)) })
         let ids = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -269,14 +269,14 @@ public enum StoreConformance {
     }
 
     static func supersededOwnerIsRefused(_ store: any Store) async throws {
-        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         let mine = try await store.claimExecutions(limit: 10, node: a)
         try expect(mine.map(\.record.epoch), [1])
         try expect(mine.first?.ownerNode, "a")
         try await expire(a, in: store)
-        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
         let report = try await store.rescue()
         try expect(report, RescueReport(deadNodes: ["a"], tasksReturned: 0, executionsReturned: 1))
         let taken = try await store.claimExecutions(limit: 10, node: b)
@@ -295,7 +295,7 @@ public enum StoreConformance {
     }
 
     static func suspendSeesEvents(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         let run = try await store.claimExecutions(limit: 1, node: node)
@@ -338,7 +338,7 @@ public enum StoreConformance {
     }
 
     static func replayedBatchIsIdempotent(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         _ = try await store.claimExecutions(limit: 1, node: node)
@@ -362,7 +362,7 @@ public enum StoreConformance {
     }
 
     static func taskFinishWakesExecution(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         _ = try await store.claimExecutions(limit: 1, node: node)
@@ -383,12 +383,9 @@ public enum StoreConformance {
     }
 
     static func childEndCompletesParent(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
-        var child = execution("child", now: now)
-        child.parentId = "parent"
-        child.parentGeneration = 0
-        child.parentSeq = 1
+        let child = childExecution("child", parent: "parent", seq: 1, now: now)
         var childStep = step("parent", seq: 1, now: now)
         childStep.kind = "child"
         _ = try await store.apply([.startExecution(execution("parent", now: now))])
@@ -408,8 +405,8 @@ public enum StoreConformance {
     }
 
     static func timerFiresOnce(_ store: any Store) async throws {
-        let a = try await store.join(nodeId: "a", leaseMillis: 60_000)
-        let b = try await store.join(nodeId: "b", leaseMillis: 60_000)
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
         let now = try await store.now()
         var sleep = step("w", seq: 1, now: now)
         sleep.kind = "sleep"
@@ -433,12 +430,12 @@ public enum StoreConformance {
     }
 
     static func rescueIsExactlyOnce(_ store: any Store) async throws {
-        let dying = try await store.join(nodeId: "dying", leaseMillis: 60_000)
+        let dying = try await store.join(nodeId: "dying", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply((0..<5).map { .enqueueTask(task("t\($0)", now: now)) })
         try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 3), node: dying).count, 3)
         try await expire(dying, in: store)
-        let survivor = try await store.join(nodeId: "survivor", leaseMillis: 60_000)
+        let survivor = try await store.join(nodeId: "survivor", leaseMillis: liveLease)
         let reports = try await withThrowingTaskGroup(of: RescueReport.self) { group in
             for _ in 0..<3 { group.addTask { try await store.rescue() } }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -456,7 +453,7 @@ public enum StoreConformance {
     }
 
     static func expiredLeaseClaimsNothing(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.enqueueTask(task("t", now: now)), .startExecution(execution("w", now: now))])
         try await expire(node, in: store)
@@ -464,7 +461,7 @@ public enum StoreConformance {
         try expect(try await store.claimExecutions(limit: 1, node: node).count, 0)
         try expect(try await store.renew(node), .lost)
         try expect(try await store.nodes().map(\.alive), [false])
-        let fresh = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        let fresh = try await store.join(nodeId: "n2", leaseMillis: liveLease)
         try expect(try await store.renew(fresh), .held)
         try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: fresh).count, 1)
     }
@@ -477,7 +474,7 @@ public enum StoreConformance {
     }
 
     static func batchesAnswerEachChange(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         let enqueued = try await store.apply([
             .enqueueTask(task("a", now: now)), .enqueueTask(task("b", key: "kb", now: now)),
@@ -536,8 +533,8 @@ public enum StoreConformance {
     }
 
     static func nodesPublishWorkers(_ store: any Store) async throws {
-        _ = try await store.join(nodeId: "n1", leaseMillis: 60_000)
-        _ = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        _ = try await store.join(nodeId: "n1", leaseMillis: liveLease)
+        _ = try await store.join(nodeId: "n2", leaseMillis: liveLease)
         let workers: JSONValue = [["workerId": "w-1", "activities": ["echo"]]]
         try expect(try await store.apply([.publishWorkers(nodeId: "n1", workers: workers)]), [.applied])
         try expect(try await store.apply([.publishWorkers(nodeId: "ghost", workers: [])]), [.notFound])
@@ -548,7 +545,7 @@ public enum StoreConformance {
     }
 
     static func enqueueClaimed(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n1", leaseMillis: liveLease)
         let now = try await store.now()
         var running = task("r", key: "kr", now: now)
         running.status = .running
@@ -563,7 +560,7 @@ public enum StoreConformance {
         try expect(try await store.task(id: "x") == nil, "nothing may be stored for a node without a lease")
         // Its node dies: the rescue returns it, and the old attempt's end is refused.
         try await expire(node, in: store)
-        _ = try await store.join(nodeId: "n2", leaseMillis: 60_000)
+        _ = try await store.join(nodeId: "n2", leaseMillis: liveLease)
         try expect(try await store.rescue().tasksReturned, 1)
         try expect(
             try await store.apply([.finishTask(id: "r", attempt: 1, status: .completed, output: nil, failure: nil)]),
@@ -571,7 +568,7 @@ public enum StoreConformance {
     }
 
     static func openTasksAreListed(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n1", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n1", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([
             .enqueueTask(task("a", now: now)), .enqueueTask(task("b", name: "other", now: now + 1)),
@@ -619,12 +616,9 @@ public enum StoreConformance {
     }
 
     static func terminateEndsAnExecution(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
-        var child = execution("w/2", now: now)
-        child.parentId = "w"
-        child.parentGeneration = 0
-        child.parentSeq = 2
+        let child = childExecution("w/2", parent: "w", seq: 2, now: now)
         _ = try await store.apply([.startExecution(execution("w", now: now))])
         try expect(try await store.claimExecutions(names: ["flow"], limit: 1, node: node).map(\.record.epoch), [1])
         let (activity, stepTask) = activityStep(workflowId: "w", seq: 1, now: now)
@@ -656,7 +650,7 @@ public enum StoreConformance {
     }
 
     static func retriedAttemptsKeepTheirFailures(_ store: any Store) async throws {
-        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
         let now = try await store.now()
         _ = try await store.apply([.enqueueTask(task("t", now: now)), .enqueueTask(task("quiet", name: "other", now: now))])
         for attempt in 1...2 {
@@ -688,6 +682,15 @@ public enum StoreConformance {
         WorkflowRecord(id: id, name: "flow", input: .object([:]), contractHash: nil, now: now)
     }
 
+    /// An execution started by step `seq` of generation 0 of `parent`.
+    static func childExecution(_ id: String, parent: String, seq: Int, now: EpochMillis) -> WorkflowRecord {
+        var child = execution(id, now: now)
+        child.parentId = parent
+        child.parentGeneration = 0
+        child.parentSeq = seq
+        return child
+    }
+
     static func step(_ workflowId: String, seq: Int, now: EpochMillis) -> JournalEntry {
         JournalEntry(workflowId: workflowId, generation: 0, seq: seq, kind: "activity", name: "echo", input: .null, now: now)
     }
@@ -702,6 +705,10 @@ public enum StoreConformance {
         stepTask.stepSeq = seq
         return (entry, stepTask)
     }
+
+    /// The lease of a node a case keeps alive: far longer than any case, also on a machine so
+    /// loaded that the test process stalls for a minute (seen at a load average of 15).
+    static let liveLease: Int64 = 600_000
 
     /// Makes `node` miss its lease without a tight timing: a renewal shortens the lease to 1 ms,
     /// then the store's clock moves past it (on a slow machine the wait is only ever longer).

@@ -32,6 +32,23 @@ struct ReconnectTests {
         }
     }
 
+    /// Runs `body` with a `keel serve` in a temp dir, this suite's worker registered on it, and a
+    /// reconnecting client; stops them after.
+    func withKeelAndWorker(_ body: (KeelProcess, ReconnectingClient) async throws -> Void) async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir)
+            try await keel.start()
+            let worker = makeWorker(keel.endpoint)
+            let workerTask = Task { try await worker.run() }
+            defer { workerTask.cancel() }
+            let client = try await ReconnectingClient.connect(keel.endpoint)
+            #expect(try await registered(client))
+            try await body(keel, client)
+            await client.close()
+            keel.stop()
+        }
+    }
+
     func running(_ client: ReconnectingClient) async throws -> Bool {
         try await eventually(timeout: Self.backWithin) {
             try await client.workers().contains { ($0["inFlight"]?.int64Value ?? 0) > 0 }
@@ -56,35 +73,18 @@ struct ReconnectTests {
     }
 
     @Test func aConnectedWorkerServesAgainSoonAfterKeelComesBack() async throws {
-        try await TemporaryDirectory.with { dir in
-            let keel = KeelProcess(dir: dir)
-            try await keel.start()
-            let worker = makeWorker(keel.endpoint)
-            let workerTask = Task { try await worker.run() }
-            defer { workerTask.cancel() }
-            let client = try await ReconnectingClient.connect(keel.endpoint)
-            #expect(try await registered(client))
+        try await withKeelAndWorker { keel, client in
             keel.kill9()
             try await Task.sleep(for: .seconds(3))  // the worker keeps failing: its backoff grows to the cap
             try await keel.start()
             #expect(try await registered(client), "the worker did not re-register")
             let result = try await client.callActivity("echo", input: ["after": "restart"], waitTimeoutMs: 20_000)
             #expect(result["status"] == "completed" && result["output"] == ["after": "restart"], "\(result)")
-            await client.close()
-            keel.stop()
         }
     }
 
     @Test func aCallInFlightWithoutAKeyThrowsOutcomeUnknownAndOneWithAKeyCompletes() async throws {
-        try await TemporaryDirectory.with { dir in
-            let keel = KeelProcess(dir: dir)
-            try await keel.start()
-            let worker = makeWorker(keel.endpoint)
-            let workerTask = Task { try await worker.run() }
-            defer { workerTask.cancel() }
-            let client = try await ReconnectingClient.connect(keel.endpoint)
-            #expect(try await registered(client))
-
+        try await withKeelAndWorker { keel, client in
             let unkeyed = Task { try await client.callActivity("slow", input: ["ms": 3000]) }
             #expect(try await running(client))
             keel.kill9()
@@ -99,8 +99,6 @@ struct ReconnectTests {
             try await keel.start()
             let result = try await keyed.value
             #expect(result["status"] == "completed", "\(result)")
-            await client.close()
-            keel.stop()
         }
     }
 
@@ -109,14 +107,7 @@ struct ReconnectTests {
     @Test func aSignalSentAgainWithItsRequestIdIsDeliveredOnce() async throws {
         #expect(ReconnectingClient.isSafeToRepeat("workflow/signal", SignalParams.make(workflowId: "w", name: "s", payload: 1)))
         #expect(!ReconnectingClient.isSafeToRepeat("workflow/signal", ["workflowId": "w", "name": "s"]))
-        try await TemporaryDirectory.with { dir in
-            let keel = KeelProcess(dir: dir)
-            try await keel.start()
-            let worker = makeWorker(keel.endpoint)
-            let workerTask = Task { try await worker.run() }
-            defer { workerTask.cancel() }
-            let client = try await ReconnectingClient.connect(keel.endpoint)
-            #expect(try await registered(client))
+        try await withKeelAndWorker { _, client in
             _ = try await client.call("workflow/start", ["name": "twoApprovals", "workflowId": "approvals", "input": [:]])
             let first = try await client.signalWorkflow("approvals", name: "approve", payload: "A", requestId: "swift-signal-1")
             #expect(first["duplicate"] == false, "\(first)")
@@ -126,8 +117,6 @@ struct ReconnectTests {
             _ = try await client.signalWorkflow("approvals", name: "approve", payload: "B")
             let result = try await client.call("workflow/result", ["workflowId": "approvals", "waitTimeoutMs": 30_000])
             #expect(result["output"] == ["A", "B"], "\(result)")
-            await client.close()
-            keel.stop()
         }
     }
 
