@@ -117,4 +117,10 @@ describe('reconnect rules', () => {
     assert.ok(!safeToRepeat('workflow/start', { name: 'w', workflowId: 'w', conflictPolicy: 'fail' }));
     assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's' }));
   });
+
+  test('a workflow/signal is repeated only when it carries a requestId', () => {
+    assert.ok(safeToRepeat('workflow/signal', { workflowId: 'w', name: 's', payload: 1, requestId: 'r-1' }));
+    assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's', payload: 1 }));
+    assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's', requestId: null }));
+  });
 });
