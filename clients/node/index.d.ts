@@ -320,7 +320,8 @@ export declare class Client {
   close(): Promise<void>;
   startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' }): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;
-  signalWorkflow(workflowId: string, name: string, payload?: unknown): Promise<{ delivered: boolean }>;
+  /** Sends `requestId` (default: a fresh random UUID); a repeat of an id is answered `duplicate: true` and not delivered. */
+  signalWorkflow(workflowId: string, name: string, payload?: unknown, options?: { requestId?: string }): Promise<{ delivered: boolean; consumed?: boolean; duplicate?: boolean }>;
   cancelWorkflow(workflowId: string, reason?: string): Promise<{ status: WorkflowStatus }>;
   describeWorkflow(workflowId: string): Promise<any>;
   listWorkflows(filters?: { status?: WorkflowStatus; name?: string; createdAfterMs?: number; createdBeforeMs?: number; limit?: number; cursor?: string }): Promise<any>;

@@ -1,4 +1,5 @@
 // Client: starts workflows and activities and inspects Keel over a socket (never stdio).
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from './connection.js';
 import { ConnectionLostError, KeelError, codes } from './errors.js';
@@ -92,9 +93,17 @@ export class Client {
     return this._call('workflow/result', defined({ workflowId, waitTimeoutMs }), wait + WAIT_SLACK_MS);
   }
 
-  /** Sends signal `name` with `payload` (`workflow/signal`). @returns {Promise<{delivered: boolean}>} */
-  signalWorkflow(workflowId, name, payload = undefined) {
-    return this._call('workflow/signal', defined({ workflowId, name, payload }));
+  /**
+   * Sends signal `name` with `payload` (`workflow/signal`). Every call carries a `requestId`, a
+   * fresh random UUID unless `options.requestId` gives one: Keel delivers the first signal with a
+   * given id and answers a later one `duplicate: true` without delivering it, so a signal in
+   * flight when the connection drops is sent again after the reconnect. Pass your own id to make
+   * a retry from elsewhere (another process, after a restart) deduplicate too.
+   * @param {{requestId?: string}} [options]
+   * @returns {Promise<{delivered: boolean, consumed?: boolean, duplicate?: boolean}>}
+   */
+  signalWorkflow(workflowId, name, payload = undefined, { requestId } = {}) {
+    return this._call('workflow/signal', defined({ workflowId, name, payload, requestId: requestId ?? randomUUID() }));
   }
 
   /** Requests cancellation (`workflow/cancel`). @returns {Promise<{status: string}>} */

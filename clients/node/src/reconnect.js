@@ -65,10 +65,12 @@ export class EndpointRing {
 const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'worker/list']);
 
 /** True when a call whose connection dropped before its answer may be sent again: a read, an
- * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy. */
+ * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy,
+ * a workflow/signal with a request id (Keel delivers it once and answers a repeat `duplicate`). */
 export function safeToRepeat(method, params = {}) {
   if (READS.has(method)) return true;
   if (method === 'activity/call') return params.idempotencyKey != null;
+  if (method === 'workflow/signal') return params.requestId != null;
   if (method === 'workflow/start') return params.workflowId != null && params.conflictPolicy !== 'fail';
   return false;
 }

@@ -52,3 +52,16 @@ function canConnect(socket) {
     connection.once('error', () => resolve(false));
   });
 }
+
+/** Records the params of every `method` call `client` sends on its current connection (a spy:
+ * the call still goes to Keel). A reconnect opens a new connection, which is not recorded. */
+export function recordCalls(client, method) {
+  const sent = [];
+  const connection = client.connection;
+  const call = connection.call.bind(connection);
+  connection.call = (name, params, options) => {
+    if (name === method) sent.push(params);
+    return call(name, params, options);
+  };
+  return sent;
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ActivityError, CancelledError, Client, Worker } from '../src/index.js';
-import { liveSkipReason, startKeel } from '../support/keel.js';
+import { liveSkipReason, recordCalls, startKeel } from '../support/keel.js';
 import { tempDir } from '../support/peer.js';
 
 const quiet = { error() {}, warn() {}, info() {} };
@@ -112,6 +112,46 @@ describe('live against keel serve', { skip, timeout: 60_000 }, () => {
     assert.equal(cancelled.status, 'cancelled');
     const history = await client.workflowHistory('can-1');
     assert.ok(history.entries.some((entry) => entry.input?.step === 'compensate'));
+  });
+});
+
+describe('live: deduplicated signals (workflow/signal requestId)', { skip, timeout: 60_000 }, () => {
+  const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  test('a repeated request id delivers nothing; signals without an explicit id each get a fresh one', async (t) => {
+    const { client } = await withKeel(t, (worker) => {
+      worker.workflow('wf.approveTwice', async (input, wf) => [await wf.signal('approve'), await wf.signal('approve')]);
+    });
+    const reason = await workflowsUnsupported(client);
+    if (reason) return t.skip(reason);
+    const sent = recordCalls(client, 'workflow/signal');
+    const A = { approvedBy: 'ada' };
+    const B = { approvedBy: 'grace' };
+
+    await client.startWorkflow('wf.approveTwice', {}, { workflowId: 'approve-1' });
+    const first = await client.signalWorkflow('approve-1', 'approve', A, { requestId: 'approve-1/ada' });
+    assert.equal(first.delivered, true);
+    assert.equal(first.duplicate, false);
+    const again = await client.signalWorkflow('approve-1', 'approve', A, { requestId: 'approve-1/ada' });
+    assert.equal(again.delivered, true);
+    assert.equal(again.duplicate, true);
+    const second = await client.signalWorkflow('approve-1', 'approve', B);
+    assert.equal(second.duplicate, false);
+    const result = await client.workflowResult('approve-1', { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(result.output, [A, B]);
+
+    // Two signals with no explicit id: each call sends its own random UUID, so both are delivered.
+    await client.startWorkflow('wf.approveTwice', {}, { workflowId: 'approve-2' });
+    assert.equal((await client.signalWorkflow('approve-2', 'approve', 'C')).duplicate, false);
+    assert.equal((await client.signalWorkflow('approve-2', 'approve', 'D')).duplicate, false);
+    const both = await client.workflowResult('approve-2', { waitTimeoutMs: 20_000 });
+    assert.deepEqual(both.output, ['C', 'D']);
+
+    const ids = sent.map((params) => params.requestId);
+    assert.deepEqual(ids.slice(0, 2), ['approve-1/ada', 'approve-1/ada']);
+    for (const id of [ids[2], ids[3], ids[4]]) assert.match(id, UUID_V4);
+    assert.equal(new Set(ids.slice(2)).size, 3);
   });
 });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, Client, ConnectionClosedError, ConnectionLostError, Worker, safeToRepeat } from '../src/index.js';
-import { liveSkipReason, startKeel } from '../support/keel.js';
+import { liveSkipReason, recordCalls, startKeel } from '../support/keel.js';
 import { tempDir } from '../support/peer.js';
 
 const quiet = { error() {}, warn() {}, info() {} };
@@ -25,8 +25,8 @@ async function waitUntil(predicate, what, timeoutMs = BACK_WITHIN_MS) {
   }
 }
 
-/** keel serve, a worker serving `echo` and `slow`, and a client, all on one temp dir. */
-async function setUp(t) {
+/** keel serve, a worker serving `echo`, `slow` (and what `register` adds), and a client, all on one temp dir. */
+async function setUp(t, register = () => {}) {
   const dir = tempDir(t);
   const keel = await startKeel(t, dir);
   const worker = new Worker({ name: 'reconnect-worker', socket: keel.socket, logger: quiet, handleSignals: false });
@@ -35,6 +35,7 @@ async function setUp(t) {
     await sleep(input.ms);
     return input;
   });
+  register(worker);
   const running = worker.run();
   const client = await Client.connect({ socket: keel.socket, logger: quiet });
   t.after(async () => {
@@ -98,6 +99,29 @@ describe('reconnect against keel serve killed with SIGKILL', { skip: liveSkipRea
     assert.equal(result.status, 'completed');
     assert.deepEqual(result.output, { ms: 1500 });
   });
+
+  test('a signal in flight is sent again with its request id and delivered once', async (t) => {
+    const env = await setUp(t, (worker) => {
+      worker.workflow('wf.approveTwice', async (input, wf) => [await wf.signal('approve'), await wf.signal('approve')]);
+    });
+    await env.client.startWorkflow('wf.approveTwice', {}, { workflowId: 'approve-resend' });
+    const sent = recordCalls(env.client, 'workflow/signal');
+    env.keel.child.kill('SIGSTOP'); // Keel reads nothing more: the signal below stays unanswered
+    const signal = env.client.signalWorkflow('approve-resend', 'approve', { n: 1 });
+    await waitUntil(async () => sent.length === 1, 'the signal to be sent');
+    await sleep(200);
+    await kill9(env.keel);
+    await startKeel(t, env.dir);
+    const answer = await signal; // sent again on the new connection, not ConnectionLostError
+    assert.equal(answer.delivered, true);
+    assert.equal(answer.duplicate, false);
+    const repeat = await env.client.signalWorkflow('approve-resend', 'approve', { n: 1 }, { requestId: sent[0].requestId });
+    assert.equal(repeat.duplicate, true);
+    await env.client.signalWorkflow('approve-resend', 'approve', { n: 2 });
+    const result = await env.client.workflowResult('approve-resend', { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed');
+    assert.deepEqual(result.output, [{ n: 1 }, { n: 2 }]);
+  });
 });
 
 describe('reconnect rules', () => {
@@ -116,5 +140,11 @@ describe('reconnect rules', () => {
     assert.ok(!safeToRepeat('activity/call', { name: 'a' }));
     assert.ok(!safeToRepeat('workflow/start', { name: 'w', workflowId: 'w', conflictPolicy: 'fail' }));
     assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's' }));
+  });
+
+  test('a workflow/signal is repeated only when it carries a requestId', () => {
+    assert.ok(safeToRepeat('workflow/signal', { workflowId: 'w', name: 's', payload: 1, requestId: 'r-1' }));
+    assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's', payload: 1 }));
+    assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's', requestId: null }));
   });
 });
