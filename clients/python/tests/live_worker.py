@@ -40,6 +40,12 @@ async def order(ctx, input):
     return {"a": a, "b": b, "approval": approval, "slow": slow, "id": await ctx.uuid()}
 
 
+@worker.workflow("live.approve_twice")
+async def approve_twice(ctx, input):
+    """Two waits for the same signal: tests/test_live.py checks which signals were delivered."""
+    return [await ctx.signal("approve", timeout=30), await ctx.signal("approve", timeout=30)]
+
+
 @worker.workflow("live.cancellable")
 async def cancellable(ctx, input):
     try:

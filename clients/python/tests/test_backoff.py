@@ -22,3 +22,10 @@ def test_only_reads_and_keyed_calls_are_repeated():
     assert safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1"})
     assert not safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "conflictPolicy": "fail"})
     assert not safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s"})
+    assert not safe_to_repeat("workflow/cancel", {"workflowId": "w"})
+
+
+def test_a_signal_with_a_request_id_is_repeated_and_one_without_is_outcome_unknown():
+    assert safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s", "payload": 1, "requestId": "r-1"})
+    assert not safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s", "payload": 1})
+    assert not safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s", "requestId": None})

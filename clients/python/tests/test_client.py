@@ -1,6 +1,7 @@
 """Client against a scripted orchestrator on a real Unix socket."""
 
 import asyncio
+import uuid
 
 import pytest
 from conftest import Orchestrator, run
@@ -68,5 +69,51 @@ def test_connect_sends_the_token_over_tcp_and_fails_cleanly_when_refused():
             await keel.Client.connect(tcp=f"127.0.0.1:{port}", token="s3cret")
         assert raised.value.code == -32004 and seen["init"]["params"]["token"] == "s3cret"
         server.close()
+
+    run(main())
+
+
+async def _initialize(peer):
+    init = await peer.recv()
+    assert init["method"] == "initialize", init
+    peer.answer(init, {"protocolVersion": "1", "capabilities": {}})
+
+
+def test_signal_sends_a_fresh_uuid_request_id_or_the_callers_and_resends_it_after_a_drop(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path, reconnect_initial=0.01, reconnect_max=0.05))
+            peer = await orchestrator.accept()
+            await _initialize(peer)
+            async with await connecting as client:
+                seen = []
+                for _ in range(2):  # default ids: a fresh lowercase UUID v4 per call
+                    signalling = asyncio.ensure_future(client.signal("order-1", "approve", {"ok": True}))
+                    request = await peer.recv()
+                    assert request["method"] == "workflow/signal"
+                    params = dict(request["params"])
+                    request_id = params.pop("requestId")
+                    assert params == {"workflowId": "order-1", "name": "approve", "payload": {"ok": True}}
+                    assert request_id == str(uuid.UUID(request_id)) and uuid.UUID(request_id).version == 4
+                    seen.append(request_id)
+                    peer.answer(request, {"delivered": True, "consumed": False, "duplicate": False})
+                    result = await signalling
+                    assert (result.delivered, result.duplicate, result.consumed) == (True, False, False)
+                assert seen[0] != seen[1]
+
+                # The caller's id, in flight when the connection drops: sent again with that id.
+                signalling = asyncio.ensure_future(client.signal("order-1", "approve", None, request_id="approve-1"))
+                request = await peer.recv()
+                assert request["params"]["requestId"] == "approve-1"
+                peer.close()
+                again = await orchestrator.accept()
+                await _initialize(again)
+                resent = await again.recv()
+                assert resent["method"] == "workflow/signal"
+                assert resent["params"] == {"workflowId": "order-1", "name": "approve", "payload": None, "requestId": "approve-1"}
+                again.answer(resent, {"delivered": True, "duplicate": True})
+                result = await signalling
+                assert (result.delivered, result.duplicate, result.consumed) == (True, True, None)
+                assert isinstance(result, keel.SignalResult)
 
     run(main())

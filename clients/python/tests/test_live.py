@@ -154,6 +154,30 @@ def test_a_workflow_runs_parallel_steps_sleeps_and_waits_for_a_signal(live):
     assert sorted(r["tag"] for r in live.records()) == ["a", "b", "slow"]
 
 
+def test_a_signal_sent_again_with_its_request_id_is_delivered_once_and_default_ids_never_collide(live):
+    async def signals(client):
+        await client.start_workflow("live.approve_twice", None, workflow_id="twice-1")
+        first = await client.signal("twice-1", "approve", "A", request_id="approve-A")
+        again = await client.signal("twice-1", "approve", "A again", request_id="approve-A")
+        default = await client.signal("twice-1", "approve", "B")
+        return first, again, default, await client.workflow_result("twice-1", timeout=20)
+
+    first, again, default, result = live.call(signals)
+    assert (first.delivered, first.duplicate) == (True, False), first.raw
+    assert (again.delivered, again.duplicate) == (True, True), again.raw
+    assert (default.delivered, default.duplicate) == (True, False), default.raw
+    assert (result.status, result.output) == ("completed", ["A", "B"]), result  # not ["A", "A again"]
+
+    async def two_defaults(client):
+        await client.start_workflow("live.approve_twice", None, workflow_id="twice-2")
+        sent = [await client.signal("twice-2", "approve", "C") for _ in range(2)]
+        return sent, await client.workflow_result("twice-2", timeout=20)
+
+    sent, result = live.call(two_defaults)
+    assert [s.duplicate for s in sent] == [False, False], [s.raw for s in sent]
+    assert (result.status, result.output) == ("completed", ["C", "C"]), result  # each default signal delivered
+
+
 def test_cancel_reaches_the_waiting_step_and_the_workflow_compensates(live):
     live.call(lambda c: c.start_workflow("live.cancellable", None, workflow_id="cancel-1"))
     wait_status(live, "cancel-1", "waiting:signal")

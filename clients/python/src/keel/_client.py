@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import uuid
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ._activity import RetryPolicy, Seconds, _ms
@@ -102,6 +103,30 @@ class WorkflowResult:
             output=result.get("output"),
             failure=result.get("failure"),
             started=result.get("started"),
+            raw=result,
+        )
+
+
+@dataclasses.dataclass
+class SignalResult:
+    """The answer of ``workflow/signal``.
+
+    ``duplicate`` is True when Keel had already taken a signal with the same request id for this
+    workflow and delivered nothing this time; ``consumed`` (first delivery only) says a waiting
+    step took the signal at once.
+    """
+
+    delivered: bool
+    duplicate: bool = False
+    consumed: Optional[bool] = None
+    raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_wire(cls, result: Dict[str, Any]) -> "SignalResult":
+        return cls(
+            delivered=bool(result.get("delivered", False)),
+            duplicate=bool(result.get("duplicate", False)),
+            consumed=result.get("consumed"),
             raw=result,
         )
 
@@ -337,11 +362,25 @@ class Client:
         local = (_ms(timeout) / 1000 if timeout is not None else DEFAULT_RESULT_WAIT_S) + WAIT_SLACK_S  # type: ignore[operator]
         return WorkflowResult.from_wire(await self._call("workflow/result", params, timeout=local) or {})
 
-    async def signal(self, workflow_id: str, name: str, payload: Any = None) -> None:
+    async def signal(
+        self, workflow_id: str, name: str, payload: Any = None, *, request_id: Optional[str] = None
+    ) -> SignalResult:
         """Sends signal ``name`` with ``payload`` (``workflow/signal``): recorded durably, in
-        order, and buffered until the workflow waits for it."""
-        params = {"workflowId": workflow_id, "name": name, "payload": to_json(payload)}
-        await self._call("workflow/signal", params, timeout=CONNECT_TIMEOUT_S)
+        order, and buffered until the workflow waits for it.
+
+        Every call carries a request id (``request_id``, 1 to 512 bytes; default a fresh UUID
+        v4): Keel delivers a signal with a given id to a workflow once, and answers a later one
+        with the same id ``duplicate=True``, delivering nothing. So a signal in flight when the
+        connection drops is sent again after the reconnect. Pass your own id to make a retry
+        from elsewhere (e.g. after a process restart) deduplicate too.
+        """
+        params = {
+            "workflowId": workflow_id,
+            "name": name,
+            "payload": to_json(payload),
+            "requestId": str(uuid.uuid4()) if request_id is None else request_id,
+        }
+        return SignalResult.from_wire(await self._call("workflow/signal", params, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def cancel_workflow(self, workflow_id: str, reason: Optional[str] = None) -> str:
         """Asks to cancel an execution (``workflow/cancel``): the workflow sees `keel.Cancelled`

@@ -80,12 +80,16 @@ _READS = frozenset(
 
 def safe_to_repeat(method: str, params: Dict[str, Any]) -> bool:
     """True when a call whose connection dropped before its answer may be sent again: a read, an
-    ``activity/call`` with an idempotency key, or a ``workflow/start`` with a workflow id that does
-    not ask to fail on conflict (docs/clients.md "Reconnecting", the in-flight table)."""
+    ``activity/call`` with an idempotency key, a ``workflow/start`` with a workflow id that does
+    not ask to fail on conflict, or a ``workflow/signal`` with a request id (Keel delivers a
+    repeated one once and answers ``duplicate: true``) (docs/clients.md "Reconnecting", the
+    in-flight table)."""
     if method in _READS:
         return True
     if method == "activity/call":
         return params.get("idempotencyKey") is not None
     if method == "workflow/start":
         return params.get("workflowId") is not None and params.get("conflictPolicy") != "fail"
+    if method == "workflow/signal":
+        return params.get("requestId") is not None
     return False
