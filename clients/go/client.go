@@ -2,6 +2,8 @@ package keel
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +36,8 @@ type ClientOptions struct {
 
 // Client starts and inspects workflows and calls activities over one connection. It is safe for
 // concurrent use. When Keel restarts, the next call reconnects; a call in flight at the drop is
-// sent again when that is safe (a read, or keyed), else it fails with ErrOutcomeUnknown
+// sent again when that is safe (a read, or keyed: a signal's request id is a key), else it fails
+// with ErrOutcomeUnknown
 // (docs/clients.md "Reconnecting").
 type Client struct {
 	opts ClientOptions
@@ -255,13 +258,59 @@ func (c *Client) WorkflowResult(ctx context.Context, workflowID string, out any)
 }
 
 // SignalWorkflow sends signal name with payload (may be nil): recorded durably, in order, and
-// buffered until the workflow waits for it.
+// buffered until the workflow waits for it. It carries a fresh request id, so it is sent again
+// after a dropped connection without being delivered twice; SignalWorkflowWithOptions chooses the
+// id and returns the answer.
 func (c *Client) SignalWorkflow(ctx context.Context, workflowID, name string, payload any) error {
-	params := map[string]any{"workflowId": workflowID, "name": name}
+	_, err := c.SignalWorkflowWithOptions(ctx, workflowID, name, payload, SignalOptions{})
+	return err
+}
+
+// SignalOptions for SignalWorkflowWithOptions.
+type SignalOptions struct {
+	// RequestID deduplicates the signal (1 to 512 bytes): Keel delivers the first workflow/signal
+	// with a given id for a workflow and answers any later one Duplicate without delivering it.
+	// "" sends a fresh random UUID. Give your own to make a retry after a restart of your process
+	// deduplicate too.
+	RequestID string
+}
+
+// Signaled is workflow/signal's answer.
+type Signaled struct {
+	Delivered bool `json:"delivered"`
+	// Consumed: a waiting step took the signal at once.
+	Consumed bool `json:"consumed"`
+	// Duplicate: a signal with the same request id was delivered before; this one delivered nothing.
+	Duplicate bool `json:"duplicate"`
+}
+
+// SignalWorkflowWithOptions is SignalWorkflow with a chosen request id, returning Keel's answer.
+func (c *Client) SignalWorkflowWithOptions(ctx context.Context, workflowID, name string, payload any, opts SignalOptions) (*Signaled, error) {
+	requestID := opts.RequestID
+	if requestID == "" {
+		requestID = newUUID()
+	}
+	params := map[string]any{"workflowId": workflowID, "name": name, "requestId": requestID}
 	if payload != nil {
 		params["payload"] = payload
 	}
-	return c.call(ctx, "workflow/signal", params, nil)
+	var s Signaled
+	if err := c.call(ctx, "workflow/signal", params, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// newUUID is a random (version 4) UUID in lowercase.
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("keel: no randomness for a request id: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // variant 10
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // CancelWorkflow asks the workflow to stop; it sees a "Cancelled" Failure at its current step and

@@ -108,6 +108,14 @@ func liveWorker(t *testing.T, socket string) {
 		err := wf.Signal("go", 0, &s)
 		return map[string]any{"signal": s}, err
 	})
+	RegisterWorkflow(w, "live.approveTwice", func(wf *WorkflowContext, in any) ([]any, error) {
+		var first, second any
+		if err := wf.Signal("approve", 0, &first); err != nil {
+			return nil, err
+		}
+		err := wf.Signal("approve", 0, &second)
+		return []any{first, second}, err
+	})
 	RegisterWorkflow(w, "live.cancellable", func(wf *WorkflowContext, in any) (any, error) {
 		err := wf.Activity("block", nil).Get(nil)
 		if IsCancelled(err) {
@@ -252,6 +260,65 @@ func TestLiveWorkflows(t *testing.T) {
 		status, err := c.WorkflowResult(ctx, started.WorkflowID, nil)
 		if !IsCancelled(err) || status.Status != "cancelled" {
 			t.Fatalf("got %+v, %v", status, err)
+		}
+	})
+}
+
+// A signal sent again with the same request id is answered duplicate and delivered once; signals
+// without an explicit id get fresh ones, so each is delivered.
+func TestLiveSignalRequestIDDeliversOnce(t *testing.T) {
+	socket := startKeel(t)
+	liveWorker(t, socket)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := func(id string) {
+		t.Helper()
+		if _, err := c.StartWorkflow(ctx, "live.approveTwice", nil, StartOptions{WorkflowID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := func(id string) string {
+		t.Helper()
+		var out []any
+		if _, err := c.WorkflowResult(ctx, id, &out); err != nil {
+			t.Fatal(err)
+		}
+		return mustJSON(t, out)
+	}
+
+	t.Run("an explicit id repeated is a duplicate", func(t *testing.T) {
+		start("approve-explicit")
+		signal := func(payload string, opts SignalOptions) *Signaled {
+			t.Helper()
+			s, err := c.SignalWorkflowWithOptions(ctx, "approve-explicit", "approve", payload, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		if s := signal("A", SignalOptions{RequestID: "approval-A"}); !s.Delivered || s.Duplicate {
+			t.Fatalf("first signal: %+v", s)
+		}
+		if s := signal("A", SignalOptions{RequestID: "approval-A"}); !s.Delivered || !s.Duplicate {
+			t.Fatalf("the same request id again: %+v, want duplicate", s)
+		}
+		if s := signal("B", SignalOptions{}); !s.Delivered || s.Duplicate {
+			t.Fatalf("a signal with a default id: %+v", s)
+		}
+		if got := result("approve-explicit"); got != `["A","B"]` {
+			t.Fatalf("the workflow got %s, want [\"A\",\"B\"]", got)
+		}
+	})
+	t.Run("default ids are fresh per call", func(t *testing.T) {
+		start("approve-default")
+		for i := 0; i < 2; i++ { // the same payload twice: two signals, two deliveries
+			if err := c.SignalWorkflow(ctx, "approve-default", "approve", "same"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := result("approve-default"); got != `["same","same"]` {
+			t.Fatalf("the workflow got %s, want both signals", got)
 		}
 	})
 }

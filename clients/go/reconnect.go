@@ -82,8 +82,8 @@ func (r *endpointRing) failed() bool {
 }
 
 // ErrOutcomeUnknown reports that the connection to Keel dropped while a call was in flight and
-// the call was not safe to repeat (not a read, no idempotency key): it may or may not have taken
-// effect. Match it with errors.Is; such an error also matches ErrClosed. Local only.
+// the call was not safe to repeat (not a read, no idempotency key or request id): it may or may
+// not have taken effect. Match it with errors.Is; such an error also matches ErrClosed. Local only.
 var ErrOutcomeUnknown = errors.New("keel: connection lost; outcome unknown")
 
 // outcomeUnknownError names the call whose outcome is unknown.
@@ -102,8 +102,9 @@ var reads = map[string]bool{"ping": true, "activity/result": true, "workflow/res
 	"workflow/describe": true, "workflow/history": true, "workflow/list": true, "worker/list": true}
 
 // safeToRepeat reports whether a call whose connection dropped before its answer may be sent
-// again: a read, an activity/call with an idempotency key, or a workflow/start with a workflow id
-// that does not ask to fail on conflict (docs/clients.md "Reconnecting").
+// again: a read, an activity/call with an idempotency key, a workflow/start with a workflow id
+// that does not ask to fail on conflict, or a workflow/signal with a request id (Keel answers a
+// repeat duplicate and delivers nothing) (docs/clients.md "Reconnecting").
 func safeToRepeat(method string, params any) bool {
 	switch {
 	case reads[method]:
@@ -112,6 +113,8 @@ func safeToRepeat(method string, params any) bool {
 		return paramString(params, "idempotencyKey") != ""
 	case method == "workflow/start":
 		return paramString(params, "workflowId") != "" && paramString(params, "conflictPolicy") != "fail"
+	case method == "workflow/signal":
+		return paramString(params, "requestId") != ""
 	}
 	return false
 }

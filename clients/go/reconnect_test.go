@@ -216,11 +216,58 @@ func TestOnlyReadsAndKeyedCallsAreRepeated(t *testing.T) {
 		{"activity/call", map[string]any{"name": "a", "idempotencyKey": "k"}, true},
 		{"activity/call", map[string]any{"name": "a"}, false},
 		{"workflow/start", map[string]any{"workflowId": "w", "conflictPolicy": "fail"}, false},
-		{"workflow/signal", map[string]any{"workflowId": "w"}, false},
+		{"workflow/signal", map[string]any{"workflowId": "w", "name": "s"}, false},
+		{"workflow/signal", map[string]any{"workflowId": "w", "name": "s", "requestId": ""}, false},
+		{"workflow/signal", map[string]any{"workflowId": "w", "name": "s", "requestId": "r-1"}, true},
+		{"workflow/cancel", map[string]any{"workflowId": "w", "requestId": "r-1"}, false},
 	}
 	for _, c := range cases {
 		if got := safeToRepeat(c.method, c.params); got != c.want {
 			t.Errorf("safeToRepeat(%s, %v) = %v", c.method, c.params, got)
 		}
+	}
+}
+
+// A signal in flight when the connection drops is sent again on the next connection with the same
+// requestId (Keel answers the repeat duplicate); one without a requestId fails with
+// ErrOutcomeUnknown and is not sent again.
+func TestASignalInFlightIsSentAgainWithItsRequestIDAndOneWithoutFailsOutcomeUnknown(t *testing.T) {
+	c, first, peers := signalPeer(t)
+	done := signalAsync(c, "wf-1", "approve", "A", SignalOptions{})
+	sent := signalParams(t, first.next(t, "workflow/signal"))
+	first.closer.Close() // Keel dies before answering: the socket closes, no answer is written
+	second := nextPeer(t, peers)
+	in := second.next(t, "workflow/signal")
+	if again := signalParams(t, in); *again.RequestID != *sent.RequestID || string(again.Payload) != `"A"` {
+		t.Fatalf("sent again as %s, first as requestId %q", in.params, *sent.RequestID)
+	}
+	in.answer(map[string]any{"delivered": true, "duplicate": true})
+	if o := <-done; o.err != nil || !o.s.Duplicate {
+		t.Fatalf("got %+v, %v", o.s, o.err)
+	}
+
+	errs := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		errs <- c.call(ctx, "workflow/signal", map[string]any{"workflowId": "wf-1", "name": "approve"}, nil)
+	}()
+	second.next(t, "workflow/signal")
+	second.closer.Close()
+	if err := <-errs; !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("a signal without requestId: got %v, want ErrOutcomeUnknown", err)
+	}
+	// Its next call reconnects; the first request on the new connection is that call, not the signal.
+	described := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		_, err := c.DescribeWorkflow(ctx, "wf-1")
+		described <- err
+	}()
+	third := nextPeer(t, peers)
+	third.next(t, "workflow/describe").answer(map[string]any{"workflowId": "wf-1", "status": "running"})
+	if err := <-described; err != nil {
+		t.Fatal(err)
 	}
 }
