@@ -41,6 +41,7 @@ class LiveTest < Minitest::Test
       wf.activity("echo", { "step" => "compensate" })
       raise
     end
+    @worker.workflow("wf.approvals") { |_input, wf| [wf.signal("approve"), wf.signal("approve")] }
     @spinning = Keel::TimedQueue.new
     @unwound = Keel::TimedQueue.new
     @worker.workflow("wf.spins") do |_input, wf|
@@ -102,6 +103,27 @@ class LiveTest < Minitest::Test
     assert_equal "cancelled", result["status"], result.inspect
     steps = @client.workflow_history("live-cancel")["entries"].map { |e| [e["kind"], e["name"], e["input"]] }
     assert_includes steps, ["activity", "echo", { "step" => "compensate" }]
+  end
+
+  # workflow/signal's requestId: a repeat with the same id is answered duplicate and not delivered;
+  # signals without an explicit id get a fresh one each, so each is delivered.
+  def test_a_signal_repeated_with_its_request_id_is_delivered_once
+    skip_without_workflows
+    @client.start_workflow("wf.approvals", nil, workflow_id: "live-dedup")
+    first = @client.signal_workflow("live-dedup", "approve", "A", request_id: "approve-live-dedup-1")
+    assert_equal [true, false], first.values_at("delivered", "duplicate"), first.inspect
+    again = @client.signal_workflow("live-dedup", "approve", "A", request_id: "approve-live-dedup-1")
+    assert_equal [true, true], again.values_at("delivered", "duplicate"), again.inspect
+    fresh = @client.signal_workflow("live-dedup", "approve", "B")
+    assert_equal [true, false], fresh.values_at("delivered", "duplicate"), fresh.inspect
+    result = @client.workflow_result("live-dedup", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", %w[A B]], result.values_at("status", "output"), result.inspect
+
+    # Two default signals with the same payload: both delivered.
+    @client.start_workflow("wf.approvals", nil, workflow_id: "live-default")
+    2.times { assert_equal false, @client.signal_workflow("live-default", "approve", "C")["duplicate"] }
+    result = @client.workflow_result("live-default", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", %w[C C]], result.values_at("status", "output"), result.inspect
   end
 
   # workflow/cancel: a terminated run whose code never steps is unwound at once and leaves the
