@@ -149,4 +149,10 @@ class ReconnectRulesTest < Minitest::Test
     refute Keel::Reconnect.safe_to_repeat?("workflow/start", { "workflowId" => "w", "conflictPolicy" => "fail" })
     refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w" })
   end
+
+  def test_a_signal_is_repeated_only_with_a_request_id
+    assert Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w", "name" => "go", "requestId" => "r-1" })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w", "name" => "go" })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w", "name" => "go", "requestId" => nil })
+  end
 end

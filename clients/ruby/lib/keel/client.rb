@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "securerandom"
 require_relative "errors"
 require_relative "framing"
 require_relative "connection"
@@ -123,9 +124,17 @@ module Keel
       call("workflow/result", params, timeout: wait_bound(wait_timeout_ms || DEFAULT_WORKFLOW_WAIT_MS))
     end
 
-    # `workflow/signal` → {"delivered" => true}.
-    def signal_workflow(workflow_id, name, payload = nil)
-      call("workflow/signal", { "workflowId" => workflow_id, "name" => name, "payload" => payload })
+    # `workflow/signal` → {"delivered" => true, "consumed" => bool, "duplicate" => bool}.
+    # Every call carries a `requestId`: `request_id:` if given (1 to 512 bytes; reuse one to make a
+    # retry, even from another process, deduplicate), else a fresh random UUID. Keel delivers the
+    # first signal with a given id and answers a later one `"duplicate" => true` without delivering
+    # it, so a signal in flight when the connection drops is sent again after the reconnect.
+    # `request_id: nil` sends none: every such signal is delivered, and one in flight at a drop
+    # raises Keel::ConnectionLost.
+    def signal_workflow(workflow_id, name, payload = nil, request_id: SecureRandom.uuid)
+      params = { "workflowId" => workflow_id, "name" => name, "payload" => payload }
+      params["requestId"] = request_id unless request_id.nil?
+      call("workflow/signal", params)
     end
 
     # `workflow/cancel` → {"status"}; the workflow sees Cancelled at its current step.

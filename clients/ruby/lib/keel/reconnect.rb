@@ -71,11 +71,13 @@ module Keel
     end
 
     # True when a call whose connection dropped before its answer may be sent again: a read, an
-    # `activity/call` with an idempotency key, or a `workflow/start` with a workflow id that does
-    # not ask to fail on conflict.
+    # `activity/call` with an idempotency key, a `workflow/signal` with a request id (Keel answers
+    # a repeat `duplicate: true` and delivers nothing), or a `workflow/start` with a workflow id
+    # that does not ask to fail on conflict.
     def self.safe_to_repeat?(method, params)
       return true if READS.include?(method)
       return !params["idempotencyKey"].nil? if method == "activity/call"
+      return !params["requestId"].nil? if method == "workflow/signal"
       return !params["workflowId"].nil? && params["conflictPolicy"] != "fail" if method == "workflow/start"
 
       false
