@@ -194,6 +194,12 @@ extension Engine {
         if let timeout = input["timeoutMs"]?.int64Value, timeout >= 0 { entry.wakeAt = now.addingSaturating(timeout) }
         let stored = try await ledger.receiveSignal(entry, epoch: epoch)
         guard stored.0 == .applied else { throw KeelError(.attemptSuperseded, "this run of \(id) was superseded; stop it") }
+        if let delay = _EngineTestHooks.signalStepDelay(id) { _ = try? await Task.sleep(for: delay) }
+        // A signal delivered while this write was on its way back completed the step already
+        // (signalWorkflow left the completed entry here): answer it rather than wait for good.
+        if let early = workflows[id]?.journal[seq], early.generation == stored.1.generation, early.status != .scheduled {
+            return early.stepAnswer
+        }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return stored.1.stepAnswer }
         if let wakeAt = stored.1.wakeAt {

@@ -125,7 +125,13 @@ extension Engine {
         if delivery.duplicate { return ["delivered": true, "duplicate": true] }
         var consumed = delivery.consumedBy
         if let e = consumed {
-            stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil)
+            if let live = workflows[id], live.record.generation == generation, live.journal[e.seq] == nil {
+                // The run's signal step is stored but its write has not come back to the engine
+                // yet (the two writes raced): leave the completed step for signalStep to find.
+                workflows[id]?.journal[e.seq] = e
+            } else {
+                stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil)
+            }
         } else if cluster != nil {
             consumed = await takeSignals(id).first { $0.name == name }
         }

@@ -36,6 +36,9 @@ func makeWorkflowWorker(_ endpoint: Endpoint, counter: Counter) -> Worker {
         let second: Approval = try await ctx.signal("approve")
         return ["first": .bool(first.approved), "second": .bool(second.approved)]
     }
+    w.workflow("wf.oneSignal") { (_: JSONValue, ctx) -> JSONValue in
+        try await ctx.signal("go")
+    }
     w.workflow("wf.signalTimeout") { (_: JSONValue, ctx) -> String in
         do {
             let _: Approval = try await ctx.signal("never", timeout: .milliseconds(100))
@@ -169,6 +172,27 @@ struct WorkflowTests {
             _ = try await rpc(endpoint, "workflow/signal", ["workflowId": "appr", "name": "approve", "payload": ["approved": true]])
             _ = try await rpc(endpoint, "workflow/signal", ["workflowId": "appr", "name": "approve", "payload": ["approved": false]])
             #expect(try await result(endpoint, "appr")["output"] == ["first": true, "second": false])
+        }
+    }
+
+    /// A signal that arrives after the run's signal step is stored but before the engine has seen
+    /// that write come back completes the step; the run is not left waiting for good. Found by the
+    /// Ruby client's live test (a few runs in 20 stuck `suspended` before the fix). A test hook
+    /// widens the window to 1 s for this workflow, so the signal lands in it every time.
+    @Test func aSignalRacingTheRunsSignalStepIsNotLost() async throws {
+        _EngineTestHooks.delaySignalStep(ofWorkflow: "race-1", by: .seconds(1))
+        defer { _EngineTestHooks.delaySignalStep(ofWorkflow: "race-1", by: nil) }
+        try await withWorkflows { endpoint, _ in
+            _ = try await start(endpoint, "wf.oneSignal", [:], id: "race-1")
+            // The step is in the store (history reads it) while the engine is held back.
+            #expect(try await eventually {
+                let h = try await rpc(endpoint, "workflow/history", ["workflowId": "race-1"])
+                return h["entries"]?.arrayValue?.contains { $0["kind"] == "signal" } ?? false
+            })
+            let sent = try await rpc(endpoint, "workflow/signal", ["workflowId": "race-1", "name": "go", "payload": 7])
+            #expect(sent["consumed"] == true, "\(sent)")
+            let r = try await rpc(endpoint, "workflow/result", ["workflowId": "race-1", "waitTimeoutMs": 30_000])
+            #expect(r["status"] == "completed" && r["output"] == 7, "\(r)")
         }
     }
 
