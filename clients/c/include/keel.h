@@ -305,9 +305,21 @@ json_t *keel_workflow_start(keel_client_t *c, const char *name, json_t *input, c
 json_t *keel_workflow_result(keel_client_t *c, const char *workflow_id, long long wait_timeout_ms,
                              keel_error_t *err);
 
-/** `workflow/signal`: payload borrowed (NULL omits it). Returns 0 once recorded, or -1. */
+/**
+ * `workflow/signal`: payload borrowed (NULL omits it), with a fresh random `requestId`, so that a
+ * signal in flight when the connection drops is sent again after the reconnect and delivered once.
+ * Returns 0 once recorded, or -1.
+ */
 int keel_workflow_signal(keel_client_t *c, const char *workflow_id, const char *name, json_t *payload,
                          keel_error_t *err);
+
+/**
+ * `workflow/signal` with the caller's `request_id` (NULL: a fresh one): a later signal with the same
+ * id for the workflow is not delivered again; `*duplicate` (if not NULL) says whether this one was
+ * such a repeat. Returns 0, or -1.
+ */
+int keel_workflow_signal_with_id(keel_client_t *c, const char *workflow_id, const char *name, json_t *payload,
+                                 const char *request_id, int *duplicate, keel_error_t *err);
 
 /** `workflow/cancel`: reason may be NULL. Returns 0, or -1. */
 int keel_workflow_cancel(keel_client_t *c, const char *workflow_id, const char *reason, keel_error_t *err);

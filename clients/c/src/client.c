@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "internal.h"
@@ -242,13 +243,47 @@ static int call_ok(keel_client_t *c, const char *method, json_t *params, keel_er
     return result != NULL ? 0 : -1;
 }
 
-int keel_workflow_signal(keel_client_t *c, const char *workflow_id, const char *name, json_t *payload,
-                         keel_error_t *err) {
-    json_t *params = json_pack("{s:s,s:s}", "workflowId", workflow_id, "name", name);
+/* A fresh random UUID, version 4, lowercase, into out (37 bytes with the NUL); 0, or -1. */
+static int new_uuid(char out[37]) {
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        return -1;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+int keel_workflow_signal_with_id(keel_client_t *c, const char *workflow_id, const char *name, json_t *payload,
+                                 const char *request_id, int *duplicate, keel_error_t *err) {
+    char fresh[37];
+    if (request_id == NULL) {
+        if (new_uuid(fresh) != 0) {
+            keel__set_error(err, KEEL_E_OS, "cannot make a request id: getrandom failed");
+            return -1;
+        }
+        request_id = fresh;
+    }
+    json_t *params = json_pack("{s:s,s:s,s:s}", "workflowId", workflow_id, "name", name, "requestId", request_id);
     if (payload != NULL) {
         json_object_set(params, "payload", payload);
     }
-    return call_ok(c, "workflow/signal", params, err);
+    json_t *result = call(c, "workflow/signal", params, QUICK_CALL_TIMEOUT_MS, err);
+    if (result == NULL) {
+        return -1;
+    }
+    if (duplicate != NULL) {
+        *duplicate = json_is_true(json_object_get(result, "duplicate"));
+    }
+    json_decref(result);
+    return 0;
+}
+
+int keel_workflow_signal(keel_client_t *c, const char *workflow_id, const char *name, json_t *payload,
+                         keel_error_t *err) {
+    return keel_workflow_signal_with_id(c, workflow_id, name, payload, NULL, NULL, err);
 }
 
 int keel_workflow_cancel(keel_client_t *c, const char *workflow_id, const char *reason, keel_error_t *err) {

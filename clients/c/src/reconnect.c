@@ -60,6 +60,9 @@ int keel__safe_to_repeat(const char *method, json_t *params) {
     if (strcmp(method, "activity/call") == 0) {
         return json_string_value(json_object_get(params, "idempotencyKey")) != NULL;
     }
+    if (strcmp(method, "workflow/signal") == 0) {
+        return json_string_value(json_object_get(params, "requestId")) != NULL;
+    }
     if (strcmp(method, "workflow/start") == 0) {
         const char *policy = json_string_value(json_object_get(params, "conflictPolicy"));
         return json_string_value(json_object_get(params, "workflowId")) != NULL &&

@@ -123,6 +123,11 @@ TEST(client_workflow_operations_send_the_documented_params) {
     params_ok &= params_are(&s, 0, "initialize", "{\"protocolVersion\":\"1\",\"clientInfo\":{\"name\":\"keel-c\",\"version\":\"" KEEL_VERSION "\"}}");
     params_ok &= params_are(&s, 1, "workflow/start", "{\"name\":\"wf.sequence\",\"input\":{\"n\":1},\"workflowId\":\"wf-1\"}");
     params_ok &= params_are(&s, 2, "workflow/result", "{\"workflowId\":\"wf-1\",\"waitTimeoutMs\":1000}");
+    /* The signal carries a fresh UUID v4 as its requestId; the rest is as documented. */
+    json_t *signal_params = json_object_get(json_array_get(s.requests, 3), "params");
+    const char *request_id = json_string_value(json_object_get(signal_params, "requestId"));
+    params_ok &= request_id != NULL && strlen(request_id) == 36 && request_id[14] == '4';
+    json_object_del(signal_params, "requestId");
     params_ok &= params_are(&s, 3, "workflow/signal", "{\"workflowId\":\"wf-1\",\"name\":\"go\",\"payload\":{\"n\":1}}");
     params_ok &= params_are(&s, 4, "workflow/cancel", "{\"workflowId\":\"wf-1\",\"reason\":\"by test\"}");
     params_ok &= params_are(&s, 5, "workflow/describe", "{\"workflowId\":\"wf-1\"}");
@@ -213,9 +218,11 @@ TEST(reconnect_repeats_only_reads_and_keyed_calls) {
     json_t *keyed = json_pack("{s:s,s:s}", "name", "a", "idempotencyKey", "k");
     json_t *unkeyed = json_pack("{s:s}", "name", "a");
     json_t *fail = json_pack("{s:s,s:s}", "workflowId", "w", "conflictPolicy", "fail");
+    json_t *signal = json_pack("{s:s,s:s,s:s}", "workflowId", "w", "name", "go", "requestId", "r-1");
     int ok = keel__safe_to_repeat("workflow/result", unkeyed) && keel__safe_to_repeat("activity/call", keyed) &&
              !keel__safe_to_repeat("activity/call", unkeyed) && !keel__safe_to_repeat("workflow/start", fail) &&
-             !keel__safe_to_repeat("workflow/signal", unkeyed);
+             !keel__safe_to_repeat("workflow/signal", unkeyed) && keel__safe_to_repeat("workflow/signal", signal);
+    json_decref(signal);
     json_decref(keyed);
     json_decref(unkeyed);
     json_decref(fail);
