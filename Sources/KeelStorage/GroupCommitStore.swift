@@ -107,12 +107,13 @@ public final class GroupCommitStore: Store {
     private func commit(_ group: [Waiter]) async {
         var commits = 1
         var split = false
+        var answers: [Result<[ChangeOutcome], any Error>]
         do {
             let outcomes = try await inner.apply(group.flatMap(\.changes))
             var offset = 0
-            for waiter in group {
-                waiter.continuation.resume(returning: Array(outcomes[offset..<(offset + waiter.changes.count)]))
-                offset += waiter.changes.count
+            answers = group.map { waiter in
+                defer { offset += waiter.changes.count }
+                return .success(Array(outcomes[offset..<(offset + waiter.changes.count)]))
             }
         } catch {
             if group.count > 1, Self.nothingCommitted(error) {
@@ -120,19 +121,18 @@ public final class GroupCommitStore: Store {
                 logger.warning(
                     "a shared commit was refused; sending its calls again one by one",
                     metadata: ["calls": "\(group.count)", "error": "\(error)"])
+                answers = []
                 for waiter in group {
                     commits += 1
-                    do {
-                        waiter.continuation.resume(returning: try await inner.apply(waiter.changes))
-                    } catch {
-                        waiter.continuation.resume(throwing: error)
-                    }
+                    do { answers.append(.success(try await inner.apply(waiter.changes))) } catch { answers.append(.failure(error)) }
                 }
             } else {
-                for waiter in group { waiter.continuation.resume(throwing: error) }
+                answers = group.map { _ in .failure(error) }
             }
         }
         StoreMetrics.recordGroupCommit(calls: group.count, split: split)
+        // Counted before any caller hears back, so that a caller reading the statistics after its
+        // answer sees its own commit.
         let next = queue.withLock { queue -> [Waiter]? in
             queue.inFlight -= 1
             queue.statistics.calls += group.count
@@ -140,6 +140,7 @@ public final class GroupCommitStore: Store {
             if split { queue.statistics.splitGroups += 1 }
             return Self.nextGroup(&queue, maximumInFlight: maximumInFlight, maximumChanges: maximumChanges)
         }
+        for (waiter, answer) in zip(group, answers) { waiter.continuation.resume(with: answer) }
         if let next { startCommit(next) }
     }
 
