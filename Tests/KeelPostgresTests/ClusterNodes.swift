@@ -37,6 +37,8 @@ final class ClusterNodeProcess: @unchecked Sendable {
             PackagePaths.keelBinary, "serve", "--store", storeURL, "--socket", socket,
             "--node-lease-ms", String(leaseMs), "--handshake-timeout", "60",
         ] + (pollMs.map { ["--cluster-poll-ms", String($0)] } ?? [])
+            // To compare shared commits on and off in the failure runs (docs/scaling.md).
+            + (ProcessInfo.processInfo.environment["KEEL_TEST_COMMIT_SLOTS"].map { ["--commit-slots", $0] } ?? [])
         process = try ChildProcess(argv, logPath: dir.file("\(name)-\(lives).log"))
         let up = try await eventually(timeout: .seconds(60)) {
             (try? await KeelClient.withClient(self.endpoint) { try await $0.call("ping") }) != nil
