@@ -124,6 +124,14 @@ extension Engine {
             transport: session.transport, pid: session.pid, activities: contracts.map(\.name), workflows: workflows,
             maxConcurrent: maxConcurrent, connectedAt: clock.now())
         worker.maxConcurrentWorkflows = maxWorkflows
+        worker.buildId = try p.optionalString("buildId")
+        worker.compatibleBuildIds = try (p.optionalArray("compatibleBuildIds") ?? []).enumerated().map { i, v in
+            guard let b = v.stringValue else { throw p.fail("compatibleBuildIds[\(i)]", "must be a build id (a string)") }
+            return b
+        }
+        if worker.buildId == nil, !worker.compatibleBuildIds.isEmpty {
+            throw p.fail("compatibleBuildIds", "needs buildId: only a versioned worker can continue other builds' executions")
+        }
         if worker.pid == nil, let pid = try p.optionalInt("pid", range: 1...Int64(Int32.max)) { worker.pid = Int32(pid) }
         guard let grant = session.grant else { throw KeelError(.notInitialized, "send initialize first") }
         let allowBreaking = try p.optionalBool("allowBreakingChanges") ?? false

@@ -69,12 +69,20 @@ extension Engine {
             }
             entry.completedAt = entry.createdAt
             return try await record(entry, epoch: epoch).stepAnswer
+        case "patch":
+            // A patch marker (docs/versioning.md): recorded so replays of this execution take the
+            // patched path; its answer is always `true`.
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
+            entry.status = .completed
+            entry.result = true
+            entry.completedAt = entry.createdAt
+            return try await record(entry, epoch: epoch).stepAnswer
         case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
         case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
         default:
-            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid")
+            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch")
         }
     }
 

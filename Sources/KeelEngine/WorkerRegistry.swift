@@ -30,9 +30,19 @@ public struct WorkerInfo: Sendable {
     public var maxConcurrentWorkflows: Int = 1000
     public var workflowsInFlight: Int = 0
     public var connectedAt: EpochMillis
+    /// The build of the code this worker runs (docs/versioning.md); nil for an unversioned worker.
+    public var buildId: String?
+    /// Older builds whose executions this worker can continue.
+    public var compatibleBuildIds: [String] = []
+
+    /// Whether this worker may run an execution pinned to `build` (nil: not pinned, any worker may).
+    public func canRun(build: String?) -> Bool {
+        guard let build else { return true }
+        return buildId == build || compatibleBuildIds.contains(build)
+    }
 
     public var json: JSONValue {
-        [
+        let base: JSONValue = [
             "workerId": .string(workerId), "name": .string(name), "language": .string(language),
             "transport": .string(transport), "pid": pid.map { JSONValue(Int64($0)) } ?? .null,
             "activities": .array(activities.map { .string($0) }), "workflows": .array(workflows.map { .string($0) }),
@@ -40,6 +50,10 @@ public struct WorkerInfo: Sendable {
             "maxConcurrentWorkflows": JSONValue(maxConcurrentWorkflows), "workflowsInFlight": JSONValue(workflowsInFlight),
             "connectedAtMs": JSONValue(connectedAt),
         ]
+        guard let buildId, case .object(var o) = base else { return base }
+        o["buildId"] = .string(buildId)
+        o["compatibleBuildIds"] = .array(compatibleBuildIds.map { .string($0) })
+        return .object(o)
     }
 }
 

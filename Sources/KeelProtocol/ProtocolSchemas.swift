@@ -204,7 +204,8 @@ public enum ProtocolSchemas {
         "child",
         "now",
         "random",
-        "uuid"
+        "uuid",
+        "patch"
       ]
     },
     "activityContract": {
@@ -346,6 +347,16 @@ public enum ProtocolSchemas {
         "node": {
           "description": "The node (orchestrator) the worker is connected to: for now this orchestrator's host name.",
           "type": "string"
+        },
+        "buildId": {
+          "description": "The build the worker declared (docs/versioning.md); absent for an unversioned worker.",
+          "$ref": "common.json#/$defs/buildId"
+        },
+        "compatibleBuildIds": {
+          "type": "array",
+          "items": {
+            "$ref": "common.json#/$defs/buildId"
+          }
         }
       }
     },
@@ -611,6 +622,10 @@ public enum ProtocolSchemas {
         "node": {
           "description": "On a node of a shared PostgreSQL store: the node that runs the execution now; absent while it waits.",
           "type": "string"
+        },
+        "buildId": {
+          "description": "The build this execution is pinned to: the build of the worker that ran it first. Absent while unpinned (started on an unversioned worker, or not run yet).",
+          "$ref": "common.json#/$defs/buildId"
         }
       }
     },
@@ -632,6 +647,13 @@ public enum ProtocolSchemas {
     "emptyObject": {
       "description": "An object whose fields, if any, are ignored.",
       "type": "object"
+    },
+    "buildId": {
+      "description": "A worker build's identifier: which version of the workflow code a worker runs (docs/versioning.md).",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 128,
+      "pattern": "^[A-Za-z0-9][A-Za-z0-9._:+@/-]*$"
     }
   }
 }
@@ -1338,6 +1360,18 @@ public enum ProtocolSchemas {
         "boolean",
         "null"
       ]
+    },
+    "buildId": {
+      "description": "The build of the code this worker runs. An execution first run by a build keeps running on that build (or on a worker that lists it in compatibleBuildIds).",
+      "$ref": "common.json#/$defs/buildId"
+    },
+    "compatibleBuildIds": {
+      "description": "Older builds whose executions this worker can continue (its code replays theirs, e.g. through patched()).",
+      "type": "array",
+      "maxItems": 64,
+      "items": {
+        "$ref": "common.json#/$defs/buildId"
+      }
     }
   }
 }

@@ -189,10 +189,10 @@ def _same(a: Any, b: Any) -> bool:
 class Peer:
     """The client under test: a child process whose stdin/stdout are the wire."""
 
-    def __init__(self, command: List[str], timeout: float) -> None:
+    def __init__(self, command: List[str], timeout: float, extra_env: Optional[Dict[str, str]] = None) -> None:
         self.timeout = timeout
         self.stderr = tempfile.TemporaryFile()
-        env = dict(os.environ, KEEL_TRANSPORT="stdio")
+        env = dict(os.environ, KEEL_TRANSPORT="stdio", **(extra_env or {}))
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
         self.lines: "queue.Queue[Optional[bytes]]" = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
@@ -251,7 +251,7 @@ class SocketPeer(Peer):
     case can play an orchestrator that goes away and comes back (``@restart``, ``@accept-within``).
     The client's stdout and stderr both go to the stderr log: over a socket stdout is not the wire."""
 
-    def __init__(self, command: List[str], timeout: float) -> None:
+    def __init__(self, command: List[str], timeout: float, extra_env: Optional[Dict[str, str]] = None) -> None:
         self.timeout = timeout
         self.stderr = tempfile.TemporaryFile()
         self.dir = tempfile.mkdtemp(prefix="kc-", dir="/tmp")  # short: socket paths stay < ~100 bytes
@@ -262,6 +262,7 @@ class SocketPeer(Peer):
         self.listen()
         env = {k: v for k, v in os.environ.items() if k not in ("KEEL_TRANSPORT", "KEEL_TCP", "KEEL_TOKEN")}
         env["KEEL_SOCKET"] = self.path
+        env.update(extra_env or {})
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=self.stderr, stderr=self.stderr, env=env)
         try:
             self.accept(timeout)
@@ -342,8 +343,10 @@ def run_case(path: str, command: List[str], timeout: float) -> None:
     """Plays one transcript; raises Mismatch on the first difference."""
     steps = parse_transcript(path)
     over_socket = ("directive", ("transport", "socket")) in [(kind, argument) for kind, argument, _ in steps]
+    extra_env = dict(
+        argument[1].split("=", 1) for kind, argument, _ in steps if kind == "directive" and argument[0] == "env")
     try:
-        peer = SocketPeer(command, timeout) if over_socket else Peer(command, timeout)
+        peer = SocketPeer(command, timeout, extra_env) if over_socket else Peer(command, timeout, extra_env)
     except Mismatch as error:
         raise Mismatch(f"{os.path.basename(path)}: {error}") from None
     bound: Dict[str, Any] = {}
@@ -387,6 +390,9 @@ def _directive(peer: Peer, name: str, value: str, bound: Dict[str, Any], timeout
         if pad < 0 or '"@pad"' not in text:
             raise ValueError(f"@send-padded needs a template with \"@pad\" shorter than {size_text} bytes")
         peer.send(text.replace('"@pad"', '"' + "a" * pad + '"', 1).encode("utf-8") + b"\n")
+    elif name == "env":
+        if "=" not in value:
+            raise ValueError(f"@env takes NAME=VALUE, not {value!r}")
     elif name == "transport":
         if value not in ("stdio", "socket"):
             raise ValueError(f"@transport takes stdio or socket, not {value!r}")
