@@ -134,5 +134,22 @@ async def loop(ctx, input):
     return {"done": input["i"]}
 
 
+@worker.workflow("wf.patched")
+async def patched(ctx, input):
+    p = await ctx.patched("add-discount")
+    if p:
+        await ctx.activity("echo", {"step": "discount"})
+    charge = await ctx.activity("echo", {"step": "charge"})
+    again = await ctx.patched("add-discount")
+    return {"patched": p, "again": again, "charge": charge}
+
+
+@worker.workflow("wf.deprecatedPatch")
+async def deprecated_patch(ctx, input):
+    await ctx.deprecate_patch("add-discount")
+    charge = await ctx.activity("echo", {"step": "charge"})
+    return {"charge": charge}
+
+
 if __name__ == "__main__":
     worker.run_sync()

@@ -13,7 +13,7 @@ import os
 import re
 import signal
 import sys
-from typing import Any, Callable, Dict, Optional, Set, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from ._activity import (
     ActivityContext,
@@ -73,6 +73,12 @@ class Worker:
         reconnect_initial, reconnect_max: the backoff's first bound and cap in seconds (full
             jitter; docs/clients.md "Reconnecting").
         drain_timeout: seconds a graceful stop waits for running activities before cancelling them.
+        build_id: this worker's build (sent as ``buildId``; default: ``KEEL_BUILD_ID``, empty =
+            none). An execution is pinned to the build of the worker that first runs it and then
+            runs only on workers of that build or listing it in ``compatible_build_ids``
+            (docs/versioning.md).
+        compatible_build_ids: older builds whose executions this worker can also run (sent as
+            ``compatibleBuildIds`` when a build id is set and the list is non-empty).
 
     While disconnected, running activities are cancelled and results that still arrive are
     dropped: Keel has already re-dispatched those attempts ("A worker that disconnects is removed
@@ -94,9 +100,20 @@ class Worker:
         reconnect_initial: float = RECONNECT_INITIAL_S,
         reconnect_max: float = RECONNECT_MAX_S,
         tls: Union[bool, TLS, None] = None,
+        build_id: Optional[str] = None,
+        compatible_build_ids: Optional[Sequence[str]] = None,
     ) -> None:
         if not 1 <= max_concurrent <= 10000:
             raise ValueError("max_concurrent must be between 1 and 10000")
+        if build_id is None:
+            build_id = os.environ.get("KEEL_BUILD_ID", "")
+        if not isinstance(build_id, str):
+            raise ValueError("build_id must be a string")
+        compatible = list(compatible_build_ids or [])
+        if isinstance(compatible_build_ids, str) or not all(isinstance(b, str) and b for b in compatible):
+            raise ValueError("compatible_build_ids must be a list of non-empty strings")
+        self.build_id: Optional[str] = build_id or None  # "" = none
+        self.compatible_build_ids = compatible
         self.name = name or os.path.splitext(os.path.basename(sys.argv[0] or "python-worker"))[0] or "python-worker"
         self.max_concurrent = max_concurrent
         self.max_concurrent_workflows = max_concurrent_workflows
@@ -222,6 +239,10 @@ class Worker:
         }
         if self._workflows:
             params["maxConcurrentWorkflows"] = self.max_concurrent_workflows
+        if self.build_id:
+            params["buildId"] = self.build_id
+            if self.compatible_build_ids:
+                params["compatibleBuildIds"] = list(self.compatible_build_ids)
         return params
 
     # Running

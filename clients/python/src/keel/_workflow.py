@@ -182,6 +182,46 @@ class WorkflowContext:
         """A UUID string, recorded once."""
         return self._run.step("uuid", "uuid", {})
 
+    def patched(self, id: str) -> "asyncio.Future[bool]":
+        """True when this execution runs the code after patch ``id``, False when it was recorded
+        by the code before it (docs/versioning.md). Wrap changed code in ``if await
+        ctx.patched("id"):`` so executions started by older code replay down the old path.
+
+        New code running live records a ``patch`` marker step (and gets True); replay answers
+        True from a marker with this id and False, without using up the seq, from any other
+        entry (the old path's next step takes it). Later calls with the same id in this run
+        answer the same without a step.
+
+        Raises:
+            ValueError: ``id`` is not a non-empty string.
+        """
+        return self._run.patch(id)
+
+    def deprecate_patch(self, id: str) -> "asyncio.Future[None]":
+        """Marks patch ``id`` as deprecated once no execution can still take the old path: the
+        code always takes the new path; live it still records the marker (so workers running
+        the ``patched()`` code replay it correctly), in replay it consumes a marker with this id
+        and leaves any other entry for the next step.
+
+        Raises:
+            ValueError: ``id`` is not a non-empty string.
+        """
+        answer = self._run.patch(id)
+        done: "asyncio.Future[None]" = self._run._loop.create_future()
+
+        def copy(source: "asyncio.Future[Any]") -> None:
+            if done.done():
+                return
+            if source.cancelled():
+                done.cancel()
+            elif source.exception() is not None:
+                _quiet(done, source.exception())  # type: ignore[arg-type]
+            else:
+                done.set_result(None)
+
+        answer.add_done_callback(copy)
+        return done
+
     def continue_as_new(self, input: Any) -> NoReturn:
         """Ends this run and starts the execution over with ``input`` and an empty journal
         (bounded history for long loops). Never returns: raises `ContinueAsNew`."""
@@ -223,6 +263,7 @@ class WorkflowRun:
             if isinstance(entry, dict) and isinstance(entry.get("seq"), int) and not isinstance(entry.get("seq"), bool)
         }
         self._seq = 0
+        self._patches: Dict[str, "asyncio.Future[Any]"] = {}
         self._live: Set["asyncio.Future[Any]"] = set()
         self._answer: "asyncio.Future[Answer]" = self._loop.create_future()
         self._task: Optional["asyncio.Task[None]"] = None
@@ -294,6 +335,28 @@ class WorkflowRun:
             message = str(FrameTooLargeError(limit, size))
             return {"status": "failed", "failure": {"type": "OutputTooLarge", "message": message, "retryable": False, "details": {"bytes": size, "limit": limit}}}
         return {"status": "completed", "output": output}
+
+    def patch(self, id: str) -> "asyncio.Future[Any]":
+        """``patched(id)``: memoized per run; a marker at the next seq is True (seq used up),
+        any other entry there is False (seq left for the old path's step), no entry sends the
+        marker step (answered True)."""
+        if not isinstance(id, str) or not id:
+            raise ValueError("a patch id must be a non-empty string")
+        known = self._patches.get(id)
+        if known is not None:
+            return known
+        recorded = self._journal.get(self._seq + 1)
+        if recorded is None:
+            answer = self.step("patch", id, {}, convert=lambda result: True)
+        else:
+            answer = self._loop.create_future()
+            if recorded.get("kind") == "patch" and recorded.get("name") == id:
+                self._seq += 1
+                answer.set_result(True)
+            else:
+                answer.set_result(False)
+        self._patches[id] = answer
+        return answer
 
     def step(self, kind: str, name: str, input: Any, options: Optional[Dict[str, Any]] = None, convert: Optional[Callable[[Any], Any]] = None) -> "asyncio.Future[Any]":
         """Assigns the next seq and answers it from the journal, or sends it to Keel."""
