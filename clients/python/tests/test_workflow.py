@@ -330,3 +330,156 @@ def test_a_workflow_cancel_notification_stops_the_matching_run(sock_path):
             await stop(worker, task, peer)
 
     run(main())
+
+
+def _patched_worker(sock_path, seen):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.patched")
+    async def patched(ctx, input):
+        p = await ctx.patched("add-discount")
+        if p:
+            await ctx.activity("discount", {})
+        charge = await ctx.activity("charge", {})
+        again = await ctx.patched("add-discount")
+        return {"patched": p, "again": again, "charge": charge}
+
+    @worker.workflow("wf.deprecated")
+    async def deprecated(ctx, input):
+        await ctx.deprecate_patch("add-discount")
+        return await ctx.activity("charge", {})
+
+    @worker.workflow("wf.bad")
+    async def bad(ctx, input):
+        for id in ("", None):
+            try:
+                ctx.patched(id)
+            except ValueError as error:
+                seen.append(str(error))
+        try:
+            ctx.deprecate_patch("")
+        except ValueError as error:
+            seen.append(str(error))
+        return len(seen)
+
+    return worker
+
+
+def test_patched_new_execution_records_one_marker_then_memoizes(sock_path):
+    worker = _patched_worker(sock_path, [])
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.patched", {}))
+            marker = await peer.recv()
+            assert marker["method"] == "workflow/step"
+            assert {k: marker["params"][k] for k in ("workflowId", "runId", "seq", "kind", "name", "input")} == {
+                "workflowId": "wf-1", "runId": 1, "seq": 1, "kind": "patch", "name": "add-discount", "input": {}}
+            peer.answer(marker, {"status": "completed", "result": True})
+            discount = await peer.recv()
+            assert (discount["params"]["seq"], discount["params"]["name"]) == (2, "discount")
+            peer.answer(discount, {"status": "completed", "result": {}})
+            charge = await peer.recv()
+            assert (charge["params"]["seq"], charge["params"]["name"]) == (3, "charge")
+            peer.answer(charge, {"status": "completed", "result": {"ok": 1}})
+            # The second patched("add-discount") sends nothing: the next message is the answer.
+            assert (await peer.recv())["result"] == {"status": "completed", "output": {"patched": True, "again": True, "charge": {"ok": 1}}}
+            await stop(worker, task, peer)
+
+    run(main())
+
+
+def test_patched_replay_with_marker_and_old_executions_without_one(sock_path):
+    worker = _patched_worker(sock_path, [])
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            # Replay of a new-code execution: the marker answers True, nothing is sent.
+            peer.send(run_request("k1", "wf.patched", {}, journal=[
+                {"seq": 1, "kind": "patch", "name": "add-discount", "status": "completed", "result": True},
+                {"seq": 2, "kind": "activity", "name": "discount", "status": "completed", "result": {}},
+                {"seq": 3, "kind": "activity", "name": "charge", "status": "completed", "result": {"ok": 1}}]))
+            assert (await peer.recv())["result"] == {"status": "completed", "output": {"patched": True, "again": True, "charge": {"ok": 1}}}
+            # An old execution (completed step at seq 1): False, the seq stays for the old path.
+            peer.send(run_request("k2", "wf.patched", {}, journal=[
+                {"seq": 1, "kind": "activity", "name": "charge", "status": "completed", "result": {"ok": 2}}]))
+            assert (await peer.recv())["result"] == {"status": "completed", "output": {"patched": False, "again": False, "charge": {"ok": 2}}}
+            # An old execution whose step is still scheduled: False, and the old step is sent at seq 1.
+            peer.send(run_request("k3", "wf.patched", {}, journal=[
+                {"seq": 1, "kind": "activity", "name": "charge", "status": "scheduled"}]))
+            charge = await peer.recv()
+            assert (charge["params"]["seq"], charge["params"]["kind"], charge["params"]["name"]) == (1, "activity", "charge")
+            peer.answer(charge, {"status": "completed", "result": {"ok": 3}})
+            assert (await peer.recv())["result"] == {"status": "completed", "output": {"patched": False, "again": False, "charge": {"ok": 3}}}
+            await stop(worker, task, peer)
+
+    run(main())
+
+
+def test_deprecate_patch_records_live_consumes_a_marker_and_leaves_other_entries(sock_path):
+    worker = _patched_worker(sock_path, [])
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.deprecated", {}))
+            marker = await peer.recv()
+            assert (marker["params"]["seq"], marker["params"]["kind"], marker["params"]["name"]) == (1, "patch", "add-discount")
+            peer.answer(marker, {"status": "completed", "result": True})
+            charge = await peer.recv()
+            assert charge["params"]["seq"] == 2
+            peer.answer(charge, {"status": "completed", "result": "c1"})
+            assert (await peer.recv())["result"] == {"status": "completed", "output": "c1"}
+            peer.send(run_request("k2", "wf.deprecated", {}, journal=[
+                {"seq": 1, "kind": "patch", "name": "add-discount", "status": "completed", "result": True},
+                {"seq": 2, "kind": "activity", "name": "charge", "status": "completed", "result": "c2"}]))
+            assert (await peer.recv())["result"] == {"status": "completed", "output": "c2"}
+            peer.send(run_request("k3", "wf.deprecated", {}, journal=[
+                {"seq": 1, "kind": "activity", "name": "charge", "status": "completed", "result": "c3"}]))
+            assert (await peer.recv())["result"] == {"status": "completed", "output": "c3"}
+            # A failed marker step raises in the workflow like any step failure.
+            peer.send(run_request("k4", "wf.deprecated", {}))
+            marker = await peer.recv()
+            peer.answer(marker, {"status": "failed", "failure": {"type": "Nope", "message": "no", "retryable": False}})
+            assert (await peer.recv())["result"]["failure"]["type"] == "Nope"
+            await stop(worker, task, peer)
+
+    run(main())
+
+
+def test_patched_rejects_an_empty_or_non_string_id(sock_path):
+    seen = []
+    worker = _patched_worker(sock_path, seen)
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.bad", {}))
+            assert (await peer.recv())["result"] == {"status": "completed", "output": 3}
+            await stop(worker, task, peer)
+
+    run(main())
+    assert seen == ["a patch id must be a non-empty string"] * 3
+
+
+def test_build_id_option_and_environment_in_the_registration(monkeypatch):
+    monkeypatch.delenv("KEEL_BUILD_ID", raising=False)
+    plain = keel.Worker("w").registration()
+    assert "buildId" not in plain and "compatibleBuildIds" not in plain
+    assert "compatibleBuildIds" not in keel.Worker("w", compatible_build_ids=["b-1"]).registration()
+    registration = keel.Worker("w", build_id="b-2", compatible_build_ids=["b-1"]).registration()
+    assert registration["buildId"] == "b-2" and registration["compatibleBuildIds"] == ["b-1"]
+    only = keel.Worker("w", build_id="b-2").registration()
+    assert only["buildId"] == "b-2" and "compatibleBuildIds" not in only
+    monkeypatch.setenv("KEEL_BUILD_ID", "build-7")
+    from_env = keel.Worker("w").registration()
+    assert from_env["buildId"] == "build-7" and "compatibleBuildIds" not in from_env
+    assert keel.Worker("w", build_id="b-9").registration()["buildId"] == "b-9"  # code wins
+    monkeypatch.setenv("KEEL_BUILD_ID", "")
+    assert "buildId" not in keel.Worker("w").registration()
+    with pytest.raises(ValueError):
+        keel.Worker("w", compatible_build_ids="b-1")
+    with pytest.raises(ValueError):
+        keel.Worker("w", compatible_build_ids=[""])
