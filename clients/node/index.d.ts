@@ -232,6 +232,11 @@ export declare class WorkflowContext {
   now(): Promise<number>;
   random(): Promise<number>;
   uuid(): Promise<string>;
+  /** Whether this execution runs patch `id`'s code: true live (a `patch` marker is recorded) or when
+   * recorded with the marker; false for an execution recorded before the patch. Memoized per run. */
+  patched(id: string): Promise<boolean>;
+  /** Like patched(id) with the answer discarded: the new path always runs (docs/versioning.md). */
+  deprecatePatch(id: string): Promise<void>;
   /** Ends this run and starts over with `input`; never resolves. */
   continueAsNew(input: unknown): Promise<never>;
 }
@@ -277,6 +282,10 @@ export interface WorkerOptions {
   /** Install SIGTERM/SIGINT handlers that drain (default true). */
   handleSignals?: boolean;
   logger?: Logger;
+  /** This worker's build (default: KEEL_BUILD_ID; empty = none). Executions stay on the build that first ran them. */
+  buildId?: string;
+  /** Other builds whose executions this worker may run (sent only with a build id). */
+  compatibleBuildIds?: string[];
 }
 
 export declare class Worker {
@@ -284,6 +293,8 @@ export declare class Worker {
   readonly name: string;
   readonly maxConcurrent: number;
   readonly workerId: string | null;
+  readonly buildId: string | null;
+  readonly compatibleBuildIds: string[];
   loadContracts(directory: string): this;
   activity<I = any, O = any>(name: string, handler: ActivityHandler<I, O>, options?: ActivityOptions): this;
   activity<I = any, O = any>(name: string, options: ActivityOptions, handler: ActivityHandler<I, O>): this;

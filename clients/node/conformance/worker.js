@@ -110,4 +110,18 @@ worker.workflow('wf.loop', async (input, wf) => {
   return { done: input.i };
 });
 
+worker.workflow('wf.patched', async (input, wf) => {
+  const p = await wf.patched('add-discount');
+  if (p) await wf.activity('echo', { step: 'discount' });
+  const charge = await wf.activity('echo', { step: 'charge' });
+  const again = await wf.patched('add-discount');
+  return { patched: p, again, charge };
+});
+
+worker.workflow('wf.deprecatedPatch', async (input, wf) => {
+  await wf.deprecatePatch('add-discount');
+  const charge = await wf.activity('echo', { step: 'charge' });
+  return { charge };
+});
+
 await worker.run();

@@ -40,6 +40,9 @@ export class Worker {
    * @param {number} [options.reconnectMaxMs=2000] the backoff's cap.
    * @param {number} [options.drainTimeoutMs=30000] how long a graceful stop waits for running work.
    * @param {Console} [options.logger] defaults to console (stderr over stdio).
+   * @param {string} [options.buildId] this worker's build (else KEEL_BUILD_ID; empty = none). An
+   *   execution is pinned to the build of the worker that first runs it (docs/versioning.md).
+   * @param {string[]} [options.compatibleBuildIds] other builds whose executions this one may run.
    */
   constructor(options = {}) {
     const maxConcurrent = options.maxConcurrent ?? 16;
@@ -50,6 +53,14 @@ export class Worker {
     this.maxConcurrent = maxConcurrent;
     this.maxConcurrentWorkflows = options.maxConcurrentWorkflows ?? 1000;
     this.workerId = null;
+    const buildId = options.buildId ?? process.env.KEEL_BUILD_ID ?? '';
+    if (typeof buildId !== 'string') throw new TypeError('buildId must be a string');
+    this.buildId = buildId === '' ? null : buildId;
+    const compatible = options.compatibleBuildIds ?? [];
+    if (!Array.isArray(compatible) || !compatible.every((id) => typeof id === 'string' && id !== '')) {
+      throw new TypeError('compatibleBuildIds must be an array of non-empty strings');
+    }
+    this.compatibleBuildIds = [...compatible];
     this._options = options;
     this._logger = options.logger ?? console;
     this._activities = new Map();
@@ -117,6 +128,10 @@ export class Worker {
       workflows: [...this._workflows.values()].map(contractToWire),
     };
     if (this._workflows.size > 0) params.maxConcurrentWorkflows = this.maxConcurrentWorkflows;
+    if (this.buildId !== null) {
+      params.buildId = this.buildId;
+      if (this.compatibleBuildIds.length > 0) params.compatibleBuildIds = [...this.compatibleBuildIds];
+    }
     return params;
   }
 

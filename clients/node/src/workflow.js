@@ -72,6 +72,31 @@ export class WorkflowContext {
   }
 
   /**
+   * Whether this execution runs the code of patch `id` (docs/versioning.md): true when it is new
+   * (live, a `patch` marker is recorded) or was recorded with the marker; false when it was
+   * recorded by the code before the patch (nothing is sent and no seq is used, so the old path's
+   * next step replays). Asking again for the same id in a run answers the same.
+   * `if (await ctx.patched('add-discount')) { new code } else { old code }`.
+   * @param {string} id a non-empty patch id.
+   * @returns {Promise<boolean>}
+   */
+  patched(id) {
+    return this._run.patch(id);
+  }
+
+  /**
+   * Marks patch `id` as deprecated once every execution without its marker has ended: the new path
+   * always runs. Live it records the marker like `patched()` (workers still running the
+   * `patched()` code can replay the execution); in replay it uses a marker with that id and leaves
+   * any other entry to the next step.
+   * @param {string} id a non-empty patch id.
+   * @returns {Promise<void>}
+   */
+  deprecatePatch(id) {
+    return this._run.patch(id).then(noop);
+  }
+
+  /**
    * Ends this run and starts the execution over with `input` and an empty journal. Never returns:
    * `return ctx.continueAsNew(next)` or `await ctx.continueAsNew(next)`.
    */
@@ -95,6 +120,7 @@ export class WorkflowRun {
       if (entry && Number.isInteger(entry.seq)) this._journal.set(entry.seq, entry);
     }
     this._seq = 0;
+    this._patches = new Map(); // patch id → the promise of patched()'s answer (memoized per run)
     this.ended = false;
     this._outcome = new Promise((resolve) => {
       this._resolve = resolve;
@@ -152,6 +178,35 @@ export class WorkflowRun {
     // A step nobody awaits (fire and forget, or a sibling of a step that failed) must not crash
     // the process with an unhandled rejection; awaiting it still throws.
     promise.catch(noop);
+    return promise;
+  }
+
+  /**
+   * A patch marker (step kind "patch"): the answer of patched(id), memoized per run. The entry at
+   * the next seq decides: a marker with this id is used up (true); any other entry, completed or
+   * scheduled, means an execution recorded before the patch (false, seq left for the next step);
+   * none means new code running live: the marker is sent (true once Keel has recorded it).
+   */
+  patch(id) {
+    if (typeof id !== 'string' || id.length === 0) {
+      return Promise.reject(new TypeError(`a patch id must be a non-empty string, not ${JSON.stringify(id)}`));
+    }
+    const memo = this._patches.get(id);
+    if (memo !== undefined) return memo;
+    if (this.ended) return never();
+    const seq = this._seq + 1;
+    const recorded = this._journal.get(seq);
+    let promise;
+    if (recorded !== undefined) {
+      const marked = recorded.kind === 'patch' && recorded.name === id;
+      if (marked) this._seq = seq;
+      promise = Promise.resolve(marked);
+    } else {
+      this._seq = seq;
+      promise = this._live({ workflowId: this.params.workflowId, runId: this.params.runId, seq, kind: 'patch', name: id, input: {} }).then(() => true);
+      promise.catch(noop);
+    }
+    this._patches.set(id, promise);
     return promise;
   }
 

@@ -9,10 +9,10 @@ import { tempDir } from '../support/peer.js';
 const quiet = { error() {}, warn() {}, info() {} };
 const skip = liveSkipReason();
 
-async function withKeel(t, register) {
+async function withKeel(t, register, options = {}) {
   const dir = tempDir(t);
   const keel = await startKeel(t, dir);
-  const worker = new Worker({ name: 'live-worker', socket: keel.socket, logger: quiet, handleSignals: false, maxConcurrent: 4 });
+  const worker = new Worker({ name: 'live-worker', socket: keel.socket, logger: quiet, handleSignals: false, maxConcurrent: 4, ...options });
   register(worker);
   const running = worker.run();
   const client = await Client.connect({ socket: keel.socket, logger: quiet });
@@ -152,6 +152,44 @@ describe('live: deduplicated signals (workflow/signal requestId)', { skip, timeo
     assert.deepEqual(ids.slice(0, 2), ['approve-1/ada', 'approve-1/ada']);
     for (const id of [ids[2], ids[3], ids[4]]) assert.match(id, UUID_V4);
     assert.equal(new Set(ids.slice(2)).size, 3);
+  });
+});
+
+describe('live: patch markers and build ids', { skip, timeout: 60_000 }, () => {
+  test('a new execution records the patch marker and takes the new path, on a worker with a build id', async (t) => {
+    const { client } = await withKeel(
+      t,
+      (worker) => {
+        worker.activity('echo', (input) => input);
+        worker.workflow('wf.patched', async (input, wf) => {
+          const p = await wf.patched('add-discount');
+          if (p) await wf.activity('echo', { step: 'discount' });
+          const charge = await wf.activity('echo', { step: 'charge' });
+          await wf.deprecatePatch('other-patch');
+          return { patched: p, again: await wf.patched('add-discount'), charge };
+        });
+      },
+      { buildId: 'build-live-1', compatibleBuildIds: ['build-live-0'] },
+    );
+    const reason = await workflowsUnsupported(client);
+    if (reason) return t.skip(reason);
+    const me = (await client.workers()).find((w) => w.name === 'live-worker');
+    assert.equal(me.buildId, 'build-live-1');
+    assert.deepEqual(me.compatibleBuildIds, ['build-live-0']);
+    await client.startWorkflow('wf.patched', {}, { workflowId: 'patch-1' });
+    const result = await client.workflowResult('patch-1', { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed', JSON.stringify(result));
+    assert.deepEqual(result.output, { patched: true, again: true, charge: { step: 'charge' } });
+    const history = await client.workflowHistory('patch-1');
+    assert.deepEqual(
+      history.entries.map((entry) => [entry.seq, entry.kind, entry.name]),
+      [
+        [1, 'patch', 'add-discount'],
+        [2, 'activity', 'echo'],
+        [3, 'activity', 'echo'],
+        [4, 'patch', 'other-patch'],
+      ],
+    );
   });
 });
 

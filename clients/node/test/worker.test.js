@@ -52,6 +52,43 @@ describe('Worker', { timeout: 20_000 }, () => {
     assert.equal(registration.maxConcurrentWorkflows, 7);
   });
 
+  test('buildId and compatibleBuildIds go in worker/register; neither key without a build id', async (t) => {
+    const saved = process.env.KEEL_BUILD_ID;
+    delete process.env.KEEL_BUILD_ID;
+    t.after(() => {
+      if (saved === undefined) delete process.env.KEEL_BUILD_ID;
+      else process.env.KEEL_BUILD_ID = saved;
+    });
+    const { registration } = await serving(t, (worker) => worker.activity('echo', (input) => input), { buildId: 'build-8', compatibleBuildIds: ['build-7', 'build-6'] });
+    assert.equal(registration.buildId, 'build-8');
+    assert.deepEqual(registration.compatibleBuildIds, ['build-7', 'build-6']);
+    const keys = (options) => Object.keys(new Worker({ logger: quiet, ...options }).registration());
+    assert.ok(!keys({}).includes('buildId') && !keys({}).includes('compatibleBuildIds'));
+    assert.deepEqual(new Worker({ logger: quiet, buildId: 'b1' }).registration().buildId, 'b1');
+    assert.ok(!keys({ buildId: 'b1', compatibleBuildIds: [] }).includes('compatibleBuildIds'));
+    // compatible builds mean nothing without a build id of our own
+    assert.ok(!keys({ compatibleBuildIds: ['b0'] }).includes('compatibleBuildIds'));
+    assert.throws(() => new Worker({ buildId: 7 }), TypeError);
+    assert.throws(() => new Worker({ buildId: 'b', compatibleBuildIds: 'b0' }), TypeError);
+    assert.throws(() => new Worker({ buildId: 'b', compatibleBuildIds: [''] }), TypeError);
+  });
+
+  test('without a build id in code, KEEL_BUILD_ID gives it; empty means none; the option wins', async (t) => {
+    const saved = process.env.KEEL_BUILD_ID;
+    t.after(() => {
+      if (saved === undefined) delete process.env.KEEL_BUILD_ID;
+      else process.env.KEEL_BUILD_ID = saved;
+    });
+    process.env.KEEL_BUILD_ID = 'build-7';
+    const { registration } = await serving(t, (worker) => worker.activity('echo', (input) => input));
+    assert.equal(registration.buildId, 'build-7');
+    assert.ok(!('compatibleBuildIds' in registration));
+    assert.equal(new Worker({ logger: quiet, buildId: 'from-code' }).registration().buildId, 'from-code');
+    assert.deepEqual(new Worker({ logger: quiet, compatibleBuildIds: ['build-6'] }).registration().compatibleBuildIds, ['build-6']);
+    process.env.KEEL_BUILD_ID = '';
+    assert.ok(!('buildId' in new Worker({ logger: quiet }).registration()));
+  });
+
   test('refuses bad names and duplicates at registration', () => {
     const worker = new Worker({ logger: quiet });
     assert.throws(() => worker.activity('9bad', () => 1), /must match/);

@@ -187,6 +187,136 @@ describe('WorkflowRun', { timeout: 10_000 }, () => {
     await assert.rejects(done, (error) => error.code === 2006);
   });
 
+  test('patched() live: sends a patch step at the next seq, answers true, and memoizes the answer', async () => {
+    const keel = steps();
+    const done = run({ runId: 3 }, keel.send).execute(async (input, wf) => {
+      const p = await wf.patched('add-discount');
+      const charge = await wf.activity('echo', { step: 'charge' });
+      const again = await wf.patched('add-discount');
+      return { p, again, charge };
+    });
+    const marker = await keel.next();
+    assert.deepEqual(marker.params, { workflowId: 'wf-1', runId: 3, seq: 1, kind: 'patch', name: 'add-discount', input: {} });
+    marker.resolve({ status: 'completed', result: true });
+    const charge = await keel.next();
+    assert.equal(charge.params.seq, 2);
+    charge.resolve({ status: 'completed', result: 'c' });
+    assert.deepEqual(await done, { status: 'completed', output: { p: true, again: true, charge: 'c' } });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('patched() in replay: a marker with the id is used up and answers true; nothing is sent', async () => {
+    const keel = steps();
+    const journal = [
+      { seq: 1, kind: 'patch', name: 'add-discount', status: 'completed', result: true },
+      { seq: 2, kind: 'activity', name: 'echo', status: 'completed', result: 'c' },
+    ];
+    const answer = await run({ journal }, keel.send).execute(async (input, wf) => {
+      const p = await wf.patched('add-discount');
+      const charge = await wf.activity('echo', {});
+      return { p, charge, again: await wf.patched('add-discount') };
+    });
+    assert.deepEqual(answer, { status: 'completed', output: { p: true, charge: 'c', again: true } });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('patched() on an execution recorded without the marker answers false and leaves the seq to the old path', async () => {
+    for (const entry of [
+      { seq: 1, kind: 'activity', name: 'echo', status: 'completed', result: 'old' },
+      { seq: 1, kind: 'patch', name: 'another-patch', status: 'completed', result: true },
+    ]) {
+      const keel = steps();
+      const answer = await run({ journal: [entry] }, keel.send).execute(async (input, wf) => {
+        const p = await wf.patched('add-discount');
+        const again = await wf.patched('add-discount');
+        return { p, again, seqAfter: wf._run._seq };
+      });
+      assert.deepEqual(answer, { status: 'completed', output: { p: false, again: false, seqAfter: 0 } });
+      assert.equal(keel.sent.length, 0);
+    }
+    // A scheduled (still running) entry: false as well, and the old path's step takes seq 1.
+    const keel = steps();
+    const journal = [{ seq: 1, kind: 'activity', name: 'echo', status: 'scheduled' }];
+    const done = run({ journal }, keel.send).execute(async (input, wf) => {
+      const p = await wf.patched('add-discount');
+      if (p) await wf.activity('echo', { step: 'discount' });
+      const charge = await wf.activity('echo', { step: 'charge' });
+      return { p, charge, again: await wf.patched('add-discount') };
+    });
+    const step = await keel.next();
+    assert.deepEqual([step.params.seq, step.params.kind, step.params.input], [1, 'activity', { step: 'charge' }]);
+    step.resolve({ status: 'completed', result: 'c' });
+    assert.deepEqual(await done, { status: 'completed', output: { p: false, charge: 'c', again: false } });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('patched() memoizes per id and per run; other ids are asked on their own', async () => {
+    const keel = steps();
+    const journal = [{ seq: 1, kind: 'patch', name: 'a', status: 'completed', result: true }];
+    const done = run({ journal }, keel.send).execute(async (input, wf) => {
+      const first = wf.patched('a');
+      const second = wf.patched('a'); // before the first is awaited: the same answer, no seq
+      const b = wf.patched('b'); // seq 2 is not in the journal: sent live
+      return [await first, await second, await b, await wf.patched('b')];
+    });
+    const marker = await keel.next();
+    assert.deepEqual([marker.params.seq, marker.params.name], [2, 'b']);
+    marker.resolve({ status: 'completed', result: true });
+    assert.deepEqual(await done, { status: 'completed', output: [true, true, true, true] });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('a failed patch step raises like any step failure', async () => {
+    const keel = steps();
+    const done = run({}, keel.send).execute((input, wf) => wf.patched('p'));
+    (await keel.next()).resolve({ status: 'failed', failure: { type: 'Refused', message: 'no', retryable: false, details: null } });
+    assert.deepEqual(await done, { status: 'failed', failure: { type: 'Refused', message: 'no', retryable: false, details: null } });
+  });
+
+  test('deprecatePatch() records the marker live, uses a matching one in replay and leaves any other entry', async () => {
+    const program = async (input, wf) => {
+      const result = await wf.deprecatePatch('add-discount');
+      const charge = await wf.activity('echo', { step: 'charge' });
+      return { result: result ?? null, charge };
+    };
+    const keel = steps();
+    const live = run({}, keel.send).execute(program);
+    const marker = await keel.next();
+    assert.deepEqual(marker.params, { workflowId: 'wf-1', runId: 1, seq: 1, kind: 'patch', name: 'add-discount', input: {} });
+    marker.resolve({ status: 'completed', result: true });
+    const charge = await keel.next();
+    assert.equal(charge.params.seq, 2);
+    charge.resolve({ status: 'completed', result: 'c' });
+    assert.deepEqual(await live, { status: 'completed', output: { result: null, charge: 'c' } });
+
+    const withMarker = [
+      { seq: 1, kind: 'patch', name: 'add-discount', status: 'completed', result: true },
+      { seq: 2, kind: 'activity', name: 'echo', status: 'completed', result: 'c' },
+    ];
+    const withoutMarker = [{ seq: 1, kind: 'activity', name: 'echo', status: 'completed', result: 'c' }];
+    for (const journal of [withMarker, withoutMarker]) {
+      const replay = steps();
+      assert.deepEqual(await run({ journal }, replay.send).execute(program), { status: 'completed', output: { result: null, charge: 'c' } });
+      assert.equal(replay.sent.length, 0);
+    }
+  });
+
+  test('patched() and deprecatePatch() reject an empty or non-string id', async () => {
+    const keel = steps();
+    const answer = await run({}, keel.send).execute(async (input, wf) => {
+      const errors = [];
+      for (const call of [() => wf.patched(''), () => wf.patched(), () => wf.patched(7), () => wf.deprecatePatch('')]) {
+        await call().then(
+          () => errors.push(null),
+          (error) => errors.push(error.constructor.name),
+        );
+      }
+      return errors;
+    });
+    assert.deepEqual(answer, { status: 'completed', output: ['TypeError', 'TypeError', 'TypeError', 'TypeError'] });
+    assert.equal(keel.sent.length, 0);
+  });
+
   test('runs that ended do not keep their parked functions alive', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc');
