@@ -62,6 +62,14 @@ type WorkerOptions struct {
 	NoSignalHandling bool
 	// Logger receives the worker's logs (default: stderr).
 	Logger *log.Logger
+	// BuildID names the build of the code this worker runs (default: $KEEL_BUILD_ID; empty =
+	// unversioned). An execution is pinned to the build of the worker that first runs it and
+	// afterwards runs only on workers of that build or workers listing it in CompatibleBuildIDs
+	// (docs/versioning.md).
+	BuildID string
+	// CompatibleBuildIDs lists older builds whose executions this worker can continue (its code
+	// replays theirs, e.g. through WorkflowContext.Patched). Sent only with a BuildID.
+	CompatibleBuildIDs []string
 }
 
 // Worker serves activities and workflows to Keel. Register them, then call Run.
@@ -110,9 +118,15 @@ func NewWorker(name string, opts WorkerOptions) *Worker {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = defaultDrainTimeout
 	}
+	if opts.BuildID == "" {
+		opts.BuildID = os.Getenv("KEEL_BUILD_ID")
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.New(os.Stderr, "keel: ", log.LstdFlags)
+	}
+	if opts.BuildID == "" && len(opts.CompatibleBuildIDs) > 0 {
+		logger.Printf("CompatibleBuildIDs without a BuildID (option or KEEL_BUILD_ID) are not sent")
 	}
 	idle := make(chan struct{})
 	close(idle)
@@ -158,6 +172,8 @@ type registration struct {
 	Activities             []activityWire `json:"activities"`
 	Workflows              []workflowWire `json:"workflows"`
 	MaxConcurrentWorkflows int            `json:"maxConcurrentWorkflows,omitempty"`
+	BuildID                string         `json:"buildId,omitempty"`
+	CompatibleBuildIDs     []string       `json:"compatibleBuildIds,omitempty"`
 }
 
 // registration returns the worker/register params.
@@ -172,6 +188,9 @@ func (w *Worker) registration() registration {
 	}
 	if len(r.Workflows) > 0 {
 		r.MaxConcurrentWorkflows = w.opts.MaxConcurrentWorkflows
+	}
+	if w.opts.BuildID != "" {
+		r.BuildID, r.CompatibleBuildIDs = w.opts.BuildID, w.opts.CompatibleBuildIDs
 	}
 	return r
 }

@@ -120,6 +120,7 @@ type workflowRun struct {
 
 	mu      sync.Mutex
 	seq     int
+	patches map[string]patchAnswer // patched() answers by patch id, memoized for the run
 	reason  unwindReason
 	failure *Failure      // the NonDeterminism failure
 	unwound chan struct{} // closed when the run starts unwinding
@@ -216,6 +217,51 @@ func (wf *WorkflowContext) UUID() (string, error) {
 	return u, err
 }
 
+// Patched reports whether this execution runs the code after patch id (docs/versioning.md):
+//
+//	if p, err := wf.Patched("add-discount"); err != nil {
+//		return nil, err
+//	} else if p {
+//		// the new code
+//	} else {
+//		// the code the execution was recorded with
+//	}
+//
+// Running live (the journal has no entry at the next seq) it records a patch marker, a step of
+// kind "patch", and answers true. In replay it answers true, sending nothing, when the journal
+// holds that marker at the next seq, and false when it holds any other step there: an execution
+// recorded before the patch, whose next step then takes that seq. Later calls with the same id
+// answer the same without a step. It fails when id is empty.
+func (wf *WorkflowContext) Patched(id string) (bool, error) {
+	if id == "" {
+		return false, errors.New("keel: Patched needs a non-empty patch id")
+	}
+	answer := wf.run.patch(id)
+	if answer.marker != nil {
+		// Live: the marker is recorded once Keel answers (with true); its failure is the answer.
+		if err := answer.marker.Get(nil); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return answer.patched, nil
+}
+
+// patchAnswer is patched(id)'s answer: from the journal, or the marker step sent live.
+type patchAnswer struct {
+	patched bool
+	marker  *Future
+}
+
+// DeprecatePatch is Patched(id) with the answer dropped, for when every execution recorded before
+// patch id has finished and only the new code is left: live it still records the marker (so
+// workers still running the Patched code replay the execution down the new path); in replay it
+// uses up a marker with that id and leaves any other step for the code that follows.
+func (wf *WorkflowContext) DeprecatePatch(id string) error {
+	_, err := wf.Patched(id)
+	return err
+}
+
 // Future is the outcome of a step started without waiting.
 type Future struct {
 	run     *workflowRun
@@ -279,6 +325,46 @@ func (r *workflowRun) step(kind, name string, input any, options *StepOptions) *
 	f := &Future{run: r, seq: r.seq, done: make(chan struct{})}
 	entry, recorded := r.journal[f.seq]
 	r.mu.Unlock()
+	return r.replayOrSend(f, entry, recorded, kind, name, input, options)
+}
+
+// patch answers patched(id): memoized per run; else from the journal entry at the next seq (a
+// marker named id is used up and answers true; any other entry answers false and keeps its
+// seq); else a new "patch" step, which Keel answers true.
+func (r *workflowRun) patch(id string) patchAnswer {
+	r.mu.Lock()
+	if r.reason != running {
+		r.mu.Unlock()
+		runtime.Goexit() // unwinding: a deferred step must not start new durable work
+	}
+	if answer, ok := r.patches[id]; ok {
+		r.mu.Unlock()
+		return answer
+	}
+	if r.patches == nil {
+		r.patches = map[string]patchAnswer{}
+	}
+	next := r.seq + 1
+	var answer patchAnswer
+	if entry, recorded := r.journal[next]; recorded {
+		if answer.patched = entry.Kind == "patch" && entry.Name == id; answer.patched {
+			r.seq = next
+		}
+		r.patches[id] = answer
+		r.mu.Unlock()
+		return answer
+	}
+	r.seq = next
+	answer.marker = &Future{run: r, seq: next, done: make(chan struct{})}
+	r.patches[id] = answer
+	r.mu.Unlock()
+	r.replayOrSend(answer.marker, journalEntry{}, false, "patch", id, struct{}{}, nil)
+	return answer
+}
+
+// replayOrSend answers f from its journal entry (recorded), checking it is the same step, or
+// sends the step to Keel.
+func (r *workflowRun) replayOrSend(f *Future, entry journalEntry, recorded bool, kind, name string, input any, options *StepOptions) *Future {
 	if recorded && (entry.Kind != kind || entry.Name != name) {
 		// "Client libraries check the journal themselves during replay and report a mismatch as
 		// a failed run with failure.type = NonDeterminism."

@@ -93,4 +93,39 @@ func registerWorkflows(w *keel.Worker) {
 		}
 		return object{"done": in["i"]}, nil
 	})
+
+	// wf.patched: the discount step only past patch "add-discount"; the second Patched call
+	// answers from memory (conformance 43).
+	keel.RegisterWorkflow(w, "wf.patched", func(wf *keel.WorkflowContext, in object) (object, error) {
+		p, err := wf.Patched("add-discount")
+		if err != nil {
+			return nil, err
+		}
+		if p {
+			if err := wf.Activity("echo", object{"step": "discount"}).Get(nil); err != nil {
+				return nil, err
+			}
+		}
+		var charge any
+		if err := wf.Activity("echo", object{"step": "charge"}).Get(&charge); err != nil {
+			return nil, err
+		}
+		again, err := wf.Patched("add-discount")
+		if err != nil {
+			return nil, err
+		}
+		return object{"patched": p, "again": again, "charge": charge}, nil
+	})
+
+	// wf.deprecatedPatch: patch "add-discount" deprecated, the new path only (conformance 44).
+	keel.RegisterWorkflow(w, "wf.deprecatedPatch", func(wf *keel.WorkflowContext, in object) (object, error) {
+		if err := wf.DeprecatePatch("add-discount"); err != nil {
+			return nil, err
+		}
+		var charge any
+		if err := wf.Activity("echo", object{"step": "charge"}).Get(&charge); err != nil {
+			return nil, err
+		}
+		return object{"charge": charge}, nil
+	})
 }
