@@ -107,4 +107,17 @@ worker.workflow("wf.loop") do |input, wf|
   { "done" => input["i"] }
 end
 
+worker.workflow("wf.patched") do |_input, wf|
+  patched = wf.patched?("add-discount")
+  wf.activity("echo", { "step" => "discount" }) if patched
+  charge = wf.activity("echo", { "step" => "charge" })
+  again = wf.patched?("add-discount")
+  { "patched" => patched, "again" => again, "charge" => charge }
+end
+
+worker.workflow("wf.deprecatedPatch") do |_input, wf|
+  wf.deprecate_patch("add-discount")
+  { "charge" => wf.activity("echo", { "step" => "charge" }) }
+end
+
 worker.run

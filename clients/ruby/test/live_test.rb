@@ -24,7 +24,8 @@ class LiveTest < Minitest::Test
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + STARTUP_TIMEOUT_S
     sleep 0.05 until File.exist?(@socket) || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
     assert File.exist?(@socket), "keel did not bind #{@socket}: #{File.read(@log)}"
-    @worker = Keel::Worker.new("live-ruby", socket: @socket, handle_signals: false, drain_timeout: 2)
+    @worker = Keel::Worker.new("live-ruby", socket: @socket, handle_signals: false, drain_timeout: 2,
+                               build_id: "live-build-2", compatible_build_ids: ["live-build-1"])
     @worker.activity("greet.hello", input: { "type" => "object", "required" => ["name"] }) { |input| { "greeting" => "Hello, #{input['name']}" } }
     @worker.activity("echo") { |input| input }
     @worker.workflow("wf.sequence") do |input, wf|
@@ -40,6 +41,11 @@ class LiveTest < Minitest::Test
     rescue Keel::Cancelled
       wf.activity("echo", { "step" => "compensate" })
       raise
+    end
+    @worker.workflow("wf.patched") do |_input, wf|
+      patched = wf.patched?("add-discount")
+      wf.activity("echo", { "step" => "discount" }) if patched
+      { "patched" => patched, "again" => wf.patched?("add-discount"), "charge" => wf.activity("echo", { "step" => "charge" }) }
     end
     @worker.workflow("wf.approvals") { |_input, wf| [wf.signal("approve"), wf.signal("approve")] }
     @spinning = Keel::TimedQueue.new
@@ -145,6 +151,20 @@ class LiveTest < Minitest::Test
     @client.start_workflow("wf.sequence", { "n" => 1 }, workflow_id: "live-after")
     result = @client.workflow_result("live-after", wait_timeout_ms: RESULT_TIMEOUT_MS)
     assert_equal ["completed", { "n" => 2 }], result.values_at("status", "output"), result.inspect
+  end
+
+  # docs/versioning.md: a patch marker recorded by Keel, answered true, replayed without a second
+  # marker; the worker's build id and compatible builds in worker/list.
+  def test_a_patched_workflow_records_its_marker_on_a_versioned_worker
+    skip_without_workflows
+    worker = @client.workers.find { |w| w["name"] == "live-ruby" }
+    assert_equal ["live-build-2", ["live-build-1"]], worker.values_at("buildId", "compatibleBuildIds"), worker.inspect
+    @client.start_workflow("wf.patched", nil, workflow_id: "live-patch")
+    result = @client.workflow_result("live-patch", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "patched" => true, "again" => true, "charge" => { "step" => "charge" } }],
+                 result.values_at("status", "output"), result.inspect
+    steps = @client.workflow_history("live-patch")["entries"].map { |e| [e["seq"], e["kind"], e["name"]] }
+    assert_equal [[1, "patch", "add-discount"], [2, "activity", "echo"], [3, "activity", "echo"]], steps
   end
 
   def test_tcp_needs_the_token_and_then_serves

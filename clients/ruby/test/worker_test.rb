@@ -62,6 +62,61 @@ class WorkerTest < Minitest::Test
     assert_raises(ArgumentError) { worker.activity("a") { nil } }
   end
 
+  # Runs the block with KEEL_BUILD_ID set to `value` (nil: unset), restoring it afterwards.
+  def with_build_id_env(value)
+    saved = ENV.fetch("KEEL_BUILD_ID", nil)
+    value.nil? ? ENV.delete("KEEL_BUILD_ID") : ENV["KEEL_BUILD_ID"] = value
+    yield
+  ensure
+    saved.nil? ? ENV.delete("KEEL_BUILD_ID") : ENV["KEEL_BUILD_ID"] = saved
+  end
+
+  def test_without_a_build_id_registration_has_no_build_keys
+    with_build_id_env(nil) do
+      params = Keel::Worker.new("w", socket: "/x", compatible_build_ids: ["b-1"]).registration
+      refute params.key?("buildId")
+      refute params.key?("compatibleBuildIds"), "compatible builds are sent only with a build id"
+    end
+    with_build_id_env("") do
+      params = Keel::Worker.new("w", socket: "/x").registration
+      refute params.key?("buildId"), "an empty KEEL_BUILD_ID is no build id"
+      assert_nil Keel::Worker.new("w", socket: "/x", build_id: "").build_id
+    end
+  end
+
+  def test_build_id_option_and_compatible_builds_go_in_the_registration
+    with_build_id_env("from-env") do
+      params = Keel::Worker.new("w", socket: "/x", build_id: "build-8", compatible_build_ids: %w[build-7 build-6]).registration
+      assert_equal ["build-8", %w[build-7 build-6]], params.values_at("buildId", "compatibleBuildIds")
+      params = Keel::Worker.new("w", socket: "/x", build_id: "build-8").registration
+      assert_equal "build-8", params["buildId"]
+      refute params.key?("compatibleBuildIds"), "an empty list is not sent"
+    end
+  end
+
+  def test_keel_build_id_is_the_default_build_id
+    with_build_id_env("build-7") do
+      worker = Keel::Worker.new("w", socket: "/x", compatible_build_ids: ["build-6"])
+      assert_equal "build-7", worker.build_id
+      assert_equal ["build-7", ["build-6"]], worker.registration.values_at("buildId", "compatibleBuildIds")
+    end
+  end
+
+  def test_build_id_is_sent_in_worker_register
+    with_build_id_env(nil) do
+      serve(build_id: "build-9", compatible_build_ids: ["build-8"]) do |_worker, server|
+        params = Peer.new(server.accept).handshake
+        assert_equal ["build-9", ["build-8"]], params.values_at("buildId", "compatibleBuildIds")
+      end
+    end
+  end
+
+  def test_bad_build_ids_are_refused
+    assert_raises(ArgumentError) { Keel::Worker.new("w", socket: "/x", build_id: 7) }
+    assert_raises(ArgumentError) { Keel::Worker.new("w", socket: "/x", compatible_build_ids: "build-1") }
+    assert_raises(ArgumentError) { Keel::Worker.new("w", socket: "/x", compatible_build_ids: [""]) }
+  end
+
   def test_outputs_and_failures_are_answered_as_data
     serve do |_worker, server|
       peer = Peer.new(server.accept)

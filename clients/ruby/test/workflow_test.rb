@@ -43,6 +43,17 @@ class WorkflowTest < Minitest::Test
     end
     worker.workflow("kid") { |_input, wf| wf.child("seq", { "n" => 1 }, id: "kid-1") }
     worker.workflow("again") { |input, wf| wf.continue_as_new({ "i" => input["i"] + 1 }) }
+    worker.workflow("patchy") do |_input, wf|
+      patched = wf.patched?("add-discount")
+      wf.activity("discount") if patched
+      charge = wf.activity("charge")
+      { "patched" => patched, "again" => wf.patched?("add-discount"), "charge" => charge }
+    end
+    worker.workflow("deprecates") do |_input, wf|
+      wf.deprecate_patch("add-discount")
+      wf.activity("charge")
+    end
+    worker.workflow("bad-patch") { |input, wf| input == "deprecate" ? wf.deprecate_patch("") : wf.patched?(input) }
     worker.workflow("naps") do |_input, _wf|
       sleep 60 # plain Ruby, no step
     rescue StandardError
@@ -163,6 +174,80 @@ class WorkflowTest < Minitest::Test
     @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 1 } })
     @peer.request("p2", "ping", {})
     assert_equal "p2", @peer.receive["id"], "a stopped run sends no further step"
+  end
+
+  def test_patched_in_a_new_execution_records_one_marker_and_takes_the_new_path
+    @peer.request("r", "workflow/run", run_params("patchy", nil, run_id: 2))
+    marker = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 2, "seq" => 1, "kind" => "patch", "name" => "add-discount", "input" => {} },
+                 marker["params"])
+    @peer.answer(marker["id"], { "status" => "completed", "result" => true })
+    discount = @peer.receive
+    assert_equal [2, "discount"], discount["params"].values_at("seq", "name")
+    @peer.answer(discount["id"], { "status" => "completed", "result" => "d" })
+    charge = @peer.receive
+    assert_equal [3, "charge"], charge["params"].values_at("seq", "name"), "the second patched? sends no marker"
+    @peer.answer(charge["id"], { "status" => "completed", "result" => "c" })
+    assert_equal({ "patched" => true, "again" => true, "charge" => "c" }, @peer.receive.dig("result", "output"))
+  end
+
+  def test_patched_in_replay_with_the_marker_sends_nothing_and_is_true
+    journal = [entry(1, "patch", "add-discount", true), entry(2, "activity", "discount", "d"), entry(3, "activity", "charge", "c")]
+    @peer.request("r", "workflow/run", run_params("patchy", nil, journal))
+    assert_equal({ "status" => "completed", "output" => { "patched" => true, "again" => true, "charge" => "c" } }, @peer.receive["result"])
+  end
+
+  def test_patched_in_an_old_execution_is_false_and_leaves_the_seq_to_the_old_step
+    @peer.request("r", "workflow/run", run_params("patchy", nil, [entry(1, "activity", "charge", "c")]))
+    assert_equal({ "status" => "completed", "output" => { "patched" => false, "again" => false, "charge" => "c" } }, @peer.receive["result"])
+
+    @peer.request("s", "workflow/run", run_params("patchy", nil, [{ "seq" => 1, "kind" => "activity", "name" => "charge", "status" => "scheduled" }],
+                                                  workflow_id: "wf-2"))
+    step = @peer.receive
+    assert_equal [1, "activity", "charge"], step["params"].values_at("seq", "kind", "name"), "a still-scheduled old step keeps its seq"
+    @peer.answer(step["id"], { "status" => "completed", "result" => "c" })
+    assert_equal({ "patched" => false, "again" => false, "charge" => "c" }, @peer.receive.dig("result", "output"))
+  end
+
+  def test_a_marker_of_another_patch_is_not_this_patch
+    @peer.request("r", "workflow/run", run_params("patchy", nil, [entry(1, "patch", "other-fix", true)]))
+    failure = @peer.receive.dig("result", "failure")
+    assert_equal "NonDeterminism", failure["type"], "false, and the seq is left to the next step, which mismatches"
+  end
+
+  def test_a_failed_marker_answer_fails_like_any_step
+    @peer.request("r", "workflow/run", run_params("patchy", nil))
+    marker = @peer.receive
+    @peer.answer(marker["id"], { "status" => "failed", "failure" => { "type" => "Boom", "message" => "no", "retryable" => false } })
+    assert_equal ["failed", "Boom"], @peer.receive["result"].then { |r| [r["status"], r.dig("failure", "type")] }
+  end
+
+  def test_deprecate_patch_records_the_marker_live_and_consumes_or_leaves_in_replay
+    @peer.request("r", "workflow/run", run_params("deprecates", nil))
+    marker = @peer.receive
+    assert_equal [1, "patch", "add-discount", {}], marker["params"].values_at("seq", "kind", "name", "input")
+    @peer.answer(marker["id"], { "status" => "completed", "result" => true })
+    charge = @peer.receive
+    assert_equal [2, "charge"], charge["params"].values_at("seq", "name")
+    @peer.answer(charge["id"], { "status" => "completed", "result" => "c" })
+    assert_equal "c", @peer.receive.dig("result", "output")
+
+    @peer.request("s", "workflow/run", run_params("deprecates", nil, [entry(1, "patch", "add-discount", true), entry(2, "activity", "charge", "c2")],
+                                                  workflow_id: "wf-2"))
+    assert_equal({ "status" => "completed", "output" => "c2" }, @peer.receive["result"])
+    @peer.request("t", "workflow/run", run_params("deprecates", nil, [entry(1, "activity", "charge", "c3")], workflow_id: "wf-3"))
+    assert_equal({ "status" => "completed", "output" => "c3" }, @peer.receive["result"])
+  end
+
+  def test_an_empty_or_non_string_patch_id_is_refused
+    ["", nil, 7].each do |id|
+      @peer.request("r", "workflow/run", run_params("bad-patch", id))
+      failure = @peer.receive.dig("result", "failure")
+      assert_equal "ArgumentError", failure["type"], id.inspect
+      assert_match(/patch id must be a non-empty String/, failure["message"])
+    end
+    @peer.request("d", "workflow/run", run_params("bad-patch", "deprecate"))
+    assert_equal "ArgumentError", @peer.receive.dig("result", "failure", "type")
   end
 
   def test_unknown_workflows_get_method_not_found

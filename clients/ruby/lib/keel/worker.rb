@@ -33,7 +33,7 @@ module Keel
     # every result is on the wire before the `shutdown` answer.
     IN_FLIGHT_METHODS = ["activity/execute", "workflow/run"].freeze
 
-    attr_reader :name, :max_concurrent, :worker_id
+    attr_reader :name, :max_concurrent, :worker_id, :build_id, :compatible_build_ids
 
     # - name: shown by `worker/list` (default: the script name)
     # - max_concurrent: activities run at once (sent as `maxConcurrent`, 1...10000)
@@ -47,11 +47,20 @@ module Keel
     #   jitter; docs/clients.md "Reconnecting")
     # - drain_timeout: seconds a graceful stop waits for running work before cancelling it
     # - handle_signals: `run` traps SIGTERM/SIGINT (first: drain and stop; second: cancel)
+    # - build_id: the build of the code this worker runs (default: KEEL_BUILD_ID; empty = none).
+    #   An execution is pinned to the build of the worker that first runs it and afterwards runs
+    #   only on workers of that build or listing it in compatible_build_ids (docs/versioning.md)
+    # - compatible_build_ids: older builds whose executions this worker can continue (its code
+    #   replays theirs, e.g. through `patched?`); sent only with a build id
     def initialize(name = nil, max_concurrent: 16, max_concurrent_workflows: 1000, socket: nil, tcp: nil, token: nil,
                    tls: nil, max_frame_bytes: Framing::DEFAULT_MAX_FRAME_BYTES, reconnect: true, drain_timeout: 30.0,
                    handle_signals: true, logger: Keel.logger, reconnect_initial: Reconnect::INITIAL_S,
-                   reconnect_max: Reconnect::MAX_S)
+                   reconnect_max: Reconnect::MAX_S, build_id: nil, compatible_build_ids: [])
       raise ArgumentError, "max_concurrent must be between 1 and 10000" unless (1..10_000).cover?(max_concurrent)
+      raise ArgumentError, "build_id must be a String" unless build_id.nil? || build_id.is_a?(String)
+      unless compatible_build_ids.is_a?(Array) && compatible_build_ids.all? { |id| id.is_a?(String) && !id.empty? }
+        raise ArgumentError, "compatible_build_ids must be an Array of non-empty Strings"
+      end
 
       @name = name || File.basename($PROGRAM_NAME.to_s, ".rb").then { |n| n.empty? ? "ruby-worker" : n }
       @max_concurrent = max_concurrent
@@ -62,6 +71,9 @@ module Keel
       @backoff = Reconnect::Backoff.new(reconnect_initial, reconnect_max)
       @drain_timeout = drain_timeout
       @handle_signals = handle_signals
+      build_id = ENV.fetch("KEEL_BUILD_ID", "") if build_id.nil?
+      @build_id = build_id.empty? ? nil : build_id
+      @compatible_build_ids = compatible_build_ids.dup.freeze
       @logger = logger
       @activities = {}
       @workflows = {}
@@ -123,6 +135,10 @@ module Keel
       params = { "name" => name, "language" => "ruby", "maxConcurrent" => max_concurrent,
                  "activities" => @activities.values.map(&:to_wire), "workflows" => @workflows.values.map(&:to_wire) }
       params["maxConcurrentWorkflows"] = @max_concurrent_workflows unless @workflows.empty?
+      if @build_id
+        params["buildId"] = @build_id
+        params["compatibleBuildIds"] = @compatible_build_ids unless @compatible_build_ids.empty?
+      end
       params
     end
 

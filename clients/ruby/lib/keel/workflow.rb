@@ -129,6 +129,27 @@ module Keel
     # A UUID string, recorded durably.
     def uuid = @run.start("uuid", "uuid", {}).value
 
+    # True when this execution runs the code added under patch `id` (docs/versioning.md): true
+    # for an execution that reaches this point running the new code (live, a `patch` marker is
+    # recorded), or that recorded the marker here before; false for an execution recorded by the
+    # code from before the patch (the journal holds another step at this point; nothing is
+    # recorded and the old path's next step takes its place). Asked again with the same id in
+    # the same run, it answers the same without recording anything.
+    #
+    #   if wf.patched?("add-discount")
+    #     wf.activity("billing.discount", order)
+    #   end
+    def patched?(id) = @run.patched(id)
+
+    # Once no execution from before patch `id` is running any more: the new code only. Records
+    # the marker like `patched?` (so workers still running the `patched?` code replay this
+    # execution down the new path), and in replay takes a recorded marker of that id and leaves
+    # any other step alone. Returns nil.
+    def deprecate_patch(id)
+      @run.patched(id)
+      nil
+    end
+
     # Ends this run and starts over with `input` and an empty journal (bounded history for loops).
     # Does not return.
     def continue_as_new(input)
@@ -154,6 +175,7 @@ module Keel
       @nondeterminism = nil
       @stopped = nil # the Stopped exception once `stop` was called
       @thread = nil # the thread running the function, while it runs
+      @patches = {} # patch id => the answer `patched` gave in this run
       @context = WorkflowContext.new(self, params)
     end
 
@@ -242,6 +264,34 @@ module Keel
       Step.new(self, seq, kind, name, pending: pending)
     rescue ConnectionClosed => e
       raise Abandon, e
+    end
+
+    # Answers `patched?(id)` (docs/versioning.md): memoized per run; a recorded `patch` marker of
+    # that id at the next seq is taken (true); any other entry there leaves the seq to the next
+    # step (false); no entry: the marker is sent as a step of kind `patch` (true once answered).
+    # Called by WorkflowContext.
+    def patched(id)
+      raise ArgumentError, "patch id must be a non-empty String, not #{id.inspect}" unless id.is_a?(String) && !id.empty?
+
+      known = @mutex.synchronize { @patches[id] }
+      return known unless known.nil?
+      raise @stopped if @stopped
+      raise Suspend if @suspended
+      raise @nondeterminism if @nondeterminism
+
+      seq = @mutex.synchronize { @seq + 1 }
+      entry = @journal[seq]
+      answer =
+        if entry.nil?
+          start("patch", id, {}).value # uses up seq; a failed answer raises like any step's
+          true
+        elsif entry["kind"] == "patch" && entry["name"] == id
+          @mutex.synchronize { @seq = seq }
+          true
+        else
+          false
+        end
+      @mutex.synchronize { @patches[id] = answer }
     end
 
     # Waits for a live step's answer (the step answer object). Called by Step.
