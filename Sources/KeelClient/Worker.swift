@@ -2,6 +2,7 @@ public import KeelCore
 public import KeelProtocol
 import Synchronization
 import Dispatch
+import Foundation
 
 /// A Swift worker: serves activities and workflows to an orchestrator.
 ///
@@ -50,26 +51,37 @@ public final class Worker: Sendable {
     /// owned contracts this worker declares (docs/security.md, "Owned contracts").
     public let allowBreakingChanges: Bool
 
+    /// The build of the code this worker runs (docs/versioning.md): an execution first run by a
+    /// build keeps running on workers of that build. Defaults to `KEEL_BUILD_ID`; nil: unversioned.
+    public let buildId: String?
+    /// Older builds whose executions this worker can continue (its code replays theirs).
+    public let compatibleBuildIds: [String]
+
     /// - Parameters:
     ///   - maxConcurrent: activity attempts the orchestrator may run here at once.
     ///   - reconnectBackoff: waits between reconnect attempts (full jitter, 100 ms doubling to 2 s).
     ///   - allowBreakingChanges: register even when a declared contract breaks the one the
     ///     orchestrator holds for that name (without it, such a registration fails with 2005).
+    ///   - buildId: this worker's build (default: `KEEL_BUILD_ID`, if set and not empty).
+    ///   - compatibleBuildIds: older builds whose executions this worker may continue.
     public convenience init(
         name: String, endpoint: Endpoint, maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
-        allowBreakingChanges: Bool = false
+        allowBreakingChanges: Bool = false, buildId: String? = nil, compatibleBuildIds: [String] = []
     ) {
         self.init(
             name: name, endpoints: [endpoint], maxConcurrent: maxConcurrent, reconnectBackoff: reconnectBackoff,
-            allowBreakingChanges: allowBreakingChanges)
+            allowBreakingChanges: allowBreakingChanges, buildId: buildId, compatibleBuildIds: compatibleBuildIds)
     }
 
     /// A worker given several endpoints, tried in order (e.g. `Endpoint.listFromEnvironment`);
     /// an empty list means `./keel.sock`. Other parameters as in ``init(name:endpoint:maxConcurrent:reconnectBackoff:allowBreakingChanges:)``.
     public init(
         name: String, endpoints: [Endpoint], maxConcurrent: Int = 16, reconnectBackoff: ReconnectBackoff = ReconnectBackoff(),
-        allowBreakingChanges: Bool = false
+        allowBreakingChanges: Bool = false, buildId: String? = nil, compatibleBuildIds: [String] = []
     ) {
+        let fromEnvironment = ProcessInfo.processInfo.environment["KEEL_BUILD_ID"].flatMap { $0.isEmpty ? nil : $0 }
+        self.buildId = buildId ?? fromEnvironment
+        self.compatibleBuildIds = compatibleBuildIds
         self.name = name
         self.endpoints = EndpointRing(endpoints).endpoints
         self.endpoint = self.endpoints[0]
@@ -176,6 +188,10 @@ public final class Worker: Sendable {
         ]
         if !registrations.workflows.isEmpty { params["maxConcurrentWorkflows"] = 1000 }
         if allowBreakingChanges { params["allowBreakingChanges"] = true }
+        if let buildId {
+            params["buildId"] = .string(buildId)
+            if !compatibleBuildIds.isEmpty { params["compatibleBuildIds"] = .array(compatibleBuildIds.map { .string($0) }) }
+        }
         let registerParams = JSONValue.object(params)
         _ = try await KeelClient.withClient(endpoint, name: "keel-swift-worker", handler: handler) { client in
             onInitialized?.set()  // withClient runs this body once initialize succeeded

@@ -17,6 +17,8 @@ public final class WorkflowContext: Sendable {
     let attemptToken: String?
     let journal: [Int: JSONValue]
     let nextSeq = Locked(1)
+    /// The answers of ``patched(_:)`` in this run, by patch id.
+    let patches = Locked<[String: Bool]>([:])
     let suspendedFlag = Atomic<Bool>(false)
     /// Set once Keel ended the execution (`workflow/cancel`): later steps throw at once.
     let stoppedFlag = Atomic<Bool>(false)
@@ -139,6 +141,38 @@ public final class WorkflowContext: Sendable {
     public func random() async throws -> Double { try await step("random", name: "random", input: [:]).doubleValue ?? 0 }
     /// A random UUID, recorded.
     public func uuid() async throws -> String { try await step("uuid", name: "uuid", input: [:]).stringValue ?? "" }
+
+    /// True when this execution runs the code after the patch `id` (docs/versioning.md): always for
+    /// an execution that reaches this point with new code; false for one whose journal recorded
+    /// another step here (it began under the code before the patch, and must keep its old path).
+    /// Live, it records a marker (a `patch` step) so every replay answers the same.
+    public func patched(_ id: String) async throws -> Bool {
+        guard !id.isEmpty else { throw KeelError(.invalidParams, "a patch id must not be empty") }
+        if let known = patches.withLock({ $0[id] }) { return known }
+        // Decide and take the seq in one step, so a parallel step cannot take it in between.
+        let decision: (seq: Int?, answer: Bool) = nextSeq.withLock { next in
+            if let recorded = journal[next] {
+                guard recorded["kind"]?.stringValue == "patch", recorded["name"]?.stringValue == id else { return (nil, false) }
+                next += 1
+                return (nil, true)
+            }
+            defer { next += 1 }
+            return (next, true)
+        }
+        if let seq = decision.seq {
+            _ = try await step(seq: seq, "patch", name: id, input: [:], options: nil)
+        }
+        patches.withLock { $0[id] = decision.answer }
+        return decision.answer
+    }
+
+    /// For code from which the old path of patch `id` is gone, once no execution that began
+    /// before the patch is open: records the marker like ``patched(_:)`` (so workers still
+    /// running the `patched` code replay this execution down the new path) and accepts journals
+    /// with or without it.
+    public func deprecatePatch(_ id: String) async throws {
+        _ = try await patched(id)
+    }
 
     /// Ends this run and starts the execution over with `input` and an empty journal.
     public func continueAsNew(_ input: some Encodable) throws -> Never {

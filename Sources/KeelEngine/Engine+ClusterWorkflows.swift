@@ -21,7 +21,8 @@ extension Engine {
             guard free > 0 else { continue }
             let claimed: [ExecutionState]
             do {
-                claimed = try await cluster.store.claimExecutions(names: [name], limit: min(free, cluster.claimBatch), node: lease)
+                claimed = try await cluster.store.claimExecutions(
+                    names: [name], limit: min(free, cluster.claimBatch), node: lease, builds: registry.buildChoice(for: name))
             } catch {
                 // A claim that committed unseen stays this node's until its lease lapses and a sweep
                 // returns it.

@@ -33,10 +33,11 @@ extension Engine {
         // first run (one commit before workflow/run instead of two).
         // (On a shared store the execution is stored unowned and claimed like any other.)
         let reserved = cluster != nil || workflowQueue[name]?.isEmpty == false
-            ? nil : registry.pickWorkflowWorker(for: name, canSend: { canSend($0) })
+            ? nil : registry.pickWorkflowWorker(for: name, build: nil, canSend: { canSend($0) })
         if let reserved {
             record.status = .running
             record.epoch = 1
+            record.buildId = registry.workers[reserved]?.buildId
             registry.adjustWorkflowsInFlight(reserved, by: 1)
         }
         let toInsert = record
@@ -215,6 +216,7 @@ extension Engine {
         if let output = record.output { o["output"] = output }
         if let failure = record.failure { o["failure"] = failure }
         if let parent = record.parentId { o["parentId"] = .string(parent) }
+        if let buildId = record.buildId { o["buildId"] = .string(buildId) }
         let pending = journal.filter { $0.status == .scheduled }
         o["pendingSteps"] = .array(pending.map { ["seq": JSONValue($0.seq), "kind": .string($0.kind), "name": .string($0.name)] })
         if let current = pending.last ?? journal.last {
@@ -237,6 +239,12 @@ extension Engine {
     /// "a worker for activity NAME" when one of its scheduled activity steps has none; else nil.
     private func waitingFor(_ record: WorkflowRecord, pending: [JournalEntry]) -> String? {
         if record.status == .pending, !workflowWorkerHint(record.name).isEmpty { return "a worker for workflow \(record.name)" }
+        let queued = if let live = workflows[record.id], case .pending = live.phase { true } else { record.status == .pending }
+        if queued, let build = record.buildId,
+            !registry.workers.values.contains(where: { $0.workflows.contains(record.name) && $0.canRun(build: build) })
+        {
+            return "a worker of build \(build) for workflow \(record.name)"
+        }
         guard !record.status.isTerminal else { return nil }
         for e in pending where e.kind == "activity" {
             guard let taskId = e.taskId, tasks[taskId]?.record.status == .scheduled else { continue }

@@ -55,16 +55,23 @@ extension Engine {
         dispatchWorkflows(live.record.name)
     }
 
-    /// Starts runs of queued executions of `name` while workers have room.
+    /// Starts runs of queued executions of `name` while workers have room. An execution pinned to
+    /// a build no connected worker with room can run keeps its place; later ones go ahead of it.
     func dispatchWorkflows(_ name: String) {
-        guard !shuttingDown else { return }
-        while var queue = workflowQueue[name], !queue.isEmpty, let connectionID = registry.pickWorkflowWorker(for: name, canSend: { canSend($0) }) {
+        guard !shuttingDown, var queue = workflowQueue[name] else { return }
+        var kept = TaskQueue()
+        while !queue.isEmpty, registry.freeWorkflowSlots(for: name, canSend: { canSend($0) }) > 0 {
             let id = queue.popFirst()!
-            workflowQueue[name] = queue
             guard let live = workflows[id], case .pending = live.phase else { continue }
+            guard let connectionID = registry.pickWorkflowWorker(for: name, build: live.record.buildId, canSend: { canSend($0) })
+            else {
+                kept.append(id)
+                continue
+            }
             startRun(id, on: connectionID, claimed: live.claimed)
         }
-        if workflowQueue[name]?.isEmpty == true { workflowQueue[name] = nil }
+        while let id = queue.popFirst() { kept.append(id) }
+        workflowQueue[name] = kept.isEmpty ? nil : kept
     }
 
     /// Starts a run. `claimed`: the execution was stored already running at this epoch.
@@ -72,6 +79,8 @@ extension Engine {
         guard var live = workflows[id], let session = sessions[connectionID] else { return }
         let previousEpoch = live.record.epoch
         if !claimed { live.record.epoch += 1 }
+        // The first run on a versioned worker pins the execution to its build (docs/versioning.md).
+        if live.record.buildId == nil, let build = registry.workers[connectionID]?.buildId { live.record.buildId = build }
         live.record.status = .running
         live.record.updatedAt = clock.now()
         let requestID = session.connection.makeRequestID()

@@ -87,10 +87,12 @@ extension JournalEntry {
 
 extension WorkflowRecord {
     var summaryJSON: JSONValue {
-        [
+        var o: [String: JSONValue] = [
             "workflowId": .string(id), "name": .string(name), "status": .string(status.rawValue),
             "createdAtMs": JSONValue(createdAt), "updatedAtMs": JSONValue(updatedAt),
         ]
+        if let buildId { o["buildId"] = .string(buildId) }
+        return .object(o)
     }
 
     var resultJSON: JSONValue {

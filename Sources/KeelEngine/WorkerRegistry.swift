@@ -1,4 +1,5 @@
 public import KeelCore
+import KeelStorage
 
 /// An activity's contract as a worker declared it (DESIGN.md, "Activities").
 public struct ActivityContract: Sendable, Equatable {
@@ -147,14 +148,46 @@ struct WorkerRegistry {
     /// True when a connected worker serves workflow `name`.
     func hasWorkflowServer(for name: String) -> Bool { workflowServers[name]?.isEmpty == false }
 
-    /// The least-loaded worker serving workflow `name` with room for another run.
-    func pickWorkflowWorker(for name: String, canSend: (UInt64) -> Bool = { _ in true }) -> UInt64? {
+    /// The least-loaded worker serving workflow `name` with room for another run, that may run an
+    /// execution pinned to `build` (docs/versioning.md). An unpinned execution (`build` nil) goes to
+    /// a worker of ``defaultBuild(for:)`` when versioned workers serve `name`, else to any.
+    func pickWorkflowWorker(for name: String, build: String?, canSend: (UInt64) -> Bool = { _ in true }) -> UInt64? {
+        let target = build ?? defaultBuild(for: name)
         var best: (id: UInt64, load: Int)?
         for id in workflowServers[name] ?? [] {
-            guard let w = workers[id], w.workflowsInFlight < w.maxConcurrentWorkflows, canSend(id) else { continue }
+            guard let w = workers[id], w.workflowsInFlight < w.maxConcurrentWorkflows, canSend(id), w.canRun(build: target)
+            else { continue }
             if best == nil || w.workflowsInFlight < best!.load { best = (id, w.workflowsInFlight) }
         }
         return best?.id
+    }
+
+    /// The build new executions of `name` are pinned to: among the builds of the connected
+    /// workers serving it, one that no other connected build lists as compatible (the newest in
+    /// a line of compatible builds); of several, the one whose oldest connected worker connected
+    /// last (the latest deploy). Nil when no versioned worker serves `name`.
+    func defaultBuild(for name: String) -> String? {
+        var firstConnected: [String: EpochMillis] = [:]
+        var superseded: Set<String> = []
+        for id in workflowServers[name] ?? [] {
+            guard let w = workers[id], let build = w.buildId else { continue }
+            firstConnected[build] = min(firstConnected[build] ?? .max, w.connectedAt)
+            superseded.formUnion(w.compatibleBuildIds.filter { $0 != build })
+        }
+        return firstConnected.filter { !superseded.contains($0.key) }
+            .max { ($0.value, $0.key) < ($1.value, $1.key) }?.key
+    }
+
+    /// What this node's workers of workflow `name` can take from a shared store: executions
+    /// pinned to a build one of them runs, and unpinned ones (pinned on claim to the default build).
+    func buildChoice(for name: String) -> BuildChoice {
+        var runnable: Set<String> = []
+        for id in workflowServers[name] ?? [] {
+            guard let w = workers[id], let build = w.buildId else { continue }
+            runnable.insert(build)
+            runnable.formUnion(w.compatibleBuildIds)
+        }
+        return BuildChoice(runnable: runnable.sorted(), takesUnpinned: true, pinUnpinnedTo: defaultBuild(for: name))
     }
 
     /// Workflow names some connected worker serves.

@@ -86,7 +86,7 @@ struct PostgresChanges {
                         \(Int64(w.epoch)), \(PostgresRows.text(w.output)), \(PostgresRows.text(w.failure)), \(w.parentId),
                         \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
                         \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
-                        \(w.runDeadline))
+                        \(w.runDeadline), \(w.buildId))
                 ON CONFLICT DO NOTHING
                 RETURNING 1
                 """)
@@ -117,6 +117,7 @@ struct PostgresChanges {
                     epoch = \(Int64(w.epoch)), input = \(PostgresRows.text(w.input)), output = \(PostgresRows.text(w.output)),
                     failure = \(PostgresRows.text(w.failure)), cancel_requested = \(w.cancelRequested),
                     updated_at = keel_now(), run_deadline = \(w.runDeadline),
+                    build_id = COALESCE(build_id, \(w.buildId)),
                     owner_node = CASE WHEN \(w.status.rawValue) = 'parked' THEN NULL ELSE owner_node END
                 WHERE workflow_id = \(w.id) AND epoch = \(Int64(expectedEpoch))
                   AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')

@@ -170,5 +170,7 @@ enum PostgresMigrations {
             )
             """,
         ],
+        // 4: the worker build an execution is pinned to (docs/versioning.md); NULL: unpinned.
+        ["ALTER TABLE workflows ADD COLUMN build_id TEXT"],
     ]
 }

@@ -24,7 +24,7 @@ enum PostgresRows {
     private static let workflowColumnNames = [
         "workflow_id", "name", "input", "status", "generation", "epoch", "output", "failure", "parent_id",
         "parent_generation", "parent_seq", "cancel_requested", "contract_hash", "created_at", "updated_at",
-        "execution_deadline", "run_timeout_ms", "run_deadline",
+        "execution_deadline", "run_timeout_ms", "run_deadline", "build_id",
     ]
 
     static let journalColumns = """
@@ -80,6 +80,7 @@ enum PostgresRows {
         w.executionDeadline = try r["execution_deadline"].decode(Int64?.self)
         w.runTimeoutMs = try r["run_timeout_ms"].decode(Int64?.self)
         w.runDeadline = try r["run_deadline"].decode(Int64?.self)
+        w.buildId = try r["build_id"].decode(String?.self)
         return ExecutionState(
             record: w, ownerNode: try r["owner_node"].decode(String?.self), eventSeq: try r["event_seq"].decode(Int.self))
     }

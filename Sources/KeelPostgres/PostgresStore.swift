@@ -175,7 +175,12 @@ public final class PostgresStore: Store {
         }
     }
 
-    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws
+        -> [ExecutionState]
+    {
+        guard !builds.admitsNothing else { return [] }
+        let anyBuild = builds.runnable == nil
+        let runnable = builds.runnable ?? []
         guard limit > 0, names?.isEmpty != true else { return [] }
         let anyName = names == nil
         let named = names ?? []
@@ -186,12 +191,14 @@ public final class PostgresStore: Store {
                     SELECT workflow_id FROM workflows
                     WHERE status = 'pending' AND owner_node IS NULL
                       AND (\(anyName) OR name = ANY(\(named)))
+                      AND ((\(builds.takesUnpinned) AND build_id IS NULL) OR (\(anyBuild) AND build_id IS NOT NULL)
+                           OR build_id = ANY(\(runnable)))
                       AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
                                   AND heartbeat_at + lease_ms >= keel_now())
                     ORDER BY updated_at, workflow_id LIMIT \(limit)
                     FOR NO KEY UPDATE SKIP LOCKED)
                 UPDATE workflows w SET status = 'running', owner_node = \(node.nodeId), epoch = w.epoch + 1,
-                    updated_at = keel_now()
+                    updated_at = keel_now(), build_id = COALESCE(w.build_id, \(builds.pinUnpinnedTo))
                 FROM ready WHERE w.workflow_id = ready.workflow_id
                 RETURNING \(unescaped: PostgresRows.executionColumns("w"))
                 """, logger: logger)

@@ -1784,6 +1784,10 @@ public enum ProtocolSchemas {
           }
         }
       }
+    },
+    "buildId": {
+      "description": "The worker build this execution is pinned to (docs/versioning.md); absent while unpinned.",
+      "$ref": "common.json#/$defs/buildId"
     }
   }
 }

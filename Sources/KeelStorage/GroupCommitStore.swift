@@ -164,8 +164,10 @@ public final class GroupCommitStore: Store {
         try await inner.claimTasks(request, node: node)
     }
     public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] { try await inner.ownedTasks(node: node) }
-    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
-        try await inner.claimExecutions(names: names, limit: limit, node: node)
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws
+        -> [ExecutionState]
+    {
+        try await inner.claimExecutions(names: names, limit: limit, node: node, builds: builds)
     }
     public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
         try await inner.fireDueTimers(limit: limit, node: node)

@@ -196,5 +196,7 @@ enum Migrations {
         // 9: when each retried attempt started, so a workflow's timeline draws each attempt's
         // running time and the backoff after it (docs/ui.md). Rows from before it have none.
         "ALTER TABLE attempt_failures ADD COLUMN started_at INTEGER;",
+        // 10: the worker build an execution is pinned to (docs/versioning.md); NULL: unpinned.
+        "ALTER TABLE workflows ADD COLUMN build_id TEXT;",
     ]
 }

@@ -64,22 +64,36 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
-        guard limit > 0, names?.isEmpty != true else { return [] }
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws
+        -> [ExecutionState]
+    {
+        guard limit > 0, names?.isEmpty != true, !builds.admitsNothing else { return [] }
         let now = storage.now()
         return try await storage.writeSQL { tx in
             guard try tx.leaseHeld(node.nodeId, now: now) else { return [] }
             var ids: [String] = []
-            let named = names.map { "AND name IN (\(Array(repeating: "?", count: $0.count).joined(separator: ", ")))" } ?? ""
+            let placeholders = { (n: Int) in Array(repeating: "?", count: n).joined(separator: ", ") }
+            let named = names.map { "AND name IN (\(placeholders($0.count)))" } ?? ""
+            var admitted: [String] = []
+            if builds.takesUnpinned { admitted.append("build_id IS NULL") }
+            if let runnable = builds.runnable {
+                if !runnable.isEmpty { admitted.append("build_id IN (\(placeholders(runnable.count)))") }
+            } else {
+                admitted.append("build_id IS NOT NULL")
+            }
             try tx.db.statement(
                 """
-                UPDATE workflows SET status = 'running', owner_node = ?, epoch = epoch + 1, updated_at = ?
+                UPDATE workflows SET status = 'running', owner_node = ?, epoch = epoch + 1, updated_at = ?,
+                    build_id = COALESCE(build_id, ?)
                 WHERE workflow_id IN (
                     SELECT workflow_id FROM workflows WHERE status = 'pending' AND owner_node IS NULL \(named)
+                      AND (\(admitted.joined(separator: " OR ")))
                     ORDER BY updated_at, workflow_id LIMIT ?)
                 RETURNING workflow_id
                 """
-            ).bind([.text(node.nodeId), .int(now)] + (names ?? []).map { .text($0) } + [.int(Int64(limit))])
+            ).bind(
+                [.text(node.nodeId), .int(now), .optional(builds.pinUnpinnedTo)] + (names ?? []).map { .text($0) }
+                    + (builds.runnable ?? []).map { .text($0) } + [.int(Int64(limit))])
                 .forEachRow { ids.append($0.text(0)) }
             return try ids.sorted().compactMap { try tx.execution($0) }
         }

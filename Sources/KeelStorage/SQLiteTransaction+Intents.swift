@@ -329,7 +329,7 @@ extension SQLiteTransaction {
         try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")
             .bind([.text(workflowId)]).forEachRow { row in
                 found = ExecutionState(
-                    record: Self.workflow(from: row), ownerNode: row.optionalText(18), eventSeq: Int(row.int(19)))
+                    record: Self.workflow(from: row), ownerNode: row.optionalText(19), eventSeq: Int(row.int(20)))
             }
         return found
     }

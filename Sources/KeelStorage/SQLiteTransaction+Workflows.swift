@@ -6,7 +6,7 @@ extension SQLiteTransaction {
     static let workflowColumns = """
         workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
-        run_deadline
+        run_deadline, build_id
         """
 
     static func workflow(from row: Row) -> WorkflowRecord {
@@ -26,6 +26,7 @@ extension SQLiteTransaction {
         w.executionDeadline = row.optionalInt(15)
         w.runTimeoutMs = row.optionalInt(16)
         w.runDeadline = row.optionalInt(17)
+        w.buildId = row.optionalText(18)
         return w
     }
 
@@ -110,14 +111,14 @@ extension SQLiteTransaction {
         do {
             try db.statement(
                 """
-                INSERT INTO workflows (\(Self.workflowColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO workflows (\(Self.workflowColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
                 .int(Int64(w.epoch)), .json(w.output), .json(w.failure), .optional(w.parentId),
                 .optional(w.parentGeneration.map(Int64.init)), .optional(w.parentSeq.map(Int64.init)),
                 .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
-                .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline),
+                .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline), .optional(w.buildId),
             ]).run()
             return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
@@ -129,13 +130,13 @@ extension SQLiteTransaction {
         try update(
             """
             UPDATE workflows SET status = ?, generation = ?, epoch = ?, input = ?, output = ?, failure = ?,
-                cancel_requested = ?, updated_at = ?, run_deadline = ?
+                cancel_requested = ?, updated_at = ?, run_deadline = ?, build_id = COALESCE(build_id, ?)
             WHERE workflow_id = ? AND epoch = ? AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
             """,
             [
                 .text(w.status.rawValue), .int(Int64(w.generation)), .int(Int64(w.epoch)), .json(w.input),
                 .json(w.output), .json(w.failure), .int(w.cancelRequested ? 1 : 0), .int(w.updatedAt),
-                .optional(w.runDeadline), .text(w.id), .int(Int64(expectedEpoch)),
+                .optional(w.runDeadline), .optional(w.buildId), .text(w.id), .int(Int64(expectedEpoch)),
             ], id: w.id, table: "workflows", key: "workflow_id")
     }
 

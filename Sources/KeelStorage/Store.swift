@@ -29,9 +29,9 @@ public protocol Store: Sendable {
     func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord]
 
     /// Claims up to `limit` executions that are ready to run (new, woken by an event, or rescued
-    /// from a dead node) for `node`, among workflows named in `names` (nil: any), raising each
-    /// one's epoch: the previous owner's writes are refused from now on.
-    func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState]
+    /// from a dead node) for `node`, among workflows named in `names` (nil: any) that `builds`
+    /// admits, raising each one's epoch: the previous owner's writes are refused from now on.
+    func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws -> [ExecutionState]
 
     /// Fires up to `limit` due timers, once across every node: each completes its sleep step (or
     /// fails a signal wait with `TimedOut`) and wakes its execution.
@@ -81,8 +81,35 @@ extension Store {
 
     /// Claims up to `limit` ready executions of any name (``claimExecutions(names:limit:node:)``).
     public func claimExecutions(limit: Int, node: NodeLease) async throws -> [ExecutionState] {
-        try await claimExecutions(names: nil, limit: limit, node: node)
+        try await claimExecutions(names: nil, limit: limit, node: node, builds: .any)
     }
+
+    /// Claims up to `limit` ready executions named in `names`, whatever their build.
+    public func claimExecutions(names: [String]?, limit: Int, node: NodeLease) async throws -> [ExecutionState] {
+        try await claimExecutions(names: names, limit: limit, node: node, builds: .any)
+    }
+}
+
+/// Which executions a claim may take, by the worker build each is pinned to (docs/versioning.md).
+public struct BuildChoice: Sendable, Equatable {
+    /// Builds whose pinned executions the claiming node can run; nil: every build.
+    public var runnable: [String]?
+    /// Whether executions not pinned to a build may be claimed.
+    public var takesUnpinned: Bool
+    /// The build an unpinned execution is pinned to as it is claimed; nil: it stays unpinned.
+    public var pinUnpinnedTo: String?
+
+    public init(runnable: [String]?, takesUnpinned: Bool, pinUnpinnedTo: String?) {
+        self.runnable = runnable
+        self.takesUnpinned = takesUnpinned
+        self.pinUnpinnedTo = pinUnpinnedTo
+    }
+
+    /// Every execution; the claim pins none.
+    public static let any = BuildChoice(runnable: nil, takesUnpinned: true, pinUnpinnedTo: nil)
+
+    /// True when nothing could be claimed.
+    public var admitsNothing: Bool { !takesUnpinned && runnable?.isEmpty == true }
 }
 
 /// One intent, with its fence.

@@ -47,6 +47,9 @@ public struct WorkflowRecord: Sendable {
     public var runTimeoutMs: Int64?
     /// When the current generation times out, if it has a run timeout.
     public var runDeadline: EpochMillis?
+    /// The worker build this execution is pinned to (docs/versioning.md): set by its first run on
+    /// a versioned worker, never changed after. Nil: unpinned.
+    public var buildId: String?
 
     public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
         self.id = id
@@ -72,7 +75,7 @@ public struct JournalEntry: Sendable {
     public var workflowId: String
     public var generation: Int
     public var seq: Int
-    /// `activity`, `sleep`, `signal`, `child`, `now`, `random`, `uuid`.
+    /// `activity`, `sleep`, `signal`, `child`, `now`, `random`, `uuid`, `patch`.
     public var kind: String
     public var name: String
     public var input: JSONValue

@@ -51,6 +51,7 @@ public enum StoreConformance {
         .init(name: "a task enqueued claimed is owned, fenced and rescued like a claimed one", run: enqueueClaimed),
         .init(name: "open tasks are listed oldest first, by status and name, with a total", run: openTasksAreListed),
         .init(name: "executions are claimed only for the names asked", run: executionClaimsFilterByName),
+        .init(name: "executions are claimed only for the builds asked, unpinned ones pinned on claim", run: executionClaimsFilterByBuild),
         .init(name: "an owner completes a step and updates its execution, fenced by epoch", run: ownerWritesAreFenced),
         .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
@@ -72,6 +73,32 @@ public enum StoreConformance {
         try expect(try await store.claimExecutions(names: ["other"], limit: 5, node: node).map(\.record.id), ["w2"])
         try expect(try await store.claimExecutions(names: ["other", "nothing"], limit: 5, node: node).count, 0)
         try expect(try await store.claimExecutions(names: ["flow"], limit: 5, node: node).map(\.record.id), ["w1"])
+    }
+
+    static func executionClaimsFilterByBuild(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        var v1 = execution("on-v1", now: now)
+        v1.buildId = "v1"
+        var v2 = execution("on-v2", now: now + 1)
+        v2.buildId = "v2"
+        let unpinned = execution("unpinned", now: now + 2)
+        _ = try await store.apply([.startExecution(v1), .startExecution(v2), .startExecution(unpinned)])
+        let none = BuildChoice(runnable: [], takesUnpinned: false, pinUnpinnedTo: nil)
+        try expect(try await store.claimExecutions(names: nil, limit: 5, node: node, builds: none).count, 0)
+        let v3Only = BuildChoice(runnable: ["v3"], takesUnpinned: false, pinUnpinnedTo: nil)
+        try expect(try await store.claimExecutions(names: nil, limit: 5, node: node, builds: v3Only).count, 0)
+        // A node running v2 (which also continues v1) takes both pinned ones, and no unpinned one.
+        let v2Node = BuildChoice(runnable: ["v1", "v2"], takesUnpinned: false, pinUnpinnedTo: nil)
+        let pinned = try await store.claimExecutions(names: nil, limit: 5, node: node, builds: v2Node)
+        try expect(pinned.map(\.record.id), ["on-v1", "on-v2"])
+        try expect(pinned.map(\.record.buildId), ["v1", "v2"])
+        // An unpinned execution is pinned to the claimer's build as it is claimed, and stays so.
+        let takesNew = BuildChoice(runnable: ["v3"], takesUnpinned: true, pinUnpinnedTo: "v3")
+        let claimed = try await store.claimExecutions(names: nil, limit: 5, node: node, builds: takesNew)
+        try expect(claimed.map(\.record.id), ["unpinned"])
+        try expect(claimed.first?.record.buildId, "v3")
+        try expect(try await store.execution(id: "unpinned")?.record.buildId, "v3")
     }
 
     static func ownerWritesAreFenced(_ store: any Store) async throws {

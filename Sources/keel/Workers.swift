@@ -28,17 +28,24 @@ struct Workers: AsyncParsableCommand {
 
     static func names(_ w: JSONValue, _ key: String) -> [String] { (w[key]?.arrayValue ?? []).compactMap(\.stringValue) }
 
+    /// A worker's build with the older builds it can continue: `v2 (+v1)`; `-` when unversioned.
+    static func build(_ w: JSONValue) -> String {
+        guard let build = w["buildId"]?.stringValue else { return "-" }
+        let compatible = names(w, "compatibleBuildIds")
+        return compatible.isEmpty ? build : "\(build) (+\(compatible.joined(separator: ",")))"
+    }
+
     static func workerTable(_ workers: [JSONValue]) -> [String] {
         let rows = workers.map { w -> [String] in
             let int = { (k: String) in w[k]?.int64Value.map(String.init) ?? "-" }
             return [
                 w["workerId"]?.stringValue ?? "", w["name"]?.stringValue ?? "", w["language"]?.stringValue ?? "-",
-                w["transport"]?.stringValue ?? "-", w["node"]?.stringValue ?? "-", int("pid"),
+                w["transport"]?.stringValue ?? "-", w["node"]?.stringValue ?? "-", int("pid"), build(w),
                 "\(int("inFlight"))/\(int("maxConcurrent"))", "\(int("workflowsInFlight"))/\(int("maxConcurrentWorkflows"))",
                 names(w, "activities").joined(separator: ","), names(w, "workflows").joined(separator: ","),
             ]
         }
-        let header = ["WORKER", "NAME", "LANGUAGE", "TRANSPORT", "NODE", "PID", "IN-FLIGHT", "WF-IN-FLIGHT", "ACTIVITIES", "WORKFLOWS"]
+        let header = ["WORKER", "NAME", "LANGUAGE", "TRANSPORT", "NODE", "PID", "BUILD", "IN-FLIGHT", "WF-IN-FLIGHT", "ACTIVITIES", "WORKFLOWS"]
         return alignedColumns(header, rows)
     }
 

@@ -89,6 +89,18 @@ if conformance {
         let u = try await ctx.uuid()
         return ["t": JSONValue(t), "r": JSONValue(r), "u": .string(u)]
     }
+    worker.workflow("wf.patched") { (_: JSONValue, ctx) -> JSONValue in
+        let p = try await ctx.patched("add-discount")
+        if p { _ = try await ctx.activity("echo", ["step": "discount"] as JSONValue, as: JSONValue.self) }
+        let charge: JSONValue = try await ctx.activity("echo", ["step": "charge"] as JSONValue)
+        let again = try await ctx.patched("add-discount")
+        return ["patched": .bool(p), "again": .bool(again), "charge": charge]
+    }
+    worker.workflow("wf.deprecatedPatch") { (_: JSONValue, ctx) -> JSONValue in
+        try await ctx.deprecatePatch("add-discount")
+        let charge: JSONValue = try await ctx.activity("echo", ["step": "charge"] as JSONValue)
+        return ["charge": charge]
+    }
     worker.workflow("wf.child") { (input: JSONValue, ctx) -> JSONValue in
         let c: JSONValue = try await ctx.child("wf.sequence", ["n": input["n"] ?? 0] as JSONValue)
         return ["child": c]
