@@ -66,9 +66,9 @@ class Deployment:
         finally:
             probe.close()
 
-    def start_worker(self, version: int) -> "subprocess.Popen":
+    def start_worker(self, version: int, compatible: bool = True) -> "subprocess.Popen":
         out = open(os.path.join(self.dir, f"worker-v{version}.log"), "ab")
-        env = dict(os.environ, KEEL_SOCKET=self.socket, VERSIONING_LOG=self.log)
+        env = dict(os.environ, KEEL_SOCKET=self.socket, VERSIONING_LOG=self.log, VERSIONING_COMPATIBLE="1" if compatible else "0")
         for name in ("KEEL_TRANSPORT", "KEEL_BUILD_ID"):
             env.pop(name, None)
         process = subprocess.Popen([sys.executable, WORKER, str(version)], stdout=out, stderr=out, env=env)
@@ -210,4 +210,53 @@ def test_a_patched_deploy_carries_100_mid_way_executions_over_and_an_unpatched_o
     figures["control parked"] = len(parked)
     figures["total s"] = round(time.monotonic() - began, 2)
     print("\nversioning figures: " + json.dumps(figures))
-    assert figures["total s"] < 60
+
+    # Build ids: the old executions stay pinned to the build that began them (v2 continues them
+    # because it declares orders-1 compatible); the new ones are pinned to v2's.
+    builds = deployment.call(lambda c: asyncio.gather(*(c.describe(i) for i in old_ids + new_ids + control_ids)))
+    assert collections.Counter(d.get("buildId") for d in builds) == {"orders-1": OLD + CONTROL, "orders-2": NEW}
+
+
+def test_an_incompatible_build_leaves_old_executions_to_their_own_build(deployment):
+    """Build ids without patched(): v2 declares no compatibility with orders-1, so executions v1
+    began wait for an orders-1 worker (and say so) instead of parking on v2; new executions run
+    on v2; a v1 worker started again finishes the old ones down the old path."""
+    old_ids = [f"old-{i}" for i in range(10)]
+    v1 = deployment.start_worker(1)
+
+    async def start_old(client):
+        await asyncio.gather(*(client.start_workflow("orders.control", {"order": i}, workflow_id=i) for i in old_ids))
+        await _wait_all(client, old_ids, _waiting_for_ship, "waiting for ship", 30)
+        return [d.get("buildId") for d in await asyncio.gather(*(client.describe(i) for i in old_ids))]
+
+    assert deployment.call(start_old) == ["orders-1"] * len(old_ids)
+    v1.send_signal(signal.SIGKILL)
+    v1.wait(5)
+    deployment.start_worker(2, compatible=False)
+
+    async def on_v2(client):
+        await asyncio.gather(*(client.signal(i, "ship", {"carrier": "ups"}) for i in old_ids))
+        waits = "a worker of build orders-1 for workflow orders.control"
+        await _wait_all(client, old_ids, lambda d: d.get("waitingFor") == waits, "waiting for orders-1", 30)
+        new = await client.start_workflow("orders.control", {"order": "new-1"}, workflow_id="new-1")
+        await _wait_all(client, ["new-1"], _waiting_for_ship, "waiting for ship", 30)
+        await client.signal("new-1", "ship", {"carrier": "ups"})
+        result = await client.workflow_result("new-1", timeout=30)
+        described = await asyncio.gather(*(client.describe(i) for i in old_ids + ["new-1"]))
+        return new, result, described
+
+    _, new_result, described = deployment.call(on_v2)
+    assert new_result.output["version"] == 2
+    assert [d.get("buildId") for d in described] == ["orders-1"] * len(old_ids) + ["orders-2"]
+    assert not any(d["status"] in ("parked", "completed") for d in described[:-1]), described[:3]
+
+    deployment.start_worker(1)
+
+    async def back_on_v1(client):
+        return await asyncio.gather(*(client.workflow_result(i, timeout=30) for i in old_ids))
+
+    results = deployment.call(back_on_v1)
+    assert [r.status for r in results] == ["completed"] * len(old_ids)
+    assert all(r.output["version"] == 1 and "fraudChecked" not in r.output for r in results)
+    checks = [r for r in deployment.records() if r["activity"] == "fraud_check"]
+    assert [r["workflowId"] for r in checks] == ["new-1"]

@@ -3,7 +3,9 @@ is the code before the change, ``versioning_worker.py 2`` the code after it. Bot
 ``orders.process`` (v2 guards the new ``fraud_check`` step with ``ctx.patched("fraud-check")``)
 and the control ``orders.control`` (v2 makes the same change WITHOUT patched(), which old
 executions cannot replay). Connects over $KEEL_SOCKET; each activity call appends
-{activity, workflowId, attempt} to $VERSIONING_LOG (JSON lines) so the test can count them."""
+{activity, workflowId, attempt} to $VERSIONING_LOG (JSON lines) so the test can count them.
+Build ids: version N declares build ``orders-N``; version 2 also declares that it continues
+``orders-1``'s executions (its patched() code replays them) unless $VERSIONING_COMPATIBLE is 0."""
 import os, sys  # noqa: E401 -- run from a checkout without `pip install`
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
@@ -12,7 +14,8 @@ import json  # noqa: E402
 import keel  # noqa: E402
 
 VERSION = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-worker = keel.Worker(f"versioning-v{VERSION}", max_concurrent=64)
+COMPATIBLE = ["orders-1"] if VERSION == 2 and os.environ.get("VERSIONING_COMPATIBLE") != "0" else []
+worker = keel.Worker(f"versioning-v{VERSION}", max_concurrent=64, build_id=f"orders-{VERSION}", compatible_build_ids=COMPATIBLE)
 
 
 def _record(activity, ctx):
