@@ -69,6 +69,7 @@ func describeLines(_ d: JSONValue) -> [String] {
     }
     lines.append("runs      \(d["runs"]?.int64Value ?? 0)   steps \(d["steps"]?.int64Value ?? 0)")
     if let p = field(d, "parentId")?.stringValue { lines.append("parent    \(p)") }
+    if let b = field(d, "buildId")?.stringValue { lines.append("build     \(b)") }
     if let i = d["input"] { lines.append("input     \(abbreviate(JSONWriter.string(i, sortedKeys: true)))") }
     if let s = field(d, "currentStep") {
         var step = "step      #\(s["seq"]?.int64Value ?? 0) \(s["kind"]?.stringValue ?? "") \(s["name"]?.stringValue ?? "")"
