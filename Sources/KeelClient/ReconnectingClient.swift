@@ -39,7 +39,7 @@ public actor ReconnectingClient {
     /// Reads: repeating them changes nothing in Keel.
     static let reads: Set<String> = [
         "ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list",
-        "worker/list",
+        "worker/list", "workflow/follow",
     ]
 
     /// Connects and initializes once, failing at once when Keel is not reachable.

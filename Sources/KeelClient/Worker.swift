@@ -271,6 +271,19 @@ public final class ActivityContext: Sendable {
         if answer["cancelled"]?.boolValue == true { cancelled.store(true, ordering: .releasing) }
         return isCancelled
     }
+
+    /// Appends `event` to the stream of the workflow this activity runs for (`activity/publish`),
+    /// e.g. a model's tokens as they come. A retried attempt publishes again; followers see each
+    /// event's `attempt`.
+    /// - Throws: `KeelError(.attemptSuperseded)` once this attempt no longer counts; `-32602`
+    ///   for an activity called directly (`activity/call`), which has no stream.
+    public func publish(_ event: JSONValue, name: String = "event") async throws {
+        var params: [String: JSONValue] = [
+            "taskId": .string(taskId), "attempt": JSONValue(attempt), "name": .string(name), "event": event,
+        ]
+        if let attemptToken { params["attemptToken"] = .string(attemptToken) }
+        _ = try await connection.call("activity/publish", params: .object(params))
+    }
 }
 
 /// A failure an activity or workflow reports as data: `{type, message, retryable, details}`.

@@ -142,6 +142,12 @@ public final class WorkflowContext: Sendable {
     /// A random UUID, recorded.
     public func uuid() async throws -> String { try await step("uuid", name: "uuid", input: [:]).stringValue ?? "" }
 
+    /// Appends `event` to this execution's stream (`workflow/follow` reads it), once: a replay
+    /// finds the step recorded and sends nothing.
+    public func publish(_ event: JSONValue, name: String = "event") async throws {
+        _ = try await step("publish", name: name, input: ["event": event])
+    }
+
     /// True when this execution runs the code after the patch `id` (docs/versioning.md): always for
     /// an execution that reaches this point with new code; false for one whose journal recorded
     /// another step here (it began under the code before the patch, and must keep its old path).

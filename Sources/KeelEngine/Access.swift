@@ -85,12 +85,12 @@ public enum Access {
     /// The role each method Keel accepts needs; `nil` means any initialized connection.
     public static let requiredRole: [String: Role?] = [
         "initialize": nil, "ping": nil,
-        "worker/register": .worker, "activity/heartbeat": .worker, "workflow/step": .worker,
+        "worker/register": .worker, "activity/heartbeat": .worker, "activity/publish": .worker, "workflow/step": .worker,
         "worker/list": .client, "activity/call": .client, "activity/result": .client, "activity/cancel": .client,
         "activity/list": .client,
         "workflow/start": .client, "workflow/result": .client, "workflow/signal": .client,
         "workflow/cancel": .client, "workflow/describe": .client, "workflow/list": .client,
-        "workflow/history": .client, "workflow/reset": .client, "workflow/batch": .client, "workflow/terminate": .client,
+        "workflow/history": .client, "workflow/follow": .client, "workflow/reset": .client, "workflow/batch": .client, "workflow/terminate": .client,
         "workflow/resume": .admin, "shutdown": .admin, "contract/release": .admin,
     ]
 

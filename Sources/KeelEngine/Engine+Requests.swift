@@ -26,6 +26,8 @@ extension Engine {
         case "activity/cancel": return try await cancelActivity(params)
         case "activity/list": return try await listActivities(params)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
+        case "activity/publish": return try await publishFromActivity(params, session: session)
+        case "workflow/follow": return try await followWorkflow(params)
         case "workflow/step": return try await step(params, session: session)
         case "workflow/start": return try await startWorkflow(params)
         case "workflow/result": return try await workflowResult(params)

@@ -77,12 +77,24 @@ extension Engine {
             entry.result = true
             entry.completedAt = entry.createdAt
             return try await record(entry, epoch: epoch).stepAnswer
+        case "publish":
+            // An event on the execution's stream, stored with the step (once, whatever replays).
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
+            entry.status = .completed
+            entry.result = .null
+            entry.completedAt = entry.createdAt
+            let event = StreamEvent(
+                workflowId: id, offset: 0, source: .step(generation: live.record.generation, seq: seq), name: name,
+                event: input["event"] ?? .null, createdAt: entry.createdAt)
+            let recorded = try await record(entry, epoch: epoch, effect: .publish(event))
+            streamAdvanced(id)
+            return recorded.stepAnswer
         case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
         case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
         default:
-            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch")
+            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish")
         }
     }
 

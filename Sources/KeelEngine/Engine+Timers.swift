@@ -30,6 +30,9 @@ extension Engine {
             workflowWaiters[id]?.removeValue(forKey: waiterID)?.resume(returning: nil)
             if workflowWaiters[id]?.isEmpty == true { workflowWaiters[id] = nil }
             return
+        case .streamWaiterTimeout(let waiterID):
+            streamWaitEnded(id, waiterID: waiterID)
+            return
         case .workflowWake(let generation, let seq):
             await workflowWake(id, generation: generation, seq: seq)
             return
@@ -83,7 +86,7 @@ extension Engine {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }
             dispatch(live.record.name)
-        case .waiterTimeout, .workflowWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline:
+        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline:
             break
         }
     }

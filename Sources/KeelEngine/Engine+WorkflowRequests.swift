@@ -83,7 +83,7 @@ extension Engine {
         return try await ledger.execution(id)
     }
 
-    private func requireWorkflow(_ id: String) async throws -> WorkflowRecord {
+    func requireWorkflow(_ id: String) async throws -> WorkflowRecord {
         guard let r = try await currentWorkflow(id) else {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
         }

@@ -62,6 +62,8 @@ public actor Engine {
     var workflowQueue: [String: TaskQueue] = [:]
     var workflowWaiters: [String: [UInt64: CheckedContinuation<WorkflowRecord?, Never>]] = [:]
     var nextWaiterID: UInt64 = 0
+    /// Followers of a stream waiting for more (`workflow/follow`), by workflow id and waiter.
+    var streamWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
     /// Tasks whose end is known but not yet committed (the store failed): their waiters get this
     /// 4001 instead of a result, while the commit is retried in the background.
     var unstoredEnds: [String: KeelError] = [:]

@@ -74,6 +74,8 @@ struct LocalLedger: WorkflowLedger {
                 if try tx.insertWorkflow(child) == .duplicate {
                     throw KeelError(.workflowAlreadyExists, "a workflow \(child.id) already exists; give the child another id")
                 }
+            case .publish(let event):
+                _ = try tx.appendStreamEvent(event)
             case nil:
                 break
             }
@@ -139,6 +141,17 @@ struct LocalLedger: WorkflowLedger {
     func requestCancel(_ workflowId: String) async throws {
         let now = clock.now()
         _ = try await storage.write { try $0.requestWorkflowCancel(id: workflowId, now: now) }
+    }
+
+    func publish(_ event: StreamEvent) async throws -> ChangeOutcome {
+        try await storage.write { tx in
+            if try tx.appendStreamEvent(event) != nil { return .applied }
+            return .stale(currentAttempt: try tx.activityTask(id: event.sourceColumns.taskId ?? "")?.attempt ?? 0)
+        }
+    }
+
+    func streamEvents(_ id: String, after offset: Int64, limit: Int) async throws -> [StreamEvent] {
+        try await storage.read { try $0.streamEvents(workflowId: id, after: offset, limit: limit) }
     }
 
     func cancelTask(_ id: String) async throws -> WriteOutcome {

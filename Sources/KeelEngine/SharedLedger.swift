@@ -74,6 +74,8 @@ struct SharedLedger: WorkflowLedger {
                 throw KeelError(.workflowAlreadyExists, "a workflow \(child.id) already exists; give the child another id")
             }
             changes.append(.startExecution(child))
+        case .publish(let event):
+            changes.append(.publishEvent(event, epoch: epoch))
         case nil:
             break
         }
@@ -156,6 +158,14 @@ struct SharedLedger: WorkflowLedger {
 
     func requestCancel(_ workflowId: String) async throws {
         _ = try await one(.requestCancel(workflowId: workflowId))
+    }
+
+    func publish(_ event: StreamEvent) async throws -> ChangeOutcome {
+        try await store.apply([.publishEvent(event, epoch: nil)]).first ?? .notFound
+    }
+
+    func streamEvents(_ id: String, after offset: Int64, limit: Int) async throws -> [StreamEvent] {
+        try await store.streamEvents(workflowId: id, after: offset, limit: limit)
     }
 
     func cancelTask(_ id: String) async throws -> WriteOutcome {

@@ -18,6 +18,8 @@ enum TimerKind: Sendable, Equatable {
     case rateLimit
     /// A caller's wait for a workflow's end ran out.
     case workflowWaiterTimeout(waiterID: UInt64)
+    /// A follower's wait for more of a stream ran out (`workflow/follow`).
+    case streamWaiterTimeout(waiterID: UInt64)
     /// A workflow's execution timeout (`generation` nil) or the run timeout of `generation` passes.
     case workflowDeadline(generation: Int?)
 }

@@ -51,6 +51,10 @@ protocol WorkflowLedger: Sendable {
     func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, key: String?, generation: Int) async throws
         -> SignalDelivery
     func requestCancel(_ workflowId: String) async throws
+    /// Appends an activity attempt's event to its execution's stream, fenced by the attempt.
+    func publish(_ event: StreamEvent) async throws -> ChangeOutcome
+    /// Up to `limit` events of `id`'s stream after `offset`.
+    func streamEvents(_ id: String, after offset: Int64, limit: Int) async throws -> [StreamEvent]
     func cancelTask(_ id: String) async throws -> WriteOutcome
 }
 
@@ -60,6 +64,8 @@ enum StepEffect: Sendable {
     case task(ActivityTaskRecord, claimedBy: String?)
     /// The execution of a `child` step.
     case child(WorkflowRecord)
+    /// The stream event of a `publish` step.
+    case publish(StreamEvent)
 }
 
 /// What an execution that ends at once (terminated, timed out) closes with it.

@@ -208,6 +208,8 @@ struct PostgresChanges {
             return try await epochFence(workflowId, epoch) ?? .alreadyFinished
         case .terminateExecution(let workflowId, let status, let failure):
             return try await terminateExecution(workflowId: workflowId, status: status, failure: failure)
+        case .publishEvent(let event, let epoch):
+            return try await publish(event, epoch: epoch)
         case .requestCancel(let workflowId):
             let changed = try await count(
                 """
@@ -339,6 +341,38 @@ struct PostgresChanges {
                 status = CASE WHEN status = 'suspended' THEN 'pending' ELSE status END
             WHERE workflow_id = \(workflowId)
             """, logger: logger)
+    }
+
+    /// Appends a stream event, numbered from the counter on its execution's row (the row lock
+    /// orders concurrent publishers); fenced as ``Change/publishEvent(_:epoch:)`` says.
+    private func publish(_ event: StreamEvent, epoch: Int?) async throws -> ChangeOutcome {
+        let s = event.sourceColumns
+        let w = event.workflowId
+        let anyEpoch = epoch == nil
+        let inserted = try await count(
+            """
+            WITH o AS (
+                UPDATE workflows SET stream_offset = stream_offset + 1
+                WHERE workflow_id = \(w) AND (\(anyEpoch) OR epoch = \(Int64(epoch ?? -1)))
+                  AND CASE WHEN \(s.kind) = 'activity'
+                      THEN EXISTS (SELECT 1 FROM activity_tasks WHERE task_id = \(s.taskId ?? "")
+                                   AND attempt = \(Int64(s.attempt ?? -1)) AND status = 'running')
+                      ELSE NOT EXISTS (SELECT 1 FROM stream_events WHERE workflow_id = \(w)
+                                   AND step_generation = \(Int64(s.generation ?? -1)) AND step_seq = \(Int64(s.seq ?? -1)))
+                  END
+                RETURNING stream_offset)
+            INSERT INTO stream_events (workflow_id, event_offset, name, event, created_at, source, step_generation, step_seq,
+                task_id, attempt)
+            SELECT \(w), o.stream_offset, \(event.name), \(PostgresRows.text(event.event)), keel_now(), \(s.kind),
+                   \(s.generation.map(Int64.init)), \(s.seq.map(Int64.init)), \(s.taskId), \(s.attempt.map(Int64.init))
+            FROM o
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+            """)
+        if inserted > 0 { return .applied }
+        if let epoch, let fence = try await epochFence(w, epoch) { return fence }
+        if case .activity(let taskId, let attempt) = event.source { return try await taskFence(taskId, attempt: attempt) }
+        return try await executionStatus(w) == nil ? .notFound : .duplicate
     }
 
     func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {

@@ -172,5 +172,29 @@ enum PostgresMigrations {
         ],
         // 4: the worker build an execution is pinned to (docs/versioning.md); NULL: unpinned.
         ["ALTER TABLE workflows ADD COLUMN build_id TEXT"],
+        // 5: each execution's stream of published events (docs/protocol.md, "Streams"), numbered
+        // from a counter on its row. A step's event is stored once (its seq is unique).
+        [
+            "ALTER TABLE workflows ADD COLUMN stream_offset BIGINT NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE stream_events (
+                workflow_id     TEXT NOT NULL,
+                event_offset    BIGINT NOT NULL CHECK (event_offset >= 1),
+                name            TEXT NOT NULL,
+                event           TEXT NOT NULL,
+                created_at      BIGINT NOT NULL,
+                source          TEXT NOT NULL CHECK (source IN ('workflow', 'activity')),
+                step_generation BIGINT,
+                step_seq        BIGINT,
+                task_id         TEXT,
+                attempt         BIGINT,
+                PRIMARY KEY (workflow_id, event_offset)
+            )
+            """,
+            """
+            CREATE UNIQUE INDEX stream_events_step ON stream_events (workflow_id, step_generation, step_seq)
+            WHERE step_seq IS NOT NULL
+            """,
+        ],
     ]
 }

@@ -85,6 +85,18 @@ enum PostgresRows {
             record: w, ownerNode: try r["owner_node"].decode(String?.self), eventSeq: try r["event_seq"].decode(Int.self))
     }
 
+    static func streamEvent(_ row: PostgresRow, workflowId: String) throws -> StreamEvent {
+        let r = row.makeRandomAccess()
+        let source = StreamEvent.source(
+            kind: try r["source"].decode(String.self), generation: try r["step_generation"].decode(Int?.self),
+            seq: try r["step_seq"].decode(Int?.self), taskId: try r["task_id"].decode(String?.self),
+            attempt: try r["attempt"].decode(Int?.self))
+        return StreamEvent(
+            workflowId: workflowId, offset: try r["event_offset"].decode(Int64.self), source: source,
+            name: try r["name"].decode(String.self), event: json(try r["event"].decode(String.self)) ?? .null,
+            createdAt: try r["created_at"].decode(Int64.self))
+    }
+
     static func journalEntry(_ row: PostgresRow) throws -> JournalEntry {
         let r = row.makeRandomAccess()
         var e = JournalEntry(

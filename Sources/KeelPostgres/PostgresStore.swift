@@ -162,6 +162,20 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent] {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT event_offset, name, event, created_at, source, step_generation, step_seq, task_id, attempt
+                FROM stream_events WHERE workflow_id = \(workflowId) AND event_offset > \(offset)
+                ORDER BY event_offset LIMIT \(Int64(limit))
+                """, logger: logger)
+            var events: [StreamEvent] = []
+            for try await row in rows { events.append(try PostgresRows.streamEvent(row, workflowId: workflowId)) }
+            return events
+        }
+    }
+
     public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] {
         try await perform { [self] in
             let rows = try await client.query(

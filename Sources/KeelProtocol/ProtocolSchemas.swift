@@ -205,7 +205,8 @@ public enum ProtocolSchemas {
         "now",
         "random",
         "uuid",
-        "patch"
+        "patch",
+        "publish"
       ]
     },
     "activityContract": {
@@ -981,6 +982,60 @@ public enum ProtocolSchemas {
       "minimum": 0
     }
   }
+}
+"""#
+        ),
+        (
+            "activity/publish",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/activity.publish.params.json",
+  "title": "activity/publish params",
+  "description": "Worker -> Keel, while an attempt of a workflow's activity runs: appends an event to the workflow's stream (docs/protocol.md, Streams).",
+  "type": "object",
+  "required": [
+    "taskId",
+    "event"
+  ],
+  "properties": {
+    "taskId": {
+      "$ref": "common.json#/$defs/taskId"
+    },
+    "attempt": {
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 1000000
+    },
+    "name": {
+      "description": "A label for the event (\"token\", \"progress\"); default \"event\".",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200
+    },
+    "event": {
+      "description": "Any JSON value."
+    },
+    "attemptToken": {
+      "description": "The attempt's token from activity/execute; when given it must match (docs/security.md).",
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/activity.publish.result.json",
+  "title": "activity/publish result",
+  "type": "object",
+  "properties": {}
 }
 """#
         ),
@@ -1788,6 +1843,119 @@ public enum ProtocolSchemas {
     "buildId": {
       "description": "The worker build this execution is pinned to (docs/versioning.md); absent while unpinned.",
       "$ref": "common.json#/$defs/buildId"
+    }
+  }
+}
+"""#
+        ),
+        (
+            "workflow/follow",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.follow.params.json",
+  "title": "workflow/follow params",
+  "description": "Client -> Keel: the events of an execution's stream after an offset, waiting for one (docs/protocol.md, Streams).",
+  "type": "object",
+  "required": [
+    "workflowId"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "afterOffset": {
+      "description": "Answer events with a larger offset; 0 (default) reads from the start.",
+      "type": "integer",
+      "minimum": 0
+    },
+    "limit": {
+      "description": "At most this many events (default 100).",
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 1000
+    },
+    "waitTimeoutMs": {
+      "description": "When no event is there yet and the execution is open, wait up to this long for one (default 0).",
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 300000
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.follow.result.json",
+  "title": "workflow/follow result",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "events",
+    "nextOffset",
+    "status",
+    "done"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "events": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "offset",
+          "name",
+          "event",
+          "atMs",
+          "source"
+        ],
+        "properties": {
+          "offset": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "name": {
+            "type": "string"
+          },
+          "event": {},
+          "atMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          },
+          "source": {
+            "enum": [
+              "workflow",
+              "activity"
+            ]
+          },
+          "seq": {
+            "description": "source workflow: the publish step's seq.",
+            "type": "integer"
+          },
+          "taskId": {
+            "description": "source activity: the task.",
+            "type": "string"
+          },
+          "attempt": {
+            "description": "source activity: the attempt that published it (a retried attempt publishes again).",
+            "type": "integer"
+          }
+        }
+      }
+    },
+    "nextOffset": {
+      "description": "Send it as afterOffset to read on: the last event's offset, or afterOffset when none came.",
+      "type": "integer",
+      "minimum": 0
+    },
+    "status": {
+      "$ref": "common.json#/$defs/workflowStatus"
+    },
+    "done": {
+      "description": "The execution has ended and these are its last events: stop following.",
+      "type": "boolean"
     }
   }
 }

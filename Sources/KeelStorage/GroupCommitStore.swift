@@ -169,6 +169,9 @@ public final class GroupCommitStore: Store {
     {
         try await inner.claimExecutions(names: names, limit: limit, node: node, builds: builds)
     }
+    public func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent] {
+        try await inner.streamEvents(workflowId: workflowId, after: offset, limit: limit)
+    }
     public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
         try await inner.fireDueTimers(limit: limit, node: node)
     }

@@ -198,5 +198,25 @@ enum Migrations {
         "ALTER TABLE attempt_failures ADD COLUMN started_at INTEGER;",
         // 10: the worker build an execution is pinned to (docs/versioning.md); NULL: unpinned.
         "ALTER TABLE workflows ADD COLUMN build_id TEXT;",
+        // 11: each execution's stream of published events (docs/protocol.md, "Streams"), numbered
+        // from a counter on its row. A step's event is stored once (its seq is unique).
+        """
+        ALTER TABLE workflows ADD COLUMN stream_offset INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE stream_events (
+            workflow_id     TEXT NOT NULL,
+            event_offset    INTEGER NOT NULL CHECK (event_offset >= 1),
+            name            TEXT NOT NULL,
+            event           TEXT NOT NULL,
+            created_at      INTEGER NOT NULL,
+            source          TEXT NOT NULL CHECK (source IN ('workflow', 'activity')),
+            step_generation INTEGER,
+            step_seq        INTEGER,
+            task_id         TEXT,
+            attempt         INTEGER,
+            PRIMARY KEY (workflow_id, event_offset)
+        );
+        CREATE UNIQUE INDEX stream_events_step ON stream_events (workflow_id, step_generation, step_seq)
+            WHERE step_seq IS NOT NULL;
+        """,
     ]
 }

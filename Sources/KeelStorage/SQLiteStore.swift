@@ -99,6 +99,10 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent] {
+        try await storage.read { try $0.streamEvents(workflowId: workflowId, after: offset, limit: limit) }
+    }
+
     public func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer] {
         guard limit > 0 else { return [] }
         let now = storage.now()

@@ -78,6 +78,11 @@ extension SQLiteTransaction {
             return .alreadyFinished
         case .terminateExecution(let workflowId, let status, let failure):
             return try terminateExecution(workflowId: workflowId, status: status, failure: failure, now: now)
+        case .publishEvent(let event, let epoch):
+            if let epoch, let fence = try epochFence(event.workflowId, epoch) { return fence }
+            if try appendStreamEvent(event) != nil { return .applied }
+            if case .activity(let taskId, let attempt) = event.source { return try taskFenceOutcome(taskId, attempt: attempt) }
+            return try execution(event.workflowId) == nil ? .notFound : .duplicate
         case .requestCancel(let workflowId):
             try db.statement(
                 """

@@ -47,6 +47,8 @@ public protocol StorageReader {
     func contractPins() throws -> [ContractPin]
     /// An execution's resets, oldest first.
     func workflowResets(workflowId: String) throws -> [WorkflowReset]
+    /// Up to `limit` events of an execution's stream after `offset`, in order.
+    func streamEvents(workflowId: String, after offset: Int64, limit: Int) throws -> [StreamEvent]
 }
 
 /// Changes, each reporting a ``WriteOutcome``.
@@ -83,6 +85,9 @@ public protocol StorageTransaction: StorageReader {
     /// Appends a journal entry; `.duplicate` if its seq exists; `.stale` if `epoch` is not the
     /// execution's current epoch (checked in the same statement).
     func insertJournalEntry(_ entry: JournalEntry, epoch: Int?) throws -> WriteOutcome
+    /// Appends an event to its execution's stream; its offset, or nil when it was not stored (a
+    /// step's event already there, an activity attempt no longer running, no such execution).
+    func appendStreamEvent(_ event: StreamEvent) throws -> Int64?
     /// Records a scheduled entry's outcome.
     func completeJournalEntry(
         workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?,

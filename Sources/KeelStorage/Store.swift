@@ -37,6 +37,9 @@ public protocol Store: Sendable {
     /// fails a signal wait with `TimedOut`) and wakes its execution.
     func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer]
 
+    /// Up to `limit` events of an execution's stream after `offset`, in order.
+    func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent]
+
     /// Registers a new node incarnation with a lease of `leaseMillis`, starting now.
     func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease
     /// Extends the lease to `lease.leaseMillis` from now. `.lost` once it expired or was rescued:
@@ -166,6 +169,10 @@ public enum Change: Sendable {
     /// fail with `failure`, its open tasks are cancelled, its timers dropped, and a parent's step
     /// for it fails and wakes the parent. `.alreadyFinished` once ended; `.notFound`.
     case terminateExecution(workflowId: String, status: WorkflowStatus, failure: JSONValue)
+    /// Appends an event to its execution's stream (its `offset` is assigned here, one past the
+    /// last). A step's event is fenced by `epoch` and stored once (`.duplicate` after); an
+    /// activity's by its attempt still running (`.stale` after).
+    case publishEvent(StreamEvent, epoch: Int?)
     /// Pins a contract at `pin.version`: version 1 only if the name has no pin, version n only if
     /// the stored pin is at n − 1; else `.duplicate` (another node changed it meanwhile: reload
     /// and decide again).

@@ -10,7 +10,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         abstract: "Start, signal, cancel and inspect workflow executions.",
         subcommands: [
             Start.self, Result.self, Signal.self, Cancel.self, Terminate.self, Describe.self, WorkflowList.self, WorkflowHistory.self,
-            Resume.self, Reset.self,
+            WorkflowFollow.self, Resume.self, Reset.self,
         ])
 
     struct Start: AsyncParsableCommand {

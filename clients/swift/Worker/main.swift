@@ -66,6 +66,11 @@ if conformance {
         try await Task.sleep(for: .milliseconds(ms))
         return ["slept": JSONValue(ms)]
     }
+    worker.activity("progress") { (input: JSONValue, ctx) -> JSONValue in
+        let steps = input["steps"]?.int64Value ?? 0
+        for step in 0..<steps { try await ctx.publish(["step": JSONValue(step + 1)], name: "progress") }
+        return ["published": JSONValue(steps)]
+    }
     worker.workflow("wf.sequence") { (input: JSONValue, ctx) -> JSONValue in
         let r1: JSONValue = try await ctx.activity("echo", ["n": input["n"] ?? 0] as JSONValue)
         let r2: JSONValue = try await ctx.activity("echo", ["n": JSONValue((r1["n"]?.int64Value ?? 0) + 1)] as JSONValue)
@@ -88,6 +93,11 @@ if conformance {
         let r = try await ctx.random()
         let u = try await ctx.uuid()
         return ["t": JSONValue(t), "r": JSONValue(r), "u": .string(u)]
+    }
+    worker.workflow("wf.publish") { (_: JSONValue, ctx) -> JSONValue in
+        try await ctx.publish(["pct": 50], name: "progress")
+        try await ctx.publish("done")
+        return ["published": 2]
     }
     worker.workflow("wf.patched") { (_: JSONValue, ctx) -> JSONValue in
         let p = try await ctx.patched("add-discount")
