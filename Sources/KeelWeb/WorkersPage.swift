@@ -9,7 +9,7 @@ struct WorkersPage {
         let answer = try await console.call("worker/list")
         let workers = answer["workers"]?.arrayValue ?? []
         var html = "<p>\(workers.count) connected worker\(workers.count == 1 ? "" : "s").</p>"
-        html += "<table id=\"workers\"><tr><th>Worker</th><th>Name</th><th>Language</th><th>Node / transport / pid</th><th>Activities</th><th>Workflows</th><th>Activities in flight</th><th>Workflows in flight</th><th>Connected</th><th>Last message</th></tr>"
+        html += "<table id=\"workers\"><tr><th>Worker</th><th>Name</th><th>Language</th><th>Node / transport / pid</th><th>Build</th><th>Activities</th><th>Workflows</th><th>Activities in flight</th><th>Workflows in flight</th><th>Connected</th><th>Last message</th></tr>"
         for w in workers {
             func names(_ key: String) -> String {
                 (w[key]?.arrayValue ?? []).compactMap(\.stringValue).map { "<code>\(HTML.escape($0))</code>" }.joined(separator: " ")
@@ -18,6 +18,9 @@ struct WorkersPage {
             html += "<tr><td>\(HTML.escape(w["workerId"]?.stringValue ?? ""))</td><td>\(HTML.escape(w["name"]?.stringValue ?? ""))</td>"
             html += "<td>\(HTML.escape(w["language"]?.stringValue ?? ""))</td>"
             html += "<td>\(HTML.escape(w["node"]?.stringValue ?? "")) / \(HTML.escape(w["transport"]?.stringValue ?? "")) / \(w["pid"]?.int64Value.map(String.init) ?? "–")</td>"
+            let build = w["buildId"]?.stringValue.map { "<code>\(HTML.escape($0))</code>" } ?? "–"
+            let compatible = names("compatibleBuildIds")
+            html += "<td>\(build)\(compatible.isEmpty ? "" : " (continues \(compatible))")</td>"
             html += "<td>\(names("activities"))</td><td>\(names("workflows"))</td>"
             html += "<td>\(count("inFlight")) of \(count("maxConcurrent"))</td><td>\(count("workflowsInFlight")) of \(count("maxConcurrentWorkflows"))</td>"
             html += "<td>\(HTML.time(w["connectedAtMs"]?.int64Value))</td>"

@@ -12,10 +12,12 @@ struct WorkflowPage {
     func render(_ console: Console, actions: ActionForms?) async throws -> Page {
         let d = try await console.call("workflow/describe", ["workflowId": .string(id)])
         let history = try await console.call("workflow/history", ["workflowId": .string(id)])
+        let stream = try await console.call("workflow/follow", ["workflowId": .string(id), "limit": JSONValue(Self.streamEvents)])
         let status = d["status"]?.stringValue ?? ""
         var html = "<p class=\"headline\" id=\"headline\">\(HTML.escape(Headline.sentence(d)))</p>"
         html += "<p>\(HTML.badge(status)) <b>\(HTML.escape(d["name"]?.stringValue ?? ""))</b> · created \(HTML.time(d["createdAtMs"]?.int64Value))"
         html += " · updated \(HTML.time(d["updatedAtMs"]?.int64Value)) · generation \(d["generation"]?.int64Value ?? 0)"
+        if let build = d["buildId"]?.stringValue { html += " · build <code>\(HTML.escape(build))</code>" }
         if let parent = d["parentId"]?.stringValue {
             html += " · parent <a href=\"/workflow?id=\(HTML.query(parent))\">\(HTML.escape(parent))</a>"
         }
@@ -42,6 +44,7 @@ struct WorkflowPage {
         }
         html += "</table>"
         if entries.isEmpty { html += "<p>No steps yet.</p>" }
+        html += Self.streamTable(stream)
         var raw = JSONWriter.string(history, sortedKeys: true)
         if raw.utf8.count > Self.inlineHistoryBytes { raw = (String(raw.utf8.prefix(Self.inlineHistoryBytes)) ?? "") + "…" }
         html += "<details><summary>Raw history (as <code>workflow/history</code>)</summary><pre id=\"history\">\(HTML.escape(raw))</pre></details>"
@@ -52,6 +55,28 @@ struct WorkflowPage {
             still += actions.forms(workflowId: id, open: !["completed", "failed", "cancelled", "terminated", "timedOut"].contains(status))
         }
         return Page(title: "Workflow \(id)", live: html, still: still)
+    }
+
+    /// How many of a stream's first events the page shows (`keel workflow follow` shows them all).
+    static let streamEvents = 200
+
+    /// The execution's stream (docs/protocol.md, "Streams"), when it has one.
+    static func streamTable(_ stream: JSONValue) -> String {
+        let events = stream["events"]?.arrayValue ?? []
+        guard !events.isEmpty else { return "" }
+        var html = "<h2>Stream</h2><table id=\"stream\"><tr><th>#</th><th>Name</th><th>Event</th><th>From</th><th>At</th></tr>"
+        for e in events {
+            let from = e["source"] == "activity"
+                ? "activity <code>\(HTML.escape(e["taskId"]?.stringValue ?? ""))</code>, attempt \(e["attempt"]?.int64Value ?? 0)"
+                : "step \(e["seq"]?.int64Value ?? 0)"
+            html += "<tr><td>\(e["offset"]?.int64Value ?? 0)</td><td>\(HTML.escape(e["name"]?.stringValue ?? ""))</td>"
+            html += "<td>\(HTML.json(e["event"], limit: 300))</td><td>\(from)</td><td class=\"t\">\(HTML.time(e["atMs"]?.int64Value))</td></tr>"
+        }
+        html += "</table>"
+        if stream["done"] != true, events.count >= streamEvents {
+            html += "<p>The first \(streamEvents) events; <code>keel workflow follow \(HTML.escape(stream["workflowId"]?.stringValue ?? ""))</code> prints them all.</p>"
+        }
+        return html
     }
 
     /// Each retried attempt's failure, oldest first: "Attempt 1 failed at …: Declined: card declined".

@@ -22,6 +22,7 @@ import Testing
         "contract/release", "initialize", "ping", "shutdown", "worker/list", "worker/register", "workflow/cancel",
         "workflow/describe", "workflow/history", "workflow/list", "workflow/result", "workflow/resume",
         "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch", "workflow/terminate",
+        "activity/publish", "workflow/follow",
     ]
 
     @Test func everyDocumentedMethodHasAParamsAndAResultSchema() {
