@@ -363,7 +363,8 @@ typedef int (*keel_follow_fn)(json_t *event, void *userdata);
  * the start), in order, by long polls (`workflow/follow` with waitTimeoutMs 30000, each next one
  * from the previous page's nextOffset), until a page says `done` (the execution ended and its
  * last events were handed over). Blocks the calling thread; stop it by returning nonzero from
- * `fn`, or from another thread with keel_client_close. A poll in flight when the connection drops
+ * `fn` (checked per event; a poll with no event waits at most 30 s, then polls again). Do not
+ * close the client while a follow runs on it. A poll in flight when the connection drops
  * is sent again after the reconnect from the same offset, so no event is lost or repeated.
  * - Returns: 0 after the last event of an ended execution; 1 when `fn` stopped it; -1 on error
  *   (err: the wire error, e.g. an unknown workflow, or KEEL_E_CLOSED / KEEL_E_TIMEOUT when Keel
