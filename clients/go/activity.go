@@ -101,6 +101,7 @@ type ActivityInfo struct {
 // activityRun is one running attempt.
 type activityRun struct {
 	info   ActivityInfo
+	token  string // activity/execute's attemptToken ("" when none), echoed by Publish
 	conn   *Conn
 	cancel context.CancelFunc
 	mu     sync.Mutex
@@ -331,6 +332,7 @@ type executeParams struct {
 	HeartbeatTimeoutMs int64           `json:"heartbeatTimeoutMs"`
 	HeartbeatDetails   json.RawMessage `json:"heartbeatDetails"`
 	WorkflowID         string          `json:"workflowId"`
+	AttemptToken       string          `json:"attemptToken"`
 }
 
 func (w *Worker) acceptExecute(conn *Conn) acceptFunc {
@@ -366,7 +368,7 @@ func (w *Worker) execute(ctx context.Context, conn *Conn, p executeParams) map[s
 	case <-ctx.Done():
 		return map[string]any{"failure": &Failure{Type: "Cancelled", Message: "connection closed", NonRetryable: true}}
 	}
-	run := &activityRun{conn: conn, info: ActivityInfo{TaskID: p.TaskID, Name: p.Name, Attempt: p.Attempt,
+	run := &activityRun{conn: conn, token: p.AttemptToken, info: ActivityInfo{TaskID: p.TaskID, Name: p.Name, Attempt: p.Attempt,
 		IdempotencyKey: p.IdempotencyKey, HeartbeatTimeout: time.Duration(p.HeartbeatTimeoutMs) * time.Millisecond,
 		WorkflowID: p.WorkflowID}}
 	if len(p.HeartbeatDetails) > 0 && string(p.HeartbeatDetails) != "null" {

@@ -95,3 +95,41 @@ func ExampleClient_StartWorkflow() {
 	}
 	fmt.Println(out["tracking"])
 }
+
+// Workflow code and activities publish events on the execution's stream.
+func ExamplePublish() {
+	w := keel.NewWorker("reports", keel.WorkerOptions{})
+	keel.RegisterActivity(w, "report.render", func(ctx context.Context, in struct{ Pages int }) (int, error) {
+		for page := 1; page <= in.Pages; page++ {
+			if err := keel.Publish(ctx, "page", map[string]int{"page": page}); err != nil {
+				return 0, err // a *keel.Error, e.g. 2006 attemptSuperseded
+			}
+		}
+		return in.Pages, nil
+	})
+	keel.RegisterWorkflow(w, "report.build", func(wf *keel.WorkflowContext, in struct{ Pages int }) (int, error) {
+		if err := wf.Publish("", "started"); err != nil { // a durable step, never repeated on replay
+			return 0, err
+		}
+		var pages int
+		err := wf.Activity("report.render", in).Get(&pages)
+		return pages, err
+	})
+}
+
+// A client follows an execution's stream until the execution ends.
+func ExampleClient_Follow() {
+	ctx := context.Background()
+	c, err := keel.Dial(ctx, keel.ClientOptions{Socket: "/tmp/keel/k.sock"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	events, errc := c.Follow(ctx, "report-17", 0)
+	for e := range events {
+		fmt.Println(e.Offset, e.Source, e.Name, string(e.Event))
+	}
+	if err := <-errc; err != nil {
+		log.Fatal(err)
+	}
+}

@@ -111,7 +111,8 @@ func newPeer(r interface{ Read([]byte) (int, error) }, w interface{ Write([]byte
 		return map[string]string{"workerId": "w-1"}, nil
 	})
 	for _, method := range []string{"activity/heartbeat", "workflow/step", "workflow/start", "workflow/result",
-		"workflow/signal", "workflow/cancel", "workflow/describe", "activity/call", "activity/result"} {
+		"workflow/signal", "workflow/cancel", "workflow/describe", "activity/call", "activity/result",
+		"activity/publish", "workflow/follow"} {
 		method := method
 		p.Handle(method, func(ctx context.Context, params json.RawMessage) (any, error) {
 			in := incoming{method: method, params: params, reply: make(chan result, 1)}

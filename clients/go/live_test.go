@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -369,5 +370,109 @@ func TestLiveTCPWithToken(t *testing.T) {
 		t.Log("keel closed the connection without answering -32004 unauthorized")
 	default:
 		t.Fatalf("a wrong token: %v", err)
+	}
+}
+
+// TestLiveStreamPublishAndFollow: a workflow publishes, runs an activity that publishes several
+// events, waits for a signal and publishes again. A follow from 0, started before any of it,
+// sees every event once in offset order with the right sources and ends when the workflow
+// completes; a follow from an offset sees only the later events.
+func TestLiveStreamPublishAndFollow(t *testing.T) {
+	socket := startKeel(t)
+	w := newTestWorker(socket)
+	RegisterActivity(w, "live.progress", func(ctx context.Context, in struct{ Steps int }) (int, error) {
+		for i := 1; i <= in.Steps; i++ {
+			if err := Publish(ctx, "progress", map[string]int{"step": i}); err != nil {
+				return 0, err
+			}
+		}
+		return in.Steps, nil
+	})
+	RegisterWorkflow(w, "live.publish", func(wf *WorkflowContext, in struct{ Steps int }) (map[string]any, error) {
+		if err := wf.Publish("", "started"); err != nil {
+			return nil, err
+		}
+		var n int
+		if err := wf.Activity("live.progress", in).Get(&n); err != nil {
+			return nil, err
+		}
+		var approval string
+		if err := wf.Signal("go", 0, &approval); err != nil {
+			return nil, err
+		}
+		if err := wf.Publish("finished", map[string]any{"steps": n, "approval": approval}); err != nil {
+			return nil, err
+		}
+		return map[string]any{"steps": n}, nil
+	})
+	startWorker(t, w)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	if _, err := c.StartWorkflow(ctx, "live.publish", map[string]int{"Steps": 3}, StartOptions{WorkflowID: "stream-1"}); err != nil {
+		t.Fatal(err)
+	}
+	events, errc := c.Follow(ctx, "stream-1", 0)
+	var got []StreamEvent
+	for e := range events {
+		got = append(got, e)
+		if len(got) == 4 { // started and the activity's three: the workflow now waits for "go"
+			if err := c.SignalWorkflow(ctx, "stream-1", "go", "yes"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("follow after %d events: %v", len(got), err)
+	}
+	want := []struct {
+		name, event, source string
+	}{
+		{"event", `"started"`, "workflow"},
+		{"progress", `{"step":1}`, "activity"},
+		{"progress", `{"step":2}`, "activity"},
+		{"progress", `{"step":3}`, "activity"},
+		{"finished", `{"approval":"yes","steps":3}`, "workflow"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("followed %d events, want %d: %v", len(got), len(want), got)
+	}
+	for i, e := range got {
+		if e.Offset != int64(i+1) || e.Name != want[i].name || e.Source != want[i].source {
+			t.Fatalf("event %d: %v, want offset %d %s from %s", i, e, i+1, want[i].name, want[i].source)
+		}
+		sameJSON(t, string(e.Event), want[i].event)
+		switch e.Source {
+		case "workflow":
+			if e.Seq < 1 || e.TaskID != "" {
+				t.Fatalf("event %d: a workflow event with seq %d, taskId %q", i, e.Seq, e.TaskID)
+			}
+		case "activity":
+			if e.TaskID == "" || e.Attempt != 1 {
+				t.Fatalf("event %d: an activity event with taskId %q, attempt %d", i, e.TaskID, e.Attempt)
+			}
+		}
+		if e.AtMs < 1e12 {
+			t.Fatalf("event %d: atMs %d", i, e.AtMs)
+		}
+	}
+	status, err := c.DescribeWorkflow(ctx, "stream-1")
+	if err != nil || status.Status != "completed" {
+		t.Fatalf("the follow ended with the workflow %+v, %v", status, err)
+	}
+
+	// From an offset: only the later events, and the follow of an ended execution ends.
+	var later []int64
+	err = c.FollowFunc(ctx, "stream-1", 3, func(e StreamEvent) error {
+		later = append(later, e.Offset)
+		return nil
+	})
+	if err != nil || fmt.Sprint(later) != "[4 5]" {
+		t.Fatalf("follow from 3: %v, %v", later, err)
+	}
+	page, err := c.FollowPage(ctx, "stream-1", FollowOptions{AfterOffset: 0, Limit: 2})
+	if err != nil || len(page.Events) != 2 || page.NextOffset != 2 || page.Done {
+		t.Fatalf("a page of 2 from 0: %+v, %v", page, err)
 	}
 }

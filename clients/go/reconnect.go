@@ -99,7 +99,8 @@ func (e *outcomeUnknownError) Is(target error) bool {
 
 // reads are the calls repeating changes nothing in Keel.
 var reads = map[string]bool{"ping": true, "activity/result": true, "workflow/result": true,
-	"workflow/describe": true, "workflow/history": true, "workflow/list": true, "worker/list": true}
+	"workflow/describe": true, "workflow/history": true, "workflow/list": true, "worker/list": true,
+	"workflow/follow": true}
 
 // safeToRepeat reports whether a call whose connection dropped before its answer may be sent
 // again: a read, an activity/call with an idempotency key, a workflow/start with a workflow id

@@ -213,6 +213,7 @@ func TestOnlyReadsAndKeyedCallsAreRepeated(t *testing.T) {
 		want   bool
 	}{
 		{"workflow/result", map[string]string{"workflowId": "w"}, true},
+		{"workflow/follow", map[string]any{"workflowId": "w", "afterOffset": 3}, true},
 		{"activity/call", map[string]any{"name": "a", "idempotencyKey": "k"}, true},
 		{"activity/call", map[string]any{"name": "a"}, false},
 		{"workflow/start", map[string]any{"workflowId": "w", "conflictPolicy": "fail"}, false},

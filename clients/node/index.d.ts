@@ -209,6 +209,9 @@ export declare class ActivityContext {
   readonly cancelled: boolean;
   /** Sends a heartbeat; resolves with the cancelled flag. */
   heartbeat(details?: Json): Promise<boolean>;
+  /** Publishes to the workflow execution's stream (`activity/publish`); waits for Keel's answer.
+   * @throws KeelError (2006 attemptSuperseded, -32602 for an activity run with activity/call). */
+  publish(event: Json, name?: string): Promise<void>;
 }
 /** The context of the activity running in this async scope. @throws outside an activity. */
 export declare function activityContext(): ActivityContext;
@@ -232,6 +235,8 @@ export declare class WorkflowContext {
   now(): Promise<number>;
   random(): Promise<number>;
   uuid(): Promise<string>;
+  /** Publishes `event` to this execution's stream under `name` (default "event"): a durable step. */
+  publish(event: Json, name?: string): Promise<null>;
   /** Whether this execution runs patch `id`'s code: true live (a `patch` marker is recorded) or when
    * recorded with the marker; false for an execution recorded before the patch. Memoized per run. */
   patched(id: string): Promise<boolean>;
@@ -322,6 +327,20 @@ export interface WorkflowResult {
   failure?: Failure;
 }
 
+/** One event of an execution's stream (`workflow/follow`). */
+export interface StreamEvent {
+  offset: number;
+  name: string;
+  event: Json;
+  atMs: number;
+  source: 'workflow' | 'activity';
+  /** The publish step's seq (source "workflow"). */
+  seq?: number;
+  /** The publishing attempt (source "activity"). */
+  taskId?: string;
+  attempt?: number;
+}
+
 export declare class Client {
   constructor(connection: Connection);
   readonly connection: Connection;
@@ -338,6 +357,9 @@ export declare class Client {
   listWorkflows(filters?: { status?: WorkflowStatus; name?: string; createdAfterMs?: number; createdBeforeMs?: number; limit?: number; cursor?: string }): Promise<any>;
   workflowHistory(workflowId: string): Promise<any>;
   resumeWorkflow(workflowId: string): Promise<any>;
+  /** Yields each stream event after `afterOffset` once, in order (workflow/follow long polls);
+   * ends when the execution has ended and its last events are yielded. */
+  follow(workflowId: string, afterOffset?: number, options?: { limit?: number; waitTimeoutMs?: number; signal?: AbortSignal }): AsyncGenerator<StreamEvent, void, undefined>;
   callActivity(name: string, input?: unknown, options?: { idempotencyKey?: string; wait?: boolean; waitTimeoutMs?: number; retryPolicy?: RetryPolicy; timeouts?: Timeouts }): Promise<ActivityResult>;
   activityResult(target: string | { taskId?: string; idempotencyKey?: string }, options?: { waitTimeoutMs?: number }): Promise<ActivityResult>;
   cancelActivity(taskId: string): Promise<{ status: string }>;

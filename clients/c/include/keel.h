@@ -227,6 +227,19 @@ int keel_activity_cancelled(const keel_activity_ctx_t *ctx);
 int keel_heartbeat(keel_activity_ctx_t *ctx, json_t *details, keel_error_t *err);
 
 /**
+ * Publishes an event to the stream of the workflow execution that called this activity
+ * (docs/protocol.md "Streams"): sends `activity/publish {taskId, attempt, name, event}` (with
+ * `attemptToken` when activity/execute gave one) and waits (at most 10 s) for Keel's answer, so
+ * events are published in call order. Followers see it with source "activity".
+ * - Parameters: name NULL means "event"; event borrowed (NULL publishes null).
+ * - Returns: 0 once published; -1 when it was not (err: the wire error, e.g. 2006
+ *   attemptSuperseded, which also cancels the attempt, or -32602 for an activity run by
+ *   activity/call, which has no stream; or KEEL_E_CLOSED / KEEL_E_TIMEOUT). The handler should
+ *   then fail (keel_activity_raise) as other clients raise.
+ */
+int keel_activity_publish(keel_activity_ctx_t *ctx, const char *name, json_t *event, keel_error_t *err);
+
+/**
  * Sleeps up to `ms` milliseconds, waking early on cancellation.
  * - Returns: 1 when cancelled, 0 when the time passed.
  */
@@ -326,6 +339,39 @@ int keel_workflow_cancel(keel_client_t *c, const char *workflow_id, const char *
 
 /** `workflow/describe`. Returns the description (new reference), or NULL. */
 json_t *keel_workflow_describe(keel_client_t *c, const char *workflow_id, keel_error_t *err);
+
+/**
+ * One `workflow/follow` page of a workflow execution's stream (docs/protocol.md "Streams"): events
+ * after `after_offset`, at most `limit` (<= 0: Keel's default, 100), waiting up to
+ * `wait_timeout_ms` (<= 0: none) for one when there are none yet.
+ * - Returns: `{workflowId, events: [{offset, name, event, atMs, source, seq? | taskId?, attempt?}],
+ *   nextOffset, status, done}` (new reference), or NULL (err e.g. -32602, or an unknown workflow).
+ */
+json_t *keel_workflow_follow_page(keel_client_t *c, const char *workflow_id, long long after_offset, int limit,
+                                  long long wait_timeout_ms, keel_error_t *err);
+
+/**
+ * Called by keel_workflow_follow once per event, in offset order.
+ * - Parameters: event `{offset, name, event, atMs, source: "workflow"|"activity", seq? | taskId?,
+ *   attempt?}`, borrowed (valid during the call; json_incref to keep it); userdata as given.
+ * - Returns: 0 to go on; nonzero to stop following.
+ */
+typedef int (*keel_follow_fn)(json_t *event, void *userdata);
+
+/**
+ * Follows a workflow execution's stream: calls `fn` once per event after `after_offset` (0: from
+ * the start), in order, by long polls (`workflow/follow` with waitTimeoutMs 30000, each next one
+ * from the previous page's nextOffset), until a page says `done` (the execution ended and its
+ * last events were handed over). Blocks the calling thread; stop it by returning nonzero from
+ * `fn` (checked per event; a poll with no event waits at most 30 s, then polls again). Do not
+ * close the client while a follow runs on it. A poll in flight when the connection drops
+ * is sent again after the reconnect from the same offset, so no event is lost or repeated.
+ * - Returns: 0 after the last event of an ended execution; 1 when `fn` stopped it; -1 on error
+ *   (err: the wire error, e.g. an unknown workflow, or KEEL_E_CLOSED / KEEL_E_TIMEOUT when Keel
+ *   stayed unreachable).
+ */
+int keel_workflow_follow(keel_client_t *c, const char *workflow_id, long long after_offset, keel_follow_fn fn,
+                         void *userdata, keel_error_t *err);
 
 /** Options of keel_activity_call; zero/NULL means unset. */
 typedef struct keel_call_options {

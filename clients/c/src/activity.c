@@ -228,6 +228,31 @@ int keel_heartbeat(keel_activity_ctx_t *ctx, json_t *details, keel_error_t *err)
     return cancelled ? cancel(ctx, "cancelled (heartbeat answer)") : 0;
 }
 
+int keel_activity_publish(keel_activity_ctx_t *ctx, const char *name, json_t *event, keel_error_t *err) {
+    json_t *params = json_pack("{s:s,s:i,s:s,s:O}", "taskId", ctx->task_id, "attempt", ctx->attempt, "name",
+                               name ? name : "event", "event", event ? event : json_null());
+    json_t *token = json_object_get(ctx->params, "attemptToken");
+    if (token != NULL) {
+        json_object_set(params, "attemptToken", token);
+    }
+    keel_error_t local = {0};
+    json_t *result = keel__conn_call(ctx->conn, "activity/publish", params, KEEL__HEARTBEAT_TIMEOUT_MS, &local);
+    if (result == NULL) {
+        if (err != NULL) {
+            *err = local;
+        }
+        /* Keel did not publish the event: the attempt ended (2006) or the connection dropped. */
+        if (local.code == KEEL_ATTEMPT_SUPERSEDED) {
+            cancel(ctx, "attempt superseded");
+        } else if (local.code == KEEL_E_CLOSED) {
+            cancel(ctx, "connection to Keel lost");
+        }
+        return -1;
+    }
+    json_decref(result);
+    return 0;
+}
+
 int keel_activity_sleep(keel_activity_ctx_t *ctx, long long ms) {
     keel_worker_t *w = ctx->worker;
     struct timespec until = keel__deadline(ms);

@@ -14,6 +14,8 @@
 #define QUICK_CALL_TIMEOUT_MS 30000
 /* Keel's default wait in workflow/result and activity/result when none is given. */
 #define SERVER_DEFAULT_WAIT_MS 60000
+/* The long poll keel_workflow_follow makes: Keel answers at once when events wait, else within this. */
+#define FOLLOW_WAIT_MS 30000
 
 struct keel_client {
     /* Copies of the options' strings: the endpoints are reopened on every reconnect. */
@@ -347,4 +349,59 @@ json_t *keel_activity_result(keel_client_t *c, const char *task_id, long long wa
 
 int keel_activity_cancel(keel_client_t *c, const char *task_id, keel_error_t *err) {
     return call_ok(c, "activity/cancel", json_pack("{s:s}", "taskId", task_id), err);
+}
+
+json_t *keel_workflow_follow_page(keel_client_t *c, const char *workflow_id, long long after_offset, int limit,
+                                  long long wait_timeout_ms, keel_error_t *err) {
+    json_t *params = json_pack("{s:s,s:I}", "workflowId", workflow_id, "afterOffset",
+                               (json_int_t)(after_offset > 0 ? after_offset : 0));
+    if (limit > 0) {
+        json_object_set_new(params, "limit", json_integer(limit));
+    }
+    if (wait_timeout_ms > 0) {
+        json_object_set_new(params, "waitTimeoutMs", json_integer(wait_timeout_ms));
+    }
+    /* A read: after a reconnect call() sends it again with the same afterOffset. */
+    return call(c, "workflow/follow", params, (wait_timeout_ms > 0 ? wait_timeout_ms : 0) + WAIT_SLACK_MS, err);
+}
+
+int keel_workflow_follow(keel_client_t *c, const char *workflow_id, long long after_offset, keel_follow_fn fn,
+                         void *userdata, keel_error_t *err) {
+    long long after = after_offset > 0 ? after_offset : 0;
+    for (;;) {
+        json_t *page = keel_workflow_follow_page(c, workflow_id, after, 0, FOLLOW_WAIT_MS, err);
+        if (page == NULL) {
+            return -1;
+        }
+        json_t *events = json_object_get(page, "events");
+        json_t *next = json_object_get(page, "nextOffset");
+        if (!json_is_array(events) || !json_is_integer(next)) {
+            json_decref(page);
+            keel__set_error(err, KEEL_E_PROTOCOL, "workflow/follow answered without events or nextOffset");
+            return -1;
+        }
+        size_t i;
+        json_t *event;
+        json_array_foreach(events, i, event) {
+            json_t *offset = json_object_get(event, "offset");
+            if (json_is_integer(offset) && json_integer_value(offset) <= after) {
+                continue; /* seen already: each event is handed over once */
+            }
+            if (json_is_integer(offset)) {
+                after = json_integer_value(offset);
+            }
+            if (fn(event, userdata) != 0) {
+                json_decref(page);
+                return 1;
+            }
+        }
+        if (json_integer_value(next) > after) {
+            after = json_integer_value(next);
+        }
+        int done = json_is_true(json_object_get(page, "done"));
+        json_decref(page);
+        if (done) {
+            return 0;
+        }
+    }
 }

@@ -115,6 +115,23 @@ static json_t *sleep_activity(keel_activity_ctx_t *ctx, json_t *input, void *dat
     return json_pack("{s:I}", "slept", ms);
 }
 
+/* Publishes {"step": i} named "progress" for i = 1..steps, each awaited; a refused publish fails. */
+static json_t *progress(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)data;
+    json_int_t steps = json_integer_value(json_object_get(input, "steps"));
+    for (json_int_t i = 1; i <= steps; i++) {
+        json_t *event = json_pack("{s:I}", "step", i);
+        keel_error_t err;
+        int rc = keel_activity_publish(ctx, "progress", event, &err);
+        json_decref(event);
+        if (rc != 0) {
+            keel_activity_raise(ctx, "KeelError", "publish failed: %d %s", err.code, err.message);
+            return NULL;
+        }
+    }
+    return json_pack("{s:I}", "published", steps);
+}
+
 int main(void) {
     keel_error_t err;
     keel_worker_t *w = keel_worker_new(&(keel_worker_options_t){.name = "conformance-worker", .max_concurrent = 4}, &err);
@@ -138,6 +155,7 @@ int main(void) {
         {"slow", slow, {0}},
         {"barrier", barrier, {0}},
         {"sleep", sleep_activity, {0}},
+        {"progress", progress, {0}},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof activities / sizeof activities[0] && rc == 0; i++) {

@@ -221,7 +221,8 @@ TEST(reconnect_repeats_only_reads_and_keyed_calls) {
     json_t *signal = json_pack("{s:s,s:s,s:s}", "workflowId", "w", "name", "go", "requestId", "r-1");
     int ok = keel__safe_to_repeat("workflow/result", unkeyed) && keel__safe_to_repeat("activity/call", keyed) &&
              !keel__safe_to_repeat("activity/call", unkeyed) && !keel__safe_to_repeat("workflow/start", fail) &&
-             !keel__safe_to_repeat("workflow/signal", unkeyed) && keel__safe_to_repeat("workflow/signal", signal);
+             !keel__safe_to_repeat("workflow/signal", unkeyed) && keel__safe_to_repeat("workflow/signal", signal) &&
+             keel__safe_to_repeat("workflow/follow", unkeyed);
     json_decref(signal);
     json_decref(keyed);
     json_decref(unkeyed);
@@ -256,4 +257,215 @@ TEST(keel_socket_and_keel_tcp_take_comma_separated_lists) {
     CHECK(eps.count == 1 && strcmp(eps.items[0].socket_path, "/a,b.sock") == 0);
     CHECK(keel__endpoints_failed(&eps) == 1); /* one endpoint: every failure waits the backoff */
     keel__endpoints_free(&eps);
+}
+
+/* ---- workflow/follow (docs/protocol.md "Streams") ---- */
+
+/* A peer holding a stream of 5 events (offsets 1..5; 3 and 4 from an activity) that answers
+ * workflow/follow two events a page, done with the page that reaches offset 5. With drop_at = n
+ * it hangs up on the n-th follow request instead of answering it, then takes the reconnect. */
+typedef struct follow_script {
+    peer_t peer;
+    json_t *follows; /* the params of every workflow/follow received */
+    int drop_at;
+    pthread_t thread;
+} follow_script_t;
+
+static json_t *stream_event(json_int_t offset) {
+    if (offset == 3 || offset == 4) {
+        return json_pack("{s:I,s:s,s:{s:I},s:I,s:s,s:s,s:i}", "offset", offset, "name", "progress", "event", "step",
+                         offset - 2, "atMs", (json_int_t)1700000000000 + offset, "source", "activity", "taskId", "t-1",
+                         "attempt", 1);
+    }
+    return json_pack("{s:I,s:s,s:{s:I},s:I,s:s,s:I}", "offset", offset, "name", "event", "event", "n", offset, "atMs",
+                     (json_int_t)1700000000000 + offset, "source", "workflow", "seq", offset);
+}
+
+static void *serve_follow(void *arg) {
+    follow_script_t *s = arg;
+    int follows = 0;
+    while (peer_accept(&s->peer) == 0) {
+        json_t *request;
+        int dropped = 0;
+        while (!dropped && (request = peer_read(&s->peer)) != NULL) {
+            const char *method = json_string_value(json_object_get(request, "method"));
+            json_t *params = json_object_get(request, "params");
+            if (method != NULL && strcmp(method, "initialize") == 0) {
+                peer_answer(&s->peer, request,
+                            json_pack("{s:s,s:{s:s,s:s},s:{s:b,s:i}}", "protocolVersion", "1", "serverInfo", "name",
+                                      "keel", "version", "0.1.0", "capabilities", "batches", 1, "maxMessageBytes",
+                                      16777216));
+            } else if (method != NULL && strcmp(method, "workflow/follow") == 0) {
+                json_array_append(s->follows, params);
+                const char *id = json_string_value(json_object_get(params, "workflowId"));
+                json_int_t after = json_integer_value(json_object_get(params, "afterOffset"));
+                if (++follows == s->drop_at) {
+                    dropped = 1;
+                    peer_drop(&s->peer);
+                } else if (id == NULL || strcmp(id, "wf-1") != 0) {
+                    peer_send(&s->peer, json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id",
+                                                  json_object_get(request, "id"), "error", "code", 4004, "message",
+                                                  "workflow not found"));
+                } else {
+                    json_t *events = json_array();
+                    json_int_t next = after;
+                    for (json_int_t o = after + 1; o <= 5 && o <= after + 2; o++) {
+                        json_array_append_new(events, stream_event(o));
+                        next = o;
+                    }
+                    peer_answer(&s->peer, request,
+                                json_pack("{s:s,s:o,s:I,s:s,s:b}", "workflowId", "wf-1", "events", events,
+                                          "nextOffset", next, "status", next == 5 ? "completed" : "running", "done",
+                                          next == 5));
+                }
+            }
+            json_decref(request);
+        }
+        if (!dropped) {
+            break; /* the client closed */
+        }
+    }
+    return NULL;
+}
+
+static keel_client_t *start_follow(follow_script_t *s, int drop_at) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/f.sock", harness_tmpdir());
+    s->follows = json_array();
+    s->drop_at = drop_at;
+    if (peer_listen_unix(&s->peer, path) != 0) {
+        return NULL;
+    }
+    pthread_create(&s->thread, NULL, serve_follow, s);
+    return keel_client_connect(&(keel_client_options_t){.socket_path = path, .reconnect_timeout_ms = 5000}, NULL);
+}
+
+static void finish_follow(follow_script_t *s, keel_client_t *c) {
+    keel_client_close(c);
+    pthread_join(s->thread, NULL);
+    peer_free(&s->peer);
+}
+
+typedef struct collected {
+    json_t *events;
+    int stop_after; /* 0: never stop */
+} collected_t;
+
+static int collect(json_t *event, void *userdata) {
+    collected_t *got = userdata;
+    json_array_append(got->events, event);
+    return got->stop_after > 0 && (int)json_array_size(got->events) >= got->stop_after;
+}
+
+/* The offsets seen, as "1,2,3". */
+static void offsets_of(json_t *events, char *out, size_t size) {
+    size_t used = 0, i;
+    json_t *event;
+    out[0] = '\0';
+    json_array_foreach(events, i, event) {
+        used += (size_t)snprintf(out + used, size - used, "%s%lld", i ? "," : "",
+                                 (long long)json_integer_value(json_object_get(event, "offset")));
+    }
+}
+
+TEST(follow_pages_through_next_offset_and_stops_at_done) {
+    follow_script_t s;
+    keel_client_t *c = start_follow(&s, 0);
+    CHECK(c != NULL);
+    collected_t got = {json_array(), 0};
+    keel_error_t err = {0};
+    int rc = keel_workflow_follow(c, "wf-1", 0, collect, &got, &err);
+    finish_follow(&s, c);
+    char offsets[64];
+    offsets_of(got.events, offsets, sizeof offsets);
+    json_t *want = json_loads("[{\"workflowId\":\"wf-1\",\"afterOffset\":0,\"waitTimeoutMs\":30000},"
+                              "{\"workflowId\":\"wf-1\",\"afterOffset\":2,\"waitTimeoutMs\":30000},"
+                              "{\"workflowId\":\"wf-1\",\"afterOffset\":4,\"waitTimeoutMs\":30000}]",
+                              0, NULL);
+    int params_ok = json_equal(s.follows, want);
+    char *sent = json_dumps(s.follows, JSON_COMPACT);
+    json_t *third = json_array_get(got.events, 2);
+    int activity_ok = third != NULL && strcmp(json_string_value(json_object_get(third, "source")), "activity") == 0 &&
+                      strcmp(json_string_value(json_object_get(third, "taskId")), "t-1") == 0;
+    json_decref(want);
+    json_decref(got.events);
+    json_decref(s.follows);
+    CHECK_MSG(rc == 0, "rc %d: %d %s", rc, err.code, err.message);
+    CHECK_MSG(strcmp(offsets, "1,2,3,4,5") == 0, "offsets %s", offsets);
+    CHECK(activity_ok);
+    CHECK_MSG(params_ok, "sent %s", sent);
+    free(sent);
+}
+
+TEST(follow_from_an_offset_yields_only_later_events_and_a_callback_may_stop_it) {
+    follow_script_t s;
+    keel_client_t *c = start_follow(&s, 0);
+    CHECK(c != NULL);
+    collected_t later = {json_array(), 0}, first_two = {json_array(), 2};
+    keel_error_t err = {0};
+    int rc_later = keel_workflow_follow(c, "wf-1", 3, collect, &later, &err);
+    int rc_stopped = keel_workflow_follow(c, "wf-1", 0, collect, &first_two, &err);
+    finish_follow(&s, c);
+    char offsets_later[64], offsets_stopped[64];
+    offsets_of(later.events, offsets_later, sizeof offsets_later);
+    offsets_of(first_two.events, offsets_stopped, sizeof offsets_stopped);
+    size_t polls = json_array_size(s.follows);
+    json_decref(later.events);
+    json_decref(first_two.events);
+    json_decref(s.follows);
+    CHECK(rc_later == 0);
+    CHECK_MSG(strcmp(offsets_later, "4,5") == 0, "offsets %s", offsets_later);
+    CHECK(rc_stopped == 1);
+    CHECK_MSG(strcmp(offsets_stopped, "1,2") == 0, "offsets %s", offsets_stopped);
+    CHECK_MSG(polls == 2, "%zu polls: the stopped follow polls no further", polls);
+}
+
+TEST(follow_resumes_from_the_last_offset_after_a_reconnect) {
+    follow_script_t s;
+    keel_client_t *c = start_follow(&s, 2); /* hang up on the second poll (afterOffset 2) */
+    CHECK(c != NULL);
+    collected_t got = {json_array(), 0};
+    keel_error_t err = {0};
+    int rc = keel_workflow_follow(c, "wf-1", 0, collect, &got, &err);
+    finish_follow(&s, c);
+    char offsets[64];
+    offsets_of(got.events, offsets, sizeof offsets);
+    json_int_t afters[4] = {-1, -1, -1, -1};
+    for (size_t i = 0; i < 4 && i < json_array_size(s.follows); i++) {
+        afters[i] = json_integer_value(json_object_get(json_array_get(s.follows, i), "afterOffset"));
+    }
+    size_t polls = json_array_size(s.follows);
+    json_decref(got.events);
+    json_decref(s.follows);
+    CHECK_MSG(rc == 0, "rc %d: %d %s", rc, err.code, err.message);
+    CHECK_MSG(strcmp(offsets, "1,2,3,4,5") == 0, "offsets %s", offsets);
+    CHECK_MSG(polls == 4 && afters[0] == 0 && afters[1] == 2 && afters[2] == 2 && afters[3] == 4,
+              "%zu polls, after %lld %lld %lld %lld", polls, (long long)afters[0], (long long)afters[1],
+              (long long)afters[2], (long long)afters[3]);
+}
+
+TEST(follow_reports_a_wire_error) {
+    follow_script_t s;
+    keel_client_t *c = start_follow(&s, 0);
+    CHECK(c != NULL);
+    collected_t got = {json_array(), 0};
+    keel_error_t err = {0};
+    int rc = keel_workflow_follow(c, "nope", 0, collect, &got, &err);
+    int code = err.code;
+    json_t *page = keel_workflow_follow_page(c, "wf-1", 4, 10, 0, &err);
+    finish_follow(&s, c);
+    size_t seen = json_array_size(got.events);
+    int page_ok = page != NULL && json_is_true(json_object_get(page, "done")) &&
+                  json_array_size(json_object_get(page, "events")) == 1;
+    json_t *last = json_array_get(s.follows, 1);
+    int page_params = json_integer_value(json_object_get(last, "limit")) == 10 &&
+                      json_object_get(last, "waitTimeoutMs") == NULL;
+    json_decref(page);
+    json_decref(got.events);
+    json_decref(s.follows);
+    CHECK(rc == -1);
+    CHECK_MSG(code == 4004, "code %d", code);
+    CHECK(seen == 0);
+    CHECK(page_ok);
+    CHECK(page_params);
 }

@@ -5,12 +5,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "internal.h"
 #include "peer.h"
 
 /* Bound on the orchestrator's start and stop. */
@@ -535,4 +538,264 @@ TEST(live_failover_a_client_moves_on_and_names_each_endpoint_when_all_are_down) 
     CHECK_MSG(strstr(down.message, "no Keel endpoint is reachable") != NULL && strstr(down.message, a.socket_path) != NULL &&
                   strstr(down.message, b.socket_path) != NULL,
               "%s", down.message);
+}
+
+/* ---- streams (docs/protocol.md "Streams") ---- */
+
+/* The C library runs no workflow code, so this test plays the workflow worker by hand on a raw
+ * connection: c.live.streams publishes {"stage":"start"}, runs the C activity c.progress (which
+ * publishes {"step":1..3}), waits for the signal "go", publishes {"stage":"end"} and returns. Each
+ * run replays the journal and sends the first step not yet completed, as a library would. */
+#define STREAM_STEPS 4
+
+typedef struct driver {
+    peer_t conn; /* peer_read/peer_send on a connected client socket */
+    int next_id;
+    volatile int stop;
+    pthread_t thread;
+} driver_t;
+
+static json_t *driver_request(driver_t *d, const char *method, json_t *params) {
+    char id[32];
+    snprintf(id, sizeof id, "d%d", ++d->next_id);
+    peer_send(&d->conn, json_pack("{s:s,s:s,s:s,s:o}", "jsonrpc", "2.0", "id", id, "method", method, "params", params));
+    while (!d->stop) {
+        json_t *message = peer_read(&d->conn);
+        if (message == NULL) {
+            pause_ms(10);
+            continue;
+        }
+        const char *got = json_string_value(json_object_get(message, "id"));
+        if (json_object_get(message, "method") == NULL && got != NULL && strcmp(got, id) == 0) {
+            return message;
+        }
+        if (json_object_get(message, "method") != NULL && json_object_get(message, "id") != NULL) {
+            peer_answer(&d->conn, message, json_object()); /* ping */
+        }
+        json_decref(message);
+    }
+    return NULL;
+}
+
+static void merge(json_t *into, json_t *fields) {
+    json_object_update(into, fields);
+    json_decref(fields);
+}
+
+static json_t *stream_step(int seq, json_t *run) {
+    json_t *params = json_pack("{s:O,s:O,s:i}", "workflowId", json_object_get(run, "workflowId"), "runId",
+                               json_object_get(run, "runId"), "seq", seq);
+    switch (seq) {
+    case 1:
+        merge(params, json_pack("{s:s,s:s,s:{s:{s:s}}}", "kind", "publish", "name", "stage", "input",
+                                             "event", "stage", "start"));
+        break;
+    case 2:
+        merge(params, json_pack("{s:s,s:s,s:{s:i}}", "kind", "activity", "name", "c.progress", "input",
+                                             "steps", 3));
+        break;
+    case 3:
+        merge(params, json_pack("{s:s,s:s,s:{}}", "kind", "signal", "name", "go", "input"));
+        break;
+    default:
+        merge(params, json_pack("{s:s,s:s,s:{s:{s:s}}}", "kind", "publish", "name", "stage", "input",
+                                             "event", "stage", "end"));
+    }
+    return params;
+}
+
+/* One run: the answer to workflow/run. */
+static json_t *drive_run(driver_t *d, json_t *run) {
+    json_t *journal = json_object_get(run, "journal");
+    for (int seq = 1; seq <= STREAM_STEPS; seq++) {
+        int recorded = 0;
+        size_t i;
+        json_t *entry;
+        json_array_foreach(journal, i, entry) {
+            const char *status = json_string_value(json_object_get(entry, "status"));
+            recorded |= json_integer_value(json_object_get(entry, "seq")) == seq && status != NULL &&
+                        strcmp(status, "completed") == 0;
+        }
+        if (recorded) {
+            continue;
+        }
+        json_t *answer = driver_request(d, "workflow/step", stream_step(seq, run));
+        const char *status = json_string_value(json_object_get(json_object_get(answer, "result"), "status"));
+        int completed = status != NULL && strcmp(status, "completed") == 0;
+        int suspend = status != NULL && strcmp(status, "suspend") == 0;
+        json_decref(answer);
+        if (suspend) {
+            return json_pack("{s:s}", "status", "suspended");
+        }
+        if (!completed) {
+            return json_pack("{s:s,s:{s:s,s:s,s:b}}", "status", "failed", "failure", "type", "StepFailed", "message",
+                             "a step was not completed", "retryable", 0);
+        }
+    }
+    return json_pack("{s:s,s:{s:b}}", "status", "completed", "output", "ok", 1);
+}
+
+static void *drive(void *arg) {
+    driver_t *d = arg;
+    while (!d->stop) {
+        json_t *message = peer_read(&d->conn);
+        if (message == NULL) {
+            pause_ms(10);
+            continue;
+        }
+        const char *method = json_string_value(json_object_get(message, "method"));
+        if (method != NULL && strcmp(method, "workflow/run") == 0) {
+            peer_answer(&d->conn, message, drive_run(d, json_object_get(message, "params")));
+        } else if (method != NULL && json_object_get(message, "id") != NULL) {
+            peer_answer(&d->conn, message, json_object());
+        }
+        json_decref(message);
+    }
+    return NULL;
+}
+
+static int driver_start(driver_t *d, server_t *s) {
+    memset(d, 0, sizeof *d);
+    d->conn.listen_fd = -1;
+    d->conn.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(s->socket_path) >= sizeof addr.sun_path) {
+        return -1;
+    }
+    memcpy(addr.sun_path, s->socket_path, strlen(s->socket_path) + 1);
+    if (connect(d->conn.fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        return -1;
+    }
+    json_t *init = driver_request(
+        d, "initialize", json_pack("{s:s,s:{s:s,s:s}}", "protocolVersion", "1", "clientInfo", "name", "c-live-driver",
+                                   "version", KEEL_VERSION));
+    json_t *reg = driver_request(d, "worker/register",
+                                 json_pack("{s:s,s:[],s:[{s:s}]}", "name", "c-live-workflows", "activities",
+                                           "workflows", "name", "c.live.streams"));
+    int ok = json_object_get(init, "result") != NULL && json_object_get(reg, "result") != NULL;
+    json_decref(init);
+    json_decref(reg);
+    if (!ok) {
+        return -1;
+    }
+    pthread_create(&d->thread, NULL, drive, d);
+    return 0;
+}
+
+static void driver_stop(driver_t *d, int started) {
+    d->stop = 1;
+    shutdown(d->conn.fd, SHUT_RDWR); /* wakes a read in the driver thread */
+    if (started) {
+        pthread_join(d->thread, NULL);
+    }
+    peer_drop(&d->conn);
+}
+
+static json_t *progress(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)data;
+    json_int_t steps = json_integer_value(json_object_get(input, "steps"));
+    for (json_int_t i = 1; i <= steps; i++) {
+        json_t *event = json_pack("{s:I}", "step", i);
+        keel_error_t err;
+        int rc = keel_activity_publish(ctx, "progress", event, &err);
+        json_decref(event);
+        if (rc != 0) {
+            keel_activity_raise(ctx, "KeelError", "publish refused: %d %s", err.code, err.message);
+            return NULL;
+        }
+    }
+    return json_pack("{s:I}", "published", steps);
+}
+
+typedef struct followed {
+    keel_client_t *client;
+    json_t *events;
+    int signal_at; /* send "go" after this offset (0: never) */
+    int signalled;
+} followed_t;
+
+static int on_event(json_t *event, void *userdata) {
+    followed_t *f = userdata;
+    json_array_append(f->events, event);
+    if (f->signal_at > 0 && json_integer_value(json_object_get(event, "offset")) == f->signal_at) {
+        f->signalled = keel_workflow_signal(f->client, "c-live-stream", "go", NULL, NULL) == 0;
+    }
+    return 0;
+}
+
+/* "1:workflow:stage,2:activity:progress,..." for the events seen. */
+static void describe_events(json_t *events, char *out, size_t size) {
+    size_t used = 0, i;
+    json_t *event;
+    out[0] = '\0';
+    json_array_foreach(events, i, event) {
+        used += (size_t)snprintf(out + used, used < size ? size - used : 0, "%s%lld:%s:%s", i ? "," : "",
+                                 (long long)json_integer_value(json_object_get(event, "offset")),
+                                 json_string_value(json_object_get(event, "source")),
+                                 json_string_value(json_object_get(event, "name")));
+    }
+}
+
+TEST(live_follow_sees_workflow_and_activity_events_once_in_order_and_ends_with_the_workflow) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t s = {0};
+    CHECK(server_start(&s) == 0);
+    keel_worker_t *w = keel_worker_new(&(keel_worker_options_t){.name = "c-live-progress", .socket_path = s.socket_path,
+                                                                .no_signal_handlers = 1, .drain_timeout_ms = 3000},
+                                       NULL);
+    keel_worker_register_activity(w, "c.progress", progress, NULL, NULL, NULL);
+    run_t run;
+    run_start(&run, w);
+    driver_t d;
+    int driving = driver_start(&d, &s) == 0;
+    keel_error_t err = {0};
+    keel_client_t *c = connect_client(&s, &err);
+    int registered = c != NULL && wait_registered(c, "c-live-progress") && wait_registered(c, "c-live-workflows");
+    json_t *started = registered && driving ? keel_workflow_start(c, "c.live.streams", NULL, "c-live-stream", &err) : NULL;
+    followed_t all = {c, json_array(), 4, 0}, later = {c, json_array(), 0, 0};
+    long long began = keel__now_ms();
+    int rc_all = started ? keel_workflow_follow(c, "c-live-stream", 0, on_event, &all, &err) : -2;
+    long long took = keel__now_ms() - began;
+    int rc_later = started ? keel_workflow_follow(c, "c-live-stream", 2, on_event, &later, &err) : -2;
+    json_t *result = started ? keel_workflow_result(c, "c-live-stream", 5000, &err) : NULL;
+    char seen[512], seen_later[512];
+    describe_events(all.events, seen, sizeof seen);
+    describe_events(later.events, seen_later, sizeof seen_later);
+    /* The activity's events name its task and attempt; the workflow's carry their step's seq. */
+    int fields_ok = json_array_size(all.events) == 5;
+    for (size_t i = 0; fields_ok && i < 5; i++) {
+        json_t *e = json_array_get(all.events, i);
+        int from_activity = i >= 1 && i <= 3;
+        fields_ok &= json_is_integer(json_object_get(e, "atMs"));
+        fields_ok &= from_activity ? json_is_string(json_object_get(e, "taskId")) &&
+                                         json_integer_value(json_object_get(e, "attempt")) == 1 &&
+                                         json_integer_value(json_object_get(json_object_get(e, "event"), "step")) ==
+                                             (json_int_t)i
+                                   : json_integer_value(json_object_get(e, "seq")) == (i == 0 ? 1 : 4);
+    }
+    const char *status = status_of(result);
+    int completed = strcmp(status, "completed") == 0;
+    json_decref(started);
+    json_decref(result);
+    json_decref(all.events);
+    json_decref(later.events);
+    keel_client_close(c);
+    driver_stop(&d, driving);
+    int rc = run_stop(&run);
+    keel_worker_free(w);
+    server_stop(&s, 0);
+    CHECK_MSG(registered && driving, "workers not registered: %s", err.message);
+    CHECK_MSG(rc_all == 0, "follow from 0: rc %d, %d %s", rc_all, err.code, err.message);
+    CHECK_MSG(strcmp(seen, "1:workflow:stage,2:activity:progress,3:activity:progress,4:activity:progress,"
+                           "5:workflow:stage") == 0,
+              "follow from 0 saw %s", seen);
+    CHECK(fields_ok);
+    CHECK(all.signalled);
+    CHECK_MSG(took < 20000, "the follow took %lld ms", took);
+    CHECK_MSG(rc_later == 0 && strcmp(seen_later, "3:activity:progress,4:activity:progress,5:workflow:stage") == 0,
+              "follow from 2: rc %d, saw %s", rc_later, seen_later);
+    CHECK_MSG(completed, "the workflow is %s", status);
+    CHECK(rc == 0);
 }

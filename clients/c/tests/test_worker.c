@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include "harness.h"
@@ -292,4 +293,123 @@ TEST(no_transport_configured_is_a_config_error) {
     CHECK(err.code == KEEL_E_CONFIG);
     CHECK(keel_client_connect(NULL, &err) == NULL);
     CHECK(err.code == KEEL_E_CONFIG);
+}
+
+/* ---- activity/publish (docs/protocol.md "Streams") ---- */
+
+/* Publishes {"n":1} (default name) and {"n":2} named "progress"; on a refusal returns what it saw. */
+static json_t *publishes(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)input, (void)data;
+    for (int n = 1; n <= 2; n++) {
+        json_t *event = json_pack("{s:i}", "n", n);
+        keel_error_t err = {0};
+        int rc = keel_activity_publish(ctx, n == 1 ? NULL : "progress", event, &err);
+        json_decref(event);
+        if (rc != 0) {
+            return json_pack("{s:i,s:i,s:b}", "refusedAt", n, "code", err.code, "cancelled",
+                             keel_activity_cancelled(ctx));
+        }
+    }
+    return json_pack("{s:i}", "published", 2);
+}
+
+static keel_worker_t *publishing_worker(peer_t *peer) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/p.sock", harness_tmpdir());
+    if (peer_listen_unix(peer, path) != 0) {
+        return NULL;
+    }
+    keel_worker_t *w = new_worker(path);
+    keel_worker_register_activity(w, "publishes", publishes, NULL, NULL, NULL);
+    return w;
+}
+
+static int is_publish(json_t *request) {
+    const char *method = json_string_value(json_object_get(request, "method"));
+    return method != NULL && strcmp(method, "activity/publish") == 0;
+}
+
+TEST(activity_publish_sends_each_event_in_order_and_waits_for_the_answer) {
+    peer_t peer;
+    keel_worker_t *w = publishing_worker(&peer);
+    CHECK(w != NULL);
+    run_t run;
+    run_start(&run, w);
+    json_decref(peer_handshake(&peer, NULL));
+    json_t *exec = execute("k1", "publishes", "{}");
+    json_object_set_new(json_object_get(exec, "params"), "attemptToken", json_string("tok-3"));
+    peer_send(&peer, exec);
+    json_t *first = peer_read(&peer);
+    /* Nothing more until the first publish is answered. */
+    struct pollfd quiet = {.fd = peer.fd, .events = POLLIN};
+    int waited = peer.len == 0 && poll(&quiet, 1, 200) == 0;
+    peer_answer(&peer, first, json_object());
+    json_t *second = peer_read(&peer);
+    peer_answer(&peer, second, json_object());
+    json_t *answer = peer_read(&peer);
+    json_t *want_first = json_loads("{\"taskId\":\"k1\",\"attempt\":3,\"name\":\"event\",\"event\":{\"n\":1},"
+                                    "\"attemptToken\":\"tok-3\"}", 0, NULL);
+    json_t *want_second = json_loads("{\"taskId\":\"k1\",\"attempt\":3,\"name\":\"progress\",\"event\":{\"n\":2},"
+                                     "\"attemptToken\":\"tok-3\"}", 0, NULL);
+    json_t *want_output = json_pack("{s:i}", "published", 2);
+    int first_ok = is_publish(first) && json_equal(json_object_get(first, "params"), want_first);
+    int second_ok = is_publish(second) && json_equal(json_object_get(second, "params"), want_second);
+    int output_ok = json_equal(json_object_get(json_object_get(answer, "result"), "output"), want_output);
+    json_decref(first);
+    json_decref(second);
+    json_decref(answer);
+    json_decref(want_first);
+    json_decref(want_second);
+    json_decref(want_output);
+    int rc = run_stop(&run);
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(first_ok);
+    CHECK(waited);
+    CHECK(second_ok);
+    CHECK(output_ok);
+    CHECK(rc == 0);
+}
+
+/* A refused publish returns -1 with the wire error: 2006 (the attempt ended, which also cancels
+ * it) and -32602 (an activity run by activity/call has no stream; the attempt goes on). */
+TEST(activity_publish_reports_an_error_answer) {
+    peer_t peer;
+    keel_worker_t *w = publishing_worker(&peer);
+    CHECK(w != NULL);
+    run_t run;
+    run_start(&run, w);
+    json_decref(peer_handshake(&peer, NULL));
+    int codes[2] = {KEEL_ATTEMPT_SUPERSEDED, KEEL_INVALID_PARAMS};
+    json_t *outputs[2] = {NULL, NULL};
+    int no_token = 1;
+    for (int i = 0; i < 2; i++) {
+        peer_send(&peer, execute(i == 0 ? "k1" : "k2", "publishes", "{}"));
+        json_t *publish = peer_read(&peer);
+        no_token &= is_publish(publish) && json_object_get(json_object_get(publish, "params"), "attemptToken") == NULL;
+        peer_send(&peer, json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", json_object_get(publish, "id"),
+                                   "error", "code", codes[i], "message", "refused"));
+        json_decref(publish);
+        json_t *answer = peer_read(&peer);
+        outputs[i] = json_incref(json_object_get(json_object_get(answer, "result"), "output"));
+        json_decref(answer);
+    }
+    json_t *superseded = json_pack("{s:i,s:i,s:b}", "refusedAt", 1, "code", 2006, "cancelled", 1);
+    json_t *invalid = json_pack("{s:i,s:i,s:b}", "refusedAt", 1, "code", -32602, "cancelled", 0);
+    int ok = json_equal(outputs[0], superseded) && json_equal(outputs[1], invalid);
+    for (int i = 0; i < 2 && !ok; i++) {
+        char *got = json_dumps(outputs[i], JSON_COMPACT);
+        fprintf(stderr, "output %d: %s\n", i, got ? got : "(none)");
+        free(got);
+    }
+    json_decref(outputs[0]);
+    json_decref(outputs[1]);
+    json_decref(superseded);
+    json_decref(invalid);
+    int rc = run_stop(&run);
+    peer_free(&peer);
+    keel_worker_free(w);
+    CHECK(no_token);
+    CHECK(ok);
+    CHECK(rc == 0);
 }

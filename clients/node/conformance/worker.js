@@ -60,6 +60,11 @@ worker.activity('sleep', async (input) => {
   return { slept: input.ms };
 });
 
+worker.activity('progress', async (input, ctx) => {
+  for (let i = 1; i <= input.steps; i++) await ctx.publish({ step: i }, 'progress');
+  return { published: input.steps };
+});
+
 // The fixed conformance workflows (same in every language).
 
 worker.workflow('wf.sequence', async (input, wf) => {
@@ -122,6 +127,12 @@ worker.workflow('wf.deprecatedPatch', async (input, wf) => {
   await wf.deprecatePatch('add-discount');
   const charge = await wf.activity('echo', { step: 'charge' });
   return { charge };
+});
+
+worker.workflow('wf.publish', async (input, wf) => {
+  await wf.publish({ pct: 50 }, 'progress');
+  await wf.publish('done');
+  return { published: 2 };
 });
 
 await worker.run();

@@ -29,6 +29,7 @@ export class ActivityContext {
     this.heartbeatDetails = params.heartbeatDetails ?? null;
     this.workflowId = params.workflowId ?? null;
     this.input = params.input ?? null;
+    this._attemptToken = params.attemptToken ?? null;
     this._controller = new AbortController();
     this._connection = connection;
     this._logger = logger;
@@ -73,6 +74,27 @@ export class ActivityContext {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Publishes `event` (any JSON value) under `name` (default "event") to the stream of the
+   * workflow execution that runs this activity: sends `activity/publish` {taskId, attempt, name,
+   * event} (and the attempt token when Keel gave one) and waits for the answer, so events keep
+   * the order of the calls.
+   * @throws {KeelError} Keel refused it: 2006 attemptSuperseded (this attempt is over; its signal
+   *   aborts too), -32602 for an activity run with `activity/call` (no workflow, so no stream).
+   * @throws {ConnectionClosedError} the connection to Keel was lost (the signal aborts too).
+   */
+  async publish(event, name = 'event') {
+    const params = { taskId: this.taskId, attempt: this.attempt, name, event: event === undefined ? null : event };
+    if (this._attemptToken !== null) params.attemptToken = this._attemptToken;
+    try {
+      await this._connection.call('activity/publish', params, { timeoutMs: HEARTBEAT_CALL_TIMEOUT_MS });
+    } catch (error) {
+      if (error instanceof KeelError && error.code === codes.attemptSuperseded) this._cancel(`attempt superseded: ${error.rpcMessage}`);
+      else if (error instanceof ConnectionClosedError) this._cancel('connection to Keel lost');
+      throw error;
+    }
   }
 
   /** Runs `fn` with this context as `activityContext()`. */

@@ -16,6 +16,8 @@ const WAIT_SLACK_MS = 5_000;
 const RECONNECT_TIMEOUT_MS = 30_000;
 // Refusals that reconnecting cannot change.
 const FATAL_CODES = new Set([codes.unauthorized, codes.unsupportedProtocolVersion]);
+// One workflow/follow long poll waits this long on the server for a new event.
+const FOLLOW_WAIT_MS = 30_000;
 // workflow/result waits this long on the server when not told (docs/protocol.md).
 const DEFAULT_RESULT_WAIT_MS = 60_000;
 
@@ -126,6 +128,36 @@ export class Client {
     return this._call('workflow/history', { workflowId });
   }
 
+  /**
+   * Follows the stream of execution `workflowId`: yields each event published after
+   * `afterOffset` once, in offset order, by `workflow/follow` long polls (30 s each, the next from
+   * the page's `nextOffset`), and ends after the page that says `done` (the execution ended).
+   * `for await (const event of client.follow(id)) { … }`; `break` stops following. Each event is
+   * `{offset, name, event, atMs, source: "workflow"|"activity", seq?, taskId?, attempt?}`; to
+   * resume later, follow again from the last `offset` seen. A poll in flight when the connection
+   * drops is sent again after the reconnect (it is a read), so nothing is lost or repeated.
+   * @param {{limit?: number, waitTimeoutMs?: number, signal?: AbortSignal}} [options] events per
+   *   page (1-1000, Keel's default 100), the server-side wait of one poll, and a signal that
+   *   stops following (the iterator then throws `signal.reason`).
+   * @returns {AsyncGenerator<object>}
+   * @throws {KeelError} e.g. -32602 for bad params, or an unknown workflow.
+   */
+  async *follow(workflowId, afterOffset = 0, { limit, waitTimeoutMs = FOLLOW_WAIT_MS, signal } = {}) {
+    let offset = afterOffset;
+    for (;;) {
+      signal?.throwIfAborted();
+      const poll = this._call('workflow/follow', defined({ workflowId, afterOffset: offset, limit, waitTimeoutMs }), waitTimeoutMs + WAIT_SLACK_MS);
+      const page = signal ? await abortable(poll, signal) : await poll;
+      for (const event of page?.events ?? []) {
+        if (!(event.offset > offset)) continue; // never yield an event twice
+        offset = event.offset;
+        yield event;
+      }
+      if (page?.done === true) return;
+      if (Number.isInteger(page?.nextOffset) && page.nextOffset > offset) offset = page.nextOffset;
+    }
+  }
+
   /** `workflow/resume`: re-runs a parked execution. */
   resumeWorkflow(workflowId) {
     return this._call('workflow/resume', { workflowId });
@@ -222,6 +254,25 @@ async function open(endpoint, options) {
     throw error;
   }
   return connection;
+}
+
+/** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts. */
+function abortable(promise, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function defined(object) {

@@ -61,6 +61,16 @@ export class WorkflowContext {
     return this._run.step('now', 'now', {});
   }
 
+  /**
+   * Publishes `event` (any JSON value) to this execution's stream under `name` (default "event"):
+   * a durable step `{kind: "publish", name, input: {event}}`, stored once and never sent again on
+   * replay. Await it (steps run in program order); clients read the stream with `Client.follow`.
+   * @returns {Promise<null>} once Keel has stored the event.
+   */
+  publish(event, name = 'event') {
+    return this._run.step('publish', name, { event: event === undefined ? null : event });
+  }
+
   /** A number in [0, 1), recorded once. */
   random() {
     return this._run.step('random', 'random', {});

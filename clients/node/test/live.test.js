@@ -212,3 +212,72 @@ describe('live: orchestrator restarts', { skip, timeout: 60_000 }, () => {
     assert.deepEqual(answer.output, { again: true });
   });
 });
+
+describe('live: execution streams (publish and follow)', { skip, timeout: 60_000 }, () => {
+  test('workflow and activity events are followed once, in offset order, and the follow ends with the workflow', async (t) => {
+    let directError;
+    const { client } = await withKeel(t, (worker) => {
+      worker.activity('progress', async (input, ctx) => {
+        try {
+          for (let i = 1; i <= input.steps; i++) await ctx.publish({ step: i }, 'progress');
+        } catch (error) {
+          directError = error;
+          throw error;
+        }
+        return { published: input.steps };
+      });
+      worker.workflow('wf.streaming', async (input, wf) => {
+        await wf.publish({ stage: 'start' }, 'stage');
+        const progress = await wf.activity('progress', { steps: 3 });
+        const go = await wf.signal('go');
+        await wf.publish({ stage: 'end', go });
+        return { progress };
+      });
+    });
+    const reason = await workflowsUnsupported(client);
+    if (reason) return t.skip(reason);
+    await client.startWorkflow('wf.streaming', {}, { workflowId: 'stream-1' });
+    const events = [];
+    const following = (async () => {
+      for await (const e of client.follow('stream-1')) events.push(e);
+    })();
+    // The signal goes once the activity's events are in: the rest arrives by the open long poll.
+    for (let i = 0; i < 200 && events.length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(events.length, 4, JSON.stringify(events));
+    await client.signalWorkflow('stream-1', 'go', { ok: true });
+    await following; // ends by itself: the workflow completed
+    const result = await client.workflowResult('stream-1', { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed', JSON.stringify(result));
+    assert.deepEqual(result.output, { progress: { published: 3 } });
+
+    assert.deepEqual(events.map((e) => e.offset), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      events.map((e) => [e.source, e.name, e.event]),
+      [
+        ['workflow', 'stage', { stage: 'start' }],
+        ['activity', 'progress', { step: 1 }],
+        ['activity', 'progress', { step: 2 }],
+        ['activity', 'progress', { step: 3 }],
+        ['workflow', 'event', { stage: 'end', go: { ok: true } }],
+      ],
+    );
+    assert.equal(events[0].seq, 1);
+    for (const e of events.slice(1, 4)) {
+      assert.equal(typeof e.taskId, 'string');
+      assert.equal(e.attempt, 1);
+    }
+    for (const e of events) assert.equal(typeof e.atMs, 'number');
+
+    const later = [];
+    for await (const e of client.follow('stream-1', 2)) later.push(e);
+    assert.deepEqual(later.map((e) => e.offset), [3, 4, 5]);
+    const none = [];
+    for await (const e of client.follow('stream-1', 5)) none.push(e);
+    assert.deepEqual(none, []);
+
+    // An activity called directly has no stream: its publish is refused with -32602.
+    const direct = await client.callActivity('progress', { steps: 1 }, { waitTimeoutMs: 20_000, retryPolicy: { maximumAttempts: 1 } });
+    assert.equal(direct.status, 'failed', JSON.stringify(direct));
+    assert.equal(directError?.code, -32602);
+  });
+});

@@ -122,6 +122,32 @@ describe('reconnect against keel serve killed with SIGKILL', { skip: liveSkipRea
     assert.equal(result.status, 'completed');
     assert.deepEqual(result.output, [{ n: 1 }, { n: 2 }]);
   });
+
+  test('a follow waiting in a long poll resumes from its offset after Keel restarts: no loss, no duplicates', async (t) => {
+    const env = await setUp(t, (worker) => {
+      worker.workflow('wf.publishAround', async (input, wf) => {
+        await wf.publish('before');
+        await wf.signal('go');
+        await wf.publish('after');
+        return {};
+      });
+    });
+    await env.client.startWorkflow('wf.publishAround', {}, { workflowId: 'follow-restart' });
+    const sent = recordCalls(env.client, 'workflow/follow');
+    const events = [];
+    const following = (async () => {
+      for await (const e of env.client.follow('follow-restart')) events.push(e);
+    })();
+    await waitUntil(async () => events.length === 1 && sent.length === 2, 'the first event and the next long poll');
+    assert.equal(sent[1].afterOffset, 1);
+    await kill9(env.keel); // the poll waiting for offset 2 loses its connection
+    await sleep(300);
+    await startKeel(t, env.dir);
+    await waitUntil(env.registered, 'the worker to re-register');
+    await env.client.signalWorkflow('follow-restart', 'go', null);
+    await following;
+    assert.deepEqual(events.map((e) => [e.offset, e.event]), [[1, 'before'], [2, 'after']]);
+  });
 });
 
 describe('reconnect rules', () => {
@@ -140,6 +166,7 @@ describe('reconnect rules', () => {
     assert.ok(!safeToRepeat('activity/call', { name: 'a' }));
     assert.ok(!safeToRepeat('workflow/start', { name: 'w', workflowId: 'w', conflictPolicy: 'fail' }));
     assert.ok(!safeToRepeat('workflow/signal', { workflowId: 'w', name: 's' }));
+    assert.ok(safeToRepeat('workflow/follow', { workflowId: 'w', afterOffset: 3 }));
   });
 
   test('a workflow/signal is repeated only when it carries a requestId', () => {

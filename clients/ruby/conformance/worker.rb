@@ -63,6 +63,11 @@ worker.activity("sleep") do |input|
   { "slept" => input["ms"] }
 end
 
+worker.activity("progress") do |input, ctx|
+  (1..input["steps"]).each { |i| ctx.publish({ "step" => i }, name: "progress") } # a refusal raises: the activity fails
+  { "published" => input["steps"] }
+end
+
 # The fixed conformance workflows (same in every language).
 
 worker.workflow("wf.sequence") do |input, wf|
@@ -118,6 +123,12 @@ end
 worker.workflow("wf.deprecatedPatch") do |_input, wf|
   wf.deprecate_patch("add-discount")
   { "charge" => wf.activity("echo", { "step" => "charge" }) }
+end
+
+worker.workflow("wf.publish") do |_input, wf|
+  wf.publish({ "pct" => 50 }, name: "progress")
+  wf.publish("done")
+  { "published" => 2 }
 end
 
 worker.run

@@ -47,6 +47,17 @@ class LiveTest < Minitest::Test
       wf.activity("echo", { "step" => "discount" }) if patched
       { "patched" => patched, "again" => wf.patched?("add-discount"), "charge" => wf.activity("echo", { "step" => "charge" }) }
     end
+    @worker.activity("progress") do |input, ctx|
+      (1..input["steps"]).each { |i| ctx.publish({ "step" => i }, name: "progress") }
+      { "published" => input["steps"] }
+    end
+    @worker.workflow("wf.streams") do |_input, wf|
+      wf.publish({ "phase" => "start" }, name: "phase")
+      wf.activity("progress", { "steps" => 3 })
+      go = wf.signal("go")
+      wf.publish(go)
+      { "done" => true }
+    end
     @worker.workflow("wf.approvals") { |_input, wf| [wf.signal("approve"), wf.signal("approve")] }
     @spinning = Keel::TimedQueue.new
     @unwound = Keel::TimedQueue.new
@@ -165,6 +176,52 @@ class LiveTest < Minitest::Test
                  result.values_at("status", "output"), result.inspect
     steps = @client.workflow_history("live-patch")["entries"].map { |e| [e["seq"], e["kind"], e["name"]] }
     assert_equal [[1, "patch", "add-discount"], [2, "activity", "echo"], [3, "activity", "echo"]], steps
+  end
+
+  # Streams (docs/protocol.md): events published by the workflow and by its activity, followed
+  # live from offset 0 (each once, in order, ending with the execution) and from an offset.
+  def test_follow_sees_every_published_event_once_in_order_and_ends_with_the_workflow
+    skip_without_workflows
+    @client.start_workflow("wf.streams", nil, workflow_id: "live-stream")
+    seen = Keel::TimedQueue.new
+    follower = Keel::Client.connect(socket: @socket) # its own connection: the long polls block nothing else
+    following = Thread.new { follower.follow("live-stream") { |e| seen << e } }
+    live = Array.new(4) { seen.pop(RESULT_TIMEOUT_MS / 1000.0) || flunk("fewer than 4 events came live") }
+    wait_for("live-stream") { |d| d.dig("currentStep", "name") == "go" || d["status"] == "suspended" }
+    assert following.alive?, "the follow waits while the workflow runs"
+    @client.signal_workflow("live-stream", "go", { "approved" => true })
+    last = following.value
+    events = live
+    while (more = seen.pop(0.1))
+      events << more
+    end
+    assert_equal ["completed", true], last.values_at("status", "done"), last.inspect
+    assert_equal [1, 2, 3, 4, 5], events.map { |e| e["offset"] }, events.inspect
+    assert_equal %w[workflow activity activity activity workflow], events.map { |e| e["source"] }
+    assert_equal %w[phase progress progress progress event], events.map { |e| e["name"] }
+    assert_equal [{ "phase" => "start" }, { "step" => 1 }, { "step" => 2 }, { "step" => 3 }, { "approved" => true }],
+                 events.map { |e| e["event"] }
+    assert events.select { |e| e["source"] == "activity" }.all? { |e| e["taskId"].is_a?(String) && e["attempt"] == 1 }
+    assert events.select { |e| e["source"] == "workflow" }.all? { |e| e["seq"].is_a?(Integer) }
+    assert_equal ["completed", { "done" => true }], @client.workflow_result("live-stream", wait_timeout_ms: RESULT_TIMEOUT_MS)
+                                                           .values_at("status", "output")
+
+    # Afterwards: from 0 the whole stream again, from an offset only the later events; both end.
+    assert_equal [1, 2, 3, 4, 5], @client.follow("live-stream").map { |e| e["offset"] }
+    assert_equal [3, 4, 5], @client.follow("live-stream", after_offset: 2).map { |e| e["offset"] }
+    assert_equal [], @client.follow("live-stream", after_offset: 5).to_a
+  ensure
+    follower&.close
+  end
+
+  # An activity called directly (activity/call) has no stream: its publish is refused (-32602)
+  # and raises Keel::Error, which fails the attempt (retryable, like any exception: one attempt here).
+  def test_a_publish_from_a_directly_called_activity_fails_it
+    result = @client.call_activity("progress", { "steps" => 1 }, wait_timeout_ms: RESULT_TIMEOUT_MS,
+                                                                 retry_policy: Keel::RetryPolicy.new(maximum_attempts: 1))
+    assert_equal "failed", result["status"], result.inspect
+    assert_equal "Keel::Error", result.dig("failure", "type"), result.inspect
+    assert_match(/activity\/call/, result.dig("failure", "message"))
   end
 
   def test_tcp_needs_the_token_and_then_serves

@@ -22,6 +22,11 @@ class ReconnectTest < Minitest::Test
       sleep(input["ms"] / 1000.0)
       input
     end
+    @worker.workflow("wf.streams") do |_input, wf|
+      wf.publish("before")
+      wf.publish(wf.signal("go"))
+      "done"
+    end
     @runner = Thread.new { @worker.run }
     @client = Keel::Client.connect(socket: @socket)
     wait_until("the worker to register") { registered? }
@@ -80,6 +85,34 @@ class ReconnectTest < Minitest::Test
     start_keel
     result = call.value
     assert_equal ["completed", { "ms" => 1500 }], result.values_at("status", "output")
+  end
+
+  # A follow whose long poll is in flight when Keel is killed polls again after the reconnect from
+  # its last offset: every event once, in order.
+  def test_a_follow_resumes_from_its_last_offset_after_a_restart
+    @client.start_workflow("wf.streams", nil, workflow_id: "rb-stream")
+    seen = Keel::TimedQueue.new
+    follower = Keel::Client.connect(socket: @socket)
+    following = Thread.new { follower.follow("rb-stream") { |e| seen << e["offset"] } }
+    assert_equal 1, seen.pop(BACK_WITHIN_S)
+    sleep 0.3 # the next long poll (afterOffset 1) is in flight
+    kill9
+    sleep 0.3
+    start_keel
+    wait_until("the worker to re-register") { registered? }
+    wait_until("the run to wait for its signal") do
+      described = @client.describe_workflow("rb-stream")
+      described.dig("currentStep", "name") == "go" || described["status"] == "suspended"
+    end
+    @client.signal_workflow("rb-stream", "go", "after")
+    assert_equal "completed", following.value["status"]
+    offsets = [1]
+    while (more = seen.pop(0.1))
+      offsets << more
+    end
+    assert_equal [1, 2], offsets
+  ensure
+    follower&.close
   end
 
   private
@@ -148,6 +181,7 @@ class ReconnectRulesTest < Minitest::Test
     refute Keel::Reconnect.safe_to_repeat?("activity/call", { "name" => "a" })
     refute Keel::Reconnect.safe_to_repeat?("workflow/start", { "workflowId" => "w", "conflictPolicy" => "fail" })
     refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w" })
+    assert Keel::Reconnect.safe_to_repeat?("workflow/follow", { "workflowId" => "w", "afterOffset" => 3 })
   end
 
   def test_a_signal_is_repeated_only_with_a_request_id

@@ -17,6 +17,11 @@ class WorkerTest < Minitest::Test
       ctx.sleep(10)
       "not cancelled"
     end
+    worker.activity("progress") do |input, ctx|
+      (1..input["steps"]).each { |i| ctx.publish({ "step" => i }, name: "progress") }
+      ctx.publish("done")
+      { "published" => input["steps"] + 1 }
+    end
     worker.activity("nap") do |input|
       sleep(input["ms"] / 1000.0)
       { "napped" => input["ms"] }
@@ -193,5 +198,54 @@ class WorkerTest < Minitest::Test
       assert_equal Keel::SHUTTING_DOWN, answers[0].dig("error", "code")
       assert runner.join(5)
     end
+  end
+
+  def test_an_activity_publishes_in_order_each_awaited_with_attempt_and_token
+    serve do |_worker, server|
+      peer = Peer.new(server.accept)
+      peer.handshake
+      peer.request("k1", "activity/execute", execute_params("t-1", "progress", { "steps" => 2 }, attempt: 2).merge("attemptToken" => "tok-1"))
+      first = peer.receive
+      assert_equal ["activity/publish", { "taskId" => "t-1", "attempt" => 2, "name" => "progress", "event" => { "step" => 1 }, "attemptToken" => "tok-1" }],
+                   first.values_at("method", "params")
+      peer.request("p", "ping", {})
+      assert_equal "p", peer.receive["id"], "the next publish waits for this one's answer"
+      peer.answer(first["id"], {})
+      second = peer.receive
+      assert_equal({ "step" => 2 }, second.dig("params", "event"))
+      peer.answer(second["id"], {})
+      third = peer.receive
+      assert_equal ["event", "done"], third["params"].values_at("name", "event"), "the default name is event"
+      peer.answer(third["id"], {})
+      assert_equal({ "output" => { "published" => 3 } }, peer.receive["result"])
+
+      peer.request("k2", "activity/execute", execute_params("t-2", "progress", { "steps" => 1 }))
+      publish = peer.receive
+      refute publish["params"].key?("attemptToken"), "no token unless activity/execute gave one"
+      peer.send_message({ "jsonrpc" => "2.0", "id" => publish["id"],
+                          "error" => { "code" => Keel::ATTEMPT_SUPERSEDED, "message" => "attempt 1 of task t-2 ended" } })
+      failure = peer.receive.dig("result", "failure")
+      assert_equal "Keel::Error", failure["type"], "a refused publish raises Keel::Error in the activity"
+      assert_match(/attempt 1 of task t-2 ended/, failure["message"])
+    end
+  end
+
+  def test_a_publish_refused_as_invalid_params_raises_keel_error_with_the_code
+    ours, theirs = UNIXSocket.pair
+    connection = Keel::Connection.new(ours, ours).start
+    peer = Peer.new(theirs)
+    ctx = Keel::ActivityContext.new(execute_params("t-9", "progress", {}), connection)
+    call = Thread.new do
+      Thread.current.report_on_exception = false
+      ctx.publish(1)
+    end
+    request = peer.receive
+    assert_equal({ "taskId" => "t-9", "attempt" => 1, "name" => "event", "event" => 1 }, request["params"])
+    peer.send_message({ "jsonrpc" => "2.0", "id" => request["id"], "error" => { "code" => -32_602, "message" => "no stream" } })
+    error = assert_raises(Keel::Error) { call.value }
+    assert_equal(-32_602, error.code)
+  ensure
+    connection&.close
+    theirs&.close
   end
 end

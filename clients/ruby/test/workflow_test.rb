@@ -54,6 +54,11 @@ class WorkflowTest < Minitest::Test
       wf.activity("charge")
     end
     worker.workflow("bad-patch") { |input, wf| input == "deprecate" ? wf.deprecate_patch("") : wf.patched?(input) }
+    worker.workflow("publishes") do |_input, wf|
+      wf.publish({ "pct" => 50 }, name: "progress")
+      wf.publish("done")
+      { "published" => 2 }
+    end
     worker.workflow("naps") do |_input, _wf|
       sleep 60 # plain Ruby, no step
     rescue StandardError
@@ -253,5 +258,32 @@ class WorkflowTest < Minitest::Test
   def test_unknown_workflows_get_method_not_found
     @peer.request("r", "workflow/run", run_params("nope", nil))
     assert_equal Keel::METHOD_NOT_FOUND, @peer.receive.dig("error", "code")
+  end
+
+  def test_publish_is_a_step_awaited_in_order_with_the_event_under_event_and_default_name_event
+    @peer.request("r", "workflow/run", run_params("publishes", nil, run_id: 2))
+    first = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 2, "seq" => 1, "kind" => "publish", "name" => "progress",
+                   "input" => { "event" => { "pct" => 50 } } }, first["params"])
+    @peer.request("p", "ping", {})
+    assert_equal "p", @peer.receive["id"], "the second publish waits for the first one's answer"
+    @peer.answer(first["id"], { "status" => "completed", "result" => nil })
+    second = @peer.receive
+    assert_equal [2, "publish", "event", { "event" => "done" }], second["params"].values_at("seq", "kind", "name", "input")
+    @peer.answer(second["id"], { "status" => "completed", "result" => nil })
+    assert_equal({ "status" => "completed", "output" => { "published" => 2 } }, @peer.receive["result"])
+  end
+
+  def test_publish_in_replay_sends_nothing
+    journal = [entry(1, "publish", "progress", nil), entry(2, "publish", "event", nil)]
+    @peer.request("r", "workflow/run", run_params("publishes", nil, journal))
+    assert_equal({ "status" => "completed", "output" => { "published" => 2 } }, @peer.receive["result"])
+  end
+
+  def test_a_failed_publish_answer_fails_the_run
+    @peer.request("r", "workflow/run", run_params("publishes", nil))
+    step = @peer.receive
+    @peer.answer(step["id"], { "status" => "failed", "failure" => { "type" => "EventTooLarge", "message" => "no", "retryable" => false } })
+    assert_equal ["failed", "EventTooLarge"], @peer.receive["result"].then { |r| [r["status"], r.dig("failure", "type")] }
   end
 end

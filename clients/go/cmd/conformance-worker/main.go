@@ -121,4 +121,15 @@ func registerActivities(w *keel.Worker) {
 			return nil, ctx.Err()
 		}
 	})
+
+	// progress publishes {"step": i} as "progress" for i = 1..steps, each awaited (conformance 47).
+	keel.RegisterActivity(w, "progress", func(ctx context.Context, in object) (object, error) {
+		steps, _ := in["steps"].(float64)
+		for i := 1; i <= int(steps); i++ {
+			if err := keel.Publish(ctx, "progress", object{"step": i}); err != nil {
+				return nil, err
+			}
+		}
+		return object{"published": steps}, nil
+	})
 }

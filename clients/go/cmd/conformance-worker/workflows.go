@@ -94,6 +94,18 @@ func registerWorkflows(w *keel.Worker) {
 		return object{"done": in["i"]}, nil
 	})
 
+	// wf.publish: two events on the execution's stream, one labelled, one with the default label
+	// (conformance 46).
+	keel.RegisterWorkflow(w, "wf.publish", func(wf *keel.WorkflowContext, in object) (object, error) {
+		if err := wf.Publish("progress", object{"pct": 50}); err != nil {
+			return nil, err
+		}
+		if err := wf.Publish("", "done"); err != nil {
+			return nil, err
+		}
+		return object{"published": 2}, nil
+	})
+
 	// wf.patched: the discount step only past patch "add-discount"; the second Patched call
 	// answers from memory (conformance 43).
 	keel.RegisterWorkflow(w, "wf.patched", func(wf *keel.WorkflowContext, in object) (object, error) {

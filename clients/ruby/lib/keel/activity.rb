@@ -27,9 +27,11 @@ module Keel
   class ActivityContext
     # Bound on one heartbeat round trip; a heartbeat that times out is logged and work goes on.
     HEARTBEAT_CALL_TIMEOUT_S = 10.0
+    # Bound on one publish round trip; a publish that times out raises Connection::Timeout.
+    PUBLISH_CALL_TIMEOUT_S = 10.0
 
     attr_reader :task_id, :name, :attempt, :idempotency_key, :deadline_ms, :heartbeat_timeout_ms,
-                :heartbeat_details, :workflow_id, :input, :cancel_reason, :connection
+                :heartbeat_details, :workflow_id, :input, :cancel_reason, :connection, :attempt_token
 
     def initialize(params, connection, logger: Keel.logger)
       @task_id = params["taskId"].to_s
@@ -41,6 +43,7 @@ module Keel
       @heartbeat_details = params["heartbeatDetails"]
       @workflow_id = params["workflowId"]
       @input = params["input"]
+      @attempt_token = params["attemptToken"]
       @connection = connection
       @logger = logger
       @mutex = Mutex.new
@@ -79,6 +82,22 @@ module Keel
       cancel!("cancelled (heartbeat answer)") if result.is_a?(Hash) && result["cancelled"] == true
       raise Cancelled, cancel_reason if cancelled?
 
+      nil
+    end
+
+    # Publishes `event` (any JSON value) under `name` to the stream of the workflow execution
+    # this activity runs for (docs/protocol.md "Streams"): sends `activity/publish` and blocks
+    # until Keel stored it, so events are published in call order. Returns nil.
+    #
+    # Raises Keel::Error when Keel refused it (2006 attemptSuperseded: this attempt ended; -32602
+    # for an activity called directly with activity/call, which has no stream), ConnectionClosed
+    # when the connection is gone, Connection::Timeout past PUBLISH_CALL_TIMEOUT_S.
+    def publish(event, name: "event")
+      raise ArgumentError, "publish name must be a String, not #{name.inspect}" unless name.is_a?(String)
+
+      params = { "taskId" => task_id, "attempt" => attempt, "name" => name, "event" => event }
+      params["attemptToken"] = attempt_token unless attempt_token.nil?
+      @connection.call("activity/publish", params, timeout: PUBLISH_CALL_TIMEOUT_S)
       nil
     end
 

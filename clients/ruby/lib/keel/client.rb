@@ -26,6 +26,8 @@ module Keel
     WAIT_SLACK_S = 5.0
     # Keel's default waitTimeoutMs for workflow/result (docs/protocol.md).
     DEFAULT_WORKFLOW_WAIT_MS = 60_000
+    # The long poll of one `follow` page (Keel allows up to 300 000).
+    FOLLOW_WAIT_MS = 30_000
 
     # How long one call keeps reconnecting to an unreachable Keel before it raises.
     RECONNECT_TIMEOUT_S = 30.0
@@ -122,6 +124,48 @@ module Keel
     def workflow_result(workflow_id, wait_timeout_ms: nil)
       params = { "workflowId" => workflow_id, "waitTimeoutMs" => wait_timeout_ms }.compact
       call("workflow/result", params, timeout: wait_bound(wait_timeout_ms || DEFAULT_WORKFLOW_WAIT_MS))
+    end
+
+    # Follows the stream of execution `workflow_id` (docs/protocol.md "Streams"): yields each
+    # event after offset `after_offset` once, in offset order, as the wire object
+    # {"offset", "name", "event", "atMs", "source" ("workflow"|"activity"), "seq"?, "taskId"?,
+    # "attempt"?}, by long polls of `workflow/follow` (`wait_timeout_ms` each, the next one from
+    # the last page's `nextOffset`); returns the last page (its "status") once a page says `done`,
+    # i.e. the execution ended and every event was yielded. Without a block, an Enumerator.
+    #
+    #   client.follow(workflow_id) { |e| puts "#{e['offset']} #{e['name']}: #{e['event']}" }
+    #   client.follow(workflow_id, after_offset: 10).first(5)
+    #
+    # A page in flight when the connection drops is asked again after the reconnect with the same
+    # `afterOffset` (a read), so nothing is lost or yielded twice. To stop early, `break` out of
+    # the block. Raises Keel::Error, e.g. 4001 for an unknown workflow id.
+    def follow(workflow_id, after_offset: 0, limit: nil, wait_timeout_ms: FOLLOW_WAIT_MS, &block)
+      unless block
+        return enum_for(:follow, workflow_id, after_offset: after_offset, limit: limit, wait_timeout_ms: wait_timeout_ms)
+      end
+
+      offset = Integer(after_offset)
+      loop do
+        page = follow_page(workflow_id, after_offset: offset, limit: limit, wait_timeout_ms: wait_timeout_ms)
+        Array(page["events"]).each do |event|
+          next if event["offset"].is_a?(Integer) && event["offset"] <= offset # never twice
+
+          block.call(event)
+          offset = event["offset"] if event["offset"].is_a?(Integer)
+        end
+        return page if page["done"] == true
+
+        offset = page["nextOffset"] if page["nextOffset"].is_a?(Integer) && page["nextOffset"] > offset
+      end
+    end
+
+    # One `workflow/follow` page → {"workflowId", "events", "nextOffset", "status", "done"}: at
+    # once when events after `after_offset` exist, else after up to `wait_timeout_ms` (Keel's
+    # default 0) for one. `limit`: 1-1000 events (Keel's default 100).
+    def follow_page(workflow_id, after_offset: 0, limit: nil, wait_timeout_ms: nil)
+      params = { "workflowId" => workflow_id, "afterOffset" => after_offset, "limit" => limit,
+                 "waitTimeoutMs" => wait_timeout_ms }.compact
+      call("workflow/follow", params, timeout: wait_bound(wait_timeout_ms || 0))
     end
 
     # `workflow/signal` → {"delivered" => true, "consumed" => bool, "duplicate" => bool}.

@@ -8,7 +8,8 @@ module Keel
     # Cap on one wait (s): a worker is back at most ~2 s after Keel is (a 10 s cap kept it away 5-10 s).
     MAX_S = 2.0
     # Reads: repeating them changes nothing in Keel.
-    READS = %w[ping activity/result workflow/result workflow/describe workflow/history workflow/list worker/list].freeze
+    READS = %w[ping activity/result workflow/result workflow/describe workflow/history workflow/list workflow/follow
+               worker/list].freeze
 
     # Full-jitter exponential backoff: wait rand(0..min(max, initial * 2**n)), n = failed attempts
     # since the last `reset` (call it after a successful initialize). Not thread-safe.

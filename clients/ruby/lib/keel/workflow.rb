@@ -129,6 +129,18 @@ module Keel
     # A UUID string, recorded durably.
     def uuid = @run.start("uuid", "uuid", {}).value
 
+    # Publishes `event` (any JSON value) under `name` to this execution's stream, which clients
+    # read with Client#follow (docs/protocol.md "Streams"). A durable step: stored once with the
+    # journal, never sent again on replay, awaited in program order. Returns nil.
+    #
+    #   wf.publish({ "pct" => 50 }, name: "progress")
+    def publish(event, name: "event")
+      raise ArgumentError, "publish name must be a String, not #{name.inspect}" unless name.is_a?(String)
+
+      @run.start("publish", name, { "event" => event }).value
+      nil
+    end
+
     # True when this execution runs the code added under patch `id` (docs/versioning.md): true
     # for an execution that reaches this point running the new code (live, a `patch` marker is
     # recorded), or that recorded the marker here before; false for an execution recorded by the
