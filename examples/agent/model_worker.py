@@ -27,6 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOG = os.environ.get("KEEL_EXAMPLE_LOG") or os.path.join(HERE, ".state", "side-effects.jsonl")
 # Bound on one HTTP request to the model endpoint (the activity's start-to-close is 120 s).
 HTTP_TIMEOUT_S = 90
+# The scripted model's pace when it writes its answer (with --think-ms): one token per 10 ms.
+TOKEN_DELAY_S = 0.01
 
 options = argparse.Namespace(think_ms=0, rate_limit_first_call=False)
 worker = keel.Worker("model", max_concurrent=4)
@@ -40,13 +42,36 @@ def complete(input, ctx: keel.ActivityContext):
     """Asks the model for the next assistant message (content, or tool_calls)."""
     if os.environ.get("KEEL_LLM_URL") and os.environ.get("KEEL_LLM_KEY"):
         message, model = remote(input), os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini")
+        stream(ctx, message.get("content"))
     else:
         if options.rate_limit_first_call and ctx.attempt == 1 and ctx.idempotency_key and ctx.idempotency_key.endswith("/1"):
             raise keel.ActivityError("429 Too Many Requests (simulated)", type="RateLimited", retryable=True, retry_after=1, details={"status": 429})
         time.sleep(options.think_ms / 1000)
         message, model = scripted(input["messages"]), "scripted"
+        stream(ctx, message.get("content"), delay=TOKEN_DELAY_S if options.think_ms else 0)
     side_effect("llm.complete", ctx, {"turn": sum(m.get("role") == "assistant" for m in input["messages"]) + 1}, message)
     return {"message": message, "model": model}
+
+
+def tokens(text):
+    """The answer's tokens as the scripted model emits them: words with the spaces after them
+    (and any leading spaces), so joining them gives the text back exactly."""
+    return re.findall(r"\S+\s*|\s+", text or "")
+
+
+def stream(ctx, content, delay=0.0):
+    """Publishes the answer's tokens, in order, to the workflow's stream (name "token", event
+    {"token": ...}), each awaited: `keel workflow follow agent-demo` prints them as they come.
+    A retried call publishes its tokens again under its own attempt (events carry taskId and
+    attempt), so a follower keeps the tokens of the attempt that completed. Tool-call turns have
+    no content and publish nothing; a call made directly (activity/call, no workflow) has no
+    stream."""
+    if not content or not ctx.workflow_id:
+        return
+    for token in tokens(content):
+        ctx.publish_sync({"token": token}, name="token")
+        if delay:
+            time.sleep(delay)
 
 
 # The remote model
