@@ -6,6 +6,8 @@ documents' change history, email).
 With KEEL_LLM_URL and KEEL_LLM_KEY set, it calls that OpenAI-compatible chat-completions
 endpoint instead (model: KEEL_LLM_MODEL, default gpt-4o-mini). A 429 or 5xx becomes a retryable
 failure with retryAfterMs from Retry-After, so Keel backs off as the API asks.
+Either way the answer's text is published, token by token as it is written, to the workflow's
+stream (`keel workflow follow agent-demo`).
 
 Options: --think-ms N (scripted model latency, default 0), --rate-limit-first-call (answer the
 first attempt of the first call with a simulated 429 + Retry-After: 1, to show a retry).
@@ -41,8 +43,7 @@ MESSAGES = {"type": "array", "items": {"type": "object", "required": ["role"]}}
 def complete(input, ctx: keel.ActivityContext):
     """Asks the model for the next assistant message (content, or tool_calls)."""
     if os.environ.get("KEEL_LLM_URL") and os.environ.get("KEEL_LLM_KEY"):
-        message, model = remote(input), os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini")
-        stream(ctx, message.get("content"))
+        message, model = remote(input, publisher(ctx)), os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini")
     else:
         if options.rate_limit_first_call and ctx.attempt == 1 and ctx.idempotency_key and ctx.idempotency_key.endswith("/1"):
             raise keel.ActivityError("429 Too Many Requests (simulated)", type="RateLimited", retryable=True, retry_after=1, details={"status": 429})
@@ -66,27 +67,39 @@ def stream(ctx, content, delay=0.0):
     attempt), so a follower keeps the tokens of the attempt that completed. Tool-call turns have
     no content and publish nothing; a call made directly (activity/call, no workflow) has no
     stream."""
-    if not content or not ctx.workflow_id:
-        return
+    publish = publisher(ctx)
     for token in tokens(content):
-        ctx.publish_sync({"token": token}, name="token")
+        publish(token)
         if delay:
             time.sleep(delay)
 
 
+def publisher(ctx):
+    """A function publishing one token of the answer (nothing outside a workflow)."""
+    def publish(token):
+        if token and ctx.workflow_id:
+            ctx.publish_sync({"token": token}, name="token")
+    return publish
+
+
 # The remote model
 
-def remote(input):
+def remote(input, publish=lambda token: None):
+    """Asks the endpoint with "stream": true and publishes each piece of the answer's text as it
+    arrives (server-sent events); an endpoint that answers with one JSON body instead is read
+    whole and its text published then."""
     url = os.environ["KEEL_LLM_URL"].rstrip("/")
     if not url.endswith("/chat/completions"):
         url += "/chat/completions"
-    body = {"model": os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini"), "messages": input["messages"]}
+    body = {"model": os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini"), "messages": input["messages"], "stream": True}
     if input.get("tools"):
         body["tools"] = input["tools"]
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
         "Content-Type": "application/json", "Authorization": f"Bearer {os.environ['KEEL_LLM_KEY']}"})
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            if "text/event-stream" in (response.headers.get("Content-Type") or ""):
+                return streamed(response, publish)
             answer = json.loads(response.read())
     except urllib.error.HTTPError as error:
         detail = error.read()[:500].decode("utf-8", "replace")
@@ -101,6 +114,38 @@ def remote(input):
     if message.get("tool_calls"):
         out["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"].get("arguments") or "{}"}}
                              for c in message["tool_calls"]]
+    for token in tokens(out["content"]):
+        publish(token)
+    return out
+
+
+def streamed(response, publish):
+    """The assistant message from a chat-completions event stream (`data: {chunk}` lines, then
+    `data: [DONE]`): content deltas are published as they come and joined; tool-call deltas are
+    merged by index (the id and name come first, the arguments in pieces)."""
+    content, calls = [], {}
+    for raw in response:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        for choice in json.loads(data).get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                content.append(delta["content"])
+                publish(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                merged = calls.setdefault(call.get("index", 0), {"id": None, "name": "", "arguments": ""})
+                merged["id"] = call.get("id") or merged["id"]
+                function = call.get("function") or {}
+                merged["name"] += function.get("name") or ""
+                merged["arguments"] += function.get("arguments") or ""
+    out = {"role": "assistant", "content": "".join(content) or None}
+    if calls:
+        out["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"] or "{}"}}
+                             for _, c in sorted(calls.items())]
     return out
 
 
