@@ -6,6 +6,8 @@ documents' change history, email).
 With KEEL_LLM_URL and KEEL_LLM_KEY set, it calls that OpenAI-compatible chat-completions
 endpoint instead (model: KEEL_LLM_MODEL, default gpt-4o-mini). A 429 or 5xx becomes a retryable
 failure with retryAfterMs from Retry-After, so Keel backs off as the API asks.
+Either way the answer's text is published, token by token as it is written, to the workflow's
+stream (`keel workflow follow agent-demo`).
 
 Options: --think-ms N (scripted model latency, default 0), --rate-limit-first-call (answer the
 first attempt of the first call with a simulated 429 + Retry-After: 1, to show a retry).
@@ -27,6 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOG = os.environ.get("KEEL_EXAMPLE_LOG") or os.path.join(HERE, ".state", "side-effects.jsonl")
 # Bound on one HTTP request to the model endpoint (the activity's start-to-close is 120 s).
 HTTP_TIMEOUT_S = 90
+# The scripted model's pace when it writes its answer (with --think-ms): one token per 10 ms.
+TOKEN_DELAY_S = 0.01
 
 options = argparse.Namespace(think_ms=0, rate_limit_first_call=False)
 worker = keel.Worker("model", max_concurrent=4)
@@ -39,29 +43,63 @@ MESSAGES = {"type": "array", "items": {"type": "object", "required": ["role"]}}
 def complete(input, ctx: keel.ActivityContext):
     """Asks the model for the next assistant message (content, or tool_calls)."""
     if os.environ.get("KEEL_LLM_URL") and os.environ.get("KEEL_LLM_KEY"):
-        message, model = remote(input), os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini")
+        message, model = remote(input, publisher(ctx)), os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini")
     else:
         if options.rate_limit_first_call and ctx.attempt == 1 and ctx.idempotency_key and ctx.idempotency_key.endswith("/1"):
             raise keel.ActivityError("429 Too Many Requests (simulated)", type="RateLimited", retryable=True, retry_after=1, details={"status": 429})
         time.sleep(options.think_ms / 1000)
         message, model = scripted(input["messages"]), "scripted"
+        stream(ctx, message.get("content"), delay=TOKEN_DELAY_S if options.think_ms else 0)
     side_effect("llm.complete", ctx, {"turn": sum(m.get("role") == "assistant" for m in input["messages"]) + 1}, message)
     return {"message": message, "model": model}
 
 
+def tokens(text):
+    """The answer's tokens as the scripted model emits them: words with the spaces after them
+    (and any leading spaces), so joining them gives the text back exactly."""
+    return re.findall(r"\S+\s*|\s+", text or "")
+
+
+def stream(ctx, content, delay=0.0):
+    """Publishes the answer's tokens, in order, to the workflow's stream (name "token", event
+    {"token": ...}), each awaited: `keel workflow follow agent-demo` prints them as they come.
+    A retried call publishes its tokens again under its own attempt (events carry taskId and
+    attempt), so a follower keeps the tokens of the attempt that completed. Tool-call turns have
+    no content and publish nothing; a call made directly (activity/call, no workflow) has no
+    stream."""
+    publish = publisher(ctx)
+    for token in tokens(content):
+        publish(token)
+        if delay:
+            time.sleep(delay)
+
+
+def publisher(ctx):
+    """A function publishing one token of the answer (nothing outside a workflow)."""
+    def publish(token):
+        if token and ctx.workflow_id:
+            ctx.publish_sync({"token": token}, name="token")
+    return publish
+
+
 # The remote model
 
-def remote(input):
+def remote(input, publish=lambda token: None):
+    """Asks the endpoint with "stream": true and publishes each piece of the answer's text as it
+    arrives (server-sent events); an endpoint that answers with one JSON body instead is read
+    whole and its text published then."""
     url = os.environ["KEEL_LLM_URL"].rstrip("/")
     if not url.endswith("/chat/completions"):
         url += "/chat/completions"
-    body = {"model": os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini"), "messages": input["messages"]}
+    body = {"model": os.environ.get("KEEL_LLM_MODEL", "gpt-4o-mini"), "messages": input["messages"], "stream": True}
     if input.get("tools"):
         body["tools"] = input["tools"]
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
         "Content-Type": "application/json", "Authorization": f"Bearer {os.environ['KEEL_LLM_KEY']}"})
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+            if "text/event-stream" in (response.headers.get("Content-Type") or ""):
+                return streamed(response, publish)
             answer = json.loads(response.read())
     except urllib.error.HTTPError as error:
         detail = error.read()[:500].decode("utf-8", "replace")
@@ -76,6 +114,38 @@ def remote(input):
     if message.get("tool_calls"):
         out["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"].get("arguments") or "{}"}}
                              for c in message["tool_calls"]]
+    for token in tokens(out["content"]):
+        publish(token)
+    return out
+
+
+def streamed(response, publish):
+    """The assistant message from a chat-completions event stream (`data: {chunk}` lines, then
+    `data: [DONE]`): content deltas are published as they come and joined; tool-call deltas are
+    merged by index (the id and name come first, the arguments in pieces)."""
+    content, calls = [], {}
+    for raw in response:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        for choice in json.loads(data).get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                content.append(delta["content"])
+                publish(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                merged = calls.setdefault(call.get("index", 0), {"id": None, "name": "", "arguments": ""})
+                merged["id"] = call.get("id") or merged["id"]
+                function = call.get("function") or {}
+                merged["name"] += function.get("name") or ""
+                merged["arguments"] += function.get("arguments") or ""
+    out = {"role": "assistant", "content": "".join(content) or None}
+    if calls:
+        out["tool_calls"] = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"] or "{}"}}
+                             for _, c in sorted(calls.items())]
     return out
 
 

@@ -347,6 +347,24 @@ def mcp_step(history):
     return step
 
 
+def streamed_answer(agent, history, answer):
+    """The run's stream (`workflow/follow` from offset 0, to its end): offsets 1..N, and the
+    tokens the model published while writing its answer, in order, giving the answer exactly.
+    Only the attempt that completed counts (a killed attempt may have published some tokens)."""
+    async def follow(client):
+        return [event async for event in client.follow(WORKFLOW_ID)]
+
+    events = agent.call(follow, timeout=PHASE_TIMEOUT_S)
+    assert [e.offset for e in events] == list(range(1, len(events) + 1)), events
+    tokens = [e for e in events if e.name == "token"]
+    assert tokens and all(e.source == "activity" for e in tokens), events
+    last_model_call = [e for e in history if e["name"] == "llm.complete"][-1]
+    final = [e.event["token"] for e in tokens if (e.task_id, e.attempt) == (last_model_call["taskId"], last_model_call["attempts"])]
+    assert "".join(final) == answer, (final, answer)
+    assert len(final) > 10  # word by word, not the answer in one piece
+    return final
+
+
 def test_the_agent_gives_the_same_answer_when_every_process_is_killed(agents):
     reference = agents()
     reference.start()
@@ -359,6 +377,7 @@ def test_the_agent_gives_the_same_answer_when_every_process_is_killed(agents):
     assert f"The travel policy last changed on 2026-01-05 (commit {POLICY_COMMIT[:7]}, Grace Hopper)" in expected.output["answer"]
     check_no_completed_call_ran_again(reference, expected_history)
     assert mcp_step(expected_history)["attempts"] == 1
+    expected_tokens = streamed_answer(reference, expected_history, expected.output["answer"])
 
     chaos = agents()
     chaos.start()
@@ -401,6 +420,7 @@ def test_the_agent_gives_the_same_answer_when_every_process_is_killed(agents):
     assert sorted(tools) == sorted(ours), tools  # each of our tools ran exactly once
     step = mcp_step(history)  # the MCP call, cut by the kill, ran again once and was recorded once
     assert step["attempts"] == 2 and step["result"] == mcp_step(expected_history)["result"], step
+    assert streamed_answer(chaos, history, result.output["answer"]) == expected_tokens
 
     if chaos.mode == "dev":  # running the same command once more: it reports the result, runs nothing
         chaos.close_server()

@@ -82,6 +82,13 @@ async def sleep(input):
     return {"slept": input["ms"]}
 
 
+@worker.activity("progress")
+async def progress(input, ctx):
+    for i in range(1, input["steps"] + 1):
+        await ctx.publish({"step": i}, name="progress")
+    return {"published": input["steps"]}
+
+
 # The fixed conformance workflows (the same in every language).
 
 
@@ -149,6 +156,13 @@ async def deprecated_patch(ctx, input):
     await ctx.deprecate_patch("add-discount")
     charge = await ctx.activity("echo", {"step": "charge"})
     return {"charge": charge}
+
+
+@worker.workflow("wf.publish")
+async def publish(ctx, input):
+    await ctx.publish({"pct": 50}, name="progress")
+    await ctx.publish("done")
+    return {"published": 2}
 
 
 if __name__ == "__main__":

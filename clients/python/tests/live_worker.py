@@ -75,5 +75,22 @@ async def chain(ctx, input):
     return {"n": second["n"]}
 
 
+@worker.activity("count_up")
+async def count_up(input, ctx):
+    """Publishes {"i": 1..n} to the workflow's stream, each awaited (tests/test_live.py streams)."""
+    for i in range(1, input["n"] + 1):
+        await ctx.publish({"i": i}, name="count")
+    return {"n": input["n"]}
+
+
+@worker.workflow("live.stream")
+async def stream(ctx, input):
+    await ctx.publish({"phase": "start"}, name="phase")
+    await ctx.activity("count_up", {"n": input["n"]})
+    approval = await ctx.signal("go", timeout=30)
+    await ctx.publish({"phase": "end", "approval": approval}, name="phase")
+    return {"ok": True}
+
+
 if __name__ == "__main__":
     worker.run_sync()

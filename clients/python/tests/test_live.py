@@ -251,3 +251,37 @@ def test_hundreds_of_concurrent_workflows_through_one_python_worker(live):
     elapsed, results = live.call(burst, timeout=90)
     assert [r.output for r in results] == [{"n": n + 1} for n in range(count)]
     print(f"{count} workflows x 2 steps in {elapsed:.2f}s")
+
+
+def test_follow_collects_every_published_event_once_in_offset_order_and_ends_with_the_workflow(live):
+    async def scenario(client):
+        await client.start_workflow("live.stream", {"n": 4}, workflow_id="stream-1")
+        collected = []
+
+        async def follow():
+            async for event in client.follow("stream-1"):
+                collected.append(event)
+
+        # Follow from 0 while the workflow runs: the follower waits at the signal with the rest.
+        following = asyncio.ensure_future(follow())
+        deadline = time.monotonic() + 15
+        while len(collected) < 5:
+            assert time.monotonic() < deadline and not following.done(), collected
+            await asyncio.sleep(0.05)
+        assert not following.done()  # the execution is open: the follow goes on
+        await client.signal("stream-1", "go", "yes")
+        await asyncio.wait_for(following, 20)  # ends once the workflow completed
+        later = [event async for event in client.follow("stream-1", 3)]
+        return collected, later, await client.workflow_result("stream-1", timeout=5)
+
+    collected, later, result = live.call(scenario, timeout=60)
+    assert result.status == "completed"
+    assert [e.offset for e in collected] == [1, 2, 3, 4, 5, 6]
+    assert [(e.source, e.name, e.event) for e in collected] == [
+        ("workflow", "phase", {"phase": "start"}),
+        ("activity", "count", {"i": 1}), ("activity", "count", {"i": 2}),
+        ("activity", "count", {"i": 3}), ("activity", "count", {"i": 4}),
+        ("workflow", "phase", {"phase": "end", "approval": "yes"})]
+    assert collected[0].seq == 1 and collected[5].seq is not None
+    assert all(e.task_id and e.attempt == 1 for e in collected[1:5])
+    assert [e.offset for e in later] == [4, 5, 6] and later == collected[3:]

@@ -84,3 +84,30 @@ def test_a_call_in_flight_with_an_idempotency_key_is_sent_again_and_completes(li
     assert isinstance(outcome, keel.ActivityResult) and outcome.status == "completed", repr(outcome)
     assert outcome.output == {"tag": "keyed"}
     assert {r["key"] for r in live.records() if r["tag"] == "keyed"} == {"k-1"}
+
+
+def test_a_follow_in_flight_resumes_from_its_last_offset_after_keel_restarts(live):
+    async def main():
+        async with await keel.Client.connect(socket=live.socket) as client:
+            await client.start_workflow("live.stream", {"n": 3}, workflow_id="stream-r")
+            collected = []
+
+            async def follow():
+                async for event in client.follow("stream-r"):
+                    collected.append(event)
+
+            following = asyncio.ensure_future(follow())
+            deadline = time.monotonic() + 15
+            while len(collected) < 4:  # start, count 1..3; then the long poll waits at the signal
+                assert time.monotonic() < deadline and not following.done(), collected
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+            live.kill(live.keel)
+            await _restart_later(live, 0.5)
+            await client.signal("stream-r", "go", "after-restart")
+            await asyncio.wait_for(following, 30)
+            return collected
+
+    collected = run(main(), 60)
+    assert [e.offset for e in collected] == [1, 2, 3, 4, 5], collected
+    assert collected[-1].event == {"phase": "end", "approval": "after-restart"}

@@ -14,7 +14,7 @@ Quick start::
 """
 
 from ._activity import ActivityContext, ActivityDefinition, RetryPolicy, activity_context
-from ._client import ActivityResult, Client, SignalResult, WorkflowResult
+from ._client import ActivityResult, Client, SignalResult, StreamEvent, WorkflowResult
 from ._connection import Connection
 from ._errors import ActivityError, Cancelled, ConnectionClosedError, ConnectionLostError, ContinueAsNew, KeelError, TimedOut
 from ._framing import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, InvalidFrameError
@@ -41,6 +41,7 @@ __all__ = [
     "KeelError",
     "RetryPolicy",
     "SignalResult",
+    "StreamEvent",
     "TLS",
     "TimedOut",
     "Worker",

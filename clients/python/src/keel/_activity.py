@@ -15,7 +15,7 @@ import typing
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ._errors import ATTEMPT_SUPERSEDED, ConnectionClosedError, KeelError
-from ._schema import schema_from_type
+from ._schema import schema_from_type, to_json
 
 logger = logging.getLogger("keel")
 
@@ -122,6 +122,26 @@ class ActivityContext:
         if isinstance(result, dict) and result.get("cancelled") is True:
             self._cancel("cancelled (heartbeat answer)")
             raise asyncio.CancelledError()
+
+    async def publish(self, event: Any, name: str = "event") -> None:
+        """Publishes ``event`` (any JSON value) to the stream of the workflow that runs this
+        activity (``activity/publish``) and waits until Keel stored it, so events keep their order.
+
+        Raises:
+            KeelError: Keel refused the event, e.g. 2006 attemptSuperseded (this attempt ended),
+                or -32602 for an activity called directly with ``activity/call`` (no stream).
+            ConnectionClosedError: the connection to Keel is gone.
+        """
+        params = {"taskId": self.task_id, "attempt": self.attempt, "name": name, "event": to_json(event)}
+        await self._connection.call("activity/publish", params)
+
+    def publish_sync(self, event: Any, name: str = "event") -> None:
+        """`publish` for sync activities (they run in a thread). Blocks until Keel answers.
+
+        Raises:
+            KeelError, ConnectionClosedError: as `publish`.
+        """
+        asyncio.run_coroutine_threadsafe(self.publish(event, name), self._loop).result()
 
     def heartbeat_sync(self, details: Any = None) -> None:
         """`heartbeat` for sync activities (they run in a thread). Blocks until answered.

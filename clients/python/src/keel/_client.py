@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Union
 
 from ._activity import RetryPolicy, Seconds, _ms
 from ._connection import Connection
@@ -25,6 +25,8 @@ RECONNECT_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 # Slack added to a server-side wait before the local call gives up.
 WAIT_SLACK_S = 5.0
+# workflow/follow's server-side wait per long poll.
+FOLLOW_WAIT_S = 30.0
 # workflow/result's server-side wait when none is given ("waitTimeoutMs? (default 60000)").
 DEFAULT_RESULT_WAIT_S = 60.0
 
@@ -128,6 +130,39 @@ class SignalResult:
             duplicate=bool(result.get("duplicate", False)),
             consumed=result.get("consumed"),
             raw=result,
+        )
+
+
+@dataclasses.dataclass
+class StreamEvent:
+    """One event of an execution's stream (``workflow/follow``).
+
+    ``offset`` numbers the stream's events 1, 2, 3...; ``source`` is "workflow" (with ``seq``, the
+    publish step) or "activity" (with ``task_id`` and ``attempt``); ``at_ms`` is when Keel stored it.
+    """
+
+    offset: int
+    name: str
+    event: Any
+    source: str
+    at_ms: Optional[int] = None
+    seq: Optional[int] = None
+    task_id: Optional[str] = None
+    attempt: Optional[int] = None
+    raw: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_wire(cls, event: Dict[str, Any]) -> "StreamEvent":
+        return cls(
+            offset=event.get("offset", 0),
+            name=event.get("name", ""),
+            event=event.get("event"),
+            source=event.get("source", ""),
+            at_ms=event.get("atMs"),
+            seq=event.get("seq"),
+            task_id=event.get("taskId"),
+            attempt=event.get("attempt"),
+            raw=event,
         )
 
 
@@ -433,6 +468,40 @@ class Client:
             if "nextCursor" not in page:
                 return total
             params["cursor"] = page["nextCursor"]
+
+    async def follow(
+        self, workflow_id: str, after_offset: int = 0, *, limit: Optional[int] = None, wait_timeout: Seconds = FOLLOW_WAIT_S
+    ) -> AsyncIterator[StreamEvent]:
+        """Yields the events of ``workflow_id``'s stream after ``after_offset``, each once and in
+        offset order, as they are published (``workflow/follow`` long polls of ``wait_timeout``,
+        each from the last ``nextOffset``); ends after the execution ended and its last events
+        were yielded. ``async for event in client.follow(id): ...``; break out to stop early.
+
+        A poll in flight when the connection drops is sent again after the reconnect from the
+        same offset, so nothing is lost or repeated.
+
+        Raises:
+            KeelError: e.g. 1001 no such workflow.
+            ConnectionLostError, OSError: Keel stayed unreachable.
+        """
+        offset = after_offset
+        wait_ms = _ms(wait_timeout) or 0
+        while True:
+            params: Dict[str, Any] = {"workflowId": workflow_id, "afterOffset": offset, "waitTimeoutMs": wait_ms}
+            if limit is not None:
+                params["limit"] = limit
+            page = await self._call("workflow/follow", params, timeout=wait_ms / 1000 + WAIT_SLACK_S) or {}
+            for wire in page.get("events") or []:
+                event = StreamEvent.from_wire(wire)
+                if event.offset <= offset:
+                    continue  # never twice, whatever a page repeats
+                offset = event.offset
+                yield event
+            if page.get("done") is True:
+                return
+            next_offset = page.get("nextOffset")
+            if isinstance(next_offset, int) and not isinstance(next_offset, bool) and next_offset > offset:
+                offset = next_offset
 
     async def describe(self, workflow_id: str) -> Dict[str, Any]:
         """``workflow/describe``: ``{workflowId, name, status, runId, input, output?, failure?,

@@ -74,7 +74,7 @@ class EndpointRing(Generic[T]):
 
 # Reads: repeating them changes nothing in Keel.
 _READS = frozenset(
-    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "worker/list"}
+    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "workflow/follow", "worker/list"}
 )
 
 

@@ -182,6 +182,13 @@ class WorkflowContext:
         """A UUID string, recorded once."""
         return self._run.step("uuid", "uuid", {})
 
+    def publish(self, event: Any, name: str = "event") -> "asyncio.Future[None]":
+        """Publishes ``event`` (any JSON value) to this execution's stream as a durable step
+        (kind "publish", labelled ``name``): recorded once, never sent again on replay; followers
+        (`Client.follow`) see it in order with the events of this execution's activities.
+        Await it like any step (steps are numbered in program order)."""
+        return self._run.step("publish", name, {"event": to_json(event)}, convert=_none)
+
     def patched(self, id: str) -> "asyncio.Future[bool]":
         """True when this execution runs the code after patch ``id``, False when it was recorded
         by the code before it (docs/versioning.md). Wrap changed code in ``if await
@@ -231,6 +238,10 @@ class WorkflowContext:
 
 def _first(*options: Any) -> Any:
     return next((option for option in options if option is not None), None)
+
+
+def _none(_: Any) -> None:
+    return None
 
 
 def _datetime(ms: Any) -> datetime.datetime:
