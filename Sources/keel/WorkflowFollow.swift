@@ -20,7 +20,7 @@ struct WorkflowFollow: AsyncParsableCommand {
         let (id, after, json) = (workflowId, after, connection.json)
         let status = try await runClient(connection) { client -> String in
             for try await event in client.follow(id, afterOffset: after) {
-                print(json ? JSONWriter.string(event, sortedKeys: true) : Self.line(event))
+                say(json ? JSONWriter.string(event, sortedKeys: true) : Self.line(event))
             }
             return try await client.call("workflow/describe", ["workflowId": .string(id)])["status"]?.stringValue ?? ""
         }
