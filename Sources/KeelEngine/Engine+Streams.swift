@@ -54,6 +54,9 @@ extension Engine {
         let timeout = try p.optionalInt("waitTimeoutMs", range: 0...300_000) ?? 0
         let deadline = clock.now().addingSaturating(timeout)
         while true {
+            // What changed while this follower's reads were suspended (the engine serves other
+            // requests meanwhile) would wake no one: it reads again instead of waiting.
+            let changesSeen = streamChanges
             // The status first: an execution that had ended before the read has all its events in it.
             let record = try await requireWorkflow(id)
             let events = try await ledger.streamEvents(id, after: after, limit: limit)
@@ -66,6 +69,7 @@ extension Engine {
                     "done": .bool(record.status.isTerminal && events.count < limit),
                 ]
             }
+            if streamChanges != changesSeen { continue }
             let wakeAt = cluster == nil ? deadline : min(deadline, now.addingSaturating(Self.followPollMs))
             await waitForStream(id, until: wakeAt)
         }
@@ -81,6 +85,7 @@ extension Engine {
 
     /// Wakes the followers of `id` waiting on this node: its stream grew or its execution ended.
     func streamAdvanced(_ id: String) {
+        streamChanges &+= 1
         guard let list = streamWaiters.removeValue(forKey: id) else { return }
         for (_, c) in list { c.resume() }
     }

@@ -64,6 +64,9 @@ public actor Engine {
     var nextWaiterID: UInt64 = 0
     /// Followers of a stream waiting for more (`workflow/follow`), by workflow id and waiter.
     var streamWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+    /// Counts every stream change seen on this node (an event stored, an execution ended): a
+    /// follower whose reads were interleaved with one reads again instead of waiting.
+    var streamChanges: UInt64 = 0
     /// Tasks whose end is known but not yet committed (the store failed): their waiters get this
     /// 4001 instead of a result, while the commit is retried in the background.
     var unstoredEnds: [String: KeelError] = [:]

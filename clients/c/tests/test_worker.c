@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "peer.h"
+#include "worker.h"
 
 static json_t *echo(keel_activity_ctx_t *ctx, json_t *input, void *data) {
     (void)ctx, (void)data;
@@ -213,10 +214,20 @@ TEST(stop_drains_running_work_and_refuses_new_work_with_32003) {
     run_t run;
     run_start(&run, w);
     json_decref(peer_handshake(&peer, NULL));
-    peer_send(&peer, execute("k1", "nap", "{\"ms\":300}"));
+    /* Long enough that k1 is still running when k2 arrives, even on a loaded machine. */
+    peer_send(&peer, execute("k1", "nap", "{\"ms\":2000}"));
     keel_worker_stop(w);
-    struct timespec pause = {0, 50 * 1000000L};
-    nanosleep(&pause, NULL);
+    /* Send k2 once the worker has seen the stop (a fixed pause is not enough on a loaded machine). */
+    for (int waited = 0; waited < 5000; waited += 5) {
+        pthread_mutex_lock(&w->mu);
+        int stopping = w->stop_requested || w->draining;
+        pthread_mutex_unlock(&w->mu);
+        if (stopping) {
+            break;
+        }
+        struct timespec pause = {0, 5 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     peer_send(&peer, execute("k2", "nap", "{\"ms\":0}"));
     json_t *first = peer_read(&peer);
     json_t *second = peer_read(&peer);
