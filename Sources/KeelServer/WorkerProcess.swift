@@ -44,9 +44,9 @@ struct WorkerProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
         // The child gets 0, 1, 2 and nothing else: no inherited listening socket or database fd
         // (a worker outliving a killed orchestrator must not keep its socket accepting).
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
+        ChildSpawn.closeInheritedDescriptors(&actions)
         if let directory {
-            guard let addChdir = Self.addChdir, addChdir(&actions, directory) == 0 else {
+            guard ChildSpawn.changeDirectory(&actions, to: directory) else {
                 throw KeelError(.internalError, "cannot set the working directory \(directory) for a worker")
             }
         }
@@ -89,19 +89,6 @@ struct WorkerProcess: Sendable {
         }
         return WorkerProcess(pid: pid, stdinWrite: stdinPipe[1], stdoutRead: stdoutPipe[0], stderrRead: stderrPipe[0])
     }
-
-    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+), which Swift's Glibc module does not
-    /// export because it is declared under `_GNU_SOURCE`; looked up once at run time.
-    private static let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
-    }()
-
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up the same way.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
 
     /// Waits for the process to exit on a dedicated thread (waitpid blocks) and returns its status.
     func waitForExit() async -> Int32 { await ChildSpawn.waitForExit(pid) }

@@ -1,54 +1,82 @@
 import Foundation
+import KeelCore
 
 /// A real child process for end-to-end tests: the `keel` binary, or a worker in any language.
-public final class ChildProcess: @unchecked Sendable {
-    // @unchecked: Process is used from the test task only; its output goes to a file.
-    let process: Process
+///
+/// Started with posix_spawn, not Foundation's `Process`: that one let the child inherit open
+/// sockets of this process (another test's connections), which then never closed.
+public final class ChildProcess: Sendable {
+    public let pid: Int32
     public let logPath: String
+    /// The wait status once reaped.
+    private let reaped = Locked<Int32?>(nil)
 
-    /// Starts `argv` with stdout and stderr appended to `logPath`.
+    /// Starts `argv` with stdout and stderr appended to `logPath`, stdin from /dev/null, and
+    /// descriptors 0, 1 and 2 only. A bare program name is looked up in `PATH`.
     public init(_ argv: [String], logPath: String, environment: [String: String] = [:], directory: String? = nil) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0].contains("/") ? argv[0] : "/usr/bin/env")
-        process.arguments = argv[0].contains("/") ? Array(argv.dropFirst()) : argv
+        precondition(!argv.isEmpty, "ChildProcess needs a program")
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        ChildSpawn.closeInheritedDescriptors(&actions)
+        if let directory, !ChildSpawn.changeDirectory(&actions, to: directory) {
+            throw KeelError(.internalError, "cannot set the working directory \(directory) for \(argv[0])")
+        }
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in cArgs + cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = ChildSpawn.withAttributes(defaultSignals: [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD], newProcessGroup: false) {
+            posix_spawnp(&pid, argv[0], &actions, &$0, cArgs, cEnv)
+        }
+        guard rc == 0 else { throw KeelError(.internalError, "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        self.pid = pid
         self.logPath = logPath
-        try process.run()
     }
 
-    public var pid: Int32 { process.processIdentifier }
-
     /// True until the process exits.
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { reap(blocking: false) == nil }
 
-    /// The exit status once it exited (nil while it runs).
-    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+    /// The exit status once it exited (nil while it runs); 128 + the signal when a signal ended it.
+    public var exitStatus: Int32? {
+        guard let status = reap(blocking: false) else { return nil }
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f
+    }
 
-    /// SIGKILL, as a crash.
+    /// Reaps the child once; later calls return the stored status.
+    private func reap(blocking: Bool) -> Int32? {
+        reaped.withLock { stored in
+            if let stored { return stored }
+            var status: Int32 = 0
+            var r: pid_t
+            repeat { r = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while r < 0 && errno == EINTR
+            guard r == pid else { return nil }
+            stored = status
+            return status
+        }
+    }
+
+    /// SIGKILL, as a crash, and wait for the end.
     public func kill9() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        if isRunning { kill(pid, SIGKILL) }
+        _ = reap(blocking: true)
     }
 
     /// SIGSTOP: the process stays, frozen (a long GC pause, a VM stall), until ``resume()``.
-    public func pause() { kill(process.processIdentifier, SIGSTOP) }
+    public func pause() { kill(pid, SIGSTOP) }
 
     /// SIGCONT after ``pause()``.
-    public func resume() { kill(process.processIdentifier, SIGCONT) }
+    public func resume() { kill(pid, SIGCONT) }
 
     /// SIGTERM, then wait.
     public func terminate() {
-        process.terminate()
-        process.waitUntilExit()
+        if isRunning { kill(pid, SIGTERM) }
+        _ = reap(blocking: true)
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
