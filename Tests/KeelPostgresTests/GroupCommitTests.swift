@@ -93,6 +93,6 @@ import Testing
         guard case .postgres(let location) = try StoreURL(parsing: url) else {
             throw PostgresCluster.ClusterError("not a PostgreSQL URL: \(url)")
         }
-        return (try await PostgresStore(location), location)
+        return (try await PostgresStore(location, operationTimeout: .seconds(60)), location)
     }
 }

@@ -13,7 +13,7 @@ import Testing
         guard case .postgres(let location) = try StoreURL(parsing: cluster.url(database: database)) else {
             throw KeelError(.internalError, "not PostgreSQL")
         }
-        return try await PostgresStore(location, maximumConnections: 4)
+        return try await PostgresStore(location, maximumConnections: 4, operationTimeout: .seconds(60))
     }
 
     @Test func aPausedNodesWorkIsTakenOverAfterItsLeaseAndItsLateWritesAreRefused() async throws {

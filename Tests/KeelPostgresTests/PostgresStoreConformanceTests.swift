@@ -26,6 +26,8 @@ import Testing
         guard case .postgres(let location) = try StoreURL(parsing: url) else {
             throw PostgresCluster.ClusterError("not a PostgreSQL URL: \(url)")
         }
-        return try await PostgresStore(location)
+        // The cases check what is stored, not how fast: on a loaded CI machine a call here once
+        // took more than the default 10 s, and the case failed on the deadline, not on a result.
+        return try await PostgresStore(location, operationTimeout: .seconds(60))
     }
 }
