@@ -37,6 +37,13 @@ extension Engine {
     /// waiting steps, a cancel asked meanwhile; then queues its run.
     func admitClaimed(_ state: ExecutionState) async {
         let id = state.record.id
+        if let stale = workflows[id], stale.record.epoch < state.record.epoch {
+            // A run of an older epoch is still held here (a reset or a resume asked on some node
+            // moved the execution on, and this node claimed it again): that run no longer counts.
+            logger.info("a run held here was superseded: the execution was claimed again under a new epoch",
+                metadata: ["workflow": "\(id)", "runId": "\(stale.record.epoch)", "newRunId": "\(state.record.epoch)"])
+            letGo(id)
+        }
         guard workflows[id] == nil else { return }
         let journal: [JournalEntry]
         do {
@@ -140,6 +147,12 @@ extension Engine {
         logger.warning(
             "a write for a workflow this node no longer owns was refused (taken over, or terminated on another node)",
             metadata: ["workflow": "\(id)", "runId": "\(epoch)"])
+        letGo(id)
+    }
+
+    /// Drops a live execution whose run no longer counts here, freeing its worker's slot.
+    func letGo(_ id: String) {
+        guard let live = workflows[id] else { return }
         if case .running(let c, _) = live.phase {
             registry.adjustWorkflowsInFlight(c, by: -1)
             forget(id)
@@ -297,8 +310,30 @@ extension Engine {
         forget(id)
     }
 
-    /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md).
-    static let workflowMethodsNotShared: Set<String> = [
-        "workflow/resume", "workflow/reset",
-    ]
+    /// `workflow/resume` on a shared store: the store makes a parked execution pending and unowned
+    /// in one write, from whichever node is asked; the next claim round of a node with a free worker
+    /// for it (this one is woken now) raises its epoch and runs it from its journal.
+    func resumeOnSharedStore(_ id: String, _ cluster: ClusterNode) async throws -> JSONValue {
+        let outcome = try await cluster.store.apply([.resumeExecution(workflowId: id)]).first
+        switch outcome {
+        case .applied?:
+            // A run parked here stays in memory as parked; the store's copy is the one that runs next.
+            if let live = workflows[id], case .parked = live.phase { forget(id) }
+            logger.info("workflow resumed", metadata: ["workflow": "\(id)"])
+            cluster.trigger.fire()
+            return ["workflowId": .string(id), "status": "pending", "resumed": true]
+        case .notFound?:
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        default:
+            let record = try await requireWorkflow(id)
+            if record.status.isTerminal {
+                throw KeelError(.invalidParams, "workflow \(id) is \(record.status.rawValue), not parked")
+            }
+            return ["workflowId": .string(id), "status": .string(record.status.rawValue), "resumed": false]
+        }
+    }
+
+    /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md): none now;
+    /// kept so that a method added later is refused there until it is made to work across nodes.
+    static let workflowMethodsNotShared: Set<String> = []
 }

@@ -28,7 +28,12 @@ extension Engine {
                 waitedMs += Self.resetSettleSliceMs
                 continue
             }
-            if let answer = try await resetOnce(id, toStep: toStep, reason: reason, by: by) { return answer }
+            let answer = if let cluster {
+                try await resetOnSharedStore(id, toStep: toStep, reason: reason, by: by, cluster)
+            } else {
+                try await resetOnce(id, toStep: toStep, reason: reason, by: by)
+            }
+            if let answer { return answer }
             // The execution moved on between the check and the write (another reset, an end): look again.
             guard waitedMs < Self.resetSettleMs else {
                 throw KeelError(.resetRefused, "workflow \(id) kept changing while it was being reset; try again",
@@ -106,6 +111,67 @@ extension Engine {
             "generation": JSONValue(reset.toGeneration), "previousGeneration": JSONValue(generation),
             "toStep": JSONValue(toStep), "keptSteps": JSONValue(kept.count),
             "previousStatus": .string(record.status.rawValue), "runId": JSONValue(next.epoch),
+        ]
+    }
+
+    /// One try on a shared store: the same checks against the store's copy of the execution, then
+    /// one write, fenced by the epoch read, from whichever node is asked. The new generation is
+    /// unowned: the next claim round of a node with a free worker for it runs it (this node's is
+    /// woken now). A run of the old generation on another node learns it was superseded at its
+    /// next write. Nil when the execution moved on meanwhile.
+    private func resetOnSharedStore(_ id: String, toStep: Int, reason: String, by: String, _ cluster: ClusterNode)
+        async throws -> JSONValue?
+    {
+        guard let record = try await ledger.execution(id) else {
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        }
+        let generation = record.generation
+        let journal = try await ledger.journal(id, generation: generation)
+        try checkResetPoint(record, journal: journal, toStep: toStep)
+        if let parent = record.parentId, record.status.isTerminal, let open = try await ledger.execution(parent),
+            !open.status.isTerminal
+        {
+            throw KeelError(.resetRefused,
+                "workflow \(id) is a child whose parent \(parent) already took its outcome and is still open; reset the parent instead",
+                data: ["workflowId": .string(id), "parentId": .string(parent)])
+        }
+        let old = workflows[id]
+        if let old, old.record.epoch != record.epoch || old.record.generation != generation { return nil }
+        if let old, case .ending = old.phase { return nil }
+        let reset = WorkflowReset(
+            workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
+            previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: clock.now())
+        if old != nil { detachForReset(id) }
+        let outcome: ChangeOutcome?
+        do {
+            outcome = try await cluster.store.apply([.resetExecution(reset, expectedEpoch: record.epoch)]).first
+        } catch {
+            if let old { restoreAfterFailedReset(old) }
+            throw error
+        }
+        switch outcome {
+        case .applied?:
+            break
+        case .notFound?:
+            if old != nil { forget(id) }
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        default:
+            if let old { restoreAfterFailedReset(old) }
+            return nil
+        }
+        cancelTasksOfResetRun(journal.filter { $0.seq > toStep }, reason: "workflow \(id) was reset to step \(toStep)")
+        if old != nil { forget(id) }
+        cluster.trigger.fire()
+        let kept = journal.prefix { $0.seq <= toStep }.count
+        logger.info("workflow reset", metadata: [
+            "workflow": "\(id)", "toStep": "\(toStep)", "generation": "\(reset.toGeneration)", "by": "\(by)",
+        ])
+        return [
+            "workflowId": .string(id), "status": "pending",
+            "generation": JSONValue(reset.toGeneration), "previousGeneration": JSONValue(generation),
+            "toStep": JSONValue(toStep), "keptSteps": JSONValue(kept),
+            // No runId: the run gets its id when a node claims the new generation.
+            "previousStatus": .string(record.status.rawValue),
         ]
     }
 

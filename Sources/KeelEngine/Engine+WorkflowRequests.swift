@@ -339,6 +339,7 @@ extension Engine {
     func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {
         let p = try Params(value, method: "workflow/resume")
         let id = try p.string("workflowId")
+        if let cluster { return try await resumeOnSharedStore(id, cluster) }
         try await loadParked(id)
         guard var live = workflows[id] else {
             let r = try await requireWorkflow(id)

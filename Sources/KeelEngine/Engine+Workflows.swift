@@ -298,6 +298,9 @@ extension Engine {
         workflows[id]?.record = record
         workflows[id]?.phase = .parked
         WorkflowMetrics.parked(record.name)
+        // On a shared store a parked execution is unowned: it leaves this node's memory, and a
+        // resume asked on any node makes it claimable again.
+        if cluster != nil { letGo(id) }
         logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
     }
 

@@ -26,7 +26,7 @@ struct SharedLedger: WorkflowLedger {
     }
 
     /// Resets do not run on a shared store yet (`workflow/reset` is refused there): there are none.
-    func resets(_ id: String) async throws -> [WorkflowReset] { [] }
+    func resets(_ id: String) async throws -> [WorkflowReset] { try await store.resets(workflowId: id) }
 
     func start(_ record: WorkflowRecord) async throws -> WriteOutcome {
         try await one(.startExecution(record))

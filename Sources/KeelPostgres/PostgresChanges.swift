@@ -206,6 +206,18 @@ struct PostgresChanges {
                 """)
             if released > 0 { return .applied }
             return try await epochFence(workflowId, epoch) ?? .alreadyFinished
+        case .resetExecution(let reset, let expectedEpoch):
+            return try await resetExecution(reset, expectedEpoch: expectedEpoch)
+        case .resumeExecution(let workflowId):
+            let resumed = try await count(
+                """
+                UPDATE workflows SET status = 'pending', failure = NULL, owner_node = NULL, updated_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND status = 'parked'
+                RETURNING 1
+                """)
+            if resumed > 0 { return .applied }
+            guard let status = try await executionStatus(workflowId) else { return .notFound }
+            return status.isTerminal ? .alreadyFinished : .duplicate
         case .terminateExecution(let workflowId, let status, let failure):
             return try await terminateExecution(workflowId: workflowId, status: status, failure: failure)
         case .publishEvent(let event, let epoch):
@@ -262,6 +274,51 @@ struct PostgresChanges {
         {
             try await wake(workflowId)
         }
+    }
+
+    /// ``Change/resetExecution(_:expectedEpoch:)``: the guard and the move of the execution's row
+    /// in one statement, then the new generation's journal, the old one's tasks, timers and
+    /// signals, and the reset's record, in the same transaction.
+    private func resetExecution(_ r: WorkflowReset, expectedEpoch: Int) async throws -> ChangeOutcome {
+        let id = r.workflowId
+        let from = Int64(r.fromGeneration), to = Int64(r.toGeneration), step = Int64(r.toStep)
+        let moved = try await count(
+            """
+            UPDATE workflows SET status = 'pending', generation = \(to), epoch = epoch + 1, output = NULL, failure = NULL,
+                cancel_requested = false, owner_node = NULL, event_seq = event_seq + 1, updated_at = keel_now()
+            WHERE workflow_id = \(id) AND generation = \(from) AND epoch = \(Int64(expectedEpoch))
+            RETURNING 1
+            """)
+        guard moved > 0 else { return try await epochFence(id, expectedEpoch) ?? .changedMeanwhile }
+        try await connection.query(
+            """
+            INSERT INTO journal (workflow_id, generation, seq, kind, name, input, status, result, failure, task_id,
+                                 wake_at, contract_hash, created_at, completed_at)
+            SELECT workflow_id, \(to), seq, kind, name, input, status, result, failure, task_id, wake_at, contract_hash,
+                   created_at, completed_at
+            FROM journal WHERE workflow_id = \(id) AND generation = \(from) AND seq <= \(step)
+            """, logger: logger)
+        try await connection.query(
+            """
+            UPDATE activity_tasks SET status = 'cancelled', completed_at = keel_now(), owner_node = NULL
+            WHERE workflow_id = \(id) AND generation = \(from) AND status IN ('scheduled', 'running')
+            """, logger: logger)
+        try await connection.query(
+            "DELETE FROM timers WHERE workflow_id = \(id) AND generation = \(from)", logger: logger)
+        // As on SQLite: signals the dropped steps consumed are pending again, in arrival order.
+        try await connection.query(
+            """
+            UPDATE signals SET consumed_generation = NULL, consumed_seq = NULL
+            WHERE workflow_id = \(id) AND consumed_generation = \(from) AND consumed_seq > \(step)
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO workflow_resets (workflow_id, from_generation, to_generation, to_step, reason, requested_by,
+                                         previous_status, previous_output, previous_failure, created_at)
+            VALUES (\(id), \(from), \(to), \(step), \(r.reason), \(r.requestedBy), \(r.previousStatus.rawValue),
+                    \(PostgresRows.text(r.previousOutput)), \(PostgresRows.text(r.previousFailure)), keel_now())
+            """, logger: logger)
+        return .applied
     }
 
     /// ``Change/terminateExecution(workflowId:status:failure:)``: unfenced, from any node.

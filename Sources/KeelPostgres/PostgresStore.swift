@@ -438,6 +438,29 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func resets(workflowId: String) async throws -> [WorkflowReset] {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT workflow_id, from_generation, to_generation, to_step, reason, requested_by, previous_status,
+                       previous_output, previous_failure, created_at
+                FROM workflow_resets WHERE workflow_id = \(workflowId) ORDER BY to_generation
+                """, logger: logger)
+            var resets: [WorkflowReset] = []
+            for try await (id, from, to, step, reason, by, status, output, failure, at) in rows.decode(
+                (String, Int, Int, Int, String, String, String, String?, String?, Int64).self)
+            {
+                var r = WorkflowReset(
+                    workflowId: id, fromGeneration: from, toStep: step, reason: reason, requestedBy: by,
+                    previousStatus: WorkflowStatus(rawValue: status) ?? .failed, previousOutput: PostgresRows.json(output),
+                    previousFailure: PostgresRows.json(failure), now: at)
+                r.toGeneration = to
+                resets.append(r)
+            }
+            return resets
+        }
+    }
+
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
         try await perform { [self] in
             let rows = try await client.query(

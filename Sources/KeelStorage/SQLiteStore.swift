@@ -228,6 +228,10 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.journal(workflowId: workflowId, generation: generation) }
     }
 
+    public func resets(workflowId: String) async throws -> [WorkflowReset] {
+        try await storage.read { try $0.workflowResets(workflowId: workflowId) }
+    }
+
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
         try await storage.readSQL { tx in
             var signals: [SignalRecord] = []

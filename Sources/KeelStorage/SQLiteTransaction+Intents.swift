@@ -76,6 +76,28 @@ extension SQLiteTransaction {
             if db.changes > 0 { return .applied }
             if let fence = try epochFence(workflowId, epoch) { return fence }
             return .alreadyFinished
+        case .resetExecution(let reset, let expectedEpoch):
+            if let fence = try epochFence(reset.workflowId, expectedEpoch) { return fence }
+            switch try resetWorkflow(reset, expectedEpoch: expectedEpoch, now: now) {
+            case .applied:
+                try db.statement("UPDATE workflows SET owner_node = NULL, event_seq = event_seq + 1 WHERE workflow_id = ?")
+                    .bind([.text(reset.workflowId)]).run()
+                try db.statement("DELETE FROM timers WHERE workflow_id = ? AND generation = ?")
+                    .bind([.text(reset.workflowId), .int(Int64(reset.fromGeneration))]).run()
+                return .applied
+            case .notFound: return .notFound
+            case .stale, .duplicate: return .changedMeanwhile
+            }
+        case .resumeExecution(let workflowId):
+            try db.statement(
+                """
+                UPDATE workflows SET status = 'pending', failure = NULL, owner_node = NULL, updated_at = ?
+                WHERE workflow_id = ? AND status = 'parked'
+                """
+            ).bind([.int(now), .text(workflowId)]).run()
+            if db.changes > 0 { return .applied }
+            guard let current = try execution(workflowId) else { return .notFound }
+            return current.record.status.isTerminal ? .alreadyFinished : .duplicate
         case .terminateExecution(let workflowId, let status, let failure):
             return try terminateExecution(workflowId: workflowId, status: status, failure: failure, now: now)
         case .publishEvent(let event, let epoch):

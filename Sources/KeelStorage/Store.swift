@@ -62,6 +62,8 @@ public protocol Store: Sendable {
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
+    /// An execution's resets, oldest first.
+    func resets(workflowId: String) async throws -> [WorkflowReset]
     /// The failures of each retried attempt of `taskIds`, by task, oldest attempt first (tasks
     /// with none are absent).
     func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]]
@@ -162,6 +164,18 @@ public enum Change: Sendable {
     /// Gives an execution this node claimed but will not run (no local worker serves it any more,
     /// the node is stopping) back: `pending`, unowned, claimable by any node; fenced by epoch.
     case releaseExecution(workflowId: String, epoch: Int)
+    /// Replaces generation `reset.fromGeneration` by `reset.toGeneration`, which keeps the journal's
+    /// steps 1…`reset.toStep` (docs/execution-model.md, "Reset"), from any node, fenced by
+    /// `expectedEpoch`: the execution becomes `pending` and unowned under a raised epoch (its
+    /// owner's later writes are refused), the old generation's open tasks are cancelled and its
+    /// timers dropped, signals it consumed after the point are pending again, and the reset is
+    /// recorded. `.superseded` when the epoch moved; `.changedMeanwhile` when the generation did
+    /// (a continue-as-new, another reset); `.notFound`.
+    case resetExecution(WorkflowReset, expectedEpoch: Int)
+    /// Runs a parked execution again, from any node: `pending`, unowned (any node may claim it, the
+    /// claim raising its epoch), its failure cleared. `.duplicate` when it is open but not parked
+    /// (nothing to resume); `.alreadyFinished` once ended; `.notFound`.
+    case resumeExecution(workflowId: String)
     /// Asks a running execution to cancel and wakes it.
     case requestCancel(workflowId: String)
     /// Ends an open execution at once as `status` (terminated or timedOut) with `failure`, from
@@ -191,7 +205,7 @@ extension Change {
     public var mayMakeWorkReady: Bool {
         switch self {
         case .enqueueTask, .retryTask, .finishTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
-            .releaseExecution, .terminateExecution:
+            .releaseExecution, .resumeExecution, .resetExecution, .terminateExecution:
             true
         default:
             false

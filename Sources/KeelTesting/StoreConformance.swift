@@ -56,6 +56,8 @@ public enum StoreConformance {
         .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
+        .init(name: "a parked execution resumed from any node is claimable by any node", run: parkedExecutionResumes),
+        .init(name: "a reset from any node moves the execution to its next generation, fenced by epoch", run: resetMovesToNextGeneration),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
         .init(name: "each retried attempt's failure is kept beside the task", run: retriedAttemptsKeepTheirFailures),
@@ -155,6 +157,94 @@ public enum StoreConformance {
         try expect(taken.first?.ownerNode, "b")
         _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .completed, output: .null, failure: nil)])
         try expect(try await store.apply([.releaseExecution(workflowId: "w", epoch: 2)]), [.alreadyFinished])
+    }
+
+    static func parkedExecutionResumes(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
+        let now = try await store.now()
+        var record = execution("w", now: now)
+        _ = try await store.apply([.startExecution(record)])
+        try expect(try await store.apply([.resumeExecution(workflowId: "w")]), [.duplicate])  // pending: nothing to resume
+        try expect(try await store.claimExecutions(limit: 1, node: a).map(\.record.epoch), [1])
+        try expect(try await store.apply([.resumeExecution(workflowId: "w")]), [.duplicate])  // running on a
+        record.epoch = 1
+        record.status = .parked
+        record.failure = ["type": "NonDeterminism", "message": "m", "retryable": false]
+        try expect(try await store.apply([.updateExecution(record, expectedEpoch: 1)]), [.applied])
+        try expect(try await store.claimExecutions(limit: 1, node: b).count, 0)
+        // Resumed (from b, say): pending, unowned, its failure gone; a resend changes nothing.
+        try expect(
+            try await store.apply([.resumeExecution(workflowId: "w"), .resumeExecution(workflowId: "w")]), [.applied, .duplicate])
+        let resumed = try await store.execution(id: "w")
+        try expect(resumed?.record.status, .pending)
+        try expect(resumed?.record.failure, nil)
+        try expect(resumed?.ownerNode, nil)
+        let taken = try await store.claimExecutions(limit: 1, node: b)
+        try expect(taken.map(\.record.epoch), [2])
+        try expect(taken.first?.ownerNode, "b")
+        // a's run is over: its writes are refused.
+        try expect(try await store.apply([.updateExecution(record, expectedEpoch: 1)]), [.superseded(currentEpoch: 2)])
+        _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .completed, output: .null, failure: nil)])
+        try expect(try await store.apply([.resumeExecution(workflowId: "w")]), [.alreadyFinished])
+        try expect(try await store.apply([.resumeExecution(workflowId: "nope")]), [.notFound])
+    }
+
+    static func resetMovesToNextGeneration(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        try expect(try await store.claimExecutions(limit: 1, node: a).map(\.record.epoch), [1])
+        // Step 1 ended; step 2 an open activity; step 3 a timer; step 4 took a signal.
+        var first = step("w", seq: 1, now: now)
+        first.status = .completed
+        first.result = .string("one")
+        let (second, secondTask) = activityStep(workflowId: "w", seq: 2, now: now)
+        try expect(
+            try await store.apply([
+                .appendStep(first, epoch: 1), .appendStep(second, epoch: 1), .enqueueTask(secondTask),
+                .scheduleTimer(workflowId: "w", generation: 0, seq: 3, fireAt: now + 3_600_000),
+                .deliverSignal(workflowId: "w", name: "go", payload: .string("s"), key: nil),
+            ]), [.applied, .applied, .applied, .applied, .applied])
+        guard let signal = try await store.pendingSignals(workflowId: "w").first else {
+            throw ConformanceFailure(description: "the signal was not buffered")
+        }
+        try expect(
+            try await store.apply([.consumeSignal(signalId: signal.id, workflowId: "w", generation: 0, seq: 4, epoch: 1)]),
+            [.applied])
+        let reset = WorkflowReset(
+            workflowId: "w", fromGeneration: 0, toStep: 1, reason: "bad deploy", requestedBy: "test", previousStatus: .running,
+            now: now)
+        try expect(try await store.apply([.resetExecution(reset, expectedEpoch: 0)]), [.superseded(currentEpoch: 1)])
+        // From b, which does not own it: fenced by the epoch b read.
+        try expect(try await store.apply([.resetExecution(reset, expectedEpoch: 1)]), [.applied])
+        let moved = try await store.execution(id: "w")
+        try expect(moved?.record.status, .pending)
+        try expect(moved?.record.generation, 1)
+        try expect(moved?.record.epoch, 2)
+        try expect(moved?.ownerNode, nil)
+        let kept = try await store.journal(workflowId: "w", generation: 1)
+        try expect(kept.map(\.seq), [1])
+        try expect(kept.first?.result, .string("one"))
+        try expect(try await store.task(id: secondTask.id)?.status, .cancelled)
+        try expect(try await store.pendingSignals(workflowId: "w").map(\.id), [signal.id])
+        let recorded = try await store.resets(workflowId: "w")
+        try expect(recorded.map(\.toGeneration), [1])
+        try expect(recorded.first?.reason, "bad deploy")
+        // The old owner's writes are refused; the same reset again, or one from the old generation
+        // at the new epoch, changes nothing.
+        var late = step("w", seq: 5, now: now)
+        late.status = .completed
+        try expect(try await store.apply([.appendStep(late, epoch: 1)]), [.superseded(currentEpoch: 2)])
+        try expect(try await store.apply([.resetExecution(reset, expectedEpoch: 1)]), [.superseded(currentEpoch: 2)])
+        try expect(try await store.apply([.resetExecution(reset, expectedEpoch: 2)]), [.changedMeanwhile])
+        let taken = try await store.claimExecutions(limit: 1, node: b)
+        try expect(taken.map(\.record.epoch), [3])
+        try expect(taken.first?.record.generation, 1)
+        var unknown = reset
+        unknown.workflowId = "nope"
+        try expect(try await store.apply([.resetExecution(unknown, expectedEpoch: 0)]), [.notFound])
     }
 
     static func executionsAreListed(_ store: any Store) async throws {

@@ -53,13 +53,12 @@ struct ClusterActivityTests {
             let byKey = try await b.call("activity/result", ["idempotencyKey": "k-1"])
             #expect(byKey["output"]?["by"]?.stringValue == "worker-a")
 
-            // What a shared store does not serve yet is refused with a coded error, not a 4001 or a hang.
+            // A reset of an unknown execution is a coded error, not a 4001 or a hang.
             do {
                 _ = try await a.call("workflow/reset", ["workflowId": "any", "toStep": 1])
-                Issue.record("workflow/reset must be refused on a PostgreSQL node")
+                Issue.record("a reset of an unknown workflow must be refused")
             } catch let error as KeelError {
-                #expect(error.code == .methodNotFound)
-                #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")
+                #expect(error.code == .workflowNotFound)
             }
         }
     }

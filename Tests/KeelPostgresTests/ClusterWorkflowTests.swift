@@ -149,15 +149,6 @@ struct ClusterWorkflowTests {
             #expect(listedIds.isSuperset(of: ["order-1", "order-1/4", "impatient-1", "waiter-1"]), "\(listed)")
             #expect(listed["workflows"]?.arrayValue?.first { $0["workflowId"] == "order-1" }?["status"] == "completed")
 
-            // What a shared store does not serve yet is a coded refusal.
-            do {
-                _ = try await a.call("workflow/reset", ["workflowId": "order-1", "toStep": 1])
-                Issue.record("workflow/reset must be refused on a PostgreSQL node")
-            } catch let error as KeelError {
-                #expect(error.code == .methodNotFound)
-                #expect(error.data?["reason"]?.stringValue == "workflowsNotOnThisStore")
-            }
-
             // An identifier PostgreSQL's text cannot hold is invalid params, not a store failure
             // that no retry would ever get past; the node goes on serving.
             let unstorable: [(String, JSONValue, String)] = [
