@@ -13,7 +13,14 @@ extension Engine {
         try authorize(method, session: session)
         // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition.
         if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
-        try await checkClusterAdmits(method, params: params)
+        do {
+            try await checkClusterAdmits(method, params: params)
+        } catch {
+            // A step refused because this node cannot prove its lease was not recorded either
+            // (seen once in a PostgreSQL restart under load: the run's `failed` answer ended it).
+            if method == "workflow/step" { noteStepNotRecorded(params, session: session, error) }
+            throw error
+        }
         switch method {
         case "ping": return [:]
         case "worker/register":

@@ -10,15 +10,19 @@ extension Engine {
         do {
             return try await recordStep(value, session: session)
         } catch {
-            // A step the store could not record: the run's answer is not trusted (runEnded).
-            let isStoreFailure = (error as? KeelError).map { $0.code == .storageFailure } ?? true
-            if isStoreFailure, let id = value["workflowId"]?.stringValue, let live = workflows[id],
-                live.runningOn == session.connection.id
-            {
-                workflows[id]?.stepNotRecorded = true
-            }
+            noteStepNotRecorded(value, session: session, error)
             throw error
         }
+    }
+
+    /// A step the store could not record (or that a node without its lease refused before trying):
+    /// the run goes on from it in the worker, so its answer is not trusted (runEnded replays it).
+    func noteStepNotRecorded(_ value: JSONValue, session: Session, _ error: any Error) {
+        let isStoreFailure = (error as? KeelError).map { $0.code == .storageFailure } ?? true
+        guard isStoreFailure, let id = value["workflowId"]?.stringValue, let live = workflows[id],
+            live.runningOn == session.connection.id
+        else { return }
+        workflows[id]?.stepNotRecorded = true
     }
 
     private func recordStep(_ value: JSONValue, session: Session) async throws -> JSONValue {
