@@ -41,6 +41,16 @@ public enum ChildSpawn {
         return addCloseFrom(&actions, 3) == 0
     }
 
+    /// Adds to `actions` what a child whose output goes to a file gets: stdin from /dev/null, stdout
+    /// and stderr to `path` (created 0644, appended to or truncated), and no other descriptor
+    /// (``closeInheritedDescriptors(_:)``).
+    public static func sendOutput(_ actions: inout posix_spawn_file_actions_t, toFile path: String, append: Bool) {
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        closeInheritedDescriptors(&actions)
+    }
+
     /// Adds a change of working directory to `actions` (glibc's `posix_spawn_file_actions_addchdir_np`,
     /// 2.29+); false when this libc lacks it or refuses.
     public static func changeDirectory(_ actions: inout posix_spawn_file_actions_t, to directory: String) -> Bool {

@@ -19,6 +19,7 @@ extension Engine {
             round += 1
             if let lease = await cluster.membership.lease, await cluster.membership.isServing {
                 await fireSharedTimers(cluster, lease: lease)
+                await timeOutOverdueExecutions(cluster)
             }
             await claimRound()
             await checkRemoteWaits()
@@ -98,13 +99,21 @@ extension Engine {
             return
         }
         tasks[record.id] = nil
-        await giveBack(record, because: "no local worker could take it after the claim")
+        await giveBack(record, ran: false, because: "no local worker could take it after the claim")
     }
 
-    /// Returns a claimed attempt that never ran to `scheduled`, for any node to claim again.
-    private func giveBack(_ record: ActivityTaskRecord, because reason: String) async {
+    /// Returns a claimed attempt to `scheduled`, for any node to claim again. One that never ran
+    /// here (`ran` false) is released: its attempt number is taken back and nothing is recorded.
+    /// One that ran (the node stops with it still running) counts as an attempt that failed.
+    private func giveBack(_ record: ActivityTaskRecord, ran: Bool, because reason: String) async {
         guard let cluster else { return }
-        let change = Change.retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(), failure: record.failure)
+        let change: Change = if ran {
+            .retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(),
+                failure: Self.failure(type: "NodeStopping", message: "the node running attempt \(record.attempt) stopped before it answered",
+                    retryable: true))
+        } else {
+            .releaseTask(id: record.id, attempt: record.attempt)
+        }
         do {
             let outcome = try await cluster.store.apply([change])
             logger.debug("gave a claimed task back", metadata: ["task": "\(record.id)", "why": "\(reason)", "outcome": "\(outcome)"])
@@ -132,7 +141,7 @@ extension Engine {
             where tasks[record.id] == nil && !claimsInFlight.contains(record.id)
                 && (record.startedAt ?? 0) + Self.unknownClaimAgeMs < now
             {
-                await giveBack(record, because: "claimed by a commit whose answer was lost")
+                await giveBack(record, ran: false, because: "claimed by a commit whose answer was lost")
             }
         } catch {
             logger.warning("cannot list this node's claimed tasks; the lease sweep returns them if this node dies",
@@ -160,7 +169,7 @@ extension Engine {
     func giveBackRunningClaims() async {
         guard cluster != nil else { return }
         for live in tasks.values where live.record.status == .running {
-            await giveBack(live.record, because: "this node is stopping")
+            await giveBack(live.record, ran: true, because: "this node is stopping")
         }
     }
 

@@ -280,6 +280,34 @@ extension Engine {
         }
     }
 
+    /// Ends the executions no node holds whose execution or run deadline passed (a workflow no
+    /// worker serves, one waiting for a signal): their deadline timer lives only on the node that
+    /// runs them. Any node may end one; the store's change is unfenced and ends it once.
+    func timeOutOverdueExecutions(_ cluster: ClusterNode) async {
+        let overdue: [WorkflowRecord]
+        do {
+            overdue = try await cluster.store.overdueExecutions(limit: 64)
+        } catch {
+            _ = storeFailed(error, while: "looking for executions past their deadline", background: true)
+            return
+        }
+        for record in overdue {
+            // The nearer of the two deadlines is the one that passed first.
+            let run = record.runDeadline.map { r in record.executionDeadline.map { r < $0 } ?? true } ?? false
+            do {
+                let failure = Self.deadlineFailure(record, run: run)
+                guard try await terminateShared(record.id, status: .timedOut, failure: failure, store: cluster.store) else { continue }
+                WorkflowMetrics.closed(record.name, status: .timedOut, livedMs: clock.now() - record.createdAt)
+                logger.info("an execution no node held passed its deadline", metadata: [
+                    "workflow": "\(record.id)", "type": "\(failure["type"]?.stringValue ?? "")",
+                ])
+            } catch {
+                // Still open: the next round (on this node or another) ends it.
+                _ = storeFailed(error, while: "timing out workflow \(record.id)", background: true)
+            }
+        }
+    }
+
     /// Gives back the executions queued here for a workflow name no local worker serves any more
     /// (its worker left after the claim), so that a node with a worker claims them.
     func releaseUnservedExecutions() async {

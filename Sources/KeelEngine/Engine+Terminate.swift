@@ -36,10 +36,12 @@ extension Engine {
     /// the execution and raises its epoch, wherever it runs. A run live here stops now; a run on
     /// another node is refused at its next write (or sees its held step failed) and leaves that
     /// node. Open children are terminated in turn.
+    /// - Returns: false when it had ended already (or does not exist): nothing changed.
     /// - Throws: `KeelError(.storageFailure)` when the change did not commit (terminating again is safe).
-    func terminateShared(_ id: String, status: WorkflowStatus, failure: JSONValue, store: any Store) async throws {
+    @discardableResult
+    func terminateShared(_ id: String, status: WorkflowStatus, failure: JSONValue, store: any Store) async throws -> Bool {
         let outcome = try await store.apply([.terminateExecution(workflowId: id, status: status, failure: failure)]).first
-        guard outcome == .applied else { return }
+        guard outcome == .applied else { return false }
         let reason = failure["message"]?.stringValue ?? status.rawValue
         if workflows[id] != nil {
             stopLiveRun(id, reason: reason)
@@ -47,13 +49,14 @@ extension Engine {
         }
         dropTasks(tasks.keys.filter { tasks[$0]?.record.workflowId == id }, reason: "workflow \(id) \(status.rawValue): \(reason)")
         logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
-        guard let ended = try await store.execution(id: id) else { return }
+        guard let ended = try await store.execution(id: id) else { return true }
         let journal = try await store.journal(workflowId: id, generation: ended.record.generation)
         for e in journal.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
             try await terminateShared(Self.childID(e, parent: id), status: .terminated,
                 failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false),
                 store: store)
         }
+        return true
     }
 
     /// Forgets the activity tasks of an execution that ended at once (the store cancelled them)
@@ -137,28 +140,33 @@ extension Engine {
     func workflowDeadlinePassed(_ id: String, generation: Int?) async {
         guard let live = workflows[id] else { return }
         let now = clock.now()
-        let (type, limit): (String, Int64?)
         if let generation {
             guard live.record.generation == generation, let at = live.record.runDeadline, at <= now else { return }
-            (type, limit) = ("WorkflowRunTimeout", live.record.runTimeoutMs)
         } else {
             guard let at = live.record.executionDeadline, at <= now else { return }
-            (type, limit) = ("WorkflowExecutionTimeout", at - live.record.createdAt)
         }
         if case .ending = live.phase {
             // Its end (or another step) is being committed: look again shortly.
             timers.schedule(now + 100, taskID: id, kind: .workflowDeadline(generation: generation))
             return
         }
-        let what = generation == nil ? "execution timeout" : "run timeout"
-        let failure = Self.failure(type: type,
-            message: "workflow \(id) did not finish within its \(what) of \(limit.map { "\($0) ms" } ?? "?")", retryable: false)
+        let failure = Self.deadlineFailure(live.record, run: generation != nil)
         do {
             try await terminate(id, status: .timedOut, failure: failure)
         } catch {
             // Still open in the store: the next start (or this timer, set again) ends it.
             timers.schedule(now + Int64(Self.storeRetryMaxDelayMs), taskID: id, kind: .workflowDeadline(generation: generation))
         }
+    }
+
+    /// The failure an execution that ran out of time ends with: its run timeout's (`run`) or its
+    /// execution timeout's.
+    static func deadlineFailure(_ record: WorkflowRecord, run: Bool) -> JSONValue {
+        let limit = run ? record.runTimeoutMs : record.executionDeadline.map { $0 - record.createdAt }
+        let what = run ? "run timeout" : "execution timeout"
+        return failure(type: run ? "WorkflowRunTimeout" : "WorkflowExecutionTimeout",
+            message: "workflow \(record.id) did not finish within its \(what) of \(limit.map { "\($0) ms" } ?? "?")",
+            retryable: false)
     }
 
     /// Reads the timeouts of `workflow/start` (or a child step's input): positive milliseconds.

@@ -62,6 +62,15 @@ struct PostgresChanges {
                 RETURNING 1
                 """)
             return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)
+        case .releaseTask(let id, let attempt):
+            let changed = try await count(
+                """
+                UPDATE activity_tasks SET status = 'scheduled', attempt = attempt - 1, visible_at = keel_now(),
+                    owner_node = NULL
+                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running' AND attempt >= 1
+                RETURNING 1
+                """)
+            return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)
         case .recordHeartbeat(let id, let attempt, let details):
             let changed = try await count(
                 """

@@ -196,5 +196,14 @@ enum PostgresMigrations {
             WHERE step_seq IS NOT NULL
             """,
         ],
+        // 6: open executions no node holds, by their nearest deadline, for the sweep that times
+        // them out (Store.overdueExecutions).
+        [
+            """
+            CREATE INDEX workflows_unowned_deadline ON workflows (LEAST(execution_deadline, run_deadline))
+            WHERE owner_node IS NULL AND status IN ('pending', 'suspended', 'parked')
+              AND (execution_deadline IS NOT NULL OR run_deadline IS NOT NULL)
+            """,
+        ],
     ]
 }

@@ -438,6 +438,22 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func overdueExecutions(limit: Int) async throws -> [WorkflowRecord] {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows
+                WHERE owner_node IS NULL AND status IN ('pending', 'suspended', 'parked')
+                  AND (execution_deadline IS NOT NULL OR run_deadline IS NOT NULL)
+                  AND LEAST(execution_deadline, run_deadline) <= keel_now()
+                ORDER BY LEAST(execution_deadline, run_deadline), workflow_id LIMIT \(limit)
+                """, logger: logger)
+            var overdue: [WorkflowRecord] = []
+            for try await row in rows { overdue.append(try PostgresRows.execution(row).record) }
+            return overdue
+        }
+    }
+
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await perform { [self] in
             let rows = try await client.query(

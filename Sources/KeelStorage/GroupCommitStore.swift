@@ -198,6 +198,9 @@ public final class GroupCommitStore: Store {
     public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
         try await inner.attemptFailures(taskIds: taskIds)
     }
+    public func overdueExecutions(limit: Int) async throws -> [WorkflowRecord] {
+        try await inner.overdueExecutions(limit: limit)
+    }
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await inner.resets(workflowId: workflowId)
     }

@@ -228,6 +228,23 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.journal(workflowId: workflowId, generation: generation) }
     }
 
+    public func overdueExecutions(limit: Int) async throws -> [WorkflowRecord] {
+        let now = storage.now()
+        return try await storage.readSQL { tx in
+            var overdue: [WorkflowRecord] = []
+            try tx.db.statement(
+                """
+                SELECT \(SQLiteTransaction.workflowColumns) FROM workflows
+                WHERE owner_node IS NULL AND status IN ('pending', 'suspended', 'parked')
+                  AND (execution_deadline <= ?1 OR run_deadline <= ?1)
+                ORDER BY MIN(COALESCE(execution_deadline, ?1), COALESCE(run_deadline, ?1)), workflow_id
+                LIMIT ?2
+                """
+            ).bind([.int(now), .int(Int64(limit))]).forEachRow { overdue.append(SQLiteTransaction.workflow(from: $0)) }
+            return overdue
+        }
+    }
+
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await storage.read { try $0.workflowResets(workflowId: workflowId) }
     }

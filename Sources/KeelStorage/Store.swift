@@ -37,6 +37,11 @@ public protocol Store: Sendable {
     /// fails a signal wait with `TimedOut`) and wakes its execution.
     func fireDueTimers(limit: Int, node: NodeLease) async throws -> [FiredTimer]
 
+    /// Open executions no node holds (pending, suspended, parked) whose execution or run deadline
+    /// has passed by the store's clock, nearest deadline first, at most `limit`. No owner's timer
+    /// ends them, so any node does (``Change/terminateExecution(workflowId:status:failure:)``).
+    func overdueExecutions(limit: Int) async throws -> [WorkflowRecord]
+
     /// Up to `limit` events of an execution's stream after `offset`, in order.
     func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent]
 
@@ -130,6 +135,10 @@ public enum Change: Sendable {
     case finishTask(id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?)
     /// Puts running attempt `attempt` back to `scheduled`, claimable again at `runAt`.
     case retryTask(id: String, attempt: Int, runAt: EpochMillis, failure: JSONValue?)
+    /// Undoes the claim of attempt `attempt`, which never ran (no local worker could take it, or
+    /// the node never learnt of the claim): `scheduled` again and claimable now, its attempt number
+    /// taken back, no failure recorded, so the claim costs the task nothing of its retry budget.
+    case releaseTask(id: String, attempt: Int)
     /// Stores the running attempt's latest heartbeat details.
     case recordHeartbeat(id: String, attempt: Int, details: JSONValue?)
     /// Ends a scheduled or running task as cancelled.
@@ -204,7 +213,7 @@ extension Change {
     /// (``Store/readyHints()``).
     public var mayMakeWorkReady: Bool {
         switch self {
-        case .enqueueTask, .retryTask, .finishTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
+        case .enqueueTask, .retryTask, .releaseTask, .finishTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
             .releaseExecution, .resumeExecution, .resetExecution, .terminateExecution:
             true
         default:

@@ -20,10 +20,7 @@ public final class ChildProcess: Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        ChildSpawn.closeInheritedDescriptors(&actions)
+        ChildSpawn.sendOutput(&actions, toFile: logPath, append: true)
         if let directory, !ChildSpawn.changeDirectory(&actions, to: directory) {
             throw KeelError(.internalError, "cannot set the working directory \(directory) for \(argv[0])")
         }
@@ -39,6 +36,17 @@ public final class ChildProcess: Sendable {
         self.logPath = logPath
     }
 
+    /// A child nobody asked about again is reaped whenever it ends (no zombie for the rest of
+    /// the test run); one still running is left running, as Foundation's `Process` left it.
+    deinit {
+        guard reaped.withLock({ $0 == nil }) else { return }
+        let pid = pid
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+    }
+
     /// True until the process exits.
     public var isRunning: Bool { reap(blocking: false) == nil }
 
@@ -48,17 +56,17 @@ public final class ChildProcess: Sendable {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f
     }
 
-    /// Reaps the child once; later calls return the stored status.
+    /// Reaps the child once; later calls return the stored status. The wait itself runs outside
+    /// the lock: a caller blocked on a child that takes seconds to stop must not block another
+    /// that only asks whether it still runs (both may be on the cooperative pool's two threads).
     private func reap(blocking: Bool) -> Int32? {
-        reaped.withLock { stored in
-            if let stored { return stored }
-            var status: Int32 = 0
-            var r: pid_t
-            repeat { r = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while r < 0 && errno == EINTR
-            guard r == pid else { return nil }
-            stored = status
-            return status
-        }
+        if let stored = reaped.withLock({ $0 }) { return stored }
+        var status: Int32 = 0
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while r < 0 && errno == EINTR
+        if r == pid { reaped.withLock { if $0 == nil { $0 = status } } }
+        // 0: still running; -1 (ECHILD): another caller reaped it and stores its status.
+        return reaped.withLock { $0 }
     }
 
     /// SIGKILL, as a crash, and wait for the end.

@@ -122,13 +122,10 @@ public final class PostgresCluster: @unchecked Sendable {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // The server pg_ctl starts lives as long as the test run: were it to inherit this process's
-        // descriptors, it would hold copies of every test's open sockets, and a client closing its
-        // end would never be seen by the server at the other (a worker that never disconnects).
-        ChildSpawn.closeInheritedDescriptors(&actions)
+        // No descriptor but 0, 1, 2: the server pg_ctl starts lives as long as the test run, and
+        // were it to inherit this process's descriptors, it would hold copies of every test's open
+        // sockets, so a client closing its end would never be seen by the server at the other.
+        ChildSpawn.sendOutput(&actions, toFile: outputPath, append: false)
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for arg in cArgs { free(arg) } }
         var pid: pid_t = 0

@@ -33,6 +33,7 @@ public enum StoreConformance {
         .init(name: "enqueue is idempotent by id and by key", run: enqueueIsIdempotent),
         .init(name: "claims take ready tasks of the names served, raising the attempt", run: claimsTakeReadyTasks),
         .init(name: "a stale attempt's finish is refused", run: staleAttemptIsRefused),
+        .init(name: "a claim released unrun costs the task no attempt", run: releasedClaimCostsNothing),
         .init(name: "two nodes claiming at once never share a task", run: concurrentClaimsNeverShare),
         .init(name: "a superseded owner's append is refused", run: supersededOwnerIsRefused),
         .init(name: "a suspend after an event answers changedMeanwhile", run: suspendSeesEvents),
@@ -57,6 +58,7 @@ public enum StoreConformance {
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
         .init(name: "a parked execution resumed from any node is claimable by any node", run: parkedExecutionResumes),
+        .init(name: "unowned open executions past a deadline are overdue, nearest first", run: overdueExecutionsAreListed),
         .init(name: "a reset from any node moves the execution to its next generation, fenced by epoch", run: resetMovesToNextGeneration),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
@@ -157,6 +159,37 @@ public enum StoreConformance {
         try expect(taken.first?.ownerNode, "b")
         _ = try await store.apply([.finishExecution(workflowId: "w", epoch: 2, status: .completed, output: .null, failure: nil)])
         try expect(try await store.apply([.releaseExecution(workflowId: "w", epoch: 2)]), [.alreadyFinished])
+    }
+
+    static func overdueExecutionsAreListed(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        var late = execution("late", now: now)
+        late.executionDeadline = now - 1_000
+        var lateRun = execution("late-run", now: now)
+        lateRun.runTimeoutMs = 1
+        lateRun.runDeadline = now - 500
+        var future = execution("future", now: now)
+        future.executionDeadline = now + 3_600_000
+        var owned = execution("owned", now: now)
+        owned.name = "owned-flow"
+        owned.executionDeadline = now - 2_000
+        try expect(
+            try await store.apply([
+                .startExecution(late), .startExecution(lateRun), .startExecution(future), .startExecution(owned),
+                .startExecution(execution("plain", now: now)),
+            ]), [.applied, .applied, .applied, .applied, .applied])
+        // Owned: its node's own timer ends it, so it is not listed.
+        try expect(try await store.claimExecutions(names: ["owned-flow"], limit: 1, node: node).map(\.record.id), ["owned"])
+        try expect(try await store.overdueExecutions(limit: 10).map(\.id), ["late", "late-run"])
+        try expect(try await store.overdueExecutions(limit: 1).map(\.id), ["late"])
+        let listed = try await store.overdueExecutions(limit: 10)
+        try expect(listed.first?.executionDeadline, now - 1_000)
+        try expect(listed.last?.runDeadline, now - 500)
+        let failure: JSONValue = ["type": "WorkflowExecutionTimeout", "message": "m", "retryable": false]
+        try expect(
+            try await store.apply([.terminateExecution(workflowId: "late", status: .timedOut, failure: failure)]), [.applied])
+        try expect(try await store.overdueExecutions(limit: 10).map(\.id), ["late-run"])
     }
 
     static func parkedExecutionResumes(_ store: any Store) async throws {
@@ -334,6 +367,30 @@ public enum StoreConformance {
         try expect(try await store.ownedTasks(node: node).map(\.id), ["a1", "a2", "a3"])
         let other = try await store.join(nodeId: "n2", leaseMillis: liveLease)
         try expect(try await store.ownedTasks(node: other).count, 0)
+    }
+
+    static func releasedClaimCostsNothing(_ store: any Store) async throws {
+        let a = try await store.join(nodeId: "a", leaseMillis: liveLease)
+        let b = try await store.join(nodeId: "b", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.enqueueTask(task("t", now: now))])
+        // Attempt 1 ran and failed; attempt 2 is claimed by a, which cannot run it.
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: a).map(\.attempt), [1])
+        let failed: JSONValue = ["type": "Transient", "message": "attempt 1 failed", "retryable": true]
+        try expect(try await store.apply([.retryTask(id: "t", attempt: 1, runAt: now, failure: failed)]), [.applied])
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: a).map(\.attempt), [2])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 1)]), [.stale(currentAttempt: 2)])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2)]), [.applied])
+        let released = try await store.task(id: "t")
+        try expect(released?.status, .scheduled)
+        try expect(released?.attempt, 1)
+        try expect(try await store.openTasks(status: .running, name: nil, limit: 10).total, 0)
+        // Only attempt 1's failure is kept; b runs attempt 2.
+        try expect(try await store.attemptFailures(taskIds: ["t"])["t"]?.map(\.attempt), [1])
+        try expect(try await store.attemptFailures(taskIds: ["t"])["t"]?.first?.failure["message"], "attempt 1 failed")
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: b).map(\.attempt), [2])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2), .releaseTask(id: "t", attempt: 2)]),
+            [.applied, .stale(currentAttempt: 1)])
     }
 
     static func staleAttemptIsRefused(_ store: any Store) async throws {
