@@ -31,14 +31,16 @@ struct ClusterDeadlineTests {
             let worker = Task { try await w.run() }
             defer { worker.cancel() }
             #expect(try await a.hasWorker("waiter"))
-            _ = try await a.call("workflow/start", ["name": "cd.waiter", "workflowId": "waiter-1", "input": [:], "runTimeoutMs": 7_000])
-            #expect(try await eventually(timeout: .seconds(30)) {
-                try await b.call("workflow/describe", ["workflowId": "waiter-1"])["status"] == "suspended"
-            })
-            let waiter = try await b.call("workflow/result", ["workflowId": "waiter-1", "waitTimeoutMs": 30_000])
+            // Held 5 s (stepHoldMs), then suspended: the run timeout passes 7 s after that.
+            _ = try await a.call("workflow/start", ["name": "cd.waiter", "workflowId": "waiter-1", "input": [:], "runTimeoutMs": 12_000])
+            let waiter = try await b.call("workflow/result", ["workflowId": "waiter-1", "waitTimeoutMs": 60_000])
             #expect(waiter["status"] == "timedOut", "\(waiter)")
             #expect(waiter["failure"]?["type"] == "WorkflowRunTimeout", "\(waiter)")
-            #expect(waiter["failure"]?["message"]?.stringValue?.contains("run timeout of 7000 ms") == true, "\(waiter)")
+            #expect(waiter["failure"]?["message"]?.stringValue?.contains("run timeout of 12000 ms") == true, "\(waiter)")
+            // Both ended by the sweep, not by a node that ran them.
+            let swept = a.logLines(containing: "an execution no node held passed its deadline")
+                + b.logLines(containing: "an execution no node held passed its deadline")
+            #expect(swept == 2, "node logs:\n\(a.log)\n\(b.log)")
             // Ended once: a signal now finds it ended.
             do {
                 _ = try await a.call("workflow/signal", ["workflowId": "waiter-1", "name": "go", "payload": 1])
