@@ -65,9 +65,8 @@ struct PostgresChanges {
         case .releaseTask(let id, let attempt):
             let changed = try await count(
                 """
-                UPDATE activity_tasks SET status = 'scheduled', attempt = attempt - 1, visible_at = keel_now(),
-                    owner_node = NULL
-                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running' AND attempt >= 1
+                UPDATE activity_tasks SET status = 'scheduled', visible_at = keel_now(), owner_node = NULL
+                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
                 RETURNING 1
                 """)
             return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)

@@ -30,8 +30,8 @@ extension SQLiteTransaction {
         case .releaseTask(let id, let attempt):
             return try taskFenced(
                 """
-                UPDATE activity_tasks SET status = 'scheduled', attempt = attempt - 1, visible_at = ?, owner_node = NULL
-                WHERE task_id = ? AND attempt = ? AND status = 'running' AND attempt >= 1
+                UPDATE activity_tasks SET status = 'scheduled', visible_at = ?, owner_node = NULL
+                WHERE task_id = ? AND attempt = ? AND status = 'running'
                 """, [.int(now), .text(id), .int(Int64(attempt))], id: id, attempt: attempt)
         case .recordHeartbeat(let id, let attempt, let details):
             return try taskFenced(

@@ -135,9 +135,10 @@ public enum Change: Sendable {
     case finishTask(id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?)
     /// Puts running attempt `attempt` back to `scheduled`, claimable again at `runAt`.
     case retryTask(id: String, attempt: Int, runAt: EpochMillis, failure: JSONValue?)
-    /// Undoes the claim of attempt `attempt`, which never ran (no local worker could take it, or
-    /// the node never learnt of the claim): `scheduled` again and claimable now, its attempt number
-    /// taken back, no failure recorded, so the claim costs the task nothing of its retry budget.
+    /// Gives back the claim of attempt `attempt`, which never ran (no local worker could take it,
+    /// or the node never learnt of the claim): `scheduled` again and claimable now, no failure
+    /// recorded. The attempt number stays spent: attempt numbers only ever grow, which is what
+    /// fences a node that held an older attempt (lowering it let such a node's late end land).
     case releaseTask(id: String, attempt: Int)
     /// Stores the running attempt's latest heartbeat details.
     case recordHeartbeat(id: String, attempt: Int, details: JSONValue?)

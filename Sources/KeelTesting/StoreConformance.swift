@@ -33,7 +33,7 @@ public enum StoreConformance {
         .init(name: "enqueue is idempotent by id and by key", run: enqueueIsIdempotent),
         .init(name: "claims take ready tasks of the names served, raising the attempt", run: claimsTakeReadyTasks),
         .init(name: "a stale attempt's finish is refused", run: staleAttemptIsRefused),
-        .init(name: "a claim released unrun costs the task no attempt", run: releasedClaimCostsNothing),
+        .init(name: "a claim released unrun records no failure and keeps the attempt fence", run: releasedClaimCostsNothing),
         .init(name: "two nodes claiming at once never share a task", run: concurrentClaimsNeverShare),
         .init(name: "a superseded owner's append is refused", run: supersededOwnerIsRefused),
         .init(name: "a suspend after an event answers changedMeanwhile", run: suspendSeesEvents),
@@ -383,14 +383,17 @@ public enum StoreConformance {
         try expect(try await store.apply([.releaseTask(id: "t", attempt: 2)]), [.applied])
         let released = try await store.task(id: "t")
         try expect(released?.status, .scheduled)
-        try expect(released?.attempt, 1)
+        try expect(released?.attempt, 2)
         try expect(try await store.openTasks(status: .running, name: nil, limit: 10).total, 0)
-        // Only attempt 1's failure is kept; b runs attempt 2.
+        // Only attempt 1's failure is kept; b's claim is attempt 3, so a's attempt 2 stays fenced.
         try expect(try await store.attemptFailures(taskIds: ["t"])["t"]?.map(\.attempt), [1])
         try expect(try await store.attemptFailures(taskIds: ["t"])["t"]?.first?.failure["message"], "attempt 1 failed")
-        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: b).map(\.attempt), [2])
-        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2), .releaseTask(id: "t", attempt: 2)]),
-            [.applied, .stale(currentAttempt: 1)])
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: b).map(\.attempt), [3])
+        try expect(
+            try await store.apply([.finishTask(id: "t", attempt: 2, status: .completed, output: .string("late"), failure: nil)]),
+            [.stale(currentAttempt: 3)])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 3), .releaseTask(id: "t", attempt: 3)]),
+            [.applied, .stale(currentAttempt: 3)])
     }
 
     static func staleAttemptIsRefused(_ store: any Store) async throws {
