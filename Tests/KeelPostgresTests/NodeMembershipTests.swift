@@ -8,7 +8,7 @@ import Testing
 /// Two nodes on one PostgreSQL, each with its own store (connections) and membership: a node
 /// that stops renewing is fenced by itself before the other takes its work over, the takeover
 /// never comes before the lease ends, and the paused node's late writes are refused.
-@Suite(.timeLimit(.minutes(2))) struct NodeMembershipTests {
+@Suite(.timeLimit(.minutes(4))) struct NodeMembershipTests {
     static func store(_ cluster: PostgresCluster, _ database: String) async throws -> PostgresStore {
         guard case .postgres(let location) = try StoreURL(parsing: cluster.url(database: database)) else {
             throw KeelError(.internalError, "not PostgreSQL")
@@ -22,8 +22,9 @@ import Testing
         let storeA = try await Self.store(cluster, database)
         let storeB = try await Self.store(cluster, database)
         // Long enough that a loaded machine's round trips (join, enqueue, claim) stay inside the
-        // fence time; the takeover waits for it, so a longer lease costs only test time.
-        let settings = NodeMembership.Settings(leaseMillis: 5_000)
+        // fence time; the takeover waits for it, so a longer lease costs only test time. (5 s was
+        // too short on a slow, loaded machine: the claim came after A had fenced itself.)
+        let settings = NodeMembership.Settings(leaseMillis: 15_000)
         let a = NodeMembership(store: storeA, settings: settings)
         let b = NodeMembership(store: storeB, settings: settings)
         let leaseA = try await a.join()
@@ -44,7 +45,7 @@ import Testing
 
         // A is paused from here on (it renews no more); B keeps its rounds.
         var takenOverAt: EpochMillis?
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(120)
         while takenOverAt == nil, ContinuousClock.now < deadline {
             if case .renewed(let report) = await b.round(), report.tasksReturned > 0 {
                 #expect(report.deadNodes == [leaseA.nodeId])
@@ -81,7 +82,7 @@ import Testing
         let cluster = try await PostgresCluster.shared()
         let database = try await offCooperativePool { try cluster.createDatabase() }
         let store = try await Self.store(cluster, database)
-        let node = NodeMembership(store: store, settings: NodeMembership.Settings(leaseMillis: 4_000))
+        let node = NodeMembership(store: store, settings: NodeMembership.Settings(leaseMillis: 12_000))
         try await node.join()
         guard case .renewed = await node.round() else {
             Issue.record("the first round did not renew")
@@ -89,7 +90,7 @@ import Testing
         }
         #expect(await node.isServing)
         await store.close()
-        try await Task.sleep(for: .milliseconds(3_300))  // past the fence time (4/5 of the lease)
+        try await Task.sleep(for: .milliseconds(9_900))  // past the fence time (4/5 of the lease)
         #expect(await node.round() == .storeFailed(serving: false))
         #expect(await !node.isServing)
     }
