@@ -103,8 +103,9 @@ extension Engine {
     }
 
     /// Returns a claimed attempt to `scheduled`, for any node to claim again. One that never ran
-    /// here (`ran` false) is released: its attempt number is taken back and nothing is recorded.
-    /// One that ran (the node stops with it still running) counts as an attempt that failed.
+    /// here (`ran` false) is released: nothing is recorded (its attempt number stays spent, which
+    /// keeps the fence). One that ran (the node stops with it still running) counts as an attempt
+    /// that failed.
     private func giveBack(_ record: ActivityTaskRecord, ran: Bool, because reason: String) async {
         guard let cluster else { return }
         let change: Change = if ran {
