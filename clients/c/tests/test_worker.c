@@ -216,6 +216,18 @@ TEST(stop_drains_running_work_and_refuses_new_work_with_32003) {
     json_decref(peer_handshake(&peer, NULL));
     /* Long enough that k1 is still running when k2 arrives, even on a loaded machine. */
     peer_send(&peer, execute("k1", "nap", "{\"ms\":2000}"));
+    /* Stop only once k1 runs: a stop that the reader thread sees before k1 refuses k1 too, and the
+     * drain then ends at once, before k2 is read (seen once in CI on a loaded machine). */
+    for (int waited = 0; waited < 5000; waited += 5) {
+        pthread_mutex_lock(&w->mu);
+        int running = w->active;
+        pthread_mutex_unlock(&w->mu);
+        if (running > 0) {
+            break;
+        }
+        struct timespec pause = {0, 5 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     keel_worker_stop(w);
     /* Send k2 once the worker has seen the stop (a fixed pause is not enough on a loaded machine). */
     for (int waited = 0; waited < 5000; waited += 5) {
