@@ -19,15 +19,19 @@ extension Engine {
             round += 1
             if let lease = await cluster.membership.lease, await cluster.membership.isServing {
                 await fireSharedTimers(cluster, lease: lease)
-                await timeOutOverdueExecutions(cluster)
             }
             await claimRound()
             await checkRemoteWaits()
             await checkRemoteWorkflowWaits()
-            // Journal reads: once per poll interval, not on every hinted round of a busy store.
-            if remoteStepsCheckedAt.map({ ContinuousClock.now - $0 >= cluster.pollInterval }) ?? true {
-                remoteStepsCheckedAt = ContinuousClock.now
+            // Journal reads and deadline sweeps: once per poll interval, not on every hinted round
+            // of a busy store.
+            if pollChecksRanAt.map({ ContinuousClock.now - $0 >= cluster.pollInterval }) ?? true {
+                pollChecksRanAt = ContinuousClock.now
                 await checkRemoteSteps()
+                if await cluster.membership.isServing {
+                    await timeOutOverdueExecutions(cluster)
+                    await timeOutOverdueTasks(cluster)
+                }
             }
             await releaseUnservedExecutions()
             await publishWorkers()
@@ -121,6 +125,50 @@ extension Engine {
         } catch {
             // Unreturned, it stays claimed by this node until its lease lapses and a sweep returns it.
             _ = storeFailed(error, while: "giving task \(record.id) back", background: true)
+        }
+    }
+
+    /// Ends the tasks waiting unclaimed past their schedule-to-close or schedule-to-start
+    /// deadline (no worker on any node took them in time): those timers live only on a node that
+    /// claims the task. Any node may end one; the change is fenced by the attempt the task waits
+    /// under, so a claim that won the race keeps it, and the end is stored once.
+    func timeOutOverdueTasks(_ cluster: ClusterNode) async {
+        let overdue: [ActivityTaskRecord]
+        do {
+            overdue = try await cluster.store.overdueTasks(limit: 64)
+        } catch {
+            _ = storeFailed(error, while: "looking for waiting tasks past their timeouts", background: true)
+            return
+        }
+        for record in overdue {
+            // The nearer of the two deadlines is the one that passed.
+            let closeBy = record.timeouts.scheduleToCloseMs.map { record.createdAt.addingSaturating($0) }
+            let startBy = record.timeouts.scheduleToStartMs.map { record.visibleAt.addingSaturating($0) }
+            let close = closeBy.map { c in startBy.map { c <= $0 } ?? true } ?? false
+            let failure = close
+                ? Self.failure(type: "ScheduleToCloseTimeout",
+                    message: "\(record.name) did not finish within its schedule-to-close timeout", retryable: false)
+                : Self.failure(type: "ScheduleToStartTimeout",
+                    message: "no worker took \(record.name) within its schedule-to-start timeout", retryable: false)
+            let outcome: ChangeOutcome
+            do {
+                outcome = try await cluster.store.apply([
+                    .timeOutWaitingTask(id: record.id, attempt: record.attempt, failure: failure)
+                ])[0]
+            } catch {
+                // Still waiting: the next sweep (on this node or another) ends it.
+                _ = storeFailed(error, while: "timing out task \(record.id)", background: true)
+                continue
+            }
+            guard outcome == .applied else {
+                // A node claimed it or another sweep ended it meanwhile: theirs stands.
+                logger.debug("a waiting task's timeout lost a race", metadata: ["task": "\(record.id)", "outcome": "\(outcome)"])
+                continue
+            }
+            ActivityMetrics.timedOut(record.name, close ? .scheduleToClose : .scheduleToStart)
+            logger.info("a task no node ran passed its timeout", metadata: [
+                "task": "\(record.id)", "activity": "\(record.name)", "type": "\(failure["type"]?.stringValue ?? "")",
+            ])
         }
     }
 

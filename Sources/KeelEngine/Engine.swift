@@ -93,8 +93,9 @@ public actor Engine {
     var claimsInFlight: Set<String> = []
     /// What this node last published of its workers to the shared store, under which node id, when.
     var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
-    /// When the cluster loop last read journals for held steps (at most once per poll interval).
-    var remoteStepsCheckedAt: ContinuousClock.Instant?
+    /// When the cluster loop last ran its slower checks — journals of held steps, the deadline
+    /// sweeps — which run at most once per poll interval.
+    var pollChecksRanAt: ContinuousClock.Instant?
     /// Open spans and callers' trace context (Engine+Traces.swift).
     var traces = TraceBook()
 

@@ -23,8 +23,8 @@ extension PostgresChanges {
                     i = end
                     continue
                 }
-            case .finishTask:
-                while end < changes.count, case .finishTask = changes[end] { end += 1 }
+            case .finishTask, .timeOutWaitingTask:
+                while end < changes.count, changes[end].finished != nil { end += 1 }
                 if end - i > 1 {
                     outcomes += try await finishAll(changes[i..<end].compactMap(\.finished))
                     i = end
@@ -99,24 +99,28 @@ extension PostgresChanges {
     /// step update of each task that ended, and one wake per execution, as data-modifying CTEs.
     func finishAll(_ finishes: [Finish]) async throws -> [ChangeOutcome] {
         for finish in finishes { precondition(finish.status.isTerminal, "finishTask needs a terminal status") }
-        let records: [JSONValue] = finishes.map { f in
+        let records: [JSONValue] = finishes.enumerated().map { (ord, f) in
             var record = JSONObject()
+            record["ord"] = Self.json(Int64(ord))
             record["task_id"] = .string(f.id)
             record["attempt"] = Self.json(Int64(f.attempt))
             record["status"] = .string(f.status.rawValue)
             record["output"] = Self.json(PostgresRows.text(f.output))
             record["failure"] = Self.json(PostgresRows.text(f.failure))
+            record["from_status"] = .string(f.from.rawValue)
             return .object(record)
         }
         let rows = try await connection.query(
             """
             WITH r AS (
-                SELECT * FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
-                    AS r(task_id text, attempt bigint, status text, output text, failure text)),
+                -- A repeat of a (task, attempt) in the batch is left to the check below: the first one applies.
+                SELECT DISTINCT ON (task_id, attempt) * FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
+                    AS r(ord bigint, task_id text, attempt bigint, status text, output text, failure text, from_status text)
+                ORDER BY task_id, attempt, ord),
             t AS (
                 UPDATE activity_tasks t SET status = r.status, output = r.output, failure = r.failure,
                     completed_at = keel_now(), owner_node = NULL
-                FROM r WHERE t.task_id = r.task_id AND t.attempt = r.attempt AND t.status = 'running'
+                FROM r WHERE t.task_id = r.task_id AND t.attempt = r.attempt AND t.status = r.from_status
                 RETURNING t.task_id, t.attempt, t.workflow_id, t.generation, t.step_seq, r.status, r.output, r.failure),
             j AS (
                 UPDATE journal j SET status = CASE WHEN t.status = 'completed' THEN 'completed' ELSE 'failed' END,
@@ -144,12 +148,16 @@ extension PostgresChanges {
     }
 }
 
+/// The end of one attempt: of a running one (`finishTask`), or of a task timed out while it
+/// waits `scheduled` (`timeOutWaitingTask`).
 struct Finish {
     var id: String
     var attempt: Int
     var status: TaskStatus
     var output: JSONValue?
     var failure: JSONValue?
+    /// The status the task must be in for the end to apply.
+    var from: TaskStatus = .running
 }
 
 extension Change {
@@ -158,9 +166,12 @@ extension Change {
     }
 
     fileprivate var finished: Finish? {
-        if case .finishTask(let id, let attempt, let status, let output, let failure) = self {
+        switch self {
+        case .finishTask(let id, let attempt, let status, let output, let failure):
             Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)
-        } else {
+        case .timeOutWaitingTask(let id, let attempt, let failure):
+            Finish(id: id, attempt: attempt, status: .timedOut, output: nil, failure: failure, from: .scheduled)
+        default:
             nil
         }
     }

@@ -47,6 +47,10 @@ struct PostgresChanges {
             return held > 0 ? .duplicate : .notFound
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try await finishAll([Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)])[0]
+        case .timeOutWaitingTask(let id, let attempt, let failure):
+            return try await finishAll([
+                Finish(id: id, attempt: attempt, status: .timedOut, output: nil, failure: failure, from: .scheduled)
+            ])[0]
         case .retryTask(let id, let attempt, let runAt, let failure):
             // The row keeps only the latest failure; each retried attempt's is kept beside it.
             let changed = try await count(

@@ -205,5 +205,14 @@ enum PostgresMigrations {
               AND (execution_deadline IS NOT NULL OR run_deadline IS NOT NULL)
             """,
         ],
+        // 7: tasks waiting unclaimed, by their nearer schedule-to-close or schedule-to-start
+        // deadline, for the sweep that times them out (Store.overdueTasks). An expression index:
+        // no column, no table rewrite.
+        [
+            """
+            CREATE INDEX activity_tasks_wait_deadline ON activity_tasks ((\(PostgresRows.waitDeadline)))
+            WHERE status = 'scheduled'
+            """,
+        ],
     ]
 }

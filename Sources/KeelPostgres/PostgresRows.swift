@@ -4,6 +4,14 @@ import PostgresNIO
 
 /// Column lists and row decoding shared by the store's statements.
 enum PostgresRows {
+    /// The nearer of a waiting task's schedule-to-close (from its creation) and schedule-to-start
+    /// (from when it became ready) deadlines, NULL without either, as migration 7 indexes it: a
+    /// query must spell it the same to use the index. `numeric`, so a huge timeout cannot overflow.
+    static let waitDeadline = """
+        LEAST(created_at + ((timeouts::jsonb) ->> 'scheduleToCloseMs')::numeric, \
+        visible_at + ((timeouts::jsonb) ->> 'scheduleToStartMs')::numeric)
+        """
+
     static func taskColumns(_ alias: String? = nil) -> String {
         qualified(
             [

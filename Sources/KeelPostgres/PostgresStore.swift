@@ -454,6 +454,20 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord] {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
+                WHERE status = 'scheduled' AND \(unescaped: PostgresRows.waitDeadline) <= keel_now()
+                ORDER BY \(unescaped: PostgresRows.waitDeadline), task_id LIMIT \(limit)
+                """, logger: logger)
+            var overdue: [ActivityTaskRecord] = []
+            for try await row in rows { overdue.append(try PostgresRows.task(row)) }
+            return overdue
+        }
+    }
+
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await perform { [self] in
             let rows = try await client.query(

@@ -201,6 +201,10 @@ public final class GroupCommitStore: Store {
     public func overdueExecutions(limit: Int) async throws -> [WorkflowRecord] {
         try await inner.overdueExecutions(limit: limit)
     }
+
+    public func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord] {
+        try await inner.overdueTasks(limit: limit)
+    }
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await inner.resets(workflowId: workflowId)
     }

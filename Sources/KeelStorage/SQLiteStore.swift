@@ -245,6 +245,27 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord] {
+        let now = storage.now()
+        return try await storage.readSQL { tx in
+            var overdue: [ActivityTaskRecord] = []
+            try tx.db.statement(
+                """
+                WITH waiting AS (
+                    SELECT \(SQLiteTransaction.taskColumns),
+                        created_at + json_extract(timeouts, '$.scheduleToCloseMs') AS close_by,
+                        visible_at + json_extract(timeouts, '$.scheduleToStartMs') AS start_by
+                    FROM activity_tasks WHERE status = 'scheduled')
+                SELECT \(SQLiteTransaction.taskColumns) FROM waiting
+                WHERE MIN(COALESCE(close_by, start_by), COALESCE(start_by, close_by)) <= ?1
+                ORDER BY MIN(COALESCE(close_by, start_by), COALESCE(start_by, close_by)), task_id
+                LIMIT ?2
+                """
+            ).bind([.int(now), .int(Int64(limit))]).forEachRow { overdue.append(SQLiteTransaction.task(from: $0)) }
+            return overdue
+        }
+    }
+
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await storage.read { try $0.workflowResets(workflowId: workflowId) }
     }

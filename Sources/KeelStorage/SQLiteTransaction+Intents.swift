@@ -14,6 +14,9 @@ extension SQLiteTransaction {
             return .applied
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
+        case .timeOutWaitingTask(let id, let attempt, let failure):
+            return try finishTask(
+                id: id, attempt: attempt, status: .timedOut, output: nil, failure: failure, from: .scheduled, now: now)
         case .retryTask(let id, let attempt, let runAt, let failure):
             let startedAt = try activityTask(id: id)?.startedAt
             let outcome = try taskFenced(
@@ -151,8 +154,10 @@ extension SQLiteTransaction {
         }
     }
 
+    /// Ends attempt `attempt` of a task that is `from` (running, or scheduled for a timeout while it waits).
     private func finishTask(
-        id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?, now: EpochMillis
+        id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?,
+        from: TaskStatus = .running, now: EpochMillis
     ) throws -> ChangeOutcome {
         precondition(status.isTerminal, "finishTask needs a terminal status")
         var step: (String, Int, Int)?
@@ -160,10 +165,13 @@ extension SQLiteTransaction {
         try db.statement(
             """
             UPDATE activity_tasks SET status = ?, output = ?, failure = ?, completed_at = ?, owner_node = NULL
-            WHERE task_id = ? AND attempt = ? AND status = 'running'
+            WHERE task_id = ? AND attempt = ? AND status = ?
             RETURNING workflow_id, generation, step_seq
             """
-        ).bind([.text(status.rawValue), .json(output), .json(failure), .int(now), .text(id), .int(Int64(attempt))])
+        ).bind([
+            .text(status.rawValue), .json(output), .json(failure), .int(now), .text(id), .int(Int64(attempt)),
+            .text(from.rawValue),
+        ])
             .forEachRow { row in
                 finished = true
                 if let workflowId = row.optionalText(0), let generation = row.optionalInt(1), let seq = row.optionalInt(2) {

@@ -42,6 +42,13 @@ public protocol Store: Sendable {
     /// ends them, so any node does (``Change/terminateExecution(workflowId:status:failure:)``).
     func overdueExecutions(limit: Int) async throws -> [WorkflowRecord]
 
+    /// Tasks waiting `scheduled` (no attempt running) whose schedule-to-close deadline (created
+    /// at plus `scheduleToCloseMs`) or schedule-to-start deadline (ready at plus
+    /// `scheduleToStartMs`) has passed by the store's clock, nearest first, at most `limit`. No
+    /// node's timer ends a task no node holds, so any node does
+    /// (``Change/timeOutWaitingTask(id:attempt:failure:)``).
+    func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord]
+
     /// Up to `limit` events of an execution's stream after `offset`, in order.
     func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent]
 
@@ -144,6 +151,12 @@ public enum Change: Sendable {
     case recordHeartbeat(id: String, attempt: Int, details: JSONValue?)
     /// Ends a scheduled or running task as cancelled.
     case cancelTask(id: String)
+    /// Ends a task waiting `scheduled` under attempt number `attempt` as `timedOut` with
+    /// `failure` (a deadline passed while no node held it: ``Store/overdueTasks(limit:)``); a workflow's task
+    /// fails its journal step and wakes the execution, as ``finishTask(id:attempt:status:output:failure:)``
+    /// does. `.stale` once a node claimed it since (the claim raised the attempt), `.alreadyFinished`
+    /// if it ended meanwhile.
+    case timeOutWaitingTask(id: String, attempt: Int, failure: JSONValue)
     /// A new execution, `pending` and unowned; `.duplicate` if its id exists.
     case startExecution(WorkflowRecord)
     /// Appends a step to the journal, only while the execution's epoch is `epoch`.
@@ -214,7 +227,7 @@ extension Change {
     /// (``Store/readyHints()``).
     public var mayMakeWorkReady: Bool {
         switch self {
-        case .enqueueTask, .retryTask, .releaseTask, .finishTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
+        case .enqueueTask, .retryTask, .releaseTask, .finishTask, .timeOutWaitingTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
             .releaseExecution, .resumeExecution, .resetExecution, .terminateExecution:
             true
         default:

@@ -59,6 +59,8 @@ public enum StoreConformance {
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
         .init(name: "a parked execution resumed from any node is claimable by any node", run: parkedExecutionResumes),
         .init(name: "unowned open executions past a deadline are overdue, nearest first", run: overdueExecutionsAreListed),
+        .init(name: "tasks waiting past a schedule-to-close or -start deadline are overdue and time out once, fenced by attempt",
+            run: waitingTasksTimeOut),
         .init(name: "a reset from any node moves the execution to its next generation, fenced by epoch", run: resetMovesToNextGeneration),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
@@ -190,6 +192,59 @@ public enum StoreConformance {
         try expect(
             try await store.apply([.terminateExecution(workflowId: "late", status: .timedOut, failure: failure)]), [.applied])
         try expect(try await store.overdueExecutions(limit: 10).map(\.id), ["late-run"])
+    }
+
+    static func waitingTasksTimeOut(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        func waiting(_ id: String, name: String = "echo", age: EpochMillis, closeMs: Int64?, startMs: Int64? = nil) -> ActivityTaskRecord {
+            var t = task(id, name: name, now: now - age)
+            t.timeouts = ActivityTimeouts(scheduleToStartMs: startMs, scheduleToCloseMs: closeMs)
+            return t
+        }
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: node)
+        var (entry, stepTask) = activityStep(workflowId: "w", seq: 1, now: now - 3_000)
+        stepTask.timeouts = ActivityTimeouts(scheduleToCloseMs: 1_000)
+        try expect(
+            try await store.apply([
+                .enqueueTask(waiting("late", age: 5_000, closeMs: 1_000)),  // due 4 s ago
+                .enqueueTask(waiting("later", name: "later-name", age: 2_000, closeMs: 500)),  // due 1.5 s ago
+                .enqueueTask(waiting("future", age: 5_000, closeMs: 3_600_000)),
+                .enqueueTask(waiting("plain", age: 5_000, closeMs: nil)),
+                .enqueueTask(waiting("slow-start", age: 6_000, closeMs: 3_600_000, startMs: 3_000)),  // due 3 s ago
+                .enqueueTask(waiting("fresh-start", age: 6_000, closeMs: nil, startMs: 3_600_000)),
+                .enqueueTask(waiting("running", name: "running-name", age: 5_000, closeMs: 1_000)),
+                .appendStep(entry, epoch: 1), .enqueueTask(stepTask),  // due 2 s ago
+                .suspend(workflowId: "w", epoch: 1, seenEvents: 0),
+            ]), [.applied, .applied, .applied, .applied, .applied, .applied, .applied, .applied, .applied, .applied])
+        // A claimed task's own node times it out; it is not listed.
+        try expect(try await store.claimTasks(TaskClaim(names: ["running-name"], limit: 1), node: node).map(\.id), ["running"])
+        let overdue = try await store.overdueTasks(limit: 10)
+        try expect(overdue.map(\.id), ["late", "slow-start", "w-1", "later"])
+        try expect(try await store.overdueTasks(limit: 1).map(\.id), ["late"])
+
+        let failure: JSONValue = ["type": "ScheduleToCloseTimeout", "message": "m", "retryable": false]
+        let attempts = Dictionary(uniqueKeysWithValues: overdue.map { ($0.id, $0.attempt) })
+        // A node claims "later" first: the timeout, fenced by the attempt it read, is refused.
+        try expect(try await store.claimTasks(TaskClaim(names: ["later-name"], limit: 1), node: node).map(\.id), ["later"])
+        try expect(
+            try await store.apply([
+                .timeOutWaitingTask(id: "late", attempt: attempts["late"] ?? -1, failure: failure),
+                .timeOutWaitingTask(id: "late", attempt: attempts["late"] ?? -1, failure: failure),
+                .timeOutWaitingTask(id: "later", attempt: attempts["later"] ?? -1, failure: failure),
+                .timeOutWaitingTask(id: "w-1", attempt: attempts["w-1"] ?? -1, failure: failure),
+            ]), [.applied, .alreadyFinished, .stale(currentAttempt: (attempts["later"] ?? -1) + 1), .applied])
+        let late = try await store.task(id: "late")
+        try expect(late?.status, .timedOut)
+        try expect(late?.failure, failure)
+        try expect(try await store.task(id: "later")?.status, .running)
+        // The step's task fails its journal step and wakes its execution.
+        let journal = try await store.journal(workflowId: "w", generation: 0)
+        try expect(journal.map(\.status), [.failed])
+        try expect(journal.first?.failure, failure)
+        try expect(try await store.execution(id: "w")?.record.status, .pending)
+        try expect(try await store.overdueTasks(limit: 10).map(\.id), ["slow-start"])
     }
 
     static func parkedExecutionResumes(_ store: any Store) async throws {

@@ -4,11 +4,54 @@ import KeelCore
 import KeelTesting
 import Testing
 
-/// Deadlines of executions no node holds (docs/scaling.md): a workflow no worker serves, or one
-/// whose run waits for a signal and left its node, still times out at its deadline. Real `keel
-/// serve` processes, real PostgreSQL.
-@Suite("Deadlines of executions no node holds", .serialized, .timeLimit(.minutes(3)))
+/// Deadlines of executions and tasks no node holds (docs/scaling.md): a workflow no worker serves,
+/// one whose run waits for a signal and left its node, and a task no worker takes still time out
+/// at their deadlines. Real `keel serve` processes, real PostgreSQL.
+@Suite("Deadlines of executions and tasks no node holds", .serialized, .timeLimit(.minutes(3)))
 struct ClusterDeadlineTests {
+    @Test func tasksNoNodeRunsAreTimedOutAtTheirDeadlines() async throws {
+        try await withClusterNodes(["a", "b"]) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            // No worker serves cd.nobody anywhere: the task waits in the store, unclaimed.
+            let started = ContinuousClock.now
+            let closed = try await a.call(
+                "activity/call",
+                ["name": "cd.nobody", "input": [:], "timeouts": ["scheduleToCloseMs": 1_500], "waitTimeoutMs": 30_000])
+            #expect(closed["status"] == "timedOut", "\(closed)")
+            #expect(closed["failure"]?["type"] == "ScheduleToCloseTimeout", "\(closed)")
+            #expect(ContinuousClock.now - started >= .milliseconds(1_400), "ended before its deadline")
+            let unstarted = try await b.call(
+                "activity/call",
+                ["name": "cd.nobody", "input": [:], "timeouts": ["scheduleToStartMs": 500], "waitTimeoutMs": 30_000])
+            #expect(unstarted["status"] == "timedOut", "\(unstarted)")
+            #expect(unstarted["failure"]?["type"] == "ScheduleToStartTimeout", "\(unstarted)")
+
+            // A workflow's step whose activity no worker serves fails with the timeout; the
+            // workflow, woken by the failure on whichever node claims it, handles it.
+            let w = Worker(name: "stepper", endpoints: [b.endpoint])
+            w.workflow("cd.stepper") { (_: JSONValue, ctx) -> JSONValue in
+                do {
+                    let _: JSONValue = try await ctx.activity("cd.nobody", [:] as JSONValue, timeouts: ["scheduleToCloseMs": 1_000])
+                    return "ran"
+                } catch let failure as ActivityFailure {
+                    return .string(failure.type)
+                }
+            }
+            let worker = Task { try await w.run() }
+            defer { worker.cancel() }
+            #expect(try await b.hasWorker("stepper"))
+            _ = try await a.call("workflow/start", ["name": "cd.stepper", "workflowId": "stepper-1", "input": [:]])
+            let stepper = try await a.call("workflow/result", ["workflowId": "stepper-1", "waitTimeoutMs": 60_000])
+            #expect(stepper["status"] == "completed", "\(stepper)")
+            #expect(stepper["output"] == "ScheduleToCloseTimeout", "\(stepper)")
+
+            // Each ended once, by the sweep of one node.
+            let swept = a.logLines(containing: "a task no node ran passed its timeout")
+                + b.logLines(containing: "a task no node ran passed its timeout")
+            #expect(swept == 3, "node logs:\n\(a.log)\n\(b.log)")
+        }
+    }
+
     @Test func executionsNoNodeHoldsAreTimedOutAtTheirDeadlines() async throws {
         try await withClusterNodes(["a", "b"]) { nodes in
             let (a, b) = (nodes[0], nodes[1])
