@@ -14,23 +14,28 @@ extension Engine {
     /// Work waiting for a worker, per name: `{"activities": {name: n}, "workflows": {name: n}}`.
     /// An activity counts while it is scheduled (queued, or waiting out a retry backoff); a
     /// workflow while it is pending (no run has taken it yet).
-    func backlogJSON() -> JSONValue {
-        var activities: [String: Int] = [:]
-        for task in tasks.values where task.record.status == .scheduled { activities[task.record.name, default: 0] += 1 }
-        var flows: [String: Int] = [:]
-        for live in workflows.values where live.record.status == .pending { flows[live.record.name, default: 0] += 1 }
+    /// On a cluster node, the whole cluster's, from the shared store (this node's memory holds
+    /// only what it runs).
+    func backlogJSON() async throws -> JSONValue {
+        var backlog = Backlog()
+        if let cluster {
+            backlog = try await cluster.store.backlog()
+        } else {
+            for task in tasks.values where task.record.status == .scheduled { backlog.activities[task.record.name, default: 0] += 1 }
+            for live in workflows.values where live.record.status == .pending { backlog.workflows[live.record.name, default: 0] += 1 }
+        }
         func counts(_ d: [String: Int]) -> JSONValue { .object(JSONObject(d.sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) })) }
-        return ["activities": counts(activities), "workflows": counts(flows)]
+        return ["activities": counts(backlog.activities), "workflows": counts(backlog.workflows)]
     }
 
     /// The `worker/list` answer: each worker (with its node) and the backlog per name.
-    func workerListJSON(_ workers: [JSONValue]) -> JSONValue {
+    func workerListJSON(_ workers: [JSONValue]) async throws -> JSONValue {
         let withNode: [JSONValue] = workers.map {
             guard case .object(var o) = $0 else { return $0 }
             if o["node"] == nil { o["node"] = .string(Self.nodeName) }
             return .object(o)
         }
-        return ["workers": .array(withNode), "backlog": backlogJSON()]
+        return ["workers": .array(withNode), "backlog": try await backlogJSON()]
     }
 
     /// Adds to a `describe` answer's `currentStep` what a person waits for: a retrying

@@ -27,7 +27,7 @@ extension Engine {
             await precompileContracts(params)
             try registerTimeoutDefaults(params)
             return try await register(params, session: session)
-        case "worker/list": return workerListJSON(try await clusterWorkers(workers().map(workerJSON)))
+        case "worker/list": return try await workerListJSON(try await clusterWorkers(workers().map(workerJSON)))
         case "activity/call": return try await callActivity(params)
         case "activity/result": return try await activityResult(params)
         case "activity/cancel": return try await cancelActivity(params)

@@ -520,6 +520,22 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func backlog() async throws -> Backlog {
+        try await perform { [self] in
+            let rows = try await client.query(
+                """
+                SELECT 'activity', name, count(*) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name
+                UNION ALL
+                SELECT 'workflow', name, count(*) FROM workflows WHERE status = 'pending' GROUP BY name
+                """, logger: logger)
+            var backlog = Backlog()
+            for try await (kind, name, n) in rows.decode((String, String, Int64).self) {
+                if kind == "activity" { backlog.activities[name] = Int(n) } else { backlog.workflows[name] = Int(n) }
+            }
+            return backlog
+        }
+    }
+
     public func nodes() async throws -> [NodeRecord] {
         try await perform { [self] in
             let rows = try await client.query(

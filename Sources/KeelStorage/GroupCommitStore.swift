@@ -202,6 +202,10 @@ public final class GroupCommitStore: Store {
         try await inner.overdueExecutions(limit: limit)
     }
 
+    public func backlog() async throws -> Backlog {
+        try await inner.backlog()
+    }
+
     public func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord] {
         try await inner.overdueTasks(limit: limit)
     }

@@ -288,6 +288,17 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func backlog() async throws -> Backlog {
+        try await storage.readSQL { tx in
+            var backlog = Backlog()
+            try tx.db.statement("SELECT name, count(*) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name")
+                .forEachRow { backlog.activities[$0.text(0)] = Int($0.int(1)) }
+            try tx.db.statement("SELECT name, count(*) FROM workflows WHERE status = 'pending' GROUP BY name")
+                .forEachRow { backlog.workflows[$0.text(0)] = Int($0.int(1)) }
+            return backlog
+        }
+    }
+
     public func nodes() async throws -> [NodeRecord] {
         try await storage.readSQL { tx in
             var nodes: [NodeRecord] = []

@@ -82,6 +82,9 @@ public protocol Store: Sendable {
     /// Signals not yet consumed, oldest first.
     func pendingSignals(workflowId: String) async throws -> [SignalRecord]
     func nodes() async throws -> [NodeRecord]
+    /// Work waiting for a worker on any node, per name: tasks `scheduled` (queued, or waiting out
+    /// a retry backoff) and executions `pending` (no run has taken them yet).
+    func backlog() async throws -> Backlog
 
     /// Wake-up hints: an element soon after another node (or this one) commits work that may be
     /// ready to claim. Coalesced and lossy — polling stays the truth — and empty on stores that
@@ -255,6 +258,17 @@ public enum ChangeOutcome: Sendable, Equatable {
     public static func taskFence(attempt: Int?, currentAttempt: Int, terminal: Bool) -> ChangeOutcome {
         if let attempt, attempt != currentAttempt { return .stale(currentAttempt: currentAttempt) }
         return terminal ? .alreadyFinished : .stale(currentAttempt: currentAttempt)
+    }
+}
+
+/// Work waiting for a worker, per name (``Store/backlog()``).
+public struct Backlog: Sendable, Equatable {
+    public var activities: [String: Int]
+    public var workflows: [String: Int]
+
+    public init(activities: [String: Int] = [:], workflows: [String: Int] = [:]) {
+        self.activities = activities
+        self.workflows = workflows
     }
 }
 

@@ -61,6 +61,7 @@ public enum StoreConformance {
         .init(name: "unowned open executions past a deadline are overdue, nearest first", run: overdueExecutionsAreListed),
         .init(name: "tasks waiting past a schedule-to-close or -start deadline are overdue and time out once, fenced by attempt",
             run: waitingTasksTimeOut),
+        .init(name: "the backlog counts scheduled tasks and pending executions per name", run: backlogCountsWaitingWork),
         .init(name: "a reset from any node moves the execution to its next generation, fenced by epoch", run: resetMovesToNextGeneration),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
@@ -245,6 +246,25 @@ public enum StoreConformance {
         try expect(journal.first?.failure, failure)
         try expect(try await store.execution(id: "w")?.record.status, .pending)
         try expect(try await store.overdueTasks(limit: 10).map(\.id), ["slow-start"])
+    }
+
+    static func backlogCountsWaitingWork(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        var later = task("later", now: now)
+        later.visibleAt = now + 3_600_000  // waiting out a backoff: still backlog
+        var flowB = execution("b1", now: now)
+        flowB.name = "flow-b"
+        _ = try await store.apply([
+            .enqueueTask(task("e1", now: now)), .enqueueTask(task("e2", now: now)), .enqueueTask(later),
+            .enqueueTask(task("o1", name: "other", now: now)), .enqueueTask(task("run", name: "running", now: now)),
+            .startExecution(execution("f1", now: now)), .startExecution(execution("f2", now: now)), .startExecution(flowB),
+        ])
+        try expect(try await store.backlog(), Backlog(activities: ["echo": 3, "other": 1, "running": 1], workflows: ["flow": 2, "flow-b": 1]))
+        // Claimed work is no longer waiting.
+        _ = try await store.claimTasks(TaskClaim(names: ["running"], limit: 1), node: node)
+        _ = try await store.claimExecutions(names: ["flow-b"], limit: 1, node: node)
+        try expect(try await store.backlog(), Backlog(activities: ["echo": 3, "other": 1], workflows: ["flow": 2]))
     }
 
     static func parkedExecutionResumes(_ store: any Store) async throws {

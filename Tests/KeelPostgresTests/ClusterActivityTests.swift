@@ -108,6 +108,11 @@ struct ClusterActivityTests {
             let listed = try await b.call("activity/list", [:])
             #expect(listed["tasks"]?.arrayValue?.map { $0["taskId"]?.stringValue } == [id], "\(listed)")
             #expect(listed["count"] == 1)
+            // So does the backlog of `keel workers` on either node (the whole cluster's, from the store).
+            for node in [a, b] {
+                let workers = try await node.call("worker/list", [:])
+                #expect(workers["backlog"]?["activities"] == ["cluster.work": 1], "\(workers)")
+            }
             let cancelled = try await b.call("activity/cancel", ["taskId": .string(id)])
             #expect(cancelled["status"]?.stringValue == "cancelled")
             // A worker that comes later does not run it.
