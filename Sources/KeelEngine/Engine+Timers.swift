@@ -5,12 +5,17 @@ import Logging
 
 /// Every timeout and backoff runs off one timer queue and one loop.
 extension Engine {
-    /// Fires due timers; sleeps at most `timerResolutionMs` between checks (50 ms when none are set).
+    /// Fires due timers, then sleeps until the next deadline (at most `maxTimerSleepMs`), or
+    /// until a timer earlier than all others is set (``TimerQueue/onNewEarliest``). An idle
+    /// orchestrator with a timer days away wakes once per `maxTimerSleepMs`, not 200 times a second.
     func timerLoop() async {
+        let wake = timerWake
+        timers.onNewEarliest = { wake.fire() }
         while !Task.isCancelled {
             await fireDueTimers()
-            let pause = timers.count == 0 ? max(options.timerResolutionMs, 50) : options.timerResolutionMs
-            try? await Task.sleep(for: .milliseconds(pause))
+            let untilNext = timers.nextDeadline.map { $0 - clock.now() } ?? options.maxTimerSleepMs
+            let pause = min(max(untilNext, 0), options.maxTimerSleepMs)
+            await timerWake.wait(upTo: .milliseconds(pause))
         }
     }
 

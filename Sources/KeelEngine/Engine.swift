@@ -17,8 +17,10 @@ public actor Engine {
         public var maxMessageBytes = LineFrameDecoder.defaultMaximumFrameBytes
         /// How long graceful shutdown waits for running attempts to report.
         public var drainTimeoutMs: Int64 = 10_000
-        /// Longest time a timer can fire late: the timer loop's sleep bound.
-        public var timerResolutionMs: Int64 = 5
+        /// The longest the timer loop sleeps. It sleeps until the next deadline and is woken when
+        /// an earlier one is set, so this bounds only how late a timer fires after the wall clock
+        /// jumps forward (or a test moves its clock): not a polling rate.
+        public var maxTimerSleepMs: Int64 = 1_000
         /// How long a workflow step that cannot complete yet is held open before it is answered
         /// with `suspend` (the worker then frees the function). Sleeps longer than this suspend at once.
         public var stepHoldMs: Int64 = 5_000
@@ -55,6 +57,8 @@ public actor Engine {
     /// Tasks ready to run, per activity name, in arrival order.
     var ready: [String: TaskQueue] = [:]
     var timers = TimerQueue()
+    /// Ends the timer loop's sleep when a timer earlier than every other one is set.
+    let timerWake = RoundTrigger()
     var waiters: [String: [UInt64: CheckedContinuation<ActivityTaskRecord?, Never>]] = [:]
     /// Open workflow executions, by id.
     var workflows: [String: LiveWorkflow] = [:]
@@ -93,9 +97,11 @@ public actor Engine {
     var claimsInFlight: Set<String> = []
     /// What this node last published of its workers to the shared store, under which node id, when.
     var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
-    /// When the cluster loop last ran its slower checks — journals of held steps, the deadline
-    /// sweeps — which run at most once per poll interval.
-    var pollChecksRanAt: ContinuousClock.Instant?
+    /// When the cluster loop last read journals for held steps (at most once per poll interval).
+    var remoteStepsCheckedAt: ContinuousClock.Instant?
+    /// When the cluster loop last swept for executions and tasks past their deadlines (at most
+    /// once per ``deadlineSweepInterval``).
+    var deadlinesSweptAt: ContinuousClock.Instant?
     /// Open spans and callers' trace context (Engine+Traces.swift).
     var traces = TraceBook()
 

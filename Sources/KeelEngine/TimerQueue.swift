@@ -35,6 +35,8 @@ struct TimerEntry: Sendable {
 struct TimerQueue {
     private var heap: [TimerEntry] = []
     private var counter: UInt64 = 0
+    /// Called when a new entry becomes the earliest: whoever sleeps until ``nextDeadline`` must wake.
+    var onNewEarliest: (@Sendable () -> Void)?
 
     var count: Int { heap.count }
     var nextDeadline: EpochMillis? { heap.first?.deadline }
@@ -49,6 +51,7 @@ struct TimerQueue {
             heap.swapAt(i, parent)
             i = parent
         }
+        if i == 0 { onNewEarliest?() }
     }
 
     /// Removes and returns every entry due at `now`, earliest first.

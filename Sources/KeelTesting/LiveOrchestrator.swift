@@ -20,6 +20,8 @@ public enum LiveOrchestrator {
         // A test connection is never idle on purpose; on busy CI cores its `initialize` can take
         // seconds to be answered. Tests of the deadline itself set their own.
         options.connections.handshakeTimeoutMs = 60_000
+        // A test that moves its clock by hand (ManualClock) sees its timers fire soon after.
+        if !(clock is SystemClock) { options.engine.maxTimerSleepMs = 20 }
         configure(&options)
         var logger = Logger(label: "keel-test")
         logger.logLevel = ProcessInfo.processInfo.environment["KEEL_TEST_LOG"] == "1" ? .debug : .critical

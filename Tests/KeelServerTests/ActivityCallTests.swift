@@ -1,6 +1,8 @@
 import Foundation
 import KeelClient
 import KeelCore
+import KeelEngine
+import KeelServer
 import KeelTesting
 import Testing
 
@@ -233,6 +235,24 @@ struct ActivityCallTests {
                 let r = try await call(endpoint, "nobody.serves", [:], extra: ["timeouts": ["scheduleToStartMs": 100]])
                 #expect(r["status"] == "timedOut")
                 #expect(r["failure"]?["type"] == "ScheduleToStartTimeout")
+            }
+        }
+    }
+
+    /// The timer loop sleeps until its next deadline: a timer set earlier than that one wakes it.
+    /// With the loop's longest sleep at 60 s and a timer an hour away, a 100 ms schedule-to-start
+    /// still fires long before the loop would have woken on its own.
+    @Test func anEarlierTimerWakesTheTimerLoopFromALongSleep() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: { $0.engine.maxTimerSleepMs = 60_000 }) { endpoint, _ in
+                let far = try await call(
+                    endpoint, "nobody.serves", [:], extra: ["wait": false, "timeouts": ["scheduleToCloseMs": 3_600_000]])
+                #expect(far["status"] == "scheduled")
+                try await Task.sleep(for: .milliseconds(200))  // the loop is asleep until the far deadline
+                let started = ContinuousClock.now
+                let r = try await call(endpoint, "nobody.serves", [:], extra: ["timeouts": ["scheduleToStartMs": 100]])
+                #expect(r["failure"]?["type"] == "ScheduleToStartTimeout", "\(r)")
+                #expect(ContinuousClock.now - started < .seconds(30), "the timer waited for the loop's own wake-up")
             }
         }
     }
