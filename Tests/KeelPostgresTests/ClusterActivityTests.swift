@@ -175,6 +175,9 @@ struct ClusterActivityTests {
     /// over; when the paused node resumes, its late ends are refused by the attempt fence (counted
     /// in its log) and it rejoins under a new id.
     @Test func aPausedNodesLateEndsAreRefusedAndItRejoins() async throws {
+        // Long enough that none of A's attempts ends before A is paused, even when a loaded machine
+        // takes seconds between the first start and the pause (3 s was once not enough).
+        let attemptMs = 8_000
         try await withClusterNodes(["a", "b"]) { nodes in
             let (a, b) = (nodes[0], nodes[1])
             let log = ExecutionLog()
@@ -184,13 +187,14 @@ struct ClusterActivityTests {
             var ids: [String] = []
             for n in 0..<4 {
                 let r = try await b.call(
-                    "activity/call", ["name": "cluster.work", "input": ["n": JSONValue(n), "ms": 3_000], "wait": false])
+                    "activity/call", ["name": "cluster.work", "input": ["n": JSONValue(n), "ms": JSONValue(attemptMs)], "wait": false])
                 ids.append(try #require(r["taskId"]?.stringValue))
             }
             let taskIds = ids
             let started = try await eventually { taskIds.allSatisfy { log.of($0) == ["worker-a#1"] } }
             #expect(started, "worker-a did not start the attempts: \(log.all)")
             a.pause()
+            let pausedAt = ContinuousClock.now
             var resumed = false
             defer { if !resumed { a.resume() } }
             let onB = Task { try await Self.worker("worker-b", on: b, log: log, fast: true).run() }
@@ -199,8 +203,8 @@ struct ClusterActivityTests {
                 let r = try await b.call("activity/result", ["taskId": .string(id), "waitTimeoutMs": 120_000])
                 #expect(r["output"]?["by"]?.stringValue == "worker-b", "\(id): \(r)")
             }
-            // worker-a's 3 s attempts end while A is still frozen: their answers wait in A's socket.
-            try await Task.sleep(for: .seconds(4))
+            // worker-a's attempts end while A is still frozen: their answers wait in A's socket.
+            try await Task.sleep(until: pausedAt + .milliseconds(attemptMs + 1_000), clock: .continuous)
             a.resume()
             resumed = true
             let refused = try await eventually { a.logLines(containing: "no longer owns was refused") >= 4 }
