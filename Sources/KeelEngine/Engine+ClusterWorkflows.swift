@@ -345,7 +345,8 @@ extension Engine {
         let outcome = try await cluster.store.apply([.resumeExecution(workflowId: id)]).first
         switch outcome {
         case .applied?:
-            // A run parked here stays in memory as parked; the store's copy is the one that runs next.
+            // A parked run leaves a node's memory as it parks (letGo), so this only guards: were
+            // one still held here, the store's copy is the one that runs next.
             if let live = workflows[id], case .parked = live.phase { forget(id) }
             logger.info("workflow resumed", metadata: ["workflow": "\(id)"])
             cluster.trigger.fire()
