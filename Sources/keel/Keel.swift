@@ -1,9 +1,22 @@
 import ArgumentParser
+import Foundation
 import KeelSchemaCLI
 
 
-/// The `keel` command: the orchestrator and every tool around it.
+/// Runs `keel`, first answering a mistyped subcommand with the ones close to it (exit 64, the
+/// parser's usage-error code).
 @main
+enum KeelMain {
+    static func main() async {
+        if let message = SubcommandSuggestion.message(root: Keel.self, arguments: Array(CommandLine.arguments.dropFirst())) {
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            exit(64)
+        }
+        await Keel.main()
+    }
+}
+
+/// The `keel` command: the orchestrator and every tool around it.
 struct Keel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keel",

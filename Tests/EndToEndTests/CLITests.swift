@@ -41,6 +41,19 @@ extension EndToEnd {
         let hello = "python3 \(repositoryRoot)/examples/hello/worker.py"
         let pyWorker = "python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"
 
+        @Test func aMistypedSubcommandIsAnsweredWithTheOnesCloseToIt() async throws {
+            let top = try await keelCLI(["wokers"])
+            #expect(top.0 == 64)
+            #expect(top.2.contains("Error: 'wokers' is not a keel command. Did you mean 'workers'?"), "\(top.2)")
+            let nested = try await keelCLI(["workflow", "lst", "--limit", "3"])
+            #expect(nested.0 == 64)
+            #expect(nested.2.contains("'lst' is not a keel workflow command. Did you mean 'list'?"), "\(nested.2)")
+            // Nothing close: the parser's own answer; a real subcommand and `help` are untouched.
+            let far = try await keelCLI(["zzzzzz"])
+            #expect(far.2.contains("Unexpected argument 'zzzzzz'"), "\(far.2)")
+            #expect(try await keelCLI(["help", "workers"]).1.contains("List connected workers"))
+        }
+
         @Test func callWorkersAndWorkflowCommandsPrintResultsAndUseExitCodes() async throws {
             try await TemporaryDirectory.with { dir in
                 let keel = KeelProcess(dir: dir, workers: [hello])

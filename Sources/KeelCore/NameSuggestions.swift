@@ -1,8 +1,9 @@
-/// "Did you mean …?" for a name no worker serves: the known names close to it.
-enum NameSuggestions {
+/// "Did you mean …?" for a name nothing answers to (an activity no worker serves, a mistyped
+/// subcommand): the known names close to it.
+public enum NameSuggestions {
     /// Known names within edit distance 2 of `name`, or sharing its dotted prefix
     /// (`greet.` for `greet.helo`), closest first, at most `limit`; never `name` itself.
-    static func suggestions(for name: String, among known: some Sequence<String>, limit: Int = 3) -> [String] {
+    public static func suggestions(for name: String, among known: some Sequence<String>, limit: Int = 3) -> [String] {
         let target = Array(name.unicodeScalars)
         let prefix = name.split(separator: ".", omittingEmptySubsequences: false).dropLast().joined(separator: ".")
         var scored: [(name: String, distance: Int)] = []
