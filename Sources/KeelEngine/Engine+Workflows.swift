@@ -74,6 +74,12 @@ extension Engine {
         workflowQueue[name] = kept.isEmpty ? nil : kept
     }
 
+    /// Whether run request `requestID` is still the live run of execution `id`.
+    func isLiveRun(_ id: String, requestID: RPCID) -> Bool {
+        guard case .running(_, let live)? = workflows[id]?.phase else { return false }
+        return live == requestID
+    }
+
     /// Starts a run. `claimed`: the execution was stored already running at this epoch.
     func startRun(_ id: String, on connectionID: UInt64, claimed: Bool = false) {
         guard var live = workflows[id], let session = sessions[connectionID] else { return }
@@ -123,6 +129,13 @@ extension Engine {
                 }
                 await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
                     reply: .failure(KeelError(.attemptSuperseded, "another run of workflow \(id) took over")))
+                return
+            }
+            // Stopped while its start was committed (a deadline, a terminate): the worker was
+            // told `workflow/cancel` already, so it must not be asked to run it after that.
+            guard await self.isLiveRun(id, requestID: requestID) else {
+                await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
+                    reply: .failure(KeelError(.attemptSuperseded, "workflow \(id)'s run was stopped before it was sent")))
                 return
             }
             let reply: Result<JSONValue, any Error>
