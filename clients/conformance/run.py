@@ -35,6 +35,8 @@ DEFAULT_TIMEOUT_S = 10.0
 TEARDOWN_GRACE_S = 3.0
 WILDCARD = "*"
 ANY_ORDER = "@any-order"
+# "@without:a,b" matches a missing key, null, or an object that has none of the keys a, b.
+WITHOUT = "@without:"
 _VAR = re.compile(r'"\$([A-Za-z_][A-Za-z0-9_]*)"')
 
 
@@ -105,6 +107,12 @@ def match(pattern: Any, actual: Any, bound: Dict[str, Any], where: str = "$") ->
     """Matches ``actual`` against ``pattern``; returns the bindings (a new dict) or raises Mismatch."""
     if pattern == WILDCARD:
         return bound
+    if isinstance(pattern, str) and pattern.startswith(WITHOUT):
+        banned = [key for key in pattern[len(WITHOUT):].split(",") if key]
+        present = [key for key in banned if isinstance(actual, dict) and key in actual]
+        if actual is not None and not isinstance(actual, dict) or present:
+            raise Mismatch(f"{where}: expected no {banned}, got {json.dumps(actual)}")
+        return bound
     if isinstance(pattern, str) and pattern.startswith("$") and len(pattern) > 1:
         name = pattern[1:]
         if name in bound:
@@ -118,6 +126,8 @@ def match(pattern: Any, actual: Any, bound: Dict[str, Any], where: str = "$") ->
         extras_ok = WILDCARD in pattern
         for key, sub in pattern.items():
             if key == WILDCARD:
+                continue
+            if key not in actual and isinstance(sub, str) and sub.startswith(WITHOUT):
                 continue
             if key not in actual:
                 raise Mismatch(f"{where}: missing key {key!r} in {json.dumps(actual)}")
