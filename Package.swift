@@ -42,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // The Tracer API the engine emits spans through (docs/traces.md, docs/decisions/0006-traces.md).
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.0.0"),
+        // Heap: the engine's ready queues order tasks by priority and fairness turn (TaskQueue.swift).
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ] + (withPostgres ? [.package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0")] : [])
         + (withWeb
             ? [
@@ -88,6 +90,7 @@ let package = Package(
             name: "KeelEngine",
             dependencies: [
                 "KeelCore", "KeelSchema", "KeelProtocol", "KeelStorage", "KeelTracing",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

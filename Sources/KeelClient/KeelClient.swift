@@ -89,13 +89,18 @@ public struct KeelClient: Sendable {
         try await connection.call(method, params: params)
     }
 
-    /// Calls an activity by name, durably (`activity/call`).
+    /// Calls an activity by name, durably (`activity/call`). `priority` (higher first) and
+    /// `fairnessKey` place it among the queued calls of the same name (docs/protocol.md,
+    /// "Priorities and fairness").
     public func callActivity(
         _ name: String, input: JSONValue, idempotencyKey: String? = nil, retryPolicy: JSONValue? = nil,
-        timeouts: JSONValue? = nil, wait: Bool = true, waitTimeoutMs: Int64 = 3_600_000
+        timeouts: JSONValue? = nil, priority: Int? = nil, fairnessKey: String? = nil, wait: Bool = true,
+        waitTimeoutMs: Int64 = 3_600_000
     ) async throws -> JSONValue {
         var p: [String: JSONValue] = ["name": .string(name), "input": input, "wait": .bool(wait), "waitTimeoutMs": JSONValue(waitTimeoutMs)]
         if let idempotencyKey { p["idempotencyKey"] = .string(idempotencyKey) }
+        if let priority { p["priority"] = JSONValue(priority) }
+        if let fairnessKey { p["fairnessKey"] = .string(fairnessKey) }
         if let retryPolicy { p["retryPolicy"] = retryPolicy }
         if let timeouts { p["timeouts"] = timeouts }
         return try await call("activity/call", .object(p))

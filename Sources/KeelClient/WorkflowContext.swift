@@ -61,13 +61,23 @@ public final class WorkflowContext: Sendable {
     /// several, then await them together (`async let a = f1.value; async let b = f2.value`).
     public func startActivity<Output: Decodable & Sendable>(
         _ name: String, _ input: some Encodable, as type: Output.Type = Output.self, retryPolicy: JSONValue? = nil,
-        timeouts: JSONValue? = nil
+        timeouts: JSONValue? = nil, priority: Int? = nil, fairnessKey: String? = nil
     ) throws -> StepFuture<Output> {
+        StepFuture(context: self, seq: reserveSeq(), kind: "activity", name: name, input: try JSONValue(encoding: input),
+            options: Self.activityOptions(retryPolicy, timeouts, priority, fairnessKey))
+    }
+
+    /// An activity step's `options`: only what the code set, so an unset priority or fairness key
+    /// leaves the execution's in force (docs/protocol.md, "Priorities and fairness").
+    static func activityOptions(_ retryPolicy: JSONValue?, _ timeouts: JSONValue?, _ priority: Int?, _ fairnessKey: String?)
+        -> JSONValue?
+    {
         var options: [String: JSONValue] = [:]
         if let retryPolicy { options["retryPolicy"] = retryPolicy }
         if let timeouts { options["timeouts"] = timeouts }
-        return StepFuture(context: self, seq: reserveSeq(), kind: "activity", name: name, input: try JSONValue(encoding: input),
-            options: options.isEmpty ? nil : .object(options))
+        if let priority { options["priority"] = JSONValue(priority) }
+        if let fairnessKey { options["fairnessKey"] = .string(fairnessKey) }
+        return options.isEmpty ? nil : .object(options)
     }
 
     func step(seq: Int, _ kind: String, name: String, input: JSONValue, options: JSONValue?) async throws -> JSONValue {
@@ -101,15 +111,14 @@ public final class WorkflowContext: Sendable {
         }
     }
 
-    /// Calls an activity by name (any language) and decodes its output.
+    /// Calls an activity by name (any language) and decodes its output. `priority` and
+    /// `fairnessKey` override the execution's for this step.
     public func activity<Output: Decodable>(
         _ name: String, _ input: some Encodable, as type: Output.Type = Output.self, retryPolicy: JSONValue? = nil,
-        timeouts: JSONValue? = nil
+        timeouts: JSONValue? = nil, priority: Int? = nil, fairnessKey: String? = nil
     ) async throws -> Output {
-        var options: [String: JSONValue] = [:]
-        if let retryPolicy { options["retryPolicy"] = retryPolicy }
-        if let timeouts { options["timeouts"] = timeouts }
-        let result = try await step("activity", name: name, input: try JSONValue(encoding: input), options: options.isEmpty ? nil : .object(options))
+        let options = Self.activityOptions(retryPolicy, timeouts, priority, fairnessKey)
+        let result = try await step("activity", name: name, input: try JSONValue(encoding: input), options: options)
         return try result.decode(as: Output.self)
     }
 

@@ -64,7 +64,7 @@ extension Engine {
         scheduleDeadlines(state.record)
         await catchUp(id)
         guard let current = workflows[id], case .pending = current.phase else { return }
-        workflowQueue[state.record.name, default: TaskQueue()].append(id)
+        workflowQueue[state.record.name, default: TaskQueue()].append(id, precedence: state.record.precedence)
         dispatchWorkflows(state.record.name)
     }
 

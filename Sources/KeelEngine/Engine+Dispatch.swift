@@ -16,7 +16,7 @@ extension Engine {
             live.phase = .backoff
             timers.schedule(record.visibleAt, taskID: record.id, kind: .retryBackoff(attempt: record.attempt))
         } else {
-            ready[record.name, default: TaskQueue()].append(record.id)
+            ready[record.name, default: TaskQueue()].append(record.id, precedence: record.precedence)
             if let ms = record.timeouts.scheduleToStartMs {
                 timers.schedule(now + ms, taskID: record.id, kind: .scheduleToStart)
             }
@@ -191,7 +191,7 @@ extension Engine {
                     clock.now() + Self.claimRetryDelayMs, taskID: id, kind: .retryBackoff(attempt: live.record.attempt))
             } else {
                 live.phase = .ready
-                ready[live.record.name, default: TaskQueue()].append(id)
+                ready[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
             }
             tasks[id] = live
         }

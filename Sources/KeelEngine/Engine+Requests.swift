@@ -225,6 +225,7 @@ extension Engine {
         }
         let policy = try RetryPolicy.decode(p["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "retryPolicy")
         let timeouts = try ActivityTimeouts.decode(p["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "timeouts")
+        let precedence = try p.precedence(over: .standard)
 
         if let key, let existing = try await existingTask(key: key, name: name, input: input) {
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
@@ -233,6 +234,7 @@ extension Engine {
         var record = ActivityTaskRecord(
             id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: key, retryPolicy: policy,
             timeouts: timeouts, contractHash: contract?.hash, now: now)
+        record.precedence = precedence
         let reserved = reserveWorker(for: name, input: input, now: now)
         if reserved != nil {
             record.status = .running

@@ -125,6 +125,13 @@ extension Engine {
         return await withCheckedContinuation { c in workflows[id]?.held[seq, default: []].append(c) }
     }
 
+    /// An activity step's precedence: its options' `priority` and `fairnessKey` over its
+    /// execution's (docs/protocol.md, "Priorities and fairness").
+    static func stepPrecedence(_ options: JSONValue?, over execution: Precedence) throws -> Precedence {
+        guard let options, case .object = options else { return execution }
+        return try Params(options, method: "workflow/step").precedence(over: execution, prefix: "options.")
+    }
+
     private func activityStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, options: JSONValue?, epoch: Int)
         async throws -> JSONValue
     {
@@ -151,9 +158,11 @@ extension Engine {
         }
         let policy = try RetryPolicy.decode(options?["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "options.retryPolicy")
         let timeouts = try ActivityTimeouts.decode(options?["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "options.timeouts")
+        let precedence = try Self.stepPrecedence(options, over: live.record.precedence)
         var task = ActivityTaskRecord(
             id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: "\(id)/\(live.record.generation)/\(seq)",
             retryPolicy: policy, timeouts: timeouts, contractHash: contract?.hash, now: now)
+        task.precedence = precedence
         task.workflowId = id
         task.generation = live.record.generation
         task.stepSeq = seq
@@ -251,6 +260,7 @@ extension Engine {
         child.parentGeneration = live.record.generation
         child.parentSeq = seq
         child.cancelRequested = live.record.cancelRequested
+        child.precedence = live.record.precedence
         applyTimeouts(&child, executionMs: nil, runMs: nil, now: now)
         _ = try await record(entry, epoch: epoch, effect: .child(child))
         WorkflowMetrics.started(name)

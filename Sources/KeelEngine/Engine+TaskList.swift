@@ -26,6 +26,7 @@ extension Engine {
         o["createdAtMs"] = JSONValue(r.createdAt)
         if let started = r.startedAt { o["startedAtMs"] = JSONValue(started) }
         if let workflowId = r.workflowId { o["workflowId"] = .string(workflowId) }
+        o.merge(JSONObject(r.precedence.fields)) { _, shown in shown }
         if r.status == .scheduled { o.merge(JSONObject(activityWorkerHint(r.name))) { old, _ in old } }
         return .object(o)
     }

@@ -86,7 +86,7 @@ extension Engine {
         case .retryBackoff(let attempt):
             guard case .backoff = live.phase, live.record.attempt == attempt else { return }
             tasks[id]?.phase = .ready
-            ready[live.record.name, default: TaskQueue()].append(id)
+            ready[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
             if let ms = live.record.timeouts.scheduleToStartMs {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }

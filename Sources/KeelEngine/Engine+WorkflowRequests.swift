@@ -29,6 +29,7 @@ extension Engine {
         var record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
         let (executionMs, runMs) = try Self.requestedTimeouts(p)
         applyTimeouts(&record, executionMs: executionMs, runMs: runMs, now: now)
+        record.precedence = try p.precedence(over: .standard)
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two).
         // (On a shared store the execution is stored unowned and claimed like any other.)
@@ -217,6 +218,7 @@ extension Engine {
         if let failure = record.failure { o["failure"] = failure }
         if let parent = record.parentId { o["parentId"] = .string(parent) }
         if let buildId = record.buildId { o["buildId"] = .string(buildId) }
+        o.merge(record.precedence.fields) { _, shown in shown }
         let pending = journal.filter { $0.status == .scheduled }
         o["pendingSteps"] = .array(pending.map { ["seq": JSONValue($0.seq), "kind": .string($0.kind), "name": .string($0.name)] })
         if let current = pending.last ?? journal.last {

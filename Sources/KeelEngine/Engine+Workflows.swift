@@ -18,7 +18,7 @@ extension Engine {
             live.phase = .parked
         } else {
             live.queuedAt = clock.now()
-            workflowQueue[record.name, default: TaskQueue()].append(record.id)
+            workflowQueue[record.name, default: TaskQueue()].append(record.id, precedence: record.precedence)
         }
         workflows[record.id] = live
         scheduleDeadlines(record)
@@ -51,7 +51,7 @@ extension Engine {
         live.wakePending = false
         live.queuedAt = clock.now()
         workflows[id] = live
-        workflowQueue[live.record.name, default: TaskQueue()].append(id)
+        workflowQueue[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
         dispatchWorkflows(live.record.name)
     }
 
@@ -65,12 +65,12 @@ extension Engine {
             guard let live = workflows[id], case .pending = live.phase else { continue }
             guard let connectionID = registry.pickWorkflowWorker(for: name, build: live.record.buildId, canSend: { canSend($0) })
             else {
-                kept.append(id)
+                kept.append(id, precedence: live.record.precedence)
                 continue
             }
             startRun(id, on: connectionID, claimed: live.claimed)
         }
-        while let id = queue.popFirst() { kept.append(id) }
+        while let id = queue.popFirst() { kept.append(id, precedence: workflows[id]?.record.precedence ?? .standard) }
         workflowQueue[name] = kept.isEmpty ? nil : kept
     }
 

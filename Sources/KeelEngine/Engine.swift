@@ -282,30 +282,6 @@ struct LiveTask {
     }
 }
 
-/// A FIFO of task ids with amortized O(1) pops.
-struct TaskQueue {
-    private var items: [String] = []
-    private var head = 0
-
-    var isEmpty: Bool { head >= items.count }
-    /// Ids queued (some may be stale: a cancelled task is skipped when popped).
-    var count: Int { items.count - head }
-
-    mutating func append(_ id: String) { items.append(id) }
-
-    mutating func popFirst() -> String? {
-        guard head < items.count else { return nil }
-        defer {
-            head += 1
-            if head > 1024 && head * 2 > items.count {
-                items.removeFirst(head)
-                head = 0
-            }
-        }
-        return items[head]
-    }
-}
-
 /// The system clock.
 public struct SystemClock: WallClock {
     public init() {}

@@ -1,4 +1,5 @@
 public import KeelCore
+import KeelStorage
 
 /// Typed access to a request's params object with precise `-32602` errors ("params.name must be a string").
 struct Params {
@@ -41,6 +42,26 @@ struct Params {
             throw fail(key, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
+    }
+
+    /// `priority` and `fairnessKey` (docs/protocol.md, "Priorities and fairness") over `base`:
+    /// what is absent or null keeps `base`'s. `prefix` names where the keys sit ("options.").
+    func precedence(over base: Precedence, prefix: String = "") throws -> Precedence {
+        var result = base
+        if let v = self["priority"] {
+            guard let n = v.int64Value, n >= Precedence.priorities.lowerBound, n <= Precedence.priorities.upperBound else {
+                throw fail(prefix + "priority",
+                    "must be an integer from \(Precedence.priorities.lowerBound) to \(Precedence.priorities.upperBound) (higher runs first)")
+            }
+            result.priority = Int(n)
+        }
+        if let v = self["fairnessKey"] {
+            guard case .string(let key) = v, !key.isEmpty, key.utf8.count <= Precedence.maximumKeyBytes else {
+                throw fail(prefix + "fairnessKey", "must be a string of 1 to \(Precedence.maximumKeyBytes) bytes")
+            }
+            result.fairnessKey = key
+        }
+        return result
     }
 
     func optionalBool(_ key: String) throws -> Bool? {

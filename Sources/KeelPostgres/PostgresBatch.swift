@@ -40,29 +40,51 @@ extension PostgresChanges {
     }
 
     private func enqueueAll(_ tasks: [ActivityTaskRecord]) async throws -> [ChangeOutcome] {
-        let records: [JSONValue] = tasks.map(Self.record)
+        var inserted = try await insertTasks(tasks)
+        // The first occurrence of an inserted id applied; any repeat of it in the batch is a duplicate.
+        return tasks.map { inserted.remove($0.id) != nil ? .applied : .duplicate }
+    }
+
+    /// Inserts `tasks` in one statement and answers the ids it inserted (an id or idempotency key
+    /// already stored inserts nothing). `claimedBy` stores them running under that node, and only
+    /// while its lease holds.
+    ///
+    /// Each task is numbered its fairness turn (docs/protocol.md, "Priorities and fairness"): one
+    /// past the last turn its key holds among the waiting tasks of its name and priority, never
+    /// behind the turn at their head; tasks of one key in this batch take the turns after that, in
+    /// batch order. Claims take the lowest turn first.
+    func insertTasks(_ tasks: [ActivityTaskRecord], claimedBy node: String? = nil) async throws -> Set<String> {
+        let records: [JSONValue] = tasks.enumerated().map { Self.record($1, ord: $0) }
         let rows = try await connection.query(
             """
-            INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()))
+            INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()), turn)
             SELECT task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
                    heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id,
-                   generation, step_seq, NULL
+                   generation, step_seq, \(node), priority, fairness_key,
+                   GREATEST(
+                       COALESCE((SELECT min(a.turn) FROM activity_tasks a
+                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority), 0),
+                       COALESCE((SELECT max(a.turn) + 1 FROM activity_tasks a
+                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
+                                   AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')), 0))
+                   + row_number() OVER (PARTITION BY r.name, r.priority, COALESCE(r.fairness_key, '') ORDER BY r.ord) - 1
             FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb) AS r(
                 task_id text, name text, input text, idempotency_key text, status text, attempt bigint,
                 retry_policy text, timeouts text, output text, failure text, heartbeat_details text,
                 contract_hash text, created_at bigint, visible_at bigint, started_at bigint, completed_at bigint,
-                workflow_id text, generation bigint, step_seq bigint)
+                workflow_id text, generation bigint, step_seq bigint, priority bigint, fairness_key text, ord bigint)
+            WHERE \(node)::text IS NULL
+               OR EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now())
             ON CONFLICT DO NOTHING
             RETURNING task_id
             """, logger: logger)
         var inserted = Set<String>()
         for try await id in rows.decode(String.self) { inserted.insert(id) }
-        // The first occurrence of an inserted id applied; any repeat of it in the batch is a duplicate.
-        return tasks.map { inserted.remove($0.id) != nil ? .applied : .duplicate }
+        return inserted
     }
 
     /// A task as one record of `jsonb_to_recordset`; JSON columns travel as their text.
-    private static func record(_ t: ActivityTaskRecord) -> JSONValue {
+    private static func record(_ t: ActivityTaskRecord, ord: Int) -> JSONValue {
         var r = JSONObject()
         r["task_id"] = .string(t.id)
         r["name"] = .string(t.name)
@@ -83,6 +105,9 @@ extension PostgresChanges {
         r["workflow_id"] = json(t.workflowId)
         r["generation"] = json(t.generation.map(Int64.init))
         r["step_seq"] = json(t.stepSeq.map(Int64.init))
+        r["priority"] = json(Int64(t.precedence.priority))
+        r["fairness_key"] = json(t.precedence.fairnessKey)
+        r["ord"] = json(Int64(ord))
         return .object(r)
     }
 

@@ -12,34 +12,9 @@ struct PostgresChanges {
     func apply(_ change: Change) async throws -> ChangeOutcome {
         switch change {
         case .enqueueTask(let t):
-            let inserted = try await count(
-                """
-                INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()))
-                VALUES (\(t.id), \(t.name), \(PostgresRows.text(t.input)), \(t.idempotencyKey), \(t.status.rawValue),
-                        \(Int64(t.attempt)), \(PostgresRows.text(t.retryPolicy.json)), \(PostgresRows.text(t.timeouts.json)),
-                        \(PostgresRows.text(t.output)), \(PostgresRows.text(t.failure)),
-                        \(PostgresRows.text(t.heartbeatDetails)), \(t.contractHash), \(t.createdAt), \(t.visibleAt),
-                        \(t.startedAt), \(t.completedAt), \(t.workflowId), \(t.generation.map(Int64.init)),
-                        \(t.stepSeq.map(Int64.init)), NULL)
-                ON CONFLICT DO NOTHING
-                RETURNING 1
-                """)
-            return inserted > 0 ? .applied : .duplicate
+            return try await insertTasks([t]).contains(t.id) ? .applied : .duplicate
         case .enqueueClaimedTask(let t, let node):
-            let inserted = try await count(
-                """
-                INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()))
-                SELECT \(t.id), \(t.name), \(PostgresRows.text(t.input)), \(t.idempotencyKey), \(t.status.rawValue),
-                       \(Int64(t.attempt)), \(PostgresRows.text(t.retryPolicy.json)), \(PostgresRows.text(t.timeouts.json)),
-                       \(PostgresRows.text(t.output)), \(PostgresRows.text(t.failure)),
-                       \(PostgresRows.text(t.heartbeatDetails)), \(t.contractHash), \(t.createdAt), \(t.visibleAt),
-                       \(t.startedAt), \(t.completedAt), \(t.workflowId), \(t.generation.map(Int64.init)),
-                       \(t.stepSeq.map(Int64.init)), \(node)
-                WHERE EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now())
-                ON CONFLICT DO NOTHING
-                RETURNING 1
-                """)
-            if inserted > 0 { return .applied }
+            if try await insertTasks([t], claimedBy: node).contains(t.id) { return .applied }
             let held = try await count(
                 """
                 SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
@@ -98,7 +73,7 @@ struct PostgresChanges {
                         \(Int64(w.epoch)), \(PostgresRows.text(w.output)), \(PostgresRows.text(w.failure)), \(w.parentId),
                         \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
                         \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
-                        \(w.runDeadline), \(w.buildId))
+                        \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey))
                 ON CONFLICT DO NOTHING
                 RETURNING 1
                 """)

@@ -214,5 +214,27 @@ enum PostgresMigrations {
             WHERE status = 'scheduled'
             """,
         ],
+        // 8: each task's and execution's precedence (docs/protocol.md, "Priorities and
+        // fairness"). A constant default adds no rewrite. `turn` is a task's fairness turn,
+        // numbered at enqueue from the head turn of its name and priority and the last turn of its
+        // key (the two turn indexes); claims take the lowest turn first. Ready executions are
+        // claimed by priority, then oldest first.
+        [
+            "ALTER TABLE activity_tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE activity_tasks ADD COLUMN fairness_key TEXT",
+            "ALTER TABLE activity_tasks ADD COLUMN turn BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE workflows ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE workflows ADD COLUMN fairness_key TEXT",
+            "CREATE INDEX activity_tasks_turns ON activity_tasks (name, priority, turn) WHERE status = 'scheduled'",
+            """
+            CREATE INDEX activity_tasks_key_turns ON activity_tasks (name, priority, (COALESCE(fairness_key, '')), turn)
+            WHERE status = 'scheduled'
+            """,
+            """
+            CREATE INDEX workflows_ready_by_priority ON workflows (priority DESC, updated_at, workflow_id)
+            WHERE status = 'pending' AND owner_node IS NULL
+            """,
+            "DROP INDEX workflows_ready",
+        ],
     ]
 }

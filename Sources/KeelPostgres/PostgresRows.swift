@@ -17,7 +17,7 @@ enum PostgresRows {
             [
                 "task_id", "name", "input", "idempotency_key", "status", "attempt", "retry_policy", "timeouts", "output",
                 "failure", "heartbeat_details", "contract_hash", "created_at", "visible_at", "started_at", "completed_at",
-                "workflow_id", "generation", "step_seq", "owner_node",
+                "workflow_id", "generation", "step_seq", "owner_node", "priority", "fairness_key",
             ], alias)
     }
 
@@ -32,7 +32,7 @@ enum PostgresRows {
     private static let workflowColumnNames = [
         "workflow_id", "name", "input", "status", "generation", "epoch", "output", "failure", "parent_id",
         "parent_generation", "parent_seq", "cancel_requested", "contract_hash", "created_at", "updated_at",
-        "execution_deadline", "run_timeout_ms", "run_deadline", "build_id",
+        "execution_deadline", "run_timeout_ms", "run_deadline", "build_id", "priority", "fairness_key",
     ]
 
     static let journalColumns = """
@@ -66,6 +66,7 @@ enum PostgresRows {
         t.workflowId = try r["workflow_id"].decode(String?.self)
         t.generation = try r["generation"].decode(Int?.self)
         t.stepSeq = try r["step_seq"].decode(Int?.self)
+        t.precedence = try precedence(r)
         return t
     }
 
@@ -89,8 +90,13 @@ enum PostgresRows {
         w.runTimeoutMs = try r["run_timeout_ms"].decode(Int64?.self)
         w.runDeadline = try r["run_deadline"].decode(Int64?.self)
         w.buildId = try r["build_id"].decode(String?.self)
+        w.precedence = try precedence(r)
         return ExecutionState(
             record: w, ownerNode: try r["owner_node"].decode(String?.self), eventSeq: try r["event_seq"].decode(Int.self))
+    }
+
+    private static func precedence(_ r: PostgresRandomAccessRow) throws -> Precedence {
+        Precedence(priority: try r["priority"].decode(Int.self), fairnessKey: try r["fairness_key"].decode(String?.self))
     }
 
     static func streamEvent(_ row: PostgresRow, workflowId: String) throws -> StreamEvent {

@@ -130,7 +130,7 @@ public final class PostgresStore: Store {
                     WHERE status = 'scheduled' AND visible_at <= keel_now() AND name = ANY(\(request.names))
                       AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
                                   AND heartbeat_at + lease_ms >= keel_now())
-                    ORDER BY visible_at, created_at, task_id LIMIT \(request.limit)
+                    ORDER BY priority DESC, turn, visible_at, created_at, task_id LIMIT \(request.limit)
                     FOR NO KEY UPDATE SKIP LOCKED)
                 UPDATE activity_tasks t SET status = 'running', attempt = t.attempt + 1, started_at = keel_now(),
                     owner_node = \(node.nodeId)
@@ -139,7 +139,7 @@ public final class PostgresStore: Store {
                 """, logger: logger)
             var claimed: [ActivityTaskRecord] = []
             for try await row in rows { claimed.append(try PostgresRows.task(row)) }
-            return claimed.sorted { ($0.visibleAt, $0.createdAt, $0.id) < ($1.visibleAt, $1.createdAt, $1.id) }
+            return claimed.sorted(by: ActivityTaskRecord.claimOrder)
         }
     }
 
@@ -209,7 +209,7 @@ public final class PostgresStore: Store {
                            OR build_id = ANY(\(runnable)))
                       AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
                                   AND heartbeat_at + lease_ms >= keel_now())
-                    ORDER BY updated_at, workflow_id LIMIT \(limit)
+                    ORDER BY priority DESC, updated_at, workflow_id LIMIT \(limit)
                     FOR NO KEY UPDATE SKIP LOCKED)
                 UPDATE workflows w SET status = 'running', owner_node = \(node.nodeId), epoch = w.epoch + 1,
                     updated_at = keel_now(), build_id = COALESCE(w.build_id, \(builds.pinUnpinnedTo))

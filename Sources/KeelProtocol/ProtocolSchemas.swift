@@ -642,6 +642,12 @@ public enum ProtocolSchemas {
         },
         "timeouts": {
           "$ref": "common.json#/$defs/timeouts"
+        },
+        "priority": {
+          "$ref": "common.json#/$defs/priority"
+        },
+        "fairnessKey": {
+          "$ref": "common.json#/$defs/fairnessKey"
         }
       }
     },
@@ -655,6 +661,24 @@ public enum ProtocolSchemas {
       "minLength": 1,
       "maxLength": 128,
       "pattern": "^[A-Za-z0-9][A-Za-z0-9._:+@/-]*$"
+    },
+    "priority": {
+      "description": "Higher runs first among the ready work of one name (docs/protocol.md, \"Priorities and fairness\"). Default 0, or the execution's for its steps.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": -1000,
+      "maximum": 1000
+    },
+    "fairnessKey": {
+      "description": "Ready work of one name and priority is handed out round-robin over these keys (a customer, a tenant); work without one shares one key. Default: none, or the execution's for its steps.",
+      "type": [
+        "string",
+        "null"
+      ],
+      "minLength": 1,
+      "maxLength": 256
     }
   }
 }
@@ -709,6 +733,12 @@ public enum ProtocolSchemas {
         "null"
       ],
       "maxLength": 256
+    },
+    "priority": {
+      "$ref": "common.json#/$defs/priority"
+    },
+    "fairnessKey": {
+      "$ref": "common.json#/$defs/fairnessKey"
     }
   }
 }
@@ -972,6 +1002,16 @@ public enum ProtocolSchemas {
           },
           "workflowId": {
             "$ref": "common.json#/$defs/workflowId"
+          },
+          "priority": {
+            "type": "integer",
+            "minimum": -1000,
+            "maximum": 1000
+          },
+          "fairnessKey": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256
           }
         }
       }
@@ -1843,6 +1883,18 @@ public enum ProtocolSchemas {
     "buildId": {
       "description": "The worker build this execution is pinned to (docs/versioning.md); absent while unpinned.",
       "$ref": "common.json#/$defs/buildId"
+    },
+    "priority": {
+      "description": "The execution's priority; its steps and children inherit it.",
+      "type": "integer",
+      "minimum": -1000,
+      "maximum": 1000
+    },
+    "fairnessKey": {
+      "description": "The execution's fairness key, when it has one.",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 256
     }
   }
 }
@@ -2567,6 +2619,12 @@ public enum ProtocolSchemas {
         "null"
       ],
       "maxLength": 256
+    },
+    "priority": {
+      "$ref": "common.json#/$defs/priority"
+    },
+    "fairnessKey": {
+      "$ref": "common.json#/$defs/fairnessKey"
     }
   }
 }

@@ -39,6 +39,8 @@ public struct ActivityTaskRecord: Sendable {
     public var workflowId: String?
     public var generation: Int?
     public var stepSeq: Int?
+    /// Its place among the ready tasks of its name: priority, then its fairness key's turn.
+    public var precedence: Precedence = .standard
 
     public init(
         id: String, name: String, input: JSONValue, idempotencyKey: String?, retryPolicy: RetryPolicy,
@@ -55,6 +57,13 @@ public struct ActivityTaskRecord: Sendable {
         self.contractHash = contractHash
         self.createdAt = now
         self.visibleAt = now
+    }
+}
+
+extension ActivityTaskRecord {
+    /// The order a store answers claimed tasks in: higher priority first, then oldest ready first.
+    public static func claimOrder(_ a: ActivityTaskRecord, _ b: ActivityTaskRecord) -> Bool {
+        (-a.precedence.priority, a.visibleAt, a.createdAt, a.id) < (-b.precedence.priority, b.visibleAt, b.createdAt, b.id)
     }
 }
 

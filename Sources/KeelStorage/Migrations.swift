@@ -218,5 +218,15 @@ enum Migrations {
         CREATE UNIQUE INDEX stream_events_step ON stream_events (workflow_id, step_generation, step_seq)
             WHERE step_seq IS NOT NULL;
         """,
+        // 12: each task's and execution's precedence (docs/protocol.md, "Priorities and
+        // fairness"): ready work of a name runs highest priority first, then by fairness turn.
+        // `turn` is numbered by the shared-store path (Store); one node keeps turns in memory.
+        """
+        ALTER TABLE activity_tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE activity_tasks ADD COLUMN fairness_key TEXT;
+        ALTER TABLE activity_tasks ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE workflows ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE workflows ADD COLUMN fairness_key TEXT;
+        """,
     ]
 }

@@ -31,12 +31,12 @@ public final class SQLiteStore: Store {
                 WHERE task_id IN (
                     SELECT task_id FROM activity_tasks
                     WHERE status = 'scheduled' AND visible_at <= ? AND name IN (\(names))
-                    ORDER BY visible_at, created_at, task_id LIMIT ?)
+                    ORDER BY priority DESC, turn, visible_at, created_at, task_id LIMIT ?)
                 RETURNING \(SQLiteTransaction.taskColumns)
                 """
             ).bind([.int(now), .text(node.nodeId), .int(now)] + request.names.map { .text($0) } + [.int(Int64(request.limit))])
                 .forEachRow { claimed.append(SQLiteTransaction.task(from: $0)) }
-            return claimed.sorted { ($0.visibleAt, $0.createdAt, $0.id) < ($1.visibleAt, $1.createdAt, $1.id) }
+            return claimed.sorted(by: ActivityTaskRecord.claimOrder)
         }
     }
 
@@ -88,7 +88,7 @@ public final class SQLiteStore: Store {
                 WHERE workflow_id IN (
                     SELECT workflow_id FROM workflows WHERE status = 'pending' AND owner_node IS NULL \(named)
                       AND (\(admitted.joined(separator: " OR ")))
-                    ORDER BY updated_at, workflow_id LIMIT ?)
+                    ORDER BY priority DESC, updated_at, workflow_id LIMIT ?)
                 RETURNING workflow_id
                 """
             ).bind(

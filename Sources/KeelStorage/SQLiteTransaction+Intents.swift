@@ -6,10 +6,13 @@ extension SQLiteTransaction {
     func apply(_ change: Change, now: EpochMillis) throws -> ChangeOutcome {
         switch change {
         case .enqueueTask(let task):
-            return try insertActivityTask(task) == .applied ? .applied : .duplicate
+            guard try insertActivityTask(task) == .applied else { return .duplicate }
+            try assignTurn(task)
+            return .applied
         case .enqueueClaimedTask(let task, let node):
             guard try leaseHeld(node, now: now) else { return .notFound }
             guard try insertActivityTask(task) == .applied else { return .duplicate }
+            try assignTurn(task)
             try db.statement("UPDATE activity_tasks SET owner_node = ? WHERE task_id = ?").bind([.text(node), .text(task.id)]).run()
             return .applied
         case .finishTask(let id, let attempt, let status, let output, let failure):
@@ -359,6 +362,24 @@ extension SQLiteTransaction {
         return ChangeOutcome.taskFence(attempt: attempt, currentAttempt: task.attempt, terminal: task.status.isTerminal)
     }
 
+    /// Numbers a just-stored task's fairness turn (docs/protocol.md, "Priorities and fairness"):
+    /// one past the last turn its key holds among the waiting tasks of its name and priority, but
+    /// never behind the turn at their head. Claims take the lowest turn first. (One SQLite node
+    /// keeps the same numbering in memory: TaskQueue.swift.)
+    private func assignTurn(_ task: ActivityTaskRecord) throws {
+        try db.statement(
+            """
+            UPDATE activity_tasks SET turn = MAX(
+                COALESCE((SELECT MIN(turn) FROM activity_tasks
+                          WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND task_id != ?1), 0),
+                COALESCE((SELECT MAX(turn) + 1 FROM activity_tasks
+                          WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND fairness_key IS ?4
+                            AND task_id != ?1), 0))
+            WHERE task_id = ?1
+            """
+        ).bind([.text(task.id), .text(task.name), .int(Int64(task.precedence.priority)), .optional(task.precedence.fairnessKey)]).run()
+    }
+
     /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.
     private func epochFence(_ workflowId: String, _ epoch: Int) throws -> ChangeOutcome? {
         guard let state = try execution(workflowId) else { return .notFound }
@@ -370,7 +391,7 @@ extension SQLiteTransaction {
         try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")
             .bind([.text(workflowId)]).forEachRow { row in
                 found = ExecutionState(
-                    record: Self.workflow(from: row), ownerNode: row.optionalText(19), eventSeq: Int(row.int(20)))
+                    record: Self.workflow(from: row), ownerNode: row.optionalText(21), eventSeq: Int(row.int(22)))
             }
         return found
     }

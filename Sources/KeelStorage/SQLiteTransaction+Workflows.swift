@@ -6,7 +6,7 @@ extension SQLiteTransaction {
     static let workflowColumns = """
         workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
-        run_deadline, build_id
+        run_deadline, build_id, priority, fairness_key
         """
 
     static func workflow(from row: Row) -> WorkflowRecord {
@@ -27,6 +27,7 @@ extension SQLiteTransaction {
         w.runTimeoutMs = row.optionalInt(16)
         w.runDeadline = row.optionalInt(17)
         w.buildId = row.optionalText(18)
+        w.precedence = Precedence(priority: Int(row.int(19)), fairnessKey: row.optionalText(20))
         return w
     }
 
@@ -43,7 +44,7 @@ extension SQLiteTransaction {
     }
 
     func openWorkflows() throws -> [WorkflowRecord] {
-        try workflows("WHERE status IN ('pending', 'running', 'suspended') ORDER BY created_at, workflow_id", [])
+        try workflows("WHERE status IN ('pending', 'running', 'suspended') ORDER BY created_at, rowid", [])
     }
 
     func workflows(_ f: WorkflowFilter) throws -> [WorkflowRecord] {
@@ -111,7 +112,8 @@ extension SQLiteTransaction {
         do {
             try db.statement(
                 """
-                INSERT INTO workflows (\(Self.workflowColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO workflows (\(Self.workflowColumns))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
@@ -119,6 +121,7 @@ extension SQLiteTransaction {
                 .optional(w.parentGeneration.map(Int64.init)), .optional(w.parentSeq.map(Int64.init)),
                 .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
                 .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline), .optional(w.buildId),
+                .int(Int64(w.precedence.priority)), .optional(w.precedence.fairnessKey),
             ]).run()
             return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {

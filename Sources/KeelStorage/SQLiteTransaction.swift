@@ -8,7 +8,7 @@ struct SQLiteTransaction: StorageTransaction {
     static let taskColumns = """
         task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
         heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id, generation,
-        step_seq
+        step_seq, priority, fairness_key
         """
 
     private func tasks(_ whereClause: String, _ values: [SQLValue]) throws -> [ActivityTaskRecord] {
@@ -36,6 +36,7 @@ struct SQLiteTransaction: StorageTransaction {
         t.workflowId = row.optionalText(16)
         t.generation = row.optionalInt(17).map { Int($0) }
         t.stepSeq = row.optionalInt(18).map { Int($0) }
+        t.precedence = Precedence(priority: Int(row.int(19)), fairnessKey: row.optionalText(20))
         return t
     }
 
@@ -48,7 +49,9 @@ struct SQLiteTransaction: StorageTransaction {
     }
 
     func openActivityTasks() throws -> [ActivityTaskRecord] {
-        try tasks("WHERE status IN ('scheduled', 'running') ORDER BY created_at, task_id", [])
+        // rowid: the order of insertion, so tasks stored in one millisecond come back first in,
+        // first out (their ids' random tails would not).
+        try tasks("WHERE status IN ('scheduled', 'running') ORDER BY created_at, rowid", [])
     }
 
     func activityTasks(status: TaskStatus?, limit: Int) throws -> [ActivityTaskRecord] {
@@ -63,7 +66,7 @@ struct SQLiteTransaction: StorageTransaction {
             try db.statement(
                 """
                 INSERT INTO activity_tasks (\(Self.taskColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(t.id), .text(t.name), .json(t.input), .optional(t.idempotencyKey), .text(t.status.rawValue),
@@ -71,6 +74,7 @@ struct SQLiteTransaction: StorageTransaction {
                 .json(t.failure), .json(t.heartbeatDetails), .optional(t.contractHash), .int(t.createdAt),
                 .int(t.visibleAt), .optional(t.startedAt), .optional(t.completedAt), .optional(t.workflowId),
                 .optional(t.generation.map(Int64.init)), .optional(t.stepSeq.map(Int64.init)),
+                .int(Int64(t.precedence.priority)), .optional(t.precedence.fairnessKey),
             ]).run()
             return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {

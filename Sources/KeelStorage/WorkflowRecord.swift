@@ -50,6 +50,9 @@ public struct WorkflowRecord: Sendable {
     /// The worker build this execution is pinned to (docs/versioning.md): set by its first run on
     /// a versioned worker, never changed after. Nil: unpinned.
     public var buildId: String?
+    /// Its runs' place among the ready executions of its name, and the default of its activity
+    /// steps and children (docs/protocol.md, "Priorities and fairness").
+    public var precedence: Precedence = .standard
 
     public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
         self.id = id

@@ -66,6 +66,7 @@ public enum StoreConformance {
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
         .init(name: "each retried attempt's failure is kept beside the task", run: retriedAttemptsKeepTheirFailures),
+        .init(name: "claims take the highest priority first, then one task of each fairness key in turn", run: claimsFollowPrecedence),
     ]
 
     // MARK: - Cases
@@ -920,6 +921,35 @@ public enum StoreConformance {
         try expect(kept["t"]?.map { $0.failure["message"]?.stringValue ?? "" }, ["attempt 1", "attempt 2"])
         try expect(kept["t"]?.allSatisfy { $0.startedAt != nil && $0.failedAt >= ($0.startedAt ?? .max) } == true,
             "each kept failure has its attempt's start, before its end: \(kept)")
+    }
+
+    static func claimsFollowPrecedence(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now() - 1_000
+        func queued(_ id: String, at offset: EpochMillis, _ precedence: Precedence) -> Change {
+            var t = task(id, name: "turns", now: now + offset)
+            t.precedence = precedence
+            return .enqueueTask(t)
+        }
+        _ = try await store.apply([
+            queued("a1", at: 0, Precedence(fairnessKey: "a")), queued("a2", at: 1, Precedence(fairnessKey: "a")),
+            queued("a3", at: 2, Precedence(fairnessKey: "a")), queued("b1", at: 3, Precedence(fairnessKey: "b")),
+            queued("b2", at: 4, Precedence(fairnessKey: "b")), queued("n1", at: 5, .standard),
+            queued("high", at: 6, Precedence(priority: 9)), queued("low", at: 7, Precedence(priority: -1, fairnessKey: "a")),
+        ])
+        try expect(try await store.task(id: "low")?.precedence, Precedence(priority: -1, fairnessKey: "a"))
+        var order: [String] = []
+        while let next = try await store.claimTasks(TaskClaim(names: ["turns"], limit: 1), node: node).first {
+            try expect(order.count < 8, "claimed more tasks than were queued: \(order) then \(next.id)")
+            order.append(next.id)
+        }
+        try expect(order, ["high", "a1", "b1", "n1", "a2", "b2", "a3", "low"])
+        var urgent = execution("urgent", now: now + 10)
+        urgent.precedence = Precedence(priority: 3, fairnessKey: "acme")
+        _ = try await store.apply([.startExecution(execution("routine", now: now)), .startExecution(urgent)])
+        try expect(try await store.execution(id: "urgent")?.record.precedence, Precedence(priority: 3, fairnessKey: "acme"))
+        try expect(try await store.claimExecutions(names: nil, limit: 1, node: node).map(\.record.id), ["urgent"])
+        try expect(try await store.claimExecutions(names: nil, limit: 1, node: node).map(\.record.id), ["routine"])
     }
 
     // MARK: - Fixtures

@@ -26,6 +26,7 @@ struct Call: AsyncParsableCommand {
     var scheduleToStart: String = "60"
     @Option(help: "Most attempts (0 = unlimited).") var maxAttempts: Int?
     @Flag(help: "Return at once with the task id instead of waiting.") var noWait = false
+    @OptionGroup var precedence: PrecedenceOptions
     @OptionGroup var connection: ConnectionOptions
 
     /// Statuses after which a task never changes.
@@ -50,12 +51,14 @@ struct Call: AsyncParsableCommand {
         let retry: JSONValue? = maxAttempts.map { ["maximumAttempts": JSONValue($0)] }
         let timeoutsValue: JSONValue? = timeouts.isEmpty ? nil : .object(timeouts)
         let (name, key, wait, json) = (name, idempotencyKey, !noWait, connection.json)
+        let (priority, fairnessKey) = (precedence.priority, precedence.fairnessKey)
         let waiting = scheduleToStartMs.map { "waiting up to \(describeMillis($0)) for one (--schedule-to-start to change)" }
             ?? "waiting for one with no limit (--schedule-to-start to set one)"
         let result = try await runClient(connection) { client -> JSONValue in
             // Queued without waiting first, so a call nobody can run is reported at once.
             var r = try await client.callActivity(
-                name, input: value, idempotencyKey: key, retryPolicy: retry, timeouts: timeoutsValue, wait: false)
+                name, input: value, idempotencyKey: key, retryPolicy: retry, timeouts: timeoutsValue, priority: priority,
+                fairnessKey: fairnessKey, wait: false)
             if let notice = waitingNotice(r, name: name, waiting: waiting) { ErrorReport.notice(notice, json: json) }
             while wait, let id = r["taskId"], !Self.endStatuses.contains(r["status"]?.stringValue ?? "") {
                 r = try await client.call("activity/result", ["taskId": id, "waitTimeoutMs": 60_000])

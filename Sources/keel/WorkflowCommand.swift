@@ -21,11 +21,13 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Flag(help: "Fail if the id exists instead of returning the existing execution.") var failIfExists = false
         @Flag(help: "Wait for the result and print it.") var wait = false
         @OptionGroup var timeouts: WorkflowTimeoutOptions
+        @OptionGroup var precedence: PrecedenceOptions
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             var params: [String: JSONValue] = ["name": .string(name), "input": try readJSON(input)]
             params.merge(try timeouts.params()) { _, new in new }
+            params.merge(precedence.params) { _, new in new }
             if let workflowId { params["workflowId"] = .string(workflowId) }
             if failIfExists { params["conflictPolicy"] = "fail" }
             let p = JSONValue.object(params)

@@ -111,6 +111,11 @@ if conformance {
         let charge: JSONValue = try await ctx.activity("echo", ["step": "charge"] as JSONValue)
         return ["charge": charge]
     }
+    worker.workflow("wf.priority") { (input: JSONValue, ctx) -> JSONValue in
+        let first: JSONValue = try await ctx.activity("echo", input, priority: 7, fairnessKey: "tenant-a")
+        let second: JSONValue = try await ctx.activity("echo", input)
+        return ["first": first, "second": second]
+    }
     worker.workflow("wf.child") { (input: JSONValue, ctx) -> JSONValue in
         let c: JSONValue = try await ctx.child("wf.sequence", ["n": input["n"] ?? 0] as JSONValue)
         return ["child": c]
