@@ -221,13 +221,34 @@ static long long wait_bound(long long wait_timeout_ms) {
     return (wait_timeout_ms >= 0 ? wait_timeout_ms : SERVER_DEFAULT_WAIT_MS) + WAIT_SLACK_MS;
 }
 
+/* Adds `priority` and `fairnessKey` to params, each only when the caller set it. */
+static void set_priority(json_t *params, int has_priority, int priority, const char *fairness_key) {
+    if (has_priority) {
+        json_object_set_new(params, "priority", json_integer(priority));
+    }
+    if (fairness_key != NULL) {
+        json_object_set_new(params, "fairnessKey", json_string(fairness_key));
+    }
+}
+
+json_t *keel_workflow_start_with_options(keel_client_t *c, const char *name, json_t *input,
+                                         const keel_workflow_start_options_t *opts, keel_error_t *err) {
+    keel_workflow_start_options_t none = {0};
+    if (opts == NULL) {
+        opts = &none;
+    }
+    json_t *params = json_pack("{s:s,s:O}", "name", name, "input", input ? input : json_null());
+    if (opts->workflow_id != NULL) {
+        json_object_set_new(params, "workflowId", json_string(opts->workflow_id));
+    }
+    set_priority(params, opts->has_priority, opts->priority, opts->fairness_key);
+    return call(c, "workflow/start", params, QUICK_CALL_TIMEOUT_MS, err);
+}
+
 json_t *keel_workflow_start(keel_client_t *c, const char *name, json_t *input, const char *workflow_id,
                             keel_error_t *err) {
-    json_t *params = json_pack("{s:s,s:O}", "name", name, "input", input ? input : json_null());
-    if (workflow_id != NULL) {
-        json_object_set_new(params, "workflowId", json_string(workflow_id));
-    }
-    return call(c, "workflow/start", params, QUICK_CALL_TIMEOUT_MS, err);
+    keel_workflow_start_options_t opts = {.workflow_id = workflow_id};
+    return keel_workflow_start_with_options(c, name, input, &opts, err);
 }
 
 json_t *keel_workflow_result(keel_client_t *c, const char *workflow_id, long long wait_timeout_ms,
@@ -318,6 +339,7 @@ json_t *keel_activity_call(keel_client_t *c, const char *name, json_t *input, co
     if (opts->retry_policy != NULL) {
         json_object_set(params, "retryPolicy", opts->retry_policy);
     }
+    set_priority(params, opts->has_priority, opts->priority, opts->fairness_key);
     json_t *timeouts = json_object();
     if (opts->start_to_close_ms > 0) {
         json_object_set_new(timeouts, "startToCloseMs", json_integer(opts->start_to_close_ms));

@@ -170,6 +170,58 @@ TEST(client_activity_operations_send_the_documented_params) {
     CHECK(params_ok);
 }
 
+/* Priorities and fairness keys: `priority` and `fairnessKey` are sent only when the caller set
+ * them (a priority of 0 too, through has_priority), never a default of this library's own. */
+TEST(client_priority_and_fairness_key_are_sent_only_when_set) {
+    script_t s;
+    keel_client_t *c = start(&s, 0);
+    CHECK(c != NULL);
+    keel_error_t err;
+    json_t *input = json_pack("{s:i}", "n", 1);
+    json_t *results[7];
+    results[0] = keel_activity_call(c, "echo", input,
+                                    &(keel_call_options_t){.no_wait = 1, .has_priority = 1, .priority = 9,
+                                                           .fairness_key = "tenant-a"},
+                                    &err);
+    results[1] = keel_activity_call(c, "echo", input, &(keel_call_options_t){.no_wait = 1, .has_priority = 1}, &err);
+    results[2] = keel_activity_call(c, "echo", input, &(keel_call_options_t){.no_wait = 1, .priority = 9}, &err);
+    results[3] = keel_activity_call(c, "echo", input,
+                                    &(keel_call_options_t){.no_wait = 1, .has_priority = 1, .priority = -1000,
+                                                           .fairness_key = "b"},
+                                    &err);
+    results[4] = keel_workflow_start_with_options(
+        c, "wf.sequence", input,
+        &(keel_workflow_start_options_t){.workflow_id = "wf-1", .has_priority = 1, .priority = 5, .fairness_key = "acme"},
+        &err);
+    results[5] = keel_workflow_start_with_options(c, "wf.sequence", input,
+                                                  &(keel_workflow_start_options_t){.fairness_key = "acme"}, &err);
+    results[6] = keel_workflow_start_with_options(c, "wf.sequence", NULL, NULL, &err);
+    json_decref(input);
+    finish(&s, c);
+    int results_ok = 1;
+    for (size_t i = 0; i < 7; i++) {
+        results_ok &= results[i] != NULL;
+        json_decref(results[i]);
+    }
+    int params_ok = 1;
+    params_ok &= params_are(&s, 1, "activity/call",
+                            "{\"name\":\"echo\",\"input\":{\"n\":1},\"wait\":false,\"priority\":9,"
+                            "\"fairnessKey\":\"tenant-a\"}");
+    params_ok &= params_are(&s, 2, "activity/call", "{\"name\":\"echo\",\"input\":{\"n\":1},\"wait\":false,\"priority\":0}");
+    params_ok &= params_are(&s, 3, "activity/call", "{\"name\":\"echo\",\"input\":{\"n\":1},\"wait\":false}");
+    params_ok &= params_are(&s, 4, "activity/call",
+                            "{\"name\":\"echo\",\"input\":{\"n\":1},\"wait\":false,\"priority\":-1000,"
+                            "\"fairnessKey\":\"b\"}");
+    params_ok &= params_are(&s, 5, "workflow/start",
+                            "{\"name\":\"wf.sequence\",\"input\":{\"n\":1},\"workflowId\":\"wf-1\",\"priority\":5,"
+                            "\"fairnessKey\":\"acme\"}");
+    params_ok &= params_are(&s, 6, "workflow/start", "{\"name\":\"wf.sequence\",\"input\":{\"n\":1},\"fairnessKey\":\"acme\"}");
+    params_ok &= params_are(&s, 7, "workflow/start", "{\"name\":\"wf.sequence\",\"input\":null}");
+    json_decref(s.requests);
+    CHECK(results_ok);
+    CHECK(params_ok);
+}
+
 TEST(client_wire_errors_keep_code_message_and_data) {
     script_t s;
     keel_client_t *c = start(&s, 0);

@@ -254,6 +254,110 @@ TEST(live_workflow_client_operations) {
     CHECK_MSG(cancelled == 0, "cancel: %s", err.message);
 }
 
+/* ---- priorities and fairness keys (docs/protocol.md "Priorities and fairness") ---- */
+
+/* The ids of the tasks c.order ran, in the order the worker ran them. */
+typedef struct run_order {
+    pthread_mutex_t mu;
+    char ids[128];
+} run_order_t;
+
+static json_t *record_order(keel_activity_ctx_t *ctx, json_t *input, void *data) {
+    (void)ctx;
+    run_order_t *order = data;
+    const char *id = json_string_value(json_object_get(input, "id"));
+    pthread_mutex_lock(&order->mu);
+    size_t used = strlen(order->ids);
+    snprintf(order->ids + used, sizeof order->ids - used, "%s%s", used > 0 ? "," : "", id ? id : "?");
+    pthread_mutex_unlock(&order->mu);
+    return json_incref(input);
+}
+
+TEST(live_priority_runs_first_and_fairness_keys_take_turns_and_describe_shows_them) {
+    if (skip_without_binary()) {
+        return;
+    }
+    server_t s = {0};
+    CHECK(server_start(&s) == 0);
+    keel_error_t err = {0};
+    keel_client_t *c = connect_client(&s, &err);
+    if (c == NULL) {
+        server_stop(&s, 0);
+    }
+    CHECK_MSG(c != NULL, "connect: %s", err.message);
+    /* Queued with no worker connected: a1..a6 (key "a"), b1, b2 (key "b"), then h (priority 9). */
+    static const char *const ids[] = {"a1", "a2", "a3", "a4", "a5", "a6", "b1", "b2", "h"};
+    enum { N_TASKS = sizeof ids / sizeof ids[0] };
+    char task_ids[N_TASKS][128] = {{0}};
+    int queued = 1;
+    for (size_t i = 0; queued && i < N_TASKS; i++) {
+        keel_call_options_t opts = {.no_wait = 1};
+        if (ids[i][0] == 'h') {
+            opts.has_priority = 1, opts.priority = 9;
+        } else {
+            opts.fairness_key = ids[i][0] == 'a' ? "a" : "b";
+        }
+        json_t *input = json_pack("{s:s}", "id", ids[i]);
+        json_t *call = keel_activity_call(c, "c.order", input, &opts, &err);
+        const char *task = json_string_value(json_object_get(call, "taskId"));
+        queued = task != NULL;
+        snprintf(task_ids[i], sizeof task_ids[i], "%s", task ? task : "");
+        json_decref(input);
+        json_decref(call);
+    }
+    run_order_t order = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    keel_worker_t *w = keel_worker_new(&(keel_worker_options_t){.name = "c-live-order", .socket_path = s.socket_path,
+                                                                .max_concurrent = 1, .no_signal_handlers = 1,
+                                                                .drain_timeout_ms = 3000},
+                                       NULL);
+    keel_worker_register_activity(w, "c.order", record_order, &order, NULL, NULL);
+    run_t run;
+    run_start(&run, w);
+    int completed = queued;
+    for (size_t i = 0; completed && i < N_TASKS; i++) {
+        json_t *result = keel_activity_result(c, task_ids[i], 20000, &err);
+        completed = strcmp(status_of(result), "completed") == 0;
+        json_decref(result);
+    }
+    int rc = run_stop(&run);
+    keel_worker_free(w);
+    /* A workflow execution keeps the priority and key it was started with; describe shows them
+     * (priority always, 0 by default; fairnessKey only when set). No worker serves it. */
+    json_t *started = keel_workflow_start_with_options(
+        c, "c.live.unserved", NULL,
+        &(keel_workflow_start_options_t){.workflow_id = "c-live-prio", .has_priority = 1, .priority = 5,
+                                         .fairness_key = "acme"},
+        &err);
+    json_t *described = started ? keel_workflow_describe(c, "c-live-prio", &err) : NULL;
+    json_t *plain = keel_workflow_start(c, "c.live.unserved", NULL, "c-live-plain", &err);
+    json_t *plain_described = plain ? keel_workflow_describe(c, "c-live-plain", &err) : NULL;
+    keel_client_close(c);
+    server_stop(&s, 0);
+    json_t *key = json_object_get(described, "fairnessKey");
+    int described_ok = json_integer_value(json_object_get(described, "priority")) == 5 && json_is_string(key) &&
+                       strcmp(json_string_value(key), "acme") == 0;
+    int plain_ok = json_is_integer(json_object_get(plain_described, "priority")) &&
+                   json_integer_value(json_object_get(plain_described, "priority")) == 0 &&
+                   json_object_get(plain_described, "fairnessKey") == NULL;
+    char seen[512], seen_plain[512];
+    char *text = json_dumps(described, JSON_COMPACT);
+    snprintf(seen, sizeof seen, "%s", text ? text : err.message);
+    free(text);
+    text = json_dumps(plain_described, JSON_COMPACT);
+    snprintf(seen_plain, sizeof seen_plain, "%s", text ? text : err.message);
+    free(text);
+    json_decref(started);
+    json_decref(described);
+    json_decref(plain);
+    json_decref(plain_described);
+    CHECK_MSG(queued, "activity/call: %d %s", err.code, err.message);
+    CHECK_MSG(completed, "a task did not complete (ran %s): %d %s", order.ids, err.code, err.message);
+    CHECK_MSG(strcmp(order.ids, "h,a1,b1,a2,b2,a3,a4,a5,a6") == 0, "ran %s", order.ids);
+    CHECK(rc == 0);
+    CHECK_MSG(described_ok, "describe: %s", seen);
+    CHECK_MSG(plain_ok, "describe without options: %s", seen_plain);
+}
+
 /* ---- reconnecting (docs/clients.md "Reconnecting") ---- */
 
 static json_t *slow(keel_activity_ctx_t *ctx, json_t *input, void *data) {
