@@ -184,6 +184,19 @@ export interface Timeouts {
   /** @deprecated The old wire name of `heartbeatTimeoutMs`; Keel still accepts it. */
   heartbeatMs?: number | null;
 }
+/** Where a task goes among the ready tasks of its activity (docs/protocol.md, "Priorities and
+ * fairness"). Each key is sent only when set; Keel answers -32602 for a value out of range. */
+export interface Scheduling {
+  /** -1000..1000, default 0: higher runs first. */
+  priority?: number;
+  /** 1-256 chars: within one priority, ready tasks are handed out round-robin over keys. */
+  fairnessKey?: string;
+}
+/** Per-step options of `WorkflowContext.activity`. */
+export interface StepOptions extends Scheduling {
+  retryPolicy?: RetryPolicy;
+  timeouts?: Timeouts;
+}
 export interface ActivityOptions {
   input?: Schema;
   output?: Schema;
@@ -227,7 +240,8 @@ export declare class WorkflowContext {
   readonly runId: number;
   readonly name: string;
   readonly cancelRequested: boolean;
-  activity<T = any>(name: string, input?: unknown, options?: { retryPolicy?: RetryPolicy; timeouts?: Timeouts }): Promise<T>;
+  /** Runs activity `name`; a step without `priority`/`fairnessKey` inherits the execution's. */
+  activity<T = any>(name: string, input?: unknown, options?: StepOptions): Promise<T>;
   sleep(ms: number, options?: { label?: string }): Promise<null>;
   /** Waits for a signal's payload; a timeout raises ActivityError with type "TimedOut". */
   signal<T = any>(name: string, timeout?: number | { timeoutMs?: number }): Promise<T>;
@@ -348,7 +362,8 @@ export declare class Client {
    * (reconnectTimeoutMs, default 30000). */
   static connect(options?: { socket?: string | string[]; tcp?: string | string[]; token?: string; tls?: boolean | TLSOptions; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
   close(): Promise<void>;
-  startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' }): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
+  /** `priority`/`fairnessKey` are kept by the execution; its activity steps inherit them. */
+  startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' } & Scheduling): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;
   /** Sends `requestId` (default: a fresh random UUID); a repeat of an id is answered `duplicate: true` and not delivered. */
   signalWorkflow(workflowId: string, name: string, payload?: unknown, options?: { requestId?: string }): Promise<{ delivered: boolean; consumed?: boolean; duplicate?: boolean }>;
@@ -360,7 +375,8 @@ export declare class Client {
   /** Yields each stream event after `afterOffset` once, in order (workflow/follow long polls);
    * ends when the execution has ended and its last events are yielded. */
   follow(workflowId: string, afterOffset?: number, options?: { limit?: number; waitTimeoutMs?: number; signal?: AbortSignal }): AsyncGenerator<StreamEvent, void, undefined>;
-  callActivity(name: string, input?: unknown, options?: { idempotencyKey?: string; wait?: boolean; waitTimeoutMs?: number; retryPolicy?: RetryPolicy; timeouts?: Timeouts }): Promise<ActivityResult>;
+  /** `wait: false` answers at once ("scheduled"); `priority`/`fairnessKey` order the task (see Scheduling). */
+  callActivity(name: string, input?: unknown, options?: { idempotencyKey?: string; wait?: boolean; waitTimeoutMs?: number; retryPolicy?: RetryPolicy; timeouts?: Timeouts } & Scheduling): Promise<ActivityResult>;
   activityResult(target: string | { taskId?: string; idempotencyKey?: string }, options?: { waitTimeoutMs?: number }): Promise<ActivityResult>;
   cancelActivity(taskId: string): Promise<{ status: string }>;
   workers(): Promise<any[]>;

@@ -135,4 +135,10 @@ worker.workflow('wf.publish', async (input, wf) => {
   return { published: 2 };
 });
 
+worker.workflow('wf.priority', async (input, wf) => {
+  const first = await wf.activity('echo', input, { priority: 7, fairnessKey: 'tenant-a' });
+  const second = await wf.activity('echo', input);
+  return { first, second };
+});
+
 await worker.run();

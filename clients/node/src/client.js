@@ -77,8 +77,10 @@ export class Client {
   }
 
   /**
-   * Starts workflow `name` (`workflow/start`).
-   * @param {{workflowId?: string, conflictPolicy?: 'useExisting'|'fail'}} [options]
+   * Starts workflow `name` (`workflow/start`). `priority` (-1000..1000, default 0; higher runs
+   * first) and `fairnessKey` (1-256 chars) are kept by the execution: its activity steps (and its
+   * children's) inherit them unless a step sets its own. Each is sent only when given.
+   * @param {{workflowId?: string, conflictPolicy?: 'useExisting'|'fail', priority?: number, fairnessKey?: string}} [options]
    * @returns {Promise<{workflowId: string, status: string, started: boolean}>}
    */
   startWorkflow(name, input = null, options = {}) {
@@ -166,7 +168,10 @@ export class Client {
   /**
    * Runs one durable activity call (`activity/call`). With `wait` (default) resolves with the
    * final result, or the current status after `waitTimeoutMs`; without, at once ("scheduled").
-   * @param {{idempotencyKey?: string, wait?: boolean, waitTimeoutMs?: number, retryPolicy?: object, timeouts?: object}} [options]
+   * `priority` (-1000..1000, default 0; higher runs first) and `fairnessKey` (1-256 chars; ready
+   * tasks of one priority are handed out round-robin over keys) order the task among the ready
+   * tasks of its activity; each is sent only when given, and Keel checks the ranges (-32602).
+   * @param {{idempotencyKey?: string, wait?: boolean, waitTimeoutMs?: number, retryPolicy?: object, timeouts?: object, priority?: number, fairnessKey?: string}} [options]
    * @returns {Promise<{taskId: string, status: string, attempts: number, output?: unknown, failure?: object}>}
    * @throws {KeelError} e.g. 3001 inputContractViolation, 4002 idempotencyConflict.
    */

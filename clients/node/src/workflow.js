@@ -27,11 +27,15 @@ export class WorkflowContext {
   }
 
   /**
-   * Runs activity `name` durably. @param {{retryPolicy?: object, timeouts?: object}} [options]
+   * Runs activity `name` durably. `options.priority` and `options.fairnessKey` set this step's
+   * own scheduling; a step that sets neither sends neither and inherits the execution's (from
+   * `startWorkflow`). Options left undefined are not sent.
+   * @param {{retryPolicy?: object, timeouts?: object, priority?: number, fairnessKey?: string}} [options]
    * @throws {ActivityError} the activity failed for good; {CancelledError} after a cancel request.
    */
   activity(name, input = null, options = undefined) {
-    return this._run.step('activity', name, input, options);
+    const given = options && Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    return this._run.step('activity', name, input, given);
   }
 
   /** Sleeps durably for `ms` milliseconds (kind "sleep"). @param {{label?: string}} [options] */

@@ -281,3 +281,59 @@ describe('live: execution streams (publish and follow)', { skip, timeout: 60_000
     assert.equal(directError?.code, -32602);
   });
 });
+
+describe('live: priorities and fairness keys', { skip, timeout: 60_000 }, () => {
+  test('queued tasks run highest priority first, then round-robin over fairness keys, FIFO within a key', async (t) => {
+    const dir = tempDir(t);
+    const keel = await startKeel(t, dir);
+    const client = await Client.connect({ socket: keel.socket, logger: quiet });
+    t.after(() => client.close());
+    // No worker yet: every call waits in the queue.
+    const tasks = [];
+    const queue = async (id, options) => tasks.push((await client.callActivity('prio.record', { id }, { wait: false, ...options })).taskId);
+    for (let i = 1; i <= 6; i++) await queue(`a${i}`, { fairnessKey: 'a' });
+    for (let i = 1; i <= 2; i++) await queue(`b${i}`, { fairnessKey: 'b' });
+    await queue('h', { priority: 9 });
+
+    const order = [];
+    const worker = new Worker({ name: 'prio-worker', socket: keel.socket, logger: quiet, handleSignals: false, maxConcurrent: 1 });
+    worker.activity('prio.record', (input) => {
+      order.push(input.id);
+      return input;
+    });
+    const running = worker.run();
+    t.after(async () => {
+      worker.stop();
+      await running;
+    });
+    for (const taskId of tasks) {
+      const result = await client.activityResult(taskId, { waitTimeoutMs: 20_000 });
+      assert.equal(result.status, 'completed', JSON.stringify(result));
+    }
+    assert.deepEqual(order, ['h', 'a1', 'b1', 'a2', 'b2', 'a3', 'a4', 'a5', 'a6']);
+  });
+
+  test('a workflow started with a priority and fairness key keeps them (workflow/describe)', async (t) => {
+    const { client } = await withKeel(t, (worker) => {
+      worker.activity('echo', (input) => input);
+      worker.workflow('wf.prio', async (input, wf) => wf.activity('echo', input));
+    });
+    const reason = await workflowsUnsupported(client);
+    if (reason) return t.skip(reason);
+    await client.startWorkflow('wf.prio', { n: 1 }, { workflowId: 'prio-1', priority: 5, fairnessKey: 'acme' });
+    const result = await client.workflowResult('prio-1', { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed', JSON.stringify(result));
+    const described = await client.describeWorkflow('prio-1');
+    assert.equal(described.priority, 5);
+    assert.equal(described.fairnessKey, 'acme');
+
+    await client.startWorkflow('wf.prio', { n: 2 }, { workflowId: 'prio-2' });
+    await client.workflowResult('prio-2', { waitTimeoutMs: 20_000 });
+    const plain = await client.describeWorkflow('prio-2');
+    assert.equal(plain.priority, 0);
+    assert.equal(plain.fairnessKey, undefined);
+
+    await assert.rejects(client.startWorkflow('wf.prio', {}, { workflowId: 'prio-3', priority: 1001 }), (error) => error.code === -32602);
+    await assert.rejects(client.callActivity('echo', {}, { wait: false, fairnessKey: '' }), (error) => error.code === -32602);
+  });
+});
