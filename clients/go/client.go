@@ -186,6 +186,13 @@ type StartOptions struct {
 	WorkflowID string
 	// ConflictPolicy is "useExisting" (Keel's default) or "fail".
 	ConflictPolicy string
+	// Priority orders the execution's activity steps among ready tasks of the same activity
+	// (-1000 to 1000, higher first); nil sends none (Keel's default 0). Every activity step of the
+	// execution and its children inherits it unless the step sets its own.
+	Priority *int
+	// FairnessKey shares dispatch round-robin between keys within one priority (1 to 256
+	// characters, e.g. a tenant id); "" sends none. Inherited like Priority.
+	FairnessKey string
 }
 
 // Started is workflow/start's answer.
@@ -205,6 +212,7 @@ func (c *Client) StartWorkflow(ctx context.Context, name string, input any, opts
 	if opts.ConflictPolicy != "" {
 		params["conflictPolicy"] = opts.ConflictPolicy
 	}
+	addPriority(params, opts.Priority, opts.FairnessKey)
 	var s Started
 	if err := c.call(ctx, "workflow/start", params, &s); err != nil {
 		return nil, err
@@ -341,6 +349,9 @@ type WorkflowDescription struct {
 	CreatedAtMs  int64           `json:"createdAtMs"`
 	UpdatedAtMs  int64           `json:"updatedAtMs"`
 	ParentID     string          `json:"parentId,omitempty"`
+	// Priority and FairnessKey are the execution's (StartOptions); FairnessKey is "" when unset.
+	Priority    int    `json:"priority"`
+	FairnessKey string `json:"fairnessKey,omitempty"`
 }
 
 // DescribeWorkflow returns the workflow's state.
@@ -360,6 +371,12 @@ type CallOptions struct {
 	NoWait      bool
 	RetryPolicy *RetryPolicy
 	Timeouts    *Timeouts
+	// Priority orders this task among ready tasks of the same activity (-1000 to 1000, higher
+	// first); nil sends none (Keel's default 0).
+	Priority *int
+	// FairnessKey shares dispatch round-robin between keys within one priority (1 to 256
+	// characters, e.g. a tenant id); "" sends none (tasks without a key share one).
+	FairnessKey string
 }
 
 // ActivityResult is the answer of activity/call and activity/result.
@@ -392,6 +409,7 @@ func (c *Client) CallActivity(ctx context.Context, name string, input any, opts 
 	if opts.Timeouts != nil {
 		params["timeouts"] = opts.Timeouts
 	}
+	addPriority(params, opts.Priority, opts.FairnessKey)
 	wait := time.Duration(0)
 	if !opts.NoWait {
 		wait = waitFor(ctx)
@@ -405,6 +423,20 @@ func (c *Client) CallActivity(ctx context.Context, name string, input any, opts 
 		return &r, nil
 	}
 	return c.ActivityResult(ctx, r.TaskID)
+}
+
+// Priority returns a pointer to n, for the Priority field of CallOptions, StartOptions and
+// StepOptions: keel.CallOptions{Priority: keel.Priority(9)}.
+func Priority(n int) *int { return &n }
+
+// addPriority sets the wire keys priority and fairnessKey, each only when the caller set it.
+func addPriority(params map[string]any, priority *int, fairnessKey string) {
+	if priority != nil {
+		params["priority"] = *priority
+	}
+	if fairnessKey != "" {
+		params["fairnessKey"] = fairnessKey
+	}
 }
 
 // ActivityResult waits until task taskID ends (or ctx is done) and returns its result.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -475,4 +477,74 @@ func TestLiveStreamPublishAndFollow(t *testing.T) {
 	if err != nil || len(page.Events) != 2 || page.NextOffset != 2 || page.Done {
 		t.Fatalf("a page of 2 from 0: %+v, %v", page, err)
 	}
+}
+
+// TestLivePriorityAndFairness queues tasks while no worker is connected, then lets a worker that
+// runs one at a time take them: the highest priority first, then round-robin over fairness keys
+// in the order each key first arrived, first in first out within a key (docs/protocol.md,
+// "Priorities and fairness"). A workflow's priority and fairness key show in workflow/describe.
+func TestLivePriorityAndFairness(t *testing.T) {
+	socket := startKeel(t)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	t.Run("dispatch order", func(t *testing.T) {
+		queue := func(label string, opts CallOptions) string {
+			t.Helper()
+			opts.NoWait = true
+			r, err := c.CallActivity(ctx, "live.record", label, opts)
+			if err != nil {
+				t.Fatalf("%s: %v", label, err)
+			}
+			return r.TaskID
+		}
+		var tasks []string
+		for i := 1; i <= 6; i++ {
+			tasks = append(tasks, queue(fmt.Sprintf("a%d", i), CallOptions{FairnessKey: "a"}))
+		}
+		tasks = append(tasks, queue("b1", CallOptions{FairnessKey: "b"}), queue("b2", CallOptions{FairnessKey: "b"}))
+		tasks = append(tasks, queue("h", CallOptions{Priority: Priority(9)}))
+
+		var mu sync.Mutex
+		var order []string
+		w := NewWorker("priority-worker", WorkerOptions{Socket: socket, MaxConcurrent: 1, NoSignalHandling: true,
+			Logger: quietLogger(), DrainTimeout: 5 * time.Second})
+		RegisterActivity(w, "live.record", func(ctx context.Context, label string) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, label)
+			return label, nil
+		})
+		startWorker(t, w)
+		for _, id := range tasks {
+			r, err := c.ActivityResult(ctx, id)
+			if err != nil || r.Status != "completed" {
+				t.Fatalf("task %s: %+v, %v", id, r, err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if got, want := strings.Join(order, ","), "h,a1,b1,a2,b2,a3,a4,a5,a6"; got != want {
+			t.Fatalf("ran %s, want %s", got, want)
+		}
+	})
+
+	t.Run("workflow describe", func(t *testing.T) {
+		if _, err := c.StartWorkflow(ctx, "live.sequence", seqIn{1}, StartOptions{WorkflowID: "prio-1",
+			Priority: Priority(5), FairnessKey: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.DescribeWorkflow(ctx, "prio-1")
+		if err != nil || d.Priority != 5 || d.FairnessKey != "acme" {
+			t.Fatalf("describe: %+v, %v", d, err)
+		}
+		if _, err := c.StartWorkflow(ctx, "live.sequence", seqIn{1}, StartOptions{WorkflowID: "prio-default"}); err != nil {
+			t.Fatal(err)
+		}
+		d, err = c.DescribeWorkflow(ctx, "prio-default")
+		if err != nil || d.Priority != 0 || d.FairnessKey != "" {
+			t.Fatalf("describe without priority: %+v, %v", d, err)
+		}
+	})
 }

@@ -22,10 +22,21 @@ type WorkflowOptions struct {
 	Input, Output json.RawMessage
 }
 
-// StepOptions set an activity step's retry policy and timeouts.
+// StepOptions set an activity step's retry policy, timeouts, priority and fairness key.
 type StepOptions struct {
 	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
 	Timeouts    *Timeouts    `json:"timeouts,omitempty"`
+	// Priority orders the step's task among ready tasks of the same activity (-1000 to 1000,
+	// higher first); nil sends none, so the execution's priority applies (StartOptions.Priority).
+	Priority *int `json:"priority,omitempty"`
+	// FairnessKey shares dispatch round-robin between keys within one priority (1 to 256
+	// characters); "" sends none, so the execution's key applies.
+	FairnessKey string `json:"fairnessKey,omitempty"`
+}
+
+// empty reports whether o sets nothing (the step then sends no options).
+func (o StepOptions) empty() bool {
+	return o.RetryPolicy == nil && o.Timeouts == nil && o.Priority == nil && o.FairnessKey == ""
 }
 
 type workflowDef struct {
@@ -163,7 +174,7 @@ func (wf *WorkflowContext) ContinueAsNew(input any) error { return &ContinueAsNe
 // assigned now, in program order. Several may run in parallel.
 func (wf *WorkflowContext) Activity(name string, input any, opts ...StepOptions) *Future {
 	var options *StepOptions
-	if len(opts) > 0 && (opts[0].RetryPolicy != nil || opts[0].Timeouts != nil) {
+	if len(opts) > 0 && !opts[0].empty() {
 		options = &opts[0]
 	}
 	return wf.run.step("activity", name, input, options)

@@ -252,3 +252,34 @@ func TestAWorkflowCancelNotificationEndsTheMatchingRunWhateverItsCodeDoes(t *tes
 	// Answered once unwindGrace passes (Keel ignores it): the slot is free again.
 	sameJSON(t, await(t, answer), `{"status":"suspended"}`)
 }
+
+// A step with its own priority and fairness key sends them in options; a step that sets neither
+// sends no options at all, so the execution's values apply (conformance 48).
+func TestActivityStepSendsPriorityAndFairnessKeyOnlyWhenSet(t *testing.T) {
+	p := workflowPeer(t, func(w *Worker) {
+		RegisterWorkflow(w, "prio", func(wf *WorkflowContext, in seqIn) ([]seqIn, error) {
+			var r1, r2, r3 seqIn
+			if err := wf.Activity("echo", in, StepOptions{Priority: Priority(7), FairnessKey: "tenant-a"}).Get(&r1); err != nil {
+				return nil, err
+			}
+			if err := wf.Activity("echo", in, StepOptions{}).Get(&r2); err != nil {
+				return nil, err
+			}
+			err := wf.Activity("echo", in, StepOptions{Priority: Priority(0), Timeouts: &Timeouts{StartToClose: time.Second}}).Get(&r3)
+			return []seqIn{r1, r2, r3}, err
+		})
+	})
+	answer := runWorkflow(t, p, "prio", `{"n":1}`, `[]`, false)
+	step := p.next(t, "workflow/step")
+	sameJSON(t, string(step.params), `{"workflowId":"wf-1","runId":3,"seq":1,"kind":"activity","name":"echo",
+		"input":{"n":1},"options":{"priority":7,"fairnessKey":"tenant-a"}}`)
+	step.answer(map[string]any{"status": "completed", "result": map[string]int{"n": 1}})
+	step = p.next(t, "workflow/step")
+	sameJSON(t, string(step.params), `{"workflowId":"wf-1","runId":3,"seq":2,"kind":"activity","name":"echo","input":{"n":1}}`)
+	step.answer(map[string]any{"status": "completed", "result": map[string]int{"n": 2}})
+	step = p.next(t, "workflow/step")
+	sameJSON(t, string(step.params), `{"workflowId":"wf-1","runId":3,"seq":3,"kind":"activity","name":"echo",
+		"input":{"n":1},"options":{"priority":0,"timeouts":{"startToCloseMs":1000}}}`)
+	step.answer(map[string]any{"status": "completed", "result": map[string]int{"n": 3}})
+	sameJSON(t, await(t, answer), `{"status":"completed","output":[{"n":1},{"n":2},{"n":3}]}`)
+}

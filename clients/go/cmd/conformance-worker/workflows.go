@@ -140,4 +140,17 @@ func registerWorkflows(w *keel.Worker) {
 		}
 		return object{"charge": charge}, nil
 	})
+
+	// wf.priority: one echo step with its own priority and fairness key, then one that sets
+	// neither, so it sends neither and inherits the execution's (conformance 48).
+	keel.RegisterWorkflow(w, "wf.priority", func(wf *keel.WorkflowContext, in object) (object, error) {
+		var r1, r2 any
+		if err := wf.Activity("echo", in, keel.StepOptions{Priority: keel.Priority(7), FairnessKey: "tenant-a"}).Get(&r1); err != nil {
+			return nil, err
+		}
+		if err := wf.Activity("echo", in).Get(&r2); err != nil {
+			return nil, err
+		}
+		return object{"first": r1, "second": r2}, nil
+	})
 }
