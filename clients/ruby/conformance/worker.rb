@@ -131,4 +131,12 @@ worker.workflow("wf.publish") do |_input, wf|
   { "published" => 2 }
 end
 
+# Case 48: the first step sets its own priority and fairness key; the second sets neither, so it
+# sends neither (the execution's apply).
+worker.workflow("wf.priority") do |input, wf|
+  first = wf.activity("echo", input, priority: 7, fairness_key: "tenant-a")
+  second = wf.activity("echo", input)
+  { "first" => first, "second" => second }
+end
+
 worker.run

@@ -45,4 +45,50 @@ class ClientTest < Minitest::Test
     params, = signal("wf-1", "approve", request_id: nil)
     assert_equal({ "workflowId" => "wf-1", "name" => "approve", "payload" => nil }, params)
   end
+
+  # Sends `method` through the block and answers it with `result`; returns the params sent.
+  def sent_params(method, result)
+    call = Thread.new { yield @client }
+    request = @peer.receive
+    assert_equal method, request["method"]
+    @peer.answer(request["id"], result)
+    call.value
+    request["params"]
+  end
+
+  def test_call_activity_sends_priority_and_fairness_key_when_given
+    params = sent_params("activity/call", { "taskId" => "t-1", "status" => "completed", "attempts" => 1, "output" => 1 }) do |c|
+      c.call_activity("billing.charge", { "cents" => 5 }, priority: 9, fairness_key: "tenant-a")
+    end
+    assert_equal({ "name" => "billing.charge", "input" => { "cents" => 5 }, "wait" => true, "priority" => 9,
+                   "fairnessKey" => "tenant-a" }, params)
+  end
+
+  def test_call_activity_without_waiting_sends_them_too
+    params = sent_params("activity/call", { "taskId" => "t-1", "status" => "scheduled", "attempts" => 0 }) do |c|
+      c.call_activity("billing.charge", nil, wait: false, priority: -3)
+    end
+    assert_equal({ "name" => "billing.charge", "input" => nil, "wait" => false, "priority" => -3 }, params)
+  end
+
+  def test_call_activity_without_them_sends_neither
+    params = sent_params("activity/call", { "taskId" => "t-1", "status" => "completed", "attempts" => 1 }) do |c|
+      c.call_activity("billing.charge", { "cents" => 5 })
+    end
+    refute params.key?("priority"), params.inspect
+    refute params.key?("fairnessKey"), params.inspect
+  end
+
+  def test_start_workflow_sends_priority_and_fairness_key_when_given
+    started = { "workflowId" => "order-17", "status" => "running", "started" => true }
+    params = sent_params("workflow/start", started) do |c|
+      c.start_workflow("orders.fulfil", { "order" => 17 }, workflow_id: "order-17", priority: 5, fairness_key: "acme")
+    end
+    assert_equal({ "name" => "orders.fulfil", "input" => { "order" => 17 }, "workflowId" => "order-17", "priority" => 5,
+                   "fairnessKey" => "acme" }, params)
+    params = sent_params("workflow/start", started) { |c| c.start_workflow("orders.fulfil", nil, fairness_key: "acme") }
+    assert_equal({ "name" => "orders.fulfil", "input" => nil, "fairnessKey" => "acme" }, params)
+    params = sent_params("workflow/start", started) { |c| c.start_workflow("orders.fulfil") }
+    assert_equal({ "name" => "orders.fulfil", "input" => nil }, params)
+  end
 end

@@ -224,6 +224,49 @@ class LiveTest < Minitest::Test
     assert_match(/activity\/call/, result.dig("failure", "message"))
   end
 
+  # docs/protocol.md "Priorities and fairness": tasks queued with no worker for them run highest
+  # priority first, then round-robin over fairness keys in the order each key first arrived,
+  # first in first out within a key.
+  def test_queued_activities_run_by_priority_then_round_robin_over_fairness_keys
+    queued = %w[a1 a2 a3 a4 a5 a6].map { |id| @client.call_activity("prio.record", { "id" => id }, wait: false, fairness_key: "a") }
+    queued += %w[b1 b2].map { |id| @client.call_activity("prio.record", { "id" => id }, wait: false, fairness_key: "b") }
+    queued << @client.call_activity("prio.record", { "id" => "h" }, wait: false, priority: 9)
+    assert_equal ["scheduled"], queued.map { |q| q["status"] }.uniq, queued.inspect
+
+    ran = Keel::TimedQueue.new
+    worker = Keel::Worker.new("live-prio", socket: @socket, max_concurrent: 1, handle_signals: false, drain_timeout: 2)
+    worker.activity("prio.record") do |input|
+      ran << input["id"]
+      input
+    end
+    runner = Thread.new { worker.run }
+    order = Array.new(9) { ran.pop(RESULT_TIMEOUT_MS / 1000.0) || flunk("fewer than 9 tasks ran") }
+    assert_equal %w[h a1 b1 a2 b2 a3 a4 a5 a6], order
+    queued.each do |q|
+      result = @client.activity_result(q["taskId"], wait_timeout_ms: RESULT_TIMEOUT_MS)
+      assert_equal "completed", result["status"], result.inspect
+    end
+  ensure
+    worker&.stop
+    runner&.join(EXIT_TIMEOUT_S)
+  end
+
+  # A workflow's priority and fairness key are kept with the execution and shown by describe.
+  def test_a_workflow_started_with_a_priority_and_fairness_key_describes_them
+    skip_without_workflows
+    @client.start_workflow("wf.sequence", { "n" => 1 }, workflow_id: "live-prio", priority: 5, fairness_key: "acme")
+    described = @client.describe_workflow("live-prio")
+    assert_equal [5, "acme"], described.values_at("priority", "fairnessKey"), described.inspect
+    result = @client.workflow_result("live-prio", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "n" => 2 }], result.values_at("status", "output"), result.inspect
+
+    @client.start_workflow("wf.sequence", { "n" => 1 }, workflow_id: "live-noprio")
+    described = @client.describe_workflow("live-noprio")
+    assert_equal 0, described["priority"], described.inspect
+    assert_nil described["fairnessKey"], described.inspect
+    assert_equal "completed", @client.workflow_result("live-noprio", wait_timeout_ms: RESULT_TIMEOUT_MS)["status"]
+  end
+
   def test_tcp_needs_the_token_and_then_serves
     refused = Keel::Worker.new("tcp-bad", tcp: @tcp, token: "wrong", handle_signals: false, reconnect: false)
     refused.activity("x.y") { nil }

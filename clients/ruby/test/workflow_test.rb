@@ -59,6 +59,11 @@ class WorkflowTest < Minitest::Test
       wf.publish("done")
       { "published" => 2 }
     end
+    worker.workflow("prioritized") do |_input, wf|
+      first = wf.activity("echo", 1, priority: 7, fairness_key: "tenant-a", timeouts: { "startToCloseMs" => 1000 })
+      a, b = wf.all(wf.start_activity("echo", 2, priority: 0), wf.start_activity("echo", 3))
+      [first, a, b]
+    end
     worker.workflow("naps") do |_input, _wf|
       sleep 60 # plain Ruby, no step
     rescue StandardError
@@ -90,6 +95,21 @@ class WorkflowTest < Minitest::Test
     refute step["params"].key?("options")
     @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 2 } })
     assert_equal({ "n" => 2 }, @peer.receive.dig("result", "output"))
+  end
+
+  # docs/protocol.md "Priorities and fairness": a step's own priority and fairness key go in its
+  # options; a step that sets neither sends neither (no default of the client's own).
+  def test_step_priority_and_fairness_key_go_in_options_only_when_set
+    @peer.request("r", "workflow/run", run_params("prioritized", nil))
+    step = @peer.receive
+    assert_equal({ "timeouts" => { "startToCloseMs" => 1000 }, "priority" => 7, "fairnessKey" => "tenant-a" },
+                 step.dig("params", "options"))
+    @peer.answer(step["id"], { "status" => "completed", "result" => "one" })
+    steps = [@peer.receive, @peer.receive].sort_by { |s| s.dig("params", "seq") }
+    assert_equal({ "priority" => 0 }, steps[0].dig("params", "options"))
+    refute steps[1]["params"].key?("options"), steps[1].inspect
+    steps.each_with_index { |s, i| @peer.answer(s["id"], { "status" => "completed", "result" => i }) }
+    assert_equal ["one", 0, 1], @peer.receive.dig("result", "output")
   end
 
   def test_parallel_steps_are_numbered_at_start_and_matched_by_id

@@ -112,9 +112,13 @@ module Keel
     end
 
     # `workflow/start` → {"workflowId", "status", "started"}. `conflict_policy`: "useExisting"
-    # (Keel's default) or "fail".
-    def start_workflow(name, input = nil, workflow_id: nil, conflict_policy: nil)
-      params = { "name" => name, "input" => input, "workflowId" => workflow_id, "conflictPolicy" => conflict_policy }.compact
+    # (Keel's default) or "fail". `priority` (Integer, -1000..1000, higher first; Keel's default 0)
+    # and `fairness_key` (String, 1-256 chars) go to every activity step of the execution and its
+    # children that sets none of its own (docs/protocol.md "Priorities and fairness"); each is
+    # sent only when given.
+    def start_workflow(name, input = nil, workflow_id: nil, conflict_policy: nil, priority: nil, fairness_key: nil)
+      params = { "name" => name, "input" => input, "workflowId" => workflow_id, "conflictPolicy" => conflict_policy,
+                 "priority" => priority, "fairnessKey" => fairness_key }.compact
       params["input"] = input
       call("workflow/start", params)
     end
@@ -199,12 +203,19 @@ module Keel
     # current status after `wait_timeout_ms`); without, at once with status "scheduled".
     # → {"taskId", "status", "attempts", "output"?, "failure"?}
     #
-    # Raises Keel::Error, e.g. code 3001 inputContractViolation or 4002 idempotencyConflict.
+    # `priority` (Integer, -1000..1000; Keel's default 0) and `fairness_key` (String, 1-256
+    # chars) order the queue of this activity: the highest priority runs first, and within one
+    # priority Keel takes tasks round-robin over fairness keys (docs/protocol.md "Priorities and
+    # fairness"). Each is sent only when given.
+    #
+    # Raises Keel::Error, e.g. code 3001 inputContractViolation, 4002 idempotencyConflict, or
+    # -32602 for a priority out of range or an empty or too long fairness key.
     def call_activity(name, input = nil, idempotency_key: nil, wait: true, wait_timeout_ms: nil, retry_policy: nil,
-                      timeouts: nil)
+                      timeouts: nil, priority: nil, fairness_key: nil)
       params = { "name" => name, "input" => input, "wait" => wait, "idempotencyKey" => idempotency_key,
                  "waitTimeoutMs" => wait_timeout_ms, "timeouts" => timeouts,
-                 "retryPolicy" => retry_policy.respond_to?(:to_wire) ? retry_policy.to_wire : retry_policy }
+                 "retryPolicy" => retry_policy.respond_to?(:to_wire) ? retry_policy.to_wire : retry_policy,
+                 "priority" => priority, "fairnessKey" => fairness_key }
       params = params.compact.merge("input" => input)
       call("activity/call", params, timeout: wait ? wait_timeout_ms && wait_bound(wait_timeout_ms) : CALL_TIMEOUT_S)
     end

@@ -81,17 +81,21 @@ module Keel
     def cancel_requested? = @cancel_requested
 
     # Runs an activity and returns its output; raises StepFailed (or Cancelled) when it failed.
-    # `retry_policy` (RetryPolicy or wire Hash) and `timeouts` (wire Hash, e.g.
-    # {"startToCloseMs" => 10_000}) go in the step's `options`.
-    def activity(name, input = nil, retry_policy: nil, timeouts: nil)
-      start_activity(name, input, retry_policy: retry_policy, timeouts: timeouts).value
+    # `retry_policy` (RetryPolicy or wire Hash), `timeouts` (wire Hash, e.g.
+    # {"startToCloseMs" => 10_000}), `priority` (Integer, -1000..1000, higher first) and
+    # `fairness_key` (String) go in the step's `options`, each only when given: a step without
+    # them gets the execution's priority and fairness key (docs/protocol.md "Priorities and
+    # fairness").
+    def activity(name, input = nil, retry_policy: nil, timeouts: nil, priority: nil, fairness_key: nil)
+      start_activity(name, input, retry_policy: retry_policy, timeouts: timeouts, priority: priority,
+                                  fairness_key: fairness_key).value
     end
 
     # Starts an activity and returns its Step at once (for parallel activities: start several,
-    # then call `value` on each, or `all`).
-    def start_activity(name, input = nil, retry_policy: nil, timeouts: nil)
+    # then call `value` on each, or `all`). Options as for `activity`.
+    def start_activity(name, input = nil, retry_policy: nil, timeouts: nil, priority: nil, fairness_key: nil)
       options = { "retryPolicy" => retry_policy.respond_to?(:to_wire) ? retry_policy.to_wire : retry_policy,
-                  "timeouts" => timeouts }.compact
+                  "timeouts" => timeouts, "priority" => priority, "fairnessKey" => fairness_key }.compact
       @run.start("activity", name, input, options)
     end
 
