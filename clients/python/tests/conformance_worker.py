@@ -165,5 +165,12 @@ async def publish(ctx, input):
     return {"published": 2}
 
 
+@worker.workflow("wf.priority")
+async def priority(ctx, input):
+    r1 = await ctx.activity("echo", input, priority=7, fairness_key="tenant-a")
+    r2 = await ctx.activity("echo", input)  # no options: inherits the execution's
+    return {"first": r1, "second": r2}
+
+
 if __name__ == "__main__":
     worker.run_sync()

@@ -9,7 +9,8 @@ import json  # noqa: E402
 
 import keel  # noqa: E402
 
-worker = keel.Worker("live-worker", max_concurrent=64)
+# $LIVE_MAX_CONCURRENT: 1 makes the order of `record` lines the order Keel dispatched them in.
+worker = keel.Worker("live-worker", max_concurrent=int(os.environ.get("LIVE_MAX_CONCURRENT", "64")))
 
 
 @worker.activity("echo")

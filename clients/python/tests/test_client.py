@@ -117,3 +117,52 @@ def test_signal_sends_a_fresh_uuid_request_id_or_the_callers_and_resends_it_afte
                 assert isinstance(result, keel.SignalResult)
 
     run(main())
+
+
+def test_priority_and_fairness_key_are_sent_only_when_given_on_calls_and_starts(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path))
+            peer = await orchestrator.accept()
+            await _initialize(peer)
+            async with await connecting as client:
+                calling = asyncio.ensure_future(client.call_activity("report", {"n": 1}, wait=False, priority=9, fairness_key="acme"))
+                request = await peer.recv()
+                assert request["params"] == {"name": "report", "input": {"n": 1}, "wait": False, "priority": 9, "fairnessKey": "acme"}
+                peer.answer(request, {"taskId": "t-1", "status": "scheduled"})
+                assert (await calling).status == "scheduled"
+
+                calling = asyncio.ensure_future(client.call_activity("report", {"n": 2}, wait=False, priority=0))
+                request = await peer.recv()
+                assert request["params"] == {"name": "report", "input": {"n": 2}, "wait": False, "priority": 0}  # 0 is a value, not "unset"
+                peer.answer(request, {"taskId": "t-2", "status": "scheduled"})
+                await calling
+
+                calling = asyncio.ensure_future(client.call_activity("report", {"n": 3}))
+                request = await peer.recv()
+                assert "priority" not in request["params"] and "fairnessKey" not in request["params"]
+                peer.answer(request, {"taskId": "t-3", "status": "completed", "output": {}})
+                await calling
+
+                starting = asyncio.ensure_future(client.start_workflow("orders.fulfil", {"id": "o-1"}, workflow_id="o-1",
+                                                                       priority=-5, fairness_key="tenant-b"))
+                request = await peer.recv()
+                assert request["method"] == "workflow/start"
+                assert request["params"] == {"name": "orders.fulfil", "input": {"id": "o-1"}, "workflowId": "o-1",
+                                             "priority": -5, "fairnessKey": "tenant-b"}
+                peer.answer(request, {"workflowId": "o-1", "status": "pending", "started": True})
+                assert (await starting).started is True
+
+                starting = asyncio.ensure_future(client.start_workflow("orders.fulfil", None, workflow_id="o-2", fairness_key="tenant-c"))
+                request = await peer.recv()
+                assert request["params"] == {"name": "orders.fulfil", "input": None, "workflowId": "o-2", "fairnessKey": "tenant-c"}
+                peer.answer(request, {"workflowId": "o-2", "status": "pending", "started": True})
+                await starting
+
+                starting = asyncio.ensure_future(client.start_workflow("orders.fulfil", None, workflow_id="o-3"))
+                request = await peer.recv()
+                assert request["params"] == {"name": "orders.fulfil", "input": None, "workflowId": "o-3"}
+                peer.answer(request, {"workflowId": "o-3", "status": "pending", "started": True})
+                await starting
+
+    run(main())

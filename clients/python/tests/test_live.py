@@ -4,6 +4,7 @@ Skipped when the binary is missing: set KEEL_BIN, or build it with `swift build 
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -59,9 +60,9 @@ class Live:
         finally:
             probe.close()
 
-    def start_worker(self) -> None:
+    def start_worker(self, max_concurrent: int = 64) -> None:
         out = open(os.path.join(self.dir, "worker.log"), "ab")
-        env = dict(os.environ, KEEL_SOCKET=self.socket, LIVE_LOG=self.log)
+        env = dict(os.environ, KEEL_SOCKET=self.socket, LIVE_LOG=self.log, LIVE_MAX_CONCURRENT=str(max_concurrent))
         env.pop("KEEL_TRANSPORT", None)
         self.worker = subprocess.Popen([sys.executable, WORKER], stdout=out, stderr=out, env=env)
         self.wait_for_worker()
@@ -104,18 +105,34 @@ class Live:
                     process.wait(5)
 
 
-@pytest.fixture
-def live():
+@contextlib.contextmanager
+def _serving(with_worker: bool):
     directory = tempfile.mkdtemp(prefix="keel-", dir="/tmp")  # short: Unix socket paths stay < ~100 bytes
     env = Live(directory)
-    env.start_keel()
-    env.start_worker()
-    yield env
-    env.close()
-    if os.environ.get("KEEL_TEST_KEEP_TMPDIR") == "1":
-        print(f"kept {directory}")
-    else:
-        shutil.rmtree(directory, ignore_errors=True)
+    try:
+        env.start_keel()
+        if with_worker:
+            env.start_worker()
+        yield env
+    finally:
+        env.close()
+        if os.environ.get("KEEL_TEST_KEEP_TMPDIR") == "1":
+            print(f"kept {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def live():
+    with _serving(with_worker=True) as env:
+        yield env
+
+
+@pytest.fixture
+def live_keel():
+    """`keel serve` alone: the test starts the worker when it wants one."""
+    with _serving(with_worker=False) as env:
+        yield env
 
 
 def wait_status(live, workflow_id, *statuses, timeout=15.0):
@@ -285,3 +302,36 @@ def test_follow_collects_every_published_event_once_in_offset_order_and_ends_wit
     assert collected[0].seq == 1 and collected[5].seq is not None
     assert all(e.task_id and e.attempt == 1 for e in collected[1:5])
     assert [e.offset for e in later] == [4, 5, 6] and later == collected[3:]
+
+
+def test_queued_calls_run_by_priority_then_round_robin_over_fairness_keys_and_a_start_keeps_both(live_keel):
+    async def queue(client):
+        for tag in ("a1", "a2", "a3", "a4", "a5", "a6"):
+            await client.call_activity("record", {"tag": tag}, wait=False, fairness_key="a")
+        for tag in ("b1", "b2"):
+            await client.call_activity("record", {"tag": tag}, wait=False, fairness_key="b")
+        high = await client.call_activity("record", {"tag": "h"}, wait=False, priority=9)
+        return high
+
+    high = live_keel.call(queue)
+    assert high.status == "scheduled", high.raw  # no worker yet: everything waits in the queue
+    live_keel.start_worker(max_concurrent=1)  # one at a time, so the log's order is the dispatch order
+    deadline = time.monotonic() + 20
+    while len(live_keel.records()) < 9:
+        assert time.monotonic() < deadline, (live_keel.records(), live_keel.tail("keel.log"))
+        time.sleep(0.05)
+    assert [r["tag"] for r in live_keel.records()] == ["h", "a1", "b1", "a2", "b2", "a3", "a4", "a5", "a6"]
+
+    async def start(client):
+        await client.start_workflow("live.chain", {"n": 1}, workflow_id="prio-1", priority=5, fairness_key="acme")
+        await client.start_workflow("live.chain", {"n": 1}, workflow_id="prio-0")
+        return await client.describe("prio-1"), await client.describe("prio-0"), await client.workflow_result("prio-1", timeout=20)
+
+    described, plain, result = live_keel.call(start)
+    assert (described["priority"], described["fairnessKey"]) == (5, "acme"), described
+    assert plain["priority"] == 0 and plain.get("fairnessKey") is None, plain
+    assert result.output == {"n": 2}, result
+
+    with pytest.raises(keel.KeelError) as refused:  # Keel checks the range, the client does not
+        live_keel.call(lambda c: c.call_activity("record", {"tag": "x"}, wait=False, priority=1001))
+    assert refused.value.code == -32602

@@ -173,6 +173,34 @@ def test_options_dataclass_input_and_uncaught_errors(sock_path):
     run(main())
 
 
+def test_a_steps_priority_and_fairness_key_go_in_its_options_and_a_step_without_sends_neither(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.prio")
+    async def prio(ctx, input):
+        a = await ctx.activity("charge", input, priority=7, fairness_key="tenant-a", start_to_close=30)
+        b = await ctx.activity("charge", input, priority=0)
+        c = await ctx.activity("charge", input, fairness_key="tenant-b")
+        d = await ctx.activity("charge", input)
+        return [a, b, c, d]
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.prio", {"n": 1}))
+            sent = []
+            for i in range(4):
+                step = await peer.recv()
+                sent.append(step["params"].get("options"))
+                peer.answer(step, {"status": "completed", "result": i})
+            assert sent == [{"priority": 7, "fairnessKey": "tenant-a", "timeouts": {"startToCloseMs": 30000}},
+                            {"priority": 0}, {"fairnessKey": "tenant-b"}, None]
+            assert (await peer.recv())["result"] == {"status": "completed", "output": [0, 1, 2, 3]}
+            await stop(worker, task, peer)
+
+    run(main())
+
+
 def test_non_determinism_from_keel_and_superseded_runs(sock_path):
     worker = keel.Worker("w", socket=sock_path)
 

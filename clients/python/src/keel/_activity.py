@@ -223,6 +223,18 @@ def build_timeouts(
     return timeouts or None
 
 
+def build_priority(priority: Optional[int], fairness_key: Optional[str]) -> Dict[str, Any]:
+    """Wire ``priority`` and ``fairnessKey`` with only the given ones (docs/protocol.md,
+    "Priorities and fairness"): a caller that set neither sends neither, so Keel's default (or the
+    execution's values, for a workflow step) applies. Keel checks the ranges (-32602)."""
+    wire: Dict[str, Any] = {}
+    if priority is not None:
+        wire["priority"] = priority
+    if fairness_key is not None:
+        wire["fairnessKey"] = fairness_key
+    return wire
+
+
 def schema_of(value: Any) -> Optional[Schema]:
     """An explicit ``input=``/``output=``: a schema (dict/bool) as is, a type converted."""
     if value is None or isinstance(value, (dict, bool)):

@@ -8,7 +8,7 @@ import logging
 import uuid
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Union
 
-from ._activity import RetryPolicy, Seconds, _ms
+from ._activity import RetryPolicy, Seconds, _ms, build_priority
 from ._connection import Connection
 from ._errors import UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosedError, ConnectionLostError, KeelError
 from ._framing import DEFAULT_MAX_FRAME_BYTES
@@ -323,11 +323,18 @@ class Client:
         start_to_close: Optional[Seconds] = None,
         schedule_to_start: Optional[Seconds] = None,
         schedule_to_close: Optional[Seconds] = None,
+        priority: Optional[int] = None,
+        fairness_key: Optional[str] = None,
     ) -> ActivityResult:
         """Runs one durable activity call (``activity/call``).
 
         With ``wait`` it returns the final result, or the current status after ``wait_timeout``;
         without, at once with status ``scheduled``.
+
+        ``priority`` (-1000..1000, Keel's default 0; higher runs first) and ``fairness_key`` (1 to
+        256 characters) order the task among the ready tasks of the same activity: highest priority
+        first, then round-robin over fairness keys, then first in first out. Each is sent only
+        when given.
 
         Raises:
             KeelError: e.g. 3001 inputContractViolation, 4002 idempotencyConflict.
@@ -350,6 +357,7 @@ class Client:
         }
         if timeouts:
             params["timeouts"] = timeouts
+        params.update(build_priority(priority, fairness_key))
         result = await self._call("activity/call", params, timeout=self._local_timeout(wait, wait_timeout))
         return ActivityResult.from_wire(result)
 
@@ -373,19 +381,32 @@ class Client:
     # Workflows
 
     async def start_workflow(
-        self, name: str, input: Any = None, workflow_id: Optional[str] = None, *, conflict_policy: Optional[str] = None
+        self,
+        name: str,
+        input: Any = None,
+        workflow_id: Optional[str] = None,
+        *,
+        conflict_policy: Optional[str] = None,
+        priority: Optional[int] = None,
+        fairness_key: Optional[str] = None,
     ) -> WorkflowResult:
         """Starts workflow ``name`` (``workflow/start``). Idempotent: an existing ``workflow_id``
         returns that execution with ``started`` False (``conflict_policy="fail"`` refuses instead).
 
+        ``priority`` (-1000..1000, default 0) and ``fairness_key`` are kept by the execution: every
+        activity step of it (and of its children) inherits them unless the step sets its own
+        (`WorkflowContext.activity`). Each is sent only when given; ``describe`` shows them.
+
         Raises:
-            KeelError: e.g. 3001 inputContractViolation, or a conflict under policy "fail".
+            KeelError: e.g. 3001 inputContractViolation, a conflict under policy "fail", or -32602
+                for a priority out of range or an empty or too long fairness key.
         """
         params: Dict[str, Any] = {"name": name, "input": to_json(input)}
         if workflow_id is not None:
             params["workflowId"] = workflow_id
         if conflict_policy is not None:
             params["conflictPolicy"] = conflict_policy
+        params.update(build_priority(priority, fairness_key))
         return WorkflowResult.from_wire(await self._call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def workflow_result(self, workflow_id: str, timeout: Optional[Seconds] = None) -> WorkflowResult:
@@ -505,7 +526,8 @@ class Client:
 
     async def describe(self, workflow_id: str) -> Dict[str, Any]:
         """``workflow/describe``: ``{workflowId, name, status, runId, input, output?, failure?,
-        currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?}`` as the wire object."""
+        currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?, priority, fairnessKey?}``
+        as the wire object."""
         return dict(await self._call("workflow/describe", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def history(self, workflow_id: str) -> List[Dict[str, Any]]:

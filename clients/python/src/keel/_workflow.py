@@ -15,7 +15,7 @@ import logging
 import typing
 from typing import Any, Awaitable, Callable, Dict, NoReturn, Optional, Set, Union
 
-from ._activity import RetryPolicy, Schema, Seconds, _ms, build_timeouts, derive_schema, schema_of
+from ._activity import RetryPolicy, Schema, Seconds, _ms, build_priority, build_timeouts, derive_schema, schema_of
 from ._errors import (
     ATTEMPT_SUPERSEDED,
     INTERNAL_ERROR,
@@ -134,10 +134,15 @@ class WorkflowContext:
         schedule_to_start: Optional[Seconds] = None,
         schedule_to_close: Optional[Seconds] = None,
         heartbeat_timeout: Optional[Seconds] = None,
+        priority: Optional[int] = None,
+        fairness_key: Optional[str] = None,
     ) -> "asyncio.Future[Any]":
         """Runs activity ``name`` durably; await the result for its output.
 
-        Options override the activity's registered defaults for this step.
+        Options override the activity's registered defaults for this step. ``priority``
+        (-1000..1000, higher runs first) and ``fairness_key`` override the execution's (from
+        `Client.start_workflow`) for this step; a step that sets neither sends neither and
+        inherits the execution's.
 
         Raises (when awaited):
             ActivityError: the activity failed for good. Cancelled: after a cancel request.
@@ -148,6 +153,7 @@ class WorkflowContext:
         timeouts = build_timeouts(start_to_close, schedule_to_start, schedule_to_close, heartbeat_timeout)
         if timeouts:
             options["timeouts"] = timeouts
+        options.update(build_priority(priority, fairness_key))
         return self._run.step("activity", name, to_json(input), options or None)
 
     def sleep(self, seconds: Seconds, *, label: str = "sleep") -> "asyncio.Future[None]":
