@@ -32,6 +32,7 @@ struct TaskCommand: AsyncParsableCommand {
                 line += "  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  attempts \(t["attempts"]?.int64Value ?? 0)"
                 if t["waitingForWorker"] == true { line += "  (no worker serves it)" }
                 if let w = t["workflowId"]?.stringValue { line += "  workflow \(w)" }
+                if let precedence = precedenceText(t) { line += "  priority \(precedence)" }
                 print(line)
             }
             let count = answer["count"]?.int64Value ?? Int64(tasks.count)

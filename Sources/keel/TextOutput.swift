@@ -57,6 +57,14 @@ func historyLines(_ e: JSONValue) -> [String] {
     return lines
 }
 
+/// "5, fairness key acme" when work has a priority other than 0 or a fairness key; else nil.
+func precedenceText(_ value: JSONValue) -> String? {
+    let priority = value["priority"]?.int64Value ?? 0
+    let key = field(value, "fairnessKey")?.stringValue
+    guard priority != 0 || key != nil else { return nil }
+    return "\(priority)" + (key.map { ", fairness key \($0)" } ?? "")
+}
+
 /// `keel workflow describe` as aligned lines; absent and null fields are left out.
 func describeLines(_ d: JSONValue) -> [String] {
     var lines = [
@@ -70,6 +78,7 @@ func describeLines(_ d: JSONValue) -> [String] {
     lines.append("runs      \(d["runs"]?.int64Value ?? 0)   steps \(d["steps"]?.int64Value ?? 0)")
     if let p = field(d, "parentId")?.stringValue { lines.append("parent    \(p)") }
     if let b = field(d, "buildId")?.stringValue { lines.append("build     \(b)") }
+    if let precedence = precedenceText(d) { lines.append("priority  \(precedence)") }
     if let i = d["input"] { lines.append("input     \(abbreviate(JSONWriter.string(i, sortedKeys: true)))") }
     if let s = field(d, "currentStep") {
         var step = "step      #\(s["seq"]?.int64Value ?? 0) \(s["kind"]?.stringValue ?? "") \(s["name"]?.stringValue ?? "")"

@@ -54,6 +54,26 @@ extension EndToEnd {
             #expect(try await keelCLI(["help", "workers"]).1.contains("List connected workers"))
         }
 
+        @Test func callAndWorkflowStartTakeAPriorityAndAFairnessKey() async throws {
+            try await TemporaryDirectory.with { dir in
+                let keel = KeelProcess(dir: dir, workers: [])
+                try await keel.start()
+                let s = ["--socket", keel.socket]
+                let queued = try await keelCLI(
+                    ["call", "prio.cli", "{}", "--no-wait", "--priority", "7", "--fairness-key", "acme", "--format", "json"] + s)
+                #expect(queued.0 == 0, "\(queued.2)")
+                let listed = try await keelCLI(["task", "list", "--name", "prio.cli"] + s)
+                #expect(listed.1.contains("priority 7, fairness key acme"), "\(listed.1)")
+                let started = try await keelCLI(["workflow", "start", "prio.flow", "{}", "--id", "wf-cli", "--priority=-3"] + s)
+                #expect(started.0 == 0, "\(started.2)")
+                let described = try await keelCLI(["workflow", "describe", "wf-cli"] + s)
+                #expect(described.1.contains("priority  -3\n"), "\(described.1)")
+                let outOfRange = try await keelCLI(["call", "prio.cli", "{}", "--priority", "1001"] + s)
+                #expect(outOfRange.0 == 64)
+                #expect(outOfRange.2.contains("--priority must be from -1000 to 1000"), "\(outOfRange.2)")
+            }
+        }
+
         @Test func callWorkersAndWorkflowCommandsPrintResultsAndUseExitCodes() async throws {
             try await TemporaryDirectory.with { dir in
                 let keel = KeelProcess(dir: dir, workers: [hello])
