@@ -51,6 +51,10 @@ extern "C" {
 /** Refusal of new work while draining. Not yet in docs/protocol.md (the Python client uses it too). */
 #define KEEL_SHUTTING_DOWN (-32003)
 #define KEEL_UNAUTHORIZED (-32004)
+/** Any schedule call: no schedule has that scheduleId. */
+#define KEEL_SCHEDULE_NOT_FOUND 1020
+/** schedule/create: the scheduleId is in use. */
+#define KEEL_SCHEDULE_ALREADY_EXISTS 1021
 #define KEEL_CONTRACT_CONFLICT 2005
 #define KEEL_ATTEMPT_SUPERSEDED 2006
 #define KEEL_INPUT_CONTRACT_VIOLATION 3001
@@ -425,6 +429,84 @@ json_t *keel_activity_result(keel_client_t *c, const char *task_id, long long wa
 
 /** `activity/cancel` (the request). Returns 0, or -1. */
 int keel_activity_cancel(keel_client_t *c, const char *task_id, keel_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schedules: start a workflow on a cron or interval spec (the schedule/... methods)           */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Options of keel_schedule_create; zero/NULL means unset (use designated initializers so new
+ * fields stay zero). Unset fields are not sent, and Keel applies its defaults.
+ */
+typedef struct keel_schedule_options {
+    /** What a slot does while the previous run still runs: "skip" (Keel's default), "bufferOne",
+     *  "allowAll", "cancelOther"; NULL: unset. */
+    const char *overlap;
+    int has_catchup_window_ms;   /**< nonzero: send `catchupWindowMs` */
+    long long catchup_window_ms; /**< how late a missed slot may still start; >= 10000; Keel's default 1 year */
+    int paused;                  /**< nonzero: create it paused (sends `"paused": true`) */
+    const char *note;            /**< free text kept with the schedule; NULL: none */
+} keel_schedule_options_t;
+
+/**
+ * `schedule/create`: a schedule that starts `action` at each time of `spec`. Each slot's workflow
+ * id is `<schedule_id>-<slot time, UTC ISO 8601 to the second>`; a slot starts at most once.
+ * - Parameters: spec (borrowed) as on the wire, `{"cron": "0 9 * * MON-FRI", "timeZone"?}` or
+ *   `{"intervalMs": 3600000, "offsetMs"?}`, either with `"jitterMs"?`; action (borrowed) as on the
+ *   wire, `{"workflow": "reports.daily", "input"?, "priority"?, "fairnessKey"?,
+ *   "executionTimeoutMs"?, "runTimeoutMs"?}`; opts may be NULL.
+ * - Returns: the schedule as keel_schedule_describe answers it (new reference), or NULL (err:
+ *   KEEL_SCHEDULE_ALREADY_EXISTS, -32602 for a bad spec such as a bad cron or both/neither of
+ *   cron and intervalMs, KEEL_E_ARGUMENT for a NULL id or a spec/action that is not an object).
+ */
+json_t *keel_schedule_create(keel_client_t *c, const char *schedule_id, json_t *spec, json_t *action,
+                             const keel_schedule_options_t *opts, keel_error_t *err);
+
+/**
+ * `schedule/describe`.
+ * - Returns: `{scheduleId, spec, action, overlap, catchupWindowMs, paused, note?, createdAtMs,
+ *   updatedAtMs, nextActionTimesMs, recentActions: [{slotMs, workflowId, startedAtMs}] (newest
+ *   last), runningWorkflowId?, bufferedSlotMs?, started, skipped}` (new reference), or NULL (err:
+ *   KEEL_SCHEDULE_NOT_FOUND).
+ */
+json_t *keel_schedule_describe(keel_client_t *c, const char *schedule_id, keel_error_t *err);
+
+/**
+ * `schedule/list`: one page, by scheduleId.
+ * - Parameters: limit 1..1000 (<= 0: Keel's default, 100); cursor NULL for the first page, else a
+ *   previous page's `nextCursor`.
+ * - Returns: `{schedules: [{scheduleId, workflow, spec, paused, nextActionTimeMs?}], nextCursor?}`
+ *   (new reference; `nextCursor` absent on the last page), or NULL.
+ */
+json_t *keel_schedule_list(keel_client_t *c, int limit, const char *cursor, keel_error_t *err);
+
+/**
+ * `schedule/pause`: no slot starts while paused (keel_schedule_trigger still does). note may be NULL.
+ * - Returns: the schedule as keel_schedule_describe answers it (new reference), or NULL (err:
+ *   KEEL_SCHEDULE_NOT_FOUND).
+ */
+json_t *keel_schedule_pause(keel_client_t *c, const char *schedule_id, const char *note, keel_error_t *err);
+
+/**
+ * `schedule/unpause`: slots start again from the next one; those missed while paused are not
+ * caught up. note may be NULL.
+ * - Returns: the schedule as keel_schedule_describe answers it (new reference), or NULL.
+ */
+json_t *keel_schedule_unpause(keel_client_t *c, const char *schedule_id, const char *note, keel_error_t *err);
+
+/**
+ * `schedule/trigger`: starts the action now, even when paused, under the schedule's overlap
+ * policy, or under `overlap` when not NULL ("skip", "bufferOne", "allowAll", "cancelOther").
+ * - Returns: `{scheduleId, workflowId, started}` (new reference; `started` false when the overlap
+ *   policy skipped it), or NULL (err: KEEL_SCHEDULE_NOT_FOUND).
+ */
+json_t *keel_schedule_trigger(keel_client_t *c, const char *schedule_id, const char *overlap, keel_error_t *err);
+
+/**
+ * `schedule/delete`. Workflows it already started keep running.
+ * - Returns: 0, or -1 (err: KEEL_SCHEDULE_NOT_FOUND).
+ */
+int keel_schedule_delete(keel_client_t *c, const char *schedule_id, keel_error_t *err);
 
 #ifdef __cplusplus
 }

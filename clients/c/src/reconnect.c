@@ -50,7 +50,7 @@ int keel__endpoints_failed(keel__endpoints_t *eps) {
 /* Reads: repeating them changes nothing in Keel. */
 static const char *const reads[] = {"ping",          "activity/result",  "workflow/result", "workflow/describe",
                                     "workflow/history", "workflow/list", "worker/list",
-                                    "workflow/follow"};
+                                    "workflow/follow", "schedule/describe", "schedule/list"};
 
 int keel__safe_to_repeat(const char *method, json_t *params) {
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
