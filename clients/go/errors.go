@@ -25,7 +25,11 @@ const (
 	CodeShuttingDown = -32003
 	CodeUnauthorized = -32004
 	// Domain errors.
-	CodeNonDeterminism         = 1003
+	CodeNonDeterminism = 1003
+	// CodeScheduleNotFound: no schedule has the scheduleId (schedule/describe, pause, ...).
+	CodeScheduleNotFound = 1020
+	// CodeScheduleAlreadyExists: schedule/create with a scheduleId in use.
+	CodeScheduleAlreadyExists  = 1021
 	CodeContractConflict       = 2005
 	CodeAttemptSuperseded      = 2006
 	CodeInputContractViolation = 3001

@@ -112,7 +112,8 @@ func newPeer(r interface{ Read([]byte) (int, error) }, w interface{ Write([]byte
 	})
 	for _, method := range []string{"activity/heartbeat", "workflow/step", "workflow/start", "workflow/result",
 		"workflow/signal", "workflow/cancel", "workflow/describe", "activity/call", "activity/result",
-		"activity/publish", "workflow/follow"} {
+		"activity/publish", "workflow/follow", "schedule/create", "schedule/describe", "schedule/list", "schedule/pause",
+		"schedule/unpause", "schedule/trigger", "schedule/delete"} {
 		method := method
 		p.Handle(method, func(ctx context.Context, params json.RawMessage) (any, error) {
 			in := incoming{method: method, params: params, reply: make(chan result, 1)}

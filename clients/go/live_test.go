@@ -548,3 +548,85 @@ func TestLivePriorityAndFairness(t *testing.T) {
 		}
 	})
 }
+
+// TestLiveSchedules runs an interval schedule on a real Keel. Its workflow has no worker, so each
+// started execution stays pending: the schedule allows overlap, else every later slot would skip.
+func TestLiveSchedules(t *testing.T) {
+	socket := startKeel(t)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const id = "sched-live"
+	spec := ScheduleSpec{IntervalMs: 1000}
+	action := ScheduleAction{Workflow: "sched.noop", Input: map[string]any{}}
+	d, err := c.CreateSchedule(ctx, id, spec, action, ScheduleOptions{Overlap: OverlapAllowAll, Note: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ScheduleID != id || d.Spec != spec || d.Action.Workflow != "sched.noop" || d.Overlap != OverlapAllowAll || d.Paused || d.Note != "live" {
+		t.Fatalf("create answered %+v", d)
+	}
+
+	// Two slots start within a few seconds, each under its own workflow id.
+	for deadline := time.Now().Add(20 * time.Second); d.Started < 2; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20 s the schedule started %d workflows: %+v", d.Started, d)
+		}
+		if d, err = c.DescribeSchedule(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d.RecentActions) < 2 {
+		t.Fatalf("started %d but recentActions %+v", d.Started, d.RecentActions)
+	}
+	seen := map[string]bool{}
+	for _, a := range d.RecentActions {
+		if !strings.HasPrefix(a.WorkflowID, id+"-") || seen[a.WorkflowID] {
+			t.Fatalf("recentActions %+v: workflow ids must start with %q and differ", d.RecentActions, id+"-")
+		}
+		seen[a.WorkflowID] = true
+	}
+
+	var rpc *Error
+	if _, err := c.CreateSchedule(ctx, id, spec, action, ScheduleOptions{}); !errors.As(err, &rpc) || rpc.Code != CodeScheduleAlreadyExists {
+		t.Fatalf("creating %s again: %v, want code 1021", id, err)
+	}
+
+	if d, err = c.PauseSchedule(ctx, id, "pausing"); err != nil || !d.Paused {
+		t.Fatalf("pause: %+v, %v", d, err)
+	}
+	if d, err = c.DescribeSchedule(ctx, id); err != nil || !d.Paused {
+		t.Fatalf("describe after pause: %+v, %v", d, err)
+	}
+	// A trigger's workflow id is also "<scheduleId>-<now to the second>": in the second of the
+	// newest slot it names that slot's execution and starts nothing (Started false). Paused, no
+	// slot starts any more, so trigger in a later second.
+	if newest := d.RecentActions[len(d.RecentActions)-1].SlotMs; time.Now().UnixMilli() < newest/1000*1000+1000 {
+		time.Sleep(time.Until(time.UnixMilli(newest/1000*1000 + 1000)))
+	}
+	tr, err := c.TriggerSchedule(ctx, id, "")
+	if err != nil || !tr.Started || tr.ScheduleID != id || !strings.HasPrefix(tr.WorkflowID, id+"-") || seen[tr.WorkflowID] {
+		t.Fatalf("trigger while paused: %+v, %v (slots started %+v)", tr, err, d.RecentActions)
+	}
+
+	l, err := c.ListSchedules(ctx, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range l.Schedules {
+		if s.ScheduleID == id {
+			found = s.Workflow == "sched.noop" && s.Paused && s.Spec == spec
+		}
+	}
+	if !found {
+		t.Fatalf("list: %+v does not hold %s (paused, sched.noop)", l, id)
+	}
+
+	if err := c.DeleteSchedule(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DescribeSchedule(ctx, id); !errors.As(err, &rpc) || rpc.Code != CodeScheduleNotFound {
+		t.Fatalf("describe after delete: %v, want code 1020", err)
+	}
+}
