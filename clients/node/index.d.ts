@@ -17,6 +17,8 @@ export declare const codes: Readonly<{
   shuttingDown: -32003;
   unauthorized: -32004;
   nonDeterminism: 1003;
+  scheduleNotFound: 1020;
+  scheduleAlreadyExists: 1021;
   contractConflict: 2005;
   attemptSuperseded: 2006;
   inputContractViolation: 3001;
@@ -355,6 +357,46 @@ export interface StreamEvent {
   attempt?: number;
 }
 
+/** When a schedule starts its action (`schedule/create` `spec`): exactly one of `cron` and `intervalMs`. */
+export type ScheduleSpec =
+  | { cron: string; /** IANA name, default "UTC". */ timeZone?: string; jitterMs?: number }
+  | { /** A whole number of seconds, >= 1000. */ intervalMs: number; /** Phase, default 0. */ offsetMs?: number; jitterMs?: number };
+/** The workflow a schedule starts at each slot. */
+export interface ScheduleAction extends Scheduling {
+  workflow: string;
+  input?: Json;
+  executionTimeoutMs?: number;
+  runTimeoutMs?: number;
+}
+export type ScheduleOverlap = 'skip' | 'bufferOne' | 'allowAll' | 'cancelOther';
+/** `schedule/describe` (and create, pause, unpause). */
+export interface ScheduleDescription {
+  scheduleId: string;
+  spec: ScheduleSpec;
+  action: ScheduleAction;
+  overlap: ScheduleOverlap;
+  catchupWindowMs: number;
+  paused: boolean;
+  note?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  /** Up to 5 epoch ms. */
+  nextActionTimesMs: number[];
+  /** Up to 10, newest last; `workflowId` is `<scheduleId>-<slot time, UTC ISO 8601>`. */
+  recentActions: Array<{ slotMs: number; workflowId: string; startedAtMs: number }>;
+  runningWorkflowId?: string;
+  bufferedSlotMs?: number;
+  started: number;
+  skipped: number;
+}
+export interface ScheduleSummary {
+  scheduleId: string;
+  workflow: string;
+  spec: ScheduleSpec;
+  paused: boolean;
+  nextActionTimeMs?: number;
+}
+
 export declare class Client {
   constructor(connection: Connection);
   readonly connection: Connection;
@@ -381,6 +423,18 @@ export declare class Client {
   cancelActivity(taskId: string): Promise<{ status: string }>;
   workers(): Promise<any[]>;
   ping(): Promise<void>;
+  /** `schedule/create`; optional fields are sent only when set. @throws KeelError 1021 scheduleAlreadyExists, -32602. */
+  createSchedule(scheduleId: string, options: { spec: ScheduleSpec; action: ScheduleAction; overlap?: ScheduleOverlap; catchupWindowMs?: number; paused?: boolean; note?: string }): Promise<ScheduleDescription>;
+  /** @throws KeelError 1020 scheduleNotFound (also for pause, unpause, trigger, delete). */
+  describeSchedule(scheduleId: string): Promise<ScheduleDescription>;
+  listSchedules(options?: { limit?: number; cursor?: string }): Promise<{ schedules: ScheduleSummary[]; nextCursor?: string }>;
+  pauseSchedule(scheduleId: string, options?: { note?: string }): Promise<ScheduleDescription>;
+  /** Slots missed while paused are not caught up. */
+  unpauseSchedule(scheduleId: string, options?: { note?: string }): Promise<ScheduleDescription>;
+  /** Starts the action now (even when paused), under the schedule's overlap policy unless `overlap` is given. */
+  triggerSchedule(scheduleId: string, options?: { overlap?: ScheduleOverlap }): Promise<{ scheduleId: string; workflowId: string; started: boolean }>;
+  /** Workflows already started keep running. */
+  deleteSchedule(scheduleId: string): Promise<{ scheduleId: string; deleted: true }>;
 }
 
 export declare const VERSION: string;

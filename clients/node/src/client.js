@@ -193,6 +193,65 @@ export class Client {
     return this._call('activity/cancel', { taskId });
   }
 
+  /**
+   * Creates schedule `scheduleId` (`schedule/create`): starts workflow `action.workflow` at each
+   * time of `spec`, each slot once, as workflow id `<scheduleId>-<slot time, UTC ISO 8601 to the
+   * second>`. `spec` is `{cron, timeZone?}` or `{intervalMs, offsetMs?}`, plus `jitterMs?`;
+   * `action` is `{workflow, input?, priority?, fairnessKey?, executionTimeoutMs?, runTimeoutMs?}`
+   * (both sent as given). `overlap` ("skip" by default, "bufferOne", "allowAll", "cancelOther"),
+   * `catchupWindowMs`, `paused` and `note` are sent only when given.
+   * @param {{spec: object, action: object, overlap?: 'skip'|'bufferOne'|'allowAll'|'cancelOther', catchupWindowMs?: number, paused?: boolean, note?: string}} options
+   * @returns {Promise<object>} the schedule, as `describeSchedule` answers it.
+   * @throws {KeelError} 1021 scheduleAlreadyExists, -32602 for a bad spec or action.
+   */
+  createSchedule(scheduleId, { spec, action, overlap, catchupWindowMs, paused, note } = {}) {
+    return this._call('schedule/create', defined({ scheduleId, spec, action, overlap, catchupWindowMs, paused, note }));
+  }
+
+  /**
+   * `schedule/describe`: spec, action, policies, `paused`, `nextActionTimesMs` (up to 5),
+   * `recentActions` (`{slotMs, workflowId, startedAtMs}`, newest last), `started`, `skipped`.
+   * @throws {KeelError} 1020 scheduleNotFound.
+   */
+  describeSchedule(scheduleId) {
+    return this._call('schedule/describe', { scheduleId });
+  }
+
+  /**
+   * `schedule/list`, by schedule id: `{schedules: [{scheduleId, workflow, spec, paused,
+   * nextActionTimeMs?}], nextCursor?}`; pass `nextCursor` back as `cursor` for the next page.
+   * @param {{limit?: number, cursor?: string}} [options]
+   */
+  listSchedules({ limit, cursor } = {}) {
+    return this._call('schedule/list', defined({ limit, cursor }));
+  }
+
+  /** `schedule/pause`: no slot starts until unpaused. @returns the schedule. @throws {KeelError} 1020. */
+  pauseSchedule(scheduleId, { note } = {}) {
+    return this._call('schedule/pause', defined({ scheduleId, note }));
+  }
+
+  /** `schedule/unpause`: slots missed while paused are not caught up. @returns the schedule. @throws {KeelError} 1020. */
+  unpauseSchedule(scheduleId, { note } = {}) {
+    return this._call('schedule/unpause', defined({ scheduleId, note }));
+  }
+
+  /**
+   * `schedule/trigger`: starts the action now (even when paused), under the schedule's overlap
+   * policy unless `overlap` is given.
+   * @returns {Promise<{scheduleId: string, workflowId: string, started: boolean}>}
+   * @throws {KeelError} 1020 scheduleNotFound.
+   */
+  triggerSchedule(scheduleId, { overlap } = {}) {
+    return this._call('schedule/trigger', defined({ scheduleId, overlap }));
+  }
+
+  /** `schedule/delete`; workflows already started keep running.
+   * @returns {Promise<{scheduleId: string, deleted: true}>} @throws {KeelError} 1020. */
+  deleteSchedule(scheduleId) {
+    return this._call('schedule/delete', { scheduleId });
+  }
+
   /** `worker/list`: the connected workers. */
   async workers() {
     return (await this._call('worker/list', {}))?.workers ?? [];

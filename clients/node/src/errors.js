@@ -16,6 +16,8 @@ export const codes = Object.freeze({
   shuttingDown: -32003,
   unauthorized: -32004,
   nonDeterminism: 1003,
+  scheduleNotFound: 1020,
+  scheduleAlreadyExists: 1021,
   contractConflict: 2005,
   attemptSuperseded: 2006,
   inputContractViolation: 3001,

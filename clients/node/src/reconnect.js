@@ -62,7 +62,7 @@ export class EndpointRing {
 }
 
 // Reads: repeating them changes nothing in Keel.
-const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'workflow/follow', 'worker/list']);
+const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'workflow/follow', 'worker/list', 'schedule/describe', 'schedule/list']);
 
 /** True when a call whose connection dropped before its answer may be sent again: a read, an
  * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy,
