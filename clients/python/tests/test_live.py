@@ -335,3 +335,39 @@ def test_queued_calls_run_by_priority_then_round_robin_over_fairness_keys_and_a_
     with pytest.raises(keel.KeelError) as refused:  # Keel checks the range, the client does not
         live_keel.call(lambda c: c.call_activity("record", {"tag": "x"}, wait=False, priority=1001))
     assert refused.value.code == -32602
+
+
+def test_a_schedule_starts_its_workflow_every_second_and_pauses_triggers_lists_and_deletes(live_keel):
+    # No worker: each started `sched.noop` stays pending, so the schedule overlaps its own runs;
+    # under the default "skip" only the first slot would start.
+    schedule_id = "every-second"
+    created = live_keel.call(lambda c: c.create_schedule(schedule_id, spec={"intervalMs": 1000},
+                                                         action={"workflow": "sched.noop"}, overlap="allowAll"))
+    assert (created["scheduleId"], created["paused"], created["overlap"]) == (schedule_id, False, "allowAll"), created
+    deadline = time.monotonic() + 20
+    while True:
+        described = live_keel.call(lambda c: c.describe_schedule(schedule_id))
+        if described["started"] >= 2:
+            break
+        assert time.monotonic() < deadline, (described, live_keel.tail("keel.log"))
+        time.sleep(0.2)
+    ids = [action["workflowId"] for action in described["recentActions"]]
+    assert len(ids) >= 2 and len(set(ids)) == len(ids), described
+    assert all(i.startswith(f"{schedule_id}-") for i in ids), ids
+
+    with pytest.raises(keel.KeelError) as taken:
+        live_keel.call(lambda c: c.create_schedule(schedule_id, spec={"intervalMs": 1000}, action={"workflow": "sched.noop"}))
+    assert taken.value.code == 1021
+
+    live_keel.call(lambda c: c.pause_schedule(schedule_id, note="from the test"))
+    assert live_keel.call(lambda c: c.describe_schedule(schedule_id))["paused"] is True
+    time.sleep(1.1)  # a trigger in the second of the last slot would get that slot's workflow id
+    triggered = live_keel.call(lambda c: c.trigger_schedule(schedule_id))
+    assert triggered["started"] is True, triggered
+
+    listed = live_keel.call(lambda c: c.list_schedules())
+    assert schedule_id in [s["scheduleId"] for s in listed["schedules"]], listed
+    assert live_keel.call(lambda c: c.delete_schedule(schedule_id))["deleted"] is True
+    with pytest.raises(keel.KeelError) as gone:
+        live_keel.call(lambda c: c.describe_schedule(schedule_id))
+    assert gone.value.code == 1020

@@ -12,6 +12,7 @@ from ._activity import RetryPolicy, Seconds, _ms, build_priority
 from ._connection import Connection
 from ._errors import UNAUTHORIZED, UNSUPPORTED_PROTOCOL_VERSION, ConnectionClosedError, ConnectionLostError, KeelError
 from ._framing import DEFAULT_MAX_FRAME_BYTES
+from ._schedules import ScheduleMethods
 from ._schema import to_json
 from ._reconnect import RECONNECT_INITIAL_S, RECONNECT_MAX_S, Backoff, EndpointRing, safe_to_repeat
 from ._transport import TLS, Addresses, Endpoint, open_stream, resolve_endpoints
@@ -166,8 +167,8 @@ class StreamEvent:
         )
 
 
-class Client:
-    """A connection to Keel for calling activities, driving workflows and inspecting workers.
+class Client(ScheduleMethods):
+    """A connection to Keel for calling activities, driving workflows and schedules, and inspecting workers.
 
     Use ``async with await Client.connect(...) as client:`` or call `close`. When Keel restarts,
     the next call reconnects (full-jitter backoff for up to ``reconnect_timeout``); a call in flight

@@ -74,7 +74,8 @@ class EndpointRing(Generic[T]):
 
 # Reads: repeating them changes nothing in Keel.
 _READS = frozenset(
-    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "workflow/follow", "worker/list"}
+    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "workflow/follow", "worker/list",
+     "schedule/describe", "schedule/list"}
 )
 
 
