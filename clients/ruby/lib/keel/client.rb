@@ -231,6 +231,54 @@ module Keel
     # `activity/cancel` → {"status"}.
     def cancel_activity(task_id) = call("activity/cancel", { "taskId" => task_id })
 
+    # `schedule/create`: starts workflow `action["workflow"]` at each time of `spec` → the
+    # `schedule/describe` object. `spec` and `action` are the wire Hashes:
+    # spec {"cron" => "0 9 * * MON-FRI", "timeZone"?} or {"intervalMs" => 3_600_000, "offsetMs"?},
+    # either with "jitterMs"?; action {"workflow", "input"?, "priority"?, "fairnessKey"?,
+    # "executionTimeoutMs"?, "runTimeoutMs"?}. `overlap`: "skip" (Keel's default), "bufferOne",
+    # "allowAll" or "cancelOther"; `catchup_window_ms` (default one year, at least 10 000);
+    # `paused` (default false); `note`. Each optional one is sent only when given. Each slot's
+    # workflow id is "<schedule_id>-<slot time, UTC ISO 8601 to the second>".
+    #
+    # Raises Keel::Error: 1021 SCHEDULE_ALREADY_EXISTS for an id in use, -32602 for a bad spec.
+    def create_schedule(schedule_id, spec:, action:, overlap: nil, catchup_window_ms: nil, paused: nil, note: nil)
+      params = { "scheduleId" => schedule_id, "spec" => spec, "action" => action, "overlap" => overlap,
+                 "catchupWindowMs" => catchup_window_ms, "paused" => paused, "note" => note }.compact
+      call("schedule/create", params)
+    end
+
+    # `schedule/describe` → {scheduleId, spec, action, overlap, catchupWindowMs, paused, note?,
+    # createdAtMs, updatedAtMs, nextActionTimesMs, recentActions: [{slotMs, workflowId,
+    # startedAtMs}] (newest last), runningWorkflowId?, bufferedSlotMs?, started, skipped}.
+    # Raises Keel::Error 1020 SCHEDULE_NOT_FOUND for an unknown id (as do the methods below).
+    def describe_schedule(schedule_id) = call("schedule/describe", { "scheduleId" => schedule_id })
+
+    # `schedule/list`, by schedule id → {"schedules" => [{scheduleId, workflow, spec, paused,
+    # nextActionTimeMs?}], "nextCursor"?}. `limit`: 1-1000 (Keel's default 100); `cursor`: a
+    # page's "nextCursor", for the next page.
+    def list_schedules(limit: nil, cursor: nil)
+      call("schedule/list", { "limit" => limit, "cursor" => cursor }.compact)
+    end
+
+    # `schedule/pause` → the describe object. No slot starts while paused; `note` says why.
+    def pause_schedule(schedule_id, note: nil)
+      call("schedule/pause", { "scheduleId" => schedule_id, "note" => note }.compact)
+    end
+
+    # `schedule/unpause` → the describe object. Slots missed while paused are not caught up.
+    def unpause_schedule(schedule_id, note: nil)
+      call("schedule/unpause", { "scheduleId" => schedule_id, "note" => note }.compact)
+    end
+
+    # `schedule/trigger`: starts the action now, even when paused, under the schedule's overlap
+    # policy or `overlap` if given → {"scheduleId", "workflowId", "started" => bool}.
+    def trigger_schedule(schedule_id, overlap: nil)
+      call("schedule/trigger", { "scheduleId" => schedule_id, "overlap" => overlap }.compact)
+    end
+
+    # `schedule/delete` → {"scheduleId", "deleted" => true}. Workflows it started keep running.
+    def delete_schedule(schedule_id) = call("schedule/delete", { "scheduleId" => schedule_id })
+
     # `worker/list` → the connected workers (wire objects).
     def workers = Array(call("worker/list", {})["workers"])
 

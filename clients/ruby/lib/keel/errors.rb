@@ -17,6 +17,8 @@ module Keel
   UNAUTHORIZED = -32_004
   # Domain errors (1xxx workflow/run, 2xxx step, 3xxx schema, 4xxx storage/conflict).
   NON_DETERMINISM = 1003
+  SCHEDULE_NOT_FOUND = 1020
+  SCHEDULE_ALREADY_EXISTS = 1021
   CONTRACT_CONFLICT = 2005
   ATTEMPT_SUPERSEDED = 2006
   INPUT_CONTRACT_VIOLATION = 3001

@@ -9,7 +9,7 @@ module Keel
     MAX_S = 2.0
     # Reads: repeating them changes nothing in Keel.
     READS = %w[ping activity/result workflow/result workflow/describe workflow/history workflow/list workflow/follow
-               worker/list].freeze
+               worker/list schedule/describe schedule/list].freeze
 
     # Full-jitter exponential backoff: wait rand(0..min(max, initial * 2**n)), n = failed attempts
     # since the last `reset` (call it after a successful initialize). Not thread-safe.
