@@ -115,6 +115,28 @@ public struct KeelClient: Sendable {
             "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
     }
 
+    /// Creates a schedule (`schedule/create`, docs/protocol.md "Schedules"): `spec` is
+    /// `{"cron": …, "timeZone"?}` or `{"intervalMs": …, "offsetMs"?}` (plus `jitterMs`?), `action`
+    /// `{"workflow": NAME, "input"?, "priority"?, "fairnessKey"?, …}`; `options` adds `overlap`,
+    /// `catchupWindowMs`, `paused`, `note`. Answers the schedule as `schedule/describe` shows it.
+    public func createSchedule(_ scheduleId: String, spec: JSONValue, action: JSONValue, options: [String: JSONValue] = [:])
+        async throws -> JSONValue
+    {
+        var p = options
+        p["scheduleId"] = .string(scheduleId)
+        p["spec"] = spec
+        p["action"] = action
+        return try await call("schedule/create", .object(JSONObject(p)))
+    }
+
+    /// Sends `schedule/describe`, `schedule/pause`, `schedule/unpause`, `schedule/trigger` or
+    /// `schedule/delete` (`verb`) for one schedule, with `extra` params (`note`, `overlap`).
+    public func schedule(_ verb: String, _ scheduleId: String, _ extra: [String: JSONValue] = [:]) async throws -> JSONValue {
+        var p = extra
+        p["scheduleId"] = .string(scheduleId)
+        return try await call("schedule/\(verb)", .object(JSONObject(p)))
+    }
+
     /// Connected workers (`worker/list`).
     public func workers() async throws -> [JSONValue] {
         try await call("worker/list")["workers"]?.arrayValue ?? []

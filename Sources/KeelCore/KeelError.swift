@@ -79,7 +79,10 @@ extension KeelError {
         public static let resetRefused = Code(1012, "resetRefused")
         /// `workflow/batch`: the query does not parse or names an unknown field or value.
         public static let invalidQuery = Code(1013, "invalidQuery")
-        /// `workflow/batch`: the operation exists in the protocol but this server cannot run it yet.
+        /// `schedule/*`: no schedule has this id.
+        public static let scheduleNotFound = Code(1020, "scheduleNotFound")
+        /// `schedule/create`: a schedule with this id exists.
+        public static let scheduleAlreadyExists = Code(1021, "scheduleAlreadyExists")
 
         // 2xxx: activities and steps.
         public static let activityFailed = Code(2001, "activityFailed")
@@ -106,7 +109,8 @@ extension KeelError {
             .overloaded, .connectionClosed, .requestTimedOut, .handshakeTimedOut, .tooManyConnections,
             .batchTooLarge, .tooManyAuthFailures,
             .workflowNotFound, .workflowAlreadyExists, .nonDeterminism, .workflowFailed, .workflowCancelled,
-            .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery,
+            .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery, .scheduleNotFound,
+            .scheduleAlreadyExists,
             .activityFailed, .activityTimedOut, .activityCancelled, .taskNotFound, .contractConflict,
             .attemptSuperseded, .resultTimeout,
             .inputContractViolation, .outputContractViolation, .invalidSchema,

@@ -91,6 +91,8 @@ public enum Access {
         "workflow/start": .client, "workflow/result": .client, "workflow/signal": .client,
         "workflow/cancel": .client, "workflow/describe": .client, "workflow/list": .client,
         "workflow/history": .client, "workflow/follow": .client, "workflow/reset": .client, "workflow/batch": .client, "workflow/terminate": .client,
+        "schedule/create": .client, "schedule/describe": .client, "schedule/list": .client, "schedule/pause": .client,
+        "schedule/unpause": .client, "schedule/trigger": .client, "schedule/delete": .client,
         "workflow/resume": .admin, "shutdown": .admin, "contract/release": .admin,
     ]
 

@@ -48,6 +48,13 @@ extension Engine {
         case "workflow/reset": return try await resetWorkflow(params, session: session)
         case "workflow/batch": return try await workflowBatch(params)
         case "contract/release": return try await releaseContract(params)
+        case "schedule/create": return try await createSchedule(params)
+        case "schedule/describe": return try await describeSchedule(params)
+        case "schedule/list": return try await listSchedules(params)
+        case "schedule/pause": return try await pauseSchedule(params, paused: true)
+        case "schedule/unpause": return try await pauseSchedule(params, paused: false)
+        case "schedule/trigger": return try await triggerSchedule(params)
+        case "schedule/delete": return try await deleteSchedule(params)
         case "shutdown":
             onShutdownRequest?()
             return [:]

@@ -47,6 +47,9 @@ extension Engine {
         case .workflowDeadline(let generation):
             await workflowDeadlinePassed(id, generation: generation)
             return
+        case .scheduleSlot:
+            await scheduleDue(id)
+            return
         case .rateLimit:
             rateLimitTimers.remove(id)
             dispatch(id)
@@ -91,7 +94,8 @@ extension Engine {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }
             dispatch(live.record.name)
-        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline:
+        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline,
+            .scheduleSlot:
             break
         }
     }

@@ -351,6 +351,7 @@ extension Engine {
         workflowTraceEnded(id, status: status, failure: failure)
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
         streamAdvanced(id)
+        await scheduledWorkflowEnded(id)
         logger.debug("workflow ended", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)"])
         if let parent = record.parentId, let seq = record.parentSeq {
             stepEnded(parent, generation: record.parentGeneration ?? 0, seq: seq,

@@ -64,6 +64,12 @@ public actor Engine {
     var workflows: [String: LiveWorkflow] = [:]
     /// Executions waiting for a worker, per workflow name.
     var workflowQueue: [String: TaskQueue] = [:]
+    /// Every schedule, by id (a single node keeps them; Engine+Schedules.swift).
+    var schedules: [String: ScheduleRecord] = [:]
+    /// The schedule whose latest start each workflow is, for the overlap policies.
+    var scheduleOfWorkflow: [String: String] = [:]
+    /// Schedules being changed, each with whoever waits to change it next.
+    var scheduleLocks: [String: [CheckedContinuation<Void, Never>]] = [:]
     var workflowWaiters: [String: [UInt64: CheckedContinuation<WorkflowRecord?, Never>]] = [:]
     var nextWaiterID: UInt64 = 0
     /// Followers of a stream waiting for more (`workflow/follow`), by workflow id and waiter.
@@ -179,6 +185,7 @@ public actor Engine {
         for record in open { admit(record) }
         if !open.isEmpty { logger.info("recovered unfinished tasks", metadata: ["count": "\(open.count)"]) }
         try await recoverWorkflows()
+        try await recoverSchedules()
         await checkInvariant(.recovery)
         dispatchAll()
     }

@@ -22,6 +22,8 @@ enum TimerKind: Sendable, Equatable {
     case streamWaiterTimeout(waiterID: UInt64)
     /// A workflow's execution timeout (`generation` nil) or the run timeout of `generation` passes.
     case workflowDeadline(generation: Int?)
+    /// A schedule's next slot is due (taskID names the schedule).
+    case scheduleSlot
 }
 
 struct TimerEntry: Sendable {

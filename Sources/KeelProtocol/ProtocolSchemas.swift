@@ -679,6 +679,213 @@ public enum ProtocolSchemas {
       ],
       "minLength": 1,
       "maxLength": 256
+    },
+    "scheduleId": {
+      "description": "1-200 bytes, NFC.",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200
+    },
+    "scheduleSpec": {
+      "description": "When slots fall: cron (5 fields or a macro, read in timeZone) or intervalMs (whole seconds, from the epoch plus offsetMs); jitterMs delays each start by a stable amount below it.",
+      "type": "object",
+      "properties": {
+        "cron": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "minLength": 1,
+          "maxLength": 256
+        },
+        "timeZone": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "minLength": 1,
+          "maxLength": 64
+        },
+        "intervalMs": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1000,
+          "maximum": 315360000000
+        },
+        "offsetMs": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 0,
+          "maximum": 315360000000
+        },
+        "jitterMs": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 0,
+          "maximum": 315360000000
+        }
+      }
+    },
+    "scheduleAction": {
+      "description": "The workflow each slot starts, with workflow/start's options.",
+      "type": "object",
+      "required": [
+        "workflow"
+      ],
+      "properties": {
+        "workflow": {
+          "$ref": "common.json#/$defs/name"
+        },
+        "input": {},
+        "priority": {
+          "$ref": "common.json#/$defs/priority"
+        },
+        "fairnessKey": {
+          "$ref": "common.json#/$defs/fairnessKey"
+        },
+        "executionTimeoutMs": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1,
+          "maximum": 315360000000
+        },
+        "runTimeoutMs": {
+          "type": [
+            "integer",
+            "null"
+          ],
+          "minimum": 1,
+          "maximum": 315360000000
+        }
+      }
+    },
+    "scheduleOverlap": {
+      "description": "While the previous slot's workflow runs: skip (default), bufferOne, allowAll or cancelOther.",
+      "enum": [
+        "skip",
+        "bufferOne",
+        "allowAll",
+        "cancelOther",
+        null
+      ]
+    },
+    "scheduleDescription": {
+      "type": "object",
+      "required": [
+        "scheduleId",
+        "spec",
+        "action",
+        "overlap",
+        "catchupWindowMs",
+        "paused",
+        "createdAtMs",
+        "updatedAtMs",
+        "nextActionTimesMs",
+        "recentActions",
+        "started",
+        "skipped"
+      ],
+      "properties": {
+        "scheduleId": {
+          "$ref": "common.json#/$defs/scheduleId"
+        },
+        "spec": {
+          "$ref": "common.json#/$defs/scheduleSpec"
+        },
+        "action": {
+          "$ref": "common.json#/$defs/scheduleAction"
+        },
+        "overlap": {
+          "$ref": "common.json#/$defs/scheduleOverlap"
+        },
+        "catchupWindowMs": {
+          "type": "integer",
+          "minimum": 10000
+        },
+        "paused": {
+          "type": "boolean"
+        },
+        "note": {
+          "type": "string"
+        },
+        "createdAtMs": {
+          "$ref": "common.json#/$defs/epochMs"
+        },
+        "updatedAtMs": {
+          "$ref": "common.json#/$defs/epochMs"
+        },
+        "nextActionTimesMs": {
+          "type": "array",
+          "maxItems": 5,
+          "items": {
+            "$ref": "common.json#/$defs/epochMs"
+          }
+        },
+        "recentActions": {
+          "type": "array",
+          "maxItems": 10,
+          "items": {
+            "type": "object",
+            "required": [
+              "slotMs",
+              "workflowId",
+              "startedAtMs"
+            ],
+            "properties": {
+              "slotMs": {
+                "type": "integer"
+              },
+              "workflowId": {
+                "$ref": "common.json#/$defs/workflowId"
+              },
+              "startedAtMs": {
+                "$ref": "common.json#/$defs/epochMs"
+              }
+            }
+          }
+        },
+        "runningWorkflowId": {
+          "$ref": "common.json#/$defs/workflowId"
+        },
+        "bufferedSlotMs": {
+          "type": "integer"
+        },
+        "started": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "skipped": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "lastError": {
+          "type": "object",
+          "required": [
+            "slotMs",
+            "code",
+            "message"
+          ],
+          "properties": {
+            "slotMs": {
+              "type": "integer"
+            },
+            "code": {
+              "type": "integer"
+            },
+            "message": {
+              "type": "string"
+            }
+          }
+        }
+      }
     }
   }
 }
@@ -1307,6 +1514,316 @@ public enum ProtocolSchemas {
   "title": "ping result",
   "description": "{} either way.",
   "$ref": "common.json#/$defs/emptyObject"
+}
+"""#
+        ),
+        (
+            "schedule/create",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.create.params.json",
+  "title": "schedule/create params",
+  "description": "Create a schedule (client -> Keel).",
+  "type": "object",
+  "required": [
+    "scheduleId",
+    "spec",
+    "action"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    },
+    "spec": {
+      "$ref": "common.json#/$defs/scheduleSpec"
+    },
+    "action": {
+      "$ref": "common.json#/$defs/scheduleAction"
+    },
+    "overlap": {
+      "$ref": "common.json#/$defs/scheduleOverlap"
+    },
+    "catchupWindowMs": {
+      "description": "Slots missed for longer than this (Keel down) are skipped; default one year.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 10000,
+      "maximum": 315360000000
+    },
+    "paused": {
+      "type": [
+        "boolean",
+        "null"
+      ]
+    },
+    "note": {
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.create.result.json",
+  "title": "schedule/create result",
+  "$ref": "common.json#/$defs/scheduleDescription"
+}
+"""#
+        ),
+        (
+            "schedule/delete",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.delete.params.json",
+  "title": "schedule/delete params",
+  "type": "object",
+  "required": [
+    "scheduleId"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.delete.result.json",
+  "title": "schedule/delete result",
+  "type": "object",
+  "required": [
+    "scheduleId",
+    "deleted"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    },
+    "deleted": {
+      "const": true
+    }
+  }
+}
+"""#
+        ),
+        (
+            "schedule/describe",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.describe.params.json",
+  "title": "schedule/describe params",
+  "type": "object",
+  "required": [
+    "scheduleId"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.describe.result.json",
+  "title": "schedule/describe result",
+  "$ref": "common.json#/$defs/scheduleDescription"
+}
+"""#
+        ),
+        (
+            "schedule/list",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.list.params.json",
+  "title": "schedule/list params",
+  "type": "object",
+  "properties": {
+    "limit": {
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 1,
+      "maximum": 1000
+    },
+    "cursor": {
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.list.result.json",
+  "title": "schedule/list result",
+  "type": "object",
+  "required": [
+    "schedules"
+  ],
+  "properties": {
+    "schedules": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "scheduleId",
+          "workflow",
+          "spec",
+          "paused"
+        ],
+        "properties": {
+          "scheduleId": {
+            "$ref": "common.json#/$defs/scheduleId"
+          },
+          "workflow": {
+            "$ref": "common.json#/$defs/name"
+          },
+          "spec": {
+            "$ref": "common.json#/$defs/scheduleSpec"
+          },
+          "paused": {
+            "type": "boolean"
+          },
+          "nextActionTimeMs": {
+            "$ref": "common.json#/$defs/epochMs"
+          }
+        }
+      }
+    },
+    "nextCursor": {
+      "type": "string"
+    }
+  }
+}
+"""#
+        ),
+        (
+            "schedule/pause",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.pause.params.json",
+  "title": "schedule/pause params",
+  "type": "object",
+  "required": [
+    "scheduleId"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    },
+    "note": {
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.pause.result.json",
+  "title": "schedule/pause result",
+  "$ref": "common.json#/$defs/scheduleDescription"
+}
+"""#
+        ),
+        (
+            "schedule/trigger",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.trigger.params.json",
+  "title": "schedule/trigger params",
+  "type": "object",
+  "required": [
+    "scheduleId"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    },
+    "overlap": {
+      "$ref": "common.json#/$defs/scheduleOverlap"
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.trigger.result.json",
+  "title": "schedule/trigger result",
+  "type": "object",
+  "required": [
+    "scheduleId",
+    "workflowId",
+    "started"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    },
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "started": {
+      "type": "boolean"
+    }
+  }
+}
+"""#
+        ),
+        (
+            "schedule/unpause",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.unpause.params.json",
+  "title": "schedule/unpause params",
+  "type": "object",
+  "required": [
+    "scheduleId"
+  ],
+  "properties": {
+    "scheduleId": {
+      "$ref": "common.json#/$defs/scheduleId"
+    },
+    "note": {
+      "type": [
+        "string",
+        "null"
+      ]
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/schedule.unpause.result.json",
+  "title": "schedule/unpause result",
+  "$ref": "common.json#/$defs/scheduleDescription"
 }
 """#
         ),

@@ -228,5 +228,19 @@ enum Migrations {
         ALTER TABLE workflows ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE workflows ADD COLUMN fairness_key TEXT;
         """,
+        // 13: schedules (docs/protocol.md, "Schedules"): each row its definition, the next slot
+        // not yet handled and what it last did, fenced by a version.
+        """
+        CREATE TABLE schedules (
+            schedule_id  TEXT PRIMARY KEY,
+            definition   TEXT NOT NULL,
+            paused       INTEGER NOT NULL DEFAULT 0,
+            next_slot_at INTEGER,
+            state        TEXT NOT NULL,
+            version      INTEGER NOT NULL,
+            created_at   INTEGER NOT NULL,
+            updated_at   INTEGER NOT NULL
+        );
+        """,
     ]
 }

@@ -49,6 +49,9 @@ public protocol StorageReader {
     func workflowResets(workflowId: String) throws -> [WorkflowReset]
     /// Up to `limit` events of an execution's stream after `offset`, in order.
     func streamEvents(workflowId: String, after offset: Int64, limit: Int) throws -> [StreamEvent]
+    func schedule(id: String) throws -> ScheduleRecord?
+    /// Schedules by id after `cursor`, at most `limit`.
+    func schedules(after cursor: String?, limit: Int) throws -> [ScheduleRecord]
 }
 
 /// Changes, each reporting a ``WriteOutcome``.
@@ -104,6 +107,13 @@ public protocol StorageTransaction: StorageReader {
     /// old generation's open activity tasks, gives back signals it consumed after `toStep`, and
     /// records the reset. `.stale` when the execution moved on, `.notFound` when it does not exist.
     func resetWorkflow(_ reset: WorkflowReset, expectedEpoch: Int, now: EpochMillis) throws -> WriteOutcome
+    /// Stores a new schedule; `.duplicate` if its id exists.
+    func insertSchedule(_ schedule: ScheduleRecord) throws -> WriteOutcome
+    /// Replaces a schedule's row, only if its stored version is still `expectedVersion` (`.stale`
+    /// otherwise; `.notFound` once deleted).
+    func updateSchedule(_ schedule: ScheduleRecord, expectedVersion: Int) throws -> WriteOutcome
+    /// Deletes a schedule; `.notFound` if it had none.
+    func deleteSchedule(id: String) throws -> WriteOutcome
 }
 
 /// How hard a commit tries to reach the disk.

@@ -22,7 +22,7 @@ struct Keel: AsyncParsableCommand {
         commandName: "keel",
         abstract: "Keel: durable execution for programs in any language.",
         version: "0.1.0",
-        subcommands: [Serve.self, Dev.self, Call.self, TaskCommand.self, WorkflowCommand.self, Workers.self, SchemaCommand.self, Bench.self, TokenCommand.self, ContractCommand.self, MCPCommand.self] + storeCommands
+        subcommands: [Serve.self, Dev.self, Call.self, TaskCommand.self, WorkflowCommand.self, ScheduleCommand.self, Workers.self, SchemaCommand.self, Bench.self, TokenCommand.self, ContractCommand.self, MCPCommand.self] + storeCommands
     )
 }
 

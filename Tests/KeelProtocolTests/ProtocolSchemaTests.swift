@@ -23,6 +23,8 @@ import Testing
         "workflow/describe", "workflow/history", "workflow/list", "workflow/result", "workflow/resume",
         "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch", "workflow/terminate",
         "activity/publish", "workflow/follow",
+        "schedule/create", "schedule/describe", "schedule/list", "schedule/pause", "schedule/unpause", "schedule/trigger",
+        "schedule/delete",
     ]
 
     @Test func everyDocumentedMethodHasAParamsAndAResultSchema() {
@@ -297,6 +299,11 @@ import Testing
         ("workflow/follow", #"{"workflowId":"w","afterOffset":3,"limit":1000,"waitTimeoutMs":30000}"#),
         ("activity/cancel", #"{"taskId":"t"}"#),
         ("activity/call", #"{"name":"greet.hello"}"#),
+        ("activity/call", #"{"name":"greet.hello","priority":-1000,"fairnessKey":"acme"}"#),
+        ("schedule/create", #"{"scheduleId":"s","spec":{"cron":"0 9 * * MON-FRI","timeZone":"Europe/Paris"},"action":{"workflow":"r.daily","input":{"a":1}},"overlap":"bufferOne"}"#),
+        ("schedule/create", #"{"scheduleId":"s","spec":{"intervalMs":60000,"jitterMs":500},"action":{"workflow":"r"},"catchupWindowMs":10000,"paused":true,"note":null}"#),
+        ("schedule/list", #"{"limit":10,"cursor":null}"#),
+        ("schedule/trigger", #"{"scheduleId":"s","overlap":"allowAll"}"#),
         ("activity/call", #"{"name":"greet.hello","input":5,"idempotencyKey":null,"retryPolicy":{"maximumAttempts":0,"backoffCoefficient":1.5},"timeouts":null,"wait":null,"waitTimeoutMs":0}"#),
         ("activity/result", #"{"taskId":"t-1"}"#),
         ("activity/list", #"{}"#),
@@ -400,6 +407,14 @@ import Testing
         ("workflow/terminate", #"{"reason":"x"}"#, "", "required"),
         ("workflow/start", #"{"name":"o","executionTimeoutMs":0}"#, "/executionTimeoutMs", "minimum"),
         ("contract/release", #"{"name":"greet.hello","kind":"job"}"#, "/kind", "enum"),
+        ("activity/call", #"{"name":"a","priority":1001}"#, "/priority", "maximum"),
+        ("schedule/create", #"{"scheduleId":"s","spec":{"intervalMs":500},"action":{"workflow":"r"}}"#, "/spec/intervalMs", "minimum"),
+        ("schedule/describe", #"{}"#, "", "required"),
+        ("schedule/list", #"{"limit":0}"#, "/limit", "minimum"),
+        ("schedule/pause", #"{"scheduleId":""}"#, "/scheduleId", "minLength"),
+        ("schedule/unpause", #"{"scheduleId":5}"#, "/scheduleId", "type"),
+        ("schedule/trigger", #"{"scheduleId":"s","overlap":"sometimes"}"#, "/overlap", "enum"),
+        ("schedule/delete", #"{}"#, "", "required"),
     ]
 
     @Test(arguments: rejected)

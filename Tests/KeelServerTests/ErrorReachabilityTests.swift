@@ -50,6 +50,8 @@ struct ErrorReachabilityTests {
         1011: "workflow/reset to a step that has no outcome yet (a sleep in progress)",
         1012: "workflow/reset of a parent to before its child step",
         1013: "workflow/batch with an unknown key in the query",
+        1020: "schedule/describe of an unknown id",
+        1021: "schedule/create twice with one id",
     ]
 
     /// Codes Keel itself never sends, and the words their docs entry must use to say so.
@@ -327,6 +329,10 @@ struct ErrorReachabilityTests {
         saw(
             await client.errorCode("workflow/batch", ["operation": "cancel", "query": "stauts=running", "dryRun": true]),
             1013, "a batch with a bad query")
+        saw(await client.errorCode("schedule/describe", ["scheduleId": "reach-none"]), 1020, "an unknown schedule")
+        let schedule: JSONValue = ["scheduleId": "reach-s", "spec": ["intervalMs": 3_600_000], "action": ["workflow": "reach.nd"]]
+        #expect(await client.call("schedule/create", schedule)?["result"] != nil)
+        saw(await client.errorCode("schedule/create", schedule), 1021, "a schedule created twice")
     }
 
     /// A second orchestrator with tiny handshake and connection caps.

@@ -1,0 +1,375 @@
+import KeelCore
+import KeelStorage
+import Logging
+
+/// Schedules (docs/protocol.md, "Schedules"): start a workflow on a cron expression or an
+/// interval, durably. Each slot's workflow id is the schedule id plus the slot's time, so a slot
+/// starts at most once whatever crashes around it: a start that committed before a crash is found
+/// again (`useExisting`), never repeated. The row then records the next slot, fenced by its version.
+extension Engine {
+    /// At most this many slots start in one round; a longer backlog continues in the next round.
+    static let scheduleStartsPerRound = 1_000
+    /// At most this many slots are looked at in one round (skipped ones cost no I/O).
+    static let scheduleSlotsPerRound = 100_000
+
+    // MARK: - Requests
+
+    func createSchedule(_ value: JSONValue) async throws -> JSONValue {
+        try requireSingleNode("schedule/create")
+        let p = try Params(value, method: "schedule/create")
+        let id = try p.string("scheduleId")
+        if let problem = ScheduleDefinition.idProblem(id) { throw p.fail("scheduleId", problem) }
+        let definition = try ScheduleDefinition(value, method: "schedule/create")
+        let paused = try p.optionalBool("paused") ?? false
+        let now = clock.now()
+        await lockSchedule(id)
+        defer { unlockSchedule(id) }
+        let record = ScheduleRecord(
+            id: id, definition: definition.json, paused: paused, nextSlotAt: definition.spec.slot(after: now),
+            state: ScheduleState().json, now: now)
+        guard try await storage.write({ try $0.insertSchedule(record) }) == .applied else {
+            throw KeelError(
+                .scheduleAlreadyExists, "schedule \(id) already exists; delete it first or choose another id",
+                data: ["scheduleId": .string(id)])
+        }
+        schedules[id] = record
+        armSchedule(record)
+        logger.info("schedule created", metadata: ["schedule": "\(id)", "workflow": "\(definition.workflow)"])
+        return scheduleJSON(record)
+    }
+
+    func describeSchedule(_ value: JSONValue) async throws -> JSONValue {
+        try requireSingleNode("schedule/describe")
+        let p = try Params(value, method: "schedule/describe")
+        return scheduleJSON(try requireSchedule(try p.string("scheduleId")))
+    }
+
+    func listSchedules(_ value: JSONValue) async throws -> JSONValue {
+        try requireSingleNode("schedule/list")
+        let p = try Params(value, method: "schedule/list")
+        let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
+        let cursor = try p.optionalString("cursor")
+        let ids = schedules.keys.filter { cursor == nil || $0 > cursor! }.sorted()
+        let page = ids.prefix(limit).compactMap { schedules[$0] }
+        var o: [String: JSONValue] = [
+            "schedules": .array(page.map { record in
+                var item: [String: JSONValue] = [
+                    "scheduleId": .string(record.id), "workflow": record.definition["action"]?["workflow"] ?? .null,
+                    "spec": record.definition["spec"] ?? .null, "paused": .bool(record.paused),
+                ]
+                if let next = nextActionTimes(record, count: 1).first { item["nextActionTimeMs"] = JSONValue(next) }
+                return .object(JSONObject(item))
+            })
+        ]
+        if ids.count > limit, let last = page.last { o["nextCursor"] = .string(last.id) }
+        return .object(JSONObject(o))
+    }
+
+    /// `schedule/pause` (`paused`) and `schedule/unpause`. Unpausing does not catch up the slots
+    /// that fell while paused: the next slot is the first after now.
+    func pauseSchedule(_ value: JSONValue, paused: Bool) async throws -> JSONValue {
+        let method = paused ? "schedule/pause" : "schedule/unpause"
+        try requireSingleNode(method)
+        let p = try Params(value, method: method)
+        let id = try p.string("scheduleId")
+        let note = try p.optionalString("note")
+        await lockSchedule(id)
+        defer { unlockSchedule(id) }
+        var record = try requireSchedule(id)
+        let wasPaused = record.paused
+        record.paused = paused
+        if let note, case .object(var d) = record.definition {
+            d["note"] = .string(note)
+            record.definition = .object(d)
+        }
+        if wasPaused, !paused, let definition = parsedDefinition(record) {
+            record.nextSlotAt = definition.spec.slot(after: clock.now())
+        }
+        try await save(record)
+        if !paused { armSchedule(schedules[id] ?? record) }
+        logger.info(paused ? "schedule paused" : "schedule unpaused", metadata: ["schedule": "\(id)"])
+        return scheduleJSON(schedules[id] ?? record)
+    }
+
+    /// Starts the schedule's workflow now (paused or not), under its overlap policy unless
+    /// `overlap` overrides it.
+    func triggerSchedule(_ value: JSONValue) async throws -> JSONValue {
+        try requireSingleNode("schedule/trigger")
+        let p = try Params(value, method: "schedule/trigger")
+        let id = try p.string("scheduleId")
+        var overlap: ScheduleDefinition.Overlap?
+        if let name = try p.optionalString("overlap") {
+            guard let chosen = ScheduleDefinition.Overlap(rawValue: name) else {
+                throw p.fail("overlap", "must be one of \(ScheduleDefinition.Overlap.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            overlap = chosen
+        }
+        await lockSchedule(id)
+        defer { unlockSchedule(id) }
+        var record = try requireSchedule(id)
+        guard let definition = parsedDefinition(record) else {
+            throw KeelError(.internalError, "schedule \(id)'s stored definition no longer reads; delete and create it again")
+        }
+        let now = clock.now()
+        var state = ScheduleState(record.state)
+        let workflowId = ScheduleDefinition.workflowId(schedule: id, trigger: now)
+        let started = try await handle(
+            slot: now, of: id, definition, overlap: overlap ?? definition.overlap, state: &state, now: now, workflowId: workflowId)
+        record.state = state.json
+        try await save(record)
+        return ["scheduleId": .string(id), "workflowId": .string(workflowId), "started": .bool(started)]
+    }
+
+    func deleteSchedule(_ value: JSONValue) async throws -> JSONValue {
+        try requireSingleNode("schedule/delete")
+        let p = try Params(value, method: "schedule/delete")
+        let id = try p.string("scheduleId")
+        await lockSchedule(id)
+        defer { unlockSchedule(id) }
+        guard try await storage.write({ try $0.deleteSchedule(id: id) }) == .applied else {
+            throw Self.scheduleNotFound(id)
+        }
+        schedules[id] = nil
+        for (workflowId, schedule) in scheduleOfWorkflow where schedule == id { scheduleOfWorkflow[workflowId] = nil }
+        logger.info("schedule deleted", metadata: ["schedule": "\(id)"])
+        return ["scheduleId": .string(id), "deleted": true]
+    }
+
+    // MARK: - Slots
+
+    /// Loads every schedule and arms its next slot; slots that fell while Keel was down fire now,
+    /// within each schedule's catch-up window.
+    func recoverSchedules() async throws {
+        var cursor: String?
+        while true {
+            let page = try await storage.read { [cursor] in try $0.schedules(after: cursor, limit: 1000) }
+            for record in page {
+                schedules[record.id] = record
+                if let last = ScheduleState(record.state).lastWorkflowId, workflows[last] != nil {
+                    scheduleOfWorkflow[last] = record.id
+                }
+                armSchedule(record)
+            }
+            guard page.count == 1000, let last = page.last else { break }
+            cursor = last.id
+        }
+        if !schedules.isEmpty { logger.info("recovered schedules", metadata: ["count": "\(schedules.count)"]) }
+    }
+
+    /// The schedule's timer fired: handles every slot due by now (oldest first), then arms the next.
+    func scheduleDue(_ id: String) async {
+        await lockSchedule(id)
+        defer { unlockSchedule(id) }
+        guard var record = schedules[id], !record.paused, let definition = parsedDefinition(record),
+            let first = record.nextSlotAt
+        else { return }
+        let now = clock.now()
+        guard definition.spec.fireTime(of: first, scheduleId: id) <= now else {
+            armSchedule(record)
+            return
+        }
+        var state = ScheduleState(record.state)
+        var slot: EpochMillis? = first
+        var (looked, starts) = (0, 0)
+        let windowStart = now - definition.catchupWindowMs
+        do {
+            while let s = slot, definition.spec.fireTime(of: s, scheduleId: id) <= now,
+                looked < Self.scheduleSlotsPerRound, starts < Self.scheduleStartsPerRound
+            {
+                looked += 1
+                if definition.spec.fireTime(of: s, scheduleId: id) < windowStart {
+                    state.skipped += 1  // older than the catch-up window: missed
+                } else if try await handle(slot: s, of: id, definition, overlap: definition.overlap, state: &state, now: now) {
+                    starts += 1
+                }
+                slot = definition.spec.slot(after: s)
+            }
+            record.nextSlotAt = slot
+            record.state = state.json
+            try await save(record)
+        } catch let error as KeelError where error.code == .shuttingDown {
+            return  // the next start handles the slot
+        } catch {
+            // Nothing after the failed write is acknowledged: the slots are due again on the next
+            // look, and a slot whose workflow did start is found by its id, not started twice.
+            _ = storeFailed(error, while: "the slots of schedule \(id)", background: true)
+            timers.schedule(clock.now() + 1_000, taskID: id, kind: .scheduleSlot)
+            return
+        }
+        armSchedule(schedules[id] ?? record)
+    }
+
+    /// Applies `overlap` to one slot; true when a workflow started for it now.
+    private func handle(
+        slot: EpochMillis, of id: String, _ definition: ScheduleDefinition, overlap: ScheduleDefinition.Overlap,
+        state: inout ScheduleState, now: EpochMillis, workflowId: String? = nil
+    ) async throws -> Bool {
+        let running = state.lastWorkflowId.map(isOpenWorkflow) ?? false
+        switch (overlap, running) {
+        case (.skip, true):
+            state.skipped += 1
+            return false
+        case (.bufferOne, true):
+            if state.bufferedSlotAt == nil { state.bufferedSlotAt = slot } else { state.skipped += 1 }
+            return false
+        case (.cancelOther, true):
+            if let previous = state.lastWorkflowId {
+                try await cancel(previous, reason: "cancelled by schedule \(id): a new slot started (overlap cancelOther)")
+            }
+        default:
+            break
+        }
+        return try await start(slot: slot, of: id, definition, state: &state, now: now, workflowId: workflowId)
+    }
+
+    /// Starts slot `slot`'s workflow (or finds it started before a crash) and records it; true
+    /// when it started now.
+    private func start(
+        slot: EpochMillis, of id: String, _ definition: ScheduleDefinition, state: inout ScheduleState, now: EpochMillis,
+        workflowId given: String? = nil
+    ) async throws -> Bool {
+        let workflowId = given ?? ScheduleDefinition.workflowId(schedule: id, slot: slot)
+        var params = definition.startParams
+        params["workflowId"] = .string(workflowId)
+        let answer: JSONValue
+        do {
+            answer = try await startWorkflow(.object(JSONObject(params)))
+        } catch let error as KeelError where error.code != .storageFailure && error.code != .shuttingDown {
+            // The start itself is refused (its input breaks the workflow's contract, say): the slot
+            // is skipped and the schedule says why.
+            state.skipped += 1
+            state.lastError = ["slotMs": JSONValue(slot), "code": JSONValue(error.code.rpcCode), "message": .string(error.message)]
+            logger.warning("a schedule's slot could not start", metadata: ["schedule": "\(id)", "slot": "\(workflowId)", "error": "\(error.message)"])
+            return false
+        }
+        if let previous = state.lastWorkflowId { scheduleOfWorkflow[previous] = nil }
+        state.recordStart(workflowId, slot: slot, at: now)
+        if isOpenWorkflow(workflowId) { scheduleOfWorkflow[workflowId] = id }
+        return answer["started"] == true
+    }
+
+    /// A workflow ended: the schedule it was the latest start of starts its buffered slot.
+    func scheduledWorkflowEnded(_ workflowId: String) async {
+        guard let id = scheduleOfWorkflow.removeValue(forKey: workflowId) else { return }
+        await lockSchedule(id)
+        defer { unlockSchedule(id) }
+        guard var record = schedules[id], let definition = parsedDefinition(record) else { return }
+        var state = ScheduleState(record.state)
+        guard state.lastWorkflowId == workflowId, let buffered = state.bufferedSlotAt else { return }
+        state.bufferedSlotAt = nil
+        do {
+            _ = try await start(slot: buffered, of: id, definition, state: &state, now: clock.now())
+            record.state = state.json
+            try await save(record)
+        } catch {
+            _ = storeFailed(error, while: "the buffered slot of schedule \(id)", background: true)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Writes `record` as the next version of its row and keeps it in memory.
+    private func save(_ record: ScheduleRecord) async throws {
+        var next = record
+        next.version = record.version + 1
+        next.updatedAt = clock.now()
+        let toWrite = next
+        switch try await storage.write({ try $0.updateSchedule(toWrite, expectedVersion: record.version) }) {
+        case .applied:
+            schedules[record.id] = next
+        case .notFound:
+            schedules[record.id] = nil
+            throw Self.scheduleNotFound(record.id)
+        default:
+            // Every change of a schedule holds its lock, so only a bug gets here; say so plainly.
+            throw KeelError(.internalError, "schedule \(record.id) changed while it was being written; retry")
+        }
+    }
+
+    private func armSchedule(_ record: ScheduleRecord) {
+        guard !record.paused, let next = record.nextSlotAt, let definition = parsedDefinition(record) else { return }
+        timers.schedule(definition.spec.fireTime(of: next, scheduleId: record.id), taskID: record.id, kind: .scheduleSlot)
+    }
+
+    private func parsedDefinition(_ record: ScheduleRecord) -> ScheduleDefinition? {
+        do {
+            return try ScheduleDefinition(record.definition, method: "schedule \(record.id)")
+        } catch {
+            logger.error("a stored schedule no longer reads; it does not fire", metadata: ["schedule": "\(record.id)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func isOpenWorkflow(_ workflowId: String) -> Bool {
+        workflows[workflowId] != nil
+    }
+
+    /// The next `count` times the schedule will start something (none while paused).
+    private func nextActionTimes(_ record: ScheduleRecord, count: Int) -> [EpochMillis] {
+        guard !record.paused, let definition = parsedDefinition(record) else { return [] }
+        var times: [EpochMillis] = []
+        var slot = record.nextSlotAt
+        while let s = slot, times.count < count {
+            times.append(definition.spec.fireTime(of: s, scheduleId: record.id))
+            slot = definition.spec.slot(after: s)
+        }
+        return times
+    }
+
+    private func scheduleJSON(_ record: ScheduleRecord) -> JSONValue {
+        let state = ScheduleState(record.state)
+        var o: [String: JSONValue] = [
+            "scheduleId": .string(record.id), "paused": .bool(record.paused), "createdAtMs": JSONValue(record.createdAt),
+            "updatedAtMs": JSONValue(record.updatedAt),
+            "nextActionTimesMs": .array(nextActionTimes(record, count: 5).map { JSONValue($0) }),
+            "recentActions": .array(state.recent), "started": JSONValue(state.started), "skipped": JSONValue(state.skipped),
+        ]
+        for key in ["spec", "action", "overlap", "catchupWindowMs", "note"] {
+            if let v = record.definition[key], !v.isNull { o[key] = v }
+        }
+        if let last = state.lastWorkflowId, isOpenWorkflow(last) { o["runningWorkflowId"] = .string(last) }
+        if let buffered = state.bufferedSlotAt { o["bufferedSlotMs"] = JSONValue(buffered) }
+        if let error = state.lastError { o["lastError"] = error }
+        return .object(JSONObject(o))
+    }
+
+    private func requireSchedule(_ id: String) throws -> ScheduleRecord {
+        guard let record = schedules[id] else { throw Self.scheduleNotFound(id) }
+        return record
+    }
+
+    private static func scheduleNotFound(_ id: String) -> KeelError {
+        KeelError(.scheduleNotFound, "no schedule \(id)", data: ["scheduleId": .string(id)])
+    }
+
+    /// Schedules live on one orchestrator; a node on a shared store refuses them plainly.
+    private func requireSingleNode(_ method: String) throws {
+        guard cluster == nil else {
+            throw KeelError(
+                .methodNotFound,
+                "\(method): schedules run on a single orchestrator (SQLite) for now; a node on a shared store does not serve them (docs/protocol.md, \"Schedules\")",
+                data: ["method": .string(method)])
+        }
+    }
+
+    // MARK: - One change per schedule at a time
+
+    /// Waits until no other request or slot is changing schedule `id` (its writes span awaits).
+    private func lockSchedule(_ id: String) async {
+        guard scheduleLocks[id] != nil else {
+            scheduleLocks[id] = []
+            return
+        }
+        await withCheckedContinuation { scheduleLocks[id, default: []].append($0) }
+    }
+
+    private func unlockSchedule(_ id: String) {
+        guard var waiting = scheduleLocks[id], !waiting.isEmpty else {
+            scheduleLocks[id] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        scheduleLocks[id] = waiting
+        next.resume()
+    }
+}
