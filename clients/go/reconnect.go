@@ -104,9 +104,8 @@ var reads = map[string]bool{"ping": true, "activity/result": true, "workflow/res
 
 // safeToRepeat reports whether a call whose connection dropped before its answer may be sent
 // again: a read, an activity/call with an idempotency key, a workflow/start with a workflow id
-// that does not ask to fail on conflict, a workflow/signal with a request id (Keel answers a
-// repeat duplicate and delivers nothing), or a schedule/pause or schedule/unpause (a repeat sets
-// the same state again) (docs/clients.md "Reconnecting").
+// that does not ask to fail on conflict, or a workflow/signal with a request id (Keel answers a
+// repeat duplicate and delivers nothing) (docs/clients.md "Reconnecting").
 func safeToRepeat(method string, params any) bool {
 	switch {
 	case reads[method]:
@@ -117,8 +116,6 @@ func safeToRepeat(method string, params any) bool {
 		return paramString(params, "workflowId") != "" && paramString(params, "conflictPolicy") != "fail"
 	case method == "workflow/signal":
 		return paramString(params, "requestId") != ""
-	case method == "schedule/pause", method == "schedule/unpause":
-		return true
 	}
 	return false
 }

@@ -179,8 +179,8 @@ func TestScheduleErrorsCarryTheirCode(t *testing.T) {
 }
 
 func TestScheduleCallsRepeatedAfterADropOnlyWhenSafe(t *testing.T) {
-	for method, want := range map[string]bool{"schedule/describe": true, "schedule/list": true, "schedule/pause": true,
-		"schedule/unpause": true, "schedule/create": false, "schedule/trigger": false, "schedule/delete": false} {
+	for method, want := range map[string]bool{"schedule/describe": true, "schedule/list": true, "schedule/pause": false,
+		"schedule/unpause": false, "schedule/create": false, "schedule/trigger": false, "schedule/delete": false} {
 		if got := safeToRepeat(method, map[string]any{"scheduleId": "s-1"}); got != want {
 			t.Errorf("safeToRepeat(%s) = %v, want %v", method, got, want)
 		}
