@@ -2,82 +2,17 @@
  * socket and this library's client. No worker: the workflows a schedule starts stay pending, which
  * is all these checks need. Skipped without the binary, or when it has no schedule/... methods. */
 #define _POSIX_C_SOURCE 200809L
-#include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "harness.h"
 #include "keel.h"
+#include "live_server.h"
 
-/* Bound on the orchestrator's start and stop. */
-#define SCHED_SERVER_WAIT_MS 15000
 /* Bound on waiting for an interval-1000 schedule to start its second workflow (about 2 s). */
 #define SCHED_STARTS_WAIT_MS 20000
 #define SCHED_ID "c-sched"
-
-typedef struct sched_server {
-    pid_t pid;
-    char socket_path[256];
-} sched_server_t;
-
-static void sched_pause_ms(long ms) {
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
-static const char *sched_keel_binary(void) {
-    const char *bin = getenv("KEEL_BIN");
-    return bin != NULL ? bin : TEST_DATA_DIR "/../../../.build/debug/keel";
-}
-
-/* Starts `keel serve` in the test's temp dir; 0 once it accepts a client. */
-static int sched_server_start(sched_server_t *s) {
-    const char *dir = harness_tmpdir();
-    char db[256], log[256];
-    snprintf(s->socket_path, sizeof s->socket_path, "%s/k.sock", dir);
-    snprintf(db, sizeof db, "%s/keel.db", dir);
-    snprintf(log, sizeof log, "%s/serve.log", dir);
-    s->pid = fork();
-    if (s->pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(sched_keel_binary(), "keel", "serve", "--db", db, "--socket", s->socket_path, (char *)NULL);
-        _exit(127);
-    }
-    for (int waited = 0; waited < SCHED_SERVER_WAIT_MS; waited += 50) {
-        keel_client_t *c = keel_client_connect(&(keel_client_options_t){.socket_path = s->socket_path}, NULL);
-        if (c != NULL) {
-            keel_client_close(c);
-            return 0;
-        }
-        sched_pause_ms(50);
-    }
-    return -1;
-}
-
-/* SIGTERM, wait, SIGKILL (STYLE §8). */
-static void sched_server_stop(sched_server_t *s) {
-    if (s->pid <= 0) {
-        return;
-    }
-    kill(s->pid, SIGTERM);
-    for (int waited = 0; waited < SCHED_SERVER_WAIT_MS / 3; waited += 50) {
-        if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return;
-        }
-        sched_pause_ms(50);
-    }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
-    s->pid = 0;
-}
 
 /* Writes a failure into why; returns -1 (for `return fail(...)`). */
 static int fail(char *why, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
@@ -106,7 +41,7 @@ static int check_started_twice(keel_client_t *c, char *why, size_t size) {
         if (json_integer_value(json_object_get(described, "started")) >= 2) {
             break;
         }
-        sched_pause_ms(200);
+        pause_ms(200);
     }
     long long started = json_integer_value(json_object_get(described, "started"));
     json_t *actions = json_object_get(described, "recentActions");
@@ -192,14 +127,13 @@ static int check_lifecycle(keel_client_t *c, json_t *spec, json_t *action, char 
 }
 
 TEST(live_schedule_starts_each_interval_and_pauses_triggers_lists_and_deletes) {
-    if (access(sched_keel_binary(), X_OK) != 0) {
-        harness_skip("no keel binary (set KEEL_BIN or build .build/debug/keel)");
+    if (skip_without_binary()) {
         return;
     }
-    sched_server_t s = {0};
-    CHECK(sched_server_start(&s) == 0);
+    server_t s = {0};
+    CHECK(server_start(&s) == 0);
     keel_error_t err = {0};
-    keel_client_t *c = keel_client_connect(&(keel_client_options_t){.socket_path = s.socket_path}, &err);
+    keel_client_t *c = connect_client(&s, &err);
     json_t *spec = json_pack("{s:i}", "intervalMs", 1000);
     json_t *action = json_pack("{s:s}", "workflow", "sched.noop");
     /* allowAll: the started workflows stay pending (no worker), and under the default "skip" a
@@ -216,7 +150,7 @@ TEST(live_schedule_starts_each_interval_and_pauses_triggers_lists_and_deletes) {
     json_decref(spec);
     json_decref(action);
     keel_client_close(c);
-    sched_server_stop(&s);
+    server_stop(&s, 0);
     if (!got_created && err.code == KEEL_METHOD_NOT_FOUND) {
         harness_skip("the keel binary answers -32601 for schedule/create (no schedules yet)");
         return;

@@ -2,36 +2,12 @@
 // Client sends for activity/call and workflow/start, and a workflow step's options, against
 // scripted peers. Each key is sent only when the caller set it.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Client } from '../src/index.js';
 import { WorkflowRun } from '../src/workflow.js';
-import { FakeKeelSocket, tempDir } from '../support/peer.js';
+import { answered, connectedClient as connected } from '../support/client.js';
 
-const quiet = { error() {}, warn() {}, info() {} };
-
-/** A Client connected to a fake Keel; `peer` is the connection's Keel side (initialize answered). */
-async function connected(t) {
-  const keel = await FakeKeelSocket.listen(path.join(tempDir(t), 'k.sock'));
-  const connecting = Client.connect({ socket: keel.path, logger: quiet });
-  const peer = await keel.accept();
-  const init = await peer.recv();
-  peer.answer(init, { protocolVersion: '1', serverInfo: { name: 'keel', version: '0' }, capabilities: { batches: true, maxMessageBytes: 16777216 } });
-  const client = await connecting;
-  t.after(async () => {
-    await client.close();
-    await keel.close();
-  });
-  return { client, peer };
-}
-
-/** Sends `call`, answers it with `result` and returns the request Keel saw. */
-async function sent(peer, call, result) {
-  const request = await peer.recv();
-  peer.answer(request, result);
-  await call;
-  return request;
-}
+/** Lets `call` go out, answers it with `result`, and returns the request Keel saw. */
+const sent = async (peer, call, result) => (await answered(peer, call, result)).request;
 
 const scheduled = { taskId: 't-1', status: 'scheduled', attempts: 0 };
 const started = { workflowId: 'wf-1', status: 'pending', started: true };

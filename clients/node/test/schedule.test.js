@@ -2,34 +2,9 @@
 // 1020/1021 errors as KeelError, and which schedule calls are repeated after a reconnect.
 // Optional params are sent only when the caller set them.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Client, KeelError, codes, safeToRepeat } from '../src/index.js';
-import { FakeKeelSocket, tempDir } from '../support/peer.js';
-
-const quiet = { error() {}, warn() {}, info() {} };
-
-/** A Client connected to a fake Keel; `peer` is the connection's Keel side (initialize answered). */
-async function connected(t) {
-  const keel = await FakeKeelSocket.listen(path.join(tempDir(t), 'k.sock'));
-  const connecting = Client.connect({ socket: keel.path, logger: quiet });
-  const peer = await keel.accept();
-  const init = await peer.recv();
-  peer.answer(init, { protocolVersion: '1', serverInfo: { name: 'keel', version: '0' }, capabilities: { batches: true, maxMessageBytes: 16777216 } });
-  const client = await connecting;
-  t.after(async () => {
-    await client.close();
-    await keel.close();
-  });
-  return { client, peer };
-}
-
-/** Sends `call`, answers it with `result` and returns the request Keel saw and the call's value. */
-async function sent(peer, call, result) {
-  const request = await peer.recv();
-  peer.answer(request, result);
-  return { request, value: await call };
-}
+import { KeelError, codes, safeToRepeat } from '../src/index.js';
+import { answered as sent, connectedClient as connected } from '../support/client.js';
 
 const spec = { intervalMs: 60_000 };
 const action = { workflow: 'reports.daily', input: { region: 'eu' } };

@@ -6,16 +6,7 @@ require_relative "test_helper"
 class ClientTest < Minitest::Test
   UUID_V4 = /\A\h{8}-\h{4}-4\h{3}-[89ab]\h{3}-\h{12}\z/
 
-  def setup
-    ours, theirs = UNIXSocket.pair
-    @client = Keel::Client.new(Keel::Connection.new(ours, ours).start)
-    @peer = Peer.new(theirs)
-  end
-
-  def teardown
-    @client.close
-    @peer.close
-  end
+  include PairedClient
 
   # Sends signal_workflow(*args) and answers it with `result`; returns [params sent, value returned].
   def signal(*args, result: { "delivered" => true, "consumed" => false, "duplicate" => false }, **options)

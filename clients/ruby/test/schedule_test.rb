@@ -9,16 +9,7 @@ class ScheduleClientTest < Minitest::Test
                 "overlap" => "skip", "catchupWindowMs" => 31_536_000_000, "paused" => false, "createdAtMs" => 1,
                 "updatedAtMs" => 1, "nextActionTimesMs" => [], "recentActions" => [], "started" => 0, "skipped" => 0 }.freeze
 
-  def setup
-    ours, theirs = UNIXSocket.pair
-    @client = Keel::Client.new(Keel::Connection.new(ours, ours).start)
-    @peer = Peer.new(theirs)
-  end
-
-  def teardown
-    @client.close
-    @peer.close
-  end
+  include PairedClient
 
   # Sends `method` through the block and answers it with `result`; returns [params sent, value returned].
   def exchange(method, result = DESCRIBED)

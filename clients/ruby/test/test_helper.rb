@@ -66,3 +66,18 @@ module TestSupport
       "deadlineMs" => 4_102_444_800_000, "heartbeatTimeoutMs" => nil, "heartbeatDetails" => nil, "workflowId" => nil }
   end
 end
+
+# A Keel::Client on one end of a real socket pair (`@client`) and a Peer playing Keel on the other
+# (`@peer`), for tests of what the client puts on the wire.
+module PairedClient
+  def setup
+    ours, theirs = UNIXSocket.pair
+    @client = Keel::Client.new(Keel::Connection.new(ours, ours).start)
+    @peer = Peer.new(theirs)
+  end
+
+  def teardown
+    @client.close
+    @peer.close
+  end
+end
