@@ -173,17 +173,23 @@ extension Engine {
         var (looked, starts) = (0, 0)
         let windowStart = now - definition.catchupWindowMs
         do {
+            // Under allowAll every slot starts whatever runs, so a backlog starts all at once (its
+            // commits share fsyncs); the other policies look at what runs, slot by slot.
+            var everyOne: [EpochMillis] = []
             while let s = slot, definition.spec.fireTime(of: s, scheduleId: id) <= now,
-                looked < Self.scheduleSlotsPerRound, starts < Self.scheduleStartsPerRound
+                looked < Self.scheduleSlotsPerRound, starts + everyOne.count < Self.scheduleStartsPerRound
             {
                 looked += 1
                 if definition.spec.fireTime(of: s, scheduleId: id) < windowStart {
                     state.skipped += 1  // older than the catch-up window: missed
+                } else if definition.overlap == .allowAll {
+                    everyOne.append(s)
                 } else if try await handle(slot: s, of: id, definition, overlap: definition.overlap, state: &state, now: now) {
                     starts += 1
                 }
                 slot = definition.spec.slot(after: s)
             }
+            try await startTogether(everyOne, of: id, definition, state: &state, now: now)
             record.nextSlotAt = slot
             record.state = state.json
             try await save(record)
@@ -229,23 +235,74 @@ extension Engine {
         workflowId given: String? = nil
     ) async throws -> Bool {
         let workflowId = given ?? ScheduleDefinition.workflowId(schedule: id, slot: slot)
+        let answer: Result<JSONValue, any Error>
+        do {
+            answer = .success(try await startWorkflow(Self.startParams(definition, workflowId)))
+        } catch {
+            answer = .failure(error)
+        }
+        return try recordStart(answer, slot: slot, workflowId: workflowId, of: id, state: &state, now: now)
+    }
+
+    /// Starts the workflows of `slots` concurrently and records each, in slot order.
+    private func startTogether(
+        _ slots: [EpochMillis], of id: String, _ definition: ScheduleDefinition, state: inout ScheduleState, now: EpochMillis
+    ) async throws {
+        guard !slots.isEmpty else { return }
+        let ids = slots.map { ScheduleDefinition.workflowId(schedule: id, slot: $0) }
+        let answers = await withTaskGroup(of: (Int, Result<JSONValue, any Error>).self) { group in
+            for (index, workflowId) in ids.enumerated() {
+                let params = Self.startParams(definition, workflowId)
+                group.addTask {
+                    do { return (index, .success(try await self.startWorkflow(params))) } catch { return (index, .failure(error)) }
+                }
+            }
+            var answers = [Result<JSONValue, any Error>?](repeating: nil, count: ids.count)
+            for await (index, answer) in group { answers[index] = answer }
+            return answers
+        }
+        var firstFailure: (any Error)?
+        for (index, answer) in answers.enumerated() {
+            guard let answer else { continue }
+            do {
+                _ = try recordStart(answer, slot: slots[index], workflowId: ids[index], of: id, state: &state, now: now)
+            } catch {
+                firstFailure = firstFailure ?? error  // the others are recorded; this slot is due again
+            }
+        }
+        if let firstFailure { throw firstFailure }
+    }
+
+    private static func startParams(_ definition: ScheduleDefinition, _ workflowId: String) -> JSONValue {
         var params = definition.startParams
         params["workflowId"] = .string(workflowId)
-        let answer: JSONValue
-        do {
-            answer = try await startWorkflow(.object(JSONObject(params)))
-        } catch let error as KeelError where error.code != .storageFailure && error.code != .shuttingDown {
-            // The start itself is refused (its input breaks the workflow's contract, say): the slot
-            // is skipped and the schedule says why.
+        return .object(JSONObject(params))
+    }
+
+    /// Records what starting a slot answered; true when its workflow started now. A start Keel
+    /// refused (its input breaks the workflow's contract, say) skips the slot and the schedule
+    /// says why; a store failure or a shutdown is rethrown: nothing of it is recorded, and the
+    /// slot is due again (found by its id if it did start).
+    private func recordStart(
+        _ answer: Result<JSONValue, any Error>, slot: EpochMillis, workflowId: String, of id: String,
+        state: inout ScheduleState, now: EpochMillis
+    ) throws -> Bool {
+        let started: JSONValue
+        switch answer {
+        case .success(let value):
+            started = value
+        case .failure(let error as KeelError) where error.code != .storageFailure && error.code != .shuttingDown:
             state.skipped += 1
             state.lastError = ["slotMs": JSONValue(slot), "code": JSONValue(error.code.rpcCode), "message": .string(error.message)]
             logger.warning("a schedule's slot could not start", metadata: ["schedule": "\(id)", "slot": "\(workflowId)", "error": "\(error.message)"])
             return false
+        case .failure(let error):
+            throw error
         }
         if let previous = state.lastWorkflowId { scheduleOfWorkflow[previous] = nil }
         state.recordStart(workflowId, slot: slot, at: now)
         if isOpenWorkflow(workflowId) { scheduleOfWorkflow[workflowId] = id }
-        return answer["started"] == true
+        return started["started"] == true
     }
 
     /// A workflow ended: the schedule it was the latest start of starts its buffered slot.

@@ -158,11 +158,19 @@ private func specText(_ spec: JSONValue?) -> String {
     if let cron = spec?["cron"]?.stringValue {
         text = "cron \"\(cron)\" in \(spec?["timeZone"]?.stringValue ?? "UTC")"
     } else {
-        text = "every \(describeMillis(spec?["intervalMs"]?.int64Value ?? 0))"
-        if let offset = spec?["offsetMs"]?.int64Value, offset > 0 { text += " offset \(describeMillis(offset))" }
+        text = "every \(durationText(spec?["intervalMs"]?.int64Value ?? 0))"
+        if let offset = spec?["offsetMs"]?.int64Value, offset > 0 { text += " offset \(durationText(offset))" }
     }
-    if let jitter = spec?["jitterMs"]?.int64Value, jitter > 0 { text += " jitter \(describeMillis(jitter))" }
+    if let jitter = spec?["jitterMs"]?.int64Value, jitter > 0 { text += " jitter \(durationText(jitter))" }
     return text
+}
+
+/// `365 d`, `2 h`, `15 min`, `30 s` or `250 ms`: the largest unit that divides `ms`.
+private func durationText(_ ms: Int64) -> String {
+    for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] where ms > 0 && ms % size == 0 {
+        return "\(ms / size) \(unit)"
+    }
+    return "\(ms) ms"
 }
 
 /// `keel schedule describe` as aligned lines.
@@ -171,7 +179,7 @@ private func scheduleLines(_ s: JSONValue) -> [String] {
         "schedule  \(s["scheduleId"]?.stringValue ?? "")",
         "workflow  \(s["action"]?["workflow"]?.stringValue ?? "")",
         "spec      \(specText(s["spec"]))",
-        "overlap   \(s["overlap"]?.stringValue ?? "")   catch-up window \(describeMillis(s["catchupWindowMs"]?.int64Value ?? 0))",
+        "overlap   \(s["overlap"]?.stringValue ?? "")   catch-up window \(durationText(s["catchupWindowMs"]?.int64Value ?? 0))",
         "status    \(s["paused"] == true ? "paused" : "active")",
     ]
     if let note = s["note"]?.stringValue { lines.append("note      \(note)") }

@@ -24,9 +24,10 @@ struct ScheduleTests {
         return d
     }
 
-    /// Waits until the schedule has started `n` workflows (or 60 s pass) and answers its description.
+    /// Waits until the schedule has started `n` workflows (or 4 minutes pass: each start is a commit,
+    /// and a loaded CI machine took over a minute for a year's 365) and answers its description.
     static func started(_ client: KeelClient, _ id: String, atLeast n: Int) async throws -> JSONValue {
-        _ = try await eventually { try await describe(client, id)["started"]?.int64Value ?? 0 >= Int64(n) }
+        _ = try await eventually(timeout: .seconds(240)) { try await describe(client, id)["started"]?.int64Value ?? 0 >= Int64(n) }
         return try await describe(client, id)
     }
 
@@ -87,45 +88,46 @@ struct ScheduleTests {
     @Test(arguments: ["skip", "bufferOne", "cancelOther", "allowAll"])
     func anOverlapPolicyDecidesWhatASlotDoesWhileThePreviousRuns(policy: String) async throws {
         let clock = ManualClock()
-        let start = (clock.now() / Self.hour + 1) * Self.hour  // the next whole hour
-        Self.set(clock, to: start - 30_000)
+        // Hourly slots, half an hour of room before slot 0: a loaded machine's delays cannot move one.
+        let start = (clock.now() / Self.hour + 1) * Self.hour
+        Self.set(clock, to: start - Self.hour / 2)
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir, clock: clock) { endpoint, _ in
                 try await LiveOrchestrator.withWorker(Self.waitingWorker(endpoint)) {
                     try await KeelClient.withClient(endpoint) { client in
                         _ = try await client.createSchedule(
-                            "every-minute", spec: ["intervalMs": 60_000], action: ["workflow": "sched.wait"],
+                            "hourly", spec: ["intervalMs": JSONValue(Self.hour)], action: ["workflow": "sched.wait"],
                             options: ["overlap": .string(policy)])
-                        let slot: @Sendable (Int64) -> String = { k in "every-minute-\(Self.iso(start + k * 60_000))" }
-                        clock.advance(byMs: 30_000)  // slot 0
-                        var d = try await Self.started(client, "every-minute", atLeast: 1)
+                        let slot: @Sendable (Int64) -> String = { k in "hourly-\(Self.iso(start + k * Self.hour))" }
+                        clock.advance(byMs: Self.hour / 2)  // slot 0
+                        var d = try await Self.started(client, "hourly", atLeast: 1)
                         #expect(d["runningWorkflowId"]?.stringValue == slot(0), "\(d)")
-                        clock.advance(byMs: 3 * 60_000)  // slots 1, 2, 3 while slot 0 runs
+                        clock.advance(byMs: 3 * Self.hour)  // slots 1, 2, 3 while slot 0 runs
                         switch policy {
                         case "skip":
-                            _ = try await eventually { try await Self.describe(client, "every-minute")["skipped"] == 3 }
-                            d = try await Self.describe(client, "every-minute")
+                            _ = try await eventually { try await Self.describe(client, "hourly")["skipped"] == 3 }
+                            d = try await Self.describe(client, "hourly")
                             #expect(d["started"] == 1 && d["skipped"] == 3, "\(d)")
                             try await Self.finish(client, slot(0))
-                            clock.advance(byMs: 60_000)  // slot 4 starts: nothing runs
-                            d = try await Self.started(client, "every-minute", atLeast: 2)
+                            clock.advance(byMs: Self.hour)  // slot 4 starts: nothing runs
+                            d = try await Self.started(client, "hourly", atLeast: 2)
                             #expect(d["runningWorkflowId"]?.stringValue == slot(4), "\(d)")
                         case "bufferOne":
-                            _ = try await eventually { try await Self.describe(client, "every-minute")["bufferedSlotMs"] != nil }
-                            d = try await Self.describe(client, "every-minute")
-                            #expect(d["bufferedSlotMs"]?.int64Value == start + 60_000 && d["skipped"] == 2, "\(d)")
+                            _ = try await eventually { try await Self.describe(client, "hourly")["bufferedSlotMs"] != nil }
+                            d = try await Self.describe(client, "hourly")
+                            #expect(d["bufferedSlotMs"]?.int64Value == start + Self.hour && d["skipped"] == 2, "\(d)")
                             try await Self.finish(client, slot(0))  // the buffered slot 1 starts at once
-                            d = try await Self.started(client, "every-minute", atLeast: 2)
+                            d = try await Self.started(client, "hourly", atLeast: 2)
                             #expect(d["runningWorkflowId"]?.stringValue == slot(1) && d["bufferedSlotMs"] == nil, "\(d)")
                         case "cancelOther":
-                            d = try await Self.started(client, "every-minute", atLeast: 4)
+                            d = try await Self.started(client, "hourly", atLeast: 4)
                             #expect(d["runningWorkflowId"]?.stringValue == slot(3), "\(d)")
                             for k: Int64 in 0...2 {
                                 _ = try await eventually { try await Self.status(client, slot(k)) == "cancelled" }
                                 #expect(try await Self.status(client, slot(k)) == "cancelled", "\(slot(k))")
                             }
                         default:
-                            d = try await Self.started(client, "every-minute", atLeast: 4)
+                            d = try await Self.started(client, "hourly", atLeast: 4)
                             for k: Int64 in 0...3 { #expect(try await Self.status(client, slot(k)) != "cancelled") }
                             #expect(d["skipped"] == 0, "\(d)")
                         }
@@ -138,20 +140,24 @@ struct ScheduleTests {
     @Test func slotsMissedForLongerThanTheCatchUpWindowAreSkipped() async throws {
         let clock = ManualClock()
         let start = (clock.now() / Self.hour + 1) * Self.hour
-        Self.set(clock, to: start - 1_000)
+        // Half an hour before the first slot, and the window's edge half an hour from any slot: a
+        // loaded machine's delays (seconds) cannot move a slot in or out of it.
+        Self.set(clock, to: start - Self.hour / 2)
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir, clock: clock) { endpoint, _ in
                 try await KeelClient.withClient(endpoint) { client in
                     _ = try await client.createSchedule(
-                        "catchup", spec: ["intervalMs": 60_000], action: ["workflow": "sched.none"],
-                        options: ["overlap": "allowAll", "catchupWindowMs": 150_000])
-                    clock.advance(byMs: Self.hour + 1_000)  // 61 slots fell; the last 3 are within 150 s
-                    let d = try await Self.started(client, "catchup", atLeast: 3)
-                    _ = try await eventually { try await Self.describe(client, "catchup")["skipped"] == 58 }
+                        "catchup", spec: ["intervalMs": JSONValue(Self.hour)], action: ["workflow": "sched.none"],
+                        options: ["overlap": "allowAll", "catchupWindowMs": JSONValue(Self.hour * 15 / 4)])
+                    // Now half an hour past slot 47: 48 slots fell; the window (3 h 45 min) holds the
+                    // last 4, its edge a quarter of an hour from slot 44.
+                    clock.advance(byMs: 48 * Self.hour)
+                    let d = try await Self.started(client, "catchup", atLeast: 4)
+                    _ = try await eventually { try await Self.describe(client, "catchup")["skipped"] == 44 }
                     let after = try await Self.describe(client, "catchup")
-                    #expect(after["started"] == 3 && after["skipped"] == 58, "\(after) (first look: \(d))")
-                    #expect(Set(try await Self.workflowIds(client, name: "sched.none")) == Set((58...60).map {
-                        "catchup-\(Self.iso(start + Int64($0) * 60_000))"
+                    #expect(after["started"] == 4 && after["skipped"] == 44, "\(after) (first look: \(d))")
+                    #expect(Set(try await Self.workflowIds(client, name: "sched.none")) == Set((44...47).map {
+                        "catchup-\(Self.iso(start + Int64($0) * Self.hour))"
                     }))
                 }
             }
