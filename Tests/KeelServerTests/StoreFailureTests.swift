@@ -62,6 +62,38 @@ struct StoreFailureTests {
         }
     }
 
+    /// A schedule whose slots fall while the disk is full: each round's starts fail (logged with an
+    /// incident id, counted), the slots stay due and are tried again a second later, and once space
+    /// returns each starts exactly once.
+    @Test func aScheduleWhoseStartsCannotBeStoredStartsEachSlotOnceWhenSpaceReturns() async throws {
+        let hour: Int64 = 3_600_000
+        let clock = ManualClock()
+        let start = (clock.now() / hour + 1) * hour
+        clock.advance(byMs: start - hour / 2 - clock.now())
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            try await LiveOrchestrator.with(in: dir, clock: clock) { endpoint, _ in
+                try await KeelClient.withClient(endpoint) { client in
+                    _ = try await client.createSchedule(
+                        "full", spec: ["intervalMs": JSONValue(hour)], action: ["workflow": "sched.none", "input": ["pad": .string(Self.big)]],
+                        options: ["overlap": "allowAll"])
+                    let failuresBefore = StoreFailureMetrics.failures
+                    _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db)
+                    clock.advance(byMs: 3 * hour)  // slots 0, 1 and 2 fall
+                    #expect(try await eventually { StoreFailureMetrics.failures > failuresBefore })
+                    #expect(try await client.schedule("describe", "full")["started"] == 0)
+
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    #expect(try await eventually { try await client.schedule("describe", "full")["started"] == 3 })
+                    let listed = try await client.call("workflow/list", ["name": "sched.none", "limit": 100])
+                    let ids = (listed["workflows"]?.arrayValue ?? []).compactMap { $0["workflowId"]?.stringValue }
+                    #expect(ids.count == 3 && Set(ids).count == 3, "\(ids)")
+                }
+            }
+        }
+    }
+
     @Test func aResultThatCannotBeStoredFailsTheCallAtOnceAndLandsWhenSpaceReturns() async throws {
         try await TemporaryDirectory.with { dir in
             let db = dir.file("keel.db")
