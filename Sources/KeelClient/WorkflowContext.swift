@@ -157,6 +157,22 @@ public final class WorkflowContext: Sendable {
         _ = try await step("publish", name: name, input: ["event": event])
     }
 
+    /// Sets this execution's search attributes (docs/protocol.md, "Search attributes and memo"):
+    /// each key to its value (a string, a number or a boolean), or `nil` (JSON null) to remove it.
+    /// A `workflow/list` query finds the execution by them from then on. Recorded once; answers
+    /// the attributes it now holds.
+    @discardableResult
+    public func upsertSearchAttributes(_ changes: JSONObject) async throws -> JSONValue {
+        try await step("upsert", name: "searchAttributes", input: .object(changes))
+    }
+
+    /// Sets this execution's memo (unindexed data shown with it): each key to its value, or JSON
+    /// null to remove it. Recorded once; answers the memo it now holds.
+    @discardableResult
+    public func upsertMemo(_ changes: JSONObject) async throws -> JSONValue {
+        try await step("upsert", name: "memo", input: .object(changes))
+    }
+
     /// True when this execution runs the code after the patch `id` (docs/versioning.md): always for
     /// an execution that reaches this point with new code; false for one whose journal recorded
     /// another step here (it began under the code before the patch, and must keep its old path).

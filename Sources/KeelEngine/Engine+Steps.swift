@@ -93,12 +93,46 @@ extension Engine {
             let recorded = try await record(entry, epoch: epoch, effect: .publish(event))
             streamAdvanced(id)
             return recorded.stepAnswer
+        case "upsert":
+            // Search attributes or memo (docs/protocol.md, "Search attributes and memo"): the merged
+            // set is stored with the step, its result, once whatever replays.
+            let (merged, effect) = try Self.upserted(live.record, name: name, changes: input, params: p)
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
+            entry.status = .completed
+            entry.result = merged ?? .object([:])
+            entry.completedAt = entry.createdAt
+            let recorded = try await record(entry, epoch: epoch, effect: effect)
+            switch effect {
+            case .searchAttributes(let attributes): workflows[id]?.record.searchAttributes = attributes
+            case .memo(let memo): workflows[id]?.record.memo = memo
+            default: break
+            }
+            return recorded.stepAnswer
         case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
         case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
         default:
-            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish")
+            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish, upsert")
+        }
+    }
+
+    /// What an `upsert` step named `name` leaves on `record`, checked: its merged search
+    /// attributes or memo, and the effect that stores it.
+    static func upserted(_ record: WorkflowRecord, name: String, changes: JSONValue, params p: Params) throws
+        -> (JSONValue?, StepEffect)
+    {
+        switch name {
+        case "searchAttributes":
+            let object = try p.checkedChanges(changes, field: "input", allowingNull: true)
+            let merged = try p.checkedAttributes(SearchAttributes.merged(record.searchAttributes, object), field: "input")
+            return (merged, .searchAttributes(merged))
+        case "memo":
+            let object = try p.checkedChanges(changes, field: "input", allowingNull: true, typed: false)
+            let merged = try p.checkedMemo(SearchAttributes.merged(record.memo, object), field: "input")
+            return (merged, .memo(merged))
+        default:
+            throw p.fail("name", "an upsert step's name is searchAttributes or memo")
         }
     }
 

@@ -30,6 +30,8 @@ extension Engine {
         let (executionMs, runMs) = try Self.requestedTimeouts(p)
         applyTimeouts(&record, executionMs: executionMs, runMs: runMs, now: now)
         record.precedence = try p.precedence(over: .standard)
+        record.searchAttributes = try p.searchAttributes()
+        record.memo = try p.memo()
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two).
         // (On a shared store the execution is stored unowned and claimed like any other.)
@@ -219,6 +221,8 @@ extension Engine {
         if let parent = record.parentId { o["parentId"] = .string(parent) }
         if let buildId = record.buildId { o["buildId"] = .string(buildId) }
         o.merge(record.precedence.fields) { _, shown in shown }
+        if let attributes = record.searchAttributes { o["searchAttributes"] = attributes }
+        if let memo = record.memo { o["memo"] = memo }
         let pending = journal.filter { $0.status == .scheduled }
         o["pendingSteps"] = .array(pending.map { ["seq": JSONValue($0.seq), "kind": .string($0.kind), "name": .string($0.name)] })
         if let current = pending.last ?? journal.last {
@@ -269,6 +273,7 @@ extension Engine {
         filter.createdBefore = try p.optionalInt("createdBeforeMs", range: 0...Int64.max)
         filter.newestFirst = try p.optionalString("order") == "newest"
         filter.limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
+        if let query = try p.optionalString("query") { filter.query = try SearchQueryParser.parse(query) }
         if let cursor = try p.optionalString("cursor") {
             let parts = cursor.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, let t = Int64(parts[0]) else { throw p.fail("cursor", "is not a cursor this server returned") }

@@ -92,6 +92,7 @@ extension WorkflowRecord {
             "createdAtMs": JSONValue(createdAt), "updatedAtMs": JSONValue(updatedAt),
         ]
         if let buildId { o["buildId"] = .string(buildId) }
+        if let searchAttributes { o["searchAttributes"] = searchAttributes }
         return .object(o)
     }
 

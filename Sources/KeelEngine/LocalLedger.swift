@@ -76,6 +76,15 @@ struct LocalLedger: WorkflowLedger {
                 }
             case .publish(let event):
                 _ = try tx.appendStreamEvent(event)
+            case .searchAttributes(let attributes):
+                // The entry was stored under `epoch` in this transaction, so the row is there at it.
+                guard try tx.setSearchAttributes(workflowId: entry.workflowId, epoch: epoch, attributes) == .applied else {
+                    throw KeelError(.storageFailure, "the search attributes of \(entry.workflowId) could not be stored")
+                }
+            case .memo(let memo):
+                guard try tx.setMemo(workflowId: entry.workflowId, epoch: epoch, memo) == .applied else {
+                    throw KeelError(.storageFailure, "the memo of \(entry.workflowId) could not be stored")
+                }
             case nil:
                 break
             }

@@ -76,6 +76,10 @@ struct SharedLedger: WorkflowLedger {
             changes.append(.startExecution(child))
         case .publish(let event):
             changes.append(.publishEvent(event, epoch: epoch))
+        case .searchAttributes(let attributes):
+            changes.append(.setSearchAttributes(workflowId: entry.workflowId, epoch: epoch, attributes: attributes))
+        case .memo(let memo):
+            changes.append(.setMemo(workflowId: entry.workflowId, epoch: epoch, memo: memo))
         case nil:
             break
         }

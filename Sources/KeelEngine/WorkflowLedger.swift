@@ -66,6 +66,10 @@ enum StepEffect: Sendable {
     case child(WorkflowRecord)
     /// The stream event of a `publish` step.
     case publish(StreamEvent)
+    /// The execution's search attributes after an `upsert` step (nil: none left).
+    case searchAttributes(JSONValue?)
+    /// The execution's memo after an `upsert` step (nil: none left).
+    case memo(JSONValue?)
 }
 
 /// What an execution that ends at once (terminated, timed out) closes with it.

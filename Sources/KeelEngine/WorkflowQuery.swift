@@ -125,10 +125,7 @@ struct WorkflowQuery: Sendable, Equatable {
 
     private static func time(_ v: String, query: String, offset: Int, term: String) throws -> EpochMillis {
         if let ms = Int64(v), ms >= 0 { return ms }
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        if let d = f.date(from: v) ?? plain.date(from: v) { return EpochMillis((d.timeIntervalSince1970 * 1000).rounded()) }
+        if let ms = RFC3339.epochMillis(v) { return ms }
         throw error(query, at: offset,
             "\(quoted(v)) is not a time; use epoch milliseconds or RFC 3339 such as 2026-12-01T00:00:00Z", term: term)
     }
@@ -196,7 +193,9 @@ struct WorkflowQuery: Sendable, Equatable {
 
     private static func quoted(_ s: String) -> String { "`\(s)`" }
 
-    private static func error(_ query: String, at position: Int, _ message: String, term: String? = nil) -> KeelError {
+    /// An `invalidQuery` error at character `position` of `query`, naming `term` (shared by the
+    /// batch filter and `workflow/list`'s query).
+    static func error(_ query: String, at position: Int, _ message: String, term: String? = nil) -> KeelError {
         var data: [String: JSONValue] = ["query": .string(query), "position": JSONValue(position)]
         if let term { data["term"] = .string(term) }
         return KeelError(.invalidQuery, "bad query at character \(position): \(message)", data: .object(data))

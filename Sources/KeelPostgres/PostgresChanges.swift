@@ -73,11 +73,14 @@ struct PostgresChanges {
                         \(Int64(w.epoch)), \(PostgresRows.text(w.output)), \(PostgresRows.text(w.failure)), \(w.parentId),
                         \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
                         \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
-                        \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey))
+                        \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey),
+                        \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)))
                 ON CONFLICT DO NOTHING
                 RETURNING 1
                 """)
-            return inserted > 0 ? .applied : .duplicate
+            guard inserted > 0 else { return .duplicate }
+            try await insertSearchAttributeRows(w.id, w.searchAttributes)
+            return .applied
         case .appendStep(let e, let epoch):
             let inserted = try await count(
                 """
@@ -209,6 +212,25 @@ struct PostgresChanges {
             return try await terminateExecution(workflowId: workflowId, status: status, failure: failure)
         case .publishEvent(let event, let epoch):
             return try await publish(event, epoch: epoch)
+        case .setSearchAttributes(let workflowId, let epoch, let attributes):
+            let changed = try await count(
+                """
+                UPDATE workflows SET search_attributes = \(PostgresRows.text(attributes))
+                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch))
+                RETURNING 1
+                """)
+            guard changed > 0 else { return try await epochFence(workflowId, epoch) ?? .notFound }
+            _ = try await count("DELETE FROM workflow_attributes WHERE workflow_id = \(workflowId) RETURNING 1")
+            try await insertSearchAttributeRows(workflowId, attributes)
+            return .applied
+        case .setMemo(let workflowId, let epoch, let memo):
+            let changed = try await count(
+                """
+                UPDATE workflows SET memo = \(PostgresRows.text(memo))
+                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch))
+                RETURNING 1
+                """)
+            return changed > 0 ? .applied : try await epochFence(workflowId, epoch) ?? .notFound
         case .requestCancel(let workflowId):
             let changed = try await count(
                 """
@@ -385,6 +407,25 @@ struct PostgresChanges {
                 status = CASE WHEN status = 'suspended' THEN 'pending' ELSE status END
             WHERE workflow_id = \(workflowId)
             """, logger: logger)
+    }
+
+    /// Indexes an execution's search attributes: one row per attribute, in one statement.
+    private func insertSearchAttributeRows(_ workflowId: String, _ attributes: JSONValue?) async throws {
+        let rows = SearchAttributes.indexRows(attributes)
+        guard !rows.isEmpty else { return }
+        let json = JSONWriter.string(.array(rows.map { row in
+            .object([
+                "key": .string(row.key), "kind": .string(row.kind.rawValue), "text_value": row.text.map(JSONValue.string) ?? .null,
+                "number_value": row.number.map { JSONValue($0) } ?? .null,
+            ])
+        }))
+        _ = try await count(
+            """
+            INSERT INTO workflow_attributes (workflow_id, key, kind, text_value, number_value)
+            SELECT \(workflowId), r.key, r.kind, r.text_value, r.number_value
+            FROM jsonb_to_recordset(\(json)::jsonb) AS r(key text, kind text, text_value text, number_value double precision)
+            RETURNING 1
+            """)
     }
 
     /// Appends a stream event, numbered from the counter on its execution's row (the row lock

@@ -236,5 +236,25 @@ enum PostgresMigrations {
             """,
             "DROP INDEX workflows_ready",
         ],
+        // 9: search attributes and memo (docs/protocol.md, "Search attributes and memo"): JSON on
+        // the execution's row for showing, and one `workflow_attributes` row per attribute indexed
+        // by (key, value) for `workflow/list`'s query. Text compares byte-wise (COLLATE "C"), as on
+        // SQLite; a string in RFC 3339 form also keeps its instant in number_value.
+        [
+            "ALTER TABLE workflows ADD COLUMN search_attributes TEXT",
+            "ALTER TABLE workflows ADD COLUMN memo TEXT",
+            """
+            CREATE TABLE workflow_attributes (
+                workflow_id  TEXT NOT NULL REFERENCES workflows (workflow_id),
+                key          TEXT NOT NULL,
+                kind         TEXT NOT NULL CHECK (kind IN ('string', 'number', 'bool')),
+                text_value   TEXT,
+                number_value DOUBLE PRECISION,
+                PRIMARY KEY (workflow_id, key)
+            )
+            """,
+            "CREATE INDEX workflow_attributes_text ON workflow_attributes (key, text_value COLLATE \"C\")",
+            "CREATE INDEX workflow_attributes_number ON workflow_attributes (key, number_value)",
+        ],
     ]
 }

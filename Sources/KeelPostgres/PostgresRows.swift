@@ -33,6 +33,7 @@ enum PostgresRows {
         "workflow_id", "name", "input", "status", "generation", "epoch", "output", "failure", "parent_id",
         "parent_generation", "parent_seq", "cancel_requested", "contract_hash", "created_at", "updated_at",
         "execution_deadline", "run_timeout_ms", "run_deadline", "build_id", "priority", "fairness_key",
+        "search_attributes", "memo",
     ]
 
     static let journalColumns = """
@@ -91,6 +92,8 @@ enum PostgresRows {
         w.runDeadline = try r["run_deadline"].decode(Int64?.self)
         w.buildId = try r["build_id"].decode(String?.self)
         w.precedence = try precedence(r)
+        w.searchAttributes = json(try r["search_attributes"].decode(String?.self))
+        w.memo = json(try r["memo"].decode(String?.self))
         return ExecutionState(
             record: w, ownerNode: try r["owner_node"].decode(String?.self), eventSeq: try r["event_seq"].decode(Int.self))
     }

@@ -404,27 +404,19 @@ public final class PostgresStore: Store {
     }
 
     public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] {
-        let status = filter.status?.rawValue
-        let (afterAt, afterId) = (filter.after?.0, filter.after?.1)
+        let page = filter.page(.postgres)
+        var binds = PostgresBindings()
+        for value in page.binds {
+            switch value {
+            case .text(let s): binds.append(s)
+            case .int(let n): binds.append(n)
+            case .real(let d): binds.append(d)
+            }
+        }
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT \(PostgresRows.executionColumns()) FROM workflows \(page.text)", binds: binds)
         return try await perform { [self] in
-            let rows = try await client.query(
-                filter.newestFirst
-                    ? """
-                    SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows
-                    WHERE (\(status)::text IS NULL OR status = \(status)) AND (\(filter.name)::text IS NULL OR name = \(filter.name))
-                      AND (\(filter.createdAfter)::bigint IS NULL OR created_at >= \(filter.createdAfter))
-                      AND (\(filter.createdBefore)::bigint IS NULL OR created_at < \(filter.createdBefore))
-                      AND (\(afterAt)::bigint IS NULL OR (created_at, workflow_id) < (\(afterAt), \(afterId)))
-                    ORDER BY created_at DESC, workflow_id DESC LIMIT \(filter.limit)
-                    """
-                    : """
-                    SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows
-                    WHERE (\(status)::text IS NULL OR status = \(status)) AND (\(filter.name)::text IS NULL OR name = \(filter.name))
-                      AND (\(filter.createdAfter)::bigint IS NULL OR created_at >= \(filter.createdAfter))
-                      AND (\(filter.createdBefore)::bigint IS NULL OR created_at < \(filter.createdBefore))
-                      AND (\(afterAt)::bigint IS NULL OR (created_at, workflow_id) > (\(afterAt), \(afterId)))
-                    ORDER BY created_at ASC, workflow_id ASC LIMIT \(filter.limit)
-                    """, logger: logger)
+            let rows = try await client.query(query, logger: logger)
             var found: [ExecutionState] = []
             for try await row in rows { found.append(try PostgresRows.execution(row)) }
             return found

@@ -206,7 +206,8 @@ public enum ProtocolSchemas {
         "random",
         "uuid",
         "patch",
-        "publish"
+        "publish",
+        "upsert"
       ]
     },
     "activityContract": {
@@ -627,6 +628,9 @@ public enum ProtocolSchemas {
         "buildId": {
           "description": "The build this execution is pinned to: the build of the worker that ran it first. Absent while unpinned (started on an unversioned worker, or not run yet).",
           "$ref": "common.json#/$defs/buildId"
+        },
+        "searchAttributes": {
+          "$ref": "#/$defs/searchAttributes"
         }
       }
     },
@@ -886,6 +890,42 @@ public enum ProtocolSchemas {
           }
         }
       }
+    },
+    "searchAttributes": {
+      "description": "Typed values a workflow/list query finds the execution by (docs/protocol.md, \"Search attributes and memo\"): at most 32; a key is a letter or _, then letters, digits or _ (at most 64), and not a built-in field (workflowId, name, status, startedAt, createdAt, updatedAt); a value is a string of at most 1,024 bytes, a number or a boolean.",
+      "type": "object",
+      "maxProperties": 32,
+      "propertyNames": {
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        "not": {
+          "enum": [
+            "workflowId",
+            "name",
+            "status",
+            "startedAt",
+            "createdAt",
+            "updatedAt"
+          ]
+        }
+      },
+      "additionalProperties": {
+        "anyOf": [
+          {
+            "type": "string",
+            "maxLength": 1024
+          },
+          {
+            "type": "number"
+          },
+          {
+            "type": "boolean"
+          }
+        ]
+      }
+    },
+    "memo": {
+      "description": "Unindexed data shown with the execution (at most 32 KiB as JSON).",
+      "type": "object"
     }
   }
 }
@@ -2412,6 +2452,12 @@ public enum ProtocolSchemas {
       "type": "string",
       "minLength": 1,
       "maxLength": 256
+    },
+    "searchAttributes": {
+      "$ref": "common.json#/$defs/searchAttributes"
+    },
+    "memo": {
+      "$ref": "common.json#/$defs/memo"
     }
   }
 }
@@ -2719,6 +2765,14 @@ public enum ProtocolSchemas {
         "string",
         "null"
       ]
+    },
+    "query": {
+      "description": "Which workflows, over their fields and search attributes: comparisons (= != < <= > >= IN STARTS_WITH) joined by AND, OR, NOT and parentheses, e.g. customer = \"acme\" AND startedAt > \"2026-12-01\" (docs/protocol.md, \"Search attributes and memo\"). ANDed with the other filters.",
+      "type": [
+        "string",
+        "null"
+      ],
+      "maxLength": 4096
     }
   }
 }
@@ -3142,6 +3196,26 @@ public enum ProtocolSchemas {
     },
     "fairnessKey": {
       "$ref": "common.json#/$defs/fairnessKey"
+    },
+    "searchAttributes": {
+      "anyOf": [
+        {
+          "$ref": "common.json#/$defs/searchAttributes"
+        },
+        {
+          "type": "null"
+        }
+      ]
+    },
+    "memo": {
+      "anyOf": [
+        {
+          "$ref": "common.json#/$defs/memo"
+        },
+        {
+          "type": "null"
+        }
+      ]
     }
   }
 }
@@ -3339,12 +3413,39 @@ public enum ProtocolSchemas {
           }
         },
         "else": {
-          "properties": {
-            "input": {
-              "type": [
-                "object",
-                "null"
-              ]
+          "if": {
+            "properties": {
+              "kind": {
+                "const": "upsert"
+              }
+            }
+          },
+          "then": {
+            "required": [
+              "name",
+              "input"
+            ],
+            "properties": {
+              "name": {
+                "enum": [
+                  "searchAttributes",
+                  "memo"
+                ]
+              },
+              "input": {
+                "description": "The changes: each key's new value, or null to remove it. The result is the merged set.",
+                "type": "object"
+              }
+            }
+          },
+          "else": {
+            "properties": {
+              "input": {
+                "type": [
+                  "object",
+                  "null"
+                ]
+              }
             }
           }
         }

@@ -242,5 +242,23 @@ enum Migrations {
             updated_at   INTEGER NOT NULL
         );
         """,
+        // 14: search attributes and memo (docs/protocol.md, "Search attributes and memo"): the
+        // execution's row keeps both as JSON for showing; `workflow_attributes` indexes each
+        // attribute by (key, value) for `workflow/list`'s query. A string in RFC 3339 form also
+        // keeps its instant (epoch ms) in number_value; a boolean keeps 1 or 0.
+        """
+        ALTER TABLE workflows ADD COLUMN search_attributes TEXT;
+        ALTER TABLE workflows ADD COLUMN memo TEXT;
+        CREATE TABLE workflow_attributes (
+            workflow_id  TEXT NOT NULL REFERENCES workflows (workflow_id),
+            key          TEXT NOT NULL,
+            kind         TEXT NOT NULL CHECK (kind IN ('string', 'number', 'bool')),
+            text_value   TEXT,
+            number_value REAL,
+            PRIMARY KEY (workflow_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX workflow_attributes_text ON workflow_attributes (key, text_value);
+        CREATE INDEX workflow_attributes_number ON workflow_attributes (key, number_value);
+        """,
     ]
 }

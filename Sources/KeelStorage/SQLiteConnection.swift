@@ -87,6 +87,7 @@ struct Statement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .int(let n): rc = sqlite3_bind_int64(handle, index, n)
             case .text(let s): rc = Self.bindText(s, handle: handle, index: index)
+            case .real(let d): rc = sqlite3_bind_double(handle, index, d)
             }
             guard rc == SQLITE_OK else { throw connection.lastError(rc) }
         }
@@ -128,17 +129,27 @@ struct Statement {
     }
 }
 
-/// A value bound to or read from SQL. Only portable types: integers and text (STYLE.md §7).
+/// A value bound to or read from SQL. Only portable types: integers, text, and the doubles of
+/// numeric search attributes (STYLE.md §7).
 enum SQLValue {
     case null
     case int(Int64)
     case text(String)
+    case real(Double)
 }
 
 extension SQLValue {
     static func optional(_ v: Int64?) -> SQLValue { v.map { .int($0) } ?? .null }
     static func optional(_ v: String?) -> SQLValue { v.map { .text($0) } ?? .null }
     static func json(_ v: JSONValue?) -> SQLValue { v.map { .text(JSONWriter.string($0)) } ?? .null }
+
+    init(_ bind: SQLFragment.Bind) {
+        switch bind {
+        case .text(let s): self = .text(s)
+        case .int(let n): self = .int(n)
+        case .real(let d): self = .real(d)
+        }
+    }
 }
 
 /// The current row of a stepping statement.

@@ -117,6 +117,12 @@ extension SQLiteTransaction {
             if try appendStreamEvent(event) != nil { return .applied }
             if case .activity(let taskId, let attempt) = event.source { return try taskFenceOutcome(taskId, attempt: attempt) }
             return try execution(event.workflowId) == nil ? .notFound : .duplicate
+        case .setSearchAttributes(let workflowId, let epoch, let attributes):
+            if let fence = try epochFence(workflowId, epoch) { return fence }
+            return try setSearchAttributes(workflowId: workflowId, epoch: epoch, attributes) == .applied ? .applied : .notFound
+        case .setMemo(let workflowId, let epoch, let memo):
+            if let fence = try epochFence(workflowId, epoch) { return fence }
+            return try setMemo(workflowId: workflowId, epoch: epoch, memo) == .applied ? .applied : .notFound
         case .requestCancel(let workflowId):
             try db.statement(
                 """
@@ -391,7 +397,7 @@ extension SQLiteTransaction {
         try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")
             .bind([.text(workflowId)]).forEachRow { row in
                 found = ExecutionState(
-                    record: Self.workflow(from: row), ownerNode: row.optionalText(21), eventSeq: Int(row.int(22)))
+                    record: Self.workflow(from: row), ownerNode: row.optionalText(23), eventSeq: Int(row.int(24)))
             }
         return found
     }

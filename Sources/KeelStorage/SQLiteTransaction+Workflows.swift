@@ -6,7 +6,7 @@ extension SQLiteTransaction {
     static let workflowColumns = """
         workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
-        run_deadline, build_id, priority, fairness_key
+        run_deadline, build_id, priority, fairness_key, search_attributes, memo
         """
 
     static func workflow(from row: Row) -> WorkflowRecord {
@@ -28,6 +28,8 @@ extension SQLiteTransaction {
         w.runDeadline = row.optionalInt(17)
         w.buildId = row.optionalText(18)
         w.precedence = Precedence(priority: Int(row.int(19)), fairnessKey: row.optionalText(20))
+        w.searchAttributes = row.json(21)
+        w.memo = row.json(22)
         return w
     }
 
@@ -48,20 +50,8 @@ extension SQLiteTransaction {
     }
 
     func workflows(_ f: WorkflowFilter) throws -> [WorkflowRecord] {
-        var clauses: [String] = []
-        var values: [SQLValue] = []
-        if let s = f.status { clauses.append("status = ?"); values.append(.text(s.rawValue)) }
-        if let n = f.name { clauses.append("name = ?"); values.append(.text(n)) }
-        if let a = f.createdAfter { clauses.append("created_at >= ?"); values.append(.int(a)) }
-        if let b = f.createdBefore { clauses.append("created_at < ?"); values.append(.int(b)) }
-        let (beyond, order) = f.newestFirst ? ("<", "DESC") : (">", "ASC")
-        if let (t, id) = f.after {
-            clauses.append("(created_at \(beyond) ? OR (created_at = ? AND workflow_id \(beyond) ?))")
-            values += [.int(t), .int(t), .text(id)]
-        }
-        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-        values.append(.int(Int64(f.limit)))
-        return try workflows("\(whereClause) ORDER BY created_at \(order), workflow_id \(order) LIMIT ?", values)
+        let page = f.page(.sqlite)
+        return try workflows(page.text, page.binds.map(SQLValue.init))
     }
 
     func journal(workflowId: String, generation: Int) throws -> [JournalEntry] {
@@ -113,7 +103,7 @@ extension SQLiteTransaction {
             try db.statement(
                 """
                 INSERT INTO workflows (\(Self.workflowColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
@@ -121,8 +111,10 @@ extension SQLiteTransaction {
                 .optional(w.parentGeneration.map(Int64.init)), .optional(w.parentSeq.map(Int64.init)),
                 .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
                 .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline), .optional(w.buildId),
-                .int(Int64(w.precedence.priority)), .optional(w.precedence.fairnessKey),
+                .int(Int64(w.precedence.priority)), .optional(w.precedence.fairnessKey), .json(w.searchAttributes),
+                .json(w.memo),
             ]).run()
+            try insertSearchAttributeRows(w.id, w.searchAttributes)
             return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
             return .duplicate
@@ -216,12 +208,11 @@ extension SQLiteTransaction {
 /// Exact counts per status for the web UI's list (docs/ui.md, "How fast").
 extension SQLiteTransaction {
     func workflowCounts(_ f: WorkflowFilter, atMost: Int?) throws -> [WorkflowStatus: Int] {
-        var clauses: [String] = []
-        var values: [SQLValue] = []
-        if let n = f.name { clauses.append("name = ?"); values.append(.text(n)) }
-        if let a = f.createdAfter { clauses.append("created_at >= ?"); values.append(.int(a)) }
-        if let b = f.createdBefore { clauses.append("created_at < ?"); values.append(.int(b)) }
-        let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        var all = f
+        all.status = nil
+        let conditions = all.conditions(.sqlite)
+        let whereClause = conditions.text
+        var values = conditions.binds.map(SQLValue.init)
         var out: [WorkflowStatus: Int] = [:]
         var rows = "SELECT status FROM workflows \(whereClause)"
         if let atMost {

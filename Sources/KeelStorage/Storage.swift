@@ -91,6 +91,11 @@ public protocol StorageTransaction: StorageReader {
     /// Appends an event to its execution's stream; its offset, or nil when it was not stored (a
     /// step's event already there, an activity attempt no longer running, no such execution).
     func appendStreamEvent(_ event: StreamEvent) throws -> Int64?
+    /// Replaces the execution's search attributes and their index rows, if run `epoch` is its
+    /// current one (docs/protocol.md, "Search attributes and memo").
+    func setSearchAttributes(workflowId: String, epoch: Int, _ attributes: JSONValue?) throws -> WriteOutcome
+    /// Replaces the execution's memo, if run `epoch` is its current one.
+    func setMemo(workflowId: String, epoch: Int, _ memo: JSONValue?) throws -> WriteOutcome
     /// Records a scheduled entry's outcome.
     func completeJournalEntry(
         workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?,

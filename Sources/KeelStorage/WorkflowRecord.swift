@@ -53,6 +53,11 @@ public struct WorkflowRecord: Sendable {
     /// Its runs' place among the ready executions of its name, and the default of its activity
     /// steps and children (docs/protocol.md, "Priorities and fairness").
     public var precedence: Precedence = .standard
+    /// Typed values a `workflow/list` query finds it by (an object; nil when none are set), set at
+    /// start and upserted by its code (docs/protocol.md, "Search attributes and memo").
+    public var searchAttributes: JSONValue?
+    /// Unindexed data shown with it (an object; nil when none is set).
+    public var memo: JSONValue?
 
     public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
         self.id = id
@@ -133,6 +138,8 @@ public struct WorkflowFilter: Sendable {
     public var limit: Int = 100
     /// Newest first (`after` then continues towards older ones); default oldest first.
     public var newestFirst = false
+    /// A `workflow/list` query over fields and search attributes, ANDed with the fields above.
+    public var query: SearchQuery?
 
     public init() {}
 }

@@ -80,6 +80,8 @@ func describeLines(_ d: JSONValue) -> [String] {
     if let b = field(d, "buildId")?.stringValue { lines.append("build     \(b)") }
     if let precedence = precedenceText(d) { lines.append("priority  \(precedence)") }
     if let i = d["input"] { lines.append("input     \(abbreviate(JSONWriter.string(i, sortedKeys: true)))") }
+    if let a = field(d, "searchAttributes") { lines.append("search    \(abbreviate(JSONWriter.string(a, sortedKeys: true)))") }
+    if let m = field(d, "memo") { lines.append("memo      \(abbreviate(JSONWriter.string(m, sortedKeys: true)))") }
     if let s = field(d, "currentStep") {
         var step = "step      #\(s["seq"]?.int64Value ?? 0) \(s["kind"]?.stringValue ?? "") \(s["name"]?.stringValue ?? "")"
         if let status = field(s, "status")?.stringValue { step += " (\(status))" }

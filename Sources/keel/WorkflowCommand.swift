@@ -22,12 +22,18 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Flag(help: "Wait for the result and print it.") var wait = false
         @OptionGroup var timeouts: WorkflowTimeoutOptions
         @OptionGroup var precedence: PrecedenceOptions
+        @Option(name: .customLong("search-attribute"),
+            help: "key=value, repeatable: a search attribute that `keel workflow list --query` finds it by (42 and true are typed; other values are text).")
+        var searchAttributes: [String] = []
+        @Option(help: "A memo shown with the workflow, as a JSON object.") var memo: String?
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             var params: [String: JSONValue] = ["name": .string(name), "input": try readJSON(input)]
             params.merge(try timeouts.params()) { _, new in new }
             params.merge(precedence.params) { _, new in new }
+            if !searchAttributes.isEmpty { params["searchAttributes"] = try parseSearchAttributes(searchAttributes) }
+            if let memo { params["memo"] = try readJSON(memo) }
             if let workflowId { params["workflowId"] = .string(workflowId) }
             if failIfExists { params["conflictPolicy"] = "fail" }
             let p = JSONValue.object(params)
@@ -148,6 +154,26 @@ struct WorkflowCommand: AsyncParsableCommand {
             printAnswer(answer, json: connection.json) { resumeText($0, id: workflowId) }
         }
     }
+}
+
+/// `--search-attribute key=value` flags as an object: a value that is a number or true/false is
+/// typed, anything else (quoted or not) is text.
+func parseSearchAttributes(_ flags: [String]) throws -> JSONValue {
+    var attributes = JSONObject()
+    for flag in flags {
+        guard let eq = flag.firstIndex(of: "="), eq != flag.startIndex else {
+            throw ValidationError("--search-attribute takes key=value, e.g. --search-attribute customer=acme; got \(flag)")
+        }
+        let key = String(flag[..<eq])
+        let text = String(flag[flag.index(after: eq)...])
+        switch try? JSONParser.parse(Array(text.utf8)) {
+        case .number(let n)?: attributes[key] = .number(n)
+        case .bool(let b)?: attributes[key] = .bool(b)
+        case .string(let s)?: attributes[key] = .string(s)
+        default: attributes[key] = .string(text)
+        }
+    }
+    return .object(attributes)
 }
 
 /// Parses JSON given on the command line, or stdin for "-".

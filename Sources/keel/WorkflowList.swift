@@ -21,6 +21,11 @@ struct WorkflowList: AsyncParsableCommand {
     @Flag(help: "Oldest first instead of newest first.") var oldestFirst = false
     @Option(help: "At most this many (1-1000).") var limit: Int = 100
     @Option(help: "Continue from a previous page's cursor (with the same order).") var cursor: String?
+    @Option(help: """
+        Which workflows, by fields and search attributes: e.g. 'customer = "acme" AND startedAt > "2026-12-01"' \
+        (=, !=, <, <=, >, >=, IN (…), STARTS_WITH; AND, OR, NOT, parentheses; docs/cli.md).
+        """)
+    var query: String?
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -28,6 +33,7 @@ struct WorkflowList: AsyncParsableCommand {
         if let status { p["status"] = .string(status) }
         if let name { p["name"] = .string(name) }
         if let cursor { p["cursor"] = .string(cursor) }
+        if let query { p["query"] = .string(query) }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         if let createdAfter { p["createdAfterMs"] = JSONValue(try parseInstant(createdAfter, now: now)) }
         if let createdBefore { p["createdBeforeMs"] = JSONValue(try parseInstant(createdBefore, now: now)) }

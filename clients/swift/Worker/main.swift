@@ -99,6 +99,12 @@ if conformance {
         try await ctx.publish("done")
         return ["published": 2]
     }
+    worker.workflow("wf.upsert") { (_: JSONValue, ctx) -> JSONValue in
+        let attributes = try await ctx.upsertSearchAttributes(["customer": "acme", "amount": 42, "vip": true])
+        try await ctx.upsertSearchAttributes(["vip": nil])
+        let memo = try await ctx.upsertMemo(["note": "hi"])
+        return ["attributes": attributes, "memo": memo]
+    }
     worker.workflow("wf.patched") { (_: JSONValue, ctx) -> JSONValue in
         let p = try await ctx.patched("add-discount")
         if p { _ = try await ctx.activity("echo", ["step": "discount"] as JSONValue, as: JSONValue.self) }
