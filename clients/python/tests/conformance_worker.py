@@ -172,5 +172,13 @@ async def priority(ctx, input):
     return {"first": r1, "second": r2}
 
 
+@worker.workflow("wf.upsert")
+async def upsert(ctx, input):
+    attributes = await ctx.upsert_search_attributes({"customer": "acme", "amount": 42, "vip": True})
+    await ctx.upsert_search_attributes({"vip": None})  # None removes the key: sent as null
+    memo = await ctx.upsert_memo({"note": "hi"})
+    return {"attributes": attributes, "memo": memo}
+
+
 if __name__ == "__main__":
     worker.run_sync()

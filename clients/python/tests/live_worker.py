@@ -93,5 +93,11 @@ async def stream(ctx, input):
     return {"ok": True}
 
 
+@worker.workflow("live.ship")
+async def ship(ctx, input):
+    """Marks the execution shipped in its search attributes (tests/test_live.py search)."""
+    return await ctx.upsert_search_attributes({"stage": "shipped"})
+
+
 if __name__ == "__main__":
     worker.run_sync()

@@ -166,3 +166,53 @@ def test_priority_and_fairness_key_are_sent_only_when_given_on_calls_and_starts(
                 await starting
 
     run(main())
+
+
+def test_search_attributes_and_memo_are_sent_only_when_given_and_list_workflows_passes_the_query(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path))
+            peer = await orchestrator.accept()
+            await _initialize(peer)
+            async with await connecting as client:
+                attributes, memo = {"customer": "acme", "tier": 1}, {"owner": "ops"}
+                starting = asyncio.ensure_future(client.start_workflow(
+                    "orders.fulfil", None, workflow_id="o-1", search_attributes=attributes, memo=memo))
+                request = await peer.recv()
+                assert request["params"] == {"name": "orders.fulfil", "input": None, "workflowId": "o-1",
+                                             "searchAttributes": attributes, "memo": memo}
+                peer.answer(request, {"workflowId": "o-1", "status": "pending", "started": True})
+                await starting
+
+                starting = asyncio.ensure_future(client.start_workflow("orders.fulfil", None, workflow_id="o-2",
+                                                                       search_attributes={}))
+                request = await peer.recv()  # empty is a value, not "unset"; no memo given, none sent
+                assert request["params"] == {"name": "orders.fulfil", "input": None, "workflowId": "o-2",
+                                             "searchAttributes": {}}
+                peer.answer(request, {"workflowId": "o-2", "status": "pending", "started": True})
+                await starting
+
+                query = 'customer = "acme" AND stage = "shipped"'
+                listing = asyncio.ensure_future(client.list_workflows(query, limit=10))
+                request = await peer.recv()
+                assert (request["method"], request["params"]) == ("workflow/list", {"query": query, "limit": 10})
+                summaries = {"workflows": [{"workflowId": "o-1", "searchAttributes": {"customer": "acme"}}]}
+                peer.answer(request, summaries)
+                assert await listing == summaries
+
+                listing = asyncio.ensure_future(client.list_workflows(status="running"))
+                request = await peer.recv()
+                assert request["params"] == {"status": "running"}
+                peer.answer(request, {"workflows": []})
+                await listing
+
+                listing = asyncio.ensure_future(client.list_workflows(query="customer = "))
+                request = await peer.recv()
+                data = {"query": "customer = ", "position": 11, "token": "end of query"}
+                error = {"code": 1013, "message": "expected a value at 11", "data": data}
+                peer.send({"jsonrpc": "2.0", "id": request["id"], "error": error})
+                with pytest.raises(keel.KeelError) as bad:
+                    await listing
+                assert (bad.value.code, bad.value.data) == (1013, data)
+
+    run(main())

@@ -304,6 +304,29 @@ def test_follow_collects_every_published_event_once_in_offset_order_and_ends_wit
     assert [e.offset for e in later] == [4, 5, 6] and later == collected[3:]
 
 
+def test_a_query_lists_by_search_attributes_from_the_start_and_an_upsert_and_describe_shows_them_and_the_memo(live):
+    async def scenario(client):
+        await client.start_workflow("live.ship", None, workflow_id="ship-acme",
+                                    search_attributes={"customer": "acme", "tier": 1}, memo={"owner": "ops"})
+        await client.start_workflow("live.ship", None, workflow_id="ship-globex",
+                                    search_attributes={"customer": "globex", "tier": 1})
+        results = [await client.workflow_result(i, timeout=20) for i in ("ship-acme", "ship-globex")]
+        listed = await client.list_workflows('customer = "acme" AND stage = "shipped"')
+        return results, listed, await client.describe("ship-acme")
+
+    results, listed, described = live.call(scenario)
+    attributes = {"customer": "acme", "tier": 1, "stage": "shipped"}
+    assert [(r.status, r.output) for r in results] == [
+        ("completed", attributes), ("completed", {"customer": "globex", "tier": 1, "stage": "shipped"})], results
+    assert [w["workflowId"] for w in listed["workflows"]] == ["ship-acme"], listed  # not ship-globex
+    assert listed["workflows"][0]["searchAttributes"] == attributes, listed
+    assert (described["searchAttributes"], described["memo"]) == (attributes, {"owner": "ops"}), described
+
+    with pytest.raises(keel.KeelError) as bad:
+        live.call(lambda c: c.list_workflows('customer = "acme" AND'))
+    assert bad.value.code == 1013, bad.value
+
+
 def test_queued_calls_run_by_priority_then_round_robin_over_fairness_keys_and_a_start_keeps_both(live_keel):
     async def queue(client):
         for tag in ("a1", "a2", "a3", "a4", "a5", "a6"):

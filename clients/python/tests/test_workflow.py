@@ -3,6 +3,7 @@ suspend, failures, non-determinism, continue-as-new, and throughput."""
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 
@@ -196,6 +197,47 @@ def test_a_steps_priority_and_fairness_key_go_in_its_options_and_a_step_without_
             assert sent == [{"priority": 7, "fairnessKey": "tenant-a", "timeouts": {"startToCloseMs": 30000}},
                             {"priority": 0}, {"fairnessKey": "tenant-b"}, None]
             assert (await peer.recv())["result"] == {"status": "completed", "output": [0, 1, 2, 3]}
+            await stop(worker, task, peer)
+
+    run(main())
+
+
+def test_upserts_are_steps_whose_null_removal_is_sent_as_null_and_that_replay_answers_from_the_journal(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.upsert")
+    async def upsert(ctx, input):
+        with pytest.raises(TypeError):
+            ctx.upsert_memo("note")  # refused at the call: no step, no seq used
+        first = await ctx.upsert_search_attributes({"customer": "acme", "vip": True})
+        second = await ctx.upsert_search_attributes({"vip": None})
+        memo = await ctx.upsert_memo({"note": "hi"})
+        return {"first": first, "second": second, "memo": memo}
+
+    merged = [("searchAttributes", {"customer": "acme", "vip": True}), ("searchAttributes", {"customer": "acme"}),
+              ("memo", {"note": "hi"})]
+    journal = [{"seq": seq, "kind": "upsert", "name": name, "status": "completed", "result": result}
+               for seq, (name, result) in enumerate(merged, 1)]
+    output = {"first": journal[0]["result"], "second": journal[1]["result"], "memo": journal[2]["result"]}
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.upsert", {}))
+            for entry in journal:
+                raw = await asyncio.wait_for(peer.reader.readline(), 5)
+                step = json.loads(raw)
+                keys = ("seq", "kind", "name")
+                assert {k: step["params"][k] for k in keys} == {k: entry[k] for k in keys}
+                assert "options" not in step["params"]
+                if entry["seq"] == 2:
+                    assert b'"input":{"vip":null}' in raw, raw  # the removal is on the wire, not dropped
+                peer.answer(step, {"status": "completed", "result": entry["result"]})
+            assert (await peer.recv())["result"] == {"status": "completed", "output": output}
+
+            peer.send(run_request("k2", "wf.upsert", {}, journal=journal, run_id=2))
+            answer = await peer.recv()  # the run's answer, with no step sent before it
+            assert (answer["id"], answer["result"]) == ("k2", {"status": "completed", "output": output})
             await stop(worker, task, peer)
 
     run(main())

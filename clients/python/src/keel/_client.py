@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._activity import RetryPolicy, Seconds, _ms, build_priority
 from ._connection import Connection
@@ -390,6 +390,8 @@ class Client(ScheduleMethods):
         conflict_policy: Optional[str] = None,
         priority: Optional[int] = None,
         fairness_key: Optional[str] = None,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        memo: Optional[Mapping[str, Any]] = None,
     ) -> WorkflowResult:
         """Starts workflow ``name`` (``workflow/start``). Idempotent: an existing ``workflow_id``
         returns that execution with ``started`` False (``conflict_policy="fail"`` refuses instead).
@@ -398,9 +400,17 @@ class Client(ScheduleMethods):
         activity step of it (and of its children) inherits them unless the step sets its own
         (`WorkflowContext.activity`). Each is sent only when given; ``describe`` shows them.
 
+        ``search_attributes`` (at most 32 keys ``[A-Za-z_][A-Za-z0-9_]{0,63}``, not a built-in
+        field name; values strings of at most 1,024 bytes, finite numbers or booleans) are indexed
+        for `list_workflows` queries; ``memo`` (any JSON, at most 32 KiB encoded) is not indexed.
+        ``describe`` shows both; the workflow changes them with
+        `WorkflowContext.upsert_search_attributes` and `WorkflowContext.upsert_memo`. Each is sent
+        (as ``searchAttributes`` / ``memo``) only when given.
+
         Raises:
-            KeelError: e.g. 3001 inputContractViolation, a conflict under policy "fail", or -32602
-                for a priority out of range or an empty or too long fairness key.
+            KeelError: e.g. 3001 inputContractViolation, a conflict under policy "fail", -32602
+                for a priority out of range or an empty or too long fairness key, or search
+                attributes or a memo Keel refuses (Keel, not the client, checks them).
         """
         params: Dict[str, Any] = {"name": name, "input": to_json(input)}
         if workflow_id is not None:
@@ -408,6 +418,10 @@ class Client(ScheduleMethods):
         if conflict_policy is not None:
             params["conflictPolicy"] = conflict_policy
         params.update(build_priority(priority, fairness_key))
+        if search_attributes is not None:
+            params["searchAttributes"] = to_json(dict(search_attributes))
+        if memo is not None:
+            params["memo"] = to_json(dict(memo))
         return WorkflowResult.from_wire(await self._call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def workflow_result(self, workflow_id: str, timeout: Optional[Seconds] = None) -> WorkflowResult:
@@ -527,8 +541,8 @@ class Client(ScheduleMethods):
 
     async def describe(self, workflow_id: str) -> Dict[str, Any]:
         """``workflow/describe``: ``{workflowId, name, status, runId, input, output?, failure?,
-        currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?, priority, fairnessKey?}``
-        as the wire object."""
+        currentStep?, pendingSteps, createdAtMs, updatedAtMs, parentId?, priority, fairnessKey?,
+        searchAttributes?, memo?}`` as the wire object (``searchAttributes`` and ``memo`` when set)."""
         return dict(await self._call("workflow/describe", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def history(self, workflow_id: str) -> List[Dict[str, Any]]:
@@ -537,10 +551,26 @@ class Client(ScheduleMethods):
         result = await self._call("workflow/history", {"workflowId": workflow_id}, timeout=CONNECT_TIMEOUT_S)
         return list((result or {}).get("entries", []))
 
-    async def list_workflows(self, **filters: Any) -> Dict[str, Any]:
-        """``workflow/list`` with wire filters (``status``, ``name``, ``limit``, ``cursor``...):
-        ``{workflows: [...], nextCursor?}``."""
-        return dict(await self._call("workflow/list", filters, timeout=CONNECT_TIMEOUT_S) or {})
+    async def list_workflows(self, query: Optional[str] = None, **filters: Any) -> Dict[str, Any]:
+        """``workflow/list``: one page ``{workflows: [...], nextCursor?}``; each summary carries
+        ``searchAttributes`` when set.
+
+        ``query`` (sent only when given) selects by search attributes and built-in fields, e.g.
+        ``'customer = "acme" AND amount >= 100 AND (status = "running" OR status = "suspended")'``
+        or ``'startedAt > "2026-12-01" AND NOT vip = true AND region IN ("eu", "us") AND sku
+        STARTS_WITH "A-"'``. Built-ins: workflowId, name, status, startedAt (= createdAt),
+        updatedAt; operators ``= != < <= > >= IN STARTS_WITH``, ``AND OR NOT``, parentheses
+        (docs/protocol.md, "Search attributes and memo"). ``filters`` are the other wire params,
+        passed as they are (``status``, ``name``, ``limit``, ``cursor``, ``order``...).
+
+        Raises:
+            KeelError: 1013 invalidQuery (the message names the token and its position;
+                ``data`` is ``{query, position, token}``).
+        """
+        params: Dict[str, Any] = dict(filters)
+        if query is not None:
+            params["query"] = query
+        return dict(await self._call("workflow/list", params, timeout=CONNECT_TIMEOUT_S) or {})
 
     async def resume_workflow(self, workflow_id: str) -> Dict[str, Any]:
         """Re-runs a parked execution (``workflow/resume``), e.g. after fixing non-determinism."""

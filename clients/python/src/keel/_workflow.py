@@ -13,7 +13,7 @@ import functools
 import inspect
 import logging
 import typing
-from typing import Any, Awaitable, Callable, Dict, NoReturn, Optional, Set, Union
+from typing import Any, Awaitable, Callable, Dict, Mapping, NoReturn, Optional, Set, Union
 
 from ._activity import RetryPolicy, Schema, Seconds, _ms, build_priority, build_timeouts, derive_schema, schema_of
 from ._errors import (
@@ -194,6 +194,39 @@ class WorkflowContext:
         (`Client.follow`) see it in order with the events of this execution's activities.
         Await it like any step (steps are numbered in program order)."""
         return self._run.step("publish", name, {"event": to_json(event)}, convert=_none)
+
+    def upsert_search_attributes(self, attributes: Mapping[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
+        """Sets this execution's search attributes (the keys `Client.list_workflows` queries by)
+        as a durable step (kind "upsert", named "searchAttributes"): recorded once, never sent
+        again on replay. The keys given replace those values; a value ``None`` removes its key
+        (it is sent as JSON null); other keys stay. Await it for the merged attributes.
+
+        Keel checks the attributes (docs/protocol.md, "Search attributes and memo"): at most 32
+        keys matching ``[A-Za-z_][A-Za-z0-9_]{0,63}``, none a built-in field name (workflowId,
+        name, status, createdAt, startedAt, updatedAt); values strings (at most 1,024 bytes;
+        RFC 3339 ones are also indexed as times), finite numbers or booleans.
+
+        Raises:
+            TypeError: ``attributes`` is not a mapping.
+        """
+        return self._upsert("searchAttributes", attributes)
+
+    def upsert_memo(self, memo: Mapping[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
+        """Sets keys of this execution's memo (any JSON, at most 32 KiB encoded; not indexed,
+        shown by `Client.describe`) as a durable step (kind "upsert", named "memo"): recorded
+        once, never sent again on replay. A value ``None`` removes its key; other keys stay.
+        Await it for the merged memo.
+
+        Raises:
+            TypeError: ``memo`` is not a mapping.
+        """
+        return self._upsert("memo", memo)
+
+    def _upsert(self, name: str, values: Mapping[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
+        if not isinstance(values, Mapping):
+            kind = type(values).__name__
+            raise TypeError(f"an upsert of {name} takes a mapping of key to value (None removes a key), not {kind}")
+        return self._run.step("upsert", name, to_json(dict(values)))
 
     def patched(self, id: str) -> "asyncio.Future[bool]":
         """True when this execution runs the code after patch ``id``, False when it was recorded
