@@ -17,6 +17,7 @@ export declare const codes: Readonly<{
   shuttingDown: -32003;
   unauthorized: -32004;
   nonDeterminism: 1003;
+  invalidQuery: 1013;
   scheduleNotFound: 1020;
   scheduleAlreadyExists: 1021;
   contractConflict: 2005;
@@ -236,6 +237,13 @@ export type ActivityHandler<I = any, O = any> = (input: I, ctx: ActivityContext)
 
 // Workflows
 
+/** Indexed values `listWorkflows({query})` filters on (docs/protocol.md, "Search attributes and
+ * memo"): at most 32 keys matching `^[A-Za-z_][A-Za-z0-9_]{0,63}$`, none a built-in field name;
+ * strings of at most 1,024 bytes (RFC 3339 ones are indexed as times too), finite numbers, booleans. */
+export type SearchAttributes = { [key: string]: string | number | boolean };
+/** An upsert of search attributes: `null` removes the key. */
+export type SearchAttributeUpdate = { [key: string]: string | number | boolean | null };
+
 /** A workflow function's handle on Keel: every method is a durable step. */
 export declare class WorkflowContext {
   readonly workflowId: string;
@@ -253,6 +261,11 @@ export declare class WorkflowContext {
   uuid(): Promise<string>;
   /** Publishes `event` to this execution's stream under `name` (default "event"): a durable step. */
   publish(event: Json, name?: string): Promise<null>;
+  /** Merges `attributes` into this execution's search attributes (a durable `upsert` step); a
+   * `null` value removes its key. Resolves with the attributes after the merge. */
+  upsertSearchAttributes(attributes: SearchAttributeUpdate): Promise<SearchAttributes>;
+  /** Merges `memo` into this execution's memo (a durable `upsert` step); a `null` value removes its key. */
+  upsertMemo(memo: { [key: string]: Json }): Promise<{ [key: string]: Json }>;
   /** Whether this execution runs patch `id`'s code: true live (a `patch` marker is recorded) or when
    * recorded with the marker; false for an execution recorded before the patch. Memoized per run. */
   patched(id: string): Promise<boolean>;
@@ -404,14 +417,21 @@ export declare class Client {
    * (reconnectTimeoutMs, default 30000). */
   static connect(options?: { socket?: string | string[]; tcp?: string | string[]; token?: string; tls?: boolean | TLSOptions; maxFrameBytes?: number; logger?: Logger; reconnectInitialMs?: number; reconnectMaxMs?: number; reconnectTimeoutMs?: number }): Promise<Client>;
   close(): Promise<void>;
-  /** `priority`/`fairnessKey` are kept by the execution; its activity steps inherit them. */
-  startWorkflow(name: string, input?: unknown, options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail' } & Scheduling): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
+  /** `priority`/`fairnessKey` are kept by the execution; its activity steps inherit them.
+   * `searchAttributes` are indexed for `listWorkflows({query})`; `memo` (at most 32 KiB) is shown by describe. */
+  startWorkflow(
+    name: string,
+    input?: unknown,
+    options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail'; searchAttributes?: SearchAttributes; memo?: { [key: string]: Json } } & Scheduling,
+  ): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;
   /** Sends `requestId` (default: a fresh random UUID); a repeat of an id is answered `duplicate: true` and not delivered. */
   signalWorkflow(workflowId: string, name: string, payload?: unknown, options?: { requestId?: string }): Promise<{ delivered: boolean; consumed?: boolean; duplicate?: boolean }>;
   cancelWorkflow(workflowId: string, reason?: string): Promise<{ status: WorkflowStatus }>;
   describeWorkflow(workflowId: string): Promise<any>;
-  listWorkflows(filters?: { status?: WorkflowStatus; name?: string; createdAfterMs?: number; createdBeforeMs?: number; limit?: number; cursor?: string }): Promise<any>;
+  /** `query` searches built-in fields and search attributes, e.g. `customer = "acme" AND amount >= 100`;
+   * @throws KeelError 1013 invalidQuery (`data: {query, position, token}`). */
+  listWorkflows(filters?: { status?: WorkflowStatus; name?: string; createdAfterMs?: number; createdBeforeMs?: number; query?: string; limit?: number; cursor?: string }): Promise<any>;
   workflowHistory(workflowId: string): Promise<any>;
   resumeWorkflow(workflowId: string): Promise<any>;
   /** Yields each stream event after `afterOffset` once, in order (workflow/follow long polls);

@@ -141,4 +141,11 @@ worker.workflow('wf.priority', async (input, wf) => {
   return { first, second };
 });
 
+worker.workflow('wf.upsert', async (input, wf) => {
+  const attributes = await wf.upsertSearchAttributes({ customer: 'acme', amount: 42, vip: true });
+  await wf.upsertSearchAttributes({ vip: null });
+  const memo = await wf.upsertMemo({ note: 'hi' });
+  return { attributes, memo };
+});
+
 await worker.run();

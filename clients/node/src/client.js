@@ -79,8 +79,11 @@ export class Client {
   /**
    * Starts workflow `name` (`workflow/start`). `priority` (-1000..1000, default 0; higher runs
    * first) and `fairnessKey` (1-256 chars) are kept by the execution: its activity steps (and its
-   * children's) inherit them unless a step sets its own. Each is sent only when given.
-   * @param {{workflowId?: string, conflictPolicy?: 'useExisting'|'fail', priority?: number, fairnessKey?: string}} [options]
+   * children's) inherit them unless a step sets its own. `searchAttributes` (at most 32 keys,
+   * each a string, finite number or boolean; RFC 3339 strings are indexed as times too) are what
+   * `listWorkflows({query})` filters on; `memo` (any JSON object, at most 32 KiB) is unindexed and
+   * shown by `describeWorkflow`. Each is sent only when given; Keel checks them.
+   * @param {{workflowId?: string, conflictPolicy?: 'useExisting'|'fail', priority?: number, fairnessKey?: string, searchAttributes?: Record<string, string|number|boolean>, memo?: Record<string, unknown>}} [options]
    * @returns {Promise<{workflowId: string, status: string, started: boolean}>}
    */
   startWorkflow(name, input = null, options = {}) {
@@ -115,12 +118,23 @@ export class Client {
     return this._call('workflow/cancel', defined({ workflowId, reason }));
   }
 
-  /** `workflow/describe`: status, runId, input, output/failure, current and pending steps. */
+  /** `workflow/describe`: status, runId, input, output/failure, current and pending steps, and
+   * `searchAttributes` and `memo` when set. */
   describeWorkflow(workflowId) {
     return this._call('workflow/describe', { workflowId });
   }
 
-  /** `workflow/list` with optional filters {status, name, createdAfterMs, createdBeforeMs, limit, cursor}. */
+  /**
+   * `workflow/list` with optional filters `{status, name, createdAfterMs, createdBeforeMs, query,
+   * limit, cursor}`, each sent only when given. `query` is a search over the built-in fields
+   * (`workflowId`, `name`, `status`, `startedAt`, `updatedAt`) and the search attributes, e.g.
+   * `customer = "acme" AND amount >= 100 AND (status = "running" OR region IN ("eu", "us"))`
+   * (operators `= != < <= > >= IN STARTS_WITH`, `AND OR NOT`, parentheses; docs/protocol.md).
+   * @returns {Promise<{workflows: object[], nextCursor?: string}>} each summary with its
+   *   `searchAttributes` when set; pass `nextCursor` back as `cursor` for the next page.
+   * @throws {KeelError} 1013 invalidQuery for a query that does not parse (`data: {query,
+   *   position, token}`).
+   */
   listWorkflows(filters = {}) {
     return this._call('workflow/list', defined(filters));
   }

@@ -16,6 +16,7 @@ export const codes = Object.freeze({
   shuttingDown: -32003,
   unauthorized: -32004,
   nonDeterminism: 1003,
+  invalidQuery: 1013,
   scheduleNotFound: 1020,
   scheduleAlreadyExists: 1021,
   contractConflict: 2005,

@@ -75,6 +75,30 @@ export class WorkflowContext {
     return this._run.step('publish', name, { event: event === undefined ? null : event });
   }
 
+  /**
+   * Upserts this execution's search attributes, which `Client.listWorkflows({query})` filters on
+   * (docs/protocol.md, "Search attributes and memo"): a durable step `{kind: "upsert", name:
+   * "searchAttributes", input: attributes}`, sent once and answered from the journal on replay.
+   * Each key is set to its value (a string, a finite number or a boolean); a `null` value removes
+   * the key (`undefined` is not JSON: such a key is left out). Keel checks keys and values.
+   * @param {Record<string, string|number|boolean|null>} attributes
+   * @returns {Promise<Record<string, string|number|boolean>>} the execution's attributes after the merge.
+   */
+  upsertSearchAttributes(attributes) {
+    return upsert(this._run, 'searchAttributes', attributes);
+  }
+
+  /**
+   * Upserts this execution's memo (unindexed JSON that `Client.describeWorkflow` shows): a durable
+   * step `{kind: "upsert", name: "memo", input: memo}`, like `upsertSearchAttributes`; a `null`
+   * value removes the key.
+   * @param {Record<string, unknown>} memo
+   * @returns {Promise<Record<string, unknown>>} the execution's memo after the merge.
+   */
+  upsertMemo(memo) {
+    return upsert(this._run, 'memo', memo);
+  }
+
   /** A number in [0, 1), recorded once. */
   random() {
     return this._run.step('random', 'random', {});
@@ -251,6 +275,15 @@ export class WorkflowRun {
       );
     });
   }
+}
+
+/** An `upsert` step of `values` (an object): sent as given, so a null (a removal) reaches Keel as
+ * null. Anything else is refused here, before it takes a seq. */
+function upsert(run, name, values) {
+  if (values === null || typeof values !== 'object' || Array.isArray(values)) {
+    return Promise.reject(new TypeError(`upsert ${name} takes an object, not ${JSON.stringify(values)}`));
+  }
+  return run.step('upsert', name, values);
 }
 
 function nonDeterminism(seq, journal, code) {

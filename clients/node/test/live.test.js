@@ -386,3 +386,34 @@ describe('live: schedules', { skip, timeout: 60_000 }, () => {
     await assert.rejects(client.describeSchedule('every-second'), (error) => error instanceof KeelError && error.code === codes.scheduleNotFound);
   });
 });
+
+describe('live: search attributes and memo', { skip, timeout: 60_000 }, () => {
+  test('listWorkflows({query}) finds an execution by its start and upserted attributes; describe shows them and the memo', async (t) => {
+    const { client } = await withKeel(t, (worker) => {
+      worker.workflow('wf.ship', async (input, wf) => {
+        await wf.upsertSearchAttributes({ stage: 'shipped' });
+        return { shipped: true };
+      });
+    });
+    const reason = await workflowsUnsupported(client);
+    if (reason) return t.skip(reason);
+    await client.startWorkflow('wf.ship', {}, { workflowId: 'search-acme', searchAttributes: { customer: 'acme', tier: 1 }, memo: { owner: 'ops' } });
+    await client.startWorkflow('wf.ship', {}, { workflowId: 'search-globex', searchAttributes: { customer: 'globex', tier: 1 } });
+    for (const id of ['search-acme', 'search-globex']) {
+      const result = await client.workflowResult(id, { waitTimeoutMs: 20_000 });
+      assert.equal(result.status, 'completed', JSON.stringify(result));
+    }
+    const acme = { customer: 'acme', tier: 1, stage: 'shipped' };
+
+    const { workflows } = await client.listWorkflows({ query: 'customer = "acme" AND stage = "shipped"' });
+    assert.deepEqual(workflows.map((w) => w.workflowId), ['search-acme'], JSON.stringify(workflows));
+    assert.deepEqual(workflows[0].searchAttributes, acme);
+    const both = await client.listWorkflows({ query: 'stage = "shipped" AND customer IN ("acme", "globex")' });
+    assert.deepEqual(both.workflows.map((w) => w.workflowId).sort(), ['search-acme', 'search-globex']);
+
+    const described = await client.describeWorkflow('search-acme');
+    assert.deepEqual(described.searchAttributes, acme);
+    assert.deepEqual(described.memo, { owner: 'ops' });
+    await assert.rejects(client.listWorkflows({ query: 'customer = ' }), (error) => error instanceof KeelError && error.code === codes.invalidQuery);
+  });
+});

@@ -3,8 +3,8 @@
 // scripted peers. Each key is sent only when the caller set it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { WorkflowRun } from '../src/workflow.js';
 import { answered, connectedClient as connected } from '../support/client.js';
+import { scriptedSteps as steps, workflowRun as run } from '../support/workflow.js';
 
 /** Lets `call` go out, answers it with `result`, and returns the request Keel saw. */
 const sent = async (peer, call, result) => (await answered(peer, call, result)).request;
@@ -49,26 +49,10 @@ describe('Client: priority and fairnessKey', { timeout: 10_000 }, () => {
   });
 });
 
-/** A scripted Keel side for workflow/step (as in workflow.test.js). */
-function steps() {
-  const sentSteps = [];
-  const waiting = [];
-  const send = (params) =>
-    new Promise((resolve, reject) => {
-      sentSteps.push({ params, resolve, reject });
-      waiting.shift()?.();
-    });
-  const next = async () => {
-    while (sentSteps.length === 0) await new Promise((resolve) => waiting.push(resolve));
-    return sentSteps.shift();
-  };
-  return { send, next };
-}
-
 describe('WorkflowContext.activity: priority and fairnessKey', { timeout: 10_000 }, () => {
   test('a step sends its own priority and fairnessKey in options, beside retryPolicy and timeouts', async () => {
     const keel = steps();
-    const done = new WorkflowRun({ workflowId: 'wf-1', runId: 1, name: 'wf', input: {}, journal: [], cancelRequested: false }, keel.send).execute(async (input, wf) => {
+    const done = run({}, keel.send).execute(async (input, wf) => {
       await wf.activity('echo', { n: 1 }, { priority: 7, fairnessKey: 'tenant-a' });
       await wf.activity('echo', { n: 2 }, { retryPolicy: { maximumAttempts: 2 }, timeouts: { startToCloseMs: 500 }, priority: -1 });
       return null;
@@ -84,7 +68,7 @@ describe('WorkflowContext.activity: priority and fairnessKey', { timeout: 10_000
 
   test('a step that sets neither sends neither key, so the execution\'s apply', async () => {
     const keel = steps();
-    const done = new WorkflowRun({ workflowId: 'wf-1', runId: 1, name: 'wf', input: {}, journal: [], cancelRequested: false }, keel.send).execute(async (input, wf) => {
+    const done = run({}, keel.send).execute(async (input, wf) => {
       await wf.activity('echo', { n: 1 });
       await wf.activity('echo', { n: 2 }, { priority: undefined, fairnessKey: undefined });
       await wf.activity('echo', { n: 3 }, { retryPolicy: { maximumAttempts: 1 }, priority: undefined });

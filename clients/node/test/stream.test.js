@@ -3,31 +3,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Client, KeelError, Worker, safeToRepeat } from '../src/index.js';
-import { WorkflowRun } from '../src/workflow.js';
+import { Client, KeelError, safeToRepeat } from '../src/index.js';
 import { FakeKeelSocket, tempDir } from '../support/peer.js';
+import { servingWorker as serving } from '../support/worker.js';
+import { scriptedSteps as steps, workflowRun as run } from '../support/workflow.js';
 
 const quiet = { error() {}, warn() {}, info() {} };
-
-/** A scripted Keel side for workflow/step (as in workflow.test.js). */
-function steps() {
-  const sent = [];
-  const waiting = [];
-  const send = (params) =>
-    new Promise((resolve, reject) => {
-      sent.push({ params, resolve, reject });
-      waiting.shift()?.();
-    });
-  const next = async () => {
-    while (sent.length === 0) await new Promise((resolve) => waiting.push(resolve));
-    return sent.shift();
-  };
-  return { send, next, sent };
-}
-
-function run(params, send) {
-  return new WorkflowRun({ workflowId: 'wf-1', runId: 1, name: 'wf', input: {}, journal: [], cancelRequested: false, ...params }, send);
-}
 
 const publishing = async (input, wf) => {
   await wf.publish({ pct: 50 }, 'progress');
@@ -65,22 +46,6 @@ describe('WorkflowContext.publish', { timeout: 10_000 }, () => {
     assert.equal(answer.failure.type, 'NonDeterminism');
   });
 });
-
-/** A worker connected to a fake Keel, handshake done. */
-async function serving(t, configure) {
-  const keel = await FakeKeelSocket.listen(path.join(tempDir(t), 'k.sock'));
-  const worker = new Worker({ name: 'stream-worker', socket: keel.path, logger: quiet, handleSignals: false });
-  configure(worker);
-  const running = worker.run();
-  const peer = await keel.accept();
-  await peer.handshake();
-  t.after(async () => {
-    worker.stop();
-    await running.catch(() => {});
-    await keel.close();
-  });
-  return { peer };
-}
 
 describe('ActivityContext.publish', { timeout: 10_000 }, () => {
   const progress = (worker, seen) =>

@@ -5,25 +5,10 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActivityError, CancelledError, Worker, activityContext } from '../src/index.js';
-import { FakeKeelSocket, Peer, tempDir } from '../support/peer.js';
+import { Peer, tempDir } from '../support/peer.js';
+import { servingWorker as serving } from '../support/worker.js';
 
 const quiet = { error() {}, warn() {}, info() {} };
-
-/** A worker connected to a fake Keel over a real Unix socket, handshake done. */
-async function serving(t, configure, options = {}) {
-  const keel = await FakeKeelSocket.listen(path.join(tempDir(t), 'k.sock'));
-  const worker = new Worker({ name: 'test-worker', socket: keel.path, logger: quiet, handleSignals: false, ...options });
-  configure(worker);
-  const running = worker.run();
-  const peer = await keel.accept();
-  const registration = await peer.handshake();
-  t.after(async () => {
-    worker.stop();
-    await running.catch(() => {});
-    await keel.close();
-  });
-  return { keel, worker, peer, registration, running };
-}
 
 describe('Worker', { timeout: 20_000 }, () => {
   test('registers activities with their contracts, from options and contract files, in order', async (t) => {

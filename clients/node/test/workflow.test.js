@@ -3,27 +3,8 @@ import { describe, test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CancelledError, KeelError } from '../src/errors.js';
-import { WorkflowRun } from '../src/workflow.js';
+import { scriptedSteps as steps, workflowRun as run } from '../support/workflow.js';
 
-/** A scripted Keel side for workflow/step: records each step and lets the test answer it. */
-function steps() {
-  const sent = [];
-  const waiting = [];
-  const send = (params) =>
-    new Promise((resolve, reject) => {
-      sent.push({ params, resolve, reject });
-      waiting.shift()?.();
-    });
-  const next = async () => {
-    while (sent.length === 0) await new Promise((resolve) => waiting.push(resolve));
-    return sent.shift();
-  };
-  return { send, next, sent };
-}
-
-function run(params, send) {
-  return new WorkflowRun({ workflowId: 'wf-1', runId: 1, name: 'wf', input: {}, journal: [], cancelRequested: false, ...params }, send);
-}
 
 const sequence = async (input, wf) => {
   const r1 = await wf.activity('echo', { n: input.n });
