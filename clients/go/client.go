@@ -193,6 +193,16 @@ type StartOptions struct {
 	// FairnessKey shares dispatch round-robin between keys within one priority (1 to 256
 	// characters, e.g. a tenant id); "" sends none. Inherited like Priority.
 	FairnessKey string
+	// SearchAttributes are the execution's first search attributes, which ListWorkflows queries
+	// match (docs/protocol.md, "Search attributes and memo"): at most 32 keys matching
+	// ^[A-Za-z_][A-Za-z0-9_]{0,63}$, not built-in field names (workflowId, name, status,
+	// createdAt, startedAt, updatedAt); values strings (at most 1,024 bytes; RFC 3339 strings are
+	// also indexed as times), finite numbers or booleans. nil sends none. The workflow changes them
+	// with WorkflowContext.UpsertSearchAttributes.
+	SearchAttributes map[string]any
+	// Memo is unindexed JSON (at most 32 KiB encoded) shown by DescribeWorkflow; nil sends none.
+	// The workflow changes it with WorkflowContext.UpsertMemo.
+	Memo map[string]any
 }
 
 // Started is workflow/start's answer.
@@ -213,6 +223,12 @@ func (c *Client) StartWorkflow(ctx context.Context, name string, input any, opts
 		params["conflictPolicy"] = opts.ConflictPolicy
 	}
 	addPriority(params, opts.Priority, opts.FairnessKey)
+	if opts.SearchAttributes != nil {
+		params["searchAttributes"] = opts.SearchAttributes
+	}
+	if opts.Memo != nil {
+		params["memo"] = opts.Memo
+	}
 	var s Started
 	if err := c.call(ctx, "workflow/start", params, &s); err != nil {
 		return nil, err
@@ -352,6 +368,10 @@ type WorkflowDescription struct {
 	// Priority and FairnessKey are the execution's (StartOptions); FairnessKey is "" when unset.
 	Priority    int    `json:"priority"`
 	FairnessKey string `json:"fairnessKey,omitempty"`
+	// SearchAttributes and Memo are the execution's (StartOptions, then the workflow's upserts);
+	// nil when none are set.
+	SearchAttributes map[string]any `json:"searchAttributes,omitempty"`
+	Memo             map[string]any `json:"memo,omitempty"`
 }
 
 // DescribeWorkflow returns the workflow's state.

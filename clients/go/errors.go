@@ -26,6 +26,9 @@ const (
 	CodeUnauthorized = -32004
 	// Domain errors.
 	CodeNonDeterminism = 1003
+	// CodeInvalidQuery: a workflow/list (or workflow/batch) query that does not parse; the message
+	// names the token and its position, Data is {query, position, token}.
+	CodeInvalidQuery = 1013
 	// CodeScheduleNotFound: no schedule has the scheduleId (schedule/describe, pause, ...).
 	CodeScheduleNotFound = 1020
 	// CodeScheduleAlreadyExists: schedule/create with a scheduleId in use.

@@ -624,3 +624,56 @@ func TestLiveSchedules(t *testing.T) {
 		t.Fatalf("describe after delete: %v, want code 1020", err)
 	}
 }
+
+// TestLiveSearchAttributesAndMemo starts two workflows with search attributes and a memo; each
+// upserts {"stage":"shipped"}. A query on customer and stage finds only the first, whose
+// description holds the started attributes merged with the upsert, and its memo.
+func TestLiveSearchAttributesAndMemo(t *testing.T) {
+	socket := startKeel(t)
+	w := newTestWorker(socket)
+	RegisterWorkflow(w, "live.ship", func(wf *WorkflowContext, in any) (map[string]any, error) {
+		return wf.UpsertSearchAttributes(map[string]any{"stage": "shipped"})
+	})
+	startWorker(t, w)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	ship := func(id, customer string) {
+		t.Helper()
+		opts := StartOptions{WorkflowID: id, SearchAttributes: map[string]any{"customer": customer, "tier": 1},
+			Memo: map[string]any{"owner": "ops"}}
+		if _, err := c.StartWorkflow(ctx, "live.ship", nil, opts); err != nil {
+			t.Fatalf("%s: start: %v", id, err)
+		}
+		var merged map[string]any
+		if _, err := c.WorkflowResult(ctx, id, &merged); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		sameJSON(t, mustJSON(t, merged), `{"customer":"`+customer+`","tier":1,"stage":"shipped"}`)
+	}
+	ship("ship-acme", "acme")
+	ship("ship-globex", "globex")
+	const acme = `{"customer":"acme","tier":1,"stage":"shipped"}`
+
+	l, err := c.ListWorkflows(ctx, ListOptions{Query: `customer = "acme" AND stage = "shipped"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Workflows) != 1 || l.Workflows[0].WorkflowID != "ship-acme" {
+		t.Fatalf("the query found %+v, want ship-acme only", l.Workflows)
+	}
+	sameJSON(t, mustJSON(t, l.Workflows[0].SearchAttributes), acme)
+
+	d, err := c.DescribeWorkflow(ctx, "ship-acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, mustJSON(t, d.SearchAttributes), acme)
+	sameJSON(t, mustJSON(t, d.Memo), `{"owner":"ops"}`)
+
+	var rpc *Error
+	if _, err := c.ListWorkflows(ctx, ListOptions{Query: `customer = = "acme"`}); !errors.As(err, &rpc) || rpc.Code != CodeInvalidQuery {
+		t.Fatalf("a bad query: %v, want code 1013", err)
+	}
+}

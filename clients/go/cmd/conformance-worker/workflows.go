@@ -153,4 +153,21 @@ func registerWorkflows(w *keel.Worker) {
 		}
 		return object{"first": r1, "second": r2}, nil
 	})
+
+	// wf.upsert: search attributes set, one removed (a nil value, sent as null), then a memo; the
+	// output holds the first and third steps' merged sets (conformance 49).
+	keel.RegisterWorkflow(w, "wf.upsert", func(wf *keel.WorkflowContext, in object) (object, error) {
+		attributes, err := wf.UpsertSearchAttributes(object{"customer": "acme", "amount": 42, "vip": true})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := wf.UpsertSearchAttributes(object{"vip": nil}); err != nil {
+			return nil, err
+		}
+		memo, err := wf.UpsertMemo(object{"note": "hi"})
+		if err != nil {
+			return nil, err
+		}
+		return object{"attributes": attributes, "memo": memo}, nil
+	})
 }
