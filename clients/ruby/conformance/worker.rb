@@ -139,4 +139,12 @@ worker.workflow("wf.priority") do |input, wf|
   { "first" => first, "second" => second }
 end
 
+# Case 49: each upsert's result is the merged set; the `vip` removal is sent as null.
+worker.workflow("wf.upsert") do |_input, wf|
+  attributes = wf.upsert_search_attributes({ "customer" => "acme", "amount" => 42, "vip" => true })
+  wf.upsert_search_attributes({ "vip" => nil })
+  memo = wf.upsert_memo({ "note" => "hi" })
+  { "attributes" => attributes, "memo" => memo }
+end
+
 worker.run

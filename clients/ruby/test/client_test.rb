@@ -82,4 +82,42 @@ class ClientTest < Minitest::Test
     params = sent_params("workflow/start", started) { |c| c.start_workflow("orders.fulfil") }
     assert_equal({ "name" => "orders.fulfil", "input" => nil }, params)
   end
+
+  # docs/protocol.md "Search attributes and memo": sent as given (camelCase names, nil values
+  # kept), and only when given.
+  def test_start_workflow_sends_search_attributes_and_memo_when_given
+    started = { "workflowId" => "order-17", "status" => "running", "started" => true }
+    params = sent_params("workflow/start", started) do |c|
+      c.start_workflow("orders.fulfil", nil, search_attributes: { "customer" => "acme", "tier" => 1 }, memo: { "owner" => nil })
+    end
+    assert_equal({ "name" => "orders.fulfil", "input" => nil, "searchAttributes" => { "customer" => "acme", "tier" => 1 },
+                   "memo" => { "owner" => nil } }, params)
+    params = sent_params("workflow/start", started) { |c| c.start_workflow("orders.fulfil", nil, memo: {}) }
+    assert_equal({ "name" => "orders.fulfil", "input" => nil, "memo" => {} }, params)
+  end
+
+  def test_list_workflows_passes_query_and_filters_as_a_hash_or_keywords
+    listed = { "workflows" => [] }
+    query = 'customer = "acme" AND stage = "shipped"'
+    params = sent_params("workflow/list", listed) { |c| c.list_workflows(query: query, limit: 5) }
+    assert_equal({ "query" => query, "limit" => 5 }, params)
+    params = sent_params("workflow/list", listed) { |c| c.list_workflows("status" => "running") }
+    assert_equal({ "status" => "running" }, params)
+    params = sent_params("workflow/list", listed) { |c| c.list_workflows({ "status" => "running" }, query: query) }
+    assert_equal({ "status" => "running", "query" => query }, params)
+    assert_equal({}, sent_params("workflow/list", listed, &:list_workflows))
+  end
+
+  def test_a_bad_query_raises_invalid_query_with_its_data
+    call = Thread.new do
+      Thread.current.report_on_exception = false # the raise is the point: call.value re-raises it here
+      @client.list_workflows(query: "stauts = 1")
+    end
+    request = @peer.receive
+    data = { "query" => "stauts = 1", "position" => 0, "token" => "stauts" }
+    @peer.send_message({ "jsonrpc" => "2.0", "id" => request["id"],
+                         "error" => { "code" => 1013, "message" => "bad query at 0", "data" => data } })
+    error = assert_raises(Keel::Error) { call.value }
+    assert_equal [Keel::INVALID_QUERY, data], [error.code, error.data]
+  end
 end

@@ -58,6 +58,7 @@ class LiveTest < Minitest::Test
       wf.publish(go)
       { "done" => true }
     end
+    @worker.workflow("wf.ships") { |_input, wf| wf.upsert_search_attributes({ "stage" => "shipped" }) }
     @worker.workflow("wf.approvals") { |_input, wf| [wf.signal("approve"), wf.signal("approve")] }
     @spinning = Keel::TimedQueue.new
     @unwound = Keel::TimedQueue.new
@@ -265,6 +266,27 @@ class LiveTest < Minitest::Test
     assert_equal 0, described["priority"], described.inspect
     assert_nil described["fairnessKey"], described.inspect
     assert_equal "completed", @client.workflow_result("live-noprio", wait_timeout_ms: RESULT_TIMEOUT_MS)["status"]
+  end
+
+  # docs/protocol.md "Search attributes and memo": attributes and memo given at start, an
+  # attribute upserted by the workflow, a query over both finding exactly the matching execution.
+  def test_a_query_finds_a_workflow_by_its_start_and_upserted_search_attributes
+    skip_without_workflows
+    { "live-acme" => "acme", "live-globex" => "globex" }.each do |id, customer|
+      @client.start_workflow("wf.ships", nil, workflow_id: id, search_attributes: { "customer" => customer, "tier" => 1 },
+                                              memo: { "owner" => "ops" })
+      result = @client.workflow_result(id, wait_timeout_ms: RESULT_TIMEOUT_MS)
+      assert_equal ["completed", { "customer" => customer, "tier" => 1, "stage" => "shipped" }],
+                   result.values_at("status", "output"), result.inspect
+    end
+    listed = @client.list_workflows(query: 'customer = "acme" AND stage = "shipped"')["workflows"]
+    assert_equal ["live-acme"], listed.map { |w| w["workflowId"] }, listed.inspect
+    assert_equal({ "customer" => "acme", "tier" => 1, "stage" => "shipped" }, listed.first["searchAttributes"])
+    described = @client.describe_workflow("live-acme")
+    assert_equal [{ "customer" => "acme", "tier" => 1, "stage" => "shipped" }, { "owner" => "ops" }],
+                 described.values_at("searchAttributes", "memo"), described.inspect
+    bad = assert_raises(Keel::Error) { @client.list_workflows(query: 'customer = "acme" AND') }
+    assert_equal Keel::INVALID_QUERY, bad.code
   end
 
   def test_tcp_needs_the_token_and_then_serves

@@ -64,6 +64,12 @@ class WorkflowTest < Minitest::Test
       a, b = wf.all(wf.start_activity("echo", 2, priority: 0), wf.start_activity("echo", 3))
       [first, a, b]
     end
+    worker.workflow("upserts") do |_input, wf|
+      attributes = wf.upsert_search_attributes({ "customer" => "acme", "vip" => true })
+      wf.upsert_search_attributes({ vip: nil })
+      { "attributes" => attributes, "memo" => wf.upsert_memo({ "note" => "hi", "old" => nil }) }
+    end
+    worker.workflow("bad-upsert") { |input, wf| wf.upsert_memo(input) }
     worker.workflow("naps") do |_input, _wf|
       sleep 60 # plain Ruby, no step
     rescue StandardError
@@ -298,6 +304,44 @@ class WorkflowTest < Minitest::Test
     journal = [entry(1, "publish", "progress", nil), entry(2, "publish", "event", nil)]
     @peer.request("r", "workflow/run", run_params("publishes", nil, journal))
     assert_equal({ "status" => "completed", "output" => { "published" => 2 } }, @peer.receive["result"])
+  end
+
+  # docs/protocol.md "Search attributes and memo": the Hash is the step's input as is, so a nil
+  # value (a removal) reaches the wire as null instead of being dropped.
+  def test_upserts_are_steps_awaited_in_order_and_a_nil_removal_is_sent_as_null
+    @peer.request("r", "workflow/run", run_params("upserts", nil, run_id: 3))
+    first = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 3, "seq" => 1, "kind" => "upsert", "name" => "searchAttributes",
+                   "input" => { "customer" => "acme", "vip" => true } }, first["params"])
+    @peer.request("p", "ping", {})
+    assert_equal "p", @peer.receive["id"], "the second upsert waits for the first one's answer"
+    @peer.answer(first["id"], { "status" => "completed", "result" => { "customer" => "acme", "vip" => true } })
+    second = @peer.receive
+    assert_equal [2, "upsert", "searchAttributes", { "vip" => nil }], second["params"].values_at("seq", "kind", "name", "input")
+    assert second.dig("params", "input").key?("vip"), "the removal is sent, as null"
+    @peer.answer(second["id"], { "status" => "completed", "result" => { "customer" => "acme" } })
+    memo = @peer.receive
+    assert_equal [3, "upsert", "memo", { "note" => "hi", "old" => nil }], memo["params"].values_at("seq", "kind", "name", "input")
+    @peer.answer(memo["id"], { "status" => "completed", "result" => { "note" => "hi" } })
+    assert_equal({ "status" => "completed", "output" => { "attributes" => { "customer" => "acme", "vip" => true },
+                                                          "memo" => { "note" => "hi" } } }, @peer.receive["result"])
+  end
+
+  def test_upserts_in_replay_send_nothing_and_return_the_recorded_results
+    journal = [entry(1, "upsert", "searchAttributes", { "customer" => "acme", "vip" => true }),
+               entry(2, "upsert", "searchAttributes", { "customer" => "acme" }), entry(3, "upsert", "memo", { "note" => "hi" })]
+    @peer.request("r", "workflow/run", run_params("upserts", nil, journal))
+    assert_equal({ "status" => "completed", "output" => { "attributes" => { "customer" => "acme", "vip" => true },
+                                                          "memo" => { "note" => "hi" } } }, @peer.receive["result"])
+  end
+
+  def test_an_upsert_of_something_other_than_a_hash_is_refused
+    [nil, "note", [["note", "hi"]]].each do |input|
+      @peer.request("r", "workflow/run", run_params("bad-upsert", input))
+      failure = @peer.receive.dig("result", "failure")
+      assert_equal "ArgumentError", failure["type"], input.inspect
+      assert_match(/upsert memo takes a Hash/, failure["message"])
+    end
   end
 
   def test_a_failed_publish_answer_fails_the_run

@@ -116,9 +116,18 @@ module Keel
     # and `fairness_key` (String, 1-256 chars) go to every activity step of the execution and its
     # children that sets none of its own (docs/protocol.md "Priorities and fairness"); each is
     # sent only when given.
-    def start_workflow(name, input = nil, workflow_id: nil, conflict_policy: nil, priority: nil, fairness_key: nil)
+    #
+    # `search_attributes` (Hash, at most 32 keys, each a name like `customer` that is not a
+    # built-in one; values Strings, finite numbers or booleans, RFC 3339 Strings also indexed as
+    # times) are indexed for `list_workflows(query: ...)`; `memo` (Hash, any JSON, at most 32 KiB)
+    # is kept unindexed. `describe_workflow` shows both; workflow code changes them with
+    # WorkflowContext#upsert_search_attributes / #upsert_memo (docs/protocol.md "Search attributes
+    # and memo"). Each is sent only when given; Keel answers -32602 for one out of bounds.
+    def start_workflow(name, input = nil, workflow_id: nil, conflict_policy: nil, priority: nil, fairness_key: nil,
+                       search_attributes: nil, memo: nil)
       params = { "name" => name, "input" => input, "workflowId" => workflow_id, "conflictPolicy" => conflict_policy,
-                 "priority" => priority, "fairnessKey" => fairness_key }.compact
+                 "priority" => priority, "fairnessKey" => fairness_key, "searchAttributes" => search_attributes,
+                 "memo" => memo }.compact
       params["input"] = input
       call("workflow/start", params)
     end
@@ -190,11 +199,23 @@ module Keel
       call("workflow/cancel", { "workflowId" => workflow_id, "reason" => reason }.compact)
     end
 
-    # `workflow/describe` → {workflowId, name, status, runId, input, output?, failure?, ...}.
+    # `workflow/describe` → {workflowId, name, status, runId, input, output?, failure?,
+    # searchAttributes?, memo?, ...}.
     def describe_workflow(workflow_id) = call("workflow/describe", { "workflowId" => workflow_id })
 
-    # `workflow/list`; filters are the wire names, e.g. list_workflows("status" => "running").
-    def list_workflows(filters = {}) = call("workflow/list", filters)
+    # `workflow/list` → {"workflows" => [{workflowId, name, status, createdAtMs, updatedAtMs,
+    # searchAttributes?}], "nextCursor"?}. Filters are the wire names, as a Hash or keywords:
+    # `status`, `name`, `createdAfterMs`, `createdBeforeMs`, `limit`, `cursor` and `query`, a
+    # search over search attributes and the built-ins workflowId, name, status, startedAt,
+    # updatedAt (docs/protocol.md "Search attributes and memo"):
+    #
+    #   client.list_workflows("status" => "running")
+    #   client.list_workflows(query: 'customer = "acme" AND amount >= 100 AND NOT vip = true')
+    #   client.list_workflows(query: 'region IN ("eu", "us") AND startedAt > "2026-12-01"', limit: 50)
+    #
+    # Operators: = != < <= > >= IN STARTS_WITH, AND OR NOT, parentheses. A query that does not
+    # parse raises Keel::Error INVALID_QUERY (1013) with data {"query", "position", "token"}.
+    def list_workflows(filters = {}, **more) = call("workflow/list", filters.merge(more).transform_keys(&:to_s))
 
     # `workflow/history` → {workflowId, runId, entries: [...]}.
     def workflow_history(workflow_id) = call("workflow/history", { "workflowId" => workflow_id })

@@ -17,6 +17,7 @@ module Keel
   UNAUTHORIZED = -32_004
   # Domain errors (1xxx workflow/run, 2xxx step, 3xxx schema, 4xxx storage/conflict).
   NON_DETERMINISM = 1003
+  INVALID_QUERY = 1013
   SCHEDULE_NOT_FOUND = 1020
   SCHEDULE_ALREADY_EXISTS = 1021
   CONTRACT_CONFLICT = 2005

@@ -145,6 +145,20 @@ module Keel
       nil
     end
 
+    # Merges `attributes` (a Hash) into this execution's search attributes, which
+    # Client#list_workflows(query: ...) searches (docs/protocol.md "Search attributes and memo");
+    # a nil value removes that key (it is sent as null). Values: Strings, finite numbers or
+    # booleans. A durable step (kind "upsert", name "searchAttributes"), awaited in program order
+    # and never sent again on replay. Returns the merged attributes.
+    #
+    #   wf.upsert_search_attributes({ "stage" => "shipped", "vip" => nil })
+    def upsert_search_attributes(attributes) = upsert("searchAttributes", attributes)
+
+    # Merges `memo` (a Hash of any JSON) into this execution's memo, which describe shows and no
+    # query searches; a nil value removes that key. A durable step like upsert_search_attributes
+    # (name "memo"). Returns the merged memo.
+    def upsert_memo(memo) = upsert("memo", memo)
+
     # True when this execution runs the code added under patch `id` (docs/versioning.md): true
     # for an execution that reaches this point running the new code (live, a `patch` marker is
     # recorded), or that recorded the marker here before; false for an execution recorded by the
@@ -170,6 +184,15 @@ module Keel
     # Does not return.
     def continue_as_new(input)
       raise WorkflowSignals::ContinueAsNew, input
+    end
+
+    private
+
+    # The `upsert` step `name` with `values` as its input, as is: nil values stay, sent as null.
+    def upsert(name, values)
+      raise ArgumentError, "upsert #{name} takes a Hash, not #{values.inspect}" unless values.is_a?(Hash)
+
+      @run.start("upsert", name, values).value
     end
   end
 
