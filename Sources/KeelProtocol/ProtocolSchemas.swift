@@ -630,6 +630,7 @@ public enum ProtocolSchemas {
           "$ref": "common.json#/$defs/buildId"
         },
         "searchAttributes": {
+          "type": "object",
           "$ref": "#/$defs/searchAttributes"
         }
       }
@@ -892,8 +893,7 @@ public enum ProtocolSchemas {
       }
     },
     "searchAttributes": {
-      "description": "Typed values a workflow/list query finds the execution by (docs/protocol.md, \"Search attributes and memo\"): at most 32; a key is a letter or _, then letters, digits or _ (at most 64), and not a built-in field (workflowId, name, status, startedAt, createdAt, updatedAt); a value is a string of at most 1,024 bytes, a number or a boolean.",
-      "type": "object",
+      "description": "Typed values a workflow/list query finds the execution by when an object (docs/protocol.md, \"Search attributes and memo\"): at most 32; a key is a letter or _, then letters, digits or _ (at most 64), and not a built-in field (workflowId, name, status, startedAt, createdAt, updatedAt); a value is a string of at most 1,024 bytes, a number or a boolean.",
       "maxProperties": 32,
       "propertyNames": {
         "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
@@ -909,23 +909,16 @@ public enum ProtocolSchemas {
         }
       },
       "additionalProperties": {
-        "anyOf": [
-          {
-            "type": "string",
-            "maxLength": 1024
-          },
-          {
-            "type": "number"
-          },
-          {
-            "type": "boolean"
-          }
-        ]
+        "type": [
+          "string",
+          "number",
+          "boolean"
+        ],
+        "maxLength": 1024
       }
     },
     "memo": {
-      "description": "Unindexed data shown with the execution (at most 32 KiB as JSON).",
-      "type": "object"
+      "description": "When an object: unindexed data shown with the execution (at most 32 KiB as JSON)."
     }
   }
 }
@@ -2454,9 +2447,11 @@ public enum ProtocolSchemas {
       "maxLength": 256
     },
     "searchAttributes": {
+      "type": "object",
       "$ref": "common.json#/$defs/searchAttributes"
     },
     "memo": {
+      "type": "object",
       "$ref": "common.json#/$defs/memo"
     }
   }
@@ -3198,24 +3193,18 @@ public enum ProtocolSchemas {
       "$ref": "common.json#/$defs/fairnessKey"
     },
     "searchAttributes": {
-      "anyOf": [
-        {
-          "$ref": "common.json#/$defs/searchAttributes"
-        },
-        {
-          "type": "null"
-        }
-      ]
+      "type": [
+        "object",
+        "null"
+      ],
+      "$ref": "common.json#/$defs/searchAttributes"
     },
     "memo": {
-      "anyOf": [
-        {
-          "$ref": "common.json#/$defs/memo"
-        },
-        {
-          "type": "null"
-        }
-      ]
+      "type": [
+        "object",
+        "null"
+      ],
+      "$ref": "common.json#/$defs/memo"
     }
   }
 }

@@ -45,7 +45,8 @@ public enum SearchAttributes {
     public static func merged(_ current: JSONValue?, _ changes: JSONObject) -> JSONValue? {
         var object = current?.objectValue ?? JSONObject()
         for (key, value) in changes {
-            object[key] = value.isNull ? nil : value
+            // Not `object[key] = value.isNull ? nil : value`: that `nil` would be JSON null.
+            if value.isNull { _ = object.removeValue(forKey: key) } else { object[key] = value }
         }
         return object.isEmpty ? nil : .object(object)
     }

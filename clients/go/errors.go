@@ -27,7 +27,7 @@ const (
 	// Domain errors.
 	CodeNonDeterminism = 1003
 	// CodeInvalidQuery: a workflow/list (or workflow/batch) query that does not parse; the message
-	// names the token and its position, Data is {query, position, token}.
+	// names the token and its position, Data is {query, position, term}.
 	CodeInvalidQuery = 1013
 	// CodeScheduleNotFound: no schedule has the scheduleId (schedule/describe, pause, ...).
 	CodeScheduleNotFound = 1020

@@ -46,7 +46,7 @@ type ListOptions struct {
 	//	startedAt > "2026-12-01" AND NOT vip = true AND region IN ("eu", "us") AND sku STARTS_WITH "A-"
 	//
 	// A bad query fails with an *Error with code CodeInvalidQuery (1013), whose message names the
-	// token and its position (Data: {query, position, token}).
+	// token and its position (Data: {query, position, term}).
 	Query string `json:"query,omitempty"`
 	// Status and Name keep only executions with this status or workflow name.
 	Status string `json:"status,omitempty"`

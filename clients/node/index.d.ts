@@ -430,7 +430,7 @@ export declare class Client {
   cancelWorkflow(workflowId: string, reason?: string): Promise<{ status: WorkflowStatus }>;
   describeWorkflow(workflowId: string): Promise<any>;
   /** `query` searches built-in fields and search attributes, e.g. `customer = "acme" AND amount >= 100`;
-   * @throws KeelError 1013 invalidQuery (`data: {query, position, token}`). */
+   * @throws KeelError 1013 invalidQuery (`data: {query, position, term}`). */
   listWorkflows(filters?: { status?: WorkflowStatus; name?: string; createdAfterMs?: number; createdBeforeMs?: number; query?: string; limit?: number; cursor?: string }): Promise<any>;
   workflowHistory(workflowId: string): Promise<any>;
   resumeWorkflow(workflowId: string): Promise<any>;

@@ -133,7 +133,7 @@ export class Client {
    * @returns {Promise<{workflows: object[], nextCursor?: string}>} each summary with its
    *   `searchAttributes` when set; pass `nextCursor` back as `cursor` for the next page.
    * @throws {KeelError} 1013 invalidQuery for a query that does not parse (`data: {query,
-   *   position, token}`).
+   *   position, term}`).
    */
   listWorkflows(filters = {}) {
     return this._call('workflow/list', defined(filters));

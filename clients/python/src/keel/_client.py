@@ -565,7 +565,7 @@ class Client(ScheduleMethods):
 
         Raises:
             KeelError: 1013 invalidQuery (the message names the token and its position;
-                ``data`` is ``{query, position, token}``).
+                ``data`` is ``{query, position, term}``).
         """
         params: Dict[str, Any] = dict(filters)
         if query is not None:
