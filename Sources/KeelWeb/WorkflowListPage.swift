@@ -2,8 +2,9 @@ import KeelCore
 import KeelEngine
 import KeelStorage
 
-/// `/workflows`: newest first, counts per status that act as filters, filters on name and id
-/// prefix, children folded under their parent. Every view is a URL (`?status=&name=&prefix=`).
+/// `/workflows`: newest first, counts per status that act as filters, filters on name, id prefix
+/// and a search query over search attributes, children folded under their parent. Every view is a
+/// URL (`?status=&name=&prefix=&q=`).
 struct WorkflowListPage {
     /// The statuses in the order the counts show them.
     static let statuses = ["pending", "running", "suspended", "parked", "completed", "failed", "cancelled", "terminated", "timedOut"]
@@ -19,6 +20,8 @@ struct WorkflowListPage {
     var name: String?
     var prefix: String?
     var cursor: String?
+    /// A `workflow/list` query (`?q=`, docs/protocol.md "Search attributes and memo").
+    var query: String?
     /// Only executions created in the last this many minutes (`?within=`).
     var within: Int64?
     /// Now, for `within`.
@@ -34,6 +37,7 @@ struct WorkflowListPage {
         name = value("name")
         prefix = value("prefix")
         cursor = value("cursor")
+        self.query = value("q")
         within = value("within").flatMap { Int64($0) }.map { min(max($0, 1), 5_256_000) }
     }
 
@@ -41,12 +45,13 @@ struct WorkflowListPage {
     private func filters(_ p: inout [String: JSONValue]) {
         if let name { p["name"] = .string(name) }
         if let within { p["createdAfterMs"] = JSONValue(max(0, now - within * 60_000)) }
+        if let query { p["query"] = .string(query) }
     }
 
     func render(_ console: Console) async throws -> Page {
         // The counts in one grouped store read (docs/ui.md, "How fast").
         let counted = try await console.engine.workflowCounts(
-            name: name, createdAfter: within.map { max(0, now - $0 * 60_000) }, atMost: Self.exactCountLimit)
+            name: name, createdAfter: within.map { max(0, now - $0 * 60_000) }, query: query, atMost: Self.exactCountLimit)
         let counts: [(String, Int)] = Self.statuses.map { s in (s, WorkflowStatus(rawValue: s).flatMap { counted[$0] } ?? 0) }
         // An id prefix is not a store filter: read the newest page large enough to filter in memory.
         var params: [String: JSONValue] = ["order": "newest", "limit": JSONValue(prefix == nil ? Self.pageSize : Self.prefixWindow)]
@@ -70,14 +75,18 @@ struct WorkflowListPage {
             html += "<a href=\"\(link(status: s))\" class=\"\(s == status ? "on" : "")\" data-status=\"\(s)\">\(HTML.badge(s)) \(atLeast)\(n)</a>"
         }
         html += "</p>"
-        html += "<table id=\"workflows\"><tr><th>Workflow id</th><th>Name</th><th>Status</th><th>Created</th><th>Updated</th></tr>"
+        let searched = rows.contains { $0["searchAttributes"] != nil }
+        html += "<table id=\"workflows\"><tr><th>Workflow id</th><th>Name</th><th>Status</th><th>Created</th><th>Updated</th>"
+            + (searched ? "<th>Search attributes</th>" : "") + "</tr>"
         for (row, depth) in Self.folded(rows) {
             let id = row["workflowId"]?.stringValue ?? ""
             html += "<tr class=\"\(depth > 0 ? "child" : "")\" data-id=\"\(HTML.escape(id))\">"
             html += "<td>\(depth > 0 ? "↳ " : "")<a href=\"/workflow?id=\(HTML.query(id))\">\(HTML.escape(id))</a></td>"
             html += "<td>\(HTML.escape(row["name"]?.stringValue ?? ""))</td>"
             html += "<td>\(HTML.badge(row["status"]?.stringValue ?? ""))</td>"
-            html += "<td>\(HTML.time(row["createdAtMs"]?.int64Value))</td><td>\(HTML.time(row["updatedAtMs"]?.int64Value))</td></tr>"
+            html += "<td>\(HTML.time(row["createdAtMs"]?.int64Value))</td><td>\(HTML.time(row["updatedAtMs"]?.int64Value))</td>"
+            if searched { html += "<td class=\"attributes\">\(HTML.escape(row["searchAttributes"].map { JSONWriter.string($0, sortedKeys: true) } ?? ""))</td>" }
+            html += "</tr>"
         }
         html += "</table>"
         if rows.isEmpty { html += "<p>No workflows match.</p>" }
@@ -90,6 +99,7 @@ struct WorkflowListPage {
             \(status.map { "<input type=\"hidden\" name=\"status\" value=\"\(HTML.escape($0))\">" } ?? "")
             <label>Name <input name="name" value="\(HTML.escape(name ?? ""))" placeholder="billing.charge"></label>
             <label>Id prefix <input name="prefix" value="\(HTML.escape(prefix ?? ""))" placeholder="order-"></label>
+            <label>Query <input name="q" value="\(HTML.escape(query ?? ""))" placeholder='customer = "acme" AND stage = "shipped"' size="40"></label>
             <label>Created <select name="within"><option value="">any time</option>\(Self.windows.map { "<option value=\"\($0.0)\"\(within == $0.0 ? " selected" : "")>in the last \($0.1)</option>" }.joined())</select></label>
             <button type="submit">Filter</button> <a href="/workflows">clear</a></form>
             """
@@ -103,6 +113,7 @@ struct WorkflowListPage {
         if let name { parts.append("name=\(HTML.query(name))") }
         if let prefix { parts.append("prefix=\(HTML.query(prefix))") }
         if let within { parts.append("within=\(within)") }
+        if let query { parts.append("q=\(HTML.query(query))") }
         if let cursor { parts.append("cursor=\(HTML.query(cursor))") }
         return HTML.escape("/workflows" + (parts.isEmpty ? "" : "?" + parts.joined(separator: "&")))
     }

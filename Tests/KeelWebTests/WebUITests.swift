@@ -59,6 +59,32 @@ struct WebUITests {
         return String(html[start.upperBound...].prefix { $0 != "\"" })
     }
 
+    @Test("the list takes a search query: the rows and the counts match it, and a bad query is a 400 naming its token")
+    func searchQuery() async throws {
+        try await withUI { endpoint, port in
+            try await KeelClient.withClient(endpoint, name: "web-test") { client in
+                for (id, customer) in [("order-1", "acme"), ("order-2", "globex"), ("order-3", "acme")] {
+                    _ = try await client.call("workflow/start", [
+                        "name": "web.waiting", "workflowId": .string(id), "searchAttributes": ["customer": .string(customer)],
+                    ])
+                }
+            }
+            try await start(endpoint, id: "invoice-9")
+            let q = "customer%20%3D%20%22acme%22"  // customer = "acme"
+            let page = try await get("/workflows?q=\(q)", port: port)
+            #expect(page.status == 200)
+            #expect(page.body.contains("data-id=\"order-1\"") && page.body.contains("data-id=\"order-3\""))
+            #expect(!page.body.contains("data-id=\"order-2\"") && !page.body.contains("data-id=\"invoice-9\""))
+            #expect(page.body.contains("all 2</a>"), "the counts are the query's")
+            #expect(page.body.contains("<th>Search attributes</th>") && page.body.contains("{&quot;customer&quot;:&quot;acme&quot;}"))
+            #expect(page.body.contains("value=\"customer = &quot;acme&quot;\""), "the form shows the query")
+            #expect(page.body.contains("q=customer%20%3D%20%22acme%22"), "the status links keep the query")
+            let bad = try await get("/workflows?q=customer%20%3D%20acme", port: port)
+            #expect(bad.status == 400)
+            #expect(bad.body.contains("text goes in quotes"), "\(bad.body)")
+        }
+    }
+
     @Test("every page answers 200 under 100 KB, with the list, filters, counts and the workflow's headline")
     func pages() async throws {
         try await withUI { endpoint, port in
