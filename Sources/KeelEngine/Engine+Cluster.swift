@@ -39,6 +39,10 @@ extension Engine {
             }
             await releaseUnservedExecutions()
             await publishWorkers()
+            if schedulesRefreshedAt.map({ ContinuousClock.now - $0 >= Self.scheduleRefreshInterval }) ?? true {
+                schedulesRefreshedAt = ContinuousClock.now
+                await refreshSchedules()
+            }
             // Now and then, whatever the store says this node runs but it does not know of (a
             // commit whose answer was lost) goes back to the others.
             if round % Self.reconcileEveryRounds == 0 { await releaseUnknownClaims() }
@@ -52,6 +56,8 @@ extension Engine {
 
     /// How often a node looks for executions and tasks no node holds that passed a deadline.
     static let deadlineSweepInterval: Duration = .seconds(1)
+    /// How often a node reads the schedules other nodes may have changed.
+    static let scheduleRefreshInterval: Duration = .seconds(1)
 
     /// The least time between two rounds of the cluster loop.
     static let minimumRoundSpacing: Duration = .milliseconds(5)
@@ -336,7 +342,7 @@ extension Engine {
     /// `workflowId`). PostgreSQL's text cannot hold U+0000, which SQLite stores exactly; a
     /// request carrying one is refused as invalid rather than answered with a store failure that
     /// no retry would ever get past (docs/scaling.md, "The store URL").
-    static let identifierFields = ["workflowId", "idempotencyKey", "taskId", "key", "requestId"]
+    static let identifierFields = ["workflowId", "idempotencyKey", "taskId", "key", "requestId", "scheduleId"]
 
     /// `-32602` naming the first identifier that holds U+0000.
     static func checkStorableIdentifiers(_ params: JSONValue, method: String) throws {
@@ -354,7 +360,7 @@ extension Engine {
     /// Requests that write for the node: refused while it cannot prove its lease.
     static let leaseBoundMethods: Set<String> = [
         "activity/call", "activity/result", "activity/cancel", "workflow/start", "workflow/signal", "workflow/cancel",
-        "workflow/step",
+        "workflow/step", "schedule/create", "schedule/pause", "schedule/unpause", "schedule/trigger", "schedule/delete",
     ]
 
     /// 4001 `leaseNotHeld`, logged under an incident id: this node may have been taken over.

@@ -6,6 +6,11 @@ import Logging
 /// interval, durably. Each slot's workflow id is the schedule id plus the slot's time, so a slot
 /// starts at most once whatever crashes around it: a start that committed before a crash is found
 /// again (`useExisting`), never repeated. The row then records the next slot, fenced by its version.
+///
+/// On several nodes sharing a store every node arms every schedule: at a slot's time each reads the
+/// row again and handles the slot only if it is still the next one; of two nodes that do, both
+/// starts name the same workflow (one starts it, the other finds it) and one row write wins, the
+/// other reads the row again. A node sees other nodes' changes within a second (the cluster loop).
 extension Engine {
     /// At most this many slots start in one round; a longer backlog continues in the next round.
     static let scheduleStartsPerRound = 1_000
@@ -15,7 +20,6 @@ extension Engine {
     // MARK: - Requests
 
     func createSchedule(_ value: JSONValue) async throws -> JSONValue {
-        try requireSingleNode("schedule/create")
         let p = try Params(value, method: "schedule/create")
         let id = try p.string("scheduleId")
         if let problem = ScheduleDefinition.idProblem(id) { throw p.fail("scheduleId", problem) }
@@ -27,7 +31,7 @@ extension Engine {
         let record = ScheduleRecord(
             id: id, definition: definition.json, paused: paused, nextSlotAt: definition.spec.slot(after: now),
             state: ScheduleState().json, now: now)
-        guard try await storage.write({ try $0.insertSchedule(record) }) == .applied else {
+        guard try await scheduleBook.insert(record) == .applied else {
             throw KeelError(
                 .scheduleAlreadyExists, "schedule \(id) already exists; delete it first or choose another id",
                 data: ["scheduleId": .string(id)])
@@ -35,22 +39,20 @@ extension Engine {
         schedules[id] = record
         armSchedule(record)
         logger.info("schedule created", metadata: ["schedule": "\(id)", "workflow": "\(definition.workflow)"])
-        return scheduleJSON(record)
+        return await scheduleJSON(record)
     }
 
     func describeSchedule(_ value: JSONValue) async throws -> JSONValue {
-        try requireSingleNode("schedule/describe")
         let p = try Params(value, method: "schedule/describe")
-        return scheduleJSON(try requireSchedule(try p.string("scheduleId")))
+        return await scheduleJSON(try await currentSchedule(try p.string("scheduleId")))
     }
 
     func listSchedules(_ value: JSONValue) async throws -> JSONValue {
-        try requireSingleNode("schedule/list")
         let p = try Params(value, method: "schedule/list")
         let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
         let cursor = try p.optionalString("cursor")
-        let ids = schedules.keys.filter { cursor == nil || $0 > cursor! }.sorted()
-        let page = ids.prefix(limit).compactMap { schedules[$0] }
+        let found = try await scheduleBook.schedules(after: cursor, limit: limit + 1)
+        let page = found.prefix(limit)
         var o: [String: JSONValue] = [
             "schedules": .array(page.map { record in
                 var item: [String: JSONValue] = [
@@ -61,7 +63,7 @@ extension Engine {
                 return .object(JSONObject(item))
             })
         ]
-        if ids.count > limit, let last = page.last { o["nextCursor"] = .string(last.id) }
+        if found.count > limit, let last = page.last { o["nextCursor"] = .string(last.id) }
         return .object(JSONObject(o))
     }
 
@@ -69,32 +71,30 @@ extension Engine {
     /// that fell while paused: the next slot is the first after now.
     func pauseSchedule(_ value: JSONValue, paused: Bool) async throws -> JSONValue {
         let method = paused ? "schedule/pause" : "schedule/unpause"
-        try requireSingleNode(method)
         let p = try Params(value, method: method)
         let id = try p.string("scheduleId")
         let note = try p.optionalString("note")
         await lockSchedule(id)
         defer { unlockSchedule(id) }
-        var record = try requireSchedule(id)
-        let wasPaused = record.paused
-        record.paused = paused
-        if let note, case .object(var d) = record.definition {
-            d["note"] = .string(note)
-            record.definition = .object(d)
+        let record = try await rewriteSchedule(id) { record in
+            let wasPaused = record.paused
+            record.paused = paused
+            if let note, case .object(var d) = record.definition {
+                d["note"] = .string(note)
+                record.definition = .object(d)
+            }
+            if wasPaused, !paused, let definition = parsedDefinition(record) {
+                record.nextSlotAt = definition.spec.slot(after: clock.now())
+            }
         }
-        if wasPaused, !paused, let definition = parsedDefinition(record) {
-            record.nextSlotAt = definition.spec.slot(after: clock.now())
-        }
-        try await save(record)
-        if !paused { armSchedule(schedules[id] ?? record) }
+        if !paused { armSchedule(record) }
         logger.info(paused ? "schedule paused" : "schedule unpaused", metadata: ["schedule": "\(id)"])
-        return scheduleJSON(schedules[id] ?? record)
+        return await scheduleJSON(record)
     }
 
     /// Starts the schedule's workflow now (paused or not), under its overlap policy unless
     /// `overlap` overrides it.
     func triggerSchedule(_ value: JSONValue) async throws -> JSONValue {
-        try requireSingleNode("schedule/trigger")
         let p = try Params(value, method: "schedule/trigger")
         let id = try p.string("scheduleId")
         var overlap: ScheduleDefinition.Overlap?
@@ -106,31 +106,31 @@ extension Engine {
         }
         await lockSchedule(id)
         defer { unlockSchedule(id) }
-        var record = try requireSchedule(id)
-        guard let definition = parsedDefinition(record) else {
-            throw KeelError(.internalError, "schedule \(id)'s stored definition no longer reads; delete and create it again")
-        }
         let now = clock.now()
-        var state = ScheduleState(record.state)
+        // One id for the trigger, whatever the retries below: its start happens once.
         let workflowId = ScheduleDefinition.workflowId(schedule: id, trigger: now)
-        let started = try await handle(
-            slot: now, of: id, definition, overlap: overlap ?? definition.overlap, state: &state, now: now, workflowId: workflowId)
-        record.state = state.json
-        try await save(record)
+        var started = false
+        _ = try await rewriteSchedule(id) { record in
+            guard let definition = parsedDefinition(record) else {
+                throw KeelError(.internalError, "schedule \(id)'s stored definition no longer reads; delete and create it again")
+            }
+            var state = ScheduleState(record.state)
+            started = try await handle(
+                slot: now, of: id, definition, overlap: overlap ?? definition.overlap, state: &state, now: now, workflowId: workflowId)
+            record.state = state.json
+        }
         return ["scheduleId": .string(id), "workflowId": .string(workflowId), "started": .bool(started)]
     }
 
     func deleteSchedule(_ value: JSONValue) async throws -> JSONValue {
-        try requireSingleNode("schedule/delete")
         let p = try Params(value, method: "schedule/delete")
         let id = try p.string("scheduleId")
         await lockSchedule(id)
         defer { unlockSchedule(id) }
-        guard try await storage.write({ try $0.deleteSchedule(id: id) }) == .applied else {
+        guard try await scheduleBook.delete(id) == .applied else {
             throw Self.scheduleNotFound(id)
         }
-        schedules[id] = nil
-        for (workflowId, schedule) in scheduleOfWorkflow where schedule == id { scheduleOfWorkflow[workflowId] = nil }
+        forgetSchedule(id)
         logger.info("schedule deleted", metadata: ["schedule": "\(id)"])
         return ["scheduleId": .string(id), "deleted": true]
     }
@@ -142,7 +142,7 @@ extension Engine {
     func recoverSchedules() async throws {
         var cursor: String?
         while true {
-            let page = try await storage.read { [cursor] in try $0.schedules(after: cursor, limit: 1000) }
+            let page = try await scheduleBook.schedules(after: cursor, limit: 1000)
             for record in page {
                 schedules[record.id] = record
                 if let last = ScheduleState(record.state).lastWorkflowId, workflows[last] != nil {
@@ -156,10 +156,32 @@ extension Engine {
         if !schedules.isEmpty { logger.info("recovered schedules", metadata: ["count": "\(schedules.count)"]) }
     }
 
-    /// The schedule's timer fired: handles every slot due by now (oldest first), then arms the next.
-    func scheduleDue(_ id: String) async {
+    /// The schedule's timer, armed for `armedFor`, fired: handles every slot due by now (oldest
+    /// first), then arms the next. A timer for another time than the armed one is stale: ignored.
+    func scheduleDue(_ id: String, armedFor: EpochMillis) async {
+        guard scheduleArmedFor[id] == armedFor else { return }
+        scheduleArmedFor[id] = nil
         await lockSchedule(id)
         defer { unlockSchedule(id) }
+        if let cluster {
+            // A node that cannot prove its lease acts on nothing (another may have taken over).
+            guard await cluster.membership.isServing else {
+                arm(id, at: clock.now() + 1_000)
+                return
+            }
+            // Another node may have handled this slot, paused or deleted the schedule: read it again.
+            do {
+                guard let fresh = try await scheduleBook.schedule(id) else {
+                    forgetSchedule(id)
+                    return
+                }
+                schedules[id] = fresh
+            } catch {
+                _ = storeFailed(error, while: "reading schedule \(id)", background: true)
+                arm(id, at: clock.now() + 1_000)
+                return
+            }
+        }
         guard var record = schedules[id], !record.paused, let definition = parsedDefinition(record),
             let first = record.nextSlotAt
         else { return }
@@ -195,11 +217,16 @@ extension Engine {
             try await save(record)
         } catch let error as KeelError where error.code == .shuttingDown {
             return  // the next start handles the slot
+        } catch is ScheduleMoved {
+            // Another node handled these slots first (its starts and ours named the same
+            // workflows): go on from the row it wrote.
+            if let moved = schedules[id] { armSchedule(moved) }
+            return
         } catch {
             // Nothing after the failed write is acknowledged: the slots are due again on the next
             // look, and a slot whose workflow did start is found by its id, not started twice.
             _ = storeFailed(error, while: "the slots of schedule \(id)", background: true)
-            timers.schedule(clock.now() + 1_000, taskID: id, kind: .scheduleSlot)
+            arm(id, at: clock.now() + 1_000)
             return
         }
         armSchedule(schedules[id] ?? record)
@@ -210,7 +237,7 @@ extension Engine {
         slot: EpochMillis, of id: String, _ definition: ScheduleDefinition, overlap: ScheduleDefinition.Overlap,
         state: inout ScheduleState, now: EpochMillis, workflowId: String? = nil
     ) async throws -> Bool {
-        let running = state.lastWorkflowId.map(isOpenWorkflow) ?? false
+        let running = if let last = state.lastWorkflowId { await isOpenWorkflow(last) } else { false }
         switch (overlap, running) {
         case (.skip, true):
             state.skipped += 1
@@ -241,7 +268,7 @@ extension Engine {
         } catch {
             answer = .failure(error)
         }
-        return try recordStart(answer, slot: slot, workflowId: workflowId, of: id, state: &state, now: now)
+        return try await recordStart(answer, slot: slot, workflowId: workflowId, of: id, state: &state, now: now)
     }
 
     /// Starts the workflows of `slots` concurrently and records each, in slot order.
@@ -265,7 +292,7 @@ extension Engine {
         for (index, answer) in answers.enumerated() {
             guard let answer else { continue }
             do {
-                _ = try recordStart(answer, slot: slots[index], workflowId: ids[index], of: id, state: &state, now: now)
+                _ = try await recordStart(answer, slot: slots[index], workflowId: ids[index], of: id, state: &state, now: now)
             } catch {
                 firstFailure = firstFailure ?? error  // the others are recorded; this slot is due again
             }
@@ -286,7 +313,7 @@ extension Engine {
     private func recordStart(
         _ answer: Result<JSONValue, any Error>, slot: EpochMillis, workflowId: String, of id: String,
         state: inout ScheduleState, now: EpochMillis
-    ) throws -> Bool {
+    ) async throws -> Bool {
         let started: JSONValue
         switch answer {
         case .success(let value):
@@ -301,23 +328,68 @@ extension Engine {
         }
         if let previous = state.lastWorkflowId { scheduleOfWorkflow[previous] = nil }
         state.recordStart(workflowId, slot: slot, at: now)
-        if isOpenWorkflow(workflowId) { scheduleOfWorkflow[workflowId] = id }
+        if workflows[workflowId] != nil { scheduleOfWorkflow[workflowId] = id }
         return started["started"] == true
     }
 
     /// A workflow ended: the schedule it was the latest start of starts its buffered slot.
     func scheduledWorkflowEnded(_ workflowId: String) async {
         guard let id = scheduleOfWorkflow.removeValue(forKey: workflowId) else { return }
+        await startBufferedSlot(id, after: workflowId)
+    }
+
+    /// On a cluster node, once a second (the cluster loop): takes in the schedules other nodes
+    /// created, changed or deleted, and starts the buffered slot of one whose running workflow
+    /// ended on another node (its end is not seen here).
+    func refreshSchedules() async {
+        var seen = Set<String>()
+        var buffered: [String] = []
+        var cursor: String?
+        do {
+            while true {
+                let page = try await scheduleBook.schedules(after: cursor, limit: 1000)
+                for record in page {
+                    seen.insert(record.id)
+                    if schedules[record.id]?.version != record.version {
+                        schedules[record.id] = record
+                        armSchedule(record)
+                    }
+                    if ScheduleState(record.state).bufferedSlotAt != nil { buffered.append(record.id) }
+                }
+                guard page.count == 1000, let last = page.last else { break }
+                cursor = last.id
+            }
+        } catch {
+            _ = storeFailed(error, while: "reading the schedules", background: true)
+            return
+        }
+        for id in schedules.keys where !seen.contains(id) { forgetSchedule(id) }
+        for id in buffered { await startBufferedSlot(id, after: nil) }
+    }
+
+    /// Starts schedule `id`'s buffered slot once its latest workflow has ended: `ended` (seen
+    /// ending here), or, when nil, whichever it is if the store says it ended.
+    private func startBufferedSlot(_ id: String, after ended: String?) async {
         await lockSchedule(id)
         defer { unlockSchedule(id) }
-        guard var record = schedules[id], let definition = parsedDefinition(record) else { return }
-        var state = ScheduleState(record.state)
-        guard state.lastWorkflowId == workflowId, let buffered = state.bufferedSlotAt else { return }
-        state.bufferedSlotAt = nil
         do {
+            var record = try await currentSchedule(id)
+            guard let definition = parsedDefinition(record) else { return }
+            var state = ScheduleState(record.state)
+            guard let buffered = state.bufferedSlotAt, let last = state.lastWorkflowId else { return }
+            if let ended {
+                guard last == ended else { return }
+            } else if await isOpenWorkflow(last) {
+                return
+            }
+            state.bufferedSlotAt = nil
             _ = try await start(slot: buffered, of: id, definition, state: &state, now: clock.now())
             record.state = state.json
             try await save(record)
+        } catch is ScheduleMoved {
+            return  // another node started it (the same workflow id) and wrote the row first
+        } catch let error as KeelError where error.code == .scheduleNotFound {
+            return
         } catch {
             _ = storeFailed(error, while: "the buffered slot of schedule \(id)", background: true)
         }
@@ -326,26 +398,79 @@ extension Engine {
     // MARK: - Helpers
 
     /// Writes `record` as the next version of its row and keeps it in memory.
+    /// - Throws: ``ScheduleMoved`` when another node (or, on one node, nothing but a bug) wrote the
+    ///   row since it was read: the row as it is now is in `schedules`.
     private func save(_ record: ScheduleRecord) async throws {
         var next = record
         next.version = record.version + 1
         next.updatedAt = clock.now()
-        let toWrite = next
-        switch try await storage.write({ try $0.updateSchedule(toWrite, expectedVersion: record.version) }) {
+        switch try await scheduleBook.update(next, expectedVersion: record.version) {
         case .applied:
             schedules[record.id] = next
         case .notFound:
-            schedules[record.id] = nil
+            forgetSchedule(record.id)
             throw Self.scheduleNotFound(record.id)
         default:
-            // Every change of a schedule holds its lock, so only a bug gets here; say so plainly.
-            throw KeelError(.internalError, "schedule \(record.id) changed while it was being written; retry")
+            let now = try await scheduleBook.schedule(record.id)
+            schedules[record.id] = now
+            logger.debug("a schedule moved on another node first", metadata: ["schedule": "\(record.id)"])
+            throw ScheduleMoved()
         }
     }
 
+    /// Reads schedule `id` as it is now, applies `change` and writes it, again from a fresh read
+    /// while another node wins the write (at most three times): a request on any node changes
+    /// the schedule as it is, not as this node last saw it. Answers what was written.
+    private func rewriteSchedule(_ id: String, _ change: (inout ScheduleRecord) async throws -> Void) async throws -> ScheduleRecord {
+        for attempt in 1... {
+            var record = try await currentSchedule(id)
+            try await change(&record)
+            do {
+                try await save(record)
+                return schedules[id] ?? record
+            } catch is ScheduleMoved where attempt < 3 {
+                continue
+            } catch is ScheduleMoved {
+                throw KeelError(.overloaded, "schedule \(id) kept changing on other nodes while this request wrote it; retry")
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    /// The schedule as it is now: from the shared store on a cluster node (another node may have
+    /// changed it), from memory on a single one.
+    private func currentSchedule(_ id: String) async throws -> ScheduleRecord {
+        if cluster != nil {
+            guard let fresh = try await scheduleBook.schedule(id) else {
+                forgetSchedule(id)
+                throw Self.scheduleNotFound(id)
+            }
+            schedules[id] = fresh
+            return fresh
+        }
+        guard let record = schedules[id] else { throw Self.scheduleNotFound(id) }
+        return record
+    }
+
+    private func forgetSchedule(_ id: String) {
+        schedules[id] = nil
+        scheduleArmedFor[id] = nil
+        for (workflowId, schedule) in scheduleOfWorkflow where schedule == id { scheduleOfWorkflow[workflowId] = nil }
+    }
+
+    /// Arms schedule `id`'s timer for `time`, replacing the one armed before (which goes stale).
+    private func arm(_ id: String, at time: EpochMillis) {
+        guard scheduleArmedFor[id] != time else { return }
+        scheduleArmedFor[id] = time
+        timers.schedule(time, taskID: id, kind: .scheduleSlot)
+    }
+
     private func armSchedule(_ record: ScheduleRecord) {
-        guard !record.paused, let next = record.nextSlotAt, let definition = parsedDefinition(record) else { return }
-        timers.schedule(definition.spec.fireTime(of: next, scheduleId: record.id), taskID: record.id, kind: .scheduleSlot)
+        guard !record.paused, let next = record.nextSlotAt, let definition = parsedDefinition(record) else {
+            scheduleArmedFor[record.id] = nil
+            return
+        }
+        arm(record.id, at: definition.spec.fireTime(of: next, scheduleId: record.id))
     }
 
     private func parsedDefinition(_ record: ScheduleRecord) -> ScheduleDefinition? {
@@ -357,8 +482,18 @@ extension Engine {
         }
     }
 
-    private func isOpenWorkflow(_ workflowId: String) -> Bool {
-        workflows[workflowId] != nil
+    /// Whether `workflowId` has not ended: this node's own executions are in memory; on a cluster
+    /// node, one running elsewhere is read from the store (a read that fails counts as open, so
+    /// an overlap policy errs towards not starting).
+    private func isOpenWorkflow(_ workflowId: String) async -> Bool {
+        if workflows[workflowId] != nil { return true }
+        guard cluster != nil else { return false }
+        do {
+            return try await ledger.execution(workflowId).map { !$0.status.isTerminal } ?? false
+        } catch {
+            _ = storeFailed(error, while: "reading workflow \(workflowId) for its schedule", background: true)
+            return true
+        }
     }
 
     /// The next `count` times the schedule will start something (none while paused).
@@ -373,7 +508,7 @@ extension Engine {
         return times
     }
 
-    private func scheduleJSON(_ record: ScheduleRecord) -> JSONValue {
+    private func scheduleJSON(_ record: ScheduleRecord) async -> JSONValue {
         let state = ScheduleState(record.state)
         var o: [String: JSONValue] = [
             "scheduleId": .string(record.id), "paused": .bool(record.paused), "createdAtMs": JSONValue(record.createdAt),
@@ -384,29 +519,14 @@ extension Engine {
         for key in ["spec", "action", "overlap", "catchupWindowMs", "note"] {
             if let v = record.definition[key], !v.isNull { o[key] = v }
         }
-        if let last = state.lastWorkflowId, isOpenWorkflow(last) { o["runningWorkflowId"] = .string(last) }
+        if let last = state.lastWorkflowId, await isOpenWorkflow(last) { o["runningWorkflowId"] = .string(last) }
         if let buffered = state.bufferedSlotAt { o["bufferedSlotMs"] = JSONValue(buffered) }
         if let error = state.lastError { o["lastError"] = error }
         return .object(JSONObject(o))
     }
 
-    private func requireSchedule(_ id: String) throws -> ScheduleRecord {
-        guard let record = schedules[id] else { throw Self.scheduleNotFound(id) }
-        return record
-    }
-
     private static func scheduleNotFound(_ id: String) -> KeelError {
         KeelError(.scheduleNotFound, "no schedule \(id)", data: ["scheduleId": .string(id)])
-    }
-
-    /// Schedules live on one orchestrator; a node on a shared store refuses them plainly.
-    private func requireSingleNode(_ method: String) throws {
-        guard cluster == nil else {
-            throw KeelError(
-                .methodNotFound,
-                "\(method): schedules run on a single orchestrator (SQLite) for now; a node on a shared store does not serve them (docs/protocol.md, \"Schedules\")",
-                data: ["method": .string(method)])
-        }
     }
 
     // MARK: - One change per schedule at a time
@@ -430,3 +550,6 @@ extension Engine {
         next.resume()
     }
 }
+
+/// Another node wrote a schedule's row since this node read it.
+struct ScheduleMoved: Error {}

@@ -48,7 +48,7 @@ extension Engine {
             await workflowDeadlinePassed(id, generation: generation)
             return
         case .scheduleSlot:
-            await scheduleDue(id)
+            await scheduleDue(id, armedFor: entry.deadline)
             return
         case .rateLimit:
             rateLimitTimers.remove(id)

@@ -40,6 +40,8 @@ public actor Engine {
     let storage: any Storage
     /// The workflow path's durable state: `storage`, or the cluster's shared store.
     let ledger: any WorkflowLedger
+    /// Where schedules are kept: `storage`, or the cluster's shared store.
+    let scheduleBook: any ScheduleBook
     /// Set when this engine is one node of several on a shared store (Engine+Cluster.swift).
     let cluster: ClusterNode?
     let clock: any WallClock
@@ -64,8 +66,12 @@ public actor Engine {
     var workflows: [String: LiveWorkflow] = [:]
     /// Executions waiting for a worker, per workflow name.
     var workflowQueue: [String: TaskQueue] = [:]
-    /// Every schedule, by id (a single node keeps them; Engine+Schedules.swift).
+    /// Every schedule, by id, as last read or written (Engine+Schedules.swift).
     var schedules: [String: ScheduleRecord] = [:]
+    /// The time each schedule's timer is armed for: a timer for any other time is stale.
+    var scheduleArmedFor: [String: EpochMillis] = [:]
+    /// When this cluster node last read the shared schedules (Engine+Cluster.swift).
+    var schedulesRefreshedAt: ContinuousClock.Instant?
     /// The schedule whose latest start each workflow is, for the overlap policies.
     var scheduleOfWorkflow: [String: String] = [:]
     /// Schedules being changed, each with whoever waits to change it next.
@@ -139,6 +145,7 @@ public actor Engine {
     ) {
         self.storage = storage
         self.ledger = cluster.map { SharedLedger(store: $0.store) } ?? LocalLedger(storage: storage, clock: clock)
+        self.scheduleBook = cluster.map { SharedScheduleBook(store: $0.store) } ?? LocalScheduleBook(storage: storage)
         self.cluster = cluster
         self.clock = clock
         self.checker = checker

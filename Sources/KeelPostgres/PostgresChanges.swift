@@ -263,6 +263,30 @@ struct PostgresChanges {
                     RETURNING 1
                     """)
             return written > 0 ? .applied : .duplicate
+        case .createSchedule(let s):
+            let inserted = try await count(
+                """
+                INSERT INTO schedules (schedule_id, definition, paused, next_slot_at, state, version, created_at, updated_at)
+                VALUES (\(s.id), \(PostgresRows.text(s.definition)), \(s.paused), \(s.nextSlotAt), \(PostgresRows.text(s.state)),
+                        \(Int64(s.version)), \(s.createdAt), \(s.updatedAt))
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+                """)
+            return inserted > 0 ? .applied : .duplicate
+        case .updateSchedule(let s, let expectedVersion):
+            let updated = try await count(
+                """
+                UPDATE schedules SET definition = \(PostgresRows.text(s.definition)), paused = \(s.paused),
+                    next_slot_at = \(s.nextSlotAt), state = \(PostgresRows.text(s.state)), version = \(Int64(s.version)),
+                    updated_at = \(s.updatedAt)
+                WHERE schedule_id = \(s.id) AND version = \(Int64(expectedVersion))
+                RETURNING 1
+                """)
+            if updated > 0 { return .applied }
+            return try await count("SELECT 1 FROM schedules WHERE schedule_id = \(s.id)") > 0 ? .changedMeanwhile : .notFound
+        case .deleteSchedule(let id):
+            let deleted = try await count("DELETE FROM schedules WHERE schedule_id = \(id) RETURNING 1")
+            return deleted > 0 ? .applied : .notFound
         case .releaseContract(let kind, let name):
             let deleted = try await count(
                 "DELETE FROM contracts WHERE kind = \(kind) AND name = \(name) RETURNING 1")

@@ -256,5 +256,23 @@ enum PostgresMigrations {
             "CREATE INDEX workflow_attributes_text ON workflow_attributes (key, text_value COLLATE \"C\")",
             "CREATE INDEX workflow_attributes_number ON workflow_attributes (key, number_value)",
         ],
+        // 10: schedules (docs/protocol.md, "Schedules"), as on SQLite: each row its definition,
+        // the next slot not yet handled and what it last did, fenced by a version. Every node
+        // arms every schedule; the node whose fenced update wins records a slot, and the slot's
+        // workflow id (the schedule id and the slot's time) keeps a slot from starting twice.
+        [
+            """
+            CREATE TABLE schedules (
+                schedule_id  TEXT PRIMARY KEY,
+                definition   TEXT NOT NULL,
+                paused       BOOLEAN NOT NULL DEFAULT false,
+                next_slot_at BIGINT,
+                state        TEXT NOT NULL,
+                version      BIGINT NOT NULL,
+                created_at   BIGINT NOT NULL,
+                updated_at   BIGINT NOT NULL
+            )
+            """,
+        ],
     ]
 }

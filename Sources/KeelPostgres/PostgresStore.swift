@@ -372,6 +372,40 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func schedule(id: String) async throws -> ScheduleRecord? {
+        var binds = PostgresBindings()
+        binds.append(id)
+        return try await schedules("WHERE schedule_id = $1", binds).first
+    }
+
+    public func schedules(after cursor: String?, limit: Int) async throws -> [ScheduleRecord] {
+        var binds = PostgresBindings()
+        if let cursor { binds.append(cursor) }
+        binds.append(Int64(limit))
+        return try await schedules(cursor == nil ? "ORDER BY schedule_id LIMIT $1" : "WHERE schedule_id > $1 ORDER BY schedule_id LIMIT $2", binds)
+    }
+
+    private func schedules(_ clause: String, _ binds: PostgresBindings) async throws -> [ScheduleRecord] {
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT schedule_id, definition, paused, next_slot_at, state, version, created_at, updated_at FROM schedules \(clause)",
+            binds: binds)
+        return try await perform { [self] in
+            let rows = try await client.query(query, logger: logger)
+            var out: [ScheduleRecord] = []
+            for try await (id, definition, paused, next, state, version, createdAt, updatedAt) in rows.decode(
+                (String, String, Bool, Int64?, String, Int64, Int64, Int64).self)
+            {
+                var s = ScheduleRecord(
+                    id: id, definition: PostgresRows.json(definition) ?? .null, paused: paused, nextSlotAt: next,
+                    state: PostgresRows.json(state) ?? .object([:]), now: createdAt)
+                s.version = Int(version)
+                s.updatedAt = updatedAt
+                out.append(s)
+            }
+            return out
+        }
+    }
+
     public func contractPins() async throws -> [ContractPin] {
         try await perform { [self] in
             let rows = try await client.query(

@@ -185,6 +185,10 @@ public final class GroupCommitStore: Store {
         try await inner.task(idempotencyKey: idempotencyKey)
     }
     public func contractPins() async throws -> [ContractPin] { try await inner.contractPins() }
+    public func schedule(id: String) async throws -> ScheduleRecord? { try await inner.schedule(id: id) }
+    public func schedules(after cursor: String?, limit: Int) async throws -> [ScheduleRecord] {
+        try await inner.schedules(after: cursor, limit: limit)
+    }
     public func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws -> (
         tasks: [ActivityTaskRecord], total: Int
     ) {

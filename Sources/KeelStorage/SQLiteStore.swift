@@ -216,6 +216,14 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.contractPins() }
     }
 
+    public func schedule(id: String) async throws -> ScheduleRecord? {
+        try await storage.read { try $0.schedule(id: id) }
+    }
+
+    public func schedules(after cursor: String?, limit: Int) async throws -> [ScheduleRecord] {
+        try await storage.read { try $0.schedules(after: cursor, limit: limit) }
+    }
+
     public func execution(id: String) async throws -> ExecutionState? {
         try await storage.readSQL { try $0.execution(id) }
     }

@@ -160,6 +160,16 @@ extension SQLiteTransaction {
         case .publishWorkers(let nodeId, let workers):
             try db.statement("UPDATE nodes SET workers = ? WHERE node_id = ?").bind([.json(workers), .text(nodeId)]).run()
             return db.changes > 0 ? .applied : .notFound
+        case .createSchedule(let record):
+            return try insertSchedule(record) == .applied ? .applied : .duplicate
+        case .updateSchedule(let record, let expectedVersion):
+            switch try updateSchedule(record, expectedVersion: expectedVersion) {
+            case .applied: return .applied
+            case .notFound: return .notFound
+            default: return .changedMeanwhile
+            }
+        case .deleteSchedule(let id):
+            return try deleteSchedule(id: id) == .applied ? .applied : .notFound
         }
     }
 

@@ -66,6 +66,10 @@ public protocol Store: Sendable {
     func task(idempotencyKey: String) async throws -> ActivityTaskRecord?
     /// Every pinned contract (docs/security.md, "Contracts are owned"), by kind and name.
     func contractPins() async throws -> [ContractPin]
+    /// A schedule (docs/protocol.md, "Schedules"), or nil.
+    func schedule(id: String) async throws -> ScheduleRecord?
+    /// Schedules in id order after `cursor`, at most `limit`.
+    func schedules(after cursor: String?, limit: Int) async throws -> [ScheduleRecord]
     /// Tasks not yet ended (`scheduled` or `running`, or only `status`), of `name` if given, oldest
     /// first, at most `limit`; and how many match in all.
     func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws -> (tasks: [ActivityTaskRecord], total: Int)
@@ -227,6 +231,13 @@ public enum Change: Sendable {
     /// Replaces what node `nodeId` says of its connected workers (a JSON array), for listings on
     /// any node; `.notFound` if the node never joined.
     case publishWorkers(nodeId: String, workers: JSONValue)
+    /// A new schedule; `.duplicate` if its id exists.
+    case createSchedule(ScheduleRecord)
+    /// Writes a schedule whole as `record.version`, only if the stored one is at `expectedVersion`
+    /// (else `.changedMeanwhile`: another node moved it; read it again); `.notFound` once deleted.
+    case updateSchedule(ScheduleRecord, expectedVersion: Int)
+    /// Deletes a schedule; `.notFound` if there is none. Its workflows keep running.
+    case deleteSchedule(id: String)
 }
 
 extension Change {

@@ -57,6 +57,7 @@ public enum StoreConformance {
         .init(name: "a signal wait's timer fails the step with TimedOut", run: signalTimerTimesOut),
         .init(name: "executions are listed by filter and cursor, each with its owner", run: executionsAreListed),
         .init(name: "executions are found by their search attributes, each kind compared with its own", run: searchAttributesAreQueried),
+        .init(name: "schedules are created once and written whole, fenced by version", run: schedulesAreFencedByVersion),
         .init(name: "a released execution is claimable by another node, fenced by epoch", run: releasedExecutionIsClaimable),
         .init(name: "a parked execution resumed from any node is claimable by any node", run: parkedExecutionResumes),
         .init(name: "unowned open executions past a deadline are overdue, nearest first", run: overdueExecutionsAreListed),
