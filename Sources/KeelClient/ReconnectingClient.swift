@@ -38,7 +38,7 @@ public actor ReconnectingClient {
 
     /// Reads: repeating them changes nothing in Keel.
     static let reads: Set<String> = [
-        "ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list",
+        "ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "workflow/query",
         "worker/list", "workflow/follow",
     ]
 

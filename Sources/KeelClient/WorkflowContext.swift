@@ -173,6 +173,13 @@ public final class WorkflowContext: Sendable {
         try await step("upsert", name: "memo", input: .object(changes))
     }
 
+    /// Publishes `value` as the latest value of query `name` (docs/protocol.md, "Queries and
+    /// signal-with-start"): `workflow/query` answers it from the store, with or without a worker.
+    /// Recorded once; a replay sends nothing.
+    public func setQueryValue(_ name: String, _ value: JSONValue) async throws {
+        _ = try await step("query", name: name, input: ["value": value])
+    }
+
     /// True when this execution runs the code after the patch `id` (docs/versioning.md): always for
     /// an execution that reaches this point with new code; false for one whose journal recorded
     /// another step here (it began under the code before the patch, and must keep its old path).

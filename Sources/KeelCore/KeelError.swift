@@ -83,6 +83,8 @@ extension KeelError {
         public static let scheduleNotFound = Code(1020, "scheduleNotFound")
         /// `schedule/create`: a schedule with this id exists.
         public static let scheduleAlreadyExists = Code(1021, "scheduleAlreadyExists")
+        /// `workflow/query` for a query the workflow's code never published a value for.
+        public static let queryNotFound = Code(1030, "queryNotFound")
 
         // 2xxx: activities and steps.
         public static let activityFailed = Code(2001, "activityFailed")
@@ -110,7 +112,7 @@ extension KeelError {
             .batchTooLarge, .tooManyAuthFailures,
             .workflowNotFound, .workflowAlreadyExists, .nonDeterminism, .workflowFailed, .workflowCancelled,
             .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery, .scheduleNotFound,
-            .scheduleAlreadyExists,
+            .scheduleAlreadyExists, .queryNotFound,
             .activityFailed, .activityTimedOut, .activityCancelled, .taskNotFound, .contractConflict,
             .attemptSuperseded, .resultTimeout,
             .inputContractViolation, .outputContractViolation, .invalidSchema,

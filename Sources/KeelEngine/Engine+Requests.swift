@@ -43,6 +43,7 @@ extension Engine {
         case "workflow/terminate": return try await terminateWorkflow(params)
         case "workflow/describe": return try await describeWorkflow(params)
         case "workflow/list": return try await listWorkflows(params)
+        case "workflow/query": return try await queryWorkflow(params)
         case "workflow/history": return try await workflowHistory(params)
         case "workflow/resume": return try await resumeWorkflow(params)
         case "workflow/reset": return try await resetWorkflow(params, session: session)

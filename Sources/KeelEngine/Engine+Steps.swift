@@ -102,19 +102,65 @@ extension Engine {
             entry.result = merged ?? .object([:])
             entry.completedAt = entry.createdAt
             let recorded = try await record(entry, epoch: epoch, effect: effect)
-            switch effect {
-            case .searchAttributes(let attributes): workflows[id]?.record.searchAttributes = attributes
-            case .memo(let memo): workflows[id]?.record.memo = memo
-            default: break
-            }
+            remember(effect, of: id)
+            return recorded.stepAnswer
+        case "query":
+            // The latest value of a query (docs/protocol.md, "Queries and signal-with-start"),
+            // stored with the step: `workflow/query` reads it, with or without a worker.
+            let now = clock.now()
+            let values = try Self.queryValues(live.record.queryValues, name: name, input: input, seq: seq, at: now, params: p)
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
+            entry.status = .completed
+            entry.result = .null
+            entry.completedAt = now
+            let effect = StepEffect.executionData(.queryValues, values)
+            let recorded = try await record(entry, epoch: epoch, effect: effect)
+            remember(effect, of: id)
             return recorded.stepAnswer
         case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
         case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
         default:
-            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish, upsert")
+            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish, upsert, query")
         }
+    }
+
+    /// Mirrors what a recorded step set on its execution in the live record.
+    private func remember(_ effect: StepEffect, of id: String) {
+        switch effect {
+        case .searchAttributes(let attributes): workflows[id]?.record.searchAttributes = attributes
+        case .executionData(let field, let value):
+            switch field {
+            case .memo: workflows[id]?.record.memo = value
+            case .queryValues: workflows[id]?.record.queryValues = value
+            }
+        default: break
+        }
+    }
+
+    /// The most queries one execution publishes, and the largest their values may be together.
+    static let maxQueries = 64
+    static let maxQueryValuesBytes = 256 * 1_024
+
+    /// `current` with query `name` set to the `value` of a `query` step's input, checked.
+    static func queryValues(
+        _ current: JSONValue?, name: String, input: JSONValue, seq: Int, at now: EpochMillis, params p: Params
+    ) throws -> JSONValue {
+        guard case .object(let fields) = input, let value = fields["value"] else {
+            throw p.fail("input", "a query step's input is {\"value\": …}")
+        }
+        guard !name.isEmpty, name.utf8.count <= 256 else { throw p.fail("name", "a query's name is 1 to 256 bytes") }
+        var values = current?.objectValue ?? JSONObject()
+        values[name] = ["value": value, "seq": JSONValue(seq), "atMs": JSONValue(now)]
+        guard values.count <= maxQueries else {
+            throw p.fail("name", "would be the workflow's query number \(values.count); the most is \(maxQueries)")
+        }
+        let bytes = JSONWriter.string(.object(values)).utf8.count
+        guard bytes <= maxQueryValuesBytes else {
+            throw p.fail("input.value", "would make the workflow's query values \(bytes) bytes of JSON; the most is \(maxQueryValuesBytes)")
+        }
+        return .object(values)
     }
 
     /// What an `upsert` step named `name` leaves on `record`, checked: its merged search
@@ -130,7 +176,7 @@ extension Engine {
         case "memo":
             let object = try p.checkedChanges(changes, field: "input", allowingNull: true, typed: false)
             let merged = try p.checkedMemo(SearchAttributes.merged(record.memo, object), field: "input")
-            return (merged, .memo(merged))
+            return (merged, .executionData(.memo, merged))
         default:
             throw p.fail("name", "an upsert step's name is searchAttributes or memo")
         }

@@ -16,6 +16,10 @@ extension Engine {
         if let problem = WorkflowID.problem(id) { throw p.fail("workflowId", problem) }
         let policy = try p.optionalString("conflictPolicy") ?? "useExisting"
         guard policy == "useExisting" || policy == "fail" else { throw p.fail("conflictPolicy", "must be useExisting or fail") }
+        let signal = try Self.startSignal(p)
+        if signal != nil, policy == "fail" {
+            throw p.fail("conflictPolicy", "must be useExisting with signal: signal-with-start signals the execution the id already has")
+        }
         let traceParent = try Self.callerTraceParent(p)
         let contract = registry.workflowContracts[name]
         if let contract {
@@ -44,21 +48,33 @@ extension Engine {
             registry.adjustWorkflowsInFlight(reserved, by: 1)
         }
         let toInsert = record
-        let outcome: WriteOutcome
+        let stored: (start: WriteOutcome, signal: SignalDelivery?)
         do {
-            outcome = try await ledger.start(toInsert)
+            if let signal {
+                stored = try await ledger.start(toInsert, signal: signal)
+            } else {
+                stored = (try await ledger.start(toInsert), nil)
+            }
         } catch {
             if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
             throw error
         }
+        let outcome = stored.start
+        let delivery = stored.signal
         if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
         if outcome == .duplicate {
             guard policy == "useExisting" else {
                 throw KeelError(.workflowAlreadyExists, "workflow \(id) already exists; use another id or conflictPolicy useExisting",
                     data: ["workflowId": .string(id)])
             }
+            var answer: JSONObject = ["started": false]
+            if let signal {
+                answer["signal"] = try await signalExisting(id, signal, deliveredInStart: delivery)
+            }
             let existing = try await currentWorkflow(id)
-            return ["workflowId": .string(id), "status": .string(existing?.status.rawValue ?? "pending"), "started": false]
+            answer["workflowId"] = .string(id)
+            answer["status"] = .string(existing?.status.rawValue ?? "pending")
+            return .object(answer)
         }
         WorkflowMetrics.started(name)
         rememberCaller(traceParent, for: id)
@@ -77,7 +93,34 @@ extension Engine {
             "workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"), "started": true,
         ]
         if started["status"] == "pending" { started.merge(workflowWorkerHint(name)) { old, _ in old } }
+        if signal != nil { started["signal"] = ["delivered": true, "duplicate": false] }
         return .object(started)
+    }
+
+    /// `workflow/start`'s `signal`, checked as `workflow/signal` checks its fields.
+    static func startSignal(_ p: Params) throws -> StartSignal? {
+        guard let v = p["signal"] else { return nil }
+        guard case .object = v else { throw p.fail("signal", "must be an object {name, payload?, requestId?}") }
+        let s = try Params(v, method: "workflow/start")
+        guard let name = try s.optionalString("name"), !name.isEmpty else { throw p.fail("signal.name", "is required") }
+        let key = try s.optionalString("requestId")
+        if let key, key.isEmpty || key.utf8.count > Params.maximumKeyBytes {
+            throw p.fail("signal.requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+        }
+        return StartSignal(name: name, payload: v["payload"] ?? .null, key: key)
+    }
+
+    /// Signal-with-start found the id taken: the signal goes to that execution (delivered in the
+    /// start's own transaction on a shared store; here as `workflow/signal` would).
+    private func signalExisting(_ id: String, _ signal: StartSignal, deliveredInStart: SignalDelivery?) async throws -> JSONValue {
+        if let delivered = deliveredInStart {
+            if !delivered.duplicate, workflows[id] != nil { _ = await takeSignals(id) }
+            return ["delivered": true, "duplicate": .bool(delivered.duplicate)]
+        }
+        var params: JSONObject = ["workflowId": .string(id), "name": .string(signal.name), "payload": signal.payload]
+        if let key = signal.key { params["requestId"] = .string(key) }
+        let answer = try await signalWorkflow(.object(params))
+        return ["delivered": true, "duplicate": answer["duplicate"] ?? false]
     }
 
     /// The freshest record: the live one if the execution is open, else the stored one.
@@ -199,6 +242,28 @@ extension Engine {
                 }
             }
         }
+    }
+
+    /// `workflow/query`: the latest value the execution's code published for query `name`,
+    /// read from the store (or this node's live record): no worker is asked.
+    func queryWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/query")
+        let id = try p.string("workflowId")
+        let name = try p.string("name")
+        let record = try await requireWorkflow(id)
+        let values = record.queryValues?.objectValue ?? JSONObject()
+        guard let published = values[name] else {
+            let known = values.keys.sorted()
+            let hint = known.isEmpty
+                ? "it has published none (its code sets one with setQueryValue)"
+                : "it has: \(known.joined(separator: ", "))"
+            throw KeelError(.queryNotFound, "workflow \(id) has published no value for query \(name); \(hint)",
+                data: ["workflowId": .string(id), "name": .string(name), "known": .array(known.map { .string($0) })])
+        }
+        return [
+            "workflowId": .string(id), "name": .string(name), "value": published["value"] ?? .null,
+            "seq": published["seq"] ?? .null, "atMs": published["atMs"] ?? .null, "status": .string(record.status.rawValue),
+        ]
     }
 
     func describeWorkflow(_ value: JSONValue) async throws -> JSONValue {

@@ -32,6 +32,19 @@ struct LocalLedger: WorkflowLedger {
         try await storage.write { try $0.insertWorkflow(record) }
     }
 
+    func start(_ record: WorkflowRecord, signal: StartSignal) async throws -> (start: WriteOutcome, signal: SignalDelivery?) {
+        let now = record.createdAt
+        let outcome = try await storage.write { tx -> WriteOutcome in
+            let o = try tx.insertWorkflow(record)
+            guard o == .applied else { return o }
+            // A new execution holds no signal yet: the key cannot be a duplicate.
+            guard try tx.insertSignal(workflowId: record.id, name: signal.name, payload: signal.payload, key: signal.key, now: now) != nil
+            else { throw KeelError(.storageFailure, "the signal of new workflow \(record.id) could not be stored") }
+            return o
+        }
+        return (outcome, outcome == .applied ? SignalDelivery() : nil)
+    }
+
     func update(_ record: WorkflowRecord, expectedEpoch: Int) async throws -> WriteOutcome {
         try await storage.write { try $0.updateWorkflow(record, expectedEpoch: expectedEpoch) }
     }
@@ -81,9 +94,9 @@ struct LocalLedger: WorkflowLedger {
                 guard try tx.setSearchAttributes(workflowId: entry.workflowId, epoch: epoch, attributes) == .applied else {
                     throw KeelError(.storageFailure, "the search attributes of \(entry.workflowId) could not be stored")
                 }
-            case .memo(let memo):
-                guard try tx.setMemo(workflowId: entry.workflowId, epoch: epoch, memo) == .applied else {
-                    throw KeelError(.storageFailure, "the memo of \(entry.workflowId) could not be stored")
+            case .executionData(let field, let value):
+                guard try tx.setExecutionData(field, workflowId: entry.workflowId, epoch: epoch, value) == .applied else {
+                    throw KeelError(.storageFailure, "the \(field.column) of \(entry.workflowId) could not be stored")
                 }
             case nil:
                 break

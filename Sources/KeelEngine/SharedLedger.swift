@@ -32,6 +32,26 @@ struct SharedLedger: WorkflowLedger {
         try await one(.startExecution(record))
     }
 
+    /// One transaction either way: a new execution with its signal, or the signal delivered to
+    /// the open execution that has the id.
+    func start(_ record: WorkflowRecord, signal: StartSignal) async throws -> (start: WriteOutcome, signal: SignalDelivery?) {
+        let outcomes = try await store.apply([
+            .startExecution(record),
+            .deliverSignal(workflowId: record.id, name: signal.name, payload: signal.payload,
+                key: signal.key ?? UUID().uuidString.lowercased()),
+        ])
+        let start = Engine.writeOutcome(outcomes.first ?? .notFound)
+        switch outcomes.last {
+        case .applied: return (start, SignalDelivery())
+        case .duplicate: return (start, SignalDelivery(duplicate: true))
+        case .alreadyFinished:
+            throw KeelError(.workflowNotFound, "workflow \(record.id) has ended; signals go to open workflows",
+                data: ["workflowId": .string(record.id)])
+        default:
+            throw KeelError(.storageFailure, "the signal of workflow \(record.id) could not be stored")
+        }
+    }
+
     func update(_ record: WorkflowRecord, expectedEpoch: Int) async throws -> WriteOutcome {
         try await one(.updateExecution(record, expectedEpoch: expectedEpoch))
     }
@@ -78,8 +98,8 @@ struct SharedLedger: WorkflowLedger {
             changes.append(.publishEvent(event, epoch: epoch))
         case .searchAttributes(let attributes):
             changes.append(.setSearchAttributes(workflowId: entry.workflowId, epoch: epoch, attributes: attributes))
-        case .memo(let memo):
-            changes.append(.setMemo(workflowId: entry.workflowId, epoch: epoch, memo: memo))
+        case .executionData(let field, let value):
+            changes.append(.setExecutionData(field, workflowId: entry.workflowId, epoch: epoch, value: value))
         case nil:
             break
         }

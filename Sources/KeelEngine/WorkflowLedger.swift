@@ -22,6 +22,11 @@ protocol WorkflowLedger: Sendable {
 
     /// Stores a new execution; `.duplicate` if its id exists.
     func start(_ record: WorkflowRecord) async throws -> WriteOutcome
+    /// Signal-with-start: stores a new execution with `signal` buffered for it, in one
+    /// transaction. When the id exists the start is `.duplicate`; a store that can delivers the
+    /// signal to the open execution in the same transaction and answers how (else `signal` is nil
+    /// and the caller delivers it).
+    func start(_ record: WorkflowRecord, signal: StartSignal) async throws -> (start: WriteOutcome, signal: SignalDelivery?)
     /// Writes status, generation, epoch, input, output, failure and the cancel flag, fenced by
     /// `expectedEpoch`: a new run, a continue-as-new, a park, a resume.
     func update(_ record: WorkflowRecord, expectedEpoch: Int) async throws -> WriteOutcome
@@ -68,8 +73,9 @@ enum StepEffect: Sendable {
     case publish(StreamEvent)
     /// The execution's search attributes after an `upsert` step (nil: none left).
     case searchAttributes(JSONValue?)
-    /// The execution's memo after an `upsert` step (nil: none left).
-    case memo(JSONValue?)
+    /// The execution's memo after an `upsert` step, or its query values after a `query` step
+    /// (nil: none left).
+    case executionData(ExecutionData, JSONValue?)
 }
 
 /// What an execution that ends at once (terminated, timed out) closes with it.
@@ -82,6 +88,14 @@ struct ClosingSteps: Sendable {
 }
 
 /// What ``WorkflowLedger/deliverSignal(_:name:payload:key:generation:)`` did.
+/// The signal of a signal-with-start (`workflow/start`'s `signal`).
+struct StartSignal: Sendable {
+    var name: String
+    var payload: JSONValue
+    /// Deduplicates a resend, as `workflow/signal`'s `requestId`.
+    var key: String?
+}
+
 struct SignalDelivery {
     /// The waiting step the signal completed in the same write, if any.
     var consumedBy: JournalEntry?

@@ -74,7 +74,8 @@ struct PostgresChanges {
                         \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
                         \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
                         \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey),
-                        \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)))
+                        \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)),
+                        \(PostgresRows.text(w.queryValues)))
                 ON CONFLICT DO NOTHING
                 RETURNING 1
                 """)
@@ -223,13 +224,15 @@ struct PostgresChanges {
             _ = try await count("DELETE FROM workflow_attributes WHERE workflow_id = \(workflowId) RETURNING 1")
             try await insertSearchAttributeRows(workflowId, attributes)
             return .applied
-        case .setMemo(let workflowId, let epoch, let memo):
+        case .setExecutionData(let field, let workflowId, let epoch, let value):
+            var binds = PostgresBindings()
+            if let text = PostgresRows.text(value) { binds.append(text) } else { binds.appendNull() }
+            binds.append(workflowId)
+            binds.append(Int64(epoch))
             let changed = try await count(
-                """
-                UPDATE workflows SET memo = \(PostgresRows.text(memo))
-                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch))
-                RETURNING 1
-                """)
+                PostgresQuery(
+                    unsafeSQL: "UPDATE workflows SET \(field.column) = $1 WHERE workflow_id = $2 AND epoch = $3 RETURNING 1",
+                    binds: binds))
             return changed > 0 ? .applied : try await epochFence(workflowId, epoch) ?? .notFound
         case .requestCancel(let workflowId):
             let changed = try await count(

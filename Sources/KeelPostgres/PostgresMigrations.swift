@@ -274,5 +274,8 @@ enum PostgresMigrations {
             )
             """,
         ],
+        // 11: the latest value of each query an execution's code published (docs/protocol.md,
+        // "Queries and signal-with-start"), as on SQLite.
+        ["ALTER TABLE workflows ADD COLUMN query_values TEXT"],
     ]
 }

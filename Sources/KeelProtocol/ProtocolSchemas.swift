@@ -207,7 +207,8 @@ public enum ProtocolSchemas {
         "uuid",
         "patch",
         "publish",
-        "upsert"
+        "upsert",
+        "query"
       ]
     },
     "activityContract": {
@@ -2799,6 +2800,69 @@ public enum ProtocolSchemas {
 """#
         ),
         (
+            "workflow/query",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.query.params.json",
+  "title": "workflow/query params",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "name"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "name": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 256
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.query.result.json",
+  "title": "workflow/query result",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "name",
+    "value",
+    "seq",
+    "atMs",
+    "status"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "name": {
+      "type": "string"
+    },
+    "value": {
+      "description": "The latest value the workflow's code published for the query."
+    },
+    "seq": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "The step that published it."
+    },
+    "atMs": {
+      "$ref": "common.json#/$defs/epochMs"
+    },
+    "status": {
+      "$ref": "common.json#/$defs/workflowStatus"
+    }
+  }
+}
+"""#
+        ),
+        (
             "workflow/reset",
             #"""
 {
@@ -3205,6 +3269,31 @@ public enum ProtocolSchemas {
         "null"
       ],
       "$ref": "common.json#/$defs/memo"
+    },
+    "signal": {
+      "description": "Signal-with-start (docs/protocol.md, \"Queries and signal-with-start\"): start the execution with this signal buffered for it, in one transaction; when an open execution has the id, signal it instead. Requires conflictPolicy useExisting.",
+      "type": [
+        "object",
+        "null"
+      ],
+      "required": [
+        "name"
+      ],
+      "properties": {
+        "name": {
+          "type": "string",
+          "minLength": 1
+        },
+        "payload": {},
+        "requestId": {
+          "type": [
+            "string",
+            "null"
+          ],
+          "minLength": 1,
+          "maxLength": 512
+        }
+      }
     }
   }
 }
@@ -3239,6 +3328,22 @@ public enum ProtocolSchemas {
       "type": "array",
       "items": {
         "type": "string"
+      }
+    },
+    "signal": {
+      "description": "With signal-with-start: how the signal went.",
+      "type": "object",
+      "required": [
+        "delivered"
+      ],
+      "properties": {
+        "delivered": {
+          "const": true
+        },
+        "duplicate": {
+          "type": "boolean",
+          "description": "True when a signal with the same requestId was delivered before: this one was not."
+        }
       }
     }
   }
@@ -3428,12 +3533,41 @@ public enum ProtocolSchemas {
             }
           },
           "else": {
-            "properties": {
-              "input": {
-                "type": [
-                  "object",
-                  "null"
-                ]
+            "if": {
+              "properties": {
+                "kind": {
+                  "const": "query"
+                }
+              }
+            },
+            "then": {
+              "required": [
+                "name",
+                "input"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string",
+                  "minLength": 1,
+                  "description": "The query's name."
+                },
+                "input": {
+                  "description": "{\"value\": …}: the query's latest value, read by workflow/query.",
+                  "type": "object",
+                  "required": [
+                    "value"
+                  ]
+                }
+              }
+            },
+            "else": {
+              "properties": {
+                "input": {
+                  "type": [
+                    "object",
+                    "null"
+                  ]
+                }
               }
             }
           }

@@ -260,5 +260,10 @@ enum Migrations {
         CREATE INDEX workflow_attributes_text ON workflow_attributes (key, text_value);
         CREATE INDEX workflow_attributes_number ON workflow_attributes (key, number_value);
         """,
+        // 15: the latest value of each query an execution's code published (docs/protocol.md,
+        // "Queries and signal-with-start"): `{name: {value, seq, atMs}}` as JSON.
+        """
+        ALTER TABLE workflows ADD COLUMN query_values TEXT;
+        """,
     ]
 }

@@ -120,9 +120,9 @@ extension SQLiteTransaction {
         case .setSearchAttributes(let workflowId, let epoch, let attributes):
             if let fence = try epochFence(workflowId, epoch) { return fence }
             return try setSearchAttributes(workflowId: workflowId, epoch: epoch, attributes) == .applied ? .applied : .notFound
-        case .setMemo(let workflowId, let epoch, let memo):
+        case .setExecutionData(let field, let workflowId, let epoch, let value):
             if let fence = try epochFence(workflowId, epoch) { return fence }
-            return try setMemo(workflowId: workflowId, epoch: epoch, memo) == .applied ? .applied : .notFound
+            return try setExecutionData(field, workflowId: workflowId, epoch: epoch, value) == .applied ? .applied : .notFound
         case .requestCancel(let workflowId):
             try db.statement(
                 """
@@ -407,7 +407,7 @@ extension SQLiteTransaction {
         try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")
             .bind([.text(workflowId)]).forEachRow { row in
                 found = ExecutionState(
-                    record: Self.workflow(from: row), ownerNode: row.optionalText(23), eventSeq: Int(row.int(24)))
+                    record: Self.workflow(from: row), ownerNode: row.optionalText(24), eventSeq: Int(row.int(25)))
             }
         return found
     }

@@ -24,10 +24,10 @@ extension SQLiteTransaction {
         return o
     }
 
-    /// Replaces execution `workflowId`'s memo, if run `epoch` is its current one.
-    func setMemo(workflowId: String, epoch: Int, _ memo: JSONValue?) throws -> WriteOutcome {
+    /// Replaces execution `workflowId`'s memo or query values, if run `epoch` is its current one.
+    func setExecutionData(_ field: ExecutionData, workflowId: String, epoch: Int, _ value: JSONValue?) throws -> WriteOutcome {
         try update(
-            "UPDATE workflows SET memo = ? WHERE workflow_id = ? AND epoch = ?",
-            [.json(memo), .text(workflowId), .int(Int64(epoch))], id: workflowId, table: "workflows", key: "workflow_id")
+            "UPDATE workflows SET \(field.column) = ? WHERE workflow_id = ? AND epoch = ?",
+            [.json(value), .text(workflowId), .int(Int64(epoch))], id: workflowId, table: "workflows", key: "workflow_id")
     }
 }

@@ -52,6 +52,18 @@ public enum SearchAttributes {
     }
 }
 
+/// Unindexed JSON an execution keeps on its row besides its input, written whole by a step of
+/// its run (docs/protocol.md): its memo, and the latest value of each query it publishes.
+public enum ExecutionData: String, Sendable {
+    /// `{key: value}`, upserted (`upsert` steps named `memo`).
+    case memo
+    /// `{query name: {value, seq, atMs}}` (`query` steps).
+    case queryValues
+
+    /// Its column in `workflows`.
+    public var column: String { self == .memo ? "memo" : "query_values" }
+}
+
 /// RFC 3339 times as a query and the attribute index read them.
 public enum RFC3339 {
     /// The instant `text` names, in epoch ms: a date-time with a zone (`2026-12-01T10:00:00Z`,

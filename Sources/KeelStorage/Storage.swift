@@ -94,8 +94,8 @@ public protocol StorageTransaction: StorageReader {
     /// Replaces the execution's search attributes and their index rows, if run `epoch` is its
     /// current one (docs/protocol.md, "Search attributes and memo").
     func setSearchAttributes(workflowId: String, epoch: Int, _ attributes: JSONValue?) throws -> WriteOutcome
-    /// Replaces the execution's memo, if run `epoch` is its current one.
-    func setMemo(workflowId: String, epoch: Int, _ memo: JSONValue?) throws -> WriteOutcome
+    /// Replaces the execution's memo or query values, if run `epoch` is its current one.
+    func setExecutionData(_ field: ExecutionData, workflowId: String, epoch: Int, _ value: JSONValue?) throws -> WriteOutcome
     /// Records a scheduled entry's outcome.
     func completeJournalEntry(
         workflowId: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?,

@@ -220,8 +220,9 @@ public enum Change: Sendable {
     /// Replaces the execution's search attributes (an object, or nil for none) and their index
     /// rows, only while its epoch is `epoch` (docs/protocol.md, "Search attributes and memo").
     case setSearchAttributes(workflowId: String, epoch: Int, attributes: JSONValue?)
-    /// Replaces the execution's memo (an object, or nil for none), only while its epoch is `epoch`.
-    case setMemo(workflowId: String, epoch: Int, memo: JSONValue?)
+    /// Replaces the execution's memo or query values (an object, or nil for none), only while its
+    /// epoch is `epoch`.
+    case setExecutionData(ExecutionData, workflowId: String, epoch: Int, value: JSONValue?)
     /// Pins a contract at `pin.version`: version 1 only if the name has no pin, version n only if
     /// the stored pin is at n − 1; else `.duplicate` (another node changed it meanwhile: reload
     /// and decide again).

@@ -58,6 +58,9 @@ public struct WorkflowRecord: Sendable {
     public var searchAttributes: JSONValue?
     /// Unindexed data shown with it (an object; nil when none is set).
     public var memo: JSONValue?
+    /// The latest value of each query its code published: `{name: {value, seq, atMs}}` (nil:
+    /// none; docs/protocol.md, "Queries and signal-with-start").
+    public var queryValues: JSONValue?
 
     public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
         self.id = id

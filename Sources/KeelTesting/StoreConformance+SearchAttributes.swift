@@ -62,7 +62,7 @@ extension StoreConformance {
             [.superseded(currentEpoch: 0)])
         try expect(try await store.apply([
             .setSearchAttributes(workflowId: "e2", epoch: 0, attributes: ["customer": "initech"]),
-            .setMemo(workflowId: "e2", epoch: 0, memo: ["owner": "ops"]),
+            .setExecutionData(.memo, workflowId: "e2", epoch: 0, value: ["owner": "ops"]),
             .setSearchAttributes(workflowId: "missing", epoch: 0, attributes: nil),
         ]), [.applied, .applied, .notFound])
         try expect(try await found(.compare(customer, .equal, .string("globex"))), [])

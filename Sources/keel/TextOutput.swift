@@ -106,9 +106,10 @@ func describeLines(_ d: JSONValue) -> [String] {
 func startText(_ a: JSONValue, name: String) -> String {
     let id = a["workflowId"]?.stringValue ?? ""
     let status = a["status"]?.stringValue ?? ""
+    let signal = a["signal"].map { $0["duplicate"] == true ? "; the signal was delivered before (same request id)" : "; signalled" } ?? ""
     return a["started"] == false
-        ? "workflow \(id) already exists (status \(status)); not started again"
-        : "started \(name) as \(id) (status \(status))"
+        ? "workflow \(id) already exists (status \(status)); not started again" + signal
+        : "started \(name) as \(id) (status \(status))" + signal
 }
 
 /// `keel workflow cancel`: the execution's status after the request.

@@ -9,8 +9,8 @@ struct WorkflowCommand: AsyncParsableCommand {
         commandName: "workflow",
         abstract: "Start, signal, cancel and inspect workflow executions.",
         subcommands: [
-            Start.self, Result.self, Signal.self, Cancel.self, Terminate.self, Describe.self, WorkflowList.self, WorkflowHistory.self,
-            WorkflowFollow.self, Resume.self, Reset.self,
+            Start.self, Result.self, Signal.self, Query.self, Cancel.self, Terminate.self, Describe.self, WorkflowList.self,
+            WorkflowHistory.self, WorkflowFollow.self, Resume.self, Reset.self,
         ])
 
     struct Start: AsyncParsableCommand {
@@ -26,7 +26,15 @@ struct WorkflowCommand: AsyncParsableCommand {
             help: "key=value, repeatable: a search attribute that `keel workflow list --query` finds it by (42 and true are typed; other values are text).")
         var searchAttributes: [String] = []
         @Option(help: "A memo shown with the workflow, as a JSON object.") var memo: String?
+        @Option(help: "Signal-with-start: also send this signal, in the start's transaction; an open workflow with the id is signalled instead.")
+        var signal: String?
+        @Option(help: "The payload of --signal, as JSON.") var signalPayload: String?
         @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            if signalPayload != nil, signal == nil { throw ValidationError("--signal-payload needs --signal NAME") }
+            if signal != nil, failIfExists { throw ValidationError("--signal signals the workflow the id already has; drop --fail-if-exists") }
+        }
 
         func run() async throws {
             var params: [String: JSONValue] = ["name": .string(name), "input": try readJSON(input)]
@@ -34,6 +42,13 @@ struct WorkflowCommand: AsyncParsableCommand {
             params.merge(precedence.params) { _, new in new }
             if !searchAttributes.isEmpty { params["searchAttributes"] = try parseSearchAttributes(searchAttributes) }
             if let memo { params["memo"] = try readJSON(memo) }
+            if let signal {
+                // A fixed request id: a retry of this command after a lost answer delivers once.
+                params["signal"] = [
+                    "name": .string(signal), "payload": try signalPayload.map(readJSON) ?? .null,
+                    "requestId": .string(UUID().uuidString.lowercased()),
+                ]
+            }
             if let workflowId { params["workflowId"] = .string(workflowId) }
             if failIfExists { params["conflictPolicy"] = "fail" }
             let p = JSONValue.object(params)
@@ -140,6 +155,21 @@ struct WorkflowCommand: AsyncParsableCommand {
             let d = try await runClient(connection) { try await $0.call("workflow/describe", ["workflowId": id]) }
             if connection.json { print(JSONWriter.string(d, sortedKeys: true)); return }
             for line in describeLines(d) { print(line) }
+        }
+    }
+
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the latest value a workflow published for a query (no worker needed).")
+        @Argument var workflowId: String
+        @Argument(help: "The query's name.") var name: String
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let params: JSONValue = ["workflowId": .string(workflowId), "name": .string(name)]
+            let answer = try await runClient(connection) { try await $0.call("workflow/query", params) }
+            if connection.json { print(JSONWriter.string(answer, sortedKeys: true)); return }
+            print(JSONWriter.string(answer["value"] ?? .null, sortedKeys: true))
         }
     }
 

@@ -24,7 +24,7 @@ import Testing
         "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch", "workflow/terminate",
         "activity/publish", "workflow/follow",
         "schedule/create", "schedule/describe", "schedule/list", "schedule/pause", "schedule/unpause", "schedule/trigger",
-        "schedule/delete",
+        "schedule/delete", "workflow/query",
     ]
 
     @Test func everyDocumentedMethodHasAParamsAndAResultSchema() {
@@ -323,6 +323,10 @@ import Testing
         ("workflow/describe", #"{"workflowId":"w"}"#),
         ("workflow/list", #"{}"#),
         ("workflow/list", #"{"status":"parked","limit":1000,"cursor":null,"createdAfterMs":0}"#),
+        ("workflow/list", #"{"query":"customer = \"acme\" AND startedAt > \"2026-12-01\""}"#),
+        ("workflow/query", #"{"workflowId":"w","name":"progress"}"#),
+        ("workflow/start", #"{"name":"o","workflowId":"w","signal":{"name":"go","payload":{"n":1},"requestId":null}}"#),
+        ("workflow/start", #"{"name":"o","searchAttributes":{"customer":"acme","amount":1.5,"vip":true},"memo":{"any":["thing"]}}"#),
         ("workflow/history", #"{"workflowId":"w"}"#),
         ("workflow/resume", #"{"workflowId":"w"}"#),
         ("workflow/history", #"{"workflowId":"w","generation":0}"#),
@@ -395,6 +399,9 @@ import Testing
         ("workflow/describe", #"{"workflowId":null}"#, "/workflowId", "type"),
         ("workflow/list", #"{"limit":1001}"#, "/limit", "maximum"),
         ("workflow/list", #"{"status":"sleeping"}"#, "/status", "enum"),
+        ("workflow/query", #"{"workflowId":"w"}"#, "", "required"),
+        ("workflow/start", #"{"name":"o","signal":{"payload":1}}"#, "/signal", "required"),
+        ("workflow/start", #"{"name":"o","searchAttributes":{"tags":[1]}}"#, "/searchAttributes/tags", "type"),
         ("activity/list", #"{"status":"completed"}"#, "/status", "enum"),
         ("activity/list", #"{"limit":0}"#, "/limit", "minimum"),
         ("workflow/history", #"{"workflowId":["w"]}"#, "/workflowId", "type"),

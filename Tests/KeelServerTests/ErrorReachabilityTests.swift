@@ -52,6 +52,7 @@ struct ErrorReachabilityTests {
         1013: "workflow/batch with an unknown key in the query",
         1020: "schedule/describe of an unknown id",
         1021: "schedule/create twice with one id",
+        1030: "workflow/query of a query the workflow never published",
     ]
 
     /// Codes Keel itself never sends, and the words their docs entry must use to say so.
@@ -333,6 +334,7 @@ struct ErrorReachabilityTests {
         let schedule: JSONValue = ["scheduleId": "reach-s", "spec": ["intervalMs": 3_600_000], "action": ["workflow": "reach.nd"]]
         #expect(await client.call("schedule/create", schedule)?["result"] != nil)
         saw(await client.errorCode("schedule/create", schedule), 1021, "a schedule created twice")
+        saw(await client.errorCode("workflow/query", ["workflowId": "reach-parent", "name": "nope"]), 1030, "an unpublished query")
     }
 
     /// A second orchestrator with tiny handshake and connection caps.

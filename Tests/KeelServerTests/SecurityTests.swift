@@ -75,6 +75,7 @@ struct SecurityTests {
         "workflow/cancel": ["client", "worker", "admin"],
         "workflow/describe": ["client", "worker", "admin"],
         "workflow/list": ["client", "worker", "admin"],
+        "workflow/query": ["client", "worker", "admin"],
         "workflow/history": ["client", "worker", "admin"],
         "workflow/reset": ["client", "worker", "admin"],
         "workflow/batch": ["client", "worker", "admin"],

@@ -105,6 +105,11 @@ if conformance {
         let memo = try await ctx.upsertMemo(["note": "hi"])
         return ["attributes": attributes, "memo": memo]
     }
+    worker.workflow("wf.query") { (_: JSONValue, ctx) -> JSONValue in
+        try await ctx.setQueryValue("progress", ["pct": 50])
+        try await ctx.setQueryValue("progress", ["pct": 100])
+        return "done"
+    }
     worker.workflow("wf.patched") { (_: JSONValue, ctx) -> JSONValue in
         let p = try await ctx.patched("add-discount")
         if p { _ = try await ctx.activity("echo", ["step": "discount"] as JSONValue, as: JSONValue.self) }
