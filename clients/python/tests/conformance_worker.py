@@ -180,5 +180,12 @@ async def upsert(ctx, input):
     return {"attributes": attributes, "memo": memo}
 
 
+@worker.workflow("wf.query")
+async def query(ctx, input):
+    await ctx.set_query_value("progress", {"pct": 50})
+    await ctx.set_query_value("progress", {"pct": 100})
+    return "done"
+
+
 if __name__ == "__main__":
     worker.run_sync()

@@ -99,5 +99,15 @@ async def ship(ctx, input):
     return await ctx.upsert_search_attributes({"stage": "shipped"})
 
 
+@worker.workflow("live.progress")
+async def progress(ctx, input):
+    """Query value "stage": "packed", then {"shipped": payload} after the first "go" signal
+    (tests/test_live.py signal-with-start and queries)."""
+    await ctx.set_query_value("stage", "packed")
+    payload = await ctx.signal("go")
+    await ctx.set_query_value("stage", {"shipped": payload})
+    return payload
+
+
 if __name__ == "__main__":
     worker.run_sync()

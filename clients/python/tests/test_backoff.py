@@ -29,3 +29,12 @@ def test_a_signal_with_a_request_id_is_repeated_and_one_without_is_outcome_unkno
     assert safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s", "payload": 1, "requestId": "r-1"})
     assert not safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s", "payload": 1})
     assert not safe_to_repeat("workflow/signal", {"workflowId": "w", "name": "s", "requestId": None})
+
+
+def test_queries_are_reads_and_a_signal_with_start_is_repeated_only_with_an_id_and_a_request_id():
+    assert safe_to_repeat("workflow/query", {"workflowId": "w", "name": "stage"})
+    signal = {"name": "go", "payload": 1, "requestId": "r-1"}
+    assert safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "signal": signal})
+    assert not safe_to_repeat("workflow/start", {"name": "w", "signal": signal})  # Keel would generate another id
+    assert not safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "signal": {"name": "go"}})
+    assert not safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "signal": {"name": "go", "requestId": None}})

@@ -7,6 +7,7 @@ import pytest
 from conftest import Orchestrator, run
 
 import keel
+from keel._errors import QUERY_NOT_FOUND
 
 
 def test_call_activity_sends_the_documented_params_and_parses_the_result(sock_path):
@@ -214,5 +215,100 @@ def test_search_attributes_and_memo_are_sent_only_when_given_and_list_workflows_
                 with pytest.raises(keel.KeelError) as bad:
                     await listing
                 assert (bad.value.code, bad.value.data) == (1013, data)
+
+    run(main())
+
+
+def test_signal_with_start_sends_the_signal_with_a_fresh_request_id_and_resends_it_after_a_drop(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path, reconnect_initial=0.01, reconnect_max=0.05))
+            peer = await orchestrator.accept()
+            await _initialize(peer)
+            async with await connecting as client:
+                seen = []
+                for _ in range(2):  # default ids: a fresh lowercase UUID v4 per call
+                    starting = asyncio.ensure_future(client.signal_with_start(
+                        "orders.fulfil", {"id": "o-1"}, "approve", {"ok": True}, workflow_id="o-1", priority=3,
+                        search_attributes={"customer": "acme"}))
+                    request = await peer.recv()
+                    assert request["method"] == "workflow/start"
+                    params = dict(request["params"])
+                    signal = dict(params.pop("signal"))
+                    request_id = signal.pop("requestId")
+                    assert params == {"name": "orders.fulfil", "input": {"id": "o-1"}, "workflowId": "o-1", "priority": 3,
+                                      "searchAttributes": {"customer": "acme"}}
+                    assert signal == {"name": "approve", "payload": {"ok": True}}
+                    assert request_id == str(uuid.UUID(request_id)) and uuid.UUID(request_id).version == 4
+                    seen.append(request_id)
+                    answer = {"workflowId": "o-1", "status": "pending", "started": not seen[1:],
+                              "signal": {"delivered": True, "duplicate": False}}
+                    peer.answer(request, answer)
+                    assert await starting == answer
+                assert seen[0] != seen[1]
+
+                # The caller's id, no payload, in flight when the connection drops: sent again as it was.
+                starting = asyncio.ensure_future(client.signal_with_start("orders.fulfil", None, "approve", workflow_id="o-2",
+                                                                          request_id="approve-o-2"))
+                request = await peer.recv()
+                expected = {"name": "orders.fulfil", "input": None, "workflowId": "o-2",
+                            "signal": {"name": "approve", "payload": None, "requestId": "approve-o-2"}}
+                assert request["params"] == expected
+                peer.close()
+                again = await orchestrator.accept()
+                await _initialize(again)
+                resent = await again.recv()
+                assert (resent["method"], resent["params"]) == ("workflow/start", expected)
+                answer = {"workflowId": "o-2", "status": "running", "started": False, "signal": {"delivered": True, "duplicate": True}}
+                again.answer(resent, answer)
+                assert await starting == answer
+
+                # An ended execution: 1001, raised.
+                starting = asyncio.ensure_future(client.signal_with_start("orders.fulfil", None, "approve", workflow_id="o-3"))
+                request = await again.recv()
+                again.send({"jsonrpc": "2.0", "id": request["id"], "error": {"code": 1001, "message": "workflow o-3 has ended"}})
+                with pytest.raises(keel.KeelError) as ended:
+                    await starting
+                assert ended.value.code == 1001
+
+                with pytest.raises(TypeError):
+                    await client.signal_with_start("orders.fulfil", None, "approve", workflow_id="o-4", no_such_option=1)
+
+    run(main())
+
+
+def test_query_workflow_returns_the_value_raises_1030_and_is_resent_after_a_drop(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path, reconnect_initial=0.01, reconnect_max=0.05))
+            peer = await orchestrator.accept()
+            await _initialize(peer)
+            async with await connecting as client:
+                querying = asyncio.ensure_future(client.query_workflow("o-1", "stage"))
+                request = await peer.recv()
+                assert (request["method"], request["params"]) == ("workflow/query", {"workflowId": "o-1", "name": "stage"})
+                peer.answer(request, {"workflowId": "o-1", "name": "stage", "value": {"shipped": {"n": 1}}, "seq": 3,
+                                      "atMs": 1764972000000, "status": "completed"})
+                assert await querying == {"shipped": {"n": 1}}
+
+                querying = asyncio.ensure_future(client.query_workflow("o-1", "stge"))
+                request = await peer.recv()
+                data = {"workflowId": "o-1", "name": "stge", "known": ["stage"]}
+                peer.send({"jsonrpc": "2.0", "id": request["id"],
+                           "error": {"code": 1030, "message": "workflow o-1 has no query value named stge", "data": data}})
+                with pytest.raises(keel.KeelError) as missing:
+                    await querying
+                assert (missing.value.code, missing.value.data) == (QUERY_NOT_FOUND, data) and QUERY_NOT_FOUND == 1030
+
+                # A read: in flight at a drop, it is sent again after the reconnect.
+                querying = asyncio.ensure_future(client.query_workflow("o-1", "stage"))
+                await peer.recv()
+                peer.close()
+                again = await orchestrator.accept()
+                await _initialize(again)
+                resent = await again.recv()
+                assert (resent["method"], resent["params"]) == ("workflow/query", {"workflowId": "o-1", "name": "stage"})
+                again.answer(resent, {"workflowId": "o-1", "name": "stage", "value": "packed", "seq": 1, "atMs": 1, "status": "running"})
+                assert await querying == "packed"
 
     run(main())

@@ -393,3 +393,46 @@ def test_a_schedule_starts_its_workflow_every_second_and_pauses_triggers_lists_a
     with pytest.raises(keel.KeelError) as gone:
         live_keel.call(lambda c: c.describe_schedule(schedule_id))
     assert gone.value.code == 1020
+
+
+def test_signal_with_start_starts_or_signals_and_a_query_reads_the_latest_value_the_workflow_set(live):
+    # (a) No execution has the id: started and signalled in one go; the first wait gets the signal.
+    started = live.call(lambda c: c.signal_with_start("live.progress", {}, "go", {"n": 1}, workflow_id="sws-1"))
+    assert started["workflowId"] == "sws-1" and started["started"] is True, started
+    assert started["signal"]["delivered"] is True and started["signal"]["duplicate"] is False, started
+    result = live.call(lambda c: c.workflow_result("sws-1", timeout=20))
+    assert (result.status, result.output) == ("completed", {"n": 1}), result
+    assert live.call(lambda c: c.query_workflow("sws-1", "stage")) == {"shipped": {"n": 1}}
+
+    # (b) An open execution: the value it set before waiting, then the signal goes to it.
+    assert live.call(lambda c: c.start_workflow("live.progress", {}, workflow_id="sws-2")).started is True
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            stage = live.call(lambda c: c.query_workflow("sws-2", "stage"))
+        except keel.KeelError as error:
+            assert error.code == 1030, error  # not set yet
+            stage = None
+        if stage == "packed":
+            break
+        assert time.monotonic() < deadline, (stage, live.tail("keel.log"))
+        time.sleep(0.1)
+    signalled = live.call(lambda c: c.signal_with_start("live.progress", {}, "go", {"n": 2}, workflow_id="sws-2"))
+    assert signalled["started"] is False and signalled["signal"]["delivered"] is True, signalled
+    result = live.call(lambda c: c.workflow_result("sws-2", timeout=20))
+    assert (result.status, result.output) == ("completed", {"n": 2}), result
+    assert live.call(lambda c: c.query_workflow("sws-2", "stage")) == {"shipped": {"n": 2}}
+
+    # (c) A name the workflow never set: 1030 naming the ones it did; an unknown workflow: 1001.
+    with pytest.raises(keel.KeelError) as missing:
+        live.call(lambda c: c.query_workflow("sws-1", "no-such-query"))
+    assert missing.value.code == 1030, missing.value
+    assert missing.value.data["known"] == ["stage"] and missing.value.data["name"] == "no-such-query", missing.value.data
+    with pytest.raises(keel.KeelError) as unknown:
+        live.call(lambda c: c.query_workflow("no-such-workflow", "stage"))
+    assert unknown.value.code == 1001, unknown.value
+
+    # An ended execution refuses a signal-with-start with 1001, like workflow/signal.
+    with pytest.raises(keel.KeelError) as ended:
+        live.call(lambda c: c.signal_with_start("live.progress", {}, "go", {"n": 3}, workflow_id="sws-1"))
+    assert ended.value.code == 1001, ended.value

@@ -243,6 +243,46 @@ def test_upserts_are_steps_whose_null_removal_is_sent_as_null_and_that_replay_an
     run(main())
 
 
+def test_query_values_are_steps_sending_the_value_under_value_and_replay_sends_nothing(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.query")
+    async def query(ctx, input):
+        first = await ctx.set_query_value("progress", {"pct": 50})
+        await ctx.set_query_value("progress", None)  # null is a value: sent under "value", not dropped
+        await ctx.set_query_value("stage", "packed")
+        return {"first": first}
+
+    values = [("progress", {"pct": 50}), ("progress", None), ("stage", "packed")]
+    journal = [{"seq": seq, "kind": "query", "name": name, "status": "completed", "result": None}
+               for seq, (name, _) in enumerate(values, 1)]
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.query", {}))
+            for seq, (name, value) in enumerate(values, 1):
+                step = await peer.recv()
+                assert step["method"] == "workflow/step"
+                assert step["params"] == {"workflowId": "wf-1", "runId": 1, "seq": seq, "kind": "query", "name": name,
+                                          "input": {"value": value}}
+                peer.answer(step, {"status": "completed", "result": None})
+            assert (await peer.recv())["result"] == {"status": "completed", "output": {"first": None}}
+
+            peer.send(run_request("k2", "wf.query", {}, journal=journal, run_id=2))
+            answer = await peer.recv()  # the run's answer, with no step sent before it
+            assert (answer["id"], answer["result"]) == ("k2", {"status": "completed", "output": {"first": None}})
+
+            # A journal with another kind at seq 1: NonDeterminism, not a silent query value.
+            other = [dict(journal[0], kind="publish")]
+            peer.send(run_request("k3", "wf.query", {}, journal=other, run_id=3))
+            failure = (await peer.recv())["result"]["failure"]
+            assert failure["type"] == "NonDeterminism"
+            await stop(worker, task, peer)
+
+    run(main())
+
+
 def test_non_determinism_from_keel_and_superseded_runs(sock_path):
     worker = keel.Worker("w", socket=sock_path)
 

@@ -50,6 +50,31 @@ async def _open(endpoint: Endpoint, max_frame_bytes: int) -> Connection:
     return connection
 
 
+def _start_params(
+    name: str,
+    input: Any,
+    workflow_id: Optional[str] = None,
+    *,
+    conflict_policy: Optional[str] = None,
+    priority: Optional[int] = None,
+    fairness_key: Optional[str] = None,
+    search_attributes: Optional[Mapping[str, Any]] = None,
+    memo: Optional[Mapping[str, Any]] = None,
+) -> Dict[str, Any]:
+    """``workflow/start`` params: each option sent only when given."""
+    params: Dict[str, Any] = {"name": name, "input": to_json(input)}
+    if workflow_id is not None:
+        params["workflowId"] = workflow_id
+    if conflict_policy is not None:
+        params["conflictPolicy"] = conflict_policy
+    params.update(build_priority(priority, fairness_key))
+    if search_attributes is not None:
+        params["searchAttributes"] = to_json(dict(search_attributes))
+    if memo is not None:
+        params["memo"] = to_json(dict(memo))
+    return params
+
+
 @dataclasses.dataclass
 class ActivityResult:
     """The answer of ``activity/call`` and ``activity/result``.
@@ -412,17 +437,63 @@ class Client(ScheduleMethods):
                 for a priority out of range or an empty or too long fairness key, or search
                 attributes or a memo Keel refuses (Keel, not the client, checks them).
         """
-        params: Dict[str, Any] = {"name": name, "input": to_json(input)}
-        if workflow_id is not None:
-            params["workflowId"] = workflow_id
-        if conflict_policy is not None:
-            params["conflictPolicy"] = conflict_policy
-        params.update(build_priority(priority, fairness_key))
-        if search_attributes is not None:
-            params["searchAttributes"] = to_json(dict(search_attributes))
-        if memo is not None:
-            params["memo"] = to_json(dict(memo))
+        params = _start_params(name, input, workflow_id, conflict_policy=conflict_policy, priority=priority,
+                               fairness_key=fairness_key, search_attributes=search_attributes, memo=memo)
         return WorkflowResult.from_wire(await self._call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
+
+    async def signal_with_start(
+        self,
+        name: str,
+        input: Any,
+        signal_name: str,
+        payload: Any = None,
+        *,
+        request_id: Optional[str] = None,
+        **start_options: Any,
+    ) -> Dict[str, Any]:
+        """Sends signal ``signal_name`` with ``payload`` to the execution ``workflow_id=`` names,
+        starting workflow ``name`` with ``input`` first when no execution has that id
+        (``workflow/start`` with ``signal``). Keel starts it and buffers the signal in one
+        transaction, so the workflow's first `WorkflowContext.signal` wait for that name receives
+        it; an open execution with the id just gets the signal (``started`` False).
+
+        ``start_options`` are `start_workflow`'s: ``workflow_id=`` (give one: it is how a later call
+        finds the same execution; without it Keel generates one), ``conflict_policy=``,
+        ``priority=``, ``fairness_key=``, ``search_attributes=``, ``memo=``, each sent only when
+        given. ``request_id`` deduplicates the signal like `signal`'s (1 to 512 bytes; default a
+        fresh UUID v4), so a call in flight when the connection drops is sent again after the
+        reconnect and delivers once (when it has a ``workflow_id``).
+
+        Returns the wire result: the start result (``workflowId``, ``status``, ``started``, ...)
+        plus ``"signal": {"delivered": True, "duplicate": bool}``.
+
+        Raises:
+            KeelError: 1001 when the execution with that id has ended ("has ended"), or what
+                `start_workflow` raises.
+            TypeError: an option `start_workflow` does not take.
+        """
+        params = _start_params(name, input, **start_options)
+        params["signal"] = {
+            "name": signal_name,
+            "payload": to_json(payload),
+            "requestId": str(uuid.uuid4()) if request_id is None else request_id,
+        }
+        return dict(await self._call("workflow/start", params, timeout=CONNECT_TIMEOUT_S) or {})
+
+    async def query_workflow(self, workflow_id: str, name: str) -> Any:
+        """The latest value the workflow set for query ``name`` with
+        `WorkflowContext.set_query_value` (``workflow/query``). Keel answers from what it stored,
+        so this works with no worker connected and after the execution ended. A read: sent again
+        after a reconnect. The full wire answer is ``{workflowId, name, value, seq, atMs, status}``;
+        this returns ``value``.
+
+        Raises:
+            KeelError: 1030 queryNotFound when the workflow never set ``name`` (``data`` is
+                ``{workflowId, name, known: [the names it did set]}``); 1001 no such workflow.
+        """
+        params = {"workflowId": workflow_id, "name": name}
+        result = await self._call("workflow/query", params, timeout=CONNECT_TIMEOUT_S)
+        return (result or {}).get("value")
 
     async def workflow_result(self, workflow_id: str, timeout: Optional[Seconds] = None) -> WorkflowResult:
         """Waits up to ``timeout`` (default 60 s, Keel's) for the execution to end

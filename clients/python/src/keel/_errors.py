@@ -23,6 +23,7 @@ UNAUTHORIZED = -32004
 NON_DETERMINISM = 1003
 SCHEDULE_NOT_FOUND = 1020  # no schedule with that scheduleId
 SCHEDULE_ALREADY_EXISTS = 1021  # schedule/create with a scheduleId in use
+QUERY_NOT_FOUND = 1030  # workflow/query for a name the workflow never set; data {workflowId, name, known}
 CONTRACT_CONFLICT = 2005
 ATTEMPT_SUPERSEDED = 2006
 INPUT_CONTRACT_VIOLATION = 3001

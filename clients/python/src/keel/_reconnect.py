@@ -74,22 +74,25 @@ class EndpointRing(Generic[T]):
 
 # Reads: repeating them changes nothing in Keel.
 _READS = frozenset(
-    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "workflow/follow", "worker/list",
-     "schedule/describe", "schedule/list"}
+    {"ping", "activity/result", "workflow/result", "workflow/describe", "workflow/history", "workflow/list", "workflow/follow",
+     "workflow/query", "worker/list", "schedule/describe", "schedule/list"}
 )
 
 
 def safe_to_repeat(method: str, params: Dict[str, Any]) -> bool:
     """True when a call whose connection dropped before its answer may be sent again: a read, an
     ``activity/call`` with an idempotency key, a ``workflow/start`` with a workflow id that does
-    not ask to fail on conflict, or a ``workflow/signal`` with a request id (Keel delivers a
-    repeated one once and answers ``duplicate: true``) (docs/clients.md "Reconnecting", the
-    in-flight table)."""
+    not ask to fail on conflict (and, with a ``signal``, whose signal carries a request id), or a
+    ``workflow/signal`` with a request id (Keel delivers a repeated one once and answers
+    ``duplicate: true``) (docs/clients.md "Reconnecting", the in-flight table)."""
     if method in _READS:
         return True
     if method == "activity/call":
         return params.get("idempotencyKey") is not None
     if method == "workflow/start":
+        signal = params.get("signal")
+        if signal is not None and (not isinstance(signal, dict) or signal.get("requestId") is None):
+            return False  # signal-with-start: without a request id a resend could deliver twice
         return params.get("workflowId") is not None and params.get("conflictPolicy") != "fail"
     if method == "workflow/signal":
         return params.get("requestId") is not None

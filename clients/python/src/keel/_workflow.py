@@ -222,6 +222,19 @@ class WorkflowContext:
         """
         return self._upsert("memo", memo)
 
+    def set_query_value(self, name: str, value: Any) -> "asyncio.Future[None]":
+        """Publishes ``value`` (any JSON value) as this execution's latest answer to query
+        ``name``, as a durable step (kind "query", named ``name``, input ``{"value": value}``):
+        recorded once, never sent again on replay. Any client reads the latest value with
+        `Client.query_workflow`, even when no worker is connected (docs/protocol.md, "Queries and
+        signal-with-start"). Await it like any step (steps are numbered in program order); it
+        resolves to None.
+
+        A later call with the same name replaces the value: ``await ctx.set_query_value("stage",
+        "packed")`` ... ``await ctx.set_query_value("stage", {"shipped": payload})``.
+        """
+        return self._run.step("query", name, {"value": to_json(value)}, convert=_none)
+
     def _upsert(self, name: str, values: Mapping[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
         if not isinstance(values, Mapping):
             kind = type(values).__name__
