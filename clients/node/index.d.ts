@@ -20,6 +20,7 @@ export declare const codes: Readonly<{
   invalidQuery: 1013;
   scheduleNotFound: 1020;
   scheduleAlreadyExists: 1021;
+  queryNotFound: 1030;
   contractConflict: 2005;
   attemptSuperseded: 2006;
   inputContractViolation: 3001;
@@ -261,6 +262,9 @@ export declare class WorkflowContext {
   uuid(): Promise<string>;
   /** Publishes `event` to this execution's stream under `name` (default "event"): a durable step. */
   publish(event: Json, name?: string): Promise<null>;
+  /** Sets query value `name` to `value` (a durable `query` step, never re-sent on replay); clients
+   * read the latest with `Client.queryWorkflow`. @throws TypeError for an empty or non-string name. */
+  setQueryValue(name: string, value: Json): Promise<null>;
   /** Merges `attributes` into this execution's search attributes (a durable `upsert` step); a
    * `null` value removes its key. Resolves with the attributes after the merge. */
   upsertSearchAttributes(attributes: SearchAttributeUpdate): Promise<SearchAttributes>;
@@ -410,6 +414,23 @@ export interface ScheduleSummary {
   nextActionTimeMs?: number;
 }
 
+/** Options of `startWorkflow` (and `signalWithStart`). */
+export interface StartOptions extends Scheduling {
+  workflowId?: string;
+  conflictPolicy?: 'useExisting' | 'fail';
+  searchAttributes?: SearchAttributes;
+  memo?: { [key: string]: Json };
+}
+export interface StartResult {
+  workflowId: string;
+  status: WorkflowStatus;
+  started: boolean;
+}
+/** `signalWithStart`: the start result plus how the signal went. */
+export interface SignalWithStartResult extends StartResult {
+  signal: { delivered: boolean; duplicate: boolean };
+}
+
 export declare class Client {
   constructor(connection: Connection);
   readonly connection: Connection;
@@ -422,9 +443,16 @@ export declare class Client {
   startWorkflow(
     name: string,
     input?: unknown,
-    options?: { workflowId?: string; conflictPolicy?: 'useExisting' | 'fail'; searchAttributes?: SearchAttributes; memo?: { [key: string]: Json } } & Scheduling,
-  ): Promise<{ workflowId: string; status: WorkflowStatus; started: boolean }>;
+    options?: StartOptions,
+  ): Promise<StartResult>;
+  /** Starts workflow `name` and buffers signal `signalName` in one transaction, or delivers the signal to the
+   * open execution with `workflowId` (`started: false`). `requestId` (default: a fresh random UUID) deduplicates
+   * the signal. @throws KeelError 1001 when the id's execution has ended. */
+  signalWithStart(name: string, input: unknown, signalName: string, payload?: unknown, options?: StartOptions & { requestId?: string }): Promise<SignalWithStartResult>;
   workflowResult(workflowId: string, options?: { waitTimeoutMs?: number }): Promise<WorkflowResult>;
+  /** The latest value the workflow set with `setQueryValue(name, …)` (`workflow/query`, a read).
+   * @throws KeelError 1030 queryNotFound (`data: {workflowId, name, known}`), 1001 for an unknown workflow. */
+  queryWorkflow<T = any>(workflowId: string, name: string): Promise<T>;
   /** Sends `requestId` (default: a fresh random UUID); a repeat of an id is answered `duplicate: true` and not delivered. */
   signalWorkflow(workflowId: string, name: string, payload?: unknown, options?: { requestId?: string }): Promise<{ delivered: boolean; consumed?: boolean; duplicate?: boolean }>;
   cancelWorkflow(workflowId: string, reason?: string): Promise<{ status: WorkflowStatus }>;

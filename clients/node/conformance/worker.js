@@ -148,4 +148,10 @@ worker.workflow('wf.upsert', async (input, wf) => {
   return { attributes, memo };
 });
 
+worker.workflow('wf.query', async (input, wf) => {
+  await wf.setQueryValue('progress', { pct: 50 });
+  await wf.setQueryValue('progress', { pct: 100 });
+  return 'done';
+});
+
 await worker.run();

@@ -113,6 +113,38 @@ export class Client {
     return this._call('workflow/signal', defined({ workflowId, name, payload, requestId: requestId ?? randomUUID() }));
   }
 
+  /**
+   * Signal-with-start (`workflow/start` with `signal`): starts workflow `name` and buffers signal
+   * `signalName` with `payload` in one transaction (the workflow's first wait for that signal
+   * receives it), or, when an execution with the workflow id is open, delivers the signal to it
+   * (`started: false`). Give `options.workflowId`: it is how a later call finds the same
+   * execution (without one Keel generates an id). `options` are `startWorkflow`'s plus
+   * `requestId`, a fresh random UUID unless given, which deduplicates the signal like
+   * `signalWorkflow`'s: a call in flight when the connection drops is sent again after the
+   * reconnect and delivers once.
+   * @param {{workflowId?: string, conflictPolicy?: 'useExisting'|'fail', priority?: number, fairnessKey?: string, searchAttributes?: Record<string, string|number|boolean>, memo?: Record<string, unknown>, requestId?: string}} [options]
+   * @returns {Promise<{workflowId: string, status: string, started: boolean, signal: {delivered: boolean, duplicate: boolean}}>}
+   * @throws {KeelError} 1001 workflowNotFound when the id's execution has ended.
+   */
+  signalWithStart(name, input = null, signalName, payload = undefined, options = {}) {
+    const { requestId, ...start } = options;
+    const signal = defined({ name: signalName, payload, requestId: requestId ?? randomUUID() });
+    return this._call('workflow/start', { name, input, ...defined(start), signal });
+  }
+
+  /**
+   * Reads query value `name` of execution `workflowId` (`workflow/query`): the latest value the
+   * workflow set with `wf.setQueryValue(name, value)`, answered by Keel even when no worker is
+   * connected. A read: sent again after a reconnect.
+   * @returns {Promise<unknown>} the value.
+   * @throws {KeelError} 1030 queryNotFound when the workflow never set `name` (`data: {workflowId,
+   *   name, known}`, `known` the names it did set); 1001 workflowNotFound for an unknown workflow.
+   */
+  async queryWorkflow(workflowId, name) {
+    const answer = await this._call('workflow/query', { workflowId, name });
+    return answer?.value ?? null;
+  }
+
   /** Requests cancellation (`workflow/cancel`). @returns {Promise<{status: string}>} */
   cancelWorkflow(workflowId, reason = undefined) {
     return this._call('workflow/cancel', defined({ workflowId, reason }));

@@ -19,6 +19,7 @@ export const codes = Object.freeze({
   invalidQuery: 1013,
   scheduleNotFound: 1020,
   scheduleAlreadyExists: 1021,
+  queryNotFound: 1030,
   contractConflict: 2005,
   attemptSuperseded: 2006,
   inputContractViolation: 3001,

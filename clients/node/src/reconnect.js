@@ -62,15 +62,19 @@ export class EndpointRing {
 }
 
 // Reads: repeating them changes nothing in Keel.
-const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'workflow/follow', 'worker/list', 'schedule/describe', 'schedule/list']);
+const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/describe', 'workflow/history', 'workflow/list', 'workflow/follow', 'workflow/query', 'worker/list', 'schedule/describe', 'schedule/list']);
 
 /** True when a call whose connection dropped before its answer may be sent again: a read, an
- * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy,
- * a workflow/signal with a request id (Keel delivers it once and answers a repeat `duplicate`). */
+ * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy
+ * (and, for a signal-with-start, a `signal.requestId`), a workflow/signal with a request id (Keel
+ * delivers it once and answers a repeat `duplicate`). */
 export function safeToRepeat(method, params = {}) {
   if (READS.has(method)) return true;
   if (method === 'activity/call') return params.idempotencyKey != null;
   if (method === 'workflow/signal') return params.requestId != null;
-  if (method === 'workflow/start') return params.workflowId != null && params.conflictPolicy !== 'fail';
+  if (method === 'workflow/start') {
+    if (params.signal != null && params.signal.requestId == null) return false;
+    return params.workflowId != null && params.conflictPolicy !== 'fail';
+  }
   return false;
 }

@@ -76,6 +76,22 @@ export class WorkflowContext {
   }
 
   /**
+   * Sets query value `name` to `value` (any JSON value): a durable step `{kind: "query", name,
+   * input: {value}}`, stored once and never sent again on replay (docs/protocol.md, "Queries and
+   * signal-with-start"). Any client reads the latest value with `Client.queryWorkflow(id, name)`,
+   * even while no worker runs the execution. Await it (steps run in program order).
+   * @param {string} name a non-empty query name.
+   * @returns {Promise<null>} once Keel has stored the value.
+   * @throws {TypeError} a name that is not a non-empty string (before it takes a seq).
+   */
+  setQueryValue(name, value) {
+    if (typeof name !== 'string' || name.length === 0) {
+      return Promise.reject(new TypeError(`a query name must be a non-empty string, not ${JSON.stringify(name)}`));
+    }
+    return this._run.step('query', name, { value: value === undefined ? null : value });
+  }
+
+  /**
    * Upserts this execution's search attributes, which `Client.listWorkflows({query})` filters on
    * (docs/protocol.md, "Search attributes and memo"): a durable step `{kind: "upsert", name:
    * "searchAttributes", input: attributes}`, sent once and answered from the journal on replay.
