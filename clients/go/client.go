@@ -203,6 +203,10 @@ type StartOptions struct {
 	// Memo is unindexed JSON (at most 32 KiB encoded) shown by DescribeWorkflow; nil sends none.
 	// The workflow changes it with WorkflowContext.UpsertMemo.
 	Memo map[string]any
+	// SignalRequestID is for SignalWithStart only: it deduplicates the signal as
+	// SignalOptions.RequestID does ("" sends a fresh random UUID). StartWorkflow, which sends no
+	// signal, refuses it.
+	SignalRequestID string
 }
 
 // Started is workflow/start's answer.
@@ -211,10 +215,26 @@ type Started struct {
 	Status     string `json:"status"`
 	// Started is false when an execution with this id already existed ("useExisting").
 	Started bool `json:"started"`
+	// Signal is the signal's delivery for SignalWithStart (Delivered, Duplicate); nil for
+	// StartWorkflow.
+	Signal *Signaled `json:"signal,omitempty"`
 }
 
-// StartWorkflow starts workflow name with input.
+// StartWorkflow starts workflow name with input. SignalWithStart also hands it a signal.
 func (c *Client) StartWorkflow(ctx context.Context, name string, input any, opts StartOptions) (*Started, error) {
+	if opts.SignalRequestID != "" {
+		return nil, errors.New("keel: StartOptions.SignalRequestID is for SignalWithStart; StartWorkflow sends no signal")
+	}
+	var s Started
+	if err := c.call(ctx, "workflow/start", startParams(name, input, opts), &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// startParams are workflow/start's params for opts, each key only when set (SignalRequestID
+// aside: SignalWithStart sends it inside "signal").
+func startParams(name string, input any, opts StartOptions) map[string]any {
 	params := map[string]any{"name": name, "input": input}
 	if opts.WorkflowID != "" {
 		params["workflowId"] = opts.WorkflowID
@@ -229,11 +249,7 @@ func (c *Client) StartWorkflow(ctx context.Context, name string, input any, opts
 	if opts.Memo != nil {
 		params["memo"] = opts.Memo
 	}
-	var s Started
-	if err := c.call(ctx, "workflow/start", params, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return params
 }
 
 // WorkflowStatus is workflow/result's answer (and part of workflow/describe's).
@@ -299,7 +315,8 @@ type SignalOptions struct {
 	RequestID string
 }
 
-// Signaled is workflow/signal's answer.
+// Signaled is workflow/signal's answer, and the "signal" of SignalWithStart's (where Consumed
+// is always false).
 type Signaled struct {
 	Delivered bool `json:"delivered"`
 	// Consumed: a waiting step took the signal at once.

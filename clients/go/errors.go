@@ -25,14 +25,21 @@ const (
 	CodeShuttingDown = -32003
 	CodeUnauthorized = -32004
 	// Domain errors.
-	CodeNonDeterminism = 1003
+	// CodeWorkflowNotFound: no execution has the workflowId, or (workflow/signal, SignalWithStart)
+	// its execution has ended.
+	CodeWorkflowNotFound = 1001
+	CodeNonDeterminism   = 1003
 	// CodeInvalidQuery: a workflow/list (or workflow/batch) query that does not parse; the message
 	// names the token and its position, Data is {query, position, term}.
 	CodeInvalidQuery = 1013
 	// CodeScheduleNotFound: no schedule has the scheduleId (schedule/describe, pause, ...).
 	CodeScheduleNotFound = 1020
 	// CodeScheduleAlreadyExists: schedule/create with a scheduleId in use.
-	CodeScheduleAlreadyExists  = 1021
+	CodeScheduleAlreadyExists = 1021
+	// CodeQueryNotFound: workflow/query for a name the workflow never set with
+	// WorkflowContext.SetQueryValue; Data is {workflowId, name, known}, known listing the names
+	// it did set.
+	CodeQueryNotFound          = 1030
 	CodeContractConflict       = 2005
 	CodeAttemptSuperseded      = 2006
 	CodeInputContractViolation = 3001

@@ -151,6 +151,21 @@ func liveWorker(t *testing.T, socket string) {
 		u, err := wf.UUID()
 		return map[string]any{"t": now.UnixMilli(), "r": r, "u": u}, err
 	})
+	// live.progress: query value "stage" is "packed" until the first signal "go", then
+	// {"shipped": payload}; returns the payload.
+	RegisterWorkflow(w, "live.progress", func(wf *WorkflowContext, in any) (any, error) {
+		if err := wf.SetQueryValue("stage", "packed"); err != nil {
+			return nil, err
+		}
+		var payload any
+		if err := wf.Signal("go", 0, &payload); err != nil {
+			return nil, err
+		}
+		if err := wf.SetQueryValue("stage", map[string]any{"shipped": payload}); err != nil {
+			return nil, err
+		}
+		return payload, nil
+	})
 	startWorker(t, w)
 }
 
@@ -676,4 +691,96 @@ func TestLiveSearchAttributesAndMemo(t *testing.T) {
 	if _, err := c.ListWorkflows(ctx, ListOptions{Query: `customer = = "acme"`}); !errors.As(err, &rpc) || rpc.Code != CodeInvalidQuery {
 		t.Fatalf("a bad query: %v, want code 1013", err)
 	}
+}
+
+// TestLiveQueriesAndSignalWithStart: SignalWithStart starts a new execution with its signal
+// buffered, or signals an open one; the query value "stage" follows the workflow; an unknown
+// query name is 1030, an unknown workflow (and a signal-with-start on an ended one) 1001.
+func TestLiveQueriesAndSignalWithStart(t *testing.T) {
+	socket := startKeel(t)
+	liveWorker(t, socket)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	result := func(id string) string {
+		t.Helper()
+		var out any
+		if _, err := c.WorkflowResult(ctx, id, &out); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return mustJSON(t, out)
+	}
+	stage := func(id string) (string, error) {
+		var v any
+		err := c.QueryWorkflow(ctx, id, "stage", &v)
+		return mustJSON(t, v), err
+	}
+
+	t.Run("signal-with-start starts the workflow with the signal buffered", func(t *testing.T) {
+		s, err := c.SignalWithStart(ctx, "live.progress", map[string]any{}, "go", map[string]int{"n": 1}, StartOptions{WorkflowID: "sws-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !s.Started || s.WorkflowID != "sws-1" || s.Signal == nil || !s.Signal.Delivered || s.Signal.Duplicate {
+			t.Fatalf("got %+v, signal %+v", s, s.Signal)
+		}
+		if got := result("sws-1"); got != `{"n":1}` {
+			t.Fatalf("the workflow returned %s, want {\"n\":1}", got)
+		}
+		if got, err := stage("sws-1"); err != nil || got != `{"shipped":{"n":1}}` {
+			t.Fatalf("stage: %s, %v", got, err)
+		}
+	})
+
+	t.Run("signal-with-start signals an open workflow", func(t *testing.T) {
+		if _, err := c.StartWorkflow(ctx, "live.progress", map[string]any{}, StartOptions{WorkflowID: "sws-2"}); err != nil {
+			t.Fatal(err)
+		}
+		for { // 1030 until the first step is recorded, then "packed"
+			got, err := stage("sws-2")
+			var rpc *Error
+			if err == nil && got == `"packed"` {
+				break
+			} else if err != nil && !(errors.As(err, &rpc) && rpc.Code == CodeQueryNotFound) {
+				t.Fatal(err)
+			} else if ctx.Err() != nil {
+				t.Fatalf("stage never became \"packed\": %s, %v", got, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		s, err := c.SignalWithStart(ctx, "live.progress", map[string]any{}, "go", map[string]int{"n": 2}, StartOptions{WorkflowID: "sws-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Started || s.Signal == nil || !s.Signal.Delivered || s.Signal.Duplicate {
+			t.Fatalf("got %+v, signal %+v", s, s.Signal)
+		}
+		if got := result("sws-2"); got != `{"n":2}` {
+			t.Fatalf("the workflow returned %s, want {\"n\":2}", got)
+		}
+		if got, err := stage("sws-2"); err != nil || got != `{"shipped":{"n":2}}` {
+			t.Fatalf("stage: %s, %v", got, err)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		var rpc *Error
+		err := c.QueryWorkflow(ctx, "sws-1", "no-such-query", nil)
+		if !errors.As(err, &rpc) || rpc.Code != CodeQueryNotFound {
+			t.Fatalf("an unknown query name: %v, want code 1030", err)
+		}
+		var data struct {
+			Known []string `json:"known"`
+		}
+		if json.Unmarshal(rpc.Data, &data) != nil || len(data.Known) != 1 || data.Known[0] != "stage" {
+			t.Fatalf("1030's data: %s, want known [\"stage\"]", rpc.Data)
+		}
+		if err := c.QueryWorkflow(ctx, "no-such-workflow", "stage", nil); !errors.As(err, &rpc) || rpc.Code != CodeWorkflowNotFound {
+			t.Fatalf("an unknown workflow: %v, want code 1001", err)
+		}
+		_, err = c.SignalWithStart(ctx, "live.progress", nil, "go", nil, StartOptions{WorkflowID: "sws-1"})
+		if !errors.As(err, &rpc) || rpc.Code != CodeWorkflowNotFound {
+			t.Fatalf("signal-with-start on an ended workflow: %v, want code 1001", err)
+		}
+	})
 }

@@ -100,12 +100,13 @@ func (e *outcomeUnknownError) Is(target error) bool {
 // reads are the calls repeating changes nothing in Keel.
 var reads = map[string]bool{"ping": true, "activity/result": true, "workflow/result": true,
 	"workflow/describe": true, "workflow/history": true, "workflow/list": true, "worker/list": true,
-	"workflow/follow": true, "schedule/describe": true, "schedule/list": true}
+	"workflow/follow": true, "workflow/query": true, "schedule/describe": true, "schedule/list": true}
 
 // safeToRepeat reports whether a call whose connection dropped before its answer may be sent
 // again: a read, an activity/call with an idempotency key, a workflow/start with a workflow id
-// that does not ask to fail on conflict, or a workflow/signal with a request id (Keel answers a
-// repeat duplicate and delivers nothing) (docs/clients.md "Reconnecting").
+// that does not ask to fail on conflict (its signal, if any, always has a request id: see
+// SignalWithStart), or a workflow/signal with a request id (Keel answers a repeat duplicate and
+// delivers nothing) (docs/clients.md "Reconnecting").
 func safeToRepeat(method string, params any) bool {
 	switch {
 	case reads[method]:

@@ -214,6 +214,9 @@ func TestOnlyReadsAndKeyedCallsAreRepeated(t *testing.T) {
 	}{
 		{"workflow/result", map[string]string{"workflowId": "w"}, true},
 		{"workflow/follow", map[string]any{"workflowId": "w", "afterOffset": 3}, true},
+		{"workflow/query", map[string]string{"workflowId": "w", "name": "stage"}, true},
+		{"workflow/start", map[string]any{"workflowId": "w", "signal": map[string]any{"name": "go", "requestId": "r-1"}}, true},
+		{"workflow/start", map[string]any{"signal": map[string]any{"name": "go", "requestId": "r-1"}}, false},
 		{"activity/call", map[string]any{"name": "a", "idempotencyKey": "k"}, true},
 		{"activity/call", map[string]any{"name": "a"}, false},
 		{"workflow/start", map[string]any{"workflowId": "w", "conflictPolicy": "fail"}, false},

@@ -170,4 +170,15 @@ func registerWorkflows(w *keel.Worker) {
 		}
 		return object{"attributes": attributes, "memo": memo}, nil
 	})
+
+	// wf.query: the query value "progress" set twice, each a step awaited in order (conformance 50).
+	keel.RegisterWorkflow(w, "wf.query", func(wf *keel.WorkflowContext, in object) (string, error) {
+		if err := wf.SetQueryValue("progress", object{"pct": 50}); err != nil {
+			return "", err
+		}
+		if err := wf.SetQueryValue("progress", object{"pct": 100}); err != nil {
+			return "", err
+		}
+		return "done", nil
+	})
 }
