@@ -147,4 +147,11 @@ worker.workflow("wf.upsert") do |_input, wf|
   { "attributes" => attributes, "memo" => memo }
 end
 
+# Case 50: two query values under one name, each a step awaited in order.
+worker.workflow("wf.query") do |_input, wf|
+  wf.set_query_value("progress", { "pct" => 50 })
+  wf.set_query_value("progress", { "pct" => 100 })
+  "done"
+end
+
 worker.run

@@ -96,6 +96,66 @@ class ClientTest < Minitest::Test
     assert_equal({ "name" => "orders.fulfil", "input" => nil, "memo" => {} }, params)
   end
 
+  # docs/protocol.md "Queries and signal-with-start": workflow/start with a `signal` whose
+  # requestId is a fresh UUID by default, as signal_workflow's; the start options as start_workflow's.
+  def test_signal_with_start_sends_the_signal_with_a_fresh_request_id_by_default
+    answer = { "workflowId" => "sws-1", "status" => "running", "started" => true,
+               "signal" => { "delivered" => true, "duplicate" => false } }
+    result = nil
+    first = sent_params("workflow/start", answer) do |c|
+      result = c.signal_with_start("orders.fulfil", { "order" => 17 }, "go", { "n" => 1 }, workflow_id: "sws-1")
+    end
+    assert_equal answer, result
+    assert_equal({ "name" => "orders.fulfil", "input" => { "order" => 17 }, "workflowId" => "sws-1",
+                   "signal" => { "name" => "go", "payload" => { "n" => 1 } } },
+                 first.merge("signal" => first["signal"].except("requestId")))
+    assert_match UUID_V4, first.dig("signal", "requestId")
+    second = sent_params("workflow/start", answer) { |c| c.signal_with_start("orders.fulfil", nil, "go", workflow_id: "sws-1") }
+    assert_match UUID_V4, second.dig("signal", "requestId")
+    refute_equal first.dig("signal", "requestId"), second.dig("signal", "requestId")
+    assert_equal({ "name" => "go", "payload" => nil }, second["signal"].except("requestId"), "a missing payload is sent as null")
+  end
+
+  def test_signal_with_start_takes_a_request_id_and_start_options_and_nil_sends_no_request_id
+    answer = { "workflowId" => "sws-2", "status" => "running", "started" => false,
+               "signal" => { "delivered" => true, "duplicate" => true } }
+    params = sent_params("workflow/start", answer) do |c|
+      c.signal_with_start("orders.fulfil", nil, "go", "A", request_id: "go-17", workflow_id: "sws-2", conflict_policy: "useExisting",
+                                                           priority: 3, fairness_key: "acme", search_attributes: { "customer" => "acme" },
+                                                           memo: { "owner" => "ops" })
+    end
+    assert_equal({ "name" => "orders.fulfil", "input" => nil, "workflowId" => "sws-2", "conflictPolicy" => "useExisting",
+                   "priority" => 3, "fairnessKey" => "acme", "searchAttributes" => { "customer" => "acme" },
+                   "memo" => { "owner" => "ops" }, "signal" => { "name" => "go", "payload" => "A", "requestId" => "go-17" } }, params)
+    params = sent_params("workflow/start", answer) { |c| c.signal_with_start("orders.fulfil", nil, "go", request_id: nil) }
+    assert_equal({ "name" => "orders.fulfil", "input" => nil, "signal" => { "name" => "go", "payload" => nil } }, params)
+    assert_raises(ArgumentError) { @client.signal_with_start("orders.fulfil", nil, "go", workflow: "typo") }
+  end
+
+  def test_query_workflow_sends_id_and_name_and_returns_the_value
+    value = nil
+    params = sent_params("workflow/query", { "workflowId" => "wf-1", "name" => "progress", "value" => { "pct" => 50 },
+                                             "seq" => 3, "atMs" => 1_765_000_000_000, "status" => "running" }) do |c|
+      value = c.query_workflow("wf-1", "progress")
+    end
+    assert_equal({ "workflowId" => "wf-1", "name" => "progress" }, params)
+    assert_equal({ "pct" => 50 }, value)
+  end
+
+  def test_an_unknown_query_name_raises_query_not_found_with_its_data
+    call = Thread.new do
+      Thread.current.report_on_exception = false # the raise is the point: call.value re-raises it here
+      @client.query_workflow("wf-1", "progres")
+    end
+    request = @peer.receive
+    assert_equal "workflow/query", request["method"]
+    data = { "workflowId" => "wf-1", "name" => "progres", "known" => ["progress"] }
+    @peer.send_message({ "jsonrpc" => "2.0", "id" => request["id"],
+                         "error" => { "code" => 1030, "message" => "no query progres", "data" => data } })
+    error = assert_raises(Keel::Error) { call.value }
+    assert_equal [1030, Keel::QUERY_NOT_FOUND, data], [error.code, Keel::QUERY_NOT_FOUND, error.data]
+  end
+
   def test_list_workflows_passes_query_and_filters_as_a_hash_or_keywords
     listed = { "workflows" => [] }
     query = 'customer = "acme" AND stage = "shipped"'

@@ -59,6 +59,12 @@ class LiveTest < Minitest::Test
       { "done" => true }
     end
     @worker.workflow("wf.ships") { |_input, wf| wf.upsert_search_attributes({ "stage" => "shipped" }) }
+    @worker.workflow("live.progress") do |_input, wf|
+      wf.set_query_value("stage", "packed")
+      go = wf.signal("go")
+      wf.set_query_value("stage", { "shipped" => go })
+      go
+    end
     @worker.workflow("wf.approvals") { |_input, wf| [wf.signal("approve"), wf.signal("approve")] }
     @spinning = Keel::TimedQueue.new
     @unwound = Keel::TimedQueue.new
@@ -287,6 +293,64 @@ class LiveTest < Minitest::Test
                  described.values_at("searchAttributes", "memo"), described.inspect
     bad = assert_raises(Keel::Error) { @client.list_workflows(query: 'customer = "acme" AND') }
     assert_equal Keel::INVALID_QUERY, bad.code
+  end
+
+  # docs/protocol.md "Queries and signal-with-start": signal-with-start starting an execution and
+  # signalling an open one; query values read back; an unknown query name is 1030.
+  def test_signal_with_start_starts_or_signals_and_query_reads_the_latest_value
+    skip_without_workflows
+    begin
+      started = @client.signal_with_start("live.progress", {}, "go", { "n" => 1 }, workflow_id: "sws-1")
+    rescue Keel::Error => e
+      raise unless e.code == Keel::INVALID_PARAMS || e.code == Keel::METHOD_NOT_FOUND
+
+      skip "this keel binary has no signal-with-start: #{e.message}"
+    end
+    assert_equal ["sws-1", true, true], [started["workflowId"], started["started"], started.dig("signal", "delivered")], started.inspect
+    result = @client.workflow_result("sws-1", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "n" => 1 }], result.values_at("status", "output"), result.inspect
+    assert_equal({ "shipped" => { "n" => 1 } }, @client.query_workflow("sws-1", "stage"))
+
+    @client.start_workflow("live.progress", {}, workflow_id: "sws-2")
+    stage = nil
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + (RESULT_TIMEOUT_MS / 1000.0)
+    until stage == "packed"
+      flunk "query stage never became \"packed\" (last #{stage.inspect})" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+      sleep 0.05
+      stage = begin
+        @client.query_workflow("sws-2", "stage")
+      rescue Keel::Error => e
+        raise unless e.code == Keel::QUERY_NOT_FOUND # not set yet
+
+        nil
+      end
+    end
+    again = @client.signal_with_start("live.progress", {}, "go", { "n" => 2 }, workflow_id: "sws-2")
+    assert_equal ["sws-2", false, true], [again["workflowId"], again["started"], again.dig("signal", "delivered")], again.inspect
+    result = @client.workflow_result("sws-2", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "n" => 2 }], result.values_at("status", "output"), result.inspect
+    assert_equal({ "shipped" => { "n" => 2 } }, @client.query_workflow("sws-2", "stage"))
+
+    unknown = assert_raises(Keel::Error) { @client.query_workflow("sws-2", "no-such-query") }
+    assert_equal Keel::QUERY_NOT_FOUND, unknown.code, unknown.inspect
+    assert_equal ["sws-2", "no-such-query", ["stage"]], unknown.data.values_at("workflowId", "name", "known"), unknown.data.inspect
+  end
+
+  # An unknown workflow id is 1001 for a query; signal-with-start on an ended execution is 1001
+  # too, as workflow/signal.
+  def test_a_query_of_an_unknown_workflow_and_a_signal_with_start_of_an_ended_one_are_workflow_not_found
+    skip_without_workflows
+    begin
+      @client.query_workflow("no-such-workflow", "stage")
+      flunk "a query of an unknown workflow returned"
+    rescue Keel::Error => e
+      skip "this keel binary has no workflow/query" if e.code == Keel::METHOD_NOT_FOUND
+      assert_equal Keel::WORKFLOW_NOT_FOUND, e.code, e.inspect
+    end
+    @client.signal_with_start("live.progress", {}, "go", { "n" => 3 }, workflow_id: "sws-ended")
+    assert_equal "completed", @client.workflow_result("sws-ended", wait_timeout_ms: RESULT_TIMEOUT_MS)["status"]
+    ended = assert_raises(Keel::Error) { @client.signal_with_start("live.progress", {}, "go", { "n" => 4 }, workflow_id: "sws-ended") }
+    assert_equal Keel::WORKFLOW_NOT_FOUND, ended.code, ended.inspect
   end
 
   def test_tcp_needs_the_token_and_then_serves

@@ -189,4 +189,13 @@ class ReconnectRulesTest < Minitest::Test
     refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w", "name" => "go" })
     refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w", "name" => "go", "requestId" => nil })
   end
+
+  def test_a_query_is_a_read_and_a_signal_with_start_needs_an_id_and_a_request_id
+    assert Keel::Reconnect.safe_to_repeat?("workflow/query", { "workflowId" => "w", "name" => "progress" })
+    assert Keel::Reconnect.safe_to_repeat?("workflow/start", { "workflowId" => "w", "signal" => { "name" => "go", "requestId" => "r-1" } })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/start", { "workflowId" => "w", "signal" => { "name" => "go" } })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/start", { "signal" => { "name" => "go", "requestId" => "r-1" } })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/start", { "workflowId" => "w", "conflictPolicy" => "fail",
+                                                               "signal" => { "name" => "go", "requestId" => "r-1" } })
+  end
 end

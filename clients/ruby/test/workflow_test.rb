@@ -70,6 +70,12 @@ class WorkflowTest < Minitest::Test
       { "attributes" => attributes, "memo" => wf.upsert_memo({ "note" => "hi", "old" => nil }) }
     end
     worker.workflow("bad-upsert") { |input, wf| wf.upsert_memo(input) }
+    worker.workflow("queries") do |_input, wf|
+      wf.set_query_value("progress", { "pct" => 50 })
+      wf.set_query_value("stage", nil)
+      "done"
+    end
+    worker.workflow("bad-query") { |input, wf| wf.set_query_value(input, 1) }
     worker.workflow("naps") do |_input, _wf|
       sleep 60 # plain Ruby, no step
     rescue StandardError
@@ -341,6 +347,38 @@ class WorkflowTest < Minitest::Test
       failure = @peer.receive.dig("result", "failure")
       assert_equal "ArgumentError", failure["type"], input.inspect
       assert_match(/upsert memo takes a Hash/, failure["message"])
+    end
+  end
+
+  # docs/protocol.md "Queries and signal-with-start": kind "query", the value under "value"
+  # (nil sent as null), each awaited in program order; nothing sent on replay.
+  def test_set_query_value_is_a_step_awaited_in_order_with_the_value_under_value
+    @peer.request("r", "workflow/run", run_params("queries", nil, run_id: 5))
+    first = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 5, "seq" => 1, "kind" => "query", "name" => "progress",
+                   "input" => { "value" => { "pct" => 50 } } }, first["params"])
+    @peer.request("p", "ping", {})
+    assert_equal "p", @peer.receive["id"], "the second set_query_value waits for the first one's answer"
+    @peer.answer(first["id"], { "status" => "completed", "result" => nil })
+    second = @peer.receive
+    assert_equal [2, "query", "stage", { "value" => nil }], second["params"].values_at("seq", "kind", "name", "input")
+    assert second.dig("params", "input").key?("value"), "a nil value is sent, as null"
+    @peer.answer(second["id"], { "status" => "completed", "result" => nil })
+    assert_equal({ "status" => "completed", "output" => "done" }, @peer.receive["result"])
+  end
+
+  def test_set_query_value_in_replay_sends_nothing
+    journal = [entry(1, "query", "progress", nil), entry(2, "query", "stage", nil)]
+    @peer.request("r", "workflow/run", run_params("queries", nil, journal))
+    assert_equal({ "status" => "completed", "output" => "done" }, @peer.receive["result"])
+  end
+
+  def test_a_query_name_that_is_not_a_string_is_refused
+    [nil, 7, ["progress"]].each do |name|
+      @peer.request("r", "workflow/run", run_params("bad-query", name))
+      failure = @peer.receive.dig("result", "failure")
+      assert_equal "ArgumentError", failure["type"], name.inspect
+      assert_match(/query name must be a String/, failure["message"])
     end
   end
 

@@ -125,11 +125,47 @@ module Keel
     # and memo"). Each is sent only when given; Keel answers -32602 for one out of bounds.
     def start_workflow(name, input = nil, workflow_id: nil, conflict_policy: nil, priority: nil, fairness_key: nil,
                        search_attributes: nil, memo: nil)
-      params = { "name" => name, "input" => input, "workflowId" => workflow_id, "conflictPolicy" => conflict_policy,
-                 "priority" => priority, "fairnessKey" => fairness_key, "searchAttributes" => search_attributes,
-                 "memo" => memo }.compact
-      params["input"] = input
+      call("workflow/start", start_params(name, input, workflow_id: workflow_id, conflict_policy: conflict_policy,
+                                                       priority: priority, fairness_key: fairness_key,
+                                                       search_attributes: search_attributes, memo: memo))
+    end
+
+    # Signal-with-start (`workflow/start` with a `signal`, docs/protocol.md "Queries and
+    # signal-with-start"): signals workflow `workflow_id:` with `signal_name` and `payload`,
+    # starting it first (`name`, `input`) when no execution has that id. Keel does both in one
+    # transaction: a new execution's first `wf.signal(signal_name)` receives the payload. An open
+    # execution with the id gets the signal (`"started" => false`); one that has ended raises
+    # Keel::Error WORKFLOW_NOT_FOUND (1001), as signal_workflow does.
+    # → the start result plus {"signal" => {"delivered" => true, "duplicate" => bool}}.
+    #
+    #   client.signal_with_start("orders.fulfil", { "order" => 17 }, "item_added", { "sku" => "A-1" },
+    #                            workflow_id: "order-17")
+    #
+    # `start_options` are start_workflow's keywords (workflow_id:, conflict_policy:, priority:,
+    # fairness_key:, search_attributes:, memo:). Give `workflow_id:`: it is how the next call finds
+    # the same execution (without one Keel generates an id and always starts). `request_id:`
+    # deduplicates the signal exactly as in signal_workflow: a fresh random UUID by default, so a
+    # call in flight when the connection drops is sent again after the reconnect and delivered
+    # once; `request_id: nil` sends none (such a call raises Keel::ConnectionLost at a drop).
+    def signal_with_start(name, input, signal_name, payload = nil, request_id: SecureRandom.uuid, **start_options)
+      params = start_params(name, input, **start_options)
+      params["signal"] = { "name" => signal_name, "payload" => payload }
+      params["signal"]["requestId"] = request_id unless request_id.nil?
       call("workflow/start", params)
+    end
+
+    # `workflow/query`: the latest value execution `workflow_id` set for query `name` with
+    # WorkflowContext#set_query_value (docs/protocol.md "Queries and signal-with-start"). Keel
+    # answers from what it stored, so this works with no worker connected and after the
+    # execution ended. A read: sent again after a reconnect.
+    #
+    #   client.query_workflow("order-17", "progress")  # => {"pct" => 50}
+    #
+    # Raises Keel::Error QUERY_NOT_FOUND (1030) for a name the workflow never set (`data`
+    # {"workflowId", "name", "known" => [the names it did set]}), WORKFLOW_NOT_FOUND (1001) for
+    # an unknown workflow id.
+    def query_workflow(workflow_id, name)
+      call("workflow/query", { "workflowId" => workflow_id, "name" => name })["value"]
     end
 
     # `workflow/result`: waits up to `wait_timeout_ms` for the workflow to end →
@@ -307,6 +343,16 @@ module Keel
     def ping = call("ping", {})
 
     private
+
+    # The `workflow/start` params: each option only when given, `input` always (nil as null).
+    def start_params(name, input, workflow_id: nil, conflict_policy: nil, priority: nil, fairness_key: nil,
+                     search_attributes: nil, memo: nil)
+      params = { "name" => name, "input" => input, "workflowId" => workflow_id, "conflictPolicy" => conflict_policy,
+                 "priority" => priority, "fairnessKey" => fairness_key, "searchAttributes" => search_attributes,
+                 "memo" => memo }.compact
+      params["input"] = input
+      params
+    end
 
     # One call, reconnecting first if the connection dropped; repeated after a drop only when
     # Reconnect.safe_to_repeat? allows, else ConnectionLost.

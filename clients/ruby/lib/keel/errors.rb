@@ -16,10 +16,13 @@ module Keel
   SHUTTING_DOWN = -32_003
   UNAUTHORIZED = -32_004
   # Domain errors (1xxx workflow/run, 2xxx step, 3xxx schema, 4xxx storage/conflict).
+  WORKFLOW_NOT_FOUND = 1001
   NON_DETERMINISM = 1003
   INVALID_QUERY = 1013
   SCHEDULE_NOT_FOUND = 1020
   SCHEDULE_ALREADY_EXISTS = 1021
+  # workflow/query for a name the workflow never set; data {workflowId, name, known: [names]}.
+  QUERY_NOT_FOUND = 1030
   CONTRACT_CONFLICT = 2005
   ATTEMPT_SUPERSEDED = 2006
   INPUT_CONTRACT_VIOLATION = 3001

@@ -9,7 +9,7 @@ module Keel
     MAX_S = 2.0
     # Reads: repeating them changes nothing in Keel.
     READS = %w[ping activity/result workflow/result workflow/describe workflow/history workflow/list workflow/follow
-               worker/list schedule/describe schedule/list].freeze
+               workflow/query worker/list schedule/describe schedule/list].freeze
 
     # Full-jitter exponential backoff: wait rand(0..min(max, initial * 2**n)), n = failed attempts
     # since the last `reset` (call it after a successful initialize). Not thread-safe.
@@ -74,14 +74,23 @@ module Keel
     # True when a call whose connection dropped before its answer may be sent again: a read, an
     # `activity/call` with an idempotency key, a `workflow/signal` with a request id (Keel answers
     # a repeat `duplicate: true` and delivers nothing), or a `workflow/start` with a workflow id
-    # that does not ask to fail on conflict.
+    # that does not ask to fail on conflict (and, with a `signal` (signal-with-start), whose
+    # signal has a request id: the repeat finds the execution open and delivers nothing again).
     def self.safe_to_repeat?(method, params)
       return true if READS.include?(method)
       return !params["idempotencyKey"].nil? if method == "activity/call"
       return !params["requestId"].nil? if method == "workflow/signal"
-      return !params["workflowId"].nil? && params["conflictPolicy"] != "fail" if method == "workflow/start"
+      return start_safe_to_repeat?(params) if method == "workflow/start"
 
       false
     end
+
+    def self.start_safe_to_repeat?(params)
+      return false if params["workflowId"].nil? || params["conflictPolicy"] == "fail"
+
+      signal = params["signal"]
+      signal.nil? || (signal.is_a?(Hash) && !signal["requestId"].nil?)
+    end
+    private_class_method :start_safe_to_repeat?
   end
 end

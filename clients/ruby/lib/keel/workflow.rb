@@ -145,6 +145,20 @@ module Keel
       nil
     end
 
+    # Sets query `name` of this execution to `value` (any JSON value); clients read the latest
+    # value with Client#query_workflow, even with no worker connected (docs/protocol.md "Queries
+    # and signal-with-start"). A durable step like publish (kind "query", the value under
+    # "value"): awaited in program order, stored once with the journal, never sent again on
+    # replay. Returns nil.
+    #
+    #   wf.set_query_value("progress", { "pct" => 50 })
+    def set_query_value(name, value)
+      raise ArgumentError, "query name must be a String, not #{name.inspect}" unless name.is_a?(String)
+
+      @run.start("query", name, { "value" => value }).value
+      nil
+    end
+
     # Merges `attributes` (a Hash) into this execution's search attributes, which
     # Client#list_workflows(query: ...) searches (docs/protocol.md "Search attributes and memo");
     # a nil value removes that key (it is sent as null). Values: Strings, finite numbers or
