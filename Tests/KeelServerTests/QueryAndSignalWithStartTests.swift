@@ -8,7 +8,7 @@ import Testing
 /// Issue 17, item 2 (first part): query values a workflow publishes, read with or without a
 /// worker, and signal-with-start (docs/protocol.md, "Queries and signal-with-start"). A real
 /// orchestrator on a real SQLite file, a Swift worker on a real socket.
-@Suite("Queries and signal-with-start", .timeLimit(.minutes(3)))
+@Suite("Queries and signal-with-start", .serialized, .timeLimit(.minutes(3)))
 struct QueryAndSignalWithStartTests {
     static func worker(_ endpoint: Endpoint) -> Worker {
         let w = Worker(name: "query-worker", endpoint: endpoint)

@@ -8,7 +8,7 @@ import Testing
 /// Issue 17, item 4: search attributes set at start and upserted by the workflow, found by
 /// `workflow/list`'s query; a memo shown with the workflow (docs/protocol.md, "Search attributes
 /// and memo"). A real orchestrator on a real SQLite file, a Swift worker on a real socket.
-@Suite("Search attributes and memo", .timeLimit(.minutes(3)))
+@Suite("Search attributes and memo", .serialized, .timeLimit(.minutes(3)))
 struct SearchAttributeTests {
     static func worker(_ endpoint: Endpoint) -> Worker {
         let w = Worker(name: "search-worker", endpoint: endpoint)

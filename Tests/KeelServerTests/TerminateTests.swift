@@ -92,13 +92,14 @@ struct TerminateTests {
     @Test func aRunTimeoutRegisteredByTheWorkerEndsTheWorkflowTimedOut() async throws {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir) { endpoint, _ in
-                let worker = try await Self.worker(dir, extra: ["runTimeoutMs": 500])
+                // 3 s: on a loaded machine the run must be dispatched before its timeout ends it.
+                let worker = try await Self.worker(dir, extra: ["runTimeoutMs": 3_000])
                 _ = try await Self.client(endpoint, "workflow/start", ["name": "raw.flow", "workflowId": "wf-slow"])
                 _ = try #require(await worker.nextRequest("workflow/run"))
                 let r = try await Self.client(endpoint, "workflow/result", ["workflowId": "wf-slow", "waitTimeoutMs": 30_000])
                 #expect(r["status"] == "timedOut")
                 #expect(r["failure"]?["type"] == "WorkflowRunTimeout")
-                #expect(r["failure"]?["message"] == "workflow wf-slow did not finish within its run timeout of 500 ms")
+                #expect(r["failure"]?["message"] == "workflow wf-slow did not finish within its run timeout of 3000 ms")
                 let told = await Self.next(worker) { $0["method"] == "workflow/cancel" }
                 #expect(told?["params"]?["workflowId"] == "wf-slow")
                 // workflow/start's own timeout wins over the registered default.
