@@ -138,7 +138,7 @@ def test_a_person_steers_workflows_in_the_browser(server, page):
     # Filter by id prefix through the form: the URL says what is shown.
     page.fill("input[name=prefix]", "idle")
     page.click("#filter button[type=submit]")
-    expect(page).to_have_url(server.url + "/workflows?name=&prefix=idle&within=")
+    expect(page).to_have_url(server.url + "/workflows?name=&prefix=idle&q=&within=")
     expect(page.locator("#workflows")).to_contain_text("idle-7")
     expect(page.locator("#workflows")).not_to_contain_text("order-1001")
     shot(page, "02-filtered-list.png")
