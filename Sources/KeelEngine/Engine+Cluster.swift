@@ -120,17 +120,24 @@ extension Engine {
     }
 
     /// Returns a claimed attempt to `scheduled`, for any node to claim again. One that never ran
-    /// here (`ran` false) is released: nothing is recorded (its attempt number stays spent, which
-    /// keeps the fence). One that ran (the node stops with it still running) counts as an attempt
-    /// that failed.
+    /// here (`ran` false) is released: nothing is recorded and its attempt number is taken back, so
+    /// the claim costs the task no attempt. One that ran (the node stops with it still running)
+    /// counts as an attempt that failed.
     private func giveBack(_ record: ActivityTaskRecord, ran: Bool, because reason: String) async {
         guard let cluster else { return }
-        let change: Change = if ran {
-            .retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(),
+        let change: Change
+        if ran {
+            change = .retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(),
                 failure: Self.failure(type: "NodeStopping", message: "the node running attempt \(record.attempt) stopped before it answered",
                     retryable: true))
+        } else if let node = await cluster.membership.lease?.nodeId {
+            change = .releaseTask(id: record.id, attempt: record.attempt, node: node)
         } else {
-            .releaseTask(id: record.id, attempt: record.attempt)
+            // Without a lease this node cannot prove the claim is still its own; the sweep returns
+            // it once the lease lapses.
+            logger.info("cannot give a claimed task back without a lease; the sweep returns it",
+                metadata: ["task": "\(record.id)", "why": "\(reason)"])
+            return
         }
         do {
             let outcome = try await cluster.store.apply([change])

@@ -41,11 +41,12 @@ struct PostgresChanges {
                 RETURNING 1
                 """)
             return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)
-        case .releaseTask(let id, let attempt):
+        case .releaseTask(let id, let attempt, let node):
             let changed = try await count(
                 """
-                UPDATE activity_tasks SET status = 'scheduled', visible_at = keel_now(), owner_node = NULL
-                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running'
+                UPDATE activity_tasks SET status = 'scheduled', attempt = attempt - 1, visible_at = keel_now(),
+                    owner_node = NULL
+                WHERE task_id = \(id) AND attempt = \(Int64(attempt)) AND status = 'running' AND owner_node = \(node)
                 RETURNING 1
                 """)
             return changed > 0 ? .applied : try await taskFence(id, attempt: attempt)

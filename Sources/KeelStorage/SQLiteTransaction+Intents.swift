@@ -33,12 +33,12 @@ extension SQLiteTransaction {
                     AttemptFailure(taskId: id, attempt: attempt, failure: failure ?? .null, failedAt: now, startedAt: startedAt))
             }
             return outcome
-        case .releaseTask(let id, let attempt):
+        case .releaseTask(let id, let attempt, let node):
             return try taskFenced(
                 """
-                UPDATE activity_tasks SET status = 'scheduled', visible_at = ?, owner_node = NULL
-                WHERE task_id = ? AND attempt = ? AND status = 'running'
-                """, [.int(now), .text(id), .int(Int64(attempt))], id: id, attempt: attempt)
+                UPDATE activity_tasks SET status = 'scheduled', attempt = attempt - 1, visible_at = ?, owner_node = NULL
+                WHERE task_id = ? AND attempt = ? AND status = 'running' AND owner_node = ?
+                """, [.int(now), .text(id), .int(Int64(attempt)), .text(node)], id: id, attempt: attempt)
         case .recordHeartbeat(let id, let attempt, let details):
             return try taskFenced(
                 "UPDATE activity_tasks SET heartbeat_details = ? WHERE task_id = ? AND attempt = ? AND status = 'running'",

@@ -149,11 +149,14 @@ public enum Change: Sendable {
     case finishTask(id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?)
     /// Puts running attempt `attempt` back to `scheduled`, claimable again at `runAt`.
     case retryTask(id: String, attempt: Int, runAt: EpochMillis, failure: JSONValue?)
-    /// Gives back the claim of attempt `attempt`, which never ran (no local worker could take it,
-    /// or the node never learnt of the claim): `scheduled` again and claimable now, no failure
-    /// recorded. The attempt number stays spent: attempt numbers only ever grow, which is what
-    /// fences a node that held an older attempt (lowering it let such a node's late end land).
-    case releaseTask(id: String, attempt: Int)
+    /// Gives back node `node`'s claim of attempt `attempt`, which never ran (no local worker could
+    /// take it, or the node never learnt of the claim): `scheduled` again, claimable now, no failure
+    /// recorded, and the attempt number taken back, so a claim that ran nothing costs the task
+    /// nothing of its retry budget. Only the claim's owner can release it (`owner_node` must be
+    /// `node`, a node incarnation's unique id): a re-sent or late release after another node's
+    /// claim is `.stale`. The number taken back was held by no running attempt (the releaser ran
+    /// nothing under it), so the next claim reusing it fences every older attempt as before.
+    case releaseTask(id: String, attempt: Int, node: String)
     /// Stores the running attempt's latest heartbeat details.
     case recordHeartbeat(id: String, attempt: Int, details: JSONValue?)
     /// Ends a scheduled or running task as cancelled.

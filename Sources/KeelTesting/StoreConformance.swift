@@ -33,7 +33,7 @@ public enum StoreConformance {
         .init(name: "enqueue is idempotent by id and by key", run: enqueueIsIdempotent),
         .init(name: "claims take ready tasks of the names served, raising the attempt", run: claimsTakeReadyTasks),
         .init(name: "a stale attempt's finish is refused", run: staleAttemptIsRefused),
-        .init(name: "a claim released unrun records no failure and keeps the attempt fence", run: releasedClaimCostsNothing),
+        .init(name: "a claim released unrun by its owner costs the task no attempt", run: releasedClaimCostsNothing),
         .init(name: "two nodes claiming at once never share a task", run: concurrentClaimsNeverShare),
         .init(name: "a superseded owner's append is refused", run: supersededOwnerIsRefused),
         .init(name: "a suspend after an event answers changedMeanwhile", run: suspendSeesEvents),
@@ -457,21 +457,27 @@ public enum StoreConformance {
         let failed: JSONValue = ["type": "Transient", "message": "attempt 1 failed", "retryable": true]
         try expect(try await store.apply([.retryTask(id: "t", attempt: 1, runAt: now, failure: failed)]), [.applied])
         try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: a).map(\.attempt), [2])
-        try expect(try await store.apply([.releaseTask(id: "t", attempt: 1)]), [.stale(currentAttempt: 2)])
-        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2)]), [.applied])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 1, node: a.nodeId)]), [.stale(currentAttempt: 2)])
+        // Only the claim's owner releases it.
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2, node: b.nodeId)]), [.stale(currentAttempt: 2)])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2, node: a.nodeId)]), [.applied])
         let released = try await store.task(id: "t")
         try expect(released?.status, .scheduled)
-        try expect(released?.attempt, 2)
+        try expect(released?.attempt, 1)
         try expect(try await store.openTasks(status: .running, name: nil, limit: 10).total, 0)
-        // Only attempt 1's failure is kept; b's claim is attempt 3, so a's attempt 2 stays fenced.
+        // Only attempt 1's failure is kept; b's claim is attempt 2 again: a's claim cost nothing.
         try expect(try await store.attemptFailures(taskIds: ["t"])["t"]?.map(\.attempt), [1])
         try expect(try await store.attemptFailures(taskIds: ["t"])["t"]?.first?.failure["message"], "attempt 1 failed")
-        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: b).map(\.attempt), [3])
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 1), node: b).map(\.attempt), [2])
+        // a's release re-sent late, after b's claim, is refused: the claim is b's now.
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2, node: a.nodeId)]), [.stale(currentAttempt: 2)])
+        try expect(try await store.task(id: "t")?.status, .running)
+        // Attempt 1's late end stays fenced.
         try expect(
-            try await store.apply([.finishTask(id: "t", attempt: 2, status: .completed, output: .string("late"), failure: nil)]),
-            [.stale(currentAttempt: 3)])
-        try expect(try await store.apply([.releaseTask(id: "t", attempt: 3), .releaseTask(id: "t", attempt: 3)]),
-            [.applied, .stale(currentAttempt: 3)])
+            try await store.apply([.finishTask(id: "t", attempt: 1, status: .completed, output: .string("late"), failure: nil)]),
+            [.stale(currentAttempt: 2)])
+        try expect(try await store.apply([.releaseTask(id: "t", attempt: 2, node: b.nodeId), .releaseTask(id: "t", attempt: 2, node: b.nodeId)]),
+            [.applied, .stale(currentAttempt: 1)])
     }
 
     static func staleAttemptIsRefused(_ store: any Store) async throws {
