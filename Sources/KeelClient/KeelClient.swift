@@ -115,6 +115,18 @@ public struct KeelClient: Sendable {
             "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
     }
 
+    /// Sends an update to a workflow and waits for its answer (`workflow/update`, docs/protocol.md
+    /// "Updates"), with an `updateId` (``UpdateParams``): sending it again with the same id
+    /// delivers nothing more and answers the same outcome. The answer is `{status, result?,
+    /// failure?, …}`: `completed`, `rejected`, or `pending` when `waitTimeoutMs` passed first.
+    public func updateWorkflow(
+        _ workflowId: String, name: String, input: JSONValue = .null, updateId: String? = nil, waitTimeoutMs: Int64? = nil
+    ) async throws -> JSONValue {
+        try await call(
+            "workflow/update",
+            UpdateParams.make(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs))
+    }
+
     /// Creates a schedule (`schedule/create`, docs/protocol.md "Schedules"): `spec` is
     /// `{"cron": …, "timeZone"?}` or `{"intervalMs": …, "offsetMs"?}` (plus `jitterMs`?), `action`
     /// `{"workflow": NAME, "input"?, "priority"?, "fairnessKey"?, …}`; `options` adds `overlap`,

@@ -134,6 +134,18 @@ public actor ReconnectingClient {
             "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
     }
 
+    /// Sends an update to a workflow and waits for its answer (`workflow/update`, docs/protocol.md
+    /// "Updates"), with an `updateId` (``UpdateParams``): sending it again with the same id
+    /// delivers nothing more and answers the same outcome. The answer is `{status, result?,
+    /// failure?, …}`: `completed`, `rejected`, or `pending` when `waitTimeoutMs` passed first.
+    public func updateWorkflow(
+        _ workflowId: String, name: String, input: JSONValue = .null, updateId: String? = nil, waitTimeoutMs: Int64? = nil
+    ) async throws -> JSONValue {
+        try await call(
+            "workflow/update",
+            UpdateParams.make(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs))
+    }
+
     /// Connected workers (`worker/list`).
     public func workers() async throws -> [JSONValue] {
         try await call("worker/list")["workers"]?.arrayValue ?? []
@@ -142,12 +154,13 @@ public actor ReconnectingClient {
     /// True when a call whose connection dropped before its answer is sent again on the next
     /// connection (docs/clients.md, "Clients"): reads, and writes Keel deduplicates — an
     /// `activity/call` with an `idempotencyKey`, a `workflow/start` with a `workflowId`, a
-    /// `workflow/signal` with a `requestId`. Anything else ends with ``KeelClientError/outcomeUnknown(method:)``.
+    /// `workflow/signal` with a `requestId`, a `workflow/update` with an `updateId`. Anything else ends with ``KeelClientError/outcomeUnknown(method:)``.
     public static func isSafeToRepeat(_ method: String, _ params: JSONValue) -> Bool {
         if reads.contains(method) { return true }
         switch method {
         case "activity/call": return params["idempotencyKey"]?.stringValue != nil
         case "workflow/signal": return params["requestId"]?.stringValue != nil
+        case "workflow/update": return params["updateId"]?.stringValue != nil
         case "workflow/start":
             return params["workflowId"]?.stringValue != nil && params["conflictPolicy"]?.stringValue != "fail"
         default: return false

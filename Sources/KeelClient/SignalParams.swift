@@ -12,3 +12,19 @@ public enum SignalParams {
         ]
     }
 }
+
+/// `workflow/update` params carrying an `updateId` — a fresh UUID unless the caller gives one — so
+/// that the same params sent again deliver the update once and wait for its one answer
+/// (docs/protocol.md, "Updates").
+public enum UpdateParams {
+    public static func make(
+        workflowId: String, name: String, input: JSONValue, updateId: String? = nil, waitTimeoutMs: Int64? = nil
+    ) -> JSONValue {
+        var p: JSONObject = [
+            "workflowId": .string(workflowId), "name": .string(name), "input": input,
+            "updateId": .string(updateId ?? UUID().uuidString.lowercased()),
+        ]
+        if let waitTimeoutMs { p["waitTimeoutMs"] = JSONValue(waitTimeoutMs) }
+        return .object(p)
+    }
+}

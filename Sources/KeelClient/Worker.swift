@@ -32,6 +32,8 @@ public final class Worker: Sendable {
         /// Registration order, which `worker/register` keeps.
         var activityOrder: [String] = []
         var workflowOrder: [String] = []
+        /// Update contracts (`worker/register`'s `updates`), in declaration order.
+        var updates: [JSONValue] = []
     }
 
     struct ActivityRegistration: Sendable {
@@ -128,6 +130,16 @@ public final class Worker: Sendable {
         }
     }
 
+    /// Declares the contract of update `name` (docs/protocol.md, "Updates"): Keel checks a
+    /// `workflow/update`'s input against `input` before delivering it, and the answer a workflow
+    /// gives with ``WorkflowContext/respond(to:with:)`` against `output` before recording it.
+    public func updateContract(_ name: String, input: JSONValue? = nil, output: JSONValue? = nil) {
+        var contract: JSONObject = ["name": .string(name)]
+        if let input { contract["input"] = input }
+        if let output { contract["output"] = output }
+        registry.withLock { $0.updates.append(.object(contract)) }
+    }
+
     /// Connects, registers and serves until the task is cancelled; reconnects with full-jitter
     /// exponential backoff (``reconnectBackoff``, reset after each successful `initialize`) when
     /// the orchestrator goes away. With several ``endpoints`` a failure moves to the next one at
@@ -187,6 +199,7 @@ public final class Worker: Sendable {
             "workflows": .array(registrations.workflowOrder.compactMap { registrations.workflows[$0]?.contract }),
         ]
         if !registrations.workflows.isEmpty { params["maxConcurrentWorkflows"] = 1000 }
+        if !registrations.updates.isEmpty { params["updates"] = .array(registrations.updates) }
         if allowBreakingChanges { params["allowBreakingChanges"] = true }
         if let buildId {
             params["buildId"] = .string(buildId)

@@ -180,6 +180,29 @@ public final class WorkflowContext: Sendable {
         _ = try await step("query", name: name, input: ["value": value])
     }
 
+    /// Waits for the next update named `name` (docs/protocol.md, "Updates"): a `signal` step on
+    /// `update:NAME`. Answer it with ``respond(to:with:)`` or ``reject(_:message:type:details:)``.
+    public func waitForUpdate(_ name: String, timeout: Duration? = nil) async throws -> WorkflowUpdate {
+        let received: JSONValue = try await signal(Self.updateSignalPrefix + name, as: JSONValue.self, timeout: timeout)
+        return WorkflowUpdate(id: received["updateId"]?.stringValue ?? "", name: name, input: received["input"] ?? .null)
+    }
+
+    /// Answers `update` with `result` (a `respond` step): its caller gets `status: "completed"`.
+    public func respond(to update: WorkflowUpdate, with result: JSONValue) async throws {
+        _ = try await step("respond", name: update.id, input: ["result": result])
+    }
+
+    /// Rejects `update` (a `respond` step with a failure): its caller gets `status: "rejected"`.
+    public func reject(_ update: WorkflowUpdate, message: String, type: String = "Rejected", details: JSONValue? = nil)
+        async throws
+    {
+        var failure: JSONObject = ["type": .string(type), "message": .string(message)]
+        if let details { failure["details"] = details }
+        _ = try await step("respond", name: update.id, input: ["failure": .object(failure)])
+    }
+
+    static let updateSignalPrefix = "update:"
+
     /// True when this execution runs the code after the patch `id` (docs/versioning.md): always for
     /// an execution that reaches this point with new code; false for one whose journal recorded
     /// another step here (it began under the code before the patch, and must keep its old path).
@@ -241,4 +264,12 @@ public struct WorkflowSuspended: Error, Sendable {}
 /// Thrown by ``WorkflowContext/continueAsNew(_:)``.
 public struct ContinueAsNew: Error, Sendable {
     public var input: JSONValue
+}
+
+/// An update a workflow received (``WorkflowContext/waitForUpdate(_:timeout:)``): its id names the
+/// answer.
+public struct WorkflowUpdate: Sendable {
+    public let id: String
+    public let name: String
+    public let input: JSONValue
 }

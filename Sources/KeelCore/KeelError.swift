@@ -85,6 +85,8 @@ extension KeelError {
         public static let scheduleAlreadyExists = Code(1021, "scheduleAlreadyExists")
         /// `workflow/query` for a query the workflow's code never published a value for.
         public static let queryNotFound = Code(1030, "queryNotFound")
+        /// `workflow/update`: the workflow ended without answering the update.
+        public static let updateUnanswered = Code(1031, "updateUnanswered")
 
         // 2xxx: activities and steps.
         public static let activityFailed = Code(2001, "activityFailed")
@@ -112,7 +114,7 @@ extension KeelError {
             .batchTooLarge, .tooManyAuthFailures,
             .workflowNotFound, .workflowAlreadyExists, .nonDeterminism, .workflowFailed, .workflowCancelled,
             .resetStepOutOfRange, .resetNotAtStepBoundary, .resetRefused, .invalidQuery, .scheduleNotFound,
-            .scheduleAlreadyExists, .queryNotFound,
+            .scheduleAlreadyExists, .queryNotFound, .updateUnanswered,
             .activityFailed, .activityTimedOut, .activityCancelled, .taskNotFound, .contractConflict,
             .attemptSuperseded, .resultTimeout,
             .inputContractViolation, .outputContractViolation, .invalidSchema,

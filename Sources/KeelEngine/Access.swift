@@ -89,7 +89,7 @@ public enum Access {
         "worker/list": .client, "activity/call": .client, "activity/result": .client, "activity/cancel": .client,
         "activity/list": .client,
         "workflow/start": .client, "workflow/result": .client, "workflow/signal": .client,
-        "workflow/cancel": .client, "workflow/describe": .client, "workflow/list": .client, "workflow/query": .client,
+        "workflow/cancel": .client, "workflow/describe": .client, "workflow/list": .client, "workflow/query": .client, "workflow/update": .client,
         "workflow/history": .client, "workflow/follow": .client, "workflow/reset": .client, "workflow/batch": .client, "workflow/terminate": .client,
         "schedule/create": .client, "schedule/describe": .client, "schedule/list": .client, "schedule/pause": .client,
         "schedule/unpause": .client, "schedule/trigger": .client, "schedule/delete": .client,

@@ -9,7 +9,7 @@ public enum ContractMetrics {
     /// The metric's name.
     public static let violations = "keel_contract_violations_total"
 
-    enum Kind: String { case activity, workflow }
+    enum Kind: String { case activity, workflow, update }
     enum Direction: String { case input, output }
 
     private static let handles = MetricHandles { key in

@@ -39,6 +39,7 @@ extension Engine {
             guard let s = p["signal"], let name = s["name"]?.stringValue, !name.isEmpty else {
                 throw p.fail("signal", "is required for operation signal: {name, payload}")
             }
+            try Self.refuseUpdateSignalName(name, p, field: "signal.name")
             signal = (name, s["payload"] ?? .null)
         }
         let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? Int64(Self.batchDefaultLimit))

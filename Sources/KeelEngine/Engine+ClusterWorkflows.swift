@@ -170,6 +170,7 @@ extension Engine {
         workflowStoreFailures[id] = nil
         emptySuspensions[id] = nil
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: nil) } }
+        updatesAdvanced(id)
     }
 
     /// `workflow/result` on a shared store: the record once the execution ended — told at once

@@ -44,6 +44,7 @@ extension Engine {
         case "workflow/describe": return try await describeWorkflow(params)
         case "workflow/list": return try await listWorkflows(params)
         case "workflow/query": return try await queryWorkflow(params)
+        case "workflow/update": return try await updateWorkflow(params)
         case "workflow/history": return try await workflowHistory(params)
         case "workflow/resume": return try await resumeWorkflow(params)
         case "workflow/reset": return try await resetWorkflow(params, session: session)
@@ -134,6 +135,12 @@ extension Engine {
             try contract(w, field: "workflows[\(i)]")
         }
         let workflows = workflowContracts.map(\.name)
+        let updateContracts = try (p.optionalArray("updates") ?? []).enumerated().map { i, u in
+            try contract(u, field: "updates[\(i)]")
+        }
+        if let dup = Dictionary(grouping: updateContracts, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw p.fail("updates", "declares \(dup) twice")
+        }
         let maxWorkflows = Int(try p.optionalInt("maxConcurrentWorkflows", range: 1...100_000) ?? 1000)
         nextWorkerNumber += 1
         var worker = WorkerInfo(
@@ -141,6 +148,7 @@ extension Engine {
             transport: session.transport, pid: session.pid, activities: contracts.map(\.name), workflows: workflows,
             maxConcurrent: maxConcurrent, connectedAt: clock.now())
         worker.maxConcurrentWorkflows = maxWorkflows
+        worker.updates = updateContracts.map(\.name)
         worker.buildId = try p.optionalString("buildId")
         worker.compatibleBuildIds = try (p.optionalArray("compatibleBuildIds") ?? []).enumerated().map { i, v in
             guard let b = v.stringValue else { throw p.fail("compatibleBuildIds[\(i)]", "must be a build id (a string)") }
@@ -160,7 +168,7 @@ extension Engine {
                 activities: contracts, workflows: workflowContracts, grant: grant, workerName: name,
                 allowBreakingChanges: allowBreaking)
             do {
-                try registry.register(worker, contracts: contracts, workflows: workflowContracts)
+                try registry.register(worker, contracts: contracts, workflows: workflowContracts, updates: updateContracts)
             } catch {
                 unclaim(pins)
                 throw error

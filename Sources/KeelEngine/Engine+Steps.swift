@@ -117,12 +117,38 @@ extension Engine {
             let recorded = try await record(entry, epoch: epoch, effect: effect)
             remember(effect, of: id)
             return recorded.stepAnswer
+        case "respond":
+            // The answer to an update this run received (docs/protocol.md, "Updates"), stored
+            // with the step: `workflow/update` returns it, once, whatever replays.
+            let now = clock.now()
+            let (outcomes, updateName) = try updateOutcomes(live, updateId: name, answer: input, seq: seq, at: now, params: p)
+            let errors = await updateAnswerErrors(outcomes, updateId: name, name: updateName)
+            guard errors.isEmpty else {
+                contractViolated(.update, updateName, .output, errors: errors)
+                throw KeelError(.outputContractViolation,
+                    "the answer to update \(updateName) breaks its contract \(Self.firstMessage(errors)); nothing was recorded",
+                    data: ["update": .string(updateName), "errors": .array(errors)])
+            }
+            guard let current = workflows[id], current.record.epoch == live.record.epoch else {
+                throw KeelError(.attemptSuperseded, "the run of workflow \(id) moved on while its update answer was checked",
+                    data: ["workflowId": .string(id)])
+            }
+            let (checked, _) = try updateOutcomes(current, updateId: name, answer: input, seq: seq, at: now, params: p)
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
+            entry.status = .completed
+            entry.result = .null
+            entry.completedAt = now
+            let effect = StepEffect.executionData(.updateOutcomes, checked)
+            let recorded = try await record(entry, epoch: epoch, effect: effect)
+            remember(effect, of: id)
+            updatesAdvanced(id)
+            return recorded.stepAnswer
         case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
         case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
         default:
-            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish, upsert, query")
+            throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish, upsert, query, respond")
         }
     }
 
@@ -134,6 +160,7 @@ extension Engine {
             switch field {
             case .memo: workflows[id]?.record.memo = value
             case .queryValues: workflows[id]?.record.queryValues = value
+            case .updateOutcomes: workflows[id]?.record.updateOutcomes = value
             }
         default: break
         }

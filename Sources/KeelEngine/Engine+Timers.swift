@@ -38,6 +38,9 @@ extension Engine {
         case .streamWaiterTimeout(let waiterID):
             streamWaitEnded(id, waiterID: waiterID)
             return
+        case .updateWaiterTimeout(let waiterID):
+            updateWaitEnded(id, waiterID: waiterID)
+            return
         case .workflowWake(let generation, let seq):
             await workflowWake(id, generation: generation, seq: seq)
             return
@@ -94,7 +97,7 @@ extension Engine {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
             }
             dispatch(live.record.name)
-        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline,
+        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .updateWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline,
             .scheduleSlot:
             break
         }

@@ -103,6 +103,7 @@ extension Engine {
         guard case .object = v else { throw p.fail("signal", "must be an object {name, payload?, requestId?}") }
         let s = try Params(v, method: "workflow/start")
         guard let name = try s.optionalString("name"), !name.isEmpty else { throw p.fail("signal.name", "is required") }
+        try refuseUpdateSignalName(name, p, field: "signal.name")
         let key = try s.optionalString("requestId")
         if let key, key.isEmpty || key.utf8.count > Params.maximumKeyBytes {
             throw p.fail("signal.requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
@@ -156,6 +157,7 @@ extension Engine {
         let p = try Params(value, method: "workflow/signal")
         let id = try p.string("workflowId")
         let name = try p.string("name")
+        try Self.refuseUpdateSignalName(name, p, field: "name")
         let payload = value["payload"] ?? .null
         let requestId = try p.optionalString("requestId")
         if let requestId, requestId.isEmpty || requestId.utf8.count > Params.maximumKeyBytes {
@@ -170,8 +172,14 @@ extension Engine {
         let delivery = try await ledger.deliverSignal(id, name: name, payload: payload, key: requestId, generation: generation)
         // A resend of a signal already delivered (same requestId): nothing more happens.
         if delivery.duplicate { return ["delivered": true, "duplicate": true] }
-        var consumed = delivery.consumedBy
-        if let e = consumed {
+        let consumed = await signalDelivered(id, generation: generation, name: name, payload: payload, delivery: delivery)
+        return ["delivered": true, "consumed": .bool(consumed), "duplicate": false]
+    }
+
+    /// After a new signal is stored: answers the step that consumed it in the same write, or (on
+    /// a shared store) hands it to a waiting step of this node. True when a step took it.
+    func signalDelivered(_ id: String, generation: Int, name: String, payload: JSONValue, delivery: SignalDelivery) async -> Bool {
+        if let e = delivery.consumedBy {
             if let live = workflows[id], live.record.generation == generation, live.journal[e.seq] == nil {
                 // The run's signal step is stored but its write has not come back to the engine
                 // yet (the two writes raced): leave the completed step for signalStep to find.
@@ -179,10 +187,10 @@ extension Engine {
             } else {
                 stepEnded(id, generation: generation, seq: e.seq, status: .completed, result: payload, failure: nil)
             }
-        } else if cluster != nil {
-            consumed = await takeSignals(id).first { $0.name == name }
+            return true
         }
-        return ["delivered": true, "consumed": .bool(consumed != nil), "duplicate": false]
+        guard cluster != nil else { return false }
+        return await takeSignals(id).first { $0.name == name } != nil
     }
 
     func cancelWorkflow(_ value: JSONValue) async throws -> JSONValue {

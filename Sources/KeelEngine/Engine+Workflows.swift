@@ -351,6 +351,7 @@ extension Engine {
         workflowTraceEnded(id, status: status, failure: failure)
         if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
         streamAdvanced(id)
+        updatesAdvanced(id)
         await scheduledWorkflowEnded(id)
         logger.debug("workflow ended", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)"])
         if let parent = record.parentId, let seq = record.parentSeq {

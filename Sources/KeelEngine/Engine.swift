@@ -80,6 +80,8 @@ public actor Engine {
     var nextWaiterID: UInt64 = 0
     /// Followers of a stream waiting for more (`workflow/follow`), by workflow id and waiter.
     var streamWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+    /// `workflow/update` callers waiting for an answer, by workflow id and waiter.
+    var updateWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
     /// Counts every stream change seen on this node (an event stored, an execution ended): a
     /// follower whose reads were interleaved with one reads again instead of waiting.
     var streamChanges: UInt64 = 0

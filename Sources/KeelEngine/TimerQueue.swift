@@ -20,6 +20,8 @@ enum TimerKind: Sendable, Equatable {
     case workflowWaiterTimeout(waiterID: UInt64)
     /// A follower's wait for more of a stream ran out (`workflow/follow`).
     case streamWaiterTimeout(waiterID: UInt64)
+    /// A `workflow/update` caller's wait ran out, or its look at the shared store is due.
+    case updateWaiterTimeout(waiterID: UInt64)
     /// A workflow's execution timeout (`generation` nil) or the run timeout of `generation` passes.
     case workflowDeadline(generation: Int?)
     /// A schedule's next slot is due (taskID names the schedule).

@@ -26,6 +26,8 @@ public struct WorkerInfo: Sendable {
     public var pid: Int32?
     public var activities: [String]
     public var workflows: [String]
+    /// The updates whose contracts it declared (docs/protocol.md, "Updates").
+    public var updates: [String] = []
     public var maxConcurrent: Int
     public var inFlight: Int = 0
     public var maxConcurrentWorkflows: Int = 1000
@@ -63,17 +65,23 @@ struct WorkerRegistry {
     private(set) var workers: [UInt64: WorkerInfo] = [:]
     private(set) var contracts: [String: ActivityContract] = [:]
     private(set) var workflowContracts: [String: ActivityContract] = [:]
+    /// Update name → the contract its input and answer are checked against.
+    private(set) var updateContracts: [String: ActivityContract] = [:]
     /// Activity name → connection ids of the workers serving it, in registration order.
     private var servers: [String: [UInt64]] = [:]
     /// Workflow name → connection ids of the workers serving it.
     private var workflowServers: [String: [UInt64]] = [:]
+    /// Update name → connection ids of the workers declaring its contract.
+    private var updateDeclarers: [String: [UInt64]] = [:]
 
     /// Adds a worker, or refuses it if one of its contracts conflicts with a connected worker's.
-    mutating func register(_ worker: WorkerInfo, contracts declared: [ActivityContract], workflows: [ActivityContract] = [])
-        throws
-    {
+    mutating func register(
+        _ worker: WorkerInfo, contracts declared: [ActivityContract], workflows: [ActivityContract] = [],
+        updates: [ActivityContract] = []
+    ) throws {
         let checks = declared.map { ($0, contracts[$0.name], servers[$0.name], "activity") }
             + workflows.map { ($0, workflowContracts[$0.name], workflowServers[$0.name], "workflow") }
+            + updates.map { ($0, updateContracts[$0.name], updateDeclarers[$0.name], "update") }
         for (c, known, holders, kind) in checks {
             if let existing = known, !existing.sameSchemas(as: c),
                 let holder = holders?.first(where: { $0 != worker.connectionID }).flatMap({ workers[$0] })
@@ -101,6 +109,10 @@ struct WorkerRegistry {
             workflowContracts[c.name] = c
             workflowServers[c.name, default: []].append(worker.connectionID)
         }
+        for c in updates {
+            updateContracts[c.name] = c
+            updateDeclarers[c.name, default: []].append(worker.connectionID)
+        }
     }
 
     /// Removes a worker; returns it if it was registered.
@@ -114,6 +126,10 @@ struct WorkerRegistry {
         for name in w.workflows {
             workflowServers[name]?.removeAll { $0 == connectionID }
             if workflowServers[name]?.isEmpty == true { workflowServers[name] = nil }
+        }
+        for name in w.updates {
+            updateDeclarers[name]?.removeAll { $0 == connectionID }
+            if updateDeclarers[name]?.isEmpty == true { updateDeclarers[name] = nil }
         }
         return w
     }

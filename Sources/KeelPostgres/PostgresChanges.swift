@@ -76,7 +76,7 @@ struct PostgresChanges {
                         \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
                         \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey),
                         \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)),
-                        \(PostgresRows.text(w.queryValues)))
+                        \(PostgresRows.text(w.queryValues)), \(PostgresRows.text(w.updateOutcomes)))
                 ON CONFLICT DO NOTHING
                 RETURNING 1
                 """)

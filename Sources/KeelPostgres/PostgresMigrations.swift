@@ -277,5 +277,8 @@ enum PostgresMigrations {
         // 11: the latest value of each query an execution's code published (docs/protocol.md,
         // "Queries and signal-with-start"), as on SQLite.
         ["ALTER TABLE workflows ADD COLUMN query_values TEXT"],
+        // 12: the outcomes of the updates an execution's code answered (docs/protocol.md,
+        // "Updates"), as on SQLite.
+        ["ALTER TABLE workflows ADD COLUMN update_outcomes TEXT"],
     ]
 }

@@ -33,7 +33,7 @@ enum PostgresRows {
         "workflow_id", "name", "input", "status", "generation", "epoch", "output", "failure", "parent_id",
         "parent_generation", "parent_seq", "cancel_requested", "contract_hash", "created_at", "updated_at",
         "execution_deadline", "run_timeout_ms", "run_deadline", "build_id", "priority", "fairness_key",
-        "search_attributes", "memo", "query_values",
+        "search_attributes", "memo", "query_values", "update_outcomes",
     ]
 
     static let journalColumns = """
@@ -95,6 +95,7 @@ enum PostgresRows {
         w.searchAttributes = json(try r["search_attributes"].decode(String?.self))
         w.memo = json(try r["memo"].decode(String?.self))
         w.queryValues = json(try r["query_values"].decode(String?.self))
+        w.updateOutcomes = json(try r["update_outcomes"].decode(String?.self))
         return ExecutionState(
             record: w, ownerNode: try r["owner_node"].decode(String?.self), eventSeq: try r["event_seq"].decode(Int.self))
     }

@@ -208,7 +208,8 @@ public enum ProtocolSchemas {
         "patch",
         "publish",
         "upsert",
-        "query"
+        "query",
+        "respond"
       ]
     },
     "activityContract": {
@@ -2000,6 +2001,16 @@ public enum ProtocolSchemas {
         "$ref": "common.json#/$defs/activityContract"
       }
     },
+    "updates": {
+      "description": "Contracts of the updates this worker's workflows answer (docs/protocol.md, Updates): a workflow/update's input is checked before it is delivered, a respond step's result before it is recorded.",
+      "type": [
+        "array",
+        "null"
+      ],
+      "items": {
+        "$ref": "common.json#/$defs/activityContract"
+      }
+    },
     "allowBreakingChanges": {
       "description": "Accept a breaking change (by keel schema diff rules) to an owned contract this worker may serve; without it such a change gets 2005 with data.breakingChanges. Default false.",
       "type": [
@@ -3561,12 +3572,78 @@ public enum ProtocolSchemas {
               }
             },
             "else": {
-              "properties": {
-                "input": {
-                  "type": [
-                    "object",
-                    "null"
-                  ]
+              "if": {
+                "properties": {
+                  "kind": {
+                    "const": "respond"
+                  }
+                }
+              },
+              "then": {
+                "required": [
+                  "name",
+                  "input"
+                ],
+                "properties": {
+                  "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 512,
+                    "description": "The id of the update this run received and answers."
+                  },
+                  "input": {
+                    "description": "{\"result\": …} answers the update; {\"failure\": {type?, message, details?}} rejects it.",
+                    "type": "object",
+                    "oneOf": [
+                      {
+                        "required": [
+                          "result"
+                        ],
+                        "not": {
+                          "required": [
+                            "failure"
+                          ]
+                        }
+                      },
+                      {
+                        "required": [
+                          "failure"
+                        ],
+                        "not": {
+                          "required": [
+                            "result"
+                          ]
+                        },
+                        "properties": {
+                          "failure": {
+                            "type": "object",
+                            "required": [
+                              "message"
+                            ],
+                            "properties": {
+                              "type": {
+                                "type": "string"
+                              },
+                              "message": {
+                                "type": "string"
+                              },
+                              "details": {}
+                            }
+                          }
+                        }
+                      }
+                    ]
+                  }
+                }
+              },
+              "else": {
+                "properties": {
+                  "input": {
+                    "type": [
+                      "object",
+                      "null"
+                    ]
+                  }
                 }
               }
             }
@@ -3672,6 +3749,122 @@ public enum ProtocolSchemas {
   ],
   "required": [
     "status"
+  ]
+}
+"""#
+        ),
+        (
+            "workflow/update",
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.update.params.json",
+  "title": "workflow/update params",
+  "description": "Sends an update into a running workflow and waits for its answer (client -> Keel).",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "name"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "name": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 200,
+      "description": "The update's name; the workflow receives it with a signal step named update:NAME."
+    },
+    "input": {
+      "description": "The update's input, checked against the update's contract when a worker declared one."
+    },
+    "updateId": {
+      "description": "Names the update: sent again with the same id, it is delivered once and answers the same outcome. Default: a new id.",
+      "type": [
+        "string",
+        "null"
+      ],
+      "minLength": 1,
+      "maxLength": 512
+    },
+    "waitTimeoutMs": {
+      "description": "How long to wait for the answer; past it the answer is status pending. Default 60000.",
+      "type": [
+        "integer",
+        "null"
+      ],
+      "minimum": 0,
+      "maximum": 86400000
+    }
+  }
+}
+"""#,
+            #"""
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://keel.dev/schemas/protocol/workflow.update.result.json",
+  "title": "workflow/update result",
+  "type": "object",
+  "required": [
+    "workflowId",
+    "updateId",
+    "status"
+  ],
+  "properties": {
+    "workflowId": {
+      "$ref": "common.json#/$defs/workflowId"
+    },
+    "updateId": {
+      "type": "string"
+    },
+    "name": {
+      "type": "string"
+    },
+    "status": {
+      "enum": [
+        "completed",
+        "rejected",
+        "pending"
+      ],
+      "description": "completed: answered (result); rejected: the workflow's handler rejected it (failure); pending: the wait ended first, the update stays delivered."
+    },
+    "result": {
+      "description": "The workflow's answer (status completed)."
+    },
+    "failure": {
+      "$ref": "common.json#/$defs/failure"
+    }
+  },
+  "allOf": [
+    {
+      "if": {
+        "properties": {
+          "status": {
+            "const": "completed"
+          }
+        }
+      },
+      "then": {
+        "required": [
+          "result"
+        ]
+      }
+    },
+    {
+      "if": {
+        "properties": {
+          "status": {
+            "const": "rejected"
+          }
+        }
+      },
+      "then": {
+        "required": [
+          "failure"
+        ]
+      }
+    }
   ]
 }
 """#

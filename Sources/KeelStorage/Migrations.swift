@@ -265,5 +265,10 @@ enum Migrations {
         """
         ALTER TABLE workflows ADD COLUMN query_values TEXT;
         """,
+        // 16: the outcomes of the updates an execution's code answered (docs/protocol.md,
+        // "Updates"): `{updateId: {name, status, result | failure, seq, atMs}}` as JSON.
+        """
+        ALTER TABLE workflows ADD COLUMN update_outcomes TEXT;
+        """,
     ]
 }

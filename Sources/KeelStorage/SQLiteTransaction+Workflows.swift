@@ -6,7 +6,7 @@ extension SQLiteTransaction {
     static let workflowColumns = """
         workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
-        run_deadline, build_id, priority, fairness_key, search_attributes, memo, query_values
+        run_deadline, build_id, priority, fairness_key, search_attributes, memo, query_values, update_outcomes
         """
 
     static func workflow(from row: Row) -> WorkflowRecord {
@@ -31,6 +31,7 @@ extension SQLiteTransaction {
         w.searchAttributes = row.json(21)
         w.memo = row.json(22)
         w.queryValues = row.json(23)
+        w.updateOutcomes = row.json(24)
         return w
     }
 
@@ -104,7 +105,7 @@ extension SQLiteTransaction {
             try db.statement(
                 """
                 INSERT INTO workflows (\(Self.workflowColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
@@ -113,7 +114,7 @@ extension SQLiteTransaction {
                 .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
                 .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline), .optional(w.buildId),
                 .int(Int64(w.precedence.priority)), .optional(w.precedence.fairnessKey), .json(w.searchAttributes),
-                .json(w.memo), .json(w.queryValues),
+                .json(w.memo), .json(w.queryValues), .json(w.updateOutcomes),
             ]).run()
             try insertSearchAttributeRows(w.id, w.searchAttributes)
             return .applied

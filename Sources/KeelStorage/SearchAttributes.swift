@@ -59,9 +59,17 @@ public enum ExecutionData: String, Sendable {
     case memo
     /// `{query name: {value, seq, atMs}}` (`query` steps).
     case queryValues
+    /// `{updateId: {name, status, result | failure, seq, atMs}}` (`respond` steps).
+    case updateOutcomes
 
     /// Its column in `workflows`.
-    public var column: String { self == .memo ? "memo" : "query_values" }
+    public var column: String {
+        switch self {
+        case .memo: "memo"
+        case .queryValues: "query_values"
+        case .updateOutcomes: "update_outcomes"
+        }
+    }
 }
 
 /// RFC 3339 times as a query and the attribute index read them.

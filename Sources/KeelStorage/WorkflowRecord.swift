@@ -61,6 +61,9 @@ public struct WorkflowRecord: Sendable {
     /// The latest value of each query its code published: `{name: {value, seq, atMs}}` (nil:
     /// none; docs/protocol.md, "Queries and signal-with-start").
     public var queryValues: JSONValue?
+    /// The outcome of each update its code answered: `{updateId: {name, status, result | failure,
+    /// seq, atMs}}` (nil: none; docs/protocol.md, "Updates").
+    public var updateOutcomes: JSONValue?
 
     public init(id: String, name: String, input: JSONValue, contractHash: String?, now: EpochMillis) {
         self.id = id

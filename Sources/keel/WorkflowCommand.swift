@@ -9,7 +9,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         commandName: "workflow",
         abstract: "Start, signal, cancel and inspect workflow executions.",
         subcommands: [
-            Start.self, Result.self, Signal.self, Query.self, Cancel.self, Terminate.self, Describe.self, WorkflowList.self,
+            Start.self, Result.self, Signal.self, Query.self, Update.self, Cancel.self, Terminate.self, Describe.self, WorkflowList.self,
             WorkflowHistory.self, WorkflowFollow.self, Resume.self, Reset.self,
         ])
 
@@ -170,6 +170,49 @@ struct WorkflowCommand: AsyncParsableCommand {
             let answer = try await runClient(connection) { try await $0.call("workflow/query", params) }
             if connection.json { print(JSONWriter.string(answer, sortedKeys: true)); return }
             print(JSONWriter.string(answer["value"] ?? .null, sortedKeys: true))
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send an update to a workflow and print its answer (docs/protocol.md, \"Updates\").",
+            discussion: """
+                Exits 0 when the workflow answered it, 1 when it rejected it, 3 when the wait ended first \
+                (the update stays delivered: run again with the printed --update-id to keep waiting).
+                """)
+        @Argument var workflowId: String
+        @Argument(help: "The update's name.") var name: String
+        @Argument(help: "Input as JSON ('-' reads stdin).") var input: String = "null"
+        @Option(help: "Names the update: sent again with the same id, it is delivered once (default: a new id).")
+        var updateId: String?
+        @Option(help: "How long to wait for the answer, in milliseconds.") var waitMs: Int64 = 60_000
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let p = UpdateParams.make(
+                workflowId: workflowId, name: name, input: try readJSON(input), updateId: updateId, waitTimeoutMs: waitMs)
+            let answer = try await runClient(connection) { try await $0.call("workflow/update", p) }
+            let status = answer["status"]?.stringValue ?? ""
+            if connection.json {
+                print(JSONWriter.string(answer, sortedKeys: true))
+            } else {
+                switch status {
+                case "completed": print(JSONWriter.string(answer["result"] ?? .null, sortedKeys: true))
+                case "rejected":
+                    let f = answer["failure"] ?? .null
+                    print("update \(name) was rejected: \(f["type"]?.stringValue ?? "Rejected"): \(f["message"]?.stringValue ?? "")")
+                default:
+                    print("""
+                        update \(name) is delivered but not answered yet after \(waitMs) ms; to keep waiting run \
+                        keel workflow update \(workflowId) \(name) --update-id \(answer["updateId"]?.stringValue ?? "?")
+                        """)
+                }
+            }
+            switch status {
+            case "completed": return
+            case "rejected": throw ExitCode(1)
+            default: throw ExitCode(3)
+            }
         }
     }
 

@@ -24,7 +24,7 @@ import Testing
         "workflow/run", "workflow/signal", "workflow/start", "workflow/step", "workflow/reset", "workflow/batch", "workflow/terminate",
         "activity/publish", "workflow/follow",
         "schedule/create", "schedule/describe", "schedule/list", "schedule/pause", "schedule/unpause", "schedule/trigger",
-        "schedule/delete", "workflow/query",
+        "schedule/delete", "workflow/query", "workflow/update",
     ]
 
     @Test func everyDocumentedMethodHasAParamsAndAResultSchema() {
@@ -325,6 +325,10 @@ import Testing
         ("workflow/list", #"{"status":"parked","limit":1000,"cursor":null,"createdAfterMs":0}"#),
         ("workflow/list", #"{"query":"customer = \"acme\" AND startedAt > \"2026-12-01\""}"#),
         ("workflow/query", #"{"workflowId":"w","name":"progress"}"#),
+        ("workflow/update", #"{"workflowId":"w","name":"approve","input":{"amount":5},"updateId":"u-1","waitTimeoutMs":0}"#),
+        ("workflow/step", #"{"workflowId":"w","runId":1,"seq":2,"kind":"respond","name":"u-1","input":{"result":{"approved":5}}}"#),
+        ("workflow/step", #"{"workflowId":"w","runId":1,"seq":2,"kind":"respond","name":"u-1","input":{"failure":{"message":"no"}}}"#),
+        ("worker/register", #"{"workflows":[{"name":"o"}],"updates":[{"name":"approve","input":{"type":"object"}}]}"#),
         ("workflow/start", #"{"name":"o","workflowId":"w","signal":{"name":"go","payload":{"n":1},"requestId":null}}"#),
         ("workflow/start", #"{"name":"o","searchAttributes":{"customer":"acme","amount":1.5,"vip":true},"memo":{"any":["thing"]}}"#),
         ("workflow/history", #"{"workflowId":"w"}"#),
@@ -400,6 +404,9 @@ import Testing
         ("workflow/list", #"{"limit":1001}"#, "/limit", "maximum"),
         ("workflow/list", #"{"status":"sleeping"}"#, "/status", "enum"),
         ("workflow/query", #"{"workflowId":"w"}"#, "", "required"),
+        ("workflow/update", #"{"workflowId":"w","name":"approve","updateId":""}"#, "/updateId", "minLength"),
+        ("workflow/update", #"{"workflowId":"w","name":"approve","waitTimeoutMs":-1}"#, "/waitTimeoutMs", "minimum"),
+        ("workflow/step", #"{"workflowId":"w","runId":1,"seq":2,"kind":"respond","name":"u-1","input":{"result":1,"failure":{"message":"x"}}}"#, "/input", "oneOf"),
         ("workflow/start", #"{"name":"o","signal":{"payload":1}}"#, "/signal", "required"),
         ("workflow/start", #"{"name":"o","searchAttributes":{"tags":[1]}}"#, "/searchAttributes/tags", "type"),
         ("activity/list", #"{"status":"completed"}"#, "/status", "enum"),
@@ -455,6 +462,8 @@ import Testing
             ("worker/list", #"{"workers":[{"workerId":"w-1","name":"x","activities":["a"],"maxConcurrent":0}]}"#,
              "/workers/0/maxConcurrent"),
             ("initialize", #"{"protocolVersion":"1"}"#, ""),
+            ("workflow/update", #"{"workflowId":"w","updateId":"u","status":"completed"}"#, ""),
+            ("workflow/update", #"{"workflowId":"w","updateId":"u","status":"answered"}"#, "/status"),
         ]
         for (method, text, pointer) in cases {
             let error = try #require(Self.validator.checkResult(method: method, result: try JSONParser.parse(text)), "\(method) \(text)")

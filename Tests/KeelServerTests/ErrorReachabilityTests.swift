@@ -53,6 +53,7 @@ struct ErrorReachabilityTests {
         1020: "schedule/describe of an unknown id",
         1021: "schedule/create twice with one id",
         1030: "workflow/query of a query the workflow never published",
+        1031: "workflow/update to a workflow that ends without answering it",
     ]
 
     /// Codes Keel itself never sends, and the words their docs entry must use to say so.
@@ -335,6 +336,22 @@ struct ErrorReachabilityTests {
         #expect(await client.call("schedule/create", schedule)?["result"] != nil)
         saw(await client.errorCode("schedule/create", schedule), 1021, "a schedule created twice")
         saw(await client.errorCode("workflow/query", ["workflowId": "reach-parent", "name": "nope"]), 1030, "an unpublished query")
+        // An update waits; the run ends without answering it.
+        _ = await client.call("workflow/start", ["name": "reach.nd", "workflowId": "reach-update"])
+        // Runs of earlier workflows (the child above) may come first.
+        var run = await worker.request("workflow/run")
+        while let r = run, r["params"]?["workflowId"] != "reach-update" { run = await worker.request("workflow/run") }
+        guard let run else {
+            Issue.record("no workflow/run arrived for reach-update")
+            return
+        }
+        await client.send([
+            "jsonrpc": "2.0", "id": "reach-update-call", "method": "workflow/update",
+            "params": ["workflowId": "reach-update", "name": "approve", "waitTimeoutMs": 60_000],
+        ])
+        try await Task.sleep(for: .milliseconds(300))
+        await worker.reply(to: run, result: ["status": "completed", "output": "ignored the update"])
+        saw(await client.answer(to: "reach-update-call")?["error"]?["code"]?.int64Value, 1031, "an update never answered")
     }
 
     /// A second orchestrator with tiny handshake and connection caps.

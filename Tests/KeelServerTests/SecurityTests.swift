@@ -78,6 +78,7 @@ struct SecurityTests {
         "workflow/describe": ["client", "worker", "admin"],
         "workflow/list": ["client", "worker", "admin"],
         "workflow/query": ["client", "worker", "admin"],
+        "workflow/update": ["client", "worker", "admin"],
         "workflow/history": ["client", "worker", "admin"],
         "workflow/reset": ["client", "worker", "admin"],
         "workflow/batch": ["client", "worker", "admin"],

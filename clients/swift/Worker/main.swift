@@ -110,6 +110,16 @@ if conformance {
         try await ctx.setQueryValue("progress", ["pct": 100])
         return "done"
     }
+    worker.workflow("wf.update") { (_: JSONValue, ctx) -> JSONValue in
+        let update = try await ctx.waitForUpdate("approve")
+        let amount = update.input["amount"]?.int64Value ?? 0
+        if amount > 100 {
+            try await ctx.reject(update, message: "amount \(amount) is over 100")
+            return ["approved": false]
+        }
+        try await ctx.respond(to: update, with: ["approved": JSONValue(amount)])
+        return ["approved": true]
+    }
     worker.workflow("wf.patched") { (_: JSONValue, ctx) -> JSONValue in
         let p = try await ctx.patched("add-discount")
         if p { _ = try await ctx.activity("echo", ["step": "discount"] as JSONValue, as: JSONValue.self) }

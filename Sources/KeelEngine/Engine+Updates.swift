@@ -1,0 +1,177 @@
+public import KeelCore
+import Foundation
+import KeelStorage
+
+/// Updates (docs/protocol.md, "Updates"): a request into a running workflow that its code
+/// receives, handles and answers, durably.
+///
+/// - Delivery rides the signal buffer: the update is the signal `update:NAME` with payload
+///   `{updateId, input}` and the dedup key `update:ID`, so a resend delivers nothing twice, across
+///   restarts and nodes.
+/// - The code receives it with a `signal` step named `update:NAME` and answers with a `respond`
+///   step named by the update id. The answer is stored with that step (the execution's
+///   `updateOutcomes`), once, and is what `workflow/update` returns.
+/// - A contract declared for the name (`worker/register`'s `updates`) checks the input before
+///   anything is recorded (`3001`) and the answer before it is recorded (`3002`).
+extension Engine {
+    /// The prefix of the signal an update rides on; clients cannot send such signals themselves.
+    static let updateSignalPrefix = "update:"
+    /// The most update outcomes an execution keeps (the oldest go first), and their size together.
+    static let maxUpdateOutcomes = 256
+    static let maxUpdateOutcomesBytes = 1_024 * 1_024
+    /// The largest one answer may be.
+    static let maxUpdateAnswerBytes = 256 * 1_024
+
+    /// `workflow/update`: delivers the update once and waits up to `waitTimeoutMs` for its answer.
+    func updateWorkflow(_ value: JSONValue) async throws -> JSONValue {
+        let p = try Params(value, method: "workflow/update")
+        let id = try p.string("workflowId")
+        let name = try p.string("name")
+        guard !name.isEmpty, name.utf8.count <= 200 else { throw p.fail("name", "an update's name is 1 to 200 bytes") }
+        let input = value["input"] ?? .null
+        let updateId = try p.optionalString("updateId") ?? UUID().uuidString.lowercased()
+        guard !updateId.isEmpty, updateId.utf8.count <= Params.maximumKeyBytes else {
+            throw p.fail("updateId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+        }
+        let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        let record = try await requireWorkflow(id)
+        if let outcome = record.updateOutcomes?[updateId] {
+            // A resend of an update already answered: its outcome, nothing delivered again.
+            return Self.updateAnswer(id, updateId: updateId, outcome: outcome)
+        }
+        guard !record.status.isTerminal else {
+            throw KeelError(.workflowNotFound, "workflow \(id) has ended (\(record.status.rawValue)); updates go to open workflows",
+                data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
+        }
+        if let contract = registry.updateContracts[name] {
+            let errors = await contractErrors(of: input, against: contract.input)
+            guard errors.isEmpty else {
+                contractViolated(.update, name, .input, errors: errors)
+                throw KeelError(.inputContractViolation,
+                    "the input of update \(name) breaks its contract \(Self.firstMessage(errors)); nothing was delivered",
+                    data: ["update": .string(name), "errors": .array(errors)])
+            }
+        }
+        let payload: JSONValue = ["updateId": .string(updateId), "input": input]
+        let signal = Self.updateSignalPrefix + name
+        let delivery = try await ledger.deliverSignal(
+            id, name: signal, payload: payload, key: Self.updateSignalPrefix + updateId, generation: record.generation)
+        if !delivery.duplicate {
+            await signalDelivered(id, generation: record.generation, name: signal, payload: payload, delivery: delivery)
+        }
+        return try await awaitUpdate(id, updateId: updateId, name: name, deadline: clock.now().addingSaturating(timeout))
+    }
+
+    /// Waits until execution `id` answers update `updateId`, ends, or `deadline` passes. On a
+    /// shared store the answer may come from another node: the store is read again each poll.
+    private func awaitUpdate(_ id: String, updateId: String, name: String, deadline: EpochMillis) async throws -> JSONValue {
+        while true {
+            let record = try await requireWorkflow(id)
+            if let outcome = record.updateOutcomes?[updateId] {
+                return Self.updateAnswer(id, updateId: updateId, outcome: outcome)
+            }
+            if record.status.isTerminal {
+                throw KeelError(.updateUnanswered,
+                    "workflow \(id) ended (\(record.status.rawValue)) without answering update \(updateId)",
+                    data: ["workflowId": .string(id), "updateId": .string(updateId), "status": .string(record.status.rawValue)])
+            }
+            let now = clock.now()
+            if now >= deadline {
+                return ["workflowId": .string(id), "updateId": .string(updateId), "name": .string(name), "status": "pending"]
+            }
+            var wakeAt = deadline
+            if let cluster, workflows[id] == nil {
+                // Answered on another node: this one learns it from the store, once a poll.
+                wakeAt = min(deadline, now.addingSaturating(Int64(cluster.pollInterval / .milliseconds(1))))
+            }
+            nextWaiterID += 1
+            let waiterID = nextWaiterID
+            timers.schedule(max(wakeAt, now + 1), taskID: id, kind: .updateWaiterTimeout(waiterID: waiterID))
+            await withCheckedContinuation { c in updateWaiters[id, default: [:]][waiterID] = c }
+        }
+    }
+
+    /// Wakes the callers waiting here for an update of `id`: it answered one, ended, or left this node.
+    func updatesAdvanced(_ id: String) {
+        guard let list = updateWaiters.removeValue(forKey: id) else { return }
+        for (_, c) in list { c.resume() }
+    }
+
+    /// An update caller's wait ran out (or its poll is due).
+    func updateWaitEnded(_ id: String, waiterID: UInt64) {
+        updateWaiters[id]?.removeValue(forKey: waiterID)?.resume()
+        if updateWaiters[id]?.isEmpty == true { updateWaiters[id] = nil }
+    }
+
+    /// The wire answer for a stored outcome.
+    static func updateAnswer(_ id: String, updateId: String, outcome: JSONValue) -> JSONValue {
+        var o: JSONObject = ["workflowId": .string(id), "updateId": .string(updateId)]
+        for key in ["name", "status", "result", "failure"] { if let v = outcome[key] { o[key] = v } }
+        return .object(o)
+    }
+
+    /// Refuses a client's signal named like an update's (`update:…`): only `workflow/update`
+    /// delivers those, with an update id the workflow answers.
+    static func refuseUpdateSignalName(_ name: String, _ p: Params, field: String) throws {
+        if name.hasPrefix(updateSignalPrefix) {
+            throw p.fail(field, "names starting with \(updateSignalPrefix) are reserved for updates: send it with workflow/update")
+        }
+    }
+
+    /// A `respond` step: the answer to update `updateId` (the step's name), which this run
+    /// received. Returns the execution's outcomes with it added, and the update's name.
+    func updateOutcomes(
+        _ live: LiveWorkflow, updateId: String, answer input: JSONValue, seq: Int, at now: EpochMillis, params p: Params
+    ) throws -> (outcomes: JSONValue, name: String) {
+        let received = live.journal.values.first { e in
+            e.kind == "signal" && e.name.hasPrefix(Self.updateSignalPrefix) && e.status == .completed
+                && e.result?["updateId"]?.stringValue == updateId
+        }
+        guard let received else {
+            throw p.fail("name", "no update \(updateId) was received by this run: a respond step is named by the id of an update its code received")
+        }
+        var outcomes = live.record.updateOutcomes?.objectValue ?? JSONObject()
+        if let earlier = outcomes[updateId] {
+            throw p.fail("name", "update \(updateId) was answered already (step \(earlier["seq"].map { "\($0)" } ?? "?"))")
+        }
+        let name = String(received.name.dropFirst(Self.updateSignalPrefix.count))
+        var outcome: JSONObject = ["name": .string(name), "seq": JSONValue(seq), "atMs": JSONValue(now)]
+        switch (input["result"], input["failure"]) {
+        case (let result?, nil):
+            outcome["status"] = "completed"
+            outcome["result"] = result
+        case (nil, let failure?):
+            guard let message = failure["message"]?.stringValue else {
+                throw p.fail("input.failure.message", "a rejection carries a message (a string)")
+            }
+            var f: JSONObject = ["type": .string(failure["type"]?.stringValue ?? "Rejected"), "message": .string(message)]
+            if let details = failure["details"] { f["details"] = details }
+            outcome["status"] = "rejected"
+            outcome["failure"] = .object(f)
+        default:
+            throw p.fail("input", "a respond step's input is {\"result\": …} or {\"failure\": {\"type\", \"message\"}}")
+        }
+        let size = JSONWriter.string(.object(outcome)).utf8.count
+        guard size <= Self.maxUpdateAnswerBytes else {
+            throw p.fail("input", "the answer is \(size) bytes of JSON; the most is \(Self.maxUpdateAnswerBytes)")
+        }
+        outcomes[updateId] = .object(outcome)
+        // The oldest answers (first stored) go first past the bounds: a resend of one of those
+        // waits as if unanswered.
+        while outcomes.count > 1,
+            outcomes.count > Self.maxUpdateOutcomes || JSONWriter.string(.object(outcomes)).utf8.count > Self.maxUpdateOutcomesBytes,
+            let oldest = outcomes.first?.key
+        {
+            _ = outcomes.removeValue(forKey: oldest)
+        }
+        return (.object(outcomes), name)
+    }
+
+    /// The contract errors of an update's answer against the output its contract declares.
+    func updateAnswerErrors(_ outcomes: JSONValue, updateId: String, name: String) async -> [JSONValue] {
+        guard let contract = registry.updateContracts[name], let outcome = outcomes[updateId],
+            outcome["status"]?.stringValue == "completed"
+        else { return [] }
+        return await contractErrors(of: outcome["result"] ?? .null, against: contract.output)
+    }
+}
