@@ -84,7 +84,7 @@ func (wf *WorkflowContext) Respond(u Update, result any) error {
 // returns status "rejected" with that failure. The workflow goes on: a rejection is an answer,
 // not an error of the workflow. RejectWith chooses the type and adds details.
 func (wf *WorkflowContext) Reject(u Update, message string) error {
-	return wf.RejectWith(u, "", message, nil)
+	return wf.respond("Reject", u, map[string]any{"failure": updateFailure{Type: "Rejected", Message: message}})
 }
 
 // RejectWith is Reject with the failure's type ("" is "Rejected") and details (any JSON value;
@@ -103,7 +103,7 @@ type updateFailure struct {
 	Details any    `json:"details,omitempty"`
 }
 
-// respond sends the "respond" step answering u (caller names the method for the error).
+// respond sends the "respond" step answering u with input; caller names the method in the error.
 func (wf *WorkflowContext) respond(caller string, u Update, input map[string]any) error {
 	if u.ID == "" {
 		return fmt.Errorf("keel: %s needs an update with an id (from WaitForUpdate)", caller)

@@ -114,8 +114,11 @@ func TestWaitForUpdateTimedOutAndRespondWithoutAnIDSendsNothing(t *testing.T) {
 			if err := wf.Respond(Update{Name: "approve"}, 1); err == nil || !strings.Contains(err.Error(), "Respond needs an update") {
 				return "", fmt.Errorf("Respond without an id: %v", err)
 			}
-			if err := wf.Reject(Update{}, "no"); err == nil {
-				return "", errors.New("Reject without an id sent a step")
+			if err := wf.Reject(Update{}, "no"); err == nil || !strings.Contains(err.Error(), "Reject needs an update") {
+				return "", fmt.Errorf("Reject without an id: %v", err)
+			}
+			if err := wf.RejectWith(Update{}, "", "no", nil); err == nil || !strings.Contains(err.Error(), "RejectWith needs an update") {
+				return "", fmt.Errorf("RejectWith without an id: %v", err)
 			}
 			_, err := wf.WaitForUpdate("approve", time.Second)
 			if IsTimedOut(err) {
