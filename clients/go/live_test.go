@@ -847,7 +847,7 @@ func TestLiveUpdates(t *testing.T) {
 		if err := c.Conn().Call(ctx, "workflow/history", map[string]string{"workflowId": "upd-1"}, &history); err != nil {
 			t.Fatal(err)
 		}
-		if got := mustJSON(t, history.Entries); got != `[{"Kind":"signal","Name":"update:approve"},{"Kind":"respond","Name":"approve-upd-1"}]` {
+		if got := mustJSON(t, history.Entries); got != `[{"kind":"signal","name":"update:approve"},{"kind":"respond","name":"approve-upd-1"}]` {
 			t.Fatalf("journal %s, want one receive and one respond step", got)
 		}
 	})
