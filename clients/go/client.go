@@ -36,9 +36,8 @@ type ClientOptions struct {
 
 // Client starts and inspects workflows and calls activities over one connection. It is safe for
 // concurrent use. When Keel restarts, the next call reconnects; a call in flight at the drop is
-// sent again when that is safe (a read, or keyed: a signal's request id is a key), else it fails
-// with ErrOutcomeUnknown
-// (docs/clients.md "Reconnecting").
+// sent again when that is safe (a read, or keyed: a signal's request id and an update's id are
+// keys), else it fails with ErrOutcomeUnknown (docs/clients.md "Reconnecting").
 type Client struct {
 	opts ClientOptions
 

@@ -39,7 +39,10 @@ const (
 	// CodeQueryNotFound: workflow/query for a name the workflow never set with
 	// WorkflowContext.SetQueryValue; Data is {workflowId, name, known}, known listing the names
 	// it did set.
-	CodeQueryNotFound          = 1030
+	CodeQueryNotFound = 1030
+	// CodeUpdateUnanswered: Client.UpdateWorkflow for a workflow that ended (completed, failed,
+	// cancelled, ...) without answering the update; Data is {workflowId, updateId, status}.
+	CodeUpdateUnanswered       = 1031
 	CodeContractConflict       = 2005
 	CodeAttemptSuperseded      = 2006
 	CodeInputContractViolation = 3001

@@ -111,7 +111,7 @@ func newPeer(r interface{ Read([]byte) (int, error) }, w interface{ Write([]byte
 		return map[string]string{"workerId": "w-1"}, nil
 	})
 	for _, method := range []string{"activity/heartbeat", "workflow/step", "workflow/start", "workflow/result",
-		"workflow/signal", "workflow/cancel", "workflow/describe", "workflow/list", "workflow/query", "activity/call", "activity/result",
+		"workflow/signal", "workflow/cancel", "workflow/describe", "workflow/list", "workflow/query", "workflow/update", "activity/call", "activity/result",
 		"activity/publish", "workflow/follow", "schedule/create", "schedule/describe", "schedule/list", "schedule/pause",
 		"schedule/unpause", "schedule/trigger", "schedule/delete"} {
 		method := method

@@ -166,6 +166,14 @@ func liveWorker(t *testing.T, socket string) {
 		}
 		return payload, nil
 	})
+	// live.approve: update "approve" answered with {"approved": amount}, or rejected when the
+	// amount is over 100 (the conformance wf.update).
+	RegisterWorkflow(w, "live.approve", approveUpdate)
+	// live.ignoreUpdate: receives update "approve" and ends without answering it.
+	RegisterWorkflow(w, "live.ignoreUpdate", func(wf *WorkflowContext, in any) (string, error) {
+		u, err := wf.WaitForUpdate("approve", 0)
+		return u.ID, err
+	})
 	startWorker(t, w)
 }
 
@@ -781,6 +789,109 @@ func TestLiveQueriesAndSignalWithStart(t *testing.T) {
 		_, err = c.SignalWithStart(ctx, "live.progress", nil, "go", nil, StartOptions{WorkflowID: "sws-1"})
 		if !errors.As(err, &rpc) || rpc.Code != CodeWorkflowNotFound {
 			t.Fatalf("signal-with-start on an ended workflow: %v, want code 1001", err)
+		}
+	})
+}
+
+func TestLiveUpdates(t *testing.T) {
+	socket := startKeel(t)
+	liveWorker(t, socket)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := func(name, id string) {
+		t.Helper()
+		if _, err := c.StartWorkflow(ctx, name, map[string]any{}, StartOptions{WorkflowID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	result := func(id string) string {
+		t.Helper()
+		var out any
+		if _, err := c.WorkflowResult(ctx, id, &out); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return mustJSON(t, out)
+	}
+	update := func(id string, amount int, opts *UpdateOptions) *UpdateResult {
+		t.Helper()
+		r, err := c.UpdateWorkflow(ctx, id, "approve", map[string]int{"amount": amount}, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return r
+	}
+
+	t.Run("answered, then the same update id again gets the same outcome", func(t *testing.T) {
+		start("live.approve", "upd-1")
+		r := update("upd-1", 5, &UpdateOptions{UpdateID: "approve-upd-1"})
+		if r.Status != "completed" || string(r.Result) != `{"approved":5}` || r.Failure != nil ||
+			r.WorkflowID != "upd-1" || r.UpdateID != "approve-upd-1" || r.Name != "approve" {
+			t.Fatalf("got %+v (result %s)", r, r.Result)
+		}
+		if got := result("upd-1"); got != `{"approved":true}` {
+			t.Fatalf("the workflow returned %s", got)
+		}
+		// The workflow has ended: a second delivery would be refused (1001); the same id answers
+		// the recorded outcome.
+		again := update("upd-1", 5, &UpdateOptions{UpdateID: "approve-upd-1"})
+		if again.Status != "completed" || string(again.Result) != `{"approved":5}` || again.UpdateID != "approve-upd-1" {
+			t.Fatalf("the same update id again: %+v (result %s)", again, again.Result)
+		}
+		var history struct {
+			Entries []struct {
+				Kind string `json:"kind"`
+				Name string `json:"name"`
+			} `json:"entries"`
+		}
+		if err := c.Conn().Call(ctx, "workflow/history", map[string]string{"workflowId": "upd-1"}, &history); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustJSON(t, history.Entries); got != `[{"kind":"signal","name":"update:approve"},{"kind":"respond","name":"approve-upd-1"}]` {
+			t.Fatalf("journal %s, want one receive and one respond step", got)
+		}
+	})
+
+	t.Run("rejected, with a fresh update id", func(t *testing.T) {
+		start("live.approve", "upd-2")
+		r := update("upd-2", 500, nil)
+		if r.Status != "rejected" || r.Result != nil || r.Failure == nil || r.Failure.Type != "Rejected" ||
+			r.Failure.Message != "amount 500 is over 100" || !uuidV4.MatchString(r.UpdateID) {
+			t.Fatalf("got %+v, failure %+v", r, r.Failure)
+		}
+		if got := result("upd-2"); got != `{"approved":false}` {
+			t.Fatalf("the workflow returned %s", got)
+		}
+	})
+
+	t.Run("pending while no worker answers", func(t *testing.T) {
+		start("live.unserved", "upd-3") // no worker serves it: the update stays delivered, unanswered
+		r := update("upd-3", 5, &UpdateOptions{UpdateID: "u-pending", WaitTimeoutMs: 200})
+		if r.Status != "pending" || r.UpdateID != "u-pending" || r.Result != nil || r.Failure != nil {
+			t.Fatalf("got %+v", r)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		var rpc *Error
+		start("live.ignoreUpdate", "upd-4")
+		_, err := c.UpdateWorkflow(ctx, "upd-4", "approve", nil, &UpdateOptions{UpdateID: "u-ignored"})
+		if !errors.As(err, &rpc) || rpc.Code != CodeUpdateUnanswered {
+			t.Fatalf("a workflow that ends without answering: %v, want code 1031", err)
+		}
+		var data struct {
+			WorkflowID string `json:"workflowId"`
+			UpdateID   string `json:"updateId"`
+			Status     string `json:"status"`
+		}
+		if json.Unmarshal(rpc.Data, &data) != nil || data.WorkflowID != "upd-4" || data.UpdateID != "u-ignored" || data.Status != "completed" {
+			t.Fatalf("1031's data: %s", rpc.Data)
+		}
+		if _, err := c.UpdateWorkflow(ctx, "no-such-workflow", "approve", nil, nil); !errors.As(err, &rpc) || rpc.Code != CodeWorkflowNotFound {
+			t.Fatalf("an unknown workflow: %v, want code 1001", err)
+		}
+		if _, err := c.UpdateWorkflow(ctx, "upd-1", "approve", nil, nil); !errors.As(err, &rpc) || rpc.Code != CodeWorkflowNotFound {
+			t.Fatalf("a new update to an ended workflow: %v, want code 1001", err)
 		}
 	})
 }

@@ -82,7 +82,7 @@ func (r *endpointRing) failed() bool {
 }
 
 // ErrOutcomeUnknown reports that the connection to Keel dropped while a call was in flight and
-// the call was not safe to repeat (not a read, no idempotency key or request id): it may or may
+// the call was not safe to repeat (not a read, no idempotency key, request id or update id): it may or may
 // not have taken effect. Match it with errors.Is; such an error also matches ErrClosed. Local only.
 var ErrOutcomeUnknown = errors.New("keel: connection lost; outcome unknown")
 
@@ -105,8 +105,9 @@ var reads = map[string]bool{"ping": true, "activity/result": true, "workflow/res
 // safeToRepeat reports whether a call whose connection dropped before its answer may be sent
 // again: a read, an activity/call with an idempotency key, a workflow/start with a workflow id
 // that does not ask to fail on conflict (its signal, if any, always has a request id: see
-// SignalWithStart), or a workflow/signal with a request id (Keel answers a repeat duplicate and
-// delivers nothing) (docs/clients.md "Reconnecting").
+// SignalWithStart), a workflow/signal with a request id (Keel answers a repeat duplicate and
+// delivers nothing), or a workflow/update with an update id (a repeat waits for the same update)
+// (docs/clients.md "Reconnecting").
 func safeToRepeat(method string, params any) bool {
 	switch {
 	case reads[method]:
@@ -117,6 +118,8 @@ func safeToRepeat(method string, params any) bool {
 		return paramString(params, "workflowId") != "" && paramString(params, "conflictPolicy") != "fail"
 	case method == "workflow/signal":
 		return paramString(params, "requestId") != ""
+	case method == "workflow/update":
+		return paramString(params, "updateId") != ""
 	}
 	return false
 }

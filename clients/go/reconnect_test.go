@@ -223,6 +223,9 @@ func TestOnlyReadsAndKeyedCallsAreRepeated(t *testing.T) {
 		{"workflow/signal", map[string]any{"workflowId": "w", "name": "s"}, false},
 		{"workflow/signal", map[string]any{"workflowId": "w", "name": "s", "requestId": ""}, false},
 		{"workflow/signal", map[string]any{"workflowId": "w", "name": "s", "requestId": "r-1"}, true},
+		{"workflow/update", map[string]any{"workflowId": "w", "name": "u", "updateId": "u-1"}, true},
+		{"workflow/update", map[string]any{"workflowId": "w", "name": "u", "updateId": ""}, false},
+		{"workflow/update", map[string]any{"workflowId": "w", "name": "u"}, false},
 		{"workflow/cancel", map[string]any{"workflowId": "w", "requestId": "r-1"}, false},
 	}
 	for _, c := range cases {

@@ -198,11 +198,17 @@ func (wf *WorkflowContext) Sleep(d time.Duration) error {
 // Signal waits for signal name and decodes its payload into out (may be nil). timeout 0 waits
 // without limit; past a timeout it returns a Failure for which IsTimedOut is true.
 func (wf *WorkflowContext) Signal(name string, timeout time.Duration, out any) error {
+	return wf.run.signalStep(name, timeout).Get(out)
+}
+
+// signalStep sends the wait for signal name (a "signal" step, input {} or {"timeoutMs": N}); an
+// update's receive step (WaitForUpdate) is the same wait under the name "update:" + its name.
+func (r *workflowRun) signalStep(name string, timeout time.Duration) *Future {
 	input := map[string]int64{}
 	if timeout > 0 {
 		input["timeoutMs"] = timeout.Milliseconds()
 	}
-	return wf.run.step("signal", name, input, nil).Get(out)
+	return r.step("signal", name, input, nil)
 }
 
 // Now returns the time, recorded once, so replay sees the same value.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	keel "github.com/keel-dev/keel/clients/go"
@@ -180,5 +181,30 @@ func registerWorkflows(w *keel.Worker) {
 			return "", err
 		}
 		return "done", nil
+	})
+
+	// wf.update: update "approve" received, then answered with {"approved": amount}, or rejected
+	// when the amount is over 100 (conformance 51).
+	keel.RegisterWorkflow(w, "wf.update", func(wf *keel.WorkflowContext, in object) (object, error) {
+		u, err := wf.WaitForUpdate("approve", 0)
+		if err != nil {
+			return nil, err
+		}
+		var input struct {
+			Amount int64 `json:"amount"`
+		}
+		if err := u.Decode(&input); err != nil {
+			return nil, err
+		}
+		if input.Amount > 100 {
+			if err := wf.Reject(u, fmt.Sprintf("amount %d is over 100", input.Amount)); err != nil {
+				return nil, err
+			}
+			return object{"approved": false}, nil
+		}
+		if err := wf.Respond(u, object{"approved": input.Amount}); err != nil {
+			return nil, err
+		}
+		return object{"approved": true}, nil
 	})
 }
