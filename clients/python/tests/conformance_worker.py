@@ -187,5 +187,17 @@ async def query(ctx, input):
     return "done"
 
 
+
+@worker.workflow("wf.update")
+async def update(ctx, input):
+    u = await ctx.wait_for_update("approve")
+    amount = u.input["amount"]
+    if amount > 100:
+        await ctx.reject(u, f"amount {amount} is over 100")
+        return {"approved": False}
+    await ctx.respond(u, {"approved": amount})
+    return {"approved": True}
+
+
 if __name__ == "__main__":
     worker.run_sync()

@@ -109,5 +109,22 @@ async def progress(ctx, input):
     return payload
 
 
+
+@worker.workflow("live.approvals")
+async def approvals(ctx, input):
+    """Answers input["count"] updates "approve": {"approved": amount} up to 100, rejected over it
+    (tests/test_live.py updates); returns the amounts it received, in order."""
+    amounts = []
+    for _ in range(input["count"]):
+        update = await ctx.wait_for_update("approve", timeout_ms=30000)
+        amount = update.input["amount"]
+        amounts.append(amount)
+        if amount > 100:
+            await ctx.reject(update, f"amount {amount} is over 100", details={"limit": 100})
+        else:
+            await ctx.respond(update, {"approved": amount})
+    return amounts
+
+
 if __name__ == "__main__":
     worker.run_sync()

@@ -38,3 +38,9 @@ def test_queries_are_reads_and_a_signal_with_start_is_repeated_only_with_an_id_a
     assert not safe_to_repeat("workflow/start", {"name": "w", "signal": signal})  # Keel would generate another id
     assert not safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "signal": {"name": "go"}})
     assert not safe_to_repeat("workflow/start", {"name": "w", "workflowId": "w-1", "signal": {"name": "go", "requestId": None}})
+
+
+def test_an_update_with_an_update_id_is_repeated_and_one_without_is_outcome_unknown():
+    assert safe_to_repeat("workflow/update", {"workflowId": "w", "name": "approve", "input": 1, "updateId": "u-1"})
+    assert not safe_to_repeat("workflow/update", {"workflowId": "w", "name": "approve", "input": 1})
+    assert not safe_to_repeat("workflow/update", {"workflowId": "w", "name": "approve", "updateId": None})

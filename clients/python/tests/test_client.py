@@ -7,7 +7,7 @@ import pytest
 from conftest import Orchestrator, run
 
 import keel
-from keel._errors import QUERY_NOT_FOUND
+from keel._errors import QUERY_NOT_FOUND, UPDATE_UNANSWERED
 
 
 def test_call_activity_sends_the_documented_params_and_parses_the_result(sock_path):
@@ -310,5 +310,65 @@ def test_query_workflow_returns_the_value_raises_1030_and_is_resent_after_a_drop
                 assert (resent["method"], resent["params"]) == ("workflow/query", {"workflowId": "o-1", "name": "stage"})
                 again.answer(resent, {"workflowId": "o-1", "name": "stage", "value": "packed", "seq": 1, "atMs": 1, "status": "running"})
                 assert await querying == "packed"
+
+    run(main())
+
+
+def test_update_workflow_sends_a_fresh_uuid_update_id_or_the_callers_returns_the_result_and_resends_it_after_a_drop(sock_path):
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            connecting = asyncio.ensure_future(keel.Client.connect(socket=sock_path, reconnect_initial=0.01, reconnect_max=0.05))
+            peer = await orchestrator.accept()
+            await _initialize(peer)
+            async with await connecting as client:
+                seen = []
+                for _ in range(2):  # default ids: a fresh lowercase UUID v4 per call; no waitTimeoutMs unless given
+                    updating = asyncio.ensure_future(client.update_workflow("o-1", "approve", {"amount": 5}))
+                    request = await peer.recv()
+                    assert request["method"] == "workflow/update"
+                    params = dict(request["params"])
+                    update_id = params.pop("updateId")
+                    assert params == {"workflowId": "o-1", "name": "approve", "input": {"amount": 5}}
+                    assert update_id == str(uuid.UUID(update_id)) and uuid.UUID(update_id).version == 4
+                    seen.append(update_id)
+                    answer = {"workflowId": "o-1", "updateId": update_id, "name": "approve", "status": "completed",
+                              "result": {"approved": 5}}
+                    peer.answer(request, answer)
+                    assert await updating == answer
+                assert seen[0] != seen[1]
+
+                # A rejection is a result, not an error; waitTimeoutMs is sent when given.
+                updating = asyncio.ensure_future(client.update_workflow("o-1", "approve", {"amount": 500}, update_id="u-2",
+                                                                        wait_timeout_ms=1500))
+                request = await peer.recv()
+                assert request["params"] == {"workflowId": "o-1", "name": "approve", "input": {"amount": 500}, "updateId": "u-2",
+                                             "waitTimeoutMs": 1500}
+                failure = {"type": "Rejected", "message": "amount 500 is over 100"}
+                peer.answer(request, {"workflowId": "o-1", "updateId": "u-2", "name": "approve", "status": "rejected", "failure": failure})
+                rejected = await updating
+                assert (rejected["status"], rejected["failure"], "result" in rejected) == ("rejected", failure, False)
+
+                # The caller's id, no input, in flight when the connection drops: sent again as it was.
+                updating = asyncio.ensure_future(client.update_workflow("o-1", "approve", update_id="u-3"))
+                expected = {"workflowId": "o-1", "name": "approve", "input": None, "updateId": "u-3"}
+                request = await peer.recv()
+                assert request["params"] == expected
+                peer.close()
+                again = await orchestrator.accept()
+                await _initialize(again)
+                resent = await again.recv()
+                assert (resent["method"], resent["params"]) == ("workflow/update", expected)
+                again.answer(resent, {"workflowId": "o-1", "updateId": "u-3", "name": "approve", "status": "pending"})
+                assert (await updating)["status"] == "pending"
+
+                # The workflow ended without answering: 1031, raised with its data.
+                updating = asyncio.ensure_future(client.update_workflow("o-1", "approve", update_id="u-4"))
+                request = await again.recv()
+                data = {"workflowId": "o-1", "updateId": "u-4", "status": "completed"}
+                again.send({"jsonrpc": "2.0", "id": request["id"],
+                            "error": {"code": 1031, "message": "workflow o-1 ended without answering update u-4", "data": data}})
+                with pytest.raises(keel.KeelError) as unanswered:
+                    await updating
+                assert (unanswered.value.code, unanswered.value.data) == (UPDATE_UNANSWERED, data) and UPDATE_UNANSWERED == 1031
 
     run(main())

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 import pytest
 from conftest import REPO, run
@@ -436,3 +437,35 @@ def test_signal_with_start_starts_or_signals_and_a_query_reads_the_latest_value_
     with pytest.raises(keel.KeelError) as ended:
         live.call(lambda c: c.signal_with_start("live.progress", {}, "go", {"n": 3}, workflow_id="sws-1"))
     assert ended.value.code == 1001, ended.value
+
+
+def test_an_update_is_answered_once_a_resent_update_id_gets_the_same_outcome_and_a_rejection_comes_back_rejected(live):
+    async def scenario(client):
+        await client.start_workflow("live.approvals", {"count": 2}, workflow_id="upd-1")
+        first = await client.update_workflow("upd-1", "approve", {"amount": 5}, update_id="approve-5")
+        # The same id again, while the workflow waits for its second update: the same outcome,
+        # and nothing delivered to that wait.
+        again = await client.update_workflow("upd-1", "approve", {"amount": 5}, update_id="approve-5")
+        rejected = await client.update_workflow("upd-1", "approve", {"amount": 500})  # a default (fresh) id
+        result = await client.workflow_result("upd-1", timeout=20)
+        resent_after_end = await client.update_workflow("upd-1", "approve", {"amount": 5}, update_id="approve-5")
+        return first, again, rejected, result, resent_after_end, await client.history("upd-1")
+
+    first, again, rejected, result, resent_after_end, history = live.call(scenario, timeout=60)
+    completed = {"workflowId": "upd-1", "updateId": "approve-5", "name": "approve", "status": "completed", "result": {"approved": 5}}
+    assert first == completed, first
+    assert again == completed, again
+    assert resent_after_end == completed, resent_after_end
+    assert (rejected["status"], rejected["name"], "result" in rejected) == ("rejected", "approve", False), rejected
+    assert rejected["failure"]["type"] == "Rejected" and rejected["failure"]["message"] == "amount 500 is over 100", rejected
+    assert rejected["failure"].get("details") == {"limit": 100}, rejected
+    assert rejected["updateId"] not in ("approve-5", "") and rejected["updateId"] == str(uuid.UUID(rejected["updateId"])), rejected
+    assert (result.status, result.output) == ("completed", [5, 500]), result  # not [5, 5]: the resend was not delivered
+    assert [(e["seq"], e["kind"], e["name"]) for e in history] == [
+        (1, "signal", "update:approve"), (2, "respond", "approve-5"),
+        (3, "signal", "update:approve"), (4, "respond", rejected["updateId"])], history
+
+    # An unknown workflow: 1001, raised.
+    with pytest.raises(keel.KeelError) as unknown:
+        live.call(lambda c: c.update_workflow("no-such-workflow", "approve", {"amount": 1}))
+    assert unknown.value.code == 1001, unknown.value

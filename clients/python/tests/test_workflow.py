@@ -283,6 +283,88 @@ def test_query_values_are_steps_sending_the_value_under_value_and_replay_sends_n
     run(main())
 
 
+def test_updates_are_signal_steps_named_update_colon_name_answered_by_respond_steps_named_by_the_update_id(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.approvals")
+    async def approvals(ctx, input):
+        first = await ctx.wait_for_update("approve")
+        answered = await ctx.respond(first, {"approved": first.input["amount"]})
+        second = await ctx.wait_for_update("order.approve", timeout_ms=2500)
+        await ctx.reject(second, "amount 500 is over 100")
+        await ctx.reject(second.id, "no stock", type="OutOfStock", details={"sku": "A-1"})  # a bare id works too
+        await ctx.respond("u-3", None)  # null is a result: sent under "result", not dropped
+        return {"first": [first.id, first.name, first.input], "second": [second.id, second.name, second.input],
+                "answered": answered, "types": [type(first).__name__, isinstance(second, keel.Update)]}
+
+    steps = [
+        ("signal", "update:approve", {}, {"updateId": "u-1", "input": {"amount": 5}}),
+        ("respond", "u-1", {"result": {"approved": 5}}, None),
+        ("signal", "update:order.approve", {"timeoutMs": 2500}, {"updateId": "u-2", "input": {"amount": 500}}),
+        ("respond", "u-2", {"failure": {"type": "Rejected", "message": "amount 500 is over 100"}}, None),
+        ("respond", "u-2", {"failure": {"type": "OutOfStock", "message": "no stock", "details": {"sku": "A-1"}}}, None),
+        ("respond", "u-3", {"result": None}, None),
+    ]
+    output = {"first": ["u-1", "approve", {"amount": 5}], "second": ["u-2", "order.approve", {"amount": 500}],
+              "answered": None, "types": ["Update", True]}
+    journal = [{"seq": seq, "kind": kind, "name": name, "status": "completed", "result": result}
+               for seq, (kind, name, _, result) in enumerate(steps, 1)]
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.approvals", {}))
+            for seq, (kind, name, input, result) in enumerate(steps, 1):
+                step = await peer.recv()
+                assert step["method"] == "workflow/step"
+                assert step["params"] == {"workflowId": "wf-1", "runId": 1, "seq": seq, "kind": kind, "name": name, "input": input}
+                peer.answer(step, {"status": "completed", "result": result})
+            assert (await peer.recv())["result"] == {"status": "completed", "output": output}
+
+            peer.send(run_request("k2", "wf.approvals", {}, journal=journal, run_id=2))
+            answer = await peer.recv()  # the run's answer, with no step sent before it
+            assert (answer["id"], answer["result"]) == ("k2", {"status": "completed", "output": output})
+
+            # A journal answering the wait by its name without the prefix: NonDeterminism.
+            other = [dict(journal[0], name="approve")]
+            peer.send(run_request("k3", "wf.approvals", {}, journal=other, run_id=3))
+            failure = (await peer.recv())["result"]["failure"]
+            assert failure["type"] == "NonDeterminism" and failure["details"]["code"] == {"kind": "signal", "name": "update:approve"}
+            await stop(worker, task, peer)
+
+    run(main())
+
+
+def test_an_update_wait_past_its_timeout_raises_timed_out_and_a_bad_update_to_answer_raises_type_error(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.late")
+    async def late(ctx, input):
+        try:
+            await ctx.wait_for_update("approve", timeout_ms=10)
+        except keel.TimedOut as error:
+            caught = ["TimedOut", error.message]
+        for bad in ("", None, {"id": "u-1"}):
+            with pytest.raises(TypeError, match="an update is answered by its Update or its id"):
+                ctx.respond(bad, {})
+            with pytest.raises(TypeError):
+                ctx.reject(bad, "no")
+        return caught
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.late", {}))
+            wait = await peer.recv()
+            assert (wait["params"]["kind"], wait["params"]["name"], wait["params"]["input"]) == ("signal", "update:approve", {"timeoutMs": 10})
+            peer.answer(wait, {"status": "failed", "failure": {"type": "TimedOut", "message": "no update", "retryable": False}})
+            answer = await peer.recv()  # no respond step was sent for the refused arguments
+            assert answer["result"] == {"status": "completed", "output": ["TimedOut", "no update"]}
+            await stop(worker, task, peer)
+
+    run(main())
+
+
 def test_non_determinism_from_keel_and_superseded_runs(sock_path):
     worker = keel.Worker("w", socket=sock_path)
 

@@ -22,7 +22,7 @@ from ._schema import schema_from_type
 from ._transport import TLS
 from ._version import __version__
 from ._worker import Worker
-from ._workflow import WorkflowContext, WorkflowDefinition
+from ._workflow import Update, WorkflowContext, WorkflowDefinition
 
 __all__ = [
     "ActivityContext",
@@ -44,6 +44,7 @@ __all__ = [
     "StreamEvent",
     "TLS",
     "TimedOut",
+    "Update",
     "Worker",
     "WorkflowContext",
     "WorkflowDefinition",

@@ -30,6 +30,8 @@ WAIT_SLACK_S = 5.0
 FOLLOW_WAIT_S = 30.0
 # workflow/result's server-side wait when none is given ("waitTimeoutMs? (default 60000)").
 DEFAULT_RESULT_WAIT_S = 60.0
+# workflow/update's server-side wait for the answer when none is given ("waitTimeoutMs ... default 60,000").
+DEFAULT_UPDATE_WAIT_MS = 60_000
 
 
 async def _open(endpoint: Endpoint, max_frame_bytes: int) -> Connection:
@@ -494,6 +496,47 @@ class Client(ScheduleMethods):
         params = {"workflowId": workflow_id, "name": name}
         result = await self._call("workflow/query", params, timeout=CONNECT_TIMEOUT_S)
         return (result or {}).get("value")
+
+    async def update_workflow(
+        self,
+        workflow_id: str,
+        name: str,
+        input: Any = None,
+        update_id: Optional[str] = None,
+        wait_timeout_ms: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Sends update ``name`` with ``input`` to the workflow (``workflow/update``) and waits up
+        to ``wait_timeout_ms`` (default 60,000, Keel's) for its answer: the workflow receives it
+        with `WorkflowContext.wait_for_update` and answers with `WorkflowContext.respond` or
+        `WorkflowContext.reject` (docs/protocol.md, "Updates").
+
+        Returns the wire result ``{workflowId, updateId, name, status, result?, failure?}``:
+        ``status`` "completed" with ``result``, "rejected" with ``failure`` (``{type, message,
+        details?}``), or "pending" when the wait ended first (the update stays delivered; call
+        again with the same ``update_id`` to wait for the same update).
+
+        Every call carries an update id (``update_id``, 1 to 512 bytes; default a fresh UUID v4):
+        the same id is the same update, delivered once, and a later call with it gets the same
+        outcome. So an update in flight when the connection drops is sent again after the
+        reconnect. Pass your own id to make a retry from elsewhere (e.g. after a process restart)
+        find the same update.
+
+        Raises:
+            KeelError: 1031 updateUnanswered when the workflow ended without answering (``data``
+                is ``{workflowId, updateId, status}``); 1001 no such workflow, or it ended before
+                the update was accepted; 3001 inputContractViolation (nothing recorded); -32602
+                invalid params.
+        """
+        params: Dict[str, Any] = {
+            "workflowId": workflow_id,
+            "name": name,
+            "input": to_json(input),
+            "updateId": str(uuid.uuid4()) if update_id is None else update_id,
+        }
+        if wait_timeout_ms is not None:
+            params["waitTimeoutMs"] = wait_timeout_ms
+        local = (DEFAULT_UPDATE_WAIT_MS if wait_timeout_ms is None else wait_timeout_ms) / 1000 + WAIT_SLACK_S
+        return dict(await self._call("workflow/update", params, timeout=local) or {})
 
     async def workflow_result(self, workflow_id: str, timeout: Optional[Seconds] = None) -> WorkflowResult:
         """Waits up to ``timeout`` (default 60 s, Keel's) for the execution to end

@@ -24,6 +24,7 @@ NON_DETERMINISM = 1003
 SCHEDULE_NOT_FOUND = 1020  # no schedule with that scheduleId
 SCHEDULE_ALREADY_EXISTS = 1021  # schedule/create with a scheduleId in use
 QUERY_NOT_FOUND = 1030  # workflow/query for a name the workflow never set; data {workflowId, name, known}
+UPDATE_UNANSWERED = 1031  # workflow/update: the workflow ended without answering it; data {workflowId, updateId, status}
 CONTRACT_CONFLICT = 2005
 ATTEMPT_SUPERSEDED = 2006
 INPUT_CONTRACT_VIOLATION = 3001

@@ -84,7 +84,9 @@ def safe_to_repeat(method: str, params: Dict[str, Any]) -> bool:
     ``activity/call`` with an idempotency key, a ``workflow/start`` with a workflow id that does
     not ask to fail on conflict (and, with a ``signal``, whose signal carries a request id), or a
     ``workflow/signal`` with a request id (Keel delivers a repeated one once and answers
-    ``duplicate: true``) (docs/clients.md "Reconnecting", the in-flight table)."""
+    ``duplicate: true``), or a ``workflow/update`` with an update id (the same id is the same
+    update: a repeat delivers nothing new and waits for its answer) (docs/clients.md
+    "Reconnecting", the in-flight table)."""
     if method in _READS:
         return True
     if method == "activity/call":
@@ -96,4 +98,6 @@ def safe_to_repeat(method: str, params: Dict[str, Any]) -> bool:
         return params.get("workflowId") is not None and params.get("conflictPolicy") != "fail"
     if method == "workflow/signal":
         return params.get("requestId") is not None
+    if method == "workflow/update":
+        return params.get("updateId") is not None
     return False

@@ -86,6 +86,22 @@ class WorkflowDefinition:
         return wire
 
 
+@dataclasses.dataclass(frozen=True)
+class Update:
+    """An update this workflow received with `WorkflowContext.wait_for_update`: answer it with
+    `WorkflowContext.respond` or `WorkflowContext.reject` (docs/protocol.md, "Updates").
+
+    Attributes:
+        id: the update's id (the client's ``updateId``); the answer step is named by it.
+        name: the update's name (``approve`` for a wait on ``"approve"``).
+        input: the client's ``input``, raw JSON.
+    """
+
+    id: str
+    name: str
+    input: Any = None
+
+
 class WorkflowContext:
     """A workflow's handle on its execution; the first argument of ``async def wf(ctx, input)``.
 
@@ -97,7 +113,7 @@ class WorkflowContext:
     steps: use `now`, `random` and `uuid` instead of the clock, `random` and `uuid` modules.
 
     A failed step raises `ActivityError` with the failure's type (`Cancelled` after a cancel
-    request, `TimedOut` for a signal wait past its timeout); catch it to compensate. When a step
+    request, `TimedOut` for a signal or update wait past its timeout); catch it to compensate. When a step
     cannot complete soon, Keel answers ``suspend``: the coroutine is cancelled where it waits
     (``finally`` blocks run; steps started from them never complete) and re-run later.
 
@@ -235,6 +251,47 @@ class WorkflowContext:
         """
         return self._run.step("query", name, {"value": to_json(value)}, convert=_none)
 
+    def wait_for_update(self, name: str, timeout_ms: Optional[int] = None) -> "asyncio.Future[Update]":
+        """Waits for update ``name`` (sent with `Client.update_workflow`) and returns it as an
+        `Update`; answer it with `respond` or `reject`. A durable step like a signal wait (kind
+        "signal", named ``"update:" + name``, input ``{}`` or ``{"timeoutMs": timeout_ms}``):
+        recorded once, answered from the journal on replay. An update sent before the wait is
+        delivered to it.
+
+        Raises (when awaited):
+            TimedOut: no update within ``timeout_ms`` milliseconds (None waits forever).
+        """
+        return self._run.step("signal", f"update:{name}", {} if timeout_ms is None else {"timeoutMs": int(timeout_ms)},
+                              convert=functools.partial(_update, name))
+
+    def respond(self, update: Union[Update, str], result: Any = None) -> "asyncio.Future[None]":
+        """Answers ``update`` (an `Update` or its id) with ``result`` (any JSON value): the
+        client's `Client.update_workflow` gets ``status: "completed"`` with it. A durable step
+        (kind "respond", named by the update's id, input ``{"result": result}``): recorded once,
+        never sent again on replay; it resolves to None.
+
+        Raises:
+            TypeError: ``update`` is neither an `Update` nor a non-empty string.
+        """
+        return self._run.step("respond", _update_id(update), {"result": to_json(result)}, convert=_none)
+
+    def reject(
+        self, update: Union[Update, str], message: str, type: str = "Rejected", details: Any = None
+    ) -> "asyncio.Future[None]":
+        """Rejects ``update`` (an `Update` or its id): the client's `Client.update_workflow` gets
+        ``status: "rejected"`` with ``failure: {type, message, details?}`` (``details`` sent only
+        when not None). A durable step (kind "respond", named by the update's id, input
+        ``{"failure": {...}}``): recorded once, never sent again on replay; it resolves to None.
+        The workflow goes on: rejecting an update does not fail it.
+
+        Raises:
+            TypeError: ``update`` is neither an `Update` nor a non-empty string.
+        """
+        failure: Dict[str, Any] = {"type": type, "message": message}
+        if details is not None:
+            failure["details"] = to_json(details)
+        return self._run.step("respond", _update_id(update), {"failure": failure}, convert=_none)
+
     def _upsert(self, name: str, values: Mapping[str, Any]) -> "asyncio.Future[Dict[str, Any]]":
         if not isinstance(values, Mapping):
             kind = type(values).__name__
@@ -294,6 +351,20 @@ def _first(*options: Any) -> Any:
 
 def _none(_: Any) -> None:
     return None
+
+
+def _update(name: str, result: Any) -> Update:
+    """The `Update` from a ``update:NAME`` wait's result ``{"updateId", "input"}``."""
+    received = result if isinstance(result, dict) else {}
+    return Update(id=received.get("updateId", ""), name=name, input=received.get("input"))
+
+
+def _update_id(update: Union[Update, str]) -> str:
+    """The id that names an update's answer step."""
+    id = update.id if isinstance(update, Update) else update
+    if not isinstance(id, str) or not id:
+        raise TypeError(f"an update is answered by its Update or its id (a non-empty string), not {update!r}")
+    return id
 
 
 def _datetime(ms: Any) -> datetime.datetime:
