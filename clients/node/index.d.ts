@@ -21,6 +21,7 @@ export declare const codes: Readonly<{
   scheduleNotFound: 1020;
   scheduleAlreadyExists: 1021;
   queryNotFound: 1030;
+  updateUnanswered: 1031;
   contractConflict: 2005;
   attemptSuperseded: 2006;
   inputContractViolation: 3001;
@@ -245,6 +246,14 @@ export type SearchAttributes = { [key: string]: string | number | boolean };
 /** An upsert of search attributes: `null` removes the key. */
 export type SearchAttributeUpdate = { [key: string]: string | number | boolean | null };
 
+/** An update received by `waitForUpdate`: answer it with `respond` or `reject` (by it or its `id`). */
+export interface Update<T = any> {
+  /** The update id (the client's `updateId`): the name of the `respond` step that answers it. */
+  id: string;
+  name: string;
+  input: T;
+}
+
 /** A workflow function's handle on Keel: every method is a durable step. */
 export declare class WorkflowContext {
   readonly workflowId: string;
@@ -256,6 +265,15 @@ export declare class WorkflowContext {
   sleep(ms: number, options?: { label?: string }): Promise<null>;
   /** Waits for a signal's payload; a timeout raises ActivityError with type "TimedOut". */
   signal<T = any>(name: string, timeout?: number | { timeoutMs?: number }): Promise<T>;
+  /** Waits for update `name` (a `signal` step named `"update:" + name`); a timeout raises ActivityError
+   * with type "TimedOut". @throws TypeError for an empty or non-string name. */
+  waitForUpdate<T = any>(name: string, timeout?: number | { timeoutMs?: number }): Promise<Update<T>>;
+  /** Answers `update` with `result` (a durable `respond` step named by the update id); the client's
+   * `updateWorkflow` resolves `completed` with it. */
+  respond(update: Update | string, result?: Json): Promise<null>;
+  /** Rejects `update` (a `respond` step with `{failure: {type, message, details?}}`, `type` "Rejected"
+   * unless given); the client's `updateWorkflow` resolves `rejected`. */
+  reject(update: Update | string, message: string, options?: { type?: string; details?: Json }): Promise<null>;
   child<T = any>(name: string, input?: unknown, workflowId?: string): Promise<T>;
   now(): Promise<number>;
   random(): Promise<number>;
@@ -426,6 +444,17 @@ export interface StartResult {
   status: WorkflowStatus;
   started: boolean;
 }
+/** `updateWorkflow`: the workflow's answer, or `pending` when the wait ended first. */
+export interface UpdateResult<T = any> {
+  workflowId: string;
+  updateId: string;
+  name: string;
+  status: 'completed' | 'rejected' | 'pending';
+  /** With `completed`: what the workflow passed to `respond`. */
+  result?: T;
+  /** With `rejected`: what the workflow passed to `reject`. */
+  failure?: { type: string; message: string; details?: Json };
+}
 /** `signalWithStart`: the start result plus how the signal went. */
 export interface SignalWithStartResult extends StartResult {
   signal: { delivered: boolean; duplicate: boolean };
@@ -453,6 +482,11 @@ export declare class Client {
   /** The latest value the workflow set with `setQueryValue(name, …)` (`workflow/query`, a read).
    * @throws KeelError 1030 queryNotFound (`data: {workflowId, name, known}`), 1001 for an unknown workflow. */
   queryWorkflow<T = any>(workflowId: string, name: string): Promise<T>;
+  /** Sends update `name` (`workflow/update`) and waits up to `waitTimeoutMs` (default 60000) for the workflow's
+   * answer. Sends `updateId` (default: a fresh random UUID); a repeat of an id delivers nothing and gets the same
+   * outcome, so it is re-sent after a reconnect. @throws KeelError 1031 updateUnanswered (`data: {workflowId,
+   * updateId, status}`) when the workflow ended without answering, 1001 for an unknown or ended workflow, 3001. */
+  updateWorkflow<T = any>(workflowId: string, name: string, input?: unknown, options?: { updateId?: string; waitTimeoutMs?: number }): Promise<UpdateResult<T>>;
   /** Sends `requestId` (default: a fresh random UUID); a repeat of an id is answered `duplicate: true` and not delivered. */
   signalWorkflow(workflowId: string, name: string, payload?: unknown, options?: { requestId?: string }): Promise<{ delivered: boolean; consumed?: boolean; duplicate?: boolean }>;
   cancelWorkflow(workflowId: string, reason?: string): Promise<{ status: WorkflowStatus }>;

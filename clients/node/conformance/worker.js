@@ -154,4 +154,15 @@ worker.workflow('wf.query', async (input, wf) => {
   return 'done';
 });
 
+worker.workflow('wf.update', async (input, wf) => {
+  const update = await wf.waitForUpdate('approve');
+  const amount = update.input.amount;
+  if (amount > 100) {
+    await wf.reject(update, `amount ${amount} is over 100`);
+    return { approved: false };
+  }
+  await wf.respond(update, { approved: amount });
+  return { approved: true };
+});
+
 await worker.run();

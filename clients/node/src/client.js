@@ -18,7 +18,7 @@ const RECONNECT_TIMEOUT_MS = 30_000;
 const FATAL_CODES = new Set([codes.unauthorized, codes.unsupportedProtocolVersion]);
 // One workflow/follow long poll waits this long on the server for a new event.
 const FOLLOW_WAIT_MS = 30_000;
-// workflow/result waits this long on the server when not told (docs/protocol.md).
+// workflow/result and workflow/update wait this long on the server when not told (docs/protocol.md).
 const DEFAULT_RESULT_WAIT_MS = 60_000;
 
 /**
@@ -143,6 +143,27 @@ export class Client {
   async queryWorkflow(workflowId, name) {
     const answer = await this._call('workflow/query', { workflowId, name });
     return answer?.value ?? null;
+  }
+
+  /**
+   * Sends update `name` with `input` to execution `workflowId` (`workflow/update`) and waits up to
+   * `waitTimeoutMs` (default 60000) for the workflow's answer (`wf.respond` or `wf.reject`). Every
+   * call carries an `updateId`, a fresh random UUID unless `options.updateId` gives one: Keel
+   * delivers an update id once, and a later call with the same id delivers nothing and waits for
+   * (or answers with) the same outcome, so a call in flight when the connection drops is sent
+   * again after the reconnect. Pass your own id to resume waiting on a `pending` update.
+   * @param {{updateId?: string, waitTimeoutMs?: number}} [options]
+   * @returns {Promise<{workflowId: string, updateId: string, name: string, status: 'completed'|'rejected'|'pending', result?: unknown, failure?: {type: string, message: string, details?: unknown}}>}
+   *   `completed` with the workflow's `result`, `rejected` with its `failure`, or `pending` when the
+   *   wait ended first (the update stays delivered).
+   * @throws {KeelError} 1031 updateUnanswered when the workflow ended without answering (`data:
+   *   {workflowId, updateId, status}`); 1001 workflowNotFound for an unknown or ended workflow;
+   *   3001 inputContractViolation when `input` breaks the update's contract (nothing recorded).
+   */
+  updateWorkflow(workflowId, name, input = null, { updateId, waitTimeoutMs } = {}) {
+    const wait = waitTimeoutMs ?? DEFAULT_RESULT_WAIT_MS;
+    const params = defined({ workflowId, name, input, updateId: updateId ?? randomUUID(), waitTimeoutMs });
+    return this._call('workflow/update', params, wait + WAIT_SLACK_MS);
   }
 
   /** Requests cancellation (`workflow/cancel`). @returns {Promise<{status: string}>} */

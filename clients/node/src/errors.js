@@ -20,6 +20,7 @@ export const codes = Object.freeze({
   scheduleNotFound: 1020,
   scheduleAlreadyExists: 1021,
   queryNotFound: 1030,
+  updateUnanswered: 1031,
   contractConflict: 2005,
   attemptSuperseded: 2006,
   inputContractViolation: 3001,

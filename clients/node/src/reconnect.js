@@ -67,11 +67,13 @@ const READS = new Set(['ping', 'activity/result', 'workflow/result', 'workflow/d
 /** True when a call whose connection dropped before its answer may be sent again: a read, an
  * activity/call with an idempotency key, a workflow/start with a workflow id and no "fail" policy
  * (and, for a signal-with-start, a `signal.requestId`), a workflow/signal with a request id (Keel
- * delivers it once and answers a repeat `duplicate`). */
+ * delivers it once and answers a repeat `duplicate`), a workflow/update with an update id (Keel
+ * delivers it once and answers a repeat with the same outcome). */
 export function safeToRepeat(method, params = {}) {
   if (READS.has(method)) return true;
   if (method === 'activity/call') return params.idempotencyKey != null;
   if (method === 'workflow/signal') return params.requestId != null;
+  if (method === 'workflow/update') return params.updateId != null;
   if (method === 'workflow/start') {
     if (params.signal != null && params.signal.requestId == null) return false;
     return params.workflowId != null && params.conflictPolicy !== 'fail';

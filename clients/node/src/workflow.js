@@ -49,8 +49,54 @@ export class WorkflowContext {
    * @throws {ActivityError} type "TimedOut" when the wait timed out.
    */
   signal(name, timeout = undefined) {
-    const timeoutMs = typeof timeout === 'number' ? timeout : timeout?.timeoutMs;
-    return this._run.step('signal', name, timeoutMs === undefined || timeoutMs === null ? {} : { timeoutMs: Math.round(timeoutMs) });
+    return this._run.step('signal', name, waitInput(timeout));
+  }
+
+  /**
+   * Waits for update `name` (docs/protocol.md, "Updates"): a durable step `{kind: "signal", name:
+   * "update:" + name, input: {} or {timeoutMs}}`, like `signal`, answered from the journal on
+   * replay. Answer the update it returns with `respond` or `reject`; until then the client that
+   * sent it waits (or gets `status: "pending"`).
+   * @param {string} name a non-empty update name, e.g. "approve".
+   * @param {number|{timeoutMs?: number}} [timeout] milliseconds; none waits forever.
+   * @returns {Promise<{id: string, name: string, input: unknown}>} the update: its id (what
+   *   `respond`/`reject` answer), its name and the client's input.
+   * @throws {ActivityError} type "TimedOut" when the wait timed out; {TypeError} a name that is
+   *   not a non-empty string (before it takes a seq).
+   */
+  waitForUpdate(name, timeout = undefined) {
+    const refused = unnamed('an update name', name);
+    if (refused) return refused;
+    const received = this._run.step('signal', `update:${name}`, waitInput(timeout));
+    const update = received.then((answer) => ({ id: answer?.updateId, name, input: answer?.input ?? null }));
+    update.catch(noop); // like a step's own promise: unawaited, it must not crash the process
+    return update;
+  }
+
+  /**
+   * Answers `update` (from `waitForUpdate`, or its id) with `result` (any JSON value): a durable
+   * step `{kind: "respond", name: <update id>, input: {result}}`, sent once and never again on
+   * replay. The client's `updateWorkflow` then resolves `status: "completed"` with the result.
+   * @returns {Promise<null>} once Keel has stored the answer.
+   * @throws {TypeError} no update id (before it takes a seq).
+   */
+  respond(update, result = null) {
+    return answer(this._run, update, { result: result === undefined ? null : result });
+  }
+
+  /**
+   * Rejects `update` (from `waitForUpdate`, or its id): a durable step `{kind: "respond", name:
+   * <update id>, input: {failure: {type, message, details?}}}`, like `respond`. The client's
+   * `updateWorkflow` resolves `status: "rejected"` with the failure; the workflow goes on.
+   * @param {{type?: string, details?: unknown}} [options] `type` defaults to "Rejected"; `details`
+   *   is sent only when given.
+   * @returns {Promise<null>} once Keel has stored the answer.
+   * @throws {TypeError} no update id (before it takes a seq).
+   */
+  reject(update, message, { type = 'Rejected', details } = {}) {
+    const failure = { type, message: String(message ?? '') };
+    if (details !== undefined) failure.details = details;
+    return answer(this._run, update, { failure });
   }
 
   /** Runs child workflow `name` and returns its output. @param {string} [workflowId] */
@@ -85,10 +131,7 @@ export class WorkflowContext {
    * @throws {TypeError} a name that is not a non-empty string (before it takes a seq).
    */
   setQueryValue(name, value) {
-    if (typeof name !== 'string' || name.length === 0) {
-      return Promise.reject(new TypeError(`a query name must be a non-empty string, not ${JSON.stringify(name)}`));
-    }
-    return this._run.step('query', name, { value: value === undefined ? null : value });
+    return unnamed('a query name', name) ?? this._run.step('query', name, { value: value === undefined ? null : value });
   }
 
   /**
@@ -242,9 +285,8 @@ export class WorkflowRun {
    * none means new code running live: the marker is sent (true once Keel has recorded it).
    */
   patch(id) {
-    if (typeof id !== 'string' || id.length === 0) {
-      return Promise.reject(new TypeError(`a patch id must be a non-empty string, not ${JSON.stringify(id)}`));
-    }
+    const refused = unnamed('a patch id', id);
+    if (refused) return refused;
     const memo = this._patches.get(id);
     if (memo !== undefined) return memo;
     if (this.ended) return never();
@@ -291,6 +333,27 @@ export class WorkflowRun {
       );
     });
   }
+}
+
+/** The input of a wait step (`signal`, `waitForUpdate`): `{timeoutMs}` (whole ms) when `timeout`
+ * is a number or `{timeoutMs}`, else `{}` (waits forever). */
+function waitInput(timeout) {
+  const timeoutMs = typeof timeout === 'number' ? timeout : timeout?.timeoutMs;
+  return timeoutMs === undefined || timeoutMs === null ? {} : { timeoutMs: Math.round(timeoutMs) };
+}
+
+/** A TypeError rejection when `value` (`what`, e.g. "a query name") is not a non-empty string,
+ * else undefined: checked before the step takes a seq. */
+function unnamed(what, value) {
+  if (typeof value === 'string' && value.length > 0) return undefined;
+  return Promise.reject(new TypeError(`${what} must be a non-empty string, not ${JSON.stringify(value)}`));
+}
+
+/** A `respond` step answering `update` (an update from waitForUpdate, or its id) with `input`
+ * (`{result}` or `{failure}`). */
+function answer(run, update, input) {
+  const id = typeof update === 'string' ? update : update?.id;
+  return unnamed('an update id', id) ?? run.step('respond', id, input);
 }
 
 /** An `upsert` step of `values` (an object): sent as given, so a null (a removal) reaches Keel as
