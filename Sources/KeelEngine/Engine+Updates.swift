@@ -114,7 +114,7 @@ extension Engine {
     /// delivers those, with an update id the workflow answers.
     static func refuseUpdateSignalName(_ name: String, _ p: Params, field: String) throws {
         if name.hasPrefix(updateSignalPrefix) {
-            throw p.fail(field, "names starting with \(updateSignalPrefix) are reserved for updates: send it with workflow/update")
+            throw p.fail(field, "must not start with \(updateSignalPrefix) (reserved for updates: send one with workflow/update)")
         }
     }
 
