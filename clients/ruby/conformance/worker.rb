@@ -154,4 +154,17 @@ worker.workflow("wf.query") do |_input, wf|
   "done"
 end
 
+# Case 51: an update received (signal step "update:approve"), then answered or rejected by a
+# respond step named by the update id.
+worker.workflow("wf.update") do |_input, wf|
+  u = wf.wait_for_update("approve")
+  amount = u.input["amount"]
+  if amount > 100
+    wf.reject(u, "amount #{amount} is over 100")
+    next { "approved" => false }
+  end
+  wf.respond(u, { "approved" => amount })
+  { "approved" => true }
+end
+
 worker.run

@@ -65,6 +65,17 @@ class LiveTest < Minitest::Test
       wf.set_query_value("stage", { "shipped" => go })
       go
     end
+    @worker.workflow("live.approve") do |_input, wf|
+      u = wf.wait_for_update("approve")
+      amount = u.input["amount"]
+      if amount > 100
+        wf.reject(u, "amount #{amount} is over 100", details: { "limit" => 100 })
+        next { "approved" => false }
+      end
+      wf.respond(u, { "approved" => amount })
+      { "approved" => true }
+    end
+    @worker.workflow("live.ignores") { |_input, wf| wf.wait_for_update("approve").id }
     @worker.workflow("wf.approvals") { |_input, wf| [wf.signal("approve"), wf.signal("approve")] }
     @spinning = Keel::TimedQueue.new
     @unwound = Keel::TimedQueue.new
@@ -351,6 +362,48 @@ class LiveTest < Minitest::Test
     assert_equal "completed", @client.workflow_result("sws-ended", wait_timeout_ms: RESULT_TIMEOUT_MS)["status"]
     ended = assert_raises(Keel::Error) { @client.signal_with_start("live.progress", {}, "go", { "n" => 4 }, workflow_id: "sws-ended") }
     assert_equal Keel::WORKFLOW_NOT_FOUND, ended.code, ended.inspect
+  end
+
+  # docs/protocol.md "Updates": an update answered by wf.respond completes the call with its
+  # result; the same updateId again gets the same outcome without a second delivery; wf.reject
+  # answers "rejected" with the failure; a workflow that ends without answering is 1031.
+  def test_an_update_is_answered_once_rejected_or_left_unanswered
+    skip_without_workflows
+    @client.start_workflow("live.approve", nil, workflow_id: "live-upd")
+    begin
+      done = @client.update_workflow("live-upd", "approve", { "amount" => 5 }, update_id: "live-upd-1", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    rescue Keel::Error => e
+      raise unless e.code == Keel::METHOD_NOT_FOUND
+
+      skip "this keel binary answers -32601 for workflow/update: no update support yet"
+    end
+    assert_equal({ "workflowId" => "live-upd", "updateId" => "live-upd-1", "name" => "approve", "status" => "completed",
+                   "result" => { "approved" => 5 } }, done)
+    result = @client.workflow_result("live-upd", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "approved" => true }], result.values_at("status", "output"), result.inspect
+    again = @client.update_workflow("live-upd", "approve", { "amount" => 5 }, update_id: "live-upd-1", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal done, again, "the same updateId gets the same outcome"
+    steps = @client.workflow_history("live-upd")["entries"].map { |e| [e["seq"], e["kind"], e["name"]] }
+    assert_equal [[1, "signal", "update:approve"], [2, "respond", "live-upd-1"]], steps, "delivered once"
+
+    @client.start_workflow("live.approve", nil, workflow_id: "live-upd-big")
+    rejected = @client.update_workflow("live-upd-big", "approve", { "amount" => 500 }, wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_match(/\A\h{8}-\h{4}-4\h{3}-[89ab]\h{3}-\h{12}\z/, rejected["updateId"], "a fresh UUID by default")
+    assert_equal ["rejected", { "type" => "Rejected", "message" => "amount 500 is over 100", "details" => { "limit" => 100 } }],
+                 rejected.values_at("status", "failure"), rejected.inspect
+    refute rejected.key?("result"), rejected.inspect
+    result = @client.workflow_result("live-upd-big", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "approved" => false }], result.values_at("status", "output"), result.inspect
+
+    @client.start_workflow("live.ignores", nil, workflow_id: "live-upd-ignored")
+    unanswered = assert_raises(Keel::Error) do
+      @client.update_workflow("live-upd-ignored", "approve", nil, update_id: "live-upd-2", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    end
+    assert_equal Keel::UPDATE_UNANSWERED, unanswered.code, unanswered.inspect
+    assert_equal ["live-upd-ignored", "live-upd-2", "completed"], unanswered.data.values_at("workflowId", "updateId", "status"),
+                 unanswered.data.inspect
+    unknown = assert_raises(Keel::Error) { @client.update_workflow("no-such-workflow", "approve") }
+    assert_equal Keel::WORKFLOW_NOT_FOUND, unknown.code, unknown.inspect
   end
 
   def test_tcp_needs_the_token_and_then_serves

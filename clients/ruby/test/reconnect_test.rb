@@ -190,6 +190,12 @@ class ReconnectRulesTest < Minitest::Test
     refute Keel::Reconnect.safe_to_repeat?("workflow/signal", { "workflowId" => "w", "name" => "go", "requestId" => nil })
   end
 
+  def test_an_update_is_repeated_only_with_an_update_id
+    assert Keel::Reconnect.safe_to_repeat?("workflow/update", { "workflowId" => "w", "name" => "approve", "updateId" => "u-1" })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/update", { "workflowId" => "w", "name" => "approve" })
+    refute Keel::Reconnect.safe_to_repeat?("workflow/update", { "workflowId" => "w", "name" => "approve", "updateId" => nil })
+  end
+
   def test_a_query_is_a_read_and_a_signal_with_start_needs_an_id_and_a_request_id
     assert Keel::Reconnect.safe_to_repeat?("workflow/query", { "workflowId" => "w", "name" => "progress" })
     assert Keel::Reconnect.safe_to_repeat?("workflow/start", { "workflowId" => "w", "signal" => { "name" => "go", "requestId" => "r-1" } })

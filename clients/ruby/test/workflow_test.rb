@@ -76,6 +76,26 @@ class WorkflowTest < Minitest::Test
       "done"
     end
     worker.workflow("bad-query") { |input, wf| wf.set_query_value(input, 1) }
+    worker.workflow("updates") do |_input, wf|
+      u = wf.wait_for_update("approve")
+      next wf.reject(u, "amount #{u.input['amount']} is over 100") if u.input["amount"] > 100
+
+      wf.respond(u, { "approved" => u.input["amount"] })
+      [u.id, u.name]
+    end
+    worker.workflow("updates-by-id") do |_input, wf|
+      u = wf.wait_for_update("order.approve", timeout_ms: 250)
+      wf.reject(u.id, "no stock", type: "OutOfStock", details: { "sku" => "A-1" })
+      wf.respond(u.id, nil)
+    end
+    worker.workflow("bad-update") do |input, wf|
+      case input
+      when "name" then wf.wait_for_update(:approve)
+      when "id" then wf.respond("", 1)
+      when "message" then wf.reject("u-1", nil)
+      else wf.reject("u-1", "no", type: :Rejected)
+      end
+    end
     worker.workflow("naps") do |_input, _wf|
       sleep 60 # plain Ruby, no step
     rescue StandardError
@@ -379,6 +399,75 @@ class WorkflowTest < Minitest::Test
       failure = @peer.receive.dig("result", "failure")
       assert_equal "ArgumentError", failure["type"], name.inspect
       assert_match(/query name must be a String/, failure["message"])
+    end
+  end
+
+  # docs/protocol.md "Updates": received by a signal step "update:" + name (input {} or
+  # {"timeoutMs"}), answered by a step of kind "respond" named by the update id, the result under
+  # "result"; each awaited in program order.
+  def test_an_update_is_received_by_a_signal_step_and_answered_by_a_respond_step_named_by_its_id
+    @peer.request("r", "workflow/run", run_params("updates", nil, run_id: 6))
+    receive = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 6, "seq" => 1, "kind" => "signal", "name" => "update:approve", "input" => {} },
+                 receive["params"])
+    @peer.answer(receive["id"], { "status" => "completed", "result" => { "updateId" => "u-1", "input" => { "amount" => 5 } } })
+    respond = @peer.receive
+    assert_equal({ "workflowId" => "wf-1", "runId" => 6, "seq" => 2, "kind" => "respond", "name" => "u-1",
+                   "input" => { "result" => { "approved" => 5 } } }, respond["params"])
+    @peer.request("p", "ping", {})
+    assert_equal "p", @peer.receive["id"], "the run waits for the respond step's answer"
+    @peer.answer(respond["id"], { "status" => "completed", "result" => nil })
+    assert_equal({ "status" => "completed", "output" => %w[u-1 approve] }, @peer.receive["result"])
+  end
+
+  def test_an_update_in_replay_sends_nothing
+    journal = [entry(1, "signal", "update:approve", { "updateId" => "u-1", "input" => { "amount" => 5 } }),
+               entry(2, "respond", "u-1", nil)]
+    @peer.request("r", "workflow/run", run_params("updates", nil, journal))
+    assert_equal({ "status" => "completed", "output" => %w[u-1 approve] }, @peer.receive["result"])
+  end
+
+  def test_reject_sends_a_rejected_failure_under_failure_without_details_by_default
+    @peer.request("r", "workflow/run", run_params("updates", nil))
+    receive = @peer.receive
+    @peer.answer(receive["id"], { "status" => "completed", "result" => { "updateId" => "u-2", "input" => { "amount" => 500 } } })
+    reject = @peer.receive
+    assert_equal [2, "respond", "u-2", { "failure" => { "type" => "Rejected", "message" => "amount 500 is over 100" } }],
+                 reject["params"].values_at("seq", "kind", "name", "input")
+    @peer.answer(reject["id"], { "status" => "completed", "result" => nil })
+    assert_equal({ "status" => "completed", "output" => nil }, @peer.receive["result"], "reject returns nil")
+  end
+
+  def test_reject_and_respond_take_a_bare_update_id_and_reject_a_type_and_details
+    @peer.request("r", "workflow/run", run_params("updates-by-id", nil))
+    receive = @peer.receive
+    assert_equal ["signal", "update:order.approve", { "timeoutMs" => 250 }], receive["params"].values_at("kind", "name", "input")
+    @peer.answer(receive["id"], { "status" => "completed", "result" => { "updateId" => "u-3", "input" => nil } })
+    reject = @peer.receive
+    assert_equal ["respond", "u-3", { "failure" => { "type" => "OutOfStock", "message" => "no stock", "details" => { "sku" => "A-1" } } }],
+                 reject["params"].values_at("kind", "name", "input")
+    @peer.answer(reject["id"], { "status" => "completed", "result" => nil })
+    respond = @peer.receive
+    assert_equal [3, "respond", "u-3", { "result" => nil }], respond["params"].values_at("seq", "kind", "name", "input")
+    assert respond.dig("params", "input").key?("result"), "a nil result is sent, as null"
+    @peer.answer(respond["id"], { "status" => "completed", "result" => nil })
+    assert_equal "completed", @peer.receive.dig("result", "status")
+  end
+
+  def test_an_update_wait_that_times_out_raises_timed_out
+    @peer.request("r", "workflow/run", run_params("updates-by-id", nil))
+    receive = @peer.receive
+    @peer.answer(receive["id"], { "status" => "failed", "failure" => { "type" => "TimedOut", "message" => "no update", "retryable" => false } })
+    assert_equal ["failed", "TimedOut"], @peer.receive["result"].then { |r| [r["status"], r.dig("failure", "type")] }
+  end
+
+  def test_a_bad_update_name_id_message_or_type_is_refused
+    { "name" => /update name must be a String/, "id" => /update id must be a non-empty String/,
+      "message" => /reject message must be a String/, "type" => /reject type must be a String/ }.each do |input, message|
+      @peer.request("r", "workflow/run", run_params("bad-update", input))
+      failure = @peer.receive.dig("result", "failure")
+      assert_equal "ArgumentError", failure["type"], input
+      assert_match message, failure["message"]
     end
   end
 

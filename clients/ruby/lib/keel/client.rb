@@ -26,6 +26,8 @@ module Keel
     WAIT_SLACK_S = 5.0
     # Keel's default waitTimeoutMs for workflow/result (docs/protocol.md).
     DEFAULT_WORKFLOW_WAIT_MS = 60_000
+    # Keel's default waitTimeoutMs for workflow/update (docs/protocol.md "Updates").
+    DEFAULT_UPDATE_WAIT_MS = 60_000
     # The long poll of one `follow` page (Keel allows up to 300 000).
     FOLLOW_WAIT_MS = 30_000
 
@@ -166,6 +168,32 @@ module Keel
     # an unknown workflow id.
     def query_workflow(workflow_id, name)
       call("workflow/query", { "workflowId" => workflow_id, "name" => name })["value"]
+    end
+
+    # `workflow/update`: sends update `name` with `input` (any JSON, nil as null) into execution
+    # `workflow_id`, whose code receives it with WorkflowContext#wait_for_update and answers it,
+    # and waits up to `wait_timeout_ms` (Keel's default 60 000) for the answer (docs/protocol.md
+    # "Updates") → {"workflowId", "updateId", "name", "status", "result"?, "failure"?}: status
+    # "completed" with the `result` of wf.respond, "rejected" with the `failure` {"type",
+    # "message", "details"?} of wf.reject, or "pending" when the wait ended first (the update stays
+    # delivered; call again with the same `update_id:` to wait for the same answer).
+    #
+    #   client.update_workflow("order-17", "approve", { "amount" => 5 })
+    #   # => {"workflowId" => "order-17", "updateId" => "...", "name" => "approve", "status" => "completed",
+    #   #     "result" => {"approved" => 5}}
+    #
+    # Every call carries an `updateId`: `update_id:` if given (1 to 512 bytes), else a fresh random
+    # UUID. Keel delivers an update id once and answers a repeat with the same outcome, so a call
+    # in flight when the connection drops is sent again after the reconnect.
+    #
+    # Raises Keel::Error WORKFLOW_NOT_FOUND (1001) for an unknown workflow or one that ended before
+    # accepting the update, UPDATE_UNANSWERED (1031) when it ended without answering (`data`
+    # {"workflowId", "updateId", "status"}), INPUT_CONTRACT_VIOLATION (3001) when `input` breaks
+    # the update's contract (nothing is recorded), INVALID_PARAMS (-32602) for a bad update id.
+    def update_workflow(workflow_id, name, input = nil, update_id: nil, wait_timeout_ms: nil)
+      params = { "workflowId" => workflow_id, "name" => name, "input" => input, "updateId" => update_id || SecureRandom.uuid }
+      params["waitTimeoutMs"] = wait_timeout_ms unless wait_timeout_ms.nil?
+      call("workflow/update", params, timeout: wait_bound(wait_timeout_ms || DEFAULT_UPDATE_WAIT_MS))
     end
 
     # `workflow/result`: waits up to `wait_timeout_ms` for the workflow to end →

@@ -23,6 +23,8 @@ module Keel
   SCHEDULE_ALREADY_EXISTS = 1021
   # workflow/query for a name the workflow never set; data {workflowId, name, known: [names]}.
   QUERY_NOT_FOUND = 1030
+  # workflow/update whose workflow ended without answering it; data {workflowId, updateId, status}.
+  UPDATE_UNANSWERED = 1031
   CONTRACT_CONFLICT = 2005
   ATTEMPT_SUPERSEDED = 2006
   INPUT_CONTRACT_VIOLATION = 3001

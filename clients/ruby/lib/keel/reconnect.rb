@@ -73,13 +73,15 @@ module Keel
 
     # True when a call whose connection dropped before its answer may be sent again: a read, an
     # `activity/call` with an idempotency key, a `workflow/signal` with a request id (Keel answers
-    # a repeat `duplicate: true` and delivers nothing), or a `workflow/start` with a workflow id
+    # a repeat `duplicate: true` and delivers nothing), a `workflow/update` with an update id (a
+    # repeat waits for the same update and delivers nothing), or a `workflow/start` with a workflow id
     # that does not ask to fail on conflict (and, with a `signal` (signal-with-start), whose
     # signal has a request id: the repeat finds the execution open and delivers nothing again).
     def self.safe_to_repeat?(method, params)
       return true if READS.include?(method)
       return !params["idempotencyKey"].nil? if method == "activity/call"
       return !params["requestId"].nil? if method == "workflow/signal"
+      return !params["updateId"].nil? if method == "workflow/update"
       return start_safe_to_repeat?(params) if method == "workflow/start"
 
       false

@@ -60,6 +60,11 @@ module Keel
     end
   end
 
+  # An update received by WorkflowContext#wait_for_update (docs/protocol.md "Updates"): `id` is
+  # the client's updateId (what `respond` and `reject` answer), `name` the update's name (without
+  # the "update:" prefix of its step), `input` the client's input (any JSON).
+  Update = Struct.new(:id, :name, :input)
+
   # What a workflow function gets: its identity and the durable steps. Every step is numbered
   # (`seq`) when it is *started*, in program order, so numbering is deterministic even when
   # parallel steps finish in another order. Only this object's methods may touch the outside
@@ -112,6 +117,41 @@ module Keel
     # when no signal came in time.
     def signal(name, timeout_ms: nil)
       @run.start("signal", name, timeout_ms.nil? ? {} : { "timeoutMs" => Integer(timeout_ms) }).value
+    end
+
+    # Waits for update `name` (a client's Client#update_workflow) and returns it as a Keel::Update;
+    # answer it with `respond` or `reject`, or the client waits on (docs/protocol.md "Updates"). A
+    # signal step named "update:" + name, so `timeout_ms` works as for `signal`: Keel::TimedOut
+    # when no update came in time.
+    #
+    #   u = wf.wait_for_update("approve")
+    #   u.input["amount"] > 100 ? wf.reject(u, "over 100") : wf.respond(u, { "approved" => true })
+    def wait_for_update(name, timeout_ms: nil)
+      raise ArgumentError, "update name must be a String, not #{name.inspect}" unless name.is_a?(String)
+
+      received = signal("update:#{name}", timeout_ms: timeout_ms)
+      received = {} unless received.is_a?(Hash)
+      Update.new(received["updateId"], name, received["input"])
+    end
+
+    # Answers `update` (a Keel::Update or its id) with `result` (any JSON): the client's
+    # update_workflow returns status "completed" with it. A durable step (kind "respond", named by
+    # the update id, input {"result" => result}), awaited in program order and never sent again on
+    # replay. Returns nil.
+    def respond(update, result) = answer_update(update, { "result" => result })
+
+    # Rejects `update` (a Keel::Update or its id): the client's update_workflow returns status
+    # "rejected" with failure {"type", "message", "details"?} (`details`, any JSON, only when
+    # given). The same durable step as `respond`, input {"failure" => ...}. Returns nil.
+    #
+    #   wf.reject(u, "amount 500 is over 100", details: { "limit" => 100 })
+    def reject(update, message, type: "Rejected", details: nil)
+      raise ArgumentError, "reject message must be a String, not #{message.inspect}" unless message.is_a?(String)
+      raise ArgumentError, "reject type must be a String, not #{type.inspect}" unless type.is_a?(String)
+
+      failure = { "type" => type, "message" => message }
+      failure["details"] = details unless details.nil?
+      answer_update(update, { "failure" => failure })
     end
 
     # Runs child workflow `name` and returns its output (`id`: the child's workflowId, optional).
@@ -201,6 +241,15 @@ module Keel
     end
 
     private
+
+    # The `respond` step answering `update` (a Keel::Update or its id) with `input`.
+    def answer_update(update, input)
+      id = update.is_a?(Update) ? update.id : update
+      raise ArgumentError, "update id must be a non-empty String, not #{id.inspect}" unless id.is_a?(String) && !id.empty?
+
+      @run.start("respond", id, input).value
+      nil
+    end
 
     # The `upsert` step `name` with `values` as its input, as is: nil values stay, sent as null.
     def upsert(name, values)
