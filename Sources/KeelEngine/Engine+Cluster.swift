@@ -294,7 +294,7 @@ extension Engine {
     /// reserved for it (one commit), else unclaimed for whichever node has a free worker.
     /// - Throws: 4001 `leaseNotHeld` when this node's lease lapsed meanwhile (nothing stored).
     func enqueueShared(_ record: ActivityTaskRecord, claimed: Bool) async throws -> WriteOutcome {
-        guard let cluster else { preconditionFailure("enqueueShared needs a cluster node") }
+        guard let cluster else { throw Self.notClustered("enqueueShared") }
         guard claimed else { return try await applyShared(.enqueueTask(record)) }
         guard let node = await cluster.membership.lease?.nodeId else { throw leaseNotHeld("activity/call") }
         claimsInFlight.insert(record.id)
@@ -306,9 +306,15 @@ extension Engine {
         return Self.writeOutcome(outcome)
     }
 
+    /// A shared-store write asked of a node without one: a bug in the caller, answered as an
+    /// internal error (with an incident id on the wire) rather than stopping the orchestrator.
+    static func notClustered(_ what: String) -> KeelError {
+        KeelError(.internalError, "\(what) needs a shared store and this node has none")
+    }
+
     /// Applies one task change to the shared store, answered as the local store's outcome.
     func applyShared(_ change: Change) async throws -> WriteOutcome {
-        guard let cluster else { preconditionFailure("applyShared needs a cluster node") }
+        guard let cluster else { throw Self.notClustered("applyShared") }
         return Self.writeOutcome(try await cluster.store.apply([change]).first ?? .notFound)
     }
 

@@ -69,9 +69,13 @@ extension Engine {
         else { return nil }
         if let live = workflows[id], case .ending = live.phase { return nil }
         let now = clock.now()
-        let reset = WorkflowReset(
-            workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
-            previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: now)
+        let reset = {
+            var r = WorkflowReset(
+                workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
+                previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: now)
+            r.executionData = Self.executionDataAfterReset(record, kept: journal.filter { $0.seq <= toStep })
+            return r
+        }()
         let epoch = record.epoch
         detachForReset(id)
         let outcome: WriteOutcome
@@ -95,6 +99,13 @@ extension Engine {
         next.failure = nil
         next.cancelRequested = false
         next.updatedAt = now
+        for data in reset.executionData {
+            switch data.field {
+            case .queryValues: next.queryValues = data.value
+            case .updateOutcomes: next.updateOutcomes = data.value
+            case .memo: next.memo = data.value
+            }
+        }
         let kept = journal.prefix { $0.seq <= toStep }.map { e -> JournalEntry in
             var copy = e
             copy.generation = reset.toGeneration
@@ -138,9 +149,10 @@ extension Engine {
         let old = workflows[id]
         if let old, old.record.epoch != record.epoch || old.record.generation != generation { return nil }
         if let old, case .ending = old.phase { return nil }
-        let reset = WorkflowReset(
+        var reset = WorkflowReset(
             workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
             previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: clock.now())
+        reset.executionData = Self.executionDataAfterReset(record, kept: journal.filter { $0.seq <= toStep })
         if old != nil { detachForReset(id) }
         let outcome: ChangeOutcome?
         do {

@@ -422,20 +422,24 @@ extension Engine {
     /// while another node wins the write (at most three times): a request on any node changes
     /// the schedule as it is, not as this node last saw it. Answers what was written.
     private func rewriteSchedule(_ id: String, _ change: (inout ScheduleRecord) async throws -> Void) async throws -> ScheduleRecord {
-        for attempt in 1... {
+        var tries = 0
+        while true {
+            tries += 1
             var record = try await currentSchedule(id)
             try await change(&record)
             do {
                 try await save(record)
                 return schedules[id] ?? record
-            } catch is ScheduleMoved where attempt < 3 {
+            } catch is ScheduleMoved where tries < Self.scheduleWriteTries {
                 continue
             } catch is ScheduleMoved {
                 throw KeelError(.overloaded, "schedule \(id) kept changing on other nodes while this request wrote it; retry")
             }
         }
-        fatalError("unreachable")
     }
+
+    /// How often one request tries to write a schedule that other nodes keep changing.
+    static let scheduleWriteTries = 3
 
     /// The schedule as it is now: from the shared store on a cluster node (another node may have
     /// changed it), from memory on a single one.

@@ -108,7 +108,8 @@ extension Engine {
             // The latest value of a query (docs/protocol.md, "Queries and signal-with-start"),
             // stored with the step: `workflow/query` reads it, with or without a worker.
             let now = clock.now()
-            let values = try Self.queryValues(live.record.queryValues, name: name, input: input, seq: seq, at: now, params: p)
+            let values = try Self.queryValues(
+                live.record.queryValues, name: name, input: input, seq: seq, generation: live.record.generation, at: now, params: p)
             var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
             entry.status = .completed
             entry.result = .null
@@ -170,16 +171,22 @@ extension Engine {
     static let maxQueries = 64
     static let maxQueryValuesBytes = 256 * 1_024
 
+    /// A query's stored value: `generation` and `seq` name the step that set it (a reset keeps
+    /// what its kept steps set), `atMs` when.
+    static func queryValue(_ value: JSONValue, seq: Int, generation: Int, at time: EpochMillis) -> JSONValue {
+        ["value": value, "seq": JSONValue(seq), "generation": JSONValue(generation), "atMs": JSONValue(time)]
+    }
+
     /// `current` with query `name` set to the `value` of a `query` step's input, checked.
     static func queryValues(
-        _ current: JSONValue?, name: String, input: JSONValue, seq: Int, at now: EpochMillis, params p: Params
+        _ current: JSONValue?, name: String, input: JSONValue, seq: Int, generation: Int, at now: EpochMillis, params p: Params
     ) throws -> JSONValue {
         guard case .object(let fields) = input, let value = fields["value"] else {
             throw p.fail("input", "a query step's input is {\"value\": …}")
         }
         guard !name.isEmpty, name.utf8.count <= 256 else { throw p.fail("name", "a query's name is 1 to 256 bytes") }
         var values = current?.objectValue ?? JSONObject()
-        values[name] = ["value": value, "seq": JSONValue(seq), "atMs": JSONValue(now)]
+        values[name] = Self.queryValue(value, seq: seq, generation: generation, at: now)
         guard values.count <= maxQueries else {
             throw p.fail("name", "would be the workflow's query number \(values.count); the most is \(maxQueries)")
         }

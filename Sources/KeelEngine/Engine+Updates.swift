@@ -135,7 +135,9 @@ extension Engine {
             throw p.fail("name", "update \(updateId) was answered already (step \(earlier["seq"].map { "\($0)" } ?? "?"))")
         }
         let name = String(received.name.dropFirst(Self.updateSignalPrefix.count))
-        var outcome: JSONObject = ["name": .string(name), "seq": JSONValue(seq), "atMs": JSONValue(now)]
+        var outcome: JSONObject = [
+            "name": .string(name), "seq": JSONValue(seq), "generation": JSONValue(live.record.generation), "atMs": JSONValue(now),
+        ]
         switch (input["result"], input["failure"]) {
         case (let result?, nil):
             outcome["status"] = "completed"
@@ -173,5 +175,26 @@ extension Engine {
             outcome["status"]?.stringValue == "completed"
         else { return [] }
         return await contractErrors(of: outcome["result"] ?? .null, against: contract.output)
+    }
+
+    /// The query values and update answers a reset to step `toStep` leaves (docs/protocol.md,
+    /// "Reset"): those earlier generations set, and those the kept steps set; what the dropped
+    /// steps set is gone, so the new run answers a re-delivered update afresh.
+    static func executionDataAfterReset(_ record: WorkflowRecord, kept: [JournalEntry]) -> [ExecutionDataValue] {
+        let generation = record.generation
+        func fromEarlierRun(_ v: JSONValue) -> Bool { (v["generation"]?.int64Value).map { $0 < Int64(generation) } ?? false }
+        var values = JSONObject()
+        for (name, v) in record.queryValues?.objectValue ?? [:] where fromEarlierRun(v) { values[name] = v }
+        for e in kept.sorted(by: { $0.seq < $1.seq }) where e.kind == "query" && e.status == .completed {
+            values[e.name] = queryValue(e.input["value"] ?? .null, seq: e.seq, generation: generation, at: e.completedAt ?? e.createdAt)
+        }
+        let keptSeqs = Set(kept.map(\.seq))
+        let outcomes = (record.updateOutcomes?.objectValue ?? [:]).filter { _, v in
+            fromEarlierRun(v) || (v["seq"]?.int64Value).map { keptSeqs.contains(Int($0)) } ?? false
+        }
+        return [
+            ExecutionDataValue(.queryValues, values.isEmpty ? nil : .object(values)),
+            ExecutionDataValue(.updateOutcomes, outcomes.isEmpty ? nil : .object(outcomes)),
+        ]
     }
 }

@@ -226,15 +226,8 @@ struct PostgresChanges {
             try await insertSearchAttributeRows(workflowId, attributes)
             return .applied
         case .setExecutionData(let field, let workflowId, let epoch, let value):
-            var binds = PostgresBindings()
-            if let text = PostgresRows.text(value) { binds.append(text) } else { binds.appendNull() }
-            binds.append(workflowId)
-            binds.append(Int64(epoch))
-            let changed = try await count(
-                PostgresQuery(
-                    unsafeSQL: "UPDATE workflows SET \(field.column) = $1 WHERE workflow_id = $2 AND epoch = $3 RETURNING 1",
-                    binds: binds))
-            return changed > 0 ? .applied : try await epochFence(workflowId, epoch) ?? .notFound
+            let changed = try await setExecutionData(field, workflowId: workflowId, epoch: epoch, value)
+            return changed ? .applied : try await epochFence(workflowId, epoch) ?? .notFound
         case .requestCancel(let workflowId):
             let changed = try await count(
                 """
@@ -348,6 +341,9 @@ struct PostgresChanges {
             UPDATE signals SET consumed_generation = NULL, consumed_seq = NULL
             WHERE workflow_id = \(id) AND consumed_generation = \(from) AND consumed_seq > \(step)
             """, logger: logger)
+        for data in r.executionData {
+            _ = try await setExecutionData(data.field, workflowId: id, epoch: expectedEpoch + 1, data.value)
+        }
         try await connection.query(
             """
             INSERT INTO workflow_resets (workflow_id, from_generation, to_generation, to_step, reason, requested_by,
@@ -356,6 +352,19 @@ struct PostgresChanges {
                     \(PostgresRows.text(r.previousOutput)), \(PostgresRows.text(r.previousFailure)), keel_now())
             """, logger: logger)
         return .applied
+    }
+
+    /// Writes one execution data column of the execution's run `epoch`; false when the epoch
+    /// moved on (or the execution is gone).
+    private func setExecutionData(_ field: ExecutionData, workflowId: String, epoch: Int, _ value: JSONValue?) async throws -> Bool {
+        var binds = PostgresBindings()
+        if let text = PostgresRows.text(value) { binds.append(text) } else { binds.appendNull() }
+        binds.append(workflowId)
+        binds.append(Int64(epoch))
+        return try await count(
+            PostgresQuery(
+                unsafeSQL: "UPDATE workflows SET \(field.column) = $1 WHERE workflow_id = $2 AND epoch = $3 RETURNING 1",
+                binds: binds)) > 0
     }
 
     /// ``Change/terminateExecution(workflowId:status:failure:)``: unfenced, from any node.

@@ -407,7 +407,8 @@ extension SQLiteTransaction {
         try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")
             .bind([.text(workflowId)]).forEachRow { row in
                 found = ExecutionState(
-                    record: Self.workflow(from: row), ownerNode: row.optionalText(24), eventSeq: Int(row.int(25)))
+                    record: Self.workflow(from: row), ownerNode: row.optionalText(Self.workflowColumnCount),
+                    eventSeq: Int(row.int(Self.workflowColumnCount + 1)))
             }
         return found
     }

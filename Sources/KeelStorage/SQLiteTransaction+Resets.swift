@@ -58,6 +58,9 @@ extension SQLiteTransaction {
             WHERE workflow_id = ? AND consumed_generation = ? AND consumed_seq > ?
             """
         ).bind([id, .int(from), .int(step)]).run()
+        for data in r.executionData {
+            _ = try setExecutionData(data.field, workflowId: r.workflowId, epoch: expectedEpoch + 1, data.value)
+        }
         try db.statement(
             """
             INSERT INTO workflow_resets (workflow_id, from_generation, to_generation, to_step, reason, requested_by,

@@ -8,6 +8,8 @@ extension SQLiteTransaction {
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
         run_deadline, build_id, priority, fairness_key, search_attributes, memo, query_values, update_outcomes
         """
+    /// How many columns ``workflowColumns`` names: columns a query selects after them start here.
+    static let workflowColumnCount = Int32(workflowColumns.split(separator: ",").count)
 
     static func workflow(from row: Row) -> WorkflowRecord {
         var w = WorkflowRecord(

@@ -18,6 +18,9 @@ public struct WorkflowReset: Sendable {
     public var previousOutput: JSONValue?
     public var previousFailure: JSONValue?
     public var createdAt: EpochMillis
+    /// Execution data the new generation starts with, written with the reset: what the kept
+    /// steps had published (query values, update answers), without what the dropped ones added.
+    public var executionData: [ExecutionDataValue] = []
 
     public init(
         workflowId: String, fromGeneration: Int, toStep: Int, reason: String, requestedBy: String,
@@ -34,5 +37,16 @@ public struct WorkflowReset: Sendable {
         self.previousOutput = previousOutput
         self.previousFailure = previousFailure
         self.createdAt = now
+    }
+}
+
+/// One execution data column and the value to store in it (nil clears it).
+public struct ExecutionDataValue: Sendable {
+    public var field: ExecutionData
+    public var value: JSONValue?
+
+    public init(_ field: ExecutionData, _ value: JSONValue?) {
+        self.field = field
+        self.value = value
     }
 }

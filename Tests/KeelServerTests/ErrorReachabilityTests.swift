@@ -359,7 +359,8 @@ struct ErrorReachabilityTests {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir, configure: {
                 $0.connections.maxConnections = 1
-                $0.connections.handshakeTimeoutMs = 500
+                // Long enough for the holder's initialize on a loaded machine; the silent one waits it out.
+                $0.connections.handshakeTimeoutMs = 2_000
             }) { endpoint, _ in
                 let path = dir.file("k.sock")
                 // An initialized connection holds the only slot for as long as it stays open.

@@ -152,6 +152,42 @@ struct UpdateTests {
         }
     }
 
+    /// A reset to before an update's answer drops the answer with the step: the update is
+    /// pending again for the new run, which answers it afresh (the answer is not refused as given).
+    @Test func aResetBeforeTheAnswerLetsTheNewRunAnswerAgain() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let w = Worker(name: "reset-updates", endpoint: endpoint)
+                w.workflow("order.once") { (_: JSONValue, ctx) -> JSONValue in
+                    let update = try await ctx.waitForUpdate("approve")
+                    let run = try await ctx.uuid()
+                    try await ctx.respond(to: update, with: ["run": .string(run)])
+                    try await ctx.setQueryValue("answeredBy", .string(run))
+                    let _: JSONValue = try await ctx.signal("finish")
+                    return .string(run)
+                }
+                try await LiveOrchestrator.withWorker(w) {
+                    try await KeelClient.withClient(endpoint) { client in
+                        _ = try await client.call("workflow/start", ["name": "order.once", "workflowId": "once-1"])
+                        let first = try await client.updateWorkflow("once-1", name: "approve", input: ["amount": 1], updateId: "r-1")
+                        let firstRun = try #require(first["result"]?["run"]?.stringValue, "\(first)")
+                        _ = try await eventually { (try? await client.call("workflow/query", ["workflowId": "once-1", "name": "answeredBy"])) != nil }
+                        _ = try await client.call("workflow/reset", ["workflowId": "once-1", "toStep": 0, "reason": "test"])
+                        // The dropped answer is gone: the same update waits for the new run's answer.
+                        let again = try await client.updateWorkflow("once-1", name: "approve", input: ["amount": 1], updateId: "r-1")
+                        let secondRun = try #require(again["result"]?["run"]?.stringValue, "\(again)")
+                        #expect(again["status"] == "completed" && secondRun != firstRun, "\(again)")
+                        _ = try await client.signalWorkflow("once-1", name: "finish")
+                        let r = try await client.call("workflow/result", ["workflowId": "once-1", "waitTimeoutMs": 30_000])
+                        #expect(r["status"] == "completed" && r["output"] == .string(secondRun), "\(r)")
+                        let q = try await client.call("workflow/query", ["workflowId": "once-1", "name": "answeredBy"])
+                        #expect(q["value"] == .string(secondRun), "the query value the dropped steps set is gone: \(q)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func aBadRespondStepIsRefusedNamingTheField() async throws {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir) { endpoint, _ in
