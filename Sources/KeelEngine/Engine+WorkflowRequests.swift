@@ -369,7 +369,27 @@ extension Engine {
         if found.count == filter.limit, let last = found.last?.record {
             o["nextCursor"] = .string("\(last.createdAt):\(last.id)")
         }
+        if found.isEmpty, filter.after == nil, let query = filter.query {
+            let unknown = try await unknownAttributeKeys(query)
+            if !unknown.isEmpty { o["unknownAttributes"] = .array(unknown) }
+        }
         return .object(o)
+    }
+
+    /// For a query that found nothing: the attribute keys it compares that no execution has, each
+    /// with the known keys closest to it (a typo such as `custmer` for `customer` finds nothing,
+    /// which is not an error). Empty when every key exists, or when more keys exist than a hint reads.
+    func unknownAttributeKeys(_ query: SearchQuery) async throws -> [JSONValue] {
+        let asked = query.attributeKeys
+        guard !asked.isEmpty else { return [] }
+        let known = try await ledger.searchAttributeKeys()
+        guard known.count < SearchAttributeKeys.limit else { return [] }
+        return asked.filter { !known.contains($0) }.map { key in
+            [
+                "key": .string(key),
+                "suggestions": .array(NameSuggestions.suggestions(for: key, among: known).map { .string($0) }),
+            ]
+        }
     }
 
     func workflowHistory(_ value: JSONValue) async throws -> JSONValue {

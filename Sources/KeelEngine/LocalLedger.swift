@@ -14,6 +14,8 @@ struct LocalLedger: WorkflowLedger {
         try await storage.read { try $0.workflows(filter) }.map { ($0, nil) }
     }
 
+    func searchAttributeKeys() async throws -> [String] { try await storage.read { try $0.searchAttributeKeys() } }
+
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
         try await storage.read { try $0.journal(workflowId: id, generation: generation) }
     }

@@ -14,6 +14,8 @@ struct SharedLedger: WorkflowLedger {
         try await store.executions(filter).map { ($0.record, $0.ownerNode) }
     }
 
+    func searchAttributeKeys() async throws -> [String] { try await store.searchAttributeKeys() }
+
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
         try await store.journal(workflowId: id, generation: generation)
     }

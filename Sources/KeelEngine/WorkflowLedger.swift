@@ -14,6 +14,8 @@ protocol WorkflowLedger: Sendable {
     func executions(_ filter: WorkflowFilter) async throws -> [(record: WorkflowRecord, node: String?)]
     /// A generation's journal in `seq` order.
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry]
+    /// The search attribute keys some execution has.
+    func searchAttributeKeys() async throws -> [String]
     func task(_ id: String) async throws -> ActivityTaskRecord?
     /// The failure of every retried attempt of each task, by task id, oldest attempt first.
     func attemptFailures(_ taskIds: [String]) async throws -> [String: [AttemptFailure]]

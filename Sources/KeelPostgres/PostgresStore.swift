@@ -457,6 +457,15 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func searchAttributeKeys() async throws -> [String] {
+        try await perform { [self] in
+            let rows = try await client.query(PostgresQuery(unsafeSQL: SearchAttributeKeys.sql), logger: logger)
+            var keys: [String] = []
+            for try await key in rows.decode(String.self) { keys.append(key) }
+            return keys
+        }
+    }
+
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await perform { [self] in
             let rows = try await client.query(

@@ -2805,6 +2805,28 @@ public enum ProtocolSchemas {
         "string",
         "null"
       ]
+    },
+    "unknownAttributes": {
+      "description": "When a query found nothing: the search attribute keys it compares that no execution has, each with the known keys closest to it (a typo finds nothing; it is not an error).",
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "key",
+          "suggestions"
+        ],
+        "properties": {
+          "key": {
+            "type": "string"
+          },
+          "suggestions": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      }
     }
   }
 }

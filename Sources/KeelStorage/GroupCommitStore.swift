@@ -199,6 +199,7 @@ public final class GroupCommitStore: Store {
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)
     }
+    public func searchAttributeKeys() async throws -> [String] { try await inner.searchAttributeKeys() }
     public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
         try await inner.attemptFailures(taskIds: taskIds)
     }

@@ -232,6 +232,10 @@ public final class SQLiteStore: Store {
         try await storage.readSQL { tx in try tx.workflows(filter).compactMap { try tx.execution($0.id) } }
     }
 
+    public func searchAttributeKeys() async throws -> [String] {
+        try await storage.read { try $0.searchAttributeKeys() }
+    }
+
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await storage.read { try $0.journal(workflowId: workflowId, generation: generation) }
     }

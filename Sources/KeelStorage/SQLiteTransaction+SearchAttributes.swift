@@ -3,6 +3,12 @@ import KeelCore
 /// Search attributes and memo (docs/protocol.md, "Search attributes and memo"): the JSON on the
 /// execution's row, and one `workflow_attributes` index row per attribute.
 extension SQLiteTransaction {
+    func searchAttributeKeys() throws -> [String] {
+        var keys: [String] = []
+        try db.statement(SearchAttributeKeys.sql).forEachRow { keys.append($0.text(0)) }
+        return keys
+    }
+
     /// Indexes a new execution's attributes.
     func insertSearchAttributeRows(_ workflowId: String, _ attributes: JSONValue?) throws {
         for row in SearchAttributes.indexRows(attributes) {

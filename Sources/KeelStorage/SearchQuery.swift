@@ -141,3 +141,39 @@ private struct SQLBuilder {
         return "workflow_id IN (SELECT workflow_id FROM workflow_attributes WHERE key = \(keyPlaceholder) AND \(rest))"
     }
 }
+
+extension SearchQuery {
+    /// The search attribute keys the query compares, each once, in order of appearance.
+    public var attributeKeys: [String] {
+        var keys: [String] = []
+        func walk(_ q: SearchQuery) {
+            switch q {
+            case .all(let parts), .any(let parts): parts.forEach(walk)
+            case .not(let inner): walk(inner)
+            case .compare(let field, _, _), .startsWith(let field, _):
+                if case .attribute(let key) = field, !keys.contains(key) { keys.append(key) }
+            }
+        }
+        walk(self)
+        return keys
+    }
+}
+
+/// The search attribute keys some execution has, for a query's hint about a key none has.
+public enum SearchAttributeKeys {
+    /// The most keys a hint reads.
+    public static let limit = 1_000
+
+    /// The distinct keys of `workflow_attributes` in order, at most ``limit``: a loose index scan
+    /// (one index seek per key, however many executions hold each), the same SQL on SQLite and
+    /// PostgreSQL.
+    public static let sql = """
+        WITH RECURSIVE k(key, n) AS (
+            SELECT min(key), 1 FROM workflow_attributes
+            UNION ALL
+            SELECT (SELECT min(key) FROM workflow_attributes WHERE key > k.key), n + 1 FROM k
+            WHERE k.key IS NOT NULL AND n < \(limit)
+        )
+        SELECT key FROM k WHERE key IS NOT NULL
+        """
+}

@@ -31,6 +31,8 @@ public protocol StorageReader {
     func openWorkflows() throws -> [WorkflowRecord]
     /// Executions matching `filter`, oldest first, after its cursor.
     func workflows(_ filter: WorkflowFilter) throws -> [WorkflowRecord]
+    /// The search attribute keys some execution has (``SearchAttributeKeys``).
+    func searchAttributeKeys() throws -> [String]
     /// How many executions match `filter`'s name and creation window, per status (its status,
     /// cursor and limit are ignored): one scan of the matching rows, stopped after `atMost + 1`
     /// of them when given (the counts' sum then exceeds `atMost` and each is a lower bound).

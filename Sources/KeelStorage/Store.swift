@@ -78,6 +78,8 @@ public protocol Store: Sendable {
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
+    /// The search attribute keys some execution has (``SearchAttributeKeys``).
+    func searchAttributeKeys() async throws -> [String]
     /// An execution's resets, oldest first.
     func resets(workflowId: String) async throws -> [WorkflowReset]
     /// The failures of each retried attempt of `taskIds`, by task, oldest attempt first (tasks

@@ -38,6 +38,8 @@ extension StoreConformance {
         // Text compares byte-wise on every store ("Z" < "a"), whatever the database's locale.
         try expect(try await found(.compare(customer, .less, .string("b"))), ["e1", "e3", "e4"])
         try expect(try await found(.startsWith(customer, "acme")), ["e1", "e4"])
+        // The keys some execution has, each once and in order, for a hint about a key none has.
+        try expect(try await store.searchAttributeKeys(), ["amount", "customer", "due", "vip"])
         // An RFC 3339 string is also an instant.
         let dec11: EpochMillis = 1_796_947_200_000
         try expect(try await found(.compare(.attribute("due"), .less, .time(dec11))), ["e1"])

@@ -52,6 +52,11 @@ struct WorkflowList: AsyncParsableCommand {
         for line in alignedColumns(["CREATED (UTC)", "WORKFLOW", "NAME", "STATUS"], rows) { print(line) }
         // On stderr: stdout stays the table alone, for `| wc -l`, `| awk` and the like.
         if let next = answer["nextCursor"]?.stringValue { printError("next page: --cursor \(next)") }
+        for unknown in answer["unknownAttributes"]?.arrayValue ?? [] {
+            let key = unknown["key"]?.stringValue ?? "?"
+            let close = (unknown["suggestions"]?.arrayValue ?? []).compactMap(\.stringValue)
+            printError("no workflow has a search attribute named \(key)" + (close.isEmpty ? "" : " (did you mean \(close.joined(separator: " or "))?)"))
+        }
     }
 }
 

@@ -61,6 +61,11 @@ struct SearchAttributeTests {
                         #expect(d["memo"] == ["owner": "ops", "ticket": ["id": 7]])
                         let listed = try await client.call("workflow/list", ["query": #"customer = "acme""#])
                         #expect(listed["workflows"]?.arrayValue?.first?["searchAttributes"]?["stage"] == "packed")
+                        #expect(listed["unknownAttributes"] == nil, "every key exists: \(listed)")
+                        // A typo finds nothing; the answer names the key no workflow has and the close ones.
+                        let typo = try await client.call("workflow/list", ["query": #"custmer = "acme" AND stage = "packed""#])
+                        #expect(ProtocolValidator.shared.checkResult(method: "workflow/list", result: typo) == nil, "\(typo)")
+                        #expect(typo["workflows"] == [] && typo["unknownAttributes"] == [["key": "custmer", "suggestions": ["customer"]]], "\(typo)")
                         _ = try await client.call("workflow/signal", ["workflowId": "o-acme", "name": "go"])
                         let r = try await client.call("workflow/result", ["workflowId": "o-acme", "waitTimeoutMs": 30_000])
                         #expect(r["output"] == ["customer": "acme", "priorityCustomer": true, "stage": "shipped"], "\(r)")
