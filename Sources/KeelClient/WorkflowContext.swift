@@ -135,12 +135,16 @@ public final class WorkflowContext: Sendable {
         return try await step("signal", name: name, input: .object(input)).decode(as: T.self)
     }
 
-    /// Runs a child workflow (any language) and waits for its output.
-    public func child<Output: Decodable>(_ name: String, _ input: some Encodable, id: String? = nil, as type: Output.Type = Output.self)
-        async throws -> Output
-    {
+    /// Runs a child workflow (any language) and waits for its output. `searchAttributes` and
+    /// `memo` are the child's own, as `workflow/start` takes them.
+    public func child<Output: Decodable>(
+        _ name: String, _ input: some Encodable, id: String? = nil, searchAttributes: JSONObject? = nil, memo: JSONObject? = nil,
+        as type: Output.Type = Output.self
+    ) async throws -> Output {
         var i: [String: JSONValue] = ["input": try JSONValue(encoding: input)]
         if let id { i["workflowId"] = .string(id) }
+        if let searchAttributes { i["searchAttributes"] = .object(searchAttributes) }
+        if let memo { i["memo"] = .object(memo) }
         return try await step("child", name: name, input: .object(i)).decode(as: Output.self)
     }
 

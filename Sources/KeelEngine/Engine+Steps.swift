@@ -375,6 +375,12 @@ extension Engine {
         child.parentSeq = seq
         child.cancelRequested = live.record.cancelRequested
         child.precedence = live.record.precedence
+        if case .object = input {
+            // Its own search attributes and memo, checked as workflow/start checks them.
+            let given = try Params(input, method: "workflow/step", path: "params.input")
+            child.searchAttributes = try given.searchAttributes()
+            child.memo = try given.memo()
+        }
         applyTimeouts(&child, executionMs: nil, runMs: nil, now: now)
         _ = try await record(entry, epoch: epoch, effect: .child(child))
         WorkflowMetrics.started(name)

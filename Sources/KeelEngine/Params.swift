@@ -5,18 +5,22 @@ import KeelStorage
 struct Params {
     let object: JSONObject
     let method: String
+    /// Where the object sits in the request, for errors: `params`, or e.g. `params.input`.
+    let path: String
 
     /// Longest idempotency key in UTF-8 bytes (docs/guarantees.md, "Limits"); workflow ids take 256.
     static let maximumKeyBytes = 512
 
-    init(_ value: JSONValue, method: String) throws {
-        guard case .object(let o) = value else { throw KeelError(.invalidParams, "\(method): params must be an object") }
+    init(_ value: JSONValue, method: String, path: String = "params") throws {
+        guard case .object(let o) = value else { throw KeelError(.invalidParams, "\(method): \(path) must be an object") }
         object = o
         self.method = method
+        self.path = path
     }
 
     func fail(_ field: String, _ expectation: String) -> KeelError {
-        KeelError(.invalidParams, "\(method): params.\(field) \(expectation)", data: ["field": .string(field)])
+        let within = path == "params" ? field : "\(path.dropFirst("params.".count)).\(field)"
+        return KeelError(.invalidParams, "\(method): \(path).\(field) \(expectation)", data: ["field": .string(within)])
     }
 
     subscript(_ key: String) -> JSONValue? {

@@ -3534,6 +3534,22 @@ public enum ProtocolSchemas {
                   ],
                   "minLength": 1,
                   "maxLength": 256
+                },
+                "searchAttributes": {
+                  "description": "The child's own search attributes, as workflow/start takes them.",
+                  "type": [
+                    "object",
+                    "null"
+                  ],
+                  "$ref": "common.json#/$defs/searchAttributes"
+                },
+                "memo": {
+                  "description": "The child's own memo, as workflow/start takes it.",
+                  "type": [
+                    "object",
+                    "null"
+                  ],
+                  "$ref": "common.json#/$defs/memo"
                 }
               }
             }

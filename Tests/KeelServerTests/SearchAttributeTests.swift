@@ -88,6 +88,42 @@ struct SearchAttributeTests {
         }
     }
 
+    /// A child step carries the child's own search attributes and memo, checked as a start's are.
+    @Test func aChildIsStartedWithItsOwnAttributesAndMemo() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let w = Worker(name: "child-attributes", endpoint: endpoint)
+                w.workflow("invoice.line") { (input: JSONValue, _) -> JSONValue in input }
+                w.workflow("invoice.batch") { (_: JSONValue, ctx) -> JSONValue in
+                    let line: JSONValue = try await ctx.child(
+                        "invoice.line", ["n": 1] as JSONValue, id: "line-1", searchAttributes: ["customer": "acme", "amount": 12],
+                        memo: ["source": "batch"])
+                    do {
+                        _ = try await ctx.step("child", name: "invoice.line", input: [
+                            "input": 2, "workflowId": "line-2", "searchAttributes": ["status": "x"],
+                        ])
+                        return ["line": line, "refused": false]
+                    } catch let error as KeelError {
+                        return ["line": line, "refused": .string(error.message)]
+                    }
+                }
+                try await LiveOrchestrator.withWorker(w) {
+                    try await KeelClient.withClient(endpoint) { client in
+                        _ = try await client.call("workflow/start", ["name": "invoice.batch", "workflowId": "batch-1"])
+                        let r = try await client.call("workflow/result", ["workflowId": "batch-1", "waitTimeoutMs": 30_000])
+                        #expect(r["output"]?["line"] == ["n": 1], "\(r)")
+                        let refused = r["output"]?["refused"]?.stringValue ?? ""
+                        #expect(refused.contains("/input/searchAttributes/status") || refused.contains("params.input.searchAttributes.status"),
+                            "a built-in field's name, refused naming the field: \(refused)")
+                        #expect(try await Self.ids(client, #"customer = "acme" AND amount > 10"#) == ["line-1"])
+                        let d = try await client.call("workflow/describe", ["workflowId": "line-1"])
+                        #expect(d["memo"] == ["source": "batch"] && d["parentId"] == "batch-1", "\(d)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func pagesOfAQueryNeitherSkipNorRepeatWhileNewWorkflowsArrive() async throws {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir) { endpoint, _ in
