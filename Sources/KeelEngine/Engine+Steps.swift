@@ -62,62 +62,50 @@ extension Engine {
             entry.failure = Self.failure(type: "Cancelled", message: "the workflow was cancelled", retryable: false)
             return try await record(entry, epoch: epoch).stepAnswer
         }
+        /// Records this step completed as it is recorded, with `result` and what it sets on its
+        /// execution (stored in the same write), and answers it.
+        func completed(_ result: JSONValue, at now: EpochMillis, effect: StepEffect? = nil) async throws -> JSONValue {
+            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
+            entry.status = .completed
+            entry.result = result
+            entry.completedAt = now
+            let recorded = try await record(entry, epoch: epoch, effect: effect)
+            if let effect { remember(effect, of: id) }
+            return recorded.stepAnswer
+        }
         switch kind {
         case "now", "random", "uuid":
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
-            entry.status = .completed
-            entry.result = switch kind {
+            let value: JSONValue = switch kind {
             case "now": JSONValue(clock.now())
             case "random": JSONValue(Double.random(in: 0..<1))
             default: .string(UUID().uuidString.lowercased())
             }
-            entry.completedAt = entry.createdAt
-            return try await record(entry, epoch: epoch).stepAnswer
+            return try await completed(value, at: clock.now())
         case "patch":
             // A patch marker (docs/versioning.md): recorded so replays of this execution take the
             // patched path; its answer is always `true`.
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
-            entry.status = .completed
-            entry.result = true
-            entry.completedAt = entry.createdAt
-            return try await record(entry, epoch: epoch).stepAnswer
+            return try await completed(true, at: clock.now())
         case "publish":
             // An event on the execution's stream, stored with the step (once, whatever replays).
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
-            entry.status = .completed
-            entry.result = .null
-            entry.completedAt = entry.createdAt
+            let now = clock.now()
             let event = StreamEvent(
                 workflowId: id, offset: 0, source: .step(generation: live.record.generation, seq: seq), name: name,
-                event: input["event"] ?? .null, createdAt: entry.createdAt)
-            let recorded = try await record(entry, epoch: epoch, effect: .publish(event))
+                event: input["event"] ?? .null, createdAt: now)
+            let answer = try await completed(.null, at: now, effect: .publish(event))
             streamAdvanced(id)
-            return recorded.stepAnswer
+            return answer
         case "upsert":
             // Search attributes or memo (docs/protocol.md, "Search attributes and memo"): the merged
             // set is stored with the step, its result, once whatever replays.
             let (merged, effect) = try Self.upserted(live.record, name: name, changes: input, params: p)
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
-            entry.status = .completed
-            entry.result = merged ?? .object([:])
-            entry.completedAt = entry.createdAt
-            let recorded = try await record(entry, epoch: epoch, effect: effect)
-            remember(effect, of: id)
-            return recorded.stepAnswer
+            return try await completed(merged ?? .object([:]), at: clock.now(), effect: effect)
         case "query":
             // The latest value of a query (docs/protocol.md, "Queries and signal-with-start"),
             // stored with the step: `workflow/query` reads it, with or without a worker.
             let now = clock.now()
             let values = try Self.queryValues(
                 live.record.queryValues, name: name, input: input, seq: seq, generation: live.record.generation, at: now, params: p)
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
-            entry.status = .completed
-            entry.result = .null
-            entry.completedAt = now
-            let effect = StepEffect.executionData(.queryValues, values)
-            let recorded = try await record(entry, epoch: epoch, effect: effect)
-            remember(effect, of: id)
-            return recorded.stepAnswer
+            return try await completed(.null, at: now, effect: .executionData(.queryValues, values))
         case "respond":
             // The answer to an update this run received (docs/protocol.md, "Updates"), stored
             // with the step: `workflow/update` returns it, once, whatever replays.
@@ -134,16 +122,11 @@ extension Engine {
                 throw KeelError(.attemptSuperseded, "the run of workflow \(id) moved on while its update answer was checked",
                     data: ["workflowId": .string(id)])
             }
+            // Read again after the check's await: another answer may have landed meanwhile.
             let (checked, _) = try updateOutcomes(current, updateId: name, answer: input, seq: seq, at: now, params: p)
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
-            entry.status = .completed
-            entry.result = .null
-            entry.completedAt = now
-            let effect = StepEffect.executionData(.updateOutcomes, checked)
-            let recorded = try await record(entry, epoch: epoch, effect: effect)
-            remember(effect, of: id)
+            let answer = try await completed(.null, at: now, effect: .executionData(.updateOutcomes, checked))
             updatesAdvanced(id)
-            return recorded.stepAnswer
+            return answer
         case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
         case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
         case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
