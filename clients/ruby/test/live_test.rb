@@ -59,6 +59,10 @@ class LiveTest < Minitest::Test
       { "done" => true }
     end
     @worker.workflow("wf.ships") { |_input, wf| wf.upsert_search_attributes({ "stage" => "shipped" }) }
+    @worker.workflow("wf.batch") do |input, wf|
+      wf.child("wf.sequence", { "n" => 1 }, id: input["child"], search_attributes: { "customer" => "acme" },
+                                            memo: { "source" => "batch" })
+    end
     @worker.workflow("live.progress") do |_input, wf|
       wf.set_query_value("stage", "packed")
       go = wf.signal("go")
@@ -304,6 +308,20 @@ class LiveTest < Minitest::Test
                  described.values_at("searchAttributes", "memo"), described.inspect
     bad = assert_raises(Keel::Error) { @client.list_workflows(query: 'customer = "acme" AND') }
     assert_equal Keel::INVALID_QUERY, bad.code
+  end
+
+  # docs/protocol.md step kind `child`: a child started with its own search attributes and memo
+  # is found by a query over them and describes its memo.
+  def test_a_child_started_with_search_attributes_and_memo_is_found_by_them
+    skip_without_workflows
+    @client.start_workflow("wf.batch", { "child" => "live-batch-line" }, workflow_id: "live-batch")
+    result = @client.workflow_result("live-batch", wait_timeout_ms: RESULT_TIMEOUT_MS)
+    assert_equal ["completed", { "n" => 2 }], result.values_at("status", "output"), result.inspect
+    listed = @client.list_workflows(query: 'customer = "acme"')["workflows"]
+    assert_equal ["live-batch-line"], listed.map { |w| w["workflowId"] }, listed.inspect
+    described = @client.describe_workflow("live-batch-line")
+    assert_equal [{ "customer" => "acme" }, { "source" => "batch" }, "live-batch"],
+                 described.values_at("searchAttributes", "memo", "parentId"), described.inspect
   end
 
   # docs/protocol.md "Queries and signal-with-start": signal-with-start starting an execution and

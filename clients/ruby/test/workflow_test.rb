@@ -42,6 +42,14 @@ class WorkflowTest < Minitest::Test
       raise
     end
     worker.workflow("kid") { |_input, wf| wf.child("seq", { "n" => 1 }, id: "kid-1") }
+    worker.workflow("plain-kid") { |_input, wf| wf.child("seq") }
+    worker.workflow("tagged-kid") do |_input, wf|
+      a = wf.child("seq", { "n" => 1 }, id: "kid-1", search_attributes: { "customer" => "acme", "amount" => 12 },
+                                         memo: { "source" => "batch" })
+      b = wf.start_child("seq", 2, memo: { "note" => "hi" })
+      c = wf.start_child("seq", 3, search_attributes: { "vip" => true })
+      [a, *wf.all(b, c)]
+    end
     worker.workflow("again") { |input, wf| wf.continue_as_new({ "i" => input["i"] + 1 }) }
     worker.workflow("patchy") do |_input, wf|
       patched = wf.patched?("add-discount")
@@ -203,6 +211,35 @@ class WorkflowTest < Minitest::Test
     assert_equal ["child", "seq", { "input" => { "n" => 1 }, "workflowId" => "kid-1" }], step["params"].values_at("kind", "name", "input")
     @peer.answer(step["id"], { "status" => "completed", "result" => { "n" => 2 } })
     assert_equal({ "n" => 2 }, @peer.receive.dig("result", "output"))
+  end
+
+  # Without search_attributes: or memo: the child step's input is as before (no null, no {}).
+  def test_a_child_step_without_attributes_or_memo_is_unchanged
+    @peer.request("r", "workflow/run", run_params("plain-kid", nil))
+    step = @peer.receive
+    assert_equal ["child", "seq", { "input" => nil }], step["params"].values_at("kind", "name", "input")
+    refute step["params"].key?("options")
+    @peer.answer(step["id"], { "status" => "completed", "result" => 1 })
+    assert_equal 1, @peer.receive.dig("result", "output")
+  end
+
+  # docs/protocol.md step kind `child`: the child's own searchAttributes and memo, each only when
+  # given, from both child and start_child.
+  def test_a_child_step_carries_the_childs_search_attributes_and_memo
+    @peer.request("r", "workflow/run", run_params("tagged-kid", nil))
+    step = @peer.receive
+    assert_equal ["child", "seq", { "input" => { "n" => 1 }, "workflowId" => "kid-1",
+                                    "searchAttributes" => { "customer" => "acme", "amount" => 12 },
+                                    "memo" => { "source" => "batch" } }],
+                 step["params"].values_at("kind", "name", "input")
+    @peer.answer(step["id"], { "status" => "completed", "result" => "a" })
+    memo_only = @peer.receive
+    assert_equal [2, { "input" => 2, "memo" => { "note" => "hi" } }], memo_only["params"].values_at("seq", "input")
+    attributes_only = @peer.receive
+    assert_equal [3, { "input" => 3, "searchAttributes" => { "vip" => true } }], attributes_only["params"].values_at("seq", "input")
+    @peer.answer(memo_only["id"], { "status" => "completed", "result" => "b" })
+    @peer.answer(attributes_only["id"], { "status" => "completed", "result" => "c" })
+    assert_equal %w[a b c], @peer.receive.dig("result", "output")
   end
 
   def test_continue_as_new_answers_with_the_new_input

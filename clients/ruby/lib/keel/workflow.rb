@@ -154,13 +154,23 @@ module Keel
       answer_update(update, { "failure" => failure })
     end
 
-    # Runs child workflow `name` and returns its output (`id`: the child's workflowId, optional).
-    def child(name, input = nil, id: nil) = start_child(name, input, id: id).value
+    # Runs child workflow `name` and returns its output (`id`: the child's workflowId, optional;
+    # Keel's default is PARENT/SEQ). `search_attributes` and `memo` are the child's own, with the
+    # same rules as Client#start_workflow's keywords of those names: Keel checks them as
+    # workflow/start does and refuses the step with -32602, naming params.input.…, for one out of
+    # bounds. Each goes in the step's input (docs/protocol.md, step kind `child`) only when given.
+    #
+    #   wf.child("orders.ship", order, search_attributes: { "customer" => "acme" }, memo: { "source" => "batch" })
+    def child(name, input = nil, id: nil, search_attributes: nil, memo: nil)
+      start_child(name, input, id: id, search_attributes: search_attributes, memo: memo).value
+    end
 
-    # Starts a child workflow and returns its Step at once.
-    def start_child(name, input = nil, id: nil)
+    # Starts a child workflow and returns its Step at once. Options as for `child`.
+    def start_child(name, input = nil, id: nil, search_attributes: nil, memo: nil)
       step_input = { "input" => input }
       step_input["workflowId"] = id unless id.nil?
+      step_input["searchAttributes"] = search_attributes unless search_attributes.nil?
+      step_input["memo"] = memo unless memo.nil?
       @run.start("child", name, step_input)
     end
 
