@@ -701,6 +701,61 @@ func TestLiveSearchAttributesAndMemo(t *testing.T) {
 	}
 }
 
+// TestLiveChildSearchAttributesAndMemo: a parent starts a child (default id PARENT/1) with
+// ChildOptions; once the parent completes, a query on the child's attribute finds the child only
+// (the parent has none), and the child's description holds its attributes and memo.
+func TestLiveChildSearchAttributesAndMemo(t *testing.T) {
+	socket := startKeel(t)
+	w := newTestWorker(socket)
+	RegisterWorkflow(w, "live.taggedChild", func(wf *WorkflowContext, in seqIn) (seqIn, error) {
+		return seqIn{in.N + 1}, nil
+	})
+	RegisterWorkflow(w, "live.taggingParent", func(wf *WorkflowContext, in seqIn) (seqIn, error) {
+		var out seqIn
+		err := wf.Child("live.taggedChild", in, "", ChildOptions{
+			SearchAttributes: map[string]any{"customer": "acme"},
+			Memo:             map[string]any{"source": "batch"},
+		}).Get(&out)
+		return out, err
+	})
+	startWorker(t, w)
+	c := dialKeel(t, ClientOptions{Socket: socket})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	if _, err := c.StartWorkflow(ctx, "live.taggingParent", seqIn{1}, StartOptions{WorkflowID: "tagging-parent"}); err != nil {
+		t.Fatal(err)
+	}
+	var out seqIn
+	status, err := c.WorkflowResult(ctx, "tagging-parent", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.Status != "completed" || out.N != 2 {
+		t.Fatalf("parent: %+v, output %+v", status, out)
+	}
+	const child = "tagging-parent/1"
+
+	l, err := c.ListWorkflows(ctx, ListOptions{Query: `customer = "acme"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Workflows) != 1 || l.Workflows[0].WorkflowID != child {
+		t.Fatalf("the query found %+v, want %s only", l.Workflows, child)
+	}
+	sameJSON(t, mustJSON(t, l.Workflows[0].SearchAttributes), `{"customer":"acme"}`)
+
+	d, err := c.DescribeWorkflow(ctx, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != "completed" || d.ParentID != "tagging-parent" {
+		t.Fatalf("child: %+v", d)
+	}
+	sameJSON(t, mustJSON(t, d.SearchAttributes), `{"customer":"acme"}`)
+	sameJSON(t, mustJSON(t, d.Memo), `{"source":"batch"}`)
+}
+
 // TestLiveQueriesAndSignalWithStart: SignalWithStart starts a new execution with its signal
 // buffered, or signals an open one; the query value "stage" follows the workflow; an unknown
 // query name is 1030, an unknown workflow (and a signal-with-start on an ended one) 1001.

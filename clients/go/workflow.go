@@ -180,12 +180,41 @@ func (wf *WorkflowContext) Activity(name string, input any, opts ...StepOptions)
 	return wf.run.step("activity", name, input, options)
 }
 
+// ChildOptions set a child workflow's own search attributes and memo, with the rules of
+// StartOptions.SearchAttributes and StartOptions.Memo (docs/protocol.md, "Search attributes and
+// memo"); Keel checks them as workflow/start does and fails the child step when they break them.
+type ChildOptions struct {
+	// SearchAttributes are the child execution's first search attributes, which ListWorkflows
+	// queries match (keys and values as for StartOptions.SearchAttributes); nil sends none.
+	SearchAttributes map[string]any
+	// Memo is the child execution's unindexed JSON (at most 32 KiB encoded) shown by
+	// DescribeWorkflow; nil sends none.
+	Memo map[string]any
+}
+
 // Child starts child workflow name with input (workflowID "" lets Keel choose) and returns a
-// Future of its output.
-func (wf *WorkflowContext) Child(name string, input any, workflowID string) *Future {
+// Future of its output; Get waits for the child to end. An optional ChildOptions gives the child
+// its own search attributes and memo:
+//
+//	wf.Child("orders.ship", in, "", keel.ChildOptions{
+//		SearchAttributes: map[string]any{"customer": "acme"},
+//		Memo:             map[string]any{"source": "batch"},
+//	})
+//
+// The step's input is {"input": input, "workflowId"?, "searchAttributes"?, "memo"?}, each
+// optional key sent only when set (not nil, or not "" for workflowID).
+func (wf *WorkflowContext) Child(name string, input any, workflowID string, opts ...ChildOptions) *Future {
 	params := map[string]any{"input": input}
 	if workflowID != "" {
 		params["workflowId"] = workflowID
+	}
+	if len(opts) > 0 {
+		if opts[0].SearchAttributes != nil {
+			params["searchAttributes"] = opts[0].SearchAttributes
+		}
+		if opts[0].Memo != nil {
+			params["memo"] = opts[0].Memo
+		}
 	}
 	return wf.run.step("child", name, params, nil)
 }

@@ -227,6 +227,43 @@ func TestChildStepsCarryTheirInputAndOptionalID(t *testing.T) {
 	sameJSON(t, await(t, answer), `{"status":"completed","output":{"n":3}}`)
 }
 
+// A child step carries ChildOptions' search attributes and memo in its input, each only when not
+// nil; without options (or with empty ones) the input is exactly as before.
+func TestChildStepsCarrySearchAttributesAndMemoOnlyWhenGiven(t *testing.T) {
+	for _, c := range []struct {
+		name, id string
+		opts     []ChildOptions
+		want     string
+	}{
+		{"both", "kid-1", []ChildOptions{{SearchAttributes: map[string]any{"customer": "acme", "tier": 1},
+			Memo: map[string]any{"source": "batch"}}},
+			`{"input":{"n":1},"workflowId":"kid-1","searchAttributes":{"customer":"acme","tier":1},"memo":{"source":"batch"}}`},
+		{"attributes, default id", "", []ChildOptions{{SearchAttributes: map[string]any{"customer": "acme"}}},
+			`{"input":{"n":1},"searchAttributes":{"customer":"acme"}}`},
+		{"memo only", "kid-1", []ChildOptions{{Memo: map[string]any{"source": "batch"}}},
+			`{"input":{"n":1},"workflowId":"kid-1","memo":{"source":"batch"}}`},
+		{"empty but given", "", []ChildOptions{{SearchAttributes: map[string]any{}, Memo: map[string]any{}}},
+			`{"input":{"n":1},"searchAttributes":{},"memo":{}}`},
+		{"zero options", "kid-1", []ChildOptions{{}}, `{"input":{"n":1},"workflowId":"kid-1"}`},
+		{"no options", "", nil, `{"input":{"n":1}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := workflowPeer(t, func(w *Worker) {
+				RegisterWorkflow(w, "parent", func(wf *WorkflowContext, in any) (any, error) {
+					var out any
+					err := wf.Child("kid", map[string]int{"n": 1}, c.id, c.opts...).Get(&out)
+					return out, err
+				})
+			})
+			answer := runWorkflow(t, p, "parent", `{}`, `[]`, false)
+			step := p.next(t, "workflow/step")
+			sameJSON(t, string(step.params), `{"workflowId":"wf-1","runId":3,"seq":1,"kind":"child","name":"kid","input":`+c.want+`}`)
+			step.answer(map[string]any{"status": "completed", "result": "done"})
+			sameJSON(t, await(t, answer), `{"status":"completed","output":"done"}`)
+		})
+	}
+}
+
 func TestAWorkflowCancelNotificationEndsTheMatchingRunWhateverItsCodeDoes(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
