@@ -69,6 +69,14 @@ async def child(ctx, input):
     return {"doubled": (await ctx.activity("echo", input))["x"] * 2}
 
 
+@worker.workflow("live.batch")
+async def batch(ctx, input):
+    """Starts a live.child (default id PARENT/1) with its own search attributes and memo
+    (tests/test_live.py child search attributes)."""
+    return await ctx.child("live.child", {"x": input["x"]}, search_attributes={"customer": "acme"},
+                           memo={"source": "batch"})
+
+
 @worker.workflow("live.chain")
 async def chain(ctx, input):
     first = await ctx.activity("echo", {"n": input["n"]})

@@ -328,6 +328,22 @@ def test_a_query_lists_by_search_attributes_from_the_start_and_an_upsert_and_des
     assert bad.value.code == 1013, bad.value
 
 
+def test_a_child_started_with_search_attributes_and_a_memo_is_listed_by_them_and_describe_shows_the_memo(live):
+    async def scenario(client):
+        await client.start_workflow("live.batch", {"x": 21}, workflow_id="batch-parent")
+        result = await client.workflow_result("batch-parent", timeout=20)
+        listed = await client.list_workflows('customer = "acme"')
+        return result, listed, await client.describe("batch-parent/1"), await client.describe("batch-parent")
+
+    result, listed, child, parent = live.call(scenario)
+    assert (result.status, result.output) == ("completed", {"doubled": 42}), result
+    assert [w["workflowId"] for w in listed["workflows"]] == ["batch-parent/1"], listed  # the child, not its parent
+    assert listed["workflows"][0]["searchAttributes"] == {"customer": "acme"}, listed
+    assert (child["status"], child["searchAttributes"], child["memo"]) == (
+        "completed", {"customer": "acme"}, {"source": "batch"}), child
+    assert "memo" not in parent and "searchAttributes" not in parent, parent  # the parent's own: none given
+
+
 def test_queued_calls_run_by_priority_then_round_robin_over_fairness_keys_and_a_start_keeps_both(live_keel):
     async def queue(client):
         for tag in ("a1", "a2", "a3", "a4", "a5", "a6"):

@@ -243,6 +243,56 @@ def test_upserts_are_steps_whose_null_removal_is_sent_as_null_and_that_replay_an
     run(main())
 
 
+def test_a_child_step_carries_search_attributes_and_memo_only_when_given(sock_path):
+    worker = keel.Worker("w", socket=sock_path)
+
+    @worker.workflow("wf.children")
+    async def children(ctx, input):
+        with pytest.raises(TypeError):
+            ctx.child("wf.kid", {}, memo="batch")  # refused at the call: no step, no seq used
+        with pytest.raises(TypeError):
+            ctx.child("wf.kid", {}, search_attributes=[("customer", "acme")])
+        plain = await ctx.child("wf.kid", {"n": 1})
+        named = await ctx.child("wf.kid", {"n": 2}, "kid-2")
+        both = await ctx.child("wf.kid", {"n": 3}, workflow_id="kid-3",
+                               search_attributes={"customer": "acme", "tier": 1}, memo={"source": "batch"})
+        memo_only = await ctx.child("wf.kid", None, memo={"source": {"run": 7}})
+        empty = await ctx.child("wf.kid", {"n": 5}, search_attributes={}, memo={})  # given: sent, even empty
+        return [plain, named, both, memo_only, empty]
+
+    inputs = [
+        {"input": {"n": 1}},
+        {"input": {"n": 2}, "workflowId": "kid-2"},
+        {"input": {"n": 3}, "workflowId": "kid-3", "searchAttributes": {"customer": "acme", "tier": 1},
+         "memo": {"source": "batch"}},
+        {"input": None, "memo": {"source": {"run": 7}}},
+        {"input": {"n": 5}, "searchAttributes": {}, "memo": {}},
+    ]
+
+    async def main():
+        async with Orchestrator(sock_path) as orchestrator:
+            task, peer = await serving(worker, orchestrator)
+            peer.send(run_request("k1", "wf.children", {}))
+            for seq, expected in enumerate(inputs, 1):
+                raw = await asyncio.wait_for(peer.reader.readline(), 5)
+                step = json.loads(raw)
+                assert step["params"] == {"workflowId": "wf-1", "runId": 1, "seq": seq, "kind": "child", "name": "wf.kid",
+                                          "input": expected}
+                if seq == 1:  # without the new fields the step is byte for byte what it was
+                    assert b'"kind":"child","name":"wf.kid","input":{"input":{"n":1}}}' in raw, raw
+                peer.answer(step, {"status": "completed", "result": seq})
+            assert (await peer.recv())["result"] == {"status": "completed", "output": [1, 2, 3, 4, 5]}
+
+            journal = [{"seq": seq, "kind": "child", "name": "wf.kid", "status": "completed", "result": seq}
+                       for seq in range(1, 6)]
+            peer.send(run_request("k2", "wf.children", {}, journal=journal, run_id=2))
+            answer = await peer.recv()  # the run's answer, with no step sent before it
+            assert (answer["id"], answer["result"]) == ("k2", {"status": "completed", "output": [1, 2, 3, 4, 5]})
+            await stop(worker, task, peer)
+
+    run(main())
+
+
 def test_query_values_are_steps_sending_the_value_under_value_and_replay_sends_nothing(sock_path):
     worker = keel.Worker("w", socket=sock_path)
 

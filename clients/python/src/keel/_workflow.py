@@ -185,11 +185,37 @@ class WorkflowContext:
         """
         return self._run.step("signal", name, {} if timeout is None else {"timeoutMs": _ms(timeout)})
 
-    def child(self, name: str, input: Any = None, workflow_id: Optional[str] = None) -> "asyncio.Future[Any]":
-        """Runs child workflow ``name`` and returns its output (default id: ``PARENT/SEQ``)."""
+    def child(
+        self,
+        name: str,
+        input: Any = None,
+        workflow_id: Optional[str] = None,
+        *,
+        search_attributes: Optional[Mapping[str, Any]] = None,
+        memo: Optional[Mapping[str, Any]] = None,
+    ) -> "asyncio.Future[Any]":
+        """Runs child workflow ``name`` and returns its output (default id: ``PARENT/SEQ``).
+
+        ``search_attributes`` and ``memo`` are the child's own, as `Client.start_workflow` gives
+        them to an execution (same rules; Keel, not the client, checks them, and a refusal
+        raises `KeelError` when awaited): the child is found by `Client.list_workflows` queries
+        on its attributes and `Client.describe` of it shows both. Each is sent (as
+        ``searchAttributes`` / ``memo`` in the step's input) only when given.
+
+        Raises:
+            TypeError: ``search_attributes`` or ``memo`` is given but not a mapping (at the
+                call: no step, no seq used).
+            ActivityError (when awaited): the child failed; Cancelled after a cancel request.
+        """
         params: Dict[str, Any] = {"input": to_json(input)}
         if workflow_id is not None:
             params["workflowId"] = workflow_id
+        for key, values in (("searchAttributes", search_attributes), ("memo", memo)):
+            if values is None:
+                continue
+            if not isinstance(values, Mapping):
+                raise TypeError(f"a child's {key} is a mapping of key to value, not {type(values).__name__}")
+            params[key] = to_json(dict(values))
         return self._run.step("child", name, params)
 
     def now(self) -> "asyncio.Future[datetime.datetime]":
