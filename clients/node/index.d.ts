@@ -274,7 +274,10 @@ export declare class WorkflowContext {
   /** Rejects `update` (a `respond` step with `{failure: {type, message, details?}}`, `type` "Rejected"
    * unless given); the client's `updateWorkflow` resolves `rejected`. */
   reject(update: Update | string, message: string, options?: { type?: string; details?: Json }): Promise<null>;
-  child<T = any>(name: string, input?: unknown, workflowId?: string): Promise<T>;
+  /** Runs child workflow `name` and resolves with its output. `options` is the child's workflow id, or
+   * `{workflowId, searchAttributes, memo}`: the child's own attributes (indexed for `listWorkflows({query})`)
+   * and memo (shown by describe), checked as `startWorkflow` checks them; each is sent only when given. */
+  child<T = any>(name: string, input?: unknown, options?: string | ChildOptions): Promise<T>;
   now(): Promise<number>;
   random(): Promise<number>;
   uuid(): Promise<string>;
@@ -432,6 +435,13 @@ export interface ScheduleSummary {
   nextActionTimeMs?: number;
 }
 
+/** Options of `WorkflowContext.child`: the child's id (default `PARENT/SEQ`), search attributes and memo,
+ * named as in `StartOptions`. */
+export interface ChildOptions {
+  workflowId?: string;
+  searchAttributes?: SearchAttributes;
+  memo?: { [key: string]: Json };
+}
 /** Options of `startWorkflow` (and `signalWithStart`). */
 export interface StartOptions extends Scheduling {
   workflowId?: string;

@@ -99,10 +99,24 @@ export class WorkflowContext {
     return answer(this._run, update, { failure });
   }
 
-  /** Runs child workflow `name` and returns its output. @param {string} [workflowId] */
-  child(name, input = null, workflowId = undefined) {
+  /**
+   * Runs child workflow `name` and returns its output: a durable step `{kind: "child", name,
+   * input: {input, workflowId?, searchAttributes?, memo?}}`. `options` is the child's
+   * `workflowId` (default `PARENT/SEQ`), or an object like `startWorkflow`'s options:
+   * `{workflowId, searchAttributes, memo}`. `searchAttributes` and `memo` are the child's own
+   * (not inherited from the parent), with `workflow/start`'s rules: at most 32 attributes, each a
+   * string, finite number or boolean, which `Client.listWorkflows({query})` filters on; the memo
+   * any JSON object up to 32 KiB, shown by `Client.describeWorkflow`. Each is sent only when given
+   * (`undefined` or `null` sends nothing); Keel checks them.
+   * @param {string|{workflowId?: string, searchAttributes?: Record<string, string|number|boolean>, memo?: Record<string, unknown>}} [options]
+   * @throws {ActivityError} the child failed; {KeelError} -32602 when Keel refuses the attributes or memo.
+   */
+  child(name, input = null, options = undefined) {
+    const { workflowId, searchAttributes, memo } = typeof options === 'string' ? { workflowId: options } : (options ?? {});
     const childInput = { input };
     if (workflowId !== undefined && workflowId !== null) childInput.workflowId = workflowId;
+    if (searchAttributes !== undefined && searchAttributes !== null) childInput.searchAttributes = searchAttributes;
+    if (memo !== undefined && memo !== null) childInput.memo = memo;
     return this._run.step('child', name, childInput);
   }
 

@@ -416,6 +416,48 @@ describe('live: search attributes and memo', { skip, timeout: 60_000 }, () => {
     assert.deepEqual(described.memo, { owner: 'ops' });
     await assert.rejects(client.listWorkflows({ query: 'customer = ' }), (error) => error instanceof KeelError && error.code === codes.invalidQuery);
   });
+
+  test('a child started with its own searchAttributes and memo is found by listWorkflows({query}); describe shows its memo', async (t) => {
+    const { client } = await withKeel(t, (worker) => {
+      worker.workflow('wf.line', async (input) => ({ line: input.n }));
+      worker.workflow('wf.batch', async (input, wf) => {
+        const line = await wf.child('wf.line', { n: 1 }, { workflowId: 'batch-line-1', searchAttributes: { customer: 'acme' }, memo: { source: 'batch' } });
+        const plain = await wf.child('wf.line', { n: 2 }, 'batch-line-2');
+        let refused = null;
+        try {
+          await wf.child('wf.line', { n: 3 }, { workflowId: 'batch-line-3', searchAttributes: { status: 'x' } });
+        } catch (error) {
+          refused = { keelError: error instanceof KeelError, code: error.code, message: error.message };
+        }
+        return { line, plain, refused };
+      });
+    });
+    const reason = await workflowsUnsupported(client);
+    if (reason) return t.skip(reason);
+    await client.startWorkflow('wf.batch', {}, { workflowId: 'batch-1' });
+    const result = await client.workflowResult('batch-1', { waitTimeoutMs: 20_000 });
+    assert.equal(result.status, 'completed', JSON.stringify(result));
+    assert.deepEqual(result.output.line, { line: 1 });
+    assert.deepEqual(result.output.plain, { line: 2 });
+    // A built-in field as an attribute: refused as workflow/start refuses it, naming the field.
+    assert.equal(result.output.refused?.keelError, true, JSON.stringify(result.output));
+    assert.equal(result.output.refused.code, codes.invalidParams);
+    assert.match(result.output.refused.message, /input[./]searchAttributes[./]status/);
+
+    const { workflows } = await client.listWorkflows({ query: 'customer = "acme"' });
+    assert.deepEqual(workflows.map((w) => w.workflowId), ['batch-line-1'], JSON.stringify(workflows));
+    assert.deepEqual(workflows[0].searchAttributes, { customer: 'acme' });
+    const child = await client.describeWorkflow('batch-line-1');
+    assert.deepEqual(child.memo, { source: 'batch' });
+    assert.deepEqual(child.searchAttributes, { customer: 'acme' });
+    assert.equal(child.parentId, 'batch-1');
+    // Neither the parent nor the child started without them has any.
+    const parent = await client.describeWorkflow('batch-1');
+    assert.ok(!parent.memo || Object.keys(parent.memo).length === 0, JSON.stringify(parent));
+    const plain = await client.describeWorkflow('batch-line-2');
+    assert.ok(!plain.memo || Object.keys(plain.memo).length === 0, JSON.stringify(plain));
+    assert.ok(!plain.searchAttributes || Object.keys(plain.searchAttributes).length === 0, JSON.stringify(plain));
+  });
 });
 
 describe('live: queries and signal-with-start', { skip, timeout: 60_000 }, () => {

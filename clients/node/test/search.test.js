@@ -1,6 +1,7 @@
 // Search attributes and memo (docs/protocol.md, "Search attributes and memo"): what startWorkflow
 // and listWorkflows send, 1013 invalidQuery as a KeelError, and the `upsert` steps of workflow
-// code (shapes, a null removal sent as null, replay from the journal) against scripted peers.
+// code (shapes, a null removal sent as null, replay from the journal), and a child step carrying the
+// child's own searchAttributes and memo (sent only when given), against scripted peers.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KeelError, codes } from '../src/index.js';
@@ -117,5 +118,101 @@ describe('WorkflowContext.upsertSearchAttributes and upsertMemo', { timeout: 10_
     });
     assert.deepEqual(answer, { status: 'completed', output: { errors: Array(10).fill('TypeError'), seq: 0 } });
     assert.equal(keel.sent.length, 0);
+  });
+});
+
+describe('WorkflowContext.child with the child\'s own searchAttributes and memo', { timeout: 10_000 }, () => {
+  const searchAttributes = { customer: 'acme', amount: 42, vip: true };
+  const memo = { source: 'batch', notes: ['a', { b: null }] };
+
+  test('the child step input carries them when given, as startWorkflow\'s options are named', async () => {
+    const keel = steps();
+    const done = run({ runId: 3 }, keel.send).execute(async (input, wf) => [
+      await wf.child('kid', { n: 1 }, { searchAttributes, memo }),
+      await wf.child('kid', 2, { workflowId: 'kid-2', searchAttributes }),
+      await wf.child('kid', 3, { workflowId: 'kid-3', memo }),
+      await wf.child('kid', 4, { searchAttributes: {}, memo: {} }),
+    ]);
+    const sentSteps = [];
+    for (const result of ['c1', 'c2', 'c3', 'c4']) {
+      const step = await keel.next();
+      sentSteps.push(step.params);
+      step.resolve({ status: 'completed', result });
+    }
+    assert.deepEqual(sentSteps, [
+      { workflowId: 'wf-1', runId: 3, seq: 1, kind: 'child', name: 'kid', input: { input: { n: 1 }, searchAttributes, memo } },
+      { workflowId: 'wf-1', runId: 3, seq: 2, kind: 'child', name: 'kid', input: { input: 2, workflowId: 'kid-2', searchAttributes } },
+      { workflowId: 'wf-1', runId: 3, seq: 3, kind: 'child', name: 'kid', input: { input: 3, workflowId: 'kid-3', memo } },
+      { workflowId: 'wf-1', runId: 3, seq: 4, kind: 'child', name: 'kid', input: { input: 4, searchAttributes: {}, memo: {} } },
+    ]);
+    assert.deepEqual(await done, { status: 'completed', output: ['c1', 'c2', 'c3', 'c4'] });
+  });
+
+  test('without them the input is unchanged: {input} or {input, workflowId}, never null or {} by default', async () => {
+    const keel = steps();
+    const done = run({}, keel.send).execute(async (input, wf) => [
+      await wf.child('kid', { n: 1 }),
+      await wf.child('kid', 2, 'kid-2'),
+      await wf.child('kid', 3, { workflowId: 'kid-3' }),
+      await wf.child('kid', 4, {}),
+      await wf.child('kid', 5, { searchAttributes: undefined, memo: undefined }),
+      await wf.child('kid', 6, { workflowId: null, searchAttributes: null, memo: null }),
+      await wf.child('kid', 7, null),
+    ]);
+    const inputs = [];
+    for (let i = 1; i <= 7; i++) {
+      const step = await keel.next();
+      assert.equal(step.params.options, undefined);
+      inputs.push(step.params.input);
+      step.resolve({ status: 'completed', result: i });
+    }
+    assert.deepEqual(inputs, [
+      { input: { n: 1 } },
+      { input: 2, workflowId: 'kid-2' },
+      { input: 3, workflowId: 'kid-3' },
+      { input: 4 },
+      { input: 5 },
+      { input: 6 },
+      { input: 7 },
+    ]);
+    assert.deepEqual(await done, { status: 'completed', output: [1, 2, 3, 4, 5, 6, 7] });
+  });
+
+  test('on the wire: the step line without them is byte-for-byte the old one; with them the fields follow', async (t) => {
+    const { peer } = await servingWorker(t, (worker) => {
+      worker.workflow('wf.parent', async (input, wf) => [await wf.child('wf.kid', { n: 1 }), await wf.child('wf.kid', { n: 2 }, { workflowId: 'kid-2', searchAttributes: { customer: 'acme' }, memo: { source: 'batch' } })]);
+    });
+    peer.send({ jsonrpc: '2.0', id: 'r1', method: 'workflow/run', params: { workflowId: 'wf-p', runId: 1, name: 'wf.parent', input: {}, journal: [], cancelRequested: false } });
+    const plainLine = await peer.recvLine();
+    assert.match(plainLine, /"params":\{"workflowId":"wf-p","runId":1,"seq":1,"kind":"child","name":"wf.kid","input":\{"input":\{"n":1\}\}\}/);
+    peer.answer(JSON.parse(plainLine), { status: 'completed', result: 'one' });
+    const fullLine = await peer.recvLine();
+    assert.match(fullLine, /"seq":2,"kind":"child","name":"wf.kid","input":\{"input":\{"n":2\},"workflowId":"kid-2","searchAttributes":\{"customer":"acme"\},"memo":\{"source":"batch"\}\}\}/);
+    peer.answer(JSON.parse(fullLine), { status: 'completed', result: 'two' });
+    assert.deepEqual((await peer.recv()).result, { status: 'completed', output: ['one', 'two'] });
+  });
+
+  test('in replay the journal answers the child and nothing is sent', async () => {
+    const keel = steps();
+    const journal = [{ seq: 1, kind: 'child', name: 'kid', status: 'completed', result: { done: true } }];
+    const answer = await run({ journal }, keel.send).execute((input, wf) => wf.child('kid', {}, { searchAttributes, memo }));
+    assert.deepEqual(answer, { status: 'completed', output: { done: true } });
+    assert.equal(keel.sent.length, 0);
+  });
+
+  test('Keel refusing them (-32602 naming params.input.searchAttributes) rejects the step with a KeelError', async () => {
+    const keel = steps();
+    const done = run({}, keel.send).execute(async (input, wf) => {
+      try {
+        await wf.child('kid', {}, { searchAttributes: { status: 'x' } });
+        return 'no error';
+      } catch (error) {
+        return { keelError: error instanceof KeelError, code: error.code };
+      }
+    });
+    const step = await keel.next();
+    assert.deepEqual(step.params.input, { input: {}, searchAttributes: { status: 'x' } });
+    step.reject(new KeelError(-32602, 'workflow/step: params.input.searchAttributes.status is a built-in field', { field: 'input.searchAttributes.status' }));
+    assert.deepEqual(await done, { status: 'completed', output: { keelError: true, code: -32602 } });
   });
 });
