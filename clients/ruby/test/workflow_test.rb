@@ -51,6 +51,15 @@ class WorkflowTest < Minitest::Test
       [a, *wf.all(b, c)]
     end
     worker.workflow("again") { |input, wf| wf.continue_as_new({ "i" => input["i"] + 1 }) }
+    worker.workflow("answers-twice") do |_input, wf|
+      update = wf.wait_for_update("approve")
+      begin
+        wf.respond(update, { "unlucky" => true })
+      rescue Keel::Error => e
+        wf.respond(update, { "refusedWith" => e.code })
+      end
+      "answered"
+    end
     worker.workflow("patchy") do |_input, wf|
       patched = wf.patched?("add-discount")
       wf.activity("discount") if patched
@@ -455,6 +464,20 @@ class WorkflowTest < Minitest::Test
     assert_equal "p", @peer.receive["id"], "the run waits for the respond step's answer"
     @peer.answer(respond["id"], { "status" => "completed", "result" => nil })
     assert_equal({ "status" => "completed", "output" => %w[u-1 approve] }, @peer.receive["result"])
+  end
+
+  def test_a_refused_step_is_raised_into_the_workflow_which_may_answer_again
+    @peer.request("r", "workflow/run", run_params("answers-twice", nil))
+    receive = @peer.receive
+    @peer.answer(receive["id"], { "status" => "completed", "result" => { "updateId" => "u-1", "input" => nil } })
+    bad = @peer.receive
+    @peer.send_message({ "jsonrpc" => "2.0", "id" => bad["id"],
+                         "error" => { "code" => 3002, "message" => "the answer to update approve breaks its contract" } })
+    again = @peer.receive
+    assert_equal({ "seq" => 3, "kind" => "respond", "name" => "u-1", "input" => { "result" => { "refusedWith" => 3002 } } },
+                 again["params"].slice("seq", "kind", "name", "input"))
+    @peer.answer(again["id"], { "status" => "completed", "result" => nil })
+    assert_equal({ "status" => "completed", "output" => "answered" }, @peer.receive["result"])
   end
 
   def test_an_update_in_replay_sends_nothing

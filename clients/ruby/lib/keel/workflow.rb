@@ -407,9 +407,14 @@ module Keel
     end
 
     # Waits for a live step's answer (the step answer object). Called by Step.
+    # Keel's refusals of what a step asked (bad params, a contract, a child id taken): raised into
+    # the workflow code, which may catch them, as every library does. Anything else abandons the run.
+    STEP_REFUSALS = [INVALID_PARAMS, INPUT_CONTRACT_VIOLATION, OUTPUT_CONTRACT_VIOLATION, WORKFLOW_ALREADY_EXISTS].freeze
+
     def await(pending, step)
       pending.value
     rescue Error => e
+      raise e if STEP_REFUSALS.include?(e.code)
       raise Abandon, e unless e.code == NON_DETERMINISM
 
       data = e.data.is_a?(Hash) ? e.data : {}
