@@ -132,9 +132,16 @@ final class DevProgress: Service, @unchecked Sendable {
             let h = try await client.call("workflow/history", ["workflowId": .string(id)])
             for e in watcher.changes(h) {
                 say("  " + formatEntry(e))
-                if e["kind"] == "signal", e["status"] == "scheduled" {
-                    say("    waiting for signal \"\(e["name"]?.stringValue ?? "")\" — send it with:")
-                    say("    keel workflow signal \(id) \(e["name"]?.stringValue ?? "") '{\"approved\":true}' --socket \(socket)")
+                if e["kind"] == "signal", e["status"] == "scheduled", let name = e["name"]?.stringValue {
+                    // An update rides a signal named update:NAME, which only workflow/update sends.
+                    if name.hasPrefix("update:") {
+                        let update = name.dropFirst("update:".count)
+                        say("    waiting for update \"\(update)\" — send it with:")
+                        say("    keel workflow update \(id) \(update) '{}' --socket \(socket)")
+                    } else {
+                        say("    waiting for signal \"\(name)\" — send it with:")
+                        say("    keel workflow signal \(id) \(name) '{\"approved\":true}' --socket \(socket)")
+                    }
                 }
             }
             let status = h["status"]?.stringValue ?? ""
