@@ -77,7 +77,11 @@ extension Engine {
             }
             let now = clock.now()
             if now >= deadline {
-                return ["workflowId": .string(id), "updateId": .string(updateId), "name": .string(name), "status": "pending"]
+                var pending: JSONObject = ["workflowId": .string(id), "updateId": .string(updateId), "name": .string(name), "status": "pending"]
+                // A name the code does not wait for (a typo, say) would stay unanswered: say what it waits for.
+                let awaited = try await awaitedUpdates(record)
+                if !awaited.isEmpty, !awaited.contains(name) { pending["waitingFor"] = .array(awaited.map { .string($0) }) }
+                return .object(pending)
             }
             var wakeAt = deadline
             if let cluster, workflows[id] == nil {
@@ -89,6 +93,18 @@ extension Engine {
             timers.schedule(max(wakeAt, now + 1), taskID: id, kind: .updateWaiterTimeout(waiterID: waiterID))
             await withCheckedContinuation { c in updateWaiters[id, default: [:]][waiterID] = c }
         }
+    }
+
+    /// The names of the updates the execution's current run waits for now (its scheduled
+    /// `update:` signal steps), sorted.
+    private func awaitedUpdates(_ record: WorkflowRecord) async throws -> [String] {
+        let journal: [JournalEntry] = if let live = workflows[record.id], live.record.generation == record.generation {
+            Array(live.journal.values)
+        } else {
+            try await ledger.journal(record.id, generation: record.generation)
+        }
+        return Set(journal.filter { $0.kind == "signal" && $0.status == .scheduled && $0.name.hasPrefix(Self.updateSignalPrefix) }
+            .map { String($0.name.dropFirst(Self.updateSignalPrefix.count)) }).sorted()
     }
 
     /// Wakes the callers waiting here for an update of `id`: it answered one, ended, or left this node.

@@ -3872,6 +3872,13 @@ public enum ProtocolSchemas {
     },
     "failure": {
       "$ref": "common.json#/$defs/failure"
+    },
+    "waitingFor": {
+      "description": "With status pending, when the workflow's code waits for other updates now and not this one (a typo, say): the names it waits for.",
+      "type": "array",
+      "items": {
+        "type": "string"
+      }
     }
   },
   "allOf": [

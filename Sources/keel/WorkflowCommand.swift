@@ -206,6 +206,9 @@ struct WorkflowCommand: AsyncParsableCommand {
                         update \(name) is delivered but not answered yet after \(waitMs) ms; to keep waiting run \
                         keel workflow update \(workflowId) \(name) --update-id \(answer["updateId"]?.stringValue ?? "?")
                         """)
+                    if let awaited = answer["waitingFor"]?.arrayValue?.compactMap(\.stringValue), !awaited.isEmpty {
+                        printError("note: workflow \(workflowId) waits for update \(awaited.joined(separator: " or ")), not \(name)")
+                    }
                 }
             }
             switch status {

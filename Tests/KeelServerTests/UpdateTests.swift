@@ -133,11 +133,22 @@ struct UpdateTests {
                         _ = try await client.call("workflow/start", ["name": "order.gated", "workflowId": "g-1"])
                         let pending = try await Self.update(client, "g-1", amount: 1, updateId: "g-u", waitMs: 200)
                         #expect(pending["status"] == "pending" && pending["result"] == nil, "\(pending)")
+                        #expect(pending["waitingFor"] == nil, "the code does not wait for any update yet: \(pending)")
                         _ = try await client.signalWorkflow("g-1", name: "go")
                         let answered = try await Self.update(client, "g-1", amount: 1, updateId: "g-u", waitMs: 30_000)
                         #expect(answered["status"] == "completed" && answered["result"] == ["approved": 1], "\(answered)")
                         let r = try await client.call("workflow/result", ["workflowId": "g-1", "waitTimeoutMs": 30_000])
                         #expect(r["output"] == "answered")
+
+                        // A misspelt name is delivered but never answered: the pending answer names what the code waits for.
+                        _ = try await client.call("workflow/start", ["name": "order.approval", "workflowId": "typo-1"])
+                        _ = try await eventually {
+                            let d = try await client.call("workflow/describe", ["workflowId": "typo-1"])
+                            return d["currentStep"]?["name"] == "update:approve" || "\(d)".contains("update:approve")
+                        }
+                        let typo = try await client.updateWorkflow("typo-1", name: "aprove", input: ["amount": 1], waitTimeoutMs: 200)
+                        #expect(ProtocolValidator.shared.checkResult(method: "workflow/update", result: typo) == nil, "\(typo)")
+                        #expect(typo["status"] == "pending" && typo["waitingFor"] == ["approve"], "\(typo)")
 
                         // The workflow ends without answering: the waiting caller gets 1031.
                         _ = try await client.call("workflow/start", ["name": "order.deaf", "workflowId": "d-1"])
