@@ -62,6 +62,14 @@ extension Engine {
     /// The least time between two rounds of the cluster loop.
     static let minimumRoundSpacing: Duration = .milliseconds(5)
 
+    /// Asks for a claim round when a slot of `activities` freed and tasks of theirs may wait
+    /// unclaimed (``claimBacklog``): the finish that freed it may have sent no hint.
+    func kickClaimsAfterSlotFreed(_ activities: [String]?) {
+        guard cluster != nil, !claimBacklog.isEmpty else { return }
+        if let activities, !activities.contains(where: claimBacklog.contains) { return }
+        kickClaims()
+    }
+
     /// Asks for a claim round now (a call was accepted, a worker registered or freed a slot).
     func kickClaims() {
         guard cluster != nil else { return }
@@ -83,7 +91,10 @@ extension Engine {
             guard await cluster.membership.isServing, let lease = await cluster.membership.lease else { return }
             for name in registry.servedActivities.sorted() {
                 let free = min(registry.freeSlots(for: name, canSend: { canSend($0) }), cluster.claimBatch)
-                guard free > 0 else { continue }
+                guard free > 0 else {
+                    claimBacklog.insert(name)
+                    continue
+                }
                 let claimed: [ActivityTaskRecord]
                 do {
                     claimed = try await cluster.store.claimTasks(TaskClaim(names: [name], limit: free), node: lease)
@@ -93,6 +104,8 @@ extension Engine {
                     // what this node holds unknowingly.
                     return
                 }
+                // Took all it asked for: more may wait.
+                if claimed.count >= free { claimBacklog.insert(name) } else { claimBacklog.remove(name) }
                 for record in claimed { await startClaimed(record) }
             }
             await claimWorkflows(cluster, lease: lease)

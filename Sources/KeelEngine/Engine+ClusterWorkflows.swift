@@ -309,6 +309,33 @@ extension Engine {
         }
     }
 
+    /// Stores a new execution owned by `node` (this node, fenced by its lease): its first run
+    /// starts here without a claim round.
+    /// - Throws: 4001 `leaseNotHeld` when the lease lapsed meanwhile (nothing stored).
+    func startOwned(_ record: WorkflowRecord, node: String) async throws -> WriteOutcome {
+        guard let cluster else { throw Self.notClustered("startOwned") }
+        let outcome = try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound
+        if outcome == .notFound { throw leaseNotHeld("workflow/start") }
+        return Self.writeOutcome(outcome)
+    }
+
+    /// Returns an execution this node stored owned but will not run (its start's answer was lost,
+    /// or its worker left meanwhile) to `pending`, unowned, for any node to claim. The write is
+    /// retried until the store answers; one that finds the execution not stored, or moved on,
+    /// changes nothing.
+    func giveBackStarted(_ record: WorkflowRecord, because reason: String) {
+        guard let cluster else { return }
+        let store = cluster.store
+        let (id, epoch) = (record.id, record.epoch)
+        logger.info("giving back a workflow this node stored owned", metadata: ["workflow": "\(id)", "why": "\(reason)"])
+        retryCommit("giving back workflow \(id)", {
+            try await store.apply([.releaseExecution(workflowId: id, epoch: epoch)]).first ?? .notFound
+        }) { [self] outcome in
+            logger.debug("gave a started workflow back", metadata: ["workflow": "\(id)", "outcome": "\(outcome)"])
+            await kickClaims()
+        }
+    }
+
     /// Gives back the executions queued here for a workflow name no local worker serves any more
     /// (its worker left after the claim), so that a node with a worker claims them.
     func releaseUnservedExecutions() async {

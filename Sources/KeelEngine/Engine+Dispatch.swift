@@ -56,6 +56,7 @@ extension Engine {
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
         if cluster != nil, reserved == nil {
             // Stored unclaimed: the node that claims it counts it (Engine+Cluster.swift).
+            claimBacklog.insert(task.name)
             kickClaims()
             return
         }
@@ -201,8 +202,10 @@ extension Engine {
     func afterSlotFreed(_ connectionID: UInt64) {
         guard let worker = registry.workers[connectionID] else {
             dispatchAll()
+            kickClaimsAfterSlotFreed(nil)
             return
         }
+        kickClaimsAfterSlotFreed(worker.activities)
         for name in worker.activities { dispatch(name) }
         for name in worker.workflows { dispatchWorkflows(name) }
     }

@@ -37,9 +37,11 @@ extension Engine {
         record.searchAttributes = try p.searchAttributes()
         record.memo = try p.memo()
         // Fast path: a worker has room now, so the execution is stored already running as its
-        // first run (one commit before workflow/run instead of two).
-        // (On a shared store the execution is stored unowned and claimed like any other.)
-        let reserved = cluster != nil || workflowQueue[name]?.isEmpty == false
+        // first run (one commit before workflow/run instead of two). On a shared store it is
+        // stored owned by this node, fenced by its lease (no claim round); a start with a signal
+        // is stored unowned and claimed, which reads the signal with the journal.
+        let owner = signal == nil ? await cluster?.membership.lease?.nodeId : nil
+        let reserved = (cluster != nil && owner == nil) || workflowQueue[name]?.isEmpty == false
             ? nil : registry.pickWorkflowWorker(for: name, build: nil, canSend: { canSend($0) })
         if let reserved {
             record.status = .running
@@ -52,11 +54,15 @@ extension Engine {
         do {
             if let signal {
                 stored = try await ledger.start(toInsert, signal: signal)
+            } else if reserved != nil, let owner {
+                stored = (try await startOwned(toInsert, node: owner), nil)
             } else {
                 stored = (try await ledger.start(toInsert), nil)
             }
         } catch {
             if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
+            // The owned start may have committed unseen: give it back, for any node to claim.
+            if reserved != nil, owner != nil { giveBackStarted(toInsert, because: "the answer of its start was lost") }
             throw error
         }
         let outcome = stored.start
@@ -83,6 +89,8 @@ extension Engine {
             scheduleDeadlines(record)
             startRun(id, on: reserved, claimed: true)
         } else if cluster != nil {
+            // Stored owned by this node, whose worker left meanwhile: back to the store.
+            if reserved != nil { giveBackStarted(record, because: "its worker left during the start") }
             kickClaims()
         } else {
             record.status = .pending

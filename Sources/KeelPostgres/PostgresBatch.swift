@@ -8,10 +8,25 @@ import PostgresNIO
 /// each. Outcomes are the same as change by change (the conformance suite runs both ways); only
 /// a change the set statement did not apply is looked at again, alone, to say why.
 extension PostgresChanges {
-    /// Applies `changes` in order, a run of two or more enqueues or finishes as one statement.
-    func applyAll(_ changes: [Change]) async throws -> [ChangeOutcome] {
+    /// What ``applyAll(_:)`` did: each change's outcome, and whether another node (or this one's
+    /// cluster loop) may now have work it would not learn of without a wake-up hint that the
+    /// statements did not send themselves.
+    struct Applied {
         var outcomes: [ChangeOutcome] = []
-        outcomes.reserveCapacity(changes.count)
+        var needsHint = false
+    }
+
+    /// Applies `changes` in order, a run of two or more enqueues, or any run of finishes, or a
+    /// step followed by its claimed task, as one statement.
+    ///
+    /// A run of finishes sends its hint itself, and only when it woke an execution another node
+    /// owns or none owns, or ended a task outside any workflow (its caller may wait on another
+    /// node): the owner of a woken execution is the node that finished its task, in the common
+    /// case, and it continues the run in memory. An execution's end sends its own hint too. Every
+    /// other change that may make work ready needs one.
+    func applyAll(_ changes: [Change]) async throws -> Applied {
+        var applied = Applied()
+        applied.outcomes.reserveCapacity(changes.count)
         var i = 0
         while i < changes.count {
             var end = i + 1
@@ -19,24 +34,53 @@ extension PostgresChanges {
             case .enqueueTask:
                 while end < changes.count, case .enqueueTask = changes[end] { end += 1 }
                 if end - i > 1 {
-                    outcomes += try await enqueueAll(changes[i..<end].compactMap(\.enqueued))
+                    applied.outcomes += try await enqueueAll(changes[i..<end].compactMap(\.enqueued))
+                    applied.needsHint = true
                     i = end
+                    continue
+                }
+            case .appendStep(let entry, let epoch):
+                if end < changes.count, case .enqueueClaimedTask(let task, let node) = changes[end] {
+                    applied.outcomes += try await appendStepWithClaimedTask(entry, epoch: epoch, task: task, node: node)
+                    i = end + 1
                     continue
                 }
             case .finishTask, .timeOutWaitingTask:
                 while end < changes.count, changes[end].finished != nil { end += 1 }
-                if end - i > 1 {
-                    outcomes += try await finishAll(changes[i..<end].compactMap(\.finished))
-                    i = end
-                    continue
-                }
+                applied.outcomes += try await finishAll(changes[i..<end].compactMap(\.finished))
+                i = end
+                continue
             default:
                 break
             }
-            outcomes.append(try await apply(changes[i]))
+            applied.outcomes.append(try await apply(changes[i]))
+            if changes[i].mayMakeWorkReady, !changes[i].sendsItsOwnHint { applied.needsHint = true }
             i += 1
         }
-        return outcomes
+        return applied
+    }
+
+    /// True when ``applyAll(_:)`` sends `changes` as one statement (plus, for a change it did not
+    /// apply, reads that say why): such a call needs no transaction around it.
+    static func isOneStatement(_ changes: [Change]) -> Bool {
+        guard let first = changes.first else { return false }
+        switch first {
+        case .finishTask, .timeOutWaitingTask:
+            return changes.allSatisfy { $0.finished != nil }
+        case .enqueueTask:
+            return changes.allSatisfy { $0.enqueued != nil }
+        case .enqueueClaimedTask, .retryTask, .releaseTask, .recordHeartbeat, .cancelTask, .finishExecution:
+            return changes.count == 1
+        case .startExecution(let w), .startClaimedExecution(let w, _):
+            // Its search attributes' index rows are a second statement.
+            return changes.count == 1 && SearchAttributes.indexRows(w.searchAttributes).isEmpty
+        case .appendStep:
+            // A step with the task that runs it (``appendStepWithClaimedTask``).
+            guard changes.count == 2, case .enqueueClaimedTask = changes[1] else { return false }
+            return true
+        default:
+            return false
+        }
     }
 
     private func enqueueAll(_ tasks: [ActivityTaskRecord]) async throws -> [ChangeOutcome] {
@@ -54,37 +98,34 @@ extension PostgresChanges {
     /// behind the turn at their head; tasks of one key in this batch take the turns after that, in
     /// batch order. Claims take the lowest turn first.
     func insertTasks(_ tasks: [ActivityTaskRecord], claimedBy node: String? = nil) async throws -> Set<String> {
-        let records: [JSONValue] = tasks.enumerated().map { Self.record($1, ord: $0) }
-        let rows = try await connection.query(
-            """
-            INSERT INTO activity_tasks (\(unescaped: PostgresRows.taskColumns()), turn)
-            SELECT task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
-                   heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id,
-                   generation, step_seq, \(node), priority, fairness_key,
-                   GREATEST(
-                       COALESCE((SELECT min(a.turn) FROM activity_tasks a
-                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority), 0),
-                       COALESCE((SELECT max(a.turn) + 1 FROM activity_tasks a
-                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
-                                   AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')), 0))
-                   + row_number() OVER (PARTITION BY r.name, r.priority, COALESCE(r.fairness_key, '') ORDER BY r.ord) - 1
-            FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb) AS r(
-                task_id text, name text, input text, idempotency_key text, status text, attempt bigint,
-                retry_policy text, timeouts text, output text, failure text, heartbeat_details text,
-                contract_hash text, created_at bigint, visible_at bigint, started_at bigint, completed_at bigint,
-                workflow_id text, generation bigint, step_seq bigint, priority bigint, fairness_key text, ord bigint)
-            WHERE \(node)::text IS NULL
-               OR EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now())
-            ON CONFLICT DO NOTHING
-            RETURNING task_id
-            """, logger: logger)
+        let rows = try await connection.query("\(insertingTasks: tasks, claimedBy: node)", logger: logger)
         var inserted = Set<String>()
         for try await id in rows.decode(String.self) { inserted.insert(id) }
         return inserted
     }
 
+    /// A journal step and the task that runs it, stored already claimed by `node`, as one
+    /// statement: the same two conditional inserts as ``apply(_:)`` makes of `.appendStep` and
+    /// `.enqueueClaimedTask` one after the other (each with its own fence, neither depending on the
+    /// other), so one round trip and, alone, no transaction around it.
+    func appendStepWithClaimedTask(
+        _ e: JournalEntry, epoch: Int, task: ActivityTaskRecord, node: String
+    ) async throws -> [ChangeOutcome] {
+        let rows = try await connection.query(
+            """
+            WITH step AS (\(appendingStep: e, epoch: epoch)),
+            task AS (\(insertingTasks: [task], claimedBy: node))
+            SELECT (SELECT count(*) FROM step), (SELECT count(*) FROM task)
+            """, logger: logger)
+        var (stepInserted, taskInserted) = (0, 0)
+        for try await (step, task) in rows.decode((Int, Int).self) { (stepInserted, taskInserted) = (step, task) }
+        let stepOutcome = stepInserted > 0 ? .applied : try await epochFence(e.workflowId, epoch) ?? .duplicate
+        let taskOutcome = taskInserted > 0 ? .applied : try await claimFence(node)
+        return [stepOutcome, taskOutcome]
+    }
+
     /// A task as one record of `jsonb_to_recordset`; JSON columns travel as their text.
-    private static func record(_ t: ActivityTaskRecord, ord: Int) -> JSONValue {
+    static func record(_ t: ActivityTaskRecord, ord: Int) -> JSONValue {
         var r = JSONObject()
         r["task_id"] = .string(t.id)
         r["name"] = .string(t.name)
@@ -122,6 +163,7 @@ extension PostgresChanges {
     /// Ends running attempts, completes the journal steps of workflow tasks and wakes their
     /// executions, in one statement (one round trip, however many finishes): the task update, the
     /// step update of each task that ended, and one wake per execution, as data-modifying CTEs.
+    /// The statement sends its own wake-up hint when one is needed (``applyAll(_:)``).
     func finishAll(_ finishes: [Finish]) async throws -> [ChangeOutcome] {
         for finish in finishes { precondition(finish.status.isTerminal, "finishTask needs a terminal status") }
         let records: [JSONValue] = finishes.enumerated().map { (ord, f) in
@@ -158,12 +200,19 @@ extension PostgresChanges {
                     status = CASE WHEN w.status = 'suspended' THEN 'pending' ELSE w.status END
                 FROM (SELECT workflow_id, count(*) AS steps FROM j GROUP BY workflow_id) c
                 WHERE w.workflow_id = c.workflow_id
-                RETURNING 1)
-            SELECT t.task_id, t.attempt, (SELECT count(*) FROM w) FROM t
+                RETURNING w.owner_node),
+            -- The wake-up hint, in this statement (delivered at commit): only when another node
+            -- may have work now (an execution it or no node owns woke; a caller of a task outside
+            -- any workflow may wait there).
+            hint AS (
+                SELECT pg_notify(\(PostgresStore.readyChannel), '')
+                WHERE EXISTS (SELECT 1 FROM w WHERE \(selfNode)::text IS NULL OR w.owner_node IS DISTINCT FROM \(selfNode))
+                   OR EXISTS (SELECT 1 FROM t WHERE t.workflow_id IS NULL))
+            SELECT t.task_id, t.attempt, (SELECT count(*) FROM hint) FROM t
             """, logger: logger)
         var finished = Set<String>()
-        for try await (id, attempt, _) in rows.decode((String, Int, Int).self) { finished.insert("\(attempt)#\(id)") }
         var outcomes: [ChangeOutcome] = []
+        for try await (id, attempt, _) in rows.decode((String, Int, Int).self) { finished.insert("\(attempt)#\(id)") }
         for finish in finishes {
             // A finish the statement did not apply (or a repeat of one it did) says why on its own.
             let applied = finished.remove("\(finish.attempt)#\(finish.id)") != nil
@@ -186,11 +235,19 @@ struct Finish {
 }
 
 extension Change {
-    fileprivate var enqueued: ActivityTaskRecord? {
+    /// True for the changes whose statement sends the wake-up hint itself, when one is needed.
+    var sendsItsOwnHint: Bool {
+        switch self {
+        case .finishTask, .timeOutWaitingTask, .finishExecution: true
+        default: false
+        }
+    }
+
+    var enqueued: ActivityTaskRecord? {
         if case .enqueueTask(let task) = self { task } else { nil }
     }
 
-    fileprivate var finished: Finish? {
+    var finished: Finish? {
         switch self {
         case .finishTask(let id, let attempt, let status, let output, let failure):
             Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)
@@ -199,5 +256,49 @@ extension Change {
         default:
             nil
         }
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The insert of `tasks` (``PostgresChanges/insertTasks(_:claimedBy:)``), returning the ids
+    /// it inserted: one statement, or one CTE of a larger one.
+    mutating func appendInterpolation(insertingTasks tasks: [ActivityTaskRecord], claimedBy node: String?) {
+        let records: [JSONValue] = tasks.enumerated().map { PostgresChanges.record($1, ord: $0) }
+        appendLiteral("INSERT INTO activity_tasks (")
+        appendInterpolation(unescaped: PostgresRows.taskColumns())
+        appendLiteral(
+            """
+            , turn)
+            SELECT task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
+                   heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id,
+                   generation, step_seq,\u{20}
+            """)
+        appendInterpolation(node)
+        appendLiteral(
+            """
+            , priority, fairness_key,
+                   GREATEST(
+                       COALESCE((SELECT min(a.turn) FROM activity_tasks a
+                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority), 0),
+                       COALESCE((SELECT max(a.turn) + 1 FROM activity_tasks a
+                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
+                                   AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')), 0))
+                   + row_number() OVER (PARTITION BY r.name, r.priority, COALESCE(r.fairness_key, '') ORDER BY r.ord) - 1
+            FROM jsonb_to_recordset(
+            """)
+        appendInterpolation(JSONWriter.string(.array(records)))
+        appendLiteral(
+            """
+            ::jsonb) AS r(
+                task_id text, name text, input text, idempotency_key text, status text, attempt bigint,
+                retry_policy text, timeouts text, output text, failure text, heartbeat_details text,
+                contract_hash text, created_at bigint, visible_at bigint, started_at bigint, completed_at bigint,
+                workflow_id text, generation bigint, step_seq bigint, priority bigint, fairness_key text, ord bigint)
+            WHERE\u{20}
+            """)
+        appendInterpolation(node)
+        appendLiteral("::text IS NULL\n   OR EXISTS (SELECT 1 FROM nodes WHERE node_id = ")
+        appendInterpolation(node)
+        appendLiteral(" AND alive AND heartbeat_at + lease_ms >= keel_now())\nON CONFLICT DO NOTHING\nRETURNING task_id")
     }
 }

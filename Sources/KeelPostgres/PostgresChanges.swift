@@ -8,6 +8,9 @@ import PostgresNIO
 struct PostgresChanges {
     let connection: PostgresConnection
     let logger: Logger
+    /// The node this store runs for (its latest ``PostgresStore/join(nodeId:leaseMillis:)``), nil
+    /// before it joins: a finish that wakes only this node's executions sends no hint.
+    var selfNode: String? = nil
 
     func apply(_ change: Change) async throws -> ChangeOutcome {
         switch change {
@@ -15,11 +18,7 @@ struct PostgresChanges {
             return try await insertTasks([t]).contains(t.id) ? .applied : .duplicate
         case .enqueueClaimedTask(let t, let node):
             if try await insertTasks([t], claimedBy: node).contains(t.id) { return .applied }
-            let held = try await count(
-                """
-                SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
-                """)
-            return held > 0 ? .duplicate : .notFound
+            return try await claimFence(node)
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try await finishAll([Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)])[0]
         case .timeOutWaitingTask(let id, let attempt, let failure):
@@ -67,34 +66,11 @@ struct PostgresChanges {
                 """)
             return changed > 0 ? .applied : try await taskFence(id, attempt: nil)
         case .startExecution(let w):
-            let inserted = try await count(
-                """
-                INSERT INTO workflows (\(unescaped: PostgresRows.workflowColumns()))
-                VALUES (\(w.id), \(w.name), \(PostgresRows.text(w.input)), \(w.status.rawValue), \(Int64(w.generation)),
-                        \(Int64(w.epoch)), \(PostgresRows.text(w.output)), \(PostgresRows.text(w.failure)), \(w.parentId),
-                        \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
-                        \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
-                        \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey),
-                        \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)),
-                        \(PostgresRows.text(w.queryValues)), \(PostgresRows.text(w.updateOutcomes)))
-                ON CONFLICT DO NOTHING
-                RETURNING 1
-                """)
-            guard inserted > 0 else { return .duplicate }
-            try await insertSearchAttributeRows(w.id, w.searchAttributes)
-            return .applied
+            return try await startExecution(w, owner: nil)
+        case .startClaimedExecution(let w, let node):
+            return try await startExecution(w, owner: node)
         case .appendStep(let e, let epoch):
-            let inserted = try await count(
-                """
-                INSERT INTO journal (\(unescaped: PostgresRows.journalColumns))
-                SELECT \(e.workflowId), \(Int64(e.generation)), \(Int64(e.seq)), \(e.kind), \(e.name),
-                       \(PostgresRows.text(e.input)), \(e.status.rawValue), \(PostgresRows.text(e.result)),
-                       \(PostgresRows.text(e.failure)), \(e.taskId), \(e.wakeAt), \(e.contractHash), \(e.createdAt),
-                       \(e.completedAt)
-                WHERE EXISTS (SELECT 1 FROM workflows WHERE workflow_id = \(e.workflowId) AND epoch = \(Int64(epoch)))
-                ON CONFLICT DO NOTHING
-                RETURNING 1
-                """)
+            let inserted = try await count("\(appendingStep: e, epoch: epoch)")
             if inserted > 0 { return .applied }
             return try await epochFence(e.workflowId, epoch) ?? .duplicate
         case .completeStep(let workflowId, let generation, let seq, let epoch, let status, let result, let failure):
@@ -168,26 +144,34 @@ struct PostgresChanges {
             return .duplicate
         case .finishExecution(let workflowId, let epoch, let status, let output, let failure):
             precondition(status.isTerminal, "finishExecution needs a terminal status")
+            // One statement: the end, a parent's step completed with it and the parent woken, and
+            // the wake-up hint (its result may be awaited, or its parent run, on another node).
+            let parentStep: StepStatus = status == .completed ? .completed : .failed
             let rows = try await connection.query(
                 """
-                UPDATE workflows SET status = \(status.rawValue), output = \(PostgresRows.text(output)),
-                    failure = \(PostgresRows.text(failure)), owner_node = NULL, updated_at = keel_now()
-                WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch))
-                  AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
-                RETURNING parent_id, parent_generation, parent_seq
+                WITH f AS (
+                    UPDATE workflows SET status = \(status.rawValue), output = \(PostgresRows.text(output)),
+                        failure = \(PostgresRows.text(failure)), owner_node = NULL, updated_at = keel_now()
+                    WHERE workflow_id = \(workflowId) AND epoch = \(Int64(epoch))
+                      AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                    RETURNING parent_id, parent_generation, parent_seq),
+                step AS (
+                    UPDATE journal j SET status = \(parentStep.rawValue), result = \(PostgresRows.text(output)),
+                        failure = \(PostgresRows.text(failure)), completed_at = keel_now()
+                    FROM f WHERE j.workflow_id = f.parent_id AND j.generation = f.parent_generation
+                      AND j.seq = f.parent_seq AND j.status = 'scheduled'
+                    RETURNING j.workflow_id),
+                parent AS (
+                    UPDATE workflows w SET event_seq = w.event_seq + 1, updated_at = keel_now(),
+                        status = CASE WHEN w.status = 'suspended' THEN 'pending' ELSE w.status END
+                    FROM step WHERE w.workflow_id = step.workflow_id
+                    RETURNING 1),
+                hint AS (SELECT pg_notify(\(PostgresStore.readyChannel), '') WHERE EXISTS (SELECT 1 FROM f))
+                SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM parent), (SELECT count(*) FROM hint)
                 """, logger: logger)
-            var finished = false
-            var parent: (String, Int, Int)?
-            for try await (id, generation, seq) in rows.decode((String?, Int?, Int?).self) {
-                finished = true
-                if let id, let generation, let seq { parent = (id, generation, seq) }
-            }
-            guard finished else { return try await epochFence(workflowId, epoch) ?? .alreadyFinished }
-            if let (parentId, generation, seq) = parent {
-                try await completeStepAndWake(
-                    workflowId: parentId, generation: generation, seq: seq,
-                    status: status == .completed ? .completed : .failed, result: output, failure: failure)
-            }
+            var finished = 0
+            for try await (ended, _, _) in rows.decode((Int, Int, Int).self) { finished = ended }
+            guard finished > 0 else { return try await epochFence(workflowId, epoch) ?? .alreadyFinished }
             return .applied
         case .releaseExecution(let workflowId, let epoch):
             let released = try await count(
@@ -497,6 +481,42 @@ struct PostgresChanges {
         return try await executionStatus(w) == nil ? .notFound : .duplicate
     }
 
+    /// Inserts a new execution, unowned or (`owner`) already running under that node while its
+    /// lease holds.
+    private func startExecution(_ w: WorkflowRecord, owner: String?) async throws -> ChangeOutcome {
+        let inserted = try await count(
+            """
+            INSERT INTO workflows (\(unescaped: PostgresRows.workflowColumns()), owner_node)
+            SELECT \(w.id), \(w.name), \(PostgresRows.text(w.input)), \(w.status.rawValue), \(Int64(w.generation)),
+                   \(Int64(w.epoch)), \(PostgresRows.text(w.output)), \(PostgresRows.text(w.failure)), \(w.parentId),
+                   \(w.parentGeneration.map(Int64.init)), \(w.parentSeq.map(Int64.init)), \(w.cancelRequested),
+                   \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
+                   \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey),
+                   \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)),
+                   \(PostgresRows.text(w.queryValues)), \(PostgresRows.text(w.updateOutcomes)), \(owner)
+            WHERE \(owner)::text IS NULL
+               OR EXISTS (SELECT 1 FROM nodes WHERE node_id = \(owner) AND alive AND heartbeat_at + lease_ms >= keel_now())
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+            """)
+        guard inserted > 0 else {
+            guard let owner else { return .duplicate }
+            return try await claimFence(owner)
+        }
+        try await insertSearchAttributeRows(w.id, w.searchAttributes)
+        return .applied
+    }
+
+    /// Why a task or execution stored claimed by `node` was not inserted: its id (or key) is
+    /// stored already (`.duplicate`), or the node's lease no longer holds (`.notFound`).
+    func claimFence(_ node: String) async throws -> ChangeOutcome {
+        let held = try await count(
+            """
+            SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
+            """)
+        return held > 0 ? .duplicate : .notFound
+    }
+
     func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {
         let rows = try await connection.query(
             "SELECT attempt, status FROM activity_tasks WHERE task_id = \(id)", logger: logger)
@@ -508,7 +528,7 @@ struct PostgresChanges {
     }
 
     /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.
-    private func epochFence(_ workflowId: String, _ epoch: Int) async throws -> ChangeOutcome? {
+    func epochFence(_ workflowId: String, _ epoch: Int) async throws -> ChangeOutcome? {
         let rows = try await connection.query(
             "SELECT epoch FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
         for try await current in rows.decode(Int.self) {
@@ -529,5 +549,47 @@ struct PostgresChanges {
         var n = 0
         for try await _ in try await connection.query(query, logger: logger) { n += 1 }
         return n
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// The insert of journal step `e`, only while the execution's owner epoch is `epoch`,
+    /// returning 1 when it inserted: one statement, or one CTE of a larger one.
+    mutating func appendInterpolation(appendingStep e: JournalEntry, epoch: Int) {
+        appendLiteral("INSERT INTO journal (")
+        appendInterpolation(unescaped: PostgresRows.journalColumns)
+        appendLiteral(")\nSELECT ")
+        appendInterpolation(e.workflowId)
+        appendLiteral(", ")
+        appendInterpolation(Int64(e.generation))
+        appendLiteral(", ")
+        appendInterpolation(Int64(e.seq))
+        appendLiteral(", ")
+        appendInterpolation(e.kind)
+        appendLiteral(", ")
+        appendInterpolation(e.name)
+        appendLiteral(", ")
+        appendInterpolation(PostgresRows.text(e.input))
+        appendLiteral(", ")
+        appendInterpolation(e.status.rawValue)
+        appendLiteral(", ")
+        appendInterpolation(PostgresRows.text(e.result))
+        appendLiteral(", ")
+        appendInterpolation(PostgresRows.text(e.failure))
+        appendLiteral(", ")
+        appendInterpolation(e.taskId)
+        appendLiteral(", ")
+        appendInterpolation(e.wakeAt)
+        appendLiteral(", ")
+        appendInterpolation(e.contractHash)
+        appendLiteral(", ")
+        appendInterpolation(e.createdAt)
+        appendLiteral(", ")
+        appendInterpolation(e.completedAt)
+        appendLiteral("\nWHERE EXISTS (SELECT 1 FROM workflows WHERE workflow_id = ")
+        appendInterpolation(e.workflowId)
+        appendLiteral(" AND epoch = ")
+        appendInterpolation(Int64(epoch))
+        appendLiteral(")\nON CONFLICT DO NOTHING\nRETURNING 1")
     }
 }

@@ -17,6 +17,8 @@ public final class PostgresStore: Store {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    /// The node id of the latest ``join(nodeId:leaseMillis:)``: whose executions need no hint.
+    private let joinedNode = Locked<String?>(nil)
     /// How long one call may wait for PostgreSQL before it fails with `storageFailure`,
     /// `reason: timeout` (the outcome unknown; sending the same changes again is safe).
     public let operationTimeout: Duration
@@ -106,17 +108,47 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// Applies `changes` in one transaction, or, when they are one statement (a run of finishes or
+    /// enqueues, one retry …), as that statement alone: it is atomic by itself, and `BEGIN` and
+    /// `COMMIT` would be two more round trips. A wake-up hint follows only when another node may
+    /// have work it would otherwise see at its next poll (``PostgresChanges/applyAll(_:)``).
     public func apply(_ changes: [Change]) async throws -> [ChangeOutcome] {
         guard !changes.isEmpty else { return [] }
+        let selfNode = joinedNode.withLock { $0 }
+        if PostgresChanges.isOneStatement(changes) {
+            return try await perform { [self] in
+                try await client.withConnection { connection in
+                    let applied = try await PostgresChanges(connection: connection, logger: logger, selfNode: selfNode)
+                        .applyAll(changes)
+                    if applied.needsHint { await hintAfterCommit(on: connection) }
+                    return applied.outcomes
+                }
+            }
+        }
         return try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
-                let outcomes = try await PostgresChanges(connection: connection, logger: logger).applyAll(changes)
-                if changes.contains(where: \.mayMakeWorkReady) {
+                let applied = try await PostgresChanges(connection: connection, logger: logger, selfNode: selfNode)
+                    .applyAll(changes)
+                if applied.needsHint {
                     // Delivered at commit, once per transaction: a hint, not the truth.
                     try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
                 }
-                return outcomes
+                return applied.outcomes
             }
+        }
+    }
+
+    /// Sends the wake-up hint for changes already committed. It is only a hint: when it cannot be
+    /// sent, the changes stand (failing the call would make its caller send them again) and the
+    /// other nodes see the work at their next poll; the failure is logged and counted.
+    private func hintAfterCommit(on connection: PostgresConnection) async {
+        do {
+            try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
+        } catch {
+            StoreMetrics.hintLost()
+            logger.warning(
+                "a wake-up hint could not be sent after a commit; other nodes see the work at their next poll",
+                metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
@@ -258,6 +290,7 @@ public final class PostgresStore: Store {
     }
 
     public func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease {
+        joinedNode.withLock { $0 = nodeId }
         try await perform { [self] in
             try await client.query(
                 """

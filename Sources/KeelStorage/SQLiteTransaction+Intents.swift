@@ -51,6 +51,11 @@ extension SQLiteTransaction {
                 """, [.int(now), .text(id)], id: id, attempt: nil)
         case .startExecution(let record):
             return try insertWorkflow(record) == .applied ? .applied : .duplicate
+        case .startClaimedExecution(let record, let node):
+            guard try leaseHeld(node, now: now) else { return .notFound }
+            guard try insertWorkflow(record) == .applied else { return .duplicate }
+            try db.statement("UPDATE workflows SET owner_node = ? WHERE workflow_id = ?").bind([.text(node), .text(record.id)]).run()
+            return .applied
         case .appendStep(let entry, let epoch):
             return try appendStep(entry, epoch: epoch)
         case .completeStep(let workflowId, let generation, let seq, let epoch, let status, let result, let failure):

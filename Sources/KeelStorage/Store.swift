@@ -171,6 +171,10 @@ public enum Change: Sendable {
     case timeOutWaitingTask(id: String, attempt: Int, failure: JSONValue)
     /// A new execution, `pending` and unowned; `.duplicate` if its id exists.
     case startExecution(WorkflowRecord)
+    /// A new execution stored already running under `node`, as its first owner at `record.epoch`
+    /// (the node has a worker for its first run): only while the node's lease holds. `.duplicate`
+    /// if its id exists; `.notFound` when the lease no longer holds.
+    case startClaimedExecution(WorkflowRecord, node: String)
     /// Appends a step to the journal, only while the execution's epoch is `epoch`.
     case appendStep(JournalEntry, epoch: Int)
     /// Ends a scheduled step (a signal received, a step failed by a cancel) by its owner, only

@@ -24,6 +24,15 @@ public enum StoreMetrics {
         if split { splits.increment() }
     }
 
+    /// Counter of wake-up hints that could not be sent after their changes committed (the other
+    /// nodes then see the work at their next poll).
+    public static let hintsLost = "keel_store_hints_lost_total"
+
+    private static let hintHandles = MetricHandles { _ in Counter(label: hintsLost) }
+
+    /// Counts one wake-up hint lost after its commit.
+    public static func hintLost() { hintHandles("").increment() }
+
     private static let handles = MetricHandles { _ in
         (Timer(label: commitSeconds), Recorder(label: commitBatchSize, aggregate: true))
     }

@@ -69,6 +69,8 @@ public enum StoreConformance {
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
         .init(name: "each retried attempt's failure is kept beside the task", run: retriedAttemptsKeepTheirFailures),
         .init(name: "claims take the highest priority first, then one task of each fairness key in turn", run: claimsFollowPrecedence),
+        .init(name: "an execution started claimed is owned, fenced and rescued like a claimed one", run: startClaimed),
+        .init(name: "a step with its claimed task keeps each change's own fence", run: stepWithClaimedTask),
     ]
 
     // MARK: - Cases
@@ -828,6 +830,71 @@ public enum StoreConformance {
             [.stale(currentAttempt: 1)])
     }
 
+    static func startClaimed(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let other = try await store.join(nodeId: "o", leaseMillis: liveLease)
+        let now = try await store.now()
+        var started = execution("w", now: now)
+        started.status = .running
+        started.epoch = 1
+        try expect(try await store.apply([.startClaimedExecution(started, node: node.nodeId)]), [.applied])
+        let stored = try await store.execution(id: "w")
+        try expect(stored?.ownerNode, "n")
+        try expect(stored?.record.status, .running)
+        try expect(stored?.record.epoch, 1)
+        try expect(try await store.claimExecutions(limit: 1, node: other).count, 0)
+        try expect(try await store.apply([.startClaimedExecution(started, node: node.nodeId)]), [.duplicate])
+        try expect(try await store.apply([.startExecution(started)]), [.duplicate])
+        try expect(try await store.apply([.startClaimedExecution(execution("x", now: now), node: "no-such-node")]), [.notFound])
+        try expect(try await store.execution(id: "x") == nil, "nothing may be stored for a node without a lease")
+        // Its owner writes at its epoch; a write of an older epoch is refused.
+        try expect(
+            try await store.apply([.appendStep(step("w", seq: 1, now: now), epoch: 1), .appendStep(step("w", seq: 2, now: now), epoch: 0)]),
+            [.applied, .superseded(currentEpoch: 1)])
+        // Its node dies: the rescue returns it (raising the epoch), another node claims it (again).
+        try await expire(node, in: store)
+        try expect(try await store.rescue().executionsReturned, 1)
+        let taken = try await store.claimExecutions(limit: 1, node: other)
+        try expect(taken.map(\.record.epoch), [3])
+        try expect(try await store.apply([.appendStep(step("w", seq: 2, now: now), epoch: 1)]), [.superseded(currentEpoch: 3)])
+    }
+
+    /// The pair a node writes for each activity step it runs itself (PostgreSQL sends it as one
+    /// statement): neither change depends on the other's outcome.
+    static func stepWithClaimedTask(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        try expect(try await store.claimExecutions(limit: 1, node: node).map(\.record.epoch), [1])
+        func claimed(_ seq: Int) -> (JournalEntry, ActivityTaskRecord) {
+            var (entry, task) = activityStep(workflowId: "w", seq: seq, now: now)
+            task.status = .running
+            task.attempt = 1
+            task.startedAt = now
+            return (entry, task)
+        }
+        let (entry, task) = claimed(1)
+        try expect(
+            try await store.apply([.appendStep(entry, epoch: 1), .enqueueClaimedTask(task, node: node.nodeId)]),
+            [.applied, .applied])
+        try expect(try await store.ownedTasks(node: node).map(\.id), ["w-1"])
+        try expect(try await store.journal(workflowId: "w", generation: 0).map(\.taskId), ["w-1"])
+        try expect(
+            try await store.apply([.appendStep(entry, epoch: 1), .enqueueClaimedTask(task, node: node.nodeId)]),
+            [.duplicate, .duplicate])
+        // A stale epoch and a node without a lease: each refused by its own fence.
+        let (next, nextTask) = claimed(2)
+        try expect(
+            try await store.apply([.appendStep(next, epoch: 0), .enqueueClaimedTask(nextTask, node: "no-such-node")]),
+            [.superseded(currentEpoch: 1), .notFound])
+        try expect(try await store.task(id: "w-2") == nil, "nothing may be stored for a node without a lease")
+        try expect(try await store.journal(workflowId: "w", generation: 0).count, 1)
+        // The step stands when the task is refused, as two changes in one call do.
+        try expect(
+            try await store.apply([.appendStep(next, epoch: 1), .enqueueClaimedTask(nextTask, node: "no-such-node")]),
+            [.applied, .notFound])
+    }
+
     static func openTasksAreListed(_ store: any Store) async throws {
         let node = try await store.join(nodeId: "n1", leaseMillis: liveLease)
         let now = try await store.now()
@@ -981,12 +1048,12 @@ public enum StoreConformance {
         return child
     }
 
-    static func step(_ workflowId: String, seq: Int, now: EpochMillis) -> JournalEntry {
+    public static func step(_ workflowId: String, seq: Int, now: EpochMillis) -> JournalEntry {
         JournalEntry(workflowId: workflowId, generation: 0, seq: seq, kind: "activity", name: "echo", input: .null, now: now)
     }
 
     /// A workflow's activity step and the task that runs it, linked both ways.
-    static func activityStep(workflowId: String, seq: Int, now: EpochMillis) -> (JournalEntry, ActivityTaskRecord) {
+    public static func activityStep(workflowId: String, seq: Int, now: EpochMillis) -> (JournalEntry, ActivityTaskRecord) {
         var entry = step(workflowId, seq: seq, now: now)
         entry.taskId = "\(workflowId)-\(seq)"
         var stepTask = task("\(workflowId)-\(seq)", now: now)

@@ -1,0 +1,91 @@
+import KeelCore
+import KeelPostgres
+import KeelStorage
+import KeelTesting
+import Testing
+
+/// Wake-up hints (LISTEN/NOTIFY) go out only when another node may have work: a finish that
+/// wakes an execution its own node runs sends none, since that node continues the run in memory
+/// (docs/scaling.md, "What a round trip costs today").
+@Suite struct WakeHintTests {
+    @Test func aFinishHintsOnlyWhenAnotherNodeMayHaveWork() async throws {
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        defer { Task { await store.close() } }
+        let node = try await store.join(nodeId: "a", leaseMillis: 600_000)
+        let now = try await store.now()
+        let hints = HintCounter(store.readyHints())
+
+        // The listener is ready once a hint of an unclaimed task arrives.
+        var ready = false
+        for round in 0..<50 where !ready {
+            _ = try await store.apply([.enqueueTask(StoreConformance.task("warm-\(round)", now: now))])
+            ready = await hints.arrives(within: .milliseconds(200))
+        }
+        #expect(ready, "the listener never heard a hint")
+
+        // A step of an execution this node owns, its task run here: its finish sends no hint.
+        _ = try await store.apply([.startExecution(StoreConformance.execution("mine", now: now))])
+        #expect(await hints.arrives(within: .seconds(5)), "a new unowned execution is work for any node")
+        #expect(try await store.claimExecutions(limit: 1, node: node).map(\.record.id) == ["mine"])
+        try await finishStep(of: "mine", seq: 1, epoch: 1, node: node, store: store, now: now)
+        #expect(!(await hints.arrives(within: .milliseconds(500))), "a finish that wakes only this node's run hinted")
+
+        // The same finish for an execution no node owns wakes work for any node: a hint.
+        #expect(try await store.apply([.releaseExecution(workflowId: "mine", epoch: 1)]) == [.applied])
+        #expect(await hints.arrives(within: .seconds(5)), "a released execution is work for any node")
+        try await finishStep(of: "mine", seq: 2, epoch: 1, node: node, store: store, now: now)
+        #expect(await hints.arrives(within: .seconds(5)), "a finish that woke an unowned execution sent no hint")
+
+        // A task outside any workflow: its caller may wait on another node.
+        var call = StoreConformance.task("call", now: now)
+        call.status = .running
+        call.attempt = 1
+        call.startedAt = now
+        #expect(try await store.apply([.enqueueClaimedTask(call, node: node.nodeId)]) == [.applied])
+        #expect(!(await hints.arrives(within: .milliseconds(300))), "a task stored claimed is nobody else's work")
+        #expect(
+            try await store.apply([.finishTask(id: "call", attempt: 1, status: .completed, output: .null, failure: nil)])
+                == [.applied])
+        #expect(await hints.arrives(within: .seconds(5)), "the end of a call outside a workflow sent no hint")
+    }
+
+    /// Stores step `seq` of `workflowId` with its task claimed by `node`, then finishes the task.
+    private func finishStep(
+        of workflowId: String, seq: Int, epoch: Int, node: NodeLease, store: PostgresStore, now: EpochMillis
+    ) async throws {
+        let (entry, task0) = StoreConformance.activityStep(workflowId: workflowId, seq: seq, now: now)
+        var task = task0
+        task.status = .running
+        task.attempt = 1
+        task.startedAt = now
+        #expect(
+            try await store.apply([.appendStep(entry, epoch: epoch), .enqueueClaimedTask(task, node: node.nodeId)])
+                == [.applied, .applied])
+        #expect(
+            try await store.apply([.finishTask(id: task.id, attempt: 1, status: .completed, output: .null, failure: nil)])
+                == [.applied])
+    }
+}
+
+/// Counts the hints of a stream, for waits with a bound.
+private actor HintCounter {
+    private var pending = 0
+
+    init(_ stream: AsyncStream<Void>) {
+        Task { await self.listen(stream) }
+    }
+
+    private func listen(_ stream: AsyncStream<Void>) async {
+        for await _ in stream { pending += 1 }
+    }
+
+    /// True when a hint arrived (since the last call) or arrives within `limit`; takes them all.
+    func arrives(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while pending == 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        defer { pending = 0 }
+        return pending > 0
+    }
+}
