@@ -203,9 +203,12 @@ extension PostgresChanges {
                 RETURNING w.owner_node),
             -- The wake-up hint, in this statement (delivered at commit): only when another node
             -- may have work now (an execution it or no node owns woke; a caller of a task outside
-            -- any workflow may wait there).
+            -- any workflow may wait there). Its payload names this node, which skips it, unless
+            -- an execution no node owns woke (this node may claim it too).
             hint AS (
-                SELECT pg_notify(\(PostgresStore.readyChannel), '')
+                SELECT pg_notify(\(PostgresStore.readyChannel),
+                    CASE WHEN \(selfNode)::text IS NULL OR EXISTS (SELECT 1 FROM w WHERE w.owner_node IS NULL) THEN ''
+                         ELSE \(selfNode) END)
                 WHERE EXISTS (SELECT 1 FROM w WHERE \(selfNode)::text IS NULL OR w.owner_node IS DISTINCT FROM \(selfNode))
                    OR EXISTS (SELECT 1 FROM t WHERE t.workflow_id IS NULL))
             SELECT t.task_id, t.attempt, (SELECT count(*) FROM hint) FROM t

@@ -67,10 +67,13 @@ public final class PostgresStore: Store {
 
     /// LISTENs on ``readyChannel`` on a connection of its own (another one after it drops, 1 s
     /// later) and yields one element per notification, coalesced while the consumer is busy.
+    /// A hint whose payload names this store's node is for the other nodes (this one already
+    /// acted on what it wrote) and is skipped; an empty payload is for every node.
     public func readyHints() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let settings = PostgresSettings(location)
         let logger = self.logger
+        let joinedNode = self.joinedNode
         let listener = Task {
             while !Task.isCancelled {
                 do {
@@ -78,7 +81,10 @@ public final class PostgresStore: Store {
                         configuration: try settings.connection(), id: 1, logger: logger)
                     do {
                         try await connection.listen(on: Self.readyChannel) { notifications in
-                            for try await _ in notifications { continuation.yield() }
+                            for try await hint in notifications
+                            where hint.payload.isEmpty || hint.payload != joinedNode.withLock({ $0 }) {
+                                continuation.yield()
+                            }
                         }
                     } catch {
                         logger.debug("the wake-up listener's connection ended; polling meanwhile", metadata: ["error": "\(error)"])

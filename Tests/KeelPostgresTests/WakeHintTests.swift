@@ -5,15 +5,19 @@ import KeelTesting
 import Testing
 
 /// Wake-up hints (LISTEN/NOTIFY) go out only when another node may have work: a finish that
-/// wakes an execution its own node runs sends none, since that node continues the run in memory
-/// (docs/scaling.md, "What a round trip costs today").
+/// wakes an execution its own node runs sends none, since that node continues the run in memory,
+/// and the node that wrote an end skips the hint meant for the others (docs/scaling.md, "What a
+/// round trip costs today").
 @Suite struct WakeHintTests {
     @Test func aFinishHintsOnlyWhenAnotherNodeMayHaveWork() async throws {
         let store = try await PostgresStoreConformanceTests.freshStore()
-        defer { Task { await store.close() } }
+        // What the other nodes hear: a store on the same database that runs no node.
+        let other = try await PostgresStore(store.location, operationTimeout: .seconds(60))
+        defer { Task { await store.close(); await other.close() } }
         let node = try await store.join(nodeId: "a", leaseMillis: 600_000)
         let now = try await store.now()
-        let hints = HintCounter(store.readyHints())
+        let hints = HintCounter(other.readyHints())
+        let ownHints = HintCounter(store.readyHints())
 
         // The listener is ready once a hint of an unclaimed task arrives.
         var ready = false
@@ -22,6 +26,7 @@ import Testing
             ready = await hints.arrives(within: .milliseconds(200))
         }
         #expect(ready, "the listener never heard a hint")
+        #expect(await ownHints.arrives(within: .seconds(5)), "an unclaimed task is work for this node too")
 
         // A step of an execution this node owns, its task run here: its finish sends no hint.
         _ = try await store.apply([.startExecution(StoreConformance.execution("mine", now: now))])
@@ -43,10 +48,13 @@ import Testing
         call.startedAt = now
         #expect(try await store.apply([.enqueueClaimedTask(call, node: node.nodeId)]) == [.applied])
         #expect(!(await hints.arrives(within: .milliseconds(300))), "a task stored claimed is nobody else's work")
+        _ = await ownHints.arrives(within: .milliseconds(100))
         #expect(
             try await store.apply([.finishTask(id: "call", attempt: 1, status: .completed, output: .null, failure: nil)])
                 == [.applied])
         #expect(await hints.arrives(within: .seconds(5)), "the end of a call outside a workflow sent no hint")
+        // Its caller here was told in memory: the node that wrote the end skips that hint.
+        #expect(!(await ownHints.arrives(within: .milliseconds(300))), "a node heard its own hint meant for the others")
     }
 
     /// Stores step `seq` of `workflowId` with its task claimed by `node`, then finishes the task.
