@@ -82,7 +82,7 @@ extension Evaluation {
         // (String == and Set<String> would call it declared, and `properties` would not check it).
         func declared(_ name: String) -> Bool {
             if !scan && !names.contains(name) { return false }
-            return list.contains { $0.utf8.count == name.utf8.count && $0.utf8.elementsEqual(name.utf8) }
+            return list.contains { $0.hasSameUTF8(as: name) }
         }
         for (name, v) in o where !declared(name) && !patterns.contains(where: { $0.matches(name) }) {
             let good: Bool
