@@ -25,16 +25,16 @@ extension Evaluation {
             guard case .number(let n) = value, !Arithmetic.isMultiple(n, of: d) else { return true }
             return fail("multipleOf", "\(n) is not a multiple of \(d)")
         case .maximum(let m):
-            guard case .number(let n) = value, n > m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) > 0 else { return true }
             return fail("maximum", "\(n) is greater than the maximum \(m)")
         case .exclusiveMaximum(let m):
-            guard case .number(let n) = value, n >= m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) >= 0 else { return true }
             return fail("exclusiveMaximum", "\(n) is not less than the exclusive maximum \(m)")
         case .minimum(let m):
-            guard case .number(let n) = value, n < m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) < 0 else { return true }
             return fail("minimum", "\(n) is less than the minimum \(m)")
         case .exclusiveMinimum(let m):
-            guard case .number(let n) = value, n <= m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) <= 0 else { return true }
             return fail("exclusiveMinimum", "\(n) is not greater than the exclusive minimum \(m)")
         case .maxLength(let m):
             // Length counts code points; UTF-8 length is an upper bound, so most strings skip the count.
