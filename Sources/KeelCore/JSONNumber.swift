@@ -81,6 +81,7 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
     /// (every integer stored as `Int64`, and literals such as `12.5` or `-3e-7` with at most 18
     /// digits), otherwise nil. Not normalized (`1.50` is 150·10⁻²). Unlike ``decimal`` it
     /// allocates nothing: the schema validator's fast path for `minimum`, `multipleOf`… (issue 15).
+    @inlinable
     public var compactDecimal: (significand: Int64, exponent: Int)? {
         switch storage {
         case .int(let i): (i, 0)
@@ -88,7 +89,8 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
         }
     }
 
-    private static func compactDecimal(_ literal: String) -> (significand: Int64, exponent: Int)? {
+    @usableFromInline
+    static func compactDecimal(_ literal: String) -> (significand: Int64, exponent: Int)? {
         var significand: Int64 = 0
         var exponent = 0
         var negative = false

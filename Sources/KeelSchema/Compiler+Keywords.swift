@@ -8,7 +8,7 @@ extension Compiler {
         switch value {
         case .bool(true): return
         case .bool(false):
-            node.keywords = [.falseSchema]
+            node.setKeywords([.falseSchema])
             return
         case .object(let members): o = members
         default:
@@ -47,7 +47,7 @@ extension Compiler {
         }
 
         if r.draft == .draft7, o["$ref"] != nil {
-            node.keywords = [.ref(try reference("$ref")!)]
+            node.setKeywords([.ref(try reference("$ref")!)])
             return
         }
 
@@ -203,6 +203,6 @@ extension Compiler {
                 node.needsAnnotations = true
             }
         }
-        node.keywords = k
+        node.setKeywords(k)
     }
 }

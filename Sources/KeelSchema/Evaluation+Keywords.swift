@@ -3,8 +3,8 @@ import KeelCore
 extension Evaluation {
     /// Applies one assertion keyword (no subschemas) to `value`.
     @inline(never)
-    mutating func checkAssertion(_ keyword: Keyword, _ value: JSONValue) -> Bool {
-        switch keyword {
+    mutating func checkAssertion(_ keyword: UnsafePointer<Keyword>, _ value: JSONValue) -> Bool {
+        switch keyword.pointee {
         case .falseSchema:
             return fail("false", "no value is allowed here (the schema is false)", appendKeyword: false)
         case .type(let mask):
