@@ -65,7 +65,7 @@ extension Compiler {
             }
             if let e = o["enum"] {
                 guard let values = e.arrayValue else { throw bad("enum", "an array") }
-                k.append(.enumeration(values, Set(values), allASCII: values.allSatisfy(\.isASCIIOnly)))
+                k.append(.enumeration(values, Set(values)))
             }
             if let c = o["const"] { k.append(.const(c)) }
             if let n = try number("multipleOf") {

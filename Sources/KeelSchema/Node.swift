@@ -124,7 +124,9 @@ struct TypeMask: OptionSet, Sendable {
 enum Keyword: @unchecked Sendable {
     case falseSchema
     case type(TypeMask)
-    case enumeration([JSONValue], Set<JSONValue>, allASCII: Bool)
+    /// The values, and the same as a set for long lists. Both compare exactly (strings by their
+    /// bytes, see `JSONValue ==`), so a hit needs no second check.
+    case enumeration([JSONValue], Set<JSONValue>)
     case const(JSONValue)
     case multipleOf(JSONNumber)
     case maximum(JSONNumber)
