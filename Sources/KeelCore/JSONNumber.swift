@@ -77,6 +77,55 @@ public struct JSONNumber: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The exact value as `significand · 10^exponent` when the significand fits in an `Int64`
+    /// (every integer stored as `Int64`, and literals such as `12.5` or `-3e-7` with at most 18
+    /// digits), otherwise nil. Not normalized (`1.50` is 150·10⁻²). Unlike ``decimal`` it
+    /// allocates nothing: the schema validator's fast path for `minimum`, `multipleOf`… (issue 15).
+    @inlinable
+    public var compactDecimal: (significand: Int64, exponent: Int)? {
+        switch storage {
+        case .int(let i): (i, 0)
+        case .literal(let s, _): Self.compactDecimal(s)
+        }
+    }
+
+    @usableFromInline
+    static func compactDecimal(_ literal: String) -> (significand: Int64, exponent: Int)? {
+        var significand: Int64 = 0
+        var exponent = 0
+        var negative = false
+        var seenPoint = false
+        var digits = 0
+        var iterator = literal.utf8.makeIterator()
+        while let c = iterator.next() {
+            switch c {
+            case UInt8(ascii: "-"): negative = true
+            case UInt8(ascii: "."): seenPoint = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                digits += 1
+                // 18 digits always fit (10^18 < 2^63); more are left to the exact path.
+                guard digits <= 18 else { return nil }
+                significand = significand * 10 + Int64(c &- 48)
+                if seenPoint { exponent -= 1 }
+            case UInt8(ascii: "e"), UInt8(ascii: "E"):
+                var explicit = 0
+                var exponentNegative = false
+                var exponentDigits = 0
+                while let e = iterator.next() {
+                    if e == UInt8(ascii: "-") { exponentNegative = true; continue }
+                    if e == UInt8(ascii: "+") { continue }
+                    exponentDigits += 1
+                    // Beyond ±999,999,999 (the parser's bound) is left to the exact path.
+                    guard exponentDigits <= 9, e >= UInt8(ascii: "0"), e <= UInt8(ascii: "9") else { return nil }
+                    explicit = explicit * 10 + Int(e &- 48)
+                }
+                exponent += exponentNegative ? -explicit : explicit
+            default: return nil
+            }
+        }
+        return (negative ? -significand : significand, exponent)
+    }
+
     /// The exact value as sign, significant digits and a power of ten, normalized so that equal
     /// numbers have equal decimals: `digits` has no leading or trailing zeros (`"0"` → empty).
     public var decimal: Decimal {

@@ -146,9 +146,28 @@ public struct JSONObject: Sendable {
         }
 
         /// True when `a` and `b` have the same UTF-8 bytes (not merely canonical equivalence).
-        @inline(__always) static func sameBytes(_ a: String, _ b: String) -> Bool {
-            a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+        @inline(__always) static func sameBytes(_ a: String, _ b: String) -> Bool { a.hasSameUTF8(as: b) }
+    }
+}
+
+extension String {
+    /// True when both strings have the same UTF-8 bytes: JSON's string equality (RFC 8259 §8.3),
+    /// stricter than `==`, which treats canonically equivalent strings ("é", "e" + U+0301) as equal.
+    ///
+    /// Native and small strings are compared as contiguous buffers; the generic
+    /// `utf8.elementsEqual` loop it replaces was 12–20% of schema validation time (issue 15).
+    @inlinable
+    public func hasSameUTF8(as other: String) -> Bool {
+        let count = utf8.count
+        guard count == other.utf8.count else { return false }
+        let contiguous = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in
+                for i in 0..<count where a[i] != b[i] { return false }
+                return true
+            }
         }
+        if let contiguous, let result = contiguous { return result }
+        return utf8.elementsEqual(other.utf8)
     }
 }
 

@@ -11,7 +11,7 @@ import KeelCore
 enum Arithmetic {
     /// True when `value / divisor` is an integer, computed on the exact decimal forms.
     static func isMultiple(_ value: JSONNumber, of divisor: JSONNumber) -> Bool {
-        if value.isInteger, divisor.isInteger, let v = value.int64Value, let d = divisor.int64Value, d != 0 {
+        if let (v, d) = aligned(value, divisor), d != 0 {
             return v.remainderReportingOverflow(dividingBy: d).partialValue == 0
         }
         let a = value.decimal
@@ -34,6 +34,36 @@ enum Arithmetic {
         let neededFives = Int128(fives) - shift
         if neededFives > 0 && !hasFactorsOfFive(A, atLeast: Int(neededFives)) { return false }
         return A.isDivisible(by: B)
+    }
+
+    /// -1, 0 or 1 as `a` is less than, equal to or greater than `b`; exact, and without
+    /// allocating when both have a ``JSONNumber/compactDecimal`` within 18 powers of ten.
+    static func compare(_ a: JSONNumber, _ b: JSONNumber) -> Int {
+        if let (x, y) = aligned(a, b) { return x < y ? -1 : x == y ? 0 : 1 }
+        return a < b ? -1 : a == b ? 0 : 1
+    }
+
+    /// The significands of `a` and `b` scaled to a common power of ten (`12.5`, `0.01` →
+    /// 1250, 1), or nil when either has no compact form or scaling would overflow `Int64`.
+    /// Integers stored as `Int64` come back as they are.
+    private static func aligned(_ a: JSONNumber, _ b: JSONNumber) -> (Int64, Int64)? {
+        guard let (x, p) = a.compactDecimal, let (y, q) = b.compactDecimal else { return nil }
+        if p == q { return (x, y) }
+        if p > q {
+            guard let scaled = scale(x, by: p - q) else { return nil }
+            return (scaled, y)
+        }
+        guard let scaled = scale(y, by: q - p) else { return nil }
+        return (x, scaled)
+    }
+
+    /// `n · 10^power`, or nil when it does not fit.
+    private static func scale(_ n: Int64, by power: Int) -> Int64? {
+        guard power <= 18 else { return n == 0 ? 0 : nil }
+        var factor: Int64 = 1
+        for _ in 0..<power { factor &*= 10 }
+        let (product, overflow) = n.multipliedReportingOverflow(by: factor)
+        return overflow ? nil : product
     }
 
     /// True when 5^count divides `n` (non-zero).

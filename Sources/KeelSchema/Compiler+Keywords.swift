@@ -8,7 +8,7 @@ extension Compiler {
         switch value {
         case .bool(true): return
         case .bool(false):
-            node.keywords = [.falseSchema]
+            node.setKeywords([.falseSchema])
             return
         case .object(let members): o = members
         default:
@@ -47,7 +47,7 @@ extension Compiler {
         }
 
         if r.draft == .draft7, o["$ref"] != nil {
-            node.keywords = [.ref(try reference("$ref")!)]
+            node.setKeywords([.ref(try reference("$ref")!)])
             return
         }
 
@@ -65,7 +65,7 @@ extension Compiler {
             }
             if let e = o["enum"] {
                 guard let values = e.arrayValue else { throw bad("enum", "an array") }
-                k.append(.enumeration(values, Set(values), allASCII: values.allSatisfy(\.isASCIIOnly)))
+                k.append(.enumeration(values, Set(values)))
             }
             if let c = o["const"] { k.append(.const(c)) }
             if let n = try number("multipleOf") {
@@ -203,6 +203,6 @@ extension Compiler {
                 node.needsAnnotations = true
             }
         }
-        node.keywords = k
+        node.setKeywords(k)
     }
 }

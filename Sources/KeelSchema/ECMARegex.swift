@@ -102,7 +102,15 @@ final class ECMARegex: @unchecked Sendable {
             if literal.text.isEmpty { return true }
         }
         if let program { return program.matches(text) }
-        return (try? regex?.firstMatch(in: text)) != nil
+        return matchesWithRegex(text)
+    }
+
+    /// The `Regex` fallback, kept out of line: inlined into `Evaluation.evaluate` (through
+    /// additionalProperties and patternProperties), its resilient `Regex.Match` type made every
+    /// call of `evaluate` look up type metadata and size a stack buffer (issue 15).
+    @inline(never)
+    private func matchesWithRegex(_ text: String) -> Bool {
+        (try? regex?.firstMatch(in: text)) != nil
     }
 
     /// True when `pattern` compiles as an ECMA-262 regular expression (the `regex` format).

@@ -4,10 +4,10 @@ extension Evaluation {
     /// Applies one keyword to `value`. `ann` is the enclosing node's annotations (written only when
     /// `gather`, i.e. when some `unevaluated*` will read them). Applicators are dispatched here;
     /// everything else goes to `checkAssertion`, whose large frame is then off the recursive path.
-    mutating func check(_ keyword: Keyword, _ value: JSONValue, _ ann: inout Annotations, gather: Bool)
+    mutating func check(_ keyword: UnsafePointer<Keyword>, _ value: JSONValue, _ ann: inout Annotations, gather: Bool)
         -> Bool
     {
-        switch keyword {
+        switch keyword.pointee {
         case .properties(let list): return applyProperties(list, value, &ann, gather: gather)
         case .patternProperties(let list): return applyPatternProperties(list, value, &ann, gather: gather)
         case .additionalProperties(let node, let names, let list, let patterns):
@@ -82,7 +82,7 @@ extension Evaluation {
         // (String == and Set<String> would call it declared, and `properties` would not check it).
         func declared(_ name: String) -> Bool {
             if !scan && !names.contains(name) { return false }
-            return list.contains { $0.utf8.count == name.utf8.count && $0.utf8.elementsEqual(name.utf8) }
+            return list.contains { $0.hasSameUTF8(as: name) }
         }
         for (name, v) in o where !declared(name) && !patterns.contains(where: { $0.matches(name) }) {
             let good: Bool

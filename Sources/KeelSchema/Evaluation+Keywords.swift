@@ -3,20 +3,16 @@ import KeelCore
 extension Evaluation {
     /// Applies one assertion keyword (no subschemas) to `value`.
     @inline(never)
-    mutating func checkAssertion(_ keyword: Keyword, _ value: JSONValue) -> Bool {
-        switch keyword {
+    mutating func checkAssertion(_ keyword: UnsafePointer<Keyword>, _ value: JSONValue) -> Bool {
+        switch keyword.pointee {
         case .falseSchema:
             return fail("false", "no value is allowed here (the schema is false)", appendKeyword: false)
         case .type(let mask):
             if mask.matches(value) { return true }
             return fail("type", "\(describe(value)) is not of type \(mask.names.joined(separator: " or "))")
-        case .enumeration(let values, let set, let allASCII):
-            // The set answers "canonically equal"; exact equality is then confirmed (rarely needed).
+        case .enumeration(let values, let set):
             // Short lists are scanned (cheaper than hashing the value).
-            let found = values.count <= 8 ? values.contains(value) : set.contains(value)
-            if found && ((allASCII && value.isASCIIOnly) || values.contains { $0.isExactlyEqual(to: value) }) {
-                return true
-            }
+            if values.count <= 8 ? values.contains(value) : set.contains(value) { return true }
             return fail("enum", "\(describe(value)) is not one of \(describe(.array(values)))")
         case .const(let c):
             if value.isExactlyEqual(to: c) { return true }
@@ -25,31 +21,30 @@ extension Evaluation {
             guard case .number(let n) = value, !Arithmetic.isMultiple(n, of: d) else { return true }
             return fail("multipleOf", "\(n) is not a multiple of \(d)")
         case .maximum(let m):
-            guard case .number(let n) = value, n > m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) > 0 else { return true }
             return fail("maximum", "\(n) is greater than the maximum \(m)")
         case .exclusiveMaximum(let m):
-            guard case .number(let n) = value, n >= m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) >= 0 else { return true }
             return fail("exclusiveMaximum", "\(n) is not less than the exclusive maximum \(m)")
         case .minimum(let m):
-            guard case .number(let n) = value, n < m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) < 0 else { return true }
             return fail("minimum", "\(n) is less than the minimum \(m)")
         case .exclusiveMinimum(let m):
-            guard case .number(let n) = value, n <= m else { return true }
+            guard case .number(let n) = value, Arithmetic.compare(n, m) <= 0 else { return true }
             return fail("exclusiveMinimum", "\(n) is not greater than the exclusive minimum \(m)")
         case .maxLength(let m):
             // Length counts code points; UTF-8 length is an upper bound, so most strings skip the count.
             guard case .string(let s) = value, s.utf8.count > m else { return true }
-            let length = s.unicodeScalars.count
+            let length = scalarCount(s)
             if length <= m { return true }
             return fail("maxLength", "a string of \(length) characters is longer than the maximum length \(m)")
         case .minLength(let m):
             guard case .string(let s) = value else { return true }
             if s.utf8.count < m {
                 return fail(
-                    "minLength",
-                    "a string of \(s.unicodeScalars.count) characters is shorter than the minimum length \(m)")
+                    "minLength", "a string of \(scalarCount(s)) characters is shorter than the minimum length \(m)")
             }
-            let length = s.utf8.count == m ? m : s.unicodeScalars.count
+            let length = s.utf8.count == m ? m : scalarCount(s)
             if length >= m { return true }
             return fail("minLength", "a string of \(length) characters is shorter than the minimum length \(m)")
         case .pattern(let re):
@@ -125,6 +120,18 @@ extension Evaluation {
             return true
         }
     }
+}
+
+/// The number of Unicode scalars in `s` (the length `minLength`/`maxLength` count): in valid
+/// UTF-8, the bytes that are not continuation bytes (`10xxxxxx`). Counting them in the
+/// contiguous buffer is several times faster than decoding `unicodeScalars` (issue 15).
+func scalarCount(_ s: String) -> Int {
+    let counted = s.utf8.withContiguousStorageIfAvailable { bytes in
+        var count = 0
+        for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
+        return count
+    }
+    return counted ?? s.unicodeScalars.count
 }
 
 extension JSONObject {

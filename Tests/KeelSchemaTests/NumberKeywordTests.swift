@@ -44,4 +44,31 @@ struct NumberKeywordTests {
         #expect(try !valid(#"{"multipleOf":\#(String(repeating: "7", count: 2000))}"#, value))
         #expect(start.duration(to: .now) < .seconds(20))
     }
+
+    @Test func compactDecimalsCoverShortLiteralsOnly() {
+        #expect(JSONNumber(literal: "12.5").compactDecimal! == (125, -1))
+        #expect(JSONNumber(literal: "-3E+2").compactDecimal! == (-3, 2))
+        #expect(JSONNumber(literal: "1.50e-3").compactDecimal! == (150, -5))
+        #expect(JSONNumber(Int64.min).compactDecimal! == (Int64.min, 0))
+        #expect(JSONNumber(literal: "1234567890.123456789").compactDecimal == nil)  // 19 digits
+        #expect(JSONNumber(literal: "1e9999999999").compactDecimal == nil)  // beyond the parser's exponents
+    }
+
+    /// The allocation-free path (both operands compact, aligned within Int64) and the exact
+    /// decimal path must agree; these pairs sit on either side of the switch between them.
+    @Test(arguments: [
+        (#"{"multipleOf":0.01}"#, "12.5", true), (#"{"multipleOf":0.01}"#, "12.555", false),
+        (#"{"multipleOf":0.01}"#, "20.99", true), (#"{"multipleOf":3}"#, "-9", true),
+        (#"{"multipleOf":0.0001}"#, "0.0075", true), (#"{"multipleOf":1e-18}"#, "9.2", true),
+        (#"{"multipleOf":1e-19}"#, "9.2", true), (#"{"multipleOf":7}"#, "9223372036854775807", true),
+        (#"{"multipleOf":0.5}"#, "9223372036854775807", true),
+        (#"{"multipleOf":0.3}"#, "9223372036854775807", false), (#"{"multipleOf":0.5}"#, "1e308", true),
+        (#"{"minimum":0}"#, "-0.0", true), (#"{"minimum":0.1}"#, "0.09999999999999999999", false),
+        (#"{"maximum":100000000}"#, "100000000.0000001", false), (#"{"maximum":1e19}"#, "9.99e18", true),
+        (#"{"exclusiveMaximum":10}"#, "10.0", false), (#"{"exclusiveMinimum":-1.5}"#, "-1.49", true),
+        (#"{"minimum":-9223372036854775808}"#, "-9.223372036854775809e18", false),
+    ])
+    func numberKeywordsAgreeAcrossTheFastAndExactPaths(schema: String, literal: String, expected: Bool) throws {
+        #expect(try valid(schema, number(literal)) == expected)
+    }
 }
