@@ -62,11 +62,13 @@ extension Engine {
     /// The least time between two rounds of the cluster loop.
     static let minimumRoundSpacing: Duration = .milliseconds(5)
 
-    /// Asks for a claim round when a slot of `activities` freed and tasks of theirs may wait
-    /// unclaimed (``claimBacklog``): the finish that freed it may have sent no hint.
-    func kickClaimsAfterSlotFreed(_ activities: [String]?) {
-        guard cluster != nil, !claimBacklog.isEmpty else { return }
-        if let activities, !activities.contains(where: claimBacklog.contains) { return }
+    /// Asks for a claim round when a slot of a worker serving `worker`'s names (nil: unknown)
+    /// freed and work of theirs may wait unclaimed (``claimBacklog``): the end that freed it sent
+    /// this node no hint.
+    func kickClaimsAfterSlotFreed(_ worker: WorkerInfo?) {
+        guard cluster != nil,
+            claimBacklog.mayHaveWork(activities: worker?.activities, workflows: worker?.workflows)
+        else { return }
         kickClaims()
     }
 
@@ -92,7 +94,7 @@ extension Engine {
             for name in registry.servedActivities.sorted() {
                 let free = min(registry.freeSlots(for: name, canSend: { canSend($0) }), cluster.claimBatch)
                 guard free > 0 else {
-                    claimBacklog.insert(name)
+                    claimBacklog.claimedActivities(name, asked: 0, got: 0)
                     continue
                 }
                 let claimed: [ActivityTaskRecord]
@@ -104,8 +106,7 @@ extension Engine {
                     // what this node holds unknowingly.
                     return
                 }
-                // Took all it asked for: more may wait.
-                if claimed.count >= free { claimBacklog.insert(name) } else { claimBacklog.remove(name) }
+                claimBacklog.claimedActivities(name, asked: free, got: claimed.count)
                 for record in claimed { await startClaimed(record) }
             }
             await claimWorkflows(cluster, lease: lease)

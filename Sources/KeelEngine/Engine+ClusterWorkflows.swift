@@ -18,11 +18,16 @@ extension Engine {
     func claimWorkflows(_ cluster: ClusterNode, lease: NodeLease) async {
         for name in registry.servedWorkflows.sorted() {
             let free = registry.freeWorkflowSlots(for: name, canSend: { canSend($0) }) - (workflowQueue[name]?.count ?? 0)
-            guard free > 0 else { continue }
+            guard free > 0 else {
+                claimBacklog.claimedWorkflows(name, asked: 0, got: 0)
+                continue
+            }
+            let limit = min(free, cluster.claimBatch)
             let claimed: [ExecutionState]
             do {
                 claimed = try await cluster.store.claimExecutions(
-                    names: [name], limit: min(free, cluster.claimBatch), node: lease, builds: registry.buildChoice(for: name))
+                    names: [name], limit: limit, node: lease, builds: registry.buildChoice(for: name))
+                claimBacklog.claimedWorkflows(name, asked: limit, got: claimed.count)
             } catch {
                 // A claim that committed unseen stays this node's until its lease lapses and a sweep
                 // returns it.

@@ -56,7 +56,7 @@ extension Engine {
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
         if cluster != nil, reserved == nil {
             // Stored unclaimed: the node that claims it counts it (Engine+Cluster.swift).
-            claimBacklog.insert(task.name)
+            claimBacklog.activityMayWait(task.name)
             kickClaims()
             return
         }
@@ -205,7 +205,7 @@ extension Engine {
             kickClaimsAfterSlotFreed(nil)
             return
         }
-        kickClaimsAfterSlotFreed(worker.activities)
+        kickClaimsAfterSlotFreed(worker)
         for name in worker.activities { dispatch(name) }
         for name in worker.workflows { dispatchWorkflows(name) }
     }

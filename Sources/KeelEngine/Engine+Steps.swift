@@ -369,6 +369,7 @@ extension Engine {
         WorkflowMetrics.started(name)
         if cluster != nil {
             // Stored unowned: whichever node has a free worker for it claims it.
+            claimBacklog.workflowMayWait(name)
             kickClaims()
         } else {
             admitWorkflow(child, journal: [])

@@ -91,6 +91,7 @@ extension Engine {
         } else if cluster != nil {
             // Stored owned by this node, whose worker left meanwhile: back to the store.
             if reserved != nil { giveBackStarted(record, because: "its worker left during the start") }
+            claimBacklog.workflowMayWait(name)
             kickClaims()
         } else {
             record.status = .pending

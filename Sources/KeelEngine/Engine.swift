@@ -107,11 +107,8 @@ public actor Engine {
     /// A claim round is running (Engine+Cluster.swift); `claimAgain` asks it for one more pass.
     var claiming = false
     var claimAgain = false
-    /// Activity names whose shared tasks may wait unclaimed for a slot of this node: stored
-    /// unclaimed here, or the last claim took all it asked for or found no free slot. A slot that
-    /// frees for one of them asks for a claim round at once, since a finish on this node sends
-    /// no wake-up hint to this node (Engine+Cluster.swift).
-    var claimBacklog: Set<String> = []
+    /// The names whose shared work may wait unclaimed for a slot of this node (ClaimBacklog.swift).
+    var claimBacklog = ClaimBacklog()
     /// Tasks being stored already claimed by this node, not yet live: not "unknown claims".
     var claimsInFlight: Set<String> = []
     /// What this node last published of its workers to the shared store, under which node id, when.

@@ -146,6 +146,8 @@ struct PostgresChanges {
             precondition(status.isTerminal, "finishExecution needs a terminal status")
             // One statement: the end, a parent's step completed with it and the parent woken, and
             // the wake-up hint (its result may be awaited, or its parent run, on another node).
+            // The hint names this node, which skips it (it told its own waiters, and a slot
+            // freed here claims what may wait: Engine.claimBacklog), unless a parent woke.
             let parentStep: StepStatus = status == .completed ? .completed : .failed
             let rows = try await connection.query(
                 """
@@ -166,7 +168,10 @@ struct PostgresChanges {
                         status = CASE WHEN w.status = 'suspended' THEN 'pending' ELSE w.status END
                     FROM step WHERE w.workflow_id = step.workflow_id
                     RETURNING 1),
-                hint AS (SELECT pg_notify(\(PostgresStore.readyChannel), '') WHERE EXISTS (SELECT 1 FROM f))
+                hint AS (
+                    SELECT pg_notify(\(PostgresStore.readyChannel),
+                        CASE WHEN \(selfNode)::text IS NULL OR EXISTS (SELECT 1 FROM parent) THEN '' ELSE \(selfNode) END)
+                    WHERE EXISTS (SELECT 1 FROM f))
                 SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM parent), (SELECT count(*) FROM hint)
                 """, logger: logger)
             var finished = 0

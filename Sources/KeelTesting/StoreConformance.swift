@@ -1040,7 +1040,7 @@ public enum StoreConformance {
     }
 
     /// An execution started by step `seq` of generation 0 of `parent`.
-    static func childExecution(_ id: String, parent: String, seq: Int, now: EpochMillis) -> WorkflowRecord {
+    public static func childExecution(_ id: String, parent: String, seq: Int, now: EpochMillis) -> WorkflowRecord {
         var child = execution(id, now: now)
         child.parentId = parent
         child.parentGeneration = 0

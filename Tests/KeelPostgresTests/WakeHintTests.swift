@@ -19,14 +19,16 @@ import Testing
         let hints = HintCounter(other.readyHints())
         let ownHints = HintCounter(store.readyHints())
 
-        // The listener is ready once a hint of an unclaimed task arrives.
-        var ready = false
-        for round in 0..<50 where !ready {
+        // The listeners are ready once each has heard a hint of an unclaimed task (work for any
+        // node, this one too).
+        var (otherHeard, ownHeard) = (false, false)
+        for round in 0..<50 where !(otherHeard && ownHeard) {
             _ = try await store.apply([.enqueueTask(StoreConformance.task("warm-\(round)", now: now))])
-            ready = await hints.arrives(within: .milliseconds(200))
+            if await hints.arrives(within: .milliseconds(200)) { otherHeard = true }
+            if await ownHints.arrives(within: .milliseconds(50)) { ownHeard = true }
         }
-        #expect(ready, "the listener never heard a hint")
-        #expect(await ownHints.arrives(within: .seconds(5)), "an unclaimed task is work for this node too")
+        #expect(otherHeard, "the other node's listener never heard a hint")
+        #expect(ownHeard, "this node's listener never heard a hint meant for every node")
 
         // A step of an execution this node owns, its task run here: its finish sends no hint.
         _ = try await store.apply([.startExecution(StoreConformance.execution("mine", now: now))])
@@ -55,6 +57,32 @@ import Testing
         #expect(await hints.arrives(within: .seconds(5)), "the end of a call outside a workflow sent no hint")
         // Its caller here was told in memory: the node that wrote the end skips that hint.
         #expect(!(await ownHints.arrives(within: .milliseconds(300))), "a node heard its own hint meant for the others")
+
+        // An execution's end: its result may be awaited on another node; its node skips the hint.
+        #expect(try await store.apply([.startClaimedExecution(running("ends", now: now), node: node.nodeId)]) == [.applied])
+        _ = await hints.arrives(within: .milliseconds(100))
+        #expect(try await store.apply([.finishExecution(workflowId: "ends", epoch: 1, status: .completed, output: .null, failure: nil)]) == [.applied])
+        #expect(await hints.arrives(within: .seconds(5)), "an execution's end sent no hint")
+        #expect(!(await ownHints.arrives(within: .milliseconds(300))), "a node heard the hint of its own execution's end")
+
+        // A child's end that wakes its parent is for every node, this one too.
+        #expect(try await store.apply([.startClaimedExecution(running("parent", now: now), node: node.nodeId)]) == [.applied])
+        #expect(try await store.apply([.appendStep(StoreConformance.step("parent", seq: 1, now: now), epoch: 1)]) == [.applied])
+        var child = StoreConformance.childExecution("kid", parent: "parent", seq: 1, now: now)
+        child.status = .running
+        child.epoch = 1
+        #expect(try await store.apply([.startClaimedExecution(child, node: node.nodeId)]) == [.applied])
+        _ = await ownHints.arrives(within: .milliseconds(100))
+        #expect(try await store.apply([.finishExecution(workflowId: "kid", epoch: 1, status: .completed, output: .null, failure: nil)]) == [.applied])
+        #expect(await ownHints.arrives(within: .seconds(5)), "a child's end that woke its parent skipped this node")
+    }
+
+    /// A new execution stored running at epoch 1, as a node with a free worker stores it.
+    private func running(_ id: String, now: EpochMillis) -> WorkflowRecord {
+        var record = StoreConformance.execution(id, now: now)
+        record.status = .running
+        record.epoch = 1
+        return record
     }
 
     /// Stores step `seq` of `workflowId` with its task claimed by `node`, then finishes the task.
