@@ -315,11 +315,18 @@ extension Engine {
     }
 
     /// Stores a new execution owned by `node` (this node, fenced by its lease): its first run
-    /// starts here without a claim round.
+    /// starts here without a claim round. When the store's answer is lost, the start may have
+    /// committed unseen: the execution is given back, for any node to claim.
     /// - Throws: 4001 `leaseNotHeld` when the lease lapsed meanwhile (nothing stored).
     func startOwned(_ record: WorkflowRecord, node: String) async throws -> WriteOutcome {
         guard let cluster else { throw Self.notClustered("startOwned") }
-        let outcome = try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound
+        let outcome: ChangeOutcome
+        do {
+            outcome = try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound
+        } catch {
+            giveBackStarted(record, because: "the answer of its start was lost")
+            throw error
+        }
         if outcome == .notFound { throw leaseNotHeld("workflow/start") }
         return Self.writeOutcome(outcome)
     }

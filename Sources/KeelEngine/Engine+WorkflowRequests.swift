@@ -61,8 +61,6 @@ extension Engine {
             }
         } catch {
             if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
-            // The owned start may have committed unseen: give it back, for any node to claim.
-            if reserved != nil, owner != nil { giveBackStarted(toInsert, because: "the answer of its start was lost") }
             throw error
         }
         let outcome = stored.start

@@ -135,13 +135,17 @@ public final class PostgresStore: Store {
             try await client.withTransaction(logger: logger) { connection in
                 let applied = try await PostgresChanges(connection: connection, logger: logger, selfNode: selfNode)
                     .applyAll(changes)
-                if applied.needsHint {
-                    // Delivered at commit, once per transaction: a hint, not the truth.
-                    try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
-                }
+                // Delivered at commit, once per transaction: a hint, not the truth.
+                if applied.needsHint { try await sendHint(on: connection) }
                 return applied.outcomes
             }
         }
+    }
+
+    /// Sends a wake-up hint for every node (empty payload); inside a transaction it goes out at
+    /// its commit.
+    private func sendHint(on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
     }
 
     /// Sends the wake-up hint for changes already committed. It is only a hint: when it cannot be
@@ -149,7 +153,7 @@ public final class PostgresStore: Store {
     /// other nodes see the work at their next poll; the failure is logged and counted.
     private func hintAfterCommit(on connection: PostgresConnection) async {
         do {
-            try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
+            try await sendHint(on: connection)
         } catch {
             StoreMetrics.hintLost()
             logger.warning(
@@ -289,7 +293,7 @@ public final class PostgresStore: Store {
                 for timer in fired.sorted(by: { ($0.workflowId, $0.seq) < ($1.workflowId, $1.seq) }) {
                     try await tx.fireTimerStep(timer)
                 }
-                if !fired.isEmpty { try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger) }
+                if !fired.isEmpty { try await sendHint(on: connection) }
                 return fired
             }
         }
