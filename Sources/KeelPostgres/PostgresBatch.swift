@@ -98,7 +98,7 @@ extension PostgresChanges {
     /// behind the turn at their head; tasks of one key in this batch take the turns after that, in
     /// batch order. Claims take the lowest turn first.
     func insertTasks(_ tasks: [ActivityTaskRecord], claimedBy node: String? = nil) async throws -> Set<String> {
-        let rows = try await connection.query("\(insertingTasks: tasks, claimedBy: node)", logger: logger)
+        let rows = try await connection.prepared("\(insertingTasks: tasks, claimedBy: node)", logger: logger)
         var inserted = Set<String>()
         for try await id in rows.decode(String.self) { inserted.insert(id) }
         return inserted
@@ -111,7 +111,7 @@ extension PostgresChanges {
     func appendStepWithClaimedTask(
         _ e: JournalEntry, epoch: Int, task: ActivityTaskRecord, node: String
     ) async throws -> [ChangeOutcome] {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             """
             WITH step AS (\(appendingStep: e, epoch: epoch)),
             task AS (\(insertingTasks: [task], claimedBy: node))
@@ -177,7 +177,7 @@ extension PostgresChanges {
             record["from_status"] = .string(f.from.rawValue)
             return .object(record)
         }
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             """
             WITH r AS (
                 -- A repeat of a (task, attempt) in the batch is left to the check below: the first one applies.

@@ -136,7 +136,7 @@ struct PostgresChanges {
                 """)
             if changed > 0 { return .applied }
             if let fence = try await epochFence(workflowId, epoch) { return fence }
-            let rows = try await connection.query(
+            let rows = try await connection.prepared(
                 "SELECT event_seq FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
             for try await current in rows.decode(Int64.self) where current != Int64(seenEvents) {
                 return .changedMeanwhile
@@ -149,7 +149,7 @@ struct PostgresChanges {
             // The hint names this node, which skips it (it told its own waiters, and a slot
             // freed here claims what may wait: Engine.claimBacklog), unless a parent woke.
             let parentStep: StepStatus = status == .completed ? .completed : .failed
-            let rows = try await connection.query(
+            let rows = try await connection.prepared(
                 """
                 WITH f AS (
                     UPDATE workflows SET status = \(status.rawValue), output = \(PostgresRows.text(output)),
@@ -309,7 +309,7 @@ struct PostgresChanges {
             RETURNING 1
             """)
         guard moved > 0 else { return try await epochFence(id, expectedEpoch) ?? .changedMeanwhile }
-        try await connection.query(
+        try await connection.prepared(
             """
             INSERT INTO journal (workflow_id, generation, seq, kind, name, input, status, result, failure, task_id,
                                  wake_at, contract_hash, created_at, completed_at)
@@ -317,15 +317,15 @@ struct PostgresChanges {
                    created_at, completed_at
             FROM journal WHERE workflow_id = \(id) AND generation = \(from) AND seq <= \(step)
             """, logger: logger)
-        try await connection.query(
+        try await connection.prepared(
             """
             UPDATE activity_tasks SET status = 'cancelled', completed_at = keel_now(), owner_node = NULL
             WHERE workflow_id = \(id) AND generation = \(from) AND status IN ('scheduled', 'running')
             """, logger: logger)
-        try await connection.query(
+        try await connection.prepared(
             "DELETE FROM timers WHERE workflow_id = \(id) AND generation = \(from)", logger: logger)
         // As on SQLite: signals the dropped steps consumed are pending again, in arrival order.
-        try await connection.query(
+        try await connection.prepared(
             """
             UPDATE signals SET consumed_generation = NULL, consumed_seq = NULL
             WHERE workflow_id = \(id) AND consumed_generation = \(from) AND consumed_seq > \(step)
@@ -333,7 +333,7 @@ struct PostgresChanges {
         for data in r.executionData {
             _ = try await setExecutionData(data.field, workflowId: id, epoch: expectedEpoch + 1, data.value)
         }
-        try await connection.query(
+        try await connection.prepared(
             """
             INSERT INTO workflow_resets (workflow_id, from_generation, to_generation, to_step, reason, requested_by,
                                          previous_status, previous_output, previous_failure, created_at)
@@ -361,7 +361,7 @@ struct PostgresChanges {
         -> ChangeOutcome
     {
         precondition(status.isTerminal, "terminateExecution needs a terminal status")
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             """
             UPDATE workflows SET status = \(status.rawValue), output = NULL, failure = \(PostgresRows.text(failure)),
                 owner_node = NULL, epoch = epoch + 1, event_seq = event_seq + 1, updated_at = keel_now()
@@ -375,17 +375,17 @@ struct PostgresChanges {
             ended = (generation, parent)
         }
         guard let ended else { return try await executionStatus(workflowId) == nil ? .notFound : .alreadyFinished }
-        try await connection.query(
+        try await connection.prepared(
             """
             UPDATE journal SET status = 'failed', failure = \(PostgresRows.text(failure)), completed_at = keel_now()
             WHERE workflow_id = \(workflowId) AND generation = \(Int64(ended.generation)) AND status = 'scheduled'
             """, logger: logger)
-        try await connection.query(
+        try await connection.prepared(
             """
             UPDATE activity_tasks SET status = 'cancelled', completed_at = keel_now(), owner_node = NULL
             WHERE workflow_id = \(workflowId) AND status IN ('scheduled', 'running')
             """, logger: logger)
-        try await connection.query("DELETE FROM timers WHERE workflow_id = \(workflowId)", logger: logger)
+        try await connection.prepared("DELETE FROM timers WHERE workflow_id = \(workflowId)", logger: logger)
         if let (parentId, generation, seq) = ended.parent {
             try await completeStepAndWake(
                 workflowId: parentId, generation: generation, seq: seq, status: .failed, result: nil, failure: failure)
@@ -410,7 +410,7 @@ struct PostgresChanges {
     /// Ends the step of a fired timer as ``TimerOutcome`` says and, if it was still scheduled,
     /// wakes its execution.
     func fireTimerStep(_ timer: FiredTimer) async throws {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             """
             SELECT kind, name FROM journal
             WHERE workflow_id = \(timer.workflowId) AND generation = \(Int64(timer.generation)) AND seq = \(Int64(timer.seq))
@@ -427,7 +427,7 @@ struct PostgresChanges {
 
     /// An event the execution must notice: raise its counter and make a suspended one claimable.
     private func wake(_ workflowId: String) async throws {
-        try await connection.query(
+        try await connection.prepared(
             """
             UPDATE workflows SET event_seq = event_seq + 1, updated_at = keel_now(),
                 status = CASE WHEN status = 'suspended' THEN 'pending' ELSE status END
@@ -523,7 +523,7 @@ struct PostgresChanges {
     }
 
     func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             "SELECT attempt, status FROM activity_tasks WHERE task_id = \(id)", logger: logger)
         for try await (current, status) in rows.decode((Int, String).self) {
             let terminal = TaskStatus(rawValue: status)?.isTerminal ?? true
@@ -534,7 +534,7 @@ struct PostgresChanges {
 
     /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.
     func epochFence(_ workflowId: String, _ epoch: Int) async throws -> ChangeOutcome? {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             "SELECT epoch FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
         for try await current in rows.decode(Int.self) {
             return current == epoch ? nil : .superseded(currentEpoch: current)
@@ -543,7 +543,7 @@ struct PostgresChanges {
     }
 
     private func executionStatus(_ workflowId: String) async throws -> WorkflowStatus? {
-        let rows = try await connection.query(
+        let rows = try await connection.prepared(
             "SELECT status FROM workflows WHERE workflow_id = \(workflowId)", logger: logger)
         for try await status in rows.decode(String.self) { return WorkflowStatus(rawValue: status) ?? .failed }
         return nil
@@ -552,7 +552,7 @@ struct PostgresChanges {
     /// Runs a statement ending in `RETURNING 1` and counts the rows it touched.
     private func count(_ query: PostgresQuery) async throws -> Int {
         var n = 0
-        for try await _ in try await connection.query(query, logger: logger) { n += 1 }
+        for try await _ in try await connection.prepared(query, logger: logger) { n += 1 }
         return n
     }
 }

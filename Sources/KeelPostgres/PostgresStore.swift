@@ -110,7 +110,7 @@ public final class PostgresStore: Store {
 
     public func now() async throws -> EpochMillis {
         try await perform { [self] in
-            try await firstInt(try await client.query("SELECT keel_now()", logger: logger)) ?? 0
+            try await firstInt(try await client.prepared("SELECT keel_now()", logger: logger)) ?? 0
         }
     }
 
@@ -145,7 +145,7 @@ public final class PostgresStore: Store {
     /// Sends a wake-up hint for every node (empty payload); inside a transaction it goes out at
     /// its commit.
     private func sendHint(on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
+        try await connection.prepared("SELECT pg_notify(\(Self.readyChannel), '')", logger: logger)
     }
 
     /// Sends the wake-up hint for changes already committed. It is only a hint: when it cannot be
@@ -165,7 +165,7 @@ public final class PostgresStore: Store {
     public func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord] {
         guard !request.names.isEmpty, request.limit > 0 else { return [] }
         return try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 WITH ready AS (
                     SELECT task_id FROM activity_tasks
@@ -188,7 +188,7 @@ public final class PostgresStore: Store {
     public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
         guard !taskIds.isEmpty else { return [:] }
         return try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT task_id, attempt, failure, failed_at, started_at FROM attempt_failures
                 WHERE task_id = ANY(\(taskIds)) ORDER BY task_id, attempt
@@ -206,7 +206,7 @@ public final class PostgresStore: Store {
 
     public func streamEvents(workflowId: String, after offset: Int64, limit: Int) async throws -> [StreamEvent] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT event_offset, name, event, created_at, source, step_generation, step_seq, task_id, attempt
                 FROM stream_events WHERE workflow_id = \(workflowId) AND event_offset > \(offset)
@@ -220,7 +220,7 @@ public final class PostgresStore: Store {
 
     public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
                 WHERE status = 'running' AND owner_node = \(node.nodeId) ORDER BY started_at, task_id
@@ -241,7 +241,7 @@ public final class PostgresStore: Store {
         let anyName = names == nil
         let named = names ?? []
         return try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 WITH ready AS (
                     SELECT workflow_id FROM workflows
@@ -270,11 +270,11 @@ public final class PostgresStore: Store {
             // Every node asks on every round of its loop, and mostly nothing is due: one indexed
             // read then, not a transaction of three round trips. The transaction checks again.
             let anyDue = try await firstInt(
-                try await client.query("SELECT count(*) FROM (SELECT 1 FROM timers WHERE fire_at <= keel_now() LIMIT 1) due",
+                try await client.prepared("SELECT count(*) FROM (SELECT 1 FROM timers WHERE fire_at <= keel_now() LIMIT 1) due",
                     logger: logger))
             guard anyDue ?? 0 > 0 else { return [] }
             return try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query(
+                let rows = try await connection.prepared(
                     """
                     DELETE FROM timers WHERE (workflow_id, generation, seq) IN (
                         SELECT workflow_id, generation, seq FROM timers
@@ -302,7 +302,7 @@ public final class PostgresStore: Store {
     public func join(nodeId: String, leaseMillis: Int64) async throws -> NodeLease {
         joinedNode.withLock { $0 = nodeId }
         try await perform { [self] in
-            try await client.query(
+            try await client.prepared(
                 """
                 INSERT INTO nodes (node_id, alive, started_at, heartbeat_at, lease_ms)
                 VALUES (\(nodeId), true, keel_now(), keel_now(), \(leaseMillis))
@@ -314,7 +314,7 @@ public final class PostgresStore: Store {
     public func renew(_ lease: NodeLease) async throws -> LeaseState {
         try await perform { [self] in
             let renewed = try await firstInt(
-                try await client.query(
+                try await client.prepared(
                     """
                     WITH renewed AS (
                         UPDATE nodes SET heartbeat_at = keel_now(), lease_ms = \(lease.leaseMillis)
@@ -324,7 +324,7 @@ public final class PostgresStore: Store {
                     """, logger: logger))
             if renewed == 1 { return .held }
             // Expired: the node is dead from now on, whether or not a rescue has run yet.
-            try await client.query("UPDATE nodes SET alive = false WHERE node_id = \(lease.nodeId)", logger: logger)
+            try await client.prepared("UPDATE nodes SET alive = false WHERE node_id = \(lease.nodeId)", logger: logger)
             return .lost
         }
     }
@@ -333,13 +333,13 @@ public final class PostgresStore: Store {
         try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 // One sweeper at a time; the others find nothing to do and return at once.
-                let locked = try await connection.query(
+                let locked = try await connection.prepared(
                     "SELECT pg_try_advisory_xact_lock(\(Self.advisoryLockKey), \(Int32(2)))", logger: logger)
                 var gotLock = false
                 for try await held in locked.decode(Bool.self) { gotLock = held }
                 guard gotLock else { return RescueReport() }
                 var report = RescueReport()
-                let dead = try await connection.query(
+                let dead = try await connection.prepared(
                     """
                     UPDATE nodes SET alive = false WHERE alive AND heartbeat_at + lease_ms < keel_now()
                     RETURNING node_id
@@ -347,7 +347,7 @@ public final class PostgresStore: Store {
                 for try await node in dead.decode(String.self) { report.deadNodes.append(node) }
                 report.deadNodes.sort()
                 report.tasksReturned = try await firstCount(
-                    try await connection.query(
+                    try await connection.prepared(
                         """
                         WITH returned AS (
                             UPDATE activity_tasks SET status = 'scheduled', owner_node = NULL, visible_at = keel_now()
@@ -356,7 +356,7 @@ public final class PostgresStore: Store {
                         SELECT count(*) FROM returned
                         """, logger: logger))
                 report.executionsReturned = try await firstCount(
-                    try await connection.query(
+                    try await connection.prepared(
                         """
                         WITH returned AS (
                             UPDATE workflows SET owner_node = NULL, epoch = epoch + 1, updated_at = keel_now(),
@@ -372,7 +372,7 @@ public final class PostgresStore: Store {
 
     public func task(id: String) async throws -> ActivityTaskRecord? {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 "SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks WHERE task_id = \(id)",
                 logger: logger)
             for try await row in rows { return try PostgresRows.task(row) }
@@ -382,7 +382,7 @@ public final class PostgresStore: Store {
 
     public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
                 WHERE idempotency_key = \(idempotencyKey)
@@ -397,7 +397,7 @@ public final class PostgresStore: Store {
     {
         let statuses = status.map { [$0.rawValue] } ?? ["scheduled", "running"]
         return try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
                 WHERE status = ANY(\(statuses)) AND (\(name)::text IS NULL OR name = \(name))
@@ -406,7 +406,7 @@ public final class PostgresStore: Store {
             var tasks: [ActivityTaskRecord] = []
             for try await row in rows { tasks.append(try PostgresRows.task(row)) }
             let total = try await firstInt(
-                try await client.query(
+                try await client.prepared(
                     """
                     SELECT count(*) FROM activity_tasks
                     WHERE status = ANY(\(statuses)) AND (\(name)::text IS NULL OR name = \(name))
@@ -433,7 +433,7 @@ public final class PostgresStore: Store {
             unsafeSQL: "SELECT schedule_id, definition, paused, next_slot_at, state, version, created_at, updated_at FROM schedules \(clause)",
             binds: binds)
         return try await perform { [self] in
-            let rows = try await client.query(query, logger: logger)
+            let rows = try await client.prepared(query, logger: logger)
             var out: [ScheduleRecord] = []
             for try await (id, definition, paused, next, state, version, createdAt, updatedAt) in rows.decode(
                 (String, String, Bool, Int64?, String, Int64, Int64, Int64).self)
@@ -451,7 +451,7 @@ public final class PostgresStore: Store {
 
     public func contractPins() async throws -> [ContractPin] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT kind, name, contract_hash, input, output, owner, owner_worker, pinned_at, version
                 FROM contracts ORDER BY kind, name
@@ -472,7 +472,7 @@ public final class PostgresStore: Store {
 
     public func execution(id: String) async throws -> ExecutionState? {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 "SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows WHERE workflow_id = \(id)",
                 logger: logger)
             for try await row in rows { return try PostgresRows.execution(row) }
@@ -493,6 +493,7 @@ public final class PostgresStore: Store {
         let query = PostgresQuery(
             unsafeSQL: "SELECT \(PostgresRows.executionColumns()) FROM workflows \(page.text)", binds: binds)
         return try await perform { [self] in
+            // Unnamed: the text is built per filter, and a placeholder's type varies with it.
             let rows = try await client.query(query, logger: logger)
             var found: [ExecutionState] = []
             for try await row in rows { found.append(try PostgresRows.execution(row)) }
@@ -502,7 +503,7 @@ public final class PostgresStore: Store {
 
     public func searchAttributeKeys() async throws -> [String] {
         try await perform { [self] in
-            let rows = try await client.query(PostgresQuery(unsafeSQL: SearchAttributeKeys.sql), logger: logger)
+            let rows = try await client.prepared(PostgresQuery(unsafeSQL: SearchAttributeKeys.sql), logger: logger)
             var keys: [String] = []
             for try await key in rows.decode(String.self) { keys.append(key) }
             return keys
@@ -511,7 +512,7 @@ public final class PostgresStore: Store {
 
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT \(unescaped: PostgresRows.journalColumns) FROM journal
                 WHERE workflow_id = \(workflowId) AND generation = \(generation) ORDER BY seq
@@ -524,7 +525,7 @@ public final class PostgresStore: Store {
 
     public func overdueExecutions(limit: Int) async throws -> [WorkflowRecord] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows
                 WHERE owner_node IS NULL AND status IN ('pending', 'suspended', 'parked')
@@ -540,7 +541,7 @@ public final class PostgresStore: Store {
 
     public func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
                 WHERE status = 'scheduled' AND \(unescaped: PostgresRows.waitDeadline) <= keel_now()
@@ -554,7 +555,7 @@ public final class PostgresStore: Store {
 
     public func resets(workflowId: String) async throws -> [WorkflowReset] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT workflow_id, from_generation, to_generation, to_step, reason, requested_by, previous_status,
                        previous_output, previous_failure, created_at
@@ -577,7 +578,7 @@ public final class PostgresStore: Store {
 
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT signal_id, workflow_id, name, payload, created_at FROM signals
                 WHERE workflow_id = \(workflowId) AND consumed_seq IS NULL ORDER BY signal_id
@@ -600,13 +601,13 @@ public final class PostgresStore: Store {
     public func nextTransactionId() async throws -> Int64 {
         try await perform { [self] in
             try await firstInt(
-                try await client.query("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", logger: logger)) ?? 0
+                try await client.prepared("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", logger: logger)) ?? 0
         }
     }
 
     public func backlog() async throws -> Backlog {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 """
                 SELECT 'activity', name, count(*) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name
                 UNION ALL
@@ -622,7 +623,7 @@ public final class PostgresStore: Store {
 
     public func nodes() async throws -> [NodeRecord] {
         try await perform { [self] in
-            let rows = try await client.query(
+            let rows = try await client.prepared(
                 "SELECT node_id, alive, started_at, heartbeat_at, lease_ms, workers FROM nodes ORDER BY node_id",
                 logger: logger)
             var nodes: [NodeRecord] = []
@@ -676,13 +677,13 @@ public final class PostgresStore: Store {
     }
 
     /// The first column of the first row as an integer.
-    func firstInt(_ rows: PostgresRowSequence) async throws -> Int64? {
+    func firstInt(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> Int64? {
         for try await value in rows.decode(Int64.self) { return value }
         return nil
     }
 
     /// The first column of the first row as a count.
-    func firstCount(_ rows: PostgresRowSequence) async throws -> Int {
+    func firstCount(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> Int {
         for try await value in rows.decode(Int.self) { return value }
         return 0
     }
