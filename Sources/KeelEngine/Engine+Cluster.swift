@@ -45,7 +45,10 @@ extension Engine {
             }
             // Now and then, whatever the store says this node runs but it does not know of (a
             // commit whose answer was lost) goes back to the others.
-            if round % Self.reconcileEveryRounds == 0 { await releaseUnknownClaims() }
+            if round % Self.reconcileEveryRounds == 0 {
+                await releaseUnknownClaims()
+                await releaseUnknownExecutions()
+            }
             // The next round: after the poll interval, or at the store's hint that work is ready
             // (no sooner than `minimumRoundSpacing`, so a busy store does not spin the loop).
             do { try await Task.sleep(for: Self.minimumRoundSpacing) } catch { return }

@@ -24,16 +24,19 @@ extension Engine {
             }
             let limit = min(free, cluster.claimBatch)
             let claimed: [ExecutionState]
+            executionClaimsRunning += 1
+            defer { executionClaimsRunning -= 1 }
             do {
                 claimed = try await cluster.store.claimExecutions(
                     names: [name], limit: limit, node: lease, builds: registry.buildChoice(for: name))
                 claimBacklog.claimedWorkflows(name, asked: limit, got: claimed.count)
             } catch {
-                // A claim that committed unseen stays this node's until its lease lapses and a sweep
-                // returns it.
+                // A claim that committed unseen is this node's without its knowing: the cluster
+                // loop's look for unknown executions gives it back (releaseUnknownExecutions).
                 _ = storeFailed(error, while: "a claim of \(name) executions", background: true)
                 return
             }
+            executionsInFlight.formUnion(claimed.map(\.record.id))
             for state in claimed { await admitClaimed(state) }
         }
     }
@@ -42,6 +45,9 @@ extension Engine {
     /// waiting steps, a cancel asked meanwhile; then queues its run.
     func admitClaimed(_ state: ExecutionState) async {
         let id = state.record.id
+        executionsInFlight.insert(id)
+        var loadingAgain = false
+        defer { if !loadingAgain { executionsInFlight.remove(id) } }
         if let stale = workflows[id], stale.record.epoch < state.record.epoch {
             // A run of an older epoch is still held here (a reset or a resume asked on some node
             // moved the execution on, and this node claimed it again): that run no longer counts.
@@ -56,6 +62,7 @@ extension Engine {
         } catch {
             // Claimed but not loadable now: this node keeps it and tries again.
             _ = storeFailed(error, while: "loading the journal of claimed workflow \(id)", background: true)
+            loadingAgain = true
             reloadClaimedLater(state)
             return
         }
@@ -321,6 +328,8 @@ extension Engine {
     func startOwned(_ record: WorkflowRecord, node: String) async throws -> WriteOutcome {
         guard let cluster else { throw Self.notClustered("startOwned") }
         let outcome: ChangeOutcome
+        executionsInFlight.insert(record.id)
+        defer { executionsInFlight.remove(record.id) }
         do {
             outcome = try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound
         } catch {
@@ -345,6 +354,43 @@ extension Engine {
         }) { [self] outcome in
             logger.debug("gave a started workflow back", metadata: ["workflow": "\(id)", "outcome": "\(outcome)"])
             await kickClaims()
+        }
+    }
+
+    /// After a claim, an owned start or a give-back whose answer was lost: executions the store
+    /// says this node holds, that it does not run and is not making live, claimed or written more
+    /// than ``unknownClaimAgeMs`` ago, go back to `pending`, unowned, for any node to claim (each
+    /// fenced by the epoch it was held under). Without this, such an execution would wait for
+    /// this node's lease to lapse, which a live node's never does.
+    func releaseUnknownExecutions() async {
+        guard let cluster, let lease = await cluster.membership.lease, executionClaimsRunning == 0 else { return }
+        let owned: [OwnedExecution]
+        let now: EpochMillis
+        do {
+            now = try await cluster.store.now()
+            owned = try await cluster.store.ownedExecutions(node: lease)
+        } catch {
+            logger.warning("cannot list the executions this node holds; the next look tries again",
+                metadata: ["error": "\(error)"])
+            return
+        }
+        for held in owned
+        where workflows[held.workflowId] == nil && !executionsInFlight.contains(held.workflowId)
+            && executionClaimsRunning == 0 && held.updatedAt.addingSaturating(Self.unknownClaimAgeMs) < now
+        {
+            let outcome: ChangeOutcome
+            do {
+                outcome = try await cluster.store.apply([.releaseExecution(workflowId: held.workflowId, epoch: held.epoch)])
+                    .first ?? .notFound
+            } catch {
+                // Still held: the next look gives it back.
+                _ = storeFailed(error, while: "giving back workflow \(held.workflowId)", background: true)
+                continue
+            }
+            Counter(label: "keel_cluster_unknown_executions_released_total").increment()
+            logger.info("gave back a workflow this node held without running it (a commit whose answer was lost)",
+                metadata: ["workflow": "\(held.workflowId)", "runId": "\(held.epoch)", "outcome": "\(outcome)"])
+            kickClaims()
         }
     }
 

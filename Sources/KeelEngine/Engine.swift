@@ -111,6 +111,11 @@ public actor Engine {
     var claimBacklog = ClaimBacklog()
     /// Tasks being stored already claimed by this node, not yet live: not "unknown claims".
     var claimsInFlight: Set<String> = []
+    /// Executions this node holds in the store but has not made live yet (an owned start under
+    /// way, a claimed one whose journal is loading): not "unknown claims".
+    var executionsInFlight: Set<String> = []
+    /// Execution claims sent and not yet answered: what they took is not known until they answer.
+    var executionClaimsRunning = 0
     /// What this node last published of its workers to the shared store, under which node id, when.
     var publishedWorkers: (nodeId: String, workers: JSONValue, at: ContinuousClock.Instant)?
     /// When the cluster loop last read journals for held steps (at most once per poll interval).

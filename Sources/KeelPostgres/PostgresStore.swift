@@ -231,6 +231,21 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func ownedExecutions(node: NodeLease) async throws -> [OwnedExecution] {
+        try await perform { [self] in
+            let rows = try await client.prepared(
+                """
+                SELECT workflow_id, epoch, updated_at FROM workflows
+                WHERE owner_node = \(node.nodeId) ORDER BY workflow_id
+                """, logger: logger)
+            var owned: [OwnedExecution] = []
+            for try await (id, epoch, updatedAt) in rows.decode((String, Int, Int64).self) {
+                owned.append(OwnedExecution(workflowId: id, epoch: epoch, updatedAt: updatedAt))
+            }
+            return owned
+        }
+    }
+
     public func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws
         -> [ExecutionState]
     {

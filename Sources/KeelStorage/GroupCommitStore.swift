@@ -164,6 +164,9 @@ public final class GroupCommitStore: Store {
         try await inner.claimTasks(request, node: node)
     }
     public func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord] { try await inner.ownedTasks(node: node) }
+    public func ownedExecutions(node: NodeLease) async throws -> [OwnedExecution] {
+        try await inner.ownedExecutions(node: node)
+    }
     public func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws
         -> [ExecutionState]
     {

@@ -64,6 +64,18 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func ownedExecutions(node: NodeLease) async throws -> [OwnedExecution] {
+        try await storage.readSQL { tx in
+            var owned: [OwnedExecution] = []
+            try tx.db.statement(
+                "SELECT workflow_id, epoch, updated_at FROM workflows WHERE owner_node = ? ORDER BY workflow_id"
+            ).bind([.text(node.nodeId)]).forEachRow {
+                owned.append(OwnedExecution(workflowId: $0.text(0), epoch: Int($0.int(1)), updatedAt: $0.int(2)))
+            }
+            return owned
+        }
+    }
+
     public func claimExecutions(names: [String]?, limit: Int, node: NodeLease, builds: BuildChoice) async throws
         -> [ExecutionState]
     {

@@ -28,6 +28,11 @@ public protocol Store: Sendable {
     /// live node that does not know it.
     func ownedTasks(node: NodeLease) async throws -> [ActivityTaskRecord]
 
+    /// The executions `node` holds (claimed or started owned, not yet suspended, released or
+    /// ended), by id: after a claim or an owned start whose commit outcome is unknown, what the
+    /// node actually holds, so that no execution stays owned by a live node that does not run it.
+    func ownedExecutions(node: NodeLease) async throws -> [OwnedExecution]
+
     /// Claims up to `limit` executions that are ready to run (new, woken by an event, or rescued
     /// from a dead node) for `node`, among workflows named in `names` (nil: any) that `builds`
     /// admits, raising each one's epoch: the previous owner's writes are refused from now on.
@@ -323,6 +328,21 @@ public struct ExecutionState: Sendable {
         self.record = record
         self.ownerNode = ownerNode
         self.eventSeq = eventSeq
+    }
+}
+
+/// An execution a node holds, as ``Store/ownedExecutions(node:)`` lists it.
+public struct OwnedExecution: Sendable, Equatable {
+    public var workflowId: String
+    /// The epoch its owner writes under.
+    public var epoch: Int
+    /// When it was last claimed, started or written, by the store's clock.
+    public var updatedAt: EpochMillis
+
+    public init(workflowId: String, epoch: Int, updatedAt: EpochMillis) {
+        self.workflowId = workflowId
+        self.epoch = epoch
+        self.updatedAt = updatedAt
     }
 }
 

@@ -71,6 +71,7 @@ public enum StoreConformance {
         .init(name: "claims take the highest priority first, then one task of each fairness key in turn", run: claimsFollowPrecedence),
         .init(name: "an execution started claimed is owned, fenced and rescued like a claimed one", run: startClaimed),
         .init(name: "a step with its claimed task keeps each change's own fence", run: stepWithClaimedTask),
+        .init(name: "a node's owned executions are listed until it lets them go", run: ownedExecutionsListed),
     ]
 
     // MARK: - Cases
@@ -857,6 +858,34 @@ public enum StoreConformance {
         let taken = try await store.claimExecutions(limit: 1, node: other)
         try expect(taken.map(\.record.epoch), [3])
         try expect(try await store.apply([.appendStep(step("w", seq: 2, now: now), epoch: 1)]), [.superseded(currentEpoch: 3)])
+    }
+
+    /// What a node holds, claimed or started owned, as it reconciles after an answer it lost.
+    static func ownedExecutionsListed(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let other = try await store.join(nodeId: "o", leaseMillis: liveLease)
+        let now = try await store.now()
+        var started = execution("started", now: now)
+        started.status = .running
+        started.epoch = 1
+        var theirs = execution("theirs", now: now)
+        theirs.status = .running
+        theirs.epoch = 1
+        _ = try await store.apply([
+            .startClaimedExecution(started, node: node.nodeId), .startExecution(execution("claimed", now: now)),
+            .startClaimedExecution(theirs, node: other.nodeId), .startExecution(execution("waiting", now: now)),
+        ])
+        let claimed = try await store.claimExecutions(names: nil, limit: 1, node: node, builds: .any)
+        try expect(claimed.map(\.record.id), ["claimed"])
+        let owned = try await store.ownedExecutions(node: node)
+        try expect(owned.map(\.workflowId), ["claimed", "started"])
+        try expect(owned.map(\.epoch), [1, 1])
+        try expect(owned.allSatisfy { $0.updatedAt >= now - 60_000 && $0.updatedAt <= now + 60_000 }, "updatedAt is the store's clock")
+        try expect(try await store.ownedExecutions(node: other).map(\.workflowId), ["theirs"])
+        // Given back, suspended or ended: no longer held.
+        try expect(try await store.apply([.releaseExecution(workflowId: "started", epoch: 1)]), [.applied])
+        try expect(try await store.apply([.suspend(workflowId: "claimed", epoch: 1, seenEvents: claimed[0].eventSeq)]), [.applied])
+        try expect(try await store.ownedExecutions(node: node).count, 0)
     }
 
     /// The pair a node writes for each activity step it runs itself (PostgreSQL sends it as one
