@@ -137,6 +137,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `keel bench`'s report: figures, floors, the table and JSON, and --compare. Pure, so tested alone.
+        .target(name: "KeelBench", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
         // Test harness: temp dirs, a running orchestrator, spawned workers.
         .target(
             name: "KeelTesting",
@@ -147,6 +149,7 @@ let package = Package(
             name: "keel",
             dependencies: (withPostgres ? ["KeelPostgres"] : []) + (withWeb ? ["KeelWeb"] : []) + [
                 "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelMCP", "KeelTracing",
+                "KeelBench", "KeelStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -156,6 +159,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeelCoreTests", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeelBenchTests", dependencies: ["KeelBench", "KeelCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelSchemaTests", dependencies: ["KeelSchema"],
             exclude: ["generate_metaschemas.py", "ContractDiffCorpus.json"],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeelBench
 import KeelClient
 import KeelCore
 import KeelSchemaCLI
@@ -17,6 +18,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Worker languages: python, go (comma-separated).") var languages = "python,go"
     @Option(help: "Repository root (holds examples/bench); default: found from the binary.") var root: String?
     @Option(help: "Also write the results as JSON to this file.") var json: String?
+    @Option(help: "Compare with a run saved earlier by --json FILE: each row's new ÷ old median.") var compare: String?
     @Option(help: "Output on stdout: text (a table) or json.") var format: FormatOptions.Kind = .text
     @Flag(help: "Only compare the JSON codec with Foundation's JSONSerialization.") var codec = false
     @Option(help: "Measure nodes on this postgres:// store (W4 through each count of --nodes, beside one SQLite node).")
@@ -52,13 +54,18 @@ struct Bench: AsyncParsableCommand {
             print(CodecBenchmark.run())
             return
         }
+        // Read before measuring, so a wrong file is said at once, not after minutes of bench.
+        let baseline = try compare.map(Self.loadBaseline)
         let rootPath = try root ?? BenchEnvironment.findRoot()
         if let store {
-            try await runNodes(store: store, root: rootPath)
+            try await runNodes(store: store, root: rootPath, baseline: baseline)
             return
         }
         let modes = sync == "both" ? ["full", "normal"] : [sync]
         let langs = languages.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        if let baseline {
+            try Self.checkColumns(langs.flatMap { lang in modes.map { BenchSession.title(language: lang, sync: $0) } }, baseline)
+        }
         let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
         var columns: [BenchColumn] = []
         for lang in langs {
@@ -67,10 +74,54 @@ struct Bench: AsyncParsableCommand {
                 columns.append(try await BenchSession(root: rootPath, language: lang, sync: mode, plan: plan).run())
             }
         }
-        print(format == .json ? JSONWriter.string(BenchReport.json(columns), sortedKeys: true) : BenchReport.table(columns, plan: plan))
-        if let json {
-            try Data(JSONWriter.bytes(BenchReport.json(columns), sortedKeys: true)).write(to: URL(fileURLWithPath: json))
+        try report(columns, repetitions: plan.repetitions, baseline: baseline)
+    }
+
+    /// Prints the table (or JSON), with the comparison when `--compare` was given, and writes `--json`.
+    func report(_ columns: [BenchColumn], repetitions: Int, baseline: BenchBaseline?) throws {
+        var comparison: BenchComparison?
+        if let baseline, let compare {
+            do {
+                comparison = try BenchComparison(columns, with: baseline, source: compare)
+            } catch let error as BenchBaseline.Error {
+                throw Self.compareFailed(error.message)
+            }
         }
+        let report = BenchReport.json(columns, comparison: comparison)
+        if format == .json {
+            print(JSONWriter.string(report, sortedKeys: true))
+        } else {
+            print(BenchReport.table(columns, repetitions: repetitions))
+            if let comparison { print(comparison.table()) }
+        }
+        if let json {
+            try Data(JSONWriter.bytes(report, sortedKeys: true)).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// The saved run at `path`, or a one-line error and exit status 1.
+    static func loadBaseline(_ path: String) throws -> BenchBaseline {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw compareFailed("cannot read \(path); give a file written by keel bench --json FILE")
+        }
+        do {
+            return try BenchBaseline(bytes: Array(data), source: path)
+        } catch let error as BenchBaseline.Error {
+            throw compareFailed(error.message)
+        }
+    }
+
+    static func checkColumns(_ titles: [String], _ baseline: BenchBaseline) throws {
+        do {
+            try BenchComparison.checkColumns(titles, against: baseline, source: baseline.source)
+        } catch let error as BenchBaseline.Error {
+            throw compareFailed(error.message)
+        }
+    }
+
+    static func compareFailed(_ message: String) -> ExitCode {
+        printError("keel bench: --compare: \(message)")
+        return ExitCode(1)
     }
 }
 
@@ -84,41 +135,21 @@ struct BenchPlan: Sendable {
     var w3Steps: Int { quick ? 50 : 500 }
     var w4Clients: Int { 8 }
     var w4CallsPerClient: Int { quick ? 50 : 2500 }
-}
-
-/// A measured figure over repetitions.
-struct Figure: Sendable {
-    var samples: [Double]
-    var median: Double {
-        let s = samples.sorted()
-        guard !s.isEmpty else { return .nan }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-    var min: Double { samples.min() ?? .nan }
-    var max: Double { samples.max() ?? .nan }
-}
-
-/// One column of the table: one worker language at one durability.
-struct BenchColumn: Sendable {
-    var title: String
-    var figures: [(String, Figure)] = []
-    mutating func add(_ name: String, _ samples: [Double]) { figures.append((name, Figure(samples: samples))) }
-}
-
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let s = values.sorted()
-    guard !s.isEmpty else { return .nan }
-    return s[Swift.min(s.count - 1, Int((Double(s.count) * p).rounded(.up)) - 1)]
+    /// Sequential commits timed per repetition for the commit floor.
+    var floorCommits: Int { quick ? 50 : 300 }
+    /// Sequential worker round trips timed per repetition for the round-trip floor.
+    var floorRoundTrips: Int { quick ? 200 : 2000 }
 }
 
 extension Bench {
     /// `--store postgres://…`: W4 through 1 and N nodes on the store, beside a SQLite node.
-    func runNodes(store: String, root: String) async throws {
+    func runNodes(store: String, root: String, baseline: BenchBaseline?) async throws {
         #if canImport(KeelPostgres)
         let plan = BenchPlan(quick: quick, repetitions: quick ? 1 : repetitions)
-        let columns = try await ClusterBench(
-            root: root, storeURL: store, nodeCounts: nodeCounts ?? [1], commitSlots: slotCounts ?? [4], plan: plan).run()
-        print(format == .json ? JSONWriter.string(BenchReport.json(columns), sortedKeys: true) : BenchReport.table(columns, plan: plan))
+        let bench = ClusterBench(
+            root: root, storeURL: store, nodeCounts: nodeCounts ?? [1], commitSlots: slotCounts ?? [4], plan: plan)
+        if let baseline { try Self.checkColumns(bench.titles, baseline) }
+        try report(try await bench.run(), repetitions: plan.repetitions, baseline: baseline)
         #else
         throw ValidationError("this keel was built without PostgreSQL (KEEL_WITHOUT_POSTGRES=1)")
         #endif

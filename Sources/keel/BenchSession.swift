@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import KeelBench
 import KeelClient
 import KeelCore
+import KeelStorage
 
 /// Where the bench finds its workers and the `keel` binary.
 enum BenchEnvironment {
@@ -39,12 +41,18 @@ struct BenchSession {
         defer { BenchProcesses.stop(keel) }
         let endpoint = Endpoint.unixSocket(path: socket)
         try await BenchProcesses.waitUntil { (try? await KeelClient.withClient(endpoint) { try await $0.call("ping") }) != nil }
-        let worker = try startWorker(dir: dir, socket: socket)
+        let workerArgv = try workerCommand(dir: dir)
+        let worker = try BenchProcesses.spawn(workerArgv, log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
         defer { BenchProcesses.stop(worker) }
+        // The round-trip floor's peer: the same worker program in echo mode, on a socket of its own.
+        let echo = try BenchEcho(path: dir + "/e.sock")
+        let echoPeer = try BenchProcesses.spawn(workerArgv, log: dir + "/echo.log", env: ["KEEL_BENCH_ECHO_SOCKET": echo.path])
+        defer { BenchProcesses.stop(echoPeer) }
+        try echo.accept()
         try await BenchProcesses.waitUntil { ((try? await KeelClient.withClient(endpoint) { try await $0.workers() })?.count ?? 0) >= 1 }
         try await Task.sleep(for: .milliseconds(300))
 
-        var column = BenchColumn(title: "\(language)/\(sync)")
+        var column = BenchColumn(title: Self.title(language: language, sync: sync))
         let pid = keel.processIdentifier
         column.add("RSS idle (MiB)", [ProcStats.rssMiB(pid)])
         let pool = try await ClientPool.open(endpoint, size: 16)
@@ -70,6 +78,15 @@ struct BenchSession {
         column.add("W1 \(plan.w1Large) wf: workflows/s", w1l)
         column.add("CPU per workflow (ms, W1 \(plan.w1Large))", cpu)
         column.add("RSS peak (MiB, after W1 \(plan.w1Large))", [ProcStats.peakRSSMiB(pid)])
+
+        // Floors, measured here between the workloads, on the store's disk and the worker's runtime.
+        var floors = FloorSamples(commitKind: "WAL commit")
+        for i in 0..<r {
+            let commits = try SQLiteCommitProbe.commitLatencies(
+                directory: dir, durability: sync == "full" ? .full : .normal, count: plan.floorCommits)
+            let trips = try echo.roundTrips(count: plan.floorRoundTrips, payload: Workloads.payload, firstID: i * plan.floorRoundTrips)
+            floors.add(commits: commits, roundTrips: trips)
+        }
 
         var p50: [Double] = [], p99: [Double] = []
         for _ in 0..<r {
@@ -98,13 +115,18 @@ struct BenchSession {
         column.add("W4 p50 (ms)", w4p50)
         column.add("W4 p99 (ms)", w4p99)
         column.add("RSS peak (MiB, end)", [ProcStats.peakRSSMiB(pid)])
+        column.addFloors(floors)
         return column
     }
 
-    private func startWorker(dir: String, socket: String) throws -> Process {
+    /// The column's heading: `python/full`.
+    static func title(language: String, sync: String) -> String { "\(language)/\(sync)" }
+
+    /// The bench worker's command line in `language` (a Go worker is built into `dir` first).
+    private func workerCommand(dir: String) throws -> [String] {
         switch language {
         case "python":
-            return try BenchProcesses.spawn(["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
+            return ["/usr/bin/env", "python3", root + "/examples/bench/worker.py"]
         case "go":
             let binary = dir + "/bench-go-worker"
             let build = try BenchProcesses.spawn(["/usr/bin/env", "go", "build", "-o", binary, "."], log: dir + "/go-build.log", cwd: root + "/examples/bench/go-worker")
@@ -112,7 +134,7 @@ struct BenchSession {
             guard build.terminationStatus == 0 else {
                 throw ValidationError("go build of examples/bench/go-worker failed: \((try? String(contentsOfFile: dir + "/go-build.log", encoding: .utf8)) ?? "")")
             }
-            return try BenchProcesses.spawn([binary], log: dir + "/worker.log", env: ["KEEL_SOCKET": socket])
+            return [binary]
         default:
             throw ValidationError("unknown worker language \(language); use python or go")
         }

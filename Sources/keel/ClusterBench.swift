@@ -1,6 +1,7 @@
 #if canImport(KeelPostgres)
 import ArgumentParser
 import Foundation
+import KeelBench
 import KeelClient
 import KeelCore
 import KeelPostgres
@@ -23,17 +24,28 @@ struct ClusterBench {
         guard case .postgres(let location) = try StoreURL(parsing: storeURL) else {
             throw ValidationError("--nodes needs a postgres:// store")
         }
-        var columns: [BenchColumn] = [try await column(title: "sqlite/1 node", nodes: 1, store: nil, slots: 0)]
+        var columns: [BenchColumn] = [try await column(title: Self.sqliteTitle, nodes: 1, store: nil, slots: 0)]
         let probe = try await PostgresStore(location, maximumConnections: 1)
         defer { Task { await probe.close() } }
         for n in nodeCounts {
             for slots in commitSlots {
                 FileHandle.standardError.write(Data("bench: \(n) node(s) on PostgreSQL, \(slots) commit slots…\n".utf8))
-                let title = "postgres/\(n) node\(n == 1 ? "" : "s")" + (commitSlots.count > 1 ? ", \(slots) slots" : "")
-                columns.append(try await column(title: title, nodes: n, store: probe, slots: slots))
+                columns.append(try await column(title: title(nodes: n, slots: slots), nodes: n, store: probe, slots: slots))
             }
         }
         return columns
+    }
+
+    static let sqliteTitle = "sqlite/1 node"
+
+    /// The PostgreSQL column of `nodes` nodes with `slots` commit slots each.
+    func title(nodes n: Int, slots: Int) -> String {
+        "postgres/\(n) node\(n == 1 ? "" : "s")" + (commitSlots.count > 1 ? ", \(slots) slots" : "")
+    }
+
+    /// Every column's title, in the order `run` measures them (`--compare` checks them first).
+    var titles: [String] {
+        [Self.sqliteTitle] + nodeCounts.flatMap { n in commitSlots.map { title(nodes: n, slots: $0) } }
     }
 
     /// One column: `nodes` orchestrators (on the SQLite file when `store` is nil), one Python

@@ -1,10 +1,33 @@
 """The Python worker `keel bench` measures: bench.echo returns its input; bench.flow runs
-``activities`` sequential bench.echo steps."""
+``activities`` sequential bench.echo steps.
+
+With ``KEEL_BENCH_ECHO_SOCKET`` set it is instead the peer of the bench's round-trip floor: it
+connects to that Unix socket (the bench listens) and answers each ``bench/echo`` request with its
+params through the client's own framing and connection layers, as a worker answers
+``activity/execute``."""
+import asyncio
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python", "src"))
 import keel  # noqa: E402
+
+
+async def echo_peer(path):
+    reader, writer = await asyncio.open_unix_connection(path)
+    connection = keel.Connection(reader, writer)
+
+    async def echo(params):
+        return params
+
+    connection.on_request("bench/echo", echo)
+    connection.start()
+    await connection.wait_closed()
+
+
+if os.environ.get("KEEL_BENCH_ECHO_SOCKET"):
+    asyncio.run(echo_peer(os.environ["KEEL_BENCH_ECHO_SOCKET"]))
+    sys.exit(0)
 
 worker = keel.Worker("bench-python", max_concurrent=256, max_concurrent_workflows=4000)
 

@@ -1,10 +1,17 @@
 // The Go worker `keel bench` measures: bench.echo returns its input; bench.flow runs N sequential
 // bench.echo activities.
+//
+// With KEEL_BENCH_ECHO_SOCKET set it is instead the peer of the bench's round-trip floor: it
+// connects to that Unix socket (the bench listens) and answers each bench/echo request with its
+// params through the client's Conn, as a worker answers activity/execute.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"log"
+	"net"
+	"os"
 
 	keel "github.com/keel-dev/keel/clients/go"
 )
@@ -14,7 +21,22 @@ type flowInput struct {
 	Payload    json.RawMessage `json:"payload"`
 }
 
+func echoPeer(path string) {
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		log.Fatalf("bench echo: %v", err)
+	}
+	conn := keel.NewConn(c, c, c, keel.ConnOptions{})
+	conn.Handle("bench/echo", func(ctx context.Context, params json.RawMessage) (any, error) { return params, nil })
+	conn.Start()
+	<-conn.Done()
+}
+
 func main() {
+	if path := os.Getenv("KEEL_BENCH_ECHO_SOCKET"); path != "" {
+		echoPeer(path)
+		return
+	}
 	w := keel.NewWorker("bench-go", keel.WorkerOptions{MaxConcurrent: 256, MaxConcurrentWorkflows: 4000})
 	keel.RegisterActivity(w, "bench.echo", func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 		return in, nil
