@@ -177,7 +177,11 @@ extension PostgresChanges {
             record["from_status"] = .string(f.from.rawValue)
             return .object(record)
         }
-        let rows = try await connection.prepared(
+        // Unnamed, planned per call: PostgreSQL estimates any run at 100 rows, so a plan made while
+        // `activity_tasks` is small hash-joins it over a scan of the whole table, and a prepared
+        // statement keeps that plan as the table grows (3.6 ms a finish against 0.3 ms unnamed,
+        // `keel bench` W1 2000 + W4; docs/scaling.md, "Prepared statements").
+        let rows = try await connection.query(
             """
             WITH r AS (
                 -- A repeat of a (task, attempt) in the batch is left to the check below: the first one applies.
