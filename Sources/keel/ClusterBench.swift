@@ -76,6 +76,13 @@ struct ClusterBench {
                     ["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: "\(dir)/worker-\(i).log",
                     env: ["KEEL_SOCKET": path]))
         }
+        // The round-trip floor's peer: the Python bench worker in echo mode, on a socket of its own.
+        let echo = try BenchEcho(path: "\(dir)/e.sock")
+        processes.append(
+            try BenchProcesses.spawn(
+                ["/usr/bin/env", "python3", root + "/examples/bench/worker.py"], log: "\(dir)/echo.log",
+                env: ["KEEL_BENCH_ECHO_SOCKET": echo.path]))
+        try echo.accept()
         let first = endpoints[0]
         try await BenchProcesses.waitUntil {
             ((try? await KeelClient.withClient(first) { try await $0.workers() })?.count ?? 0) >= nodes
@@ -84,6 +91,14 @@ struct ClusterBench {
 
         var column = BenchColumn(title: title)
         try await workflows(into: &column, endpoints: endpoints, store: store)
+        // Floors, between the workloads: a commit of this column's store, a round trip to the worker.
+        var floors = FloorSamples(commitKind: store == nil ? "WAL commit" : "PostgreSQL commit")
+        for i in 0..<plan.repetitions {
+            let commits = try await store?.commitLatencies(count: plan.floorCommits)
+                ?? SQLiteCommitProbe.commitLatencies(directory: dir, durability: .full, count: plan.floorCommits)
+            let trips = try echo.roundTrips(count: plan.floorRoundTrips, payload: Workloads.payload, firstID: i * plan.floorRoundTrips)
+            floors.add(commits: commits, roundTrips: trips)
+        }
         var rate: [Double] = [], p50: [Double] = [], p99: [Double] = [], writes: [Double] = []
         let calls = plan.w4Clients * plan.w4CallsPerClient
         for _ in 0..<plan.repetitions {
@@ -103,6 +118,7 @@ struct ClusterBench {
         column.add("W4 p99 (ms)", p99)
         // SQLite has no transaction counter to read here: its row shows "-".
         column.add("database write transactions per call", writes.isEmpty ? [.nan] : writes)
+        column.addFloors(floors)
         return column
     }
 
