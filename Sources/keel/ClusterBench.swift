@@ -90,7 +90,7 @@ struct ClusterBench {
         try await Task.sleep(for: .milliseconds(300))
 
         var column = BenchColumn(title: title)
-        try await workflows(into: &column, endpoints: endpoints, store: store)
+        try await workflows(into: &column, endpoints: endpoints, store: store, nodePids: processes.prefix(nodes).map(\.processIdentifier))
         // Floors, between the workloads: a commit of this column's store, a round trip to the worker.
         var floors = FloorSamples(commitKind: store == nil ? "WAL commit" : "PostgreSQL commit")
         for i in 0..<plan.repetitions {
@@ -125,15 +125,21 @@ struct ClusterBench {
     /// W1 (`plan.w1Small` workflows of 3 activities at once), W2 (one workflow of 1 activity after
     /// another) and W3 (one workflow of `plan.w3Steps` activities), with the write transactions
     /// per W1 workflow.
-    private func workflows(into column: inout BenchColumn, endpoints: [Endpoint], store: PostgresStore?) async throws {
+    private func workflows(
+        into column: inout BenchColumn, endpoints: [Endpoint], store: PostgresStore?, nodePids: [Int32]
+    ) async throws {
         let pool = try await ClientPool.open(endpoints, size: 16)
         defer { Task { await pool.close() } }
         var w1: [Double] = [], w1Writes: [Double] = [], w2p50: [Double] = [], w2p99: [Double] = [], w3: [Double] = []
-        var w1Large: [Double] = [], w1LargeWrites: [Double] = []
+        var w1Large: [Double] = [], w1LargeWrites: [Double] = [], w1LargeCPU: [Double] = []
+        // The nodes' own CPU (the database's is not theirs to read: it may be on another machine).
+        let nodesCPU = { nodePids.map(ProcStats.cpuSeconds).reduce(0, +) }
         for _ in 0..<plan.repetitions {
             // Many at once: what shared commits are for (the small W1 is bound by each one's latency).
             let beforeLarge = try await store?.nextTransactionId()
+            let cpuBefore = nodesCPU()
             let large = try await Workloads.concurrentWorkflows(pool, count: plan.w1Large, activities: 3)
+            w1LargeCPU.append((nodesCPU() - cpuBefore) * 1000 / Double(plan.w1Large))
             if let store, let beforeLarge {
                 w1LargeWrites.append(Double(try await store.nextTransactionId() - beforeLarge) / Double(plan.w1Large))
             }
@@ -152,6 +158,7 @@ struct ClusterBench {
         column.add("W1 \(plan.w1Small) wf: workflows/s", w1)
         column.add("database write transactions per W1 workflow", w1Writes.isEmpty ? [.nan] : w1Writes)
         column.add("W1 \(plan.w1Large) wf: workflows/s", w1Large)
+        column.add("nodes' CPU per workflow (ms, W1 \(plan.w1Large))", w1LargeCPU)
         column.add("database write transactions per W1 \(plan.w1Large) workflow", w1LargeWrites.isEmpty ? [.nan] : w1LargeWrites)
         column.add("W2 latency p50 (ms)", w2p50)
         column.add("W2 latency p99 (ms)", w2p99)
