@@ -323,7 +323,10 @@ extension Engine {
 
     /// Stores a new execution owned by `node` (this node, fenced by its lease): its first run
     /// starts here without a claim round. When the store's answer is lost, the start may have
-    /// committed unseen: the execution is given back, for any node to claim.
+    /// committed unseen: the look for unknown executions gives it back, for any node to claim
+    /// (``releaseUnknownExecutions()``). Not at once: the client sends the start again after the
+    /// error, and a give-back still retrying then would release the run that retry started (same
+    /// id, same epoch 1); the look only gives back what this node does not run.
     /// - Throws: 4001 `leaseNotHeld` when the lease lapsed meanwhile (nothing stored).
     func startOwned(_ record: WorkflowRecord, node: String) async throws -> WriteOutcome {
         guard let cluster else { throw Self.notClustered("startOwned") }
@@ -333,15 +336,16 @@ extension Engine {
         do {
             outcome = try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound
         } catch {
-            giveBackStarted(record, because: "the answer of its start was lost")
+            logger.info("the answer of an owned start was lost; if it committed, the look for unknown executions gives it back",
+                metadata: ["workflow": "\(record.id)", "error": "\(error)"])
             throw error
         }
         if outcome == .notFound { throw leaseNotHeld("workflow/start") }
         return Self.writeOutcome(outcome)
     }
 
-    /// Returns an execution this node stored owned but will not run (its start's answer was lost,
-    /// or its worker left meanwhile) to `pending`, unowned, for any node to claim. The write is
+    /// Returns an execution this node stored owned but will not run (its worker left during the
+    /// start) to `pending`, unowned, for any node to claim. The write is
     /// retried until the store answers; one that finds the execution not stored, or moved on,
     /// changes nothing.
     func giveBackStarted(_ record: WorkflowRecord, because reason: String) {
