@@ -74,12 +74,13 @@ struct ClusterDeadlineTests {
             let worker = Task { try await w.run() }
             defer { worker.cancel() }
             #expect(try await a.hasWorker("waiter"))
-            // Held 5 s (stepHoldMs), then suspended: the run timeout passes 7 s after that.
-            _ = try await a.call("workflow/start", ["name": "cd.waiter", "workflowId": "waiter-1", "input": [:], "runTimeoutMs": 12_000])
+            // Held 5 s (stepHoldMs), then suspended: the run timeout passes 15 s after that (a CI
+            // run with 7 s to spare once saw the suspension come later, and node A end the run).
+            _ = try await a.call("workflow/start", ["name": "cd.waiter", "workflowId": "waiter-1", "input": [:], "runTimeoutMs": 20_000])
             let waiter = try await b.call("workflow/result", ["workflowId": "waiter-1", "waitTimeoutMs": 60_000])
             #expect(waiter["status"] == "timedOut", "\(waiter)")
             #expect(waiter["failure"]?["type"] == "WorkflowRunTimeout", "\(waiter)")
-            #expect(waiter["failure"]?["message"]?.stringValue?.contains("run timeout of 12000 ms") == true, "\(waiter)")
+            #expect(waiter["failure"]?["message"]?.stringValue?.contains("run timeout of 20000 ms") == true, "\(waiter)")
             // Both ended by the sweep, not by a node that ran them.
             let swept = a.logLines(containing: "an execution no node held passed its deadline")
                 + b.logLines(containing: "an execution no node held passed its deadline")
