@@ -16,7 +16,7 @@ struct LiveWorkflow {
     var journalTrimmed = false
     var phase: Phase
     /// Step requests of the current run waiting for their entry's outcome, by seq.
-    var held: [Int: [CheckedContinuation<JSONValue, Never>]] = [:]
+    var held: [Int: [HeldStep]] = [:]
     /// Something the run waits for happened while no step was held for it: re-run after it suspends.
     var wakePending = false
     /// A cancel request found no step to fail yet: the next new step gets `Cancelled`.
