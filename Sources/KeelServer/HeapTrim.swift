@@ -17,13 +17,15 @@ enum HeapTrim {
     /// Free heap worth a `malloc_trim`: less is reused by the next requests anyway.
     static let threshold = 8 << 20
 
-    /// Trims every ``interval`` until `stop` fires.
-    static func run(until stop: OneShotSignal) async {
+    /// Every ``interval`` until `stop` fires: `compact` (the engine shrinks its sparse tables),
+    /// then a trim if worth it.
+    static func run(until stop: OneShotSignal, compact: @escaping @Sendable () async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await stop.wait() }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
+                    await compact()
                     trimIfWorthIt()
                 }
             }
