@@ -84,7 +84,14 @@ struct SuspendedJournalTests {
 
     @Test func terminatingASuspendedParentLooksAtItsEndedChildStep() async throws {
         try await withWorker { endpoint, _ in
-            try await startSuspended(endpoint, "wf.childThenSignal", id: "trim-parent")
+            _ = try await start(endpoint, "wf.childThenSignal", [:], id: "trim-parent")
+            // The child exists once the parent's first run recorded its step.
+            #expect(try await eventually { (try? await result(endpoint, "trim-parent/1"))?["status"] == "completed" })
+            // Suspended on its signal, not on its child (a slow machine may suspend it on both).
+            #expect(try await eventually {
+                let d = try await rpc(endpoint, "workflow/describe", ["workflowId": "trim-parent"])
+                return d["status"] == "suspended" && d["pendingSteps"]?.arrayValue?.map { $0["kind"] } == ["signal"]
+            })
             _ = try await rpc(endpoint, "workflow/terminate", ["workflowId": "trim-parent", "reason": "test"])
             #expect(try await result(endpoint, "trim-parent")["status"] == "terminated")
             // The child had ended before: it stays completed.
