@@ -86,22 +86,27 @@ class Orchestrator:
         finally:
             db.close()
 
-    def kill_orchestrator(self):
-        """SIGKILLs `keel serve` (under --wrap, the keel process below the wrapper): what a
-        wrapper such as heaptrack then reports as never freed is what was live at this point."""
-        pids = [self.proc.pid]
+    def signal_orchestrator(self, sig):
+        """Sends `sig` to `keel serve` and, under --wrap, to the keel process below the wrapper
+        (a wrapper such as heaptrack does not pass signals on)."""
         out = subprocess.run(["pgrep", "-f", "-P", str(self.proc.pid), "keel"], capture_output=True, text=True).stdout
-        pids += [int(p) for p in out.split()]
-        for pid in reversed(pids):
+        for pid in [int(p) for p in out.split()] + [self.proc.pid]:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
             except ProcessLookupError:
                 pass
+
+    def kill_orchestrator(self):
+        """SIGKILLs `keel serve`: what a wrapper such as heaptrack then reports as never freed is
+        what was live at this point."""
+        self.signal_orchestrator(signal.SIGKILL)
         self.proc.wait()
 
     async def stop(self):
         for c in self.clients:
             await c.close()
+        if self.proc.poll() is None:
+            self.signal_orchestrator(signal.SIGTERM)
         for p in (self.worker, self.proc):
             if p and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
