@@ -73,6 +73,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // glibc's malloc.h (mallinfo2, malloc_trim) for KeelServer's HeapTrim.
+        .systemLibrary(name: "CMalloc"),
         // Storage protocol, migrations, SQLite backend with group commit.
         .target(
             name: "KeelStorage",
@@ -101,7 +103,7 @@ let package = Package(
         .target(
             name: "KeelServer",
             dependencies: [
-                "KeelEngine", "KeelProtocol",
+                "KeelEngine", "KeelProtocol", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -53,7 +53,7 @@ extension Engine {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
         }
         let generation = record.generation
-        let journal: [JournalEntry] = if let old, old.record.generation == generation {
+        let journal: [JournalEntry] = if let old, old.record.generation == generation, !old.journalTrimmed {
             old.journal.values.sorted { $0.seq < $1.seq }
         } else {
             try await storage.read { try $0.journal(workflowId: id, generation: generation) }

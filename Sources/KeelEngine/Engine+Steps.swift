@@ -7,11 +7,31 @@ import Logging
 /// `workflow/step`: record each durable step, carry it out, answer with its outcome.
 extension Engine {
     func step(_ value: JSONValue, session: Session) async throws -> JSONValue {
+        let reply: StepReply
         do {
-            return try await recordStep(value, session: session)
+            reply = try await recordInChildTask(value, session: session)
         } catch {
             noteStepNotRecorded(value, session: session, error)
             throw error
+        }
+        switch reply {
+        case .answer(let answer): return answer
+        case .held(let held): return await held.answer
+        }
+    }
+
+    /// Records a step in a child task that starts at once on this actor and ends when the step is
+    /// recorded, so that the ~40 KB of async frames recording takes are freed before this request's
+    /// task waits (for seconds, held) on the answer (HeldStep.swift, issue 15). The step is held
+    /// (``hold(_:seq:epoch:holdMs:)``) in the same job as before; only the wait moved.
+    private func recordInChildTask(_ value: JSONValue, session: Session) async throws -> StepReply {
+        try await withThrowingTaskGroup(of: StepReply.self) { group in
+            if #available(macOS 26, *) {
+                group.addImmediateTask { try await self.recordStep(value, session: session) }
+            } else {
+                group.addTask { try await self.recordStep(value, session: session) }
+            }
+            return try await group.next()!
         }
     }
 
@@ -25,7 +45,7 @@ extension Engine {
         workflows[id]?.stepNotRecorded = true
     }
 
-    private func recordStep(_ value: JSONValue, session: Session) async throws -> JSONValue {
+    private func recordStep(_ value: JSONValue, session: Session) async throws -> StepReply {
         let p = try Params(value, method: "workflow/step")
         let id = try p.string("workflowId")
         let epoch = Int(try p.optionalInt("runId", range: 0...Int64(Int32.max)) ?? -1)
@@ -43,25 +63,62 @@ extension Engine {
         }
         if let existing = live.journal[seq] {
             guard existing.kind == kind, existing.name == name else {
-                let failure = Self.failure(
-                    type: "NonDeterminism",
-                    message: "step \(seq) is \(kind) \(name) in the code but \(existing.kind) \(existing.name) in the journal",
-                    retryable: false,
-                    details: ["seq": JSONValue(seq), "journal": ["kind": .string(existing.kind), "name": .string(existing.name)],
-                        "code": ["kind": .string(kind), "name": .string(name)]])
-                await park(id, failure: failure)
-                throw KeelError(.nonDeterminism, failure["message"]?.stringValue ?? "non-determinism", data: failure["details"])
+                throw await nonDeterminism(id, seq: seq, kind: kind, name: name, journal: existing)
             }
-            if existing.status != .scheduled { return existing.stepAnswer }
-            return await hold(id, seq: seq, epoch: epoch)
+            if existing.status != .scheduled { return .answer(existing.stepAnswer) }
+            return hold(id, seq: seq, epoch: epoch)
         }
         if live.cancelUndelivered {
             workflows[id]?.cancelUndelivered = false
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: clock.now())
-            entry.status = .failed
-            entry.failure = Self.failure(type: "Cancelled", message: "the workflow was cancelled", retryable: false)
-            return try await record(entry, epoch: epoch).stepAnswer
+            return .answer(try await cancelledStep(live, seq: seq, kind: kind, name: name, input: input, epoch: epoch))
         }
+        switch kind {
+        case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
+        case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        default:
+            return .answer(try await immediateStep(live, params: p, seq: seq, kind: kind, name: name, input: input, epoch: epoch))
+        }
+    }
+
+    /// Parks the execution whose code called step `seq` as other than its journal has it; returns
+    /// the error its run gets. Out of line, as ``immediateStep(_:params:seq:kind:name:input:epoch:)``.
+    @inline(never)
+    private func nonDeterminism(_ id: String, seq: Int, kind: String, name: String, journal existing: JournalEntry) async -> KeelError {
+        let failure = Self.failure(
+            type: "NonDeterminism",
+            message: "step \(seq) is \(kind) \(name) in the code but \(existing.kind) \(existing.name) in the journal",
+            retryable: false,
+            details: ["seq": JSONValue(seq), "journal": ["kind": .string(existing.kind), "name": .string(existing.name)],
+                "code": ["kind": .string(kind), "name": .string(name)]])
+        await park(id, failure: failure)
+        return KeelError(.nonDeterminism, failure["message"]?.stringValue ?? "non-determinism", data: failure["details"])
+    }
+
+    /// The first new step after a cancel that found none to fail: recorded failed with `Cancelled`.
+    /// Out of line, as ``immediateStep(_:params:seq:kind:name:input:epoch:)``.
+    @inline(never)
+    private func cancelledStep(
+        _ live: LiveWorkflow, seq: Int, kind: String, name: String, input: JSONValue, epoch: Int
+    ) async throws -> JSONValue {
+        var entry = JournalEntry(
+            workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input,
+            now: clock.now())
+        entry.status = .failed
+        entry.failure = Self.failure(type: "Cancelled", message: "the workflow was cancelled", retryable: false)
+        return try await record(entry, epoch: epoch).stepAnswer
+    }
+
+    /// A step recorded completed at once: `now`, `random`, `uuid`, `patch`, `publish`, `upsert`,
+    /// `query`, `respond`. Kept out of ``recordStep(_:session:)`` (never inlined): an async
+    /// function's frame holds the values of all its branches, and these made the recording of every
+    /// activity step carry ~27 KB of frame (issue 15).
+    @inline(never)
+    private func immediateStep(
+        _ live: LiveWorkflow, params p: Params, seq: Int, kind: String, name: String, input: JSONValue, epoch: Int
+    ) async throws -> JSONValue {
+        let id = live.record.id
         /// Records this step completed as it is recorded, with `result` and what it sets on its
         /// execution (stored in the same write), and answers it.
         func completed(_ result: JSONValue, at now: EpochMillis, effect: StepEffect? = nil) async throws -> JSONValue {
@@ -127,10 +184,6 @@ extension Engine {
             let answer = try await completed(.null, at: now, effect: .executionData(.updateOutcomes, checked))
             updatesAdvanced(id)
             return answer
-        case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
-        case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
-        case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
-        case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
         default:
             throw p.fail("kind", "must be one of activity, sleep, signal, child, now, random, uuid, patch, publish, upsert, query, respond")
         }
@@ -214,12 +267,14 @@ extension Engine {
         }
     }
 
-    /// Waits for a scheduled entry's outcome, or answers `suspend` after `stepHoldMs`.
-    func hold(_ id: String, seq: Int, epoch: Int, holdMs: Int64? = nil) async -> JSONValue {
-        guard let live = workflows[id], live.isRunning, live.record.epoch == epoch else { return ["status": "suspend"] }
-        if let e = live.journal[seq], e.status != .scheduled { return e.stepAnswer }
+    /// Holds the step until its scheduled entry's outcome, or answers `suspend` after `stepHoldMs`.
+    func hold(_ id: String, seq: Int, epoch: Int, holdMs: Int64? = nil) -> StepReply {
+        guard let live = workflows[id], live.isRunning, live.record.epoch == epoch else { return .answer(["status": "suspend"]) }
+        if let e = live.journal[seq], e.status != .scheduled { return .answer(e.stepAnswer) }
         timers.schedule(clock.now().addingSaturating(holdMs ?? options.stepHoldMs), taskID: id, kind: .stepHold(epoch: epoch, seq: seq))
-        return await withCheckedContinuation { c in workflows[id]?.held[seq, default: []].append(c) }
+        let held = HeldStep()
+        workflows[id]?.held[seq, default: []].append(held)
+        return .held(held)
     }
 
     /// An activity step's precedence: its options' `priority` and `fairnessKey` over its
@@ -230,29 +285,52 @@ extension Engine {
     }
 
     private func activityStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, options: JSONValue?, epoch: Int)
-        async throws -> JSONValue
+        async throws -> StepReply
     {
-        let id = live.record.id
-        let now = clock.now()
-        var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "activity", name: name, input: input, now: now)
+        let contract = registry.contracts[name]
+        if !isValidName(name) || contract != nil,
+            let refused = try await refusedActivityStep(live, seq: seq, name: name, input: input, contract: contract, epoch: epoch)
+        {
+            return .answer(refused)
+        }
+        let (entry, task) = try activityEntry(live, seq: seq, name: name, input: input, options: options, contract: contract)
+        return try await storeActivityStep(entry, task: task, epoch: epoch)
+    }
+
+    /// An activity step refused as it is recorded (recorded failed): a name that is not valid, or
+    /// an input that breaks the activity's contract. Nil when it is not refused. Out of line, as
+    /// ``immediateStep(_:params:seq:kind:name:input:epoch:)``.
+    @inline(never)
+    private func refusedActivityStep(
+        _ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, contract: ActivityContract?, epoch: Int
+    ) async throws -> JSONValue? {
+        var entry = JournalEntry(
+            workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "activity", name: name,
+            input: input, now: clock.now())
         guard isValidName(name) else {
             entry.status = .failed
             entry.failure = Self.failure(type: "InvalidActivityName", message: "\(name) is not a valid activity name", retryable: false)
             return try await record(entry, epoch: epoch).stepAnswer
         }
-        let contract = registry.contracts[name]
-        if let contract {
-            let errors = await contractErrors(of: input, against: contract.input)
-            if !errors.isEmpty {
-                contractViolated(.activity, name, .input, errors: errors)
-                entry.status = .failed
-                entry.contractHash = contract.hash
-                entry.failure = Self.failure(type: "InputContractViolation",
-                    message: "input of \(name) breaks its contract: \(Self.firstMessage(errors))", retryable: false,
-                    details: ["errors": .array(errors)])
-                return try await record(entry, epoch: epoch).stepAnswer
-            }
-        }
+        guard let contract else { return nil }
+        let errors = await contractErrors(of: input, against: contract.input)
+        guard !errors.isEmpty else { return nil }
+        contractViolated(.activity, name, .input, errors: errors)
+        entry.status = .failed
+        entry.contractHash = contract.hash
+        entry.failure = Self.failure(type: "InputContractViolation",
+            message: "input of \(name) breaks its contract: \(Self.firstMessage(errors))", retryable: false,
+            details: ["errors": .array(errors)])
+        return try await record(entry, epoch: epoch).stepAnswer
+    }
+
+    /// An activity step's journal entry and task, as they are stored (options checked).
+    private func activityEntry(
+        _ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, options: JSONValue?, contract: ActivityContract?
+    ) throws -> (JournalEntry, ActivityTaskRecord) {
+        let id = live.record.id
+        let now = clock.now()
+        var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "activity", name: name, input: input, now: now)
         let policy = try RetryPolicy.decode(options?["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "options.retryPolicy")
         let timeouts = try ActivityTimeouts.decode(options?["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "options.timeouts")
         let precedence = try Self.stepPrecedence(options, over: live.record.precedence)
@@ -265,6 +343,14 @@ extension Engine {
         task.stepSeq = seq
         entry.taskId = task.id
         entry.contractHash = contract?.hash
+        return (entry, task)
+    }
+
+    /// Stores an activity step with its task (claimed when a worker has room), launches the task
+    /// and holds the step.
+    private func storeActivityStep(_ entry: JournalEntry, task: ActivityTaskRecord, epoch: Int) async throws -> StepReply {
+        var task = task
+        let id = entry.workflowId, seq = entry.seq, name = task.name, now = task.createdAt
         // Fast path, as for activity/call: a worker has room now, so the task is stored claimed.
         let reserved = reserveWorker(for: name, input: task.input, now: now)
         if reserved != nil {
@@ -286,21 +372,21 @@ extension Engine {
             throw error
         }
         await launch(task, reserved: reserved)
-        return await hold(id, seq: seq, epoch: epoch)
+        return hold(id, seq: seq, epoch: epoch)
     }
 
     /// An activity step stored with its task unclaimed (a shared store's node without its lease).
-    private func activityStep(unreserved task: ActivityTaskRecord, entry: JournalEntry, epoch: Int) async throws -> JSONValue {
+    private func activityStep(unreserved task: ActivityTaskRecord, entry: JournalEntry, epoch: Int) async throws -> StepReply {
         var task = task
         task.status = .scheduled
         task.attempt = 0
         task.startedAt = nil
         _ = try await record(entry, epoch: epoch, effect: .task(task, claimedBy: nil))
         await launch(task, reserved: nil)
-        return await hold(entry.workflowId, seq: entry.seq, epoch: epoch)
+        return hold(entry.workflowId, seq: entry.seq, epoch: epoch)
     }
 
-    private func sleepStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
+    private func sleepStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
         guard let duration = input["durationMs"]?.int64Value, duration >= 0 else {
             throw KeelError(.invalidParams, "workflow/step: a sleep needs input.durationMs, a non-negative integer")
         }
@@ -313,11 +399,11 @@ extension Engine {
         } else {
             wakeClusterLoop(at: entry.wakeAt!)
         }
-        if duration > options.stepHoldMs { return ["status": "suspend"] }
-        return await hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
+        if duration > options.stepHoldMs { return .answer(["status": "suspend"]) }
+        return hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
     }
 
-    private func signalStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
+    private func signalStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
         let id = live.record.id
         let now = clock.now()
         var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "signal", name: name, input: input, now: now)
@@ -328,10 +414,10 @@ extension Engine {
         // A signal delivered while this write was on its way back completed the step already
         // (signalWorkflow left the completed entry here): answer it rather than wait for good.
         if let early = workflows[id]?.journal[seq], early.generation == stored.1.generation, early.status != .scheduled {
-            return early.stepAnswer
+            return .answer(early.stepAnswer)
         }
         workflows[id]?.journal[seq] = stored.1
-        if stored.1.status != .scheduled { return stored.1.stepAnswer }
+        if stored.1.status != .scheduled { return .answer(stored.1.stepAnswer) }
         if let wakeAt = stored.1.wakeAt {
             if cluster == nil {
                 timers.schedule(wakeAt, taskID: id, kind: .workflowWake(generation: stored.1.generation, seq: seq))
@@ -339,10 +425,10 @@ extension Engine {
                 wakeClusterLoop(at: wakeAt)
             }
         }
-        return await hold(id, seq: seq, epoch: epoch)
+        return hold(id, seq: seq, epoch: epoch)
     }
 
-    private func childStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> JSONValue {
+    private func childStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
         let id = live.record.id
         guard isValidName(name) else { throw KeelError(.invalidParams, "workflow/step: \(name) is not a valid workflow name") }
         let childId = input["workflowId"]?.stringValue ?? "\(id)/\(seq)"
@@ -375,7 +461,7 @@ extension Engine {
             admitWorkflow(child, journal: [])
             dispatchWorkflows(name)
         }
-        return await hold(id, seq: seq, epoch: epoch)
+        return hold(id, seq: seq, epoch: epoch)
     }
 
     /// A sleep's time came, or a signal wait timed out.

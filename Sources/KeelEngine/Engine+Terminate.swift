@@ -77,7 +77,20 @@ extension Engine {
     func terminate(_ id: String, status: WorkflowStatus, failure: JSONValue) async throws {
         // Parked before a restart (not in memory): load it to end it like any other.
         try await loadParked(id)
+        // A suspended execution keeps only its scheduled steps in memory: its ended child steps
+        // (a child whose step a cancel failed may still run) are read from the store, before
+        // anything ends, so that a failed read changes nothing.
+        var stored: (generation: Int, entries: [JournalEntry])?
+        if let trimmed = workflows[id], trimmed.journalTrimmed {
+            let generation = trimmed.record.generation
+            stored = (generation, try await ledger.journal(id, generation: generation))
+        }
         guard let live = workflows[id] else { return }
+        let steps: [JournalEntry] = if let stored, live.journalTrimmed, live.record.generation == stored.generation {
+            stored.entries
+        } else {
+            Array(live.journal.values)
+        }
         let reason = failure["message"]?.stringValue ?? status.rawValue
         stopLiveRun(id, reason: reason)
         let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
@@ -92,7 +105,7 @@ extension Engine {
         dropTasks(taskIDs, reason: "workflow \(id) \(status.rawValue): \(reason)")
         // Temporal's default parent close policy: open children are terminated with the parent
         // (awaited or not: a cancel may have failed the parent's step while the child runs on).
-        for e in live.journal.values.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
+        for e in steps.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
             let childId = Self.childID(e, parent: id)
             try await terminate(childId, status: .terminated,
                 failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false))

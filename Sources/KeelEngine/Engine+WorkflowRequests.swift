@@ -223,7 +223,7 @@ extension Engine {
         let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
         if scheduled.isEmpty {
             workflows[id]?.cancelUndelivered = true
-            if case .pending = live.phase, live.journal.isEmpty {
+            if case .pending = live.phase, live.journal.isEmpty, !live.journalTrimmed {
                 // Never ran: nothing to compensate.
                 await endWorkflow(id, status: .cancelled, output: nil, failure: failure)
             } else if case .suspended = live.phase {
@@ -285,7 +285,7 @@ extension Engine {
         let p = try Params(value, method: "workflow/describe")
         let id = try p.string("workflowId")
         let record = try await requireWorkflow(id)
-        let journal: [JournalEntry] = if let live = workflows[id] {
+        let journal: [JournalEntry] = if let live = workflows[id], !live.journalTrimmed {
             live.journal.values.sorted { $0.seq < $1.seq }
         } else {
             try await ledger.journal(id, generation: record.generation)

@@ -101,6 +101,7 @@ extension Engine {
         workflows[id] = live
         registry.adjustWorkflowsInFlight(connectionID, by: 1)
         let record = live.record
+        let trimmed = live.journalTrimmed
         let params: JSONValue = Self.adding(traceparent: workflowTraceParent(id), to: [
             "workflowId": .string(id), "runId": JSONValue(record.epoch), "name": .string(record.name),
             "input": record.input, "journal": live.journalJSON, "cancelRequested": .bool(record.cancelRequested),
@@ -112,8 +113,20 @@ extension Engine {
         let reservation = Self.dispatchBytes(params)
         connection.outbound.reserve(reservation)
         enqueue { [self] in
+            var params = params
             let outcome: WriteOutcome
             do {
+                if trimmed {
+                    // A suspended execution kept only its scheduled steps in memory: its ended
+                    // ones are read back now, before the run is sent (LiveWorkflow.journalTrimmed).
+                    let stored = try await ledger.journal(id, generation: record.generation)
+                    if let journal = await self.restoreJournal(id, requestID: requestID, generation: record.generation, stored: stored),
+                        case .object(var o) = params
+                    {
+                        o["journal"] = journal
+                        params = .object(o)
+                    }
+                }
                 outcome = claimed ? .applied : try await ledger.update(record, expectedEpoch: previousEpoch)
             } catch {
                 connection.outbound.release(reservation)
@@ -147,6 +160,14 @@ extension Engine {
             }
             await self.runEnded(id, epoch: record.epoch, connectionID: connectionID, reply: reply)
         }
+    }
+
+    /// Puts a trimmed journal back together for run `requestID` about to be sent (``startRun``);
+    /// returns the run's wire journal, or nil when that run is no longer live (it is not sent then).
+    func restoreJournal(_ id: String, requestID: RPCID, generation: Int, stored: [JournalEntry]) -> JSONValue? {
+        guard isLiveRun(id, requestID: requestID), workflows[id]?.record.generation == generation else { return nil }
+        if workflows[id]?.journalTrimmed == true { workflows[id]?.restoreJournal(stored) }
+        return workflows[id]?.journalJSON
     }
 
     /// The start of a run (its new epoch) did not commit: nothing was sent; the run is tried again
@@ -263,6 +284,9 @@ extension Engine {
         }
         current.record.status = .suspended
         current.phase = .suspended
+        // Its ended steps stay in the store only until it wakes (issue 15). On a shared store the
+        // journal is read again by the node that claims it anyway.
+        if cluster == nil { current.trimJournal() }
         workflows[id] = current
     }
 
@@ -288,6 +312,7 @@ extension Engine {
         guard outcome == .applied, var current = workflows[id] else { return }
         current.record = record
         current.journal = [:]
+        current.journalTrimmed = false
         workflows[id] = current
         scheduleDeadlines(record)
         requeue(id)

@@ -5,11 +5,18 @@ import KeelStorage
 /// The engine's in-memory view of one open workflow execution.
 struct LiveWorkflow {
     var record: WorkflowRecord
-    /// The current generation's journal, by seq.
+    /// The current generation's journal, by seq: every entry, or only the scheduled ones when
+    /// ``journalTrimmed``.
     var journal: [Int: JournalEntry]
+    /// True while only the scheduled entries are in memory: a suspended execution drops its ended
+    /// steps (their inputs and results), which are read back from the store before its next run
+    /// (issue 15: a suspended execution holds what can wake it, not its history). Ended entries
+    /// never change, so the store's copy is the same; scheduled ones stay in memory because they
+    /// are what a signal, a timer, a child's end or a cancel completes.
+    var journalTrimmed = false
     var phase: Phase
     /// Step requests of the current run waiting for their entry's outcome, by seq.
-    var held: [Int: [CheckedContinuation<JSONValue, Never>]] = [:]
+    var held: [Int: [HeldStep]] = [:]
     /// Something the run waits for happened while no step was held for it: re-run after it suspends.
     var wakePending = false
     /// A cancel request found no step to fail yet: the next new step gets `Cancelled`.
@@ -44,6 +51,19 @@ struct LiveWorkflow {
 
     var runningOn: UInt64? {
         if case .running(let c, _) = phase { c } else { nil }
+    }
+
+    /// Drops the ended entries from memory (``journalTrimmed``).
+    mutating func trimJournal() {
+        journal = journal.filter { $0.value.status == .scheduled }
+        journalTrimmed = true
+    }
+
+    /// Puts the ended entries read from the store back beside the scheduled ones kept in memory.
+    /// An entry in memory wins: it is as new as the store's or newer in what this engine saw.
+    mutating func restoreJournal(_ stored: [JournalEntry]) {
+        for e in stored where journal[e.seq] == nil { journal[e.seq] = e }
+        journalTrimmed = false
     }
 
     /// The wire form of the journal sent in `workflow/run`.

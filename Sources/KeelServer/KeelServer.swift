@@ -256,6 +256,7 @@ public final class KeelServer: Service, Sendable {
                     for spec in options.workers {
                         group.addTask { await supervisor.supervise(spec) }
                     }
+                    group.addTask { await HeapTrim.run(until: stop) { await engine.compactTables() } }
                     group.addTask {
                         await stop.wait()
                         self.logger.info("shutting down: draining running attempts")

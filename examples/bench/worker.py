@@ -1,5 +1,5 @@
 """The Python worker `keel bench` measures: bench.echo returns its input; bench.flow runs
-``activities`` sequential bench.echo steps.
+``activities`` sequential bench.echo steps; bench.wait does the same, then waits for a signal.
 
 With ``KEEL_BENCH_ECHO_SOCKET`` set it is instead the peer of the bench's round-trip floor: it
 connects to that Unix socket (the bench listens) and answers each ``bench/echo`` request with its
@@ -45,6 +45,18 @@ async def flow(ctx, input):
 
 
 worker.workflow("bench.flow")(flow)
+
+
+async def wait(ctx, input):
+    """Runs ``activities`` bench.echo steps, then waits for signal "go" (examples/bench/open_rss.py):
+    an execution that stays open, suspended, with a journal."""
+    out = input.get("payload")
+    for _ in range(input.get("activities", 1)):
+        out = await ctx.activity("bench.echo", out)
+    return {"echo": out, "signal": await ctx.signal("go")}
+
+
+worker.workflow("bench.wait")(wait)
 
 
 worker.run_sync()

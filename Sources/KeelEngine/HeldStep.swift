@@ -1,0 +1,47 @@
+import KeelCore
+
+/// The answer to one held `workflow/step` request: given once, by whoever ends its entry, by the
+/// end of the hold (`suspend`) or by the end of the run; awaited by the request's task.
+///
+/// A step is recorded in a short-lived child task (``Engine/step(_:session:)``) and the request's
+/// own task only waits here. A Swift task keeps every stack slab its async frames grew into until
+/// it ends, and recording a step takes ~40 KB of frames (`recordStep` alone is ~27 KB), so a
+/// request held for seconds used to keep them all that time (issue 15: ~55 KiB per open execution).
+final class HeldStep: Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<JSONValue, Never>?)
+        case answered(JSONValue)
+    }
+
+    private let state = Locked(State.waiting(nil))
+
+    /// Gives the answer; the first one wins, later ones are dropped.
+    func resume(returning answer: JSONValue) {
+        let waiter = state.withLock { s -> CheckedContinuation<JSONValue, Never>? in
+            guard case .waiting(let c) = s else { return nil }
+            s = .answered(answer)
+            return c
+        }
+        waiter?.resume(returning: answer)
+    }
+
+    /// The answer, once given. Call once.
+    var answer: JSONValue {
+        get async {
+            await withCheckedContinuation { c in
+                let now = state.withLock { s -> JSONValue? in
+                    if case .answered(let a) = s { return a }
+                    s = .waiting(c)
+                    return nil
+                }
+                if let now { c.resume(returning: now) }
+            }
+        }
+    }
+}
+
+/// What recording a `workflow/step` came to: its answer now, or a hold on its entry's outcome.
+enum StepReply: Sendable {
+    case answer(JSONValue)
+    case held(HeldStep)
+}
