@@ -79,32 +79,39 @@ struct KeelStatement: PostgresPreparedStatement {
 /// `PostgresRow`, so postgres-nio's `decode(_:)` on row sequences applies.
 typealias PreparedRows = AsyncThrowingMapSequence<PostgresRowSequence, PostgresRow>
 
+extension PreparedStatements {
+    /// Sends `query` through `named` as this registry's statement of its text, or through
+    /// `unnamed` once the registry is full.
+    fileprivate func send(
+        _ query: PostgresQuery,
+        named: (KeelStatement) async throws -> PreparedRows,
+        unnamed: (PostgresQuery) async throws -> PostgresRowSequence
+    ) async throws -> PreparedRows {
+        guard let name = name(for: query.sql) else {
+            return try await unnamed(query).map { (row) throws -> PostgresRow in row }
+        }
+        return try await Self.$current.withValue(.init(name: name, sql: query.sql)) {
+            try await named(KeelStatement(bindings: query.binds))
+        }
+    }
+}
+
 extension PostgresConnection {
     /// Sends `query` as a named prepared statement of this connection (unnamed when the
     /// registry is full); see ``PreparedStatements``.
     func prepared(
         _ query: PostgresQuery, logger: Logger, names: PreparedStatements = .shared
     ) async throws -> PreparedRows {
-        guard let name = names.name(for: query.sql) else {
-            return try await self.query(query, logger: logger).map { (row) throws -> PostgresRow in row }
-        }
-        return try await PreparedStatements.$current.withValue(.init(name: name, sql: query.sql)) {
-            try await self.execute(KeelStatement(bindings: query.binds), logger: logger)
-        }
+        try await names.send(
+            query, named: { try await self.execute($0, logger: logger) }, unnamed: { try await self.query($0, logger: logger) })
     }
 }
 
 extension PostgresClient {
     /// Sends `query` on a pooled connection as a named prepared statement of that connection
     /// (unnamed when the registry is full); see ``PreparedStatements``.
-    func prepared(
-        _ query: PostgresQuery, logger: Logger, names: PreparedStatements = .shared
-    ) async throws -> PreparedRows {
-        guard let name = names.name(for: query.sql) else {
-            return try await self.query(query, logger: logger).map { (row) throws -> PostgresRow in row }
-        }
-        return try await PreparedStatements.$current.withValue(.init(name: name, sql: query.sql)) {
-            try await self.execute(KeelStatement(bindings: query.binds), logger: logger)
-        }
+    func prepared(_ query: PostgresQuery, logger: Logger) async throws -> PreparedRows {
+        try await PreparedStatements.shared.send(
+            query, named: { try await self.execute($0, logger: logger) }, unnamed: { try await self.query($0, logger: logger) })
     }
 }

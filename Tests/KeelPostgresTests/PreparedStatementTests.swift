@@ -13,11 +13,8 @@ import Testing
     private let logger = Logger(label: "keel.test.prepared")
 
     @Test func aStatementIsPreparedOnceAndItsLaterCallsAnswerWithTheirOwnBinds() async throws {
-        let store = try await PostgresStoreConformanceTests.freshStore()
-        defer { Task { await store.close() } }
-        let connection = try await PostgresConnection.connect(
-            configuration: try PostgresSettings(store.location).connection(), id: 1, logger: logger)
-        defer { Task { try? await connection.close() } }
+        let (store, connection) = try await storeAndConnection()
+        defer { Task { await store.close(); try? await connection.close() } }
         let names = PreparedStatements(capacity: 8, prefix: "keel_test_")
 
         for n in 1...3 {
@@ -35,11 +32,8 @@ import Testing
     }
 
     @Test func pastTheBoundATextIsSentUnnamedAndAnswersTheSame() async throws {
-        let store = try await PostgresStoreConformanceTests.freshStore()
-        defer { Task { await store.close() } }
-        let connection = try await PostgresConnection.connect(
-            configuration: try PostgresSettings(store.location).connection(), id: 1, logger: logger)
-        defer { Task { try? await connection.close() } }
+        let (store, connection) = try await storeAndConnection()
+        defer { Task { await store.close(); try? await connection.close() } }
         let names = PreparedStatements(capacity: 1, prefix: "keel_bound_")
 
         let first = try await connection.prepared("SELECT \(Int64(1))", logger: logger, names: names)
@@ -64,6 +58,19 @@ import Testing
         let named = PreparedStatements.shared.namedCount
         #expect(named > 0, "the store sent no statement through the registry")
         #expect(named <= PreparedStatements.shared.capacity)
+    }
+
+    /// A fresh database's store, and a connection of its own to that database.
+    private func storeAndConnection() async throws -> (PostgresStore, PostgresConnection) {
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        do {
+            let connection = try await PostgresConnection.connect(
+                configuration: try PostgresSettings(store.location).connection(), id: 1, logger: logger)
+            return (store, connection)
+        } catch {
+            await store.close()
+            throw error
+        }
     }
 
     /// This connection's prepared statements (`pg_prepared_statements` is per session).
