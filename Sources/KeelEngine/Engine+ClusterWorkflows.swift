@@ -391,9 +391,15 @@ extension Engine {
                 _ = storeFailed(error, while: "giving back workflow \(held.workflowId)", background: true)
                 continue
             }
+            guard outcome == .applied else {
+                // Another write moved it on meanwhile (a terminate, a rescue): it is not held here any more.
+                logger.debug("a workflow held unknown moved on before its give-back",
+                    metadata: ["workflow": "\(held.workflowId)", "runId": "\(held.epoch)", "outcome": "\(outcome)"])
+                continue
+            }
             Counter(label: "keel_cluster_unknown_executions_released_total").increment()
             logger.info("gave back a workflow this node held without running it (a commit whose answer was lost)",
-                metadata: ["workflow": "\(held.workflowId)", "runId": "\(held.epoch)", "outcome": "\(outcome)"])
+                metadata: ["workflow": "\(held.workflowId)", "runId": "\(held.epoch)"])
             kickClaims()
         }
     }
