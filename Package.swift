@@ -178,7 +178,10 @@ let package = Package(
         .testTarget(name: "KeelStorageTests", dependencies: ["KeelStorage", "KeelTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelServerTests",
-            dependencies: ["KeelTesting", "KeelProtocol", "KeelTracing", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KeelTesting", "KeelProtocol", "KeelTracing", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // A Swift worker process: the conformance worker (--conformance) and the cross-language demo.

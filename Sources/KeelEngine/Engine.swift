@@ -165,10 +165,30 @@ public actor Engine {
     }
 
     /// Runs dispatches and timers until ``shutdown()``; cancelling the task stops at once.
+    /// (A server runs the two halves as services of its own: ``runWork()``, ``runTimers()``.)
     public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runTimers() }
+            group.addTask { await self.runWork() }
+            // `runWork` ends first (after the drain, or cancelled); the timers end with it.
+            _ = await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The timer loop (every timeout, backoff, sleep and hold fires from it) and the periodic
+    /// invariant check, until the task is cancelled.
+    public func runTimers() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.timerLoop() }
             group.addTask { await self.invariantLoop() }
+        }
+    }
+
+    /// Runs dispatches and, on a cluster, the node's lease and claim loops until ``shutdown()``
+    /// has drained; cancelling the task stops at once. Timers need ``runTimers()`` beside it.
+    public func runWork() async {
+        await withDiscardingTaskGroup { group in
             if let cluster {
                 group.addTask { await cluster.membership.run() }
                 group.addTask { await self.clusterLoop() }

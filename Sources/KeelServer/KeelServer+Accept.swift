@@ -23,6 +23,8 @@ extension KeelServer {
     ) async {
         do {
             try await server.executeThenClose { inbound in
+                // The connections being served, by channel identity.
+                let open = Locked<[ObjectIdentifier: any Channel]>([:])
                 await withDiscardingTaskGroup { group in
                     do {
                         for try await child in inbound {
@@ -32,16 +34,22 @@ extension KeelServer {
                                 refuse(child, refusal, peer: peer)
                                 continue
                             }
+                            let channel = child.channel.channel
+                            open.withLock { $0[ObjectIdentifier(channel)] = channel }
                             group.addTask {
                                 await self.serve(
                                     child, transport: transport, credentials: credentials, anonymous: anonymous,
                                     engine: engine, admission: admission, peer: peer)
                                 admission.release(peer: peer)
+                                open.withLock { $0[ObjectIdentifier(channel)] = nil }
                             }
                         }
                     } catch {
                         self.logger.error("listener failed", metadata: ["transport": "\(transport)", "error": "\(error)"])
                     }
+                    // The listener closed (the server stops): so do the connections it accepted,
+                    // which this group waits for. Their peers reconnect to another node or later.
+                    for channel in open.withLock({ $0.values }) { channel.close(promise: nil) }
                 }
             }
         } catch {

@@ -77,7 +77,8 @@ public final class KeelServer: Service, Sendable {
     let options: Options
     let logger: Logger
     let clock: any WallClock
-    private let readiness = Locked<(Endpoints?, [CheckedContinuation<Endpoints, any Error>], (any Error)?)>((nil, [], nil))
+    private let readiness = Locked<(Endpoints?, [CheckedContinuation<Endpoints, any Error>], (any Error)?)>(
+        (nil, [], nil))
     private let stopSignal = OneShotSignal()
 
     public init(options: Options, clock: any WallClock = SystemClock(), logger: Logger) {
@@ -115,9 +116,36 @@ public final class KeelServer: Service, Sendable {
     /// Asks the server to drain and stop, as SIGTERM does.
     public func stop() { stopSignal.fire() }
 
+    /// Starts the server and runs its parts in a service group of their own until it stopped.
+    /// (`keel serve` puts the parts of ``start()`` in its own group, with the signal handlers.)
+    /// Cancelled, or shut down gracefully as a service of another group, it stops in the same
+    /// order as after ``stop()``.
     public func run() async throws {
+        let services = try await start()
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let stop = stopSignal
+        // Unstructured, so that cancelling this task stops the parts in order instead of all at once.
+        let running = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await running.value
+            } onGracefulShutdown: {
+                stop.fire()
+            }
+        } onCancel: {
+            stop.fire()
+        }
+    }
+
+    /// Opens the store, recovers, binds every listener and reports ready (``ready()``); returns the
+    /// parts as services for one `ServiceGroup`, in start order. The group stops them in reverse:
+    /// a stop request ends the first to stop, the engine drains, then the timers stop, the
+    /// listeners close, the spawned workers stop, and last the store closes (ServerServices.swift).
+    /// - Throws: the start-up error (bad options, a store that cannot open, a port in use); what
+    ///   was opened is closed again.
+    public func start() async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         do {
-            try await runServer()
+            return try await startParts()
         } catch {
             markReady(.failure(error))
             throw error
@@ -139,14 +167,17 @@ public final class KeelServer: Service, Sendable {
         if options.clientToken != nil { tokens.append("client") }
         if options.workerToken != nil { tokens.append("worker(\(options.workerNames))") }
         let socket = options.socketRequiresToken ? "token" : "admin"
-        return "socket=\(socket) tokens=\(tokens.isEmpty ? "none" : tokens.joined(separator: ",")) spawned=worker+client"
+        return
+            "socket=\(socket) tokens=\(tokens.isEmpty ? "none" : tokens.joined(separator: ",")) spawned=worker+client"
     }
 
-    private func runServer() async throws {
+    private func startParts() async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let credentials = self.credentials
         try credentials.validate()
         if options.socketRequiresToken && credentials.isEmpty {
-            throw KeelError(.invalidParams, "--socket-requires-token needs a token (--token-file, --client-token-file or --worker-token-file)")
+            throw KeelError(
+                .invalidParams,
+                "--socket-requires-token needs a token (--token-file, --client-token-file or --worker-token-file)")
         }
         // Before anything records a metric: swift-metrics binds each metric object to the backend
         // of the moment it was made.
@@ -165,120 +196,137 @@ public final class KeelServer: Service, Sendable {
         var tcpServer: NIOAsyncChannel<AcceptedChannel, Never>?
         var endpoints = Endpoints()
         var metricsListener: MetricsListener?
-        if let address = options.metricsAddress {
-            do {
-                metricsListener = try await MetricsListener.bind(address, group: group)
-            } catch {
-                await closeStore()
-                throw error
-            }
-            endpoints.metricsPort = metricsListener?.address.port
-        }
         var started: [any Sidecar] = []
-        for sidecar in options.sidecars {
-            do {
+        do {
+            if let address = options.metricsAddress {
+                metricsListener = try await MetricsListener.bind(address, group: group)
+                endpoints.metricsPort = metricsListener?.address.port
+            }
+            for sidecar in options.sidecars {
                 endpoints.sidecarPorts[sidecar.name] = try await sidecar.start(engine: engine, logger: logger)
                 started.append(sidecar)
-            } catch {
-                for s in started { s.close() }
-                metricsListener?.close()
-                await closeStore()
-                throw error
             }
-        }
-        if let path = options.socketPath {
-            try UnixSocketPath.prepare(path)
-            // Owner-only (0600) from the first moment anyone can reach it: bind inside a private
-            // 0700 directory, chmod, then rename into place. (A umask would be process-wide and
-            // race with anything else this process creates.)
-            let staging = try UnixSocketPath.stagingPath(for: path)
-            unixServer = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .bind(unixDomainSocketPath: staging.socket) { AcceptedChannel.configure($0, handshakeBytes: handshakeBytes) }
-            try UnixSocketPath.publish(staging, at: path)
-            endpoints.socketPath = path
-        }
-        if let (host, port) = options.tcpAddress {
-            guard !credentials.isEmpty || certificateGrant != nil else {
-                throw KeelError(
-                    .invalidParams,
-                    "TCP needs a token (--token-file, --client-token-file or --worker-token-file): anyone who can reach the port could run work")
+            if let path = options.socketPath {
+                try UnixSocketPath.prepare(path)
+                // Owner-only (0600) from the first moment anyone can reach it: bind inside a private
+                // 0700 directory, chmod, then rename into place. (A umask would be process-wide and
+                // race with anything else this process creates.)
+                let staging = try UnixSocketPath.stagingPath(for: path)
+                unixServer = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.backlog, value: 256)
+                    .bind(unixDomainSocketPath: staging.socket) {
+                        AcceptedChannel.configure($0, handshakeBytes: handshakeBytes)
+                    }
+                try UnixSocketPath.publish(staging, at: path)
+                endpoints.socketPath = path
             }
-            let tls = try makeTLS(admission: admission)
-            tcpServer = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: host, port: port) { AcceptedChannel.configure($0, handshakeBytes: handshakeBytes, tls: tls) }
-            endpoints.tcpPort = tcpServer?.channel.localAddress?.port
+            if let (host, port) = options.tcpAddress {
+                guard !credentials.isEmpty || certificateGrant != nil else {
+                    throw KeelError(
+                        .invalidParams,
+                        "TCP needs a token (--token-file, --client-token-file or --worker-token-file): anyone who can reach the port could run work"
+                    )
+                }
+                let tls = try makeTLS(admission: admission)
+                tcpServer = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .bind(host: host, port: port) {
+                        AcceptedChannel.configure($0, handshakeBytes: handshakeBytes, tls: tls)
+                    }
+                endpoints.tcpPort = tcpServer?.channel.localAddress?.port
+            }
+        } catch {
+            // Whatever opened before the failure closes again, the store last.
+            tcpServer?.channel.close(promise: nil)
+            if let unixServer {
+                unixServer.channel.close(promise: nil)
+                if let path = options.socketPath { unlink(path) }
+            }
+            for s in started { s.close() }
+            metricsListener?.close()
+            await closeStore()
+            throw error
         }
         let supervisor = WorkerSupervisor(
-            engine: engine, limits: options.limits, passEnvironment: options.passEnvironment, socketPath: options.socketPath,
+            engine: engine, limits: options.limits, passEnvironment: options.passEnvironment,
+            socketPath: options.socketPath,
             credentials: credentials, logger: logger)
         logger.info(
             "keel is serving",
             metadata: [
-                "db": "\(options.sharedStore?.description ?? options.databasePath)", "sync": "\(options.durability.rawValue)",
+                "db": "\(options.sharedStore?.description ?? options.databasePath)",
+                "sync": "\(options.durability.rawValue)",
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
                 "access": "\(accessSummary)", "tls": "\(tlsSummary)",
                 "metrics": "\(metricsListener.map { "http://\($0.address)/metrics" } ?? "-")",
             ])
         markReady(.success(endpoints))
-        let unixListener = unixServer, tcpListener = tcpServer, metrics = metricsListener, sidecars = started
-
-        // A cancelled server (its service group cancelled it) stops in the same order as a drained one.
-        await withTaskCancellationHandler {
-            await withGracefulShutdownHandler {
-                await withDiscardingTaskGroup { group in
-                    group.addTask { await engine.run() }
-                    if let unixListener {
-                        let anonymous: Grant? = self.options.socketRequiresToken ? nil : .admin("local-socket")
-                        group.addTask {
-                            await self.accept(
-                                unixListener, transport: "unix", credentials: credentials, anonymous: anonymous, engine: engine,
-                                admission: admission)
-                        }
-                    }
-                    if let tcpListener {
-                        group.addTask {
-                            await self.accept(
-                                tcpListener, transport: "tcp", credentials: credentials, anonymous: self.certificateGrant,
-                                engine: engine,
-                                admission: admission)
-                        }
-                    }
-                    if let metrics {
-                        group.addTask { await metrics.run(engine: engine, logger: self.logger) }
-                    }
-                    for sidecar in sidecars {
-                        group.addTask { await sidecar.run() }
-                    }
-                    for spec in options.workers {
-                        group.addTask { await supervisor.supervise(spec) }
-                    }
-                    group.addTask { await HeapTrim.run(until: stop) { await engine.compactTables() } }
-                    group.addTask {
-                        await stop.wait()
-                        self.logger.info("shutting down: draining running attempts")
-                        supervisor.stopRestarting()
-                        await engine.shutdown()
-                        unixListener?.channel.close(promise: nil)
-                        tcpListener?.channel.close(promise: nil)
-                        metrics?.close()
-                        for sidecar in sidecars { sidecar.close() }
-                        supervisor.stop()
-                        await engine.closeAllSessions()
-                    }
-                }
-            } onGracefulShutdown: {
-                stop.fire()
-            }
-        } onCancel: {
-            stop.fire()
+        let socketPath = options.socketPath
+        let logger = self.logger
+        var listeners: [any ServerPart] = []
+        if let unixServer {
+            let anonymous: Grant? = options.socketRequiresToken ? nil : .admin("local-socket")
+            listeners.append(
+                ListenerService(
+                    name: "unix listener", logger: logger,
+                    serve: {
+                        await self.accept(
+                            unixServer, transport: "unix", credentials: credentials, anonymous: anonymous,
+                            engine: engine,
+                            admission: admission)
+                    },
+                    close: { unixServer.channel.close(promise: nil) },
+                    closed: { if let socketPath { unlink(socketPath) } }))
         }
-        await closeStore()
-        if let path = options.socketPath { unlink(path) }
-        logger.info("keel stopped")
+        if let tcpServer {
+            let anonymous = certificateGrant
+            listeners.append(
+                ListenerService(
+                    name: "tcp listener", logger: logger,
+                    serve: {
+                        await self.accept(
+                            tcpServer, transport: "tcp", credentials: credentials, anonymous: anonymous, engine: engine,
+                            admission: admission)
+                    },
+                    close: { tcpServer.channel.close(promise: nil) }))
+        }
+        if let metricsListener {
+            listeners.append(
+                ListenerService(
+                    name: "metrics listener", logger: logger,
+                    serve: { await metricsListener.run(engine: engine, logger: logger) },
+                    close: { metricsListener.close() }))
+        }
+        for sidecar in started {
+            listeners.append(
+                ListenerService(
+                    name: "\(sidecar.name) sidecar", logger: logger, serve: { await sidecar.run() },
+                    close: { sidecar.close() }))
+        }
+        let parts: [any ServerPart] =
+            [
+                StoreService(engine: engine) {
+                    await closeStore()
+                    logger.info("keel stopped")
+                },
+                WorkerSupervisorService(supervisor: supervisor, specs: options.workers),
+            ] + listeners + [
+                HeapTrimService(engine: engine),
+                TimerService(engine: engine),
+                EngineService(engine: engine) {
+                    logger.info("shutting down: draining running attempts")
+                    supervisor.stopRestarting()
+                },
+                StopRequestService(signal: stop),
+            ]
+        // Whichever part ends first — a stop request, or one that failed — stops the rest in order.
+        return parts.map {
+            .init(
+                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: $0.name)
+        }
     }
 }
 
@@ -289,7 +337,8 @@ extension KeelServer {
         let checker = SchemaContractChecker()
         guard let shared = options.sharedStore else {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
-            let engine = Engine(storage: storage, clock: clock, checker: checker, options: options.engine, logger: logger)
+            let engine = Engine(
+                storage: storage, clock: clock, checker: checker, options: options.engine, logger: logger)
             return (engine, { await storage.close() })
         }
         let store = try await shared.open()

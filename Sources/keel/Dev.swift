@@ -40,16 +40,16 @@ struct Dev: AsyncParsableCommand {
         if let traceFile { options.engine.tracer = try TraceFileOption.tracer(path: traceFile, command: "dev", logger: logger) }
         let server = KeelServer(options: options, logger: logger)
         let progress = DevProgress(server: server, config: config, keepServing: serve, uiHost: uiHost)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: server),
-                    .init(service: progress, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         say("keel dev: \(config.directory) — db \(config.db), socket \(config.socket), \(config.workers.count) workers")
         say("  access: socket \(config.socket) is owner-only (0600) and its peers are admin; no TCP listener, no tokens; "
             + "spawned workers hold the worker and client roles (docs/security.md)")
+        // The server's parts and the progress printer in one group; the printer stops first.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: try await server.start() + [
+                    .init(service: progress, successTerminationBehavior: .gracefullyShutdownGroup)
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
     }

@@ -114,10 +114,12 @@ struct Serve: AsyncParsableCommand {
         try web.apply(to: &options, command: "serve")
         options.workers = try workers.map { try WorkerSpec(command: $0) } + mcpServers.map(MCPWorkerSpec.make)
         let server = KeelServer(options: options, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
+            // One group of the server's parts (store, engine, timers, listeners, workers), stopped
+            // in order on SIGTERM or SIGINT.
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: try await server.start(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         } catch {
             FileHandle.standardError.write(Data("keel serve: \(error)\n".utf8))
