@@ -19,10 +19,10 @@ public enum BenchReport {
     }
 
     /// Which way row `name` improves: rates (`…/s`) higher; times, memory, CPU, transactions per
-    /// unit and multiples of a floor lower; nil when the row says neither.
+    /// unit, thread switches and multiples of a floor lower; nil when the row says neither.
     public static func better(_ name: String) -> Better? {
         if name.contains("/s") && !name.contains("÷") { return .higher }
-        let lower = ["(ms", "ms per", "MiB", "(×)", "transactions per", "CPU"]
+        let lower = ["(ms", "ms per", "MiB", "(×)", "transactions per", "switches per", "CPU"]
         return lower.contains { name.contains($0) } ? .lower : nil
     }
 

@@ -97,23 +97,30 @@ struct BenchSession {
         column.add("W2 latency p50 (ms)", p50)
         column.add("W2 latency p99 (ms)", p99)
 
-        var w3: [Double] = []
+        var w3: [Double] = [], w3Switches: [Double] = []
         for _ in 0..<r {
+            let before = ProcStats.contextSwitches(pid)
             let secs = try await Workloads.longWorkflow(pool, steps: plan.w3Steps)
             w3.append(secs * 1000 / Double(plan.w3Steps))
+            w3Switches.append((ProcStats.contextSwitches(pid) - before) / Double(plan.w3Steps))
         }
         column.add("W3 ms per sequential activity", w3)
+        column.add("W3 thread switches per activity", w3Switches)
 
-        var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = []
+        var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = [], w4Switches: [Double] = []
         for _ in 0..<r {
+            let before = ProcStats.contextSwitches(pid)
             let (secs, lat) = try await Workloads.oneShotCalls([endpoint], clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
-            w4.append(Double(plan.w4Clients * plan.w4CallsPerClient) / secs)
+            let calls = Double(plan.w4Clients * plan.w4CallsPerClient)
+            w4.append(calls / secs)
             w4p50.append(percentile(lat, 0.5))
             w4p99.append(percentile(lat, 0.99))
+            w4Switches.append((ProcStats.contextSwitches(pid) - before) / calls)
         }
         column.add("W4 activity/call: calls/s (8 clients)", w4)
         column.add("W4 p50 (ms)", w4p50)
         column.add("W4 p99 (ms)", w4p99)
+        column.add("W4 thread switches per call", w4Switches)
         column.add("RSS peak (MiB, end)", [ProcStats.peakRSSMiB(pid)])
         column.addFloors(floors)
         return column
@@ -191,6 +198,24 @@ enum ProcStats {
 
     static func rssMiB(_ pid: Int32) -> Double { status(pid, "VmRSS") }
     static func peakRSSMiB(_ pid: Int32) -> Double { status(pid, "VmHWM") }
+
+    /// Voluntary context switches of every thread of the process so far: each is a thread that
+    /// ran out of work and slept until another handed it some. Their growth per call counts the
+    /// thread crossings a call costs, whatever the machine's speed (preemptions, which depend on
+    /// the load, are not counted).
+    static func contextSwitches(_ pid: Int32) -> Double {
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return .nan }
+        var total = 0.0
+        for thread in threads {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/status", encoding: .utf8) else {
+                continue  // the thread ended between the listing and the read
+            }
+            for line in text.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") {
+                total += line.split(separator: "\t").last.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? 0
+            }
+        }
+        return total
+    }
 
     /// User plus system CPU seconds.
     static func cpuSeconds(_ pid: Int32) -> Double {

@@ -165,6 +165,7 @@ struct BenchCompareTests {
         ("database write transactions per call", .lower),
         ("W2 latency p50 (ms) ÷ floor (×)", .lower),
         ("floor: WAL commit p50 (ms)", .lower),
+        ("W4 thread switches per call", .lower),
     ])
     func eachRowSaysWhichWayIsBetter(row: String, better: BenchReport.Better) {
         #expect(BenchReport.better(row) == better)
