@@ -8,6 +8,7 @@ import KeelSchemaCLI
 @main
 enum KeelMain {
     static func main() async {
+        EventLoopExecutor.install(arguments: CommandLine.arguments, environment: ProcessInfo.processInfo.environment)
         if let message = SubcommandSuggestion.message(root: Keel.self, arguments: Array(CommandLine.arguments.dropFirst())) {
             FileHandle.standardError.write(Data((message + "\n").utf8))
             exit(64)

@@ -192,5 +192,7 @@ extension Serve {
 /// Sizes NIO's shared event loop group before anything uses it. One loop measured best on 2 cores
 /// (W3 1.37 → 1.11 ms per activity, W2 p99 3.60 → 3.04 ms; docs/performance.md).
 func useEventLoops(_ count: Int) {
+    // Already sized at the top of `main`, where Swift concurrency was moved onto the loops.
+    guard EventLoopExecutor.installedLoopCount == nil else { return }
     NIOSingletons.groupLoopCountSuggestion = count
 }

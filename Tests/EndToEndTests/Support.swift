@@ -13,12 +13,15 @@ final class KeelProcess: @unchecked Sendable {
     // @unchecked: used from one test task.
     let dir: TemporaryDirectory
     let workers: [String]
+    /// More `keel serve` flags, after the ones every test needs.
+    let arguments: [String]
     var process: ChildProcess?
     var lives = 0
 
-    init(dir: TemporaryDirectory, workers: [String] = []) {
+    init(dir: TemporaryDirectory, workers: [String] = [], arguments: [String] = []) {
         self.dir = dir
         self.workers = workers
+        self.arguments = arguments
     }
 
     /// A failed test must not leave its orchestrator (and its workers) behind.
@@ -36,6 +39,7 @@ final class KeelProcess: @unchecked Sendable {
             PackagePaths.keelBinary, "serve", "--db", dir.file("keel.db"), "--socket", socket, "--handshake-timeout", "60",
         ]
         for w in workers { argv += ["--worker", w] }
+        argv += arguments
         process = try ChildProcess(argv, logPath: dir.file("keel-\(lives).log"), environment: environment)
         let up = try await eventually(timeout: .seconds(20)) {
             (try? await KeelClient.withClient(self.endpoint) { try await $0.call("ping") }) != nil
