@@ -73,6 +73,12 @@ struct FlatProgramBuilder {
         case .falseSchema: return FlatOp(code: .fail)
         case .type(let mask): return FlatOp(code: .type, a: Int32(mask.rawValue))
         case .enumeration(let list, let set):
+            let strings = list.compactMap(\.stringValue)
+            if strings.count == list.count, strings.count <= FlatProgram.enumScanLimit {
+                let start = Int32(names.count)
+                for s in strings { names.append(name(s, schema: -1, required: false)) }
+                return FlatOp(code: .enumStrings, a: start, b: Int32(strings.count))
+            }
             values.append(contentsOf: list)
             let start = Int32(values.count - list.count)
             if list.count <= FlatProgram.enumScanLimit {
@@ -175,10 +181,7 @@ struct FlatProgramBuilder {
         var entries: [FlatName] = []
         func entry(_ name: String) -> Int {
             if let i = entries.firstIndex(where: { nameBytes($0).elementsEqual(name.utf8) }) { return i }
-            bytes.append(contentsOf: name.utf8)
-            entries.append(
-                FlatName(start: Int32(bytes.count - name.utf8.count), count: Int32(name.utf8.count), schema: -1,
-                    required: false))
+            entries.append(self.name(name, schema: -1, required: false))
             return entries.count - 1
         }
         for (name, node) in k.properties {
@@ -234,6 +237,14 @@ struct FlatProgramBuilder {
             return (named + patterned + [shape.additional]).filter { $0 >= 0 }
         default: return []
         }
+    }
+
+    /// A name entry for `text`, its bytes appended to `bytes`.
+    private mutating func name(_ text: String, schema: Int32, required: Bool) -> FlatName {
+        bytes.append(contentsOf: text.utf8)
+        return FlatName(
+            start: Int32(bytes.count - text.utf8.count), count: Int32(text.utf8.count), schema: schema,
+            required: required)
     }
 
     private func nameBytes(_ name: FlatName) -> ArraySlice<UInt8> {

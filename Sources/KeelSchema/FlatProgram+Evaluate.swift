@@ -39,6 +39,10 @@ extension FlatProgram {
             if run(o.a, value) { return o.b < 0 || run(o.b, value) }
             return o.c < 0 || run(o.c, value)
         case .apply: return run(o.a, value)
+        case .type: return TypeMask(rawValue: UInt8(o.a)).matches(value)
+        case .enumStrings:
+            guard case .string(let s) = value.pointee else { return false }
+            return name(matching: s, in: FlatRange(start: o.a, end: o.a + o.b)) >= 0
         default: return check(op, value)
         }
     }
@@ -49,7 +53,6 @@ extension FlatProgram {
         let o = op.pointee
         switch o.code {
         case .fail: return false
-        case .type: return TypeMask(rawValue: UInt8(o.a)).matches(value.pointee)
         case .enumScan, .enumSet:
             if o.code == .enumSet { return valueSets[Int(o.c)].contains(value.pointee) }
             for k in Int(o.a)..<Int(o.a + o.b) where values[k] == value.pointee { return true }
@@ -67,13 +70,15 @@ extension FlatProgram {
         case .format:
             guard case .string(let s) = value.pointee else { return true }
             return formats[Int(o.a)].check(s)
-        case .maxItems, .minItems, .uniqueItems:
+        case .maxItems, .minItems:
+            guard let items = Self.items(value) else { return true }
+            return o.code == .maxItems ? items.count <= o.n : items.count >= o.n
+        case .uniqueItems:
             guard case .array(let a) = value.pointee else { return true }
-            if o.code == .uniqueItems { return a.firstEqualPair == nil }
-            return o.code == .maxItems ? a.count <= o.n : a.count >= o.n
+            return a.firstEqualPair == nil
         case .maxProperties, .minProperties:
-            guard case .object(let object) = value.pointee else { return true }
-            return o.code == .maxProperties ? object.count <= o.n : object.count >= o.n
+            guard let members = Self.members(value) else { return true }
+            return o.code == .maxProperties ? members.count <= o.n : members.count >= o.n
         default: return true
         }
     }

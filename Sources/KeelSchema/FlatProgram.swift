@@ -94,6 +94,8 @@ struct FlatOp {
         case type
         /// `enum`: `values[a ..< a + b]`, scanned; `enumSet` also hashes `valueSets[c]`.
         case enumScan, enumSet
+        /// `enum` of strings only: `names[a ..< a + b]`, compared as UTF-8 bytes.
+        case enumStrings
         /// `const`: `values[a]`.
         case const
         /// `numbers[a]`; `n` its significand and `b` its power of ten when `c == 1` (compact).
