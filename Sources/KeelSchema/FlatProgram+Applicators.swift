@@ -55,15 +55,18 @@ extension FlatProgram {
         return object.withUnsafeMembers { $0 }
     }
 
-    /// The index in `names` of the name with the same UTF-8 bytes as `key`, or -1.
+    /// The index in `names` of the name with the same UTF-8 bytes as `key`, or -1. Names are
+    /// told apart by length and first 8 bytes first (a byte loop per candidate was ~13% of
+    /// `isValid` on the fast input).
     func name(matching key: String, in range: FlatRange) -> Int {
         if range.start == range.end { return -1 }
         var key = key
         return key.withUTF8 { k in
+            let prefix = FlatName.prefix(k)
             for i in Int(range.start)..<Int(range.end) {
                 let entry = names[i]
-                guard Int(entry.count) == k.count else { continue }
-                if k.isEmpty || memcmpEqual(k.baseAddress!, bytes.baseAddress! + Int(entry.start), k.count) {
+                guard Int(entry.count) == k.count, entry.prefix == prefix else { continue }
+                if k.count <= 8 || memcmpEqual(k.baseAddress! + 8, bytes.baseAddress! + Int(entry.start) + 8, k.count - 8) {
                     return i
                 }
             }

@@ -242,9 +242,10 @@ struct FlatProgramBuilder {
     /// A name entry for `text`, its bytes appended to `bytes`.
     private mutating func name(_ text: String, schema: Int32, required: Bool) -> FlatName {
         bytes.append(contentsOf: text.utf8)
+        let utf8 = Array(text.utf8)
         return FlatName(
-            start: Int32(bytes.count - text.utf8.count), count: Int32(text.utf8.count), schema: schema,
-            required: required)
+            start: Int32(bytes.count - utf8.count), count: Int32(utf8.count),
+            prefix: utf8.withUnsafeBufferPointer(FlatName.prefix), schema: schema, required: required)
     }
 
     private func nameBytes(_ name: FlatName) -> ArraySlice<UInt8> {

@@ -47,8 +47,9 @@ extension FlatProgram {
         }
     }
 
-    /// The assertions (no subschemas).
-    @inline(never)
+    /// The assertions (no subschemas). Inlined into `step`: one jump per op instead of two. The
+    /// frame this adds to the recursive path is bounded: flat paths are at most 128 deep.
+    @inline(__always)
     private func check(_ op: UnsafePointer<FlatOp>, _ value: UnsafePointer<JSONValue>) -> Bool {
         let o = op.pointee
         switch o.code {

@@ -154,9 +154,19 @@ struct FlatObject {
 struct FlatName {
     var start: Int32
     var count: Int32
+    /// The first 8 bytes (see ``prefix(_:)``).
+    var prefix: UInt64
     /// The `properties` subschema, or -1 when the name is only required.
     var schema: Int32
     var required: Bool
+
+    /// The first (up to) 8 bytes of `bytes` as one little-endian word, zero-padded.
+    @inline(__always)
+    static func prefix(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var word: UInt64 = 0
+        for i in 0..<Swift.min(bytes.count, 8) { word |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        return word
+    }
 }
 
 /// A `patternProperties` entry.

@@ -44,6 +44,14 @@ import Testing
             [(#"{"é":1}"#, true), (#"{"e\u0301":1}"#, false)])
         try check(#"{"required":["é"]}"#, [(#"{"é":1}"#, true), (#"{"e\u0301":1}"#, false)])
         try check(#"{"required":[""]}"#, [(#"{"":1}"#, true), (#"{"a":1}"#, false)])
+        // Names longer than the 8-byte prefix that tells most names apart.
+        try check(
+            #"{"properties":{"identifier_1":{"type":"string"},"identifier_2":{"type":"integer"}},"enum":[{"identifier_1":"x"},{"identifier_2":2},{"identifier_3":true}]}"#,
+            [(#"{"identifier_1":"x"}"#, true), (#"{"identifier_2":2}"#, true), (#"{"identifier_3":true}"#, true),
+             (#"{"identifier_1":1}"#, false), (#"{"identifier_2":"x"}"#, false)])
+        try check(
+            #"{"enum":["identifier_1","identifier_2","id"]}"#,
+            [(#""identifier_2""#, true), (#""identifier_3""#, false), (#""id""#, true), (#""i""#, false)])
     }
 
     @Test func numbersAtTheEdges() throws {
