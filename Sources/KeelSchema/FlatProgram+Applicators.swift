@@ -66,7 +66,9 @@ extension FlatProgram {
             for i in Int(range.start)..<Int(range.end) {
                 let entry = names[i]
                 guard Int(entry.count) == k.count, entry.prefix == prefix else { continue }
-                if k.count <= 8 || memcmpEqual(k.baseAddress! + 8, bytes.baseAddress! + Int(entry.start) + 8, k.count - 8) {
+                if k.count <= 8
+                    || memcmpEqual(k.baseAddress! + 8, bytes.baseAddress! + Int(entry.start) + 8, k.count - 8)
+                {
                     return i
                 }
             }

@@ -46,9 +46,14 @@ import Testing
         try check(#"{"required":[""]}"#, [(#"{"":1}"#, true), (#"{"a":1}"#, false)])
         // Names longer than the 8-byte prefix that tells most names apart.
         try check(
-            #"{"properties":{"identifier_1":{"type":"string"},"identifier_2":{"type":"integer"}},"enum":[{"identifier_1":"x"},{"identifier_2":2},{"identifier_3":true}]}"#,
-            [(#"{"identifier_1":"x"}"#, true), (#"{"identifier_2":2}"#, true), (#"{"identifier_3":true}"#, true),
-             (#"{"identifier_1":1}"#, false), (#"{"identifier_2":"x"}"#, false)])
+            #"""
+            {"properties":{"identifier_1":{"type":"string"},"identifier_2":{"type":"integer"}},
+             "enum":[{"identifier_1":"x"},{"identifier_2":2},{"identifier_3":true}]}
+            """#,
+            [
+                (#"{"identifier_1":"x"}"#, true), (#"{"identifier_2":2}"#, true), (#"{"identifier_3":true}"#, true),
+                (#"{"identifier_1":1}"#, false), (#"{"identifier_2":"x"}"#, false),
+            ])
         try check(
             #"{"enum":["identifier_1","identifier_2","id"]}"#,
             [(#""identifier_2""#, true), (#""identifier_3""#, false), (#""id""#, true), (#""i""#, false)])
@@ -78,15 +83,19 @@ import Testing
     @Test func stringLengthsCountCodePoints() throws {
         try check(
             #"{"minLength":2,"maxLength":3}"#,
-            [(#""ab""#, true), (#""a""#, false), (#""abcd""#, false), (#""éé""#, true), (#""😀😀😀""#, true),
-             (#""😀""#, false), (#""😀😀😀😀""#, false), ("1", true)])
+            [
+                (#""ab""#, true), (#""a""#, false), (#""abcd""#, false), (#""éé""#, true), (#""😀😀😀""#, true),
+                (#""😀""#, false), (#""😀😀😀😀""#, false), ("1", true),
+            ])
     }
 
     @Test func enumAndConstCompareExactly() throws {
         try check(
             #"{"enum":[{"a":[1,2.0]},"é",null,1]}"#,
-            [(#"{"a":[1,2]}"#, true), (#"{"a":[2,1]}"#, false), (#""é""#, true), (#""e\u0301""#, false),
-             ("1.0", true), ("false", false)])
+            [
+                (#"{"a":[1,2]}"#, true), (#"{"a":[2,1]}"#, false), (#""é""#, true), (#""e\u0301""#, false),
+                ("1.0", true), ("false", false),
+            ])
         let long = (0..<20).map { #"{"k":\#($0)}"# }.joined(separator: ",")
         try check(#"{"enum":[\#(long)]}"#, [(#"{"k":19}"#, true), (#"{"k":20}"#, false)])
         try check(#"{"const":{"b":[true]}}"#, [(#"{"b":[true]}"#, true), (#"{"b":[1]}"#, false)])
@@ -99,15 +108,21 @@ import Testing
              "items":{"type":"integer"},"contains":{"const":3},"minContains":2,"maxContains":3,"uniqueItems":false,
              "anyOf":[{"minItems":3},{"maxItems":0}],"not":{"const":["x",3,3,3,3]}}
             """#,
-            [(#"["x",3,3]"#, true), (#"["x",3]"#, false), (#"[1,3,3]"#, false), (#"["x",3,3,3,3]"#, false),
-             (#"["x",3,3,1.5]"#, false), (#"["x",3,3,3]"#, true), ("{}", true)])
+            [
+                (#"["x",3,3]"#, true), (#"["x",3]"#, false), (#"[1,3,3]"#, false), (#"["x",3,3,3,3]"#, false),
+                (#"["x",3,3,1.5]"#, false), (#"["x",3,3,3]"#, true), ("{}", true),
+            ])
         try check(
-            #"{"oneOf":[{"multipleOf":2},{"multipleOf":3}],"if":{"minimum":10},"then":{"maximum":20},"else":{"minimum":-1}}"#,
+            #"""
+            {"oneOf":[{"multipleOf":2},{"multipleOf":3}],
+             "if":{"minimum":10},"then":{"maximum":20},"else":{"minimum":-1}}
+            """#,
             [("4", true), ("6", false), ("7", false), ("12", false), ("14", true), ("22", false), ("-2", false)])
         try check(#"{"uniqueItems":true}"#, [("[1,1.0]", false), (#"["é","e\u0301"]"#, true), ("[{}, []]", true)])
         try check(#"{"propertyNames":{"maxLength":2}}"#, [(#"{"ab":1}"#, true), (#"{"abc":1}"#, false)])
         try check(
-            ##"{"$defs":{"n":{"type":"number"}},"items":{"$ref":"#/$defs/n"}}"##, [("[1,2]", true), (#"[1,"2"]"#, false)])
+            ##"{"$defs":{"n":{"type":"number"}},"items":{"$ref":"#/$defs/n"}}"##,
+            [("[1,2]", true), (#"[1,"2"]"#, false)])
     }
 
     @Test func unsupportedKeywordsAndCyclesKeepTheEvaluator() throws {
@@ -140,7 +155,10 @@ import Testing
         for c in try SuiteSupport.cases(draft: folder) {
             let options = ValidatorOptions(defaultDialect: dialect, assertFormat: c.category == "format")
             // Schemas that do not compile are ConformanceTests' concern.
-            guard case .success(let v) = Result(catching: { try Validator(schema: c.schema, registry: registry, options: options) })
+            guard
+                case .success(let v) = Result(catching: {
+                    try Validator(schema: c.schema, registry: registry, options: options)
+                })
             else { continue }
             total += 1
             if v.flat != nil { lowered += 1 }
