@@ -17,7 +17,7 @@ public struct JSONObject: Sendable {
     /// Members past this count get a hash index (scanning a few short keys beats hashing them).
     public static let indexThreshold = 8
 
-    var members: [Element]
+    @usableFromInline var members: [Element]
     var index: [ExactKey: Int]?
 
     /// An empty object.
@@ -118,6 +118,22 @@ public struct JSONObject: Sendable {
     /// (the later one wins); for APIs that need a `Dictionary`.
     public var dictionary: [String: JSONValue] {
         Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// Calls `body` with the members in place, without copying them (a validator reads every
+    /// member of every object; copying each retained its key and value). The buffer is valid only
+    /// inside `body`.
+    @inlinable
+    public func withUnsafeMembers<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+        try members.withUnsafeBufferPointer(body)
+    }
+
+    /// The value of the member at `member`, in place (for pointers from ``withUnsafeMembers(_:)``).
+    @inlinable
+    public static func valuePointer(_ member: UnsafePointer<Element>) -> UnsafePointer<JSONValue> {
+        // A tuple's elements are laid out in order, each at its alignment, like a struct's fields.
+        let offset = MemoryLayout<Element>.offset(of: \Element.value)!
+        return (UnsafeRawPointer(member) + offset).assumingMemoryBound(to: JSONValue.self)
     }
 
     func position(of key: String) -> Int? {

@@ -47,7 +47,14 @@ enum Arithmetic {
     /// 1250, 1), or nil when either has no compact form or scaling would overflow `Int64`.
     /// Integers stored as `Int64` come back as they are.
     private static func aligned(_ a: JSONNumber, _ b: JSONNumber) -> (Int64, Int64)? {
-        guard let (x, p) = a.compactDecimal, let (y, q) = b.compactDecimal else { return nil }
+        guard let x = a.compactDecimal, let y = b.compactDecimal else { return nil }
+        return aligned(x, y)
+    }
+
+    /// As ``aligned(_:_:)-(JSONNumber,JSONNumber)``, on compact forms (significand, power of ten).
+    static func aligned(_ a: (Int64, Int), _ b: (Int64, Int)) -> (Int64, Int64)? {
+        let (x, p) = a
+        let (y, q) = b
         if p == q { return (x, y) }
         if p > q {
             guard let scaled = scale(x, by: p - q) else { return nil }

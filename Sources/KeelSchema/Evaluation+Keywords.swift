@@ -73,23 +73,8 @@ extension Evaluation {
             guard case .array(let a) = value, a.count < m else { return true }
             return fail("minItems", "an array of \(a.count) items has fewer than the minimum \(m)")
         case .uniqueItems:
-            guard case .array(let a) = value, a.count > 1 else { return true }
-            var seen: [JSONValue: Int] = [:]
-            seen.reserveCapacity(a.count)
-            for (i, e) in a.enumerated() {
-                guard let j = seen.updateValue(i, forKey: e) else { continue }
-                if e.isASCIIOnly || a[j].isExactlyEqual(to: e) {
-                    return fail("uniqueItems", "items at index \(j) and \(i) are equal, but items must be unique")
-                }
-                // Canonically equal but not the same code points: compare exactly, pairwise.
-                for x in 0..<a.count {
-                    for y in (x + 1)..<a.count where a[x].isExactlyEqual(to: a[y]) {
-                        return fail("uniqueItems", "items at index \(x) and \(y) are equal, but items must be unique")
-                    }
-                }
-                return true
-            }
-            return true
+            guard case .array(let a) = value, let (j, i) = a.firstEqualPair else { return true }
+            return fail("uniqueItems", "items at index \(j) and \(i) are equal, but items must be unique")
         case .maxProperties(let m):
             guard case .object(let o) = value, o.count > m else { return true }
             return fail("maxProperties", "an object with \(o.count) properties has more than the maximum \(m)")

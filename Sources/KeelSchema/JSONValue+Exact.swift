@@ -16,3 +16,23 @@ extension JSONValue {
         }
     }
 }
+
+extension [JSONValue] {
+    /// The indexes (earlier, later) of two exactly equal items, or nil when all are distinct
+    /// (`uniqueItems`).
+    var firstEqualPair: (Int, Int)? {
+        guard count > 1 else { return nil }
+        var seen: [JSONValue: Int] = [:]
+        seen.reserveCapacity(count)
+        for (i, e) in enumerated() {
+            guard let j = seen.updateValue(i, forKey: e) else { continue }
+            if e.isASCIIOnly || self[j].isExactlyEqual(to: e) { return (j, i) }
+            // Canonically equal but not the same code points: compare exactly, pairwise.
+            for x in 0..<count {
+                for y in (x + 1)..<count where self[x].isExactlyEqual(to: self[y]) { return (x, y) }
+            }
+            return nil
+        }
+        return nil
+    }
+}

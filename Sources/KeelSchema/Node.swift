@@ -106,8 +106,12 @@ struct TypeMask: OptionSet, Sendable {
         return out
     }
 
-    func matches(_ value: JSONValue) -> Bool {
-        switch value {
+    func matches(_ value: JSONValue) -> Bool { withUnsafePointer(to: value) { matches($0) } }
+
+    /// As ``matches(_:)-(JSONValue)``, reading the value in place (no copy of its payload but a number's).
+    @inline(__always)
+    func matches(_ value: UnsafePointer<JSONValue>) -> Bool {
+        switch value.pointee {
         case .null: contains(.null)
         case .bool: contains(.boolean)
         case .number(let n): contains(.number) || (contains(.integer) && n.isInteger)

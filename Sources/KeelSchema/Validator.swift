@@ -15,6 +15,8 @@ public final class Validator: Sendable {
     let trackScope: Bool
     /// Every node of the graph, so that `deinit` can take it apart without recursion.
     private let nodes: [Node]
+    /// The graph lowered for `isValid`, when it can be (see ``FlatProgram``).
+    let flat: FlatProgram?
 
     /// Compiles `schema`, resolving every `$ref` now (through `registry`, never the network).
     /// - Parameters:
@@ -31,12 +33,19 @@ public final class Validator: Sendable {
         self.root = try compiler.compile(schema)
         self.trackScope = compiler.usesDynamicScope
         self.nodes = compiler.takeNodes()
+        self.flat = trackScope ? nil : FlatProgram.lower(root)
     }
 
     deinit { Node.dismantle(nodes) }
 
     /// True when `instance` is valid. Stops at the first failure and builds no messages.
     public func isValid(_ instance: JSONValue) -> Bool {
+        if let flat { return flat.isValid(instance) }
+        return isValidByEvaluation(instance)
+    }
+
+    /// `isValid` on the ``Node`` graph, also for schemas that have a flat program (tests compare the two).
+    func isValidByEvaluation(_ instance: JSONValue) -> Bool {
         Evaluation.with(full: false, maxErrors: 1, trackScope: trackScope) { evaluation in
             let ok = evaluation.evaluate(root, instance, &evaluation.discard.pointee, collect: false)
             return ok && evaluation.abort == nil

@@ -1,0 +1,115 @@
+import KeelCore
+
+extension FlatProgram {
+    /// True when `instance` is valid: the same answer as the ``Node`` evaluator's `isValid`.
+    func isValid(_ instance: JSONValue) -> Bool {
+        withUnsafePointer(to: instance) { run(root, $0) }
+    }
+
+    /// Applies subschema `schema` to the value at `value`, stopping at the first failure.
+    /// Values are passed by pointer, read in place: passing `JSONValue`s retained their payloads.
+    func run(_ schema: Int32, _ value: UnsafePointer<JSONValue>) -> Bool {
+        let range = schemas[Int(schema)]
+        var i = Int(range.start)
+        let end = Int(range.end)
+        while i < end {
+            if !step(ops.baseAddress! + i, value) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Applies one op. Applicators sit on the recursive path in their own functions.
+    @inline(__always)
+    private func step(_ op: UnsafePointer<FlatOp>, _ value: UnsafePointer<JSONValue>) -> Bool {
+        let o = op.pointee
+        switch o.code {
+        case .object: return applyObject(objects[Int(o.a)], value)
+        case .prefixItems, .items, .contains, .propertyNames: return applyToParts(o, value)
+        case .allOf:
+            for k in Int(o.a)..<Int(o.a + o.b) where !run(lists[k], value) { return false }
+            return true
+        case .anyOf:
+            for k in Int(o.a)..<Int(o.a + o.b) where run(lists[k], value) { return true }
+            return false
+        case .oneOf: return applyOneOf(o, value)
+        case .not: return !run(o.a, value)
+        case .conditional:
+            if o.b < 0 && o.c < 0 { return true }
+            if run(o.a, value) { return o.b < 0 || run(o.b, value) }
+            return o.c < 0 || run(o.c, value)
+        case .apply: return run(o.a, value)
+        case .type: return TypeMask(rawValue: UInt8(o.a)).matches(value)
+        case .enumStrings:
+            guard case .string(let s) = value.pointee else { return false }
+            return name(matching: s, in: FlatRange(start: o.a, end: o.a + o.b)) >= 0
+        default: return check(op, value)
+        }
+    }
+
+    /// The assertions (no subschemas). Inlined into `step`: one jump per op instead of two. The
+    /// frame this adds to the recursive path is bounded: flat paths are at most 128 deep.
+    @inline(__always)
+    private func check(_ op: UnsafePointer<FlatOp>, _ value: UnsafePointer<JSONValue>) -> Bool {
+        let o = op.pointee
+        switch o.code {
+        case .fail: return false
+        case .enumScan, .enumSet:
+            if o.code == .enumSet { return valueSets[Int(o.c)].contains(value.pointee) }
+            for k in Int(o.a)..<Int(o.a + o.b) where values[k] == value.pointee { return true }
+            return false
+        case .const: return values[Int(o.a)] == value.pointee
+        case .multipleOf, .maximum, .exclusiveMaximum, .minimum, .exclusiveMinimum:
+            guard case .number(let n) = value.pointee else { return true }
+            return checkNumber(o, n)
+        case .maxLength, .minLength:
+            guard case .string(let s) = value.pointee else { return true }
+            return checkLength(o, s)
+        case .pattern:
+            guard case .string(let s) = value.pointee else { return true }
+            return regexes[Int(o.a)].matches(s)
+        case .format:
+            guard case .string(let s) = value.pointee else { return true }
+            return formats[Int(o.a)].check(s)
+        case .maxItems, .minItems:
+            guard let items = Self.items(value) else { return true }
+            return o.code == .maxItems ? items.count <= o.n : items.count >= o.n
+        case .uniqueItems:
+            guard case .array(let a) = value.pointee else { return true }
+            return a.firstEqualPair == nil
+        case .maxProperties, .minProperties:
+            guard let members = Self.members(value) else { return true }
+            return o.code == .maxProperties ? members.count <= o.n : members.count >= o.n
+        default: return true
+        }
+    }
+
+    /// `minimum`…`multipleOf`: on scaled integers when both numbers have compact forms, else exactly.
+    private func checkNumber(_ o: FlatOp, _ n: JSONNumber) -> Bool {
+        let order: Int
+        // As `Arithmetic.compare`/`isMultiple`, with the bound's compact form computed once.
+        if o.c == 1, let x = n.compactDecimal, let (v, b) = Arithmetic.aligned(x, (o.n, Int(o.b))),
+            o.code != .multipleOf || b != 0
+        {
+            if o.code == .multipleOf { return v.remainderReportingOverflow(dividingBy: b).partialValue == 0 }
+            order = v < b ? -1 : v == b ? 0 : 1
+        } else {
+            let bound = numbers[Int(o.a)]
+            if o.code == .multipleOf { return Arithmetic.isMultiple(n, of: bound) }
+            order = Arithmetic.compare(n, bound)
+        }
+        switch o.code {
+        case .maximum: return order <= 0
+        case .exclusiveMaximum: return order < 0
+        case .minimum: return order >= 0
+        default: return order > 0
+        }
+    }
+
+    /// `minLength`/`maxLength` count code points; the UTF-8 length bounds it, so most strings skip the count.
+    private func checkLength(_ o: FlatOp, _ s: String) -> Bool {
+        let bytes = s.utf8.count
+        if o.code == .maxLength { return bytes <= o.n || scalarCount(s) <= o.n }
+        return bytes >= o.n && (bytes == o.n || scalarCount(s) >= o.n)
+    }
+}
