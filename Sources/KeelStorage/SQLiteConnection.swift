@@ -24,9 +24,15 @@ final class SQLiteConnection: @unchecked Sendable {
         sqlite3_extended_result_codes(handle, 1)
     }
 
-    deinit {
+    deinit { close() }
+
+    /// Finalizes the cached statements and closes the connection now (its locks and, for the last
+    /// connection, the WAL checkpoint go with it); later calls do nothing.
+    func close() {
         for (_, s) in statements { sqlite3_finalize(s) }
+        statements = [:]
         sqlite3_close_v2(handle)
+        handle = nil
     }
 
     /// Runs SQL text that returns no rows (pragmas, DDL, transaction control).

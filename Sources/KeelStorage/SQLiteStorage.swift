@@ -207,6 +207,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             commit(batch, on: db)
             StoreMetrics.recordCommit(writes: batch.count, duration: clock.now - started)
         }
+        // Closed here, not when the thread's closure is released: once `close()` returns, another
+        // store may open the file at once (a server restarted in the same process).
+        db.close()
         queue.finishClose()
     }
 

@@ -28,7 +28,10 @@ struct ServerServicesTests {
         options.socketPath = dir.file("second.sock")
         let second = KeelServer(options: options, logger: Logger(label: "second"))
         let parts: [ServiceGroupConfiguration.ServiceConfiguration]
-        do { parts = try await second.start() } catch { return false }
+        do { parts = try await second.start() } catch {
+            print("ServerServicesTests: a second server did not start: \(error)")
+            return false
+        }
         second.stop()
         try await ServiceGroup(configuration: .init(services: parts, logger: Logger(label: "second"))).run()
         return true
