@@ -2,22 +2,28 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Where `keel serve` and `keel dev` run Swift concurrency: on NIO's event loops, the threads the
-/// connections read and write on, instead of a separate cooperative pool (docs/performance.md,
-/// "Thread crossings"). A request read on a loop is then parsed, decided by the engine and
-/// answered on that loop; only the store's writer and readers are other threads.
+/// Runs Swift concurrency of `keel serve` on NIO's event loops, the threads the connections read
+/// and write on, instead of Swift's own pool, when asked (`--concurrency-on-event-loops`, or
+/// `KEEL_NIO_EXECUTOR=1` for `serve` and `dev`). A request read on a loop is then parsed, decided
+/// by the engine and answered on that loop; only the store's writer and readers are other threads.
+/// It cuts the thread crossings per call by 2.6× and the tail latency of a busy machine, and costs
+/// some throughput on an idle one (docs/performance.md, "Thread crossings"); it is off by default.
 ///
 /// NIO's hook must go in before anything runs on the pool, so it is installed at the top of
-/// `main`, from the command line as it stands (the parser runs later): `--event-loops N` sizes
-/// the group (default 1), and `KEEL_NIO_EXECUTOR=0` keeps Swift's own pool.
+/// `main`, from the command line as it stands (the parser runs later), with the loop count of
+/// `--event-loops N` (default 1).
 enum EventLoopExecutor {
-    /// The loop count this process set for NIO's shared group; nil until ``install(arguments:)`` ran.
+    /// The flag of `keel serve` that turns it on.
+    static let flag = "--concurrency-on-event-loops"
+
+    /// The loop count this process set for NIO's shared group; nil until ``install(arguments:environment:)`` did.
     nonisolated(unsafe) private(set) static var installedLoopCount: Int?
 
-    /// Installs the hook for `serve` and `dev`; other subcommands keep Swift's pool.
+    /// Installs the hook when `serve` or `dev` asks for it; nothing otherwise.
     static func install(arguments: [String], environment: [String: String]) {
         guard let command = arguments.dropFirst().first, command == "serve" || command == "dev" else { return }
-        guard environment["KEEL_NIO_EXECUTOR"] != "0" else { return }
+        let asked = (command == "serve" && arguments.contains(flag)) || environment["KEEL_NIO_EXECUTOR"] == "1"
+        guard asked else { return }
         let count = command == "serve" ? eventLoopCount(arguments) ?? 1 : 1
         guard (1...64).contains(count) else { return }  // the parser refuses it with its message
         NIOSingletons.groupLoopCountSuggestion = count

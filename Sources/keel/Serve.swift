@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(help: "NIO event loop threads (default 1: fewer thread wake-ups per message; see docs/performance.md).")
     var eventLoops = 1
+    @ArgumentParser.Flag(
+        help: "Run Swift concurrency on the event loops too: fewer thread crossings and a shorter tail on a busy machine, some throughput lost on an idle one (docs/performance.md).")
+    var concurrencyOnEventLoops = false
     @OptionGroup(title: "Limits") var limits: LimitOptions
     @Option(
         name: .customLong("activity-limit"),

@@ -4,20 +4,22 @@ import KeelTesting
 import Testing
 
 extension EndToEnd {
-/// `keel serve` runs Swift concurrency on NIO's event loops (Sources/keel/EventLoopExecutor.swift,
-/// docs/performance.md "Thread crossings"): the loop count is fixed at the top of `main` from
-/// `--event-loops` (the parser's later attempt to size NIO's group would otherwise trap: it may
-/// be set once), and `KEEL_NIO_EXECUTOR=0` keeps Swift's own pool. Each way the server starts
-/// and serves activities through a real Python worker, and stops cleanly.
+/// `keel serve --concurrency-on-event-loops` (or `KEEL_NIO_EXECUTOR=1`) runs Swift concurrency on
+/// NIO's event loops (Sources/keel/EventLoopExecutor.swift, docs/performance.md "Thread
+/// crossings"): the loop count is then fixed at the top of `main` from `--event-loops` (the
+/// parser's later attempt to size NIO's group would otherwise trap: it may be set once). With and
+/// without it, with each loop count, the server starts, serves activities through a real Python
+/// worker, and stops cleanly.
 @Suite("Concurrency on the event loops", .serialized, .timeLimit(.minutes(3)))
 struct EventLoopExecutorTests {
     static let worker = "python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"
 
     @Test(arguments: [
         ([String](), [String: String]()),
+        (["--concurrency-on-event-loops"], [:]),
+        (["--concurrency-on-event-loops", "--event-loops", "2"], [:]),
+        (["--event-loops=3"], ["KEEL_NIO_EXECUTOR": "1"]),
         (["--event-loops", "2"], [:]),
-        (["--event-loops=3"], [:]),
-        (["--event-loops", "2"], ["KEEL_NIO_EXECUTOR": "0"]),
     ])
     func theServerStartsWithEachLoopCountAndServesActivities(arguments: [String], environment: [String: String])
         async throws
