@@ -197,6 +197,8 @@ public final class KeelServer: Service, Sendable {
         var endpoints = Endpoints()
         var metricsListener: MetricsListener?
         var started: [any Sidecar] = []
+        // The Unix socket's private directory, until the socket is moved out of it into place.
+        var staging: (directory: String, socket: String)?
         do {
             if let address = options.metricsAddress {
                 metricsListener = try await MetricsListener.bind(address, group: group)
@@ -211,14 +213,13 @@ public final class KeelServer: Service, Sendable {
                 // Owner-only (0600) from the first moment anyone can reach it: bind inside a private
                 // 0700 directory, chmod, then rename into place. (A umask would be process-wide and
                 // race with anything else this process creates.)
-                let staging = try UnixSocketPath.stagingPath(for: path)
+                let staged = try UnixSocketPath.stagingPath(for: path)
+                staging = staged
                 unixServer = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 256)
-                    .bind(unixDomainSocketPath: staging.socket) {
+                    .bind(unixDomainSocketPath: staged.socket) {
                         AcceptedChannel.configure($0, handshakeBytes: handshakeBytes)
                     }
-                try UnixSocketPath.publish(staging, at: path)
-                endpoints.socketPath = path
             }
             if let (host, port) = options.tcpAddress {
                 guard !credentials.isEmpty || certificateGrant != nil else {
@@ -237,12 +238,21 @@ public final class KeelServer: Service, Sendable {
                     }
                 endpoints.tcpPort = tcpServer?.channel.localAddress?.port
             }
+            // The socket appears last: a client that sees it (tests, scripts, `keel dev`'s workers)
+            // finds every other listener bound too.
+            if let path = options.socketPath, let staged = staging {
+                try UnixSocketPath.publish(staged, at: path)
+                staging = nil
+                endpoints.socketPath = path
+            }
         } catch {
             // Whatever opened before the failure closes again, the store last.
             tcpServer?.channel.close(promise: nil)
-            if let unixServer {
-                unixServer.channel.close(promise: nil)
-                if let path = options.socketPath { unlink(path) }
+            unixServer?.channel.close(promise: nil)
+            if let staged = staging {
+                UnixSocketPath.discard(staged)
+            } else if let path = endpoints.socketPath {
+                unlink(path)
             }
             for s in started { s.close() }
             metricsListener?.close()

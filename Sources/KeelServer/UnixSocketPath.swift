@@ -47,6 +47,12 @@ enum UnixSocketPath {
         }
     }
 
+    /// Removes a staged socket that was never published, and its directory.
+    static func discard(_ staging: (directory: String, socket: String)) {
+        unlink(staging.socket)
+        rmdir(staging.directory)
+    }
+
     /// True when something accepts connections on the socket at `path`.
     static func isLive(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
