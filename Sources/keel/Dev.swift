@@ -44,13 +44,8 @@ struct Dev: AsyncParsableCommand {
         say("  access: socket \(config.socket) is owner-only (0600) and its peers are admin; no TCP listener, no tokens; "
             + "spawned workers hold the worker and client roles (docs/security.md)")
         // The server's parts and the progress printer in one group; the printer stops first.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: try await server.start() + [
-                    .init(service: progress, successTerminationBehavior: .gracefullyShutdownGroup)
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServerGroup.run(
+            server, with: [.init(service: progress, successTerminationBehavior: .gracefullyShutdownGroup)], logger: logger)
         if let outcome = progress.outcome, outcome != "completed" { throw ExitCode(1) }
     }
 }

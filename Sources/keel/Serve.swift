@@ -119,11 +119,8 @@ struct Serve: AsyncParsableCommand {
         let server = KeelServer(options: options, logger: logger)
         do {
             // One group of the server's parts (store, engine, timers, listeners, workers), stopped
-            // in order on SIGTERM or SIGINT.
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: try await server.start(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            // in order on SIGTERM or SIGINT, from the first moment of start-up.
+            try await ServerGroup.run(server, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("keel serve: \(error)\n".utf8))
             throw ExitCode(1)
