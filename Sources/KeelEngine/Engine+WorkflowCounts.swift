@@ -7,8 +7,7 @@ extension Engine {
     /// (docs/ui.md). Statuses with none are absent.
     /// Exact unless more than `atMost` executions match: the store then stops counting after
     /// `atMost + 1` rows, the counts add up to more than `atMost` and each is a lower bound.
-    /// - Throws: `invalidQuery` for a query that does not parse; the store's error; on a node of a
-    ///   shared store, the coded "workflows do not run here".
+    /// - Throws: `invalidQuery` for a query that does not parse; the store's error.
     public func workflowCounts(name: String? = nil, createdAfter: EpochMillis? = nil, query: String? = nil, atMost: Int? = nil)
         async throws -> [WorkflowStatus: Int]
     {
@@ -16,6 +15,7 @@ extension Engine {
         filter.name = name
         filter.createdAfter = createdAfter
         filter.query = try query.map(SearchQueryParser.parse)
+        if let cluster { return try await cluster.store.workflowCounts(filter, atMost: atMost) }
         let f = filter
         return try await storage.read { try $0.workflowCounts(f, atMost: atMost) }
     }

@@ -497,22 +497,28 @@ public final class PostgresStore: Store {
 
     public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] {
         let page = filter.page(.postgres)
-        var binds = PostgresBindings()
-        for value in page.binds {
-            switch value {
-            case .text(let s): binds.append(s)
-            case .int(let n): binds.append(n)
-            case .real(let d): binds.append(d)
-            }
-        }
         let query = PostgresQuery(
-            unsafeSQL: "SELECT \(PostgresRows.executionColumns()) FROM workflows \(page.text)", binds: binds)
+            unsafeSQL: "SELECT \(PostgresRows.executionColumns()) FROM workflows \(page.text)", binds: Self.bindings(page.binds))
         return try await perform { [self] in
             // Unnamed: the text is built per filter, and a placeholder's type varies with it.
             let rows = try await client.query(query, logger: logger)
             var found: [ExecutionState] = []
             for try await row in rows { found.append(try PostgresRows.execution(row)) }
             return found
+        }
+    }
+
+    public func workflowCounts(_ filter: WorkflowFilter, atMost: Int?) async throws -> [WorkflowStatus: Int] {
+        let counting = filter.statusCounts(.postgres, atMost: atMost)
+        let query = PostgresQuery(unsafeSQL: counting.text, binds: Self.bindings(counting.binds))
+        return try await perform { [self] in
+            // Unnamed, as a list's query: the text is built per filter.
+            let rows = try await client.query(query, logger: logger)
+            var counts: [WorkflowStatus: Int] = [:]
+            for try await (status, count) in rows.decode((String, Int64).self) {
+                if let status = WorkflowStatus(rawValue: status) { counts[status] = Int(count) }
+            }
+            return counts
         }
     }
 
@@ -725,5 +731,20 @@ public final class PostgresStore: Store {
     func firstCount(_ rows: some AsyncSequence<PostgresRow, any Error>) async throws -> Int {
         for try await value in rows.decode(Int.self) { return value }
         return 0
+    }
+}
+
+extension PostgresStore {
+    /// A filter's values as the driver's bindings.
+    static func bindings(_ values: [SQLFragment.Bind]) -> PostgresBindings {
+        var binds = PostgresBindings()
+        for value in values {
+            switch value {
+            case .text(let s): binds.append(s)
+            case .int(let n): binds.append(n)
+            case .real(let d): binds.append(d)
+            }
+        }
+        return binds
     }
 }

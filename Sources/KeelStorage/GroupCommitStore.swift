@@ -202,6 +202,9 @@ public final class GroupCommitStore: Store {
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)
     }
+    public func workflowCounts(_ filter: WorkflowFilter, atMost: Int?) async throws -> [WorkflowStatus: Int] {
+        try await inner.workflowCounts(filter, atMost: atMost)
+    }
     public func searchAttributeKeys() async throws -> [String] { try await inner.searchAttributeKeys() }
     public func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]] {
         try await inner.attemptFailures(taskIds: taskIds)

@@ -244,6 +244,10 @@ public final class SQLiteStore: Store {
         try await storage.readSQL { tx in try tx.workflows(filter).compactMap { try tx.execution($0.id) } }
     }
 
+    public func workflowCounts(_ filter: WorkflowFilter, atMost: Int?) async throws -> [WorkflowStatus: Int] {
+        try await storage.read { try $0.workflowCounts(filter, atMost: atMost) }
+    }
+
     public func searchAttributeKeys() async throws -> [String] {
         try await storage.read { try $0.searchAttributeKeys() }
     }

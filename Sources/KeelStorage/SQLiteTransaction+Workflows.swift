@@ -212,18 +212,9 @@ extension SQLiteTransaction {
 /// Exact counts per status for the web UI's list (docs/ui.md, "How fast").
 extension SQLiteTransaction {
     func workflowCounts(_ f: WorkflowFilter, atMost: Int?) throws -> [WorkflowStatus: Int] {
-        var all = f
-        all.status = nil
-        let conditions = all.conditions(.sqlite)
-        let whereClause = conditions.text
-        var values = conditions.binds.map(SQLValue.init)
+        let counting = f.statusCounts(.sqlite, atMost: atMost)
         var out: [WorkflowStatus: Int] = [:]
-        var rows = "SELECT status FROM workflows \(whereClause)"
-        if let atMost {
-            rows += " LIMIT ?"
-            values.append(.int(Int64(atMost) + 1))
-        }
-        try db.statement("SELECT status, COUNT(*) FROM (\(rows)) GROUP BY status").bind(values).forEachRow {
+        try db.statement(counting.text).bind(counting.binds.map(SQLValue.init)).forEachRow {
             if let status = WorkflowStatus(rawValue: $0.text(0)) { out[status] = Int($0.int(1)) }
         }
         return out

@@ -81,6 +81,9 @@ public protocol Store: Sendable {
     func execution(id: String) async throws -> ExecutionState?
     /// Executions matching `filter` (any node's), in its order, after its cursor, each with its owner.
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
+    /// How many executions match `filter` (its status ignored) per status; statuses with none
+    /// are absent. Exact unless more than `atMost` match: counting then stops after `atMost + 1`.
+    func workflowCounts(_ filter: WorkflowFilter, atMost: Int?) async throws -> [WorkflowStatus: Int]
     /// A generation's journal in `seq` order.
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry]
     /// The search attribute keys some execution has (``SearchAttributeKeys``).

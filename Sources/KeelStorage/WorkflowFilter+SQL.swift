@@ -34,6 +34,19 @@ extension WorkflowFilter {
         f.text += " ORDER BY created_at \(order), workflow_id \(order) LIMIT \(f.bind(.int(Int64(limit)), dialect))"
         return f
     }
+
+    /// `SELECT status, count` per status of the executions matching every condition but the
+    /// status; counting stops after `atMost + 1` rows when `atMost` is given (the web UI's list
+    /// counts, docs/ui.md "How fast").
+    public func statusCounts(_ dialect: SQLDialect, atMost: Int?) -> SQLFragment {
+        var all = self
+        all.status = nil
+        var f = all.conditions(dialect)
+        var rows = "SELECT status FROM workflows \(f.text)"
+        if let atMost { rows += " LIMIT \(f.bind(.int(Int64(atMost) + 1), dialect))" }
+        f.text = "SELECT status, COUNT(*) FROM (\(rows)) AS matching GROUP BY status"
+        return f
+    }
 }
 
 extension SQLFragment {

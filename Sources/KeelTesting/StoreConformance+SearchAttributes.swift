@@ -59,6 +59,15 @@ extension StoreConformance {
         page.after = (first[0].record.createdAt, first[0].record.id)
         try expect(try await store.executions(page).map(\.record.id), ["e4"])
 
+        // The web UI's counts: per status, of what the query matches, whatever the filter's status.
+        var counted = WorkflowFilter()
+        counted.query = .startsWith(customer, "acme")
+        counted.status = .completed
+        try expect(try await store.workflowCounts(counted, atMost: nil), [.pending: 2])
+        try expect(try await store.workflowCounts(WorkflowFilter(), atMost: nil), [.pending: 5])
+        // Past `atMost` the count stops after one more row: a lower bound.
+        try expect(try await store.workflowCounts(WorkflowFilter(), atMost: 2), [.pending: 3])
+
         // Upserts are fenced by the run's epoch and replace the index rows.
         try expect(try await store.apply([.setSearchAttributes(workflowId: "e2", epoch: 7, attributes: ["customer": "initech"])]),
             [.superseded(currentEpoch: 0)])
