@@ -44,10 +44,16 @@ public final class KeelServer: Service, Sendable {
         /// Opens the shared store this node runs on (`--store postgres://…`); nil: the SQLite file
         /// at ``databasePath``. Set by the command line, which links the PostgreSQL driver.
         public var sharedStore: SharedStore?
+        /// Runs the SQLite file as one node on the shared-store engine path, the one PostgreSQL
+        /// nodes run, instead of the local path (docs/architecture.md, "Two engine paths"). Set by
+        /// `KEEL_SQLITE_ON_STORE=1`, so that a test run can put every server it starts on that path.
+        public var sqliteOnSharedPath = Self.environmentAsksForSharedPath
         /// Listeners run beside the orchestrator's own, such as the web UI (`--http`).
         public var sidecars: [any Sidecar] = []
 
         public init(databasePath: String) { self.databasePath = databasePath }
+
+        static var environmentAsksForSharedPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "1" }
     }
 
     /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).
@@ -344,13 +350,22 @@ extension KeelServer {
     /// The engine on the SQLite file, or as a node of the shared store (joined before it serves),
     /// and how to close its store at the end.
     fileprivate func makeEngine() async throws -> (Engine, @Sendable () async -> Void) {
-        let checker = SchemaContractChecker()
+        if options.sharedStore == nil, options.sqliteOnSharedPath {
+            let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
+            return try await makeNode(SharedStore(description: options.databasePath) { SQLiteStore(storage: storage) })
+        }
         guard let shared = options.sharedStore else {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
             let engine = Engine(
-                storage: storage, clock: clock, checker: checker, options: options.engine, logger: logger)
+                storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
             return (engine, { await storage.close() })
         }
+        return try await makeNode(shared)
+    }
+
+    /// The engine as a node of `shared`, joined before it serves.
+    fileprivate func makeNode(_ shared: SharedStore) async throws -> (Engine, @Sendable () async -> Void) {
+        let checker = SchemaContractChecker()
         let store = try await shared.open()
         let membership = NodeMembership(store: store, settings: shared.lease, logger: logger)
         do {
