@@ -122,7 +122,6 @@ extension Engine {
         guard tasks[record.id] == nil else { return }
         let now = clock.now()
         tasks[record.id] = LiveTask(record: record, phase: .ready)
-        ActivityMetrics.taskScheduled(record.name)
         if let ms = record.timeouts.scheduleToCloseMs {
             timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
         }
@@ -203,6 +202,7 @@ extension Engine {
                 continue
             }
             ActivityMetrics.timedOut(record.name, close ? .scheduleToClose : .scheduleToStart)
+            ActivityMetrics.taskEnded(record.name, status: .timedOut)
             logger.info("a task no node ran passed its timeout", metadata: [
                 "task": "\(record.id)", "activity": "\(record.name)", "type": "\(failure["type"]?.stringValue ?? "")",
             ])

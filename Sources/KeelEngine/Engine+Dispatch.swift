@@ -54,13 +54,15 @@ extension Engine {
 
     /// Makes a just-stored task live: started on its reserved worker, or queued.
     func launch(_ task: ActivityTaskRecord, reserved: UInt64?) async {
+        // Counted once, by the node that stored it: a claim (each attempt's, on a shared store)
+        // is not a new task.
+        ActivityMetrics.taskScheduled(task.name)
         if cluster != nil, reserved == nil {
-            // Stored unclaimed: the node that claims it counts it (Engine+Cluster.swift).
+            // Stored unclaimed: whichever node has a worker free claims it (Engine+Cluster.swift).
             claimBacklog.activityMayWait(task.name)
             kickClaims()
             return
         }
-        ActivityMetrics.taskScheduled(task.name)
         guard let reserved else {
             admit(task)
             dispatch(task.name)

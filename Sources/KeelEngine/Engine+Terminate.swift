@@ -43,13 +43,20 @@ extension Engine {
         let outcome = try await store.apply([.terminateExecution(workflowId: id, status: status, failure: failure)]).first
         guard outcome == .applied else { return false }
         let reason = failure["message"]?.stringValue ?? status.rawValue
-        if workflows[id] != nil {
+        let live = workflows[id]?.record
+        if live != nil {
             stopLiveRun(id, reason: reason)
             forget(id)
         }
+        // The node whose change applied counts the end and ends the span, as a local end does.
+        workflowTraceEnded(id, status: status, failure: failure)
         dropTasks(tasks.keys.filter { tasks[$0]?.record.workflowId == id }, reason: "workflow \(id) \(status.rawValue): \(reason)")
         logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
+        if let live { WorkflowMetrics.closed(live.name, status: status, livedMs: clock.now() - live.createdAt) }
         guard let ended = try await store.execution(id: id) else { return true }
+        if live == nil {
+            WorkflowMetrics.closed(ended.record.name, status: status, livedMs: ended.record.updatedAt - ended.record.createdAt)
+        }
         let journal = try await store.journal(workflowId: id, generation: ended.record.generation)
         for e in journal.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
             try await terminateShared(Self.childID(e, parent: id), status: .terminated,
