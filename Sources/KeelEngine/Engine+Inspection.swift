@@ -40,12 +40,12 @@ extension Engine {
 
     /// Adds to a `describe` answer's `currentStep` what a person waits for: a retrying
     /// activity's next attempt time (`nextAttemptAtMs`) and a sleep's or signal timeout's wake
-    /// time (`wakeAtMs`).
-    func currentStepTimes(_ step: inout [String: JSONValue], entry: JournalEntry) {
+    /// time (`wakeAtMs`). `task` is the step's activity task, live or as stored.
+    func currentStepTimes(_ step: inout [String: JSONValue], entry: JournalEntry, task: ActivityTaskRecord?) {
         if let wakeAt = entry.wakeAt, entry.status == .scheduled { step["wakeAtMs"] = JSONValue(wakeAt) }
-        guard entry.status == .scheduled, let taskId = entry.taskId, let task = tasks[taskId] else { return }
-        if task.record.status == .scheduled, task.record.attempt > 0 {
-            step["nextAttemptAtMs"] = JSONValue(task.record.visibleAt)
+        guard entry.status == .scheduled, let task else { return }
+        if task.status == .scheduled, task.attempt > 0 {
+            step["nextAttemptAtMs"] = JSONValue(task.visibleAt)
         }
     }
 }

@@ -308,11 +308,18 @@ extension Engine {
         if let current = pending.last ?? journal.last {
             var step: [String: JSONValue] = ["seq": JSONValue(current.seq), "kind": .string(current.kind), "name": .string(current.name),
                 "status": .string(current.status.rawValue)]
-            if let taskId = current.taskId, let task = tasks[taskId] {
-                step["attempts"] = JSONValue(task.record.attempt)
-                if let f = task.record.failure { step["lastFailure"] = f }
+            // A task this node does not hold (between attempts on a shared store, or running on
+            // another node) is read from the store.
+            let task: ActivityTaskRecord? = if let taskId = current.taskId {
+                if let live = tasks[taskId] { live.record } else if current.status == .scheduled { try await readTask(taskId) } else { nil }
+            } else {
+                nil
             }
-            currentStepTimes(&step, entry: current)
+            if let task {
+                step["attempts"] = JSONValue(task.attempt)
+                if let f = task.failure { step["lastFailure"] = f }
+            }
+            currentStepTimes(&step, entry: current, task: task)
             o["currentStep"] = .object(step)
         }
         if let lastError = record.failure ?? journal.last(where: { $0.failure != nil })?.failure { o["lastError"] = lastError }
