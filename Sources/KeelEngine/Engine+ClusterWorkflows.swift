@@ -95,7 +95,7 @@ extension Engine {
             live.journal.values.contains(where: { $0.status == .scheduled }) || live.journal.isEmpty
         else { return }
         do {
-            try await cancel(id, reason: "cancelled by a client")
+            try await cancel(id, reason: live.record.cancelReason ?? "cancelled by a client")
         } catch {
             // The run goes ahead; its next suspension or claim tries the cancel again.
             _ = storeFailed(error, while: "the cancel of workflow \(id)", background: true)

@@ -215,9 +215,10 @@ extension Engine {
     /// - Throws: `KeelError(.storageFailure)` when a write does not commit; what did commit stays,
     ///   and cancelling again finishes the rest (each step is idempotent).
     func cancel(_ id: String, reason: String) async throws {
-        try await ledger.requestCancel(id)
+        try await ledger.requestCancel(id, reason: reason)
         guard var live = workflows[id] else { return }
         live.record.cancelRequested = true
+        live.record.cancelReason = live.record.cancelReason ?? reason
         workflows[id] = live
         let failure = Self.failure(type: "Cancelled", message: reason, retryable: false)
         let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }

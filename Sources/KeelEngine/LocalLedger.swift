@@ -162,9 +162,9 @@ struct LocalLedger: WorkflowLedger {
         }
     }
 
-    func requestCancel(_ workflowId: String) async throws {
+    func requestCancel(_ workflowId: String, reason: String) async throws {
         let now = clock.now()
-        _ = try await storage.write { try $0.requestWorkflowCancel(id: workflowId, now: now) }
+        _ = try await storage.write { try $0.requestWorkflowCancel(id: workflowId, reason: reason, now: now) }
     }
 
     func publish(_ event: StreamEvent) async throws -> ChangeOutcome {

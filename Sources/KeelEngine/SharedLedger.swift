@@ -182,8 +182,8 @@ struct SharedLedger: WorkflowLedger {
         return SignalDelivery(duplicate: outcome == .duplicate)
     }
 
-    func requestCancel(_ workflowId: String) async throws {
-        _ = try await one(.requestCancel(workflowId: workflowId))
+    func requestCancel(_ workflowId: String, reason: String) async throws {
+        _ = try await one(.requestCancel(workflowId: workflowId, reason: reason))
     }
 
     func publish(_ event: StreamEvent) async throws -> ChangeOutcome {

@@ -57,7 +57,8 @@ protocol WorkflowLedger: Sendable {
     /// hold makes it a resend: nothing is stored, `duplicate` is true.
     func deliverSignal(_ workflowId: String, name: String, payload: JSONValue, key: String?, generation: Int) async throws
         -> SignalDelivery
-    func requestCancel(_ workflowId: String) async throws
+    /// Marks the execution's cancel as asked, with why; the first reason given stays.
+    func requestCancel(_ workflowId: String, reason: String) async throws
     /// Appends an activity attempt's event to its execution's stream, fenced by the attempt.
     func publish(_ event: StreamEvent) async throws -> ChangeOutcome
     /// Up to `limit` events of `id`'s stream after `offset`.

@@ -217,10 +217,10 @@ struct PostgresChanges {
         case .setExecutionData(let field, let workflowId, let epoch, let value):
             let changed = try await setExecutionData(field, workflowId: workflowId, epoch: epoch, value)
             return changed ? .applied : try await epochFence(workflowId, epoch) ?? .notFound
-        case .requestCancel(let workflowId):
+        case .requestCancel(let workflowId, let reason):
             let changed = try await count(
                 """
-                UPDATE workflows SET cancel_requested = true, updated_at = keel_now()
+                UPDATE workflows SET cancel_requested = true, cancel_reason = \(reason), updated_at = keel_now()
                 WHERE workflow_id = \(workflowId) AND NOT cancel_requested
                   AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
                 RETURNING 1
@@ -498,7 +498,8 @@ struct PostgresChanges {
                    \(w.contractHash), \(w.createdAt), \(w.updatedAt), \(w.executionDeadline), \(w.runTimeoutMs),
                    \(w.runDeadline), \(w.buildId), \(Int64(w.precedence.priority)), \(w.precedence.fairnessKey),
                    \(PostgresRows.text(w.searchAttributes)), \(PostgresRows.text(w.memo)),
-                   \(PostgresRows.text(w.queryValues)), \(PostgresRows.text(w.updateOutcomes)), \(owner)
+                   \(PostgresRows.text(w.queryValues)), \(PostgresRows.text(w.updateOutcomes)), \(w.cancelReason),
+                   \(owner)
             WHERE \(owner)::text IS NULL
                OR EXISTS (SELECT 1 FROM nodes WHERE node_id = \(owner) AND alive AND heartbeat_at + lease_ms >= keel_now())
             ON CONFLICT DO NOTHING

@@ -280,5 +280,7 @@ enum PostgresMigrations {
         // 12: the outcomes of the updates an execution's code answered (docs/protocol.md,
         // "Updates"), as on SQLite.
         ["ALTER TABLE workflows ADD COLUMN update_outcomes TEXT"],
+        // 13: why a cancel was asked, kept with the request, as on SQLite.
+        ["ALTER TABLE workflows ADD COLUMN cancel_reason TEXT"],
     ]
 }

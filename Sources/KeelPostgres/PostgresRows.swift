@@ -33,7 +33,7 @@ enum PostgresRows {
         "workflow_id", "name", "input", "status", "generation", "epoch", "output", "failure", "parent_id",
         "parent_generation", "parent_seq", "cancel_requested", "contract_hash", "created_at", "updated_at",
         "execution_deadline", "run_timeout_ms", "run_deadline", "build_id", "priority", "fairness_key",
-        "search_attributes", "memo", "query_values", "update_outcomes",
+        "search_attributes", "memo", "query_values", "update_outcomes", "cancel_reason",
     ]
 
     static let journalColumns = """
@@ -86,6 +86,7 @@ enum PostgresRows {
         w.parentGeneration = try r["parent_generation"].decode(Int?.self)
         w.parentSeq = try r["parent_seq"].decode(Int?.self)
         w.cancelRequested = try r["cancel_requested"].decode(Bool.self)
+        w.cancelReason = try r["cancel_reason"].decode(String?.self)
         w.updatedAt = try r["updated_at"].decode(Int64.self)
         w.executionDeadline = try r["execution_deadline"].decode(Int64?.self)
         w.runTimeoutMs = try r["run_timeout_ms"].decode(Int64?.self)

@@ -270,5 +270,9 @@ enum Migrations {
         """
         ALTER TABLE workflows ADD COLUMN update_outcomes TEXT;
         """,
+        // 17: why a cancel was asked, kept with the request (`workflow/cancel`'s `reason`).
+        """
+        ALTER TABLE workflows ADD COLUMN cancel_reason TEXT;
+        """,
     ]
 }

@@ -128,14 +128,14 @@ extension SQLiteTransaction {
         case .setExecutionData(let field, let workflowId, let epoch, let value):
             if let fence = try epochFence(workflowId, epoch) { return fence }
             return try setExecutionData(field, workflowId: workflowId, epoch: epoch, value) == .applied ? .applied : .notFound
-        case .requestCancel(let workflowId):
+        case .requestCancel(let workflowId, let reason):
             try db.statement(
                 """
-                UPDATE workflows SET cancel_requested = 1, updated_at = ?
+                UPDATE workflows SET cancel_requested = 1, cancel_reason = ?, updated_at = ?
                 WHERE workflow_id = ? AND cancel_requested = 0
                   AND status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
                 """
-            ).bind([.int(now), .text(workflowId)]).run()
+            ).bind([.optional(reason), .int(now), .text(workflowId)]).run()
             guard db.changes > 0 else {
                 guard let state = try execution(workflowId) else { return .notFound }
                 return state.record.status.isTerminal ? .alreadyFinished : .duplicate

@@ -6,7 +6,8 @@ extension SQLiteTransaction {
     static let workflowColumns = """
         workflow_id, name, input, status, generation, epoch, output, failure, parent_id, parent_generation,
         parent_seq, cancel_requested, contract_hash, created_at, updated_at, execution_deadline, run_timeout_ms,
-        run_deadline, build_id, priority, fairness_key, search_attributes, memo, query_values, update_outcomes
+        run_deadline, build_id, priority, fairness_key, search_attributes, memo, query_values, update_outcomes,
+        cancel_reason
         """
     /// How many columns ``workflowColumns`` names: columns a query selects after them start here.
     static let workflowColumnCount = Int32(workflowColumns.split(separator: ",").count)
@@ -34,6 +35,7 @@ extension SQLiteTransaction {
         w.memo = row.json(22)
         w.queryValues = row.json(23)
         w.updateOutcomes = row.json(24)
+        w.cancelReason = row.optionalText(25)
         return w
     }
 
@@ -107,7 +109,7 @@ extension SQLiteTransaction {
             try db.statement(
                 """
                 INSERT INTO workflows (\(Self.workflowColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
@@ -116,7 +118,7 @@ extension SQLiteTransaction {
                 .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
                 .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline), .optional(w.buildId),
                 .int(Int64(w.precedence.priority)), .optional(w.precedence.fairnessKey), .json(w.searchAttributes),
-                .json(w.memo), .json(w.queryValues), .json(w.updateOutcomes),
+                .json(w.memo), .json(w.queryValues), .json(w.updateOutcomes), .optional(w.cancelReason),
             ]).run()
             try insertSearchAttributeRows(w.id, w.searchAttributes)
             return .applied
@@ -139,12 +141,12 @@ extension SQLiteTransaction {
             ], id: w.id, table: "workflows", key: "workflow_id")
     }
 
-    func requestWorkflowCancel(id: String, now: EpochMillis) throws -> WriteOutcome {
+    func requestWorkflowCancel(id: String, reason: String?, now: EpochMillis) throws -> WriteOutcome {
         try update(
             """
-            UPDATE workflows SET cancel_requested = 1, updated_at = ?
+            UPDATE workflows SET cancel_requested = 1, cancel_reason = COALESCE(cancel_reason, ?), updated_at = ?
             WHERE workflow_id = ? AND status IN ('pending', 'running', 'suspended', 'parked')
-            """, [.int(now), .text(id)], id: id, table: "workflows", key: "workflow_id")
+            """, [.optional(reason), .int(now), .text(id)], id: id, table: "workflows", key: "workflow_id")
     }
 
     func insertJournalEntry(_ e: JournalEntry, epoch: Int?) throws -> WriteOutcome {

@@ -86,7 +86,7 @@ public protocol StorageTransaction: StorageReader {
     /// stored epoch is still `expectedEpoch` (fencing: a stale owner cannot overwrite).
     func updateWorkflow(_ workflow: WorkflowRecord, expectedEpoch: Int) throws -> WriteOutcome
     /// Marks an execution as asked to cancel.
-    func requestWorkflowCancel(id: String, now: EpochMillis) throws -> WriteOutcome
+    func requestWorkflowCancel(id: String, reason: String?, now: EpochMillis) throws -> WriteOutcome
     /// Appends a journal entry; `.duplicate` if its seq exists; `.stale` if `epoch` is not the
     /// execution's current epoch (checked in the same statement).
     func insertJournalEntry(_ entry: JournalEntry, epoch: Int?) throws -> WriteOutcome

@@ -224,7 +224,7 @@ public enum Change: Sendable {
     /// (nothing to resume); `.alreadyFinished` once ended; `.notFound`.
     case resumeExecution(workflowId: String)
     /// Asks a running execution to cancel and wakes it.
-    case requestCancel(workflowId: String)
+    case requestCancel(workflowId: String, reason: String?)
     /// Ends an open execution at once as `status` (terminated or timedOut) with `failure`, from
     /// any node: its epoch is raised (its owner's later writes are refused), its scheduled steps
     /// fail with `failure`, its open tasks are cancelled, its timers dropped, and a parent's step

@@ -38,6 +38,10 @@ public struct WorkflowRecord: Sendable {
     public var parentGeneration: Int?
     public var parentSeq: Int?
     public var cancelRequested: Bool
+    /// Why the cancel was asked (`workflow/cancel`'s `reason`), kept with the request so that the
+    /// run that carries it out, on any node and after any restart, fails with it; nil: no cancel,
+    /// or none given.
+    public var cancelReason: String?
     public var contractHash: String?
     public var createdAt: EpochMillis
     public var updatedAt: EpochMillis

@@ -611,7 +611,7 @@ public enum StoreConformance {
             .appendStep(activity, epoch: 1), .enqueueTask(stepTask),
             .scheduleTimer(workflowId: "w", generation: 0, seq: 2, fireAt: now + 3_600_000),
             .deliverSignal(workflowId: "w", name: "s", payload: .null, key: "once"),
-            .requestCancel(workflowId: "w"),
+            .requestCancel(workflowId: "w", reason: "bad deploy"),
         ]
         try expect(try await store.apply(batch), [.applied, .applied, .applied, .applied, .applied])
         let before = try await store.execution(id: "w")
@@ -621,6 +621,7 @@ public enum StoreConformance {
         try expect(try await store.pendingSignals(workflowId: "w").count, 1)
         try expect(try await store.journal(workflowId: "w", generation: 0).count, 1)
         try expect(after?.record.cancelRequested, true)
+        try expect(after?.record.cancelReason, "bad deploy")
         try expect(after?.eventSeq, before?.eventSeq)
         try expect(before?.eventSeq, 2)
     }
