@@ -351,7 +351,7 @@ extension KeelServer {
     /// and how to close its store at the end.
     fileprivate func makeEngine() async throws -> (Engine, @Sendable () async -> Void) {
         if options.sharedStore == nil, options.sqliteOnSharedPath {
-            let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
+            let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability, clock: clock)
             return try await makeNode(SharedStore(description: options.databasePath) { SQLiteStore(storage: storage) })
         }
         guard let shared = options.sharedStore else {

@@ -18,15 +18,19 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     private let readerSlots = DispatchSemaphore(value: SQLiteStorage.readerCount)
     /// One orchestrator per file; nil for an in-memory database.
     private let lock: DatabaseLock?
+    private let clock: (any WallClock)?
 
     /// Read connections; reads beyond this wait for a free one.
     static let readerCount = 4
 
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
     /// - Throws: `KeelError(.storageFailure)` if the file cannot be opened or migrated.
-    public init(path: String, durability: Durability = .full) throws {
+    /// `clock` (nil: the system's) gives the times the store itself writes as ``Store``'s database
+    /// clock (leases, claims, timers due): one process holds the file, so its engine's clock is it.
+    public init(path: String, durability: Durability = .full, clock: (any WallClock)? = nil) throws {
         self.path = path
         self.durability = durability
+        self.clock = clock
         // Before anything touches the file: a second orchestrator must not even migrate it.
         lock = path == ":memory:" || path.isEmpty ? nil : try DatabaseLock(databasePath: path)
         let writer: SQLiteConnection
@@ -140,7 +144,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         try db.execute("PRAGMA foreign_keys=ON")
     }
 
-    public func now() -> EpochMillis { EpochMillis(Date().timeIntervalSince1970 * 1000) }
+    public func now() -> EpochMillis { clock?.now() ?? EpochMillis(Date().timeIntervalSince1970 * 1000) }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
