@@ -352,7 +352,22 @@ extension KeelServer {
     fileprivate func makeEngine() async throws -> (Engine, @Sendable () async -> Void) {
         if options.sharedStore == nil, options.sqliteOnSharedPath {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability, clock: clock)
-            return try await makeNode(SharedStore(description: options.databasePath) { SQLiteStore(storage: storage) })
+            let logger = logger
+            return try await makeNode(
+                SharedStore(description: options.databasePath) {
+                    let store = SQLiteStore(storage: storage)
+                    // The previous process's node is gone (this one holds the file's lock): its
+                    // work is taken back by the first rescue, not after its lease runs out.
+                    let retired: [String]
+                    do {
+                        retired = try await store.retireRecordedNodes()
+                    } catch {
+                        await storage.close()
+                        throw error
+                    }
+                    if !retired.isEmpty { logger.info("the previous process's node is gone", metadata: ["nodes": "\(retired)"]) }
+                    return store
+                })
         }
         guard let shared = options.sharedStore else {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)

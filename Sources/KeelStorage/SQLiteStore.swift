@@ -171,6 +171,19 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Marks every node recorded in the file dead, for the next ``rescue()`` to take their work
+    /// back at once. Only for a process that opened the file as its one node: ``DatabaseLock``
+    /// proves no other process runs on it, so no recorded node is alive, whatever its lease says.
+    /// - Returns: the nodes marked dead.
+    public func retireRecordedNodes() async throws -> [String] {
+        try await storage.writeSQL { tx in
+            var retired: [String] = []
+            try tx.db.statement("UPDATE nodes SET alive = 0 WHERE alive = 1 RETURNING node_id").bind([])
+                .forEachRow { retired.append($0.text(0)) }
+            return retired.sorted()
+        }
+    }
+
     public func rescue() async throws -> RescueReport {
         let now = storage.now()
         return try await storage.writeSQL { tx in

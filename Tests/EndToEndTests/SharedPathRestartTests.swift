@@ -1,0 +1,40 @@
+import Foundation
+import KeelCore
+import KeelTesting
+import Testing
+
+extension EndToEnd {
+/// docs/architecture.md, "Two engine paths": a SQLite server on the shared-store path is one node
+/// of its file. After a kill -9 the next process holds the file's lock, so the node recorded by
+/// the dead one is gone whatever its lease says: its running work is taken back by the first
+/// rescue, not after the lease (10 s) runs out as on PostgreSQL, where another node may be alive.
+@Suite("A restart on the shared path", .timeLimit(.minutes(3)))
+struct SharedPathRestartTests {
+    @Test func theDeadProcesssNodeIsRetiredAndItsRunningAttemptTakenBackAtStart() async throws {
+        try await TemporaryDirectory.with { dir in
+            let environment = ["KEEL_SQLITE_ON_STORE": "1", "KEEL_E2E_LOG": dir.file("e2e.log")]
+            let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"])
+            try await keel.start(environment: environment)
+            try await keel.waitForWorkers(1)
+            _ = try await keel.call(
+                "activity/call", ["name": "e2e.double", "input": ["n": 21, "sleep": 60], "wait": false, "idempotencyKey": "held"])
+            let running = try await eventually(timeout: .seconds(60)) {
+                sideEffects(dir.file("e2e.log")).contains { $0["event"] == "start" }
+            }
+            #expect(running, "the attempt never started")
+            keel.kill9()
+            try await keel.start(environment: environment)
+            let process = try #require(keel.process)
+            let tookOver = try await eventually(timeout: .seconds(60)) { process.log.contains("took over dead nodes' work") }
+            #expect(tookOver, "\(process.log)")
+            let log = process.log
+            #expect(log.contains("the previous process's node is gone"), "\(log)")
+            // The takeover is the first round's: it comes before any lease of the old node could
+            // have run out, and it returned the one running attempt.
+            let takeover = log.split(separator: "\n").first { $0.contains("took over dead nodes' work") }
+            #expect(takeover?.contains("tasks=1") == true, "\(takeover ?? "")")
+            keel.stop()
+        }
+    }
+}
+}
