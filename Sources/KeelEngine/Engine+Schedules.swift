@@ -1,4 +1,5 @@
 import KeelCore
+import KeelProtocol
 import KeelStorage
 import Logging
 
@@ -264,7 +265,7 @@ extension Engine {
         let workflowId = given ?? ScheduleDefinition.workflowId(schedule: id, slot: slot)
         let answer: Result<JSONValue, any Error>
         do {
-            answer = .success(try await startWorkflow(Self.startParams(definition, workflowId)))
+            answer = .success(try await startWorkflow(WorkflowStartParams(json: Self.startParams(definition, workflowId))).json)
         } catch {
             answer = .failure(error)
         }
@@ -281,7 +282,11 @@ extension Engine {
             for (index, workflowId) in ids.enumerated() {
                 let params = Self.startParams(definition, workflowId)
                 group.addTask {
-                    do { return (index, .success(try await self.startWorkflow(params))) } catch { return (index, .failure(error)) }
+                    do {
+                        return (index, .success(try await self.startWorkflow(WorkflowStartParams(json: params)).json))
+                    } catch {
+                        return (index, .failure(error))
+                    }
                 }
             }
             var answers = [Result<JSONValue, any Error>?](repeating: nil, count: ids.count)
