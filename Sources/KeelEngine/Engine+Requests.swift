@@ -52,13 +52,13 @@ extension Engine {
         case "workflow/reset": return try await resetWorkflow(params, session: session)
         case "workflow/batch": return try await workflowBatch(params)
         case "contract/release": return try await releaseContract(params)
-        case "schedule/create": return try await createSchedule(params)
-        case "schedule/describe": return try await describeSchedule(params)
-        case "schedule/list": return try await listSchedules(params)
-        case "schedule/pause": return try await pauseSchedule(params, paused: true)
-        case "schedule/unpause": return try await pauseSchedule(params, paused: false)
-        case "schedule/trigger": return try await triggerSchedule(params)
-        case "schedule/delete": return try await deleteSchedule(params)
+        case "schedule/create": return try await createSchedule(ScheduleCreateParams(json: params)).json
+        case "schedule/describe": return try await describeSchedule(ScheduleDescribeParams(json: params)).json
+        case "schedule/list": return try await listSchedules(ScheduleListParams(json: params)).json
+        case "schedule/pause": return try await pauseSchedule(SchedulePauseParams(json: params)).json
+        case "schedule/unpause": return try await unpauseSchedule(ScheduleUnpauseParams(json: params)).json
+        case "schedule/trigger": return try await triggerSchedule(ScheduleTriggerParams(json: params)).json
+        case "schedule/delete": return try await deleteSchedule(ScheduleDeleteParams(json: params)).json
         case "shutdown":
             onShutdownRequest?()
             return [:]
