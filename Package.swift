@@ -72,6 +72,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Generates KeelProtocol's request and result types from Schemas/protocol/ (docs/architecture.md,
+        // "Typed entry points"); a library so that a test can run it in-process.
+        .target(name: "KeelProtocolGen", dependencies: ["KeelCore"], swiftSettings: swiftSettings),
+        .executableTarget(name: "keel-protocol-gen", dependencies: ["KeelProtocolGen"], swiftSettings: swiftSettings),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // glibc's malloc.h (mallinfo2, malloc_trim) for KeelServer's HeapTrim.
         .systemLibrary(name: "CMalloc"),
@@ -172,7 +176,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KeelProtocolTests",
-            dependencies: ["KeelProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KeelProtocol", "KeelProtocolGen", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeelMCPTests", dependencies: ["KeelMCP", "KeelClient", "KeelCore"], swiftSettings: swiftSettings),

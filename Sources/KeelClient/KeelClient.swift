@@ -89,21 +89,26 @@ public struct KeelClient: Sendable {
         try await connection.call(method, params: params)
     }
 
+    /// Sends a request of a generated params type (``WorkflowSignalParams``…) and reads the answer
+    /// as its result type.
+    /// - Throws: the orchestrator's `KeelError`, or `KeelError(.invalidParams)` naming the field
+    ///   when the answer does not have the result's shape.
+    public func call<Request: WireRequest>(_ params: Request) async throws -> Request.Response {
+        try Request.Response(json: try await call(Request.method, params.json))
+    }
+
     /// Calls an activity by name, durably (`activity/call`). `priority` (higher first) and
     /// `fairnessKey` place it among the queued calls of the same name (docs/protocol.md,
     /// "Priorities and fairness").
     public func callActivity(
-        _ name: String, input: JSONValue, idempotencyKey: String? = nil, retryPolicy: JSONValue? = nil,
-        timeouts: JSONValue? = nil, priority: Int? = nil, fairnessKey: String? = nil, wait: Bool = true,
+        _ name: String, input: JSONValue, idempotencyKey: String? = nil, retryPolicy: Wire.RetryPolicy? = nil,
+        timeouts: Wire.Timeouts? = nil, priority: Int? = nil, fairnessKey: String? = nil, wait: Bool = true,
         waitTimeoutMs: Int64 = 3_600_000
     ) async throws -> JSONValue {
-        var p: [String: JSONValue] = ["name": .string(name), "input": input, "wait": .bool(wait), "waitTimeoutMs": JSONValue(waitTimeoutMs)]
-        if let idempotencyKey { p["idempotencyKey"] = .string(idempotencyKey) }
-        if let priority { p["priority"] = JSONValue(priority) }
-        if let fairnessKey { p["fairnessKey"] = .string(fairnessKey) }
-        if let retryPolicy { p["retryPolicy"] = retryPolicy }
-        if let timeouts { p["timeouts"] = timeouts }
-        return try await call("activity/call", .object(p))
+        let p = ActivityCallParams(
+            name: name, input: input, idempotencyKey: idempotencyKey, retryPolicy: retryPolicy, timeouts: timeouts,
+            wait: wait, waitTimeoutMs: waitTimeoutMs, priority: priority.map(Int64.init), fairnessKey: fairnessKey)
+        return try await call(ActivityCallParams.method, p.json)
     }
 
     /// Sends a signal to a workflow (`workflow/signal`) with a `requestId` (``SignalParams``):
@@ -112,7 +117,8 @@ public struct KeelClient: Sendable {
         async throws -> JSONValue
     {
         try await call(
-            "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
+            WorkflowSignalParams.method,
+            SignalParams.typed(workflowId: workflowId, name: name, payload: payload, requestId: requestId).json)
     }
 
     /// Sends an update to a workflow and waits for its answer (`workflow/update`, docs/protocol.md

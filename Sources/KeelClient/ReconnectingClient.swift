@@ -115,13 +115,19 @@ public actor ReconnectingClient {
         }
     }
 
+    /// Sends a request of a generated params type and reads the answer as its result type; see
+    /// `KeelClient`'s. Sent again after a reconnect as ``call(_:_:)`` is.
+    public func call<Request: WireRequest>(_ params: Request) async throws -> Request.Response {
+        try Request.Response(json: try await call(Request.method, params.json))
+    }
+
     /// Calls an activity by name, durably (`activity/call`); see ``KeelClient/callActivity(_:input:idempotencyKey:retryPolicy:timeouts:wait:waitTimeoutMs:)``.
     public func callActivity(
         _ name: String, input: JSONValue, idempotencyKey: String? = nil, waitTimeoutMs: Int64 = 3_600_000
     ) async throws -> JSONValue {
-        var p: [String: JSONValue] = ["name": .string(name), "input": input, "wait": true, "waitTimeoutMs": JSONValue(waitTimeoutMs)]
-        if let idempotencyKey { p["idempotencyKey"] = .string(idempotencyKey) }
-        return try await call("activity/call", .object(p))
+        let p = ActivityCallParams(
+            name: name, input: input, idempotencyKey: idempotencyKey, wait: true, waitTimeoutMs: waitTimeoutMs)
+        return try await call(ActivityCallParams.method, p.json)
     }
 
     /// Sends a signal to a workflow (`workflow/signal`) with a `requestId` (``SignalParams``), so
@@ -131,7 +137,8 @@ public actor ReconnectingClient {
         async throws -> JSONValue
     {
         try await call(
-            "workflow/signal", SignalParams.make(workflowId: workflowId, name: name, payload: payload, requestId: requestId))
+            WorkflowSignalParams.method,
+            SignalParams.typed(workflowId: workflowId, name: name, payload: payload, requestId: requestId).json)
     }
 
     /// Sends an update to a workflow and waits for its answer (`workflow/update`, docs/protocol.md

@@ -1,15 +1,22 @@
 public import KeelCore
+public import KeelProtocol
 import Foundation
 
 /// `workflow/signal` params carrying a `requestId` — a fresh UUID unless the caller gives one — so
 /// that the same params sent again (after a dropped connection, or by a retrying caller) deliver
 /// the signal once: Keel answers the resend `duplicate: true` (docs/clients.md, "Clients").
 public enum SignalParams {
+    /// The params, typed.
+    public static func typed(workflowId: String, name: String, payload: JSONValue, requestId: String? = nil)
+        -> WorkflowSignalParams
+    {
+        WorkflowSignalParams(
+            workflowId: workflowId, name: name, payload: payload, requestId: requestId ?? UUID().uuidString.lowercased())
+    }
+
+    /// The params as JSON.
     public static func make(workflowId: String, name: String, payload: JSONValue, requestId: String? = nil) -> JSONValue {
-        [
-            "workflowId": .string(workflowId), "name": .string(name), "payload": payload,
-            "requestId": .string(requestId ?? UUID().uuidString.lowercased()),
-        ]
+        typed(workflowId: workflowId, name: name, payload: payload, requestId: requestId).json
     }
 }
 

@@ -119,7 +119,7 @@ extension Engine {
             try await cancel(id, reason: reason)
         case .signal:
             guard let signal else { return false }
-            _ = try await signalWorkflow(["workflowId": .string(id), "name": .string(signal.name), "payload": signal.payload])
+            _ = try await signalWorkflow(WorkflowSignalParams(workflowId: id, name: signal.name, payload: signal.payload))
         case .terminate:
             try await terminate(id, reason: reason)
         }

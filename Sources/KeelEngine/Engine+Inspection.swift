@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelProtocol
 import KeelStorage
 
 /// What operators read beside the wire's core fields (issue 13, "the CLI as people use it"):
@@ -41,11 +42,11 @@ extension Engine {
     /// Adds to a `describe` answer's `currentStep` what a person waits for: a retrying
     /// activity's next attempt time (`nextAttemptAtMs`) and a sleep's or signal timeout's wake
     /// time (`wakeAtMs`). `task` is the step's activity task, live or as stored.
-    func currentStepTimes(_ step: inout [String: JSONValue], entry: JournalEntry, task: ActivityTaskRecord?) {
-        if let wakeAt = entry.wakeAt, entry.status == .scheduled { step["wakeAtMs"] = JSONValue(wakeAt) }
+    func currentStepTimes(_ step: inout WorkflowDescribeResult.CurrentStep, entry: JournalEntry, task: ActivityTaskRecord?) {
+        if let wakeAt = entry.wakeAt, entry.status == .scheduled { step.wakeAtMs = wakeAt }
         guard entry.status == .scheduled, let task else { return }
         if task.status == .scheduled, task.attempt > 0 {
-            step["nextAttemptAtMs"] = JSONValue(task.visibleAt)
+            step.nextAttemptAtMs = task.visibleAt
         }
     }
 }

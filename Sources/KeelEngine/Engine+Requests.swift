@@ -1,5 +1,5 @@
 public import KeelCore
-import KeelProtocol
+public import KeelProtocol
 import KeelStorage
 import Logging
 
@@ -11,7 +11,9 @@ extension Engine {
             throw KeelError(.notInitialized, "send initialize first: it must be the first request on a connection")
         }
         try authorize(method, session: session)
-        // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition.
+        // The protocol's own schemas (Schemas/protocol/) are its machine-readable definition. Their
+        // errors are the precise ones on the wire; the typed entry points below (the generated
+        // …Params types) rely on them and re-check only what a schema cannot say.
         if let error = ProtocolValidator.shared.checkParams(method: method, params: params) { throw error }
         do {
             try await checkClusterAdmits(method, params: params)
@@ -28,20 +30,20 @@ extension Engine {
             try registerTimeoutDefaults(params)
             return try await register(params, session: session)
         case "worker/list": return try await workerListJSON(try await clusterWorkers(workers().map(workerJSON)))
-        case "activity/call": return try await callActivity(params)
-        case "activity/result": return try await activityResult(params)
+        case "activity/call": return try await callActivity(ActivityCallParams(json: params)).json
+        case "activity/result": return try await activityResult(ActivityResultParams(json: params)).json
         case "activity/cancel": return try await cancelActivity(params)
         case "activity/list": return try await listActivities(params)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "activity/publish": return try await publishFromActivity(params, session: session)
         case "workflow/follow": return try await followWorkflow(params)
         case "workflow/step": return try await step(params, session: session)
-        case "workflow/start": return try await startWorkflow(params)
-        case "workflow/result": return try await workflowResult(params)
-        case "workflow/signal": return try await signalWorkflow(params)
-        case "workflow/cancel": return try await cancelWorkflow(params)
-        case "workflow/terminate": return try await terminateWorkflow(params)
-        case "workflow/describe": return try await describeWorkflow(params)
+        case "workflow/start": return try await startWorkflow(WorkflowStartParams(json: params)).json
+        case "workflow/result": return try await workflowResult(WorkflowResultParams(json: params)).json
+        case "workflow/signal": return try await signalWorkflow(WorkflowSignalParams(json: params)).json
+        case "workflow/cancel": return try await cancelWorkflow(WorkflowCancelParams(json: params)).json
+        case "workflow/terminate": return try await terminateWorkflow(WorkflowTerminateParams(json: params)).json
+        case "workflow/describe": return try await describeWorkflow(WorkflowDescribeParams(json: params)).json
         case "workflow/list": return try await listWorkflows(params)
         case "workflow/query": return try await queryWorkflow(params)
         case "workflow/update": return try await updateWorkflow(params)
@@ -50,13 +52,13 @@ extension Engine {
         case "workflow/reset": return try await resetWorkflow(params, session: session)
         case "workflow/batch": return try await workflowBatch(params)
         case "contract/release": return try await releaseContract(params)
-        case "schedule/create": return try await createSchedule(params)
-        case "schedule/describe": return try await describeSchedule(params)
-        case "schedule/list": return try await listSchedules(params)
-        case "schedule/pause": return try await pauseSchedule(params, paused: true)
-        case "schedule/unpause": return try await pauseSchedule(params, paused: false)
-        case "schedule/trigger": return try await triggerSchedule(params)
-        case "schedule/delete": return try await deleteSchedule(params)
+        case "schedule/create": return try await createSchedule(ScheduleCreateParams(json: params)).json
+        case "schedule/describe": return try await describeSchedule(ScheduleDescribeParams(json: params)).json
+        case "schedule/list": return try await listSchedules(ScheduleListParams(json: params)).json
+        case "schedule/pause": return try await pauseSchedule(SchedulePauseParams(json: params)).json
+        case "schedule/unpause": return try await unpauseSchedule(ScheduleUnpauseParams(json: params)).json
+        case "schedule/trigger": return try await triggerSchedule(ScheduleTriggerParams(json: params)).json
+        case "schedule/delete": return try await deleteSchedule(ScheduleDeleteParams(json: params)).json
         case "shutdown":
             onShutdownRequest?()
             return [:]
@@ -215,19 +217,24 @@ extension Engine {
 
     // MARK: - activity/call
 
-    private func callActivity(_ value: JSONValue) async throws -> JSONValue {
+    /// `activity/call`: queues a one-shot durable activity task (or finds the one its
+    /// `idempotencyKey` names) and, unless `wait` is false, waits up to `waitTimeoutMs` for its end.
+    /// - Throws: `KeelError(.inputContractViolation)` when the input breaks the activity's contract,
+    ///   `.idempotencyConflict` when the key was used for another call, `.invalidParams` for what
+    ///   the schema cannot check (key and fairness key bytes, the traceparent's form).
+    public func callActivity(_ params: ActivityCallParams) async throws -> ActivityCallResult {
         guard !shuttingDown else { throw KeelError(.shuttingDown, "the orchestrator is shutting down; retry against the next one") }
-        let p = try Params(value, method: "activity/call")
-        let name = try p.string("name")
-        guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as billing.charge") }
-        let input = value["input"] ?? .null
-        let key = try p.optionalString("idempotencyKey")
-        if let key, key.isEmpty || key.utf8.count > Params.maximumKeyBytes {
-            throw p.fail("idempotencyKey", "must be 1 to \(Params.maximumKeyBytes) bytes")
+        let method = "activity/call"
+        let name = params.name
+        let input = params.input ?? .null
+        let key = params.idempotencyKey
+        // The schema says 1 character or more; the store's key holds at most 512 bytes.
+        if let key, key.utf8.count > Params.maximumKeyBytes {
+            throw Params.fail(method: method, "idempotencyKey", "must be 1 to \(Params.maximumKeyBytes) bytes")
         }
-        let wait = try p.optionalBool("wait") ?? true
-        let waitTimeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
-        let traceParent = try Self.callerTraceParent(p)
+        let wait = params.wait ?? true
+        let waitTimeout = params.waitTimeoutMs ?? 60_000
+        let traceParent = try Self.callerTraceParent(params.traceparent, method: method)
         let contract = registry.contracts[name]
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
@@ -239,9 +246,12 @@ extension Engine {
                     data: ["activity": .string(name), "errors": .array(errors), "contractHash": .string(contract.hash)])
             }
         }
-        let policy = try RetryPolicy.decode(p["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "retryPolicy")
-        let timeouts = try ActivityTimeouts.decode(p["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "timeouts")
-        let precedence = try p.precedence(over: .standard)
+        // A null field is "not set" (the contract's value applies), as an absent one.
+        let policy = try RetryPolicy.decode(
+            params.retryPolicy?.json, base: contract?.retryPolicy ?? RetryPolicy(), field: "retryPolicy")
+        let timeouts = try ActivityTimeouts.decode(
+            params.timeouts?.json, base: contract?.timeouts ?? ActivityTimeouts(), field: "timeouts")
+        let precedence = try Self.precedence(priority: params.priority, fairnessKey: params.fairnessKey, method: method)
 
         if let key, let existing = try await existingTask(key: key, name: name, input: input) {
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
@@ -306,15 +316,17 @@ extension Engine {
 
     /// `stored`: the task as just stored, when the caller stored it (saves reading it back).
     private func answer(for id: String, wait: Bool, timeoutMs: Int64, stored: ActivityTaskRecord? = nil) async throws
-        -> JSONValue
+        -> Wire.ActivityResult
     {
         guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0, stored: stored) else {
             throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
         }
-        let json = Self.resultJSON(record)
-        guard record.status == .scheduled, case .object(var o) = json else { return json }
-        o.merge(JSONObject(activityWorkerHint(record.name))) { old, _ in old }
-        return .object(o)
+        var result = Self.typedResult(record)
+        if record.status == .scheduled, let hint = activityWorkerSuggestions(record.name) {
+            result.waitingForWorker = true
+            result.suggestions = hint
+        }
+        return result
     }
 
     static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue {
@@ -344,11 +356,16 @@ extension Engine {
 
     // MARK: - activity/result, activity/cancel, activity/heartbeat
 
-    private func activityResult(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "activity/result")
-        let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
-        if let id = try p.optionalString("taskId") { return try await answer(for: id, wait: true, timeoutMs: timeout) }
-        guard let key = try p.optionalString("idempotencyKey") else { throw p.fail("taskId", "or idempotencyKey is required") }
+    /// `activity/result`: a task's state by `taskId` (or `idempotencyKey`), waiting up to
+    /// `waitTimeoutMs` (default a minute) for its end.
+    /// - Throws: `KeelError(.taskNotFound)` for an unknown task; `.invalidParams` when neither is given.
+    public func activityResult(_ params: ActivityResultParams) async throws -> ActivityResultResult {
+        let timeout = params.waitTimeoutMs ?? 60_000
+        if let id = params.taskId { return try await answer(for: id, wait: true, timeoutMs: timeout) }
+        // The schema's anyOf asks for one of the two; a typed caller may still send neither.
+        guard let key = params.idempotencyKey else {
+            throw Params.fail(method: "activity/result", "taskId", "or idempotencyKey is required")
+        }
         guard let record = try await task(idempotencyKey: key) else { throw KeelError(.taskNotFound, "no task with idempotency key \"\(key)\"") }
         return try await answer(for: record.id, wait: true, timeoutMs: timeout)
     }

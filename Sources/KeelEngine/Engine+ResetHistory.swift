@@ -1,19 +1,19 @@
 import KeelCore
+import KeelProtocol
 import KeelStorage
 
 /// How resets show in `workflow/describe` and `workflow/history` (docs/protocol.md, "workflow/reset").
 extension Engine {
-    /// Every reset of an execution, oldest first; nil when it was never reset.
-    func resetsJSON(_ id: String) async throws -> JSONValue? {
+    /// Every reset of execution `id`, oldest first, as `workflow/describe` lists them; nil when it was never reset.
+    func typedResets(_ id: String) async throws -> [WorkflowDescribeResult.Reset]? {
         let resets = try await ledger.resets(id)
         guard !resets.isEmpty else { return nil }
-        return .array(resets.map { r in
-            [
-                "fromGeneration": JSONValue(r.fromGeneration), "toGeneration": JSONValue(r.toGeneration),
-                "toStep": JSONValue(r.toStep), "reason": .string(r.reason), "requestedBy": .string(r.requestedBy),
-                "previousStatus": .string(r.previousStatus.rawValue), "atMs": JSONValue(r.createdAt),
-            ]
-        })
+        return resets.map { r in
+            WorkflowDescribeResult.Reset(
+                fromGeneration: Int64(r.fromGeneration), toGeneration: Int64(r.toGeneration), toStep: Int64(r.toStep),
+                reason: r.reason, requestedBy: r.requestedBy, previousStatus: Wire.WorkflowStatus(r.previousStatus),
+                atMs: r.createdAt)
+        }
     }
 
     /// A generation's status and its reset events: `resetFrom` when a reset started it, `resetTo`

@@ -1,4 +1,5 @@
 import KeelCore
+public import KeelProtocol
 import KeelStorage
 import Logging
 
@@ -19,12 +20,15 @@ extension Engine {
 
     // MARK: - Requests
 
-    func createSchedule(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "schedule/create")
-        let id = try p.string("scheduleId")
-        if let problem = ScheduleDefinition.idProblem(id) { throw p.fail("scheduleId", problem) }
-        let definition = try ScheduleDefinition(value, method: "schedule/create")
-        let paused = try p.optionalBool("paused") ?? false
+    /// `schedule/create`: stores a schedule and arms its first slot.
+    /// - Throws: `KeelError(.scheduleAlreadyExists)`; `.invalidParams` for what the schema cannot
+    ///   check (the id's bytes and NFC, the cron expression, the time zone).
+    public func createSchedule(_ params: ScheduleCreateParams) async throws -> ScheduleCreateResult {
+        let id = params.scheduleId
+        if let problem = ScheduleDefinition.idProblem(id) { throw Params.fail(method: "schedule/create", "scheduleId", problem) }
+        // One reader for the params and the stored definition (ScheduleDefinition.init).
+        let definition = try ScheduleDefinition(params.json, method: "schedule/create")
+        let paused = params.paused ?? false
         let now = clock.now()
         await lockSchedule(id)
         defer { unlockSchedule(id) }
@@ -39,41 +43,46 @@ extension Engine {
         schedules[id] = record
         armSchedule(record)
         logger.info("schedule created", metadata: ["schedule": "\(id)", "workflow": "\(definition.workflow)"])
-        return await scheduleJSON(record)
+        return try await scheduleDescription(record)
     }
 
-    func describeSchedule(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "schedule/describe")
-        return await scheduleJSON(try await currentSchedule(try p.string("scheduleId")))
+    /// `schedule/describe`.
+    /// - Throws: `KeelError(.scheduleNotFound)`.
+    public func describeSchedule(_ params: ScheduleDescribeParams) async throws -> ScheduleDescribeResult {
+        try await scheduleDescription(try await currentSchedule(params.scheduleId))
     }
 
-    func listSchedules(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "schedule/list")
-        let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
-        let cursor = try p.optionalString("cursor")
-        let found = try await scheduleBook.schedules(after: cursor, limit: limit + 1)
+    /// `schedule/list`: a page of schedules by id, `limit` (default 100) at a time.
+    public func listSchedules(_ params: ScheduleListParams) async throws -> ScheduleListResult {
+        let limit = Int(params.limit ?? 100)
+        let found = try await scheduleBook.schedules(after: params.cursor, limit: limit + 1)
         let page = found.prefix(limit)
-        var o: [String: JSONValue] = [
-            "schedules": .array(page.map { record in
-                var item: [String: JSONValue] = [
-                    "scheduleId": .string(record.id), "workflow": record.definition["action"]?["workflow"] ?? .null,
-                    "spec": record.definition["spec"] ?? .null, "paused": .bool(record.paused),
-                ]
-                if let next = nextActionTimes(record, count: 1).first { item["nextActionTimeMs"] = JSONValue(next) }
-                return .object(JSONObject(item))
+        var result = ScheduleListResult(
+            schedules: try page.map { record in
+                let stored = try Self.storedDefinition(record)
+                return ScheduleListResult.Schedule(
+                    scheduleId: record.id, workflow: stored.action.workflow, spec: stored.spec, paused: record.paused,
+                    nextActionTimeMs: nextActionTimes(record, count: 1).first)
             })
-        ]
-        if found.count > limit, let last = page.last { o["nextCursor"] = .string(last.id) }
-        return .object(JSONObject(o))
+        if found.count > limit, let last = page.last { result.nextCursor = last.id }
+        return result
     }
 
-    /// `schedule/pause` (`paused`) and `schedule/unpause`. Unpausing does not catch up the slots
-    /// that fell while paused: the next slot is the first after now.
-    func pauseSchedule(_ value: JSONValue, paused: Bool) async throws -> JSONValue {
-        let method = paused ? "schedule/pause" : "schedule/unpause"
-        let p = try Params(value, method: method)
-        let id = try p.string("scheduleId")
-        let note = try p.optionalString("note")
+    /// `schedule/pause`: no slot starts until `schedule/unpause`.
+    /// - Throws: `KeelError(.scheduleNotFound)`.
+    public func pauseSchedule(_ params: SchedulePauseParams) async throws -> SchedulePauseResult {
+        try await pauseSchedule(params.scheduleId, note: params.note, paused: true)
+    }
+
+    /// `schedule/unpause`: the next slot is the first after now.
+    /// - Throws: `KeelError(.scheduleNotFound)`.
+    public func unpauseSchedule(_ params: ScheduleUnpauseParams) async throws -> ScheduleUnpauseResult {
+        try await pauseSchedule(params.scheduleId, note: params.note, paused: false)
+    }
+
+    /// Pauses or unpauses. Unpausing does not catch up the slots that fell while paused: the next
+    /// slot is the first after now.
+    private func pauseSchedule(_ id: String, note: String?, paused: Bool) async throws -> Wire.ScheduleDescription {
         await lockSchedule(id)
         defer { unlockSchedule(id) }
         let record = try await rewriteSchedule(id) { record in
@@ -89,21 +98,16 @@ extension Engine {
         }
         if !paused { armSchedule(record) }
         logger.info(paused ? "schedule paused" : "schedule unpaused", metadata: ["schedule": "\(id)"])
-        return await scheduleJSON(record)
+        return try await scheduleDescription(record)
     }
 
     /// Starts the schedule's workflow now (paused or not), under its overlap policy unless
     /// `overlap` overrides it.
-    func triggerSchedule(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "schedule/trigger")
-        let id = try p.string("scheduleId")
-        var overlap: ScheduleDefinition.Overlap?
-        if let name = try p.optionalString("overlap") {
-            guard let chosen = ScheduleDefinition.Overlap(rawValue: name) else {
-                throw p.fail("overlap", "must be one of \(ScheduleDefinition.Overlap.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            overlap = chosen
-        }
+    /// - Throws: `KeelError(.scheduleNotFound)`.
+    public func triggerSchedule(_ params: ScheduleTriggerParams) async throws -> ScheduleTriggerResult {
+        let id = params.scheduleId
+        // The schema's enum and ScheduleDefinition.Overlap have the same names.
+        let overlap = params.overlap.flatMap { ScheduleDefinition.Overlap(rawValue: $0.rawValue) }
         await lockSchedule(id)
         defer { unlockSchedule(id) }
         let now = clock.now()
@@ -119,12 +123,13 @@ extension Engine {
                 slot: now, of: id, definition, overlap: overlap ?? definition.overlap, state: &state, now: now, workflowId: workflowId)
             record.state = state.json
         }
-        return ["scheduleId": .string(id), "workflowId": .string(workflowId), "started": .bool(started)]
+        return ScheduleTriggerResult(scheduleId: id, workflowId: workflowId, started: started)
     }
 
-    func deleteSchedule(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "schedule/delete")
-        let id = try p.string("scheduleId")
+    /// `schedule/delete`.
+    /// - Throws: `KeelError(.scheduleNotFound)`.
+    public func deleteSchedule(_ params: ScheduleDeleteParams) async throws -> ScheduleDeleteResult {
+        let id = params.scheduleId
         await lockSchedule(id)
         defer { unlockSchedule(id) }
         guard try await scheduleBook.delete(id) == .applied else {
@@ -132,7 +137,7 @@ extension Engine {
         }
         forgetSchedule(id)
         logger.info("schedule deleted", metadata: ["schedule": "\(id)"])
-        return ["scheduleId": .string(id), "deleted": true]
+        return ScheduleDeleteResult(scheduleId: id, deleted: true)
     }
 
     // MARK: - Slots
@@ -264,7 +269,7 @@ extension Engine {
         let workflowId = given ?? ScheduleDefinition.workflowId(schedule: id, slot: slot)
         let answer: Result<JSONValue, any Error>
         do {
-            answer = .success(try await startWorkflow(Self.startParams(definition, workflowId)))
+            answer = .success(try await startWorkflow(WorkflowStartParams(json: Self.startParams(definition, workflowId))).json)
         } catch {
             answer = .failure(error)
         }
@@ -281,7 +286,11 @@ extension Engine {
             for (index, workflowId) in ids.enumerated() {
                 let params = Self.startParams(definition, workflowId)
                 group.addTask {
-                    do { return (index, .success(try await self.startWorkflow(params))) } catch { return (index, .failure(error)) }
+                    do {
+                        return (index, .success(try await self.startWorkflow(WorkflowStartParams(json: params)).json))
+                    } catch {
+                        return (index, .failure(error))
+                    }
                 }
             }
             var answers = [Result<JSONValue, any Error>?](repeating: nil, count: ids.count)
@@ -512,21 +521,36 @@ extension Engine {
         return times
     }
 
-    private func scheduleJSON(_ record: ScheduleRecord) async -> JSONValue {
+    private func scheduleDescription(_ record: ScheduleRecord) async throws -> Wire.ScheduleDescription {
         let state = ScheduleState(record.state)
-        var o: [String: JSONValue] = [
-            "scheduleId": .string(record.id), "paused": .bool(record.paused), "createdAtMs": JSONValue(record.createdAt),
-            "updatedAtMs": JSONValue(record.updatedAt),
-            "nextActionTimesMs": .array(nextActionTimes(record, count: 5).map { JSONValue($0) }),
-            "recentActions": .array(state.recent), "started": JSONValue(state.started), "skipped": JSONValue(state.skipped),
-        ]
-        for key in ["spec", "action", "overlap", "catchupWindowMs", "note"] {
-            if let v = record.definition[key], !v.isNull { o[key] = v }
+        let stored = try Self.storedDefinition(record)
+        var d = Wire.ScheduleDescription(
+            scheduleId: record.id, spec: stored.spec, action: stored.action, overlap: stored.overlap,
+            catchupWindowMs: stored.catchupWindowMs, paused: record.paused, note: stored.note,
+            createdAtMs: record.createdAt, updatedAtMs: record.updatedAt, nextActionTimesMs: nextActionTimes(record, count: 5),
+            recentActions: try state.recent.map { try Wire.ScheduleDescription.RecentAction(json: $0) },
+            started: Int64(state.started), skipped: Int64(state.skipped),
+            lastError: try state.lastError.map { try Wire.ScheduleDescription.LastError(json: $0) })
+        if let last = state.lastWorkflowId, await isOpenWorkflow(last) { d.runningWorkflowId = last }
+        d.bufferedSlotMs = state.bufferedSlotAt
+        return d
+    }
+
+    /// A schedule's stored definition (ScheduleDefinition.json), typed.
+    /// - Throws: `KeelError(.internalError)` when it no longer reads.
+    private static func storedDefinition(_ record: ScheduleRecord) throws
+        -> (spec: Wire.ScheduleSpec, action: Wire.ScheduleAction, overlap: Wire.ScheduleOverlap?, catchupWindowMs: Int64, note: String?)
+    {
+        do {
+            let d = record.definition
+            return (
+                try Wire.ScheduleSpec(json: d["spec"] ?? .null), try Wire.ScheduleAction(json: d["action"] ?? .null),
+                try d["overlap"].flatMap { $0.isNull ? nil : try Wire.ScheduleOverlap(json: $0) },
+                d["catchupWindowMs"]?.int64Value ?? ScheduleDefinition.defaultCatchupWindowMs, d["note"]?.stringValue
+            )
+        } catch {
+            throw KeelError(.internalError, "schedule \(record.id)'s stored definition no longer reads; delete and create it again")
         }
-        if let last = state.lastWorkflowId, await isOpenWorkflow(last) { o["runningWorkflowId"] = .string(last) }
-        if let buffered = state.bufferedSlotAt { o["bufferedSlotMs"] = JSONValue(buffered) }
-        if let error = state.lastError { o["lastError"] = error }
-        return .object(JSONObject(o))
     }
 
     private static func scheduleNotFound(_ id: String) -> KeelError {

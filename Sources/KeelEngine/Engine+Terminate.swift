@@ -1,6 +1,6 @@
 import Foundation
 import KeelCore
-import KeelProtocol
+public import KeelProtocol
 import KeelStorage
 import Logging
 
@@ -9,16 +9,17 @@ import Logging
 /// activity tasks are cancelled, its open children are terminated in turn (Temporal's default
 /// parent close policy), its live run is told to stop and its later steps are refused (2006).
 extension Engine {
-    func terminateWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/terminate")
-        let id = try p.string("workflowId")
-        let reason = try p.optionalString("reason") ?? "terminated by a client"
+    /// `workflow/terminate`: ends an open execution at once; an ended one is answered as it ended.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id.
+    public func terminateWorkflow(_ params: WorkflowTerminateParams) async throws -> WorkflowTerminateResult {
+        let id = params.workflowId
+        let reason = params.reason ?? "terminated by a client"
         guard let record = try await currentWorkflow(id) else {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
         }
-        if record.status.isTerminal { return record.resultJSON }
+        if record.status.isTerminal { return Self.typedResult(record) }
         try await terminate(id, reason: reason)
-        return (try await currentWorkflow(id) ?? record).resultJSON
+        return Self.typedResult(try await currentWorkflow(id) ?? record)
     }
 
     /// Ends open execution `id` as terminated with `reason`, on this node's store (a shared one:

@@ -16,6 +16,16 @@ extension Engine {
         }
     }
 
+    /// ``callerTraceParent(_:)`` for a typed request of `method`.
+    static func callerTraceParent(_ text: String?, method: String) throws -> TraceParent? {
+        guard let text else { return nil }
+        switch TraceParent.parse(text) {
+        case .success(let header): return header
+        case .failure(let error):
+            throw Params.fail(method: method, TraceParent.headerName, "is not a W3C traceparent: \(error.reason)")
+        }
+    }
+
     /// Remembers the caller's trace context of task or workflow `id` until it ends.
     func rememberCaller(_ header: TraceParent?, for id: String) {
         if let header { traces.callers[id] = header }

@@ -134,6 +134,14 @@ extension Engine {
         }
     }
 
+    /// ``refuseUpdateSignalName(_:_:field:)`` for a typed request of `method`.
+    static func refuseUpdateSignalName(_ name: String, method: String, field: String) throws {
+        if name.hasPrefix(updateSignalPrefix) {
+            throw Params.fail(method: method, field,
+                "must not start with \(updateSignalPrefix) (reserved for updates: send one with workflow/update)")
+        }
+    }
+
     /// A `respond` step: the answer to update `updateId` (the step's name), which this run
     /// received. Returns the execution's outcomes with it added, and the update's name.
     func updateOutcomes(

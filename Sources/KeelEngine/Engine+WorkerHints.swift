@@ -11,6 +11,19 @@ extension Engine {
         return Self.hint(NameSuggestions.suggestions(for: name, among: registry.contracts.keys))
     }
 
+    /// Names close to `name` when no connected worker serves activity `name` (the answer's
+    /// `suggestions`, with `waitingForWorker`); nil when one does.
+    func activityWorkerSuggestions(_ name: String) -> [String]? {
+        guard !registry.hasServer(for: name) else { return nil }
+        return NameSuggestions.suggestions(for: name, among: registry.contracts.keys)
+    }
+
+    /// The same for a workflow execution waiting for a worker that serves workflow `name`; nil when one does.
+    func workflowWorkerSuggestions(_ name: String) -> [String]? {
+        guard !registry.hasWorkflowServer(for: name) else { return nil }
+        return NameSuggestions.suggestions(for: name, among: registry.workflowContracts.keys)
+    }
+
     /// The same for a workflow execution waiting for a worker that serves workflow `name`.
     func workflowWorkerHint(_ name: String) -> [String: JSONValue] {
         guard !registry.hasWorkflowServer(for: name) else { return [:] }

@@ -1,26 +1,30 @@
 import KeelCore
-import KeelProtocol
+public import KeelProtocol
 import KeelStorage
 import Logging
 
 /// Client operations on workflows (docs/protocol.md, "Client operations").
 extension Engine {
-    func startWorkflow(_ value: JSONValue) async throws -> JSONValue {
+    /// `workflow/start`: stores a new execution (or, with conflictPolicy useExisting, finds the
+    /// open one with the id) and hands it to a worker; with `signal`, signal-with-start.
+    /// - Throws: `KeelError(.workflowAlreadyExists)` with conflictPolicy fail,
+    ///   `.inputContractViolation` when the input breaks the workflow's contract, `.invalidParams`
+    ///   for what the schema cannot check (bytes, NFC, the traceparent's form, search attributes).
+    public func startWorkflow(_ params: WorkflowStartParams) async throws -> WorkflowStartResult {
         guard !shuttingDown else { throw KeelError(.shuttingDown, "the orchestrator is shutting down; retry against the next one") }
-        let p = try Params(value, method: "workflow/start")
-        let name = try p.string("name")
-        guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as orders.fulfil") }
-        let input = value["input"] ?? .null
+        let method = "workflow/start"
+        let name = params.name
+        let input = params.input ?? .null
         let now = clock.now()
-        let id = try p.optionalString("workflowId") ?? "wf-" + String(Self.newTaskID(now: now).dropFirst(2))
-        if let problem = WorkflowID.problem(id) { throw p.fail("workflowId", problem) }
-        let policy = try p.optionalString("conflictPolicy") ?? "useExisting"
-        guard policy == "useExisting" || policy == "fail" else { throw p.fail("conflictPolicy", "must be useExisting or fail") }
-        let signal = try Self.startSignal(p)
-        if signal != nil, policy == "fail" {
-            throw p.fail("conflictPolicy", "must be useExisting with signal: signal-with-start signals the execution the id already has")
+        let id = params.workflowId ?? "wf-" + String(Self.newTaskID(now: now).dropFirst(2))
+        if let problem = WorkflowID.problem(id) { throw Params.fail(method: method, "workflowId", problem) }
+        let policy = params.conflictPolicy ?? .useExisting
+        let signal = try Self.startSignal(params.signal)
+        if signal != nil, policy == .fail {
+            throw Params.fail(method: method,
+                "conflictPolicy", "must be useExisting with signal: signal-with-start signals the execution the id already has")
         }
-        let traceParent = try Self.callerTraceParent(p)
+        let traceParent = try Self.callerTraceParent(params.traceparent, method: method)
         let contract = registry.workflowContracts[name]
         if let contract {
             let errors = await contractErrors(of: input, against: contract.input)
@@ -31,11 +35,15 @@ extension Engine {
             }
         }
         var record = WorkflowRecord(id: id, name: name, input: input, contractHash: contract?.hash, now: now)
-        let (executionMs, runMs) = try Self.requestedTimeouts(p)
-        applyTimeouts(&record, executionMs: executionMs, runMs: runMs, now: now)
-        record.precedence = try p.precedence(over: .standard)
-        record.searchAttributes = try p.searchAttributes()
-        record.memo = try p.memo()
+        applyTimeouts(&record, executionMs: params.executionTimeoutMs, runMs: params.runTimeoutMs, now: now)
+        record.precedence = try Self.precedence(priority: params.priority, fairnessKey: params.fairnessKey, method: method)
+        // Their limits in bytes and keys are the search attributes' own checks (Params+SearchAttributes.swift).
+        var extras = JSONObject()
+        extras["searchAttributes"] = params.searchAttributes?.json
+        extras["memo"] = params.memo
+        let checked = try Params(.object(extras), method: method)
+        record.searchAttributes = try checked.searchAttributes()
+        record.memo = try checked.memo()
         // Fast path: a worker has room now, so the execution is stored already running as its
         // first run (one commit before workflow/run instead of two). On a shared store it is
         // stored owned by this node, fenced by its lease (no claim round); a start with a signal
@@ -67,18 +75,18 @@ extension Engine {
         let delivery = stored.signal
         if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
         if outcome == .duplicate {
-            guard policy == "useExisting" else {
+            guard policy == .useExisting else {
                 throw KeelError(.workflowAlreadyExists, "workflow \(id) already exists; use another id or conflictPolicy useExisting",
                     data: ["workflowId": .string(id)])
             }
-            var answer: JSONObject = ["started": false]
+            var signalled: WorkflowStartResult.Signal?
             if let signal {
-                answer["signal"] = try await signalExisting(id, signal, deliveredInStart: delivery)
+                signalled = try await signalExisting(id, signal, deliveredInStart: delivery)
             }
             let existing = try await currentWorkflow(id)
-            answer["workflowId"] = .string(id)
-            answer["status"] = .string(existing?.status.rawValue ?? "pending")
-            return .object(answer)
+            return WorkflowStartResult(
+                workflowId: id, status: existing.map { Wire.WorkflowStatus($0.status) } ?? .pending, started: false,
+                signal: signalled)
         }
         WorkflowMetrics.started(name)
         rememberCaller(traceParent, for: id)
@@ -96,39 +104,38 @@ extension Engine {
             admitWorkflow(record, journal: [])
             dispatchWorkflows(name)
         }
-        var started: [String: JSONValue] = [
-            "workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"), "started": true,
-        ]
-        if started["status"] == "pending" { started.merge(workflowWorkerHint(name)) { old, _ in old } }
-        if signal != nil { started["signal"] = ["delivered": true, "duplicate": false] }
-        return .object(started)
+        var started = WorkflowStartResult(
+            workflowId: id, status: workflows[id].map { Wire.WorkflowStatus($0.record.status) } ?? .pending, started: true)
+        if started.status == .pending, let suggestions = workflowWorkerSuggestions(name) {
+            started.waitingForWorker = true
+            started.suggestions = suggestions
+        }
+        if signal != nil { started.signal = .init(delivered: true, duplicate: false) }
+        return started
     }
 
-    /// `workflow/start`'s `signal`, checked as `workflow/signal` checks its fields.
-    static func startSignal(_ p: Params) throws -> StartSignal? {
-        guard let v = p["signal"] else { return nil }
-        guard case .object = v else { throw p.fail("signal", "must be an object {name, payload?, requestId?}") }
-        let s = try Params(v, method: "workflow/start")
-        guard let name = try s.optionalString("name"), !name.isEmpty else { throw p.fail("signal.name", "is required") }
-        try refuseUpdateSignalName(name, p, field: "signal.name")
-        let key = try s.optionalString("requestId")
-        if let key, key.isEmpty || key.utf8.count > Params.maximumKeyBytes {
-            throw p.fail("signal.requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+    /// `workflow/start`'s `signal`, checked as `workflow/signal` checks its fields (what its schema cannot).
+    static func startSignal(_ signal: WorkflowStartParams.Signal?) throws -> StartSignal? {
+        guard let signal else { return nil }
+        try refuseUpdateSignalName(signal.name, method: "workflow/start", field: "signal.name")
+        if let key = signal.requestId, key.utf8.count > Params.maximumKeyBytes {
+            throw Params.fail(method: "workflow/start", "signal.requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
         }
-        return StartSignal(name: name, payload: v["payload"] ?? .null, key: key)
+        return StartSignal(name: signal.name, payload: signal.payload ?? .null, key: signal.requestId)
     }
 
     /// Signal-with-start found the id taken: the signal goes to that execution (delivered in the
     /// start's own transaction on a shared store; here as `workflow/signal` would).
-    private func signalExisting(_ id: String, _ signal: StartSignal, deliveredInStart: SignalDelivery?) async throws -> JSONValue {
+    private func signalExisting(_ id: String, _ signal: StartSignal, deliveredInStart: SignalDelivery?) async throws
+        -> WorkflowStartResult.Signal
+    {
         if let delivered = deliveredInStart {
             if !delivered.duplicate, workflows[id] != nil { _ = await takeSignals(id) }
-            return ["delivered": true, "duplicate": .bool(delivered.duplicate)]
+            return .init(delivered: true, duplicate: delivered.duplicate)
         }
-        var params: JSONObject = ["workflowId": .string(id), "name": .string(signal.name), "payload": signal.payload]
-        if let key = signal.key { params["requestId"] = .string(key) }
-        let answer = try await signalWorkflow(.object(params))
-        return ["delivered": true, "duplicate": answer["duplicate"] ?? false]
+        let answer = try await signalWorkflow(
+            WorkflowSignalParams(workflowId: id, name: signal.name, payload: signal.payload, requestId: signal.key))
+        return .init(delivered: true, duplicate: answer.duplicate ?? false)
     }
 
     /// The freshest record: the live one if the execution is open, else the stored one.
@@ -144,31 +151,36 @@ extension Engine {
         return r
     }
 
-    func workflowResult(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/result")
-        let id = try p.string("workflowId")
-        let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
-        if cluster != nil, timeout > 0 { return try await sharedWorkflowResult(id, timeoutMs: timeout).resultJSON }
+    /// `workflow/result`: the execution's end, waiting up to `waitTimeoutMs` (default a minute)
+    /// for it; past the wait, its current status.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id.
+    public func workflowResult(_ params: WorkflowResultParams) async throws -> WorkflowResultResult {
+        let id = params.workflowId
+        let timeout = params.waitTimeoutMs ?? 60_000
+        if cluster != nil, timeout > 0 { return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout)) }
         if workflows[id] != nil, timeout > 0 {
             nextWaiterID += 1
             let waiterID = nextWaiterID
             timers.schedule(clock.now() + timeout, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
             if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = c }) {
-                return ended.resultJSON
+                return Self.typedResult(ended)
             }
         }
-        return try await requireWorkflow(id).resultJSON
+        return Self.typedResult(try await requireWorkflow(id))
     }
 
-    func signalWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/signal")
-        let id = try p.string("workflowId")
-        let name = try p.string("name")
-        try Self.refuseUpdateSignalName(name, p, field: "name")
-        let payload = value["payload"] ?? .null
-        let requestId = try p.optionalString("requestId")
-        if let requestId, requestId.isEmpty || requestId.utf8.count > Params.maximumKeyBytes {
-            throw p.fail("requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+    /// `workflow/signal`: stores a signal for an open execution and hands it to a step waiting for it.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown or ended execution; `.invalidParams`
+    ///   for a name reserved for updates or a `requestId` over 512 bytes.
+    public func signalWorkflow(_ params: WorkflowSignalParams) async throws -> WorkflowSignalResult {
+        let id = params.workflowId
+        let name = params.name
+        try Self.refuseUpdateSignalName(name, method: "workflow/signal", field: "name")
+        let payload = params.payload ?? .null
+        let requestId = params.requestId
+        // The schema says 1 character or more; the store's key holds at most 512 bytes.
+        if let requestId, requestId.utf8.count > Params.maximumKeyBytes {
+            throw Params.fail(method: "workflow/signal", "requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
         }
         let record = try await requireWorkflow(id)
         guard !record.status.isTerminal else {
@@ -178,9 +190,9 @@ extension Engine {
         let generation = record.generation
         let delivery = try await ledger.deliverSignal(id, name: name, payload: payload, key: requestId, generation: generation)
         // A resend of a signal already delivered (same requestId): nothing more happens.
-        if delivery.duplicate { return ["delivered": true, "duplicate": true] }
+        if delivery.duplicate { return WorkflowSignalResult(delivered: true, duplicate: true) }
         let consumed = await signalDelivered(id, generation: generation, name: name, payload: payload, delivery: delivery)
-        return ["delivered": true, "consumed": .bool(consumed), "duplicate": false]
+        return WorkflowSignalResult(delivered: true, consumed: consumed, duplicate: false)
     }
 
     /// After a new signal is stored: answers the step that consumed it in the same write, or (on
@@ -200,14 +212,16 @@ extension Engine {
         return await takeSignals(id).first { $0.name == name } != nil
     }
 
-    func cancelWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/cancel")
-        let id = try p.string("workflowId")
-        let reason = try p.optionalString("reason") ?? "cancelled by a client"
+    /// `workflow/cancel`: asks an open execution to stop (its code may compensate); an ended one
+    /// is answered as it ended.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id.
+    public func cancelWorkflow(_ params: WorkflowCancelParams) async throws -> WorkflowCancelResult {
+        let id = params.workflowId
+        let reason = params.reason ?? "cancelled by a client"
         let record = try await requireWorkflow(id)
-        if record.status.isTerminal { return record.resultJSON }
+        if record.status.isTerminal { return Self.typedResult(record) }
         try await cancel(id, reason: reason)
-        return (try await currentWorkflow(id) ?? record).resultJSON
+        return Self.typedResult(try await currentWorkflow(id) ?? record)
     }
 
     /// Cancels an execution: every scheduled step fails with `Cancelled` (running activities are
@@ -282,33 +296,37 @@ extension Engine {
         ]
     }
 
-    func describeWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/describe")
-        let id = try p.string("workflowId")
+    /// `workflow/describe`: an execution's state, its pending steps and the step it is at.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id.
+    public func describeWorkflow(_ params: WorkflowDescribeParams) async throws -> WorkflowDescribeResult {
+        let id = params.workflowId
         let record = try await requireWorkflow(id)
         let journal: [JournalEntry] = if let live = workflows[id], !live.journalTrimmed {
             live.journal.values.sorted { $0.seq < $1.seq }
         } else {
             try await ledger.journal(id, generation: record.generation)
         }
-        var o: [String: JSONValue] = [
-            "workflowId": .string(id), "name": .string(record.name), "status": .string(record.status.rawValue),
-            "runId": JSONValue(record.epoch), "runs": JSONValue(record.epoch), "generation": JSONValue(record.generation),
-            "input": record.input, "createdAtMs": JSONValue(record.createdAt), "updatedAtMs": JSONValue(record.updatedAt),
-            "cancelRequested": .bool(record.cancelRequested), "steps": JSONValue(journal.count),
-        ]
-        if let output = record.output { o["output"] = output }
-        if let failure = record.failure { o["failure"] = failure }
-        if let parent = record.parentId { o["parentId"] = .string(parent) }
-        if let buildId = record.buildId { o["buildId"] = .string(buildId) }
-        o.merge(record.precedence.fields) { _, shown in shown }
-        if let attributes = record.searchAttributes { o["searchAttributes"] = attributes }
-        if let memo = record.memo { o["memo"] = memo }
         let pending = journal.filter { $0.status == .scheduled }
-        o["pendingSteps"] = .array(pending.map { ["seq": JSONValue($0.seq), "kind": .string($0.kind), "name": .string($0.name)] })
+        var o = WorkflowDescribeResult(
+            workflowId: id, name: record.name, status: Wire.WorkflowStatus(record.status), runId: Int64(record.epoch),
+            input: record.input,
+            pendingSteps: try pending.map {
+                .init(seq: Int64($0.seq), kind: try Wire.StepKind(json: .string($0.kind)), name: $0.name)
+            },
+            createdAtMs: record.createdAt, updatedAtMs: record.updatedAt, runs: Int64(record.epoch),
+            generation: Int64(record.generation), steps: Int64(journal.count), cancelRequested: record.cancelRequested)
+        o.output = record.output
+        o.failure = record.failure.flatMap(Self.keelFailure)
+        o.parentId = record.parentId
+        o.buildId = record.buildId
+        o.priority = Int64(record.precedence.priority)
+        o.fairnessKey = record.precedence.fairnessKey
+        o.searchAttributes = record.searchAttributes?.objectValue?.dictionary
+        o.memo = record.memo
         if let current = pending.last ?? journal.last {
-            var step: [String: JSONValue] = ["seq": JSONValue(current.seq), "kind": .string(current.kind), "name": .string(current.name),
-                "status": .string(current.status.rawValue)]
+            var step = WorkflowDescribeResult.CurrentStep(
+                seq: Int64(current.seq), kind: try Wire.StepKind(json: .string(current.kind)), name: current.name,
+                status: WorkflowDescribeResult.CurrentStep.Status(rawValue: current.status.rawValue))
             // A task this node does not hold (between attempts on a shared store, or running on
             // another node) is read from the store.
             let task: ActivityTaskRecord? = if let taskId = current.taskId {
@@ -317,16 +335,17 @@ extension Engine {
                 nil
             }
             if let task {
-                step["attempts"] = JSONValue(task.attempt)
-                if let f = task.failure { step["lastFailure"] = f }
+                step.attempts = Int64(task.attempt)
+                step.lastFailure = task.failure.flatMap(Self.reportedFailure)
             }
             currentStepTimes(&step, entry: current, task: task)
-            o["currentStep"] = .object(step)
+            o.currentStep = step
         }
-        if let lastError = record.failure ?? journal.last(where: { $0.failure != nil })?.failure { o["lastError"] = lastError }
-        if let waitingFor = waitingFor(record, pending: pending) { o["waitingFor"] = .string(waitingFor) }
-        if let resets = try await resetsJSON(id) { o["resets"] = resets }
-        return .object(o)
+        // A stored null (a child step that succeeded) is no error, as before: nothing is shown.
+        o.lastError = (record.failure ?? journal.last(where: { $0.failure != nil })?.failure).flatMap(Self.reportedFailure)
+        o.waitingFor = waitingFor(record, pending: pending)
+        o.resets = try await typedResets(id)
+        return o
     }
 
     /// "a worker for workflow NAME" when a pending execution has no connected worker to run it,

@@ -18,6 +18,11 @@ struct Params {
         self.path = path
     }
 
+    /// The error ``fail(_:_:)`` gives for a field of a request's params, for the typed entry points.
+    static func fail(method: String, _ field: String, _ expectation: String) -> KeelError {
+        KeelError(.invalidParams, "\(method): params.\(field) \(expectation)", data: ["field": .string(field)])
+    }
+
     func fail(_ field: String, _ expectation: String) -> KeelError {
         let within = path == "params" ? field : "\(path.dropFirst("params.".count)).\(field)"
         return KeelError(.invalidParams, "\(method): \(path).\(field) \(expectation)", data: ["field": .string(within)])

@@ -1,4 +1,5 @@
 public import KeelCore
+import KeelProtocol
 
 /// Keel as an MCP server, independent of the transport: answers `server/discover`, `initialize`,
 /// `tools/list` and `tools/call` with Keel's activities and workflows as tools, each call durable
@@ -127,24 +128,22 @@ public final class ToolService: Sendable {
             throw KeelError(.invalidParams, "unknown tool \(name): no connected worker serves an activity of that name")
         }
         let key = Self.idempotencyKey(params, context: context)
-        let call: [String: JSONValue] = [
-            "name": .string(name), "input": entry.input(from: arguments), "idempotencyKey": .string(key), "wait": false,
-        ]
+        let call = ActivityCallParams(name: name, input: entry.input(from: arguments), idempotencyKey: key, wait: false)
         var answer: JSONValue
         do {
-            answer = try await keel.call("activity/call", .object(call))
+            answer = try await keel.call(ActivityCallParams.method, call.json)
             if let taskId = answer["taskId"]?.stringValue { running.withLock { $0[context.requestKey] = taskId } }
             defer { running.withLock { _ = $0.removeValue(forKey: context.requestKey) } }
             var progress = params["_meta"]?["progressToken"].map {
                 ProgressReport(token: $0, tool: name, every: progressEvery)
             }
             let wait: Duration = progress == nil ? .seconds(30) : progressPoll
-            let poll: JSONValue = ["idempotencyKey": .string(key), "waitTimeoutMs": JSONValue(Self.milliseconds(wait))]
+            let poll = ActivityResultParams(idempotencyKey: key, waitTimeoutMs: Self.milliseconds(wait)).json
             while !Self.isEnded(answer) {
                 if let message = progress?.next(answer), let params = progress?.params(message) {
                     context.notify("notifications/progress", params)
                 }
-                answer = try await keel.call("activity/result", poll)
+                answer = try await keel.call(ActivityResultParams.method, poll)
             }
         } catch let error as KeelError {
             return ToolResult.error("\(error.code.name): \(error.message)", data: error.data)

@@ -1,5 +1,6 @@
 import KeelClient
 import KeelCore
+import KeelProtocol
 
 /// `keel_follow_workflow`: watches one execution's journal while it runs (docs/mcp.md, "Following
 /// a workflow"). Each poll reads `workflow/history`; every new or ended step becomes a progress
@@ -65,7 +66,8 @@ struct WorkflowFollow {
             let status = history["status"]?.stringValue ?? ""
             if HistoryWatcher.endStatuses.contains(status) || ContinuousClock.now >= deadline {
                 let ended = HistoryWatcher.endStatuses.contains(status)
-                let result = try await keel.call("workflow/result", ["workflowId": id, "waitTimeoutMs": 0])
+                let result = try await keel.call(
+                    WorkflowResultParams.method, WorkflowResultParams(workflowId: workflowId, waitTimeoutMs: 0).json)
                 if ended { tell("workflow \(workflowId) \(result["status"]?.stringValue ?? status)") }
                 return Self.answer(result, steps: steps, followed: ended ? "ended" : "timedOut")
             }
@@ -74,7 +76,8 @@ struct WorkflowFollow {
             let wait = min(poll, deadline - ContinuousClock.now)
             do {
                 _ = try await keel.call(
-                    "workflow/result", ["workflowId": id, "waitTimeoutMs": JSONValue(ToolService.milliseconds(wait))])
+                    WorkflowResultParams.method,
+                    WorkflowResultParams(workflowId: workflowId, waitTimeoutMs: ToolService.milliseconds(wait)).json)
             } catch where Task.isCancelled {
                 return stopped  // the wait was cut short by the cancel
             }

@@ -26,6 +26,11 @@ struct Console: Sendable {
     func call(_ method: String, _ params: JSONValue = [:]) async throws -> JSONValue {
         try await handler.handleRequest(method: method, params: params, connection: handler.session.connection)
     }
+
+    /// A request of a generated params type, through the same checks as any request; the answer typed.
+    func call<Request: WireRequest>(_ params: Request) async throws -> Request.Response {
+        try Request.Response(json: try await call(Request.method, params.json))
+    }
 }
 
 extension Console: KeelCalls {}

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import KeelCore
+import KeelProtocol
 import KeelEngine
 import KeelServer
 import NIOCore
@@ -124,7 +125,7 @@ struct WebResponder: HTTPResponder {
             return Self.errorPage(.forbidden, "Refused: \(refusal). Nothing was changed.")
         }
         let id = form["id"] ?? ""
-        var params: [String: JSONValue] = ["workflowId": .string(id)]
+        let reason = form["reason"].flatMap { $0.isEmpty ? nil : $0 }
         let done: String
         switch action {
         case "signal":
@@ -133,21 +134,21 @@ struct WebResponder: HTTPResponder {
             do { payload = try JSONParser.parse(text) } catch {
                 return Self.errorPage(.badRequest, "The payload is not JSON (\(error)). Nothing was sent.")
             }
-            params["name"] = .string(form["name"] ?? "")
-            params["payload"] = payload
-            _ = try await console.call("workflow/signal", .object(JSONObject(params)))
+            _ = try await console.call(WorkflowSignalParams(workflowId: id, name: form["name"] ?? "", payload: payload))
             done = "Signal \(form["name"] ?? "") sent."
-        case "cancel", "terminate":
-            if let reason = form["reason"], !reason.isEmpty { params["reason"] = .string(reason) }
-            _ = try await console.call("workflow/\(action)", .object(JSONObject(params)))
-            done = action == "cancel" ? "Cancellation requested." : "Workflow terminated."
+        case "cancel":
+            _ = try await console.call(WorkflowCancelParams(workflowId: id, reason: reason))
+            done = "Cancellation requested."
+        case "terminate":
+            _ = try await console.call(WorkflowTerminateParams(workflowId: id, reason: reason))
+            done = "Workflow terminated."
         case "reset":
             guard let step = form["toStep"].flatMap({ Int64($0) }) else {
                 return Self.errorPage(.badRequest, "Reset needs the number of the last step to keep.")
             }
-            params["toStep"] = JSONValue(step)
-            if let reason = form["reason"], !reason.isEmpty { params["reason"] = .string(reason) }
-            _ = try await console.call("workflow/reset", .object(JSONObject(params)))
+            var params: JSONObject = ["workflowId": .string(id), "toStep": JSONValue(step)]
+            if let reason { params["reason"] = .string(reason) }
+            _ = try await console.call("workflow/reset", .object(params))
             done = "Reset to step \(step)."
         default:
             return Self.errorPage(.notFound, "There is no action \(action).")

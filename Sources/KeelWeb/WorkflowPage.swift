@@ -1,4 +1,5 @@
 import KeelCore
+import KeelProtocol
 
 /// `/workflow?id=…`: the headline, one row per journal step, the raw history and the actions.
 struct WorkflowPage {
@@ -10,7 +11,7 @@ struct WorkflowPage {
     var flash: String?
 
     func render(_ console: Console, actions: ActionForms?) async throws -> Page {
-        let d = try await console.call("workflow/describe", ["workflowId": .string(id)])
+        let d = try await console.call(WorkflowDescribeParams(workflowId: id)).json
         let history = try await console.call("workflow/history", ["workflowId": .string(id)])
         let stream = try await console.call("workflow/follow", ["workflowId": .string(id), "limit": JSONValue(Self.streamEvents)])
         let status = d["status"]?.stringValue ?? ""

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import enum KeelProtocol.Wire
+import struct KeelProtocol.ActivityResultParams
 
 /// `keel call NAME JSON`: a one-shot durable activity call.
 struct Call: AsyncParsableCommand {
@@ -43,13 +45,12 @@ struct Call: AsyncParsableCommand {
             ErrorReport.write("keel call: input is not JSON: \(error)", exitCode: 2, json: connection.json)
             throw ExitCode(2)
         }
-        var timeouts: [String: JSONValue] = [:]
-        if let startToClose { timeouts["startToCloseMs"] = JSONValue(try parseDuration(startToClose)) }
-        if let scheduleToClose { timeouts["scheduleToCloseMs"] = JSONValue(try parseDuration(scheduleToClose)) }
         let scheduleToStartMs = try parseSeconds(scheduleToStart)
-        if let scheduleToStartMs { timeouts["scheduleToStartMs"] = JSONValue(scheduleToStartMs) }
-        let retry: JSONValue? = maxAttempts.map { ["maximumAttempts": JSONValue($0)] }
-        let timeoutsValue: JSONValue? = timeouts.isEmpty ? nil : .object(timeouts)
+        let timeouts = Wire.Timeouts(
+            startToCloseMs: try startToClose.map(parseDuration), scheduleToStartMs: scheduleToStartMs,
+            scheduleToCloseMs: try scheduleToClose.map(parseDuration))
+        let retry = maxAttempts.map { Wire.RetryPolicy(maximumAttempts: Int64($0)) }
+        let timeoutsValue = timeouts == Wire.Timeouts() ? nil : timeouts
         let (name, key, wait, json) = (name, idempotencyKey, !noWait, connection.json)
         let (priority, fairnessKey) = (precedence.priority, precedence.fairnessKey)
         let waiting = scheduleToStartMs.map { "waiting up to \(describeMillis($0)) for one (--schedule-to-start to change)" }
@@ -61,7 +62,7 @@ struct Call: AsyncParsableCommand {
                 fairnessKey: fairnessKey, wait: false)
             if let notice = waitingNotice(r, name: name, waiting: waiting) { ErrorReport.notice(notice, json: json) }
             while wait, let id = r["taskId"], !Self.endStatuses.contains(r["status"]?.stringValue ?? "") {
-                r = try await client.call("activity/result", ["taskId": id, "waitTimeoutMs": 60_000])
+                r = try await client.call(ActivityResultParams(taskId: id.stringValue, waitTimeoutMs: 60_000)).json
             }
             return r
         }

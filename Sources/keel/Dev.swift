@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkflowStartParams
+import struct KeelProtocol.WorkflowResultParams
 import KeelServer
 import KeelEngine
 import KeelStorage
@@ -111,9 +113,8 @@ final class DevProgress: Service, @unchecked Sendable {
         try await cancelWhenGracefulShutdown {
             try await KeelClient.withClient(endpoint, name: "keel-dev") { client -> String in
                 let started = try await client.call(
-                    "workflow/start", ["name": .string(run.workflow), "workflowId": .string(run.workflowId), "input": run.input])
-                let fresh = started["started"]?.boolValue ?? true
-                say(fresh ? "started \(run.workflow) as \(run.workflowId)" : "continuing \(run.workflowId) (status \(started["status"]?.stringValue ?? ""))")
+                    WorkflowStartParams(name: run.workflow, input: run.input, workflowId: run.workflowId))
+                say(started.started ? "started \(run.workflow) as \(run.workflowId)" : "continuing \(run.workflowId) (status \(started.status.rawValue))")
                 return try await self.follow(client, id: run.workflowId, socket: socket)
             }
         }
@@ -145,11 +146,11 @@ final class DevProgress: Service, @unchecked Sendable {
                 if status == "suspended" || status == "parked" { say("  [\(status)]") }
             }
             if ["completed", "failed", "cancelled", "terminated", "timedOut"].contains(status) {
-                let r = try await client.call("workflow/result", ["workflowId": .string(id), "waitTimeoutMs": 0])
+                let r = try await client.call(WorkflowResultParams(workflowId: id, waitTimeoutMs: 0))
                 if status == "completed" {
-                    say("completed: \(JSONWriter.string(r["output"] ?? .null, sortedKeys: true))")
+                    say("completed: \(JSONWriter.string(r.output ?? .null, sortedKeys: true))")
                 } else {
-                    say("\(status): \(r["failure"]?["type"]?.stringValue ?? "") \(r["failure"]?["message"]?.stringValue ?? "")")
+                    say("\(status): \(r.failure?.type ?? "") \(r.failure?.message ?? "")")
                 }
                 // The socket closes when `keel dev` exits: a command on it only works with --serve.
                 if keepServing {

@@ -1,6 +1,15 @@
 import ArgumentParser
 import KeelClient
 import KeelCore
+// By name: KeelProtocol's `Flag` would shadow ArgumentParser's.
+import enum KeelProtocol.Wire
+import struct KeelProtocol.ScheduleCreateParams
+import struct KeelProtocol.ScheduleDeleteParams
+import struct KeelProtocol.ScheduleDescribeParams
+import struct KeelProtocol.ScheduleListParams
+import struct KeelProtocol.SchedulePauseParams
+import struct KeelProtocol.ScheduleTriggerParams
+import struct KeelProtocol.ScheduleUnpauseParams
 
 /// `keel schedule …`: start a workflow on a cron expression or an interval (docs/cli.md, "Schedules").
 struct ScheduleCommand: AsyncParsableCommand {
@@ -35,26 +44,20 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (cron == nil) != (every == nil) else { throw ValidationError("give one of --cron and --every") }
+            _ = try overlapPolicy(overlap)
         }
 
         func run() async throws {
-            var spec: [String: JSONValue] = [:]
-            if let cron { spec["cron"] = .string(cron) }
-            if let timeZone { spec["timeZone"] = .string(timeZone) }
-            if let every { spec["intervalMs"] = JSONValue(try parseDuration(every)) }
-            if let offset { spec["offsetMs"] = JSONValue(try parseDuration(offset)) }
-            if let jitter { spec["jitterMs"] = JSONValue(try parseDuration(jitter)) }
-            var action: [String: JSONValue] = ["workflow": .string(workflow), "input": try readJSON(input)]
-            action.merge(precedence.params) { _, given in given }
-            var params: [String: JSONValue] = [
-                "scheduleId": .string(scheduleId), "spec": .object(JSONObject(spec)), "action": .object(JSONObject(action)),
-            ]
-            if let overlap { params["overlap"] = .string(overlap) }
-            if let catchupWindow { params["catchupWindowMs"] = JSONValue(try parseDuration(catchupWindow)) }
-            if paused { params["paused"] = true }
-            if let note { params["note"] = .string(note) }
-            let p = JSONValue.object(JSONObject(params))
-            let answer = try await runClient(connection) { try await $0.call("schedule/create", p) }
+            let spec = Wire.ScheduleSpec(
+                cron: cron, timeZone: timeZone, intervalMs: try every.map(parseDuration), offsetMs: try offset.map(parseDuration),
+                jitterMs: try jitter.map(parseDuration))
+            let action = Wire.ScheduleAction(
+                workflow: workflow, input: try readJSON(input), priority: precedence.priority.map(Int64.init),
+                fairnessKey: precedence.fairnessKey)
+            let p = ScheduleCreateParams(
+                scheduleId: scheduleId, spec: spec, action: action, overlap: try overlapPolicy(overlap),
+                catchupWindowMs: try catchupWindow.map(parseDuration), paused: paused ? true : nil, note: note)
+            let answer = try await runClient(connection) { try await $0.call(p).json }
             printAnswer(answer, json: connection.json) { scheduleLines($0).joined(separator: "\n") }
         }
     }
@@ -66,10 +69,8 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            var params: [String: JSONValue] = ["limit": JSONValue(limit)]
-            if let cursor { params["cursor"] = .string(cursor) }
-            let p = JSONValue.object(JSONObject(params))
-            let answer = try await runClient(connection) { try await $0.call("schedule/list", p) }
+            let p = ScheduleListParams(limit: Int64(limit), cursor: cursor)
+            let answer = try await runClient(connection) { try await $0.call(p).json }
             printAnswer(answer, json: connection.json) { a in
                 let rows = (a["schedules"]?.arrayValue ?? []).map { s in
                     let next = s["nextActionTimeMs"]?.int64Value.map { "next \(formatTime($0))" } ?? ""
@@ -88,8 +89,8 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let p: JSONValue = ["scheduleId": .string(scheduleId)]
-            let answer = try await runClient(connection) { try await $0.call("schedule/describe", p) }
+            let p = ScheduleDescribeParams(scheduleId: scheduleId)
+            let answer = try await runClient(connection) { try await $0.call(p).json }
             printAnswer(answer, json: connection.json) { scheduleLines($0).joined(separator: "\n") }
         }
     }
@@ -100,7 +101,11 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(help: "Why (shown with the schedule).") var note: String?
         @OptionGroup var connection: ConnectionOptions
 
-        func run() async throws { try await changePause("schedule/pause", scheduleId, note, connection) }
+        func run() async throws {
+            let p = SchedulePauseParams(scheduleId: scheduleId, note: note)
+            let answer = try await runClient(connection) { try await $0.call(p).json }
+            printAnswer(answer, json: connection.json) { scheduleLines($0).joined(separator: "\n") }
+        }
     }
 
     struct Unpause: AsyncParsableCommand {
@@ -110,7 +115,11 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(help: "Why (shown with the schedule).") var note: String?
         @OptionGroup var connection: ConnectionOptions
 
-        func run() async throws { try await changePause("schedule/unpause", scheduleId, note, connection) }
+        func run() async throws {
+            let p = ScheduleUnpauseParams(scheduleId: scheduleId, note: note)
+            let answer = try await runClient(connection) { try await $0.call(p).json }
+            printAnswer(answer, json: connection.json) { scheduleLines($0).joined(separator: "\n") }
+        }
     }
 
     struct Trigger: AsyncParsableCommand {
@@ -119,11 +128,11 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(help: "Overlap policy for this start (default: the schedule's).") var overlap: String?
         @OptionGroup var connection: ConnectionOptions
 
+        func validate() throws { _ = try overlapPolicy(overlap) }
+
         func run() async throws {
-            var params: [String: JSONValue] = ["scheduleId": .string(scheduleId)]
-            if let overlap { params["overlap"] = .string(overlap) }
-            let p = JSONValue.object(JSONObject(params))
-            let answer = try await runClient(connection) { try await $0.call("schedule/trigger", p) }
+            let p = ScheduleTriggerParams(scheduleId: scheduleId, overlap: try overlapPolicy(overlap))
+            let answer = try await runClient(connection) { try await $0.call(p).json }
             printAnswer(answer, json: connection.json) { a in
                 let id = a["workflowId"]?.stringValue ?? ""
                 return a["started"] == true ? "started \(id)" : "not started: \(id) (the overlap policy held it, or it exists)"
@@ -137,19 +146,21 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let p: JSONValue = ["scheduleId": .string(scheduleId)]
-            let answer = try await runClient(connection) { try await $0.call("schedule/delete", p) }
+            let p = ScheduleDeleteParams(scheduleId: scheduleId)
+            let answer = try await runClient(connection) { try await $0.call(p).json }
             printAnswer(answer, json: connection.json) { _ in "deleted schedule \(scheduleId)" }
         }
     }
 }
 
-private func changePause(_ method: String, _ id: String, _ note: String?, _ connection: ConnectionOptions) async throws {
-    var params: [String: JSONValue] = ["scheduleId": .string(id)]
-    if let note { params["note"] = .string(note) }
-    let p = JSONValue.object(JSONObject(params))
-    let answer = try await runClient(connection) { try await $0.call(method, p) }
-    printAnswer(answer, json: connection.json) { scheduleLines($0).joined(separator: "\n") }
+/// `--overlap`: one of the schema's policies, or nil when not given.
+private func overlapPolicy(_ text: String?) throws -> Wire.ScheduleOverlap? {
+    guard let text else { return nil }
+    guard let policy = Wire.ScheduleOverlap(rawValue: text) else {
+        let names = Wire.ScheduleOverlap.allCases.map(\.rawValue).joined(separator: ", ")
+        throw ValidationError("--overlap must be one of \(names); got \(text)")
+    }
+    return policy
 }
 
 /// `cron "0 9 * * *" in Europe/Paris` or `every 3600 s`, plus jitter.

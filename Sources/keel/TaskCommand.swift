@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.ActivityResultParams
 
 /// `keel task …`: see and cancel activity calls that are queued or running (issue 13).
 struct TaskCommand: AsyncParsableCommand {
@@ -46,8 +47,8 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let id = JSONValue.string(taskId)
-            let t = try await runClient(connection) { try await $0.call("activity/result", ["taskId": id, "waitTimeoutMs": 0]) }
+            let params = ActivityResultParams(taskId: taskId, waitTimeoutMs: 0)
+            let t = try await runClient(connection) { try await $0.call(params).json }
             if connection.json { print(JSONWriter.string(t, sortedKeys: true)); return }
             print("task      \(t["taskId"]?.stringValue ?? "")")
             print("name      \(t["name"]?.stringValue ?? "")")

@@ -2,6 +2,10 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkflowStartParams
+import struct KeelProtocol.WorkflowResultParams
+import struct KeelProtocol.WorkflowCancelParams
+import struct KeelProtocol.WorkflowDescribeParams
 
 /// `keel workflow …`: drive and inspect workflow executions.
 struct WorkflowCommand: AsyncParsableCommand {
@@ -37,28 +41,25 @@ struct WorkflowCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var params: [String: JSONValue] = ["name": .string(name), "input": try readJSON(input)]
-            params.merge(try timeouts.params()) { _, new in new }
-            params.merge(precedence.params) { _, new in new }
-            if !searchAttributes.isEmpty { params["searchAttributes"] = try parseSearchAttributes(searchAttributes) }
-            if let memo { params["memo"] = try readJSON(memo) }
+            var p = WorkflowStartParams(
+                name: name, input: try readJSON(input), workflowId: workflowId, conflictPolicy: failIfExists ? .fail : nil,
+                executionTimeoutMs: try timeouts.executionTimeoutMs(), runTimeoutMs: try timeouts.runTimeoutMs(),
+                priority: precedence.priority.map(Int64.init), fairnessKey: precedence.fairnessKey,
+                memo: try memo.map(readJSON))
+            if !searchAttributes.isEmpty { p.searchAttributes = try parseSearchAttributes(searchAttributes).objectValue?.dictionary }
             if let signal {
                 // A fixed request id: a retry of this command after a lost answer delivers once.
-                params["signal"] = [
-                    "name": .string(signal), "payload": try signalPayload.map(readJSON) ?? .null,
-                    "requestId": .string(UUID().uuidString.lowercased()),
-                ]
+                p.signal = .init(
+                    name: signal, payload: try signalPayload.map(readJSON) ?? .null, requestId: UUID().uuidString.lowercased())
             }
-            if let workflowId { params["workflowId"] = .string(workflowId) }
-            if failIfExists { params["conflictPolicy"] = "fail" }
-            let p = JSONValue.object(params)
+            let params = p
             let wait = self.wait
             let answer = try await runClient(connection) { client -> JSONValue in
-                let started = try await client.call("workflow/start", p)
+                let started = try await client.call(params)
                 let waiting = "it stays pending until one connects (`keel workflow cancel` to drop it)"
-                if let notice = waitingNotice(started, name: "workflow \(name)", waiting: waiting) { printError(notice) }
-                guard wait, let id = started["workflowId"] else { return started }
-                return try await waitForResult(client, id)
+                if let notice = waitingNotice(started.json, name: "workflow \(name)", waiting: waiting) { printError(notice) }
+                guard wait else { return started.json }
+                return try await waitForResult(client, .string(started.workflowId))
             }
             if wait { try printResult(answer, json: connection.json) } else { printAnswer(answer, json: connection.json) { startText($0, name: name) } }
         }
@@ -82,8 +83,10 @@ struct WorkflowCommand: AsyncParsableCommand {
         func run() async throws {
             let id = JSONValue.string(workflowId)
             let timeoutMs = try timeout.map(parseDuration)
-            let answer = try await runClient(connection) { client in
-                if let timeoutMs { return try await client.call("workflow/result", ["workflowId": id, "waitTimeoutMs": JSONValue(timeoutMs)]) }
+            let answer = try await runClient(connection) { [workflowId] client in
+                if let timeoutMs {
+                    return try await client.call(WorkflowResultParams(workflowId: workflowId, waitTimeoutMs: timeoutMs)).json
+                }
                 return try await waitForResult(client, id)
             }
             let status = answer["status"]?.stringValue ?? ""
@@ -115,12 +118,12 @@ struct WorkflowCommand: AsyncParsableCommand {
                 return try await runBatch("signal", batch, connection: connection, reason: nil, signal: signal)
             }
             guard let name else { throw ValidationError("give the signal's name after the workflow id") }
-            let p = SignalParams.make(workflowId: workflowId, name: name, payload: try readJSON(payload), requestId: requestId)
-            let answer = try await runClient(connection) { try await $0.call("workflow/signal", p) }
-            let text = answer["duplicate"] == true
+            let p = SignalParams.typed(workflowId: workflowId, name: name, payload: try readJSON(payload), requestId: requestId)
+            let answer = try await runClient(connection) { try await $0.call(p) }
+            let text = answer.duplicate == true
                 ? "signal \(name) was delivered to \(workflowId) before (request id seen); not delivered again"
                 : "signal \(name) delivered to \(workflowId)"
-            print(connection.json ? JSONWriter.string(answer, sortedKeys: true) : text)
+            print(connection.json ? JSONWriter.string(answer.json, sortedKeys: true) : text)
         }
     }
 
@@ -137,10 +140,8 @@ struct WorkflowCommand: AsyncParsableCommand {
                 return try await runBatch("cancel", batch, connection: connection, reason: reason)
             }
             guard let workflowId else { throw ValidationError("give a workflow id, or --query to cancel many") }
-            var p: [String: JSONValue] = ["workflowId": .string(workflowId)]
-            if let reason { p["reason"] = .string(reason) }
-            let params = JSONValue.object(p)
-            let answer = try await runClient(connection) { try await $0.call("workflow/cancel", params) }
+            let params = WorkflowCancelParams(workflowId: workflowId, reason: reason)
+            let answer = try await runClient(connection) { try await $0.call(params).json }
             printAnswer(answer, json: connection.json) { cancelText($0, id: workflowId) }
         }
     }
@@ -151,8 +152,8 @@ struct WorkflowCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let id = JSONValue.string(workflowId)
-            let d = try await runClient(connection) { try await $0.call("workflow/describe", ["workflowId": id]) }
+            let params = WorkflowDescribeParams(workflowId: workflowId)
+            let d = try await runClient(connection) { try await $0.call(params).json }
             if connection.json { print(JSONWriter.string(d, sortedKeys: true)); return }
             for line in describeLines(d) { print(line) }
         }
@@ -265,7 +266,7 @@ func readJSON(_ text: String) throws -> JSONValue {
 /// Waits for a workflow to end, in bounded slices.
 func waitForResult(_ client: KeelClient, _ id: JSONValue) async throws -> JSONValue {
     while true {
-        let r = try await client.call("workflow/result", ["workflowId": id, "waitTimeoutMs": 60_000])
+        let r = try await client.call(WorkflowResultParams(workflowId: id.stringValue ?? "", waitTimeoutMs: 60_000)).json
         if let s = r["status"]?.stringValue, ["completed", "failed", "cancelled", "parked", "terminated", "timedOut"].contains(s) {
             return r
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import KeelProtocol
 
 extension WorkflowCommand {
     /// `keel workflow terminate ID [--reason R]`: `workflow/terminate` (docs/cli.md).
@@ -24,10 +25,8 @@ extension WorkflowCommand {
                 return try await runBatch("terminate", batch, connection: connection, reason: reason)
             }
             guard let workflowId else { throw ValidationError("give a workflow id, or --query to terminate many") }
-            var p: [String: JSONValue] = ["workflowId": .string(workflowId)]
-            if let reason { p["reason"] = .string(reason) }
-            let params = JSONValue.object(p)
-            let answer = try await runClient(connection) { try await $0.call("workflow/terminate", params) }
+            let params = WorkflowTerminateParams(workflowId: workflowId, reason: reason)
+            let answer = try await runClient(connection) { try await $0.call(params).json }
             let status = answer["status"]?.stringValue ?? ""
             if connection.json {
                 print(JSONWriter.string(answer, sortedKeys: true))
@@ -49,11 +48,9 @@ struct WorkflowTimeoutOptions: ParsableArguments {
     @Option(help: "End the workflow as timedOut if one run (until a continue-as-new) lasts longer than this (e.g. 10m).")
     var runTimeout: String?
 
-    /// The `workflow/start` params these flags add.
-    func params() throws -> [String: JSONValue] {
-        var p: [String: JSONValue] = [:]
-        if let executionTimeout { p["executionTimeoutMs"] = JSONValue(try parseDuration(executionTimeout)) }
-        if let runTimeout { p["runTimeoutMs"] = JSONValue(try parseDuration(runTimeout)) }
-        return p
-    }
+    /// `workflow/start`'s `executionTimeoutMs`, when given.
+    func executionTimeoutMs() throws -> Int64? { try executionTimeout.map(parseDuration) }
+
+    /// `workflow/start`'s `runTimeoutMs`, when given.
+    func runTimeoutMs() throws -> Int64? { try runTimeout.map(parseDuration) }
 }

@@ -1,0 +1,100 @@
+import Foundation
+import KeelClient
+import KeelCore
+import KeelProtocol
+import KeelTesting
+import Testing
+
+/// Issue 15: the typed entry points, end to end through the Swift client's `call(_:)` with the
+/// generated params and result types; every answer the engine builds from the types is one its
+/// result schema accepts.
+@Suite("Typed entry points", .timeLimit(.minutes(3)))
+struct TypedEntryPointTests {
+    /// The answer's JSON passes the method's result schema.
+    static func expectValid<R: WireRequest>(_ request: R, _ answer: R.Response) {
+        let error = ProtocolValidator.shared.checkResult(method: R.method, result: answer.json)
+        #expect(error == nil, "\(R.method): \(error?.message ?? "") in \(answer.json)")
+    }
+
+    static func call<R: WireRequest>(_ client: KeelClient, _ request: R) async throws -> R.Response {
+        let answer = try await client.call(request)
+        expectValid(request, answer)
+        return answer
+    }
+
+    @Test func workflowsSignalsActivitiesAndSchedulesAnswerTypedAndAsTheirSchemasSay() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let w = Worker(name: "typed", endpoint: endpoint)
+                w.workflow("typed.approve") { (input: JSONValue, ctx) -> JSONValue in
+                    let approved = try await ctx.signal("approve", as: JSONValue.self)
+                    return ["input": input, "approved": approved]
+                }
+                w.activity("typed.echo") { (input: JSONValue, _) -> JSONValue in input }
+                try await LiveOrchestrator.withWorker(w) {
+                    try await waitForWorkers(endpoint, 1)
+                    try await KeelClient.withClient(endpoint) { client in
+                        let started = try await Self.call(
+                            client, WorkflowStartParams(name: "typed.approve", input: ["n": 1], workflowId: "t-1", priority: 3))
+                        #expect(started.workflowId == "t-1")
+                        #expect(started.started)
+                        let again = try await Self.call(client, WorkflowStartParams(name: "typed.approve", workflowId: "t-1"))
+                        #expect(!again.started)
+
+                        let signalled = try await Self.call(
+                            client, WorkflowSignalParams(workflowId: "t-1", name: "approve", payload: true, requestId: "r-1"))
+                        #expect(signalled.delivered)
+                        let resent = try await Self.call(
+                            client, WorkflowSignalParams(workflowId: "t-1", name: "approve", payload: true, requestId: "r-1"))
+                        #expect(resent.duplicate == true)
+
+                        let result = try await Self.call(client, WorkflowResultParams(workflowId: "t-1", waitTimeoutMs: 60_000))
+                        #expect(result.status == .completed)
+                        #expect(result.output == ["input": ["n": 1], "approved": true])
+
+                        let described = try await Self.call(client, WorkflowDescribeParams(workflowId: "t-1"))
+                        #expect(described.status == .completed)
+                        #expect(described.priority == 3)
+                        #expect(described.input == ["n": 1])
+                        #expect(described.pendingSteps.isEmpty)
+
+                        // Cancel and terminate of an ended execution answer how it ended.
+                        #expect(try await Self.call(client, WorkflowCancelParams(workflowId: "t-1")).status == .completed)
+                        #expect(try await Self.call(client, WorkflowTerminateParams(workflowId: "t-1")).status == .completed)
+
+                        let echoed = try await Self.call(
+                            client, ActivityCallParams(name: "typed.echo", input: "hi", idempotencyKey: "k-1"))
+                        #expect(echoed.status == .completed)
+                        #expect(echoed.output == "hi")
+                        let found = try await Self.call(client, ActivityResultParams(idempotencyKey: "k-1", waitTimeoutMs: 0))
+                        #expect(found.taskId == echoed.taskId)
+
+                        let created = try await Self.call(
+                            client,
+                            ScheduleCreateParams(
+                                scheduleId: "s-1", spec: Wire.ScheduleSpec(intervalMs: 3_600_000),
+                                action: Wire.ScheduleAction(workflow: "typed.approve"), paused: true))
+                        #expect(created.paused)
+                        #expect(try await Self.call(client, ScheduleListParams()).schedules.map(\.scheduleId) == ["s-1"])
+                        #expect(try await Self.call(client, ScheduleDeleteParams(scheduleId: "s-1")).deleted)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func theOrchestratorsErrorsComeThroughATypedCallUnchanged() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                try await KeelClient.withClient(endpoint) { client in
+                    // The orchestrator's own errors still come through unchanged.
+                    let error = try await #require(throws: KeelError.self) {
+                        try await client.call(WorkflowSignalParams(workflowId: "nope", name: "go"))
+                    }
+                    #expect(error.code == .workflowNotFound)
+                    #expect(error.message == "no workflow nope")
+                }
+            }
+        }
+    }
+}
