@@ -43,12 +43,12 @@ extension Engine {
 
 extension Wire.WorkflowStatus {
     /// The same status: the store's names are the protocol's.
-    init(_ status: WorkflowStatus) { self = Self(rawValue: status.rawValue)! }
+    init(_ status: WorkflowStatus) { self.init(rawValue: status.rawValue) }
 }
 
 extension Wire.ActivityStatus {
     /// The same status: the store's names are the protocol's.
-    init(_ status: TaskStatus) { self = Self(rawValue: status.rawValue)! }
+    init(_ status: TaskStatus) { self.init(rawValue: status.rawValue) }
 }
 
 extension Engine {

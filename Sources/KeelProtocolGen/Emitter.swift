@@ -45,23 +45,37 @@ struct Emitter {
         }
     }
 
+    /// A string enum of the schemas as an open set: a value this binary does not know (a newer
+    /// server's) is kept as it came, not refused, so an older client still reads the answer.
+    /// Params are held to the known values by the schema check before they are read.
     private mutating func enumeration(_ name: String, _ doc: [String], _ cases: [String]) {
         self.doc(doc)
-        line("public enum \(name): String, Sendable, Hashable, CaseIterable, WireValue {")
+        line("public struct \(name): RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {")
         indent += 1
+        line("public let rawValue: String")
+        line("")
+        line("public init(rawValue: String) { self.rawValue = rawValue }")
+        line("")
         for c in cases {
-            let id = Self.identifier(c)
-            line(id == c || "`\(c)`" == id ? "case \(id)" : "case \(id) = \(Self.quoted(c))")
+            line("public static let \(Self.identifier(c)) = Self(rawValue: \(Self.quoted(c)))")
         }
         line("")
+        line("/// The values the schemas name, in their order; another value came from a newer peer.")
+        line("public static let allCases: [Self] = [\(cases.map { "." + Self.identifier($0) }.joined(separator: ", "))]")
+        line("")
+        line("/// True for a value the schemas name.")
+        line("public var isKnown: Bool { Self.allCases.contains(self) }")
+        line("")
         line("public init(wire value: JSONValue, at path: WirePath) throws {")
-        line("    guard case .string(let s) = value, let known = Self(rawValue: s) else {")
-        line("        throw path.fail(\(Self.quoted("must be one of: " + cases.joined(separator: ", "))))")
+        line("    guard case .string(let s) = value else {")
+        line("        throw path.fail(\(Self.quoted("must be a string, one of: " + cases.joined(separator: ", "))))")
         line("    }")
-        line("    self = known")
+        line("    self.init(rawValue: s)")
         line("}")
         line("")
         line("public var json: JSONValue { .string(rawValue) }")
+        line("")
+        line("public var description: String { rawValue }")
         indent -= 1
         line("}")
     }

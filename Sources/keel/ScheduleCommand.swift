@@ -156,7 +156,8 @@ struct ScheduleCommand: AsyncParsableCommand {
 /// `--overlap`: one of the schema's policies, or nil when not given.
 private func overlapPolicy(_ text: String?) throws -> Wire.ScheduleOverlap? {
     guard let text else { return nil }
-    guard let policy = Wire.ScheduleOverlap(rawValue: text) else {
+    let policy = Wire.ScheduleOverlap(rawValue: text)
+    guard policy.isKnown else {
         let names = Wire.ScheduleOverlap.allCases.map(\.rawValue).joined(separator: ", ")
         throw ValidationError("--overlap must be one of \(names); got \(text)")
     }

@@ -149,8 +149,8 @@ import Testing
         ("workflow/signal", #"{"name":"go"}"#, "workflow/signal: params.workflowId is required", "workflowId"),
         ("workflow/signal", #"{"workflowId":null,"name":"go"}"#, "workflow/signal: params.workflowId is required", "workflowId"),
         ("workflow/start", #"{"name":"o","signal":{"name":["go"]}}"#, "workflow/start: params.signal.name must be a string", "signal.name"),
-        ("workflow/start", #"{"name":"o","conflictPolicy":"replace"}"#,
-            "workflow/start: params.conflictPolicy must be one of: useExisting, fail", "conflictPolicy"),
+        ("workflow/start", #"{"name":"o","conflictPolicy":3}"#,
+            "workflow/start: params.conflictPolicy must be a string, one of: useExisting, fail", "conflictPolicy"),
         ("workflow/start", #"{"name":"o","priority":1.5}"#, "workflow/start: params.priority must be an integer", "priority"),
         ("workflow/start", #"{"name":"o","searchAttributes":[]}"#, "workflow/start: params.searchAttributes must be an object", "searchAttributes"),
         ("activity/call", #"{"name":"a","wait":"yes"}"#, "activity/call: params.wait must be true or false", "wait"),
@@ -168,6 +168,17 @@ import Testing
         #expect(error.code == .invalidParams)
         #expect(error.message == message)
         #expect(error.data == ["field": .string(field)])
+    }
+
+    /// A status this binary does not know (a newer server's) is kept as it came: an older client
+    /// still reads the answer. The server holds params to the known values with the schema check.
+    @Test func aValueTheSchemasDoNotNameIsKeptNotRefused() throws {
+        let answer: JSONValue = ["workflowId": "w", "status": "continuedElsewhere"]
+        let r = try WorkflowCancelResult(json: answer)
+        #expect(r.status.rawValue == "continuedElsewhere")
+        #expect(!r.status.isKnown)
+        #expect(Wire.WorkflowStatus.completed.isKnown)
+        #expect(r.json == answer)
     }
 
     @Test func aResultOfTheWrongShapeIsRefusedNamingTheResult() throws {

@@ -178,67 +178,103 @@ extension Wire {
         }
     }
 
-    public enum ActivityStatus: String, Sendable, Hashable, CaseIterable, WireValue {
-        case scheduled
-        case running
-        case completed
-        case failed
-        case timedOut
-        case cancelled
+    public struct ActivityStatus: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let scheduled = Self(rawValue: "scheduled")
+        public static let running = Self(rawValue: "running")
+        public static let completed = Self(rawValue: "completed")
+        public static let failed = Self(rawValue: "failed")
+        public static let timedOut = Self(rawValue: "timedOut")
+        public static let cancelled = Self(rawValue: "cancelled")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.scheduled, .running, .completed, .failed, .timedOut, .cancelled]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: scheduled, running, completed, failed, timedOut, cancelled")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: scheduled, running, completed, failed, timedOut, cancelled")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
-    public enum WorkflowStatus: String, Sendable, Hashable, CaseIterable, WireValue {
-        case pending
-        case running
-        case suspended
-        case completed
-        case failed
-        case cancelled
-        case parked
-        case terminated
-        case timedOut
+    public struct WorkflowStatus: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let pending = Self(rawValue: "pending")
+        public static let running = Self(rawValue: "running")
+        public static let suspended = Self(rawValue: "suspended")
+        public static let completed = Self(rawValue: "completed")
+        public static let failed = Self(rawValue: "failed")
+        public static let cancelled = Self(rawValue: "cancelled")
+        public static let parked = Self(rawValue: "parked")
+        public static let terminated = Self(rawValue: "terminated")
+        public static let timedOut = Self(rawValue: "timedOut")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.pending, .running, .suspended, .completed, .failed, .cancelled, .parked, .terminated, .timedOut]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: pending, running, suspended, completed, failed, cancelled, parked, terminated, timedOut")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: pending, running, suspended, completed, failed, cancelled, parked, terminated, timedOut")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
-    public enum StepKind: String, Sendable, Hashable, CaseIterable, WireValue {
-        case activity
-        case sleep
-        case signal
-        case child
-        case now
-        case random
-        case uuid
-        case patch
-        case publish
-        case upsert
-        case query
-        case respond
+    public struct StepKind: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let activity = Self(rawValue: "activity")
+        public static let sleep = Self(rawValue: "sleep")
+        public static let signal = Self(rawValue: "signal")
+        public static let child = Self(rawValue: "child")
+        public static let now = Self(rawValue: "now")
+        public static let random = Self(rawValue: "random")
+        public static let uuid = Self(rawValue: "uuid")
+        public static let patch = Self(rawValue: "patch")
+        public static let publish = Self(rawValue: "publish")
+        public static let upsert = Self(rawValue: "upsert")
+        public static let query = Self(rawValue: "query")
+        public static let respond = Self(rawValue: "respond")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.activity, .sleep, .signal, .child, .now, .random, .uuid, .patch, .publish, .upsert, .query, .respond]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: activity, sleep, signal, child, now, random, uuid, patch, publish, upsert, query, respond")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: activity, sleep, signal, child, now, random, uuid, patch, publish, upsert, query, respond")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
     /// One activity (or workflow) a worker serves, as declared in worker/register.
@@ -563,19 +599,31 @@ extension Wire {
             return .object(o)
         }
 
-        public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-            case completed
-            case failed
-            case scheduled
+        public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+            public let rawValue: String
+
+            public init(rawValue: String) { self.rawValue = rawValue }
+
+            public static let completed = Self(rawValue: "completed")
+            public static let failed = Self(rawValue: "failed")
+            public static let scheduled = Self(rawValue: "scheduled")
+
+            /// The values the schemas name, in their order; another value came from a newer peer.
+            public static let allCases: [Self] = [.completed, .failed, .scheduled]
+
+            /// True for a value the schemas name.
+            public var isKnown: Bool { Self.allCases.contains(self) }
 
             public init(wire value: JSONValue, at path: WirePath) throws {
-                guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                    throw path.fail("must be one of: completed, failed, scheduled")
+                guard case .string(let s) = value else {
+                    throw path.fail("must be a string, one of: completed, failed, scheduled")
                 }
-                self = known
+                self.init(rawValue: s)
             }
 
             public var json: JSONValue { .string(rawValue) }
+
+            public var description: String { rawValue }
         }
     }
 
@@ -680,19 +728,31 @@ extension Wire {
             return .object(o)
         }
 
-        public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-            case completed
-            case failed
-            case scheduled
+        public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+            public let rawValue: String
+
+            public init(rawValue: String) { self.rawValue = rawValue }
+
+            public static let completed = Self(rawValue: "completed")
+            public static let failed = Self(rawValue: "failed")
+            public static let scheduled = Self(rawValue: "scheduled")
+
+            /// The values the schemas name, in their order; another value came from a newer peer.
+            public static let allCases: [Self] = [.completed, .failed, .scheduled]
+
+            /// True for a value the schemas name.
+            public var isKnown: Bool { Self.allCases.contains(self) }
 
             public init(wire value: JSONValue, at path: WirePath) throws {
-                guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                    throw path.fail("must be one of: completed, failed, scheduled")
+                guard case .string(let s) = value else {
+                    throw path.fail("must be a string, one of: completed, failed, scheduled")
                 }
-                self = known
+                self.init(rawValue: s)
             }
 
             public var json: JSONValue { .string(rawValue) }
+
+            public var description: String { rawValue }
         }
 
         public struct AttemptFailure: Sendable, Hashable, WireValue {
@@ -956,20 +1016,32 @@ extension Wire {
     }
 
     /// While the previous slot's workflow runs: skip (default), bufferOne, allowAll or cancelOther.
-    public enum ScheduleOverlap: String, Sendable, Hashable, CaseIterable, WireValue {
-        case skip
-        case bufferOne
-        case allowAll
-        case cancelOther
+    public struct ScheduleOverlap: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let skip = Self(rawValue: "skip")
+        public static let bufferOne = Self(rawValue: "bufferOne")
+        public static let allowAll = Self(rawValue: "allowAll")
+        public static let cancelOther = Self(rawValue: "cancelOther")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.skip, .bufferOne, .allowAll, .cancelOther]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: skip, bufferOne, allowAll, cancelOther")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: skip, bufferOne, allowAll, cancelOther")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
     public struct ScheduleDescription: Sendable, Hashable, WireValue {
@@ -1515,18 +1587,30 @@ public struct ActivityListParams: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-        case scheduled
-        case running
+    public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let scheduled = Self(rawValue: "scheduled")
+        public static let running = Self(rawValue: "running")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.scheduled, .running]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: scheduled, running")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: scheduled, running")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
@@ -1703,18 +1787,30 @@ public struct ContractReleaseParams: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Kind: String, Sendable, Hashable, CaseIterable, WireValue {
-        case activity
-        case workflow
+    public struct Kind: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let activity = Self(rawValue: "activity")
+        public static let workflow = Self(rawValue: "workflow")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.activity, .workflow]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: activity, workflow")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: activity, workflow")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
@@ -1908,19 +2004,31 @@ public struct InitializeResult: Sendable, Hashable, WireValue {
         }
     }
 
-    public enum Role: String, Sendable, Hashable, CaseIterable, WireValue {
-        case client
-        case worker
-        case admin
+    public struct Role: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let client = Self(rawValue: "client")
+        public static let worker = Self(rawValue: "worker")
+        public static let admin = Self(rawValue: "admin")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.client, .worker, .admin]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: client, worker, admin")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: client, worker, admin")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
@@ -2632,19 +2740,31 @@ public struct WorkflowBatchParams: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Operation: String, Sendable, Hashable, CaseIterable, WireValue {
-        case cancel
-        case signal
-        case terminate
+    public struct Operation: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let cancel = Self(rawValue: "cancel")
+        public static let signal = Self(rawValue: "signal")
+        public static let terminate = Self(rawValue: "terminate")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.cancel, .signal, .terminate]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: cancel, signal, terminate")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: cancel, signal, terminate")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
     /// For operation signal.
@@ -2750,19 +2870,31 @@ public struct WorkflowBatchResult: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Operation: String, Sendable, Hashable, CaseIterable, WireValue {
-        case cancel
-        case signal
-        case terminate
+    public struct Operation: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let cancel = Self(rawValue: "cancel")
+        public static let signal = Self(rawValue: "signal")
+        public static let terminate = Self(rawValue: "terminate")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.cancel, .signal, .terminate]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: cancel, signal, terminate")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: cancel, signal, terminate")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
     public struct FailedItem: Sendable, Hashable, WireValue {
@@ -3122,19 +3254,31 @@ public struct WorkflowDescribeResult: Sendable, Hashable, WireValue {
             return .object(o)
         }
 
-        public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-            case completed
-            case failed
-            case scheduled
+        public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+            public let rawValue: String
+
+            public init(rawValue: String) { self.rawValue = rawValue }
+
+            public static let completed = Self(rawValue: "completed")
+            public static let failed = Self(rawValue: "failed")
+            public static let scheduled = Self(rawValue: "scheduled")
+
+            /// The values the schemas name, in their order; another value came from a newer peer.
+            public static let allCases: [Self] = [.completed, .failed, .scheduled]
+
+            /// True for a value the schemas name.
+            public var isKnown: Bool { Self.allCases.contains(self) }
 
             public init(wire value: JSONValue, at path: WirePath) throws {
-                guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                    throw path.fail("must be one of: completed, failed, scheduled")
+                guard case .string(let s) = value else {
+                    throw path.fail("must be a string, one of: completed, failed, scheduled")
                 }
-                self = known
+                self.init(rawValue: s)
             }
 
             public var json: JSONValue { .string(rawValue) }
+
+            public var description: String { rawValue }
         }
     }
 
@@ -3373,18 +3517,30 @@ public struct WorkflowFollowResult: Sendable, Hashable, WireValue {
             return .object(o)
         }
 
-        public enum Source: String, Sendable, Hashable, CaseIterable, WireValue {
-            case workflow
-            case activity
+        public struct Source: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+            public let rawValue: String
+
+            public init(rawValue: String) { self.rawValue = rawValue }
+
+            public static let workflow = Self(rawValue: "workflow")
+            public static let activity = Self(rawValue: "activity")
+
+            /// The values the schemas name, in their order; another value came from a newer peer.
+            public static let allCases: [Self] = [.workflow, .activity]
+
+            /// True for a value the schemas name.
+            public var isKnown: Bool { Self.allCases.contains(self) }
 
             public init(wire value: JSONValue, at path: WirePath) throws {
-                guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                    throw path.fail("must be one of: workflow, activity")
+                guard case .string(let s) = value else {
+                    throw path.fail("must be a string, one of: workflow, activity")
                 }
-                self = known
+                self.init(rawValue: s)
             }
 
             public var json: JSONValue { .string(rawValue) }
+
+            public var description: String { rawValue }
         }
     }
 }
@@ -3557,18 +3713,30 @@ public struct WorkflowHistoryResult: Sendable, Hashable, WireValue {
             return .object(o)
         }
 
-        public enum TypeValue: String, Sendable, Hashable, CaseIterable, WireValue {
-            case resetFrom
-            case resetTo
+        public struct TypeValue: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+            public let rawValue: String
+
+            public init(rawValue: String) { self.rawValue = rawValue }
+
+            public static let resetFrom = Self(rawValue: "resetFrom")
+            public static let resetTo = Self(rawValue: "resetTo")
+
+            /// The values the schemas name, in their order; another value came from a newer peer.
+            public static let allCases: [Self] = [.resetFrom, .resetTo]
+
+            /// True for a value the schemas name.
+            public var isKnown: Bool { Self.allCases.contains(self) }
 
             public init(wire value: JSONValue, at path: WirePath) throws {
-                guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                    throw path.fail("must be one of: resetFrom, resetTo")
+                guard case .string(let s) = value else {
+                    throw path.fail("must be a string, one of: resetFrom, resetTo")
                 }
-                self = known
+                self.init(rawValue: s)
             }
 
             public var json: JSONValue { .string(rawValue) }
+
+            public var description: String { rawValue }
         }
     }
 }
@@ -3639,40 +3807,64 @@ public struct WorkflowListParams: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-        case pending
-        case running
-        case suspended
-        case completed
-        case failed
-        case cancelled
-        case parked
-        case terminated
-        case timedOut
+    public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let pending = Self(rawValue: "pending")
+        public static let running = Self(rawValue: "running")
+        public static let suspended = Self(rawValue: "suspended")
+        public static let completed = Self(rawValue: "completed")
+        public static let failed = Self(rawValue: "failed")
+        public static let cancelled = Self(rawValue: "cancelled")
+        public static let parked = Self(rawValue: "parked")
+        public static let terminated = Self(rawValue: "terminated")
+        public static let timedOut = Self(rawValue: "timedOut")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.pending, .running, .suspended, .completed, .failed, .cancelled, .parked, .terminated, .timedOut]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: pending, running, suspended, completed, failed, cancelled, parked, terminated, timedOut")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: pending, running, suspended, completed, failed, cancelled, parked, terminated, timedOut")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
     /// oldest (default) or newest first; a cursor continues in the order it was made with.
-    public enum Order: String, Sendable, Hashable, CaseIterable, WireValue {
-        case oldest
-        case newest
+    public struct Order: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let oldest = Self(rawValue: "oldest")
+        public static let newest = Self(rawValue: "newest")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.oldest, .newest]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: oldest, newest")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: oldest, newest")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
@@ -4135,20 +4327,32 @@ public struct WorkflowRunResult: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-        case completed
-        case failed
-        case suspended
-        case continueAsNew
+    public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let completed = Self(rawValue: "completed")
+        public static let failed = Self(rawValue: "failed")
+        public static let suspended = Self(rawValue: "suspended")
+        public static let continueAsNew = Self(rawValue: "continueAsNew")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.completed, .failed, .suspended, .continueAsNew]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: completed, failed, suspended, continueAsNew")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: completed, failed, suspended, continueAsNew")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
@@ -4327,18 +4531,30 @@ public struct WorkflowStartParams: Sendable, Hashable, WireValue {
     }
 
     /// Default useExisting.
-    public enum ConflictPolicy: String, Sendable, Hashable, CaseIterable, WireValue {
-        case useExisting
-        case fail
+    public struct ConflictPolicy: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let useExisting = Self(rawValue: "useExisting")
+        public static let fail = Self(rawValue: "fail")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.useExisting, .fail]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: useExisting, fail")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: useExisting, fail")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 
     /// Signal-with-start (docs/protocol.md, "Queries and signal-with-start"): start the execution with this
@@ -4561,19 +4777,31 @@ public struct WorkflowStepResult: Sendable, Hashable, WireValue {
         return .object(o)
     }
 
-    public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-        case completed
-        case failed
-        case suspend
+    public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let completed = Self(rawValue: "completed")
+        public static let failed = Self(rawValue: "failed")
+        public static let suspend = Self(rawValue: "suspend")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.completed, .failed, .suspend]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: completed, failed, suspend")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: completed, failed, suspend")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
@@ -4732,19 +4960,31 @@ public struct WorkflowUpdateResult: Sendable, Hashable, WireValue {
 
     /// completed: answered (result); rejected: the workflow's handler rejected it (failure); pending: the wait
     /// ended first, the update stays delivered.
-    public enum Status: String, Sendable, Hashable, CaseIterable, WireValue {
-        case completed
-        case rejected
-        case pending
+    public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
+        public let rawValue: String
+
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let completed = Self(rawValue: "completed")
+        public static let rejected = Self(rawValue: "rejected")
+        public static let pending = Self(rawValue: "pending")
+
+        /// The values the schemas name, in their order; another value came from a newer peer.
+        public static let allCases: [Self] = [.completed, .rejected, .pending]
+
+        /// True for a value the schemas name.
+        public var isKnown: Bool { Self.allCases.contains(self) }
 
         public init(wire value: JSONValue, at path: WirePath) throws {
-            guard case .string(let s) = value, let known = Self(rawValue: s) else {
-                throw path.fail("must be one of: completed, rejected, pending")
+            guard case .string(let s) = value else {
+                throw path.fail("must be a string, one of: completed, rejected, pending")
             }
-            self = known
+            self.init(rawValue: s)
         }
 
         public var json: JSONValue { .string(rawValue) }
+
+        public var description: String { rawValue }
     }
 }
 
