@@ -34,7 +34,7 @@ extension EndToEnd {
 
         @Test func aPortInUseIsOneLineAndExit1() async throws {
             try await TemporaryDirectory.with { dir in
-                let holder = try ListeningSocket()
+                let holder = try LoopbackListener()
                 let p = try await serveExpectingExit(dir, ["--metrics-listen", "127.0.0.1:\(holder.port)"])
                 #expect(p.exitStatus == 1, "\(p.log)")
                 #expect(lines(p.log).count == 1, "\(p.log)")
@@ -78,32 +78,4 @@ private func boundPort(_ log: String) -> Int? {
         return nil
     }
     return Int(log[range].dropFirst("metrics=http://127.0.0.1:".count).dropLast("/metrics".count))
-}
-
-/// A TCP socket listening on a free loopback port, closed on deinit: holds a port "in use".
-private final class ListeningSocket {
-    let fd: Int32
-    let port: Int
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
-                bind(fd, a, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, a, &length) == 0
-            }
-        }
-        guard ok else {
-            close(fd)
-            throw KeelError(.internalError, "could not hold a port: errno \(errno)")
-        }
-        self.fd = fd
-        port = Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    deinit { close(fd) }
 }

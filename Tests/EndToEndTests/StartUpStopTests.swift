@@ -13,43 +13,11 @@ extension EndToEnd {
 /// possibly leaving a half-bound socket's staging directory behind.
 @Suite("A stop during start-up", .timeLimit(.minutes(2)))
 struct StartUpStopTests {
-    /// A TCP listener that accepts and never answers: a database whose start-up never ends
-    /// (`keel serve` gives up on it after its 5 s connect timeout).
-    final class SilentDatabase {
-        let fd: Int32
-        let port: Int
-
-        init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(fd, pointer, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, pointer, &length) == 0
-                }
-            }
-            guard bound else {
-                close(fd)
-                throw POSIXError(.EADDRINUSE)
-            }
-            self.fd = fd
-            port = Int(UInt16(bigEndian: address.sin_port))
-        }
-
-        /// Waits (off the cooperative pool) until a client connected; keeps its connection open.
-        func acceptOne() async throws -> Int32 {
-            let fd = fd
-            return try await offCooperativePool { accept(fd, nil, nil) }
-        }
-
-        deinit { close(fd) }
-    }
-
     @Test func aSignalWhileTheStoreOpensWaitsForStartUpAndASecondEndsAtOnce() async throws {
         try await TemporaryDirectory.with { dir in
-            let database = try SilentDatabase()
+            // A database that takes the connection and never answers (`keel serve` gives up on it after
+            // its 5 s connect timeout).
+            let database = try LoopbackListener()
             let process = try ChildProcess(
                 [
                     PackagePaths.keelBinary, "serve", "--store", "postgres://keel@127.0.0.1:\(database.port)/keel",
