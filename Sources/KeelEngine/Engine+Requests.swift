@@ -329,17 +329,8 @@ extension Engine {
         return result
     }
 
-    static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "taskId": .string(r.id), "name": .string(r.name), "status": .string(r.status.rawValue),
-            "attempts": JSONValue(r.attempt),
-        ]
-        if let output = r.output { o["output"] = output }
-        if r.status != .completed, let failure = r.failure { o["failure"] = failure }
-        if let key = r.idempotencyKey { o["idempotencyKey"] = .string(key) }
-        if r.status == .running, let details = r.heartbeatDetails { o["heartbeatDetails"] = details }
-        return .object(o)
-    }
+    /// A task's state as `activity/cancel` and `activity/list` answer it: the typed result's JSON.
+    static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue { typedResult(r).json }
 
     /// A time-ordered unique id: `t-` + 11 base-32 chars of epoch ms + 13 random.
     static func newTaskID(now: EpochMillis) -> String {

@@ -115,11 +115,4 @@ extension WorkflowRecord {
         if let searchAttributes { o["searchAttributes"] = searchAttributes }
         return .object(o)
     }
-
-    var resultJSON: JSONValue {
-        var o: [String: JSONValue] = ["workflowId": .string(id), "status": .string(status.rawValue)]
-        if let output { o["output"] = output }
-        if let failure, status != .completed { o["failure"] = failure }
-        return .object(o)
-    }
 }
