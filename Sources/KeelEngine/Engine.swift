@@ -188,16 +188,21 @@ public actor Engine {
     /// Runs dispatches and, on a cluster, the node's lease and claim loops until ``shutdown()``
     /// has drained; cancelling the task stops at once. Timers need ``runTimers()`` beside it.
     public func runWork() async {
-        await withDiscardingTaskGroup { group in
-            if let cluster {
-                group.addTask { await cluster.membership.run() }
-                group.addTask { await self.clusterLoop() }
-                group.addTask { for await _ in cluster.store.readyHints() { cluster.trigger.fire() } }
+        // Jobs in a task set, not the task group: every dispatch waiting on a worker's answer is a
+        // job (TaskSet).
+        await TaskSet.run { jobSet in
+            await withDiscardingTaskGroup { group in
+                if let cluster {
+                    group.addTask { await cluster.membership.run() }
+                    group.addTask { await self.clusterLoop() }
+                    group.addTask { for await _ in cluster.store.readyHints() { cluster.trigger.fire() } }
+                }
+                for await job in jobs {
+                    jobSet.start(job)
+                }
+                group.cancelAll()
+                jobSet.cancelAll()
             }
-            for await job in jobs {
-                group.addTask { await job() }
-            }
-            group.cancelAll()
         }
     }
 

@@ -111,13 +111,15 @@ extension RPCChannel {
         _ inbound: NIOAsyncChannelInboundStream<Frame>, connection: RPCConnection, outbound: ChannelOutbound,
         handler: any RPCHandler, limiter: AsyncLimiter, afterRequest: @escaping @Sendable () -> Bool = { false }
     ) async {
-        await withDiscardingTaskGroup { group in
+        // A task set, not a task group: a worker's connection holds a request per open execution
+        // (TaskSet).
+        await TaskSet.run { requests in
             do {
                 for try await frame in inbound {
                     guard let work = connection.receive(frame) else { continue }
                     handler.received(work, connection: connection)
                     await limiter.acquire()
-                    group.addTask {
+                    requests.start {
                         await connection.serve(work, handler: handler)
                         limiter.release()
                         if afterRequest() { outbound.close() }
