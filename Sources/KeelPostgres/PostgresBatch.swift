@@ -16,8 +16,8 @@ extension PostgresChanges {
         var needsHint = false
     }
 
-    /// Applies `changes` in order, a run of two or more enqueues, or any run of finishes, or a
-    /// step followed by its claimed task, as one statement.
+    /// Applies `changes` in order, a run of two or more enqueues, or any run of finishes, or any
+    /// run of steps each followed by its task, as one statement.
     ///
     /// A run of finishes sends its hint itself, and only when it woke an execution another node
     /// owns or none owns, or ended a task outside any workflow (its caller may wait on another
@@ -39,10 +39,12 @@ extension PostgresChanges {
                     i = end
                     continue
                 }
-            case .appendStep(let entry, let epoch):
-                if end < changes.count, case .enqueueClaimedTask(let task, let node) = changes[end] {
-                    applied.outcomes += try await appendStepWithClaimedTask(entry, epoch: epoch, task: task, node: node)
-                    i = end + 1
+            case .appendStep:
+                let run = Self.stepsWithTasks(in: changes, from: i)
+                if !run.isEmpty {
+                    applied.outcomes += try await appendStepsWithTasks(run)
+                    if run.contains(where: { $0.owner == nil }) { applied.needsHint = true }
+                    i += 2 * run.count
                     continue
                 }
             case .finishTask, .timeOutWaitingTask:
@@ -75,9 +77,8 @@ extension PostgresChanges {
             // Its search attributes' index rows are a second statement.
             return changes.count == 1 && SearchAttributes.indexRows(w.searchAttributes).isEmpty
         case .appendStep:
-            // A step with the task that runs it (``appendStepWithClaimedTask``).
-            guard changes.count == 2, case .enqueueClaimedTask = changes[1] else { return false }
-            return true
+            // Steps each with the task that runs it (``appendStepsWithTasks(_:)``).
+            return stepsWithTasks(in: changes, from: 0).count * 2 == changes.count
         default:
             return false
         }
@@ -97,35 +98,86 @@ extension PostgresChanges {
     /// past the last turn its key holds among the waiting tasks of its name and priority, never
     /// behind the turn at their head; tasks of one key in this batch take the turns after that, in
     /// batch order. Claims take the lowest turn first.
+    ///
+    /// A key's last waiting turn is never behind the head, so the head is read only when the key
+    /// has no task waiting: `COALESCE` stops at the first. The head is the costly read under load.
+    /// Its index entries are the tasks just claimed, dead but not yet vacuumed, and each min scan
+    /// steps over them (434 buffers a task in W1 2000, against 8 for the key's tail;
+    /// docs/scaling.md, "The head of the queue").
     func insertTasks(_ tasks: [ActivityTaskRecord], claimedBy node: String? = nil) async throws -> Set<String> {
-        let rows = try await connection.prepared("\(insertingTasks: tasks, claimedBy: node)", logger: logger)
+        let owned = tasks.map { OwnedTask(task: $0, owner: node) }
+        let rows = try await connection.prepared("\(insertingTasks: owned)", logger: logger)
         var inserted = Set<String>()
         for try await id in rows.decode(String.self) { inserted.insert(id) }
         return inserted
     }
 
-    /// A journal step and the task that runs it, stored already claimed by `node`, as one
-    /// statement: the same two conditional inserts as ``apply(_:)`` makes of `.appendStep` and
-    /// `.enqueueClaimedTask` one after the other (each with its own fence, neither depending on the
-    /// other), so one round trip and, alone, no transaction around it.
-    func appendStepWithClaimedTask(
-        _ e: JournalEntry, epoch: Int, task: ActivityTaskRecord, node: String
-    ) async throws -> [ChangeOutcome] {
+    /// The longest run of `.appendStep` each followed by the task that runs it (`.enqueueTask` or
+    /// `.enqueueClaimedTask`), from `start`: what a step of an activity applies, and what the
+    /// shared commit of many concurrent steps applies in a row.
+    static func stepsWithTasks(in changes: [Change], from start: Int) -> [StepWithTask] {
+        var run: [StepWithTask] = []
+        var i = start
+        while i + 1 < changes.count, case .appendStep(let entry, let epoch) = changes[i] {
+            switch changes[i + 1] {
+            case .enqueueTask(let task):
+                run.append(StepWithTask(entry: entry, epoch: epoch, task: OwnedTask(task: task, owner: nil)))
+            case .enqueueClaimedTask(let task, let node):
+                run.append(StepWithTask(entry: entry, epoch: epoch, task: OwnedTask(task: task, owner: node)))
+            default:
+                return run
+            }
+            i += 2
+        }
+        return run
+    }
+
+    /// Journal steps and the tasks that run them, as one statement however many: each step
+    /// inserted only while its execution's owner epoch holds, each task stored unclaimed or
+    /// claimed by its node while that node's lease holds, as `apply(_:)` makes of each change
+    /// alone. Outcomes in the changes' order, step then task; a change not applied says why on
+    /// its own.
+    func appendStepsWithTasks(_ run: [StepWithTask]) async throws -> [ChangeOutcome] {
         let rows = try await connection.prepared(
             """
-            WITH step AS (\(appendingStep: e, epoch: epoch)),
-            task AS (\(insertingTasks: [task], claimedBy: node))
-            SELECT (SELECT count(*) FROM step), (SELECT count(*) FROM task)
+            WITH step AS (\(appendingSteps: run.map { ($0.entry, $0.epoch) })),
+            task AS (\(insertingTasks: run.map(\.task)))
+            SELECT 0, workflow_id, generation, seq FROM step
+            UNION ALL SELECT 1, task_id, 0, 0 FROM task
             """, logger: logger)
-        var (stepInserted, taskInserted) = (0, 0)
-        for try await (step, task) in rows.decode((Int, Int).self) { (stepInserted, taskInserted) = (step, task) }
-        let stepOutcome = stepInserted > 0 ? .applied : try await epochFence(e.workflowId, epoch) ?? .duplicate
-        let taskOutcome = taskInserted > 0 ? .applied : try await claimFence(node)
-        return [stepOutcome, taskOutcome]
+        var steps = Set<String>()
+        var tasks = Set<String>()
+        for try await (kind, id, generation, seq) in rows.decode((Int, String, Int, Int).self) {
+            if kind == 0 { steps.insert(Self.stepKey(id, generation, seq)) } else { tasks.insert(id) }
+        }
+        var outcomes: [ChangeOutcome] = []
+        outcomes.reserveCapacity(run.count * 2)
+        for pair in run {
+            // The first of a repeat in the run applied; the repeat is a duplicate, as alone.
+            let e = pair.entry
+            if steps.remove(Self.stepKey(e.workflowId, e.generation, e.seq)) != nil {
+                outcomes.append(.applied)
+            } else {
+                outcomes.append(try await epochFence(e.workflowId, pair.epoch) ?? .duplicate)
+            }
+            if tasks.remove(pair.task.task.id) != nil {
+                outcomes.append(.applied)
+            } else if let node = pair.task.owner {
+                outcomes.append(try await claimFence(node))
+            } else {
+                outcomes.append(.duplicate)
+            }
+        }
+        return outcomes
+    }
+
+    private static func stepKey(_ workflowId: String, _ generation: Int, _ seq: Int) -> String {
+        "\(generation)#\(seq)#\(workflowId)"
     }
 
     /// A task as one record of `jsonb_to_recordset`; JSON columns travel as their text.
-    static func record(_ t: ActivityTaskRecord, ord: Int) -> JSONValue {
+    static func record(_ owned: OwnedTask, ord: Int) -> JSONValue {
+        let t = owned.task
         var r = JSONObject()
         r["task_id"] = .string(t.id)
         r["name"] = .string(t.name)
@@ -148,7 +200,29 @@ extension PostgresChanges {
         r["step_seq"] = json(t.stepSeq.map(Int64.init))
         r["priority"] = json(Int64(t.precedence.priority))
         r["fairness_key"] = json(t.precedence.fairnessKey)
+        r["owner_node"] = json(owned.owner)
         r["ord"] = json(Int64(ord))
+        return .object(r)
+    }
+
+    /// A journal step as one record of `jsonb_to_recordset`, with the epoch that fences it.
+    static func record(_ e: JournalEntry, epoch: Int) -> JSONValue {
+        var r = JSONObject()
+        r["workflow_id"] = .string(e.workflowId)
+        r["generation"] = json(Int64(e.generation))
+        r["seq"] = json(Int64(e.seq))
+        r["kind"] = .string(e.kind)
+        r["name"] = .string(e.name)
+        r["input"] = .string(PostgresRows.text(e.input))
+        r["status"] = .string(e.status.rawValue)
+        r["result"] = json(PostgresRows.text(e.result))
+        r["failure"] = json(PostgresRows.text(e.failure))
+        r["task_id"] = json(e.taskId)
+        r["wake_at"] = json(e.wakeAt)
+        r["contract_hash"] = json(e.contractHash)
+        r["created_at"] = json(e.createdAt)
+        r["completed_at"] = json(e.completedAt)
+        r["epoch"] = json(Int64(epoch))
         return .object(r)
     }
 
@@ -229,6 +303,20 @@ extension PostgresChanges {
     }
 }
 
+/// A task to store: unclaimed (`owner` nil), or running under `owner` while its lease holds.
+struct OwnedTask {
+    var task: ActivityTaskRecord
+    var owner: String?
+}
+
+/// A journal step fenced by its execution's owner epoch, and the task that runs it.
+struct StepWithTask {
+    var entry: JournalEntry
+    var epoch: Int
+    var task: OwnedTask
+    var owner: String? { task.owner }
+}
+
 /// The end of one attempt: of a running one (`finishTask`), or of a task timed out while it
 /// waits `scheduled` (`timeOutWaitingTask`).
 struct Finish {
@@ -268,8 +356,9 @@ extension Change {
 
 extension PostgresQuery.StringInterpolation {
     /// The insert of `tasks` (``PostgresChanges/insertTasks(_:claimedBy:)``), returning the ids
-    /// it inserted: one statement, or one CTE of a larger one.
-    mutating func appendInterpolation(insertingTasks tasks: [ActivityTaskRecord], claimedBy node: String?) {
+    /// it inserted: one statement, or one CTE of a larger one. A task with an owner is stored
+    /// running under it, and only while that node's lease holds.
+    mutating func appendInterpolation(insertingTasks tasks: [OwnedTask]) {
         let records: [JSONValue] = tasks.enumerated().map { PostgresChanges.record($1, ord: $0) }
         appendLiteral("INSERT INTO activity_tasks (")
         appendInterpolation(unescaped: PostgresRows.taskColumns())
@@ -278,18 +367,14 @@ extension PostgresQuery.StringInterpolation {
             , turn)
             SELECT task_id, name, input, idempotency_key, status, attempt, retry_policy, timeouts, output, failure,
                    heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id,
-                   generation, step_seq,\u{20}
-            """)
-        appendInterpolation(node)
-        appendLiteral(
-            """
-            , priority, fairness_key,
-                   GREATEST(
-                       COALESCE((SELECT min(a.turn) FROM activity_tasks a
-                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority), 0),
-                       COALESCE((SELECT max(a.turn) + 1 FROM activity_tasks a
-                                 WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
-                                   AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')), 0))
+                   generation, step_seq, owner_node, priority, fairness_key,
+                   COALESCE(
+                       (SELECT max(a.turn) + 1 FROM activity_tasks a
+                        WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
+                          AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')),
+                       (SELECT min(a.turn) FROM activity_tasks a
+                        WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority),
+                       0)
                    + row_number() OVER (PARTITION BY r.name, r.priority, COALESCE(r.fairness_key, '') ORDER BY r.ord) - 1
             FROM jsonb_to_recordset(
             """)
@@ -300,12 +385,36 @@ extension PostgresQuery.StringInterpolation {
                 task_id text, name text, input text, idempotency_key text, status text, attempt bigint,
                 retry_policy text, timeouts text, output text, failure text, heartbeat_details text,
                 contract_hash text, created_at bigint, visible_at bigint, started_at bigint, completed_at bigint,
-                workflow_id text, generation bigint, step_seq bigint, priority bigint, fairness_key text, ord bigint)
-            WHERE\u{20}
+                workflow_id text, generation bigint, step_seq bigint, priority bigint, fairness_key text,
+                owner_node text, ord bigint)
+            WHERE r.owner_node IS NULL
+               OR EXISTS (SELECT 1 FROM nodes WHERE node_id = r.owner_node AND alive AND heartbeat_at + lease_ms >= keel_now())
+            ON CONFLICT DO NOTHING
+            RETURNING task_id
             """)
-        appendInterpolation(node)
-        appendLiteral("::text IS NULL\n   OR EXISTS (SELECT 1 FROM nodes WHERE node_id = ")
-        appendInterpolation(node)
-        appendLiteral(" AND alive AND heartbeat_at + lease_ms >= keel_now())\nON CONFLICT DO NOTHING\nRETURNING task_id")
+    }
+
+    /// The insert of journal steps, each only while its execution's owner epoch is the one given
+    /// with it, returning the key of each it inserted: one CTE of a larger statement. The epoch is
+    /// read by a scalar subquery, not `EXISTS`, so the prepared plan looks each execution up by its
+    /// key however large `workflows` grows (an `EXISTS` becomes a join whose plan is chosen once).
+    mutating func appendInterpolation(appendingSteps steps: [(JournalEntry, Int)]) {
+        let records: [JSONValue] = steps.map { PostgresChanges.record($0.0, epoch: $0.1) }
+        appendLiteral("INSERT INTO journal (")
+        appendInterpolation(unescaped: PostgresRows.journalColumns)
+        appendLiteral(")\nSELECT ")
+        appendInterpolation(unescaped: PostgresRows.journalColumns)
+        appendLiteral("\nFROM jsonb_to_recordset(")
+        appendInterpolation(JSONWriter.string(.array(records)))
+        appendLiteral(
+            """
+            ::jsonb) AS r(
+                workflow_id text, generation bigint, seq bigint, kind text, name text, input text, status text,
+                result text, failure text, task_id text, wake_at bigint, contract_hash text, created_at bigint,
+                completed_at bigint, epoch bigint)
+            WHERE (SELECT w.epoch FROM workflows w WHERE w.workflow_id = r.workflow_id) = r.epoch
+            ON CONFLICT DO NOTHING
+            RETURNING workflow_id, generation, seq
+            """)
     }
 }

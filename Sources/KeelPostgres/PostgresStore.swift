@@ -169,7 +169,7 @@ public final class PostgresStore: Store {
                 """
                 WITH ready AS (
                     SELECT task_id FROM activity_tasks
-                    WHERE status = 'scheduled' AND visible_at <= keel_now() AND name = ANY(\(request.names))
+                    WHERE status = 'scheduled' AND visible_at <= keel_now() AND \(nameIn: request.names)
                       AND EXISTS (SELECT 1 FROM nodes WHERE node_id = \(node.nodeId) AND alive
                                   AND heartbeat_at + lease_ms >= keel_now())
                     ORDER BY priority DESC, turn, visible_at, created_at, task_id LIMIT \(request.limit)
@@ -746,5 +746,22 @@ extension PostgresStore {
             }
         }
         return binds
+    }
+}
+
+extension PostgresQuery.StringInterpolation {
+    /// `name = $1` for one name, `name = ANY($1)` for several. A claim asks for one name, and only
+    /// as an equality can the planner read the waiting tasks in claim order from
+    /// `activity_tasks_claim_order` (migration 14): `= ANY` of a one-element array still sorts
+    /// every waiting task of the name.
+    mutating func appendInterpolation(nameIn names: [String]) {
+        if names.count == 1 {
+            appendLiteral("name = ")
+            appendInterpolation(names[0])
+        } else {
+            appendLiteral("name = ANY(")
+            appendInterpolation(names)
+            appendLiteral(")")
+        }
     }
 }

@@ -71,6 +71,7 @@ public enum StoreConformance {
         .init(name: "claims take the highest priority first, then one task of each fairness key in turn", run: claimsFollowPrecedence),
         .init(name: "an execution started claimed is owned, fenced and rescued like a claimed one", run: startClaimed),
         .init(name: "a step with its claimed task keeps each change's own fence", run: stepWithClaimedTask),
+        .init(name: "a run of steps with their tasks keeps each change's own fence", run: stepsWithTasksInOneCall),
         .init(name: "a node's owned executions are listed until it lets them go", run: ownedExecutionsListed),
     ]
 
@@ -923,6 +924,46 @@ public enum StoreConformance {
         try expect(
             try await store.apply([.appendStep(next, epoch: 1), .enqueueClaimedTask(nextTask, node: "no-such-node")]),
             [.applied, .notFound])
+    }
+
+    /// What a shared commit of many concurrent activity steps applies in one call (PostgreSQL
+    /// sends the run as one statement): each change keeps its own fence and outcome, in order.
+    static func stepsWithTasksInOneCall(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        for id in ["a", "b", "c"] { _ = try await store.apply([.startExecution(execution(id, now: now))]) }
+        try expect(try await store.claimExecutions(limit: 3, node: node).count, 3)
+        func claimed(_ workflowId: String, _ seq: Int) -> (JournalEntry, ActivityTaskRecord) {
+            var (entry, task) = activityStep(workflowId: workflowId, seq: seq, now: now)
+            task.status = .running
+            task.attempt = 1
+            task.startedAt = now
+            return (entry, task)
+        }
+        let (a1, a1Task) = claimed("a", 1)
+        let (a2, a2Task) = activityStep(workflowId: "a", seq: 2, now: now)
+        let (b1, b1Task) = claimed("b", 1)
+        let (c1, c1Task) = activityStep(workflowId: "c", seq: 1, now: now)
+        let (c2, c2Task) = claimed("c", 2)
+        try expect(
+            try await store.apply([
+                .appendStep(a1, epoch: 1), .enqueueClaimedTask(a1Task, node: node.nodeId),
+                .appendStep(a2, epoch: 1), .enqueueTask(a2Task),  // unclaimed, for any node
+                .appendStep(b1, epoch: 0), .enqueueClaimedTask(b1Task, node: node.nodeId),  // a stale epoch
+                .appendStep(a1, epoch: 1), .enqueueClaimedTask(a1Task, node: node.nodeId),  // a repeat
+                .appendStep(c1, epoch: 1), .enqueueTask(c1Task),
+                .appendStep(c2, epoch: 1), .enqueueClaimedTask(c2Task, node: "no-such-node"),  // no lease
+            ]),
+            [.applied, .applied, .applied, .applied, .superseded(currentEpoch: 1), .applied, .duplicate, .duplicate,
+             .applied, .applied, .applied, .notFound])
+        try expect(try await store.journal(workflowId: "a", generation: 0).map(\.seq), [1, 2])
+        try expect(try await store.journal(workflowId: "b", generation: 0).count, 0)
+        try expect(try await store.journal(workflowId: "c", generation: 0).map(\.seq), [1, 2])
+        try expect(try await store.ownedTasks(node: node).map(\.id).sorted(), ["a-1", "b-1"])
+        try expect(try await store.task(id: "c-2") == nil, "nothing may be stored for a node without a lease")
+        // The unclaimed ones wait for any node, in the order they were stored.
+        try expect(
+            try await store.claimTasks(TaskClaim(names: [a2Task.name], limit: 5), node: node).map(\.id), ["a-2", "c-1"])
     }
 
     static func openTasksAreListed(_ store: any Store) async throws {
