@@ -104,6 +104,10 @@ extension PostgresChanges {
     /// Its index entries are the tasks just claimed, dead but not yet vacuumed, and each min scan
     /// steps over them (434 buffers a task in W1 2000, against 8 for the key's tail;
     /// docs/scaling.md, "The head of the queue").
+    ///
+    /// Both reads are `ORDER BY … LIMIT 1`, not `max`/`min`: the prepared plan is made once, while
+    /// the table may be empty, and for an aggregate the planner then picks a scan of every waiting
+    /// task of the name (952 rows a task in W1 2000), where a limit keeps it to the index's end.
     func insertTasks(_ tasks: [ActivityTaskRecord], claimedBy node: String? = nil) async throws -> Set<String> {
         let owned = tasks.map { OwnedTask(task: $0, owner: node) }
         let rows = try await connection.prepared("\(insertingTasks: owned)", logger: logger)
@@ -369,11 +373,13 @@ extension PostgresQuery.StringInterpolation {
                    heartbeat_details, contract_hash, created_at, visible_at, started_at, completed_at, workflow_id,
                    generation, step_seq, owner_node, priority, fairness_key,
                    COALESCE(
-                       (SELECT max(a.turn) + 1 FROM activity_tasks a
+                       (SELECT a.turn + 1 FROM activity_tasks a
                         WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
-                          AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')),
-                       (SELECT min(a.turn) FROM activity_tasks a
-                        WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority),
+                          AND COALESCE(a.fairness_key, '') = COALESCE(r.fairness_key, '')
+                        ORDER BY a.turn DESC LIMIT 1),
+                       (SELECT a.turn FROM activity_tasks a
+                        WHERE a.status = 'scheduled' AND a.name = r.name AND a.priority = r.priority
+                        ORDER BY a.turn LIMIT 1),
                        0)
                    + row_number() OVER (PARTITION BY r.name, r.priority, COALESCE(r.fairness_key, '') ORDER BY r.ord) - 1
             FROM jsonb_to_recordset(
