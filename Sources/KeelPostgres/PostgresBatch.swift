@@ -16,8 +16,8 @@ extension PostgresChanges {
         var needsHint = false
     }
 
-    /// Applies `changes` in order, a run of two or more enqueues, or any run of finishes, or any
-    /// run of steps each followed by its task, as one statement.
+    /// Applies `changes` in order, a run of two or more enqueues or starts, or any run of
+    /// finishes, or any run of steps each followed by its task, as one statement.
     ///
     /// A run of finishes sends its hint itself, and only when it woke an execution another node
     /// owns or none owns, or ended a task outside any workflow (its caller may wait on another
@@ -47,6 +47,14 @@ extension PostgresChanges {
                     i += 2 * run.count
                     continue
                 }
+            case .startExecution, .startClaimedExecution:
+                while end < changes.count, changes[end].plainStart != nil { end += 1 }
+                if changes[i].plainStart != nil, end - i > 1 {
+                    applied.outcomes += try await startAll(changes[i..<end].compactMap(\.plainStart))
+                    if changes[i..<end].contains(where: \.mayMakeWorkReady) { applied.needsHint = true }
+                    i = end
+                    continue
+                }
             case .finishTask, .timeOutWaitingTask:
                 while end < changes.count, changes[end].finished != nil { end += 1 }
                 applied.outcomes += try await finishAll(changes[i..<end].compactMap(\.finished))
@@ -73,9 +81,10 @@ extension PostgresChanges {
             return changes.allSatisfy { $0.enqueued != nil }
         case .enqueueClaimedTask, .retryTask, .releaseTask, .recordHeartbeat, .cancelTask, .finishExecution:
             return changes.count == 1
-        case .startExecution(let w), .startClaimedExecution(let w, _):
-            // Its search attributes' index rows are a second statement.
-            return changes.count == 1 && SearchAttributes.indexRows(w.searchAttributes).isEmpty
+        case .startExecution, .startClaimedExecution:
+            // One insert for a run of them (``startAll(_:)``), but search attributes' index rows are
+            // a second statement.
+            return changes.allSatisfy { $0.plainStart != nil }
         case .appendStep:
             // Steps each with the task that runs it (``appendStepsWithTasks(_:)``).
             return stepsWithTasks(in: changes, from: 0).count * 2 == changes.count
@@ -114,6 +123,73 @@ extension PostgresChanges {
         var inserted = Set<String>()
         for try await id in rows.decode(String.self) { inserted.insert(id) }
         return inserted
+    }
+
+    /// Stores new executions in one statement, each unclaimed or owned by its node while that
+    /// node's lease holds (``NewExecution``), as `apply(_:)` stores each alone; a start not
+    /// applied says why on its own. Only starts without search attributes to index come here.
+    private func startAll(_ starts: [NewExecution]) async throws -> [ChangeOutcome] {
+        let records = starts.map { Self.record($0.record, owner: $0.owner) }
+        let rows = try await connection.prepared(
+            """
+            INSERT INTO workflows (\(unescaped: PostgresRows.workflowColumns()), owner_node)
+            SELECT \(unescaped: PostgresRows.workflowColumns()), owner_node
+            FROM jsonb_populate_recordset(NULL::workflows, \(JSONWriter.string(.array(records)))::jsonb) AS r
+            WHERE r.owner_node IS NULL
+               OR EXISTS (SELECT 1 FROM nodes WHERE node_id = r.owner_node AND alive
+                          AND heartbeat_at + lease_ms >= keel_now())
+            ON CONFLICT DO NOTHING
+            RETURNING workflow_id
+            """, logger: logger)
+        var inserted = Set<String>()
+        for try await id in rows.decode(String.self) { inserted.insert(id) }
+        var outcomes: [ChangeOutcome] = []
+        outcomes.reserveCapacity(starts.count)
+        for start in starts {
+            // The first of a repeated id in the run applied; a repeat is a duplicate, as alone.
+            if inserted.remove(start.record.id) != nil {
+                outcomes.append(.applied)
+            } else if let owner = start.owner {
+                outcomes.append(try await claimFence(owner))
+            } else {
+                outcomes.append(.duplicate)
+            }
+        }
+        return outcomes
+    }
+
+    /// An execution as one record of `jsonb_populate_recordset(NULL::workflows, …)`: keys are the
+    /// table's columns; JSON columns travel as their text.
+    static func record(_ w: WorkflowRecord, owner: String?) -> JSONValue {
+        var r = JSONObject()
+        r["workflow_id"] = .string(w.id)
+        r["name"] = .string(w.name)
+        r["input"] = .string(PostgresRows.text(w.input))
+        r["status"] = .string(w.status.rawValue)
+        r["generation"] = json(Int64(w.generation))
+        r["epoch"] = json(Int64(w.epoch))
+        r["output"] = json(PostgresRows.text(w.output))
+        r["failure"] = json(PostgresRows.text(w.failure))
+        r["parent_id"] = json(w.parentId)
+        r["parent_generation"] = json(w.parentGeneration.map(Int64.init))
+        r["parent_seq"] = json(w.parentSeq.map(Int64.init))
+        r["cancel_requested"] = .bool(w.cancelRequested)
+        r["contract_hash"] = json(w.contractHash)
+        r["created_at"] = json(w.createdAt)
+        r["updated_at"] = json(w.updatedAt)
+        r["execution_deadline"] = json(w.executionDeadline)
+        r["run_timeout_ms"] = json(w.runTimeoutMs)
+        r["run_deadline"] = json(w.runDeadline)
+        r["build_id"] = json(w.buildId)
+        r["priority"] = json(Int64(w.precedence.priority))
+        r["fairness_key"] = json(w.precedence.fairnessKey)
+        r["search_attributes"] = json(PostgresRows.text(w.searchAttributes))
+        r["memo"] = json(PostgresRows.text(w.memo))
+        r["query_values"] = json(PostgresRows.text(w.queryValues))
+        r["update_outcomes"] = json(PostgresRows.text(w.updateOutcomes))
+        r["cancel_reason"] = json(w.cancelReason)
+        r["owner_node"] = json(owner)
+        return .object(r)
     }
 
     /// The longest run of `.appendStep` each followed by the task that runs it (`.enqueueTask` or
@@ -313,6 +389,12 @@ struct OwnedTask {
     var owner: String?
 }
 
+/// A new execution to store: unclaimed (`owner` nil), or owned by `owner` while its lease holds.
+struct NewExecution {
+    var record: WorkflowRecord
+    var owner: String?
+}
+
 /// A journal step fenced by its execution's owner epoch, and the task that runs it.
 struct StepWithTask {
     var entry: JournalEntry
@@ -339,6 +421,19 @@ extension Change {
         switch self {
         case .finishTask, .timeOutWaitingTask, .finishExecution: true
         default: false
+        }
+    }
+
+    /// A start whose execution has no search attributes to index (those take a second
+    /// statement), so a run of them can be one insert.
+    var plainStart: NewExecution? {
+        switch self {
+        case .startExecution(let w) where SearchAttributes.indexRows(w.searchAttributes).isEmpty:
+            NewExecution(record: w, owner: nil)
+        case .startClaimedExecution(let w, let node) where SearchAttributes.indexRows(w.searchAttributes).isEmpty:
+            NewExecution(record: w, owner: node)
+        default:
+            nil
         }
     }
 

@@ -72,6 +72,7 @@ public enum StoreConformance {
         .init(name: "an execution started claimed is owned, fenced and rescued like a claimed one", run: startClaimed),
         .init(name: "a step with its claimed task keeps each change's own fence", run: stepWithClaimedTask),
         .init(name: "a run of steps with their tasks keeps each change's own fence", run: stepsWithTasksInOneCall),
+        .init(name: "a run of starts keeps each start's own outcome and every field", run: startsInOneCall),
         .init(name: "a node's owned executions are listed until it lets them go", run: ownedExecutionsListed),
     ]
 
@@ -964,6 +965,51 @@ public enum StoreConformance {
         // The unclaimed ones wait for any node, in the order they were stored.
         try expect(
             try await store.claimTasks(TaskClaim(names: [a2Task.name], limit: 5), node: node).map(\.id), ["a-2", "c-1"])
+    }
+
+    /// What a shared commit of many concurrent starts applies in one call (PostgreSQL inserts the
+    /// run at once): each start keeps its own outcome, and every field is stored as alone.
+    static func startsInOneCall(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        var full = execution("full", now: now)
+        full.parentId = "p"
+        full.parentGeneration = 2
+        full.parentSeq = 3
+        full.contractHash = "hash"
+        full.executionDeadline = now + 5_000
+        full.runTimeoutMs = 700
+        full.runDeadline = now + 700
+        full.buildId = "build-1"
+        full.precedence = Precedence(priority: 3, fairnessKey: "tenant")
+        full.memo = ["note": "kept"]
+        full.cancelReason = "why"
+        _ = try await store.apply([.startExecution(execution("taken", now: now))])
+        try expect(
+            try await store.apply([
+                .startExecution(full),
+                .startClaimedExecution(execution("mine", now: now), node: node.nodeId),
+                .startExecution(execution("taken", now: now)),  // stored already
+                .startClaimedExecution(execution("orphan", now: now), node: "no-such-node"),  // no lease
+                .startExecution(execution("full", now: now)),  // a repeat in the run
+            ]),
+            [.applied, .applied, .duplicate, .notFound, .duplicate])
+        guard let stored = try await store.execution(id: "full")?.record else { throw ConformanceFailure(description: "full was not stored") }
+        try expect(stored.input, full.input)
+        try expect(stored.parentId, "p")
+        try expect(stored.parentGeneration, 2)
+        try expect(stored.parentSeq, 3)
+        try expect(stored.contractHash, "hash")
+        try expect(stored.executionDeadline, now + 5_000)
+        try expect(stored.runTimeoutMs, 700)
+        try expect(stored.runDeadline, now + 700)
+        try expect(stored.buildId, "build-1")
+        try expect(stored.precedence, Precedence(priority: 3, fairnessKey: "tenant"))
+        try expect(stored.memo, ["note": "kept"])
+        try expect(stored.cancelReason, "why")
+        try expect(stored.status, .pending)
+        try expect(try await store.execution(id: "orphan") == nil, "nothing may be stored for a node without a lease")
+        try expect(try await store.ownedExecutions(node: node).map(\.workflowId), ["mine"])
     }
 
     static func openTasksAreListed(_ store: any Store) async throws {
