@@ -16,8 +16,8 @@ extension PostgresChanges {
         var needsHint = false
     }
 
-    /// Applies `changes` in order, a run of two or more enqueues or starts, or any run of
-    /// finishes, or any run of steps each followed by its task, as one statement.
+    /// Applies `changes` in order, a run of two or more enqueues, starts or execution ends, or any
+    /// run of finishes, or any run of steps each followed by its task, as one statement.
     ///
     /// A run of finishes sends its hint itself, and only when it woke an execution another node
     /// owns or none owns, or ended a task outside any workflow (its caller may wait on another
@@ -55,6 +55,13 @@ extension PostgresChanges {
                     i = end
                     continue
                 }
+            case .finishExecution:
+                while end < changes.count, changes[end].executionEnd != nil { end += 1 }
+                if end - i > 1 {
+                    applied.outcomes += try await endAll(changes[i..<end].compactMap(\.executionEnd))
+                    i = end
+                    continue
+                }
             case .finishTask, .timeOutWaitingTask:
                 while end < changes.count, changes[end].finished != nil { end += 1 }
                 applied.outcomes += try await finishAll(changes[i..<end].compactMap(\.finished))
@@ -79,7 +86,9 @@ extension PostgresChanges {
             return changes.allSatisfy { $0.finished != nil }
         case .enqueueTask:
             return changes.allSatisfy { $0.enqueued != nil }
-        case .enqueueClaimedTask, .retryTask, .releaseTask, .recordHeartbeat, .cancelTask, .finishExecution:
+        case .finishExecution:
+            return changes.allSatisfy { $0.executionEnd != nil }
+        case .enqueueClaimedTask, .retryTask, .releaseTask, .recordHeartbeat, .cancelTask:
             return changes.count == 1
         case .startExecution, .startClaimedExecution:
             // One insert for a run of them (``startAll(_:)``), but search attributes' index rows are
@@ -153,6 +162,70 @@ extension PostgresChanges {
                 outcomes.append(try await claimFence(owner))
             } else {
                 outcomes.append(.duplicate)
+            }
+        }
+        return outcomes
+    }
+
+    /// Ends executions in one statement, as `apply(_:)` ends each alone (PostgresChanges,
+    /// `.finishExecution`): each end fenced by its owner epoch, a parent's step completed with its
+    /// child's outcome and the parent woken, and the wake-up hint. A parent ended in the same run
+    /// is not woken (one statement cannot update its row twice, and it has ended). Sent unnamed,
+    /// planned per call, as ``finishAll(_:)`` and for the same reason: a join over the run.
+    private func endAll(_ ends: [ExecutionEnd]) async throws -> [ChangeOutcome] {
+        for end in ends { precondition(end.status.isTerminal, "finishExecution needs a terminal status") }
+        let records: [JSONValue] = ends.enumerated().map { (ord, e) in
+            var r = JSONObject()
+            r["ord"] = Self.json(Int64(ord))
+            r["workflow_id"] = .string(e.workflowId)
+            r["epoch"] = Self.json(Int64(e.epoch))
+            r["status"] = .string(e.status.rawValue)
+            r["output"] = Self.json(PostgresRows.text(e.output))
+            r["failure"] = Self.json(PostgresRows.text(e.failure))
+            r["parent_status"] = .string((e.status == .completed ? StepStatus.completed : .failed).rawValue)
+            return .object(r)
+        }
+        let rows = try await connection.query(
+            """
+            WITH r AS (
+                -- A repeat of an execution in the run is left to the check below: the first one applies.
+                SELECT DISTINCT ON (workflow_id) * FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
+                    AS r(ord bigint, workflow_id text, epoch bigint, status text, output text, failure text,
+                         parent_status text)
+                ORDER BY workflow_id, ord),
+            f AS (
+                UPDATE workflows w SET status = r.status, output = r.output, failure = r.failure, owner_node = NULL,
+                    updated_at = keel_now()
+                FROM r WHERE w.workflow_id = r.workflow_id AND w.epoch = r.epoch
+                  AND w.status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                RETURNING w.workflow_id, w.parent_id, w.parent_generation, w.parent_seq, r.parent_status, r.output, r.failure),
+            step AS (
+                UPDATE journal j SET status = f.parent_status, result = f.output, failure = f.failure,
+                    completed_at = keel_now()
+                FROM f WHERE j.workflow_id = f.parent_id AND j.generation = f.parent_generation
+                  AND j.seq = f.parent_seq AND j.status = 'scheduled'
+                RETURNING j.workflow_id),
+            parent AS (
+                UPDATE workflows w SET event_seq = w.event_seq + c.steps, updated_at = keel_now(),
+                    status = CASE WHEN w.status = 'suspended' THEN 'pending' ELSE w.status END
+                FROM (SELECT workflow_id, count(*) AS steps FROM step GROUP BY workflow_id) c
+                WHERE w.workflow_id = c.workflow_id AND w.workflow_id NOT IN (SELECT workflow_id FROM f)
+                RETURNING 1),
+            hint AS (
+                SELECT pg_notify(\(PostgresStore.readyChannel),
+                    CASE WHEN \(selfNode)::text IS NULL OR EXISTS (SELECT 1 FROM parent) THEN '' ELSE \(selfNode) END)
+                WHERE EXISTS (SELECT 1 FROM f))
+            SELECT f.workflow_id, (SELECT count(*) FROM hint) FROM f
+            """, logger: logger)
+        var ended = Set<String>()
+        for try await (id, _) in rows.decode((String, Int).self) { ended.insert(id) }
+        var outcomes: [ChangeOutcome] = []
+        outcomes.reserveCapacity(ends.count)
+        for end in ends {
+            if ended.remove(end.workflowId) != nil {
+                outcomes.append(.applied)
+            } else {
+                outcomes.append(try await epochFence(end.workflowId, end.epoch) ?? .alreadyFinished)
             }
         }
         return outcomes
@@ -403,6 +476,15 @@ struct StepWithTask {
     var owner: String? { task.owner }
 }
 
+/// The end of one execution (`finishExecution`).
+struct ExecutionEnd {
+    var workflowId: String
+    var epoch: Int
+    var status: WorkflowStatus
+    var output: JSONValue?
+    var failure: JSONValue?
+}
+
 /// The end of one attempt: of a running one (`finishTask`), or of a task timed out while it
 /// waits `scheduled` (`timeOutWaitingTask`).
 struct Finish {
@@ -435,6 +517,11 @@ extension Change {
         default:
             nil
         }
+    }
+
+    var executionEnd: ExecutionEnd? {
+        guard case .finishExecution(let workflowId, let epoch, let status, let output, let failure) = self else { return nil }
+        return ExecutionEnd(workflowId: workflowId, epoch: epoch, status: status, output: output, failure: failure)
     }
 
     var enqueued: ActivityTaskRecord? {

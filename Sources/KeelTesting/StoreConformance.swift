@@ -73,6 +73,7 @@ public enum StoreConformance {
         .init(name: "a step with its claimed task keeps each change's own fence", run: stepWithClaimedTask),
         .init(name: "a run of steps with their tasks keeps each change's own fence", run: stepsWithTasksInOneCall),
         .init(name: "a run of starts keeps each start's own outcome and every field", run: startsInOneCall),
+        .init(name: "a run of execution ends keeps each end's fence and wakes each parent", run: endsInOneCall),
         .init(name: "a node's owned executions are listed until it lets them go", run: ownedExecutionsListed),
     ]
 
@@ -1010,6 +1011,42 @@ public enum StoreConformance {
         try expect(stored.status, .pending)
         try expect(try await store.execution(id: "orphan") == nil, "nothing may be stored for a node without a lease")
         try expect(try await store.ownedExecutions(node: node).map(\.workflowId), ["mine"])
+    }
+
+    /// What a shared commit of many concurrent execution ends applies in one call (PostgreSQL
+    /// ends the run at once): each end is fenced by its epoch, each child's end completes its
+    /// parent's step, and a parent still running is woken; one ended in the same call stays ended.
+    static func endsInOneCall(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("p1", now: now)), .startExecution(execution("p2", now: now))])
+        try expect(try await store.claimExecutions(limit: 2, node: node).map(\.record.id).sorted(), ["p1", "p2"])
+        for parent in ["p1", "p2"] {
+            var childStep = step(parent, seq: 1, now: now)
+            childStep.kind = "child"
+            _ = try await store.apply([
+                .appendStep(childStep, epoch: 1), .startExecution(childExecution("\(parent)-child", parent: parent, seq: 1, now: now)),
+            ])
+        }
+        try expect(try await store.apply([.suspend(workflowId: "p1", epoch: 1, seenEvents: 0)]), [.applied])
+        _ = try await store.apply([.startExecution(execution("x", now: now))])
+        try expect(try await store.claimExecutions(limit: 5, node: node).map(\.record.id).sorted(), ["p1-child", "p2-child", "x"])
+        try expect(
+            try await store.apply([
+                .finishExecution(workflowId: "p1-child", epoch: 1, status: .completed, output: .string("one"), failure: nil),
+                .finishExecution(workflowId: "p2", epoch: 1, status: .failed, output: nil, failure: ["type": "Gave up"]),
+                .finishExecution(workflowId: "p2-child", epoch: 1, status: .completed, output: .string("two"), failure: nil),
+                .finishExecution(workflowId: "x", epoch: 7, status: .completed, output: nil, failure: nil),  // a stale epoch
+                .finishExecution(workflowId: "nobody", epoch: 1, status: .completed, output: nil, failure: nil),
+                .finishExecution(workflowId: "p1-child", epoch: 1, status: .failed, output: nil, failure: nil),  // a repeat
+            ]),
+            [.applied, .applied, .applied, .superseded(currentEpoch: 1), .notFound, .alreadyFinished])
+        try expect(try await store.journal(workflowId: "p1", generation: 0).first?.result, .string("one"))
+        try expect(try await store.execution(id: "p1")?.record.status, .pending)
+        try expect(try await store.journal(workflowId: "p2", generation: 0).first?.result, .string("two"))
+        try expect(try await store.execution(id: "p2")?.record.status, .failed)
+        try expect(try await store.execution(id: "p1-child")?.record.output, .string("one"))
+        try expect(try await store.execution(id: "x")?.record.status, .running)
     }
 
     static func openTasksAreListed(_ store: any Store) async throws {
