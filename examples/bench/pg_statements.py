@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""What one W1 workflow costs a `keel serve` node on PostgreSQL (docs/scaling.md, "Runs as one
+statement"): statements, shared buffers and CPU per workflow.
+
+Runs W1 of `keel bench` (COUNT workflows of 3 activities started at once over 16 client
+connections, the bench's Python worker) against one node on a database of its own, then reads
+`pg_stat_statements` for that database and /proc for the CPU the node and the PostgreSQL
+processes used during the run. Prints the rate, CPU per workflow, then each statement that ran at
+least once per 20 workflows: calls per workflow, shared buffers per call, rows per workflow.
+
+Needs a PostgreSQL started with `shared_preload_libraries=pg_stat_statements` on a Unix socket
+directory (--socket-dir), a superuser `postgres` to drop and create the database (--database,
+owned by role `keel`) on it, and the server's processes on this machine (for their CPU).
+
+Usage: examples/bench/pg_statements.py --keel .build/release/keel [--count 2000]
+           [--socket-dir /tmp/pgsock] [--database stmts] [--commit-slots 4]
+"""
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
+import keel  # noqa: E402
+
+PAYLOAD = {"orderId": 12345, "sku": "KEEL-1", "quantity": 2, "note": "bench"}
+CONNECTIONS = 16
+
+
+def psql(args, database, sql):
+    return subprocess.run(
+        ["psql", "-h", args.socket_dir, "-U", "postgres", "-d", database, "-qAtF", "\t", "-c", sql],
+        capture_output=True, text=True, check=True).stdout
+
+
+def cpu_ms(pid):
+    """utime + stime of one process, in ms (clock ticks of 10 ms)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 10
+
+
+def postgres_cpu_ms():
+    """utime + stime (and that of reaped children) of every process named postgres, in ms."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if "(postgres)" not in stat:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += sum(int(x) for x in fields[11:15])
+    return total * 10
+
+
+async def run(args):
+    psql(args, "postgres", f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)")
+    psql(args, "postgres", f"CREATE DATABASE {args.database} OWNER keel")
+    psql(args, args.database, "CREATE EXTENSION pg_stat_statements")
+    work = tempfile.mkdtemp(prefix="keel-pgstmts-")
+    socket = os.path.join(work, "k.sock")
+    log = open(os.path.join(work, "keel.log"), "w")
+    store = f"postgres://keel@localhost/{args.database}?host={args.socket_dir}"
+    node = subprocess.Popen([args.keel, "serve", "--store", store, "--socket", socket, "--log-level", "error",
+                             "--commit-slots", str(args.commit_slots)], stdout=log, stderr=log)
+    worker = None
+    try:
+        for _ in range(600):
+            if os.path.exists(socket):
+                break
+            await asyncio.sleep(0.05)
+        worker = subprocess.Popen([sys.executable, os.path.join(HERE, "worker.py")],
+                                  env=dict(os.environ, KEEL_SOCKET=socket), stdout=log, stderr=log)
+        clients = [await keel.Client.connect(socket=socket) for _ in range(CONNECTIONS)]
+        for _ in range(600):
+            if await clients[0].workers():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)
+        psql(args, args.database, "SELECT pg_stat_statements_reset()")
+        node_before, pg_before, started = cpu_ms(node.pid), postgres_cpu_ms(), time.monotonic()
+
+        async def flow(i):
+            c = clients[i % CONNECTIONS]
+            await c.start_workflow("bench.flow", {"activities": 3, "payload": PAYLOAD}, f"w-{i}")
+            result = await c.workflow_result(f"w-{i}", timeout=300)
+            assert result.status == "completed", (i, result.status)
+
+        await asyncio.gather(*(flow(i) for i in range(args.count)))
+        seconds = time.monotonic() - started
+        node_cpu, pg_cpu = cpu_ms(node.pid) - node_before, postgres_cpu_ms() - pg_before
+        n = args.count
+        print(f"W1 {n}: {n / seconds:.0f} workflows/s; CPU per workflow: node {node_cpu / n:.2f} ms, "
+              f"PostgreSQL {pg_cpu / n:.2f} ms")
+        rows = psql(args, args.database, f"""
+            SELECT calls, shared_blks_hit + shared_blks_read, rows, regexp_replace(left(query, 110), '\\s+', ' ', 'g')
+            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '{args.database}')
+            ORDER BY calls DESC""")
+        statements = buffers = 0
+        for line in rows.splitlines():
+            calls, blocks, returned, text = line.split("\t", 3)
+            calls, blocks, returned = int(calls), int(blocks), int(returned)
+            statements += calls
+            buffers += blocks
+            if calls * 20 >= n:
+                print(f"{calls / n:6.2f}/wf {blocks / calls:7.0f} buffers/call {returned / n:6.2f} rows/wf  {text}")
+        print(f"statements per workflow: {statements / n:.2f}; shared buffers per workflow: {buffers / n:.0f}")
+        for c in clients:
+            await c.close()
+    finally:
+        for p in (worker, node):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        log.close()
+        subprocess.run(["rm", "-rf", work])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keel", default=os.path.join(ROOT, ".build", "release", "keel"))
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--socket-dir", default="/tmp/pgsock")
+    parser.add_argument("--database", default="stmts")
+    parser.add_argument("--commit-slots", type=int, default=4)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
