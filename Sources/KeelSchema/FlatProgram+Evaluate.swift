@@ -112,10 +112,11 @@ extension FlatProgram {
         }
     }
 
-    /// `minLength`/`maxLength` count code points; the UTF-8 length bounds it, so most strings skip the count.
+    /// `minLength`/`maxLength` count code points. The UTF-8 length bounds the count from above, so
+    /// a string of at most `maxLength` bytes, or of fewer than `minLength`, needs no count.
     private func checkLength(_ o: FlatOp, _ s: String) -> Bool {
         let bytes = s.utf8.count
         if o.code == .maxLength { return bytes <= o.n || scalarCount(s) <= o.n }
-        return bytes >= o.n && (bytes == o.n || scalarCount(s) >= o.n)
+        return bytes >= o.n && scalarCount(s) >= o.n
     }
 }
