@@ -44,7 +44,8 @@ extension Evaluation {
                 return fail(
                     "minLength", "a string of \(scalarCount(s)) characters is shorter than the minimum length \(m)")
             }
-            let length = s.utf8.count == m ? m : scalarCount(s)
+            // As many bytes as `m` can still be fewer code points ("é" is 2 bytes): count.
+            let length = scalarCount(s)
             if length >= m { return true }
             return fail("minLength", "a string of \(length) characters is shorter than the minimum length \(m)")
         case .pattern(let re):

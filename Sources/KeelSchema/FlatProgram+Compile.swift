@@ -16,7 +16,7 @@ extension FlatProgram {
 /// The tables of a ``FlatProgram`` while they are built.
 struct FlatProgramBuilder {
     var ops: [FlatOp] = []
-    var schemas: [FlatRange] = []
+    var schemas: [FlatSchema] = []
     var lists: [Int32] = []
     var objects: [FlatObject] = []
     var names: [FlatName] = []
@@ -36,8 +36,13 @@ struct FlatProgramBuilder {
         guard depth < FlatProgram.maximumPathLength, !node.needsAnnotations else { return nil }
         indices[ObjectIdentifier(node)] = -1
         var body: [FlatOp] = []
+        var types = TypeMask.any
         var object = ObjectKeywords()
         for keyword in node.keywords {
+            if case .type(let mask) = keyword {
+                types.formIntersection(mask)
+                continue
+            }
             if object.absorb(keyword) {
                 // The first object keyword marks where the merged op goes.
                 if object.position == nil { object.position = body.count }
@@ -51,7 +56,8 @@ struct FlatProgramBuilder {
             body.insert(op, at: position)
         }
         let index = Int32(schemas.count)
-        schemas.append(FlatRange(start: Int32(ops.count), end: Int32(ops.count + body.count)))
+        schemas.append(
+            FlatSchema(types: types, ops: FlatRange(start: Int32(ops.count), end: Int32(ops.count + body.count))))
         ops.append(contentsOf: body)
         indices[ObjectIdentifier(node)] = index
         return index
@@ -71,7 +77,6 @@ struct FlatProgramBuilder {
         }
         switch keyword {
         case .falseSchema: return FlatOp(code: .fail)
-        case .type(let mask): return FlatOp(code: .type, a: Int32(mask.rawValue))
         case .enumeration(let list, let set):
             let strings = list.compactMap(\.stringValue)
             if strings.count == list.count, strings.count <= FlatProgram.enumScanLimit {
@@ -149,7 +154,7 @@ struct FlatProgramBuilder {
         case .ref(let reference):
             guard let i = child(reference.target) else { return nil }
             return FlatOp(code: .apply, a: i)
-        case .content, .dependentRequired, .dependentSchemas, .dynamicRef, .unevaluatedProperties,
+        case .type, .content, .dependentRequired, .dependentSchemas, .dynamicRef, .unevaluatedProperties,
             .unevaluatedItems, .required, .properties, .patternProperties, .additionalProperties:
             return nil
         }
@@ -217,7 +222,7 @@ struct FlatProgramBuilder {
     func height(of root: Int32) -> Int {
         var heights = [Int](repeating: 1, count: Int(root) + 1)
         for s in 0...Int(root) {
-            for op in ops[Int(schemas[s].start)..<Int(schemas[s].end)] {
+            for op in ops[Int(schemas[s].ops.start)..<Int(schemas[s].ops.end)] {
                 for c in children(of: op) { heights[s] = max(heights[s], heights[Int(c)] + 1) }
             }
         }

@@ -8,8 +8,18 @@ extension FlatProgram {
 
     /// Applies subschema `schema` to the value at `value`, stopping at the first failure.
     /// Values are passed by pointer, read in place: passing `JSONValue`s retained their payloads.
+    ///
+    /// Inlined into every caller: the `type` mask and a subschema with no other op (`{"type":
+    /// "string"}`, the most common kind) cost no call; only a subschema with ops calls `runOps`.
+    @inline(__always)
     func run(_ schema: Int32, _ value: UnsafePointer<JSONValue>) -> Bool {
-        let range = schemas[Int(schema)]
+        let subschema = schemas[Int(schema)]
+        guard subschema.types.matches(value) else { return false }
+        return subschema.ops.start == subschema.ops.end || runOps(subschema.ops, value)
+    }
+
+    /// Applies `ops[range]` to the value at `value`, stopping at the first failure.
+    private func runOps(_ range: FlatRange, _ value: UnsafePointer<JSONValue>) -> Bool {
         var i = Int(range.start)
         let end = Int(range.end)
         while i < end {
@@ -19,7 +29,9 @@ extension FlatProgram {
         return true
     }
 
-    /// Applies one op. Applicators sit on the recursive path in their own functions.
+    /// Applies one op: one `switch`, so one indirect jump per op. Applicators sit on the
+    /// recursive path in functions of their own. The frame this adds to the recursive path is
+    /// bounded: flat paths are at most 128 deep.
     @inline(__always)
     private func step(_ op: UnsafePointer<FlatOp>, _ value: UnsafePointer<JSONValue>) -> Bool {
         let o = op.pointee
@@ -39,25 +51,14 @@ extension FlatProgram {
             if run(o.a, value) { return o.b < 0 || run(o.b, value) }
             return o.c < 0 || run(o.c, value)
         case .apply: return run(o.a, value)
-        case .type: return TypeMask(rawValue: UInt8(o.a)).matches(value)
         case .enumStrings:
             guard case .string(let s) = value.pointee else { return false }
             return name(matching: s, in: FlatRange(start: o.a, end: o.a + o.b)) >= 0
-        default: return check(op, value)
-        }
-    }
-
-    /// The assertions (no subschemas). Inlined into `step`: one jump per op instead of two. The
-    /// frame this adds to the recursive path is bounded: flat paths are at most 128 deep.
-    @inline(__always)
-    private func check(_ op: UnsafePointer<FlatOp>, _ value: UnsafePointer<JSONValue>) -> Bool {
-        let o = op.pointee
-        switch o.code {
         case .fail: return false
-        case .enumScan, .enumSet:
-            if o.code == .enumSet { return valueSets[Int(o.c)].contains(value.pointee) }
+        case .enumScan:
             for k in Int(o.a)..<Int(o.a + o.b) where values[k] == value.pointee { return true }
             return false
+        case .enumSet: return valueSets[Int(o.c)].contains(value.pointee)
         case .const: return values[Int(o.a)] == value.pointee
         case .multipleOf, .maximum, .exclusiveMaximum, .minimum, .exclusiveMinimum:
             guard case .number(let n) = value.pointee else { return true }
@@ -71,16 +72,21 @@ extension FlatProgram {
         case .format:
             guard case .string(let s) = value.pointee else { return true }
             return formats[Int(o.a)].check(s)
-        case .maxItems, .minItems:
+        case .maxItems:
             guard let items = Self.items(value) else { return true }
-            return o.code == .maxItems ? items.count <= o.n : items.count >= o.n
+            return items.count <= o.n
+        case .minItems:
+            guard let items = Self.items(value) else { return true }
+            return items.count >= o.n
         case .uniqueItems:
             guard case .array(let a) = value.pointee else { return true }
             return a.firstEqualPair == nil
-        case .maxProperties, .minProperties:
+        case .maxProperties:
             guard let members = Self.members(value) else { return true }
-            return o.code == .maxProperties ? members.count <= o.n : members.count >= o.n
-        default: return true
+            return members.count <= o.n
+        case .minProperties:
+            guard let members = Self.members(value) else { return true }
+            return members.count >= o.n
         }
     }
 
@@ -106,10 +112,11 @@ extension FlatProgram {
         }
     }
 
-    /// `minLength`/`maxLength` count code points; the UTF-8 length bounds it, so most strings skip the count.
+    /// `minLength`/`maxLength` count code points. The UTF-8 length bounds the count from above, so
+    /// a string of at most `maxLength` bytes, or of fewer than `minLength`, needs no count.
     private func checkLength(_ o: FlatOp, _ s: String) -> Bool {
         let bytes = s.utf8.count
         if o.code == .maxLength { return bytes <= o.n || scalarCount(s) <= o.n }
-        return bytes >= o.n && (bytes == o.n || scalarCount(s) >= o.n)
+        return bytes >= o.n && scalarCount(s) >= o.n
     }
 }

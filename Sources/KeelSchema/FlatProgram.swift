@@ -4,9 +4,10 @@ import KeelCore
 ///
 /// The ``Node`` graph costs reference counting on every keyword it visits (its payloads are
 /// arrays and class references) and per-call state (five arrays); about 42% of `isValid` on the
-/// jsonschema-rs "fast" input (issue 15, docs/performance.md). Here each subschema is a range of
-/// ``FlatOp``s; an op's operands are integers and indices into tables the program owns, so running
-/// it retains nothing but the instance's own containers and allocates nothing.
+/// jsonschema-rs "fast" input (issue 15, docs/performance.md). Here each subschema is a `type`
+/// mask and a range of ``FlatOp``s; an op's operands are integers and indices into tables the
+/// program owns, so running it retains nothing but the instance's own containers and allocates
+/// nothing.
 ///
 /// Only graphs without cycles, with no path longer than ``maximumPathLength``, whose keywords all
 /// have an op are lowered (see `FlatProgram+Compile.swift`); others keep the ``Node`` evaluator.
@@ -26,8 +27,8 @@ final class FlatProgram: @unchecked Sendable {
 
     /// Every subschema's ops, one range per subschema.
     let ops: UnsafeMutableBufferPointer<FlatOp>
-    /// Subschema `i` is `ops[schemas[i].start ..< schemas[i].end]`.
-    let schemas: UnsafeMutableBufferPointer<FlatRange>
+    /// Subschema `i`: its `type` mask and its other ops, `ops[schemas[i].ops]`.
+    let schemas: UnsafeMutableBufferPointer<FlatSchema>
     /// Subschema index lists (`allOf`, `anyOf`, `oneOf`, tuple items).
     let lists: UnsafeMutableBufferPointer<Int32>
     /// The shapes of `object` ops: their property, pattern and additional subschemas.
@@ -90,8 +91,6 @@ struct FlatOp {
     enum Code: UInt8 {
         /// The `false` schema.
         case fail
-        /// `a`: a ``TypeMask`` raw value.
-        case type
         /// `enum`: `values[a ..< a + b]`, scanned; `enumSet` also hashes `valueSets[c]`.
         case enumScan, enumSet
         /// `enum` of strings only: `names[a ..< a + b]`, compared as UTF-8 bytes.
@@ -132,6 +131,16 @@ struct FlatOp {
     var b: Int32 = 0
     var c: Int32 = 0
     var n: Int64 = 0
+}
+
+/// One subschema. Its `type` keyword is no op but a mask checked before its ops: most
+/// subschemas of a contract are a `type` and little else, and then they cost no op dispatch
+/// and no call (see `FlatProgram.run`).
+struct FlatSchema {
+    /// The types the value may have (``TypeMask/any`` without a `type` keyword).
+    var types: TypeMask
+    /// The other keywords' ops.
+    var ops: FlatRange
 }
 
 /// A half-open range of indices into one of the program's tables.

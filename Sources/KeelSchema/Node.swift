@@ -81,6 +81,8 @@ struct TypeMask: OptionSet, Sendable {
     static let string = TypeMask(rawValue: 16)
     static let array = TypeMask(rawValue: 32)
     static let object = TypeMask(rawValue: 64)
+    /// Every type: what a schema without `type` allows.
+    static let any: TypeMask = [.null, .boolean, .integer, .number, .string, .array, .object]
 
     static func named(_ name: String) -> TypeMask? {
         switch name {
@@ -108,13 +110,16 @@ struct TypeMask: OptionSet, Sendable {
 
     func matches(_ value: JSONValue) -> Bool { withUnsafePointer(to: value) { matches($0) } }
 
-    /// As ``matches(_:)-(JSONValue)``, reading the value in place (no copy of its payload but a number's).
+    /// As ``matches(_:)-(JSONValue)``, reading the value in place (no copy of its payload
+    /// but, for an `integer` without `number`, a number's).
     @inline(__always)
     func matches(_ value: UnsafePointer<JSONValue>) -> Bool {
         switch value.pointee {
         case .null: contains(.null)
         case .bool: contains(.boolean)
-        case .number(let n): contains(.number) || (contains(.integer) && n.isInteger)
+        case .number:
+            // The number is bound (copied) only when its integrality decides.
+            contains(.number) || (contains(.integer) && value.pointee.numberValue?.isInteger == true)
         case .string: contains(.string)
         case .array: contains(.array)
         case .object: contains(.object)

@@ -40,7 +40,9 @@ public final class Validator: Sendable {
 
     /// True when `instance` is valid. Stops at the first failure and builds no messages.
     public func isValid(_ instance: JSONValue) -> Bool {
-        if let flat { return flat.isValid(instance) }
+        // Borrowed, not retained: `self` holds the program for the whole call (a retain and a
+        // release were ~3% of `isValid` on the fast input).
+        if let flat { return Unmanaged.passUnretained(flat)._withUnsafeGuaranteedRef { $0.isValid(instance) } }
         return isValidByEvaluation(instance)
     }
 

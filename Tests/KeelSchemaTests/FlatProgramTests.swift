@@ -86,6 +86,8 @@ import Testing
             [
                 (#""ab""#, true), (#""a""#, false), (#""abcd""#, false), (#""éé""#, true), (#""😀😀😀""#, true),
                 (#""😀""#, false), (#""😀😀😀😀""#, false), ("1", true),
+                // As many UTF-8 bytes as the minimum, fewer code points.
+                (#""é""#, false), (#""éa""#, true),
             ])
     }
 
