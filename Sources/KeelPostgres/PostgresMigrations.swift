@@ -282,5 +282,7 @@ enum PostgresMigrations {
         ["ALTER TABLE workflows ADD COLUMN update_outcomes TEXT"],
         // 13: why a cancel was asked, kept with the request, as on SQLite.
         ["ALTER TABLE workflows ADD COLUMN cancel_reason TEXT"],
+        // 14: open executions by status, counted for the workflow gauges at scrape time.
+        ["CREATE INDEX workflows_open ON workflows (status) WHERE status IN ('pending', 'running', 'suspended', 'parked')"],
     ]
 }
