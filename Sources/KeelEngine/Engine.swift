@@ -206,8 +206,12 @@ public actor Engine {
     public func recover() async throws {
         try await loadContractPins()
         // A node on a shared store recovers nothing of its own: its predecessor's work is rescued
-        // by the lease sweep and claimed again like any other ready work.
-        guard cluster == nil else { return }
+        // by the lease sweep and claimed again like any other ready work. What it checks is the
+        // store's: suspended executions with nothing to wake them.
+        guard cluster == nil else {
+            await checkStoredSuspensions()
+            return
+        }
         let now = clock.now()
         let open = try await storage.write { tx -> [ActivityTaskRecord] in
             var open = try tx.openActivityTasks()
