@@ -53,7 +53,10 @@ public final class KeelServer: Service, Sendable {
 
         public init(databasePath: String) { self.databasePath = databasePath }
 
-        static var environmentAsksForSharedPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "1" }
+        /// Whether `KEEL_SQLITE_ON_STORE=1` is set: servers started here (and `keel serve` processes
+        /// started with this environment) run the shared path. Tests read it to expect what that
+        /// path does where it differs by design.
+        public static var environmentAsksForSharedPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "1" }
     }
 
     /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).
