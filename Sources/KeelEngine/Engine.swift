@@ -207,9 +207,10 @@ public actor Engine {
         try await loadContractPins()
         // A node on a shared store recovers nothing of its own: its predecessor's work is rescued
         // by the lease sweep and claimed again like any other ready work. What it checks is the
-        // store's: suspended executions with nothing to wake them.
+        // store's: suspended executions with nothing to wake them, read in the background once the
+        // engine runs (a read per suspended execution must not hold the start).
         guard cluster == nil else {
-            await checkStoredSuspensions()
+            enqueue { [self] in await self.checkStoredSuspensions() }
             return
         }
         let now = clock.now()
