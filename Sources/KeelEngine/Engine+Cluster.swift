@@ -381,7 +381,7 @@ extension Engine {
                 guard let text = object[field]?.stringValue, text.utf8.contains(0) else { continue }
                 throw KeelError(
                     .invalidParams,
-                    "\(method): params.\(path)\(field) must not contain U+0000 on a PostgreSQL store (its text cannot hold it)",
+                    "\(method): params.\(path)\(field) must not contain U+0000 on a shared store (PostgreSQL's text cannot hold it)",
                     data: ["field": .string(path + field)])
             }
         }

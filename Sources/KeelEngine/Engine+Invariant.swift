@@ -177,7 +177,7 @@ extension Engine {
     }
 
     /// One log line naming the workflow and what was missing, and one count.
-    private func report(_ kind: InvariantViolation, _ id: String, check: InvariantCheck, missing: String) {
+    func report(_ kind: InvariantViolation, _ id: String, check: InvariantCheck, missing: String) {
         InvariantMetrics.record(kind.rawValue)
         logger.warning(
             "invariant violated: workflow \(id): \(missing); a run was queued",

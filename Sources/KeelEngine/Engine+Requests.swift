@@ -389,10 +389,12 @@ extension Engine {
         let outcome = cluster != nil
             ? try await applyShared(.cancelTask(id: id))
             : try await storage.write { try $0.cancelActivityTask(id: id, now: now) }
-        guard outcome == .applied, var current = tasks[id] else {
-            return Self.resultJSON(tasks[id]?.record ?? live.record)
-        }
-        let freed = stopRunningAttempt(id, reason: "cancelled by a client")
+        guard outcome == .applied else { return Self.resultJSON(tasks[id]?.record ?? live.record) }
+        // The cancel is committed. While its write was away the task may have left memory: on a
+        // shared store a heartbeat of the attempt, refused by the cancel's own fence, drops it
+        // (lateWriteRefused: the worker is told to stop, its slot freed). The cancel still ends it.
+        var current = tasks[id] ?? live
+        let freed = tasks[id] != nil ? stopRunningAttempt(id, reason: "cancelled by a client") : nil
         tasks[id] = nil
         attemptTraceCancelled(id)
         current.record.status = .cancelled

@@ -30,6 +30,25 @@ extension Engine {
         return Self.hint(NameSuggestions.suggestions(for: name, among: registry.workflowContracts.keys))
     }
 
+    /// True when a worker serves activity `name`: one connected here, or (on a shared store) one
+    /// that another live node published (``clusterWorkers(_:)``).
+    func servedAnywhere(activity name: String) async throws -> Bool {
+        if registry.hasServer(for: name) { return true }
+        return try await publishedElsewhere(serving: name, in: "activities")
+    }
+
+    /// The same for workflow `name`.
+    func servedAnywhere(workflow name: String) async throws -> Bool {
+        if registry.hasWorkflowServer(for: name) { return true }
+        return try await publishedElsewhere(serving: name, in: "workflows")
+    }
+
+    /// Whether a worker another live node published lists `name` under `field`; false off a cluster.
+    private func publishedElsewhere(serving name: String, in field: String) async throws -> Bool {
+        guard cluster != nil else { return false }
+        return try await clusterWorkers([]).contains { $0[field]?.arrayValue?.contains(.string(name)) == true }
+    }
+
     private static func hint(_ suggestions: [String]) -> [String: JSONValue] {
         ["waitingForWorker": true, "suggestions": .array(suggestions.map { .string($0) })]
     }

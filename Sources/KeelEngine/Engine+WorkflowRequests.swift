@@ -343,15 +343,19 @@ extension Engine {
         }
         // A stored null (a child step that succeeded) is no error, as before: nothing is shown.
         o.lastError = (record.failure ?? journal.last(where: { $0.failure != nil })?.failure).flatMap(Self.reportedFailure)
-        o.waitingFor = waitingFor(record, pending: pending)
+        o.waitingFor = try await waitingFor(record, pending: pending)
         o.resets = try await typedResets(id)
         return o
     }
 
     /// "a worker for workflow NAME" when a pending execution has no connected worker to run it,
     /// "a worker for activity NAME" when one of its scheduled activity steps has none; else nil.
-    private func waitingFor(_ record: WorkflowRecord, pending: [JournalEntry]) -> String? {
-        if record.status == .pending, !workflowWorkerHint(record.name).isEmpty { return "a worker for workflow \(record.name)" }
+    /// On a shared store a worker on any live node counts, and a task this node does not hold is
+    /// read from the store.
+    private func waitingFor(_ record: WorkflowRecord, pending: [JournalEntry]) async throws -> String? {
+        if record.status == .pending, try await !servedAnywhere(workflow: record.name) {
+            return "a worker for workflow \(record.name)"
+        }
         let queued = if let live = workflows[record.id], case .pending = live.phase { true } else { record.status == .pending }
         if queued, let build = record.buildId,
             !registry.workers.values.contains(where: { $0.workflows.contains(record.name) && $0.canRun(build: build) })
@@ -360,10 +364,18 @@ extension Engine {
         }
         guard !record.status.isTerminal else { return nil }
         for e in pending where e.kind == "activity" {
-            guard let taskId = e.taskId, tasks[taskId]?.record.status == .scheduled else { continue }
-            if !activityWorkerHint(e.name).isEmpty { return "a worker for activity \(e.name)" }
+            guard let taskId = e.taskId, try await taskWaitsForWorker(taskId) else { continue }
+            if try await !servedAnywhere(activity: e.name) { return "a worker for activity \(e.name)" }
         }
         return nil
+    }
+
+    /// True when task `id` is scheduled: as this node holds it, else (on a shared store, where
+    /// another node may hold it or none) as stored.
+    private func taskWaitsForWorker(_ id: String) async throws -> Bool {
+        if let live = tasks[id] { return live.record.status == .scheduled }
+        guard cluster != nil else { return false }
+        return try await readTask(id)?.status == .scheduled
     }
 
     func listWorkflows(_ value: JSONValue) async throws -> JSONValue {

@@ -211,8 +211,13 @@ public actor Engine {
     public func recover() async throws {
         try await loadContractPins()
         // A node on a shared store recovers nothing of its own: its predecessor's work is rescued
-        // by the lease sweep and claimed again like any other ready work.
-        guard cluster == nil else { return }
+        // by the lease sweep and claimed again like any other ready work. What it checks is the
+        // store's: suspended executions with nothing to wake them, read in the background once the
+        // engine runs (a read per suspended execution must not hold the start).
+        guard cluster == nil else {
+            enqueue { [self] in await self.checkStoredSuspensions() }
+            return
+        }
         let now = clock.now()
         let open = try await storage.write { tx -> [ActivityTaskRecord] in
             var open = try tx.openActivityTasks()

@@ -7,7 +7,8 @@ import Synchronization
 /// `/metrics` is scraped rather than kept up to date on every event: exact at scrape time, and no
 /// cost on the hot path.
 public struct EngineGauges: Sendable, Equatable {
-    /// Open executions in memory (pending, running, suspended, parked).
+    /// Open executions (pending, running, suspended, parked): in memory on the local path, the
+    /// cluster's on a shared store.
     public var workflowsOpen = 0
     /// Of those, parked by a non-determinism error (they will not clear on their own).
     public var workflowsParked = 0
@@ -93,8 +94,17 @@ public struct EngineGauges: Sendable, Equatable {
 }
 
 extension Engine {
-    /// The gauges' values now. Cheap: a pass over in-memory state, no store read.
-    public func gauges() -> EngineGauges {
+    /// The gauges' values now. On the local path a pass over in-memory state; on a shared store
+    /// the backlog and open executions are the cluster's, read from the store
+    /// (``sharedFigures(into:_:)``), and the worker and connection gauges stay this node's.
+    public func gauges() async -> EngineGauges {
+        var g = memoryGauges()
+        if let cluster { await sharedFigures(into: &g, cluster) }
+        return g
+    }
+
+    /// The gauges from this node's memory alone: no store read.
+    private func memoryGauges() -> EngineGauges {
         var g = EngineGauges()
         g.workflowsOpen = workflows.count
         g.workflowsParked = workflows.values.count { if case .parked = $0.phase { true } else { false } }

@@ -61,7 +61,8 @@ public actor NodeMembership {
         return ContinuousClock.now - sent < settings.fenceAfter
     }
 
-    /// Joins the cluster under a new node id.
+    /// Joins the cluster under a new node id. Logs nothing: the server's start-up line names the
+    /// node once it serves (a start that fails after the join logs only its error).
     @discardableResult
     public func join() async throws -> NodeLease {
         incarnation += 1
@@ -69,15 +70,30 @@ public actor NodeMembership {
         let joined = try await store.join(nodeId: "\(prefix)-\(incarnation)", leaseMillis: settings.leaseMillis)
         lease = joined
         lastGoodRenewalSent = sent
-        logger.info("joined the cluster", metadata: ["node": "\(joined.nodeId)", "leaseMs": "\(settings.leaseMillis)"])
         return joined
+    }
+
+    /// Joins again under a new id after the lease was lost, and says so.
+    private func rejoin() async throws -> NodeLease {
+        let joined = try await join()
+        logger.notice("rejoined the cluster", metadata: ["node": "\(joined.nodeId)", "leaseMs": "\(settings.leaseMillis)"])
+        return joined
+    }
+
+    /// Leaves the cluster at once (a start that failed after the join): the node is dead from now
+    /// on, and whatever it held is rescued by the next sweep, not after its lease runs out.
+    public func leave() async throws {
+        guard let current = lease else { return }
+        lease = nil
+        lastGoodRenewalSent = nil
+        try await store.leave(current)
     }
 
     /// One round: renew (rejoining if the lease was lost), then sweep dead nodes' work.
     public func round() async -> Round {
         guard let current = lease else {
             do {
-                let joined = try await join()
+                let joined = try await rejoin()
                 return .rejoined(newNodeId: joined.nodeId)
             } catch {
                 return failed(error)
@@ -96,7 +112,7 @@ public actor NodeMembership {
                     metadata: ["node": "\(current.nodeId)"])
                 lease = nil
                 lastGoodRenewalSent = nil
-                let joined = try await join()
+                let joined = try await rejoin()
                 return .rejoined(newNodeId: joined.nodeId)
             }
             let report = try await store.rescue()

@@ -199,6 +199,16 @@ struct PostgresChanges {
             if resumed > 0 { return .applied }
             guard let status = try await executionStatus(workflowId) else { return .notFound }
             return status.isTerminal ? .alreadyFinished : .duplicate
+        case .wakeExecution(let workflowId, let epoch):
+            if let fence = try await epochFence(workflowId, epoch) { return fence }
+            let woken = try await count(
+                """
+                UPDATE workflows SET status = 'pending', owner_node = NULL, event_seq = event_seq + 1, updated_at = keel_now()
+                WHERE workflow_id = \(workflowId) AND status = 'suspended'
+                RETURNING 1
+                """)
+            if woken > 0 { return .applied }
+            return try await executionStatus(workflowId)?.isTerminal == true ? .alreadyFinished : .duplicate
         case .terminateExecution(let workflowId, let status, let failure):
             return try await terminateExecution(workflowId: workflowId, status: status, failure: failure)
         case .publishEvent(let event, let epoch):

@@ -282,7 +282,9 @@ enum PostgresMigrations {
         ["ALTER TABLE workflows ADD COLUMN update_outcomes TEXT"],
         // 13: why a cancel was asked, kept with the request, as on SQLite.
         ["ALTER TABLE workflows ADD COLUMN cancel_reason TEXT"],
-        // 14: the claim's order as one index, so a claim reads its first `limit` waiting tasks in
+        // 14: open executions by status, counted for the workflow gauges at scrape time.
+        ["CREATE INDEX workflows_open ON workflows (status) WHERE status IN ('pending', 'running', 'suspended', 'parked')"],
+        // 15: the claim's order as one index, so a claim reads its first `limit` waiting tasks in
         // order instead of reading and sorting every waiting task of the name (1,428 buffers a
         // claim in W1 2000). It serves the head turn that numbering reads as well, so it replaces
         // `activity_tasks_turns` and a task's insert maintains no more indexes than before.

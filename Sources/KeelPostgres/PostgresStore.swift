@@ -344,6 +344,12 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func leave(_ lease: NodeLease) async throws {
+        try await perform { [self] in
+            try await client.prepared("UPDATE nodes SET alive = false WHERE node_id = \(lease.nodeId)", logger: logger)
+        }
+    }
+
     public func rescue() async throws -> RescueReport {
         try await perform { [self] in
             try await client.withTransaction(logger: logger) { connection in
@@ -654,15 +660,37 @@ public final class PostgresStore: Store {
         try await perform { [self] in
             let rows = try await client.prepared(
                 """
-                SELECT 'activity', name, count(*) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name
+                SELECT 'activity', name, count(*), min(visible_at) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name
                 UNION ALL
-                SELECT 'workflow', name, count(*) FROM workflows WHERE status = 'pending' GROUP BY name
+                SELECT 'workflow', name, count(*), min(updated_at) FROM workflows WHERE status = 'pending' GROUP BY name
                 """, logger: logger)
             var backlog = Backlog()
-            for try await (kind, name, n) in rows.decode((String, String, Int64).self) {
-                if kind == "activity" { backlog.activities[name] = Int(n) } else { backlog.workflows[name] = Int(n) }
+            for try await (kind, name, n, oldest) in rows.decode((String, String, Int64, Int64).self) {
+                if kind == "activity" {
+                    backlog.activities[name] = Int(n)
+                    backlog.oldestActivities[name] = oldest
+                } else {
+                    backlog.workflows[name] = Int(n)
+                    backlog.oldestWorkflows[name] = oldest
+                }
             }
             return backlog
+        }
+    }
+
+    public func openExecutionCounts() async throws -> [WorkflowStatus: Int] {
+        try await perform { [self] in
+            // The partial index `workflows_open` (migration 14) holds exactly these rows.
+            let rows = try await client.prepared(
+                """
+                SELECT status, count(*) FROM workflows
+                WHERE status IN ('pending', 'running', 'suspended', 'parked') GROUP BY status
+                """, logger: logger)
+            var counts: [WorkflowStatus: Int] = [:]
+            for try await (status, n) in rows.decode((String, Int64).self) {
+                if let status = WorkflowStatus(rawValue: status) { counts[status] = Int(n) }
+            }
+            return counts
         }
     }
 
@@ -752,7 +780,7 @@ extension PostgresStore {
 extension PostgresQuery.StringInterpolation {
     /// `name = $1` for one name, `name = ANY($1)` for several. A claim asks for one name, and only
     /// as an equality can the planner read the waiting tasks in claim order from
-    /// `activity_tasks_claim_order` (migration 14): `= ANY` of a one-element array still sorts
+    /// `activity_tasks_claim_order` (migration 15): `= ANY` of a one-element array still sorts
     /// every waiting task of the name.
     mutating func appendInterpolation(nameIn names: [String]) {
         if names.count == 1 {

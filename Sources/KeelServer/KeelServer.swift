@@ -53,7 +53,10 @@ public final class KeelServer: Service, Sendable {
 
         public init(databasePath: String) { self.databasePath = databasePath }
 
-        static var environmentAsksForSharedPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "1" }
+        /// Whether `KEEL_SQLITE_ON_STORE=1` is set: servers started here (and `keel serve` processes
+        /// started with this environment) run the shared path. Tests read it to expect what that
+        /// path does where it differs by design.
+        public static var environmentAsksForSharedPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "1" }
     }
 
     /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).
@@ -190,10 +193,9 @@ public final class KeelServer: Service, Sendable {
         if options.metricsAddress != nil || options.sidecars.contains(where: \.servesMetrics) {
             MetricsExposition.bootstrap()
         }
-        let (engine, closeStore) = try await makeEngine()
+        let (engine, membership, closeStore) = try await makeEngine()
         let stop = stopSignal
         await engine.setShutdownHandler { stop.fire() }
-        try await engine.recover()
 
         let group = MultiThreadedEventLoopGroup.singleton
         let handshakeBytes = min(options.connections.maxHandshakeFrameBytes, options.limits.maxFrameBytes)
@@ -206,6 +208,7 @@ public final class KeelServer: Service, Sendable {
         // The Unix socket's private directory, until the socket is moved out of it into place.
         var staging: (directory: String, socket: String)?
         do {
+            try await engine.recover()
             if let address = options.metricsAddress {
                 metricsListener = try await MetricsListener.bind(address, group: group)
                 endpoints.metricsPort = metricsListener?.address.port
@@ -262,6 +265,7 @@ public final class KeelServer: Service, Sendable {
             }
             for s in started { s.close() }
             metricsListener?.close()
+            await leave(membership)
             await closeStore()
             throw error
         }
@@ -269,6 +273,7 @@ public final class KeelServer: Service, Sendable {
             engine: engine, limits: options.limits, passEnvironment: options.passEnvironment,
             socketPath: options.socketPath,
             credentials: credentials, logger: logger)
+        let nodeId = await membership?.lease?.nodeId
         logger.info(
             "keel is serving",
             metadata: [
@@ -277,6 +282,7 @@ public final class KeelServer: Service, Sendable {
                 "socket": "\(endpoints.socketPath ?? "-")", "tcp": "\(endpoints.tcpPort.map(String.init) ?? "-")",
                 "access": "\(accessSummary)", "tls": "\(tlsSummary)",
                 "metrics": "\(metricsListener.map { "http://\($0.address)/metrics" } ?? "-")",
+                "node": "\(nodeId ?? "-")",
             ])
         markReady(.success(endpoints))
         let socketPath = options.socketPath
@@ -347,9 +353,21 @@ public final class KeelServer: Service, Sendable {
 }
 
 extension KeelServer {
-    /// The engine on the SQLite file, or as a node of the shared store (joined before it serves),
-    /// and how to close its store at the end.
-    fileprivate func makeEngine() async throws -> (Engine, @Sendable () async -> Void) {
+    /// A start that failed after the node joined: it leaves at once, so that no live membership
+    /// row outlasts the process (the others would count it until its lease ran out).
+    fileprivate func leave(_ membership: NodeMembership?) async {
+        guard let membership else { return }
+        do {
+            try await membership.leave()
+        } catch {
+            logger.warning("a node that failed to start could not leave; its lease runs out instead",
+                metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The engine on the SQLite file, or as a node of the shared store (joined before it serves,
+    /// with its membership), and how to close its store at the end.
+    fileprivate func makeEngine() async throws -> (Engine, NodeMembership?, @Sendable () async -> Void) {
         if options.sharedStore == nil, options.sqliteOnSharedPath {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability, clock: clock)
             let logger = logger
@@ -373,13 +391,13 @@ extension KeelServer {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
             let engine = Engine(
                 storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
-            return (engine, { await storage.close() })
+            return (engine, nil, { await storage.close() })
         }
         return try await makeNode(shared)
     }
 
     /// The engine as a node of `shared`, joined before it serves.
-    fileprivate func makeNode(_ shared: SharedStore) async throws -> (Engine, @Sendable () async -> Void) {
+    fileprivate func makeNode(_ shared: SharedStore) async throws -> (Engine, NodeMembership?, @Sendable () async -> Void) {
         let checker = SchemaContractChecker()
         let store = try await shared.open()
         let membership = NodeMembership(store: store, settings: shared.lease, logger: logger)
@@ -391,6 +409,6 @@ extension KeelServer {
         }
         let node = ClusterNode(store: store, membership: membership, pollInterval: shared.pollInterval)
         let engine = Engine(cluster: node, clock: clock, checker: checker, options: options.engine, logger: logger)
-        return (engine, { await store.close() })
+        return (engine, membership, { await store.close() })
     }
 }

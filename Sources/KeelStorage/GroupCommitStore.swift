@@ -182,6 +182,7 @@ public final class GroupCommitStore: Store {
         try await inner.join(nodeId: nodeId, leaseMillis: leaseMillis)
     }
     public func renew(_ lease: NodeLease) async throws -> LeaseState { try await inner.renew(lease) }
+    public func leave(_ lease: NodeLease) async throws { try await inner.leave(lease) }
     public func rescue() async throws -> RescueReport { try await inner.rescue() }
     public func task(id: String) async throws -> ActivityTaskRecord? { try await inner.task(id: id) }
     public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
@@ -216,6 +217,7 @@ public final class GroupCommitStore: Store {
     public func backlog() async throws -> Backlog {
         try await inner.backlog()
     }
+    public func openExecutionCounts() async throws -> [WorkflowStatus: Int] { try await inner.openExecutionCounts() }
 
     public func overdueTasks(limit: Int) async throws -> [ActivityTaskRecord] {
         try await inner.overdueTasks(limit: limit)

@@ -274,5 +274,10 @@ enum Migrations {
         """
         ALTER TABLE workflows ADD COLUMN cancel_reason TEXT;
         """,
+        // 18: parked executions, counted for the `keel_workflows_parked` gauge on the shared path
+        // (`workflows_open` holds the other open statuses).
+        """
+        CREATE INDEX workflows_parked ON workflows (status) WHERE status = 'parked';
+        """,
     ]
 }

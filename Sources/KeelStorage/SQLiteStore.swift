@@ -171,6 +171,12 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func leave(_ lease: NodeLease) async throws {
+        try await storage.writeSQL { tx in
+            try tx.db.statement("UPDATE nodes SET alive = 0 WHERE node_id = ?").bind([.text(lease.nodeId)]).run()
+        }
+    }
+
     /// Marks every node recorded in the file dead, for the next ``rescue()`` to take their work
     /// back at once. Only for a process that opened the file as its one node: ``DatabaseLock``
     /// proves no other process runs on it, so no recorded node is alive, whatever its lease says.
@@ -332,11 +338,32 @@ public final class SQLiteStore: Store {
     public func backlog() async throws -> Backlog {
         try await storage.readSQL { tx in
             var backlog = Backlog()
-            try tx.db.statement("SELECT name, count(*) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name")
-                .forEachRow { backlog.activities[$0.text(0)] = Int($0.int(1)) }
-            try tx.db.statement("SELECT name, count(*) FROM workflows WHERE status = 'pending' GROUP BY name")
-                .forEachRow { backlog.workflows[$0.text(0)] = Int($0.int(1)) }
+            try tx.db.statement(
+                "SELECT name, count(*), min(visible_at) FROM activity_tasks WHERE status = 'scheduled' GROUP BY name"
+            ).forEachRow {
+                backlog.activities[$0.text(0)] = Int($0.int(1))
+                backlog.oldestActivities[$0.text(0)] = $0.int(2)
+            }
+            try tx.db.statement("SELECT name, count(*), min(updated_at) FROM workflows WHERE status = 'pending' GROUP BY name")
+                .forEachRow {
+                    backlog.workflows[$0.text(0)] = Int($0.int(1))
+                    backlog.oldestWorkflows[$0.text(0)] = $0.int(2)
+                }
             return backlog
+        }
+    }
+
+    public func openExecutionCounts() async throws -> [WorkflowStatus: Int] {
+        try await storage.readSQL { tx in
+            var counts: [WorkflowStatus: Int] = [:]
+            // Two partial indexes (migrations 1 and 18) hold the open statuses.
+            for statuses in ["'pending', 'running', 'suspended'", "'parked'"] {
+                try tx.db.statement("SELECT status, count(*) FROM workflows WHERE status IN (\(statuses)) GROUP BY status")
+                    .forEachRow { row in
+                        if let status = WorkflowStatus(rawValue: row.text(0)) { counts[status] = Int(row.int(1)) }
+                    }
+            }
+            return counts
         }
     }
 

@@ -105,6 +105,16 @@ extension SQLiteTransaction {
             case .notFound: return .notFound
             case .stale, .duplicate: return .changedMeanwhile
             }
+        case .wakeExecution(let workflowId, let epoch):
+            if let fence = try epochFence(workflowId, epoch) { return fence }
+            try db.statement(
+                """
+                UPDATE workflows SET status = 'pending', owner_node = NULL, event_seq = event_seq + 1, updated_at = ?
+                WHERE workflow_id = ? AND status = 'suspended'
+                """
+            ).bind([.int(now), .text(workflowId)]).run()
+            if db.changes > 0 { return .applied }
+            return try execution(workflowId)?.record.status.isTerminal == true ? .alreadyFinished : .duplicate
         case .resumeExecution(let workflowId):
             try db.statement(
                 """

@@ -62,6 +62,9 @@ public protocol Store: Sendable {
     /// Extends the lease to `lease.leaseMillis` from now. `.lost` once it expired or was rescued:
     /// the node must stop acknowledging work and rejoin under a new id.
     func renew(_ lease: NodeLease) async throws -> LeaseState
+    /// Ends `lease` now, before it would run out: the node is dead from now on and the next
+    /// ``rescue()`` returns whatever it held. For a node that stops, or fails to start, knowingly.
+    func leave(_ lease: NodeLease) async throws
     /// Declares every node whose lease expired dead and returns its claimed tasks to `scheduled`
     /// and its executions to `pending` under a raised epoch. Idempotent; safe on every node at once.
     func rescue() async throws -> RescueReport
@@ -99,6 +102,9 @@ public protocol Store: Sendable {
     /// Work waiting for a worker on any node, per name: tasks `scheduled` (queued, or waiting out
     /// a retry backoff) and executions `pending` (no run has taken them yet).
     func backlog() async throws -> Backlog
+    /// How many executions are open (pending, running, suspended, parked), per status; statuses
+    /// with none are absent. Read from an index on open statuses, for gauges at scrape time.
+    func openExecutionCounts() async throws -> [WorkflowStatus: Int]
 
     /// Wake-up hints: an element soon after another node (or this one) commits work that may be
     /// ready to claim. Coalesced and lossy — polling stays the truth — and empty on stores that
@@ -223,6 +229,11 @@ public enum Change: Sendable {
     /// claim raising its epoch), its failure cleared. `.duplicate` when it is open but not parked
     /// (nothing to resume); `.alreadyFinished` once ended; `.notFound`.
     case resumeExecution(workflowId: String)
+    /// Wakes a suspended execution that nothing else will wake (the start-up invariant check's
+    /// repair, docs/execution-model.md), fenced by `epoch`: `pending`, unowned, claimable by any
+    /// node. `.duplicate` when it is open but not suspended; `.alreadyFinished` once ended;
+    /// `.superseded` when the epoch moved; `.notFound`.
+    case wakeExecution(workflowId: String, epoch: Int)
     /// Asks a running execution to cancel and wakes it.
     case requestCancel(workflowId: String, reason: String?)
     /// Ends an open execution at once as `status` (terminated or timedOut) with `failure`, from
@@ -265,7 +276,7 @@ extension Change {
     public var mayMakeWorkReady: Bool {
         switch self {
         case .enqueueTask, .retryTask, .releaseTask, .finishTask, .timeOutWaitingTask, .startExecution, .deliverSignal, .finishExecution, .requestCancel,
-            .releaseExecution, .resumeExecution, .resetExecution, .terminateExecution:
+            .releaseExecution, .resumeExecution, .wakeExecution, .resetExecution, .terminateExecution:
             true
         default:
             false
@@ -299,10 +310,20 @@ public enum ChangeOutcome: Sendable, Equatable {
 public struct Backlog: Sendable, Equatable {
     public var activities: [String: Int]
     public var workflows: [String: Int]
+    /// Per activity name, the earliest time one of its waiting tasks is or was runnable from
+    /// (`visibleAt`), by the store's clock: the age of the backlog's oldest.
+    public var oldestActivities: [String: EpochMillis]
+    /// Per workflow name, when its longest-waiting pending execution was queued (last written).
+    public var oldestWorkflows: [String: EpochMillis]
 
-    public init(activities: [String: Int] = [:], workflows: [String: Int] = [:]) {
+    public init(
+        activities: [String: Int] = [:], workflows: [String: Int] = [:], oldestActivities: [String: EpochMillis] = [:],
+        oldestWorkflows: [String: EpochMillis] = [:]
+    ) {
         self.activities = activities
         self.workflows = workflows
+        self.oldestActivities = oldestActivities
+        self.oldestWorkflows = oldestWorkflows
     }
 }
 

@@ -75,6 +75,9 @@ public enum StoreConformance {
         .init(name: "a run of starts keeps each start's own outcome and every field", run: startsInOneCall),
         .init(name: "a run of execution ends keeps each end's fence and wakes each parent", run: endsInOneCall),
         .init(name: "a node's owned executions are listed until it lets them go", run: ownedExecutionsListed),
+        .init(name: "a node that leaves is dead at once and its work is rescued", run: aNodeThatLeavesIsDeadAndItsWorkRescued),
+        .init(name: "a suspended execution is woken once, fenced by epoch", run: aSuspendedExecutionIsWokenOnceFencedByEpoch),
+        .init(name: "open executions are counted per status", run: openExecutionsAreCountedPerStatus),
     ]
 
     // MARK: - Cases
@@ -269,11 +272,21 @@ public enum StoreConformance {
             .enqueueTask(task("o1", name: "other", now: now)), .enqueueTask(task("run", name: "running", now: now)),
             .startExecution(execution("f1", now: now)), .startExecution(execution("f2", now: now)), .startExecution(flowB),
         ])
-        try expect(try await store.backlog(), Backlog(activities: ["echo": 3, "other": 1, "running": 1], workflows: ["flow": 2, "flow-b": 1]))
+        let waiting = try await store.backlog()
+        try expect(waiting.activities, ["echo": 3, "other": 1, "running": 1])
+        try expect(waiting.workflows, ["flow": 2, "flow-b": 1])
+        // Per name, the oldest: the earliest runnable time of a task, the queueing of an execution.
+        try expect(waiting.oldestActivities["echo"], now)
+        try expect(Set(waiting.oldestActivities.keys), ["echo", "other", "running"])
+        try expect(waiting.oldestWorkflows.keys.sorted(), ["flow", "flow-b"])
+        try expect(waiting.oldestWorkflows.values.allSatisfy { $0 >= now }, "an execution queued before it started: \(waiting)")
         // Claimed work is no longer waiting.
         _ = try await store.claimTasks(TaskClaim(names: ["running"], limit: 1), node: node)
         _ = try await store.claimExecutions(names: ["flow-b"], limit: 1, node: node)
-        try expect(try await store.backlog(), Backlog(activities: ["echo": 3, "other": 1], workflows: ["flow": 2]))
+        let left = try await store.backlog()
+        try expect(left.activities, ["echo": 3, "other": 1])
+        try expect(left.workflows, ["flow": 2])
+        try expect(Set(left.oldestActivities.keys), ["echo", "other"])
     }
 
     static func parkedExecutionResumes(_ store: any Store) async throws {

@@ -167,8 +167,12 @@ extension EndToEnd {
                         #expect(row[column - 1] == " " && row[column] != " ", "\(header) in \(String(row))")
                     }
                 }
+                // The node: the host name on the local path; on the shared path the node id, the
+                // host name then the process id, a random number and the incarnation.
                 let host = ProcessInfo.processInfo.hostName
-                #expect(workers.dropFirst().allSatisfy { $0.contains("  \(host)  ") }, "\(out)")
+                let node = SharedPathRun.isOn ? "  \(host)-[0-9]+-[0-9]+-1  " : "  \(host)  "
+                #expect(
+                    workers.dropFirst().allSatisfy { $0.range(of: node, options: .regularExpression) != nil }, "\(out)")
                 #expect(workers.contains { $0.contains("cli.parent,cli.quick") || $0.contains("cli.child") })
                 let backlog = tables[1].split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
                 #expect(backlog[0] == ["NAME", "KIND", "BACKLOG", "WORKERS"])
