@@ -152,19 +152,10 @@ extension PostgresChanges {
             """, logger: logger)
         var inserted = Set<String>()
         for try await id in rows.decode(String.self) { inserted.insert(id) }
-        var outcomes: [ChangeOutcome] = []
-        outcomes.reserveCapacity(starts.count)
-        for start in starts {
-            // The first of a repeated id in the run applied; a repeat is a duplicate, as alone.
-            if inserted.remove(start.record.id) != nil {
-                outcomes.append(.applied)
-            } else if let owner = start.owner {
-                outcomes.append(try await claimFence(owner))
-            } else {
-                outcomes.append(.duplicate)
-            }
+        return try await Self.outcomes(of: starts, applied: &inserted, key: \.record.id) { start in
+            guard let owner = start.owner else { return .duplicate }
+            return try await claimFence(owner)
         }
-        return outcomes
     }
 
     /// Ends executions in one statement, as `apply(_:)` ends each alone (PostgresChanges,
@@ -219,16 +210,9 @@ extension PostgresChanges {
             """, logger: logger)
         var ended = Set<String>()
         for try await (id, _) in rows.decode((String, Int).self) { ended.insert(id) }
-        var outcomes: [ChangeOutcome] = []
-        outcomes.reserveCapacity(ends.count)
-        for end in ends {
-            if ended.remove(end.workflowId) != nil {
-                outcomes.append(.applied)
-            } else {
-                outcomes.append(try await epochFence(end.workflowId, end.epoch) ?? .alreadyFinished)
-            }
+        return try await Self.outcomes(of: ends, applied: &ended, key: \.workflowId) { end in
+            try await epochFence(end.workflowId, end.epoch) ?? .alreadyFinished
         }
-        return outcomes
     }
 
     /// An execution as one record of `jsonb_populate_recordset(NULL::workflows, …)`: keys are the
@@ -303,29 +287,37 @@ extension PostgresChanges {
         for try await (kind, id, generation, seq) in rows.decode((Int, String, Int, Int).self) {
             if kind == 0 { steps.insert(Self.stepKey(id, generation, seq)) } else { tasks.insert(id) }
         }
-        var outcomes: [ChangeOutcome] = []
-        outcomes.reserveCapacity(run.count * 2)
-        for pair in run {
-            // The first of a repeat in the run applied; the repeat is a duplicate, as alone.
-            let e = pair.entry
-            if steps.remove(Self.stepKey(e.workflowId, e.generation, e.seq)) != nil {
-                outcomes.append(.applied)
-            } else {
-                outcomes.append(try await epochFence(e.workflowId, pair.epoch) ?? .duplicate)
-            }
-            if tasks.remove(pair.task.task.id) != nil {
-                outcomes.append(.applied)
-            } else if let node = pair.task.owner {
-                outcomes.append(try await claimFence(node))
-            } else {
-                outcomes.append(.duplicate)
-            }
+        let stepOutcomes = try await Self.outcomes(of: run, applied: &steps, key: { Self.stepKey($0.entry) }) { pair in
+            try await epochFence(pair.entry.workflowId, pair.epoch) ?? .duplicate
         }
-        return outcomes
+        let taskOutcomes = try await Self.outcomes(of: run, applied: &tasks, key: \.task.task.id) { pair in
+            guard let node = pair.owner else { return .duplicate }
+            return try await claimFence(node)
+        }
+        return zip(stepOutcomes, taskOutcomes).flatMap { [$0, $1] }
     }
 
     private static func stepKey(_ workflowId: String, _ generation: Int, _ seq: Int) -> String {
         "\(generation)#\(seq)#\(workflowId)"
+    }
+
+    private static func stepKey(_ e: JournalEntry) -> String {
+        stepKey(e.workflowId, e.generation, e.seq)
+    }
+
+    /// Each change's outcome after a set statement that answered the keys it `applied`: applied
+    /// for the first change of each such key (a repeat in the run is then not applied, as it would
+    /// not be alone), else what `otherwise` finds on its own.
+    static func outcomes<T>(
+        of changes: [T], applied: inout Set<String>, key: (T) -> String,
+        otherwise: (T) async throws -> ChangeOutcome
+    ) async rethrows -> [ChangeOutcome] {
+        var outcomes: [ChangeOutcome] = []
+        outcomes.reserveCapacity(changes.count)
+        for change in changes {
+            outcomes.append(applied.remove(key(change)) != nil ? .applied : try await otherwise(change))
+        }
+        return outcomes
     }
 
     /// A task as one record of `jsonb_to_recordset`; JSON columns travel as their text.
@@ -445,14 +437,11 @@ extension PostgresChanges {
             SELECT t.task_id, t.attempt, (SELECT count(*) FROM hint) FROM t
             """, logger: logger)
         var finished = Set<String>()
-        var outcomes: [ChangeOutcome] = []
         for try await (id, attempt, _) in rows.decode((String, Int, Int).self) { finished.insert("\(attempt)#\(id)") }
-        for finish in finishes {
-            // A finish the statement did not apply (or a repeat of one it did) says why on its own.
-            let applied = finished.remove("\(finish.attempt)#\(finish.id)") != nil
-            outcomes.append(applied ? .applied : try await taskFence(finish.id, attempt: finish.attempt))
+        // A finish the statement did not apply (or a repeat of one it did) says why on its own.
+        return try await Self.outcomes(of: finishes, applied: &finished, key: { "\($0.attempt)#\($0.id)" }) { finish in
+            try await taskFence(finish.id, attempt: finish.attempt)
         }
-        return outcomes
     }
 }
 
