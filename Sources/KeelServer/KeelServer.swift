@@ -330,6 +330,9 @@ public final class KeelServer: Service, Sendable {
         let parts: [any ServerPart] =
             [
                 StoreService(engine: engine) {
+                    // Drained, its claims given back: a node leaves the cluster, so the others stop
+                    // listing its workers and take what it still held at once, not after its lease.
+                    await self.leave(membership)
                     await closeStore()
                     logger.info("keel stopped")
                 },
@@ -353,14 +356,15 @@ public final class KeelServer: Service, Sendable {
 }
 
 extension KeelServer {
-    /// A start that failed after the node joined: it leaves at once, so that no live membership
-    /// row outlasts the process (the others would count it until its lease ran out).
+    /// A node that stops (or whose start failed after it joined) leaves at once, so that no live
+    /// membership row outlasts the process: the others would list its workers and wait for its
+    /// lease to run out before taking what it held.
     fileprivate func leave(_ membership: NodeMembership?) async {
         guard let membership else { return }
         do {
             try await membership.leave()
         } catch {
-            logger.warning("a node that failed to start could not leave; its lease runs out instead",
+            logger.warning("the node could not leave the cluster; its lease runs out instead",
                 metadata: ["error": "\(error)"])
         }
     }

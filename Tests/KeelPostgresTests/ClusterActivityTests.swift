@@ -97,6 +97,34 @@ struct ClusterActivityTests {
         }
     }
 
+    /// A node stopped by SIGTERM leaves the cluster as it ends: with a lease of a minute, its
+    /// workers leave the other node's listing at once, not a minute later (docs/scaling.md,
+    /// "Operating several nodes").
+    @Test func aNodeThatStopsLeavesTheClusterAtOnce() async throws {
+        try await withClusterNodes(["a", "b"], leaseMs: 60_000) { nodes in
+            let (a, b) = (nodes[0], nodes[1])
+            let log = ExecutionLog()
+            let onA = Task { try await Self.worker("worker-a", on: a, log: log).run() }
+            let onB = Task { try await Self.worker("worker-b", on: b, log: log).run() }
+            defer {
+                onA.cancel()
+                onB.cancel()
+            }
+            let both = try await eventually {
+                let names = try await a.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+                return Set(names ?? []) == ["worker-a", "worker-b"]
+            }
+            #expect(both, "node a does not list both workers")
+            try await offCooperativePool { b.stop() }
+            let gone = try await eventually(timeout: .seconds(10)) {
+                let names = try await a.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+                return names == ["worker-a"]
+            }
+            let listed = try await a.call("worker/list", [:])
+            #expect(gone, "a stopped node's workers are still listed: \(listed)")
+        }
+    }
+
     @Test func aCancelOnOneNodeStopsATaskQueuedForAnother() async throws {
         try await withClusterNodes(["a", "b"]) { nodes in
             let (a, b) = (nodes[0], nodes[1])
