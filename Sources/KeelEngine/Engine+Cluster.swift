@@ -351,7 +351,7 @@ extension Engine {
 
     static func writeOutcome(_ outcome: ChangeOutcome) -> WriteOutcome {
         switch outcome {
-        case .applied: .applied
+        case .applied, .signalTaken: .applied
         case .duplicate: .duplicate
         case .notFound: .notFound
         case .stale, .superseded, .changedMeanwhile, .alreadyFinished: .stale

@@ -414,7 +414,13 @@ extension Engine {
         // A signal delivered while this write was on its way back completed the step already
         // (signalWorkflow left the completed entry here): answer it rather than wait for good.
         if let early = workflows[id]?.journal[seq], early.generation == stored.1.generation, early.status != .scheduled {
-            return .answer(early.stepAnswer)
+            var done = stored.1
+            done.status = early.status
+            done.result = early.result
+            done.failure = early.failure
+            done.completedAt = early.completedAt ?? done.createdAt
+            workflows[id]?.journal[seq] = done
+            return .answer(done.stepAnswer)
         }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return .answer(stored.1.stepAnswer) }

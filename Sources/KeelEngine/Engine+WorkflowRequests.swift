@@ -130,7 +130,9 @@ extension Engine {
         -> WorkflowStartResult.Signal
     {
         if let delivered = deliveredInStart {
-            if !delivered.duplicate, workflows[id] != nil { _ = await takeSignals(id) }
+            if !delivered.duplicate, let generation = delivered.consumedBy?.generation ?? workflows[id]?.record.generation {
+                _ = await signalDelivered(id, generation: generation, name: signal.name, payload: signal.payload, delivery: delivered)
+            }
             return .init(delivered: true, duplicate: delivered.duplicate)
         }
         let answer = try await signalWorkflow(

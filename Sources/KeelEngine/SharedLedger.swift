@@ -45,6 +45,8 @@ struct SharedLedger: WorkflowLedger {
         let start = Engine.writeOutcome(outcomes.first ?? .notFound)
         switch outcomes.last {
         case .applied: return (start, SignalDelivery())
+        case .signalTaken(let seq):
+            return (start, Self.taken(record.id, generation: record.generation, seq: seq, name: signal.name, payload: signal.payload))
         case .duplicate: return (start, SignalDelivery(duplicate: true))
         case .alreadyFinished:
             throw KeelError(.workflowNotFound, "workflow \(record.id) has ended; signals go to open workflows",
@@ -174,12 +176,28 @@ struct SharedLedger: WorkflowLedger {
     {
         // Without the client's key, one of our own makes a re-send after an unknown commit outcome
         // a duplicate.
-        let outcome = try await one(.deliverSignal(workflowId: workflowId, name: name, payload: payload,
-            key: key ?? UUID().uuidString.lowercased()))
-        if outcome == .notFound {
+        let outcome = try await store.apply([.deliverSignal(workflowId: workflowId, name: name, payload: payload,
+            key: key ?? UUID().uuidString.lowercased())]).first ?? .notFound
+        switch outcome {
+        case .notFound:
             throw KeelError(.workflowNotFound, "no workflow \(workflowId)", data: ["workflowId": .string(workflowId)])
+        case .signalTaken(let seq):
+            return Self.taken(workflowId, generation: generation, seq: seq, name: name, payload: payload)
+        default:
+            return SignalDelivery(duplicate: outcome == .duplicate)
         }
-        return SignalDelivery(duplicate: outcome == .duplicate)
+    }
+
+    /// The step a delivered signal completed in its own transaction, as far as the answer tells:
+    /// its seq, its status and its result (the engine keeps its own entry's other fields).
+    private static func taken(_ workflowId: String, generation: Int, seq: Int, name: String, payload: JSONValue)
+        -> SignalDelivery
+    {
+        var step = JournalEntry(
+            workflowId: workflowId, generation: generation, seq: seq, kind: "signal", name: name, input: .null, now: 0)
+        step.status = .completed
+        step.result = payload
+        return SignalDelivery(consumedBy: step)
     }
 
     func requestCancel(_ workflowId: String, reason: String) async throws {

@@ -107,22 +107,33 @@ struct PostgresChanges {
         case .deliverSignal(let workflowId, let name, let payload, let key):
             guard let status = try await executionStatus(workflowId) else { return .notFound }
             if status.isTerminal { return .alreadyFinished }
-            let inserted = try await count(
+            var signalId: Int64?
+            for try await id in try await connection.prepared(
                 """
                 INSERT INTO signals (workflow_id, name, payload, created_at, signal_key)
                 VALUES (\(workflowId), \(name), \(PostgresRows.text(payload)), keel_now(), \(key))
                 ON CONFLICT DO NOTHING
-                RETURNING 1
-                """)
-            guard inserted > 0 else { return .duplicate }
+                RETURNING signal_id
+                """, logger: logger
+            ).decode(Int64.self) { signalId = id }
+            guard let signalId else { return .duplicate }
             try await wake(workflowId)
-            return .applied
+            return try await handToWaitingStep(signalId, workflowId: workflowId, name: name).map { .signalTaken(seq: $0) }
+                ?? .applied
         case .consumeSignal(let signalId, let workflowId, let generation, let seq, let epoch):
             if let fence = try await epochFence(workflowId, epoch) { return fence }
+            // Only the step this signal completed consumes it: not one a delivery or a timer ended
+            // meanwhile (the signal stays buffered for the next step).
             let changed = try await count(
                 """
                 UPDATE signals SET consumed_generation = \(Int64(generation)), consumed_seq = \(Int64(seq))
                 WHERE signal_id = \(signalId) AND workflow_id = \(workflowId) AND consumed_seq IS NULL
+                  AND EXISTS (
+                    SELECT 1 FROM journal j WHERE j.workflow_id = \(workflowId) AND j.generation = \(Int64(generation))
+                      AND j.seq = \(Int64(seq)) AND j.status = 'completed' AND j.result = signals.payload)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM signals held WHERE held.workflow_id = \(workflowId)
+                      AND held.consumed_generation = \(Int64(generation)) AND held.consumed_seq = \(Int64(seq)))
                 RETURNING 1
                 """)
             return changed > 0 ? .applied : .duplicate
@@ -415,6 +426,38 @@ struct PostgresChanges {
               AND status = 'scheduled'
             RETURNING 1
             """) > 0
+    }
+
+    /// Completes the oldest step of the execution's current generation waiting for signal `name`
+    /// with signal `signalId`, just stored, and marks it consumed; answers the step's seq. Nothing
+    /// when an older signal of the name is still buffered (it is the step's) or no step waits.
+    /// The step's row lock orders this against the owner's own writes to it (a timer, a take):
+    /// the update re-checks `status = 'scheduled'` after the wait, and only a completed step
+    /// consumes the signal.
+    private func handToWaitingStep(_ signalId: Int64, workflowId: String, name: String) async throws -> Int? {
+        let rows = try await connection.prepared(
+            """
+            WITH waiting AS (
+              SELECT j.generation, j.seq FROM journal j JOIN workflows w USING (workflow_id)
+              WHERE j.workflow_id = \(workflowId) AND j.generation = w.generation AND j.kind = 'signal'
+                AND j.name = \(name) AND j.status = 'scheduled'
+                AND NOT EXISTS (
+                  SELECT 1 FROM signals older WHERE older.workflow_id = \(workflowId) AND older.name = \(name)
+                    AND older.consumed_seq IS NULL AND older.signal_id < \(signalId))
+              ORDER BY j.seq LIMIT 1
+            ), step AS (
+              UPDATE journal j SET status = 'completed', result = s.payload, completed_at = keel_now()
+              FROM waiting, signals s
+              WHERE j.workflow_id = \(workflowId) AND j.generation = waiting.generation AND j.seq = waiting.seq
+                AND j.status = 'scheduled' AND s.signal_id = \(signalId)
+              RETURNING j.generation, j.seq
+            )
+            UPDATE signals SET consumed_generation = step.generation, consumed_seq = step.seq
+            FROM step WHERE signal_id = \(signalId)
+            RETURNING step.seq
+            """, logger: logger)
+        for try await seq in rows.decode(Int64.self) { return Int(seq) }
+        return nil
     }
 
     /// Ends the step of a fired timer as ``TimerOutcome`` says and, if it was still scheduled,

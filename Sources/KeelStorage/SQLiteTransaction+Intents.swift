@@ -73,8 +73,14 @@ extension SQLiteTransaction {
             if let fence = try epochFence(workflowId, epoch) { return fence }
             try db.statement(
                 """
-                UPDATE signals SET consumed_generation = ?, consumed_seq = ?
-                WHERE signal_id = ? AND workflow_id = ? AND consumed_seq IS NULL
+                UPDATE signals SET consumed_generation = ?1, consumed_seq = ?2
+                WHERE signal_id = ?3 AND workflow_id = ?4 AND consumed_seq IS NULL
+                  AND EXISTS (
+                    SELECT 1 FROM journal j WHERE j.workflow_id = ?4 AND j.generation = ?1 AND j.seq = ?2
+                      AND j.status = 'completed' AND j.result = signals.payload)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM signals held WHERE held.workflow_id = ?4 AND held.consumed_generation = ?1
+                      AND held.consumed_seq = ?2)
                 """
             ).bind([.int(Int64(generation)), .int(Int64(seq)), .int(signalId), .text(workflowId)]).run()
             return db.changes > 0 ? .applied : .duplicate
@@ -271,15 +277,19 @@ extension SQLiteTransaction {
     {
         guard let state = try execution(workflowId) else { return .notFound }
         if state.record.status.isTerminal { return .alreadyFinished }
-        try db.statement(
-            """
-            INSERT INTO signals (workflow_id, name, payload, created_at, signal_key) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (workflow_id, signal_key) WHERE signal_key IS NOT NULL DO NOTHING
-            """
-        ).bind([.text(workflowId), .text(name), .json(payload), .int(now), .optional(key)]).run()
-        guard db.changes > 0 else { return .duplicate }
+        guard let signalId = try insertSignal(workflowId: workflowId, name: name, payload: payload, key: key, now: now)
+        else { return .duplicate }
         try wake(workflowId, now: now)
-        return .applied
+        let generation = state.record.generation
+        // The oldest buffered signal of the name is the next step's: only when it is this one.
+        guard try pendingSignal(workflowId: workflowId, name: name)?.id == signalId,
+            let waiting = try scheduledEntry(workflowId: workflowId, generation: generation, kind: "signal", name: name),
+            try completeJournalEntry(
+                workflowId: workflowId, generation: generation, seq: waiting.seq, status: .completed, result: payload,
+                failure: nil, now: now) == .applied,
+            try consumeSignal(id: signalId, generation: generation, seq: waiting.seq) == .applied
+        else { return .applied }
+        return .signalTaken(seq: waiting.seq)
     }
 
     private func suspend(workflowId: String, epoch: Int, seenEvents: Int, now: EpochMillis) throws -> ChangeOutcome {

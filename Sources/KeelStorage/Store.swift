@@ -203,10 +203,16 @@ public enum Change: Sendable {
     case updateExecution(WorkflowRecord, expectedEpoch: Int)
     /// Arms a sleep: at `fireAt` the step `(workflowId, generation, seq)` completes on some node.
     case scheduleTimer(workflowId: String, generation: Int, seq: Int, fireAt: EpochMillis)
-    /// Buffers a signal and wakes the execution. `key` makes a resend after an unknown commit
-    /// outcome a `.duplicate`.
+    /// Stores a signal and wakes the execution, from any node. In the same transaction the signal
+    /// completes the oldest step of the execution's current generation waiting for its name
+    /// (`.signalTaken` with that step's seq), unless an older signal of that name is still
+    /// buffered: that one is the step's, and the owner's catch-up takes it. `key` makes a resend
+    /// after an unknown commit outcome a `.duplicate`.
     case deliverSignal(workflowId: String, name: String, payload: JSONValue, key: String?)
-    /// Marks a buffered signal consumed by the step that received it, fenced by epoch.
+    /// Marks a buffered signal consumed by the step that received it, fenced by epoch. Only a step
+    /// this signal completed takes it: `.duplicate` when the signal was consumed already, or step
+    /// `(generation, seq)` is not completed with its payload (a timer ended it) or holds another
+    /// signal (a delivery completed it meanwhile). Such a signal stays buffered for the next step.
     case consumeSignal(signalId: Int64, workflowId: String, generation: Int, seq: Int, epoch: Int)
     /// Parks the execution until an event arrives, only if its epoch is `epoch` and no event arrived
     /// since the run saw `seenEvents` (else `.changedMeanwhile`: run again).
@@ -295,6 +301,9 @@ public enum ChangeOutcome: Sendable, Equatable {
     case changedMeanwhile
     /// Already there (same id, key or seq), or already in the state the change asks for.
     case duplicate
+    /// Applied, and the signal delivered completed the waiting step `seq` of the execution's
+    /// current generation in the same transaction (``Change/deliverSignal(workflowId:name:payload:key:)``).
+    case signalTaken(seq: Int)
     /// The task or execution has ended: nothing more can change it.
     case alreadyFinished
     case notFound

@@ -78,9 +78,95 @@ public enum StoreConformance {
         .init(name: "a node that leaves is dead at once and its work is rescued", run: aNodeThatLeavesIsDeadAndItsWorkRescued),
         .init(name: "a suspended execution is woken once, fenced by epoch", run: aSuspendedExecutionIsWokenOnceFencedByEpoch),
         .init(name: "open executions are counted per status", run: openExecutionsAreCountedPerStatus),
+        .init(name: "a delivered signal completes the oldest step waiting for it, in the same transaction",
+            run: aDeliveredSignalCompletesTheWaitingStep),
+        .init(name: "a signal is consumed only by the step it completed", run: aSignalIsConsumedOnlyByTheStepItCompleted),
     ]
 
     // MARK: - Cases
+
+    static func aDeliveredSignalCompletesTheWaitingStep(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        try expect(try await store.claimExecutions(limit: 1, node: node).map(\.record.epoch), [1])
+        // No step waits: the signal is buffered.
+        try expect(try await store.apply([.deliverSignal(workflowId: "w", name: "go", payload: .string("a"), key: nil)]),
+            [.applied])
+        // Steps 1 and 2 wait for "go", step 3 for another name. An older "go" is still buffered:
+        // the next "go" is not handed over before it (the owner takes "a" for step 1 itself).
+        try expect(
+            try await store.apply([
+                .appendStep(signalStep("w", seq: 1, name: "go", now: now), epoch: 1),
+                .appendStep(signalStep("w", seq: 2, name: "go", now: now), epoch: 1),
+                .appendStep(signalStep("w", seq: 3, name: "other", now: now), epoch: 1),
+                .deliverSignal(workflowId: "w", name: "go", payload: .string("b"), key: nil),
+            ]), [.applied, .applied, .applied, .applied])
+        guard let a = try await store.pendingSignals(workflowId: "w").first else {
+            throw ConformanceFailure(description: "signal a was not buffered")
+        }
+        try expect(
+            try await store.apply([
+                .completeStep(workflowId: "w", generation: 0, seq: 1, epoch: 1, status: .completed, result: .string("a"),
+                    failure: nil),
+                .consumeSignal(signalId: a.id, workflowId: "w", generation: 0, seq: 1, epoch: 1),
+            ]), [.applied, .applied])
+        try expect(try await store.pendingSignals(workflowId: "w").map(\.payload), [.string("b")])
+        // With nothing older buffered, a new signal completes the oldest waiting step of its name.
+        let before = try await store.execution(id: "w")?.eventSeq ?? -1
+        try expect(
+            try await store.apply([.deliverSignal(workflowId: "w", name: "other", payload: .string("c"), key: "k")]),
+            [.signalTaken(seq: 3)])
+        try expect(try await store.execution(id: "w")?.eventSeq, before + 1)
+        let journal = try await store.journal(workflowId: "w", generation: 0)
+        try expect(journal.map(\.status), [.completed, .scheduled, .completed])
+        try expect(journal.last?.result, .string("c"))
+        try expect(try await store.pendingSignals(workflowId: "w").map(\.payload), [.string("b")])
+        // Its resend is a duplicate and completes nothing more.
+        try expect(
+            try await store.apply([.deliverSignal(workflowId: "w", name: "other", payload: .string("c"), key: "k")]),
+            [.duplicate])
+        // With no step waiting for its name, a signal is only buffered.
+        try expect(
+            try await store.apply([.deliverSignal(workflowId: "w", name: "other", payload: .string("d"), key: nil)]),
+            [.applied])
+    }
+
+    static func aSignalIsConsumedOnlyByTheStepItCompleted(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now))])
+        _ = try await store.claimExecutions(limit: 1, node: node)
+        _ = try await store.apply([
+            .deliverSignal(workflowId: "w", name: "go", payload: .string("late"), key: nil),
+            .appendStep(signalStep("w", seq: 1, name: "go", now: now), epoch: 1),
+        ])
+        guard let late = try await store.pendingSignals(workflowId: "w").first else {
+            throw ConformanceFailure(description: "the signal was not buffered")
+        }
+        // The step's timer ended it first: taking the signal for it changes nothing, and the
+        // signal stays for the next step.
+        let (status, failure) = TimerOutcome.of(kind: "signal", name: "go")
+        try expect(
+            try await store.apply([
+                .completeStep(workflowId: "w", generation: 0, seq: 1, epoch: 1, status: status, result: nil, failure: failure),
+                .completeStep(workflowId: "w", generation: 0, seq: 1, epoch: 1, status: .completed, result: .string("late"),
+                    failure: nil),
+                .consumeSignal(signalId: late.id, workflowId: "w", generation: 0, seq: 1, epoch: 1),
+            ]), [.applied, .duplicate, .duplicate])
+        try expect(try await store.pendingSignals(workflowId: "w").map(\.payload), [.string("late")])
+        // A step that already holds a signal takes no second one, even with the same payload.
+        _ = try await store.apply([
+            .appendStep(signalStep("w", seq: 2, name: "go", now: now, took: .string("late")), epoch: 1),
+            .consumeSignal(signalId: late.id, workflowId: "w", generation: 0, seq: 2, epoch: 1),
+            .deliverSignal(workflowId: "w", name: "go", payload: .string("late"), key: nil),
+        ])
+        try expect(try await store.pendingSignals(workflowId: "w").count, 1)
+        guard let again = try await store.pendingSignals(workflowId: "w").first else { return }
+        try expect(
+            try await store.apply([.consumeSignal(signalId: again.id, workflowId: "w", generation: 0, seq: 2, epoch: 1)]),
+            [.duplicate])
+    }
 
     static func executionClaimsFilterByName(_ store: any Store) async throws {
         let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
@@ -335,14 +421,10 @@ public enum StoreConformance {
             try await store.apply([
                 .appendStep(first, epoch: 1), .appendStep(second, epoch: 1), .enqueueTask(secondTask),
                 .scheduleTimer(workflowId: "w", generation: 0, seq: 3, fireAt: now + 3_600_000),
+                .appendStep(signalStep("w", seq: 4, name: "go", now: now), epoch: 1),
                 .deliverSignal(workflowId: "w", name: "go", payload: .string("s"), key: nil),
-            ]), [.applied, .applied, .applied, .applied, .applied])
-        guard let signal = try await store.pendingSignals(workflowId: "w").first else {
-            throw ConformanceFailure(description: "the signal was not buffered")
-        }
-        try expect(
-            try await store.apply([.consumeSignal(signalId: signal.id, workflowId: "w", generation: 0, seq: 4, epoch: 1)]),
-            [.applied])
+            ]), [.applied, .applied, .applied, .applied, .applied, .signalTaken(seq: 4)])
+        try expect(try await store.pendingSignals(workflowId: "w").count, 0)
         let reset = WorkflowReset(
             workflowId: "w", fromGeneration: 0, toStep: 1, reason: "bad deploy", requestedBy: "test", previousStatus: .running,
             now: now)
@@ -358,7 +440,7 @@ public enum StoreConformance {
         try expect(kept.map(\.seq), [1])
         try expect(kept.first?.result, .string("one"))
         try expect(try await store.task(id: secondTask.id)?.status, .cancelled)
-        try expect(try await store.pendingSignals(workflowId: "w").map(\.id), [signal.id])
+        try expect(try await store.pendingSignals(workflowId: "w").map(\.payload), [.string("s")])
         let recorded = try await store.resets(workflowId: "w")
         try expect(recorded.map(\.toGeneration), [1])
         try expect(recorded.first?.reason, "bad deploy")
@@ -595,6 +677,12 @@ public enum StoreConformance {
         try expect(again.map(\.eventSeq), [2])
         let signals = try await store.pendingSignals(workflowId: "w")
         try expect(signals.map(\.payload), [.string("1"), .string("2")])
+        // The run's steps 1 and 2 received them (appended completed with each payload).
+        try expect(
+            try await store.apply([
+                .appendStep(signalStep("w", seq: 1, name: "go", now: now, took: .string("1")), epoch: 2),
+                .appendStep(signalStep("w", seq: 2, name: "go", now: now, took: .string("2")), epoch: 2),
+            ]), [.applied, .applied])
         let consumed = try await store.apply([
             .consumeSignal(signalId: signals[0].id, workflowId: "w", generation: 0, seq: 1, epoch: 2),
             .consumeSignal(signalId: signals[0].id, workflowId: "w", generation: 0, seq: 1, epoch: 2),
@@ -1217,6 +1305,19 @@ public enum StoreConformance {
 
     public static func step(_ workflowId: String, seq: Int, now: EpochMillis) -> JournalEntry {
         JournalEntry(workflowId: workflowId, generation: 0, seq: seq, kind: "activity", name: "echo", input: .null, now: now)
+    }
+
+    /// A step of generation 0 waiting for signal `name`, or, with `took`, one that received it.
+    public static func signalStep(_ workflowId: String, seq: Int, name: String, now: EpochMillis, took: JSONValue? = nil)
+        -> JournalEntry
+    {
+        var e = JournalEntry(workflowId: workflowId, generation: 0, seq: seq, kind: "signal", name: name, input: .null, now: now)
+        if let took {
+            e.status = .completed
+            e.result = took
+            e.completedAt = now
+        }
+        return e
     }
 
     /// A workflow's activity step and the task that runs it, linked both ways.
