@@ -11,6 +11,17 @@ import Testing
 struct ClusterActivityTests {
     /// A worker named `name` on `node` serving `cluster.work`: it records each attempt it runs
     /// in `log` as "NAME#ATTEMPT", sleeps the input's `ms` (unless `fast`), and answers who ran it.
+    /// Runs `worker-a` on node `a` and `worker-b` on node `b` until the tasks are cancelled.
+    static func runWorkerOnEach(_ a: ClusterNodeProcess, _ b: ClusterNodeProcess) -> [Task<Void, any Error>] {
+        let log = ExecutionLog()
+        return [Task { try await worker("worker-a", on: a, log: log).run() }, Task { try await worker("worker-b", on: b, log: log).run() }]
+    }
+
+    /// The worker names `worker/list` on `node` shows, in its order.
+    static func listedWorkers(on node: ClusterNodeProcess) async throws -> [String] {
+        try await node.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+    }
+
     static func worker(_ name: String, on node: ClusterNodeProcess, log: ExecutionLog, fast: Bool = false, slots: Int = 8)
         -> Worker
     {
@@ -66,18 +77,10 @@ struct ClusterActivityTests {
     @Test func everyNodeListsTheWorkersOfTheWholeCluster() async throws {
         try await withClusterNodes(["a", "b"]) { nodes in
             let (a, b) = (nodes[0], nodes[1])
-            let log = ExecutionLog()
-            let onA = Task { try await Self.worker("worker-a", on: a, log: log).run() }
-            let onB = Task { try await Self.worker("worker-b", on: b, log: log).run() }
-            defer {
-                onA.cancel()
-                onB.cancel()
-            }
+            let running = Self.runWorkerOnEach(a, b)
+            defer { for t in running { t.cancel() } }
             for node in nodes {
-                let both = try await eventually {
-                    let names = try await node.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-                    return Set(names ?? []) == ["worker-a", "worker-b"]
-                }
+                let both = try await eventually { Set(try await Self.listedWorkers(on: node)) == ["worker-a", "worker-b"] }
                 let seen = try await node.call("worker/list", [:])
                 #expect(both, "node \(node.name) does not list both workers: \(seen)")
             }
@@ -89,10 +92,7 @@ struct ClusterActivityTests {
             #expect(listed.first?["name"]?.stringValue == "worker-a", "the asked node's own workers come first")
             // A node that dies leaves the listings once its lease lapses.
             b.kill9()
-            let gone = try await eventually {
-                let names = try await a.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-                return names == ["worker-a"]
-            }
+            let gone = try await eventually { try await Self.listedWorkers(on: a) == ["worker-a"] }
             #expect(gone, "a dead node's workers are still listed")
         }
     }
@@ -103,23 +103,12 @@ struct ClusterActivityTests {
     @Test func aNodeThatStopsLeavesTheClusterAtOnce() async throws {
         try await withClusterNodes(["a", "b"], leaseMs: 60_000) { nodes in
             let (a, b) = (nodes[0], nodes[1])
-            let log = ExecutionLog()
-            let onA = Task { try await Self.worker("worker-a", on: a, log: log).run() }
-            let onB = Task { try await Self.worker("worker-b", on: b, log: log).run() }
-            defer {
-                onA.cancel()
-                onB.cancel()
-            }
-            let both = try await eventually {
-                let names = try await a.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-                return Set(names ?? []) == ["worker-a", "worker-b"]
-            }
+            let running = Self.runWorkerOnEach(a, b)
+            defer { for t in running { t.cancel() } }
+            let both = try await eventually { Set(try await Self.listedWorkers(on: a)) == ["worker-a", "worker-b"] }
             #expect(both, "node a does not list both workers")
             try await offCooperativePool { b.stop() }
-            let gone = try await eventually(timeout: .seconds(10)) {
-                let names = try await a.call("worker/list", [:])["workers"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-                return names == ["worker-a"]
-            }
+            let gone = try await eventually(timeout: .seconds(10)) { try await Self.listedWorkers(on: a) == ["worker-a"] }
             let listed = try await a.call("worker/list", [:])
             #expect(gone, "a stopped node's workers are still listed: \(listed)")
         }
