@@ -92,8 +92,11 @@ extension Engine {
 
     /// Hands ready tasks of activity `name` to workers while both last.
     func dispatch(_ name: String) {
-        guard !shuttingDown else { return }
-        while var queue = ready[name], !queue.isEmpty, let connectionID = registry.pickWorker(for: name, canSend: { canSend($0) }) {
+        // Taken out of `ready` while it is worked on, so it is changed in place: a copy of the whole
+        // queue per task dispatched was most of a node's CPU under a backlog of thousands.
+        guard !shuttingDown, var queue = ready.removeValue(forKey: name) else { return }
+        defer { if !queue.isEmpty { ready[name] = queue } }
+        while !queue.isEmpty, let connectionID = registry.pickWorker(for: name, canSend: { canSend($0) }) {
             if let retryAt = limiter.tryStart(name, now: clock.now()) {
                 if retryAt != .max, !rateLimitTimers.contains(name) {
                     rateLimitTimers.insert(name)
@@ -102,14 +105,13 @@ extension Engine {
                 return
             }
             let id = queue.popFirst()!
-            ready[name] = queue
             guard let live = tasks[id], case .ready = live.phase else {
                 limiter.finished(name)
                 continue
             }
+            // Starts the attempt; its claim and send run after this returns (`enqueue`).
             start(id, on: connectionID, claimed: false)
         }
-        if ready[name]?.isEmpty == true { ready[name] = nil }
     }
 
     /// Starts the next attempt of task `id` on a worker. When `claimed` is false the claim is

@@ -494,9 +494,60 @@ extension Engine {
     }
 
     /// A held step waited `stepHoldMs`: answer it with suspend so the worker frees the function.
-    func stepHoldExpired(_ id: String, epoch: Int, seq: Int) {
-        guard let live = workflows[id], live.record.epoch == epoch, let held = live.held[seq], !held.isEmpty else { return }
+    func stepHoldExpired(_ id: String, epoch: Int, seq: Int) async {
+        guard let live = workflows[id], live.record.epoch == epoch, live.held[seq]?.isEmpty == false else { return }
+        let extendedUntil = await queuedHoldEnd(live, seq: seq)
+        // Read again: the step may have ended, or the run moved on, while the store was read.
+        guard let current = workflows[id], current.record.epoch == epoch, let held = current.held[seq], !held.isEmpty
+        else { return }
+        if let until = extendedUntil {
+            HoldMetrics.extended()
+            timers.schedule(until, taskID: id, kind: .stepHold(epoch: epoch, seq: seq))
+            return
+        }
+        HoldMetrics.suspended()
         workflows[id]?.held[seq] = nil
         for c in held { c.resume(returning: ["status": "suspend"]) }
+    }
+
+    /// When a held activity step's hold ends instead, or nil (it ends now). A step whose task still
+    /// waits for a worker slot (runnable now, not waiting out a retry backoff) is held another
+    /// `stepHoldMs`, until ``Options/queuedStepHoldMs`` after it was recorded; one whose task
+    /// started after such a wait is held until `stepHoldMs` after the start, as if it had not
+    /// queued. On a shared store a task this node does not hold is read from the store; a failed
+    /// read ends the hold, as before.
+    private func queuedHoldEnd(_ live: LiveWorkflow, seq: Int) async -> EpochMillis? {
+        guard let entry = live.journal[seq], entry.kind == "activity", entry.status == .scheduled,
+            let taskId = entry.taskId
+        else { return nil }
+        let task: ActivityTaskRecord?
+        if let held = tasks[taskId] {
+            task = held.record
+        } else if let cluster {
+            do {
+                task = try await cluster.store.task(id: taskId)
+            } catch {
+                _ = storeFailed(error, while: "reading the task of a held step", background: true)
+                return nil
+            }
+        } else {
+            task = nil
+        }
+        guard let task else { return nil }
+        let now = clock.now()
+        switch task.status {
+        case .scheduled:
+            let limit = entry.createdAt.addingSaturating(options.queuedStepHoldMs)
+            guard task.visibleAt <= now, now < limit else { return nil }
+            return min(now.addingSaturating(options.stepHoldMs), limit)
+        case .running:
+            // Only after a wait for a slot (a tenth of the hold or more), not a start at once.
+            guard let started = task.startedAt, started - entry.createdAt >= options.stepHoldMs / 10,
+                started.addingSaturating(options.stepHoldMs) > now
+            else { return nil }
+            return started.addingSaturating(options.stepHoldMs)
+        default:
+            return nil
+        }
     }
 }

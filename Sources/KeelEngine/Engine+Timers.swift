@@ -45,7 +45,7 @@ extension Engine {
             await workflowWake(id, generation: generation, seq: seq)
             return
         case .stepHold(let epoch, let seq):
-            stepHoldExpired(id, epoch: epoch, seq: seq)
+            await stepHoldExpired(id, epoch: epoch, seq: seq)
             return
         case .workflowDeadline(let generation):
             await workflowDeadlinePassed(id, generation: generation)

@@ -58,20 +58,33 @@ extension Engine {
     /// Starts runs of queued executions of `name` while workers have room. An execution pinned to
     /// a build no connected worker with room can run keeps its place; later ones go ahead of it.
     func dispatchWorkflows(_ name: String) {
-        guard !shuttingDown, var queue = workflowQueue[name] else { return }
-        var kept = TaskQueue()
+        // With no free slot nothing is touched; else the queue is taken out of `workflowQueue` and
+        // changed in place. Rebuilding it on every call (each activity's end calls this) was most
+        // of a node's CPU with thousands of executions waiting for a run slot.
+        guard !shuttingDown, workflowQueue[name] != nil, registry.freeWorkflowSlots(for: name, canSend: { canSend($0) }) > 0,
+            var queue = workflowQueue.removeValue(forKey: name)
+        else { return }
+        var skipped: [String] = []
         while !queue.isEmpty, registry.freeWorkflowSlots(for: name, canSend: { canSend($0) }) > 0 {
             let id = queue.popFirst()!
             guard let live = workflows[id], case .pending = live.phase else { continue }
             guard let connectionID = registry.pickWorkflowWorker(for: name, build: live.record.buildId, canSend: { canSend($0) })
             else {
-                kept.append(id, precedence: live.record.precedence)
+                skipped.append(id)
                 continue
             }
+            // Starts the run; its store write and send run after this returns (`enqueue`).
             startRun(id, on: connectionID, claimed: live.claimed)
         }
-        while let id = queue.popFirst() { kept.append(id, precedence: workflows[id]?.record.precedence ?? .standard) }
-        workflowQueue[name] = kept.isEmpty ? nil : kept
+        if !skipped.isEmpty {
+            // Executions no free worker may run (pinned to another build) keep their place ahead.
+            var kept = TaskQueue()
+            for id in skipped + Array(sequence(state: queue) { $0.popFirst() }) {
+                kept.append(id, precedence: workflows[id]?.record.precedence ?? .standard)
+            }
+            queue = kept
+        }
+        workflowQueue[name] = queue.isEmpty ? nil : queue
     }
 
     /// Whether run request `requestID` is still the live run of execution `id`.

@@ -24,6 +24,11 @@ public actor Engine {
         /// How long a workflow step that cannot complete yet is held open before it is answered
         /// with `suspend` (the worker then frees the function). Sleeps longer than this suspend at once.
         public var stepHoldMs: Int64 = 5_000
+        /// How long an activity step stays held, counted from when it was recorded, while its task
+        /// still waits in this node's queue for a worker slot (``stepHoldMs`` at a time). Suspending
+        /// such a run frees no activity slot and costs a replay when the task ends: under a backlog
+        /// longer than the hold, suspending every waiting run made more work than it saved.
+        public var queuedStepHoldMs: Int64 = 60_000
         /// Per-activity concurrency and rate limits, by activity name.
         public var activityLimits: [String: ActivityLimit] = [:]
         /// How often every open execution is checked for a way to wake up (Engine+Invariant.swift);
