@@ -12,17 +12,23 @@ import Testing
 /// rate fell to a quarter as every waiting run was suspended and run again.
 @Suite("Held steps whose activity is queued", .timeLimit(.minutes(2)))
 struct QueuedHoldTests {
-    /// One activity slot, busy with `slow` for 2 s while `wf.quick`'s step waits for it, held
-    /// 500 ms at a time.
-    func runQueuedBehindSlowActivity(queuedHoldMs: Int64) async throws -> JSONValue {
+    /// One activity slot, taken by `blocker` until the test lets it go, while `wf.quick`'s step
+    /// waits for the slot, held 300 ms at a time. `whileQueued` runs with the slot still taken;
+    /// then the slot is freed and the run must end with the quick activity's output. Answers the
+    /// execution's `describe`.
+    func queueBehindABlockedSlot(
+        queuedHoldMs: Int64, whileQueued: @escaping @Sendable (Endpoint) async throws -> Void
+    ) async throws -> JSONValue {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(
-                in: dir, configure: { $0.engine.stepHoldMs = 500; $0.engine.queuedStepHoldMs = queuedHoldMs }
+                in: dir, configure: { $0.engine.stepHoldMs = 300; $0.engine.queuedStepHoldMs = queuedHoldMs }
             ) { endpoint, _ in
+                let gate = Counter()
                 let w = Worker(name: "one-slot", endpoint: endpoint, maxConcurrent: 1)
-                w.activity("slow") { (_: JSONValue, _) -> JSONValue in
-                    try await Task.sleep(for: .milliseconds(2_000))
-                    return "slow"
+                w.activity("blocker") { (_: JSONValue, _) -> JSONValue in
+                    gate.bump("taken")
+                    while gate.get("release") == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                    return "freed"
                 }
                 w.activity("quick") { (_: JSONValue, _) -> JSONValue in "quick" }
                 w.workflow("wf.quick") { (_: JSONValue, ctx) -> JSONValue in
@@ -30,12 +36,11 @@ struct QueuedHoldTests {
                 }
                 return try await LiveOrchestrator.withWorker(w) {
                     try await waitForWorkers(endpoint, 1)
-                    let busy = try await rpc(endpoint, "activity/call", ["name": "slow", "input": [:], "wait": false])
-                    #expect(try await eventually {
-                        let d = try await rpc(endpoint, "activity/result", ["taskId": busy["taskId"] ?? .null, "waitTimeoutMs": 0])
-                        return d["status"] == "running"
-                    })
+                    _ = try await rpc(endpoint, "activity/call", ["name": "blocker", "input": [:], "wait": false])
+                    #expect(try await eventually { gate.get("taken") == 1 })
                     _ = try await start(endpoint, "wf.quick", [:], id: "queued")
+                    try await whileQueued(endpoint)
+                    gate.bump("release")
                     let r = try await result(endpoint, "queued")
                     #expect(r["output"] == "quick", "\(r)")
                     return try await rpc(endpoint, "workflow/describe", ["workflowId": "queued"])
@@ -45,13 +50,21 @@ struct QueuedHoldTests {
     }
 
     @Test func aRunWhoseActivityWaitsForAWorkerSlotIsNotSuspended() async throws {
-        let described = try await runQueuedBehindSlowActivity(queuedHoldMs: 60_000)
+        let described = try await queueBehindABlockedSlot(queuedHoldMs: 60_000) { endpoint async throws in
+            // Five holds' worth: a run told to suspend would have run again by now.
+            try await Task.sleep(for: .milliseconds(1_500))
+            let d = try await rpc(endpoint, "workflow/describe", ["workflowId": "queued"])
+            #expect(d["runs"] == 1 && d["status"] == "running", "\(d)")
+        }
         #expect(described["runs"] == 1, "\(described)")
     }
 
     @Test func pastQueuedStepHoldMsTheRunIsSuspendedAsBefore() async throws {
-        // Extended once (at 500 ms, to 700 ms), then suspended while the slot is still busy.
-        let described = try await runQueuedBehindSlowActivity(queuedHoldMs: 700)
-        #expect((described["runs"]?.int64Value ?? 0) >= 2, "\(described)")
+        // Held on once (at 300 ms, to 500 ms), then told to suspend while the slot is still taken.
+        _ = try await queueBehindABlockedSlot(queuedHoldMs: 500) { endpoint async throws in
+            #expect(try await eventually {
+                try await rpc(endpoint, "workflow/describe", ["workflowId": "queued"])["status"] == "suspended"
+            })
+        }
     }
 }
