@@ -56,7 +56,9 @@ struct QueuedHoldTests {
             let d = try await rpc(endpoint, "workflow/describe", ["workflowId": "queued"])
             #expect(d["runs"] == 1 && d["status"] == "running", "\(d)")
         }
-        #expect(described["runs"] == 1, "\(described)")
+        // Once the slot is free the step's task runs, held `stepHoldMs` from its start: under a
+        // loaded test run that may pass first and suspend the run, so only the end is checked.
+        #expect(described["status"] == "completed", "\(described)")
     }
 
     @Test func pastQueuedStepHoldMsTheRunIsSuspendedAsBefore() async throws {
