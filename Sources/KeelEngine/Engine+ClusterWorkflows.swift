@@ -209,16 +209,23 @@ extension Engine {
     /// Wakes callers waiting here for executions that run on other nodes, once the store has
     /// their end.
     func checkRemoteWorkflowWaits() async {
-        for id in workflowWaiters.keys.filter({ workflows[$0] == nil }).prefix(256) {
-            do {
-                guard let record = try await ledger.execution(id), record.status.isTerminal, workflows[id] == nil else { continue }
-                if let list = workflowWaiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: record) } }
-            } catch {
-                logger.warning("cannot read a remote workflow's state; trying again", metadata: ["workflow": "\(id)", "error": "\(error)"])
-                return
+        guard let cluster else { return }
+        let waitedOn = Array(workflowWaiters.keys.filter { workflows[$0] == nil }.prefix(Self.remoteWaitChecksPerRound))
+        guard !waitedOn.isEmpty else { return }
+        do {
+            // One read for all of them: a read per execution was most of a node's statements
+            // with thousands of callers waiting on executions not yet claimed.
+            for record in try await cluster.store.endedExecutions(ids: waitedOn) where workflows[record.id] == nil {
+                if let list = workflowWaiters.removeValue(forKey: record.id) { for (_, c) in list { c.resume(returning: record) } }
             }
+        } catch {
+            logger.warning("cannot read the state of workflows that run elsewhere; trying again",
+                metadata: ["workflows": "\(waitedOn.count)", "error": "\(error)"])
         }
     }
+
+    /// The most executions running elsewhere whose callers one cluster-loop round checks.
+    static let remoteWaitChecksPerRound = 256
 
     /// The most live executions whose held steps one cluster-loop round looks up in the store.
     static let remoteStepChecksPerRound = 64

@@ -501,6 +501,20 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try await perform { [self] in
+            let rows = try await client.prepared(
+                """
+                SELECT \(unescaped: PostgresRows.executionColumns()) FROM workflows
+                WHERE workflow_id = ANY(\(ids)) AND status IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                """, logger: logger)
+            var ended: [WorkflowRecord] = []
+            for try await row in rows { ended.append(try PostgresRows.execution(row).record) }
+            return ended
+        }
+    }
+
     public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] {
         let page = filter.page(.postgres)
         let query = PostgresQuery(

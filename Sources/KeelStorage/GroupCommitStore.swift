@@ -199,6 +199,7 @@ public final class GroupCommitStore: Store {
         try await inner.openTasks(status: status, name: name, limit: limit)
     }
     public func execution(id: String) async throws -> ExecutionState? { try await inner.execution(id: id) }
+    public func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] { try await inner.endedExecutions(ids: ids) }
     public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] { try await inner.executions(filter) }
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)

@@ -259,6 +259,12 @@ public final class SQLiteStore: Store {
         try await storage.readSQL { try $0.execution(id) }
     }
 
+    public func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] {
+        try await storage.readSQL { tx in
+            try ids.compactMap { id in try tx.execution(id).map(\.record) }.filter { $0.status.isTerminal }
+        }
+    }
+
     public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] {
         try await storage.readSQL { tx in try tx.workflows(filter).compactMap { try tx.execution($0.id) } }
     }

@@ -82,6 +82,9 @@ public protocol Store: Sendable {
     /// first, at most `limit`; and how many match in all.
     func openTasks(status: TaskStatus?, name: String?, limit: Int) async throws -> (tasks: [ActivityTaskRecord], total: Int)
     func execution(id: String) async throws -> ExecutionState?
+    /// Those of executions `ids` that have ended (a terminal status), in no particular order: one
+    /// read for many callers waiting on executions that run elsewhere.
+    func endedExecutions(ids: [String]) async throws -> [WorkflowRecord]
     /// Executions matching `filter` (any node's), in its order, after its cursor, each with its owner.
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
     /// How many executions match `filter` (its status ignored) per status; statuses with none

@@ -81,6 +81,7 @@ public enum StoreConformance {
         .init(name: "a delivered signal completes the oldest step waiting for it, in the same transaction",
             run: aDeliveredSignalCompletesTheWaitingStep),
         .init(name: "a signal is consumed only by the step it completed", run: aSignalIsConsumedOnlyByTheStepItCompleted),
+        .init(name: "ended executions are found among many ids in one read", run: endedExecutionsAreFoundAmongIds),
     ]
 
     // MARK: - Cases
@@ -130,6 +131,22 @@ public enum StoreConformance {
         try expect(
             try await store.apply([.deliverSignal(workflowId: "w", name: "other", payload: .string("d"), key: nil)]),
             [.applied])
+    }
+
+    static func endedExecutionsAreFoundAmongIds(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply((1...3).map { .startExecution(execution("w\($0)", now: now)) })
+        try expect(try await store.claimExecutions(limit: 3, node: node).count, 3)
+        try expect(
+            try await store.apply([
+                .finishExecution(workflowId: "w1", epoch: 1, status: .completed, output: .string("one"), failure: nil),
+                .finishExecution(workflowId: "w3", epoch: 1, status: .failed, output: nil, failure: ["message": "no"]),
+            ]), [.applied, .applied])
+        let ended = try await store.endedExecutions(ids: ["w1", "w2", "w3", "nobody"])
+        try expect(ended.map(\.id).sorted(), ["w1", "w3"])
+        try expect(ended.first { $0.id == "w1" }?.output, .string("one"))
+        try expect(try await store.endedExecutions(ids: []).count, 0)
     }
 
     static func aSignalIsConsumedOnlyByTheStepItCompleted(_ store: any Store) async throws {
