@@ -396,15 +396,24 @@ extension PostgresChanges {
             record["from_status"] = .string(f.from.rawValue)
             return .object(record)
         }
-        // Unnamed, planned per call: PostgreSQL estimates any run at 100 rows, so a plan made while
-        // `activity_tasks` is small hash-joins it over a scan of the whole table, and a prepared
-        // statement keeps that plan as the table grows (3.6 ms a finish against 0.3 ms unnamed,
-        // `keel bench` W1 2000 + W4; docs/scaling.md, "Prepared statements").
-        let rows = try await connection.query(
+        // A run of several is sent unnamed, planned per call: PostgreSQL estimates a
+        // `jsonb_to_recordset` at 100 rows, so a plan made while `activity_tasks` is small
+        // hash-joins it over a scan of the whole table, and a prepared statement keeps that plan
+        // as the table grows (3.6 ms a finish against 0.3 ms unnamed, `keel bench` W1 2000 + W4;
+        // docs/scaling.md, "Prepared statements"). A single finish — every finish of a node with
+        // one call in flight — reads its one record with `jsonb_to_record`, which PostgreSQL
+        // estimates at one row: its generic plan looks the task up by its primary key whatever
+        // the table held when it was made (checked with `plan_cache_mode = force_generic_plan` on
+        // an empty database, one of 120 tasks and one of 60,000), so it is a named prepared
+        // statement. Parsing and planning this statement each time took about 1 ms of the 1.2 ms
+        // a lone finish waited for PostgreSQL (docs/scaling.md, "One workflow at a time").
+        let one = records.count == 1
+        let finishQuery: PostgresQuery =
             """
             WITH r AS (
                 -- A repeat of a (task, attempt) in the batch is left to the check below: the first one applies.
-                SELECT DISTINCT ON (task_id, attempt) * FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
+                SELECT DISTINCT ON (task_id, attempt) * FROM
+                    \(unescaped: one ? "jsonb_to_record" : "jsonb_to_recordset")(\(JSONWriter.string(one ? records[0] : .array(records)))::jsonb)
                     AS r(ord bigint, task_id text, attempt bigint, status text, output text, failure text, from_status text)
                 ORDER BY task_id, attempt, ord),
             t AS (
@@ -435,7 +444,10 @@ extension PostgresChanges {
                 WHERE EXISTS (SELECT 1 FROM w WHERE \(selfNode)::text IS NULL OR w.owner_node IS DISTINCT FROM \(selfNode))
                    OR EXISTS (SELECT 1 FROM t WHERE t.workflow_id IS NULL))
             SELECT t.task_id, t.attempt, (SELECT count(*) FROM hint) FROM t
-            """, logger: logger)
+            """
+        let rows: PreparedRows = one
+            ? try await connection.prepared(finishQuery, logger: logger)
+            : try await connection.query(finishQuery, logger: logger).map { (row) throws -> PostgresRow in row }
         var finished = Set<String>()
         for try await (id, attempt, _) in rows.decode((String, Int, Int).self) { finished.insert("\(attempt)#\(id)") }
         // A finish the statement did not apply (or a repeat of one it did) says why on its own.
