@@ -379,6 +379,18 @@ extension PostgresChanges {
         number.map { .number(JSONNumber($0)) } ?? .null
     }
 
+    /// A lone finish's journal step and execution, named by their keys as scalar subqueries of
+    /// `t` (at most one row): the generic plan then reads both tables through their primary keys
+    /// even when it is made on a table never analyzed, where a join with `t` scans the table and
+    /// keeps scanning it as it grows, until the next analyze (seen as a W2 slower after W1 2000 in
+    /// one `keel bench` run).
+    static let loneFinishStepKey = """
+
+                  AND j.workflow_id = (SELECT workflow_id FROM t) AND j.generation = (SELECT generation FROM t)
+                  AND j.seq = (SELECT step_seq FROM t)
+        """
+    static let loneFinishExecutionKey = " AND w.workflow_id = (SELECT workflow_id FROM t)"
+
     /// Ends running attempts, completes the journal steps of workflow tasks and wakes their
     /// executions, in one statement (one round trip, however many finishes): the task update, the
     /// step update of each task that ended, and one wake per execution, as data-modifying CTEs.
@@ -396,15 +408,26 @@ extension PostgresChanges {
             record["from_status"] = .string(f.from.rawValue)
             return .object(record)
         }
-        // Unnamed, planned per call: PostgreSQL estimates any run at 100 rows, so a plan made while
-        // `activity_tasks` is small hash-joins it over a scan of the whole table, and a prepared
-        // statement keeps that plan as the table grows (3.6 ms a finish against 0.3 ms unnamed,
-        // `keel bench` W1 2000 + W4; docs/scaling.md, "Prepared statements").
-        let rows = try await connection.query(
+        // A run of several is sent unnamed, planned per call: PostgreSQL estimates a
+        // `jsonb_to_recordset` at 100 rows, so a plan made while `activity_tasks` is small
+        // hash-joins it over a scan of the whole table, and a prepared statement keeps that plan
+        // as the table grows (3.6 ms a finish against 0.3 ms unnamed, `keel bench` W1 2000 + W4;
+        // docs/scaling.md, "Prepared statements"). A single finish — every finish of a node with
+        // one call in flight — reads its one record with `jsonb_to_record`, which PostgreSQL
+        // estimates at one row, and names its step and execution by key (``loneFinishStepKey``):
+        // its generic plan reads the three tables through their primary keys (checked with
+        // `plan_cache_mode = force_generic_plan` on a database never analyzed and on one of 60,000
+        // tasks; on a small analyzed one it scans them, as every named statement does, until the
+        // next analyze), so it is a named prepared statement. Parsing and planning it on every
+        // call made a lone finish wait 1.2 ms for PostgreSQL against 0.5 ms named (docs/scaling.md,
+        // "One workflow at a time").
+        let one = records.count == 1
+        let finishQuery: PostgresQuery =
             """
             WITH r AS (
                 -- A repeat of a (task, attempt) in the batch is left to the check below: the first one applies.
-                SELECT DISTINCT ON (task_id, attempt) * FROM jsonb_to_recordset(\(JSONWriter.string(.array(records)))::jsonb)
+                SELECT DISTINCT ON (task_id, attempt) * FROM
+                    \(unescaped: one ? "jsonb_to_record" : "jsonb_to_recordset")(\(JSONWriter.string(one ? records[0] : .array(records)))::jsonb)
                     AS r(ord bigint, task_id text, attempt bigint, status text, output text, failure text, from_status text)
                 ORDER BY task_id, attempt, ord),
             t AS (
@@ -416,13 +439,13 @@ extension PostgresChanges {
                 UPDATE journal j SET status = CASE WHEN t.status = 'completed' THEN 'completed' ELSE 'failed' END,
                     result = t.output, failure = t.failure, completed_at = keel_now()
                 FROM t WHERE j.workflow_id = t.workflow_id AND j.generation = t.generation AND j.seq = t.step_seq
-                  AND j.status = 'scheduled'
+                  AND j.status = 'scheduled'\(unescaped: one ? Self.loneFinishStepKey : "")
                 RETURNING j.workflow_id),
             w AS (
                 UPDATE workflows w SET event_seq = w.event_seq + c.steps, updated_at = keel_now(),
                     status = CASE WHEN w.status = 'suspended' THEN 'pending' ELSE w.status END
                 FROM (SELECT workflow_id, count(*) AS steps FROM j GROUP BY workflow_id) c
-                WHERE w.workflow_id = c.workflow_id
+                WHERE w.workflow_id = c.workflow_id\(unescaped: one ? Self.loneFinishExecutionKey : "")
                 RETURNING w.owner_node),
             -- The wake-up hint, in this statement (delivered at commit): only when another node
             -- may have work now (an execution it or no node owns woke; a caller of a task outside
@@ -435,7 +458,10 @@ extension PostgresChanges {
                 WHERE EXISTS (SELECT 1 FROM w WHERE \(selfNode)::text IS NULL OR w.owner_node IS DISTINCT FROM \(selfNode))
                    OR EXISTS (SELECT 1 FROM t WHERE t.workflow_id IS NULL))
             SELECT t.task_id, t.attempt, (SELECT count(*) FROM hint) FROM t
-            """, logger: logger)
+            """
+        let rows: PreparedRows = one
+            ? try await connection.prepared(finishQuery, logger: logger)
+            : try await connection.query(finishQuery, logger: logger).map { (row) throws -> PostgresRow in row }
         var finished = Set<String>()
         for try await (id, attempt, _) in rows.decode((String, Int, Int).self) { finished.insert("\(attempt)#\(id)") }
         // A finish the statement did not apply (or a repeat of one it did) says why on its own.

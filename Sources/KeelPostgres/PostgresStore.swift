@@ -16,7 +16,10 @@ public final class PostgresStore: Store {
     public let location: PostgresLocation
     let client: PostgresClient
     let logger: Logger
+    /// Runs the pool and watches the calls' deadlines.
     private let runner: Task<Void, Never>
+    /// The deadlines of the calls in flight (``perform(_:)``).
+    let deadlines = CallDeadlines()
     /// The node id of the latest ``join(nodeId:leaseMillis:)``: whose executions need no hint.
     private let joinedNode = Locked<String?>(nil)
     /// How long one call may wait for PostgreSQL before it fails with `storageFailure`,
@@ -43,7 +46,13 @@ public final class PostgresStore: Store {
         // running by the time the first query leases one.
         let client = PostgresClient(configuration: settings.pool(maximumConnections: maximumConnections), backgroundLogger: logger)
         self.client = client
-        runner = Task { await client.run() }
+        let deadlines = deadlines
+        runner = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await deadlines.watch() }
+            }
+        }
         // Migrate on one direct connection first: the pool retries a failed connect forever, so a
         // wrong URL, password or database would hang; a direct connect fails at once, with the reason.
         do {
@@ -730,36 +739,36 @@ public final class PostgresStore: Store {
     /// connection the server cut (a fast shutdown, a failover) can wait forever inside the driver;
     /// past the deadline the caller gets a coded error and the node stops acting on that call
     /// rather than hanging. The abandoned call is cancelled; if it ever commits, the fences make a
-    /// re-send answer `.duplicate`, `.stale` or `.alreadyFinished`.
+    /// re-send answer `.duplicate`, `.stale` or `.alreadyFinished`. The deadline is watched by the
+    /// store's ``CallDeadlines`` (at most ``CallDeadlines/checkInterval`` late), not by a task per call.
     func perform<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = operationTimeout
         let answered = Locked(false)
         let logger = logger
+        let deadlines = deadlines
         return try await withCheckedThrowingContinuation { continuation in
             /// True for the first of the call and the deadline to finish.
             @Sendable func first() -> Bool { answered.withLock { done in defer { done = true }; return !done } }
-            let deadline = Locked<Task<Void, Never>?>(nil)
-            let work = Task {
+            let work = Locked<Task<Void, Never>?>(nil)
+            let key = deadlines.add(deadline: .now + timeout) {
+                guard first() else { return }
+                work.withLock { $0?.cancel() }
+                logger.error("PostgreSQL did not answer in time; the call was abandoned", metadata: ["timeout": "\(timeout)"])
+                continuation.resume(
+                    throwing: KeelError(
+                        .storageFailure,
+                        "PostgreSQL did not answer within \(timeout); the outcome of the call is unknown (sending it again is safe)",
+                        data: ["reason": .string("timeout")]))
+            }
+            let task = Task {
                 let result: Result<T, any Error>
                 do { result = .success(try await PostgresFailure.mapping(body)) } catch { result = .failure(error) }
                 if first() {
-                    deadline.withLock { $0?.cancel() }
+                    deadlines.remove(key)
                     continuation.resume(with: result)
                 }
             }
-            deadline.withLock {
-                $0 = Task {
-                    do { try await Task.sleep(for: timeout) } catch { return }
-                    guard first() else { return }
-                    work.cancel()
-                    logger.error("PostgreSQL did not answer in time; the call was abandoned", metadata: ["timeout": "\(timeout)"])
-                    continuation.resume(
-                        throwing: KeelError(
-                            .storageFailure,
-                            "PostgreSQL did not answer within \(timeout); the outcome of the call is unknown (sending it again is safe)",
-                            data: ["reason": .string("timeout")]))
-                }
-            }
+            work.withLock { $0 = task }
         }
     }
 

@@ -59,6 +59,9 @@ final class PreparedStatements: Sendable {
 
     /// How many texts have names.
     var namedCount: Int { names.withLock { $0.count } }
+
+    /// The texts that have names.
+    var namedTexts: [String] { names.withLock { Array($0.keys) } }
 }
 
 /// The one ``PostgresPreparedStatement`` type: its name and text are the current task's

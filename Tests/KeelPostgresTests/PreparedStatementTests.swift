@@ -1,3 +1,4 @@
+import KeelCore
 import KeelStorage
 import KeelTesting
 import Logging
@@ -58,6 +59,31 @@ import Testing
         let named = PreparedStatements.shared.namedCount
         #expect(named > 0, "the store sent no statement through the registry")
         #expect(named <= PreparedStatements.shared.capacity)
+    }
+
+    /// A lone finish (every finish of a node with one call in flight, as a sequential workflow's
+    /// activity) is a named statement, planned once per connection; a run of several is still
+    /// sent unnamed, planned for its own rows (PostgresBatch.swift, `finishAll`).
+    @Test func aLoneFinishIsAPreparedStatementAndARunOfFinishesIsNot() async throws {
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        defer { Task { await store.close() } }
+        let node = try await store.join(nodeId: "n", leaseMillis: 60_000)
+        let now = try await store.now()
+        for id in ["a", "b", "c"] { _ = try await store.apply([.enqueueTask(StoreConformance.task(id, now: now))]) }
+        let claimed = try await store.claimTasks(TaskClaim(names: ["echo"], limit: 3), node: node)
+        #expect(claimed.count == 3)
+        let finish = { (id: String) in Change.finishTask(id: id, attempt: 1, status: .completed, output: .string(id), failure: nil) }
+
+        #expect(try await store.apply([finish("a")]) == [.applied])
+        #expect(try await store.apply([finish("a")]) != [.applied], "a repeat applies nothing")
+        #expect(try await store.apply([finish("b"), finish("c")]) == [.applied, .applied])
+        for id in ["a", "b", "c"] {
+            let task = try await store.task(id: id)
+            #expect(task?.status == .completed && task?.output == .string(id))
+        }
+        let finishTexts = PreparedStatements.shared.namedTexts.filter { $0.contains("UPDATE activity_tasks t SET status = r.status") }
+        #expect(finishTexts.contains { $0.contains("jsonb_to_record(") }, "a lone finish was not sent as a named statement")
+        #expect(!finishTexts.contains { $0.contains("jsonb_to_recordset(") }, "a run of finishes was named")
     }
 
     /// A fresh database's store, and a connection of its own to that database.
