@@ -84,6 +84,7 @@ final class ApplyTaskSpy: Store {
         try await inner.openTasks(status: status, name: name, limit: limit)
     }
     func execution(id: String) async throws -> ExecutionState? { try await inner.execution(id: id) }
+    func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] { try await inner.endedExecutions(ids: ids) }
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] { try await inner.executions(filter) }
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)
