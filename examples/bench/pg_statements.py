@@ -19,30 +19,14 @@ import argparse
 import asyncio
 import os
 import subprocess
-import sys
-import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
-import keel  # noqa: E402
-
-PAYLOAD = {"orderId": 12345, "sku": "KEEL-1", "quantity": 2, "note": "bench"}
-CONNECTIONS = 16
+from w1_node import ROOT, cpu_ms, run_w1, serving
 
 
 def psql(args, database, sql):
     return subprocess.run(
         ["psql", "-h", args.socket_dir, "-U", "postgres", "-d", database, "-qAtF", "\t", "-c", sql],
         capture_output=True, text=True, check=True).stdout
-
-
-def cpu_ms(pid):
-    """utime + stime of one process, in ms (clock ticks of 10 ms)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 10
 
 
 def postgres_cpu_ms():
@@ -67,37 +51,12 @@ async def run(args):
     psql(args, "postgres", f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)")
     psql(args, "postgres", f"CREATE DATABASE {args.database} OWNER keel")
     psql(args, args.database, "CREATE EXTENSION pg_stat_statements")
-    work = tempfile.mkdtemp(prefix="keel-pgstmts-")
-    socket = os.path.join(work, "k.sock")
-    log = open(os.path.join(work, "keel.log"), "w")
     store = f"postgres://keel@localhost/{args.database}?host={args.socket_dir}"
-    node = subprocess.Popen([args.keel, "serve", "--store", store, "--socket", socket, "--log-level", "error",
-                             "--commit-slots", str(args.commit_slots)], stdout=log, stderr=log)
-    worker = None
-    try:
-        for _ in range(600):
-            if os.path.exists(socket):
-                break
-            await asyncio.sleep(0.05)
-        worker = subprocess.Popen([sys.executable, os.path.join(HERE, "worker.py")],
-                                  env=dict(os.environ, KEEL_SOCKET=socket), stdout=log, stderr=log)
-        clients = [await keel.Client.connect(socket=socket) for _ in range(CONNECTIONS)]
-        for _ in range(600):
-            if await clients[0].workers():
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(1)
+    serve = ["--store", store, "--commit-slots", str(args.commit_slots)]
+    async with serving(args.keel, serve, "keel-pgstmts-") as (node, clients, _):
         psql(args, args.database, "SELECT pg_stat_statements_reset()")
-        node_before, pg_before, started = cpu_ms(node.pid), postgres_cpu_ms(), time.monotonic()
-
-        async def flow(i):
-            c = clients[i % CONNECTIONS]
-            await c.start_workflow("bench.flow", {"activities": 3, "payload": PAYLOAD}, f"w-{i}")
-            result = await c.workflow_result(f"w-{i}", timeout=300)
-            assert result.status == "completed", (i, result.status)
-
-        await asyncio.gather(*(flow(i) for i in range(args.count)))
-        seconds = time.monotonic() - started
+        node_before, pg_before = cpu_ms(node.pid), postgres_cpu_ms()
+        seconds = await run_w1(clients, args.count)
         node_cpu, pg_cpu = cpu_ms(node.pid) - node_before, postgres_cpu_ms() - pg_before
         n = args.count
         print(f"W1 {n}: {n / seconds:.0f} workflows/s; CPU per workflow: node {node_cpu / n:.2f} ms, "
@@ -115,15 +74,6 @@ async def run(args):
             if calls * 20 >= n:
                 print(f"{calls / n:6.2f}/wf {blocks / calls:7.0f} buffers/call {returned / n:6.2f} rows/wf  {text}")
         print(f"statements per workflow: {statements / n:.2f}; shared buffers per workflow: {buffers / n:.0f}")
-        for c in clients:
-            await c.close()
-    finally:
-        for p in (worker, node):
-            if p and p.poll() is None:
-                p.kill()
-                p.wait()
-        log.close()
-        subprocess.run(["rm", "-rf", work])
 
 
 def main():
