@@ -64,8 +64,10 @@ struct ClusterDeadlineTests {
             #expect(unserved["failure"]?["type"] == "WorkflowExecutionTimeout", "\(unserved)")
             #expect(ContinuousClock.now - started >= .milliseconds(1_400), "ended before its deadline")
 
-            // A run waiting for a signal is held, then suspends and leaves node A: only the
-            // sweep can end it when its run timeout passes.
+            // A run waiting for a signal is held, then suspends and leaves node A. Once it has,
+            // node A is killed, so only the sweep (node B's) can end it when its run timeout
+            // passes. (Left running, node A ended it itself in one CI run: the run was in its
+            // memory at the deadline, which this test does not prove either way.)
             let w = Worker(name: "waiter", endpoints: [a.endpoint])
             w.workflow("cd.waiter") { (_: JSONValue, ctx) -> JSONValue in
                 let go: JSONValue = try await ctx.signal("go")
@@ -74,9 +76,13 @@ struct ClusterDeadlineTests {
             let worker = Task { try await w.run() }
             defer { worker.cancel() }
             #expect(try await a.hasWorker("waiter"))
-            // Held 5 s (stepHoldMs), then suspended: the run timeout passes 15 s after that (a CI
-            // run with 7 s to spare once saw the suspension come later, and node A end the run).
             _ = try await a.call("workflow/start", ["name": "cd.waiter", "workflowId": "waiter-1", "input": [:], "runTimeoutMs": 20_000])
+            // Held 5 s (stepHoldMs), then suspended, well before the run timeout.
+            let suspended = try await eventually(timeout: .seconds(15)) {
+                try await b.call("workflow/describe", ["workflowId": "waiter-1"])["status"] == "suspended"
+            }
+            try #require(suspended, "waiter-1 did not suspend within 15 s; node A's log:\n\(a.log)")
+            a.kill9()
             let waiter = try await b.call("workflow/result", ["workflowId": "waiter-1", "waitTimeoutMs": 60_000])
             #expect(waiter["status"] == "timedOut", "\(waiter)")
             #expect(waiter["failure"]?["type"] == "WorkflowRunTimeout", "\(waiter)")
@@ -87,7 +93,7 @@ struct ClusterDeadlineTests {
             #expect(swept == 2, "node logs:\n\(a.log)\n\(b.log)")
             // Ended once: a signal now finds it ended.
             do {
-                _ = try await a.call("workflow/signal", ["workflowId": "waiter-1", "name": "go", "payload": 1])
+                _ = try await b.call("workflow/signal", ["workflowId": "waiter-1", "name": "go", "payload": 1])
                 Issue.record("a signal to a timed-out workflow must be refused")
             } catch let error as KeelError {
                 #expect(error.code != .storageFailure, "\(error)")
