@@ -226,67 +226,44 @@ extension Engine {
         registry.adjustInFlight(connectionID, by: -1)
         limiter.finished(live.record.name)
         tasks[id]?.phase = .ending
-        let failure: JSONValue
-        switch reply {
-        case .success(let result) where PayloadDepth.answerProblem(result, method: "activity/execute") != nil:
-            let problem = PayloadDepth.answerProblem(result, method: "activity/execute") ?? ""
-            failure = Self.failure(type: "ProtocolError", message: problem, retryable: true)
-        case .success(let result):
-            if let output = result["output"] {
-                let errors = await contractErrors(output, name: live.record.name, schema: \.output)
-                if errors.isEmpty {
-                    await finish(id, attempt: attempt, status: .completed, output: output, failure: nil)
-                } else {
-                    contractViolated(.activity, live.record.name, .output, errors: errors)
-                    let f = Self.failure(
-                        type: "OutputContractViolation",
-                        message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
-                        retryable: false, details: ["errors": .array(errors)])
-                    await finish(id, attempt: attempt, status: .failed, output: nil, failure: f)
-                }
-                afterSlotFreed(connectionID)
-                return
-            }
-            if let f = result["failure"], case .object = f {
-                failure = Self.normalizedFailure(f)
-            } else {
-                failure = Self.failure(
-                    type: "ProtocolError", message: Self.malformedExecuteAnswer(result), retryable: true)
-            }
-        case .failure(let error as KeelError) where error.data?["malformedAnswer"] == true:
-            failure = Self.failure(
-                type: "ProtocolError", message: "the worker's answer to activity/execute is malformed: \(error.message)",
-                retryable: true)
-        case .failure(let error as KeelError) where error.code == .connectionClosed:
-            failure = Self.failure(type: "WorkerLost", message: "the worker disconnected during the attempt", retryable: true)
-        case .failure(let error as KeelError):
-            failure = Self.failure(type: "WorkerError", message: "the worker answered with an error: \(error.message)", retryable: true)
-        case .failure(let error):
-            failure = Self.failure(type: "WorkerError", message: "\(error)", retryable: true)
+        var end = AttemptEnd(of: live.record)
+        var action = end.answered(reply, now: clock.now())
+        if case .checkOutput(let output) = action {
+            let errors = await contractErrors(output, name: live.record.name, schema: \.output)
+            if !errors.isEmpty { contractViolated(.activity, live.record.name, .output, errors: errors) }
+            action = end.outputChecked(errors: errors, now: clock.now())
         }
-        await failAttempt(id, attempt: attempt, failure: failure)
+        await perform(action, task: live.record)
         afterSlotFreed(connectionID)
     }
 
-    /// Retries per policy or ends the task as failed.
+    /// Retries per policy or ends the task as failed (`timedOut`: as timed out), for an attempt
+    /// that ended without an answer. A failure of an attempt that is no longer current changes nothing.
     func failAttempt(_ id: String, attempt: Int, failure: JSONValue, timedOut: Bool = false) async {
-        guard let live = tasks[id] else { return }
-        let policy = live.record.retryPolicy
-        let type = failure["type"]?.stringValue ?? "Error"
-        let retryable = failure["retryable"]?.boolValue ?? true
-        ActivityMetrics.attemptFailed(live.record.name, type: type)
-        let now = clock.now()
-        var delay = policy.delay(afterAttempt: attempt)
-        if let after = failure["retryAfterMs"]?.int64Value, after > delay { delay = min(after, 24 * 3_600_000) }
-        let closeDeadline = live.record.timeouts.scheduleToCloseMs.map { live.record.createdAt + $0 }
-        let canRetry = retryable && !policy.nonRetryableErrorTypes.contains(type)
-            && policy.allowsAttempt(after: attempt) && closeDeadline.map { now + delay < $0 } ?? true
-        guard canRetry else {
-            await finish(id, attempt: attempt, status: timedOut ? .timedOut : .failed, output: nil, failure: failure)
-            return
+        guard let live = tasks[id], live.record.attempt == attempt else { return }
+        var end = AttemptEnd(of: live.record)
+        await perform(end.failed(failure, timedOut: timedOut, now: clock.now()), task: live.record)
+    }
+
+    /// Does what ``AttemptEnd`` decided for the current attempt of `task`: commits its end or its retry.
+    private func perform(_ action: AttemptEnd.Action, task: ActivityTaskRecord) async {
+        if let failure = action.failure {
+            ActivityMetrics.attemptFailed(task.name, type: failure["type"]?.stringValue ?? "Error")
         }
-        let visibleAt = now + delay
-        let startedAt = live.record.startedAt
+        switch action {
+        case .finish(let status, let output, let failure):
+            await finish(task.id, attempt: task.attempt, status: status, output: output, failure: failure)
+        case .retry(let runAt, let delay, let failure):
+            await commitRetry(task, failure: failure, visibleAt: runAt, delay: delay)
+        case .checkOutput, .ignore:
+            // The engine answers checkOutput before it gets here; ignore needs nothing.
+            break
+        }
+    }
+
+    /// Commits the retry of the current attempt of `task`: it becomes runnable at `visibleAt`.
+    private func commitRetry(_ task: ActivityTaskRecord, failure: JSONValue, visibleAt: EpochMillis, delay: Int64) async {
+        let (id, attempt, startedAt, now) = (task.id, task.attempt, task.startedAt, clock.now())
         let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = { tx in
             let outcome = try tx.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
             // The row keeps only the latest failure; each retried attempt's is kept beside it.
@@ -302,9 +279,8 @@ extension Engine {
         } catch {
             // Not durable yet: the task stays `.ending` (no second attempt) until the retry commits.
             _ = storeFailed(error, while: "the retry of task \(id)", background: true)
-            let backoff = delay
             retryTaskWrite("the retry of task \(id)", local: reschedule, shared: shared) { outcome in
-                await self.rescheduled(id, attempt: attempt, outcome: outcome, failure: failure, visibleAt: visibleAt, delay: backoff)
+                await self.rescheduled(id, attempt: attempt, outcome: outcome, failure: failure, visibleAt: visibleAt, delay: delay)
             }
             return
         }

@@ -250,6 +250,10 @@ struct MetricsEndpointTests {
                 }
                 #expect(delta("input") == 1)
                 #expect(delta("output") == 1)
+                // The attempt whose output broke the contract is a failed attempt of that type.
+                let violation = ["activity": "metrics.typed", "type": "OutputContractViolation"]
+                #expect(after.value("keel_activity_attempts_failed_total", violation)
+                    - before.value("keel_activity_attempts_failed_total", violation) == 1)
             }
         }
     }
