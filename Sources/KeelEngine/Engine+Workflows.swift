@@ -209,61 +209,46 @@ extension Engine {
         workflows[id]?.phase = .ending
         releaseHeld(id)
         defer { afterSlotFreed(connectionID) }
-        guard case .success(let result) = reply else {
-            if case .failure(let error) = reply {
-                logger.info("workflow run interrupted; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
-                // The worker is draining: send it nothing more (it refuses), or this run would bounce back to it.
-                if (error as? KeelError)?.code == .shuttingDown { drainingWorkers.insert(connectionID) }
-            }
+        let contract = registry.workflowContracts[live.record.name]
+        var end = RunEnd(of: live.record, stepNotRecorded: live.stepNotRecorded, hasOutputContract: contract != nil)
+        var action = end.answered(reply)
+        if case .checkOutput(let output) = action, let contract {
+            let errors = await contractErrors(of: output, against: contract.output)
+            if !errors.isEmpty { contractViolated(.workflow, live.record.name, .output, errors: errors) }
+            action = end.outputChecked(errors: errors)
+        }
+        await perform(action, workflow: id, connectionID: connectionID)
+    }
+
+    /// Does what ``RunEnd`` decided for the run of workflow `id` that ended on `connectionID`.
+    private func perform(_ action: RunEnd.Action, workflow id: String, connectionID: UInt64) async {
+        switch action {
+        case .runAgain(.interrupted(let error, let draining)):
+            logger.info("workflow run interrupted; it will run again", metadata: ["workflow": "\(id)", "error": "\(error)"])
+            // The worker is draining: send it nothing more (it refuses), or this run would bounce back to it.
+            if draining { drainingWorkers.insert(connectionID) }
             requeue(id)
-            return
-        }
-        if live.stepNotRecorded {
-            // Whatever it answered, the run went on from a step the store did not record: replay it.
+        case .runAgain(.stepNotRecorded(let answer)):
             logger.warning("a step of this run was not recorded (the store failed); running the workflow again",
-                metadata: ["workflow": "\(id)", "answer": "\(result["status"]?.stringValue ?? "?")"])
+                metadata: ["workflow": "\(id)", "answer": "\(answer)"])
             requeueAfterStoreFailure(id)
-            return
-        }
-        if let problem = PayloadDepth.answerProblem(result, method: "workflow/run") {
-            await park(id, failure: Self.failure(type: "ProtocolError", message: problem, retryable: false))
-            return
-        }
-        switch result["status"]?.stringValue {
-        case "completed":
-            let output = result["output"] ?? .null
-            if let contract = registry.workflowContracts[live.record.name] {
-                let errors = await contractErrors(of: output, against: contract.output)
-                if !errors.isEmpty {
-                    contractViolated(.workflow, live.record.name, .output, errors: errors)
-                    let f = Self.failure(type: "OutputContractViolation",
-                        message: "the output breaks the contract of \(live.record.name): \(Self.firstMessage(errors))",
-                        retryable: false, details: ["errors": .array(errors)])
-                    await endWorkflow(id, status: .failed, output: nil, failure: f)
-                    return
-                }
+        case .end(let status, let output, let failure):
+            await endWorkflow(id, status: status, output: output, failure: failure)
+        case .park(let failure):
+            if failure["type"] == "ProtocolError" {
+                // Running it again would only get the same answer: parked with the reason, so that
+                // `workflow/describe` shows it as `lastError` and `workflow/resume` runs it once fixed.
+                logger.error("workflow/run answer is malformed; parking the workflow",
+                    metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
             }
-            await endWorkflow(id, status: .completed, output: output, failure: nil)
-        case "failed":
-            let failure = Self.normalizedFailure(result["failure"] ?? [:])
-            let type = failure["type"]?.stringValue
-            if type == "NonDeterminism" {
-                await park(id, failure: failure)
-            } else if type == "Cancelled" && live.record.cancelRequested {
-                await endWorkflow(id, status: .cancelled, output: nil, failure: failure)
-            } else {
-                await endWorkflow(id, status: .failed, output: nil, failure: failure)
-            }
-        case "suspended":
+            await park(id, failure: failure)
+        case .suspend:
             if await acceptSuspension(id) { await suspend(id) }
-        case "continueAsNew":
-            await continueAsNew(id, input: result["input"] ?? .null)
-        default:
-            // Running it again would only get the same answer: park it with the reason, so that
-            // `workflow/describe` shows it as `lastError` and `workflow/resume` runs it once fixed.
-            let reason = Self.malformedRunAnswer(result)
-            logger.error("workflow/run answer is malformed; parking the workflow", metadata: ["workflow": "\(id)", "reason": "\(reason)"])
-            await park(id, failure: Self.failure(type: "ProtocolError", message: reason, retryable: false))
+        case .continueAsNew(let input):
+            await continueAsNew(id, input: input)
+        case .checkOutput, .ignore:
+            // The run's end answers checkOutput before it gets here; ignore needs nothing.
+            break
         }
     }
 
