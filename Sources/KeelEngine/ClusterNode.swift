@@ -16,6 +16,9 @@ public struct ClusterNode: Sendable {
     public var claimBatch: Int
     /// Wakes the node's loop early on the store's hints (``Store/readyHints()``).
     let trigger = RoundTrigger()
+    /// Wakes the check on callers waiting here for work that runs on other nodes
+    /// (``Engine/remoteWaitLoop()``) on the same hints.
+    let waitTrigger = RoundTrigger()
 
     public init(
         store: any Store, membership: NodeMembership, pollInterval: Duration = .milliseconds(50), claimBatch: Int = 64

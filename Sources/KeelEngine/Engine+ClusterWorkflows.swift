@@ -186,7 +186,7 @@ extension Engine {
     }
 
     /// `workflow/result` on a shared store: the record once the execution ended — told at once
-    /// when it ends on this node, seen by the cluster loop (``checkRemoteWorkflowWaits()``) when it
+    /// when it ends on this node, seen by the remote-wait loop (``checkRemoteWorkflowWaits()``) when it
     /// ends on another — or as it is after `timeoutMs`.
     func sharedWorkflowResult(_ id: String, timeoutMs: Int64) async throws -> WorkflowRecord {
         let deadline = clock.now().addingSaturating(timeoutMs)
@@ -224,7 +224,8 @@ extension Engine {
         }
     }
 
-    /// The most executions running elsewhere whose callers one cluster-loop round checks.
+    /// The most tasks, and the most executions, running elsewhere whose callers one check of the
+    /// remote-wait loop reads.
     static let remoteWaitChecksPerRound = 256
 
     /// The most live executions whose held steps one cluster-loop round looks up in the store.

@@ -140,7 +140,7 @@ extension Engine {
     {
         var open = tasks[id]?.record
         if open == nil, cluster != nil {
-            // Queued or running on another node: wait here; the cluster loop sees its end.
+            // Queued or running on another node: wait here; the remote-wait loop sees its end.
             let current: ActivityTaskRecord?
             if let known { current = known } else { current = try await readTask(id) }
             guard let stored = current, !stored.status.isTerminal else { return current }

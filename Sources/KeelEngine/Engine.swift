@@ -200,7 +200,13 @@ public actor Engine {
                 if let cluster {
                     group.addTask { await cluster.membership.run() }
                     group.addTask { await self.clusterLoop() }
-                    group.addTask { for await _ in cluster.store.readyHints() { cluster.trigger.fire() } }
+                    group.addTask { await self.remoteWaitLoop() }
+                    group.addTask {
+                        for await _ in cluster.store.readyHints() {
+                            cluster.trigger.fire()
+                            cluster.waitTrigger.fire()
+                        }
+                    }
                 }
                 for await job in jobs {
                     jobSet.start(job)

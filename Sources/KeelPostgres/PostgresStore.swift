@@ -410,6 +410,20 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func endedTasks(ids: [String]) async throws -> [ActivityTaskRecord] {
+        guard !ids.isEmpty else { return [] }
+        return try await perform { [self] in
+            let rows = try await client.prepared(
+                """
+                SELECT \(unescaped: PostgresRows.taskColumns()) FROM activity_tasks
+                WHERE task_id = ANY(\(ids)) AND status IN ('completed', 'failed', 'timedOut', 'cancelled')
+                """, logger: logger)
+            var ended: [ActivityTaskRecord] = []
+            for try await row in rows { ended.append(try PostgresRows.task(row)) }
+            return ended
+        }
+    }
+
     public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
         try await perform { [self] in
             let rows = try await client.prepared(

@@ -221,6 +221,10 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.activityTask(id: id) }
     }
 
+    public func endedTasks(ids: [String]) async throws -> [ActivityTaskRecord] {
+        try await storage.read { tx in try ids.compactMap { try tx.activityTask(id: $0) }.filter { $0.status.isTerminal } }
+    }
+
     public func task(idempotencyKey: String) async throws -> ActivityTaskRecord? {
         try await storage.read { try $0.activityTask(idempotencyKey: idempotencyKey) }
     }

@@ -85,6 +85,9 @@ public protocol Store: Sendable {
     /// Those of executions `ids` that have ended (a terminal status), in no particular order: one
     /// read for many callers waiting on executions that run elsewhere.
     func endedExecutions(ids: [String]) async throws -> [WorkflowRecord]
+    /// Those of tasks `ids` that have ended (a terminal status), in no particular order: one read
+    /// for many callers waiting on tasks that run elsewhere.
+    func endedTasks(ids: [String]) async throws -> [ActivityTaskRecord]
     /// Executions matching `filter` (any node's), in its order, after its cursor, each with its owner.
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState]
     /// How many executions match `filter` (its status ignored) per status; statuses with none

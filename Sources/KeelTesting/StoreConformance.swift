@@ -82,6 +82,7 @@ public enum StoreConformance {
             run: aDeliveredSignalCompletesTheWaitingStep),
         .init(name: "a signal is consumed only by the step it completed", run: aSignalIsConsumedOnlyByTheStepItCompleted),
         .init(name: "ended executions are found among many ids in one read", run: endedExecutionsAreFoundAmongIds),
+        .init(name: "ended tasks are found among many ids in one read", run: endedTasksAreFoundAmongIds),
     ]
 
     // MARK: - Cases
@@ -147,6 +148,25 @@ public enum StoreConformance {
         try expect(ended.map(\.id).sorted(), ["w1", "w3"])
         try expect(ended.first { $0.id == "w1" }?.output, .string("one"))
         try expect(try await store.endedExecutions(ids: []).count, 0)
+    }
+
+    static func endedTasksAreFoundAmongIds(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply((1...4).map { .enqueueTask(task("t\($0)", now: now)) })
+        try expect(try await store.claimTasks(TaskClaim(names: ["echo"], limit: 4), node: node).count, 4)
+        try expect(
+            try await store.apply([
+                .finishTask(id: "t1", attempt: 1, status: .completed, output: .string("one"), failure: nil),
+                .finishTask(id: "t3", attempt: 1, status: .failed, output: nil, failure: ["message": "no"]),
+                .cancelTask(id: "t4"),
+            ]), [.applied, .applied, .applied])
+        // t2 still runs; "nobody" does not exist.
+        let ended = try await store.endedTasks(ids: ["t1", "t2", "t3", "t4", "nobody"])
+        try expect(ended.map(\.id).sorted(), ["t1", "t3", "t4"])
+        try expect(ended.first { $0.id == "t1" }?.output, .string("one"))
+        try expect(ended.first { $0.id == "t4" }?.status, .cancelled)
+        try expect(try await store.endedTasks(ids: []).count, 0)
     }
 
     static func aSignalIsConsumedOnlyByTheStepItCompleted(_ store: any Store) async throws {
