@@ -195,7 +195,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // The built `keel` binary with real workers in Python, Go and Swift, and kill -9.
         .testTarget(
-            name: "EndToEndTests", dependencies: ["KeelTesting"], exclude: ["workers"], swiftSettings: swiftSettings),
+            name: "EndToEndTests", dependencies: ["KeelTesting", "KeelBench"], exclude: ["workers"], swiftSettings: swiftSettings),
     ] + (withPostgres ? postgresTargets : []) + (withWeb ? webTargets : [])
 )
 
