@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.ActivityCancelParams
 import struct KeelProtocol.ActivityResultParams
 
 /// `keel task …`: see and cancel activity calls that are queued or running (issue 13).
@@ -73,8 +74,8 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let id = JSONValue.string(taskId)
-            let t = try await runClient(connection) { try await $0.call("activity/cancel", ["taskId": id]) }
+            let params = ActivityCancelParams(taskId: taskId)
+            let t = try await runClient(connection) { try await $0.call(params).json }
             if connection.json { print(JSONWriter.string(t, sortedKeys: true)); return }
             let status = t["status"]?.stringValue ?? ""
             print(status == "cancelled" ? "task \(taskId) cancelled" : "task \(taskId) had already ended: \(status)")
