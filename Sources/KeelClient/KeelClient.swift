@@ -130,8 +130,9 @@ public struct KeelClient: Sendable {
     ) async throws -> JSONValue {
         try await call(
             WorkflowUpdateParams.method,
-            UpdateParams.typed(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs)
-                .json)
+            UpdateParams.typed(
+                workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs
+            ).json)
     }
 
     /// Creates a schedule (`schedule/create`, docs/protocol.md "Schedules"): `spec` is

@@ -150,8 +150,9 @@ public actor ReconnectingClient {
     ) async throws -> JSONValue {
         try await call(
             WorkflowUpdateParams.method,
-            UpdateParams.typed(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs)
-                .json)
+            UpdateParams.typed(
+                workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs
+            ).json)
     }
 
     /// Connected workers (`worker/list`).

@@ -32,8 +32,8 @@ extension Engine {
         let method = WorkflowBatchParams.method
         let opName = params.operation.rawValue
         guard let operation = BatchOperation(rawValue: opName) else {
-            throw Params.fail(
-                method: method, "operation", "must be one of \(BatchOperation.allCases.map(\.rawValue).joined(separator: ", "))")
+            let names = BatchOperation.allCases.map(\.rawValue).joined(separator: ", ")
+            throw Params.fail(method: method, "operation", "must be one of \(names)")
         }
         let dryRun = params.dryRun
         let query = try WorkflowQuery(parsing: params.query)
@@ -61,14 +61,16 @@ extension Engine {
                     failedCount += 1
                     if failed.count < Self.batchFailureListLimit {
                         let e = wireError(error, context: "workflow/batch \(opName) of \(id)")
-                        failed.append(.init(workflowId: id, error: .init(code: Int64(e.code.rpcCode), message: e.message)))
+                        let wire = WorkflowBatchResult.FailedItem.Error(code: Int64(e.code.rpcCode), message: e.message)
+                        failed.append(.init(workflowId: id, error: wire))
                     }
                 }
             }
         }
         var result = WorkflowBatchResult(
-            operation: .init(rawValue: opName), dryRun: dryRun, matched: Int64(page.matched.count), applied: Int64(applied),
-            skipped: Int64(skipped), failed: failed, failedCount: Int64(failedCount), scanned: Int64(page.scanned))
+            operation: .init(rawValue: opName), dryRun: dryRun, matched: Int64(page.matched.count),
+            applied: Int64(applied), skipped: Int64(skipped), failed: failed, failedCount: Int64(failedCount),
+            scanned: Int64(page.scanned))
         if dryRun { result.sample = Array(page.matched.prefix(Self.batchSampleSize)) }
         result.nextCursor = page.nextCursor
         return result

@@ -49,7 +49,8 @@ extension Engine {
         case "workflow/update": return try await serveTyped(params, updateWorkflow)
         case "workflow/history": return try await workflowHistory(params)
         case "workflow/resume": return try await serveTyped(params, resumeWorkflow)
-        case "workflow/reset": return try await serveTyped(params) { try await self.resetWorkflow($0, session: session) }
+        case "workflow/reset":
+            return try await serveTyped(params) { try await self.resetWorkflow($0, session: session) }
         case "workflow/batch": return try await serveTyped(params, workflowBatch)
         case "contract/release": return try await serveTyped(params, releaseContract)
         case "schedule/create": return try await serveTyped(params, createSchedule)

@@ -35,8 +35,8 @@ extension Engine {
         var filter = WorkflowFilter()
         if let s = params.status {
             guard let status = WorkflowStatus(rawValue: s.rawValue) else {
-                throw Params.fail(
-                    method: method, "status", "must be one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                let names = WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Params.fail(method: method, "status", "must be one of \(names)")
             }
             filter.status = status
         }

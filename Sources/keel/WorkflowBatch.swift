@@ -35,8 +35,7 @@ func runBatch(
 ) async throws {
     guard let query = batch.query else { return }
     let base = WorkflowBatchParams(
-        operation: .init(rawValue: operation), query: query, dryRun: true,
-        signal: signal, reason: reason)
+        operation: .init(rawValue: operation), query: query, dryRun: true, signal: signal, reason: reason)
     let count = try await batchPages(base, dryRun: true, connection: connection)
     let matched = count["matched"]?.int64Value ?? 0
     let sample = (count["sample"]?.arrayValue ?? []).compactMap(\.stringValue)
@@ -66,7 +65,9 @@ func runBatch(
 }
 
 /// Follows `nextCursor` to the end and adds the pages up.
-private func batchPages(_ base: WorkflowBatchParams, dryRun: Bool, connection: ConnectionOptions) async throws -> JSONValue {
+private func batchPages(_ base: WorkflowBatchParams, dryRun: Bool, connection: ConnectionOptions) async throws
+    -> JSONValue
+{
     try await runClient(connection) { client in
         var params = base
         params.dryRun = dryRun
