@@ -13,12 +13,13 @@ extension Engine {
         let filter = try Self.workflowFilter(params)
         let found = try await ledger.executions(filter)
         let shared = cluster != nil
-        var result = WorkflowListResult(workflows: found.map { row in
+        let summaries = found.map { row in
             var summary = Self.typedSummary(workflows[row.record.id]?.record ?? row.record)
             // On a shared store: the node that runs it now, if one does.
             if shared { summary.node = row.node }
             return summary
-        })
+        }
+        var result = WorkflowListResult(workflows: summaries)
         if found.count == filter.limit, let last = found.last?.record {
             result.nextCursor = "\(last.createdAt):\(last.id)"
         }
