@@ -129,8 +129,10 @@ public struct KeelClient: Sendable {
         _ workflowId: String, name: String, input: JSONValue = .null, updateId: String? = nil, waitTimeoutMs: Int64? = nil
     ) async throws -> JSONValue {
         try await call(
-            "workflow/update",
-            UpdateParams.make(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs))
+            WorkflowUpdateParams.method,
+            UpdateParams.typed(
+                workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs
+            ).json)
     }
 
     /// Creates a schedule (`schedule/create`, docs/protocol.md "Schedules"): `spec` is

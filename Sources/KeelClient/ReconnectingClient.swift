@@ -149,8 +149,10 @@ public actor ReconnectingClient {
         _ workflowId: String, name: String, input: JSONValue = .null, updateId: String? = nil, waitTimeoutMs: Int64? = nil
     ) async throws -> JSONValue {
         try await call(
-            "workflow/update",
-            UpdateParams.make(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs))
+            WorkflowUpdateParams.method,
+            UpdateParams.typed(
+                workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs
+            ).json)
     }
 
     /// Connected workers (`worker/list`).

@@ -24,14 +24,19 @@ public enum SignalParams {
 /// that the same params sent again deliver the update once and wait for its one answer
 /// (docs/protocol.md, "Updates").
 public enum UpdateParams {
+    /// The params, typed.
+    public static func typed(
+        workflowId: String, name: String, input: JSONValue, updateId: String? = nil, waitTimeoutMs: Int64? = nil
+    ) -> WorkflowUpdateParams {
+        WorkflowUpdateParams(
+            workflowId: workflowId, name: name, input: input, updateId: updateId ?? UUID().uuidString.lowercased(),
+            waitTimeoutMs: waitTimeoutMs)
+    }
+
+    /// The params as JSON.
     public static func make(
         workflowId: String, name: String, input: JSONValue, updateId: String? = nil, waitTimeoutMs: Int64? = nil
     ) -> JSONValue {
-        var p: JSONObject = [
-            "workflowId": .string(workflowId), "name": .string(name), "input": input,
-            "updateId": .string(updateId ?? UUID().uuidString.lowercased()),
-        ]
-        if let waitTimeoutMs { p["waitTimeoutMs"] = JSONValue(waitTimeoutMs) }
-        return .object(p)
+        typed(workflowId: workflowId, name: name, input: input, updateId: updateId, waitTimeoutMs: waitTimeoutMs).json
     }
 }

@@ -1,5 +1,5 @@
 import KeelCore
-import KeelProtocol
+public import KeelProtocol
 import KeelStorage
 
 /// `workflow/batch`: cancel, signal or terminate every workflow a query matches, a page at a
@@ -23,35 +23,35 @@ extension Engine {
         case cancel, signal, terminate
     }
 
-    func workflowBatch(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/batch")
-        let opName = try p.string("operation")
+    /// `workflow/batch`: one page of cancel, signal or terminate over the workflows `query`
+    /// matches (a dry run only counts them, with a sample), and `nextCursor` while more may match.
+    /// A workflow the operation fails for is listed in `failed`, not thrown.
+    /// - Throws: `KeelError(.invalidParams)` for a query it cannot parse, a signal operation
+    ///   without a signal (or with a name reserved for updates), a cursor it did not return.
+    public func workflowBatch(_ params: WorkflowBatchParams) async throws -> WorkflowBatchResult {
+        let method = WorkflowBatchParams.method
+        let opName = params.operation.rawValue
         guard let operation = BatchOperation(rawValue: opName) else {
-            throw p.fail("operation", "must be one of \(BatchOperation.allCases.map(\.rawValue).joined(separator: ", "))")
+            let names = BatchOperation.allCases.map(\.rawValue).joined(separator: ", ")
+            throw Params.fail(method: method, "operation", "must be one of \(names)")
         }
-        guard let dryRun = try p.optionalBool("dryRun") else {
-            throw p.fail("dryRun", "is required: true counts the matches, false acts on them")
-        }
-        let query = try WorkflowQuery(parsing: try p.string("query"))
-        let reason = try p.optionalString("reason") ?? "\(opName) by batch"
+        let dryRun = params.dryRun
+        let query = try WorkflowQuery(parsing: params.query)
+        let reason = params.reason ?? "\(opName) by batch"
         var signal: (name: String, payload: JSONValue)?
         if operation == .signal {
-            guard let s = p["signal"], let name = s["name"]?.stringValue, !name.isEmpty else {
-                throw p.fail("signal", "is required for operation signal: {name, payload}")
+            guard let s = params.signal, !s.name.isEmpty else {
+                throw Params.fail(method: method, "signal", "is required for operation signal: {name, payload}")
             }
-            try Self.refuseUpdateSignalName(name, p, field: "signal.name")
-            signal = (name, s["payload"] ?? .null)
+            try Self.refuseUpdateSignalName(s.name, method: method, field: "signal.name")
+            signal = (s.name, s.payload ?? .null)
         }
-        let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? Int64(Self.batchDefaultLimit))
+        let limit = Int(params.limit ?? Int64(Self.batchDefaultLimit))
         var filter = query.storeFilter
-        if let cursor = try p.optionalString("cursor") {
-            let parts = cursor.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let t = Int64(parts[0]) else { throw p.fail("cursor", "is not a cursor this server returned") }
-            filter.after = (t, String(parts[1]))
-        }
+        if let cursor = params.cursor { filter.after = try Self.listCursor(cursor, method: method) }
         let page = try await batchPage(query, filter: filter, limit: limit)
         var applied = 0, skipped = 0
-        var failed: [JSONValue] = []
+        var failed: [WorkflowBatchResult.FailedItem] = []
         var failedCount = 0
         if !dryRun {
             for id in page.matched {
@@ -61,19 +61,19 @@ extension Engine {
                     failedCount += 1
                     if failed.count < Self.batchFailureListLimit {
                         let e = wireError(error, context: "workflow/batch \(opName) of \(id)")
-                        failed.append(["workflowId": .string(id), "error": ["code": JSONValue(e.code.rpcCode), "message": .string(e.message)]])
+                        let wire = WorkflowBatchResult.FailedItem.Error(code: Int64(e.code.rpcCode), message: e.message)
+                        failed.append(.init(workflowId: id, error: wire))
                     }
                 }
             }
         }
-        var o: [String: JSONValue] = [
-            "operation": .string(opName), "dryRun": .bool(dryRun), "matched": JSONValue(page.matched.count),
-            "applied": JSONValue(applied), "skipped": JSONValue(skipped), "failed": .array(failed),
-            "failedCount": JSONValue(failedCount), "scanned": JSONValue(page.scanned),
-        ]
-        if dryRun { o["sample"] = .array(page.matched.prefix(Self.batchSampleSize).map { .string($0) }) }
-        if let next = page.nextCursor { o["nextCursor"] = .string(next) }
-        return .object(o)
+        var result = WorkflowBatchResult(
+            operation: .init(rawValue: opName), dryRun: dryRun, matched: Int64(page.matched.count),
+            applied: Int64(applied), skipped: Int64(skipped), failed: failed, failedCount: Int64(failedCount),
+            scanned: Int64(page.scanned))
+        if dryRun { result.sample = Array(page.matched.prefix(Self.batchSampleSize)) }
+        result.nextCursor = page.nextCursor
+        return result
     }
 
     /// Up to `limit` matching ids from the filter's position on, oldest first, and the cursor

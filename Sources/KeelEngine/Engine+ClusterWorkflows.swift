@@ -1,4 +1,5 @@
 import KeelCore
+import KeelProtocol
 import KeelStorage
 import Logging
 import Metrics
@@ -445,7 +446,7 @@ extension Engine {
     /// `workflow/resume` on a shared store: the store makes a parked execution pending and unowned
     /// in one write, from whichever node is asked; the next claim round of a node with a free worker
     /// for it (this one is woken now) raises its epoch and runs it from its journal.
-    func resumeOnSharedStore(_ id: String, _ cluster: ClusterNode) async throws -> JSONValue {
+    func resumeOnSharedStore(_ id: String, _ cluster: ClusterNode) async throws -> WorkflowResumeResult {
         let outcome = try await cluster.store.apply([.resumeExecution(workflowId: id)]).first
         switch outcome {
         case .applied?:
@@ -454,7 +455,7 @@ extension Engine {
             if let live = workflows[id], case .parked = live.phase { forget(id) }
             logger.info("workflow resumed", metadata: ["workflow": "\(id)"])
             cluster.trigger.fire()
-            return ["workflowId": .string(id), "status": "pending", "resumed": true]
+            return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)
         case .notFound?:
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
         default:
@@ -462,7 +463,7 @@ extension Engine {
             if record.status.isTerminal {
                 throw KeelError(.invalidParams, "workflow \(id) is \(record.status.rawValue), not parked")
             }
-            return ["workflowId": .string(id), "status": .string(record.status.rawValue), "resumed": false]
+            return WorkflowResumeResult(workflowId: id, status: Wire.WorkflowStatus(record.status), resumed: false)
         }
     }
 

@@ -1,4 +1,5 @@
 import KeelCore
+public import KeelProtocol
 import KeelSchema
 import KeelStorage
 import Logging
@@ -141,16 +142,19 @@ extension Engine {
     }
 
     /// `contract/release` (admin): forgets a name's owned contract; the next allowed registration pins it again.
-    func releaseContract(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "contract/release")
-        let name = try p.string("name")
-        let kind = try p.optionalString("kind") ?? "activity"
-        guard kind == "activity" || kind == "workflow" else { throw p.fail("kind", "must be activity or workflow") }
+    /// - Throws: `KeelError(.invalidParams)` (from a typed caller; the schema refuses it on the
+    ///   wire) for a kind other than activity or workflow.
+    public func releaseContract(_ params: ContractReleaseParams) async throws -> ContractReleaseResult {
+        let name = params.name
+        let kind = params.kind?.rawValue ?? "activity"
+        guard kind == "activity" || kind == "workflow" else {
+            throw Params.fail(method: ContractReleaseParams.method, "kind", "must be activity or workflow")
+        }
         let outcome = cluster != nil
             ? try await applyShared(.releaseContract(kind: kind, name: name))
             : try await storage.write { try $0.releaseContract(kind: kind, name: name) }
         let released = contractPins.removeValue(forKey: Self.pinKey(kind, name))
         logger.notice("contract released", metadata: ["kind": "\(kind)", "name": "\(name)"])
-        return ["released": .bool(outcome == .applied || released != nil)]
+        return ContractReleaseResult(released: outcome == .applied || released != nil)
     }
 }

@@ -24,7 +24,7 @@ extension Engine {
             throw error
         }
         switch method {
-        case "ping": return [:]
+        case "ping": return try await serveTyped(params, ping)
         case "worker/register":
             await precompileContracts(params)
             try registerTimeoutDefaults(params)
@@ -32,7 +32,7 @@ extension Engine {
         case "worker/list": return try await workerListJSON(try await clusterWorkers(workers().map(workerJSON)))
         case "activity/call": return try await serveTyped(params, callActivity)
         case "activity/result": return try await serveTyped(params, activityResult)
-        case "activity/cancel": return try await cancelActivity(params)
+        case "activity/cancel": return try await serveTyped(params, cancelActivity)
         case "activity/list": return try await listActivities(params)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "activity/publish": return try await publishFromActivity(params, session: session)
@@ -44,14 +44,15 @@ extension Engine {
         case "workflow/cancel": return try await serveTyped(params, cancelWorkflow)
         case "workflow/terminate": return try await serveTyped(params, terminateWorkflow)
         case "workflow/describe": return try await serveTyped(params, describeWorkflow)
-        case "workflow/list": return try await listWorkflows(params)
-        case "workflow/query": return try await queryWorkflow(params)
-        case "workflow/update": return try await updateWorkflow(params)
+        case "workflow/list": return try await serveTyped(params, listWorkflows)
+        case "workflow/query": return try await serveTyped(params, queryWorkflow)
+        case "workflow/update": return try await serveTyped(params, updateWorkflow)
         case "workflow/history": return try await workflowHistory(params)
-        case "workflow/resume": return try await resumeWorkflow(params)
-        case "workflow/reset": return try await resetWorkflow(params, session: session)
-        case "workflow/batch": return try await workflowBatch(params)
-        case "contract/release": return try await releaseContract(params)
+        case "workflow/resume": return try await serveTyped(params, resumeWorkflow)
+        case "workflow/reset":
+            return try await serveTyped(params) { try await self.resetWorkflow($0, session: session) }
+        case "workflow/batch": return try await serveTyped(params, workflowBatch)
+        case "contract/release": return try await serveTyped(params, releaseContract)
         case "schedule/create": return try await serveTyped(params, createSchedule)
         case "schedule/describe": return try await serveTyped(params, describeSchedule)
         case "schedule/list": return try await serveTyped(params, listSchedules)
@@ -80,6 +81,9 @@ extension Engine {
     ) async throws -> JSONValue {
         try await entry(P(json: params)).json
     }
+
+    /// `ping`: answers `{}` once the connection is initialized (and the caller may send requests).
+    public func ping(_ params: PingParams) -> PingResult { PingResult() }
 
     public func handleNotification(method: String, params: JSONValue, session: Session) async {
         // Keel defines no client → server notifications yet; unknown ones are ignored (spec §4.1).
@@ -341,7 +345,7 @@ extension Engine {
         return result
     }
 
-    /// A task's state as `activity/cancel` and `activity/list` answer it: the typed result's JSON.
+    /// A task's state as `activity/list` answers it (before what it adds): the typed result's JSON.
     static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue { typedResult(r).json }
 
     /// A time-ordered unique id: `t-` + 11 base-32 chars of epoch ms + 13 random.
@@ -373,23 +377,25 @@ extension Engine {
         return try await answer(for: record.id, wait: true, timeoutMs: timeout)
     }
 
-    private func cancelActivity(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "activity/cancel")
-        let id = try p.string("taskId")
+    /// `activity/cancel`: cancels a queued or running task (a running attempt is told to stop) and
+    /// answers its state; a task that had ended answers as it ended.
+    /// - Throws: `KeelError(.taskNotFound)` for an unknown task.
+    public func cancelActivity(_ params: ActivityCancelParams) async throws -> ActivityCancelResult {
+        let id = params.taskId
         guard let live = tasks[id] else {
             guard let stored = try await readTask(id) else {
                 throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
             }
-            guard cluster != nil, !stored.status.isTerminal else { return Self.resultJSON(stored) }
+            guard cluster != nil, !stored.status.isTerminal else { return Self.typedResult(stored) }
             // Queued, or running on another node: the store's fence stops that node's later writes.
             _ = try await applyShared(.cancelTask(id: id))
-            return Self.resultJSON(try await readTask(id) ?? stored)
+            return Self.typedResult(try await readTask(id) ?? stored)
         }
         let now = clock.now()
         let outcome = cluster != nil
             ? try await applyShared(.cancelTask(id: id))
             : try await storage.write { try $0.cancelActivityTask(id: id, now: now) }
-        guard outcome == .applied else { return Self.resultJSON(tasks[id]?.record ?? live.record) }
+        guard outcome == .applied else { return Self.typedResult(tasks[id]?.record ?? live.record) }
         // The cancel is committed. While its write was away the task may have left memory: on a
         // shared store a heartbeat of the attempt, refused by the cancel's own fence, drops it
         // (lateWriteRefused: the worker is told to stop, its slot freed). The cancel still ends it.
@@ -403,7 +409,7 @@ extension Engine {
         current.record.failure = Self.failure(type: "Cancelled", message: "cancelled by a client", retryable: false)
         wake(id, with: current.record)
         if let freed { afterSlotFreed(freed) }
-        return Self.resultJSON(current.record)
+        return Self.typedResult(current.record)
     }
 
     private func heartbeat(_ value: JSONValue, session: Session) async throws -> JSONValue {

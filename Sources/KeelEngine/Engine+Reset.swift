@@ -1,5 +1,5 @@
 import KeelCore
-import KeelProtocol
+public import KeelProtocol
 import KeelStorage
 import Logging
 
@@ -12,14 +12,17 @@ extension Engine {
     static let resetSettleMs: Int64 = 10_000
     static let resetSettleSliceMs: Int64 = 20
 
-    func resetWorkflow(_ value: JSONValue, session: Session) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/reset")
-        let id = try p.string("workflowId")
-        guard let toStep = try p.optionalInt("toStep", range: 0...1_000_000).map(Int.init) else {
-            throw p.fail("toStep", "is required: the last journal seq to keep (0 keeps none)")
-        }
+    /// `workflow/reset`: starts the execution's next generation with the current one's journal
+    /// entries 1…`toStep`; it runs again from there (a live run is stopped first). Both
+    /// generations' histories record the reset, by `session`'s identity.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id, `.resetRefused` for a step the
+    ///   journal cannot be cut at, a child whose open parent took its outcome, or an execution
+    ///   that kept changing for ``resetSettleMs``.
+    public func resetWorkflow(_ params: WorkflowResetParams, session: Session) async throws -> WorkflowResetResult {
+        let id = params.workflowId
+        let toStep = Int(params.toStep)
         let by = session.grant?.identity ?? session.label
-        let reason = try p.optionalString("reason") ?? "reset by \(by)"
+        let reason = params.reason ?? "reset by \(by)"
         var waitedMs: Int64 = 0
         while true {
             // A run whose end is being committed: let it land, then reset what it left.
@@ -47,7 +50,7 @@ extension Engine {
     /// One try: checks `toStep` against the current generation's journal, stops a live run,
     /// commits the reset and admits the new generation. Nil when the store says the execution
     /// moved on meanwhile (nothing changed then).
-    private func resetOnce(_ id: String, toStep: Int, reason: String, by: String) async throws -> JSONValue? {
+    private func resetOnce(_ id: String, toStep: Int, reason: String, by: String) async throws -> WorkflowResetResult? {
         let old = workflows[id]
         guard let record = try await currentWorkflow(id) else {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
@@ -117,12 +120,10 @@ extension Engine {
         logger.info("workflow reset", metadata: [
             "workflow": "\(id)", "toStep": "\(toStep)", "generation": "\(reset.toGeneration)", "by": "\(by)",
         ])
-        return [
-            "workflowId": .string(id), "status": .string(workflows[id]?.record.status.rawValue ?? "pending"),
-            "generation": JSONValue(reset.toGeneration), "previousGeneration": JSONValue(generation),
-            "toStep": JSONValue(toStep), "keptSteps": JSONValue(kept.count),
-            "previousStatus": .string(record.status.rawValue), "runId": JSONValue(next.epoch),
-        ]
+        return WorkflowResetResult(
+            workflowId: id, status: workflows[id].map { Wire.WorkflowStatus($0.record.status) } ?? .pending,
+            generation: Int64(reset.toGeneration), previousGeneration: Int64(generation), toStep: Int64(toStep),
+            keptSteps: Int64(kept.count), previousStatus: Wire.WorkflowStatus(record.status), runId: Int64(next.epoch))
     }
 
     /// One try on a shared store: the same checks against the store's copy of the execution, then
@@ -131,7 +132,7 @@ extension Engine {
     /// woken now). A run of the old generation on another node learns it was superseded at its
     /// next write. Nil when the execution moved on meanwhile.
     private func resetOnSharedStore(_ id: String, toStep: Int, reason: String, by: String, _ cluster: ClusterNode)
-        async throws -> JSONValue?
+        async throws -> WorkflowResetResult?
     {
         guard let record = try await ledger.execution(id) else {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
@@ -178,13 +179,11 @@ extension Engine {
         logger.info("workflow reset", metadata: [
             "workflow": "\(id)", "toStep": "\(toStep)", "generation": "\(reset.toGeneration)", "by": "\(by)",
         ])
-        return [
-            "workflowId": .string(id), "status": "pending",
-            "generation": JSONValue(reset.toGeneration), "previousGeneration": JSONValue(generation),
-            "toStep": JSONValue(toStep), "keptSteps": JSONValue(kept),
-            // No runId: the run gets its id when a node claims the new generation.
-            "previousStatus": .string(record.status.rawValue),
-        ]
+        // No runId: the run gets its id when a node claims the new generation.
+        return WorkflowResetResult(
+            workflowId: id, status: .pending, generation: Int64(reset.toGeneration),
+            previousGeneration: Int64(generation), toStep: Int64(toStep), keptSteps: Int64(kept),
+            previousStatus: Wire.WorkflowStatus(record.status))
     }
 
     /// Refuses a reset point that is past the journal, inside a step without an outcome, or

@@ -32,7 +32,14 @@ extension Engine {
             failure: r.status == .completed ? nil : r.failure.flatMap(keelFailure))
     }
 
-    /// The state of an activity task, as `activity/call` and `activity/result` answer it.
+    /// An execution as `workflow/list` lists it (without `node`, which only a shared store knows).
+    static func typedSummary(_ r: WorkflowRecord) -> Wire.WorkflowSummary {
+        Wire.WorkflowSummary(
+            workflowId: r.id, name: r.name, status: Wire.WorkflowStatus(r.status), createdAtMs: r.createdAt,
+            updatedAtMs: r.updatedAt, buildId: r.buildId, searchAttributes: r.searchAttributes?.objectValue?.dictionary)
+    }
+
+    /// The state of an activity task, as `activity/call`, `activity/result` and `activity/cancel` answer it.
     static func typedResult(_ r: ActivityTaskRecord) -> Wire.ActivityResult {
         Wire.ActivityResult(
             taskId: r.id, name: r.name, status: Wire.ActivityStatus(r.status), attempts: Int64(r.attempt), output: r.output,

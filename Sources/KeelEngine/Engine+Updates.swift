@@ -1,5 +1,6 @@
-public import KeelCore
+import KeelCore
 import Foundation
+public import KeelProtocol
 import KeelStorage
 
 /// Updates (docs/protocol.md, "Updates"): a request into a running workflow that its code
@@ -22,18 +23,25 @@ extension Engine {
     /// The largest one answer may be.
     static let maxUpdateAnswerBytes = 256 * 1_024
 
-    /// `workflow/update`: delivers the update once and waits up to `waitTimeoutMs` for its answer.
-    func updateWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/update")
-        let id = try p.string("workflowId")
-        let name = try p.string("name")
-        guard !name.isEmpty, name.utf8.count <= 200 else { throw p.fail("name", "an update's name is 1 to 200 bytes") }
-        let input = value["input"] ?? .null
-        let updateId = try p.optionalString("updateId") ?? UUID().uuidString.lowercased()
-        guard !updateId.isEmpty, updateId.utf8.count <= Params.maximumKeyBytes else {
-            throw p.fail("updateId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+    /// `workflow/update`: delivers the update once and waits up to `waitTimeoutMs` (default a
+    /// minute) for its answer; past it the answer is `pending`, the update staying delivered.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown or ended execution,
+    ///   `.inputContractViolation` when the input breaks the update's contract, `.updateUnanswered`
+    ///   when the execution ends first, `.invalidParams` for the name's and the update id's bytes
+    ///   (the schema counts characters).
+    public func updateWorkflow(_ params: WorkflowUpdateParams) async throws -> WorkflowUpdateResult {
+        let method = WorkflowUpdateParams.method
+        let id = params.workflowId
+        let name = params.name
+        guard !name.isEmpty, name.utf8.count <= 200 else {
+            throw Params.fail(method: method, "name", "an update's name is 1 to 200 bytes")
         }
-        let timeout = try p.optionalInt("waitTimeoutMs", range: 0...86_400_000) ?? 60_000
+        let input = params.input ?? .null
+        let updateId = params.updateId ?? UUID().uuidString.lowercased()
+        guard !updateId.isEmpty, updateId.utf8.count <= Params.maximumKeyBytes else {
+            throw Params.fail(method: method, "updateId", "must be 1 to \(Params.maximumKeyBytes) bytes")
+        }
+        let timeout = params.waitTimeoutMs ?? 60_000
         let record = try await requireWorkflow(id)
         if let outcome = record.updateOutcomes?[updateId] {
             // A resend of an update already answered: its outcome, nothing delivered again.
@@ -64,7 +72,9 @@ extension Engine {
 
     /// Waits until execution `id` answers update `updateId`, ends, or `deadline` passes. On a
     /// shared store the answer may come from another node: the store is read again each poll.
-    private func awaitUpdate(_ id: String, updateId: String, name: String, deadline: EpochMillis) async throws -> JSONValue {
+    private func awaitUpdate(_ id: String, updateId: String, name: String, deadline: EpochMillis) async throws
+        -> WorkflowUpdateResult
+    {
         while true {
             let record = try await requireWorkflow(id)
             if let outcome = record.updateOutcomes?[updateId] {
@@ -77,11 +87,11 @@ extension Engine {
             }
             let now = clock.now()
             if now >= deadline {
-                var pending: JSONObject = ["workflowId": .string(id), "updateId": .string(updateId), "name": .string(name), "status": "pending"]
+                var pending = WorkflowUpdateResult(workflowId: id, updateId: updateId, name: name, status: .pending)
                 // A name the code does not wait for (a typo, say) would stay unanswered: say what it waits for.
                 let awaited = try await awaitedUpdates(record)
-                if !awaited.isEmpty, !awaited.contains(name) { pending["waitingFor"] = .array(awaited.map { .string($0) }) }
-                return .object(pending)
+                if !awaited.isEmpty, !awaited.contains(name) { pending.waitingFor = awaited }
+                return pending
             }
             var wakeAt = deadline
             if let cluster, workflows[id] == nil {
@@ -119,22 +129,17 @@ extension Engine {
         if updateWaiters[id]?.isEmpty == true { updateWaiters[id] = nil }
     }
 
-    /// The wire answer for a stored outcome.
-    static func updateAnswer(_ id: String, updateId: String, outcome: JSONValue) -> JSONValue {
-        var o: JSONObject = ["workflowId": .string(id), "updateId": .string(updateId)]
-        for key in ["name", "status", "result", "failure"] { if let v = outcome[key] { o[key] = v } }
-        return .object(o)
+    /// The answer for a stored outcome (``updateOutcomes(_:updateId:answer:seq:at:params:)`` stores
+    /// every one with its name and status, and a result or a `{type, message, details?}` failure).
+    static func updateAnswer(_ id: String, updateId: String, outcome: JSONValue) -> WorkflowUpdateResult {
+        WorkflowUpdateResult(
+            workflowId: id, updateId: updateId, name: outcome["name"]?.stringValue,
+            status: .init(rawValue: outcome["status"]?.stringValue ?? ""), result: outcome["result"],
+            failure: outcome["failure"].flatMap(reportedFailure))
     }
 
-    /// Refuses a client's signal named like an update's (`update:…`): only `workflow/update`
-    /// delivers those, with an update id the workflow answers.
-    static func refuseUpdateSignalName(_ name: String, _ p: Params, field: String) throws {
-        if name.hasPrefix(updateSignalPrefix) {
-            throw p.fail(field, "must not start with \(updateSignalPrefix) (reserved for updates: send one with workflow/update)")
-        }
-    }
-
-    /// ``refuseUpdateSignalName(_:_:field:)`` for a typed request of `method`.
+    /// Refuses a client's signal named like an update's (`update:…`) in a request of `method`:
+    /// only `workflow/update` delivers those, with an update id the workflow answers.
     static func refuseUpdateSignalName(_ name: String, method: String, field: String) throws {
         if name.hasPrefix(updateSignalPrefix) {
             throw Params.fail(method: method, field,

@@ -278,10 +278,11 @@ extension Engine {
 
     /// `workflow/query`: the latest value the execution's code published for query `name`,
     /// read from the store (or this node's live record): no worker is asked.
-    func queryWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/query")
-        let id = try p.string("workflowId")
-        let name = try p.string("name")
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id, `.queryNotFound` (with the names
+    ///   it has published) when it published no value for `name`.
+    public func queryWorkflow(_ params: WorkflowQueryParams) async throws -> WorkflowQueryResult {
+        let id = params.workflowId
+        let name = params.name
         let record = try await requireWorkflow(id)
         let values = record.queryValues?.objectValue ?? JSONObject()
         guard let published = values[name] else {
@@ -292,10 +293,10 @@ extension Engine {
             throw KeelError(.queryNotFound, "workflow \(id) has published no value for query \(name); \(hint)",
                 data: ["workflowId": .string(id), "name": .string(name), "known": .array(known.map { .string($0) })])
         }
-        return [
-            "workflowId": .string(id), "name": .string(name), "value": published["value"] ?? .null,
-            "seq": published["seq"] ?? .null, "atMs": published["atMs"] ?? .null, "status": .string(record.status.rawValue),
-        ]
+        // `queryValue(_:seq:generation:at:)` stores every value with its seq and time.
+        return WorkflowQueryResult(
+            workflowId: id, name: name, value: published["value"] ?? .null, seq: published["seq"]?.int64Value ?? 0,
+            atMs: published["atMs"]?.int64Value ?? 0, status: Wire.WorkflowStatus(record.status))
     }
 
     /// `workflow/describe`: an execution's state, its pending steps and the step it is at.
@@ -380,66 +381,6 @@ extension Engine {
         return try await readTask(id)?.status == .scheduled
     }
 
-    func listWorkflows(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/list")
-        var filter = WorkflowFilter()
-        if let s = try p.optionalString("status") {
-            guard let status = WorkflowStatus(rawValue: s) else {
-                throw p.fail("status", "must be one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            filter.status = status
-        }
-        filter.name = try p.optionalString("name")
-        filter.createdAfter = try p.optionalInt("createdAfterMs", range: 0...Int64.max)
-        filter.createdBefore = try p.optionalInt("createdBeforeMs", range: 0...Int64.max)
-        filter.newestFirst = try p.optionalString("order") == "newest"
-        filter.limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
-        if let query = try p.optionalString("query") { filter.query = try SearchQueryParser.parse(query) }
-        if let cursor = try p.optionalString("cursor") {
-            let parts = cursor.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let t = Int64(parts[0]) else { throw p.fail("cursor", "is not a cursor this server returned") }
-            filter.after = (t, String(parts[1]))
-        }
-        let f = filter
-        let found = try await ledger.executions(f)
-        let shared = cluster != nil
-        var o: [String: JSONValue] = [
-            "workflows": .array(found.map { row in
-                var summary = (workflows[row.record.id]?.record ?? row.record).summaryJSON
-                // On a shared store: the node that runs it now, if one does.
-                if shared, case .object(var fields) = summary, let node = row.node {
-                    fields["node"] = .string(node)
-                    summary = .object(fields)
-                }
-                return summary
-            })
-        ]
-        if found.count == filter.limit, let last = found.last?.record {
-            o["nextCursor"] = .string("\(last.createdAt):\(last.id)")
-        }
-        if found.isEmpty, filter.after == nil, let query = filter.query {
-            let unknown = try await unknownAttributeKeys(query)
-            if !unknown.isEmpty { o["unknownAttributes"] = .array(unknown) }
-        }
-        return .object(o)
-    }
-
-    /// For a query that found nothing: the attribute keys it compares that no execution has, each
-    /// with the known keys closest to it (a typo such as `custmer` for `customer` finds nothing,
-    /// which is not an error). Empty when every key exists, or when more keys exist than a hint reads.
-    func unknownAttributeKeys(_ query: SearchQuery) async throws -> [JSONValue] {
-        let asked = query.attributeKeys
-        guard !asked.isEmpty else { return [] }
-        let known = try await ledger.searchAttributeKeys()
-        guard known.count < SearchAttributeKeys.limit else { return [] }
-        return asked.filter { !known.contains($0) }.map { key in
-            [
-                "key": .string(key),
-                "suggestions": .array(NameSuggestions.suggestions(for: key, among: known).map { .string($0) }),
-            ]
-        }
-    }
-
     func workflowHistory(_ value: JSONValue) async throws -> JSONValue {
         let p = try Params(value, method: "workflow/history")
         let id = try p.string("workflowId")
@@ -484,9 +425,12 @@ extension Engine {
         return .object(o)
     }
 
-    func resumeWorkflow(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/resume")
-        let id = try p.string("workflowId")
+    /// `workflow/resume`: runs a parked execution again (after a fix for its non-determinism); a
+    /// suspended one that nothing would wake runs again too. Answers `resumed: false` with the
+    /// status of one that is neither.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id, `.invalidParams` for an ended one.
+    public func resumeWorkflow(_ params: WorkflowResumeParams) async throws -> WorkflowResumeResult {
+        let id = params.workflowId
         if let cluster { return try await resumeOnSharedStore(id, cluster) }
         try await loadParked(id)
         guard var live = workflows[id] else {
@@ -495,8 +439,8 @@ extension Engine {
         }
         guard case .parked = live.phase else {
             // A suspended execution with nothing to wake it runs again now (docs/execution-model.md).
-            if await repairIfStuck(id) { return ["workflowId": .string(id), "status": "pending", "resumed": true] }
-            return ["workflowId": .string(id), "status": .string(live.record.status.rawValue), "resumed": false]
+            if await repairIfStuck(id) { return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true) }
+            return WorkflowResumeResult(workflowId: id, status: Wire.WorkflowStatus(live.record.status), resumed: false)
         }
         live.record.status = .pending
         live.record.failure = nil
@@ -504,6 +448,6 @@ extension Engine {
         _ = try await ledger.update(record, expectedEpoch: record.epoch)
         workflows[id]?.record = record
         requeue(id)
-        return ["workflowId": .string(id), "status": "pending", "resumed": true]
+        return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)
     }
 }

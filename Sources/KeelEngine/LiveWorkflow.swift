@@ -104,15 +104,3 @@ extension JournalEntry {
         return .object(o)
     }
 }
-
-extension WorkflowRecord {
-    var summaryJSON: JSONValue {
-        var o: [String: JSONValue] = [
-            "workflowId": .string(id), "name": .string(name), "status": .string(status.rawValue),
-            "createdAtMs": JSONValue(createdAt), "updatedAtMs": JSONValue(updatedAt),
-        ]
-        if let buildId { o["buildId"] = .string(buildId) }
-        if let searchAttributes { o["searchAttributes"] = searchAttributes }
-        return .object(o)
-    }
-}

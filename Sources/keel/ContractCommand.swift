@@ -1,6 +1,7 @@
 import ArgumentParser
 import KeelClient
 import KeelCore
+import struct KeelProtocol.ContractReleaseParams
 
 /// `keel contract release NAME`: an admin forgets a name's owned contract (docs/security.md).
 struct ContractCommand: AsyncParsableCommand {
@@ -15,8 +16,8 @@ struct ContractCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let params: JSONValue = ["name": .string(name), "kind": workflow ? "workflow" : "activity"]
-            let answer = try await runClient(connection) { try await $0.call("contract/release", params) }
+            let params = ContractReleaseParams(name: name, kind: workflow ? .workflow : .activity)
+            let answer = try await runClient(connection) { try await $0.call(params).json }
             if connection.json {
                 print(JSONWriter.string(answer, sortedKeys: true))
             } else {

@@ -4,6 +4,7 @@ import KeelClient
 import KeelCore
 import struct KeelProtocol.WorkflowStartParams
 import struct KeelProtocol.WorkflowResultParams
+import struct KeelProtocol.WorkflowHistoryParams
 import KeelServer
 import KeelEngine
 import KeelStorage
@@ -125,7 +126,7 @@ final class DevProgress: Service, @unchecked Sendable {
         var watcher = HistoryWatcher()
         var lastStatus = ""
         while true {
-            let h = try await client.call("workflow/history", ["workflowId": .string(id)])
+            let h = try await client.call(WorkflowHistoryParams.method, WorkflowHistoryParams(workflowId: id).json)
             for e in watcher.changes(h) {
                 say("  " + formatEntry(e))
                 if e["kind"] == "signal", e["status"] == "scheduled", let name = e["name"]?.stringValue {

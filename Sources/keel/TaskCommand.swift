@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.ActivityCancelParams
+import struct KeelProtocol.ActivityListParams
 import struct KeelProtocol.ActivityResultParams
 
 /// `keel task …`: see and cancel activity calls that are queued or running (issue 13).
@@ -19,11 +21,11 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            var p: [String: JSONValue] = ["limit": JSONValue(limit)]
-            if let status { p["status"] = .string(status) }
-            if let name { p["name"] = .string(name) }
-            let params = JSONValue.object(p)
-            let answer = try await runClient(connection) { try await $0.call("activity/list", params) }
+            // The answer stays JSON: a task has more than Wire.ActivityResult (docs/architecture.md,
+            // "Typed entry points").
+            let params = ActivityListParams(
+                status: status.map(ActivityListParams.Status.init(rawValue:)), name: name, limit: Int64(limit))
+            let answer = try await runClient(connection) { try await $0.call(ActivityListParams.method, params.json) }
             if connection.json { print(JSONWriter.string(answer, sortedKeys: true)); return }
             let tasks = answer["tasks"]?.arrayValue ?? []
             let width = tasks.map { ($0["name"]?.stringValue ?? "").count }.max() ?? 0
@@ -73,8 +75,8 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let id = JSONValue.string(taskId)
-            let t = try await runClient(connection) { try await $0.call("activity/cancel", ["taskId": id]) }
+            let params = ActivityCancelParams(taskId: taskId)
+            let t = try await runClient(connection) { try await $0.call(params).json }
             if connection.json { print(JSONWriter.string(t, sortedKeys: true)); return }
             let status = t["status"]?.stringValue ?? ""
             print(status == "cancelled" ? "task \(taskId) cancelled" : "task \(taskId) had already ended: \(status)")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkerListParams
 
 /// `keel workers`: who is connected, on which node, what they serve, and the backlog per name.
 struct Workers: AsyncParsableCommand {
@@ -14,7 +15,9 @@ struct Workers: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let answer = try await runClient(connection) { try await $0.call("worker/list", [:]) }
+        // The answer stays JSON: `"pid": null`, other nodes' listings (docs/architecture.md, "Typed entry points").
+        let params = WorkerListParams()
+        let answer = try await runClient(connection) { try await $0.call(WorkerListParams.method, params.json) }
         let workers = answer["workers"]?.arrayValue ?? []
         if connection.json {
             // The array as before (scripts read `.[0].language`); `worker/list` over the wire has the backlog too.

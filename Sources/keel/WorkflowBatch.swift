@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkflowBatchParams
 
 /// `--query` on `keel workflow cancel|signal|terminate`: act on every workflow a query matches
 /// (docs/cli.md, "Batch operations"). A dry run counts first; acting needs `--yes`.
@@ -30,12 +31,11 @@ let batchUnconfirmedExitCode: Int32 = 2
 /// then, once confirmed, the operation page by page. Exits 1 when some workflow failed.
 func runBatch(
     _ operation: String, _ batch: BatchOptions, connection: ConnectionOptions, reason: String?,
-    signal: JSONValue? = nil
+    signal: WorkflowBatchParams.Signal? = nil
 ) async throws {
     guard let query = batch.query else { return }
-    var base: [String: JSONValue] = ["operation": .string(operation), "query": .string(query)]
-    if let reason { base["reason"] = .string(reason) }
-    if let signal { base["signal"] = signal }
+    let base = WorkflowBatchParams(
+        operation: .init(rawValue: operation), query: query, dryRun: true, signal: signal, reason: reason)
     let count = try await batchPages(base, dryRun: true, connection: connection)
     let matched = count["matched"]?.int64Value ?? 0
     let sample = (count["sample"]?.arrayValue ?? []).compactMap(\.stringValue)
@@ -65,23 +65,25 @@ func runBatch(
 }
 
 /// Follows `nextCursor` to the end and adds the pages up.
-private func batchPages(_ base: [String: JSONValue], dryRun: Bool, connection: ConnectionOptions) async throws -> JSONValue {
+private func batchPages(_ base: WorkflowBatchParams, dryRun: Bool, connection: ConnectionOptions) async throws
+    -> JSONValue
+{
     try await runClient(connection) { client in
         var params = base
-        params["dryRun"] = .bool(dryRun)
+        params.dryRun = dryRun
         var total: [String: Int64] = ["matched": 0, "applied": 0, "skipped": 0, "failedCount": 0]
         var failed: [JSONValue] = [], sample: [JSONValue] = []
         while true {
-            let page = try await client.call("workflow/batch", .object(params))
+            let page = try await client.call(WorkflowBatchParams.method, params.json)
             for key in total.keys { total[key, default: 0] += page[key]?.int64Value ?? 0 }
             failed += page["failed"]?.arrayValue ?? []
             sample += (page["sample"]?.arrayValue ?? []).prefix(max(0, 10 - sample.count))
-            guard let next = page["nextCursor"] else { break }
-            params["cursor"] = next
+            guard let next = page["nextCursor"]?.stringValue else { break }
+            params.cursor = next
         }
         var o: [String: JSONValue] = total.mapValues { JSONValue($0) }
-        o["operation"] = base["operation"]
-        o["query"] = base["query"]
+        o["operation"] = base.operation.json
+        o["query"] = .string(base.query)
         o["dryRun"] = .bool(dryRun)
         o["failed"] = .array(failed)
         if dryRun { o["sample"] = .array(sample) }

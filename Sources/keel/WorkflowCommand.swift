@@ -5,7 +5,10 @@ import KeelCore
 import struct KeelProtocol.WorkflowStartParams
 import struct KeelProtocol.WorkflowResultParams
 import struct KeelProtocol.WorkflowCancelParams
+import struct KeelProtocol.WorkflowBatchParams
 import struct KeelProtocol.WorkflowDescribeParams
+import struct KeelProtocol.WorkflowQueryParams
+import struct KeelProtocol.WorkflowResumeParams
 
 /// `keel workflow …`: drive and inspect workflow executions.
 struct WorkflowCommand: AsyncParsableCommand {
@@ -114,7 +117,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         func run() async throws {
             if batch.query != nil {
                 // No workflow id then: the first argument is the signal's name, the second its payload.
-                let signal: JSONValue = ["name": .string(workflowId), "payload": try readJSON(name ?? "null")]
+                let signal = WorkflowBatchParams.Signal(name: workflowId, payload: try readJSON(name ?? "null"))
                 return try await runBatch("signal", batch, connection: connection, reason: nil, signal: signal)
             }
             guard let name else { throw ValidationError("give the signal's name after the workflow id") }
@@ -167,8 +170,8 @@ struct WorkflowCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let params: JSONValue = ["workflowId": .string(workflowId), "name": .string(name)]
-            let answer = try await runClient(connection) { try await $0.call("workflow/query", params) }
+            let params = WorkflowQueryParams(workflowId: workflowId, name: name)
+            let answer = try await runClient(connection) { try await $0.call(params).json }
             if connection.json { print(JSONWriter.string(answer, sortedKeys: true)); return }
             print(JSONWriter.string(answer["value"] ?? .null, sortedKeys: true))
         }
@@ -190,9 +193,9 @@ struct WorkflowCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let p = UpdateParams.make(
+            let p = UpdateParams.typed(
                 workflowId: workflowId, name: name, input: try readJSON(input), updateId: updateId, waitTimeoutMs: waitMs)
-            let answer = try await runClient(connection) { try await $0.call("workflow/update", p) }
+            let answer = try await runClient(connection) { try await $0.call(p).json }
             let status = answer["status"]?.stringValue ?? ""
             if connection.json {
                 print(JSONWriter.string(answer, sortedKeys: true))
@@ -226,8 +229,8 @@ struct WorkflowCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let id = JSONValue.string(workflowId)
-            let answer = try await runClient(connection) { try await $0.call("workflow/resume", ["workflowId": id]) }
+            let params = WorkflowResumeParams(workflowId: workflowId)
+            let answer = try await runClient(connection) { try await $0.call(params).json }
             printAnswer(answer, json: connection.json) { resumeText($0, id: workflowId) }
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkflowHistoryParams
 
 /// `keel workflow history`: the journal with times, attempts, inputs and results; `--follow`
 /// watches a run live.
@@ -37,14 +38,12 @@ struct WorkflowHistory: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let id = JSONValue.string(workflowId)
         let json = connection.json
         let pollMs = try parseDuration(interval)
         guard follow else {
-            var p: [String: JSONValue] = ["workflowId": id]
-            if let generation { p["generation"] = JSONValue(generation) }
-            let params = JSONValue.object(p)
-            let h = try await runClient(connection) { try await $0.call("workflow/history", params) }
+            // The answer stays JSON: entries carry failures as stored (docs/architecture.md, "Typed entry points").
+            let params = WorkflowHistoryParams(workflowId: workflowId, generation: generation.map(Int64.init))
+            let h = try await runClient(connection) { try await $0.call(WorkflowHistoryParams.method, params.json) }
             if json { print(JSONWriter.string(h, sortedKeys: true)); return }
             print(Self.header(h))
             let events = h["events"]?.arrayValue ?? []
@@ -58,7 +57,8 @@ struct WorkflowHistory: AsyncParsableCommand {
             var watcher = HistoryWatcher()
             var first = true
             while true {
-                let h = try await client.call("workflow/history", ["workflowId": id])
+                let h = try await client.call(
+                    WorkflowHistoryParams.method, WorkflowHistoryParams(workflowId: workflowId).json)
                 if first, !json { say(Self.header(h)) }
                 first = false
                 for e in watcher.changes(h) {

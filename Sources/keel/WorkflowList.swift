@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkflowListParams
 
 /// `keel workflow list`: newest first with a time column, filters on status, name and creation time.
 struct WorkflowList: AsyncParsableCommand {
@@ -29,16 +30,13 @@ struct WorkflowList: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        var p: [String: JSONValue] = ["limit": JSONValue(limit), "order": oldestFirst ? "oldest" : "newest"]
-        if let status { p["status"] = .string(status) }
-        if let name { p["name"] = .string(name) }
-        if let cursor { p["cursor"] = .string(cursor) }
-        if let query { p["query"] = .string(query) }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        if let createdAfter { p["createdAfterMs"] = JSONValue(try parseInstant(createdAfter, now: now)) }
-        if let createdBefore { p["createdBeforeMs"] = JSONValue(try parseInstant(createdBefore, now: now)) }
-        let params = JSONValue.object(p)
-        let answer = try await runClient(connection) { try await $0.call("workflow/list", params) }
+        let params = WorkflowListParams(
+            status: status.map(WorkflowListParams.Status.init(rawValue:)), name: name,
+            createdAfterMs: try createdAfter.map { try parseInstant($0, now: now) },
+            createdBeforeMs: try createdBefore.map { try parseInstant($0, now: now) },
+            order: oldestFirst ? .oldest : .newest, limit: Int64(limit), cursor: cursor, query: query)
+        let answer = try await runClient(connection) { try await $0.call(params).json }
         if connection.json {
             print(JSONWriter.string(answer, sortedKeys: true))
             return

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeelClient
 import KeelCore
+import struct KeelProtocol.WorkflowResetParams
 
 extension WorkflowCommand {
     /// `keel workflow reset ID --to-step N`: the way out after a bad deploy (docs/cli.md).
@@ -20,10 +21,8 @@ extension WorkflowCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            var p: [String: JSONValue] = ["workflowId": .string(workflowId), "toStep": JSONValue(toStep)]
-            if let reason { p["reason"] = .string(reason) }
-            let params = JSONValue.object(p)
-            let r = try await runClient(connection) { try await $0.call("workflow/reset", params) }
+            let params = WorkflowResetParams(workflowId: workflowId, toStep: Int64(toStep), reason: reason)
+            let r = try await runClient(connection) { try await $0.call(params).json }
             if connection.json { print(JSONWriter.string(r, sortedKeys: true)); return }
             print("workflow \(workflowId) reset to step \(toStep): generation \(r["previousGeneration"]?.int64Value ?? 0) "
                 + "(\(r["previousStatus"]?.stringValue ?? "")) → generation \(r["generation"]?.int64Value ?? 0) "

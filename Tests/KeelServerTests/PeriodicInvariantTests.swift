@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelProtocol
 import KeelStorage
 import KeelTesting
 import Logging
@@ -46,8 +47,8 @@ struct PeriodicInvariantTests {
             #expect(try await storage.write { try $0.insertWorkflow(record) } == .applied)
             await engine._testLoseWakeUp(record)
             // Before: {"status":"suspended"} and nothing else happened.
-            let answer = try await engine.resumeWorkflow(["workflowId": "wf-lost"])
-            #expect(answer["status"] == "pending")
+            let answer = try await engine.resumeWorkflow(WorkflowResumeParams(workflowId: "wf-lost"))
+            #expect(answer.status == .pending)
             #expect(await engine._testIsQueued("wf-lost"))
             await storage.close()
         }

@@ -83,6 +83,72 @@ struct TypedEntryPointTests {
         }
     }
 
+    @Test func listsQueriesUpdatesAndAdministrationAnswerTypedAndAsTheirSchemasSay() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let w = Worker(name: "typed", endpoint: endpoint)
+                w.workflow("typed.counter") { (input: JSONValue, ctx) -> JSONValue in
+                    try await ctx.setQueryValue("count", input)
+                    let update = try await ctx.waitForUpdate("add")
+                    try await ctx.respond(to: update, with: ["added": update.input])
+                    return try await ctx.signal("approve", as: JSONValue.self)
+                }
+                try await LiveOrchestrator.withWorker(w) {
+                    try await waitForWorkers(endpoint, 1)
+                    try await KeelClient.withClient(endpoint) { client in
+                        #expect(try await Self.call(client, PingParams()) == PingResult())
+                        _ = try await Self.call(client, WorkflowStartParams(name: "typed.counter", input: 1, workflowId: "c-1"))
+
+                        let update = WorkflowUpdateParams(workflowId: "c-1", name: "add", input: 2, updateId: "u-1")
+                        let updated = try await Self.call(client, update)
+                        #expect(updated.status == .completed)
+                        #expect(updated.result == ["added": 2])
+                        #expect(try await Self.call(client, update) == updated)
+                        let unanswered = try await Self.call(
+                            client, WorkflowUpdateParams(workflowId: "c-1", name: "sub", updateId: "u-2", waitTimeoutMs: 0))
+                        #expect(unanswered.status == .pending)
+
+                        let queried = try await Self.call(client, WorkflowQueryParams(workflowId: "c-1", name: "count"))
+                        #expect(queried.value == 1)
+                        #expect(queried.seq == 1)
+
+                        let listed = try await Self.call(client, WorkflowListParams(name: "typed.counter", limit: 1))
+                        #expect(listed.workflows.map(\.workflowId) == ["c-1"])
+                        #expect(listed.nextCursor != nil)
+                        let typo = try await Self.call(client, WorkflowListParams(query: "custmer = \"acme\""))
+                        #expect(typo.workflows.isEmpty)
+                        #expect(typo.unknownAttributes?.map(\.key) == ["custmer"])
+
+                        let counted = try await Self.call(
+                            client, WorkflowBatchParams(operation: .terminate, query: "name=typed.counter", dryRun: true))
+                        #expect(counted.matched == 1)
+                        #expect(counted.sample == ["c-1"])
+                        #expect(counted.applied == 0)
+
+                        let resumed = try await Self.call(client, WorkflowResumeParams(workflowId: "c-1"))
+                        #expect(resumed.workflowId == "c-1")
+
+                        let queued = try await Self.call(
+                            client, ActivityCallParams(name: "typed.nobody", input: 1, wait: false))
+                        #expect(queued.status == .scheduled)
+                        let cancelled = try await Self.call(client, ActivityCancelParams(taskId: queued.taskId))
+                        #expect(cancelled.status == .cancelled)
+
+                        #expect(try await Self.call(client, ContractReleaseParams(name: "typed.nobody")).released == false)
+
+                        _ = try await Self.call(client, WorkflowSignalParams(workflowId: "c-1", name: "approve", payload: true))
+                        let ended = try await Self.call(client, WorkflowResultParams(workflowId: "c-1", waitTimeoutMs: 60_000))
+                        #expect(ended.status == .completed)
+                        let reset = try await Self.call(client, WorkflowResetParams(workflowId: "c-1", toStep: 1, reason: "typed"))
+                        #expect(reset.previousStatus == .completed)
+                        #expect(reset.generation == reset.previousGeneration + 1)
+                        #expect(reset.keptSteps == 1)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func theOrchestratorsErrorsComeThroughATypedCallUnchanged() async throws {
         try await TemporaryDirectory.with { dir in
             try await LiveOrchestrator.with(in: dir) { endpoint, _ in
