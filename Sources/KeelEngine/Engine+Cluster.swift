@@ -362,7 +362,7 @@ extension Engine {
             "a write for a task this node no longer owns was refused (taken over or cancelled)",
             metadata: ["task": "\(id)", "write": "\(what)"])
         attemptTraceEnded(id, attempt: nil, outcome: "superseded", failure: nil, terminal: true)
-        if let live = tasks.removeValue(forKey: id), case .running(let connectionID, _) = live.phase {
+        if let live = tasks.removeValue(forKey: id), let connectionID = live.phase.runningOn?.connectionID {
             registry.adjustInFlight(connectionID, by: -1)
             limiter.finished(live.record.name)
         }

@@ -8,12 +8,11 @@ extension Engine {
     /// Makes a stored task live: queued if runnable now, else waiting on its backoff timer.
     func admit(_ record: ActivityTaskRecord) {
         let now = clock.now()
-        var live = LiveTask(record: record, phase: .ready)
+        let live = LiveTask(record: record, phase: record.visibleAt > now ? .backoff : .ready)
         if let ms = record.timeouts.scheduleToCloseMs {
             timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
         }
         if record.visibleAt > now {
-            live.phase = .backoff
             timers.schedule(record.visibleAt, taskID: record.id, kind: .retryBackoff(attempt: record.attempt))
         } else {
             ready[record.name, default: TaskQueue()].append(record.id, precedence: record.precedence)
@@ -79,7 +78,7 @@ extension Engine {
         } else {
             // The worker left while we committed: this attempt never ran; retry it.
             limiter.finished(task.name)
-            tasks[task.id]?.phase = .ending
+            _ = tasks[task.id]?.phase.abandon()
             await failAttempt(task.id, attempt: 1,
                 failure: Self.failure(type: "WorkerLost", message: "the worker left before the attempt started", retryable: true))
         }
@@ -105,7 +104,7 @@ extension Engine {
                 return
             }
             let id = queue.popFirst()!
-            guard let live = tasks[id], case .ready = live.phase else {
+            guard let live = tasks[id], live.phase.state == .ready else {
                 limiter.finished(name)
                 continue
             }
@@ -121,7 +120,11 @@ extension Engine {
         if !claimed { live.record.attempt += 1 }
         let attempt = live.record.attempt
         let requestID = session.connection.makeRequestID()
-        live.phase = .running(connectionID: connectionID, requestID: requestID)
+        guard live.phase.start(on: connectionID, request: requestID) else {
+            // Dispatch starts only ready tasks; starting another would run an attempt twice.
+            logger.error("a task that is not ready was not started", metadata: ["task": "\(id)", "phase": "\(live.phase.state)"])
+            return
+        }
         live.record.status = .running
         let now = clock.now()
         live.record.startedAt = now
@@ -185,17 +188,15 @@ extension Engine {
         if let name = tasks[id]?.record.name { limiter.finished(name) }
         if let error { _ = storeFailed(error, while: "the claim of task \(id)", background: true) }
         attemptTraceDropped(id, attempt: attempt)
-        if var live = tasks[id], live.record.attempt == attempt, live.isRunning {
+        if var live = tasks[id], live.record.attempt == attempt, live.phase.claimLost(retryLater: error != nil) {
             // Nothing was sent. Store failure: the claim is tried again after a pause, not at once,
             // so a full disk does not turn dispatch into a busy loop.
             live.record.attempt -= 1
             live.record.status = .scheduled
             if error != nil {
-                live.phase = .backoff
                 timers.schedule(
                     clock.now() + Self.claimRetryDelayMs, taskID: id, kind: .retryBackoff(attempt: live.record.attempt))
             } else {
-                live.phase = .ready
                 ready[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
             }
             tasks[id] = live
@@ -216,16 +217,14 @@ extension Engine {
 
     /// A worker answered attempt `attempt` (or the call failed). Decide, commit, then act.
     func attemptReturned(_ id: String, attempt: Int, connectionID: UInt64, reply: Result<JSONValue, any Error>) async {
-        guard let live = tasks[id], live.record.attempt == attempt,
-            case .running(let runningOn, _) = live.phase, runningOn == connectionID
-        else {
+        guard var live = tasks[id], live.record.attempt == attempt, live.phase.answered(on: connectionID) else {
             // Superseded: the attempt timed out or was cancelled; its slot was freed then.
             return
         }
+        tasks[id] = live
         ActivityMetrics.attemptEnded(live.record.name, ranMs: clock.now() - (live.record.startedAt ?? clock.now()))
         registry.adjustInFlight(connectionID, by: -1)
         limiter.finished(live.record.name)
-        tasks[id]?.phase = .ending
         var end = AttemptEnd(of: live.record)
         var action = end.answered(reply, now: clock.now())
         if case .checkOutput(let output) = action {
@@ -296,7 +295,8 @@ extension Engine {
             lateWriteRefused(id, what: "retry of attempt \(attempt)")
             return
         }
-        guard outcome == .applied, var current = tasks[id], current.record.attempt == attempt else { return }
+        guard outcome == .applied, var current = tasks[id], current.record.attempt == attempt, current.phase.state == .ending
+        else { return }
         attemptTraceEnded(id, attempt: attempt, outcome: "retried", failure: failure, terminal: false)
         if cluster != nil {
             // Back in the shared store: whichever node has a free worker claims it after the backoff.
@@ -309,7 +309,7 @@ extension Engine {
         current.record.status = .scheduled
         current.record.failure = failure
         current.record.visibleAt = visibleAt
-        current.phase = .backoff
+        _ = current.phase.retryCommitted()
         tasks[id] = current
         ActivityMetrics.attemptRetried(current.record.name)
         logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])

@@ -430,7 +430,7 @@ extension Engine {
             if stored?.status == .cancelled { return ["cancelled": true] }
             throw KeelError(.attemptSuperseded, "task \(id) is no longer running", data: ["taskId": .string(id)])
         }
-        if case .ending = live.phase, attempt == 0 || attempt == live.record.attempt {
+        if live.phase.state == .ending, attempt == 0 || attempt == live.record.attempt {
             // The attempt is being cancelled or timed out right now: tell the worker to stop.
             return ["cancelled": true]
         }
@@ -464,7 +464,7 @@ extension Engine {
     /// True when `live`'s current attempt was sent on `session`'s connection and
     /// `token`, if the worker echoed one, is that attempt's.
     static func isHeldBy(_ live: LiveTask, session: Session, token: String?) -> Bool {
-        switch live.phase {
+        switch live.phase.state {
         case .running(let connectionID, _):
             return connectionID == session.connection.id && AttemptToken.matches(token, live.attemptToken)
         case .ending:

@@ -78,7 +78,7 @@ extension Engine {
             await timeOutAttempt(id, attempt: attempt, type: "HeartbeatTimeout",
                 message: "attempt \(attempt) sent no heartbeat for \(hb) ms")
         case .scheduleToStart:
-            guard case .ready = live.phase else { return }
+            guard live.phase.state == .ready else { return }
             ActivityMetrics.timedOut(live.record.name, .scheduleToStart)
             let f = Self.failure(type: "ScheduleToStartTimeout",
                 message: "no worker took \(live.record.name) within its schedule-to-start timeout", retryable: false)
@@ -90,8 +90,7 @@ extension Engine {
                 message: "\(live.record.name) did not finish within its schedule-to-close timeout", retryable: false)
             await finish(id, attempt: live.record.attempt, status: .timedOut, output: nil, failure: f)
         case .retryBackoff(let attempt):
-            guard case .backoff = live.phase, live.record.attempt == attempt else { return }
-            tasks[id]?.phase = .ready
+            guard live.record.attempt == attempt, tasks[id]?.phase.backoffEnded() == true else { return }
             ready[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
             if let ms = live.record.timeouts.scheduleToStartMs {
                 timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
@@ -116,8 +115,7 @@ extension Engine {
     /// freed. Returns the worker's connection id, or nil if the task was not running.
     @discardableResult
     func stopRunningAttempt(_ id: String, reason: String) -> UInt64? {
-        guard var live = tasks[id], case .running(let connectionID, let requestID) = live.phase else { return nil }
-        live.phase = .ending
+        guard var live = tasks[id], let (connectionID, requestID) = live.phase.stop() else { return nil }
         tasks[id] = live
         ActivityMetrics.attemptEnded(live.record.name, ranMs: clock.now() - (live.record.startedAt ?? clock.now()))
         registry.adjustInFlight(connectionID, by: -1)

@@ -324,26 +324,14 @@ public actor Engine {
 /// The engine's in-memory record of one non-terminal task.
 struct LiveTask {
     var record: ActivityTaskRecord
-    var phase: Phase
-
-    enum Phase {
-        /// In the ready queue (or about to be), waiting for a worker.
-        case ready
-        /// Waiting out a retry backoff until `record.visibleAt`.
-        case backoff
-        /// Attempt `record.attempt` is on worker `connectionID` as request `requestID`.
-        case running(connectionID: UInt64, requestID: RPCID)
-        /// The attempt is over and its outcome is being committed; late answers are dropped.
-        case ending
-    }
+    /// Where its attempt `record.attempt` is (``TaskPhase``).
+    var phase: TaskPhase
 
     var lastHeartbeatAt: EpochMillis = 0
     /// The running attempt's token (``AttemptToken``), sent in `activity/execute`.
     var attemptToken = ""
 
-    var isRunning: Bool {
-        if case .running = phase { true } else { false }
-    }
+    var isRunning: Bool { phase.isRunning }
 }
 
 /// The system clock.

@@ -1,0 +1,103 @@
+import KeelProtocol
+
+/// Where one live task of this node is in its dispatch, as a state machine (docs/architecture.md,
+/// "Decisions as state machines"). The engine asks for each transition and acts only when it is
+/// granted: an answer from a connection the attempt is not on, a second end of one attempt, a
+/// backoff ending for a task that is not backing off — each is refused and changes nothing.
+/// `TaskPhaseTests` drive it on its own.
+///
+/// ```
+///        ┌────────────── claimLost ─────────────┐
+///        ▼                                      │
+///      ready ──start──▶ running ──answered / stop──▶ ending ──retryCommitted──▶ backoff
+///        │  ▲                                    ▲                                 │
+///        │  └────────────── backoffEnded ────────┼─────────────────────────────────┘
+///        └──────────────── abandon ──────────────┘
+/// ```
+///
+/// `ending` has no way out here: the task's end is being committed, and the engine drops the task
+/// from memory once it is (or moves it to `backoff` when the commit was a retry).
+struct TaskPhase: Equatable {
+    enum State: Equatable {
+        /// In the ready queue (or about to be), waiting for a worker.
+        case ready
+        /// Waiting out a retry backoff until `record.visibleAt`.
+        case backoff
+        /// The current attempt is on worker `connectionID` as request `requestID`.
+        case running(connectionID: UInt64, requestID: RPCID)
+        /// The attempt is over and its outcome is being committed; late answers are dropped.
+        case ending
+    }
+
+    private(set) var state: State
+
+    init(_ state: State) { self.state = state }
+
+    /// A task waiting for a worker.
+    static let ready = TaskPhase(.ready)
+    /// A task waiting out a backoff.
+    static let backoff = TaskPhase(.backoff)
+
+    var isRunning: Bool {
+        if case .running = state { true } else { false }
+    }
+
+    /// The connection and request of the running attempt, if one runs.
+    var runningOn: (connectionID: UInt64, requestID: RPCID)? {
+        if case .running(let c, let r) = state { (c, r) } else { nil }
+    }
+
+    /// An attempt goes out to worker `connectionID` as `requestID`: only a ready task starts.
+    mutating func start(on connectionID: UInt64, request requestID: RPCID) -> Bool {
+        guard state == .ready else { return false }
+        state = .running(connectionID: connectionID, requestID: requestID)
+        return true
+    }
+
+    /// The worker on `connectionID` answered the running attempt: it ends, unless the attempt is
+    /// no longer running there (it timed out, was cancelled, or runs elsewhere): then the answer
+    /// is late and counts for nothing.
+    mutating func answered(on connectionID: UInt64) -> Bool {
+        guard case .running(let runningOn, _) = state, runningOn == connectionID else { return false }
+        state = .ending
+        return true
+    }
+
+    /// The running attempt is stopped without its answer (a timeout, a cancel): it ends, and the
+    /// engine detaches it from the worker it runs on, returned here. Nil when none runs.
+    mutating func stop() -> (connectionID: UInt64, requestID: RPCID)? {
+        guard let running = runningOn else { return nil }
+        state = .ending
+        return running
+    }
+
+    /// The claim of the attempt that was starting did not commit (nothing was sent): the task
+    /// waits again, at once (`retryLater` false: the task was taken or changed meanwhile) or after
+    /// a pause (`retryLater`: the store failed).
+    mutating func claimLost(retryLater: Bool) -> Bool {
+        guard isRunning else { return false }
+        state = retryLater ? .backoff : .ready
+        return true
+    }
+
+    /// A ready task that will not start here ends (its worker left before the attempt began).
+    mutating func abandon() -> Bool {
+        guard state == .ready else { return false }
+        state = .ending
+        return true
+    }
+
+    /// The retry of the ended attempt is committed: the task waits out its backoff.
+    mutating func retryCommitted() -> Bool {
+        guard state == .ending else { return false }
+        state = .backoff
+        return true
+    }
+
+    /// The backoff is over: the task waits for a worker again.
+    mutating func backoffEnded() -> Bool {
+        guard state == .backoff else { return false }
+        state = .ready
+        return true
+    }
+}
