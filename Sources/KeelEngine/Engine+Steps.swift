@@ -510,12 +510,9 @@ extension Engine {
         for c in held { c.resume(returning: ["status": "suspend"]) }
     }
 
-    /// When a held activity step's hold ends instead, or nil (it ends now). A step whose task still
-    /// waits for a worker slot (runnable now, not waiting out a retry backoff) is held another
-    /// `stepHoldMs`, until ``Options/queuedStepHoldMs`` after it was recorded; one whose task
-    /// started after such a wait is held until `stepHoldMs` after the start, as if it had not
-    /// queued. On a shared store a task this node does not hold is read from the store; a failed
-    /// read ends the hold, as before.
+    /// When a held activity step's hold ends instead, or nil (it ends now), as ``StepHold`` decides
+    /// from the step's task. On a shared store a task this node does not hold is read from the
+    /// store; a failed read ends the hold, as before.
     private func queuedHoldEnd(_ live: LiveWorkflow, seq: Int) async -> EpochMillis? {
         guard let entry = live.journal[seq], entry.kind == "activity", entry.status == .scheduled,
             let taskId = entry.taskId
@@ -534,20 +531,8 @@ extension Engine {
             task = nil
         }
         guard let task else { return nil }
-        let now = clock.now()
-        switch task.status {
-        case .scheduled:
-            let limit = entry.createdAt.addingSaturating(options.queuedStepHoldMs)
-            guard task.visibleAt <= now, now < limit else { return nil }
-            return min(now.addingSaturating(options.stepHoldMs), limit)
-        case .running:
-            // Only after a wait for a slot (a tenth of the hold or more), not a start at once.
-            guard let started = task.startedAt, started - entry.createdAt >= options.stepHoldMs / 10,
-                started.addingSaturating(options.stepHoldMs) > now
-            else { return nil }
-            return started.addingSaturating(options.stepHoldMs)
-        default:
-            return nil
-        }
+        return StepHold.extendedUntil(
+            recordedAt: entry.createdAt, task: task, now: clock.now(), stepHoldMs: options.stepHoldMs,
+            queuedStepHoldMs: options.queuedStepHoldMs)
     }
 }
