@@ -33,7 +33,7 @@ extension Engine {
         case "activity/call": return try await serveTyped(params, callActivity)
         case "activity/result": return try await serveTyped(params, activityResult)
         case "activity/cancel": return try await serveTyped(params, cancelActivity)
-        case "activity/list": return try await listActivities(params)
+        case "activity/list": return try await serveTyped(params, listActivities)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "activity/publish": return try await publishFromActivity(params, session: session)
         case "workflow/follow": return try await followWorkflow(params)
@@ -47,7 +47,7 @@ extension Engine {
         case "workflow/list": return try await serveTyped(params, listWorkflows)
         case "workflow/query": return try await serveTyped(params, queryWorkflow)
         case "workflow/update": return try await serveTyped(params, updateWorkflow)
-        case "workflow/history": return try await workflowHistory(params)
+        case "workflow/history": return try await serveTyped(params, workflowHistory)
         case "workflow/resume": return try await serveTyped(params, resumeWorkflow)
         case "workflow/reset":
             return try await serveTyped(params) { try await self.resetWorkflow($0, session: session) }
@@ -344,9 +344,6 @@ extension Engine {
         }
         return result
     }
-
-    /// A task's state as `activity/list` answers it (before what it adds): the typed result's JSON.
-    static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue { typedResult(r).json }
 
     /// A time-ordered unique id: `t-` + 11 base-32 chars of epoch ms + 13 random.
     static func newTaskID(now: EpochMillis) -> String {
