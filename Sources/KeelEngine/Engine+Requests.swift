@@ -60,9 +60,7 @@ extension Engine {
         case "schedule/unpause": return try await serveTyped(params, unpauseSchedule)
         case "schedule/trigger": return try await serveTyped(params, triggerSchedule)
         case "schedule/delete": return try await serveTyped(params, deleteSchedule)
-        case "shutdown":
-            onShutdownRequest?()
-            return [:]
+        case "shutdown": return try await serveTyped(params, requestShutdown)
         default:
             throw KeelError(
                 .methodNotFound, "method \"\(method)\" does not exist; docs/protocol.md lists the methods",
@@ -84,6 +82,13 @@ extension Engine {
 
     /// `ping`: answers `{}` once the connection is initialized (and the caller may send requests).
     public func ping(_ params: PingParams) -> PingResult { PingResult() }
+
+    /// `shutdown` (admin → Keel): asks the orchestrator to drain and stop, through the handler
+    /// its server set (none: nothing happens); answers `{}` at once, before the drain.
+    public func requestShutdown(_ params: ShutdownParams) -> ShutdownResult {
+        onShutdownRequest?()
+        return ShutdownResult()
+    }
 
     public func handleNotification(method: String, params: JSONValue, session: Session) async {
         // Keel defines no client → server notifications yet; unknown ones are ignored (spec §4.1).

@@ -2,7 +2,9 @@ import Foundation
 import KeelClient
 import KeelCore
 import KeelProtocol
+import KeelServer
 import KeelTesting
+import Logging
 import Testing
 
 /// Issue 15: the typed entry points, end to end through the Swift client's `call(_:)` with the
@@ -219,6 +221,22 @@ struct TypedEntryPointTests {
                     }
                 }
             }
+        }
+    }
+
+    @Test func aTypedShutdownAnswersEmptyAndStopsTheServer() async throws {
+        try await TemporaryDirectory.with { dir in
+            let server = KeelServer(options: ServerServicesTests.options(dir), logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await server.run() }
+                _ = try await server.ready()
+                try await KeelClient.withClient(.unixSocket(path: dir.file("k.sock"))) { client in
+                    let answer = try await Self.call(client, ShutdownParams())
+                    #expect(answer == ShutdownResult())
+                }
+                try await tasks.waitForAll()
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir.file("k.sock")))
         }
     }
 
