@@ -16,7 +16,9 @@ public struct HistoryWatcher: Sendable {
     /// The entries of `history` (a `workflow/history` answer) that are new or changed since the last call.
     public mutating func changes(_ history: JSONValue) -> [JSONValue] {
         (history["entries"]?.arrayValue ?? []).filter { e in
-            changed(e["seq"]?.int64Value ?? 0, status: e["status"]?.stringValue ?? "", attempts: e["attempts"]?.int64Value ?? 0)
+            changed(
+                e["seq"]?.int64Value ?? 0, status: e["status"]?.stringValue ?? "",
+                attempts: e["attempts"]?.int64Value ?? 0)
         }
     }
 

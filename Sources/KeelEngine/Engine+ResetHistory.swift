@@ -31,16 +31,19 @@ extension Engine {
                 WorkflowHistoryResult.Event(
                     type: .resetFrom, generation: Int64(from.fromGeneration), toStep: Int64(from.toStep),
                     reason: from.reason, requestedBy: from.requestedBy, atMs: from.createdAt,
-                    message: "reset from generation \(from.fromGeneration) at step \(from.toStep) by \(from.requestedBy): \(from.reason)"))
+                    message: "reset from generation \(from.fromGeneration) at step \(from.toStep) by "
+                        + "\(from.requestedBy): \(from.reason)"))
         }
         if let to = resets.first(where: { $0.fromGeneration == generation }) {
             status = to.previousStatus
             events.append(
                 WorkflowHistoryResult.Event(
                     type: .resetTo, generation: Int64(to.toGeneration), toStep: Int64(to.toStep), reason: to.reason,
-                    requestedBy: to.requestedBy, atMs: to.createdAt, previousStatus: Wire.WorkflowStatus(to.previousStatus),
-                    output: to.previousOutput, failure: to.previousFailure.flatMap(Self.keelFailure),
-                    message: "reset to step \(to.toStep) by \(to.requestedBy) (\(to.reason)); new run: generation \(to.toGeneration)"))
+                    requestedBy: to.requestedBy, atMs: to.createdAt,
+                    previousStatus: Wire.WorkflowStatus(to.previousStatus), output: to.previousOutput,
+                    failure: to.previousFailure.flatMap(Self.keelFailure),
+                    message: "reset to step \(to.toStep) by \(to.requestedBy) (\(to.reason)); new run: generation "
+                        + "\(to.toGeneration)"))
         }
         return (status, events)
     }

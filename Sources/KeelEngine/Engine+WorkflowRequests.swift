@@ -391,7 +391,8 @@ extension Engine {
         let record = try await requireWorkflow(id)
         let latest = Int64(record.generation)
         if let g = params.generation, !(0...latest).contains(g) {
-            throw Params.fail(method: WorkflowHistoryParams.method, "generation", "must be an integer from 0 to \(latest)")
+            throw Params.fail(
+                method: WorkflowHistoryParams.method, "generation", "must be an integer from 0 to \(latest)")
         }
         let generation = Int(params.generation ?? latest)
         let stored = try await ledger.journal(id, generation: generation)
@@ -408,7 +409,8 @@ extension Engine {
         let retried = tasksById.values.filter { $0.attempt > 1 }.map(\.id)
         let attemptFailures = retried.isEmpty ? [:] : try await ledger.attemptFailures(retried)
         let entries = stored.map { e in
-            e.historyEntry(task: e.taskId.flatMap { tasksById[$0] }, attemptFailures: e.taskId.flatMap { attemptFailures[$0] })
+            e.historyEntry(
+                task: e.taskId.flatMap { tasksById[$0] }, attemptFailures: e.taskId.flatMap { attemptFailures[$0] })
         }
         var result = WorkflowHistoryResult(
             workflowId: id, name: record.name, status: Wire.WorkflowStatus(run.status), runId: Int64(record.epoch),

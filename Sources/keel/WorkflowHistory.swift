@@ -68,7 +68,11 @@ struct WorkflowHistory: AsyncParsableCommand {
             }
         }
         let status = final.status?.rawValue ?? ""
-        if json { say(JSONWriter.string(final.json, sortedKeys: true)) } else { say("workflow \(workflowId) \(status)") }
+        if json {
+            say(JSONWriter.string(final.json, sortedKeys: true))
+        } else {
+            say("workflow \(workflowId) \(status)")
+        }
         if status != "completed" { throw ExitCode(1) }
     }
 

@@ -178,8 +178,10 @@ struct TypedEntryPointTests {
                 try await LiveOrchestrator.withWorker(w) {
                     try await waitForWorkers(endpoint, 1)
                     try await KeelClient.withClient(endpoint) { client in
-                        _ = try await Self.call(client, WorkflowStartParams(name: "typed.parent", input: 1, workflowId: "p-1"))
-                        let ended = try await Self.call(client, WorkflowResultParams(workflowId: "p-1", waitTimeoutMs: 60_000))
+                        _ = try await Self.call(
+                            client, WorkflowStartParams(name: "typed.parent", input: 1, workflowId: "p-1"))
+                        let ended = try await Self.call(
+                            client, WorkflowResultParams(workflowId: "p-1", waitTimeoutMs: 60_000))
                         #expect(ended.output == "caught")
 
                         // A failed child step's failure names the child (common.json stepFailure).
@@ -215,7 +217,8 @@ struct TypedEntryPointTests {
                         #expect(task.fairnessKey == "acme")
                         #expect(task.waitingForWorker == true)
                         #expect(task.createdAtMs > 0)
-                        let rawList = try await Self.expectTypedLosslessly(client, ActivityListParams(status: .scheduled))
+                        let rawList = try await Self.expectTypedLosslessly(
+                            client, ActivityListParams(status: .scheduled))
                         #expect(rawList["tasks"]?.arrayValue?.first?["fairnessKey"] == "acme")
                         _ = try await Self.call(client, WorkflowTerminateParams(workflowId: "q-1"))
                     }
