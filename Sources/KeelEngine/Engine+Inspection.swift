@@ -52,21 +52,31 @@ extension Engine {
 }
 
 extension JournalEntry {
-    /// A history entry as `workflow/history` shows it: the journal fields plus, for a child
-    /// step, the child's workflow id (`PARENT/SEQ` unless the step named one).
-    var historyJSON: JSONValue {
-        guard kind == "child", case .object(var o) = json else { return json }
-        o["childWorkflowId"] = .string(input["workflowId"]?.stringValue ?? "\(workflowId)/\(seq)")
-        return .object(o)
+    /// The entry as `workflow/history` shows it: the journal fields, its attempts (the task's, else
+    /// 1 once it ended) and its latest attempt's start, the failures of the attempts that were
+    /// retried, and for a child step the child's workflow id (`PARENT/SEQ` unless the step named
+    /// one). The failure is the recorded one, a failed child step's with its `childWorkflowId`.
+    /// - Parameters:
+    ///   - task: the step's activity task, live or as stored.
+    ///   - attemptFailures: the task's retried attempts' failures, by attempt.
+    func historyEntry(task: ActivityTaskRecord?, attemptFailures: [AttemptFailure]?) -> Wire.HistoryEntry {
+        Wire.HistoryEntry(
+            seq: Int64(seq), kind: Wire.StepKind(rawValue: kind), name: name,
+            status: Wire.HistoryEntry.Status(rawValue: status.rawValue), result: result,
+            failure: failure.flatMap(Engine.stepFailure), input: input,
+            attempts: Int64(task?.attempt ?? (status == .scheduled ? 0 : 1)), contractHash: contractHash,
+            createdAtMs: createdAt, completedAtMs: completedAt, taskId: taskId, startedAtMs: task?.startedAt,
+            wakeAtMs: wakeAt,
+            childWorkflowId: kind == "child" ? input["workflowId"]?.stringValue ?? "\(workflowId)/\(seq)" : nil,
+            attemptFailures: attemptFailures.flatMap { $0.isEmpty ? nil : $0.map(\.historyItem) })
     }
 }
 
 extension AttemptFailure {
     /// One item of a history entry's `attemptFailures` (docs/protocol.md); `startedAtMs` only
     /// where the store recorded it (rows from before migration 9 have none).
-    var historyJSON: JSONValue {
-        var o: [String: JSONValue] = ["attempt": JSONValue(attempt), "failure": failure, "failedAtMs": JSONValue(failedAt)]
-        if let startedAt { o["startedAtMs"] = JSONValue(startedAt) }
-        return .object(o)
+    var historyItem: Wire.HistoryEntry.AttemptFailure {
+        Wire.HistoryEntry.AttemptFailure(
+            attempt: Int64(attempt), failure: Engine.keelFailure(failure), failedAtMs: failedAt, startedAtMs: startedAt)
     }
 }

@@ -33,7 +33,7 @@ extension Engine {
         case "activity/call": return try await serveTyped(params, callActivity)
         case "activity/result": return try await serveTyped(params, activityResult)
         case "activity/cancel": return try await serveTyped(params, cancelActivity)
-        case "activity/list": return try await listActivities(params)
+        case "activity/list": return try await serveTyped(params, listActivities)
         case "activity/heartbeat": return try await heartbeat(params, session: session)
         case "activity/publish": return try await publishFromActivity(params, session: session)
         case "workflow/follow": return try await followWorkflow(params)
@@ -47,7 +47,7 @@ extension Engine {
         case "workflow/list": return try await serveTyped(params, listWorkflows)
         case "workflow/query": return try await serveTyped(params, queryWorkflow)
         case "workflow/update": return try await serveTyped(params, updateWorkflow)
-        case "workflow/history": return try await workflowHistory(params)
+        case "workflow/history": return try await serveTyped(params, workflowHistory)
         case "workflow/resume": return try await serveTyped(params, resumeWorkflow)
         case "workflow/reset":
             return try await serveTyped(params) { try await self.resetWorkflow($0, session: session) }
@@ -60,9 +60,7 @@ extension Engine {
         case "schedule/unpause": return try await serveTyped(params, unpauseSchedule)
         case "schedule/trigger": return try await serveTyped(params, triggerSchedule)
         case "schedule/delete": return try await serveTyped(params, deleteSchedule)
-        case "shutdown":
-            onShutdownRequest?()
-            return [:]
+        case "shutdown": return try await serveTyped(params, requestShutdown)
         default:
             throw KeelError(
                 .methodNotFound, "method \"\(method)\" does not exist; docs/protocol.md lists the methods",
@@ -84,6 +82,13 @@ extension Engine {
 
     /// `ping`: answers `{}` once the connection is initialized (and the caller may send requests).
     public func ping(_ params: PingParams) -> PingResult { PingResult() }
+
+    /// `shutdown` (admin → Keel): asks the orchestrator to drain and stop, through the handler
+    /// its server set (none: nothing happens); answers `{}` at once, before the drain.
+    public func requestShutdown(_ params: ShutdownParams) -> ShutdownResult {
+        onShutdownRequest?()
+        return ShutdownResult()
+    }
 
     public func handleNotification(method: String, params: JSONValue, session: Session) async {
         // Keel defines no client → server notifications yet; unknown ones are ignored (spec §4.1).
@@ -344,9 +349,6 @@ extension Engine {
         }
         return result
     }
-
-    /// A task's state as `activity/list` answers it (before what it adds): the typed result's JSON.
-    static func resultJSON(_ r: ActivityTaskRecord) -> JSONValue { typedResult(r).json }
 
     /// A time-ordered unique id: `t-` + 11 base-32 chars of epoch ms + 13 random.
     static func newTaskID(now: EpochMillis) -> String {

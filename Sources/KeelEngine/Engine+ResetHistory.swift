@@ -20,30 +20,30 @@ extension Engine {
     /// when a reset replaced it (then its status is how it stood, and its outcome is listed).
     /// An older generation that no reset replaced ended by continue-as-new: `completed`.
     func runHistory(_ record: WorkflowRecord, generation: Int) async throws
-        -> (status: WorkflowStatus, events: [JSONValue])
+        -> (status: WorkflowStatus, events: [WorkflowHistoryResult.Event])
     {
         let id = record.id
         let resets = try await ledger.resets(id)
-        var events: [JSONValue] = []
+        var events: [WorkflowHistoryResult.Event] = []
         var status = generation == record.generation ? record.status : .completed
         if let from = resets.first(where: { $0.toGeneration == generation }) {
-            events.append([
-                "type": "resetFrom", "generation": JSONValue(from.fromGeneration), "toStep": JSONValue(from.toStep),
-                "reason": .string(from.reason), "requestedBy": .string(from.requestedBy), "atMs": JSONValue(from.createdAt),
-                "message": .string("reset from generation \(from.fromGeneration) at step \(from.toStep) by \(from.requestedBy): \(from.reason)"),
-            ])
+            events.append(
+                WorkflowHistoryResult.Event(
+                    type: .resetFrom, generation: Int64(from.fromGeneration), toStep: Int64(from.toStep),
+                    reason: from.reason, requestedBy: from.requestedBy, atMs: from.createdAt,
+                    message: "reset from generation \(from.fromGeneration) at step \(from.toStep) by "
+                        + "\(from.requestedBy): \(from.reason)"))
         }
         if let to = resets.first(where: { $0.fromGeneration == generation }) {
             status = to.previousStatus
-            var e: [String: JSONValue] = [
-                "type": "resetTo", "generation": JSONValue(to.toGeneration), "toStep": JSONValue(to.toStep),
-                "reason": .string(to.reason), "requestedBy": .string(to.requestedBy), "atMs": JSONValue(to.createdAt),
-                "previousStatus": .string(to.previousStatus.rawValue),
-                "message": .string("reset to step \(to.toStep) by \(to.requestedBy) (\(to.reason)); new run: generation \(to.toGeneration)"),
-            ]
-            if let out = to.previousOutput { e["output"] = out }
-            if let f = to.previousFailure { e["failure"] = f }
-            events.append(.object(e))
+            events.append(
+                WorkflowHistoryResult.Event(
+                    type: .resetTo, generation: Int64(to.toGeneration), toStep: Int64(to.toStep), reason: to.reason,
+                    requestedBy: to.requestedBy, atMs: to.createdAt,
+                    previousStatus: Wire.WorkflowStatus(to.previousStatus), output: to.previousOutput,
+                    failure: to.previousFailure.flatMap(Self.keelFailure),
+                    message: "reset to step \(to.toStep) by \(to.requestedBy) (\(to.reason)); new run: generation "
+                        + "\(to.toGeneration)"))
         }
         return (status, events)
     }

@@ -1,33 +1,50 @@
-import KeelCore
+public import KeelProtocol
 import KeelStorage
 
 /// `activity/list`: the open activity tasks (queued and running), for `keel task list`.
 extension Engine {
-    func listActivities(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "activity/list")
-        let status = try p.optionalString("status")
-        if let status, status != "scheduled", status != "running" { throw p.fail("status", "must be scheduled or running") }
-        let name = try p.optionalString("name")
-        let limit = Int(try p.optionalInt("limit", range: 1...1000) ?? 100)
+    /// `activity/list`: the open tasks, queued and running, oldest first: one-shot calls and
+    /// workflows' activity steps alike (on a shared store, the cluster's, whichever node holds them).
+    /// `count` is how many match beyond the limit too.
+    /// - Throws: `KeelError(.invalidParams)` for a status other than `scheduled` or `running`, or a
+    ///   limit outside 1–1000 (the schema refuses both on the wire; a typed caller may still send them).
+    public func listActivities(_ params: ActivityListParams) async throws -> ActivityListResult {
+        let status = params.status?.rawValue
+        if let status, status != "scheduled", status != "running" {
+            throw Params.fail(method: ActivityListParams.method, "status", "must be scheduled or running")
+        }
+        let limit = params.limit ?? 100
+        guard (1...1000).contains(limit) else {
+            throw Params.fail(method: ActivityListParams.method, "limit", "must be an integer from 1 to 1000")
+        }
         if let cluster {
             // A node on a shared store lists the cluster's open tasks, whichever node holds them.
-            let page = try await cluster.store.openTasks(status: status.flatMap(TaskStatus.init(rawValue:)), name: name, limit: limit)
-            return ["tasks": .array(page.tasks.map(openTaskJSON)), "count": JSONValue(page.total)]
+            let page = try await cluster.store.openTasks(
+                status: status.flatMap(TaskStatus.init(rawValue:)), name: params.name, limit: Int(limit))
+            return ActivityListResult(tasks: page.tasks.map(openTask), count: Int64(page.total))
         }
         let open = tasks.values.map(\.record)
-            .filter { r in !r.status.isTerminal && (status == nil || r.status.rawValue == status) && (name == nil || r.name == name) }
+            .filter { r in
+                !r.status.isTerminal && (status == nil || r.status.rawValue == status)
+                    && (params.name == nil || r.name == params.name)
+            }
             .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
-        return ["tasks": .array(open.prefix(limit).map(openTaskJSON)), "count": JSONValue(open.count)]
+        return ActivityListResult(tasks: open.prefix(Int(limit)).map(openTask), count: Int64(open.count))
     }
 
-    /// A task's answer plus when it was created and started, its workflow, and the worker hint.
-    private func openTaskJSON(_ r: ActivityTaskRecord) -> JSONValue {
-        guard case .object(var o) = Self.resultJSON(r) else { return Self.resultJSON(r) }
-        o["createdAtMs"] = JSONValue(r.createdAt)
-        if let started = r.startedAt { o["startedAtMs"] = JSONValue(started) }
-        if let workflowId = r.workflowId { o["workflowId"] = .string(workflowId) }
-        o.merge(JSONObject(r.precedence.fields)) { _, shown in shown }
-        if r.status == .scheduled { o.merge(JSONObject(activityWorkerHint(r.name))) { old, _ in old } }
-        return .object(o)
+    /// A task's `activity/result` answer plus when it was created and started, its workflow, its
+    /// priority and fairness key, and (queued with no worker for its name) the worker hint.
+    private func openTask(_ r: ActivityTaskRecord) -> Wire.OpenActivityTask {
+        let t = Self.typedResult(r)
+        var task = Wire.OpenActivityTask(
+            taskId: t.taskId, name: t.name, status: t.status, attempts: t.attempts, output: t.output,
+            failure: t.failure, idempotencyKey: t.idempotencyKey, heartbeatDetails: t.heartbeatDetails,
+            createdAtMs: r.createdAt, startedAtMs: r.startedAt, workflowId: r.workflowId,
+            priority: Int64(r.precedence.priority), fairnessKey: r.precedence.fairnessKey)
+        if r.status == .scheduled, let hint = activityWorkerSuggestions(r.name) {
+            task.waitingForWorker = true
+            task.suggestions = hint
+        }
+        return task
     }
 }

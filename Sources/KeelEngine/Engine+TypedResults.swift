@@ -18,6 +18,15 @@ extension Engine {
             details: normal["details"])
     }
 
+    /// A step's failure as recorded: ``keelFailure(_:)`` plus, for a failed child step, the
+    /// child's `childWorkflowId` (``childFailure(_:)`` adds it); nil for a stored null.
+    static func stepFailure(_ f: JSONValue) -> Wire.StepFailure? {
+        guard let k = keelFailure(f) else { return nil }
+        return Wire.StepFailure(
+            type: k.type, message: k.message, retryable: k.retryable, retryAfterMs: k.retryAfterMs, details: k.details,
+            childWorkflowId: f["childWorkflowId"]?.stringValue)
+    }
+
     /// A failure as a worker reported it (only `type` is required); nil for a stored null.
     static func reportedFailure(_ f: JSONValue) -> Wire.Failure? {
         if let typed = try? Wire.Failure(json: f) { return typed }

@@ -381,11 +381,20 @@ extension Engine {
         return try await readTask(id)?.status == .scheduled
     }
 
-    func workflowHistory(_ value: JSONValue) async throws -> JSONValue {
-        let p = try Params(value, method: "workflow/history")
-        let id = try p.string("workflowId")
+    /// `workflow/history`: a generation's journal (default the current one) with each step's
+    /// times, attempts, input and outcome, the run's reset events, and how a run that did not
+    /// complete ended.
+    /// - Throws: `KeelError(.workflowNotFound)` for an unknown id, `.invalidParams` for a generation
+    ///   past the execution's latest.
+    public func workflowHistory(_ params: WorkflowHistoryParams) async throws -> WorkflowHistoryResult {
+        let id = params.workflowId
         let record = try await requireWorkflow(id)
-        let generation = Int(try p.optionalInt("generation", range: 0...Int64(record.generation)) ?? Int64(record.generation))
+        let latest = Int64(record.generation)
+        if let g = params.generation, !(0...latest).contains(g) {
+            throw Params.fail(
+                method: WorkflowHistoryParams.method, "generation", "must be an integer from 0 to \(latest)")
+        }
+        let generation = Int(params.generation ?? latest)
         let stored = try await ledger.journal(id, generation: generation)
         let run = try await runHistory(record, generation: generation)
         var tasksById: [String: ActivityTaskRecord] = [:]
@@ -399,30 +408,19 @@ extension Engine {
         }
         let retried = tasksById.values.filter { $0.attempt > 1 }.map(\.id)
         let attemptFailures = retried.isEmpty ? [:] : try await ledger.attemptFailures(retried)
-        let entries: [JSONValue] = stored.map { e in
-            var j = e.historyJSON
-            if case .object(var o) = j {
-                let task = e.taskId.flatMap { tasksById[$0] }
-                o["attempts"] = JSONValue(task?.attempt ?? (e.status == .scheduled ? 0 : 1))
-                if let started = task?.startedAt { o["startedAtMs"] = JSONValue(started) }
-                if let failures = e.taskId.flatMap({ attemptFailures[$0] }), !failures.isEmpty {
-                    o["attemptFailures"] = .array(failures.map(\.historyJSON))
-                }
-                j = .object(o)
-            }
-            return j
+        let entries = stored.map { e in
+            e.historyEntry(
+                task: e.taskId.flatMap { tasksById[$0] }, attemptFailures: e.taskId.flatMap { attemptFailures[$0] })
         }
-        var o: [String: JSONValue] = [
-            "workflowId": .string(id), "name": .string(record.name), "status": .string(run.status.rawValue),
-            "runId": JSONValue(record.epoch), "generation": JSONValue(generation), "entries": .array(entries),
-        ]
-        if !run.events.isEmpty { o["events"] = .array(run.events) }
+        var result = WorkflowHistoryResult(
+            workflowId: id, name: record.name, status: Wire.WorkflowStatus(run.status), runId: Int64(record.epoch),
+            generation: Int64(generation), entries: entries, events: run.events.isEmpty ? nil : run.events)
         // How the current run ended (a terminate's reason, a timeout) is part of its history.
         if generation == record.generation, record.status.isTerminal {
-            if record.status != .completed, let failure = record.failure { o["failure"] = failure }
-            o["endedAtMs"] = JSONValue(record.updatedAt)
+            if record.status != .completed { result.failure = record.failure.flatMap(Self.keelFailure) }
+            result.endedAtMs = record.updatedAt
         }
-        return .object(o)
+        return result
     }
 
     /// `workflow/resume`: runs a parked execution again (after a fix for its non-determinism); a

@@ -173,6 +173,25 @@ public enum ProtocolSchemas {
         "retryable"
       ]
     },
+    "stepFailure": {
+      "description": "A step's failure as Keel records it and sends it back (workflow/step, workflow/run's journal, workflow/history): a keelFailure; a failed child step's also names the child execution.",
+      "allOf": [
+        {
+          "$ref": "common.json#/$defs/failure"
+        }
+      ],
+      "required": [
+        "type",
+        "message",
+        "retryable"
+      ],
+      "properties": {
+        "childWorkflowId": {
+          "description": "For a child step whose child failed, timed out or was terminated: the child execution's id (a cancelled child's Cancelled failure has none).",
+          "$ref": "common.json#/$defs/workflowId"
+        }
+      }
+    },
     "activityStatus": {
       "enum": [
         "scheduled",
@@ -441,6 +460,39 @@ public enum ProtocolSchemas {
         }
       ]
     },
+    "openActivityTask": {
+      "description": "An open task as activity/list lists it: its activity/result answer plus when it was created and started, its workflow, and its priority and fairness key.",
+      "allOf": [
+        {
+          "$ref": "common.json#/$defs/activityResult"
+        }
+      ],
+      "required": [
+        "createdAtMs",
+        "priority"
+      ],
+      "properties": {
+        "createdAtMs": {
+          "$ref": "common.json#/$defs/epochMs"
+        },
+        "startedAtMs": {
+          "$ref": "common.json#/$defs/epochMs"
+        },
+        "workflowId": {
+          "$ref": "common.json#/$defs/workflowId"
+        },
+        "priority": {
+          "type": "integer",
+          "minimum": -1000,
+          "maximum": 1000
+        },
+        "fairnessKey": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 256
+        }
+      }
+    },
     "journalEntry": {
       "description": "A recorded step as workflow/run sends it: completed (with result), failed (with failure) or scheduled (still running).",
       "type": "object",
@@ -471,7 +523,7 @@ public enum ProtocolSchemas {
         },
         "result": {},
         "failure": {
-          "$ref": "common.json#/$defs/keelFailure"
+          "$ref": "common.json#/$defs/stepFailure"
         }
       },
       "allOf": [
@@ -1231,31 +1283,7 @@ public enum ProtocolSchemas {
     "tasks": {
       "type": "array",
       "items": {
-        "$ref": "common.json#/$defs/activityResult",
-        "required": [
-          "createdAtMs"
-        ],
-        "properties": {
-          "createdAtMs": {
-            "$ref": "common.json#/$defs/epochMs"
-          },
-          "startedAtMs": {
-            "$ref": "common.json#/$defs/epochMs"
-          },
-          "workflowId": {
-            "$ref": "common.json#/$defs/workflowId"
-          },
-          "priority": {
-            "type": "integer",
-            "minimum": -1000,
-            "maximum": 1000
-          },
-          "fairnessKey": {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 256
-          }
-        }
+        "$ref": "common.json#/$defs/openActivityTask"
       }
     },
     "count": {
@@ -3712,7 +3740,7 @@ public enum ProtocolSchemas {
     },
     "result": {},
     "failure": {
-      "$ref": "common.json#/$defs/keelFailure"
+      "$ref": "common.json#/$defs/stepFailure"
     }
   },
   "allOf": [

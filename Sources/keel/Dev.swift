@@ -126,10 +126,11 @@ final class DevProgress: Service, @unchecked Sendable {
         var watcher = HistoryWatcher()
         var lastStatus = ""
         while true {
-            let h = try await client.call(WorkflowHistoryParams.method, WorkflowHistoryParams(workflowId: id).json)
+            let h = try await client.call(WorkflowHistoryParams(workflowId: id))
             for e in watcher.changes(h) {
                 say("  " + formatEntry(e))
-                if e["kind"] == "signal", e["status"] == "scheduled", let name = e["name"]?.stringValue {
+                if e.kind == .signal, e.status == .scheduled {
+                    let name = e.name
                     // An update rides a signal named update:NAME, which only workflow/update sends.
                     if name.hasPrefix("update:") {
                         let update = name.dropFirst("update:".count)
@@ -141,7 +142,7 @@ final class DevProgress: Service, @unchecked Sendable {
                     }
                 }
             }
-            let status = h["status"]?.stringValue ?? ""
+            let status = h.status?.rawValue ?? ""
             if status != lastStatus {
                 lastStatus = status
                 if status == "suspended" || status == "parked" { say("  [\(status)]") }

@@ -21,25 +21,26 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            // The answer stays JSON: a task has more than Wire.ActivityResult (docs/architecture.md,
-            // "Typed entry points").
             let params = ActivityListParams(
                 status: status.map(ActivityListParams.Status.init(rawValue:)), name: name, limit: Int64(limit))
-            let answer = try await runClient(connection) { try await $0.call(ActivityListParams.method, params.json) }
-            if connection.json { print(JSONWriter.string(answer, sortedKeys: true)); return }
-            let tasks = answer["tasks"]?.arrayValue ?? []
-            let width = tasks.map { ($0["name"]?.stringValue ?? "").count }.max() ?? 0
+            let answer = try await runClient(connection) { try await $0.call(params) }
+            if connection.json { print(JSONWriter.string(answer.json, sortedKeys: true)); return }
+            let tasks = answer.tasks
+            let width = tasks.map { ($0.name ?? "").count }.max() ?? 0
             for t in tasks {
-                let name = t["name"]?.stringValue ?? ""
-                var line = "\(t["taskId"]?.stringValue ?? "")  \((t["status"]?.stringValue ?? "").padding(toLength: 9, withPad: " ", startingAt: 0))"
-                line += "  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  attempts \(t["attempts"]?.int64Value ?? 0)"
-                if t["waitingForWorker"] == true { line += "  (no worker serves it)" }
-                if let w = t["workflowId"]?.stringValue { line += "  workflow \(w)" }
-                if let precedence = precedenceText(t) { line += "  priority \(precedence)" }
+                let name = t.name ?? ""
+                var line = "\(t.taskId)  \(t.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))"
+                line += "  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  attempts \(t.attempts ?? 0)"
+                if t.waitingForWorker == true { line += "  (no worker serves it)" }
+                if let w = t.workflowId { line += "  workflow \(w)" }
+                if let precedence = precedenceText(priority: t.priority, fairnessKey: t.fairnessKey) {
+                    line += "  priority \(precedence)"
+                }
                 print(line)
             }
-            let count = answer["count"]?.int64Value ?? Int64(tasks.count)
-            if count > tasks.count { printError("\(count - Int64(tasks.count)) more: use --limit, --status or --name") }
+            if answer.count > tasks.count {
+                printError("\(answer.count - Int64(tasks.count)) more: use --limit, --status or --name")
+            }
         }
     }
 

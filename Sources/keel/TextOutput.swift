@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import KeelProtocol
 
 // Text renderings of the orchestrator's answers. Each shows what the JSON has (issue 13): the last
 // failure of a retrying step and its next attempt, a sleep's wake time, child ids,
@@ -31,36 +32,33 @@ func formatFailure(_ f: JSONValue) -> String {
 }
 
 /// One journal entry as a line of text (`keel dev` progress, `keel workflow history`).
-func formatEntry(_ e: JSONValue) -> String {
-    let seq = e["seq"]?.int64Value ?? 0
-    let status = e["status"]?.stringValue ?? ""
-    var line = "#\(seq) \(e["kind"]?.stringValue ?? "") \(e["name"]?.stringValue ?? "") \(status)"
-    if let a = e["attempts"]?.int64Value, a > 1 { line += " after \(a) attempts" }
-    if let c = field(e, "childWorkflowId")?.stringValue { line += " (child \(c))" }
-    if let r = field(e, "result") { line += " → \(abbreviate(JSONWriter.string(r, sortedKeys: true)))" }
-    if let f = field(e, "failure") { line += " ✗ \(formatFailure(f))" }
-    if status == "scheduled", let w = field(e, "wakeAtMs")?.int64Value { line += " wakes \(formatTime(w))" }
+func formatEntry(_ e: Wire.HistoryEntry) -> String {
+    var line = "#\(e.seq) \(e.kind.rawValue) \(e.name) \(e.status.rawValue)"
+    if e.attempts > 1 { line += " after \(e.attempts) attempts" }
+    if let c = e.childWorkflowId { line += " (child \(c))" }
+    if let r = e.result?.nonNull { line += " → \(abbreviate(JSONWriter.string(r, sortedKeys: true)))" }
+    if let f = e.failure { line += " ✗ \(f.type): \(f.message)" }
+    if e.status == .scheduled, let w = e.wakeAtMs { line += " wakes \(formatTime(w))" }
     return line
 }
 
 /// A history entry: its line, then when it was recorded and ended and what it was given.
-func historyLines(_ e: JSONValue) -> [String] {
-    var lines = [formatEntry(e)]
-    var times = ""
-    if let c = field(e, "createdAtMs")?.int64Value { times = "    at     \(formatTime(c))" }
-    if let c = field(e, "createdAtMs")?.int64Value, let d = field(e, "completedAtMs")?.int64Value {
-        times += "  ended \(formatTime(d)) (\(describeMillis(max(0, d - c))))"
-    }
-    if !times.isEmpty { lines.append(times) }
-    if let input = e["input"] { lines.append("    input  \(abbreviate(JSONWriter.string(input, sortedKeys: true)))") }
-    if let t = field(e, "taskId")?.stringValue { lines.append("    task   \(t)") }
+func historyLines(_ e: Wire.HistoryEntry) -> [String] {
+    var times = "    at     \(formatTime(e.createdAtMs))"
+    if let d = e.completedAtMs { times += "  ended \(formatTime(d)) (\(describeMillis(max(0, d - e.createdAtMs))))" }
+    var lines = [formatEntry(e), times, "    input  \(abbreviate(JSONWriter.string(e.input, sortedKeys: true)))"]
+    if let t = e.taskId { lines.append("    task   \(t)") }
     return lines
 }
 
 /// "5, fairness key acme" when work has a priority other than 0 or a fairness key; else nil.
 func precedenceText(_ value: JSONValue) -> String? {
-    let priority = value["priority"]?.int64Value ?? 0
-    let key = field(value, "fairnessKey")?.stringValue
+    precedenceText(priority: value["priority"]?.int64Value, fairnessKey: field(value, "fairnessKey")?.stringValue)
+}
+
+/// The same from typed fields (an absent priority is 0).
+func precedenceText(priority: Int64?, fairnessKey key: String?) -> String? {
+    let priority = priority ?? 0
     guard priority != 0 || key != nil else { return nil }
     return "\(priority)" + (key.map { ", fairness key \($0)" } ?? "")
 }

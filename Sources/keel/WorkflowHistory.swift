@@ -3,6 +3,7 @@ import Foundation
 import KeelClient
 import KeelCore
 import struct KeelProtocol.WorkflowHistoryParams
+import struct KeelProtocol.WorkflowHistoryResult
 
 /// `keel workflow history`: the journal with times, attempts, inputs and results; `--follow`
 /// watches a run live.
@@ -32,50 +33,51 @@ struct WorkflowHistory: AsyncParsableCommand {
     static let endStatuses = HistoryWatcher.endStatuses
 
     /// How an execution that did not complete ended (a terminate's reason, a timeout), if it did.
-    static func endedLine(_ h: JSONValue) -> String? {
-        guard let f = h["failure"], f != .null else { return nil }
-        return "ended \(h["status"]?.stringValue ?? ""): \(f["type"]?.stringValue ?? ""): \(f["message"]?.stringValue ?? "")"
+    static func endedLine(_ h: WorkflowHistoryResult) -> String? {
+        guard let f = h.failure else { return nil }
+        return "ended \(h.status?.rawValue ?? ""): \(f.type): \(f.message)"
     }
 
     func run() async throws {
         let json = connection.json
         let pollMs = try parseDuration(interval)
         guard follow else {
-            // The answer stays JSON: entries carry failures as stored (docs/architecture.md, "Typed entry points").
             let params = WorkflowHistoryParams(workflowId: workflowId, generation: generation.map(Int64.init))
-            let h = try await runClient(connection) { try await $0.call(WorkflowHistoryParams.method, params.json) }
-            if json { print(JSONWriter.string(h, sortedKeys: true)); return }
+            let h = try await runClient(connection) { try await $0.call(params) }
+            if json { print(JSONWriter.string(h.json, sortedKeys: true)); return }
             print(Self.header(h))
-            let events = h["events"]?.arrayValue ?? []
-            for e in events where e["type"] == "resetFrom" { print("↺ \(e["message"]?.stringValue ?? "")") }
-            for e in h["entries"]?.arrayValue ?? [] { historyLines(e).forEach { print($0) } }
-            for e in events where e["type"] == "resetTo" { print("↺ \(e["message"]?.stringValue ?? "")") }
+            let events = h.events ?? []
+            for e in events where e.type == .resetFrom { print("↺ \(e.message)") }
+            for e in h.entries { historyLines(e).forEach { print($0) } }
+            for e in events where e.type == .resetTo { print("↺ \(e.message)") }
             if let ended = Self.endedLine(h) { print(ended) }
             return
         }
-        let final = try await runClient(connection) { client -> JSONValue in
+        let final = try await runClient(connection) { client -> WorkflowHistoryResult in
             var watcher = HistoryWatcher()
             var first = true
             while true {
-                let h = try await client.call(
-                    WorkflowHistoryParams.method, WorkflowHistoryParams(workflowId: workflowId).json)
+                let h = try await client.call(WorkflowHistoryParams(workflowId: workflowId))
                 if first, !json { say(Self.header(h)) }
                 first = false
                 for e in watcher.changes(h) {
-                    if json { say(JSONWriter.string(e, sortedKeys: true)) } else { historyLines(e).forEach(say) }
+                    if json { say(JSONWriter.string(e.json, sortedKeys: true)) } else { historyLines(e).forEach(say) }
                 }
-                let status = h["status"]?.stringValue ?? ""
-                if Self.endStatuses.contains(status) { return h }
+                if Self.endStatuses.contains(h.status?.rawValue ?? "") { return h }
                 try await Task.sleep(for: .milliseconds(pollMs))
             }
         }
-        let status = final["status"]?.stringValue ?? ""
-        if json { say(JSONWriter.string(final, sortedKeys: true)) } else { say("workflow \(workflowId) \(status)") }
+        let status = final.status?.rawValue ?? ""
+        if json {
+            say(JSONWriter.string(final.json, sortedKeys: true))
+        } else {
+            say("workflow \(workflowId) \(status)")
+        }
         if status != "completed" { throw ExitCode(1) }
     }
 
-    static func header(_ h: JSONValue) -> String {
-        "\(h["workflowId"]?.stringValue ?? "") \(h["name"]?.stringValue ?? "") \(h["status"]?.stringValue ?? "") (run \(h["runId"]?.int64Value ?? 0)"
-            + (h["generation"]?.int64Value.map { ", generation \($0))" } ?? ")")
+    static func header(_ h: WorkflowHistoryResult) -> String {
+        "\(h.workflowId) \(h.name ?? "") \(h.status?.rawValue ?? "") (run \(h.runId)"
+            + (h.generation.map { ", generation \($0))" } ?? ")")
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 import KeelClient
 import KeelCore
 import KeelProtocol
+import KeelServer
 import KeelTesting
+import Logging
 import Testing
 
 /// Issue 15: the typed entry points, end to end through the Swift client's `call(_:)` with the
@@ -146,6 +148,98 @@ struct TypedEntryPointTests {
                     }
                 }
             }
+        }
+    }
+
+    /// The wire answer to `request`, and that reading it as the result type and writing it back
+    /// keeps every member: nothing the engine sends is one the type cannot carry.
+    static func expectTypedLosslessly<R: WireRequest>(_ client: KeelClient, _ request: R) async throws -> JSONValue {
+        let raw = try await client.call(R.method, request.json)
+        #expect(try R.Response(json: raw).json == raw, "\(R.method): \(raw)")
+        return raw
+    }
+
+    @Test func historiesAndTaskListsAnswerTypedWithWhatTheyAddToTheirItems() async throws {
+        struct Refused: Error {}
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let w = Worker(name: "typed", endpoint: endpoint)
+                w.workflow("typed.refuse") { (_: JSONValue, _) -> JSONValue in throw Refused() }
+                w.workflow("typed.parent") { (input: JSONValue, ctx) -> JSONValue in
+                    do {
+                        return try await ctx.child("typed.refuse", input, id: "kid-1", as: JSONValue.self)
+                    } catch {
+                        return "caught"
+                    }
+                }
+                w.workflow("typed.waits") { (input: JSONValue, ctx) -> JSONValue in
+                    try await ctx.activity("typed.unserved", input, as: JSONValue.self)
+                }
+                try await LiveOrchestrator.withWorker(w) {
+                    try await waitForWorkers(endpoint, 1)
+                    try await KeelClient.withClient(endpoint) { client in
+                        _ = try await Self.call(
+                            client, WorkflowStartParams(name: "typed.parent", input: 1, workflowId: "p-1"))
+                        let ended = try await Self.call(
+                            client, WorkflowResultParams(workflowId: "p-1", waitTimeoutMs: 60_000))
+                        #expect(ended.output == "caught")
+
+                        // A failed child step's failure names the child (common.json stepFailure).
+                        let history = try await Self.call(client, WorkflowHistoryParams(workflowId: "p-1"))
+                        let child = try #require(history.entries.first)
+                        #expect(child.kind == .child)
+                        #expect(child.status == .failed)
+                        #expect(child.childWorkflowId == "kid-1")
+                        #expect(child.failure?.childWorkflowId == "kid-1")
+                        #expect(history.status == .completed)
+                        let raw = try await Self.expectTypedLosslessly(client, WorkflowHistoryParams(workflowId: "p-1"))
+                        #expect(raw["entries"]?.arrayValue?.first?["failure"]?["childWorkflowId"] == "kid-1")
+                        let error = try await #require(throws: KeelError.self) {
+                            try await client.call(WorkflowHistoryParams(workflowId: "p-1", generation: 1))
+                        }
+                        #expect(error.message == "workflow/history: params.generation must be an integer from 0 to 0")
+
+                        // A workflow's queued task, with the execution's priority and fairness key.
+                        _ = try await Self.call(
+                            client,
+                            WorkflowStartParams(
+                                name: "typed.waits", input: 2, workflowId: "q-1", priority: 5, fairnessKey: "acme"))
+                        var listed = ActivityListResult(tasks: [], count: 0)
+                        for _ in 0..<200 where listed.tasks.isEmpty {
+                            listed = try await Self.call(client, ActivityListParams(name: "typed.unserved"))
+                            if listed.tasks.isEmpty { try await Task.sleep(for: .milliseconds(25)) }
+                        }
+                        let task = try #require(listed.tasks.first)
+                        #expect(listed.count == 1)
+                        #expect(task.status == .scheduled)
+                        #expect(task.workflowId == "q-1")
+                        #expect(task.priority == 5)
+                        #expect(task.fairnessKey == "acme")
+                        #expect(task.waitingForWorker == true)
+                        #expect(task.createdAtMs > 0)
+                        let rawList = try await Self.expectTypedLosslessly(
+                            client, ActivityListParams(status: .scheduled))
+                        #expect(rawList["tasks"]?.arrayValue?.first?["fairnessKey"] == "acme")
+                        _ = try await Self.call(client, WorkflowTerminateParams(workflowId: "q-1"))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func aTypedShutdownAnswersEmptyAndStopsTheServer() async throws {
+        try await TemporaryDirectory.with { dir in
+            let server = KeelServer(options: ServerServicesTests.options(dir), logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await server.run() }
+                _ = try await server.ready()
+                try await KeelClient.withClient(.unixSocket(path: dir.file("k.sock"))) { client in
+                    let answer = try await Self.call(client, ShutdownParams())
+                    #expect(answer == ShutdownResult())
+                }
+                try await tasks.waitForAll()
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir.file("k.sock")))
         }
     }
 

@@ -178,6 +178,56 @@ extension Wire {
         }
     }
 
+    /// A step's failure as Keel records it and sends it back (workflow/step, workflow/run's journal,
+    /// workflow/history): a keelFailure; a failed child step's also names the child execution.
+    public struct StepFailure: Sendable, Hashable, WireValue {
+        public var type: String
+        public var message: String
+        public var retryable: Bool
+        public var retryAfterMs: Int64?
+        public var details: JSONValue?
+        /// For a child step whose child failed, timed out or was terminated: the child execution's id (a
+        /// cancelled child's Cancelled failure has none).
+        public var childWorkflowId: String?
+
+        public init(
+            type: String,
+            message: String,
+            retryable: Bool,
+            retryAfterMs: Int64? = nil,
+            details: JSONValue? = nil,
+            childWorkflowId: String? = nil
+        ) {
+            self.type = type
+            self.message = message
+            self.retryable = retryable
+            self.retryAfterMs = retryAfterMs
+            self.details = details
+            self.childWorkflowId = childWorkflowId
+        }
+
+        public init(wire value: JSONValue, at path: WirePath) throws {
+            let o = try path.object(value)
+            self.type = try path.required(o, "type")
+            self.message = try path.required(o, "message")
+            self.retryable = try path.required(o, "retryable")
+            self.retryAfterMs = try path.optional(o, "retryAfterMs")
+            self.details = try path.optional(o, "details")
+            self.childWorkflowId = try path.optional(o, "childWorkflowId")
+        }
+
+        public var json: JSONValue {
+            var o = JSONObject()
+            o["type"] = self.type.json
+            o["message"] = self.message.json
+            o["retryable"] = self.retryable.json
+            if let v = self.retryAfterMs { o["retryAfterMs"] = v.json }
+            if let v = self.details { o["details"] = v.json }
+            if let v = self.childWorkflowId { o["childWorkflowId"] = v.json }
+            return .object(o)
+        }
+    }
+
     public struct ActivityStatus: RawRepresentable, Sendable, Hashable, CustomStringConvertible, WireValue {
         public let rawValue: String
 
@@ -552,6 +602,105 @@ extension Wire {
         }
     }
 
+    /// An open task as activity/list lists it: its activity/result answer plus when it was created and started,
+    /// its workflow, and its priority and fairness key.
+    public struct OpenActivityTask: Sendable, Hashable, WireValue {
+        public var taskId: String
+        public var name: String?
+        public var status: Wire.ActivityStatus
+        public var attempts: Int64?
+        public var output: JSONValue?
+        public var failure: Wire.KeelFailure?
+        public var idempotencyKey: String?
+        /// Present while the task is running and its current attempt heartbeated details: the latest ones
+        /// (activity/heartbeat's details).
+        public var heartbeatDetails: JSONValue?
+        /// Present (true) while the task is queued and no connected worker serves its name; it stays queued until
+        /// one connects or its schedule-to-start timeout passes.
+        public var waitingForWorker: Bool?
+        /// With waitingForWorker: names served by known workers that are close to this one (a typo's likely
+        /// target), closest first.
+        public var suggestions: [String]?
+        public var createdAtMs: Int64
+        public var startedAtMs: Int64?
+        public var workflowId: String?
+        public var priority: Int64
+        public var fairnessKey: String?
+
+        public init(
+            taskId: String,
+            name: String? = nil,
+            status: Wire.ActivityStatus,
+            attempts: Int64? = nil,
+            output: JSONValue? = nil,
+            failure: Wire.KeelFailure? = nil,
+            idempotencyKey: String? = nil,
+            heartbeatDetails: JSONValue? = nil,
+            waitingForWorker: Bool? = nil,
+            suggestions: [String]? = nil,
+            createdAtMs: Int64,
+            startedAtMs: Int64? = nil,
+            workflowId: String? = nil,
+            priority: Int64,
+            fairnessKey: String? = nil
+        ) {
+            self.taskId = taskId
+            self.name = name
+            self.status = status
+            self.attempts = attempts
+            self.output = output
+            self.failure = failure
+            self.idempotencyKey = idempotencyKey
+            self.heartbeatDetails = heartbeatDetails
+            self.waitingForWorker = waitingForWorker
+            self.suggestions = suggestions
+            self.createdAtMs = createdAtMs
+            self.startedAtMs = startedAtMs
+            self.workflowId = workflowId
+            self.priority = priority
+            self.fairnessKey = fairnessKey
+        }
+
+        public init(wire value: JSONValue, at path: WirePath) throws {
+            let o = try path.object(value)
+            self.taskId = try path.required(o, "taskId")
+            self.name = try path.optional(o, "name")
+            self.status = try path.required(o, "status")
+            self.attempts = try path.optional(o, "attempts")
+            self.output = try path.optional(o, "output")
+            self.failure = try path.optional(o, "failure")
+            self.idempotencyKey = try path.optional(o, "idempotencyKey")
+            self.heartbeatDetails = try path.optional(o, "heartbeatDetails")
+            self.waitingForWorker = try path.optional(o, "waitingForWorker")
+            self.suggestions = try path.optional(o, "suggestions")
+            self.createdAtMs = try path.required(o, "createdAtMs")
+            self.startedAtMs = try path.optional(o, "startedAtMs")
+            self.workflowId = try path.optional(o, "workflowId")
+            self.priority = try path.required(o, "priority")
+            self.fairnessKey = try path.optional(o, "fairnessKey")
+        }
+
+        public var json: JSONValue {
+            var o = JSONObject()
+            o["taskId"] = self.taskId.json
+            if let v = self.name { o["name"] = v.json }
+            o["status"] = self.status.json
+            if let v = self.attempts { o["attempts"] = v.json }
+            if let v = self.output { o["output"] = v.json }
+            if let v = self.failure { o["failure"] = v.json }
+            if let v = self.idempotencyKey { o["idempotencyKey"] = v.json }
+            if let v = self.heartbeatDetails { o["heartbeatDetails"] = v.json }
+            if let v = self.waitingForWorker { o["waitingForWorker"] = v.json }
+            if let v = self.suggestions { o["suggestions"] = v.json }
+            o["createdAtMs"] = self.createdAtMs.json
+            if let v = self.startedAtMs { o["startedAtMs"] = v.json }
+            if let v = self.workflowId { o["workflowId"] = v.json }
+            o["priority"] = self.priority.json
+            if let v = self.fairnessKey { o["fairnessKey"] = v.json }
+            return .object(o)
+        }
+    }
+
     /// A recorded step as workflow/run sends it: completed (with result), failed (with failure) or scheduled
     /// (still running).
     public struct JournalEntry: Sendable, Hashable, WireValue {
@@ -560,7 +709,7 @@ extension Wire {
         public var name: String
         public var status: Status
         public var result: JSONValue?
-        public var failure: Wire.KeelFailure?
+        public var failure: Wire.StepFailure?
 
         public init(
             seq: Int64,
@@ -568,7 +717,7 @@ extension Wire {
             name: String,
             status: Status,
             result: JSONValue? = nil,
-            failure: Wire.KeelFailure? = nil
+            failure: Wire.StepFailure? = nil
         ) {
             self.seq = seq
             self.kind = kind
@@ -634,7 +783,7 @@ extension Wire {
         public var name: String
         public var status: Status
         public var result: JSONValue?
-        public var failure: Wire.KeelFailure?
+        public var failure: Wire.StepFailure?
         public var input: JSONValue
         public var attempts: Int64
         public var contractHash: String?
@@ -657,7 +806,7 @@ extension Wire {
             name: String,
             status: Status,
             result: JSONValue? = nil,
-            failure: Wire.KeelFailure? = nil,
+            failure: Wire.StepFailure? = nil,
             input: JSONValue,
             attempts: Int64,
             contractHash: String? = nil,
@@ -1620,12 +1769,12 @@ public struct ActivityListResult: Sendable, Hashable, WireValue {
         WirePath(method: "activity/list", part: "result")
     }
 
-    public var tasks: [Wire.ActivityResult]
+    public var tasks: [Wire.OpenActivityTask]
     /// How many open tasks match, beyond the limit too.
     public var count: Int64
 
     public init(
-        tasks: [Wire.ActivityResult],
+        tasks: [Wire.OpenActivityTask],
         count: Int64
     ) {
         self.tasks = tasks
@@ -4750,12 +4899,12 @@ public struct WorkflowStepResult: Sendable, Hashable, WireValue {
 
     public var status: Status
     public var result: JSONValue?
-    public var failure: Wire.KeelFailure?
+    public var failure: Wire.StepFailure?
 
     public init(
         status: Status,
         result: JSONValue? = nil,
-        failure: Wire.KeelFailure? = nil
+        failure: Wire.StepFailure? = nil
     ) {
         self.status = status
         self.result = result
