@@ -186,6 +186,11 @@ extension Engine {
         }
         let record = try await requireWorkflow(id)
         guard !record.status.isTerminal else {
+            // A resend of a signal delivered before the end (often the one that ended it), after
+            // its answer was lost: a duplicate, as while the workflow was open.
+            if let requestId, try await ledger.signalDelivered(id, key: requestId) {
+                return WorkflowSignalResult(delivered: true, duplicate: true)
+            }
             throw KeelError(.workflowNotFound, "workflow \(id) has ended (\(record.status.rawValue)); signals go to open workflows",
                 data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
         }

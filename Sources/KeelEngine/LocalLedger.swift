@@ -16,6 +16,10 @@ struct LocalLedger: WorkflowLedger {
 
     func searchAttributeKeys() async throws -> [String] { try await storage.read { try $0.searchAttributeKeys() } }
 
+    func signalDelivered(_ id: String, key: String) async throws -> Bool {
+        try await storage.read { try $0.signalDelivered(workflowId: id, key: key) }
+    }
+
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
         try await storage.read { try $0.journal(workflowId: id, generation: generation) }
     }

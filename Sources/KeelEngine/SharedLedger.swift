@@ -16,6 +16,10 @@ struct SharedLedger: WorkflowLedger {
 
     func searchAttributeKeys() async throws -> [String] { try await store.searchAttributeKeys() }
 
+    func signalDelivered(_ id: String, key: String) async throws -> Bool {
+        try await store.signalDelivered(workflowId: id, key: key)
+    }
+
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry] {
         try await store.journal(workflowId: id, generation: generation)
     }

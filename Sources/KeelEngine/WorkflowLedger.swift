@@ -14,6 +14,8 @@ protocol WorkflowLedger: Sendable {
     func executions(_ filter: WorkflowFilter) async throws -> [(record: WorkflowRecord, node: String?)]
     /// A generation's journal in `seq` order.
     func journal(_ id: String, generation: Int) async throws -> [JournalEntry]
+    /// Whether a signal with request key `key` was delivered to execution `id`, open or ended.
+    func signalDelivered(_ id: String, key: String) async throws -> Bool
     /// The search attribute keys some execution has.
     func searchAttributeKeys() async throws -> [String]
     func task(_ id: String) async throws -> ActivityTaskRecord?

@@ -640,6 +640,15 @@ public final class PostgresStore: Store {
         }
     }
 
+    public func signalDelivered(workflowId: String, key: String) async throws -> Bool {
+        try await perform { [self] in
+            let rows = try await client.prepared(
+                "SELECT 1 FROM signals WHERE workflow_id = \(workflowId) AND signal_key = \(key)", logger: logger)
+            for try await _ in rows { return true }
+            return false
+        }
+    }
+
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
         try await perform { [self] in
             let rows = try await client.prepared(

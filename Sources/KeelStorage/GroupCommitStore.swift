@@ -226,6 +226,9 @@ public final class GroupCommitStore: Store {
     public func execution(id: String) async throws -> ExecutionState? { try await inner.execution(id: id) }
     public func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] { try await inner.endedExecutions(ids: ids) }
     public func endedTasks(ids: [String]) async throws -> [ActivityTaskRecord] { try await inner.endedTasks(ids: ids) }
+    public func signalDelivered(workflowId: String, key: String) async throws -> Bool {
+        try await inner.signalDelivered(workflowId: workflowId, key: key)
+    }
     public func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] { try await inner.executions(filter) }
     public func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)

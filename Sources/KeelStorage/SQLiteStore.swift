@@ -327,6 +327,10 @@ public final class SQLiteStore: Store {
         try await storage.read { try $0.workflowResets(workflowId: workflowId) }
     }
 
+    public func signalDelivered(workflowId: String, key: String) async throws -> Bool {
+        try await storage.readSQL { tx in try tx.signalDelivered(workflowId: workflowId, key: key) }
+    }
+
     public func pendingSignals(workflowId: String) async throws -> [SignalRecord] {
         try await storage.readSQL { tx in
             var signals: [SignalRecord] = []

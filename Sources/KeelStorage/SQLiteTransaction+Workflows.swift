@@ -203,6 +203,14 @@ extension SQLiteTransaction {
         return db.changes > 0 ? db.lastInsertRowID : nil
     }
 
+    /// Whether a signal with request key `key` was delivered to `workflowId` (``Store/signalDelivered(workflowId:key:)``).
+    func signalDelivered(workflowId: String, key: String) throws -> Bool {
+        var found = false
+        try db.statement("SELECT 1 FROM signals WHERE workflow_id = ? AND signal_key = ?")
+            .bind([.text(workflowId), .text(key)]).forEachRow { _ in found = true }
+        return found
+    }
+
     func consumeSignal(id: Int64, generation: Int, seq: Int) throws -> WriteOutcome {
         try db.statement(
             "UPDATE signals SET consumed_generation = ?, consumed_seq = ? WHERE signal_id = ? AND consumed_seq IS NULL"

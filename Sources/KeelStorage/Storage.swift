@@ -27,6 +27,9 @@ public protocol StorageReader {
     func activityTasks(status: TaskStatus?, limit: Int) throws -> [ActivityTaskRecord]
 
     func workflow(id: String) throws -> WorkflowRecord?
+    /// Whether a signal with request key `key` was ever delivered to `workflowId`, consumed or
+    /// not, the workflow open or ended.
+    func signalDelivered(workflowId: String, key: String) throws -> Bool
     /// Executions not yet terminal or parked: what a restart must resume.
     func openWorkflows() throws -> [WorkflowRecord]
     /// Executions matching `filter`, oldest first, after its cursor.

@@ -104,6 +104,9 @@ public protocol Store: Sendable {
     func attemptFailures(taskIds: [String]) async throws -> [String: [AttemptFailure]]
     /// Signals not yet consumed, oldest first.
     func pendingSignals(workflowId: String) async throws -> [SignalRecord]
+    /// Whether a signal with request key `key` was ever delivered to `workflowId`, consumed or
+    /// not, the execution open or ended: a resend of it is a duplicate.
+    func signalDelivered(workflowId: String, key: String) async throws -> Bool
     func nodes() async throws -> [NodeRecord]
     /// Work waiting for a worker on any node, per name: tasks `scheduled` (queued, or waiting out
     /// a retry backoff) and executions `pending` (no run has taken them yet).

@@ -83,6 +83,7 @@ public enum StoreConformance {
         .init(name: "a signal is consumed only by the step it completed", run: aSignalIsConsumedOnlyByTheStepItCompleted),
         .init(name: "ended executions are found among many ids in one read", run: endedExecutionsAreFoundAmongIds),
         .init(name: "ended tasks are found among many ids in one read", run: endedTasksAreFoundAmongIds),
+        .init(name: "a delivered signal's request key is known after the execution ends", run: aSignalsKeyIsKnownAfterTheEnd),
     ]
 
     // MARK: - Cases
@@ -167,6 +168,21 @@ public enum StoreConformance {
         try expect(ended.first { $0.id == "t1" }?.output, .string("one"))
         try expect(ended.first { $0.id == "t4" }?.status, .cancelled)
         try expect(try await store.endedTasks(ids: []).count, 0)
+    }
+
+    static func aSignalsKeyIsKnownAfterTheEnd(_ store: any Store) async throws {
+        let node = try await store.join(nodeId: "n", leaseMillis: liveLease)
+        let now = try await store.now()
+        _ = try await store.apply([.startExecution(execution("w", now: now)), .startExecution(execution("other", now: now))])
+        try expect(try await store.claimExecutions(limit: 2, node: node).count, 2)
+        try expect(
+            try await store.apply([.deliverSignal(workflowId: "w", name: "go", payload: .string("a"), key: "r-1")]), [.applied])
+        try expect(
+            try await store.apply([.finishExecution(workflowId: "w", epoch: 1, status: .completed, output: nil, failure: nil)]),
+            [.applied])
+        try expect(try await store.signalDelivered(workflowId: "w", key: "r-1"), true)
+        try expect(try await store.signalDelivered(workflowId: "w", key: "r-2"), false)
+        try expect(try await store.signalDelivered(workflowId: "other", key: "r-1"), false)
     }
 
     static func aSignalIsConsumedOnlyByTheStepItCompleted(_ store: any Store) async throws {

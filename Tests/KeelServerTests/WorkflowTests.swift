@@ -211,6 +211,13 @@ struct WorkflowTests {
                 endpoint, "workflow/signal",
                 ["workflowId": "dedup", "name": "approve", "payload": ["approved": false], "requestId": "req-2"])
             #expect(try await result(endpoint, "dedup")["output"] == ["first": true, "second": false])
+            // The signal that ended it, sent again after its answer was lost: still a duplicate,
+            // not an error. A new signal to the ended workflow is refused.
+            let last: JSONValue = ["workflowId": "dedup", "name": "approve", "payload": ["approved": false], "requestId": "req-2"]
+            #expect(try await rpc(endpoint, "workflow/signal", last) == ["delivered": true, "duplicate": true])
+            let late = try await rpcError(
+                endpoint, "workflow/signal", ["workflowId": "dedup", "name": "approve", "payload": 1, "requestId": "req-3"])
+            #expect(late?.code == .workflowNotFound, "\(String(describing: late))")
             let history = try await rpc(endpoint, "workflow/history", ["workflowId": "dedup"])
             #expect(history["entries"]?.arrayValue?.filter { $0["kind"] == "signal" }.count == 2)
             let empty = try await rpcError(endpoint, "workflow/signal", ["workflowId": "dedup", "name": "approve", "requestId": ""])

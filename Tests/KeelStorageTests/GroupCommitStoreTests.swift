@@ -86,6 +86,9 @@ final class ApplyTaskSpy: Store {
     func execution(id: String) async throws -> ExecutionState? { try await inner.execution(id: id) }
     func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] { try await inner.endedExecutions(ids: ids) }
     func endedTasks(ids: [String]) async throws -> [ActivityTaskRecord] { try await inner.endedTasks(ids: ids) }
+    func signalDelivered(workflowId: String, key: String) async throws -> Bool {
+        try await inner.signalDelivered(workflowId: workflowId, key: key)
+    }
     func executions(_ filter: WorkflowFilter) async throws -> [ExecutionState] { try await inner.executions(filter) }
     func journal(workflowId: String, generation: Int) async throws -> [JournalEntry] {
         try await inner.journal(workflowId: workflowId, generation: generation)
