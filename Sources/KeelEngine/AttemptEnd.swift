@@ -81,11 +81,7 @@ struct AttemptEnd {
     mutating func outputChecked(errors: [JSONValue], now: EpochMillis) -> Action {
         guard case .checkingOutput(let output) = state else { return .ignore }
         guard !errors.isEmpty else { return decide(.finish(.completed, output: output, failure: nil)) }
-        let failure = Engine.failure(
-            type: "OutputContractViolation",
-            message: "the output breaks the contract of \(task.name): \(Engine.firstMessage(errors))",
-            retryable: false, details: ["errors": .array(errors)])
-        return decideFailure(failure, timedOut: false, now: now)
+        return decideFailure(Engine.outputContractViolation(task.name, errors: errors), timedOut: false, now: now)
     }
 
     /// The attempt failed without an answer: it timed out (`timedOut`: a task that is not retried

@@ -409,6 +409,14 @@ extension Engine {
         return .object(o)
     }
 
+    /// The failure of an activity's or workflow's output that breaks `name`'s contract (`errors`,
+    /// the validator's): not retryable, since the same code would break it again.
+    static func outputContractViolation(_ name: String, errors: [JSONValue]) -> JSONValue {
+        failure(
+            type: "OutputContractViolation", message: "the output breaks the contract of \(name): \(firstMessage(errors))",
+            retryable: false, details: ["errors": .array(errors)])
+    }
+
     static func firstMessage(_ errors: [JSONValue]) -> String {
         guard let e = errors.first else { return "" }
         let at = e["instanceLocation"]?.stringValue ?? ""

@@ -105,10 +105,7 @@ struct RunEnd {
     mutating func outputChecked(errors: [JSONValue]) -> Action {
         guard case .checkingOutput(let output) = state else { return .ignore }
         guard !errors.isEmpty else { return decide(.end(.completed, output: output, failure: nil)) }
-        return decide(.end(.failed, output: nil, failure: Engine.failure(
-            type: "OutputContractViolation",
-            message: "the output breaks the contract of \(record.name): \(Engine.firstMessage(errors))",
-            retryable: false, details: ["errors": .array(errors)])))
+        return decide(.end(.failed, output: nil, failure: Engine.outputContractViolation(record.name, errors: errors)))
     }
 
     private mutating func decide(_ action: Action) -> Action {
