@@ -279,5 +279,16 @@ enum Migrations {
         """
         CREATE INDEX workflows_parked ON workflows (status) WHERE status = 'parked';
         """,
+        // 19: the claim's order and each fairness key's turns as indexes (PostgreSQL's 8 and 15),
+        // so numbering a task's turn reads the end of an index instead of every waiting task of
+        // its name (23,000 VM steps a task in W1 2000 on the shared path), and a claim reads its
+        // first waiting tasks in order instead of sorting all of them.
+        """
+        CREATE INDEX activity_tasks_claim_order
+            ON activity_tasks (name, priority DESC, turn, visible_at, created_at, task_id)
+            WHERE status = 'scheduled';
+        CREATE INDEX activity_tasks_key_turns ON activity_tasks (name, priority, fairness_key, turn)
+            WHERE status = 'scheduled';
+        """,
     ]
 }

@@ -407,15 +407,23 @@ extension SQLiteTransaction {
     /// one past the last turn its key holds among the waiting tasks of its name and priority, but
     /// never behind the turn at their head. Claims take the lowest turn first. (One SQLite node
     /// keeps the same numbering in memory: TaskQueue.swift.)
+    ///
+    /// A key's last waiting turn is never behind the head, so the head is read only when the key
+    /// has no task waiting (`COALESCE` stops at the first), as on PostgreSQL. Both reads are
+    /// `ORDER BY … LIMIT 1` at the end of an index (`activity_tasks_key_turns`,
+    /// `activity_tasks_claim_order`), never a scan of the name's waiting tasks.
     private func assignTurn(_ task: ActivityTaskRecord) throws {
         try db.statement(
             """
-            UPDATE activity_tasks SET turn = MAX(
-                COALESCE((SELECT MIN(turn) FROM activity_tasks
-                          WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND task_id != ?1), 0),
-                COALESCE((SELECT MAX(turn) + 1 FROM activity_tasks
-                          WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND fairness_key IS ?4
-                            AND task_id != ?1), 0))
+            UPDATE activity_tasks SET turn = COALESCE(
+                (SELECT turn + 1 FROM activity_tasks
+                 WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND fairness_key IS ?4
+                   AND task_id != ?1
+                 ORDER BY turn DESC LIMIT 1),
+                (SELECT turn FROM activity_tasks
+                 WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND task_id != ?1
+                 ORDER BY turn LIMIT 1),
+                0)
             WHERE task_id = ?1
             """
         ).bind([.text(task.id), .text(task.name), .int(Int64(task.precedence.priority)), .optional(task.precedence.fairnessKey)]).run()
