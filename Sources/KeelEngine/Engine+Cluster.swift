@@ -382,15 +382,16 @@ extension Engine {
     func checkClusterAdmits(_ method: String, params: JSONValue) async throws {
         guard let cluster else { return }
         if Self.workflowMethodsNotShared.contains(method) { throw WorkflowsUnavailable.refusal(method) }
-        try Self.checkStorableIdentifiers(params, method: method)
+        if !cluster.store.keepsNULInIdentifiers { try Self.checkStorableIdentifiers(params, method: method) }
         guard Self.leaseBoundMethods.contains(method) else { return }
         guard await cluster.membership.isServing else { throw leaseNotHeld(method) }
     }
 
     /// Identifier fields a request may carry, at its top level or in a step's `input` (a child's
-    /// `workflowId`). PostgreSQL's text cannot hold U+0000, which SQLite stores exactly; a
-    /// request carrying one is refused as invalid rather than answered with a store failure that
-    /// no retry would ever get past (docs/scaling.md, "The store URL").
+    /// `workflowId`). PostgreSQL's text cannot hold U+0000, which SQLite stores exactly; on a store
+    /// that cannot keep it (``Store/keepsNULInIdentifiers``) a request carrying one is refused as
+    /// invalid rather than answered with a store failure that no retry would ever get past
+    /// (docs/scaling.md, "The store URL").
     static let identifierFields = ["workflowId", "idempotencyKey", "taskId", "key", "requestId", "scheduleId"]
 
     /// `-32602` naming the first identifier that holds U+0000.
@@ -400,7 +401,7 @@ extension Engine {
                 guard let text = object[field]?.stringValue, text.utf8.contains(0) else { continue }
                 throw KeelError(
                     .invalidParams,
-                    "\(method): params.\(path)\(field) must not contain U+0000 on a shared store (PostgreSQL's text cannot hold it)",
+                    "\(method): params.\(path)\(field) must not contain U+0000 on PostgreSQL (its text cannot hold it)",
                     data: ["field": .string(path + field)])
             }
         }

@@ -261,4 +261,5 @@ public final class GroupCommitStore: Store {
     public func nodes() async throws -> [NodeRecord] { try await inner.nodes() }
     public func readyHints() -> AsyncStream<Void> { inner.readyHints() }
     public func close() async { await inner.close() }
+    public var keepsNULInIdentifiers: Bool { inner.keepsNULInIdentifiers }
 }

@@ -13,6 +13,8 @@ public final class SQLiteStore: Store {
 
     public func now() async throws -> EpochMillis { storage.now() }
 
+    public var keepsNULInIdentifiers: Bool { true }
+
     public func apply(_ changes: [Change]) async throws -> [ChangeOutcome] {
         let now = storage.now()
         return try await storage.writeSQL { tx in try changes.map { try tx.apply($0, now: now) } }

@@ -122,6 +122,11 @@ public protocol Store: Sendable {
 
     /// Ends the store's connections. Calls after this fail with `.storageFailure`.
     func close() async
+
+    /// Whether an identifier (a workflow id, an idempotency key …) may hold U+0000. SQLite
+    /// stores text exactly; PostgreSQL's `text` cannot hold it, so a node on it refuses such an
+    /// identifier as invalid params rather than fail at the store on every retry.
+    var keepsNULInIdentifiers: Bool { get }
 }
 
 extension Store {

@@ -26,16 +26,6 @@ struct ExactDataTests {
         }
     }
 
-    /// On the shared path ids and keys are stored as PostgreSQL text, which cannot hold U+0000:
-    /// one holding it is refused as invalid (-32602) naming the field, not stored (docs/scaling.md).
-    func expectNulRefused(_ answer: JSONValue?, method: String, field: String) {
-        #expect(answer?["error"]?["code"] == -32602, "\(String(describing: answer))")
-        #expect(answer?["error"]?["data"]?["field"] == .string(field), "\(String(describing: answer))")
-        #expect(
-            answer?["error"]?["message"]?.stringValue?.hasPrefix("\(method): params.\(field) must not contain U+0000") == true,
-            "\(String(describing: answer))")
-    }
-
     func request(_ raw: RawSocket, _ id: Int, _ method: String, _ params: String) async -> JSONValue? {
         await raw.send(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"# + "\n")
         return await raw.readLine()
@@ -79,12 +69,6 @@ struct ExactDataTests {
     @Test func workflowIdsThatDifferAfterANulStayDistinct() async throws {
         try await withRaw { raw, _ in
             await raw.initialize()
-            guard !SharedPathRun.isOn else {
-                let refused = await request(
-                    raw, 10, "workflow/start", #"{"name":"acct.open","workflowId":"acct\u0000alice","conflictPolicy":"fail"}"#)
-                expectNulRefused(refused, method: "workflow/start", field: "workflowId")
-                return
-            }
             for (i, who) in ["alice", "mallory"].enumerated() {
                 let a = await request(
                     raw, 10 + i, "workflow/start",
@@ -113,11 +97,6 @@ struct ExactDataTests {
     @Test func idempotencyKeysThatDifferAfterANulStayDistinct() async throws {
         try await withRaw { raw, _ in
             await raw.initialize()
-            guard !SharedPathRun.isOn else {
-                let refused = await request(raw, 1, "activity/call", #"{"name":"x.y","input":1,"idempotencyKey":"k\u0000a","wait":false}"#)
-                expectNulRefused(refused, method: "activity/call", field: "idempotencyKey")
-                return
-            }
             let a = await request(raw, 1, "activity/call", #"{"name":"x.y","input":1,"idempotencyKey":"k\u0000a","wait":false}"#)
             let b = await request(raw, 2, "activity/call", #"{"name":"x.y","input":2,"idempotencyKey":"k\u0000b","wait":false}"#)
             let again = await request(raw, 3, "activity/call", #"{"name":"x.y","input":1,"idempotencyKey":"k\u0000a","wait":false}"#)

@@ -121,4 +121,5 @@ final class ApplyTaskSpy: Store {
     func nodes() async throws -> [NodeRecord] { try await inner.nodes() }
     func readyHints() -> AsyncStream<Void> { inner.readyHints() }
     func close() async { await inner.close() }
+    var keepsNULInIdentifiers: Bool { inner.keepsNULInIdentifiers }
 }
