@@ -29,6 +29,17 @@ public actor NodeMembership {
             renewEvery = .milliseconds(millis / 3)
             fenceAfter = .milliseconds(millis * 4 / 5)
         }
+
+        /// The lease of the one node a store can have (a SQLite file, whose lock keeps every other
+        /// process out): nobody can take its work over, so it never runs out, and a process paused
+        /// past any lease (a laptop asleep, a debugger) goes on with its work instead of rescuing
+        /// it from itself. Renewed every few seconds all the same (the sweep rides on it).
+        public static var soleNodeOfItsStore: Settings {
+            var settings = Settings()
+            settings.leaseMillis = 100 * 365 * 86_400_000
+            settings.fenceAfter = .seconds(100 * 365 * 86_400)
+            return settings
+        }
     }
 
     /// What one renew-and-sweep round found.

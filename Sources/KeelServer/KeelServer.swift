@@ -375,21 +375,22 @@ extension KeelServer {
         if options.sharedStore == nil, options.sqliteOnSharedPath {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability, clock: clock)
             let logger = logger
-            return try await makeNode(
-                SharedStore(description: options.databasePath) {
-                    let store = SQLiteStore(storage: storage)
-                    // The previous process's node is gone (this one holds the file's lock): its
-                    // work is taken back by the first rescue, not after its lease runs out.
-                    let retired: [String]
-                    do {
-                        retired = try await store.retireRecordedNodes()
-                    } catch {
-                        await storage.close()
-                        throw error
-                    }
-                    if !retired.isEmpty { logger.info("the previous process's node is gone", metadata: ["nodes": "\(retired)"]) }
-                    return store
-                })
+            var shared = SharedStore(description: options.databasePath) {
+                let store = SQLiteStore(storage: storage)
+                // The previous process's node is gone (this one holds the file's lock): its
+                // work is taken back by the first rescue, not after its lease runs out.
+                let retired: [String]
+                do {
+                    retired = try await store.retireRecordedNodes()
+                } catch {
+                    await storage.close()
+                    throw error
+                }
+                if !retired.isEmpty { logger.info("the previous process's node is gone", metadata: ["nodes": "\(retired)"]) }
+                return store
+            }
+            shared.lease = .soleNodeOfItsStore
+            return try await makeNode(shared)
         }
         guard let shared = options.sharedStore else {
             let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)

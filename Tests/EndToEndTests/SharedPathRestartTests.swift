@@ -8,7 +8,8 @@ extension EndToEnd {
 /// of its file. After a kill -9 the next process holds the file's lock, so the node recorded by
 /// the dead one is gone whatever its lease says: its running work is taken back by the first
 /// rescue, not after the lease (10 s) runs out as on PostgreSQL, where another node may be alive.
-@Suite("A restart on the shared path", .timeLimit(.minutes(3)))
+/// For the same reason its lease never runs out while it lives.
+@Suite("A SQLite node on the shared path", .timeLimit(.minutes(3)))
 struct SharedPathRestartTests {
     @Test func theDeadProcesssNodeIsRetiredAndItsRunningAttemptTakenBackAtStart() async throws {
         try await TemporaryDirectory.with { dir in
@@ -33,6 +34,37 @@ struct SharedPathRestartTests {
             // have run out, and it returned the one running attempt.
             let takeover = log.split(separator: "\n").first { $0.contains("took over dead nodes' work") }
             #expect(takeover?.contains("tasks=1") == true, "\(takeover ?? "")")
+            keel.stop()
+        }
+    }
+
+    /// The lock keeps every other process out, so nobody can take a live SQLite node's work over:
+    /// paused past the 10 s a PostgreSQL node's lease lasts (a laptop asleep), it goes on with its
+    /// running attempt when it wakes, instead of finding its own lease lapsed, rescuing the
+    /// attempt from itself and running it again.
+    @Test func aNodePausedPastAnyLeaseKeepsItsRunningAttempt() async throws {
+        try await TemporaryDirectory.with { dir in
+            let environment = ["KEEL_SQLITE_ON_STORE": "1", "KEEL_E2E_LOG": dir.file("e2e.log")]
+            let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"])
+            try await keel.start(environment: environment)
+            try await keel.waitForWorkers(1)
+            _ = try await keel.call(
+                "activity/call", ["name": "e2e.double", "input": ["n": 21, "sleep": 14], "wait": false, "idempotencyKey": "paused"])
+            let running = try await eventually(timeout: .seconds(60)) {
+                sideEffects(dir.file("e2e.log")).contains { $0["event"] == "start" }
+            }
+            #expect(running, "the attempt never started")
+            let process = try #require(keel.process)
+            process.pause()
+            try await Task.sleep(for: .seconds(12))
+            process.resume()
+            let result = try await keel.call("activity/result", ["idempotencyKey": "paused", "waitTimeoutMs": 60_000])
+            #expect(result["status"] == "completed", "\(result)")
+            #expect(result["output"]?["n"] == 42, "\(result)")
+            let starts = sideEffects(dir.file("e2e.log")).filter { $0["event"] == "start" }
+            #expect(starts.count == 1, "the attempt ran again: \(starts)")
+            #expect(!process.log.contains("took over dead nodes' work"), "\(process.log)")
+            #expect(!process.log.contains("rejoined"), "\(process.log)")
             keel.stop()
         }
     }
