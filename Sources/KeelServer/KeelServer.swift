@@ -45,18 +45,19 @@ public final class KeelServer: Service, Sendable {
         /// at ``databasePath``. Set by the command line, which links the PostgreSQL driver.
         public var sharedStore: SharedStore?
         /// Runs the SQLite file as one node on the shared-store engine path, the one PostgreSQL
-        /// nodes run, instead of the local path (docs/architecture.md, "Two engine paths"). Set by
-        /// `KEEL_SQLITE_ON_STORE=1`, so that a test run can put every server it starts on that path.
-        public var sqliteOnSharedPath = Self.environmentAsksForSharedPath
+        /// nodes run (the default), or, when false, on the local path that is to go
+        /// (docs/architecture.md, "Two engine paths"). `KEEL_SQLITE_ON_STORE=0` sets it false, so
+        /// that a test run can put every server it starts on the local path.
+        public var sqliteOnSharedPath = !Self.environmentAsksForLocalPath
         /// Listeners run beside the orchestrator's own, such as the web UI (`--http`).
         public var sidecars: [any Sidecar] = []
 
         public init(databasePath: String) { self.databasePath = databasePath }
 
-        /// Whether `KEEL_SQLITE_ON_STORE=1` is set: servers started here (and `keel serve` processes
-        /// started with this environment) run the shared path. Tests read it to expect what that
+        /// Whether `KEEL_SQLITE_ON_STORE=0` is set: servers started here (and `keel serve` processes
+        /// started with this environment) run the local path. Tests read it to expect what that
         /// path does where it differs by design.
-        public static var environmentAsksForSharedPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "1" }
+        public static var environmentAsksForLocalPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "0" }
     }
 
     /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).
