@@ -435,6 +435,19 @@ extension SQLiteTransaction {
         return state.record.epoch == epoch ? nil : .superseded(currentEpoch: state.record.epoch)
     }
 
+    /// The execution `workflowId` if it has ended; an open or unknown one reads (and decodes)
+    /// nothing.
+    func endedExecution(_ workflowId: String) throws -> WorkflowRecord? {
+        var found: WorkflowRecord?
+        try db.statement(
+            """
+            SELECT \(Self.workflowColumns) FROM workflows
+            WHERE workflow_id = ? AND status IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+            """
+        ).bind([.text(workflowId)]).forEachRow { found = Self.workflow(from: $0) }
+        return found
+    }
+
     func execution(_ workflowId: String) throws -> ExecutionState? {
         var found: ExecutionState?
         try db.statement("SELECT \(Self.workflowColumns), owner_node, event_seq FROM workflows WHERE workflow_id = ?")

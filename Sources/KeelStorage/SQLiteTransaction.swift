@@ -44,6 +44,11 @@ struct SQLiteTransaction: StorageTransaction {
         try tasks("WHERE task_id = ?", [.text(id)]).first
     }
 
+    /// The task `id` if it has ended; an open or unknown task reads (and decodes) nothing.
+    func endedActivityTask(id: String) throws -> ActivityTaskRecord? {
+        try tasks("WHERE task_id = ? AND status NOT IN ('scheduled', 'running')", [.text(id)]).first
+    }
+
     func activityTask(idempotencyKey: String) throws -> ActivityTaskRecord? {
         try tasks("WHERE idempotency_key = ?", [.text(idempotencyKey)]).first
     }
