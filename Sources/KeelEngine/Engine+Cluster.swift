@@ -242,7 +242,7 @@ extension Engine {
         do {
             let now = try await cluster.store.now()
             for record in try await cluster.store.ownedTasks(node: lease)
-            where tasks[record.id] == nil && !claimsInFlight.contains(record.id)
+            where !tasks.keys.contains(record.id) && !claimsInFlight.contains(record.id)
                 && (record.startedAt ?? 0) + Self.unknownClaimAgeMs < now
             {
                 await giveBack(record, ran: false, because: "claimed by a commit whose answer was lost")
@@ -256,11 +256,11 @@ extension Engine {
     /// Wakes callers waiting here for tasks that run on other nodes, once the store has their end.
     func checkRemoteWaits() async {
         guard let cluster else { return }
-        let waitedOn = Array(waiters.keys.filter { tasks[$0] == nil }.prefix(Self.remoteWaitChecksPerRound))
+        let waitedOn = Array(waiters.keys.filter { !tasks.keys.contains($0) }.prefix(Self.remoteWaitChecksPerRound))
         guard !waitedOn.isEmpty else { return }
         do {
             // One read for all of them, not one per task (as for executions).
-            for record in try await cluster.store.endedTasks(ids: waitedOn) where tasks[record.id] == nil {
+            for record in try await cluster.store.endedTasks(ids: waitedOn) where !tasks.keys.contains(record.id) {
                 wake(record.id, with: record)
             }
         } catch {

@@ -211,12 +211,12 @@ extension Engine {
     /// their end.
     func checkRemoteWorkflowWaits() async {
         guard let cluster else { return }
-        let waitedOn = Array(workflowWaiters.keys.filter { workflows[$0] == nil }.prefix(Self.remoteWaitChecksPerRound))
+        let waitedOn = Array(workflowWaiters.keys.filter { !workflows.keys.contains($0) }.prefix(Self.remoteWaitChecksPerRound))
         guard !waitedOn.isEmpty else { return }
         do {
             // One read for all of them: a read per execution was most of a node's statements
             // with thousands of callers waiting on executions not yet claimed.
-            for record in try await cluster.store.endedExecutions(ids: waitedOn) where workflows[record.id] == nil {
+            for record in try await cluster.store.endedExecutions(ids: waitedOn) where !workflows.keys.contains(record.id) {
                 if let list = workflowWaiters.removeValue(forKey: record.id) { for (_, c) in list { c.resume(returning: record) } }
             }
         } catch {
@@ -244,8 +244,8 @@ extension Engine {
             let waiting = live.held.keys.compactMap { live.journal[$0] }.filter { e in
                 guard e.status == .scheduled else { return false }
                 switch e.kind {
-                case "activity": return e.taskId.map { tasks[$0] == nil } ?? false
-                case "child": return workflows[Self.childID(e, parent: id)] == nil
+                case "activity": return e.taskId.map { !tasks.keys.contains($0) } ?? false
+                case "child": return !workflows.keys.contains(Self.childID(e, parent: id))
                 case "sleep": return (e.wakeAt ?? .max) <= now
                 case "signal": return true
                 default: return false
@@ -388,7 +388,7 @@ extension Engine {
             return
         }
         for held in owned
-        where workflows[held.workflowId] == nil && !executionsInFlight.contains(held.workflowId)
+        where !workflows.keys.contains(held.workflowId) && !executionsInFlight.contains(held.workflowId)
             && executionClaimsRunning == 0 && held.updatedAt.addingSaturating(Self.unknownClaimAgeMs) < now
         {
             let outcome: ChangeOutcome
