@@ -381,13 +381,19 @@ extension KeelServer {
                 // The previous process's node is gone (this one holds the file's lock): its
                 // work is taken back by the first rescue, not after its lease runs out.
                 let retired: [String]
+                let adopted: SQLiteStore.LocalPathState
                 do {
                     retired = try await store.retireRecordedNodes()
+                    adopted = try await store.adoptLocalPathState()
                 } catch {
                     await storage.close()
                     throw error
                 }
                 if !retired.isEmpty { logger.info("the previous process's node is gone", metadata: ["nodes": "\(retired)"]) }
+                if !adopted.isEmpty {
+                    logger.notice("took over what the local engine path left in the file",
+                        metadata: ["timers": "\(adopted.timers)", "executions": "\(adopted.executions)", "tasks": "\(adopted.tasks)"])
+                }
                 return store
             }
             shared.lease = .soleNodeOfItsStore

@@ -198,6 +198,49 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// What ``adoptLocalPathState()`` took over.
+    public struct LocalPathState: Sendable, Equatable {
+        public var timers = 0
+        public var executions = 0
+        public var tasks = 0
+        public var isEmpty: Bool { timers == 0 && executions == 0 && tasks == 0 }
+    }
+
+    /// Takes over what the local engine path left in the file (docs/architecture.md, "Two engine
+    /// paths"): it kept its timers in memory and ran work without an owner, so a file it last ran
+    /// holds steps waiting for a time with no timer row, and executions and tasks stored running
+    /// that no rescue would return. Only for a process that opened the file as its one node,
+    /// before it serves (``DatabaseLock`` proves nothing runs them): each such step gets its timer,
+    /// and each such execution and task goes back to ready, as a rescue returns a dead node's.
+    public func adoptLocalPathState() async throws -> LocalPathState {
+        let now = storage.now()
+        return try await storage.writeSQL { tx in
+            var adopted = LocalPathState()
+            try tx.db.statement(
+                """
+                INSERT OR IGNORE INTO timers (workflow_id, generation, seq, fire_at)
+                SELECT j.workflow_id, j.generation, j.seq, j.wake_at
+                FROM journal j JOIN workflows w ON w.workflow_id = j.workflow_id AND w.generation = j.generation
+                WHERE j.status = 'scheduled' AND j.wake_at IS NOT NULL
+                  AND w.status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                """
+            ).run()
+            adopted.timers = tx.db.changes
+            try tx.db.statement(
+                """
+                UPDATE workflows SET status = 'pending', epoch = epoch + 1, updated_at = ?
+                WHERE status = 'running' AND owner_node IS NULL
+                """
+            ).bind([.int(now)]).run()
+            adopted.executions = tx.db.changes
+            try tx.db.statement(
+                "UPDATE activity_tasks SET status = 'scheduled', visible_at = ? WHERE status = 'running' AND owner_node IS NULL"
+            ).bind([.int(now)]).run()
+            adopted.tasks = tx.db.changes
+            return adopted
+        }
+    }
+
     public func rescue() async throws -> RescueReport {
         let now = storage.now()
         return try await storage.writeSQL { tx in

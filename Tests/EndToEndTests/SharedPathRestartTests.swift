@@ -68,5 +68,38 @@ struct SharedPathRestartTests {
             keel.stop()
         }
     }
+
+    /// A file the local engine path last ran (`KEEL_SQLITE_ON_STORE=0`, SQLite's default before
+    /// 2026-12-06) holds a sleeping step with no timer row (that path kept its timers in memory)
+    /// and, after a kill -9, a task stored running with no owner: the shared path, started on it,
+    /// gives the step its timer and the task back to a worker, so both still end.
+    @Test func whatTheLocalPathLeftInTheFileStillEnds() async throws {
+        try await TemporaryDirectory.with { dir in
+            let log = dir.file("e2e.log")
+            let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_upgrade.py"])
+            try await keel.start(environment: ["KEEL_SQLITE_ON_STORE": "0", "KEEL_E2E_LOG": log])
+            try await keel.waitForWorkers(1)
+            _ = try await keel.call(
+                "activity/call", ["name": "up.slow", "input": ["sleep": 600], "wait": false, "idempotencyKey": "held"])
+            _ = try await keel.call("workflow/start", ["name": "up.nap", "workflowId": "nap", "input": ["seconds": 3]])
+            let started = try await eventually(timeout: .seconds(60)) {
+                let napping = (try? await keel.call("workflow/history", ["workflowId": "nap"]))?["entries"]?.arrayValue?
+                    .contains { $0["kind"] == "sleep" } ?? false
+                return napping && sideEffects(log).contains { $0["event"] == "start" }
+            }
+            #expect(started, "the attempt or the sleep never started")
+            keel.kill9()
+
+            try await keel.start(environment: ["KEEL_SQLITE_ON_STORE": "1", "KEEL_E2E_LOG": log])
+            let process = try #require(keel.process)
+            let task = try await keel.call("activity/result", ["idempotencyKey": "held", "waitTimeoutMs": 60_000])
+            #expect(task["status"] == "completed", "\(task)\n\(process.log)")
+            let nap = try await keel.call("workflow/result", ["workflowId": "nap", "waitTimeoutMs": 60_000])
+            #expect(nap["status"] == "completed", "\(nap)\n\(process.log)")
+            #expect(nap["output"] == "rested", "\(nap)")
+            #expect(process.log.contains("took over what the local engine path left in the file"), "\(process.log)")
+            keel.stop()
+        }
+    }
 }
 }
