@@ -231,13 +231,38 @@ extension Engine {
         return Self.typedResult(try await currentWorkflow(id) ?? record)
     }
 
+    /// On a shared store, an execution no node holds that never ran (pending, unowned, its
+    /// generation's journal empty) ends cancelled at once, as one held in memory does: there is
+    /// nothing to compensate. The end is fenced by its epoch: a node that claimed it first runs
+    /// it, and its run sees the cancel.
+    /// - Throws: `KeelError(.storageFailure)` when a read or the end does not commit (the cancel
+    ///   request is stored: the run sees it, and cancelling again ends it).
+    func cancelIfNeverRan(_ id: String, reason: String, store: any Store) async throws {
+        guard let state = try await store.execution(id: id), state.record.status == .pending, state.ownerNode == nil,
+            try await store.journal(workflowId: id, generation: state.record.generation).isEmpty
+        else { return }
+        var record = state.record
+        record.status = .cancelled
+        record.failure = Self.failure(type: "Cancelled", message: reason, retryable: false)
+        guard try await ledger.finish(record, closing: nil) == .applied else { return }
+        workflowTraceEnded(id, status: .cancelled, failure: record.failure)
+        WorkflowMetrics.closed(record.name, status: .cancelled, livedMs: clock.now() - record.createdAt)
+        logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "cancelled", "reason": "\(reason)"])
+        if let ended = try await store.execution(id: id)?.record, let waiting = workflowWaiters.removeValue(forKey: id) {
+            for (_, c) in waiting { c.resume(returning: ended) }
+        }
+    }
+
     /// Cancels an execution: every scheduled step fails with `Cancelled` (running activities are
     /// told, children are cancelled in turn); with none, the next step gets it.
     /// - Throws: `KeelError(.storageFailure)` when a write does not commit; what did commit stays,
     ///   and cancelling again finishes the rest (each step is idempotent).
     func cancel(_ id: String, reason: String) async throws {
         try await ledger.requestCancel(id, reason: reason)
-        guard var live = workflows[id] else { return }
+        guard var live = workflows[id] else {
+            if let cluster { try await cancelIfNeverRan(id, reason: reason, store: cluster.store) }
+            return
+        }
         live.record.cancelRequested = true
         live.record.cancelReason = live.record.cancelReason ?? reason
         workflows[id] = live

@@ -338,6 +338,27 @@ struct WorkflowRecoveryTests {
     }
 }
 
+@Suite("Cancelling a workflow no worker has run", .timeLimit(.minutes(3)))
+struct CancelNeverRanTests {
+    /// `keel workflow start` with no worker says "`keel workflow cancel` to drop it": a pending
+    /// execution that never ran ends cancelled at once, with the reason, on either engine path.
+    @Test func aPendingWorkflowThatNeverRanEndsCancelledAtOnce() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                _ = try await start(endpoint, "nobody.serves", [:], id: "lonely")
+                let cancelled = try await rpc(endpoint, "workflow/cancel", ["workflowId": "lonely", "reason": "changed my mind"])
+                #expect(cancelled["status"] == "cancelled", "\(cancelled)")
+                let r = try await result(endpoint, "lonely", timeoutMs: 5_000)
+                #expect(r["status"] == "cancelled", "\(r)")
+                #expect(r["failure"]?["type"] == "Cancelled", "\(r)")
+                #expect(r["failure"]?["message"] == "changed my mind", "\(r)")
+                let again = try await rpc(endpoint, "workflow/cancel", ["workflowId": "lonely"])
+                #expect(again["status"] == "cancelled", "\(again)")
+            }
+        }
+    }
+}
+
 @Suite("Cancellation races", .timeLimit(.minutes(3)))
 struct CancellationRaceTests {
     @Test(arguments: 0..<8)
