@@ -71,6 +71,9 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// PostgreSQL's `text` cannot hold U+0000.
+    public var keepsNULInIdentifiers: Bool { false }
+
     /// The LISTEN/NOTIFY channel of the wake-up hints.
     static let readyChannel = "keel_ready"
 
@@ -78,9 +81,6 @@ public final class PostgresStore: Store {
     /// later) and yields one element per notification, coalesced while the consumer is busy.
     /// A hint whose payload names this store's node is for the other nodes (this one already
     /// acted on what it wrote) and is skipped; an empty payload is for every node.
-    /// PostgreSQL's `text` cannot hold U+0000.
-    public var keepsNULInIdentifiers: Bool { false }
-
     public func readyHints() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let settings = PostgresSettings(location)

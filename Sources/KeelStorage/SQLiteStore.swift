@@ -318,7 +318,7 @@ public final class SQLiteStore: Store {
     public func endedExecutions(ids: [String]) async throws -> [WorkflowRecord] {
         try await storage.readSQL { tx in
             // Callers ask for many executions most of which are still open: only ended rows are
-            // decoded (reading each whole was 4 % of a node's CPU in W1 with 4,000 workflows).
+            // decoded.
             try ids.compactMap { try tx.endedExecution($0) }
         }
     }
