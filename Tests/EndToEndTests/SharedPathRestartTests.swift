@@ -11,20 +11,31 @@ extension EndToEnd {
 /// For the same reason its lease never runs out while it lives.
 @Suite("A SQLite node on the shared path", .timeLimit(.minutes(3)))
 struct SharedPathRestartTests {
+    /// The environment of a shared-path server whose worker logs its attempts in `dir`.
+    static func environment(_ dir: TemporaryDirectory) -> [String: String] {
+        ["KEEL_SQLITE_ON_STORE": "1", "KEEL_E2E_LOG": dir.file("e2e.log")]
+    }
+
+    /// A shared-path server with the e2e worker, once an `e2e.double` attempt that sleeps
+    /// `seconds` (idempotency key `key`) has started.
+    static func serverWithARunningAttempt(_ dir: TemporaryDirectory, key: String, seconds: Int) async throws -> KeelProcess {
+        let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"])
+        try await keel.start(environment: environment(dir))
+        try await keel.waitForWorkers(1)
+        _ = try await keel.call(
+            "activity/call", ["name": "e2e.double", "input": ["n": 21, "sleep": JSONValue(seconds)], "wait": false, "idempotencyKey": .string(key)])
+        let running = try await eventually(timeout: .seconds(60)) {
+            sideEffects(dir.file("e2e.log")).contains { $0["event"] == "start" }
+        }
+        #expect(running, "the attempt never started")
+        return keel
+    }
+
     @Test func theDeadProcesssNodeIsRetiredAndItsRunningAttemptTakenBackAtStart() async throws {
         try await TemporaryDirectory.with { dir in
-            let environment = ["KEEL_SQLITE_ON_STORE": "1", "KEEL_E2E_LOG": dir.file("e2e.log")]
-            let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"])
-            try await keel.start(environment: environment)
-            try await keel.waitForWorkers(1)
-            _ = try await keel.call(
-                "activity/call", ["name": "e2e.double", "input": ["n": 21, "sleep": 60], "wait": false, "idempotencyKey": "held"])
-            let running = try await eventually(timeout: .seconds(60)) {
-                sideEffects(dir.file("e2e.log")).contains { $0["event"] == "start" }
-            }
-            #expect(running, "the attempt never started")
+            let keel = try await Self.serverWithARunningAttempt(dir, key: "held", seconds: 60)
             keel.kill9()
-            try await keel.start(environment: environment)
+            try await keel.start(environment: Self.environment(dir))
             let process = try #require(keel.process)
             let tookOver = try await eventually(timeout: .seconds(60)) { process.log.contains("took over dead nodes' work") }
             #expect(tookOver, "\(process.log)")
@@ -44,16 +55,7 @@ struct SharedPathRestartTests {
     /// attempt from itself and running it again.
     @Test func aNodePausedPastAnyLeaseKeepsItsRunningAttempt() async throws {
         try await TemporaryDirectory.with { dir in
-            let environment = ["KEEL_SQLITE_ON_STORE": "1", "KEEL_E2E_LOG": dir.file("e2e.log")]
-            let keel = KeelProcess(dir: dir, workers: ["python3 \(repositoryRoot)/Tests/EndToEndTests/workers/py_activities.py"])
-            try await keel.start(environment: environment)
-            try await keel.waitForWorkers(1)
-            _ = try await keel.call(
-                "activity/call", ["name": "e2e.double", "input": ["n": 21, "sleep": 14], "wait": false, "idempotencyKey": "paused"])
-            let running = try await eventually(timeout: .seconds(60)) {
-                sideEffects(dir.file("e2e.log")).contains { $0["event"] == "start" }
-            }
-            #expect(running, "the attempt never started")
+            let keel = try await Self.serverWithARunningAttempt(dir, key: "paused", seconds: 14)
             let process = try #require(keel.process)
             process.pause()
             try await Task.sleep(for: .seconds(12))
