@@ -216,25 +216,34 @@ public final class SQLiteStore: Store {
         let now = storage.now()
         return try await storage.writeSQL { tx in
             var adopted = LocalPathState()
+            // Every start runs these: each reads open rows through a partial index (the status
+            // terms repeat the index's own `WHERE`, so that SQLite may use it), never the whole
+            // journal or every execution and task the file ever held.
             try tx.db.statement(
                 """
                 INSERT OR IGNORE INTO timers (workflow_id, generation, seq, fire_at)
                 SELECT j.workflow_id, j.generation, j.seq, j.wake_at
-                FROM journal j JOIN workflows w ON w.workflow_id = j.workflow_id AND w.generation = j.generation
-                WHERE j.status = 'scheduled' AND j.wake_at IS NOT NULL
-                  AND w.status NOT IN ('completed', 'failed', 'cancelled', 'terminated', 'timedOut')
+                FROM workflows w CROSS JOIN journal j ON j.workflow_id = w.workflow_id AND j.generation = w.generation
+                WHERE w.status IN ('pending', 'running', 'suspended') AND j.status = 'scheduled' AND j.wake_at IS NOT NULL
+                UNION ALL
+                SELECT j.workflow_id, j.generation, j.seq, j.wake_at
+                FROM workflows w CROSS JOIN journal j ON j.workflow_id = w.workflow_id AND j.generation = w.generation
+                WHERE w.status = 'parked' AND j.status = 'scheduled' AND j.wake_at IS NOT NULL
                 """
             ).run()
             adopted.timers = tx.db.changes
             try tx.db.statement(
                 """
                 UPDATE workflows SET status = 'pending', epoch = epoch + 1, updated_at = ?
-                WHERE status = 'running' AND owner_node IS NULL
+                WHERE status = 'running' AND status IN ('pending', 'running', 'suspended') AND owner_node IS NULL
                 """
             ).bind([.int(now)]).run()
             adopted.executions = tx.db.changes
             try tx.db.statement(
-                "UPDATE activity_tasks SET status = 'scheduled', visible_at = ? WHERE status = 'running' AND owner_node IS NULL"
+                """
+                UPDATE activity_tasks SET status = 'scheduled', visible_at = ?
+                WHERE status = 'running' AND status IN ('scheduled', 'running') AND owner_node IS NULL
+                """
             ).bind([.int(now)]).run()
             adopted.tasks = tx.db.changes
             return adopted
