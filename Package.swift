@@ -148,7 +148,7 @@ let package = Package(
         // Test harness: temp dirs, a running orchestrator, spawned workers.
         .target(
             name: "KeelTesting",
-            dependencies: ["KeelServer", "KeelClient", "KeelStorage"],
+            dependencies: ["KeelServer", "KeelEngine", "KeelClient", "KeelStorage", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -14,7 +14,6 @@ extension Engine {
     /// Fires shared timers, claims work and checks on remote steps every `pollInterval` (sooner on
     /// the store's hints) until the engine stops. Remote waits have their own loop (``remoteWaitLoop()``).
     func clusterLoop() async {
-        guard let cluster else { return }
         var round = 0
         while !Task.isCancelled, !shuttingDown {
             round += 1
@@ -61,7 +60,6 @@ extension Engine {
     /// from ``clusterLoop()``: there an end was seen only after the round's timers and claims, and
     /// after the rounds' spacing, which cost a caller on another node about 5 ms (W2 on 3 nodes).
     func remoteWaitLoop() async {
-        guard let cluster else { return }
         while !Task.isCancelled, !shuttingDown {
             let began = ContinuousClock.now
             await checkRemoteWaits()
@@ -87,22 +85,19 @@ extension Engine {
     /// freed and work of theirs may wait unclaimed (``claimBacklog``): the end that freed it sent
     /// this node no hint.
     func kickClaimsAfterSlotFreed(_ worker: WorkerInfo?) {
-        guard cluster != nil,
-            claimBacklog.mayHaveWork(activities: worker?.activities, workflows: worker?.workflows)
-        else { return }
+        guard claimBacklog.mayHaveWork(activities: worker?.activities, workflows: worker?.workflows) else { return }
         kickClaims()
     }
 
     /// Asks for a claim round now (a call was accepted, a worker registered or freed a slot).
     func kickClaims() {
-        guard cluster != nil else { return }
         enqueue { [self] in await self.claimRound() }
     }
 
     /// Claims ready tasks for every name a local worker serves, up to its free slots, and starts
     /// them. One round at a time; a kick during a round asks it for one more pass.
     func claimRound() async {
-        guard let cluster, !shuttingDown else { return }
+        guard !shuttingDown else { return }
         guard !claiming else {
             claimAgain = true
             return
@@ -146,7 +141,7 @@ extension Engine {
         if let worker = registry.pickWorker(for: record.name, canSend: { canSend($0) }),
             limiter.tryStart(record.name, now: now) == nil
         {
-            start(record.id, on: worker, claimed: true)
+            start(record.id, on: worker)
             return
         }
         tasks[record.id] = nil
@@ -158,7 +153,6 @@ extension Engine {
     /// the claim costs the task no attempt. One that ran (the node stops with it still running)
     /// counts as an attempt that failed.
     private func giveBack(_ record: ActivityTaskRecord, ran: Bool, because reason: String) async {
-        guard let cluster else { return }
         let change: Change
         if ran {
             change = .retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(),
@@ -238,7 +232,7 @@ extension Engine {
     /// runs, that this node does not know of, started more than ``unknownClaimAgeMs`` ago, go
     /// back to `scheduled`.
     func releaseUnknownClaims() async {
-        guard let cluster, let lease = await cluster.membership.lease else { return }
+        guard let lease = await cluster.membership.lease else { return }
         do {
             let now = try await cluster.store.now()
             for record in try await cluster.store.ownedTasks(node: lease)
@@ -255,7 +249,6 @@ extension Engine {
 
     /// Wakes callers waiting here for tasks that run on other nodes, once the store has their end.
     func checkRemoteWaits() async {
-        guard let cluster else { return }
         let waitedOn = Array(waiters.keys.filter { !tasks.keys.contains($0) }.prefix(Self.remoteWaitChecksPerRound))
         guard !waitedOn.isEmpty else { return }
         do {
@@ -272,8 +265,9 @@ extension Engine {
     /// On graceful shutdown: attempts still running go back to `scheduled` at once, so another
     /// node runs them now instead of after this node's lease lapses.
     func giveBackRunningClaims() async {
-        guard cluster != nil else { return }
-        for live in tasks.values where live.record.status == .running {
+        // One whose end is being committed (past the drain's deadline) is left to its commit;
+        // if that fails, the next start's rescue returns it.
+        for live in tasks.values where live.record.status == .running && live.phase.state != .ending {
             await giveBack(live.record, ran: true, because: "this node is stopping")
         }
     }
@@ -286,7 +280,7 @@ extension Engine {
     /// Publishes this node's workers to the shared store when they changed, or every
     /// ``workersRepublishInterval``, so `worker/list` on any node shows the whole cluster.
     func publishWorkers() async {
-        guard let cluster, let lease = await cluster.membership.lease else { return }
+        guard let lease = await cluster.membership.lease else { return }
         let list = JSONValue.array(workers().map(\.json))
         let now = ContinuousClock.now
         if let last = publishedWorkers, last.nodeId == lease.nodeId, last.workers == list,
@@ -306,7 +300,6 @@ extension Engine {
     /// `worker/list` on a cluster node: this node's workers, then those every other live node
     /// published, each with its node id. Elsewhere: `local` as it is.
     func clusterWorkers(_ local: [JSONValue]) async throws -> [JSONValue] {
-        guard let cluster else { return local }
         let me = await cluster.membership.lease?.nodeId
         var all: [JSONValue] = local.map { w in
             guard case .object(var o) = w else { return w }
@@ -330,7 +323,6 @@ extension Engine {
     /// reserved for it (one commit), else unclaimed for whichever node has a free worker.
     /// - Throws: 4001 `leaseNotHeld` when this node's lease lapsed meanwhile (nothing stored).
     func enqueueShared(_ record: ActivityTaskRecord, claimed: Bool) async throws -> WriteOutcome {
-        guard let cluster else { throw Self.notClustered("enqueueShared") }
         guard claimed else { return try await applyShared(.enqueueTask(record)) }
         guard let node = await cluster.membership.lease?.nodeId else { throw leaseNotHeld("activity/call") }
         claimsInFlight.insert(record.id)
@@ -342,16 +334,9 @@ extension Engine {
         return Self.writeOutcome(outcome)
     }
 
-    /// A shared-store write asked of a node without one: a bug in the caller, answered as an
-    /// internal error (with an incident id on the wire) rather than stopping the orchestrator.
-    static func notClustered(_ what: String) -> KeelError {
-        KeelError(.internalError, "\(what) needs a shared store and this node has none")
-    }
-
     /// Applies one task change to the shared store, answered as the local store's outcome.
     func applyShared(_ change: Change) async throws -> WriteOutcome {
-        guard let cluster else { throw Self.notClustered("applyShared") }
-        return Self.writeOutcome(try await cluster.store.apply([change]).first ?? .notFound)
+        Self.writeOutcome(try await cluster.store.apply([change]).first ?? .notFound)
     }
 
     /// A write this node made for an attempt another node took over (or a client cancelled): the
@@ -380,8 +365,6 @@ extension Engine {
     /// Refuses what a node on a shared store does not run yet, and work while it cannot prove
     /// its lease (it may have been taken over: acting would be acting on stale state).
     func checkClusterAdmits(_ method: String, params: JSONValue) async throws {
-        guard let cluster else { return }
-        if Self.workflowMethodsNotShared.contains(method) { throw WorkflowsUnavailable.refusal(method) }
         if !cluster.store.keepsNULInIdentifiers { try Self.checkStorableIdentifiers(params, method: method) }
         guard Self.leaseBoundMethods.contains(method) else { return }
         guard await cluster.membership.isServing else { throw leaseNotHeld(method) }

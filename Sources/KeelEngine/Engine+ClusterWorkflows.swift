@@ -131,7 +131,7 @@ extension Engine {
             forget(id)
         case .changedMeanwhile:
             do {
-                guard let state = try await cluster?.store.execution(id: id) else { return forget(id) }
+                guard let state = try await cluster.store.execution(id: id) else { return forget(id) }
                 let journal = try await ledger.journal(id, generation: state.record.generation)
                 guard var current = workflows[id], current.record.epoch == epoch else { return }
                 current.record.cancelRequested = state.record.cancelRequested
@@ -210,7 +210,6 @@ extension Engine {
     /// Wakes callers waiting here for executions that run on other nodes, once the store has
     /// their end.
     func checkRemoteWorkflowWaits() async {
-        guard let cluster else { return }
         let waitedOn = Array(workflowWaiters.keys.filter { !workflows.keys.contains($0) }.prefix(Self.remoteWaitChecksPerRound))
         guard !waitedOn.isEmpty else { return }
         do {
@@ -275,11 +274,11 @@ extension Engine {
     /// Runs a cluster-loop round at `time` (a timer this node stored falls due then), so that the
     /// timer fires on time whatever the poll interval; any node may fire it first.
     func wakeClusterLoop(at time: EpochMillis) {
-        guard let cluster else { return }
         let delay = max(0, time - clock.now())
+        let trigger = cluster.trigger
         enqueue {
             do { try await Task.sleep(for: .milliseconds(delay)) } catch { return }
-            cluster.trigger.fire()
+            trigger.fire()
         }
     }
 
@@ -318,7 +317,7 @@ extension Engine {
             let run = record.runDeadline.map { r in record.executionDeadline.map { r < $0 } ?? true } ?? false
             do {
                 let failure = Self.deadlineFailure(record, run: run)
-                guard try await terminateShared(record.id, status: .timedOut, failure: failure, store: cluster.store) else { continue }
+                guard try await terminate(record.id, status: .timedOut, failure: failure) else { continue }
                 WorkflowMetrics.closed(record.name, status: .timedOut, livedMs: clock.now() - record.createdAt)
                 logger.info("an execution no node held passed its deadline", metadata: [
                     "workflow": "\(record.id)", "type": "\(failure["type"]?.stringValue ?? "")",
@@ -338,7 +337,6 @@ extension Engine {
     /// id, same epoch 1); the look only gives back what this node does not run.
     /// - Throws: 4001 `leaseNotHeld` when the lease lapsed meanwhile (nothing stored).
     func startOwned(_ record: WorkflowRecord, node: String) async throws -> WriteOutcome {
-        guard let cluster else { throw Self.notClustered("startOwned") }
         let outcome: ChangeOutcome
         executionsInFlight.insert(record.id)
         defer { executionsInFlight.remove(record.id) }
@@ -358,7 +356,6 @@ extension Engine {
     /// retried until the store answers; one that finds the execution not stored, or moved on,
     /// changes nothing.
     func giveBackStarted(_ record: WorkflowRecord, because reason: String) {
-        guard let cluster else { return }
         let store = cluster.store
         let (id, epoch) = (record.id, record.epoch)
         logger.info("giving back a workflow this node stored owned", metadata: ["workflow": "\(id)", "why": "\(reason)"])
@@ -376,7 +373,7 @@ extension Engine {
     /// fenced by the epoch it was held under). Without this, such an execution would wait for
     /// this node's lease to lapse, which a live node's never does.
     func releaseUnknownExecutions() async {
-        guard let cluster, let lease = await cluster.membership.lease, executionClaimsRunning == 0 else { return }
+        guard let lease = await cluster.membership.lease, executionClaimsRunning == 0 else { return }
         let owned: [OwnedExecution]
         let now: EpochMillis
         do {
@@ -425,14 +422,13 @@ extension Engine {
     /// On graceful shutdown: every execution this node still holds goes back to the store now,
     /// claimable by the other nodes, rather than after this node's lease lapses.
     func releaseOwnedExecutions() async {
-        guard cluster != nil else { return }
         for id in workflows.keys.sorted() { await release(id, because: "this node is stopping") }
     }
 
     /// Returns a live execution to `pending`, unowned; it leaves this node's memory either way
     /// (when the write fails, the lease sweep returns it once this node's lease lapses).
     private func release(_ id: String, because reason: String) async {
-        guard let cluster, let live = workflows[id] else { return }
+        guard let live = workflows[id] else { return }
         do {
             let outcome = try await cluster.store.apply([.releaseExecution(workflowId: id, epoch: live.record.epoch)])
             logger.debug("gave an execution back", metadata: ["workflow": "\(id)", "why": "\(reason)", "outcome": "\(outcome)"])
@@ -442,32 +438,4 @@ extension Engine {
         if case .running(let c, _) = live.phase { registry.adjustWorkflowsInFlight(c, by: -1) }
         forget(id)
     }
-
-    /// `workflow/resume` on a shared store: the store makes a parked execution pending and unowned
-    /// in one write, from whichever node is asked; the next claim round of a node with a free worker
-    /// for it (this one is woken now) raises its epoch and runs it from its journal.
-    func resumeOnSharedStore(_ id: String, _ cluster: ClusterNode) async throws -> WorkflowResumeResult {
-        let outcome = try await cluster.store.apply([.resumeExecution(workflowId: id)]).first
-        switch outcome {
-        case .applied?:
-            // A parked run leaves a node's memory as it parks (letGo), so this only guards: were
-            // one still held here, the store's copy is the one that runs next.
-            if let live = workflows[id], case .parked = live.phase { forget(id) }
-            logger.info("workflow resumed", metadata: ["workflow": "\(id)"])
-            cluster.trigger.fire()
-            return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)
-        case .notFound?:
-            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
-        default:
-            let record = try await requireWorkflow(id)
-            if record.status.isTerminal {
-                throw KeelError(.invalidParams, "workflow \(id) is \(record.status.rawValue), not parked")
-            }
-            return WorkflowResumeResult(workflowId: id, status: Wire.WorkflowStatus(record.status), resumed: false)
-        }
-    }
-
-    /// Workflow methods a node of a shared store does not serve yet (docs/scaling.md): none now;
-    /// kept so that a method added later is refused there until it is made to work across nodes.
-    static let workflowMethodsNotShared: Set<String> = []
 }

@@ -19,15 +19,11 @@ extension Engine {
         var breaking: [ContractDiff.Change] = []
     }
 
-    /// Loads the pinned contracts; called once from ``recover()``.
+    /// Loads the pinned contracts as the store has them now (another node may have pinned some):
+    /// at ``recover()`` and before each registration decides.
     func loadContractPins() async throws {
-        let all: [ContractPin]
-        if let cluster {
-            all = try await cluster.store.contractPins()
-            contractPins = [:]
-        } else {
-            all = try await storage.read { try $0.contractPins() }
-        }
+        let all = try await cluster.store.contractPins()
+        contractPins = [:]
         for pin in all { contractPins[Self.pinKey(pin.kind, pin.name)] = pin }
     }
 
@@ -100,18 +96,12 @@ extension Engine {
     func persistPins(_ changes: [PinChange]) async throws {
         guard !changes.isEmpty else { return }
         do {
-            if let cluster {
-                let outcomes = try await cluster.store.apply(changes.map { .pinContract($0.pin) })
-                if let lost = zip(changes, outcomes).first(where: { $0.1 != .applied })?.0 {
-                    throw KeelError(
-                        .contractConflict,
-                        "the contract of \(lost.pin.kind) \(lost.pin.name) was changed on another node meanwhile; register again",
-                        data: ["kind": .string(lost.pin.kind), "name": .string(lost.pin.name), "pinRace": true])
-                }
-            } else {
-                try await storage.write { tx in
-                    for change in changes { _ = try tx.pinContract(change.pin, replacing: change.previous != nil) }
-                }
+            let outcomes = try await cluster.store.apply(changes.map { .pinContract($0.pin) })
+            if let lost = zip(changes, outcomes).first(where: { $0.1 != .applied })?.0 {
+                throw KeelError(
+                    .contractConflict,
+                    "the contract of \(lost.pin.kind) \(lost.pin.name) was changed on another node meanwhile; register again",
+                    data: ["kind": .string(lost.pin.kind), "name": .string(lost.pin.name), "pinRace": true])
             }
         } catch {
             unclaim(changes)
@@ -150,9 +140,7 @@ extension Engine {
         guard kind == "activity" || kind == "workflow" else {
             throw Params.fail(method: ContractReleaseParams.method, "kind", "must be activity or workflow")
         }
-        let outcome = cluster != nil
-            ? try await applyShared(.releaseContract(kind: kind, name: name))
-            : try await storage.write { try $0.releaseContract(kind: kind, name: name) }
+        let outcome = try await applyShared(.releaseContract(kind: kind, name: name))
         let released = contractPins.removeValue(forKey: Self.pinKey(kind, name))
         logger.notice("contract released", metadata: ["kind": "\(kind)", "name": "\(name)"])
         return ContractReleaseResult(released: outcome == .applied || released != nil)

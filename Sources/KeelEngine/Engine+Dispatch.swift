@@ -5,24 +5,6 @@ import Logging
 
 /// Push dispatch: a task goes to a worker the moment both exist, never by polling.
 extension Engine {
-    /// Makes a stored task live: queued if runnable now, else waiting on its backoff timer.
-    func admit(_ record: ActivityTaskRecord) {
-        let now = clock.now()
-        let live = LiveTask(record: record, phase: record.visibleAt > now ? .backoff : .ready)
-        if let ms = record.timeouts.scheduleToCloseMs {
-            timers.schedule(record.createdAt + ms, taskID: record.id, kind: .scheduleToClose)
-        }
-        if record.visibleAt > now {
-            timers.schedule(record.visibleAt, taskID: record.id, kind: .retryBackoff(attempt: record.attempt))
-        } else {
-            ready[record.name, default: TaskQueue()].append(record.id, precedence: record.precedence)
-            if let ms = record.timeouts.scheduleToStartMs {
-                timers.schedule(now + ms, taskID: record.id, kind: .scheduleToStart)
-            }
-        }
-        tasks[record.id] = live
-    }
-
     // MARK: - Fast path: store a new task already claimed
 
     /// A worker slot held for a task about to be stored already claimed (attempt 1), so it needs
@@ -30,7 +12,7 @@ extension Engine {
     /// wait, or older tasks of the same name are queued (they go first). The worker's outgoing
     /// queue is charged for `input` at once, so calls racing in during the commit see it.
     func reserveWorker(for name: String, input: JSONValue, now: EpochMillis) -> UInt64? {
-        guard ready[name]?.isEmpty ?? true, let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
+        guard let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
             limiter.tryStart(name, now: now) == nil
         else { return nil }
         registry.adjustInFlight(worker, by: 1)
@@ -56,15 +38,10 @@ extension Engine {
         // Counted once, by the node that stored it: a claim (each attempt's, on a shared store)
         // is not a new task.
         ActivityMetrics.taskScheduled(task.name)
-        if cluster != nil, reserved == nil {
+        guard let reserved else {
             // Stored unclaimed: whichever node has a worker free claims it (Engine+Cluster.swift).
             claimBacklog.activityMayWait(task.name)
             kickClaims()
-            return
-        }
-        guard let reserved else {
-            admit(task)
-            dispatch(task.name)
             return
         }
         registry.adjustInFlight(reserved, by: -1)  // start() takes the slot (and the queue charge) for real
@@ -74,7 +51,7 @@ extension Engine {
             timers.schedule(task.createdAt + ms, taskID: task.id, kind: .scheduleToClose)
         }
         if sessions[reserved] != nil, registry.workers[reserved] != nil {
-            start(task.id, on: reserved, claimed: true)
+            start(task.id, on: reserved)
         } else {
             // The worker left while we committed: this attempt never ran; retry it.
             limiter.finished(task.name)
@@ -84,40 +61,15 @@ extension Engine {
         }
     }
 
+    /// Starts runs of queued executions of every name while workers have room.
     func dispatchAll() {
-        for name in ready.keys { dispatch(name) }
         for name in workflowQueue.keys { dispatchWorkflows(name) }
     }
 
-    /// Hands ready tasks of activity `name` to workers while both last.
-    func dispatch(_ name: String) {
-        // Taken out of `ready` while it is worked on, so it is changed in place: a copy of the whole
-        // queue per task dispatched was most of a node's CPU under a backlog of thousands.
-        guard !shuttingDown, var queue = ready.removeValue(forKey: name) else { return }
-        defer { if !queue.isEmpty { ready[name] = queue } }
-        while !queue.isEmpty, let connectionID = registry.pickWorker(for: name, canSend: { canSend($0) }) {
-            if let retryAt = limiter.tryStart(name, now: clock.now()) {
-                if retryAt != .max, !rateLimitTimers.contains(name) {
-                    rateLimitTimers.insert(name)
-                    timers.schedule(retryAt, taskID: name, kind: .rateLimit)
-                }
-                return
-            }
-            let id = queue.popFirst()!
-            guard let live = tasks[id], live.phase.state == .ready else {
-                limiter.finished(name)
-                continue
-            }
-            // Starts the attempt; its claim and send run after this returns (`enqueue`).
-            start(id, on: connectionID, claimed: false)
-        }
-    }
-
-    /// Starts the next attempt of task `id` on a worker. When `claimed` is false the claim is
-    /// committed first; a task inserted already running (the fast path of `activity/call`) is claimed.
-    func start(_ id: String, on connectionID: UInt64, claimed: Bool) {
+    /// Starts the attempt of task `id` this node holds in the store (a claim, or a task stored
+    /// already claimed by `activity/call`'s fast path) on a worker.
+    func start(_ id: String, on connectionID: UInt64) {
         guard var live = tasks[id], let session = sessions[connectionID] else { return }
-        if !claimed { live.record.attempt += 1 }
         let attempt = live.record.attempt
         let requestID = session.connection.makeRequestID()
         guard live.phase.start(on: connectionID, request: requestID) else {
@@ -148,26 +100,10 @@ extension Engine {
             "attemptToken": .string(live.attemptToken),
         ])
         let connection = session.connection
-        let storage = self.storage
         // Held against the worker's queue until the request is written: dispatch checks room.
         let reservation = Self.dispatchBytes(live.record.input)
         connection.outbound.reserve(reservation)
         enqueue { [self] in
-            if !claimed {
-                let outcome: WriteOutcome
-                do {
-                    outcome = try await storage.write { try $0.claimActivityTask(id: id, attempt: attempt, now: now) }
-                } catch {
-                    connection.outbound.release(reservation)
-                    await self.claimFailed(id, attempt: attempt, connectionID: connectionID, error: error)
-                    return
-                }
-                guard outcome == .applied else {
-                    connection.outbound.release(reservation)
-                    await self.claimFailed(id, attempt: attempt, connectionID: connectionID, error: nil)
-                    return
-                }
-            }
             let reply: Result<JSONValue, any Error>
             // `call` queues the request before it suspends, so the reservation becomes real bytes.
             connection.outbound.release(reservation)
@@ -182,28 +118,6 @@ extension Engine {
         }
     }
 
-    /// The claim did not commit: the task was cancelled meanwhile, or the store failed.
-    func claimFailed(_ id: String, attempt: Int, connectionID: UInt64, error: (any Error)?) {
-        registry.adjustInFlight(connectionID, by: -1)
-        if let name = tasks[id]?.record.name { limiter.finished(name) }
-        if let error { _ = storeFailed(error, while: "the claim of task \(id)", background: true) }
-        attemptTraceDropped(id, attempt: attempt)
-        if var live = tasks[id], live.record.attempt == attempt, live.phase.claimLost(retryLater: error != nil) {
-            // Nothing was sent. Store failure: the claim is tried again after a pause, not at once,
-            // so a full disk does not turn dispatch into a busy loop.
-            live.record.attempt -= 1
-            live.record.status = .scheduled
-            if error != nil {
-                timers.schedule(
-                    clock.now() + Self.claimRetryDelayMs, taskID: id, kind: .retryBackoff(attempt: live.record.attempt))
-            } else {
-                ready[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
-            }
-            tasks[id] = live
-        }
-        afterSlotFreed(connectionID)
-    }
-
     func afterSlotFreed(_ connectionID: UInt64) {
         guard let worker = registry.workers[connectionID] else {
             dispatchAll()
@@ -211,7 +125,6 @@ extension Engine {
             return
         }
         kickClaimsAfterSlotFreed(worker)
-        for name in worker.activities { dispatch(name) }
         for name in worker.workflows { dispatchWorkflows(name) }
     }
 
@@ -262,23 +175,15 @@ extension Engine {
 
     /// Commits the retry of the current attempt of `task`: it becomes runnable at `visibleAt`.
     private func commitRetry(_ task: ActivityTaskRecord, failure: JSONValue, visibleAt: EpochMillis, delay: Int64) async {
-        let (id, attempt, startedAt, now) = (task.id, task.attempt, task.startedAt, clock.now())
-        let reschedule: @Sendable (any StorageTransaction) throws -> WriteOutcome = { tx in
-            let outcome = try tx.rescheduleActivityTask(id: id, attempt: attempt, visibleAt: visibleAt, failure: failure)
-            // The row keeps only the latest failure; each retried attempt's is kept beside it.
-            if outcome == .applied {
-                try tx.recordAttemptFailure(AttemptFailure(taskId: id, attempt: attempt, failure: failure, failedAt: now, startedAt: startedAt))
-            }
-            return outcome
-        }
-        let shared = Change.retryTask(id: id, attempt: attempt, runAt: visibleAt, failure: failure)
+        let (id, attempt) = (task.id, task.attempt)
+        let change = Change.retryTask(id: id, attempt: attempt, runAt: visibleAt, failure: failure)
         let outcome: WriteOutcome
         do {
-            outcome = cluster != nil ? try await applyShared(shared) : try await storage.write(reschedule)
+            outcome = try await applyShared(change)
         } catch {
             // Not durable yet: the task stays `.ending` (no second attempt) until the retry commits.
             _ = storeFailed(error, while: "the retry of task \(id)", background: true)
-            retryTaskWrite("the retry of task \(id)", local: reschedule, shared: shared) { outcome in
+            retryTaskWrite("the retry of task \(id)", change) { outcome in
                 await self.rescheduled(id, attempt: attempt, outcome: outcome, failure: failure, visibleAt: visibleAt, delay: delay)
             }
             return
@@ -291,29 +196,18 @@ extension Engine {
         _ id: String, attempt: Int, outcome: WriteOutcome, failure: JSONValue, visibleAt: EpochMillis, delay: Int64
     ) {
         let type = failure["type"]?.stringValue ?? "Error"
-        if cluster != nil, outcome != .applied, tasks[id]?.record.attempt == attempt {
+        if outcome != .applied, tasks[id]?.record.attempt == attempt {
             lateWriteRefused(id, what: "retry of attempt \(attempt)")
             return
         }
-        guard outcome == .applied, var current = tasks[id], current.record.attempt == attempt, current.phase.state == .ending
+        guard outcome == .applied, let current = tasks[id], current.record.attempt == attempt, current.phase.state == .ending
         else { return }
         attemptTraceEnded(id, attempt: attempt, outcome: "retried", failure: failure, terminal: false)
-        if cluster != nil {
-            // Back in the shared store: whichever node has a free worker claims it after the backoff.
-            tasks[id] = nil
-            traces.callers[id] = nil
-            ActivityMetrics.attemptRetried(current.record.name)
-            logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])
-            return
-        }
-        current.record.status = .scheduled
-        current.record.failure = failure
-        current.record.visibleAt = visibleAt
-        _ = current.phase.retryCommitted()
-        tasks[id] = current
+        // Back in the store: whichever node has a free worker claims it after the backoff.
+        tasks[id] = nil
+        traces.callers[id] = nil
         ActivityMetrics.attemptRetried(current.record.name)
         logger.debug("retrying", metadata: ["task": "\(id)", "attempt": "\(attempt)", "delayMs": "\(delay)", "type": "\(type)"])
-        timers.schedule(visibleAt, taskID: id, kind: .retryBackoff(attempt: attempt))
     }
 
     /// Commits a terminal status, then drops the task from memory and wakes its waiters.
@@ -323,18 +217,9 @@ extension Engine {
         let step = tasks[id].flatMap { t in
             t.record.workflowId.map { ($0, t.record.generation ?? 0, t.record.stepSeq ?? 0) }
         }
-        let commit: @Sendable (any StorageTransaction) throws -> WriteOutcome = { tx in
-            let o = try tx.finishActivityTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
-            if o == .applied, let (wf, generation, seq) = step {
-                _ = try tx.completeJournalEntry(
-                    workflowId: wf, generation: generation, seq: seq, status: status == .completed ? .completed : .failed,
-                    result: status == .completed ? output : nil, failure: status == .completed ? nil : failure, now: now)
-            }
-            return o
-        }
-        let shared = Change.finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure)
+        let change = Change.finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure)
         do {
-            outcome = cluster != nil ? try await applyShared(shared) : try await storage.write(commit)
+            outcome = try await applyShared(change)
         } catch {
             // The end is known but not durable. Callers waiting now are told so at once (4001, with
             // the task id to ask again); the commit is retried with backoff and the task stays
@@ -346,7 +231,7 @@ extension Engine {
                 "taskId": .string(id)]
             unstoredEnds[id] = answer
             if let list = waiters.removeValue(forKey: id) { for (_, c) in list { c.resume(returning: nil) } }
-            retryTaskWrite("the end of task \(id)", local: commit, shared: shared) { outcome in
+            retryTaskWrite("the end of task \(id)", change) { outcome in
                 await self.finished(id, outcome: outcome, status: status, output: output, failure: failure, now: now, step: step)
             }
             return
@@ -360,7 +245,7 @@ extension Engine {
         now: EpochMillis, step: (String, Int, Int)?
     ) {
         unstoredEnds[id] = nil
-        if cluster != nil, outcome != .applied {
+        if outcome != .applied {
             lateWriteRefused(id, what: "end of the attempt (\(status.rawValue))")
             return
         }

@@ -15,16 +15,9 @@ extension Engine {
     /// Work waiting for a worker, per name: `{"activities": {name: n}, "workflows": {name: n}}`.
     /// An activity counts while it is scheduled (queued, or waiting out a retry backoff); a
     /// workflow while it is pending (no run has taken it yet).
-    /// On a cluster node, the whole cluster's, from the shared store (this node's memory holds
-    /// only what it runs).
+    /// The whole cluster's, from the store (this node's memory holds only what it runs).
     func backlogJSON() async throws -> JSONValue {
-        var backlog = Backlog()
-        if let cluster {
-            backlog = try await cluster.store.backlog()
-        } else {
-            for task in tasks.values where task.record.status == .scheduled { backlog.activities[task.record.name, default: 0] += 1 }
-            for live in workflows.values where live.record.status == .pending { backlog.workflows[live.record.name, default: 0] += 1 }
-        }
+        let backlog = try await cluster.store.backlog()
         func counts(_ d: [String: Int]) -> JSONValue { .object(JSONObject(d.sorted { $0.key < $1.key }.map { ($0.key, JSONValue($0.value)) })) }
         return ["activities": counts(backlog.activities), "workflows": counts(backlog.workflows)]
     }

@@ -186,7 +186,7 @@ extension Engine {
         // On a shared store another node may pin the same names at the same moment: the loser
         // decides again on the pins the store has now (a same-hash pin then needs no change).
         for race in 1... {
-            if cluster != nil { try await loadContractPins() }
+            try await loadContractPins()
             let pins = try claimContracts(
                 activities: contracts, workflows: workflowContracts, grant: grant, workerName: name,
                 allowBreakingChanges: allowBreaking)
@@ -211,7 +211,6 @@ extension Engine {
         logger.info(
             "worker registered",
             metadata: ["worker": "\(worker.workerId)", "name": "\(name)", "activities": "\(worker.activities)"])
-        for c in contracts { dispatch(c.name) }
         for w in workflows { dispatchWorkflows(w) }
         kickClaims()
         return ["workerId": .string(worker.workerId)]
@@ -291,9 +290,7 @@ extension Engine {
         let toInsert = record
         let outcome: WriteOutcome
         do {
-            outcome = cluster != nil
-                ? try await enqueueShared(toInsert, claimed: reserved != nil)
-                : try await storage.write { try $0.insertActivityTask(toInsert) }
+            outcome = try await enqueueShared(toInsert, claimed: reserved != nil)
         } catch {
             if let reserved { cancelReservation(reserved, name: name, input: input) }
             throw error
@@ -313,13 +310,7 @@ extension Engine {
     /// The task with an idempotency key: found through the store's unique index (every task is
     /// stored before it is live), then the live record if the task is still open.
     private func task(idempotencyKey key: String) async throws -> ActivityTaskRecord? {
-        let found: ActivityTaskRecord?
-        if let cluster {
-            found = try await cluster.store.task(idempotencyKey: key)
-        } else {
-            found = try await storage.read { try $0.activityTask(idempotencyKey: key) }
-        }
-        guard let stored = found else { return nil }
+        guard let stored = try await cluster.store.task(idempotencyKey: key) else { return nil }
         return tasks[stored.id]?.record ?? stored
     }
 
@@ -388,15 +379,13 @@ extension Engine {
             guard let stored = try await readTask(id) else {
                 throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
             }
-            guard cluster != nil, !stored.status.isTerminal else { return Self.typedResult(stored) }
+            guard !stored.status.isTerminal else { return Self.typedResult(stored) }
             // Queued, or running on another node: the store's fence stops that node's later writes.
             _ = try await applyShared(.cancelTask(id: id))
             return Self.typedResult(try await readTask(id) ?? stored)
         }
         let now = clock.now()
-        let outcome = cluster != nil
-            ? try await applyShared(.cancelTask(id: id))
-            : try await storage.write { try $0.cancelActivityTask(id: id, now: now) }
+        let outcome = try await applyShared(.cancelTask(id: id))
         guard outcome == .applied else { return Self.typedResult(tasks[id]?.record ?? live.record) }
         // The cancel is committed. While its write was away the task may have left memory: on a
         // shared store a heartbeat of the attempt, refused by the cancel's own fence, drops it
@@ -443,14 +432,10 @@ extension Engine {
         }
         let current = live.record.attempt
         if let details {
-            if cluster != nil {
-                guard try await applyShared(.recordHeartbeat(id: id, attempt: current, details: details)) == .applied else {
-                    // Cancelled by a client, or taken over after this node lost its lease.
-                    lateWriteRefused(id, what: "heartbeat of attempt \(current)")
-                    return ["cancelled": true]
-                }
-            } else {
-                _ = try await storage.write { try $0.recordHeartbeat(id: id, attempt: current, details: details) }
+            guard try await applyShared(.recordHeartbeat(id: id, attempt: current, details: details)) == .applied else {
+                // Cancelled by a client, or taken over after this node lost its lease.
+                lateWriteRefused(id, what: "heartbeat of attempt \(current)")
+                return ["cancelled": true]
             }
         }
         guard var after = tasks[id], after.record.attempt == current, Self.isHeldBy(after, session: session, token: echoed)
@@ -472,7 +457,7 @@ extension Engine {
         case .ending:
             // Being cancelled or timed out: the answer is `cancelled: true`, which changes nothing.
             return true
-        case .ready, .backoff:
+        case .ready:
             return false
         }
     }

@@ -31,12 +31,7 @@ extension Engine {
                 waitedMs += Self.resetSettleSliceMs
                 continue
             }
-            let answer = if let cluster {
-                try await resetOnSharedStore(id, toStep: toStep, reason: reason, by: by, cluster)
-            } else {
-                try await resetOnce(id, toStep: toStep, reason: reason, by: by)
-            }
-            if let answer { return answer }
+            if let answer = try await resetOnce(id, toStep: toStep, reason: reason, by: by) { return answer }
             // The execution moved on between the check and the write (another reset, an end): look again.
             guard waitedMs < Self.resetSettleMs else {
                 throw KeelError(.resetRefused, "workflow \(id) kept changing while it was being reset; try again",
@@ -47,93 +42,12 @@ extension Engine {
         }
     }
 
-    /// One try: checks `toStep` against the current generation's journal, stops a live run,
-    /// commits the reset and admits the new generation. Nil when the store says the execution
-    /// moved on meanwhile (nothing changed then).
-    private func resetOnce(_ id: String, toStep: Int, reason: String, by: String) async throws -> WorkflowResetResult? {
-        let old = workflows[id]
-        guard let record = try await currentWorkflow(id) else {
-            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
-        }
-        let generation = record.generation
-        let journal: [JournalEntry] = if let old, old.record.generation == generation, !old.journalTrimmed {
-            old.journal.values.sorted { $0.seq < $1.seq }
-        } else {
-            try await storage.read { try $0.journal(workflowId: id, generation: generation) }
-        }
-        try checkResetPoint(record, journal: journal, toStep: toStep)
-        if let parent = record.parentId, record.status.isTerminal, workflows[parent] != nil {
-            throw KeelError(.resetRefused,
-                "workflow \(id) is a child whose parent \(parent) already took its outcome and is still open; reset the parent instead",
-                data: ["workflowId": .string(id), "parentId": .string(parent)])
-        }
-        // Re-checked after the awaits above: only the state seen now is detached.
-        guard workflows[id]?.record.epoch == old?.record.epoch, workflows[id]?.record.generation == old?.record.generation
-        else { return nil }
-        if let live = workflows[id], case .ending = live.phase { return nil }
-        let now = clock.now()
-        let reset = {
-            var r = WorkflowReset(
-                workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
-                previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: now)
-            r.executionData = Self.executionDataAfterReset(record, kept: journal.filter { $0.seq <= toStep })
-            return r
-        }()
-        let epoch = record.epoch
-        detachForReset(id)
-        let outcome: WriteOutcome
-        do {
-            outcome = try await storage.write { try $0.resetWorkflow(reset, expectedEpoch: epoch, now: now) }
-        } catch {
-            if let old { restoreAfterFailedReset(old) }
-            throw error
-        }
-        guard outcome == .applied else {
-            if let old { restoreAfterFailedReset(old) }
-            if outcome == .notFound { throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)]) }
-            return nil
-        }
-        cancelTasksOfResetRun(journal.filter { $0.seq > toStep }, reason: "workflow \(id) was reset to step \(toStep)")
-        var next = record
-        next.generation = reset.toGeneration
-        next.epoch = epoch + 1
-        next.status = .pending
-        next.output = nil
-        next.failure = nil
-        next.cancelRequested = false
-        next.updatedAt = now
-        for data in reset.executionData {
-            switch data.field {
-            case .queryValues: next.queryValues = data.value
-            case .updateOutcomes: next.updateOutcomes = data.value
-            case .memo: next.memo = data.value
-            }
-        }
-        let kept = journal.prefix { $0.seq <= toStep }.map { e -> JournalEntry in
-            var copy = e
-            copy.generation = reset.toGeneration
-            return copy
-        }
-        workflows[id] = nil
-        admitWorkflow(next, journal: kept)
-        dispatchWorkflows(next.name)
-        logger.info("workflow reset", metadata: [
-            "workflow": "\(id)", "toStep": "\(toStep)", "generation": "\(reset.toGeneration)", "by": "\(by)",
-        ])
-        return WorkflowResetResult(
-            workflowId: id, status: workflows[id].map { Wire.WorkflowStatus($0.record.status) } ?? .pending,
-            generation: Int64(reset.toGeneration), previousGeneration: Int64(generation), toStep: Int64(toStep),
-            keptSteps: Int64(kept.count), previousStatus: Wire.WorkflowStatus(record.status), runId: Int64(next.epoch))
-    }
-
-    /// One try on a shared store: the same checks against the store's copy of the execution, then
-    /// one write, fenced by the epoch read, from whichever node is asked. The new generation is
+    /// One try: checks `toStep` against the store's copy of the execution, then one write, fenced
+    /// by the epoch read, from whichever node is asked. The new generation is
     /// unowned: the next claim round of a node with a free worker for it runs it (this node's is
     /// woken now). A run of the old generation on another node learns it was superseded at its
     /// next write. Nil when the execution moved on meanwhile.
-    private func resetOnSharedStore(_ id: String, toStep: Int, reason: String, by: String, _ cluster: ClusterNode)
-        async throws -> WorkflowResetResult?
-    {
+    private func resetOnce(_ id: String, toStep: Int, reason: String, by: String) async throws -> WorkflowResetResult? {
         guard let record = try await ledger.execution(id) else {
             throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
         }

@@ -142,25 +142,6 @@ extension Engine {
 
     // MARK: - Slots
 
-    /// Loads every schedule and arms its next slot; slots that fell while Keel was down fire now,
-    /// within each schedule's catch-up window.
-    func recoverSchedules() async throws {
-        var cursor: String?
-        while true {
-            let page = try await scheduleBook.schedules(after: cursor, limit: 1000)
-            for record in page {
-                schedules[record.id] = record
-                if let last = ScheduleState(record.state).lastWorkflowId, workflows[last] != nil {
-                    scheduleOfWorkflow[last] = record.id
-                }
-                armSchedule(record)
-            }
-            guard page.count == 1000, let last = page.last else { break }
-            cursor = last.id
-        }
-        if !schedules.isEmpty { logger.info("recovered schedules", metadata: ["count": "\(schedules.count)"]) }
-    }
-
     /// The schedule's timer, armed for `armedFor`, fired: handles every slot due by now (oldest
     /// first), then arms the next. A timer for another time than the armed one is stale: ignored.
     func scheduleDue(_ id: String, armedFor: EpochMillis) async {
@@ -168,24 +149,22 @@ extension Engine {
         scheduleArmedFor[id] = nil
         await lockSchedule(id)
         defer { unlockSchedule(id) }
-        if let cluster {
-            // A node that cannot prove its lease acts on nothing (another may have taken over).
-            guard await cluster.membership.isServing else {
-                arm(id, at: clock.now() + 1_000)
+        // A node that cannot prove its lease acts on nothing (another may have taken over).
+        guard await cluster.membership.isServing else {
+            arm(id, at: clock.now() + 1_000)
+            return
+        }
+        // Another node may have handled this slot, paused or deleted the schedule: read it again.
+        do {
+            guard let fresh = try await scheduleBook.schedule(id) else {
+                forgetSchedule(id)
                 return
             }
-            // Another node may have handled this slot, paused or deleted the schedule: read it again.
-            do {
-                guard let fresh = try await scheduleBook.schedule(id) else {
-                    forgetSchedule(id)
-                    return
-                }
-                schedules[id] = fresh
-            } catch {
-                _ = storeFailed(error, while: "reading schedule \(id)", background: true)
-                arm(id, at: clock.now() + 1_000)
-                return
-            }
+            schedules[id] = fresh
+        } catch {
+            _ = storeFailed(error, while: "reading schedule \(id)", background: true)
+            arm(id, at: clock.now() + 1_000)
+            return
         }
         guard var record = schedules[id], !record.paused, let definition = parsedDefinition(record),
             let first = record.nextSlotAt
@@ -450,19 +429,14 @@ extension Engine {
     /// How often one request tries to write a schedule that other nodes keep changing.
     static let scheduleWriteTries = 3
 
-    /// The schedule as it is now: from the shared store on a cluster node (another node may have
-    /// changed it), from memory on a single one.
+    /// The schedule as the store has it now (another node may have changed it).
     private func currentSchedule(_ id: String) async throws -> ScheduleRecord {
-        if cluster != nil {
-            guard let fresh = try await scheduleBook.schedule(id) else {
-                forgetSchedule(id)
-                throw Self.scheduleNotFound(id)
-            }
-            schedules[id] = fresh
-            return fresh
+        guard let fresh = try await scheduleBook.schedule(id) else {
+            forgetSchedule(id)
+            throw Self.scheduleNotFound(id)
         }
-        guard let record = schedules[id] else { throw Self.scheduleNotFound(id) }
-        return record
+        schedules[id] = fresh
+        return fresh
     }
 
     private func forgetSchedule(_ id: String) {
@@ -500,7 +474,6 @@ extension Engine {
     /// an overlap policy errs towards not starting).
     private func isOpenWorkflow(_ workflowId: String) async -> Bool {
         if workflows[workflowId] != nil { return true }
-        guard cluster != nil else { return false }
         do {
             return try await ledger.execution(workflowId).map { !$0.status.isTerminal } ?? false
         } catch {

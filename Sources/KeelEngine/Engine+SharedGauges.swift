@@ -9,7 +9,7 @@ import Logging
 extension Engine {
     /// Replaces `g`'s backlog and execution figures by the store's. A store that cannot be read
     /// leaves this node's own figures, with a warning.
-    func sharedFigures(into g: inout EngineGauges, _ cluster: ClusterNode) async {
+    func sharedFigures(into g: inout EngineGauges) async {
         do {
             let backlog = try await cluster.store.backlog()
             let open = try await cluster.store.openExecutionCounts()

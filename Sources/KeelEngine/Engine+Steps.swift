@@ -359,8 +359,8 @@ extension Engine {
             task.startedAt = now
         }
         var claimedBy: String?
-        if reserved != nil, let cluster { claimedBy = await cluster.membership.lease?.nodeId }
-        if cluster != nil, reserved != nil, claimedBy == nil {
+        if reserved != nil { claimedBy = await cluster.membership.lease?.nodeId }
+        if reserved != nil, claimedBy == nil {
             // No lease to claim with: stored unclaimed, for whichever node has a free worker.
             if let reserved { cancelReservation(reserved, name: name, input: task.input) }
             return try await activityStep(unreserved: task, entry: entry, epoch: epoch)
@@ -375,7 +375,7 @@ extension Engine {
         return hold(id, seq: seq, epoch: epoch)
     }
 
-    /// An activity step stored with its task unclaimed (a shared store's node without its lease).
+    /// An activity step stored with its task unclaimed (a node without its lease).
     private func activityStep(unreserved task: ActivityTaskRecord, entry: JournalEntry, epoch: Int) async throws -> StepReply {
         var task = task
         task.status = .scheduled
@@ -393,12 +393,8 @@ extension Engine {
         var entry = JournalEntry(workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "sleep", name: name, input: input, now: clock.now())
         entry.wakeAt = entry.createdAt.addingSaturating(duration)
         _ = try await record(entry, epoch: epoch)
-        // On a shared store the timer is a row any node fires (Engine+ClusterWorkflows.swift).
-        if cluster == nil {
-            timers.schedule(entry.wakeAt!, taskID: live.record.id, kind: .workflowWake(generation: entry.generation, seq: seq))
-        } else {
-            wakeClusterLoop(at: entry.wakeAt!)
-        }
+        // The timer is a row any node fires (Engine+ClusterWorkflows.swift).
+        wakeClusterLoop(at: entry.wakeAt!)
         if duration > options.stepHoldMs { return .answer(["status": "suspend"]) }
         return hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
     }
@@ -424,13 +420,7 @@ extension Engine {
         }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return .answer(stored.1.stepAnswer) }
-        if let wakeAt = stored.1.wakeAt {
-            if cluster == nil {
-                timers.schedule(wakeAt, taskID: id, kind: .workflowWake(generation: stored.1.generation, seq: seq))
-            } else {
-                wakeClusterLoop(at: wakeAt)
-            }
-        }
+        if let wakeAt = stored.1.wakeAt { wakeClusterLoop(at: wakeAt) }
         return hold(id, seq: seq, epoch: epoch)
     }
 
@@ -459,38 +449,10 @@ extension Engine {
         applyTimeouts(&child, executionMs: nil, runMs: nil, now: now)
         _ = try await record(entry, epoch: epoch, effect: .child(child))
         WorkflowMetrics.started(name)
-        if cluster != nil {
-            // Stored unowned: whichever node has a free worker for it claims it.
-            claimBacklog.workflowMayWait(name)
-            kickClaims()
-        } else {
-            admitWorkflow(child, journal: [])
-            dispatchWorkflows(name)
-        }
+        // Stored unowned: whichever node has a free worker for it claims it.
+        claimBacklog.workflowMayWait(name)
+        kickClaims()
         return hold(id, seq: seq, epoch: epoch)
-    }
-
-    /// A sleep's time came, or a signal wait timed out.
-    func workflowWake(_ id: String, generation: Int, seq: Int) async {
-        guard let live = workflows[id], live.record.generation == generation, let e = live.journal[seq], e.status == .scheduled
-        else { return }
-        let now = clock.now()
-        let (status, failure) = TimerOutcome.of(kind: e.kind, name: e.name)
-        let complete: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
-            try $0.completeJournalEntry(workflowId: id, generation: generation, seq: seq, status: status, result: nil, failure: failure, now: now)
-        }
-        let settled: @Sendable (WriteOutcome) async -> Void = { outcome in
-            if outcome == .applied {
-                await self.stepEnded(id, generation: generation, seq: seq, status: status, result: nil, failure: failure)
-            }
-        }
-        do {
-            await settled(try await storage.write(complete))
-        } catch {
-            // A timer's outcome has no caller to tell: retried until it commits (or re-derived after a restart).
-            _ = storeFailed(error, while: "a timer of workflow \(id)", background: true)
-            retryWrite("a timer of workflow \(id)", complete, committed: settled)
-        }
     }
 
     /// A held step waited `stepHoldMs`: answer it with suspend so the worker frees the function.
@@ -511,8 +473,8 @@ extension Engine {
     }
 
     /// When a held activity step's hold ends instead, or nil (it ends now), as ``StepHold`` decides
-    /// from the step's task. On a shared store a task this node does not hold is read from the
-    /// store; a failed read ends the hold, as before.
+    /// from the step's task. A task this node does not hold is read from the store; a failed
+    /// read ends the hold.
     private func queuedHoldEnd(_ live: LiveWorkflow, seq: Int) async -> EpochMillis? {
         guard let entry = live.journal[seq], entry.kind == "activity", entry.status == .scheduled,
             let taskId = entry.taskId
@@ -520,15 +482,13 @@ extension Engine {
         let task: ActivityTaskRecord?
         if let held = tasks[taskId] {
             task = held.record
-        } else if let cluster {
+        } else {
             do {
                 task = try await cluster.store.task(id: taskId)
             } catch {
                 _ = storeFailed(error, while: "reading the task of a held step", background: true)
                 return nil
             }
-        } else {
-            task = nil
         }
         guard let task else { return nil }
         return StepHold.extendedUntil(

@@ -1,4 +1,4 @@
-public import KeelCore
+import KeelCore
 import KeelStorage
 import Logging
 
@@ -11,8 +11,6 @@ extension Engine {
     /// write lands once space returns.
     static let storeRetryFirstDelayMs = 50
     static let storeRetryMaxDelayMs = 5_000
-    /// Pause before a task whose claim did not commit is dispatched again.
-    static let claimRetryDelayMs: Int64 = 1_000
 
     /// Logs a failed write in full under a new incident id, counts it, and returns the error the
     /// wire may carry: 4001 with `data: {incident, reason}`, no SQL, path or SQLite text.
@@ -52,19 +50,10 @@ extension Engine {
             data: ["incident": .string(incident)])
     }
 
-    /// Commits `body` in a background job, retrying with backoff until it commits or the engine
+    /// Runs `commit` in a background job, retrying with backoff until it commits or the engine
     /// stops (then the store's state is what the next start recovers from), and hands the result to
     /// `committed` on the engine. Use for writes no caller is waiting on: timer outcomes, a worker's
     /// result, a run's end.
-    func retryWrite<T: Sendable>(
-        _ what: String, _ body: @escaping @Sendable (any StorageTransaction) throws -> T,
-        committed: @escaping @Sendable (T) async -> Void
-    ) {
-        let storage = self.storage
-        retryCommit(what, { try await storage.write(body) }, committed: committed)
-    }
-
-    /// Runs `commit` in a background job until it succeeds or the engine stops, with backoff.
     func retryCommit<T: Sendable>(
         _ what: String, _ commit: @escaping @Sendable () async throws -> T,
         committed: @escaping @Sendable (T) async -> Void
@@ -91,15 +80,10 @@ extension Engine {
         }
     }
 
-    /// ``retryWrite(_:_:committed:)`` for a task write: the local closure, or on a cluster node
-    /// the same change fenced on the shared store.
-    func retryTaskWrite(
-        _ what: String, local: @escaping @Sendable (any StorageTransaction) throws -> WriteOutcome, shared: Change,
-        committed: @escaping @Sendable (WriteOutcome) async -> Void
-    ) {
-        guard let cluster else { return retryWrite(what, local, committed: committed) }
+    /// ``retryCommit(_:_:committed:)`` for a task change, fenced on the store.
+    func retryTaskWrite(_ what: String, _ change: Change, committed: @escaping @Sendable (WriteOutcome) async -> Void) {
         let store = cluster.store
-        retryCommit(what, { Self.writeOutcome(try await store.apply([shared]).first ?? .notFound) }, committed: committed)
+        retryCommit(what, { Self.writeOutcome(try await store.apply([change]).first ?? .notFound) }, committed: committed)
     }
 
     /// Runs the execution `id` again after a pause, when what its run ended with could not be

@@ -70,7 +70,7 @@ extension Engine {
                 ]
             }
             if streamChanges != changesSeen { continue }
-            let wakeAt = cluster == nil ? deadline : min(deadline, now.addingSaturating(Self.followPollMs))
+            let wakeAt = min(deadline, now.addingSaturating(Self.followPollMs))
             await waitForStream(id, until: wakeAt)
         }
     }

@@ -17,19 +17,10 @@ extension Engine {
         guard (1...1000).contains(limit) else {
             throw Params.fail(method: ActivityListParams.method, "limit", "must be an integer from 1 to 1000")
         }
-        if let cluster {
-            // A node on a shared store lists the cluster's open tasks, whichever node holds them.
-            let page = try await cluster.store.openTasks(
-                status: status.flatMap(TaskStatus.init(rawValue:)), name: params.name, limit: Int(limit))
-            return ActivityListResult(tasks: page.tasks.map(openTask), count: Int64(page.total))
-        }
-        let open = tasks.values.map(\.record)
-            .filter { r in
-                !r.status.isTerminal && (status == nil || r.status.rawValue == status)
-                    && (params.name == nil || r.name == params.name)
-            }
-            .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
-        return ActivityListResult(tasks: open.prefix(Int(limit)).map(openTask), count: Int64(open.count))
+        // The cluster's open tasks, whichever node holds them.
+        let page = try await cluster.store.openTasks(
+            status: status.flatMap(TaskStatus.init(rawValue:)), name: params.name, limit: Int(limit))
+        return ActivityListResult(tasks: page.tasks.map(openTask), count: Int64(page.total))
     }
 
     /// A task's `activity/result` answer plus when it was created and started, its workflow, its

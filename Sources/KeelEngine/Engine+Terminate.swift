@@ -22,25 +22,21 @@ extension Engine {
         return Self.typedResult(try await currentWorkflow(id) ?? record)
     }
 
-    /// Ends open execution `id` as terminated with `reason`, on this node's store (a shared one:
-    /// wherever it runs).
+    /// Ends open execution `id` as terminated with `reason`, wherever it runs.
     func terminate(_ id: String, reason: String) async throws {
         let failure = Self.failure(type: "Terminated", message: reason, retryable: false)
-        if let cluster {
-            try await terminateShared(id, status: .terminated, failure: failure, store: cluster.store)
-        } else {
-            try await terminate(id, status: .terminated, failure: failure)
-        }
+        try await terminate(id, status: .terminated, failure: failure)
     }
 
-    /// ``terminate(_:status:failure:)`` on a shared store, from any node: one store change ends
-    /// the execution and raises its epoch, wherever it runs. A run live here stops now; a run on
+    /// Ends open execution `id` as `status` (terminated or timedOut) with `failure`, at once, from
+    /// any node: one store change ends the execution and raises its epoch, wherever it runs. A run live here stops now; a run on
     /// another node is refused at its next write (or sees its held step failed) and leaves that
     /// node. Open children are terminated in turn.
     /// - Returns: false when it had ended already (or does not exist): nothing changed.
     /// - Throws: `KeelError(.storageFailure)` when the change did not commit (terminating again is safe).
     @discardableResult
-    func terminateShared(_ id: String, status: WorkflowStatus, failure: JSONValue, store: any Store) async throws -> Bool {
+    func terminate(_ id: String, status: WorkflowStatus, failure: JSONValue) async throws -> Bool {
+        let store = cluster.store
         let outcome = try await store.apply([.terminateExecution(workflowId: id, status: status, failure: failure)]).first
         guard outcome == .applied else { return false }
         let reason = failure["message"]?.stringValue ?? status.rawValue
@@ -60,9 +56,8 @@ extension Engine {
         }
         let journal = try await store.journal(workflowId: id, generation: ended.record.generation)
         for e in journal.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
-            try await terminateShared(Self.childID(e, parent: id), status: .terminated,
-                failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false),
-                store: store)
+            try await terminate(Self.childID(e, parent: id), status: .terminated,
+                failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false))
         }
         return true
     }
@@ -76,47 +71,6 @@ extension Engine {
             tasks[t] = nil
             attemptTraceCancelled(t)
             if let freed { afterSlotFreed(freed) }
-        }
-    }
-
-    /// Ends open execution `id` as `status` (terminated or timedOut) with `failure`, at once.
-    /// - Throws: `KeelError(.storageFailure)` when the end did not commit (the execution stays
-    ///   open and runs again; terminating again finishes the job).
-    func terminate(_ id: String, status: WorkflowStatus, failure: JSONValue) async throws {
-        // Parked before a restart (not in memory): load it to end it like any other.
-        try await loadParked(id)
-        // A suspended execution keeps only its scheduled steps in memory: its ended child steps
-        // (a child whose step a cancel failed may still run) are read from the store, before
-        // anything ends, so that a failed read changes nothing.
-        var stored: (generation: Int, entries: [JournalEntry])?
-        if let trimmed = workflows[id], trimmed.journalTrimmed {
-            let generation = trimmed.record.generation
-            stored = (generation, try await ledger.journal(id, generation: generation))
-        }
-        guard let live = workflows[id] else { return }
-        let steps: [JournalEntry] = if let stored, live.journalTrimmed, live.record.generation == stored.generation {
-            stored.entries
-        } else {
-            Array(live.journal.values)
-        }
-        let reason = failure["message"]?.stringValue ?? status.rawValue
-        stopLiveRun(id, reason: reason)
-        let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
-        let taskIDs = scheduled.compactMap(\.taskId)
-        await endWorkflow(id, status: status, output: nil, failure: failure,
-            closing: ClosingSteps(failing: scheduled, failure: failure, cancelledTasks: taskIDs))
-        guard workflows[id] == nil else {
-            throw KeelError(.storageFailure, "the store could not record the end of workflow \(id); it stays open, retry later",
-                data: ["workflowId": .string(id)])
-        }
-        logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
-        dropTasks(taskIDs, reason: "workflow \(id) \(status.rawValue): \(reason)")
-        // Temporal's default parent close policy: open children are terminated with the parent
-        // (awaited or not: a cancel may have failed the parent's step while the child runs on).
-        for e in steps.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
-            let childId = Self.childID(e, parent: id)
-            try await terminate(childId, status: .terminated,
-                failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false))
         }
     }
 
@@ -227,16 +181,6 @@ struct WorkflowTimeouts: Sendable, Equatable {
 }
 
 extension Engine {
-    /// Brings a parked execution that is not in memory (recovery loads only open ones) back into
-    /// memory, still parked, so that `workflow/resume` and `workflow/terminate` can act on it.
-    func loadParked(_ id: String) async throws {
-        guard workflows[id] == nil, let record = try await ledger.execution(id), record.status == .parked
-        else { return }
-        let journal = try await ledger.journal(id, generation: record.generation)
-        guard workflows[id] == nil else { return }
-        admitWorkflow(record, journal: journal)
-    }
-
     /// The refusal of a step for an execution that is not live here: 2006, naming how it ended
     /// when it has (terminated, timed out, …), so the worker knows why its run must stop.
     func notLiveRefusal(_ id: String) async throws -> KeelError {

@@ -41,9 +41,6 @@ extension Engine {
         case .updateWaiterTimeout(let waiterID):
             updateWaitEnded(id, waiterID: waiterID)
             return
-        case .workflowWake(let generation, let seq):
-            await workflowWake(id, generation: generation, seq: seq)
-            return
         case .stepHold(let epoch, let seq):
             await stepHoldExpired(id, epoch: epoch, seq: seq)
             return
@@ -52,10 +49,6 @@ extension Engine {
             return
         case .scheduleSlot:
             await scheduleDue(id, armedFor: entry.deadline)
-            return
-        case .rateLimit:
-            rateLimitTimers.remove(id)
-            dispatch(id)
             return
         default:
             break
@@ -77,26 +70,13 @@ extension Engine {
             ActivityMetrics.timedOut(live.record.name, .heartbeat)
             await timeOutAttempt(id, attempt: attempt, type: "HeartbeatTimeout",
                 message: "attempt \(attempt) sent no heartbeat for \(hb) ms")
-        case .scheduleToStart:
-            guard live.phase.state == .ready else { return }
-            ActivityMetrics.timedOut(live.record.name, .scheduleToStart)
-            let f = Self.failure(type: "ScheduleToStartTimeout",
-                message: "no worker took \(live.record.name) within its schedule-to-start timeout", retryable: false)
-            await finish(id, attempt: live.record.attempt, status: .timedOut, output: nil, failure: f)
         case .scheduleToClose:
             ActivityMetrics.timedOut(live.record.name, .scheduleToClose)
             stopRunningAttempt(id, reason: "schedule-to-close timeout")
             let f = Self.failure(type: "ScheduleToCloseTimeout",
                 message: "\(live.record.name) did not finish within its schedule-to-close timeout", retryable: false)
             await finish(id, attempt: live.record.attempt, status: .timedOut, output: nil, failure: f)
-        case .retryBackoff(let attempt):
-            guard live.record.attempt == attempt, tasks[id]?.phase.backoffEnded() == true else { return }
-            ready[live.record.name, default: TaskQueue()].append(id, precedence: live.record.precedence)
-            if let ms = live.record.timeouts.scheduleToStartMs {
-                timers.schedule(clock.now() + ms, taskID: id, kind: .scheduleToStart)
-            }
-            dispatch(live.record.name)
-        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .updateWaiterTimeout, .workflowWake, .stepHold, .rateLimit, .workflowDeadline,
+        case .waiterTimeout, .workflowWaiterTimeout, .streamWaiterTimeout, .updateWaiterTimeout, .stepHold, .workflowDeadline,
             .scheduleSlot:
             break
         }
@@ -137,7 +117,7 @@ extension Engine {
         -> ActivityTaskRecord?
     {
         var open = tasks[id]?.record
-        if open == nil, cluster != nil {
+        if open == nil {
             // Queued or running on another node: wait here; the remote-wait loop sees its end.
             let current: ActivityTaskRecord?
             if let known { current = known } else { current = try await readTask(id) }
@@ -160,10 +140,9 @@ extension Engine {
         return try await readTask(id)
     }
 
-    /// The task as the store has it (the shared store on a cluster node).
+    /// The task as the store has it.
     func readTask(_ id: String) async throws -> ActivityTaskRecord? {
-        if let cluster { return try await cluster.store.task(id: id) }
-        return try await storage.read { try $0.activityTask(id: id) }
+        try await cluster.store.task(id: id)
     }
 
     func wake(_ id: String, with record: ActivityTaskRecord) {

@@ -65,7 +65,7 @@ extension Engine {
         let delivery = try await ledger.deliverSignal(
             id, name: signal, payload: payload, key: Self.updateSignalPrefix + updateId, generation: record.generation)
         if !delivery.duplicate {
-            await signalDelivered(id, generation: record.generation, name: signal, payload: payload, delivery: delivery)
+            _ = await signalDelivered(id, generation: record.generation, name: signal, payload: payload, delivery: delivery)
         }
         return try await awaitUpdate(id, updateId: updateId, name: name, deadline: clock.now().addingSaturating(timeout))
     }
@@ -94,7 +94,7 @@ extension Engine {
                 return pending
             }
             var wakeAt = deadline
-            if let cluster, workflows[id] == nil {
+            if workflows[id] == nil {
                 // Answered on another node: this one learns it from the store, once a poll.
                 wakeAt = min(deadline, now.addingSaturating(Int64(cluster.pollInterval / .milliseconds(1))))
             }

@@ -45,7 +45,6 @@ extension Engine {
 
     /// Whether a worker another live node published lists `name` under `field`; false off a cluster.
     private func publishedElsewhere(serving name: String, in field: String) async throws -> Bool {
-        guard cluster != nil else { return false }
         return try await clusterWorkers([]).contains { $0[field]?.arrayValue?.contains(.string(name)) == true }
     }
 

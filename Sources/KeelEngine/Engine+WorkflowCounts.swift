@@ -15,8 +15,6 @@ extension Engine {
         filter.name = name
         filter.createdAfter = createdAfter
         filter.query = try query.map(SearchQueryParser.parse)
-        if let cluster { return try await cluster.store.workflowCounts(filter, atMost: atMost) }
-        let f = filter
-        return try await storage.read { try $0.workflowCounts(f, atMost: atMost) }
+        return try await cluster.store.workflowCounts(filter, atMost: atMost)
     }
 }

@@ -12,11 +12,10 @@ extension Engine {
     public func listWorkflows(_ params: WorkflowListParams) async throws -> WorkflowListResult {
         let filter = try Self.workflowFilter(params)
         let found = try await ledger.executions(filter)
-        let shared = cluster != nil
         let summaries = found.map { row in
             var summary = Self.typedSummary(workflows[row.record.id]?.record ?? row.record)
-            // On a shared store: the node that runs it now, if one does.
-            if shared { summary.node = row.node }
+            // The node that runs it now, if one does.
+            summary.node = row.node
             return summary
         }
         var result = WorkflowListResult(workflows: summaries)

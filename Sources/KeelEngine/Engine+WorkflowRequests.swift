@@ -45,11 +45,11 @@ extension Engine {
         record.searchAttributes = try checked.searchAttributes()
         record.memo = try checked.memo()
         // Fast path: a worker has room now, so the execution is stored already running as its
-        // first run (one commit before workflow/run instead of two). On a shared store it is
-        // stored owned by this node, fenced by its lease (no claim round); a start with a signal
-        // is stored unowned and claimed, which reads the signal with the journal.
-        let owner = signal == nil ? await cluster?.membership.lease?.nodeId : nil
-        let reserved = (cluster != nil && owner == nil) || workflowQueue[name]?.isEmpty == false
+        // first run (one commit before workflow/run instead of two), owned by this node and
+        // fenced by its lease (no claim round). A start with a signal is stored unowned and
+        // claimed, which reads the signal with the journal.
+        let owner = signal == nil ? await cluster.membership.lease?.nodeId : nil
+        let reserved = owner == nil || workflowQueue[name]?.isEmpty == false
             ? nil : registry.pickWorkflowWorker(for: name, build: nil, canSend: { canSend($0) })
         if let reserved {
             record.status = .running
@@ -94,15 +94,11 @@ extension Engine {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
             scheduleDeadlines(record)
             startRun(id, on: reserved, claimed: true)
-        } else if cluster != nil {
+        } else {
             // Stored owned by this node, whose worker left meanwhile: back to the store.
             if reserved != nil { giveBackStarted(record, because: "its worker left during the start") }
             claimBacklog.workflowMayWait(name)
             kickClaims()
-        } else {
-            record.status = .pending
-            admitWorkflow(record, journal: [])
-            dispatchWorkflows(name)
         }
         var started = WorkflowStartResult(
             workflowId: id, status: workflows[id].map { Wire.WorkflowStatus($0.record.status) } ?? .pending, started: true)
@@ -159,15 +155,7 @@ extension Engine {
     public func workflowResult(_ params: WorkflowResultParams) async throws -> WorkflowResultResult {
         let id = params.workflowId
         let timeout = params.waitTimeoutMs ?? 60_000
-        if cluster != nil, timeout > 0 { return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout)) }
-        if workflows[id] != nil, timeout > 0 {
-            nextWaiterID += 1
-            let waiterID = nextWaiterID
-            timers.schedule(clock.now() + timeout, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
-            if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = c }) {
-                return Self.typedResult(ended)
-            }
-        }
+        if timeout > 0 { return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout)) }
         return Self.typedResult(try await requireWorkflow(id))
     }
 
@@ -215,7 +203,6 @@ extension Engine {
             }
             return true
         }
-        guard cluster != nil else { return false }
         return await takeSignals(id).first { $0.name == name } != nil
     }
 
@@ -231,13 +218,14 @@ extension Engine {
         return Self.typedResult(try await currentWorkflow(id) ?? record)
     }
 
-    /// On a shared store, an execution no node holds that never ran (pending, unowned, its
+    /// An execution no node holds that never ran (pending, unowned, its
     /// generation's journal empty) ends cancelled at once, as one held in memory does: there is
     /// nothing to compensate. The end is fenced by its epoch: a node that claimed it first runs
     /// it, and its run sees the cancel.
     /// - Throws: `KeelError(.storageFailure)` when a read or the end does not commit (the cancel
     ///   request is stored: the run sees it, and cancelling again ends it).
-    func cancelIfNeverRan(_ id: String, reason: String, store: any Store) async throws {
+    func cancelIfNeverRan(_ id: String, reason: String) async throws {
+        let store = cluster.store
         guard let state = try await store.execution(id: id), state.record.status == .pending, state.ownerNode == nil,
             try await store.journal(workflowId: id, generation: state.record.generation).isEmpty
         else { return }
@@ -260,7 +248,7 @@ extension Engine {
     func cancel(_ id: String, reason: String) async throws {
         try await ledger.requestCancel(id, reason: reason)
         guard var live = workflows[id] else {
-            if let cluster { try await cancelIfNeverRan(id, reason: reason, store: cluster.store) }
+            try await cancelIfNeverRan(id, reason: reason)
             return
         }
         live.record.cancelRequested = true
@@ -270,7 +258,7 @@ extension Engine {
         let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
         if scheduled.isEmpty {
             workflows[id]?.cancelUndelivered = true
-            if case .pending = live.phase, live.journal.isEmpty, !live.journalTrimmed {
+            if case .pending = live.phase, live.journal.isEmpty {
                 // Never ran: nothing to compensate.
                 await endWorkflow(id, status: .cancelled, output: nil, failure: failure)
             } else if case .suspended = live.phase {
@@ -334,7 +322,7 @@ extension Engine {
     public func describeWorkflow(_ params: WorkflowDescribeParams) async throws -> WorkflowDescribeResult {
         let id = params.workflowId
         let record = try await requireWorkflow(id)
-        let journal: [JournalEntry] = if let live = workflows[id], !live.journalTrimmed {
+        let journal: [JournalEntry] = if let live = workflows[id] {
             live.journal.values.sorted { $0.seq < $1.seq }
         } else {
             try await ledger.journal(id, generation: record.generation)
@@ -407,7 +395,6 @@ extension Engine {
     /// another node may hold it or none) as stored.
     private func taskWaitsForWorker(_ id: String) async throws -> Bool {
         if let live = tasks[id] { return live.record.status == .scheduled }
-        guard cluster != nil else { return false }
         return try await readTask(id)?.status == .scheduled
     }
 
@@ -454,28 +441,33 @@ extension Engine {
     }
 
     /// `workflow/resume`: runs a parked execution again (after a fix for its non-determinism); a
-    /// suspended one that nothing would wake runs again too. Answers `resumed: false` with the
-    /// status of one that is neither.
+    /// suspended one that nothing would wake runs again too. The store makes it pending and
+    /// unowned in one write, from whichever node is asked; the next claim round of a node with a
+    /// free worker for it (this one is woken now) raises its epoch and runs it from its journal.
+    /// Answers `resumed: false` with the status of an open execution that is neither.
     /// - Throws: `KeelError(.workflowNotFound)` for an unknown id, `.invalidParams` for an ended one.
     public func resumeWorkflow(_ params: WorkflowResumeParams) async throws -> WorkflowResumeResult {
         let id = params.workflowId
-        if let cluster { return try await resumeOnSharedStore(id, cluster) }
-        try await loadParked(id)
-        guard var live = workflows[id] else {
-            let r = try await requireWorkflow(id)
-            throw KeelError(.invalidParams, "workflow \(id) is \(r.status.rawValue), not parked")
+        let outcome = try await cluster.store.apply([.resumeExecution(workflowId: id)]).first
+        switch outcome {
+        case .applied?:
+            // A parked run leaves a node's memory as it parks (letGo), so this only guards: were
+            // one still held here, the store's copy is the one that runs next.
+            if let live = workflows[id], case .parked = live.phase { forget(id) }
+            logger.info("workflow resumed", metadata: ["workflow": "\(id)"])
+            cluster.trigger.fire()
+            return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)
+        case .notFound?:
+            throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
+        default:
+            let record = try await requireWorkflow(id)
+            if record.status.isTerminal {
+                throw KeelError(.invalidParams, "workflow \(id) is \(record.status.rawValue), not parked")
+            }
+            if record.status == .suspended, try await wakeIfNothingWill(record, check: .resume) {
+                return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)
+            }
+            return WorkflowResumeResult(workflowId: id, status: Wire.WorkflowStatus(record.status), resumed: false)
         }
-        guard case .parked = live.phase else {
-            // A suspended execution with nothing to wake it runs again now (docs/execution-model.md).
-            if await repairIfStuck(id) { return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true) }
-            return WorkflowResumeResult(workflowId: id, status: Wire.WorkflowStatus(live.record.status), resumed: false)
-        }
-        live.record.status = .pending
-        live.record.failure = nil
-        let record = live.record
-        _ = try await ledger.update(record, expectedEpoch: record.epoch)
-        workflows[id]?.record = record
-        requeue(id)
-        return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)
     }
 }

@@ -5,46 +5,6 @@ import Logging
 
 /// Workflow runs: dispatch to a worker, the run's outcome, completion, recovery.
 extension Engine {
-    /// Makes a stored execution live and queues it for a run.
-    func admitWorkflow(_ record: WorkflowRecord, journal: [JournalEntry]) {
-        var live = LiveWorkflow(record: record, journal: [:], phase: .pending)
-        for e in journal { live.journal[e.seq] = e }
-        for e in journal where e.status == .scheduled {
-            if let wakeAt = e.wakeAt {
-                timers.schedule(wakeAt, taskID: record.id, kind: .workflowWake(generation: e.generation, seq: e.seq))
-            }
-        }
-        if record.status == .parked {
-            live.phase = .parked
-        } else {
-            live.queuedAt = clock.now()
-            workflowQueue[record.name, default: TaskQueue()].append(record.id, precedence: record.precedence)
-        }
-        workflows[record.id] = live
-        scheduleDeadlines(record)
-    }
-
-    /// Rebuilds every open execution after a restart. Each is re-run: replay is cheap, and a run
-    /// cannot miss a wake-up that happened while Keel was down.
-    func recoverWorkflows() async throws {
-        let open = try await storage.read { r -> [(WorkflowRecord, [JournalEntry])] in
-            try r.openWorkflows().map { ($0, try r.journal(workflowId: $0.id, generation: $0.generation)) }
-        }
-        for (record, journal) in open { admitWorkflow(record, journal: journal) }
-        // A child that ended while its parent's entry stayed scheduled (a crash between) is settled now.
-        for (record, journal) in open {
-            for e in journal where e.status == .scheduled && e.kind == "child" {
-                let childId = e.input["workflowId"]?.stringValue ?? "\(record.id)/\(e.seq)"
-                if workflows[childId] == nil, let child = try await storage.read({ try $0.workflow(id: childId) }),
-                    child.status.isTerminal
-                {
-                    await childEnded(child)
-                }
-            }
-        }
-        if !open.isEmpty { logger.info("recovered open workflows", metadata: ["count": "\(open.count)"]) }
-    }
-
     func requeue(_ id: String) {
         guard var live = workflows[id] else { return }
         live.phase = .pending
@@ -114,7 +74,6 @@ extension Engine {
         workflows[id] = live
         registry.adjustWorkflowsInFlight(connectionID, by: 1)
         let record = live.record
-        let trimmed = live.journalTrimmed
         let params: JSONValue = Self.adding(traceparent: workflowTraceParent(id), to: [
             "workflowId": .string(id), "runId": JSONValue(record.epoch), "name": .string(record.name),
             "input": record.input, "journal": live.journalJSON, "cancelRequested": .bool(record.cancelRequested),
@@ -126,20 +85,8 @@ extension Engine {
         let reservation = Self.dispatchBytes(params)
         connection.outbound.reserve(reservation)
         enqueue { [self] in
-            var params = params
             let outcome: WriteOutcome
             do {
-                if trimmed {
-                    // A suspended execution kept only its scheduled steps in memory: its ended
-                    // ones are read back now, before the run is sent (LiveWorkflow.journalTrimmed).
-                    let stored = try await ledger.journal(id, generation: record.generation)
-                    if let journal = await self.restoreJournal(id, requestID: requestID, generation: record.generation, stored: stored),
-                        case .object(var o) = params
-                    {
-                        o["journal"] = journal
-                        params = .object(o)
-                    }
-                }
                 outcome = claimed ? .applied : try await ledger.update(record, expectedEpoch: previousEpoch)
             } catch {
                 connection.outbound.release(reservation)
@@ -149,12 +96,7 @@ extension Engine {
             }
             connection.outbound.release(reservation)
             guard outcome == .applied else {
-                if self.cluster != nil {
-                    await self.runSuperseded(id, epoch: record.epoch, connectionID: connectionID)
-                    return
-                }
-                await self.runEnded(id, epoch: record.epoch, connectionID: connectionID,
-                    reply: .failure(KeelError(.attemptSuperseded, "another run of workflow \(id) took over")))
+                await self.runSuperseded(id, epoch: record.epoch, connectionID: connectionID)
                 return
             }
             // Stopped while its start was committed (a deadline, a terminate): the worker was
@@ -173,14 +115,6 @@ extension Engine {
             }
             await self.runEnded(id, epoch: record.epoch, connectionID: connectionID, reply: reply)
         }
-    }
-
-    /// Puts a trimmed journal back together for run `requestID` about to be sent (``startRun``);
-    /// returns the run's wire journal, or nil when that run is no longer live (it is not sent then).
-    func restoreJournal(_ id: String, requestID: RPCID, generation: Int, stored: [JournalEntry]) -> JSONValue? {
-        guard isLiveRun(id, requestID: requestID), workflows[id]?.record.generation == generation else { return nil }
-        if workflows[id]?.journalTrimmed == true { workflows[id]?.restoreJournal(stored) }
-        return workflows[id]?.journalJSON
     }
 
     /// The start of a run (its new epoch) did not commit: nothing was sent; the run is tried again
@@ -243,7 +177,7 @@ extension Engine {
             }
             await park(id, failure: failure)
         case .suspend:
-            if await acceptSuspension(id) { await suspend(id) }
+            if acceptSuspension(id) { await suspend(id) }
         case .continueAsNew(let input):
             await continueAsNew(id, input: input)
         case .checkOutput, .ignore:
@@ -271,21 +205,7 @@ extension Engine {
             return
         }
         workflowStoreFailures[id] = nil
-        if cluster != nil {
-            await sharedSuspended(id, epoch: record.epoch, outcome: outcome)
-            return
-        }
-        guard var current = workflows[id], case .ending = current.phase else { return }
-        if current.wakePending {
-            requeue(id)
-            return
-        }
-        current.record.status = .suspended
-        current.phase = .suspended
-        // Its ended steps stay in the store only until it wakes (issue 15). On a shared store the
-        // journal is read again by the node that claims it anyway.
-        if cluster == nil { current.trimJournal() }
-        workflows[id] = current
+        await sharedSuspended(id, epoch: record.epoch, outcome: outcome)
     }
 
     private func continueAsNew(_ id: String, input: JSONValue) async {
@@ -310,7 +230,6 @@ extension Engine {
         guard outcome == .applied, var current = workflows[id] else { return }
         current.record = record
         current.journal = [:]
-        current.journalTrimmed = false
         workflows[id] = current
         scheduleDeadlines(record)
         requeue(id)
@@ -334,9 +253,9 @@ extension Engine {
         workflows[id]?.record = record
         workflows[id]?.phase = .parked
         WorkflowMetrics.parked(record.name)
-        // On a shared store a parked execution is unowned: it leaves this node's memory, and a
-        // resume asked on any node makes it claimable again.
-        if cluster != nil { letGo(id) }
+        // A parked execution is unowned: it leaves this node's memory, and a resume asked on any
+        // node makes it claimable again.
+        letGo(id)
         logger.error("workflow parked", metadata: ["workflow": "\(id)", "reason": "\(failure["message"]?.stringValue ?? "")"])
     }
 
@@ -363,7 +282,7 @@ extension Engine {
             requeueAfterStoreFailure(id)
             return
         }
-        if cluster != nil, outcome != .applied {
+        if outcome != .applied {
             await runSuperseded(id, epoch: record.epoch, connectionID: nil)
             return
         }
@@ -381,31 +300,6 @@ extension Engine {
             stepEnded(parent, generation: record.parentGeneration ?? 0, seq: seq,
                 status: status == .completed ? .completed : .failed, result: status == .completed ? output : nil,
                 failure: status == .completed ? nil : Self.childFailure(record))
-        }
-    }
-
-    /// Settles a parent's child entry for a child that ended while the parent was not live.
-    func childEnded(_ child: WorkflowRecord) async {
-        guard let parent = child.parentId, let seq = child.parentSeq else { return }
-        let now = clock.now()
-        let status: StepStatus = child.status == .completed ? .completed : .failed
-        let failure = child.status == .completed ? nil : Self.childFailure(child)
-        let generation = child.parentGeneration ?? 0
-        let output = child.output
-        let complete: @Sendable (any StorageTransaction) throws -> WriteOutcome = {
-            try $0.completeJournalEntry(workflowId: parent, generation: generation, seq: seq, status: status,
-                result: output, failure: failure, now: now)
-        }
-        let settled: @Sendable (WriteOutcome) async -> Void = { outcome in
-            if outcome == .applied {
-                await self.stepEnded(parent, generation: generation, seq: seq, status: status, result: output, failure: failure)
-            }
-        }
-        do {
-            await settled(try await storage.write(complete))
-        } catch {
-            _ = storeFailed(error, while: "a child's end in workflow \(parent)", background: true)
-            retryWrite("a child's end in workflow \(parent)", complete, committed: settled)
         }
     }
 

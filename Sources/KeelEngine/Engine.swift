@@ -1,6 +1,6 @@
 public import KeelCore
-public import KeelProtocol
-public import KeelStorage
+import KeelProtocol
+import KeelStorage
 public import Logging
 public import Tracing
 
@@ -42,13 +42,13 @@ public actor Engine {
     public static let protocolVersion = "1"
     public static let version = "0.1.0"
 
-    let storage: any Storage
-    /// The workflow path's durable state: `storage`, or the cluster's shared store.
-    let ledger: any WorkflowLedger
-    /// Where schedules are kept: `storage`, or the cluster's shared store.
-    let scheduleBook: any ScheduleBook
-    /// Set when this engine is one node of several on a shared store (Engine+Cluster.swift).
-    let cluster: ClusterNode?
+    /// The workflow path's durable state: the node's store.
+    let ledger: WorkflowLedger
+    /// Where schedules are kept: the node's store.
+    let scheduleBook: ScheduleBook
+    /// This engine as one node of its store: a SQLite file's only node, or one of several on
+    /// PostgreSQL (Engine+Cluster.swift, docs/scaling.md).
+    let cluster: ClusterNode
     let clock: any WallClock
     let checker: any ContractChecker
     let options: Options
@@ -56,13 +56,9 @@ public actor Engine {
 
     var registry = WorkerRegistry()
     var limiter = ActivityLimiter()
-    /// Activities with a rate-limit timer pending, so one is set per activity, not per task.
-    var rateLimitTimers: Set<String> = []
     var sessions: [UInt64: Session] = [:]
     /// Non-terminal tasks, by id.
     var tasks: [String: LiveTask] = [:]
-    /// Tasks ready to run, per activity name, in arrival order.
-    var ready: [String: TaskQueue] = [:]
     var timers = TimerQueue()
     /// Ends the timer loop's sleep when a timer earlier than every other one is set.
     let timerWake = RoundTrigger()
@@ -134,32 +130,15 @@ public actor Engine {
     let jobs: AsyncStream<@Sendable () async -> Void>
     let jobsContinuation: AsyncStream<@Sendable () async -> Void>.Continuation
 
-    public init(
-        storage: any Storage, clock: any WallClock, checker: any ContractChecker, options: Options = Options(),
-        logger: Logger
-    ) {
-        self.init(storage: storage, cluster: nil, clock: clock, checker: checker, options: options, logger: logger)
-    }
-
-    /// An engine that is one node of several on `cluster.store`: it runs activities and workflow
-    /// executions claimed from the shared store by whichever node has a free worker
-    /// (docs/scaling.md); what a shared store does not support yet is refused with a coded error.
+    /// An engine that is one node of `cluster.store`: it runs activities and workflow executions
+    /// claimed from the store by whichever node has a free worker (docs/scaling.md). A SQLite file
+    /// has one node; PostgreSQL has as many as share it.
     public init(
         cluster: ClusterNode, clock: any WallClock, checker: any ContractChecker, options: Options = Options(),
         logger: Logger
     ) {
-        self.init(
-            storage: WorkflowsUnavailable(), cluster: cluster, clock: clock, checker: checker, options: options,
-            logger: logger)
-    }
-
-    private init(
-        storage: any Storage, cluster: ClusterNode?, clock: any WallClock, checker: any ContractChecker,
-        options: Options, logger: Logger
-    ) {
-        self.storage = storage
-        self.ledger = cluster.map { SharedLedger(store: $0.store) } ?? LocalLedger(storage: storage, clock: clock)
-        self.scheduleBook = cluster.map { SharedScheduleBook(store: $0.store) } ?? LocalScheduleBook(storage: storage)
+        self.ledger = WorkflowLedger(store: cluster.store)
+        self.scheduleBook = ScheduleBook(store: cluster.store)
         self.cluster = cluster
         self.clock = clock
         self.checker = checker
@@ -197,15 +176,14 @@ public actor Engine {
         // job (TaskSet).
         await TaskSet.run { jobSet in
             await withDiscardingTaskGroup { group in
-                if let cluster {
-                    group.addTask { await cluster.membership.run() }
-                    group.addTask { await self.clusterLoop() }
-                    group.addTask { await self.remoteWaitLoop() }
-                    group.addTask {
-                        for await _ in cluster.store.readyHints() {
-                            cluster.trigger.fire()
-                            cluster.waitTrigger.fire()
-                        }
+                let cluster = cluster
+                group.addTask { await cluster.membership.run() }
+                group.addTask { await self.clusterLoop() }
+                group.addTask { await self.remoteWaitLoop() }
+                group.addTask {
+                    for await _ in cluster.store.readyHints() {
+                        cluster.trigger.fire()
+                        cluster.waitTrigger.fire()
                     }
                 }
                 for await job in jobs {
@@ -217,34 +195,14 @@ public actor Engine {
         }
     }
 
-    /// Loads every unfinished task from the store and makes it runnable again: attempts that were
-    /// running when the previous process died go back to scheduled (their workers are gone).
+    /// Loads the pinned contracts and, once the engine runs, checks the store's suspended
+    /// executions for a way to wake. A node recovers nothing of its own: its predecessor's work
+    /// is rescued by the lease sweep (at once on SQLite, whose previous node is retired at start)
+    /// and claimed again like any other ready work. The check runs in the background: a read per
+    /// suspended execution must not hold the start.
     public func recover() async throws {
         try await loadContractPins()
-        // A node on a shared store recovers nothing of its own: its predecessor's work is rescued
-        // by the lease sweep and claimed again like any other ready work. What it checks is the
-        // store's: suspended executions with nothing to wake them, read in the background once the
-        // engine runs (a read per suspended execution must not hold the start).
-        guard cluster == nil else {
-            enqueue { [self] in await self.checkStoredSuspensions() }
-            return
-        }
-        let now = clock.now()
-        let open = try await storage.write { tx -> [ActivityTaskRecord] in
-            var open = try tx.openActivityTasks()
-            for i in open.indices where open[i].status == .running {
-                _ = try tx.rescheduleActivityTask(
-                    id: open[i].id, attempt: open[i].attempt, visibleAt: now, failure: open[i].failure)
-                open[i].status = .scheduled
-            }
-            return open
-        }
-        for record in open { admit(record) }
-        if !open.isEmpty { logger.info("recovered unfinished tasks", metadata: ["count": "\(open.count)"]) }
-        try await recoverWorkflows()
-        try await recoverSchedules()
-        await checkInvariant(.recovery)
-        dispatchAll()
+        enqueue { [self] in await self.checkStoredSuspensions() }
     }
 
     /// The transport of workers Keel spawned itself (`keel serve --worker`): the only ones sent `shutdown`.
@@ -259,8 +217,14 @@ public actor Engine {
         shuttingDown = true
         // Held workflow steps are answered with suspend so their runs end now, not after stepHoldMs.
         for id in workflows.keys { releaseHeld(id) }
+        // An attempt or a run that answered is drained once its end is committed: giving its
+        // claim back while the end's write is away could commit first, refuse the end and run
+        // the attempt again.
         let deadline = clock.now() + options.drainTimeoutMs
-        while tasks.values.contains(where: \.isRunning) || workflows.values.contains(where: \.isRunning),
+        while tasks.values.contains(where: { $0.isRunning || $0.phase.state == .ending })
+            || workflows.values.contains(where: { live in
+                if case .ending = live.phase { true } else { live.isRunning }
+            }),
             clock.now() < deadline
         {
             // Cancelled: stop waiting (a cancelled sleep returns at once, so the loop would spin).

@@ -1,4 +1,4 @@
-public import KeelStorage
+import KeelStorage
 import KeelCore
 import Metrics
 import Synchronization
@@ -94,16 +94,15 @@ public struct EngineGauges: Sendable, Equatable {
 }
 
 extension Engine {
-    /// The gauges' values now. On the local path a pass over in-memory state; on a shared store
-    /// the backlog and open executions are the cluster's, read from the store
-    /// (``sharedFigures(into:_:)``), and the worker and connection gauges stay this node's.
+    /// The gauges' values now: the backlog and open executions are the cluster's, read from the
+    /// store (``sharedFigures(into:_:)``); the worker and connection gauges are this node's.
     public func gauges() async -> EngineGauges {
         var g = memoryGauges()
-        if let cluster { await sharedFigures(into: &g, cluster) }
+        await sharedFigures(into: &g)
         return g
     }
 
-    /// The gauges from this node's memory alone: no store read.
+    /// The gauges from this node's memory alone (what a store that cannot be read leaves shown).
     private func memoryGauges() -> EngineGauges {
         var g = EngineGauges()
         g.workflowsOpen = workflows.count
@@ -115,13 +114,6 @@ extension Engine {
             for name in Set(worker.workflows) { g.workersByWorkflow[name, default: 0] += 1 }
         }
         let now = clock.now()
-        for (name, queue) in ready where queue.count > 0 {
-            g.backlogByActivity[name] = queue.count
-            // The queue is in arrival order: its first live task is the oldest.
-            if let oldest = queue.ids.lazy.compactMap({ self.tasks[$0]?.record }).first {
-                g.oldestByActivity[name] = Double(max(0, now - oldest.visibleAt)) / 1000
-            }
-        }
         for (name, queue) in workflowQueue where queue.count > 0 {
             g.backlogByWorkflow[name] = queue.count
             if let oldest = queue.ids.lazy.compactMap({ self.workflows[$0] }).first {

@@ -5,15 +5,9 @@ import KeelStorage
 /// The engine's in-memory view of one open workflow execution.
 struct LiveWorkflow {
     var record: WorkflowRecord
-    /// The current generation's journal, by seq: every entry, or only the scheduled ones when
-    /// ``journalTrimmed``.
+    /// The current generation's journal, by seq. A suspended execution leaves memory (the store
+    /// holds it), so only executions with a run under way or queued keep one here.
     var journal: [Int: JournalEntry]
-    /// True while only the scheduled entries are in memory: a suspended execution drops its ended
-    /// steps (their inputs and results), which are read back from the store before its next run
-    /// (issue 15: a suspended execution holds what can wake it, not its history). Ended entries
-    /// never change, so the store's copy is the same; scheduled ones stay in memory because they
-    /// are what a signal, a timer, a child's end or a cancel completes.
-    var journalTrimmed = false
     var phase: Phase
     /// Step requests of the current run waiting for their entry's outcome, by seq.
     var held: [Int: [HeldStep]] = [:]
@@ -29,10 +23,10 @@ struct LiveWorkflow {
     /// recorded: the run's answer may be that error's consequence (client libraries fail the
     /// workflow on an unexpected step error), so it is not trusted and the run is replayed.
     var stepNotRecorded = false
-    /// On a shared store: the claim raised the stored epoch already, so the next run starts
+    /// The claim raised the stored epoch already, so the next run starts
     /// without a write of its own.
     var claimed = false
-    /// On a shared store: the execution's event counter as this node last read it; a suspend is
+    /// The execution's event counter as this node last read it; a suspend is
     /// fenced by it (an event since then means run again).
     var seenEvents: Int?
 
@@ -51,19 +45,6 @@ struct LiveWorkflow {
 
     var runningOn: UInt64? {
         if case .running(let c, _) = phase { c } else { nil }
-    }
-
-    /// Drops the ended entries from memory (``journalTrimmed``).
-    mutating func trimJournal() {
-        journal = journal.filter { $0.value.status == .scheduled }
-        journalTrimmed = true
-    }
-
-    /// Puts the ended entries read from the store back beside the scheduled ones kept in memory.
-    /// An entry in memory wins: it is as new as the store's or newer in what this engine saw.
-    mutating func restoreJournal(_ stored: [JournalEntry]) {
-        for e in stored where journal[e.seq] == nil { journal[e.seq] = e }
-        journalTrimmed = false
     }
 
     /// The wire form of the journal sent in `workflow/run`.

@@ -3,26 +3,23 @@ import KeelProtocol
 /// Where one live task of this node is in its dispatch, as a state machine (docs/architecture.md,
 /// "Decisions as state machines"). The engine asks for each transition and acts only when it is
 /// granted: an answer from a connection the attempt is not on, a second end of one attempt, a
-/// backoff ending for a task that is not backing off — each is refused and changes nothing.
-/// `TaskPhaseTests` drive it on its own.
+/// start of an attempt that runs — each is refused and changes nothing. `TaskPhaseTests` drive it
+/// on its own.
 ///
 /// ```
-///        ┌────────────── claimLost ─────────────┐
-///        ▼                                      │
-///      ready ──start──▶ running ──answered / stop──▶ ending ──retryCommitted──▶ backoff
-///        │  ▲                                    ▲                                 │
-///        │  └────────────── backoffEnded ────────┼─────────────────────────────────┘
-///        └──────────────── abandon ──────────────┘
+///      ready ──start──▶ running ──answered / stop──▶ ending
+///        │                                           ▲
+///        └────────────────── abandon ────────────────┘
 /// ```
 ///
-/// `ending` has no way out here: the task's end is being committed, and the engine drops the task
-/// from memory once it is (or moves it to `backoff` when the commit was a retry).
+/// A task is live here only while this node holds its attempt in the store (a claim, or a task
+/// stored claimed). `ending` has no way out: the attempt's end or retry is being committed, and
+/// the engine drops the task from memory once it is (a retried task goes back to the store,
+/// claimable by any node after its backoff).
 struct TaskPhase: Equatable {
     enum State: Equatable {
-        /// In the ready queue (or about to be), waiting for a worker.
+        /// Claimed by this node, its attempt about to go to a worker.
         case ready
-        /// Waiting out a retry backoff until `record.visibleAt`.
-        case backoff
         /// The current attempt is on worker `connectionID` as request `requestID`.
         case running(connectionID: UInt64, requestID: RPCID)
         /// The attempt is over and its outcome is being committed; late answers are dropped.
@@ -33,10 +30,8 @@ struct TaskPhase: Equatable {
 
     init(_ state: State) { self.state = state }
 
-    /// A task waiting for a worker.
+    /// A task whose attempt is about to start.
     static let ready = TaskPhase(.ready)
-    /// A task waiting out a backoff.
-    static let backoff = TaskPhase(.backoff)
 
     var isRunning: Bool {
         if case .running = state { true } else { false }
@@ -71,33 +66,10 @@ struct TaskPhase: Equatable {
         return running
     }
 
-    /// The claim of the attempt that was starting did not commit (nothing was sent): the task
-    /// waits again, at once (`retryLater` false: the task was taken or changed meanwhile) or after
-    /// a pause (`retryLater`: the store failed).
-    mutating func claimLost(retryLater: Bool) -> Bool {
-        guard isRunning else { return false }
-        state = retryLater ? .backoff : .ready
-        return true
-    }
-
     /// A ready task that will not start here ends (its worker left before the attempt began).
     mutating func abandon() -> Bool {
         guard state == .ready else { return false }
         state = .ending
-        return true
-    }
-
-    /// The retry of the ended attempt is committed: the task waits out its backoff.
-    mutating func retryCommitted() -> Bool {
-        guard state == .ending else { return false }
-        state = .backoff
-        return true
-    }
-
-    /// The backoff is over: the task waits for a worker again.
-    mutating func backoffEnded() -> Bool {
-        guard state == .backoff else { return false }
-        state = .ready
         return true
     }
 }

@@ -5,17 +5,11 @@ public import KeelCore
 enum TimerKind: Sendable, Equatable {
     case startToClose(attempt: Int)
     case heartbeat(attempt: Int)
-    case scheduleToStart
     case scheduleToClose
-    case retryBackoff(attempt: Int)
     /// A caller's wait for a task's end ran out (taskID names the task waited on).
     case waiterTimeout(waiterID: UInt64)
-    /// A sleep ends or a signal wait times out (taskID names the workflow).
-    case workflowWake(generation: Int, seq: Int)
     /// A held step has waited `stepHoldMs`: answer it with suspend.
     case stepHold(epoch: Int, seq: Int)
-    /// A rate-limited activity may start again (taskID names the activity).
-    case rateLimit
     /// A caller's wait for a workflow's end ran out.
     case workflowWaiterTimeout(waiterID: UInt64)
     /// A follower's wait for more of a stream ran out (`workflow/follow`).

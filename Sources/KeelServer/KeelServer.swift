@@ -44,20 +44,10 @@ public final class KeelServer: Service, Sendable {
         /// Opens the shared store this node runs on (`--store postgres://…`); nil: the SQLite file
         /// at ``databasePath``. Set by the command line, which links the PostgreSQL driver.
         public var sharedStore: SharedStore?
-        /// Runs the SQLite file as one node on the shared-store engine path, the one PostgreSQL
-        /// nodes run (the default), or, when false, on the local path that is to go
-        /// (docs/architecture.md, "Two engine paths"). `KEEL_SQLITE_ON_STORE=0` sets it false, so
-        /// that a test run can put every server it starts on the local path.
-        public var sqliteOnSharedPath = !Self.environmentAsksForLocalPath
         /// Listeners run beside the orchestrator's own, such as the web UI (`--http`).
         public var sidecars: [any Sidecar] = []
 
         public init(databasePath: String) { self.databasePath = databasePath }
-
-        /// Whether `KEEL_SQLITE_ON_STORE=0` is set: servers started here (and `keel serve` processes
-        /// started with this environment) run the local path. Tests read it to expect what that
-        /// path does where it differs by design.
-        public static var environmentAsksForLocalPath: Bool { getenv("KEEL_SQLITE_ON_STORE").map { String(cString: $0) } == "0" }
     }
 
     /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).
@@ -274,7 +264,7 @@ public final class KeelServer: Service, Sendable {
             engine: engine, limits: options.limits, passEnvironment: options.passEnvironment,
             socketPath: options.socketPath,
             credentials: credentials, logger: logger)
-        let nodeId = await membership?.lease?.nodeId
+        let nodeId = await membership.lease?.nodeId
         logger.info(
             "keel is serving",
             metadata: [
@@ -360,8 +350,7 @@ extension KeelServer {
     /// A node that stops (or whose start failed after it joined) leaves at once, so that no live
     /// membership row outlasts the process: the others would list its workers and wait for its
     /// lease to run out before taking what it held.
-    fileprivate func leave(_ membership: NodeMembership?) async {
-        guard let membership else { return }
+    fileprivate func leave(_ membership: NodeMembership) async {
         do {
             try await membership.leave()
         } catch {
@@ -370,46 +359,40 @@ extension KeelServer {
         }
     }
 
-    /// The engine on the SQLite file, or as a node of the shared store (joined before it serves,
-    /// with its membership), and how to close its store at the end.
-    fileprivate func makeEngine() async throws -> (Engine, NodeMembership?, @Sendable () async -> Void) {
-        if options.sharedStore == nil, options.sqliteOnSharedPath {
-            let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability, clock: clock)
-            let logger = logger
-            var shared = SharedStore(description: options.databasePath) {
-                let store = SQLiteStore(storage: storage)
-                // The previous process's node is gone (this one holds the file's lock): its
-                // work is taken back by the first rescue, not after its lease runs out.
-                let retired: [String]
-                let adopted: SQLiteStore.LocalPathState
-                do {
-                    retired = try await store.retireRecordedNodes()
-                    adopted = try await store.adoptLocalPathState()
-                } catch {
-                    await storage.close()
-                    throw error
-                }
-                if !retired.isEmpty { logger.info("the previous process's node is gone", metadata: ["nodes": "\(retired)"]) }
-                if !adopted.isEmpty {
-                    logger.notice("took over what the local engine path left in the file",
-                        metadata: ["timers": "\(adopted.timers)", "executions": "\(adopted.executions)", "tasks": "\(adopted.tasks)"])
-                }
-                return store
+    /// The SQLite file at ``Options/databasePath`` as a store with one node: its lease never runs
+    /// out (the file's lock keeps every other process out), and at open the previous process's
+    /// node is retired and what an earlier version left in the file is taken over
+    /// (``SQLiteStore/adoptLocalPathState()``), so their work runs again at once.
+    fileprivate func sqliteNode() throws -> SharedStore {
+        let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability, clock: clock)
+        let logger = logger
+        var shared = SharedStore(description: options.databasePath) {
+            let store = SQLiteStore(storage: storage)
+            let retired: [String]
+            let adopted: SQLiteStore.LocalPathState
+            do {
+                retired = try await store.retireRecordedNodes()
+                adopted = try await store.adoptLocalPathState()
+            } catch {
+                await storage.close()
+                throw error
             }
-            shared.lease = .soleNodeOfItsStore
-            return try await makeNode(shared)
+            if !retired.isEmpty { logger.info("the previous process's node is gone", metadata: ["nodes": "\(retired)"]) }
+            if !adopted.isEmpty {
+                logger.notice("took over what an earlier Keel version left in the file",
+                    metadata: ["timers": "\(adopted.timers)", "executions": "\(adopted.executions)", "tasks": "\(adopted.tasks)"])
+            }
+            return store
         }
-        guard let shared = options.sharedStore else {
-            let storage = try SQLiteStorage(path: options.databasePath, durability: options.durability)
-            let engine = Engine(
-                storage: storage, clock: clock, checker: SchemaContractChecker(), options: options.engine, logger: logger)
-            return (engine, nil, { await storage.close() })
-        }
-        return try await makeNode(shared)
+        shared.lease = .soleNodeOfItsStore
+        return shared
     }
 
-    /// The engine as a node of `shared`, joined before it serves.
-    fileprivate func makeNode(_ shared: SharedStore) async throws -> (Engine, NodeMembership?, @Sendable () async -> Void) {
+    /// The engine as a node of its store, joined before it serves (the SQLite file's only node,
+    /// or one of the nodes of the shared store), its membership, and how to close its store at
+    /// the end.
+    fileprivate func makeEngine() async throws -> (Engine, NodeMembership, @Sendable () async -> Void) {
+        let shared = try options.sharedStore ?? sqliteNode()
         let checker = SchemaContractChecker()
         let store = try await shared.open()
         let membership = NodeMembership(store: store, settings: shared.lease, logger: logger)

@@ -167,10 +167,10 @@ extension EndToEnd {
                         #expect(row[column - 1] == " " && row[column] != " ", "\(header) in \(String(row))")
                     }
                 }
-                // The node: the host name on the local path; on the shared path the node id, the
-                // host name then the process id, a random number and the incarnation.
+                // The node: its id, the host name then the process id, a random number and the
+                // incarnation.
                 let host = ProcessInfo.processInfo.hostName
-                let node = SharedPathRun.isOn ? "  \(host)-[0-9]+-[0-9]+-1  " : "  \(host)  "
+                let node = "  \(host)-[0-9]+-[0-9]+-1  "
                 #expect(
                     workers.dropFirst().allSatisfy { $0.range(of: node, options: .regularExpression) != nil }, "\(out)")
                 #expect(workers.contains { $0.contains("cli.parent,cli.quick") || $0.contains("cli.child") })

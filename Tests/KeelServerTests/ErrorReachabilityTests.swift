@@ -222,12 +222,11 @@ struct ErrorReachabilityTests {
 
         // Not sent by any path a peer controls: a bug. The engine's boundary turns it into -32603.
         struct Unexpected: Error {}
-        let storage = try SQLiteStorage(path: (path as NSString).deletingLastPathComponent + "/engine-only.db")
-        let engine = Engine(storage: storage, clock: SystemClock(), checker: SchemaContractChecker(), logger: Logger(label: "keel-test"))
-        let error = engine.unexpectedErrorForWire(Unexpected(), method: "ping")
+        let node = try await SQLiteNode.open(path: (path as NSString).deletingLastPathComponent + "/engine-only.db")
+        let error = node.engine.unexpectedErrorForWire(Unexpected(), method: "ping")
         saw(Int64(error.code.rpcCode), -32603, "an unexpected error")
         #expect(error.data?["incident"]?.stringValue?.hasPrefix("inc-") == true)
-        await storage.close()
+        await node.close()
     }
 
     static func domainCodes(path: String, endpoint: Endpoint) async throws {

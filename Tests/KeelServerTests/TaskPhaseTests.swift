@@ -17,13 +17,9 @@ import Testing
         static let answeredHere = Event(name: "answered on 7") { $0.answered(on: 7) }
         static let answeredElsewhere = Event(name: "answered on 8") { $0.answered(on: 8) }
         static let stop = Event(name: "stop") { $0.stop() != nil }
-        static let claimLost = Event(name: "claimLost") { $0.claimLost(retryLater: false) }
-        static let claimLostRetryLater = Event(name: "claimLost(retryLater)") { $0.claimLost(retryLater: true) }
         static let abandon = Event(name: "abandon") { $0.abandon() }
-        static let retryCommitted = Event(name: "retryCommitted") { $0.retryCommitted() }
-        static let backoffEnded = Event(name: "backoffEnded") { $0.backoffEnded() }
 
-        static let all = [start, answeredHere, answeredElsewhere, stop, claimLost, claimLostRetryLater, abandon, retryCommitted, backoffEnded]
+        static let all = [start, answeredHere, answeredElsewhere, stop, abandon]
     }
 
     /// Applies `events` in turn, expecting each to be granted; answers the phase reached.
@@ -36,19 +32,15 @@ import Testing
         return phase
     }
 
-    @Test func anAttemptRunsEndsAndIsRetriedAfterItsBackoff() {
+    @Test func anAttemptRunsAndEnds() {
         let running = run([.start])
         #expect(running.isRunning)
         #expect(running.runningOn?.connectionID == 7 && running.runningOn?.requestID == Self.request)
         #expect(run([.start, .answeredHere]).state == .ending)
-        #expect(run([.start, .answeredHere, .retryCommitted]).state == .backoff)
-        #expect(run([.start, .answeredHere, .retryCommitted, .backoffEnded]).state == .ready)
-        #expect(run([.start, .stop, .retryCommitted, .backoffEnded, .start]).isRunning)
+        #expect(run([.start, .stop]).state == .ending)
     }
 
-    @Test func aLostClaimPutsTheTaskBackAtOnceOrAfterAPause() {
-        #expect(run([.start, .claimLost]).state == .ready)
-        #expect(run([.start, .claimLostRetryLater]).state == .backoff)
+    @Test func anAttemptWhoseWorkerLeftBeforeItStartedEnds() {
         #expect(run([.abandon]).state == .ending)
     }
 
@@ -60,12 +52,11 @@ import Testing
     }
 
     /// In each state, the events the machine grants; every other event is refused and leaves the
-    /// state as it was (an answer from another connection, a second end, a start during a backoff).
+    /// state as it was (an answer from another connection, a second end, a second start).
     @Test(arguments: [
         ("ready", [Event](), ["start", "abandon"]),
-        ("running", [.start], ["answered on 7", "stop", "claimLost", "claimLost(retryLater)"]),
-        ("ending", [.start, .answeredHere], ["retryCommitted"]),
-        ("backoff", [.start, .answeredHere, .retryCommitted], ["backoffEnded"]),
+        ("running", [.start], ["answered on 7", "stop"]),
+        ("ending", [.start, .answeredHere], []),
     ])
     func onlyTheseEventsAreGranted(state: String, path: [Event], granted: [String]) {
         let reached = run(path)

@@ -1,4 +1,4 @@
-"""An activity and a workflow for the local-path upgrade test (Tests/EndToEndTests/SharedPathRestartTests.swift).
+"""An activity and a workflow for the upgrade test (Tests/EndToEndTests/SharedPathRestartTests.swift).
 Each activity start is appended to $KEEL_E2E_LOG (JSON Lines)."""
 import asyncio
 import json
