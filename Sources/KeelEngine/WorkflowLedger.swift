@@ -104,7 +104,21 @@ struct WorkflowLedger {
 
     /// Appends a step fenced by the run's epoch, with what it sets going in the same transaction.
     /// - Throws: `workflowAlreadyExists` when a child's id is taken (nothing is stored).
+    ///
+    /// Its frame stays small (it is held by every step waiting for its commit, thousands under
+    /// load): the changes are built by a synchronous function, the rare paths run out of line.
     func append(_ entry: JournalEntry, epoch: Int, effect: StepEffect?) async throws -> WriteOutcome {
+        if case .child(let child) = effect { try await refuseTakenChildId(child.id) }
+        let outcomes = try await store.apply(Self.changes(appending: entry, epoch: epoch, effect: effect))
+        if case .task(_, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound {
+            try await storeUnclaimed(effect, seq: entry.seq, node: node)
+        }
+        return Engine.writeOutcome(outcomes.first ?? .notFound)
+    }
+
+    /// The changes of one step: its entry, its timer, what it sets going.
+    @inline(never)
+    private static func changes(appending entry: JournalEntry, epoch: Int, effect: StepEffect?) -> [Change] {
         var changes: [Change] = [.appendStep(entry, epoch: epoch)]
         if let wakeAt = entry.wakeAt, entry.status == .scheduled {
             changes.append(.scheduleTimer(workflowId: entry.workflowId, generation: entry.generation, seq: entry.seq, fireAt: wakeAt))
@@ -113,12 +127,6 @@ struct WorkflowLedger {
         case .task(let task, let node):
             changes.append(node.map { .enqueueClaimedTask(task, node: $0) } ?? .enqueueTask(task))
         case .child(let child):
-            // A taken id is refused before anything is written: the transaction cannot be undone
-            // by a later outcome. (A race with another start of the same id leaves the step waiting
-            // for that execution's end.)
-            if try await store.execution(id: child.id) != nil {
-                throw KeelError(.workflowAlreadyExists, "a workflow \(child.id) already exists; give the child another id")
-            }
             changes.append(.startExecution(child))
         case .publish(let event):
             changes.append(.publishEvent(event, epoch: epoch))
@@ -129,19 +137,30 @@ struct WorkflowLedger {
         case nil:
             break
         }
-        let outcomes = try await store.apply(changes)
-        if case .task(let task, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound {
-            // The step is recorded but its task was not stored claimed (this node's lease lapsed):
-            // store it unclaimed for any node, then refuse the step so that the run replays.
-            var unclaimed = task
-            unclaimed.status = .scheduled
-            unclaimed.attempt = 0
-            unclaimed.startedAt = nil
-            _ = try await store.apply([.enqueueTask(unclaimed)])
-            throw KeelError(.storageFailure, "this node lost its lease on the shared store while storing step \(entry.seq)",
-                data: ["reason": "leaseNotHeld", "node": .string(node)])
+        return changes
+    }
+
+    /// A taken id is refused before anything is written: the transaction cannot be undone by a
+    /// later outcome. (A race with another start of the same id leaves the step waiting for that
+    /// execution's end.)
+    @inline(never)
+    private func refuseTakenChildId(_ id: String) async throws {
+        if try await store.execution(id: id) != nil {
+            throw KeelError(.workflowAlreadyExists, "a workflow \(id) already exists; give the child another id")
         }
-        return Engine.writeOutcome(outcomes.first ?? .notFound)
+    }
+
+    /// The step is recorded but its task was not stored claimed (this node's lease lapsed): it is
+    /// stored unclaimed for any node, and the step refused so that the run replays.
+    @inline(never)
+    private func storeUnclaimed(_ effect: StepEffect?, seq: Int, node: String) async throws {
+        guard case .task(var unclaimed, _) = effect else { return }
+        unclaimed.status = .scheduled
+        unclaimed.attempt = 0
+        unclaimed.startedAt = nil
+        _ = try await store.apply([.enqueueTask(unclaimed)])
+        throw KeelError(.storageFailure, "this node lost its lease on the shared store while storing step \(seq)",
+            data: ["reason": "leaseNotHeld", "node": .string(node)])
     }
 
     /// Appends a signal step: completed with the oldest buffered signal of its name (consumed in
@@ -255,7 +274,10 @@ struct WorkflowLedger {
 }
 
 /// What a step stores with its journal entry.
-enum StepEffect: Sendable {
+///
+/// Indirect for the same reason as ``Change``: it carries whole records through the async frames
+/// of a step's commit.
+indirect enum StepEffect: Sendable {
     /// The activity task of an `activity` step; `claimedBy`: stored claimed by this node.
     case task(ActivityTaskRecord, claimedBy: String?)
     /// The execution of a `child` step.

@@ -167,7 +167,11 @@ public struct BuildChoice: Sendable, Equatable {
 }
 
 /// One intent, with its fence.
-public enum Change: Sendable {
+///
+/// Indirect: its cases carry whole records (a task, an execution, a reset), and every async
+/// function that holds one keeps it in its task's frame while it waits for the commit; boxed, a
+/// change costs a pointer there (docs/performance.md, "Frames held while a step commits").
+public indirect enum Change: Sendable {
     /// A new task; `.duplicate` if its id or idempotency key exists.
     case enqueueTask(ActivityTaskRecord)
     /// A new task already claimed by `node` (its first attempt starts at once on a worker of that
