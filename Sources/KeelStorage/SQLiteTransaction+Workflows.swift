@@ -51,10 +51,6 @@ extension SQLiteTransaction {
         try workflows("WHERE workflow_id = ?", [.text(id)]).first
     }
 
-    func openWorkflows() throws -> [WorkflowRecord] {
-        try workflows("WHERE status IN ('pending', 'running', 'suspended') ORDER BY created_at, rowid", [])
-    }
-
     func workflows(_ f: WorkflowFilter) throws -> [WorkflowRecord] {
         let page = f.page(.sqlite)
         return try workflows(page.text, page.binds.map(SQLValue.init))
@@ -139,14 +135,6 @@ extension SQLiteTransaction {
                 .json(w.output), .json(w.failure), .int(w.cancelRequested ? 1 : 0), .int(w.updatedAt),
                 .optional(w.runDeadline), .optional(w.buildId), .text(w.id), .int(Int64(expectedEpoch)),
             ], id: w.id, table: "workflows", key: "workflow_id")
-    }
-
-    func requestWorkflowCancel(id: String, reason: String?, now: EpochMillis) throws -> WriteOutcome {
-        try update(
-            """
-            UPDATE workflows SET cancel_requested = 1, cancel_reason = COALESCE(cancel_reason, ?), updated_at = ?
-            WHERE workflow_id = ? AND status IN ('pending', 'running', 'suspended', 'parked')
-            """, [.optional(reason), .int(now), .text(id)], id: id, table: "workflows", key: "workflow_id")
     }
 
     func insertJournalEntry(_ e: JournalEntry, epoch: Int?) throws -> WriteOutcome {

@@ -53,19 +53,6 @@ struct SQLiteTransaction: StorageTransaction {
         try tasks("WHERE idempotency_key = ?", [.text(idempotencyKey)]).first
     }
 
-    func openActivityTasks() throws -> [ActivityTaskRecord] {
-        // rowid: the order of insertion, so tasks stored in one millisecond come back first in,
-        // first out (their ids' random tails would not).
-        try tasks("WHERE status IN ('scheduled', 'running') ORDER BY created_at, rowid", [])
-    }
-
-    func activityTasks(status: TaskStatus?, limit: Int) throws -> [ActivityTaskRecord] {
-        if let status {
-            return try tasks("WHERE status = ? ORDER BY created_at DESC LIMIT ?", [.text(status.rawValue), .int(Int64(limit))])
-        }
-        return try tasks("ORDER BY created_at DESC LIMIT ?", [.int(Int64(limit))])
-    }
-
     func insertActivityTask(_ t: ActivityTaskRecord) throws -> WriteOutcome {
         do {
             try db.statement(
@@ -87,50 +74,12 @@ struct SQLiteTransaction: StorageTransaction {
         }
     }
 
-    func claimActivityTask(id: String, attempt: Int, now: EpochMillis) throws -> WriteOutcome {
-        try update(
-            """
-            UPDATE activity_tasks SET status = 'running', attempt = ?, started_at = ?
-            WHERE task_id = ? AND status = 'scheduled' AND attempt = ?
-            """, [.int(Int64(attempt)), .int(now), .text(id), .int(Int64(attempt - 1))], id: id)
-    }
-
-    func finishActivityTask(
-        id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?, now: EpochMillis
-    ) throws -> WriteOutcome {
-        precondition(status.isTerminal, "finish needs a terminal status")
-        return try update(
-            """
-            UPDATE activity_tasks SET status = ?, output = ?, failure = ?, completed_at = ?
-            WHERE task_id = ? AND attempt = ? AND status IN ('scheduled', 'running')
-            """,
-            [.text(status.rawValue), .json(output), .json(failure), .int(now), .text(id), .int(Int64(attempt))], id: id)
-    }
-
-    func rescheduleActivityTask(id: String, attempt: Int, visibleAt: EpochMillis, failure: JSONValue?) throws
-        -> WriteOutcome
-    {
-        try update(
-            """
-            UPDATE activity_tasks SET status = 'scheduled', visible_at = ?, failure = ?
-            WHERE task_id = ? AND attempt = ? AND status = 'running'
-            """, [.int(visibleAt), .json(failure), .text(id), .int(Int64(attempt))], id: id)
-    }
-
     func recordHeartbeat(id: String, attempt: Int, details: JSONValue?) throws -> WriteOutcome {
         try update(
             """
             UPDATE activity_tasks SET heartbeat_details = ?
             WHERE task_id = ? AND attempt = ? AND status = 'running'
             """, [.json(details), .text(id), .int(Int64(attempt))], id: id)
-    }
-
-    func cancelActivityTask(id: String, now: EpochMillis) throws -> WriteOutcome {
-        try update(
-            """
-            UPDATE activity_tasks SET status = 'cancelled', completed_at = ?
-            WHERE task_id = ? AND status IN ('scheduled', 'running')
-            """, [.int(now), .text(id)], id: id)
     }
 
     /// Runs a guarded UPDATE: applied if a row changed, else stale (row exists) or notFound.

@@ -1,6 +1,9 @@
 public import KeelCore
 
-/// Everything durable goes through this interface. SQLite implements it now; PostgreSQL later.
+/// The SQLite file's transactions, under ``SQLiteStore``: what ``SQLiteStorage`` runs on its
+/// writer thread and read connections. The engine never sees it: it speaks ``Store``'s intents,
+/// which `SQLiteStore` turns into these writes and PostgreSQL into its own (docs/architecture.md,
+/// "One engine path"). Offline tools and storage tests use it directly.
 ///
 /// Writes are synchronous closures with no `await` inside, run by a single writer that batches
 /// concurrent writes into one transaction and one fsync (group commit). A write's closure runs in
@@ -21,17 +24,11 @@ public protocol Storage: Sendable {
 public protocol StorageReader {
     func activityTask(id: String) throws -> ActivityTaskRecord?
     func activityTask(idempotencyKey: String) throws -> ActivityTaskRecord?
-    /// Every task not yet terminal, oldest first: what a restart must resume.
-    func openActivityTasks() throws -> [ActivityTaskRecord]
-    /// Tasks by status, newest first, for inspection.
-    func activityTasks(status: TaskStatus?, limit: Int) throws -> [ActivityTaskRecord]
 
     func workflow(id: String) throws -> WorkflowRecord?
     /// Whether a signal with request key `key` was ever delivered to `workflowId`, consumed or
     /// not, the workflow open or ended.
     func signalDelivered(workflowId: String, key: String) throws -> Bool
-    /// Executions not yet terminal or parked: what a restart must resume.
-    func openWorkflows() throws -> [WorkflowRecord]
     /// Executions matching `filter`, oldest first, after its cursor.
     func workflows(_ filter: WorkflowFilter) throws -> [WorkflowRecord]
     /// The search attribute keys some execution has (``SearchAttributeKeys``).
@@ -67,29 +64,16 @@ public protocol StorageTransaction: StorageReader {
     func pinContract(_ pin: ContractPin, replacing: Bool) throws -> WriteOutcome
     /// Forgets a name's pinned contract; `.notFound` if it had none.
     func releaseContract(kind: String, name: String) throws -> WriteOutcome
-    /// Claims attempt `attempt` (must be the stored attempt + 1) of a scheduled task.
-    func claimActivityTask(id: String, attempt: Int, now: EpochMillis) throws -> WriteOutcome
-    /// Records the end of attempt `attempt`: terminal status with output or failure.
-    func finishActivityTask(
-        id: String, attempt: Int, status: TaskStatus, output: JSONValue?, failure: JSONValue?, now: EpochMillis
-    ) throws -> WriteOutcome
     /// Keeps the failure of an attempt that is retried (replacing one kept for the same attempt).
     func recordAttemptFailure(_ failure: AttemptFailure) throws
-    /// Puts a running attempt back to scheduled, to run again at `visibleAt`.
-    func rescheduleActivityTask(id: String, attempt: Int, visibleAt: EpochMillis, failure: JSONValue?) throws
-        -> WriteOutcome
     /// Stores the latest heartbeat details of the running attempt.
     func recordHeartbeat(id: String, attempt: Int, details: JSONValue?) throws -> WriteOutcome
-    /// Ends a scheduled or running task as cancelled.
-    func cancelActivityTask(id: String, now: EpochMillis) throws -> WriteOutcome
 
     /// Inserts a new execution; `.duplicate` if its id exists.
     func insertWorkflow(_ workflow: WorkflowRecord) throws -> WriteOutcome
     /// Writes status, output, failure, generation, epoch and input of an execution, only if its
     /// stored epoch is still `expectedEpoch` (fencing: a stale owner cannot overwrite).
     func updateWorkflow(_ workflow: WorkflowRecord, expectedEpoch: Int) throws -> WriteOutcome
-    /// Marks an execution as asked to cancel.
-    func requestWorkflowCancel(id: String, reason: String?, now: EpochMillis) throws -> WriteOutcome
     /// Appends a journal entry; `.duplicate` if its seq exists; `.stale` if `epoch` is not the
     /// execution's current epoch (checked in the same statement).
     func insertJournalEntry(_ entry: JournalEntry, epoch: Int?) throws -> WriteOutcome

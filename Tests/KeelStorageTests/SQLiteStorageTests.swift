@@ -20,20 +20,14 @@ struct SQLiteStorageTests {
             timeouts: ActivityTimeouts(), contractHash: nil, now: 1000)
     }
 
-    @Test func aTaskGoesThroughItsLifeWithGuardedWrites() async throws {
+    @Test func aTaskIsStoredOnceAndReadBackAsStored() async throws {
         try await withStore { (store: SQLiteStorage, _: String) async throws -> Void in
             #expect(try await store.write { try $0.insertActivityTask(self.task("t1")) } == .applied)
             #expect(try await store.write { try $0.insertActivityTask(self.task("t1")) } == .duplicate)
-            #expect(try await store.write { try $0.claimActivityTask(id: "t1", attempt: 2, now: 5) } == .stale)
-            #expect(try await store.write { try $0.claimActivityTask(id: "t1", attempt: 1, now: 5) } == .applied)
-            #expect(try await store.write { try $0.finishActivityTask(id: "t1", attempt: 2, status: .completed, output: 1, failure: nil, now: 6) } == .stale)
-            #expect(try await store.write { try $0.finishActivityTask(id: "t1", attempt: 1, status: .completed, output: ["ok": true], failure: nil, now: 6) } == .applied)
-            #expect(try await store.write { try $0.cancelActivityTask(id: "t1", now: 7) } == .stale)
-            #expect(try await store.write { try $0.cancelActivityTask(id: "nope", now: 7) } == .notFound)
             let t = try await store.read { try $0.activityTask(id: "t1") }
-            #expect(t?.status == .completed)
-            #expect(t?.output == ["ok": true])
+            #expect(t?.status == .scheduled)
             #expect(t?.input == ["x": 1])
+            #expect(t?.createdAt == 1000)
         }
     }
 
@@ -58,7 +52,8 @@ struct SQLiteStorageTests {
                 #expect(applied == 400)
                 #expect(duplicate == 100)
             }
-            #expect(try await store.read { try $0.openActivityTasks() }.count == 400)
+            let stored = try await store.read { r in try (0..<400).filter { try r.activityTask(id: "t\($0)") != nil }.count }
+            #expect(stored == 400)
         }
     }
 
