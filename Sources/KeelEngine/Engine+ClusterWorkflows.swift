@@ -317,8 +317,8 @@ extension Engine {
             let run = record.runDeadline.map { r in record.executionDeadline.map { r < $0 } ?? true } ?? false
             do {
                 let failure = Self.deadlineFailure(record, run: run)
+                // `terminate` counts it closed and ends its span, once, on the node whose change applied.
                 guard try await terminate(record.id, status: .timedOut, failure: failure) else { continue }
-                WorkflowMetrics.closed(record.name, status: .timedOut, livedMs: clock.now() - record.createdAt)
                 logger.info("an execution no node held passed its deadline", metadata: [
                     "workflow": "\(record.id)", "type": "\(failure["type"]?.stringValue ?? "")",
                 ])

@@ -173,6 +173,13 @@ struct MetricsEndpointTests {
                         ["name": "metrics.waiter", "workflowId": "metrics-timed-out-1", "executionTimeoutMs": 300])
                 }
                 #expect(try await result(endpoint, "metrics-timed-out-1")["status"] == "timedOut")
+                // One no worker serves, so no node holds it: the cluster loop's sweep ends it.
+                _ = try await KeelClient.withClient(endpoint) {
+                    try await $0.call(
+                        "workflow/start",
+                        ["name": "metrics.nobody", "workflowId": "metrics-timed-out-2", "executionTimeoutMs": 300])
+                }
+                #expect(try await result(endpoint, "metrics-timed-out-2")["status"] == "timedOut")
 
                 let after = try await scrape(port)
                 func delta(_ name: String, _ labels: [String: String]) -> Double {
@@ -196,6 +203,7 @@ struct MetricsEndpointTests {
                 #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "terminated"]) { a, _ in a }) == 1)
                 #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "timed_out"]) { a, _ in a }) == 1)
                 #expect(delta("keel_workflows_closed_total", waiter.merging(["status": "completed"]) { a, _ in a }) == 0)
+                #expect(delta("keel_workflows_closed_total", ["workflow": "metrics.nobody", "status": "timed_out"]) == 1)
             }
         }
     }
