@@ -362,8 +362,8 @@ extension Engine {
         }
     }
 
-    /// Refuses what a node on a shared store does not run yet, and work while it cannot prove
-    /// its lease (it may have been taken over: acting would be acting on stale state).
+    /// Refuses identifiers the store cannot keep, and work while the node cannot prove its lease
+    /// (it may have been taken over: acting would be acting on stale state).
     func checkClusterAdmits(_ method: String, params: JSONValue) async throws {
         if !cluster.store.keepsNULInIdentifiers { try Self.checkStorableIdentifiers(params, method: method) }
         guard Self.leaseBoundMethods.contains(method) else { return }

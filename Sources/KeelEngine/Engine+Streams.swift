@@ -8,8 +8,7 @@ import KeelStorage
 extension Engine {
     /// The most events one `workflow/follow` answers.
     static let followLimit = 1_000
-    /// How long a follower waits between looks at the store on a node of a shared store, where
-    /// another node may append.
+    /// How long a follower waits between looks at the store, where another node may append.
     static let followPollMs: Int64 = 200
 
     /// `activity/publish`: an event from a running attempt of a workflow's activity.

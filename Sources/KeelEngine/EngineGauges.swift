@@ -7,8 +7,7 @@ import Synchronization
 /// `/metrics` is scraped rather than kept up to date on every event: exact at scrape time, and no
 /// cost on the hot path.
 public struct EngineGauges: Sendable, Equatable {
-    /// Open executions (pending, running, suspended, parked): in memory on the local path, the
-    /// cluster's on a shared store.
+    /// Open executions (pending, running, suspended, parked): the cluster's, read from the store.
     public var workflowsOpen = 0
     /// Of those, parked by a non-determinism error (they will not clear on their own).
     public var workflowsParked = 0

@@ -206,8 +206,8 @@ public final class SQLiteStore: Store {
         public var isEmpty: Bool { timers == 0 && executions == 0 && tasks == 0 }
     }
 
-    /// Takes over what the local engine path left in the file (docs/architecture.md, "Two engine
-    /// paths"): it kept its timers in memory and ran work without an owner, so a file it last ran
+    /// Takes over what an earlier version's local engine path left in the file (docs/architecture.md,
+    /// "One engine path"): it kept its timers in memory and ran work without an owner, so a file it last ran
     /// holds steps waiting for a time with no timer row, and executions and tasks stored running
     /// that no rescue would return. Only for a process that opened the file as its one node,
     /// before it serves (``DatabaseLock`` proves nothing runs them): each such step gets its timer,
