@@ -80,9 +80,7 @@ extension Engine {
                     data: ["workflowId": .string(id)])
             }
             var signalled: WorkflowStartResult.Signal?
-            if let signal {
-                signalled = try await signalExisting(id, signal, deliveredInStart: delivery)
-            }
+            if let signal, let delivery { signalled = await signalExisting(id, delivered: delivery, signal) }
             let existing = try await currentWorkflow(id)
             return WorkflowStartResult(
                 workflowId: id, status: existing.map { Wire.WorkflowStatus($0.status) } ?? .pending, started: false,
@@ -120,20 +118,15 @@ extension Engine {
         return StartSignal(name: signal.name, payload: signal.payload ?? .null, key: signal.requestId)
     }
 
-    /// Signal-with-start found the id taken: the signal goes to that execution (delivered in the
-    /// start's own transaction on a shared store; here as `workflow/signal` would).
-    private func signalExisting(_ id: String, _ signal: StartSignal, deliveredInStart: SignalDelivery?) async throws
+    /// Signal-with-start found the id taken: the signal went to that execution in the start's own
+    /// transaction (`delivered`); a step of its run held here that it completed is answered now.
+    private func signalExisting(_ id: String, delivered: SignalDelivery, _ signal: StartSignal) async
         -> WorkflowStartResult.Signal
     {
-        if let delivered = deliveredInStart {
-            if !delivered.duplicate, let generation = delivered.consumedBy?.generation ?? workflows[id]?.record.generation {
-                _ = await signalDelivered(id, generation: generation, name: signal.name, payload: signal.payload, delivery: delivered)
-            }
-            return .init(delivered: true, duplicate: delivered.duplicate)
+        if !delivered.duplicate, let generation = delivered.consumedBy?.generation ?? workflows[id]?.record.generation {
+            _ = await signalDelivered(id, generation: generation, name: signal.name, payload: signal.payload, delivery: delivered)
         }
-        let answer = try await signalWorkflow(
-            WorkflowSignalParams(workflowId: id, name: signal.name, payload: signal.payload, requestId: signal.key))
-        return .init(delivered: true, duplicate: answer.duplicate ?? false)
+        return .init(delivered: true, duplicate: delivered.duplicate)
     }
 
     /// The freshest record: the live one if the execution is open, else the stored one.
@@ -190,8 +183,8 @@ extension Engine {
         return WorkflowSignalResult(delivered: true, consumed: consumed, duplicate: false)
     }
 
-    /// After a new signal is stored: answers the step that consumed it in the same write, or (on
-    /// a shared store) hands it to a waiting step of this node. True when a step took it.
+    /// After a new signal is stored: answers the step that consumed it in the same write, or hands
+    /// it to a waiting step of this node. True when a step took it.
     func signalDelivered(_ id: String, generation: Int, name: String, payload: JSONValue, delivery: SignalDelivery) async -> Bool {
         if let e = delivery.consumedBy {
             if let live = workflows[id], live.record.generation == generation, live.journal[e.seq] == nil {

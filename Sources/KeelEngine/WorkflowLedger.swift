@@ -50,7 +50,7 @@ struct WorkflowLedger {
     /// Signal-with-start: stores a new execution with `signal` buffered for it, in one
     /// transaction. When the id exists the start is `.duplicate`, and the signal is delivered to
     /// the open execution in the same transaction, answered in `signal`.
-    func start(_ record: WorkflowRecord, signal: StartSignal) async throws -> (start: WriteOutcome, signal: SignalDelivery?) {
+    func start(_ record: WorkflowRecord, signal: StartSignal) async throws -> (start: WriteOutcome, signal: SignalDelivery) {
         let outcomes = try await store.apply([
             .startExecution(record),
             .deliverSignal(workflowId: record.id, name: signal.name, payload: signal.payload,
@@ -232,6 +232,15 @@ struct WorkflowLedger {
             throw KeelError(.workflowNotFound, "no workflow \(workflowId)", data: ["workflowId": .string(workflowId)])
         case .signalTaken(let seq):
             return Self.taken(workflowId, generation: generation, seq: seq, name: name, payload: payload)
+        case .alreadyFinished:
+            // It ended between the caller's read and this write (the signal's own run, often):
+            // answered as a signal sent after the end is, a resend of one delivered before a
+            // duplicate. Answering "delivered" told the client a signal was stored that was not.
+            if let key, try await store.signalDelivered(workflowId: workflowId, key: key) {
+                return SignalDelivery(duplicate: true)
+            }
+            throw KeelError(.workflowNotFound, "workflow \(workflowId) has ended; signals go to open workflows",
+                data: ["workflowId": .string(workflowId)])
         default:
             return SignalDelivery(duplicate: outcome == .duplicate)
         }
