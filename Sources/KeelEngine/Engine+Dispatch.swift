@@ -3,14 +3,16 @@ import KeelProtocol
 import KeelStorage
 import Logging
 
-/// Push dispatch: a task goes to a worker the moment both exist, never by polling.
+/// Dispatch: a task this node holds in the store (claimed, or stored claimed by the fast path)
+/// goes to a worker at once; one stored unclaimed waits for a claim round (Engine+Cluster.swift),
+/// which a new call, a new worker or a freed slot asks for at once.
 extension Engine {
     // MARK: - Fast path: store a new task already claimed
 
     /// A worker slot held for a task about to be stored already claimed (attempt 1), so it needs
-    /// one commit before dispatch instead of two. Nil when no worker has room, a rate limit says
-    /// wait, or older tasks of the same name are queued (they go first). The worker's outgoing
-    /// queue is charged for `input` at once, so calls racing in during the commit see it.
+    /// one commit before dispatch instead of two. Nil when no worker has room or a rate limit says
+    /// wait. The worker's outgoing queue is charged for `input` at once, so calls racing in during
+    /// the commit see it.
     func reserveWorker(for name: String, input: JSONValue, now: EpochMillis) -> UInt64? {
         guard let worker = registry.pickWorker(for: name, canSend: { canSend($0) }),
             limiter.tryStart(name, now: now) == nil

@@ -7,8 +7,8 @@ import Logging
 /// activity scheduled or in flight, an open child), a queued run, or a live run. Checked when a
 /// run answers `suspended`, over the store's suspended executions at start and at a
 /// `workflow/resume` (Engine+StoredInvariant.swift), and over memory every
-/// `invariantCheckIntervalMs`; a violation is logged (one line naming the workflow and what was missing), counted
-/// (`keel_invariant_repairs_total{kind}`) and repaired by queueing a run.
+/// `invariantCheckIntervalMs`; a violation is logged (one line naming the workflow and what was
+/// missing), counted (`keel_invariant_repairs_total{kind}`) and repaired by queueing a run.
 extension Engine {
     /// What a check found missing; the raw value is the metric's `kind`.
     enum InvariantViolation: String {

@@ -5,10 +5,11 @@ import KeelTesting
 import Testing
 
 extension EndToEnd {
-/// docs/architecture.md, "One engine path": a SQLite server is the one node of its file. After a kill -9 the next process holds the file's lock, so the node recorded by
-/// the dead one is gone whatever its lease says: its running work is taken back by the first
-/// rescue, not after the lease (10 s) runs out as on PostgreSQL, where another node may be alive.
-/// For the same reason its lease never runs out while it lives.
+/// docs/architecture.md, "One engine path": a SQLite server is the one node of its file. After a
+/// kill -9 the next process holds the file's lock, so the node recorded by the dead one is gone
+/// whatever its lease says: its running work is taken back by the first rescue, not after the
+/// lease (10 s) runs out as on PostgreSQL, where another node may be alive. For the same reason
+/// its lease never runs out while it lives.
 @Suite("A SQLite node", .timeLimit(.minutes(3)))
 struct SharedPathRestartTests {
     /// The environment of a server whose worker logs its attempts in `dir`.
