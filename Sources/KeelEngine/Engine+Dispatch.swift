@@ -220,6 +220,9 @@ extension Engine {
             t.record.workflowId.map { ($0, t.record.generation ?? 0, t.record.stepSeq ?? 0) }
         }
         let change = Change.finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure)
+        if let name = tasks[id]?.record.name, let delay = _EngineTestHooks.takeTaskEndDelay(name) {
+            try? await Task.sleep(for: delay)
+        }
         do {
             outcome = try await applyShared(change)
         } catch {

@@ -12,4 +12,24 @@ public enum _EngineTestHooks {
     }
 
     static func signalStepDelay(_ id: String) -> Duration? { signalStepDelays.withLock { $0[id] } }
+
+    private static let taskEndDelays = Locked<[String: (delay: Duration, taken: Int)]>([:])
+
+    /// Holds back the commit of each attempt's end of activity `name` for `delay` (nil: none):
+    /// the window in which a stopping node must not give the attempt's claim back
+    /// (ShutdownDrainTests).
+    public static func delayTaskEnds(ofActivity name: String, by delay: Duration?) {
+        taskEndDelays.withLock { $0[name] = delay.map { ($0, 0) } }
+    }
+
+    /// How many ends of activity `name` have been held back so far.
+    public static func taskEndsDelayed(ofActivity name: String) -> Int { taskEndDelays.withLock { $0[name]?.taken ?? 0 } }
+
+    static func takeTaskEndDelay(_ name: String) -> Duration? {
+        taskEndDelays.withLock { delays in
+            guard let entry = delays[name] else { return nil }
+            delays[name] = (entry.delay, entry.taken + 1)
+            return entry.delay
+        }
+    }
 }
