@@ -1,6 +1,7 @@
 // Reconnecting (docs/clients.md "Reconnecting"): a real `keel serve` killed with SIGKILL and
 // restarted on the same socket and database, with this library's Client and Worker connected.
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, Client, ConnectionClosedError, ConnectionLostError, Worker, safeToRepeat } from '../src/index.js';
@@ -15,6 +16,14 @@ async function kill9(keel) {
   const exited = new Promise((resolve) => keel.child.once('exit', resolve));
   keel.child.kill('SIGKILL');
   await exited;
+}
+
+/** True once every thread of process `pid` is stopped (state T in /proc): a SIGSTOP has taken hold. */
+function stopped(pid) {
+  return readdirSync(`/proc/${pid}/task`).every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  });
 }
 
 async function waitUntil(predicate, what, timeoutMs = BACK_WITHIN_MS) {
@@ -107,6 +116,9 @@ describe('reconnect against keel serve killed with SIGKILL', { skip: liveSkipRea
     await env.client.startWorkflow('wf.approveTwice', {}, { workflowId: 'approve-resend' });
     const sent = recordCalls(env.client, 'workflow/signal');
     env.keel.child.kill('SIGSTOP'); // Keel reads nothing more: the signal below stays unanswered
+    // kill() returns before every thread has stopped; a request written meanwhile was once read
+    // and stored, and the resend then answered duplicate.
+    await waitUntil(async () => stopped(env.keel.child.pid), 'Keel to stop');
     const signal = env.client.signalWorkflow('approve-resend', 'approve', { n: 1 });
     await waitUntil(async () => sent.length === 1, 'the signal to be sent');
     await sleep(200);
