@@ -165,16 +165,9 @@ extension Engine {
         if let requestId, requestId.utf8.count > Params.maximumKeyBytes {
             throw Params.fail(method: "workflow/signal", "requestId", "must be 1 to \(Params.maximumKeyBytes) bytes")
         }
+        // An ended execution is answered by the ledger, from the store's refusal of the write:
+        // the one place that also sees an end that lands between this read and the write.
         let record = try await requireWorkflow(id)
-        guard !record.status.isTerminal else {
-            // A resend of a signal delivered before the end (often the one that ended it), after
-            // its answer was lost: a duplicate, as while the workflow was open.
-            if let requestId, try await ledger.signalDelivered(id, key: requestId) {
-                return WorkflowSignalResult(delivered: true, duplicate: true)
-            }
-            throw KeelError(.workflowNotFound, "workflow \(id) has ended (\(record.status.rawValue)); signals go to open workflows",
-                data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
-        }
         let generation = record.generation
         let delivery = try await ledger.deliverSignal(id, name: name, payload: payload, key: requestId, generation: generation)
         // A resend of a signal already delivered (same requestId): nothing more happens.

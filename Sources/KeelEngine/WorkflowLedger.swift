@@ -233,14 +233,15 @@ struct WorkflowLedger {
         case .signalTaken(let seq):
             return Self.taken(workflowId, generation: generation, seq: seq, name: name, payload: payload)
         case .alreadyFinished:
-            // It ended between the caller's read and this write (the signal's own run, often):
-            // answered as a signal sent after the end is, a resend of one delivered before a
-            // duplicate. Answering "delivered" told the client a signal was stored that was not.
+            // Ended, before the caller read it or since (the signal's own run, often): a resend of
+            // a signal delivered before the end, whose answer was lost, is a duplicate, as while
+            // the workflow was open; any other is refused. Never "delivered": nothing was stored.
             if let key, try await store.signalDelivered(workflowId: workflowId, key: key) {
                 return SignalDelivery(duplicate: true)
             }
-            throw KeelError(.workflowNotFound, "workflow \(workflowId) has ended; signals go to open workflows",
-                data: ["workflowId": .string(workflowId)])
+            let status = try await store.execution(id: workflowId)?.record.status.rawValue ?? "ended"
+            throw KeelError(.workflowNotFound, "workflow \(workflowId) has ended (\(status)); signals go to open workflows",
+                data: ["workflowId": .string(workflowId), "status": .string(status)])
         default:
             return SignalDelivery(duplicate: outcome == .duplicate)
         }
