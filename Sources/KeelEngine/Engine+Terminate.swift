@@ -45,21 +45,25 @@ extension Engine {
             stopLiveRun(id, reason: reason)
             forget(id)
         }
-        // The node whose change applied counts the end and ends the span, as a local end does.
-        workflowTraceEnded(id, status: status, failure: failure)
         dropTasks(tasks.keys.filter { tasks[$0]?.record.workflowId == id }, reason: "workflow \(id) \(status.rawValue): \(reason)")
-        logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
-        if let live { WorkflowMetrics.closed(live.name, status: status, livedMs: clock.now() - live.createdAt) }
+        if let live { endedAtOnce(live, status: status, failure: failure, reason: reason) }
         guard let ended = try await store.execution(id: id) else { return true }
-        if live == nil {
-            WorkflowMetrics.closed(ended.record.name, status: status, livedMs: ended.record.updatedAt - ended.record.createdAt)
-        }
+        if live == nil { endedAtOnce(ended.record, status: status, failure: failure, reason: reason) }
         let journal = try await store.journal(workflowId: id, generation: ended.record.generation)
         for e in journal.sorted(by: { $0.seq < $1.seq }) where e.kind == "child" {
             try await terminate(Self.childID(e, parent: id), status: .terminated,
                 failure: Self.failure(type: "Terminated", message: "parent workflow \(id) ended (\(status.rawValue))", retryable: false))
         }
         return true
+    }
+
+    /// What the node whose store change ended `record`'s execution at once (terminate, a timeout,
+    /// a cancel of one that never ran) owes it, as a run's own end does: its span ends, it counts
+    /// as closed (once: only the change that applied gets here) and the end is logged.
+    func endedAtOnce(_ record: WorkflowRecord, status: WorkflowStatus, failure: JSONValue, reason: String) {
+        workflowTraceEnded(record.id, status: status, failure: failure)
+        WorkflowMetrics.closed(record.name, status: status, livedMs: clock.now() - record.createdAt)
+        logger.info("workflow ended at once", metadata: ["workflow": "\(record.id)", "status": "\(status.rawValue)", "reason": "\(reason)"])
     }
 
     /// Forgets the activity tasks of an execution that ended at once (the store cancelled them)

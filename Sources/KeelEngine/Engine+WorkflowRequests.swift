@@ -217,11 +217,10 @@ extension Engine {
         else { return }
         var record = state.record
         record.status = .cancelled
-        record.failure = Self.failure(type: "Cancelled", message: reason, retryable: false)
+        let failure = Self.failure(type: "Cancelled", message: reason, retryable: false)
+        record.failure = failure
         guard try await ledger.finish(record, closing: nil) == .applied else { return }
-        workflowTraceEnded(id, status: .cancelled, failure: record.failure)
-        WorkflowMetrics.closed(record.name, status: .cancelled, livedMs: clock.now() - record.createdAt)
-        logger.info("workflow ended at once", metadata: ["workflow": "\(id)", "status": "cancelled", "reason": "\(reason)"])
+        endedAtOnce(record, status: .cancelled, failure: failure, reason: reason)
         if let ended = try await store.execution(id: id)?.record, let waiting = workflowWaiters.removeValue(forKey: id) {
             for (_, c) in waiting { c.resume(returning: ended) }
         }
