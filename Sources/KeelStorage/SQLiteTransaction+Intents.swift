@@ -6,15 +6,10 @@ extension SQLiteTransaction {
     func apply(_ change: Change, now: EpochMillis) throws -> ChangeOutcome {
         switch change {
         case .enqueueTask(let task):
-            guard try insertActivityTask(task) == .applied else { return .duplicate }
-            try assignTurn(task)
-            return .applied
+            return try insertActivityTask(task) == .applied ? .applied : .duplicate
         case .enqueueClaimedTask(let task, let node):
             guard try leaseHeld(node, now: now) else { return .notFound }
-            guard try insertActivityTask(task) == .applied else { return .duplicate }
-            try assignTurn(task)
-            try db.statement("UPDATE activity_tasks SET owner_node = ? WHERE task_id = ?").bind([.text(node), .text(task.id)]).run()
-            return .applied
+            return try insertActivityTask(task, owner: node) == .applied ? .applied : .duplicate
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try finishTask(id: id, attempt: attempt, status: status, output: output, failure: failure, now: now)
         case .timeOutWaitingTask(let id, let attempt, let failure):
@@ -53,9 +48,7 @@ extension SQLiteTransaction {
             return try insertWorkflow(record) == .applied ? .applied : .duplicate
         case .startClaimedExecution(let record, let node):
             guard try leaseHeld(node, now: now) else { return .notFound }
-            guard try insertWorkflow(record) == .applied else { return .duplicate }
-            try db.statement("UPDATE workflows SET owner_node = ? WHERE workflow_id = ?").bind([.text(node), .text(record.id)]).run()
-            return .applied
+            return try insertWorkflow(record, owner: node) == .applied ? .applied : .duplicate
         case .appendStep(let entry, let epoch):
             return try appendStep(entry, epoch: epoch)
         case .completeStep(let workflowId, let generation, let seq, let epoch, let status, let result, let failure):
@@ -401,32 +394,6 @@ extension SQLiteTransaction {
     private func taskFenceOutcome(_ id: String, attempt: Int?) throws -> ChangeOutcome {
         guard let task = try activityTask(id: id) else { return .notFound }
         return ChangeOutcome.taskFence(attempt: attempt, currentAttempt: task.attempt, terminal: task.status.isTerminal)
-    }
-
-    /// Numbers a just-stored task's fairness turn (docs/protocol.md, "Priorities and fairness"):
-    /// one past the last turn its key holds among the waiting tasks of its name and priority, but
-    /// never behind the turn at their head. Claims take the lowest turn first. (One SQLite node
-    /// keeps the same numbering in memory: TaskQueue.swift.)
-    ///
-    /// A key's last waiting turn is never behind the head, so the head is read only when the key
-    /// has no task waiting (`COALESCE` stops at the first), as on PostgreSQL. Both reads are
-    /// `ORDER BY … LIMIT 1` at the end of an index (`activity_tasks_key_turns`,
-    /// `activity_tasks_claim_order`), never a scan of the name's waiting tasks.
-    private func assignTurn(_ task: ActivityTaskRecord) throws {
-        try db.statement(
-            """
-            UPDATE activity_tasks SET turn = COALESCE(
-                (SELECT turn + 1 FROM activity_tasks
-                 WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND fairness_key IS ?4
-                   AND task_id != ?1
-                 ORDER BY turn DESC LIMIT 1),
-                (SELECT turn FROM activity_tasks
-                 WHERE status = 'scheduled' AND name = ?2 AND priority = ?3 AND task_id != ?1
-                 ORDER BY turn LIMIT 1),
-                0)
-            WHERE task_id = ?1
-            """
-        ).bind([.text(task.id), .text(task.name), .int(Int64(task.precedence.priority)), .optional(task.precedence.fairnessKey)]).run()
     }
 
     /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.

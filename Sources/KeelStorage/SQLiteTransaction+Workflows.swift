@@ -101,11 +101,16 @@ extension SQLiteTransaction {
     }
 
     func insertWorkflow(_ w: WorkflowRecord) throws -> WriteOutcome {
+        try insertWorkflow(w, owner: nil)
+    }
+
+    /// Stores a new execution, held by node `owner` when given (a start that runs at once).
+    func insertWorkflow(_ w: WorkflowRecord, owner: String?) throws -> WriteOutcome {
         do {
             try db.statement(
                 """
-                INSERT INTO workflows (\(Self.workflowColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO workflows (\(Self.workflowColumns), owner_node)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             ).bind([
                 .text(w.id), .text(w.name), .json(w.input), .text(w.status.rawValue), .int(Int64(w.generation)),
@@ -114,7 +119,7 @@ extension SQLiteTransaction {
                 .int(w.cancelRequested ? 1 : 0), .optional(w.contractHash), .int(w.createdAt), .int(w.updatedAt),
                 .optional(w.executionDeadline), .optional(w.runTimeoutMs), .optional(w.runDeadline), .optional(w.buildId),
                 .int(Int64(w.precedence.priority)), .optional(w.precedence.fairnessKey), .json(w.searchAttributes),
-                .json(w.memo), .json(w.queryValues), .json(w.updateOutcomes), .optional(w.cancelReason),
+                .json(w.memo), .json(w.queryValues), .json(w.updateOutcomes), .optional(w.cancelReason), .optional(owner),
             ]).run()
             try insertSearchAttributeRows(w.id, w.searchAttributes)
             return .applied
@@ -137,32 +142,40 @@ extension SQLiteTransaction {
             ], id: w.id, table: "workflows", key: "workflow_id")
     }
 
+    /// Appends a journal step; with `epoch`, only while the execution's owner epoch is that one
+    /// (fenced in the statement itself: only the current run may append). A step already there
+    /// is `.duplicate`; a fenced one not inserted is `.notFound` or `.stale`, read after it.
     func insertJournalEntry(_ e: JournalEntry, epoch: Int?) throws -> WriteOutcome {
-        if let epoch {
-            // Fencing in the same transaction: only the current run may append.
-            var current: Int64?
-            try db.statement("SELECT epoch FROM workflows WHERE workflow_id = ?").bind([.text(e.workflowId)]).forEachRow {
-                current = $0.int(0)
-            }
-            guard let current else { return .notFound }
-            if current != Int64(epoch) { return .stale }
-        }
         do {
             try db.statement(
                 """
                 INSERT INTO journal (workflow_id, generation, seq, kind, name, input, status, result, failure, task_id,
                                      wake_at, contract_hash, created_at, completed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
+                WHERE ?15 IS NULL OR (SELECT epoch FROM workflows WHERE workflow_id = ?1) = ?15
                 """
             ).bind([
                 .text(e.workflowId), .int(Int64(e.generation)), .int(Int64(e.seq)), .text(e.kind), .text(e.name),
                 .json(e.input), .text(e.status.rawValue), .json(e.result), .json(e.failure), .optional(e.taskId),
                 .optional(e.wakeAt), .optional(e.contractHash), .int(e.createdAt), .optional(e.completedAt),
+                .optional(epoch.map(Int64.init)),
             ]).run()
-            return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
-            return .duplicate
+            // A step already there: a duplicate only for the run that may append it.
+            guard let epoch else { return .duplicate }
+            return try executionEpoch(e.workflowId).map { $0 == Int64(epoch) ? .duplicate : .stale } ?? .notFound
         }
+        if db.changes > 0 { return .applied }
+        return try executionEpoch(e.workflowId) == nil ? .notFound : .stale
+    }
+
+    /// The owner epoch of execution `workflowId`, nil if there is none.
+    private func executionEpoch(_ workflowId: String) throws -> Int64? {
+        var current: Int64?
+        try db.statement("SELECT epoch FROM workflows WHERE workflow_id = ?").bind([.text(workflowId)]).forEachRow {
+            current = $0.int(0)
+        }
+        return current
     }
 
     func completeJournalEntry(

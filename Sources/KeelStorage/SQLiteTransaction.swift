@@ -53,12 +53,32 @@ struct SQLiteTransaction: StorageTransaction {
         try tasks("WHERE idempotency_key = ?", [.text(idempotencyKey)]).first
     }
 
+    /// Stores a new task, claimed by `owner` when given, numbered its fairness turn in the same
+    /// statement (docs/protocol.md, "Priorities and fairness"): one past the last turn its key
+    /// holds among the waiting tasks of its name and priority, but never behind the turn at their
+    /// head; claims take the lowest turn first. A key's last waiting turn is never behind the
+    /// head, so the head is read only when the key has no task waiting (`COALESCE` stops at the
+    /// first), as on PostgreSQL. Both reads are `ORDER BY … LIMIT 1` at the end of an index
+    /// (`activity_tasks_key_turns`, `activity_tasks_claim_order`), never a scan of the name's
+    /// waiting tasks.
     func insertActivityTask(_ t: ActivityTaskRecord) throws -> WriteOutcome {
+        try insertActivityTask(t, owner: nil)
+    }
+
+    func insertActivityTask(_ t: ActivityTaskRecord, owner: String?) throws -> WriteOutcome {
         do {
             try db.statement(
                 """
-                INSERT INTO activity_tasks (\(Self.taskColumns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO activity_tasks (\(Self.taskColumns), owner_node, turn)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                    COALESCE(
+                        (SELECT turn + 1 FROM activity_tasks
+                         WHERE status = 'scheduled' AND name = ?2 AND priority = ?20 AND fairness_key IS ?21
+                         ORDER BY turn DESC LIMIT 1),
+                        (SELECT turn FROM activity_tasks
+                         WHERE status = 'scheduled' AND name = ?2 AND priority = ?20
+                         ORDER BY turn LIMIT 1),
+                        0))
                 """
             ).bind([
                 .text(t.id), .text(t.name), .json(t.input), .optional(t.idempotencyKey), .text(t.status.rawValue),
@@ -66,7 +86,7 @@ struct SQLiteTransaction: StorageTransaction {
                 .json(t.failure), .json(t.heartbeatDetails), .optional(t.contractHash), .int(t.createdAt),
                 .int(t.visibleAt), .optional(t.startedAt), .optional(t.completedAt), .optional(t.workflowId),
                 .optional(t.generation.map(Int64.init)), .optional(t.stepSeq.map(Int64.init)),
-                .int(Int64(t.precedence.priority)), .optional(t.precedence.fairnessKey),
+                .int(Int64(t.precedence.priority)), .optional(t.precedence.fairnessKey), .optional(owner),
             ]).run()
             return .applied
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
