@@ -36,6 +36,7 @@ public struct JSONObject: Sendable {
     /// The members in order; a repeated key keeps its first position and its last value.
     public init(_ elements: some Sequence<(String, JSONValue)>) {
         self.init()
+        members.reserveCapacity(elements.underestimatedCount)
         for (k, v) in elements { self[k] = v }
     }
 

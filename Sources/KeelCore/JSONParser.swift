@@ -53,6 +53,10 @@ private struct Cursor {
     let bytes: UnsafeRawBufferPointer
     let maximumDepth: Int
     var index = 0
+    /// The members of the objects being parsed, innermost last: each object's members are
+    /// collected here and stored once, at their final count (one allocation an object, not one
+    /// for each doubling of its member list).
+    var pendingMembers: [(String, JSONValue)] = []
 
     init(bytes: UnsafeRawBufferPointer, maximumDepth: Int) {
         self.bytes = bytes
@@ -97,9 +101,9 @@ private struct Cursor {
     mutating func parseObject(depth: Int) throws(JSONParser.SyntaxError) -> JSONValue {
         if depth > maximumDepth { throw error("nesting deeper than \(maximumDepth)") }
         index += 1
-        var members = JSONObject()
         skipWhitespace()
-        if current == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if current == UInt8(ascii: "}") { index += 1; return .object(JSONObject()) }
+        let first = pendingMembers.count
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -108,11 +112,17 @@ private struct Cursor {
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after an object key") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth)
+            let value = try parseValue(depth: depth)
+            pendingMembers.append((key, value))
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
+            case UInt8(ascii: "}"):
+                index += 1
+                // A repeated key keeps its first position and its last value (JSONObject.init).
+                let members = JSONObject(pendingMembers[first...])
+                pendingMembers.removeSubrange(first...)
+                return .object(members)
             default: throw error("expected ',' or '}' in an object")
             }
         }

@@ -64,10 +64,11 @@ public enum JSONWriter {
                 if i == .min { out.append(contentsOf: Array("9223372036854775808".utf8)); return }
                 i = -i
             }
-            var tmp = [UInt8](repeating: 0, count: 20)
-            var p = 20
-            while i > 0 { p -= 1; tmp[p] = UInt8(48 + i % 10); i /= 10 }
-            out.append(contentsOf: tmp[p...])
+            // The digits go straight into `out`, least significant first, then turn around:
+            // no buffer of their own per number.
+            let first = out.count
+            while i > 0 { out.append(UInt8(48 + i % 10)); i /= 10 }
+            out[first...].reverse()
         case .literal(let s, _):
             out.append(contentsOf: s.utf8)
         }
