@@ -143,7 +143,7 @@ extension Engine {
         var end = AttemptEnd(of: live.record)
         var action = end.answered(reply, now: clock.now())
         if case .checkOutput(let output) = action {
-            let errors = await contractErrors(output, name: live.record.name, schema: \.output)
+            let errors = await contractErrors(output, name: live.record.name, side: .output)
             if !errors.isEmpty { contractViolated(.activity, live.record.name, .output, errors: errors) }
             action = end.outputChecked(errors: errors, now: clock.now())
         }
@@ -274,11 +274,9 @@ extension Engine {
 
     /// The contract errors of `value` against the registered contract of `name`: the contract is
     /// read on the actor, the validation runs off it.
-    func contractErrors(_ value: JSONValue, name: String, schema: KeyPath<ActivityContract, JSONValue>) async
-        -> [JSONValue]
-    {
+    func contractErrors(_ value: JSONValue, name: String, side: ActivityContract.Side) async -> [JSONValue] {
         guard let contract = registry.contracts[name] else { return [] }
-        return await contractErrors(of: value, against: contract[keyPath: schema])
+        return await contractErrors(of: value, against: contract, side)
     }
 
     static func failure(type: String, message: String, retryable: Bool, details: JSONValue? = nil) -> JSONValue {

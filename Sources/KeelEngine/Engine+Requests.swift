@@ -222,8 +222,9 @@ extension Engine {
         guard isValidName(name) else { throw p.fail("name", "must be a dotted name such as billing.charge") }
         let input = value["input"] ?? true
         let output = value["output"] ?? true
+        var keys: [String] = []
         for (schema, which) in [(input, "input"), (output, "output")] {
-            do { try checker.prepare(schema) } catch var error as KeelError {
+            do { keys.append(try checker.prepare(schema)) } catch var error as KeelError {
                 error.message = "\(field) (\(name)) \(which) schema is invalid: \(error.message)"
                 throw error
             }
@@ -232,7 +233,8 @@ extension Engine {
         let timeouts = try ActivityTimeouts.decode(value["timeouts"], field: "\(field).timeouts")
         return ActivityContract(
             name: name, description: try p.optionalString("description"), input: input, output: output,
-            retryPolicy: retry, timeouts: timeouts, hash: checker.hash(["input": input, "output": output]))
+            retryPolicy: retry, timeouts: timeouts, hash: checker.hash(["input": input, "output": output]),
+            inputKey: keys[0], outputKey: keys[1])
     }
 
     // MARK: - activity/call
@@ -257,7 +259,7 @@ extension Engine {
         let traceParent = try Self.callerTraceParent(params.traceparent, method: method)
         let contract = registry.contracts[name]
         if let contract {
-            let errors = await contractErrors(of: input, against: contract.input)
+            let errors = await contractErrors(of: input, against: contract, .input)
             if !errors.isEmpty {
                 contractViolated(.activity, name, .input, errors: errors)
                 throw KeelError(

@@ -313,7 +313,7 @@ extension Engine {
             return try await record(entry, epoch: epoch).stepAnswer
         }
         guard let contract else { return nil }
-        let errors = await contractErrors(of: input, against: contract.input)
+        let errors = await contractErrors(of: input, against: contract, .input)
         guard !errors.isEmpty else { return nil }
         contractViolated(.activity, name, .input, errors: errors)
         entry.status = .failed

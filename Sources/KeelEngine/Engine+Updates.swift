@@ -52,7 +52,7 @@ extension Engine {
                 data: ["workflowId": .string(id), "status": .string(record.status.rawValue)])
         }
         if let contract = registry.updateContracts[name] {
-            let errors = await contractErrors(of: input, against: contract.input)
+            let errors = await contractErrors(of: input, against: contract, .input)
             guard errors.isEmpty else {
                 contractViolated(.update, name, .input, errors: errors)
                 throw KeelError(.inputContractViolation,
@@ -203,7 +203,7 @@ extension Engine {
         guard let contract = registry.updateContracts[name], let outcome = outcomes[updateId],
             outcome["status"]?.stringValue == "completed"
         else { return [] }
-        return await contractErrors(of: outcome["result"] ?? .null, against: contract.output)
+        return await contractErrors(of: outcome["result"] ?? .null, against: contract, .output)
     }
 
     /// The query values and update answers a reset to step `toStep` leaves (docs/protocol.md,

@@ -27,7 +27,7 @@ extension Engine {
         let traceParent = try Self.callerTraceParent(params.traceparent, method: method)
         let contract = registry.workflowContracts[name]
         if let contract {
-            let errors = await contractErrors(of: input, against: contract.input)
+            let errors = await contractErrors(of: input, against: contract, .input)
             if !errors.isEmpty {
                 contractViolated(.workflow, name, .input, errors: errors)
                 throw KeelError(.inputContractViolation, "input of workflow \(name) breaks its contract: \(Self.firstMessage(errors))",

@@ -147,7 +147,7 @@ extension Engine {
         var end = RunEnd(of: live.record, stepNotRecorded: live.stepNotRecorded, hasOutputContract: contract != nil)
         var action = end.answered(reply)
         if case .checkOutput(let output) = action, let contract {
-            let errors = await contractErrors(of: output, against: contract.output)
+            let errors = await contractErrors(of: output, against: contract, .output)
             if !errors.isEmpty { contractViolated(.workflow, live.record.name, .output, errors: errors) }
             action = end.outputChecked(errors: errors)
         }

@@ -17,11 +17,12 @@ public struct SchemaContractChecker: ContractChecker {
         cache = ValidatorCache(options: ValidatorOptions(maxErrors: Self.maximumErrors, requireLinearPatterns: true))
     }
 
-    public func prepare(_ schema: JSONValue) throws {
+    public func prepare(_ schema: JSONValue) throws -> String {
         let hash = ContractHash.of(schema)
         if let known = failures.map.withLock({ $0[hash] }) { throw known }
         do {
             _ = try cache.validator(for: schema, hash: hash)
+            return hash
         } catch let error as KeelError {
             failures.map.withLock { known in
                 if known.count >= 64 { known.removeAll() }
@@ -31,8 +32,8 @@ public struct SchemaContractChecker: ContractChecker {
         }
     }
 
-    public func errors(of value: JSONValue, against schema: JSONValue) -> [JSONValue] {
-        guard let validator = try? cache.validator(for: schema) else {
+    public func errors(of value: JSONValue, against schema: JSONValue, key: String) -> [JSONValue] {
+        guard let validator = try? cache.validator(for: schema, hash: key) else {
             return [["instanceLocation": "", "keywordLocation": "", "keyword": "$schema", "message": "the contract's schema does not compile"]]
         }
         if validator.isValid(value) { return [] }

@@ -11,6 +11,23 @@ public struct ActivityContract: Sendable, Equatable {
     public var timeouts: ActivityTimeouts
     /// Content hash of input and output schemas; recorded with each task checked against it.
     public var hash: String
+    /// The keys the contract checker finds the compiled `input` and `output` by
+    /// (``ContractChecker/prepare(_:)``): a check does not hash its schema again.
+    public var inputKey: String
+    public var outputKey: String
+
+    /// Which of a contract's two schemas a payload is checked against.
+    public enum Side: Sendable {
+        case input, output
+    }
+
+    /// The schema of `side` and the key of its compiled form.
+    public func schema(_ side: Side) -> (schema: JSONValue, key: String) {
+        switch side {
+        case .input: (input, inputKey)
+        case .output: (output, outputKey)
+        }
+    }
 
     /// Two declarations are the same contract when their schemas are equal.
     public func sameSchemas(as other: ActivityContract) -> Bool { input == other.input && output == other.output }
