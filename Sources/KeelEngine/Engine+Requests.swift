@@ -343,18 +343,22 @@ extension Engine {
         return result
     }
 
-    /// A time-ordered unique id: `t-` + 11 base-32 chars of epoch ms + 13 random.
+    /// A time-ordered unique id: `t-`, 10 base-32 digits of the epoch ms, 12 random ones.
     static func newTaskID(now: EpochMillis) -> String {
-        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz".utf8)
-        var out: [UInt8] = Array("t-".utf8)
-        var t = UInt64(max(0, now))
-        var time: [UInt8] = []
-        for _ in 0..<10 { time.append(alphabet[Int(t & 31)]); t >>= 5 }
-        out.append(contentsOf: time.reversed())
-        var r = UInt64.random(in: .min ... .max)
-        for _ in 0..<12 { out.append(alphabet[Int(r & 31)]); r >>= 5 }
-        return String(decoding: out, as: UTF8.self)
+        // Written straight into the string's storage: one allocation an id.
+        String(unsafeUninitializedCapacity: 24) { out in
+            out[0] = UInt8(ascii: "t")
+            out[1] = UInt8(ascii: "-")
+            var t = UInt64(max(0, now))
+            for i in (2..<12).reversed() { out[i] = idAlphabet[Int(t & 31)]; t >>= 5 }
+            var r = UInt64.random(in: .min ... .max)
+            for i in 12..<24 { out[i] = idAlphabet[Int(r & 31)]; r >>= 5 }
+            return 24
+        }
     }
+
+    /// Crockford's base-32 digits, lowercase.
+    private static let idAlphabet: [UInt8] = Array("0123456789abcdefghjkmnpqrstvwxyz".utf8)
 
     // MARK: - activity/result, activity/cancel, activity/heartbeat
 
