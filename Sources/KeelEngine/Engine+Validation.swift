@@ -1,33 +1,20 @@
 import KeelCore
 
-/// Contract validation and schema compilation.
+/// Contract validation and schema compilation, off the engine actor's executor.
 ///
 /// A validation can take long (a 16 MiB payload, a large schema); run on the actor it would hold
-/// up every other request, so a large payload is checked by a `@concurrent` function on the global
-/// concurrent executor and only the request that waits for it is delayed. A small one (at most
-/// ``inlineCheckBudget`` values and bytes of text / 64) is checked where the caller runs: that
-/// takes microseconds, less than the two executor hops off the actor and back, which every step of
-/// every workflow would pay (eight checks a W1 workflow). The caller reads the contract on the
-/// actor first and validates against that snapshot.
+/// up every other request. These functions are `@concurrent`: they run on the global concurrent
+/// executor, so only the request that waits for them is delayed. The caller reads the contract
+/// on the actor first and validates against that snapshot.
 extension Engine {
-    /// How large a payload is still checked on the caller's executor (see above).
-    static let inlineCheckBudget = 512
-
-    /// The errors of `value` against `contract`'s `side` schema (empty when valid).
-    func contractErrors(of value: JSONValue, against contract: ActivityContract, _ side: ActivityContract.Side) async
-        -> [JSONValue]
+    /// The errors of `value` against `contract`'s `side` schema (empty when valid), computed off
+    /// the actor.
+    @concurrent
+    nonisolated func contractErrors(of value: JSONValue, against contract: ActivityContract, _ side: ActivityContract.Side)
+        async -> [JSONValue]
     {
         let (schema, key) = contract.schema(side)
-        var budget = Self.inlineCheckBudget
-        if value.fits(within: &budget) { return checker.errors(of: value, against: schema, key: key) }
-        return await contractErrorsOffActor(of: value, against: schema, key: key)
-    }
-
-    @concurrent
-    private nonisolated func contractErrorsOffActor(of value: JSONValue, against schema: JSONValue, key: String) async
-        -> [JSONValue]
-    {
-        checker.errors(of: value, against: schema, key: key)
+        return checker.errors(of: value, against: schema, key: key)
     }
 
     /// Compiles the contract schemas of a `worker/register` request off the actor, so that the
