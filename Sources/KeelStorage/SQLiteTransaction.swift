@@ -61,10 +61,6 @@ struct SQLiteTransaction: StorageTransaction {
     /// first), as on PostgreSQL. Both reads are `ORDER BY … LIMIT 1` at the end of an index
     /// (`activity_tasks_key_turns`, `activity_tasks_claim_order`), never a scan of the name's
     /// waiting tasks.
-    func insertActivityTask(_ t: ActivityTaskRecord) throws -> WriteOutcome {
-        try insertActivityTask(t, owner: nil)
-    }
-
     func insertActivityTask(_ t: ActivityTaskRecord, owner: String?) throws -> WriteOutcome {
         do {
             try db.statement(
@@ -92,6 +88,11 @@ struct SQLiteTransaction: StorageTransaction {
         } catch let error as KeelError where (error.cause as? SQLiteError)?.isConstraint == true {
             return .duplicate
         }
+    }
+
+    /// A new task, stored unclaimed (``insertActivityTask(_:owner:)``).
+    func insertActivityTask(_ t: ActivityTaskRecord) throws -> WriteOutcome {
+        try insertActivityTask(t, owner: nil)
     }
 
     func recordHeartbeat(id: String, attempt: Int, details: JSONValue?) throws -> WriteOutcome {
