@@ -376,13 +376,21 @@ extension SQLiteTransaction {
 
     /// An event the execution must notice: raise its counter and make a suspended one claimable.
     func wake(_ workflowId: String, now: EpochMillis) throws {
+        // Most wakes are of a running execution, whose run goes on in memory: counter and time
+        // only. An update that does not set `status` leaves its indexes and CHECK alone, and
+        // SQLite evaluates those `IN (…)` lists by building a temporary index each time (4.8 µs
+        // against 16.7 µs an update, docs/performance.md). A suspended one becomes pending.
+        let values: [SQLValue] = [.int(now), .text(workflowId)]
+        try db.statement(
+            "UPDATE workflows SET event_seq = event_seq + 1, updated_at = ? WHERE workflow_id = ? AND status <> 'suspended'"
+        ).bind(values).run()
+        if db.changes > 0 { return }
         try db.statement(
             """
-            UPDATE workflows SET event_seq = event_seq + 1, updated_at = ?,
-                status = CASE WHEN status = 'suspended' THEN 'pending' ELSE status END
-            WHERE workflow_id = ?
+            UPDATE workflows SET event_seq = event_seq + 1, updated_at = ?, status = 'pending'
+            WHERE workflow_id = ? AND status = 'suspended'
             """
-        ).bind([.int(now), .text(workflowId)]).run()
+        ).bind(values).run()
     }
 
     /// Runs a task update fenced in its WHERE clause; when it changed nothing, says why.
