@@ -15,6 +15,8 @@ import PostgresNIO
 public final class PostgresStore: Store {
     public let location: PostgresLocation
     let client: PostgresClient
+    /// The connections ``apply(_:)`` writes on before it asks the pool.
+    let writes: WriteConnections
     let logger: Logger
     /// Runs the pool and watches the calls' deadlines.
     private let runner: Task<Void, Never>
@@ -28,6 +30,9 @@ public final class PostgresStore: Store {
 
     /// How long a session may sit idle inside a transaction before PostgreSQL ends it.
     public static let idleInTransactionTimeoutMillis = 30_000
+    /// How many connections ``apply(_:)`` keeps for its writes beside the pool (``WriteConnections``):
+    /// as many as the commits a node runs at once by default (`--commit-slots`).
+    static let writeConnections = 4
     /// Key of the advisory locks Keel takes (migrations, rescue): "keel" in ASCII.
     static let advisoryLockKey: Int32 = 0x6B65_656C
 
@@ -42,6 +47,9 @@ public final class PostgresStore: Store {
         self.operationTimeout = operationTimeout
         self.logger = logger
         let settings = PostgresSettings(location)
+        writes = WriteConnections(capacity: min(Self.writeConnections, maximumConnections), logger: logger) {
+            try settings.connection()
+        }
         // The pool runs from the start (it opens connections only when asked), so that it is
         // running by the time the first query leases one.
         let client = PostgresClient(configuration: settings.pool(maximumConnections: maximumConnections), backgroundLogger: logger)
@@ -116,6 +124,7 @@ public final class PostgresStore: Store {
     }
 
     public func close() async {
+        await writes.close()
         runner.cancel()
         await runner.value
     }
@@ -135,7 +144,7 @@ public final class PostgresStore: Store {
         let selfNode = joinedNode.withLock { $0 }
         if PostgresChanges.isOneStatement(changes) {
             return try await perform { [self] in
-                try await client.withConnection { connection in
+                try await writes.withConnection(orFrom: client) { connection in
                     let applied = try await PostgresChanges(connection: connection, logger: logger, selfNode: selfNode)
                         .applyAll(changes)
                     if applied.needsHint { await hintAfterCommit(on: connection) }
@@ -144,12 +153,14 @@ public final class PostgresStore: Store {
             }
         }
         return try await perform { [self] in
-            try await client.withTransaction(logger: logger) { connection in
-                let applied = try await PostgresChanges(connection: connection, logger: logger, selfNode: selfNode)
-                    .applyAll(changes)
-                // Delivered at commit, once per transaction: a hint, not the truth.
-                if applied.needsHint { try await sendHint(on: connection) }
-                return applied.outcomes
+            try await writes.withConnection(orFrom: client) { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    let applied = try await PostgresChanges(connection: connection, logger: logger, selfNode: selfNode)
+                        .applyAll(changes)
+                    // Delivered at commit, once per transaction: a hint, not the truth.
+                    if applied.needsHint { try await sendHint(on: connection) }
+                    return applied.outcomes
+                }
             }
         }
     }

@@ -30,6 +30,15 @@ public enum StoreMetrics {
 
     private static let hintHandles = MetricHandles { _ in Counter(label: hintsLost) }
 
+    /// Counter of a PostgreSQL node's write connections closed after a failed write or found
+    /// closed by the server, each replaced by a new one.
+    public static let writeConnectionsReplaced = "keel_store_write_connections_replaced_total"
+
+    private static let replacedHandles = MetricHandles { _ in Counter(label: writeConnectionsReplaced) }
+
+    /// Counts one write connection given up.
+    public static func writeConnectionReplaced() { replacedHandles("").increment() }
+
     /// Counts one wake-up hint lost after its commit.
     public static func hintLost() { hintHandles("").increment() }
 

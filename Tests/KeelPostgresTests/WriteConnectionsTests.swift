@@ -1,0 +1,82 @@
+import KeelCore
+import KeelStorage
+import KeelTesting
+import Testing
+
+@testable import KeelPostgres
+
+/// The store writes on connections of its own, not the pool's (``WriteConnections``, docs/scaling.md,
+/// "The pool's timers"); one the server ends is replaced, and writes go on meanwhile.
+@Suite struct WriteConnectionsTests {
+    /// Enqueues task `id` alone, as one write.
+    private func enqueue(_ id: String, on store: PostgresStore) async throws {
+        let now = try await store.now()
+        let outcomes = try await store.apply([.enqueueTask(StoreConformance.task(id, now: now))])
+        #expect(outcomes == [.applied], "\(id): \(outcomes)")
+    }
+
+    @Test func sequentialWritesGoOnOneConnectionOfTheStoresOwn() async throws {
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        do {
+            for n in 0..<40 { try await enqueue("t\(n)", on: store) }
+            let statistics = store.writes.statistics
+            // The first write opens the connection and goes to the pool; a few more may, while it opens.
+            #expect(statistics.opened == 1, "\(statistics)")
+            #expect(statistics.onSet >= 30 && statistics.onSet + statistics.onPool == 40, "\(statistics)")
+            #expect(statistics.replaced == 0, "\(statistics)")
+            for n in 0..<40 { #expect(try await store.task(id: "t\(n)") != nil) }
+
+            // A write the server refuses leaves its connection usable: kept, not replaced.
+            let now = try await store.now()
+            await #expect(throws: KeelError.self) {
+                try await store.apply([.enqueueTask(StoreConformance.task("bad\u{0}id", now: now))])
+            }
+            try await enqueue("after-refusal", on: store)
+            #expect(store.writes.statistics.opened == 1 && store.writes.statistics.replaced == 0, "\(store.writes.statistics)")
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        #expect(store.writes.openCount == 0, "closing the store closes its write connections")
+    }
+
+    @Test func aConnectionTheServerEndedIsReplacedAndNoWriteIsLost() async throws {
+        let cluster = try await PostgresCluster.shared()
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        do {
+            for n in 0..<10 { try await enqueue("before\(n)", on: store) }
+            #expect(store.writes.statistics.opened == 1)
+            let database = store.location.database
+            try await offCooperativePool {
+                try cluster.psql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()")
+            }
+            // A write that meets the ended connection fails as any write on a cut connection does
+            // (storageFailure, sent again); the next ones go on a new connection.
+            var failed = 0
+            for n in 0..<20 {
+                while true {
+                    do {
+                        try await enqueue("after\(n)", on: store)
+                        break
+                    } catch let error as KeelError where error.code == .storageFailure && failed < 20 {
+                        failed += 1
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+            }
+            let statistics = store.writes.statistics
+            #expect(statistics.replaced >= 1, "\(statistics)")
+            #expect(statistics.opened >= 2, "\(statistics)")
+            #expect(failed <= 2, "writes failed \(failed) times after the connections were ended")
+            print("write connections: the server ended them; \(failed) writes failed and were sent again; \(statistics)")
+            for n in 0..<10 { #expect(try await store.task(id: "before\(n)") != nil) }
+            for n in 0..<20 { #expect(try await store.task(id: "after\(n)") != nil) }
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+}
