@@ -406,8 +406,8 @@ extension SQLiteTransaction {
 
     /// nil when the execution exists at `epoch`; else why a change fenced by it cannot apply.
     private func epochFence(_ workflowId: String, _ epoch: Int) throws -> ChangeOutcome? {
-        guard let state = try execution(workflowId) else { return .notFound }
-        return state.record.epoch == epoch ? nil : .superseded(currentEpoch: state.record.epoch)
+        guard let current = try executionEpoch(workflowId) else { return .notFound }
+        return current == Int64(epoch) ? nil : .superseded(currentEpoch: Int(current))
     }
 
     /// The execution `workflowId` if it has ended; an open or unknown one reads (and decodes)

@@ -169,8 +169,9 @@ extension SQLiteTransaction {
         return try executionEpoch(e.workflowId) == nil ? .notFound : .stale
     }
 
-    /// The owner epoch of execution `workflowId`, nil if there is none.
-    private func executionEpoch(_ workflowId: String) throws -> Int64? {
+    /// The owner epoch of execution `workflowId`, nil if there is none: the one read of it
+    /// behind every epoch fence, without decoding the rest of the execution.
+    func executionEpoch(_ workflowId: String) throws -> Int64? {
         var current: Int64?
         try db.statement("SELECT epoch FROM workflows WHERE workflow_id = ?").bind([.text(workflowId)]).forEachRow {
             current = $0.int(0)
