@@ -15,12 +15,11 @@ owned by role `keel`) on it, and the server's processes on this machine (for the
 Usage: examples/bench/pg_statements.py --keel .build/release/keel [--count 2000]
            [--socket-dir /tmp/pgsock] [--database stmts] [--commit-slots 4]
 """
-import argparse
 import asyncio
 import os
 import subprocess
 
-from w1_node import ROOT, cpu_ms, run_w1, serving
+from w1_node import bench_parser, cpu_ms, run_w1, serving
 
 
 def psql(args, database, sql):
@@ -77,9 +76,7 @@ async def run(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keel", default=os.path.join(ROOT, ".build", "release", "keel"))
-    parser.add_argument("--count", type=int, default=2000)
+    parser = bench_parser(__doc__, count=2000)
     parser.add_argument("--socket-dir", default="/tmp/pgsock")
     parser.add_argument("--database", default="stmts")
     parser.add_argument("--commit-slots", type=int, default=4)

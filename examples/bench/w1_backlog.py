@@ -7,11 +7,9 @@ workflow, and how many runs a workflow took (1 when no run was suspended and rep
 
 Usage: examples/bench/w1_backlog.py [--keel .build/release/keel] [--count 6000]
 """
-import argparse
 import asyncio
-import os
 
-from w1_node import ROOT, cpu_ms, run_w1, serving
+from w1_node import bench_parser, cpu_ms, run_w1, serving
 
 
 async def run(args):
@@ -28,9 +26,7 @@ async def run(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keel", default=os.path.join(ROOT, ".build", "release", "keel"))
-    parser.add_argument("--count", type=int, default=6000)
+    parser = bench_parser(__doc__, count=6000)
     asyncio.run(run(parser.parse_args()))
 
 

@@ -1,6 +1,7 @@
 """What examples/bench/pg_statements.py and w1_backlog.py share: one `keel serve` node with the
 bench's Python worker and 16 client connections, and W1 (COUNT workflows of 3 activities started
 at once) against it."""
+import argparse
 import asyncio
 import contextlib
 import os
@@ -16,6 +17,15 @@ import keel  # noqa: E402
 
 PAYLOAD = {"orderId": 12345, "sku": "KEEL-1", "quantity": 2, "note": "bench"}
 CONNECTIONS = 16
+
+
+def bench_parser(doc, count):
+    """The argument parser of a script here, described by the first paragraph of its `doc`, with
+    the two options every one takes: --keel (the binary) and --count (default `count`)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--keel", default=os.path.join(ROOT, ".build", "release", "keel"))
+    parser.add_argument("--count", type=int, default=count)
+    return parser
 
 
 def cpu_ms(pid):

@@ -13,13 +13,12 @@ the node, e.g. `KEEL_NIO_EXECUTOR=1` (docs/performance.md, "Thread crossings").
 Usage: examples/bench/w2_node.py [--keel .build/release/keel] [--count 500]
            [--store sqlite|postgres] [--socket-dir /tmp/pgsock] [--database w2node]
 """
-import argparse
 import asyncio
 import os
 import time
 
 from pg_statements import psql
-from w1_node import PAYLOAD, ROOT, cpu_ms, serving
+from w1_node import PAYLOAD, bench_parser, cpu_ms, serving
 
 WARM_UP = 50
 
@@ -69,9 +68,7 @@ async def run(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keel", default=os.path.join(ROOT, ".build", "release", "keel"))
-    parser.add_argument("--count", type=int, default=500)
+    parser = bench_parser(__doc__, count=500)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--socket-dir", default="/tmp/pgsock")
     parser.add_argument("--database", default="w2node")
