@@ -249,16 +249,27 @@ extension Engine {
 
     /// Wakes callers waiting here for tasks that run on other nodes, once the store has their end.
     func checkRemoteWaits() async {
-        let waitedOn = Array(waiters.keys.filter { !tasks.keys.contains($0) }.prefix(Self.remoteWaitChecksPerRound))
-        guard !waitedOn.isEmpty else { return }
+        await wakeRemoteWaiters(
+            of: waiters.keys, what: "tasks", isHere: { self.tasks.keys.contains($0) },
+            endsOf: { try await self.cluster.store.endedTasks(ids: $0) }, id: \.id,
+            wake: { self.wake($0.id, with: $0) })
+    }
+
+    /// Hands each of `waitedOn` that is not here (`isHere`) and has ended in the store to `wake`:
+    /// at most ``remoteWaitChecksPerRound`` of them, their ends read in one call (`endsOf`), not
+    /// one per id (with thousands of callers waiting on work not yet claimed, a read per id was
+    /// most of a node's statements). One that came here meanwhile is left to its own end.
+    func wakeRemoteWaiters<Record: Sendable>(
+        of waitedOn: some Collection<String>, what: String, isHere: (String) -> Bool,
+        endsOf: ([String]) async throws -> [Record], id: (Record) -> String, wake: (Record) -> Void
+    ) async {
+        let elsewhere = Array(waitedOn.filter { !isHere($0) }.prefix(Self.remoteWaitChecksPerRound))
+        guard !elsewhere.isEmpty else { return }
         do {
-            // One read for all of them, not one per task (as for executions).
-            for record in try await cluster.store.endedTasks(ids: waitedOn) where !tasks.keys.contains(record.id) {
-                wake(record.id, with: record)
-            }
+            for record in try await endsOf(elsewhere) where !isHere(id(record)) { wake(record) }
         } catch {
-            logger.warning("cannot read the state of tasks that run elsewhere; trying again",
-                metadata: ["tasks": "\(waitedOn.count)", "error": "\(error)"])
+            logger.warning("cannot read the state of \(what) that run elsewhere; trying again",
+                metadata: ["\(what)": "\(elsewhere.count)", "error": "\(error)"])
         }
     }
 

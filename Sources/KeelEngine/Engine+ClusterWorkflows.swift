@@ -210,18 +210,12 @@ extension Engine {
     /// Wakes callers waiting here for executions that run on other nodes, once the store has
     /// their end.
     func checkRemoteWorkflowWaits() async {
-        let waitedOn = Array(workflowWaiters.keys.filter { !workflows.keys.contains($0) }.prefix(Self.remoteWaitChecksPerRound))
-        guard !waitedOn.isEmpty else { return }
-        do {
-            // One read for all of them: a read per execution was most of a node's statements
-            // with thousands of callers waiting on executions not yet claimed.
-            for record in try await cluster.store.endedExecutions(ids: waitedOn) where !workflows.keys.contains(record.id) {
-                if let list = workflowWaiters.removeValue(forKey: record.id) { for (_, c) in list { c.resume(returning: record) } }
-            }
-        } catch {
-            logger.warning("cannot read the state of workflows that run elsewhere; trying again",
-                metadata: ["workflows": "\(waitedOn.count)", "error": "\(error)"])
-        }
+        await wakeRemoteWaiters(
+            of: workflowWaiters.keys, what: "workflows", isHere: { self.workflows.keys.contains($0) },
+            endsOf: { try await self.cluster.store.endedExecutions(ids: $0) }, id: \.id,
+            wake: { record in
+                if let list = self.workflowWaiters.removeValue(forKey: record.id) { for (_, c) in list { c.resume(returning: record) } }
+            })
     }
 
     /// The most tasks, and the most executions, running elsewhere whose callers one check of the
