@@ -168,8 +168,8 @@ extension Engine {
             requeueAfterStoreFailure(id)
         case .end(let status, let output, let failure):
             await endWorkflow(id, status: status, output: output, failure: failure)
-        case .park(let failure):
-            if failure["type"] == "ProtocolError" {
+        case .park(let reason, let failure):
+            if reason == .malformedAnswer {
                 // Running it again would only get the same answer: parked with the reason, so that
                 // `workflow/describe` shows it as `lastError` and `workflow/resume` runs it once fixed.
                 logger.error("workflow/run answer is malformed; parking the workflow",

@@ -20,8 +20,8 @@ struct RunEnd {
         /// Commit the execution's end.
         case end(WorkflowStatus, output: JSONValue?, failure: JSONValue?)
         /// Keep the execution open but stop running it until an operator resumes it (`failure`
-        /// says why: non-determinism, a malformed answer). Running it again would fail the same way.
-        case park(JSONValue)
+        /// says why to the operator). Running it again would fail the same way.
+        case park(ParkReason, failure: JSONValue)
         /// Commit the suspension, if nothing arrived for the run meanwhile.
         case suspend
         /// Start the next generation with `input`.
@@ -30,6 +30,14 @@ struct RunEnd {
         case runAgain(Interruption)
         /// The event does not fit the state: nothing to do.
         case ignore
+    }
+
+    /// Why a run parks its execution.
+    enum ParkReason: Equatable {
+        /// The workflow's code took another path than its journal (the worker said so).
+        case nonDeterminism
+        /// The worker's answer to `workflow/run` is not one the protocol allows.
+        case malformedAnswer
     }
 
     /// Why a run is run again.
@@ -76,7 +84,7 @@ struct RunEnd {
             return decide(.runAgain(.stepNotRecorded(answer: result["status"]?.stringValue ?? "?")))
         }
         if let problem = PayloadDepth.answerProblem(result, method: "workflow/run") {
-            return decide(.park(Engine.failure(type: "ProtocolError", message: problem, retryable: false)))
+            return decide(.park(.malformedAnswer, failure: Engine.failure(type: "ProtocolError", message: problem, retryable: false)))
         }
         switch result["status"]?.stringValue {
         case "completed":
@@ -87,7 +95,7 @@ struct RunEnd {
         case "failed":
             let failure = Engine.normalizedFailure(result["failure"] ?? [:])
             switch failure["type"]?.stringValue {
-            case "NonDeterminism": return decide(.park(failure))
+            case "NonDeterminism": return decide(.park(.nonDeterminism, failure: failure))
             case "Cancelled" where record.cancelRequested: return decide(.end(.cancelled, output: nil, failure: failure))
             default: return decide(.end(.failed, output: nil, failure: failure))
             }
@@ -96,7 +104,8 @@ struct RunEnd {
         case "continueAsNew":
             return decide(.continueAsNew(result["input"] ?? .null))
         default:
-            return decide(.park(Engine.failure(type: "ProtocolError", message: Engine.malformedRunAnswer(result), retryable: false)))
+            return decide(
+                .park(.malformedAnswer, failure: Engine.failure(type: "ProtocolError", message: Engine.malformedRunAnswer(result), retryable: false)))
         }
     }
 

@@ -58,7 +58,7 @@ import Testing
             == .end(.failed, output: nil, failure: Engine.normalizedFailure(cancelled)))
         var nondeterministic = run()
         let nd: JSONValue = ["type": "NonDeterminism", "message": "step 3 changed"]
-        #expect(nondeterministic.answered(.success(["status": "failed", "failure": nd])) == .park(Engine.normalizedFailure(nd)))
+        #expect(nondeterministic.answered(.success(["status": "failed", "failure": nd])) == .park(.nonDeterminism, failure: Engine.normalizedFailure(nd)))
     }
 
     @Test func suspensionAndContinueAsNewAreTheWorkersToAskFor() {
@@ -72,7 +72,7 @@ import Testing
         for answer: JSONValue in [["status": "done"], ["status": 3], [:], "completed"] {
             var end = run()
             let action = end.answered(.success(answer))
-            guard case .park(let failure) = action else {
+            guard case .park(.malformedAnswer, let failure) = action else {
                 Issue.record("expected \(answer) to park the execution, got \(action)")
                 continue
             }
