@@ -10,7 +10,6 @@ public enum ContractMetrics {
     public static let violations = "keel_contract_violations_total"
 
     enum Kind: String { case activity, workflow, update }
-    enum Direction: String { case input, output }
 
     private static let handles = MetricHandles { key in
         let parts = key.split(separator: "\u{0}", maxSplits: 2).map(String.init)
@@ -18,7 +17,7 @@ public enum ContractMetrics {
     }
 
     /// Records one payload of `kind` `name` refused in `direction`.
-    static func violated(_ kind: Kind, _ name: String, _ direction: Direction) {
+    static func violated(_ kind: Kind, _ name: String, _ direction: ActivityContract.Side) {
         let label = kind == .activity ? ActivityMetrics.names.label(name) : WorkflowMetrics.names.label(name)
         handles("\(kind.rawValue)\u{0}\(direction.rawValue)\u{0}\(label)").increment()
     }

@@ -7,7 +7,7 @@ import KeelStorage
 extension Engine {
     /// Counts a refused payload in `/metrics` and keeps it among the contract's recent violations.
     func contractViolated(
-        _ kind: ContractMetrics.Kind, _ name: String, _ direction: ContractMetrics.Direction, errors: [JSONValue]
+        _ kind: ContractMetrics.Kind, _ name: String, _ direction: ActivityContract.Side, errors: [JSONValue]
     ) {
         ContractMetrics.violated(kind, name, direction)
         contractViolations.record(

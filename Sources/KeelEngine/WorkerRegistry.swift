@@ -16,8 +16,9 @@ public struct ActivityContract: Sendable, Equatable {
     public var inputKey: String
     public var outputKey: String
 
-    /// Which of a contract's two schemas a payload is checked against.
-    public enum Side: Sendable {
+    /// Which of a contract's two schemas a payload is checked against (and, in
+    /// `keel_contract_violations_total`, the `direction` a refused payload went).
+    public enum Side: String, Sendable {
         case input, output
     }
 
