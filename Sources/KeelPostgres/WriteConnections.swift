@@ -18,14 +18,19 @@ import Synchronization
 /// A write takes a free one; when none is free, or none is open yet, it goes to the pool as
 /// before, and a missing connection is opened in the background (at most one attempt per
 /// ``retryInterval`` while they fail). A connection the server closed, or one a failed write left
-/// inside a transaction, is given up and replaced (``mayReuse(_:after:)``). A write stuck on a
-/// connection that stopped answering keeps it, as the pool would; ``PostgresStore/perform(_:)``'s
-/// deadline answers the caller.
+/// inside a transaction, is given up and replaced (``mayReuse(_:after:)``). One left unused for
+/// ``idleLimit`` is closed when a write next finds it, and that write goes to the pool while a new
+/// one opens: these run no keep-alive queries, and a connection idle through a network split may
+/// be dead without knowing it. A write stuck on a connection that stopped answering keeps it, as
+/// the pool would; ``PostgresStore/perform(_:)``'s deadline answers the caller.
 final class WriteConnections: Sendable {
     /// How many connections the set keeps at most.
     let capacity: Int
     /// How long after a failed connect the next attempt may start.
     static let retryInterval: Duration = .seconds(1)
+    /// How long a connection may sit unused before a write no longer trusts it (the pool's
+    /// keep-alive query runs after 30 s idle).
+    let idleLimit: Duration
 
     /// What the writes did so far.
     struct Statistics: Sendable, Equatable {
@@ -37,11 +42,19 @@ final class WriteConnections: Sendable {
         var opened = 0
         /// Connections given up: closed by the server, or left inside a transaction by a failed write.
         var replaced = 0
+        /// Connections closed because they sat unused past ``WriteConnections/idleLimit``.
+        var retiredIdle = 0
+    }
+
+    /// A free connection and when it was last given back.
+    private struct Free {
+        let connection: PostgresConnection
+        let since: ContinuousClock.Instant
     }
 
     private struct State {
         var statistics = Statistics()
-        var free: [PostgresConnection] = []
+        var free: [Free] = []
         /// Open, free or in use, plus those being opened.
         var count = 0
         var nextId = 0
@@ -57,9 +70,14 @@ final class WriteConnections: Sendable {
 
     /// - Parameters:
     ///   - capacity: how many connections to keep (0: every write goes to the pool).
+    ///   - idleLimit: how long a connection may sit unused and still be written on.
     ///   - configuration: the configuration of a new connection.
-    init(capacity: Int, logger: Logger, configuration: @escaping @Sendable () throws -> PostgresConnection.Configuration) {
+    init(
+        capacity: Int, idleLimit: Duration = .seconds(30), logger: Logger,
+        configuration: @escaping @Sendable () throws -> PostgresConnection.Configuration
+    ) {
         self.capacity = max(0, capacity)
+        self.idleLimit = idleLimit
         self.logger = logger
         self.configuration = configuration
     }
@@ -103,22 +121,29 @@ final class WriteConnections: Sendable {
             state.closed = true
             state.count -= state.free.count
             defer { state.free = [] }
-            return state.free
+            return state.free.map(\.connection)
         }
         for connection in free { await Self.close(connection, logger: logger) }
     }
 
     /// A free, open connection; nil when there is none (one is opened when the set has room).
     private func take() -> PostgresConnection? {
+        let now = ContinuousClock.now
+        var stale: [PostgresConnection] = []
         let (connection, open) = state.withLock { state -> (PostgresConnection?, Int?) in
-            while let connection = state.free.popLast() {
-                if !connection.isClosed {
+            while let free = state.free.popLast() {
+                if free.connection.isClosed {
+                    state.count -= 1
+                    state.statistics.replaced += 1
+                    StoreMetrics.writeConnectionReplaced()
+                } else if now - free.since > idleLimit {
+                    state.count -= 1
+                    state.statistics.retiredIdle += 1
+                    stale.append(free.connection)
+                } else {
                     state.statistics.onSet += 1
-                    return (connection, nil)
+                    return (free.connection, nil)
                 }
-                state.count -= 1
-                state.statistics.replaced += 1
-                StoreMetrics.writeConnectionReplaced()
             }
             state.statistics.onPool += 1
             guard !state.closed, state.count < capacity else { return (nil, nil) }
@@ -127,6 +152,7 @@ final class WriteConnections: Sendable {
             state.nextId += 1
             return (nil, Self.firstId + state.nextId)
         }
+        for connection in stale { Task { await Self.close(connection, logger: logger) } }
         if let open { Task { await self.open(id: open) } }
         return connection
     }
@@ -138,7 +164,7 @@ final class WriteConnections: Sendable {
                 if !state.closed { state.statistics.replaced += 1 }
                 return false
             }
-            state.free.append(connection)
+            state.free.append(Free(connection: connection, since: .now))
             return true
         }
         guard !keep else { return }
@@ -167,7 +193,7 @@ final class WriteConnections: Sendable {
                     state.count -= 1
                     return false
                 }
-                state.free.append(connection)
+                state.free.append(Free(connection: connection, since: .now))
                 return true
             }
             if !keep { await Self.close(connection, logger: logger) }

@@ -1,6 +1,8 @@
 import KeelCore
 import KeelStorage
 import KeelTesting
+import Logging
+import PostgresNIO
 import Testing
 
 @testable import KeelPostgres
@@ -77,6 +79,45 @@ import Testing
             await store.close()
             throw error
         }
+        await store.close()
+    }
+
+    @Test func aConnectionUnusedPastTheIdleLimitIsClosedAndANewOneOpened() async throws {
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        let location = store.location
+        let connections = WriteConnections(
+            capacity: 1, idleLimit: .milliseconds(300), logger: Logger(label: "keel.test.write-connections")
+        ) { try PostgresSettings(location).connection() }
+        do {
+            /// The server process id of the connection a write ran on.
+            func backend() async throws -> Int32 {
+                try await connections.withConnection(orFrom: store.client) { connection in
+                    var pid: Int32 = 0
+                    for try await value in try await connection.query("SELECT pg_backend_pid()", logger: store.logger)
+                        .decode(Int32.self)
+                    { pid = value }
+                    return pid
+                }
+            }
+            _ = try await backend()  // on the pool, while the set's first connection opens
+            _ = try await eventually(timeout: .seconds(10)) { connections.statistics.opened == 1 }
+            let first = try await backend()
+            #expect(try await backend() == first, "used within the limit: the same connection")
+
+            try await Task.sleep(for: .milliseconds(600))
+            let afterIdle = try await backend()
+            #expect(afterIdle != first, "a write after the idle limit does not run on the idle connection")
+            _ = try await eventually(timeout: .seconds(10)) { connections.statistics.opened == 2 }
+            let fresh = try await backend()
+            #expect(fresh != first)
+            let statistics = connections.statistics
+            #expect(statistics.retiredIdle == 1 && statistics.replaced == 0, "\(statistics)")
+        } catch {
+            await connections.close()
+            await store.close()
+            throw error
+        }
+        await connections.close()
         await store.close()
     }
 }
