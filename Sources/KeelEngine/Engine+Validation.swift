@@ -3,9 +3,11 @@ import KeelCore
 /// Contract validation and schema compilation, off the engine actor's executor.
 ///
 /// A validation can take long (a 16 MiB payload, a large schema); run on the actor it would hold
-/// up every other request. These functions are `@concurrent`: they run on the global concurrent
-/// executor, so only the request that waits for them is delayed. The caller reads the contract
-/// on the actor first and validates against that snapshot.
+/// up every other request. These functions are `@concurrent`, off the actor; a large payload's
+/// validation (``LongWork``) and a registration's compilation go further, to
+/// ``Options/longWork``, a thread pool: the global executor may be a single event loop that every
+/// connection shares (`--concurrency-on-event-loops`). So only the request that waits for them is
+/// delayed. The caller reads the contract on the actor first and validates against that snapshot.
 extension Engine {
     /// The errors of `value` against `contract`'s `side` schema (empty when valid), computed off
     /// the actor.
@@ -14,7 +16,10 @@ extension Engine {
         async -> [JSONValue]
     {
         let (schema, key) = contract.schema(side)
-        return checker.errors(of: value, against: schema, key: key)
+        guard let executor = options.longWork, LongWork.isLong(value) else {
+            return checker.errors(of: value, against: schema, key: key)
+        }
+        return await withTaskExecutorPreference(executor) { checker.errors(of: value, against: schema, key: key) }
     }
 
     /// Compiles the contract schemas of a `worker/register` request off the actor, so that the
@@ -22,6 +27,11 @@ extension Engine {
     /// registration compiles a failing schema again and reports it with its field.
     @concurrent
     nonisolated func precompileContracts(_ params: JSONValue) async {
+        guard let executor = options.longWork else { return compileContracts(params) }
+        await withTaskExecutorPreference(executor) { compileContracts(params) }
+    }
+
+    private nonisolated func compileContracts(_ params: JSONValue) {
         for list in ["activities", "workflows"] {
             guard case .array(let contracts)? = params[list] else { continue }
             for contract in contracts {

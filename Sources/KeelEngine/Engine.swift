@@ -36,6 +36,10 @@ public actor Engine {
         public var invariantCheckIntervalMs: Int64 = 30_000
         /// Where spans of executions and attempts go (docs/traces.md); nil emits none.
         public var tracer: (any Tracer)?
+        /// Where validations of large payloads and compilations of contracts run (``LongWork``),
+        /// so that they hold up only their own request; nil runs them on the global executor,
+        /// which is one event loop under `--concurrency-on-event-loops`.
+        public var longWork: (any TaskExecutor)?
         public init() {}
     }
 

@@ -22,6 +22,10 @@ public enum RPCChannel {
         public var writeStallTimeoutMs: Int64 = 60_000
         /// Items one batch may hold; a larger batch is refused whole with `-32010`.
         public var maxBatchItems = 1024
+        /// Where frames of ``LongWork/thresholdBytes`` or more are parsed, so that a large frame
+        /// holds up only its own connection, not the thread that reads the others (one event loop
+        /// under `--concurrency-on-event-loops`); nil parses every frame where it was read.
+        public var longWork: (any TaskExecutor)?
         public init() {}
     }
 
@@ -59,7 +63,7 @@ public enum RPCChannel {
         let handler = await setUp(connection)
         try? await asyncChannel.executeThenClose { inbound, _ in
             await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter,
-                afterRequest: afterRequest)
+                longWork: limits.longWork, afterRequest: afterRequest)
         }
         await tearDown(connection)
     }
@@ -80,7 +84,9 @@ public enum RPCChannel {
         return try await asyncChannel.executeThenClose { inbound, _ in
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask {
-                    await readLoop(inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter)
+                    await readLoop(
+                        inbound, connection: connection, outbound: outbound, handler: handler, limiter: limiter,
+                        longWork: limits.longWork)
                     return nil
                 }
                 group.addTask { try await body(connection) }
@@ -106,17 +112,19 @@ public enum RPCChannel {
 
 extension RPCChannel {
     /// Reads frames until the peer closes, serving each request in a child task (bounded by
-    /// `limiter`), then fails pending calls and stops the outbound side.
+    /// `limiter`), then fails pending calls and stops the outbound side. Large frames are parsed
+    /// on `longWork` when given.
     static func readLoop(
         _ inbound: NIOAsyncChannelInboundStream<Frame>, connection: RPCConnection, outbound: ChannelOutbound,
-        handler: any RPCHandler, limiter: AsyncLimiter, afterRequest: @escaping @Sendable () -> Bool = { false }
+        handler: any RPCHandler, limiter: AsyncLimiter, longWork: (any TaskExecutor)?,
+        afterRequest: @escaping @Sendable () -> Bool = { false }
     ) async {
         // A task set, not a task group: a worker's connection holds a request per open execution
         // (TaskSet).
         await TaskSet.run { requests in
             do {
                 for try await frame in inbound {
-                    guard let work = connection.receive(frame) else { continue }
+                    guard let work = await receive(frame, on: connection, longWork: longWork) else { continue }
                     handler.received(work, connection: connection)
                     await limiter.acquire()
                     requests.start {
@@ -133,6 +141,19 @@ extension RPCChannel {
             connection.closed()
             outbound.finish()
         }
+    }
+}
+
+extension RPCChannel {
+    /// ``RPCConnection/receive(_:)``, on `longWork` for a frame of ``LongWork/thresholdBytes`` or
+    /// more. The reader waits for it either way: frames are received in order.
+    static func receive(_ frame: Frame, on connection: RPCConnection, longWork: (any TaskExecutor)?) async
+        -> RPCInbound?
+    {
+        guard let longWork, case .line(let buffer) = frame, buffer.readableBytes >= LongWork.thresholdBytes else {
+            return connection.receive(frame)
+        }
+        return await withTaskExecutorPreference(longWork) { connection.receive(frame) }
     }
 }
 

@@ -47,7 +47,14 @@ public final class KeelServer: Service, Sendable {
         /// Listeners run beside the orchestrator's own, such as the web UI (`--http`).
         public var sidecars: [any Sidecar] = []
 
-        public init(databasePath: String) { self.databasePath = databasePath }
+        /// Options for the store at `databasePath`; large frames, large payloads' validations and
+        /// contract compilations run on NIO's blocking thread pool (``ThreadPoolExecutor``).
+        public init(databasePath: String) {
+            self.databasePath = databasePath
+            let longWork = ThreadPoolExecutor()
+            limits.longWork = longWork
+            engine.longWork = longWork
+        }
     }
 
     /// A store shared by several nodes, and this node's lease on it (docs/scaling.md).

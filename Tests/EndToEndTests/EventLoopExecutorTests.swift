@@ -73,5 +73,57 @@ struct EventLoopExecutorTests {
             keel.stop()
         }
     }
+
+    /// With every connection on one event loop, a large payload's parse and contract validation
+    /// still hold up only their own request (docs/guarantees.md, "Where validation runs"): they
+    /// run on a thread pool of their own (Sources/KeelServer/ThreadPoolExecutor.swift,
+    /// KeelCore's `LongWork`). Another connection pings throughout a 7 MiB `activity/call`
+    /// whose last item breaks the contract; no ping may wait for more than a quarter of that call.
+    /// Without the pool a ping waited for the whole parse, then the whole validation, on the loop.
+    @Test func aLargePayloadHoldsUpOnlyItsOwnRequest() async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = KeelProcess(dir: dir, workers: [], arguments: ["--concurrency-on-event-loops"])
+            try await keel.start()
+            let item: JSONValue = ["type": "object", "required": ["s"], "properties": ["s": ["type": "string", "pattern": "^[a-z]+$"]]]
+            let register: JSONValue = [
+                "name": "big", "activities": [["name": "big.check", "input": ["type": "array", "items": item]]],
+            ]
+            try await KeelClient.withClient(keel.endpoint) { worker in
+                _ = try await worker.call("worker/register", register)
+                let input = JSONValue.array(
+                    Array(repeating: ["s": "abcdefghijklmnopqrstuvwxyz"], count: 200_000) + [["s": 5]])
+                let done = Locked(false)
+                async let large: (Duration, KeelError?) = {
+                    defer { done.withLock { $0 = true } }
+                    let start = ContinuousClock.now
+                    do {
+                        _ = try await KeelClient.withClient(keel.endpoint) {
+                            try await $0.call("activity/call", ["name": "big.check", "input": input])
+                        }
+                        return (ContinuousClock.now - start, nil)
+                    } catch let error as KeelError {
+                        return (ContinuousClock.now - start, error)
+                    }
+                }()
+                let pings = try await KeelClient.withClient(keel.endpoint) { client in
+                    var pings: [Duration] = []
+                    while !done.withLock({ $0 }) {
+                        let start = ContinuousClock.now
+                        _ = try await client.call("ping")
+                        pings.append(ContinuousClock.now - start)
+                        try await Task.sleep(for: .milliseconds(5))
+                    }
+                    return pings
+                }
+                let (took, refusal) = try await large
+                #expect(refusal?.code == .inputContractViolation, "\(String(describing: refusal))")
+                let slowest = try #require(pings.max())
+                print("a 7 MiB activity/call took \(took); \(pings.count) pings beside it, the slowest \(slowest)")
+                #expect(pings.count >= 5, "\(pings.count) pings in \(took)")
+                #expect(slowest < took / 4, "a ping waited \(slowest) beside a call of \(took)")
+            }
+            keel.stop()
+        }
+    }
 }
 }
