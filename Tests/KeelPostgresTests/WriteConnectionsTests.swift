@@ -90,7 +90,7 @@ import Testing
         ) { try PostgresSettings(location).connection() }
         do {
             /// The server process id of the connection a write ran on.
-            func backend() async throws -> Int32 {
+            @Sendable func backend() async throws -> Int32 {
                 try await connections.withConnection(orFrom: store.client) { connection in
                     var pid: Int32 = 0
                     for try await value in try await connection.query("SELECT pg_backend_pid()", logger: store.logger)
@@ -99,15 +99,24 @@ import Testing
                     return pid
                 }
             }
-            _ = try await backend()  // on the pool, while the set's first connection opens
-            _ = try await eventually(timeout: .seconds(10)) { connections.statistics.opened == 1 }
+            /// Writes until the set has opened `count` connections: a write is what asks for one,
+            /// and an attempt that failed (a server short of connections while other suites run)
+            /// is tried again only by a later write, at most once a second.
+            func writeUntilOpened(_ count: Int) async throws {
+                let opened = try await eventually(timeout: .seconds(30)) {
+                    _ = try await backend()
+                    return connections.statistics.opened >= count
+                }
+                try #require(opened, "\(connections.statistics)")
+            }
+            try await writeUntilOpened(1)  // the first writes go to the pool while the connection opens
             let first = try await backend()
             #expect(try await backend() == first, "used within the limit: the same connection")
 
             try await Task.sleep(for: .milliseconds(600))
             let afterIdle = try await backend()
             #expect(afterIdle != first, "a write after the idle limit does not run on the idle connection")
-            _ = try await eventually(timeout: .seconds(10)) { connections.statistics.opened == 2 }
+            try await writeUntilOpened(2)
             let fresh = try await backend()
             #expect(fresh != first)
             let statistics = connections.statistics
