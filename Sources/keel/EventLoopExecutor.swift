@@ -2,33 +2,44 @@ import Foundation
 import NIOCore
 import NIOPosix
 
-/// Runs Swift concurrency of `keel serve` on NIO's event loops, the threads the connections read
-/// and write on, instead of Swift's own pool, when asked (`--concurrency-on-event-loops`, or
-/// `KEEL_NIO_EXECUTOR=1` for `serve` and `dev`). A request read on a loop is then parsed, decided
-/// by the engine and answered on that loop; only the store's writer and readers are other threads.
-/// It cuts the thread crossings per call by 2.6× and the tail latency of a busy machine, and costs
-/// some throughput on an idle one (docs/performance.md, "Thread crossings"); it is off by default.
+/// Runs Swift concurrency of `keel serve` and `keel dev` on NIO's event loops, the threads the
+/// connections read and write on, instead of Swift's own pool: by default since the twelfth
+/// session, off with `--no-concurrency-on-event-loops` or `KEEL_NIO_EXECUTOR=0`. A request read on
+/// a loop is then parsed, decided by the engine and answered on that loop; only the store's writer
+/// and readers, and long work (``KeelCore/LongWork``: large frames and payloads, on NIO's blocking
+/// pool), are other threads. It halves the thread crossings per call and shortens W2 and W3, and
+/// costs up to 13 % of W1's throughput on an idle 2-core machine (docs/performance.md, "Thread
+/// crossings").
 ///
 /// NIO's hook must go in before anything runs on the pool, so it is installed at the top of
 /// `main`, from the command line as it stands (the parser runs later), with the loop count of
 /// `--event-loops N` (default 1).
 enum EventLoopExecutor {
-    /// The flag of `keel serve` that turns it on.
-    static let flag = "--concurrency-on-event-loops"
+    /// The flag of `keel serve` that turns it off.
+    static let offFlag = "--no-concurrency-on-event-loops"
 
     /// The loop count this process set for NIO's shared group; nil until ``install(arguments:environment:)`` did.
     nonisolated(unsafe) private(set) static var installedLoopCount: Int?
 
-    /// Installs the hook when `serve` or `dev` asks for it; nothing otherwise.
+    /// Installs the hook for `serve` and `dev` unless turned off; nothing for other commands.
     static func install(arguments: [String], environment: [String: String]) {
         guard let command = arguments.dropFirst().first, command == "serve" || command == "dev" else { return }
-        let asked = (command == "serve" && arguments.contains(flag)) || environment["KEEL_NIO_EXECUTOR"] == "1"
-        guard asked else { return }
+        guard isWanted(command: command, arguments: arguments, environment: environment) else { return }
         let count = command == "serve" ? eventLoopCount(arguments) ?? 1 : 1
         guard (1...64).contains(count) else { return }  // the parser refuses it with its message
         NIOSingletons.groupLoopCountSuggestion = count
         installedLoopCount = count
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
+    /// On unless `KEEL_NIO_EXECUTOR=0`, or `serve --no-concurrency-on-event-loops` without
+    /// `KEEL_NIO_EXECUTOR=1`.
+    static func isWanted(command: String, arguments: [String], environment: [String: String]) -> Bool {
+        switch environment["KEEL_NIO_EXECUTOR"] {
+        case "0": false
+        case "1": true
+        default: !(command == "serve" && arguments.contains(offFlag))
+        }
     }
 
     /// The value of `--event-loops N` or `--event-loops=N`, if given and a number.

@@ -6,9 +6,9 @@ import KeelTesting
 import Testing
 
 extension EndToEnd {
-/// `keel serve --concurrency-on-event-loops` (or `KEEL_NIO_EXECUTOR=1`) runs Swift concurrency on
-/// NIO's event loops (Sources/keel/EventLoopExecutor.swift, docs/performance.md "Thread
-/// crossings"): the loop count is then fixed at the top of `main` from `--event-loops` (the
+/// `keel serve` runs Swift concurrency on NIO's event loops unless told not to
+/// (`--no-concurrency-on-event-loops`, `KEEL_NIO_EXECUTOR=0`; Sources/keel/EventLoopExecutor.swift,
+/// docs/performance.md "Thread crossings"): the loop count is then fixed at the top of `main` from `--event-loops` (the
 /// parser's later attempt to size NIO's group would otherwise trap: it may be set once). With and
 /// without it, with each loop count, the server starts, serves activities through a real Python
 /// worker, and stops cleanly.
@@ -19,9 +19,10 @@ struct EventLoopExecutorTests {
     @Test(arguments: [
         ([String](), [String: String]()),
         (["--concurrency-on-event-loops"], [:]),
-        (["--concurrency-on-event-loops", "--event-loops", "2"], [:]),
-        (["--event-loops=3"], ["KEEL_NIO_EXECUTOR": "1"]),
         (["--event-loops", "2"], [:]),
+        (["--event-loops=3", "--no-concurrency-on-event-loops"], ["KEEL_NIO_EXECUTOR": "1"]),
+        (["--no-concurrency-on-event-loops", "--event-loops", "2"], [:]),
+        ([], ["KEEL_NIO_EXECUTOR": "0"]),
     ])
     func theServerStartsWithEachLoopCountAndServesActivities(arguments: [String], environment: [String: String])
         async throws
@@ -50,11 +51,12 @@ struct EventLoopExecutorTests {
     /// Measured here (debug, 2 cores, idle and with two CPU hogs, both engine paths): 20.8–23.6 on
     /// Swift's pool, 11.7–14.4 on the event loop; the event loop's bound is below the pool's
     /// least, so the flag silently not taking effect fails too.
-    @Test(arguments: [([String](), 40.0), (["--concurrency-on-event-loops"], 18.0)])
+    @Test(arguments: [(["--no-concurrency-on-event-loops"], 40.0), ([], 18.0)])
     func anActivityCallCrossesThreadsOnlyAFewTimes(arguments: [String], bound: Double) async throws {
         try await TemporaryDirectory.with { dir in
             let keel = KeelProcess(dir: dir, workers: [Self.worker], arguments: arguments)
-            try await keel.start(environment: ["KEEL_E2E_LOG": dir.file("effects.jsonl")])
+            // The environment of the test run does not decide which path is measured.
+            try await keel.start(environment: ["KEEL_E2E_LOG": dir.file("effects.jsonl"), "KEEL_NIO_EXECUTOR": ""])
             try await keel.waitForWorkers(1)
             let pid = try #require(keel.process).pid
             let perCall = try await KeelClient.withClient(keel.endpoint) { client in
@@ -82,8 +84,8 @@ struct EventLoopExecutorTests {
     /// Without the pool a ping waited for the whole parse, then the whole validation, on the loop.
     @Test func aLargePayloadHoldsUpOnlyItsOwnRequest() async throws {
         try await TemporaryDirectory.with { dir in
-            let keel = KeelProcess(dir: dir, workers: [], arguments: ["--concurrency-on-event-loops"])
-            try await keel.start()
+            let keel = KeelProcess(dir: dir, workers: [], arguments: [])  // on one event loop, the default
+            try await keel.start(environment: ["KEEL_NIO_EXECUTOR": ""])
             let item: JSONValue = ["type": "object", "required": ["s"], "properties": ["s": ["type": "string", "pattern": "^[a-z]+$"]]]
             let register: JSONValue = [
                 "name": "big", "activities": [["name": "big.check", "input": ["type": "array", "items": item]]],

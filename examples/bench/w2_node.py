@@ -8,7 +8,7 @@ its CPU time.
 
 PostgreSQL needs a server on a Unix socket directory (--socket-dir) with a superuser `postgres`
 to drop and create the database (--database, owned by role `keel`). Environment variables reach
-the node, e.g. `KEEL_NIO_EXECUTOR=1` (docs/performance.md, "Thread crossings").
+the node, e.g. `KEEL_NIO_EXECUTOR=0` for Swift's own pool (docs/performance.md, "Thread crossings").
 
 Usage: examples/bench/w2_node.py [--keel .build/release/keel] [--count 500]
            [--store sqlite|postgres] [--socket-dir /tmp/pgsock] [--database w2node]
