@@ -10,14 +10,18 @@ worker (examples/bench/worker.py), then reads the orchestrator's /proc/PID/statu
              peak with COUNT open), and VmRSS --settle seconds later;
 - suspended: COUNT `bench.wait` workflows (3 activities, then a wait for signal "go"), started
              at once; --settle seconds after every one is suspended (its held step answered
-             after stepHoldMs) VmRSS, what the open executions hold, and VmHWM; then each is
-             signalled and awaited: VmHWM, and VmRSS --settle seconds later.
+             after stepHoldMs) VmRSS, what the open executions hold, and VmHWM; then a
+             workflow/result is sent for each and held: --settle seconds later VmRSS and the
+             bytes per held result; then each is signalled and its result awaited: VmHWM, and
+             VmRSS --settle seconds later.
 
 Usage: examples/bench/open_rss.py [--keel .build/release/keel] [--count 2000] [--repeat 1]
            [--scenario idle,running,suspended] [--wrap "heaptrack -o /tmp/h"] [--kill-suspended]
+           [--kill-held]
 With --wrap the orchestrator runs under that command (e.g. heaptrack) and RSS figures are not
 printed: the wrapper's process is not the orchestrator's. --kill-suspended SIGKILLs it once every
-execution is suspended, so that what heaptrack reports as leaked is what they held then.
+execution is suspended, so that what heaptrack reports as leaked is what they held then;
+--kill-held once a workflow/result is held for each.
 Prints one JSON line per run.
 """
 import argparse
@@ -180,6 +184,19 @@ async def run(args, scenario):
             if args.kill_suspended:
                 o.kill_orchestrator()
                 return out
+            # What a caller waiting on an execution costs: a workflow/result held for each.
+            held = [asyncio.ensure_future(o.clients[i % CONNECTIONS].workflow_result(w, timeout=300))
+                    for i, w in enumerate(ids)]
+            await asyncio.sleep(args.settle)
+            if measure:
+                out["heldResultsRssMiB"] = mib(status_kib(pid, "VmRSS"))
+                out["bytesPerHeldResult"] = round((status_kib(pid, "VmRSS") * 1024 - out["suspendedRssMiB"] * 1048576)
+                                                  / args.count)
+            if args.kill_held:
+                o.kill_orchestrator()
+                for f in held:
+                    f.cancel()
+                return out
 
             async def go(i, wid):
                 await o.clients[i % CONNECTIONS].signal(wid, "go", {"n": i})
@@ -191,7 +208,8 @@ async def run(args, scenario):
                     await go(i, wid)
 
             await asyncio.gather(*(go_bounded(i, w) for i, w in enumerate(ids)))
-            await await_all(o, ids)
+            for r in await asyncio.gather(*held):
+                assert r.status == "completed", r.status
             if measure:
                 out["peakRssMiB"] = mib(status_kib(pid, "VmHWM"))
                 await asyncio.sleep(args.settle)
@@ -213,6 +231,8 @@ def main():
     ap.add_argument("--hold", type=float, default=0, help="seconds to stay suspended before the signals")
     ap.add_argument("--kill-suspended", action="store_true",
                     help="SIGKILL the orchestrator once every execution is suspended (for heaptrack's view of them)")
+    ap.add_argument("--kill-held", action="store_true",
+                    help="SIGKILL the orchestrator while a workflow/result is held for every suspended execution")
     args = ap.parse_args()
     for _ in range(args.repeat):
         for scenario in args.scenario.split(","):
