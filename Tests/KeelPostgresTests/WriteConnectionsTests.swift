@@ -86,7 +86,7 @@ import Testing
         let store = try await PostgresStoreConformanceTests.freshStore()
         let location = store.location
         let connections = WriteConnections(
-            capacity: 1, idleLimit: .milliseconds(300), logger: Logger(label: "keel.test.write-connections")
+            capacity: 1, idleLimit: .seconds(1), logger: Logger(label: "keel.test.write-connections")
         ) { try PostgresSettings(location).connection() }
         do {
             /// The server process id of the connection a write ran on.
@@ -110,17 +110,17 @@ import Testing
                 try #require(opened, "\(connections.statistics)")
             }
             try await writeUntilOpened(1)  // the first writes go to the pool while the connection opens
+            // Counted, not timed: on a loaded machine the new connection may already have sat
+            // unused past the limit once (it is then retired and replaced as this test expects).
+            let before = connections.statistics
             let first = try await backend()
-            #expect(try await backend() == first, "used within the limit: the same connection")
-
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(2_500))
             let afterIdle = try await backend()
-            #expect(afterIdle != first, "a write after the idle limit does not run on the idle connection")
-            try await writeUntilOpened(2)
-            let fresh = try await backend()
-            #expect(fresh != first)
-            let statistics = connections.statistics
-            #expect(statistics.retiredIdle == 1 && statistics.replaced == 0, "\(statistics)")
+            let after = connections.statistics
+            #expect(after.retiredIdle > before.retiredIdle, "the write after the limit retired the idle connection: \(after)")
+            #expect(afterIdle != first || after.retiredIdle > before.retiredIdle + 1, "\(after)")
+            try await writeUntilOpened(before.opened + 1)  // the retired one is replaced
+            #expect(connections.statistics.replaced == 0, "an idle connection is retired, not counted as failed")
         } catch {
             await connections.close()
             await store.close()
