@@ -201,7 +201,7 @@ extension Engine {
             let waiterID = nextWaiterID
             timers.schedule(deadline, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
             // nil: the wait timed out, or the execution left this node; look at the store again.
-            if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = c }) {
+            if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = .task(c) }) {
                 return ended
             }
         }

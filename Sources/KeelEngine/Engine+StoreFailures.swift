@@ -50,6 +50,13 @@ extension Engine {
             data: ["incident": .string(incident)])
     }
 
+    /// Any error on its way to a caller, made safe for the wire: a ``KeelError`` as it is (a store
+    /// failure with an incident id), anything else as ``unexpectedErrorForWire(_:method:)``.
+    nonisolated func errorForWire(_ error: any Error, method: String) -> KeelError {
+        guard let error = error as? KeelError else { return unexpectedErrorForWire(error, method: method) }
+        return error.code == .storageFailure ? storeFailureForWire(error, method: method) : error
+    }
+
     /// Runs `commit` in a background job, retrying with backoff until it commits or the engine
     /// stops (then the store's state is what the next start recovers from), and hands the result to
     /// `committed` on the engine. Use for writes no caller is waiting on: timer outcomes, a worker's

@@ -145,11 +145,50 @@ extension Engine {
     /// `workflow/result`: the execution's end, waiting up to `waitTimeoutMs` (default a minute)
     /// for it; past the wait, its current status.
     /// - Throws: `KeelError(.workflowNotFound)` for an unknown id.
+    ///
+    /// Served over a connection, a wait does not keep the request's task: the answer is deferred
+    /// (``RPCConnection/deferAnswer()``) and sent by a ``WorkflowWaiter`` when the execution
+    /// ends or the wait times out (docs/performance.md, "Waiting requests").
     public func workflowResult(_ params: WorkflowResultParams) async throws -> WorkflowResultResult {
         let id = params.workflowId
         let timeout = params.waitTimeoutMs ?? 60_000
-        if timeout > 0 { return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout)) }
-        return Self.typedResult(try await requireWorkflow(id))
+        let record = try await requireWorkflow(id)
+        guard timeout > 0, !record.status.isTerminal else { return Self.typedResult(record) }
+        guard let answer = RPCConnection.deferAnswer() else {
+            return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout))
+        }
+        awaitEnd(id, deadline: clock.now().addingSaturating(timeout), answer: answer)
+        return Self.typedResult(record)  // not sent: the deferred answer is
+    }
+
+    /// Answers `answer` with the execution's record once it ends here, or as it is at
+    /// `deadline`; a wake-up without its end (it left this node) looks at the store again.
+    private func awaitEnd(_ id: String, deadline: EpochMillis, answer: DeferredAnswer) {
+        nextWaiterID += 1
+        let waiterID = nextWaiterID
+        timers.schedule(deadline, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
+        workflowWaiters[id, default: [:]][waiterID] = .answer { [self] ended in
+            if let ended {
+                answer.send(Self.typedResult(ended).json)
+            } else {
+                Task { await self.recheckEnd(id, deadline: deadline, answer: answer) }
+            }
+        }
+    }
+
+    /// The store's view once a deferred wait was woken without the end: answered when the
+    /// execution ended or the deadline passed, waited on again otherwise.
+    private func recheckEnd(_ id: String, deadline: EpochMillis, answer: DeferredAnswer) async {
+        do {
+            let record = try await requireWorkflow(id)
+            if record.status.isTerminal || clock.now() >= deadline {
+                answer.send(Self.typedResult(record).json)
+            } else {
+                awaitEnd(id, deadline: deadline, answer: answer)
+            }
+        } catch {
+            answer.fail(errorForWire(error, method: "workflow/result"))
+        }
     }
 
     /// `workflow/signal`: stores a signal for an open execution and hands it to a step waiting for it.

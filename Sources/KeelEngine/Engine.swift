@@ -81,7 +81,7 @@ public actor Engine {
     var scheduleOfWorkflow: [String: String] = [:]
     /// Schedules being changed, each with whoever waits to change it next.
     var scheduleLocks: [String: [CheckedContinuation<Void, Never>]] = [:]
-    var workflowWaiters: [String: [UInt64: CheckedContinuation<WorkflowRecord?, Never>]] = [:]
+    var workflowWaiters: [String: [UInt64: WorkflowWaiter]] = [:]
     var nextWaiterID: UInt64 = 0
     /// Followers of a stream waiting for more (`workflow/follow`), by workflow id and waiter.
     var streamWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]

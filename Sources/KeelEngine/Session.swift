@@ -77,13 +77,10 @@ public struct SessionHandler: RPCHandler {
         try PayloadDepth.checkRequest(params, method: method)
         do {
             return try await engine.handleRequest(method: method, params: params, session: session)
-        } catch let error as KeelError where error.code == .storageFailure {
-            // Logged in full under an incident id; the wire gets the code, the id and the reason.
-            throw engine.storeFailureForWire(error, method: method)
-        } catch let error as KeelError {
-            throw error
         } catch {
-            throw engine.unexpectedErrorForWire(error, method: method)
+            // A store failure or an unexpected error is logged in full under an incident id; the
+            // wire gets the code, the id and the reason.
+            throw engine.errorForWire(error, method: method)
         }
     }
 

@@ -128,8 +128,8 @@ extension RPCChannel {
                     handler.received(work, connection: connection)
                     await limiter.acquire()
                     requests.start {
-                        await connection.serve(work, handler: handler)
-                        limiter.release()
+                        // A deferred answer gives the slot back when it is sent.
+                        if await connection.serve(work, handler: handler) { limiter.release() }
                         if afterRequest() { outbound.close() }
                     }
                     // A peer that sends but does not read its answers is no longer read.

@@ -241,11 +241,19 @@ public final class RPCConnection: Sendable {
     }
 
     /// Runs inbound work through `handler` and writes the answers.
-    public func serve(_ inbound: RPCInbound, handler: some RPCHandler) async {
+    /// - Returns: false when the handler deferred its answer (``deferAnswer()``): the request's
+    ///   slot is then given back when that answer is sent, not by the caller.
+    @discardableResult
+    public func serve(_ inbound: RPCInbound, handler: some RPCHandler) async -> Bool {
         switch inbound {
         case .request(let id, let method, let params):
-            send(await answer(id: id, method: method, params: params, handler: handler))
+            let slot = AnswerSlot(connection: self, id: id)
+            let message = await Self.$currentAnswerSlot.withValue(slot) {
+                await answer(id: id, method: method, params: params, handler: handler)
+            }
+            if !slot.isDeferred { send(message) }
             handler.answered(inbound, connection: self)
+            return !slot.isDeferred
         case .notification(let method, let params):
             await handler.handleNotification(method: method, params: params, connection: self)
         case .batch(let items):
@@ -264,6 +272,7 @@ public final class RPCConnection: Sendable {
             }
             if let line = reply.line() { outbound.write(line) }
         }
+        return true
     }
 
     /// The id of the request being answered, inside ``RPCHandler/handleRequest(method:params:connection:)``
