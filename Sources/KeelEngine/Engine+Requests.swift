@@ -329,12 +329,56 @@ extension Engine {
     }
 
     /// `stored`: the task as just stored, when the caller stored it (saves reading it back).
+    ///
+    /// Served over a connection, a wait does not keep the request's task: the answer is deferred
+    /// (``RPCConnection/deferAnswer()``) and sent by a ``Waiter`` when the task ends or the wait
+    /// times out (docs/performance.md, "Waiting requests").
     private func answer(for id: String, wait: Bool, timeoutMs: Int64, stored: ActivityTaskRecord? = nil) async throws
         -> Wire.ActivityResult
     {
-        guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0, stored: stored) else {
+        let current = wait && timeoutMs > 0 ? try await waitForEnd(id, timeoutMs: 0, stored: stored) : nil
+        if let current, !current.status.isTerminal, let deferred = RPCConnection.deferAnswer() {
+            awaitEnd(id, timeoutMs: timeoutMs, answer: deferred)
+            return activityAnswer(current)  // not sent: the deferred answer is
+        }
+        guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0, stored: current ?? stored) else {
             throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
         }
+        return activityAnswer(record)
+    }
+
+    /// Answers `answer` with the task's record once it ends, or as it is after `timeoutMs`: what
+    /// ``waitForEnd(_:timeoutMs:stored:)`` returns after its wait, without a task waiting.
+    private func awaitEnd(_ id: String, timeoutMs: Int64, answer: DeferredAnswer) {
+        nextWaiterID += 1
+        let waiterID = nextWaiterID
+        timers.schedule(clock.now() + timeoutMs, taskID: id, kind: .waiterTimeout(waiterID: waiterID))
+        waiters[id, default: [:]][waiterID] = .answer { [self] ended in
+            if let ended {
+                answer.send(Self.typedResult(ended).json)  // ended: no worker hint to add
+            } else {
+                Task { await self.answerAfterWait(id, answer: answer) }
+            }
+        }
+    }
+
+    /// A deferred wait woken without the end (it timed out, or the end could not be stored): the
+    /// task as it is now, or the end's storage error.
+    private func answerAfterWait(_ id: String, answer: DeferredAnswer) async {
+        do {
+            if let unstored = unstoredEnds[id] { throw unstored }
+            if let live = tasks[id] { return answer.send(activityAnswer(live.record).json) }
+            guard let record = try await readTask(id) else {
+                throw KeelError(.taskNotFound, "no task \(id)", data: ["taskId": .string(id)])
+            }
+            answer.send(activityAnswer(record).json)
+        } catch {
+            answer.fail(errorForWire(error, method: "an activity wait (activity/call, activity/result)"))
+        }
+    }
+
+    /// The wire answer for a task: its record, and for one still waiting for a worker, the hint.
+    private func activityAnswer(_ record: ActivityTaskRecord) -> Wire.ActivityResult {
         var result = Self.typedResult(record)
         if record.status == .scheduled, let hint = activityWorkerSuggestions(record.name) {
             result.waitingForWorker = true

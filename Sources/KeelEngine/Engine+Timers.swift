@@ -130,7 +130,7 @@ extension Engine {
             let waiterID = nextWaiterID
             timers.schedule(clock.now() + timeoutMs, taskID: id, kind: .waiterTimeout(waiterID: waiterID))
             let ended = await withCheckedContinuation { continuation in
-                waiters[id, default: [:]][waiterID] = continuation
+                waiters[id, default: [:]][waiterID] = .task(continuation)
             }
             if let ended { return ended }
             if let unstored = unstoredEnds[id] { throw unstored }

@@ -147,7 +147,7 @@ extension Engine {
     /// - Throws: `KeelError(.workflowNotFound)` for an unknown id.
     ///
     /// Served over a connection, a wait does not keep the request's task: the answer is deferred
-    /// (``RPCConnection/deferAnswer()``) and sent by a ``WorkflowWaiter`` when the execution
+    /// (``RPCConnection/deferAnswer()``) and sent by a ``Waiter`` when the execution
     /// ends or the wait times out (docs/performance.md, "Waiting requests").
     public func workflowResult(_ params: WorkflowResultParams) async throws -> WorkflowResultResult {
         let id = params.workflowId

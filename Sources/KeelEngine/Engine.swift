@@ -66,7 +66,7 @@ public actor Engine {
     var timers = TimerQueue()
     /// Ends the timer loop's sleep when a timer earlier than every other one is set.
     let timerWake = RoundTrigger()
-    var waiters: [String: [UInt64: CheckedContinuation<ActivityTaskRecord?, Never>]] = [:]
+    var waiters: [String: [UInt64: Waiter<ActivityTaskRecord>]] = [:]
     /// Open workflow executions, by id.
     var workflows: [String: LiveWorkflow] = [:]
     /// Executions waiting for a worker, per workflow name.
@@ -81,7 +81,7 @@ public actor Engine {
     var scheduleOfWorkflow: [String: String] = [:]
     /// Schedules being changed, each with whoever waits to change it next.
     var scheduleLocks: [String: [CheckedContinuation<Void, Never>]] = [:]
-    var workflowWaiters: [String: [UInt64: WorkflowWaiter]] = [:]
+    var workflowWaiters: [String: [UInt64: Waiter<WorkflowRecord>]] = [:]
     var nextWaiterID: UInt64 = 0
     /// Followers of a stream waiting for more (`workflow/follow`), by workflow id and waiter.
     var streamWaiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]

@@ -6,7 +6,8 @@ import KeelServer
 import KeelTesting
 import Testing
 
-/// A `workflow/result` that waits keeps no task on the orchestrator: its answer is deferred
+/// A `workflow/result`, `activity/call` or `activity/result` that waits keeps no task on the
+/// orchestrator: its answer is deferred
 /// (KeelProtocol's `DeferredAnswer`) and sent when the execution ends or the wait times out
 /// (docs/performance.md, "Waiting requests"). A real orchestrator on a real SQLite file, a Swift
 /// worker on a real socket.
@@ -14,6 +15,10 @@ import Testing
 struct DeferredResultTests {
     static func worker(_ endpoint: Endpoint) -> Worker {
         let w = Worker(name: "deferred-worker", endpoint: endpoint)
+        w.activity("slow.echo") { (input: JSONValue, _) -> JSONValue in
+            try await Task.sleep(for: .milliseconds(input["ms"]?.numberValue?.int64Value ?? 0))
+            return input
+        }
         w.workflow("wait.go") { (input: JSONValue, ctx) -> JSONValue in
             let payload: JSONValue = try await ctx.signal("go")
             return ["input": input, "signal": payload]
@@ -59,6 +64,39 @@ struct DeferredResultTests {
                                 #expect(answered == ids.count)
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same for activity calls: 20 waiting `activity/call`s on one connection of 8 slots are
+    /// all answered with their outputs; a call whose wait times out is answered with the task as
+    /// it is then, and `activity/result` later with its end.
+    @Test func waitingActivityCallsAreAnsweredWhenTheyEnd() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir, configure: { $0.limits.maxConcurrentRequests = 8 }) { endpoint, _ in
+                try await LiveOrchestrator.withWorker(Self.worker(endpoint)) {
+                    try await KeelClient.withClient(endpoint) { client in
+                        try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
+                            for n in 1...20 {
+                                group.addTask {
+                                    (n, try await client.call("activity/call", ["name": "slow.echo", "input": ["ms": 100, "n": .init(n)]]))
+                                }
+                            }
+                            var answered = 0
+                            for try await (n, result) in group {
+                                #expect(result["status"] == "completed" && result["output"]?["n"] == .init(n), "\(n): \(result)")
+                                answered += 1
+                            }
+                            #expect(answered == 20)
+                        }
+                        let early = try await client.call(
+                            "activity/call", ["name": "slow.echo", "input": ["ms": 1_500], "waitTimeoutMs": 200])
+                        #expect(early["status"] != "completed" && early["output"] == nil, "\(early)")
+                        let id = try #require(early["taskId"])
+                        let end = try await client.call("activity/result", ["taskId": id, "waitTimeoutMs": 30_000])
+                        #expect(end["status"] == "completed" && end["output"] == ["ms": 1_500], "\(end)")
                     }
                 }
             }
