@@ -68,6 +68,20 @@ final class SQLiteConnection: @unchecked Sendable {
     /// True when no transaction is open: after COMMIT, or after SQLite rolled one back by itself.
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
 
+    /// Ends a transaction a failure left open. Nothing to do when SQLite already rolled it back
+    /// itself (on SQLITE_FULL or SQLITE_IOERR autocommit is on again, and a ROLLBACK would fail).
+    /// - Returns: false when the connection is still inside a transaction: its next BEGIN would
+    ///   fail, so the caller tries again before it (and counts it, ``StoreMetrics/transactionsLeftOpen``).
+    func rollBackIfOpen() -> Bool {
+        guard !isAutocommit else { return true }
+        do {
+            try execute("ROLLBACK")
+        } catch {
+            StoreMetrics.transactionLeftOpen()
+        }
+        return isAutocommit
+    }
+
     var changes: Int { Int(sqlite3_changes(handle)) }
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 }

@@ -81,7 +81,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             try db.execute("PRAGMA user_version=\(version)")
             try db.execute("COMMIT")
         } catch {
-            try? db.execute("ROLLBACK")
+            _ = db.rollBackIfOpen()  // the store is not opened: the connection is closed with it
             throw error
         }
     }
@@ -138,7 +138,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             try db.execute("COMMIT")
         } catch {
             // The connection is not used after a failed migration: opening the store fails.
-            try? db.execute("ROLLBACK")
+            _ = db.rollBackIfOpen()
             throw error
         }
         try db.execute("PRAGMA foreign_keys=ON")
@@ -166,10 +166,16 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
                 }
                 defer { readers.withLock { $0.append(connection) } }
                 do {
-                    // A read transaction pins one snapshot for the whole closure.
+                    // A read transaction pins one snapshot for the whole closure. One that an
+                    // earlier read could not end is ended first.
+                    guard connection.rollBackIfOpen() else {
+                        throw KeelError(.storageFailure, "a store reader is inside a transaction it cannot end")
+                    }
                     try connection.execute("BEGIN")
-                    defer { try? connection.execute("COMMIT") }
-                    continuation.resume(returning: try body(SQLiteTransaction(db: connection)))
+                    let result = Result { try body(SQLiteTransaction(db: connection)) }
+                    // Nothing was written: a failed COMMIT changes no answer, only the connection.
+                    do { try connection.execute("COMMIT") } catch { _ = connection.rollBackIfOpen() }
+                    continuation.resume(with: result)
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -229,6 +235,11 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             }
         }
         do {
+            // A transaction an earlier batch's failure left open is ended first: nothing of it
+            // was acknowledged.
+            guard db.rollBackIfOpen() else {
+                throw KeelError(.storageFailure, "the store's writer is inside a transaction it cannot end")
+            }
             // IMMEDIATE: take the write lock now, so the commit cannot fail with SQLITE_BUSY halfway.
             try db.statement("BEGIN IMMEDIATE").run()
         } catch {
@@ -263,7 +274,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             try db.statement("COMMIT").run()
             for job in batch { job.finish(commitError: nil) }
         } catch {
-            try? db.execute("ROLLBACK")
+            // Nothing of the batch is acknowledged; one left open is ended before the next batch.
+            _ = db.rollBackIfOpen()
             for job in batch { job.finish(commitError: error) }
         }
     }

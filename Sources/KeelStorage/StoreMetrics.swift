@@ -39,6 +39,15 @@ public enum StoreMetrics {
     /// Counts one write connection given up.
     public static func writeConnectionReplaced() { replacedHandles("").increment() }
 
+    /// Counter of SQLite transactions a failure left open that a ROLLBACK could not end; the
+    /// connection's next use tries again before it begins (SQLiteConnection.rollBackIfOpen).
+    public static let transactionsLeftOpen = "keel_store_transactions_left_open_total"
+
+    private static let leftOpenHandles = MetricHandles { _ in Counter(label: transactionsLeftOpen) }
+
+    /// Counts one ROLLBACK that failed and left its transaction open.
+    static func transactionLeftOpen() { leftOpenHandles("").increment() }
+
     /// Counts one wake-up hint lost after its commit.
     public static func hintLost() { hintHandles("").increment() }
 
