@@ -6,7 +6,7 @@ import KeelCore
 /// up every other request. These functions are `@concurrent`, off the actor; a large payload's
 /// validation (``LongWork``) and a registration's compilation go further, to
 /// ``Options/longWork``, a thread pool: the global executor may be a single event loop that every
-/// connection shares (`--concurrency-on-event-loops`). So only the request that waits for them is
+/// connection shares (`keel serve`'s default). So only the request that waits for them is
 /// delayed. The caller reads the contract on the actor first and validates against that snapshot.
 extension Engine {
     /// The errors of `value` against `contract`'s `side` schema (empty when valid), computed off

@@ -38,7 +38,7 @@ public actor Engine {
         public var tracer: (any Tracer)?
         /// Where validations of large payloads and compilations of contracts run (``LongWork``),
         /// so that they hold up only their own request; nil runs them on the global executor,
-        /// which is one event loop under `--concurrency-on-event-loops`.
+        /// which `keel serve` makes its one event loop (unless `--no-concurrency-on-event-loops`).
         public var longWork: (any TaskExecutor)?
         public init() {}
     }

@@ -24,7 +24,7 @@ public enum RPCChannel {
         public var maxBatchItems = 1024
         /// Where frames of ``LongWork/thresholdBytes`` or more are parsed, so that a large frame
         /// holds up only its own connection, not the thread that reads the others (one event loop
-        /// under `--concurrency-on-event-loops`); nil parses every frame where it was read.
+        /// for every connection, `keel serve`'s default); nil parses every frame where it was read.
         public var longWork: (any TaskExecutor)?
         public init() {}
     }
