@@ -16,7 +16,10 @@ extension Engine {
         }
         switch reply {
         case .answer(let answer): return answer
-        case .held(let held): return await held.answer
+        case .held(let held):
+            guard let deferred = RPCConnection.deferAnswer() else { return await held.answer }
+            held.send(to: deferred)
+            return .null  // not sent: the deferred answer is
         }
     }
 

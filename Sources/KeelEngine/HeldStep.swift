@@ -1,7 +1,10 @@
 import KeelCore
+import KeelProtocol
 
 /// The answer to one held `workflow/step` request: given once, by whoever ends its entry, by the
-/// end of the hold (`suspend`) or by the end of the run; awaited by the request's task.
+/// end of the hold (`suspend`) or by the end of the run; awaited by the request's task, or, over a
+/// connection, sent as the request's deferred answer so that no task waits at all
+/// (docs/performance.md, "Waiting requests").
 ///
 /// A step is recorded in a short-lived child task (``Engine/step(_:session:)``) and the request's
 /// own task only waits here. A Swift task keeps every stack slab its async frames grew into until
@@ -10,6 +13,7 @@ import KeelCore
 final class HeldStep: Sendable {
     private enum State {
         case waiting(CheckedContinuation<JSONValue, Never>?)
+        case deferred(DeferredAnswer)
         case answered(JSONValue)
     }
 
@@ -17,12 +21,30 @@ final class HeldStep: Sendable {
 
     /// Gives the answer; the first one wins, later ones are dropped.
     func resume(returning answer: JSONValue) {
-        let waiter = state.withLock { s -> CheckedContinuation<JSONValue, Never>? in
-            guard case .waiting(let c) = s else { return nil }
-            s = .answered(answer)
-            return c
+        let waiter = state.withLock { s -> State? in
+            switch s {
+            case .answered: return nil
+            case .waiting, .deferred:
+                defer { s = .answered(answer) }
+                return s
+            }
         }
-        waiter?.resume(returning: answer)
+        switch waiter {
+        case .waiting(let c)?: c?.resume(returning: answer)
+        case .deferred(let deferred)?: deferred.send(answer)
+        case .answered?, nil: break
+        }
+    }
+
+    /// Sends the answer, once given, as `deferred` instead of to a waiting task. Call once,
+    /// instead of ``answer``.
+    func send(to deferred: DeferredAnswer) {
+        let now = state.withLock { s -> JSONValue? in
+            if case .answered(let a) = s { return a }
+            s = .deferred(deferred)
+            return nil
+        }
+        if let now { deferred.send(now) }
     }
 
     /// The answer, once given. Call once.
