@@ -9,7 +9,8 @@ worker (examples/bench/worker.py), then reads the orchestrator's /proc/PID/statu
              connections, each awaited with workflow/result; VmHWM once all completed (the
              peak with COUNT open), and VmRSS --settle seconds later;
 - suspended: COUNT `bench.wait` workflows (3 activities, then a wait for signal "go"), started
-             at once; --settle seconds after every one is suspended (its held step answered
+             at once; 3 s later VmRSS while each run's step waits held for its signal
+             (heldStepsRssMiB); --settle seconds after every one is suspended (its held step answered
              after stepHoldMs) VmRSS, what the open executions hold, and VmHWM; then a
              workflow/result is sent for each and held: --settle seconds later VmRSS and the
              bytes per held result; then each is signalled and its result awaited: VmHWM, and
@@ -170,6 +171,11 @@ async def run(args, scenario):
                 out["settledRssMiB"] = mib(status_kib(pid, "VmRSS"))
         elif scenario == "suspended":
             ids = await start_all(o, "bench.wait", args.count, "wait")
+            # 3 s after the last start the runs wait on their signal, each step held (stepHoldMs
+            # is 5 s) before it is answered `suspend`: what a held workflow/step costs.
+            await asyncio.sleep(3)
+            if measure:
+                out["heldStepsRssMiB"] = mib(status_kib(pid, "VmRSS"))
             for _ in range(1200):
                 if o.count("suspended") >= args.count:
                     break
