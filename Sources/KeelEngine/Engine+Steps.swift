@@ -56,32 +56,38 @@ extension Engine {
         let kind = try p.string("kind")
         let name = try p.optionalString("name") ?? kind
         let input = value["input"] ?? .null
-        guard let live = workflows[id] else { throw try await notLiveRefusal(id) }
-        guard live.record.epoch == epoch, live.runningOn == session.connection.id,
-            AttemptToken.matches(try p.optionalString("attemptToken"), live.runToken)
-        else {
-            throw KeelError(
-                .attemptSuperseded, "run \(epoch) of workflow \(id) was superseded by run \(live.record.epoch); stop this run",
-                data: ["workflowId": .string(id), "runId": JSONValue(epoch), "currentRunId": JSONValue(live.record.epoch)])
+        // Only the run's record is kept across the awaits below, not a copy of its `LiveWorkflow`:
+        // a copy shares the journal, and adding this step's entry would then copy every entry.
+        let run: WorkflowRecord, existing: JournalEntry?, cancelUndelivered: Bool
+        do {
+            guard let live = workflows[id] else { throw try await notLiveRefusal(id) }
+            guard live.record.epoch == epoch, live.runningOn == session.connection.id,
+                AttemptToken.matches(try p.optionalString("attemptToken"), live.runToken)
+            else {
+                throw KeelError(
+                    .attemptSuperseded, "run \(epoch) of workflow \(id) was superseded by run \(live.record.epoch); stop this run",
+                    data: ["workflowId": .string(id), "runId": JSONValue(epoch), "currentRunId": JSONValue(live.record.epoch)])
+            }
+            (run, existing, cancelUndelivered) = (live.record, live.journal[seq], live.cancelUndelivered)
         }
-        if let existing = live.journal[seq] {
+        if let existing {
             guard existing.kind == kind, existing.name == name else {
                 throw await nonDeterminism(id, seq: seq, kind: kind, name: name, journal: existing)
             }
             if existing.status != .scheduled { return .answer(existing.stepAnswer) }
             return hold(id, seq: seq, epoch: epoch)
         }
-        if live.cancelUndelivered {
+        if cancelUndelivered {
             workflows[id]?.cancelUndelivered = false
-            return .answer(try await cancelledStep(live, seq: seq, kind: kind, name: name, input: input, epoch: epoch))
+            return .answer(try await cancelledStep(run, seq: seq, kind: kind, name: name, input: input, epoch: epoch))
         }
         switch kind {
-        case "activity": return try await activityStep(live, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
-        case "sleep": return try await sleepStep(live, seq: seq, name: name, input: input, epoch: epoch)
-        case "signal": return try await signalStep(live, seq: seq, name: name, input: input, epoch: epoch)
-        case "child": return try await childStep(live, seq: seq, name: name, input: input, epoch: epoch)
+        case "activity": return try await activityStep(run, seq: seq, name: name, input: input, options: value["options"], epoch: epoch)
+        case "sleep": return try await sleepStep(run, seq: seq, name: name, input: input, epoch: epoch)
+        case "signal": return try await signalStep(run, seq: seq, name: name, input: input, epoch: epoch)
+        case "child": return try await childStep(run, seq: seq, name: name, input: input, epoch: epoch)
         default:
-            return .answer(try await immediateStep(live, params: p, seq: seq, kind: kind, name: name, input: input, epoch: epoch))
+            return .answer(try await immediateStep(run, params: p, seq: seq, kind: kind, name: name, input: input, epoch: epoch))
         }
     }
 
@@ -103,10 +109,10 @@ extension Engine {
     /// Out of line, as ``immediateStep(_:params:seq:kind:name:input:epoch:)``.
     @inline(never)
     private func cancelledStep(
-        _ live: LiveWorkflow, seq: Int, kind: String, name: String, input: JSONValue, epoch: Int
+        _ run: WorkflowRecord, seq: Int, kind: String, name: String, input: JSONValue, epoch: Int
     ) async throws -> JSONValue {
         var entry = JournalEntry(
-            workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input,
+            workflowId: run.id, generation: run.generation, seq: seq, kind: kind, name: name, input: input,
             now: clock.now())
         entry.status = .failed
         entry.failure = Self.failure(type: "Cancelled", message: "the workflow was cancelled", retryable: false)
@@ -119,13 +125,13 @@ extension Engine {
     /// activity step carry ~27 KB of frame (issue 15).
     @inline(never)
     private func immediateStep(
-        _ live: LiveWorkflow, params p: Params, seq: Int, kind: String, name: String, input: JSONValue, epoch: Int
+        _ run: WorkflowRecord, params p: Params, seq: Int, kind: String, name: String, input: JSONValue, epoch: Int
     ) async throws -> JSONValue {
-        let id = live.record.id
+        let id = run.id
         /// Records this step completed as it is recorded, with `result` and what it sets on its
         /// execution (stored in the same write), and answers it.
         func completed(_ result: JSONValue, at now: EpochMillis, effect: StepEffect? = nil) async throws -> JSONValue {
-            var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: kind, name: name, input: input, now: now)
+            var entry = JournalEntry(workflowId: id, generation: run.generation, seq: seq, kind: kind, name: name, input: input, now: now)
             entry.status = .completed
             entry.result = result
             entry.completedAt = now
@@ -149,7 +155,7 @@ extension Engine {
             // An event on the execution's stream, stored with the step (once, whatever replays).
             let now = clock.now()
             let event = StreamEvent(
-                workflowId: id, offset: 0, source: .step(generation: live.record.generation, seq: seq), name: name,
+                workflowId: id, offset: 0, source: .step(generation: run.generation, seq: seq), name: name,
                 event: input["event"] ?? .null, createdAt: now)
             let answer = try await completed(.null, at: now, effect: .publish(event))
             streamAdvanced(id)
@@ -157,20 +163,29 @@ extension Engine {
         case "upsert":
             // Search attributes or memo (docs/protocol.md, "Search attributes and memo"): the merged
             // set is stored with the step, its result, once whatever replays.
-            let (merged, effect) = try Self.upserted(live.record, name: name, changes: input, params: p)
+            let (merged, effect) = try Self.upserted(run, name: name, changes: input, params: p)
             return try await completed(merged ?? .object([:]), at: clock.now(), effect: effect)
         case "query":
             // The latest value of a query (docs/protocol.md, "Queries and signal-with-start"),
             // stored with the step: `workflow/query` reads it, with or without a worker.
             let now = clock.now()
             let values = try Self.queryValues(
-                live.record.queryValues, name: name, input: input, seq: seq, generation: live.record.generation, at: now, params: p)
+                run.queryValues, name: name, input: input, seq: seq, generation: run.generation, at: now, params: p)
             return try await completed(.null, at: now, effect: .executionData(.queryValues, values))
         case "respond":
             // The answer to an update this run received (docs/protocol.md, "Updates"), stored
             // with the step: `workflow/update` returns it, once, whatever replays.
             let now = clock.now()
-            let (outcomes, updateName) = try updateOutcomes(live, updateId: name, answer: input, seq: seq, at: now, params: p)
+            /// The execution's update outcomes with this answer added, read from memory as it is now
+            /// (no copy of the run is kept across the awaits below).
+            func outcomesNow() throws -> (outcomes: JSONValue, name: String) {
+                guard let live = workflows[id], live.record.epoch == run.epoch else {
+                    throw KeelError(.attemptSuperseded, "the run of workflow \(id) moved on while its update answer was checked",
+                        data: ["workflowId": .string(id)])
+                }
+                return try updateOutcomes(live, updateId: name, answer: input, seq: seq, at: now, params: p)
+            }
+            let (outcomes, updateName) = try outcomesNow()
             let errors = await updateAnswerErrors(outcomes, updateId: name, name: updateName)
             guard errors.isEmpty else {
                 contractViolated(.update, updateName, .output, errors: errors)
@@ -178,12 +193,8 @@ extension Engine {
                     "the answer to update \(updateName) breaks its contract \(Self.firstMessage(errors)); nothing was recorded",
                     data: ["update": .string(updateName), "errors": .array(errors)])
             }
-            guard let current = workflows[id], current.record.epoch == live.record.epoch else {
-                throw KeelError(.attemptSuperseded, "the run of workflow \(id) moved on while its update answer was checked",
-                    data: ["workflowId": .string(id)])
-            }
             // Read again after the check's await: another answer may have landed meanwhile.
-            let (checked, _) = try updateOutcomes(current, updateId: name, answer: input, seq: seq, at: now, params: p)
+            let (checked, _) = try outcomesNow()
             let answer = try await completed(.null, at: now, effect: .executionData(.updateOutcomes, checked))
             updatesAdvanced(id)
             return answer
@@ -287,16 +298,16 @@ extension Engine {
         return try Params(options, method: "workflow/step").precedence(over: execution, prefix: "options.")
     }
 
-    private func activityStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, options: JSONValue?, epoch: Int)
+    private func activityStep(_ run: WorkflowRecord, seq: Int, name: String, input: JSONValue, options: JSONValue?, epoch: Int)
         async throws -> StepReply
     {
         let contract = registry.contracts[name]
         if !isValidName(name) || contract != nil,
-            let refused = try await refusedActivityStep(live, seq: seq, name: name, input: input, contract: contract, epoch: epoch)
+            let refused = try await refusedActivityStep(run, seq: seq, name: name, input: input, contract: contract, epoch: epoch)
         {
             return .answer(refused)
         }
-        let (entry, task) = try activityEntry(live, seq: seq, name: name, input: input, options: options, contract: contract)
+        let (entry, task) = try activityEntry(run, seq: seq, name: name, input: input, options: options, contract: contract)
         return try await storeActivityStep(entry, task: task, epoch: epoch)
     }
 
@@ -305,10 +316,10 @@ extension Engine {
     /// ``immediateStep(_:params:seq:kind:name:input:epoch:)``.
     @inline(never)
     private func refusedActivityStep(
-        _ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, contract: ActivityContract?, epoch: Int
+        _ run: WorkflowRecord, seq: Int, name: String, input: JSONValue, contract: ActivityContract?, epoch: Int
     ) async throws -> JSONValue? {
         var entry = JournalEntry(
-            workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "activity", name: name,
+            workflowId: run.id, generation: run.generation, seq: seq, kind: "activity", name: name,
             input: input, now: clock.now())
         guard isValidName(name) else {
             entry.status = .failed
@@ -329,20 +340,20 @@ extension Engine {
 
     /// An activity step's journal entry and task, as they are stored (options checked).
     private func activityEntry(
-        _ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, options: JSONValue?, contract: ActivityContract?
+        _ run: WorkflowRecord, seq: Int, name: String, input: JSONValue, options: JSONValue?, contract: ActivityContract?
     ) throws -> (JournalEntry, ActivityTaskRecord) {
-        let id = live.record.id
+        let id = run.id
         let now = clock.now()
-        var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "activity", name: name, input: input, now: now)
+        var entry = JournalEntry(workflowId: id, generation: run.generation, seq: seq, kind: "activity", name: name, input: input, now: now)
         let policy = try RetryPolicy.decode(options?["retryPolicy"], base: contract?.retryPolicy ?? RetryPolicy(), field: "options.retryPolicy")
         let timeouts = try ActivityTimeouts.decode(options?["timeouts"], base: contract?.timeouts ?? ActivityTimeouts(), field: "options.timeouts")
-        let precedence = try Self.stepPrecedence(options, over: live.record.precedence)
+        let precedence = try Self.stepPrecedence(options, over: run.precedence)
         var task = ActivityTaskRecord(
-            id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: "\(id)/\(live.record.generation)/\(seq)",
+            id: Self.newTaskID(now: now), name: name, input: input, idempotencyKey: "\(id)/\(run.generation)/\(seq)",
             retryPolicy: policy, timeouts: timeouts, contractHash: contract?.hash, now: now)
         task.precedence = precedence
         task.workflowId = id
-        task.generation = live.record.generation
+        task.generation = run.generation
         task.stepSeq = seq
         entry.taskId = task.id
         entry.contractHash = contract?.hash
@@ -389,23 +400,23 @@ extension Engine {
         return hold(entry.workflowId, seq: entry.seq, epoch: epoch)
     }
 
-    private func sleepStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
+    private func sleepStep(_ run: WorkflowRecord, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
         guard let duration = input["durationMs"]?.int64Value, duration >= 0 else {
             throw KeelError(.invalidParams, "workflow/step: a sleep needs input.durationMs, a non-negative integer")
         }
-        var entry = JournalEntry(workflowId: live.record.id, generation: live.record.generation, seq: seq, kind: "sleep", name: name, input: input, now: clock.now())
+        var entry = JournalEntry(workflowId: run.id, generation: run.generation, seq: seq, kind: "sleep", name: name, input: input, now: clock.now())
         entry.wakeAt = entry.createdAt.addingSaturating(duration)
         _ = try await record(entry, epoch: epoch)
         // The timer is a row any node fires (Engine+ClusterWorkflows.swift).
         wakeClusterLoop(at: entry.wakeAt!)
         if duration > options.stepHoldMs { return .answer(["status": "suspend"]) }
-        return hold(live.record.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
+        return hold(run.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
     }
 
-    private func signalStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
-        let id = live.record.id
+    private func signalStep(_ run: WorkflowRecord, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
+        let id = run.id
         let now = clock.now()
-        var entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "signal", name: name, input: input, now: now)
+        var entry = JournalEntry(workflowId: id, generation: run.generation, seq: seq, kind: "signal", name: name, input: input, now: now)
         if let timeout = input["timeoutMs"]?.int64Value, timeout >= 0 { entry.wakeAt = now.addingSaturating(timeout) }
         let stored = try await ledger.receiveSignal(entry, epoch: epoch)
         guard stored.0 == .applied else { throw KeelError(.attemptSuperseded, "this run of \(id) was superseded; stop it") }
@@ -427,22 +438,22 @@ extension Engine {
         return hold(id, seq: seq, epoch: epoch)
     }
 
-    private func childStep(_ live: LiveWorkflow, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
-        let id = live.record.id
+    private func childStep(_ run: WorkflowRecord, seq: Int, name: String, input: JSONValue, epoch: Int) async throws -> StepReply {
+        let id = run.id
         guard isValidName(name) else { throw KeelError(.invalidParams, "workflow/step: \(name) is not a valid workflow name") }
         let childId = input["workflowId"]?.stringValue ?? "\(id)/\(seq)"
         if input["workflowId"] != nil, let problem = WorkflowID.problem(childId) {
             throw KeelError(.invalidParams, "workflow/step: input.workflowId \(problem)")
         }
         let now = clock.now()
-        let entry = JournalEntry(workflowId: id, generation: live.record.generation, seq: seq, kind: "child", name: name, input: input, now: now)
+        let entry = JournalEntry(workflowId: id, generation: run.generation, seq: seq, kind: "child", name: name, input: input, now: now)
         var child = WorkflowRecord(id: childId, name: name, input: input["input"] ?? .null,
             contractHash: registry.workflowContracts[name]?.hash, now: now)
         child.parentId = id
-        child.parentGeneration = live.record.generation
+        child.parentGeneration = run.generation
         child.parentSeq = seq
-        child.cancelRequested = live.record.cancelRequested
-        child.precedence = live.record.precedence
+        child.cancelRequested = run.cancelRequested
+        child.precedence = run.precedence
         if case .object = input {
             // Its own search attributes and memo, checked as workflow/start checks them.
             let given = try Params(input, method: "workflow/step", path: "params.input")
@@ -460,8 +471,8 @@ extension Engine {
 
     /// A held step waited `stepHoldMs`: answer it with suspend so the worker frees the function.
     func stepHoldExpired(_ id: String, epoch: Int, seq: Int) async {
-        guard let live = workflows[id], live.record.epoch == epoch, live.held[seq]?.isEmpty == false else { return }
-        let extendedUntil = await queuedHoldEnd(live, seq: seq)
+        guard workflows[id]?.record.epoch == epoch, workflows[id]?.held[seq]?.isEmpty == false else { return }
+        let extendedUntil = await queuedHoldEnd(of: workflows[id]?.journal[seq])
         // Read again: the step may have ended, or the run moved on, while the store was read.
         guard let current = workflows[id], current.record.epoch == epoch, let held = current.held[seq], !held.isEmpty
         else { return }
@@ -478,8 +489,8 @@ extension Engine {
     /// When a held activity step's hold ends instead, or nil (it ends now), as ``StepHold`` decides
     /// from the step's task. A task this node does not hold is read from the store; a failed
     /// read ends the hold.
-    private func queuedHoldEnd(_ live: LiveWorkflow, seq: Int) async -> EpochMillis? {
-        guard let entry = live.journal[seq], entry.kind == "activity", entry.status == .scheduled,
+    private func queuedHoldEnd(of entry: JournalEntry?) async -> EpochMillis? {
+        guard let entry, entry.kind == "activity", entry.status == .scheduled,
             let taskId = entry.taskId
         else { return nil }
         let task: ActivityTaskRecord?

@@ -313,27 +313,28 @@ extension Engine {
     }
 
     /// An entry ended (already committed): update memory and hand the outcome to whoever waits.
+    /// The execution is changed in place: a copy taken out and put back would copy its journal.
     func stepEnded(_ id: String, generation: Int, seq: Int, status: StepStatus, result: JSONValue?, failure: JSONValue?) {
-        guard var live = workflows[id], live.record.generation == generation, var entry = live.journal[seq] else { return }
+        guard let i = workflows.index(forKey: id), workflows.values[i].record.generation == generation,
+            var entry = workflows.values[i].journal[seq]
+        else { return }
         entry.status = status
         entry.result = result
         entry.failure = failure
         entry.completedAt = clock.now()
-        live.journal[seq] = entry
-        let held = live.held.removeValue(forKey: seq) ?? []
+        workflows.values[i].journal[seq] = entry
+        let held = workflows.values[i].held.removeValue(forKey: seq) ?? []
         if held.isEmpty {
-            switch live.phase {
+            switch workflows.values[i].phase {
             case .suspended:
-                workflows[id] = live
                 requeue(id)
                 return
             case .running, .ending:
-                live.wakePending = true
+                workflows.values[i].wakePending = true
             case .pending, .parked:
                 break
             }
         }
-        workflows[id] = live
         for c in held { c.resume(returning: entry.stepAnswer) }
     }
 }
