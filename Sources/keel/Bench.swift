@@ -133,6 +133,8 @@ struct BenchPlan: Sendable {
     var w1Large: Int { quick ? 50 : 2000 }
     var w2Count: Int { quick ? 20 : 200 }
     var w3Steps: Int { quick ? 50 : 500 }
+    /// W3 again in a workflow this long: a step whose cost grows with the journal shows as a ratio above 1.
+    var w3LongSteps: Int { quick ? 200 : 2000 }
     var w4Clients: Int { 8 }
     var w4CallsPerClient: Int { quick ? 50 : 2500 }
     /// Sequential commits timed per repetition for the commit floor.
