@@ -9,7 +9,11 @@ extension Engine {
     func step(_ value: JSONValue, session: Session) async throws -> JSONValue {
         let reply: StepReply
         do {
-            reply = try await recordInChildTask(value, session: session)
+            // A request that can defer its answer ends once the step is recorded (a held step is
+            // answered later), so it records in its own task; only one that must wait for a held
+            // step's answer (a batch item, an in-process caller) records in a child task.
+            reply = try await RPCConnection.canDeferAnswer
+                ? recordStep(value, session: session) : recordInChildTask(value, session: session)
         } catch {
             noteStepNotRecorded(value, session: session, error)
             throw error
@@ -24,8 +28,9 @@ extension Engine {
     }
 
     /// Records a step in a child task that starts at once on this actor and ends when the step is
-    /// recorded, so that the ~40 KB of async frames recording takes are freed before this request's
-    /// task waits (for seconds, held) on the answer (HeldStep.swift, issue 15). The step is held
+    /// recorded, so that the ~40 KB of async frames recording takes are freed before a request's
+    /// task that cannot defer its answer waits (for seconds, held) on it (HeldStep.swift, issue
+    /// 15): a task keeps its frames' slabs until it ends. The step is held
     /// (``hold(_:seq:epoch:holdMs:)``) in the same job as before; only the wait moved.
     private func recordInChildTask(_ value: JSONValue, session: Session) async throws -> StepReply {
         try await withThrowingTaskGroup(of: StepReply.self) { group in

@@ -69,4 +69,9 @@ extension RPCConnection {
     public static func deferAnswer() -> DeferredAnswer? {
         currentAnswerSlot?.take()
     }
+
+    /// Whether ``deferAnswer()`` would answer a deferred answer now (it is not taken by this).
+    public static var canDeferAnswer: Bool {
+        currentAnswerSlot.map { !$0.isDeferred } ?? false
+    }
 }

@@ -151,4 +151,41 @@ struct DeferredResultTests {
             }
         }
     }
+
+    /// A step inside a batch cannot defer its answer (a batch is answered in one line): it is
+    /// recorded in a child task, held, and the batch is answered with the step's outcome once its
+    /// activity ended. The peer running the workflow is a raw socket, so the batch is what it sent.
+    @Test func aHeldStepInABatchIsAnsweredWhenItsActivityEnds() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                try await LiveOrchestrator.withWorker(Self.worker(endpoint)) {
+                    let runner = try WirePeer(path: dir.file("k.sock"))
+                    _ = await runner.call("initialize", ["protocolVersion": "1"])
+                    let registered = await runner.call("worker/register", ["name": "batch-runner", "workflows": [["name": "batch.flow"]]])
+                    #expect(registered?["result"]?["workerId"] != nil, "\(String(describing: registered))")
+                    try await KeelClient.withClient(endpoint) { client in
+                        _ = try await client.call("workflow/start", ["name": "batch.flow", "workflowId": "in-batch"])
+                    }
+                    guard let run = await runner.request("workflow/run") else {
+                        Issue.record("no workflow/run arrived")
+                        return
+                    }
+                    let p = run["params"] ?? .null
+                    let step: JSONValue = [
+                        "jsonrpc": "2.0", "id": "step-in-batch", "method": "workflow/step",
+                        "params": [
+                            "workflowId": "in-batch", "runId": p["runId"] ?? .null, "attemptToken": p["attemptToken"] ?? .null,
+                            "seq": 1, "kind": "activity", "name": "slow.echo", "input": ["ms": 300],
+                        ],
+                    ]
+                    let sent = ContinuousClock.now
+                    await runner.send([step])
+                    let answer = await runner.batchAnswer()?.arrayValue?.first
+                    #expect(answer?["id"] == "step-in-batch", "\(String(describing: answer))")
+                    #expect(answer?["result"] == ["status": "completed", "result": ["ms": 300]], "\(String(describing: answer))")
+                    #expect(ContinuousClock.now - sent >= .milliseconds(300), "answered before the activity ended")
+                }
+            }
+        }
+    }
 }

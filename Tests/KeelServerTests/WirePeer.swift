@@ -43,6 +43,11 @@ final class WirePeer: @unchecked Sendable {
         await next { $0["method"]?.stringValue == method && $0["id"] == nil }
     }
 
+    /// The next answer to a batch (a JSON array).
+    func batchAnswer() async -> JSONValue? {
+        await next { if case .array = $0 { true } else { false } }
+    }
+
     /// Answers a request Keel sent.
     func reply(to request: JSONValue, result: JSONValue) async {
         await send(["jsonrpc": "2.0", "id": request["id"] ?? .null, "result": result])
