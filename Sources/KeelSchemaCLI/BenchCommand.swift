@@ -3,7 +3,7 @@ import Foundation
 import KeelCore
 import KeelSchema
 
-/// `keel schema bench`: prints ns/op for `isValid` and `validate`.
+/// `keel schema bench`: prints ns/op for `isValid`, `validate` and the size check before them.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure validation speed (ns per call).")
@@ -40,17 +40,19 @@ struct BenchCommand: AsyncParsableCommand {
                 [
                     "name": .string($0.name), "isValidNs": JSONValue($0.isValidNanoseconds.rounded()),
                     "validateNs": JSONValue($0.validateNanoseconds.rounded()),
+                    "sizeCheckNs": JSONValue($0.sizeCheckNanoseconds.rounded()),
                 ]
             }
             SchemaFiles.emit(JSONWriter.string(.array(rows)))
             return
         }
-        SchemaFiles.emit("input                 isValid ns/op   validate ns/op")
+        SchemaFiles.emit("input                 isValid ns/op   validate ns/op   size check ns/op")
         for r in results {
             let name = r.name.padding(toLength: 20, withPad: " ", startingAt: 0)
             SchemaFiles.emit(
                 "\(name)  \(String(format: "%13.0f", r.isValidNanoseconds))"
                     + "   \(String(format: "%14.0f", r.validateNanoseconds))"
+                    + "   \(String(format: "%16.0f", r.sizeCheckNanoseconds))"
             )
         }
         if perf == nil { SchemaFiles.emit("(perf fixtures not found: pass --perf-dir)") }

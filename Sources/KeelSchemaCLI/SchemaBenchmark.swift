@@ -1,7 +1,8 @@
 import KeelCore
 import KeelSchema
 
-/// `keel schema bench`: nanoseconds per `isValid` and per `validate` call on fixed inputs.
+/// `keel schema bench`: nanoseconds per `isValid` and per `validate` call on fixed inputs, and
+/// per size check made before validating (``LongWork/isLong(_:)``).
 ///
 /// Inputs: the jsonschema-rs "Fast" fixtures (draft-07 tuple schema, 55/60-byte instances) when
 /// their folder is given, plus a realistic activity contract (`billing.charge` input) built in.
@@ -12,6 +13,9 @@ public enum SchemaBenchmark {
         public var valid: Bool
         public var isValidNanoseconds: Double
         public var validateNanoseconds: Double
+        /// ``LongWork/isLong(_:)`` on the instance: the size check the orchestrator makes before
+        /// validating a payload, to decide where the validation runs.
+        public var sizeCheckNanoseconds: Double
     }
 
     /// The built-in activity contract input schema used by the benchmark and docs.
@@ -58,7 +62,9 @@ public enum SchemaBenchmark {
             precondition(validator.isValid(instance) == expected, "benchmark input \(name) has the wrong validity")
             let fast = measure(roundMilliseconds) { validator.isValid(instance) ? 1 : 0 }
             let full = measure(roundMilliseconds) { validator.validate(instance).count }
-            results.append(Result(name: name, valid: expected, isValidNanoseconds: fast, validateNanoseconds: full))
+            let sizeCheck = measure(roundMilliseconds) { LongWork.isLong(instance) ? 1 : 0 }
+            results.append(
+                Result(name: name, valid: expected, isValidNanoseconds: fast, validateNanoseconds: full, sizeCheckNanoseconds: sizeCheck))
         }
         return results
     }
