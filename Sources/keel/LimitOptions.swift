@@ -14,6 +14,8 @@ struct LimitOptions: ParsableArguments {
     var maxConnectionsPerPeer = 64
     @Option(help: "Failed token checks per address per minute before its connections are refused.")
     var maxAuthFailures = 10
+    @Option(help: "Requests served at once per connection; more wait unread (a worker's is raised to fit what it registers).")
+    var maxRequestsPerConnection = 512
     @Option(help: "Items in one batch.")
     var maxBatchItems = 1024
     @Option(help: "Queued outgoing bytes above which a peer gets no new work until it drains.")
@@ -31,7 +33,8 @@ struct LimitOptions: ParsableArguments {
         for (flag, value) in [
             ("--max-handshake-bytes", maxHandshakeBytes), ("--max-connections", maxConnections),
             ("--max-connections-per-peer", maxConnectionsPerPeer), ("--max-auth-failures", maxAuthFailures),
-            ("--max-batch-items", maxBatchItems), ("--write-high-water-bytes", writeHighWaterBytes),
+            ("--max-requests-per-connection", maxRequestsPerConnection), ("--max-batch-items", maxBatchItems),
+            ("--write-high-water-bytes", writeHighWaterBytes),
         ] where value < 1 || value > 1 << 30 {
             throw ValidationError("\(flag) must be from 1 to 1073741824")
         }
@@ -44,6 +47,7 @@ struct LimitOptions: ParsableArguments {
         options.connections.maxConnections = maxConnections
         options.connections.maxConnectionsPerPeer = maxConnectionsPerPeer
         options.connections.maxAuthFailuresPerMinute = maxAuthFailures
+        options.limits.maxConcurrentRequests = maxRequestsPerConnection
         options.limits.maxBatchItems = maxBatchItems
         options.limits.writeHighWaterBytes = writeHighWaterBytes
         options.limits.writeStallTimeoutMs = Int64(writeStallTimeout * 1000)

@@ -45,6 +45,34 @@ struct ConnectionLimitTests {
         }
     }
 
+    /// `--max-requests-per-connection 2`: two waiting `activity/call`s (no worker serves the
+    /// name, so each waits out its `waitTimeoutMs`) take both slots, and a third request on the
+    /// same connection is read only once one of them is answered. Another connection is served
+    /// meanwhile.
+    @Test func requestsPastTheConnectionsLimitWaitUnread() async throws {
+        try await TemporaryDirectory.with { dir in
+            let keel = try await startKeel(dir, flags: ["--max-requests-per-connection", "2"])
+            defer { keel.kill9() }
+            let raw = try RawSocket(path: dir.file("k.sock"))
+            await raw.send(#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"1"}}"# + "\n")
+            #expect(await raw.readLine()?["result"] != nil)
+            let sent = ContinuousClock.now
+            for id in 1...2 {
+                await raw.send(
+                    #"{"jsonrpc":"2.0","id":\#(id),"method":"activity/call","params":{"name":"nobody.serves","input":{},"waitTimeoutMs":2000}}"#
+                        + "\n")
+            }
+            await raw.send(#"{"jsonrpc":"2.0","id":3,"method":"ping","params":{}}"# + "\n")
+            let other = try await KeelClient.withClient(.unixSocket(path: dir.file("k.sock"))) { try await $0.call("ping") }
+            #expect(other == [:], "another connection is served while this one's slots are taken")
+            var answered: [JSONValue] = []
+            while answered.count < 3, let line = await raw.readLine() { answered.append(line["id"] ?? .null) }
+            let pingAnswered = ContinuousClock.now - sent
+            #expect(answered.first != 3 && answered.contains(3), "the ping is answered after a waiting call: \(answered)")
+            #expect(pingAnswered >= .milliseconds(1900), "the ping was read before a slot was free (\(pingAnswered))")
+        }
+    }
+
     @Test func unauthenticatedPeersCannotMakeTheOrchestratorHoldTheirBytes() async throws {
         try await TemporaryDirectory.with { dir in
             let keel = try await startKeel(dir, flags: [
