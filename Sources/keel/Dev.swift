@@ -34,6 +34,7 @@ struct Dev: AsyncParsableCommand {
             atPath: URL(fileURLWithPath: config.db).deletingLastPathComponent().path, withIntermediateDirectories: true)
         var logger = Logger(label: "keel")
         logger.logLevel = verbose ? .info : .warning
+        if let notice = EventLoopExecutor.notice { logger.warning("\(notice)") }
         var options = KeelServer.Options(databasePath: config.db)
         options.durability = sync == "normal" ? .normal : .full
         options.socketPath = config.socket

@@ -21,6 +21,11 @@ enum EventLoopExecutor {
     /// The loop count this process set for NIO's shared group; nil until ``install(arguments:environment:)`` did.
     nonisolated(unsafe) private(set) static var installedLoopCount: Int?
 
+    /// True when the hook was wanted but NIO could not install it: a runtime that does not export
+    /// `swift_task_enqueueGlobal_hook` (a `--static-swift-stdlib` build keeps it local). Swift's
+    /// own pool runs everything then; `serve` and `dev` say so in a warning (``notice``).
+    nonisolated(unsafe) private(set) static var installFailed = false
+
     /// Installs the hook for `serve` and `dev` unless turned off; nothing for other commands.
     static func install(arguments: [String], environment: [String: String]) {
         guard let command = arguments.dropFirst().first, command == "serve" || command == "dev" else { return }
@@ -29,7 +34,15 @@ enum EventLoopExecutor {
         guard (1...64).contains(count) else { return }  // the parser refuses it with its message
         NIOSingletons.groupLoopCountSuggestion = count
         installedLoopCount = count
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        installFailed = !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
+    /// The warning for a hook that was wanted and did not go in, if it did not; nil otherwise.
+    static var notice: String? {
+        guard installFailed else { return nil }
+        return "Swift concurrency could not be moved onto the event loops (this Swift runtime does not let NIO "
+            + "install its executor, e.g. a --static-swift-stdlib build); it runs on Swift's own pool, with about "
+            + "twice the thread switches per call (docs/performance.md, \"Thread crossings\")"
     }
 
     /// On unless `KEEL_NIO_EXECUTOR=0`, or `serve --no-concurrency-on-event-loops` without

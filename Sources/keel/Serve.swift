@@ -89,6 +89,7 @@ struct Serve: AsyncParsableCommand {
         useEventLoops(eventLoops)
         var logger = Logger(label: "keel")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        if let notice = EventLoopExecutor.notice { logger.warning("\(notice)") }
         var options = KeelServer.Options(databasePath: try databasePath())
         options.sharedStore = try sharedStore()
         options.durability = Durability(rawValue: sync) ?? .full
