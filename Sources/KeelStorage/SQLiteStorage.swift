@@ -65,8 +65,12 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
         }
         readers = Locked(pool)
         let queue = writerQueue
-        writerThread = Thread { Self.writerLoop(connection: writer, queue: queue) }
-        writerThread.name = "keel.storage.writer"
+        writerThread = Thread {
+            // Named from inside: Linux takes at most 15 bytes, and a name set before start() was
+            // lost (the thread showed as its creator, an event loop, in top and perf).
+            Thread.current.name = Self.writerThreadName
+            Self.writerLoop(connection: writer, queue: queue)
+        }
         writerThread.start()
     }
 
@@ -209,6 +213,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     }
 
     // MARK: - The writer
+
+    /// The writer thread's name as `top -H`, `perf` and `/proc/PID/task/*/comm` show it.
+    static let writerThreadName = "keel-sql-writer"
 
     private static func writerLoop(connection db: SQLiteConnection, queue: WriterQueue) {
         let clock = ContinuousClock()
