@@ -29,7 +29,7 @@ struct ClusterFailureTests {
             let reasons = Locked<[String]>([])
             let refused = try await eventually {
                 do {
-                    _ = try await a.call("activity/call", ["name": "cluster.work", "input": ["n": 2], "wait": false])
+                    _ = try await a.callOnce("activity/call", ["name": "cluster.work", "input": ["n": 2], "wait": false])
                     return false
                 } catch let error as KeelError where error.code == .storageFailure {
                     reasons.withLock { $0.append(error.data?["reason"]?.stringValue ?? "?") }
