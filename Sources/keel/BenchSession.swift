@@ -107,16 +107,7 @@ struct BenchSession {
         column.add("W3 ms per sequential activity", w3)
         column.add("W3 thread switches per activity", w3Switches)
 
-        // The same in a workflow four times as long: near 1× while a step's cost does not grow
-        // with the journal before it (a copy of the journal per step made it 1.8× at 6,000 steps).
-        var w3Long: [Double] = [], w3Growth: [Double] = []
-        for i in 0..<r {
-            let secs = try await Workloads.longWorkflow(pool, steps: plan.w3LongSteps)
-            w3Long.append(secs * 1000 / Double(plan.w3LongSteps))
-            w3Growth.append(w3Long[i] / w3[i])
-        }
-        column.add("W3 ms per activity, \(plan.w3LongSteps) steps", w3Long)
-        column.add("W3 \(plan.w3LongSteps) steps ÷ \(plan.w3Steps) steps (×)", w3Growth)
+        try await Workloads.addLongW3(to: &column, pool, plan: plan, shortMs: w3)
 
         var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = [], w4Switches: [Double] = []
         for _ in 0..<r {

@@ -1,5 +1,6 @@
 import Foundation
 import KeelClient
+import KeelBench
 import KeelCore
 import KeelProtocol
 import Synchronization
@@ -87,6 +88,21 @@ enum Workloads {
         let start = ContinuousClock.now
         try await startAndWait(pool, activities: steps)
         return seconds(since: start)
+    }
+
+    /// W3 again in a workflow of `plan.w3LongSteps` activities, once per repetition, beside the
+    /// `shortMs` of ``longWorkflow(_:steps:)`` at `plan.w3Steps`: near 1× while a step's cost does
+    /// not grow with the journal before it (a copy of the journal per step made it 1.8× at 6,000
+    /// steps; docs/performance.md, "A step's cost and its journal").
+    static func addLongW3(to column: inout BenchColumn, _ pool: ClientPool, plan: BenchPlan, shortMs: [Double]) async throws {
+        var long: [Double] = [], growth: [Double] = []
+        for short in shortMs {
+            let ms = try await longWorkflow(pool, steps: plan.w3LongSteps) * 1000 / Double(plan.w3LongSteps)
+            long.append(ms)
+            growth.append(ms / short)
+        }
+        column.add("W3 ms per activity, \(plan.w3LongSteps) steps", long)
+        column.add("W3 \(plan.w3LongSteps) steps ÷ \(plan.w3Steps) steps (×)", growth)
     }
 
     /// W4: `activity/call` from `clients` connections, each sequential, spread over `endpoints`

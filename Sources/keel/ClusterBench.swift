@@ -123,8 +123,8 @@ struct ClusterBench {
     }
 
     /// W1 (`plan.w1Small` workflows of 3 activities at once), W2 (one workflow of 1 activity after
-    /// another) and W3 (one workflow of `plan.w3Steps` activities), with the write transactions
-    /// per W1 workflow.
+    /// another) and W3 (one workflow of `plan.w3Steps` activities, then of `plan.w3LongSteps`), with
+    /// the write transactions per W1 workflow.
     private func workflows(
         into column: inout BenchColumn, endpoints: [Endpoint], store: PostgresStore?, nodePids: [Int32]
     ) async throws {
@@ -163,6 +163,7 @@ struct ClusterBench {
         column.add("W2 latency p50 (ms)", w2p50)
         column.add("W2 latency p99 (ms)", w2p99)
         column.add("W3 ms per sequential activity", w3)
+        try await Workloads.addLongW3(to: &column, pool, plan: plan, shortMs: w3)
     }
 }
 #endif
