@@ -338,7 +338,7 @@ extension Engine {
     {
         let current = wait && timeoutMs > 0 ? try await waitForEnd(id, timeoutMs: 0, stored: stored) : nil
         if let current, !current.status.isTerminal, let deferred = RPCConnection.deferAnswer() {
-            awaitEnd(id, timeoutMs: timeoutMs, answer: deferred)
+            awaitTaskEnd(id, timeoutMs: timeoutMs, answer: deferred)
             return activityAnswer(current)  // not sent: the deferred answer is
         }
         guard let record = try await waitForEnd(id, timeoutMs: wait ? timeoutMs : 0, stored: current ?? stored) else {
@@ -349,7 +349,7 @@ extension Engine {
 
     /// Answers `answer` with the task's record once it ends, or as it is after `timeoutMs`: what
     /// ``waitForEnd(_:timeoutMs:stored:)`` returns after its wait, without a task waiting.
-    private func awaitEnd(_ id: String, timeoutMs: Int64, answer: DeferredAnswer) {
+    private func awaitTaskEnd(_ id: String, timeoutMs: Int64, answer: DeferredAnswer) {
         nextWaiterID += 1
         let waiterID = nextWaiterID
         timers.schedule(clock.now() + timeoutMs, taskID: id, kind: .waiterTimeout(waiterID: waiterID))

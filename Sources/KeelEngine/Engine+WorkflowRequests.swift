@@ -157,13 +157,13 @@ extension Engine {
         guard let answer = RPCConnection.deferAnswer() else {
             return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout))
         }
-        awaitEnd(id, deadline: clock.now().addingSaturating(timeout), answer: answer)
+        awaitExecutionEnd(id, deadline: clock.now().addingSaturating(timeout), answer: answer)
         return Self.typedResult(record)  // not sent: the deferred answer is
     }
 
     /// Answers `answer` with the execution's record once it ends here, or as it is at
     /// `deadline`; a wake-up without its end (it left this node) looks at the store again.
-    private func awaitEnd(_ id: String, deadline: EpochMillis, answer: DeferredAnswer) {
+    private func awaitExecutionEnd(_ id: String, deadline: EpochMillis, answer: DeferredAnswer) {
         nextWaiterID += 1
         let waiterID = nextWaiterID
         timers.schedule(deadline, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
@@ -184,7 +184,7 @@ extension Engine {
             if record.status.isTerminal || clock.now() >= deadline {
                 answer.send(Self.typedResult(record).json)
             } else {
-                awaitEnd(id, deadline: deadline, answer: answer)
+                awaitExecutionEnd(id, deadline: deadline, answer: answer)
             }
         } catch {
             answer.fail(errorForWire(error, method: "workflow/result"))

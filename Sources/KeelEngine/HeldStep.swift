@@ -6,10 +6,12 @@ import KeelProtocol
 /// connection, sent as the request's deferred answer so that no task waits at all
 /// (docs/performance.md, "Waiting requests").
 ///
-/// A step is recorded in a short-lived child task (``Engine/step(_:session:)``) and the request's
-/// own task only waits here. A Swift task keeps every stack slab its async frames grew into until
-/// it ends, and recording a step takes ~40 KB of frames (`recordStep` alone is ~27 KB), so a
-/// request held for seconds used to keep them all that time (issue 15: ~55 KiB per open execution).
+/// Over a connection the request's task ends once the step is recorded and its answer is deferred.
+/// A request that cannot defer (a batch item, an in-process caller) records the step in a
+/// short-lived child task (``Engine/step(_:session:)``) and only waits here: a Swift task keeps
+/// every stack slab its async frames grew into until it ends, and recording a step takes ~40 KB of
+/// frames, so a request held for seconds used to keep them all that time (issue 15: ~55 KiB per
+/// open execution).
 final class HeldStep: Sendable {
     private enum State {
         case waiting(CheckedContinuation<JSONValue, Never>?)
