@@ -5,14 +5,19 @@ import Logging
 
 /// Every timeout and backoff runs off one timer queue and one loop.
 extension Engine {
-    /// Fires due timers, then sleeps until the next deadline (at most `maxTimerSleepMs`), or
-    /// until a timer earlier than all others is set (``TimerQueue/onNewEarliest``). An idle
-    /// orchestrator with a timer days away wakes once per `maxTimerSleepMs`, not 200 times a second.
+    /// Fires due timers, drops the earliest ones that no longer guard anything
+    /// (``timerIsVoid(_:)``), then sleeps until the next deadline (at most `maxTimerSleepMs`),
+    /// or until a timer earlier than all others is set (``TimerQueue/onNewEarliest``). An idle
+    /// orchestrator with a timer days away wakes once per `maxTimerSleepMs`, not 200 times a
+    /// second; a busy one does not wake for each step's hold and attempt's timeout that ended
+    /// before its deadline (a long workflow of 1 ms steps woke it every millisecond).
     func timerLoop() async {
         let wake = timerWake
         timers.onNewEarliest = { wake.fire() }
         while !Task.isCancelled {
+            timerLoopRounds += 1
             await fireDueTimers()
+            timers.dropLeading { timerIsVoid($0) }
             let untilNext = timers.nextDeadline.map { $0 - clock.now() } ?? options.maxTimerSleepMs
             let pause = min(max(untilNext, 0), options.maxTimerSleepMs)
             await timerWake.wait(upTo: .milliseconds(pause))
@@ -22,6 +27,30 @@ extension Engine {
     func fireDueTimers() async {
         let due = timers.popDue(now: clock.now())
         for entry in due { await fire(entry) }
+    }
+
+    /// Whether `entry` firing would do nothing, now and later: what it guards is gone for good
+    /// (a waiter that was answered, a held step that was answered or whose run was superseded,
+    /// an attempt that ended or was followed by another). False when unsure: such an entry
+    /// stays and fires, as every entry did before this check (``fire(_:)`` checks again).
+    func timerIsVoid(_ entry: TimerEntry) -> Bool {
+        let id = entry.taskID
+        switch entry.kind {
+        case .waiterTimeout(let waiterID): return waiters[id]?[waiterID] == nil
+        case .workflowWaiterTimeout(let waiterID): return workflowWaiters[id]?[waiterID] == nil
+        case .streamWaiterTimeout(let waiterID): return streamWaiters[id]?[waiterID] == nil
+        case .updateWaiterTimeout(let waiterID): return updateWaiters[id]?[waiterID] == nil
+        case .stepHold(let epoch, let seq):
+            // A new hold of the same step sets its own timer.
+            guard let live = workflows[id], live.record.epoch == epoch else { return true }
+            return live.held[seq]?.isEmpty != false
+        case .startToClose(let attempt), .heartbeat(let attempt):
+            // A later attempt has a number of its own; one that left this node comes back as one.
+            guard let live = tasks[id] else { return true }
+            return live.record.attempt != attempt
+        case .scheduleToClose, .workflowDeadline, .scheduleSlot:
+            return false
+        }
     }
 
     private func fire(_ entry: TimerEntry) async {

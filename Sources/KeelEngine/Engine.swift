@@ -66,6 +66,8 @@ public actor Engine {
     var timers = TimerQueue()
     /// Ends the timer loop's sleep when a timer earlier than every other one is set.
     let timerWake = RoundTrigger()
+    /// Rounds the timer loop has run (each fires what is due, then sleeps).
+    var timerLoopRounds = 0
     var waiters: [String: [UInt64: Waiter<ActivityTaskRecord>]] = [:]
     /// Open workflow executions, by id.
     var workflows: [String: LiveWorkflow] = [:]

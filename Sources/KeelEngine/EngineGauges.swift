@@ -15,6 +15,8 @@ public struct EngineGauges: Sendable, Equatable {
     public var workersConnected = 0
     /// Open protocol connections (workers, clients, the CLI).
     public var connectionsOpen = 0
+    /// Timers this node holds: attempts' timeouts, held steps, callers' waits, schedules.
+    public var timersPending = 0
     /// Activity name → connected workers that serve it.
     public var workersByActivity: [String: Int] = [:]
     /// Activity name → attempts runnable now and waiting for a worker slot.
@@ -35,6 +37,7 @@ public struct EngineGauges: Sendable, Equatable {
     public static let workflowsParkedName = "keel_workflows_parked"
     public static let workersConnectedName = "keel_workers_connected"
     public static let connectionsOpenName = "keel_connections_open"
+    public static let timersPendingName = "keel_timers_pending"
 
     private static let plain = MetricHandles { Gauge(label: $0) }
     private static let activities = PerName(
@@ -51,6 +54,7 @@ public struct EngineGauges: Sendable, Equatable {
         Self.plain(Self.workflowsParkedName).record(workflowsParked)
         Self.plain(Self.workersConnectedName).record(workersConnected)
         Self.plain(Self.connectionsOpenName).record(connectionsOpen)
+        Self.plain(Self.timersPendingName).record(timersPending)
         Self.activities.publish(workers: workersByActivity, backlog: backlogByActivity, oldest: oldestByActivity)
         Self.workflows.publish(workers: workersByWorkflow, backlog: backlogByWorkflow, oldest: oldestByWorkflow)
     }
@@ -108,6 +112,7 @@ extension Engine {
         g.workflowsParked = workflows.values.count { if case .parked = $0.phase { true } else { false } }
         g.workersConnected = registry.workers.count
         g.connectionsOpen = sessions.count
+        g.timersPending = timers.count
         for worker in registry.workers.values {
             for name in Set(worker.activities) { g.workersByActivity[name, default: 0] += 1 }
             for name in Set(worker.workflows) { g.workersByWorkflow[name, default: 0] += 1 }

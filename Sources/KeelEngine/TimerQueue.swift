@@ -59,6 +59,19 @@ struct TimerQueue {
         return due
     }
 
+    /// Removes entries from the front, due or not, while `isVoid` says so of the earliest one, and
+    /// returns how many it removed. Whoever sleeps until ``nextDeadline`` calls it first, so it
+    /// sleeps until a timer that still guards something rather than waking for one that does not.
+    @discardableResult
+    mutating func dropLeading(while isVoid: (TimerEntry) -> Bool) -> Int {
+        var dropped = 0
+        while let first = heap.first, isVoid(first) {
+            _ = popFirst()
+            dropped += 1
+        }
+        return dropped
+    }
+
     private mutating func popFirst() -> TimerEntry {
         let top = heap[0]
         let last = heap.removeLast()
