@@ -141,14 +141,16 @@ import Testing
         guard case .postgres(let location) = try StoreURL(parsing: cluster.url(database: database)) else { return }
         let store = try await PostgresStore(location, maximumConnections: 2, operationTimeout: .seconds(1))
         // Before the pause the database answers, but a loaded machine can take longer than the
-        // 1 s deadline for a new connection's first call: such a call is sent again.
+        // 1 s deadline for a new connection's first call: such a call is sent again, for up to
+        // 45 s (ten tries were not always enough while the whole suite ran beside it).
         var joined: NodeLease?
-        for _ in 0..<10 where joined == nil {
+        let joinDeadline = ContinuousClock.now + .seconds(45)
+        while joined == nil, ContinuousClock.now < joinDeadline {
             do {
                 let lease = try await store.join(nodeId: "n", leaseMillis: 600_000)
                 if try await store.renew(lease) == .held { joined = lease }
             } catch let error as KeelError where error.code == .storageFailure {
-                continue
+                try await Task.sleep(for: .milliseconds(100))  // a refusal can come at once
             }
         }
         let lease = try #require(joined, "the node could not join before the pause")
