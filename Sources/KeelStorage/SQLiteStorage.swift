@@ -18,6 +18,8 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     private let readerSlots = DispatchSemaphore(value: SQLiteStorage.readerCount)
     /// One orchestrator per file; nil for an in-memory database.
     private let lock: DatabaseLock?
+    /// Checkpoints the WAL beside the writer; nil for an in-memory database (it has no WAL).
+    let checkpointer: WALCheckpointer?
     private let clock: (any WallClock)?
 
     /// Read connections; reads beyond this wait for a free one.
@@ -64,12 +66,18 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
             pool.append(r)
         }
         readers = Locked(pool)
+        do {
+            checkpointer = lock == nil ? nil : try WALCheckpointer(path: path, durability: durability)
+        } catch {
+            throw Self.cannotServe(path, error)
+        }
+        checkpointer?.install(on: writer)
         let queue = writerQueue
-        writerThread = Thread {
+        writerThread = Thread { [checkpointer] in
             // Named from inside: Linux takes at most 15 bytes, and a name set before start() was
             // lost (the thread showed as its creator, an event loop, in top and perf).
             Thread.current.name = Self.writerThreadName
-            Self.writerLoop(connection: writer, queue: queue)
+            Self.writerLoop(connection: writer, queue: queue, checkpointer: checkpointer)
         }
         writerThread.start()
     }
@@ -205,6 +213,7 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     }
 
     public func close() async {
+        checkpointer?.stop()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             writerQueue.close { c.resume() }
         }
@@ -217,12 +226,15 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     /// The writer thread's name as `top -H`, `perf` and `/proc/PID/task/*/comm` show it.
     static let writerThreadName = "keel-sql-writer"
 
-    private static func writerLoop(connection db: SQLiteConnection, queue: WriterQueue) {
+    /// Commits batches until the queue closes. `checkpointer` (held here for as long as the
+    /// writer's WAL hook may call it) finishes its checkpoints between batches.
+    private static func writerLoop(connection db: SQLiteConnection, queue: WriterQueue, checkpointer: WALCheckpointer?) {
         let clock = ContinuousClock()
         while let batch = queue.takeBatch() {
             let started = clock.now
             commit(batch, on: db)
             StoreMetrics.recordCommit(writes: batch.count, duration: clock.now - started)
+            checkpointer?.afterCommit(db, idle: queue.isEmpty)
         }
         // Closed here, not when the thread's closure is released: once `close()` returns, another
         // store may open the file at once (a server restarted in the same process).
@@ -306,6 +318,13 @@ private final class WriterQueue: @unchecked Sendable {
         jobs.append(job)
         if jobs.count == 1 { condition.signal() }
         return true
+    }
+
+    /// Whether no write waits now.
+    var isEmpty: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.isEmpty
     }
 
     /// The next batch, waiting while empty; nil once closed and drained.

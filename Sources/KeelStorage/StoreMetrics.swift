@@ -48,6 +48,15 @@ public enum StoreMetrics {
     /// Counts one ROLLBACK that failed and left its transaction open.
     static func transactionLeftOpen() { leftOpenHandles("").increment() }
 
+    /// Counter of WAL checkpoints that failed (SQLite's error, not "another was running"): the
+    /// WAL grows until one succeeds; at 10,000 pages the writer checkpoints inline (WALCheckpointer).
+    public static let checkpointFailures = "keel_store_checkpoint_failures_total"
+
+    private static let checkpointHandles = MetricHandles { _ in Counter(label: checkpointFailures) }
+
+    /// Counts one failed checkpoint.
+    static func checkpointFailed() { checkpointHandles("").increment() }
+
     /// Counts one wake-up hint lost after its commit.
     public static func hintLost() { hintHandles("").increment() }
 
