@@ -71,16 +71,4 @@ struct WALCheckpointerTests {
             await storage.close()
         }
     }
-
-    @Test func theThreadIsNamed() async throws {
-        #expect(WALCheckpointer.threadName.utf8.count <= 15, "Linux keeps at most 15 bytes of a thread's name")
-        try await TemporaryDirectory.with { dir in
-            let storage = try SQLiteStorage(path: dir.file("k.db"))
-            let named = try await eventually(timeout: .seconds(10)) {
-                WriterThreadNameTests.threadNames().contains(WALCheckpointer.threadName)
-            }
-            #expect(named, "threads: \(WriterThreadNameTests.threadNames())")
-            await storage.close()
-        }
-    }
 }
