@@ -65,6 +65,11 @@ final class WALCheckpointer: @unchecked Sendable {
 
     /// Called by the writer inside each COMMIT with the WAL's size in pages.
     fileprivate func walGrew(to pages: Int32, writer: OpaquePointer?) {
+        if pages < walPages {
+            // The WAL started over (a pass of this thread's found the writer idle and left
+            // nothing behind): no pass is waiting to be finished.
+            condition.withLock { passDone = false }
+        }
         walPages = pages
         if pages >= Self.inlineBound {
             count(sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil), inline)
