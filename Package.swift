@@ -79,6 +79,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // glibc's malloc.h (mallinfo2, malloc_trim) for KeelServer's HeapTrim.
         .systemLibrary(name: "CMalloc"),
+        // The Swift runtime's global-enqueue hook by address, for keel's EventLoopExecutor.
+        .systemLibrary(name: "CConcurrencyHook"),
         // Storage protocol, migrations, SQLite backend with group commit.
         .target(
             name: "KeelStorage",
@@ -155,7 +157,7 @@ let package = Package(
             name: "keel",
             dependencies: (withPostgres ? ["KeelPostgres"] : []) + (withWeb ? ["KeelWeb"] : []) + [
                 "KeelServer", "KeelClient", "KeelSchema", "KeelSchemaCLI", "KeelProtocol", "KeelMCP", "KeelTracing",
-                "KeelBench", "KeelStorage",
+                "KeelBench", "KeelStorage", "CConcurrencyHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

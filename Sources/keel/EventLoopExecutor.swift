@@ -1,3 +1,4 @@
+import CConcurrencyHook
 import Foundation
 import NIOCore
 import NIOPosix
@@ -21,9 +22,9 @@ enum EventLoopExecutor {
     /// The loop count this process set for NIO's shared group; nil until ``install(arguments:environment:)`` did.
     nonisolated(unsafe) private(set) static var installedLoopCount: Int?
 
-    /// True when the hook was wanted but NIO could not install it: a runtime that does not export
-    /// `swift_task_enqueueGlobal_hook` (a `--static-swift-stdlib` build keeps it local). Swift's
-    /// own pool runs everything then; `serve` and `dev` say so in a warning (``notice``).
+    /// True when the hook was wanted and neither NIO nor ``installHookLinkedIn()`` could set it
+    /// (another hook was set first). Swift's own pool runs everything then; `serve` and `dev` say
+    /// so in a warning (``notice``).
     nonisolated(unsafe) private(set) static var installFailed = false
 
     /// Installs the hook for `serve` and `dev` unless turned off; nothing for other commands.
@@ -34,15 +35,34 @@ enum EventLoopExecutor {
         guard (1...64).contains(count) else { return }  // the parser refuses it with its message
         NIOSingletons.groupLoopCountSuggestion = count
         installedLoopCount = count
-        installFailed = !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        installFailed =
+            !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            && !installHookLinkedIn()
+    }
+
+    /// The runtime's global-enqueue hook: a job, and the runtime's own enqueue (not called).
+    private typealias EnqueueGlobalHook = @convention(thin) (UnownedJob, @convention(thin) (UnownedJob) -> Void) -> Void
+
+    /// What NIO's installer does, for a runtime linked into the binary (`--static-swift-stdlib`):
+    /// there the hook is a hidden variable NIO's `dlsym` cannot find, but this binary's own
+    /// reference to it resolves (CConcurrencyHook). Each job goes to the event loop it was
+    /// enqueued from, or to one of the group's. False when another hook is set already.
+    private static func installHookLinkedIn() -> Bool {
+        guard let slot = keel_swift_task_enqueue_global_hook(), slot.pointee == nil else { return false }
+        let hook: EnqueueGlobalHook = { job, _ in
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
+            loop.executor.enqueue(ExecutorJob(job))
+        }
+        slot.pointee = unsafeBitCast(hook, to: UnsafeMutableRawPointer.self)
+        return true
     }
 
     /// The warning for a hook that was wanted and did not go in, if it did not; nil otherwise.
     static var notice: String? {
         guard installFailed else { return nil }
-        return "Swift concurrency could not be moved onto the event loops (this Swift runtime does not let NIO "
-            + "install its executor, e.g. a --static-swift-stdlib build); it runs on Swift's own pool, with about "
-            + "twice the thread switches per call (docs/performance.md, \"Thread crossings\")"
+        return "Swift concurrency could not be moved onto the event loops (another executor hook was set "
+            + "before keel's); it runs on Swift's own pool, with about twice the thread switches per call "
+            + "(docs/performance.md, \"Thread crossings\")"
     }
 
     /// On unless `KEEL_NIO_EXECUTOR=0`, or `serve --no-concurrency-on-event-loops` without
