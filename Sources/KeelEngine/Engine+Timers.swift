@@ -18,11 +18,26 @@ extension Engine {
             timerLoopRounds += 1
             await fireDueTimers()
             timers.dropLeading { timerIsVoid($0) }
+            compactTimersIfGrown()
             let untilNext = timers.nextDeadline.map { $0 - clock.now() } ?? options.maxTimerSleepMs
             let pause = min(max(untilNext, 0), options.maxTimerSleepMs)
             await timerWake.wait(upTo: .milliseconds(pause))
         }
     }
+
+    /// Removes the void timers from the whole queue once it holds twice what it held after the
+    /// last time (at least ``timerCompactionMinimum``). Dropping from the front alone left them
+    /// behind any earlier timer that still guards something: a caller waiting five minutes on a
+    /// result kept every attempt's timeout set after it, thousands a second under load, until its
+    /// own ended. Each pass is paid for by the insertions since the last.
+    func compactTimersIfGrown() {
+        guard timers.count >= timerCompactionAt else { return }
+        timers.removeAll { timerIsVoid($0) }
+        timerCompactionAt = max(Self.timerCompactionMinimum, 2 * timers.count)
+    }
+
+    /// Below this many timers the queue is left as it is.
+    static let timerCompactionMinimum = 1_024
 
     func fireDueTimers() async {
         let due = timers.popDue(now: clock.now())

@@ -68,6 +68,8 @@ public actor Engine {
     let timerWake = RoundTrigger()
     /// Rounds the timer loop has run (each fires what is due, then sleeps).
     var timerLoopRounds = 0
+    /// Timers held at which the timer loop next removes the void ones from the whole queue.
+    var timerCompactionAt = Engine.timerCompactionMinimum
     var waiters: [String: [UInt64: Waiter<ActivityTaskRecord>]] = [:]
     /// Open workflow executions, by id.
     var workflows: [String: LiveWorkflow] = [:]

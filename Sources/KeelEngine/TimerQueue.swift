@@ -72,23 +72,43 @@ struct TimerQueue {
         return dropped
     }
 
+    /// Removes every entry `isVoid` says so of, wherever it is in the queue, and returns how many:
+    /// one pass over the queue and a rebuild of its order. For entries that ``dropLeading(while:)``
+    /// cannot reach because an earlier one still guards something.
+    @discardableResult
+    mutating func removeAll(where isVoid: (TimerEntry) -> Bool) -> Int {
+        let before = heap.count
+        heap.removeAll(where: isVoid)
+        var i = heap.count / 2 - 1
+        while i >= 0 {
+            siftDown(from: i)
+            i -= 1
+        }
+        return before - heap.count
+    }
+
     private mutating func popFirst() -> TimerEntry {
         let top = heap[0]
         let last = heap.removeLast()
         if !heap.isEmpty {
             heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && less(heap[l], heap[m]) { m = l }
-                if r < heap.count && less(heap[r], heap[m]) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
+            siftDown(from: 0)
         }
         return top
+    }
+
+    /// Moves the entry at `start` down until neither child is earlier.
+    private mutating func siftDown(from start: Int) {
+        var i = start
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < heap.count && less(heap[l], heap[m]) { m = l }
+            if r < heap.count && less(heap[r], heap[m]) { m = r }
+            if m == i { return }
+            heap.swapAt(i, m)
+            i = m
+        }
     }
 
     private func less(_ a: TimerEntry, _ b: TimerEntry) -> Bool {

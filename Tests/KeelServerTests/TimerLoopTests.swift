@@ -24,6 +24,16 @@ struct TimerLoopTests {
         #expect(queue.popDue(now: 100).map(\.taskID) == ["t2", "t0", "t3", "t4"], "the rest in deadline order")
     }
 
+    @Test func theQueueRemovesVoidEntriesAnywhereAndKeepsItsOrder() {
+        var queue = TimerQueue()
+        for (i, deadline) in [70, 10, 40, 90, 20, 60, 30, 80, 50].enumerated() {
+            queue.schedule(EpochMillis(deadline), taskID: "t\(i)", kind: .waiterTimeout(waiterID: UInt64(i)))
+        }
+        // t1 (10), the earliest, stays; void ones behind it go.
+        #expect(queue.removeAll { ["t2", "t4", "t7"].contains($0.taskID) } == 3)
+        #expect(queue.popDue(now: 100).map(\.deadline) == [10, 30, 50, 60, 70, 90])
+    }
+
     @Test func timersForWhatThisNodeDoesNotHoldAreVoidAndDeadlinesAreNot() async throws {
         try await TemporaryDirectory.with { dir in
             try await Self.withEngine(in: dir) { engine in
@@ -59,6 +69,23 @@ struct TimerLoopTests {
         }
     }
 
+    @Test func voidTimersBehindOneThatStillGuardsAreRemovedOnceTheQueueGrows() async throws {
+        try await TemporaryDirectory.with { dir in
+            try await Self.withEngine(in: dir) { engine in
+                // A schedule slot in a minute (it always fires), then 5,000 answered waits due after it.
+                await engine.scheduleForTest(voidWaits: 5_000, slotInMs: 60_000, waitsAfterMs: 61_000)
+                await engine.compactTimersIfGrown()
+                let (pending, next) = await (engine.timers.count, engine.timerCompactionAt)
+                #expect(pending == 1, "the answered waits behind the slot are removed; \(pending) left")
+                #expect(next == Engine.timerCompactionMinimum)
+                // Below the threshold nothing is scanned.
+                await engine.scheduleForTest(voidWaits: 100, slotInMs: 60_000, waitsAfterMs: 61_000)
+                await engine.compactTimersIfGrown()
+                #expect(await engine.timers.count == 102)
+            }
+        }
+    }
+
     /// An engine on a SQLite file in `dir`, as `keel serve` makes one, its timer loop not running.
     static func withEngine(in dir: TemporaryDirectory, _ body: (Engine) async throws -> Void) async throws {
         let storage = try SQLiteStorage(path: dir.file("keel.db"))
@@ -79,10 +106,12 @@ struct TimerLoopTests {
 }
 
 extension Engine {
-    fileprivate func scheduleForTest(voidWaits: Int, slotInMs: Int64) {
+    /// `voidWaits` timeouts of waits no one waits on, due one a millisecond from `waitsAfterMs`,
+    /// and a schedule slot due in `slotInMs`.
+    fileprivate func scheduleForTest(voidWaits: Int, slotInMs: Int64, waitsAfterMs: Int64 = 0) {
         let now = clock.now()
         for i in 1...voidWaits {
-            timers.schedule(now + Int64(i), taskID: "task-\(i)", kind: .waiterTimeout(waiterID: UInt64(i)))
+            timers.schedule(now + waitsAfterMs + Int64(i), taskID: "task-\(i)", kind: .waiterTimeout(waiterID: UInt64(i)))
         }
         timers.schedule(now + slotInMs, taskID: "schedule-1", kind: .scheduleSlot)
     }
