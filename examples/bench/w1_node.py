@@ -36,14 +36,15 @@ def cpu_ms(pid):
 
 
 @contextlib.asynccontextmanager
-async def serving(keel_binary, store_args, prefix):
+async def serving(keel_binary, store_args, prefix, launcher=()):
     """Runs `keel serve STORE_ARGS` on a socket in a temporary directory (`{work}` in an argument
     names it), the bench's worker and CONNECTIONS clients, once the worker has registered; yields
-    (node process, clients, directory) and stops them all after."""
+    (node process, clients, directory) and stops them all after. LAUNCHER (e.g. a profiler's
+    command line) runs the node when given."""
     work = tempfile.mkdtemp(prefix=prefix)
     socket = os.path.join(work, "k.sock")
     log = open(os.path.join(work, "keel.log"), "w")
-    node = subprocess.Popen([keel_binary, "serve", *(a.format(work=work) for a in store_args), "--socket", socket, "--log-level", "error"],
+    node = subprocess.Popen([*launcher, keel_binary, "serve", *(a.format(work=work) for a in store_args), "--socket", socket, "--log-level", "error"],
                             stdout=log, stderr=log)
     worker = None
     clients = []
