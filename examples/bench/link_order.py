@@ -42,12 +42,13 @@ def defined_functions(binary):
 
 
 async def profile(binary, work):
-    """The dumps of one profiled node: at idle, then after 16 workflows of 3 activities and one of 30."""
+    """The dumps of one profiled node, logging as `keel serve` does by default: at idle, then after
+    16 workflows of 3 activities and one of 30."""
     out = os.path.join(work, "callgrind.out")
     launcher = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--demangle=no",
                 "--compress-strings=no", "--dump-line=no"]
     async with serving(binary, ["--db", "{work}/k.db", "--handshake-timeout", "120"], "keel-link-order-",
-                       launcher) as (node, clients, _):
+                       launcher, log_level="info") as (node, clients, _):
         dump(node.pid, "idle")
         await run_w1(clients, 16)
         await clients[0].start_workflow("bench.flow", {"activities": 30, "payload": {}}, "sequential")

@@ -36,7 +36,7 @@ def cpu_ms(pid):
 
 
 @contextlib.asynccontextmanager
-async def serving(keel_binary, store_args, prefix, launcher=()):
+async def serving(keel_binary, store_args, prefix, launcher=(), log_level="error"):
     """Runs `keel serve STORE_ARGS` on a socket in a temporary directory (`{work}` in an argument
     names it), the bench's worker and CONNECTIONS clients, once the worker has registered; yields
     (node process, clients, directory) and stops them all after. LAUNCHER (e.g. a profiler's
@@ -44,7 +44,7 @@ async def serving(keel_binary, store_args, prefix, launcher=()):
     work = tempfile.mkdtemp(prefix=prefix)
     socket = os.path.join(work, "k.sock")
     log = open(os.path.join(work, "keel.log"), "w")
-    node = subprocess.Popen([*launcher, keel_binary, "serve", *(a.format(work=work) for a in store_args), "--socket", socket, "--log-level", "error"],
+    node = subprocess.Popen([*launcher, keel_binary, "serve", *(a.format(work=work) for a in store_args), "--socket", socket, "--log-level", log_level],
                             stdout=log, stderr=log)
     worker = None
     clients = []
