@@ -188,15 +188,12 @@ extension Engine {
 
     /// `workflow/result` on a shared store: the record once the execution ended — told at once
     /// when it ends on this node, seen by the remote-wait loop (``checkRemoteWorkflowWaits()``) when it
-    /// ends on another — or as it is after `timeoutMs`.
-    func sharedWorkflowResult(_ id: String, timeoutMs: Int64) async throws -> WorkflowRecord {
+    /// ends on another — or as it is after `timeoutMs`. `record` is the one the caller just read.
+    func sharedWorkflowResult(_ record: WorkflowRecord, timeoutMs: Int64) async throws -> WorkflowRecord {
+        let id = record.id
         let deadline = clock.now().addingSaturating(timeoutMs)
-        while true {
-            guard let record = try await currentWorkflow(id) else {
-                throw KeelError(.workflowNotFound, "no workflow \(id)", data: ["workflowId": .string(id)])
-            }
-            let now = clock.now()
-            if record.status.isTerminal || now >= deadline { return record }
+        var record = record
+        while !record.status.isTerminal, clock.now() < deadline {
             nextWaiterID += 1
             let waiterID = nextWaiterID
             timers.schedule(deadline, taskID: id, kind: .workflowWaiterTimeout(waiterID: waiterID))
@@ -204,7 +201,9 @@ extension Engine {
             if let ended = await withCheckedContinuation({ c in workflowWaiters[id, default: [:]][waiterID] = .task(c) }) {
                 return ended
             }
+            record = try await requireWorkflow(id)
         }
+        return record
     }
 
     /// Wakes callers waiting here for executions that run on other nodes, once the store has

@@ -155,7 +155,7 @@ extension Engine {
         let record = try await requireWorkflow(id)
         guard timeout > 0, !record.status.isTerminal else { return Self.typedResult(record) }
         guard let answer = RPCConnection.deferAnswer() else {
-            return Self.typedResult(try await sharedWorkflowResult(id, timeoutMs: timeout))
+            return Self.typedResult(try await sharedWorkflowResult(record, timeoutMs: timeout))
         }
         awaitExecutionEnd(id, deadline: clock.now().addingSaturating(timeout), answer: answer)
         return Self.typedResult(record)  // not sent: the deferred answer is
