@@ -7,6 +7,8 @@ every function run (valgrind must be installed: `apt-get install valgrind`); rer
 moves much of the start.
 
 Usage: examples/bench/link_order.py [--keel .build/install/release/keel] [--out .ci/keel-link-order.txt]
+       examples/bench/link_order.py --check BINARY   (how much of the list BINARY follows; exits 1
+                                                     when it is not laid out by it: .ci/install-check)
 """
 import argparse
 import asyncio
@@ -14,6 +16,7 @@ import glob
 import os
 import re
 import subprocess
+import sys
 import tempfile
 
 from w1_node import ROOT, run_w1, serving
@@ -36,9 +39,27 @@ def functions_run(path):
     return names
 
 
-def defined_functions(binary):
+def function_addresses(binary):
+    """The functions BINARY's symbol table defines, each with its address."""
     output = subprocess.run(["nm", "--defined-only", binary], check=True, capture_output=True, text=True).stdout
-    return {fields[2] for fields in map(str.split, output.splitlines()) if len(fields) == 3 and fields[1] in "tTwW"}
+    addresses = {}
+    for fields in map(str.split, output.splitlines()):
+        if len(fields) == 3 and fields[1] in "tTwW":
+            addresses.setdefault(fields[2], int(fields[0], 16))
+    return addresses
+
+
+def check(binary, order_file):
+    """Exits 1 unless BINARY lays out the functions of ORDER_FILE it defines in that order: all but
+    a few, since the Swift runtime's prebuilt objects put some functions in one section together."""
+    addresses = function_addresses(binary)
+    with open(order_file) as f:
+        placed = [addresses[name] for name in f.read().split() if name in addresses]
+    in_order = sum(b > a for a, b in zip(placed, placed[1:])) / max(len(placed) - 1, 1)
+    print(f"link order: {len(placed)} functions of the list in the binary, {in_order:.1%} in the list's order")
+    if len(placed) < 1000 or in_order < 0.9:
+        sys.exit(f"{binary} is not laid out in {order_file}'s order: check .ci/install's flags; "
+                 "objects built before them keep their old sections (rm -rf .build/install)")
 
 
 async def profile(binary, work):
@@ -61,14 +82,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keel", default=os.path.join(ROOT, ".build", "install", "release", "keel"))
     parser.add_argument("--out", default=os.path.join(ROOT, ".ci", "keel-link-order.txt"))
+    parser.add_argument("--check", metavar="BINARY")
     args = parser.parse_args()
+    if args.check:
+        return check(args.check, args.out)
     with tempfile.TemporaryDirectory(prefix="keel-link-order-") as work:
         # valgrind 3.19 cannot read the binary's DWARF 5; the symbol table is all it needs.
         binary = os.path.join(work, "keel")
         subprocess.run(["objcopy", "--strip-debug", args.keel, binary], check=True)
         dumps = asyncio.run(profile(binary, work))
         assert len(dumps) == 2, dumps
-        defined = defined_functions(binary)
+        defined = function_addresses(binary).keys()
         order, seen = [], set()
         for phase, path in zip(("start to idle", "workflows"), dumps):
             ran = sorted(functions_run(path) & defined - seen)

@@ -40,7 +40,7 @@ async def serving(keel_binary, store_args, prefix, launcher=(), log_level="error
     """Runs `keel serve STORE_ARGS` on a socket in a temporary directory (`{work}` in an argument
     names it), the bench's worker and CONNECTIONS clients, once the worker has registered; yields
     (node process, clients, directory) and stops them all after. LAUNCHER (e.g. a profiler's
-    command line) runs the node when given."""
+    command line) runs the node when given; the node logs at LOG_LEVEL."""
     work = tempfile.mkdtemp(prefix=prefix)
     socket = os.path.join(work, "k.sock")
     log = open(os.path.join(work, "keel.log"), "w")
