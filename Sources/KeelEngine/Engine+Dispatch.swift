@@ -101,22 +101,12 @@ extension Engine {
             "workflowId": live.record.workflowId.map { .string($0) } ?? .null,
             "attemptToken": .string(live.attemptToken),
         ])
-        let connection = session.connection
-        // Held against the worker's queue until the request is written: dispatch checks room.
-        let reservation = Self.dispatchBytes(live.record.input)
-        connection.outbound.reserve(reservation)
-        enqueue { [self] in
-            let reply: Result<JSONValue, any Error>
-            // `call` queues the request before it suspends, so the reservation becomes real bytes.
-            connection.outbound.release(reservation)
-            // Counted once claimed and sent, so a claim that lost a race is not a started attempt.
-            ActivityMetrics.attemptStarted(name, waitedMs: waitedMs)
-            do {
-                reply = .success(try await connection.call("activity/execute", params: params, id: requestID))
-            } catch {
-                reply = .failure(error)
-            }
-            await self.attemptReturned(id, attempt: attempt, connectionID: connectionID, reply: reply)
+        // Counted once claimed and sent, so a claim that lost a race is not a started attempt.
+        ActivityMetrics.attemptStarted(name, waitedMs: waitedMs)
+        // Sent from here, and the answer starts a task where it arrives: no task waits while the
+        // worker runs the attempt (docs/performance.md, "Calls to workers keep no task").
+        session.connection.call("activity/execute", params: params, id: requestID) { [self] reply in
+            Task { await self.attemptReturned(id, attempt: attempt, connectionID: connectionID, reply: reply) }
         }
     }
 

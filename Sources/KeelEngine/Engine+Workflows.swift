@@ -106,14 +106,11 @@ extension Engine {
                     reply: .failure(KeelError(.attemptSuperseded, "workflow \(id)'s run was stopped before it was sent")))
                 return
             }
-            let reply: Result<JSONValue, any Error>
             WorkflowMetrics.runStarted(record.name, waitedMs: waitedMs)
-            do {
-                reply = .success(try await connection.call("workflow/run", params: params, id: requestID))
-            } catch {
-                reply = .failure(error)
+            // The run's answer starts a task where it arrives: no task waits as long as the run lasts.
+            connection.call("workflow/run", params: params, id: requestID) { reply in
+                Task { await self.runEnded(id, epoch: record.epoch, connectionID: connectionID, reply: reply) }
             }
-            await self.runEnded(id, epoch: record.epoch, connectionID: connectionID, reply: reply)
         }
     }
 

@@ -76,8 +76,22 @@ public final class RPCConnection: Sendable {
 
     private struct State {
         var nextRequestID: Int64 = 1
-        var pending: [RPCID: CheckedContinuation<JSONValue, any Error>] = [:]
+        var pending: [RPCID: PendingCall] = [:]
         var closed = false
+    }
+
+    /// Who waits for the answer to a request we sent: a suspended task, or a closure that takes
+    /// the answer where it arrives (``call(_:params:id:onReply:)``), so that a long call keeps no task.
+    private enum PendingCall {
+        case task(CheckedContinuation<JSONValue, any Error>)
+        case callback(@Sendable (Result<JSONValue, any Error>) -> Void)
+
+        func resume(_ result: Result<JSONValue, any Error>) {
+            switch self {
+            case .task(let continuation): continuation.resume(with: result)
+            case .callback(let onReply): onReply(result)
+            }
+        }
     }
 
     private let state = Locked(State())
@@ -191,10 +205,10 @@ public final class RPCConnection: Sendable {
 
     /// Fails our pending call `id` because its answer was malformed; false if no call waits on `id`.
     private func failPending(_ id: RPCID, _ error: RPCErrorObject) -> Bool {
-        guard let continuation = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return false }
-        continuation.resume(
-            throwing: KeelError(
-                .invalidRequest, "the peer's answer is malformed: \(error.message)", data: ["malformedAnswer": true]))
+        guard let call = state.withLock({ $0.pending.removeValue(forKey: id) }) else { return false }
+        call.resume(
+            .failure(KeelError(
+                .invalidRequest, "the peer's answer is malformed: \(error.message)", data: ["malformedAnswer": true])))
         return true
     }
 
@@ -231,11 +245,11 @@ public final class RPCConnection: Sendable {
         case .notification(let method, let params): return .notification(method: method, params: params)
         case .response(let id, let result):
             // A response to an unknown id is dropped: the spec allows no answer to a response.
-            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(returning: result)
+            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(.success(result))
             return nil
         case .error(let id, let error):
             guard let id else { return nil }  // an error about something we sent that it could not read
-            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: error.keelError)
+            state.withLock { $0.pending.removeValue(forKey: id) }?.resume(.failure(error.keelError))
             return nil
         }
     }
@@ -318,35 +332,49 @@ public final class RPCConnection: Sendable {
         let id = id ?? makeRequestID()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONValue, any Error>) in
-                let accepted = state.withLock { s -> Bool in
-                    if s.closed { return false }
-                    s.pending[id] = continuation
-                    return true
-                }
-                guard accepted else {
-                    continuation.resume(throwing: KeelError(.connectionClosed, "the connection is closed"))
-                    return
-                }
-                send(.request(id: id, method: method, params: params))
+                sendRequest(method, params: params, id: id, awaitedBy: .task(continuation))
             }
         } onCancel: {
             abandon(id, with: CancellationError())
         }
     }
 
+    /// Sends a request; `onReply` gets its answer, or the error ``call(_:params:id:)`` would throw,
+    /// on whichever thread it arrives (at once if the connection is closed). Nothing waits
+    /// meanwhile, so a call that lasts as long as a workflow run costs its closure, not a task.
+    public func call(
+        _ method: String, params: JSONValue, id: RPCID? = nil,
+        onReply: @escaping @Sendable (Result<JSONValue, any Error>) -> Void
+    ) {
+        sendRequest(method, params: params, id: id ?? makeRequestID(), awaitedBy: .callback(onReply))
+    }
+
+    private func sendRequest(_ method: String, params: JSONValue, id: RPCID, awaitedBy call: PendingCall) {
+        let accepted = state.withLock { s -> Bool in
+            if s.closed { return false }
+            s.pending[id] = call
+            return true
+        }
+        guard accepted else {
+            call.resume(.failure(KeelError(.connectionClosed, "the connection is closed")))
+            return
+        }
+        send(.request(id: id, method: method, params: params))
+    }
+
     /// Stops waiting for the answer to request `id`; a late answer is then dropped.
     public func abandon(_ id: RPCID, with error: any Error) {
-        state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: error)
+        state.withLock { $0.pending.removeValue(forKey: id) }?.resume(.failure(error))
     }
 
     /// Marks the connection closed and fails every pending call. Idempotent.
     public func closed() {
-        let pending = state.withLock { s -> [CheckedContinuation<JSONValue, any Error>] in
+        let pending = state.withLock { s -> [PendingCall] in
             s.closed = true
             defer { s.pending = [:] }
             return Array(s.pending.values)
         }
-        for c in pending { c.resume(throwing: KeelError(.connectionClosed, "the connection closed")) }
+        for call in pending { call.resume(.failure(KeelError(.connectionClosed, "the connection closed"))) }
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }
