@@ -7,19 +7,19 @@ import Testing
 
 /// The WAL is checkpointed on a thread of its own, not inside the commit that took it past 1,000
 /// pages (docs/performance.md, "Checkpoints off the commit path"); if that thread stops, the
-/// writer still bounds the WAL.
-@Suite("WAL checkpoints beside the writer", .timeLimit(.minutes(2)))
+/// writer still bounds the WAL. Each of the thousands of commits is an await, and under the whole
+/// suite's load each waits its turn on the pool: 0.4 s alone took 78–118 s in full runs, so the
+/// limit is 5 minutes (fewer, larger commits left no moment for the writer to finish a pass).
+@Suite("WAL checkpoints beside the writer", .timeLimit(.minutes(5)))
 struct WALCheckpointerTests {
-    /// `count` commits, each of `rows` rows of `bytes` bytes. Few commits of several rows rather
-    /// than one row each: every commit is an await, and under the whole suite's load each await
-    /// waited its turn on the pool (3,000 of them took 79 s of the 120 allowed in CI).
-    static func commit(_ storage: SQLiteStorage, _ count: Int, rows: Int, bytes: Int) async throws {
+    /// `count` commits, each a row of `bytes` bytes.
+    static func commit(_ storage: SQLiteStorage, _ count: Int, bytes: Int) async throws {
         try await storage.writeSQL { tx in
             try tx.db.execute("CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
         }
         for _ in 0..<count {
             try await storage.writeSQL { tx in
-                for _ in 0..<rows { try tx.db.execute("INSERT INTO filler (body) VALUES (zeroblob(\(bytes)))") }
+                try tx.db.execute("INSERT INTO filler (body) VALUES (zeroblob(\(bytes)))")
             }
         }
     }
@@ -41,8 +41,8 @@ struct WALCheckpointerTests {
         try await TemporaryDirectory.with { dir in
             let storage = try SQLiteStorage(path: dir.file("k.db"), durability: .normal)
             let checkpointer = try #require(storage.checkpointer)
-            // 300 commits of ~25 pages: past the threshold a few times.
-            try await Self.commit(storage, 300, rows: 10, bytes: 3_000)
+            // ~3,000 commits of a page or two: past the threshold a few times.
+            try await Self.commit(storage, 3_000, bytes: 3_000)
             let ran = try await eventually(timeout: .seconds(30)) { checkpointer.completed.load(ordering: .relaxed) > 0 }
             #expect(ran, "no checkpoint ran on the checkpointer's thread")
             #expect(checkpointer.finished.load(ordering: .relaxed) > 0, "the writer never finished a pass")
@@ -65,8 +65,8 @@ struct WALCheckpointerTests {
             let storage = try SQLiteStorage(path: dir.file("k.db"), durability: .normal)
             let checkpointer = try #require(storage.checkpointer)
             checkpointer.stop()
-            // 260 commits of ~40 pages: past the inline bound (10,000 pages).
-            try await Self.commit(storage, 260, rows: 10, bytes: 15_000)
+            // ~2,600 commits of ~4 pages: past the inline bound (10,000 pages).
+            try await Self.commit(storage, 2_600, bytes: 15_000)
             #expect(checkpointer.inline.load(ordering: .relaxed) > 0, "the writer never checkpointed")
             #expect(Self.walPages(dir) <= Int(WALCheckpointer.inlineBound) + 100, "WAL of \(Self.walPages(dir)) pages")
             #expect(try await Self.rows(storage) == 2_600)
