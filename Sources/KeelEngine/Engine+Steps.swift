@@ -24,6 +24,17 @@ extension Engine {
             guard let deferred = RPCConnection.deferAnswer() else { return await held.answer }
             held.send(to: deferred)
             return .null  // not sent: the deferred answer is
+        case .deferred:
+            return .null  // not sent: the deferred answer is, once the step is stored
+        }
+    }
+
+    /// Sends what recording a step came to as the request's deferred answer.
+    private func send(_ reply: StepReply, to deferred: DeferredAnswer) {
+        switch reply {
+        case .answer(let answer): deferred.send(answer)
+        case .held(let held): held.send(to: deferred)
+        case .deferred: break  // its answer has its own sender already
         }
     }
 
@@ -46,10 +57,13 @@ extension Engine {
     /// A step the store could not record (or that a node without its lease refused before trying):
     /// the run goes on from it in the worker, so its answer is not trusted (runEnded replays it).
     func noteStepNotRecorded(_ value: JSONValue, session: Session, _ error: any Error) {
+        guard let id = value["workflowId"]?.stringValue else { return }
+        noteStepNotRecorded(id, connectionID: session.connection.id, error)
+    }
+
+    private func noteStepNotRecorded(_ id: String, connectionID: UInt64, _ error: any Error) {
         let isStoreFailure = (error as? KeelError).map { $0.code == .storageFailure } ?? true
-        guard isStoreFailure, let id = value["workflowId"]?.stringValue, let live = workflows[id],
-            live.runningOn == session.connection.id
-        else { return }
+        guard isStoreFailure, let live = workflows[id], live.runningOn == connectionID else { return }
         workflows[id]?.stepNotRecorded = true
     }
 
@@ -273,7 +287,12 @@ extension Engine {
 
     /// Appends an entry (fenced by the run's epoch), with what it sets, and mirrors it in memory.
     private func record(_ entry: JournalEntry, epoch: Int, effect: StepEffect? = nil) async throws -> JournalEntry {
-        switch try await ledger.append(entry, epoch: epoch, effect: effect) {
+        try recorded(entry, try await ledger.append(entry, epoch: epoch, effect: effect))
+    }
+
+    /// Takes in what the store answered for `entry`: the entry as the journal now has it.
+    private func recorded(_ entry: JournalEntry, _ outcome: WriteOutcome) throws -> JournalEntry {
+        switch outcome {
         case .applied:
             workflows[entry.workflowId]?.journal[entry.seq] = entry
             return entry
@@ -384,6 +403,10 @@ extension Engine {
             if let reserved { cancelReservation(reserved, name: name, input: task.input) }
             return try await activityStep(unreserved: task, entry: entry, epoch: epoch)
         }
+        if let deferred = RPCConnection.deferAnswer() {
+            recordDeferred(entry, task: task, claimedBy: claimedBy, reserved: reserved, epoch: epoch, answer: deferred)
+            return .deferred
+        }
         do {
             _ = try await record(entry, epoch: epoch, effect: .task(task, claimedBy: claimedBy))
         } catch {
@@ -392,6 +415,38 @@ extension Engine {
         }
         await launch(task, reserved: reserved)
         return hold(id, seq: seq, epoch: epoch)
+    }
+
+    /// Records an activity step whose request deferred its answer, without a task waiting on the
+    /// commit: the request's task ends here, and the store's answer comes back to
+    /// ``activityStepStored(_:entry:task:reserved:epoch:answer:)`` (docs/performance.md, "Steps
+    /// keep no task while they commit": a waiting task kept ~16 KB of async frames per step).
+    private func recordDeferred(
+        _ entry: JournalEntry, task: ActivityTaskRecord, claimedBy: String?, reserved: UInt64?, epoch: Int,
+        answer: DeferredAnswer
+    ) {
+        ledger.append(entry, epoch: epoch, task: task, claimedBy: claimedBy) { [self] outcome in
+            Task { await activityStepStored(outcome, entry: entry, task: task, reserved: reserved, epoch: epoch, answer: answer) }
+        }
+    }
+
+    /// Carries on an activity step once the store answered, as the request's own task did before
+    /// its answer was deferred: the task launched and the step held, or the store's error sent
+    /// (the run is then not trusted: ``noteStepNotRecorded(_:session:_:)``).
+    private func activityStepStored(
+        _ outcome: Result<WriteOutcome, any Error>, entry: JournalEntry, task: ActivityTaskRecord, reserved: UInt64?,
+        epoch: Int, answer: DeferredAnswer
+    ) async {
+        do {
+            _ = try recorded(entry, outcome.get())
+        } catch {
+            if let reserved { cancelReservation(reserved, name: task.name, input: task.input) }
+            noteStepNotRecorded(entry.workflowId, connectionID: answer.connectionID, error)
+            answer.fail(errorForWire(error, method: "workflow/step"))
+            return
+        }
+        await launch(task, reserved: reserved)
+        send(hold(entry.workflowId, seq: entry.seq, epoch: epoch), to: answer)
     }
 
     /// An activity step stored with its task unclaimed (a node without its lease).

@@ -64,8 +64,10 @@ final class HeldStep: Sendable {
     }
 }
 
-/// What recording a `workflow/step` came to: its answer now, or a hold on its entry's outcome.
+/// What recording a `workflow/step` came to: its answer now, a hold on its entry's outcome, or
+/// (over a connection) a deferred answer sent once the store has the step.
 enum StepReply: Sendable {
     case answer(JSONValue)
     case held(HeldStep)
+    case deferred
 }

@@ -110,10 +110,44 @@ struct WorkflowLedger {
     func append(_ entry: JournalEntry, epoch: Int, effect: StepEffect?) async throws -> WriteOutcome {
         if case .child(let child) = effect { try await refuseTakenChildId(child.id) }
         let outcomes = try await store.apply(Self.changes(appending: entry, epoch: epoch, effect: effect))
-        if case .task(_, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound {
-            try await storeUnclaimed(effect, seq: entry.seq, node: node)
-        }
+        if let node = Self.lapsedLease(outcomes, effect: effect) { try await storeUnclaimed(effect, seq: entry.seq, node: node) }
         return Engine.writeOutcome(outcomes.first ?? .notFound)
+    }
+
+    /// ``append(_:epoch:effect:)`` of an activity step with its task, answered through
+    /// `completion` (on the store's thread) rather than awaited, so that the step's request keeps
+    /// no task while the commit runs (docs/performance.md, "Steps keep no task while they commit").
+    func append(
+        _ entry: JournalEntry, epoch: Int, task: ActivityTaskRecord, claimedBy: String?,
+        completion: @escaping @Sendable (Result<WriteOutcome, any Error>) -> Void
+    ) {
+        let effect = StepEffect.task(task, claimedBy: claimedBy)
+        store.apply(Self.changes(appending: entry, epoch: epoch, effect: effect)) { [self] result in
+            switch result {
+            case .failure(let error):
+                completion(.failure(error))
+            case .success(let outcomes):
+                guard let node = Self.lapsedLease(outcomes, effect: effect) else {
+                    return completion(.success(Engine.writeOutcome(outcomes.first ?? .notFound)))
+                }
+                // Rare (the lease lapsed between the claim and the commit): a task for the write.
+                Task {
+                    do {
+                        try await storeUnclaimed(effect, seq: entry.seq, node: node)
+                        completion(.success(Engine.writeOutcome(outcomes.first ?? .notFound)))
+                    } catch {
+                        completion(.failure(error))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The node whose claim on the step's task the store refused although the step was recorded
+    /// (its lease lapsed meanwhile); nil when the task was stored as asked.
+    private static func lapsedLease(_ outcomes: [ChangeOutcome], effect: StepEffect?) -> String? {
+        guard case .task(_, let node?) = effect, outcomes.first == .applied, outcomes.last == .notFound else { return nil }
+        return node
     }
 
     /// The changes of one step: its entry, its timer, what it sets going.

@@ -20,6 +20,9 @@ public final class DeferredAnswer: Sendable {
         self.id = id
     }
 
+    /// The id of the connection the answer goes to (``RPCConnection/id``).
+    public var connectionID: UInt64 { connection.id }
+
     /// Answers with `result`.
     public func send(_ result: JSONValue) {
         answer(.response(id: id, result: result))

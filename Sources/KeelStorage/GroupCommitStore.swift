@@ -42,7 +42,7 @@ public final class GroupCommitStore: Store {
 
     private struct Waiter {
         var changes: [Change]
-        var continuation: CheckedContinuation<[ChangeOutcome], any Error>
+        var completion: @Sendable (Result<[ChangeOutcome], any Error>) -> Void
     }
 
     private struct Queue {
@@ -84,12 +84,24 @@ public final class GroupCommitStore: Store {
         }
         if alone { return try await commitAlone(changes) }
         return try await withCheckedThrowingContinuation { continuation in
-            let ready = queue.withLock { queue -> [Waiter]? in
-                queue.waiting.append(Waiter(changes: changes, continuation: continuation))
-                return Self.nextGroup(&queue, maximumInFlight: maximumInFlight, maximumChanges: maximumChanges)
-            }
-            if let ready { startCommit(ready) }
+            wait(changes) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Waits for the next free commit, as every call that finds a commit running does, whether or
+    /// not one is free: the caller has no task of its own to commit in.
+    public func apply(_ changes: [Change], completion: @escaping @Sendable (Result<[ChangeOutcome], any Error>) -> Void) {
+        guard !changes.isEmpty else { return completion(.success([])) }
+        wait(changes, completion: completion)
+    }
+
+    /// Queues one call, and starts a commit if a slot is free.
+    private func wait(_ changes: [Change], completion: @escaping @Sendable (Result<[ChangeOutcome], any Error>) -> Void) {
+        let ready = queue.withLock { queue -> [Waiter]? in
+            queue.waiting.append(Waiter(changes: changes, completion: completion))
+            return Self.nextGroup(&queue, maximumInFlight: maximumInFlight, maximumChanges: maximumChanges)
+        }
+        if let ready { startCommit(ready) }
     }
 
     /// Takes the waiting calls that fit one commit, if a commit slot is free.
@@ -149,7 +161,7 @@ public final class GroupCommitStore: Store {
             if split { queue.statistics.splitGroups += 1 }
             return Self.nextGroup(&queue, maximumInFlight: maximumInFlight, maximumChanges: maximumChanges)
         }
-        for (waiter, answer) in zip(group, answers) { waiter.continuation.resume(with: answer) }
+        for (waiter, answer) in zip(group, answers) { waiter.completion(answer) }
         if let next { startCommit(next) }
     }
 

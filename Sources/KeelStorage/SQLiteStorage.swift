@@ -160,10 +160,20 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any StorageTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let job = WriteJob(body: body, continuation: continuation)
-            if !writerQueue.enqueue(job) {
-                continuation.resume(throwing: KeelError(.storageFailure, "the store is closed"))
-            }
+            write(body) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// ``write(_:)`` that hands its outcome to `completion` (once, on the writer thread, or at once
+    /// when the store is closed) instead of suspending a task: a caller that need not wait keeps
+    /// no task, and no async frames, while the commit runs (docs/performance.md, "Steps keep no
+    /// task while they commit"). `completion` must not block: the writer's next batch waits for it.
+    public func write<T: Sendable>(
+        _ body: @escaping @Sendable (any StorageTransaction) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        if !writerQueue.enqueue(WriteJob(body: body, completion: completion)) {
+            completion(.failure(KeelError(.storageFailure, "the store is closed")))
         }
     }
 
@@ -198,6 +208,14 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
     /// `write` with SQLite's own transaction, for this module's SQL (``SQLiteStore``).
     func writeSQL<T: Sendable>(_ body: @escaping @Sendable (SQLiteTransaction) throws -> T) async throws -> T {
         try await write { tx in try body(try Self.sqlite(tx)) }
+    }
+
+    /// `write(_:completion:)` with SQLite's own transaction.
+    func writeSQL<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteTransaction) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        write({ tx in try body(try Self.sqlite(tx)) }, completion: completion)
     }
 
     /// `read` with SQLite's own transaction, for this module's SQL.
@@ -370,12 +388,12 @@ private protocol AnyWriteJob: Sendable {
 private final class WriteJob<T: Sendable>: AnyWriteJob, @unchecked Sendable {
     // @unchecked: `result` is written and read only on the writer thread, before `finish` hands it over.
     let body: @Sendable (any StorageTransaction) throws -> T
-    let continuation: CheckedContinuation<T, any Error>
+    let completion: @Sendable (Result<T, any Error>) -> Void
     var result: Result<T, any Error>?
 
-    init(body: @escaping @Sendable (any StorageTransaction) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+    init(body: @escaping @Sendable (any StorageTransaction) throws -> T, completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
         self.body = body
-        self.continuation = continuation
+        self.completion = completion
     }
 
     func run(_ tx: SQLiteTransaction) -> Bool {
@@ -396,9 +414,9 @@ private final class WriteJob<T: Sendable>: AnyWriteJob, @unchecked Sendable {
 
     func finish(commitError: (any Error)?) {
         if let commitError {
-            continuation.resume(throwing: commitError)
+            completion(.failure(commitError))
         } else {
-            continuation.resume(with: result ?? .failure(KeelError(.storageFailure, "write did not run")))
+            completion(result ?? .failure(KeelError(.storageFailure, "write did not run")))
         }
     }
 }

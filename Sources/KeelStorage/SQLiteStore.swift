@@ -20,6 +20,12 @@ public final class SQLiteStore: Store {
         return try await storage.writeSQL { tx in try changes.map { try tx.apply($0, now: now) } }
     }
 
+    /// The writer thread answers `completion` itself: no task waits for the commit.
+    public func apply(_ changes: [Change], completion: @escaping @Sendable (Result<[ChangeOutcome], any Error>) -> Void) {
+        let now = storage.now()
+        storage.writeSQL({ tx in try changes.map { try tx.apply($0, now: now) } }, completion: completion)
+    }
+
     public func claimTasks(_ request: TaskClaim, node: NodeLease) async throws -> [ActivityTaskRecord] {
         guard !request.names.isEmpty, request.limit > 0 else { return [] }
         let now = storage.now()

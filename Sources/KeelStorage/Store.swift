@@ -18,6 +18,13 @@ public protocol Store: Sendable {
     /// answer `.duplicate`, `.stale` or `.alreadyFinished` and apply nothing twice.
     func apply(_ changes: [Change]) async throws -> [ChangeOutcome]
 
+    /// ``apply(_:)`` that hands its outcome to `completion`, once, instead of suspending the
+    /// caller: a caller that need not wait for the commit (a step whose answer is deferred) keeps
+    /// no task, and so none of its async frames, while the commit runs (docs/performance.md, "Steps
+    /// keep no task while they commit"). `completion` may run on any thread and must not block.
+    /// The default runs ``apply(_:)`` in a task of its own.
+    func apply(_ changes: [Change], completion: @escaping @Sendable (Result<[ChangeOutcome], any Error>) -> Void)
+
     /// Claims up to `request.limit` ready tasks among `request.names` for `node`, oldest first:
     /// each claimed task is `running`, owned by the node, its attempt raised by one. Two nodes
     /// claiming at once never get the same task.
@@ -459,5 +466,13 @@ public struct NodeRecord: Sendable, Equatable {
         self.heartbeatAt = heartbeatAt
         self.leaseMillis = leaseMillis
         self.workers = workers
+    }
+}
+
+extension Store {
+    public func apply(_ changes: [Change], completion: @escaping @Sendable (Result<[ChangeOutcome], any Error>) -> Void) {
+        Task {
+            do { completion(.success(try await apply(changes))) } catch { completion(.failure(error)) }
+        }
     }
 }

@@ -202,6 +202,53 @@ struct StoreFailureTests {
             }
         }
     }
+    /// An activity step answered after its commit without a task waiting on it (the deferred
+    /// path of `Engine.storeActivityStep`): a commit that fails answers the step with 4001 and an
+    /// incident, the activity does not run, the run is not trusted and runs again, and once space
+    /// returns the step is stored and the activity runs once.
+    @Test func anActivityStepThatCannotBeStoredFailsTheStepAndTheRunRunsAgainUntilItLands() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "steps", endpoint: endpoint, maxConcurrent: 4)
+                worker.activity("echo.big") { (input: JSONValue, _) -> JSONValue in
+                    counter.bump("activity")
+                    return input
+                }
+                worker.workflow("wf.bigStep") { (_: JSONValue, ctx) -> JSONValue in
+                    if counter.bump("runs") == 1 { _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db) }
+                    do {
+                        let input: JSONValue = ["pad": .string(Self.big)]
+                        return try await ctx.activity("echo.big", input, as: JSONValue.self)
+                    } catch let error as KeelError {
+                        if error.code == .storageFailure, error.data?["incident"]?.stringValue?.hasPrefix("inc-") == true {
+                            counter.bump("stepStoreFailures")
+                        }
+                        throw error
+                    }
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    _ = try await start(endpoint, "wf.bigStep", [:], id: "big-step-1")
+                    #expect(try await eventually { counter.get("stepStoreFailures") >= 1 && counter.get("runs") >= 2 })
+                    #expect(counter.get("activity") == 0, "an activity whose step is not stored must not run")
+                    let meanwhile = try await KeelClient.withClient(endpoint) {
+                        try await $0.call("workflow/describe", ["workflowId": "big-step-1"])
+                    }
+                    #expect(meanwhile["status"] != "completed" && meanwhile["status"] != "failed", "\(meanwhile)")
+
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let r = try await result(endpoint, "big-step-1", timeoutMs: 30_000)
+                    #expect(r["status"] == "completed", "\(r)")
+                    #expect(r["output"]?["pad"]?.stringValue?.count == Self.big.count)
+                    #expect(counter.get("activity") == 1)
+                }
+            }
+        }
+    }
+
     @Test func aRetryThatCannotBeStoredIsRetriedUntilItLandsAndTheNextAttemptRuns() async throws {
         try await TemporaryDirectory.with { dir in
             let db = dir.file("keel.db")
