@@ -330,18 +330,29 @@ extension Engine {
     /// id, same epoch 1); the look only gives back what this node does not run.
     /// - Throws: 4001 `leaseNotHeld` when the lease lapsed meanwhile (nothing stored).
     func startOwned(_ record: WorkflowRecord, node: String) async throws -> WriteOutcome {
-        let outcome: ChangeOutcome
+        let outcome: Result<ChangeOutcome, any Error>
         executionsInFlight.insert(record.id)
         defer { executionsInFlight.remove(record.id) }
         do {
-            outcome = try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound
+            outcome = .success(try await cluster.store.apply([.startClaimedExecution(record, node: node)]).first ?? .notFound)
         } catch {
+            outcome = .failure(error)
+        }
+        return try ownedStartOutcome(record, outcome)
+    }
+
+    /// What the store answered for an owned start (``startOwned(_:node:)``).
+    func ownedStartOutcome(_ record: WorkflowRecord, _ outcome: Result<ChangeOutcome, any Error>) throws -> WriteOutcome {
+        switch outcome {
+        case .failure(let error):
             logger.info("the answer of an owned start was lost; if it committed, the look for unknown executions gives it back",
                 metadata: ["workflow": "\(record.id)", "error": "\(error)"])
             throw error
+        case .success(.notFound):
+            throw leaseNotHeld("workflow/start")
+        case .success(let stored):
+            return Self.writeOutcome(stored)
         }
-        if outcome == .notFound { throw leaseNotHeld("workflow/start") }
-        return Self.writeOutcome(outcome)
     }
 
     /// Returns an execution this node stored owned but will not run (its worker left during the

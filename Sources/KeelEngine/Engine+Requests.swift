@@ -38,7 +38,7 @@ extension Engine {
         case "activity/publish": return try await publishFromActivity(params, session: session)
         case "workflow/follow": return try await followWorkflow(params)
         case "workflow/step": return try await step(params, session: session)
-        case "workflow/start": return try await serveTyped(params, startWorkflow)
+        case "workflow/start": return try await serveStart(params)
         case "workflow/result": return try await serveTyped(params, workflowResult)
         case "workflow/signal": return try await serveTyped(params, signalWorkflow)
         case "workflow/cancel": return try await serveTyped(params, cancelWorkflow)
@@ -78,6 +78,16 @@ extension Engine {
         _ params: JSONValue, _ entry: (P) async throws -> R
     ) async throws -> JSONValue {
         try await entry(P(json: params)).json
+    }
+
+    /// `workflow/start`: over a connection its answer is deferred, so that no task waits on its
+    /// commit (``startWorkflow(_:answer:)``). In a frame of its own, as ``serveTyped(_:_:)``.
+    @inline(never)
+    private func serveStart(_ params: JSONValue) async throws -> JSONValue {
+        let start = try WorkflowStartParams(json: params)
+        guard let answer = RPCConnection.deferAnswer() else { return try await startWorkflow(start).json }
+        await startWorkflow(start, answer: answer)
+        return .null  // not sent: the deferred answer is
     }
 
     /// `ping`: answers `{}` once the connection is initialized (and the caller may send requests).

@@ -1,4 +1,5 @@
 import KeelCore
+import KeelTracing
 public import KeelProtocol
 import KeelStorage
 import Logging
@@ -11,6 +12,49 @@ extension Engine {
     ///   `.inputContractViolation` when the input breaks the workflow's contract, `.invalidParams`
     ///   for what the schema cannot check (bytes, NFC, the traceparent's form, search attributes).
     public func startWorkflow(_ params: WorkflowStartParams) async throws -> WorkflowStartResult {
+        let start = try await prepareStart(params)
+        return try await startStored(start, try await storeStart(start))
+    }
+
+    /// `workflow/start` over a connection, answered through `answer`: the request's task ends once
+    /// the start is handed to the store, and the store's answer comes back to
+    /// ``startStored(_:_:)`` in a task of its own (docs/performance.md, "Starts and steps keep no
+    /// task while they commit": a waiting task kept ~18 KB of async frames per start). A
+    /// signal-with-start waits in this task, as ``startWorkflow(_:)`` does.
+    func startWorkflow(_ params: WorkflowStartParams, answer: DeferredAnswer) async {
+        let method = "workflow/start"
+        do {
+            let start = try await prepareStart(params)
+            guard start.signal == nil else { return answer.send(try await startStored(start, try await storeStart(start)).json) }
+            storeStart(start) { [self] outcome in
+                Task {
+                    do {
+                        answer.send(try await startStored(start, (try storedStart(start, outcome), nil)).json)
+                    } catch {
+                        answer.fail(errorForWire(error, method: method))
+                    }
+                }
+            }
+        } catch {
+            answer.fail(errorForWire(error, method: method))
+        }
+    }
+
+    /// A start checked and made into the record to store, with the worker it took a slot of.
+    struct PreparedStart: Sendable {
+        var record: WorkflowRecord
+        var policy: WorkflowStartParams.ConflictPolicy
+        var signal: StartSignal?
+        var traceParent: TraceParent?
+        /// This node, when the start is stored owned (no signal, a lease held).
+        var owner: String?
+        /// The worker whose slot the start holds until it is stored: its first run goes there.
+        var reserved: UInt64?
+    }
+
+    /// Everything of a start before its write: the checks, the record, a worker's slot for its
+    /// first run. The slot is given back by ``storedStart(_:_:)``, whatever the write came to.
+    private func prepareStart(_ params: WorkflowStartParams) async throws -> PreparedStart {
         guard !shuttingDown else { throw KeelError(.shuttingDown, "the orchestrator is shutting down; retry against the next one") }
         let method = "workflow/start"
         let name = params.name
@@ -57,44 +101,75 @@ extension Engine {
             record.buildId = registry.workers[reserved]?.buildId
             registry.adjustWorkflowsInFlight(reserved, by: 1)
         }
-        let toInsert = record
-        let stored: (start: WriteOutcome, signal: SignalDelivery?)
+        return PreparedStart(record: record, policy: policy, signal: signal, traceParent: traceParent, owner: owner, reserved: reserved)
+    }
+
+    /// A start's write, awaited: with its signal, owned by this node, or unowned.
+    private func storeStart(_ start: PreparedStart) async throws -> (start: WriteOutcome, signal: SignalDelivery?) {
         do {
-            if let signal {
-                stored = try await ledger.start(toInsert, signal: signal)
-            } else if reserved != nil, let owner {
-                stored = (try await startOwned(toInsert, node: owner), nil)
-            } else {
-                stored = (try await ledger.start(toInsert), nil)
-            }
+            if let signal = start.signal { return try await ledger.start(start.record, signal: signal) }
+            if start.reserved != nil, let owner = start.owner { return (try await startOwned(start.record, node: owner), nil) }
+            return (try await ledger.start(start.record), nil)
         } catch {
-            if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
+            if let reserved = start.reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
             throw error
         }
+    }
+
+    /// A start's write without a signal, answered through `completion` on the store's thread.
+    private func storeStart(_ start: PreparedStart, completion: @escaping @Sendable (Result<ChangeOutcome, any Error>) -> Void) {
+        let change: Change
+        if start.reserved != nil, let owner = start.owner {
+            executionsInFlight.insert(start.record.id)
+            change = .startClaimedExecution(start.record, node: owner)
+        } else {
+            change = .startExecution(start.record)
+        }
+        cluster.store.apply([change]) { completion($0.map { $0.first ?? .notFound }) }
+    }
+
+    /// What the store answered for a start handed to it by ``storeStart(_:completion:)``, taken
+    /// in as ``storeStart(_:)`` takes its own.
+    private func storedStart(_ start: PreparedStart, _ outcome: Result<ChangeOutcome, any Error>) throws -> WriteOutcome {
+        do {
+            guard start.reserved != nil, start.owner != nil else { return Self.writeOutcome(try outcome.get()) }
+            executionsInFlight.remove(start.record.id)
+            return try ownedStartOutcome(start.record, outcome)
+        } catch {
+            if let reserved = start.reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
+            throw error
+        }
+    }
+
+    /// Everything of a start after its write: the answer for a taken id, or the first run set going.
+    private func startStored(
+        _ start: PreparedStart, _ stored: (start: WriteOutcome, signal: SignalDelivery?)
+    ) async throws -> WorkflowStartResult {
+        let record = start.record, id = record.id, name = record.name
         let outcome = stored.start
         let delivery = stored.signal
-        if let reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
+        if let reserved = start.reserved { registry.adjustWorkflowsInFlight(reserved, by: -1) }
         if outcome == .duplicate {
-            guard policy == .useExisting else {
+            guard start.policy == .useExisting else {
                 throw KeelError(.workflowAlreadyExists, "workflow \(id) already exists; use another id or conflictPolicy useExisting",
                     data: ["workflowId": .string(id)])
             }
             var signalled: WorkflowStartResult.Signal?
-            if let signal, let delivery { signalled = await signalExisting(id, delivered: delivery, signal) }
+            if let signal = start.signal, let delivery { signalled = await signalExisting(id, delivered: delivery, signal) }
             let existing = try await currentWorkflow(id)
             return WorkflowStartResult(
                 workflowId: id, status: existing.map { Wire.WorkflowStatus($0.status) } ?? .pending, started: false,
                 signal: signalled)
         }
         WorkflowMetrics.started(name)
-        rememberCaller(traceParent, for: id)
-        if let reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
+        rememberCaller(start.traceParent, for: id)
+        if let reserved = start.reserved, sessions[reserved] != nil, registry.workers[reserved] != nil {
             workflows[id] = LiveWorkflow(record: record, journal: [:], phase: .pending)
             scheduleDeadlines(record)
             startRun(id, on: reserved, claimed: true)
         } else {
             // Stored owned by this node, whose worker left meanwhile: back to the store.
-            if reserved != nil { giveBackStarted(record, because: "its worker left during the start") }
+            if start.reserved != nil { giveBackStarted(record, because: "its worker left during the start") }
             claimBacklog.workflowMayWait(name)
             kickClaims()
         }
@@ -104,7 +179,7 @@ extension Engine {
             started.waitingForWorker = true
             started.suggestions = suggestions
         }
-        if signal != nil { started.signal = .init(delivered: true, duplicate: false) }
+        if start.signal != nil { started.signal = .init(delivered: true, duplicate: false) }
         return started
     }
 
