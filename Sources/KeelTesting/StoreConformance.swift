@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import KeelCore
 public import KeelStorage
 
@@ -66,6 +67,7 @@ public enum StoreConformance {
         .init(name: "the backlog counts scheduled tasks and pending executions per name", run: backlogCountsWaitingWork),
         .init(name: "a reset from any node moves the execution to its next generation, fenced by epoch", run: resetMovesToNextGeneration),
         .init(name: "concurrent calls each get their own outcomes, in order", run: concurrentCallsKeepTheirOutcomes),
+        .init(name: "calls answered through a closure answer as awaited ones, each once", run: closureCallsAnswerAsAwaited),
         .init(name: "a terminate from any node ends the execution and fences its owner", run: terminateEndsAnExecution),
         .init(name: "each retried attempt's failure is kept beside the task", run: retriedAttemptsKeepTheirFailures),
         .init(name: "claims take the highest priority first, then one task of each fairness key in turn", run: claimsFollowPrecedence),
@@ -1249,6 +1251,36 @@ public enum StoreConformance {
         }
         try expect(sharedApplied, 1)
         try expect(try await store.openTasks(status: .scheduled, name: nil, limit: 1).total, 121)
+    }
+
+    /// `apply(_:completion:)`, as a step or a start over a connection writes: a burst of calls,
+    /// each answered once with its own outcomes, the same as `apply(_:)` would.
+    static func closureCallsAnswerAsAwaited(_ store: any Store) async throws {
+        let now = try await store.now()
+        let answers = Mutex<[Int: [Result<[ChangeOutcome], any Error>]]>([:])
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let left = Atomic<Int>(60)
+            for i in 0..<60 {
+                let changes: [Change] = [.enqueueTask(task("c\(i)", now: now)), .enqueueTask(task(i % 2 == 0 ? "c\(i)" : "c-odd", now: now))]
+                store.apply(changes) { result in
+                    answers.withLock { $0[i, default: []].append(result) }
+                    if left.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.resume() }
+                }
+            }
+        }
+        var oddApplied = 0
+        for i in 0..<60 {
+            let calls = answers.withLock { $0[i] } ?? []
+            try expect(calls.count, 1)
+            let outcomes = try calls.first?.get() ?? []
+            try expect(outcomes.count, 2)
+            try expect(outcomes.first, .applied)
+            if i % 2 == 0 { try expect(outcomes.last, .duplicate) } else if outcomes.last == .applied { oddApplied += 1 }
+        }
+        try expect(oddApplied, 1)
+        try expect(try await store.openTasks(status: .scheduled, name: nil, limit: 1).total, 61)
+        // The same changes again, awaited: nothing applies twice.
+        try expect(try await store.apply([.enqueueTask(task("c0", now: now))]), [.duplicate])
     }
 
     static func terminateEndsAnExecution(_ store: any Store) async throws {

@@ -202,6 +202,42 @@ struct StoreFailureTests {
             }
         }
     }
+    /// A `workflow/start` over a connection is answered after its commit without a task waiting
+    /// on it (`Engine.startWorkflow(_:answer:)`): a commit that fails answers 4001 with an
+    /// incident, nothing runs, and the same start succeeds once space returns.
+    @Test func aStartThatCannotBeStoredFailsWith4001AndTheSameStartLandsWhenSpaceReturns() async throws {
+        try await TemporaryDirectory.with { dir in
+            let db = dir.file("keel.db")
+            defer { _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db) }
+            let counter = Counter()
+            try await LiveOrchestrator.with(in: dir) { endpoint, _ in
+                let worker = Worker(name: "starts", endpoint: endpoint, maxConcurrent: 4)
+                worker.workflow("wf.bigStart") { (input: JSONValue, _) -> JSONValue in
+                    counter.bump("runs")
+                    return ["padBytes": JSONValue(input["pad"]?.stringValue?.count ?? 0)]
+                }
+                try await LiveOrchestrator.withWorker(worker) {
+                    try await waitForWorkers(endpoint, 1)
+                    let input: JSONValue = ["pad": .string(Self.big)]
+                    _SQLiteTestHooks.setMaximumPageCount(1, forDatabaseAt: db)
+                    let (error, elapsed) = await failure { try await start(endpoint, "wf.bigStart", input, id: "big-start-1") }
+                    #expect(error?.code == .storageFailure, "\(String(describing: error))")
+                    #expect(error?.data?["incident"]?.stringValue?.hasPrefix("inc-") == true)
+                    #expect(elapsed < .seconds(45), "a full disk must fail the start, not hang it: \(elapsed)")
+                    #expect(counter.get("runs") == 0, "a start that was not stored must not run")
+
+                    _SQLiteTestHooks.setMaximumPageCount(nil, forDatabaseAt: db)
+                    let started = try await start(endpoint, "wf.bigStart", input, id: "big-start-1")
+                    #expect(started["started"] == true, "\(started)")
+                    let r = try await result(endpoint, "big-start-1", timeoutMs: 30_000)
+                    #expect(r["status"] == "completed", "\(r)")
+                    #expect(r["output"]?["padBytes"] == JSONValue(Self.big.count))
+                    #expect(counter.get("runs") == 1)
+                }
+            }
+        }
+    }
+
     /// An activity step answered after its commit without a task waiting on it (the deferred
     /// path of `Engine.storeActivityStep`): a commit that fails answers the step with 4001 and an
     /// incident, the activity does not run, the run is not trusted and runs again, and once space
