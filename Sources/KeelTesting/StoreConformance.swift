@@ -1256,21 +1256,26 @@ public enum StoreConformance {
     /// `apply(_:completion:)`, as a step or a start over a connection writes: a burst of calls,
     /// each answered once with its own outcomes, the same as `apply(_:)` would.
     static func closureCallsAnswerAsAwaited(_ store: any Store) async throws {
+        /// What the closures answered, kept on the heap: they outlive every frame that starts them.
+        final class Answers: Sendable {
+            let byCall = Mutex<[Int: [Result<[ChangeOutcome], any Error>]]>([:])
+            let left: Atomic<Int>
+            init(_ count: Int) { left = Atomic(count) }
+        }
         let now = try await store.now()
-        let answers = Mutex<[Int: [Result<[ChangeOutcome], any Error>]]>([:])
+        let answers = Answers(60)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let left = Atomic<Int>(60)
             for i in 0..<60 {
                 let changes: [Change] = [.enqueueTask(task("c\(i)", now: now)), .enqueueTask(task(i % 2 == 0 ? "c\(i)" : "c-odd", now: now))]
                 store.apply(changes) { result in
-                    answers.withLock { $0[i, default: []].append(result) }
-                    if left.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.resume() }
+                    answers.byCall.withLock { $0[i, default: []].append(result) }
+                    if answers.left.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { done.resume() }
                 }
             }
         }
         var oddApplied = 0
         for i in 0..<60 {
-            let calls = answers.withLock { $0[i] } ?? []
+            let calls = answers.byCall.withLock { $0[i] } ?? []
             try expect(calls.count, 1)
             let outcomes = try calls.first?.get() ?? []
             try expect(outcomes.count, 2)
