@@ -17,7 +17,7 @@ extension Engine {
         var round = 0
         while !Task.isCancelled, !shuttingDown {
             round += 1
-            if let lease = await cluster.membership.lease, await cluster.membership.isServing {
+            if let lease = cluster.membership.lease, cluster.membership.isServing {
                 await fireSharedTimers(cluster, lease: lease)
             }
             await claimRound()
@@ -29,7 +29,7 @@ extension Engine {
             // Deadlines no node's timer watches: once per sweep interval, which is how late such a
             // deadline may be seen (two queries a round cost an idle node a fifth of its CPU).
             if deadlinesSweptAt.map({ ContinuousClock.now - $0 >= Self.deadlineSweepInterval }) ?? true,
-                await cluster.membership.isServing
+                cluster.membership.isServing
             {
                 deadlinesSweptAt = ContinuousClock.now
                 await timeOutOverdueExecutions(cluster)
@@ -106,7 +106,7 @@ extension Engine {
         defer { claiming = false }
         repeat {
             claimAgain = false
-            guard await cluster.membership.isServing, let lease = await cluster.membership.lease else { return }
+            guard cluster.membership.isServing, let lease = cluster.membership.lease else { return }
             for name in registry.servedActivities.sorted() {
                 let free = min(registry.freeSlots(for: name, canSend: { canSend($0) }), cluster.claimBatch)
                 guard free > 0 else {
@@ -158,7 +158,7 @@ extension Engine {
             change = .retryTask(id: record.id, attempt: record.attempt, runAt: clock.now(),
                 failure: Self.failure(type: "NodeStopping", message: "the node running attempt \(record.attempt) stopped before it answered",
                     retryable: true))
-        } else if let node = await cluster.membership.lease?.nodeId {
+        } else if let node = cluster.membership.lease?.nodeId {
             change = .releaseTask(id: record.id, attempt: record.attempt, node: node)
         } else {
             // Without a lease this node cannot prove the claim is still its own; the sweep returns
@@ -232,7 +232,7 @@ extension Engine {
     /// runs, that this node does not know of, started more than ``unknownClaimAgeMs`` ago, go
     /// back to `scheduled`.
     func releaseUnknownClaims() async {
-        guard let lease = await cluster.membership.lease else { return }
+        guard let lease = cluster.membership.lease else { return }
         do {
             let now = try await cluster.store.now()
             for record in try await cluster.store.ownedTasks(node: lease)
@@ -291,7 +291,7 @@ extension Engine {
     /// Publishes this node's workers to the shared store when they changed, or every
     /// ``workersRepublishInterval``, so `worker/list` on any node shows the whole cluster.
     func publishWorkers() async {
-        guard let lease = await cluster.membership.lease else { return }
+        guard let lease = cluster.membership.lease else { return }
         let list = JSONValue.array(workers().map(\.json))
         let now = ContinuousClock.now
         if let last = publishedWorkers, last.nodeId == lease.nodeId, last.workers == list,
@@ -311,7 +311,7 @@ extension Engine {
     /// `worker/list` on a cluster node: this node's workers, then those every other live node
     /// published, each with its node id. Elsewhere: `local` as it is.
     func clusterWorkers(_ local: [JSONValue]) async throws -> [JSONValue] {
-        let me = await cluster.membership.lease?.nodeId
+        let me = cluster.membership.lease?.nodeId
         var all: [JSONValue] = local.map { w in
             guard case .object(var o) = w else { return w }
             o["node"] = .string(me ?? Self.nodeName)
@@ -335,7 +335,7 @@ extension Engine {
     /// - Throws: 4001 `leaseNotHeld` when this node's lease lapsed meanwhile (nothing stored).
     func enqueueShared(_ record: ActivityTaskRecord, claimed: Bool) async throws -> WriteOutcome {
         guard claimed else { return try await applyShared(.enqueueTask(record)) }
-        guard let node = await cluster.membership.lease?.nodeId else { throw leaseNotHeld("activity/call") }
+        guard let node = cluster.membership.lease?.nodeId else { throw leaseNotHeld("activity/call") }
         claimsInFlight.insert(record.id)
         defer { claimsInFlight.remove(record.id) }
         // On an error the commit may still have happened: the cluster loop's next look for
@@ -378,7 +378,7 @@ extension Engine {
     func checkClusterAdmits(_ method: String, params: JSONValue) async throws {
         if !cluster.store.keepsNULInIdentifiers { try Self.checkStorableIdentifiers(params, method: method) }
         guard Self.leaseBoundMethods.contains(method) else { return }
-        guard await cluster.membership.isServing else { throw leaseNotHeld(method) }
+        guard cluster.membership.isServing else { throw leaseNotHeld(method) }
     }
 
     /// Identifier fields a request may carry, at its top level or in a step's `input` (a child's

@@ -377,7 +377,7 @@ extension Engine {
     /// fenced by the epoch it was held under). Without this, such an execution would wait for
     /// this node's lease to lapse, which a live node's never does.
     func releaseUnknownExecutions() async {
-        guard let lease = await cluster.membership.lease, executionClaimsRunning == 0 else { return }
+        guard let lease = cluster.membership.lease, executionClaimsRunning == 0 else { return }
         let owned: [OwnedExecution]
         let now: EpochMillis
         do {

@@ -7,7 +7,7 @@ extension Engine {
     /// throws what the store threw otherwise. Not isolated: a busy engine does not delay it.
     public nonisolated func checkStore() async throws {
         _ = try await cluster.store.now()
-        guard await cluster.membership.isServing else {
+        guard cluster.membership.isServing else {
             throw KeelError(.storageFailure, "this node does not hold its lease on the shared store")
         }
     }

@@ -150,7 +150,7 @@ extension Engine {
         await lockSchedule(id)
         defer { unlockSchedule(id) }
         // A node that cannot prove its lease acts on nothing (another may have taken over).
-        guard await cluster.membership.isServing else {
+        guard cluster.membership.isServing else {
             arm(id, at: clock.now() + 1_000)
             return
         }

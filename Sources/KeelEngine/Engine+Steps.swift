@@ -397,7 +397,7 @@ extension Engine {
             task.startedAt = now
         }
         var claimedBy: String?
-        if reserved != nil { claimedBy = await cluster.membership.lease?.nodeId }
+        if reserved != nil { claimedBy = cluster.membership.lease?.nodeId }
         if reserved != nil, claimedBy == nil {
             // No lease to claim with: stored unclaimed, for whichever node has a free worker.
             if let reserved { cancelReservation(reserved, name: name, input: task.input) }

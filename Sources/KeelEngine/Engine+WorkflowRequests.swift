@@ -92,7 +92,7 @@ extension Engine {
         // first run (one commit before workflow/run instead of two), owned by this node and
         // fenced by its lease (no claim round). A start with a signal is stored unowned and
         // claimed, which reads the signal with the journal.
-        let owner = signal == nil ? await cluster.membership.lease?.nodeId : nil
+        let owner = signal == nil ? cluster.membership.lease?.nodeId : nil
         let reserved = owner == nil || workflowQueue[name]?.isEmpty == false
             ? nil : registry.pickWorkflowWorker(for: name, build: nil, canSend: { canSend($0) })
         if let reserved {

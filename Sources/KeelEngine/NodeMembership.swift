@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import KeelStorage
 public import Logging
 import Metrics
@@ -56,8 +57,20 @@ public actor NodeMembership {
     private let logger: Logger
     private let prefix: String
     private var incarnation = 0
-    public private(set) var lease: NodeLease?
-    private var lastGoodRenewalSent: ContinuousClock.Instant?
+    /// The lease and when its last good renewal was sent, behind a lock rather than this actor, so
+    /// that every request that must prove the lease (``isServing``, ``lease``) reads it where it
+    /// runs: a hop to this actor and back cost each step, start and call two thread switches and a
+    /// wait to re-enter the engine (docs/performance.md, "Starts and steps keep no task while they
+    /// commit"). Written only by this actor.
+    private struct Standing {
+        var lease: NodeLease?
+        var lastGoodRenewalSent: ContinuousClock.Instant?
+    }
+
+    private let standing = Mutex(Standing())
+
+    /// This node's lease; nil before the join, after a leave, and while a lost lease rejoins.
+    public nonisolated var lease: NodeLease? { standing.withLock { $0.lease } }
 
     public init(store: any Store, settings: Settings = Settings(), logger: Logger = Logger(label: "keel.node")) {
         self.store = store
@@ -67,8 +80,9 @@ public actor NodeMembership {
     }
 
     /// True while this node may claim and acknowledge work.
-    public var isServing: Bool {
-        guard lease != nil, let sent = lastGoodRenewalSent else { return false }
+    public nonisolated var isServing: Bool {
+        let (lease, sent) = standing.withLock { ($0.lease, $0.lastGoodRenewalSent) }
+        guard lease != nil, let sent else { return false }
         return ContinuousClock.now - sent < settings.fenceAfter
     }
 
@@ -79,8 +93,7 @@ public actor NodeMembership {
         incarnation += 1
         let sent = ContinuousClock.now
         let joined = try await store.join(nodeId: "\(prefix)-\(incarnation)", leaseMillis: settings.leaseMillis)
-        lease = joined
-        lastGoodRenewalSent = sent
+        standing.withLock { $0 = Standing(lease: joined, lastGoodRenewalSent: sent) }
         return joined
     }
 
@@ -95,8 +108,7 @@ public actor NodeMembership {
     /// on, and whatever it held is rescued by the next sweep, not after its lease runs out.
     public func leave() async throws {
         guard let current = lease else { return }
-        lease = nil
-        lastGoodRenewalSent = nil
+        standing.withLock { $0 = Standing() }
         try await store.leave(current)
     }
 
@@ -114,15 +126,14 @@ public actor NodeMembership {
         do {
             switch try await store.renew(current) {
             case .held:
-                lastGoodRenewalSent = sent
+                standing.withLock { $0.lastGoodRenewalSent = sent }
                 Counter(label: "keel_node_lease_renewals_total", dimensions: [("outcome", "held")]).increment()
             case .lost:
                 Counter(label: "keel_node_lease_renewals_total", dimensions: [("outcome", "lost")]).increment()
                 logger.warning(
                     "this node's lease was lost (paused or cut off past it); its work was or will be taken over; rejoining",
                     metadata: ["node": "\(current.nodeId)"])
-                lease = nil
-                lastGoodRenewalSent = nil
+                standing.withLock { $0 = Standing() }
                 let joined = try await rejoin()
                 return .rejoined(newNodeId: joined.nodeId)
             }

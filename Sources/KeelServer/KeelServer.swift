@@ -271,7 +271,7 @@ public final class KeelServer: Service, Sendable {
             engine: engine, limits: options.limits, passEnvironment: options.passEnvironment,
             socketPath: options.socketPath,
             credentials: credentials, logger: logger)
-        let nodeId = await membership.lease?.nodeId
+        let nodeId = membership.lease?.nodeId
         logger.info(
             "keel is serving",
             metadata: [

@@ -40,7 +40,7 @@ import Testing
             })
         let claimedByA = try await storeA.claimTasks(TaskClaim(names: ["work"], limit: 10), node: leaseA)
         #expect(claimedByA.count == 3)
-        #expect(await a.isServing)
+        #expect(a.isServing)
         let heartbeatA = try #require(try await storeB.nodes().first { $0.nodeId == leaseA.nodeId }?.heartbeatAt)
 
         // A is paused from here on (it renews no more); B keeps its rounds.
@@ -52,14 +52,14 @@ import Testing
                 #expect(report.tasksReturned == 3)
                 takenOverAt = try await storeB.now()
                 // A fenced itself before the takeover could happen.
-                #expect(await !a.isServing)
+                #expect(!a.isServing)
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         let takeover = try #require(takenOverAt)
         #expect(takeover > heartbeatA + settings.leaseMillis, "taken over before A's lease ended")
         print("NodeMembershipTests: takeover \(takeover - heartbeatA) ms after A's last heartbeat (lease \(settings.leaseMillis) ms)")
-        let leaseB = try #require(await b.lease)
+        let leaseB = try #require(b.lease)
         let retaken = try await storeB.claimTasks(TaskClaim(names: ["work"], limit: 10), node: leaseB)
         #expect(retaken.map(\.attempt) == [2, 2, 2])
 
@@ -73,7 +73,7 @@ import Testing
             return
         }
         #expect(newId != leaseA.nodeId)
-        #expect(await a.isServing)
+        #expect(a.isServing)
         await storeA.close()
         await storeB.close()
     }
@@ -88,10 +88,10 @@ import Testing
             Issue.record("the first round did not renew")
             return
         }
-        #expect(await node.isServing)
+        #expect(node.isServing)
         await store.close()
         try await Task.sleep(for: .milliseconds(9_900))  // past the fence time (4/5 of the lease)
         #expect(await node.round() == .storeFailed(serving: false))
-        #expect(await !node.isServing)
+        #expect(!node.isServing)
     }
 }
