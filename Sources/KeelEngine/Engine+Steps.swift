@@ -419,8 +419,9 @@ extension Engine {
 
     /// Records an activity step whose request deferred its answer, without a task waiting on the
     /// commit: the request's task ends here, and the store's answer comes back to
-    /// ``activityStepStored(_:entry:task:reserved:epoch:answer:)`` (docs/performance.md, "Steps
-    /// keep no task while they commit": a waiting task kept ~16 KB of async frames per step).
+    /// ``activityStepStored(_:entry:task:reserved:epoch:answer:)`` (docs/performance.md, "Starts
+    /// and steps keep no task while they commit": a waiting task kept ~16 KB of async frames per
+    /// step).
     private func recordDeferred(
         _ entry: JournalEntry, task: ActivityTaskRecord, claimedBy: String?, reserved: UInt64?, epoch: Int,
         answer: DeferredAnswer

@@ -116,7 +116,8 @@ struct WorkflowLedger {
 
     /// ``append(_:epoch:effect:)`` of an activity step with its task, answered through
     /// `completion` (on the store's thread) rather than awaited, so that the step's request keeps
-    /// no task while the commit runs (docs/performance.md, "Steps keep no task while they commit").
+    /// no task while the commit runs (docs/performance.md, "Starts and steps keep no task while
+    /// they commit").
     func append(
         _ entry: JournalEntry, epoch: Int, task: ActivityTaskRecord, claimedBy: String?,
         completion: @escaping @Sendable (Result<WriteOutcome, any Error>) -> Void

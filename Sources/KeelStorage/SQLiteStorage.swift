@@ -166,8 +166,9 @@ public final class SQLiteStorage: Storage, @unchecked Sendable {
 
     /// ``write(_:)`` that hands its outcome to `completion` (once, on the writer thread, or at once
     /// when the store is closed) instead of suspending a task: a caller that need not wait keeps
-    /// no task, and no async frames, while the commit runs (docs/performance.md, "Steps keep no
-    /// task while they commit"). `completion` must not block: the writer's next batch waits for it.
+    /// no task, and no async frames, while the commit runs (docs/performance.md, "Starts and steps
+    /// keep no task while they commit"). `completion` must not block: the writer's next batch
+    /// waits for it.
     public func write<T: Sendable>(
         _ body: @escaping @Sendable (any StorageTransaction) throws -> T,
         completion: @escaping @Sendable (Result<T, any Error>) -> Void

@@ -19,9 +19,10 @@ public protocol Store: Sendable {
     func apply(_ changes: [Change]) async throws -> [ChangeOutcome]
 
     /// ``apply(_:)`` that hands its outcome to `completion`, once, instead of suspending the
-    /// caller: a caller that need not wait for the commit (a step whose answer is deferred) keeps
-    /// no task, and so none of its async frames, while the commit runs (docs/performance.md, "Steps
-    /// keep no task while they commit"). `completion` may run on any thread and must not block.
+    /// caller: a caller that need not wait for the commit (a step or a start whose answer is
+    /// deferred) keeps no task, and so none of its async frames, while the commit runs
+    /// (docs/performance.md, "Starts and steps keep no task while they commit"). `completion` may
+    /// run on any thread and must not block.
     /// The default runs ``apply(_:)`` in a task of its own.
     func apply(_ changes: [Change], completion: @escaping @Sendable (Result<[ChangeOutcome], any Error>) -> Void)
 
