@@ -295,6 +295,7 @@ extension Engine {
         switch outcome {
         case .applied:
             workflows[entry.workflowId]?.journal[entry.seq] = entry
+            if entry.status == .scheduled { deliverCancelArrivedMeanwhile(entry.workflowId) }
             return entry
         case .duplicate:
             // The same seq raced in from a parallel request of this run: answer from what was stored.
@@ -302,6 +303,26 @@ extension Engine {
             throw KeelError(.attemptSuperseded, "step \(entry.seq) of \(entry.workflowId) is already recorded")
         default:
             throw KeelError(.attemptSuperseded, "this run of \(entry.workflowId) was superseded; stop it")
+        }
+    }
+
+    /// A step just entered the journal scheduled. A cancel that arrived while it was being
+    /// recorded found no step to fail and left `cancelUndelivered` for the run's next step: for a
+    /// run that waits on this step (a signal, a long sleep) there may be none, so the cancel is
+    /// delivered to this step now, once the job that recorded it has held it.
+    func deliverCancelArrivedMeanwhile(_ id: String) {
+        guard let live = workflows[id], live.cancelUndelivered, live.record.cancelRequested else { return }
+        workflows[id]?.cancelUndelivered = false
+        let reason = live.record.cancelReason ?? "the workflow was cancelled"
+        Task {
+            do {
+                try await cancel(id, reason: reason)
+            } catch {
+                // As a failed `workflow/cancel`: what committed stays; the run's next step, or a
+                // cancel sent again, delivers the rest.
+                workflows[id]?.cancelUndelivered = true
+                _ = storeFailed(error, while: "delivering the cancel of workflow \(id) to the step it recorded meanwhile", background: true)
+            }
         }
     }
 
@@ -495,6 +516,7 @@ extension Engine {
         }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return .answer(stored.1.stepAnswer) }
+        deliverCancelArrivedMeanwhile(id)
         if let wakeAt = stored.1.wakeAt { wakeClusterLoop(at: wakeAt) }
         return hold(id, seq: seq, epoch: epoch)
     }

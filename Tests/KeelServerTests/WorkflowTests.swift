@@ -196,6 +196,25 @@ struct WorkflowTests {
         }
     }
 
+    /// A cancel that arrives while the run's signal step is being recorded finds no step to fail;
+    /// once the step is in the journal the cancel is delivered to it, so a run that only waits on
+    /// that signal still ends cancelled (before, it waited for a signal that never came).
+    @Test func aCancelRacingTheRunsSignalStepIsNotLost() async throws {
+        _EngineTestHooks.delaySignalStep(ofWorkflow: "race-cancel", by: .seconds(1))
+        defer { _EngineTestHooks.delaySignalStep(ofWorkflow: "race-cancel", by: nil) }
+        try await withWorkflows { endpoint, _ in
+            _ = try await start(endpoint, "wf.oneSignal", [:], id: "race-cancel")
+            // The step is in the store (history reads it) while the engine is held back.
+            #expect(try await eventually {
+                let h = try await rpc(endpoint, "workflow/history", ["workflowId": "race-cancel"])
+                return h["entries"]?.arrayValue?.contains { $0["kind"] == "signal" } ?? false
+            })
+            _ = try await rpc(endpoint, "workflow/cancel", ["workflowId": "race-cancel"])
+            let r = try await rpc(endpoint, "workflow/result", ["workflowId": "race-cancel", "waitTimeoutMs": 15_000])
+            #expect(r["status"] == "cancelled", "\(r)")
+        }
+    }
+
     /// A client that sends a signal again (its connection dropped before the answer) with the same
     /// `requestId` does not deliver it twice (issue 17, "Deduplicated signals").
     @Test func aSignalSentAgainWithItsRequestIdIsDeliveredOnce() async throws {
