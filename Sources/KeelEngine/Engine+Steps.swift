@@ -94,6 +94,9 @@ extension Engine {
                 throw await nonDeterminism(id, seq: seq, kind: kind, name: name, journal: existing)
             }
             if existing.status != .scheduled { return .answer(existing.stepAnswer) }
+            // A run that replays to a step still waiting: a cancel that found no step to fail
+            // while the execution was suspended (its journal trimmed) is delivered to it.
+            deliverCancelArrivedMeanwhile(id)
             return hold(id, seq: seq, epoch: epoch)
         }
         if cancelUndelivered {
@@ -306,10 +309,12 @@ extension Engine {
         }
     }
 
-    /// A step just entered the journal scheduled. A cancel that arrived while it was being
-    /// recorded found no step to fail and left `cancelUndelivered` for the run's next step: for a
-    /// run that waits on this step (a signal, a long sleep) there may be none, so the cancel is
-    /// delivered to this step now, once the job that recorded it has held it.
+    /// A step is in the journal scheduled and the run waits on it (just recorded, or replayed). A
+    /// cancel that found no step to fail (it arrived while this step was being recorded, or while
+    /// the execution was suspended) left `cancelUndelivered` for the run's next new step: for a
+    /// run that waits on this one (a signal, a long sleep, an activity that waits to be
+    /// cancelled) there may be none, so the cancel is delivered to this step now, once the job
+    /// that recorded or replayed it has held it.
     func deliverCancelArrivedMeanwhile(_ id: String) {
         guard let live = workflows[id], live.cancelUndelivered, live.record.cancelRequested else { return }
         workflows[id]?.cancelUndelivered = false
