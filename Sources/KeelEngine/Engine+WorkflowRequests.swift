@@ -53,7 +53,8 @@ extension Engine {
     }
 
     /// Everything of a start before its write: the checks, the record, a worker's slot for its
-    /// first run. The slot is given back by ``storedStart(_:_:)``, whatever the write came to.
+    /// first run. The slot is given back once the write is answered, whatever it came to: by
+    /// ``storeStart(_:)`` or ``storedStart(_:_:)`` on an error, else by ``startStored(_:_:)``.
     private func prepareStart(_ params: WorkflowStartParams) async throws -> PreparedStart {
         guard !shuttingDown else { throw KeelError(.shuttingDown, "the orchestrator is shutting down; retry against the next one") }
         let method = "workflow/start"
