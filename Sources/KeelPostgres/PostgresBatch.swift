@@ -154,7 +154,7 @@ extension PostgresChanges {
         for try await id in rows.decode(String.self) { inserted.insert(id) }
         return try await Self.outcomes(of: starts, applied: &inserted, key: \.record.id) { start in
             guard let owner = start.owner else { return .duplicate }
-            return try await claimFence(owner)
+            return try await claimFence(.execution(id: start.record.id), node: owner)
         }
     }
 
@@ -292,7 +292,7 @@ extension PostgresChanges {
         }
         let taskOutcomes = try await Self.outcomes(of: run, applied: &tasks, key: \.task.task.id) { pair in
             guard let node = pair.owner else { return .duplicate }
-            return try await claimFence(node)
+            return try await claimFence(.task(id: pair.task.task.id, idempotencyKey: pair.task.task.idempotencyKey), node: node)
         }
         return zip(stepOutcomes, taskOutcomes).flatMap { [$0, $1] }
     }

@@ -18,7 +18,7 @@ struct PostgresChanges {
             return try await insertTasks([t]).contains(t.id) ? .applied : .duplicate
         case .enqueueClaimedTask(let t, let node):
             if try await insertTasks([t], claimedBy: node).contains(t.id) { return .applied }
-            return try await claimFence(node)
+            return try await claimFence(.task(id: t.id, idempotencyKey: t.idempotencyKey), node: node)
         case .finishTask(let id, let attempt, let status, let output, let failure):
             return try await finishAll([Finish(id: id, attempt: attempt, status: status, output: output, failure: failure)])[0]
         case .timeOutWaitingTask(let id, let attempt, let failure):
@@ -560,20 +560,41 @@ struct PostgresChanges {
             """)
         guard inserted > 0 else {
             guard let owner else { return .duplicate }
-            return try await claimFence(owner)
+            return try await claimFence(.execution(id: w.id), node: owner)
         }
         try await insertSearchAttributeRows(w.id, w.searchAttributes)
         return .applied
     }
 
-    /// Why a task or execution stored claimed by `node` was not inserted: its id (or key) is
-    /// stored already (`.duplicate`), or the node's lease no longer holds (`.notFound`).
-    func claimFence(_ node: String) async throws -> ChangeOutcome {
-        let held = try await count(
-            """
-            SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
-            """)
-        return held > 0 ? .duplicate : .notFound
+    /// A row a claimed insert would have repeated: a task's id or idempotency key, an execution's id.
+    enum ClaimedRow {
+        case task(id: String, idempotencyKey: String?)
+        case execution(id: String)
+    }
+
+    /// Why `row`, stored claimed by `node`, was not inserted: a row it repeats is stored and the
+    /// node's lease holds (`.duplicate`), or else the lease had lapsed (`.notFound`).
+    ///
+    /// The insert and this read are two statements, and the node's lease may be renewed between
+    /// them (as after a restart of the server, when every lease lapsed). So the lease holding now
+    /// proves no duplicate: the row it repeats must be there, read in the same statement.
+    func claimFence(_ row: ClaimedRow, node: String) async throws -> ChangeOutcome {
+        let duplicate: Int
+        switch row {
+        case .task(let id, let key):
+            duplicate = try await count(
+                """
+                SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
+                   AND EXISTS (SELECT 1 FROM activity_tasks WHERE task_id = \(id) OR idempotency_key = \(key))
+                """)
+        case .execution(let id):
+            duplicate = try await count(
+                """
+                SELECT 1 FROM nodes WHERE node_id = \(node) AND alive AND heartbeat_at + lease_ms >= keel_now()
+                   AND EXISTS (SELECT 1 FROM workflows WHERE workflow_id = \(id))
+                """)
+        }
+        return duplicate > 0 ? .duplicate : .notFound
     }
 
     func taskFence(_ id: String, attempt: Int?) async throws -> ChangeOutcome {
