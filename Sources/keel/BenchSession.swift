@@ -110,19 +110,29 @@ struct BenchSession {
         try await Workloads.addLongW3(to: &column, pool, plan: plan, shortMs: w3)
 
         var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = [], w4Switches: [Double] = []
+        // Where W4's CPU goes: the node, the worker, and this process (the 8 clients).
+        let w4Processes: [Int32] = [pid, worker.processIdentifier, getpid()]
+        var w4CPU: [[Double]] = Array(repeating: [], count: w4Processes.count)
         for _ in 0..<r {
             let before = ProcStats.contextSwitches(pid)
+            let cpuBefore = w4Processes.map(ProcStats.cpuSeconds)
             let (secs, lat) = try await Workloads.oneShotCalls([endpoint], clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
             let calls = Double(plan.w4Clients * plan.w4CallsPerClient)
             w4.append(calls / secs)
             w4p50.append(percentile(lat, 0.5))
             w4p99.append(percentile(lat, 0.99))
             w4Switches.append((ProcStats.contextSwitches(pid) - before) / calls)
+            for (i, process) in w4Processes.enumerated() {
+                w4CPU[i].append((ProcStats.cpuSeconds(process) - cpuBefore[i]) * 1000 / calls)
+            }
         }
         column.add("W4 activity/call: calls/s (8 clients)", w4)
         column.add("W4 p50 (ms)", w4p50)
         column.add("W4 p99 (ms)", w4p99)
         column.add("W4 thread switches per call", w4Switches)
+        column.add("W4 CPU per call (ms): node", w4CPU[0])
+        column.add("W4 CPU per call (ms): worker", w4CPU[1])
+        column.add("W4 CPU per call (ms): clients", w4CPU[2])
         column.add("RSS peak (MiB, end)", [ProcStats.peakRSSMiB(pid)])
         column.addFloors(floors)
         return column
