@@ -94,9 +94,6 @@ extension Engine {
                 throw await nonDeterminism(id, seq: seq, kind: kind, name: name, journal: existing)
             }
             if existing.status != .scheduled { return .answer(existing.stepAnswer) }
-            // A run that replays to a step still waiting: a cancel that found no step to fail
-            // while the execution was suspended (its journal trimmed) is delivered to it.
-            deliverCancelArrivedMeanwhile(id)
             return hold(id, seq: seq, epoch: epoch)
         }
         if cancelUndelivered {
@@ -298,7 +295,6 @@ extension Engine {
         switch outcome {
         case .applied:
             workflows[entry.workflowId]?.journal[entry.seq] = entry
-            if entry.status == .scheduled { deliverCancelArrivedMeanwhile(entry.workflowId) }
             return entry
         case .duplicate:
             // The same seq raced in from a parallel request of this run: answer from what was stored.
@@ -309,12 +305,13 @@ extension Engine {
         }
     }
 
-    /// A step is in the journal scheduled and the run waits on it (just recorded, or replayed). A
-    /// cancel that found no step to fail (it arrived while this step was being recorded, or while
-    /// the execution was suspended) left `cancelUndelivered` for the run's next new step: for a
-    /// run that waits on this one (a signal, a long sleep, an activity that waits to be
-    /// cancelled) there may be none, so the cancel is delivered to this step now, once the job
-    /// that recorded or replayed it has held it.
+    /// A step is in the journal scheduled and the run waits on it (just recorded, or replayed):
+    /// called as it is held (``hold(_:seq:epoch:holdMs:)``), or as a long sleep suspends the run.
+    /// A cancel that found no step to fail (it arrived while this step was being recorded, or
+    /// while the execution was suspended) left `cancelUndelivered` for the run's next new step:
+    /// for a run that waits on this one (a signal, a long sleep, an activity that waits to be
+    /// cancelled) there may be none, so the cancel is delivered to this step now, in a job after
+    /// the one that held it.
     func deliverCancelArrivedMeanwhile(_ id: String) {
         guard let live = workflows[id], live.cancelUndelivered, live.record.cancelRequested else { return }
         workflows[id]?.cancelUndelivered = false
@@ -338,6 +335,7 @@ extension Engine {
         timers.schedule(clock.now().addingSaturating(holdMs ?? options.stepHoldMs), taskID: id, kind: .stepHold(epoch: epoch, seq: seq))
         let held = HeldStep()
         workflows[id]?.held[seq, default: []].append(held)
+        if live.cancelUndelivered { deliverCancelArrivedMeanwhile(id) }
         return .held(held)
     }
 
@@ -496,7 +494,10 @@ extension Engine {
         _ = try await record(entry, epoch: epoch)
         // The timer is a row any node fires (Engine+ClusterWorkflows.swift).
         wakeClusterLoop(at: entry.wakeAt!)
-        if duration > options.stepHoldMs { return .answer(["status": "suspend"]) }
+        if duration > options.stepHoldMs {
+            deliverCancelArrivedMeanwhile(run.id)
+            return .answer(["status": "suspend"])
+        }
         return hold(run.id, seq: seq, epoch: epoch, holdMs: duration.addingSaturating(options.stepHoldMs))
     }
 
@@ -521,7 +522,6 @@ extension Engine {
         }
         workflows[id]?.journal[seq] = stored.1
         if stored.1.status != .scheduled { return .answer(stored.1.stepAnswer) }
-        deliverCancelArrivedMeanwhile(id)
         if let wakeAt = stored.1.wakeAt { wakeClusterLoop(at: wakeAt) }
         return hold(id, seq: seq, epoch: epoch)
     }
