@@ -12,8 +12,12 @@ extension Engine {
     ///   `.inputContractViolation` when the input breaks the workflow's contract, `.invalidParams`
     ///   for what the schema cannot check (bytes, NFC, the traceparent's form, search attributes).
     public func startWorkflow(_ params: WorkflowStartParams) async throws -> WorkflowStartResult {
-        let start = try await prepareStart(params)
-        return try await startStored(start, try await storeStart(start))
+        try await start(try await prepareStart(params))
+    }
+
+    /// Stores a prepared start and starts it, waiting in the caller's task for the commit.
+    private func start(_ start: PreparedStart) async throws -> WorkflowStartResult {
+        try await startStored(start, try await storeStart(start))
     }
 
     /// `workflow/start` over a connection, answered through `answer`: the request's task ends once
@@ -25,7 +29,7 @@ extension Engine {
         let method = "workflow/start"
         do {
             let start = try await prepareStart(params)
-            guard start.signal == nil else { return answer.send(try await startStored(start, try await storeStart(start)).json) }
+            guard start.signal == nil else { return answer.send(try await self.start(start).json) }
             storeStart(start) { [self] outcome in
                 Task {
                     do {
