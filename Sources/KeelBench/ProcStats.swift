@@ -44,3 +44,33 @@ public enum ProcStats {
         return (utime + stime) / ticks
     }
 }
+
+/// The CPU a workload costs each of several processes, per unit of work (a call, a workflow):
+/// where a run's CPU went, which says what bounds a throughput on a machine of few cores.
+public struct CPUShares {
+    /// The processes, each with the row name its figure goes under.
+    public let processes: [(row: String, pid: Int32)]
+    /// Per process, one sample (ms per unit) per measured run.
+    public private(set) var samples: [[Double]]
+    private var started: [Double] = []
+
+    public init(_ processes: [(row: String, pid: Int32)]) {
+        self.processes = processes
+        samples = Array(repeating: [], count: processes.count)
+    }
+
+    /// Marks the start of one measured run.
+    public mutating func start() { started = processes.map { ProcStats.cpuSeconds($0.pid) } }
+
+    /// Ends the run begun by ``start()``: each process's CPU since then, in ms per unit of `units`.
+    public mutating func stop(units: Double) {
+        for (i, process) in processes.enumerated() {
+            samples[i].append((ProcStats.cpuSeconds(process.pid) - started[i]) * 1000 / units)
+        }
+    }
+
+    /// Adds one row per process to `column`.
+    public func add(to column: inout BenchColumn) {
+        for (i, process) in processes.enumerated() { column.add(process.row, samples[i]) }
+    }
+}

@@ -89,13 +89,17 @@ struct BenchSession {
         }
 
         var p50: [Double] = [], p99: [Double] = []
+        var w2CPU = Self.cpuShares("W2 CPU per workflow (ms)", node: pid, worker: worker.processIdentifier)
         for _ in 0..<r {
+            w2CPU.start()
             let lat = try await Workloads.sequentialWorkflows(pool, count: plan.w2Count)
+            w2CPU.stop(units: Double(plan.w2Count))
             p50.append(percentile(lat, 0.5))
             p99.append(percentile(lat, 0.99))
         }
         column.add("W2 latency p50 (ms)", p50)
         column.add("W2 latency p99 (ms)", p99)
+        w2CPU.add(to: &column)
 
         var w3: [Double] = [], w3Switches: [Double] = []
         for _ in 0..<r {
@@ -110,32 +114,31 @@ struct BenchSession {
         try await Workloads.addLongW3(to: &column, pool, plan: plan, shortMs: w3)
 
         var w4: [Double] = [], w4p50: [Double] = [], w4p99: [Double] = [], w4Switches: [Double] = []
-        // Where W4's CPU goes: the node, the worker, and this process (the 8 clients).
-        let w4Processes: [Int32] = [pid, worker.processIdentifier, getpid()]
-        var w4CPU: [[Double]] = Array(repeating: [], count: w4Processes.count)
+        var w4CPU = Self.cpuShares("W4 CPU per call (ms)", node: pid, worker: worker.processIdentifier)
         for _ in 0..<r {
             let before = ProcStats.contextSwitches(pid)
-            let cpuBefore = w4Processes.map(ProcStats.cpuSeconds)
+            w4CPU.start()
             let (secs, lat) = try await Workloads.oneShotCalls([endpoint], clients: plan.w4Clients, callsPerClient: plan.w4CallsPerClient)
             let calls = Double(plan.w4Clients * plan.w4CallsPerClient)
+            w4CPU.stop(units: calls)
             w4.append(calls / secs)
             w4p50.append(percentile(lat, 0.5))
             w4p99.append(percentile(lat, 0.99))
             w4Switches.append((ProcStats.contextSwitches(pid) - before) / calls)
-            for (i, process) in w4Processes.enumerated() {
-                w4CPU[i].append((ProcStats.cpuSeconds(process) - cpuBefore[i]) * 1000 / calls)
-            }
         }
         column.add("W4 activity/call: calls/s (8 clients)", w4)
         column.add("W4 p50 (ms)", w4p50)
         column.add("W4 p99 (ms)", w4p99)
         column.add("W4 thread switches per call", w4Switches)
-        column.add("W4 CPU per call (ms): node", w4CPU[0])
-        column.add("W4 CPU per call (ms): worker", w4CPU[1])
-        column.add("W4 CPU per call (ms): clients", w4CPU[2])
+        w4CPU.add(to: &column)
         column.add("RSS peak (MiB, end)", [ProcStats.peakRSSMiB(pid)])
         column.addFloors(floors)
         return column
+    }
+
+    /// Where a workload's CPU goes: the node, the worker, and this process (the clients).
+    private static func cpuShares(_ prefix: String, node: Int32, worker: Int32) -> CPUShares {
+        CPUShares([("\(prefix): node", node), ("\(prefix): worker", worker), ("\(prefix): clients", getpid())])
     }
 
     /// The column's heading: `python/full`.
