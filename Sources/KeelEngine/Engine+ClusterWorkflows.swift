@@ -76,7 +76,7 @@ extension Engine {
         workflows[id] = live
         scheduleDeadlines(state.record)
         await catchUp(id)
-        guard let current = workflows[id], case .pending = current.phase else { return }
+        guard let current = workflows[id], current.phase.isPending else { return }
         workflowQueue[state.record.name, default: TaskQueue()].append(id, precedence: state.record.precedence)
         dispatchWorkflows(state.record.name)
     }
@@ -166,7 +166,7 @@ extension Engine {
     /// Drops a live execution whose run no longer counts here, freeing its worker's slot.
     func letGo(_ id: String) {
         guard let live = workflows[id] else { return }
-        if case .running(let c, _) = live.phase {
+        if let c = live.runningOn {
             registry.adjustWorkflowsInFlight(c, by: -1)
             forget(id)
             afterSlotFreed(c)
@@ -439,7 +439,7 @@ extension Engine {
         } catch {
             _ = storeFailed(error, while: "giving workflow \(id) back", background: true)
         }
-        if case .running(let c, _) = live.phase { registry.adjustWorkflowsInFlight(c, by: -1) }
+        if let c = live.runningOn { registry.adjustWorkflowsInFlight(c, by: -1) }
         forget(id)
     }
 }

@@ -35,7 +35,13 @@ extension Engine {
         if live.wakePending { return "a wake-up that arrived during the run" }
         // A cancel that found no step to fail needs a run to deliver it.
         if live.cancelUndelivered { return nil }
-        for e in live.journal.values.sorted(by: { $0.seq < $1.seq }) where e.status == .scheduled {
+        return Self.wakeCondition(ofJournal: live.journal.values)
+    }
+
+    /// What in `journal` can wake its suspended execution: its first scheduled step that has a
+    /// wake condition; nil when none has.
+    static func wakeCondition(ofJournal journal: some Collection<JournalEntry>) -> String? {
+        for e in journal.sorted(by: { $0.seq < $1.seq }) where e.status == .scheduled {
             switch e.kind {
             // The task or the child may run on another node: its end wakes the execution through
             // the store's event counter.
@@ -81,7 +87,7 @@ extension Engine {
             emptySuspensions[id] = nil
             return
         }
-        guard case .ending = live.phase else { return }
+        guard live.phase.isEnding else { return }
         requeue(id)
     }
 
@@ -92,13 +98,13 @@ extension Engine {
         for queue in workflowQueue.values { queued.formUnion(queue.ids) }
         for id in workflows.keys.sorted() {
             guard let live = workflows[id] else { continue }
-            switch live.phase {
+            switch live.phase.state {
             case .pending:
                 if !queued.contains(id) {
                     report(.pendingNotQueued, id, check: check, missing: "it is pending but not in the run queue of \(live.record.name)")
                     requeue(id)
                 }
-            case .running, .ending, .parked, .suspended:
+            case .running, .ending, .parked:
                 // A suspended or parked execution leaves memory as it is stored
                 // (``checkStoredSuspensions()`` checks the store's).
                 continue

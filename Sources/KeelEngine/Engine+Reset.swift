@@ -26,7 +26,7 @@ extension Engine {
         var waitedMs: Int64 = 0
         while true {
             // A run whose end is being committed: let it land, then reset what it left.
-            if let live = workflows[id], case .ending = live.phase, waitedMs < Self.resetSettleMs {
+            if let live = workflows[id], live.phase.isEnding, waitedMs < Self.resetSettleMs {
                 try await Task.sleep(for: .milliseconds(Self.resetSettleSliceMs))
                 waitedMs += Self.resetSettleSliceMs
                 continue
@@ -63,7 +63,7 @@ extension Engine {
         }
         let old = workflows[id]
         if let old, old.record.epoch != record.epoch || old.record.generation != generation { return nil }
-        if let old, case .ending = old.phase { return nil }
+        if let old, old.phase.isEnding { return nil }
         var reset = WorkflowReset(
             workflowId: id, fromGeneration: generation, toStep: toStep, reason: reason, requestedBy: by,
             previousStatus: record.status, previousOutput: record.output, previousFailure: record.failure, now: clock.now())
@@ -138,14 +138,12 @@ extension Engine {
         // In place, not through a local copy: Swift 6.3's optimizer crashed on the copy
         // (CopyPropagation, "Found ownership error") and no release build could be made.
         guard workflows[id] != nil else { return }
-        let connectionID = workflows[id]?.runningOn
         releaseHeld(id)
         workflows[id]?.held = [:]
         workflows[id]?.record.epoch += 1
-        workflows[id]?.phase = .ending
-        if let connectionID {
-            registry.adjustWorkflowsInFlight(connectionID, by: -1)
-            afterSlotFreed(connectionID)
+        if let run = workflows[id]?.phase.close() {
+            registry.adjustWorkflowsInFlight(run.connectionID, by: -1)
+            afterSlotFreed(run.connectionID)
         }
     }
 
@@ -155,9 +153,9 @@ extension Engine {
         var live = old
         live.held = [:]
         workflows[old.record.id] = live
-        switch old.phase {
+        switch old.phase.state {
         case .running, .pending: requeue(old.record.id)
-        case .suspended, .parked, .ending: break
+        case .parked, .ending: break
         }
     }
 

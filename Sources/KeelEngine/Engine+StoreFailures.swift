@@ -107,7 +107,7 @@ extension Engine {
     }
 
     private func requeueIfEnding(_ id: String) {
-        guard let live = workflows[id], case .ending = live.phase else { return }
+        guard let live = workflows[id], live.phase.isEnding else { return }
         requeue(id)
     }
 

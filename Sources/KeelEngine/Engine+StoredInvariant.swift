@@ -36,9 +36,7 @@ extension Engine {
     @discardableResult
     func wakeIfNothingWill(_ record: WorkflowRecord, check: InvariantCheck) async throws -> Bool {
         let journal = try await cluster.store.journal(workflowId: record.id, generation: record.generation)
-        let stored = LiveWorkflow(
-            record: record, journal: Dictionary(journal.map { ($0.seq, $0) }) { _, last in last }, phase: .suspended)
-        guard wakeCondition(of: stored) == nil else { return false }
+        guard Self.wakeCondition(ofJournal: journal) == nil else { return false }
         // The store decides: a run that claimed or ended it meanwhile moved its epoch or status.
         guard try await cluster.store.apply([.wakeExecution(workflowId: record.id, epoch: record.epoch)]).first == .applied
         else { return false }

@@ -81,9 +81,8 @@ extension Engine {
     /// Tells a live run to stop (`workflow/cancel` notification), forgets its request (its answer
     /// is dropped) and frees its worker's slot. Its later steps get 2006.
     func stopLiveRun(_ id: String, reason: String) {
-        guard let live = workflows[id], case .running(let connectionID, let requestID) = live.phase else { return }
+        guard let live = workflows[id], let (connectionID, requestID) = workflows[id]?.phase.stop() else { return }
         registry.adjustWorkflowsInFlight(connectionID, by: -1)
-        workflows[id]?.phase = .ending
         releaseHeld(id)
         if let connection = sessions[connectionID]?.connection {
             connection.notify(
@@ -124,7 +123,7 @@ extension Engine {
         } else {
             guard let at = live.record.executionDeadline, at <= now else { return }
         }
-        if case .ending = live.phase {
+        if live.phase.isEnding {
             // Its end (or another step) is being committed: look again shortly.
             timers.schedule(now + 100, taskID: id, kind: .workflowDeadline(generation: generation))
             return

@@ -362,11 +362,9 @@ extension Engine {
         let scheduled = live.journal.values.filter { $0.status == .scheduled }.sorted { $0.seq < $1.seq }
         if scheduled.isEmpty {
             workflows[id]?.cancelUndelivered = true
-            if case .pending = live.phase, live.journal.isEmpty {
+            if live.phase.isPending, live.journal.isEmpty {
                 // Never ran: nothing to compensate.
                 await endWorkflow(id, status: .cancelled, output: nil, failure: failure)
-            } else if case .suspended = live.phase {
-                requeue(id)
             }
             return
         }
@@ -481,7 +479,7 @@ extension Engine {
         if record.status == .pending, try await !servedAnywhere(workflow: record.name) {
             return "a worker for workflow \(record.name)"
         }
-        let queued = if let live = workflows[record.id], case .pending = live.phase { true } else { record.status == .pending }
+        let queued = if let live = workflows[record.id], live.phase.isPending { true } else { record.status == .pending }
         if queued, let build = record.buildId,
             !registry.workers.values.contains(where: { $0.workflows.contains(record.name) && $0.canRun(build: build) })
         {
@@ -557,7 +555,7 @@ extension Engine {
         case .applied?:
             // A parked run leaves a node's memory as it parks (letGo), so this only guards: were
             // one still held here, the store's copy is the one that runs next.
-            if let live = workflows[id], case .parked = live.phase { forget(id) }
+            if let live = workflows[id], live.phase.isParked { forget(id) }
             logger.info("workflow resumed", metadata: ["workflow": "\(id)"])
             cluster.trigger.fire()
             return WorkflowResumeResult(workflowId: id, status: .pending, resumed: true)

@@ -7,7 +7,7 @@ import Logging
 extension Engine {
     func requeue(_ id: String) {
         guard var live = workflows[id] else { return }
-        live.phase = .pending
+        live.phase.requeue()
         live.wakePending = false
         live.queuedAt = clock.now()
         workflows[id] = live
@@ -27,7 +27,7 @@ extension Engine {
         var skipped: [String] = []
         while !queue.isEmpty, registry.freeWorkflowSlots(for: name, canSend: { canSend($0) }) > 0 {
             let id = queue.popFirst()!
-            guard let live = workflows[id], case .pending = live.phase else { continue }
+            guard let live = workflows[id], live.phase.isPending else { continue }
             guard let connectionID = registry.pickWorkflowWorker(for: name, build: live.record.buildId, canSend: { canSend($0) })
             else {
                 skipped.append(id)
@@ -49,8 +49,7 @@ extension Engine {
 
     /// Whether run request `requestID` is still the live run of execution `id`.
     func isLiveRun(_ id: String, requestID: RPCID) -> Bool {
-        guard case .running(_, let live)? = workflows[id]?.phase else { return false }
-        return live == requestID
+        workflows[id]?.phase.runningOn?.requestID == requestID
     }
 
     /// Starts a run. `claimed`: the execution was stored already running at this epoch.
@@ -63,7 +62,10 @@ extension Engine {
         live.record.status = .running
         live.record.updatedAt = clock.now()
         let requestID = session.connection.makeRequestID()
-        live.phase = .running(connectionID: connectionID, requestID: requestID)
+        guard live.phase.start(on: connectionID, request: requestID) else {
+            logger.error("an execution that is not queued was not run", metadata: ["workflow": "\(id)", "phase": "\(live.phase.state)"])
+            return
+        }
         live.held = [:]
         live.wakePending = false
         live.runToken = AttemptToken.make()
@@ -117,9 +119,8 @@ extension Engine {
     /// The start of a run (its new epoch) did not commit: nothing was sent; the run is tried again
     /// after a pause, from the epoch the store still has.
     func runStartFailed(_ id: String, epoch: Int, previousEpoch: Int, connectionID: UInt64) {
-        guard let live = workflows[id], live.record.epoch == epoch, live.runningOn == connectionID else { return }
+        guard workflows[id]?.record.epoch == epoch, workflows[id]?.phase.returned(on: connectionID) == true else { return }
         registry.adjustWorkflowsInFlight(connectionID, by: -1)
-        workflows[id]?.phase = .ending
         workflows[id]?.record.epoch = previousEpoch
         releaseHeld(id)
         requeueAfterStoreFailure(id)
@@ -135,9 +136,10 @@ extension Engine {
 
     /// A run returned (or its worker went away). Decide, commit, act.
     func runEnded(_ id: String, epoch: Int, connectionID: UInt64, reply: Result<JSONValue, any Error>) async {
-        guard let live = workflows[id], live.record.epoch == epoch, live.runningOn == connectionID else { return }
+        guard workflows[id]?.record.epoch == epoch, workflows[id]?.phase.returned(on: connectionID) == true,
+            let live = workflows[id]
+        else { return }
         registry.adjustWorkflowsInFlight(connectionID, by: -1)
-        workflows[id]?.phase = .ending
         releaseHeld(id)
         defer { afterSlotFreed(connectionID) }
         let contract = registry.workflowContracts[live.record.name]
@@ -248,7 +250,7 @@ extension Engine {
             return
         }
         workflows[id]?.record = record
-        workflows[id]?.phase = .parked
+        workflows[id]?.phase.park()
         WorkflowMetrics.parked(record.name)
         // A parked execution is unowned: it leaves this node's memory, and a resume asked on any
         // node makes it claimable again.
@@ -263,7 +265,12 @@ extension Engine {
     ) async {
         guard var live = workflows[id] else { return }
         // No run may start while the end is being committed (a pending execution cancelled early).
-        workflows[id]?.phase = .ending
+        // Its callers end a run that returned or never ran; one still under way would be detached
+        // as a reset detaches one (its answer then counts for nothing), freeing its worker's slot.
+        if let run = workflows[id]?.phase.close() {
+            registry.adjustWorkflowsInFlight(run.connectionID, by: -1)
+            afterSlotFreed(run.connectionID)
+        }
         let now = clock.now()
         live.record.status = status
         live.record.output = output
@@ -322,10 +329,7 @@ extension Engine {
         workflows.values[i].journal[seq] = entry
         let held = workflows.values[i].held.removeValue(forKey: seq) ?? []
         if held.isEmpty {
-            switch workflows.values[i].phase {
-            case .suspended:
-                requeue(id)
-                return
+            switch workflows.values[i].phase.state {
             case .running, .ending:
                 workflows.values[i].wakePending = true
             case .pending, .parked:

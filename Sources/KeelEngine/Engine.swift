@@ -231,7 +231,7 @@ public actor Engine {
         let deadline = clock.now() + options.drainTimeoutMs
         while tasks.values.contains(where: { $0.isRunning || $0.phase.state == .ending })
             || workflows.values.contains(where: { live in
-                if case .ending = live.phase { true } else { live.isRunning }
+                live.phase.isEnding || live.isRunning
             }),
             clock.now() < deadline
         {

@@ -109,7 +109,7 @@ extension Engine {
     private func memoryGauges() -> EngineGauges {
         var g = EngineGauges()
         g.workflowsOpen = workflows.count
-        g.workflowsParked = workflows.values.count { if case .parked = $0.phase { true } else { false } }
+        g.workflowsParked = workflows.values.count { $0.phase.isParked }
         g.workersConnected = registry.workers.count
         g.connectionsOpen = sessions.count
         g.timersPending = timers.count

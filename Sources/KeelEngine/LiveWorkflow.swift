@@ -8,7 +8,7 @@ struct LiveWorkflow {
     /// The current generation's journal, by seq. A suspended execution leaves memory (the store
     /// holds it), so only executions with a run under way or queued keep one here.
     var journal: [Int: JournalEntry]
-    var phase: Phase
+    var phase: RunPhase
     /// Step requests of the current run waiting for their entry's outcome, by seq.
     var held: [Int: [HeldStep]] = [:]
     /// Something the run waits for happened while no step was held for it: re-run after it suspends.
@@ -30,22 +30,9 @@ struct LiveWorkflow {
     /// fenced by it (an event since then means run again).
     var seenEvents: Int?
 
-    enum Phase {
-        case pending
-        case running(connectionID: UInt64, requestID: RPCID)
-        case suspended
-        /// The run returned and its outcome is being committed.
-        case ending
-        case parked
-    }
+    var isRunning: Bool { phase.isRunning }
 
-    var isRunning: Bool {
-        if case .running = phase { true } else { false }
-    }
-
-    var runningOn: UInt64? {
-        if case .running(let c, _) = phase { c } else { nil }
-    }
+    var runningOn: UInt64? { phase.runningOn?.connectionID }
 
     /// The wire form of the journal sent in `workflow/run`.
     var journalJSON: JSONValue {

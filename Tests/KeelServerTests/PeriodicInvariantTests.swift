@@ -106,7 +106,7 @@ extension Engine {
 
     /// Whether execution `id` has a run queued.
     func _testIsQueued(_ id: String) -> Bool {
-        guard let live = workflows[id], case .pending = live.phase else { return false }
+        guard let live = workflows[id], live.phase.isPending else { return false }
         return workflowQueue[live.record.name]?.ids.contains(id) == true
     }
 }
