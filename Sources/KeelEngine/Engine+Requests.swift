@@ -310,7 +310,11 @@ extension Engine {
         guard outcome == .applied else {
             if let reserved { cancelReservation(reserved, name: name, input: input) }
             guard let key, let existing = try await existingTask(key: key, name: name, input: input) else {
-                throw KeelError(.internalError, "task id collision; retry the call")
+                // A duplicate with no task under its key: the random id met another task's, or the
+                // store answered wrongly (ClaimFenceTests). Logged with an incident for the caller.
+                throw unexpectedErrorForWire(
+                    KeelError(.internalError, "the store answered new task \(record.id) as a duplicate, and no task holds its key"),
+                    method: method)
             }
             return try await answer(for: existing.id, wait: wait, timeoutMs: waitTimeout)
         }
