@@ -73,4 +73,11 @@ public struct CPUShares {
     public func add(to column: inout BenchColumn) {
         for (i, process) in processes.enumerated() { column.add(process.row, samples[i]) }
     }
+
+    /// Per run, the units a second that `cores` cores allow at the CPU all the processes took per
+    /// unit: the ceiling of a throughput bound by CPU on this machine.
+    public func ceiling(cores: Int) -> [Double] {
+        guard let runs = samples.first?.count else { return [] }
+        return (0..<runs).map { run in Double(cores) * 1000 / samples.reduce(0) { $0 + $1[run] } }
+    }
 }

@@ -68,15 +68,21 @@ struct BenchSession {
         column.add("W1 \(plan.w1Small) wf: workflows/s", w1s)
         column.add("W1 \(plan.w1Small) wf: activities/s", w1a)
 
-        var w1l: [Double] = [], cpu: [Double] = []
+        var w1l: [Double] = []
+        var w1CPU = CPUShares([
+            ("CPU per workflow (ms, W1 \(plan.w1Large))", pid),
+            ("W1 \(plan.w1Large) CPU per workflow (ms): worker", worker.processIdentifier),
+            ("W1 \(plan.w1Large) CPU per workflow (ms): clients", getpid()),
+        ])
         for _ in 0..<r {
-            let before = ProcStats.cpuSeconds(pid)
+            w1CPU.start()
             let secs = try await Workloads.concurrentWorkflows(pool, count: plan.w1Large, activities: 3)
-            cpu.append((ProcStats.cpuSeconds(pid) - before) * 1000 / Double(plan.w1Large))
+            w1CPU.stop(units: Double(plan.w1Large))
             w1l.append(Double(plan.w1Large) / secs)
         }
         column.add("W1 \(plan.w1Large) wf: workflows/s", w1l)
-        column.add("CPU per workflow (ms, W1 \(plan.w1Large))", cpu)
+        w1CPU.add(to: &column)
+        column.add("W1 \(plan.w1Large) ceiling at that CPU on \(Self.cores) cores (workflows/s)", w1CPU.ceiling(cores: Self.cores))
         column.add("RSS peak (MiB, after W1 \(plan.w1Large))", [ProcStats.peakRSSMiB(pid)])
 
         // Floors, measured here between the workloads, on the store's disk and the worker's runtime.
@@ -131,10 +137,14 @@ struct BenchSession {
         column.add("W4 p99 (ms)", w4p99)
         column.add("W4 thread switches per call", w4Switches)
         w4CPU.add(to: &column)
+        column.add("W4 ceiling at that CPU on \(Self.cores) cores (calls/s)", w4CPU.ceiling(cores: Self.cores))
         column.add("RSS peak (MiB, end)", [ProcStats.peakRSSMiB(pid)])
         column.addFloors(floors)
         return column
     }
+
+    /// The cores the node, the worker and the clients share: a ceiling row is what they allow.
+    private static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// Where a workload's CPU goes: the node, the worker, and this process (the clients).
     private static func cpuShares(_ prefix: String, node: Int32, worker: Int32) -> CPUShares {

@@ -219,3 +219,29 @@ struct BenchCompareErrorTests {
         #expect(message { try BenchComparison.checkColumns(["python/full", "sqlite/1 node"], against: baseline, source: "c") } == nil)
     }
 }
+
+@Suite("keel bench CPU shares")
+struct CPUSharesTests {
+    /// This test's own process, working for about 200 ms of CPU between start and stop: its row
+    /// gets that CPU per unit, and the ceiling is what the cores allow at that CPU.
+    @Test func aRunsCPUIsSharedOutPerUnitAndGivesTheCeilingTheCoresAllow() {
+        var shares = CPUShares([("busy (ms)", getpid()), ("again (ms)", getpid())])
+        shares.start()
+        let started = ProcStats.cpuSeconds(getpid())
+        var sink = 0.0
+        while ProcStats.cpuSeconds(getpid()) - started < 0.2 { for i in 0..<10_000 { sink += Double(i).squareRoot() } }
+        shares.stop(units: 100)
+        #expect(sink > 0)
+        var column = BenchColumn(title: "t")
+        shares.add(to: &column)
+        let perUnit = column.figure("busy (ms)")?.median ?? 0
+        // At least the 200 ms it burned (other threads of the test run may add their own), per 100 units.
+        #expect(perUnit >= 2 && perUnit < 20, "\(perUnit) ms per unit")
+        let again = column.figure("again (ms)")?.median ?? 0
+        #expect(again >= 2)
+        let ceiling = shares.ceiling(cores: 2)
+        #expect(ceiling.count == 1)
+        #expect(abs(ceiling[0] - 2 * 1000 / (perUnit + again)) < 1e-9 * ceiling[0], "both rows' shares summed")
+        #expect(BenchReport.better("W4 ceiling at that CPU on 2 cores (calls/s)") == .higher)
+    }
+}
