@@ -115,6 +115,17 @@ final class WriteConnections: Sendable {
         return true
     }
 
+    /// A set dropped without ``close()`` (its store's owner failed before closing it) closes its
+    /// free connections in a task of their own: postgres-nio asserts, in a debug build, that a
+    /// connection is closed before it is freed, and that assertion ended a whole test process.
+    /// None is in use here: a write on one holds the set.
+    deinit {
+        let free = state.withLock { $0.free.map(\.connection) }
+        guard !free.isEmpty else { return }
+        let logger = self.logger
+        Task { for connection in free { await Self.close(connection, logger: logger) } }
+    }
+
     /// Closes every free connection and keeps those in use from coming back.
     func close() async {
         let free = state.withLock { state -> [PostgresConnection] in

@@ -130,3 +130,51 @@ import Testing
         await store.close()
     }
 }
+
+/// A set of write connections dropped without `close()` closes its connections itself. Before, the
+/// first `PostgresConnection` freed open tripped postgres-nio's debug assertion and ended the
+/// whole test process (a `NodeMembershipTests` run that failed before closing its stores).
+@Suite struct WriteConnectionsDroppedTests {
+    @Test func aSetDroppedWithoutCloseClosesItsConnections() async throws {
+        let store = try await PostgresStoreConformanceTests.freshStore()
+        do {
+            let location = store.location
+            var writes: WriteConnections? = WriteConnections(capacity: 1, logger: Logger(label: "keel.test.dropped")) {
+                try PostgresSettings(location).connection()
+            }
+            // Until a write runs on the set's own connection (the first goes to the pool while it opens).
+            var pid: Int32?
+            for _ in 0..<100 where pid == nil {
+                let before = writes?.statistics.onSet ?? 0
+                let backend = try await writes?.withConnection(orFrom: store.client) { connection in
+                    var found: Int32 = 0
+                    for try await value in try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "t")).decode(Int32.self) {
+                        found = value
+                    }
+                    return found
+                }
+                if (writes?.statistics.onSet ?? 0) > before { pid = backend }
+                if pid == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let backend = try #require(pid, "no write ran on the set's own connection")
+            #expect(try await Self.isConnected(backend, store) == true)
+            writes = nil
+            let closed = try await eventually(timeout: .seconds(20)) { try await Self.isConnected(backend, store) == false }
+            #expect(closed, "the dropped set's connection (backend \(backend)) was left open")
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+
+    private static func isConnected(_ pid: Int32, _ store: PostgresStore) async throws -> Bool {
+        try await store.client.withConnection { connection in
+            var count = 0
+            for try await n in try await connection.query(
+                "SELECT count(*)::int FROM pg_stat_activity WHERE pid = \(pid)", logger: Logger(label: "t")
+            ).decode(Int.self) { count = n }
+            return count > 0
+        }
+    }
+}
