@@ -229,6 +229,14 @@ extension Engine {
         case (.bufferOne, true):
             if state.bufferedSlotAt == nil { state.bufferedSlotAt = slot } else { state.skipped += 1 }
             return false
+        case (.bufferOne, false) where state.bufferedSlotAt != nil:
+            // The workflow before ended, and the slot buffered behind it has not started yet: its
+            // end was seen on another node, and this node's next look at the store (once a
+            // second) had not come. That slot is owed first; this one waits behind it. Starting
+            // this one instead left the buffered slot behind every later run, skipped for good.
+            let owed = state.bufferedSlotAt!
+            state.bufferedSlotAt = slot
+            return try await start(slot: owed, of: id, definition, state: &state, now: now)
         case (.cancelOther, true):
             if let previous = state.lastWorkflowId {
                 try await cancel(previous, reason: "cancelled by schedule \(id): a new slot started (overlap cancelOther)")

@@ -83,7 +83,21 @@ struct ClusterScheduleTests {
             _ = try await a.call("workflow/signal", [
                 "workflowId": .string("buf-\(Self.iso(first))"), "name": "done",
             ])
-            #expect(try await eventually { try await Self.slots(a, "buf").prefix(2) == [first, first + 1] })
+            let started = try await eventually { try await Self.slots(a, "buf").prefix(2) == [first, first + 1] }
+            if !started {
+                let wf = "buf-\(Self.iso(first))"
+                let describe = try? await a.call("workflow/describe", ["workflowId": .string(wf)])
+                let history = try? await a.call("workflow/history", ["workflowId": .string(wf)])
+                let schedule = try? await a.call("schedule/describe", ["scheduleId": "buf"])
+                Issue.record("""
+                    the buffered slot did not start; slots \(try await Self.slots(a, "buf"))
+                    \(wf): \(describe.map { "\($0)" } ?? "?")
+                    history: \(history.map { "\($0)" } ?? "?")
+                    schedule: \(schedule.map { "\($0)" } ?? "?")
+                    node a:\n\(a.log.suffix(6000))
+                    node b:\n\(b.log.suffix(6000))
+                    """)
+            }
             _ = try await a.call("schedule/pause", ["scheduleId": "buf"])
         }
     }
